@@ -1,0 +1,19 @@
+// Package config owns docker-maim's config merge engine and template discovery.
+//
+// The merge engine carries a user's settings from the config file they run today
+// (the "current" file) into the text of a new version's config template. The output
+// is the template's bytes — its order, comments, blank lines and non-ASCII text —
+// with the user's values spliced in as the user wrote them (never re-serialized),
+// so strings, backslashes and comments round-trip exactly. Formats: TOML (MaiBot's),
+// dotenv, YAML and JSON; see Merge and Options for the rules.
+//
+// Template discovery finds, for an upgrade, which host config files to merge and
+// where their templates come from: a file inside the new image read without
+// running it (TemplateFromImage), a host path, an `x-maim` compose extension
+// (PlansFromExtension), or the MaiBot 0.6 – 0.12 layout detected from the core
+// service's bind mounts (DetectMaiBot). ApplyFile replaces a config file
+// atomically, keeping its owner and mode.
+//
+// The package does not decide when merges happen, does not back files up and does
+// not talk to Compose; internal/upgrade does.
+package config

@@ -1,0 +1,609 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	toml "github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
+)
+
+// tomlLeaf is one key = value outside arrays of tables, addressed by its full
+// dotted path (table header + key).
+type tomlLeaf struct {
+	path       string
+	parts      []string
+	kind       unstable.Kind
+	kvStart    int // first byte of the key
+	valStart   int // first byte of the value
+	valEnd     int // one past the value's last byte
+	lineEnd    int // one past the line's newline (or len(data))
+	comment    []byte
+	cStart     int
+	cEnd       int
+	decoded    string // strings: the decoded value; others: the raw text
+	header     string // path of the [table] the line sits under ("" = root)
+	headerPart []string
+}
+
+// tomlRegion is a run of [[name]] elements (with their sub-tables) in the text.
+type tomlRegion struct {
+	start int // line start of the first [[name]] header
+	end   int // one past the last line that belongs to the run
+}
+
+type tomlSection struct {
+	headerEnd int // one past the header line (or 0 for root)
+	lastEnd   int // one past the last key/value line (headerEnd when none)
+}
+
+type tomlDoc struct {
+	data     []byte
+	leaves   map[string]*tomlLeaf
+	order    []string
+	tables   map[string]bool          // every path that is a table (explicit, implicit, dotted)
+	sections map[string]*tomlSection  // explicit [table] headers and the root ("")
+	aots     map[string][]*tomlRegion // arrays of tables, their runs in order
+	aotOrder []string
+	parts    map[string][]string // path -> key parts, for tables and aots
+}
+
+var bareKey = func() [256]bool {
+	var t [256]bool
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	t['-'], t['_'] = true, true
+	return t
+}()
+
+// keyPart renders one key part as TOML: bare when it can be, else a basic string.
+func keyPart(s string) string {
+	ok := s != ""
+	for i := 0; i < len(s) && ok; i++ {
+		ok = bareKey[s[i]]
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func joinPath(parts []string) string {
+	s := make([]string, len(parts))
+	for i, p := range parts {
+		s[i] = keyPart(p)
+	}
+	return strings.Join(s, ".")
+}
+
+func hasPrefixParts(parts, prefix []string) bool {
+	if len(prefix) > len(parts) {
+		return false
+	}
+	for i := range prefix {
+		if parts[i] != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func keyParts(it unstable.Iterator) (parts []string, last *unstable.Node) {
+	for it.Next() {
+		n := it.Node()
+		parts = append(parts, string(n.Data))
+		last = n
+	}
+	return parts, last
+}
+
+func lineEndAfter(data []byte, off int) int {
+	if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
+		return off + i + 1
+	}
+	return len(data)
+}
+
+func lineStartBefore(data []byte, off int) int {
+	return bytes.LastIndexByte(data[:off], '\n') + 1
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' }
+
+// commentTail returns how far a run of [[array]] elements extends past its last
+// expression (at end): comment lines after it belong to the run unless they sit
+// directly (no blank line between) on the next header at next.
+func commentTail(data []byte, end, next int) int {
+	out := end
+	pos := end
+	for pos < next {
+		le := lineEndAfter(data, pos)
+		if le > next {
+			le = next
+		}
+		line := bytes.TrimSpace(data[pos:le])
+		switch {
+		case len(line) == 0:
+			// blank: the comments before it (if any) belong to the run
+		case line[0] == '#':
+			// a comment: it belongs to the run only if a blank line (or EOF)
+			// follows the comment block.
+			j := le
+			for j < next {
+				lj := lineEndAfter(data, j)
+				if lj > next {
+					lj = next
+				}
+				t := bytes.TrimSpace(data[j:lj])
+				if len(t) == 0 || t[0] != '#' {
+					break
+				}
+				j = lj
+			}
+			if j >= next && next < len(data) {
+				return out // the block sits on the next header
+			}
+			if j < next || next == len(data) {
+				out = j
+			}
+			pos = j
+			continue
+		}
+		pos = le
+	}
+	return out
+}
+
+func tomlParseError(name string, data []byte, err error) error {
+	var perr *unstable.ParserError
+	if errors.As(err, &perr) {
+		off := len(data)
+		if h := perr.Highlight; h != nil {
+			if o := cap(data) - cap(h); o >= 0 && o <= len(data) {
+				off = o
+			}
+		}
+		line, col := lineCol(data, off)
+		return &ParseError{File: name, Format: TOML, Line: line, Column: col, Msg: perr.Message, Err: err}
+	}
+	var derr *toml.DecodeError
+	if errors.As(err, &derr) {
+		row, col := derr.Position()
+		msg := derr.Error()
+		if k := derr.Key(); len(k) > 0 {
+			msg += " (key " + joinPath(k) + ")"
+		}
+		return &ParseError{File: name, Format: TOML, Line: row, Column: col, Msg: msg, Err: err}
+	}
+	return &ParseError{File: name, Format: TOML, Line: 1, Column: 1, Msg: err.Error(), Err: err}
+}
+
+// validateTOML runs go-toml's full decoder, which also rejects duplicate keys,
+// redefined tables and invalid dates that the streaming parser lets through.
+func validateTOML(name string, data []byte) error {
+	var v map[string]any
+	if err := toml.Unmarshal(data, &v); err != nil {
+		return tomlParseError(name, data, err)
+	}
+	return nil
+}
+
+func parseTOML(name string, data []byte) (*tomlDoc, error) {
+	d := &tomlDoc{
+		data:     data,
+		leaves:   map[string]*tomlLeaf{},
+		tables:   map[string]bool{},
+		sections: map[string]*tomlSection{"": {}},
+		aots:     map[string][]*tomlRegion{},
+		parts:    map[string][]string{},
+	}
+	markTables := func(parts []string, n int) {
+		for i := 1; i <= n; i++ {
+			p := joinPath(parts[:i])
+			d.tables[p] = true
+			if _, ok := d.parts[p]; !ok {
+				d.parts[p] = append([]string(nil), parts[:i]...)
+			}
+		}
+	}
+	var (
+		cur      []string // current [table] path
+		curName  string
+		aotParts []string // the array of tables whose run we are in (nil: none)
+		region   *tomlRegion
+		lastEnd  int // one past the last expression line
+	)
+	closeRegion := func(next int) {
+		if region != nil {
+			region.end = commentTail(data, lastEnd, next)
+			region = nil
+			aotParts = nil
+		}
+	}
+	p := unstable.Parser{KeepComments: true}
+	p.Reset(data)
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.Comment:
+			continue
+		case unstable.Table, unstable.ArrayTable:
+			parts, last := keyParts(e.Key())
+			first := e.Child()
+			ls := lineStartBefore(data, int(first.Raw.Offset))
+			le := lineEndAfter(data, int(last.Raw.Offset+last.Raw.Length))
+			path := joinPath(parts)
+			inRun := aotParts != nil && hasPrefixParts(parts, aotParts) &&
+				(len(parts) > len(aotParts) || e.Kind == unstable.ArrayTable)
+			if inRun {
+				lastEnd = le
+				continue
+			}
+			closeRegion(ls)
+			markTables(parts, len(parts)-1)
+			if e.Kind == unstable.ArrayTable {
+				if _, ok := d.aots[path]; !ok {
+					d.aotOrder = append(d.aotOrder, path)
+					d.parts[path] = parts
+				}
+				region = &tomlRegion{start: ls}
+				d.aots[path] = append(d.aots[path], region)
+				aotParts = parts
+				lastEnd = le
+				continue
+			}
+			d.tables[path] = true
+			d.parts[path] = parts
+			cur, curName = parts, path
+			d.sections[path] = &tomlSection{headerEnd: le, lastEnd: le}
+			lastEnd = le
+		case unstable.KeyValue:
+			val := e.Value()
+			parts, last := keyParts(e.Key())
+			kvStart := int(e.Raw.Offset)
+			valEnd := int(e.Raw.Offset + e.Raw.Length)
+			le := lineEndAfter(data, valEnd)
+			lastEnd = le
+			if region != nil {
+				continue
+			}
+			vs := int(last.Raw.Offset + last.Raw.Length)
+			for vs < len(data) && (isSpace(data[vs]) || data[vs] == '=') {
+				vs++
+			}
+			full := append(append([]string(nil), cur...), parts...)
+			markTables(full, len(full)-1)
+			path := joinPath(full)
+			l := &tomlLeaf{
+				path: path, parts: full, kind: val.Kind, kvStart: kvStart, valStart: vs, valEnd: valEnd,
+				lineEnd: le, header: curName, headerPart: cur,
+			}
+			if val.Kind == unstable.String {
+				l.decoded = string(val.Data)
+			} else {
+				l.decoded = string(data[vs:valEnd])
+			}
+			if c := e.Next(); c != nil && c.Kind == unstable.Comment {
+				l.comment = c.Data
+				l.cStart = int(c.Raw.Offset)
+				l.cEnd = l.cStart + int(c.Raw.Length)
+			}
+			d.leaves[path] = l
+			d.order = append(d.order, path)
+			d.sections[curName].lastEnd = le
+		}
+	}
+	if err := p.Error(); err != nil {
+		return nil, tomlParseError(name, data, err)
+	}
+	closeRegion(len(data))
+	return d, nil
+}
+
+func (d *tomlDoc) regionText(name string) []byte {
+	var b []byte
+	for _, r := range d.aots[name] {
+		b = append(b, d.data[r.start:r.end]...)
+	}
+	return b
+}
+
+func tomlTypeName(k unstable.Kind) string {
+	switch k {
+	case unstable.String:
+		return "string"
+	case unstable.Bool:
+		return "bool"
+	case unstable.Integer:
+		return "integer"
+	case unstable.Float:
+		return "float"
+	case unstable.Array:
+		return "array"
+	case unstable.InlineTable:
+		return "inline table"
+	case unstable.LocalDate:
+		return "local date"
+	case unstable.LocalTime:
+		return "local time"
+	case unstable.LocalDateTime:
+		return "local date-time"
+	case unstable.DateTime:
+		return "offset date-time"
+	}
+	return k.String()
+}
+
+func tomlTypeClass(k unstable.Kind) string {
+	switch k {
+	case unstable.Integer, unstable.Float:
+		return "number"
+	case unstable.LocalDate, unstable.LocalTime, unstable.LocalDateTime, unstable.DateTime:
+		return "datetime"
+	}
+	return tomlTypeName(k)
+}
+
+type edit struct {
+	start, end int
+	text       []byte
+}
+
+func applyEdits(data []byte, edits []edit) []byte {
+	sort.SliceStable(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
+	out := make([]byte, 0, len(data)+len(data)/4)
+	pos := 0
+	for _, e := range edits {
+		if e.start < pos { // overlapping edits are a bug; keep output sane
+			continue
+		}
+		out = append(out, data[pos:e.start]...)
+		out = append(out, e.text...)
+		pos = e.end
+	}
+	return append(out, data[pos:]...)
+}
+
+// linesAt returns text to insert at off so that it starts on a fresh line.
+func linesAt(data []byte, off int, text []byte) []byte {
+	if off > 0 && data[off-1] != '\n' {
+		return append([]byte("\n"), text...)
+	}
+	return text
+}
+
+func mergeTOML(template, current []byte, opts Options, rep *Report) ([]byte, error) {
+	t, err := parseTOML(opts.TemplateName, template)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateTOML(opts.TemplateName, template); err != nil {
+		return nil, err
+	}
+	u, err := parseTOML(opts.CurrentName, current)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateTOML(opts.CurrentName, current); err != nil {
+		return nil, err
+	}
+
+	var edits []edit
+	typeChanged := map[string]bool{}
+	addTC := func(key, tmpl, cur string) {
+		if !typeChanged[key] {
+			typeChanged[key] = true
+			rep.TypeChanged = append(rep.TypeChanged, TypeChange{Key: key, Template: tmpl, Current: cur})
+		}
+	}
+
+	// Plain keys, in template order.
+	for _, path := range t.order {
+		tl := t.leaves[path]
+		ul, inUser := u.leaves[path]
+		if opts.isVersionKey(path) {
+			vc := &VersionChange{Key: path, To: tl.decoded}
+			if inUser {
+				vc.From = ul.decoded
+			}
+			rep.Version = vc
+			continue
+		}
+		if !inUser {
+			switch {
+			case u.tables[path]:
+				addTC(path, tomlTypeName(tl.kind), "table")
+			case u.aots[path] != nil:
+				addTC(path, tomlTypeName(tl.kind), "array of tables")
+			default:
+				rep.New = append(rep.New, path)
+			}
+			continue
+		}
+		if tomlTypeClass(tl.kind) != tomlTypeClass(ul.kind) {
+			addTC(path, tomlTypeName(tl.kind), tomlTypeName(ul.kind))
+			continue
+		}
+		uval := current[ul.valStart:ul.valEnd]
+		if bytes.Equal(uval, template[tl.valStart:tl.valEnd]) {
+			continue
+		}
+		rep.Changed = append(rep.Changed, path)
+		edits = append(edits, edit{tl.valStart, tl.valEnd, uval})
+		if ul.comment != nil && !bytes.Equal(ul.comment, tl.comment) {
+			if tl.comment != nil {
+				edits = append(edits, edit{tl.cStart, tl.cEnd, ul.comment})
+			} else {
+				edits = append(edits, edit{tl.valEnd, tl.valEnd, append([]byte(" "), ul.comment...)})
+			}
+		}
+	}
+
+	// Arrays of tables: the user's runs replace the template's, whole.
+	for _, name := range t.aotOrder {
+		tr := t.aots[name]
+		ur := u.aots[name]
+		if ur == nil {
+			switch {
+			case u.leaves[name] != nil:
+				addTC(name, "array of tables", tomlTypeName(u.leaves[name].kind))
+			case u.tables[name]:
+				addTC(name, "array of tables", "table")
+			default:
+				rep.New = append(rep.New, name)
+			}
+			continue
+		}
+		if bytes.Equal(t.regionText(name), u.regionText(name)) {
+			continue
+		}
+		rep.Changed = append(rep.Changed, name)
+		for i, r := range tr {
+			var text []byte
+			switch {
+			case i < len(ur) && i == len(tr)-1:
+				for _, x := range ur[i:] {
+					text = append(text, fixEOL(current[x.start:x.end], template, r.end)...)
+				}
+			case i < len(ur):
+				text = fixEOL(current[ur[i].start:ur[i].end], template, r.end)
+			}
+			edits = append(edits, edit{r.start, r.end, text})
+		}
+	}
+
+	// Keys only the user has.
+	unknown := map[string][]*tomlLeaf{} // by the user's header
+	var unknownHeaders []string
+	for _, path := range u.order {
+		if _, ok := t.leaves[path]; ok {
+			continue
+		}
+		ul := u.leaves[path]
+		if underTemplateValue(t, ul.parts) {
+			continue // reported as a type change of the template's key
+		}
+		switch {
+		case t.tables[path]:
+			addTC(path, "table", tomlTypeName(ul.kind))
+			continue
+		case t.aots[path] != nil:
+			addTC(path, "array of tables", tomlTypeName(ul.kind))
+			continue
+		}
+		if !opts.KeepUnknown {
+			rep.Removed = append(rep.Removed, path)
+			continue
+		}
+		rep.KeptUnknown = append(rep.KeptUnknown, path)
+		if _, ok := unknown[ul.header]; !ok {
+			unknownHeaders = append(unknownHeaders, ul.header)
+		}
+		unknown[ul.header] = append(unknown[ul.header], ul)
+	}
+	var tail []byte
+	for _, h := range unknownHeaders {
+		var lines []byte
+		for _, ul := range unknown[h] {
+			end := ul.lineEnd
+			lines = append(lines, bytes.TrimRight(current[ul.kvStart:end], "\r\n")...)
+			lines = append(lines, '\n')
+		}
+		if sec, ok := t.sections[h]; ok && (h == "" || !t.isInsideAoT(h)) {
+			off := sec.lastEnd
+			if h == "" && sec.lastEnd == 0 {
+				off = 0
+			}
+			edits = append(edits, edit{off, off, linesAt(template, off, lines)})
+			continue
+		}
+		tail = append(tail, '\n', '[')
+		tail = append(tail, joinPath(unknown[h][0].headerPart)...)
+		tail = append(tail, "]\n"...)
+		tail = append(tail, lines...)
+	}
+	for _, name := range u.aotOrder {
+		if t.aots[name] != nil || underTemplateValue(t, u.parts[name]) {
+			continue
+		}
+		if t.leaves[name] != nil || t.tables[name] {
+			kind := "table"
+			if l := t.leaves[name]; l != nil {
+				kind = tomlTypeName(l.kind)
+			}
+			addTC(name, kind, "array of tables")
+			continue
+		}
+		if !opts.KeepUnknown {
+			rep.Removed = append(rep.Removed, name)
+			continue
+		}
+		rep.KeptUnknown = append(rep.KeptUnknown, name)
+		tail = append(tail, '\n')
+		tail = append(tail, bytes.TrimRight(u.regionText(name), "\r\n")...)
+		tail = append(tail, '\n')
+	}
+	if len(tail) > 0 {
+		edits = append(edits, edit{len(template), len(template), linesAt(template, len(template), tail)})
+	}
+
+	out := applyEdits(template, edits)
+	if err := validateTOML("merged output", out); err != nil {
+		if opts.KeepUnknown && len(rep.KeptUnknown) > 0 {
+			return nil, fmt.Errorf("keeping unknown keys %s would make invalid TOML: %w",
+				strings.Join(rep.KeptUnknown, ", "), err)
+		}
+		return nil, fmt.Errorf("internal error: merged TOML does not parse: %w", err)
+	}
+	return out, nil
+}
+
+// underTemplateValue reports whether a proper prefix of parts is a template
+// key or array of tables (the user has a table where the template has a value).
+func underTemplateValue(t *tomlDoc, parts []string) bool {
+	for i := 1; i < len(parts); i++ {
+		p := joinPath(parts[:i])
+		if t.leaves[p] != nil || t.aots[p] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *tomlDoc) isInsideAoT(path string) bool {
+	return underTemplateValue(d, d.parts[path]) || d.aots[path] != nil
+}
+
+// fixEOL makes a replacement run end with a newline when the text it replaces
+// in the template did (so the next header stays on its own line).
+func fixEOL(text, template []byte, end int) []byte {
+	if len(text) > 0 && text[len(text)-1] != '\n' && end > 0 && template[end-1] == '\n' {
+		return append(append([]byte(nil), text...), '\n')
+	}
+	return text
+}
