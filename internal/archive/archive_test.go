@@ -1,0 +1,569 @@
+package archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pack archives dir with codec c into memory.
+func pack(t testing.TB, dir string, c Compression, opts WriteOptions) ([]byte, Stats) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := Compress(&buf, c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := WriteTar(context.Background(), w, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), st
+}
+
+func unpack(t testing.TB, data []byte, c Compression, dest string, opts ExtractOptions) (Stats, error) {
+	t.Helper()
+	r, err := Decompress(bytes.NewReader(data), c)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer r.Close()
+	return Extract(context.Background(), r, dest, opts)
+}
+
+func scan(data []byte, c Compression) (Stats, error) {
+	r, err := Decompress(bytes.NewReader(data), c)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer r.Close()
+	return Scan(r)
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, c := range []Compression{Zstd, Gzip, None} {
+		t.Run(string(c), func(t *testing.T) {
+			src := filepath.Join(t.TempDir(), "src")
+			if err := os.Mkdir(src, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			f := makeTree(t, src)
+			t.Logf("features: %+v", f)
+			want := snapshot(t, src)
+			data, wst := pack(t, src, c, WriteOptions{})
+			if wst.Files != 13 || wst.Entries != int64(len(want)) || wst.Changed != 0 {
+				t.Errorf("write stats %+v, tree has %d entries", wst, len(want))
+			}
+			sst, err := scan(data, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sst != wst {
+				t.Errorf("scan stats %+v != write stats %+v", sst, wst)
+			}
+			dest := filepath.Join(t.TempDir(), "dest")
+			est, err := unpack(t, data, c, dest, ExtractOptions{AllowDevices: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if est != wst {
+				t.Errorf("extract stats %+v != write stats %+v", est, wst)
+			}
+			got := snapshot(t, dest)
+			if d := diffTrees(want, got, !isRoot()); d != "" {
+				t.Errorf("round trip differs:\n%s", d)
+			}
+			// The hardlinks really share one inode.
+			var a, b unix.Stat_t
+			unix.Lstat(filepath.Join(dest, "hard/one"), &a)
+			unix.Lstat(filepath.Join(dest, "a/three"), &b)
+			if a.Ino != b.Ino || a.Nlink != 3 {
+				t.Errorf("hardlinks not restored: ino %d/%d nlink %d", a.Ino, b.Ino, a.Nlink)
+			}
+			// Extracting again over the result is a no-op.
+			if _, err := unpack(t, data, c, dest, ExtractOptions{AllowDevices: true}); err != nil {
+				t.Fatal(err)
+			}
+			if d := diffTrees(want, snapshot(t, dest), !isRoot()); d != "" {
+				t.Errorf("second extract differs:\n%s", d)
+			}
+		})
+	}
+}
+
+func TestEntryOrderAndNames(t *testing.T) {
+	src := t.TempDir()
+	makeTree(t, src)
+	data, _ := pack(t, src, None, WriteOptions{})
+	rd := tar.NewReader(bytes.NewReader(data))
+	var names []string
+	for {
+		h, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Format != tar.FormatPAX && h.Format != tar.FormatUSTAR {
+			t.Errorf("%q: format %v", h.Name, h.Format)
+		}
+		names = append(names, h.Name)
+		switch h.Name {
+		case "./":
+			if h.Typeflag != tar.TypeDir || h.Mode != 0o751 {
+				t.Errorf("root entry %+v", h)
+			}
+		case "./a/setuid":
+			if h.Mode != 0o6755 {
+				t.Errorf("setuid mode %o", h.Mode)
+			}
+		case "./sticky/":
+			if h.Mode != 0o1777 {
+				t.Errorf("sticky mode %o", h.Mode)
+			}
+		case "./sock":
+			t.Errorf("socket archived")
+		}
+	}
+	if names[0] != "./" || names[1] != "./a/" || names[2] != "./a/b/" {
+		t.Errorf("order: %q", names[:3])
+	}
+	// Deterministic: a second run gives identical bytes.
+	again, _ := pack(t, src, None, WriteOptions{})
+	if !bytes.Equal(data, again) {
+		t.Error("two archives of the same tree differ")
+	}
+	z1, _ := pack(t, src, Zstd, WriteOptions{})
+	z2, _ := pack(t, src, Zstd, WriteOptions{})
+	if !bytes.Equal(z1, z2) {
+		t.Error("two zstd archives of the same tree differ")
+	}
+}
+
+func TestExactSync(t *testing.T) {
+	src := t.TempDir()
+	makeTree(t, src)
+	want := snapshot(t, src)
+	data, _ := pack(t, src, Zstd, WriteOptions{})
+
+	dest := t.TempDir()
+	mk := func(rel, content string) {
+		p := filepath.Join(dest, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("stale.txt", "old")
+	mk("a/b/stale", "old")
+	mk("deep/er/stuff/x", "old") // whole stale subtree
+	mk("empty-dir/old", "old")   // dir in archive, stale content
+	mk("big.log/inner", "dir where the archive has a file")
+	mk("a/private", "old content, other mode")
+	os.Chmod(filepath.Join(dest, "a/private"), 0o777)
+	mk("empty-file", "not empty")
+	os.WriteFile(filepath.Join(dest, "sticky"), []byte("file where the archive has a dir"), 0o644)
+	os.Symlink("/", filepath.Join(dest, "ro-dir")) // symlink where the archive has a dir
+	os.Symlink("/tmp", filepath.Join(dest, "abs-link"))
+	os.Symlink("/etc", filepath.Join(dest, "hard")) // would redirect hard/one outside
+	// A hardlink in dest to a file outside it must not see the new content.
+	outside := filepath.Join(t.TempDir(), "outside")
+	os.WriteFile(outside, []byte("outside"), 0o644)
+	os.Link(outside, filepath.Join(dest, "with space"))
+
+	if _, err := unpack(t, data, Zstd, dest, ExtractOptions{AllowDevices: true}); err != nil {
+		t.Fatal(err)
+	}
+	if d := diffTrees(want, snapshot(t, dest), !isRoot()); d != "" {
+		t.Errorf("exact sync differs:\n%s", d)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "outside" {
+		t.Errorf("file outside dest changed: %q", b)
+	}
+}
+
+func TestSingleFile(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "config.toml")
+	os.WriteFile(src, []byte("key = 1\n"), 0o640)
+	mtime := time.Unix(1600000000, 42)
+	os.Chtimes(src, mtime, mtime)
+	data, st := pack(t, src, Gzip, WriteOptions{})
+	if st.Entries != 1 || st.Files != 1 || st.Bytes != 8 {
+		t.Errorf("stats %+v", st)
+	}
+	r, _ := Decompress(bytes.NewReader(data), Gzip)
+	h, err := tar.NewReader(r).Next()
+	if err != nil || h.Name != "config.toml" || h.Typeflag != tar.TypeReg {
+		t.Fatalf("entry %+v, %v", h, err)
+	}
+	destDir := t.TempDir()
+	dest := filepath.Join(destDir, "restored.toml")
+	os.WriteFile(dest, []byte("old and longer content"), 0o600)
+	if _, err := unpack(t, data, Gzip, dest, ExtractOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(dest)
+	fi, _ := os.Stat(dest)
+	if string(b) != "key = 1\n" || fi.Mode().Perm() != 0o640 || !fi.ModTime().Equal(mtime) {
+		t.Errorf("restored %q mode %v mtime %v", b, fi.Mode(), fi.ModTime())
+	}
+	if ents, _ := os.ReadDir(destDir); len(ents) != 1 {
+		t.Errorf("temp files left: %v", ents)
+	}
+	// A directory at dest is not silently replaced by a file.
+	if _, err := unpack(t, data, Gzip, t.TempDir(), ExtractOptions{}); err == nil {
+		t.Error("single-file archive extracted over a directory")
+	}
+}
+
+// tarOf builds an uncompressed archive from headers (content for regular
+// files is the Linkname field's length in "x" bytes when Size is set).
+func tarOf(t testing.TB, hdrs ...*tar.Header) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range hdrs {
+		if h.Mode == 0 {
+			h.Mode = 0o644
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			tw.Write(bytes.Repeat([]byte("x"), int(h.Size)))
+		}
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+func dirH(name string) *tar.Header {
+	return &tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755}
+}
+func fileH(name string) *tar.Header {
+	return &tar.Header{Name: name, Typeflag: tar.TypeReg, Size: 5}
+}
+func linkH(name, target string, typ byte) *tar.Header {
+	return &tar.Header{Name: name, Typeflag: typ, Linkname: target}
+}
+
+func TestHostileArchives(t *testing.T) {
+	outside := t.TempDir()
+	victim := filepath.Join(outside, "passwd")
+	os.WriteFile(victim, []byte("root:x:0:0"), 0o644)
+	cases := []struct {
+		name   string
+		data   []byte
+		bad    string // entry that must be named in the error
+		inScan bool   // Scan refuses it too
+	}{
+		{"dotdot", tarOf(t, dirH("./"), fileH("../evil")), "../evil", true},
+		{"dotdot-inner", tarOf(t, dirH("./"), dirH("./a/"), fileH("./a/../../evil")), "./a/../../evil", true},
+		{"absolute", tarOf(t, dirH("./"), fileH("/etc/evil")), "/etc/evil", true},
+		{"symlink-then-file", tarOf(t, dirH("./"), linkH("./a", outside, tar.TypeSymlink), fileH("./a/passwd")), "./a/passwd", true},
+		{"symlink-inside-then-file", tarOf(t, dirH("./"), dirH("./b/"), linkH("./a", "b", tar.TypeSymlink), fileH("./a/x")), "./a/x", true},
+		{"symlink-then-dir", tarOf(t, dirH("./"), linkH("./a", outside, tar.TypeSymlink), dirH("./a/sub/")), "./a/sub/", true},
+		{"file-then-child", tarOf(t, dirH("./"), fileH("./f"), fileH("./f/x")), "./f/x", true},
+		{"hardlink-outside-abs", tarOf(t, dirH("./"), linkH("./h", victim, tar.TypeLink)), "./h", true},
+		{"hardlink-outside-rel", tarOf(t, dirH("./"), linkH("./h", "../../../../../../"+victim, tar.TypeLink)), "./h", true},
+		{"hardlink-not-yet", tarOf(t, dirH("./"), linkH("./h", "./later", tar.TypeLink), fileH("./later")), "./h", true},
+		{"hardlink-to-dir", tarOf(t, dirH("./"), dirH("./d/"), linkH("./h", "./d", tar.TypeLink)), "./h", true},
+		{"hardlink-through-symlink", tarOf(t, dirH("./"), linkH("./s", outside, tar.TypeSymlink), linkH("./h", "./s/passwd", tar.TypeLink)), "./h", true},
+		{"char-device", tarOf(t, dirH("./"), &tar.Header{Name: "./mem", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 1}), "./mem", false},
+		{"block-device", tarOf(t, dirH("./"), &tar.Header{Name: "./sda", Typeflag: tar.TypeBlock, Devmajor: 8}), "./sda", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "dest")
+			_, err := Extract(context.Background(), bytes.NewReader(tc.data), dest, ExtractOptions{})
+			var ue *UnsafeEntryError
+			if !errors.As(err, &ue) {
+				t.Fatalf("Extract: want *UnsafeEntryError, got %v", err)
+			}
+			if ue.Name != tc.bad {
+				t.Errorf("error names %q, want %q (%v)", ue.Name, tc.bad, err)
+			}
+			_, err = Scan(bytes.NewReader(tc.data))
+			if tc.inScan && !errors.As(err, &ue) {
+				t.Errorf("Scan: want *UnsafeEntryError, got %v", err)
+			}
+			if !tc.inScan && err != nil {
+				t.Errorf("Scan: %v", err)
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "root:x:0:0" {
+				t.Fatalf("victim changed: %q", b)
+			}
+			if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+				t.Fatalf("something was written outside: %v", ents)
+			}
+		})
+	}
+}
+
+func TestDevicesAllowed(t *testing.T) {
+	if !isRoot() {
+		t.Skip("mknod needs root")
+	}
+	data := tarOf(t, dirH("./"), &tar.Header{Name: "./null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3, Mode: 0o666})
+	dest := t.TempDir()
+	_, err := Extract(context.Background(), bytes.NewReader(data), dest, ExtractOptions{AllowDevices: true})
+	if errors.Is(err, unix.EPERM) {
+		t.Skipf("no CAP_MKNOD: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	unix.Lstat(filepath.Join(dest, "null"), &st)
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+		t.Errorf("device not restored: %+v", st)
+	}
+}
+
+// Archives of plain file lists (no directory entries) extract, creating parents.
+func TestImplicitDirsAndForeignArchives(t *testing.T) {
+	data := tarOf(t, fileH("x/y/z"), fileH("x/w"), fileH("top"))
+	dest := t.TempDir()
+	os.WriteFile(filepath.Join(dest, "stale"), nil, 0o644)
+	st, err := Extract(context.Background(), bytes.NewReader(data), dest, ExtractOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Files != 3 {
+		t.Errorf("stats %+v", st)
+	}
+	for _, p := range []string{"x/y/z", "x/w", "top"} {
+		if b, err := os.ReadFile(filepath.Join(dest, p)); err != nil || string(b) != "xxxxx" {
+			t.Errorf("%s: %q %v", p, b, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dest, "stale")); !os.IsNotExist(err) {
+		t.Error("stale file kept")
+	}
+}
+
+func TestTruncatedAndCorrupt(t *testing.T) {
+	src := t.TempDir()
+	makeTree(t, src)
+	for _, c := range []Compression{Zstd, Gzip, None} {
+		t.Run(string(c), func(t *testing.T) {
+			data, _ := pack(t, src, c, WriteOptions{})
+			if _, err := scan(data, c); err != nil {
+				t.Fatal(err)
+			}
+			cuts := []int{len(data) - 1, len(data) - 4, len(data) / 2, len(data) / 3, 600, 10}
+			if c == None {
+				// Cut at block boundaries too: only the end marker tells.
+				cuts = append(cuts, len(data)-1024, len(data)-512, (len(data)/2)&^511)
+			}
+			for _, n := range cuts {
+				if _, err := scan(data[:n], c); err == nil {
+					t.Errorf("truncated at %d/%d: Scan succeeded", n, len(data))
+				}
+			}
+			if c == None {
+				return // no checksum: bit flips in content are the backup store's sha256's job
+			}
+			for _, pos := range []int{len(data) / 2, len(data) / 3, len(data) * 3 / 4, len(data) - 6, 40} {
+				bad := bytes.Clone(data)
+				bad[pos] ^= 0x10
+				if _, err := scan(bad, c); err == nil {
+					t.Errorf("bit flip at %d/%d: Scan succeeded", pos, len(data))
+				}
+			}
+		})
+	}
+}
+
+func TestTruncatedExtractDoesNotPrune(t *testing.T) {
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(src, "b"), []byte("b"), 0o644)
+	data, _ := pack(t, src, None, WriteOptions{})
+	dest := t.TempDir()
+	os.WriteFile(filepath.Join(dest, "keep-me"), []byte("precious"), 0o644)
+	_, err := Extract(context.Background(), bytes.NewReader(data[:len(data)-1024]), dest, ExtractOptions{})
+	if err == nil {
+		t.Fatal("truncated archive extracted without error")
+	}
+	if _, err := os.Stat(filepath.Join(dest, "keep-me")); err != nil {
+		t.Errorf("truncated extract pruned dest: %v", err)
+	}
+}
+
+func TestExcludes(t *testing.T) {
+	src := t.TempDir()
+	for _, p := range []string{"keep.txt", "app.log", "sub/app.log", "cache/x/y", "cache/z", "tmp/a", "sub/tmp/b", "sub/keep"} {
+		os.MkdirAll(filepath.Join(src, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(src, p), []byte(p), 0o644)
+	}
+	data, _ := pack(t, src, None, WriteOptions{Excludes: []string{"*.log", "cache/**", "./sub/tmp/"}})
+	var names []string
+	rd := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := rd.Next()
+		if err != nil {
+			break
+		}
+		names = append(names, h.Name)
+	}
+	want := "./ ./cache/ ./keep.txt ./sub/ ./sub/keep ./tmp/ ./tmp/a"
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("entries\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestChangingFiles(t *testing.T) {
+	for _, grow := range []bool{false, true} {
+		t.Run(map[bool]string{false: "shrink", true: "grow"}[grow], func(t *testing.T) {
+			src := t.TempDir()
+			big := filepath.Join(src, "a-big")
+			content := bytes.Repeat([]byte("y"), 3*copyBufSize)
+			os.WriteFile(big, content, 0o644)
+			os.WriteFile(filepath.Join(src, "b-vanishes"), []byte("b"), 0o644)
+			os.MkdirAll(filepath.Join(src, "c-dir-vanishes/sub"), 0o755)
+			once := false
+			var warned []string
+			opts := WriteOptions{
+				Progress: func(n int64) {
+					if once {
+						return
+					}
+					once = true
+					if grow {
+						f, _ := os.OpenFile(big, os.O_APPEND|os.O_WRONLY, 0)
+						f.Write(bytes.Repeat([]byte("z"), copyBufSize))
+						f.Close()
+					} else {
+						os.Truncate(big, copyBufSize+10)
+					}
+					os.Remove(filepath.Join(src, "b-vanishes"))
+					os.RemoveAll(filepath.Join(src, "c-dir-vanishes"))
+				},
+				Warn: func(p string, err error) { warned = append(warned, filepath.Base(p)) },
+			}
+			data, st := pack(t, src, Zstd, opts)
+			if st.Changed != 1 || st.Files != 1 || st.Bytes != int64(len(content)) {
+				t.Errorf("stats %+v", st)
+			}
+			if len(warned) != 3 {
+				t.Errorf("warnings for %q", warned)
+			}
+			sst, err := scan(data, Zstd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sst.Entries != 2 || sst.Bytes != st.Bytes {
+				t.Errorf("scan %+v write %+v", sst, st)
+			}
+		})
+	}
+}
+
+func TestCancel(t *testing.T) {
+	src := t.TempDir()
+	makeTree(t, src)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := WriteTar(ctx, io.Discard, src, WriteOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("WriteTar: %v", err)
+	}
+	data, _ := pack(t, src, None, WriteOptions{})
+	if _, err := Extract(ctx, bytes.NewReader(data), t.TempDir(), ExtractOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Extract: %v", err)
+	}
+}
+
+func TestCompressionNames(t *testing.T) {
+	for in, want := range map[string]Compression{"zstd": Zstd, "GZIP": Gzip, "none": None, "gz": Gzip} {
+		if got, err := ParseCompression(in); err != nil || got != want {
+			t.Errorf("ParseCompression(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := ParseCompression("lz4"); err == nil {
+		t.Error("lz4 accepted")
+	}
+	for _, c := range []Compression{Zstd, Gzip, None} {
+		if got := DetectCompression("vol-data" + c.Ext()); got != c {
+			t.Errorf("DetectCompression(%q) = %q", c.Ext(), got)
+		}
+	}
+	if _, err := Compress(io.Discard, Zstd, 23); err == nil {
+		t.Error("zstd level 23 accepted")
+	}
+	if _, err := Compress(io.Discard, Gzip, 10); err == nil {
+		t.Error("gzip level 10 accepted")
+	}
+}
+
+// System tar must read our archives, and we must read system tar's.
+func TestSystemTarCompat(t *testing.T) {
+	if _, err := exec.LookPath("tar"); err != nil {
+		t.Skip("no tar")
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	os.Mkdir(src, 0o755)
+	makeTree(t, src)
+	want := snapshot(t, src)
+	flags := []string{"--xattrs", "--xattrs-include=*", "--numeric-owner", "-p"}
+	if isRoot() {
+		flags = append(flags, "--same-owner")
+	}
+	for _, c := range []Compression{Zstd, Gzip} {
+		t.Run("read-"+string(c), func(t *testing.T) {
+			z := "--zstd"
+			if c == Gzip {
+				if _, err := exec.LookPath("gzip"); err != nil {
+					t.Skip("no gzip")
+				}
+				z = "-z"
+			} else if _, err := exec.LookPath("zstd"); err != nil {
+				t.Skip("no zstd")
+			}
+			data, _ := pack(t, src, c, WriteOptions{})
+			file := filepath.Join(t.TempDir(), "a"+c.Ext())
+			os.WriteFile(file, data, 0o600)
+			dest := t.TempDir()
+			args := append([]string{z, "-xf", file, "-C", dest}, flags...)
+			if out, err := exec.Command("tar", args...).CombinedOutput(); err != nil {
+				t.Fatalf("tar %v: %v\n%s", args, err, out)
+			}
+			if d := diffTrees(want, snapshot(t, dest), !isRoot()); d != "" {
+				t.Errorf("tar %s -x differs:\n%s", z, d)
+			}
+		})
+	}
+	t.Run("write-gnu-tar", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "gnu.tar")
+		args := append([]string{"--format=pax", "-cf", file, "-C", src, "."}, flags...)
+		if out, err := exec.Command("tar", args...).CombinedOutput(); err != nil {
+			t.Fatalf("tar %v: %v\n%s", args, err, out)
+		}
+		data, _ := os.ReadFile(file)
+		if _, err := Scan(bytes.NewReader(data)); err != nil {
+			t.Fatalf("Scan of GNU tar archive: %v", err)
+		}
+		dest := t.TempDir()
+		if _, err := Extract(context.Background(), bytes.NewReader(data), dest, ExtractOptions{AllowDevices: true}); err != nil {
+			t.Fatal(err)
+		}
+		if d := diffTrees(want, snapshot(t, dest), !isRoot()); d != "" {
+			t.Errorf("extract of GNU tar archive differs:\n%s", d)
+		}
+	})
+}

@@ -1,0 +1,680 @@
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ExtractOptions tune Extract.
+type ExtractOptions struct {
+	SameOwner bool // chown entries to archive uid/gid (default true when running as root)
+	// NoSameOwner disables the root default of SameOwner: when running as
+	// root, entries are chowned unless NoSameOwner is set. (A plain bool
+	// cannot express "default true", hence the pair.)
+	NoSameOwner bool
+	// AllowDevices permits character and block device entries; without it
+	// they fail with *UnsafeEntryError. Fifos are always allowed.
+	AllowDevices bool
+	Progress     func(n int64)
+}
+
+func (o ExtractOptions) chown() bool {
+	if o.SameOwner {
+		return true
+	}
+	return os.Geteuid() == 0 && !o.NoSameOwner
+}
+
+// Extract makes dest exactly equal to the archive read from r (uncompressed tar):
+// for a directory archive it removes everything under dest that is not in the archive,
+// restores the root's mode/owner; for a single-file archive dest is the file path and is
+// replaced atomically. Hostile entries (.., absolute, through a symlink, device nodes
+// unless AllowDevices) fail with *UnsafeEntryError before anything is written where possible.
+//
+// A single-file archive is one whose first entry is a regular file with a
+// name without "/" (what WriteTar produces for a file root). Everything else
+// is a directory archive: dest is created if missing (a non-directory at dest
+// is replaced) and all work happens through an os.Root of dest with
+// openat-style calls that never follow a symlink, so nothing outside dest is
+// touched whatever the archive or dest contain.
+//
+// Entries are applied as they are read; files not in the archive are removed
+// only after the whole archive (including its end marker) was read, so a
+// truncated stream never prunes dest. An entry that replaces something of
+// another kind (file by dir, dir by symlink, ...) removes it on the spot.
+// Hostile entries are detected when they are reached: entries before them
+// have been applied. Callers wanting all-or-nothing run Scan first.
+func Extract(ctx context.Context, r io.Reader, dest string, opts ExtractOptions) (Stats, error) {
+	tr := &trailerReader{r: r}
+	rd := tar.NewReader(tr)
+	h, err := rd.Next()
+	if err == io.EOF {
+		return Stats{}, errors.New("archive: empty archive")
+	}
+	if err != nil {
+		return Stats{}, fmt.Errorf("archive: %w", err)
+	}
+	for h.Typeflag == tar.TypeXGlobalHeader {
+		if h, err = rd.Next(); err != nil {
+			return Stats{}, fmt.Errorf("archive: %w", err)
+		}
+	}
+	if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA) && !strings.Contains(strings.TrimSuffix(h.Name, "/"), "/") && h.Name != "." {
+		return extractFile(ctx, tr, rd, h, dest, opts)
+	}
+	x, err := newExtractor(ctx, dest, opts)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer x.close()
+	var contentEnd int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return x.stats, err
+		}
+		if h.Typeflag != tar.TypeXGlobalHeader {
+			if err := x.entry(h, rd); err != nil {
+				return x.stats, err
+			}
+		}
+		contentEnd = tr.n
+		h, err = rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return x.stats, fmt.Errorf("archive: %w", err)
+		}
+	}
+	if !tr.sawTrailer(contentEnd) {
+		return x.stats, errTruncated
+	}
+	if err := drain(tr); err != nil {
+		return x.stats, fmt.Errorf("archive: %w", err)
+	}
+	if err := x.prune(); err != nil {
+		return x.stats, err
+	}
+	return x.stats, x.finish()
+}
+
+type dirMeta struct {
+	rel   string
+	mode  uint32
+	mtime time.Time
+	atime time.Time
+}
+
+type extractor struct {
+	ctx   context.Context
+	dest  string
+	root  *os.Root
+	opts  ExtractOptions
+	owner bool
+	stats Stats
+	v     *validator
+	buf   []byte
+
+	// dirs are verified real directories in dest (never symlinks), mapped
+	// to whether this extraction created them (fresh dirs need no pruning).
+	dirs    map[string]bool
+	meta    []dirMeta
+	rootSet *dirMeta
+
+	// The parent directory of the previous entry, kept open.
+	parentRel string
+	parent    *os.File
+}
+
+func newExtractor(ctx context.Context, dest string, opts ExtractOptions) (*extractor, error) {
+	fresh := false
+	fi, err := os.Lstat(dest)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(dest, 0o700); err != nil {
+			return nil, err
+		}
+		fresh = true
+	case err != nil:
+		return nil, err
+	case !fi.IsDir():
+		if fi.Mode()&os.ModeSymlink != 0 {
+			// A symlink to a directory is used as is (like `tar -C`).
+			if st, err := os.Stat(dest); err == nil && st.IsDir() {
+				break
+			}
+		}
+		if err := os.Remove(dest); err != nil {
+			return nil, err
+		}
+		if err := os.Mkdir(dest, 0o700); err != nil {
+			return nil, err
+		}
+		fresh = true
+	}
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return nil, err
+	}
+	return &extractor{
+		ctx:   ctx,
+		dest:  dest,
+		root:  root,
+		opts:  opts,
+		owner: opts.chown(),
+		v:     newValidator(),
+		buf:   make([]byte, copyBufSize),
+		dirs:  map[string]bool{"": fresh},
+	}, nil
+}
+
+func (x *extractor) close() {
+	x.dropParent()
+	x.root.Close()
+}
+
+func (x *extractor) dropParent() {
+	if x.parent != nil {
+		x.parent.Close()
+		x.parent = nil
+	}
+}
+
+func split(rel string) (dir, base string) {
+	i := strings.LastIndexByte(rel, '/')
+	if i < 0 {
+		return "", rel
+	}
+	return rel[:i], rel[i+1:]
+}
+
+// parentFD returns an open fd of dir (a verified directory) for *at calls.
+func (x *extractor) parentFD(dir string) (int, error) {
+	if x.parent != nil && x.parentRel == dir {
+		return int(x.parent.Fd()), nil
+	}
+	x.dropParent()
+	name := dir
+	if name == "" {
+		name = "."
+	}
+	f, err := x.root.Open(name)
+	if err != nil {
+		return -1, err
+	}
+	x.parent, x.parentRel = f, dir
+	return int(f.Fd()), nil
+}
+
+func pathErr(op, p string, err error) error {
+	return &os.PathError{Op: op, Path: p, Err: err}
+}
+
+// ensureDir makes sure rel is a real directory in dest, creating missing
+// ones (archives made of plain file lists have no directory entries).
+func (x *extractor) ensureDir(h *tar.Header, rel string) error {
+	if _, ok := x.dirs[rel]; ok {
+		return nil
+	}
+	dir, base := split(rel)
+	if err := x.ensureDir(h, dir); err != nil {
+		return err
+	}
+	if isDir, ok := x.v.seen[x.v.hash(rel)]; ok && !isDir {
+		return &UnsafeEntryError{Name: h.Name, Reason: fmt.Sprintf("path leads through non-directory entry %q", rel)}
+	}
+	fd, err := x.parentFD(dir)
+	if err != nil {
+		return err
+	}
+	fresh, err := x.mkdir(fd, dir, base)
+	if err != nil {
+		return err
+	}
+	x.dirs[rel] = fresh
+	x.v.seen[x.v.hash(rel)] = true
+	return nil
+}
+
+// mkdir creates dir/base as a directory, keeping an existing directory and
+// replacing anything else. fresh reports whether it was created.
+func (x *extractor) mkdir(fd int, dir, base string) (fresh bool, err error) {
+	rel := path.Join(dir, base)
+	err = unix.Mkdirat(fd, base, 0o700)
+	if err == nil {
+		return true, nil
+	}
+	if err != unix.EEXIST {
+		return false, pathErr("mkdir", rel, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return false, pathErr("lstat", rel, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if os.Geteuid() != 0 && st.Mode&0o700 != 0o700 {
+			// Make sure we can fill it; the final mode is set at the end.
+			if err := unix.Fchmodat(fd, base, (st.Mode&0o7777)|0o700, 0); err != nil {
+				return false, pathErr("chmod", rel, err)
+			}
+		}
+		return false, nil
+	}
+	if err := unix.Unlinkat(fd, base, 0); err != nil {
+		return false, pathErr("remove", rel, err)
+	}
+	if err := unix.Mkdirat(fd, base, 0o700); err != nil {
+		return false, pathErr("mkdir", rel, err)
+	}
+	return true, nil
+}
+
+// removeExisting removes whatever is at dir/base (a directory recursively).
+func (x *extractor) removeExisting(fd int, dir, base string) error {
+	rel := path.Join(dir, base)
+	err := unix.Unlinkat(fd, base, 0)
+	if err == nil || err == unix.ENOENT {
+		return nil
+	}
+	if err != unix.EISDIR && err != unix.EPERM {
+		return pathErr("remove", rel, err)
+	}
+	// A directory: forget what we knew about it and below, remove it.
+	delete(x.dirs, rel)
+	prefix := rel + "/"
+	for k := range x.dirs {
+		if strings.HasPrefix(k, prefix) {
+			delete(x.dirs, k)
+		}
+	}
+	if err := x.root.RemoveAll(rel); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
+	rel, err := cleanName(h.Name)
+	if err != nil {
+		return err
+	}
+	if err := x.v.check(h, rel, x.opts.AllowDevices); err != nil {
+		return err
+	}
+	x.stats.Entries++
+	if rel == "" {
+		m := dirMeta{rel: "", mode: uint32(h.Mode) & 0o7777, mtime: h.ModTime, atime: h.AccessTime}
+		x.rootSet = &m
+		fd, err := x.parentFD("")
+		if err != nil {
+			return err
+		}
+		return x.attrsFD(fd, h, "")
+	}
+	dir, base := split(rel)
+	if err := x.ensureDir(h, dir); err != nil {
+		return err
+	}
+	fd, err := x.parentFD(dir)
+	if err != nil {
+		return err
+	}
+	switch h.Typeflag {
+	case tar.TypeDir:
+		fresh, err := x.mkdir(fd, dir, base)
+		if err != nil {
+			return err
+		}
+		x.dirs[rel] = fresh
+		x.meta = append(x.meta, dirMeta{rel: rel, mode: uint32(h.Mode) & 0o7777, mtime: h.ModTime, atime: h.AccessTime})
+		dfd, err := unix.Openat(fd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return pathErr("open", rel, err)
+		}
+		err = x.attrsFD(dfd, h, rel)
+		unix.Close(dfd)
+		return err
+	case tar.TypeReg, tar.TypeRegA:
+		return x.regular(fd, dir, base, rel, h, rd)
+	case tar.TypeSymlink:
+		err := unix.Symlinkat(h.Linkname, fd, base)
+		if err == unix.EEXIST {
+			if err = x.removeExisting(fd, dir, base); err == nil {
+				fd, err = x.parentFD(dir)
+				if err == nil {
+					err = unix.Symlinkat(h.Linkname, fd, base)
+				}
+			}
+		}
+		if err != nil {
+			return pathErr("symlink", rel, err)
+		}
+	case tar.TypeLink:
+		target, _ := cleanName(h.Linkname)
+		err := x.root.Link(target, rel)
+		if errors.Is(err, os.ErrExist) {
+			if err = x.removeExisting(fd, dir, base); err == nil {
+				err = x.root.Link(target, rel)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		return nil // a hardlink shares its target's inode: nothing else to set
+	case tar.TypeFifo, tar.TypeChar, tar.TypeBlock:
+		mode := uint32(unix.S_IFIFO)
+		dev := 0
+		switch h.Typeflag {
+		case tar.TypeChar:
+			mode = unix.S_IFCHR
+			dev = int(unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor)))
+		case tar.TypeBlock:
+			mode = unix.S_IFBLK
+			dev = int(unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor)))
+		}
+		err := unix.Mknodat(fd, base, mode|0o600, dev)
+		if err == unix.EEXIST {
+			if err = x.removeExisting(fd, dir, base); err == nil {
+				fd, err = x.parentFD(dir)
+				if err == nil {
+					err = unix.Mknodat(fd, base, mode|0o600, dev)
+				}
+			}
+		}
+		if err != nil {
+			return pathErr("mknod", rel, err)
+		}
+	}
+	// Symlinks, fifos and devices: attributes through the parent fd.
+	fd, err = x.parentFD(dir)
+	if err != nil {
+		return err
+	}
+	if x.owner {
+		if err := unix.Fchownat(fd, base, h.Uid, h.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return pathErr("lchown", rel, err)
+		}
+	}
+	if len(h.PAXRecords) > 0 {
+		p := "/proc/self/fd/" + strconv.Itoa(fd) + "/" + base
+		for k, val := range h.PAXRecords {
+			if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+				if err := unix.Lsetxattr(p, name, []byte(val), 0); err != nil && !xattrSkippable(name, err) {
+					return pathErr("lsetxattr "+name, rel, err)
+				}
+			}
+		}
+	}
+	if h.Typeflag != tar.TypeSymlink {
+		if err := unix.Fchmodat(fd, base, uint32(h.Mode)&0o7777, 0); err != nil {
+			return pathErr("chmod", rel, err)
+		}
+	}
+	return setTimes(fd, base, rel, h.AccessTime, h.ModTime)
+}
+
+func setTimes(fd int, base, rel string, atime, mtime time.Time) error {
+	if atime.IsZero() {
+		atime = mtime
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	if err := unix.UtimesNanoAt(fd, base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return pathErr("utimes", rel, err)
+	}
+	return nil
+}
+
+func xattrSkippable(name string, err error) bool {
+	if err == unix.ENOTSUP || err == unix.EOPNOTSUPP {
+		return true
+	}
+	// Non-user namespaces (security.*, trusted.*, system.*) may be refused
+	// by the kernel or an LSM for unprivileged users or on symlinks.
+	return !strings.HasPrefix(name, "user.") && (err == unix.EPERM || err == unix.EACCES)
+}
+
+// attrsFD sets owner and xattrs of an open file or directory; mode and times
+// of directories are applied by finish.
+func (x *extractor) attrsFD(fd int, h *tar.Header, rel string) error {
+	if x.owner {
+		if err := unix.Fchown(fd, h.Uid, h.Gid); err != nil {
+			return pathErr("chown", rel, err)
+		}
+	}
+	for k, val := range h.PAXRecords {
+		if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+			if err := unix.Fsetxattr(fd, name, []byte(val), 0); err != nil && !xattrSkippable(name, err) {
+				return pathErr("setxattr "+name, rel, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (x *extractor) regular(fd int, dir, base, rel string, h *tar.Header, rd *tar.Reader) error {
+	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	ffd, err := unix.Openat(fd, base, flags, 0o600)
+	if err == unix.EEXIST {
+		if err = x.removeExisting(fd, dir, base); err == nil {
+			if fd, err = x.parentFD(dir); err == nil {
+				ffd, err = unix.Openat(fd, base, flags, 0o600)
+			}
+		}
+	}
+	if err != nil {
+		return pathErr("create", rel, err)
+	}
+	f := os.NewFile(uintptr(ffd), rel)
+	defer f.Close()
+	x.stats.Files++
+	if err := x.copy(f, rd, rel); err != nil {
+		return err
+	}
+	if err := x.attrsFD(ffd, h, rel); err != nil {
+		return err
+	}
+	if err := unix.Fchmod(ffd, uint32(h.Mode)&0o7777); err != nil {
+		return pathErr("chmod", rel, err)
+	}
+	if err := f.Close(); err != nil {
+		return pathErr("close", rel, err)
+	}
+	return setTimes(fd, base, rel, h.AccessTime, h.ModTime)
+}
+
+func (x *extractor) copy(f *os.File, rd *tar.Reader, rel string) error {
+	for {
+		if err := x.ctx.Err(); err != nil {
+			return err
+		}
+		n, err := rd.Read(x.buf)
+		if n > 0 {
+			if _, werr := f.Write(x.buf[:n]); werr != nil {
+				return pathErr("write", rel, werr)
+			}
+			x.stats.Bytes += int64(n)
+			if x.opts.Progress != nil {
+				x.opts.Progress(int64(n))
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("archive: reading %q: %w", rel, err)
+		}
+	}
+}
+
+// prune removes everything below pre-existing directories that the archive
+// does not contain.
+func (x *extractor) prune() error {
+	x.dropParent()
+	var old []string
+	for rel, fresh := range x.dirs {
+		if !fresh {
+			old = append(old, rel)
+		}
+	}
+	sort.Strings(old)
+	for _, rel := range old {
+		if _, ok := x.dirs[rel]; !ok {
+			continue // removed meanwhile
+		}
+		name := rel
+		if name == "" {
+			name = "."
+		}
+		d, err := x.root.Open(name)
+		if err != nil {
+			return err
+		}
+		names, err := d.Readdirnames(-1)
+		d.Close()
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			child := n
+			if rel != "" {
+				child = rel + "/" + n
+			}
+			if _, ok := x.v.seen[x.v.hash(child)]; ok {
+				continue
+			}
+			if err := x.root.RemoveAll(child); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// finish applies directory modes and times, deepest first, then the root's.
+func (x *extractor) finish() error {
+	x.dropParent()
+	sort.SliceStable(x.meta, func(i, j int) bool {
+		return strings.Count(x.meta[i].rel, "/") > strings.Count(x.meta[j].rel, "/")
+	})
+	for _, m := range x.meta {
+		if _, ok := x.dirs[m.rel]; !ok {
+			continue // replaced by a later entry
+		}
+		dir, base := split(m.rel)
+		fd, err := x.parentFD(dir)
+		if err != nil {
+			return err
+		}
+		dfd, err := unix.Openat(fd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return pathErr("open", m.rel, err)
+		}
+		err = unix.Fchmod(dfd, m.mode)
+		unix.Close(dfd)
+		if err != nil {
+			return pathErr("chmod", m.rel, err)
+		}
+		if err := setTimes(fd, base, m.rel, m.atime, m.mtime); err != nil {
+			return err
+		}
+	}
+	x.dropParent()
+	if m := x.rootSet; m != nil {
+		d, err := x.root.Open(".")
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		if err := unix.Fchmod(int(d.Fd()), m.mode); err != nil {
+			return pathErr("chmod", x.dest, err)
+		}
+		atime := m.atime
+		if atime.IsZero() {
+			atime = m.mtime
+		}
+		if err := os.Chtimes(filepath.Join("/proc/self/fd", strconv.Itoa(int(d.Fd()))), atime, m.mtime); err != nil {
+			if err := os.Chtimes(x.dest, atime, m.mtime); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// extractFile handles a single-file archive: the content goes to a temporary
+// file beside dest which replaces dest once the whole archive was read.
+func extractFile(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.Header, dest string, opts ExtractOptions) (Stats, error) {
+	var st Stats
+	if _, err := cleanName(h.Name); err != nil {
+		return st, err
+	}
+	if fi, err := os.Lstat(dest); err == nil && fi.IsDir() {
+		return st, fmt.Errorf("archive: %s is a directory but the archive holds a single file", dest)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".maim-*")
+	if err != nil {
+		return st, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	x := &extractor{ctx: ctx, opts: opts, owner: opts.chown(), buf: make([]byte, copyBufSize)}
+	x.stats.Entries, x.stats.Files = 1, 1
+	if err := x.copy(tmp, rd, h.Name); err != nil {
+		return x.stats, err
+	}
+	contentEnd := tr.n
+	if next, err := rd.Next(); err != io.EOF {
+		if err != nil {
+			return x.stats, fmt.Errorf("archive: %w", err)
+		}
+		return x.stats, fmt.Errorf("archive: single-file archive has a second entry %q", next.Name)
+	}
+	if !tr.sawTrailer(contentEnd) {
+		return x.stats, errTruncated
+	}
+	if err := drain(tr); err != nil {
+		return x.stats, fmt.Errorf("archive: %w", err)
+	}
+	fd := int(tmp.Fd())
+	if err := x.attrsFD(fd, h, dest); err != nil {
+		return x.stats, err
+	}
+	if err := unix.Fchmod(fd, uint32(h.Mode)&0o7777); err != nil {
+		return x.stats, pathErr("chmod", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return x.stats, err
+	}
+	if err := tmp.Close(); err != nil {
+		return x.stats, err
+	}
+	atime := h.AccessTime
+	if atime.IsZero() {
+		atime = h.ModTime
+	}
+	if err := os.Chtimes(tmp.Name(), atime, h.ModTime); err != nil {
+		return x.stats, err
+	}
+	if err := os.Rename(tmp.Name(), dest); err != nil {
+		return x.stats, err
+	}
+	ok = true
+	return x.stats, nil
+}
