@@ -1,0 +1,523 @@
+package volume
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+)
+
+// The archive-API path: containers are created from the 0-byte image and never started; data
+// moves through the engine's /containers/{id}/archive endpoint (`docker cp`).
+
+// idleContainer creates a never-started container with the given mounts and returns its ID and
+// a function that removes it (forced, with a fresh context).
+func (m *EngineMover) idleContainer(ctx context.Context, mounts []mount.Mount, binds []string) (string, func() error, error) {
+	img, err := m.emptyImage(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	created, err := m.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image:           img,
+			Labels:          m.containerLabels(),
+			NetworkDisabled: true,
+		},
+		HostConfig: &container.HostConfig{NetworkMode: "none", Mounts: mounts, Binds: binds,
+			LogConfig: container.LogConfig{Type: "none"}},
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("creating helper container: %w", err)
+	}
+	return created.ID, func() error { return removeContainer(m.cli, created.ID) }, nil
+}
+
+func (m *EngineMover) archiveBackup(ctx context.Context, t Target, w io.Writer, opts BackupOptions) (st archive.Stats, retErr error) {
+	mounts, binds, p := helperMounts(t, true)
+	id, remove, err := m.idleContainer(ctx, mounts, binds)
+	if err != nil {
+		return st, fmt.Errorf("backup of %s: %w", t, err)
+	}
+	defer func() {
+		if err := remove(); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+	src := p
+	if !t.IsFile {
+		src = p + "/."
+	}
+	res, err := m.cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: src})
+	if err != nil {
+		return st, fmt.Errorf("backup of %s: reading through the engine: %w", t, err)
+	}
+	defer res.Content.Close()
+	stop := context.AfterFunc(ctx, func() { res.Content.Close() })
+	defer stop()
+
+	cw, err := archive.Compress(w, opts.Compression, opts.Level)
+	if err != nil {
+		return st, err
+	}
+	st, err = reencode(ctx, tar.NewReader(res.Content), tar.NewWriter(cw), t.IsFile, opts.Excludes, opts.Progress)
+	if cerr := cw.Close(); err == nil {
+		err = cerr
+	}
+	if ctx.Err() != nil {
+		return st, ctx.Err()
+	}
+	if err != nil {
+		return st, fmt.Errorf("backup of %s: %w", t, err)
+	}
+	return st, nil
+}
+
+// reencode rewrites the engine's tar of a directory ("./" or "data/" rooted) or a single file
+// into the archive layout: "./" then "./a", ... for a directory, the file's base name for a
+// file. Uname/Gname and access/change times are dropped; numeric owners, modes, mtimes,
+// symlinks, hardlinks and xattrs are kept as the engine reported them.
+func reencode(ctx context.Context, tr *tar.Reader, tw *tar.Writer, isFile bool, excludes []string, progress func(int64)) (archive.Stats, error) {
+	var st archive.Stats
+	root := ""
+	var skipped []string // excluded directories: their subtrees are skipped too
+	for {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return st, fmt.Errorf("reading engine archive: %w", err)
+		}
+		name := strings.TrimSuffix(h.Name, "/")
+		if root == "" {
+			root = name
+			if root == "" {
+				root = "."
+			}
+			if isFile {
+				if h.Typeflag != tar.TypeReg {
+					return st, fmt.Errorf("%s is not a regular file", root)
+				}
+			} else if h.Typeflag != tar.TypeDir {
+				return st, fmt.Errorf("%s is not a directory", root)
+			}
+		}
+		var rel string // "" for the root
+		switch {
+		case name == root:
+		case root == ".":
+			rel = strings.TrimPrefix(name, "./")
+		case strings.HasPrefix(name, root+"/"):
+			rel = name[len(root)+1:]
+		default:
+			return st, fmt.Errorf("engine archive entry %q outside %q", h.Name, root)
+		}
+		if rel != "" && (excludedRel(rel, excludes) || underAny(rel, skipped)) {
+			if h.Typeflag == tar.TypeDir {
+				skipped = append(skipped, rel)
+			}
+			continue
+		}
+		nh := &tar.Header{
+			Typeflag:   h.Typeflag,
+			Linkname:   h.Linkname,
+			Size:       h.Size,
+			Mode:       h.Mode,
+			Uid:        h.Uid,
+			Gid:        h.Gid,
+			ModTime:    h.ModTime,
+			Devmajor:   h.Devmajor,
+			Devminor:   h.Devminor,
+			PAXRecords: xattrRecords(h.PAXRecords),
+			Format:     tar.FormatPAX,
+		}
+		switch {
+		case isFile:
+			nh.Name = path.Base(root)
+		case rel == "":
+			nh.Name = "./"
+		case h.Typeflag == tar.TypeDir:
+			nh.Name = "./" + rel + "/"
+		default:
+			nh.Name = "./" + rel
+		}
+		if h.Typeflag == tar.TypeLink {
+			target := strings.TrimSuffix(h.Linkname, "/")
+			switch {
+			case root == ".":
+				target = strings.TrimPrefix(target, "./")
+			case strings.HasPrefix(target, root+"/"):
+				target = target[len(root)+1:]
+			default:
+				return st, fmt.Errorf("engine archive hardlink %q -> %q outside %q", h.Name, h.Linkname, root)
+			}
+			nh.Linkname = "./" + target
+		}
+		if err := tw.WriteHeader(nh); err != nil {
+			return st, err
+		}
+		st.Entries++
+		if h.Typeflag == tar.TypeReg {
+			st.Files++
+			n, err := io.Copy(tw, progressReader{tr, progress})
+			st.Bytes += n
+			if err != nil {
+				return st, err
+			}
+		}
+	}
+	if root == "" {
+		return st, errors.New("engine returned an empty archive")
+	}
+	return st, tw.Close()
+}
+
+// xattrRecords keeps only the xattr PAX records; the rest is derived from the header fields.
+func xattrRecords(in map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range in {
+		if strings.HasPrefix(k, "SCHILY.xattr.") {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// excludedRel applies the exclude patterns exactly as archive.WriteOptions documents them:
+// filepath.Match against the relative path and the base name; "dir/**" keeps dir and skips
+// everything below it; a leading "./" or "/" and a trailing "/" are ignored.
+func excludedRel(rel string, patterns []string) bool {
+	base := path.Base(rel)
+	for _, p := range patterns {
+		p = strings.TrimPrefix(filepath.ToSlash(p), "./")
+		p = strings.TrimRight(strings.TrimLeft(p, "/"), "/")
+		if p == "" {
+			continue
+		}
+		if prefix, ok := strings.CutSuffix(p, "/**"); ok {
+			for dir := path.Dir(rel); dir != "." && dir != "/"; dir = path.Dir(dir) {
+				if ok, _ := path.Match(prefix, dir); ok {
+					return true
+				}
+			}
+			continue
+		}
+		if ok, _ := path.Match(p, rel); ok {
+			return true
+		}
+		if ok, _ := path.Match(p, base); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func underAny(rel string, dirs []string) bool {
+	for _, d := range dirs {
+		if strings.HasPrefix(rel, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+type progressReader struct {
+	r  io.Reader
+	fn func(int64)
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 && p.fn != nil {
+		p.fn(int64(n))
+	}
+	return n, err
+}
+
+func (m *EngineMover) archiveRestore(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (archive.Stats, error) {
+	var (
+		st  archive.Stats
+		err error
+	)
+	switch {
+	case t.Kind == KindVolume:
+		st, err = m.archiveRestoreVolume(ctx, t, r, opts)
+	case t.IsFile:
+		st, err = m.archiveRestoreFile(ctx, t, r, opts)
+	default:
+		st, err = m.archiveRestoreBindDir(ctx, t, r, opts)
+	}
+	if ctx.Err() != nil {
+		return st, ctx.Err()
+	}
+	if err != nil {
+		return st, fmt.Errorf("restore of %s: %w", t, err)
+	}
+	return st, nil
+}
+
+// copyIn streams the decompressed, validated archive into dest of the container.
+func (m *EngineMover) copyIn(ctx context.Context, id, dest string, r io.Reader, opts RestoreOptions, rename string) (archive.Stats, error) {
+	dr, err := archive.Decompress(r, opts.Compression)
+	if err != nil {
+		return archive.Stats{}, err
+	}
+	defer dr.Close()
+	pr, pw := io.Pipe()
+	type result struct {
+		st  archive.Stats
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := validateTar(ctx, tar.NewReader(dr), tar.NewWriter(pw), rename, opts.Progress)
+		pw.CloseWithError(err)
+		done <- result{st, err}
+	}()
+	_, cerr := m.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: dest, Content: pr})
+	pr.CloseWithError(errors.New("copy to container ended"))
+	res := <-done
+	if res.err != nil {
+		return res.st, res.err
+	}
+	if cerr != nil {
+		return res.st, fmt.Errorf("writing through the engine: %w", cerr)
+	}
+	return res.st, nil
+}
+
+// validateTar copies an archive, refusing entries the engine would place outside the
+// destination (absolute, "..") and device nodes, and counting Stats. rename, when set, is the
+// name given to the single entry of a single-file archive.
+func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename string, progress func(int64)) (archive.Stats, error) {
+	var st archive.Stats
+	for {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return st, fmt.Errorf("reading archive: %w", err)
+		}
+		if err := checkEntry(h); err != nil {
+			return st, err
+		}
+		if rename != "" {
+			if st.Entries > 0 || h.Typeflag != tar.TypeReg {
+				return st, errors.New("single-file archive holds more than one regular file")
+			}
+			h.Name = rename
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return st, err
+		}
+		st.Entries++
+		if h.Typeflag == tar.TypeReg {
+			st.Files++
+			n, err := io.Copy(tw, progressReader{tr, progress})
+			st.Bytes += n
+			if err != nil {
+				return st, err
+			}
+		}
+	}
+	if st.Entries == 0 {
+		return st, errors.New("archive is empty")
+	}
+	return st, tw.Close()
+}
+
+func checkEntry(h *tar.Header) error {
+	unsafe := func(reason string) error { return &archive.UnsafeEntryError{Name: h.Name, Reason: reason} }
+	for _, n := range []string{h.Name, h.Linkname} {
+		if n == "" {
+			continue
+		}
+		if n == h.Linkname && h.Typeflag == tar.TypeSymlink {
+			continue // symlink targets are data; the engine does not follow them while extracting
+		}
+		if strings.HasPrefix(n, "/") {
+			return unsafe("absolute path")
+		}
+		for _, part := range strings.Split(n, "/") {
+			if part == ".." {
+				return unsafe("\"..\" component")
+			}
+		}
+	}
+	switch h.Typeflag {
+	case tar.TypeChar, tar.TypeBlock:
+		return unsafe("device node")
+	}
+	return nil
+}
+
+// archiveRestoreFile replaces a bind-mounted single file: its directory is mounted and the
+// engine's extraction replaces the file.
+func (m *EngineMover) archiveRestoreFile(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (st archive.Stats, retErr error) {
+	mounts, binds, p := helperMounts(t, false)
+	id, remove, err := m.idleContainer(ctx, mounts, binds)
+	if err != nil {
+		return st, err
+	}
+	defer func() {
+		if err := remove(); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+	return m.copyIn(ctx, id, path.Dir(p), r, opts, path.Base(p))
+}
+
+// archiveRestoreBindDir can only fill an empty (or missing) directory: the archive API
+// cannot delete what is there.
+func (m *EngineMover) archiveRestoreBindDir(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (st archive.Stats, retErr error) {
+	mounts, binds, p := helperMounts(t, false)
+	id, remove, err := m.idleContainer(ctx, mounts, binds)
+	if err != nil {
+		return st, err
+	}
+	defer func() {
+		if err := remove(); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+	empty, err := m.isEmptyDir(ctx, id, p)
+	if err != nil {
+		return st, err
+	}
+	if !empty {
+		return st, errors.New("the directory is not empty and the engine's archive API cannot delete files; " +
+			"an exact restore of a bind mount needs the helper container (a static linux docker-maim for the engine's architecture)")
+	}
+	return m.copyIn(ctx, id, p, r, opts, "")
+}
+
+func (m *EngineMover) isEmptyDir(ctx context.Context, id, p string) (bool, error) {
+	res, err := m.cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: p + "/."})
+	if err != nil {
+		return false, fmt.Errorf("reading through the engine: %w", err)
+	}
+	defer res.Content.Close()
+	tr := tar.NewReader(res.Content)
+	n := 0
+	for n < 2 {
+		if _, err := tr.Next(); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return false, err
+		}
+		n++
+	}
+	return n <= 1, nil
+}
+
+// archiveRestoreVolume: the archive goes into a fresh staging volume first (a bad archive
+// leaves the target untouched); then the target is removed, recreated with its driver,
+// options and labels, and filled from the staging volume. If that last step fails the
+// staging volume is kept and named in the error.
+func (m *EngineMover) archiveRestoreVolume(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (st archive.Stats, retErr error) {
+	staging := "maim-staging-" + randHex(8)
+	if _, err := m.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: staging,
+		Labels: map[string]string{LabelHelper: "staging", LabelHelper + ".for": t.VolumeName}}); err != nil {
+		return st, fmt.Errorf("creating staging volume: %w", err)
+	}
+	keepStaging := false
+	defer func() {
+		if keepStaging {
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		if _, err := m.cli.VolumeRemove(cctx, staging, client.VolumeRemoveOptions{Force: true}); err != nil && retErr == nil {
+			retErr = fmt.Errorf("removing staging volume %s: %w", staging, err)
+		}
+	}()
+
+	st, err := m.withIdle(ctx, []mount.Mount{{Type: mount.TypeVolume, Source: staging, Target: dataDir,
+		VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, func(id string) (archive.Stats, error) {
+		return m.copyIn(ctx, id, dataDir, r, opts, "")
+	})
+	if err != nil {
+		return st, err
+	}
+
+	exists, err := volumeExists(ctx, m.cli, t.VolumeName)
+	if err != nil {
+		return st, err
+	}
+	create := client.VolumeCreateOptions{Name: t.VolumeName}
+	if exists {
+		vi, err := m.cli.VolumeInspect(ctx, t.VolumeName, client.VolumeInspectOptions{})
+		if err != nil {
+			return st, err
+		}
+		create.Driver, create.DriverOpts, create.Labels = vi.Volume.Driver, vi.Volume.Options, vi.Volume.Labels
+		if _, err := m.cli.VolumeRemove(ctx, t.VolumeName, client.VolumeRemoveOptions{}); err != nil {
+			return st, fmt.Errorf("the archive API cannot delete files, so the volume is recreated, but removing it failed (is a container using it?): %w", err)
+		}
+	}
+	// From here on the staging volume holds the only complete copy until the fill succeeds.
+	keepStaging = true
+	if _, err := m.cli.VolumeCreate(ctx, create); err != nil {
+		return st, fmt.Errorf("recreating volume (data kept in volume %s): %w", staging, err)
+	}
+	_, err = m.withIdle(ctx, []mount.Mount{
+		{Type: mount.TypeVolume, Source: staging, Target: "/src", ReadOnly: true, VolumeOptions: &mount.VolumeOptions{NoCopy: true}},
+		{Type: mount.TypeVolume, Source: t.VolumeName, Target: dataDir, VolumeOptions: &mount.VolumeOptions{NoCopy: true}},
+	}, func(id string) (archive.Stats, error) {
+		res, err := m.cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: "/src/."})
+		if err != nil {
+			return archive.Stats{}, err
+		}
+		defer res.Content.Close()
+		_, err = m.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: dataDir, Content: res.Content})
+		return archive.Stats{}, err
+	})
+	if err != nil {
+		return st, fmt.Errorf("filling the recreated volume (data kept in volume %s): %w", staging, err)
+	}
+	keepStaging = false
+	return st, nil
+}
+
+func (m *EngineMover) withIdle(ctx context.Context, mounts []mount.Mount, fn func(id string) (archive.Stats, error)) (st archive.Stats, retErr error) {
+	id, remove, err := m.idleContainer(ctx, mounts, nil)
+	if err != nil {
+		return st, err
+	}
+	defer func() {
+		if err := remove(); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+	return fn(id)
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return fmt.Sprint(time.Now().UnixNano())
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,501 @@
+package volume
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/moby/moby/client"
+	"golang.org/x/sys/unix"
+)
+
+// treeArg makes the test binary (which is also the helper binary in the helper image) print
+// the tree of a directory as JSON: an independent reading of a volume's content.
+const treeArg = "__maim-test-tree"
+
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case HelperArg:
+			os.Exit(HelperMain(os.Args[2:]))
+		case treeArg:
+			t, err := readTree(os.Args[2])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			_ = json.NewEncoder(os.Stdout).Encode(t)
+			os.Exit(0)
+		}
+	}
+	code := m.Run()
+	if staticDir != "" {
+		os.RemoveAll(staticDir)
+	}
+	os.Exit(code)
+}
+
+// ---- engine and helper binary ----
+
+var (
+	engineOnce sync.Once
+	engineCli  *client.Client
+	engineErr  error
+
+	staticOnce sync.Once
+	staticBin  string
+	staticDir  string
+	staticErr  error
+)
+
+// engine returns a client, skipping the test when no engine answers outside CI.
+func engine(t testing.TB) *client.Client {
+	t.Helper()
+	engineOnce.Do(func() {
+		engineCli, engineErr = client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+		if engineErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, engineErr = engineCli.Ping(ctx, client.PingOptions{})
+	})
+	if engineErr != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("docker engine unreachable (set CI to make this fatal): %v", engineErr)
+		}
+		t.Fatalf("docker engine unreachable: %v", engineErr)
+	}
+	return engineCli
+}
+
+// helperBinary returns a static copy of this test binary, which dispatches __maim-helper to
+// HelperMain in TestMain like the plugin does.
+func helperBinary(t testing.TB) string {
+	t.Helper()
+	staticOnce.Do(func() {
+		exe, err := os.Executable()
+		if err != nil {
+			staticErr = err
+			return
+		}
+		if checkStaticLinux(exe, runtime.GOARCH) == nil {
+			staticBin = exe
+			return
+		}
+		staticDir, staticErr = os.MkdirTemp("", "maim-helper-bin-")
+		if staticErr != nil {
+			return
+		}
+		goCmd, err := exec.LookPath("go")
+		if err != nil {
+			goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		out := filepath.Join(staticDir, "volume-helper.test")
+		cmd := exec.Command(goCmd, "test", "-c", "-o", out, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			staticErr = fmt.Errorf("building static helper: %v\n%s", err, b)
+			return
+		}
+		staticBin = out
+	})
+	if staticErr != nil {
+		t.Fatal(staticErr)
+	}
+	return staticBin
+}
+
+// testLabel is put on every helper container of this test process, so leftovers are ours.
+var testLabel = "com.docker-maim.test=" + randHex(6)
+
+func newMover(t testing.TB, p Path) *EngineMover {
+	cli := engine(t)
+	k, v, _ := strings.Cut(testLabel, "=")
+	m := NewMoverWithOptions(cli, Options{Path: p, HelperBinary: helperBinary(t), Labels: map[string]string{k: v}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	got, err := m.PathFor(ctx)
+	if err != nil || got != p {
+		t.Fatalf("PathFor = %q, %v; want %q", got, err, p)
+	}
+	return m
+}
+
+func leftoverContainers(t testing.TB) []string {
+	t.Helper()
+	res, err := engine(t).ContainerList(context.Background(), client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", testLabel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range res.Items {
+		ids = append(ids, c.ID[:12])
+	}
+	return ids
+}
+
+func newVolume(t testing.TB) string {
+	t.Helper()
+	cli := engine(t)
+	name := "maim-test-" + randHex(6)
+	if _, err := cli.VolumeCreate(context.Background(), client.VolumeCreateOptions{Name: name,
+		Labels: map[string]string{"com.docker-maim.test": "volume"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := cli.VolumeRemove(context.Background(), name, client.VolumeRemoveOptions{Force: true}); err != nil {
+			t.Errorf("removing volume %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+func volumeTree(t testing.TB, m *EngineMover, name string) tree {
+	t.Helper()
+	img, err := m.helperImage(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("docker", "run", "--rm", "--network", "none", "--label", testLabel,
+		"-v", name+":/data:ro", "--entrypoint", helperExecPath, img, treeArg, "/data")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("listing volume %s: %v: %s", name, err, stderr.String())
+	}
+	var tr tree
+	if err := json.Unmarshal(out, &tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// ---- trees: an independent description of a directory ----
+
+type node struct {
+	Type   string            `json:"type"`
+	Mode   uint32            `json:"mode"` // permission and special bits
+	UID    uint32            `json:"uid"`
+	GID    uint32            `json:"gid"`
+	Size   int64             `json:"size,omitempty"`
+	SHA    string            `json:"sha,omitempty"`
+	Link   string            `json:"link,omitempty"`
+	Mtime  int64             `json:"mtime"`          // ns
+	HardOf string            `json:"hard,omitempty"` // first path of the same inode
+	Xattrs map[string]string `json:"xattrs,omitempty"`
+}
+
+type tree map[string]node
+
+func readTree(root string) (tree, error) {
+	out := tree{}
+	inodes := map[uint64]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		n := node{Mode: st.Mode & 0o7777, UID: st.Uid, GID: st.Gid, Mtime: st.Mtim.Nano()}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
+			n.Type = "dir"
+		case unix.S_IFLNK:
+			n.Type = "symlink"
+			n.Link, err = os.Readlink(p)
+			n.Mtime, n.Mode = 0, 0 // not portable to restore
+		case unix.S_IFIFO:
+			n.Type = "fifo"
+		case unix.S_IFREG:
+			n.Type = "file"
+			n.Size = st.Size
+			if st.Nlink > 1 {
+				if first, ok := inodes[st.Ino]; ok {
+					n.HardOf = first
+				} else {
+					inodes[st.Ino] = rel
+				}
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			s := sha256.Sum256(b)
+			n.SHA = hex.EncodeToString(s[:8])
+		default:
+			n.Type = fmt.Sprintf("other(%o)", st.Mode&unix.S_IFMT)
+		}
+		if n.Type != "symlink" {
+			n.Xattrs = userXattrs(p)
+		}
+		out[rel] = n
+		return err
+	})
+	return out, err
+}
+
+func userXattrs(p string) map[string]string {
+	buf := make([]byte, 4096)
+	sz, err := unix.Llistxattr(p, buf)
+	if err != nil || sz == 0 {
+		return nil
+	}
+	var out map[string]string
+	for _, k := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
+		if !strings.HasPrefix(k, "user.") {
+			continue
+		}
+		v := make([]byte, 4096)
+		n, err := unix.Lgetxattr(p, k, v)
+		if err != nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = string(v[:n])
+	}
+	return out
+}
+
+type cmpOpts struct {
+	secondMtime bool // the engine's archive API keeps mtimes to the second
+	noXattrs    bool // the engine's archive API keeps only security.capability
+	noRootMtime bool
+}
+
+func diffTrees(want, got tree, o cmpOpts) []string {
+	var diffs []string
+	norm := func(n node, rel string) node {
+		if o.secondMtime {
+			n.Mtime = n.Mtime / 1e9 * 1e9
+		}
+		if o.noXattrs {
+			n.Xattrs = nil
+		}
+		if o.noRootMtime && rel == "." {
+			n.Mtime = 0
+		}
+		if n.Type == "dir" {
+			n.Size = 0
+		}
+		return n
+	}
+	var keys []string
+	for k := range want {
+		keys = append(keys, k)
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		w, okw := want[k]
+		g, okg := got[k]
+		switch {
+		case !okg:
+			diffs = append(diffs, fmt.Sprintf("missing %q", k))
+		case !okw:
+			diffs = append(diffs, fmt.Sprintf("extra %q", k))
+		default:
+			wn, gn := norm(w, k), norm(g, k)
+			wj, _ := json.Marshal(wn)
+			gj, _ := json.Marshal(gn)
+			if !bytes.Equal(wj, gj) {
+				diffs = append(diffs, fmt.Sprintf("%q:\n  want %s\n  got  %s", k, wj, gj))
+			}
+		}
+	}
+	return diffs
+}
+
+func assertSameTree(t testing.TB, want, got tree, o cmpOpts) {
+	t.Helper()
+	if d := diffTrees(want, got, o); len(d) > 0 {
+		if len(d) > 20 {
+			d = append(d[:20], fmt.Sprintf("... and %d more", len(d)-20))
+		}
+		t.Fatalf("trees differ:\n%s", strings.Join(d, "\n"))
+	}
+}
+
+// ---- test data ----
+
+var baseTime = time.Unix(1_700_000_000, 123_456_789)
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFile(t testing.TB, p string, data []byte, mode os.FileMode, uid, gid int) {
+	t.Helper()
+	must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	must(t, os.WriteFile(p, data, 0o600))
+	must(t, os.Chmod(p, mode))
+	must(t, os.Lchown(p, uid, gid))
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// fillRich makes a tree with every kind of thing a volume may hold.
+func fillRich(t testing.TB, dir string) {
+	t.Helper()
+	must(t, os.MkdirAll(dir, 0o755))
+	writeFile(t, filepath.Join(dir, "a/b/c/deep.txt"), []byte("deep content\n"), 0o640, 1000, 1000)
+	writeFile(t, filepath.Join(dir, "a/b/c/setuid"), []byte("#!/bin/true\n"), 0o4755, 0, 0)
+	writeFile(t, filepath.Join(dir, "unicode ünï 日本.txt"), []byte("ünï\n"), 0o644, 1000, 1001)
+	writeFile(t, filepath.Join(dir, "new\nline"), []byte("nl"), 0o600, 0, 0)
+	writeFile(t, filepath.Join(dir, "log/app.log"), bytes.Repeat([]byte("2026-11-25 INFO all good here\n"), 50_000), 0o644, 1000, 1000)
+	writeFile(t, filepath.Join(dir, "blob.bin"), randomBytes(1<<20), 0o600, 1000, 1000)
+	writeFile(t, filepath.Join(dir, "empty-file"), nil, 0o644, 0, 0)
+	must(t, os.MkdirAll(filepath.Join(dir, "empty/dir"), 0o700))
+	must(t, os.Lchown(filepath.Join(dir, "empty"), 1000, 1000))
+	must(t, os.Mkdir(filepath.Join(dir, "sticky"), 0o755))
+	must(t, os.Chmod(filepath.Join(dir, "sticky"), 0o1777))
+	must(t, os.Symlink("a/b/c/deep.txt", filepath.Join(dir, "link-to-deep")))
+	must(t, os.Symlink("/nonexistent/target", filepath.Join(dir, "dangling")))
+	must(t, os.Lchown(filepath.Join(dir, "dangling"), 1000, 1000))
+	must(t, os.Link(filepath.Join(dir, "a/b/c/deep.txt"), filepath.Join(dir, "hard-to-deep")))
+	must(t, os.Link(filepath.Join(dir, "blob.bin"), filepath.Join(dir, "a/blob-hard")))
+	must(t, unix.Mkfifo(filepath.Join(dir, "a/fifo"), 0o620))
+	_ = unix.Lsetxattr(filepath.Join(dir, "a/b/c/deep.txt"), "user.maim", []byte("xattr-value"), 0)
+	for i := 0; i < 50; i++ {
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("many/%02d/f%03d", i%7, i)), []byte(strings.Repeat("x", i*37)), 0o644, 1000+i%3, 1000)
+	}
+	must(t, os.Chmod(dir, 0o751))
+	must(t, os.Lchown(dir, 1000, 1000))
+	setTimes(t, dir)
+}
+
+// setTimes gives every non-symlink a distinct nanosecond mtime, children before parents.
+func setTimes(t testing.TB, dir string) {
+	t.Helper()
+	var paths []string
+	must(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type()&fs.ModeSymlink == 0 {
+			paths = append(paths, p)
+		}
+		return err
+	}))
+	for i := len(paths) - 1; i >= 0; i-- {
+		ts := baseTime.Add(time.Duration(i) * (time.Second + 7*time.Millisecond))
+		must(t, os.Chtimes(paths[i], ts, ts))
+	}
+}
+
+// fillJunk makes a tree that overlaps the rich one with other content, types and owners.
+func fillJunk(t testing.TB, dir string) {
+	t.Helper()
+	must(t, os.MkdirAll(dir, 0o777))
+	writeFile(t, filepath.Join(dir, "a/b/c/deep.txt"), []byte("changed!"), 0o666, 2000, 2000)
+	writeFile(t, filepath.Join(dir, "extra/file"), []byte("not in the archive"), 0o644, 0, 0)
+	writeFile(t, filepath.Join(dir, "link-to-deep"), []byte("a file where a symlink belongs"), 0o644, 0, 0)
+	must(t, os.MkdirAll(filepath.Join(dir, "blob.bin/now-a-dir"), 0o755))
+	must(t, os.Symlink("/etc", filepath.Join(dir, "extra-link")))
+	must(t, os.Chmod(dir, 0o777))
+}
+
+func tempDir(t testing.TB) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "maim-volume-test-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func hostTree(t testing.TB, dir string) tree {
+	t.Helper()
+	tr, err := readTree(dir)
+	must(t, err)
+	return tr
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func backupBytes(t testing.TB, m Mover, tg Target, opts BackupOptions) ([]byte, archive.Stats) {
+	t.Helper()
+	var buf bytes.Buffer
+	st, err := m.Backup(ctxT(t), tg, &buf, opts)
+	if err != nil {
+		t.Fatalf("backup %s: %v", tg, err)
+	}
+	return buf.Bytes(), st
+}
+
+func restoreBytes(t testing.TB, m Mover, tg Target, data []byte, opts RestoreOptions) archive.Stats {
+	t.Helper()
+	st, err := m.Restore(ctxT(t), tg, bytes.NewReader(data), opts)
+	if err != nil {
+		t.Fatalf("restore %s: %v", tg, err)
+	}
+	return st
+}
+
+func checkScan(t testing.TB, data []byte, c archive.Compression, want archive.Stats) {
+	t.Helper()
+	dr, err := archive.Decompress(bytes.NewReader(data), c)
+	must(t, err)
+	defer dr.Close()
+	got, err := archive.Scan(dr)
+	must(t, err)
+	got.Changed, want.Changed = 0, 0
+	if got != want {
+		t.Fatalf("Scan = %+v, backup reported %+v", got, want)
+	}
+}
+
+func bind(dir string) Target { return Target{Kind: KindBind, HostPath: dir} }
+func vol(name string) Target { return Target{Kind: KindVolume, VolumeName: name} }
+
+func noLeftovers(t *testing.T) {
+	t.Helper()
+	t.Cleanup(func() {
+		if ids := leftoverContainers(t); len(ids) > 0 {
+			t.Errorf("helper containers left behind: %v", ids)
+			for _, id := range ids {
+				_ = removeContainer(engine(t), id)
+			}
+		}
+	})
+}
+
+var errCanceledWrite = errors.New("canceled writer")
+
+func newTarReader(r io.Reader) *tar.Reader { return tar.NewReader(r) }

@@ -1,0 +1,313 @@
+package volume
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+)
+
+const dataDir = "/data"
+
+// cleanupTimeout bounds the removal of a helper container after the caller's ctx is gone.
+const cleanupTimeout = 30 * time.Second
+
+// helperBackup runs `__maim-helper backup` next to the data and copies its stdout to w.
+func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, opts BackupOptions) (archive.Stats, error) {
+	img, err := m.helperImage(ctx)
+	if err != nil {
+		return archive.Stats{}, err
+	}
+	mounts, binds, p := helperMounts(t, true)
+	args := []string{"backup", "--compression", string(opts.Compression), "--level", strconv.Itoa(opts.Level)}
+	for _, ex := range opts.Excludes {
+		args = append(args, "--exclude", ex)
+	}
+	args = append(args, p)
+	st, err := runHelper(ctx, m.cli, helperRun{labels: m.containerLabels(), image: img, args: args, mounts: mounts, binds: binds, stdout: w, progress: opts.Progress})
+	if err != nil {
+		return st, fmt.Errorf("backup of %s: %w", t, err)
+	}
+	return st, nil
+}
+
+// helperRestore streams r into `__maim-helper restore`, which extracts it onto the target.
+func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (archive.Stats, error) {
+	img, err := m.helperImage(ctx)
+	if err != nil {
+		return archive.Stats{}, err
+	}
+	mounts, binds, p := helperMounts(t, false)
+	args := []string{"restore", "--compression", string(opts.Compression), p}
+	st, err := runHelper(ctx, m.cli, helperRun{labels: m.containerLabels(), image: img, args: args, mounts: mounts, binds: binds, stdin: r, progress: opts.Progress})
+	if err != nil {
+		return st, fmt.Errorf("restore of %s: %w", t, err)
+	}
+	return st, nil
+}
+
+// helperMounts says how t is mounted into a helper and the path the helper works on.
+//
+// Backups mount read-only with the Mounts API, which fails on a missing bind source instead
+// of creating it. A single file is mounted by itself at /data/<base>, so nothing else of its
+// directory is exposed. Restores of a bind use the Binds syntax, which creates a missing host
+// directory (Extract then sets its mode and owner); a single file is restored through its
+// parent directory, because the atomic replace renames a temporary file over it.
+func helperMounts(t Target, readOnly bool) ([]mount.Mount, []string, string) {
+	switch {
+	case t.Kind == KindVolume:
+		return []mount.Mount{{Type: mount.TypeVolume, Source: t.VolumeName, Target: dataDir, ReadOnly: readOnly,
+			VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, nil, dataDir
+	case t.IsFile && readOnly:
+		base := path.Base(t.HostPath)
+		target := path.Join(dataDir, base)
+		return []mount.Mount{{Type: mount.TypeBind, Source: t.HostPath, Target: target, ReadOnly: true}}, nil, target
+	case t.IsFile:
+		dir, base := path.Split(path.Clean(t.HostPath))
+		m, b := writableBind(path.Clean(dir))
+		return m, b, path.Join(dataDir, base)
+	default:
+		if readOnly {
+			return []mount.Mount{{Type: mount.TypeBind, Source: t.HostPath, Target: dataDir, ReadOnly: true}}, nil, dataDir
+		}
+		m, b := writableBind(t.HostPath)
+		return m, b, dataDir
+	}
+}
+
+// writableBind mounts a host directory at /data, creating it on the host when missing (Binds
+// syntax). That syntax cannot carry ':' or ','; such paths use the Mounts API, which needs the
+// directory to exist.
+func writableBind(hostPath string) ([]mount.Mount, []string) {
+	if strings.ContainsAny(hostPath, ":,") {
+		return []mount.Mount{{Type: mount.TypeBind, Source: hostPath, Target: dataDir}}, nil
+	}
+	return nil, []string{hostPath + ":" + dataDir}
+}
+
+type helperRun struct {
+	labels   map[string]string
+	image    string
+	args     []string
+	mounts   []mount.Mount
+	binds    []string
+	stdin    io.Reader // nil: no stdin
+	stdout   io.Writer // nil: discarded
+	progress func(int64)
+}
+
+// runHelper creates, attaches, starts and waits for one helper container, removing it in all
+// cases. The helper reports progress and its final Stats as JSON lines on stderr.
+func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archive.Stats, retErr error) {
+	cfg := &container.Config{
+		Image:           h.image,
+		Cmd:             h.args,
+		User:            "0:0",
+		Labels:          h.labels,
+		AttachStdout:    true,
+		AttachStderr:    true,
+		NetworkDisabled: true,
+	}
+	if h.stdin != nil {
+		cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
+	}
+	hc := &container.HostConfig{
+		NetworkMode: "none",
+		Mounts:      h.mounts,
+		Binds:       h.binds,
+		// The archive passes through stdout: a logging driver would store a second copy.
+		LogConfig: container.LogConfig{Type: "none"},
+	}
+	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc})
+	if err != nil {
+		return st, fmt.Errorf("creating helper container: %w", err)
+	}
+	id := created.ID
+	defer func() {
+		if err := removeContainer(cli, id); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+
+	att, err := cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: h.stdin != nil, Stdout: true, Stderr: true})
+	if err != nil {
+		return st, fmt.Errorf("attaching to helper container: %w", err)
+	}
+	var closeOnce sync.Once
+	closeConn := func() { closeOnce.Do(att.Close) }
+	defer closeConn()
+	stop := context.AfterFunc(ctx, closeConn)
+	defer stop()
+
+	if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		return st, fmt.Errorf("starting helper container: %w", err)
+	}
+
+	stdinDone := make(chan error, 1)
+	if h.stdin != nil {
+		go func() {
+			_, err := io.Copy(att.Conn, h.stdin)
+			if cerr := att.CloseWrite(); err == nil {
+				err = cerr
+			}
+			stdinDone <- err
+		}()
+	} else {
+		stdinDone <- nil
+	}
+
+	stdout := h.stdout
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	errw := &helperStderr{progress: h.progress}
+	_, copyErr := stdcopy.StdCopy(stdout, errw, att.Reader)
+	errw.flush()
+	if copyErr != nil {
+		// The output side failed (w broken or the connection dropped): stop the helper now.
+		closeConn()
+	}
+
+	waitCtx := ctx
+	wr := cli.ContainerWait(waitCtx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	var exitCode int64 = -1
+	var waitErr error
+	if copyErr == nil {
+		select {
+		case res := <-wr.Result:
+			exitCode = res.StatusCode
+			if res.Error != nil && res.Error.Message != "" {
+				waitErr = errors.New(res.Error.Message)
+			}
+		case err := <-wr.Error:
+			waitErr = err
+		}
+	}
+	closeConn()
+	inErr := <-stdinDone
+
+	if ctx.Err() != nil {
+		return st, ctx.Err()
+	}
+	if copyErr != nil {
+		return st, fmt.Errorf("reading helper output: %w", copyErr)
+	}
+	if waitErr != nil {
+		return st, fmt.Errorf("waiting for helper: %w", waitErr)
+	}
+	if exitCode != 0 || errw.errMsg != "" {
+		msg := errw.errMsg
+		if msg == "" {
+			msg = strings.TrimSpace(errw.text.String())
+		}
+		if msg == "" {
+			msg = "no message"
+		}
+		return st, fmt.Errorf("helper exited with code %d: %s", exitCode, msg)
+	}
+	if inErr != nil {
+		return st, fmt.Errorf("sending archive to helper: %w", inErr)
+	}
+	if !errw.gotStats {
+		return st, errors.New("helper did not report its result")
+	}
+	return errw.stats, nil
+}
+
+func removeContainer(cli client.APIClient, id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if _, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil {
+		return fmt.Errorf("removing helper container %.12s: %w", id, err)
+	}
+	return nil
+}
+
+// helperMsg is one JSON line the helper writes on stderr.
+type helperMsg struct {
+	Progress int64          `json:"progress,omitempty"` // content bytes so far (cumulative)
+	Stats    *archive.Stats `json:"stats,omitempty"`    // final result
+	Error    string         `json:"error,omitempty"`
+}
+
+// helperStderr parses the helper's stderr: JSON lines are protocol, anything else is kept
+// (bounded) for error messages.
+type helperStderr struct {
+	progress func(int64)
+	buf      []byte
+	last     int64
+	stats    archive.Stats
+	gotStats bool
+	errMsg   string
+	text     bytes.Buffer
+}
+
+const maxStderrText = 16 << 10
+
+func (h *helperStderr) Write(p []byte) (int, error) {
+	h.buf = append(h.buf, p...)
+	for {
+		i := bytes.IndexByte(h.buf, '\n')
+		if i < 0 {
+			break
+		}
+		h.line(h.buf[:i])
+		h.buf = h.buf[i+1:]
+	}
+	if len(h.buf) > maxStderrText {
+		h.keepText(h.buf)
+		h.buf = h.buf[:0]
+	}
+	return len(p), nil
+}
+
+func (h *helperStderr) flush() {
+	if len(h.buf) > 0 {
+		h.line(h.buf)
+		h.buf = nil
+	}
+}
+
+func (h *helperStderr) line(l []byte) {
+	var msg helperMsg
+	if len(l) == 0 || l[0] != '{' || json.Unmarshal(l, &msg) != nil {
+		h.keepText(append(l, '\n'))
+		return
+	}
+	if msg.Progress > h.last {
+		if h.progress != nil {
+			h.progress(msg.Progress - h.last)
+		}
+		h.last = msg.Progress
+	}
+	if msg.Stats != nil {
+		h.stats, h.gotStats = *msg.Stats, true
+		if h.progress != nil && msg.Stats.Bytes > h.last {
+			h.progress(msg.Stats.Bytes - h.last)
+			h.last = msg.Stats.Bytes
+		}
+	}
+	if msg.Error != "" {
+		h.errMsg = msg.Error
+	}
+}
+
+func (h *helperStderr) keepText(b []byte) {
+	if h.text.Len()+len(b) > maxStderrText {
+		return
+	}
+	h.text.Write(b)
+}

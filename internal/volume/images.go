@@ -1,0 +1,250 @@
+package volume
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+const (
+	helperRepo     = "docker-maim-helper"
+	emptyImageRef  = "docker-maim-empty:1"
+	helperExecPath = "/docker-maim"
+	// HelperArg is os.Args[1] of the in-container side; plugin.Main dispatches it to HelperMain.
+	HelperArg = "__maim-helper"
+)
+
+// elfMachine maps GOARCH to the ELF machine a linux binary for it carries.
+var elfMachine = map[string]elf.Machine{
+	"amd64":   elf.EM_X86_64,
+	"arm64":   elf.EM_AARCH64,
+	"386":     elf.EM_386,
+	"arm":     elf.EM_ARM,
+	"ppc64le": elf.EM_PPC64,
+	"s390x":   elf.EM_S390,
+	"riscv64": elf.EM_RISCV,
+}
+
+// checkStaticLinux reports why the file at p cannot run alone in a FROM-scratch linux/arch
+// container: not ELF, another machine, or dynamically linked (has an interpreter).
+func checkStaticLinux(p, arch string) error {
+	f, err := elf.Open(p)
+	if err != nil {
+		return fmt.Errorf("%s is not a linux executable: %w", p, err)
+	}
+	defer f.Close()
+	want, ok := elfMachine[arch]
+	if !ok {
+		return fmt.Errorf("engine architecture %q is not supported by the helper", arch)
+	}
+	if f.Machine != want {
+		return fmt.Errorf("%s is built for %s, the engine runs %s", p, f.Machine, arch)
+	}
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked (build with CGO_ENABLED=0)", p)
+		}
+	}
+	return nil
+}
+
+// helperImage returns the reference of the helper image, importing it when missing. The result
+// (success or the reason the helper cannot be used) is remembered for the Mover's lifetime,
+// except for errors caused by ctx.
+func (m *EngineMover) helperImage(ctx context.Context) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.helperKnown {
+		return m.helperRef, m.helperErr
+	}
+	ref, err := m.ensureHelperImage(ctx)
+	if err != nil && ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	m.helperRef, m.helperErr, m.helperKnown = ref, err, true
+	return ref, err
+}
+
+func (m *EngineMover) ensureHelperImage(ctx context.Context) (string, error) {
+	if runtime.GOOS != "linux" {
+		return "", fmt.Errorf("helper container needs a linux docker-maim binary (this one is %s/%s)", runtime.GOOS, runtime.GOARCH)
+	}
+	v, err := m.cli.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return "", fmt.Errorf("engine version: %w", err)
+	}
+	if v.Os != "linux" || v.Arch != runtime.GOARCH {
+		return "", fmt.Errorf("engine runs %s/%s, docker-maim is %s/%s", v.Os, v.Arch, runtime.GOOS, runtime.GOARCH)
+	}
+	exe, err := m.helperExecutable()
+	if err != nil {
+		return "", fmt.Errorf("locating docker-maim executable: %w", err)
+	}
+	if err := checkStaticLinux(exe, v.Arch); err != nil {
+		return "", err
+	}
+	sum, size, err := fileSHA256(exe)
+	if err != nil {
+		return "", err
+	}
+	ref := helperRepo + ":" + sum[:12]
+	ok, err := imageExists(ctx, m.cli, ref)
+	if err != nil {
+		return "", err
+	}
+	if ok {
+		return ref, nil
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(writeHelperLayer(pw, f, size))
+	}()
+	changes := []string{
+		`ENTRYPOINT ["` + helperExecPath + `","` + HelperArg + `"]`,
+		`CMD []`,
+		`LABEL ` + LabelHelper + `=` + LabelValueImage,
+	}
+	if err := importImage(ctx, m.cli, pr, ref, changes); err != nil {
+		pr.CloseWithError(err)
+		return "", fmt.Errorf("importing helper image %s: %w", ref, err)
+	}
+	return ref, nil
+}
+
+// writeHelperLayer writes the helper image's only layer: the executable and the mount point.
+func writeHelperLayer(w io.Writer, exe io.Reader, size int64) error {
+	tw := tar.NewWriter(w)
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, h := range []*tar.Header{
+		{Name: "data/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: now},
+		{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777, ModTime: now},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "docker-maim", Typeflag: tar.TypeReg, Mode: 0o755, Size: size, ModTime: now}); err != nil {
+		return err
+	}
+	if n, err := io.Copy(tw, exe); err != nil {
+		return err
+	} else if n != size {
+		return fmt.Errorf("executable changed while importing (%d of %d bytes)", n, size)
+	}
+	return tw.Close()
+}
+
+// emptyImage returns the 0-byte image used by the archive-API path, importing it when missing.
+func (m *EngineMover) emptyImage(ctx context.Context) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.emptyRef != "" {
+		return m.emptyRef, nil
+	}
+	ok, err := imageExists(ctx, m.cli, emptyImageRef)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		if err := tw.Close(); err != nil {
+			return "", err
+		}
+		changes := []string{
+			`CMD ["/docker-maim-never-started"]`,
+			`LABEL ` + LabelHelper + `=` + LabelValueImage,
+		}
+		if err := importImage(ctx, m.cli, &buf, emptyImageRef, changes); err != nil {
+			return "", fmt.Errorf("importing empty image: %w", err)
+		}
+	}
+	m.emptyRef = emptyImageRef
+	return m.emptyRef, nil
+}
+
+func importImage(ctx context.Context, cli client.APIClient, src io.Reader, ref string, changes []string) error {
+	res, err := cli.ImageImport(ctx, client.ImageImportSource{Source: src, SourceName: "-"}, ref,
+		client.ImageImportOptions{Changes: changes, Message: "docker-maim helper"})
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	// The answer is a JSON message stream; an error inside it is not an HTTP error.
+	dec := json.NewDecoder(res)
+	for {
+		var msg struct {
+			Error       string `json:"error"`
+			ErrorDetail *struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := dec.Decode(&msg); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return err
+		}
+		if msg.ErrorDetail != nil && msg.ErrorDetail.Message != "" {
+			return errors.New(msg.ErrorDetail.Message)
+		}
+		if msg.Error != "" {
+			return errors.New(msg.Error)
+		}
+	}
+	ok, err := imageExists(ctx, cli, ref)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("image %s missing after import", ref)
+	}
+	return nil
+}
+
+func imageExists(ctx context.Context, cli client.APIClient, ref string) (bool, error) {
+	res, err := cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("reference", ref)})
+	if err != nil {
+		return false, fmt.Errorf("listing images: %w", err)
+	}
+	for _, im := range res.Items {
+		for _, tag := range im.RepoTags {
+			if tag == ref || strings.TrimPrefix(tag, "docker.io/library/") == ref {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+func fileSHA256(p string) (string, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}

@@ -1,0 +1,285 @@
+// Package volume moves data in and out of volumes and bind mounts through the engine.
+//
+// Two paths exist, picked per call by the [Mover] returned from [NewMover]:
+//
+//   - Helper container (fast, default when usable). The running docker-maim executable is
+//     static and built for the engine's OS/arch, so it is imported once as a tiny local image
+//     (docker-maim-helper:<sha256 prefix of the binary>, no registry involved) and run next to
+//     the data with the target mounted at /data. For a backup the helper writes the compressed
+//     archive to its stdout and the host only copies compressed bytes; for a restore the host
+//     streams the compressed archive into the helper's stdin and the helper extracts it with
+//     archive.Extract, which makes the target exactly equal to the archive. See [HelperMain].
+//
+//   - Archive API (portable fallback: a plugin binary that is not linux/<engine arch>, a
+//     dynamically linked binary, or a failed helper import). A container is created, never
+//     started, from a 0-byte image; the engine's archive endpoint (`docker cp`) is used to read
+//     the data, and the tar it returns is re-encoded on the host into the archive layout
+//     ("./", "./a", ...) and compressed. Because that API cannot delete files, restoring a named
+//     volume first copies the archive into a fresh staging volume, then removes and recreates the
+//     target volume (same driver, options and labels) and copies the staging volume into it; the
+//     staging volume is removed only after that succeeded. A bind-mounted directory can be
+//     restored on this path only when it is empty or missing (otherwise an error says so); a
+//     single-file bind is replaced.
+//
+// Every container this package creates carries the label [LabelHelper] and is removed (forced,
+// with a fresh context) before the call returns, also on error and cancellation.
+package volume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/moby/moby/client"
+)
+
+// Target kinds.
+const (
+	KindVolume = "volume"
+	KindBind   = "bind"
+)
+
+// LabelHelper marks every image and container docker-maim creates to reach data. Its value is
+// LabelValueImage or LabelValueContainer, so `docker ps -a --filter label=LabelHelper` finds
+// leftovers and `docker image ls --filter label=...` the helper images to prune.
+const (
+	LabelHelper         = "com.docker-maim.helper"
+	LabelValueImage     = "image"
+	LabelValueContainer = "container"
+)
+
+// Target is one data source: a named volume or a host path that is bind-mounted.
+type Target struct {
+	Kind       string // "volume" or "bind"
+	VolumeName string // engine volume name (Kind == "volume")
+	HostPath   string // absolute path on the engine host (Kind == "bind")
+	IsFile     bool   // bind-mounted single file
+}
+
+func (t Target) String() string {
+	if t.Kind == KindVolume {
+		return "volume " + t.VolumeName
+	}
+	if t.IsFile {
+		return "bind file " + t.HostPath
+	}
+	return "bind " + t.HostPath
+}
+
+func (t Target) validate() error {
+	switch t.Kind {
+	case KindVolume:
+		if t.VolumeName == "" {
+			return errors.New("volume target without a volume name")
+		}
+		if t.IsFile {
+			return fmt.Errorf("volume %s: IsFile is only valid for bind targets", t.VolumeName)
+		}
+	case KindBind:
+		// Engine host paths are always slash paths (linux engines), whatever the client OS.
+		if t.HostPath == "" || !path.IsAbs(t.HostPath) {
+			return fmt.Errorf("bind target %q: host path must be absolute", t.HostPath)
+		}
+		if t.IsFile && path.Clean(t.HostPath) == "/" {
+			return errors.New("bind target /: cannot be a single file")
+		}
+	default:
+		return fmt.Errorf("unknown target kind %q (want %q or %q)", t.Kind, KindVolume, KindBind)
+	}
+	return nil
+}
+
+// BackupOptions tune one backup. A zero Compression means zstd; Level 0 the codec default.
+// Progress is called with uncompressed content bytes as they are read.
+type BackupOptions struct {
+	Compression archive.Compression
+	Level       int
+	Excludes    []string
+	Progress    func(int64)
+}
+
+// RestoreOptions tune one restore. Compression must be the one the archive was written with
+// (zero means zstd). Progress is called with uncompressed content bytes as they are written.
+type RestoreOptions struct {
+	Compression archive.Compression
+	Progress    func(int64)
+}
+
+// Mover moves archives in and out of targets.
+type Mover interface {
+	// Backup streams a compressed archive of t to w.
+	Backup(ctx context.Context, t Target, w io.Writer, opts BackupOptions) (archive.Stats, error)
+	// Restore makes t exactly equal to the compressed archive read from r.
+	Restore(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (archive.Stats, error)
+}
+
+// Path names a way of reaching the data.
+type Path string
+
+const (
+	PathAuto    Path = ""        // helper container when usable, archive API otherwise
+	PathHelper  Path = "helper"  // helper container only (error when unusable)
+	PathArchive Path = "archive" // engine archive API only
+)
+
+// Options configure a Mover beyond [NewMover]'s defaults.
+type Options struct {
+	// Path forces one path; the default picks the helper when usable.
+	Path Path
+	// HelperBinary is the static linux executable put into the helper image; it must dispatch
+	// `__maim-helper ...` to [HelperMain]. Default: os.Executable().
+	HelperBinary string
+	// Labels are added to every helper container (e.g. to find one run's containers).
+	Labels map[string]string
+}
+
+// NewMover returns a Mover that uses the helper container when the running executable can
+// serve as one for this engine, and the archive API otherwise.
+func NewMover(cli client.APIClient) Mover { return NewMoverWithOptions(cli, Options{}) }
+
+// NewMoverWithOptions is NewMover with explicit options.
+func NewMoverWithOptions(cli client.APIClient, opts Options) *EngineMover {
+	return &EngineMover{cli: cli, opts: opts}
+}
+
+// EngineMover is the Mover implementation; it is safe for concurrent use.
+type EngineMover struct {
+	cli  client.APIClient
+	opts Options
+
+	mu          sync.Mutex
+	helperRef   string // imported helper image, once known
+	helperErr   error  // why the helper path is unusable, once known
+	helperKnown bool
+	emptyRef    string // 0-byte image for the archive-API path
+}
+
+// PathFor reports which path Backup and Restore will take against this engine, importing the
+// helper image if needed. The error explains why the helper is not used (nil for PathHelper).
+func (m *EngineMover) PathFor(ctx context.Context) (Path, error) {
+	switch m.opts.Path {
+	case PathArchive:
+		return PathArchive, nil
+	case PathHelper:
+		_, err := m.helperImage(ctx)
+		if err != nil {
+			return "", err
+		}
+		return PathHelper, nil
+	}
+	if _, err := m.helperImage(ctx); err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return PathArchive, err
+	}
+	return PathHelper, nil
+}
+
+func (m *EngineMover) pick(ctx context.Context) (Path, error) {
+	p, err := m.PathFor(ctx)
+	if p == "" {
+		return "", err
+	}
+	return p, nil
+}
+
+// Backup implements Mover.
+func (m *EngineMover) Backup(ctx context.Context, t Target, w io.Writer, opts BackupOptions) (archive.Stats, error) {
+	if err := t.validate(); err != nil {
+		return archive.Stats{}, err
+	}
+	if opts.Compression == "" {
+		opts.Compression = archive.Zstd
+	}
+	if err := m.checkSource(ctx, t); err != nil {
+		return archive.Stats{}, err
+	}
+	p, err := m.pick(ctx)
+	if err != nil {
+		return archive.Stats{}, err
+	}
+	if p == PathHelper {
+		return m.helperBackup(ctx, t, w, opts)
+	}
+	return m.archiveBackup(ctx, t, w, opts)
+}
+
+// Restore implements Mover.
+func (m *EngineMover) Restore(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (archive.Stats, error) {
+	if err := t.validate(); err != nil {
+		return archive.Stats{}, err
+	}
+	if opts.Compression == "" {
+		opts.Compression = archive.Zstd
+	}
+	p, err := m.pick(ctx)
+	if err != nil {
+		return archive.Stats{}, err
+	}
+	if p == PathHelper {
+		return m.helperRestore(ctx, t, r, opts)
+	}
+	return m.archiveRestore(ctx, t, r, opts)
+}
+
+// checkSource refuses to back up a volume that does not exist: mounting it would create an
+// empty one and the backup would silently be empty.
+func (m *EngineMover) checkSource(ctx context.Context, t Target) error {
+	if t.Kind != KindVolume {
+		return nil
+	}
+	ok, err := volumeExists(ctx, m.cli, t.VolumeName)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("volume %s does not exist", t.VolumeName)
+	}
+	return nil
+}
+
+func volumeExists(ctx context.Context, cli client.APIClient, name string) (bool, error) {
+	res, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("name", name)})
+	if err != nil {
+		return false, fmt.Errorf("listing volumes: %w", err)
+	}
+	for _, v := range res.Items {
+		if v.Name == name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// helperExecutable is the binary to put into the helper image.
+// containerLabels are the labels of a helper container.
+func (m *EngineMover) containerLabels() map[string]string {
+	l := map[string]string{LabelHelper: LabelValueContainer}
+	for k, v := range m.opts.Labels {
+		if k != LabelHelper {
+			l[k] = v
+		}
+	}
+	return l
+}
+
+func (m *EngineMover) helperExecutable() (string, error) {
+	if m.opts.HelperBinary != "" {
+		return m.opts.HelperBinary, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = r
+	}
+	return exe, nil
+}

@@ -1,0 +1,368 @@
+package volume
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/moby/moby/client"
+)
+
+// roundTrip backs up a rich bind dir through path p, restores it into a volume that holds
+// other content, reads the volume back independently, then backs the volume up through p
+// and restores that into a changed bind dir through the helper.
+func roundTrip(t *testing.T, p Path, o cmpOpts) {
+	noLeftovers(t)
+	m := newMover(t, p)
+	helper := newMover(t, PathHelper)
+
+	src := filepath.Join(tempDir(t), "src")
+	fillRich(t, src)
+	want := hostTree(t, src)
+
+	for _, c := range []archive.Compression{archive.Zstd, archive.Gzip, archive.None} {
+		t.Run(string(c), func(t *testing.T) {
+			data, st := backupBytes(t, m, bind(src), BackupOptions{Compression: c})
+			checkScan(t, data, c, st)
+			if st.Files == 0 || st.Entries <= st.Files || st.Bytes == 0 {
+				t.Fatalf("implausible stats %+v", st)
+			}
+
+			v := newVolume(t)
+			junk := filepath.Join(tempDir(t), "junk")
+			fillJunk(t, junk)
+			junkData, _ := backupBytes(t, helper, bind(junk), BackupOptions{})
+			restoreBytes(t, helper, vol(v), junkData, RestoreOptions{})
+			assertSameTree(t, hostTree(t, junk), volumeTree(t, helper, v), cmpOpts{})
+
+			rst := restoreBytes(t, m, vol(v), data, RestoreOptions{Compression: c})
+			if rst.Entries != st.Entries || rst.Files != st.Files || rst.Bytes != st.Bytes {
+				t.Errorf("restore stats %+v, backup stats %+v", rst, st)
+			}
+			assertSameTree(t, want, volumeTree(t, helper, v), o)
+
+			// And back out of the volume, into a bind dir that has other content.
+			vdata, vst := backupBytes(t, m, vol(v), BackupOptions{Compression: c})
+			checkScan(t, vdata, c, vst)
+			if vst.Entries != st.Entries || vst.Files != st.Files || vst.Bytes != st.Bytes {
+				t.Errorf("volume backup stats %+v, bind backup stats %+v", vst, st)
+			}
+			dst := filepath.Join(tempDir(t), "dst")
+			fillJunk(t, dst)
+			restoreBytes(t, helper, bind(dst), vdata, RestoreOptions{Compression: c})
+			assertSameTree(t, want, hostTree(t, dst), o)
+		})
+	}
+}
+
+func TestHelperRoundTrip(t *testing.T) {
+	roundTrip(t, PathHelper, cmpOpts{})
+}
+
+func TestArchiveAPIRoundTrip(t *testing.T) {
+	// The engine's archive endpoint keeps mtimes to the second and no user xattrs.
+	roundTrip(t, PathArchive, cmpOpts{secondMtime: true, noXattrs: true})
+}
+
+func TestVolumeRestoreKeepsVolumeLabels(t *testing.T) {
+	noLeftovers(t)
+	for _, p := range []Path{PathHelper, PathArchive} {
+		t.Run(string(p), func(t *testing.T) {
+			m := newMover(t, p)
+			cli := engine(t)
+			name := "maim-test-" + randHex(6)
+			labels := map[string]string{"com.docker.compose.project": "demo", "com.docker.compose.volume": "data"}
+			_, err := cli.VolumeCreate(context.Background(), client.VolumeCreateOptions{Name: name, Labels: labels})
+			must(t, err)
+			t.Cleanup(func() { _, _ = cli.VolumeRemove(context.Background(), name, client.VolumeRemoveOptions{Force: true}) })
+			src := tempDir(t)
+			writeFile(t, filepath.Join(src, "f"), []byte("x"), 0o644, 0, 0)
+			data, _ := backupBytes(t, m, bind(src), BackupOptions{})
+			restoreBytes(t, m, vol(name), data, RestoreOptions{})
+			vi, err := cli.VolumeInspect(context.Background(), name, client.VolumeInspectOptions{})
+			must(t, err)
+			for k, v := range labels {
+				if vi.Volume.Labels[k] != v {
+					t.Errorf("label %s = %q after restore, want %q", k, vi.Volume.Labels[k], v)
+				}
+			}
+			res, err := cli.VolumeList(context.Background(), client.VolumeListOptions{Filters: make(client.Filters).Add("label", LabelHelper+"=staging")})
+			must(t, err)
+			for _, v := range res.Items {
+				if v.Labels[LabelHelper+".for"] == name {
+					t.Errorf("staging volume %s left behind", v.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestSingleFileBind(t *testing.T) {
+	noLeftovers(t)
+	for _, p := range []Path{PathHelper, PathArchive} {
+		t.Run(string(p), func(t *testing.T) {
+			m := newMover(t, p)
+			dir := tempDir(t)
+			f := filepath.Join(dir, "config.toml")
+			writeFile(t, f, []byte("key = \"secret\"\n"), 0o600, 1000, 1000)
+			sibling := filepath.Join(dir, "sibling")
+			writeFile(t, sibling, []byte("leave me"), 0o644, 0, 0)
+			ts := baseTime
+			must(t, os.Chtimes(f, ts, ts))
+			want := hostTree(t, dir)
+
+			tg := Target{Kind: KindBind, HostPath: f, IsFile: true}
+			data, st := backupBytes(t, m, tg, BackupOptions{})
+			if st.Entries != 1 || st.Files != 1 || st.Bytes != 15 {
+				t.Fatalf("stats %+v", st)
+			}
+			checkScan(t, data, archive.Zstd, st)
+			writeFile(t, f, []byte("changed and longer content"), 0o666, 0, 0)
+			restoreBytes(t, m, tg, data, RestoreOptions{})
+			o := cmpOpts{noRootMtime: true}
+			if p == PathArchive {
+				o.secondMtime = true
+			}
+			assertSameTree(t, want, hostTree(t, dir), o)
+		})
+	}
+}
+
+func TestExcludes(t *testing.T) {
+	noLeftovers(t)
+	for _, p := range []Path{PathHelper, PathArchive} {
+		t.Run(string(p), func(t *testing.T) {
+			m := newMover(t, p)
+			src := filepath.Join(tempDir(t), "src")
+			fillRich(t, src)
+			data, _ := backupBytes(t, m, bind(src), BackupOptions{Compression: archive.None,
+				Excludes: []string{"*.log", "many/**", "a/b"}})
+			names := tarNames(t, data)
+			for _, n := range []string{"./log/app.log", "./many/00/f000", "./a/b/", "./a/b/c/deep.txt"} {
+				if names[n] {
+					t.Errorf("%s not excluded", n)
+				}
+			}
+			for _, n := range []string{"./", "./log/", "./many/", "./a/", "./blob.bin"} {
+				if !names[n] {
+					t.Errorf("%s missing", n)
+				}
+			}
+		})
+	}
+}
+
+func tarNames(t *testing.T, data []byte) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	tr := newTarReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		must(t, err)
+		out[h.Name] = true
+	}
+}
+
+func TestBackupMissingSources(t *testing.T) {
+	noLeftovers(t)
+	for _, p := range []Path{PathHelper, PathArchive} {
+		t.Run(string(p), func(t *testing.T) {
+			m := newMover(t, p)
+			missingVol := "maim-test-missing-" + randHex(6)
+			if _, err := m.Backup(ctxT(t), vol(missingVol), io.Discard, BackupOptions{}); err == nil || !strings.Contains(err.Error(), "does not exist") {
+				t.Errorf("backup of a missing volume: %v", err)
+			}
+			if ok, _ := volumeExists(context.Background(), engine(t), missingVol); ok {
+				t.Errorf("backup created volume %s", missingVol)
+				_, _ = engine(t).VolumeRemove(context.Background(), missingVol, client.VolumeRemoveOptions{})
+			}
+			missingDir := filepath.Join(tempDir(t), "nope")
+			if _, err := m.Backup(ctxT(t), bind(missingDir), io.Discard, BackupOptions{}); err == nil {
+				t.Error("backup of a missing bind dir succeeded")
+			}
+			if _, err := os.Stat(missingDir); err == nil {
+				t.Error("backup created the missing bind dir")
+			}
+		})
+	}
+}
+
+func TestRestoreRefusesCorruptArchive(t *testing.T) {
+	noLeftovers(t)
+	m := newMover(t, PathHelper)
+	src := filepath.Join(tempDir(t), "src")
+	fillRich(t, src)
+	data, _ := backupBytes(t, m, bind(src), BackupOptions{})
+	dst := filepath.Join(tempDir(t), "dst")
+	fillJunk(t, dst)
+	before := hostTree(t, dst)
+	_, err := m.Restore(ctxT(t), bind(dst), bytes.NewReader(data[:len(data)/2]), RestoreOptions{})
+	if err == nil {
+		t.Fatal("restore of a truncated archive succeeded")
+	}
+	if !strings.Contains(err.Error(), "helper exited") {
+		t.Errorf("error does not carry the helper's message: %v", err)
+	}
+	// Extract never prunes on a truncated stream: the extra files are still there.
+	after := hostTree(t, dst)
+	if _, ok := after["extra/file"]; !ok {
+		t.Errorf("truncated restore pruned the destination (before %d entries, after %d)", len(before), len(after))
+	}
+}
+
+func TestArchiveAPIBindRestoreNeedsEmptyDir(t *testing.T) {
+	noLeftovers(t)
+	m := newMover(t, PathArchive)
+	src := filepath.Join(tempDir(t), "src")
+	fillRich(t, src)
+	data, _ := backupBytes(t, m, bind(src), BackupOptions{})
+	dst := filepath.Join(tempDir(t), "dst")
+	fillJunk(t, dst)
+	if _, err := m.Restore(ctxT(t), bind(dst), bytes.NewReader(data), RestoreOptions{}); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("restore into a non-empty bind dir through the archive API: %v", err)
+	}
+	empty := filepath.Join(tempDir(t), "missing", "dst")
+	restoreBytes(t, m, bind(empty), data, RestoreOptions{})
+	assertSameTree(t, hostTree(t, src), hostTree(t, empty), cmpOpts{secondMtime: true, noXattrs: true})
+}
+
+// cancelWriter cancels the context on the first write and then fails.
+type cancelWriter struct{ cancel context.CancelFunc }
+
+func (c cancelWriter) Write(p []byte) (int, error) {
+	c.cancel()
+	return 0, errCanceledWrite
+}
+
+// blockingReader yields some bytes, then blocks until ctx is done.
+type blockingReader struct {
+	ctx  context.Context
+	sent bool
+	data []byte
+}
+
+func (b *blockingReader) Read(p []byte) (int, error) {
+	if !b.sent {
+		b.sent = true
+		return copy(p, b.data), nil
+	}
+	<-b.ctx.Done()
+	return 0, b.ctx.Err()
+}
+
+func TestCancelRemovesHelpers(t *testing.T) {
+	for _, p := range []Path{PathHelper, PathArchive} {
+		t.Run(string(p), func(t *testing.T) {
+			noLeftovers(t)
+			m := newMover(t, p)
+			v := newVolume(t)
+			src := filepath.Join(tempDir(t), "src")
+			fillRich(t, src)
+			data, _ := backupBytes(t, m, bind(src), BackupOptions{})
+			restoreBytes(t, m, vol(v), data, RestoreOptions{})
+
+			// Backup canceled while streaming.
+			ctx, cancel := context.WithCancel(context.Background())
+			_, err := m.Backup(ctx, vol(v), cancelWriter{cancel}, BackupOptions{})
+			cancel()
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("canceled backup: %v", err)
+			}
+			if ids := leftoverContainers(t); len(ids) > 0 {
+				t.Errorf("after canceled backup: containers %v", ids)
+			}
+
+			// Restore canceled while the archive is still arriving.
+			ctx, cancel = context.WithCancel(context.Background())
+			time.AfterFunc(2*time.Second, cancel)
+			_, err = m.Restore(ctx, vol(v), &blockingReader{ctx: ctx, data: data[:len(data)/3]}, RestoreOptions{})
+			cancel()
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("canceled restore: %v", err)
+			}
+			if ids := leftoverContainers(t); len(ids) > 0 {
+				t.Errorf("after canceled restore: containers %v", ids)
+			}
+			// Nothing references the volume any more: it can be removed (Cleanup does).
+		})
+	}
+}
+
+func TestHelperMainUsage(t *testing.T) {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"backup"}, {"backup", "--compression", "lzma", "/x"}, {"restore", "a", "b"}} {
+		var stderr bytes.Buffer
+		code := helperMain(context.Background(), args, strings.NewReader(""), io.Discard, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), `"error"`) {
+			t.Errorf("helperMain(%q) = %d, stderr %q", args, code, stderr.String())
+		}
+	}
+}
+
+func TestHelperMainRoundTripLocal(t *testing.T) {
+	src := filepath.Join(tempDir(t), "src")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to set owners")
+	}
+	fillRich(t, src)
+	var out, stderr bytes.Buffer
+	if code := helperMain(context.Background(), []string{"backup", "--compression", "zstd", "--level", "3", src}, nil, &out, &stderr); code != 0 {
+		t.Fatalf("backup exit %d: %s", code, stderr.String())
+	}
+	var h helperStderr
+	_, _ = h.Write(stderr.Bytes())
+	h.flush()
+	if !h.gotStats || h.stats.Files == 0 {
+		t.Fatalf("no stats in %q", stderr.String())
+	}
+	dst := filepath.Join(tempDir(t), "dst")
+	fillJunk(t, dst)
+	stderr.Reset()
+	if code := helperMain(context.Background(), []string{"restore", "--compression", "zstd", dst}, &out, io.Discard, &stderr); code != 0 {
+		t.Fatalf("restore exit %d: %s", code, stderr.String())
+	}
+	assertSameTree(t, hostTree(t, src), hostTree(t, dst), cmpOpts{})
+}
+
+func TestTargetValidate(t *testing.T) {
+	bad := []Target{{}, {Kind: "nfs"}, {Kind: KindVolume}, {Kind: KindVolume, VolumeName: "v", IsFile: true},
+		{Kind: KindBind, HostPath: "rel/path"}, {Kind: KindBind, HostPath: "/", IsFile: true}}
+	for _, tg := range bad {
+		if tg.validate() == nil {
+			t.Errorf("%+v accepted", tg)
+		}
+	}
+	if err := (Target{Kind: KindBind, HostPath: "/srv/x"}).validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestExcludedRelMatchesArchive(t *testing.T) {
+	cases := []struct {
+		rel  string
+		pats []string
+		want bool
+	}{
+		{"a/b.log", []string{"*.log"}, true},
+		{"a/b.log", []string{"a/*.log"}, true},
+		{"cache", []string{"cache/**"}, false},
+		{"cache/x/y", []string{"cache/**"}, true},
+		{"cache/x/y", []string{"./cache/"}, false}, // the walk skips children of an excluded dir
+		{"cache", []string{"./cache/"}, true},
+		{"keep", []string{"*.log"}, false},
+	}
+	for _, c := range cases {
+		if got := excludedRel(c.rel, c.pats); got != c.want {
+			t.Errorf("excludedRel(%q, %q) = %v", c.rel, c.pats, got)
+		}
+	}
+}
