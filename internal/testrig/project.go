@@ -1,0 +1,305 @@
+package testrig
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+)
+
+// ProjectLabel is the label compose puts on a project's containers, volumes and networks.
+const ProjectLabel = "com.docker.compose.project"
+
+// Proj is a compose project made for one test.
+type Proj struct {
+	// Name is the unique project name: "maimtest-<name>-<random>".
+	Name string
+	// Root is the test's private temp dir; Dir and BackupDir live under it.
+	Root string
+	// Dir is the project's working dir (the compose file's dir). Bind-mount paths like
+	// ./data resolve here.
+	Dir string
+	// File is the compose file's path (Dir/compose.yaml).
+	File string
+	// BackupDir is an empty dir outside Dir for docker-maim backups (MAIM_BACKUP_DIR).
+	BackupDir string
+	// Client is the engine client (from Require).
+	Client *client.Client
+
+	t    testing.TB
+	mu   sync.Mutex
+	bots map[string]string // version -> private ref
+	regs []regManifest     // private registry manifests to delete
+	imgs []string          // extra image refs to remove
+}
+
+type regManifest struct{ repo, digest string }
+
+var nameRE = regexp.MustCompile(`[^a-z0-9_-]+`)
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Project makes a compose project for t: a unique name "maimtest-<name>-<8 hex>", a temp root
+// with the working dir Dir (holding compose.yaml written from composeYAML, unless empty) and
+// BackupDir. In composeYAML, "{{bot:VERSION}}" stands for the project's private stand-in bot
+// image (see Bot). When the test ends, failed or not, every container (with its anonymous
+// volumes), volume and network carrying the project label or the project name in its name,
+// every image built for the project or whose reference contains the project name (incl. Bot
+// copies and images pinned under the project's name), images added with TrackImage, and the
+// temp root are removed. Cleanup problems are reported as test errors.
+func Project(t testing.TB, name, composeYAML string) *Proj {
+	t.Helper()
+	cli := Require(t)
+	n := nameRE.ReplaceAllString(strings.ToLower(name), "-")
+	n = strings.Trim(n, "-_")
+	if len(n) > 30 {
+		n = n[:30]
+	}
+	pname := "maimtest-" + randHex(4)
+	if n != "" {
+		pname = "maimtest-" + n + "-" + randHex(4)
+	}
+	root, err := os.MkdirTemp("", pname+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proj{
+		Name:      pname,
+		Root:      root,
+		Dir:       filepath.Join(root, "project"),
+		BackupDir: filepath.Join(root, "backups"),
+		Client:    cli,
+		t:         t,
+	}
+	p.File = filepath.Join(p.Dir, "compose.yaml")
+	for _, d := range []string{p.Dir, p.BackupDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(p.cleanup)
+	if composeYAML != "" {
+		p.WriteCompose(composeYAML)
+	}
+	return p
+}
+
+var botPlaceholder = regexp.MustCompile(`\{\{bot:([0-9A-Za-z.+-]+)\}\}`)
+
+// Expand replaces "{{bot:VERSION}}" placeholders with p.Bot(VERSION).
+func (p *Proj) Expand(text string) string {
+	return botPlaceholder.ReplaceAllStringFunc(text, func(m string) string {
+		return p.Bot(botPlaceholder.FindStringSubmatch(m)[1])
+	})
+}
+
+// WriteCompose (re)writes the compose file from text (placeholders expanded).
+func (p *Proj) WriteCompose(text string) {
+	p.t.Helper()
+	p.WriteFile("compose.yaml", p.Expand(text))
+}
+
+// Path returns Dir joined with the slash-separated relative path rel.
+func (p *Proj) Path(rel string) string { return filepath.Join(p.Dir, filepath.FromSlash(rel)) }
+
+// WriteFile writes content to Dir/rel, creating parent dirs.
+func (p *Proj) WriteFile(rel, content string) {
+	p.t.Helper()
+	path := p.Path(rel)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// Env returns environment entries that point docker-maim and compose at this project
+// (COMPOSE_PROJECT_NAME, COMPOSE_FILE, MAIM_BACKUP_DIR), to append to os.Environ().
+func (p *Proj) Env() []string {
+	return []string{"COMPOSE_PROJECT_NAME=" + p.Name, "COMPOSE_FILE=" + p.File, "MAIM_BACKUP_DIR=" + p.BackupDir}
+}
+
+// TrackImage adds image references for cleanup to remove.
+func (p *Proj) TrackImage(refs ...string) {
+	p.mu.Lock()
+	p.imgs = append(p.imgs, refs...)
+	p.mu.Unlock()
+}
+
+// Bot returns the project's private copy of stand-in bot version v:
+// "<registry>/<project>/bot:<v>", pushed to the registry and NOT present locally, so the
+// first `up` or `docker maim upgrade` must pull it. Nothing else uses it, so tests may remove
+// or re-tag it freely; cleanup deletes it locally and from the registry.
+func (p *Proj) Bot(v string) string {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ref, ok := p.bots[v]; ok {
+		return ref
+	}
+	shared, ok := BotImages(p.t)[v]
+	if !ok {
+		p.t.Fatalf("testrig: no stand-in bot version %q (have %v)", v, BotVersions)
+	}
+	repo := p.Name + "/bot"
+	ref := Registry() + "/" + repo + ":" + v
+	ctx, cancel := cleanupContext()
+	defer cancel()
+	if err := pull(ctx, p.Client, shared); err != nil {
+		p.t.Fatalf("testrig: %v", err)
+	}
+	if _, err := p.Client.ImageTag(ctx, client.ImageTagOptions{Source: shared, Target: ref}); err != nil {
+		p.t.Fatalf("testrig: tag %s: %v", ref, err)
+	}
+	digest, err := push(ctx, p.Client, ref)
+	if err == nil {
+		p.regs = append(p.regs, regManifest{repo, digest})
+	}
+	// Drop both local names: the shared one was only pulled to be re-tagged.
+	for _, r := range []string{ref, shared} {
+		if _, rerr := p.Client.ImageRemove(ctx, r, client.ImageRemoveOptions{}); rerr != nil && !isNotFound(rerr) && r == ref {
+			err = rerr
+		}
+	}
+	if err != nil {
+		p.t.Fatalf("testrig: %v", err)
+	}
+	if p.bots == nil {
+		p.bots = map[string]string{}
+	}
+	p.bots[v] = ref
+	return ref
+}
+
+func pull(ctx context.Context, cli *client.Client, ref string) error {
+	res, err := cli.ImagePull(ctx, ref, client.ImagePullOptions{RegistryAuth: emptyAuth})
+	if err != nil {
+		return fmt.Errorf("pull %s: %w", ref, err)
+	}
+	defer res.Close()
+	if _, err := readJSONStream(res); err != nil {
+		return fmt.Errorf("pull %s: %w", ref, err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+func (p *Proj) cleanup() {
+	t := p.t
+	ctx, cancel := cleanupContext()
+	defer cancel()
+	cli := p.Client
+	byLabel := make(client.Filters).Add("label", ProjectLabel+"="+p.Name)
+	byName := make(client.Filters).Add("name", p.Name)
+	errorf := func(format string, args ...any) {
+		t.Errorf("testrig cleanup of %s: "+format, append([]any{p.Name}, args...)...)
+	}
+
+	images := map[string]bool{}
+	for _, r := range p.imgs {
+		images[r] = true
+	}
+	seen := map[string]bool{}
+	for _, f := range []client.Filters{byLabel, byName} {
+		res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+		if err != nil {
+			errorf("list containers: %v", err)
+			continue
+		}
+		for _, c := range res.Items {
+			if seen[c.ID] {
+				continue
+			}
+			seen[c.ID] = true
+			if strings.Contains(c.Image, p.Name) {
+				images[c.Image] = true
+			}
+			if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
+				errorf("remove container %s: %v", c.ID[:12], err)
+			}
+		}
+	}
+	seenVol := map[string]bool{}
+	for _, f := range []client.Filters{byLabel, byName} {
+		res, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+		if err != nil {
+			errorf("list volumes: %v", err)
+			continue
+		}
+		for _, v := range res.Items {
+			if seenVol[v.Name] {
+				continue
+			}
+			seenVol[v.Name] = true
+			if _, err := cli.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+				errorf("remove volume %s: %v", v.Name, err)
+			}
+		}
+	}
+	seenNet := map[string]bool{}
+	for _, f := range []client.Filters{byLabel, byName} {
+		res, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+		if err != nil {
+			errorf("list networks: %v", err)
+			continue
+		}
+		for _, n := range res.Items {
+			if seenNet[n.ID] {
+				continue
+			}
+			seenNet[n.ID] = true
+			if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+				errorf("remove network %s: %v", n.Name, err)
+			}
+		}
+	}
+	// Images: built for the project (label), or any reference containing the project name.
+	if res, err := cli.ImageList(ctx, client.ImageListOptions{Filters: byLabel}); err == nil {
+		for _, im := range res.Items {
+			images[im.ID] = true
+		}
+	} else {
+		errorf("list images: %v", err)
+	}
+	if res, err := cli.ImageList(ctx, client.ImageListOptions{}); err == nil {
+		for _, im := range res.Items {
+			for _, tag := range im.RepoTags {
+				if strings.Contains(tag, p.Name) {
+					images[tag] = true
+				}
+			}
+		}
+	} else {
+		errorf("list images: %v", err)
+	}
+	for ref := range images {
+		if _, err := cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil && !isNotFound(err) {
+			errorf("remove image %s: %v", ref, err)
+		}
+	}
+	p.mu.Lock()
+	for _, m := range p.regs {
+		if err := registryDelete(ctx, m.repo, m.digest); err != nil {
+			errorf("%v", err)
+		}
+	}
+	p.mu.Unlock()
+	if err := os.RemoveAll(p.Root); err != nil {
+		errorf("remove %s: %v", p.Root, err)
+	}
+}
