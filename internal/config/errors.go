@@ -7,7 +7,8 @@ import (
 
 // ParseError is returned when a template or current config does not parse.
 // It names the file (Options.TemplateName / Options.CurrentName), the 1-based
-// line and column of the problem, and what was wrong.
+// line and column of the problem, and what was wrong. Column is 0 only for
+// YAML syntax errors, for which the YAML library reports just the line.
 type ParseError struct {
 	File   string
 	Format Format
@@ -21,6 +22,9 @@ func (e *ParseError) Error() string {
 	file := e.File
 	if file == "" {
 		file = "<input>"
+	}
+	if e.Column <= 0 { // YAML syntax errors carry only a line
+		return fmt.Sprintf("%s:%d: invalid %s: %s", file, e.Line, e.Format, e.Msg)
 	}
 	return fmt.Sprintf("%s:%d:%d: invalid %s: %s", file, e.Line, e.Column, e.Format, e.Msg)
 }
