@@ -91,6 +91,30 @@ YML
   log "registry did not come up:"; cat "$RIG_DIR/registry.log" >&2; exit 1
 }
 
+compose_up() {
+  # The tests, the demo and the benchmark drive projects with the real `docker compose`.
+  # Debian has no compose v2+ package: build compose v5.6.0 (the version docker-maim links)
+  # from the Go module proxy into the CLI plugin dir, once.
+  if docker compose version >/dev/null 2>&1; then return; fi
+  local plugdir="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+  local work="$RIG_DIR/compose-build"
+  log "building docker compose v5.6.0 into $plugdir"
+  mkdir -p "$work" "$plugdir"
+  cat >"$work/go.mod" <<MOD
+module maim.local/composebuild
+
+go 1.26.8
+
+require github.com/docker/compose/v5 v5.6.0
+MOD
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/docker/compose/v5/cmd"\n' >"$work/tools.go"
+  (cd "$work" && GOTOOLCHAIN=local GOFLAGS=-mod=mod go mod tidy >/dev/null 2>&1 &&
+    GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0 go build \
+      -ldflags "-X github.com/docker/compose/v5/internal.Version=v5.6.0" \
+      -o "$plugdir/docker-compose" github.com/docker/compose/v5/cmd)
+  docker compose version >/dev/null || { log "docker compose still missing"; exit 1; }
+}
+
 stop_pidfile() {
   local f=$1 name=$2
   [ -f "$f" ] || return 0
@@ -110,6 +134,7 @@ case "${1:-up}" in
     need_pkgs
     engine_up
     registry_up
+    compose_up
     ;;
   down)
     stop_pidfile "$RIG_DIR/registry.pid" registry

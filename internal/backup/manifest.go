@@ -1,0 +1,108 @@
+// Package backup owns the backup store on disk: the layout
+// <root>/<project>/<ID>/{archives, manifest.json}, backup IDs, the manifest format,
+// atomic archive writes, listing with status, verification, and the per-project lock.
+// It knows nothing of the engine: archives arrive as byte streams.
+package backup
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/project"
+)
+
+// FormatVersion is the manifest format this build writes. Readers accept versions up to it.
+const FormatVersion = 1
+
+// ManifestName is the file that marks a backup complete; it is written last.
+const ManifestName = "manifest.json"
+
+// Manifest describes one backup.
+type Manifest struct {
+	FormatVersion int       `json:"format_version"`
+	ID            string    `json:"id"`
+	Project       string    `json:"project"`
+	CreatedAt     time.Time `json:"created_at"`
+	ToolVersion   string    `json:"tool_version"`
+	EngineVersion string    `json:"engine_version"`
+	EngineAPI     string    `json:"engine_api_version,omitempty"`
+	// Reason says why the backup was made: "manual", "upgrade", "pre-restore", "pre-rollback".
+	Reason       string   `json:"reason"`
+	Compression  string   `json:"compression"`
+	WorkingDir   string   `json:"working_dir"`
+	ComposeFiles []string `json:"compose_files"`
+	EnvFiles     []string `json:"env_files,omitempty"`
+	Profiles     []string `json:"profiles,omitempty"`
+	// Stopped tells whether the services were stopped while archiving (false: --no-stop).
+	Stopped bool `json:"stopped"`
+	// Running lists the services that were running when the backup began, in start order.
+	Running  []string  `json:"running"`
+	Sources  []Source  `json:"sources"`
+	Services []Service `json:"services"`
+	// Upgrade is set when the backup is the first step of an upgrade.
+	Upgrade *UpgradeInfo `json:"upgrade,omitempty"`
+	// Merges lists the config files merged after this backup (their old bytes are in it).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Source is one archived data source.
+type Source struct {
+	project.Source
+	Driver      string            `json:"driver,omitempty"`
+	DriverOpts  map[string]string `json:"driver_opts,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Archive     string            `json:"archive"`
+	SHA256      string            `json:"sha256"`
+	ArchiveSize int64             `json:"archive_size"`
+	Bytes       int64             `json:"bytes"`   // uncompressed content bytes
+	Files       int64             `json:"files"`   // regular files
+	Entries     int64             `json:"entries"` // tar entries (dirs, links, files, ...)
+}
+
+// Service records what ran for a service when the backup was made.
+type Service struct {
+	Name        string   `json:"name"`
+	Image       string   `json:"image"`    // reference in the compose file
+	ImageID     string   `json:"image_id"` // the container's image ID
+	RepoDigests []string `json:"repo_digests,omitempty"`
+	Version     string   `json:"version,omitempty"` // org.opencontainers.image.version
+	ConfigHash  string   `json:"config_hash,omitempty"`
+	Pin         string   `json:"pin,omitempty"` // local tag that keeps the image from being pruned
+}
+
+// UpgradeInfo records the versions an upgrade went from and to.
+type UpgradeInfo struct {
+	From map[string]string `json:"from"` // service -> image (version)
+	To   map[string]string `json:"to"`
+}
+
+// Size is the total archive size in bytes.
+func (m *Manifest) Size() int64 {
+	var n int64
+	for _, s := range m.Sources {
+		n += s.ArchiveSize
+	}
+	return n
+}
+
+// Source finds a source by name.
+func (m *Manifest) Source(name string) (Source, bool) {
+	for _, s := range m.Sources {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Source{}, false
+}
+
+func decodeManifest(b []byte) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if m.FormatVersion < 1 || m.FormatVersion > FormatVersion {
+		return nil, fmt.Errorf("manifest format version %d is not supported by this build (max %d)", m.FormatVersion, FormatVersion)
+	}
+	return &m, nil
+}

@@ -1,0 +1,309 @@
+package backup
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// EnvDir names the environment variable that overrides the default backup root.
+const EnvDir = "MAIM_BACKUP_DIR"
+
+// DefaultRoot is where backups go unless --backup-dir or MAIM_BACKUP_DIR says otherwise:
+// $XDG_DATA_HOME/docker-maim/backups, else ~/.local/share/docker-maim/backups.
+func DefaultRoot() (string, error) {
+	if d := os.Getenv(EnvDir); d != "" {
+		return filepath.Abs(d)
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "docker-maim", "backups"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no backup dir: set --backup-dir or %s (%w)", EnvDir, err)
+	}
+	return filepath.Join(home, ".local", "share", "docker-maim", "backups"), nil
+}
+
+// Status is the state of a backup on disk.
+type Status string
+
+const (
+	StatusComplete   Status = "complete"   // manifest present and every archive has its recorded size
+	StatusIncomplete Status = "incomplete" // no manifest: interrupted while writing
+	StatusCorrupt    Status = "corrupt"    // manifest unreadable, or an archive missing or of the wrong size
+)
+
+// ErrNotFound means no backup has the requested ID.
+var ErrNotFound = errors.New("no such backup")
+
+// Store is the backup root directory.
+type Store struct {
+	Root string
+}
+
+// ProjectDir is the directory holding a project's backups.
+func (s Store) ProjectDir(project string) string { return filepath.Join(s.Root, project) }
+
+// Dir is the directory of one backup.
+func (s Store) Dir(project, id string) string { return filepath.Join(s.Root, project, id) }
+
+var idPattern = regexp.MustCompile(`^\d{8}T\d{6}Z(-\d+)?$`)
+
+// ValidID tells whether id has the shape of a backup ID.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// Entry is one backup as listed.
+type Entry struct {
+	ID       string    `json:"id"`
+	Dir      string    `json:"dir"`
+	Status   Status    `json:"status"`
+	Problem  string    `json:"problem,omitempty"`
+	Manifest *Manifest `json:"-"`
+}
+
+// List returns the project's backups, oldest first.
+func (s Store) List(project string) ([]Entry, error) {
+	des, err := os.ReadDir(s.ProjectDir(project))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, de := range des {
+		if !de.IsDir() || !ValidID(de.Name()) {
+			continue
+		}
+		out = append(out, s.entry(project, de.Name()))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (s Store) entry(project, id string) Entry {
+	e := Entry{ID: id, Dir: s.Dir(project, id)}
+	b, err := os.ReadFile(filepath.Join(e.Dir, ManifestName))
+	if errors.Is(err, os.ErrNotExist) {
+		e.Status, e.Problem = StatusIncomplete, "no manifest (interrupted while writing)"
+		return e
+	}
+	if err != nil {
+		e.Status, e.Problem = StatusCorrupt, err.Error()
+		return e
+	}
+	m, err := decodeManifest(b)
+	if err != nil {
+		e.Status, e.Problem = StatusCorrupt, err.Error()
+		return e
+	}
+	e.Manifest = m
+	e.Status = StatusComplete
+	for _, src := range m.Sources {
+		st, err := os.Stat(filepath.Join(e.Dir, src.Archive))
+		if err != nil {
+			e.Status, e.Problem = StatusCorrupt, fmt.Sprintf("%s: missing", src.Archive)
+			break
+		}
+		if st.Size() != src.ArchiveSize {
+			e.Status, e.Problem = StatusCorrupt, fmt.Sprintf("%s: %d bytes, manifest says %d", src.Archive, st.Size(), src.ArchiveSize)
+			break
+		}
+	}
+	return e
+}
+
+// Get returns one backup; id "" (or "latest") is the newest complete one.
+func (s Store) Get(project, id string) (Entry, error) {
+	if id == "" || id == "latest" {
+		all, err := s.List(project)
+		if err != nil {
+			return Entry{}, err
+		}
+		for i := len(all) - 1; i >= 0; i-- {
+			if all[i].Status == StatusComplete {
+				return all[i], nil
+			}
+		}
+		return Entry{}, fmt.Errorf("%w: project %q has no complete backup in %s", ErrNotFound, project, s.ProjectDir(project))
+	}
+	if !ValidID(id) {
+		return Entry{}, fmt.Errorf("%w: %q is not a backup ID (like 20261125T221530Z)", ErrNotFound, id)
+	}
+	if _, err := os.Stat(s.Dir(project, id)); err != nil {
+		return Entry{}, fmt.Errorf("%w: %s of project %q", ErrNotFound, id, project)
+	}
+	return s.entry(project, id), nil
+}
+
+// Writer writes one new backup. Archives go in under temporary names and are renamed
+// when complete; the manifest is written last by Commit. Abort removes everything.
+type Writer struct {
+	Project string
+	ID      string
+	Dir     string
+	done    bool
+}
+
+// Begin creates the directory of a new backup with a fresh sortable UTC ID.
+func (s Store) Begin(project string, now time.Time) (*Writer, error) {
+	if err := os.MkdirAll(s.ProjectDir(project), 0o700); err != nil {
+		return nil, fmt.Errorf("backup dir: %w", err)
+	}
+	base := now.UTC().Format("20060102T150405Z")
+	for i := 1; i < 1000; i++ {
+		id := base
+		if i > 1 {
+			id = fmt.Sprintf("%s-%d", base, i)
+		}
+		dir := s.Dir(project, id)
+		err := os.Mkdir(dir, 0o700)
+		if err == nil {
+			return &Writer{Project: project, ID: id, Dir: dir}, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("backup dir: %w", err)
+		}
+	}
+	return nil, fmt.Errorf("backup dir: too many backups at %s", base)
+}
+
+// Archive is an archive file being written; it hashes and counts what passes through.
+type Archive struct {
+	Name string
+	tmp  string
+	path string
+	f    *os.File
+	h    hash.Hash
+	n    int64
+}
+
+// Create opens a new archive file named name inside the backup.
+func (w *Writer) Create(name string) (*Archive, error) {
+	if strings.ContainsAny(name, `/\`) || name == ManifestName {
+		return nil, fmt.Errorf("bad archive name %q", name)
+	}
+	path := filepath.Join(w.Dir, name)
+	tmp := path + ".partial"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &Archive{Name: name, tmp: tmp, path: path, f: f, h: sha256.New()}, nil
+}
+
+func (a *Archive) Write(p []byte) (int, error) {
+	n, err := a.f.Write(p)
+	a.h.Write(p[:n])
+	a.n += int64(n)
+	return n, err
+}
+
+// Commit fsyncs the archive and gives it its final name. It returns the sha256 and size.
+func (a *Archive) Commit() (sum string, size int64, err error) {
+	if err := a.f.Sync(); err != nil {
+		a.Abort()
+		return "", 0, err
+	}
+	if err := a.f.Close(); err != nil {
+		a.Abort()
+		return "", 0, err
+	}
+	if err := os.Rename(a.tmp, a.path); err != nil {
+		os.Remove(a.tmp)
+		return "", 0, err
+	}
+	return hex.EncodeToString(a.h.Sum(nil)), a.n, nil
+}
+
+// Abort closes and removes the partial archive.
+func (a *Archive) Abort() {
+	a.f.Close()
+	os.Remove(a.tmp)
+}
+
+// WriteFile adds a small extra file (a report) to the backup atomically.
+func (w *Writer) WriteFile(name string, data []byte) error {
+	return writeAtomic(filepath.Join(w.Dir, name), data)
+}
+
+// Commit writes the manifest, which makes the backup complete.
+func (w *Writer) Commit(m *Manifest) error {
+	m.FormatVersion = FormatVersion
+	m.ID = w.ID
+	m.Project = w.Project
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(w.Dir, ManifestName), append(b, '\n')); err != nil {
+		return err
+	}
+	w.done = true
+	return syncDir(w.Dir)
+}
+
+// Abort removes an uncommitted backup. It is a no-op after Commit, so it can be deferred.
+func (w *Writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	return os.RemoveAll(w.Dir)
+}
+
+// Remove deletes a backup directory.
+func (s Store) Remove(project, id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("bad backup id %q", id)
+	}
+	return os.RemoveAll(s.Dir(project, id))
+}
+
+// Open opens an archive of a backup for reading.
+func (e Entry) Open(src Source) (*os.File, error) {
+	return os.Open(filepath.Join(e.Dir, src.Archive))
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".partial"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	_ = d.Sync() // not supported everywhere
+	return nil
+}

@@ -1,0 +1,92 @@
+package backup
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+)
+
+// VerifyError names the backup file that failed verification and why.
+type VerifyError struct {
+	Backup string
+	File   string
+	Reason string
+}
+
+func (e *VerifyError) Error() string {
+	if e.File == "" {
+		return fmt.Sprintf("backup %s: %s", e.Backup, e.Reason)
+	}
+	return fmt.Sprintf("backup %s: %s: %s", e.Backup, e.File, e.Reason)
+}
+
+// Verify re-hashes every archive of the backup, reads every entry, and compares hash,
+// size, entry, file and byte counts with the manifest. progress, if set, gets archive bytes.
+func (s Store) Verify(e Entry, progress func(src Source, n int64)) error {
+	if e.Status != StatusComplete {
+		return &VerifyError{Backup: e.ID, Reason: string(e.Status) + ": " + e.Problem}
+	}
+	for _, src := range e.Manifest.Sources {
+		if err := verifySource(e, src, progress); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func verifySource(e Entry, src Source, progress func(Source, int64)) error {
+	fail := func(format string, a ...any) error {
+		return &VerifyError{Backup: e.ID, File: src.Archive, Reason: fmt.Sprintf(format, a...)}
+	}
+	f, err := e.Open(src)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	var r io.Reader = io.TeeReader(f, h)
+	if progress != nil {
+		r = &progressReader{r: r, fn: func(n int64) { progress(src, n) }}
+	}
+	comp, err := archive.ParseCompression(e.Manifest.Compression)
+	if err != nil {
+		comp = archive.DetectCompression(src.Archive)
+	}
+	dr, err := archive.Decompress(r, comp)
+	if err != nil {
+		return fail("cannot decompress: %v", err)
+	}
+	st, err := archive.Scan(dr)
+	dr.Close()
+	if err != nil {
+		return fail("unreadable: %v", err)
+	}
+	// drain what the decompressor did not read so the hash covers the whole file
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return fail("%v", err)
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != src.SHA256 {
+		return fail("sha256 %s, manifest says %s", sum, src.SHA256)
+	}
+	if st.Entries != src.Entries || st.Files != src.Files || st.Bytes != src.Bytes {
+		return fail("holds %d entries, %d files, %d bytes; manifest says %d, %d, %d",
+			st.Entries, st.Files, st.Bytes, src.Entries, src.Files, src.Bytes)
+	}
+	return nil
+}
+
+type progressReader struct {
+	r  io.Reader
+	fn func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.fn(int64(n))
+	}
+	return n, err
+}

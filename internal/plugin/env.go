@@ -1,0 +1,124 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/progress"
+	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/volume"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/compose/v5/pkg/compose"
+	"github.com/moby/moby/client"
+)
+
+// env gives commands what they share: the engine, the project, the store, progress.
+type env struct {
+	cli command.Cli
+	g   *globalOptions
+}
+
+// engine returns the engine client after checking that the engine answers.
+func (e *env) engine(ctx context.Context) (client.APIClient, error) {
+	c := e.cli.Client()
+	if _, err := c.Ping(ctx, client.PingOptions{}); err != nil {
+		host := e.cli.DockerEndpoint().Host
+		return nil, fmt.Errorf("%w at %s: %v", ErrEngine, host, err)
+	}
+	return c, nil
+}
+
+func (e *env) store() (backup.Store, error) {
+	root := e.g.BackupDir
+	if root == "" {
+		r, err := backup.DefaultRoot()
+		if err != nil {
+			return backup.Store{}, err
+		}
+		root = r
+	}
+	return backup.Store{Root: root}, nil
+}
+
+// project resolves the selected compose project.
+func (e *env) project(ctx context.Context, eng client.APIClient) (*project.Project, error) {
+	svc, err := compose.NewComposeService(e.cli)
+	if err != nil {
+		return nil, err
+	}
+	return project.Resolve(ctx, svc, eng, project.Options{
+		Files: e.g.Files, Name: e.g.Name, WorkingDir: e.g.WorkingDir, EnvFiles: e.g.EnvFiles, Profiles: e.g.Profiles,
+	})
+}
+
+func (e *env) progress() (*progress.Reporter, error) {
+	return progress.New(progress.Mode(e.g.Progress), e.cli.Err())
+}
+
+// session is an engine, a resolved project, the store with the project locked, and progress.
+type session struct {
+	eng      client.APIClient
+	proj     *project.Project
+	store    backup.Store
+	progress *progress.Reporter
+	unlock   func()
+}
+
+func (s *session) close() {
+	if s.progress != nil {
+		s.progress.Close()
+	}
+	if s.unlock != nil {
+		s.unlock()
+	}
+}
+
+// open resolves everything a project command needs and, with lock, takes the project's lock.
+func (e *env) open(ctx context.Context, lock bool) (*session, error) {
+	pr, err := e.progress()
+	if err != nil {
+		return nil, usageError{err}
+	}
+	eng, err := e.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := e.project(ctx, eng)
+	if err != nil {
+		return nil, err
+	}
+	st, err := e.store()
+	if err != nil {
+		return nil, err
+	}
+	s := &session{eng: eng, proj: p, store: st, progress: pr}
+	if lock {
+		if s.unlock, err = st.Lock(p.Name); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *session) snapshots(version string) *snapshot.Service {
+	return &snapshot.Service{
+		Engine:      s.eng,
+		Mover:       volume.NewMover(s.eng),
+		Store:       s.store,
+		Progress:    s.progress,
+		ToolVersion: version,
+		Warn:        os.Stderr,
+	}
+}
+
+func parseCompression(s string) (archive.Compression, error) {
+	c, err := archive.ParseCompression(s)
+	if err != nil {
+		return "", usageError{err}
+	}
+	return c, nil
+}

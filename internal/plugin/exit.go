@@ -1,0 +1,85 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker/cli/cli"
+)
+
+// Exit codes (documented in README.md).
+const (
+	ExitOK             = 0
+	ExitError          = 1   // any other failure
+	ExitVerify         = 3   // a backup failed verification; nothing was changed
+	ExitLocked         = 4   // another docker-maim command holds the project
+	ExitEngine         = 5   // the Docker engine is unreachable
+	ExitNotFound       = 6   // not a compose project, unknown project or backup ID
+	ExitRolledBack     = 10  // upgrade failed and was rolled back: the project runs as before
+	ExitRollbackFailed = 11  // upgrade failed and the rollback failed too: recover by hand
+	ExitRefused        = 12  // upgrade refused before anything changed (breaking change, bad config)
+	ExitUsage          = 125 // bad flags or arguments
+	ExitCancelled      = 130 // interrupted
+)
+
+// ErrEngine marks an unreachable engine.
+var ErrEngine = errors.New("docker engine unreachable")
+
+// codedError carries its own exit code.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (c codedError) Error() string { return c.err.Error() }
+func (c codedError) Unwrap() error { return c.err }
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return codedError{code: code, err: err}
+}
+
+func exitCode(err error) int {
+	var ce codedError
+	var ue usageError
+	var se cli.StatusError
+	switch {
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.As(err, &ue):
+		return ExitUsage
+	case errors.Is(err, context.Canceled):
+		return ExitCancelled
+	case errors.Is(err, ErrEngine):
+		return ExitEngine
+	case errors.Is(err, backup.ErrLocked):
+		return ExitLocked
+	case errors.Is(err, snapshot.ErrVerify):
+		return ExitVerify
+	case errors.Is(err, project.ErrNotProject), errors.Is(err, project.ErrUnknownProject), errors.Is(err, backup.ErrNotFound):
+		return ExitNotFound
+	case errors.As(err, &se):
+		if se.StatusCode != 0 {
+			return se.StatusCode
+		}
+		if strings.Contains(se.Status, "unknown flag") || strings.Contains(se.Status, "unknown command") {
+			return ExitUsage
+		}
+	}
+	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") ||
+		strings.Contains(err.Error(), "accepts at most") || strings.Contains(err.Error(), "unknown shorthand flag") {
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// errorLine is the error as one line.
+func errorLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}

@@ -1,0 +1,325 @@
+// Package snapshot backs up and restores a whole Compose project: it stops what runs
+// (reverse dependency order), moves every data source through internal/volume into the
+// store of internal/backup, and starts exactly what was running again, on every path.
+// Restore verifies first, takes a safety backup of the data it is about to replace, and
+// puts that back if the restore fails.
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/progress"
+	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/volume"
+	"github.com/moby/moby/client"
+)
+
+// Engine is what snapshot needs from the Docker engine.
+type Engine interface {
+	project.Lifecycle
+	VolumeInspect(ctx context.Context, volumeID string, options client.VolumeInspectOptions) (client.VolumeInspectResult, error)
+	VolumeCreate(ctx context.Context, options client.VolumeCreateOptions) (client.VolumeCreateResult, error)
+	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	ServerVersion(ctx context.Context, options client.ServerVersionOptions) (client.ServerVersionResult, error)
+}
+
+// Service runs backups and restores.
+type Service struct {
+	Engine      Engine
+	Mover       volume.Mover
+	Store       backup.Store
+	Progress    *progress.Reporter
+	ToolVersion string
+	// Warn receives warnings (hot backups, skipped sources). May be nil.
+	Warn io.Writer
+	// Now is the clock (tests may pin it).
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) warnf(format string, a ...any) {
+	if s.Warn != nil {
+		fmt.Fprintf(s.Warn, "WARNING: "+format+"\n", a...)
+	}
+	s.event(fmt.Sprintf("warning: "+format, a...))
+}
+
+func (s *Service) event(msg string) {
+	if s.Progress != nil {
+		s.Progress.Event(msg)
+	}
+}
+
+// BackupOptions tune a backup.
+type BackupOptions struct {
+	Reason      string // "manual" when empty
+	Compression archive.Compression
+	Level       int
+	Excludes    []string
+	// NoStop archives while the services run (a hot backup: may be inconsistent).
+	NoStop bool
+	// Stopped, when set, says the caller already stopped these services and will start
+	// them itself: Backup neither stops nor starts anything.
+	Stopped *project.Running
+	// Only restricts the backup to sources with these names (empty: all).
+	Only    []string
+	Upgrade *backup.UpgradeInfo
+}
+
+// Backup archives every data source of the project into a new backup and returns its
+// manifest. Services that were running are stopped first and started again afterwards,
+// whatever happens in between.
+func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOptions) (m *backup.Manifest, err error) {
+	if opts.Compression == "" {
+		opts.Compression = archive.Zstd
+	}
+	if opts.Reason == "" {
+		opts.Reason = "manual"
+	}
+	srcs, err := p.Sources(ctx, s.Engine)
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.Only) > 0 {
+		srcs = filterSources(srcs, opts.Only)
+	}
+	for _, src := range srcs {
+		if src.HostPath != "" && project.Within(s.Store.Root, src.HostPath) {
+			return nil, fmt.Errorf("the backup dir %s lies inside the data source %s: choose another with --backup-dir or %s", s.Store.Root, src.Name, backup.EnvDir)
+		}
+	}
+
+	running := opts.Stopped
+	if running == nil {
+		r, err := p.RunningContainers(ctx, s.Engine)
+		if err != nil {
+			return nil, err
+		}
+		running = &r
+		if opts.NoStop {
+			if !r.Empty() {
+				s.warnf("--no-stop: archiving while %s run; files being written may be inconsistent", strings.Join(r.Services, ", "))
+			}
+		} else if !r.Empty() {
+			s.event("stopping " + strings.Join(r.Services, ", "))
+			// Start again on every path, with a context that survives cancellation.
+			defer func() {
+				s.event("starting " + strings.Join(r.Services, ", "))
+				if serr := p.Start(context.WithoutCancel(ctx), s.Engine, r); serr != nil {
+					err = errors.Join(err, serr)
+				}
+			}()
+			if err := p.Stop(ctx, s.Engine, r); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	w, err := s.Store.Begin(p.Name, s.now())
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			w.Abort()
+		}
+	}()
+	m = &backup.Manifest{
+		CreatedAt:    s.now().UTC(),
+		ToolVersion:  s.ToolVersion,
+		Reason:       opts.Reason,
+		Compression:  string(opts.Compression),
+		WorkingDir:   p.WorkingDir,
+		ComposeFiles: p.ComposeFiles,
+		EnvFiles:     p.EnvFiles,
+		Profiles:     p.Profiles,
+		Stopped:      !opts.NoStop,
+		Running:      running.Services,
+		Upgrade:      opts.Upgrade,
+	}
+	if v, err := s.Engine.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
+		m.EngineVersion, m.EngineAPI = v.Version, v.APIVersion
+	}
+	if m.Services, err = s.services(ctx, p); err != nil {
+		return nil, err
+	}
+	for i, src := range srcs {
+		bs, skip, err := s.backupSource(ctx, w, i, src, opts)
+		if err != nil {
+			return nil, fmt.Errorf("backing up %s: %w", src.Name, err)
+		}
+		if skip != "" {
+			s.warnf("%s: %s", src.Name, skip)
+			continue
+		}
+		m.Sources = append(m.Sources, bs)
+	}
+	if err := w.Commit(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func filterSources(srcs []project.Source, names []string) []project.Source {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := srcs[:0]
+	for _, s := range srcs {
+		if want[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// backupSource archives one source. skip is a reason when the source holds nothing to archive.
+func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, opts BackupOptions) (bs backup.Source, skip string, err error) {
+	bs.Source = src
+	var target volume.Target
+	switch src.Kind {
+	case project.KindVolume, project.KindAnonymous:
+		vi, err := s.Engine.VolumeInspect(ctx, src.VolumeName, client.VolumeInspectOptions{})
+		if err != nil {
+			if isNotFound(err) {
+				return bs, "volume " + src.VolumeName + " does not exist yet: nothing to back up", nil
+			}
+			return bs, "", err
+		}
+		bs.Driver, bs.DriverOpts, bs.Labels = vi.Volume.Driver, vi.Volume.Options, vi.Volume.Labels
+		target = volume.Target{Kind: "volume", VolumeName: src.VolumeName}
+	case project.KindBindDir, project.KindBindFile:
+		if _, err := os.Lstat(src.HostPath); errors.Is(err, os.ErrNotExist) {
+			return bs, "bind source " + src.HostPath + " does not exist: nothing to back up", nil
+		}
+		target = volume.Target{Kind: "bind", HostPath: src.HostPath, IsFile: src.Kind == project.KindBindFile}
+	}
+
+	bs.Archive = project.ArchiveBase(i, src) + opts.Compression.Ext()
+	a, err := w.Create(bs.Archive)
+	if err != nil {
+		return bs, "", err
+	}
+	task := s.task(src.Name, 0)
+	var st archive.Stats
+	if src.Kind == project.KindProjectFile {
+		st, err = hostBackup(ctx, src.HostPath, a, opts.Compression, opts.Level, task.Add)
+	} else {
+		st, err = s.Mover.Backup(ctx, target, a, volume.BackupOptions{
+			Compression: opts.Compression, Level: opts.Level, Excludes: opts.Excludes, Progress: task.Add,
+		})
+	}
+	task.Done(err)
+	if err != nil {
+		a.Abort()
+		return bs, "", err
+	}
+	if bs.SHA256, bs.ArchiveSize, err = a.Commit(); err != nil {
+		return bs, "", err
+	}
+	bs.Entries, bs.Files, bs.Bytes = st.Entries, st.Files, st.Bytes
+	return bs, "", nil
+}
+
+// services records the image of each service: reference, ID, digests, version label,
+// and the config hash of its container.
+func (s *Service) services(ctx context.Context, p *project.Project) ([]backup.Service, error) {
+	cs, err := project.Containers(ctx, s.Engine, p.Name)
+	if err != nil {
+		return nil, err
+	}
+	order, err := p.Order()
+	if err != nil {
+		return nil, err
+	}
+	var out []backup.Service
+	for _, name := range order {
+		svc := backup.Service{Name: name, Image: p.Services[name].Image}
+		for _, c := range cs {
+			if c.Labels[project.LabelService] == name {
+				svc.ImageID = c.ImageID
+				svc.ConfigHash = c.Labels[project.LabelConfigHash]
+				break
+			}
+		}
+		ref := svc.ImageID
+		if ref == "" {
+			ref = svc.Image
+		}
+		if ref != "" {
+			if ii, err := s.Engine.ImageInspect(ctx, ref); err == nil {
+				svc.ImageID = ii.ID
+				svc.RepoDigests = ii.RepoDigests
+				if ii.Config != nil {
+					svc.Version = ii.Config.Labels["org.opencontainers.image.version"]
+				}
+			}
+		}
+		out = append(out, svc)
+	}
+	return out, nil
+}
+
+func (s *Service) task(name string, total int64) taskLike {
+	if s.Progress == nil {
+		return nopTask{}
+	}
+	return s.Progress.Task(name, total)
+}
+
+type taskLike interface {
+	Add(int64)
+	Done(error)
+}
+
+type nopTask struct{}
+
+func (nopTask) Add(int64)  {}
+func (nopTask) Done(error) {}
+
+func isNotFound(err error) bool {
+	type notFound interface{ NotFound() }
+	var nf notFound
+	if errors.As(err, &nf) {
+		return true
+	}
+	return strings.Contains(strings.ToLower(err.Error()), "no such")
+}
+
+// hostBackup archives a file the plugin itself can read (the project's compose and env files).
+func hostBackup(ctx context.Context, path string, w io.Writer, c archive.Compression, level int, progress func(int64)) (archive.Stats, error) {
+	cw, err := archive.Compress(w, c, level)
+	if err != nil {
+		return archive.Stats{}, err
+	}
+	st, err := archive.WriteTar(ctx, cw, path, archive.WriteOptions{Progress: progress})
+	if cerr := cw.Close(); err == nil {
+		err = cerr
+	}
+	return st, err
+}
+
+// hostRestore makes a host file equal to its archive.
+func hostRestore(ctx context.Context, path string, r io.Reader, c archive.Compression, progress func(int64)) (archive.Stats, error) {
+	dr, err := archive.Decompress(r, c)
+	if err != nil {
+		return archive.Stats{}, err
+	}
+	defer dr.Close()
+	return archive.Extract(ctx, dr, path, archive.ExtractOptions{SameOwner: os.Geteuid() == 0, Progress: progress})
+}
