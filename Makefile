@@ -1,0 +1,48 @@
+# docker-maim: build, install, demo, test, bench. Every target that needs an engine
+# brings up the test rig (scripts/rig.sh) first; nothing is assumed to be running.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/docker-maim/docker-maim/internal/plugin.Version=$(VERSION)
+PLUGIN_DIR ?= $(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins
+GO ?= go
+export GOTOOLCHAIN := local
+export CGO_ENABLED := 0
+
+.PHONY: build install rig rig-down demo test unit e2e fuzz bench vet clean
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/docker-maim ./cmd/docker-maim
+
+## install: put the plugin where the docker CLI finds it (~/.docker/cli-plugins)
+install: build
+	mkdir -p $(PLUGIN_DIR)
+	install -m 0755 bin/docker-maim $(PLUGIN_DIR)/docker-maim
+
+## rig: install and start a Docker engine, a loopback registry and docker compose (idempotent)
+rig:
+	bash scripts/rig.sh up
+
+rig-down:
+	bash scripts/rig.sh down
+
+## demo: a sample project upgraded v1 -> v2, rolled back, and a failed upgrade rolling itself back
+demo: rig install
+	bash scripts/demo.sh
+
+vet:
+	$(GO) vet ./...
+
+## test: every test, the end-to-end ones against the real engine and registry included
+test: rig vet
+	$(GO) test -count=1 -timeout 45m ./...
+	$(MAKE) fuzz
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzMergeTOML$$' -fuzztime=15s ./internal/config
+	$(GO) test -run='^$$' -fuzz='^FuzzMergeDotenv$$' -fuzztime=15s ./internal/config
+
+## bench: backup/restore and upgrade downtime against host tar|zstd, busybox tar and docker compose
+bench: rig install
+	bash scripts/bench.sh
+
+clean:
+	rm -rf bin
