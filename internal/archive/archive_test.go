@@ -567,3 +567,45 @@ func TestSystemTarCompat(t *testing.T) {
 		}
 	})
 }
+
+func TestStaleDirXattrsAndOwnerOptions(t *testing.T) {
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "d"), 0o755)
+	os.WriteFile(filepath.Join(src, "d/f"), []byte("f"), 0o644)
+	if isRoot() {
+		os.Lchown(filepath.Join(src, "d/f"), 4242, 4343)
+	}
+	data, _ := pack(t, src, None, WriteOptions{})
+	dest := t.TempDir()
+	os.MkdirAll(filepath.Join(dest, "d"), 0o755)
+	if err := unix.Setxattr(filepath.Join(dest, "d"), "user.stale", []byte("x"), 0); err != nil {
+		if errors.Is(err, unix.ENOTSUP) {
+			t.Skip("no user xattrs here")
+		}
+		t.Fatal(err)
+	}
+	unix.Setxattr(dest, "user.stale-root", []byte("x"), 0)
+	if _, err := Extract(context.Background(), bytes.NewReader(data), dest, ExtractOptions{NoSameOwner: true}); err != nil {
+		t.Fatal(err)
+	}
+	if x := xattrString(t, filepath.Join(dest, "d")); x != "" {
+		t.Errorf("stale xattrs kept on d: %q", x)
+	}
+	if x := xattrString(t, dest); x != "" {
+		t.Errorf("stale xattrs kept on root: %q", x)
+	}
+	var st unix.Stat_t
+	unix.Lstat(filepath.Join(dest, "d/f"), &st)
+	if int(st.Uid) != os.Geteuid() {
+		t.Errorf("NoSameOwner: file owned by %d", st.Uid)
+	}
+	if isRoot() {
+		if _, err := Extract(context.Background(), bytes.NewReader(data), dest, ExtractOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		unix.Lstat(filepath.Join(dest, "d/f"), &st)
+		if st.Uid != 4242 || st.Gid != 4343 {
+			t.Errorf("root default: owner %d:%d", st.Uid, st.Gid)
+		}
+	}
+}

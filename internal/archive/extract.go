@@ -321,6 +321,11 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 		if err != nil {
 			return err
 		}
+		if !x.dirs[""] {
+			if err := dropStaleXattrs(fd, h, x.dest); err != nil {
+				return err
+			}
+		}
 		return x.attrsFD(fd, h, "")
 	}
 	dir, base := split(rel)
@@ -343,7 +348,12 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 		if err != nil {
 			return pathErr("open", rel, err)
 		}
-		err = x.attrsFD(dfd, h, rel)
+		if !fresh {
+			err = dropStaleXattrs(dfd, h, rel)
+		}
+		if err == nil {
+			err = x.attrsFD(dfd, h, rel)
+		}
 		unix.Close(dfd)
 		return err
 	case tar.TypeReg, tar.TypeRegA:
@@ -458,6 +468,40 @@ func (x *extractor) attrsFD(fd int, h *tar.Header, rel string) error {
 			if err := unix.Fsetxattr(fd, name, []byte(val), 0); err != nil && !xattrSkippable(name, err) {
 				return pathErr("setxattr "+name, rel, err)
 			}
+		}
+	}
+	return nil
+}
+
+// dropStaleXattrs removes user.* extended attributes of a directory kept
+// from before the extraction that the archive does not have (files and links
+// are always recreated, so only directories can carry stale ones). Other
+// namespaces (security.selinux labels, ACLs) of kept directories are left as
+// the host set them unless the archive overrides them.
+func dropStaleXattrs(fd int, h *tar.Header, rel string) error {
+	buf := make([]byte, 4096)
+	n, err := unix.Flistxattr(fd, buf)
+	if err == unix.ERANGE {
+		if sz, err2 := unix.Flistxattr(fd, nil); err2 == nil {
+			buf = make([]byte, sz+1024)
+			n, err = unix.Flistxattr(fd, buf)
+		}
+	}
+	if err != nil {
+		if err == unix.ENOTSUP || err == unix.EOPNOTSUPP {
+			return nil
+		}
+		return pathErr("listxattr", rel, err)
+	}
+	for _, name := range strings.Split(string(buf[:n]), "\x00") {
+		if !strings.HasPrefix(name, "user.") {
+			continue
+		}
+		if _, ok := h.PAXRecords["SCHILY.xattr."+name]; ok {
+			continue
+		}
+		if err := unix.Fremovexattr(fd, name); err != nil && err != unix.ENODATA && !xattrSkippable(name, err) {
+			return pathErr("removexattr "+name, rel, err)
 		}
 	}
 	return nil
@@ -591,12 +635,12 @@ func (x *extractor) finish() error {
 		}
 	}
 	x.dropParent()
+	d, err := x.root.Open(".")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
 	if m := x.rootSet; m != nil {
-		d, err := x.root.Open(".")
-		if err != nil {
-			return err
-		}
-		defer d.Close()
 		if err := unix.Fchmod(int(d.Fd()), m.mode); err != nil {
 			return pathErr("chmod", x.dest, err)
 		}
@@ -609,6 +653,10 @@ func (x *extractor) finish() error {
 				return err
 			}
 		}
+	}
+	// Restores replace the only other copy of the data: make it durable.
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return pathErr("syncfs", x.dest, err)
 	}
 	return nil
 }
