@@ -183,13 +183,16 @@ func mergeDotenv(template, current []byte, opts Options, rep *Report) ([]byte, e
 			}
 			continue
 		}
+		// Only the last definition counts (as for the application); earlier
+		// duplicates in the template stay as they are.
+		if te != t.last[te.key] {
+			continue
+		}
 		uval := current[ue.valStart:ue.valEnd]
 		if bytes.Equal(uval, template[te.valStart:te.valEnd]) {
 			continue
 		}
-		if first {
-			rep.Changed = append(rep.Changed, te.key)
-		}
+		rep.Changed = append(rep.Changed, te.key)
 		edits = append(edits, edit{te.valStart, te.valEnd, uval})
 	}
 	out := applyEdits(template, edits)
