@@ -26,7 +26,8 @@ func parseJSON(name string, data []byte) (*jnode, error) {
 	if err := json.Unmarshal(data, &v); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, jsonParseError(name, data, se.Offset, se.Error(), err)
+			// Offset is just past the offending byte.
+			return nil, jsonParseError(name, data, max(se.Offset-1, 0), se.Error(), err)
 		}
 		return nil, jsonParseError(name, data, int64(len(data)), err.Error(), err)
 	}
