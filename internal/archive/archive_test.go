@@ -56,7 +56,7 @@ func scan(data []byte, c Compression) (Stats, error) {
 func TestRoundTrip(t *testing.T) {
 	for _, c := range []Compression{Zstd, Gzip, None} {
 		t.Run(string(c), func(t *testing.T) {
-			src := filepath.Join(t.TempDir(), "src")
+			src := filepath.Join(tempDir(t), "src")
 			if err := os.Mkdir(src, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +74,7 @@ func TestRoundTrip(t *testing.T) {
 			if sst != wst {
 				t.Errorf("scan stats %+v != write stats %+v", sst, wst)
 			}
-			dest := filepath.Join(t.TempDir(), "dest")
+			dest := filepath.Join(tempDir(t), "dest")
 			est, err := unpack(t, data, c, dest, ExtractOptions{AllowDevices: true})
 			if err != nil {
 				t.Fatal(err)
@@ -105,7 +105,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestEntryOrderAndNames(t *testing.T) {
-	src := t.TempDir()
+	src := tempDir(t)
 	makeTree(t, src)
 	data, _ := pack(t, src, None, WriteOptions{})
 	rd := tar.NewReader(bytes.NewReader(data))
@@ -155,12 +155,12 @@ func TestEntryOrderAndNames(t *testing.T) {
 }
 
 func TestExactSync(t *testing.T) {
-	src := t.TempDir()
+	src := tempDir(t)
 	makeTree(t, src)
 	want := snapshot(t, src)
 	data, _ := pack(t, src, Zstd, WriteOptions{})
 
-	dest := t.TempDir()
+	dest := tempDir(t)
 	mk := func(rel, content string) {
 		p := filepath.Join(dest, rel)
 		os.MkdirAll(filepath.Dir(p), 0o755)
@@ -181,7 +181,7 @@ func TestExactSync(t *testing.T) {
 	os.Symlink("/tmp", filepath.Join(dest, "abs-link"))
 	os.Symlink("/etc", filepath.Join(dest, "hard")) // would redirect hard/one outside
 	// A hardlink in dest to a file outside it must not see the new content.
-	outside := filepath.Join(t.TempDir(), "outside")
+	outside := filepath.Join(tempDir(t), "outside")
 	os.WriteFile(outside, []byte("outside"), 0o644)
 	os.Link(outside, filepath.Join(dest, "with space"))
 
@@ -197,7 +197,7 @@ func TestExactSync(t *testing.T) {
 }
 
 func TestSingleFile(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	src := filepath.Join(dir, "config.toml")
 	os.WriteFile(src, []byte("key = 1\n"), 0o640)
 	mtime := time.Unix(1600000000, 42)
@@ -211,7 +211,7 @@ func TestSingleFile(t *testing.T) {
 	if err != nil || h.Name != "config.toml" || h.Typeflag != tar.TypeReg {
 		t.Fatalf("entry %+v, %v", h, err)
 	}
-	destDir := t.TempDir()
+	destDir := tempDir(t)
 	dest := filepath.Join(destDir, "restored.toml")
 	os.WriteFile(dest, []byte("old and longer content"), 0o600)
 	if _, err := unpack(t, data, Gzip, dest, ExtractOptions{}); err != nil {
@@ -226,7 +226,7 @@ func TestSingleFile(t *testing.T) {
 		t.Errorf("temp files left: %v", ents)
 	}
 	// A directory at dest is not silently replaced by a file.
-	if _, err := unpack(t, data, Gzip, t.TempDir(), ExtractOptions{}); err == nil {
+	if _, err := unpack(t, data, Gzip, tempDir(t), ExtractOptions{}); err == nil {
 		t.Error("single-file archive extracted over a directory")
 	}
 }
@@ -263,7 +263,7 @@ func linkH(name, target string, typ byte) *tar.Header {
 }
 
 func TestHostileArchives(t *testing.T) {
-	outside := t.TempDir()
+	outside := tempDir(t)
 	victim := filepath.Join(outside, "passwd")
 	os.WriteFile(victim, []byte("root:x:0:0"), 0o644)
 	cases := []struct {
@@ -289,7 +289,7 @@ func TestHostileArchives(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dest := filepath.Join(t.TempDir(), "dest")
+			dest := filepath.Join(tempDir(t), "dest")
 			_, err := Extract(context.Background(), bytes.NewReader(tc.data), dest, ExtractOptions{})
 			var ue *UnsafeEntryError
 			if !errors.As(err, &ue) {
@@ -320,7 +320,7 @@ func TestDevicesAllowed(t *testing.T) {
 		t.Skip("mknod needs root")
 	}
 	data := tarOf(t, dirH("./"), &tar.Header{Name: "./null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3, Mode: 0o666})
-	dest := t.TempDir()
+	dest := tempDir(t)
 	_, err := Extract(context.Background(), bytes.NewReader(data), dest, ExtractOptions{AllowDevices: true})
 	if errors.Is(err, unix.EPERM) {
 		t.Skipf("no CAP_MKNOD: %v", err)
@@ -338,7 +338,7 @@ func TestDevicesAllowed(t *testing.T) {
 // Archives of plain file lists (no directory entries) extract, creating parents.
 func TestImplicitDirsAndForeignArchives(t *testing.T) {
 	data := tarOf(t, fileH("x/y/z"), fileH("x/w"), fileH("top"))
-	dest := t.TempDir()
+	dest := tempDir(t)
 	os.WriteFile(filepath.Join(dest, "stale"), nil, 0o644)
 	st, err := Extract(context.Background(), bytes.NewReader(data), dest, ExtractOptions{})
 	if err != nil {
@@ -358,7 +358,7 @@ func TestImplicitDirsAndForeignArchives(t *testing.T) {
 }
 
 func TestTruncatedAndCorrupt(t *testing.T) {
-	src := t.TempDir()
+	src := tempDir(t)
 	makeTree(t, src)
 	for _, c := range []Compression{Zstd, Gzip, None} {
 		t.Run(string(c), func(t *testing.T) {
@@ -391,11 +391,11 @@ func TestTruncatedAndCorrupt(t *testing.T) {
 }
 
 func TestTruncatedExtractDoesNotPrune(t *testing.T) {
-	src := t.TempDir()
+	src := tempDir(t)
 	os.WriteFile(filepath.Join(src, "a"), []byte("a"), 0o644)
 	os.WriteFile(filepath.Join(src, "b"), []byte("b"), 0o644)
 	data, _ := pack(t, src, None, WriteOptions{})
-	dest := t.TempDir()
+	dest := tempDir(t)
 	os.WriteFile(filepath.Join(dest, "keep-me"), []byte("precious"), 0o644)
 	_, err := Extract(context.Background(), bytes.NewReader(data[:len(data)-1024]), dest, ExtractOptions{})
 	if err == nil {
@@ -407,7 +407,7 @@ func TestTruncatedExtractDoesNotPrune(t *testing.T) {
 }
 
 func TestExcludes(t *testing.T) {
-	src := t.TempDir()
+	src := tempDir(t)
 	for _, p := range []string{"keep.txt", "app.log", "sub/app.log", "cache/x/y", "cache/z", "tmp/a", "sub/tmp/b", "sub/keep"} {
 		os.MkdirAll(filepath.Join(src, filepath.Dir(p)), 0o755)
 		os.WriteFile(filepath.Join(src, p), []byte(p), 0o644)
@@ -431,7 +431,7 @@ func TestExcludes(t *testing.T) {
 func TestChangingFiles(t *testing.T) {
 	for _, grow := range []bool{false, true} {
 		t.Run(map[bool]string{false: "shrink", true: "grow"}[grow], func(t *testing.T) {
-			src := t.TempDir()
+			src := tempDir(t)
 			big := filepath.Join(src, "a-big")
 			content := bytes.Repeat([]byte("y"), 3*copyBufSize)
 			os.WriteFile(big, content, 0o644)
@@ -476,7 +476,7 @@ func TestChangingFiles(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	src := t.TempDir()
+	src := tempDir(t)
 	makeTree(t, src)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -484,7 +484,7 @@ func TestCancel(t *testing.T) {
 		t.Errorf("WriteTar: %v", err)
 	}
 	data, _ := pack(t, src, None, WriteOptions{})
-	if _, err := Extract(ctx, bytes.NewReader(data), t.TempDir(), ExtractOptions{}); !errors.Is(err, context.Canceled) {
+	if _, err := Extract(ctx, bytes.NewReader(data), tempDir(t), ExtractOptions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Extract: %v", err)
 	}
 }
@@ -516,7 +516,7 @@ func TestSystemTarCompat(t *testing.T) {
 	if _, err := exec.LookPath("tar"); err != nil {
 		t.Skip("no tar")
 	}
-	src := filepath.Join(t.TempDir(), "src")
+	src := filepath.Join(tempDir(t), "src")
 	os.Mkdir(src, 0o755)
 	makeTree(t, src)
 	want := snapshot(t, src)
@@ -536,9 +536,9 @@ func TestSystemTarCompat(t *testing.T) {
 				t.Skip("no zstd")
 			}
 			data, _ := pack(t, src, c, WriteOptions{})
-			file := filepath.Join(t.TempDir(), "a"+c.Ext())
+			file := filepath.Join(tempDir(t), "a"+c.Ext())
 			os.WriteFile(file, data, 0o600)
-			dest := t.TempDir()
+			dest := tempDir(t)
 			args := append([]string{z, "-xf", file, "-C", dest}, flags...)
 			if out, err := exec.Command("tar", args...).CombinedOutput(); err != nil {
 				t.Fatalf("tar %v: %v\n%s", args, err, out)
@@ -549,7 +549,7 @@ func TestSystemTarCompat(t *testing.T) {
 		})
 	}
 	t.Run("write-gnu-tar", func(t *testing.T) {
-		file := filepath.Join(t.TempDir(), "gnu.tar")
+		file := filepath.Join(tempDir(t), "gnu.tar")
 		args := append([]string{"--format=pax", "-cf", file, "-C", src, "."}, flags...)
 		if out, err := exec.Command("tar", args...).CombinedOutput(); err != nil {
 			t.Fatalf("tar %v: %v\n%s", args, err, out)
@@ -558,7 +558,7 @@ func TestSystemTarCompat(t *testing.T) {
 		if _, err := Scan(bytes.NewReader(data)); err != nil {
 			t.Fatalf("Scan of GNU tar archive: %v", err)
 		}
-		dest := t.TempDir()
+		dest := tempDir(t)
 		if _, err := Extract(context.Background(), bytes.NewReader(data), dest, ExtractOptions{AllowDevices: true}); err != nil {
 			t.Fatal(err)
 		}
@@ -569,14 +569,14 @@ func TestSystemTarCompat(t *testing.T) {
 }
 
 func TestStaleDirXattrsAndOwnerOptions(t *testing.T) {
-	src := t.TempDir()
+	src := tempDir(t)
 	os.MkdirAll(filepath.Join(src, "d"), 0o755)
 	os.WriteFile(filepath.Join(src, "d/f"), []byte("f"), 0o644)
 	if isRoot() {
 		os.Lchown(filepath.Join(src, "d/f"), 4242, 4343)
 	}
 	data, _ := pack(t, src, None, WriteOptions{})
-	dest := t.TempDir()
+	dest := tempDir(t)
 	os.MkdirAll(filepath.Join(dest, "d"), 0o755)
 	if err := unix.Setxattr(filepath.Join(dest, "d"), "user.stale", []byte("x"), 0); err != nil {
 		if errors.Is(err, unix.ENOTSUP) {
@@ -608,4 +608,20 @@ func TestStaleDirXattrsAndOwnerOptions(t *testing.T) {
 			t.Errorf("root default: owner %d:%d", st.Uid, st.Gid)
 		}
 	}
+}
+
+// tempDir is t.TempDir that can be removed even when a test left read-only
+// directories in it (non-root users cannot delete inside a 0555 dir).
+func tempDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Cleanup(func() {
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
+	return dir
 }
