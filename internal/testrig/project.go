@@ -157,32 +157,47 @@ func (p *Proj) Bot(v string) string {
 	}
 	repo := p.Name + "/bot"
 	ref := Registry() + "/" + repo + ":" + v
-	ctx, cancel := cleanupContext()
-	defer cancel()
-	if err := pull(ctx, p.Client, shared); err != nil {
-		p.t.Fatalf("testrig: %v", err)
-	}
-	if _, err := p.Client.ImageTag(ctx, client.ImageTagOptions{Source: shared, Target: ref}); err != nil {
-		p.t.Fatalf("testrig: tag %s: %v", ref, err)
-	}
-	digest, err := push(ctx, p.Client, ref)
-	if err == nil {
-		p.regs = append(p.regs, regManifest{repo, digest})
-	}
-	// Drop both local names: the shared one was only pulled to be re-tagged.
-	for _, r := range []string{ref, shared} {
-		if _, rerr := p.Client.ImageRemove(ctx, r, client.ImageRemoveOptions{}); rerr != nil && !isNotFound(rerr) && r == ref {
-			err = rerr
-		}
-	}
+	digest, err := p.copyBot(shared, ref)
 	if err != nil {
-		p.t.Fatalf("testrig: %v", err)
+		p.t.Fatalf("testrig: private copy of stand-in bot %s: %v", v, err)
 	}
+	p.regs = append(p.regs, regManifest{repo, digest})
 	if p.bots == nil {
 		p.bots = map[string]string{}
 	}
 	p.bots[v] = ref
 	return ref
+}
+
+// copyBot pushes shared as ref and removes the local ref again. Test binaries serialise these
+// image operations with a flock: engine 20.10 has been seen to hang for minutes in an image
+// DELETE racing a pull or push of the same image.
+func (p *Proj) copyBot(shared, ref string) (string, error) {
+	unlock, err := lockFile(filepath.Join(os.TempDir(), "maim-standin-bot-ops.lock"))
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	ctx, cancel := cleanupContext()
+	defer cancel()
+	if _, err := p.Client.ImageInspect(ctx, shared); err != nil {
+		if err := pull(ctx, p.Client, shared); err != nil {
+			return "", err
+		}
+	}
+	if _, err := p.Client.ImageTag(ctx, client.ImageTagOptions{Source: shared, Target: ref}); err != nil {
+		return "", fmt.Errorf("tag %s: %w", ref, err)
+	}
+	digest, err := push(ctx, p.Client, ref)
+	if err != nil {
+		return "", err
+	}
+	if _, err := p.Client.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err != nil && !isNotFound(err) {
+		if _, ierr := p.Client.ImageInspect(ctx, ref); !isNotFound(ierr) {
+			return "", fmt.Errorf("remove local %s: %w", ref, err)
+		}
+	}
+	return digest, nil
 }
 
 func pull(ctx context.Context, cli *client.Client, ref string) error {

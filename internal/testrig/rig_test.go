@@ -83,6 +83,7 @@ const botCompose = `services:
 func botYAML(v string) string { return strings.ReplaceAll(botCompose, "%s", v) }
 
 func TestBotImageRunsHealthyAndIsPulled(t *testing.T) {
+	t.Parallel()
 	p := Project(t, "rig-healthy", botYAML("1.0.0"))
 	ctx := context.Background()
 	ref := p.Bot("1.0.0")
@@ -114,9 +115,8 @@ func TestBotImageRunsHealthyAndIsPulled(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &eff) != nil || eff.Version != "1.0.0" || eff.Config["bot"]["nickname"] != "麦麦" {
 		t.Fatalf("effective.json: %v\n%s", err, b)
 	}
-	out := Compose(t, p, "ps")
-	if !strings.Contains(out, "running") {
-		t.Fatalf("ps: %s", out)
+	if out := Compose(t, p, "ps", "-q"); !strings.HasPrefix(c.ID, strings.TrimSpace(out)) || strings.TrimSpace(out) == "" {
+		t.Fatalf("ps -q: %q, want %s", out, c.ID)
 	}
 	// SIGTERM is handled: stop is quick and the exit code 0.
 	t0 := time.Now()
@@ -130,6 +130,7 @@ func TestBotImageRunsHealthyAndIsPulled(t *testing.T) {
 }
 
 func TestV2MigratesAndV1RefusesSchema2(t *testing.T) {
+	t.Parallel()
 	p := Project(t, "rig-schema", botYAML("1.0.0"))
 	Compose(t, p, "up", "-d")
 	waitFor(t, p, "v1 healthy", 60*time.Second, healthy)
@@ -156,6 +157,7 @@ func TestV2MigratesAndV1RefusesSchema2(t *testing.T) {
 }
 
 func TestFailSwitchCrashLoops(t *testing.T) {
+	t.Parallel()
 	p := Project(t, "rig-crash", `services:
   bot:
     image: {{bot:1.1.0}}
@@ -171,6 +173,7 @@ func TestFailSwitchCrashLoops(t *testing.T) {
 }
 
 func TestUnhealthySwitch(t *testing.T) {
+	t.Parallel()
 	p := Project(t, "rig-unhealthy", `services:
   bot:
     image: {{bot:1.0.0}}
@@ -188,6 +191,7 @@ func TestUnhealthySwitch(t *testing.T) {
 // TestCleanup checks that a project's cleanup leaves nothing behind in the engine, the
 // registry or on disk.
 func TestCleanup(t *testing.T) {
+	t.Parallel()
 	var p *Proj
 	var ref string
 	t.Run("make", func(t *testing.T) {
@@ -229,6 +233,7 @@ networks:
 }
 
 func TestProjectNames(t *testing.T) {
+	t.Parallel()
 	a, b := Project(t, "Same Name!", ""), Project(t, "Same Name!", "")
 	if a.Name == b.Name || !strings.HasPrefix(a.Name, "maimtest-same-name-") {
 		t.Fatalf("names %q %q", a.Name, b.Name)
@@ -287,5 +292,56 @@ func TestTreeHash(t *testing.T) {
 	}
 	if TreeHash(t, dir) == h0 {
 		t.Fatal("starts.log change not detected without exclude")
+	}
+}
+
+// TestComposeSDKFallback drives the SDK fallback directly, whether or not the CLI plugin exists.
+func TestComposeSDKFallback(t *testing.T) {
+	t.Parallel()
+	p := Project(t, "rig-sdk", `services:
+  bot:
+    image: {{bot:1.1.0}}
+    volumes: [botdata:/bot/data]
+    healthcheck:
+      start_period: 3s
+volumes:
+  botdata: {}
+`)
+	ctx := context.Background()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := composeSDK(ctx, p, args)
+		if err != nil {
+			t.Fatalf("sdk compose %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	run("up", "-d", "--wait", "--wait-timeout", "60")
+	c := botContainer(t, p)
+	if !healthy(c) {
+		t.Fatalf("up --wait returned before healthy: %+v", c.State)
+	}
+	if c.Config.Labels["com.docker.compose.service"] != "bot" {
+		t.Fatalf("labels: %v", c.Config.Labels)
+	}
+	if out := run("ps"); !strings.Contains(out, "bot running healthy") {
+		t.Fatalf("ps: %q", out)
+	}
+	run("stop")
+	if out := run("ps"); strings.TrimSpace(out) != "" {
+		t.Fatalf("ps after stop: %q", out)
+	}
+	if out := run("ps", "-a"); !strings.Contains(out, "exited") {
+		t.Fatalf("ps -a after stop: %q", out)
+	}
+	run("start")
+	waitFor(t, p, "healthy again", 60*time.Second, healthy)
+	if _, err := composeSDK(ctx, p, []string{"logs"}); err == nil || !strings.Contains(err.Error(), "not supported") {
+		t.Fatalf("unsupported command: %v", err)
+	}
+	run("down", "-v")
+	vs, _ := p.Client.VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("label", ProjectLabel+"="+p.Name)})
+	if len(vs.Items) != 0 {
+		t.Fatalf("down -v left %d volumes", len(vs.Items))
 	}
 }

@@ -14,7 +14,9 @@
 //     "healthcheck" subcommand (the image's HEALTHCHECK) checks;
 //   - fault switches, from env BOT_FAIL or config [debug].fail: "crash" (exit 1 at once),
 //     "crash-late" (exit 1 after the data migration), "unhealthy" (runs, never healthy),
-//     "slow" (ready after BOT_SLOW_SECONDS or [debug].slow_seconds seconds);
+//     "slow" (ready after BOT_SLOW_SECONDS or [debug].slow_seconds seconds), "crash-after"
+//     (ready and healthy, then exit 1 after BOT_CRASH_AFTER seconds, default 3: with a restart
+//     policy, a service that looks fine at first and then crash-loops);
 //   - SIGTERM and SIGINT stop it at once with exit 0.
 //
 // Subcommands: (none) run; "healthcheck"; "print-config" (effective config as JSON on stdout,
@@ -210,7 +212,7 @@ func effectiveConfig(p paths, create bool, log io.Writer) (*effective, error) {
 		eff.SlowSeconds = n
 	}
 	switch eff.Fail {
-	case "", "crash", "crash-late", "unhealthy", "slow":
+	case "", "crash", "crash-late", "crash-after", "unhealthy", "slow":
 	default:
 		return nil, fmt.Errorf("unknown fail mode %q", eff.Fail)
 	}
@@ -330,6 +332,19 @@ func serve(p paths, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "bot ready version=%s\n", version)
 
+	var crash <-chan time.Time
+	if eff.Fail == "crash-after" {
+		after := 3 * time.Second
+		if s := os.Getenv("BOT_CRASH_AFTER"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				fmt.Fprintf(stderr, "bot error: BOT_CRASH_AFTER=%q: %v\n", s, err)
+				return exitConfig
+			}
+			after = time.Duration(n) * time.Second
+		}
+		crash = time.After(after)
+	}
 	tick := time.NewTicker(healthRefresh)
 	defer tick.Stop()
 	for {
@@ -344,6 +359,10 @@ func serve(p paths, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "bot stopping signal=%s\n", s)
 			return exitOK
 		case <-tick.C:
+		case <-crash:
+			_ = os.Remove(p.health)
+			fmt.Fprintf(stderr, "bot crashing on purpose (fail=crash-after) version=%s\n", version)
+			return exitCrash
 		}
 	}
 }

@@ -198,6 +198,16 @@ func TestFailSwitches(t *testing.T) {
 	c.Process.Signal(syscall.SIGTERM)
 	c.Wait()
 
+	s = newSandbox(t, "1.0.0")
+	c, _ = s.start(t, v1, []string{"BOT_FAIL=crash-after", "BOT_CRASH_AFTER=1"}, "bot ready")
+	t0 = time.Now()
+	if err := c.Wait(); exitCode(err) != exitCrash {
+		t.Fatalf("crash-after: %v", err)
+	}
+	if el := time.Since(t0); el < 500*time.Millisecond {
+		t.Fatalf("crash-after exited after %s", el)
+	}
+
 	out, err = s.cmd(v1, []string{"BOT_FAIL=bogus"}).CombinedOutput()
 	if exitCode(err) != exitConfig {
 		t.Fatalf("bogus fail mode: exit %d\n%s", exitCode(err), out)

@@ -1,0 +1,474 @@
+// Package health is the health gate that ends upgrade, restore and rollback: it watches a
+// Compose project's containers until every selected service has proved itself, or returns a
+// *Failure naming the first service that did not, with its last log lines.
+//
+// The rules, per container of each service (every replica):
+//
+//   - A container with a healthcheck must report "healthy"; "unhealthy" fails at once.
+//   - A container without one must be running and stay running, with neither its RestartCount
+//     nor its StartedAt changing, for Options.StablePeriod (measured on this machine's clock
+//     from when the gate first saw that start, so engine clock skew does not matter).
+//   - A one-shot service (declared in Options.OneShot, or a container with restart policy "no"
+//     or "on-failure" that has exited) must exit with code 0; a declared one-shot that is still
+//     running is waited for.
+//   - A restart of any container (RestartCount or StartedAt changed since the gate began, or
+//     state "restarting") fails the service: that is a crash loop.
+//   - When Options.ReadyLog names a substring for the service, it must appear in the
+//     container's logs since its start.
+//   - Everything must hold within Options.Timeout; otherwise the first service still pending
+//     fails with the reason it was waiting for.
+//
+// ParseExtension and FromProject read the per-service `x-maim` keys `ready_log` (string) and
+// `one_shot` (bool) from a compose-go project.
+package health
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// Compose labels the gate selects containers by.
+const (
+	LabelProject = "com.docker.compose.project"
+	LabelService = "com.docker.compose.service"
+	LabelOneOff  = "com.docker.compose.oneoff"
+)
+
+// Defaults used when an Options field is zero.
+const (
+	DefaultTimeout      = 5 * time.Minute
+	DefaultStablePeriod = 15 * time.Second
+	DefaultPollInterval = 500 * time.Millisecond
+	// LogLines is how many of a failing container's last log lines a Failure carries.
+	LogLines = 20
+	// MissingGrace is how long a selected service may have no container before it fails.
+	MissingGrace = 15 * time.Second
+)
+
+// Engine is the part of the engine API the gate needs; *client.Client implements it.
+type Engine interface {
+	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
+	ContainerInspect(ctx context.Context, containerID string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
+	ContainerLogs(ctx context.Context, containerID string, options client.ContainerLogsOptions) (client.ContainerLogsResult, error)
+}
+
+// Options tune the gate. Zero values take the defaults above.
+type Options struct {
+	// Timeout bounds the whole wait (default 5m).
+	Timeout time.Duration
+	// StablePeriod is how long a service without a healthcheck must stay up (default 15s).
+	// A negative value means "running once is enough".
+	StablePeriod time.Duration
+	// ReadyLog maps a service to a substring that must appear in its logs since start.
+	ReadyLog map[string]string
+	// Services limits the gate to these services; empty means every service that has
+	// containers in the project (one-off `compose run` containers are never checked).
+	Services []string
+	// OneShot marks services that must run to completion and exit 0.
+	OneShot map[string]bool
+	// PollInterval is the time between inspections (default 500ms).
+	PollInterval time.Duration
+	// Progress, when set, is called when a service's state changes ("waiting: health starting",
+	// "ready", ...). It must not block.
+	Progress func(service, state string)
+}
+
+// Failure is the error Wait returns when a service does not pass the gate.
+type Failure struct {
+	Service   string   // compose service name ("" when the project has no containers at all)
+	Container string   // container name, without the leading slash
+	Reason    string   // why, in a few words: "unhealthy: ...", "restarted ...", "exited with code 1", ...
+	Logs      []string // the container's last log lines (up to LogLines), stdout and stderr merged
+}
+
+func (f *Failure) Error() string {
+	if f.Service == "" {
+		return "health gate: " + f.Reason
+	}
+	return fmt.Sprintf("health gate: service %s: %s", f.Service, f.Reason)
+}
+
+// watched is one container under observation.
+type watched struct {
+	service, id, name string
+	restartCount      int    // at first sight
+	startedAt         string // at first sight
+	stableSince       time.Time
+	readyLogFound     bool
+	done              bool
+	pending           string // what it waits for
+	lastLog           time.Time
+}
+
+// Wait blocks until every selected service of project passes the gate (nil), one fails
+// (*Failure), the timeout passes (*Failure naming a pending service), or ctx ends (ctx.Err()).
+func Wait(ctx context.Context, cli Engine, project string, opts Options) error {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.StablePeriod == 0 {
+		opts.StablePeriod = DefaultStablePeriod
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	start := time.Now()
+	deadline := start.Add(opts.Timeout)
+	g := &gate{cli: cli, project: project, opts: opts, status: map[string]string{}}
+
+	for {
+		done, err := g.poll(ctx)
+		if err != nil || done {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !time.Now().Before(deadline) {
+			return g.timeout(ctx)
+		}
+		if len(g.missing) > 0 && time.Since(start) > MissingGrace {
+			return g.timeout(ctx)
+		}
+		wait := min(opts.PollInterval, time.Until(deadline))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+type gate struct {
+	cli     Engine
+	project string
+	opts    Options
+	byID    map[string]*watched
+	order   []*watched
+	missing []string // selected services without containers at the last poll
+	status  map[string]string
+}
+
+func (g *gate) report(service, state string) {
+	if g.opts.Progress != nil && g.status[service] != state {
+		g.status[service] = state
+		g.opts.Progress(service, state)
+	}
+}
+
+// list returns the project's service containers, by service, filtered by opts.Services.
+func (g *gate) list(ctx context.Context) (map[string][]container.Summary, error) {
+	res, err := g.cli.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", LabelProject+"="+g.project),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]container.Summary{}
+	for _, c := range res.Items {
+		svc := c.Labels[LabelService]
+		if svc == "" || strings.EqualFold(c.Labels[LabelOneOff], "true") {
+			continue
+		}
+		if len(g.opts.Services) > 0 && !slices.Contains(g.opts.Services, svc) {
+			continue
+		}
+		out[svc] = append(out[svc], c)
+	}
+	return out, nil
+}
+
+func (g *gate) poll(ctx context.Context) (bool, error) {
+	cs, err := g.list(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return true, ctx.Err()
+		}
+		return true, fmt.Errorf("health gate: list containers of %s: %w", g.project, err)
+	}
+	if g.byID == nil {
+		g.byID = map[string]*watched{}
+	}
+	g.missing = g.missing[:0]
+	if len(g.opts.Services) > 0 {
+		for _, s := range g.opts.Services {
+			if len(cs[s]) == 0 {
+				g.missing = append(g.missing, s)
+				g.report(s, "waiting: no container")
+			}
+		}
+	} else if len(cs) == 0 {
+		g.missing = append(g.missing, "")
+	}
+	seen := map[string]bool{}
+	services := make([]string, 0, len(cs))
+	for s := range cs {
+		services = append(services, s)
+	}
+	sort.Strings(services)
+	for _, s := range services {
+		for _, c := range cs[s] {
+			seen[c.ID] = true
+			w := g.byID[c.ID]
+			if w == nil {
+				w = &watched{service: s, id: c.ID, restartCount: -1}
+				g.byID[c.ID] = w
+				g.order = append(g.order, w)
+			}
+			if w.done {
+				continue
+			}
+			if f := g.check(ctx, w); f != nil {
+				if ctx.Err() != nil {
+					return true, ctx.Err()
+				}
+				return true, f
+			}
+		}
+	}
+	for _, w := range g.order {
+		if !seen[w.id] && !w.done {
+			return true, g.fail(ctx, w, "container was removed while the gate watched it")
+		}
+	}
+	if len(g.missing) > 0 {
+		return false, nil
+	}
+	for _, w := range g.order {
+		if seen[w.id] && !w.done {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// check inspects w and returns a *Failure, or updates w.done / w.pending.
+func (g *gate) check(ctx context.Context, w *watched) *Failure {
+	res, err := g.cli.ContainerInspect(ctx, w.id, client.ContainerInspectOptions{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return g.fail(ctx, w, "inspect: "+err.Error())
+	}
+	c := res.Container
+	w.name = strings.TrimPrefix(c.Name, "/")
+	st := c.State
+	if st == nil {
+		return g.fail(ctx, w, "engine reported no state")
+	}
+	now := time.Now()
+	if w.restartCount < 0 {
+		w.restartCount, w.startedAt, w.stableSince = c.RestartCount, st.StartedAt, now
+	}
+	if c.RestartCount != w.restartCount || (st.StartedAt != w.startedAt && !isZeroTime(w.startedAt)) {
+		return g.fail(ctx, w, fmt.Sprintf("restarted (restart count %d -> %d, exit code %d)", w.restartCount, c.RestartCount, st.ExitCode))
+	}
+	if isZeroTime(w.startedAt) && !isZeroTime(st.StartedAt) {
+		// first start seen after the gate began (it was "created")
+		w.startedAt, w.stableSince = st.StartedAt, now
+	}
+	policy := container.RestartPolicy{}
+	if c.HostConfig != nil {
+		policy = c.HostConfig.RestartPolicy
+	}
+	oneShot := g.opts.OneShot[w.service]
+
+	switch st.Status {
+	case container.StateRestarting:
+		return g.fail(ctx, w, fmt.Sprintf("restarting (crash loop; last exit code %d)", st.ExitCode))
+	case container.StateDead, container.StateRemoving:
+		return g.fail(ctx, w, "container is "+string(st.Status))
+	case container.StateExited:
+		if st.ExitCode != 0 {
+			reason := fmt.Sprintf("exited with code %d", st.ExitCode)
+			if st.OOMKilled {
+				reason += " (OOM killed)"
+			}
+			if st.Error != "" {
+				reason += ": " + st.Error
+			}
+			return g.fail(ctx, w, reason)
+		}
+		if !oneShot && !policy.IsNone() && !policy.IsOnFailure() {
+			return g.fail(ctx, w, fmt.Sprintf("exited with code 0 but has restart policy %q (declare it one_shot if it is meant to finish)", policy.Name))
+		}
+		if f := g.checkReadyLog(ctx, w, st.StartedAt); f != nil || !w.readyLogFound {
+			if f == nil {
+				return g.fail(ctx, w, fmt.Sprintf("exited with code 0 without logging %q", g.opts.ReadyLog[w.service]))
+			}
+			return f
+		}
+		return g.ok(w, "completed")
+	case container.StateCreated:
+		w.pending = "not started"
+		g.report(w.service, "waiting: not started")
+		return nil
+	case container.StatePaused:
+		w.pending = "paused"
+		g.report(w.service, "waiting: paused")
+		return nil
+	}
+	// running
+	if f := g.checkReadyLog(ctx, w, st.StartedAt); f != nil {
+		return f
+	}
+	if oneShot {
+		w.pending = "one-shot still running"
+		g.report(w.service, "waiting: running to completion")
+		return nil
+	}
+	if !w.readyLogFound {
+		w.pending = fmt.Sprintf("ready log %q not seen", g.opts.ReadyLog[w.service])
+		g.report(w.service, "waiting: ready log")
+		return nil
+	}
+	if st.Health != nil && st.Health.Status != container.NoHealthcheck && st.Health.Status != "" {
+		switch st.Health.Status {
+		case container.Healthy:
+			return g.ok(w, "healthy")
+		case container.Unhealthy:
+			reason := "unhealthy"
+			if n := len(st.Health.Log); n > 0 {
+				if out := strings.TrimSpace(st.Health.Log[n-1].Output); out != "" {
+					reason += ": " + firstLine(out)
+				}
+			}
+			return g.fail(ctx, w, reason)
+		default:
+			w.pending = "health " + string(st.Health.Status)
+			g.report(w.service, "waiting: health "+string(st.Health.Status))
+			return nil
+		}
+	}
+	if g.opts.StablePeriod < 0 {
+		return g.ok(w, "running")
+	}
+	if up := now.Sub(w.stableSince); up < g.opts.StablePeriod {
+		w.pending = fmt.Sprintf("running %s of the %s stable period", up.Round(time.Second), g.opts.StablePeriod)
+		g.report(w.service, "waiting: stable period")
+		return nil
+	}
+	return g.ok(w, "running and stable")
+}
+
+func (g *gate) ok(w *watched, state string) *Failure {
+	w.done, w.pending = true, ""
+	g.report(w.service, state)
+	return nil
+}
+
+func isZeroTime(s string) bool { return s == "" || strings.HasPrefix(s, "0001-01-01") }
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// checkReadyLog sets w.readyLogFound when the service has no ready log or it was logged
+// since startedAt.
+func (g *gate) checkReadyLog(ctx context.Context, w *watched, startedAt string) *Failure {
+	want := g.opts.ReadyLog[w.service]
+	if want == "" || w.readyLogFound {
+		w.readyLogFound = true
+		return nil
+	}
+	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true}
+	if t, err := time.Parse(time.RFC3339Nano, startedAt); err == nil && !isZeroTime(startedAt) {
+		opts.Since = strconv.FormatInt(t.Unix(), 10) + "." + fmt.Sprintf("%09d", t.Nanosecond())
+	}
+	lines, err := g.logs(ctx, w.id, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return g.fail(ctx, w, "read logs: "+err.Error())
+	}
+	for _, l := range lines {
+		if strings.Contains(l, want) {
+			w.readyLogFound = true
+			g.report(w.service, "ready log seen")
+			return nil
+		}
+	}
+	return nil
+}
+
+// logs returns a container's log lines (stdout and stderr merged in arrival order per stream).
+func (g *gate) logs(ctx context.Context, id string, opts client.ContainerLogsOptions) ([]string, error) {
+	rc, err := g.cli.ContainerLogs(ctx, id, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := stdcopy.StdCopy(&buf, &buf, bytes.NewReader(raw)); err != nil {
+		// A TTY container's log is not multiplexed: take it as it is.
+		buf.Reset()
+		buf.Write(raw)
+	}
+	var lines []string
+	sc := bufio.NewScanner(&buf)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		lines = append(lines, strings.TrimRight(sc.Text(), "\r"))
+	}
+	return lines, nil
+}
+
+// fail builds the Failure for w with its last log lines. It uses a fresh short context so
+// that the logs are fetched even when the gate's own context just expired.
+func (g *gate) fail(_ context.Context, w *watched, reason string) *Failure {
+	f := &Failure{Service: w.service, Container: w.name, Reason: reason}
+	lctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lines, err := g.logs(lctx, w.id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(LogLines)})
+	if err != nil {
+		lines = []string{"(logs unavailable: " + err.Error() + ")"}
+	}
+	if len(lines) > LogLines {
+		lines = lines[len(lines)-LogLines:]
+	}
+	f.Logs = lines
+	return f
+}
+
+// timeout names the first pending service.
+func (g *gate) timeout(ctx context.Context) error {
+	after := g.opts.Timeout.String()
+	if len(g.missing) > 0 && g.opts.Timeout > MissingGrace {
+		after = MissingGrace.String()
+	}
+	for _, s := range g.missing {
+		if s == "" {
+			return &Failure{Reason: fmt.Sprintf("project %s has no containers (after %s)", g.project, after)}
+		}
+		return &Failure{Service: s, Reason: fmt.Sprintf("no container after %s", after)}
+	}
+	for _, w := range g.order {
+		if !w.done {
+			return g.fail(ctx, w, fmt.Sprintf("not ready after %s: %s", after, w.pending))
+		}
+	}
+	return errors.New("health gate: timed out")
+}
