@@ -63,8 +63,9 @@ type Source struct {
 // Service records what ran for a service when the backup was made.
 type Service struct {
 	Name        string   `json:"name"`
-	Image       string   `json:"image"`    // reference in the compose file
-	ImageID     string   `json:"image_id"` // the container's image ID
+	Image       string   `json:"image"`                 // reference in the compose file
+	RunningRef  string   `json:"running_ref,omitempty"` // reference the container was created from
+	ImageID     string   `json:"image_id"`              // the container's image ID
 	RepoDigests []string `json:"repo_digests,omitempty"`
 	Version     string   `json:"version,omitempty"` // org.opencontainers.image.version
 	ConfigHash  string   `json:"config_hash,omitempty"`

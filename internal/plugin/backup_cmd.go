@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
@@ -196,6 +197,7 @@ func newVerifyCommand(e *env) *cobra.Command {
 type restoreOptions struct {
 	Sources        []string
 	NoSafetyBackup bool
+	health         healthFlags
 }
 
 func newRestoreCommand(e *env) *cobra.Command {
@@ -225,6 +227,16 @@ and starts what was running.`,
 			if err != nil {
 				return err
 			}
+			if len(res.Started) > 0 {
+				gate := o.health.options()
+				gate.Services = res.Started
+				if gate, err = health.FromProject(s.proj.Project, gate); err != nil {
+					return err
+				}
+				if err := health.Wait(ctx, s.eng, s.proj.Name, gate); err != nil {
+					return fmt.Errorf("restored from backup %s, but the services did not pass the health gate: %w", res.Backup.ID, err)
+				}
+			}
 			s.progress.Close()
 			fmt.Fprintf(cmd.OutOrStdout(), "restored %d sources of project %s from backup %s\n", len(res.Restored), s.proj.Name, res.Backup.ID)
 			if res.SafetyID != "" {
@@ -235,6 +247,7 @@ and starts what was running.`,
 	}
 	cmd.Flags().StringArrayVar(&o.Sources, "source", nil, "Restore only this source (repeatable; names as in `docker maim backups --format json`)")
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current data before replacing it")
+	o.health.add(cmd.Flags())
 	return cmd
 }
 

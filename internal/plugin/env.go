@@ -10,8 +10,11 @@ import (
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/upgrade"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/docker/cli/cli/command"
+	"github.com/docker/compose/v5/cmd/display"
+	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
 	"github.com/moby/moby/client"
 )
@@ -44,15 +47,54 @@ func (e *env) store() (backup.Store, error) {
 	return backup.Store{Root: root}, nil
 }
 
+// compose returns the compose SDK service. Its prompt always answers no: compose asks
+// before deleting a volume whose config hash disagrees, and docker-maim never lets it.
+func (e *env) compose() (api.Compose, error) {
+	var events api.EventProcessor
+	switch e.g.Progress {
+	case "quiet", "json":
+		events = display.Quiet()
+	default:
+		events = display.Plain(e.cli.Err())
+	}
+	return compose.NewComposeService(e.cli,
+		compose.WithPrompt(func(string, bool) (bool, error) { return false, nil }),
+		compose.WithEventProcessor(events),
+	)
+}
+
 // project resolves the selected compose project.
 func (e *env) project(ctx context.Context, eng client.APIClient) (*project.Project, error) {
-	svc, err := compose.NewComposeService(e.cli)
+	svc, err := e.compose()
 	if err != nil {
 		return nil, err
 	}
 	return project.Resolve(ctx, svc, eng, project.Options{
 		Files: e.g.Files, Name: e.g.Name, WorkingDir: e.g.WorkingDir, EnvFiles: e.g.EnvFiles, Profiles: e.g.Profiles,
 	})
+}
+
+// upgrades returns the upgrade manager for a session.
+func (e *env) upgrades(s *session) (*upgrade.Manager, error) {
+	cs, err := e.compose()
+	if err != nil {
+		return nil, err
+	}
+	return &upgrade.Manager{
+		Engine:    s.eng,
+		Compose:   cs,
+		Snapshots: s.snapshots(Version),
+		Store:     s.store,
+		Progress:  s.progress,
+		Load: func(ctx context.Context, o project.Options) (*project.Project, error) {
+			return project.Resolve(ctx, cs, s.eng, o)
+		},
+		Auth: func(ref string) string {
+			tok, _ := command.RetrieveAuthTokenFromImage(e.cli.ConfigFile(), ref)
+			return tok
+		},
+		Log: e.cli.Err(),
+	}, nil
 }
 
 func (e *env) progress() (*progress.Reporter, error) {

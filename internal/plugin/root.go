@@ -4,8 +4,6 @@
 package plugin
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -95,6 +93,10 @@ func NewRootCommand(dockerCli command.Cli) *cobra.Command {
 		newBackupsCommand(e),
 		newVerifyCommand(e),
 		newRestoreCommand(e),
+		newUpgradeCommand(e),
+		newRollbackCommand(e),
+		newStatusCommand(e),
+		newPruneCommand(e),
 		NewConfigCommand(),
 	)
 	for _, c := range root.Commands() {
@@ -119,6 +121,3 @@ func addGlobalFlags(fs *pflag.FlagSet, g *globalOptions) {
 type usageError struct{ error }
 
 func (u usageError) Unwrap() error { return u.error }
-
-var _ = context.Background
-var _ = errors.New

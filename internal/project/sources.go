@@ -131,7 +131,7 @@ func (p *Project) Sources(ctx context.Context, lister ContainerLister) ([]Source
 		}
 	}
 	for _, f := range p.ConfigFiles() {
-		add(Source{Name: "file:" + p.relPath(f), Kind: KindProjectFile, HostPath: f}, Mount{})
+		add(Source{Name: "file:" + p.RelPath(f), Kind: KindProjectFile, HostPath: f}, Mount{})
 	}
 
 	out := make([]Source, 0, len(order))
@@ -197,7 +197,8 @@ func Within(path, dir string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
-func (p *Project) relPath(path string) string {
+// RelPath is path relative to the project dir when inside it, else path itself.
+func (p *Project) RelPath(path string) string {
 	if rel, err := filepath.Rel(p.WorkingDir, path); err == nil && !strings.HasPrefix(rel, "..") {
 		return filepath.ToSlash(rel)
 	}
@@ -205,7 +206,7 @@ func (p *Project) relPath(path string) string {
 }
 
 func (p *Project) relName(path string) string {
-	r := p.relPath(path)
+	r := p.RelPath(path)
 	if filepath.IsAbs(r) {
 		return r
 	}

@@ -36,6 +36,8 @@ type RestoreResult struct {
 	Restored []string
 	// SafetyID is the backup of the data as it was before the restore ("" when skipped).
 	SafetyID string
+	// Started are the services started again afterwards (what was running before).
+	Started []string
 }
 
 // ErrVerify wraps a verification failure: the restore refused and touched nothing.
@@ -70,6 +72,7 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		}
 		running = &r
 		if !r.Empty() {
+			res.Started = r.Services
 			s.event("stopping " + strings.Join(r.Services, ", "))
 			defer func() {
 				s.event("starting " + strings.Join(r.Services, ", "))

@@ -76,8 +76,11 @@ type BackupOptions struct {
 	// them itself: Backup neither stops nor starts anything.
 	Stopped *project.Running
 	// Only restricts the backup to sources with these names (empty: all).
-	Only    []string
-	Upgrade *backup.UpgradeInfo
+	Only []string
+	// ExtraFiles are host files to archive too (config files an upgrade will rewrite),
+	// unless a source already holds them.
+	ExtraFiles []string
+	Upgrade    *backup.UpgradeInfo
 }
 
 // Backup archives every data source of the project into a new backup and returns its
@@ -97,6 +100,7 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 	if len(opts.Only) > 0 {
 		srcs = filterSources(srcs, opts.Only)
 	}
+	srcs = addExtraFiles(p, srcs, opts.ExtraFiles)
 	for _, src := range srcs {
 		if src.HostPath != "" && project.Within(s.Store.Root, src.HostPath) {
 			return nil, fmt.Errorf("the backup dir %s lies inside the data source %s: choose another with --backup-dir or %s", s.Store.Root, src.Name, backup.EnvDir)
@@ -188,6 +192,22 @@ func filterSources(srcs []project.Source, names []string) []project.Source {
 	return out
 }
 
+func addExtraFiles(p *project.Project, srcs []project.Source, files []string) []project.Source {
+next:
+	for _, f := range files {
+		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
+			continue // a config the upgrade will create: nothing to keep
+		}
+		for _, s := range srcs {
+			if s.HostPath != "" && project.Within(f, s.HostPath) {
+				continue next
+			}
+		}
+		srcs = append(srcs, project.Source{Name: "file:" + p.RelPath(f), Kind: project.KindProjectFile, HostPath: f})
+	}
+	return srcs
+}
+
 // backupSource archives one source. skip is a reason when the source holds nothing to archive.
 func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, opts BackupOptions) (bs backup.Source, skip string, err error) {
 	bs.Source = src
@@ -253,6 +273,9 @@ func (s *Service) services(ctx context.Context, p *project.Project) ([]backup.Se
 		for _, c := range cs {
 			if c.Labels[project.LabelService] == name {
 				svc.ImageID = c.ImageID
+				if !strings.HasPrefix(c.Image, "sha256:") {
+					svc.RunningRef = c.Image
+				}
 				svc.ConfigHash = c.Labels[project.LabelConfigHash]
 				break
 			}

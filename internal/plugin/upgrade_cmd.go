@@ -1,0 +1,410 @@
+package plugin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/docker-maim/docker-maim/internal/upgrade"
+	"github.com/docker/go-units"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// healthFlags are the health gate's flags, shared by upgrade, restore and rollback.
+type healthFlags struct {
+	Timeout      time.Duration
+	StablePeriod time.Duration
+}
+
+func (h *healthFlags) add(fs *pflag.FlagSet) {
+	fs.DurationVar(&h.Timeout, "timeout", health.DefaultTimeout, "Overall time the services get to prove healthy")
+	fs.DurationVar(&h.StablePeriod, "stable-period", health.DefaultStablePeriod, "How long a service without a healthcheck must keep running, without restarts")
+}
+
+func (h *healthFlags) options() health.Options {
+	return health.Options{Timeout: h.Timeout, StablePeriod: h.StablePeriod}
+}
+
+type upgradeOptions struct {
+	Images         []string
+	Force          bool
+	DryRun         bool
+	Format         string
+	AcceptBreaking bool
+	NoAutoRollback bool
+	ResetData      []string
+	KeepUnknown    bool
+	Compression    string
+	health         healthFlags
+}
+
+func newUpgradeCommand(e *env) *cobra.Command {
+	o := &upgradeOptions{}
+	cmd := &cobra.Command{
+		Use:   "upgrade [OPTIONS]",
+		Short: "Upgrade the project as a transaction: pull, back up, merge configs, recreate, health gate, or roll back",
+		Long: `Pulls the images the compose file (or --image) names while everything still runs, refuses
+breaking changes unless --accept-breaking, stops the services, backs up every data source and config
+file, merges config files into the new version's templates, recreates the services on the new images
+and waits for them to prove healthy. When anything fails after the stop, it rolls back: old images by
+ID, data, config and compose files from the backup.`,
+		RunE: func(cmd *cobra.Command, args []string) error { return runUpgrade(cmd, e, o) },
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.Images, "image", nil, "Upgrade SERVICE to image REF instead of what the compose file says (SERVICE=REF, repeatable)")
+	f.BoolVar(&o.Force, "force", false, "Run the upgrade even when no image changed")
+	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
+	f.StringVar(&o.Format, "format", "text", "Output of the plan and result: text or json")
+	f.BoolVar(&o.AcceptBreaking, "accept-breaking", false, "Go ahead with an upgrade declared or detected as breaking")
+	f.BoolVar(&o.NoAutoRollback, "no-auto-rollback", false, "On failure, leave the project as it is (roll back later with `docker maim rollback`)")
+	f.StringArrayVar(&o.ResetData, "reset-data", nil, "Empty data source SOURCE after it is in the backup (repeatable)")
+	f.BoolVar(&o.KeepUnknown, "keep-unknown", false, "Keep config keys the new template no longer has")
+	f.StringVar(&o.Compression, "compression", "zstd", "Backup compression: zstd, gzip, none")
+	o.health.add(f)
+	return cmd
+}
+
+func runUpgrade(cmd *cobra.Command, e *env, o *upgradeOptions) error {
+	if o.Format != "text" && o.Format != "json" {
+		return usageError{fmt.Errorf("unknown --format %q (text or json)", o.Format)}
+	}
+	comp, err := parseCompression(o.Compression)
+	if err != nil {
+		return err
+	}
+	images := map[string]string{}
+	for _, kv := range o.Images {
+		svc, ref, ok := strings.Cut(kv, "=")
+		if !ok || svc == "" || ref == "" {
+			return usageError{fmt.Errorf("--image %q: want SERVICE=REF", kv)}
+		}
+		images[svc] = ref
+	}
+	ctx := cmd.Context()
+	s, err := e.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	m, err := e.upgrades(s)
+	if err != nil {
+		return err
+	}
+	res, err := m.Upgrade(ctx, s.proj, upgrade.Options{
+		Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
+		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown,
+		Health: o.health.options(), Compression: comp,
+	})
+	s.progress.Close()
+	out := cmd.OutOrStdout()
+	if res != nil {
+		if o.Format == "json" {
+			enc := json.NewEncoder(out)
+			enc.SetIndent("", "  ")
+			if jerr := enc.Encode(res); jerr != nil {
+				return jerr
+			}
+		} else {
+			printUpgrade(out, res)
+		}
+	}
+	var ue *upgrade.Error
+	if errors.As(err, &ue) {
+		switch ue.Outcome {
+		case upgrade.OutcomeRolledBack:
+			return withCode(ExitRolledBack, err)
+		case upgrade.OutcomeRollbackFailed, upgrade.OutcomeFailed:
+			return withCode(ExitRollbackFailed, err)
+		case upgrade.OutcomeRefused:
+			return withCode(ExitRefused, err)
+		}
+	}
+	if errors.Is(err, upgrade.ErrInterrupted) {
+		return withCode(ExitRefused, err)
+	}
+	return err
+}
+
+func printUpgrade(w io.Writer, res *upgrade.Result) {
+	p := res.Plan
+	if p != nil {
+		if res.Outcome == upgrade.OutcomeDryRun || res.Outcome == upgrade.OutcomeRefused {
+			printPlan(w, p)
+		}
+		for _, warn := range p.Warnings {
+			fmt.Fprintln(w, "warning:", warn)
+		}
+	}
+	switch res.Outcome {
+	case upgrade.OutcomeNothingToDo:
+		fmt.Fprintln(w, "nothing to upgrade: every service already runs its target image (--force to redo)")
+	case upgrade.OutcomeDryRun:
+		fmt.Fprintln(w, "dry run: nothing was changed")
+	case upgrade.OutcomeUpgraded:
+		for _, c := range p.Changes {
+			if c.Changed() {
+				fmt.Fprintf(w, "%s: %s -> %s\n", c.Service, c.From(), c.To())
+			}
+		}
+		fmt.Fprintf(w, "upgraded project %s; backup %s; downtime %s\n", p.Project, res.BackupID, res.Downtime.Round(100*time.Millisecond))
+		fmt.Fprintf(w, "to go back: docker maim -p %s rollback\n", p.Project)
+	case upgrade.OutcomeRolledBack:
+		fmt.Fprintf(w, "upgrade failed and was rolled back to backup %s: the project runs as before\n", res.BackupID)
+	case upgrade.OutcomeRollbackFailed, upgrade.OutcomeFailed:
+		fmt.Fprintln(w, "upgrade failed and the project was NOT returned to its previous state. To recover:")
+		for _, c := range res.Recovery {
+			fmt.Fprintln(w, "  "+c)
+		}
+	}
+}
+
+func printPlan(w io.Writer, p *upgrade.Plan) {
+	fmt.Fprintf(w, "Plan for project %s\n\nServices:\n", p.Project)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SERVICE\tFROM\tTO\tCHANGE")
+	for _, c := range p.Changes {
+		change := "unchanged"
+		if c.Changed() {
+			change = shortDigest(c.OldDigests, c.OldID) + " -> " + shortDigest(c.NewDigests, c.NewID)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Service, orDash(c.From()), c.To(), change)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nData sources (backed up before anything changes):")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, s := range p.Sources {
+		size := "?"
+		if s.Bytes >= 0 {
+			size = units.HumanSize(float64(s.Bytes))
+		}
+		reset := ""
+		for _, r := range p.ResetData {
+			if r == s.Name {
+				reset = "  (will be emptied: --reset-data)"
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", s.Name, s.Kind, size, reset)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "  estimated backup: %s, free in the backup dir: %s\n", units.HumanSize(float64(p.BackupBytes)), units.HumanSize(float64(p.FreeBytes)))
+	if len(p.Merges) > 0 {
+		fmt.Fprintln(w, "\nConfig files to merge:")
+		for _, mi := range p.Merges {
+			fmt.Fprintf(w, "  %s  (template %s, %s)\n", mi.File, mi.Template, mi.Action)
+			for _, line := range strings.Split(strings.TrimRight(mi.Report.Text(), "\n"), "\n") {
+				fmt.Fprintln(w, "    "+line)
+			}
+			if mi.Diff != "" {
+				for _, line := range strings.Split(strings.TrimRight(mi.Diff, "\n"), "\n") {
+					fmt.Fprintln(w, "    "+line)
+				}
+			}
+		}
+	}
+	if len(p.Breaking) > 0 {
+		fmt.Fprintln(w, "\nBreaking changes (refused without --accept-breaking):")
+		for _, f := range p.Breaking {
+			fmt.Fprintln(w, "  "+f.String())
+		}
+	}
+	fmt.Fprintf(w, "\nExpected downtime: about %s\n\n", p.Downtime.Round(time.Second))
+}
+
+func shortDigest(digests []string, id string) string {
+	if len(digests) > 0 {
+		d := digests[0]
+		if i := strings.Index(d, "@sha256:"); i >= 0 && len(d) > i+8+12 {
+			return "sha256:" + d[i+8:i+8+12]
+		}
+		return d
+	}
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	if id == "" {
+		return "-"
+	}
+	return "id:" + id
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+type rollbackOptions struct {
+	NoSafetyBackup bool
+	health         healthFlags
+}
+
+func newRollbackCommand(e *env) *cobra.Command {
+	o := &rollbackOptions{}
+	cmd := &cobra.Command{
+		Use:   "rollback [ID] [OPTIONS]",
+		Short: "Return the project to a backup: data, config and compose files, and the images it ran",
+		Long: `Without ID: resolves an interrupted operation, else goes back to the backup made by the last
+upgrade. Takes a safety backup of the current state first (--no-safety-backup to skip), restores the
+data, config and compose files, re-pins the old images by ID (pulling by digest only if an image is
+gone), recreates the services and runs the health gate.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := e.open(ctx, true)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			m, err := e.upgrades(s)
+			if err != nil {
+				return err
+			}
+			id := ""
+			if len(args) == 1 {
+				id = args[0]
+			}
+			res, err := m.Rollback(ctx, s.proj, upgrade.RollbackOptions{ID: id, NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options()})
+			s.progress.Close()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if res.Resolved != "" {
+				fmt.Fprintf(out, "resolved the interrupted %s\n", res.Resolved)
+			}
+			if res.BackupID != "" {
+				fmt.Fprintf(out, "project %s rolled back to backup %s\n", s.proj.Name, res.BackupID)
+			} else {
+				fmt.Fprintf(out, "project %s: nothing had changed; what ran before runs again\n", s.proj.Name)
+			}
+			if res.SafetyID != "" {
+				fmt.Fprintf(out, "the state before the rollback is in backup %s\n", res.SafetyID)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current state first")
+	o.health.add(cmd.Flags())
+	return cmd
+}
+
+func newStatusCommand(e *env) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "status [OPTIONS]",
+		Short: "Show the project's services, its last upgrade, and any interrupted operation",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := e.open(ctx, false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			m, err := e.upgrades(s)
+			if err != nil {
+				return err
+			}
+			st, err := m.Status(ctx, s.proj)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch format {
+			case "json":
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			case "table", "text", "":
+				printStatus(out, st)
+				return nil
+			}
+			return usageError{fmt.Errorf("unknown --format %q (table or json)", format)}
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "Output format: table or json")
+	return cmd
+}
+
+func printStatus(w io.Writer, st *upgrade.Status) {
+	fmt.Fprintf(w, "Project %s\n", st.Project)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tCONTAINER\tIMAGE\tVERSION\tDIGEST\tSTATE\tHEALTH")
+	for _, s := range st.Services {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Service, s.Container, s.Image, orDash(s.Version), shortDigest([]string{s.Digest}, s.ImageID), s.State, orDash(s.Health))
+	}
+	tw.Flush()
+	if u := st.LastUpgrade; u != nil {
+		fmt.Fprintf(w, "\nLast upgrade: %s at %s, backup %s\n", u.Result, u.Finished.Local().Format("2006-01-02 15:04:05"), orDash(u.BackupID))
+		for _, c := range u.Images {
+			if c.Changed() {
+				fmt.Fprintf(w, "  %s: %s -> %s\n", c.Service, c.From(), c.To())
+			}
+		}
+		if u.Error != "" {
+			fmt.Fprintf(w, "  error: %s\n", u.Error)
+		}
+	} else {
+		fmt.Fprintln(w, "\nNo upgrade recorded.")
+	}
+	if in := st.Interrupted; in != nil {
+		fmt.Fprintf(w, "\nINTERRUPTED: %s stopped in phase %q (pid %d, %s)", in.Op, in.Phase, in.PID, in.Updated.Local().Format("2006-01-02 15:04:05"))
+		if in.BackupID != "" {
+			fmt.Fprintf(w, ", backup %s", in.BackupID)
+		}
+		fmt.Fprintln(w, "\nTo resolve:")
+		for _, c := range in.Resolve {
+			fmt.Fprintln(w, "  "+c)
+		}
+	}
+	fmt.Fprintf(w, "\n%d backups (docker maim backups)\n", st.Backups)
+}
+
+func newPruneCommand(e *env) *cobra.Command {
+	var o upgrade.PruneOptions
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove old backups and their image pins (never the newest complete one)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Keep < 1 {
+				return usageError{errors.New("--keep must be at least 1")}
+			}
+			ctx := cmd.Context()
+			s, err := e.open(ctx, true)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			m, err := e.upgrades(s)
+			if err != nil {
+				return err
+			}
+			pruned, err := m.Prune(ctx, s.proj.Name, o)
+			if err != nil {
+				return err
+			}
+			var total int64
+			verb := "removed"
+			if o.DryRun {
+				verb = "would remove"
+			}
+			for _, p := range pruned {
+				total += p.Size
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%s, %s)\n", verb, p.ID, p.Status, units.HumanSize(float64(p.Size)))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %d backups, %s\n", verb, len(pruned), units.HumanSize(float64(total)))
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep this many newest complete backups")
+	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "Only remove backups older than this (e.g. 720h)")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Show what would be removed")
+	return cmd
+}

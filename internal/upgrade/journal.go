@@ -1,0 +1,201 @@
+package upgrade
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/backup"
+)
+
+// Phase is a step of an operation, written to the journal before the step acts.
+type Phase string
+
+const (
+	PhasePlanned     Phase = "planned"    // pulled and checked; nothing stopped
+	PhaseBackingUp   Phase = "backing-up" // services stopped, data being archived, not yet changed
+	PhaseBackedUp    Phase = "backed-up"  // the backup is complete; from here on data may change
+	PhaseResetting   Phase = "resetting"  // --reset-data sources being emptied
+	PhaseMerging     Phase = "merging"    // config files being merged
+	PhaseRecreating  Phase = "recreating" // containers being recreated on the new images
+	PhaseHealth      Phase = "health"     // waiting for the health gate
+	PhaseRollingBack Phase = "rolling-back"
+)
+
+// dataChanged tells whether data or config may differ from the backup in this phase.
+func (p Phase) dataChanged() bool {
+	switch p {
+	case PhasePlanned, PhaseBackingUp:
+		return false
+	}
+	return true
+}
+
+// Journal is the record of an operation in progress. It lives at
+// <backup-root>/<project>/journal.json and is removed when the operation ends; finished
+// operations are appended to history.jsonl. A journal left behind means the process
+// died (kill -9, engine restart): the next command reports it and `docker maim
+// rollback` (or `docker maim upgrade --resume`) resolves it.
+type Journal struct {
+	Op      string    `json:"op"` // "upgrade" or "rollback"
+	Project string    `json:"project"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
+	Phase   Phase     `json:"phase"`
+	// BackupID is the backup made by this operation (set in PhaseBackedUp, or the
+	// partial one while backing up).
+	BackupID string `json:"backup_id,omitempty"`
+	// Running are the services that ran before, with their container IDs.
+	Running    []string            `json:"running"`
+	Containers map[string][]string `json:"containers"`
+	// Images are the service images before (ID and reference) and the targets.
+	Images []ImageChange `json:"images"`
+	// WorkingDir and ComposeFiles say how to load the project again.
+	WorkingDir   string   `json:"working_dir"`
+	ComposeFiles []string `json:"compose_files"`
+	EnvFiles     []string `json:"env_files,omitempty"`
+	Profiles     []string `json:"profiles,omitempty"`
+}
+
+// Record is one finished operation in history.jsonl.
+type Record struct {
+	Op       string        `json:"op"`
+	Result   string        `json:"result"` // "upgraded", "rolled-back", "rollback-failed", "failed", "refused", "nothing-to-do"
+	Started  time.Time     `json:"started"`
+	Finished time.Time     `json:"finished"`
+	BackupID string        `json:"backup_id,omitempty"`
+	Images   []ImageChange `json:"images,omitempty"`
+	Downtime time.Duration `json:"downtime_ns,omitempty"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// Journals reads and writes a project's journal and history.
+type Journals struct {
+	Store   backup.Store
+	Project string
+}
+
+func (j Journals) path() string { return filepath.Join(j.Store.ProjectDir(j.Project), "journal.json") }
+func (j Journals) historyPath() string {
+	return filepath.Join(j.Store.ProjectDir(j.Project), "history.jsonl")
+}
+
+// Load returns the journal of an interrupted operation, or nil.
+func (j Journals) Load() (*Journal, error) {
+	b, err := os.ReadFile(j.path())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var jr Journal
+	if err := json.Unmarshal(b, &jr); err != nil {
+		return nil, fmt.Errorf("journal %s is unreadable: %w", j.path(), err)
+	}
+	return &jr, nil
+}
+
+// Save writes the journal durably (temp file, fsync, rename).
+func (j Journals) Save(jr *Journal) error {
+	jr.Updated = time.Now().UTC()
+	b, err := json.MarshalIndent(jr, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(j.Store.ProjectDir(j.Project), 0o700); err != nil {
+		return err
+	}
+	tmp := j.path() + ".partial"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, j.path())
+}
+
+// Finish removes the journal and appends a record to the history.
+func (j Journals) Finish(rec Record) error {
+	rec.Finished = time.Now().UTC()
+	if err := j.Append(rec); err != nil {
+		return err
+	}
+	if err := os.Remove(j.path()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Append adds a record to the history without touching the journal.
+func (j Journals) Append(rec Record) error {
+	if rec.Finished.IsZero() {
+		rec.Finished = time.Now().UTC()
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(j.Store.ProjectDir(j.Project), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(j.historyPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// History returns the finished operations, oldest first.
+func (j Journals) History() ([]Record, error) {
+	b, err := os.ReadFile(j.historyPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for _, line := range splitLines(b) {
+		var r Record
+		if json.Unmarshal(line, &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func splitLines(b []byte) [][]byte {
+	var out [][]byte
+	start := 0
+	for i, c := range b {
+		if c == '\n' {
+			if i > start {
+				out = append(out, b[start:i])
+			}
+			start = i + 1
+		}
+	}
+	if start < len(b) {
+		out = append(out, b[start:])
+	}
+	return out
+}

@@ -1,0 +1,449 @@
+package upgrade
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/config"
+	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/volume"
+	"github.com/moby/moby/client"
+)
+
+// Plan is what an upgrade will do, worked out before anything stops.
+type Plan struct {
+	Project     string        `json:"project"`
+	Created     time.Time     `json:"created"`
+	Changes     []ImageChange `json:"services"`
+	Breaking    []Finding     `json:"breaking"`
+	Sources     []SourceSize  `json:"sources"`
+	Merges      []MergeInfo   `json:"config_merges"`
+	ResetData   []string      `json:"reset_data,omitempty"`
+	BackupBytes int64         `json:"estimated_backup_bytes"`
+	FreeBytes   int64         `json:"free_bytes"`
+	// Downtime is a rough expectation: stop, back up (at a measured-order rate), recreate.
+	Downtime    time.Duration `json:"expected_downtime_ns"`
+	NothingToDo bool          `json:"nothing_to_do"`
+	Warnings    []string      `json:"warnings,omitempty"`
+
+	running project.Running
+	merges  []config.Result
+	// pulled are refs whose local tag the pull moved from the old image.
+	pulled []ImageChange
+}
+
+// SourceSize is a data source with its estimated size (-1: unknown).
+type SourceSize struct {
+	Name  string       `json:"name"`
+	Kind  project.Kind `json:"kind"`
+	Bytes int64        `json:"bytes"`
+}
+
+// MergeInfo is a planned config merge.
+type MergeInfo struct {
+	File     string        `json:"file"`
+	Service  string        `json:"service,omitempty"`
+	Template string        `json:"template"`
+	Action   string        `json:"action"`
+	Changed  bool          `json:"changed"`
+	Report   config.Report `json:"report"`
+	Diff     string        `json:"diff,omitempty"`
+}
+
+// backupRate is a conservative backup throughput for the downtime estimate.
+const backupRate = 150 << 20 // bytes per second
+
+// makePlan works out the targets, pulls them, and checks everything that can be
+// checked before stopping. On a refusal it returns the plan with the error.
+func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options) (*Plan, error) {
+	plan := &Plan{Project: p.Name, Created: time.Now().UTC(), ResetData: opts.ResetData}
+	for svc := range opts.Images {
+		if _, ok := p.Services[svc]; !ok {
+			return nil, fmt.Errorf("--image %s=...: the project has no service %q", svc, svc)
+		}
+	}
+	running, err := p.RunningContainers(ctx, m.Engine)
+	if err != nil {
+		return nil, err
+	}
+	plan.running = running
+	containers, err := project.Containers(ctx, m.Engine, p.Name)
+	if err != nil {
+		return nil, err
+	}
+	order, err := p.Order()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range order {
+		svc := p.Services[name]
+		c := ImageChange{Service: name, NewRef: svc.Image}
+		if ref, ok := opts.Images[name]; ok {
+			c.NewRef = ref
+		}
+		if c.NewRef == "" {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s has no image (build only): left as it is", name))
+			continue
+		}
+		for _, ct := range containers {
+			if ct.Labels[project.LabelService] == name {
+				c.OldRef, c.OldID = ct.Image, ct.ImageID
+				break
+			}
+		}
+		if c.OldRef == "" || strings.HasPrefix(c.OldRef, "sha256:") {
+			c.OldRef = svc.Image
+		}
+		if c.OldID != "" {
+			if info, err := inspectImage(ctx, m.Engine, c.OldID); err == nil {
+				c.OldDigests, c.OldVersion = info.Digests, info.Version
+				if v := tagVersion(c.OldRef); info.Version == "" && v != "" {
+					c.OldVersion = v
+				}
+			}
+		}
+		// Pull before anything stops: no downtime for the pull.
+		if svc.Build == nil || svc.PullPolicy == types.PullPolicyAlways {
+			m.logf("pulling %s", c.NewRef)
+			if err := pull(ctx, m.Engine, c.NewRef, m.auth(c.NewRef)); err != nil {
+				if _, ierr := m.Engine.ImageInspect(ctx, c.NewRef); ierr != nil {
+					return nil, fmt.Errorf("pulling %s for %s: %w", c.NewRef, name, err)
+				}
+				plan.Warnings = append(plan.Warnings, fmt.Sprintf("pulling %s failed (%v): using the local image", c.NewRef, err))
+			}
+		}
+		info, err := inspectImage(ctx, m.Engine, c.NewRef)
+		if err != nil {
+			return nil, fmt.Errorf("image %s of %s: %w", c.NewRef, name, err)
+		}
+		c.NewID, c.NewDigests, c.NewVersion, c.NewLabels = info.ID, info.Digests, info.Version, info.Labels
+		if c.OldID == "" {
+			c.OldRef = ""
+		}
+		if c.OldRef == c.NewRef && c.Changed() {
+			plan.pulled = append(plan.pulled, c)
+		}
+		plan.Changes = append(plan.Changes, c)
+	}
+	plan.NothingToDo = true
+	for _, c := range plan.Changes {
+		if c.Changed() {
+			plan.NothingToDo = false
+		}
+	}
+
+	svcExt := map[string]map[string]any{}
+	for name, s := range p.Services {
+		svcExt[name] = s.Extensions
+	}
+	if plan.Breaking, err = findBreaking(plan.Changes, svcExt, p.Extensions); err != nil {
+		return plan, err
+	}
+
+	if err := m.planMerges(ctx, p, plan, opts); err != nil {
+		return plan, err
+	}
+
+	srcs, err := p.Sources(ctx, m.Engine)
+	if err != nil {
+		return plan, err
+	}
+	known := map[string]bool{}
+	for _, s := range srcs {
+		known[s.Name] = true
+	}
+	for _, r := range opts.ResetData {
+		if !known[r] {
+			var names []string
+			for _, s := range srcs {
+				names = append(names, s.Name)
+			}
+			return plan, fmt.Errorf("--reset-data %s: no such data source (the project has: %s)", r, strings.Join(names, ", "))
+		}
+	}
+	plan.Sources = m.sizes(ctx, srcs)
+	for _, s := range plan.Sources {
+		if s.Bytes > 0 {
+			plan.BackupBytes += s.Bytes
+		}
+	}
+	plan.FreeBytes = freeBytes(m.Store.Root)
+	if plan.FreeBytes >= 0 && plan.BackupBytes > 0 && plan.FreeBytes < plan.BackupBytes+(64<<20) {
+		return plan, fmt.Errorf("not enough space for the backup in %s: %d MiB free, up to %d MiB needed", m.Store.Root, plan.FreeBytes>>20, (plan.BackupBytes+(64<<20))>>20)
+	}
+	plan.Downtime = 5*time.Second + time.Duration(float64(plan.BackupBytes)/backupRate*float64(time.Second))
+	return plan, nil
+}
+
+// unpull puts floating tags that a pull moved back on the old images, so a refused or
+// dry-run upgrade leaves `docker compose up` starting what ran before.
+func (m *Manager) unpull(ctx context.Context, plan *Plan) {
+	for _, c := range plan.pulled {
+		if err := repoint(ctx, m.Engine, c.OldID, c.OldRef); err != nil {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("could not point %s back to %s: %v", c.OldRef, shortID(c.OldID), err))
+		}
+	}
+}
+
+// planMerges finds the config files to merge (x-maim declarations, else the MaiBot
+// layout) and merges them in memory. A file that does not parse stops the upgrade here.
+func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan, opts Options) error {
+	images := map[string]string{}
+	for _, c := range plan.Changes {
+		images[c.Service] = c.NewRef
+	}
+	var plans []config.Plan
+	if ext, ok := p.Extensions[config.ExtensionKey]; ok {
+		ps, err := config.PlansFromExtension(ext, config.ExtensionOptions{BaseDir: p.WorkingDir, Images: images})
+		if err != nil {
+			return err
+		}
+		plans = append(plans, ps...)
+	}
+	var infos []config.ServiceInfo
+	for _, name := range p.ServiceNames() {
+		s := p.Services[name]
+		if ext, ok := s.Extensions[config.ExtensionKey]; ok {
+			ps, err := config.PlansFromExtension(ext, config.ExtensionOptions{Service: name, BaseDir: p.WorkingDir, Images: images})
+			if err != nil {
+				return fmt.Errorf("service %s: %w", name, err)
+			}
+			plans = append(plans, ps...)
+		}
+		si := config.ServiceInfo{Name: name, Image: images[name]}
+		for _, v := range s.Volumes {
+			if v.Type == types.VolumeTypeBind {
+				src := v.Source
+				if !filepath.IsAbs(src) {
+					src = filepath.Join(p.WorkingDir, src)
+				}
+				si.Mounts = append(si.Mounts, config.Mount{Source: src, Target: v.Target})
+			}
+		}
+		infos = append(infos, si)
+	}
+	if len(plans) == 0 {
+		plans = config.DetectMaiBot(infos)
+	}
+	for _, pl := range plans {
+		r, err := config.Prepare(ctx, m.Engine, pl, opts.KeepUnknown)
+		if err != nil {
+			return fmt.Errorf("config %s: %w", pl.File, err)
+		}
+		if r.Skipped != "" {
+			continue
+		}
+		plan.merges = append(plan.merges, r)
+		tpl := pl.Template.HostPath
+		if tpl == "" {
+			tpl = pl.Template.Image + ":" + pl.Template.Path
+		}
+		plan.Merges = append(plan.Merges, MergeInfo{
+			File: pl.File, Service: pl.Service, Template: tpl, Action: string(pl.Action),
+			Changed: r.Changed(), Report: r.Report, Diff: lineDiff(string(r.Current), string(r.Merged)),
+		})
+	}
+	return nil
+}
+
+// mergeFiles are the config files the upgrade will rewrite: they go into the backup.
+func (plan *Plan) mergeFiles() []string {
+	var out []string
+	for _, r := range plan.merges {
+		out = append(out, r.Plan.File)
+	}
+	return out
+}
+
+// applyMerges writes the merged configs and saves the reports beside the backup.
+func (m *Manager) applyMerges(backupID string, plan *Plan) error {
+	var reports []config.Report
+	for _, r := range plan.merges {
+		reports = append(reports, r.Report)
+		if !r.Changed() {
+			continue
+		}
+		m.logf("merging %s", r.Plan.File)
+		if err := config.ApplyFile(r.Plan.File, r.Merged); err != nil {
+			return err
+		}
+	}
+	b, err := json.MarshalIndent(reports, "", "  ")
+	if err != nil {
+		return err
+	}
+	w := &backup.Writer{Dir: m.Store.Dir(plan.Project, backupID)}
+	if err := w.WriteFile("config-merge.json", b); err != nil {
+		return err
+	}
+	var txt bytes.Buffer
+	_ = config.WriteReports(&txt, reports, "text")
+	return w.WriteFile("config-merge.txt", txt.Bytes())
+}
+
+// resetData empties the named sources (they are in backup man), keeping each root's
+// own mode and owner: it restores an archive that holds only the root entry.
+func (m *Manager) resetData(ctx context.Context, man *backup.Manifest, names []string) error {
+	entry, err := m.Store.Get(man.Project, man.ID)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		src, ok := man.Source(name)
+		if !ok {
+			continue // did not exist: nothing to empty
+		}
+		m.logf("emptying %s (it is in backup %s)", name, man.ID)
+		root, err := rootHeader(entry, src, man.Compression)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		cw, _ := archive.Compress(&buf, archive.None, 0)
+		tw := tar.NewWriter(cw)
+		if err := tw.WriteHeader(root); err != nil {
+			return err
+		}
+		tw.Close()
+		cw.Close()
+		t := volume.Target{Kind: "bind", HostPath: src.HostPath}
+		if src.Kind == project.KindVolume || src.Kind == project.KindAnonymous {
+			t = volume.Target{Kind: "volume", VolumeName: src.VolumeName}
+		} else if src.IsFile() {
+			return fmt.Errorf("%s is a single file: --reset-data empties directories and volumes", name)
+		}
+		if _, err := m.Snapshots.Mover.Restore(ctx, t, &buf, volume.RestoreOptions{Compression: archive.None}); err != nil {
+			return fmt.Errorf("emptying %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// rootHeader reads the root entry ("./") of a source's archive.
+func rootHeader(e backup.Entry, src backup.Source, compression string) (*tar.Header, error) {
+	f, err := e.Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := archive.ParseCompression(compression)
+	if err != nil {
+		c = archive.DetectCompression(src.Archive)
+	}
+	r, err := archive.Decompress(f, c)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	h, err := tar.NewReader(r).Next()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Archive, err)
+	}
+	if h.Typeflag != tar.TypeDir {
+		return nil, fmt.Errorf("%s does not start with its root directory", src.Archive)
+	}
+	return &tar.Header{Typeflag: tar.TypeDir, Name: h.Name, Mode: h.Mode, Uid: h.Uid, Gid: h.Gid, ModTime: h.ModTime, Format: tar.FormatPAX}, nil
+}
+
+// sizes estimates each source: volumes from the engine's disk usage, host paths by walking.
+func (m *Manager) sizes(ctx context.Context, srcs []project.Source) []SourceSize {
+	vols := map[string]int64{}
+	if du, err := m.Engine.DiskUsage(ctx, client.DiskUsageOptions{Volumes: true, Verbose: true}); err == nil {
+		for _, v := range du.Volumes.Items {
+			if v.UsageData != nil {
+				vols[v.Name] = v.UsageData.Size
+			}
+		}
+	}
+	out := make([]SourceSize, 0, len(srcs))
+	for _, s := range srcs {
+		n := int64(-1)
+		if s.VolumeName != "" {
+			if v, ok := vols[s.VolumeName]; ok {
+				n = v
+			}
+		} else if s.HostPath != "" {
+			n = duHost(s.HostPath)
+		}
+		out = append(out, SourceSize{Name: s.Name, Kind: s.Kind, Bytes: n})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func duHost(path string) int64 {
+	var n int64
+	err := filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// lineDiff is a small unified-style diff (changed lines only) for --dry-run.
+func lineDiff(a, b string) string {
+	if a == b {
+		return ""
+	}
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	// longest common subsequence on lines (configs are small)
+	n, m := len(al), len(bl)
+	if n*m > 4_000_000 {
+		return "(files too large to diff)"
+	}
+	lcs := make([][]int32, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int32, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if al[i] == bl[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else if lcs[i+1][j] >= lcs[i][j+1] {
+				lcs[i][j] = lcs[i+1][j]
+			} else {
+				lcs[i][j] = lcs[i][j+1]
+			}
+		}
+	}
+	var out strings.Builder
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && al[i] == bl[j]:
+			i++
+			j++
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			fmt.Fprintf(&out, "+%s\n", bl[j])
+			j++
+		default:
+			fmt.Fprintf(&out, "-%s\n", al[i])
+			i++
+		}
+	}
+	return out.String()
+}
+
+var _ io.Writer = (*bytes.Buffer)(nil)

@@ -1,0 +1,278 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+)
+
+// RollbackOptions tune a rollback.
+type RollbackOptions struct {
+	// ID of the backup to go back to; "" is the one an interrupted operation or the
+	// last upgrade made.
+	ID             string
+	NoSafetyBackup bool
+	Health         health.Options
+}
+
+// RollbackResult says what a rollback did.
+type RollbackResult struct {
+	BackupID string `json:"backup_id"`
+	SafetyID string `json:"safety_backup_id,omitempty"`
+	// Resolved is the interrupted operation this rollback resolved ("" for none).
+	Resolved string        `json:"resolved,omitempty"`
+	Images   []ImageChange `json:"images,omitempty"`
+}
+
+// Rollback returns the project to a backup: the interrupted operation's, or the last
+// upgrade's, or the one named. The caller holds the project lock.
+func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts RollbackOptions) (*RollbackResult, error) {
+	journals := Journals{Store: m.Store, Project: p.Name}
+	jr, err := journals.Load()
+	if err != nil {
+		return nil, err
+	}
+	if jr != nil && (opts.ID == "" || opts.ID == jr.BackupID) {
+		m.logf("resolving the interrupted %s (phase %s)", jr.Op, jr.Phase)
+		res := &RollbackResult{BackupID: jr.BackupID, Resolved: jr.Op + " in phase " + string(jr.Phase), Images: jr.Images}
+		if err := m.resolve(ctx, p, jr, opts); err != nil {
+			return res, err
+		}
+		return res, journals.Append(Record{Op: "rollback", Result: "rolled-back", Started: jr.Started, BackupID: jr.BackupID, Images: jr.Images})
+	}
+	if jr != nil {
+		return nil, fmt.Errorf("%w: an interrupted %s (backup %s) must be rolled back first: `docker maim rollback`", ErrInterrupted, jr.Op, jr.BackupID)
+	}
+	id := opts.ID
+	if id == "" {
+		if id, err = m.lastUpgradeBackup(journals); err != nil {
+			return nil, err
+		}
+	}
+	entry, err := m.Store.Get(p.Name, id)
+	if err != nil {
+		return nil, err
+	}
+	if entry.Status != backup.StatusComplete {
+		return nil, fmt.Errorf("backup %s is %s: %s", id, entry.Status, entry.Problem)
+	}
+	start := time.Now().UTC()
+	jr = &Journal{
+		Op: "rollback", Project: p.Name, PID: os.Getpid(), Started: start, Phase: PhaseBackedUp, BackupID: id,
+		WorkingDir: entry.Manifest.WorkingDir, ComposeFiles: entry.Manifest.ComposeFiles, EnvFiles: entry.Manifest.EnvFiles, Profiles: entry.Manifest.Profiles,
+	}
+	for _, s := range entry.Manifest.Services {
+		jr.Images = append(jr.Images, ImageChange{Service: s.Name, OldRef: s.Image, OldID: s.ImageID, OldDigests: s.RepoDigests, OldVersion: s.Version})
+	}
+	if err := journals.Save(jr); err != nil {
+		return nil, err
+	}
+	res := &RollbackResult{BackupID: id, Images: jr.Images}
+	if err := m.rollbackTo(ctx, p, jr, entry, opts, res); err != nil {
+		return res, err
+	}
+	return res, journals.Finish(Record{Op: "rollback", Result: "rolled-back", Started: start, BackupID: id, Images: jr.Images})
+}
+
+func (m *Manager) lastUpgradeBackup(j Journals) (string, error) {
+	hist, err := j.History()
+	if err != nil {
+		return "", err
+	}
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].Op == "upgrade" && hist[i].BackupID != "" && (hist[i].Result == string(OutcomeUpgraded) || hist[i].Result == string(OutcomeFailed)) {
+			return hist[i].BackupID, nil
+		}
+	}
+	all, err := m.Store.List(j.Project)
+	if err != nil {
+		return "", err
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		if all[i].Status == backup.StatusComplete && all[i].Manifest.Reason == "upgrade" {
+			return all[i].ID, nil
+		}
+	}
+	return "", fmt.Errorf("%w: no upgrade backup of project %q to roll back to; name a backup ID (docker maim backups)", backup.ErrNotFound, j.Project)
+}
+
+// resolve undoes an operation recorded in a journal and removes the journal.
+// Before the backup completed nothing was changed: start what ran, drop the partial
+// backup, put floating tags back. After: a full rollback from the backup.
+func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, opts RollbackOptions) error {
+	journals := Journals{Store: m.Store, Project: p.Name}
+	if !jr.Phase.dataChanged() || jr.BackupID == "" {
+		for _, c := range jr.Images {
+			if c.OldRef == c.NewRef && c.OldID != "" {
+				_ = repoint(ctx, m.Engine, c.OldID, c.OldRef)
+			}
+		}
+		if jr.BackupID != "" {
+			if e, err := m.Store.Get(p.Name, jr.BackupID); err == nil && e.Status != backup.StatusComplete {
+				_ = m.Store.Remove(p.Name, jr.BackupID)
+			}
+		}
+		m.removeIncomplete(p.Name)
+		r := project.Running{Services: jr.Running, IDs: jr.Containers}
+		m.logf("nothing was changed yet: starting %s again", strings.Join(r.Services, ", "))
+		if err := p.Start(ctx, m.Engine, r); err != nil {
+			return err
+		}
+		if err := m.gateServices(ctx, p, r.Services, opts.Health); err != nil {
+			return err
+		}
+		return os.Remove(journals.path())
+	}
+	entry, err := m.Store.Get(p.Name, jr.BackupID)
+	if err != nil {
+		return err
+	}
+	if entry.Status != backup.StatusComplete {
+		return fmt.Errorf("backup %s of the interrupted operation is %s", jr.BackupID, entry.Status)
+	}
+	if jr.Phase != PhaseRollingBack {
+		jr.Phase = PhaseRollingBack
+		if err := journals.Save(jr); err != nil {
+			return err
+		}
+	}
+	if err := m.rollbackTo(ctx, p, jr, entry, opts, &RollbackResult{}); err != nil {
+		return err
+	}
+	return os.Remove(journals.path())
+}
+
+// removeIncomplete drops backups without a manifest (a crash while backing up).
+func (m *Manager) removeIncomplete(projectName string) {
+	all, _ := m.Store.List(projectName)
+	for _, e := range all {
+		if e.Status == backup.StatusIncomplete {
+			_ = m.Store.Remove(projectName, e.ID)
+		}
+	}
+}
+
+// rollbackTo makes the project what it was at backup entry: data, config and compose
+// files restored, the old images re-pinned by ID under their references, containers
+// recreated, the health gate passed.
+func (m *Manager) rollbackTo(ctx context.Context, p *project.Project, jr *Journal, entry backup.Entry, opts RollbackOptions, res *RollbackResult) error {
+	man := entry.Manifest
+	journals := Journals{Store: m.Store, Project: p.Name}
+	jr.Phase = PhaseRollingBack
+	if err := journals.Save(jr); err != nil {
+		return err
+	}
+	running, err := p.RunningContainers(ctx, m.Engine)
+	if err != nil {
+		return err
+	}
+	m.logf("rolling back to backup %s", man.ID)
+	if err := p.Stop(ctx, m.Engine, running); err != nil {
+		return err
+	}
+	if !opts.NoSafetyBackup {
+		safety, err := m.Snapshots.Backup(ctx, p, snapshot.BackupOptions{Reason: "pre-rollback", Stopped: &running})
+		if err != nil {
+			return fmt.Errorf("safety backup failed, nothing was rolled back (add --no-safety-backup to skip it): %w", err)
+		}
+		res.SafetyID = safety.ID
+		m.logf("the state before this rollback is in backup %s", safety.ID)
+	}
+	if _, err := m.Snapshots.Restore(ctx, p, snapshot.RestoreOptions{ID: man.ID, NoSafetyBackup: true, Stopped: &running}); err != nil {
+		return err
+	}
+	// The compose files are back: load the project as it was.
+	old, err := m.Load(ctx, project.Options{Files: man.ComposeFiles, Name: p.Name, WorkingDir: man.WorkingDir, EnvFiles: envFilesFor(man), Profiles: man.Profiles})
+	if err != nil {
+		return fmt.Errorf("loading the restored compose files: %w", err)
+	}
+	// Each service runs the image it ran, under the reference its container was created
+	// from: a floating tag (":latest") a pull moved is pointed back at the old image; a
+	// compose file the user had already edited for the upgrade is left as it was, and
+	// the old reference is used for the recreate.
+	pinned := map[string]string{}
+	for _, s := range man.Services {
+		if s.ImageID == "" {
+			continue
+		}
+		if err := ensureImage(ctx, m.Engine, s.ImageID, s.RepoDigests, m.Auth); err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+		ref := s.RunningRef
+		if ref == "" {
+			ref = s.Image
+		}
+		if err := repoint(ctx, m.Engine, s.ImageID, ref); err != nil {
+			return fmt.Errorf("re-pinning %s to %s: %w", ref, shortID(s.ImageID), err)
+		}
+		if svc, ok := old.Services[s.Name]; ok && svc.Image != ref {
+			pinned[s.Name] = ref
+		}
+	}
+	old = withImages(old, pinned)
+	if err := m.recreate(ctx, old); err != nil {
+		return fmt.Errorf("recreate: %w", err)
+	}
+	// Leave stopped what was stopped before the upgrade.
+	if len(man.Running) > 0 {
+		now, err := old.RunningContainers(ctx, m.Engine)
+		if err == nil {
+			keep := map[string]bool{}
+			for _, s := range man.Running {
+				keep[s] = true
+			}
+			extra := project.Running{IDs: map[string][]string{}}
+			for _, s := range now.Services {
+				if !keep[s] {
+					extra.Services = append(extra.Services, s)
+					extra.IDs[s] = now.IDs[s]
+				}
+			}
+			if err := old.Stop(ctx, m.Engine, extra); err != nil {
+				return err
+			}
+		}
+	}
+	running2 := man.Running
+	if len(running2) == 0 {
+		running2 = old.ServiceNames()
+	}
+	return m.gateServices(ctx, old, running2, opts.Health)
+}
+
+func envFilesFor(man *backup.Manifest) []string {
+	// The project's .env is found by compose itself; only explicit ones need passing.
+	var out []string
+	for _, f := range man.EnvFiles {
+		if !strings.HasSuffix(f, string(os.PathSeparator)+".env") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (m *Manager) gateServices(ctx context.Context, p *project.Project, services []string, base health.Options) error {
+	if len(services) == 0 {
+		return nil
+	}
+	base.Services = services
+	opts, err := health.FromProject(p.Project, base)
+	if err != nil {
+		return err
+	}
+	m.logf("health gate: %s", strings.Join(services, ", "))
+	err = health.Wait(ctx, m.Engine, p.Name, opts)
+	var hf *health.Failure
+	if errors.As(err, &hf) && len(hf.Logs) > 0 {
+		m.logf("%s failed the health gate: %s; last log lines:\n  %s", hf.Service, hf.Reason, strings.Join(hf.Logs, "\n  "))
+	}
+	return err
+}
