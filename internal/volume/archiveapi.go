@@ -274,8 +274,15 @@ func (m *EngineMover) archiveRestore(ctx context.Context, t Target, r io.Reader,
 	return st, nil
 }
 
-// copyIn streams the decompressed, validated archive into dest of the container.
-func (m *EngineMover) copyIn(ctx context.Context, id, dest string, r io.Reader, opts RestoreOptions, rename string) (archive.Stats, error) {
+// copyIn streams the decompressed, validated archive into the container's /data. A directory
+// archive is sent to "/" with its entries renamed "./x" -> "data/x": only an entry for the
+// directory itself makes the engine apply the root's mode, owner and mtime to the mount point.
+// A single-file archive (file != "") is sent to /data with its entry named file.
+func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts RestoreOptions, file string) (archive.Stats, error) {
+	dest, prefix := "/", strings.TrimPrefix(dataDir, "/")
+	if file != "" {
+		dest, prefix = dataDir, ""
+	}
 	dr, err := archive.Decompress(r, opts.Compression)
 	if err != nil {
 		return archive.Stats{}, err
@@ -288,7 +295,7 @@ func (m *EngineMover) copyIn(ctx context.Context, id, dest string, r io.Reader, 
 	}
 	done := make(chan result, 1)
 	go func() {
-		st, err := validateTar(ctx, tar.NewReader(dr), tar.NewWriter(pw), rename, opts.Progress)
+		st, err := validateTar(ctx, tar.NewReader(dr), tar.NewWriter(pw), file, prefix, opts.Progress)
 		pw.CloseWithError(err)
 		done <- result{st, err}
 	}()
@@ -306,8 +313,9 @@ func (m *EngineMover) copyIn(ctx context.Context, id, dest string, r io.Reader, 
 
 // validateTar copies an archive, refusing entries the engine would place outside the
 // destination (absolute, "..") and device nodes, and counting Stats. rename, when set, is the
-// name given to the single entry of a single-file archive.
-func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename string, progress func(int64)) (archive.Stats, error) {
+// name given to the single entry of a single-file archive; otherwise entry names (and
+// hardlink targets) are moved below prefix.
+func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename, prefix string, progress func(int64)) (archive.Stats, error) {
 	var st archive.Stats
 	for {
 		if err := ctx.Err(); err != nil {
@@ -328,6 +336,11 @@ func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename str
 				return st, errors.New("single-file archive holds more than one regular file")
 			}
 			h.Name = rename
+		} else if prefix != "" {
+			h.Name = underPrefix(prefix, h.Name)
+			if h.Typeflag == tar.TypeLink {
+				h.Linkname = underPrefix(prefix, h.Linkname)
+			}
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return st, err
@@ -346,6 +359,19 @@ func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename str
 		return st, errors.New("archive is empty")
 	}
 	return st, tw.Close()
+}
+
+// underPrefix maps "./a/b", "a/b" and "./" below prefix: "prefix/a/b", "prefix/".
+func underPrefix(prefix, name string) string {
+	dir := strings.HasSuffix(name, "/")
+	rel := strings.Trim(path.Clean("/"+name), "/")
+	if rel == "" {
+		return prefix + "/"
+	}
+	if dir {
+		return prefix + "/" + rel + "/"
+	}
+	return prefix + "/" + rel
 }
 
 func checkEntry(h *tar.Header) error {
@@ -386,7 +412,7 @@ func (m *EngineMover) archiveRestoreFile(ctx context.Context, t Target, r io.Rea
 			retErr = err
 		}
 	}()
-	return m.copyIn(ctx, id, path.Dir(p), r, opts, path.Base(p))
+	return m.copyIn(ctx, id, r, opts, path.Base(p))
 }
 
 // archiveRestoreBindDir can only fill an empty (or missing) directory: the archive API
@@ -410,7 +436,7 @@ func (m *EngineMover) archiveRestoreBindDir(ctx context.Context, t Target, r io.
 		return st, errors.New("the directory is not empty and the engine's archive API cannot delete files; " +
 			"an exact restore of a bind mount needs the helper container (a static linux docker-maim for the engine's architecture)")
 	}
-	return m.copyIn(ctx, id, p, r, opts, "")
+	return m.copyIn(ctx, id, r, opts, "")
 }
 
 func (m *EngineMover) isEmptyDir(ctx context.Context, id, p string) (bool, error) {
@@ -456,7 +482,7 @@ func (m *EngineMover) archiveRestoreVolume(ctx context.Context, t Target, r io.R
 
 	st, err := m.withIdle(ctx, []mount.Mount{{Type: mount.TypeVolume, Source: staging, Target: dataDir,
 		VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, func(id string) (archive.Stats, error) {
-		return m.copyIn(ctx, id, dataDir, r, opts, "")
+		return m.copyIn(ctx, id, r, opts, "")
 	})
 	if err != nil {
 		return st, err
@@ -482,17 +508,24 @@ func (m *EngineMover) archiveRestoreVolume(ctx context.Context, t Target, r io.R
 	if _, err := m.cli.VolumeCreate(ctx, create); err != nil {
 		return st, fmt.Errorf("recreating volume (data kept in volume %s): %w", staging, err)
 	}
-	_, err = m.withIdle(ctx, []mount.Mount{
-		{Type: mount.TypeVolume, Source: staging, Target: "/src", ReadOnly: true, VolumeOptions: &mount.VolumeOptions{NoCopy: true}},
-		{Type: mount.TypeVolume, Source: t.VolumeName, Target: dataDir, VolumeOptions: &mount.VolumeOptions{NoCopy: true}},
-	}, func(id string) (archive.Stats, error) {
-		res, err := m.cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: "/src/."})
-		if err != nil {
+	// Two containers: the engine holds a container's lock while streaming its archive out, so
+	// reading and writing through one container would deadlock.
+	_, err = m.withIdle(ctx, []mount.Mount{{Type: mount.TypeVolume, Source: staging, Target: dataDir, ReadOnly: true,
+		VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, func(srcID string) (archive.Stats, error) {
+		return m.withIdle(ctx, []mount.Mount{{Type: mount.TypeVolume, Source: t.VolumeName, Target: dataDir,
+			VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, func(dstID string) (archive.Stats, error) {
+			// "/data" (not "/data/.") yields a "data/" entry for the root itself; written to "/",
+			// it carries the root's mode, owner and mtime onto the target's mount point.
+			res, err := m.cli.CopyFromContainer(ctx, srcID, client.CopyFromContainerOptions{SourcePath: dataDir})
+			if err != nil {
+				return archive.Stats{}, err
+			}
+			defer res.Content.Close()
+			stop := context.AfterFunc(ctx, func() { res.Content.Close() })
+			defer stop()
+			_, err = m.cli.CopyToContainer(ctx, dstID, client.CopyToContainerOptions{DestinationPath: "/", Content: res.Content})
 			return archive.Stats{}, err
-		}
-		defer res.Content.Close()
-		_, err = m.cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: dataDir, Content: res.Content})
-		return archive.Stats{}, err
+		})
 	})
 	if err != nil {
 		return st, fmt.Errorf("filling the recreated volume (data kept in volume %s): %w", staging, err)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
@@ -241,7 +242,11 @@ type helperMsg struct {
 	Progress int64          `json:"progress,omitempty"` // content bytes so far (cumulative)
 	Stats    *archive.Stats `json:"stats,omitempty"`    // final result
 	Error    string         `json:"error,omitempty"`
+	MaxRSS   int64          `json:"maxrss_kib,omitempty"` // helper's peak RSS, with the stats
 }
+
+// lastHelperMaxRSS is the peak RSS (KiB) the last finished helper reported; for benchmarks.
+var lastHelperMaxRSS atomic.Int64
 
 // helperStderr parses the helper's stderr: JSON lines are protocol, anything else is kept
 // (bounded) for error messages.
@@ -302,6 +307,9 @@ func (h *helperStderr) line(l []byte) {
 	}
 	if msg.Error != "" {
 		h.errMsg = msg.Error
+	}
+	if msg.MaxRSS > 0 {
+		lastHelperMaxRSS.Store(msg.MaxRSS)
 	}
 }
 

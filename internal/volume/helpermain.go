@@ -87,7 +87,7 @@ func helperMain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return fail(1, err)
 	}
-	rep.send(helperMsg{Stats: &st})
+	rep.send(helperMsg{Stats: &st, MaxRSS: peakRSSKiB()})
 	return 0
 }
 
