@@ -111,6 +111,11 @@ func load(ctx context.Context, loader Loader, opts Options) (*Project, error) {
 	})
 	if err != nil {
 		if isNoConfig(err) {
+			for _, f := range files {
+				if _, serr := os.Stat(f); errors.Is(serr, os.ErrNotExist) {
+					return nil, fmt.Errorf("%w: compose file %s does not exist", ErrNotProject, f)
+				}
+			}
 			dir := opts.WorkingDir
 			if dir == "" {
 				dir, _ = os.Getwd()
