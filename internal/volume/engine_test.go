@@ -47,8 +47,12 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := m.Run()
+	removeTestImages()
 	if staticDir != "" {
 		os.RemoveAll(staticDir)
+	}
+	if benchCleanup != nil {
+		benchCleanup()
 	}
 	os.Exit(code)
 }
@@ -76,7 +80,9 @@ func engine(t testing.TB) *client.Client {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_, engineErr = engineCli.Ping(ctx, client.PingOptions{})
+		if _, engineErr = engineCli.Ping(ctx, client.PingOptions{}); engineErr == nil {
+			emptyExisted, engineErr = imageExists(ctx, engineCli, emptyImageRef)
+		}
 	})
 	if engineErr != nil {
 		if os.Getenv("CI") == "" {
@@ -85,6 +91,33 @@ func engine(t testing.TB) *client.Client {
 		t.Fatalf("docker engine unreachable: %v", engineErr)
 	}
 	return engineCli
+}
+
+// emptyExisted records whether the shared empty image was there before this test process.
+var emptyExisted = true
+
+// removeTestImages removes the helper image of this test binary (its tag is unique to the
+// build) and the shared empty image when this process created it.
+func removeTestImages() {
+	if engineCli == nil || engineErr != nil || staticBin == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	refs := []string{}
+	if sum, _, err := fileSHA256(staticBin); err == nil {
+		refs = append(refs, helperRepo+":"+sum[:12])
+	}
+	if !emptyExisted {
+		refs = append(refs, emptyImageRef)
+	}
+	for _, ref := range refs {
+		if ok, _ := imageExists(ctx, engineCli, ref); ok {
+			if _, err := engineCli.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err != nil {
+				fmt.Fprintf(os.Stderr, "removing test image %s: %v\n", ref, err)
+			}
+		}
+	}
 }
 
 // helperBinary returns a static copy of this test binary, which dispatches __maim-helper to

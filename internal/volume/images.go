@@ -153,12 +153,11 @@ func writeHelperLayer(w io.Writer, exe io.Reader, size int64) error {
 }
 
 // emptyImage returns the 0-byte image used by the archive-API path, importing it when missing.
+// It is looked up on every call (one cheap list request): the image is shared by every
+// docker-maim and may have been pruned meanwhile.
 func (m *EngineMover) emptyImage(ctx context.Context) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.emptyRef != "" {
-		return m.emptyRef, nil
-	}
 	ok, err := imageExists(ctx, m.cli, emptyImageRef)
 	if err != nil {
 		return "", err
@@ -177,8 +176,7 @@ func (m *EngineMover) emptyImage(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("importing empty image: %w", err)
 		}
 	}
-	m.emptyRef = emptyImageRef
-	return m.emptyRef, nil
+	return emptyImageRef, nil
 }
 
 func importImage(ctx context.Context, cli client.APIClient, src io.Reader, ref string, changes []string) error {

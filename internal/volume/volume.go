@@ -157,7 +157,6 @@ type EngineMover struct {
 	helperRef   string // imported helper image, once known
 	helperErr   error  // why the helper path is unusable, once known
 	helperKnown bool
-	emptyRef    string // 0-byte image for the archive-API path
 }
 
 // PathFor reports which path Backup and Restore will take against this engine, importing the
