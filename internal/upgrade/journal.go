@@ -126,7 +126,22 @@ func (j Journals) Save(jr *Journal) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, j.path())
+	if err := os.Rename(tmp, j.path()); err != nil {
+		return err
+	}
+	failpoint(jr.Op + ":" + string(jr.Phase))
+	return nil
+}
+
+// FailpointEnv names a test hook: when it equals "OP:PHASE" (e.g. "upgrade:merging"),
+// the process kills itself with SIGKILL right after the journal records that phase, the
+// way a crash or kill -9 would stop it. The crash-safety tests use it.
+const FailpointEnv = "MAIM_FAILPOINT"
+
+func failpoint(name string) {
+	if v := os.Getenv(FailpointEnv); v != "" && v == name {
+		killSelf()
+	}
 }
 
 // Finish removes the journal and appends a record to the history.

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package upgrade
+
+import "os"
+
+func killSelf() { os.Exit(137) }
