@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
 
@@ -314,7 +315,52 @@ func (p *Proj) cleanup() {
 		}
 	}
 	p.mu.Unlock()
-	if err := os.RemoveAll(p.Root); err != nil {
+	if err := os.RemoveAll(p.Root); err != nil && os.Geteuid() != 0 {
+		// Containers wrote root-owned files into bind mounts: empty the tree as root.
+		if werr := wipeAsRoot(ctx, cli, p.Root); werr != nil {
+			errorf("wipe %s through the engine: %v", p.Root, werr)
+		}
+		err = os.RemoveAll(p.Root)
+		if err != nil {
+			errorf("remove %s: %v", p.Root, err)
+		}
+	} else if err != nil {
 		errorf("remove %s: %v", p.Root, err)
+	}
+}
+
+// wipeAsRoot empties dir with the stand-in bot's "wipe" subcommand in a container (root).
+func wipeAsRoot(ctx context.Context, cli *client.Client, dir string) error {
+	botState.mu.Lock()
+	img := botState.refs[BotVersions[0]]
+	botState.mu.Unlock()
+	if img == "" {
+		return fmt.Errorf("no stand-in bot image to wipe with")
+	}
+	if _, err := cli.ImageInspect(ctx, img); err != nil {
+		if err := pull(ctx, cli, img); err != nil {
+			return err
+		}
+	}
+	res, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config:     &container.Config{Image: img, Cmd: []string{"wipe", "/w"}, Labels: map[string]string{"maimtest.wipe": "1"}},
+		HostConfig: &container.HostConfig{Binds: []string{dir + ":/w"}},
+	})
+	if err != nil {
+		return err
+	}
+	defer cli.ContainerRemove(context.Background(), res.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	if _, err := cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
+		return err
+	}
+	w := cli.ContainerWait(ctx, res.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case r := <-w.Result:
+		if r.StatusCode != 0 {
+			return fmt.Errorf("wipe exited with %d", r.StatusCode)
+		}
+		return nil
+	case err := <-w.Error:
+		return err
 	}
 }

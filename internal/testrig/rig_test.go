@@ -345,3 +345,23 @@ volumes:
 		t.Fatalf("down -v left %d volumes", len(vs.Items))
 	}
 }
+
+// TestWipeAsRoot checks the engine-side wipe that cleanup uses when tests run as non-root.
+func TestWipeAsRoot(t *testing.T) {
+	t.Parallel()
+	cli := Require(t)
+	BotImages(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755)
+	os.WriteFile(filepath.Join(dir, "a", "b", "f"), []byte("x"), 0o400)
+	os.Symlink("/etc/passwd", filepath.Join(dir, "link"))
+	if err := wipeAsRoot(context.Background(), cli, dir); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("left %d entries", len(entries))
+	}
+	if _, err := os.Stat("/etc/passwd"); err != nil {
+		t.Fatal("wipe followed a symlink out of the tree")
+	}
+}

@@ -20,7 +20,8 @@
 //   - SIGTERM and SIGINT stop it at once with exit 0.
 //
 // Subcommands: (none) run; "healthcheck"; "print-config" (effective config as JSON on stdout,
-// changes nothing); "version". Paths can be moved with BOT_CONFIG, BOT_TEMPLATE, BOT_DATA and
+// changes nothing); "version"; "wipe DIR..." (empties dirs: the test rig's cleanup of
+// root-owned bind-mount data when tests run as a non-root user). Paths can be moved with BOT_CONFIG, BOT_TEMPLATE, BOT_DATA and
 // BOT_HEALTH_FILE (used by the program's own tests).
 package main
 
@@ -97,11 +98,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		stdout.Write(eff.marshal())
 		return exitOK
+	case "wipe":
+		// Test-rig helper: empty the given dirs (as the container's root), so a non-root test
+		// process can remove bind-mounted trees that the bot wrote as root.
+		rc := exitOK
+		for _, dir := range args[1:] {
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				fmt.Fprintf(stderr, "bot wipe: %v\n", err)
+				rc = exitCrash
+				continue
+			}
+			for _, e := range entries {
+				if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+					fmt.Fprintf(stderr, "bot wipe: %v\n", err)
+					rc = exitCrash
+				}
+			}
+		}
+		return rc
 	case "version", "--version":
 		fmt.Fprintln(stdout, version)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "usage: bot [healthcheck|print-config|version]\n")
+		fmt.Fprintf(stderr, "usage: bot [healthcheck|print-config|version|wipe DIR...]\n")
 		return exitConfig
 	}
 }
