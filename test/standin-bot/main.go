@@ -16,7 +16,8 @@
 //     "crash-late" (exit 1 after the data migration), "unhealthy" (runs, never healthy),
 //     "slow" (ready after BOT_SLOW_SECONDS or [debug].slow_seconds seconds), "crash-after"
 //     (ready and healthy, then exit 1 after BOT_CRASH_AFTER seconds, default 3: with a restart
-//     policy, a service that looks fine at first and then crash-loops);
+//     policy, a service that looks fine at first and then crash-loops). BOT_FAIL_ON=VERSION[,...]
+//     limits env BOT_FAIL to those versions (an upgrade whose new version alone fails);
 //   - SIGTERM and SIGINT stop it at once with exit 0.
 //
 // Subcommands: (none) run; "healthcheck"; "print-config" (effective config as JSON on stdout,
@@ -221,7 +222,7 @@ func effectiveConfig(p paths, create bool, log io.Writer) (*effective, error) {
 			eff.SlowSeconds = int(n)
 		}
 	}
-	if f := os.Getenv("BOT_FAIL"); f != "" {
+	if f := os.Getenv("BOT_FAIL"); f != "" && failsOn(os.Getenv("BOT_FAIL_ON")) {
 		eff.Fail = f
 	}
 	if s := os.Getenv("BOT_SLOW_SECONDS"); s != "" {
@@ -237,6 +238,21 @@ func effectiveConfig(p paths, create bool, log io.Writer) (*effective, error) {
 		return nil, fmt.Errorf("unknown fail mode %q", eff.Fail)
 	}
 	return eff, nil
+}
+
+// failsOn reports whether env BOT_FAIL applies to this version: BOT_FAIL_ON is empty (every
+// version) or a comma-separated list of versions that holds this one. It lets a compose file
+// make only the new version of an upgrade fail, so a rollback to the old one can succeed.
+func failsOn(list string) bool {
+	if strings.TrimSpace(list) == "" {
+		return true
+	}
+	for _, v := range strings.Split(list, ",") {
+		if strings.TrimSpace(v) == version {
+			return true
+		}
+	}
+	return false
 }
 
 // dataFile is the bot's "database": only its schema matters.

@@ -208,6 +208,18 @@ func TestFailSwitches(t *testing.T) {
 		t.Fatalf("crash-after exited after %s", el)
 	}
 
+	// BOT_FAIL_ON limits BOT_FAIL to the listed versions.
+	s = newSandbox(t, "1.0.0")
+	c, _ = s.start(t, v1, []string{"BOT_FAIL=crash", "BOT_FAIL_ON=2.0.0, 3.0.0"}, "bot ready")
+	c.Process.Signal(syscall.SIGTERM)
+	if err := c.Wait(); exitCode(err) != exitOK {
+		t.Fatalf("BOT_FAIL_ON=2.0.0 applied to 1.0.0: %v", err)
+	}
+	out, err = s.cmd(v1, []string{"BOT_FAIL=crash", "BOT_FAIL_ON=2.0.0,1.0.0"}).CombinedOutput()
+	if exitCode(err) != exitCrash {
+		t.Fatalf("BOT_FAIL_ON=2.0.0,1.0.0 on 1.0.0: exit %d\n%s", exitCode(err), out)
+	}
+
 	out, err = s.cmd(v1, []string{"BOT_FAIL=bogus"}).CombinedOutput()
 	if exitCode(err) != exitConfig {
 		t.Fatalf("bogus fail mode: exit %d\n%s", exitCode(err), out)
