@@ -137,6 +137,10 @@ func (e *env) open(ctx context.Context, lock bool) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if jr, err := (upgrade.Journals{Store: st, Project: p.Name}).Load(); err == nil && jr != nil {
+		fmt.Fprintf(e.cli.Err(), "WARNING: an interrupted %s of project %s stopped in phase %q (%s); `docker maim -p %s rollback` resolves it\n",
+			jr.Op, p.Name, jr.Phase, jr.Updated.Local().Format("2006-01-02 15:04:05"), p.Name)
+	}
 	s := &session{eng: eng, proj: p, store: st, progress: pr}
 	if lock {
 		if s.unlock, err = st.Lock(p.Name); err != nil {
