@@ -275,10 +275,11 @@ func newProject(t *testing.T, name, composeYAML string) *project {
 	return p
 }
 
-// maim runs `docker maim args...` in the project's directory.
+// maim runs `docker maim args...` in the project's directory with COMPOSE_PROJECT_NAME
+// set to the project's name (the directory's own name is not the project's).
 func (p *project) maim(args ...string) Result {
 	p.t.Helper()
-	return maim(p.t, p.Dir, args...)
+	return maimEnv(p.t, p.Dir, []string{"COMPOSE_PROJECT_NAME=" + p.Name}, args...)
 }
 
 // compose runs `docker compose` (with the project's -p, --project-directory and -f) and
