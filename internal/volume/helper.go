@@ -157,10 +157,11 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 		return st, fmt.Errorf("starting helper container: %w", err)
 	}
 
+	sum := newStreamSum()
 	stdinDone := make(chan error, 1)
 	if h.stdin != nil {
 		go func() {
-			_, err := io.Copy(att.Conn, h.stdin)
+			_, err := io.Copy(att.Conn, io.TeeReader(h.stdin, sum))
 			if cerr := att.CloseWrite(); err == nil {
 				err = cerr
 			}
@@ -170,9 +171,9 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 		stdinDone <- nil
 	}
 
-	stdout := h.stdout
-	if stdout == nil {
-		stdout = io.Discard
+	var stdout io.Writer = io.Discard
+	if h.stdout != nil {
+		stdout = io.MultiWriter(h.stdout, sum)
 	}
 	errw := &helperStderr{progress: h.progress}
 	_, copyErr := stdcopy.StdCopy(stdout, errw, att.Reader)
@@ -225,6 +226,11 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	if !errw.gotStats {
 		return st, errors.New("helper did not report its result")
 	}
+	if got := sum.hex(); errw.streamBytes != sum.n || errw.streamSHA != got {
+		return st, fmt.Errorf("the engine corrupted the stream: helper %s %d bytes (sha256 %.12s), host %s %d bytes (sha256 %.12s)",
+			map[bool]string{true: "read", false: "wrote"}[h.stdin != nil], errw.streamBytes, errw.streamSHA,
+			map[bool]string{true: "sent", false: "received"}[h.stdin != nil], sum.n, got)
+	}
 	return errw.stats, nil
 }
 
@@ -243,6 +249,10 @@ type helperMsg struct {
 	Stats    *archive.Stats `json:"stats,omitempty"`    // final result
 	Error    string         `json:"error,omitempty"`
 	MaxRSS   int64          `json:"maxrss_kib,omitempty"` // helper's peak RSS, with the stats
+	// StreamBytes and StreamSHA256 describe the compressed stream the helper wrote (backup)
+	// or read (restore), with the stats.
+	StreamBytes  int64  `json:"stream_bytes,omitempty"`
+	StreamSHA256 string `json:"stream_sha256,omitempty"`
 }
 
 // lastHelperMaxRSS is the peak RSS (KiB) the last finished helper reported; for benchmarks.
@@ -257,7 +267,10 @@ type helperStderr struct {
 	stats    archive.Stats
 	gotStats bool
 	errMsg   string
-	text     bytes.Buffer
+
+	streamBytes int64
+	streamSHA   string
+	text        bytes.Buffer
 }
 
 const maxStderrText = 16 << 10
@@ -300,6 +313,7 @@ func (h *helperStderr) line(l []byte) {
 	}
 	if msg.Stats != nil {
 		h.stats, h.gotStats = *msg.Stats, true
+		h.streamBytes, h.streamSHA = msg.StreamBytes, msg.StreamSHA256
 		if h.progress != nil && msg.Stats.Bytes > h.last {
 			h.progress(msg.Stats.Bytes - h.last)
 			h.last = msg.Stats.Bytes

@@ -3,10 +3,13 @@ package volume
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"os/signal"
@@ -78,16 +81,19 @@ func helperMain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 	stopProgress := rep.start()
 	var st archive.Stats
+	// The stream is counted and hashed on both sides: the engine's attach path is known to
+	// drop data in some versions, and a silently short archive must never pass as a backup.
+	sum := newStreamSum()
 	if args[0] == "backup" {
-		st, err = helperBackup(ctx, target, stdout, c, level, excludes, rep.add)
+		st, err = helperBackup(ctx, target, io.MultiWriter(stdout, sum), c, level, excludes, rep.add)
 	} else {
-		st, err = helperRestore(ctx, target, stdin, c, rep.add)
+		st, err = helperRestore(ctx, target, io.TeeReader(stdin, sum), c, rep.add)
 	}
 	stopProgress()
 	if err != nil {
 		return fail(1, err)
 	}
-	rep.send(helperMsg{Stats: &st, MaxRSS: peakRSSKiB()})
+	rep.send(helperMsg{Stats: &st, MaxRSS: peakRSSKiB(), StreamBytes: sum.n, StreamSHA256: sum.hex()})
 	return 0
 }
 
@@ -126,6 +132,21 @@ func helperRestore(ctx context.Context, dest string, stdin io.Reader, c archive.
 	_, _ = io.Copy(io.Discard, in)
 	return st, nil
 }
+
+// streamSum counts and hashes a stream.
+type streamSum struct {
+	n int64
+	h hash.Hash
+}
+
+func newStreamSum() *streamSum { return &streamSum{h: sha256.New()} }
+
+func (s *streamSum) Write(p []byte) (int, error) {
+	s.n += int64(len(p))
+	return s.h.Write(p)
+}
+
+func (s *streamSum) hex() string { return hex.EncodeToString(s.h.Sum(nil)) }
 
 // reporter writes protocol lines to stderr, one at a time.
 type reporter struct {
