@@ -28,17 +28,13 @@ const cleanupTimeout = 30 * time.Second
 
 // helperBackup runs `__maim-helper backup` next to the data and copies its stdout to w.
 func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, opts BackupOptions) (archive.Stats, error) {
-	img, err := m.helperImage(ctx)
-	if err != nil {
-		return archive.Stats{}, err
-	}
 	mounts, binds, p := helperMounts(t, true)
 	args := []string{"backup", "--compression", string(opts.Compression), "--level", strconv.Itoa(opts.Level)}
 	for _, ex := range opts.Excludes {
 		args = append(args, "--exclude", ex)
 	}
 	args = append(args, p)
-	st, err := runHelper(ctx, m.cli, helperRun{labels: m.containerLabels(), image: img, args: args, mounts: mounts, binds: binds, stdout: w, progress: opts.Progress})
+	st, err := m.runWithHelperImage(ctx, helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, stdout: w, progress: opts.Progress})
 	if err != nil {
 		return st, fmt.Errorf("backup of %s: %w", t, err)
 	}
@@ -47,17 +43,35 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 
 // helperRestore streams r into `__maim-helper restore`, which extracts it onto the target.
 func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (archive.Stats, error) {
-	img, err := m.helperImage(ctx)
-	if err != nil {
-		return archive.Stats{}, err
-	}
 	mounts, binds, p := helperMounts(t, false)
 	args := []string{"restore", "--compression", string(opts.Compression), p}
-	st, err := runHelper(ctx, m.cli, helperRun{labels: m.containerLabels(), image: img, args: args, mounts: mounts, binds: binds, stdin: r, progress: opts.Progress})
+	st, err := m.runWithHelperImage(ctx, helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, stdin: r, progress: opts.Progress})
 	if err != nil {
 		return st, fmt.Errorf("restore of %s: %w", t, err)
 	}
 	return st, nil
+}
+
+// runWithHelperImage runs h on the helper image. When the image vanished since it was
+// looked up (someone ran `docker image prune -a` or removed it), it is imported again
+// and the run retried once: the container is created before any byte of h's streams
+// is touched, so the retry is safe.
+func (m *EngineMover) runWithHelperImage(ctx context.Context, h helperRun) (archive.Stats, error) {
+	for attempt := 0; ; attempt++ {
+		img, err := m.helperImage(ctx)
+		if err != nil {
+			return archive.Stats{}, err
+		}
+		h.image = img
+		st, err := runHelper(ctx, m.cli, h)
+		if err != nil && attempt == 0 && strings.Contains(err.Error(), "No such image") {
+			m.mu.Lock()
+			m.helperKnown = false
+			m.mu.Unlock()
+			continue
+		}
+		return st, err
+	}
 }
 
 // helperMounts says how t is mounted into a helper and the path the helper works on.
