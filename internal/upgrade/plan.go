@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -42,6 +43,8 @@ type Plan struct {
 	merges  []config.Result
 	// pulled are refs whose local tag the pull moved from the old image.
 	pulled []ImageChange
+	// fresh are refs the pull brought in that were not present locally before.
+	fresh []string
 }
 
 // SourceSize is a data source with its estimated size (-1: unknown).
@@ -117,11 +120,15 @@ func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options
 		// Pull before anything stops: no downtime for the pull.
 		if svc.Build == nil || svc.PullPolicy == types.PullPolicyAlways {
 			m.logf("pulling %s", c.NewRef)
+			_, ierr := m.Engine.ImageInspect(ctx, c.NewRef)
+			absent := ierr != nil
 			if err := pull(ctx, m.Engine, c.NewRef, m.auth(c.NewRef)); err != nil {
 				if _, ierr := m.Engine.ImageInspect(ctx, c.NewRef); ierr != nil {
 					return nil, fmt.Errorf("pulling %s for %s: %w", c.NewRef, name, err)
 				}
 				plan.Warnings = append(plan.Warnings, fmt.Sprintf("pulling %s failed (%v): using the local image", c.NewRef, err))
+			} else if absent && !slices.Contains(plan.fresh, c.NewRef) {
+				plan.fresh = append(plan.fresh, c.NewRef)
 			}
 		}
 		info, err := inspectImage(ctx, m.Engine, c.NewRef)
@@ -188,11 +195,17 @@ func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options
 }
 
 // unpull puts floating tags that a pull moved back on the old images, so a refused or
-// dry-run upgrade leaves `docker compose up` starting what ran before.
+// dry-run upgrade leaves `docker compose up` starting what ran before, and removes the
+// references the pull brought in: such an upgrade changes no local tag.
 func (m *Manager) unpull(ctx context.Context, plan *Plan) {
 	for _, c := range plan.pulled {
 		if err := repoint(ctx, m.Engine, c.OldID, c.OldRef); err != nil {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("could not point %s back to %s: %v", c.OldRef, shortID(c.OldID), err))
+		}
+	}
+	for _, ref := range plan.fresh {
+		if _, err := m.Engine.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("could not remove %s, pulled for the plan: %v", ref, err))
 		}
 	}
 }
