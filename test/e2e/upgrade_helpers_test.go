@@ -88,15 +88,40 @@ type botProject struct {
 // newBotProject makes and starts a botUpgradeCompose project; env is appended to .env.
 func newBotProject(t *testing.T, name, env string) *botProject {
 	t.Helper()
+	bp := makeBotProject(t, name, env)
+	bp.start()
+	return bp
+}
+
+// makeBotProject is newBotProject without the start.
+func makeBotProject(t *testing.T, name, env string) *botProject {
+	t.Helper()
 	p := newProject(t, name, "")
 	repo := strings.TrimSuffix(p.Bot("1.0.0"), ":1.0.0")
 	p.Bot("2.0.0") // in the registry only: the upgrade pulls it
 	p.WriteCompose(fmt.Sprintf(botUpgradeCompose, repo))
 	p.WriteFile(".env", "BOT_VERSION=1.0.0\n"+env)
 	p.WriteFile("config/bot_config.toml", userConfig)
-	bp := &botProject{project: p, repo: repo, vol: p.Name + "_botdata"}
-	bp.start()
-	return bp
+	return &botProject{project: p, repo: repo, vol: p.Name + "_botdata"}
+}
+
+// pushAs makes the registry's dst name the image of src (both the project's private
+// references) and leaves the local tags as they were.
+func (p *project) pushAs(src, dst string) {
+	p.t.Helper()
+	hadDst := p.imageID(dst)
+	hadSrc := p.imageID(src) != ""
+	mustOK(p.t, docker(p.t, p.Dir, nil, "pull", "-q", src))
+	mustOK(p.t, docker(p.t, p.Dir, nil, "tag", src, dst))
+	mustOK(p.t, docker(p.t, p.Dir, nil, "push", "-q", dst))
+	if hadDst != "" {
+		mustOK(p.t, docker(p.t, p.Dir, nil, "tag", hadDst, dst))
+	} else {
+		mustOK(p.t, docker(p.t, p.Dir, nil, "rmi", dst))
+	}
+	if !hadSrc {
+		mustOK(p.t, docker(p.t, p.Dir, nil, "rmi", src))
+	}
 }
 
 // start brings the project up (pulling the bot) and seeds the data volume.
@@ -428,7 +453,7 @@ func upgraded(t testing.TB, r Result, project, from, to string) string {
 	if r.Code != 0 {
 		t.Fatalf("upgrade failed: %s", r)
 	}
-	if want := "bot: " + from + " -> " + to + "\n"; !strings.Contains(r.Stdout, want) {
+	if want := "bot: " + from + " -> " + to + "\n"; from != "" && !strings.Contains(r.Stdout, want) {
 		t.Errorf("upgrade output does not say %q: %s", want, r)
 	}
 	m := upgradedLine.FindStringSubmatch(r.Stdout)
