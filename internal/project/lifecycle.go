@@ -97,12 +97,16 @@ func (p *Project) running(cs []container.Summary) (Running, error) {
 			r.Services = append(r.Services, s)
 		}
 	}
-	// services that run but are no longer in the model (orphans) come last
+	// services that run but are no longer in the model (orphans) come last, by name
+	var orphans []string
 	for s := range r.IDs {
 		if _, ok := p.Services[s]; !ok {
-			r.Services = append(r.Services, s)
+			sort.Strings(r.IDs[s])
+			orphans = append(orphans, s)
 		}
 	}
+	sort.Strings(orphans)
+	r.Services = append(r.Services, orphans...)
 	return r, nil
 }
 

@@ -154,3 +154,23 @@ func TestStartOrderContinuesAfterFailureAndJoinsErrors(t *testing.T) {
 		t.Fatalf("starting nothing: %v, %v", err, eng.calls)
 	}
 }
+
+func TestRunningOrphansSortedByName(t *testing.T) {
+	p := loadYAML(t, chain, nil)
+	cs := []container.Summary{
+		ctr("z", "demo", "zz-gone", container.StateRunning),
+		ctr("m", "demo", "mm-gone", container.StateRunning),
+		ctr("a", "demo", "aa-gone", container.StateRunning),
+		ctr("db-1", "demo", "db", container.StateRunning),
+	}
+	want := []string{"db", "aa-gone", "mm-gone", "zz-gone"}
+	for i := 0; i < 30; i++ {
+		r, err := p.running(cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(r.Services, want) {
+			t.Fatalf("run %d: Services = %v, want %v (stable order)", i, r.Services, want)
+		}
+	}
+}
