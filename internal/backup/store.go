@@ -87,8 +87,21 @@ func (s Store) List(project string) ([]Entry, error) {
 		}
 		out = append(out, s.entry(project, de.Name()))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool { return idLess(out[i].ID, out[j].ID) })
 	return out, nil
+}
+
+// idLess orders backup IDs by time, then by collision suffix numerically (-2 < -10).
+func idLess(a, b string) bool {
+	ab, as, _ := strings.Cut(a, "-")
+	bb, bs, _ := strings.Cut(b, "-")
+	if ab != bb {
+		return ab < bb
+	}
+	if len(as) != len(bs) {
+		return len(as) < len(bs)
+	}
+	return as < bs
 }
 
 func (s Store) entry(project, id string) Entry {

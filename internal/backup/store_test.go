@@ -124,6 +124,31 @@ func TestBeginIDsSortableWithCollisionSuffix(t *testing.T) {
 	}
 }
 
+func TestListOrderWithManyCollisions(t *testing.T) {
+	// more than nine backups in one second: -10 must still sort after -9
+	s := newStore(t)
+	var ids []string
+	for i := 0; i < 12; i++ {
+		w := fakeBackup(t, s, "demo", t0, nil)
+		ids = append(ids, w.ID)
+	}
+	all, err := s.List("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range all {
+		got = append(got, e.ID)
+	}
+	if !reflect.DeepEqual(got, ids) {
+		t.Fatalf("List order = %v, want creation order %v", got, ids)
+	}
+	e, err := s.Get("demo", "")
+	if err != nil || e.ID != ids[len(ids)-1] {
+		t.Fatalf("Get latest = %s, %v; want %s", e.ID, err, ids[len(ids)-1])
+	}
+}
+
 func TestValidID(t *testing.T) {
 	for id, want := range map[string]bool{
 		"20261125T221530Z":     true,
