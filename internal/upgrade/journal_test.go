@@ -1,0 +1,269 @@
+package upgrade
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/project"
+)
+
+func newJournals(t *testing.T) Journals {
+	t.Helper()
+	return Journals{Store: backup.Store{Root: filepath.Join(t.TempDir(), "backups")}, Project: "demo"}
+}
+
+func perm(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Mode().Perm()
+}
+
+func TestJournalSaveLoadRoundTrip(t *testing.T) {
+	j := newJournals(t)
+	if jr, err := j.Load(); err != nil || jr != nil {
+		t.Fatalf("Load with no journal = %+v, %v; want nil, nil", jr, err)
+	}
+	started := time.Date(2026, 11, 25, 22, 15, 30, 0, time.UTC)
+	jr := &Journal{
+		Op: "upgrade", Project: "demo", PID: 4242, Started: started, Phase: PhaseBackingUp,
+		Running:    []string{"db", "bot"},
+		Containers: map[string][]string{"db": {"c1"}, "bot": {"c2", "c3"}},
+		Images: []ImageChange{{Service: "bot", OldRef: "bot:1", OldID: "sha256:a", OldDigests: []string{"bot@sha256:x"}, OldVersion: "1.0.0",
+			NewRef: "bot:2", NewID: "sha256:b", NewVersion: "2.0.0", Pin: "docker-maim/pin:demo.bot.20261125T221530Z"}},
+		WorkingDir: "/srv/demo", ComposeFiles: []string{"/srv/demo/compose.yaml"}, EnvFiles: []string{"/srv/demo/.env"}, Profiles: []string{"dev"},
+	}
+	before := time.Now().UTC()
+	if err := j.Save(jr); err != nil {
+		t.Fatal(err)
+	}
+	if jr.Updated.Before(before) {
+		t.Errorf("Save must stamp Updated: %v", jr.Updated)
+	}
+	if m := perm(t, j.path()); m != 0o600 {
+		t.Errorf("journal mode %o, want 600", m)
+	}
+	if m := perm(t, j.Store.ProjectDir("demo")); m != 0o700 {
+		t.Errorf("project dir mode %o, want 700", m)
+	}
+	if _, err := os.Stat(j.path() + ".partial"); !os.IsNotExist(err) {
+		t.Errorf(".partial left behind: %v", err)
+	}
+	got, err := j.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jr.Images[0].NewLabels = nil // not serialised
+	if !reflect.DeepEqual(got, jr) {
+		t.Fatalf("Load =\n%+v\nwant\n%+v", got, jr)
+	}
+
+	// a later phase overwrites
+	jr.Phase, jr.BackupID = PhaseBackedUp, "20261125T221530Z"
+	if err := j.Save(jr); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := j.Load(); got.Phase != PhaseBackedUp || got.BackupID != "20261125T221530Z" {
+		t.Fatalf("after the second Save: %+v", got)
+	}
+	if filepath.Base(j.path()) != "journal.json" || filepath.Dir(j.path()) != j.Store.ProjectDir("demo") {
+		t.Errorf("journal at %s", j.path())
+	}
+}
+
+func TestJournalLoadUnreadable(t *testing.T) {
+	j := newJournals(t)
+	_ = os.MkdirAll(j.Store.ProjectDir("demo"), 0o700)
+	_ = os.WriteFile(j.path(), []byte(`{"op": "upgrade", `), 0o600)
+	if _, err := j.Load(); err == nil || !strings.Contains(err.Error(), j.path()) {
+		t.Fatalf("Load of a torn journal = %v, want an error naming it", err)
+	}
+}
+
+func TestJournalFinishAppendHistory(t *testing.T) {
+	j := newJournals(t)
+	if h, err := j.History(); err != nil || h != nil {
+		t.Fatalf("History with none = %v, %v", h, err)
+	}
+	if err := j.Save(&Journal{Op: "upgrade", Phase: PhasePlanned}); err != nil {
+		t.Fatal(err)
+	}
+	t1 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := j.Append(Record{Op: "upgrade", Result: "refused", Started: t1, Finished: t1.Add(time.Second), Error: "breaking"}); err != nil {
+		t.Fatal(err)
+	}
+	if jr, _ := j.Load(); jr == nil {
+		t.Fatal("Append must leave the journal")
+	}
+	if err := j.Finish(Record{Op: "upgrade", Result: "upgraded", Started: t1, BackupID: "20260102T030405Z", Downtime: 3 * time.Second,
+		Images: []ImageChange{{Service: "bot", OldRef: "bot:1", NewRef: "bot:2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if jr, err := j.Load(); err != nil || jr != nil {
+		t.Fatalf("Finish must remove the journal: %+v, %v", jr, err)
+	}
+	if err := j.Append(Record{Op: "rollback", Result: "rolled-back"}); err != nil {
+		t.Fatal(err)
+	}
+	// a torn last line (crash while appending) is skipped, the rest is read
+	f, _ := os.OpenFile(j.historyPath(), os.O_WRONLY|os.O_APPEND, 0)
+	_, _ = f.WriteString(`{"op":"upgr`)
+	f.Close()
+	h, err := j.History()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 3 {
+		t.Fatalf("History = %+v, want 3 records", h)
+	}
+	if h[0].Result != "refused" || !h[0].Finished.Equal(t1.Add(time.Second)) {
+		t.Errorf("record 0 = %+v (an explicit Finished is kept by Append)", h[0])
+	}
+	if h[1].Result != "upgraded" || h[1].BackupID != "20260102T030405Z" || h[1].Downtime != 3*time.Second || h[1].Finished.IsZero() || len(h[1].Images) != 1 {
+		t.Errorf("record 1 = %+v", h[1])
+	}
+	if h[2].Op != "rollback" || h[2].Finished.IsZero() {
+		t.Errorf("record 2 = %+v (Append stamps Finished)", h[2])
+	}
+	if m := perm(t, j.historyPath()); m != 0o600 {
+		t.Errorf("history mode %o, want 600", m)
+	}
+	// Finish without a journal is fine
+	if err := j.Finish(Record{Op: "upgrade", Result: "nothing-to-do"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSplitLines(t *testing.T) {
+	got := splitLines([]byte("a\n\nbb\nc"))
+	var s []string
+	for _, l := range got {
+		s = append(s, string(l))
+	}
+	if want := []string{"a", "bb", "c"}; !reflect.DeepEqual(s, want) {
+		t.Fatalf("splitLines = %q, want %q", s, want)
+	}
+}
+
+func TestPhaseDataChanged(t *testing.T) {
+	for p, want := range map[Phase]bool{
+		PhasePlanned:     false,
+		PhaseBackingUp:   false,
+		PhaseBackedUp:    true,
+		PhaseResetting:   true,
+		PhaseMerging:     true,
+		PhaseRecreating:  true,
+		PhaseHealth:      true,
+		PhaseRollingBack: true,
+		Phase("future"):  true, // unknown: assume the worst
+	} {
+		if got := p.dataChanged(); got != want {
+			t.Errorf("%s.dataChanged() = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestRecoveryCommands(t *testing.T) {
+	with := recoveryCommands("demo", &Journal{BackupID: "20261125T221530Z"})
+	want := []string{
+		"docker maim -p demo status",
+		"docker maim -p demo rollback 20261125T221530Z",
+		"docker maim -p demo restore 20261125T221530Z --no-safety-backup   # data and files only, then: docker compose up -d",
+	}
+	if !reflect.DeepEqual(with, want) {
+		t.Errorf("with a backup:\n%q\nwant\n%q", with, want)
+	}
+	without := recoveryCommands("demo", &Journal{})
+	if len(without) != 2 || without[0] != "docker maim -p demo status" || !strings.HasPrefix(without[1], "docker maim -p demo rollback   #") {
+		t.Errorf("without a backup: %q", without)
+	}
+	for _, c := range without {
+		if strings.Contains(c, "restore") {
+			t.Errorf("no backup, no restore: %q", c)
+		}
+	}
+}
+
+func TestErrorMessages(t *testing.T) {
+	cause := os.ErrDeadlineExceeded
+	for _, c := range []struct {
+		e    *Error
+		want string
+	}{
+		{&Error{Outcome: OutcomeRolledBack, Cause: cause}, "upgrade failed and was rolled back: "},
+		{&Error{Outcome: OutcomeRefused, Cause: cause}, "upgrade refused, nothing was changed: "},
+		{&Error{Outcome: OutcomeFailed, Cause: cause}, "upgrade failed: "},
+		{&Error{Outcome: OutcomeRollbackFailed, Cause: cause, Rollback: os.ErrPermission, Recovery: []string{"a", "b"}}, "to recover: a ; b"},
+	} {
+		if !strings.Contains(c.e.Error(), c.want) {
+			t.Errorf("%s: %q does not contain %q", c.e.Outcome, c.e.Error(), c.want)
+		}
+		if c.e.Unwrap() != cause {
+			t.Errorf("%s: Unwrap", c.e.Outcome)
+		}
+	}
+}
+
+func TestImageChangeHelpers(t *testing.T) {
+	c := ImageChange{OldRef: "bot:1.0.0", OldVersion: "1.0.0", NewRef: "bot:latest", NewVersion: "2.0.0", OldID: "a", NewID: "b"}
+	if c.From() != "bot:1.0.0" || c.To() != "bot:latest (2.0.0)" {
+		t.Errorf("From/To = %q / %q", c.From(), c.To())
+	}
+	if !c.Changed() {
+		t.Error("a -> b is a change")
+	}
+	if (ImageChange{OldID: "a", NewID: "a"}).Changed() || (ImageChange{OldID: "a"}).Changed() {
+		t.Error("same ID or no new ID is no change")
+	}
+	if !(ImageChange{NewID: "b"}).Changed() {
+		t.Error("a new service is a change")
+	}
+	if shortID("sha256:0123456789abcdef") != "0123456789ab" || shortID("abc") != "abc" {
+		t.Error("shortID")
+	}
+}
+
+func TestWithImagesLeavesTheOriginal(t *testing.T) {
+	bot, db := types.ServiceConfig{Name: "bot"}, types.ServiceConfig{Name: "db"}
+	bot.Image, db.Image = "bot:1", "db:1"
+	p := &project.Project{Project: &types.Project{Name: "demo", Services: types.Services{"bot": bot, "db": db}}, EnvFiles: []string{"/x/.env"}}
+	if withImages(p, nil) != p {
+		t.Error("no overrides: the same project")
+	}
+	got := withImages(p, map[string]string{"bot": "bot:2"})
+	if got.Services["bot"].Image != "bot:2" || got.Services["db"].Image != "db:1" || got.Name != "demo" || len(got.EnvFiles) != 1 {
+		t.Errorf("withImages = %+v", got.Services)
+	}
+	if p.Services["bot"].Image != "bot:1" {
+		t.Error("withImages changed the original project")
+	}
+}
+
+func TestEnvFilesFor(t *testing.T) {
+	m := &backup.Manifest{EnvFiles: []string{"/srv/demo/.env", "/srv/demo/prod.env", "/srv/demo/x.env"}}
+	if got, want := envFilesFor(m), []string{"/srv/demo/prod.env", "/srv/demo/x.env"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("envFilesFor = %v, want %v", got, want)
+	}
+}
+
+func TestPinRefAndSanitizeTag(t *testing.T) {
+	if got := pinRef("demo", "bot", "20261125T221530Z-2"); got != "docker-maim/pin:demo.bot.20261125T221530Z-2" {
+		t.Errorf("pinRef = %q", got)
+	}
+	if got := pinRef("my proj", "web/app:x", "20261125T221530Z"); got != "docker-maim/pin:my_proj.web_app_x.20261125T221530Z" {
+		t.Errorf("pinRef with unsafe chars = %q", got)
+	}
+	for in, want := range map[string]string{"a-b_c.d": "a-b_c.d", "ä b": "__b", "x@y:z/w": "x_y_z_w", "": ""} {
+		if got := sanitizeTag(in); got != want {
+			t.Errorf("sanitizeTag(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
