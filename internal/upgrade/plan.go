@@ -448,12 +448,12 @@ func lineDiff(a, b string) string {
 		case i < n && j < m && al[i] == bl[j]:
 			i++
 			j++
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			fmt.Fprintf(&out, "+%s\n", bl[j])
-			j++
-		default:
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
 			fmt.Fprintf(&out, "-%s\n", al[i])
 			i++
+		default:
+			fmt.Fprintf(&out, "+%s\n", bl[j])
+			j++
 		}
 	}
 	return out.String()
