@@ -1,0 +1,267 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/moby/moby/client"
+)
+
+// fakeImages is an Engine whose only working call is ImageRemove; anything else panics
+// (the nil embedded interface), which proves Prune needs nothing more of the engine.
+type fakeImages struct {
+	Engine
+	removed []string
+	fail    map[string]bool
+}
+
+func (f *fakeImages) ImageRemove(_ context.Context, ref string, _ client.ImageRemoveOptions) (client.ImageRemoveResult, error) {
+	f.removed = append(f.removed, ref)
+	if f.fail[ref] {
+		return client.ImageRemoveResult{}, errors.New("No such image: " + ref)
+	}
+	return client.ImageRemoveResult{}, nil
+}
+
+type pruneRig struct {
+	t     *testing.T
+	store backup.Store
+	eng   *fakeImages
+	m     *Manager
+}
+
+func newPruneRig(t *testing.T) *pruneRig {
+	s := backup.Store{Root: filepath.Join(t.TempDir(), "backups")}
+	eng := &fakeImages{fail: map[string]bool{}}
+	return &pruneRig{t: t, store: s, eng: eng, m: &Manager{Engine: eng, Store: s}}
+}
+
+// complete makes a complete backup created at at, of services bot and db.
+func (r *pruneRig) complete(at time.Time) string {
+	r.t.Helper()
+	w, err := r.store.Begin("demo", at)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	a, _ := w.Create("01-vol-data.tar")
+	_, _ = a.Write([]byte("0123456789"))
+	sum, size, err := a.Commit()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	m := &backup.Manifest{CreatedAt: at, Reason: "upgrade", Compression: "none",
+		Services: []backup.Service{{Name: "bot"}, {Name: "db"}},
+		Sources:  []backup.Source{{Archive: "01-vol-data.tar", SHA256: sum, ArchiveSize: size}}}
+	m.Sources[0].Name = "data"
+	if err := w.Commit(m); err != nil {
+		r.t.Fatal(err)
+	}
+	return w.ID
+}
+
+func (r *pruneRig) incomplete(at time.Time) string {
+	w, err := r.store.Begin("demo", at)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return w.ID
+}
+
+func (r *pruneRig) ids() []string {
+	all, err := r.store.List("demo")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range all {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func prunedIDs(ps []Pruned) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.ID)
+	}
+	return out
+}
+
+var old = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func TestPruneKeepsNewestComplete(t *testing.T) {
+	r := newPruneRig(t)
+	var ids []string
+	for i := 0; i < 5; i++ {
+		ids = append(ids, r.complete(old.Add(time.Duration(i)*time.Hour)))
+	}
+	inc := r.incomplete(old.Add(10 * time.Hour)) // newest of all, but incomplete
+	corrupt := r.complete(old.Add(11 * time.Hour))
+	_ = os.Remove(filepath.Join(r.store.Dir("demo", corrupt), "01-vol-data.tar"))
+
+	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// newest first; incomplete and corrupt do not count toward keep and go
+	want := []string{corrupt, inc, ids[2], ids[1], ids[0]}
+	if !reflect.DeepEqual(prunedIDs(got), want) {
+		t.Fatalf("pruned %v, want %v", prunedIDs(got), want)
+	}
+	if left := r.ids(); !reflect.DeepEqual(left, ids[3:]) {
+		t.Fatalf("left %v, want %v", left, ids[3:])
+	}
+	if got[0].Status != string(backup.StatusCorrupt) || got[1].Status != string(backup.StatusIncomplete) || got[2].Status != string(backup.StatusComplete) {
+		t.Errorf("statuses %+v", got)
+	}
+	if got[2].Size != 10 || got[1].Size != 0 {
+		t.Errorf("sizes %+v", got)
+	}
+	// pins of every pruned backup with a manifest, under the refs pinRef gives
+	var wantRemoved []string
+	for _, id := range []string{corrupt, ids[2], ids[1], ids[0]} {
+		wantRemoved = append(wantRemoved, pinRef("demo", "bot", id), pinRef("demo", "db", id))
+	}
+	if !reflect.DeepEqual(r.eng.removed, wantRemoved) {
+		t.Fatalf("ImageRemove calls %v, want %v", r.eng.removed, wantRemoved)
+	}
+	if got[2].Pins != 2 {
+		t.Errorf("pins removed = %d, want 2", got[2].Pins)
+	}
+}
+
+func TestPruneNeverTheNewestCompleteDefaultKeep(t *testing.T) {
+	r := newPruneRig(t)
+	var ids []string
+	for i := 0; i < 7; i++ {
+		ids = append(ids, r.complete(old.Add(time.Duration(i)*time.Minute)))
+	}
+	for _, keep := range []int{0, -1} { // 0 or less means the default 5
+		got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: keep, DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{ids[1], ids[0]}; !reflect.DeepEqual(prunedIDs(got), want) {
+			t.Fatalf("keep %d: pruned %v, want %v", keep, prunedIDs(got), want)
+		}
+	}
+	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 6 || !reflect.DeepEqual(r.ids(), ids[6:]) {
+		t.Fatalf("keep 1: pruned %v, left %v", prunedIDs(got), r.ids())
+	}
+}
+
+func TestPruneSparesTheJournalsBackup(t *testing.T) {
+	r := newPruneRig(t)
+	needed := r.complete(old)
+	a := r.complete(old.Add(time.Hour))
+	b := r.complete(old.Add(2 * time.Hour))
+	j := Journals{Store: r.store, Project: "demo"}
+	if err := j.Save(&Journal{Op: "upgrade", Phase: PhaseHealth, BackupID: needed}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{a}; !reflect.DeepEqual(prunedIDs(got), want) {
+		t.Fatalf("pruned %v, want %v", prunedIDs(got), want)
+	}
+	if left := r.ids(); !reflect.DeepEqual(left, []string{needed, b}) {
+		t.Fatalf("left %v", left)
+	}
+	// an incomplete backup an interrupted backing-up phase is writing is spared too
+	inc := r.incomplete(old.Add(3 * time.Hour))
+	_ = j.Save(&Journal{Op: "upgrade", Phase: PhaseBackingUp, BackupID: inc})
+	got, _ = r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	if slices.Contains(prunedIDs(got), inc) {
+		t.Fatalf("pruned the journal's backup %s: %v", inc, prunedIDs(got))
+	}
+
+	// a torn journal stops prune: it cannot tell what is needed
+	_ = os.WriteFile(filepath.Join(r.store.ProjectDir("demo"), "journal.json"), []byte("{"), 0o600)
+	if _, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1}); err == nil {
+		t.Fatal("Prune with an unreadable journal must fail")
+	}
+}
+
+func TestPruneOlderThan(t *testing.T) {
+	r := newPruneRig(t)
+	now := time.Now().UTC()
+	oldest := r.complete(now.Add(-72 * time.Hour))
+	oldInc := r.incomplete(now.Add(-48 * time.Hour))
+	recent := r.complete(now.Add(-2 * time.Hour))
+	recentInc := r.incomplete(now.Add(-1 * time.Hour))
+	newest := r.complete(now.Add(-30 * time.Minute))
+
+	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1, OlderThan: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{oldInc, oldest}; !reflect.DeepEqual(prunedIDs(got), want) {
+		t.Fatalf("pruned %v, want %v", prunedIDs(got), want)
+	}
+	if left := r.ids(); !reflect.DeepEqual(left, []string{recent, recentInc, newest}) {
+		t.Fatalf("left %v", left)
+	}
+}
+
+func TestPruneDryRunRemovesNothing(t *testing.T) {
+	r := newPruneRig(t)
+	a := r.complete(old)
+	inc := r.incomplete(old.Add(time.Hour))
+	b := r.complete(old.Add(2 * time.Hour))
+	before := r.ids()
+	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{inc, a}; !reflect.DeepEqual(prunedIDs(got), want) {
+		t.Fatalf("would prune %v, want %v", prunedIDs(got), want)
+	}
+	if after := r.ids(); !reflect.DeepEqual(after, before) {
+		t.Fatalf("dry run removed backups: %v -> %v", before, after)
+	}
+	if len(r.eng.removed) != 0 {
+		t.Fatalf("dry run removed images %v", r.eng.removed)
+	}
+	if got[1].Pins != 0 || got[1].Size != 10 {
+		t.Errorf("dry run entry %+v", got[1])
+	}
+	_ = b
+}
+
+func TestPrunePinsCountedOnlyWhenRemoved(t *testing.T) {
+	r := newPruneRig(t)
+	a := r.complete(old)
+	r.complete(old.Add(time.Hour))
+	r.eng.fail[pinRef("demo", "db", a)] = true // no pin for db (its image did not change)
+	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != a || got[0].Pins != 1 {
+		t.Fatalf("pruned %+v, want %s with 1 pin removed", got, a)
+	}
+	if _, err := os.Stat(r.store.Dir("demo", a)); !os.IsNotExist(err) {
+		t.Fatalf("a failed pin removal must not keep the backup: %v", err)
+	}
+}
+
+func TestPruneNoBackups(t *testing.T) {
+	r := newPruneRig(t)
+	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("Prune of nothing = %v, %v", got, err)
+	}
+}
