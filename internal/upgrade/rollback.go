@@ -43,7 +43,7 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 	if jr != nil && (opts.ID == "" || opts.ID == jr.BackupID) {
 		m.logf("resolving the interrupted %s (phase %s)", jr.Op, jr.Phase)
 		res := &RollbackResult{BackupID: jr.BackupID, Resolved: jr.Op + " in phase " + string(jr.Phase), Images: jr.Images}
-		if err := m.resolve(ctx, p, jr, opts); err != nil {
+		if err := m.resolve(ctx, p, jr, opts, res); err != nil {
 			return res, err
 		}
 		return res, journals.Append(Record{Op: "rollback", Result: "rolled-back", Started: jr.Started, BackupID: jr.BackupID, Images: jr.Images})
@@ -107,7 +107,8 @@ func (m *Manager) lastUpgradeBackup(j Journals) (string, error) {
 // resolve undoes an operation recorded in a journal and removes the journal.
 // Before the backup completed nothing was changed: start what ran, drop the partial
 // backup, put floating tags back. After: a full rollback from the backup.
-func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, opts RollbackOptions) error {
+// res receives the safety backup's ID.
+func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, opts RollbackOptions, res *RollbackResult) error {
 	journals := Journals{Store: m.Store, Project: p.Name}
 	if !jr.Phase.dataChanged() || jr.BackupID == "" {
 		for _, c := range jr.Images {
@@ -144,7 +145,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 			return err
 		}
 	}
-	if err := m.rollbackTo(ctx, p, jr, entry, opts, &RollbackResult{}); err != nil {
+	if err := m.rollbackTo(ctx, p, jr, entry, opts, res); err != nil {
 		return err
 	}
 	return os.Remove(journals.path())

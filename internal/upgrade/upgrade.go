@@ -286,7 +286,7 @@ func (m *Manager) fail(ctx context.Context, p *project.Project, jr *Journal, res
 	}
 	m.logf("upgrade failed: %v; rolling back", cause)
 	rctx := context.WithoutCancel(ctx)
-	if err := m.resolve(rctx, p, jr, RollbackOptions{NoSafetyBackup: true, Health: opts.Health}); err != nil {
+	if err := m.resolve(rctx, p, jr, RollbackOptions{NoSafetyBackup: true, Health: opts.Health}, &RollbackResult{}); err != nil {
 		res.Outcome = OutcomeRollbackFailed
 		res.Recovery = recoveryCommands(p.Name, jr)
 		_ = journals.Append(Record{Op: "upgrade", Result: string(OutcomeRollbackFailed), Started: jr.Started, BackupID: jr.BackupID, Images: jr.Images, Error: cause.Error() + "; rollback: " + err.Error()})
