@@ -330,7 +330,7 @@ func TestDevicesAllowed(t *testing.T) {
 	}
 	var st unix.Stat_t
 	unix.Lstat(filepath.Join(dest, "null"), &st)
-	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(rdev(&st)) != 1 || unix.Minor(rdev(&st)) != 3 {
 		t.Errorf("device not restored: %+v", st)
 	}
 }

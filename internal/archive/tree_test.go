@@ -53,7 +53,7 @@ func snapshot(t testing.TB, root string) tree {
 		if typ == unix.S_IFSOCK {
 			return nil
 		}
-		n := node{Type: typ, Perm: st.Mode & 0o7777, Uid: st.Uid, Gid: st.Gid, Mtime: st.Mtim.Nano()}
+		n := node{Type: uint32(typ), Perm: uint32(st.Mode & 0o7777), Uid: st.Uid, Gid: st.Gid, Mtime: st.Mtim.Nano()}
 		if typ == unix.S_IFLNK {
 			n.Perm = 0 // not settable on Linux
 			n.Target, err = os.Readlink(p)
@@ -71,10 +71,10 @@ func snapshot(t testing.TB, root string) tree {
 			n.Size = int64(len(b))
 		}
 		if typ == unix.S_IFCHR || typ == unix.S_IFBLK {
-			n.Rdev = st.Rdev
+			n.Rdev = rdev(&st)
 		}
 		if typ != unix.S_IFDIR && st.Nlink > 1 {
-			k := [2]uint64{st.Dev, st.Ino}
+			k := [2]uint64{uint64(st.Dev), st.Ino}
 			if first, ok := inodes[k]; ok {
 				n.Link = first
 			} else {

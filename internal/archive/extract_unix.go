@@ -1,0 +1,558 @@
+//go:build linux || darwin
+
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// extractDir applies a directory archive whose first entry h was read from rd.
+func extractDir(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.Header, dest string, opts ExtractOptions) (Stats, error) {
+	x, err := newExtractor(ctx, dest, opts)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer x.close()
+	var contentEnd int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return x.stats, err
+		}
+		if h.Typeflag != tar.TypeXGlobalHeader {
+			if err := x.entry(h, rd); err != nil {
+				return x.stats, err
+			}
+		}
+		contentEnd = tr.n
+		h, err = rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return x.stats, fmt.Errorf("archive: %w", err)
+		}
+	}
+	if !tr.sawTrailer(contentEnd) {
+		return x.stats, errTruncated
+	}
+	if err := drain(tr); err != nil {
+		return x.stats, fmt.Errorf("archive: %w", err)
+	}
+	if err := x.prune(); err != nil {
+		return x.stats, err
+	}
+	return x.stats, x.finish()
+}
+
+func newExtractor(ctx context.Context, dest string, opts ExtractOptions) (*extractor, error) {
+	fresh := false
+	fi, err := os.Lstat(dest)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(dest, 0o700); err != nil {
+			return nil, err
+		}
+		fresh = true
+	case err != nil:
+		return nil, err
+	case !fi.IsDir():
+		if fi.Mode()&os.ModeSymlink != 0 {
+			// A symlink to a directory is used as is (like `tar -C`).
+			if st, err := os.Stat(dest); err == nil && st.IsDir() {
+				break
+			}
+		}
+		if err := os.Remove(dest); err != nil {
+			return nil, err
+		}
+		if err := os.Mkdir(dest, 0o700); err != nil {
+			return nil, err
+		}
+		fresh = true
+	}
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return nil, err
+	}
+	return &extractor{
+		ctx:   ctx,
+		dest:  dest,
+		root:  root,
+		opts:  opts,
+		owner: opts.chown(),
+		v:     newValidator(),
+		buf:   make([]byte, copyBufSize),
+		dirs:  map[string]bool{"": fresh},
+	}, nil
+}
+
+func (x *extractor) close() {
+	x.dropParent()
+	x.root.Close()
+}
+
+func (x *extractor) dropParent() {
+	if x.parent != nil {
+		x.parent.Close()
+		x.parent = nil
+	}
+}
+
+// parentFD returns an open fd of dir (a verified directory) for *at calls.
+func (x *extractor) parentFD(dir string) (int, error) {
+	if x.parent != nil && x.parentRel == dir {
+		return int(x.parent.Fd()), nil
+	}
+	x.dropParent()
+	name := dir
+	if name == "" {
+		name = "."
+	}
+	f, err := x.root.Open(name)
+	if err != nil {
+		return -1, err
+	}
+	x.parent, x.parentRel = f, dir
+	return int(f.Fd()), nil
+}
+
+// ensureDir makes sure rel is a real directory in dest, creating missing
+// ones (archives made of plain file lists have no directory entries).
+func (x *extractor) ensureDir(h *tar.Header, rel string) error {
+	if _, ok := x.dirs[rel]; ok {
+		return nil
+	}
+	dir, base := split(rel)
+	if err := x.ensureDir(h, dir); err != nil {
+		return err
+	}
+	if isDir, ok := x.v.seen[x.v.hash(rel)]; ok && !isDir {
+		return &UnsafeEntryError{Name: h.Name, Reason: fmt.Sprintf("path leads through non-directory entry %q", rel)}
+	}
+	fd, err := x.parentFD(dir)
+	if err != nil {
+		return err
+	}
+	fresh, err := x.mkdir(fd, dir, base)
+	if err != nil {
+		return err
+	}
+	x.dirs[rel] = fresh
+	x.v.seen[x.v.hash(rel)] = true
+	return nil
+}
+
+// mkdir creates dir/base as a directory, keeping an existing directory and
+// replacing anything else. fresh reports whether it was created.
+func (x *extractor) mkdir(fd int, dir, base string) (fresh bool, err error) {
+	rel := path.Join(dir, base)
+	err = unix.Mkdirat(fd, base, 0o700)
+	if err == nil {
+		return true, nil
+	}
+	if err != unix.EEXIST {
+		return false, pathErr("mkdir", rel, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return false, pathErr("lstat", rel, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if os.Geteuid() != 0 && st.Mode&0o700 != 0o700 {
+			// Make sure we can fill it; the final mode is set at the end.
+			if err := unix.Fchmodat(fd, base, uint32(st.Mode&0o7777)|0o700, 0); err != nil {
+				return false, pathErr("chmod", rel, err)
+			}
+		}
+		return false, nil
+	}
+	if err := unix.Unlinkat(fd, base, 0); err != nil {
+		return false, pathErr("remove", rel, err)
+	}
+	if err := unix.Mkdirat(fd, base, 0o700); err != nil {
+		return false, pathErr("mkdir", rel, err)
+	}
+	return true, nil
+}
+
+// removeExisting removes whatever is at dir/base (a directory recursively).
+func (x *extractor) removeExisting(fd int, dir, base string) error {
+	rel := path.Join(dir, base)
+	err := unix.Unlinkat(fd, base, 0)
+	if err == nil || err == unix.ENOENT {
+		return nil
+	}
+	if err != unix.EISDIR && err != unix.EPERM {
+		return pathErr("remove", rel, err)
+	}
+	// A directory: forget what we knew about it and below, remove it.
+	delete(x.dirs, rel)
+	prefix := rel + "/"
+	for k := range x.dirs {
+		if strings.HasPrefix(k, prefix) {
+			delete(x.dirs, k)
+		}
+	}
+	if err := x.root.RemoveAll(rel); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
+	rel, err := cleanName(h.Name)
+	if err != nil {
+		return err
+	}
+	if err := x.v.check(h, rel, x.opts.AllowDevices); err != nil {
+		return err
+	}
+	x.stats.Entries++
+	if rel == "" {
+		m := dirMeta{rel: "", mode: uint32(h.Mode) & 0o7777, mtime: h.ModTime, atime: h.AccessTime}
+		x.rootSet = &m
+		fd, err := x.parentFD("")
+		if err != nil {
+			return err
+		}
+		if !x.dirs[""] {
+			if err := dropStaleXattrs(fd, h, x.dest); err != nil {
+				return err
+			}
+		}
+		return x.attrsFD(fd, h, "")
+	}
+	dir, base := split(rel)
+	if err := x.ensureDir(h, dir); err != nil {
+		return err
+	}
+	fd, err := x.parentFD(dir)
+	if err != nil {
+		return err
+	}
+	switch h.Typeflag {
+	case tar.TypeDir:
+		fresh, err := x.mkdir(fd, dir, base)
+		if err != nil {
+			return err
+		}
+		x.dirs[rel] = fresh
+		x.meta = append(x.meta, dirMeta{rel: rel, mode: uint32(h.Mode) & 0o7777, mtime: h.ModTime, atime: h.AccessTime})
+		dfd, err := unix.Openat(fd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return pathErr("open", rel, err)
+		}
+		if !fresh {
+			err = dropStaleXattrs(dfd, h, rel)
+		}
+		if err == nil {
+			err = x.attrsFD(dfd, h, rel)
+		}
+		unix.Close(dfd)
+		return err
+	case tar.TypeReg, tar.TypeRegA:
+		return x.regular(fd, dir, base, rel, h, rd)
+	case tar.TypeSymlink:
+		err := unix.Symlinkat(h.Linkname, fd, base)
+		if err == unix.EEXIST {
+			if err = x.removeExisting(fd, dir, base); err == nil {
+				fd, err = x.parentFD(dir)
+				if err == nil {
+					err = unix.Symlinkat(h.Linkname, fd, base)
+				}
+			}
+		}
+		if err != nil {
+			return pathErr("symlink", rel, err)
+		}
+	case tar.TypeLink:
+		target, _ := cleanName(h.Linkname)
+		err := x.root.Link(target, rel)
+		if errors.Is(err, os.ErrExist) {
+			if err = x.removeExisting(fd, dir, base); err == nil {
+				err = x.root.Link(target, rel)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		return nil // a hardlink shares its target's inode: nothing else to set
+	case tar.TypeFifo, tar.TypeChar, tar.TypeBlock:
+		mode := uint32(unix.S_IFIFO)
+		dev := 0
+		switch h.Typeflag {
+		case tar.TypeChar:
+			mode = unix.S_IFCHR
+			dev = int(unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor)))
+		case tar.TypeBlock:
+			mode = unix.S_IFBLK
+			dev = int(unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor)))
+		}
+		err := x.mknodAt(fd, rel, base, mode|0o600, dev)
+		if err == unix.EEXIST {
+			if err = x.removeExisting(fd, dir, base); err == nil {
+				fd, err = x.parentFD(dir)
+				if err == nil {
+					err = x.mknodAt(fd, rel, base, mode|0o600, dev)
+				}
+			}
+		}
+		if err != nil {
+			return pathErr("mknod", rel, err)
+		}
+	}
+	// Symlinks, fifos and devices: attributes through the parent fd.
+	fd, err = x.parentFD(dir)
+	if err != nil {
+		return err
+	}
+	if x.owner {
+		if err := unix.Fchownat(fd, base, h.Uid, h.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return pathErr("lchown", rel, err)
+		}
+	}
+	if len(h.PAXRecords) > 0 {
+		p := x.atPath(fd, rel, base)
+		for k, val := range h.PAXRecords {
+			if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+				if err := unix.Lsetxattr(p, name, []byte(val), 0); err != nil && !xattrSkippable(name, err) {
+					return pathErr("lsetxattr "+name, rel, err)
+				}
+			}
+		}
+	}
+	if h.Typeflag != tar.TypeSymlink {
+		if err := unix.Fchmodat(fd, base, uint32(h.Mode)&0o7777, 0); err != nil {
+			return pathErr("chmod", rel, err)
+		}
+	}
+	return setTimes(fd, base, rel, h.AccessTime, h.ModTime)
+}
+
+func setTimes(fd int, base, rel string, atime, mtime time.Time) error {
+	if atime.IsZero() {
+		atime = mtime
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	if err := unix.UtimesNanoAt(fd, base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return pathErr("utimes", rel, err)
+	}
+	return nil
+}
+
+func xattrSkippable(name string, err error) bool {
+	if err == unix.ENOTSUP || err == unix.EOPNOTSUPP {
+		return true
+	}
+	// Non-user namespaces (security.*, trusted.*, system.*) may be refused
+	// by the kernel or an LSM for unprivileged users or on symlinks.
+	return !strings.HasPrefix(name, "user.") && (err == unix.EPERM || err == unix.EACCES)
+}
+
+// attrsFD sets owner and xattrs of an open file or directory; mode and times
+// of directories are applied by finish.
+func (x *extractor) attrsFD(fd int, h *tar.Header, rel string) error {
+	if x.owner {
+		if err := unix.Fchown(fd, h.Uid, h.Gid); err != nil {
+			return pathErr("chown", rel, err)
+		}
+	}
+	for k, val := range h.PAXRecords {
+		if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+			if err := unix.Fsetxattr(fd, name, []byte(val), 0); err != nil && !xattrSkippable(name, err) {
+				return pathErr("setxattr "+name, rel, err)
+			}
+		}
+	}
+	return nil
+}
+
+// dropStaleXattrs removes user.* extended attributes of a directory kept
+// from before the extraction that the archive does not have (files and links
+// are always recreated, so only directories can carry stale ones). Other
+// namespaces (security.selinux labels, ACLs) of kept directories are left as
+// the host set them unless the archive overrides them.
+func dropStaleXattrs(fd int, h *tar.Header, rel string) error {
+	buf := make([]byte, 4096)
+	n, err := unix.Flistxattr(fd, buf)
+	if err == unix.ERANGE {
+		if sz, err2 := unix.Flistxattr(fd, nil); err2 == nil {
+			buf = make([]byte, sz+1024)
+			n, err = unix.Flistxattr(fd, buf)
+		}
+	}
+	if err != nil {
+		if err == unix.ENOTSUP || err == unix.EOPNOTSUPP {
+			return nil
+		}
+		return pathErr("listxattr", rel, err)
+	}
+	for _, name := range strings.Split(string(buf[:n]), "\x00") {
+		if !strings.HasPrefix(name, "user.") {
+			continue
+		}
+		if _, ok := h.PAXRecords["SCHILY.xattr."+name]; ok {
+			continue
+		}
+		if err := unix.Fremovexattr(fd, name); err != nil && err != unix.ENODATA && !xattrSkippable(name, err) {
+			return pathErr("removexattr "+name, rel, err)
+		}
+	}
+	return nil
+}
+
+func (x *extractor) regular(fd int, dir, base, rel string, h *tar.Header, rd *tar.Reader) error {
+	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	ffd, err := unix.Openat(fd, base, flags, 0o600)
+	if err == unix.EEXIST {
+		if err = x.removeExisting(fd, dir, base); err == nil {
+			if fd, err = x.parentFD(dir); err == nil {
+				ffd, err = unix.Openat(fd, base, flags, 0o600)
+			}
+		}
+	}
+	if err != nil {
+		return pathErr("create", rel, err)
+	}
+	f := os.NewFile(uintptr(ffd), rel)
+	defer f.Close()
+	x.stats.Files++
+	if err := x.copy(f, rd, rel); err != nil {
+		return err
+	}
+	if err := x.attrsFD(ffd, h, rel); err != nil {
+		return err
+	}
+	if err := unix.Fchmod(ffd, uint32(h.Mode)&0o7777); err != nil {
+		return pathErr("chmod", rel, err)
+	}
+	if err := f.Close(); err != nil {
+		return pathErr("close", rel, err)
+	}
+	return setTimes(fd, base, rel, h.AccessTime, h.ModTime)
+}
+
+// prune removes everything below pre-existing directories that the archive
+// does not contain.
+func (x *extractor) prune() error {
+	x.dropParent()
+	var old []string
+	for rel, fresh := range x.dirs {
+		if !fresh {
+			old = append(old, rel)
+		}
+	}
+	sort.Strings(old)
+	for _, rel := range old {
+		if _, ok := x.dirs[rel]; !ok {
+			continue // removed meanwhile
+		}
+		name := rel
+		if name == "" {
+			name = "."
+		}
+		d, err := x.root.Open(name)
+		if err != nil {
+			return err
+		}
+		names, err := d.Readdirnames(-1)
+		d.Close()
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			child := n
+			if rel != "" {
+				child = rel + "/" + n
+			}
+			if _, ok := x.v.seen[x.v.hash(child)]; ok {
+				continue
+			}
+			if err := x.root.RemoveAll(child); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// finish applies directory modes and times, deepest first, then the root's.
+func (x *extractor) finish() error {
+	x.dropParent()
+	sort.SliceStable(x.meta, func(i, j int) bool {
+		return strings.Count(x.meta[i].rel, "/") > strings.Count(x.meta[j].rel, "/")
+	})
+	for _, m := range x.meta {
+		if _, ok := x.dirs[m.rel]; !ok {
+			continue // replaced by a later entry
+		}
+		dir, base := split(m.rel)
+		fd, err := x.parentFD(dir)
+		if err != nil {
+			return err
+		}
+		dfd, err := unix.Openat(fd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return pathErr("open", m.rel, err)
+		}
+		err = unix.Fchmod(dfd, m.mode)
+		unix.Close(dfd)
+		if err != nil {
+			return pathErr("chmod", m.rel, err)
+		}
+		if err := setTimes(fd, base, m.rel, m.atime, m.mtime); err != nil {
+			return err
+		}
+	}
+	x.dropParent()
+	d, err := x.root.Open(".")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if m := x.rootSet; m != nil {
+		if err := unix.Fchmod(int(d.Fd()), m.mode); err != nil {
+			return pathErr("chmod", x.dest, err)
+		}
+		atime := m.atime
+		if atime.IsZero() {
+			atime = m.mtime
+		}
+		if err := os.Chtimes(filepath.Join("/proc/self/fd", strconv.Itoa(int(d.Fd()))), atime, m.mtime); err != nil {
+			if err := os.Chtimes(x.dest, atime, m.mtime); err != nil {
+				return err
+			}
+		}
+	}
+	// Restores replace the only other copy of the data: make it durable.
+	if err := syncFS(int(d.Fd())); err != nil {
+		return pathErr(syncFSOp, x.dest, err)
+	}
+	return nil
+}
+
+// fileAttrs sets owner, xattrs and mode of the single-file archive's
+// temporary file f (dest names it in errors).
+func (x *extractor) fileAttrs(f *os.File, h *tar.Header, dest string) error {
+	fd := int(f.Fd())
+	if err := x.attrsFD(fd, h, dest); err != nil {
+		return err
+	}
+	if err := unix.Fchmod(fd, uint32(h.Mode)&0o7777); err != nil {
+		return pathErr("chmod", f.Name(), err)
+	}
+	return nil
+}

@@ -1,0 +1,288 @@
+//go:build linux || darwin
+
+package archive
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// root archives the WriteTar root: a directory with its contents or a
+// single regular file.
+func (t *tarWriter) root(root string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(root, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: root, Err: err}
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return t.dir(root, "", &st)
+	case unix.S_IFREG:
+		f, err := os.Open(root)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return &os.PathError{Op: "fstat", Path: root, Err: err}
+		}
+		return t.regularStat(f, root, filepath.Base(root), &st)
+	}
+	return fmt.Errorf("archive: %s is neither a directory nor a regular file", root)
+}
+
+func vanished(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
+}
+
+// header builds a tar header from a stat result.
+func (t *tarWriter) header(full, name string, st *unix.Stat_t) (*tar.Header, error) {
+	h := &tar.Header{
+		Name:    name,
+		Mode:    int64(st.Mode & 0o7777),
+		Uid:     int(st.Uid),
+		Gid:     int(st.Gid),
+		ModTime: time.Unix(st.Mtim.Sec, st.Mtim.Nsec),
+		Format:  tar.FormatPAX,
+	}
+	xattrs, err := t.readXattrs(full)
+	if err != nil {
+		return nil, err
+	}
+	if len(xattrs) > 0 {
+		h.PAXRecords = xattrs
+	}
+	return h, nil
+}
+
+// readXattrs returns SCHILY.xattr.* records for full (not following symlinks).
+func (t *tarWriter) readXattrs(full string) (map[string]string, error) {
+	var n int
+	var err error
+	for {
+		n, err = unix.Llistxattr(full, t.xlist)
+		if err == unix.ERANGE {
+			sz, err2 := unix.Llistxattr(full, nil)
+			if err2 != nil {
+				return nil, nil
+			}
+			t.xlist = make([]byte, sz*2+64)
+			continue
+		}
+		break
+	}
+	if err != nil {
+		if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || vanished(err) || errors.Is(err, unix.EPERM) {
+			return nil, nil
+		}
+		return nil, &os.PathError{Op: "llistxattr", Path: full, Err: err}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	var recs map[string]string
+	for _, attr := range strings.Split(string(t.xlist[:n]), "\x00") {
+		if attr == "" {
+			continue
+		}
+		var vn int
+		for {
+			vn, err = unix.Lgetxattr(full, attr, t.xval)
+			if err == unix.ERANGE {
+				sz, err2 := unix.Lgetxattr(full, attr, nil)
+				if err2 != nil {
+					err = err2
+					break
+				}
+				t.xval = make([]byte, sz*2+64)
+				continue
+			}
+			break
+		}
+		if err != nil {
+			if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) || vanished(err) {
+				continue
+			}
+			return nil, &os.PathError{Op: "lgetxattr " + attr, Path: full, Err: err}
+		}
+		if recs == nil {
+			recs = map[string]string{}
+		}
+		recs["SCHILY.xattr."+attr] = string(t.xval[:vn])
+	}
+	return recs, nil
+}
+
+// dir archives the directory full (entry name "./"+rel+"/") and its contents.
+func (t *tarWriter) dir(full, rel string, st *unix.Stat_t) error {
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	fd, err := unix.Open(full, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if rel != "" && vanished(err) {
+			t.warn(full, err)
+			return nil
+		}
+		return &os.PathError{Op: "open", Path: full, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), full)
+	defer f.Close()
+	if err := unix.Fstat(fd, st); err != nil {
+		return &os.PathError{Op: "fstat", Path: full, Err: err}
+	}
+	name := "./"
+	if rel != "" {
+		name = "./" + rel + "/"
+	}
+	h, err := t.header(full, name, st)
+	if err != nil {
+		return err
+	}
+	h.Typeflag = tar.TypeDir
+	if err := t.write(h); err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		if rel != "" && vanished(err) {
+			return nil
+		}
+		return &os.PathError{Op: "readdir", Path: full, Err: err}
+	}
+	f.Close()
+	sort.Strings(names)
+	for _, n := range names {
+		childRel := n
+		if rel != "" {
+			childRel = rel + "/" + n
+		}
+		if t.excluded(childRel) {
+			continue
+		}
+		if err := t.entry(full+"/"+n, childRel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entry archives one path below the root.
+func (t *tarWriter) entry(full, rel string) error {
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(full, &st); err != nil {
+		if vanished(err) {
+			t.warn(full, err)
+			return nil
+		}
+		return &os.PathError{Op: "lstat", Path: full, Err: err}
+	}
+	name := "./" + rel
+	typ := st.Mode & unix.S_IFMT
+	switch typ {
+	case unix.S_IFDIR:
+		return t.dir(full, rel, &st)
+	case unix.S_IFSOCK:
+		return nil
+	case unix.S_IFREG:
+		fd, err := unix.Open(full, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			if vanished(err) {
+				t.warn(full, err)
+				return nil
+			}
+			return &os.PathError{Op: "open", Path: full, Err: err}
+		}
+		f := os.NewFile(uintptr(fd), full)
+		defer f.Close()
+		if err := unix.Fstat(fd, &st); err != nil {
+			return &os.PathError{Op: "fstat", Path: full, Err: err}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			// Replaced by something else between lstat and open.
+			t.warn(full, errors.New("changed type while archiving"))
+			return nil
+		}
+		if st.Nlink > 1 {
+			if done, err := t.hardlink(full, name, &st); done || err != nil {
+				return err
+			}
+		}
+		return t.regularStat(f, full, name, &st)
+	}
+
+	if st.Nlink > 1 {
+		if done, err := t.hardlink(full, name, &st); done || err != nil {
+			return err
+		}
+	}
+	h, err := t.header(full, name, &st)
+	if err != nil {
+		return err
+	}
+	switch typ {
+	case unix.S_IFLNK:
+		target, err := os.Readlink(full)
+		if err != nil {
+			if vanished(err) || errors.Is(err, unix.EINVAL) {
+				t.warn(full, err)
+				return nil
+			}
+			return err
+		}
+		h.Typeflag = tar.TypeSymlink
+		h.Linkname = target
+	case unix.S_IFIFO:
+		h.Typeflag = tar.TypeFifo
+	case unix.S_IFCHR, unix.S_IFBLK:
+		h.Typeflag = tar.TypeChar
+		if typ == unix.S_IFBLK {
+			h.Typeflag = tar.TypeBlock
+		}
+		h.Devmajor = int64(unix.Major(rdev(&st)))
+		h.Devminor = int64(unix.Minor(rdev(&st)))
+	default:
+		return nil
+	}
+	return t.write(h)
+}
+
+// hardlink emits a TypeLink entry when (dev, ino) was archived before and
+// remembers name otherwise. done reports whether the entry was written.
+func (t *tarWriter) hardlink(full, name string, st *unix.Stat_t) (done bool, err error) {
+	key := devIno{uint64(st.Dev), st.Ino}
+	first, ok := t.links[key]
+	if !ok {
+		t.links[key] = name
+		return false, nil
+	}
+	h, err := t.header(full, name, st)
+	if err != nil {
+		return true, err
+	}
+	h.Typeflag = tar.TypeLink
+	h.Linkname = first
+	h.PAXRecords = nil // the link shares the target's inode and xattrs
+	return true, t.write(h)
+}
+
+// regularStat writes a regular file's header and exactly st.Size content bytes.
+func (t *tarWriter) regularStat(f *os.File, full, name string, st *unix.Stat_t) error {
+	h, err := t.header(full, name, st)
+	if err != nil {
+		return err
+	}
+	h.Size = st.Size
+	return t.regular(f, full, h)
+}
