@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/docker-maim/docker-maim/internal/testrig"
 )
@@ -83,6 +84,17 @@ func seedData(t testing.TB, dir string) {
 	must(t, os.Link(filepath.Join(dir, "notes/hello.txt"), filepath.Join(dir, "notes/hard")))
 	must(t, os.Chmod(filepath.Join(dir, "empty-file"), 0o600))
 	must(t, os.Chown(filepath.Join(dir, "notes/hello.txt"), 1234, 5678))
+}
+
+// ts parses an engine timestamp (RFC 3339 with a variable number of fraction digits, so
+// the strings do not sort).
+func ts(t testing.TB, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("engine timestamp %q: %v", s, err)
+	}
+	return v
 }
 
 func must(t testing.TB, err error) {
@@ -175,10 +187,10 @@ func TestBackup(t *testing.T) {
 		t.Errorf("idle was stopped before the backup and must stay untouched: %+v", after["idle"].State)
 	}
 	// dependency order: bot (depends on store) stopped first and started last.
-	if !(after["bot"].State.FinishedAt < after["store"].State.FinishedAt) {
+	if !ts(t, after["bot"].State.FinishedAt).Before(ts(t, after["store"].State.FinishedAt)) {
 		t.Errorf("stop order: bot finished %s, store %s; bot must stop first", after["bot"].State.FinishedAt, after["store"].State.FinishedAt)
 	}
-	if !(after["store"].State.StartedAt < after["bot"].State.StartedAt) {
+	if !ts(t, after["store"].State.StartedAt).Before(ts(t, after["bot"].State.StartedAt)) {
 		t.Errorf("start order: store started %s, bot %s; store must start first", after["store"].State.StartedAt, after["bot"].State.StartedAt)
 	}
 

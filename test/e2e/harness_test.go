@@ -79,8 +79,13 @@ func setup(m *testing.M) (int, error) {
 	if err := os.Setenv("DOCKER_CONFIG", dockerConfig); err != nil {
 		return 0, err
 	}
+	helper := helperImageRef()
+	hadHelper := helper != "" && exec.Command("docker", "image", "inspect", helper).Run() == nil
 	code := m.Run()
-	removeHelperImage()
+	if helper != "" && !hadHelper {
+		// not while a container uses it (no -f); a concurrent run of the same build re-imports it
+		_ = exec.Command("docker", "image", "rm", helper).Run()
+	}
 	return code, nil
 }
 
@@ -118,21 +123,19 @@ func keepEndpoint() {
 	os.Unsetenv("DOCKER_CONTEXT")
 }
 
-// removeHelperImage removes the helper image the plugin under test imported (its tag is
-// the binary's sha256 prefix), unless a container still uses it.
-func removeHelperImage() {
+// helperImageRef is the helper image the plugin under test imports to reach volume data
+// (internal/volume: docker-maim-helper:<sha256 prefix of the binary>).
+func helperImageRef() string {
 	f, err := os.Open(pluginBin)
 	if err != nil {
-		return
+		return ""
 	}
+	defer f.Close()
 	h := sha256.New()
-	_, err = io.Copy(h, f)
-	f.Close()
-	if err != nil {
-		return
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
 	}
-	ref := "docker-maim-helper:" + hex.EncodeToString(h.Sum(nil))[:12]
-	_ = exec.Command("docker", "image", "rm", ref).Run()
+	return "docker-maim-helper:" + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // Result is what a docker command did.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,7 +37,7 @@ func (p *fullProject) state() map[string]string {
 func sameState(t testing.TB, what string, got, want map[string]string, only ...string) {
 	t.Helper()
 	for k := range want {
-		if len(only) > 0 && !strings.Contains(strings.Join(only, "\x00"), k) {
+		if len(only) > 0 && !slices.Contains(only, k) {
 			continue
 		}
 		if got[k] != want[k] {
@@ -75,7 +76,7 @@ func TestRestore(t *testing.T) {
 	if after["idle"].State.Running {
 		t.Errorf("idle runs after the restore; it was stopped")
 	}
-	if !(after["store"].State.StartedAt < after["bot"].State.StartedAt) {
+	if !ts(t, after["store"].State.StartedAt).Before(ts(t, after["bot"].State.StartedAt)) {
 		t.Errorf("start order after restore: store %s, bot %s", after["store"].State.StartedAt, after["bot"].State.StartedAt)
 	}
 	compose(t, p.project, "stop")
