@@ -284,7 +284,8 @@ func (p *Proj) cleanup() {
 			}
 		}
 	}
-	// Images: built for the project (label), or any reference containing the project name.
+	// Images: built for the project (label), or any reference (tag or digest) containing the
+	// project name.
 	if res, err := cli.ImageList(ctx, client.ImageListOptions{Filters: byLabel}); err == nil {
 		for _, im := range res.Items {
 			images[im.ID] = true
@@ -297,6 +298,13 @@ func (p *Proj) cleanup() {
 			for _, tag := range im.RepoTags {
 				if strings.Contains(tag, p.Name) {
 					images[tag] = true
+				}
+			}
+			// An image the test untagged (a floating tag moved off it) keeps its
+			// repo@digest reference: remove that reference, not the shared image.
+			for _, d := range im.RepoDigests {
+				if strings.Contains(d, p.Name) {
+					images[d] = true
 				}
 			}
 		}
