@@ -19,7 +19,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -121,18 +120,6 @@ func srcKey(dir string, extra ...string) (string, error) {
 		fmt.Fprintf(h, "%s\x00", e)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:20], err
-}
-
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 func ensureBotImages(ctx context.Context, t testing.TB, cli *client.Client) (map[string]string, error) {
