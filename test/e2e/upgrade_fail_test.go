@@ -217,6 +217,23 @@ func TestUpgradeDryRun(t *testing.T) {
 	if rows := bp.backups(); len(rows) != 0 {
 		t.Errorf("the dry run made backups: %+v", rows)
 	}
+
+	// Refused (breaking, no --accept-breaking): the pulled 2.0.0 tag goes away again too.
+	wantFail(t, bp.maim("upgrade", "--stable-period", "3s"), 12, "breaking change")
+	wantSameEngine(t, engineBefore, bp.engineState())
+
+	// A config that does not parse stops the upgrade before anything stops (issue 4).
+	bad := strings.Replace(userConfig, "qq_account = 987654", "qq_account = = 987654", 1)
+	bp.WriteFile("config/bot_config.toml", bad)
+	filesBad := testrig.TreeHash(t, bp.Dir)
+	wantFail(t, bp.maim(upgradeArgs...), 12, "refused", "config/bot_config.toml:12:14:")
+	wantSameEngine(t, engineBefore, bp.engineState())
+	if testrig.TreeHash(t, bp.Dir) != filesBad {
+		t.Errorf("the upgrade with a broken config changed the project files")
+	}
+	if rows := bp.backups(); len(rows) != 0 {
+		t.Errorf("the upgrade with a broken config made backups: %+v", rows)
+	}
 }
 
 // TestUpgradeNothingToDo: when no image changed the upgrade says so and changes nothing;
