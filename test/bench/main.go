@@ -316,7 +316,7 @@ type proc struct {
 //	tree_kib=T plugin_kib=P container_kib=K containers=N cgroup_kib=C
 //
 // T: the largest peak RSS (VmHWM) of one process of COMMAND's tree; P: the same for processes
-// of the tree whose command line contains "docker-maim"; K: the largest, over containers that
+// of the tree running the docker-maim executable; K: the largest, over containers that
 // mount the volume vol (found in /proc/PID/mountinfo), sum of their processes' VmHWM; C: the
 // largest cgroup memory peak of such a container (includes page cache; 0 when unreadable).
 // The exit status is COMMAND's.
@@ -367,7 +367,7 @@ func run(vol, out string, argv []string) (int, error) {
 					continue
 				}
 				// A process may still exec into docker-maim: look a few times.
-				if !p.plugin && p.seen <= 20 && cmdlineHas(pid, "docker-maim") {
+				if !p.plugin && p.seen <= 20 && isPlugin(pid) {
 					p.plugin = true
 				}
 				p.hwm = max(p.hwm, vmHWM(pid))
@@ -443,9 +443,10 @@ loop:
 	return 0, nil
 }
 
-func cmdlineHas(pid int, match string) bool {
-	cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return bytes.Contains(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '}), []byte(match))
+// isPlugin reports whether pid runs the docker-maim executable.
+func isPlugin(pid int) bool {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return err == nil && filepath.Base(exe) == "docker-maim"
 }
 
 func mounts(pid int, sub string) bool {
