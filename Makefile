@@ -43,7 +43,6 @@ fuzz:
 ## bench: backup/restore and upgrade downtime against host tar|zstd, busybox tar and docker compose
 bench: rig install
 	bash scripts/bench.sh
-	bash scripts/bench-upgrade.sh
 
 clean:
 	rm -rf bin

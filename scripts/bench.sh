@@ -306,15 +306,17 @@ for c in "${FAILED_CHECKS[@]}"; do verdict 0 "$c: restored data does not match t
 
 # ---------------------------------------------------------------------------------------
 # ==== PART 2 (issue 3): upgrade downtime — hook, to be written ====
-# bench_upgrade runs after part 1 with: the rig up, the plugin installed, $WORK (removed on
-# exit), $ID / $LABEL (label containers with it and they are removed on exit), $BB_IMAGE,
-# run_case/cache_prep/verdict, and CLEANUP_CMDS+=("command") for anything else to undo.
-# It should measure the downtime (first container stopped -> all healthy) of
-# `docker maim upgrade` on a project with ~1 GB of data beside `docker compose pull &&
-# docker compose up -d` and the backup time alone, print them and call verdict for
-# "downtime <= backup time + 1.2 x compose recreate time".
+# bench_upgrade: scripts/bench-upgrade.sh measures the downtime (first container stopped ->
+# all healthy) of `docker maim upgrade` on ~1 GB beside `docker compose pull && up -d` and
+# the backup time alone, against "downtime <= backup time + 1.2 x compose recreate time".
 bench_upgrade() {
-  echo "part 2 (issue 3, upgrade downtime): not implemented yet"
+  local out
+  if ! out=$(bash "$(dirname "$0")/bench-upgrade.sh" 2>&1); then
+    printf '%s\n' "$out"; STATUS=1; return
+  fi
+  printf '%s\n' "$out"
+  grep -q "FAIL upgrade downtime" <<<"$out" && STATUS=1
+  return 0
 }
 echo
 echo "== part 2: upgrade downtime (issue 3) =="
