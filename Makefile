@@ -37,8 +37,8 @@ test: rig vet
 	$(MAKE) fuzz
 
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzMergeTOML$$' -fuzztime=15s ./internal/config
-	$(GO) test -run='^$$' -fuzz='^FuzzMergeDotenv$$' -fuzztime=15s ./internal/config
+	$(GO) test -run='^$$' -fuzz='^FuzzMergeTOML$$' -fuzztime=40000x ./internal/config
+	$(GO) test -run='^$$' -fuzz='^FuzzMergeDotenv$$' -fuzztime=40000x ./internal/config
 
 ## bench: backup/restore and upgrade downtime against host tar|zstd, busybox tar and docker compose
 bench: rig install
@@ -46,3 +46,13 @@ bench: rig install
 
 clean:
 	rm -rf bin
+
+## cross: the plugin for Docker Desktop (macOS, Windows) and arm64 Linux, into bin/
+CROSS_TARGETS := darwin/amd64 darwin/arm64 windows/amd64 linux/arm64
+.PHONY: cross
+cross:
+	@set -e; for t in $(CROSS_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "GOOS=$$os GOARCH=$$arch -> bin/docker-maim-$$os-$$arch$$ext"; \
+		GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/docker-maim-$$os-$$arch$$ext ./cmd/docker-maim; \
+	done
