@@ -1,6 +1,13 @@
 // Package volume moves data in and out of volumes and bind mounts through the engine.
 //
-// Two paths exist, picked per call by the [Mover] returned from [NewMover]:
+// Three paths exist, picked per call by the [Mover] returned from [NewMover]:
+//
+//   - Host (fastest, default when usable): the engine is a local unix socket served from this
+//     process's mount namespace, on linux with the engine's OS/arch, and this process is root.
+//     Then a plain local volume's Mountpoint (driver "local", no options) or an existing bind
+//     path is read and written directly with archive.WriteTar / archive.Extract, exactly as
+//     the helper does in its container. Anything else falls back to the next paths per call.
+//     MAIM_NO_HOST_PATH=1 ([EnvNoHostPath]) disables it.
 //
 //   - Helper container (fast, default when usable). The running docker-maim executable is
 //     static and built for the engine's OS/arch, so it is imported once as a tiny local image
@@ -123,7 +130,8 @@ type Mover interface {
 type Path string
 
 const (
-	PathAuto    Path = ""        // helper container when usable, archive API otherwise
+	PathAuto    Path = ""        // host when usable, then helper container, archive API otherwise
+	PathHost    Path = "host"    // direct host access only (error when unusable)
 	PathHelper  Path = "helper"  // helper container only (error when unusable)
 	PathArchive Path = "archive" // engine archive API only
 )
@@ -157,10 +165,18 @@ type EngineMover struct {
 	helperRef   string // imported helper image, once known
 	helperErr   error  // why the helper path is unusable, once known
 	helperKnown bool
+
+	hostErr   error // why the host path is unusable, once known
+	hostKnown bool
 }
 
 // PathFor reports which path Backup and Restore will take against this engine, importing the
 // helper image if needed. The error explains why the helper is not used (nil for PathHelper).
+//
+// PathHost is reported when this process can reach the engine's data directly (see
+// [EngineMover.hostUsable]); each call still checks that its target is a plain local volume
+// or an existing host path and otherwise falls back to the helper or the archive API (with
+// PathAuto; a forced PathHost fails instead). [EnvNoHostPath] disables it.
 func (m *EngineMover) PathFor(ctx context.Context) (Path, error) {
 	switch m.opts.Path {
 	case PathArchive:
@@ -171,7 +187,23 @@ func (m *EngineMover) PathFor(ctx context.Context) (Path, error) {
 			return "", err
 		}
 		return PathHelper, nil
+	case PathHost:
+		if err := m.hostUsable(ctx); err != nil {
+			return "", err
+		}
+		return PathHost, nil
 	}
+	if err := m.hostUsable(ctx); err == nil {
+		return PathHost, nil
+	} else if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	return m.enginePath(ctx)
+}
+
+// enginePath picks between the helper and the archive API, as PathFor does for PathAuto when
+// the host path is unusable.
+func (m *EngineMover) enginePath(ctx context.Context) (Path, error) {
 	if _, err := m.helperImage(ctx); err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
@@ -189,6 +221,30 @@ func (m *EngineMover) pick(ctx context.Context) (Path, error) {
 	return p, nil
 }
 
+// pickFor is pick for one target: PathHost only when t's data is reachable here (its host
+// path is returned too), otherwise the engine path PathAuto would take without the host.
+func (m *EngineMover) pickFor(ctx context.Context, t Target, write bool) (Path, string, error) {
+	p, err := m.pick(ctx)
+	if err != nil || p != PathHost {
+		return p, "", err
+	}
+	hp, herr := m.hostDataPath(ctx, t, write)
+	if herr == nil {
+		return PathHost, hp, nil
+	}
+	if ctx.Err() != nil {
+		return "", "", ctx.Err()
+	}
+	if m.opts.Path == PathHost {
+		return "", "", fmt.Errorf("%s is not reachable on the host: %w", t, herr)
+	}
+	p, err = m.enginePath(ctx)
+	if p == "" {
+		return "", "", err
+	}
+	return p, "", nil
+}
+
 // Backup implements Mover.
 func (m *EngineMover) Backup(ctx context.Context, t Target, w io.Writer, opts BackupOptions) (archive.Stats, error) {
 	if err := t.validate(); err != nil {
@@ -200,11 +256,14 @@ func (m *EngineMover) Backup(ctx context.Context, t Target, w io.Writer, opts Ba
 	if err := m.checkSource(ctx, t); err != nil {
 		return archive.Stats{}, err
 	}
-	p, err := m.pick(ctx)
+	p, hp, err := m.pickFor(ctx, t, false)
 	if err != nil {
 		return archive.Stats{}, err
 	}
-	if p == PathHelper {
+	switch p {
+	case PathHost:
+		return hostBackup(ctx, t, hp, w, opts)
+	case PathHelper:
 		return m.helperBackup(ctx, t, w, opts)
 	}
 	return m.archiveBackup(ctx, t, w, opts)
@@ -218,11 +277,14 @@ func (m *EngineMover) Restore(ctx context.Context, t Target, r io.Reader, opts R
 	if opts.Compression == "" {
 		opts.Compression = archive.Zstd
 	}
-	p, err := m.pick(ctx)
+	p, hp, err := m.pickFor(ctx, t, true)
 	if err != nil {
 		return archive.Stats{}, err
 	}
-	if p == PathHelper {
+	switch p {
+	case PathHost:
+		return hostRestore(ctx, t, hp, r, opts)
+	case PathHelper:
 		return m.helperRestore(ctx, t, r, opts)
 	}
 	return m.archiveRestore(ctx, t, r, opts)

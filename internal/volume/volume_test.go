@@ -66,6 +66,72 @@ func TestHelperRoundTrip(t *testing.T) {
 	roundTrip(t, PathHelper, cmpOpts{})
 }
 
+// hostPaths is the paths worth testing: the host path only when this process can use it.
+func hostPaths(t *testing.T, ps ...Path) []Path {
+	if os.Geteuid() == 0 && os.Getenv(EnvNoHostPath) == "" {
+		ps = append(ps, PathHost)
+	}
+	return ps
+}
+
+func skipUnlessHost(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the host path needs root")
+	}
+	if os.Getenv(EnvNoHostPath) != "" {
+		t.Skip(EnvNoHostPath + " is set")
+	}
+	if !strings.HasPrefix(engine(t).DaemonHost(), "unix://") {
+		t.Skip("engine is not local")
+	}
+}
+
+func TestHostRoundTrip(t *testing.T) {
+	skipUnlessHost(t)
+	roundTrip(t, PathHost, cmpOpts{})
+}
+
+func TestAutoPicksHost(t *testing.T) {
+	skipUnlessHost(t)
+	m := NewMoverWithOptions(engine(t), Options{HelperBinary: helperBinary(t)})
+	p, err := m.PathFor(ctxT(t))
+	if p != PathHost {
+		t.Fatalf("PathFor = %q, %v; want %q as root against the local engine", p, err, PathHost)
+	}
+	t.Setenv(EnvNoHostPath, "1")
+	m = NewMoverWithOptions(engine(t), Options{HelperBinary: helperBinary(t)})
+	if p, err := m.PathFor(ctxT(t)); p != PathHelper {
+		t.Errorf("with %s=1: PathFor = %q, %v; want %q", EnvNoHostPath, p, err, PathHelper)
+	}
+	if _, err := NewMoverWithOptions(engine(t), Options{Path: PathHost}).PathFor(ctxT(t)); err == nil {
+		t.Errorf("with %s=1: forced host path accepted", EnvNoHostPath)
+	}
+}
+
+// TestHostFallsBack checks that PathAuto leaves the host path for a volume with driver
+// options (a bind-option volume here; it could be NFS) and that a forced host path refuses it.
+func TestHostFallsBack(t *testing.T) {
+	skipUnlessHost(t)
+	noLeftovers(t)
+	cli := engine(t)
+	name := "maim-test-" + randHex(6)
+	dev := tempDir(t)
+	_, err := cli.VolumeCreate(context.Background(), client.VolumeCreateOptions{Name: name, Driver: "local",
+		DriverOpts: map[string]string{"type": "none", "device": dev, "o": "bind"}})
+	must(t, err)
+	t.Cleanup(func() { _, _ = cli.VolumeRemove(context.Background(), name, client.VolumeRemoveOptions{Force: true}) })
+	src := tempDir(t)
+	writeFile(t, filepath.Join(src, "f"), []byte("x"), 0o644, 0, 0)
+	auto := NewMoverWithOptions(cli, Options{HelperBinary: helperBinary(t), Labels: map[string]string{"com.docker-maim.test": strings.SplitN(testLabel, "=", 2)[1]}})
+	data, _ := backupBytes(t, auto, bind(src), BackupOptions{})
+	if _, err := NewMoverWithOptions(cli, Options{Path: PathHost}).Restore(ctxT(t), vol(name), bytes.NewReader(data), RestoreOptions{}); err == nil {
+		t.Error("forced host restore into a volume with driver options succeeded")
+	}
+	restoreBytes(t, auto, vol(name), data, RestoreOptions{})
+	assertSameTree(t, hostTree(t, src), hostTree(t, dev), cmpOpts{})
+}
+
 func TestArchiveAPIRoundTrip(t *testing.T) {
 	// The engine's archive endpoint keeps mtimes to the second and no user xattrs.
 	roundTrip(t, PathArchive, cmpOpts{secondMtime: true, noXattrs: true})
@@ -73,7 +139,7 @@ func TestArchiveAPIRoundTrip(t *testing.T) {
 
 func TestVolumeRestoreKeepsVolumeLabels(t *testing.T) {
 	noLeftovers(t)
-	for _, p := range []Path{PathHelper, PathArchive} {
+	for _, p := range hostPaths(t, PathHelper, PathArchive) {
 		t.Run(string(p), func(t *testing.T) {
 			m := newMover(t, p)
 			cli := engine(t)
@@ -106,7 +172,7 @@ func TestVolumeRestoreKeepsVolumeLabels(t *testing.T) {
 
 func TestSingleFileBind(t *testing.T) {
 	noLeftovers(t)
-	for _, p := range []Path{PathHelper, PathArchive} {
+	for _, p := range hostPaths(t, PathHelper, PathArchive) {
 		t.Run(string(p), func(t *testing.T) {
 			m := newMover(t, p)
 			dir := tempDir(t)
@@ -137,7 +203,7 @@ func TestSingleFileBind(t *testing.T) {
 
 func TestExcludes(t *testing.T) {
 	noLeftovers(t)
-	for _, p := range []Path{PathHelper, PathArchive} {
+	for _, p := range hostPaths(t, PathHelper, PathArchive) {
 		t.Run(string(p), func(t *testing.T) {
 			m := newMover(t, p)
 			src := filepath.Join(tempDir(t), "src")
@@ -175,7 +241,7 @@ func tarNames(t *testing.T, data []byte) map[string]bool {
 
 func TestBackupMissingSources(t *testing.T) {
 	noLeftovers(t)
-	for _, p := range []Path{PathHelper, PathArchive} {
+	for _, p := range hostPaths(t, PathHelper, PathArchive) {
 		t.Run(string(p), func(t *testing.T) {
 			m := newMover(t, p)
 			missingVol := "maim-test-missing-" + randHex(6)
