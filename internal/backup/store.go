@@ -247,7 +247,7 @@ func (a *Archive) Abort() {
 
 // WriteFile adds a small extra file (a report) to the backup atomically.
 func (w *Writer) WriteFile(name string, data []byte) error {
-	return writeAtomic(filepath.Join(w.Dir, name), data)
+	return WriteAtomic(filepath.Join(w.Dir, name), data)
 }
 
 // Commit writes the manifest, which makes the backup complete.
@@ -259,7 +259,7 @@ func (w *Writer) Commit(m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(w.Dir, ManifestName), append(b, '\n')); err != nil {
+	if err := WriteAtomic(filepath.Join(w.Dir, ManifestName), append(b, '\n')); err != nil {
 		return err
 	}
 	w.done = true
@@ -288,7 +288,9 @@ func (e Entry) Open(src Source) (*os.File, error) {
 	return os.Open(filepath.Join(e.Dir, src.Archive))
 }
 
-func writeAtomic(path string, data []byte) error {
+// WriteAtomic writes data to path with mode 0600 durably: a temporary file beside it,
+// fsynced, then renamed over path.
+func WriteAtomic(path string, data []byte) error {
 	tmp := path + ".partial"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

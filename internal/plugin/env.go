@@ -74,6 +74,20 @@ func (e *env) project(ctx context.Context, eng client.APIClient) (*project.Proje
 	})
 }
 
+// openUpgrades opens a session (see open) and its upgrade manager.
+func (e *env) openUpgrades(ctx context.Context, lock bool) (*session, *upgrade.Manager, error) {
+	s, err := e.open(ctx, lock)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := e.upgrades(s)
+	if err != nil {
+		s.close()
+		return nil, nil, err
+	}
+	return s, m, nil
+}
+
 // upgrades returns the upgrade manager for a session.
 func (e *env) upgrades(s *session) (*upgrade.Manager, error) {
 	cs, err := e.compose()

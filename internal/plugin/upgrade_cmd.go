@@ -87,15 +87,11 @@ func runUpgrade(cmd *cobra.Command, e *env, o *upgradeOptions) error {
 		images[svc] = ref
 	}
 	ctx := cmd.Context()
-	s, err := e.open(ctx, true)
+	s, m, err := e.openUpgrades(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	m, err := e.upgrades(s)
-	if err != nil {
-		return err
-	}
 	res, err := m.Upgrade(ctx, s.proj, upgrade.Options{
 		Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown,
@@ -258,15 +254,11 @@ gone), recreates the services and runs the health gate.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := e.open(ctx, true)
+			s, m, err := e.openUpgrades(ctx, true)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			m, err := e.upgrades(s)
-			if err != nil {
-				return err
-			}
 			id := ""
 			if len(args) == 1 {
 				id = args[0]
@@ -303,15 +295,11 @@ func newStatusCommand(e *env) *cobra.Command {
 		Short: "Show the project's services, its last upgrade, and any interrupted operation",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := e.open(ctx, false)
+			s, m, err := e.openUpgrades(ctx, false)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			m, err := e.upgrades(s)
-			if err != nil {
-				return err
-			}
 			st, err := m.Status(ctx, s.proj)
 			if err != nil {
 				return err
@@ -377,15 +365,11 @@ func newPruneCommand(e *env) *cobra.Command {
 				return usageError{errors.New("--keep must be at least 1")}
 			}
 			ctx := cmd.Context()
-			s, err := e.open(ctx, true)
+			s, m, err := e.openUpgrades(ctx, true)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			m, err := e.upgrades(s)
-			if err != nil {
-				return err
-			}
 			pruned, err := m.Prune(ctx, s.proj.Name, o)
 			if err != nil {
 				return err

@@ -73,15 +73,10 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		running = &r
 		if !r.Empty() {
 			res.Started = r.Services
-			s.event("stopping " + strings.Join(r.Services, ", "))
-			defer func() {
-				s.event("starting " + strings.Join(r.Services, ", "))
-				if serr := p.Start(context.WithoutCancel(ctx), s.Engine, r); serr != nil {
-					err = errors.Join(err, serr)
-				}
-			}()
-			if err := p.Stop(ctx, s.Engine, r); err != nil {
-				return nil, err
+			restart, serr := s.stopAll(ctx, p, r)
+			defer restart(&err)
+			if serr != nil {
+				return nil, serr
 			}
 		}
 	}

@@ -119,16 +119,10 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 				s.warnf("--no-stop: archiving while %s run; files being written may be inconsistent", strings.Join(r.Services, ", "))
 			}
 		} else if !r.Empty() {
-			s.event("stopping " + strings.Join(r.Services, ", "))
-			// Start again on every path, with a context that survives cancellation.
-			defer func() {
-				s.event("starting " + strings.Join(r.Services, ", "))
-				if serr := p.Start(context.WithoutCancel(ctx), s.Engine, r); serr != nil {
-					err = errors.Join(err, serr)
-				}
-			}()
-			if err := p.Stop(ctx, s.Engine, r); err != nil {
-				return nil, err
+			restart, serr := s.stopAll(ctx, p, r)
+			defer restart(&err)
+			if serr != nil {
+				return nil, serr
 			}
 		}
 	}
@@ -176,6 +170,21 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 		return nil, err
 	}
 	return m, nil
+}
+
+// stopAll stops r in reverse dependency order and returns the function that starts it
+// again. Defer restart(&err) before looking at the stop's error: what was running is
+// started on every path, with a context that survives cancellation, and a start
+// failure is joined into *err.
+func (s *Service) stopAll(ctx context.Context, p *project.Project, r project.Running) (restart func(*error), err error) {
+	s.event("stopping " + strings.Join(r.Services, ", "))
+	restart = func(errp *error) {
+		s.event("starting " + strings.Join(r.Services, ", "))
+		if serr := p.Start(context.WithoutCancel(ctx), s.Engine, r); serr != nil {
+			*errp = errors.Join(*errp, serr)
+		}
+	}
+	return restart, p.Stop(ctx, s.Engine, r)
 }
 
 func filterSources(srcs []project.Source, names []string) []project.Source {

@@ -110,23 +110,7 @@ func (j Journals) Save(jr *Journal) error {
 	if err := os.MkdirAll(j.Store.ProjectDir(j.Project), 0o700); err != nil {
 		return err
 	}
-	tmp := j.path() + ".partial"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, j.path()); err != nil {
+	if err := backup.WriteAtomic(j.path(), b); err != nil {
 		return err
 	}
 	failpoint(jr.Op + ":" + string(jr.Phase))
