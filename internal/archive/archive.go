@@ -110,15 +110,7 @@ func Compress(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
 		if level < 1 || level > 22 {
 			return nil, fmt.Errorf("zstd level %d out of range 1..22", level)
 		}
-		// Below 4 cores the streaming encoder's own two goroutines are
-		// faster than job-based parallel blocks (measured on 2 cores).
-		n := zstdConcurrency()
-		return zstd.NewWriter(w,
-			zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
-			zstd.WithEncoderConcurrency(n),
-			zstd.WithConcurrentBlocks(n >= 4),
-			zstd.WithEncoderCRC(true),
-		)
+		return newZstdWriter(w, zstd.EncoderLevelFromZstd(level), zstdConcurrency())
 	case Gzip:
 		if level == 0 {
 			level = DefaultGzipLevel

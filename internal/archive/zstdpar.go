@@ -1,0 +1,205 @@
+package archive
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// parallelZstd compresses a stream on several cores with a fixed amount of memory.
+//
+// The input is cut into chunks of chunkSize bytes; each chunk becomes one complete zstd frame
+// (with its content size and checksum), compressed by one of `workers` goroutines, and the frames
+// are written to the output in input order. A sequence of frames is a valid zstd stream: `zstd -d`,
+// `tar --zstd` and this package's Decompress read it as one.
+//
+// Why not the encoder's own modes: its streaming mode compresses on one core (measured: 5.0 s of
+// CPU and 4.4 s wall for the 800 MB `make bench` tree on 2 cores, against 2.5-3.4 s for
+// `tar | zstd -T0 -1`), and its job-based mode (WithConcurrentBlocks) allocates fresh job buffers,
+// so the process grows to 100-360 MiB before the collector catches up. Here every buffer comes
+// from a fixed set allocated once: memory is 2*(workers+2)*chunkSize plus the encoders' state
+// (about 1.5 MiB each at level 1 with its 512 KiB window), whatever the input size. Measured on
+// the same tree: 2.4 s wall, 3.7 s CPU, 33 MiB peak RSS for tar+compress.
+//
+// The price is that matches never reach across a chunk boundary; with chunks twice the window
+// `zstd -1` uses the archive is no larger (388.7 MB here against 389.3 MB from the stream mode
+// and 383.9 MB from C zstd -T0 -1).
+type parallelZstd struct {
+	w   io.Writer
+	enc *zstd.Encoder
+
+	cur  *zjob      // chunk being filled by Write
+	free chan *zjob // recycled jobs, (workers+2) in total
+	work chan *zjob // to the compressing workers
+	ord  chan *zjob // the same jobs, in input order, to the writer goroutine
+
+	wg      sync.WaitGroup // workers and the writer goroutine
+	errOnce sync.Once
+	errc    chan struct{} // closed when err is set
+	err     error
+	closed  bool
+	frames  int // chunks submitted
+}
+
+type zjob struct {
+	in   []byte
+	out  []byte
+	done chan struct{}
+}
+
+const zstdChunkSize = 1 << 20
+
+// zstdWindow is the window size for a level: what `zstd -1`, `-3`, ... use.
+func zstdWindow(level zstd.EncoderLevel) int {
+	switch level {
+	case zstd.SpeedFastest:
+		return 512 << 10
+	case zstd.SpeedDefault:
+		return 1 << 20
+	}
+	return 8 << 20
+}
+
+func newParallelZstd(w io.Writer, level zstd.EncoderLevel, workers, chunkSize int) (*parallelZstd, error) {
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(level),
+		// The window the zstd command line uses at these levels (-1: 512 KiB, -3: 1 MiB), at
+		// most a chunk; the encoder's own default (8 MiB) only costs memory here.
+		zstd.WithWindowSize(min(zstdWindow(level), max(chunkSize, zstd.MinWindowSize))),
+		zstd.WithEncoderConcurrency(workers),
+		zstd.WithEncoderCRC(true),
+		// EncodeAll always writes a frame; an empty input still gets one, so that even an
+		// empty stream is a valid zstd file.
+		zstd.WithZeroFrames(true),
+	)
+	if err != nil {
+		return nil, err
+	}
+	n := workers + 2
+	p := &parallelZstd{
+		w:    w,
+		enc:  enc,
+		free: make(chan *zjob, n),
+		work: make(chan *zjob, n),
+		ord:  make(chan *zjob, n),
+		errc: make(chan struct{}),
+	}
+	for range n {
+		p.free <- &zjob{
+			in:   make([]byte, 0, chunkSize),
+			out:  make([]byte, 0, enc.MaxEncodedSize(chunkSize)),
+			done: make(chan struct{}, 1),
+		}
+	}
+	p.wg.Add(workers + 1)
+	for range workers {
+		go p.compress()
+	}
+	go p.drain()
+	return p, nil
+}
+
+func (p *parallelZstd) fail(err error) {
+	p.errOnce.Do(func() {
+		p.err = err
+		close(p.errc)
+	})
+}
+
+func (p *parallelZstd) compress() {
+	defer p.wg.Done()
+	for j := range p.work {
+		j.out = p.enc.EncodeAll(j.in, j.out[:0])
+		j.done <- struct{}{}
+	}
+}
+
+// drain writes the frames in input order and recycles their jobs. After a write error it
+// keeps recycling (so Write and Close never block) without writing.
+func (p *parallelZstd) drain() {
+	defer p.wg.Done()
+	for j := range p.ord {
+		<-j.done
+		select {
+		case <-p.errc:
+		default:
+			if _, err := p.w.Write(j.out); err != nil {
+				p.fail(err)
+			}
+		}
+		j.in = j.in[:0]
+		p.free <- j
+	}
+}
+
+// submit hands the current chunk to the workers.
+func (p *parallelZstd) submit() {
+	j := p.cur
+	p.cur = nil
+	p.frames++
+	p.ord <- j
+	p.work <- j
+}
+
+func (p *parallelZstd) Write(b []byte) (int, error) {
+	if p.closed {
+		return 0, fmt.Errorf("zstd: write after close")
+	}
+	written := 0
+	for len(b) > 0 {
+		select {
+		case <-p.errc:
+			return written, p.err
+		default:
+		}
+		if p.cur == nil {
+			select {
+			case p.cur = <-p.free:
+			case <-p.errc:
+				return written, p.err
+			}
+		}
+		n := min(len(b), cap(p.cur.in)-len(p.cur.in))
+		p.cur.in = append(p.cur.in, b[:n]...)
+		b = b[n:]
+		written += n
+		if len(p.cur.in) == cap(p.cur.in) {
+			p.submit()
+		}
+	}
+	return written, nil
+}
+
+// Close compresses what is buffered, waits until every frame is written and returns the first
+// error. It does not close the underlying writer.
+func (p *parallelZstd) Close() error {
+	if p.closed {
+		return p.err
+	}
+	p.closed = true
+	if p.cur != nil && len(p.cur.in) > 0 {
+		p.submit()
+	} else if p.frames == 0 {
+		// An empty stream: one empty frame.
+		if p.cur == nil {
+			p.cur = <-p.free
+		}
+		p.submit()
+	}
+	close(p.work)
+	close(p.ord)
+	p.wg.Wait()
+	p.enc.Close()
+	return p.err
+}
+
+// newZstdWriter returns the zstd writer Compress uses: the parallel frame writer when more than
+// one core is there to use, the encoder's streaming mode (one frame) otherwise.
+func newZstdWriter(w io.Writer, level zstd.EncoderLevel, workers int) (io.WriteCloser, error) {
+	if workers > 1 {
+		return newParallelZstd(w, level, workers, zstdChunkSize)
+	}
+	return zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
+}
