@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
@@ -145,6 +146,9 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 		Binds:       h.binds,
 		// The archive passes through stdout: a logging driver would store a second copy.
 		LogConfig: container.LogConfig{Type: "none"},
+		// The engine removes the helper when it exits, also when this process is killed
+		// (kill -9, a crash): no stopped helper is left holding the volume.
+		AutoRemove: true,
 	}
 	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc})
 	if err != nil {
@@ -167,6 +171,9 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	stop := context.AfterFunc(ctx, closeConn)
 	defer stop()
 
+	// Wait for "removed" (registered before the start, as `docker run --rm` does): with
+	// AutoRemove a not-running container may already be gone when asked about.
+	wr := cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
 	if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return st, fmt.Errorf("starting helper container: %w", err)
 	}
@@ -197,8 +204,6 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 		closeConn()
 	}
 
-	waitCtx := ctx
-	wr := cli.ContainerWait(waitCtx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	var exitCode int64 = -1
 	var waitErr error
 	if copyErr == nil {
@@ -248,10 +253,12 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	return errw.stats, nil
 }
 
+// removeContainer force-removes a helper container; one the engine has removed already (or is
+// removing: AutoRemove) is fine.
 func removeContainer(cli client.APIClient, id string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	if _, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil {
+	if _, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 		return fmt.Errorf("removing helper container %.12s: %w", id, err)
 	}
 	return nil

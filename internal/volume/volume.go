@@ -277,6 +277,11 @@ func (m *EngineMover) Restore(ctx context.Context, t Target, r io.Reader, opts R
 	if opts.Compression == "" {
 		opts.Compression = archive.Zstd
 	}
+	if t.Kind == KindVolume {
+		if err := m.removeLeftovers(ctx, t.VolumeName); err != nil {
+			return archive.Stats{}, err
+		}
+	}
 	p, hp, err := m.pickFor(ctx, t, true)
 	if err != nil {
 		return archive.Stats{}, err
@@ -288,6 +293,27 @@ func (m *EngineMover) Restore(ctx context.Context, t Target, r io.Reader, opts R
 		return m.helperRestore(ctx, t, r, opts)
 	}
 	return m.archiveRestore(ctx, t, r, opts)
+}
+
+// removeLeftovers force-removes helper containers (LabelHelper) that still mount volume name:
+// left by a docker-maim that was killed mid-transfer (the archive API's created-only
+// containers are never auto-removed), they would keep the volume in use, so that neither a
+// restore nor `docker compose down -v` could remove it. The project lock held by the caller
+// means no live docker-maim owns a helper of this project's volumes.
+func (m *EngineMover) removeLeftovers(ctx context.Context, name string) error {
+	res, err := m.cli.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", LabelHelper+"="+LabelValueContainer).Add("volume", name),
+	})
+	if err != nil {
+		return fmt.Errorf("listing leftover helper containers of volume %s: %w", name, err)
+	}
+	for _, c := range res.Items {
+		if err := removeContainer(m.cli, c.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkSource refuses to back up a volume that does not exist: mounting it would create an
@@ -303,7 +329,7 @@ func (m *EngineMover) checkSource(ctx context.Context, t Target) error {
 	if !ok {
 		return fmt.Errorf("volume %s does not exist", t.VolumeName)
 	}
-	return nil
+	return m.removeLeftovers(ctx, t.VolumeName)
 }
 
 func volumeExists(ctx context.Context, cli client.APIClient, name string) (bool, error) {
