@@ -7,7 +7,7 @@ GO ?= go
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 0
 
-.PHONY: build install rig rig-down demo test unit e2e fuzz bench vet clean
+.PHONY: build install rig rig-down demo test test-engine-restart unit e2e fuzz bench vet clean
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/docker-maim ./cmd/docker-maim
@@ -34,7 +34,13 @@ vet:
 ## test: every test, the end-to-end ones against the real engine and registry included
 test: rig vet
 	$(GO) test -count=1 -timeout 45m ./...
+	$(MAKE) test-engine-restart
 	$(MAKE) fuzz
+
+## test-engine-restart: the upgrade across an engine restart; alone, since it restarts the
+## engine every other test uses (needs an engine started by scripts/rig.sh)
+test-engine-restart: rig
+	MAIM_TEST_ENGINE_RESTART=1 $(GO) test -count=1 -timeout 20m -run '^TestEngineRestart' ./test/e2e
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzMergeTOML$$' -fuzztime=40000x ./internal/config

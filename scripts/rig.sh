@@ -5,6 +5,11 @@
 #   scripts/rig.sh up     install what is missing, start what is not running
 #   scripts/rig.sh down   stop only what an earlier "up" started
 #   scripts/rig.sh env    print the environment the tests read (MAIM_TEST_REGISTRY)
+#   scripts/rig.sh restart-engine
+#                         stop the engine an earlier "up" started (SIGTERM: the daemon stops its
+#                         containers, as a service restart does) and start it again; refused
+#                         (exit 3) for an engine this rig did not start. The engine-restart test
+#                         uses it.
 #
 # State lives in $MAIM_RIG_DIR (default /tmp/maim-rig): pid files of what we started.
 set -euo pipefail
@@ -53,7 +58,9 @@ engine_up() {
     :
   fi
   log "starting dockerd"
-  as_root bash -c "nohup dockerd --host=unix:///var/run/docker.sock --storage-driver=overlay2 \
+  # setsid: the engine outlives the session and process group of whoever started it (a test
+  # that restarts the engine, a Ctrl-C in the terminal).
+  as_root bash -c "setsid nohup dockerd --host=unix:///var/run/docker.sock --storage-driver=overlay2 \
       >'$RIG_DIR/dockerd.log' 2>&1 & echo \$! >'$RIG_DIR/dockerd.pid'"
   for _ in $(seq 1 120); do
     if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
@@ -143,5 +150,12 @@ case "${1:-up}" in
   env)
     echo "MAIM_TEST_REGISTRY=$REGISTRY_ADDR"
     ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  restart-engine)
+    if ! { [ -f "$RIG_DIR/dockerd.pid" ] && kill -0 "$(cat "$RIG_DIR/dockerd.pid")" 2>/dev/null; }; then
+      log "the engine was not started by this rig ($RIG_DIR): not restarting it"; exit 3
+    fi
+    stop_pidfile "$RIG_DIR/dockerd.pid" dockerd
+    engine_up
+    ;;
+  *) echo "usage: $0 up|down|env|restart-engine" >&2; exit 2 ;;
 esac

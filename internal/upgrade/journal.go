@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
@@ -117,14 +119,37 @@ func (j Journals) Save(jr *Journal) error {
 	return nil
 }
 
-// FailpointEnv names a test hook: when it equals "OP:PHASE" (e.g. "upgrade:merging"),
-// the process kills itself with SIGKILL right after the journal records that phase, the
-// way a crash or kill -9 would stop it. The crash-safety tests use it.
+// FailpointEnv names a test hook. When it equals "OP:PHASE" (e.g. "upgrade:merging"), the
+// process kills itself with SIGKILL right after the journal records that phase, the way a
+// crash or kill -9 would stop it. "OP:PHASE:wait" instead creates the file named by
+// FailpointFileEnv at that point and waits until the file is removed, so that a test can
+// change the world under the command (restart the engine) and then let it go on. Each
+// failpoint acts once per process. The crash-safety tests use both.
 const FailpointEnv = "MAIM_FAILPOINT"
 
+// FailpointFileEnv names the file an "OP:PHASE:wait" failpoint creates and waits on.
+const FailpointFileEnv = "MAIM_FAILPOINT_FILE"
+
+// failpointFired makes a failpoint act once per process: a phase may be saved more than once.
+var failpointFired atomic.Bool
+
 func failpoint(name string) {
-	if v := os.Getenv(FailpointEnv); v != "" && v == name {
+	v := os.Getenv(FailpointEnv)
+	if v == "" || (v != name && v != name+":wait") || !failpointFired.CompareAndSwap(false, true) {
+		return
+	}
+	if v == name {
 		killSelf()
+	}
+	f := os.Getenv(FailpointFileEnv)
+	if f == "" || backup.WriteAtomic(f, []byte(strconv.Itoa(os.Getpid())+"\n")) != nil {
+		return
+	}
+	for {
+		if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -1,11 +1,20 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/docker-maim/docker-maim/internal/testrig"
+	"github.com/docker-maim/docker-maim/internal/volume"
+	"github.com/moby/moby/client"
 )
 
 // maimWith runs `docker maim args...` on the project with extra environment entries.
@@ -119,4 +128,105 @@ func TestUpgradeKilledInEachPhase(t *testing.T) {
 			upgraded(t, bp.maim(upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
 		}
 	})
+}
+
+// childPID returns a child process of pid (the docker CLI's plugin process), 0 if none: each
+// thread of pid lists the children it started.
+func childPID(t testing.TB, pid int) int {
+	t.Helper()
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if fs := strings.Fields(string(b)); len(fs) > 0 {
+			c, err := strconv.Atoi(fs[0])
+			must(t, err)
+			return c
+		}
+	}
+	return 0
+}
+
+// TestUpgradeKilledMidArchive kills the plugin (SIGKILL) while it is writing the archive of
+// the data volume, in the middle of the stream, not at a phase boundary. The half-written
+// backup is incomplete (no manifest) and listed as such, status reports the interrupted
+// upgrade, and rollback brings back v1 with the data byte-identical.
+func TestUpgradeKilledMidArchive(t *testing.T) {
+	t.Parallel()
+	bp := newBotProject(t, "kill-mid-archive", "")
+	bp.addBlob(bp.vol, "blob.bin", 200<<20)
+	before, _ := bp.data()
+	configBefore := bp.fileBytes("config/bot_config.toml")
+	bp.setEnv("BOT_VERSION", "2.0.0")
+	filesBefore := testrig.TreeHash(t, bp.Dir)
+
+	// The helper path streams more slowly than the host path: more time to hit the middle.
+	run := bp.maimStart([]string{"MAIM_NO_HOST_PATH=1"}, upgradeArgs...)
+	projDir := filepath.Join(bp.BackupDir, bp.Name)
+	deadline := time.Now().Add(3 * time.Minute)
+	var partial string
+	for partial == "" {
+		select {
+		case <-run.done:
+			t.Fatalf("the upgrade ended before it was killed:\n%s\n%s", run.stdout.String(), run.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no archive of the data volume was written within 3 minutes")
+		}
+		parts, _ := filepath.Glob(filepath.Join(projDir, "*", "*botdata*.partial"))
+		for _, p := range parts {
+			if fi, err := os.Stat(p); err == nil && fi.Size() > 8<<20 {
+				partial = p
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	plugin := childPID(t, run.cmd.Process.Pid)
+	if plugin == 0 {
+		t.Fatal("the docker CLI has no plugin process")
+	}
+	must(t, syscall.Kill(plugin, syscall.SIGKILL))
+	r := run.wait(t, time.Minute)
+	wantKilled(t, r)
+	if _, err := os.Stat(partial); err != nil {
+		t.Fatalf("the half-written archive %s is gone: the kill came too late (%v)", partial, err)
+	}
+	// The helper container that was streaming goes away by itself (AutoRemove): nothing of
+	// docker-maim's keeps the volume in use after the crash.
+	for start := time.Now(); ; time.Sleep(200 * time.Millisecond) {
+		res, err := bp.Client.ContainerList(context.Background(), client.ContainerListOptions{All: true,
+			Filters: make(client.Filters).Add("label", volume.LabelHelper).Add("volume", bp.vol)})
+		must(t, err)
+		if len(res.Items) == 0 {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Errorf("a helper container still holds the volume 30 s after the kill: %s %s", res.Items[0].ID, res.Items[0].State)
+			break
+		}
+	}
+	id := filepath.Base(filepath.Dir(partial))
+	if row, ok := rowByID(bp.backups(), id); !ok || row.Status != "incomplete" {
+		t.Errorf("the interrupted backup %s is listed as %+v, want incomplete", id, row)
+	}
+	wantInterrupted(t, bp.project, "upgrade", "backing-up")
+
+	mustOK(t, bp.maim("rollback", "--stable-period", "3s", "--timeout", "2m"))
+	if c := bp.wantBot("1.0.0"); c.Image != bp.v1ID {
+		t.Errorf("after the rollback the bot runs image %s, want the old %s", c.Image, bp.v1ID)
+	}
+	after, _ := bp.data()
+	wantRestored(t, "rollback after kill -9 in the middle of the archive", before, after, "1.0.0")
+	if got := bp.fileBytes("config/bot_config.toml"); got != configBefore {
+		t.Errorf("the config file is not the one before the upgrade:\n%s", got)
+	}
+	if testrig.TreeHash(t, bp.Dir) != filesBefore {
+		t.Errorf("the project files differ from before the upgrade")
+	}
+	bp.wantNoJournal()
+	// Resolved: the upgrade runs again, to the end.
+	upgraded(t, bp.maim(upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
 }

@@ -1,0 +1,389 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/testrig"
+	"github.com/moby/moby/client"
+)
+
+// EngineRestartEnv gates the tests that restart the engine. They restart the one engine every
+// other test uses, so they run in a step of their own after all other tests (`make test`
+// runs `make test-engine-restart` after `go test ./...`); without MAIM_TEST_ENGINE_RESTART=1
+// they skip.
+const EngineRestartEnv = "MAIM_TEST_ENGINE_RESTART"
+
+func requireEngineRestart(t *testing.T) {
+	t.Helper()
+	if os.Getenv(EngineRestartEnv) != "1" {
+		t.Skipf("restarts the engine: runs alone with %s=1 (make test-engine-restart)", EngineRestartEnv)
+	}
+	requireEngine(t)
+}
+
+// restartEngine restarts the rig's engine (scripts/rig.sh restart-engine: SIGTERM to dockerd,
+// which stops its containers as a service restart does, then start it again).
+func restartEngine(t testing.TB) {
+	t.Helper()
+	root, err := testrig.RepoRoot()
+	must(t, err)
+	start := time.Now()
+	out, err := exec.Command("bash", filepath.Join(root, "scripts", "rig.sh"), "restart-engine").CombinedOutput()
+	if err != nil {
+		t.Fatalf("restarting the engine: %v\n%s", err, out)
+	}
+	t.Logf("engine restarted in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// bgRun is a `docker maim` command running in the background.
+type bgRun struct {
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+	done           chan struct{}
+	err            error
+}
+
+// maimStart starts `docker maim args...` on the project with extra environment entries.
+func (p *project) maimStart(env []string, args ...string) *bgRun {
+	p.t.Helper()
+	r := &bgRun{done: make(chan struct{})}
+	r.cmd = exec.Command("docker", append([]string{"maim"}, args...)...)
+	r.cmd.Dir = p.Dir
+	r.cmd.Env = append(append(baseEnv(), "MAIM_BACKUP_DIR="+p.BackupDir, "COMPOSE_PROJECT_NAME="+p.Name), env...)
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	// A group of its own, so that kill reaches the plugin process too (the docker CLI's
+	// child, which holds the output pipes open even when the CLI is gone).
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	r.cmd.WaitDelay = 10 * time.Second
+	must(p.t, r.cmd.Start())
+	go func() { r.err = r.cmd.Wait(); close(r.done) }()
+	p.t.Cleanup(func() {
+		select {
+		case <-r.done:
+		default:
+			r.kill()
+			<-r.done
+		}
+	})
+	return r
+}
+
+// kill sends SIGKILL to the docker CLI and the plugin (which may be stopped).
+func (r *bgRun) kill() { _ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL) }
+
+// wait waits for the command to end and returns what it did.
+func (r *bgRun) wait(t testing.TB, timeout time.Duration) Result {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(timeout):
+		r.kill()
+		<-r.done
+		t.Fatalf("docker %s did not end within %s\n--- stdout:\n%s--- stderr:\n%s", strings.Join(r.cmd.Args[1:], " "), timeout, r.stdout.String(), r.stderr.String())
+	}
+	res := Result{Args: r.cmd.Args[1:], Stdout: r.stdout.String(), Stderr: r.stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case r.err == nil:
+	case errors.As(r.err, &ee) && ee.Exited():
+		res.Code = ee.ExitCode()
+	default:
+		t.Fatalf("docker %s: %v", strings.Join(res.Args, " "), r.err)
+	}
+	t.Logf("docker %s -> %d", strings.Join(res.Args, " "), res.Code)
+	return res
+}
+
+// waitFailpoint waits until the command waits at its "OP:PHASE:wait" failpoint (it has
+// created file).
+func waitFailpoint(t testing.TB, r *bgRun, file string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-r.done:
+			t.Fatalf("the command ended before its failpoint:\n--- stdout:\n%s--- stderr:\n%s", r.stdout.String(), r.stderr.String())
+		default:
+		}
+		if _, err := os.Stat(file); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the command did not reach its failpoint within %s", timeout)
+}
+
+// journalPhase returns the op and phase of the project's journal ("" when there is none).
+func (p *project) journalPhase() (op, phase string) {
+	b, err := os.ReadFile(p.journalPath())
+	if err != nil {
+		return "", ""
+	}
+	var j struct{ Op, Phase string }
+	if json.Unmarshal(b, &j) != nil {
+		return "", ""
+	}
+	return j.Op, j.Phase
+}
+
+// restartOutcome checks the end state after an upgrade (or rollback) the engine restarted
+// under: the command either finished (exit 0: upgraded to 2.0.0, healthy, data migrated by
+// 2.0.0; for a rollback, 1.0.0 with the data of before), or rolled back by itself (exit 10:
+// 1.0.0 with the data of before), or left an interrupted operation that `status` reports and
+// `rollback` resolves, with the data of before. Nothing else is acceptable.
+//
+// reset says the upgrade ran with --reset-data botdata: 2.0.0 then starts from empty data.
+func restartOutcome(t *testing.T, bp *botProject, r Result, op string, reset bool, before dataState, configBefore, filesBefore string) {
+	t.Helper()
+	rolledBack := func(what string) {
+		t.Helper()
+		if c := bp.wantBot("1.0.0"); c.Image != bp.v1ID {
+			t.Errorf("%s: the bot runs image %s, want the old %s", what, c.Image, bp.v1ID)
+		}
+		after, _ := bp.data()
+		wantRestored(t, what, before, after, "1.0.0")
+		if got := bp.fileBytes("config/bot_config.toml"); got != configBefore {
+			t.Errorf("%s: the config file is not the one before the upgrade:\n%s", what, got)
+		}
+		if op == "upgrade" && testrig.TreeHash(t, bp.Dir) != filesBefore {
+			t.Errorf("%s: the project files differ from before the upgrade", what)
+		}
+	}
+	switch {
+	case r.Code == 0 && op == "upgrade":
+		t.Logf("outcome: the upgrade finished after the engine restart")
+		bp.wantBot("2.0.0")
+		after, dir := bp.data()
+		createdBy := "1.0.0" // the old data, migrated
+		if reset {
+			createdBy = "2.0.0"
+		}
+		if d := readDataJSON(t, dir); d.Schema != 2 || d.CreatedBy != createdBy {
+			t.Errorf("upgraded, but data.json is %+v, want schema 2 created by %s", d, createdBy)
+		}
+		if after.Hash == before.Hash {
+			t.Errorf("upgraded, but the data is unchanged")
+		}
+	case r.Code == 0 && op == "rollback":
+		t.Logf("outcome: the rollback finished after the engine restart")
+		rolledBack("rollback across an engine restart")
+	case r.Code == 10 && op == "upgrade":
+		t.Logf("outcome: the upgrade failed and rolled itself back")
+		rolledBack("automatic rollback across an engine restart")
+	default:
+		t.Logf("outcome: exit %d, interrupted; resolving with rollback\n%s", r.Code, r)
+		st := bp.status()
+		if st.Interrupted == nil {
+			t.Fatalf("exit %d but status reports no interrupted operation: %s", r.Code, r)
+		}
+		if !strings.Contains(mustOK(t, bp.maim("status")).Stdout, "docker maim -p "+bp.Name+" rollback") {
+			t.Errorf("status does not give the command that resolves the interrupted operation")
+		}
+		rr := mustOK(t, bp.maim("rollback", "--stable-period", "3s", "--timeout", "2m"))
+		if !strings.Contains(rr.Stdout, "resolved the interrupted") {
+			t.Errorf("rollback does not say what it resolved: %s", rr)
+		}
+		rolledBack("rollback after an engine restart")
+	}
+	bp.wantNoJournal()
+	if st := bp.status(); st.Interrupted != nil {
+		t.Errorf("status still reports an interrupted operation: %+v", st.Interrupted)
+	}
+}
+
+// TestEngineRestartAtEachPhase holds `docker maim upgrade` (and a rollback) right after the
+// journal records each phase, restarts the engine under it (the daemon stops every container;
+// those with a restart policy come back with it), and lets the command go on. Whatever it
+// then does, the project must end upgraded and healthy, or exactly as before the upgrade
+// (by itself or through `docker maim rollback`), with the data byte-identical.
+//
+// All phases wait at their failpoints together and share one engine restart.
+func TestEngineRestartAtEachPhase(t *testing.T) {
+	requireEngineRestart(t)
+	phases := []string{"planned", "backing-up", "backed-up", "resetting", "merging", "recreating", "health", "rolling-back", "rollback:rolling-back"}
+
+	// The engine restarts once every subtest that runs (-run may select some) waits at its
+	// failpoint: decided counts the subtests that started or were filtered out, arrived
+	// those that started and have not reached their failpoint (or failed before it).
+	var (
+		decided, arrived sync.WaitGroup
+		restarted        = make(chan struct{})
+	)
+	decided.Add(len(phases))
+	go func() {
+		decided.Wait()
+		arrived.Wait()
+		defer close(restarted)
+		restartEngine(t)
+	}()
+	var wg sync.WaitGroup
+	for _, phase := range phases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started := false
+			t.Run(phase, func(t *testing.T) {
+				started = true
+				arrived.Add(1)
+				decided.Done()
+				engineRestartAt(t, phase, arrived.Done, restarted)
+			})
+			if !started {
+				decided.Done()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// engineRestartAt is one phase of TestEngineRestartAtEachPhase: arrived is called once the
+// command waits at its failpoint (or the subtest failed), restarted is closed once the
+// engine has restarted.
+func engineRestartAt(t *testing.T, phase string, arrived func(), restarted <-chan struct{}) {
+	var once sync.Once
+	arrive := func() { once.Do(arrived) }
+	defer arrive() // a subtest that fails before its failpoint must not hold the others
+
+	env := ""
+	if phase == "rolling-back" {
+		env = "BOT_FAIL=crash\nBOT_FAIL_ON=2.0.0\n"
+	}
+	bp := newBotProject(t, "restart-"+strings.ReplaceAll(phase, ":", "-"), env)
+	before, _ := bp.data()
+	configBefore := bp.fileBytes("config/bot_config.toml")
+	bp.setEnv("BOT_VERSION", "2.0.0")
+	filesBefore := testrig.TreeHash(t, bp.Dir)
+
+	op, args, reset := "upgrade", upgradeArgs, false
+	switch phase {
+	case "resetting", "merging", "recreating":
+		args, reset = append(append([]string{}, upgradeArgs...), "--reset-data", "botdata"), true
+	case "rollback:rolling-back":
+		op, phase = "rollback", "rolling-back"
+		upgraded(t, bp.maim(upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
+		args = []string{"rollback", "--stable-period", "3s", "--timeout", "2m"}
+	}
+	fpFile := filepath.Join(t.TempDir(), "failpoint")
+	run := bp.maimStart([]string{"MAIM_FAILPOINT=" + op + ":" + phase + ":wait", "MAIM_FAILPOINT_FILE=" + fpFile}, args...)
+	waitFailpoint(t, run, fpFile, 3*time.Minute)
+	if gotOp, gotPhase := bp.journalPhase(); gotOp != op || gotPhase != phase {
+		t.Errorf("waiting with journal %s:%s, want %s:%s; output so far:\n%s", gotOp, gotPhase, op, phase, run.stderr.String())
+	}
+	arrive()
+	<-restarted
+	must(t, os.Remove(fpFile)) // go on
+	r := run.wait(t, 5*time.Minute)
+	restartOutcome(t, bp, r, op, reset, before, configBefore, filesBefore)
+}
+
+// TestEngineRestartDuringUpgrade restarts the engine while the upgrade is in the middle of
+// engine work: while the health gate waits for a slow 2.0.0, and while the helper container
+// streams the data volume into the backup (host fast path off, a 200 MiB blob in the volume).
+func TestEngineRestartDuringUpgrade(t *testing.T) {
+	requireEngineRestart(t)
+	t.Run("health", func(t *testing.T) {
+		bp := makeBotProject(t, "restart-inflight-health", "BOT_FAIL=slow\nBOT_FAIL_ON=2.0.0\n")
+		// 2.0.0 takes 20 s to get ready (the user's value, kept by the config merge).
+		bp.WriteFile("config/bot_config.toml", strings.Replace(userConfig, "slow_seconds = 5", "slow_seconds = 20", 1))
+		bp.start()
+		restartWhile(t, bp, nil, func() bool {
+			_, phase := bp.journalPhase()
+			return phase == "health"
+		})
+	})
+	t.Run("backing-up", func(t *testing.T) {
+		bp := newBotProject(t, "restart-inflight-backup", "")
+		bp.addBlob(bp.vol, "blob.bin", 200<<20)
+		ctx := context.Background()
+		restartWhile(t, bp, []string{"MAIM_NO_HOST_PATH=1"}, func() bool {
+			if _, phase := bp.journalPhase(); phase != "backing-up" {
+				return false
+			}
+			// The helper container that streams the volume is running.
+			res, err := bp.Client.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("volume", bp.vol).Add("status", "running")})
+			if err != nil {
+				return false
+			}
+			for _, c := range res.Items {
+				if strings.HasPrefix(c.Image, "docker-maim-helper:") {
+					return true
+				}
+			}
+			return false
+		})
+	})
+}
+
+// restartWhile starts the upgrade to 2.0.0, restarts the engine as soon as ready() says so,
+// and checks the outcome.
+func restartWhile(t *testing.T, bp *botProject, env []string, ready func() bool) {
+	t.Helper()
+	before, _ := bp.data()
+	configBefore := bp.fileBytes("config/bot_config.toml")
+	bp.setEnv("BOT_VERSION", "2.0.0")
+	filesBefore := testrig.TreeHash(t, bp.Dir)
+	run := bp.maimStart(env, upgradeArgs...)
+	deadline := time.Now().Add(3 * time.Minute)
+	for !ready() {
+		select {
+		case <-run.done:
+			t.Fatalf("the upgrade ended before the moment of the restart:\n%s\n%s", run.stdout.String(), run.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the moment of the restart never came")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, phase := bp.journalPhase()
+	t.Logf("restarting the engine in phase %s", phase)
+	restartEngine(t)
+	r := run.wait(t, 5*time.Minute)
+	restartOutcome(t, bp, r, "upgrade", false, before, configBefore, filesBefore)
+}
+
+// addBlob writes a file of n pseudo-random (incompressible) bytes into volume vol.
+func (p *project) addBlob(vol, name string, n int64) {
+	p.t.Helper()
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: n, Format: tar.FormatPAX})
+		if err == nil {
+			rng := rand.New(rand.NewPCG(uint64(n), 9))
+			buf := make([]byte, 1<<20)
+			for left := n; left > 0 && err == nil; left -= int64(len(buf)) {
+				for i := 0; i+8 <= len(buf); i += 8 {
+					v := rng.Uint64()
+					for k := range 8 {
+						buf[i+k] = byte(v >> (8 * k))
+					}
+				}
+				_, err = tw.Write(buf[:min(int64(len(buf)), left)])
+			}
+		}
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	p.peek(vol, func(id string) {
+		if _, err := p.Client.CopyToContainer(context.Background(), id, client.CopyToContainerOptions{DestinationPath: "/v", Content: pr}); err != nil {
+			p.t.Fatalf("writing %s into volume %s: %v", name, vol, err)
+		}
+	})
+}
