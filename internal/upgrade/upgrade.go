@@ -34,6 +34,7 @@ type Engine interface {
 	ImageEngine
 	config.ImageFileReader
 	DiskUsage(ctx context.Context, options client.DiskUsageOptions) (client.DiskUsageResult, error)
+	Pinger
 }
 
 // Composer recreates services; api.Compose satisfies it.
@@ -286,7 +287,10 @@ func (m *Manager) fail(ctx context.Context, p *project.Project, jr *Journal, res
 	}
 	m.logf("upgrade failed: %v; rolling back", cause)
 	rctx := context.WithoutCancel(ctx)
-	if err := m.resolve(rctx, p, jr, RollbackOptions{NoSafetyBackup: true, Health: opts.Health}, &RollbackResult{}); err != nil {
+	err := m.retryOnEngineTrouble(rctx, "the rollback", func() error {
+		return m.resolve(rctx, p, jr, RollbackOptions{NoSafetyBackup: true, Health: opts.Health}, &RollbackResult{})
+	})
+	if err != nil {
 		res.Outcome = OutcomeRollbackFailed
 		res.Recovery = recoveryCommands(p.Name, jr)
 		_ = journals.Append(Record{Op: "upgrade", Result: string(OutcomeRollbackFailed), Started: jr.Started, BackupID: jr.BackupID, Images: jr.Images, Error: cause.Error() + "; rollback: " + err.Error()})

@@ -143,8 +143,9 @@ func (p *project) journalPhase() (op, phase string) {
 // restartOutcome checks the end state after an upgrade (or rollback) the engine restarted
 // under: the command either finished (exit 0: upgraded to 2.0.0, healthy, data migrated by
 // 2.0.0; for a rollback, 1.0.0 with the data of before), or rolled back by itself (exit 10:
-// 1.0.0 with the data of before), or left an interrupted operation that `status` reports and
-// `rollback` resolves, with the data of before. Nothing else is acceptable.
+// 1.0.0 with the data of before). Anything else fails the test, and must still have left an
+// interrupted operation that `status` reports and `rollback` resolves, with the data of
+// before.
 //
 // reset says the upgrade ran with --reset-data botdata: 2.0.0 then starts from empty data.
 func restartOutcome(t *testing.T, bp *botProject, r Result, op string, reset bool, before dataState, configBefore, filesBefore string) {
@@ -161,6 +162,11 @@ func restartOutcome(t *testing.T, bp *botProject, r Result, op string, reset boo
 		}
 		if op == "upgrade" && testrig.TreeHash(t, bp.Dir) != filesBefore {
 			t.Errorf("%s: the project files differ from before the upgrade", what)
+		}
+	}
+	for _, l := range strings.Split(r.Stderr, "\n") {
+		if strings.Contains(l, "engine") {
+			t.Logf("  | %s", l)
 		}
 	}
 	switch {
@@ -185,7 +191,9 @@ func restartOutcome(t *testing.T, bp *botProject, r Result, op string, reset boo
 		t.Logf("outcome: the upgrade failed and rolled itself back")
 		rolledBack("automatic rollback across an engine restart")
 	default:
-		t.Logf("outcome: exit %d, interrupted; resolving with rollback\n%s", r.Code, r)
+		// The automatic rollback waits for the engine to come back and tries again, so this
+		// is a failure; what is left must still be resolvable.
+		t.Errorf("exit %d: the command neither finished nor rolled back by itself; resolving with rollback\n%s", r.Code, r)
 		st := bp.status()
 		if st.Interrupted == nil {
 			t.Fatalf("exit %d but status reports no interrupted operation: %s", r.Code, r)
