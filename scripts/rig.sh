@@ -10,6 +10,8 @@
 #                         containers, as a service restart does) and start it again; refused
 #                         (exit 3) for an engine this rig did not start. The engine-restart test
 #                         uses it.
+#   scripts/rig.sh owns-engine
+#                         exit 0 when the running engine is one this rig started, 1 otherwise
 #
 # State lives in $MAIM_RIG_DIR (default /tmp/maim-rig): pid files of what we started.
 set -euo pipefail
@@ -150,6 +152,9 @@ case "${1:-up}" in
   env)
     echo "MAIM_TEST_REGISTRY=$REGISTRY_ADDR"
     ;;
+  owns-engine)
+    [ -f "$RIG_DIR/dockerd.pid" ] && kill -0 "$(cat "$RIG_DIR/dockerd.pid")" 2>/dev/null
+    ;;
   restart-engine)
     if ! { [ -f "$RIG_DIR/dockerd.pid" ] && kill -0 "$(cat "$RIG_DIR/dockerd.pid")" 2>/dev/null; }; then
       log "the engine was not started by this rig ($RIG_DIR): not restarting it"; exit 3
@@ -157,5 +162,5 @@ case "${1:-up}" in
     stop_pidfile "$RIG_DIR/dockerd.pid" dockerd
     engine_up
     ;;
-  *) echo "usage: $0 up|down|env|restart-engine" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|env|owns-engine|restart-engine" >&2; exit 2 ;;
 esac
