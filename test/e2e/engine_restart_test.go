@@ -140,77 +140,55 @@ func (p *project) journalPhase() (op, phase string) {
 	return j.Op, j.Phase
 }
 
-// restartOutcome checks the end state after an upgrade (or rollback) the engine restarted
-// under: the command either finished (exit 0: upgraded to 2.0.0, healthy, data migrated by
-// 2.0.0; for a rollback, 1.0.0 with the data of before), or rolled back by itself (exit 10:
-// 1.0.0 with the data of before). Anything else fails the test, and must still have left an
-// interrupted operation that `status` reports and `rollback` resolves, with the data of
-// before.
-//
-// reset says the upgrade ran with --reset-data botdata: 2.0.0 then starts from empty data.
-func restartOutcome(t *testing.T, bp *botProject, r Result, op string, reset bool, before dataState, configBefore, filesBefore string) {
+// restartOutcome checks the end state after the case's command ran across an engine
+// restart: it either finished (exit 0: upgraded to 2.0.0, healthy, data migrated by 2.0.0 or
+// fresh after --reset-data; for a rollback, back to 1.0.0), or rolled back by itself (exit
+// 10: back to 1.0.0). Anything else fails the test, and must still have left an interrupted
+// operation that `status` reports and `rollback` resolves, back to 1.0.0.
+func restartOutcome(t *testing.T, c *crashCase, r Result) {
 	t.Helper()
-	rolledBack := func(what string) {
-		t.Helper()
-		if c := bp.wantBot("1.0.0"); c.Image != bp.v1ID {
-			t.Errorf("%s: the bot runs image %s, want the old %s", what, c.Image, bp.v1ID)
-		}
-		after, _ := bp.data()
-		wantRestored(t, what, before, after, "1.0.0")
-		if got := bp.fileBytes("config/bot_config.toml"); got != configBefore {
-			t.Errorf("%s: the config file is not the one before the upgrade:\n%s", what, got)
-		}
-		if op == "upgrade" && testrig.TreeHash(t, bp.Dir) != filesBefore {
-			t.Errorf("%s: the project files differ from before the upgrade", what)
-		}
-	}
 	for _, l := range strings.Split(r.Stderr, "\n") {
 		if strings.Contains(l, "engine") {
 			t.Logf("  | %s", l)
 		}
 	}
 	switch {
-	case r.Code == 0 && op == "upgrade":
+	case r.Code == 0 && c.op == "upgrade":
 		t.Logf("outcome: the upgrade finished after the engine restart")
-		bp.wantBot("2.0.0")
-		after, dir := bp.data()
+		c.wantBot("2.0.0")
+		after, dir := c.data()
 		createdBy := "1.0.0" // the old data, migrated
-		if reset {
+		if c.reset {
 			createdBy = "2.0.0"
 		}
 		if d := readDataJSON(t, dir); d.Schema != 2 || d.CreatedBy != createdBy {
 			t.Errorf("upgraded, but data.json is %+v, want schema 2 created by %s", d, createdBy)
 		}
-		if after.Hash == before.Hash {
+		if after.Hash == c.before.Hash {
 			t.Errorf("upgraded, but the data is unchanged")
 		}
-	case r.Code == 0 && op == "rollback":
+	case r.Code == 0 && c.op == "rollback":
 		t.Logf("outcome: the rollback finished after the engine restart")
-		rolledBack("rollback across an engine restart")
-	case r.Code == 10 && op == "upgrade":
+		c.wantBackToV1(t, "rollback across an engine restart")
+	case r.Code == 10 && c.op == "upgrade":
 		t.Logf("outcome: the upgrade failed and rolled itself back")
-		rolledBack("automatic rollback across an engine restart")
+		c.wantBackToV1(t, "automatic rollback across an engine restart")
 	default:
 		// The automatic rollback waits for the engine to come back and tries again, so this
 		// is a failure; what is left must still be resolvable.
 		t.Errorf("exit %d: the command neither finished nor rolled back by itself; resolving with rollback\n%s", r.Code, r)
-		st := bp.status()
-		if st.Interrupted == nil {
+		if st := c.status(); st.Interrupted == nil {
 			t.Fatalf("exit %d but status reports no interrupted operation: %s", r.Code, r)
 		}
-		if !strings.Contains(mustOK(t, bp.maim("status")).Stdout, "docker maim -p "+bp.Name+" rollback") {
+		if !strings.Contains(mustOK(t, c.maim("status")).Stdout, "docker maim -p "+c.Name+" rollback") {
 			t.Errorf("status does not give the command that resolves the interrupted operation")
 		}
-		rr := mustOK(t, bp.maim("rollback", "--stable-period", "3s", "--timeout", "2m"))
-		if !strings.Contains(rr.Stdout, "resolved the interrupted") {
+		if rr := mustOK(t, c.maim(rollbackArgs...)); !strings.Contains(rr.Stdout, "resolved the interrupted") {
 			t.Errorf("rollback does not say what it resolved: %s", rr)
 		}
-		rolledBack("rollback after an engine restart")
+		c.wantBackToV1(t, "rollback after an engine restart")
 	}
-	bp.wantNoJournal()
-	if st := bp.status(); st.Interrupted != nil {
-		t.Errorf("status still reports an interrupted operation: %+v", st.Interrupted)
-	}
+	c.wantSettled(t)
 }
 
 // TestEngineRestartAtEachPhase holds `docker maim upgrade` (and a rollback) right after the
@@ -222,7 +200,7 @@ func restartOutcome(t *testing.T, bp *botProject, r Result, op string, reset boo
 // All phases wait at their failpoints together and share one engine restart.
 func TestEngineRestartAtEachPhase(t *testing.T) {
 	requireEngineRestart(t)
-	phases := []string{"planned", "backing-up", "backed-up", "resetting", "merging", "recreating", "health", "rolling-back", "rollback:rolling-back"}
+	phases := crashPhases
 
 	// The engine restarts once every subtest that runs (-run may select some) waits at its
 	// failpoint: decided counts the subtests that started or were filtered out, arrived
@@ -266,36 +244,18 @@ func engineRestartAt(t *testing.T, phase string, arrived func(), restarted <-cha
 	arrive := func() { once.Do(arrived) }
 	defer arrive() // a subtest that fails before its failpoint must not hold the others
 
-	env := ""
-	if phase == "rolling-back" {
-		env = "BOT_FAIL=crash\nBOT_FAIL_ON=2.0.0\n"
-	}
-	bp := newBotProject(t, "restart-"+strings.ReplaceAll(phase, ":", "-"), env)
-	before, _ := bp.data()
-	configBefore := bp.fileBytes("config/bot_config.toml")
-	bp.setEnv("BOT_VERSION", "2.0.0")
-	filesBefore := testrig.TreeHash(t, bp.Dir)
-
-	op, args, reset := "upgrade", upgradeArgs, false
-	switch phase {
-	case "resetting", "merging", "recreating":
-		args, reset = append(append([]string{}, upgradeArgs...), "--reset-data", "botdata"), true
-	case "rollback:rolling-back":
-		op, phase = "rollback", "rolling-back"
-		upgraded(t, bp.maim(upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
-		args = []string{"rollback", "--stable-period", "3s", "--timeout", "2m"}
-	}
+	c := newCrashCase(t, "restart", phase)
 	fpFile := filepath.Join(t.TempDir(), "failpoint")
-	run := bp.maimStart([]string{"MAIM_FAILPOINT=" + op + ":" + phase + ":wait", "MAIM_FAILPOINT_FILE=" + fpFile}, args...)
+	run := c.maimStart([]string{"MAIM_FAILPOINT=" + c.op + ":" + c.phase + ":wait", "MAIM_FAILPOINT_FILE=" + fpFile}, c.args...)
 	waitFailpoint(t, run, fpFile, 3*time.Minute)
-	if gotOp, gotPhase := bp.journalPhase(); gotOp != op || gotPhase != phase {
-		t.Errorf("waiting with journal %s:%s, want %s:%s; output so far:\n%s", gotOp, gotPhase, op, phase, run.stderr.String())
+	if gotOp, gotPhase := c.journalPhase(); gotOp != c.op || gotPhase != c.phase {
+		t.Errorf("waiting with journal %s:%s, want %s:%s; output so far:\n%s", gotOp, gotPhase, c.op, c.phase, run.stderr.String())
 	}
 	arrive()
 	<-restarted
 	must(t, os.Remove(fpFile)) // go on
 	r := run.wait(t, 5*time.Minute)
-	restartOutcome(t, bp, r, op, reset, before, configBefore, filesBefore)
+	restartOutcome(t, c, r)
 }
 
 // TestEngineRestartDuringUpgrade restarts the engine while the upgrade is in the middle of
@@ -340,11 +300,8 @@ func TestEngineRestartDuringUpgrade(t *testing.T) {
 // and checks the outcome.
 func restartWhile(t *testing.T, bp *botProject, env []string, ready func() bool) {
 	t.Helper()
-	before, _ := bp.data()
-	configBefore := bp.fileBytes("config/bot_config.toml")
-	bp.setEnv("BOT_VERSION", "2.0.0")
-	filesBefore := testrig.TreeHash(t, bp.Dir)
-	run := bp.maimStart(env, upgradeArgs...)
+	c := prepareCrash(bp)
+	run := bp.maimStart(env, c.args...)
 	deadline := time.Now().Add(3 * time.Minute)
 	for !ready() {
 		select {
@@ -361,7 +318,7 @@ func restartWhile(t *testing.T, bp *botProject, env []string, ready func() bool)
 	t.Logf("restarting the engine in phase %s", phase)
 	restartEngine(t)
 	r := run.wait(t, 5*time.Minute)
-	restartOutcome(t, bp, r, "upgrade", false, before, configBefore, filesBefore)
+	restartOutcome(t, c, r)
 }
 
 // addBlob writes a file of n pseudo-random (incompressible) bytes into volume vol.

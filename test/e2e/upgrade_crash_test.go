@@ -78,56 +78,101 @@ func wantInterrupted(t testing.TB, p *project, op, phase string) {
 // it would break them.
 func TestUpgradeKilledInEachPhase(t *testing.T) {
 	t.Parallel()
-	phases := []string{"planned", "backing-up", "backed-up", "resetting", "merging", "recreating", "health", "rolling-back", "rollback:rolling-back"}
-	runConcurrently(t, 5, phases, func(t *testing.T, phase string) {
-		env := ""
-		if phase == "rolling-back" {
-			env = "BOT_FAIL=crash\nBOT_FAIL_ON=2.0.0\n"
-		}
-		bp := newBotProject(t, "kill-"+strings.ReplaceAll(phase, ":", "-"), env)
-		before, _ := bp.data()
-		configBefore := bp.fileBytes("config/bot_config.toml")
-		bp.setEnv("BOT_VERSION", "2.0.0")
-		filesBefore := testrig.TreeHash(t, bp.Dir)
+	runConcurrently(t, 5, crashPhases, func(t *testing.T, phase string) {
+		c := newCrashCase(t, "kill", phase)
+		wantKilled(t, c.maimWith([]string{"MAIM_FAILPOINT=" + c.op + ":" + c.phase}, c.args...))
+		wantInterrupted(t, c.project, c.op, c.phase)
 
-		op := "upgrade"
-		if phase == "rollback:rolling-back" {
-			op, phase = "rollback", "rolling-back"
-			upgraded(t, bp.maim(upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
-			wantKilled(t, bp.maimWith([]string{"MAIM_FAILPOINT=rollback:rolling-back"}, "rollback", "--stable-period", "3s", "--timeout", "2m"))
-		} else {
-			args := upgradeArgs
-			switch phase {
-			case "resetting", "merging", "recreating":
-				args = append(append([]string{}, upgradeArgs...), "--reset-data", "botdata")
-			}
-			wantKilled(t, bp.maimWith([]string{"MAIM_FAILPOINT=upgrade:" + phase}, args...))
-		}
-		wantInterrupted(t, bp.project, op, phase)
-
-		r := mustOK(t, bp.maim("rollback", "--stable-period", "3s", "--timeout", "2m"))
-		if !strings.Contains(r.Stdout, "resolved the interrupted "+op+" in phase "+phase) {
+		r := mustOK(t, c.maim(rollbackArgs...))
+		if !strings.Contains(r.Stdout, "resolved the interrupted "+c.op+" in phase "+c.phase) {
 			t.Errorf("rollback does not say what it resolved: %s", r)
 		}
-		if c := bp.wantBot("1.0.0"); c.Image != bp.v1ID {
-			t.Errorf("after the rollback the bot runs image %s, want the old %s", c.Image, bp.v1ID)
-		}
-		after, _ := bp.data()
-		wantRestored(t, "rollback after kill -9 in "+op+":"+phase, before, after, "1.0.0")
-		if got := bp.fileBytes("config/bot_config.toml"); got != configBefore {
-			t.Errorf("the config file is not the one before the upgrade:\n%s", got)
-		}
-		if op == "upgrade" && testrig.TreeHash(t, bp.Dir) != filesBefore {
-			t.Errorf("the project files differ from before the upgrade")
-		}
-		bp.wantNoJournal()
-		if st := bp.status(); st.Interrupted != nil {
-			t.Errorf("status still reports an interrupted operation: %+v", st.Interrupted)
-		}
-		if env == "" { // resolved: the upgrade runs again, to the end
-			upgraded(t, bp.maim(upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
+		c.wantBackToV1(t, "rollback after kill -9 in "+c.op+":"+c.phase)
+		c.wantSettled(t)
+		if !c.crashes { // resolved: the upgrade runs again, to the end
+			upgraded(t, c.maim(upgradeArgs...), c.Name, c.repo+":1.0.0", c.repo+":2.0.0")
 		}
 	})
+}
+
+// crashPhases are the phases the crash tests interrupt: every phase of an upgrade, the
+// rolling-back of an automatic rollback (2.0.0 crash-loops), and "rollback:rolling-back",
+// a rollback run by hand after a successful upgrade.
+var crashPhases = []string{"planned", "backing-up", "backed-up", "resetting", "merging", "recreating", "health", "rolling-back", "rollback:rolling-back"}
+
+// rollbackArgs is the rollback of the crash tests.
+var rollbackArgs = []string{"rollback", "--stable-period", "3s", "--timeout", "2m"}
+
+// crashCase is a running bot project on 1.0.0 whose .env already asks for 2.0.0, what it
+// held before, and the command a crash test interrupts.
+type crashCase struct {
+	*botProject
+	before       dataState
+	configBefore string
+	filesBefore  string   // tree hash of the project dir
+	op, phase    string   // the journal's op and phase where the command is interrupted
+	args         []string // the command
+	reset        bool     // the upgrade empties botdata (--reset-data): 2.0.0 starts afresh
+	crashes      bool     // 2.0.0 crash-loops: the upgrade rolls back
+}
+
+// newCrashCase makes the case for one of crashPhases on a project named prefix-phase. For
+// "rollback:rolling-back" the upgrade to 2.0.0 is done here; the case's command is the
+// rollback.
+func newCrashCase(t *testing.T, prefix, phase string) *crashCase {
+	t.Helper()
+	env := ""
+	if phase == "rolling-back" {
+		env = "BOT_FAIL=crash\nBOT_FAIL_ON=2.0.0\n"
+	}
+	c := prepareCrash(newBotProject(t, prefix+"-"+strings.ReplaceAll(phase, ":", "-"), env))
+	c.op, c.phase, c.args, c.crashes = "upgrade", phase, upgradeArgs, env != ""
+	switch phase {
+	case "resetting", "merging", "recreating":
+		c.args, c.reset = append(append([]string{}, upgradeArgs...), "--reset-data", "botdata"), true
+	case "rollback:rolling-back":
+		c.op, c.phase, c.args = "rollback", "rolling-back", rollbackArgs
+		upgraded(t, c.maim(upgradeArgs...), c.Name, c.repo+":1.0.0", c.repo+":2.0.0")
+	}
+	return c
+}
+
+// prepareCrash records what the project holds and points its .env at 2.0.0.
+func prepareCrash(bp *botProject) *crashCase {
+	bp.t.Helper()
+	c := &crashCase{botProject: bp, op: "upgrade", args: upgradeArgs}
+	c.before, _ = bp.data()
+	c.configBefore = bp.fileBytes("config/bot_config.toml")
+	bp.setEnv("BOT_VERSION", "2.0.0")
+	c.filesBefore = testrig.TreeHash(bp.t, bp.Dir)
+	return c
+}
+
+// wantBackToV1 checks that the project is what it was before the upgrade: 1.0.0 on its old
+// image, the data byte-identical, the config file and (when an upgrade was interrupted) the
+// project files as they were.
+func (c *crashCase) wantBackToV1(t testing.TB, what string) {
+	t.Helper()
+	if ctr := c.wantBot("1.0.0"); ctr.Image != c.v1ID {
+		t.Errorf("%s: the bot runs image %s, want the old %s", what, ctr.Image, c.v1ID)
+	}
+	after, _ := c.data()
+	wantRestored(t, what, c.before, after, "1.0.0")
+	if got := c.fileBytes("config/bot_config.toml"); got != c.configBefore {
+		t.Errorf("%s: the config file is not the one before the upgrade:\n%s", what, got)
+	}
+	if c.op == "upgrade" && testrig.TreeHash(t, c.Dir) != c.filesBefore {
+		t.Errorf("%s: the project files differ from before the upgrade", what)
+	}
+}
+
+// wantSettled checks that no operation is left in the journal.
+func (c *crashCase) wantSettled(t testing.TB) {
+	t.Helper()
+	c.wantNoJournal()
+	if st := c.status(); st.Interrupted != nil {
+		t.Errorf("status still reports an interrupted operation: %+v", st.Interrupted)
+	}
 }
 
 // childPID returns a child process of pid (the docker CLI's plugin process), 0 if none: each
@@ -157,10 +202,7 @@ func TestUpgradeKilledMidArchive(t *testing.T) {
 	t.Parallel()
 	bp := newBotProject(t, "kill-mid-archive", "")
 	bp.addBlob(bp.vol, "blob.bin", 200<<20)
-	before, _ := bp.data()
-	configBefore := bp.fileBytes("config/bot_config.toml")
-	bp.setEnv("BOT_VERSION", "2.0.0")
-	filesBefore := testrig.TreeHash(t, bp.Dir)
+	c := prepareCrash(bp)
 
 	// The helper path streams more slowly than the host path: more time to hit the middle.
 	run := bp.maimStart([]string{"MAIM_NO_HOST_PATH=1"}, upgradeArgs...)
@@ -214,19 +256,9 @@ func TestUpgradeKilledMidArchive(t *testing.T) {
 	}
 	wantInterrupted(t, bp.project, "upgrade", "backing-up")
 
-	mustOK(t, bp.maim("rollback", "--stable-period", "3s", "--timeout", "2m"))
-	if c := bp.wantBot("1.0.0"); c.Image != bp.v1ID {
-		t.Errorf("after the rollback the bot runs image %s, want the old %s", c.Image, bp.v1ID)
-	}
-	after, _ := bp.data()
-	wantRestored(t, "rollback after kill -9 in the middle of the archive", before, after, "1.0.0")
-	if got := bp.fileBytes("config/bot_config.toml"); got != configBefore {
-		t.Errorf("the config file is not the one before the upgrade:\n%s", got)
-	}
-	if testrig.TreeHash(t, bp.Dir) != filesBefore {
-		t.Errorf("the project files differ from before the upgrade")
-	}
-	bp.wantNoJournal()
+	mustOK(t, bp.maim(rollbackArgs...))
+	c.wantBackToV1(t, "rollback after kill -9 in the middle of the archive")
+	c.wantSettled(t)
 	// Resolved: the upgrade runs again, to the end.
 	upgraded(t, bp.maim(upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
 }
