@@ -13,6 +13,10 @@
 //     device+inode), fifos and device nodes, and extended attributes
 //     (PAX SCHILY.xattr.*) are recorded. Sockets are skipped.
 //
+// A zstd stream is written as a sequence of complete frames, one per MiB of tar, compressed
+// on all cores with a fixed set of buffers (see parallelZstd); `zstd -d` and every other
+// decoder read a sequence of frames as one stream.
+//
 // Extract makes a destination exactly equal to an archive and refuses hostile
 // entries with *UnsafeEntryError; Scan reads and validates a whole archive.
 package archive
