@@ -124,6 +124,11 @@ MOD
   docker compose version >/dev/null || { log "docker compose still missing"; exit 1; }
 }
 
+# owns_engine: the running engine is the one an earlier "up" started.
+owns_engine() {
+  [ -f "$RIG_DIR/dockerd.pid" ] && kill -0 "$(cat "$RIG_DIR/dockerd.pid")" 2>/dev/null
+}
+
 stop_pidfile() {
   local f=$1 name=$2
   [ -f "$f" ] || return 0
@@ -153,10 +158,10 @@ case "${1:-up}" in
     echo "MAIM_TEST_REGISTRY=$REGISTRY_ADDR"
     ;;
   owns-engine)
-    [ -f "$RIG_DIR/dockerd.pid" ] && kill -0 "$(cat "$RIG_DIR/dockerd.pid")" 2>/dev/null
+    owns_engine
     ;;
   restart-engine)
-    if ! { [ -f "$RIG_DIR/dockerd.pid" ] && kill -0 "$(cat "$RIG_DIR/dockerd.pid")" 2>/dev/null; }; then
+    if ! owns_engine; then
       log "the engine was not started by this rig ($RIG_DIR): not restarting it"; exit 3
     fi
     stop_pidfile "$RIG_DIR/dockerd.pid" dockerd

@@ -54,10 +54,15 @@ func engineTrouble(ctx context.Context, eng Pinger, err error) bool {
 			return true
 		}
 	}
+	return ping(ctx, eng) != nil
+}
+
+// ping asks the engine whether it answers, within 5 s.
+func ping(ctx context.Context, eng Pinger) error {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, perr := eng.Ping(pctx, client.PingOptions{})
-	return perr != nil
+	_, err := eng.Ping(pctx, client.PingOptions{})
+	return err
 }
 
 // waitEngine waits until the engine answers a ping, then engineSettle more. It returns the
@@ -65,9 +70,7 @@ func engineTrouble(ctx context.Context, eng Pinger, err error) bool {
 func waitEngine(ctx context.Context, eng Pinger) error {
 	deadline := time.Now().Add(engineWaitMax)
 	for {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := eng.Ping(pctx, client.PingOptions{})
-		cancel()
+		err := ping(ctx, eng)
 		if err == nil {
 			break
 		}

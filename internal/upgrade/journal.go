@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -142,7 +141,7 @@ func failpoint(name string) {
 		killSelf()
 	}
 	f := os.Getenv(FailpointFileEnv)
-	if f == "" || backup.WriteAtomic(f, []byte(strconv.Itoa(os.Getpid())+"\n")) != nil {
+	if f == "" || backup.WriteAtomic(f, []byte(v+"\n")) != nil {
 		return
 	}
 	for {

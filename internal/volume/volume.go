@@ -256,6 +256,9 @@ func (m *EngineMover) Backup(ctx context.Context, t Target, w io.Writer, opts Ba
 	if err := m.checkSource(ctx, t); err != nil {
 		return archive.Stats{}, err
 	}
+	if err := m.removeLeftovers(ctx, t); err != nil {
+		return archive.Stats{}, err
+	}
 	p, hp, err := m.pickFor(ctx, t, false)
 	if err != nil {
 		return archive.Stats{}, err
@@ -277,10 +280,8 @@ func (m *EngineMover) Restore(ctx context.Context, t Target, r io.Reader, opts R
 	if opts.Compression == "" {
 		opts.Compression = archive.Zstd
 	}
-	if t.Kind == KindVolume {
-		if err := m.removeLeftovers(ctx, t.VolumeName); err != nil {
-			return archive.Stats{}, err
-		}
+	if err := m.removeLeftovers(ctx, t); err != nil {
+		return archive.Stats{}, err
 	}
 	p, hp, err := m.pickFor(ctx, t, true)
 	if err != nil {
@@ -295,12 +296,16 @@ func (m *EngineMover) Restore(ctx context.Context, t Target, r io.Reader, opts R
 	return m.archiveRestore(ctx, t, r, opts)
 }
 
-// removeLeftovers force-removes helper containers (LabelHelper) that still mount volume name:
-// left by a docker-maim that was killed mid-transfer (the archive API's created-only
+// removeLeftovers force-removes helper containers (LabelHelper) that still mount volume t
+// (a bind target has nothing to do): left by a docker-maim that was killed mid-transfer (the archive API's created-only
 // containers are never auto-removed), they would keep the volume in use, so that neither a
 // restore nor `docker compose down -v` could remove it. The project lock held by the caller
 // means no live docker-maim owns a helper of this project's volumes.
-func (m *EngineMover) removeLeftovers(ctx context.Context, name string) error {
+func (m *EngineMover) removeLeftovers(ctx context.Context, t Target) error {
+	if t.Kind != KindVolume {
+		return nil
+	}
+	name := t.VolumeName
 	res, err := m.cli.ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
 		Filters: make(client.Filters).Add("label", LabelHelper+"="+LabelValueContainer).Add("volume", name),
@@ -329,7 +334,7 @@ func (m *EngineMover) checkSource(ctx context.Context, t Target) error {
 	if !ok {
 		return fmt.Errorf("volume %s does not exist", t.VolumeName)
 	}
-	return m.removeLeftovers(ctx, t.VolumeName)
+	return nil
 }
 
 func volumeExists(ctx context.Context, cli client.APIClient, name string) (bool, error) {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -95,36 +94,35 @@ func (r *bgRun) wait(t testing.TB, timeout time.Duration) Result {
 		<-r.done
 		t.Fatalf("docker %s did not end within %s\n--- stdout:\n%s--- stderr:\n%s", strings.Join(r.cmd.Args[1:], " "), timeout, r.stdout.String(), r.stderr.String())
 	}
-	res := Result{Args: r.cmd.Args[1:], Stdout: r.stdout.String(), Stderr: r.stderr.String()}
-	var ee *exec.ExitError
-	switch {
-	case r.err == nil:
-	case errors.As(r.err, &ee) && ee.Exited():
-		res.Code = ee.ExitCode()
-	default:
-		t.Fatalf("docker %s: %v", strings.Join(res.Args, " "), r.err)
+	return result(t, r.cmd.Args[1:], r.stdout.String(), r.stderr.String(), r.err)
+}
+
+// until polls cond every 10 ms while the command runs; it fails the test when the command
+// ends first or what does not come within timeout.
+func (r *bgRun) until(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		select {
+		case <-r.done:
+			t.Fatalf("the command ended before %s:\n--- stdout:\n%s--- stderr:\n%s", what, r.stdout.String(), r.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not come within %s", what, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	t.Logf("docker %s -> %d", strings.Join(res.Args, " "), res.Code)
-	return res
 }
 
 // waitFailpoint waits until the command waits at its "OP:PHASE:wait" failpoint (it has
 // created file).
 func waitFailpoint(t testing.TB, r *bgRun, file string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-r.done:
-			t.Fatalf("the command ended before its failpoint:\n--- stdout:\n%s--- stderr:\n%s", r.stdout.String(), r.stderr.String())
-		default:
-		}
-		if _, err := os.Stat(file); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("the command did not reach its failpoint within %s", timeout)
+	r.until(t, timeout, "its failpoint", func() bool {
+		_, err := os.Stat(file)
+		return err == nil
+	})
 }
 
 // journalPhase returns the op and phase of the project's journal ("" when there is none).
@@ -302,18 +300,7 @@ func restartWhile(t *testing.T, bp *botProject, env []string, ready func() bool)
 	t.Helper()
 	c := prepareCrash(bp)
 	run := bp.maimStart(env, c.args...)
-	deadline := time.Now().Add(3 * time.Minute)
-	for !ready() {
-		select {
-		case <-run.done:
-			t.Fatalf("the upgrade ended before the moment of the restart:\n%s\n%s", run.stdout.String(), run.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the moment of the restart never came")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	run.until(t, 3*time.Minute, "the moment of the restart", ready)
 	_, phase := bp.journalPhase()
 	t.Logf("restarting the engine in phase %s", phase)
 	restartEngine(t)

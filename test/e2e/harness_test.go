@@ -200,7 +200,14 @@ func docker(t testing.TB, dir string, env []string, args ...string) Result {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	r := Result{Args: args, Stdout: stdout.String(), Stderr: stderr.String()}
+	return result(t, args, stdout.String(), stderr.String(), err)
+}
+
+// result is what a finished docker command did: its exit code from err (a command that did
+// not run or did not exit fails the test).
+func result(t testing.TB, args []string, stdout, stderr string, err error) Result {
+	t.Helper()
+	r := Result{Args: args, Stdout: stdout, Stderr: stderr}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:

@@ -207,25 +207,17 @@ func TestUpgradeKilledMidArchive(t *testing.T) {
 	// The helper path streams more slowly than the host path: more time to hit the middle.
 	run := bp.maimStart([]string{"MAIM_NO_HOST_PATH=1"}, upgradeArgs...)
 	projDir := filepath.Join(bp.BackupDir, bp.Name)
-	deadline := time.Now().Add(3 * time.Minute)
 	var partial string
-	for partial == "" {
-		select {
-		case <-run.done:
-			t.Fatalf("the upgrade ended before it was killed:\n%s\n%s", run.stdout.String(), run.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no archive of the data volume was written within 3 minutes")
-		}
+	run.until(t, 3*time.Minute, "8 MiB of the data volume's archive", func() bool {
 		parts, _ := filepath.Glob(filepath.Join(projDir, "*", "*botdata*.partial"))
 		for _, p := range parts {
 			if fi, err := os.Stat(p); err == nil && fi.Size() > 8<<20 {
 				partial = p
+				return true
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 	plugin := childPID(t, run.cmd.Process.Pid)
 	if plugin == 0 {
 		t.Fatal("the docker CLI has no plugin process")
