@@ -236,6 +236,9 @@ what was running and runs the health gate. Journaled: an interrupted restore is 
 			if errors.As(err, &re) && re.Recovery != nil {
 				return withCode(ExitRollbackFailed, err)
 			}
+			if errors.Is(err, upgrade.ErrInterrupted) {
+				return withCode(ExitRefused, err)
+			}
 			if err != nil && res == nil {
 				return err
 			}
