@@ -430,6 +430,69 @@ func TestExcludes(t *testing.T) {
 	}
 }
 
+// TestExtractKeepsExcluded: a restore with the backup's excludes leaves every excluded path
+// as it is (not removed, not written), also when the archive holds an entry for it, and
+// still syncs everything else exactly.
+func TestExtractKeepsExcluded(t *testing.T) {
+	src, dest := tempDir(t), tempDir(t)
+	write := func(root string, files map[string]string) {
+		for p, c := range files {
+			if err := os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, p), []byte(c), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	excludes := []string{"*.log", "cache/**", "./sub/tmp/"}
+	write(src, map[string]string{"keep.txt": "v1", "sub/keep": "v1", "cache/old": "in backup"})
+	data, _ := pack(t, src, None, WriteOptions{Excludes: excludes})
+	// the archive also carries an entry the patterns match (a forged or older one)
+	forged := tarOf(t, dirH("./"), fileH("./keep.txt"), fileH("./app.log"))
+	write(dest, map[string]string{
+		"keep.txt": "changed", "stray": "not in the backup", "app.log": "live log", "sub/app.log": "live",
+		"cache/x/y": "live cache", "sub/tmp/b": "live tmp", "sub/keep": "changed",
+	})
+	if _, err := unpack(t, data, None, dest, ExtractOptions{Excludes: excludes}); err != nil {
+		t.Fatal(err)
+	}
+	read := func(p string) string {
+		b, err := os.ReadFile(filepath.Join(dest, p))
+		if err != nil {
+			return "<" + err.Error() + ">"
+		}
+		return string(b)
+	}
+	for p, want := range map[string]string{
+		"keep.txt": "v1", "sub/keep": "v1", "app.log": "live log", "sub/app.log": "live",
+		"cache/x/y": "live cache", "sub/tmp/b": "live tmp",
+	} {
+		if got := read(p); got != want {
+			t.Errorf("%s = %q, want %q", p, got, want)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dest, "stray")); !os.IsNotExist(err) {
+		t.Errorf("stray file survived the exact sync: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dest, "cache/old")); !os.IsNotExist(err) {
+		t.Errorf("cache/old was written although cache/** is excluded: %v", err)
+	}
+	if _, err := unpack(t, forged, None, dest, ExtractOptions{Excludes: excludes}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read("app.log"); got != "live log" {
+		t.Errorf("an archive entry overwrote the excluded app.log: %q", got)
+	}
+	// sub is not in that archive: it goes, except what the patterns keep
+	if got := read("sub/app.log") + read("sub/tmp/b"); got != "livelive tmp" {
+		t.Errorf("excluded files in a pruned directory: %q", got)
+	}
+	if _, err := os.Lstat(filepath.Join(dest, "sub/keep")); !os.IsNotExist(err) {
+		t.Errorf("sub/keep survived the exact sync: %v", err)
+	}
+}
+
 func TestChangingFiles(t *testing.T) {
 	for _, grow := range []bool{false, true} {
 		t.Run(map[bool]string{false: "shrink", true: "grow"}[grow], func(t *testing.T) {

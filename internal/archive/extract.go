@@ -22,7 +22,12 @@ type ExtractOptions struct {
 	// AllowDevices permits character and block device entries; without it
 	// they fail with *UnsafeEntryError. Fifos are always allowed.
 	AllowDevices bool
-	Progress     func(n int64)
+	// Excludes are the patterns the archive was written with (WriteOptions.Excludes, same
+	// semantics): paths below dest that match them are left as they are, neither removed
+	// nor written, so a restore keeps what the backup left out. Entries of the archive that
+	// match them are read and counted but not applied. Single-file archives ignore them.
+	Excludes []string
+	Progress func(n int64)
 }
 
 func (o ExtractOptions) chown() bool {
@@ -51,6 +56,7 @@ func (o ExtractOptions) chown() bool {
 // another kind (file by dir, dir by symlink, ...) removes it on the spot.
 // Hostile entries are detected when they are reached: entries before them
 // have been applied. Callers wanting all-or-nothing run Scan first.
+// Paths matching opts.Excludes are neither written nor removed.
 func Extract(ctx context.Context, r io.Reader, dest string, opts ExtractOptions) (Stats, error) {
 	tr := &trailerReader{r: r}
 	rd := tar.NewReader(tr)
@@ -88,6 +94,7 @@ type extractor struct {
 	stats Stats
 	v     *validator
 	buf   []byte
+	ex    *Excluder
 
 	// dirs are verified real directories in dest (never symlinks), mapped
 	// to whether this extraction created them (fresh dirs need no pruning).
@@ -112,7 +119,7 @@ func pathErr(op, p string, err error) error {
 	return &os.PathError{Op: op, Path: p, Err: err}
 }
 
-func (x *extractor) copy(f *os.File, rd *tar.Reader, rel string) error {
+func (x *extractor) copy(f io.Writer, rd *tar.Reader, rel string) error {
 	for {
 		if err := x.ctx.Err(); err != nil {
 			return err

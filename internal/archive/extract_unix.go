@@ -95,6 +95,7 @@ func newExtractor(ctx context.Context, dest string, opts ExtractOptions) (*extra
 		owner: opts.chown(),
 		v:     newValidator(),
 		buf:   make([]byte, copyBufSize),
+		ex:    NewExcluder(opts.Excludes),
 		dirs:  map[string]bool{"": fresh},
 	}, nil
 }
@@ -221,6 +222,14 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 		return err
 	}
 	x.stats.Entries++
+	if x.ex.MatchTree(rel) {
+		// Left out by the backup: whatever is there now stays. Read past the content.
+		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
+			x.stats.Files++
+			return x.copy(io.Discard, rd, rel)
+		}
+		return nil
+	}
 	if rel == "" {
 		m := dirMeta{rel: "", mode: uint32(h.Mode) & 0o7777, mtime: h.ModTime, atime: h.AccessTime}
 		x.rootSet = &m
@@ -481,10 +490,49 @@ func (x *extractor) prune() error {
 			if _, ok := x.v.seen[x.v.hash(child)]; ok {
 				continue
 			}
-			if err := x.root.RemoveAll(child); err != nil {
+			if err := x.removeUnexcluded(child); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// removeUnexcluded removes rel (not in the archive) unless the excludes keep it. A real
+// directory holding kept paths is emptied of the rest and stays.
+func (x *extractor) removeUnexcluded(rel string) error {
+	if x.ex == nil {
+		return x.root.RemoveAll(rel)
+	}
+	if x.ex.MatchTree(rel) {
+		return nil // left out by the backup: kept
+	}
+	fi, err := x.root.Lstat(rel)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if !fi.IsDir() {
+		return x.root.Remove(rel)
+	}
+	d, err := x.root.Open(rel)
+	if err != nil {
+		return err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := x.removeUnexcluded(rel + "/" + n); err != nil {
+			return err
+		}
+	}
+	if err := x.root.Remove(rel); err != nil && !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
+		return err
 	}
 	return nil
 }

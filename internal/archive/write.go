@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"path/filepath"
-	"strings"
 )
 
 // WriteOptions tune WriteTar.
@@ -51,9 +48,7 @@ func WriteTar(ctx context.Context, w io.Writer, root string, opts WriteOptions) 
 		xval:  make([]byte, 4096),
 		links: map[devIno]string{},
 	}
-	for _, p := range opts.Excludes {
-		wr.addExclude(p)
-	}
+	wr.ex = NewExcluder(opts.Excludes)
 	if err := wr.root(root); err != nil {
 		return wr.stats, err
 	}
@@ -75,48 +70,13 @@ type tarWriter struct {
 	xval  []byte
 	links map[devIno]string
 
-	exNames []string // patterns matched against path and base name
-	exBelow []string // "dir/**": patterns matched against ancestors
-}
-
-func (t *tarWriter) addExclude(p string) {
-	p = strings.TrimPrefix(filepath.ToSlash(p), "./")
-	p = strings.TrimLeft(p, "/")
-	p = strings.TrimRight(p, "/")
-	if p == "" {
-		return
-	}
-	if strings.HasSuffix(p, "/**") {
-		t.exBelow = append(t.exBelow, strings.TrimSuffix(p, "/**"))
-		return
-	}
-	t.exNames = append(t.exNames, p)
+	ex *Excluder
 }
 
 // excluded reports whether rel (slash separated, no leading "./") is excluded.
 // Ancestors are checked by the walk itself (an excluded dir is not entered),
-// except for "dir/**" patterns which are checked against the parent chain.
-func (t *tarWriter) excluded(rel string) bool {
-	base := path.Base(rel)
-	for _, p := range t.exNames {
-		if ok, _ := path.Match(p, rel); ok {
-			return true
-		}
-		if ok, _ := path.Match(p, base); ok {
-			return true
-		}
-	}
-	if len(t.exBelow) > 0 {
-		for dir := path.Dir(rel); dir != "." && dir != "/"; dir = path.Dir(dir) {
-			for _, p := range t.exBelow {
-				if ok, _ := path.Match(p, dir); ok {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
+// except for "dir/**" patterns, which Excluder.Match checks against the parent chain.
+func (t *tarWriter) excluded(rel string) bool { return t.ex.Match(rel) }
 
 func (t *tarWriter) warn(p string, err error) {
 	if t.opts.Warn != nil {

@@ -6,7 +6,10 @@ package backup
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -34,6 +37,9 @@ type Manifest struct {
 	ComposeFiles []string `json:"compose_files"`
 	EnvFiles     []string `json:"env_files,omitempty"`
 	Profiles     []string `json:"profiles,omitempty"`
+	// Excludes are the --exclude patterns the data sources were archived with (project
+	// files never have any). A restore leaves the paths matching them as they are.
+	Excludes []string `json:"excludes,omitempty"`
 	// Stopped tells whether the services were stopped while archiving (false: --no-stop).
 	Stopped bool `json:"stopped"`
 	// Running lists the services that were running when the backup began, in start order.
@@ -105,5 +111,66 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	if m.FormatVersion < 1 || m.FormatVersion > FormatVersion {
 		return nil, fmt.Errorf("manifest format version %d is not supported by this build (max %d)", m.FormatVersion, FormatVersion)
 	}
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
 	return &m, nil
+}
+
+// validate refuses a manifest whose fields would make a restore read or write outside
+// what a backup can hold: archive names that are not plain file names in the backup's
+// directory, unknown source kinds, unnamed or duplicate sources, targets that are not
+// absolute paths or plain volume names. Verify re-hashes the archives, not the manifest:
+// this is what keeps an edited manifest from steering a restore.
+func (m *Manifest) validate() error {
+	names, archives := map[string]bool{}, map[string]bool{}
+	for _, s := range m.Sources {
+		bad := func(format string, a ...any) error {
+			return fmt.Errorf("source %q: %s", s.Name, fmt.Sprintf(format, a...))
+		}
+		if s.Name == "" || strings.ContainsRune(s.Name, 0) || names[s.Name] {
+			return bad("empty or duplicate source name")
+		}
+		names[s.Name] = true
+		if s.Kind == kindHostPath && s.Archive == "" {
+			continue // listed, not archived
+		}
+		if err := plainFileName(s.Archive); err != nil {
+			return bad("archive %q: %v", s.Archive, err)
+		}
+		if archives[s.Archive] {
+			return bad("archive %q is used twice", s.Archive)
+		}
+		archives[s.Archive] = true
+		switch s.Kind {
+		case project.KindVolume, project.KindAnonymous:
+			if s.VolumeName == "" || strings.ContainsAny(s.VolumeName, "/\\\x00") || s.HostPath != "" {
+				return bad("%s needs a plain volume name and no host path", s.Kind)
+			}
+		case project.KindBindDir, project.KindBindFile, project.KindProjectFile, kindHostPath:
+			if !filepath.IsAbs(s.HostPath) || filepath.Clean(s.HostPath) != s.HostPath || s.VolumeName != "" {
+				return bad("%s needs an absolute, clean host path and no volume name", s.Kind)
+			}
+		default:
+			return bad("unknown kind %q", s.Kind)
+		}
+	}
+	return nil
+}
+
+// kindHostPath is the kind of a host system path (a socket, a device, /etc/localtime):
+// listed, never archived nor restored (project.KindHostPath where it exists).
+const kindHostPath project.Kind = "host-path"
+
+// plainFileName accepts a file name that stays in the directory it is joined to.
+func plainFileName(name string) error {
+	switch {
+	case name == "" || name == "." || name == "..":
+		return errors.New("not a file name")
+	case strings.ContainsAny(name, "/\\\x00"):
+		return errors.New("has a path separator")
+	case name == ManifestName:
+		return errors.New("is the manifest itself")
+	}
+	return nil
 }

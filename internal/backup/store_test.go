@@ -51,7 +51,7 @@ func fakeBackup(t *testing.T, s Store, proj string, now time.Time, archives map[
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.Sources = append(m.Sources, Source{Source: project.Source{Name: name, Kind: project.KindVolume}, Archive: name, SHA256: sum, ArchiveSize: size})
+		m.Sources = append(m.Sources, Source{Source: project.Source{Name: name, Kind: project.KindVolume, VolumeName: "demo_" + name}, Archive: name, SHA256: sum, ArchiveSize: size})
 	}
 	if err := w.Commit(m); err != nil {
 		t.Fatal(err)
@@ -257,7 +257,7 @@ func TestWriterCommitManifestLastAndAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &Manifest{ID: "bogus", Project: "bogus", FormatVersion: 99, CreatedAt: t0, Reason: "upgrade", Compression: "none",
-		Sources: []Source{{Source: project.Source{Name: "data", Kind: project.KindVolume}, Archive: "01-vol-data.tar", SHA256: sum, ArchiveSize: size}}}
+		Sources: []Source{{Source: project.Source{Name: "data", Kind: project.KindVolume, VolumeName: "demo_data"}, Archive: "01-vol-data.tar", SHA256: sum, ArchiveSize: size}}}
 	if err := w.Commit(m); err != nil {
 		t.Fatal(err)
 	}
@@ -369,6 +369,35 @@ func TestListStatuses(t *testing.T) {
 
 	if none, err := s.List("nobody"); err != nil || none != nil {
 		t.Errorf("List of a project without backups = %v, %v", none, err)
+	}
+}
+
+// TestManifestRefusesForgedFields: verify re-hashes archives, not the manifest, so the
+// manifest's own fields are checked on read; a forged one makes the backup corrupt.
+func TestManifestRefusesForgedFields(t *testing.T) {
+	good := Source{Source: project.Source{Name: "data", Kind: project.KindVolume, VolumeName: "p_data"}, Archive: "01-vol-data.tar.zst"}
+	bind := Source{Source: project.Source{Name: "./cfg", Kind: project.KindBindDir, HostPath: "/srv/p/cfg"}, Archive: "02-dir-cfg.tar.zst"}
+	host := Source{Source: project.Source{Name: "/var/run/docker.sock", Kind: "host-path", HostPath: "/var/run/docker.sock"}}
+	for name, tc := range map[string]struct {
+		srcs []Source
+		bad  string
+	}{
+		"ok":            {[]Source{good, bind, host}, ""},
+		"dotdot":        {[]Source{{Source: good.Source, Archive: "../../x"}}, "separator"},
+		"absolute":      {[]Source{{Source: good.Source, Archive: "/etc/passwd"}}, "separator"},
+		"parent":        {[]Source{{Source: good.Source, Archive: ".."}}, "not a file name"},
+		"manifest":      {[]Source{{Source: good.Source, Archive: ManifestName}}, "manifest"},
+		"dup archive":   {[]Source{good, {Source: bind.Source, Archive: good.Archive}}, "twice"},
+		"dup name":      {[]Source{good, good}, "duplicate"},
+		"kind":          {[]Source{{Source: project.Source{Name: "x", Kind: "device", HostPath: "/dev/sda"}, Archive: "x"}}, "unknown kind"},
+		"relative bind": {[]Source{{Source: project.Source{Name: "x", Kind: project.KindBindDir, HostPath: "../etc"}, Archive: "x"}}, "absolute"},
+		"volume path":   {[]Source{{Source: project.Source{Name: "x", Kind: project.KindVolume, VolumeName: "../x"}, Archive: "x"}}, "volume name"},
+	} {
+		b, _ := json.Marshal(Manifest{FormatVersion: FormatVersion, Sources: tc.srcs})
+		_, err := decodeManifest(b)
+		if tc.bad == "" && err != nil || tc.bad != "" && (err == nil || !strings.Contains(err.Error(), tc.bad)) {
+			t.Errorf("%s: %v, want %q", name, err, tc.bad)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,8 +10,8 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/upgrade"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 )
@@ -195,24 +196,29 @@ func newVerifyCommand(e *env) *cobra.Command {
 }
 
 type restoreOptions struct {
-	Sources        []string
-	NoSafetyBackup bool
-	health         healthFlags
+	Sources         []string
+	NoSafetyBackup  bool
+	ToRecordedPaths bool
+	health          healthFlags
 }
 
 func newRestoreCommand(e *env) *cobra.Command {
 	o := &restoreOptions{}
 	cmd := &cobra.Command{
 		Use:   "restore [ID] [OPTIONS]",
-		Short: "Make the project's data exactly equal to a backup (default: the newest)",
-		Long: `Verifies the backup first and refuses to touch anything when it fails. Stops the services,
-takes a safety backup of the data about to be replaced (put back if the restore fails), makes every
-source exactly equal to its archive, recreates missing volumes with their labels and driver options,
-and starts what was running.`,
+		Short: "Make the project's data exactly equal to a backup (default: the newest that is not a safety backup)",
+		Long: `Verifies the backup first and refuses to touch anything when it fails. Each source goes to the
+current project's source of the same name: one whose path or volume moved is refused (naming both)
+unless --to-recorded-paths, one the project no longer has is skipped and reported, host paths are
+never restored. Stops the services, takes a safety backup of everything about to be replaced (put
+back if the restore fails), makes every source exactly equal to its archive (paths the backup's
+--exclude left out are kept), creates missing volumes as the compose file declares them, starts
+what was running and runs the health gate. Journaled: an interrupted restore is resolved by
+` + "`docker maim rollback`" + `.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := e.open(ctx, true)
+			s, m, err := e.openUpgrades(ctx, true)
 			if err != nil {
 				return err
 			}
@@ -221,32 +227,41 @@ and starts what was running.`,
 			if len(args) == 1 {
 				id = args[0]
 			}
-			res, err := s.snapshots(Version).Restore(ctx, s.proj, snapshot.RestoreOptions{
-				ID: id, Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
+			res, err := m.Restore(ctx, s.proj, upgrade.RestoreOptions{
+				ID: id, Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup, ToRecordedPaths: o.ToRecordedPaths,
+				Health: o.health.options(),
 			})
+			s.progress.Close()
+			var re *upgrade.RestoreError
+			if errors.As(err, &re) && re.Recovery != nil {
+				return withCode(ExitRollbackFailed, err)
+			}
+			if errors.Is(err, upgrade.ErrInterrupted) {
+				return withCode(ExitRefused, err)
+			}
+			if err != nil && res == nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if res.Chosen != "" {
+				fmt.Fprintf(out, "backup %s chosen: %s\n", res.BackupID, res.Chosen)
+			}
+			for _, sk := range res.Skipped {
+				fmt.Fprintf(out, "not restored: %s\n", sk)
+			}
 			if err != nil {
 				return err
 			}
-			if len(res.Started) > 0 {
-				gate := o.health.options()
-				gate.Services = res.Started
-				if gate, err = health.FromProject(s.proj.Project, gate); err != nil {
-					return err
-				}
-				if err := health.Wait(ctx, s.eng, s.proj.Name, gate); err != nil {
-					return fmt.Errorf("restored from backup %s, but the services did not pass the health gate: %w", res.Backup.ID, err)
-				}
-			}
-			s.progress.Close()
-			fmt.Fprintf(cmd.OutOrStdout(), "restored %d sources of project %s from backup %s\n", len(res.Restored), s.proj.Name, res.Backup.ID)
+			fmt.Fprintf(out, "restored %d sources of project %s from backup %s\n", len(res.Restored), s.proj.Name, res.BackupID)
 			if res.SafetyID != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "the data as it was before is in backup %s\n", res.SafetyID)
+				fmt.Fprintf(out, "the data as it was before is in backup %s\n", res.SafetyID)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringArrayVar(&o.Sources, "source", nil, "Restore only this source (repeatable; names as in `docker maim backups --format json`)")
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current data before replacing it")
+	cmd.Flags().BoolVar(&o.ToRecordedPaths, "to-recorded-paths", false, "Write the host paths and volumes the backup recorded, also where the project now uses others")
 	o.health.add(cmd.Flags())
 	return cmd
 }

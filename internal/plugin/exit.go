@@ -21,7 +21,7 @@ const (
 	ExitNotFound       = 6   // not a compose project, unknown project or backup ID
 	ExitRolledBack     = 10  // upgrade failed and was rolled back: the project runs as before
 	ExitRollbackFailed = 11  // upgrade failed and the rollback failed too: recover by hand
-	ExitRefused        = 12  // upgrade refused before anything changed (breaking change, bad config)
+	ExitRefused        = 12  // upgrade or restore refused before anything changed (breaking change, bad config, moved source)
 	ExitUsage          = 125 // bad flags or arguments
 	ExitCancelled      = 130 // interrupted
 )
@@ -62,6 +62,8 @@ func exitCode(err error) int {
 		return ExitLocked
 	case errors.Is(err, snapshot.ErrVerify):
 		return ExitVerify
+	case errors.Is(err, snapshot.ErrRefused):
+		return ExitRefused
 	case errors.Is(err, project.ErrNotProject), errors.Is(err, project.ErrUnknownProject), errors.Is(err, backup.ErrNotFound):
 		return ExitNotFound
 	case errors.As(err, &se):

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -28,12 +30,18 @@ type RestoreOptions struct {
 	Stopped *project.Running
 	// Compression of the safety backup.
 	Compression archive.Compression
+	// ToRecordedPaths writes each source to the host path or volume the backup recorded,
+	// not to the current project's source of the same name. A rollback, which brings the
+	// backup's compose files back with the data, and putting a safety backup back use it.
+	ToRecordedPaths bool
 }
 
 // RestoreResult says what a restore did.
 type RestoreResult struct {
 	Backup   *backup.Manifest
 	Restored []string
+	// Skipped are the backup's sources left alone, each "NAME: why".
+	Skipped []string
 	// SafetyID is the backup of the data as it was before the restore ("" when skipped).
 	SafetyID string
 	// Started are the services started again afterwards (what was running before).
@@ -43,11 +51,60 @@ type RestoreResult struct {
 // ErrVerify wraps a verification failure: the restore refused and touched nothing.
 var ErrVerify = errors.New("backup failed verification")
 
+// ErrRefused means a restore was refused before anything was changed (a moved source,
+// volume options the project does not declare, ...).
+var ErrRefused = errors.New("restore refused, nothing was changed")
+
+// RestoreItem is one source of a backup and where a restore writes it.
+type RestoreItem struct {
+	From backup.Source  // as the backup recorded it
+	To   project.Source // where it goes: the current project's source of that name, or the recorded one
+	// Driver and DriverOpts create a missing volume: as the compose file declares the
+	// volume, never from the manifest alone.
+	Driver     string
+	DriverOpts map[string]string
+}
+
+// RestorePlan is what a restore will write, worked out before anything stops.
+type RestorePlan struct {
+	Entry backup.Entry
+	Items []RestoreItem // parents before the paths inside them
+	// Skipped are the backup's sources left alone, each "NAME: why".
+	Skipped []string
+}
+
+// Names are the names of the sources the plan restores.
+func (pl *RestorePlan) Names() []string {
+	out := make([]string, 0, len(pl.Items))
+	for _, it := range pl.Items {
+		out = append(out, it.From.Name)
+	}
+	return out
+}
+
+// Targets are the sources the plan will overwrite, as they are now (what a safety backup
+// must hold). A file that does not exist has nothing to keep.
+func (pl *RestorePlan) Targets() []project.Source {
+	out := []project.Source{}
+	for _, it := range pl.Items {
+		if it.To.Kind == project.KindProjectFile {
+			if _, err := os.Lstat(it.To.HostPath); err != nil {
+				continue
+			}
+		}
+		out = append(out, it.To)
+	}
+	return out
+}
+
 // Restore makes the project's data sources equal to a backup. Order of work:
-// verify the backup (refuse on failure, before touching anything); stop what runs;
-// take a safety backup of the data about to be replaced; restore each source
-// (parents before nested paths); if that fails, put the safety backup back; start what
-// was running.
+// verify the backup and plan where each source goes (refuse on failure, before touching
+// anything); stop what runs; take a safety backup of everything about to be replaced;
+// restore each source (parents before nested paths); if that fails, put the safety backup
+// back; start what was running. When the safety backup cannot be put back the services
+// stay stopped: they would run on mixed data.
+// The restore command journals the same steps through internal/upgrade; this form serves
+// callers that journal themselves (the rollback).
 func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreOptions) (res *RestoreResult, err error) {
 	entry, err := s.Store.Get(p.Name, opts.ID)
 	if err != nil {
@@ -57,14 +114,14 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	if err := s.Store.Verify(entry, nil); err != nil {
 		return nil, fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
 	}
-	m := entry.Manifest
-	srcs, err := selectSources(m, opts.Sources)
+	plan, err := s.PlanRestore(ctx, p, entry, opts)
 	if err != nil {
 		return nil, err
 	}
-	res = &RestoreResult{Backup: m}
+	res = &RestoreResult{Backup: entry.Manifest, Skipped: plan.Skipped}
 
 	running := opts.Stopped
+	mixed := false
 	if running == nil {
 		r, err := p.RunningContainers(ctx, s.Engine)
 		if err != nil {
@@ -74,7 +131,11 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		if !r.Empty() {
 			res.Started = r.Services
 			restart, serr := s.stopAll(ctx, p, r)
-			defer restart(&err)
+			defer func() {
+				if !mixed {
+					restart(&err)
+				}
+			}()
 			if serr != nil {
 				return nil, serr
 			}
@@ -83,41 +144,202 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 
 	var safety *backup.Manifest
 	if !opts.NoSafetyBackup {
-		names := make([]string, 0, len(srcs))
-		for _, src := range srcs {
-			names = append(names, src.Name)
-		}
-		s.event("safety backup of the current data")
-		safety, err = s.Backup(ctx, p, BackupOptions{
-			Reason: "pre-restore", Stopped: running, Only: names, Compression: opts.Compression,
-		})
-		if err != nil {
+		if safety, err = s.SafetyBackup(ctx, p, plan, running, opts.Compression); err != nil {
 			return nil, fmt.Errorf("safety backup failed, nothing was restored: %w", err)
 		}
 		res.SafetyID = safety.ID
 	}
 
-	for _, src := range srcs {
-		if err := s.restoreSource(ctx, entry, src); err != nil {
-			err = fmt.Errorf("restoring %s: %w", src.Name, err)
-			if safety != nil {
-				s.event("restore failed; putting the data back from safety backup " + safety.ID)
-				back, berr := s.Store.Get(p.Name, safety.ID)
-				if berr == nil {
-					for _, ss := range sortedSources(back.Manifest.Sources) {
-						berr = errors.Join(berr, s.restoreSource(context.WithoutCancel(ctx), back, ss))
-					}
-				}
-				if berr != nil {
-					return res, fmt.Errorf("%w; putting back the safety backup %s also failed: %v", err, safety.ID, berr)
-				}
-				return res, fmt.Errorf("%w (the data was put back from safety backup %s)", err, safety.ID)
-			}
-			return res, err
+	res.Restored, err = s.RestorePlanned(ctx, plan)
+	if err != nil && safety != nil {
+		s.event("restore failed; putting the data back from safety backup " + safety.ID)
+		if berr := s.PutBack(context.WithoutCancel(ctx), p, safety.ID); berr != nil {
+			mixed = res.Started != nil
+			return res, fmt.Errorf("%w; putting back the safety backup %s also failed: %v", err, safety.ID, berr)
 		}
-		res.Restored = append(res.Restored, src.Name)
+		return res, fmt.Errorf("%w (the data was put back from safety backup %s)", err, safety.ID)
 	}
-	return res, nil
+	return res, err
+}
+
+// SafetyBackup archives everything plan will overwrite, as it is now (reason pre-restore),
+// with the excludes of the backup being restored: what they match is not overwritten.
+func (s *Service) SafetyBackup(ctx context.Context, p *project.Project, plan *RestorePlan, stopped *project.Running, c archive.Compression) (*backup.Manifest, error) {
+	s.event("safety backup of the current data")
+	return s.Backup(ctx, p, BackupOptions{
+		Reason: "pre-restore", Stopped: stopped, Sources: plan.Targets(), Compression: c,
+		Excludes: plan.Entry.Manifest.Excludes,
+	})
+}
+
+// PutBack restores a safety backup onto the paths and volumes it was taken of. The caller
+// has stopped the services.
+func (s *Service) PutBack(ctx context.Context, p *project.Project, safetyID string) error {
+	e, err := s.Store.Get(p.Name, safetyID)
+	if err != nil {
+		return err
+	}
+	if e.Status != backup.StatusComplete {
+		return fmt.Errorf("safety backup %s is %s: %s", safetyID, e.Status, e.Problem)
+	}
+	plan, err := s.PlanRestore(ctx, p, e, RestoreOptions{ToRecordedPaths: true})
+	if err != nil {
+		return err
+	}
+	_, err = s.RestorePlanned(ctx, plan)
+	return err
+}
+
+// RestorePlanned writes every item of plan, in order, and returns the names restored.
+func (s *Service) RestorePlanned(ctx context.Context, plan *RestorePlan) ([]string, error) {
+	var done []string
+	for _, it := range plan.Items {
+		if err := s.restoreItem(ctx, plan.Entry, it); err != nil {
+			return done, fmt.Errorf("restoring %s: %w", it.From.Name, err)
+		}
+		done = append(done, it.From.Name)
+	}
+	return done, nil
+}
+
+// PlanRestore works out where each selected source of the backup goes, and refuses,
+// before anything is changed, what would write where it should not:
+//
+//   - a source goes to the current project's source of the same name; one the project no
+//     longer has (no source of that name nor a mount at the same service and target) is
+//     skipped and reported; host paths ("host-path" sources) are never restored;
+//   - a source whose path or volume name moved (the name, or a service's mount, now leads
+//     elsewhere) is refused naming both, unless opts.ToRecordedPaths writes the recorded one;
+//   - a single-file archive never goes onto a directory, nor a directory onto a file;
+//   - a target that holds the backup store is refused (the exact sync would delete it);
+//   - a volume that has to be created is created with the driver and options the compose
+//     file declares; a backup that records other ones is refused.
+func (s *Service) PlanRestore(ctx context.Context, p *project.Project, entry backup.Entry, opts RestoreOptions) (*RestorePlan, error) {
+	m := entry.Manifest
+	srcs, err := selectSources(m, opts.Sources)
+	if err != nil {
+		return nil, err
+	}
+	current, err := p.Sources(ctx, s.Engine)
+	if err != nil {
+		return nil, err
+	}
+	plan := &RestorePlan{Entry: entry}
+	var refused []string
+	moved := false
+	for _, src := range srcs {
+		if src.Kind == kindHostPath {
+			plan.Skipped = append(plan.Skipped, src.Name+": a host path, never restored")
+			continue
+		}
+		to, found, isMoved := matchSource(p, current, src)
+		switch {
+		case isMoved && !opts.ToRecordedPaths:
+			moved = true
+			refused = append(refused, fmt.Sprintf("%s: the backup holds %s, the project now uses %s", src.Name, where(src.Source), where(to)))
+			continue
+		case opts.ToRecordedPaths || (!found && src.Kind == project.KindProjectFile):
+			to = src.Source
+		case !found:
+			plan.Skipped = append(plan.Skipped, src.Name+": not in the project any more (nothing mounts it), not restored")
+			continue
+		}
+		if src.IsFile() != to.IsFile() {
+			refused = append(refused, fmt.Sprintf("%s: the backup holds a %s, %s is a %s", src.Name, src.Kind, where(to), to.Kind))
+			continue
+		}
+		if to.HostPath != "" && project.Within(s.Store.Root, to.HostPath) {
+			refused = append(refused, fmt.Sprintf("%s: %s holds the backup dir %s, which restoring it would delete", src.Name, to.HostPath, s.Store.Root))
+			continue
+		}
+		it := RestoreItem{From: src, To: to}
+		if to.Kind == project.KindVolume || to.Kind == project.KindAnonymous {
+			if why, err := s.volumeDriver(ctx, p, &it); err != nil {
+				return nil, err
+			} else if why != "" {
+				refused = append(refused, src.Name+": "+why)
+				continue
+			}
+		}
+		plan.Items = append(plan.Items, it)
+	}
+	if len(refused) > 0 {
+		hint := ""
+		if moved {
+			hint = "; to write the paths and volumes the backup recorded instead, add --to-recorded-paths"
+		}
+		return nil, fmt.Errorf("%w: %s%s", ErrRefused, strings.Join(refused, "; "), hint)
+	}
+	sort.SliceStable(plan.Items, func(i, j int) bool { return len(plan.Items[i].To.HostPath) < len(plan.Items[j].To.HostPath) })
+	return plan, nil
+}
+
+// matchSource finds the current source a backup source belongs to: the one of the same
+// name, else (a bind or volume moved in the compose file) one mounted at the same service
+// and target. moved tells whether it lives somewhere else than recorded. Anonymous
+// volumes have no name of their own: the one mounted now is theirs. A project file not
+// among the current sources is a file of the project dir (a config an upgrade merged).
+func matchSource(p *project.Project, current []project.Source, src backup.Source) (to project.Source, found, moved bool) {
+	for _, c := range current {
+		if c.Name == src.Name {
+			return c, true, c.Kind != project.KindAnonymous && (c.HostPath != src.HostPath || c.VolumeName != src.VolumeName)
+		}
+	}
+	if src.Kind == project.KindProjectFile {
+		rel := strings.TrimPrefix(src.Name, "file:")
+		if !filepath.IsAbs(rel) {
+			rel = filepath.Join(p.WorkingDir, filepath.FromSlash(rel))
+		}
+		to = project.Source{Name: src.Name, Kind: project.KindProjectFile, HostPath: rel}
+		return to, true, rel != src.HostPath
+	}
+	for _, c := range current {
+		for _, cm := range c.Mounts {
+			for _, sm := range src.Mounts {
+				if cm.Service == sm.Service && cm.Target == sm.Target && c.Kind != project.KindProjectFile {
+					return c, true, true
+				}
+			}
+		}
+	}
+	return project.Source{}, false, false
+}
+
+func where(s project.Source) string {
+	if s.VolumeName != "" {
+		return "volume " + s.VolumeName
+	}
+	return s.HostPath
+}
+
+// volumeDriver sets how it.To is created when it is missing: as the compose file declares
+// the volume (driver "local" without options for one it does not declare). A missing
+// volume whose backup records another driver or other options is refused (why says so):
+// the manifest alone never decides what a volume mounts. An existing volume is restored
+// into as it is.
+func (s *Service) volumeDriver(ctx context.Context, p *project.Project, it *RestoreItem) (why string, err error) {
+	driver, opts, external := "local", map[string]string(nil), false
+	if cfg, ok := p.Volumes[it.To.VolumeKey]; ok && it.To.Kind == project.KindVolume {
+		if cfg.Driver != "" {
+			driver = cfg.Driver
+		}
+		opts, external = cfg.DriverOpts, bool(cfg.External)
+	}
+	it.Driver, it.DriverOpts = driver, opts
+	if _, err := s.Engine.VolumeInspect(ctx, it.To.VolumeName, client.VolumeInspectOptions{}); err == nil {
+		return "", nil
+	} else if !isNotFound(err) {
+		return "", err
+	}
+	recDriver := it.From.Driver
+	if recDriver == "" {
+		recDriver = "local"
+	}
+	if external || (recDriver == driver && maps.Equal(it.From.DriverOpts, opts)) {
+		return "", nil
+	}
+	return fmt.Sprintf("volume %s is missing and the backup records driver %q with options %v, but the compose file declares driver %q with options %v; it is only created as the compose file declares it",
+		it.To.VolumeName, recDriver, it.From.DriverOpts, driver, opts), nil
 }
 
 func selectSources(m *backup.Manifest, names []string) ([]backup.Source, error) {
@@ -146,7 +368,8 @@ func sortedSources(in []backup.Source) []backup.Source {
 	return out
 }
 
-func (s *Service) restoreSource(ctx context.Context, e backup.Entry, src backup.Source) error {
+func (s *Service) restoreItem(ctx context.Context, e backup.Entry, it RestoreItem) error {
+	src, to := it.From, it.To
 	f, err := e.Open(src)
 	if err != nil {
 		return err
@@ -156,17 +379,19 @@ func (s *Service) restoreSource(ctx context.Context, e backup.Entry, src backup.
 	if err != nil {
 		comp = archive.DetectCompression(src.Archive)
 	}
+	ropts := volume.RestoreOptions{Compression: comp, Excludes: e.Manifest.Excludes}
 	task := s.task("restore "+src.Name, src.Bytes)
+	ropts.Progress = task.Add
 	var st archive.Stats
-	switch src.Kind {
+	switch to.Kind {
 	case project.KindProjectFile:
-		st, err = hostRestore(ctx, src.HostPath, f, comp, task.Add)
+		st, err = hostRestore(ctx, to.HostPath, f, comp, task.Add)
 	case project.KindVolume, project.KindAnonymous:
-		if err = s.ensureVolume(ctx, src); err == nil {
-			st, err = s.Mover.Restore(ctx, volume.Target{Kind: "volume", VolumeName: src.VolumeName}, f, volume.RestoreOptions{Compression: comp, Progress: task.Add})
+		if err = s.ensureVolume(ctx, it); err == nil {
+			st, err = s.Mover.Restore(ctx, volume.Target{Kind: "volume", VolumeName: to.VolumeName}, f, ropts)
 		}
 	default:
-		st, err = s.Mover.Restore(ctx, volume.Target{Kind: "bind", HostPath: src.HostPath, IsFile: src.Kind == project.KindBindFile}, f, volume.RestoreOptions{Compression: comp, Progress: task.Add})
+		st, err = s.Mover.Restore(ctx, volume.Target{Kind: "bind", HostPath: to.HostPath, IsFile: to.Kind == project.KindBindFile}, f, ropts)
 	}
 	task.Done(err)
 	if err != nil {
@@ -178,22 +403,28 @@ func (s *Service) restoreSource(ctx context.Context, e backup.Entry, src backup.
 	return nil
 }
 
-// ensureVolume recreates a missing volume with its original driver, options and labels.
-// The compose config-hash label is left off: compose accepts a volume that carries the
-// project and volume labels and no hash, but deletes one whose hash disagrees.
-func (s *Service) ensureVolume(ctx context.Context, src backup.Source) error {
-	_, err := s.Engine.VolumeInspect(ctx, src.VolumeName, client.VolumeInspectOptions{})
+// ensureVolume creates a missing volume with the driver and options the compose file
+// declares and the backup's labels. The compose config-hash label is left off: compose
+// accepts a volume that carries the project and volume labels and no hash, but deletes one
+// whose hash disagrees.
+func (s *Service) ensureVolume(ctx context.Context, it RestoreItem) error {
+	name := it.To.VolumeName
+	_, err := s.Engine.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
 	if err == nil {
 		return nil
 	}
 	if !isNotFound(err) {
 		return err
 	}
-	labels := maps.Clone(src.Labels)
+	labels := maps.Clone(it.From.Labels)
 	delete(labels, project.LabelConfigHash)
-	s.event("creating volume " + src.VolumeName)
+	s.event("creating volume " + name)
 	_, err = s.Engine.VolumeCreate(ctx, client.VolumeCreateOptions{
-		Name: src.VolumeName, Driver: src.Driver, DriverOpts: src.DriverOpts, Labels: labels,
+		Name: name, Driver: it.Driver, DriverOpts: it.DriverOpts, Labels: labels,
 	})
 	return err
 }
+
+// kindHostPath is the kind of a host system path (a socket, a device, /etc/localtime):
+// listed, never archived nor restored (project.KindHostPath where it exists).
+const kindHostPath project.Kind = "host-path"

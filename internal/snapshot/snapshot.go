@@ -1,8 +1,11 @@
 // Package snapshot backs up and restores a whole Compose project: it stops what runs
 // (reverse dependency order), moves every data source through internal/volume into the
 // store of internal/backup, and starts exactly what was running again, on every path.
-// Restore verifies first, takes a safety backup of the data it is about to replace, and
-// puts that back if the restore fails.
+// Restore verifies first, writes each source of the backup to the current project's source
+// of the same name (refusing moved ones, skipping ones the project no longer has, never
+// writing host paths), takes a safety backup of everything it is about to replace, and
+// puts that back if the restore fails. A backup's --exclude patterns are recorded in its
+// manifest and what they match is left untouched by a restore.
 package snapshot
 
 import (
@@ -77,6 +80,9 @@ type BackupOptions struct {
 	Stopped *project.Running
 	// Only restricts the backup to sources with these names (empty: all).
 	Only []string
+	// Sources, when set, are archived instead of the project's own (a restore's safety
+	// backup holds exactly what the restore will overwrite).
+	Sources []project.Source
 	// ExtraFiles are host files to archive too (config files an upgrade will rewrite),
 	// unless a source already holds them.
 	ExtraFiles []string
@@ -93,14 +99,16 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 	if opts.Reason == "" {
 		opts.Reason = "manual"
 	}
-	srcs, err := p.Sources(ctx, s.Engine)
-	if err != nil {
-		return nil, err
+	srcs := opts.Sources
+	if srcs == nil {
+		if srcs, err = p.Sources(ctx, s.Engine); err != nil {
+			return nil, err
+		}
+		if len(opts.Only) > 0 {
+			srcs = filterSources(srcs, opts.Only)
+		}
+		srcs = addExtraFiles(p, srcs, opts.ExtraFiles)
 	}
-	if len(opts.Only) > 0 {
-		srcs = filterSources(srcs, opts.Only)
-	}
-	srcs = addExtraFiles(p, srcs, opts.ExtraFiles)
 	for _, src := range srcs {
 		if src.HostPath != "" && project.Within(s.Store.Root, src.HostPath) {
 			return nil, fmt.Errorf("the backup dir %s lies inside the data source %s: choose another with --backup-dir or %s", s.Store.Root, src.Name, backup.EnvDir)
@@ -145,6 +153,7 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 		ComposeFiles: p.ComposeFiles,
 		EnvFiles:     p.EnvFiles,
 		Profiles:     p.Profiles,
+		Excludes:     opts.Excludes,
 		Stopped:      !opts.NoStop,
 		Running:      running.Services,
 		Upgrade:      opts.Upgrade,

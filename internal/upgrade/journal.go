@@ -24,7 +24,25 @@ const (
 	PhaseRecreating  Phase = "recreating" // containers being recreated on the new images
 	PhaseHealth      Phase = "health"     // waiting for the health gate
 	PhaseRollingBack Phase = "rolling-back"
+	// PhaseRestoring: a restore writes the backup's data (the safety backup, in
+	// PhaseBackedUp, is complete; "rolling-back" then puts it back).
+	PhaseRestoring Phase = "restoring"
 )
+
+// OpRestore is the journal's op of `docker maim restore`. Its phases: planned (verified and
+// planned, nothing stopped), backing-up (stopped, safety backup being written: nothing
+// changed yet), backed-up (safety backup complete), restoring, rolling-back (the safety
+// backup being put back after a failure). Resolving it: before backed-up, start what ran;
+// after, put the safety backup back and start what ran (without a safety backup: finish
+// the restore).
+const OpRestore = "restore"
+
+// RestoreInfo is what a journaled restore restores.
+type RestoreInfo struct {
+	ID              string   `json:"id"`                // the backup being restored
+	Sources         []string `json:"sources,omitempty"` // --source
+	ToRecordedPaths bool     `json:"to_recorded_paths,omitempty"`
+}
 
 // dataChanged tells whether data or config may differ from the backup in this phase.
 func (p Phase) dataChanged() bool {
@@ -41,15 +59,17 @@ func (p Phase) dataChanged() bool {
 // died (kill -9, engine restart): the next command reports it and `docker maim
 // rollback` (or `docker maim upgrade --resume`) resolves it.
 type Journal struct {
-	Op      string    `json:"op"` // "upgrade" or "rollback"
+	Op      string    `json:"op"` // "upgrade", "rollback" or "restore"
 	Project string    `json:"project"`
 	PID     int       `json:"pid"`
 	Started time.Time `json:"started"`
 	Updated time.Time `json:"updated"`
 	Phase   Phase     `json:"phase"`
 	// BackupID is the backup made by this operation (set in PhaseBackedUp, or the
-	// partial one while backing up).
+	// partial one while backing up); for a restore, its safety backup.
 	BackupID string `json:"backup_id,omitempty"`
+	// Restore is set for op "restore".
+	Restore *RestoreInfo `json:"restore,omitempty"`
 	// Running are the services that ran before, with their container IDs.
 	Running    []string            `json:"running"`
 	Containers map[string][]string `json:"containers"`

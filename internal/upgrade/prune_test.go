@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/client"
 )
 
@@ -59,7 +60,7 @@ func (r *pruneRig) complete(at time.Time) string {
 	m := &backup.Manifest{CreatedAt: at, Reason: "upgrade", Compression: "none",
 		Services: []backup.Service{{Name: "bot"}, {Name: "db"}},
 		Sources:  []backup.Source{{Archive: "01-vol-data.tar", SHA256: sum, ArchiveSize: size}}}
-	m.Sources[0].Name = "data"
+	m.Sources[0].Name, m.Sources[0].Kind, m.Sources[0].VolumeName = "data", project.KindVolume, "demo_data"
 	if err := w.Commit(m); err != nil {
 		r.t.Fatal(err)
 	}

@@ -109,6 +109,9 @@ func (m *Manager) lastUpgradeBackup(j Journals) (string, error) {
 // backup, put floating tags back. After: a full rollback from the backup.
 // res receives the safety backup's ID.
 func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, opts RollbackOptions, res *RollbackResult) error {
+	if jr.Op == OpRestore {
+		return m.resolveRestore(ctx, p, jr, opts, res)
+	}
 	journals := Journals{Store: m.Store, Project: p.Name}
 	if !jr.Phase.dataChanged() || jr.BackupID == "" {
 		for _, c := range jr.Images {
@@ -187,7 +190,7 @@ func (m *Manager) rollbackTo(ctx context.Context, p *project.Project, jr *Journa
 		res.SafetyID = safety.ID
 		m.logf("the state before this rollback is in backup %s", safety.ID)
 	}
-	if _, err := m.Snapshots.Restore(ctx, p, snapshot.RestoreOptions{ID: man.ID, NoSafetyBackup: true, Stopped: &running}); err != nil {
+	if _, err := m.Snapshots.Restore(ctx, p, snapshot.RestoreOptions{ID: man.ID, NoSafetyBackup: true, Stopped: &running, ToRecordedPaths: true}); err != nil {
 		return err
 	}
 	// The compose files are back: load the project as it was.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -201,33 +200,11 @@ func xattrRecords(in map[string]string) map[string]string {
 	return out
 }
 
-// excludedRel applies the exclude patterns exactly as archive.WriteOptions documents them:
-// filepath.Match against the relative path and the base name; "dir/**" keeps dir and skips
-// everything below it; a leading "./" or "/" and a trailing "/" are ignored.
+// excludedRel applies the exclude patterns exactly as archive.WriteOptions documents them
+// (archive.Excluder): the archive API yields a whole tree, so an excluded directory's
+// contents are skipped by the caller (underAny).
 func excludedRel(rel string, patterns []string) bool {
-	base := path.Base(rel)
-	for _, p := range patterns {
-		p = strings.TrimPrefix(filepath.ToSlash(p), "./")
-		p = strings.TrimRight(strings.TrimLeft(p, "/"), "/")
-		if p == "" {
-			continue
-		}
-		if prefix, ok := strings.CutSuffix(p, "/**"); ok {
-			for dir := path.Dir(rel); dir != "." && dir != "/"; dir = path.Dir(dir) {
-				if ok, _ := path.Match(prefix, dir); ok {
-					return true
-				}
-			}
-			continue
-		}
-		if ok, _ := path.Match(p, rel); ok {
-			return true
-		}
-		if ok, _ := path.Match(p, base); ok {
-			return true
-		}
-	}
-	return false
+	return archive.NewExcluder(patterns).Match(rel)
 }
 
 func underAny(rel string, dirs []string) bool {
@@ -295,7 +272,7 @@ func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts R
 	}
 	done := make(chan result, 1)
 	go func() {
-		st, err := validateTar(ctx, tar.NewReader(dr), tar.NewWriter(pw), file, prefix, opts.Progress)
+		st, err := validateTar(ctx, tar.NewReader(dr), tar.NewWriter(pw), file, prefix, archive.NewExcluder(opts.Excludes), opts.Progress)
 		pw.CloseWithError(err)
 		done <- result{st, err}
 	}()
@@ -314,8 +291,9 @@ func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts R
 // validateTar copies an archive, refusing entries the engine would place outside the
 // destination (absolute, "..") and device nodes, and counting Stats. rename, when set, is the
 // name given to the single entry of a single-file archive; otherwise entry names (and
-// hardlink targets) are moved below prefix.
-func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename, prefix string, progress func(int64)) (archive.Stats, error) {
+// hardlink targets) are moved below prefix, and entries ex matches are counted but not sent
+// (the target's own copy is kept, as archive.Extract does).
+func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename, prefix string, ex *archive.Excluder, progress func(int64)) (archive.Stats, error) {
 	var st archive.Stats
 	for {
 		if err := ctx.Err(); err != nil {
@@ -330,6 +308,18 @@ func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename, pr
 		}
 		if err := checkEntry(h); err != nil {
 			return st, err
+		}
+		if rel := strings.Trim(path.Clean("/"+h.Name), "/"); rename == "" && ex.MatchTree(rel) {
+			st.Entries++
+			if h.Typeflag == tar.TypeReg {
+				st.Files++
+				n, err := io.Copy(io.Discard, progressReader{tr, progress})
+				st.Bytes += n
+				if err != nil {
+					return st, err
+				}
+			}
+			continue
 		}
 		if rename != "" {
 			if st.Entries > 0 || h.Typeflag != tar.TypeReg {
@@ -428,34 +418,44 @@ func (m *EngineMover) archiveRestoreBindDir(ctx context.Context, t Target, r io.
 			retErr = err
 		}
 	}()
-	empty, err := m.isEmptyDir(ctx, id, p)
+	empty, err := m.isEmptyDir(ctx, id, p, archive.NewExcluder(opts.Excludes))
 	if err != nil {
 		return st, err
 	}
 	if !empty {
-		return st, errors.New("the directory is not empty and the engine's archive API cannot delete files; " +
+		return st, errors.New("the directory is not empty (it holds files the backup did not leave out) and the engine's archive API cannot delete files; " +
 			"an exact restore of a bind mount needs the helper container (a static linux docker-maim for the engine's architecture)")
 	}
 	return m.copyIn(ctx, id, r, opts, "")
 }
 
-func (m *EngineMover) isEmptyDir(ctx context.Context, id, p string) (bool, error) {
+// isEmptyDir tells whether the directory p in container id holds nothing but directories
+// and paths ex keeps.
+func (m *EngineMover) isEmptyDir(ctx context.Context, id, p string, ex *archive.Excluder) (bool, error) {
 	res, err := m.cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: p + "/."})
 	if err != nil {
 		return false, fmt.Errorf("reading through the engine: %w", err)
 	}
 	defer res.Content.Close()
 	tr := tar.NewReader(res.Content)
-	n := 0
-	for n < 2 {
-		if _, err := tr.Next(); errors.Is(err, io.EOF) {
-			break
+	root := ""
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return true, nil
 		} else if err != nil {
 			return false, err
 		}
-		n++
+		name := strings.TrimSuffix(h.Name, "/")
+		if root == "" {
+			root = name
+			continue
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(name, root+"/"), "./")
+		if h.Typeflag != tar.TypeDir && !ex.MatchTree(rel) {
+			return false, nil
+		}
 	}
-	return n <= 1, nil
 }
 
 // archiveRestoreVolume: the archive goes into a fresh staging volume first (a bad archive
@@ -492,6 +492,12 @@ func (m *EngineMover) archiveRestoreVolume(ctx context.Context, t Target, r io.R
 	if err != nil {
 		return st, err
 	}
+	if ex := archive.NewExcluder(opts.Excludes); ex != nil && exists {
+		// The volume is about to be recreated: what the backup left out goes along.
+		if err := m.copyVolume(ctx, t.VolumeName, staging, ex.MatchTree); err != nil {
+			return st, fmt.Errorf("keeping the excluded paths of volume %s: %w", t.VolumeName, err)
+		}
+	}
 	create := client.VolumeCreateOptions{Name: t.VolumeName}
 	if exists {
 		vi, err := m.cli.VolumeInspect(ctx, t.VolumeName, client.VolumeInspectOptions{})
@@ -508,14 +514,25 @@ func (m *EngineMover) archiveRestoreVolume(ctx context.Context, t Target, r io.R
 	if _, err := m.cli.VolumeCreate(ctx, create); err != nil {
 		return st, fmt.Errorf("recreating volume (data kept in volume %s): %w", staging, err)
 	}
-	// Two containers: the engine holds a container's lock while streaming its archive out, so
-	// reading and writing through one container would deadlock.
-	_, err = m.withIdle(ctx, []mount.Mount{{Type: mount.TypeVolume, Source: staging, Target: dataDir, ReadOnly: true,
+	err = m.copyVolume(ctx, staging, t.VolumeName, nil)
+	if err != nil {
+		return st, fmt.Errorf("filling the recreated volume (data kept in volume %s): %w", staging, err)
+	}
+	keepStaging = false
+	return st, nil
+}
+
+// copyVolume copies volume src into volume dst through the archive API; keep, when set,
+// selects the paths (relative, slash separated) to copy, and the root entry is left out.
+// Without keep the whole tree goes, root included: "/data" (not "/data/.") yields a "data/"
+// entry for the root itself; written to "/", it carries the root's mode, owner and mtime onto
+// the target's mount point. Two containers: the engine holds a container's lock while
+// streaming its archive out, so reading and writing through one container would deadlock.
+func (m *EngineMover) copyVolume(ctx context.Context, src, dst string, keep func(rel string) bool) error {
+	_, err := m.withIdle(ctx, []mount.Mount{{Type: mount.TypeVolume, Source: src, Target: dataDir, ReadOnly: true,
 		VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, func(srcID string) (archive.Stats, error) {
-		return m.withIdle(ctx, []mount.Mount{{Type: mount.TypeVolume, Source: t.VolumeName, Target: dataDir,
+		return m.withIdle(ctx, []mount.Mount{{Type: mount.TypeVolume, Source: dst, Target: dataDir,
 			VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, func(dstID string) (archive.Stats, error) {
-			// "/data" (not "/data/.") yields a "data/" entry for the root itself; written to "/",
-			// it carries the root's mode, owner and mtime onto the target's mount point.
 			res, err := m.cli.CopyFromContainer(ctx, srcID, client.CopyFromContainerOptions{SourcePath: dataDir})
 			if err != nil {
 				return archive.Stats{}, err
@@ -523,15 +540,51 @@ func (m *EngineMover) archiveRestoreVolume(ctx context.Context, t Target, r io.R
 			defer res.Content.Close()
 			stop := context.AfterFunc(ctx, func() { res.Content.Close() })
 			defer stop()
-			_, err = m.cli.CopyToContainer(ctx, dstID, client.CopyToContainerOptions{DestinationPath: "/", Content: res.Content})
+			var content io.Reader = res.Content
+			if keep != nil {
+				pr, pw := io.Pipe()
+				go func() { pw.CloseWithError(filterTar(tar.NewReader(res.Content), tar.NewWriter(pw), keep)) }()
+				defer pr.Close()
+				content = pr
+			}
+			_, err = m.cli.CopyToContainer(ctx, dstID, client.CopyToContainerOptions{DestinationPath: "/", Content: content})
 			return archive.Stats{}, err
 		})
 	})
-	if err != nil {
-		return st, fmt.Errorf("filling the recreated volume (data kept in volume %s): %w", staging, err)
+	return err
+}
+
+// filterTar copies the entries of the engine's "data/..." tar whose path below data/ keep
+// selects (hardlinks only when their target is selected too).
+func filterTar(tr *tar.Reader, tw *tar.Writer, keep func(rel string) bool) error {
+	relOf := func(name string) string {
+		n := strings.TrimSuffix(name, "/")
+		if r, ok := strings.CutPrefix(n, strings.TrimPrefix(dataDir, "/")+"/"); ok {
+			return r
+		}
+		return ""
 	}
-	keepStaging = false
-	return st, nil
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return tw.Close()
+		}
+		if err != nil {
+			return err
+		}
+		rel := relOf(h.Name)
+		if rel == "" || !keep(rel) || (h.Typeflag == tar.TypeLink && !keep(relOf(h.Linkname))) {
+			continue
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if h.Typeflag == tar.TypeReg {
+			if _, err := io.Copy(tw, tr); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 func (m *EngineMover) withIdle(ctx context.Context, mounts []mount.Mount, fn func(id string) (archive.Stats, error)) (st archive.Stats, retErr error) {

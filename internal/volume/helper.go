@@ -45,7 +45,11 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 // helperRestore streams r into `__maim-helper restore`, which extracts it onto the target.
 func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (archive.Stats, error) {
 	mounts, binds, p := helperMounts(t, false)
-	args := []string{"restore", "--compression", string(opts.Compression), p}
+	args := []string{"restore", "--compression", string(opts.Compression)}
+	for _, ex := range opts.Excludes {
+		args = append(args, "--exclude", ex)
+	}
+	args = append(args, p)
 	st, err := m.runWithHelperImage(ctx, helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, stdin: r, progress: opts.Progress})
 	if err != nil {
 		return st, fmt.Errorf("restore of %s: %w", t, err)

@@ -28,10 +28,10 @@ const progressInterval = 200 * time.Millisecond
 // being ARGS:
 //
 //	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... PATH
-//	restore --compression zstd|gzip|none PATH
+//	restore --compression zstd|gzip|none [--exclude PATTERN]... PATH
 //
 // backup writes the compressed archive of PATH to stdout; restore reads one from stdin and
-// makes PATH exactly equal to it. Both write JSON lines on stderr: {"progress":N} while
+// makes PATH exactly equal to it, leaving the paths matching the excludes as they are. Both write JSON lines on stderr: {"progress":N} while
 // working, then {"stats":{...}} on success or {"error":"..."} on failure (exit code 1; 2 for
 // usage errors). It returns the exit code.
 func HelperMain(args []string) int {
@@ -64,6 +64,7 @@ func helperMain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fs.IntVar(&level, "level", 0, "compression level (0: codec default)")
 		fs.Var(&excludes, "exclude", "pattern to leave out (repeatable)")
 	case "restore":
+		fs.Var(&excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
 	default:
 		return fail(2, fmt.Errorf("unknown helper command %q", args[0]))
 	}
@@ -87,7 +88,7 @@ func helperMain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if args[0] == "backup" {
 		st, err = helperBackup(ctx, target, io.MultiWriter(stdout, sum), c, level, excludes, rep.add)
 	} else {
-		st, err = helperRestore(ctx, target, io.TeeReader(stdin, sum), c, rep.add)
+		st, err = helperRestore(ctx, target, io.TeeReader(stdin, sum), c, excludes, rep.add)
 	}
 	stopProgress()
 	if err != nil {
@@ -113,14 +114,14 @@ func helperBackup(ctx context.Context, root string, stdout io.Writer, c archive.
 	return st, err
 }
 
-func helperRestore(ctx context.Context, dest string, stdin io.Reader, c archive.Compression, progress func(int64)) (archive.Stats, error) {
+func helperRestore(ctx context.Context, dest string, stdin io.Reader, c archive.Compression, excludes []string, progress func(int64)) (archive.Stats, error) {
 	in := bufio.NewReaderSize(stdin, 1<<20)
 	dr, err := archive.Decompress(in, c)
 	if err != nil {
 		return archive.Stats{}, err
 	}
 	defer dr.Close()
-	st, err := archive.Extract(ctx, dr, dest, archive.ExtractOptions{SameOwner: true, Progress: progress})
+	st, err := archive.Extract(ctx, dr, dest, archive.ExtractOptions{SameOwner: true, Excludes: excludes, Progress: progress})
 	if err != nil {
 		return st, err
 	}

@@ -148,7 +148,7 @@ func hostRestore(ctx context.Context, t Target, p string, r io.Reader, opts Rest
 	if progress == nil {
 		progress = func(int64) {}
 	}
-	st, err := helperRestore(ctx, p, r, opts.Compression, progress)
+	st, err := helperRestore(ctx, p, r, opts.Compression, opts.Excludes, progress)
 	if err != nil {
 		return st, fmt.Errorf("restore of %s: %w", t, err)
 	}

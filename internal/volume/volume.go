@@ -24,9 +24,10 @@
 //     ("./", "./a", ...) and compressed. Because that API cannot delete files, restoring a named
 //     volume first copies the archive into a fresh staging volume, then removes and recreates the
 //     target volume (same driver, options and labels) and copies the staging volume into it; the
-//     staging volume is removed only after that succeeded. A bind-mounted directory can be
-//     restored on this path only when it is empty or missing (otherwise an error says so); a
-//     single-file bind is replaced.
+//     staging volume is removed only after that succeeded; paths the restore's Excludes keep
+//     are copied from the old volume into the staging volume first. A bind-mounted directory
+//     can be restored on this path only when it is missing or holds nothing but directories and
+//     excluded paths (otherwise an error says so); a single-file bind is replaced.
 //
 // Every container this package creates carries the label [LabelHelper] and is removed (forced,
 // with a fresh context) before the call returns, also on error and cancellation.
@@ -112,9 +113,12 @@ type BackupOptions struct {
 }
 
 // RestoreOptions tune one restore. Compression must be the one the archive was written with
-// (zero means zstd). Progress is called with uncompressed content bytes as they are written.
+// (zero means zstd). Excludes are the patterns the backup left out (BackupOptions.Excludes):
+// paths of the target matching them are kept as they are on every path, neither removed nor
+// written. Progress is called with uncompressed content bytes as they are written.
 type RestoreOptions struct {
 	Compression archive.Compression
+	Excludes    []string
 	Progress    func(int64)
 }
 
@@ -122,7 +126,8 @@ type RestoreOptions struct {
 type Mover interface {
 	// Backup streams a compressed archive of t to w.
 	Backup(ctx context.Context, t Target, w io.Writer, opts BackupOptions) (archive.Stats, error)
-	// Restore makes t exactly equal to the compressed archive read from r.
+	// Restore makes t exactly equal to the compressed archive read from r, except for the
+	// paths opts.Excludes keeps.
 	Restore(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (archive.Stats, error)
 }
 

@@ -1,0 +1,305 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+)
+
+// RestoreOptions tune a journaled restore.
+type RestoreOptions struct {
+	// ID of the backup; "" is the newest complete one that is not a safety backup.
+	ID              string
+	Sources         []string
+	NoSafetyBackup  bool
+	ToRecordedPaths bool
+	Compression     archive.Compression
+	Health          health.Options
+}
+
+// RestoreResult says what a restore did.
+type RestoreResult struct {
+	BackupID string `json:"backup_id"`
+	// Chosen says why this backup was restored (no ID given).
+	Chosen   string   `json:"chosen,omitempty"`
+	SafetyID string   `json:"safety_backup_id,omitempty"`
+	Restored []string `json:"restored"`
+	Skipped  []string `json:"skipped,omitempty"`
+	Started  []string `json:"started,omitempty"`
+}
+
+// safetyReasons are the reasons of backups made to undo a restore or rollback.
+var safetyReasons = map[string]bool{"pre-restore": true, "pre-rollback": true}
+
+// RestoreError is a restore that failed. LeftStopped means the data may be mixed (the
+// safety backup could not be put back, or there was none): the services were not started
+// and Recovery lists what to run.
+type RestoreError struct {
+	Cause       error
+	PutBack     error
+	LeftStopped []string
+	Recovery    []string
+}
+
+func (e *RestoreError) Error() string {
+	if e.Recovery == nil {
+		return e.Cause.Error()
+	}
+	msg := e.Cause.Error()
+	if e.PutBack != nil {
+		msg += "; putting the safety backup back also failed: " + e.PutBack.Error()
+	}
+	stopped := "nothing was running"
+	if len(e.LeftStopped) > 0 {
+		stopped = strings.Join(e.LeftStopped, ", ") + " left stopped: the data may be mixed"
+	}
+	return fmt.Sprintf("%s; %s; to recover: %s", msg, stopped, strings.Join(e.Recovery, " ; "))
+}
+
+func (e *RestoreError) Unwrap() error { return e.Cause }
+
+// Restore makes the project's data equal to a backup, journaled like the upgrade, so a
+// kill -9 at any point is reported by every command and resolved by `docker maim
+// rollback`. The caller holds the project lock. Read it top to bottom.
+func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreOptions) (*RestoreResult, error) {
+	journals := Journals{Store: m.Store, Project: p.Name}
+	if jr, err := journals.Load(); err != nil {
+		return nil, err
+	} else if jr != nil {
+		return nil, fmt.Errorf("%w: %s stopped in phase %q at %s; run `docker maim rollback` to return to the state before it",
+			ErrInterrupted, jr.Op, jr.Phase, jr.Updated.Local().Format(time.RFC3339))
+	}
+
+	// 1. Which backup, verified, and where each source goes: refusals touch nothing.
+	entry, chosen, err := m.restoreTarget(p.Name, opts.ID)
+	if err != nil {
+		return nil, err
+	}
+	res := &RestoreResult{BackupID: entry.ID, Chosen: chosen}
+	if chosen != "" {
+		m.logf("restoring backup %s: %s", entry.ID, chosen)
+	}
+	m.logf("verifying backup %s", entry.ID)
+	if err := m.Store.Verify(entry, nil); err != nil {
+		return nil, fmt.Errorf("%w: %v; nothing was changed", snapshot.ErrVerify, err)
+	}
+	sopts := snapshot.RestoreOptions{ID: entry.ID, Sources: opts.Sources, ToRecordedPaths: opts.ToRecordedPaths}
+	plan, err := m.Snapshots.PlanRestore(ctx, p, entry, sopts)
+	if err != nil {
+		return nil, err
+	}
+	res.Skipped = plan.Skipped
+	for _, s := range plan.Skipped {
+		m.logf("not restored: %s", s)
+	}
+	running, err := p.RunningContainers(ctx, m.Engine)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now().UTC()
+	jr := &Journal{
+		Op: OpRestore, Project: p.Name, PID: os.Getpid(), Started: start, Phase: PhasePlanned,
+		Running: running.Services, Containers: running.IDs,
+		Restore:    &RestoreInfo{ID: entry.ID, Sources: opts.Sources, ToRecordedPaths: opts.ToRecordedPaths},
+		WorkingDir: p.WorkingDir, ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles, Profiles: p.Profiles,
+	}
+	if err := journals.Save(jr); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*RestoreResult, error) {
+		_ = journals.Finish(Record{Op: OpRestore, Result: string(OutcomeFailed), Started: start, BackupID: entry.ID, Error: err.Error()})
+		return res, err
+	}
+
+	// 2. Stop, and keep everything about to be overwritten. Until the safety backup is
+	// complete nothing has changed.
+	jr.Phase = PhaseBackingUp
+	if err := journals.Save(jr); err != nil {
+		return nil, err
+	}
+	m.logf("stopping %s", strings.Join(running.Services, ", "))
+	if err := p.Stop(ctx, m.Engine, running); err != nil {
+		return fail(errors.Join(fmt.Errorf("stopping: %w", err), m.startAgain(ctx, p, running)))
+	}
+	if !opts.NoSafetyBackup {
+		safety, err := m.Snapshots.SafetyBackup(ctx, p, plan, &running, opts.Compression)
+		if err != nil {
+			return fail(errors.Join(fmt.Errorf("safety backup failed, nothing was restored: %w", err), m.startAgain(ctx, p, running)))
+		}
+		res.SafetyID, jr.BackupID = safety.ID, safety.ID
+	}
+	jr.Phase = PhaseBackedUp
+	if err := journals.Save(jr); err != nil {
+		return res, err
+	}
+
+	// 3. Write the data.
+	jr.Phase = PhaseRestoring
+	if err := journals.Save(jr); err != nil {
+		return res, err
+	}
+	res.Restored, err = m.Snapshots.RestorePlanned(ctx, plan)
+	if err != nil {
+		return res, m.restoreFailed(ctx, p, jr, running, err)
+	}
+
+	// 4. Start what ran; the restore is done. Then the health gate.
+	if err := m.startAgain(ctx, p, running); err != nil {
+		return res, err
+	}
+	res.Started = running.Services
+	if err := journals.Finish(Record{Op: OpRestore, Result: "restored", Started: start, BackupID: entry.ID}); err != nil {
+		return res, err
+	}
+	if err := m.gateServices(ctx, p, running.Services, opts.Health); err != nil {
+		return res, fmt.Errorf("restored from backup %s, but the services did not pass the health gate: %w", entry.ID, err)
+	}
+	return res, nil
+}
+
+// restoreFailed puts the safety backup back after a failed restore and starts what ran.
+// When that is impossible the services stay stopped (they would run on mixed data), the
+// journal stays for `docker maim rollback`, and the error says how to recover.
+func (m *Manager) restoreFailed(ctx context.Context, p *project.Project, jr *Journal, running project.Running, cause error) error {
+	journals := Journals{Store: m.Store, Project: p.Name}
+	ctx = context.WithoutCancel(ctx)
+	recovery := []string{
+		"docker maim -p " + p.Name + " status   # the interrupted restore",
+		"docker maim -p " + p.Name + " rollback   # after fixing the cause: " + map[bool]string{true: "puts safety backup " + jr.BackupID + " back", false: "finishes the restore of backup " + jr.Restore.ID}[jr.BackupID != ""] + " and starts " + orNone(running.Services),
+	}
+	if jr.BackupID == "" {
+		return &RestoreError{Cause: fmt.Errorf("restore of backup %s failed without a safety backup: %w", jr.Restore.ID, cause), LeftStopped: running.Services, Recovery: recovery}
+	}
+	jr.Phase = PhaseRollingBack
+	if err := journals.Save(jr); err != nil {
+		return &RestoreError{Cause: cause, PutBack: err, LeftStopped: running.Services, Recovery: recovery}
+	}
+	m.logf("restore failed; putting the data back from safety backup %s", jr.BackupID)
+	if err := m.Snapshots.PutBack(ctx, p, jr.BackupID); err != nil {
+		return &RestoreError{Cause: fmt.Errorf("restore of backup %s failed: %w", jr.Restore.ID, cause), PutBack: err, LeftStopped: running.Services,
+			Recovery: append(recovery, "the data before the restore is in backup "+jr.BackupID+", the data restored from is in backup "+jr.Restore.ID)}
+	}
+	if err := m.startAgain(ctx, p, running); err != nil {
+		return errors.Join(cause, err)
+	}
+	_ = journals.Finish(Record{Op: OpRestore, Result: string(OutcomeRolledBack), Started: jr.Started, BackupID: jr.Restore.ID, Error: cause.Error()})
+	return &RestoreError{Cause: fmt.Errorf("%w (the data was put back from safety backup %s and what ran was started again)", cause, jr.BackupID)}
+}
+
+// resolveRestore resolves a restore left by a crash: before its safety backup was complete
+// nothing had changed (start what ran); after, the safety backup is put back; without one
+// the restore is finished.
+func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Journal, opts RollbackOptions, res *RollbackResult) error {
+	journals := Journals{Store: m.Store, Project: p.Name}
+	ran := project.Running{Services: jr.Running, IDs: jr.Containers}
+	if jr.Restore == nil {
+		return fmt.Errorf("the journal of the interrupted restore names no backup: %s", journals.path())
+	}
+	now, err := p.RunningContainers(ctx, m.Engine)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !jr.Phase.dataChanged():
+		m.removeIncomplete(p.Name)
+		res.BackupID = ""
+		m.logf("nothing was changed yet: starting %s again", orNone(ran.Services))
+	case jr.BackupID != "":
+		if err := p.Stop(ctx, m.Engine, now); err != nil {
+			return err
+		}
+		if jr.Phase != PhaseRollingBack {
+			jr.Phase = PhaseRollingBack
+			if err := journals.Save(jr); err != nil {
+				return err
+			}
+		}
+		m.logf("putting the data back from safety backup %s", jr.BackupID)
+		if err := m.Snapshots.PutBack(ctx, p, jr.BackupID); err != nil {
+			return fmt.Errorf("putting back safety backup %s: %w", jr.BackupID, err)
+		}
+	default:
+		if err := p.Stop(ctx, m.Engine, now); err != nil {
+			return err
+		}
+		m.logf("the restore of backup %s had no safety backup: finishing it", jr.Restore.ID)
+		entry, err := m.Store.Get(p.Name, jr.Restore.ID)
+		if err != nil {
+			return err
+		}
+		plan, err := m.Snapshots.PlanRestore(ctx, p, entry, snapshot.RestoreOptions{Sources: jr.Restore.Sources, ToRecordedPaths: jr.Restore.ToRecordedPaths})
+		if err != nil {
+			return err
+		}
+		if _, err := m.Snapshots.RestorePlanned(ctx, plan); err != nil {
+			return err
+		}
+		res.BackupID = jr.Restore.ID
+	}
+	if err := m.startAgain(ctx, p, ran); err != nil {
+		return err
+	}
+	if err := m.gateServices(ctx, p, ran.Services, opts.Health); err != nil {
+		return err
+	}
+	return os.Remove(journals.path())
+}
+
+// startAgain starts what ran before, with a context that survives cancellation.
+func (m *Manager) startAgain(ctx context.Context, p *project.Project, r project.Running) error {
+	if r.Empty() {
+		return nil
+	}
+	m.logf("starting %s", strings.Join(r.Services, ", "))
+	return p.Start(context.WithoutCancel(ctx), m.Engine, r)
+}
+
+// restoreTarget is the backup named, or without an ID the newest complete one that is not
+// a safety backup (restoring that would undo the last restore or rollback); chosen then
+// says which and why.
+func (m *Manager) restoreTarget(projectName, id string) (backup.Entry, string, error) {
+	if id != "" && id != "latest" {
+		e, err := m.Store.Get(projectName, id)
+		return e, "", err
+	}
+	all, err := m.Store.List(projectName)
+	if err != nil {
+		return backup.Entry{}, "", err
+	}
+	var skipped []string
+	for i := len(all) - 1; i >= 0; i-- {
+		e := all[i]
+		if e.Status != backup.StatusComplete {
+			continue
+		}
+		if safetyReasons[e.Manifest.Reason] {
+			skipped = append(skipped, e.ID+" ("+e.Manifest.Reason+")")
+			continue
+		}
+		chosen := "the newest backup (" + e.Manifest.Reason + ")"
+		if len(skipped) > 0 {
+			chosen = fmt.Sprintf("the newest backup that is not a safety backup (%s); skipped %s: name one to restore it", e.Manifest.Reason, strings.Join(skipped, ", "))
+		}
+		return e, chosen, nil
+	}
+	if len(skipped) > 0 {
+		return backup.Entry{}, "", fmt.Errorf("%w: project %q has only safety backups (%s); name one to restore it", backup.ErrNotFound, projectName, strings.Join(skipped, ", "))
+	}
+	return backup.Entry{}, "", fmt.Errorf("%w: project %q has no complete backup in %s", backup.ErrNotFound, projectName, m.Store.ProjectDir(projectName))
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "nothing"
+	}
+	return strings.Join(s, ", ")
+}
