@@ -40,12 +40,12 @@ type Source struct {
 	// Name is stable across backups of the same project: the compose volume key,
 	// "anon:SERVICE:TARGET", a bind path relative to the project dir ("./data"),
 	// or "file:compose.yaml".
-	Name       string  `json:"name"`
-	Kind       Kind    `json:"kind"`
-	VolumeKey  string  `json:"volume_key,omitempty"`
-	VolumeName string  `json:"volume_name,omitempty"`
-	External   bool    `json:"external,omitempty"`
-	HostPath   string  `json:"host_path,omitempty"`
+	Name       string `json:"name"`
+	Kind       Kind   `json:"kind"`
+	VolumeKey  string `json:"volume_key,omitempty"`
+	VolumeName string `json:"volume_name,omitempty"`
+	External   bool   `json:"external,omitempty"`
+	HostPath   string `json:"host_path,omitempty"`
 	// HostReason says why a bind source is a host path ("socket", "device", "system path
 	// /etc", ...). It is kept when the host path is included (then Kind is a bind kind).
 	HostReason string  `json:"host_reason,omitempty"`
