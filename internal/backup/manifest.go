@@ -44,6 +44,11 @@ type Manifest struct {
 	Upgrade *UpgradeInfo `json:"upgrade,omitempty"`
 	// Merges lists the config files merged after this backup (their old bytes are in it).
 	Notes []string `json:"notes,omitempty"`
+
+	// HostPaths are bind sources left out because they belong to the host, not to the
+	// project (Kind "host-path", HostReason says why): nothing of them is in the backup
+	// and a restore never writes them.
+	HostPaths []project.Source `json:"host_paths,omitempty"`
 }
 
 // Source is one archived data source.
