@@ -678,3 +678,24 @@ func TestSingleFileThroughSymlink(t *testing.T) {
 		}
 	}
 }
+
+func TestSymlinkedRootIsFollowed(t *testing.T) {
+	real := tempDir(t)
+	os.WriteFile(filepath.Join(real, "a"), []byte("a\n"), 0o644)
+	os.Symlink("a", filepath.Join(real, "inner-link"))
+	link := filepath.Join(tempDir(t), "data")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	data, st := pack(t, link, None, WriteOptions{})
+	if st.Files != 1 || st.Entries != 3 {
+		t.Errorf("stats %+v, want the root, a and inner-link", st)
+	}
+	dest := filepath.Join(tempDir(t), "x")
+	if _, err := unpack(t, data, None, dest, ExtractOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.Readlink(filepath.Join(dest, "inner-link")); err != nil || got != "a" {
+		t.Errorf("a symlink inside the root is archived as a link: %q, %v", got, err)
+	}
+}
