@@ -92,6 +92,19 @@ func (m *Manifest) Size() int64 {
 	return n
 }
 
+// IncludedHostPaths are the host paths of the sources that were opted in with
+// --include-host-path (they carry a HostReason): pass them to project.SourcesWith to see
+// the project as this backup saw it.
+func (m *Manifest) IncludedHostPaths() []string {
+	var out []string
+	for _, s := range m.Sources {
+		if s.HostReason != "" && s.HostPath != "" {
+			out = append(out, s.HostPath)
+		}
+	}
+	return out
+}
+
 // Source finds a source by name.
 func (m *Manifest) Source(name string) (Source, bool) {
 	for _, s := range m.Sources {

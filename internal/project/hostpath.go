@@ -15,6 +15,9 @@ const (
 	HostSocket   = "socket"
 	HostDevice   = "device"
 	HostReadOnly = "read-only, outside the project"
+	// HostLinkOutside (followed by the target) marks an included bind source that is a
+	// symlink leading outside the project.
+	HostLinkOutside = "symlink leading outside the project to"
 )
 
 // HostPathReason tells why the bind source s is a host path and not the project's data,
@@ -155,11 +158,11 @@ func (p *Project) classifyBinds(srcs []Source, include []string) error {
 			}
 			continue
 		}
-		if included {
-			continue
-		}
 		if target, out := p.linkOutside(s.HostPath); out {
-			return &LinkOutsideError{Source: s.Name, Link: s.HostPath, Target: target, Dir: p.WorkingDir}
+			if !included {
+				return &LinkOutsideError{Source: s.Name, Link: s.HostPath, Target: target, Dir: p.WorkingDir}
+			}
+			s.HostReason = HostLinkOutside + " " + target
 		}
 	}
 	for abs, x := range want {

@@ -194,8 +194,8 @@ services:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := sourceByName(t, srcs, "./data"); d.Kind != KindBindDir {
-		t.Errorf("included ./data = %+v", d)
+	if d := sourceByName(t, srcs, "./data"); d.Kind != KindBindDir || d.HostReason != HostLinkOutside+" "+outside {
+		t.Errorf("included ./data = %+v, want a bind dir that says it was opted in", d)
 	}
 
 	// a dangling link and a path below a link are judged by where they lead

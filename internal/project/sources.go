@@ -47,7 +47,9 @@ type Source struct {
 	External   bool   `json:"external,omitempty"`
 	HostPath   string `json:"host_path,omitempty"`
 	// HostReason says why a bind source is a host path ("socket", "device", "system path
-	// /etc", ...). It is kept when the host path is included (then Kind is a bind kind).
+	// /etc", ...). It is kept when the host path is included (then Kind is a bind kind),
+	// and set for an included symlink leading outside the project: a source with a
+	// HostReason and a bind kind was opted in with --include-host-path.
 	HostReason string  `json:"host_reason,omitempty"`
 	Mounts     []Mount `json:"mounts,omitempty"`
 }

@@ -278,21 +278,26 @@ func TestIncludeHostPath(t *testing.T) {
 
 // TestBindSymlinkLeadingOutsideRefused: a bind source that is a symlink leading outside the
 // project (data -> /etc, here a temp dir) is refused, naming the link and its target, by
-// backup and upgrade before anything stops; what it leads to is never written.
+// backup and upgrade before anything stops, and by a restore of a backup made while it was
+// a plain directory; what it leads to is never written. --include-host-path opts it in.
 func TestBindSymlinkLeadingOutsideRefused(t *testing.T) {
 	t.Parallel()
 	outside := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(outside, "passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644))
+	outsideHash := testrig.TreeHash(t, outside)
 
 	bp := makeBotProject(t, "symlink-out", "")
 	compose := strings.Replace(bp.fileBytes("compose.yaml"), "volumes: [botdata:/bot/data, ./config:/bot/config]",
 		"volumes: [botdata:/bot/data, ./config:/bot/config, ./extra:/bot/extra]", 1)
 	bp.WriteCompose(compose)
-	must(t, os.Symlink(outside, bp.Path("extra")))
+	bp.WriteFile("extra/notes.txt", "mine\n")
 	bp.start()
-	engine := bp.engineState()
+	plain := bp.backup() // ./extra is a directory of the project here
 
 	link := bp.Path("extra")
+	must(t, os.RemoveAll(link))
+	must(t, os.Symlink(outside, link))
+	engine := bp.engineState()
 	wantFail(t, bp.maim("backup"), 1, "./extra", link+" -> "+outside, "--include-host-path")
 	wantSameEngine(t, engine, bp.engineState())
 
@@ -301,17 +306,19 @@ func TestBindSymlinkLeadingOutsideRefused(t *testing.T) {
 	wantSameEngine(t, engine, bp.engineState())
 	bp.setEnv("BOT_VERSION", "1.0.0")
 
-	// Opted in, it is backed up through the link.
-	id := bp.backup("--include-host-path", "./extra")
-	if src := bp.manifest(id).source(t, "./extra"); src.Files != 1 {
-		t.Errorf("included ./extra: %+v", src)
-	}
-	// A restore does not write through it either: it refuses, the target untouched.
-	must(t, os.WriteFile(filepath.Join(outside, "passwd"), []byte("changed\n"), 0o644))
-	changed := testrig.TreeHash(t, outside)
-	wantFail(t, bp.maim("restore", id), 1, link+" -> "+outside)
-	if got := testrig.TreeHash(t, outside); got != changed {
+	// A restore does not write the old directory through the link.
+	wantFail(t, bp.maim("restore", plain), 1, link+" -> "+outside)
+	if got := testrig.TreeHash(t, outside); got != outsideHash {
 		t.Errorf("a restore wrote through the symlink into %s", outside)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the restore replaced the symlink %s: %v", link, err)
+	}
+
+	// Opted in, it is backed up through the link, and the manifest says so.
+	id := bp.backup("--include-host-path", "./extra")
+	if src := bp.manifest(id).source(t, "./extra"); src.Files != 1 || src.Kind != "bind-dir" {
+		t.Errorf("included ./extra: %+v", src)
 	}
 	bp.wantUpChangesNothing()
 }
