@@ -242,6 +242,8 @@ func TestHostPathsAreNotData(t *testing.T) {
 	wantHostFile(t, "rollback", "/etc/localtime", clock)
 	wantHostFile(t, "rollback", "/var/run/docker.sock", sock)
 	bp.wantNoJournal()
+	// The compose file names what runs again: this needs rollback to return the .env the
+	// user edited to its state before the upgrade (issue 8, point 1).
 	bp.wantUpChangesNothing()
 }
 
