@@ -690,3 +690,75 @@ func tempDir(t testing.TB) string {
 	})
 	return dir
 }
+
+func TestSingleFileThroughSymlink(t *testing.T) {
+	src := filepath.Join(tempDir(t), "localtime")
+	os.WriteFile(src, []byte("TZif new"), 0o644)
+	data, _ := pack(t, src, None, WriteOptions{})
+
+	for _, abs := range []bool{false, true} {
+		dir := tempDir(t)
+		os.MkdirAll(filepath.Join(dir, "zoneinfo"), 0o755)
+		real := filepath.Join(dir, "zoneinfo", "UTC")
+		os.WriteFile(real, []byte("TZif old, longer"), 0o644)
+		target := "zoneinfo/UTC"
+		if abs {
+			target = real
+		}
+		link := filepath.Join(dir, "localtime")
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := unpack(t, data, None, link, ExtractOptions{}); err != nil {
+			t.Fatalf("abs=%v: %v", abs, err)
+		}
+		if got, err := os.Readlink(link); err != nil || got != target {
+			t.Errorf("abs=%v: the symlink was replaced: readlink = %q, %v", abs, got, err)
+		}
+		if b, _ := os.ReadFile(real); string(b) != "TZif new" {
+			t.Errorf("abs=%v: the file behind the link holds %q", abs, b)
+		}
+		if ents, _ := os.ReadDir(filepath.Join(dir, "zoneinfo")); len(ents) != 1 {
+			t.Errorf("abs=%v: temp files left: %v", abs, ents)
+		}
+	}
+
+	// A link that leads nowhere, or to a directory, is refused and left as it is.
+	dir := tempDir(t)
+	dangling := filepath.Join(dir, "dangling")
+	os.Symlink(filepath.Join(dir, "missing", "file"), dangling)
+	toDir := filepath.Join(dir, "todir")
+	os.Symlink(dir, toDir)
+	for _, link := range []string{dangling, toDir} {
+		before, _ := os.Readlink(link)
+		if _, err := unpack(t, data, None, link, ExtractOptions{}); err == nil {
+			t.Errorf("%s: extracted a single file through a link that does not lead to a file", link)
+		}
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s is no longer a symlink", link)
+		} else if after, _ := os.Readlink(link); after != before {
+			t.Errorf("%s now points to %q, was %q", link, after, before)
+		}
+	}
+}
+
+func TestSymlinkedRootIsFollowed(t *testing.T) {
+	real := tempDir(t)
+	os.WriteFile(filepath.Join(real, "a"), []byte("a\n"), 0o644)
+	os.Symlink("a", filepath.Join(real, "inner-link"))
+	link := filepath.Join(tempDir(t), "data")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	data, st := pack(t, link, None, WriteOptions{})
+	if st.Files != 1 || st.Entries != 3 {
+		t.Errorf("stats %+v, want the root, a and inner-link", st)
+	}
+	dest := filepath.Join(tempDir(t), "x")
+	if _, err := unpack(t, data, None, dest, ExtractOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.Readlink(filepath.Join(dest, "inner-link")); err != nil || got != "a" {
+		t.Errorf("a symlink inside the root is archived as a link: %q, %v", got, err)
+	}
+}

@@ -40,7 +40,8 @@ func (o ExtractOptions) chown() bool {
 // Extract makes dest exactly equal to the archive read from r (uncompressed tar):
 // for a directory archive it removes everything under dest that is not in the archive,
 // restores the root's mode/owner; for a single-file archive dest is the file path and is
-// replaced atomically. Hostile entries (.., absolute, through a symlink, device nodes
+// replaced atomically (a symlink at dest is followed: the file it leads to is replaced,
+// the link stays; a link leading nowhere is refused). Hostile entries (.., absolute, through a symlink, device nodes
 // unless AllowDevices) fail with *UnsafeEntryError before anything is written where possible.
 //
 // A single-file archive is one whose first entry is a regular file with a
@@ -149,6 +150,16 @@ func extractFile(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.
 	var st Stats
 	if _, err := cleanName(h.Name); err != nil {
 		return st, err
+	}
+	// A symlink at dest is followed: the file it leads to is replaced, never the link
+	// (a symlinked config or /etc/localtime stays a symlink). A link that leads nowhere
+	// is refused rather than replaced.
+	if fi, err := os.Lstat(dest); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		real, err := filepath.EvalSymlinks(dest)
+		if err != nil {
+			return st, fmt.Errorf("archive: %s is a symlink that does not lead to a file (%v): refusing to replace the link by a file", dest, err)
+		}
+		dest = real
 	}
 	if fi, err := os.Lstat(dest); err == nil && fi.IsDir() {
 		return st, fmt.Errorf("archive: %s is a directory but the archive holds a single file", dest)

@@ -24,6 +24,10 @@ func (t *tarWriter) root(root string) error {
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
+		// A symlinked root is followed (the walk below never follows links).
+		if real, err := filepath.EvalSymlinks(root); err == nil {
+			root = real
+		}
 		return t.dir(root, "", &st)
 	case unix.S_IFREG:
 		f, err := os.Open(root)

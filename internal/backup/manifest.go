@@ -50,6 +50,11 @@ type Manifest struct {
 	Upgrade *UpgradeInfo `json:"upgrade,omitempty"`
 	// Merges lists the config files merged after this backup (their old bytes are in it).
 	Notes []string `json:"notes,omitempty"`
+
+	// HostPaths are bind sources left out because they belong to the host, not to the
+	// project (Kind "host-path", HostReason says why): nothing of them is in the backup
+	// and a restore never writes them.
+	HostPaths []project.Source `json:"host_paths,omitempty"`
 }
 
 // Source is one archived data source.
@@ -93,6 +98,19 @@ func (m *Manifest) Size() int64 {
 	return n
 }
 
+// IncludedHostPaths are the host paths of the sources that were opted in with
+// --include-host-path (they carry a HostReason): pass them to project.SourcesWith to see
+// the project as this backup saw it.
+func (m *Manifest) IncludedHostPaths() []string {
+	var out []string
+	for _, s := range m.Sources {
+		if s.HostReason != "" && s.HostPath != "" {
+			out = append(out, s.HostPath)
+		}
+	}
+	return out
+}
+
 // Source finds a source by name.
 func (m *Manifest) Source(name string) (Source, bool) {
 	for _, s := range m.Sources {
@@ -132,7 +150,7 @@ func (m *Manifest) validate() error {
 			return bad("empty or duplicate source name")
 		}
 		names[s.Name] = true
-		if s.Kind == kindHostPath && s.Archive == "" {
+		if s.Kind == project.KindHostPath && s.Archive == "" {
 			continue // listed, not archived
 		}
 		if err := plainFileName(s.Archive); err != nil {
@@ -147,7 +165,7 @@ func (m *Manifest) validate() error {
 			if s.VolumeName == "" || strings.ContainsAny(s.VolumeName, "/\\\x00") || s.HostPath != "" {
 				return bad("%s needs a plain volume name and no host path", s.Kind)
 			}
-		case project.KindBindDir, project.KindBindFile, project.KindProjectFile, kindHostPath:
+		case project.KindBindDir, project.KindBindFile, project.KindProjectFile, project.KindHostPath:
 			if !filepath.IsAbs(s.HostPath) || filepath.Clean(s.HostPath) != s.HostPath || s.VolumeName != "" {
 				return bad("%s needs an absolute, clean host path and no volume name", s.Kind)
 			}
@@ -158,9 +176,6 @@ func (m *Manifest) validate() error {
 	return nil
 }
 
-// kindHostPath is the kind of a host system path (a socket, a device, /etc/localtime):
-// listed, never archived nor restored (project.KindHostPath where it exists).
-const kindHostPath project.Kind = "host-path"
 
 // plainFileName accepts a file name that stays in the directory it is joined to.
 func plainFileName(name string) error {

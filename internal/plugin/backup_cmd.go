@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker-maim/docker-maim/internal/upgrade"
 	"github.com/docker/go-units"
@@ -21,6 +22,7 @@ type backupOptions struct {
 	NoStop      bool
 	Compression string
 	Level       int
+	HostPaths   []string
 }
 
 func newBackupCommand(e *env) *cobra.Command {
@@ -39,6 +41,7 @@ source into <backup-dir>/<project>/<ID>/, and starts what was running again.`,
 	f.BoolVar(&o.NoStop, "no-stop", false, "Archive while the services run (hot backup; may be inconsistent)")
 	f.StringVar(&o.Compression, "compression", "zstd", "Archive compression: zstd, gzip, none")
 	f.IntVar(&o.Level, "level", 0, "Compression level (0: the codec's default)")
+	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source PATH although it is a host path or a symlink leading outside the project (repeatable)")
 	return cmd
 }
 
@@ -55,7 +58,7 @@ func runBackup(cmd *cobra.Command, e *env, o *backupOptions) error {
 	defer s.close()
 	start := time.Now()
 	m, err := s.snapshots(Version).Backup(ctx, s.proj, snapshot.BackupOptions{
-		Compression: comp, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop,
+		Compression: comp, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths,
 	})
 	if err != nil {
 		return err
@@ -68,7 +71,18 @@ func runBackup(cmd *cobra.Command, e *env, o *backupOptions) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "backup %s of project %s: %d sources, %s (%s archived) in %s\n",
 		m.ID, m.Project, len(m.Sources), units.HumanSize(float64(bytes)), units.HumanSize(float64(m.Size())), time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(cmd.OutOrStdout(), "stored in %s\n", s.store.Dir(m.Project, m.ID))
+	printHostPaths(cmd.OutOrStdout(), m.HostPaths)
 	return nil
+}
+
+// printHostPaths lists the host paths a backup left out (never restored either).
+func printHostPaths(w io.Writer, hps []project.Source) {
+	for _, h := range hps {
+		fmt.Fprintf(w, "%s: %s\n", h.HostPath, snapshot.NotBackedUp(h))
+	}
+	if len(hps) > 0 {
+		fmt.Fprintln(w, "(host paths are never restored; --include-host-path PATH backs one up)")
+	}
 }
 
 type backupsOptions struct{ Format string }

@@ -41,6 +41,7 @@ type upgradeOptions struct {
 	ResetData      []string
 	KeepUnknown    bool
 	Compression    string
+	HostPaths      []string
 	health         healthFlags
 }
 
@@ -66,6 +67,7 @@ ID, data, config and compose files from the backup.`,
 	f.StringArrayVar(&o.ResetData, "reset-data", nil, "Empty data source SOURCE after it is in the backup (repeatable)")
 	f.BoolVar(&o.KeepUnknown, "keep-unknown", false, "Keep config keys the new template no longer has")
 	f.StringVar(&o.Compression, "compression", "zstd", "Backup compression: zstd, gzip, none")
+	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source PATH although it is a host path or a symlink leading outside the project (repeatable)")
 	o.health.add(f)
 	return cmd
 }
@@ -95,7 +97,7 @@ func runUpgrade(cmd *cobra.Command, e *env, o *upgradeOptions) error {
 	res, err := m.Upgrade(ctx, s.proj, upgrade.Options{
 		Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown,
-		Health: o.health.options(), Compression: comp,
+		Health: o.health.options(), Compression: comp, IncludeHostPaths: o.HostPaths,
 	})
 	s.progress.Close()
 	out := cmd.OutOrStdout()
@@ -149,6 +151,11 @@ func printUpgrade(w io.Writer, res *upgrade.Result) {
 			}
 		}
 		fmt.Fprintf(w, "upgraded project %s; backup %s; downtime %s\n", p.Project, res.BackupID, res.Downtime.Round(100*time.Millisecond))
+		for _, src := range p.Sources {
+			if src.NotBackedUp != "" {
+				fmt.Fprintf(w, "%s: %s\n", src.Name, src.NotBackedUp)
+			}
+		}
 		fmt.Fprintf(w, "to go back: docker maim -p %s rollback\n", p.Project)
 	case upgrade.OutcomeRolledBack:
 		fmt.Fprintf(w, "upgrade failed and was rolled back to backup %s: the project runs as before\n", res.BackupID)
@@ -184,6 +191,9 @@ func printPlan(w io.Writer, p *upgrade.Plan) {
 			if r == s.Name {
 				reset = "  (will be emptied: --reset-data)"
 			}
+		}
+		if s.NotBackedUp != "" {
+			size = s.NotBackedUp
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", s.Name, s.Kind, size, reset)
 	}

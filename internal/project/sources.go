@@ -22,6 +22,10 @@ const (
 	KindBindDir     Kind = "bind-dir"         // a bind-mounted directory
 	KindBindFile    Kind = "bind-file"        // a bind-mounted single file
 	KindProjectFile Kind = "project-file"     // a compose file or env file of the project itself
+	// KindHostPath is a bind source that belongs to the host, not to the project: a socket,
+	// a device, /proc, /sys, a system path, or a read-only bind from outside the project
+	// dir. It is never archived nor restored unless included (SourceOptions.IncludeHostPaths).
+	KindHostPath Kind = "host-path"
 )
 
 // Mount is one place a source is mounted.
@@ -36,24 +40,45 @@ type Source struct {
 	// Name is stable across backups of the same project: the compose volume key,
 	// "anon:SERVICE:TARGET", a bind path relative to the project dir ("./data"),
 	// or "file:compose.yaml".
-	Name       string  `json:"name"`
-	Kind       Kind    `json:"kind"`
-	VolumeKey  string  `json:"volume_key,omitempty"`
-	VolumeName string  `json:"volume_name,omitempty"`
-	External   bool    `json:"external,omitempty"`
-	HostPath   string  `json:"host_path,omitempty"`
+	Name       string `json:"name"`
+	Kind       Kind   `json:"kind"`
+	VolumeKey  string `json:"volume_key,omitempty"`
+	VolumeName string `json:"volume_name,omitempty"`
+	External   bool   `json:"external,omitempty"`
+	HostPath   string `json:"host_path,omitempty"`
+	// HostReason says why a bind source is a host path ("socket", "device", "system path
+	// /etc", ...). It is kept when the host path is included (then Kind is a bind kind),
+	// and set for an included symlink leading outside the project: a source with a
+	// HostReason and a bind kind was opted in with --include-host-path.
+	HostReason string  `json:"host_reason,omitempty"`
 	Mounts     []Mount `json:"mounts,omitempty"`
 }
 
 // IsFile tells whether the source is a single file.
 func (s Source) IsFile() bool { return s.Kind == KindBindFile || s.Kind == KindProjectFile }
 
+// SourceOptions tune SourcesWith.
+type SourceOptions struct {
+	// IncludeHostPaths are bind sources (absolute, or relative to the project dir) to treat
+	// as data although they are host paths or symlinks leading outside the project
+	// (--include-host-path).
+	IncludeHostPaths []string
+}
+
 // Sources lists every data source of the project: named volumes used by services,
 // anonymous volumes (from the compose file or the image, found on the containers),
 // bind-mounted directories and files, and the project's compose and env files.
 // A bind source inside another bind directory is folded into it (its mounts added),
-// so no byte is archived twice.
+// so no byte is archived twice. Bind sources that are host paths, not the project's
+// data, come back as KindHostPath with a HostReason (see HostPathReason); they are
+// never folded into nor fold anything. A bind source that is a symlink leading
+// outside the project dir is refused with a *LinkOutsideError.
 func (p *Project) Sources(ctx context.Context, lister ContainerLister) ([]Source, error) {
+	return p.SourcesWith(ctx, lister, SourceOptions{})
+}
+
+// SourcesWith is Sources with options: included host paths are ordinary bind sources.
+func (p *Project) SourcesWith(ctx context.Context, lister ContainerLister, opts SourceOptions) ([]Source, error) {
 	containers, err := Containers(ctx, lister, p.Name)
 	if err != nil {
 		return nil, err
@@ -138,6 +163,9 @@ func (p *Project) Sources(ctx context.Context, lister ContainerLister) ([]Source
 	for _, k := range order {
 		out = append(out, *byKey[k])
 	}
+	if err := p.classifyBinds(out, opts.IncludeHostPaths); err != nil {
+		return nil, err
+	}
 	return foldNested(out), nil
 }
 
@@ -154,13 +182,13 @@ func hasMount(ms []Mount, m Mount) bool {
 func foldNested(srcs []Source) []Source {
 	var dirs []int
 	for i, s := range srcs {
-		if s.Kind == KindBindDir {
+		if s.Kind == KindBindDir && s.HostReason == "" {
 			dirs = append(dirs, i)
 		}
 	}
 	drop := map[int]bool{}
 	for i, s := range srcs {
-		if s.HostPath == "" {
+		if s.HostPath == "" || s.HostReason != "" {
 			continue
 		}
 		for _, d := range dirs {
@@ -240,6 +268,8 @@ func kindShort(k Kind) string {
 		return "dir"
 	case KindBindFile:
 		return "file"
+	case KindHostPath:
+		return "host"
 	default:
 		return "project"
 	}

@@ -220,7 +220,8 @@ func (s *Service) PlanRestore(ctx context.Context, p *project.Project, entry bac
 	if err != nil {
 		return nil, err
 	}
-	current, err := p.Sources(ctx, s.Engine)
+	// The project as the backup saw it: host paths the backup opted in are data here too.
+	current, err := p.SourcesWith(ctx, s.Engine, project.SourceOptions{IncludeHostPaths: m.IncludedHostPaths()})
 	if err != nil {
 		return nil, err
 	}
@@ -228,11 +229,15 @@ func (s *Service) PlanRestore(ctx context.Context, p *project.Project, entry bac
 	var refused []string
 	moved := false
 	for _, src := range srcs {
-		if src.Kind == kindHostPath {
+		if src.Kind == project.KindHostPath {
 			plan.Skipped = append(plan.Skipped, src.Name+": a host path, never restored")
 			continue
 		}
 		to, found, isMoved := matchSource(p, current, src)
+		if found && to.Kind == project.KindHostPath {
+			plan.Skipped = append(plan.Skipped, src.Name+": "+to.HostPath+" is a host path now ("+to.HostReason+"), never restored")
+			continue
+		}
 		switch {
 		case isMoved && !opts.ToRecordedPaths:
 			moved = true
@@ -425,6 +430,3 @@ func (s *Service) ensureVolume(ctx context.Context, it RestoreItem) error {
 	return err
 }
 
-// kindHostPath is the kind of a host system path (a socket, a device, /etc/localtime):
-// listed, never archived nor restored (project.KindHostPath where it exists).
-const kindHostPath project.Kind = "host-path"

@@ -86,12 +86,17 @@ type BackupOptions struct {
 	// ExtraFiles are host files to archive too (config files an upgrade will rewrite),
 	// unless a source already holds them.
 	ExtraFiles []string
-	Upgrade    *backup.UpgradeInfo
+	// IncludeHostPaths are host paths to back up as ordinary bind sources
+	// (--include-host-path); other host paths are listed in the manifest, not archived.
+	IncludeHostPaths []string
+	Upgrade          *backup.UpgradeInfo
 }
 
 // Backup archives every data source of the project into a new backup and returns its
 // manifest. Services that were running are stopped first and started again afterwards,
-// whatever happens in between.
+// whatever happens in between. Host paths (sockets, devices, system paths: see
+// project.HostPathReason) are not archived but listed in the manifest's HostPaths,
+// unless opts.IncludeHostPaths names them.
 func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOptions) (m *backup.Manifest, err error) {
 	if opts.Compression == "" {
 		opts.Compression = archive.Zstd
@@ -100,10 +105,12 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 		opts.Reason = "manual"
 	}
 	srcs := opts.Sources
+	var hostPaths []project.Source
 	if srcs == nil {
-		if srcs, err = p.Sources(ctx, s.Engine); err != nil {
+		if srcs, err = p.SourcesWith(ctx, s.Engine, project.SourceOptions{IncludeHostPaths: opts.IncludeHostPaths}); err != nil {
 			return nil, err
 		}
+		srcs, hostPaths = SplitHostPaths(srcs)
 		if len(opts.Only) > 0 {
 			srcs = filterSources(srcs, opts.Only)
 		}
@@ -156,7 +163,11 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 		Excludes:     opts.Excludes,
 		Stopped:      !opts.NoStop,
 		Running:      running.Services,
+		HostPaths:    hostPaths,
 		Upgrade:      opts.Upgrade,
+	}
+	for _, h := range hostPaths {
+		s.event(NotBackedUp(h) + ": " + h.HostPath)
 	}
 	if v, err := s.Engine.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
 		m.EngineVersion, m.EngineAPI = v.Version, v.APIVersion
@@ -194,6 +205,23 @@ func (s *Service) stopAll(ctx context.Context, p *project.Project, r project.Run
 		}
 	}
 	return restart, p.Stop(ctx, s.Engine, r)
+}
+
+// SplitHostPaths separates the host paths (never archived) from the data sources.
+func SplitHostPaths(srcs []project.Source) (data, host []project.Source) {
+	for _, src := range srcs {
+		if src.Kind == project.KindHostPath {
+			host = append(host, src)
+		} else {
+			data = append(data, src)
+		}
+	}
+	return data, host
+}
+
+// NotBackedUp is how a skipped host path is described to users.
+func NotBackedUp(h project.Source) string {
+	return "not backed up: host path (" + h.HostReason + ")"
 }
 
 func filterSources(srcs []project.Source, names []string) []project.Source {

@@ -19,6 +19,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/config"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/moby/moby/client"
 )
@@ -52,6 +53,8 @@ type SourceSize struct {
 	Name  string       `json:"name"`
 	Kind  project.Kind `json:"kind"`
 	Bytes int64        `json:"bytes"`
+	// NotBackedUp says why a host path is left out ("not backed up: host path (socket)").
+	NotBackedUp string `json:"not_backed_up,omitempty"`
 }
 
 // MergeInfo is a planned config merge.
@@ -163,10 +166,11 @@ func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options
 		return plan, err
 	}
 
-	srcs, err := p.Sources(ctx, m.Engine)
+	all, err := p.SourcesWith(ctx, m.Engine, project.SourceOptions{IncludeHostPaths: opts.IncludeHostPaths})
 	if err != nil {
 		return plan, err
 	}
+	srcs, hostPaths := snapshot.SplitHostPaths(all)
 	known := map[string]bool{}
 	for _, s := range srcs {
 		known[s.Name] = true
@@ -181,6 +185,9 @@ func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options
 		}
 	}
 	plan.Sources = m.sizes(ctx, srcs)
+	for _, h := range hostPaths {
+		plan.Sources = append(plan.Sources, SourceSize{Name: h.Name, Kind: h.Kind, Bytes: -1, NotBackedUp: snapshot.NotBackedUp(h)})
+	}
 	for _, s := range plan.Sources {
 		if s.Bytes > 0 {
 			plan.BackupBytes += s.Bytes

@@ -85,6 +85,9 @@ type Options struct {
 	Health         health.Options
 	Compression    archive.Compression
 	Level          int
+
+	// IncludeHostPaths are host paths backed up as data (--include-host-path).
+	IncludeHostPaths []string
 }
 
 // Outcome is how an upgrade ended.
@@ -204,6 +207,7 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 	man, err := m.Snapshots.Backup(ctx, p, snapshot.BackupOptions{
 		Reason: "upgrade", Stopped: &plan.running, Upgrade: info,
 		Compression: opts.Compression, Level: opts.Level, ExtraFiles: plan.mergeFiles(),
+		IncludeHostPaths: opts.IncludeHostPaths,
 	})
 	if err != nil {
 		return m.fail(ctx, p, jr, res, opts, fmt.Errorf("backup: %w", err))

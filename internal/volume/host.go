@@ -98,8 +98,10 @@ func (m *EngineMover) hostDataPath(ctx context.Context, t Target, write bool) (s
 		return p, checkAccess(p, fi.IsDir(), false)
 	}
 	if t.IsFile {
-		// The helper mounts the parent directory and replaces the file inside it.
-		if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
+		// The helper mounts the parent directory and replaces the file inside it. A symlink
+		// to a file is followed here (Extract replaces the file it leads to, never the
+		// link), where an absolute link still resolves, unlike in the helper.
+		if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
 			return "", fmt.Errorf("%s is not a regular file", p)
 		}
 		parent := filepath.Dir(p)

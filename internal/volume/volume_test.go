@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -504,6 +505,47 @@ func TestExcludedRelMatchesArchive(t *testing.T) {
 	for _, c := range cases {
 		if got := excludedRel(c.rel, c.pats); got != c.want {
 			t.Errorf("excludedRel(%q, %q) = %v", c.rel, c.pats, got)
+		}
+	}
+}
+
+// TestSingleFileBindThroughSymlink: restoring a single-file bind whose path is a symlink
+// writes the file the link leads to and keeps the link. A relative link resolves on every
+// path; an absolute one on the host path, and is refused (not replaced) in the helper,
+// where it leads nowhere.
+func TestSingleFileBindThroughSymlink(t *testing.T) {
+	noLeftovers(t)
+	for _, p := range hostPaths(t, PathHelper) {
+		for _, abs := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/abs=%v", p, abs), func(t *testing.T) {
+				m := newMover(t, p)
+				dir := tempDir(t)
+				real := filepath.Join(dir, "real", "config.toml")
+				writeFile(t, real, []byte("key = 1\n"), 0o644, 0, 0)
+				target := "real/config.toml"
+				if abs {
+					target = real
+				}
+				link := filepath.Join(dir, "config.toml")
+				must(t, os.Symlink(target, link))
+				tg := Target{Kind: KindBind, HostPath: link, IsFile: true}
+				data, _ := backupBytes(t, m, tg, BackupOptions{})
+				writeFile(t, real, []byte("changed and longer\n"), 0o644, 0, 0)
+				_, err := m.Restore(ctxT(t), tg, bytes.NewReader(data), RestoreOptions{})
+				if got, lerr := os.Readlink(link); lerr != nil || got != target {
+					t.Fatalf("the symlink was replaced: readlink = %q, %v (restore: %v)", got, lerr, err)
+				}
+				b, _ := os.ReadFile(real)
+				if abs && p == PathHelper {
+					if err == nil || string(b) != "changed and longer\n" {
+						t.Errorf("helper through an absolute link: err %v, file %q; want a refusal, the file untouched", err, b)
+					}
+					return
+				}
+				if err != nil || string(b) != "key = 1\n" {
+					t.Errorf("restore: %v; the file behind the link holds %q", err, b)
+				}
+			})
 		}
 	}
 }
