@@ -176,7 +176,6 @@ func (m *Manifest) validate() error {
 	return nil
 }
 
-
 // plainFileName accepts a file name that stays in the directory it is joined to.
 func plainFileName(name string) error {
 	switch {

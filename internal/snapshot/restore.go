@@ -429,4 +429,3 @@ func (s *Service) ensureVolume(ctx context.Context, it RestoreItem) error {
 	})
 	return err
 }
-
