@@ -40,6 +40,7 @@ type upgradeOptions struct {
 	NoAutoRollback bool
 	ResetData      []string
 	KeepUnknown    bool
+	ShowSecrets    bool
 	Compression    string
 	health         healthFlags
 }
@@ -65,6 +66,7 @@ ID, data, config and compose files from the backup.`,
 	f.BoolVar(&o.NoAutoRollback, "no-auto-rollback", false, "On failure, leave the project as it is (roll back later with `docker maim rollback`)")
 	f.StringArrayVar(&o.ResetData, "reset-data", nil, "Empty data source SOURCE after it is in the backup (repeatable)")
 	f.BoolVar(&o.KeepUnknown, "keep-unknown", false, "Keep config keys the new template no longer has")
+	f.BoolVar(&o.ShowSecrets, "show-secrets", false, "Show secret values (API keys, passwords, every .env value) in the plan's config diffs instead of <redacted>")
 	f.StringVar(&o.Compression, "compression", "zstd", "Backup compression: zstd, gzip, none")
 	o.health.add(f)
 	return cmd
@@ -94,7 +96,7 @@ func runUpgrade(cmd *cobra.Command, e *env, o *upgradeOptions) error {
 	defer s.close()
 	res, err := m.Upgrade(ctx, s.proj, upgrade.Options{
 		Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
-		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown,
+		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
 		Health: o.health.options(), Compression: comp,
 	})
 	s.progress.Close()
