@@ -136,7 +136,7 @@ type Kept struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"` // the manifest's reason
-	Rule   string `json:"kept"`             // one of the Kept* constants
+	Rule   string `json:"rule"`             // one of the Kept* constants
 	Why    string `json:"why"`              // the rule in words
 }
 

@@ -43,14 +43,14 @@ func TestPruneKeepsUnreadableAndLastUpgrade(t *testing.T) {
 	r := mustOK(t, bp.maim("prune", "--keep", "1", "--dry-run", "--format", "json"))
 	var res struct {
 		Removed []struct{ ID string } `json:"removed"`
-		Kept    []struct{ ID, Kept, Why string }
+		Kept    []struct{ ID, Rule, Why string }
 	}
 	if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil {
 		t.Fatalf("prune --format json: %v\n%s", err, r)
 	}
 	rules := map[string]string{}
 	for _, k := range res.Kept {
-		rules[k.ID] = k.Kept
+		rules[k.ID] = k.Rule
 		if k.Why == "" {
 			t.Errorf("kept %s without saying why: %s", k.ID, r.Stdout)
 		}
