@@ -273,7 +273,9 @@ func yamlSecrets(data []byte, c *spanCollector) error {
 		return i - lineStarts[l]
 	}
 	blank := func(l int) bool { return len(bytes.TrimSpace(data[lineStarts[l]:lineEnd(l)])) == 0 }
-	scalar := func(path string, n *yaml.Node) {
+	// scalar records n; base is the indentation its value's continuation lines exceed
+	// (its key's column, or its sequence's dash).
+	scalar := func(path string, n *yaml.Node, base int) {
 		l := n.Line - 1
 		if l < 0 || l >= len(lineStarts) {
 			return
@@ -315,9 +317,8 @@ func yamlSecrets(data []byte, c *spanCollector) error {
 				end = start + len(bytes.TrimRight(line, " \t\r"))
 			}
 		}
-		// Lines below indented deeper than this one continue the value (block scalars,
+		// Lines below indented deeper than the key continue the value (block scalars,
 		// folded plain or quoted strings).
-		base := indent(l)
 		for k := l + 1; k < len(lineStarts); k++ {
 			if blank(k) {
 				continue
@@ -329,29 +330,29 @@ func yamlSecrets(data []byte, c *spanCollector) error {
 		}
 		c.add(path, start, end, n.Value)
 	}
-	var walk func(path string, secret bool, n *yaml.Node)
-	walk = func(path string, secret bool, n *yaml.Node) {
+	var walk func(path string, secret bool, n *yaml.Node, base int)
+	walk = func(path string, secret bool, n *yaml.Node, base int) {
 		switch n.Kind {
 		case yaml.DocumentNode:
 			for _, ch := range n.Content {
-				walk(path, secret, ch)
+				walk(path, secret, ch, -1)
 			}
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := n.Content[i].Value
-				walk(path+"."+k, secret || SecretKey(k), n.Content[i+1])
+				k := n.Content[i]
+				walk(path+"."+k.Value, secret || SecretKey(k.Value), n.Content[i+1], k.Column-1)
 			}
 		case yaml.SequenceNode:
 			for _, ch := range n.Content {
-				walk(path+"[]", secret, ch)
+				walk(path+"[]", secret, ch, n.Column-1)
 			}
 		case yaml.ScalarNode:
 			if secret || urlPassword.MatchString(n.Value) {
-				scalar(path, n)
+				scalar(path, n, base)
 			}
 		}
 	}
-	walk("", false, doc)
+	walk("", false, doc, -1)
 	return nil
 }
 

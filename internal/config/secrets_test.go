@@ -169,6 +169,15 @@ func TestDiffRedactsUnparsableAndMultiline(t *testing.T) {
 	if want := "-<redacted: changed>\n+<redacted: changed>\n-name = \"x\"\n+name = \"y\"\n"; d != want {
 		t.Errorf("diff %q, want %q", d, want)
 	}
+	// YAML: a value's continuation lines are those indented deeper than its key, not
+	// the next key of the same mapping in a sequence.
+	a = "items:\n  - token: tok-aaa\n    name: one\n    note: >\n      folded tok-bbb\n      more\n  - name: two\n"
+	b = "items:\n  - token: tok-ccc\n    name: uno\n    note: >\n      folded tok-bbb\n      more\n  - name: two\n"
+	d = Diff([]byte(a), []byte(b), YAML, false)
+	wantNoSecrets(t, "YAML sequence of mappings", d, "tok-")
+	if want := "-  - token: <redacted: changed>\n-    name: one\n+  - token: <redacted: changed>\n+    name: uno\n"; d != want {
+		t.Errorf("diff %q, want %q", d, want)
+	}
 	// A file that does not parse shows no line of itself.
 	d = Diff([]byte("api_key = \"sk-broken\n"), []byte("api_key = \"sk-other\"\n"), TOML, false)
 	wantNoSecrets(t, "unparsable file", d, "sk-broken", "sk-other")
