@@ -10,15 +10,16 @@ import (
 
 // ApplyFile replaces the file at path with data atomically (a temporary file in
 // the same directory, synced, then renamed over it), keeping the file's mode and
-// owner. A symbolic link is kept and its target replaced. A missing file is
-// created with mode 0644, owned like its directory (created if needed).
+// owner. A symbolic link is kept and its target replaced. A missing file (a config
+// made from its template) is created with mode 0600, owned like its directory
+// (created if needed): config files hold API keys and passwords.
 func ApplyFile(path string, data []byte) error {
 	target := path
 	if resolved, err := filepath.EvalSymlinks(path); err == nil {
 		target = resolved
 	}
 	dir := filepath.Dir(target)
-	mode := fs.FileMode(0o644)
+	mode := fs.FileMode(0o600)
 	var own owner
 	fi, err := os.Stat(target)
 	switch {

@@ -12,7 +12,11 @@
 // running it (TemplateFromImage), a host path, an `x-maim` compose extension
 // (PlansFromExtension), or the MaiBot 0.6 – 0.12 layout detected from the core
 // service's bind mounts (DetectMaiBot). ApplyFile replaces a config file
-// atomically, keeping its owner and mode.
+// atomically, keeping its owner and mode (a new file is 0600).
+//
+// Diff renders the changed lines of a merge for people and JSON; it redacts secret
+// values (SecretKey: API keys, tokens, passwords and the like by key name, URLs with a
+// password, every dotenv value) unless asked to show them.
 //
 // The package does not decide when merges happen, does not back files up and does
 // not talk to Compose; internal/upgrade does.

@@ -235,7 +235,7 @@ func TestApplyFile(t *testing.T) {
 	if err := ApplyFile(np, []byte("A=1\n")); err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(np); err != nil || fi.Mode().Perm() != 0o644 {
+	if fi, err := os.Stat(np); err != nil || fi.Mode().Perm() != 0o600 { // may hold secrets
 		t.Errorf("new file: %v %v", fi, err)
 	}
 	if err := ApplyFile(dir, []byte("x")); err == nil {

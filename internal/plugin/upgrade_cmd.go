@@ -40,6 +40,7 @@ type upgradeOptions struct {
 	NoAutoRollback bool
 	ResetData      []string
 	KeepUnknown    bool
+	ShowSecrets    bool
 	Compression    string
 	HostPaths      []string
 	health         healthFlags
@@ -66,6 +67,7 @@ ID, data, config and compose files from the backup.`,
 	f.BoolVar(&o.NoAutoRollback, "no-auto-rollback", false, "On failure, leave the project as it is (roll back later with `docker maim rollback`)")
 	f.StringArrayVar(&o.ResetData, "reset-data", nil, "Empty data source SOURCE after it is in the backup (repeatable)")
 	f.BoolVar(&o.KeepUnknown, "keep-unknown", false, "Keep config keys the new template no longer has")
+	f.BoolVar(&o.ShowSecrets, "show-secrets", false, "Show secret values (API keys, passwords, every .env value) in the plan's config diffs instead of <redacted>")
 	f.StringVar(&o.Compression, "compression", "zstd", "Backup compression: zstd, gzip, none")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source PATH although it is a host path or a symlink leading outside the project (repeatable)")
 	o.health.add(f)
@@ -96,7 +98,7 @@ func runUpgrade(cmd *cobra.Command, e *env, o *upgradeOptions) error {
 	defer s.close()
 	res, err := m.Upgrade(ctx, s.proj, upgrade.Options{
 		Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
-		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown,
+		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
 		Health: o.health.options(), Compression: comp, IncludeHostPaths: o.HostPaths,
 	})
 	s.progress.Close()
@@ -367,12 +369,22 @@ func printStatus(w io.Writer, st *upgrade.Status) {
 
 func newPruneCommand(e *env) *cobra.Command {
 	var o upgrade.PruneOptions
+	var format string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
-		Short: "Remove old backups and their image pins (never the newest complete one)",
+		Short: "Remove old backups and their image pins (safety backups first; never the last upgrade's or an unreadable one)",
+		Long: `Keeps the --keep newest complete backups (manual and upgrade backups before the safety
+backups restore and rollback take), and always keeps: the last upgrade's backup (the one
+` + "`rollback`" + ` with no ID goes back to) with its image pins, the backup an interrupted operation
+needs, and every backup whose manifest cannot be read (one written by a newer docker-maim, say)
+unless --include-unreadable. Incomplete and damaged backups are removed whatever --keep says.
+The output says why each backup left in place was kept.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Keep < 1 {
 				return usageError{errors.New("--keep must be at least 1")}
+			}
+			if format != "text" && format != "json" {
+				return usageError{fmt.Errorf("unknown --format %q (text or json)", format)}
 			}
 			ctx := cmd.Context()
 			s, m, err := e.openUpgrades(ctx, true)
@@ -380,25 +392,47 @@ func newPruneCommand(e *env) *cobra.Command {
 				return err
 			}
 			defer s.close()
-			pruned, err := m.Prune(ctx, s.proj.Name, o)
-			if err != nil {
+			res, err := m.Prune(ctx, s.proj.Name, o)
+			if res == nil {
 				return err
 			}
-			var total int64
-			verb := "removed"
-			if o.DryRun {
-				verb = "would remove"
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if jerr := enc.Encode(res); jerr != nil {
+					return jerr
+				}
+				return err
 			}
-			for _, p := range pruned {
-				total += p.Size
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%s, %s)\n", verb, p.ID, p.Status, units.HumanSize(float64(p.Size)))
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %d backups, %s\n", verb, len(pruned), units.HumanSize(float64(total)))
-			return nil
+			printPrune(out, res)
+			return err
 		},
 	}
-	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep this many newest complete backups")
+	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep this many newest complete backups (besides those kept by a rule)")
 	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "Only remove backups older than this (e.g. 720h)")
+	cmd.Flags().BoolVar(&o.IncludeUnreadable, "include-unreadable", false, "Also remove backups whose manifest cannot be read (e.g. written by a newer docker-maim)")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Show what would be removed")
+	cmd.Flags().StringVar(&format, "format", "text", "Output format: text or json")
 	return cmd
+}
+
+func printPrune(w io.Writer, res *upgrade.PruneResult) {
+	verb := "removed"
+	if res.DryRun {
+		verb = "would remove"
+	}
+	var total int64
+	for _, p := range res.Removed {
+		total += p.Size
+		what := p.Status
+		if p.Reason != "" {
+			what += ", " + p.Reason
+		}
+		fmt.Fprintf(w, "%s %s (%s, %s)\n", verb, p.ID, what, units.HumanSize(float64(p.Size)))
+	}
+	for _, k := range res.Kept {
+		fmt.Fprintf(w, "kept %s: %s\n", k.ID, k.Why)
+	}
+	fmt.Fprintf(w, "%s %d backups, %s; kept %d\n", verb, len(res.Removed), units.HumanSize(float64(total)), len(res.Kept))
 }

@@ -272,7 +272,7 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 		}
 		plan.Merges = append(plan.Merges, MergeInfo{
 			File: pl.File, Service: pl.Service, Template: tpl, Action: string(pl.Action),
-			Changed: r.Changed(), Report: r.Report, Diff: lineDiff(string(r.Current), string(r.Merged)),
+			Changed: r.Changed(), Report: r.Report, Diff: config.Diff(r.Current, r.Merged, r.Plan.Format, opts.ShowSecrets),
 		})
 	}
 	return nil
@@ -422,48 +422,8 @@ func duHost(path string) int64 {
 	return n
 }
 
-// lineDiff is a small unified-style diff (changed lines only) for --dry-run.
-func lineDiff(a, b string) string {
-	if a == b {
-		return ""
-	}
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	// longest common subsequence on lines (configs are small)
-	n, m := len(al), len(bl)
-	if n*m > 4_000_000 {
-		return "(files too large to diff)"
-	}
-	lcs := make([][]int32, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int32, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if al[i] == bl[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else if lcs[i+1][j] >= lcs[i][j+1] {
-				lcs[i][j] = lcs[i+1][j]
-			} else {
-				lcs[i][j] = lcs[i][j+1]
-			}
-		}
-	}
-	var out strings.Builder
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && al[i] == bl[j]:
-			i++
-			j++
-		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			fmt.Fprintf(&out, "-%s\n", al[i])
-			i++
-		default:
-			fmt.Fprintf(&out, "+%s\n", bl[j])
-			j++
-		}
-	}
-	return out.String()
-}
+// lineDiff is a small unified-style diff (changed lines only) of plain text, secrets
+// not redacted; config files go through config.Diff, which redacts them.
+func lineDiff(a, b string) string { return config.Diff([]byte(a), []byte(b), "", true) }
 
 var _ io.Writer = (*bytes.Buffer)(nil)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,8 +45,14 @@ func newPruneRig(t *testing.T) *pruneRig {
 	return &pruneRig{t: t, store: s, eng: eng, m: &Manager{Engine: eng, Store: s}}
 }
 
-// complete makes a complete backup created at at, of services bot and db.
+// complete makes a complete manual backup created at at, of services bot and db.
 func (r *pruneRig) complete(at time.Time) string {
+	r.t.Helper()
+	return r.completeAs(at, "manual")
+}
+
+// completeAs makes a complete backup with the given reason.
+func (r *pruneRig) completeAs(at time.Time, reason string) string {
 	r.t.Helper()
 	w, err := r.store.Begin("demo", at)
 	if err != nil {
@@ -57,7 +64,7 @@ func (r *pruneRig) complete(at time.Time) string {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	m := &backup.Manifest{CreatedAt: at, Reason: "upgrade", Compression: "none",
+	m := &backup.Manifest{CreatedAt: at, Reason: reason, Compression: "none",
 		Services: []backup.Service{{Name: "bot"}, {Name: "db"}},
 		Sources:  []backup.Source{{Archive: "01-vol-data.tar", SHA256: sum, ArchiveSize: size}}}
 	m.Sources[0].Name, m.Sources[0].Kind, m.Sources[0].VolumeName = "data", project.KindVolume, "demo_data"
@@ -87,10 +94,19 @@ func (r *pruneRig) ids() []string {
 	return out
 }
 
-func prunedIDs(ps []Pruned) []string {
+func prunedIDs(res *PruneResult) []string {
 	var out []string
-	for _, p := range ps {
+	for _, p := range res.Removed {
 		out = append(out, p.ID)
+	}
+	return out
+}
+
+// keptRules maps each kept backup to its rule.
+func keptRules(res *PruneResult) map[string]string {
+	out := map[string]string{}
+	for _, k := range res.Kept {
+		out[k.ID] = k.Rule
 	}
 	return out
 }
@@ -119,10 +135,10 @@ func TestPruneKeepsNewestComplete(t *testing.T) {
 	if left := r.ids(); !reflect.DeepEqual(left, ids[3:]) {
 		t.Fatalf("left %v, want %v", left, ids[3:])
 	}
-	if got[0].Status != string(backup.StatusCorrupt) || got[1].Status != string(backup.StatusIncomplete) || got[2].Status != string(backup.StatusComplete) {
+	if got.Removed[0].Status != string(backup.StatusCorrupt) || got.Removed[1].Status != string(backup.StatusIncomplete) || got.Removed[2].Status != string(backup.StatusComplete) {
 		t.Errorf("statuses %+v", got)
 	}
-	if got[2].Size != 10 || got[1].Size != 0 {
+	if got.Removed[2].Size != 10 || got.Removed[1].Size != 0 {
 		t.Errorf("sizes %+v", got)
 	}
 	// pins of every pruned backup with a manifest, under the refs pinRef gives
@@ -133,8 +149,8 @@ func TestPruneKeepsNewestComplete(t *testing.T) {
 	if !reflect.DeepEqual(r.eng.removed, wantRemoved) {
 		t.Fatalf("ImageRemove calls %v, want %v", r.eng.removed, wantRemoved)
 	}
-	if got[2].Pins != 2 {
-		t.Errorf("pins removed = %d, want 2", got[2].Pins)
+	if got.Removed[2].Pins != 2 {
+		t.Errorf("pins removed = %d, want 2", got.Removed[2].Pins)
 	}
 }
 
@@ -157,7 +173,7 @@ func TestPruneNeverTheNewestCompleteDefaultKeep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 6 || !reflect.DeepEqual(r.ids(), ids[6:]) {
+	if len(got.Removed) != 6 || !reflect.DeepEqual(r.ids(), ids[6:]) {
 		t.Fatalf("keep 1: pruned %v, left %v", prunedIDs(got), r.ids())
 	}
 }
@@ -236,8 +252,8 @@ func TestPruneDryRunRemovesNothing(t *testing.T) {
 	if len(r.eng.removed) != 0 {
 		t.Fatalf("dry run removed images %v", r.eng.removed)
 	}
-	if got[1].Pins != 0 || got[1].Size != 10 {
-		t.Errorf("dry run entry %+v", got[1])
+	if got.Removed[1].Pins != 0 || got.Removed[1].Size != 10 {
+		t.Errorf("dry run entry %+v", got.Removed[1])
 	}
 	_ = b
 }
@@ -251,7 +267,7 @@ func TestPrunePinsCountedOnlyWhenRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].ID != a || got[0].Pins != 1 {
+	if len(got.Removed) != 1 || got.Removed[0].ID != a || got.Removed[0].Pins != 1 {
 		t.Fatalf("pruned %+v, want %s with 1 pin removed", got, a)
 	}
 	if _, err := os.Stat(r.store.Dir("demo", a)); !os.IsNotExist(err) {
@@ -262,7 +278,176 @@ func TestPrunePinsCountedOnlyWhenRemoved(t *testing.T) {
 func TestPruneNoBackups(t *testing.T) {
 	r := newPruneRig(t)
 	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{})
-	if err != nil || len(got) != 0 {
+	if err != nil || len(got.Removed) != 0 || len(got.Kept) != 0 {
 		t.Fatalf("Prune of nothing = %v, %v", got, err)
+	}
+}
+
+// unreadable makes a backup whose manifest this build cannot read: written by a newer
+// docker-maim (format_version 99), with its archive in place.
+func (r *pruneRig) unreadable(at time.Time, manifest string) string {
+	r.t.Helper()
+	id := r.complete(at)
+	if err := os.WriteFile(filepath.Join(r.store.Dir("demo", id), backup.ManifestName), []byte(manifest), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	return id
+}
+
+func TestPruneKeepsUnreadableUnlessIncluded(t *testing.T) {
+	r := newPruneRig(t)
+	newer := r.unreadable(old, `{"format_version": 99, "id": "x", "reason": "manual", "sources": []}`)
+	torn := r.unreadable(old.Add(time.Hour), `{"format_version": 1, "id"`)
+	a := r.complete(old.Add(2 * time.Hour))
+	b := r.complete(old.Add(3 * time.Hour))
+
+	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// unreadable backups neither go nor take a --keep slot
+	if want := []string{a}; !reflect.DeepEqual(prunedIDs(got), want) {
+		t.Fatalf("pruned %v, want %v", prunedIDs(got), want)
+	}
+	if want := map[string]string{b: KeptNewest, torn: KeptUnreadable, newer: KeptUnreadable}; !reflect.DeepEqual(keptRules(got), want) {
+		t.Fatalf("kept %v, want %v", keptRules(got), want)
+	}
+	for _, k := range got.Kept {
+		if k.ID == newer && !strings.Contains(k.Why, "format version 99") {
+			t.Errorf("why %s was kept does not say what is unreadable: %q", k.ID, k.Why)
+		}
+	}
+	if left := r.ids(); !reflect.DeepEqual(left, []string{newer, torn, b}) {
+		t.Fatalf("left %v", left)
+	}
+	if len(r.eng.removed) != 2 { // a's two pins only; nothing guessed for unreadable backups
+		t.Errorf("ImageRemove calls %v", r.eng.removed)
+	}
+
+	got, err = r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1, IncludeUnreadable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{torn, newer}; !reflect.DeepEqual(prunedIDs(got), want) {
+		t.Fatalf("with IncludeUnreadable pruned %v, want %v", prunedIDs(got), want)
+	}
+	if left := r.ids(); !reflect.DeepEqual(left, []string{b}) {
+		t.Fatalf("left %v", left)
+	}
+}
+
+func TestPruneKeepsTheLastUpgradesBackup(t *testing.T) {
+	r := newPruneRig(t)
+	up1 := r.completeAs(old, "upgrade")
+	up2 := r.completeAs(old.Add(time.Hour), "upgrade")
+	var manual []string
+	for i := 2; i < 6; i++ {
+		manual = append(manual, r.complete(old.Add(time.Duration(i)*time.Hour)))
+	}
+	// No history: rollback picks the newest complete upgrade backup.
+	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rules := keptRules(got); rules[up2] != KeptLastUpgrade || rules[manual[3]] != KeptNewest || len(rules) != 2 {
+		t.Fatalf("kept %v, want %s (last upgrade) and %s (newest)", rules, up2, manual[3])
+	}
+	// History names the last upgrade (an older one: up2's upgrade was not recorded).
+	j := Journals{Store: r.store, Project: "demo"}
+	if err := j.Append(Record{Op: "upgrade", Result: string(OutcomeUpgraded), BackupID: up1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(Record{Op: "upgrade", Result: string(OutcomeNothingToDo)}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := r.m.lastUpgradeBackup(j)
+	if err != nil || id != up1 {
+		t.Fatalf("rollback's default target is %q (%v), want %s", id, err, up1)
+	}
+	got, err = r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{manual[2], manual[1], manual[0], up2}; !reflect.DeepEqual(prunedIDs(got), want) {
+		t.Fatalf("pruned %v, want %v", prunedIDs(got), want)
+	}
+	if left := r.ids(); !reflect.DeepEqual(left, []string{up1, manual[3]}) {
+		t.Fatalf("left %v", left)
+	}
+	for _, ref := range r.eng.removed {
+		if strings.HasSuffix(ref, "."+up1) {
+			t.Errorf("removed the pin %s of the last upgrade's backup", ref)
+		}
+	}
+	if k := got.Kept[len(got.Kept)-1]; k.ID != up1 || k.Rule != KeptLastUpgrade || !strings.Contains(k.Why, "rollback") {
+		t.Errorf("kept entry %+v, want %s as the last upgrade's backup, saying rollback needs it", k, up1)
+	}
+}
+
+func TestPruneSafetyBackupsFirst(t *testing.T) {
+	r := newPruneRig(t)
+	m1 := r.complete(old)
+	s1 := r.completeAs(old.Add(1*time.Hour), "pre-restore")
+	m2 := r.complete(old.Add(2 * time.Hour))
+	s2 := r.completeAs(old.Add(3*time.Hour), "pre-rollback")
+	inc := r.incomplete(old.Add(4 * time.Hour))
+
+	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 3, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the two manual backups fill the keep slots before the newer safety ones
+	if want := []string{inc, s1}; !reflect.DeepEqual(prunedIDs(got), want) {
+		t.Fatalf("keep 3: pruned %v, want %v", prunedIDs(got), want)
+	}
+	if want := map[string]string{m2: KeptNewest, m1: KeptNewest, s2: KeptNewest}; !reflect.DeepEqual(keptRules(got), want) {
+		t.Fatalf("keep 3: kept %v, want %v", keptRules(got), want)
+	}
+	got, err = r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// removal order: broken, then safety backups, then the others
+	if want := []string{inc, s2, s1, m1}; !reflect.DeepEqual(prunedIDs(got), want) {
+		t.Fatalf("keep 1: pruned %v, want %v", prunedIDs(got), want)
+	}
+	if got.Removed[1].Reason != "pre-rollback" || got.Removed[3].Reason != "manual" {
+		t.Errorf("removed entries do not carry their reason: %+v", got.Removed)
+	}
+	if left := r.ids(); !reflect.DeepEqual(left, []string{m2}) {
+		t.Fatalf("left %v", left)
+	}
+}
+
+func TestPruneSaysWhyEachIsKept(t *testing.T) {
+	r := newPruneRig(t)
+	now := time.Now().UTC()
+	needed := r.complete(now.Add(-96 * time.Hour))
+	up := r.completeAs(now.Add(-72*time.Hour), "upgrade")
+	young := r.completeAs(now.Add(-time.Hour), "pre-restore")
+	newest := r.complete(now.Add(-time.Minute))
+	if err := (Journals{Store: r.store, Project: "demo"}).Save(&Journal{Op: "restore", Phase: PhaseHealth, BackupID: needed}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1, OlderThan: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Removed) != 0 {
+		t.Fatalf("pruned %v", prunedIDs(got))
+	}
+	want := []Kept{
+		{ID: newest, Rule: KeptNewest}, {ID: young, Rule: KeptYoung}, {ID: up, Rule: KeptLastUpgrade}, {ID: needed, Rule: KeptJournal},
+	}
+	if len(got.Kept) != len(want) {
+		t.Fatalf("kept %+v", got.Kept)
+	}
+	for i, k := range got.Kept { // newest first
+		if k.ID != want[i].ID || k.Rule != want[i].Rule || k.Why == "" || k.Status != "complete" {
+			t.Errorf("kept[%d] = %+v, want %s kept by %s with a reason", i, k, want[i].ID, want[i].Rule)
+		}
+	}
+	if !strings.Contains(got.Kept[3].Why, "interrupted restore") {
+		t.Errorf("journal rule says %q", got.Kept[3].Why)
 	}
 }

@@ -2,6 +2,8 @@ package upgrade
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -103,72 +105,193 @@ func (m *Manager) Status(ctx context.Context, p *project.Project) (*Status, erro
 
 // PruneOptions select what prune removes.
 type PruneOptions struct {
-	Keep      int           // newest complete backups to keep (default 5)
+	Keep      int           // newest complete backups to keep besides those kept by a rule (default 5)
 	OlderThan time.Duration // only remove backups older than this (0: any age)
-	DryRun    bool
+	// IncludeUnreadable also removes backups whose manifest cannot be read (one written
+	// by a newer docker-maim, a torn or unreadable manifest.json). Without it they stay.
+	IncludeUnreadable bool
+	DryRun            bool
 }
 
 // Pruned is one removed backup.
 type Pruned struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"` // the manifest's reason ("" when unreadable)
 	Size   int64  `json:"size"`
 	Pins   int    `json:"pins_removed"`
 }
 
-// Prune removes old backups and their image pins. It never removes the newest complete
-// backup nor one that an interrupted operation needs. The caller holds the project lock.
-func (m *Manager) Prune(ctx context.Context, projectName string, opts PruneOptions) ([]Pruned, error) {
+// Why a backup was kept.
+const (
+	KeptNewest      = "newest"       // one of the --keep newest complete backups
+	KeptLastUpgrade = "last-upgrade" // the backup `rollback` with no ID goes back to
+	KeptJournal     = "journal"      // an interrupted operation needs it
+	KeptUnreadable  = "unreadable"   // its manifest cannot be read (--include-unreadable removes it)
+	KeptYoung       = "younger"      // younger than --older-than
+)
+
+// Kept is one backup prune left, and why.
+type Kept struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"` // the manifest's reason
+	Rule   string `json:"rule"`             // one of the Kept* constants
+	Why    string `json:"why"`              // the rule in words
+}
+
+// PruneResult is what prune removed (or would remove) and what it kept.
+type PruneResult struct {
+	Removed []Pruned `json:"removed"`
+	Kept    []Kept   `json:"kept"`
+	DryRun  bool     `json:"dry_run"`
+}
+
+// isSafety tells a safety backup (taken by restore or rollback before they overwrite).
+func isSafety(reason string) bool { return reason == "pre-restore" || reason == "pre-rollback" }
+
+// Prune removes old backups and their image pins. Rules, in order:
+//   - never removed: the backup an interrupted operation's journal names, the last
+//     upgrade's backup (the one `rollback` with no ID goes back to), and, unless
+//     IncludeUnreadable, a backup whose manifest cannot be read (written by a newer
+//     docker-maim, torn, unreadable);
+//   - of the other complete backups, the Keep newest stay, manual and upgrade backups
+//     before safety ones (pre-restore, pre-rollback): safety backups are pruned first;
+//   - incomplete backups (no manifest: interrupted while writing) and damaged ones
+//     (readable manifest, an archive missing or of the wrong size) are removed whatever
+//     Keep says;
+//   - with OlderThan, only backups older than it are removed.
+//
+// Removal order: incomplete and damaged backups, then safety backups, then the others,
+// each newest first. A journal or history that cannot be read stops prune: it cannot
+// tell what is needed. The caller holds the project lock.
+func (m *Manager) Prune(ctx context.Context, projectName string, opts PruneOptions) (*PruneResult, error) {
 	if opts.Keep <= 0 {
 		opts.Keep = 5
 	}
+	res := &PruneResult{Removed: []Pruned{}, Kept: []Kept{}, DryRun: opts.DryRun}
 	all, err := m.Store.List(projectName)
 	if err != nil {
 		return nil, err
 	}
-	needed := map[string]bool{}
-	if jr, err := (Journals{Store: m.Store, Project: projectName}).Load(); err != nil {
+	journals := Journals{Store: m.Store, Project: projectName}
+	rules := map[string]Kept{}
+	if jr, err := journals.Load(); err != nil {
 		return nil, err
 	} else if jr != nil && jr.BackupID != "" {
-		needed[jr.BackupID] = true
+		rules[jr.BackupID] = Kept{Rule: KeptJournal, Why: "the interrupted " + jr.Op + " needs it (docker maim rollback resolves it)"}
 	}
-	kept := 0
-	var out []Pruned
-	for i := len(all) - 1; i >= 0; i-- { // newest first
-		e := all[i]
-		if needed[e.ID] {
+	last, err := m.lastUpgradeBackup(journals)
+	if err != nil && !errors.Is(err, backup.ErrNotFound) {
+		return nil, err
+	}
+	if _, taken := rules[last]; last != "" && !taken {
+		rules[last] = Kept{Rule: KeptLastUpgrade, Why: "the last upgrade's backup: `docker maim rollback` goes back to it"}
+	}
+	reasonOf := func(e backup.Entry) string {
+		if e.Manifest != nil {
+			return e.Manifest.Reason
+		}
+		return ""
+	}
+	keep := func(e backup.Entry, k Kept) {
+		k.ID, k.Status, k.Reason = e.ID, string(e.Status), reasonOf(e)
+		res.Kept = append(res.Kept, k)
+	}
+	// Candidates in removal order: broken, safety, others; each newest first.
+	var broken, safety, others []backup.Entry
+	slots := opts.Keep
+	newestFirst := func(pick func(backup.Entry) bool) []backup.Entry {
+		var out []backup.Entry
+		for i := len(all) - 1; i >= 0; i-- {
+			if pick(all[i]) {
+				out = append(out, all[i])
+			}
+		}
+		return out
+	}
+	for _, e := range newestFirst(func(backup.Entry) bool { return true }) {
+		if k, ok := rules[e.ID]; ok {
+			keep(e, k)
 			continue
 		}
-		if e.Status == backup.StatusComplete && kept < opts.Keep {
-			kept++
+		switch {
+		case e.Status == backup.StatusCorrupt && e.Manifest == nil && !opts.IncludeUnreadable:
+			keep(e, Kept{Rule: KeptUnreadable, Why: "its manifest cannot be read (" + e.Problem + "); --include-unreadable removes it"})
+		case e.Status != backup.StatusComplete:
+			broken = append(broken, e)
+		}
+	}
+	complete := func(e backup.Entry) bool {
+		_, ruled := rules[e.ID]
+		return !ruled && e.Status == backup.StatusComplete
+	}
+	// The Keep slots go to manual and upgrade backups first, then to safety backups.
+	for _, e := range newestFirst(func(e backup.Entry) bool { return complete(e) && !isSafety(e.Manifest.Reason) }) {
+		if slots > 0 {
+			slots--
+			keep(e, Kept{Rule: KeptNewest, Why: fmt.Sprintf("one of the %d newest complete backups (--keep)", opts.Keep)})
 			continue
 		}
-		if opts.OlderThan > 0 && e.Manifest != nil && time.Since(e.Manifest.CreatedAt) < opts.OlderThan {
+		others = append(others, e)
+	}
+	for _, e := range newestFirst(func(e backup.Entry) bool { return complete(e) && isSafety(e.Manifest.Reason) }) {
+		if slots > 0 {
+			slots--
+			keep(e, Kept{Rule: KeptNewest, Why: fmt.Sprintf("one of the %d newest complete backups (--keep; safety backups count last)", opts.Keep)})
 			continue
 		}
-		if opts.OlderThan > 0 && e.Manifest == nil {
-			if t, err := time.Parse("20060102T150405Z", strings.SplitN(e.ID, "-", 2)[0]); err == nil && time.Since(t) < opts.OlderThan {
+		safety = append(safety, e)
+	}
+	now := time.Now()
+	for _, group := range [][]backup.Entry{broken, safety, others} {
+		for _, e := range group {
+			if opts.OlderThan > 0 && now.Sub(createdAt(e)) < opts.OlderThan {
+				keep(e, Kept{Rule: KeptYoung, Why: "younger than --older-than " + opts.OlderThan.String()})
 				continue
 			}
-		}
-		pr := Pruned{ID: e.ID, Status: string(e.Status)}
-		if e.Manifest != nil {
-			pr.Size = e.Manifest.Size()
-		}
-		if !opts.DryRun {
+			pr := Pruned{ID: e.ID, Status: string(e.Status), Reason: reasonOf(e)}
 			if e.Manifest != nil {
-				for _, s := range e.Manifest.Services {
-					ref := pinRef(projectName, s.Name, e.ID)
-					if _, err := m.Engine.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err == nil {
-						pr.Pins++
+				pr.Size = e.Manifest.Size()
+			}
+			if !opts.DryRun {
+				if e.Manifest != nil {
+					for _, s := range e.Manifest.Services {
+						ref := pinRef(projectName, s.Name, e.ID)
+						if _, err := m.Engine.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err == nil {
+							pr.Pins++
+						}
 					}
 				}
+				if err := m.Store.Remove(projectName, e.ID); err != nil {
+					return res, err
+				}
 			}
-			if err := m.Store.Remove(projectName, e.ID); err != nil {
-				return out, err
-			}
+			res.Removed = append(res.Removed, pr)
 		}
-		out = append(out, pr)
 	}
-	return out, nil
+	sort.SliceStable(res.Kept, func(i, j int) bool { return idAfter(res.Kept[i].ID, res.Kept[j].ID) })
+	return res, nil
+}
+
+// createdAt is when a backup was made: its manifest's time, else the time in its ID.
+func createdAt(e backup.Entry) time.Time {
+	if e.Manifest != nil {
+		return e.Manifest.CreatedAt
+	}
+	t, _ := time.Parse("20060102T150405Z", strings.SplitN(e.ID, "-", 2)[0])
+	return t
+}
+
+// idAfter orders backup IDs newest first (time, then the collision suffix numerically).
+func idAfter(a, b string) bool {
+	ab, as, _ := strings.Cut(a, "-")
+	bb, bs, _ := strings.Cut(b, "-")
+	if ab != bb {
+		return ab > bb
+	}
+	if len(as) != len(bs) {
+		return len(as) > len(bs)
+	}
+	return as > bs
 }

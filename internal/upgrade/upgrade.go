@@ -82,6 +82,7 @@ type Options struct {
 	NoAutoRollback bool
 	ResetData      []string
 	KeepUnknown    bool
+	ShowSecrets    bool // the plan's config diffs show secret values (see config.Diff)
 	Health         health.Options
 	Compression    archive.Compression
 	Level          int

@@ -96,8 +96,9 @@ func TestUpgradeBindMountsOnly(t *testing.T) {
 }
 
 // TestRollbackAndPrune: rollback without any upgrade is a clear error; prune --keep 1 keeps
-// the newest complete backup and the one an interrupted operation needs, and removes the
-// other backups with their image pins.
+// the newest complete backup, the one an interrupted operation needs and the last upgrade's
+// (rollback's default target, with its image pin), and removes the other backups with their
+// image pins, safety backups first.
 func TestRollbackAndPrune(t *testing.T) {
 	t.Parallel()
 	bp := newBotProject(t, "prune", "")
@@ -127,16 +128,17 @@ func TestRollbackAndPrune(t *testing.T) {
 	b3 := bp.backup()
 
 	r := mustOK(t, bp.maim("prune", "--keep", "1"))
-	if !strings.Contains(r.Stdout, "removed "+u1) || strings.Contains(r.Stdout, u2) || strings.Contains(r.Stdout, b3) {
-		t.Errorf("prune --keep 1 with %s (old upgrade), %s (interrupted), %s (newest): %s", u1, u2, b3, r)
+	if strings.Contains(r.Stdout, "removed 2") || !strings.Contains(r.Stdout, "kept "+u1+": the last upgrade's backup") ||
+		!strings.Contains(r.Stdout, "kept "+u2+": the interrupted upgrade needs it") {
+		t.Errorf("prune --keep 1 with %s (last upgrade), %s (interrupted), %s (newest): %s", u1, u2, b3, r)
 	}
-	for id, want := range map[string]bool{u1: false, u2: true, b3: true} {
+	for id, want := range map[string]bool{u1: true, u2: true, b3: true} {
 		if _, err := os.Stat(bp.backupPath(id)); (err == nil) != want {
 			t.Errorf("backup %s present=%v after prune, want %v", id, err == nil, want)
 		}
 	}
-	if bp.imageID(pin1) != "" {
-		t.Errorf("prune left the pin %s of the pruned backup %s", pin1, u1)
+	if bp.imageID(pin1) != bp.v1ID {
+		t.Errorf("prune removed the pin %s of the last upgrade's backup %s", pin1, u1)
 	}
 	if bp.imageID(pin2) != v2 {
 		t.Errorf("prune removed the pin %s that the interrupted upgrade needs", pin2)
@@ -157,8 +159,9 @@ func TestRollbackAndPrune(t *testing.T) {
 			left = append(left, e.Name())
 		}
 	}
-	if len(left) != 1 || left[0] != safety {
-		t.Errorf("after prune --keep 1 the backups are %v, want only the newest %s\n%s", left, safety, r)
+	// The safety backup goes before the manual b3; u1 is still the last upgrade's backup.
+	if strings.Join(left, " ") != u1+" "+b3 || !strings.Contains(r.Stdout, "removed "+safety) {
+		t.Errorf("after prune --keep 1 the backups are %v, want %s (last upgrade) and %s (newest non-safety)\n%s", left, u1, b3, r)
 	}
 	if bp.imageID(pin2) != "" {
 		t.Errorf("prune left the pin %s of the pruned backup %s", pin2, u2)

@@ -1,0 +1,466 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/pelletier/go-toml/v2/unstable"
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Redacted stands for a secret value in diffs and reports; Diff adds whether the value
+// changed: "<redacted: changed>", "<redacted: unchanged>".
+const Redacted = "<redacted>"
+
+// secretWords are the words of a key name that mark its value secret. A key is split
+// into lower-case words at '_', '-', '.', spaces and camelCase humps ("openaiApiKey":
+// openai, api, key); a key is secret when one of its words is in this list, or ends in
+// key, token, secret, password or passwd ("apikey", "siliconflowkey"). Words like
+// "keywords", "max_tokens" or "tokenizer" are not secret.
+var secretWords = map[string]bool{
+	"key": true, "keys": true, "apikey": true, "token": true, "secret": true, "secrets": true,
+	"password": true, "passwords": true, "passwd": true, "pwd": true, "pass": true, "passphrase": true,
+	"credential": true, "credentials": true, "creds": true, "auth": true, "authorization": true,
+	"cookie": true, "cookies": true, "session": true, "sessionid": true, "salt": true,
+	"signature": true, "dsn": true,
+}
+
+var secretSuffixes = []string{"key", "token", "secret", "password", "passwd"}
+
+// SecretKey tells whether a config key's value is a secret by the key's name (case
+// does not matter); see secretWords. A dotted path is secret when any of its parts is
+// (every key of a [secrets] table is).
+func SecretKey(key string) bool {
+	for _, w := range keyWords(key) {
+		if secretWords[w] {
+			return true
+		}
+		for _, s := range secretSuffixes {
+			if strings.HasSuffix(w, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// keyWords splits a key into lower-case words at non-alphanumerics and camelCase humps.
+func keyWords(key string) []string {
+	var words []string
+	var cur []rune
+	flush := func() {
+		if len(cur) > 0 {
+			words = append(words, strings.ToLower(string(cur)))
+			cur = cur[:0]
+		}
+	}
+	rs := []rune(key)
+	for i, r := range rs {
+		switch {
+		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
+			flush()
+			continue
+		case unicode.IsUpper(r) && i > 0 && (unicode.IsLower(rs[i-1]) ||
+			(unicode.IsUpper(rs[i-1]) && i+1 < len(rs) && unicode.IsLower(rs[i+1]))):
+			flush() // "apiKey" -> api key; "APIKey" -> api key
+		}
+		cur = append(cur, r)
+	}
+	flush()
+	return words
+}
+
+// urlPassword finds a URL that carries a password ("postgres://user:pw@db/x"): such a
+// value is secret whatever its key is called.
+var urlPassword = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@`)
+
+// secretSpan is one secret value in a config text: bytes [start, end) of data, and the
+// key it belongs to (with an occurrence number, to match the same value in another
+// version of the file), and the value as the format reads it (quotes, escapes and
+// comments do not make a value differ).
+type secretSpan struct {
+	id         string
+	start, end int
+	value      string
+}
+
+// secretSpans finds the secret values of data: every dotenv value; in TOML, YAML and
+// JSON the values of keys SecretKey names (every scalar inside an array or table
+// value) and any value holding a URL with a password.
+func secretSpans(data []byte, f Format) ([]secretSpan, error) {
+	c := &spanCollector{seen: map[string]int{}}
+	var err error
+	switch f {
+	case Dotenv:
+		var d *envDoc
+		if d, err = parseDotenv("", data); err == nil {
+			for _, e := range d.entries {
+				c.add(e.key, e.valStart, e.valEnd, e.value)
+			}
+		}
+	case TOML:
+		err = tomlSecrets(data, c)
+	case YAML:
+		err = yamlSecrets(data, c)
+	case JSON:
+		err = jsonSecrets(data, c)
+	default:
+		err = fmt.Errorf("%w %q", ErrUnsupportedFormat, f)
+	}
+	sort.Slice(c.spans, func(i, j int) bool { return c.spans[i].start < c.spans[j].start })
+	return c.spans, err
+}
+
+type spanCollector struct {
+	spans []secretSpan
+	seen  map[string]int
+}
+
+func (c *spanCollector) add(path string, start, end int, value string) {
+	if end <= start {
+		return
+	}
+	n := c.seen[path]
+	c.seen[path] = n + 1
+	c.spans = append(c.spans, secretSpan{id: fmt.Sprintf("%s#%d", path, n), start: start, end: end, value: value})
+}
+
+func anySecret(parts []string) bool {
+	for _, p := range parts {
+		if SecretKey(p) {
+			return true
+		}
+	}
+	return false
+}
+
+func tomlSecrets(data []byte, c *spanCollector) error {
+	var table []string
+	p := unstable.Parser{}
+	p.Reset(data)
+	var walk func(path []string, secret bool, n *unstable.Node)
+	walk = func(path []string, secret bool, n *unstable.Node) {
+		switch n.Kind {
+		case unstable.Array:
+			for it := n.Children(); it.Next(); {
+				walk(path, secret, it.Node())
+			}
+		case unstable.InlineTable:
+			for it := n.Children(); it.Next(); {
+				kv := it.Node()
+				if kv.Kind != unstable.KeyValue {
+					continue
+				}
+				parts, _ := keyParts(kv.Key())
+				walk(append(append([]string(nil), path...), parts...), secret || anySecret(parts), kv.Value())
+			}
+		default:
+			if secret || urlPassword.Match(n.Data) {
+				start := int(n.Raw.Offset)
+				c.add(strings.Join(path, "."), start, start+int(n.Raw.Length), string(n.Data))
+			}
+		}
+	}
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			table, _ = keyParts(e.Key())
+		case unstable.KeyValue:
+			parts, _ := keyParts(e.Key())
+			full := append(append([]string(nil), table...), parts...)
+			walk(full, anySecret(full), e.Value())
+		}
+	}
+	return p.Error()
+}
+
+func jsonSecrets(data []byte, c *spanCollector) error {
+	type frame struct {
+		obj, expectKey, secret bool
+		key, path              string
+	}
+	var stack []*frame
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	valueCtx := func() (secret bool, path string) {
+		if len(stack) == 0 {
+			return false, ""
+		}
+		top := stack[len(stack)-1]
+		if top.obj {
+			return top.secret || SecretKey(top.key), top.path + "." + top.key
+		}
+		return top.secret, top.path + "[]"
+	}
+	for {
+		prev := int(dec.InputOffset())
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		end := int(dec.InputOffset())
+		start := prev
+		for start < end && (data[start] == ' ' || data[start] == '\t' || data[start] == '\r' || data[start] == '\n' || data[start] == ',' || data[start] == ':') {
+			start++
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				secret, path := valueCtx()
+				stack = append(stack, &frame{obj: d == '{', expectKey: d == '{', secret: secret, path: path})
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].obj {
+					stack[len(stack)-1].expectKey = true
+				}
+			}
+			continue
+		}
+		if top != nil && top.obj && top.expectKey {
+			top.key, _ = tok.(string)
+			top.expectKey = false
+			continue
+		}
+		secret, path := valueCtx()
+		if s, ok := tok.(string); secret || (ok && urlPassword.MatchString(s)) {
+			c.add(path, start, end, fmt.Sprint(tok))
+		}
+		if top != nil && top.obj {
+			top.expectKey = true
+		}
+	}
+}
+
+func yamlSecrets(data []byte, c *spanCollector) error {
+	doc, err := parseYAML("", data)
+	if err != nil {
+		return err
+	}
+	var lineStarts []int
+	lineStarts = append(lineStarts, 0)
+	for i, b := range data {
+		if b == '\n' {
+			lineStarts = append(lineStarts, i+1)
+		}
+	}
+	lineEnd := func(l int) int { // index of the line's '\n' (or len(data)); l is 0-based
+		if l+1 < len(lineStarts) {
+			return lineStarts[l+1] - 1
+		}
+		return len(data)
+	}
+	indent := func(l int) int {
+		i := lineStarts[l]
+		for i < lineEnd(l) && data[i] == ' ' {
+			i++
+		}
+		return i - lineStarts[l]
+	}
+	blank := func(l int) bool { return len(bytes.TrimSpace(data[lineStarts[l]:lineEnd(l)])) == 0 }
+	// scalar records n; base is the indentation its value's continuation lines exceed
+	// (its key's column, or its sequence's dash).
+	scalar := func(path string, n *yaml.Node, base int) {
+		l := n.Line - 1
+		if l < 0 || l >= len(lineStarts) {
+			return
+		}
+		// The column counts characters.
+		start := lineStarts[l]
+		for col := 1; col < n.Column && start < lineEnd(l); col++ {
+			_, size := utf8.DecodeRune(data[start:])
+			start += size
+		}
+		end := lineEnd(l)
+		line := data[start:end]
+		switch {
+		case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && len(line) > 0:
+			q := line[0]
+			for i := 1; i < len(line); i++ {
+				if line[i] == '\\' && q == '"' {
+					i++
+					continue
+				}
+				if line[i] == q {
+					if q == '\'' && i+1 < len(line) && line[i+1] == '\'' {
+						i++
+						continue
+					}
+					end = start + i + 1
+					break
+				}
+			}
+		case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0:
+			for i := 0; i < len(line); i++ {
+				if (line[i] == '#' && i > 0 && (line[i-1] == ' ' || line[i-1] == '\t')) ||
+					(n.Style&yaml.FlowStyle != 0 && (line[i] == ',' || line[i] == ']' || line[i] == '}')) {
+					end = start + len(bytes.TrimRight(line[:i], " \t"))
+					break
+				}
+			}
+			if end == lineEnd(l) {
+				end = start + len(bytes.TrimRight(line, " \t\r"))
+			}
+		}
+		// Lines below indented deeper than the key continue the value (block scalars,
+		// folded plain or quoted strings).
+		for k := l + 1; k < len(lineStarts); k++ {
+			if blank(k) {
+				continue
+			}
+			if indent(k) <= base {
+				break
+			}
+			end = len(bytes.TrimRight(data[:lineEnd(k)], " \t\r"))
+		}
+		c.add(path, start, end, n.Value)
+	}
+	var walk func(path string, secret bool, n *yaml.Node, base int)
+	walk = func(path string, secret bool, n *yaml.Node, base int) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, ch := range n.Content {
+				walk(path, secret, ch, -1)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				walk(path+"."+k.Value, secret || SecretKey(k.Value), n.Content[i+1], k.Column-1)
+			}
+		case yaml.SequenceNode:
+			for _, ch := range n.Content {
+				walk(path+"[]", secret, ch, n.Column-1)
+			}
+		case yaml.ScalarNode:
+			if secret || urlPassword.MatchString(n.Value) {
+				scalar(path, n, base)
+			}
+		}
+	}
+	walk("", false, doc, -1)
+	return nil
+}
+
+// redactedLines splits data into lines (as Diff does) with every secret value replaced
+// by a placeholder; a value spanning lines leaves a placeholder on each, so line i of
+// the result is line i of data. label gives the placeholder of each span. When data
+// does not parse, every line is replaced.
+func redactedLines(data []byte, f Format, label func(id string) string) []string {
+	spans, err := secretSpans(data, f)
+	if err != nil {
+		lines := strings.Split(string(data), "\n")
+		for i := range lines {
+			lines[i] = Redacted + " (the file does not parse)"
+		}
+		return lines
+	}
+	var b strings.Builder
+	pos := 0
+	for _, s := range spans {
+		if s.start < pos {
+			continue
+		}
+		b.Write(data[pos:s.start])
+		ph := label(s.id)
+		b.WriteString(ph)
+		for range bytes.Count(data[s.start:s.end], []byte("\n")) {
+			b.WriteString("\n" + ph)
+		}
+		pos = s.end
+	}
+	b.Write(data[pos:])
+	return strings.Split(b.String(), "\n")
+}
+
+// secretValues maps each secret span of data to its value.
+func secretValues(data []byte, f Format) map[string]string {
+	spans, _ := secretSpans(data, f)
+	out := make(map[string]string, len(spans))
+	for _, s := range spans {
+		out[s.id] = s.value
+	}
+	return out
+}
+
+// Diff renders what changes from current to merged as changed lines only, "-" for a
+// line of current and "+" for one of merged. Unless showSecrets, secret values (see
+// SecretKey; every value of a dotenv file) are printed as "<redacted: changed>" or
+// "<redacted: unchanged>", telling whether the value differs between the two files.
+func Diff(current, merged []byte, f Format, showSecrets bool) string {
+	if bytes.Equal(current, merged) {
+		return ""
+	}
+	al, bl := strings.Split(string(current), "\n"), strings.Split(string(merged), "\n")
+	ad, bd := al, bl
+	if !showSecrets {
+		av, bv := secretValues(current, f), secretValues(merged, f)
+		label := func(mine, other map[string]string) func(string) string {
+			return func(id string) string {
+				if v, ok := other[id]; ok && v == mine[id] {
+					return "<redacted: unchanged>"
+				}
+				return "<redacted: changed>"
+			}
+		}
+		ad, bd = redactedLines(current, f, label(av, bv)), redactedLines(merged, f, label(bv, av))
+		if len(ad) != len(al) || len(bd) != len(bl) { // cannot happen; never show a value
+			return Redacted + " (the diff of a file with secrets)\n"
+		}
+	}
+	return lineDiff(al, bl, ad, bd)
+}
+
+// lineDiff is a small unified-style diff (changed lines only): the longest common
+// subsequence of a and b (configs are small), printing ad[i] for a[i], bd[j] for b[j].
+func lineDiff(al, bl, ad, bd []string) string {
+	n, m := len(al), len(bl)
+	if n*m > 4_000_000 {
+		return "(files too large to diff)"
+	}
+	lcs := make([][]int32, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int32, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if al[i] == bl[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else if lcs[i+1][j] >= lcs[i][j+1] {
+				lcs[i][j] = lcs[i+1][j]
+			} else {
+				lcs[i][j] = lcs[i][j+1]
+			}
+		}
+	}
+	var out strings.Builder
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && al[i] == bl[j]:
+			i++
+			j++
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
+			fmt.Fprintf(&out, "-%s\n", ad[i])
+			i++
+		default:
+			fmt.Fprintf(&out, "+%s\n", bd[j])
+			j++
+		}
+	}
+	return out.String()
+}
