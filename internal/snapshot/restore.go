@@ -44,7 +44,8 @@ type RestoreResult struct {
 var ErrVerify = errors.New("backup failed verification")
 
 // Restore makes the project's data sources equal to a backup. Order of work:
-// verify the backup (refuse on failure, before touching anything); stop what runs;
+// verify the backup (refuse on failure, before touching anything); refuse a backup dir
+// that lies in or holds a source (backup.CheckRoot); stop what runs;
 // take a safety backup of the data about to be replaced; restore each source
 // (parents before nested paths); if that fails, put the safety backup back; start what
 // was running.
@@ -63,6 +64,16 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		return nil, err
 	}
 	res = &RestoreResult{Backup: m}
+	// The backup dir may neither lie in nor hold what the restore overwrites, nor any
+	// source of the project as it is now (the safety backup archives those): refused
+	// before anything stops.
+	cur, err := p.Sources(ctx, s.Engine)
+	if err != nil {
+		return nil, err
+	}
+	if err := backup.CheckRoot(s.Store.Root, append(cur, backup.ManifestSources(srcs)...)); err != nil {
+		return nil, err
+	}
 
 	running := opts.Stopped
 	if running == nil {

@@ -97,15 +97,14 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 	if err != nil {
 		return nil, err
 	}
+	// Every source counts, not only those selected: before anything stops.
+	if err := backup.CheckRoot(s.Store.Root, srcs); err != nil {
+		return nil, err
+	}
 	if len(opts.Only) > 0 {
 		srcs = filterSources(srcs, opts.Only)
 	}
 	srcs = addExtraFiles(p, srcs, opts.ExtraFiles)
-	for _, src := range srcs {
-		if src.HostPath != "" && project.Within(s.Store.Root, src.HostPath) {
-			return nil, fmt.Errorf("the backup dir %s lies inside the data source %s: choose another with --backup-dir or %s", s.Store.Root, src.Name, backup.EnvDir)
-		}
-	}
 
 	running := opts.Stopped
 	if running == nil {

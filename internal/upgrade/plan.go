@@ -167,6 +167,9 @@ func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options
 	if err != nil {
 		return plan, err
 	}
+	if err := backup.CheckRoot(m.Store.Root, srcs); err != nil {
+		return plan, err
+	}
 	known := map[string]bool{}
 	for _, s := range srcs {
 		known[s.Name] = true
