@@ -309,6 +309,24 @@ func (m *Manager) applyMerges(backupID string, plan *Plan) error {
 	return w.WriteFile("config-merge.txt", txt.Bytes())
 }
 
+// verifyReset reads back and verifies (backup.Store.VerifySources: sha256, every entry,
+// the manifest's counts) the archives of the sources --reset-data is about to empty,
+// from the backup on disk as it is now.
+func (m *Manager) verifyReset(man *backup.Manifest, names []string) error {
+	entry, err := m.Store.Get(man.Project, man.ID)
+	if err != nil {
+		return err
+	}
+	var held []string
+	for _, name := range names {
+		if _, ok := man.Source(name); ok {
+			held = append(held, name) // a source that did not exist has nothing to empty
+		}
+	}
+	m.logf("verifying %s in backup %s before emptying", strings.Join(held, ", "), man.ID)
+	return m.Store.VerifySources(entry, held, nil)
+}
+
 // resetData empties the named sources (they are in backup man), keeping each root's
 // own mode and owner: it restores an archive that holds only the root entry.
 func (m *Manager) resetData(ctx context.Context, man *backup.Manifest, names []string) error {
