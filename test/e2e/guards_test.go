@@ -194,3 +194,25 @@ func TestResetDataReadBackFirst(t *testing.T) {
 	bp.wantNoJournal()
 	bp.wantUpChangesNothing()
 }
+
+// TestUpgradeKilledWhileVerifyingReset: a kill -9 while the upgrade reads back what
+// --reset-data will empty (journal phase "verifying") leaves nothing changed: rollback
+// starts what ran, the data and files are as before, and the upgrade then runs to the end.
+func TestUpgradeKilledWhileVerifyingReset(t *testing.T) {
+	t.Parallel()
+	c := newCrashCase(t, "guard-kill", "verifying")
+	c.args, c.reset = append(append([]string{}, upgradeArgs...), "--reset-data", "botdata"), true
+	wantKilled(t, c.maimWith([]string{"MAIM_FAILPOINT=upgrade:verifying"}, c.args...))
+	wantInterrupted(t, c.project, "upgrade", "verifying")
+
+	r := mustOK(t, c.maim(rollbackArgs...))
+	if !strings.Contains(r.Stdout, "resolved the interrupted upgrade in phase verifying") {
+		t.Errorf("rollback does not say what it resolved: %s", r)
+	}
+	if !strings.Contains(r.Stderr, "nothing was changed yet") {
+		t.Errorf("rollback restored data although nothing had changed: %s", r)
+	}
+	c.wantBackToV1(t, "rollback after kill -9 in upgrade:verifying")
+	c.wantSettled(t)
+	upgraded(t, c.maim(c.args...), c.Name, c.repo+":1.0.0", c.repo+":2.0.0")
+}
