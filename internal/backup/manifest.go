@@ -1,6 +1,8 @@
 // Package backup owns the backup store on disk: the layout
 // <root>/<project>/<ID>/{archives, manifest.json}, backup IDs, the manifest format,
-// atomic archive writes, listing with status, verification, and the per-project lock.
+// atomic archive writes, listing with status, verification (whole or per source), the
+// per-project lock, and the guard that keeps the backup dir out of the data sources
+// (ResolveDir, CheckRoot).
 // It knows nothing of the engine: archives arrive as byte streams.
 package backup
 

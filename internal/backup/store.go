@@ -18,20 +18,21 @@ import (
 // EnvDir names the environment variable that overrides the default backup root.
 const EnvDir = "MAIM_BACKUP_DIR"
 
-// DefaultRoot is where backups go unless --backup-dir or MAIM_BACKUP_DIR says otherwise:
-// $XDG_DATA_HOME/docker-maim/backups, else ~/.local/share/docker-maim/backups.
+// DefaultRoot is where backups go unless --backup-dir says otherwise: MAIM_BACKUP_DIR,
+// else $XDG_DATA_HOME/docker-maim/backups, else ~/.local/share/docker-maim/backups;
+// resolved with ResolveDir (absolute, symlinks evaluated).
 func DefaultRoot() (string, error) {
 	if d := os.Getenv(EnvDir); d != "" {
-		return filepath.Abs(d)
+		return ResolveDir(d)
 	}
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "docker-maim", "backups"), nil
+		return ResolveDir(filepath.Join(d, "docker-maim", "backups"))
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return "", fmt.Errorf("no backup dir: set --backup-dir or %s (%w)", EnvDir, err)
 	}
-	return filepath.Join(home, ".local", "share", "docker-maim", "backups"), nil
+	return ResolveDir(filepath.Join(home, ".local", "share", "docker-maim", "backups"))
 }
 
 // Status is the state of a backup on disk.

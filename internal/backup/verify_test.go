@@ -220,3 +220,57 @@ func TestVerifyMissingArchiveAndIncomplete(t *testing.T) {
 		t.Fatalf("Verify of an incomplete backup = %v", err)
 	}
 }
+
+func TestVerifySources(t *testing.T) {
+	for _, c := range compressions {
+		t.Run(string(c), func(t *testing.T) {
+			s := newStore(t)
+			e := realBackup(t, s, c)
+			dir, file := e.Manifest.Sources[0], e.Manifest.Sources[1]
+			if err := s.VerifySources(e, []string{dir.Name, file.Name}, nil); err != nil {
+				t.Fatalf("intact: %v", err)
+			}
+			read := map[string]int64{}
+			if err := s.VerifySources(e, []string{file.Name}, func(src Source, n int64) { read[src.Archive] += n }); err != nil {
+				t.Fatal(err)
+			}
+			if read[file.Archive] != file.ArchiveSize || read[dir.Archive] != 0 {
+				t.Errorf("read %v: want only %s, whole (%d bytes)", read, file.Archive, file.ArchiveSize)
+			}
+			if ve := asVerifyError(t, s.VerifySources(e, []string{"nope"}, nil)); !strings.Contains(ve.Error(), "nope") {
+				t.Errorf("an unknown source: %v", ve)
+			}
+
+			// a flipped byte in the directory's archive: only a check that reads it fails
+			path := filepath.Join(e.Dir, dir.Archive)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 0x01
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			e, _ = s.Get("demo", e.ID)
+			if err := s.VerifySources(e, []string{file.Name}, nil); err != nil {
+				t.Errorf("the other source's archive is intact: %v", err)
+			}
+			if ve := asVerifyError(t, s.VerifySources(e, []string{file.Name, dir.Name}, nil)); ve.File != dir.Archive {
+				t.Errorf("VerifyError %+v does not name %s", ve, dir.Archive)
+			}
+
+			// counts that disagree with the manifest fail too
+			e2 := realBackup(t, newStore(t), c)
+			e2.Manifest.Sources[0].Files++
+			if ve := asVerifyError(t, s.VerifySources(e2, []string{e2.Manifest.Sources[0].Name}, nil)); ve.File != e2.Manifest.Sources[0].Archive {
+				t.Errorf("wrong file count: %+v", ve)
+			}
+
+			// an incomplete entry fails whatever is asked
+			e.Status, e.Problem = StatusIncomplete, "no manifest"
+			if err := s.VerifySources(e, nil, nil); err == nil {
+				t.Error("an incomplete backup passed")
+			}
+		})
+	}
+}

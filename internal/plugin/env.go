@@ -35,16 +35,21 @@ func (e *env) engine(ctx context.Context) (client.APIClient, error) {
 	return c, nil
 }
 
+// store is the backup store, its root resolved once here (absolute, symlinks evaluated:
+// backup.ResolveDir) so that every check against the data sources sees the real place.
 func (e *env) store() (backup.Store, error) {
-	root := e.g.BackupDir
-	if root == "" {
+	if e.g.BackupDir == "" {
 		r, err := backup.DefaultRoot()
 		if err != nil {
 			return backup.Store{}, err
 		}
-		root = r
+		return backup.Store{Root: r}, nil
 	}
-	return backup.Store{Root: root}, nil
+	r, err := backup.ResolveDir(e.g.BackupDir)
+	if err != nil {
+		return backup.Store{}, fmt.Errorf("--backup-dir %s: %w", e.g.BackupDir, err)
+	}
+	return backup.Store{Root: r}, nil
 }
 
 // compose returns the compose SDK service. Its prompt always answers no: compose asks

@@ -21,7 +21,7 @@ const (
 	ExitNotFound       = 6   // not a compose project, unknown project or backup ID
 	ExitRolledBack     = 10  // upgrade failed and was rolled back: the project runs as before
 	ExitRollbackFailed = 11  // upgrade failed and the rollback failed too: recover by hand
-	ExitRefused        = 12  // upgrade or restore refused before anything changed (breaking change, bad config, moved source)
+	ExitRefused        = 12  // upgrade or restore refused before anything changed (breaking change, bad config, moved source, backup dir)
 	ExitUsage          = 125 // bad flags or arguments
 	ExitCancelled      = 130 // interrupted
 )

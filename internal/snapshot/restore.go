@@ -98,8 +98,8 @@ func (pl *RestorePlan) Targets() []project.Source {
 }
 
 // Restore makes the project's data sources equal to a backup. Order of work:
-// verify the backup and plan where each source goes (refuse on failure, before touching
-// anything); stop what runs; take a safety backup of everything about to be replaced;
+// verify the backup and plan where each source goes, the backup dir guard included
+// (refuse on failure, before touching anything); stop what runs; take a safety backup of everything about to be replaced;
 // restore each source (parents before nested paths); if that fails, put the safety backup
 // back; start what was running. When the safety backup cannot be put back the services
 // stay stopped: they would run on mixed data.
@@ -211,7 +211,8 @@ func (s *Service) RestorePlanned(ctx context.Context, plan *RestorePlan) ([]stri
 //   - a source whose path or volume name moved (the name, or a service's mount, now leads
 //     elsewhere) is refused naming both, unless opts.ToRecordedPaths writes the recorded one;
 //   - a single-file archive never goes onto a directory, nor a directory onto a file;
-//   - a target that holds the backup store is refused (the exact sync would delete it);
+//   - a backup dir that lies in or holds a current or recorded source is refused
+//     (backup.CheckRoot: the exact sync would delete it);
 //   - a volume that has to be created is created with the driver and options the compose
 //     file declares; a backup that records other ones is refused.
 func (s *Service) PlanRestore(ctx context.Context, p *project.Project, entry backup.Entry, opts RestoreOptions) (*RestorePlan, error) {
@@ -223,6 +224,11 @@ func (s *Service) PlanRestore(ctx context.Context, p *project.Project, entry bac
 	// The project as the backup saw it: host paths the backup opted in are data here too.
 	current, err := p.SourcesWith(ctx, s.Engine, project.SourceOptions{IncludeHostPaths: m.IncludedHostPaths()})
 	if err != nil {
+		return nil, err
+	}
+	// The backup dir may neither lie in nor hold a source of the project as it is now (the
+	// safety backup archives those) nor one the backup recorded: refused before anything stops.
+	if err := backup.CheckRoot(s.Store.Root, append(current, backup.ManifestSources(srcs)...)); err != nil {
 		return nil, err
 	}
 	plan := &RestorePlan{Entry: entry}
@@ -251,10 +257,6 @@ func (s *Service) PlanRestore(ctx context.Context, p *project.Project, entry bac
 		}
 		if src.IsFile() != to.IsFile() {
 			refused = append(refused, fmt.Sprintf("%s: the backup holds a %s, %s is a %s", src.Name, src.Kind, where(to), to.Kind))
-			continue
-		}
-		if to.HostPath != "" && project.Within(s.Store.Root, to.HostPath) {
-			refused = append(refused, fmt.Sprintf("%s: %s holds the backup dir %s, which restoring it would delete", src.Name, to.HostPath, s.Store.Root))
 			continue
 		}
 		it := RestoreItem{From: src, To: to}

@@ -107,19 +107,21 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 	srcs := opts.Sources
 	var hostPaths []project.Source
 	if srcs == nil {
-		if srcs, err = p.SourcesWith(ctx, s.Engine, project.SourceOptions{IncludeHostPaths: opts.IncludeHostPaths}); err != nil {
+		all, err := p.SourcesWith(ctx, s.Engine, project.SourceOptions{IncludeHostPaths: opts.IncludeHostPaths})
+		if err != nil {
 			return nil, err
 		}
-		srcs, hostPaths = SplitHostPaths(srcs)
+		srcs, hostPaths = SplitHostPaths(all)
+	}
+	// Every source counts, not only those selected: refused before anything stops.
+	if err := backup.CheckRoot(s.Store.Root, srcs); err != nil {
+		return nil, err
+	}
+	if opts.Sources == nil {
 		if len(opts.Only) > 0 {
 			srcs = filterSources(srcs, opts.Only)
 		}
 		srcs = addExtraFiles(p, srcs, opts.ExtraFiles)
-	}
-	for _, src := range srcs {
-		if src.HostPath != "" && project.Within(s.Store.Root, src.HostPath) {
-			return nil, fmt.Errorf("the backup dir %s lies inside the data source %s: choose another with --backup-dir or %s", s.Store.Root, src.Name, backup.EnvDir)
-		}
 	}
 
 	running := opts.Stopped

@@ -19,6 +19,7 @@ const (
 	PhasePlanned     Phase = "planned"    // pulled and checked; nothing stopped
 	PhaseBackingUp   Phase = "backing-up" // services stopped, data being archived, not yet changed
 	PhaseBackedUp    Phase = "backed-up"  // the backup is complete; from here on data may change
+	PhaseVerifying   Phase = "verifying"  // reading back what --reset-data will empty; nothing changed yet
 	PhaseResetting   Phase = "resetting"  // --reset-data sources being emptied
 	PhaseMerging     Phase = "merging"    // config files being merged
 	PhaseRecreating  Phase = "recreating" // containers being recreated on the new images
@@ -47,7 +48,7 @@ type RestoreInfo struct {
 // dataChanged tells whether data or config may differ from the backup in this phase.
 func (p Phase) dataChanged() bool {
 	switch p {
-	case PhasePlanned, PhaseBackingUp:
+	case PhasePlanned, PhaseBackingUp, PhaseVerifying:
 		return false
 	}
 	return true

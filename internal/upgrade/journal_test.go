@@ -158,6 +158,7 @@ func TestPhaseDataChanged(t *testing.T) {
 		PhasePlanned:     false,
 		PhaseBackingUp:   false,
 		PhaseBackedUp:    true,
+		PhaseVerifying:   false, // read-back before --reset-data: nothing changed yet
 		PhaseResetting:   true,
 		PhaseMerging:     true,
 		PhaseRecreating:  true,

@@ -171,6 +171,9 @@ func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options
 		return plan, err
 	}
 	srcs, hostPaths := snapshot.SplitHostPaths(all)
+	if err := backup.CheckRoot(m.Store.Root, srcs); err != nil {
+		return plan, err
+	}
 	known := map[string]bool{}
 	for _, s := range srcs {
 		known[s.Name] = true
@@ -311,6 +314,24 @@ func (m *Manager) applyMerges(backupID string, plan *Plan) error {
 	var txt bytes.Buffer
 	_ = config.WriteReports(&txt, reports, "text")
 	return w.WriteFile("config-merge.txt", txt.Bytes())
+}
+
+// verifyReset reads back and verifies (backup.Store.VerifySources: sha256, every entry,
+// the manifest's counts) the archives of the sources --reset-data is about to empty,
+// from the backup on disk as it is now.
+func (m *Manager) verifyReset(man *backup.Manifest, names []string) error {
+	entry, err := m.Store.Get(man.Project, man.ID)
+	if err != nil {
+		return err
+	}
+	var held []string
+	for _, name := range names {
+		if _, ok := man.Source(name); ok {
+			held = append(held, name) // a source that did not exist has nothing to empty
+		}
+	}
+	m.logf("verifying %s in backup %s before emptying", strings.Join(held, ", "), man.ID)
+	return m.Store.VerifySources(entry, held, nil)
 }
 
 // resetData empties the named sources (they are in backup man), keeping each root's

@@ -64,6 +64,9 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 	if entry.Status != backup.StatusComplete {
 		return nil, fmt.Errorf("backup %s is %s: %s", id, entry.Status, entry.Problem)
 	}
+	if err := m.checkRoot(ctx, p, entry.Manifest); err != nil {
+		return nil, err
+	}
 	start := time.Now().UTC()
 	jr = &Journal{
 		Op: "rollback", Project: p.Name, PID: os.Getpid(), Started: start, Phase: PhaseBackedUp, BackupID: id,
@@ -142,6 +145,9 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 	if entry.Status != backup.StatusComplete {
 		return fmt.Errorf("backup %s of the interrupted operation is %s", jr.BackupID, entry.Status)
 	}
+	if err := m.checkRoot(ctx, p, entry.Manifest); err != nil {
+		return err
+	}
 	if jr.Phase != PhaseRollingBack {
 		jr.Phase = PhaseRollingBack
 		if err := journals.Save(jr); err != nil {
@@ -152,6 +158,16 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 		return err
 	}
 	return os.Remove(journals.path())
+}
+
+// checkRoot refuses, before anything stops, a backup dir that lies in or holds a source
+// the rollback overwrites (the backup's) or its safety backup archives (the project's now).
+func (m *Manager) checkRoot(ctx context.Context, p *project.Project, man *backup.Manifest) error {
+	cur, err := p.Sources(ctx, m.Engine)
+	if err != nil {
+		return err
+	}
+	return backup.CheckRoot(m.Store.Root, append(cur, backup.ManifestSources(man.Sources)...))
 }
 
 // removeIncomplete drops backups without a manifest (a crash while backing up).

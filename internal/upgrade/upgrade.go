@@ -225,8 +225,16 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 	}
 	m.logf("backup %s complete", man.ID)
 
-	// 3b. --reset-data: empty the named sources, now that they are safely in the backup.
+	// 3b. --reset-data: empty the named sources, once their archives have been read back
+	// and verified. A failure there changed nothing: the rollback starts what ran.
 	if len(opts.ResetData) > 0 {
+		jr.Phase = PhaseVerifying
+		if err := journals.Save(jr); err != nil {
+			return m.fail(ctx, p, jr, res, opts, err)
+		}
+		if err := m.verifyReset(man, opts.ResetData); err != nil {
+			return m.fail(ctx, p, jr, res, opts, fmt.Errorf("reset-data: %w; nothing was emptied", err))
+		}
 		jr.Phase = PhaseResetting
 		if err := journals.Save(jr); err != nil {
 			return m.fail(ctx, p, jr, res, opts, err)
