@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/docker-maim/docker-maim/internal/testrig"
 	"github.com/moby/moby/client"
@@ -15,12 +18,10 @@ import (
 // corpusCase is one project of testdata/corpus (see its README.md).
 type corpusCase struct {
 	dir string
-	// needsHostPathSkip: the project binds a host system path (/var/run/docker.sock,
-	// /etc/localtime) that docker-maim archives today and fails on (or would restore over):
-	// the case is skipped until such paths are skipped as "not backed up: host path".
-	// Flip it to false once they are. Do not run such a case before: today its restore
-	// rewrites the host's /etc/localtime (a symlink becomes a regular file).
-	needsHostPathSkip bool
+	// hostPaths are host system paths the project binds (/var/run/docker.sock,
+	// /etc/localtime): every command lists them as not backed up and leaves them exactly
+	// as they were (a symlink stays a symlink to the same target, same mode and mtime).
+	hostPaths []string
 	// seed is a bind dir (relative to the project dir) that gets user files, and is
 	// damaged before the restore.
 	seed string
@@ -36,7 +37,7 @@ type corpusCase struct {
 
 var corpus = []corpusCase{
 	{
-		dir: "immich", needsHostPathSkip: true, // /etc/localtime:/etc/localtime:ro
+		dir: "immich", hostPaths: []string{"/etc/localtime"},
 		seed: "library", volumes: []string{"pgdata", "model-cache", "external_media"},
 		setup: func(p *project) string {
 			// made by the user, not compose: its name carries the project's, for cleanup
@@ -48,7 +49,7 @@ var corpus = []corpusCase{
 		},
 	},
 	{
-		dir: "dockge", needsHostPathSkip: true, // /var/run/docker.sock
+		dir: "dockge", hostPaths: []string{"/var/run/docker.sock"},
 		seed: "data",
 		setup: func(p *project) string {
 			stacks := filepath.Join(p.Root, "opt", "stacks")
@@ -70,9 +71,6 @@ func TestCorpus(t *testing.T) {
 	t.Parallel()
 	for _, c := range corpus {
 		t.Run(c.dir, func(t *testing.T) {
-			if c.needsHostPathSkip {
-				t.Skip("waiting for host-path skip: the project binds a host system path")
-			}
 			runCorpusCase(t, c)
 		})
 	}
@@ -97,7 +95,17 @@ func runCorpusCase(t *testing.T, c corpusCase) {
 		p.seedVolume(p.Name + "_" + v)
 	}
 
-	id := p.backup()
+	hostBefore := hostPathState(t, c.hostPaths)
+	r := mustOK(t, p.maim("backup"))
+	id := backupID(t, r)
+	for _, h := range c.hostPaths {
+		if !strings.Contains(r.Stdout+r.Stderr, h) || !strings.Contains(r.Stdout+r.Stderr, "not backed up: host path") {
+			t.Errorf("the backup output does not list %s as not backed up: host path:\n%s", h, r)
+		}
+		if p.manifest(id).has(h) {
+			t.Errorf("host path %s was archived", h)
+		}
+	}
 	p.wantUpChangesNothing("--wait")
 	before := p.corpusState(c)
 	mustOK(t, p.maim("verify", id))
@@ -110,6 +118,25 @@ func runCorpusCase(t *testing.T, c corpusCase) {
 	mustOK(t, p.maim("restore", id))
 	p.wantUpChangesNothing("--wait")
 	sameState(t, "after the restore", p.corpusState(c), before)
+	if after := hostPathState(t, c.hostPaths); after != hostBefore {
+		t.Errorf("host paths changed:\nbefore: %s\nafter:  %s", hostBefore, after)
+	}
+}
+
+// hostPathState describes host paths as Lstat and Readlink see them: kind, mode, mtime,
+// size, inode and link target.
+func hostPathState(t testing.TB, paths []string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, h := range paths {
+		st, err := os.Lstat(h)
+		if err != nil {
+			t.Fatalf("host path %s: %v", h, err)
+		}
+		link, _ := os.Readlink(h)
+		fmt.Fprintf(&b, "%s %v %s %d %d ->%q; ", h, st.Mode(), st.ModTime().Format(time.RFC3339Nano), st.Size(), st.Sys().(*syscall.Stat_t).Ino, link)
+	}
+	return b.String()
 }
 
 // corpusState hashes the project dir, the outside dirs and the volumes of a case.
