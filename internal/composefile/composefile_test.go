@@ -50,7 +50,7 @@ func TestPlanApply(t *testing.T) {
 		line  int
 	}{
 		{
-			name: "plain with comments and CRLF",
+			name:  "plain with comments and CRLF",
 			files: map[string]string{"compose.yaml": "# my bot\r\nservices:\r\n  bot:\r\n    # the tag I want\r\n    image: reg/bot:1.0.0   # pinned\r\n    restart: always\r\n"},
 			want:  map[string]string{"bot": "reg/bot:2.0.0"},
 			after: map[string]string{"compose.yaml": "# my bot\r\nservices:\r\n  bot:\r\n    # the tag I want\r\n    image: reg/bot:2.0.0   # pinned\r\n    restart: always\r\n"},
@@ -151,7 +151,7 @@ func TestPlanApply(t *testing.T) {
 			what:  "variable TAG", line: 1,
 		},
 		{
-			name: "alias of an anchor under an extension key, used once",
+			name:  "alias of an anchor under an extension key, used once",
 			files: map[string]string{"compose.yaml": "x-images:\n  bot: &bot reg/bot:1.0.0\nservices:\n  bot:\n    image: *bot\n"},
 			want:  map[string]string{"bot": "reg/bot:2.0.0"},
 			after: map[string]string{"compose.yaml": "x-images:\n  bot: &bot reg/bot:2.0.0\nservices:\n  bot:\n    image: *bot\n"},
