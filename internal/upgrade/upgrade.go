@@ -1,8 +1,9 @@
 // Package upgrade owns the upgrade transaction of a Compose project and what surrounds
 // it: the plan (pull first, breaking-change policy, config merges, space check), the
 // journal that makes every phase recoverable after a crash, the automatic and manual
-// rollback, status and prune. Read Upgrade top to bottom: each phase is written to the
-// journal before it acts.
+// rollback, status and prune. After an upgrade or a rollback the compose file names what
+// runs (filenames.go: minimal edits through internal/composefile). Read Upgrade top to
+// bottom: each phase is written to the journal before it acts.
 package upgrade
 
 import (
