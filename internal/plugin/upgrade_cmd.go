@@ -111,7 +111,7 @@ func runUpgrade(cmd *cobra.Command, e *env, o *upgradeOptions) error {
 				return jerr
 			}
 		} else {
-			printUpgrade(out, res)
+			printUpgrade(out, res, s.proj.WorkingDir)
 		}
 	}
 	var ue *upgrade.Error
@@ -131,11 +131,11 @@ func runUpgrade(cmd *cobra.Command, e *env, o *upgradeOptions) error {
 	return err
 }
 
-func printUpgrade(w io.Writer, res *upgrade.Result) {
+func printUpgrade(w io.Writer, res *upgrade.Result, dir string) {
 	p := res.Plan
 	if p != nil {
 		if res.Outcome == upgrade.OutcomeDryRun || res.Outcome == upgrade.OutcomeRefused {
-			printPlan(w, p)
+			printPlan(w, p, dir)
 		}
 		for _, warn := range p.Warnings {
 			fmt.Fprintln(w, "warning:", warn)
@@ -152,6 +152,9 @@ func printUpgrade(w io.Writer, res *upgrade.Result) {
 				fmt.Fprintf(w, "%s: %s -> %s\n", c.Service, c.From(), c.To())
 			}
 		}
+		for _, e := range upgrade.DescribeEdits(res.FileEdits, dir) {
+			fmt.Fprintln(w, "edited "+e)
+		}
 		fmt.Fprintf(w, "upgraded project %s; backup %s; downtime %s\n", p.Project, res.BackupID, res.Downtime.Round(100*time.Millisecond))
 		for _, src := range p.Sources {
 			if src.NotBackedUp != "" {
@@ -160,6 +163,9 @@ func printUpgrade(w io.Writer, res *upgrade.Result) {
 		}
 		fmt.Fprintf(w, "to go back: docker maim -p %s rollback\n", p.Project)
 	case upgrade.OutcomeRolledBack:
+		if rb := res.Rollback; rb != nil {
+			printRollbackFiles(w, rb)
+		}
 		fmt.Fprintf(w, "upgrade failed and was rolled back to backup %s: the project runs as before\n", res.BackupID)
 	case upgrade.OutcomeRollbackFailed, upgrade.OutcomeFailed:
 		fmt.Fprintln(w, "upgrade failed and the project was NOT returned to its previous state. To recover:")
@@ -169,7 +175,17 @@ func printUpgrade(w io.Writer, res *upgrade.Result) {
 	}
 }
 
-func printPlan(w io.Writer, p *upgrade.Plan) {
+// printRollbackFiles says which lines a rollback edited so the files name what runs.
+func printRollbackFiles(w io.Writer, rb *upgrade.RollbackResult) {
+	for _, e := range upgrade.DescribeEdits(rb.FileEdits, rb.WorkingDir) {
+		fmt.Fprintln(w, "edited "+e+" (the files name what runs again)")
+	}
+	for _, warn := range rb.Warnings {
+		fmt.Fprintln(w, "warning:", warn)
+	}
+}
+
+func printPlan(w io.Writer, p *upgrade.Plan, dir string) {
 	fmt.Fprintf(w, "Plan for project %s\n\nServices:\n", p.Project)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  SERVICE\tFROM\tTO\tCHANGE")
@@ -213,6 +229,12 @@ func printPlan(w io.Writer, p *upgrade.Plan) {
 					fmt.Fprintln(w, "    "+line)
 				}
 			}
+		}
+	}
+	if len(p.FileEdits) > 0 {
+		fmt.Fprintln(w, "\nFile edits (written after the backup, so the files name the new images):")
+		for _, e := range upgrade.DescribeEdits(p.FileEdits, dir) {
+			fmt.Fprintln(w, "  "+e)
 		}
 	}
 	if len(p.Breaking) > 0 {
@@ -284,6 +306,7 @@ gone), recreates the services and runs the health gate.`,
 			if res.Resolved != "" {
 				fmt.Fprintf(out, "resolved the interrupted %s\n", res.Resolved)
 			}
+			printRollbackFiles(out, res)
 			if res.BackupID != "" {
 				fmt.Fprintf(out, "project %s rolled back to backup %s\n", s.proj.Name, res.BackupID)
 			} else {

@@ -17,6 +17,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/config"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
@@ -38,7 +39,10 @@ type Plan struct {
 	// Downtime is a rough expectation: stop, back up (at a measured-order rate), recreate.
 	Downtime    time.Duration `json:"expected_downtime_ns"`
 	NothingToDo bool          `json:"nothing_to_do"`
-	Warnings    []string      `json:"warnings,omitempty"`
+	// FileEdits are the minimal edits of the compose or env files that make them name the
+	// --image targets; they are written after the backup, which keeps the files before them.
+	FileEdits []composefile.Edit `json:"file_edits,omitempty"`
+	Warnings  []string           `json:"warnings,omitempty"`
 
 	running project.Running
 	merges  []config.Result
@@ -152,6 +156,14 @@ func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options
 		if c.Changed() {
 			plan.NothingToDo = false
 		}
+	}
+
+	// --image: the compose file is to name the new references too (a floating tag that
+	// stays the same reference needs no edit: the old image is pinned by ID).
+	if len(opts.Images) > 0 {
+		edits, warns := planNames(p, opts.Images, "the one --image runs")
+		plan.FileEdits = edits
+		plan.Warnings = append(plan.Warnings, warns...)
 	}
 
 	svcExt := map[string]map[string]any{}

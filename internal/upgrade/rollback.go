@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
@@ -30,6 +31,12 @@ type RollbackResult struct {
 	// Resolved is the interrupted operation this rollback resolved ("" for none).
 	Resolved string        `json:"resolved,omitempty"`
 	Images   []ImageChange `json:"images,omitempty"`
+	// FileEdits are the edits that made the compose or env files name the images the
+	// services run again (the user had edited them for the upgrade).
+	FileEdits []composefile.Edit `json:"file_edits,omitempty"`
+	// WorkingDir is the project directory (the edits' files are described from it).
+	WorkingDir string   `json:"-"`
+	Warnings   []string `json:"warnings,omitempty"`
 }
 
 // Rollback returns the project to a backup: the interrupted operation's, or the last
@@ -128,6 +135,15 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 			}
 		}
 		m.removeIncomplete(p.Name)
+		// The files may name what the user edited them to for the upgrade: name what runs.
+		want := map[string]string{}
+		for _, c := range jr.Images {
+			if c.OldID != "" && c.OldRef != "" {
+				want[c.Service] = c.OldRef
+			}
+		}
+		res.WorkingDir = p.WorkingDir
+		res.FileEdits, res.Warnings = m.nameWhatRuns(p, want, "the one the service runs")
 		r := project.Running{Services: jr.Running, IDs: jr.Containers}
 		m.logf("nothing was changed yet: starting %s again", strings.Join(r.Services, ", "))
 		if err := p.Start(ctx, m.Engine, r); err != nil {
@@ -216,8 +232,9 @@ func (m *Manager) rollbackTo(ctx context.Context, p *project.Project, jr *Journa
 	}
 	// Each service runs the image it ran, under the reference its container was created
 	// from: a floating tag (":latest") a pull moved is pointed back at the old image; a
-	// compose file the user had already edited for the upgrade is left as it was, and
-	// the old reference is used for the recreate.
+	// compose file the user had already edited for the upgrade is edited back to name
+	// that reference (a minimal edit; when that cannot be done it is left as it was, with
+	// a warning, and the old reference is used for the recreate).
 	pinned := map[string]string{}
 	for _, s := range man.Services {
 		if s.ImageID == "" {
@@ -235,6 +252,18 @@ func (m *Manager) rollbackTo(ctx context.Context, p *project.Project, jr *Journa
 		}
 		if svc, ok := old.Services[s.Name]; ok && svc.Image != ref {
 			pinned[s.Name] = ref
+		}
+	}
+	res.WorkingDir = old.WorkingDir
+	res.FileEdits, res.Warnings = m.nameWhatRuns(old, pinned, "the one the service runs")
+	if len(res.FileEdits) > 0 {
+		if old, err = m.reload(ctx, old); err != nil {
+			return err
+		}
+		for svc, ref := range pinned {
+			if s, ok := old.Services[svc]; ok && s.Image == ref {
+				delete(pinned, svc)
+			}
 		}
 	}
 	old = withImages(old, pinned)

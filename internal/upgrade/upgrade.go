@@ -1,8 +1,9 @@
 // Package upgrade owns the upgrade transaction of a Compose project and what surrounds
 // it: the plan (pull first, breaking-change policy, config merges, space check), the
 // journal that makes every phase recoverable after a crash, the automatic and manual
-// rollback, status and prune. Read Upgrade top to bottom: each phase is written to the
-// journal before it acts.
+// rollback, status and prune. After an upgrade or a rollback the compose file names what
+// runs (filenames.go: minimal edits through internal/composefile). Read Upgrade top to
+// bottom: each phase is written to the journal before it acts.
 package upgrade
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/config"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/progress"
@@ -113,6 +115,10 @@ type Result struct {
 	Error    string        `json:"error,omitempty"`
 	// Recovery lists the commands to run by hand when the rollback failed.
 	Recovery []string `json:"recovery,omitempty"`
+	// FileEdits are the edits the upgrade wrote into the compose or env files (--image).
+	FileEdits []composefile.Edit `json:"file_edits,omitempty"`
+	// Rollback says what the automatic rollback did (outcome rolled-back).
+	Rollback *RollbackResult `json:"rollback,omitempty"`
 }
 
 // Error is returned when an upgrade did not end upgraded; Outcome says how it ended.
@@ -255,12 +261,28 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 		}
 	}
 
-	// 5. Recreate on the new images.
+	// 5. Recreate on the new images. --image: first the compose file names them too (the
+	// files before the edit are in the backup; a rollback puts them back).
 	jr.Phase = PhaseRecreating
 	if err := journals.Save(jr); err != nil {
 		return m.fail(ctx, p, jr, res, opts, err)
 	}
 	target := withImages(p, opts.Images)
+	if len(plan.FileEdits) > 0 {
+		if err := composefile.Apply(plan.FileEdits); err != nil {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("writing the new image references into the compose files failed (%v): they still name the old ones; edit them by hand before the next `docker compose up -d`", err))
+		} else {
+			res.FileEdits = plan.FileEdits
+			for _, e := range plan.FileEdits {
+				m.logf("edited %s", e.Describe(p.WorkingDir))
+			}
+			np, err := m.reload(ctx, p)
+			if err != nil {
+				return m.fail(ctx, p, jr, res, opts, err)
+			}
+			target = withImages(np, opts.Images)
+		}
+	}
 	m.logf("recreating %s", strings.Join(target.ServiceNames(), ", "))
 	if err := m.recreate(ctx, target); err != nil {
 		return m.fail(ctx, p, jr, res, opts, fmt.Errorf("recreate: %w", err))
@@ -300,9 +322,11 @@ func (m *Manager) fail(ctx context.Context, p *project.Project, jr *Journal, res
 	}
 	m.logf("upgrade failed: %v; rolling back", cause)
 	rctx := context.WithoutCancel(ctx)
+	rb := &RollbackResult{BackupID: jr.BackupID}
 	err := m.retryOnEngineTrouble(rctx, "the rollback", func() error {
-		return m.resolve(rctx, p, jr, RollbackOptions{NoSafetyBackup: true, Health: opts.Health}, &RollbackResult{})
+		return m.resolve(rctx, p, jr, RollbackOptions{NoSafetyBackup: true, Health: opts.Health}, rb)
 	})
+	res.Rollback = rb
 	if err != nil {
 		res.Outcome = OutcomeRollbackFailed
 		res.Recovery = recoveryCommands(p.Name, jr)

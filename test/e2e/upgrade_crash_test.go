@@ -90,6 +90,7 @@ func TestUpgradeKilledInEachPhase(t *testing.T) {
 		c.wantBackToV1(t, "rollback after kill -9 in "+c.op+":"+c.phase)
 		c.wantSettled(t)
 		if !c.crashes { // resolved: the upgrade runs again, to the end
+			c.setEnv("BOT_VERSION", "2.0.0")
 			upgraded(t, c.maim(upgradeArgs...), c.Name, c.repo+":1.0.0", c.repo+":2.0.0")
 		}
 	})
@@ -109,7 +110,7 @@ type crashCase struct {
 	*botProject
 	before       dataState
 	configBefore string
-	filesBefore  string   // tree hash of the project dir
+	filesBefore  string   // tree hash of the project dir before .env was pointed at 2.0.0
 	op, phase    string   // the journal's op and phase where the command is interrupted
 	args         []string // the command
 	reset        bool     // the upgrade empties botdata (--reset-data): 2.0.0 starts afresh
@@ -143,14 +144,15 @@ func prepareCrash(bp *botProject) *crashCase {
 	c := &crashCase{botProject: bp, op: "upgrade", args: upgradeArgs}
 	c.before, _ = bp.data()
 	c.configBefore = bp.fileBytes("config/bot_config.toml")
-	bp.setEnv("BOT_VERSION", "2.0.0")
 	c.filesBefore = testrig.TreeHash(bp.t, bp.Dir)
+	bp.setEnv("BOT_VERSION", "2.0.0")
 	return c
 }
 
 // wantBackToV1 checks that the project is what it was before the upgrade: 1.0.0 on its old
 // image, the data byte-identical, the config file and (when an upgrade was interrupted) the
-// project files as they were.
+// project files as they were before .env was pointed at 2.0.0 (the rollback edits it back,
+// so the files name what runs).
 func (c *crashCase) wantBackToV1(t testing.TB, what string) {
 	t.Helper()
 	if ctr := c.wantBot("1.0.0"); ctr.Image != c.v1ID {
@@ -252,5 +254,6 @@ func TestUpgradeKilledMidArchive(t *testing.T) {
 	c.wantBackToV1(t, "rollback after kill -9 in the middle of the archive")
 	c.wantSettled(t)
 	// Resolved: the upgrade runs again, to the end.
+	bp.setEnv("BOT_VERSION", "2.0.0")
 	upgraded(t, bp.maim(upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
 }

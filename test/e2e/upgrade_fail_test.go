@@ -32,8 +32,8 @@ func TestUpgradeFailureRollsBack(t *testing.T) {
 			t.Parallel()
 			bp := newBotProject(t, "upgrade-"+tc.name, "BOT_FAIL="+tc.fail+"\nBOT_FAIL_ON=2.0.0\n")
 			before, _ := bp.data()
-			bp.setEnv("BOT_VERSION", "2.0.0")
 			filesBefore := testrig.TreeHash(t, bp.Dir)
+			bp.setEnv("BOT_VERSION", "2.0.0")
 
 			r := bp.maim(upgradeArgs...)
 			if r.Code != 10 {
@@ -52,7 +52,7 @@ func TestUpgradeFailureRollsBack(t *testing.T) {
 				t.Errorf("data.json after the rollback: %+v", d)
 			}
 			if got := testrig.TreeHash(t, bp.Dir); got != filesBefore {
-				t.Errorf("the project files (compose, .env, config) differ from before the upgrade")
+				t.Errorf("the project files (compose, .env, config) differ from before .env was pointed at 2.0.0")
 			}
 			bp.wantNoJournal()
 			st := bp.status()
