@@ -160,10 +160,14 @@ func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options
 
 	// --image: the compose file is to name the new references too (a floating tag that
 	// stays the same reference needs no edit: the old image is pinned by ID).
-	if len(opts.Images) > 0 {
-		edits, warns := planNames(p, opts.Images, "the one --image runs")
+	// One that cannot be written there is refused: the next plain `docker compose up -d`
+	// would silently undo the upgrade onto data the new version may have migrated.
+	if want := differing(p, opts.Images); len(want) > 0 {
+		edits, err := composefile.Plan(fileSources(p), want)
+		if err != nil {
+			return plan, fmt.Errorf("--image cannot be written into the compose files, and a plain `docker compose up -d` would then undo the upgrade: %v; change the reference in the file instead and run `docker maim upgrade` (or give --image for every service that shares it)", err)
+		}
 		plan.FileEdits = edits
-		plan.Warnings = append(plan.Warnings, warns...)
 	}
 
 	svcExt := map[string]map[string]any{}

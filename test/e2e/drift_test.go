@@ -197,3 +197,39 @@ func TestDriftTagFromEnvFile(t *testing.T) {
 	bp.wantFile("after the rollback of --image", ".env", envBefore)
 	bp.wantUpChangesNothing()
 }
+
+// TestDriftImageFlagSharedVariableRefused: two services take their tag from one .env
+// variable, so `--image` for one of them cannot be written into the files without moving
+// the other. Before, the upgrade ran and left the files naming 1.0.0 while 2.0.0 ran, and
+// the next `docker compose up -d` went back to 1.0.0 onto migrated data. Now it is
+// refused before anything changes: exit 12, the files, containers and images as they were.
+func TestDriftImageFlagSharedVariableRefused(t *testing.T) {
+	t.Parallel()
+	p := newProject(t, "drift-shared", "")
+	repo := strings.TrimSuffix(p.Bot("1.0.0"), ":1.0.0")
+	p.Bot("2.0.0")
+	p.WriteCompose(`services:
+  web:
+    image: ${REPO}:${APP_VERSION}
+    restart: unless-stopped
+  worker:
+    image: ${REPO}:${APP_VERSION}   # the same release as web
+    restart: unless-stopped
+`)
+	p.WriteFile(".env", "REPO="+repo+"\nAPP_VERSION=1.0.0\n")
+	compose(t, p, "up", "-d", "--wait")
+	composeBefore, envBefore := p.fileBytes("compose.yaml"), p.fileBytes(".env")
+	before := p.containerIDs()
+
+	r := p.maim("upgrade", "--image", "web="+repo+":2.0.0")
+	wantFail(t, r, 12, "--image cannot be written into the compose files", "APP_VERSION")
+	p.wantFile("after the refused upgrade", "compose.yaml", composeBefore)
+	p.wantFile("after the refused upgrade", ".env", envBefore)
+	if after := p.containerIDs(); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Errorf("a refused upgrade changed the containers:\nbefore: %v\nafter:  %v", before, after)
+	}
+	p.wantService("web", "1.0.0")
+	p.wantService("worker", "1.0.0")
+	p.wantNoJournal()
+	p.wantUpChangesNothing()
+}
