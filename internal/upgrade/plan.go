@@ -459,8 +459,4 @@ func duHost(path string) int64 {
 	return n
 }
 
-// lineDiff is a small unified-style diff (changed lines only) of plain text, secrets
-// not redacted; config files go through config.Diff, which redacts them.
-func lineDiff(a, b string) string { return config.Diff([]byte(a), []byte(b), "", true) }
-
 var _ io.Writer = (*bytes.Buffer)(nil)
