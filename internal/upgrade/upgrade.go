@@ -1,9 +1,10 @@
 // Package upgrade owns the upgrade transaction of a Compose project and what surrounds
 // it: the plan (pull first, breaking-change policy, config merges, space check), the
 // journal that makes every phase recoverable after a crash, the automatic and manual
-// rollback, status and prune. After an upgrade or a rollback the compose file names what
-// runs (filenames.go: minimal edits through internal/composefile). Read Upgrade top to
-// bottom: each phase is written to the journal before it acts.
+// rollback, the journaled restore, status and prune. After an upgrade, a rollback or a
+// restore the compose file names what runs (filenames.go: minimal edits through
+// internal/composefile; a restore recreates what the restored files describe otherwise).
+// Read Upgrade top to bottom: each phase is written to the journal before it acts.
 package upgrade
 
 import (

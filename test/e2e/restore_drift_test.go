@@ -112,3 +112,32 @@ func TestRestoreNoDrift(t *testing.T) {
 	dp.wantFile("after the restore", "compose.yaml", dp.before)
 	dp.wantUpChangesNothing()
 }
+
+// TestRestoreDriftKilledRecreating: a kill -9 once the restore has journaled the services it
+// will recreate (phase recreating): `rollback` puts the safety backup back and recreates
+// them as they were, so 2.0.0 runs again on its data, .env names it, and `docker compose up
+// -d` changes nothing.
+func TestRestoreDriftKilledRecreating(t *testing.T) {
+	t.Parallel()
+	bp := newBotProject(t, "restore-drift-kill", "")
+	id := bp.backup()
+	bp.setEnv("BOT_VERSION", "2.0.0")
+	upgraded(t, bp.maim(upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
+	v2 := bp.wantBot("2.0.0")
+	envV2 := bp.fileBytes(".env")
+	dataV2 := dataOf(t, bp.readVolume(bp.vol))
+
+	wantKilled(t, bp.maimWith([]string{"MAIM_FAILPOINT=restore:recreating"}, append(append([]string(nil), restoreArgs...), id)...))
+	if st := bp.status(); st.Interrupted == nil || st.Interrupted.Op != "restore" || st.Interrupted.Phase != "recreating" {
+		t.Fatalf("status does not report the restore interrupted while recreating: %+v", st.Interrupted)
+	}
+	mustOK(t, bp.maim(rollbackArgs...))
+	bp.wantNoJournal()
+	if c := bp.wantBot("2.0.0"); c.Image != v2.Image {
+		t.Errorf("after the rollback the bot runs image %s, want %s", c.Image, v2.Image)
+	}
+	bp.wantFile("after the rollback", ".env", envV2)
+	after, _ := bp.data()
+	wantRestored(t, "after the rollback", dataV2, after, "2.0.0")
+	bp.wantUpChangesNothing()
+}
