@@ -213,6 +213,7 @@ type restoreOptions struct {
 	Sources         []string
 	NoSafetyBackup  bool
 	ToRecordedPaths bool
+	Format          string
 	health          healthFlags
 }
 
@@ -226,11 +227,17 @@ current project's source of the same name: one whose path or volume moved is ref
 unless --to-recorded-paths, one the project no longer has is skipped and reported, host paths are
 never restored. Stops the services, takes a safety backup of everything about to be replaced (put
 back if the restore fails), makes every source exactly equal to its archive (paths the backup's
---exclude left out are kept), creates missing volumes as the compose file declares them, starts
-what was running and runs the health gate. Journaled: an interrupted restore is resolved by
-` + "`docker maim rollback`" + `.`,
+--exclude left out are kept), creates missing volumes as the compose file declares them. When
+the compose or env files come back, every service they describe otherwise than its container
+is recreated from them on the image the backup recorded (refused before anything stops when
+that image is gone), so a plain ` + "`docker compose up -d`" + ` changes nothing afterwards. Then it
+starts what was running and runs the health gate. Journaled: an interrupted restore is
+resolved by ` + "`docker maim rollback`" + `.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Format != "text" && o.Format != "json" {
+				return usageError{fmt.Errorf("unknown --format %q (text or json)", o.Format)}
+			}
 			ctx := cmd.Context()
 			s, m, err := e.openUpgrades(ctx, true)
 			if err != nil {
@@ -257,27 +264,48 @@ what was running and runs the health gate. Journaled: an interrupted restore is 
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if res.Chosen != "" {
-				fmt.Fprintf(out, "backup %s chosen: %s\n", res.BackupID, res.Chosen)
+			if o.Format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return errors.Join(enc.Encode(res), err)
 			}
-			for _, sk := range res.Skipped {
-				fmt.Fprintf(out, "not restored: %s\n", sk)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "restored %d sources of project %s from backup %s\n", len(res.Restored), s.proj.Name, res.BackupID)
-			if res.SafetyID != "" {
-				fmt.Fprintf(out, "the data as it was before is in backup %s\n", res.SafetyID)
-			}
-			return nil
+			printRestore(out, s.proj.Name, res, err == nil)
+			return err
 		},
 	}
 	cmd.Flags().StringArrayVar(&o.Sources, "source", nil, "Restore only this source (repeatable; names as in `docker maim backups --format json`)")
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current data before replacing it")
 	cmd.Flags().BoolVar(&o.ToRecordedPaths, "to-recorded-paths", false, "Write the host paths and volumes the backup recorded, also where the project now uses others")
+	cmd.Flags().StringVar(&o.Format, "format", "text", "Output format: text or json")
 	o.health.add(cmd.Flags())
 	return cmd
+}
+
+// printRestore says what a restore did: the backup, what was skipped, which services were
+// recreated and why, the file edits, and where the data before it is.
+func printRestore(w io.Writer, name string, res *upgrade.RestoreResult, done bool) {
+	if res.Chosen != "" {
+		fmt.Fprintf(w, "backup %s chosen: %s\n", res.BackupID, res.Chosen)
+	}
+	for _, sk := range res.Skipped {
+		fmt.Fprintf(w, "not restored: %s\n", sk)
+	}
+	for _, e := range upgrade.DescribeEdits(res.FileEdits, res.WorkingDir) {
+		fmt.Fprintln(w, "edited "+e+" (the files name what runs)")
+	}
+	for _, warn := range res.Warnings {
+		fmt.Fprintln(w, "warning:", warn)
+	}
+	for _, c := range res.Recreated {
+		fmt.Fprintf(w, "recreated %s on %s: %s\n", c.Service, c.Image, c.Why)
+	}
+	if !done {
+		return
+	}
+	fmt.Fprintf(w, "restored %d sources of project %s from backup %s\n", len(res.Restored), name, res.BackupID)
+	if res.SafetyID != "" {
+		fmt.Fprintf(w, "the data as it was before is in backup %s\n", res.SafetyID)
+	}
 }
 
 func newVersionCommand(e *env) *cobra.Command {

@@ -4,16 +4,23 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker/compose/v5/pkg/compose"
+	"github.com/moby/moby/api/types/container"
 )
 
-// The compose file names what runs: after an upgrade, a rollback or a resolved journal,
-// a plain `docker compose up -d` must recreate nothing. These helpers find and write the
-// minimal edits (internal/composefile) that make each service's image reference in the
-// project's files the one its container runs.
+// The compose file names what runs: after an upgrade, a rollback, a restore or a resolved
+// journal, a plain `docker compose up -d` must recreate nothing. These helpers find and
+// write the minimal edits (internal/composefile) that make each service's image reference
+// in the project's files the one its container runs, make a backup's recorded images run
+// again, and find the services whose containers the files describe otherwise (compose's
+// own config hash against the container's label).
 
 // fileSources are the files a project's image references come from.
 func fileSources(p *project.Project) composefile.Sources {
@@ -91,4 +98,196 @@ func DescribeEdits(edits []composefile.Edit, dir string) []string {
 		out = append(out, e.Describe(dir))
 	}
 	return out
+}
+
+// runRecorded makes the services of man (only those in only, when only is not nil) run
+// the image the backup recorded for them, under the reference their container was created
+// from: the image made present (pulled by digest when gone), the reference pointed at it
+// (a floating tag like ":latest" that a pull moved is put back), and p's files edited to
+// name that reference when they name another (a minimal edit; when that cannot be done the
+// file is left as it is, with a warning, and the reference is used for the recreate). It
+// returns the project to recreate, loaded again after any edit.
+func (m *Manager) runRecorded(ctx context.Context, p *project.Project, man *backup.Manifest, only map[string]bool) (*project.Project, []composefile.Edit, []string, error) {
+	pinned := map[string]string{}
+	for _, s := range man.Services {
+		if s.ImageID == "" || (only != nil && !only[s.Name]) {
+			continue
+		}
+		if err := ensureImage(ctx, m.Engine, s.ImageID, s.RepoDigests, m.Auth); err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		ref := recordedRef(s)
+		if err := repoint(ctx, m.Engine, s.ImageID, ref); err != nil {
+			return nil, nil, nil, fmt.Errorf("re-pinning %s to %s: %w", ref, shortID(s.ImageID), err)
+		}
+		if svc, ok := p.Services[s.Name]; ok && svc.Image != ref {
+			pinned[s.Name] = ref
+		}
+	}
+	edits, warns := m.nameWhatRuns(p, pinned, "the one the service runs")
+	if len(edits) > 0 {
+		np, err := m.reload(ctx, p)
+		if err != nil {
+			return nil, edits, warns, err
+		}
+		p = np
+		for svc, ref := range pinned {
+			if s, ok := p.Services[svc]; ok && s.Image == ref {
+				delete(pinned, svc)
+			}
+		}
+	}
+	return withImages(p, pinned), edits, warns, nil
+}
+
+// recordedRef is the reference a backup's service ran from.
+func recordedRef(s backup.Service) string {
+	if s.RunningRef != "" {
+		return s.RunningRef
+	}
+	return s.Image
+}
+
+// leaveStopped stops every service of p that runs now but is not in running (what ran
+// before the command): a recreate starts every service it touches.
+func (m *Manager) leaveStopped(ctx context.Context, p *project.Project, running []string) error {
+	now, err := p.RunningContainers(ctx, m.Engine)
+	if err != nil {
+		return err
+	}
+	extra := project.Running{IDs: map[string][]string{}}
+	for _, s := range now.Services {
+		if !slices.Contains(running, s) {
+			extra.Services = append(extra.Services, s)
+			extra.IDs[s] = now.IDs[s]
+		}
+	}
+	if extra.Empty() {
+		return nil
+	}
+	m.logf("stopping %s again (it was not running)", strings.Join(extra.Services, ", "))
+	return p.Stop(ctx, m.Engine, extra)
+}
+
+// Recreated is a service a command recreated, and why.
+type Recreated struct {
+	Service string `json:"service"`
+	Why     string `json:"why"`
+	// Image is the reference it runs now.
+	Image string `json:"image,omitempty"`
+}
+
+// WhyDescribedDifferently is why a restore recreates a service whose container the
+// restored compose files describe otherwise.
+const WhyDescribedDifferently = "the restored compose file describes it differently"
+
+// described lists the services of p whose containers (cs) a plain `docker compose up -d`
+// would recreate because p describes them differently: compose's own config hash of the
+// service (compose.ServiceHash, with service references resolved to container IDs the way
+// compose resolves them) against the container's com.docker.compose.config-hash label.
+// Only services that have a container are compared; a service sharing the namespace or the
+// volumes of a recreated one is recreated with it, as compose would. The order is p's.
+func described(p *project.Project, cs []container.Summary) ([]Recreated, error) {
+	byService := map[string][]container.Summary{}
+	for _, c := range cs {
+		byService[c.Labels[project.LabelService]] = append(byService[c.Labels[project.LabelService]], c)
+	}
+	for _, list := range byService {
+		slices.SortFunc(list, func(a, b container.Summary) int { return strings.Compare(containerName(a), containerName(b)) })
+	}
+	order, err := p.Order()
+	if err != nil {
+		return nil, err
+	}
+	var out []Recreated
+	why := map[string]string{}
+	for _, name := range order {
+		svc, ok := p.Services[name]
+		if !ok || len(byService[name]) == 0 {
+			continue
+		}
+		hash, err := compose.ServiceHash(withResolvedRefs(svc, byService))
+		if err != nil {
+			return nil, fmt.Errorf("%s: config hash: %w", name, err)
+		}
+		for _, c := range byService[name] {
+			if c.Labels[project.LabelConfigHash] != hash {
+				why[name] = WhyDescribedDifferently
+			}
+		}
+	}
+	// Sharing a namespace or volumes of a recreated service: recreated too (to a fixed point).
+	for changed := true; changed; {
+		changed = false
+		for _, name := range order {
+			svc, ok := p.Services[name]
+			if !ok || why[name] != "" || len(byService[name]) == 0 {
+				continue
+			}
+			for _, parent := range sharedParents(svc) {
+				if why[parent] != "" {
+					why[name], changed = "it shares the namespace or volumes of "+parent+", which is recreated", true
+					break
+				}
+			}
+		}
+	}
+	for _, name := range order {
+		if why[name] != "" {
+			out = append(out, Recreated{Service: name, Why: why[name], Image: p.Services[name].Image})
+		}
+	}
+	return out, nil
+}
+
+// sharedParents are the services whose namespaces (network_mode, ipc, pid: "service:X")
+// or volumes (volumes_from) svc uses.
+func sharedParents(svc types.ServiceConfig) []string {
+	var out []string
+	for _, mode := range []string{svc.NetworkMode, svc.Ipc, svc.Pid} {
+		if name, ok := strings.CutPrefix(mode, types.NetworkModeServicePrefix); ok {
+			out = append(out, name)
+		}
+	}
+	for _, v := range svc.VolumesFrom {
+		if name, _, _ := strings.Cut(v, ":"); name != "container" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// withResolvedRefs is svc with its references to other services replaced by their first
+// container's ID, as compose hashes it when it creates the container.
+func withResolvedRefs(svc types.ServiceConfig, byService map[string][]container.Summary) types.ServiceConfig {
+	first := func(name string) (string, bool) {
+		if cs := byService[name]; len(cs) > 0 {
+			return cs[0].ID, true
+		}
+		return "", false
+	}
+	for _, mode := range []*string{&svc.NetworkMode, &svc.Ipc, &svc.Pid} {
+		if name, ok := strings.CutPrefix(*mode, types.NetworkModeServicePrefix); ok {
+			if id, ok := first(name); ok {
+				*mode = types.ContainerPrefix + id
+			}
+		}
+	}
+	svc.VolumesFrom = slices.Clone(svc.VolumesFrom)
+	for i, v := range svc.VolumesFrom {
+		spec := strings.Split(v, ":")
+		if spec[0] == "container" && len(spec) > 1 {
+			svc.VolumesFrom[i] = spec[1]
+		} else if id, ok := first(spec[0]); ok {
+			svc.VolumesFrom[i] = id
+		}
+	}
+	return svc
+}
+
+func containerName(c container.Summary) string {
+	if len(c.Names) == 0 {
+		return c.ID
+	}
+	return strings.TrimPrefix(c.Names[0], "/")
 }

@@ -22,7 +22,7 @@ const (
 	PhaseVerifying   Phase = "verifying"  // reading back what --reset-data will empty; nothing changed yet
 	PhaseResetting   Phase = "resetting"  // --reset-data sources being emptied
 	PhaseMerging     Phase = "merging"    // config files being merged
-	PhaseRecreating  Phase = "recreating" // containers being recreated on the new images
+	PhaseRecreating  Phase = "recreating" // containers being recreated on the new images (a restore: from the restored files)
 	PhaseHealth      Phase = "health"     // waiting for the health gate
 	PhaseRollingBack Phase = "rolling-back"
 	// PhaseRestoring: a restore writes the backup's data (the safety backup, in
@@ -32,10 +32,12 @@ const (
 
 // OpRestore is the journal's op of `docker maim restore`. Its phases: planned (verified and
 // planned, nothing stopped), backing-up (stopped, safety backup being written: nothing
-// changed yet), backed-up (safety backup complete), restoring, rolling-back (the safety
-// backup being put back after a failure). Resolving it: before backed-up, start what ran;
-// after, put the safety backup back and start what ran (without a safety backup: finish
-// the restore).
+// changed yet), backed-up (safety backup complete), restoring, recreating (the services the
+// restored compose files describe otherwise than their containers being recreated; Images
+// holds the images they ran), rolling-back (the safety backup being put back after a
+// failure). Resolving it: before backed-up, start what ran; after, put the safety backup
+// back, recreate the services of Images as they were and start what ran (without a safety
+// backup: finish the restore).
 const OpRestore = "restore"
 
 // RestoreInfo is what a journaled restore restores.

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
@@ -35,6 +37,15 @@ type RestoreResult struct {
 	Restored []string `json:"restored"`
 	Skipped  []string `json:"skipped,omitempty"`
 	Started  []string `json:"started,omitempty"`
+	// Recreated are the services recreated from the restored compose files (they described
+	// them otherwise than their containers), on the images the backup recorded.
+	Recreated []Recreated `json:"recreated,omitempty"`
+	// FileEdits are the edits that made the restored files name the image a recreated
+	// service runs (the backup's files named another than its container ran).
+	FileEdits []composefile.Edit `json:"file_edits,omitempty"`
+	// WorkingDir is the project directory (the edits' files are described from it).
+	WorkingDir string   `json:"-"`
+	Warnings   []string `json:"warnings,omitempty"`
 }
 
 // safetyReasons are the reasons of backups made to undo a restore or rollback.
@@ -67,9 +78,12 @@ func (e *RestoreError) Error() string {
 
 func (e *RestoreError) Unwrap() error { return e.Cause }
 
-// Restore makes the project's data equal to a backup, journaled like the upgrade, so a
-// kill -9 at any point is reported by every command and resolved by `docker maim
-// rollback`. The caller holds the project lock. Read it top to bottom.
+// Restore makes the project's data and files equal to a backup, journaled like the
+// upgrade, so a kill -9 at any point is reported by every command and resolved by `docker
+// maim rollback`. When the backup's compose or env files come back, the services they
+// describe otherwise than their containers are recreated from them, on the images the
+// backup recorded, so a plain `docker compose up -d` recreates nothing afterwards. The
+// caller holds the project lock. Read it top to bottom.
 func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreOptions) (*RestoreResult, error) {
 	journals := Journals{Store: m.Store, Project: p.Name}
 	if jr, err := journals.Load(); err != nil {
@@ -103,6 +117,9 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	}
 	running, err := p.RunningContainers(ctx, m.Engine)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.recordedImagesPresent(ctx, p, entry.Manifest, plan); err != nil {
 		return nil, err
 	}
 	start := time.Now().UTC()
@@ -142,7 +159,7 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		return res, err
 	}
 
-	// 3. Write the data.
+	// 3. Write the data and the project files.
 	jr.Phase = PhaseRestoring
 	if err := journals.Save(jr); err != nil {
 		return res, err
@@ -152,18 +169,205 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		return res, m.restoreFailed(ctx, p, jr, running, err)
 	}
 
-	// 4. Start what ran; the restore is done. Then the health gate.
-	if err := m.startAgain(ctx, p, running); err != nil {
+	// 4. The restored files name what runs: the services they describe otherwise than their
+	// containers are recreated from them (journaled: phase recreating).
+	restored, err := m.recreateDescribed(ctx, p, entry.Manifest, plan, jr, res)
+	if err != nil {
+		return res, m.restoreFailed(ctx, p, jr, running, err)
+	}
+
+	// 5. Start what ran, leave stopped what was stopped; the restore is done. Then the
+	// health gate.
+	if err := m.startWhatRan(ctx, restored, running, res.recreated()); err != nil {
 		return res, err
 	}
 	res.Started = running.Services
 	if err := journals.Finish(Record{Op: OpRestore, Result: "restored", Started: start, BackupID: entry.ID}); err != nil {
 		return res, err
 	}
-	if err := m.gateServices(ctx, p, running.Services, opts.Health); err != nil {
+	if err := m.gateServices(ctx, restored, running.Services, opts.Health); err != nil {
 		return res, fmt.Errorf("restored from backup %s, but the services did not pass the health gate: %w", entry.ID, err)
 	}
 	return res, nil
+}
+
+func (r *RestoreResult) recreated() []string {
+	var out []string
+	for _, c := range r.Recreated {
+		out = append(out, c.Service)
+	}
+	return out
+}
+
+// recordedImagesPresent refuses, before anything stops, a restore that brings the project
+// files back while a service runs another image than the backup recorded for it and that
+// image is gone and cannot be pulled by digest: the restored files would have to run on it.
+func (m *Manager) recordedImagesPresent(ctx context.Context, p *project.Project, man *backup.Manifest, plan *snapshot.RestorePlan) error {
+	if !restoresProjectFiles(plan) {
+		return nil
+	}
+	cs, err := project.Containers(ctx, m.Engine, p.Name)
+	if err != nil {
+		return err
+	}
+	var gone []string
+	for _, s := range man.Services {
+		if s.ImageID == "" {
+			continue
+		}
+		other := false
+		for _, c := range cs {
+			other = other || (c.Labels[project.LabelService] == s.Name && c.ImageID != s.ImageID)
+		}
+		if !other {
+			continue
+		}
+		if err := ensureImage(ctx, m.Engine, s.ImageID, s.RepoDigests, m.Auth); err != nil {
+			gone = append(gone, fmt.Sprintf("%s (%s): %v", s.Name, recordedRef(s), err))
+		}
+	}
+	if len(gone) > 0 {
+		return fmt.Errorf("%w: backup %s brings back compose files that run images it recorded, and they are gone: %s; bring the image back (docker pull), or restore only the data with --source NAME",
+			snapshot.ErrRefused, man.ID, strings.Join(gone, "; "))
+	}
+	return nil
+}
+
+// restoresProjectFiles tells whether plan writes compose or env files.
+func restoresProjectFiles(plan *snapshot.RestorePlan) bool {
+	for _, it := range plan.Items {
+		if it.To.Kind == project.KindProjectFile {
+			return true
+		}
+	}
+	return false
+}
+
+// recreateDescribed loads the project again from the files the restore wrote and recreates
+// the services they describe otherwise than their containers (compose's config hash against
+// the container's label), on the image the backup recorded for each. Their images before
+// are journaled first, so a failure or a crash can recreate them as they were. It returns
+// the project as the restored files describe it.
+func (m *Manager) recreateDescribed(ctx context.Context, p *project.Project, man *backup.Manifest, plan *snapshot.RestorePlan, jr *Journal, res *RestoreResult) (*project.Project, error) {
+	if !restoresProjectFiles(plan) {
+		return p, nil
+	}
+	restored, err := m.reload(ctx, p)
+	if err != nil {
+		return p, err
+	}
+	cs, err := project.Containers(ctx, m.Engine, p.Name)
+	if err != nil {
+		return restored, err
+	}
+	differ, err := described(restored, cs)
+	if err != nil || len(differ) == 0 {
+		return restored, err
+	}
+	only := map[string]bool{}
+	var names []string
+	for _, d := range differ {
+		only[d.Service] = true
+		names = append(names, d.Service)
+		if slices.ContainsFunc(jr.Images, func(c ImageChange) bool { return c.Service == d.Service }) {
+			continue // journaled by the interrupted run this one finishes
+		}
+		for _, c := range cs {
+			if c.Labels[project.LabelService] == d.Service {
+				jr.Images = append(jr.Images, ImageChange{Service: d.Service, OldRef: c.Image, OldID: c.ImageID})
+				break
+			}
+		}
+	}
+	jr.Phase = PhaseRecreating
+	if err := (Journals{Store: m.Store, Project: p.Name}).Save(jr); err != nil {
+		return restored, err
+	}
+	target, edits, warns, err := m.runRecorded(ctx, restored, man, only)
+	res.WorkingDir, res.FileEdits, res.Warnings = restored.WorkingDir, edits, warns
+	if err != nil {
+		return restored, err
+	}
+	for i := range differ {
+		differ[i].Image = target.Services[differ[i].Service].Image
+		m.logf("recreating %s: %s", differ[i].Service, differ[i].Why)
+	}
+	if err := m.recreate(ctx, target, names...); err != nil {
+		return target, fmt.Errorf("recreate: %w", err)
+	}
+	res.Recreated = differ
+	return target, nil
+}
+
+// startWhatRan starts the services of r again, in dependency order: the containers they
+// had, or for the services in recreated the ones made since (a recreate replaced them).
+// What a recreate started that was not running is stopped again.
+func (m *Manager) startWhatRan(ctx context.Context, p *project.Project, r project.Running, recreated []string) error {
+	if len(recreated) == 0 {
+		return m.startAgain(ctx, p, r)
+	}
+	cs, err := project.Containers(ctx, m.Engine, p.Name)
+	if err != nil {
+		return err
+	}
+	now := project.Running{Services: r.Services, IDs: map[string][]string{}}
+	for _, s := range r.Services {
+		if !slices.Contains(recreated, s) {
+			now.IDs[s] = r.IDs[s]
+			continue
+		}
+		for _, c := range cs {
+			if c.Labels[project.LabelService] == s {
+				now.IDs[s] = append(now.IDs[s], c.ID)
+			}
+		}
+	}
+	if err := m.startAgain(ctx, p, now); err != nil {
+		return err
+	}
+	return m.leaveStopped(context.WithoutCancel(ctx), p, r.Services)
+}
+
+// recreateAsBefore recreates the services a restore recreated (jr.Images) from the files
+// put back, on the images they ran before, and starts what ran. It returns the project as
+// the put-back files describe it.
+func (m *Manager) recreateAsBefore(ctx context.Context, p *project.Project, jr *Journal, ran project.Running) (*project.Project, error) {
+	if len(jr.Images) == 0 {
+		return p, m.startAgain(ctx, p, ran)
+	}
+	back, err := m.reload(ctx, p)
+	if err != nil {
+		return p, err
+	}
+	refs := map[string]string{}
+	var names []string
+	for _, c := range jr.Images {
+		s, ok := back.Services[c.Service]
+		if !ok {
+			continue
+		}
+		names = append(names, c.Service)
+		if c.OldID == "" {
+			continue
+		}
+		if err := ensureImage(ctx, m.Engine, c.OldID, c.OldDigests, m.Auth); err != nil {
+			return back, fmt.Errorf("%s: %w", c.Service, err)
+		}
+		if err := repoint(ctx, m.Engine, c.OldID, c.OldRef); err != nil {
+			return back, fmt.Errorf("re-pinning %s to %s: %w", c.OldRef, shortID(c.OldID), err)
+		}
+		if s.Image != c.OldRef {
+			refs[c.Service] = c.OldRef
+		}
+	}
+	target := withImages(back, refs)
+	if len(names) > 0 {
+		m.logf("recreating %s as it was before the restore", strings.Join(names, ", "))
+		if err := m.recreate(ctx, target, names...); err != nil {
+			return target, fmt.Errorf("recreate: %w", err)
+		}
+	}
+	return target, m.startWhatRan(ctx, target, ran, names)
 }
 
 // restoreFailed puts the safety backup back after a failed restore and starts what ran.
@@ -188,7 +392,7 @@ func (m *Manager) restoreFailed(ctx context.Context, p *project.Project, jr *Jou
 		return &RestoreError{Cause: fmt.Errorf("restore of backup %s failed: %w", jr.Restore.ID, cause), PutBack: err, LeftStopped: running.Services,
 			Recovery: append(recovery, "the data before the restore is in backup "+jr.BackupID+", the data restored from is in backup "+jr.Restore.ID)}
 	}
-	if err := m.startAgain(ctx, p, running); err != nil {
+	if _, err := m.recreateAsBefore(ctx, p, jr, running); err != nil {
 		return errors.Join(cause, err)
 	}
 	_ = journals.Finish(Record{Op: OpRestore, Result: string(OutcomeRolledBack), Started: jr.Started, BackupID: jr.Restore.ID, Error: cause.Error()})
@@ -227,6 +431,11 @@ func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Jo
 		if err := m.Snapshots.PutBack(ctx, p, jr.BackupID); err != nil {
 			return fmt.Errorf("putting back safety backup %s: %w", jr.BackupID, err)
 		}
+		back, err := m.recreateAsBefore(ctx, p, jr, ran)
+		if err != nil {
+			return err
+		}
+		return m.resolvedRestore(ctx, back, ran, opts)
 	default:
 		if err := p.Stop(ctx, m.Engine, now); err != nil {
 			return err
@@ -243,15 +452,37 @@ func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Jo
 		if _, err := m.Snapshots.RestorePlanned(ctx, plan); err != nil {
 			return err
 		}
+		// Services the interrupted restore recreated (journaled) already have new containers.
+		before := slices.Clone(jr.Images)
+		rr := &RestoreResult{}
+		restored, err := m.recreateDescribed(ctx, p, entry.Manifest, plan, jr, rr)
+		if err != nil {
+			return err
+		}
+		recreated := rr.recreated()
+		for _, c := range before {
+			recreated = append(recreated, c.Service)
+		}
 		res.BackupID = jr.Restore.ID
+		res.FileEdits, res.Warnings, res.WorkingDir = rr.FileEdits, rr.Warnings, rr.WorkingDir
+		if err := m.startWhatRan(ctx, restored, ran, recreated); err != nil {
+			return err
+		}
+		return m.resolvedRestore(ctx, restored, ran, opts)
 	}
 	if err := m.startAgain(ctx, p, ran); err != nil {
 		return err
 	}
+	return m.resolvedRestore(ctx, p, ran, opts)
+}
+
+// resolvedRestore ends the resolution of an interrupted restore: the health gate on what
+// ran, then the journal goes.
+func (m *Manager) resolvedRestore(ctx context.Context, p *project.Project, ran project.Running, opts RollbackOptions) error {
 	if err := m.gateServices(ctx, p, ran.Services, opts.Health); err != nil {
 		return err
 	}
-	return os.Remove(journals.path())
+	return os.Remove((Journals{Store: m.Store, Project: p.Name}).path())
 }
 
 // startAgain starts what ran before, with a context that survives cancellation.

@@ -230,71 +230,27 @@ func (m *Manager) rollbackTo(ctx context.Context, p *project.Project, jr *Journa
 	if err != nil {
 		return fmt.Errorf("loading the restored compose files: %w", err)
 	}
-	// Each service runs the image it ran, under the reference its container was created
-	// from: a floating tag (":latest") a pull moved is pointed back at the old image; a
-	// compose file the user had already edited for the upgrade is edited back to name
-	// that reference (a minimal edit; when that cannot be done it is left as it was, with
-	// a warning, and the old reference is used for the recreate).
-	pinned := map[string]string{}
-	for _, s := range man.Services {
-		if s.ImageID == "" {
-			continue
-		}
-		if err := ensureImage(ctx, m.Engine, s.ImageID, s.RepoDigests, m.Auth); err != nil {
-			return fmt.Errorf("%s: %w", s.Name, err)
-		}
-		ref := s.RunningRef
-		if ref == "" {
-			ref = s.Image
-		}
-		if err := repoint(ctx, m.Engine, s.ImageID, ref); err != nil {
-			return fmt.Errorf("re-pinning %s to %s: %w", ref, shortID(s.ImageID), err)
-		}
-		if svc, ok := old.Services[s.Name]; ok && svc.Image != ref {
-			pinned[s.Name] = ref
-		}
+	// Each service runs the image it ran (a compose file the user had already edited for
+	// the upgrade is edited back to name it), then is recreated.
+	target, edits, warns, err := m.runRecorded(ctx, old, man, nil)
+	res.WorkingDir, res.FileEdits, res.Warnings = old.WorkingDir, edits, warns
+	if err != nil {
+		return err
 	}
-	res.WorkingDir = old.WorkingDir
-	res.FileEdits, res.Warnings = m.nameWhatRuns(old, pinned, "the one the service runs")
-	if len(res.FileEdits) > 0 {
-		if old, err = m.reload(ctx, old); err != nil {
-			return err
-		}
-		for svc, ref := range pinned {
-			if s, ok := old.Services[svc]; ok && s.Image == ref {
-				delete(pinned, svc)
-			}
-		}
-	}
-	old = withImages(old, pinned)
-	if err := m.recreate(ctx, old); err != nil {
+	if err := m.recreate(ctx, target); err != nil {
 		return fmt.Errorf("recreate: %w", err)
 	}
 	// Leave stopped what was stopped before the upgrade.
 	if len(man.Running) > 0 {
-		now, err := old.RunningContainers(ctx, m.Engine)
-		if err == nil {
-			keep := map[string]bool{}
-			for _, s := range man.Running {
-				keep[s] = true
-			}
-			extra := project.Running{IDs: map[string][]string{}}
-			for _, s := range now.Services {
-				if !keep[s] {
-					extra.Services = append(extra.Services, s)
-					extra.IDs[s] = now.IDs[s]
-				}
-			}
-			if err := old.Stop(ctx, m.Engine, extra); err != nil {
-				return err
-			}
+		if err := m.leaveStopped(ctx, target, man.Running); err != nil {
+			return err
 		}
 	}
 	running2 := man.Running
 	if len(running2) == 0 {
-		running2 = old.ServiceNames()
+		running2 = target.ServiceNames()
 	}
-	return m.gateServices(ctx, old, running2, opts.Health)
+	return m.gateServices(ctx, target, running2, opts.Health)
 }
 
 func envFilesFor(man *backup.Manifest) []string {

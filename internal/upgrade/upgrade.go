@@ -1,9 +1,10 @@
 // Package upgrade owns the upgrade transaction of a Compose project and what surrounds
 // it: the plan (pull first, breaking-change policy, config merges, space check), the
 // journal that makes every phase recoverable after a crash, the automatic and manual
-// rollback, status and prune. After an upgrade or a rollback the compose file names what
-// runs (filenames.go: minimal edits through internal/composefile). Read Upgrade top to
-// bottom: each phase is written to the journal before it acts.
+// rollback, the journaled restore, status and prune. After an upgrade, a rollback or a
+// restore the compose file names what runs (filenames.go: minimal edits through
+// internal/composefile; a restore recreates what the restored files describe otherwise).
+// Read Upgrade top to bottom: each phase is written to the journal before it acts.
 package upgrade
 
 import (
@@ -367,8 +368,10 @@ func withImages(p *project.Project, images map[string]string) *project.Project {
 }
 
 // recreate recreates every service of the project on its (present) images, keeping
-// anonymous volumes, never pulling, never removing orphans.
-func (m *Manager) recreate(ctx context.Context, p *project.Project) error {
+// anonymous volumes, never pulling, never removing orphans. With services, only those are
+// recreated: their dependencies are started (created when they have no container) as
+// they are.
+func (m *Manager) recreate(ctx context.Context, p *project.Project, services ...string) error {
 	pp := *p.Project
 	pp.Services = types.Services{}
 	for name, s := range p.Services {
@@ -377,12 +380,16 @@ func (m *Manager) recreate(ctx context.Context, p *project.Project) error {
 		}
 		pp.Services[name] = s
 	}
-	return m.Compose.Up(ctx, &pp, api.UpOptions{
-		Create: api.CreateOptions{
-			Recreate: api.RecreateForce, RecreateDependencies: api.RecreateForce, Inherit: true, QuietPull: true,
-		},
-		Start: api.StartOptions{Project: &pp},
-	})
+	create := api.CreateOptions{Recreate: api.RecreateForce, RecreateDependencies: api.RecreateForce, Inherit: true, QuietPull: true}
+	if len(services) > 0 {
+		narrowed, err := pp.WithSelectedServices(services)
+		if err != nil {
+			return err
+		}
+		pp = *narrowed
+		create.Services, create.RecreateDependencies = services, api.RecreateNever
+	}
+	return m.Compose.Up(ctx, &pp, api.UpOptions{Create: create, Start: api.StartOptions{Project: &pp}})
 }
 
 // gate runs the health gate on every service of the project.
