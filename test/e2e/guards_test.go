@@ -214,5 +214,6 @@ func TestUpgradeKilledWhileVerifyingReset(t *testing.T) {
 	}
 	c.wantBackToV1(t, "rollback after kill -9 in upgrade:verifying")
 	c.wantSettled(t)
+	c.setEnv("BOT_VERSION", "2.0.0") // the rollback edited the tag back to what ran
 	upgraded(t, c.maim(c.args...), c.Name, c.repo+":1.0.0", c.repo+":2.0.0")
 }
