@@ -367,7 +367,11 @@ func withImages(p *project.Project, images map[string]string) *project.Project {
 }
 
 // recreate recreates every service of the project on its (present) images, keeping
-// anonymous volumes, never pulling, never removing orphans.
+// anonymous volumes, never pulling, never removing orphans. The services are handed over
+// as `docker compose up` models them: env_file already merged into environment (the
+// loader did that) and the env_file list dropped, since compose's config-hash covers the
+// whole service: a container created with the list would be recreated by the user's next
+// `docker compose up -d`.
 func (m *Manager) recreate(ctx context.Context, p *project.Project) error {
 	pp := *p.Project
 	pp.Services = types.Services{}
@@ -375,6 +379,7 @@ func (m *Manager) recreate(ctx context.Context, p *project.Project) error {
 		if s.PullPolicy == "" || s.PullPolicy == types.PullPolicyAlways || s.PullPolicy == types.PullPolicyMissing {
 			s.PullPolicy = types.PullPolicyNever
 		}
+		s.EnvFiles = nil
 		pp.Services[name] = s
 	}
 	return m.Compose.Up(ctx, &pp, api.UpOptions{
