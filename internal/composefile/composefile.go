@@ -3,7 +3,8 @@
 // compose file of the -f list that sets services.<svc>.image, through ${VAR} interpolation
 // from the shell or the project's env files), and rewrites only the bytes of that value:
 // the image scalar in the compose file, the variable's value in the env file that sets it,
-// or the default of ${VAR:-default} when the variable is set nowhere. Comments, key order,
+// the default of ${VAR:-default} when the variable is set nowhere, or the text written
+// around the variables of the image scalar (the tag of ${REGISTRY}/app:1.2). Comments, key order,
 // quoting, anchors and line endings stay byte-identical. A reference it cannot express
 // that way (an alias shared by other nodes, a variable set in the shell, a template that
 // would need two variables changed) is an error that says why; the files are never

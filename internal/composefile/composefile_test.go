@@ -130,6 +130,17 @@ func TestPlanApply(t *testing.T) {
 			what:  "variable IMAGE", line: 1,
 		},
 		{
+			// MaiBot-like: the tag written in the image line, the registry from a variable.
+			name: "registry from a variable, tag written: the tag is edited, the variable kept",
+			files: map[string]string{
+				"compose.yaml": "services:\n  core:\n    image: ${REG}/maibot:1.0.0 # 改版本号\n  napcat:\n    image: ${REG}/napcat:1.0.0\n",
+				".env":         "REG=reg.example\n",
+			},
+			want:  map[string]string{"core": "reg.example/maibot:2.0.0"},
+			after: map[string]string{"compose.yaml": "services:\n  core:\n    image: ${REG}/maibot:2.0.0 # 改版本号\n  napcat:\n    image: ${REG}/napcat:1.0.0\n"},
+			what:  "image", line: 3,
+		},
+		{
 			name:  "unset with a default: the default is edited",
 			files: map[string]string{"compose.yaml": "services:\n  bot:\n    image: reg/bot:${BOT_TAG:-1.0.0} # default\n"},
 			want:  map[string]string{"bot": "reg/bot:2.0.0"},
@@ -245,6 +256,8 @@ func TestPlanRefuses(t *testing.T) {
 			map[string]string{"TAG": "1.0.0"}, map[string]string{"bot": "reg/bot:2.0.0"}, "environment of this shell"},
 		{"another repository than the template allows", map[string]string{"compose.yaml": "services:\n  bot:\n    image: reg/bot:${TAG}\n", ".env": "TAG=1.0.0\n"},
 			nil, map[string]string{"bot": "other/bot:2.0.0"}, "cannot be written by changing one variable"},
+		{"registry from a variable, another repository", map[string]string{"compose.yaml": "services:\n  bot:\n    image: ${REG}/bot:1.0.0\n", ".env": "REG=reg\n"},
+			nil, map[string]string{"bot": "other/bot:2.0.0"}, "one literal part"},
 		{"variable shared with a service that stays", map[string]string{"compose.yaml": "services:\n  bot:\n    image: reg/bot:${TAG}\n  worker:\n    image: reg/worker:${TAG}\n", ".env": "TAG=1.0.0\n"},
 			nil, map[string]string{"bot": "reg/bot:2.0.0"}, "worker would name"},
 		{"unset without default", map[string]string{"compose.yaml": "services:\n  bot:\n    image: reg/bot:${TAG}\n"},
