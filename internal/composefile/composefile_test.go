@@ -141,6 +141,18 @@ func TestPlanApply(t *testing.T) {
 			what:  "image", line: 3,
 		},
 		{
+			// mastodon-like: the image is in a mapping merged into several services; its tag
+			// variable is set in .env, so the mapping's bytes stay.
+			name: "shared merged mapping, tag from .env: the variable is edited",
+			files: map[string]string{
+				"compose.yaml": "x-app: &app\n  image: reg/app:${V:-1}\nservices:\n  web:\n    <<: *app\n  worker:\n    <<: *app\n",
+				".env":         "V=1\n",
+			},
+			want:  map[string]string{"web": "reg/app:2", "worker": "reg/app:2"},
+			after: map[string]string{".env": "V=2\n"},
+			what:  "variable V", line: 1,
+		},
+		{
 			name:  "unset with a default: the default is edited",
 			files: map[string]string{"compose.yaml": "services:\n  bot:\n    image: reg/bot:${BOT_TAG:-1.0.0} # default\n"},
 			want:  map[string]string{"bot": "reg/bot:2.0.0"},
@@ -258,6 +270,10 @@ func TestPlanRefuses(t *testing.T) {
 			nil, map[string]string{"bot": "other/bot:2.0.0"}, "cannot be written by changing one variable"},
 		{"registry from a variable, another repository", map[string]string{"compose.yaml": "services:\n  bot:\n    image: ${REG}/bot:1.0.0\n", ".env": "REG=reg\n"},
 			nil, map[string]string{"bot": "other/bot:2.0.0"}, "one literal part"},
+		{"shared merged mapping, tag from .env, one service", map[string]string{"compose.yaml": "x-app: &app\n  image: reg/app:${V:-1}\nservices:\n  web:\n    <<: *app\n  worker:\n    <<: *app\n", ".env": "V=1\n"},
+			nil, map[string]string{"web": "reg/app:2"}, "worker would name"},
+		{"shared merged mapping, default edited", map[string]string{"compose.yaml": "x-app: &app\n  image: reg/app:${V:-1}\nservices:\n  web:\n    <<: *app\n  worker:\n    <<: *app\n"},
+			nil, map[string]string{"web": "reg/app:2", "worker": "reg/app:2"}, "mapping &app"},
 		{"variable shared with a service that stays", map[string]string{"compose.yaml": "services:\n  bot:\n    image: reg/bot:${TAG}\n  worker:\n    image: reg/worker:${TAG}\n", ".env": "TAG=1.0.0\n"},
 			nil, map[string]string{"bot": "reg/bot:2.0.0"}, "worker would name"},
 		{"unset without default", map[string]string{"compose.yaml": "services:\n  bot:\n    image: reg/bot:${TAG}\n"},

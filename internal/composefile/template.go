@@ -127,8 +127,12 @@ func (st *state) editFor(svc, ref string) (*Edit, error) {
 	if loc == nil {
 		return nil, fmt.Errorf("no compose file of the project sets services.%s.image (extends and include are not followed)", svc)
 	}
+	// A value other nodes share (an anchor, an alias, a mapping merged through <<) must not
+	// have its own bytes edited; a variable it uses may be set in an env file: Plan's
+	// read-back proves that no other service's image moves with it.
+	var sharedErr error
 	if why := shared(f, svc, loc); why != "" {
-		return nil, fmt.Errorf("%s: change it by hand", why)
+		sharedErr = fmt.Errorf("%s: change it by hand", why)
 	}
 	s := loc.scalar()
 	at, err := content(f, s)
@@ -165,6 +169,9 @@ func (st *state) editFor(svc, ref string) (*Edit, error) {
 		}
 		nv := ref[len(prefix) : len(ref)-len(suffix)]
 		e, err := st.varEdit(f, at, p, nv)
+		if err == nil && e.File == f.path && sharedErr != nil {
+			err = sharedErr // the default, in the shared value
+		}
 		if err != nil {
 			lastErr = err
 			continue
@@ -186,6 +193,9 @@ func (st *state) editFor(svc, ref string) (*Edit, error) {
 			continue
 		}
 		nv := ref[len(prefix) : len(ref)-len(suffix)]
+		if sharedErr != nil {
+			return nil, sharedErr
+		}
 		if strings.ContainsAny(nv, "$\"'\\ \t\r\n") {
 			lastErr = fmt.Errorf("%q holds $, a quote, a backslash or a space", nv)
 			continue
@@ -197,6 +207,9 @@ func (st *state) editFor(svc, ref string) (*Edit, error) {
 		return &e, nil
 	}
 	if exprs == 0 {
+		if sharedErr != nil {
+			return nil, sharedErr
+		}
 		if strings.Contains(ref, "$") {
 			return nil, fmt.Errorf("the reference %q holds a $", ref)
 		}
