@@ -308,6 +308,25 @@ func TestPlanRefuses(t *testing.T) {
 	}
 }
 
+// TestPlanInactiveProfile: a service under a profile nobody enabled shares the tag
+// variable (mastodon's es): it moves with the variable instead of blocking the edit; when it
+// is active it blocks it.
+func TestPlanInactiveProfile(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"compose.yaml": "services:\n  web:\n    image: reg/app:${V}\n  es:\n    image: reg/app:${V}\n    profiles: [search]\n",
+		".env":         "V=2\n",
+	})
+	src := Sources{ComposeFiles: []string{filepath.Join(dir, "compose.yaml")}, EnvFiles: []string{filepath.Join(dir, ".env")}, Shell: noShell}
+	if _, err := Plan(src, map[string]string{"web": "reg/app:1"}); err == nil || !strings.Contains(err.Error(), "es would name") {
+		t.Errorf("es active: want a refusal naming es, got %v", err)
+	}
+	src.Inactive = []string{"es"}
+	edits, err := Plan(src, map[string]string{"web": "reg/app:1"})
+	if err != nil || len(edits) != 1 || edits[0].What != "variable V" || edits[0].New != "1" {
+		t.Fatalf("es inactive: %+v, %v", edits, err)
+	}
+}
+
 // TestPlanPartial: a service that cannot be edited does not stop the edit of another;
 // one that already names its reference needs none.
 func TestPlanPartial(t *testing.T) {

@@ -17,7 +17,11 @@ import (
 
 // fileSources are the files a project's image references come from.
 func fileSources(p *project.Project) composefile.Sources {
-	return composefile.Sources{ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles}
+	src := composefile.Sources{ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles}
+	for name := range p.DisabledServices {
+		src.Inactive = append(src.Inactive, name)
+	}
+	return src
 }
 
 // loadOptions select project p again from its files.
