@@ -3,7 +3,8 @@
 // compose file of the -f list that sets services.<svc>.image, through ${VAR} interpolation
 // from the shell or the project's env files), and rewrites only the bytes of that value:
 // the image scalar in the compose file, the variable's value in the env file that sets it,
-// or the default of ${VAR:-default} when the variable is set nowhere. Comments, key order,
+// the default of ${VAR:-default} when the variable is set nowhere, or the text written
+// around the variables of the image scalar (the tag of ${REGISTRY}/app:1.2). Comments, key order,
 // quoting, anchors and line endings stay byte-identical. A reference it cannot express
 // that way (an alias shared by other nodes, a variable set in the shell, a template that
 // would need two variables changed) is an error that says why; the files are never
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,6 +35,9 @@ type Sources struct {
 	// Shell looks up the environment of the command (it wins over the env files, as in
 	// compose); nil is os.LookupEnv.
 	Shell func(key string) (string, bool)
+	// Inactive are services under profiles nobody enabled: nothing runs them, so an edit
+	// of a variable they share with a service of want may move their image too.
+	Inactive []string
 }
 
 func (s Sources) shell(k string) (string, bool) {
@@ -82,7 +87,8 @@ func (e Edit) Describe(dir string) string {
 // reference cannot be written is left out with an error (errors.Join of one per service,
 // each naming the service); the edits returned are still good for the others. The edits
 // are proven before they are returned: read back as compose reads them, the edited files
-// give each service of want its reference and every other service the image it had.
+// give each service of want its reference and every other service the image it had (but
+// an inactive one, see Sources.Inactive).
 func Plan(src Sources, want map[string]string) ([]Edit, error) {
 	st, err := load(src)
 	if err != nil {
@@ -127,6 +133,9 @@ func Plan(src Sources, want map[string]string) ([]Edit, error) {
 	}
 	var bad []string
 	for s, ref := range expect {
+		if _, wanted := want[s]; !wanted && slices.Contains(src.Inactive, s) {
+			continue
+		}
 		if after[s] != ref {
 			bad = append(bad, fmt.Sprintf("%s would name %q, not %q", s, after[s], ref))
 		}

@@ -130,6 +130,29 @@ func TestPlanApply(t *testing.T) {
 			what:  "variable IMAGE", line: 1,
 		},
 		{
+			// MaiBot-like: the tag written in the image line, the registry from a variable.
+			name: "registry from a variable, tag written: the tag is edited, the variable kept",
+			files: map[string]string{
+				"compose.yaml": "services:\n  core:\n    image: ${REG}/maibot:1.0.0 # 改版本号\n  napcat:\n    image: ${REG}/napcat:1.0.0\n",
+				".env":         "REG=reg.example\n",
+			},
+			want:  map[string]string{"core": "reg.example/maibot:2.0.0"},
+			after: map[string]string{"compose.yaml": "services:\n  core:\n    image: ${REG}/maibot:2.0.0 # 改版本号\n  napcat:\n    image: ${REG}/napcat:1.0.0\n"},
+			what:  "image", line: 3,
+		},
+		{
+			// mastodon-like: the image is in a mapping merged into several services; its tag
+			// variable is set in .env, so the mapping's bytes stay.
+			name: "shared merged mapping, tag from .env: the variable is edited",
+			files: map[string]string{
+				"compose.yaml": "x-app: &app\n  image: reg/app:${V:-1}\nservices:\n  web:\n    <<: *app\n  worker:\n    <<: *app\n",
+				".env":         "V=1\n",
+			},
+			want:  map[string]string{"web": "reg/app:2", "worker": "reg/app:2"},
+			after: map[string]string{".env": "V=2\n"},
+			what:  "variable V", line: 1,
+		},
+		{
 			name:  "unset with a default: the default is edited",
 			files: map[string]string{"compose.yaml": "services:\n  bot:\n    image: reg/bot:${BOT_TAG:-1.0.0} # default\n"},
 			want:  map[string]string{"bot": "reg/bot:2.0.0"},
@@ -245,6 +268,12 @@ func TestPlanRefuses(t *testing.T) {
 			map[string]string{"TAG": "1.0.0"}, map[string]string{"bot": "reg/bot:2.0.0"}, "environment of this shell"},
 		{"another repository than the template allows", map[string]string{"compose.yaml": "services:\n  bot:\n    image: reg/bot:${TAG}\n", ".env": "TAG=1.0.0\n"},
 			nil, map[string]string{"bot": "other/bot:2.0.0"}, "cannot be written by changing one variable"},
+		{"registry from a variable, another repository", map[string]string{"compose.yaml": "services:\n  bot:\n    image: ${REG}/bot:1.0.0\n", ".env": "REG=reg\n"},
+			nil, map[string]string{"bot": "other/bot:2.0.0"}, "one literal part"},
+		{"shared merged mapping, tag from .env, one service", map[string]string{"compose.yaml": "x-app: &app\n  image: reg/app:${V:-1}\nservices:\n  web:\n    <<: *app\n  worker:\n    <<: *app\n", ".env": "V=1\n"},
+			nil, map[string]string{"web": "reg/app:2"}, "worker would name"},
+		{"shared merged mapping, default edited", map[string]string{"compose.yaml": "x-app: &app\n  image: reg/app:${V:-1}\nservices:\n  web:\n    <<: *app\n  worker:\n    <<: *app\n"},
+			nil, map[string]string{"web": "reg/app:2", "worker": "reg/app:2"}, "mapping &app"},
 		{"variable shared with a service that stays", map[string]string{"compose.yaml": "services:\n  bot:\n    image: reg/bot:${TAG}\n  worker:\n    image: reg/worker:${TAG}\n", ".env": "TAG=1.0.0\n"},
 			nil, map[string]string{"bot": "reg/bot:2.0.0"}, "worker would name"},
 		{"unset without default", map[string]string{"compose.yaml": "services:\n  bot:\n    image: reg/bot:${TAG}\n"},
@@ -276,6 +305,25 @@ func TestPlanRefuses(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// TestPlanInactiveProfile: a service under a profile nobody enabled shares the tag
+// variable (mastodon's es): it moves with the variable instead of blocking the edit; when it
+// is active it blocks it.
+func TestPlanInactiveProfile(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"compose.yaml": "services:\n  web:\n    image: reg/app:${V}\n  es:\n    image: reg/app:${V}\n    profiles: [search]\n",
+		".env":         "V=2\n",
+	})
+	src := Sources{ComposeFiles: []string{filepath.Join(dir, "compose.yaml")}, EnvFiles: []string{filepath.Join(dir, ".env")}, Shell: noShell}
+	if _, err := Plan(src, map[string]string{"web": "reg/app:1"}); err == nil || !strings.Contains(err.Error(), "es would name") {
+		t.Errorf("es active: want a refusal naming es, got %v", err)
+	}
+	src.Inactive = []string{"es"}
+	edits, err := Plan(src, map[string]string{"web": "reg/app:1"})
+	if err != nil || len(edits) != 1 || edits[0].What != "variable V" || edits[0].New != "1" {
+		t.Fatalf("es inactive: %+v, %v", edits, err)
 	}
 }
 

@@ -127,8 +127,12 @@ func (st *state) editFor(svc, ref string) (*Edit, error) {
 	if loc == nil {
 		return nil, fmt.Errorf("no compose file of the project sets services.%s.image (extends and include are not followed)", svc)
 	}
+	// A value other nodes share (an anchor, an alias, a mapping merged through <<) must not
+	// have its own bytes edited; a variable it uses may be set in an env file: Plan's
+	// read-back proves that no other service's image moves with it.
+	var sharedErr error
 	if why := shared(f, svc, loc); why != "" {
-		return nil, fmt.Errorf("%s: change it by hand", why)
+		sharedErr = fmt.Errorf("%s: change it by hand", why)
 	}
 	s := loc.scalar()
 	at, err := content(f, s)
@@ -165,6 +169,9 @@ func (st *state) editFor(svc, ref string) (*Edit, error) {
 		}
 		nv := ref[len(prefix) : len(ref)-len(suffix)]
 		e, err := st.varEdit(f, at, p, nv)
+		if err == nil && e.File == f.path && sharedErr != nil {
+			err = sharedErr // the default, in the shared value
+		}
 		if err != nil {
 			lastErr = err
 			continue
@@ -172,7 +179,37 @@ func (st *state) editFor(svc, ref string) (*Edit, error) {
 		e.Services, e.OldRef, e.NewRef = base.Services, base.OldRef, base.NewRef
 		return e, nil
 	}
+	// The variables stay; the text written around them changes (a tag after
+	// ${REGISTRY}/name:, as in image: ${REGISTRY}/app:1.2): the image value is rewritten
+	// with only that literal changed. Not when a variable could have held the change but
+	// cannot be set (the literal next to it would take over its part of the reference).
+	for k := len(parts) - 1; k >= 0 && exprs > 0 && lastErr == nil; k-- {
+		p := parts[k]
+		if p.name != "" || p.raw != p.lit {
+			continue
+		}
+		prefix, suffix := strings.Join(vals[:k], ""), strings.Join(vals[k+1:], "")
+		if len(ref) < len(prefix)+len(suffix) || !strings.HasPrefix(ref, prefix) || !strings.HasSuffix(ref, suffix) {
+			continue
+		}
+		nv := ref[len(prefix) : len(ref)-len(suffix)]
+		if sharedErr != nil {
+			return nil, sharedErr
+		}
+		if strings.ContainsAny(nv, "$\"'\\ \t\r\n") {
+			lastErr = fmt.Errorf("%q holds $, a quote, a backslash or a space", nv)
+			continue
+		}
+		e := base
+		e.File, e.What, e.Old, e.offset = f.path, "image", s.Value, at
+		e.New = s.Value[:p.start] + nv + s.Value[p.start+len(p.raw):]
+		e.Line, e.Column = lineCol(f.b, at)
+		return &e, nil
+	}
 	if exprs == 0 {
+		if sharedErr != nil {
+			return nil, sharedErr
+		}
 		if strings.Contains(ref, "$") {
 			return nil, fmt.Errorf("the reference %q holds a $", ref)
 		}
@@ -184,7 +221,7 @@ func (st *state) editFor(svc, ref string) (*Edit, error) {
 	if lastErr != nil {
 		return nil, fmt.Errorf("its image is %q: %w", s.Value, lastErr)
 	}
-	return nil, fmt.Errorf("its image is %q (now %q): %q cannot be written by changing one variable of it", s.Value, cur, ref)
+	return nil, fmt.Errorf("its image is %q (now %q): %q cannot be written by changing one variable or one literal part of it", s.Value, cur, ref)
 }
 
 // varEdit is the edit that makes expression p of the image scalar (text at byte at of

@@ -24,7 +24,11 @@ import (
 
 // fileSources are the files a project's image references come from.
 func fileSources(p *project.Project) composefile.Sources {
-	return composefile.Sources{ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles}
+	src := composefile.Sources{ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles}
+	for name := range p.DisabledServices {
+		src.Inactive = append(src.Inactive, name)
+	}
+	return src
 }
 
 // loadOptions select project p again from its files.
@@ -183,8 +187,9 @@ const WhyDescribedDifferently = "the restored compose file describes it differen
 
 // described lists the services of p whose containers (cs) a plain `docker compose up -d`
 // would recreate because p describes them differently: compose's own config hash of the
-// service (compose.ServiceHash, with service references resolved to container IDs the way
-// compose resolves them) against the container's com.docker.compose.config-hash label.
+// service as compose up models it (asComposeUp, then compose.ServiceHash with service
+// references resolved to container IDs the way compose resolves them) against the
+// container's com.docker.compose.config-hash label.
 // Only services that have a container are compared; a service sharing the namespace or the
 // volumes of a recreated one is recreated with it, as compose would. The order is p's.
 func described(p *project.Project, cs []container.Summary) ([]Recreated, error) {
@@ -206,7 +211,7 @@ func described(p *project.Project, cs []container.Summary) ([]Recreated, error) 
 		if !ok || len(byService[name]) == 0 {
 			continue
 		}
-		hash, err := compose.ServiceHash(withResolvedRefs(svc, byService))
+		hash, err := compose.ServiceHash(withResolvedRefs(asComposeUp(svc), byService))
 		if err != nil {
 			return nil, fmt.Errorf("%s: config hash: %w", name, err)
 		}

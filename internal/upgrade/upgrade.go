@@ -370,7 +370,8 @@ func withImages(p *project.Project, images map[string]string) *project.Project {
 // recreate recreates every service of the project on its (present) images, keeping
 // anonymous volumes, never pulling, never removing orphans. With services, only those are
 // recreated: their dependencies are started (created when they have no container) as
-// they are.
+// they are. The services are handed over as `docker compose up` models them
+// (asComposeUp), so the user's next `docker compose up -d` finds the same config hash.
 func (m *Manager) recreate(ctx context.Context, p *project.Project, services ...string) error {
 	pp := *p.Project
 	pp.Services = types.Services{}
@@ -378,7 +379,7 @@ func (m *Manager) recreate(ctx context.Context, p *project.Project, services ...
 		if s.PullPolicy == "" || s.PullPolicy == types.PullPolicyAlways || s.PullPolicy == types.PullPolicyMissing {
 			s.PullPolicy = types.PullPolicyNever
 		}
-		pp.Services[name] = s
+		pp.Services[name] = asComposeUp(s)
 	}
 	create := api.CreateOptions{Recreate: api.RecreateForce, RecreateDependencies: api.RecreateForce, Inherit: true, QuietPull: true}
 	if len(services) > 0 {
@@ -390,6 +391,15 @@ func (m *Manager) recreate(ctx context.Context, p *project.Project, services ...
 		create.Services, create.RecreateDependencies = services, api.RecreateNever
 	}
 	return m.Compose.Up(ctx, &pp, api.UpOptions{Create: create, Start: api.StartOptions{Project: &pp}})
+}
+
+// asComposeUp is a service as `docker compose up` hands it to the engine: env_file already
+// merged into environment (the loader did that) and the env_file list dropped. compose's
+// config hash covers the whole service, so a container created with the list would be
+// recreated by the user's next `docker compose up -d`.
+func asComposeUp(s types.ServiceConfig) types.ServiceConfig {
+	s.EnvFiles = nil
+	return s
 }
 
 // gate runs the health gate on every service of the project.
