@@ -473,12 +473,7 @@ func (x *extractor) prune() error {
 		if name == "" {
 			name = "."
 		}
-		d, err := x.root.Open(name)
-		if err != nil {
-			return err
-		}
-		names, err := d.Readdirnames(-1)
-		d.Close()
+		names, err := x.readNames(name)
 		if err != nil {
 			return err
 		}
@@ -517,12 +512,7 @@ func (x *extractor) removeUnexcluded(rel string) error {
 	if !fi.IsDir() {
 		return x.root.Remove(rel)
 	}
-	d, err := x.root.Open(rel)
-	if err != nil {
-		return err
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
+	names, err := x.readNames(rel)
 	if err != nil {
 		return err
 	}
@@ -603,4 +593,14 @@ func (x *extractor) fileAttrs(f *os.File, h *tar.Header, dest string) error {
 		return pathErr("chmod", f.Name(), err)
 	}
 	return nil
+}
+
+// readNames lists the names in directory rel of the destination (inside the root).
+func (x *extractor) readNames(rel string) ([]string, error) {
+	d, err := x.root.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
 }

@@ -245,3 +245,15 @@ func splitLines(b []byte) [][]byte {
 	}
 	return out
 }
+
+// NonePending returns nil when no operation left a journal, and otherwise an error
+// wrapping ErrInterrupted that names it and the command that resolves it: a new upgrade
+// or restore must not start on top of an interrupted one.
+func (j Journals) NonePending() error {
+	jr, err := j.Load()
+	if err != nil || jr == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %s stopped in phase %q at %s; run `docker maim rollback` to return to the state before it",
+		ErrInterrupted, jr.Op, jr.Phase, jr.Updated.Local().Format(time.RFC3339))
+}

@@ -451,3 +451,25 @@ func TestPruneSaysWhyEachIsKept(t *testing.T) {
 		t.Errorf("journal rule says %q", got.Kept[3].Why)
 	}
 }
+
+// TestLastUpgradeBackupSkipsRemoved: the history names an upgrade whose backup was removed
+// by hand since; rollback's default target (and what prune protects) is then the newest
+// complete upgrade backup, not an ID that no longer resolves.
+func TestLastUpgradeBackupSkipsRemoved(t *testing.T) {
+	r := newPruneRig(t)
+	up := r.completeAs(old, "upgrade")
+	gone := r.completeAs(old.Add(time.Hour), "upgrade")
+	j := Journals{Store: r.store, Project: "demo"}
+	if err := j.Append(Record{Op: "upgrade", Result: string(OutcomeUpgraded), BackupID: gone}); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := r.m.lastUpgradeBackup(j); err != nil || id != gone {
+		t.Fatalf("with the backup present: %q (%v), want %s", id, err, gone)
+	}
+	if err := r.store.Remove("demo", gone); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := r.m.lastUpgradeBackup(j); err != nil || id != up {
+		t.Fatalf("after removing %s: %q (%v), want %s", gone, id, err, up)
+	}
+}

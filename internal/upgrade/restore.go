@@ -86,11 +86,8 @@ func (e *RestoreError) Unwrap() error { return e.Cause }
 // caller holds the project lock. Read it top to bottom.
 func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreOptions) (*RestoreResult, error) {
 	journals := Journals{Store: m.Store, Project: p.Name}
-	if jr, err := journals.Load(); err != nil {
+	if err := journals.NonePending(); err != nil {
 		return nil, err
-	} else if jr != nil {
-		return nil, fmt.Errorf("%w: %s stopped in phase %q at %s; run `docker maim rollback` to return to the state before it",
-			ErrInterrupted, jr.Op, jr.Phase, jr.Updated.Local().Format(time.RFC3339))
 	}
 
 	// 1. Which backup, verified, and where each source goes: refusals touch nothing.

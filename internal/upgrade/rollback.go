@@ -99,7 +99,10 @@ func (m *Manager) lastUpgradeBackup(j Journals) (string, error) {
 	}
 	for i := len(hist) - 1; i >= 0; i-- {
 		if hist[i].Op == "upgrade" && hist[i].BackupID != "" && (hist[i].Result == string(OutcomeUpgraded) || hist[i].Result == string(OutcomeFailed)) {
-			return hist[i].BackupID, nil
+			// A backup removed or damaged by hand since is no target: look further back.
+			if e, err := m.Store.Get(j.Project, hist[i].BackupID); err == nil && e.Status == backup.StatusComplete {
+				return hist[i].BackupID, nil
+			}
 		}
 	}
 	all, err := m.Store.List(j.Project)

@@ -150,11 +150,8 @@ var ErrInterrupted = errors.New("an interrupted operation must be resolved first
 // Upgrade runs the transaction. The caller holds the project lock.
 func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options) (*Result, error) {
 	journals := Journals{Store: m.Store, Project: p.Name}
-	if jr, err := journals.Load(); err != nil {
+	if err := journals.NonePending(); err != nil {
 		return nil, err
-	} else if jr != nil {
-		return nil, fmt.Errorf("%w: %s stopped in phase %q at %s; run `docker maim rollback` to return to the state before it",
-			ErrInterrupted, jr.Op, jr.Phase, jr.Updated.Local().Format(time.RFC3339))
 	}
 
 	// 1. Plan and preflight: pull the targets while everything still runs.
