@@ -304,7 +304,7 @@ func TestJSONSchemaDocumented(t *testing.T) {
 }
 
 // TestJSONEveryCommand runs every command with --format json on a bot project (backup,
-// list, verify, status, a dry run, an upgrade that is rolled back, one that succeeds, a
+// list, verify, status, a refused upgrade, a dry run, an upgrade that is rolled back, one that succeeds, a
 // rollback, a restore, prune, config merge, version, and failures) and checks each
 // document against docs/schema.
 func TestJSONEveryCommand(t *testing.T) {
@@ -342,13 +342,18 @@ func TestJSONEveryCommand(t *testing.T) {
 	}
 
 	bp.setEnv("BOT_VERSION", "2.0.0")
-	r = mustOK(t, bp.maim("upgrade", "--dry-run", "--format", "json"))
+	// 2.0.0 is a breaking change: refused, the plan and the error in one document
+	r = bp.maim("upgrade", "--format", "json")
+	if m = wantErrorDoc(t, s, "upgrade.json", r, 12); m["outcome"] != "refused" || m["plan"] == nil {
+		t.Errorf("refused upgrade --format json: %v", m)
+	}
+	r = mustOK(t, bp.maim("upgrade", "--dry-run", "--accept-breaking", "--format", "json"))
 	if m = wantDoc(t, s, "upgrade.json", "upgrade --dry-run", r.Stdout); m["outcome"] != "dry-run" {
 		t.Errorf("upgrade --dry-run --format json: %v", m)
 	}
 
 	// 2.0.0 crashes (BOT_FAIL_ON): rolled back, the result and the error in one document
-	r = bp.maim("upgrade", "--format", "json", "--timeout", "60s")
+	r = bp.maim("upgrade", "--accept-breaking", "--format", "json", "--timeout", "60s")
 	m = wantErrorDoc(t, s, "upgrade.json", r, 10)
 	if m["outcome"] != "rolled-back" || m["rollback"] == nil {
 		t.Errorf("rolled-back upgrade --format json: %v", m)
@@ -357,7 +362,7 @@ func TestJSONEveryCommand(t *testing.T) {
 
 	bp.setEnv("BOT_VERSION", "2.0.0")
 	bp.setEnv("BOT_FAIL", "")
-	r = mustOK(t, bp.maim("upgrade", "--format", "json"))
+	r = mustOK(t, bp.maim("upgrade", "--accept-breaking", "--format", "json"))
 	if m = wantDoc(t, s, "upgrade.json", "upgrade", r.Stdout); m["outcome"] != "upgraded" || m["backup_id"] == "" {
 		t.Errorf("upgrade --format json: %v", m)
 	}
