@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/docker-maim/docker-maim/internal/app"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/project"
-	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker-maim/docker-maim/internal/upgrade"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
@@ -20,12 +18,13 @@ import (
 type backupOptions struct {
 	Excludes    []string
 	NoStop      bool
-	Compression string
+	Compression *choiceFlag
 	Level       int
 	HostPaths   []string
+	Format      *choiceFlag
 }
 
-func newBackupCommand(e *env) *cobra.Command {
+func newBackupCommand(s *state) *cobra.Command {
 	o := &backupOptions{}
 	cmd := &cobra.Command{
 		Use:   "backup [OPTIONS]",
@@ -33,141 +32,83 @@ func newBackupCommand(e *env) *cobra.Command {
 		Long: `Stops the project's running containers (reverse dependency order), archives every data
 source into <backup-dir>/<project>/<ID>/, and starts what was running again.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBackup(cmd, e, o)
+			res, err := s.svc(cmd).Backup(cmd.Context(), app.BackupOptions{
+				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,
+				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths,
+			})
+			out := cmd.OutOrStdout()
+			if o.Format.json() {
+				return printJSON(out, res, err)
+			}
+			if err != nil {
+				return err
+			}
+			printBackup(out, res)
+			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.Excludes, "exclude", nil, "Leave out paths matching PATTERN (relative to each source; repeatable)")
 	f.BoolVar(&o.NoStop, "no-stop", false, "Archive while the services run (hot backup; may be inconsistent)")
-	f.StringVar(&o.Compression, "compression", "zstd", "Archive compression: zstd, gzip, none")
+	o.Compression = compressionFlag(f, "Archive compression")
 	f.IntVar(&o.Level, "level", 0, "Compression level (0: the codec's default)")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source PATH although it is a host path or a symlink leading outside the project (repeatable)")
+	o.Format = formatFlag(f, formatText)
 	return cmd
 }
 
-func runBackup(cmd *cobra.Command, e *env, o *backupOptions) error {
-	comp, err := parseCompression(o.Compression)
-	if err != nil {
-		return err
+func printBackup(w io.Writer, res *app.BackupResult) {
+	fmt.Fprintf(w, "backup %s of project %s: %d sources, %s (%s archived) in %s\n",
+		res.ID, res.Project, len(res.Sources), units.HumanSize(float64(res.Bytes)), units.HumanSize(float64(res.Size)), res.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "stored in %s\n", res.Dir)
+	for _, h := range res.NotBackedUp {
+		fmt.Fprintf(w, "%s: %s\n", h.HostPath, h.Why)
 	}
-	ctx := cmd.Context()
-	s, err := e.open(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	start := time.Now()
-	m, err := s.snapshots(Version).Backup(ctx, s.proj, snapshot.BackupOptions{
-		Compression: comp, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths,
-	})
-	if err != nil {
-		return err
-	}
-	s.progress.Close()
-	var bytes int64
-	for _, src := range m.Sources {
-		bytes += src.Bytes
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "backup %s of project %s: %d sources, %s (%s archived) in %s\n",
-		m.ID, m.Project, len(m.Sources), units.HumanSize(float64(bytes)), units.HumanSize(float64(m.Size())), time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(cmd.OutOrStdout(), "stored in %s\n", s.store.Dir(m.Project, m.ID))
-	printHostPaths(cmd.OutOrStdout(), m.HostPaths)
-	return nil
-}
-
-// printHostPaths lists the host paths a backup left out (never restored either).
-func printHostPaths(w io.Writer, hps []project.Source) {
-	for _, h := range hps {
-		fmt.Fprintf(w, "%s: %s\n", h.HostPath, snapshot.NotBackedUp(h))
-	}
-	if len(hps) > 0 {
+	if len(res.NotBackedUp) > 0 {
 		fmt.Fprintln(w, "(host paths are never restored; --include-host-path PATH backs one up)")
 	}
 }
 
-type backupsOptions struct{ Format string }
-
-func newBackupsCommand(e *env) *cobra.Command {
-	o := &backupsOptions{}
+func newBackupsCommand(s *state) *cobra.Command {
+	var format *choiceFlag
 	cmd := &cobra.Command{
 		Use:     "backups [OPTIONS]",
 		Aliases: []string{"ls"},
 		Short:   "List the project's backups",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := e.open(cmd.Context(), false)
+			res, err := s.svc(cmd).Backups(cmd.Context(), app.BackupsOptions{Scope: s.g.scope()})
+			if format.json() {
+				return printJSON(cmd.OutOrStdout(), res, err)
+			}
 			if err != nil {
 				return err
 			}
-			defer s.close()
-			list, err := s.store.List(s.proj.Name)
-			if err != nil {
-				return err
-			}
-			return printBackups(cmd.OutOrStdout(), o.Format, list)
+			return printBackups(cmd.OutOrStdout(), res.Backups)
 		},
 	}
-	cmd.Flags().StringVar(&o.Format, "format", "table", "Output format: table or json")
+	format = formatFlag(cmd.Flags(), formatTable)
 	return cmd
 }
 
-type backupRow struct {
-	ID          string    `json:"id"`
-	Project     string    `json:"project,omitempty"`
-	Time        time.Time `json:"time,omitzero"`
-	Reason      string    `json:"reason,omitempty"`
-	Size        int64     `json:"size"`
-	Bytes       int64     `json:"bytes"`
-	Sources     []string  `json:"sources"`
-	Status      string    `json:"status"`
-	Problem     string    `json:"problem,omitempty"`
-	ToolVersion string    `json:"tool_version,omitempty"`
-	Dir         string    `json:"dir"`
-}
-
-func rowOf(en backup.Entry) backupRow {
-	r := backupRow{ID: en.ID, Status: string(en.Status), Problem: en.Problem, Dir: en.Dir, Sources: []string{}}
-	if m := en.Manifest; m != nil {
-		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.Size(), m.ToolVersion
-		for _, s := range m.Sources {
-			r.Sources = append(r.Sources, s.Name)
-			r.Bytes += s.Bytes
+func printBackups(w io.Writer, rows []app.BackupRow) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTIME\tREASON\tSIZE\tSOURCES\tSTATUS")
+	for _, r := range rows {
+		t := "-"
+		if !r.Time.IsZero() {
+			t = r.Time.Local().Format("2006-01-02 15:04:05")
 		}
-	}
-	return r
-}
-
-func printBackups(w io.Writer, format string, list []backup.Entry) error {
-	rows := make([]backupRow, 0, len(list))
-	for i := len(list) - 1; i >= 0; i-- { // newest first
-		rows = append(rows, rowOf(list[i]))
-	}
-	switch format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
-	case "table", "":
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTIME\tREASON\tSIZE\tSOURCES\tSTATUS")
-		for _, r := range rows {
-			t := "-"
-			if !r.Time.IsZero() {
-				t = r.Time.Local().Format("2006-01-02 15:04:05")
-			}
-			reason := r.Reason
-			if reason == "" {
-				reason = "-"
-			}
-			status := r.Status
-			if r.Problem != "" && r.Status != string(backup.StatusComplete) {
-				status += " (" + r.Problem + ")"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, t, reason, units.HumanSize(float64(r.Size)), shortList(r.Sources, 4), status)
+		reason := r.Reason
+		if reason == "" {
+			reason = "-"
 		}
-		return tw.Flush()
-	default:
-		return usageError{fmt.Errorf("unknown --format %q (table or json)", format)}
+		status := r.Status
+		if r.Problem != "" && r.Status != string(backup.StatusComplete) {
+			status += " (" + r.Problem + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, t, reason, units.HumanSize(float64(r.Size)), shortList(r.Sources, 4), status)
 	}
+	return tw.Flush()
 }
 
 func shortList(s []string, max int) string {
@@ -177,47 +118,46 @@ func shortList(s []string, max int) string {
 	return strings.Join(s[:max], ",") + fmt.Sprintf(",+%d", len(s)-max)
 }
 
-func newVerifyCommand(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "verify [ID]",
+func newVerifyCommand(s *state) *cobra.Command {
+	var format *choiceFlag
+	cmd := &cobra.Command{
+		Use:   "verify [ID] [OPTIONS]",
 		Short: "Re-hash and read every archive of a backup (default: the newest) against its manifest",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := e.open(cmd.Context(), true)
+			res, err := s.svc(cmd).Verify(cmd.Context(), app.VerifyOptions{Scope: s.g.scope(), ID: argID(args)})
+			out := cmd.OutOrStdout()
+			if format.json() {
+				return printJSON(out, res, err)
+			}
 			if err != nil {
 				return err
 			}
-			defer s.close()
-			id := ""
-			if len(args) == 1 {
-				id = args[0]
-			}
-			en, err := s.store.Get(s.proj.Name, id)
-			if err != nil {
-				return err
-			}
-			if err := s.store.Verify(en, nil); err != nil {
-				return withCode(ExitVerify, err)
-			}
-			var bytes int64
-			for _, src := range en.Manifest.Sources {
-				bytes += src.Bytes
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "backup %s is intact: %d archives, %s\n", en.ID, len(en.Manifest.Sources), units.HumanSize(float64(bytes)))
+			fmt.Fprintf(out, "backup %s is intact: %d archives, %s\n", res.ID, res.Archives, units.HumanSize(float64(res.Bytes)))
 			return nil
 		},
 	}
+	format = formatFlag(cmd.Flags(), formatText)
+	return cmd
+}
+
+// argID is the optional backup ID argument.
+func argID(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return ""
 }
 
 type restoreOptions struct {
 	Sources         []string
 	NoSafetyBackup  bool
 	ToRecordedPaths bool
-	Format          string
+	Format          *choiceFlag
 	health          healthFlags
 }
 
-func newRestoreCommand(e *env) *cobra.Command {
+func newRestoreCommand(s *state) *cobra.Command {
 	o := &restoreOptions{}
 	cmd := &cobra.Command{
 		Use:   "restore [ID] [OPTIONS]",
@@ -235,55 +175,33 @@ starts what was running and runs the health gate. Journaled: an interrupted rest
 resolved by ` + "`docker maim rollback`" + `.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Format != "text" && o.Format != "json" {
-				return usageError{fmt.Errorf("unknown --format %q (text or json)", o.Format)}
-			}
-			ctx := cmd.Context()
-			s, m, err := e.openUpgrades(ctx, true)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			id := ""
-			if len(args) == 1 {
-				id = args[0]
-			}
-			res, err := m.Restore(ctx, s.proj, upgrade.RestoreOptions{
-				ID: id, Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup, ToRecordedPaths: o.ToRecordedPaths,
-				Health: o.health.options(),
+			res, err := s.svc(cmd).Restore(cmd.Context(), app.RestoreOptions{
+				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
+				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(),
 			})
-			s.progress.Close()
+			out := cmd.OutOrStdout()
+			if o.Format.json() {
+				return printJSON(out, res, err)
+			}
 			var re *upgrade.RestoreError
-			if errors.As(err, &re) && re.Recovery != nil {
-				return withCode(ExitRollbackFailed, err)
-			}
-			if errors.Is(err, upgrade.ErrInterrupted) {
-				return withCode(ExitRefused, err)
-			}
-			if err != nil && res == nil {
+			if res == nil || errors.As(err, &re) && re.Recovery != nil || errors.Is(err, upgrade.ErrInterrupted) {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if o.Format == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return errors.Join(enc.Encode(res), err)
-			}
-			printRestore(out, s.proj.Name, res, err == nil)
+			printRestore(out, res, err == nil)
 			return err
 		},
 	}
 	cmd.Flags().StringArrayVar(&o.Sources, "source", nil, "Restore only this source (repeatable; names as in `docker maim backups --format json`)")
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current data before replacing it")
 	cmd.Flags().BoolVar(&o.ToRecordedPaths, "to-recorded-paths", false, "Write the host paths and volumes the backup recorded, also where the project now uses others")
-	cmd.Flags().StringVar(&o.Format, "format", "text", "Output format: text or json")
+	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	return cmd
 }
 
 // printRestore says what a restore did: the backup, what was skipped, which services were
 // recreated and why, the file edits, and where the data before it is.
-func printRestore(w io.Writer, name string, res *upgrade.RestoreResult, done bool) {
+func printRestore(w io.Writer, res *app.RestoreResult, done bool) {
 	if res.Chosen != "" {
 		fmt.Fprintf(w, "backup %s chosen: %s\n", res.BackupID, res.Chosen)
 	}
@@ -302,19 +220,30 @@ func printRestore(w io.Writer, name string, res *upgrade.RestoreResult, done boo
 	if !done {
 		return
 	}
-	fmt.Fprintf(w, "restored %d sources of project %s from backup %s\n", len(res.Restored), name, res.BackupID)
+	fmt.Fprintf(w, "restored %d sources of project %s from backup %s\n", len(res.Restored), res.Project, res.BackupID)
 	if res.SafetyID != "" {
 		fmt.Fprintf(w, "the data as it was before is in backup %s\n", res.SafetyID)
 	}
 }
 
-func newVersionCommand(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
+// versionResult is the JSON document of `version`.
+type versionResult struct {
+	Version string `json:"version"`
+}
+
+func newVersionCommand() *cobra.Command {
+	var format *choiceFlag
+	cmd := &cobra.Command{
+		Use:   "version [OPTIONS]",
 		Short: "Show the docker-maim version",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if format.json() {
+				return printJSON(cmd.OutOrStdout(), versionResult{Version: Version}, nil)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "docker-maim version %s\n", Version)
 			return nil
 		},
 	}
+	format = formatFlag(cmd.Flags(), formatText)
+	return cmd
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/docker-maim/docker-maim/internal/app"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/upgrade"
 	"github.com/docker/cli/cli"
 )
 
@@ -27,7 +29,7 @@ const (
 )
 
 // ErrEngine marks an unreachable engine.
-var ErrEngine = errors.New("docker engine unreachable")
+var ErrEngine = app.ErrEngine
 
 // codedError carries its own exit code.
 type codedError struct {
@@ -45,15 +47,35 @@ func withCode(code int, err error) error {
 	return codedError{code: code, err: err}
 }
 
+// exitCode is the one mapping of errors to exit codes, for text and JSON output alike.
 func exitCode(err error) int {
 	var ce codedError
 	var ue usageError
+	var aue *app.UsageError
 	var se cli.StatusError
+	var upe *upgrade.Error
+	var re *upgrade.RestoreError
+	var ve *app.VerifyError
 	switch {
 	case errors.As(err, &ce):
 		return ce.code
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, &aue):
 		return ExitUsage
+	case errors.As(err, &upe):
+		switch upe.Outcome {
+		case upgrade.OutcomeRolledBack:
+			return ExitRolledBack
+		case upgrade.OutcomeRollbackFailed, upgrade.OutcomeFailed:
+			return ExitRollbackFailed
+		case upgrade.OutcomeRefused:
+			return ExitRefused
+		}
+	case errors.As(err, &re) && re.Recovery != nil:
+		return ExitRollbackFailed
+	case errors.Is(err, upgrade.ErrInterrupted):
+		return ExitRefused
+	case errors.As(err, &ve):
+		return ExitVerify
 	case errors.Is(err, context.Canceled):
 		return ExitCancelled
 	case errors.Is(err, ErrEngine):
@@ -75,7 +97,7 @@ func exitCode(err error) int {
 		}
 	}
 	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") ||
-		strings.Contains(err.Error(), "accepts at most") || strings.Contains(err.Error(), "unknown shorthand flag") {
+		strings.Contains(err.Error(), "accepts at most") || strings.HasPrefix(err.Error(), "invalid argument") || strings.Contains(err.Error(), "unknown shorthand flag") {
 		return ExitUsage
 	}
 	return ExitError

@@ -1,14 +1,21 @@
-// Package plugin holds the cobra commands of the docker-maim CLI plugin: it turns flags
-// into option structs, calls the packages that do the work, and prints results. It owns
-// the global compose-style flags, output formats and exit codes.
+// Package plugin holds the cobra commands of the docker-maim CLI plugin: it parses flags
+// into the option structs of internal/app, calls the app.Service, and prints the result
+// as text or as JSON (--format json, docs/json.md). It owns the global compose-style
+// flags, the validation of every flag value (before the service is called), output
+// formats and exit codes (exit.go). It imports no engine or compose client: the
+// service holds them.
 package plugin
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/docker-maim/docker-maim/internal/app"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/docker/cli/cli-plugins/metadata"
 	"github.com/docker/cli/cli-plugins/plugin"
@@ -31,7 +38,11 @@ func Main() int {
 		fmt.Fprintln(os.Stderr, err)
 		return ExitError
 	}
-	root := NewRootCommand(dockerCli)
+	root, st := newRoot(func(cfg app.Config) app.Service {
+		cfg.Err = dockerCli.Err()
+		return app.New(dockerCli, cfg)
+	}, true)
+	st.args = os.Args[1:]
 	err = plugin.RunPlugin(dockerCli, root, metadata.Metadata{
 		SchemaVersion:    "0.1.0",
 		Vendor:           "docker-maim",
@@ -39,12 +50,7 @@ func Main() int {
 		ShortDescription: "Safe upgrades of Compose projects: backup, upgrade, verify, roll back",
 		URL:              "https://github.com/docker-maim/docker-maim",
 	})
-	if err == nil {
-		return ExitOK
-	}
-	code := exitCode(err)
-	fmt.Fprintln(dockerCli.Err(), "docker maim: "+errorLine(err))
-	return code
+	return st.finish(err, dockerCli.Out(), dockerCli.Err())
 }
 
 // globalOptions are the compose-style flags every command accepts, before or after it.
@@ -55,12 +61,87 @@ type globalOptions struct {
 	EnvFiles   []string
 	Profiles   []string
 	BackupDir  string
-	Progress   string
+	Progress   *choiceFlag
 }
 
-// NewRootCommand builds the `maim` command tree.
+func (g *globalOptions) scope() app.Scope {
+	return app.Scope{Files: g.Files, Name: g.Name, WorkingDir: g.WorkingDir, EnvFiles: g.EnvFiles, Profiles: g.Profiles, BackupDir: g.BackupDir}
+}
+
+// state is what the commands of one run share: the global flags, the service (built on
+// first use, after the flags are parsed), and the output format of the command that ran.
+type state struct {
+	g          globalOptions
+	newService func(app.Config) app.Service
+	service    app.Service
+	format     string
+	args       []string // the command line after the plugin name, to find the output format after a flag error
+}
+
+// svc returns the service, built once with the parsed global flags.
+func (s *state) svc(cmd *cobra.Command) app.Service {
+	if s.service == nil {
+		s.service = s.newService(app.Config{Progress: s.g.Progress.value, Err: cmd.ErrOrStderr(), ToolVersion: Version})
+	}
+	return s.service
+}
+
+// outputFlagAnnotation names the flag holding a command's output format when it is not
+// --format (config merge: --report).
+const outputFlagAnnotation = "maim-output-flag"
+
+// record remembers the output format of the command about to run (or whose flags failed).
+// After a flag error the output flag may not be parsed yet: the command line says it.
+func (s *state) record(cmd *cobra.Command, flagErr bool) {
+	name := "format"
+	if n, ok := cmd.Annotations[outputFlagAnnotation]; ok {
+		name = n
+	}
+	f := cmd.Flags().Lookup(name)
+	if f == nil {
+		return
+	}
+	s.format = f.Value.String()
+	if flagErr && !f.Changed {
+		for i, a := range s.args {
+			if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+				s.format = v
+			} else if a == "--"+name && i+1 < len(s.args) {
+				s.format = s.args[i+1]
+			}
+		}
+	}
+}
+
+// finish reports the error of a run and returns the exit code: the error's line on
+// stderr and, when the command was asked for JSON, a JSON document with "error" on
+// stdout (unless the command already wrote it in its own document).
+func (s *state) finish(err error, stdout, stderr io.Writer) int {
+	if err == nil {
+		return ExitOK
+	}
+	code := exitCode(err)
+	fmt.Fprintln(stderr, "docker maim: "+errorLine(err))
+	var rep reportedError
+	if s.format == formatJSON && !errors.As(err, &rep) {
+		_ = writeDoc(stdout, nil, err)
+	}
+	return code
+}
+
+// NewRootCommand builds the `maim` command tree on the engine and settings of dockerCli.
 func NewRootCommand(dockerCli command.Cli) *cobra.Command {
-	g := &globalOptions{}
+	root, _ := newRoot(func(cfg app.Config) app.Service {
+		cfg.Err = dockerCli.Err()
+		return app.New(dockerCli, cfg)
+	}, true)
+	return root
+}
+
+// newRoot builds the command tree on the services newService builds; asPlugin sets up
+// the engine client the way docker CLI plugins do (off in unit tests).
+func newRoot(newService func(app.Config) app.Service, asPlugin bool) (*cobra.Command, *state) {
+	s := &state{newService: newService}
 	root := &cobra.Command{
 		Use:              "maim [OPTIONS] COMMAND",
 		Short:            "Back up, upgrade and roll back Docker Compose projects safely",
@@ -72,39 +153,42 @@ func NewRootCommand(dockerCli command.Cli) *cobra.Command {
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			s.record(cmd, false)
 			// The plugin framework sets up the engine client here (contexts, -H, DOCKER_HOST).
-			if err := plugin.PersistentPreRunE(cmd, args); err != nil {
-				return err
+			if asPlugin {
+				if err := plugin.PersistentPreRunE(cmd, args); err != nil {
+					return err
+				}
 			}
 			ctx, _ := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			cmd.SetContext(ctx)
 			return nil
 		},
 	}
-	addGlobalFlags(root.PersistentFlags(), g)
+	addGlobalFlags(root.PersistentFlags(), &s.g)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		s.record(c, true)
 		return usageError{err}
 	})
 
-	e := &env{cli: dockerCli, g: g}
 	root.AddCommand(
-		newVersionCommand(e),
-		newBackupCommand(e),
-		newBackupsCommand(e),
-		newVerifyCommand(e),
-		newRestoreCommand(e),
-		newUpgradeCommand(e),
-		newRollbackCommand(e),
-		newStatusCommand(e),
-		newPruneCommand(e),
-		NewConfigCommand(),
+		newVersionCommand(),
+		newBackupCommand(s),
+		newBackupsCommand(s),
+		newVerifyCommand(s),
+		newRestoreCommand(s),
+		newUpgradeCommand(s),
+		newRollbackCommand(s),
+		newStatusCommand(s),
+		newPruneCommand(s),
+		newConfigCommand(s),
 	)
 	for _, c := range root.Commands() {
 		if c.Args == nil {
 			c.Args = cobra.NoArgs
 		}
 	}
-	return root
+	return root, s
 }
 
 func addGlobalFlags(fs *pflag.FlagSet, g *globalOptions) {
@@ -114,7 +198,8 @@ func addGlobalFlags(fs *pflag.FlagSet, g *globalOptions) {
 	fs.StringArrayVar(&g.EnvFiles, "env-file", nil, "Alternate environment files")
 	fs.StringArrayVar(&g.Profiles, "profile", nil, "Profiles to enable")
 	fs.StringVar(&g.BackupDir, "backup-dir", "", "Where backups are kept (or MAIM_BACKUP_DIR; default ~/.local/share/docker-maim/backups)")
-	fs.StringVar(&g.Progress, "progress", "auto", "Progress output: auto, tty, plain, json, quiet")
+	g.Progress = newChoice("auto", "auto", "tty", "plain", "json", "quiet")
+	fs.Var(g.Progress, "progress", "Progress output: auto, tty, plain, json, quiet")
 }
 
 // usageError marks a flag or argument error (exit code 125, like docker).

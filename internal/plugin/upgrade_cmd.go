@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,44 +8,28 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/docker-maim/docker-maim/internal/app"
 	"github.com/docker-maim/docker-maim/internal/upgrade"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
-
-// healthFlags are the health gate's flags, shared by upgrade, restore and rollback.
-type healthFlags struct {
-	Timeout      time.Duration
-	StablePeriod time.Duration
-}
-
-func (h *healthFlags) add(fs *pflag.FlagSet) {
-	fs.DurationVar(&h.Timeout, "timeout", health.DefaultTimeout, "Overall time the services get to prove healthy")
-	fs.DurationVar(&h.StablePeriod, "stable-period", health.DefaultStablePeriod, "How long a service without a healthcheck must keep running, without restarts")
-}
-
-func (h *healthFlags) options() health.Options {
-	return health.Options{Timeout: h.Timeout, StablePeriod: h.StablePeriod}
-}
 
 type upgradeOptions struct {
 	Images         []string
 	Force          bool
 	DryRun         bool
-	Format         string
+	Format         *choiceFlag
 	AcceptBreaking bool
 	NoAutoRollback bool
 	ResetData      []string
 	KeepUnknown    bool
 	ShowSecrets    bool
-	Compression    string
+	Compression    *choiceFlag
 	HostPaths      []string
 	health         healthFlags
 }
 
-func newUpgradeCommand(e *env) *cobra.Command {
+func newUpgradeCommand(s *state) *cobra.Command {
 	o := &upgradeOptions{}
 	cmd := &cobra.Command{
 		Use:   "upgrade [OPTIONS]",
@@ -56,32 +39,25 @@ breaking changes unless --accept-breaking, stops the services, backs up every da
 file, merges config files into the new version's templates, recreates the services on the new images
 and waits for them to prove healthy. When anything fails after the stop, it rolls back: old images by
 ID, data, config and compose files from the backup.`,
-		RunE: func(cmd *cobra.Command, args []string) error { return runUpgrade(cmd, e, o) },
+		RunE: func(cmd *cobra.Command, args []string) error { return runUpgrade(cmd, s, o) },
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.Images, "image", nil, "Upgrade SERVICE to image REF instead of what the compose file says (SERVICE=REF, repeatable)")
 	f.BoolVar(&o.Force, "force", false, "Run the upgrade even when no image changed")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
-	f.StringVar(&o.Format, "format", "text", "Output of the plan and result: text or json")
+	o.Format = formatFlag(f, formatText)
 	f.BoolVar(&o.AcceptBreaking, "accept-breaking", false, "Go ahead with an upgrade declared or detected as breaking")
 	f.BoolVar(&o.NoAutoRollback, "no-auto-rollback", false, "On failure, leave the project as it is (roll back later with `docker maim rollback`)")
 	f.StringArrayVar(&o.ResetData, "reset-data", nil, "Empty data source SOURCE after it is in the backup (repeatable)")
 	f.BoolVar(&o.KeepUnknown, "keep-unknown", false, "Keep config keys the new template no longer has")
 	f.BoolVar(&o.ShowSecrets, "show-secrets", false, "Show secret values (API keys, passwords, every .env value) in the plan's config diffs instead of <redacted>")
-	f.StringVar(&o.Compression, "compression", "zstd", "Backup compression: zstd, gzip, none")
+	o.Compression = compressionFlag(f, "Backup compression")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source PATH although it is a host path or a symlink leading outside the project (repeatable)")
 	o.health.add(f)
 	return cmd
 }
 
-func runUpgrade(cmd *cobra.Command, e *env, o *upgradeOptions) error {
-	if o.Format != "text" && o.Format != "json" {
-		return usageError{fmt.Errorf("unknown --format %q (text or json)", o.Format)}
-	}
-	comp, err := parseCompression(o.Compression)
-	if err != nil {
-		return err
-	}
+func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 	images := map[string]string{}
 	for _, kv := range o.Images {
 		svc, ref, ok := strings.Cut(kv, "=")
@@ -90,43 +66,17 @@ func runUpgrade(cmd *cobra.Command, e *env, o *upgradeOptions) error {
 		}
 		images[svc] = ref
 	}
-	ctx := cmd.Context()
-	s, m, err := e.openUpgrades(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	res, err := m.Upgrade(ctx, s.proj, upgrade.Options{
-		Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
+	res, err := s.svc(cmd).Upgrade(cmd.Context(), app.UpgradeOptions{
+		Scope: s.g.scope(), Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
-		Health: o.health.options(), Compression: comp, IncludeHostPaths: o.HostPaths,
+		Health: o.health.options(), Compression: o.Compression.compression(), IncludeHostPaths: o.HostPaths,
 	})
-	s.progress.Close()
 	out := cmd.OutOrStdout()
+	if o.Format.json() {
+		return printJSON(out, res, err)
+	}
 	if res != nil {
-		if o.Format == "json" {
-			enc := json.NewEncoder(out)
-			enc.SetIndent("", "  ")
-			if jerr := enc.Encode(res); jerr != nil {
-				return jerr
-			}
-		} else {
-			printUpgrade(out, res, s.proj.WorkingDir)
-		}
-	}
-	var ue *upgrade.Error
-	if errors.As(err, &ue) {
-		switch ue.Outcome {
-		case upgrade.OutcomeRolledBack:
-			return withCode(ExitRolledBack, err)
-		case upgrade.OutcomeRollbackFailed, upgrade.OutcomeFailed:
-			return withCode(ExitRollbackFailed, err)
-		case upgrade.OutcomeRefused:
-			return withCode(ExitRefused, err)
-		}
-	}
-	if errors.Is(err, upgrade.ErrInterrupted) {
-		return withCode(ExitRefused, err)
+		printUpgrade(out, res.Result, res.WorkingDir)
 	}
 	return err
 }
@@ -273,10 +223,11 @@ func orDash(s string) string {
 
 type rollbackOptions struct {
 	NoSafetyBackup bool
+	Format         *choiceFlag
 	health         healthFlags
 }
 
-func newRollbackCommand(e *env) *cobra.Command {
+func newRollbackCommand(s *state) *cobra.Command {
 	o := &rollbackOptions{}
 	cmd := &cobra.Command{
 		Use:   "rollback [ID] [OPTIONS]",
@@ -287,30 +238,24 @@ data, config and compose files, re-pins the old images by ID (pulling by digest 
 gone), recreates the services and runs the health gate.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, m, err := e.openUpgrades(ctx, true)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			id := ""
-			if len(args) == 1 {
-				id = args[0]
-			}
-			res, err := m.Rollback(ctx, s.proj, upgrade.RollbackOptions{ID: id, NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options()})
-			s.progress.Close()
-			if err != nil {
-				return err
-			}
+			res, err := s.svc(cmd).Rollback(cmd.Context(), app.RollbackOptions{
+				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(),
+			})
 			out := cmd.OutOrStdout()
+			if o.Format.json() {
+				return printJSON(out, res, err)
+			}
+			if err != nil {
+				return err
+			}
 			if res.Resolved != "" {
 				fmt.Fprintf(out, "resolved the interrupted %s\n", res.Resolved)
 			}
-			printRollbackFiles(out, res)
+			printRollbackFiles(out, res.RollbackResult)
 			if res.BackupID != "" {
-				fmt.Fprintf(out, "project %s rolled back to backup %s\n", s.proj.Name, res.BackupID)
+				fmt.Fprintf(out, "project %s rolled back to backup %s\n", res.Project, res.BackupID)
 			} else {
-				fmt.Fprintf(out, "project %s: nothing had changed; what ran before runs again\n", s.proj.Name)
+				fmt.Fprintf(out, "project %s: nothing had changed; what ran before runs again\n", res.Project)
 			}
 			if res.SafetyID != "" {
 				fmt.Fprintf(out, "the state before the rollback is in backup %s\n", res.SafetyID)
@@ -319,40 +264,30 @@ gone), recreates the services and runs the health gate.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current state first")
+	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	return cmd
 }
 
-func newStatusCommand(e *env) *cobra.Command {
-	var format string
+func newStatusCommand(s *state) *cobra.Command {
+	var format *choiceFlag
 	cmd := &cobra.Command{
 		Use:   "status [OPTIONS]",
 		Short: "Show the project's services, its last upgrade, and any interrupted operation",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, m, err := e.openUpgrades(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			st, err := m.Status(ctx, s.proj)
-			if err != nil {
-				return err
-			}
+			st, err := s.svc(cmd).Status(cmd.Context(), app.StatusOptions{Scope: s.g.scope()})
 			out := cmd.OutOrStdout()
-			switch format {
-			case "json":
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
-			case "table", "text", "":
-				printStatus(out, st)
-				return nil
+			if format.json() {
+				return printJSON(out, st, err)
 			}
-			return usageError{fmt.Errorf("unknown --format %q (table or json)", format)}
+			if err != nil {
+				return err
+			}
+			printStatus(out, st.Status)
+			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", "Output format: table or json")
+	format = formatFlag(cmd.Flags(), formatTable)
 	return cmd
 }
 
@@ -390,9 +325,9 @@ func printStatus(w io.Writer, st *upgrade.Status) {
 	fmt.Fprintf(w, "\n%d backups (docker maim backups)\n", st.Backups)
 }
 
-func newPruneCommand(e *env) *cobra.Command {
+func newPruneCommand(s *state) *cobra.Command {
 	var o upgrade.PruneOptions
-	var format string
+	var format *choiceFlag
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove old backups and their image pins (safety backups first; never the last upgrade's or an unreadable one)",
@@ -406,29 +341,14 @@ The output says why each backup left in place was kept.`,
 			if o.Keep < 1 {
 				return usageError{errors.New("--keep must be at least 1")}
 			}
-			if format != "text" && format != "json" {
-				return usageError{fmt.Errorf("unknown --format %q (text or json)", format)}
-			}
-			ctx := cmd.Context()
-			s, m, err := e.openUpgrades(ctx, true)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			res, err := m.Prune(ctx, s.proj.Name, o)
-			if res == nil {
-				return err
-			}
+			res, err := s.svc(cmd).Prune(cmd.Context(), app.PruneOptions{Scope: s.g.scope(), PruneOptions: o})
 			out := cmd.OutOrStdout()
-			if format == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if jerr := enc.Encode(res); jerr != nil {
-					return jerr
-				}
-				return err
+			if format.json() {
+				return printJSON(out, res, err)
 			}
-			printPrune(out, res)
+			if res != nil {
+				printPrune(out, res.PruneResult)
+			}
 			return err
 		},
 	}
@@ -436,7 +356,7 @@ The output says why each backup left in place was kept.`,
 	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "Only remove backups older than this (e.g. 720h)")
 	cmd.Flags().BoolVar(&o.IncludeUnreadable, "include-unreadable", false, "Also remove backups whose manifest cannot be read (e.g. written by a newer docker-maim)")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Show what would be removed")
-	cmd.Flags().StringVar(&format, "format", "text", "Output format: text or json")
+	format = formatFlag(cmd.Flags(), formatText)
 	return cmd
 }
 

@@ -432,11 +432,13 @@ func (p *project) backups(args ...string) []listRow {
 
 func parseRows(t testing.TB, r Result) []listRow {
 	t.Helper()
-	var rows []listRow
-	if err := json.Unmarshal([]byte(r.Stdout), &rows); err != nil {
+	var doc struct {
+		Backups []listRow `json:"backups"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
 		t.Fatalf("backups --format json: %v\n%s", err, r)
 	}
-	return rows
+	return doc.Backups
 }
 
 func rowByID(rows []listRow, id string) (listRow, bool) {

@@ -1,0 +1,56 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// MergeConfig needs no engine: the service is usable without a docker CLI for it.
+func TestMergeConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tmpl := write("template.toml", "[inner]\nversion = \"2.0.0\"\n\n[bot]\nname = \"x\"\nnew = 1\n")
+	cur := write("current.toml", "[inner]\nversion = \"1.0.0\"\n\n[bot]\nname = \"mine\"\n")
+	svc := New(nil, Config{})
+	ctx := context.Background()
+
+	// nil VersionKeys: TOML's default, inner.version comes from the template
+	res, err := svc.MergeConfig(ctx, MergeConfigOptions{Template: tmpl, Current: cur})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := string(res.Merged); !strings.Contains(m, `version = "2.0.0"`) || !strings.Contains(m, `name = "mine"`) || !strings.Contains(m, "new = 1") {
+		t.Errorf("merged:\n%s", m)
+	}
+	if res.Report.Version == nil || res.Report.Version.Key != "inner.version" {
+		t.Errorf("report version: %+v", res.Report.Version)
+	}
+	// an empty VersionKeys: none, the user's version stays
+	res, err = svc.MergeConfig(ctx, MergeConfigOptions{Template: tmpl, Current: cur, VersionKeys: []string{}})
+	if err != nil || !strings.Contains(string(res.Merged), `version = "1.0.0"`) {
+		t.Errorf("no version keys: %v\n%s", err, res.Merged)
+	}
+	// Output: written atomically, and the result says where
+	out := filepath.Join(dir, "out.toml")
+	if res, err = svc.MergeConfig(ctx, MergeConfigOptions{Template: tmpl, Current: cur, Output: out}); err != nil || res.Output != out {
+		t.Fatalf("output: %v %+v", err, res)
+	}
+	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "new = 1") {
+		t.Errorf("output file:\n%s", b)
+	}
+	// a format it cannot tell is a usage error
+	var ue *UsageError
+	if _, err := svc.MergeConfig(ctx, MergeConfigOptions{Template: write("a.conf", ""), Current: write("b.conf", "")}); !errors.As(err, &ue) {
+		t.Errorf("unknown format: %v", err)
+	}
+}

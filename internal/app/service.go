@@ -1,0 +1,375 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/config"
+	"github.com/docker-maim/docker-maim/internal/progress"
+	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/upgrade"
+	"github.com/docker-maim/docker-maim/internal/volume"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/compose/v5/cmd/display"
+	"github.com/docker/compose/v5/pkg/api"
+	"github.com/docker/compose/v5/pkg/compose"
+	"github.com/moby/moby/client"
+)
+
+// New returns the Service that works on the engine and compose settings of cli (its
+// context, DOCKER_HOST, config file for registry auth). Nothing contacts the engine
+// before the first verb that needs it; the engine client and the compose service are
+// then built once and shared.
+func New(cli command.Cli, cfg Config) Service {
+	if cfg.Err == nil {
+		cfg.Err = os.Stderr
+	}
+	return &service{cli: cli, cfg: cfg}
+}
+
+type service struct {
+	cli command.Cli
+	cfg Config
+
+	engOnce sync.Once
+	eng     client.APIClient
+	engErr  error
+
+	csOnce sync.Once
+	cs     api.Compose
+	csErr  error
+}
+
+// engine returns the engine client after checking, once, that the engine answers.
+func (s *service) engine(ctx context.Context) (client.APIClient, error) {
+	s.engOnce.Do(func() {
+		c := s.cli.Client()
+		if _, err := c.Ping(ctx, client.PingOptions{}); err != nil {
+			s.engErr = fmt.Errorf("%w at %s: %v", ErrEngine, s.cli.DockerEndpoint().Host, err)
+			return
+		}
+		s.eng = c
+	})
+	return s.eng, s.engErr
+}
+
+// compose returns the compose SDK service. Its prompt always answers no: compose asks
+// before deleting a volume whose config hash disagrees, and docker-maim never lets it.
+func (s *service) compose() (api.Compose, error) {
+	s.csOnce.Do(func() {
+		var events api.EventProcessor
+		switch s.cfg.Progress {
+		case "quiet", "json":
+			events = display.Quiet()
+		default:
+			events = display.Plain(s.cfg.Err)
+		}
+		s.cs, s.csErr = compose.NewComposeService(s.cli,
+			compose.WithPrompt(func(string, bool) (bool, error) { return false, nil }),
+			compose.WithEventProcessor(events),
+		)
+	})
+	return s.cs, s.csErr
+}
+
+// store is the backup store, its root resolved once here (absolute, symlinks evaluated:
+// backup.ResolveDir) so that every check against the data sources sees the real place.
+func store(sc Scope) (backup.Store, error) {
+	if sc.BackupDir == "" {
+		r, err := backup.DefaultRoot()
+		if err != nil {
+			return backup.Store{}, err
+		}
+		return backup.Store{Root: r}, nil
+	}
+	r, err := backup.ResolveDir(sc.BackupDir)
+	if err != nil {
+		return backup.Store{}, fmt.Errorf("--backup-dir %s: %w", sc.BackupDir, err)
+	}
+	return backup.Store{Root: r}, nil
+}
+
+// session is one verb's engine, resolved project, store (locked when asked) and progress.
+type session struct {
+	svc      *service
+	eng      client.APIClient
+	proj     *project.Project
+	store    backup.Store
+	progress *progress.Reporter
+	unlock   func()
+}
+
+// close ends progress output and releases the lock; it may be called more than once.
+func (ss *session) close() {
+	if ss.progress != nil {
+		ss.progress.Close()
+		ss.progress = nil
+	}
+	if ss.unlock != nil {
+		ss.unlock()
+		ss.unlock = nil
+	}
+}
+
+// open resolves everything a project verb needs and, with lock, takes the project's lock.
+// It warns (on Config.Err) about an interrupted operation.
+func (s *service) open(ctx context.Context, sc Scope, lock bool) (*session, error) {
+	pr, err := progress.New(progress.Mode(s.cfg.Progress), s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := s.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := s.compose()
+	if err != nil {
+		return nil, err
+	}
+	p, err := project.Resolve(ctx, cs, eng, project.Options{
+		Files: sc.Files, Name: sc.Name, WorkingDir: sc.WorkingDir, EnvFiles: sc.EnvFiles, Profiles: sc.Profiles,
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, err := store(sc)
+	if err != nil {
+		return nil, err
+	}
+	if jr, err := (upgrade.Journals{Store: st, Project: p.Name}).Load(); err == nil && jr != nil {
+		fmt.Fprintf(s.cfg.Err, "WARNING: an interrupted %s of project %s stopped in phase %q (%s); `docker maim -p %s rollback` resolves it\n",
+			jr.Op, p.Name, jr.Phase, jr.Updated.Local().Format("2006-01-02 15:04:05"), p.Name)
+	}
+	ss := &session{svc: s, eng: eng, proj: p, store: st, progress: pr}
+	if lock {
+		if ss.unlock, err = st.Lock(p.Name); err != nil {
+			return nil, err
+		}
+	}
+	return ss, nil
+}
+
+func (ss *session) snapshots() *snapshot.Service {
+	return &snapshot.Service{
+		Engine:      ss.eng,
+		Mover:       volume.NewMover(ss.eng),
+		Store:       ss.store,
+		Progress:    ss.progress,
+		ToolVersion: ss.svc.cfg.ToolVersion,
+		Warn:        ss.svc.cfg.Err,
+	}
+}
+
+// upgrades returns the upgrade manager of a session.
+func (ss *session) upgrades() *upgrade.Manager {
+	s := ss.svc
+	return &upgrade.Manager{
+		Engine:    ss.eng,
+		Compose:   s.cs,
+		Snapshots: ss.snapshots(),
+		Store:     ss.store,
+		Progress:  ss.progress,
+		Load: func(ctx context.Context, o project.Options) (*project.Project, error) {
+			return project.Resolve(ctx, s.cs, ss.eng, o)
+		},
+		Auth: func(ref string) string {
+			tok, _ := command.RetrieveAuthTokenFromImage(s.cli.ConfigFile(), ref)
+			return tok
+		},
+		Log: s.cfg.Err,
+	}
+}
+
+func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, error) {
+	ss, err := s.open(ctx, o.Scope, true)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.close()
+	start := time.Now()
+	m, err := ss.snapshots().Backup(ctx, ss.proj, snapshot.BackupOptions{
+		Compression: o.Compression, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.IncludeHostPaths,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ss.close()
+	res := &BackupResult{
+		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
+		Sources: []BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []HostPath{},
+	}
+	for _, src := range m.Sources {
+		res.Sources = append(res.Sources, BackupSource{Name: src.Name, Kind: string(src.Kind), Bytes: src.Bytes, Size: src.ArchiveSize, Files: src.Files})
+		res.Bytes += src.Bytes
+	}
+	for _, h := range m.HostPaths {
+		res.NotBackedUp = append(res.NotBackedUp, HostPath{Name: h.Name, HostPath: h.HostPath, Why: snapshot.NotBackedUp(h)})
+	}
+	return res, nil
+}
+
+func (s *service) Backups(ctx context.Context, o BackupsOptions) (*BackupsResult, error) {
+	ss, err := s.open(ctx, o.Scope, false)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.close()
+	list, err := ss.store.List(ss.proj.Name)
+	if err != nil {
+		return nil, err
+	}
+	res := &BackupsResult{Project: ss.proj.Name, Backups: make([]BackupRow, 0, len(list))}
+	for i := len(list) - 1; i >= 0; i-- { // newest first
+		res.Backups = append(res.Backups, rowOf(list[i]))
+	}
+	return res, nil
+}
+
+func rowOf(en backup.Entry) BackupRow {
+	r := BackupRow{ID: en.ID, Status: string(en.Status), Problem: en.Problem, Dir: en.Dir, Sources: []string{}}
+	if m := en.Manifest; m != nil {
+		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.Size(), m.ToolVersion
+		for _, s := range m.Sources {
+			r.Sources = append(r.Sources, s.Name)
+			r.Bytes += s.Bytes
+		}
+	}
+	return r
+}
+
+func (s *service) Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
+	ss, err := s.open(ctx, o.Scope, true)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.close()
+	en, err := ss.store.Get(ss.proj.Name, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := ss.store.Verify(en, nil); err != nil {
+		return nil, &VerifyError{Err: err}
+	}
+	res := &VerifyResult{ID: en.ID, Project: ss.proj.Name, Intact: true, Archives: len(en.Manifest.Sources), Size: en.Manifest.Size()}
+	for _, src := range en.Manifest.Sources {
+		res.Bytes += src.Bytes
+	}
+	return res, nil
+}
+
+func (s *service) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
+	ss, err := s.open(ctx, o.Scope, true)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.close()
+	r, err := ss.upgrades().Restore(ctx, ss.proj, upgrade.RestoreOptions{
+		ID: o.ID, Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup, ToRecordedPaths: o.ToRecordedPaths, Health: o.Health,
+	})
+	ss.close()
+	if r == nil {
+		return nil, err
+	}
+	return &RestoreResult{Project: ss.proj.Name, RestoreResult: r}, err
+}
+
+func (s *service) Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult, error) {
+	ss, err := s.open(ctx, o.Scope, true)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.close()
+	r, err := ss.upgrades().Upgrade(ctx, ss.proj, upgrade.Options{
+		Images: o.Images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
+		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
+		Health: o.Health, Compression: o.Compression, IncludeHostPaths: o.IncludeHostPaths,
+	})
+	ss.close()
+	if r == nil {
+		return nil, err
+	}
+	r.Error = "" // the returned error says it; a face reports that
+	return &UpgradeResult{Result: r, WorkingDir: ss.proj.WorkingDir}, err
+}
+
+func (s *service) Rollback(ctx context.Context, o RollbackOptions) (*RollbackResult, error) {
+	ss, err := s.open(ctx, o.Scope, true)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.close()
+	r, err := ss.upgrades().Rollback(ctx, ss.proj, upgrade.RollbackOptions{ID: o.ID, NoSafetyBackup: o.NoSafetyBackup, Health: o.Health})
+	ss.close()
+	if err != nil {
+		return nil, err
+	}
+	return &RollbackResult{Project: ss.proj.Name, RollbackResult: r}, nil
+}
+
+func (s *service) Status(ctx context.Context, o StatusOptions) (*StatusResult, error) {
+	ss, err := s.open(ctx, o.Scope, false)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.close()
+	st, err := ss.upgrades().Status(ctx, ss.proj)
+	if err != nil {
+		return nil, err
+	}
+	return &StatusResult{Status: st}, nil
+}
+
+func (s *service) Prune(ctx context.Context, o PruneOptions) (*PruneResult, error) {
+	ss, err := s.open(ctx, o.Scope, true)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.close()
+	r, err := ss.upgrades().Prune(ctx, ss.proj.Name, o.PruneOptions)
+	if r == nil {
+		return nil, err
+	}
+	return &PruneResult{Project: ss.proj.Name, PruneResult: r}, err
+}
+
+func (s *service) MergeConfig(ctx context.Context, o MergeConfigOptions) (*MergeConfigResult, error) {
+	format := o.Format
+	if format == "" {
+		if format = config.FormatFromName(o.Current); format == "" {
+			format = config.FormatFromName(o.Template)
+		}
+		if format == "" {
+			return nil, &UsageError{fmt.Errorf("cannot tell the format of %s; use --format toml|env|yaml|json", o.Current)}
+		}
+	}
+	versionKeys := o.VersionKeys
+	if versionKeys == nil && format == config.TOML {
+		versionKeys = []string{config.MaiBotVersionKey}
+	}
+	tmpl, err := os.ReadFile(o.Template)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := os.ReadFile(o.Current)
+	if err != nil {
+		return nil, err
+	}
+	merged, rep, err := config.Merge(tmpl, cur, config.Options{
+		Format: format, KeepUnknown: o.KeepUnknown, VersionKeys: versionKeys,
+		TemplateName: o.Template, CurrentName: o.Current,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if o.Output != "" {
+		if err := config.ApplyFile(o.Output, merged); err != nil {
+			return nil, err
+		}
+	}
+	return &MergeConfigResult{Merged: merged, Output: o.Output, Report: rep}, nil
+}

@@ -1,0 +1,92 @@
+package plugin
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/spf13/pflag"
+)
+
+// choiceFlag is a string flag limited to a set of values. It is the one way every
+// choice-valued flag (--format, --progress, --compression, --report, config merge's
+// --format) is validated: while the flags are parsed, so a bad value is a usage error
+// (exit code 125 through the root's flag error function) before anything contacts the
+// engine. Aliases are accepted values left out of the help text.
+type choiceFlag struct {
+	value   string
+	choices []string
+	aliases []string
+}
+
+func newChoice(def string, choices ...string) *choiceFlag {
+	return &choiceFlag{value: def, choices: choices}
+}
+
+func (c *choiceFlag) String() string { return c.value }
+func (c *choiceFlag) Type() string   { return "string" }
+func (c *choiceFlag) Set(s string) error {
+	for _, ch := range append(append([]string{}, c.choices...), c.aliases...) {
+		if s == ch {
+			c.value = s
+			return nil
+		}
+	}
+	return fmt.Errorf("must be one of %s", strings.Join(c.choices, ", "))
+}
+
+// Output formats. "table" is the text format of the listing commands (backups, status).
+const (
+	formatText  = "text"
+	formatTable = "table"
+	formatJSON  = "json"
+)
+
+// formatFlag adds --format (text or table, or json) with its default.
+func formatFlag(fs *pflag.FlagSet, def string) *choiceFlag {
+	c := newChoice(def, formatText, formatJSON)
+	if def == formatTable {
+		c.choices = []string{formatTable, formatJSON}
+		c.aliases = []string{formatText}
+	} else {
+		c.aliases = []string{formatTable}
+	}
+	fs.Var(c, "format", "Output format: "+strings.Join(c.choices, " or ")+" (JSON: docs/json.md)")
+	return c
+}
+
+func (c *choiceFlag) json() bool { return c.value == formatJSON }
+
+// compressionFlag adds --compression.
+func compressionFlag(fs *pflag.FlagSet, usage string) *choiceFlag {
+	c := newChoice(string(archive.Zstd), "zstd", "gzip", "none")
+	c.aliases = []string{"zst", "gz", "tar"}
+	fs.Var(c, "compression", usage+": "+strings.Join(c.choices, ", "))
+	return c
+}
+
+// compression is the flag's value as an archive.Compression (the flag has validated it).
+func (c *choiceFlag) compression() archive.Compression {
+	comp, err := archive.ParseCompression(c.value)
+	if err != nil {
+		panic(err) // unreachable: the choices are what ParseCompression accepts
+	}
+	return comp
+}
+
+// healthFlags are the health gate's flags, shared by upgrade, restore and rollback.
+type healthFlags struct {
+	Timeout      time.Duration
+	StablePeriod time.Duration
+}
+
+func (h *healthFlags) add(fs *pflag.FlagSet) {
+	fs.DurationVar(&h.Timeout, "timeout", health.DefaultTimeout, "Overall time the services get to prove healthy")
+	fs.DurationVar(&h.StablePeriod, "stable-period", health.DefaultStablePeriod, "How long a service without a healthcheck must keep running, without restarts")
+}
+
+func (h *healthFlags) options() health.Options {
+	return health.Options{Timeout: h.Timeout, StablePeriod: h.StablePeriod}
+}

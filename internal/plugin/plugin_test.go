@@ -1,0 +1,319 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/app"
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/config"
+	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/docker-maim/docker-maim/internal/upgrade"
+)
+
+// fake is an app.Service that records the options it was called with and returns
+// what the test set.
+type fake struct {
+	calls []string
+	opts  any
+	res   any
+	err   error
+}
+
+func (f *fake) call(name string, o any) { f.calls = append(f.calls, name); f.opts = o }
+
+func result[T any](f *fake) *T {
+	if r, ok := f.res.(*T); ok {
+		return r
+	}
+	return nil
+}
+
+func (f *fake) Backup(_ context.Context, o app.BackupOptions) (*app.BackupResult, error) {
+	f.call("Backup", o)
+	return result[app.BackupResult](f), f.err
+}
+func (f *fake) Backups(_ context.Context, o app.BackupsOptions) (*app.BackupsResult, error) {
+	f.call("Backups", o)
+	return result[app.BackupsResult](f), f.err
+}
+func (f *fake) Verify(_ context.Context, o app.VerifyOptions) (*app.VerifyResult, error) {
+	f.call("Verify", o)
+	return result[app.VerifyResult](f), f.err
+}
+func (f *fake) Restore(_ context.Context, o app.RestoreOptions) (*app.RestoreResult, error) {
+	f.call("Restore", o)
+	return result[app.RestoreResult](f), f.err
+}
+func (f *fake) Upgrade(_ context.Context, o app.UpgradeOptions) (*app.UpgradeResult, error) {
+	f.call("Upgrade", o)
+	return result[app.UpgradeResult](f), f.err
+}
+func (f *fake) Rollback(_ context.Context, o app.RollbackOptions) (*app.RollbackResult, error) {
+	f.call("Rollback", o)
+	return result[app.RollbackResult](f), f.err
+}
+func (f *fake) Status(_ context.Context, o app.StatusOptions) (*app.StatusResult, error) {
+	f.call("Status", o)
+	return result[app.StatusResult](f), f.err
+}
+func (f *fake) Prune(_ context.Context, o app.PruneOptions) (*app.PruneResult, error) {
+	f.call("Prune", o)
+	return result[app.PruneResult](f), f.err
+}
+func (f *fake) MergeConfig(_ context.Context, o app.MergeConfigOptions) (*app.MergeConfigResult, error) {
+	f.call("MergeConfig", o)
+	return result[app.MergeConfigResult](f), f.err
+}
+
+type run struct {
+	code        int
+	out, errOut string
+	cfg         *app.Config // nil when the service was never built
+}
+
+// execute runs the command line against f as Main does (exit code and error report).
+func execute(t *testing.T, f *fake, args ...string) run {
+	t.Helper()
+	var r run
+	root, st := newRoot(func(cfg app.Config) app.Service { r.cfg = &cfg; return f }, false)
+	st.args = args
+	var out, errOut bytes.Buffer
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	err := root.Execute()
+	r.code = st.finish(err, &out, &errOut)
+	r.out, r.errOut = out.String(), errOut.String()
+	return r
+}
+
+// doc parses stdout as exactly one JSON object.
+func doc(t *testing.T, r run) map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(r.out))
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		t.Fatalf("stdout is not a JSON object: %v\n%s", err, r.out)
+	}
+	if dec.More() {
+		t.Fatalf("stdout holds more than one JSON document:\n%s", r.out)
+	}
+	if m["schema_version"] != float64(SchemaVersion) {
+		t.Errorf("schema_version = %v", m["schema_version"])
+	}
+	return m
+}
+
+func TestFlagsBecomeOptions(t *testing.T) {
+	scope := app.Scope{Files: []string{"a.yaml", "b.yaml"}, Name: "proj", WorkingDir: "/w", EnvFiles: []string{"e"}, Profiles: []string{"x"}, BackupDir: "/b"}
+	global := []string{"-f", "a.yaml", "-f", "b.yaml", "-p", "proj", "--project-directory", "/w", "--env-file", "e", "--profile", "x", "--backup-dir", "/b"}
+	hopts := health.Options{Timeout: time.Minute, StablePeriod: 2 * time.Second}
+	for _, c := range []struct {
+		args []string
+		want any
+	}{
+		{[]string{"backup", "--exclude", "*.log", "--no-stop", "--compression", "gz", "--level", "3", "--include-host-path", "/h"},
+			app.BackupOptions{Scope: scope, Excludes: []string{"*.log"}, NoStop: true, Compression: archive.Gzip, Level: 3, IncludeHostPaths: []string{"/h"}}},
+		{[]string{"backups"}, app.BackupsOptions{Scope: scope}},
+		{[]string{"verify", "20260101-000000"}, app.VerifyOptions{Scope: scope, ID: "20260101-000000"}},
+		{[]string{"restore", "ID", "--source", "s1", "--no-safety-backup", "--to-recorded-paths", "--timeout", "1m", "--stable-period", "2s"},
+			app.RestoreOptions{Scope: scope, ID: "ID", Sources: []string{"s1"}, NoSafetyBackup: true, ToRecordedPaths: true, Health: hopts}},
+		{[]string{"upgrade", "--image", "bot=r:2", "--force", "--dry-run", "--accept-breaking", "--no-auto-rollback", "--reset-data", "d",
+			"--keep-unknown", "--show-secrets", "--compression", "none", "--include-host-path", "/h", "--timeout", "1m", "--stable-period", "2s"},
+			app.UpgradeOptions{Scope: scope, Images: map[string]string{"bot": "r:2"}, Force: true, DryRun: true, AcceptBreaking: true, NoAutoRollback: true,
+				ResetData: []string{"d"}, KeepUnknown: true, ShowSecrets: true, Compression: archive.None, IncludeHostPaths: []string{"/h"}, Health: hopts}},
+		{[]string{"rollback", "ID", "--no-safety-backup", "--timeout", "1m", "--stable-period", "2s"},
+			app.RollbackOptions{Scope: scope, ID: "ID", NoSafetyBackup: true, Health: hopts}},
+		{[]string{"status"}, app.StatusOptions{Scope: scope}},
+		{[]string{"prune", "--keep", "2", "--older-than", "1h", "--include-unreadable", "--dry-run"},
+			app.PruneOptions{Scope: scope, PruneOptions: upgrade.PruneOptions{Keep: 2, OlderThan: time.Hour, IncludeUnreadable: true, DryRun: true}}},
+	} {
+		f := &fake{err: errors.New("fake")} // no result to print
+		r := execute(t, f, append(append([]string{}, global...), c.args...)...)
+		if len(f.calls) != 1 {
+			t.Errorf("%v: calls %v (exit %d, %s)", c.args, f.calls, r.code, r.errOut)
+			continue
+		}
+		if !reflect.DeepEqual(f.opts, c.want) {
+			t.Errorf("%v:\n got %+v\nwant %+v", c.args, f.opts, c.want)
+		}
+	}
+	// the global flags after the command, and --progress reaching the service
+	f := &fake{err: errors.New("fake")}
+	r := execute(t, f, "status", "-p", "proj", "--progress", "json")
+	if o, _ := f.opts.(app.StatusOptions); o.Scope.Name != "proj" || r.cfg == nil || r.cfg.Progress != "json" {
+		t.Errorf("status -p proj --progress json: %+v %+v", f.opts, r.cfg)
+	}
+	// config merge: no --version-key is the format's default (nil), --version-key "" is none
+	f = &fake{res: &app.MergeConfigResult{Merged: []byte("x=1\n")}}
+	r = execute(t, f, "config", "merge", "--template", "t.toml", "--current", "c.toml", "--format", "toml", "--keep-unknown")
+	want := app.MergeConfigOptions{Template: "t.toml", Current: "c.toml", Format: config.TOML, KeepUnknown: true}
+	if !reflect.DeepEqual(f.opts, want) || r.out != "x=1\n" {
+		t.Errorf("config merge: %+v, stdout %q", f.opts, r.out)
+	}
+	f = &fake{res: &app.MergeConfigResult{}}
+	execute(t, f, "config", "merge", "--template", "t", "--current", "c", "--version-key", "")
+	if o := f.opts.(app.MergeConfigOptions); o.VersionKeys == nil || len(o.VersionKeys) != 0 {
+		t.Errorf("--version-key '': %#v", o.VersionKeys)
+	}
+}
+
+func TestBadFlagValuesRefusedBeforeTheService(t *testing.T) {
+	for _, args := range [][]string{
+		{"backup", "--compression", "lz4"},
+		{"upgrade", "--compression", "xz"},
+		{"--progress", "bogus", "status"},
+		{"status", "--progress", "bogus"},
+		{"status", "--format", "yaml"},
+		{"backups", "--format", "xml"},
+		{"restore", "--format", "table2"},
+		{"prune", "--keep", "0"},
+		{"upgrade", "--image", "no-equals"},
+		{"verify", "a", "b"},
+		{"config", "merge", "--template", "t"},
+		{"config", "merge", "--template", "t", "--current", "c", "--format", "ini"},
+		{"config", "merge", "--template", "t", "--current", "c", "--report", "xml"},
+		{"version", "--format", "yaml"},
+	} {
+		built := false
+		f := &fake{}
+		root, st := newRoot(func(app.Config) app.Service { built = true; return f }, false)
+		st.args = args
+		var out, errOut bytes.Buffer
+		root.SetArgs(args)
+		root.SetOut(&out)
+		root.SetErr(&errOut)
+		code := st.finish(root.Execute(), &out, &errOut)
+		if code != ExitUsage || built || len(f.calls) > 0 {
+			t.Errorf("%v: exit %d, service built %v, calls %v; %s", args, code, built, f.calls, errOut.String())
+		}
+	}
+}
+
+func TestErrorsAsJSON(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		err  error
+		code int
+	}{
+		{[]string{"backup", "--format", "json"}, backup.ErrLocked, ExitLocked},
+		{[]string{"backups", "--format", "json"}, app.ErrEngine, ExitEngine},
+		{[]string{"verify", "--format", "json"}, &app.VerifyError{Err: errors.New("sha256 mismatch")}, ExitVerify},
+		{[]string{"restore", "--format=json"}, backup.ErrNotFound, ExitNotFound},
+		{[]string{"rollback", "--format", "json"}, upgrade.ErrInterrupted, ExitRefused},
+		{[]string{"status", "--format", "json"}, context.Canceled, ExitCancelled},
+		{[]string{"prune", "--format", "json"}, errors.New("boom"), ExitError},
+		{[]string{"config", "merge", "--template", "t", "--current", "c", "--report", "json"}, errors.New("no such file"), ExitError},
+		// flag errors, also when --format comes after the bad flag
+		{[]string{"backup", "--compression", "lz4", "--format", "json"}, nil, ExitUsage},
+		{[]string{"prune", "--format", "json", "--keep", "0"}, nil, ExitUsage},
+	} {
+		f := &fake{err: c.err}
+		r := execute(t, f, c.args...)
+		if r.code != c.code {
+			t.Errorf("%v: exit %d, want %d", c.args, r.code, c.code)
+		}
+		m := doc(t, r)
+		e, _ := m["error"].(map[string]any)
+		if e == nil || e["code"] != float64(c.code) || e["message"] == "" {
+			t.Errorf("%v: error member %v", c.args, m["error"])
+		}
+		if len(m) != 2 {
+			t.Errorf("%v: members besides schema_version and error: %v", c.args, m)
+		}
+		// text mode: the same code, the error on stderr, nothing on stdout
+		text := []string{}
+		for _, a := range c.args {
+			text = append(text, strings.ReplaceAll(a, "json", "text"))
+		}
+		if strings.Contains(strings.Join(c.args, " "), "--report json") || strings.Contains(strings.Join(c.args, " "), "backups") || strings.Contains(strings.Join(c.args, " "), "status") {
+			continue // table formats / --report: covered by the JSON half
+		}
+		tr := execute(t, &fake{err: c.err}, text...)
+		if tr.code != c.code || tr.out != "" || !strings.Contains(tr.errOut, "docker maim: ") {
+			t.Errorf("%v (text): exit %d, stdout %q, stderr %q", text, tr.code, tr.out, tr.errOut)
+		}
+	}
+}
+
+func TestResultAndErrorInOneDocument(t *testing.T) {
+	// an upgrade that was rolled back: its result and the error, one document, exit 10
+	res := &app.UpgradeResult{Result: &upgrade.Result{Outcome: upgrade.OutcomeRolledBack, BackupID: "B"}}
+	f := &fake{res: res, err: &upgrade.Error{Outcome: upgrade.OutcomeRolledBack, Cause: errors.New("unhealthy")}}
+	r := execute(t, f, "upgrade", "--format", "json")
+	if r.code != ExitRolledBack {
+		t.Errorf("exit %d", r.code)
+	}
+	m := doc(t, r)
+	if m["outcome"] != "rolled-back" || m["backup_id"] != "B" {
+		t.Errorf("result members: %v", m)
+	}
+	if e, _ := m["error"].(map[string]any); e == nil || e["code"] != float64(ExitRolledBack) || !strings.Contains(e["message"].(string), "unhealthy") {
+		t.Errorf("error member: %v", m["error"])
+	}
+	// text mode prints the result and ends with the same code
+	tr := execute(t, &fake{res: res, err: f.err}, "upgrade")
+	if tr.code != ExitRolledBack || !strings.Contains(tr.out, "rolled back to backup B") {
+		t.Errorf("text: exit %d, %q", tr.code, tr.out)
+	}
+}
+
+func TestResultsAsJSONAndText(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, c := range []struct {
+		cmd     string
+		res     any
+		members []string
+		text    string
+	}{
+		{"backup", &app.BackupResult{ID: "B1", Project: "p", Reason: "manual", Time: now, Dir: "/b/p/B1", Sources: []app.BackupSource{{Name: "data", Kind: "volume", Bytes: 10}}, Bytes: 10, NotBackedUp: []app.HostPath{}},
+			[]string{"id", "project", "reason", "time", "dir", "sources", "bytes", "size", "duration_ns", "not_backed_up"}, "backup B1 of project p: 1 sources"},
+		{"backups", &app.BackupsResult{Project: "p", Backups: []app.BackupRow{{ID: "B1", Status: "complete", Sources: []string{"data"}, Dir: "/d"}}},
+			[]string{"project", "backups"}, "B1"},
+		{"verify", &app.VerifyResult{ID: "B1", Project: "p", Intact: true, Archives: 2}, []string{"id", "project", "intact", "archives", "bytes", "size"}, "backup B1 is intact: 2 archives"},
+		{"restore", &app.RestoreResult{Project: "p", RestoreResult: &upgrade.RestoreResult{BackupID: "B1", Restored: []string{"data"}}},
+			[]string{"project", "backup_id", "restored"}, "restored 1 sources of project p from backup B1"},
+		{"rollback", &app.RollbackResult{Project: "p", RollbackResult: &upgrade.RollbackResult{BackupID: "B1"}}, []string{"project", "backup_id"}, "project p rolled back to backup B1"},
+		{"status", &app.StatusResult{Status: &upgrade.Status{Project: "p", Services: []upgrade.ServiceStatus{}}}, []string{"project", "services", "backups"}, "Project p"},
+		{"prune", &app.PruneResult{Project: "p", PruneResult: &upgrade.PruneResult{Removed: []upgrade.Pruned{}, Kept: []upgrade.Kept{}}}, []string{"project", "removed", "kept", "dry_run"}, "removed 0 backups"},
+		{"upgrade", &app.UpgradeResult{Result: &upgrade.Result{Outcome: upgrade.OutcomeNothingToDo, Plan: &upgrade.Plan{Project: "p"}}}, []string{"plan", "outcome"}, "nothing to upgrade"},
+	} {
+		r := execute(t, &fake{res: c.res}, c.cmd, "--format", "json")
+		if r.code != 0 {
+			t.Errorf("%s: exit %d %s", c.cmd, r.code, r.errOut)
+			continue
+		}
+		m := doc(t, r)
+		for _, k := range c.members {
+			if _, ok := m[k]; !ok {
+				t.Errorf("%s --format json: no %q in %v", c.cmd, k, m)
+			}
+		}
+		if _, ok := m["error"]; ok {
+			t.Errorf("%s: error member on success", c.cmd)
+		}
+		tr := execute(t, &fake{res: c.res}, c.cmd)
+		if tr.code != 0 || !strings.Contains(tr.out, c.text) {
+			t.Errorf("%s (text): exit %d, %q", c.cmd, tr.code, tr.out)
+		}
+	}
+	r := execute(t, &fake{}, "version", "--format", "json")
+	if m := doc(t, r); m["version"] != Version {
+		t.Errorf("version: %v", m)
+	}
+	// config merge --report json: the report on stderr with a schema_version, the merged file on stdout
+	f := &fake{res: &app.MergeConfigResult{Merged: []byte("a = 1\n"), Report: config.Report{File: "c.toml", Format: config.TOML}}}
+	r = execute(t, f, "config", "merge", "--template", "t.toml", "--current", "c.toml", "--report", "json")
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(r.errOut), &rep); err != nil || rep["schema_version"] != float64(SchemaVersion) || rep["file"] != "c.toml" || r.out != "a = 1\n" {
+		t.Errorf("config merge --report json: %v %v stdout %q", err, rep, r.out)
+	}
+}
