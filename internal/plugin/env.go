@@ -43,13 +43,13 @@ func (e *env) store() (backup.Store, error) {
 		if err != nil {
 			return backup.Store{}, err
 		}
-		return backup.Store{Root: r}, nil
+		return backup.Local(r), nil
 	}
 	r, err := backup.ResolveDir(e.g.BackupDir)
 	if err != nil {
 		return backup.Store{}, fmt.Errorf("--backup-dir %s: %w", e.g.BackupDir, err)
 	}
-	return backup.Store{Root: r}, nil
+	return backup.Local(r), nil
 }
 
 // compose returns the compose SDK service. Its prompt always answers no: compose asks

@@ -15,7 +15,7 @@ import (
 
 func newJournals(t *testing.T) Journals {
 	t.Helper()
-	return Journals{Store: backup.Store{Root: filepath.Join(t.TempDir(), "backups")}, Project: "demo"}
+	return Journals{Store: backup.Local(filepath.Join(t.TempDir(), "backups")), Project: "demo"}
 }
 
 func perm(t *testing.T, path string) os.FileMode {

@@ -40,7 +40,7 @@ type pruneRig struct {
 }
 
 func newPruneRig(t *testing.T) *pruneRig {
-	s := backup.Store{Root: filepath.Join(t.TempDir(), "backups")}
+	s := backup.Local(filepath.Join(t.TempDir(), "backups"))
 	eng := &fakeImages{fail: map[string]bool{}}
 	return &pruneRig{t: t, store: s, eng: eng, m: &Manager{Engine: eng, Store: s}}
 }

@@ -186,7 +186,7 @@ func (m *Manager) checkRoot(ctx context.Context, p *project.Project, man *backup
 	if err != nil {
 		return err
 	}
-	return backup.CheckRoot(m.Store.Root, append(cur, backup.ManifestSources(man.Sources)...))
+	return backup.CheckRoot(m.Store.LocalRoot(), append(cur, backup.ManifestSources(man.Sources)...))
 }
 
 // removeIncomplete drops backups without a manifest (a crash while backing up).
