@@ -52,6 +52,16 @@ func (e *env) store() (backup.Store, error) {
 	return backup.Local(r), nil
 }
 
+// state is the engine's state directory (the projects' locks, journals and histories),
+// keyed by the engine's ID, asked once here; an engine without one by its endpoint.
+func (e *env) state(ctx context.Context, eng client.APIClient) (backup.State, error) {
+	var id string
+	if info, err := eng.Info(ctx, client.InfoOptions{}); err == nil {
+		id = info.Info.ID
+	}
+	return backup.OpenState(id, e.cli.DockerEndpoint().Host)
+}
+
 // compose returns the compose SDK service. Its prompt always answers no: compose asks
 // before deleting a volume whose config hash disagrees, and docker-maim never lets it.
 func (e *env) compose() (api.Compose, error) {
@@ -104,6 +114,7 @@ func (e *env) upgrades(s *session) (*upgrade.Manager, error) {
 		Compose:   cs,
 		Snapshots: s.snapshots(Version),
 		Store:     s.store,
+		State:     s.state,
 		Progress:  s.progress,
 		Load: func(ctx context.Context, o project.Options) (*project.Project, error) {
 			return project.Resolve(ctx, cs, s.eng, o)
@@ -125,6 +136,7 @@ type session struct {
 	eng      client.APIClient
 	proj     *project.Project
 	store    backup.Store
+	state    backup.State
 	progress *progress.Reporter
 	unlock   func()
 }
@@ -156,13 +168,17 @@ func (e *env) open(ctx context.Context, lock bool) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if jr, err := (upgrade.Journals{Store: st, Project: p.Name}).Load(); err == nil && jr != nil {
+	state, err := e.state(ctx, eng)
+	if err != nil {
+		return nil, err
+	}
+	if jr, err := (upgrade.Journals{State: state, Store: st, Project: p.Name}).Load(); err == nil && jr != nil {
 		fmt.Fprintf(e.cli.Err(), "WARNING: an interrupted %s of project %s stopped in phase %q (%s); `docker maim -p %s rollback` resolves it\n",
 			jr.Op, p.Name, jr.Phase, jr.Updated.Local().Format("2006-01-02 15:04:05"), p.Name)
 	}
-	s := &session{eng: eng, proj: p, store: st, progress: pr}
+	s := &session{eng: eng, proj: p, store: st, state: state, progress: pr}
 	if lock {
-		if s.unlock, err = st.Lock(p.Name); err != nil {
+		if s.unlock, err = state.Lock(p.Name); err != nil {
 			return nil, err
 		}
 	}
