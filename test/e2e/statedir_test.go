@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,9 +60,7 @@ func TestStateSharedAcrossBackupDirs(t *testing.T) {
 	run := c.maimStart([]string{"MAIM_FAILPOINT=upgrade:rolling-back:wait", "MAIM_FAILPOINT_FILE=" + fp}, inB(rollbackArgs...)...)
 	waitFailpoint(t, run, fp, 3*time.Minute)
 	for _, args := range [][]string{inA("backup"), {"verify", id}} {
-		r := c.maim(args...)
-		wantFail(t, r, 4, c.Name, "rollback")
-		onlyLine(t, r)
+		wantFail(t, c.maim(args...), 4, c.Name, "in use by another docker-maim command", "rollback")
 	}
 	must(t, os.Remove(fp))
 	r = run.wait(t, 5*time.Minute)
@@ -78,7 +78,46 @@ func TestStateSharedAcrossBackupDirs(t *testing.T) {
 		t.Errorf("backups in B: %+v", rows)
 	}
 	rows := parseRows(t, mustOK(t, c.maim(inA("backups", "--format", "json")...)))
-	if len(rows) != 2 || rows[0].ID != id || rows[1].Reason != "pre-rollback" {
+	reasons := map[string]string{}
+	for _, row := range rows {
+		reasons[row.ID] = row.Reason
+	}
+	if len(rows) != 2 || reasons[id] != "upgrade" || !slices.Contains(slices.Collect(maps.Values(reasons)), "pre-rollback") {
 		t.Errorf("backups in A: %+v, want %s and the pre-rollback safety backup", rows, id)
 	}
+}
+
+// TestStateMigratesOldJournal: a journal an older docker-maim left in
+// <backup-dir>/<project>/journal.json (no backup_dir in it) is moved to the state dir by
+// the next command, so the upgrade it interrupted is still reported and rolled back.
+func TestStateMigratesOldJournal(t *testing.T) {
+	t.Parallel()
+	c := prepareCrash(newBotProject(t, "statedir-old", ""))
+	wantKilled(t, c.maimWith([]string{"MAIM_FAILPOINT=upgrade:backed-up"}, upgradeArgs...))
+
+	// Make it look like an older docker-maim's: in the backup dir, without backup_dir.
+	b, err := os.ReadFile(c.journalPath())
+	must(t, err)
+	var jr map[string]any
+	must(t, json.Unmarshal(b, &jr))
+	delete(jr, "backup_dir")
+	b, err = json.Marshal(jr)
+	must(t, err)
+	old := filepath.Join(c.BackupDir, c.Name, "journal.json")
+	must(t, os.WriteFile(old, b, 0o600))
+	must(t, os.Remove(c.journalPath()))
+
+	wantInterrupted(t, c.project, "upgrade", "backed-up")
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("the old journal is still in the backup dir: %v", err)
+	}
+	if _, err := os.Stat(c.journalPath()); err != nil {
+		t.Errorf("the old journal was not moved to the state dir: %v", err)
+	}
+	r := mustOK(t, c.maim(rollbackArgs...))
+	if !strings.Contains(r.Stdout, "resolved the interrupted upgrade in phase backed-up") {
+		t.Errorf("rollback does not say what it resolved: %s", r)
+	}
+	c.wantBackToV1(t, "rollback of an old journal")
+	c.wantSettled(t)
 }
