@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 REG=${MAIM_TEST_REGISTRY:-127.0.0.1:5001}
 REPO=$REG/maim-demo-bot
 work=$(mktemp -d /tmp/maim-demo.XXXXXX)
-export MAIM_BACKUP_DIR=$work/backups MAIM_DEMO_REGISTRY=$REG
+export MAIM_BACKUP_DIR=$work/backups MAIM_STATE_DIR=$work/state MAIM_DEMO_REGISTRY=$REG
 GATE=(--stable-period 3s --timeout 2m)
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }

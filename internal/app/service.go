@@ -85,21 +85,33 @@ func store(sc Scope) (backup.Store, error) {
 		if err != nil {
 			return backup.Store{}, err
 		}
-		return backup.Store{Root: r}, nil
+		return backup.Local(r), nil
 	}
 	r, err := backup.ResolveDir(sc.BackupDir)
 	if err != nil {
 		return backup.Store{}, fmt.Errorf("--backup-dir %s: %w", sc.BackupDir, err)
 	}
-	return backup.Store{Root: r}, nil
+	return backup.Local(r), nil
 }
 
-// session is one verb's engine, resolved project, store (locked when asked) and progress.
+// state is the engine's state directory (the projects' locks, journals and histories),
+// keyed by the engine's ID, asked once per session; an engine without one by its endpoint.
+func (s *service) state(ctx context.Context, eng client.APIClient) (backup.State, error) {
+	var id string
+	if info, err := eng.Info(ctx, client.InfoOptions{}); err == nil {
+		id = info.Info.ID
+	}
+	return backup.OpenState(id, s.cli.DockerEndpoint().Host)
+}
+
+// session is one verb's engine, resolved project, store, state dir (the project locked
+// there when asked) and progress.
 type session struct {
 	svc      *service
 	eng      client.APIClient
 	proj     *project.Project
 	store    backup.Store
+	state    backup.State
 	progress *progress.Reporter
 	unlock   func()
 }
@@ -141,13 +153,17 @@ func (s *service) open(ctx context.Context, sc Scope, lock bool) (*session, erro
 	if err != nil {
 		return nil, err
 	}
-	if jr, err := (upgrade.Journals{Store: st, Project: p.Name}).Load(); err == nil && jr != nil {
+	state, err := s.state(ctx, eng)
+	if err != nil {
+		return nil, err
+	}
+	if jr, err := (upgrade.Journals{State: state, Store: st, Project: p.Name}).Load(); err == nil && jr != nil {
 		fmt.Fprintf(s.cfg.Err, "WARNING: an interrupted %s of project %s stopped in phase %q (%s); `docker maim -p %s rollback` resolves it\n",
 			jr.Op, p.Name, jr.Phase, jr.Updated.Local().Format("2006-01-02 15:04:05"), p.Name)
 	}
-	ss := &session{svc: s, eng: eng, proj: p, store: st, progress: pr}
+	ss := &session{svc: s, eng: eng, proj: p, store: st, state: state, progress: pr}
 	if lock {
-		if ss.unlock, err = st.Lock(p.Name); err != nil {
+		if ss.unlock, err = state.Lock(p.Name); err != nil {
 			return nil, err
 		}
 	}
@@ -173,6 +189,7 @@ func (ss *session) upgrades() *upgrade.Manager {
 		Compose:   s.cs,
 		Snapshots: ss.snapshots(),
 		Store:     ss.store,
+		State:     ss.state,
 		Progress:  ss.progress,
 		Load: func(ctx context.Context, o project.Options) (*project.Project, error) {
 			return project.Resolve(ctx, s.cs, ss.eng, o)

@@ -60,8 +60,12 @@ func resolveAbs(abs string, depth int) string {
 // one of srcs or holds one. Both sides are resolved with ResolveDir first, so relative
 // paths and symlinks cannot hide an overlap. Sources without a host path (volumes) and
 // host paths (never archived nor restored, `/` among them) are not looked at. Call it
-// before anything stops.
+// before anything stops. A root "" (a repository that is no local directory) overlaps
+// nothing.
 func CheckRoot(root string, srcs []project.Source) error {
+	if root == "" {
+		return nil
+	}
 	r, err := ResolveDir(root)
 	if err != nil {
 		return fmt.Errorf("backup dir %s: %w", root, err)

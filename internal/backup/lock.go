@@ -12,13 +12,13 @@ import (
 // ErrLocked means another docker-maim command holds the project's lock.
 var ErrLocked = errors.New("locked")
 
-// Lock takes the project's exclusive lock (a file lock on <root>/<project>/.lock, released
-// by the kernel if the process dies). A second docker-maim command on the same project
-// is refused while one runs.
-func (s Store) Lock(project string) (unlock func(), err error) {
+// Lock takes the project's exclusive lock (a file lock on <state>/<project>/.lock,
+// released by the kernel if the process dies). A second docker-maim command on the same
+// project and engine is refused while one runs, whatever backup dir either uses.
+func (s State) Lock(project string) (unlock func(), err error) {
 	dir := s.ProjectDir(project)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("backup dir: %w", err)
+		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	path := filepath.Join(dir, ".lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)

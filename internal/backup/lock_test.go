@@ -12,7 +12,7 @@ import (
 )
 
 func TestLockExclusiveNamesHolderAndReleases(t *testing.T) {
-	s := newStore(t)
+	s := State{Dir: filepath.Join(t.TempDir(), "state", "engine")}
 	unlock, err := s.Lock("demo")
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestLockExclusiveNamesHolderAndReleases(t *testing.T) {
 }
 
 func TestLockUnknownHolder(t *testing.T) {
-	s := newStore(t)
+	s := State{Dir: filepath.Join(t.TempDir(), "state", "engine")}
 	unlock, err := s.Lock("demo")
 	if err != nil {
 		t.Fatal(err)

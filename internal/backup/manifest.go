@@ -1,8 +1,9 @@
-// Package backup owns the backup store on disk: the layout
-// <root>/<project>/<ID>/{archives, manifest.json}, backup IDs, the manifest format,
-// atomic archive writes, listing with status, verification (whole or per source), the
-// per-project lock, and the guard that keeps the backup dir out of the data sources
-// (ResolveDir, CheckRoot).
+// Package backup owns the backup store: backups <project>/<ID>/{archives, manifest.json}
+// kept in a Repository (the small interface any place to keep them implements; LocalDir,
+// a directory, is the first, and backuptest.Conformance is what each must pass), backup
+// IDs, the manifest format, archive writes hashed as they pass, listing with status,
+// verification (whole or per source), the per-project lock, and the guard that keeps a
+// local backup dir out of the data sources (ResolveDir, CheckRoot).
 // It knows nothing of the engine: archives arrive as byte streams.
 package backup
 

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -47,16 +50,34 @@ const (
 // ErrNotFound means no backup has the requested ID.
 var ErrNotFound = errors.New("no such backup")
 
-// Store is the backup root directory.
+// Store is a project's backups in a Repository: it lists them with their status, writes
+// new ones (archives hashed as they pass, the manifest last) and reads them back.
 type Store struct {
-	Root string
+	Repo Repository
 }
 
-// ProjectDir is the directory holding a project's backups.
-func (s Store) ProjectDir(project string) string { return filepath.Join(s.Root, project) }
+// Local is the Store of a local backup directory (LocalDir).
+func Local(root string) Store { return Store{Repo: LocalDir{Root: root}} }
 
-// Dir is the directory of one backup.
-func (s Store) Dir(project, id string) string { return filepath.Join(s.Root, project, id) }
+// Location names the repository (for a local one, its directory).
+func (s Store) Location() string { return s.Repo.Location() }
+
+// LocalRoot is the directory of a local repository, "" for any other.
+func (s Store) LocalRoot() string {
+	if l, ok := s.Repo.(LocalDir); ok {
+		return l.Root
+	}
+	return ""
+}
+
+// FreeBytes is the space left for new backups, -1 when unknown.
+func (s Store) FreeBytes() int64 { return s.Repo.FreeBytes() }
+
+// ProjectDir names the place of a project's backups.
+func (s Store) ProjectDir(project string) string { return s.Repo.Location(project) }
+
+// Dir names the place of one backup.
+func (s Store) Dir(project, id string) string { return s.Repo.Location(project, id) }
 
 var idPattern = regexp.MustCompile(`^\d{8}T\d{6}Z(-\d+)?$`)
 
@@ -70,23 +91,21 @@ type Entry struct {
 	Status   Status    `json:"status"`
 	Problem  string    `json:"problem,omitempty"`
 	Manifest *Manifest `json:"-"`
+	repo     Repository
+	project  string
 }
 
 // List returns the project's backups, oldest first.
 func (s Store) List(project string) ([]Entry, error) {
-	des, err := os.ReadDir(s.ProjectDir(project))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	ids, err := s.Repo.List(project)
 	if err != nil {
 		return nil, err
 	}
 	var out []Entry
-	for _, de := range des {
-		if !de.IsDir() || !ValidID(de.Name()) {
-			continue
+	for _, id := range ids {
+		if ValidID(id) {
+			out = append(out, s.entry(project, id))
 		}
-		out = append(out, s.entry(project, de.Name()))
 	}
 	sort.Slice(out, func(i, j int) bool { return idLess(out[i].ID, out[j].ID) })
 	return out, nil
@@ -106,9 +125,9 @@ func idLess(a, b string) bool {
 }
 
 func (s Store) entry(project, id string) Entry {
-	e := Entry{ID: id, Dir: s.Dir(project, id)}
-	b, err := os.ReadFile(filepath.Join(e.Dir, ManifestName))
-	if errors.Is(err, os.ErrNotExist) {
+	e := Entry{ID: id, Dir: s.Dir(project, id), repo: s.Repo, project: project}
+	b, err := s.readFile(project, id, ManifestName)
+	if errors.Is(err, fs.ErrNotExist) {
 		e.Status, e.Problem = StatusIncomplete, "no manifest (interrupted while writing)"
 		return e
 	}
@@ -124,17 +143,26 @@ func (s Store) entry(project, id string) Entry {
 	e.Manifest = m
 	e.Status = StatusComplete
 	for _, src := range m.Sources {
-		st, err := os.Stat(filepath.Join(e.Dir, src.Archive))
+		size, err := s.Repo.Stat(project, id, src.Archive)
 		if err != nil {
 			e.Status, e.Problem = StatusCorrupt, fmt.Sprintf("%s: missing", src.Archive)
 			break
 		}
-		if st.Size() != src.ArchiveSize {
-			e.Status, e.Problem = StatusCorrupt, fmt.Sprintf("%s: %d bytes, manifest says %d", src.Archive, st.Size(), src.ArchiveSize)
+		if size != src.ArchiveSize {
+			e.Status, e.Problem = StatusCorrupt, fmt.Sprintf("%s: %d bytes, manifest says %d", src.Archive, size, src.ArchiveSize)
 			break
 		}
 	}
 	return e
+}
+
+func (s Store) readFile(project, id, name string) ([]byte, error) {
+	r, err := s.Repo.Open(project, id, name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
 }
 
 // Get returns one backup; id "" (or "latest") is the newest complete one.
@@ -154,38 +182,39 @@ func (s Store) Get(project, id string) (Entry, error) {
 	if !ValidID(id) {
 		return Entry{}, fmt.Errorf("%w: %q is not a backup ID (like 20261125T221530Z)", ErrNotFound, id)
 	}
-	if _, err := os.Stat(s.Dir(project, id)); err != nil {
+	ids, err := s.Repo.List(project)
+	if err != nil {
+		return Entry{}, err
+	}
+	if !slices.Contains(ids, id) {
 		return Entry{}, fmt.Errorf("%w: %s of project %q", ErrNotFound, id, project)
 	}
 	return s.entry(project, id), nil
 }
 
-// Writer writes one new backup. Archives go in under temporary names and are renamed
+// Writer writes one new backup. Archives go in under temporary names and appear
 // when complete; the manifest is written last by Commit. Abort removes everything.
 type Writer struct {
 	Project string
 	ID      string
-	Dir     string
+	Dir     string // where it is (Store.Dir)
+	repo    Repository
 	done    bool
 }
 
-// Begin creates the directory of a new backup with a fresh sortable UTC ID.
+// Begin creates a new backup with a fresh sortable UTC ID.
 func (s Store) Begin(project string, now time.Time) (*Writer, error) {
-	if err := os.MkdirAll(s.ProjectDir(project), 0o700); err != nil {
-		return nil, fmt.Errorf("backup dir: %w", err)
-	}
 	base := now.UTC().Format("20060102T150405Z")
 	for i := 1; i < 1000; i++ {
 		id := base
 		if i > 1 {
 			id = fmt.Sprintf("%s-%d", base, i)
 		}
-		dir := s.Dir(project, id)
-		err := os.Mkdir(dir, 0o700)
+		err := s.Repo.Mkdir(project, id)
 		if err == nil {
-			return &Writer{Project: project, ID: id, Dir: dir}, nil
+			return &Writer{Project: project, ID: id, Dir: s.Dir(project, id), repo: s.Repo}, nil
 		}
-		if !errors.Is(err, os.ErrExist) {
+		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("backup dir: %w", err)
 		}
 	}
@@ -195,9 +224,7 @@ func (s Store) Begin(project string, now time.Time) (*Writer, error) {
 // Archive is an archive file being written; it hashes and counts what passes through.
 type Archive struct {
 	Name string
-	tmp  string
-	path string
-	f    *os.File
+	up   Upload
 	h    hash.Hash
 	n    int64
 }
@@ -207,48 +234,54 @@ func (w *Writer) Create(name string) (*Archive, error) {
 	if strings.ContainsAny(name, `/\`) || name == ManifestName {
 		return nil, fmt.Errorf("bad archive name %q", name)
 	}
-	path := filepath.Join(w.Dir, name)
-	tmp := path + ".partial"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	up, err := w.repo.Create(w.Project, w.ID, name)
 	if err != nil {
 		return nil, err
 	}
-	return &Archive{Name: name, tmp: tmp, path: path, f: f, h: sha256.New()}, nil
+	return &Archive{Name: name, up: up, h: sha256.New()}, nil
 }
 
 func (a *Archive) Write(p []byte) (int, error) {
-	n, err := a.f.Write(p)
+	n, err := a.up.Write(p)
 	a.h.Write(p[:n])
 	a.n += int64(n)
 	return n, err
 }
 
-// Commit fsyncs the archive and gives it its final name. It returns the sha256 and size.
+// Commit makes the archive durable under its final name. It returns the sha256 and size.
 func (a *Archive) Commit() (sum string, size int64, err error) {
-	if err := a.f.Sync(); err != nil {
-		a.Abort()
-		return "", 0, err
-	}
-	if err := a.f.Close(); err != nil {
-		a.Abort()
-		return "", 0, err
-	}
-	if err := os.Rename(a.tmp, a.path); err != nil {
-		os.Remove(a.tmp)
+	if err := a.up.Commit(); err != nil {
 		return "", 0, err
 	}
 	return hex.EncodeToString(a.h.Sum(nil)), a.n, nil
 }
 
-// Abort closes and removes the partial archive.
-func (a *Archive) Abort() {
-	a.f.Close()
-	os.Remove(a.tmp)
-}
+// Abort drops the partial archive.
+func (a *Archive) Abort() { a.up.Abort() }
 
 // WriteFile adds a small extra file (a report) to the backup atomically.
 func (w *Writer) WriteFile(name string, data []byte) error {
-	return WriteAtomic(filepath.Join(w.Dir, name), data)
+	return putFile(w.repo, w.Project, w.ID, name, data)
+}
+
+// AddFile adds a small extra file (a report) to an existing backup atomically.
+func (s Store) AddFile(project, id, name string, data []byte) error {
+	if name == ManifestName {
+		return fmt.Errorf("bad file name %q", name)
+	}
+	return putFile(s.Repo, project, id, name, data)
+}
+
+func putFile(r Repository, project, id, name string, data []byte) error {
+	up, err := r.Create(project, id, name)
+	if err != nil {
+		return err
+	}
+	if _, err := up.Write(data); err != nil {
+		up.Abort()
+		return err
+	}
+	return up.Commit()
 }
 
 // Commit writes the manifest, which makes the backup complete.
@@ -260,11 +293,11 @@ func (w *Writer) Commit(m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteAtomic(filepath.Join(w.Dir, ManifestName), append(b, '\n')); err != nil {
+	if err := putFile(w.repo, w.Project, w.ID, ManifestName, append(b, '\n')); err != nil {
 		return err
 	}
 	w.done = true
-	return syncDir(w.Dir)
+	return nil
 }
 
 // Abort removes an uncommitted backup. It is a no-op after Commit, so it can be deferred.
@@ -273,20 +306,23 @@ func (w *Writer) Abort() error {
 		return nil
 	}
 	w.done = true
-	return os.RemoveAll(w.Dir)
+	return w.repo.Delete(w.Project, w.ID)
 }
 
-// Remove deletes a backup directory.
+// Remove deletes a backup.
 func (s Store) Remove(project, id string) error {
 	if !ValidID(id) {
 		return fmt.Errorf("bad backup id %q", id)
 	}
-	return os.RemoveAll(s.Dir(project, id))
+	return s.Repo.Delete(project, id)
 }
 
 // Open opens an archive of a backup for reading.
-func (e Entry) Open(src Source) (*os.File, error) {
-	return os.Open(filepath.Join(e.Dir, src.Archive))
+func (e Entry) Open(src Source) (io.ReadCloser, error) {
+	if e.repo == nil {
+		return nil, fmt.Errorf("backup %s: not read from a store", e.ID)
+	}
+	return e.repo.Open(e.project, e.ID, src.Archive)
 }
 
 // WriteAtomic writes data to path with mode 0600 durably: a temporary file beside it,

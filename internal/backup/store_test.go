@@ -19,7 +19,7 @@ var t0 = time.Date(2026, 11, 25, 22, 15, 30, 0, time.UTC)
 
 func newStore(t *testing.T) Store {
 	t.Helper()
-	return Store{Root: filepath.Join(t.TempDir(), "backups")}
+	return Local(filepath.Join(t.TempDir(), "backups"))
 }
 
 func mode(t *testing.T, path string) os.FileMode {

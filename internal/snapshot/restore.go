@@ -228,7 +228,7 @@ func (s *Service) PlanRestore(ctx context.Context, p *project.Project, entry bac
 	}
 	// The backup dir may neither lie in nor hold a source of the project as it is now (the
 	// safety backup archives those) nor one the backup recorded: refused before anything stops.
-	if err := backup.CheckRoot(s.Store.Root, append(current, backup.ManifestSources(srcs)...)); err != nil {
+	if err := backup.CheckRoot(s.Store.LocalRoot(), append(current, backup.ManifestSources(srcs)...)); err != nil {
 		return nil, err
 	}
 	plan := &RestorePlan{Entry: entry}

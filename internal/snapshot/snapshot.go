@@ -114,7 +114,7 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 		srcs, hostPaths = SplitHostPaths(all)
 	}
 	// Every source counts, not only those selected: refused before anything stops.
-	if err := backup.CheckRoot(s.Store.Root, srcs); err != nil {
+	if err := backup.CheckRoot(s.Store.LocalRoot(), srcs); err != nil {
 		return nil, err
 	}
 	if opts.Sources == nil {

@@ -56,11 +56,12 @@ func (p Phase) dataChanged() bool {
 	return true
 }
 
-// Journal is the record of an operation in progress. It lives at
-// <backup-root>/<project>/journal.json and is removed when the operation ends; finished
-// operations are appended to history.jsonl. A journal left behind means the process
-// died (kill -9, engine restart): the next command reports it and `docker maim
-// rollback` (or `docker maim upgrade --resume`) resolves it.
+// Journal is the record of an operation in progress. It lives in the engine's state
+// directory, <state>/<engine>/<project>/journal.json (backup.State), whatever backup dir
+// the command used, and is removed when the operation ends; finished operations are
+// appended to history.jsonl beside it. A journal left behind means the process died
+// (kill -9, engine restart): the next command reports it, with any backup dir, and
+// `docker maim rollback` resolves it from the backup dir it names.
 type Journal struct {
 	Op      string    `json:"op"` // "upgrade", "rollback" or "restore"
 	Project string    `json:"project"`
@@ -71,6 +72,9 @@ type Journal struct {
 	// BackupID is the backup made by this operation (set in PhaseBackedUp, or the
 	// partial one while backing up); for a restore, its safety backup.
 	BackupID string `json:"backup_id,omitempty"`
+	// BackupDir is the backup store the operation used (its Location): the backups it
+	// names (BackupID, Restore.ID) are there, whatever --backup-dir resolves it.
+	BackupDir string `json:"backup_dir,omitempty"`
 	// Restore is set for op "restore".
 	Restore *RestoreInfo `json:"restore,omitempty"`
 	// Running are the services that ran before, with their container IDs.
@@ -97,19 +101,103 @@ type Record struct {
 	Error    string        `json:"error,omitempty"`
 }
 
-// Journals reads and writes a project's journal and history.
+// Journals reads and writes a project's journal and history in the state directory.
 type Journals struct {
+	// State is the engine's state directory: the journal and history are in
+	// State.ProjectDir(Project).
+	State backup.State
+	// Store is the backup store of the command: a journal records it, and a journal or
+	// history an older docker-maim left in its local dir (<backup-dir>/<project>/) is
+	// moved to the state directory on first use.
 	Store   backup.Store
 	Project string
 }
 
-func (j Journals) path() string { return filepath.Join(j.Store.ProjectDir(j.Project), "journal.json") }
-func (j Journals) historyPath() string {
-	return filepath.Join(j.Store.ProjectDir(j.Project), "history.jsonl")
+const (
+	journalName = "journal.json"
+	historyName = "history.jsonl"
+)
+
+func (j Journals) dir() string         { return j.State.ProjectDir(j.Project) }
+func (j Journals) path() string        { return filepath.Join(j.dir(), journalName) }
+func (j Journals) historyPath() string { return filepath.Join(j.dir(), historyName) }
+
+// migrate moves a journal and history that an older docker-maim kept in the local
+// backup dir (<backup-dir>/<project>/) to the state directory, so an operation they
+// interrupted is still found and resolved. The journal is written to its new place
+// atomically (recording the backup dir it came from, where its backups are) before the
+// old one goes; a history is put before the records already in the state directory.
+func (j Journals) migrate() error {
+	if j.State.Dir == "" || j.Project == "" {
+		return errors.New("no state dir for the journal (internal error)")
+	}
+	root := j.Store.LocalRoot()
+	if root == "" {
+		return nil
+	}
+	oldDir := filepath.Join(root, j.Project)
+	if oldDir == j.dir() {
+		return nil
+	}
+	oldJournal := filepath.Join(oldDir, journalName)
+	if b, err := os.ReadFile(oldJournal); err == nil {
+		if _, err := os.Stat(j.path()); errors.Is(err, os.ErrNotExist) {
+			var jr Journal
+			if err := json.Unmarshal(b, &jr); err != nil {
+				return fmt.Errorf("journal %s (left by an older docker-maim) is unreadable: %w", oldJournal, err)
+			}
+			if jr.BackupDir == "" {
+				jr.BackupDir = j.Store.Location()
+			}
+			nb, err := json.MarshalIndent(&jr, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(j.dir(), 0o700); err != nil {
+				return err
+			}
+			if err := backup.WriteAtomic(j.path(), nb); err != nil {
+				return fmt.Errorf("moving journal %s to %s: %w", oldJournal, j.path(), err)
+			}
+			if err := os.Remove(oldJournal); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	oldHistory := filepath.Join(oldDir, historyName)
+	old, err := os.ReadFile(oldHistory)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cur, err := os.ReadFile(j.historyPath())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if len(old) > 0 && old[len(old)-1] != '\n' {
+		old = append(old, '\n')
+	}
+	if err := os.MkdirAll(j.dir(), 0o700); err != nil {
+		return err
+	}
+	if err := backup.WriteAtomic(j.historyPath(), append(old, cur...)); err != nil {
+		return fmt.Errorf("moving history %s to %s: %w", oldHistory, j.historyPath(), err)
+	}
+	if err := os.Remove(oldHistory); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // Load returns the journal of an interrupted operation, or nil.
 func (j Journals) Load() (*Journal, error) {
+	if err := j.migrate(); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(j.path())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -126,12 +214,18 @@ func (j Journals) Load() (*Journal, error) {
 
 // Save writes the journal durably (temp file, fsync, rename).
 func (j Journals) Save(jr *Journal) error {
+	if j.State.Dir == "" || j.Project == "" {
+		return errors.New("no state dir for the journal (internal error)")
+	}
 	jr.Updated = time.Now().UTC()
+	if jr.BackupDir == "" && j.Store.Repo != nil {
+		jr.BackupDir = j.Store.Location()
+	}
 	b, err := json.MarshalIndent(jr, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(j.Store.ProjectDir(j.Project), 0o700); err != nil {
+	if err := os.MkdirAll(j.dir(), 0o700); err != nil {
 		return err
 	}
 	if err := backup.WriteAtomic(j.path(), b); err != nil {
@@ -139,6 +233,42 @@ func (j Journals) Save(jr *Journal) error {
 	}
 	failpoint(jr.Op + ":" + string(jr.Phase))
 	return nil
+}
+
+// journals are the journal and history of a project: in the state directory, recording
+// the manager's backup store.
+func (m *Manager) journals(project string) Journals {
+	return Journals{State: m.State, Store: m.Store, Project: project}
+}
+
+// forJournal returns the manager that resolves jr: the backups an interrupted operation
+// names are in the backup dir it ran with, which need not be this command's. A dir that
+// cannot be read is refused, naming it, unless nothing had changed yet (then nothing
+// from it is needed: the services are started again and its partial backup stays).
+func (m *Manager) forJournal(jr *Journal) (*Manager, error) {
+	if jr.BackupDir == "" || jr.BackupDir == m.Store.Location() {
+		return m, nil
+	}
+	if st, err := os.Stat(jr.BackupDir); err != nil || !st.IsDir() {
+		if !jr.Phase.dataChanged() {
+			m.logf("the backup dir of the interrupted %s, %s, cannot be read; nothing was changed yet, so it is not needed", jr.Op, jr.BackupDir)
+			return m, nil
+		}
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return nil, fmt.Errorf("the interrupted %s keeps its backup %s in %s, which cannot be read (%v): make it readable again and run `docker maim rollback`",
+			jr.Op, jr.BackupID, jr.BackupDir, err)
+	}
+	m.logf("the interrupted %s keeps its backup in %s: resolving it from there", jr.Op, jr.BackupDir)
+	mm := *m
+	mm.Store = backup.Local(jr.BackupDir)
+	if m.Snapshots != nil {
+		sn := *m.Snapshots
+		sn.Store = mm.Store
+		mm.Snapshots = &sn
+	}
+	return &mm, nil
 }
 
 // FailpointEnv names a test hook. When it equals "OP:PHASE" (e.g. "upgrade:merging"), the
@@ -192,11 +322,14 @@ func (j Journals) Append(rec Record) error {
 	if rec.Finished.IsZero() {
 		rec.Finished = time.Now().UTC()
 	}
+	if err := j.migrate(); err != nil {
+		return err
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(j.Store.ProjectDir(j.Project), 0o700); err != nil {
+	if err := os.MkdirAll(j.dir(), 0o700); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(j.historyPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -212,6 +345,9 @@ func (j Journals) Append(rec Record) error {
 
 // History returns the finished operations, oldest first.
 func (j Journals) History() ([]Record, error) {
+	if err := j.migrate(); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(j.historyPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

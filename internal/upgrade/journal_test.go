@@ -1,6 +1,8 @@
 package upgrade
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,7 +17,11 @@ import (
 
 func newJournals(t *testing.T) Journals {
 	t.Helper()
-	return Journals{Store: backup.Store{Root: filepath.Join(t.TempDir(), "backups")}, Project: "demo"}
+	return Journals{
+		State:   backup.State{Dir: filepath.Join(t.TempDir(), "state", "engine")},
+		Store:   backup.Local(filepath.Join(t.TempDir(), "backups")),
+		Project: "demo",
+	}
 }
 
 func perm(t *testing.T, path string) os.FileMode {
@@ -51,7 +57,7 @@ func TestJournalSaveLoadRoundTrip(t *testing.T) {
 	if m := perm(t, j.path()); m != 0o600 {
 		t.Errorf("journal mode %o, want 600", m)
 	}
-	if m := perm(t, j.Store.ProjectDir("demo")); m != 0o700 {
+	if m := perm(t, j.State.ProjectDir("demo")); m != 0o700 {
 		t.Errorf("project dir mode %o, want 700", m)
 	}
 	if _, err := os.Stat(j.path() + ".partial"); !os.IsNotExist(err) {
@@ -74,14 +80,14 @@ func TestJournalSaveLoadRoundTrip(t *testing.T) {
 	if got, _ := j.Load(); got.Phase != PhaseBackedUp || got.BackupID != "20261125T221530Z" {
 		t.Fatalf("after the second Save: %+v", got)
 	}
-	if filepath.Base(j.path()) != "journal.json" || filepath.Dir(j.path()) != j.Store.ProjectDir("demo") {
+	if filepath.Base(j.path()) != "journal.json" || filepath.Dir(j.path()) != j.State.ProjectDir("demo") {
 		t.Errorf("journal at %s", j.path())
 	}
 }
 
 func TestJournalLoadUnreadable(t *testing.T) {
 	j := newJournals(t)
-	_ = os.MkdirAll(j.Store.ProjectDir("demo"), 0o700)
+	_ = os.MkdirAll(j.State.ProjectDir("demo"), 0o700)
 	_ = os.WriteFile(j.path(), []byte(`{"op": "upgrade", `), 0o600)
 	if _, err := j.Load(); err == nil || !strings.Contains(err.Error(), j.path()) {
 		t.Fatalf("Load of a torn journal = %v, want an error naming it", err)
@@ -266,5 +272,120 @@ func TestPinRefAndSanitizeTag(t *testing.T) {
 		if got := sanitizeTag(in); got != want {
 			t.Errorf("sanitizeTag(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The journal lives in the state directory and records the backup dir it was saved with.
+func TestJournalInStateDirRecordsBackupDir(t *testing.T) {
+	j := newJournals(t)
+	if err := j.Save(&Journal{Op: "upgrade", Phase: PhaseBackedUp, BackupID: "20261125T221530Z"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(j.State.Dir, "demo", "journal.json"); j.path() != want {
+		t.Errorf("journal at %s, want %s", j.path(), want)
+	}
+	if _, err := os.Stat(filepath.Join(j.Store.LocalRoot(), "demo", "journal.json")); !os.IsNotExist(err) {
+		t.Errorf("a journal in the backup dir: %v", err)
+	}
+	// another backup dir of the same project sees it, and where its backup is
+	other := Journals{State: j.State, Store: backup.Local(filepath.Join(t.TempDir(), "other")), Project: "demo"}
+	got, err := other.Load()
+	if err != nil || got == nil {
+		t.Fatalf("Load with another backup dir = %+v, %v", got, err)
+	}
+	if got.BackupDir != j.Store.Location() {
+		t.Errorf("BackupDir = %q, want %q", got.BackupDir, j.Store.Location())
+	}
+	if err := other.NonePending(); !errors.Is(err, ErrInterrupted) {
+		t.Errorf("NonePending with another backup dir = %v", err)
+	}
+	if err := (Journals{Store: j.Store, Project: "demo"}).Save(&Journal{Op: "upgrade"}); err == nil {
+		t.Errorf("Save without a state dir succeeded")
+	}
+}
+
+// A journal and history an older docker-maim left in <backup-dir>/<project>/ move to the
+// state directory on first use, content kept, so the interrupted operation is still found.
+func TestJournalMigratesFromBackupDir(t *testing.T) {
+	j := newJournals(t)
+	old := filepath.Join(j.Store.LocalRoot(), "demo")
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Date(2026, 11, 25, 22, 15, 30, 0, time.UTC)
+	legacy := &Journal{Op: "upgrade", Project: "demo", PID: 77, Started: started, Updated: started, Phase: PhaseMerging, BackupID: "20261125T221530Z",
+		Running: []string{"bot"}, Containers: map[string][]string{"bot": {"c1"}}, WorkingDir: "/srv/demo", ComposeFiles: []string{"/srv/demo/compose.yaml"}}
+	b, _ := json.MarshalIndent(legacy, "", "  ")
+	if err := os.WriteFile(filepath.Join(old, "journal.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oldHist := `{"op":"upgrade","result":"upgraded","started":"2026-01-01T00:00:00Z","finished":"2026-01-01T00:01:00Z","backup_id":"20260101T000000Z"}` + "\n"
+	if err := os.WriteFile(filepath.Join(old, "history.jsonl"), []byte(oldHist), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// a record the state dir already holds comes after the old ones
+	if err := os.MkdirAll(j.State.ProjectDir("demo"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	newHist := `{"op":"backup","result":"done","started":"2026-02-01T00:00:00Z","finished":"2026-02-01T00:00:01Z"}` + "\n"
+	if err := os.WriteFile(j.historyPath(), []byte(newHist), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := j.Load()
+	if err != nil || got == nil {
+		t.Fatalf("Load = %+v, %v; want the old journal", got, err)
+	}
+	want := *legacy
+	want.BackupDir = j.Store.Location() // its backups are in the dir it was found in
+	if !reflect.DeepEqual(*got, want) {
+		t.Errorf("migrated journal\n got %+v\nwant %+v", *got, want)
+	}
+	for _, name := range []string{"journal.json", "history.jsonl"} {
+		if _, err := os.Stat(filepath.Join(old, name)); !os.IsNotExist(err) {
+			t.Errorf("%s still in the backup dir: %v", name, err)
+		}
+	}
+	if m := perm(t, j.path()); m != 0o600 {
+		t.Errorf("migrated journal mode %o", m)
+	}
+	h, err := j.History()
+	if err != nil || len(h) != 2 || h[0].BackupID != "20260101T000000Z" || h[1].Op != "backup" {
+		t.Errorf("history after the move = %+v, %v", h, err)
+	}
+	// once moved, another backup dir sees it too
+	if other, err := (Journals{State: j.State, Store: backup.Local(t.TempDir()), Project: "demo"}).Load(); err != nil || other == nil || other.Phase != PhaseMerging {
+		t.Errorf("Load with another backup dir after the move = %+v, %v", other, err)
+	}
+
+	// a torn old journal is reported, naming it, not skipped
+	j2 := newJournals(t)
+	old2 := filepath.Join(j2.Store.LocalRoot(), "demo")
+	_ = os.MkdirAll(old2, 0o700)
+	_ = os.WriteFile(filepath.Join(old2, "journal.json"), []byte(`{"op":`), 0o600)
+	if _, err := j2.Load(); err == nil || !strings.Contains(err.Error(), filepath.Join(old2, "journal.json")) {
+		t.Errorf("Load with a torn old journal = %v", err)
+	}
+}
+
+// forJournal resolves from the backup dir the interrupted operation used.
+func TestForJournalUsesTheJournalsBackupDir(t *testing.T) {
+	here := backup.Local(filepath.Join(t.TempDir(), "b"))
+	there := t.TempDir()
+	m := &Manager{Store: here}
+	if got, err := m.forJournal(&Journal{Op: "upgrade", Phase: PhaseHealth, BackupDir: here.Location()}); err != nil || got != m {
+		t.Errorf("same dir: %v, %v", got, err)
+	}
+	got, err := m.forJournal(&Journal{Op: "upgrade", Phase: PhaseHealth, BackupDir: there})
+	if err != nil || got.Store.Location() != there || m.Store.Location() != here.Location() {
+		t.Fatalf("other dir: %+v, %v", got, err)
+	}
+	gone := filepath.Join(there, "gone")
+	_, err = m.forJournal(&Journal{Op: "upgrade", Phase: PhaseHealth, BackupID: "20261125T221530Z", BackupDir: gone})
+	if err == nil || !strings.Contains(err.Error(), gone) || !strings.Contains(err.Error(), "20261125T221530Z") {
+		t.Errorf("a gone dir after data changed = %v, want an error naming it and the backup", err)
+	}
+	if got, err := m.forJournal(&Journal{Op: "upgrade", Phase: PhaseBackingUp, BackupDir: gone}); err != nil || got != m {
+		t.Errorf("a gone dir before anything changed = %v, %v", got, err)
 	}
 }

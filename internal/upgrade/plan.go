@@ -187,7 +187,7 @@ func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options
 		return plan, err
 	}
 	srcs, hostPaths := snapshot.SplitHostPaths(all)
-	if err := backup.CheckRoot(m.Store.Root, srcs); err != nil {
+	if err := backup.CheckRoot(m.Store.LocalRoot(), srcs); err != nil {
 		return plan, err
 	}
 	known := map[string]bool{}
@@ -212,9 +212,9 @@ func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options
 			plan.BackupBytes += s.Bytes
 		}
 	}
-	plan.FreeBytes = freeBytes(m.Store.Root)
+	plan.FreeBytes = m.Store.FreeBytes()
 	if plan.FreeBytes >= 0 && plan.BackupBytes > 0 && plan.FreeBytes < plan.BackupBytes+(64<<20) {
-		return plan, fmt.Errorf("not enough space for the backup in %s: %d MiB free, up to %d MiB needed", m.Store.Root, plan.FreeBytes>>20, (plan.BackupBytes+(64<<20))>>20)
+		return plan, fmt.Errorf("not enough space for the backup in %s: %d MiB free, up to %d MiB needed", m.Store.Location(), plan.FreeBytes>>20, (plan.BackupBytes+(64<<20))>>20)
 	}
 	plan.Downtime = 5*time.Second + time.Duration(float64(plan.BackupBytes)/backupRate*float64(time.Second))
 	return plan, nil
@@ -323,13 +323,12 @@ func (m *Manager) applyMerges(backupID string, plan *Plan) error {
 	if err != nil {
 		return err
 	}
-	w := &backup.Writer{Dir: m.Store.Dir(plan.Project, backupID)}
-	if err := w.WriteFile("config-merge.json", b); err != nil {
+	if err := m.Store.AddFile(plan.Project, backupID, "config-merge.json", b); err != nil {
 		return err
 	}
 	var txt bytes.Buffer
 	_ = config.WriteReports(&txt, reports, "text")
-	return w.WriteFile("config-merge.txt", txt.Bytes())
+	return m.Store.AddFile(plan.Project, backupID, "config-merge.txt", txt.Bytes())
 }
 
 // verifyReset reads back and verifies (backup.Store.VerifySources: sha256, every entry,

@@ -40,9 +40,10 @@ type pruneRig struct {
 }
 
 func newPruneRig(t *testing.T) *pruneRig {
-	s := backup.Store{Root: filepath.Join(t.TempDir(), "backups")}
+	s := backup.Local(filepath.Join(t.TempDir(), "backups"))
 	eng := &fakeImages{fail: map[string]bool{}}
-	return &pruneRig{t: t, store: s, eng: eng, m: &Manager{Engine: eng, Store: s}}
+	st := backup.State{Dir: filepath.Join(t.TempDir(), "state", "engine")}
+	return &pruneRig{t: t, store: s, eng: eng, m: &Manager{Engine: eng, Store: s, State: st}}
 }
 
 // complete makes a complete manual backup created at at, of services bot and db.
@@ -183,7 +184,7 @@ func TestPruneSparesTheJournalsBackup(t *testing.T) {
 	needed := r.complete(old)
 	a := r.complete(old.Add(time.Hour))
 	b := r.complete(old.Add(2 * time.Hour))
-	j := Journals{Store: r.store, Project: "demo"}
+	j := r.m.journals("demo")
 	if err := j.Save(&Journal{Op: "upgrade", Phase: PhaseHealth, BackupID: needed}); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func TestPruneSparesTheJournalsBackup(t *testing.T) {
 	}
 
 	// a torn journal stops prune: it cannot tell what is needed
-	_ = os.WriteFile(filepath.Join(r.store.ProjectDir("demo"), "journal.json"), []byte("{"), 0o600)
+	_ = os.WriteFile(r.m.journals("demo").path(), []byte("{"), 0o600)
 	if _, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1}); err == nil {
 		t.Fatal("Prune with an unreadable journal must fail")
 	}
@@ -353,7 +354,7 @@ func TestPruneKeepsTheLastUpgradesBackup(t *testing.T) {
 		t.Fatalf("kept %v, want %s (last upgrade) and %s (newest)", rules, up2, manual[3])
 	}
 	// History names the last upgrade (an older one: up2's upgrade was not recorded).
-	j := Journals{Store: r.store, Project: "demo"}
+	j := r.m.journals("demo")
 	if err := j.Append(Record{Op: "upgrade", Result: string(OutcomeUpgraded), BackupID: up1}); err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +427,7 @@ func TestPruneSaysWhyEachIsKept(t *testing.T) {
 	up := r.completeAs(now.Add(-72*time.Hour), "upgrade")
 	young := r.completeAs(now.Add(-time.Hour), "pre-restore")
 	newest := r.complete(now.Add(-time.Minute))
-	if err := (Journals{Store: r.store, Project: "demo"}).Save(&Journal{Op: "restore", Phase: PhaseHealth, BackupID: needed}); err != nil {
+	if err := r.m.journals("demo").Save(&Journal{Op: "restore", Phase: PhaseHealth, BackupID: needed}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1, OlderThan: 24 * time.Hour})
@@ -459,7 +460,7 @@ func TestLastUpgradeBackupSkipsRemoved(t *testing.T) {
 	r := newPruneRig(t)
 	up := r.completeAs(old, "upgrade")
 	gone := r.completeAs(old.Add(time.Hour), "upgrade")
-	j := Journals{Store: r.store, Project: "demo"}
+	j := r.m.journals("demo")
 	if err := j.Append(Record{Op: "upgrade", Result: string(OutcomeUpgraded), BackupID: gone}); err != nil {
 		t.Fatal(err)
 	}

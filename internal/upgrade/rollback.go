@@ -42,7 +42,7 @@ type RollbackResult struct {
 // Rollback returns the project to a backup: the interrupted operation's, or the last
 // upgrade's, or the one named. The caller holds the project lock.
 func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts RollbackOptions) (*RollbackResult, error) {
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	jr, err := journals.Load()
 	if err != nil {
 		return nil, err
@@ -50,7 +50,11 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 	if jr != nil && (opts.ID == "" || opts.ID == jr.BackupID) {
 		m.logf("resolving the interrupted %s (phase %s)", jr.Op, jr.Phase)
 		res := &RollbackResult{BackupID: jr.BackupID, Resolved: jr.Op + " in phase " + string(jr.Phase), Images: jr.Images}
-		if err := m.resolve(ctx, p, jr, opts, res); err != nil {
+		rm, err := m.forJournal(jr)
+		if err != nil {
+			return nil, err
+		}
+		if err := rm.resolve(ctx, p, jr, opts, res); err != nil {
 			return res, err
 		}
 		return res, journals.Append(Record{Op: "rollback", Result: "rolled-back", Started: jr.Started, BackupID: jr.BackupID, Images: jr.Images})
@@ -125,7 +129,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 	if jr.Op == OpRestore {
 		return m.resolveRestore(ctx, p, jr, opts, res)
 	}
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	if !jr.Phase.dataChanged() || jr.BackupID == "" {
 		for _, c := range jr.Images {
 			if c.OldRef == c.NewRef && c.OldID != "" {
@@ -186,7 +190,7 @@ func (m *Manager) checkRoot(ctx context.Context, p *project.Project, man *backup
 	if err != nil {
 		return err
 	}
-	return backup.CheckRoot(m.Store.Root, append(cur, backup.ManifestSources(man.Sources)...))
+	return backup.CheckRoot(m.Store.LocalRoot(), append(cur, backup.ManifestSources(man.Sources)...))
 }
 
 // removeIncomplete drops backups without a manifest (a crash while backing up).
@@ -204,7 +208,7 @@ func (m *Manager) removeIncomplete(projectName string) {
 // recreated, the health gate passed.
 func (m *Manager) rollbackTo(ctx context.Context, p *project.Project, jr *Journal, entry backup.Entry, opts RollbackOptions, res *RollbackResult) error {
 	man := entry.Manifest
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	jr.Phase = PhaseRollingBack
 	if err := journals.Save(jr); err != nil {
 		return err

@@ -72,7 +72,7 @@ func (m *Manager) Status(ctx context.Context, p *project.Project) (*Status, erro
 		}
 		return st.Services[i].Container < st.Services[j].Container
 	})
-	j := Journals{Store: m.Store, Project: p.Name}
+	j := m.journals(p.Name)
 	hist, err := j.History()
 	if err != nil {
 		return nil, err
@@ -174,7 +174,7 @@ func (m *Manager) Prune(ctx context.Context, projectName string, opts PruneOptio
 	if err != nil {
 		return nil, err
 	}
-	journals := Journals{Store: m.Store, Project: projectName}
+	journals := m.journals(projectName)
 	rules := map[string]Kept{}
 	if jr, err := journals.Load(); err != nil {
 		return nil, err

@@ -51,7 +51,9 @@ type Manager struct {
 	Compose   Composer
 	Snapshots *snapshot.Service
 	Store     backup.Store
-	Progress  *progress.Reporter
+	// State is the engine's state directory: the project's journal and history.
+	State    backup.State
+	Progress *progress.Reporter
 	// Load loads the project again from files (after a rollback restored them).
 	Load func(ctx context.Context, o project.Options) (*project.Project, error)
 	// Auth returns the registry credential for a reference ("" for none).
@@ -149,7 +151,7 @@ var ErrInterrupted = errors.New("an interrupted operation must be resolved first
 
 // Upgrade runs the transaction. The caller holds the project lock.
 func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options) (*Result, error) {
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	if err := journals.NonePending(); err != nil {
 		return nil, err
 	}
@@ -306,7 +308,7 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 
 // fail ends an upgrade that failed after something was stopped: roll back unless told not to.
 func (m *Manager) fail(ctx context.Context, p *project.Project, jr *Journal, res *Result, opts Options, cause error) (*Result, error) {
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	res.Error = cause.Error()
 	var hf *health.Failure
 	if errors.As(cause, &hf) && len(hf.Logs) > 0 {

@@ -62,7 +62,7 @@ func (p *project) maimStart(env []string, args ...string) *bgRun {
 	r := &bgRun{done: make(chan struct{})}
 	r.cmd = exec.Command("docker", append([]string{"maim"}, args...)...)
 	r.cmd.Dir = p.Dir
-	r.cmd.Env = append(append(baseEnv(), "MAIM_BACKUP_DIR="+p.BackupDir, "COMPOSE_PROJECT_NAME="+p.Name), env...)
+	r.cmd.Env = maimEnvOf(p.t, p.BackupDir, append([]string{"COMPOSE_PROJECT_NAME=" + p.Name}, env...))
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
 	// A group of its own, so that kill reaches the plugin process too (the docker CLI's
 	// child, which holds the output pipes open even when the CLI is gone).

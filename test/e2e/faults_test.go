@@ -186,7 +186,8 @@ func TestLock(t *testing.T) {
 	writeTree(t, p.Path("data"), map[string]string{"a": "a"})
 	id := p.backup()
 
-	dir := filepath.Join(p.BackupDir, p.Name)
+	dir := projectStateDir(t, p.Name)
+	must(t, os.MkdirAll(dir, 0o700))
 	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	must(t, err)
 	defer f.Close()

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/testrig"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -152,7 +153,7 @@ func (r Result) String() string {
 
 // leakyEnv are variables of the caller's environment that would change what a test selects.
 var leakyEnv = []string{"COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES", "COMPOSE_ENV_FILES",
-	"COMPOSE_PATH_SEPARATOR", "MAIM_BACKUP_DIR", "DOCKER_CONTEXT"}
+	"COMPOSE_PATH_SEPARATOR", "MAIM_BACKUP_DIR", "MAIM_STATE_DIR", "XDG_STATE_HOME", "DOCKER_CONTEXT"}
 
 func baseEnv() []string {
 	var out []string
@@ -189,6 +190,59 @@ func setBackupDir(t testing.TB, dir string) {
 	}
 }
 
+var stateDirs sync.Map // testing.TB -> string
+
+// stateDir is the test's MAIM_STATE_DIR (locks, journals, histories): a temp dir of its
+// own, shared by every maim call of the test whatever backup dir it uses, and never the
+// real home's.
+func stateDir(t testing.TB) string {
+	t.Helper()
+	if d, ok := stateDirs.Load(t); ok {
+		return d.(string)
+	}
+	d := filepath.Join(t.TempDir(), "state")
+	if _, loaded := stateDirs.LoadOrStore(t, d); !loaded {
+		t.Cleanup(func() { stateDirs.Delete(t) })
+	}
+	return d
+}
+
+// maimEnvOf is the environment of a maim call of the test: MAIM_BACKUP_DIR and
+// MAIM_STATE_DIR (later entries of env win).
+func maimEnvOf(t testing.TB, backups string, env []string) []string {
+	return append(append(baseEnv(), "MAIM_BACKUP_DIR="+backups, "MAIM_STATE_DIR="+stateDir(t)), env...)
+}
+
+var engineKeyOnce = sync.OnceValues(func() (string, error) {
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return "", err
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	info, err := cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return "", err
+	}
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		host = "unix:///var/run/docker.sock"
+	}
+	return backup.EngineKey(info.Info.ID, host), nil
+})
+
+// projectStateDir is where the plugin keeps the project's lock, journal and history:
+// <MAIM_STATE_DIR>/<engine key>/<project>.
+func projectStateDir(t testing.TB, project string) string {
+	t.Helper()
+	key, err := engineKeyOnce()
+	if err != nil {
+		t.Fatalf("engine ID: %v", err)
+	}
+	return filepath.Join(stateDir(t), key, project)
+}
+
 // docker runs the docker CLI in dir with the test's environment plus env (later entries win).
 func docker(t testing.TB, dir string, env []string, args ...string) Result {
 	t.Helper()
@@ -196,7 +250,7 @@ func docker(t testing.TB, dir string, env []string, args ...string) Result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "docker", args...)
 	cmd.Dir = dir
-	cmd.Env = append(append(baseEnv(), "MAIM_BACKUP_DIR="+backupDir(t)), env...)
+	cmd.Env = maimEnvOf(t, backupDir(t), env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

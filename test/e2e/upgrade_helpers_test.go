@@ -511,8 +511,11 @@ func (p *project) status() statusJSON {
 	return st
 }
 
-// journalPath is where an interrupted operation's journal lives.
-func (p *project) journalPath() string { return filepath.Join(p.BackupDir, p.Name, "journal.json") }
+// journalPath is where an interrupted operation's journal lives: the test's state dir,
+// whatever backup dir the operation used.
+func (p *project) journalPath() string {
+	return filepath.Join(projectStateDir(p.t, p.Name), "journal.json")
+}
 
 func (p *project) wantNoJournal() {
 	p.t.Helper()

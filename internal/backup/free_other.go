@@ -1,5 +1,5 @@
 //go:build !unix
 
-package upgrade
+package backup
 
 func freeBytes(string) int64 { return -1 }
