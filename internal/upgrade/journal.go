@@ -101,6 +101,9 @@ type Record struct {
 type Journals struct {
 	Store   backup.Store
 	Project string
+	// OnPhase, when set, is told each phase saved, and "" when the operation finishes
+	// (progress lines carry it).
+	OnPhase func(Phase)
 }
 
 func (j Journals) path() string { return filepath.Join(j.Store.ProjectDir(j.Project), "journal.json") }
@@ -136,6 +139,9 @@ func (j Journals) Save(jr *Journal) error {
 	}
 	if err := backup.WriteAtomic(j.path(), b); err != nil {
 		return err
+	}
+	if j.OnPhase != nil {
+		j.OnPhase(jr.Phase)
 	}
 	failpoint(jr.Op + ":" + string(jr.Phase))
 	return nil
@@ -178,6 +184,9 @@ func failpoint(name string) {
 // Finish removes the journal and appends a record to the history.
 func (j Journals) Finish(rec Record) error {
 	rec.Finished = time.Now().UTC()
+	if j.OnPhase != nil {
+		j.OnPhase("")
+	}
 	if err := j.Append(rec); err != nil {
 		return err
 	}

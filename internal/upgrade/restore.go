@@ -85,7 +85,7 @@ func (e *RestoreError) Unwrap() error { return e.Cause }
 // backup recorded, so a plain `docker compose up -d` recreates nothing afterwards. The
 // caller holds the project lock. Read it top to bottom.
 func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreOptions) (*RestoreResult, error) {
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	if err := journals.NonePending(); err != nil {
 		return nil, err
 	}
@@ -118,6 +118,9 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	}
 	if err := m.recordedImagesPresent(ctx, p, entry.Manifest, plan); err != nil {
 		return nil, err
+	}
+	if !opts.NoSafetyBackup {
+		m.Snapshots.MeasureTargets(ctx, plan) // the safety backup's totals, before anything stops
 	}
 	start := time.Now().UTC()
 	jr := &Journal{
@@ -277,7 +280,7 @@ func (m *Manager) recreateDescribed(ctx context.Context, p *project.Project, man
 		}
 	}
 	jr.Phase = PhaseRecreating
-	if err := (Journals{Store: m.Store, Project: p.Name}).Save(jr); err != nil {
+	if err := m.journals(p.Name).Save(jr); err != nil {
 		return restored, err
 	}
 	target, edits, warns, err := m.runRecorded(ctx, restored, man, only)
@@ -371,7 +374,7 @@ func (m *Manager) recreateAsBefore(ctx context.Context, p *project.Project, jr *
 // When that is impossible the services stay stopped (they would run on mixed data), the
 // journal stays for `docker maim rollback`, and the error says how to recover.
 func (m *Manager) restoreFailed(ctx context.Context, p *project.Project, jr *Journal, running project.Running, cause error) error {
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	ctx = context.WithoutCancel(ctx)
 	recovery := []string{
 		"docker maim -p " + p.Name + " status   # the interrupted restore",
@@ -400,7 +403,7 @@ func (m *Manager) restoreFailed(ctx context.Context, p *project.Project, jr *Jou
 // nothing had changed (start what ran); after, the safety backup is put back; without one
 // the restore is finished.
 func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Journal, opts RollbackOptions, res *RollbackResult) error {
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	ran := project.Running{Services: jr.Running, IDs: jr.Containers}
 	if jr.Restore == nil {
 		return fmt.Errorf("the journal of the interrupted restore names no backup: %s", journals.path())
@@ -479,7 +482,7 @@ func (m *Manager) resolvedRestore(ctx context.Context, p *project.Project, ran p
 	if err := m.gateServices(ctx, p, ran.Services, opts.Health); err != nil {
 		return err
 	}
-	return os.Remove((Journals{Store: m.Store, Project: p.Name}).path())
+	return os.Remove((m.journals(p.Name)).path())
 }
 
 // startAgain starts what ran before, with a context that survives cancellation.

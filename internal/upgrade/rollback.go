@@ -42,7 +42,7 @@ type RollbackResult struct {
 // Rollback returns the project to a backup: the interrupted operation's, or the last
 // upgrade's, or the one named. The caller holds the project lock.
 func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts RollbackOptions) (*RollbackResult, error) {
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	jr, err := journals.Load()
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 	if jr.Op == OpRestore {
 		return m.resolveRestore(ctx, p, jr, opts, res)
 	}
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	if !jr.Phase.dataChanged() || jr.BackupID == "" {
 		for _, c := range jr.Images {
 			if c.OldRef == c.NewRef && c.OldID != "" {
@@ -204,7 +204,7 @@ func (m *Manager) removeIncomplete(projectName string) {
 // recreated, the health gate passed.
 func (m *Manager) rollbackTo(ctx context.Context, p *project.Project, jr *Journal, entry backup.Entry, opts RollbackOptions, res *RollbackResult) error {
 	man := entry.Manifest
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	jr.Phase = PhaseRollingBack
 	if err := journals.Save(jr); err != nil {
 		return err

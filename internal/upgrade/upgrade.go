@@ -69,6 +69,16 @@ func (m *Manager) logf(format string, a ...any) {
 	}
 }
 
+// journals reads and writes the project's journal; each phase saved is the phase of the
+// progress lines.
+func (m *Manager) journals(project string) Journals {
+	j := Journals{Store: m.Store, Project: project}
+	if m.Progress != nil {
+		j.OnPhase = func(ph Phase) { m.Progress.SetPhase(string(ph)) }
+	}
+	return j
+}
+
 func (m *Manager) auth(ref string) string {
 	if m.Auth == nil {
 		return ""
@@ -149,7 +159,7 @@ var ErrInterrupted = errors.New("an interrupted operation must be resolved first
 
 // Upgrade runs the transaction. The caller holds the project lock.
 func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options) (*Result, error) {
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	if err := journals.NonePending(); err != nil {
 		return nil, err
 	}
@@ -212,7 +222,7 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 	man, err := m.Snapshots.Backup(ctx, p, snapshot.BackupOptions{
 		Reason: "upgrade", Stopped: &plan.running, Upgrade: info,
 		Compression: opts.Compression, Level: opts.Level, ExtraFiles: plan.mergeFiles(),
-		IncludeHostPaths: opts.IncludeHostPaths,
+		IncludeHostPaths: opts.IncludeHostPaths, Sizes: plan.sizeMap(),
 	})
 	if err != nil {
 		return m.fail(ctx, p, jr, res, opts, fmt.Errorf("backup: %w", err))
@@ -306,7 +316,7 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 
 // fail ends an upgrade that failed after something was stopped: roll back unless told not to.
 func (m *Manager) fail(ctx context.Context, p *project.Project, jr *Journal, res *Result, opts Options, cause error) (*Result, error) {
-	journals := Journals{Store: m.Store, Project: p.Name}
+	journals := m.journals(p.Name)
 	res.Error = cause.Error()
 	var hf *health.Failure
 	if errors.As(cause, &hf) && len(hf.Logs) > 0 {
