@@ -6,6 +6,8 @@
 // writing host paths), takes a safety backup of everything it is about to replace, and
 // puts that back if the restore fails. A backup's --exclude patterns are recorded in its
 // manifest and what they match is left untouched by a restore.
+// Progress tasks carry totals: a backup measures its sources ([Service.Sizes]) before it
+// stops anything, unless the caller measured them already; a restore takes the manifest's bytes.
 package snapshot
 
 import (
