@@ -126,3 +126,25 @@ func TestProgressJSONTotals(t *testing.T) {
 		t.Errorf("a negative total: %s", r.Stderr)
 	}
 }
+
+// An upgrade's backup takes its totals from the plan and its lines carry the journal's
+// phase; the rollback's restore takes the manifest's bytes.
+func TestProgressJSONUpgradeAndRollback(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	bp := newBotProject(t, "progress-up", "")
+	writeRandom(t, filepath.Join(bp.volumeDir(bp.vol), "user/big.bin"), 2<<20)
+	bp.setEnv("BOT_VERSION", "2.0.0")
+	r := bp.maim(append([]string{"--progress", "json"}, upgradeArgs...)...)
+	id := upgraded(t, r, bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
+	tasks := progressTasks(t, r.Stderr)
+	wantTotals(t, tasks, "botdata", "botdata", "backing-up", 0, 2<<20)
+	wantTotals(t, tasks, "./config", "./config", "backing-up", bp.manifest(id).source(t, "./config").Bytes, 0)
+
+	r = mustOK(t, bp.maim("--progress", "json", "rollback", "--stable-period", "3s", "--timeout", "2m"))
+	tasks = progressTasks(t, r.Stderr)
+	wantTotals(t, tasks, "restore botdata", "botdata", "rolling-back", bp.manifest(id).source(t, "botdata").Bytes, 0)
+	wantTotals(t, tasks, "botdata", "botdata", "rolling-back", 0, 2<<20) // the pre-rollback backup
+	bp.wantBot("1.0.0")
+	bp.wantUpChangesNothing()
+}
