@@ -18,8 +18,9 @@
 //     most one progress line (with percentage, rate and ETA) every
 //     PlainInterval; events as lines.
 //   - json: one JSON object per line: task lines ([Line]) with status
-//     running|done|error and event lines ([EventLine]); running lines are rate-limited like
-//     plain lines. Every line carries the phase set by [Reporter.SetPhase].
+//     running|done|error and event lines ([EventLine]); running lines are
+//     rate-limited like plain lines. Lines carry the phase set by
+//     [Reporter.SetPhase], when one is set.
 //   - quiet: nothing.
 //   - auto: tty when w is a terminal (*os.File), plain otherwise.
 //

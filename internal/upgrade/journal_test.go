@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -266,5 +267,25 @@ func TestPinRefAndSanitizeTag(t *testing.T) {
 		if got := sanitizeTag(in); got != want {
 			t.Errorf("sanitizeTag(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Each phase saved reaches the progress lines; finishing clears it.
+func TestJournalOnPhase(t *testing.T) {
+	j := newJournals(t)
+	var got []Phase
+	j.OnPhase = func(p Phase) { got = append(got, p) }
+	jr := &Journal{Op: "upgrade", Project: "demo", Phase: PhasePlanned}
+	for _, ph := range []Phase{PhasePlanned, PhaseBackingUp, PhaseBackedUp} {
+		jr.Phase = ph
+		if err := j.Save(jr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Finish(Record{Op: "upgrade", Result: "upgraded"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []Phase{PhasePlanned, PhaseBackingUp, PhaseBackedUp, ""}; !slices.Equal(got, want) {
+		t.Errorf("phases %q, want %q", got, want)
 	}
 }
