@@ -1,16 +1,26 @@
 // Package progress reports byte progress of concurrent tasks (one per backed
 // up or restored source) for humans and machines.
 //
+// A task knows its total when the caller measured the source before copying it
+// (0: unknown). Its rate is smoothed (an exponentially weighted moving average with
+// time constant RateTau, sampled when a line is drawn), its ETA is what remains of
+// the total at that rate. Totals are estimates: a task that goes past its total
+// (files grew) shows 100% and an ETA of 0, never more, and a task that ends well
+// reports its total as the bytes it did. An unknown total shows no percentage and
+// no ETA, never a made-up one.
+//
 // Modes:
 //
 //   - tty: one line per active task, redrawn in place (ANSI cursor up + clear)
 //     at most ~10 times a second, with bytes done/total, percentage, rate and
 //     ETA; finished tasks and events scroll above the live block.
 //   - plain: a line when a task starts and when it ends, and for long tasks at
-//     most one progress line every PlainInterval; events as lines.
-//   - json: one JSON object per line, {"time","task","bytes","total","status",
-//     "error"} for tasks (status running|done|error) and {"time","event"} for
-//     events; running lines are rate-limited like plain lines.
+//     most one progress line (with percentage, rate and ETA) every
+//     PlainInterval; events as lines.
+//   - json: one JSON object per line: task lines ([Line]) with status
+//     running|done|error and event lines ([EventLine]); running lines are
+//     rate-limited like plain lines. Lines carry the phase set by
+//     [Reporter.SetPhase], when one is set.
 //   - quiet: nothing.
 //   - auto: tty when w is a terminal (*os.File), plain otherwise.
 //
@@ -22,6 +32,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -66,6 +77,9 @@ const (
 	// PlainInterval is the minimum time between two progress lines of one
 	// task in plain and json mode.
 	PlainInterval = 5 * time.Second
+	// RateTau is the time constant of the smoothed rate: a change of speed
+	// shows about two thirds of its effect after RateTau.
+	RateTau = 5 * time.Second
 )
 
 // Reporter writes progress of tasks to one writer.
@@ -76,6 +90,7 @@ type Reporter struct {
 	now   func() time.Time
 
 	mu       sync.Mutex
+	phase    string
 	active   []*Task // in start order
 	drawn    int     // live lines currently on screen (tty)
 	lastDraw atomic.Int64
@@ -110,39 +125,75 @@ func New(mode Mode, w io.Writer) (*Reporter, error) {
 // Mode reports the effective mode (auto resolved to tty or plain).
 func (r *Reporter) Mode() Mode { return r.mode }
 
+// SetPhase names the step of the operation now running (a journal phase such as
+// "backing-up", or "backup", "restore"); later lines carry it. "" clears it.
+func (r *Reporter) SetPhase(phase string) {
+	r.mu.Lock()
+	r.phase = phase
+	r.mu.Unlock()
+}
+
+// Phase returns the phase set last.
+func (r *Reporter) Phase() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.phase
+}
+
+// Spec describes a task to start.
+type Spec struct {
+	Name   string // shown to humans ("restore ./data")
+	Source string // the data source it moves ("./data"); "" when none
+	Total  int64  // expected bytes; 0 or less: unknown
+}
+
 // Task is one unit of work with a byte count.
 type Task struct {
-	r       *Reporter
-	name    string
-	total   int64
-	start   time.Time
-	bytes   atomic.Int64
-	last    time.Time // last plain/json progress line (guarded by r.mu)
-	ended   atomic.Bool
-	err     error
-	endTime time.Time
+	r      *Reporter
+	name   string
+	source string
+	phase  string
+	start  time.Time
+	bytes  atomic.Int64
+	ended  atomic.Bool
+
+	// guarded by r.mu
+	total       int64
+	last        time.Time // last plain/json progress line
+	sampleAt    time.Time // last rate sample
+	sampleBytes int64
+	rate        float64 // smoothed bytes per second
+	hasRate     bool
+	err         error
+	endTime     time.Time
 }
 
 // Task starts a task; total may be 0 (unknown).
 func (r *Reporter) Task(name string, total int64) *Task {
-	t := &Task{r: r, name: name, total: total}
+	return r.Start(Spec{Name: name, Total: total})
+}
+
+// Start starts a task.
+func (r *Reporter) Start(s Spec) *Task {
+	t := &Task{r: r, name: s.Name, source: s.Source, total: max(s.Total, 0)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	t.phase = r.phase
 	t.start = r.now()
-	t.last = t.start
+	t.last, t.sampleAt = t.start, t.start
 	if r.closed || r.mode == Quiet {
 		return t
 	}
 	r.active = append(r.active, t)
 	switch r.mode {
 	case Plain:
-		if total > 0 {
-			r.printf("%s: started (%s)\n", name, FormatBytes(total))
+		if t.total > 0 {
+			r.printf("%s: started (%s)\n", t.name, FormatBytes(t.total))
 		} else {
-			r.printf("%s: started\n", name)
+			r.printf("%s: started (size unknown)\n", t.name)
 		}
 	case JSON:
-		r.json(t, "running", nil)
+		r.json(t, t.start, "running", nil)
 	case TTY:
 		r.redraw(nil)
 	}
@@ -175,7 +226,7 @@ func (t *Task) Add(n int64) {
 			if r.mode == Plain {
 				r.printf("%s: %s\n", t.name, t.status(now))
 			} else {
-				r.json(t, "running", nil)
+				r.json(t, now, "running", nil)
 			}
 		}
 		r.mu.Unlock()
@@ -184,6 +235,13 @@ func (t *Task) Add(n int64) {
 
 // Bytes returns the bytes done so far.
 func (t *Task) Bytes() int64 { return t.bytes.Load() }
+
+// Total returns the expected bytes (0: unknown); after a successful Done, the bytes done.
+func (t *Task) Total() int64 {
+	t.r.mu.Lock()
+	defer t.r.mu.Unlock()
+	return t.total
+}
 
 // Done ends the task, successfully when err is nil. Later calls are ignored.
 func (t *Task) Done(err error) {
@@ -195,6 +253,10 @@ func (t *Task) Done(err error) {
 	defer r.mu.Unlock()
 	t.err = err
 	t.endTime = r.now()
+	if err == nil {
+		// The measured size was an estimate; what was done is the size.
+		t.total = t.bytes.Load()
+	}
 	for i, a := range r.active {
 		if a == t {
 			r.active = append(r.active[:i], r.active[i+1:]...)
@@ -209,9 +271,9 @@ func (t *Task) Done(err error) {
 		r.printf("%s\n", t.final())
 	case JSON:
 		if err != nil {
-			r.json(t, "error", err)
+			r.json(t, t.endTime, "error", err)
 		} else {
-			r.json(t, "done", nil)
+			r.json(t, t.endTime, "done", nil)
 		}
 	case TTY:
 		r.redraw([]string{t.final()})
@@ -229,7 +291,7 @@ func (r *Reporter) Event(msg string) {
 	case Plain:
 		r.printf("%s\n", msg)
 	case JSON:
-		r.writeJSON(map[string]any{"time": r.now().UTC().Format(time.RFC3339Nano), "event": msg})
+		r.writeJSON(EventLine{Time: r.now().UTC().Format(time.RFC3339Nano), Phase: r.phase, Event: msg})
 	case TTY:
 		r.redraw([]string{msg})
 	}
@@ -254,17 +316,48 @@ func (r *Reporter) printf(format string, a ...any) {
 	fmt.Fprintf(r.w, format, a...)
 }
 
-type jsonLine struct {
-	Time   string `json:"time"`
-	Task   string `json:"task"`
-	Bytes  int64  `json:"bytes"`
-	Total  int64  `json:"total"`
-	Status string `json:"status"`
+// EventLine is a message line of json mode ("stopping core").
+type EventLine struct {
+	Time  string `json:"time"`
+	Phase string `json:"phase,omitempty"`
+	Event string `json:"event"`
+}
+
+// Line is a task line of json mode.
+type Line struct {
+	// Time is when the line was written (RFC 3339, UTC).
+	Time string `json:"time"`
+	// Phase is the operation's step when known (see [Reporter.SetPhase]).
+	Phase string `json:"phase,omitempty"`
+	// Task is the task's name as humans see it; Source the data source it moves.
+	Task   string `json:"task,omitempty"`
+	Source string `json:"source,omitempty"`
+	// Bytes done and Total expected (0: unknown; on a done line, the bytes done).
+	Bytes int64 `json:"bytes"`
+	Total int64 `json:"total"`
+	// Rate is the smoothed rate in bytes per second.
+	Rate int64 `json:"rate"`
+	// ETASeconds is the time left at that rate; absent when the total or the rate is unknown.
+	ETASeconds *float64 `json:"eta_seconds,omitempty"`
+	// Status is running, done or error; Error the failure of an error line.
+	Status string `json:"status,omitempty"`
 	Error  string `json:"error,omitempty"`
 }
 
-func (r *Reporter) json(t *Task, status string, err error) {
-	l := jsonLine{Time: r.now().UTC().Format(time.RFC3339Nano), Task: t.name, Bytes: t.bytes.Load(), Total: t.total, Status: status}
+// json writes a task line. Called with r.mu held.
+func (r *Reporter) json(t *Task, now time.Time, status string, err error) {
+	l := Line{Time: now.UTC().Format(time.RFC3339Nano), Phase: t.phase, Task: t.name, Source: t.source, Status: status}
+	done := t.bytes.Load()
+	l.Bytes, l.Total = done, t.total
+	rate := t.rateAt(now)
+	if status == "done" {
+		rate = t.average()
+	}
+	l.Rate = int64(math.Round(rate))
+	if eta, ok := t.eta(done, rate); ok {
+		s := math.Round(eta.Seconds()*10) / 10
+		l.ETASeconds = &s
+	}
 	if err != nil {
 		l.Error = err.Error()
 	}
@@ -315,22 +408,71 @@ func (r *Reporter) fit(s string) string {
 	return s
 }
 
-// status is "1.2 MiB / 3.4 MiB  35%  1.1 MiB/s  ETA 2s" (or without total).
+// rateAt folds the bytes done since the last sample into the smoothed rate and
+// returns it. The first sample is the average since the start. Called with r.mu held.
+func (t *Task) rateAt(now time.Time) float64 {
+	dt := now.Sub(t.sampleAt).Seconds()
+	if dt <= 0 {
+		return t.rate
+	}
+	b := t.bytes.Load()
+	inst := float64(b-t.sampleBytes) / dt
+	if !t.hasRate {
+		t.rate, t.hasRate = inst, true
+	} else {
+		a := 1 - math.Exp(-dt/RateTau.Seconds())
+		t.rate += a * (inst - t.rate)
+	}
+	t.sampleAt, t.sampleBytes = now, b
+	return t.rate
+}
+
+// average is the rate over the whole task (for ended tasks).
+func (t *Task) average() float64 {
+	el := t.endTime.Sub(t.start).Seconds()
+	if el <= 0 {
+		return 0
+	}
+	return float64(t.bytes.Load()) / el
+}
+
+// percent is done/total clamped to [0, 100]; ok is false for an unknown total.
+func (t *Task) percent(done int64) (float64, bool) {
+	if t.total <= 0 {
+		return 0, false
+	}
+	return min(100, max(0, 100*float64(done)/float64(t.total))), true
+}
+
+// eta is the time left at rate: never negative (0 once done reaches the total),
+// unknown (ok false) without a total or, before the end, without a rate.
+func (t *Task) eta(done int64, rate float64) (time.Duration, bool) {
+	if t.total <= 0 {
+		return 0, false
+	}
+	if done >= t.total {
+		return 0, true
+	}
+	if rate <= 0 {
+		return 0, false
+	}
+	return time.Duration(float64(t.total-done) / rate * float64(time.Second)), true
+}
+
+// status is "1.2 MiB / 3.4 MiB  35%  1.1 MiB/s  ETA 2s", or
+// "1.2 MiB / ?  1.1 MiB/s" with an unknown total. Called with r.mu held.
 func (t *Task) status(now time.Time) string {
 	done := t.bytes.Load()
-	el := now.Sub(t.start)
-	rate := 0.0
-	if el > 0 {
-		rate = float64(done) / el.Seconds()
-	}
+	rate := t.rateAt(now)
 	var b strings.Builder
 	b.WriteString(FormatBytes(done))
-	if t.total > 0 {
-		fmt.Fprintf(&b, " / %s  %3.0f%%", FormatBytes(t.total), 100*float64(done)/float64(t.total))
+	if pct, ok := t.percent(done); ok {
+		fmt.Fprintf(&b, " / %s  %3.0f%%", FormatBytes(t.total), math.Floor(pct))
+	} else {
+		b.WriteString(" / ?")
 	}
 	fmt.Fprintf(&b, "  %s/s", FormatBytes(int64(rate)))
-	if t.total > 0 && rate > 0 && done < t.total {
-		eta := time.Duration(float64(t.total-done) / rate * float64(time.Second))
+	if eta, ok := t.eta(done, rate); ok {
 		fmt.Fprintf(&b, "  ETA %s", formatDuration(eta))
 	}
 	return b.String()
@@ -345,7 +487,7 @@ func (t *Task) final() string {
 	}
 	rate := ""
 	if el > 0 {
-		rate = fmt.Sprintf(" (%s/s)", FormatBytes(int64(float64(done)/el.Seconds())))
+		rate = fmt.Sprintf(" (%s/s)", FormatBytes(int64(t.average())))
 	}
 	return fmt.Sprintf("%s: done, %s in %s%s", t.name, FormatBytes(done), formatDuration(el), rate)
 }

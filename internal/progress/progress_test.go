@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -83,7 +84,7 @@ func TestPlain(t *testing.T) {
 		"volume data: started (10.0 MiB)\n" +
 		"volume data: 5.0 MiB / 10.0 MiB   50%  853.3 KiB/s  ETA 6s\n" +
 		"volume data: done, 10.0 MiB in 7s (1.4 MiB/s)\n" +
-		"bind ./config: started\n" +
+		"bind ./config: started (size unknown)\n" +
 		"bind ./config: failed after 0 B: disk full\n"
 	if got := buf.String(); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
@@ -137,7 +138,7 @@ func TestJSON(t *testing.T) {
 	}
 	check(1, "data", 0, 100, "running", "")
 	check(2, "data", 40, 100, "running", "")
-	check(3, "data", 50, 100, "done", "")
+	check(3, "data", 50, 50, "done", "") // done: the total is what was done
 	check(4, "cfg", 0, 0, "running", "")
 	check(5, "cfg", 0, 0, "error", "boom")
 }
@@ -173,7 +174,7 @@ func TestTTY(t *testing.T) {
 	if !strings.HasPrefix(out, "\x1b[2A\r\x1b[J") {
 		t.Errorf("redraw does not move up 2 lines: %q", out)
 	}
-	if !strings.Contains(out, "vol a  500 B / 1000 B   50%  4.9 KiB/s  ETA 100ms\n") || !strings.Contains(out, "vol b  0 B  0 B/s\n") {
+	if !strings.Contains(out, "vol a  500 B / 1000 B   50%  4.9 KiB/s  ETA 100ms\n") || !strings.Contains(out, "vol b  0 B / ?  0 B/s\n") {
 		t.Errorf("live lines: %q", out)
 	}
 	start = buf.Len()
@@ -186,7 +187,7 @@ func TestTTY(t *testing.T) {
 	// After a ends only b is live: the last redraw moves up 2 lines (a, b)
 	// and draws one.
 	last := out[strings.LastIndex(out, "\x1b["+"2A"):]
-	if strings.Count(last, "\n") != 2 || !strings.HasSuffix(last, "vol b  0 B  0 B/s\n") {
+	if strings.Count(last, "\n") != 2 || !strings.HasSuffix(last, "vol b  0 B / ?  0 B/s\n") {
 		t.Errorf("last redraw %q", last)
 	}
 	b.Done(nil)
@@ -269,5 +270,164 @@ func TestFormatBytes(t *testing.T) {
 		if got := FormatBytes(n); got != want {
 			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// jsonLines parses every line of buf as a Line.
+func jsonLines(t *testing.T, buf *bytes.Buffer) []Line {
+	t.Helper()
+	var out []Line
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var v Line
+		if strings.Contains(l, `"event":`) {
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(l))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func eta(l Line) string {
+	if l.ETASeconds == nil {
+		return "none"
+	}
+	return strconv.FormatFloat(*l.ETASeconds, 'f', -1, 64)
+}
+
+// A steady 1 MiB/s gives that rate and the exact time left; a change of speed moves
+// the smoothed rate part of the way, not all of it at once.
+func TestRateAndETA(t *testing.T) {
+	r, buf, c := newTest(t, JSON)
+	r.SetPhase("backing-up")
+	a := r.Start(Spec{Name: "data", Source: "data", Total: 20 << 20})
+	for i := 0; i < 5; i++ {
+		c.advance(time.Second)
+		a.Add(1 << 20)
+	}
+	got := jsonLines(t, buf)
+	if len(got) != 2 {
+		t.Fatalf("%d lines:\n%s", len(got), buf)
+	}
+	l := got[1]
+	if l.Phase != "backing-up" || l.Source != "data" || l.Task != "data" || l.Status != "running" ||
+		l.Bytes != 5<<20 || l.Total != 20<<20 || l.Rate != 1<<20 || eta(l) != "15" {
+		t.Fatalf("steady line %+v eta %s", l, eta(l))
+	}
+	// Four times faster for 5 seconds: the rate rises, but less than the new speed.
+	for i := 0; i < 5; i++ {
+		c.advance(time.Second)
+		a.Add(4 << 20)
+	}
+	got = jsonLines(t, buf)
+	l = got[len(got)-1]
+	if l.Bytes != 25<<20 {
+		t.Fatalf("bytes %d", l.Bytes)
+	}
+	if l.Rate <= 1<<20 || l.Rate >= 4<<20 {
+		t.Errorf("smoothed rate %d not between the old and the new speed", l.Rate)
+	}
+	// Past the total (the files grew): ETA 0, never negative.
+	if eta(l) != "0" || l.Total != 20<<20 {
+		t.Errorf("past the total: %+v eta %s", l, eta(l))
+	}
+	c.advance(time.Second)
+	a.Done(nil)
+	got = jsonLines(t, buf)
+	l = got[len(got)-1]
+	if l.Status != "done" || l.Bytes != 25<<20 || l.Total != l.Bytes || eta(l) != "0" || l.Rate != (25<<20)/11 {
+		t.Errorf("done line %+v eta %s", l, eta(l))
+	}
+}
+
+// An unknown total never gets a percentage nor an ETA; a task past its total
+// never shows more than 100%.
+func TestUnknownTotalAndClamp(t *testing.T) {
+	r, buf, c := newTest(t, Plain)
+	u := r.Task("unknown", 0)
+	g := r.Task("grew", 1000)
+	c.advance(PlainInterval)
+	u.Add(500)
+	g.Add(1500)
+	out := buf.String()
+	if !strings.Contains(out, "unknown: started (size unknown)\n") || !strings.Contains(out, "unknown: 500 B / ?  100 B/s\n") {
+		t.Errorf("unknown total:\n%s", out)
+	}
+	if !strings.Contains(out, "grew: 1.5 KiB / 1000 B  100%  300 B/s  ETA 0s\n") {
+		t.Errorf("grown total:\n%s", out)
+	}
+	if strings.Contains(out, "150%") || strings.Contains(out, "ETA -") {
+		t.Errorf("over 100%% or negative ETA:\n%s", out)
+	}
+
+	r, buf, c = newTest(t, JSON)
+	u = r.Task("unknown", -5) // negative totals are unknown too
+	c.advance(PlainInterval)
+	u.Add(10)
+	u.Done(errors.New("boom"))
+	for _, l := range jsonLines(t, buf) {
+		if l.Total != 0 || l.ETASeconds != nil {
+			t.Errorf("unknown total line %+v", l)
+		}
+	}
+}
+
+// Before any rate is known (the first line) the ETA is absent, not infinite.
+func TestNoETAWithoutRate(t *testing.T) {
+	r, buf, _ := newTest(t, JSON)
+	r.Task("x", 100)
+	l := jsonLines(t, buf)[0]
+	if l.ETASeconds != nil || l.Rate != 0 || l.Total != 100 || l.Status != "running" {
+		t.Errorf("first line %+v", l)
+	}
+}
+
+// Every field of a json line, phase of events included; nothing else.
+func TestJSONFields(t *testing.T) {
+	r, buf, c := newTest(t, JSON)
+	r.SetPhase("restoring")
+	r.Event("verifying")
+	a := r.Start(Spec{Name: "restore ./data", Source: "./data", Total: 100})
+	r.SetPhase("other") // a started task keeps its phase
+	c.advance(PlainInterval)
+	a.Add(50)
+	a.Done(errors.New("disk full"))
+	r.SetPhase("")
+	r.Event("done")
+	raw := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	want := []string{
+		`{"time":"2026-11-25T22:00:00Z","phase":"restoring","event":"verifying"}`,
+		`{"time":"2026-11-25T22:00:00Z","phase":"restoring","task":"restore ./data","source":"./data","bytes":0,"total":100,"rate":0,"status":"running"}`,
+		`{"time":"2026-11-25T22:00:05Z","phase":"restoring","task":"restore ./data","source":"./data","bytes":50,"total":100,"rate":10,"eta_seconds":5,"status":"running"}`,
+		`{"time":"2026-11-25T22:00:05Z","phase":"restoring","task":"restore ./data","source":"./data","bytes":50,"total":100,"rate":10,"eta_seconds":5,"status":"error","error":"disk full"}`,
+		`{"time":"2026-11-25T22:00:05Z","event":"done"}`,
+	}
+	if strings.Join(raw, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(raw, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestTTYPercentRateETA(t *testing.T) {
+	r, buf, c := newTest(t, TTY)
+	a := r.Start(Spec{Name: "data", Source: "data", Total: 10 << 20})
+	for i := 0; i < 4; i++ {
+		c.advance(500 * time.Millisecond)
+		a.Add(512 << 10)
+	}
+	out := buf.String()
+	last := out[strings.LastIndex(out, "\r\x1b[J"):]
+	if want := "\r\x1b[Jdata  2.0 MiB / 10.0 MiB   20%  1.0 MiB/s  ETA 8s\n"; last != want {
+		t.Errorf("live line %q, want %q", last, want)
+	}
+	c.advance(time.Second)
+	a.Add(20 << 20) // grew past its total
+	out = buf.String()
+	last = out[strings.LastIndex(out, "\r\x1b[J"):]
+	if !strings.Contains(last, "100%") || !strings.Contains(last, "ETA 0s") {
+		t.Errorf("past the total: %q", last)
 	}
 }

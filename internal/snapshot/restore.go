@@ -71,6 +71,19 @@ type RestorePlan struct {
 	Items []RestoreItem // parents before the paths inside them
 	// Skipped are the backup's sources left alone, each "NAME: why".
 	Skipped []string
+	// TargetSizes are the sizes of Targets as they are now, set by MeasureTargets before
+	// anything stops: the safety backup's progress totals.
+	TargetSizes map[string]int64
+}
+
+// MeasureTargets measures what a safety backup of plan will archive (Targets), with the
+// excludes that backup will use. Call it before stopping the services: measuring reads
+// metadata of every file.
+func (s *Service) MeasureTargets(ctx context.Context, plan *RestorePlan) {
+	if !s.showsProgress() {
+		return
+	}
+	plan.TargetSizes = s.Sizes(ctx, plan.Targets(), plan.Entry.Manifest.Excludes)
 }
 
 // Names are the names of the sources the plan restores.
@@ -119,6 +132,9 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		return nil, err
 	}
 	res = &RestoreResult{Backup: entry.Manifest, Skipped: plan.Skipped}
+	if !opts.NoSafetyBackup {
+		s.MeasureTargets(ctx, plan)
+	}
 
 	running := opts.Stopped
 	mixed := false
@@ -168,7 +184,7 @@ func (s *Service) SafetyBackup(ctx context.Context, p *project.Project, plan *Re
 	s.event("safety backup of the current data")
 	return s.Backup(ctx, p, BackupOptions{
 		Reason: "pre-restore", Stopped: stopped, Sources: plan.Targets(), Compression: c,
-		Excludes: plan.Entry.Manifest.Excludes,
+		Excludes: plan.Entry.Manifest.Excludes, Sizes: plan.TargetSizes,
 	})
 }
 
@@ -192,6 +208,7 @@ func (s *Service) PutBack(ctx context.Context, p *project.Project, safetyID stri
 
 // RestorePlanned writes every item of plan, in order, and returns the names restored.
 func (s *Service) RestorePlanned(ctx context.Context, plan *RestorePlan) ([]string, error) {
+	defer s.phase("restoring")()
 	var done []string
 	for _, it := range plan.Items {
 		if err := s.restoreItem(ctx, plan.Entry, it); err != nil {
@@ -387,7 +404,7 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, it RestoreIte
 		comp = archive.DetectCompression(src.Archive)
 	}
 	ropts := volume.RestoreOptions{Compression: comp, Excludes: e.Manifest.Excludes}
-	task := s.task("restore "+src.Name, src.Bytes)
+	task := s.task("restore "+src.Name, src.Name, src.Bytes)
 	ropts.Progress = task.Add
 	var st archive.Stats
 	switch to.Kind {

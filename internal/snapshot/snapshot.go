@@ -6,6 +6,8 @@
 // writing host paths), takes a safety backup of everything it is about to replace, and
 // puts that back if the restore fails. A backup's --exclude patterns are recorded in its
 // manifest and what they match is left untouched by a restore.
+// Progress tasks carry totals: a backup measures its sources ([Service.Sizes]) before it
+// stops anything, unless the caller measured them already; a restore takes the manifest's bytes.
 package snapshot
 
 import (
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -32,6 +35,8 @@ type Engine interface {
 	VolumeCreate(ctx context.Context, options client.VolumeCreateOptions) (client.VolumeCreateResult, error)
 	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (client.ImageInspectResult, error)
 	ServerVersion(ctx context.Context, options client.ServerVersionOptions) (client.ServerVersionResult, error)
+	// DiskUsage gives volume sizes when the Mover cannot measure a volume itself (Sizes).
+	DiskUsage(ctx context.Context, options client.DiskUsageOptions) (client.DiskUsageResult, error)
 }
 
 // Service runs backups and restores.
@@ -90,6 +95,10 @@ type BackupOptions struct {
 	// (--include-host-path); other host paths are listed in the manifest, not archived.
 	IncludeHostPaths []string
 	Upgrade          *backup.UpgradeInfo
+	// Sizes are the sources' sizes measured already (by name, Unknown allowed): the
+	// upgrade's plan measured them for its space check. Sources not in it are measured
+	// (Sizes) before anything is stopped; the sizes are the progress totals.
+	Sizes map[string]int64
 }
 
 // Backup archives every data source of the project into a new backup and returns its
@@ -123,6 +132,9 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 		}
 		srcs = addExtraFiles(p, srcs, opts.ExtraFiles)
 	}
+
+	defer s.phase("backing-up")()
+	sizes := s.missingSizes(ctx, srcs, opts.Sizes, opts.Excludes)
 
 	running := opts.Stopped
 	if running == nil {
@@ -178,7 +190,7 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 		return nil, err
 	}
 	for i, src := range srcs {
-		bs, skip, err := s.backupSource(ctx, w, i, src, opts)
+		bs, skip, err := s.backupSource(ctx, w, i, src, opts, sizes[src.Name])
 		if err != nil {
 			return nil, fmt.Errorf("backing up %s: %w", src.Name, err)
 		}
@@ -257,7 +269,7 @@ next:
 }
 
 // backupSource archives one source. skip is a reason when the source holds nothing to archive.
-func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, opts BackupOptions) (bs backup.Source, skip string, err error) {
+func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, opts BackupOptions, size int64) (bs backup.Source, skip string, err error) {
 	bs.Source = src
 	var target volume.Target
 	switch src.Kind {
@@ -283,7 +295,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	if err != nil {
 		return bs, "", err
 	}
-	task := s.task(src.Name, 0)
+	task := s.task(src.Name, src.Name, size)
 	var st archive.Stats
 	if src.Kind == project.KindProjectFile {
 		st, err = hostBackup(ctx, src.HostPath, a, opts.Compression, opts.Level, task.Add)
@@ -346,11 +358,47 @@ func (s *Service) services(ctx context.Context, p *project.Project) ([]backup.Se
 	return out, nil
 }
 
-func (s *Service) task(name string, total int64) taskLike {
+// task starts a progress task for one source; total is its size (Unknown or 0: unknown).
+func (s *Service) task(name, source string, total int64) taskLike {
 	if s.Progress == nil {
 		return nopTask{}
 	}
-	return s.Progress.Task(name, total)
+	return s.Progress.Start(progress.Spec{Name: name, Source: source, Total: max(total, 0)})
+}
+
+func (s *Service) showsProgress() bool {
+	return s.Progress != nil && s.Progress.Mode() != progress.Quiet
+}
+
+// phase names the step on progress lines, unless the caller (a journaled operation) named
+// one already; the function returned clears what it set.
+func (s *Service) phase(p string) func() {
+	if s.Progress == nil || s.Progress.Phase() != "" {
+		return func() {}
+	}
+	s.Progress.SetPhase(p)
+	return func() { s.Progress.SetPhase("") }
+}
+
+// missingSizes returns known completed with a measure of every source it lacks (none
+// when no progress is shown: the sizes are only its totals).
+func (s *Service) missingSizes(ctx context.Context, srcs []project.Source, known map[string]int64, excludes []string) map[string]int64 {
+	if !s.showsProgress() {
+		return known
+	}
+	out := make(map[string]int64, len(srcs))
+	var todo []project.Source
+	for _, src := range srcs {
+		if n, ok := known[src.Name]; ok {
+			out[src.Name] = n
+		} else {
+			todo = append(todo, src)
+		}
+	}
+	if len(todo) > 0 {
+		maps.Copy(out, s.Sizes(ctx, todo, excludes))
+	}
+	return out
 }
 
 type taskLike interface {

@@ -111,6 +111,9 @@ type Journals struct {
 	// moved to the state directory on first use.
 	Store   backup.Store
 	Project string
+	// OnPhase, when set, is told each phase saved, and "" when the operation finishes
+	// (progress lines carry it).
+	OnPhase func(Phase)
 }
 
 const (
@@ -231,14 +234,21 @@ func (j Journals) Save(jr *Journal) error {
 	if err := backup.WriteAtomic(j.path(), b); err != nil {
 		return err
 	}
+	if j.OnPhase != nil {
+		j.OnPhase(jr.Phase)
+	}
 	failpoint(jr.Op + ":" + string(jr.Phase))
 	return nil
 }
 
 // journals are the journal and history of a project: in the state directory, recording
-// the manager's backup store.
+// the manager's backup store; each phase saved is the phase of the progress lines.
 func (m *Manager) journals(project string) Journals {
-	return Journals{State: m.State, Store: m.Store, Project: project}
+	j := Journals{State: m.State, Store: m.Store, Project: project}
+	if m.Progress != nil {
+		j.OnPhase = func(ph Phase) { m.Progress.SetPhase(string(ph)) }
+	}
+	return j
 }
 
 // forJournal returns the manager that resolves jr: the backups an interrupted operation
@@ -308,6 +318,9 @@ func failpoint(name string) {
 // Finish removes the journal and appends a record to the history.
 func (j Journals) Finish(rec Record) error {
 	rec.Finished = time.Now().UTC()
+	if j.OnPhase != nil {
+		j.OnPhase("")
+	}
 	if err := j.Append(rec); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -387,5 +388,25 @@ func TestForJournalUsesTheJournalsBackupDir(t *testing.T) {
 	}
 	if got, err := m.forJournal(&Journal{Op: "upgrade", Phase: PhaseBackingUp, BackupDir: gone}); err != nil || got != m {
 		t.Errorf("a gone dir before anything changed = %v, %v", got, err)
+	}
+}
+
+// Each phase saved reaches the progress lines; finishing clears it.
+func TestJournalOnPhase(t *testing.T) {
+	j := newJournals(t)
+	var got []Phase
+	j.OnPhase = func(p Phase) { got = append(got, p) }
+	jr := &Journal{Op: "upgrade", Project: "demo", Phase: PhasePlanned}
+	for _, ph := range []Phase{PhasePlanned, PhaseBackingUp, PhaseBackedUp} {
+		jr.Phase = ph
+		if err := j.Save(jr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Finish(Record{Op: "upgrade", Result: "upgraded"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []Phase{PhasePlanned, PhaseBackingUp, PhaseBackedUp, ""}; !slices.Equal(got, want) {
+		t.Errorf("phases %q, want %q", got, want)
 	}
 }

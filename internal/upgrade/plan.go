@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -413,49 +412,25 @@ func rootHeader(e backup.Entry, src backup.Source, compression string) (*tar.Hea
 	return &tar.Header{Typeflag: tar.TypeDir, Name: h.Name, Mode: h.Mode, Uid: h.Uid, Gid: h.Gid, ModTime: h.ModTime, Format: tar.FormatPAX}, nil
 }
 
-// sizes estimates each source: volumes from the engine's disk usage, host paths by walking.
+// sizes estimates each source (snapshot.Sizes): volumes through the host fast path or
+// the engine's disk usage, host paths by walking them.
 func (m *Manager) sizes(ctx context.Context, srcs []project.Source) []SourceSize {
-	vols := map[string]int64{}
-	if du, err := m.Engine.DiskUsage(ctx, client.DiskUsageOptions{Volumes: true, Verbose: true}); err == nil {
-		for _, v := range du.Volumes.Items {
-			if v.UsageData != nil {
-				vols[v.Name] = v.UsageData.Size
-			}
-		}
-	}
+	sizes := m.Snapshots.Sizes(ctx, srcs, nil)
 	out := make([]SourceSize, 0, len(srcs))
 	for _, s := range srcs {
-		n := int64(-1)
-		if s.VolumeName != "" {
-			if v, ok := vols[s.VolumeName]; ok {
-				n = v
-			}
-		} else if s.HostPath != "" {
-			n = duHost(s.HostPath)
-		}
-		out = append(out, SourceSize{Name: s.Name, Kind: s.Kind, Bytes: n})
+		out = append(out, SourceSize{Name: s.Name, Kind: s.Kind, Bytes: sizes[s.Name]})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-func duHost(path string) int64 {
-	var n int64
-	err := filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return -1
+// sizeMap is the plan's measured sizes by source name: the backup's progress totals.
+func (p *Plan) sizeMap() map[string]int64 {
+	out := make(map[string]int64, len(p.Sources))
+	for _, s := range p.Sources {
+		out[s.Name] = s.Bytes
 	}
-	return n
+	return out
 }
 
 var _ io.Writer = (*bytes.Buffer)(nil)

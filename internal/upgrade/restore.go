@@ -119,6 +119,9 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	if err := m.recordedImagesPresent(ctx, p, entry.Manifest, plan); err != nil {
 		return nil, err
 	}
+	if !opts.NoSafetyBackup {
+		m.Snapshots.MeasureTargets(ctx, plan) // the safety backup's totals, before anything stops
+	}
 	start := time.Now().UTC()
 	jr := &Journal{
 		Op: OpRestore, Project: p.Name, PID: os.Getpid(), Started: start, Phase: PhasePlanned,

@@ -214,7 +214,7 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 	man, err := m.Snapshots.Backup(ctx, p, snapshot.BackupOptions{
 		Reason: "upgrade", Stopped: &plan.running, Upgrade: info,
 		Compression: opts.Compression, Level: opts.Level, ExtraFiles: plan.mergeFiles(),
-		IncludeHostPaths: opts.IncludeHostPaths,
+		IncludeHostPaths: opts.IncludeHostPaths, Sizes: plan.sizeMap(),
 	})
 	if err != nil {
 		return m.fail(ctx, p, jr, res, opts, fmt.Errorf("backup: %w", err))

@@ -380,3 +380,25 @@ func (m *EngineMover) helperExecutable() (string, error) {
 	}
 	return exe, nil
 }
+
+// Sizer is a Mover that can tell, before a backup, how many content bytes it will read
+// from a target (what archive.Stats.Bytes will count), so progress has a total.
+type Sizer interface {
+	Size(ctx context.Context, t Target, excludes []string) (int64, error)
+}
+
+// Size measures t on the host fast path with archive.Measure (metadata only); an error
+// when that path cannot reach t (the size is then unknown to this Mover).
+func (m *EngineMover) Size(ctx context.Context, t Target, excludes []string) (int64, error) {
+	if err := t.validate(); err != nil {
+		return 0, err
+	}
+	if err := m.hostUsable(ctx); err != nil {
+		return 0, err
+	}
+	p, err := m.hostDataPath(ctx, t, false)
+	if err != nil {
+		return 0, err
+	}
+	return archive.Measure(ctx, p, excludes)
+}

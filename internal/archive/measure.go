@@ -1,0 +1,87 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Measure returns the content bytes WriteTar would archive from root with these
+// excludes, as it would count them in Stats.Bytes: regular files only, a file with
+// several hard links once, symlinks below root not followed, excluded paths and the
+// directories they name skipped. It reads metadata only, so it is what a progress
+// total can be known from before the copy starts. Paths that vanish during the walk
+// are skipped; any other error (a directory it may not read) is returned, since a
+// partial sum would be a wrong total.
+func Measure(ctx context.Context, root string, excludes []string) (int64, error) {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return 0, err
+	}
+	if fi.Mode().IsRegular() {
+		return fi.Size(), nil
+	}
+	if !fi.IsDir() {
+		return 0, fmt.Errorf("archive: %s is neither a directory nor a regular file", root)
+	}
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
+	m := measurer{ctx: ctx, ex: NewExcluder(excludes), links: map[devIno]bool{}}
+	return m.n, m.dir(root, "")
+}
+
+type measurer struct {
+	ctx   context.Context
+	ex    *Excluder
+	links map[devIno]bool
+	n     int64
+}
+
+func (m *measurer) dir(full, rel string) error {
+	if err := m.ctx.Err(); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(full)
+	if err != nil {
+		if rel != "" && errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range ents {
+		childRel := e.Name()
+		if rel != "" {
+			childRel = rel + "/" + e.Name()
+		}
+		if m.ex.Match(childRel) {
+			continue
+		}
+		child := filepath.Join(full, e.Name())
+		switch {
+		case e.IsDir():
+			if err := m.dir(child, childRel); err != nil {
+				return err
+			}
+		case e.Type().IsRegular():
+			fi, err := e.Info()
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				return err
+			}
+			if key, ok := fileKey(fi); ok {
+				if m.links[key] {
+					continue
+				}
+				m.links[key] = true
+			}
+			m.n += fi.Size()
+		}
+	}
+	return nil
+}

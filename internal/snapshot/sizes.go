@@ -1,0 +1,78 @@
+package snapshot
+
+import (
+	"context"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/volume"
+	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/versions"
+)
+
+// Unknown is the size of a source that could not be measured.
+const Unknown int64 = -1
+
+// minDiskUsageAPI is the first API version whose /system/df honours type=volume: older
+// engines compute every image's and container's size too, which can take minutes.
+const minDiskUsageAPI = "1.42"
+
+// Sizes measures the content bytes each source holds now, what a backup of it will count
+// (backup.Source.Bytes), keyed by source name; Unknown where it cannot be told. Bind
+// paths and project files are walked on this host (archive.Measure, metadata only); a
+// volume is walked through the Mover's host fast path when it has one (volume.Sizer), else
+// taken from the engine's volume usage data (/system/df, on engines that can list volumes
+// alone; the engine counts excluded files and symlinks too, so that size is rougher). The
+// sizes are progress totals and space estimates, never a promise.
+func (s *Service) Sizes(ctx context.Context, srcs []project.Source, excludes []string) map[string]int64 {
+	out := make(map[string]int64, len(srcs))
+	var df map[string]int64
+	for _, src := range srcs {
+		n := Unknown
+		switch src.Kind {
+		case project.KindVolume, project.KindAnonymous:
+			if sz, ok := s.Mover.(volume.Sizer); ok {
+				if v, err := sz.Size(ctx, volume.Target{Kind: volume.KindVolume, VolumeName: src.VolumeName}, excludes); err == nil {
+					n = v
+					break
+				}
+			}
+			if df == nil {
+				df = s.volumeUsage(ctx)
+			}
+			if v, ok := df[src.VolumeName]; ok {
+				n = v
+			}
+		case project.KindBindDir, project.KindBindFile, project.KindProjectFile:
+			ex := excludes
+			if src.Kind == project.KindProjectFile {
+				ex = nil
+			}
+			if v, err := archive.Measure(ctx, src.HostPath, ex); err == nil {
+				n = v
+			}
+		}
+		out[src.Name] = n
+	}
+	return out
+}
+
+// volumeUsage is the engine's size of each volume it has measured (an empty map when it
+// cannot tell: an old API, an error, or sizes reported as -1).
+func (s *Service) volumeUsage(ctx context.Context) map[string]int64 {
+	out := map[string]int64{}
+	v, err := s.Engine.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil || versions.LessThan(v.APIVersion, minDiskUsageAPI) {
+		return out
+	}
+	du, err := s.Engine.DiskUsage(ctx, client.DiskUsageOptions{Volumes: true, Verbose: true})
+	if err != nil {
+		return out
+	}
+	for _, vol := range du.Volumes.Items {
+		if vol.UsageData != nil && vol.UsageData.Size >= 0 {
+			out[vol.Name] = vol.UsageData.Size
+		}
+	}
+	return out
+}

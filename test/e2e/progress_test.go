@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// progressLine is a task line of --progress json as the README documents it.
+type progressLine struct {
+	Time       string   `json:"time"`
+	Phase      string   `json:"phase"`
+	Task       string   `json:"task"`
+	Source     string   `json:"source"`
+	Bytes      int64    `json:"bytes"`
+	Total      int64    `json:"total"`
+	Rate       int64    `json:"rate"`
+	ETASeconds *float64 `json:"eta_seconds"`
+	Status     string   `json:"status"`
+	Error      string   `json:"error"`
+	Event      string   `json:"event"`
+}
+
+// progressTasks groups the task lines of stderr by task name, in order.
+func progressTasks(t *testing.T, stderr string) map[string][]progressLine {
+	t.Helper()
+	out := map[string][]progressLine{}
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var v progressLine
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("--progress json wrote a line that is not JSON: %q: %v", l, err)
+		}
+		if v.Time == "" {
+			t.Errorf("line without time: %q", l)
+		}
+		if v.Task != "" {
+			out[v.Task] = append(out[v.Task], v)
+		}
+	}
+	return out
+}
+
+// wantTotals checks one task: its first line already knows the total (want, or at least
+// atLeast when want is 0), and its last line is a done line with bytes == total > 0 and
+// an ETA.
+func wantTotals(t *testing.T, tasks map[string][]progressLine, task, source, phase string, want, atLeast int64) {
+	t.Helper()
+	ls := tasks[task]
+	if len(ls) < 2 {
+		t.Errorf("task %q: %d lines (have %d tasks)", task, len(ls), len(tasks))
+		return
+	}
+	first, last := ls[0], ls[len(ls)-1]
+	if first.Status != "running" || first.Source != source || first.Phase != phase {
+		t.Errorf("%s: first line %+v, want running, source %q, phase %q", task, first, source, phase)
+	}
+	if (want > 0 && first.Total != want) || first.Total < atLeast || first.Total <= 0 {
+		t.Errorf("%s: total %d before the copy, want %d (at least %d)", task, first.Total, want, atLeast)
+	}
+	if last.Status != "done" || last.Bytes <= 0 || last.Bytes != last.Total || last.ETASeconds == nil || *last.ETASeconds != 0 {
+		t.Errorf("%s: last line %+v, want done with bytes == total > 0 and eta_seconds 0", task, last)
+	}
+	for _, l := range ls {
+		if l.Total > 0 && l.Bytes > l.Total && l.Status == "running" {
+			t.Errorf("%s: %d bytes past the total %d on a running line", task, l.Bytes, l.Total)
+		}
+	}
+}
+
+// writeRandom writes n incompressible bytes to path.
+func writeRandom(t *testing.T, path string, n int) {
+	t.Helper()
+	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(1, uint64(n)))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	must(t, os.WriteFile(path, b, 0o644))
+}
+
+// --progress json of a backup and of a restore: every source's total is known before its
+// copy starts (measured, or the manifest's bytes), and each task ends at bytes == total.
+func TestProgressJSONTotals(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	p := newProject(t, "progress", optsCompose)
+	compose(t, p, "up", "-d", "--wait")
+	writeRandom(t, p.Path("config/model.bin"), 3<<20)
+	writeRandom(t, p.Path("config/sub/extra.bin"), 512<<10)
+	vol := p.volumeDir(p.Name + "_appdata")
+	writeRandom(t, filepath.Join(vol, "db.bin"), 2<<20)
+
+	r := mustOK(t, p.maim("--progress", "json", "backup"))
+	id := backupID(t, r)
+	m := p.manifest(id)
+	tasks := progressTasks(t, r.Stderr)
+	cfg := m.source(t, "./config")
+	if cfg.Bytes < 3<<20+512<<10 {
+		t.Fatalf("./config archived %d bytes", cfg.Bytes)
+	}
+	// A bind dir only this test writes: measured exactly. The volume's bot may log a line
+	// between the measure and the stop: at least what the test wrote.
+	wantTotals(t, tasks, "./config", "./config", "backing-up", cfg.Bytes, 0)
+	wantTotals(t, tasks, "appdata", "appdata", "backing-up", 0, 2<<20)
+	wantTotals(t, tasks, "file:compose.yaml", "file:compose.yaml", "backing-up", m.source(t, "file:compose.yaml").Bytes, 0)
+
+	// Change the data, then restore: the restore's totals are the manifest's bytes; its
+	// safety backup measures what it replaces.
+	must(t, os.Remove(p.Path("config/model.bin")))
+	writeRandom(t, p.Path("config/other.bin"), 1<<20)
+	r = mustOK(t, p.maim("--progress", "json", "restore", id))
+	tasks = progressTasks(t, r.Stderr)
+	wantTotals(t, tasks, "restore ./config", "./config", "restoring", cfg.Bytes, 0)
+	wantTotals(t, tasks, "restore appdata", "appdata", "restoring", m.source(t, "appdata").Bytes, 0)
+	wantTotals(t, tasks, "./config", "./config", "backing-up", 0, 1<<20+512<<10)
+	got, err := os.ReadFile(p.Path("config/model.bin"))
+	if err != nil || len(got) != 3<<20 {
+		t.Fatalf("model.bin not restored: %d bytes, %v", len(got), err)
+	}
+	if bytes.Contains([]byte(r.Stderr), []byte(`"total":-`)) {
+		t.Errorf("a negative total: %s", r.Stderr)
+	}
+}
+
+// An upgrade's backup takes its totals from the plan and its lines carry the journal's
+// phase; the rollback's restore takes the manifest's bytes.
+func TestProgressJSONUpgradeAndRollback(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	bp := newBotProject(t, "progress-up", "")
+	writeRandom(t, filepath.Join(bp.volumeDir(bp.vol), "user/big.bin"), 2<<20)
+	bp.setEnv("BOT_VERSION", "2.0.0")
+	r := bp.maim(append([]string{"--progress", "json"}, upgradeArgs...)...)
+	id := upgraded(t, r, bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
+	tasks := progressTasks(t, r.Stderr)
+	wantTotals(t, tasks, "botdata", "botdata", "backing-up", 0, 2<<20)
+	wantTotals(t, tasks, "./config", "./config", "backing-up", bp.manifest(id).source(t, "./config").Bytes, 0)
+
+	r = mustOK(t, bp.maim("--progress", "json", "rollback", "--stable-period", "3s", "--timeout", "2m"))
+	tasks = progressTasks(t, r.Stderr)
+	wantTotals(t, tasks, "restore botdata", "botdata", "rolling-back", bp.manifest(id).source(t, "botdata").Bytes, 0)
+	wantTotals(t, tasks, "botdata", "botdata", "rolling-back", 0, 2<<20) // the pre-rollback backup
+	bp.wantBot("1.0.0")
+	bp.wantUpChangesNothing()
+}
