@@ -18,15 +18,8 @@ import (
 // The restore-side data-loss paths of issue 8: each test here fails on the code before
 // they were closed.
 
-const restoreCompose = `services:
-  app:
-    image: {{bot:1.0.0}}
-    volumes:
-      - appdata:/bot/data
-      - ./config:/bot/config
-volumes:
-  appdata: {}
-`
+// restoreCompose is a bot with a named volume and a bind dir (backup_test.go's optsCompose).
+const restoreCompose = optsCompose
 
 var restoreArgs = []string{"restore", "--stable-period", "1s", "--timeout", "2m"}
 
