@@ -10,6 +10,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -20,6 +21,7 @@ type ImageFileReader interface {
 	ContainerCreate(ctx context.Context, options client.ContainerCreateOptions) (client.ContainerCreateResult, error)
 	CopyFromContainer(ctx context.Context, containerID string, options client.CopyFromContainerOptions) (client.CopyFromContainerResult, error)
 	ContainerRemove(ctx context.Context, containerID string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
+	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
 }
 
 // ErrTemplateNotFound is wrapped by TemplateFromImage when the image has no
@@ -29,8 +31,11 @@ var ErrTemplateNotFound = errors.New("template not found")
 // MaxTemplateSize bounds how much of a template file is read.
 const MaxTemplateSize = 16 << 20
 
-// HelperLabel marks the short-lived containers TemplateFromImage creates.
-const HelperLabel = "io.docker-maim.helper"
+// StaleTemplateRead is how much older than a new template-read container a leftover one must
+// be (by the engine's own clock, in its creation times) before TemplateFromImage removes it.
+// A read takes seconds; only a docker-maim that died mid-read leaves one that old, and a
+// younger one may belong to a live docker-maim working on another project.
+const StaleTemplateRead = 10 * time.Minute
 
 // TemplateFromImage reads the regular file at filePath inside image without
 // running the image: it creates a container (never started, network off),
@@ -38,6 +43,11 @@ const HelperLabel = "io.docker-maim.helper"
 // its anonymous volumes — always, even when ctx is cancelled. A symbolic link
 // is followed (inside the image) up to 8 times. The image must be present
 // locally. A missing file gives an error wrapping ErrTemplateNotFound.
+//
+// The container carries docker-maim's one helper label, volume.LabelHelper, with the value
+// volume.LabelValueTemplateRead. A docker-maim killed mid-read cannot remove its container,
+// so each read also removes, best effort, the template-read containers that were created
+// StaleTemplateRead or more before its own (they pin the image and hold its anonymous volumes).
 func TemplateFromImage(ctx context.Context, cli ImageFileReader, image, filePath string) ([]byte, error) {
 	if image == "" || filePath == "" {
 		return nil, errors.New("template from image: image and path are required")
@@ -49,7 +59,7 @@ func TemplateFromImage(ctx context.Context, cli ImageFileReader, image, filePath
 			Cmd:             []string{"/docker-maim-template-read"},
 			Entrypoint:      []string{},
 			NetworkDisabled: true,
-			Labels:          map[string]string{HelperLabel: "template-read"},
+			Labels:          map[string]string{volume.LabelHelper: volume.LabelValueTemplateRead},
 		},
 	})
 	if err != nil {
@@ -60,6 +70,7 @@ func TemplateFromImage(ctx context.Context, cli ImageFileReader, image, filePath
 		defer cancel()
 		_, _ = cli.ContainerRemove(rctx, created.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	}()
+	removeStaleTemplateReads(ctx, cli, created.ID)
 
 	p := path.Clean("/" + filePath)
 	for hops := 0; ; hops++ {
@@ -80,6 +91,31 @@ func TemplateFromImage(ctx context.Context, cli ImageFileReader, image, filePath
 			p = path.Clean(link)
 		} else {
 			p = path.Join(path.Dir(p), link)
+		}
+	}
+}
+
+// removeStaleTemplateReads removes the template-read containers created StaleTemplateRead or
+// more before own, the read's own container (leftovers of a docker-maim that died mid-read).
+// Errors are ignored: a leftover is clutter, never a reason to fail a read.
+func removeStaleTemplateReads(ctx context.Context, cli ImageFileReader, own string) {
+	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", volume.LabelHelper+"="+volume.LabelValueTemplateRead)})
+	if err != nil {
+		return
+	}
+	var now int64 = -1 // the creation time of own, in the engine's clock
+	for _, c := range res.Items {
+		if c.ID == own {
+			now = c.Created
+		}
+	}
+	if now < 0 {
+		return
+	}
+	for _, c := range res.Items {
+		if c.ID != own && now-c.Created >= int64(StaleTemplateRead/time.Second) {
+			_, _ = cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 		}
 	}
 }

@@ -12,11 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker-maim/docker-maim/internal/volume"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
 
@@ -25,6 +28,23 @@ type fakeEngine struct {
 	files   map[string]string // path -> content; "->target" makes a symlink
 	created []string
 	removed []string
+	labels  []map[string]string // labels of each created container
+	// others are containers ContainerList finds besides the created ones (created at
+	// time now, in seconds).
+	others  []container.Summary
+	now     int64
+	filters []client.Filters
+}
+
+func (f *fakeEngine) ContainerList(ctx context.Context, o client.ContainerListOptions) (client.ContainerListResult, error) {
+	f.filters = append(f.filters, o.Filters)
+	res := client.ContainerListResult{Items: append([]container.Summary(nil), f.others...)}
+	for _, id := range f.created {
+		if !slices.Contains(f.removed, id) {
+			res.Items = append(res.Items, container.Summary{ID: id, Created: f.now})
+		}
+	}
+	return res, nil
 }
 
 func (f *fakeEngine) ContainerCreate(ctx context.Context, o client.ContainerCreateOptions) (client.ContainerCreateResult, error) {
@@ -33,6 +53,7 @@ func (f *fakeEngine) ContainerCreate(ctx context.Context, o client.ContainerCrea
 	}
 	id := fmt.Sprintf("c%d", len(f.created))
 	f.created = append(f.created, id)
+	f.labels = append(f.labels, o.Config.Labels)
 	return client.ContainerCreateResult{ID: id}, nil
 }
 
@@ -90,6 +111,36 @@ func TestTemplateFromImageFake(t *testing.T) {
 	_, _ = TemplateFromImage(ctx, f, "img", "/MaiMBot/t.toml")
 	if len(f.created) != 7 || len(f.removed) != len(f.created) {
 		t.Errorf("created %v removed %v", f.created, f.removed)
+	}
+	// One helper label for all of docker-maim's helpers: the data helpers' key, valued by kind.
+	for i, l := range f.labels {
+		if len(l) != 1 || l[volume.LabelHelper] != volume.LabelValueTemplateRead {
+			t.Errorf("container %d labels %v, want only %s=%s", i, l, volume.LabelHelper, volume.LabelValueTemplateRead)
+		}
+	}
+}
+
+// A template-read container left by a docker-maim killed mid-read is removed by the next
+// read once it is StaleTemplateRead older than the new one (engine clock); a younger one
+// (maybe a live read of another project) and the read's own container are left to finish.
+func TestTemplateFromImageRemovesStaleLeftovers(t *testing.T) {
+	const now = 1_000_000
+	stale := int64(StaleTemplateRead / time.Second)
+	f := &fakeEngine{files: map[string]string{"/t.toml": "a = 1\n"}, now: now, others: []container.Summary{
+		{ID: "stale", Created: now - stale},
+		{ID: "older", Created: now - 3*stale},
+		{ID: "young", Created: now - stale + 1},
+	}}
+	b, err := TemplateFromImage(context.Background(), f, "img", "/t.toml")
+	if err != nil || string(b) != "a = 1\n" {
+		t.Fatalf("read: %q %v", b, err)
+	}
+	if len(f.filters) != 1 || !f.filters[0]["label"][volume.LabelHelper+"="+volume.LabelValueTemplateRead] {
+		t.Errorf("leftovers listed with filters %v, want the template-read helper label", f.filters)
+	}
+	// Leftovers first (the own container is removed when the read returns).
+	if want := []string{"stale", "older", "c0"}; !slices.Equal(f.removed, want) {
+		t.Errorf("removed %v, want %v", f.removed, want)
 	}
 }
 

@@ -407,15 +407,18 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, it RestoreIte
 	task := s.task("restore "+src.Name, src.Name, src.Bytes)
 	ropts.Progress = task.Add
 	var st archive.Stats
-	switch to.Kind {
-	case project.KindProjectFile:
+	t, ok := TargetOf(to)
+	switch {
+	case to.Kind == project.KindProjectFile:
 		st, err = hostRestore(ctx, to.HostPath, f, comp, task.Add)
-	case project.KindVolume, project.KindAnonymous:
+	case !ok:
+		err = fmt.Errorf("%s is a %s: docker-maim never restores one", to.Name, to.Kind)
+	case t.Kind == volume.KindVolume:
 		if err = s.ensureVolume(ctx, it); err == nil {
-			st, err = s.Mover.Restore(ctx, volume.Target{Kind: "volume", VolumeName: to.VolumeName}, f, ropts)
+			st, err = s.Mover.Restore(ctx, t, f, ropts)
 		}
 	default:
-		st, err = s.Mover.Restore(ctx, volume.Target{Kind: "bind", HostPath: to.HostPath, IsFile: to.Kind == project.KindBindFile}, f, ropts)
+		st, err = s.Mover.Restore(ctx, t, f, ropts)
 	}
 	task.Done(err)
 	if err != nil {

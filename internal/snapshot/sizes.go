@@ -32,7 +32,8 @@ func (s *Service) Sizes(ctx context.Context, srcs []project.Source, excludes []s
 		switch src.Kind {
 		case project.KindVolume, project.KindAnonymous:
 			if sz, ok := s.Mover.(volume.Sizer); ok {
-				if v, err := sz.Size(ctx, volume.Target{Kind: volume.KindVolume, VolumeName: src.VolumeName}, excludes); err == nil {
+				t, _ := TargetOf(src)
+				if v, err := sz.Size(ctx, t, excludes); err == nil {
 					n = v
 					break
 				}

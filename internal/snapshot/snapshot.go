@@ -271,7 +271,7 @@ next:
 // backupSource archives one source. skip is a reason when the source holds nothing to archive.
 func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, opts BackupOptions, size int64) (bs backup.Source, skip string, err error) {
 	bs.Source = src
-	var target volume.Target
+	target, _ := TargetOf(src) // a project file is archived on this host below
 	switch src.Kind {
 	case project.KindVolume, project.KindAnonymous:
 		vi, err := s.Engine.VolumeInspect(ctx, src.VolumeName, client.VolumeInspectOptions{})
@@ -282,12 +282,10 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 			return bs, "", err
 		}
 		bs.Driver, bs.DriverOpts, bs.Labels = vi.Volume.Driver, vi.Volume.Options, vi.Volume.Labels
-		target = volume.Target{Kind: "volume", VolumeName: src.VolumeName}
 	case project.KindBindDir, project.KindBindFile:
 		if _, err := os.Lstat(src.HostPath); errors.Is(err, os.ErrNotExist) {
 			return bs, "bind source " + src.HostPath + " does not exist: nothing to back up", nil
 		}
-		target = volume.Target{Kind: "bind", HostPath: src.HostPath, IsFile: src.Kind == project.KindBindFile}
 	}
 
 	bs.Archive = project.ArchiveBase(i, src) + opts.Compression.Ext()

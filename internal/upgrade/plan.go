@@ -373,11 +373,11 @@ func (m *Manager) resetData(ctx context.Context, man *backup.Manifest, names []s
 		}
 		tw.Close()
 		cw.Close()
-		t := volume.Target{Kind: "bind", HostPath: src.HostPath}
-		if src.Kind == project.KindVolume || src.Kind == project.KindAnonymous {
-			t = volume.Target{Kind: "volume", VolumeName: src.VolumeName}
-		} else if src.IsFile() {
+		t, ok := snapshot.TargetOf(src.Source)
+		if src.IsFile() {
 			return fmt.Errorf("%s is a single file: --reset-data empties directories and volumes", name)
+		} else if !ok {
+			return fmt.Errorf("%s is a %s: --reset-data empties directories and volumes", name, src.Kind)
 		}
 		if _, err := m.Snapshots.Mover.Restore(ctx, t, &buf, volume.RestoreOptions{Compression: archive.None}); err != nil {
 			return fmt.Errorf("emptying %s: %w", name, err)

@@ -465,7 +465,7 @@ func (m *EngineMover) isEmptyDir(ctx context.Context, id, p string, ex *archive.
 func (m *EngineMover) archiveRestoreVolume(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (st archive.Stats, retErr error) {
 	staging := "maim-staging-" + randHex(8)
 	if _, err := m.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: staging,
-		Labels: map[string]string{LabelHelper: "staging", LabelHelper + ".for": t.VolumeName}}); err != nil {
+		Labels: map[string]string{LabelHelper: LabelValueStaging, LabelHelper + ".for": t.VolumeName}}); err != nil {
 		return st, fmt.Errorf("creating staging volume: %w", err)
 	}
 	keepStaging := false

@@ -53,13 +53,19 @@ const (
 	KindBind   = "bind"
 )
 
-// LabelHelper marks every image and container docker-maim creates to reach data. Its value is
-// LabelValueImage or LabelValueContainer, so `docker ps -a --filter label=LabelHelper` finds
-// leftovers and `docker image ls --filter label=...` the helper images to prune.
+// LabelHelper marks every image, container and volume docker-maim creates for itself: the
+// one label of docker-maim's helpers, so `docker ps -a --filter label=LabelHelper` finds every
+// leftover and `docker image ls --filter label=...` the helper images to prune. Its value
+// says what kind of helper it is: LabelValueImage (a helper image), LabelValueContainer (a
+// container reaching data), LabelValueTemplateRead (a created-only container that
+// config.TemplateFromImage reads a template out of) or LabelValueStaging (an archive-API
+// staging volume).
 const (
-	LabelHelper         = "com.docker-maim.helper"
-	LabelValueImage     = "image"
-	LabelValueContainer = "container"
+	LabelHelper            = "com.docker-maim.helper"
+	LabelValueImage        = "image"
+	LabelValueContainer    = "container"
+	LabelValueTemplateRead = "template-read"
+	LabelValueStaging      = "staging"
 )
 
 // Target is one data source: a named volume or a host path that is bind-mounted.

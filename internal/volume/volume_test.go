@@ -160,7 +160,7 @@ func TestVolumeRestoreKeepsVolumeLabels(t *testing.T) {
 					t.Errorf("label %s = %q after restore, want %q", k, vi.Volume.Labels[k], v)
 				}
 			}
-			res, err := cli.VolumeList(context.Background(), client.VolumeListOptions{Filters: make(client.Filters).Add("label", LabelHelper+"=staging")})
+			res, err := cli.VolumeList(context.Background(), client.VolumeListOptions{Filters: make(client.Filters).Add("label", LabelHelper+"="+LabelValueStaging)})
 			must(t, err)
 			for _, v := range res.Items {
 				if v.Labels[LabelHelper+".for"] == name {
