@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -271,6 +272,9 @@ func envFilesFor(man *backup.Manifest) []string {
 	return out
 }
 
+// gateServices is the one health gate of upgrade, rollback and restore: it waits for the
+// services (health.Wait with the project's x-maim settings) and, when one fails, reports
+// its last log lines.
 func (m *Manager) gateServices(ctx context.Context, p *project.Project, services []string, base health.Options) error {
 	if len(services) == 0 {
 		return nil
@@ -287,4 +291,11 @@ func (m *Manager) gateServices(ctx context.Context, p *project.Project, services
 		m.logf("%s failed the health gate: %s; last log lines:\n  %s", hf.Service, hf.Reason, strings.Join(hf.Logs, "\n  "))
 	}
 	return err
+}
+
+// allServices are the project's services, sorted: what an upgrade's gate waits for.
+func allServices(p *project.Project) []string {
+	names := p.ServiceNames()
+	sort.Strings(names)
+	return names
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -293,7 +292,7 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 	if err := journals.Save(jr); err != nil {
 		return m.fail(ctx, p, jr, res, opts, err)
 	}
-	if err := m.gate(ctx, target.Project, opts.Health); err != nil {
+	if err := m.gateServices(ctx, target, allServices(target), opts.Health); err != nil {
 		return m.fail(ctx, p, jr, res, opts, err)
 	}
 
@@ -310,10 +309,6 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 func (m *Manager) fail(ctx context.Context, p *project.Project, jr *Journal, res *Result, opts Options, cause error) (*Result, error) {
 	journals := m.journals(p.Name)
 	res.Error = cause.Error()
-	var hf *health.Failure
-	if errors.As(cause, &hf) && len(hf.Logs) > 0 {
-		m.logf("%s failed the health gate: %s; last log lines:\n  %s", hf.Service, hf.Reason, strings.Join(hf.Logs, "\n  "))
-	}
 	if opts.NoAutoRollback {
 		res.Outcome = OutcomeFailed
 		res.Recovery = recoveryCommands(p.Name, jr)
@@ -399,17 +394,4 @@ func (m *Manager) recreate(ctx context.Context, p *project.Project, services ...
 func asComposeUp(s types.ServiceConfig) types.ServiceConfig {
 	s.EnvFiles = nil
 	return s
-}
-
-// gate runs the health gate on every service of the project.
-func (m *Manager) gate(ctx context.Context, p *types.Project, base health.Options) error {
-	names := p.ServiceNames()
-	sort.Strings(names)
-	base.Services = names
-	opts, err := health.FromProject(p, base)
-	if err != nil {
-		return err
-	}
-	m.logf("health gate: %s", strings.Join(names, ", "))
-	return health.Wait(ctx, m.Engine, p.Name, opts)
 }
