@@ -257,15 +257,30 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	return errw.stats, nil
 }
 
-// removeContainer force-removes a helper container; one the engine has removed already (or is
-// removing: AutoRemove) is fine.
+// removeContainer force-removes a helper container and returns once it is gone: one the
+// engine has removed already is fine, and one the engine is removing itself (AutoRemove
+// answers a conflict: "removal already in progress") is waited for, so no helper outlives
+// the call that made it (a caller that lists or removes the volume next finds it free).
 func removeContainer(cli client.APIClient, id string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	if _, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
+	_, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+	switch {
+	case err == nil || cerrdefs.IsNotFound(err):
+		return nil
+	case !cerrdefs.IsConflict(err):
 		return fmt.Errorf("removing helper container %.12s: %w", id, err)
 	}
-	return nil
+	for {
+		if _, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{}); cerrdefs.IsNotFound(err) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("helper container %.12s is still being removed: %w", id, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // helperMsg is one JSON line the helper writes on stderr.
