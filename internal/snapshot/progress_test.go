@@ -5,14 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
+	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -49,23 +48,7 @@ func (f *fakeEngine) DiskUsage(context.Context, client.DiskUsageOptions) (client
 }
 
 // dirMover moves bind targets on this host, as the host fast path does (no Sizer).
-type dirMover struct{}
-
-func (dirMover) Backup(ctx context.Context, t volume.Target, w io.Writer, opts volume.BackupOptions) (archive.Stats, error) {
-	cw, err := archive.Compress(w, opts.Compression, opts.Level)
-	if err != nil {
-		return archive.Stats{}, err
-	}
-	st, err := archive.WriteTar(ctx, cw, t.HostPath, archive.WriteOptions{Excludes: opts.Excludes, Progress: opts.Progress})
-	if cerr := cw.Close(); err == nil {
-		err = cerr
-	}
-	return st, err
-}
-
-func (dirMover) Restore(ctx context.Context, t volume.Target, r io.Reader, opts volume.RestoreOptions) (archive.Stats, error) {
-	return hostRestore(ctx, t.HostPath, r, opts.Compression, opts.Progress)
-}
+type dirMover = volumetest.DirMover
 
 // sizedMover is a dirMover that measures volumes itself.
 type sizedMover struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
 	"io"
 	"iter"
 	"os"
@@ -14,12 +15,10 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
-	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/jsonstream"
@@ -282,34 +281,6 @@ func (c *fakeComposer) Up(_ context.Context, p *types.Project, _ api.UpOptions) 
 	return nil
 }
 
-// dirMover moves bind targets on this host (as the host fast path does); backups of a
-// source named in failBackup fail.
-type dirMover struct{ failBackup map[string]error }
-
-func (m dirMover) Backup(ctx context.Context, t volume.Target, w io.Writer, opts volume.BackupOptions) (archive.Stats, error) {
-	if err := m.failBackup[filepath.Base(t.HostPath)]; err != nil {
-		return archive.Stats{}, err
-	}
-	cw, err := archive.Compress(w, opts.Compression, opts.Level)
-	if err != nil {
-		return archive.Stats{}, err
-	}
-	st, err := archive.WriteTar(ctx, cw, t.HostPath, archive.WriteOptions{Excludes: opts.Excludes, Progress: opts.Progress})
-	if cerr := cw.Close(); err == nil {
-		err = cerr
-	}
-	return st, err
-}
-
-func (dirMover) Restore(ctx context.Context, t volume.Target, r io.Reader, opts volume.RestoreOptions) (archive.Stats, error) {
-	dr, err := archive.Decompress(r, opts.Compression)
-	if err != nil {
-		return archive.Stats{}, err
-	}
-	defer dr.Close()
-	return archive.Extract(ctx, dr, t.HostPath, archive.ExtractOptions{SameOwner: os.Geteuid() == 0, Progress: opts.Progress})
-}
-
 // txRig is a project "demo" of two services, bot (bot:latest, its data in ./data) and db
 // (db:16) that bot depends on, both running; bot:latest's pull moves the tag from
 // sha256:old to sha256:new, db:16 stays sha256:db.
@@ -319,7 +290,7 @@ type txRig struct {
 	data  string // ./data/state.txt
 	eng   *txEngine
 	comp  *fakeComposer
-	mover dirMover
+	mover volumetest.DirMover
 	store backup.Store
 	m     *Manager
 	p     *project.Project
@@ -348,7 +319,7 @@ func newTxRig(t *testing.T) *txRig {
 	r.eng.add("db", "db:16")
 	r.eng.add("bot", "bot:latest")
 	r.comp = &fakeComposer{eng: r.eng, fail: map[int]error{}, migrate: "sha256:new", data: r.data}
-	r.mover = dirMover{failBackup: map[string]error{}}
+	r.mover = volumetest.DirMover{FailBackup: map[string]error{}}
 	r.store = backup.Local(filepath.Join(t.TempDir(), "backups"))
 	r.p = r.model()
 	r.m = &Manager{

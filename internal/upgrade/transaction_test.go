@@ -83,7 +83,7 @@ func TestUpgradeFailureAtEachPhaseRollsBack(t *testing.T) {
 		},
 		{
 			name:  "backup",
-			setup: func(r *txRig) { r.mover.failBackup["data"] = boom },
+			setup: func(r *txRig) { r.mover.FailBackup["data"] = boom },
 			cause: "backup: backing up ./data: boom",
 			calls: []string{"tag bot:latest=sha256:old", "start db", "start bot"},
 		},

@@ -1,0 +1,45 @@
+// Package volumetest holds test doubles of internal/volume for the packages above it.
+package volumetest
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/volume"
+)
+
+// DirMover is a volume.Mover for bind targets on this host, as the host fast path moves
+// them (no engine, no Sizer). A backup of a target whose base name is in FailBackup fails
+// with that error.
+type DirMover struct{ FailBackup map[string]error }
+
+// Backup writes a compressed tar of t.HostPath to w.
+func (m DirMover) Backup(ctx context.Context, t volume.Target, w io.Writer, opts volume.BackupOptions) (archive.Stats, error) {
+	if err := m.FailBackup[filepath.Base(t.HostPath)]; err != nil {
+		return archive.Stats{}, err
+	}
+	cw, err := archive.Compress(w, opts.Compression, opts.Level)
+	if err != nil {
+		return archive.Stats{}, err
+	}
+	st, err := archive.WriteTar(ctx, cw, t.HostPath, archive.WriteOptions{Excludes: opts.Excludes, Progress: opts.Progress})
+	if cerr := cw.Close(); err == nil {
+		err = cerr
+	}
+	return st, err
+}
+
+// Restore makes t.HostPath exactly the compressed archive read from r.
+func (DirMover) Restore(ctx context.Context, t volume.Target, r io.Reader, opts volume.RestoreOptions) (archive.Stats, error) {
+	dr, err := archive.Decompress(r, opts.Compression)
+	if err != nil {
+		return archive.Stats{}, err
+	}
+	defer dr.Close()
+	return archive.Extract(ctx, dr, t.HostPath, archive.ExtractOptions{
+		SameOwner: os.Geteuid() == 0, Excludes: opts.Excludes, Progress: opts.Progress,
+	})
+}
