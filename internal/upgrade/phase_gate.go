@@ -12,7 +12,7 @@ var gatePhase = phase[*txn]{
 	name:    "gate",
 	journal: PhaseHealth,
 	describe: func(t *txn) string {
-		return "wait until " + strings.Join(allServices(t.p), ", ") + " prove healthy; roll back from the backup if not"
+		return "wait for " + strings.Join(allServices(t.p), ", ") + " to prove healthy; roll back from the backup if not"
 	},
 	run: func(ctx context.Context, t *txn) error {
 		return t.m.gateServices(ctx, t.target, allServices(t.target), t.opts.Health)
