@@ -254,3 +254,77 @@ func TestDryRunListsThePhasesRun(t *testing.T) {
 		t.Errorf("the upgrade ran %q (%v), the dry run listed %q", res.phasesRun, err, run)
 	}
 }
+
+// A failure in each of the rollback's own phases (resolving an upgrade left failed at the
+// health gate) ends the rollback with the journal kept in rolling-back and the backup; once
+// the fault is gone, `rollback` again finishes the job.
+func TestRollbackFailureAtEachPhaseKeepsTheJournal(t *testing.T) {
+	boom := errors.New("boom")
+	cases := []struct {
+		name   string
+		inject func(r *txRig) (heal func())
+		cause  string
+	}{
+		{"stop", func(r *txRig) func() {
+			r.eng.errs["stop bot"] = boom
+			return func() { delete(r.eng.errs, "stop bot") }
+		}, "stopping bot: boom"},
+		{"safety-backup", func(r *txRig) func() {
+			r.mover.FailBackup["data"] = boom
+			return func() { delete(r.mover.FailBackup, "data") }
+		}, "safety backup failed, nothing was rolled back"},
+		{"restore", func(r *txRig) func() {
+			r.m.Snapshots.Mover = failingReset{DirMover: r.mover, failed: new(bool)}
+			return func() { r.m.Snapshots.Mover = r.mover }
+		}, "disk gone"},
+		{"repin", func(r *txRig) func() {
+			load := r.m.Load
+			r.m.Load = func(context.Context, project.Options) (*project.Project, error) { return nil, boom }
+			return func() { r.m.Load = load }
+		}, "loading the restored compose files: boom"},
+		{"recreate", func(r *txRig) func() {
+			r.comp.fail[2] = boom
+			return func() {}
+		}, "recreate: boom"},
+		{"gate", func(r *txRig) func() {
+			r.eng.unhealthy["sha256:old"] = true
+			return func() { delete(r.eng.unhealthy, "sha256:old") }
+		}, "unhealthy"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newTxRig(t)
+			r.eng.unhealthy["sha256:new"] = true
+			res, err := r.m.Upgrade(context.Background(), r.p, Options{Health: fastHealth, NoAutoRollback: true})
+			if res == nil || res.Outcome != OutcomeFailed {
+				t.Fatalf("Upgrade = %+v, %v; want failed", res, err)
+			}
+			delete(r.eng.unhealthy, "sha256:new")
+			heal := tc.inject(r)
+			_, err = r.m.Rollback(context.Background(), r.model(), RollbackOptions{Health: fastHealth})
+			if err == nil || !strings.Contains(err.Error(), tc.cause) {
+				t.Fatalf("Rollback error = %v, want it to contain %q", err, tc.cause)
+			}
+			if jr := r.journal(); jr == nil || jr.Phase != PhaseRollingBack || jr.BackupID != res.BackupID {
+				t.Fatalf("journal %+v, want it kept in rolling-back with backup %s", jr, res.BackupID)
+			}
+			if h := r.history(); len(h) != 0 {
+				t.Errorf("history %+v, want none while the journal is pending", h)
+			}
+			heal()
+			rb, err := r.m.Rollback(context.Background(), r.model(), RollbackOptions{Health: fastHealth})
+			if err != nil || rb.Resolved != "upgrade in phase rolling-back" {
+				t.Fatalf("second Rollback = %+v, %v", rb, err)
+			}
+			if jr := r.journal(); jr != nil {
+				t.Errorf("journal left: %+v", jr)
+			}
+			if got, want := r.eng.running(), []string{"bot=sha256:old", "db=sha256:db"}; !reflect.DeepEqual(got, want) {
+				t.Errorf("containers %q, want %q", got, want)
+			}
+			if d := r.dataNow(); d != "v1" {
+				t.Errorf("data %q after the rollback, want v1", d)
+			}
+		})
+	}
+}
