@@ -27,8 +27,8 @@ import (
 // Service is every verb of docker-maim. The implementation is New; faces and their
 // tests may use any other.
 type Service interface {
-	// Backup archives every data source of the project (stopping and restarting its
-	// running services unless NoStop).
+	// Backup archives every data source of the project: it stops the running services,
+	// snapshots, and starts them again (unless NoStop).
 	Backup(ctx context.Context, o BackupOptions) (*BackupResult, error)
 	// Backups lists the project's backups, newest first.
 	Backups(ctx context.Context, o BackupsOptions) (*BackupsResult, error)

@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -209,7 +211,7 @@ func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, e
 	}
 	defer ss.close()
 	start := time.Now()
-	m, err := ss.snapshots().Backup(ctx, ss.proj, snapshot.BackupOptions{
+	m, err := ss.backup(ctx, snapshot.BackupOptions{
 		Compression: o.Compression, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.IncludeHostPaths,
 	})
 	if err != nil {
@@ -228,6 +230,48 @@ func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, e
 		res.NotBackedUp = append(res.NotBackedUp, HostPath{Name: h.Name, HostPath: h.HostPath, Why: snapshot.NotBackedUp(h)})
 	}
 	return res, nil
+}
+
+// backup is the backup verb: stop what runs (reverse dependency order), snapshot, start it
+// again on every path (a start failure is joined into the error). snapshot itself never
+// stops or starts anything. With NoStop nothing is stopped (a hot backup).
+func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions) (m *backup.Manifest, err error) {
+	snap, p := ss.snapshots(), ss.proj
+	if ss.progress != nil && ss.progress.Phase() == "" {
+		ss.progress.SetPhase("backing-up")
+		defer ss.progress.SetPhase("")
+	}
+	// What the backup archives is found, guarded and measured before anything stops.
+	pl, err := snap.PlanBackup(ctx, p, opts)
+	if err != nil || opts.NoStop {
+		if err != nil {
+			return nil, err
+		}
+		return snap.BackupPlanned(ctx, p, pl, nil)
+	}
+	r, err := p.RunningContainers(ctx, ss.eng)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Empty() {
+		ss.event("stopping " + strings.Join(r.Services, ", "))
+		defer func() {
+			ss.event("starting " + strings.Join(r.Services, ", "))
+			if serr := p.Start(context.WithoutCancel(ctx), ss.eng, r); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}()
+		if err := p.Stop(ctx, ss.eng, r); err != nil {
+			return nil, err
+		}
+	}
+	return snap.BackupPlanned(ctx, p, pl, &r)
+}
+
+func (ss *session) event(msg string) {
+	if ss.progress != nil {
+		ss.progress.Event(msg)
+	}
 }
 
 func (s *service) Backups(ctx context.Context, o BackupsOptions) (*BackupsResult, error) {

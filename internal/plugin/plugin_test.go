@@ -317,3 +317,17 @@ func TestResultsAsJSONAndText(t *testing.T) {
 		t.Errorf("config merge --report json: %v %v stdout %q", err, rep, r.out)
 	}
 }
+
+// The dry-run's text lists the plan's phases as a numbered list, the skipped ones with why.
+func TestDryRunTextListsPhases(t *testing.T) {
+	var b bytes.Buffer
+	printUpgrade(&b, &upgrade.Result{Outcome: upgrade.OutcomeDryRun, Plan: &upgrade.Plan{Project: "demo", Phases: []upgrade.PlannedPhase{
+		{Name: "stop", Description: "stop bot"},
+		{Name: "reset", Skipped: true, Reason: "no --reset-data"},
+		{Name: "recreate", Description: "recreate bot on the new images"},
+	}}}, "")
+	want := "\nPhases:\n   1. stop: stop bot\n   -  reset: skipped (no --reset-data)\n   2. recreate: recreate bot on the new images\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("dry-run text:\n%s\nwant it to contain\n%s", b.String(), want)
+	}
+}

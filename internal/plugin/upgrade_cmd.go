@@ -193,7 +193,25 @@ func printPlan(w io.Writer, p *upgrade.Plan, dir string) {
 			fmt.Fprintln(w, "  "+f.String())
 		}
 	}
+	printPhases(w, p.Phases)
 	fmt.Fprintf(w, "\nExpected downtime: about %s\n\n", p.Downtime.Round(time.Second))
+}
+
+// printPhases lists the phases the upgrade runs, numbered, the skipped ones with why.
+func printPhases(w io.Writer, phases []upgrade.PlannedPhase) {
+	if len(phases) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nPhases:")
+	n := 0
+	for _, ph := range phases {
+		if ph.Skipped {
+			fmt.Fprintf(w, "   -  %s: skipped (%s)\n", ph.Name, ph.Reason)
+			continue
+		}
+		n++
+		fmt.Fprintf(w, "  %2d. %s: %s\n", n, ph.Name, ph.Description)
+	}
 }
 
 func shortDigest(digests []string, id string) string {

@@ -25,8 +25,9 @@ type RestoreOptions struct {
 	Sources []string
 	// NoSafetyBackup skips the safety backup of the current data.
 	NoSafetyBackup bool
-	// Stopped, when set, says the caller already stopped these services and starts them
-	// itself afterwards (the upgrade's rollback does this).
+	// Stopped are the services the caller stopped for the restore and starts again itself
+	// afterwards (the upgrade's rollback does this): the safety backup records them as
+	// what ran. Restore never stops or starts anything.
 	Stopped *project.Running
 	// Compression of the safety backup.
 	Compression archive.Compression
@@ -44,8 +45,6 @@ type RestoreResult struct {
 	Skipped []string
 	// SafetyID is the backup of the data as it was before the restore ("" when skipped).
 	SafetyID string
-	// Started are the services started again afterwards (what was running before).
-	Started []string
 }
 
 // ErrVerify wraps a verification failure: the restore refused and touched nothing.
@@ -112,10 +111,10 @@ func (pl *RestorePlan) Targets() []project.Source {
 
 // Restore makes the project's data sources equal to a backup. Order of work:
 // verify the backup and plan where each source goes, the backup dir guard included
-// (refuse on failure, before touching anything); stop what runs; take a safety backup of everything about to be replaced;
-// restore each source (parents before nested paths); if that fails, put the safety backup
-// back; start what was running. When the safety backup cannot be put back the services
-// stay stopped: they would run on mixed data.
+// (refuse on failure, before touching anything); take a safety backup of everything about
+// to be replaced; restore each source (parents before nested paths); if that fails, put
+// the safety backup back. The caller has stopped what runs (opts.Stopped) and starts it
+// again, unless the safety backup could not be put back: the services would run on mixed data.
 // The restore command journals the same steps through internal/upgrade; this form serves
 // callers that journal themselves (the rollback).
 func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreOptions) (res *RestoreResult, err error) {
@@ -135,27 +134,9 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	if !opts.NoSafetyBackup {
 		s.MeasureTargets(ctx, plan)
 	}
-
 	running := opts.Stopped
-	mixed := false
 	if running == nil {
-		r, err := p.RunningContainers(ctx, s.Engine)
-		if err != nil {
-			return nil, err
-		}
-		running = &r
-		if !r.Empty() {
-			res.Started = r.Services
-			restart, serr := s.stopAll(ctx, p, r)
-			defer func() {
-				if !mixed {
-					restart(&err)
-				}
-			}()
-			if serr != nil {
-				return nil, serr
-			}
-		}
+		running = &project.Running{}
 	}
 
 	var safety *backup.Manifest
@@ -170,7 +151,6 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	if err != nil && safety != nil {
 		s.event("restore failed; putting the data back from safety backup " + safety.ID)
 		if berr := s.PutBack(context.WithoutCancel(ctx), p, safety.ID); berr != nil {
-			mixed = res.Started != nil
 			return res, fmt.Errorf("%w; putting back the safety backup %s also failed: %v", err, safety.ID, berr)
 		}
 		return res, fmt.Errorf("%w (the data was put back from safety backup %s)", err, safety.ID)
@@ -182,6 +162,9 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 // with the excludes of the backup being restored: what they match is not overwritten.
 func (s *Service) SafetyBackup(ctx context.Context, p *project.Project, plan *RestorePlan, stopped *project.Running, c archive.Compression) (*backup.Manifest, error) {
 	s.event("safety backup of the current data")
+	if stopped == nil {
+		stopped = &project.Running{} // nothing ran
+	}
 	return s.Backup(ctx, p, BackupOptions{
 		Reason: "pre-restore", Stopped: stopped, Sources: plan.Targets(), Compression: c,
 		Excludes: plan.Entry.Manifest.Excludes, Sizes: plan.TargetSizes,

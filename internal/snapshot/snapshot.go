@@ -1,13 +1,16 @@
-// Package snapshot backs up and restores a whole Compose project: it stops what runs
-// (reverse dependency order), moves every data source through internal/volume into the
-// store of internal/backup, and starts exactly what was running again, on every path.
+// Package snapshot backs up and restores a whole Compose project: it moves every data
+// source through internal/volume into the store of internal/backup, and back. It never
+// stops or starts a service: the caller stops what runs and starts it again (the backup
+// verb in internal/app, the upgrade transaction, the journaled restore and the rollback
+// in internal/upgrade), and tells Backup and Restore what it stopped.
 // Restore verifies first, writes each source of the backup to the current project's source
 // of the same name (refusing moved ones, skipping ones the project no longer has, never
 // writing host paths), takes a safety backup of everything it is about to replace, and
 // puts that back if the restore fails. A backup's --exclude patterns are recorded in its
 // manifest and what they match is left untouched by a restore.
-// Progress tasks carry totals: a backup measures its sources ([Service.Sizes]) before it
-// stops anything, unless the caller measured them already; a restore takes the manifest's bytes.
+// Progress tasks carry totals: a backup measures its sources ([Service.Sizes]) in
+// PlanBackup, which a caller runs before it stops anything, unless the caller measured
+// them already; a restore takes the manifest's bytes.
 package snapshot
 
 import (
@@ -78,11 +81,13 @@ type BackupOptions struct {
 	Compression archive.Compression
 	Level       int
 	Excludes    []string
-	// NoStop archives while the services run (a hot backup: may be inconsistent).
-	NoStop bool
-	// Stopped, when set, says the caller already stopped these services and will start
-	// them itself: Backup neither stops nor starts anything.
+	// Stopped are the services the caller stopped for the backup (and starts again
+	// itself): the manifest records them as what ran. Backup neither stops nor starts
+	// anything; without Stopped it needs NoStop.
 	Stopped *project.Running
+	// NoStop archives while the services run (a hot backup: may be inconsistent): what
+	// runs is recorded as what ran, with a warning.
+	NoStop bool
 	// Only restricts the backup to sources with these names (empty: all).
 	Only []string
 	// Sources, when set, are archived instead of the project's own (a restore's safety
@@ -101,12 +106,17 @@ type BackupOptions struct {
 	Sizes map[string]int64
 }
 
-// Backup archives every data source of the project into a new backup and returns its
-// manifest. Services that were running are stopped first and started again afterwards,
-// whatever happens in between. Host paths (sockets, devices, system paths: see
-// project.HostPathReason) are not archived but listed in the manifest's HostPaths,
-// unless opts.IncludeHostPaths names them.
-func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOptions) (m *backup.Manifest, err error) {
+// BackupPlan is what a backup will archive, worked out before anything stops.
+type BackupPlan struct {
+	opts      BackupOptions
+	srcs      []project.Source
+	hostPaths []project.Source
+	sizes     map[string]int64
+}
+
+// PlanBackup finds the sources a backup archives, refuses a backup dir in or around one
+// of them, and measures them (the progress totals). Call it before stopping anything.
+func (s *Service) PlanBackup(ctx context.Context, p *project.Project, opts BackupOptions) (*BackupPlan, error) {
 	if opts.Compression == "" {
 		opts.Compression = archive.Zstd
 	}
@@ -132,27 +142,40 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 		}
 		srcs = addExtraFiles(p, srcs, opts.ExtraFiles)
 	}
-
 	defer s.phase("backing-up")()
 	sizes := s.missingSizes(ctx, srcs, opts.Sizes, opts.Excludes)
+	return &BackupPlan{opts: opts, srcs: srcs, hostPaths: hostPaths, sizes: sizes}, nil
+}
 
-	running := opts.Stopped
+// Backup archives every data source of the project into a new backup and returns its
+// manifest (PlanBackup, then BackupPlanned). Host paths (sockets, devices, system paths:
+// see project.HostPathReason) are not archived but listed in the manifest's HostPaths,
+// unless opts.IncludeHostPaths names them.
+func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOptions) (*backup.Manifest, error) {
+	pl, err := s.PlanBackup(ctx, p, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.BackupPlanned(ctx, p, pl, opts.Stopped)
+}
+
+// BackupPlanned archives what pl found into a new backup. stopped are the services the
+// caller stopped (see BackupOptions.Stopped; nil needs NoStop).
+func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *BackupPlan, stopped *project.Running) (m *backup.Manifest, err error) {
+	opts, srcs, hostPaths, sizes := pl.opts, pl.srcs, pl.hostPaths, pl.sizes
+	defer s.phase("backing-up")()
+	running := stopped
 	if running == nil {
+		if !opts.NoStop {
+			return nil, errors.New("backup without the services stopped: stop them first, or ask for a hot backup (internal error)")
+		}
 		r, err := p.RunningContainers(ctx, s.Engine)
 		if err != nil {
 			return nil, err
 		}
 		running = &r
-		if opts.NoStop {
-			if !r.Empty() {
-				s.warnf("--no-stop: archiving while %s run; files being written may be inconsistent", strings.Join(r.Services, ", "))
-			}
-		} else if !r.Empty() {
-			restart, serr := s.stopAll(ctx, p, r)
-			defer restart(&err)
-			if serr != nil {
-				return nil, serr
-			}
+		if !r.Empty() {
+			s.warnf("--no-stop: archiving while %s run; files being written may be inconsistent", strings.Join(r.Services, ", "))
 		}
 	}
 
@@ -204,21 +227,6 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 		return nil, err
 	}
 	return m, nil
-}
-
-// stopAll stops r in reverse dependency order and returns the function that starts it
-// again. Defer restart(&err) before looking at the stop's error: what was running is
-// started on every path, with a context that survives cancellation, and a start
-// failure is joined into *err.
-func (s *Service) stopAll(ctx context.Context, p *project.Project, r project.Running) (restart func(*error), err error) {
-	s.event("stopping " + strings.Join(r.Services, ", "))
-	restart = func(errp *error) {
-		s.event("starting " + strings.Join(r.Services, ", "))
-		if serr := p.Start(context.WithoutCancel(ctx), s.Engine, r); serr != nil {
-			*errp = errors.Join(*errp, serr)
-		}
-	}
-	return restart, p.Stop(ctx, s.Engine, r)
 }
 
 // SplitHostPaths separates the host paths (never archived) from the data sources.

@@ -294,6 +294,8 @@ type txRig struct {
 	store backup.Store
 	m     *Manager
 	p     *project.Project
+	// ext is the project's top-level x-maim extension (nil: none).
+	ext any
 }
 
 func newTxRig(t *testing.T) *txRig {
@@ -339,10 +341,14 @@ func (r *txRig) model() *project.Project {
 	bot.Image = "bot:latest"
 	bot.DependsOn = types.DependsOnConfig{"db": {Condition: types.ServiceConditionStarted, Required: true}}
 	bot.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeBind, Source: filepath.Join(r.dir, "data"), Target: "/data"}}
-	return &project.Project{Project: &types.Project{
+	pp := &project.Project{Project: &types.Project{
 		Name: "demo", WorkingDir: r.dir, ComposeFiles: []string{filepath.Join(r.dir, "compose.yaml")},
 		Services: types.Services{"db": db, "bot": bot},
 	}}
+	if r.ext != nil {
+		pp.Extensions = types.Extensions{"x-maim": r.ext}
+	}
+	return pp
 }
 
 // fastHealth passes a running, healthy container at once.

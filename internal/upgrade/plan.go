@@ -42,6 +42,9 @@ type Plan struct {
 	// --image targets; they are written after the backup, which keeps the files before them.
 	FileEdits []composefile.Edit `json:"file_edits,omitempty"`
 	Warnings  []string           `json:"warnings,omitempty"`
+	// Phases are the upgrade's phases after the plan, in order, with what each will do
+	// (skipped ones say why): what --dry-run lists and the upgrade runs.
+	Phases []PlannedPhase `json:"phases,omitempty"`
 
 	running project.Running
 	merges  []config.Result

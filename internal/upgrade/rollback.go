@@ -13,7 +13,6 @@ import (
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/project"
-	"github.com/docker-maim/docker-maim/internal/snapshot"
 )
 
 // RollbackOptions tune a rollback.
@@ -204,61 +203,46 @@ func (m *Manager) removeIncomplete(projectName string) {
 	}
 }
 
+// rtxn is one rollback to a backup in progress: what its phases (rollback_*.go) read
+// and write.
+type rtxn struct {
+	m    *Manager
+	p    *project.Project
+	man  *backup.Manifest
+	opts RollbackOptions
+	res  *RollbackResult
+	*runner
+	// running is what ran when the rollback began (phase stop).
+	running project.Running
+	// target is the project as the backup's files describe it, each service on the
+	// image it ran (phase repin), the one recreated and gated.
+	target *project.Project
+}
+
+// rollbackPhases are the phases of a rollback to a backup, in order, all in the journal
+// phase rolling-back. A failure ends the rollback with the journal kept: `rollback` again
+// resolves it from the same backup.
+var rollbackPhases = []phase[*rtxn]{
+	rollbackStop,     // rollback_stop.go
+	rollbackSafety,   // rollback_safety.go
+	rollbackRestore,  // rollback_restore.go
+	rollbackRepin,    // rollback_repin.go
+	rollbackRecreate, // rollback_recreate.go
+	rollbackGate,     // rollback_gate.go
+}
+
 // rollbackTo makes the project what it was at backup entry: data, config and compose
 // files restored, the old images re-pinned by ID under their references, containers
 // recreated, the health gate passed.
 func (m *Manager) rollbackTo(ctx context.Context, p *project.Project, jr *Journal, entry backup.Entry, opts RollbackOptions, res *RollbackResult) error {
-	man := entry.Manifest
 	journals := m.journals(p.Name)
 	jr.Phase = PhaseRollingBack
 	if err := journals.Save(jr); err != nil {
 		return err
 	}
-	running, err := p.RunningContainers(ctx, m.Engine)
-	if err != nil {
-		return err
-	}
-	m.logf("rolling back to backup %s", man.ID)
-	if err := p.Stop(ctx, m.Engine, running); err != nil {
-		return err
-	}
-	if !opts.NoSafetyBackup {
-		safety, err := m.Snapshots.Backup(ctx, p, snapshot.BackupOptions{Reason: "pre-rollback", Stopped: &running})
-		if err != nil {
-			return fmt.Errorf("safety backup failed, nothing was rolled back (add --no-safety-backup to skip it): %w", err)
-		}
-		res.SafetyID = safety.ID
-		m.logf("the state before this rollback is in backup %s", safety.ID)
-	}
-	if _, err := m.Snapshots.Restore(ctx, p, snapshot.RestoreOptions{ID: man.ID, NoSafetyBackup: true, Stopped: &running, ToRecordedPaths: true}); err != nil {
-		return err
-	}
-	// The compose files are back: load the project as it was.
-	old, err := m.Load(ctx, project.Options{Files: man.ComposeFiles, Name: p.Name, WorkingDir: man.WorkingDir, EnvFiles: envFilesFor(man), Profiles: man.Profiles})
-	if err != nil {
-		return fmt.Errorf("loading the restored compose files: %w", err)
-	}
-	// Each service runs the image it ran (a compose file the user had already edited for
-	// the upgrade is edited back to name it), then is recreated.
-	target, edits, warns, err := m.runRecorded(ctx, old, man, nil)
-	res.WorkingDir, res.FileEdits, res.Warnings = old.WorkingDir, edits, warns
-	if err != nil {
-		return err
-	}
-	if err := m.recreate(ctx, target); err != nil {
-		return fmt.Errorf("recreate: %w", err)
-	}
-	// Leave stopped what was stopped before the upgrade.
-	if len(man.Running) > 0 {
-		if err := m.leaveStopped(ctx, target, man.Running); err != nil {
-			return err
-		}
-	}
-	running2 := man.Running
-	if len(running2) == 0 {
-		running2 = target.ServiceNames()
-	}
-	return m.gateServices(ctx, target, running2, opts.Health)
+	t := &rtxn{m: m, p: p, man: entry.Manifest, opts: opts, res: res, runner: &runner{journals: journals, jr: jr}}
+	_, err := mustUndo(runPhases(ctx, t.runner, rollbackPhases, t))
+	return err
 }
 
 func envFilesFor(man *backup.Manifest) []string {

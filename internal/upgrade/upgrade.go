@@ -4,7 +4,8 @@
 // rollback, the journaled restore, status and prune. After an upgrade, a rollback or a
 // restore the compose file names what runs (filenames.go: minimal edits through
 // internal/composefile; a restore recreates what the restored files describe otherwise).
-// Read Upgrade top to bottom: each phase is written to the journal before it acts.
+// Read Upgrade top to bottom: the plan, the policy, then the phases (phase_*.go), each
+// written to the journal before it acts by one runner (phases.go), one failure path (fail).
 package upgrade
 
 import (
@@ -121,6 +122,10 @@ type Result struct {
 	FileEdits []composefile.Edit `json:"file_edits,omitempty"`
 	// Rollback says what the automatic rollback did (outcome rolled-back).
 	Rollback *RollbackResult `json:"rollback,omitempty"`
+
+	// phasesRun are the names of the phases the upgrade ran, in order (tests compare
+	// them with Plan.Phases).
+	phasesRun []string
 }
 
 // Error is returned when an upgrade did not end upgraded; Outcome says how it ended.
@@ -148,166 +153,97 @@ func (e *Error) Unwrap() error { return e.Cause }
 // ErrInterrupted means an earlier operation left a journal: resolve it first.
 var ErrInterrupted = errors.New("an interrupted operation must be resolved first")
 
+// txn is one upgrade in progress: what its phases (phase_*.go) read and write.
+type txn struct {
+	m        *Manager
+	p        *project.Project
+	opts     Options
+	journals Journals
+	plan     *Plan
+	res      *Result
+	// runner holds the journal (jr) and the phases run so far.
+	*runner
+	// stopAt is when the services stopped (phase stop): the downtime starts there.
+	stopAt time.Time
+	// man is the upgrade's backup (phase backup).
+	man *backup.Manifest
+	// target is the project as recreated on the new images (phase recreate), the gate's.
+	target *project.Project
+}
+
+// upgradePhases are the upgrade's phases after the plan (phase_plan.go), in order. Until
+// backup has recorded backed-up no data has changed; from there on a failure restores
+// from the backup.
+var upgradePhases = []phase[*txn]{
+	stopPhase,     // phase_stop.go
+	backupPhase,   // phase_backup.go
+	verifyPhase,   // phase_reset.go (--reset-data)
+	resetPhase,    // phase_reset.go (--reset-data)
+	mergePhase,    // phase_merge.go (config merges)
+	recreatePhase, // phase_recreate.go
+	gatePhase,     // phase_gate.go
+	commitPhase,   // phase_commit.go
+}
+
 // Upgrade runs the transaction. The caller holds the project lock.
 func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options) (*Result, error) {
-	journals := m.journals(p.Name)
-	if err := journals.NonePending(); err != nil {
+	t := &txn{m: m, p: p, opts: opts, journals: m.journals(p.Name)}
+	if err := t.journals.NonePending(); err != nil {
 		return nil, err
 	}
-
-	// 1. Plan and preflight: pull the targets while everything still runs.
-	plan, err := m.makePlan(ctx, p, opts)
-	if err != nil {
-		if plan != nil {
-			m.unpull(ctx, plan)
-			return &Result{Plan: plan, Outcome: OutcomeRefused, Error: err.Error()}, &Error{Outcome: OutcomeRefused, Cause: err}
-		}
-		return nil, err
+	// The plan: pull the targets while everything still runs, check, measure.
+	if err := t.makePlan(ctx); err != nil {
+		return t.res, err
 	}
-	res := &Result{Plan: plan}
-	if plan.NothingToDo && !opts.Force {
-		res.Outcome = OutcomeNothingToDo
-		return res, nil
+	if t.plan.NothingToDo && !opts.Force {
+		t.res.Outcome = OutcomeNothingToDo
+		return t.res, nil
 	}
-	// 2. Breaking-change policy.
-	if len(plan.Breaking) > 0 && !opts.AcceptBreaking && !opts.DryRun {
-		m.unpull(ctx, plan)
-		var lines []string
-		for _, f := range plan.Breaking {
-			lines = append(lines, f.String())
-		}
-		cause := fmt.Errorf("breaking change: %s; read the notes, then run again with --accept-breaking (and --reset-data SOURCE to start that data afresh)", strings.Join(lines, "; "))
-		res.Outcome, res.Error = OutcomeRefused, cause.Error()
-		_ = journals.Append(Record{Op: "upgrade", Result: string(OutcomeRefused), Started: plan.Created, Images: plan.Changes, Error: cause.Error()})
-		return res, &Error{Outcome: OutcomeRefused, Cause: cause}
+	// The breaking-change policy.
+	if err := t.policy(ctx); err != nil {
+		return t.res, err
 	}
+	t.plan.Phases = describePhases(upgradePhases, t)
 	if opts.DryRun {
-		m.unpull(ctx, plan)
-		res.Outcome = OutcomeDryRun
-		return res, nil
+		m.unpull(ctx, t.plan)
+		t.res.Outcome = OutcomeDryRun
+		return t.res, nil
 	}
+	// The journal, then the phases, each recorded in it before it acts.
+	if err := t.begin(); err != nil {
+		return nil, err
+	}
+	err := runPhases(ctx, t.runner, upgradePhases, t)
+	t.res.phasesRun = t.ran
+	if err == nil {
+		return t.res, nil
+	}
+	undo, cause := mustUndo(err)
+	if undo {
+		return t.fail(ctx, cause)
+	}
+	if len(t.ran) == 0 {
+		return nil, cause // the journal could not be written: nothing was touched
+	}
+	return t.res, cause // committed: the history could not be written
+}
 
+// begin writes the journal: planned, nothing stopped yet.
+func (t *txn) begin() error {
+	p, plan := t.p, t.plan
 	jr := &Journal{
 		Op: "upgrade", Project: p.Name, PID: os.Getpid(), Started: plan.Created, Phase: PhasePlanned,
 		Running: plan.running.Services, Containers: plan.running.IDs, Images: plan.Changes,
 		WorkingDir: p.WorkingDir, ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles, Profiles: p.Profiles,
 	}
-	if err := journals.Save(jr); err != nil {
-		return nil, err
-	}
-
-	// 3. Stop and back up. Until the backup is complete the data is untouched.
-	stopAt := time.Now()
-	jr.Phase = PhaseBackingUp
-	if err := journals.Save(jr); err != nil {
-		return nil, err
-	}
-	m.logf("stopping %s", strings.Join(plan.running.Services, ", "))
-	if err := p.Stop(ctx, m.Engine, plan.running); err != nil {
-		return m.fail(ctx, p, jr, res, opts, fmt.Errorf("stopping: %w", err))
-	}
-	info := &backup.UpgradeInfo{From: map[string]string{}, To: map[string]string{}}
-	for _, c := range plan.Changes {
-		info.From[c.Service], info.To[c.Service] = c.From(), c.To()
-	}
-	man, err := m.Snapshots.Backup(ctx, p, snapshot.BackupOptions{
-		Reason: "upgrade", Stopped: &plan.running, Upgrade: info,
-		Compression: opts.Compression, Level: opts.Level, ExtraFiles: plan.mergeFiles(),
-		IncludeHostPaths: opts.IncludeHostPaths, Sizes: plan.sizeMap(),
-	})
-	if err != nil {
-		return m.fail(ctx, p, jr, res, opts, fmt.Errorf("backup: %w", err))
-	}
-	res.BackupID = man.ID
-	jr.BackupID = man.ID
-	jr.Phase = PhaseBackedUp
-	if jr.Images, err = pinImages(ctx, m.Engine, p.Name, man.ID, jr.Images); err != nil {
-		return m.fail(ctx, p, jr, res, opts, err)
-	}
-	plan.Changes = jr.Images
-	if err := journals.Save(jr); err != nil {
-		return m.fail(ctx, p, jr, res, opts, err)
-	}
-	m.logf("backup %s complete", man.ID)
-
-	// 3b. --reset-data: empty the named sources, once their archives have been read back
-	// and verified. A failure there changed nothing: the rollback starts what ran.
-	if len(opts.ResetData) > 0 {
-		jr.Phase = PhaseVerifying
-		if err := journals.Save(jr); err != nil {
-			return m.fail(ctx, p, jr, res, opts, err)
-		}
-		if err := m.verifyReset(man, opts.ResetData); err != nil {
-			return m.fail(ctx, p, jr, res, opts, fmt.Errorf("reset-data: %w; nothing was emptied", err))
-		}
-		jr.Phase = PhaseResetting
-		if err := journals.Save(jr); err != nil {
-			return m.fail(ctx, p, jr, res, opts, err)
-		}
-		if err := m.resetData(ctx, man, opts.ResetData); err != nil {
-			return m.fail(ctx, p, jr, res, opts, fmt.Errorf("reset-data: %w", err))
-		}
-	}
-
-	// 4. Merge configs into the new templates (the old files are in the backup).
-	if len(plan.merges) > 0 {
-		jr.Phase = PhaseMerging
-		if err := journals.Save(jr); err != nil {
-			return m.fail(ctx, p, jr, res, opts, err)
-		}
-		if err := m.applyMerges(man.ID, plan); err != nil {
-			return m.fail(ctx, p, jr, res, opts, fmt.Errorf("config merge: %w", err))
-		}
-	}
-
-	// 5. Recreate on the new images. --image: first the compose file names them too (the
-	// files before the edit are in the backup; a rollback puts them back).
-	jr.Phase = PhaseRecreating
-	if err := journals.Save(jr); err != nil {
-		return m.fail(ctx, p, jr, res, opts, err)
-	}
-	target := withImages(p, opts.Images)
-	if len(plan.FileEdits) > 0 {
-		if err := composefile.Apply(plan.FileEdits); err != nil {
-			plan.Warnings = append(plan.Warnings, fmt.Sprintf("writing the new image references into the compose files failed (%v): they still name the old ones; edit them by hand before the next `docker compose up -d`", err))
-		} else {
-			res.FileEdits = plan.FileEdits
-			for _, e := range plan.FileEdits {
-				m.logf("edited %s", e.Describe(p.WorkingDir))
-			}
-			np, err := m.reload(ctx, p)
-			if err != nil {
-				return m.fail(ctx, p, jr, res, opts, err)
-			}
-			target = withImages(np, opts.Images)
-		}
-	}
-	m.logf("recreating %s", strings.Join(target.ServiceNames(), ", "))
-	if err := m.recreate(ctx, target); err != nil {
-		return m.fail(ctx, p, jr, res, opts, fmt.Errorf("recreate: %w", err))
-	}
-
-	// 6. Health gate.
-	jr.Phase = PhaseHealth
-	if err := journals.Save(jr); err != nil {
-		return m.fail(ctx, p, jr, res, opts, err)
-	}
-	if err := m.gateServices(ctx, target, allServices(target), opts.Health); err != nil {
-		return m.fail(ctx, p, jr, res, opts, err)
-	}
-
-	// 7. Commit.
-	res.Downtime = time.Since(stopAt)
-	res.Outcome = OutcomeUpgraded
-	if err := journals.Finish(Record{Op: "upgrade", Result: string(OutcomeUpgraded), Started: jr.Started, BackupID: man.ID, Images: plan.Changes, Downtime: res.Downtime}); err != nil {
-		return res, err
-	}
-	return res, nil
+	t.runner = &runner{journals: t.journals, jr: jr}
+	return t.journals.Save(jr)
 }
 
-// fail ends an upgrade that failed after something was stopped: roll back unless told not to.
-func (m *Manager) fail(ctx context.Context, p *project.Project, jr *Journal, res *Result, opts Options, cause error) (*Result, error) {
-	journals := m.journals(p.Name)
+// fail is the one failure path of an upgrade that failed after something was stopped:
+// roll back (resolve) unless told not to.
+func (t *txn) fail(ctx context.Context, cause error) (*Result, error) {
+	m, p, jr, res, opts, journals := t.m, t.p, t.jr, t.res, t.opts, t.journals
 	res.Error = cause.Error()
 	if opts.NoAutoRollback {
 		res.Outcome = OutcomeFailed

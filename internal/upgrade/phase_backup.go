@@ -1,0 +1,58 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker/go-units"
+)
+
+// backupPhase archives every data source (and the config files a merge will rewrite) of
+// the stopped project into a new backup, pins the old images under the backup's ID, and
+// then records backed-up with the backup's ID: from there on data may change and a
+// failure restores from this backup. It runs in backing-up, which the stop recorded.
+// Undone by the failure path: before backed-up the partial backup is dropped and what
+// ran is started again (resolve).
+var backupPhase = phase[*txn]{
+	name:    "backup",
+	journal: PhaseBackingUp,
+	describe: func(t *txn) string {
+		n := 0
+		for _, s := range t.plan.Sources {
+			if s.NotBackedUp == "" {
+				n++
+			}
+		}
+		return fmt.Sprintf("back up %d data source(s), about %s, into a new backup; pin the old images to it", n, units.HumanSize(float64(t.plan.BackupBytes)))
+	},
+	run: func(ctx context.Context, t *txn) error {
+		m, plan, jr := t.m, t.plan, t.jr
+		info := &backup.UpgradeInfo{From: map[string]string{}, To: map[string]string{}}
+		for _, c := range plan.Changes {
+			info.From[c.Service], info.To[c.Service] = c.From(), c.To()
+		}
+		man, err := m.Snapshots.Backup(ctx, t.p, snapshot.BackupOptions{
+			Reason: "upgrade", Stopped: &plan.running, Upgrade: info,
+			Compression: t.opts.Compression, Level: t.opts.Level, ExtraFiles: plan.mergeFiles(),
+			IncludeHostPaths: t.opts.IncludeHostPaths, Sizes: plan.sizeMap(),
+		})
+		if err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		t.man = man
+		t.res.BackupID = man.ID
+		jr.BackupID = man.ID
+		jr.Phase = PhaseBackedUp
+		if jr.Images, err = pinImages(ctx, m.Engine, t.p.Name, man.ID, jr.Images); err != nil {
+			return err
+		}
+		plan.Changes = jr.Images
+		if err := t.journals.Save(jr); err != nil {
+			return err
+		}
+		m.logf("backup %s complete", man.ID)
+		return nil
+	},
+}

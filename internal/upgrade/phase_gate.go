@@ -1,0 +1,20 @@
+package upgrade
+
+import (
+	"context"
+	"strings"
+)
+
+// gatePhase waits for every service of the recreated project to prove healthy (journal:
+// health; gateServices). The new version may have migrated the data: undone by the failure
+// path's restore from the backup.
+var gatePhase = phase[*txn]{
+	name:    "gate",
+	journal: PhaseHealth,
+	describe: func(t *txn) string {
+		return "wait for " + strings.Join(allServices(t.p), ", ") + " to prove healthy; roll back from the backup if not"
+	},
+	run: func(ctx context.Context, t *txn) error {
+		return t.m.gateServices(ctx, t.target, allServices(t.target), t.opts.Health)
+	},
+}

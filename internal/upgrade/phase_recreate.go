@@ -1,0 +1,51 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/docker-maim/docker-maim/internal/composefile"
+)
+
+// recreatePhase recreates every service on its new image (journal: recreating). With
+// --image the compose or env files are first edited to name the new images and the
+// project loaded again from them (a failed edit is a warning: the files still name the
+// old images). The files before the edit are in the backup; undone by the failure path:
+// restore from the backup, the old images re-pinned, recreate.
+var recreatePhase = phase[*txn]{
+	name:    "recreate",
+	journal: PhaseRecreating,
+	describe: func(t *txn) string {
+		s := "recreate " + strings.Join(allServices(t.p), ", ") + " on the new images"
+		if n := len(t.plan.FileEdits); n > 0 {
+			s = fmt.Sprintf("write the new image references into the compose files (%d edit(s)), then %s", n, s)
+		}
+		return s
+	},
+	run: func(ctx context.Context, t *txn) error {
+		m, p, plan := t.m, t.p, t.plan
+		target := withImages(p, t.opts.Images)
+		if len(plan.FileEdits) > 0 {
+			if err := composefile.Apply(plan.FileEdits); err != nil {
+				plan.Warnings = append(plan.Warnings, fmt.Sprintf("writing the new image references into the compose files failed (%v): they still name the old ones; edit them by hand before the next `docker compose up -d`", err))
+			} else {
+				t.res.FileEdits = plan.FileEdits
+				for _, e := range plan.FileEdits {
+					m.logf("edited %s", e.Describe(p.WorkingDir))
+				}
+				np, err := m.reload(ctx, p)
+				if err != nil {
+					return err
+				}
+				target = withImages(np, t.opts.Images)
+			}
+		}
+		t.target = target
+		m.logf("recreating %s", strings.Join(target.ServiceNames(), ", "))
+		if err := m.recreate(ctx, target); err != nil {
+			return fmt.Errorf("recreate: %w", err)
+		}
+		return nil
+	},
+}

@@ -1,0 +1,52 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// --reset-data empties the named sources in two phases, once the backup is complete.
+
+// noResetData skips the --reset-data phases of an upgrade without it.
+func noResetData(t *txn) string {
+	if len(t.opts.ResetData) == 0 {
+		return "no --reset-data"
+	}
+	return ""
+}
+
+// verifyPhase reads back and verifies the archives of the sources to empty. It changes
+// nothing (journal: verifying): on failure the failure path starts what ran, as before
+// the backup.
+var verifyPhase = phase[*txn]{
+	name:    "verify",
+	journal: PhaseVerifying,
+	skip:    noResetData,
+	describe: func(t *txn) string {
+		return "read back and verify the backup's archives of " + strings.Join(t.opts.ResetData, ", ") + " (nothing is emptied unless they verify)"
+	},
+	run: func(_ context.Context, t *txn) error {
+		if err := t.m.verifyReset(t.man, t.opts.ResetData); err != nil {
+			return fmt.Errorf("reset-data: %w; nothing was emptied", err)
+		}
+		return nil
+	},
+}
+
+// resetPhase empties the sources (journal: resetting). Undone by the failure path's
+// restore from the backup.
+var resetPhase = phase[*txn]{
+	name:    "reset",
+	journal: PhaseResetting,
+	skip:    noResetData,
+	describe: func(t *txn) string {
+		return "empty " + strings.Join(t.opts.ResetData, ", ") + " (--reset-data: the new version starts that data afresh)"
+	},
+	run: func(ctx context.Context, t *txn) error {
+		if err := t.m.resetData(ctx, t.man, t.opts.ResetData); err != nil {
+			return fmt.Errorf("reset-data: %w", err)
+		}
+		return nil
+	},
+}

@@ -1,0 +1,18 @@
+package upgrade
+
+import "context"
+
+// rollbackGate waits for what ran at the backup (every service when the backup does not
+// say) to prove healthy.
+var rollbackGate = phase[*rtxn]{
+	name:     "gate",
+	journal:  PhaseRollingBack,
+	describe: func(*rtxn) string { return "wait for what ran to prove healthy" },
+	run: func(ctx context.Context, t *rtxn) error {
+		running := t.man.Running
+		if len(running) == 0 {
+			running = t.target.ServiceNames()
+		}
+		return t.m.gateServices(ctx, t.target, running, t.opts.Health)
+	},
+}

@@ -1,0 +1,31 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+)
+
+// rollbackSafety backs up the state the rollback replaces (reason pre-rollback), unless
+// --no-safety-backup (an upgrade's own automatic rollback never takes one).
+var rollbackSafety = phase[*rtxn]{
+	name:    "safety-backup",
+	journal: PhaseRollingBack,
+	skip: func(t *rtxn) string {
+		if t.opts.NoSafetyBackup {
+			return "no safety backup"
+		}
+		return ""
+	},
+	describe: func(*rtxn) string { return "back up the state the rollback replaces" },
+	run: func(ctx context.Context, t *rtxn) error {
+		safety, err := t.m.Snapshots.Backup(ctx, t.p, snapshot.BackupOptions{Reason: "pre-rollback", Stopped: &t.running})
+		if err != nil {
+			return fmt.Errorf("safety backup failed, nothing was rolled back (add --no-safety-backup to skip it): %w", err)
+		}
+		t.res.SafetyID = safety.ID
+		t.m.logf("the state before this rollback is in backup %s", safety.ID)
+		return nil
+	},
+}
