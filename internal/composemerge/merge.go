@@ -136,8 +136,9 @@ func MergeWith(base, user, upstream []byte, opts Options) ([]byte, Report, error
 			return nil, Report{}, err
 		}
 	}
+	own := dependsPairs(up)
 	m.mergeTop(bs, us, up)
-	m.dropDanglingDepends(up)
+	m.dropDanglingDepends(up, own)
 	out := upstream
 	if m.dirty {
 		fixAliases(upDoc, map[*yaml.Node]bool{})
@@ -1042,9 +1043,23 @@ func (m *merger) mergeKeyed(svc, kind string, bv, uv, up *yaml.Node) bool {
 	return true
 }
 
+// dependsPairs lists the (service, dependency) pairs of a file's depends_on entries.
+func dependsPairs(root *yaml.Node) map[[2]string]bool {
+	out := map[[2]string]bool{}
+	svcs := resolve(mapGet(root, "services"))
+	for _, s := range mapKeys(svcs) {
+		es, _ := entriesOf("depends_on", mapGet(mapGet(svcs, s), "depends_on"))
+		for _, e := range es.list {
+			out[[2]string{s, e.key}] = true
+		}
+	}
+	return out
+}
+
 // dropDanglingDepends removes depends_on entries naming a service the result does not have
-// (a service the release removed that the user's edits still referred to).
-func (m *merger) dropDanglingDepends(up *yaml.Node) {
+// (a service the release removed that the user's edits still referred to); upstream's own
+// entries (own) are left as the release wrote them.
+func (m *merger) dropDanglingDepends(up *yaml.Node, own map[[2]string]bool) {
 	svcs := resolve(mapGet(up, "services"))
 	if svcs == nil || svcs.Kind != yaml.MappingNode {
 		return
@@ -1065,7 +1080,7 @@ func (m *merger) dropDanglingDepends(up *yaml.Node) {
 		}
 		var gone []string
 		for _, e := range es.list {
-			if !have[e.key] {
+			if !have[e.key] && !own[[2]string{s, e.key}] {
 				gone = append(gone, e.key)
 			}
 		}
