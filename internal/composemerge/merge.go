@@ -15,8 +15,9 @@
 // Two-way (no base): under a service both files have, the user's values for keys (and list
 // entries) both files have are kept; user-only services and user-only top-level definitions
 // (volumes, networks, secrets, configs) are kept; user-only keys inside a shared service are
-// dropped (they cannot be told apart from what the release removed) and reported. An image is
-// kept only where the repository stays the same (the user's tag on upstream's image name).
+// dropped (they cannot be told apart from what the release removed) and reported. The user's
+// image tag is kept only on upstream's image name when upstream's tag floats (none, latest,
+// a variable): a tag upstream fixes may be the one the user's file had from the old release.
 //
 // The report also lists the services that appear and disappear and the binds that move (same
 // container target, another host source; or a host source the new file no longer mounts).
@@ -58,7 +59,7 @@ const (
 	RuleTwoWayDropped    = "two-way-dropped"        // two-way: a user-only key of a shared service not carried
 	RuleKnownRemoved     = "release-removed"        // a service the caller says the release removed (Options.RemovedServices)
 	RuleDanglingDepends  = "dangling-depends-on"    // depends_on on a service the result no longer has: dropped
-	RuleUnchangedCarried = "unchanged"              // (not emitted; reserved)
+	RuleTwoWayReleaseTag = "two-way-release-tag"    // two-way: upstream names a version: its tag, not the user's
 )
 
 // Change is one rule the merge applied.
@@ -653,6 +654,13 @@ func splitImage(ref string) (name, tag string) {
 	return ref, ""
 }
 
+// floating tells whether an image reference names no fixed version: no tag, "latest", or a
+// tag written with a variable.
+func floating(ref string) bool {
+	_, tag := splitImage(ref)
+	return tag == "" || tag == "latest" || strings.Contains(tag, "${")
+}
+
 func (m *merger) mergeImage(svc string, bv, uv, up *yaml.Node) {
 	pv := mapGet(up, "image")
 	u, p := resolve(uv), resolve(pv)
@@ -672,8 +680,11 @@ func (m *merger) mergeImage(svc string, bv, uv, up *yaml.Node) {
 		m.add(Change{Service: svc, Path: "image", Rule: rule, Old: p.Value, New: u.Value})
 	}
 	switch {
-	case m.twoWay && uName == pName:
+	case m.twoWay && uName == pName && floating(p.Value):
 		set(RuleImagePinned)
+	case m.twoWay && uName == pName:
+		// Without a base the user's tag may be the old release's own: the release's tag wins.
+		m.add(Change{Service: svc, Path: "image", Rule: RuleTwoWayReleaseTag, Old: p.Value, New: p.Value, User: u.Value})
 	case m.twoWay:
 		m.add(Change{Service: svc, Path: "image", Rule: RuleImageRenamed, Old: p.Value, New: p.Value, User: u.Value})
 	case bv == nil: // the user added an image key upstream also has

@@ -219,6 +219,26 @@ func TestMaiBot012To1xTwoWay(t *testing.T) {
 	}
 }
 
+func TestTwoWayImageTags(t *testing.T) {
+	for _, c := range []struct{ user, up, want, rule string }{
+		{"app/bot:0.12.3", "app/bot:latest", "app/bot:0.12.3", RuleImagePinned},
+		{"app/bot:0.12.3", "app/bot", "app/bot:0.12.3", RuleImagePinned},
+		{"app/bot:1.0.0", "app/bot:2.0.0", "app/bot:2.0.0", RuleTwoWayReleaseTag},
+		{"old/bot:1.0.0", "new/bot:latest", "new/bot:latest", RuleImageRenamed},
+	} {
+		out, rep, err := Merge(nil, []byte("services:\n  a:\n    image: "+c.user+"\n"), []byte("services:\n  a:\n    image: "+c.up+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := svc(t, out, "a")["image"]; got != c.want {
+			t.Errorf("%s onto %s: %v", c.user, c.up, got)
+		}
+		if ch := findChange(rep, "a", "image"); ch == nil || ch.Rule != c.rule {
+			t.Errorf("%s onto %s: %+v", c.user, c.up, ch)
+		}
+	}
+}
+
 func TestNoUserChangeIsUpstreamByteForByte(t *testing.T) {
 	base, up := read(t, "maibot-0.12-upstream.yaml"), read(t, "maibot-1.x-upstream.yaml")
 	out, rep, err := Merge(base, base, up)

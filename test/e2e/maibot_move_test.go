@@ -19,8 +19,8 @@ import (
 // another address, an extra service) comes up; the merged 1.x file (composemerge, three-way on
 // the 0.12 release file) keeps the user's edits and, once up, the 1.x core has moved MaiBot.db
 // forward and the adapter is gone with its config still on the host; the 1.x file without the
-// confirmation variable is refused by the bot, and the old 0.12 file alone (no data rollback)
-// crash-loops on the migrated database.
+// confirmation variable is refused by the bot; the two-way merge runs too; and the old 0.12
+// file alone (no data rollback) crash-loops on the migrated database.
 func TestMaiBotStandinMove(t *testing.T) {
 	t.Parallel()
 	p := newProject(t, "maibot-move", "")
@@ -97,6 +97,30 @@ func TestMaiBotStandinMove(t *testing.T) {
 	}
 	if olds, _ := filepath.Glob(p.Path("docker-config/mmc/old/bot_config_*.toml")); len(olds) != 1 {
 		t.Errorf("config/old: %v", olds)
+	}
+
+	// The two-way merge (no base; the release is known to drop adapters) gives a file that
+	// runs the same deployment.
+	twoWay, rep2, err := composemerge.MergeWith(nil, user, up, composemerge.Options{RemovedServices: []string{"adapters"}})
+	must(t, err)
+	if rep2.Mode != composemerge.TwoWay || !slices.Equal(rep2.ServicesRemoved, []string{"adapters"}) {
+		t.Fatalf("two-way report: %+v", rep2)
+	}
+	p.WriteFile("compose.yaml", string(twoWay))
+	compose(t, p, "up", "-d", "--wait", "--remove-orphans")
+	if core := p.wantService("core", "2.0.0"); !slices.Contains(core.Config.Env, "TZ=Europe/Berlin") {
+		t.Errorf("two-way core env: %v", core.Config.Env)
+	}
+	p.wantService("watcher", "1.0.0")
+	// Without a base the pinned 1.1.0 cannot be told from the old release's tag: the new
+	// release's fixed tag wins, and the report says so.
+	p.wantService("napcat", "1.0.0")
+	var said bool
+	for _, c := range rep2.Changes {
+		said = said || (c.Service == "napcat" && c.Rule == composemerge.RuleTwoWayReleaseTag && strings.HasSuffix(c.User, ":1.1.0"))
+	}
+	if !said {
+		t.Errorf("two-way report does not name napcat's tag: %+v", rep2.Changes)
 	}
 
 	// The 0.12 file back without the data: the 0.12 core refuses the migrated database.

@@ -21,6 +21,9 @@ package main
 //     version, like the bot's own migration. It answers HTTP on BOT_WEBUI_ADDR (default
 //     :8001) with its version, like the WebUI.
 //
+// BOT_MAIBOT=core is 0.12 on a 1.x image and 1.x on a 2.x or newer one, so the same value in
+// both compose files (a two-way merge keeps the user's) plays the version the image is.
+//
 // Every mode logs MaiBot's ready line ("全部系统初始化完成", src/main.py of MaiBot) before
 // "bot ready version=X".
 
@@ -150,9 +153,20 @@ func mountPoints() (map[string]bool, error) {
 
 var innerVersionLine = regexp.MustCompile(`(?m)^(version\s*=\s*)"[^"]*"`)
 
+// maibotMode resolves BOT_MAIBOT=core by the image's major version.
+func maibotMode(mode string) string {
+	if mode == "core" {
+		if major(version) < 2 {
+			return "0.12"
+		}
+		return "1.x"
+	}
+	return mode
+}
+
 // maibotStart runs the checks and migrations of a MaiBot mode before the bot goes ready.
 func maibotStart(mode string, p paths, eff *effective, log io.Writer) error {
-	switch mode {
+	switch maibotMode(mode) {
 	case "0.12":
 		envFile := envOr("BOT_ENV_FILE", "/MaiMBot/.env")
 		st, err := os.Stat(envFile)
@@ -245,7 +259,7 @@ func maibotStart(mode string, p paths, eff *effective, log io.Writer) error {
 		}
 		go serveWebUI(envOr("BOT_WEBUI_ADDR", ":8001"), log)
 	default:
-		return refuse(exitConfig, "unknown BOT_MAIBOT=%q (want 0.12, adapter or 1.x)", mode)
+		return refuse(exitConfig, "unknown BOT_MAIBOT=%q (want 0.12, adapter, 1.x or core)", mode)
 	}
 	return nil
 }

@@ -122,6 +122,15 @@ func TestMaiBotAdapter(t *testing.T) {
 	if out, err := s.cmd(v1, []string{"BOT_MAIBOT=2.x"}).CombinedOutput(); exitCode(err) != exitConfig {
 		t.Fatalf("unknown mode: %v\n%s", err, out)
 	}
+	version = "1.1.0"
+	if maibotMode("core") != "0.12" || maibotMode("adapter") != "adapter" {
+		t.Error("core on 1.x")
+	}
+	version = "2.0.0"
+	if maibotMode("core") != "1.x" {
+		t.Error("core on 2.x")
+	}
+	version = "0.0.0-dev"
 }
 
 func TestSQLiteHeader(t *testing.T) {
