@@ -54,6 +54,7 @@ test-engine-restart: rig
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzMergeTOML$$' -fuzztime=40000x ./internal/config
 	$(GO) test -run='^$$' -fuzz='^FuzzMergeDotenv$$' -fuzztime=40000x ./internal/config
+	$(GO) test -run='^$$' -fuzz='^FuzzComposeMerge$$' -fuzztime=1500x ./internal/composemerge
 
 ## bench: backup/restore and upgrade downtime against host tar|zstd, busybox tar and docker compose
 bench: rig install

@@ -425,6 +425,16 @@ func Diff(current, merged []byte, f Format, showSecrets bool) string {
 	return lineDiff(al, bl, ad, bd)
 }
 
+// LineDiff is Diff's line diff for callers that redact values themselves (the compose
+// merge): changed lines only, "-" shownA[i] for a line a[i] and "+" shownB[j] for b[j];
+// shownA and shownB must be as long as a and b.
+func LineDiff(a, b, shownA, shownB []string) string {
+	if len(shownA) != len(a) || len(shownB) != len(b) {
+		return Redacted + " (the diff of a file with secrets)\n"
+	}
+	return lineDiff(a, b, shownA, shownB)
+}
+
 // lineDiff is a small unified-style diff (changed lines only): the longest common
 // subsequence of a and b (configs are small), printing ad[i] for a[i], bd[j] for b[j].
 func lineDiff(al, bl, ad, bd []string) string {

@@ -18,6 +18,9 @@
 //     (ready and healthy, then exit 1 after BOT_CRASH_AFTER seconds, default 3: with a restart
 //     policy, a service that looks fine at first and then crash-loops). BOT_FAIL_ON=VERSION[,...]
 //     limits env BOT_FAIL to those versions (an upgrade whose new version alone fails);
+//   - with BOT_MAIBOT=0.12, adapter or 1.x it also plays one service of a MaiBot deployment
+//     (maibot.go): the .env file bind, the adapter's config, MaiBot.db's user_version moved
+//     forward and a newer one refused, the 0.x -> 1.x confirmation variable, required binds;
 //   - SIGTERM and SIGINT stop it at once with exit 0.
 //
 // Subcommands: (none) run; "healthcheck"; "print-config" (effective config as JSON on stdout,
@@ -332,6 +335,16 @@ func serve(p paths, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "bot warning: config [inner].version %q differs from the template's %q\n",
 			eff.InnerVersion, eff.TemplateInnerVersion)
 	}
+	if mode := os.Getenv("BOT_MAIBOT"); mode != "" {
+		if err := maibotStart(mode, p, eff, stdout); err != nil {
+			fmt.Fprintf(stderr, "bot error: %v\n", err)
+			var me *maibotError
+			if errors.As(err, &me) {
+				return me.code
+			}
+			return exitCrash
+		}
+	}
 	if err := os.MkdirAll(p.data, 0o755); err != nil {
 		fmt.Fprintf(stderr, "bot error: %v\n", err)
 		return exitCrash
@@ -365,6 +378,9 @@ func serve(p paths, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "bot stopping signal=%s\n", s)
 			return exitOK
 		}
+	}
+	if os.Getenv("BOT_MAIBOT") != "" {
+		fmt.Fprintln(stdout, maibotReadyLine)
 	}
 	fmt.Fprintf(stdout, "bot ready version=%s\n", version)
 
