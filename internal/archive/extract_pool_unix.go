@@ -40,6 +40,14 @@ const (
 	poolBatchBytes = 1 << 20  // ... or this many bytes
 )
 
+// Test hooks: poolBudgetBytes is the budget in force; testHookWrite runs before a writer creates a
+// file (an error fails it); testHookPoolClosed gets the peak of the budget in use.
+var (
+	poolBudgetBytes    int64 = poolBudget
+	testHookWrite      func(rel string) error
+	testHookPoolClosed func(peak int64)
+)
+
 func poolWorkers() int {
 	return min(8, max(2, 2*runtime.GOMAXPROCS(0)))
 }
@@ -72,6 +80,8 @@ type writePool struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	used   int64
+	peak   int64
+	budget int64
 	err    error
 	failed chan struct{} // closed at the first writer error
 	closed bool
@@ -79,7 +89,7 @@ type writePool struct {
 
 func newWritePool(x *extractor) *writePool {
 	n := poolWorkers()
-	p := &writePool{x: x, work: make(chan *batch, 2*n), paths: map[string]*batch{}, failed: make(chan struct{})}
+	p := &writePool{x: x, work: make(chan *batch, 2*n), paths: map[string]*batch{}, failed: make(chan struct{}), budget: poolBudgetBytes}
 	p.cond = sync.NewCond(&p.mu)
 	p.wg.Add(n)
 	for range n {
@@ -128,18 +138,16 @@ func (p *writePool) Err() error {
 // have to wait (the writers free the budget only of batches they have).
 func (p *writePool) acquire(n int64) {
 	p.mu.Lock()
-	if p.used+n <= poolBudget || p.used == 0 {
-		p.used += n
+	if p.used+n > p.budget && p.used > 0 {
 		p.mu.Unlock()
-		return
-	}
-	p.mu.Unlock()
-	p.flush()
-	p.mu.Lock()
-	for p.used+n > poolBudget && p.used > 0 {
-		p.cond.Wait()
+		p.flush()
+		p.mu.Lock()
+		for p.used+n > p.budget && p.used > 0 {
+			p.cond.Wait()
+		}
 	}
 	p.used += n
+	p.peak = max(p.peak, p.used)
 	p.mu.Unlock()
 }
 
@@ -236,6 +244,9 @@ func (p *writePool) close() error {
 		p.waitAll()
 		close(p.work)
 		p.wg.Wait()
+		if testHookPoolClosed != nil {
+			testHookPoolClosed(p.peak)
+		}
 	}
 	return p.Err()
 }
@@ -278,6 +289,11 @@ func (p *writePool) writer() {
 // already there (from before the extraction: duplicates in the archive are waited for) is
 // replaced.
 func (x *extractor) writeFile(fd int, j *fileJob) error {
+	if testHookWrite != nil {
+		if err := testHookWrite(j.rel); err != nil {
+			return err
+		}
+	}
 	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	ffd, err := unix.Openat(fd, j.base, flags, 0o600)
 	if err == unix.EEXIST {
