@@ -26,7 +26,7 @@ func restoreData(b *testing.B) (string, int64) {
 		if s := os.Getenv("MAIM_RESTORE_FILES"); s != "" {
 			fmt.Sscan(s, &files)
 		}
-		dir, err := os.MkdirTemp("", "maim-restore-")
+		dir, err := os.MkdirTemp(os.Getenv("MAIM_RESTORE_DIR"), "maim-restore-")
 		if err != nil {
 			restoreTree.err = err
 			return
@@ -150,7 +150,7 @@ func resetHWM() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 func BenchmarkRestore(b *testing.B) {
 	archive, size := restoreData(b)
-	dest := filepath.Join(b.TempDir(), "dest")
+	dest := filepath.Join(restoreTree.dir, "dest")
 	b.SetBytes(size)
 	var peak int64
 	for b.Loop() {
@@ -177,6 +177,14 @@ func BenchmarkRestore(b *testing.B) {
 	b.ReportMetric(float64(restoreTree.files), "files")
 }
 
+// BenchmarkRestoreSerial is Extract without its writer pool: every file written by the reading
+// goroutine, as before the pool (the "before" figure, measured in the same run).
+func BenchmarkRestoreSerial(b *testing.B) {
+	poolMaxFileBytes = -1
+	defer func() { poolMaxFileBytes = poolMaxFile }()
+	BenchmarkRestore(b)
+}
+
 func benchRestoreHost(b *testing.B, script string) {
 	for _, tool := range []string{"zstd", "tar", "sync"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -184,7 +192,7 @@ func benchRestoreHost(b *testing.B, script string) {
 		}
 	}
 	archive, size := restoreData(b)
-	dest := filepath.Join(b.TempDir(), "dest")
+	dest := filepath.Join(restoreTree.dir, "dest")
 	os.MkdirAll(dest, 0o755)
 	b.SetBytes(size)
 	var peak int64

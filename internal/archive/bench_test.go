@@ -218,7 +218,8 @@ var _ = io.Discard
 // `zstd -dc F | tar -xf -`, and BenchmarkRestoreHostSync the same followed by `sync -f` (Extract
 // ends with syncfs: a restore replaces the only other copy of the data). Each reports its
 // peak RSS (VmHWM of this process for Extract, reset before each run; ru_maxrss of the pipeline
-// for the host) as peak-MiB.
+// for the host) as peak-MiB. MAIM_RESTORE_DIR puts the archive and the destination on another
+// file system (default: the temp dir).
 var restoreTree struct {
 	once    sync.Once
 	dir     string

@@ -141,12 +141,12 @@ func TestExtractDuplicatesAcrossWriters(t *testing.T) {
 		hs = append(hs, content(fileH(fmt.Sprintf("./a/f%03d", i)), 100+i))
 	}
 	hs = append(hs,
-		content(fileH("./a/f000"), 7),  // file, then file
-		dirH("./a/f001/"),              // file, then dir
+		content(fileH("./a/f000"), 7), // file, then file
+		dirH("./a/f001/"),             // file, then dir
 		content(fileH("./a/f001/in"), 3),
 		content(fileH("./a/f002"), 5),
 		linkH("./a/f002", "target", tar.TypeSymlink), // file, then symlink
-		linkH("./a/hl", "./a/f003", tar.TypeLink),     // hardlink to a pooled file
+		linkH("./a/hl", "./a/f003", tar.TypeLink),    // hardlink to a pooled file
 		dirH("./b/"),
 		content(fileH("./b/x"), 10),
 	)

@@ -40,16 +40,17 @@ const (
 	poolBatchBytes = 1 << 20  // ... or this many bytes
 )
 
-// Test hooks: poolBudgetBytes is the budget in force; testHookWrite runs before a writer creates a
+// Test hooks: poolBudgetBytes is the budget in force, poolMaxFileBytes the largest pooled file; testHookWrite runs before a writer creates a
 // file (an error fails it); testHookPoolClosed gets the peak of the budget in use.
 var (
 	poolBudgetBytes    int64 = poolBudget
+	poolMaxFileBytes   int64 = poolMaxFile // -1: no pool (BenchmarkRestoreSerial)
 	testHookWrite      func(rel string) error
 	testHookPoolClosed func(peak int64)
 )
 
 func poolWorkers() int {
-	return min(8, max(2, 2*runtime.GOMAXPROCS(0)))
+	return min(8, max(2, runtime.GOMAXPROCS(0)))
 }
 
 // fileJob is one regular file a writer creates in its batch's directory.

@@ -278,7 +278,7 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 	if err != nil {
 		return err
 	}
-	if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA) && h.Size <= poolMaxFile && !(seen && prevDir) {
+	if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA) && h.Size <= poolMaxFileBytes && !(seen && prevDir) {
 		// A small file (not replacing a directory of the archive): to the writers.
 		x.pool.wait(rel)
 		x.stats.Files++
