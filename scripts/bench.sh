@@ -294,6 +294,9 @@ verdict() { # verdict OK TEXT
 }
 ok=$(awk -v a="${WALL[maim_backup]}" -v r="$REF_B" 'BEGIN{print (a <= 1.3*r) ? 1 : 0}')
 verdict "$ok" "backup time ${WALL[maim_backup]} s <= 1.3 x tar|zstd ($(awk -v r="$REF_B" 'BEGIN{printf "%.2f", 1.3*r}') s): ratio $(awk -v a="${WALL[maim_backup]}" -v r="$REF_B" 'BEGIN{printf "%.2f", a/r}')"
+# Restore (issue 12): docker maim restore (verify, then extract) beside zstd -dc | tar x.
+ok=$(awk -v a="${WALL[maim_restore]}" -v r="$REF_R" 'BEGIN{print (a <= 1.3*r) ? 1 : 0}')
+verdict "$ok" "restore time ${WALL[maim_restore]} s <= 1.3 x zstd -dc|tar x ($(awk -v r="$REF_R" 'BEGIN{printf "%.2f", 1.3*r}') s): ratio $(awk -v a="${WALL[maim_restore]}" -v r="$REF_R" 'BEGIN{printf "%.2f", a/r}')"
 for k in maim_backup maim_restore; do
   for what in RSS PLUGRSS CRSS; do
     declare -n arr=$what

@@ -18,7 +18,9 @@
 // decoder read a sequence of frames as one stream.
 //
 // Extract makes a destination exactly equal to an archive and refuses hostile
-// entries with *UnsafeEntryError; Scan reads and validates a whole archive.
+// entries with *UnsafeEntryError; Scan reads and validates a whole archive. On Linux and
+// macOS Extract writes small regular files on a few writer goroutines while it reads on
+// (batched by directory, content in flight bounded; see extract_pool_unix.go).
 package archive
 
 import (

@@ -49,6 +49,9 @@ func TestMain(m *testing.M) {
 	if benchTree.dir != "" {
 		os.RemoveAll(benchTree.dir)
 	}
+	if restoreTree.dir != "" {
+		os.RemoveAll(restoreTree.dir)
+	}
 	os.Exit(code)
 }
 
@@ -206,3 +209,22 @@ func BenchmarkExtractZstd(b *testing.B) {
 }
 
 var _ = io.Discard
+
+// The restore benchmarks: a tree shaped like the `make bench` volume, scaled down (MAIM_RESTORE_MB,
+// default 200 MB, with MAIM_RESTORE_FILES small files, default 20000: about half the bytes in
+// small files of 1-9 KiB in 100x10 directories, the rest a text log and random bytes), archived
+// once with Compress+WriteTar into a file; every run extracts it into an emptied directory, as
+// `docker maim restore` does into an emptied volume. BenchmarkRestoreHost is the reference,
+// `zstd -dc F | tar -xf -`, and BenchmarkRestoreHostSync the same followed by `sync -f` (Extract
+// ends with syncfs: a restore replaces the only other copy of the data). Each reports its
+// peak RSS (VmHWM of this process for Extract, reset before each run; ru_maxrss of the pipeline
+// for the host) as peak-MiB. MAIM_RESTORE_DIR puts the archive and the destination on another
+// file system (default: the temp dir).
+var restoreTree struct {
+	once    sync.Once
+	dir     string
+	archive string
+	bytes   int64
+	files   int64
+	err     error
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -105,7 +106,17 @@ type extractor struct {
 
 	// The parent directory of the previous entry, kept open.
 	parentRel string
-	parent    *os.File
+	parent    *dirHandle
+
+	// Writers of small regular files (directory archives on Linux and macOS).
+	pool *writePool
+}
+
+// dirHandle is an open directory of the destination, shared by reference count.
+type dirHandle struct {
+	f    *os.File
+	fdv  int
+	refs atomic.Int32
 }
 
 func split(rel string) (dir, base string) {

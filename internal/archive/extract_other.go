@@ -30,3 +30,6 @@ func (x *extractor) fileAttrs(f *os.File, h *tar.Header, dest string) error {
 	}
 	return nil
 }
+
+// writePool is the Linux and macOS writer pool of extractDir; unused here.
+type writePool struct{}

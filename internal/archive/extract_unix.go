@@ -33,7 +33,10 @@ func extractDir(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.H
 		}
 		if h.Typeflag != tar.TypeXGlobalHeader {
 			if err := x.entry(h, rd); err != nil {
-				return x.stats, err
+				return x.stats, x.failed(err)
+			}
+			if err := x.pool.Err(); err != nil {
+				return x.stats, x.failed(err)
 			}
 		}
 		contentEnd = tr.n
@@ -49,7 +52,10 @@ func extractDir(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.H
 		return x.stats, errTruncated
 	}
 	if err := drain(tr); err != nil {
-		return x.stats, fmt.Errorf("archive: %w", err)
+		return x.stats, x.failed(fmt.Errorf("archive: %w", err))
+	}
+	if err := x.pool.close(); err != nil {
+		return x.stats, err
 	}
 	if err := x.prune(); err != nil {
 		return x.stats, err
@@ -87,7 +93,7 @@ func newExtractor(ctx context.Context, dest string, opts ExtractOptions) (*extra
 	if err != nil {
 		return nil, err
 	}
-	return &extractor{
+	x := &extractor{
 		ctx:   ctx,
 		dest:  dest,
 		root:  root,
@@ -97,17 +103,32 @@ func newExtractor(ctx context.Context, dest string, opts ExtractOptions) (*extra
 		buf:   make([]byte, copyBufSize),
 		ex:    NewExcluder(opts.Excludes),
 		dirs:  map[string]bool{"": fresh},
-	}, nil
+	}
+	x.pool = newWritePool(x)
+	return x, nil
 }
 
+// close stops the writers (skipping what they have queued when extraction failed) and
+// closes the destination.
 func (x *extractor) close() {
+	x.pool.abort(context.Canceled)
 	x.dropParent()
 	x.root.Close()
 }
 
+// failed stops the writers after err ended the extraction and returns the error to report:
+// a writer's own error when one failed first (err is then often only its echo).
+func (x *extractor) failed(err error) error {
+	if perr := x.pool.Err(); perr != nil {
+		err = perr
+	}
+	x.pool.abort(err)
+	return err
+}
+
 func (x *extractor) dropParent() {
 	if x.parent != nil {
-		x.parent.Close()
+		x.parent.release()
 		x.parent = nil
 	}
 }
@@ -115,7 +136,7 @@ func (x *extractor) dropParent() {
 // parentFD returns an open fd of dir (a verified directory) for *at calls.
 func (x *extractor) parentFD(dir string) (int, error) {
 	if x.parent != nil && x.parentRel == dir {
-		return int(x.parent.Fd()), nil
+		return x.parent.fd(), nil
 	}
 	x.dropParent()
 	name := dir
@@ -126,8 +147,10 @@ func (x *extractor) parentFD(dir string) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	x.parent, x.parentRel = f, dir
-	return int(f.Fd()), nil
+	d := &dirHandle{f: f, fdv: int(f.Fd())}
+	d.refs.Store(1)
+	x.parent, x.parentRel = d, dir
+	return d.fdv, nil
 }
 
 // ensureDir makes sure rel is a real directory in dest, creating missing
@@ -199,7 +222,9 @@ func (x *extractor) removeExisting(fd int, dir, base string) error {
 	if err != unix.EISDIR && err != unix.EPERM {
 		return pathErr("remove", rel, err)
 	}
-	// A directory: forget what we knew about it and below, remove it.
+	// A directory: let the writers finish whatever they write below it, forget what we
+	// knew about it and below, remove it.
+	x.pool.waitAll()
 	delete(x.dirs, rel)
 	prefix := rel + "/"
 	for k := range x.dirs {
@@ -218,6 +243,7 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 	if err != nil {
 		return err
 	}
+	prevDir, seen := x.v.seen[x.v.hash(rel)]
 	if err := x.v.check(h, rel, x.opts.AllowDevices); err != nil {
 		return err
 	}
@@ -251,6 +277,15 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 	fd, err := x.parentFD(dir)
 	if err != nil {
 		return err
+	}
+	if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA) && h.Size <= poolMaxFileBytes && !(seen && prevDir) {
+		// A small file (not replacing a directory of the archive): to the writers.
+		x.pool.wait(rel)
+		x.stats.Files++
+		return x.pool.add(dir, base, rel, h, rd)
+	}
+	if seen {
+		x.pool.wait(rel) // a duplicate entry: after what the writers do at rel
 	}
 	switch h.Typeflag {
 	case tar.TypeDir:
@@ -289,6 +324,7 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 		}
 	case tar.TypeLink:
 		target, _ := cleanName(h.Linkname)
+		x.pool.wait(target)
 		err := x.root.Link(target, rel)
 		if errors.Is(err, os.ErrExist) {
 			if err = x.removeExisting(fd, dir, base); err == nil {
@@ -424,6 +460,7 @@ func dropStaleXattrs(fd int, h *tar.Header, rel string) error {
 }
 
 func (x *extractor) regular(fd int, dir, base, rel string, h *tar.Header, rd *tar.Reader) error {
+	x.pool.flush() // the writers work on what is queued while this one is copied
 	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	ffd, err := unix.Openat(fd, base, flags, 0o600)
 	if err == unix.EEXIST {
