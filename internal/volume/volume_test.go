@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/helper"
 	"github.com/moby/moby/client"
 )
 
@@ -443,9 +444,9 @@ func TestCancelRemovesHelpers(t *testing.T) {
 func TestHelperMainUsage(t *testing.T) {
 	for _, args := range [][]string{nil, {"frobnicate"}, {"backup"}, {"backup", "--compression", "lzma", "/x"}, {"restore", "a", "b"}} {
 		var stderr bytes.Buffer
-		code := helperMain(context.Background(), args, strings.NewReader(""), io.Discard, &stderr)
+		code := helper.Run(context.Background(), args, strings.NewReader(""), io.Discard, &stderr)
 		if code != 2 || !strings.Contains(stderr.String(), `"error"`) {
-			t.Errorf("helperMain(%q) = %d, stderr %q", args, code, stderr.String())
+			t.Errorf("helper.Run(%q) = %d, stderr %q", args, code, stderr.String())
 		}
 	}
 }
@@ -457,7 +458,7 @@ func TestHelperMainRoundTripLocal(t *testing.T) {
 	}
 	fillRich(t, src)
 	var out, stderr bytes.Buffer
-	if code := helperMain(context.Background(), []string{"backup", "--compression", "zstd", "--level", "3", src}, nil, &out, &stderr); code != 0 {
+	if code := helper.Run(context.Background(), []string{"backup", "--compression", "zstd", "--level", "3", src}, nil, &out, &stderr); code != 0 {
 		t.Fatalf("backup exit %d: %s", code, stderr.String())
 	}
 	var h helperStderr
@@ -469,7 +470,7 @@ func TestHelperMainRoundTripLocal(t *testing.T) {
 	dst := filepath.Join(tempDir(t), "dst")
 	fillJunk(t, dst)
 	stderr.Reset()
-	if code := helperMain(context.Background(), []string{"restore", "--compression", "zstd", dst}, &out, io.Discard, &stderr); code != 0 {
+	if code := helper.Run(context.Background(), []string{"restore", "--compression", "zstd", dst}, &out, io.Discard, &stderr); code != 0 {
 		t.Fatalf("restore exit %d: %s", code, stderr.String())
 	}
 	assertSameTree(t, hostTree(t, src), hostTree(t, dst), cmpOpts{})
