@@ -27,13 +27,22 @@
 //     with no embedded helper, a build without embedded helpers, a failed helper import). A container is created, never
 //     started, from a 0-byte image; the engine's archive endpoint (`docker cp`) is used to read
 //     the data, and the tar it returns is re-encoded on the host into the archive layout
-//     ("./", "./a", ...) and compressed. Because that API cannot delete files, restoring a named
-//     volume first copies the archive into a fresh staging volume, then removes and recreates the
-//     target volume (same driver, options and labels) and copies the staging volume into it; the
-//     staging volume is removed only after that succeeded; paths the restore's Excludes keep
-//     are copied from the old volume into the staging volume first. A bind-mounted directory
-//     can be restored on this path only when it is missing or holds nothing but directories and
-//     excluded paths (otherwise an error says so); a single-file bind is replaced.
+//     ("./", "./a", ...) and compressed. A volume or a bind-mounted directory is restored in
+//     place, never by removing the volume (a stopped container may reference it: a compose
+//     service's always does): the archive is first written into a fresh staging volume (a
+//     bad archive leaves the target untouched), the target is listed, and the staging tree is
+//     copied onto the target in one stream. That API cannot delete, but extracting a
+//     non-directory over a directory removes the directory's tree: each directory of the
+//     archive under which the target holds something the archive lacks gets an empty file
+//     entry just before its own entry, so its old tree goes and the archive's rebuilds it.
+//     The result is exact (owners, modes and mtimes from the archive, to the second). What
+//     cannot be done that way is refused before anything of the target is touched, saying
+//     why: an entry to delete at the top of the target (its mount point cannot be cleared),
+//     or a directory to clear that holds paths the restore's Excludes keep. Paths the
+//     Excludes keep are otherwise left as they are. A single-file bind is replaced.
+//
+// Which path a call took is reported ([EngineMover.DataPath], Options.OnPath): "host",
+// "helper container (linux/ARCH)" or "archive API: <why no helper>".
 //
 // Every container this package creates carries the label [LabelHelper] and is removed (forced,
 // with a fresh context) before the call returns, also on error and cancellation.
