@@ -414,7 +414,9 @@ func TestArchiveAPIRestoreInPlace(t *testing.T) {
 		HostConfig: &container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: v, Target: "/srv"}}},
 	})
 	must(t, err)
-	t.Cleanup(func() { _, _ = cli.ContainerRemove(context.Background(), c.ID, client.ContainerRemoveOptions{Force: true}) })
+	t.Cleanup(func() {
+		_, _ = cli.ContainerRemove(context.Background(), c.ID, client.ContainerRemoveOptions{Force: true})
+	})
 	restoreBytes(t, m, vol(v), data, RestoreOptions{})
 	assertSameTree(t, hostTree(t, src), volumeTree(t, helper, v), cmpOpts{secondMtime: true, noXattrs: true})
 
