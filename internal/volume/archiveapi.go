@@ -426,12 +426,12 @@ func (m *EngineMover) archiveRestoreFile(ctx context.Context, t Target, r io.Rea
 // A refusal (step 2) happens before anything of the target is touched.
 func (m *EngineMover) archiveRestoreInPlace(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (st archive.Stats, retErr error) {
 	staging := "maim-staging-" + randHex(8)
-	for_ := t.VolumeName
+	owner := t.VolumeName
 	if t.Kind == KindBind {
-		for_ = t.HostPath
+		owner = t.HostPath
 	}
 	if _, err := m.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: staging,
-		Labels: map[string]string{LabelHelper: LabelValueStaging, LabelHelper + ".for": for_}}); err != nil {
+		Labels: map[string]string{LabelHelper: LabelValueStaging, LabelHelper + ".for": owner}}); err != nil {
 		return st, fmt.Errorf("creating staging volume: %w", err)
 	}
 	defer func() {
