@@ -7,9 +7,14 @@ GO ?= go
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 0
 
-.PHONY: build install rig rig-down demo test test-engine-restart unit e2e fuzz bench vet clean
+.PHONY: build helpers install rig rig-down demo test test-engine-restart unit e2e fuzz bench vet clean
 
-build:
+## helpers: the helper program (cmd/maim-helper) for linux/amd64 and linux/arm64, into
+## internal/volume/helperbin, where every docker-maim build embeds it
+helpers:
+	GO=$(GO) bash scripts/build-helpers.sh
+
+build: helpers
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/docker-maim ./cmd/docker-maim
 
 ## install: put the plugin where the docker CLI finds it (~/.docker/cli-plugins)
@@ -32,8 +37,9 @@ vet:
 	$(GO) vet ./...
 
 ## test: every test, the end-to-end ones against the real engine and registry included
-test: rig vet
-	$(GO) test -count=1 -timeout 45m ./...
+test: rig helpers vet
+	MAIM_REQUIRE_HELPERS=1 $(GO) test -count=1 -timeout 45m ./...
+	$(MAKE) cross
 	$(MAKE) test-engine-restart
 	$(MAKE) fuzz
 
@@ -66,7 +72,7 @@ clean:
 ## cross: the plugin for Docker Desktop (macOS, Windows) and arm64 Linux, into bin/
 CROSS_TARGETS := darwin/amd64 darwin/arm64 windows/amd64 linux/arm64
 .PHONY: cross
-cross:
+cross: helpers
 	@set -e; for t in $(CROSS_TARGETS); do \
 		os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 		echo "GOOS=$$os GOARCH=$$arch -> bin/docker-maim-$$os-$$arch$$ext"; \

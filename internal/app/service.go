@@ -116,6 +116,15 @@ type session struct {
 	state    backup.State
 	progress *progress.Reporter
 	unlock   func()
+	mover    *volume.EngineMover // one per session, so it reports every data path taken
+}
+
+// dataPath is what DataPath of a result says: the data paths this session's moves took.
+func (ss *session) dataPath() string {
+	if ss.mover == nil {
+		return ""
+	}
+	return ss.mover.DataPath()
 }
 
 // close ends progress output and releases the lock; it may be called more than once.
@@ -173,9 +182,17 @@ func (s *service) open(ctx context.Context, sc Scope, lock bool) (*session, erro
 }
 
 func (ss *session) snapshots() *snapshot.Service {
+	if ss.mover == nil {
+		pr := ss.progress
+		ss.mover = volume.NewMoverWithOptions(ss.eng, volume.Options{OnPath: func(d string) {
+			if pr != nil {
+				pr.Event("data path: " + d)
+			}
+		}})
+	}
 	return &snapshot.Service{
 		Engine:      ss.eng,
-		Mover:       volume.NewMover(ss.eng),
+		Mover:       ss.mover,
 		Store:       ss.store,
 		Progress:    ss.progress,
 		ToolVersion: ss.svc.cfg.ToolVersion,
@@ -221,6 +238,7 @@ func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, e
 	res := &BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
 		Sources: []BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []HostPath{},
+		DataPath: ss.dataPath(),
 	}
 	for _, src := range m.Sources {
 		res.Sources = append(res.Sources, BackupSource{Name: src.Name, Kind: string(src.Kind), Bytes: src.Bytes, Size: src.ArchiveSize, Files: src.Files})
@@ -336,7 +354,7 @@ func (s *service) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult
 	if r == nil {
 		return nil, err
 	}
-	return &RestoreResult{Project: ss.proj.Name, RestoreResult: r}, err
+	return &RestoreResult{Project: ss.proj.Name, RestoreResult: r, DataPath: ss.dataPath()}, err
 }
 
 func (s *service) Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult, error) {
@@ -355,7 +373,7 @@ func (s *service) Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult
 		return nil, err
 	}
 	r.Error = "" // the returned error says it; a face reports that
-	return &UpgradeResult{Result: r, WorkingDir: ss.proj.WorkingDir}, err
+	return &UpgradeResult{Result: r, WorkingDir: ss.proj.WorkingDir, DataPath: ss.dataPath()}, err
 }
 
 func (s *service) Rollback(ctx context.Context, o RollbackOptions) (*RollbackResult, error) {
@@ -369,7 +387,7 @@ func (s *service) Rollback(ctx context.Context, o RollbackOptions) (*RollbackRes
 	if err != nil {
 		return nil, err
 	}
-	return &RollbackResult{Project: ss.proj.Name, RollbackResult: r}, nil
+	return &RollbackResult{Project: ss.proj.Name, RollbackResult: r, DataPath: ss.dataPath()}, nil
 }
 
 func (s *service) Status(ctx context.Context, o StatusOptions) (*StatusResult, error) {

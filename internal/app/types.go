@@ -38,6 +38,10 @@ type BackupResult struct {
 	Duration time.Duration `json:"duration_ns"`
 	// NotBackedUp are the host paths left out (never restored either).
 	NotBackedUp []HostPath `json:"not_backed_up"`
+	// DataPath is how the data moved (internal/volume): "host", "helper container
+	// (linux/ARCH)" or "archive API: <why>", "; "-joined when moves took several; "" when
+	// no data moved.
+	DataPath string `json:"data_path,omitempty"`
 }
 
 // BackupSource is one archived source of a backup.
@@ -119,6 +123,10 @@ type RestoreOptions struct {
 type RestoreResult struct {
 	Project string `json:"project"`
 	*upgrade.RestoreResult
+	// DataPath is how the data moved (internal/volume): "host", "helper container
+	// (linux/ARCH)" or "archive API: <why>", "; "-joined when moves took several; "" when
+	// no data moved.
+	DataPath string `json:"data_path,omitempty"`
 }
 
 // UpgradeOptions tune Upgrade.
@@ -152,6 +160,10 @@ type UpgradeResult struct {
 	*upgrade.Result
 	// WorkingDir is the project directory (file edits are described from it).
 	WorkingDir string `json:"-"`
+	// DataPath is how the data moved (internal/volume): "host", "helper container
+	// (linux/ARCH)" or "archive API: <why>", "; "-joined when moves took several; "" when
+	// no data moved.
+	DataPath string `json:"data_path,omitempty"`
 }
 
 // RollbackOptions tune Rollback.
@@ -167,6 +179,10 @@ type RollbackOptions struct {
 type RollbackResult struct {
 	Project string `json:"project"`
 	*upgrade.RollbackResult
+	// DataPath is how the data moved (internal/volume): "host", "helper container
+	// (linux/ARCH)" or "archive API: <why>", "; "-joined when moves took several; "" when
+	// no data moved.
+	DataPath string `json:"data_path,omitempty"`
 }
 
 // StatusOptions select the project Status reports.

@@ -29,9 +29,13 @@ var Version = "dev"
 
 // Main runs the plugin and returns the process exit code.
 func Main() int {
-	if len(os.Args) > 1 && os.Args[1] == "__maim-helper" {
-		// The in-container side of data moves: no docker CLI, no engine.
-		return volume.HelperMain(os.Args[2:])
+	if len(os.Args) > 1 && os.Args[1] == "__helpers" {
+		// Hidden: the helpers this build embeds (platform, size, sha256), one a line; for
+		// the build's own checks (test/e2e). No docker CLI, no engine.
+		for _, h := range volume.EmbeddedHelpers() {
+			fmt.Printf("%s %d %s\n", h.Platform, h.Size, h.SHA256)
+		}
+		return 0
 	}
 	dockerCli, err := command.NewDockerCli()
 	if err != nil {

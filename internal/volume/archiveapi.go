@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -235,12 +236,10 @@ func (m *EngineMover) archiveRestore(ctx context.Context, t Target, r io.Reader,
 		err error
 	)
 	switch {
-	case t.Kind == KindVolume:
-		st, err = m.archiveRestoreVolume(ctx, t, r, opts)
 	case t.IsFile:
 		st, err = m.archiveRestoreFile(ctx, t, r, opts)
 	default:
-		st, err = m.archiveRestoreBindDir(ctx, t, r, opts)
+		st, err = m.archiveRestoreInPlace(ctx, t, r, opts)
 	}
 	if ctx.Err() != nil {
 		return st, ctx.Err()
@@ -255,7 +254,10 @@ func (m *EngineMover) archiveRestore(ctx context.Context, t Target, r io.Reader,
 // archive is sent to "/" with its entries renamed "./x" -> "data/x": only an entry for the
 // directory itself makes the engine apply the root's mode, owner and mtime to the mount point.
 // A single-file archive (file != "") is sent to /data with its entry named file.
-func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts RestoreOptions, file string) (archive.Stats, error) {
+//
+// seen, when set, is called with every entry sent (relative path, "" for the root; whether
+// it is a directory).
+func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts RestoreOptions, file string, seen func(rel string, dir bool)) (archive.Stats, error) {
 	dest, prefix := "/", strings.TrimPrefix(dataDir, "/")
 	if file != "" {
 		dest, prefix = dataDir, ""
@@ -272,7 +274,7 @@ func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts R
 	}
 	done := make(chan result, 1)
 	go func() {
-		st, err := validateTar(ctx, tar.NewReader(dr), tar.NewWriter(pw), file, prefix, archive.NewExcluder(opts.Excludes), opts.Progress)
+		st, err := validateTar(ctx, tar.NewReader(dr), tar.NewWriter(pw), file, prefix, archive.NewExcluder(opts.Excludes), opts.Progress, seen)
 		pw.CloseWithError(err)
 		done <- result{st, err}
 	}()
@@ -293,7 +295,7 @@ func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts R
 // name given to the single entry of a single-file archive; otherwise entry names (and
 // hardlink targets) are moved below prefix, and entries ex matches are counted but not sent
 // (the target's own copy is kept, as archive.Extract does).
-func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename, prefix string, ex *archive.Excluder, progress func(int64)) (archive.Stats, error) {
+func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename, prefix string, ex *archive.Excluder, progress func(int64), seen func(rel string, dir bool)) (archive.Stats, error) {
 	var st archive.Stats
 	for {
 		if err := ctx.Err(); err != nil {
@@ -320,6 +322,9 @@ func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename, pr
 				}
 			}
 			continue
+		}
+		if seen != nil {
+			seen(strings.Trim(path.Clean("/"+h.Name), "/"), h.Typeflag == tar.TypeDir)
 		}
 		if rename != "" {
 			if st.Entries > 0 || h.Typeflag != tar.TypeReg {
@@ -402,137 +407,76 @@ func (m *EngineMover) archiveRestoreFile(ctx context.Context, t Target, r io.Rea
 			retErr = err
 		}
 	}()
-	return m.copyIn(ctx, id, r, opts, path.Base(p))
+	return m.copyIn(ctx, id, r, opts, path.Base(p), nil)
 }
 
-// archiveRestoreBindDir can only fill an empty (or missing) directory: the archive API
-// cannot delete what is there.
-func (m *EngineMover) archiveRestoreBindDir(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (st archive.Stats, retErr error) {
-	mounts, binds, p := helperMounts(t, false)
-	id, remove, err := m.idleContainer(ctx, mounts, binds)
-	if err != nil {
-		return st, err
-	}
-	defer func() {
-		if err := remove(); err != nil && retErr == nil {
-			retErr = err
-		}
-	}()
-	empty, err := m.isEmptyDir(ctx, id, p, archive.NewExcluder(opts.Excludes))
-	if err != nil {
-		return st, err
-	}
-	if !empty {
-		return st, errors.New("the directory is not empty (it holds files the backup did not leave out) and the engine's archive API cannot delete files; " +
-			"an exact restore of a bind mount needs the helper container (a static linux docker-maim for the engine's architecture)")
-	}
-	return m.copyIn(ctx, id, r, opts, "")
-}
-
-// isEmptyDir tells whether the directory p in container id holds nothing but directories
-// and paths ex keeps.
-func (m *EngineMover) isEmptyDir(ctx context.Context, id, p string, ex *archive.Excluder) (bool, error) {
-	res, err := m.cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: p + "/."})
-	if err != nil {
-		return false, fmt.Errorf("reading through the engine: %w", err)
-	}
-	defer res.Content.Close()
-	tr := tar.NewReader(res.Content)
-	root := ""
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return true, nil
-		} else if err != nil {
-			return false, err
-		}
-		name := strings.TrimSuffix(h.Name, "/")
-		if root == "" {
-			root = name
-			continue
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(name, root+"/"), "./")
-		if h.Typeflag != tar.TypeDir && !ex.MatchTree(rel) {
-			return false, nil
-		}
-	}
-}
-
-// archiveRestoreVolume: the archive goes into a fresh staging volume first (a bad archive
-// leaves the target untouched); then the target is removed, recreated with its driver,
-// options and labels, and filled from the staging volume. If that last step fails the
-// staging volume is kept and named in the error.
-func (m *EngineMover) archiveRestoreVolume(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (st archive.Stats, retErr error) {
+// archiveRestoreInPlace restores a volume or a bind-mounted directory in place: the volume
+// is never removed (a stopped container may reference it) and the directory never replaced.
+//
+//  1. The archive is validated and written into a fresh staging volume, its entries listed
+//     on the way (a bad archive leaves the target untouched).
+//  2. The target is listed through the archive API and [planInPlace] decides how the
+//     target's entries the archive lacks go away, or refuses: the archive API cannot delete,
+//     but extracting a non-directory over a directory removes that directory's whole tree.
+//  3. The staging tree is copied onto the target in one stream, with an empty file entry
+//     just before the directory entry of each directory to clear: the engine removes the
+//     directory's old tree and the entries that follow rebuild it exactly. Owners, modes and
+//     mtimes come from the archive's headers, the root's onto the mount point.
+//
+// A refusal (step 2) happens before anything of the target is touched.
+func (m *EngineMover) archiveRestoreInPlace(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (st archive.Stats, retErr error) {
 	staging := "maim-staging-" + randHex(8)
+	owner := t.VolumeName
+	if t.Kind == KindBind {
+		owner = t.HostPath
+	}
 	if _, err := m.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: staging,
-		Labels: map[string]string{LabelHelper: LabelValueStaging, LabelHelper + ".for": t.VolumeName}}); err != nil {
+		Labels: map[string]string{LabelHelper: LabelValueStaging, LabelHelper + ".for": owner}}); err != nil {
 		return st, fmt.Errorf("creating staging volume: %w", err)
 	}
-	keepStaging := false
 	defer func() {
-		if keepStaging {
-			return
-		}
 		cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
 		if _, err := m.cli.VolumeRemove(cctx, staging, client.VolumeRemoveOptions{Force: true}); err != nil && retErr == nil {
 			retErr = fmt.Errorf("removing staging volume %s: %w", staging, err)
 		}
 	}()
+	stagingMount := []mount.Mount{{Type: mount.TypeVolume, Source: staging, Target: dataDir, VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}
 
-	st, err := m.withIdle(ctx, []mount.Mount{{Type: mount.TypeVolume, Source: staging, Target: dataDir,
-		VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, func(id string) (archive.Stats, error) {
-		return m.copyIn(ctx, id, r, opts, "")
+	inArchive := map[string]bool{"": true}
+	st, err := m.withIdle(ctx, stagingMount, nil, func(id string) (archive.Stats, error) {
+		return m.copyIn(ctx, id, r, opts, "", func(rel string, dir bool) { inArchive[rel] = dir })
 	})
 	if err != nil {
 		return st, err
 	}
 
-	exists, err := volumeExists(ctx, m.cli, t.VolumeName)
-	if err != nil {
-		return st, err
-	}
-	if ex := archive.NewExcluder(opts.Excludes); ex != nil && exists {
-		// The volume is about to be recreated: what the backup left out goes along.
-		if err := m.copyVolume(ctx, t.VolumeName, staging, ex.MatchTree); err != nil {
-			return st, fmt.Errorf("keeping the excluded paths of volume %s: %w", t.VolumeName, err)
-		}
-	}
-	create := client.VolumeCreateOptions{Name: t.VolumeName}
-	if exists {
-		vi, err := m.cli.VolumeInspect(ctx, t.VolumeName, client.VolumeInspectOptions{})
-		if err != nil {
+	ex := archive.NewExcluder(opts.Excludes)
+	present := true
+	if t.Kind == KindVolume {
+		if present, err = volumeExists(ctx, m.cli, t.VolumeName); err != nil {
 			return st, err
 		}
-		create.Driver, create.DriverOpts, create.Labels = vi.Volume.Driver, vi.Volume.Options, vi.Volume.Labels
-		if _, err := m.cli.VolumeRemove(ctx, t.VolumeName, client.VolumeRemoveOptions{}); err != nil {
-			return st, fmt.Errorf("the archive API cannot delete files, so the volume is recreated, but removing it failed (is a container using it?): %w", err)
+	}
+	mounts, binds, _ := helperMounts(t, false)
+	var clear map[string]bool
+	if present {
+		var current map[string]bool
+		_, err := m.withIdle(ctx, mounts, binds, func(id string) (archive.Stats, error) {
+			var err error
+			current, err = m.listTree(ctx, id, dataDir)
+			return archive.Stats{}, err
+		})
+		if err != nil {
+			return st, fmt.Errorf("listing the target: %w", err)
+		}
+		if clear, err = planInPlace(inArchive, current, ex.MatchTree); err != nil {
+			return st, err
 		}
 	}
-	// From here on the staging volume holds the only complete copy until the fill succeeds.
-	keepStaging = true
-	if _, err := m.cli.VolumeCreate(ctx, create); err != nil {
-		return st, fmt.Errorf("recreating volume (data kept in volume %s): %w", staging, err)
-	}
-	err = m.copyVolume(ctx, staging, t.VolumeName, nil)
-	if err != nil {
-		return st, fmt.Errorf("filling the recreated volume (data kept in volume %s): %w", staging, err)
-	}
-	keepStaging = false
-	return st, nil
-}
-
-// copyVolume copies volume src into volume dst through the archive API; keep, when set,
-// selects the paths (relative, slash separated) to copy, and the root entry is left out.
-// Without keep the whole tree goes, root included: "/data" (not "/data/.") yields a "data/"
-// entry for the root itself; written to "/", it carries the root's mode, owner and mtime onto
-// the target's mount point. Two containers: the engine holds a container's lock while
-// streaming its archive out, so reading and writing through one container would deadlock.
-func (m *EngineMover) copyVolume(ctx context.Context, src, dst string, keep func(rel string) bool) error {
-	_, err := m.withIdle(ctx, []mount.Mount{{Type: mount.TypeVolume, Source: src, Target: dataDir, ReadOnly: true,
-		VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, func(srcID string) (archive.Stats, error) {
-		return m.withIdle(ctx, []mount.Mount{{Type: mount.TypeVolume, Source: dst, Target: dataDir,
-			VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, func(dstID string) (archive.Stats, error) {
+	_, err = m.withIdle(ctx, []mount.Mount{{Type: mount.TypeVolume, Source: staging, Target: dataDir, ReadOnly: true,
+		VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, nil, func(srcID string) (archive.Stats, error) {
+		return m.withIdle(ctx, mounts, binds, func(dstID string) (archive.Stats, error) {
 			res, err := m.cli.CopyFromContainer(ctx, srcID, client.CopyFromContainerOptions{SourcePath: dataDir})
 			if err != nil {
 				return archive.Stats{}, err
@@ -540,30 +484,122 @@ func (m *EngineMover) copyVolume(ctx context.Context, src, dst string, keep func
 			defer res.Content.Close()
 			stop := context.AfterFunc(ctx, func() { res.Content.Close() })
 			defer stop()
-			var content io.Reader = res.Content
-			if keep != nil {
-				pr, pw := io.Pipe()
-				go func() { pw.CloseWithError(filterTar(tar.NewReader(res.Content), tar.NewWriter(pw), keep)) }()
-				defer pr.Close()
-				content = pr
+			pr, pw := io.Pipe()
+			go func() { pw.CloseWithError(clearingTar(tar.NewReader(res.Content), tar.NewWriter(pw), clear)) }()
+			defer pr.Close()
+			_, err = m.cli.CopyToContainer(ctx, dstID, client.CopyToContainerOptions{DestinationPath: "/", Content: pr, AllowOverwriteDirWithFile: true})
+			if err != nil {
+				return archive.Stats{}, fmt.Errorf("writing through the engine: %w", err)
 			}
-			_, err = m.cli.CopyToContainer(ctx, dstID, client.CopyToContainerOptions{DestinationPath: "/", Content: content})
-			return archive.Stats{}, err
+			return archive.Stats{}, nil
 		})
 	})
-	return err
+	return st, err
 }
 
-// filterTar copies the entries of the engine's "data/..." tar whose path below data/ keep
-// selects (hardlinks only when their target is selected too).
-func filterTar(tr *tar.Reader, tw *tar.Writer, keep func(rel string) bool) error {
-	relOf := func(name string) string {
-		n := strings.TrimSuffix(name, "/")
-		if r, ok := strings.CutPrefix(n, strings.TrimPrefix(dataDir, "/")+"/"); ok {
-			return r
-		}
-		return ""
+// listTree lists the tree at p in container id through the archive API: relative slash
+// paths ("" is p itself) and whether each is a directory.
+func (m *EngineMover) listTree(ctx context.Context, id, p string) (map[string]bool, error) {
+	res, err := m.cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: p + "/."})
+	if err != nil {
+		return nil, fmt.Errorf("reading through the engine: %w", err)
 	}
+	defer res.Content.Close()
+	stop := context.AfterFunc(ctx, func() { res.Content.Close() })
+	defer stop()
+	tr := tar.NewReader(res.Content)
+	out := map[string]bool{}
+	root := ""
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+		name := strings.TrimSuffix(h.Name, "/")
+		if root == "" {
+			root = name
+			out[""] = true
+			continue
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(name, root+"/"), "./")
+		out[rel] = h.Typeflag == tar.TypeDir
+	}
+}
+
+// planInPlace decides how the target (current) becomes exactly the archive (inArchive) by
+// extraction alone: both map relative paths to whether they are directories. An entry of
+// the target that the archive also has is overwritten (or replaced, when the type differs);
+// one under a directory the archive has as a non-directory goes with it. Any other entry
+// the archive lacks must go: the nearest directory above it that the archive has is
+// returned to be cleared (its tree removed and rebuilt from the archive). Paths keep selects,
+// and the directories above them, stay as they are. Refused: an entry
+// to remove at the top of the target (the mount point itself cannot be cleared), and a
+// directory to clear that holds paths keep (the backup's excludes) says to leave alone.
+func planInPlace(inArchive, current map[string]bool, keep func(rel string) bool) (map[string]bool, error) {
+	// Directories above a kept path stay, as archive.Extract leaves them.
+	holdsKept := map[string]bool{}
+	for rel := range current {
+		if rel != "" && keep(rel) {
+			for y := path.Dir(rel); y != "."; y = path.Dir(y) {
+				holdsKept[y] = true
+			}
+		}
+	}
+	clear := map[string]bool{}
+	topSet := map[string]bool{}
+	for rel := range current {
+		if rel == "" || keep(rel) || holdsKept[rel] {
+			continue
+		}
+		if _, ok := inArchive[rel]; ok {
+			continue
+		}
+		for y := path.Dir(rel); ; y = path.Dir(y) {
+			if y == "." {
+				topSet[strings.SplitN(rel, "/", 2)[0]] = true
+				break
+			}
+			if dir, ok := inArchive[y]; ok {
+				if dir {
+					clear[y] = true
+				}
+				break
+			}
+		}
+	}
+	if len(topSet) > 0 {
+		var top []string
+		for n := range topSet {
+			top = append(top, n)
+		}
+		sort.Strings(top)
+		more := ""
+		if len(top) > 3 {
+			more = fmt.Sprintf(" and %d more", len(top)-3)
+			top = top[:3]
+		}
+		return nil, fmt.Errorf("refusing to restore (nothing was changed): %s%s at the top of the target %s not in the backup, and the engine's archive API "+
+			"cannot delete there (no helper container can run on this engine; an exact restore of it needs one)", strings.Join(top, ", "), more,
+			map[bool]string{true: "is", false: "are"}[len(top) == 1 && more == ""])
+	}
+	for d := range clear {
+		for rel := range current {
+			if strings.HasPrefix(rel, d+"/") && keep(rel) {
+				return nil, fmt.Errorf("refusing to restore (nothing was changed): directory %s must be cleared (it holds files the backup does not), "+
+					"but it also holds %s, which the backup left out and the restore must keep; the engine's archive API cannot delete selectively", d, rel)
+			}
+		}
+	}
+	return clear, nil
+}
+
+// clearingTar copies the engine's "data/..." tar of the staging tree, writing an empty
+// regular file entry just before the entry of each directory in clear (relative paths):
+// extracted with AllowOverwriteDirWithFile, it removes the target's old tree there.
+func clearingTar(tr *tar.Reader, tw *tar.Writer, clear map[string]bool) error {
+	prefix := strings.TrimPrefix(dataDir, "/") + "/"
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -572,9 +608,12 @@ func filterTar(tr *tar.Reader, tw *tar.Writer, keep func(rel string) bool) error
 		if err != nil {
 			return err
 		}
-		rel := relOf(h.Name)
-		if rel == "" || !keep(rel) || (h.Typeflag == tar.TypeLink && !keep(relOf(h.Linkname))) {
-			continue
+		if h.Typeflag == tar.TypeDir {
+			if rel, ok := strings.CutPrefix(strings.TrimSuffix(h.Name, "/"), prefix); ok && clear[rel] {
+				if err := tw.WriteHeader(&tar.Header{Name: prefix + rel, Typeflag: tar.TypeReg, Mode: 0o600, ModTime: h.ModTime}); err != nil {
+					return err
+				}
+			}
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return err
@@ -587,8 +626,8 @@ func filterTar(tr *tar.Reader, tw *tar.Writer, keep func(rel string) bool) error
 	}
 }
 
-func (m *EngineMover) withIdle(ctx context.Context, mounts []mount.Mount, fn func(id string) (archive.Stats, error)) (st archive.Stats, retErr error) {
-	id, remove, err := m.idleContainer(ctx, mounts, nil)
+func (m *EngineMover) withIdle(ctx context.Context, mounts []mount.Mount, binds []string, fn func(id string) (archive.Stats, error)) (st archive.Stats, retErr error) {
+	id, remove, err := m.idleContainer(ctx, mounts, binds)
 	if err != nil {
 		return st, err
 	}

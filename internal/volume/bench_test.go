@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/docker-maim/docker-maim/internal/helper"
 )
 
 // Benchmark data: a generated mixed tree (many small files, a compressible log, an
@@ -138,7 +140,7 @@ func benchBackup(b *testing.B, p Path) {
 	if p == PathHelper {
 		b.ReportMetric(float64(lastHelperMaxRSS.Load())/1024, "helper-MiB-peak")
 	}
-	b.ReportMetric(float64(peakRSSKiB())/1024, "host-MiB-peak")
+	b.ReportMetric(float64(helper.PeakRSSKiB())/1024, "host-MiB-peak")
 }
 
 // BenchmarkBackupHelper backs up the generated volume through the helper container.

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/helper"
 	"github.com/moby/moby/client"
 	"golang.org/x/sys/unix"
 )
@@ -34,8 +35,9 @@ const treeArg = "__maim-test-tree"
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
-		case HelperArg:
-			os.Exit(HelperMain(os.Args[2:]))
+		case "backup", "restore":
+			// The helper image's entrypoint runs this binary as the helper (helperBinary).
+			os.Exit(helper.Main(os.Args[1:]))
 		case treeArg:
 			t, err := readTree(os.Args[2])
 			if err != nil {
@@ -120,8 +122,8 @@ func removeTestImages() {
 	}
 }
 
-// helperBinary returns a static copy of this test binary, which dispatches __maim-helper to
-// HelperMain in TestMain like the plugin does.
+// helperBinary returns a static copy of this test binary, which runs helper.Main in TestMain
+// when called as the helper program (backup|restore ...), like cmd/maim-helper.
 func helperBinary(t testing.TB) string {
 	t.Helper()
 	staticOnce.Do(func() {
@@ -130,7 +132,7 @@ func helperBinary(t testing.TB) string {
 			staticErr = err
 			return
 		}
-		if checkStaticLinux(exe, runtime.GOARCH) == nil {
+		if b, err := os.ReadFile(exe); err == nil && checkStaticLinux(b, exe, runtime.GOARCH) == nil {
 			staticBin = exe
 			return
 		}

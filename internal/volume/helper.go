@@ -16,6 +16,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/helper"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -27,7 +28,7 @@ const dataDir = "/data"
 // cleanupTimeout bounds the removal of a helper container after the caller's ctx is gone.
 const cleanupTimeout = 30 * time.Second
 
-// helperBackup runs `__maim-helper backup` next to the data and copies its stdout to w.
+// helperBackup runs `maim-helper backup` next to the data and copies its stdout to w.
 func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, opts BackupOptions) (archive.Stats, error) {
 	mounts, binds, p := helperMounts(t, true)
 	args := []string{"backup", "--compression", string(opts.Compression), "--level", strconv.Itoa(opts.Level)}
@@ -42,7 +43,7 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 	return st, nil
 }
 
-// helperRestore streams r into `__maim-helper restore`, which extracts it onto the target.
+// helperRestore streams r into `maim-helper restore`, which extracts it onto the target.
 func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (archive.Stats, error) {
 	mounts, binds, p := helperMounts(t, false)
 	args := []string{"restore", "--compression", string(opts.Compression)}
@@ -182,7 +183,7 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 		return st, fmt.Errorf("starting helper container: %w", err)
 	}
 
-	sum := newStreamSum()
+	sum := helper.NewStreamSum()
 	stdinDone := make(chan error, 1)
 	if h.stdin != nil {
 		go func() {
@@ -249,10 +250,10 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	if !errw.gotStats {
 		return st, errors.New("helper did not report its result")
 	}
-	if got := sum.hex(); errw.streamBytes != sum.n || errw.streamSHA != got {
+	if got := sum.Hex(); errw.streamBytes != sum.N || errw.streamSHA != got {
 		return st, fmt.Errorf("the engine corrupted the stream: helper %s %d bytes (sha256 %.12s), host %s %d bytes (sha256 %.12s)",
 			map[bool]string{true: "read", false: "wrote"}[h.stdin != nil], errw.streamBytes, errw.streamSHA,
-			map[bool]string{true: "sent", false: "received"}[h.stdin != nil], sum.n, got)
+			map[bool]string{true: "sent", false: "received"}[h.stdin != nil], sum.N, got)
 	}
 	return errw.stats, nil
 }
@@ -281,18 +282,6 @@ func removeContainer(cli client.APIClient, id string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// helperMsg is one JSON line the helper writes on stderr.
-type helperMsg struct {
-	Progress int64          `json:"progress,omitempty"` // content bytes so far (cumulative)
-	Stats    *archive.Stats `json:"stats,omitempty"`    // final result
-	Error    string         `json:"error,omitempty"`
-	MaxRSS   int64          `json:"maxrss_kib,omitempty"` // helper's peak RSS, with the stats
-	// StreamBytes and StreamSHA256 describe the compressed stream the helper wrote (backup)
-	// or read (restore), with the stats.
-	StreamBytes  int64  `json:"stream_bytes,omitempty"`
-	StreamSHA256 string `json:"stream_sha256,omitempty"`
 }
 
 // lastHelperMaxRSS is the peak RSS (KiB) the last finished helper reported; for benchmarks.
@@ -340,7 +329,7 @@ func (h *helperStderr) flush() {
 }
 
 func (h *helperStderr) line(l []byte) {
-	var msg helperMsg
+	var msg helper.Msg
 	if len(l) == 0 || l[0] != '{' || json.Unmarshal(l, &msg) != nil {
 		h.keepText(append(l, '\n'))
 		return

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/helper"
 	"github.com/moby/moby/client"
 )
 
@@ -136,7 +137,7 @@ func hostBackup(ctx context.Context, t Target, p string, w io.Writer, opts Backu
 	if progress == nil {
 		progress = func(int64) {}
 	}
-	st, err := helperBackup(ctx, p, w, opts.Compression, opts.Level, opts.Excludes, progress)
+	st, err := helper.Backup(ctx, p, w, opts.Compression, opts.Level, opts.Excludes, progress)
 	if err != nil {
 		return st, fmt.Errorf("backup of %s: %w", t, err)
 	}
@@ -150,7 +151,7 @@ func hostRestore(ctx context.Context, t Target, p string, r io.Reader, opts Rest
 	if progress == nil {
 		progress = func(int64) {}
 	}
-	st, err := helperRestore(ctx, p, r, opts.Compression, opts.Excludes, progress)
+	st, err := helper.Restore(ctx, p, r, opts.Compression, opts.Excludes, progress)
 	if err != nil {
 		return st, fmt.Errorf("restore of %s: %w", t, err)
 	}

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -22,9 +21,7 @@ import (
 const (
 	helperRepo     = "docker-maim-helper"
 	emptyImageRef  = "docker-maim-empty:1"
-	helperExecPath = "/docker-maim"
-	// HelperArg is os.Args[1] of the in-container side; plugin.Main dispatches it to HelperMain.
-	HelperArg = "__maim-helper"
+	helperExecPath = "/maim-helper"
 )
 
 // elfMachine maps GOARCH to the ELF machine a linux binary for it carries.
@@ -38,12 +35,12 @@ var elfMachine = map[string]elf.Machine{
 	"riscv64": elf.EM_RISCV,
 }
 
-// checkStaticLinux reports why the file at p cannot run alone in a FROM-scratch linux/arch
-// container: not ELF, another machine, or dynamically linked (has an interpreter).
-func checkStaticLinux(p, arch string) error {
-	f, err := elf.Open(p)
+// checkStaticLinux reports why the executable bin (named name in messages) cannot run alone
+// in a FROM-scratch linux/arch container: not ELF, another machine, or dynamically linked.
+func checkStaticLinux(bin []byte, name, arch string) error {
+	f, err := elf.NewFile(bytes.NewReader(bin))
 	if err != nil {
-		return fmt.Errorf("%s is not a linux executable: %w", p, err)
+		return fmt.Errorf("%s is not a linux executable: %w", name, err)
 	}
 	defer f.Close()
 	want, ok := elfMachine[arch]
@@ -51,11 +48,11 @@ func checkStaticLinux(p, arch string) error {
 		return fmt.Errorf("engine architecture %q is not supported by the helper", arch)
 	}
 	if f.Machine != want {
-		return fmt.Errorf("%s is built for %s, the engine runs %s", p, f.Machine, arch)
+		return fmt.Errorf("%s is built for %s, the engine runs linux/%s", name, f.Machine, arch)
 	}
 	for _, prog := range f.Progs {
 		if prog.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked (build with CGO_ENABLED=0)", p)
+			return fmt.Errorf("%s is dynamically linked (build it with CGO_ENABLED=0)", name)
 		}
 	}
 	return nil
@@ -78,29 +75,45 @@ func (m *EngineMover) helperImage(ctx context.Context) (string, error) {
 	return ref, err
 }
 
+// ensureHelperImage picks the helper for the engine's architecture (the embedded one, or
+// Options.HelperBinary), checks that the engine can run it before anything is imported, and
+// imports it as docker-maim-helper:<sha256 prefix> when missing. It also sets m.helperDesc.
 func (m *EngineMover) ensureHelperImage(ctx context.Context) (string, error) {
-	if runtime.GOOS != "linux" {
-		return "", fmt.Errorf("helper container needs a linux docker-maim binary (this one is %s/%s)", runtime.GOOS, runtime.GOARCH)
-	}
 	v, err := m.cli.ServerVersion(ctx, client.ServerVersionOptions{})
 	if err != nil {
 		return "", fmt.Errorf("engine version: %w", err)
 	}
-	if v.Os != "linux" || v.Arch != runtime.GOARCH {
-		return "", fmt.Errorf("engine runs %s/%s, docker-maim is %s/%s", v.Os, v.Arch, runtime.GOOS, runtime.GOARCH)
+	if v.Os != "linux" {
+		return "", fmt.Errorf("the engine runs %s containers, the helper is a linux program", v.Os)
 	}
-	exe, err := m.helperExecutable()
-	if err != nil {
-		return "", fmt.Errorf("locating docker-maim executable: %w", err)
+	var (
+		bin  []byte
+		name string
+	)
+	if m.opts.HelperBinary != "" {
+		name = m.opts.HelperBinary
+		if bin, err = os.ReadFile(name); err != nil {
+			return "", fmt.Errorf("reading helper binary: %w", err)
+		}
+	} else {
+		arch := v.Arch
+		if a := os.Getenv(EnvHelperArch); a != "" {
+			arch = a
+		}
+		name = "the embedded helper for linux/" + arch
+		if a := os.Getenv(EnvHelperArch); a != "" {
+			name += " (" + EnvHelperArch + "=" + a + ")"
+		}
+		if bin, err = embeddedHelper(arch); err != nil {
+			return "", err
+		}
 	}
-	if err := checkStaticLinux(exe, v.Arch); err != nil {
+	if err := checkStaticLinux(bin, name, v.Arch); err != nil {
 		return "", err
 	}
-	sum, size, err := fileSHA256(exe)
-	if err != nil {
-		return "", err
-	}
-	ref := helperRepo + ":" + sum[:12]
+	sum := sha256.Sum256(bin)
+	ref := helperRepo + ":" + hex.EncodeToString(sum[:])[:12]
+	m.helperDesc = "helper container (linux/" + v.Arch + ")"
 	ok, err := imageExists(ctx, m.cli, ref)
 	if err != nil {
 		return "", err
@@ -108,17 +121,12 @@ func (m *EngineMover) ensureHelperImage(ctx context.Context) (string, error) {
 	if ok {
 		return ref, nil
 	}
-	f, err := os.Open(exe)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(writeHelperLayer(pw, f, size))
+		pw.CloseWithError(writeHelperLayer(pw, bin))
 	}()
 	changes := []string{
-		`ENTRYPOINT ["` + helperExecPath + `","` + HelperArg + `"]`,
+		`ENTRYPOINT ["` + helperExecPath + `"]`,
 		`CMD []`,
 		`LABEL ` + LabelHelper + `=` + LabelValueImage,
 	}
@@ -130,7 +138,7 @@ func (m *EngineMover) ensureHelperImage(ctx context.Context) (string, error) {
 }
 
 // writeHelperLayer writes the helper image's only layer: the executable and the mount point.
-func writeHelperLayer(w io.Writer, exe io.Reader, size int64) error {
+func writeHelperLayer(w io.Writer, bin []byte) error {
 	tw := tar.NewWriter(w)
 	now := time.Now().UTC().Truncate(time.Second)
 	for _, h := range []*tar.Header{
@@ -141,13 +149,11 @@ func writeHelperLayer(w io.Writer, exe io.Reader, size int64) error {
 			return err
 		}
 	}
-	if err := tw.WriteHeader(&tar.Header{Name: "docker-maim", Typeflag: tar.TypeReg, Mode: 0o755, Size: size, ModTime: now}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: helperExecPath[1:], Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin)), ModTime: now}); err != nil {
 		return err
 	}
-	if n, err := io.Copy(tw, exe); err != nil {
+	if _, err := tw.Write(bin); err != nil {
 		return err
-	} else if n != size {
-		return fmt.Errorf("executable changed while importing (%d of %d bytes)", n, size)
 	}
 	return tw.Close()
 }

@@ -9,25 +9,40 @@
 //     the helper does in its container. Anything else falls back to the next paths per call.
 //     MAIM_NO_HOST_PATH=1 ([EnvNoHostPath]) disables it.
 //
-//   - Helper container (fast, default when usable). The running docker-maim executable is
-//     static and built for the engine's OS/arch, so it is imported once as a tiny local image
-//     (docker-maim-helper:<sha256 prefix of the binary>, no registry involved) and run next to
-//     the data with the target mounted at /data. For a backup the helper writes the compressed
-//     archive to its stdout and the host only copies compressed bytes; for a restore the host
-//     streams the compressed archive into the helper's stdin and the helper extracts it with
-//     archive.Extract, which makes the target exactly equal to the archive. See [HelperMain].
+//   - Helper container (fast, default when usable). The helper program (cmd/maim-helper,
+//     internal/helper: tar, zstd, exact extraction, hashing) is built static for linux/amd64
+//     and linux/arm64 and embedded in every docker-maim build ([EmbeddedHelpers]), whatever the
+//     plugin's own OS, arch or cgo setting. The one for the engine's architecture (from the
+//     engine's version) is checked to be a static ELF for that machine before anything is
+//     imported, then imported once as a tiny local image (docker-maim-helper:<sha256 prefix of
+//     the helper>, label [LabelHelper], no registry involved) and run next to the data with
+//     the target mounted at /data. For a backup the helper writes the compressed archive to its
+//     stdout and the host only copies compressed bytes; for a restore the host streams the
+//     compressed archive into the helper's stdin and the helper extracts it with
+//     archive.Extract, which makes the target exactly equal to the archive. [EnvHelperArch]
+//     forces the embedded helper of another architecture (tests: it is refused, and the next
+//     path taken).
 //
-//   - Archive API (portable fallback: a plugin binary that is not linux/<engine arch>, a
-//     dynamically linked binary, or a failed helper import). A container is created, never
+//   - Archive API (portable fallback, for engines where no helper can run: an architecture
+//     with no embedded helper, a build without embedded helpers, a failed helper import). A container is created, never
 //     started, from a 0-byte image; the engine's archive endpoint (`docker cp`) is used to read
 //     the data, and the tar it returns is re-encoded on the host into the archive layout
-//     ("./", "./a", ...) and compressed. Because that API cannot delete files, restoring a named
-//     volume first copies the archive into a fresh staging volume, then removes and recreates the
-//     target volume (same driver, options and labels) and copies the staging volume into it; the
-//     staging volume is removed only after that succeeded; paths the restore's Excludes keep
-//     are copied from the old volume into the staging volume first. A bind-mounted directory
-//     can be restored on this path only when it is missing or holds nothing but directories and
-//     excluded paths (otherwise an error says so); a single-file bind is replaced.
+//     ("./", "./a", ...) and compressed. A volume or a bind-mounted directory is restored in
+//     place, never by removing the volume (a stopped container may reference it: a compose
+//     service's always does): the archive is first written into a fresh staging volume (a
+//     bad archive leaves the target untouched), the target is listed, and the staging tree is
+//     copied onto the target in one stream. That API cannot delete, but extracting a
+//     non-directory over a directory removes the directory's tree: each directory of the
+//     archive under which the target holds something the archive lacks gets an empty file
+//     entry just before its own entry, so its old tree goes and the archive's rebuilds it.
+//     The result is exact (owners, modes and mtimes from the archive, to the second). What
+//     cannot be done that way is refused before anything of the target is touched, saying
+//     why: an entry to delete at the top of the target (its mount point cannot be cleared),
+//     or a directory to clear that holds paths the restore's Excludes keep. Paths the
+//     Excludes keep are otherwise left as they are. A single-file bind is replaced.
+//
+// Which path a call took is reported ([EngineMover.DataPath], Options.OnPath): "host",
+// "helper container (linux/ARCH)" or "archive API: <why no helper>".
 //
 // Every container this package creates carries the label [LabelHelper] and is removed (forced,
 // with a fresh context) before the call returns, also on error and cancellation.
@@ -38,9 +53,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
@@ -151,11 +165,14 @@ const (
 type Options struct {
 	// Path forces one path; the default picks the helper when usable.
 	Path Path
-	// HelperBinary is the static linux executable put into the helper image; it must dispatch
-	// `__maim-helper ...` to [HelperMain]. Default: os.Executable().
+	// HelperBinary is a static linux executable put into the helper image instead of the
+	// embedded helper (tests); it must behave as cmd/maim-helper (helper.Main).
 	HelperBinary string
 	// Labels are added to every helper container (e.g. to find one run's containers).
 	Labels map[string]string
+	// OnPath, when set, is called with the description of each data path ([EngineMover.DataPath])
+	// the first time a Backup or Restore takes it.
+	OnPath func(desc string)
 }
 
 // NewMover returns a Mover that uses the helper container when the running executable can
@@ -176,9 +193,65 @@ type EngineMover struct {
 	helperRef   string // imported helper image, once known
 	helperErr   error  // why the helper path is unusable, once known
 	helperKnown bool
+	helperDesc  string // "helper container (linux/ARCH)", once known
 
 	hostErr   error // why the host path is unusable, once known
 	hostKnown bool
+
+	used []string // descriptions of the data paths taken, in order
+}
+
+// describe names a data path for reports: "host", "helper container (linux/amd64)" or
+// "archive API: <why the helper is not used>".
+func (m *EngineMover) describe(p Path, why error) string {
+	switch p {
+	case PathHost:
+		return "host"
+	case PathHelper:
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.helperDesc != "" {
+			return m.helperDesc
+		}
+		return "helper container"
+	}
+	if m.opts.Path == PathArchive {
+		return "archive API: forced"
+	}
+	if why == nil {
+		m.mu.Lock()
+		why = m.helperErr
+		m.mu.Unlock()
+	}
+	if why == nil {
+		return "archive API"
+	}
+	return "archive API: " + why.Error()
+}
+
+// record notes that a call took path p (why: the reason the helper was not used).
+func (m *EngineMover) record(p Path, why error) {
+	d := m.describe(p, why)
+	m.mu.Lock()
+	for _, u := range m.used {
+		if u == d {
+			m.mu.Unlock()
+			return
+		}
+	}
+	m.used = append(m.used, d)
+	m.mu.Unlock()
+	if m.opts.OnPath != nil {
+		m.opts.OnPath(d)
+	}
+}
+
+// DataPath describes the data paths the Backup and Restore calls so far took, in order,
+// joined with "; " ("" before any call).
+func (m *EngineMover) DataPath() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return strings.Join(m.used, "; ")
 }
 
 // PathFor reports which path Backup and Restore will take against this engine, importing the
@@ -224,36 +297,45 @@ func (m *EngineMover) enginePath(ctx context.Context) (Path, error) {
 	return PathHelper, nil
 }
 
-func (m *EngineMover) pick(ctx context.Context) (Path, error) {
+// pick is PathFor, with the reason a usable path other than the preferred one was taken.
+func (m *EngineMover) pick(ctx context.Context) (Path, error, error) {
 	p, err := m.PathFor(ctx)
 	if p == "" {
-		return "", err
+		return "", nil, err
 	}
-	return p, nil
+	return p, err, nil
 }
 
 // pickFor is pick for one target: PathHost only when t's data is reachable here (its host
 // path is returned too), otherwise the engine path PathAuto would take without the host.
 func (m *EngineMover) pickFor(ctx context.Context, t Target, write bool) (Path, string, error) {
-	p, err := m.pick(ctx)
+	p, hp, why, err := m.pickFor1(ctx, t, write)
+	if err == nil {
+		m.record(p, why)
+	}
+	return p, hp, err
+}
+
+func (m *EngineMover) pickFor1(ctx context.Context, t Target, write bool) (Path, string, error, error) {
+	p, why, err := m.pick(ctx)
 	if err != nil || p != PathHost {
-		return p, "", err
+		return p, "", why, err
 	}
 	hp, herr := m.hostDataPath(ctx, t, write)
 	if herr == nil {
-		return PathHost, hp, nil
+		return PathHost, hp, nil, nil
 	}
 	if ctx.Err() != nil {
-		return "", "", ctx.Err()
+		return "", "", nil, ctx.Err()
 	}
 	if m.opts.Path == PathHost {
-		return "", "", fmt.Errorf("%s is not reachable on the host: %w", t, herr)
+		return "", "", nil, fmt.Errorf("%s is not reachable on the host: %w", t, herr)
 	}
 	p, err = m.enginePath(ctx)
 	if p == "" {
-		return "", "", err
+		return "", "", nil, err
 	}
-	return p, "", nil
+	return p, "", err, nil
 }
 
 // Backup implements Mover.
@@ -361,7 +443,6 @@ func volumeExists(ctx context.Context, cli client.APIClient, name string) (bool,
 	return false, nil
 }
 
-// helperExecutable is the binary to put into the helper image.
 // containerLabels are the labels of a helper container.
 func (m *EngineMover) containerLabels() map[string]string {
 	l := map[string]string{LabelHelper: LabelValueContainer}
@@ -371,20 +452,6 @@ func (m *EngineMover) containerLabels() map[string]string {
 		}
 	}
 	return l
-}
-
-func (m *EngineMover) helperExecutable() (string, error) {
-	if m.opts.HelperBinary != "" {
-		return m.opts.HelperBinary, nil
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	if r, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = r
-	}
-	return exe, nil
 }
 
 // Sizer is a Mover that can tell, before a backup, how many content bytes it will read

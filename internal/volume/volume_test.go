@@ -8,11 +8,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/helper"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 )
 
@@ -39,6 +43,13 @@ func roundTrip(t *testing.T, p Path, o cmpOpts) {
 			v := newVolume(t)
 			junk := filepath.Join(tempDir(t), "junk")
 			fillJunk(t, junk)
+			if p == PathArchive {
+				// It cannot delete at the top of a target (TestArchiveAPIRestoreRefusesTopLevelExtras):
+				// what it must delete is below.
+				must(t, os.RemoveAll(filepath.Join(junk, "extra")))
+				must(t, os.Remove(filepath.Join(junk, "extra-link")))
+				writeFile(t, filepath.Join(junk, "a/b/extra/file"), []byte("not in the archive"), 0o644, 0, 0)
+			}
 			junkData, _ := backupBytes(t, helper, bind(junk), BackupOptions{})
 			restoreBytes(t, helper, vol(v), junkData, RestoreOptions{})
 			assertSameTree(t, hostTree(t, junk), volumeTree(t, helper, v), cmpOpts{})
@@ -238,11 +249,15 @@ func TestRestoreKeepsExcluded(t *testing.T) {
 			src := filepath.Join(tempDir(t), "src")
 			writeFile(t, filepath.Join(src, "keep.txt"), []byte("backup"), 0o644, 0, 0)
 			writeFile(t, filepath.Join(src, "cache", "in-backup"), []byte("x"), 0o644, 0, 0)
+			writeFile(t, filepath.Join(src, "d", "x"), []byte("x"), 0o644, 0, 0)
 			data, _ := backupBytes(t, m, bind(src), BackupOptions{Excludes: excludes})
 
 			live := filepath.Join(tempDir(t), "live")
 			writeFile(t, filepath.Join(live, "keep.txt"), []byte("changed"), 0o644, 0, 0)
-			writeFile(t, filepath.Join(live, "stray"), []byte("not in the backup"), 0o644, 0, 0)
+			if p != PathArchive { // that path cannot delete at the top (TestArchiveAPIRestoreInPlace)
+				writeFile(t, filepath.Join(live, "stray"), []byte("not in the backup"), 0o644, 0, 0)
+			}
+			writeFile(t, filepath.Join(live, "d", "stray"), []byte("not in the backup"), 0o644, 0, 0)
 			writeFile(t, filepath.Join(live, "app.log"), []byte("live log"), 0o640, 0, 0)
 			writeFile(t, filepath.Join(live, "sub", "deep.log"), []byte("deep log"), 0o644, 0, 0)
 			writeFile(t, filepath.Join(live, "cache", "big"), randomBytes(4096), 0o644, 0, 0)
@@ -251,12 +266,6 @@ func TestRestoreKeepsExcluded(t *testing.T) {
 			check := func(got tree) {
 				t.Helper()
 				for _, k := range []string{"app.log", "sub/deep.log", "cache/big"} {
-					if p == PathArchive {
-						// the recreated volume gets them through the engine: whole seconds
-						w := want[k]
-						w.Mtime -= w.Mtime % 1e9
-						want[k] = w
-					}
 					if !sameNode(got[k], want[k]) {
 						t.Errorf("excluded %s changed: %+v, was %+v", k, got[k], want[k])
 					}
@@ -264,7 +273,7 @@ func TestRestoreKeepsExcluded(t *testing.T) {
 				if got["keep.txt"].SHA == want["keep.txt"].SHA {
 					t.Errorf("keep.txt was not restored")
 				}
-				for _, k := range []string{"stray", "cache/in-backup"} {
+				for _, k := range []string{"stray", "d/stray", "cache/in-backup"} {
 					if _, ok := got[k]; ok {
 						t.Errorf("%s is there after the restore", k)
 					}
@@ -276,21 +285,6 @@ func TestRestoreKeepsExcluded(t *testing.T) {
 			restoreBytes(t, m, vol(v), data, RestoreOptions{Excludes: excludes})
 			check(volumeTree(t, helper, v))
 
-			if p == PathArchive {
-				// this path fills only a dir holding nothing but excluded paths
-				for _, k := range []string{"keep.txt", "stray"} {
-					must(t, os.Remove(filepath.Join(live, k)))
-				}
-				want = hostTree(t, live)
-				restoreBytes(t, m, bind(live), data, RestoreOptions{Excludes: excludes})
-				got := hostTree(t, live)
-				for _, k := range []string{"app.log", "sub/deep.log", "cache/big"} {
-					if !sameNode(got[k], want[k]) {
-						t.Errorf("bind: excluded %s changed", k)
-					}
-				}
-				return
-			}
 			restoreBytes(t, m, bind(live), data, RestoreOptions{Excludes: excludes})
 			check(hostTree(t, live))
 		})
@@ -362,7 +356,9 @@ func TestRestoreRefusesCorruptArchive(t *testing.T) {
 	}
 }
 
-func TestArchiveAPIBindRestoreNeedsEmptyDir(t *testing.T) {
+// TestArchiveAPIRestoreRefusesTopLevelExtras: the archive API cannot delete at the top of
+// a target, so a restore that would have to refuses, and nothing of the target changed.
+func TestArchiveAPIRestoreRefusesTopLevelExtras(t *testing.T) {
 	noLeftovers(t)
 	m := newMover(t, PathArchive)
 	src := filepath.Join(tempDir(t), "src")
@@ -370,12 +366,69 @@ func TestArchiveAPIBindRestoreNeedsEmptyDir(t *testing.T) {
 	data, _ := backupBytes(t, m, bind(src), BackupOptions{})
 	dst := filepath.Join(tempDir(t), "dst")
 	fillJunk(t, dst)
-	if _, err := m.Restore(ctxT(t), bind(dst), bytes.NewReader(data), RestoreOptions{}); err == nil || !strings.Contains(err.Error(), "not empty") {
-		t.Fatalf("restore into a non-empty bind dir through the archive API: %v", err)
+	before := hostTree(t, dst)
+	if _, err := m.Restore(ctxT(t), bind(dst), bytes.NewReader(data), RestoreOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "extra-link") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("restore into a bind dir with extras at its top through the archive API: %v", err)
 	}
+	assertSameTree(t, before, hostTree(t, dst), cmpOpts{})
 	empty := filepath.Join(tempDir(t), "missing", "dst")
 	restoreBytes(t, m, bind(empty), data, RestoreOptions{})
 	assertSameTree(t, hostTree(t, src), hostTree(t, empty), cmpOpts{secondMtime: true, noXattrs: true})
+}
+
+// TestArchiveAPIRestoreInPlace: through the archive API, a volume that a stopped container
+// references is restored in place (the same volume, never removed), exactly: changed files,
+// owners and modes back, a directory where a file was and the reverse, and files the archive
+// lacks below its directories gone. With a file to delete at the top it refuses, untouched.
+func TestArchiveAPIRestoreInPlace(t *testing.T) {
+	noLeftovers(t)
+	helper := newMover(t, PathHelper)
+	m := newMover(t, PathArchive)
+	cli := engine(t)
+	src := filepath.Join(tempDir(t), "src")
+	fillRich(t, src)
+	data, _ := backupBytes(t, helper, bind(src), BackupOptions{})
+
+	changed := filepath.Join(tempDir(t), "changed")
+	fillRich(t, changed)
+	writeFile(t, filepath.Join(changed, "a/b/c/deep.txt"), []byte("changed!"), 0o666, 2000, 2000)
+	writeFile(t, filepath.Join(changed, "a/b/new-file"), []byte("not in the archive"), 0o644, 0, 0)
+	writeFile(t, filepath.Join(changed, "many/03/new/deeper"), []byte("not in the archive"), 0o644, 0, 0)
+	must(t, os.Remove(filepath.Join(changed, "link-to-deep")))
+	writeFile(t, filepath.Join(changed, "link-to-deep"), []byte("a file where a symlink belongs"), 0o644, 0, 0)
+	must(t, os.Remove(filepath.Join(changed, "unicode ünï 日本.txt")))
+	must(t, os.MkdirAll(filepath.Join(changed, "unicode ünï 日本.txt", "now-a-dir"), 0o755))
+	must(t, os.RemoveAll(filepath.Join(changed, "empty")))
+	writeFile(t, filepath.Join(changed, "empty"), []byte("a file where a dir belongs"), 0o644, 0, 0)
+	must(t, os.Chmod(filepath.Join(changed, "many"), 0o700))
+	changedData, _ := backupBytes(t, helper, bind(changed), BackupOptions{})
+
+	v := newVolume(t)
+	restoreBytes(t, helper, vol(v), changedData, RestoreOptions{})
+	// A stopped container references the volume, as a compose service's does.
+	img, err := m.emptyImage(ctxT(t))
+	must(t, err)
+	c, err := cli.ContainerCreate(ctxT(t), client.ContainerCreateOptions{
+		Config:     &container.Config{Image: img, Labels: map[string]string{"com.docker-maim.test": "user"}},
+		HostConfig: &container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: v, Target: "/srv"}}},
+	})
+	must(t, err)
+	t.Cleanup(func() {
+		_, _ = cli.ContainerRemove(context.Background(), c.ID, client.ContainerRemoveOptions{Force: true})
+	})
+	restoreBytes(t, m, vol(v), data, RestoreOptions{})
+	assertSameTree(t, hostTree(t, src), volumeTree(t, helper, v), cmpOpts{secondMtime: true, noXattrs: true})
+
+	writeFile(t, filepath.Join(changed, "top-extra"), []byte("x"), 0o644, 0, 0)
+	changedData, _ = backupBytes(t, helper, bind(changed), BackupOptions{})
+	restoreBytes(t, helper, vol(v), changedData, RestoreOptions{})
+	before := volumeTree(t, helper, v)
+	if _, err := m.Restore(ctxT(t), vol(v), bytes.NewReader(data), RestoreOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "top-extra") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("restore with a file to delete at the top: %v; want a refusal naming it", err)
+	}
+	assertSameTree(t, before, volumeTree(t, helper, v), cmpOpts{})
 }
 
 // cancelWriter cancels the context on the first write and then fails.
@@ -443,9 +496,9 @@ func TestCancelRemovesHelpers(t *testing.T) {
 func TestHelperMainUsage(t *testing.T) {
 	for _, args := range [][]string{nil, {"frobnicate"}, {"backup"}, {"backup", "--compression", "lzma", "/x"}, {"restore", "a", "b"}} {
 		var stderr bytes.Buffer
-		code := helperMain(context.Background(), args, strings.NewReader(""), io.Discard, &stderr)
+		code := helper.Run(context.Background(), args, strings.NewReader(""), io.Discard, &stderr)
 		if code != 2 || !strings.Contains(stderr.String(), `"error"`) {
-			t.Errorf("helperMain(%q) = %d, stderr %q", args, code, stderr.String())
+			t.Errorf("helper.Run(%q) = %d, stderr %q", args, code, stderr.String())
 		}
 	}
 }
@@ -457,7 +510,7 @@ func TestHelperMainRoundTripLocal(t *testing.T) {
 	}
 	fillRich(t, src)
 	var out, stderr bytes.Buffer
-	if code := helperMain(context.Background(), []string{"backup", "--compression", "zstd", "--level", "3", src}, nil, &out, &stderr); code != 0 {
+	if code := helper.Run(context.Background(), []string{"backup", "--compression", "zstd", "--level", "3", src}, nil, &out, &stderr); code != 0 {
 		t.Fatalf("backup exit %d: %s", code, stderr.String())
 	}
 	var h helperStderr
@@ -469,7 +522,7 @@ func TestHelperMainRoundTripLocal(t *testing.T) {
 	dst := filepath.Join(tempDir(t), "dst")
 	fillJunk(t, dst)
 	stderr.Reset()
-	if code := helperMain(context.Background(), []string{"restore", "--compression", "zstd", dst}, &out, io.Discard, &stderr); code != 0 {
+	if code := helper.Run(context.Background(), []string{"restore", "--compression", "zstd", dst}, &out, io.Discard, &stderr); code != 0 {
 		t.Fatalf("restore exit %d: %s", code, stderr.String())
 	}
 	assertSameTree(t, hostTree(t, src), hostTree(t, dst), cmpOpts{})
@@ -546,6 +599,46 @@ func TestSingleFileBindThroughSymlink(t *testing.T) {
 					t.Errorf("restore: %v; the file behind the link holds %q", err, b)
 				}
 			})
+		}
+	}
+}
+
+func TestPlanInPlace(t *testing.T) {
+	arch := map[string]bool{"": true, "a": true, "a/b": true, "a/b/f": false, "file": false, "d": true}
+	keep := func(rel string) bool { return strings.HasSuffix(rel, ".log") }
+	cases := []struct {
+		name    string
+		current map[string]bool
+		clear   []string
+		refuse  string
+	}{
+		{"same", map[string]bool{"": true, "a": true, "a/b": true, "a/b/f": false}, nil, ""},
+		{"extra below a dir", map[string]bool{"": true, "a": true, "a/b": true, "a/b/x": false, "a/b/f": false}, []string{"a/b"}, ""},
+		{"extra tree below a dir", map[string]bool{"": true, "a": true, "a/new": true, "a/new/deep": false}, []string{"a"}, ""},
+		{"dir where the archive has a file", map[string]bool{"": true, "file": true, "file/x": false}, nil, ""},
+		{"extra at the top", map[string]bool{"": true, "a": true, "stray": false}, nil, "stray at the top"},
+		{"kept at the top", map[string]bool{"": true, "app.log": false, "logs": true, "logs/x.log": false}, nil, ""},
+		{"clear would drop a kept path", map[string]bool{"": true, "d": true, "d/x": false, "d/y.log": false}, nil, "d/y.log"},
+	}
+	for _, c := range cases {
+		got, err := planInPlace(arch, c.current, keep)
+		if c.refuse != "" {
+			if err == nil || !strings.Contains(err.Error(), c.refuse) || !strings.Contains(err.Error(), "nothing was changed") {
+				t.Errorf("%s: err %v, want a refusal naming %q", c.name, err, c.refuse)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		var keys []string
+		for k := range got {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		if fmt.Sprint(keys) != fmt.Sprint(c.clear) {
+			t.Errorf("%s: clear %v, want %v", c.name, keys, c.clear)
 		}
 	}
 }

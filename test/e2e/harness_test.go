@@ -3,12 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +60,13 @@ func setup(m *testing.M) (int, error) {
 		return 0, err
 	}
 	pluginBin = filepath.Join(plugins, "docker-maim")
+	// The helpers are embedded in the plugin (internal/volume/helperbin), as make builds it.
+	helpers := exec.Command("bash", "scripts/build-helpers.sh")
+	helpers.Dir = root
+	helpers.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+	if out, err := helpers.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("scripts/build-helpers.sh: %v\n%s", err, out)
+	}
 	build := exec.Command("go", "build", "-trimpath",
 		"-ldflags", "-X github.com/docker-maim/docker-maim/internal/plugin.Version="+TestVersion,
 		"-o", pluginBin, "./cmd/docker-maim")
@@ -125,18 +129,42 @@ func keepEndpoint() {
 }
 
 // helperImageRef is the helper image the plugin under test imports to reach volume data
-// (internal/volume: docker-maim-helper:<sha256 prefix of the binary>).
+// (internal/volume: docker-maim-helper:<sha256 prefix of the embedded helper for the
+// engine's architecture>), asked from the plugin itself (its hidden __helpers command).
 func helperImageRef() string {
-	f, err := os.Open(pluginBin)
+	arch, err := exec.Command("docker", "version", "--format", "{{.Server.Arch}}").Output()
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return ""
+	for _, h := range embeddedHelpers(pluginBin) {
+		if h.Platform == "linux/"+strings.TrimSpace(string(arch)) {
+			return "docker-maim-helper:" + h.SHA256[:12]
+		}
 	}
-	return "docker-maim-helper:" + hex.EncodeToString(h.Sum(nil))[:12]
+	return ""
+}
+
+// embeddedHelper is one line of `docker-maim __helpers`.
+type embeddedHelper struct {
+	Platform string
+	Size     int64
+	SHA256   string
+}
+
+// embeddedHelpers asks a docker-maim binary which helpers it embeds.
+func embeddedHelpers(bin string) []embeddedHelper {
+	out, err := exec.Command(bin, "__helpers").Output()
+	if err != nil {
+		return nil
+	}
+	var hs []embeddedHelper
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var h embeddedHelper
+		if _, err := fmt.Sscan(l, &h.Platform, &h.Size, &h.SHA256); err == nil && len(h.SHA256) == 64 {
+			hs = append(hs, h)
+		}
+	}
+	return hs
 }
 
 // Result is what a docker command did.

@@ -1,6 +1,6 @@
 //go:build unix
 
-package volume
+package helper
 
 import (
 	"runtime"
@@ -9,8 +9,8 @@ import (
 
 var isDarwin = runtime.GOOS == "darwin"
 
-// peakRSSKiB is this process's peak resident set size in KiB (0 when unknown).
-func peakRSSKiB() int64 {
+// PeakRSSKiB is this process's peak resident set size in KiB (0 when unknown).
+func PeakRSSKiB() int64 {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0

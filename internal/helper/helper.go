@@ -1,4 +1,10 @@
-package volume
+// Package helper is the in-container side of docker-maim's helper container: the whole of
+// the small static program cmd/maim-helper, built for linux/amd64 and linux/arm64 and embedded
+// in every docker-maim build (internal/volume imports it as a local image). It writes and
+// extracts archives (internal/archive: tar, zstd/gzip, exact extraction) and hashes the
+// stream; the host side (internal/volume) parses the JSON lines it writes on stderr ([Msg]).
+// The plugin binary never runs it.
+package helper
 
 import (
 	"bufio"
@@ -24,8 +30,7 @@ import (
 // progressInterval is how often the helper reports progress on stderr.
 const progressInterval = 200 * time.Millisecond
 
-// HelperMain is the in-container side, run as `docker-maim __maim-helper ARGS...` with args
-// being ARGS:
+// Main is the in-container side, run as `maim-helper ARGS...` with args being ARGS:
 //
 //	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... PATH
 //	restore --compression zstd|gzip|none [--exclude PATTERN]... PATH
@@ -34,10 +39,10 @@ const progressInterval = 200 * time.Millisecond
 // makes PATH exactly equal to it, leaving the paths matching the excludes as they are. Both write JSON lines on stderr: {"progress":N} while
 // working, then {"stats":{...}} on success or {"error":"..."} on failure (exit code 1; 2 for
 // usage errors). It returns the exit code.
-func HelperMain(args []string) int {
+func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return helperMain(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+	return Run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 }
 
 type stringList []string
@@ -45,16 +50,17 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-func helperMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// Run is Main with explicit streams (for tests).
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	rep := &reporter{w: stderr}
 	fail := func(code int, err error) int {
-		rep.send(helperMsg{Error: err.Error()})
+		rep.send(Msg{Error: err.Error()})
 		return code
 	}
 	if len(args) == 0 {
-		return fail(2, errors.New("usage: __maim-helper backup|restore [flags] PATH"))
+		return fail(2, errors.New("usage: maim-helper backup|restore [flags] PATH"))
 	}
-	fs := flag.NewFlagSet(HelperArg+" "+args[0], flag.ContinueOnError)
+	fs := flag.NewFlagSet("maim-helper "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	comp := fs.String("compression", string(archive.Zstd), "zstd, gzip or none")
 	var level int
@@ -84,21 +90,23 @@ func helperMain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	var st archive.Stats
 	// The stream is counted and hashed on both sides: the engine's attach path is known to
 	// drop data in some versions, and a silently short archive must never pass as a backup.
-	sum := newStreamSum()
+	sum := NewStreamSum()
 	if args[0] == "backup" {
-		st, err = helperBackup(ctx, target, io.MultiWriter(stdout, sum), c, level, excludes, rep.add)
+		st, err = Backup(ctx, target, io.MultiWriter(stdout, sum), c, level, excludes, rep.add)
 	} else {
-		st, err = helperRestore(ctx, target, io.TeeReader(stdin, sum), c, excludes, rep.add)
+		st, err = Restore(ctx, target, io.TeeReader(stdin, sum), c, excludes, rep.add)
 	}
 	stopProgress()
 	if err != nil {
 		return fail(1, err)
 	}
-	rep.send(helperMsg{Stats: &st, MaxRSS: peakRSSKiB(), StreamBytes: sum.n, StreamSHA256: sum.hex()})
+	rep.send(Msg{Stats: &st, MaxRSS: PeakRSSKiB(), StreamBytes: sum.N, StreamSHA256: sum.Hex()})
 	return 0
 }
 
-func helperBackup(ctx context.Context, root string, stdout io.Writer, c archive.Compression, level int, excludes []string, progress func(int64)) (archive.Stats, error) {
+// Backup writes the compressed archive of root to stdout (also the host fast path of
+// internal/volume).
+func Backup(ctx context.Context, root string, stdout io.Writer, c archive.Compression, level int, excludes []string, progress func(int64)) (archive.Stats, error) {
 	bw := bufio.NewWriterSize(stdout, 1<<20)
 	cw, err := archive.Compress(bw, c, level)
 	if err != nil {
@@ -114,7 +122,9 @@ func helperBackup(ctx context.Context, root string, stdout io.Writer, c archive.
 	return st, err
 }
 
-func helperRestore(ctx context.Context, dest string, stdin io.Reader, c archive.Compression, excludes []string, progress func(int64)) (archive.Stats, error) {
+// Restore makes dest exactly equal to the compressed archive read from stdin, owners
+// included, keeping the paths excludes match (also the host fast path of internal/volume).
+func Restore(ctx context.Context, dest string, stdin io.Reader, c archive.Compression, excludes []string, progress func(int64)) (archive.Stats, error) {
 	in := bufio.NewReaderSize(stdin, 1<<20)
 	dr, err := archive.Decompress(in, c)
 	if err != nil {
@@ -134,20 +144,22 @@ func helperRestore(ctx context.Context, dest string, stdin io.Reader, c archive.
 	return st, nil
 }
 
-// streamSum counts and hashes a stream.
-type streamSum struct {
-	n int64
+// StreamSum counts and hashes a stream (an io.Writer).
+type StreamSum struct {
+	N int64 // bytes written so far
 	h hash.Hash
 }
 
-func newStreamSum() *streamSum { return &streamSum{h: sha256.New()} }
+// NewStreamSum returns an empty StreamSum.
+func NewStreamSum() *StreamSum { return &StreamSum{h: sha256.New()} }
 
-func (s *streamSum) Write(p []byte) (int, error) {
-	s.n += int64(len(p))
+func (s *StreamSum) Write(p []byte) (int, error) {
+	s.N += int64(len(p))
 	return s.h.Write(p)
 }
 
-func (s *streamSum) hex() string { return hex.EncodeToString(s.h.Sum(nil)) }
+// Hex is the SHA-256 of the bytes written so far.
+func (s *StreamSum) Hex() string { return hex.EncodeToString(s.h.Sum(nil)) }
 
 // reporter writes protocol lines to stderr, one at a time.
 type reporter struct {
@@ -163,7 +175,7 @@ func (r *reporter) add(n int64) {
 	r.mu.Unlock()
 }
 
-func (r *reporter) send(m helperMsg) {
+func (r *reporter) send(m Msg) {
 	b, _ := json.Marshal(m)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -189,10 +201,22 @@ func (r *reporter) start() func() {
 				r.sent = total
 				r.mu.Unlock()
 				if total > sent {
-					r.send(helperMsg{Progress: total})
+					r.send(Msg{Progress: total})
 				}
 			}
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// Msg is one JSON line the helper writes on stderr.
+type Msg struct {
+	Progress int64          `json:"progress,omitempty"` // content bytes so far (cumulative)
+	Stats    *archive.Stats `json:"stats,omitempty"`    // final result
+	Error    string         `json:"error,omitempty"`
+	MaxRSS   int64          `json:"maxrss_kib,omitempty"` // helper's peak RSS, with the stats
+	// StreamBytes and StreamSHA256 describe the compressed stream the helper wrote (backup)
+	// or read (restore), with the stats.
+	StreamBytes  int64  `json:"stream_bytes,omitempty"`
+	StreamSHA256 string `json:"stream_sha256,omitempty"`
 }

@@ -1,0 +1,94 @@
+package volume
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// EnvRequireHelpers makes TestEmbeddedHelpers fail (not skip) when this build embeds no
+// helpers: the Makefile sets it, so every make build is checked to carry both.
+const envRequireHelpers = "MAIM_REQUIRE_HELPERS"
+
+// TestEmbeddedHelpers: the embed holds a static linux helper of the right machine for every
+// one of HelperArches. GOOS does not change the embed (the same files are embedded in the
+// darwin and windows builds of `make cross`), so checking it here checks them all.
+func TestEmbeddedHelpers(t *testing.T) {
+	got := EmbeddedHelpers()
+	if len(got) == 0 && os.Getenv(envRequireHelpers) == "" {
+		t.Skip("no embedded helpers (run scripts/build-helpers.sh, or set " + envRequireHelpers + " to make this fatal)")
+	}
+	if len(got) != len(HelperArches) {
+		t.Fatalf("embedded helpers %v, want one for each of %v", got, HelperArches)
+	}
+	for i, a := range HelperArches {
+		b, err := embeddedHelper(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkStaticLinux(b, a, a); err != nil {
+			t.Errorf("linux/%s: %v", a, err)
+		}
+		for _, other := range HelperArches {
+			if other != a && checkStaticLinux(b, a, other) == nil {
+				t.Errorf("the linux/%s helper passes as linux/%s", a, other)
+			}
+		}
+		sum := sha256.Sum256(b)
+		if h := got[i]; h.Platform != "linux/"+a || h.Size != int64(len(b)) || h.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("EmbeddedHelpers()[%d] = %+v", i, h)
+		}
+	}
+}
+
+// TestForeignHelperArchRefused: an embedded helper for another architecture (forced with
+// EnvHelperArch) is refused before anything is imported, with the reason, and PathAuto
+// falls back to the archive API.
+func TestForeignHelperArchRefused(t *testing.T) {
+	if len(EmbeddedHelpers()) != len(HelperArches) {
+		t.Skip("no embedded helpers")
+	}
+	cli := engine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	v, err := cli.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "arm64"
+	if v.Arch == "arm64" {
+		other = "amd64"
+	}
+	b, _ := embeddedHelper(other)
+	sum := sha256.Sum256(b)
+	foreignRef := helperRepo + ":" + hex.EncodeToString(sum[:])[:12]
+	t.Setenv(EnvHelperArch, other)
+	t.Setenv(EnvNoHostPath, "1")
+	m := NewMoverWithOptions(cli, Options{})
+	p, err := m.PathFor(ctx)
+	if p != PathArchive || err == nil || !strings.Contains(err.Error(), "linux/"+other) || !strings.Contains(err.Error(), EnvHelperArch) {
+		t.Fatalf("PathFor = %q, %v; want %q with the reason naming linux/%s and %s", p, err, PathArchive, other, EnvHelperArch)
+	}
+	if ok, _ := imageExists(ctx, cli, foreignRef); ok {
+		t.Errorf("the foreign helper image %s was imported", foreignRef)
+	}
+	if d := m.describe(p, err); !strings.HasPrefix(d, "archive API: ") {
+		t.Errorf("DataPath() = %q, want the archive API and why", d)
+	}
+
+	t.Setenv(EnvHelperArch, "")
+	m = NewMoverWithOptions(cli, Options{})
+	p, err = m.PathFor(ctx)
+	if p != PathHelper || err != nil {
+		t.Fatalf("embedded helper for the engine's arch: PathFor = %q, %v", p, err)
+	}
+	if d := m.describe(p, err); d != "helper container (linux/"+v.Arch+")" {
+		t.Errorf("DataPath() = %q", d)
+	}
+}

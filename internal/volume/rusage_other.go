@@ -1,5 +1,0 @@
-//go:build !unix
-
-package volume
-
-func peakRSSKiB() int64 { return 0 }
