@@ -33,6 +33,7 @@ func Main() int {
 		// The in-container side of data moves: no docker CLI, no engine.
 		return volume.HelperMain(os.Args[2:])
 	}
+	os.Args = standaloneArgs(os.Args)
 	dockerCli, err := command.NewDockerCli()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -182,6 +183,9 @@ func newRoot(newService func(app.Config) app.Service, asPlugin bool) (*cobra.Com
 		newStatusCommand(s),
 		newPruneCommand(s),
 		newConfigCommand(s),
+		newProjectsCommand(s),
+		newHooksCommand(),
+		newHookAnswerCommand(),
 	)
 	for _, c := range root.Commands() {
 		if c.Args == nil {
