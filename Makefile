@@ -89,8 +89,10 @@ extension: extension-ui
 	bash extension/check-image.sh $(EXT_IMAGE)
 
 ## extension-install: install the image into Docker Desktop (needs Desktop's `docker extension`)
-extension-install: extension
-	@if docker extension --help >/dev/null 2>&1; then docker extension install -f $(EXT_IMAGE); \
+extension-install:
+	@if docker extension ls >/dev/null 2>&1; then \
+		docker image inspect $(EXT_IMAGE) >/dev/null 2>&1 || $(MAKE) extension; \
+		docker extension install -f $(EXT_IMAGE); \
 	else echo "extension-install: Docker Desktop is needed (no \`docker extension\` here); the image $(EXT_IMAGE) is built"; fi
 
 ## test-extension: the UI's unit tests, the browser test against the real binary and engine, the image
