@@ -78,3 +78,31 @@ cross: helpers
 		echo "GOOS=$$os GOARCH=$$arch -> bin/docker-maim-$$os-$$arch$$ext"; \
 		GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/docker-maim-$$os-$$arch$$ext ./cmd/docker-maim; \
 	done
+
+## extension: the Docker Desktop extension image (extension/): the UI built, docker-maim
+## cross-built for every host Desktop runs on, into one image (EXT_IMAGE)
+EXT_IMAGE ?= docker-maim/desktop-extension:$(VERSION)
+EXT_TARGETS := darwin/amd64 darwin/arm64 linux/amd64 linux/arm64 windows/amd64 windows/arm64
+.PHONY: extension extension-ui extension-install test-extension
+extension-ui:
+	cd extension/ui && npm ci --no-audit --no-fund && npm run build
+extension: extension-ui
+	@set -e; rm -rf extension/host; for t in $(EXT_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "GOOS=$$os GOARCH=$$arch -> extension/host/$$os/$$arch/docker-maim$$ext"; \
+		GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o extension/host/$$os/$$arch/docker-maim$$ext ./cmd/docker-maim; \
+	done
+	docker build -t $(EXT_IMAGE) extension
+	bash extension/check-image.sh $(EXT_IMAGE)
+
+## extension-install: install the image into Docker Desktop (needs Desktop's `docker extension`)
+extension-install:
+	@if docker extension ls >/dev/null 2>&1; then \
+		docker image inspect $(EXT_IMAGE) >/dev/null 2>&1 || $(MAKE) extension; \
+		docker extension install -f $(EXT_IMAGE); \
+	else echo "extension-install: Docker Desktop is needed (no \`docker extension\` here); the image $(EXT_IMAGE) is built"; fi
+
+## test-extension: the UI's unit tests, the browser test against the real binary and engine, the image
+test-extension: rig build extension
+	cd extension/ui && npx vitest run
+	cd extension/ui && node e2e/browser.test.mjs

@@ -1,5 +1,6 @@
 // Package app is docker-maim's application layer: one Service with every verb the tool
-// offers (Backup, Backups, Verify, Restore, Upgrade, Rollback, Status, Prune, MergeConfig),
+// offers (Backup, Backups, Verify, Restore, Upgrade, Rollback, Status, Prune, MergeConfig,
+// Projects),
 // each taking a documented options struct and returning a result struct with JSON tags.
 //
 // It owns the wiring a verb needs — the engine client (checked once with a ping), the
@@ -46,6 +47,8 @@ type Service interface {
 	Prune(ctx context.Context, o PruneOptions) (*PruneResult, error)
 	// MergeConfig merges a config file into a new template. It needs no engine.
 	MergeConfig(ctx context.Context, o MergeConfigOptions) (*MergeConfigResult, error)
+	// Projects lists the Compose projects that have containers on the engine.
+	Projects(ctx context.Context, o ProjectsOptions) (*ProjectsResult, error)
 }
 
 // Config is what a Service is built with: how progress is shown and where the

@@ -73,6 +73,11 @@ func (f *fake) MergeConfig(_ context.Context, o app.MergeConfigOptions) (*app.Me
 	return result[app.MergeConfigResult](f), f.err
 }
 
+func (f *fake) Projects(_ context.Context, o app.ProjectsOptions) (*app.ProjectsResult, error) {
+	f.call("Projects", o)
+	return result[app.ProjectsResult](f), f.err
+}
+
 type run struct {
 	code        int
 	out, errOut string

@@ -37,6 +37,7 @@ func Main() int {
 		}
 		return 0
 	}
+	os.Args = standaloneArgs(os.Args)
 	dockerCli, err := command.NewDockerCli()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -186,6 +187,9 @@ func newRoot(newService func(app.Config) app.Service, asPlugin bool) (*cobra.Com
 		newStatusCommand(s),
 		newPruneCommand(s),
 		newConfigCommand(s),
+		newProjectsCommand(s),
+		newHooksCommand(),
+		newHookAnswerCommand(),
 	)
 	for _, c := range root.Commands() {
 		if c.Args == nil {

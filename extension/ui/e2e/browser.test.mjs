@@ -1,0 +1,185 @@
+// Browser end-to-end test of the extension UI: the built UI (build/) served by a small test
+// host that provides window.ddClient, whose extension.host.cli.exec runs the REAL
+// bin/docker-maim against the real engine and streams its stdout/stderr lines, driven in
+// Debian's chromium by playwright-core. On a stand-in project (e2e/standin.sh): project list
+// -> backups -> upgrade dry run -> typed confirmation -> progress -> upgraded -> rollback ->
+// back on 1.0.0, then a failing upgrade (2.1.0 crashes) that rolls itself back; each step is
+// checked on the engine (the container's image, the data schema in the volume), not only on
+// the page. Screenshots of every screen in English and Chinese go to ../test-results/.
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, existsSync, copyFileSync } from 'node:fs';
+import { join, extname, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../../..');
+const bin = join(root, 'bin', 'docker-maim');
+const buildDir = resolve(here, '../build');
+const shots = resolve(here, '../../test-results');
+const docShots = process.env.MAIM_EXT_DOC_SHOTS ? join(root, 'docs', 'screenshots') : '';
+const name = `maimext${process.pid}${Date.now() % 10000}`;
+const work = mkdtempSync(join(tmpdir(), 'maim-ext-e2e.'));
+const repo = `${process.env.MAIM_TEST_REGISTRY || '127.0.0.1:5001'}/${name}-bot`;
+const env = { ...process.env, MAIM_BACKUP_DIR: join(work, 'backups'), MAIM_STATE_DIR: join(work, 'state') };
+mkdirSync(shots, { recursive: true });
+if (!existsSync(bin)) throw new Error(`${bin} missing: make build first`);
+if (!existsSync(join(buildDir, 'index.html'))) throw new Error('build/ missing: npm run build first');
+
+const log = (...a) => console.log('[e2e]', ...a);
+const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', env }).trim();
+const container = () => sh('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${name}`, '--filter', 'label=com.docker.compose.service=bot']);
+const engineImage = () => sh('docker', ['inspect', '-f', '{{.Config.Image}}', container()]);
+const dataSchema = () => JSON.parse(sh('docker', ['exec', container(), '/bin/bot', 'print-config'])).schema;
+function expect(cond, what) { if (!cond) throw new Error('FAILED: ' + what); log('ok:', what); }
+
+// The test host: static files, and the exec calls the page makes through an exposed binding.
+const server = createServer((req, res) => {
+  const p = join(buildDir, decodeURIComponent(new URL(req.url, 'http://x').pathname).replace(/^\/$/, '/index.html'));
+  if (!p.startsWith(buildDir) || !existsSync(p)) { res.writeHead(404); res.end(); return; }
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
+  res.writeHead(200, { 'content-type': types[extname(p)] || 'application/octet-stream' });
+  res.end(readFileSync(p));
+});
+
+const ddClientShim = () => {
+  const streams = {};
+  let next = 0;
+  window.__maimStream = (id, kind, data) => {
+    const s = streams[id];
+    if (!s) return;
+    if (kind === 'close') { delete streams[id]; s.onClose?.(data); } else if (kind === 'error') s.onError?.(data); else s.onOutput?.({ [kind]: data });
+  };
+  window.ddClient = {
+    host: { platform: 'linux' },
+    extension: { host: { cli: { exec(binary, args, opts) { const id = ++next; streams[id] = opts.stream; window.__maimExec(id, binary, args); return { close() {} }; } } } },
+  };
+};
+
+let browser; let failed = false;
+async function main() {
+  log('stand-in project', name);
+  execFileSync('bash', [join(here, 'standin.sh'), 'up', name, work], { stdio: 'inherit', env });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    // playwright-core gives the browser a fresh profile dir of its own (no --user-data-dir here)
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const ctx = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
+  const calls = [];
+  await ctx.exposeBinding('__maimExec', ({ page }, id, binary, args) => {
+    if (binary !== 'docker-maim') throw new Error('unexpected binary ' + binary);
+    calls.push(args.join(' '));
+    const p = spawn(bin, args, { env });
+    const lines = (kind) => { let buf = ''; return (d) => { buf += d; const ls = buf.split('\n'); buf = ls.pop(); for (const l of ls) page.evaluate(([i, k, l]) => window.__maimStream(i, k, l), [id, kind, l]).catch(() => {}); }; };
+    p.stdout.setEncoding('utf8').on('data', lines('stdout'));
+    p.stderr.setEncoding('utf8').on('data', lines('stderr'));
+    p.on('close', (code) => setTimeout(() => page.evaluate(([i, c]) => window.__maimStream(i, 'close', c), [id, code]).catch(() => {}), 50));
+  });
+  await ctx.addInitScript(ddClientShim);
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => { log('page error', e.message); failed = true; });
+  const shot = async (file) => {
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(shots, file + '.png'), fullPage: true });
+    if (docShots && /^(en|zh)-(projects|upgrade-plan|upgrade-result|rolled-back|backups)$/.test(file)) { mkdirSync(docShots, { recursive: true }); copyFileSync(join(shots, file + '.png'), join(docShots, file + '.png')); }
+  };
+  const tid = (id) => page.getByTestId(id);
+  const long = { timeout: 240_000 };
+
+  await page.goto(url);
+  await tid(`project-${name}`).waitFor({ timeout: 60_000 });
+  await page.getByText(`${repo}:1.0.0 (1.0.0)`).first().waitFor(long);
+  await shot('en-projects');
+  await tid(`open-${name}`).click();
+  await tid('service-bot').getByText('1.0.0').first().waitFor(long);
+  await shot('en-overview');
+
+  // backups: back up now, then verify it
+  await tid('tab-backups').click();
+  await tid('backup-now').click();
+  await tid('backups-message').waitFor(long);
+  await tid('backup-row').first().waitFor(long);
+  expect((await tid('backup-row').count()) >= 1, 'a backup is listed after "Back up now"');
+  await tid('backup-row').first().getByRole('button', { name: 'Verify' }).click();
+  await page.getByText(/is intact/).waitFor(long);
+  await shot('en-backups');
+
+  // upgrade: plan first, then a typed confirmation (a major version rise is breaking)
+  await tid('tab-upgrade').click();
+  await tid('image-bot').fill(`${repo}:2.0.0`);
+  await tid('plan').click();
+  await tid('plan-view').waitFor(long);
+  expect((await tid('plan-change').innerText()).includes('(1.0.0) →'), 'the plan shows 1.0.0 -> 2.0.0');
+  expect(await tid('breaking').isVisible(), 'the plan shows the breaking change');
+  expect(engineImage() === `${repo}:1.0.0`, 'the dry run changed nothing on the engine');
+  await shot('en-upgrade-plan');
+  await tid('upgrade-go').click();
+  expect(await tid('confirm-ok').isDisabled(), 'a breaking upgrade waits for the typed project name');
+  await tid('typed-confirm').fill(name);
+  await shot('en-upgrade-confirm');
+  await tid('confirm-ok').click();
+  await tid('upgrade-running').waitFor(long);
+  await tid('phase').first().waitFor(long);
+  await shot('en-upgrade-progress');
+  await page.locator('[data-testid=upgrade-result][data-outcome=upgraded]').waitFor(long);
+  await shot('en-upgrade-result');
+  expect(engineImage() === `${repo}:2.0.0`, 'the engine runs 2.0.0 after the upgrade');
+  expect(dataSchema() === 2, 'the data in the volume was migrated to schema 2');
+
+  // rollback with the picker's default (the last upgrade's backup)
+  await tid('tab-rollback').click();
+  await tid('rollback-go').click();
+  await tid('confirm-ok').click();
+  await tid('rollback-done').waitFor(long);
+  await shot('en-rollback');
+  expect(engineImage() === `${repo}:1.0.0`, 'the engine runs 1.0.0 again after the rollback');
+  expect(dataSchema() === 1, 'the data in the volume is back at schema 1');
+
+  // Chinese: a failing upgrade rolls itself back
+  await tid('lang').click();
+  await tid('tab-upgrade').click();
+  await tid('image-bot').fill(`${repo}:2.1.0`);
+  await tid('plan').click();
+  await tid('plan-view').waitFor(long);
+  await page.getByText('升级计划').waitFor();
+  await shot('zh-upgrade-plan');
+  await tid('upgrade-go').click();
+  await tid('typed-confirm').fill(name);
+  await tid('confirm-ok').click();
+  await tid('upgrade-running').waitFor(long);
+  await shot('zh-upgrade-progress');
+  await page.locator('[data-testid=upgrade-result][data-outcome=rolled-back]').waitFor(long);
+  expect(await tid('rolled-back').isVisible(), 'the failing upgrade shows the automatic rollback');
+  expect((await tid('failing-logs').innerText()).includes('crashing on purpose'), "the failing service's last log lines are shown");
+  await tid('error').getByRole('button').click();
+  await tid('error-details').getByText(/exit 10/).waitFor();
+  await shot('zh-rolled-back');
+  expect(engineImage() === `${repo}:1.0.0`, 'after the failed upgrade the engine runs 1.0.0');
+  expect(dataSchema() === 1, 'after the failed upgrade the data is back at schema 1');
+
+  // the remaining screens in Chinese, and English ones of the failure story
+  await tid('tab-overview').click(); await tid('service-bot').waitFor(); await shot('zh-overview');
+  await tid('tab-backups').click(); await tid('backup-row').first().waitFor(long); await shot('zh-backups');
+  await tid('tab-rollback').click(); await shot('zh-rollback');
+  await tid('back').click(); await tid(`project-${name}`).waitFor(long); await page.getByText('本机上的项目').waitFor(); await shot('zh-projects');
+  await tid('lang').click(); await page.getByText('Projects on this engine').waitFor(); await shot('en-projects');
+  await tid(`open-${name}`).click(); await tid('tab-upgrade').click();
+  expect(calls.every((c) => c.includes('--format json')), 'every call asked for JSON');
+  expect(calls.some((c) => c.includes('upgrade') && c.includes('--progress json')), 'the upgrade streamed --progress json');
+  log(`${calls.length} docker-maim calls`);
+}
+
+main().catch((e) => { failed = true; console.error(e); }).finally(async () => {
+  await browser?.close().catch(() => {});
+  server.close();
+  try { execFileSync('bash', [join(here, 'standin.sh'), 'down', name, work], { stdio: 'inherit', env }); } catch (e) { console.error('cleanup:', e.message); failed = true; }
+  const left = sh('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${name}`]) + sh('docker', ['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${name}`]);
+  if (left) { console.error('left behind:', left); failed = true; }
+  log(failed ? 'FAIL' : 'PASS', `(screenshots in ${shots})`);
+  process.exit(failed ? 1 : 0);
+});

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  applyLine, args, changes, emptyProgress, errorKey, humanBytes, humanDuration, logLines, needsTypedConfirm, parseDoc,
+  parseProgressLine, percent, binaryName, BackupsDoc, ProjectsDoc, StatusDoc, UpgradeDoc, RollbackDoc, PruneDoc, VerifyDoc, BackupDoc,
+} from './model';
+
+import { messages, pickLang, t } from './i18n';
+
+// Fixtures are the real binary's output on a stand-in project (e2e/capture-fixtures.sh).
+const fx = join(__dirname, 'fixtures');
+const doc = <T,>(name: string) => parseDoc<T & { schema_version: number }>(readFileSync(join(fx, name + '.json'), 'utf8'));
+const lines = (name: string) => readFileSync(join(fx, name + '.stderr'), 'utf8').split('\n');
+const schemaDir = join(__dirname, '..', '..', '..', 'docs', 'schema');
+const schema = (f: string) => JSON.parse(readFileSync(join(schemaDir, f), 'utf8'));
+
+// required members and known members per docs/schema: what the UI may rely on
+function checkAgainst(file: string, v: Record<string, unknown>) {
+  const s = schema(file);
+  for (const r of s.required ?? []) expect(v, `${file}: ${r}`).toHaveProperty(r);
+  for (const k of Object.keys(v)) expect(Object.keys(s.properties), `${file} does not know ${k}`).toContain(k);
+}
+
+describe('every JSON shape the CLI prints', () => {
+  const bySchema: Record<string, string> = {
+    projects: 'projects.json', 'status-fresh': 'status.json', 'status-upgraded': 'status.json', backup: 'backup.json',
+    backups: 'backups.json', 'backups-after': 'backups.json', verify: 'verify.json', 'upgrade-dry-run': 'upgrade.json',
+    'upgrade-refused': 'upgrade.json', 'upgrade-upgraded': 'upgrade.json', 'upgrade-rolled-back': 'upgrade.json',
+    rollback: 'rollback.json', 'prune-dry-run': 'prune.json', 'error-no-project': 'error.json',
+  };
+  it('has a fixture per captured command, each matching its schema', () => {
+    const names = readdirSync(fx).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
+    expect(names.sort()).toEqual(Object.keys(bySchema).sort());
+    for (const [n, s] of Object.entries(bySchema)) checkAgainst(s, doc<Record<string, unknown>>(n) as unknown as Record<string, unknown>);
+  });
+  it('projects', () => {
+    const d = doc<ProjectsDoc>('projects');
+    expect(d.error).toBeUndefined();
+    expect(d.projects?.some((p) => p.name === 'maibot' && p.services.includes('bot'))).toBe(true);
+  });
+  it('status before and after an upgrade', () => {
+    const a = doc<StatusDoc>('status-fresh'); const b = doc<StatusDoc>('status-upgraded');
+    expect(a.services?.[0].version).toBe('1.0.0');
+    expect(a.last_upgrade).toBeUndefined();
+    expect(b.services?.[0].version).toBe('2.0.0');
+    expect(b.last_upgrade?.result).toBe('upgraded');
+  });
+  it('backup, backups, verify, prune', () => {
+    expect(doc<BackupDoc>('backup').id).toMatch(/^\d{8}T\d{6}Z$/);
+    const bs = doc<BackupsDoc>('backups-after').backups!;
+    expect(bs.length).toBeGreaterThan(2);
+    expect(bs.every((b) => ['complete', 'incomplete', 'damaged', 'unreadable'].includes(b.status))).toBe(true);
+    expect(doc<VerifyDoc>('verify').intact).toBe(true);
+    const p = doc<PruneDoc>('prune-dry-run');
+    expect(p.dry_run).toBe(true);
+    expect(Array.isArray(p.kept)).toBe(true);
+  });
+  it('upgrade: dry run, refused, upgraded, rolled back', () => {
+    const dry = doc<UpgradeDoc>('upgrade-dry-run');
+    expect(dry.outcome).toBe('dry-run');
+    expect(changes(dry.plan).map((c) => [c.old_version, c.new_version])).toEqual([['1.0.0', '2.0.0']]);
+    expect(needsTypedConfirm(dry.plan)).toBe(true);
+    const ref = doc<UpgradeDoc>('upgrade-refused');
+    expect(ref.outcome).toBe('refused');
+    expect(errorKey(ref.error!)).toBe('err.breaking');
+    const up = doc<UpgradeDoc>('upgrade-upgraded');
+    expect(up.outcome).toBe('upgraded');
+    expect(up.downtime_ns).toBeGreaterThan(0);
+    const rb = doc<UpgradeDoc>('upgrade-rolled-back');
+    expect(rb.outcome).toBe('rolled-back');
+    expect(rb.error?.code).toBe(10);
+    expect(errorKey(rb.error!)).toBe('err.rolledBack');
+  });
+  it('rollback', () => {
+    const r = doc<RollbackDoc>('rollback');
+    expect(r.backup_id).toBeTruthy();
+    expect(r.images?.[0].old_ref).toMatch(/:1\.0\.0$/); // the image put back
+  });
+  it('a failure before any result', () => {
+    const e = doc<StatusDoc>('error-no-project');
+    expect(e.error?.code).toBe(6);
+    expect(errorKey(e.error!)).toBe('err.project');
+  });
+});
+
+describe('parseDoc', () => {
+  it('turns output that is not a document into an error', () => {
+    expect(parseDoc('').error?.code).toBe(-1);
+    expect(parseDoc('panic: boom').error?.message).toContain('panic');
+    expect(parseDoc('[1]').error?.code).toBe(-1);
+  });
+  it('refuses a newer schema', () => {
+    expect(parseDoc('{"schema_version":2}').error?.code).toBe(-2);
+  });
+});
+
+describe('progress', () => {
+  it('folds the real --progress json of an upgrade into phases and tasks', () => {
+    let s = emptyProgress();
+    for (const l of lines('upgrade-upgraded')) s = applyLine(s, l);
+    expect(s.phases.slice(0, 2)).toEqual(['backing-up', 'backed-up']);
+    expect(s.phases).toContain('health');
+    const t = s.tasks.find((x) => x.task === 'botdata')!;
+    expect(t.status).toBe('done');
+    expect(percent(t)).toBe(100);
+    expect(s.events.some((e) => e.startsWith('stopping'))).toBe(true);
+  });
+  it('shows the failing service log lines of a rolled-back upgrade', () => {
+    let s = emptyProgress();
+    for (const l of lines('upgrade-rolled-back')) s = applyLine(s, l);
+    expect(s.phases).toContain('rolling-back');
+    const logs = s.events.filter((e) => /last log lines/.test(e)).flatMap(logLines);
+    expect(logs.join('\n')).toContain('crashing on purpose');
+    expect(s.other.join('\n')).toContain('rolled back'); // the plain error line
+  });
+  it('percent and ETA of a running task; unknown totals', () => {
+    const s = applyLine(emptyProgress(), '{"time":"t","phase":"backing-up","task":"d","bytes":50,"total":200,"rate":10,"eta_seconds":15,"status":"running"}');
+    expect(percent(s.tasks[0])).toBe(25);
+    expect(s.tasks[0].eta).toBe(15);
+    const u = applyLine(emptyProgress(), '{"time":"t","task":"d","bytes":50,"total":0,"rate":10,"status":"running"}');
+    expect(percent(u.tasks[0])).toBeUndefined();
+    expect(parseProgressLine('docker maim: x')).toBeNull();
+  });
+});
+
+describe('arguments and words', () => {
+  it('always asks for JSON', () => {
+    for (const a of [args.projects(), args.status('p'), args.backups('p'), args.backup('p'), args.verify('p', 'i'), args.restore('p', 'i'), args.prune('p', true), args.rollback('p'), args.upgrade('p', { dryRun: true })]) {
+      expect(a.join(' ')).toContain('--format json');
+    }
+    expect(args.upgrade('p', { dryRun: false, images: { bot: ' r:2 ', web: '' }, acceptBreaking: true })).toEqual(
+      ['-p', 'p', 'upgrade', '--image', 'bot=r:2', '--accept-breaking', '--format', 'json', '--progress', 'json']);
+  });
+  it('names the binary per platform', () => {
+    expect(binaryName('win32')).toBe('docker-maim.exe');
+    expect(binaryName('darwin')).toBe('docker-maim');
+  });
+  it('has every message in both languages and picks the language', () => {
+    expect(Object.keys(messages.zh).sort()).toEqual(Object.keys(messages.en).sort());
+    expect(pickLang('zh-CN')).toBe('zh');
+    expect(pickLang('en-US')).toBe('en');
+    expect(t('en', 'upgrade.upgraded', { d: humanDuration(2e9) })).toBe('Upgraded. The services were down for 2.0 s.');
+    expect(humanBytes(1536)).toBe('1.5 KiB');
+    for (const code of [3, 4, 5, 6, 10, 11, 12, 125, 130, 1]) expect(messages.zh).toHaveProperty(errorKey({ code, message: '' }));
+  });
+});

@@ -1,0 +1,106 @@
+package app
+
+import (
+	"context"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/moby/moby/client"
+)
+
+// Compose's labels on the containers it makes; Projects groups by them.
+const (
+	labelProject     = "com.docker.compose.project"
+	labelService     = "com.docker.compose.service"
+	labelWorkingDir  = "com.docker.compose.project.working_dir"
+	labelConfigFiles = "com.docker.compose.project.config_files"
+)
+
+// ProjectsOptions tune Projects (nothing yet: every project on the engine is listed).
+type ProjectsOptions struct{}
+
+// ProjectsResult is every Compose project that has containers on the engine.
+type ProjectsResult struct {
+	Projects []ProjectSummary `json:"projects"`
+}
+
+// ProjectSummary is one Compose project as its containers' labels describe it.
+type ProjectSummary struct {
+	Name        string   `json:"name"`
+	WorkingDir  string   `json:"working_dir,omitempty"`
+	ConfigFiles []string `json:"config_files,omitempty"`
+	Services    []string `json:"services"`
+	Containers  int      `json:"containers"`
+	Running     int      `json:"running"`
+	// Known: docker-maim has a state directory for it on this engine (it has run a verb on it).
+	Known bool `json:"known"`
+}
+
+// containerLister is the engine call Projects needs.
+type containerLister interface {
+	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
+}
+
+func (s *service) Projects(ctx context.Context, _ ProjectsOptions) (*ProjectsResult, error) {
+	eng, err := s.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.state(ctx, eng)
+	if err != nil {
+		return nil, err
+	}
+	return listProjects(ctx, eng, func(name string) bool {
+		fi, err := os.Stat(st.ProjectDir(name))
+		return err == nil && fi.IsDir()
+	})
+}
+
+// listProjects groups the engine's containers by their compose project label, sorted by name.
+func listProjects(ctx context.Context, eng containerLister, known func(string) bool) (*ProjectsResult, error) {
+	res, err := eng.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", labelProject)})
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*ProjectSummary{}
+	for _, c := range res.Items {
+		name := c.Labels[labelProject]
+		if name == "" {
+			continue
+		}
+		p := byName[name]
+		if p == nil {
+			p = &ProjectSummary{Name: name, WorkingDir: c.Labels[labelWorkingDir], Services: []string{}}
+			if f := c.Labels[labelConfigFiles]; f != "" {
+				p.ConfigFiles = strings.Split(f, ",")
+			}
+			byName[name] = p
+		}
+		p.Containers++
+		if c.State == "running" {
+			p.Running++
+		}
+		if svc := c.Labels[labelService]; svc != "" && !contains(p.Services, svc) {
+			p.Services = append(p.Services, svc)
+		}
+	}
+	out := &ProjectsResult{Projects: []ProjectSummary{}}
+	for _, p := range byName {
+		sort.Strings(p.Services)
+		p.Known = known(p.Name)
+		out.Projects = append(out.Projects, *p)
+	}
+	sort.Slice(out.Projects, func(i, j int) bool { return out.Projects[i].Name < out.Projects[j].Name })
+	return out, nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,36 @@
+package app
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+type listerFunc func() []container.Summary
+
+func (f listerFunc) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+	return client.ContainerListResult{Items: f()}, nil
+}
+
+func TestListProjectsGroupsByComposeLabels(t *testing.T) {
+	c := func(proj, svc, state string) container.Summary {
+		return container.Summary{State: container.ContainerState(state), Labels: map[string]string{
+			labelProject: proj, labelService: svc, labelWorkingDir: "/srv/" + proj, labelConfigFiles: "/srv/" + proj + "/compose.yaml"}}
+	}
+	res, err := listProjects(context.Background(), listerFunc(func() []container.Summary {
+		return []container.Summary{c("zeta", "web", "exited"), c("alpha", "db", "running"), c("alpha", "bot", "running"), c("alpha", "bot", "exited"), {Labels: map[string]string{}}}
+	}), func(n string) bool { return n == "alpha" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ProjectSummary{
+		{Name: "alpha", WorkingDir: "/srv/alpha", ConfigFiles: []string{"/srv/alpha/compose.yaml"}, Services: []string{"bot", "db"}, Containers: 3, Running: 2, Known: true},
+		{Name: "zeta", WorkingDir: "/srv/zeta", ConfigFiles: []string{"/srv/zeta/compose.yaml"}, Services: []string{"web"}, Containers: 1, Running: 0},
+	}
+	if !reflect.DeepEqual(res.Projects, want) {
+		t.Fatalf("got %+v\nwant %+v", res.Projects, want)
+	}
+}

@@ -1,0 +1,196 @@
+package plugin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker/cli/cli-plugins/hooks"
+	"github.com/docker/cli/cli-plugins/metadata"
+	"github.com/docker/cli/cli/config"
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+)
+
+// The docker CLI's hook settings docker maim hooks enable writes (docker 26.1+): the
+// feature switch, and the compose commands after which the CLI asks this plugin for hints.
+const (
+	hooksFeature  = "hooks"
+	hooksCommands = "compose pull,compose up"
+)
+
+func newHooksCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "hooks enable|disable",
+		Short: "Show docker-maim hints after docker compose pull and a failed docker compose up",
+		Long: "hooks enable turns on the docker CLI's hooks (features.hooks) and asks it to call docker-maim\n" +
+			"after `docker compose pull` and `docker compose up` (plugins.maim.hooks) in the docker CLI's\n" +
+			"config.json ($DOCKER_CONFIG or ~/.docker); hooks disable removes exactly those two settings.",
+	}
+	for _, enable := range []bool{true, false} {
+		use := "disable"
+		if enable {
+			use = "enable"
+		}
+		cmd.AddCommand(&cobra.Command{
+			Use:   use,
+			Short: use + " the docker CLI hooks of docker-maim",
+			RunE: func(cmd *cobra.Command, args []string) error {
+				file := filepath.Join(config.Dir(), config.ConfigFileName)
+				if err := setHooks(file, enable); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "docker-maim hooks %sd in %s\n", use, file)
+				return nil
+			},
+		})
+	}
+	return cmd
+}
+
+// setHooks edits the docker CLI config file, keeping every other setting as it is.
+func setHooks(file string, enable bool) error {
+	doc := map[string]any{}
+	b, err := os.ReadFile(file)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return err
+	case len(strings.TrimSpace(string(b))) > 0:
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	obj := func(m map[string]any, k string) map[string]any {
+		if o, ok := m[k].(map[string]any); ok {
+			return o
+		}
+		o := map[string]any{}
+		m[k] = o
+		return o
+	}
+	features := obj(doc, "features")
+	plugins := obj(doc, "plugins")
+	maim := obj(plugins, "maim")
+	if enable {
+		features[hooksFeature] = "true"
+		maim["hooks"] = hooksCommands
+	} else {
+		delete(features, hooksFeature)
+		delete(maim, "hooks")
+	}
+	for parent, m := range map[string]map[string]any{"features": features, "plugins": plugins} {
+		if parent == "plugins" && len(maim) == 0 {
+			delete(plugins, "maim")
+		}
+		if len(m) == 0 {
+			delete(doc, parent)
+		}
+	}
+	out, err := json.MarshalIndent(doc, "", "\t")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	tmp := file + ".maim-tmp"
+	if err := os.WriteFile(tmp, append(out, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, file)
+}
+
+// newHookAnswerCommand answers the docker CLI's hook call (`docker-maim maim
+// docker-cli-plugin-hooks <request JSON>`) after a command configured in plugins.maim.hooks.
+// It never contacts the engine: it only looks for the project's state directory.
+func newHookAnswerCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    metadata.HookSubcommandName,
+		Hidden: true,
+		Args:   cobra.MaximumNArgs(1),
+		// No engine client: the root's PersistentPreRunE (which sets one up) does not run.
+		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var req hooks.Request
+			if len(args) == 1 {
+				_ = json.Unmarshal([]byte(args[0]), &req)
+			}
+			wd, _ := os.Getwd()
+			return writeHookAnswer(cmd.OutOrStdout(), req, wd, knownProject)
+		},
+	}
+}
+
+// hookHints are the lines for a hook request in dir, when docker-maim knows its project.
+func hookHints(req hooks.Request, dir string, known func(string) bool) []string {
+	name := hookProjectName(req, dir)
+	if name == "" || !known(name) {
+		return nil
+	}
+	switch {
+	case req.RootCmd == "compose pull" && req.CommandError == "":
+		return []string{"Run `docker maim upgrade --dry-run` to see what upgrading " + name + " to the pulled images would change"}
+	case req.RootCmd == "compose up" && req.CommandError != "":
+		return []string{"Run `docker maim rollback` to put " + name + " back as it was before its last upgrade"}
+	}
+	return nil
+}
+
+func writeHookAnswer(w io.Writer, req hooks.Request, dir string, known func(string) bool) error {
+	resp := hooks.Response{Type: hooks.NextSteps, Template: strings.Join(hookHints(req, dir, known), "\n")}
+	return json.NewEncoder(w).Encode(resp)
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9_-]+`)
+
+// hookProjectName is the project compose would use in dir: COMPOSE_PROJECT_NAME, the
+// compose file's name:, or the directory's name; "" when the command named one with -p or
+// files with -f (the hook is told flag names, not their values).
+func hookProjectName(req hooks.Request, dir string) string {
+	for _, f := range []string{"p", "project-name", "f", "file", "project-directory"} {
+		if _, ok := req.Flags[f]; ok {
+			return ""
+		}
+	}
+	if n := os.Getenv("COMPOSE_PROJECT_NAME"); n != "" {
+		return n
+	}
+	if os.Getenv("COMPOSE_FILE") == "" {
+		for _, f := range []string{"compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"} {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				continue
+			}
+			var top struct {
+				Name string `yaml:"name"`
+			}
+			if yaml.Unmarshal(b, &top) == nil && top.Name != "" && !strings.Contains(top.Name, "$") {
+				return top.Name
+			}
+			break
+		}
+	}
+	return nonName.ReplaceAllString(strings.ToLower(filepath.Base(dir)), "")
+}
+
+// knownProject: docker-maim has a state directory for the project on some engine.
+func knownProject(name string) bool {
+	root, err := backup.StateRoot()
+	if err != nil {
+		return false
+	}
+	m, _ := filepath.Glob(filepath.Join(root, "*", name))
+	for _, d := range m {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,107 @@
+package plugin
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/docker/cli/cli-plugins/hooks"
+)
+
+func TestSetHooksEnableDisableKeepsOtherSettings(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.json")
+	orig := `{"auths":{"r:5000":{}},"features":{"buildkit":"true"},"plugins":{"other":{"hooks":"build"}}}`
+	if err := os.WriteFile(file, []byte(orig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	read := func() map[string]any {
+		var m map[string]any
+		b, _ := os.ReadFile(file)
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if err := setHooks(file, true); err != nil {
+		t.Fatal(err)
+	}
+	m := read()
+	if m["features"].(map[string]any)["hooks"] != "true" || m["plugins"].(map[string]any)["maim"].(map[string]any)["hooks"] != "compose pull,compose up" {
+		t.Fatalf("enable wrote %v", m)
+	}
+	if err := setHooks(file, false); err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]any
+	_ = json.Unmarshal([]byte(orig), &want)
+	if got := read(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("disable left %v, want %v", got, want)
+	}
+	// A missing file: enable creates it, disable leaves an empty document.
+	file = filepath.Join(t.TempDir(), "sub", "config.json")
+	if err := setHooks(file, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := setHooks(file, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); len(got) != 0 {
+		t.Fatalf("enable+disable on no file left %v", got)
+	}
+}
+
+func TestHookHints(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "My.Bot")
+	_ = os.MkdirAll(dir, 0o755)
+	t.Setenv("COMPOSE_PROJECT_NAME", "")
+	t.Setenv("COMPOSE_FILE", "")
+	known := func(n string) bool { return n == "mybot" || n == "named" }
+	answer := func(req hooks.Request) string {
+		var b bytes.Buffer
+		if err := writeHookAnswer(&b, req, dir, known); err != nil {
+			t.Fatal(err)
+		}
+		var r hooks.Response
+		if err := json.Unmarshal(b.Bytes(), &r); err != nil || r.Type != hooks.NextSteps {
+			t.Fatalf("answer %q: %v", b.String(), err)
+		}
+		return r.Template
+	}
+	if got := answer(hooks.Request{RootCmd: "compose pull"}); !strings.Contains(got, "docker maim upgrade --dry-run") {
+		t.Fatalf("pull in a known project: %q", got)
+	}
+	if got := answer(hooks.Request{RootCmd: "compose up"}); got != "" {
+		t.Fatalf("a successful up: %q", got)
+	}
+	if got := answer(hooks.Request{RootCmd: "compose up", CommandError: "exit 1"}); !strings.Contains(got, "docker maim rollback") {
+		t.Fatalf("a failed up: %q", got)
+	}
+	if got := answer(hooks.Request{RootCmd: "compose pull", Flags: map[string]string{"p": ""}}); got != "" {
+		t.Fatalf("-p given (value unknown): %q", got)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("name: other\nservices: {}\n"), 0o644)
+	if got := answer(hooks.Request{RootCmd: "compose pull"}); got != "" {
+		t.Fatalf("an unknown project: %q", got)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("name: named\nservices: {}\n"), 0o644)
+	if got := answer(hooks.Request{RootCmd: "compose pull"}); got == "" {
+		t.Fatal("the compose file's name: is not used")
+	}
+}
+
+func TestStandaloneArgs(t *testing.T) {
+	for _, c := range []struct{ in, want []string }{
+		{[]string{"docker-maim", "status", "--format", "json"}, []string{"docker-maim", "maim", "status", "--format", "json"}},
+		{[]string{"docker-maim", "maim", "status"}, []string{"docker-maim", "maim", "status"}},
+		{[]string{"docker-maim", "docker-cli-plugin-metadata"}, []string{"docker-maim", "docker-cli-plugin-metadata"}},
+		{[]string{"docker-maim"}, []string{"docker-maim"}},
+	} {
+		if got := standaloneArgs(c.in); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("standaloneArgs(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
