@@ -26,6 +26,10 @@ install: build
 rig:
 	bash scripts/rig.sh up
 
+## test-deps: gcc and chromium from Debian's packages when missing (scripts/test-deps.sh)
+test-deps:
+	bash scripts/test-deps.sh
+
 rig-down:
 	bash scripts/rig.sh down
 
@@ -37,11 +41,11 @@ vet:
 	$(GO) vet ./...
 
 ## test: every test, the end-to-end ones against the real engine and registry included
-test: rig helpers vet
+test: rig test-deps helpers vet
 	MAIM_REQUIRE_HELPERS=1 $(GO) test -count=1 -timeout 45m ./...
-	$(MAKE) cross
 	$(MAKE) test-engine-restart
 	$(MAKE) fuzz
+	$(MAKE) test-extension
 
 ## test-engine-restart: the upgrade across an engine restart; alone, since it restarts the
 ## engine every other test uses. It only restarts an engine scripts/rig.sh started: with any
@@ -69,8 +73,8 @@ bench: rig install
 clean:
 	rm -rf bin
 
-## cross: the plugin for Docker Desktop (macOS, Windows) and arm64 Linux, into bin/
-CROSS_TARGETS := darwin/amd64 darwin/arm64 windows/amd64 linux/arm64
+## cross: the plugin for every host Desktop runs on (darwin, linux, windows; amd64, arm64), into bin/
+CROSS_TARGETS := darwin/amd64 darwin/arm64 linux/amd64 linux/arm64 windows/amd64 windows/arm64
 .PHONY: cross
 cross: helpers
 	@set -e; for t in $(CROSS_TARGETS); do \
@@ -82,15 +86,14 @@ cross: helpers
 ## extension: the Docker Desktop extension image (extension/): the UI built, docker-maim
 ## cross-built for every host Desktop runs on, into one image (EXT_IMAGE)
 EXT_IMAGE ?= docker-maim/desktop-extension:$(VERSION)
-EXT_TARGETS := darwin/amd64 darwin/arm64 linux/amd64 linux/arm64 windows/amd64 windows/arm64
 .PHONY: extension extension-ui extension-install test-extension
 extension-ui:
 	cd extension/ui && npm ci --no-audit --no-fund && npm run build
-extension: extension-ui
-	@set -e; rm -rf extension/host; for t in $(EXT_TARGETS); do \
+extension: extension-ui cross
+	@set -e; rm -rf extension/host; for t in $(CROSS_TARGETS); do \
 		os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-		echo "GOOS=$$os GOARCH=$$arch -> extension/host/$$os/$$arch/docker-maim$$ext"; \
-		GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o extension/host/$$os/$$arch/docker-maim$$ext ./cmd/docker-maim; \
+		mkdir -p extension/host/$$os/$$arch; \
+		cp bin/docker-maim-$$os-$$arch$$ext extension/host/$$os/$$arch/docker-maim$$ext; \
 	done
 	docker build -t $(EXT_IMAGE) extension
 	bash extension/check-image.sh $(EXT_IMAGE)
@@ -103,6 +106,6 @@ extension-install:
 	else echo "extension-install: Docker Desktop is needed (no \`docker extension\` here); the image $(EXT_IMAGE) is built"; fi
 
 ## test-extension: the UI's unit tests, the browser test against the real binary and engine, the image
-test-extension: rig build extension
+test-extension: rig test-deps build extension
 	cd extension/ui && npx vitest run
 	cd extension/ui && node e2e/browser.test.mjs
