@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the rig (scripts/rig.sh) when it is missing, from Debian's
-# packages: a C compiler (test/e2e builds the plugin with cgo on too) and chromium (the
-# extension's browser test drives Debian's chromium; no browser is downloaded). Idempotent.
+# packages: a C compiler (test/e2e builds the plugin with cgo on too), chromium and a CJK font
+# (the extension's browser test drives Debian's chromium; no browser is downloaded). Idempotent.
 set -euo pipefail
 missing=()
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v chromium >/dev/null || missing+=(chromium)
+# A CJK font: the browser test's Chinese screenshots are read by people, not only by asserts.
+fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
 command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
