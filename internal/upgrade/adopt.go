@@ -108,7 +108,13 @@ func (t *txn) planAdoption(ctx context.Context) (*Adoption, error) {
 		} else if b, id := m.recordedBase(p.Name, file); b != nil {
 			base, af.Base = b, "backup "+id
 		}
-		merged, rep, err := composemerge.MergeWith(base, cur, nf.Data, composemerge.Options{ShowSecrets: opts.ShowSecrets})
+		mo := composemerge.Options{ShowSecrets: opts.ShowSecrets}
+		if base == nil {
+			// Two-way cannot tell a service the release dropped from one of the user's:
+			// what is known of the release (MaiBot 1.x has no adapters) says it.
+			mo.RemovedServices = knownRemoved(cur, nf.Data)
+		}
+		merged, rep, err := composemerge.MergeWith(base, cur, nf.Data, mo)
 		if err != nil {
 			return nil, fmt.Errorf("merging %s into %s: %w", nf.Name, p.RelPath(file), err)
 		}

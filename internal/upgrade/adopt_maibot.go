@@ -215,3 +215,24 @@ func versionOf(c ImageChange) string {
 	}
 	return tagVersion(c.NewRef)
 }
+
+// knownRemoved are the services of the user's file that the release's file is known to
+// have dropped: the 0.x adapter service when the new file is MaiBot 1.x (the adapter is a
+// plugin there). Files that do not parse give none (the merge reports the error).
+func knownRemoved(user, upstream []byte) []string {
+	us, err1 := maibot.ServicesFromCompose(user)
+	ns, err2 := maibot.ServicesFromCompose(upstream)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	ud, nd := maibot.Detect(us), maibot.Detect(ns)
+	if !ud.MaiBot || ud.Adapters == "" || nd.Era != maibot.Era1x {
+		return nil
+	}
+	for _, s := range ns {
+		if s.Name == ud.Adapters {
+			return nil
+		}
+	}
+	return []string{ud.Adapters}
+}
