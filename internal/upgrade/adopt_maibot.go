@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/project"
 )
@@ -43,6 +44,8 @@ type MaiBotMove struct {
 	DBSchema int32 `json:"db_schema"`
 	// ConfigVersions are each config file's [inner].version now.
 	ConfigVersions map[string]string `json:"config_versions,omitempty"`
+	// ReadyLog is the health gate preset the gate uses for the core (no healthcheck declared).
+	ReadyLog string `json:"ready_log,omitempty"`
 	// NoTemplates: the new image is 1.x: no template merge (the bot migrates its config).
 	NoTemplates bool `json:"no_templates,omitempty"`
 }
@@ -71,6 +74,9 @@ func (mb *MaiBotMove) Lines() []string {
 	sort.Strings(names)
 	for _, n := range names {
 		out = append(out, fmt.Sprintf("%s [inner].version %s (in the backup; rollback restores it)", n, mb.ConfigVersions[n]))
+	}
+	if mb.ReadyLog != "" {
+		out = append(out, fmt.Sprintf("health gate of %s: the ready log line %q (the compose file declares no healthcheck)", mb.Core, mb.ReadyLog))
 	}
 	if mb.NoTemplates {
 		out = append(out, "1.x image: no template merge; the bot migrates its own config (the old file goes to config/old/)")
@@ -187,6 +193,9 @@ func (m *Manager) checkAdoption(_ context.Context, p *project.Project, plan *Pla
 		_, mb.DBSchema, mb.ConfigVersions = maibotVersions(p)
 	}
 	ad.MaiBot = mb
+	if svc, line := maibotReadyPreset(ad.newp); svc == nd.Core {
+		mb.ReadyLog = line
+	}
 	newEnv := envMap(ad.newp.Services[nd.Core].Environment)
 	if od.MaiBot {
 		mb.LostAgreements = maibot.MissingAgreements(envMap(p.Services[od.Core].Environment), newEnv)
@@ -235,4 +244,26 @@ func knownRemoved(user, upstream []byte) []string {
 		}
 	}
 	return []string{ud.Adapters}
+}
+
+// maibotReadyPreset is the health gate preset of a MaiBot project's core service whose
+// compose file declares no healthcheck: the ready log line every release prints
+// (maibot.HealthPreset). "" when p is no MaiBot project or the core has a healthcheck.
+// The upgrade's gate uses it for an adoption's new core (phase_gate.go).
+func maibotReadyPreset(p *project.Project) (service, line string) {
+	d := maibot.Detect(maibotServices(p))
+	if !d.MaiBot {
+		return "", ""
+	}
+	s := p.Services[d.Core]
+	if s.HealthCheck != nil && !s.HealthCheck.Disable {
+		return "", ""
+	}
+	return d.Core, maibot.HealthPreset(tagVersion(s.Image)).ReadyLog
+}
+
+// hasReadyLogExt tells whether service svc of p sets x-maim ready_log itself.
+func hasReadyLogExt(p *project.Project, svc string) bool {
+	ext, err := health.ParseExtension(p.Services[svc].Extensions)
+	return err == nil && ext.ReadyLog != ""
 }

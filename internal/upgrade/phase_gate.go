@@ -17,7 +17,19 @@ var gatePhase = phase[*txn]{
 		return "wait for " + strings.Join(allServices(t.planned()), ", ") + " to prove healthy; roll back from the backup if not"
 	},
 	run: func(ctx context.Context, t *txn) error {
-		return t.m.gateServices(ctx, t.target, allServices(t.target), t.opts.Health)
+		h := t.opts.Health
+		if ad := t.plan.Adoption; ad != nil && ad.MaiBot != nil && ad.MaiBot.ReadyLog != "" {
+			// MaiBot's preset for a new core that declares no healthcheck; a ready_log the
+			// project sets itself wins.
+			if _, set := h.ReadyLog[ad.MaiBot.Core]; !set && !hasReadyLogExt(t.target, ad.MaiBot.Core) {
+				rl := map[string]string{ad.MaiBot.Core: ad.MaiBot.ReadyLog}
+				for k, v := range h.ReadyLog {
+					rl[k] = v
+				}
+				h.ReadyLog = rl
+			}
+		}
+		return t.m.gateServices(ctx, t.target, allServices(t.target), h)
 	},
 }
 
