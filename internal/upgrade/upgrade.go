@@ -6,6 +6,9 @@
 // internal/composefile; a restore recreates what the restored files describe otherwise).
 // Read Upgrade top to bottom: the plan, the policy, then the phases (phase_*.go), each
 // written to the journal before it acts by one runner (phases.go), one failure path (fail).
+// With --compose-file the upgrade adopts a release's new compose files (adopt.go: the
+// merge and what the plan shows; phase_adopt.go: the files written in place; the MaiBot
+// checks in adopt_maibot.go).
 package upgrade
 
 import (
