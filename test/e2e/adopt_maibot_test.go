@@ -67,6 +67,15 @@ func TestUpgradeComposeFileMaiBot(t *testing.T) {
 					t.Errorf("dry-run plan lacks %q:\n%s", want, dry.Stdout)
 				}
 			}
+			// The JSON plan carries the adoption and validates against docs/schema/upgrade.json.
+			js := mustOK(t, p.maim(append([]string{"upgrade", "--dry-run", "--format", "json"}, args...)...))
+			doc := decode(t, "upgrade --dry-run --compose-file", js.Stdout)
+			for _, e := range loadSchemas(t).validate("upgrade.json", doc) {
+				t.Errorf("upgrade.json: %s", e)
+			}
+			if !strings.Contains(js.Stdout, `"services_removed": [`) || !strings.Contains(js.Stdout, `"db_schema": 0`) {
+				t.Errorf("JSON plan lacks the adoption:\n%s", js.Stdout)
+			}
 			r := mustOK(t, p.maim(append(append([]string{}, upgradeArgs...), args...)...))
 			id := regexpFind(t, `upgraded project \S+; backup (\S+);`, r.Stdout)
 			if !strings.Contains(r.Stdout, "("+tc.mode+" merge)") {
