@@ -313,6 +313,7 @@ func rowOf(en backup.Entry) BackupRow {
 	r := BackupRow{ID: en.ID, Status: string(en.Status), Problem: en.Problem, Dir: en.Dir, Sources: []string{}}
 	if m := en.Manifest; m != nil {
 		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.Size(), m.ToolVersion
+		r.AppVersions = m.AppVersions
 		for _, s := range m.Sources {
 			r.Sources = append(r.Sources, s.Name)
 			r.Bytes += s.Bytes
@@ -367,6 +368,7 @@ func (s *service) Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult
 		Images: o.Images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
 		Health: o.Health, Compression: o.Compression, IncludeHostPaths: o.IncludeHostPaths,
+		ComposeFiles: o.ComposeFiles, Base: o.Base,
 	})
 	ss.close()
 	if r == nil {

@@ -84,6 +84,9 @@ type BackupRow struct {
 	Problem     string    `json:"problem,omitempty"`
 	ToolVersion string    `json:"tool_version,omitempty"`
 	Dir         string    `json:"dir"`
+	// AppVersions are the application's data and config versions the backup recorded
+	// (backup.Manifest.AppVersions: MaiBot's database schema and configs' [inner].version).
+	AppVersions map[string]string `json:"app_versions,omitempty"`
 }
 
 // VerifyOptions select the backup Verify checks.
@@ -152,6 +155,10 @@ type UpgradeOptions struct {
 	Compression      archive.Compression
 	IncludeHostPaths []string
 	Health           health.Options
+	// ComposeFiles are a release's new compose files (--compose-file), Base its previous
+	// ones (--base): see upgrade.Options.
+	ComposeFiles []upgrade.NewFile
+	Base         []upgrade.NewFile
 }
 
 // UpgradeResult reports an upgrade (its JSON fields are upgrade.Result's, but "error":

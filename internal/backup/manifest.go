@@ -53,6 +53,10 @@ type Manifest struct {
 	Upgrade *UpgradeInfo `json:"upgrade,omitempty"`
 	// Merges lists the config files merged after this backup (their old bytes are in it).
 	Notes []string `json:"notes,omitempty"`
+	// AppVersions are data and config versions an application records for itself, read
+	// while backing up (MaiBot: "maibot.db_schema" from MaiBot.db's user_version,
+	// "maibot.config.bot_config.toml" from its [inner].version). Shown by backups and status.
+	AppVersions map[string]string `json:"app_versions,omitempty"`
 
 	// HostPaths are bind sources left out because they belong to the host, not to the
 	// project (Kind "host-path", HostReason says why): nothing of them is in the backup
@@ -90,6 +94,20 @@ type Service struct {
 type UpgradeInfo struct {
 	From map[string]string `json:"from"` // service -> image (version)
 	To   map[string]string `json:"to"`
+	// Adopted is set when the upgrade replaced the compose files with a release's new
+	// ones (upgrade --compose-file): the files before are in this backup as sources.
+	Adopted []AdoptedFile `json:"adopted,omitempty"`
+}
+
+// AdoptedFile is one compose file an upgrade replaced with a release's new file.
+type AdoptedFile struct {
+	// File is the project's compose file that was replaced (absolute path).
+	File string `json:"file"`
+	// Upstream names the extra file in the backup that holds the release's file as it was
+	// given (before the merge): the base of the next adoption's three-way merge.
+	Upstream string `json:"upstream"`
+	// Mode is how the user's edits were carried: "three-way" or "two-way".
+	Mode string `json:"mode"`
 }
 
 // Size is the total archive size in bytes.

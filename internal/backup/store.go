@@ -272,6 +272,14 @@ func (s Store) AddFile(project, id, name string, data []byte) error {
 	return putFile(s.Repo, project, id, name, data)
 }
 
+// ReadFile reads a small extra file (AddFile) of a backup.
+func (s Store) ReadFile(project, id, name string) ([]byte, error) {
+	if err := plainFileName(name); err != nil {
+		return nil, fmt.Errorf("bad file name %q: %v", name, err)
+	}
+	return s.readFile(project, id, name)
+}
+
 func putFile(r Repository, project, id, name string, data []byte) error {
 	up, err := r.Create(project, id, name)
 	if err != nil {

@@ -391,6 +391,10 @@ func (g *gate) checkReadyLog(ctx context.Context, w *watched, startedAt string) 
 	}
 	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true}
 	if t, err := time.Parse(time.RFC3339Nano, startedAt); err == nil && !isZeroTime(startedAt) {
+		// The engine records StartedAt after the process has started: a line it prints at
+		// once is stamped before it. readyLogSlack takes those in; a previous run of the same
+		// container ended longer ago (the upgrade stopped it, or a restart fails the gate).
+		t = t.Add(-readyLogSlack)
 		opts.Since = strconv.FormatInt(t.Unix(), 10) + "." + fmt.Sprintf("%09d", t.Nanosecond())
 	}
 	lines, err := g.logs(ctx, w.id, opts)
@@ -409,6 +413,9 @@ func (g *gate) checkReadyLog(ctx context.Context, w *watched, startedAt string) 
 	}
 	return nil
 }
+
+// readyLogSlack is how long before a container's StartedAt its ready log line is looked for.
+const readyLogSlack = time.Second
 
 // logs returns a container's log lines (stdout and stderr merged in arrival order per stream).
 func (g *gate) logs(ctx context.Context, id string, opts client.ContainerLogsOptions) ([]string, error) {

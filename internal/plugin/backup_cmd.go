@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -108,7 +109,30 @@ func printBackups(w io.Writer, rows []app.BackupRow) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, t, reason, units.HumanSize(float64(r.Size)), shortList(r.Sources, 4), status)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if len(r.AppVersions) > 0 {
+			fmt.Fprintf(w, "%s: %s\n", r.ID, appVersionsText(r.AppVersions))
+		}
+	}
+	return nil
+}
+
+// appVersionsText is "key value, ..." sorted: the versions an application recorded
+// (maibot.db_schema 26, maibot.config.bot_config.toml 7.3.5).
+func appVersionsText(v map[string]string) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+" "+v[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func shortList(s []string, max int) string {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,6 +28,8 @@ type upgradeOptions struct {
 	ShowSecrets    bool
 	Compression    *choiceFlag
 	HostPaths      []string
+	ComposeFiles   []string
+	Base           []string
 	health         healthFlags
 }
 
@@ -53,8 +57,33 @@ ID, data, config and compose files from the backup.`,
 	f.BoolVar(&o.ShowSecrets, "show-secrets", false, "Show secret values (API keys, passwords, every .env value) in the plan's config diffs instead of <redacted>")
 	o.Compression = compressionFlag(f, "Backup compression")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source PATH although it is a host path or a symlink leading outside the project (repeatable)")
+	f.StringArrayVar(&o.ComposeFiles, "compose-file", nil, "Adopt the release's new compose file NEW (\"-\": stdin): merged with the project's file it replaces (repeatable, positionally) and written in place after the backup")
+	f.StringArrayVar(&o.Base, "base", nil, "The release's previous compose file OLD_UPSTREAM (one per --compose-file): carry the user's edits by a three-way merge")
 	o.health.add(f)
 	return cmd
+}
+
+// readNewFiles reads --compose-file or --base files ("-": stdin, at most once).
+func readNewFiles(flag string, names []string, stdin io.Reader, stdinUsed *bool) ([]upgrade.NewFile, error) {
+	var out []upgrade.NewFile
+	for _, n := range names {
+		var b []byte
+		var err error
+		if n == "-" {
+			if *stdinUsed {
+				return nil, usageError{fmt.Errorf("%s -: stdin can be read only once", flag)}
+			}
+			*stdinUsed = true
+			b, err = io.ReadAll(stdin)
+		} else {
+			b, err = os.ReadFile(n)
+		}
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%s %s: %w", flag, n, err)}
+		}
+		out = append(out, upgrade.NewFile{Name: n, Data: b})
+	}
+	return out, nil
 }
 
 func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
@@ -66,10 +95,28 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 		}
 		images[svc] = ref
 	}
+	switch {
+	case len(o.Base) > 0 && len(o.ComposeFiles) == 0:
+		return usageError{errors.New("--base needs --compose-file (the release's new file)")}
+	case len(o.Base) > 0 && len(o.Base) != len(o.ComposeFiles):
+		return usageError{fmt.Errorf("%d --base for %d --compose-file: give one --base per --compose-file, in the same order", len(o.Base), len(o.ComposeFiles))}
+	case len(o.ComposeFiles) > 0 && len(images) > 0:
+		return usageError{errors.New("--compose-file and --image cannot be combined: put the image into the new compose file")}
+	}
+	var stdinUsed bool
+	newFiles, err := readNewFiles("--compose-file", o.ComposeFiles, cmd.InOrStdin(), &stdinUsed)
+	if err != nil {
+		return err
+	}
+	baseFiles, err := readNewFiles("--base", o.Base, cmd.InOrStdin(), &stdinUsed)
+	if err != nil {
+		return err
+	}
 	res, err := s.svc(cmd).Upgrade(cmd.Context(), app.UpgradeOptions{
 		Scope: s.g.scope(), Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
 		Health: o.health.options(), Compression: o.Compression.compression(), IncludeHostPaths: o.HostPaths,
+		ComposeFiles: newFiles, Base: baseFiles,
 	})
 	out := cmd.OutOrStdout()
 	if o.Format.json() {
@@ -104,6 +151,17 @@ func printUpgrade(w io.Writer, res *upgrade.Result, dir string) {
 		}
 		for _, e := range upgrade.DescribeEdits(res.FileEdits, dir) {
 			fmt.Fprintln(w, "edited "+e)
+		}
+		if ad := p.Adoption; ad != nil {
+			for _, af := range ad.Files {
+				fmt.Fprintf(w, "adopted %s into %s (%s merge)\n", af.From, relTo(dir, af.File), af.Report.Mode)
+			}
+			if len(ad.ServicesRemoved) > 0 {
+				fmt.Fprintf(w, "removed the containers of %s (not in the new compose file)\n", strings.Join(ad.ServicesRemoved, ", "))
+			}
+			for _, n := range ad.NotMounted {
+				fmt.Fprintf(w, "%s: kept in backup %s, not mounted by the new version (left on the host)\n", n, res.BackupID)
+			}
 		}
 		fmt.Fprintf(w, "upgraded project %s; backup %s; downtime %s\n", p.Project, res.BackupID, res.Downtime.Round(100*time.Millisecond))
 		for _, src := range p.Sources {
@@ -181,6 +239,7 @@ func printPlan(w io.Writer, p *upgrade.Plan, dir string) {
 			}
 		}
 	}
+	printAdoption(w, p.Adoption, dir)
 	if len(p.FileEdits) > 0 {
 		fmt.Fprintln(w, "\nFile edits (written after the backup, so the files name the new images):")
 		for _, e := range upgrade.DescribeEdits(p.FileEdits, dir) {
@@ -195,6 +254,78 @@ func printPlan(w io.Writer, p *upgrade.Plan, dir string) {
 	}
 	printPhases(w, p.Phases)
 	fmt.Fprintf(w, "\nExpected downtime: about %s\n\n", p.Downtime.Round(time.Second))
+}
+
+// printAdoption shows what --compose-file does: each merge (its rules and the diff), the
+// services that appear and disappear, the binds that move, the sources left unmounted and
+// the bind sources created.
+func printAdoption(w io.Writer, ad *upgrade.Adoption, dir string) {
+	if ad == nil {
+		return
+	}
+	fmt.Fprintln(w, "\nNew compose file (written after the backup; the old one stays in it):")
+	for _, af := range ad.Files {
+		base := "two-way: no base known (give --base OLD_UPSTREAM for a three-way merge); keys both files have keep your values, your own services are kept"
+		if af.Base != "" {
+			base = "three-way on " + af.Base
+		}
+		fmt.Fprintf(w, "  %s <- %s (%s)\n", relTo(dir, af.File), af.From, base)
+		for _, c := range af.Report.Changes {
+			where := c.Path
+			if c.Service != "" {
+				where = c.Service + "." + c.Path
+			}
+			line := fmt.Sprintf("    %s: %s", c.Rule, where)
+			if c.New != "" || c.Old != "" {
+				line += fmt.Sprintf(" (%s -> %s)", orDash(c.Old), orDash(c.New))
+			}
+			if c.User != "" {
+				line += " yours: " + c.User
+			}
+			if c.Conflict {
+				line += "  CONFLICT: upstream's value kept"
+			}
+			fmt.Fprintln(w, line)
+		}
+		if af.Diff != "" {
+			for _, line := range strings.Split(strings.TrimRight(af.Diff, "\n"), "\n") {
+				fmt.Fprintln(w, "    "+line)
+			}
+		}
+	}
+	if len(ad.ServicesAdded) > 0 {
+		fmt.Fprintf(w, "  services that appear: %s\n", strings.Join(ad.ServicesAdded, ", "))
+	}
+	if len(ad.ServicesRemoved) > 0 {
+		fmt.Fprintf(w, "  services that disappear: %s (stopped, their containers removed; rollback brings them back)\n", strings.Join(ad.ServicesRemoved, ", "))
+	}
+	for _, b := range ad.BindsMoved {
+		to := b.NewSource
+		if b.Unmounted {
+			to = "(not mounted)"
+		}
+		fmt.Fprintf(w, "  bind %s:%s: %s -> %s\n", b.Service, b.Target, b.OldSource, to)
+	}
+	for _, n := range ad.NotMounted {
+		fmt.Fprintf(w, "  %s: kept in the upgrade's backup and on the host, not mounted by the new version\n", n)
+	}
+	for _, b := range ad.CreateSources {
+		fmt.Fprintf(w, "  create %s as a %s (%s)\n", relTo(dir, b.Path), b.Kind, b.Why)
+	}
+	if mb := ad.MaiBot; mb != nil {
+		for _, line := range mb.Lines() {
+			fmt.Fprintln(w, "  MaiBot: "+line)
+		}
+	}
+}
+
+func relTo(dir, path string) string {
+	if dir != "" {
+		if r, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+	}
+	return path
 }
 
 // printPhases lists the phases the upgrade runs, numbered, the skipped ones with why.
@@ -339,6 +470,12 @@ func printStatus(w io.Writer, st *upgrade.Status) {
 		for _, c := range in.Resolve {
 			fmt.Fprintln(w, "  "+c)
 		}
+	}
+	if len(st.AppVersions) > 0 {
+		fmt.Fprintf(w, "\nApplication versions now: %s\n", appVersionsText(st.AppVersions))
+	}
+	if len(st.LastUpgradeAppVersions) > 0 {
+		fmt.Fprintf(w, "Before the last upgrade (in its backup): %s\n", appVersionsText(st.LastUpgradeAppVersions))
 	}
 	fmt.Fprintf(w, "\n%d backups (docker maim backups)\n", st.Backups)
 }

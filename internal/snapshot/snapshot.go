@@ -100,6 +100,8 @@ type BackupOptions struct {
 	// (--include-host-path); other host paths are listed in the manifest, not archived.
 	IncludeHostPaths []string
 	Upgrade          *backup.UpgradeInfo
+	// AppVersions are recorded in the manifest as they are (backup.Manifest.AppVersions).
+	AppVersions map[string]string
 	// Sizes are the sources' sizes measured already (by name, Unknown allowed): the
 	// upgrade's plan measured them for its space check. Sources not in it are measured
 	// (Sizes) before anything is stopped; the sizes are the progress totals.
@@ -202,6 +204,7 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		Running:      running.Services,
 		HostPaths:    hostPaths,
 		Upgrade:      opts.Upgrade,
+		AppVersions:  opts.AppVersions,
 	}
 	for _, h := range hostPaths {
 		s.event(NotBackedUp(h) + ": " + h.HostPath)

@@ -22,6 +22,7 @@ const (
 	PhaseVerifying   Phase = "verifying"  // reading back what --reset-data will empty; nothing changed yet
 	PhaseResetting   Phase = "resetting"  // --reset-data sources being emptied
 	PhaseMerging     Phase = "merging"    // config files being merged
+	PhaseAdopting    Phase = "adopting"   // a release's new compose files being written in place (--compose-file)
 	PhaseRecreating  Phase = "recreating" // containers being recreated on the new images (a restore: from the restored files)
 	PhaseHealth      Phase = "health"     // waiting for the health gate
 	PhaseRollingBack Phase = "rolling-back"

@@ -33,10 +33,14 @@ var backupPhase = phase[*txn]{
 		for _, c := range plan.Changes {
 			info.From[c.Service], info.To[c.Service] = c.From(), c.To()
 		}
+		if plan.Adoption != nil {
+			info.Adopted = plan.Adoption.adoptedInfo()
+		}
 		man, err := m.Snapshots.Backup(ctx, t.p, snapshot.BackupOptions{
 			Reason: "upgrade", Stopped: &plan.running, Upgrade: info,
 			Compression: t.opts.Compression, Level: t.opts.Level, ExtraFiles: plan.mergeFiles(),
 			IncludeHostPaths: t.opts.IncludeHostPaths, Sizes: plan.sizeMap(),
+			AppVersions: appVersions(t.p), // read now: the services are stopped
 		})
 		if err != nil {
 			return fmt.Errorf("backup: %w", err)

@@ -15,7 +15,20 @@ import (
 // makePlan makes the plan and the result that carries it. On error t.res is the refused
 // result when a plan was made (the pull undone), nil otherwise.
 func (t *txn) makePlan(ctx context.Context) error {
-	plan, err := t.m.makePlan(ctx, t.p, t.opts)
+	target := t.p
+	if t.adoption != nil {
+		target = t.adoption.newp
+	}
+	plan, err := t.m.makePlan(ctx, target, t.p, t.opts)
+	if err == nil && t.adoption != nil {
+		plan.Adoption = t.adoption
+		plan.Warnings = append(plan.Warnings, t.adoption.Warnings...)
+		plan.NothingToDo = false
+		if f, ok := t.adoption.layoutFinding(); ok {
+			plan.Breaking = append(plan.Breaking, f)
+		}
+		err = t.m.checkAdoption(ctx, t.p, plan)
+	}
 	if err != nil {
 		if plan != nil {
 			t.m.unpull(ctx, plan)

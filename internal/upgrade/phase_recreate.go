@@ -17,7 +17,10 @@ var recreatePhase = phase[*txn]{
 	name:    "recreate",
 	journal: PhaseRecreating,
 	describe: func(t *txn) string {
-		s := "recreate " + strings.Join(allServices(t.p), ", ") + " on the new images"
+		s := "recreate " + strings.Join(allServices(t.planned()), ", ") + " on the new images"
+		if ad := t.plan.Adoption; ad != nil && len(ad.ServicesRemoved) > 0 {
+			s = "remove the containers of " + strings.Join(ad.ServicesRemoved, ", ") + " (not in the new compose file; their data stays), " + s
+		}
 		if n := len(t.plan.FileEdits); n > 0 {
 			s = fmt.Sprintf("write the new image references into the compose files (%d edit(s)), then %s", n, s)
 		}
@@ -41,9 +44,21 @@ var recreatePhase = phase[*txn]{
 				target = withImages(np, t.opts.Images)
 			}
 		}
+		adopted := plan.Adoption != nil
+		if adopted {
+			// The merged files are in place (phase adopt): the project they describe.
+			np, err := m.reload(ctx, p)
+			if err != nil {
+				return err
+			}
+			target = np
+			if rm := plan.Adoption.ServicesRemoved; len(rm) > 0 {
+				m.logf("removing the containers of %s (the new compose file has no such service)", strings.Join(rm, ", "))
+			}
+		}
 		t.target = target
 		m.logf("recreating %s", strings.Join(target.ServiceNames(), ", "))
-		if err := m.recreate(ctx, target); err != nil {
+		if err := m.up(ctx, target, adopted); err != nil {
 			return fmt.Errorf("recreate: %w", err)
 		}
 		return nil

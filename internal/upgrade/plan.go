@@ -18,6 +18,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/config"
+	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker-maim/docker-maim/internal/volume"
@@ -42,6 +43,9 @@ type Plan struct {
 	// --image targets; they are written after the backup, which keeps the files before them.
 	FileEdits []composefile.Edit `json:"file_edits,omitempty"`
 	Warnings  []string           `json:"warnings,omitempty"`
+	// Adoption is what --compose-file does: the merge of each new file with the user's,
+	// the services that appear and disappear, the binds that move (adopt.go).
+	Adoption *Adoption `json:"adoption,omitempty"`
 	// Phases are the upgrade's phases after the plan, in order, with what each will do
 	// (skipped ones say why): what --dry-run lists and the upgrade runs.
 	Phases []PlannedPhase `json:"phases,omitempty"`
@@ -77,9 +81,11 @@ type MergeInfo struct {
 // backupRate is a conservative backup throughput for the downtime estimate.
 const backupRate = 150 << 20 // bytes per second
 
-// makePlan works out the targets, pulls them, and checks everything that can be
-// checked before stopping. On a refusal it returns the plan with the error.
-func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options) (*Plan, error) {
+// makePlan works out the targets of p, pulls them, and checks everything that can be
+// checked before stopping. data is the project as it runs now, whose sources are backed
+// up (p itself, unless p is the project of a release's new compose files: adopt.go).
+// On a refusal it returns the plan with the error.
+func (m *Manager) makePlan(ctx context.Context, p, data *project.Project, opts Options) (*Plan, error) {
 	plan := &Plan{Project: p.Name, Created: time.Now().UTC(), ResetData: opts.ResetData}
 	for svc := range opts.Images {
 		if _, ok := p.Services[svc]; !ok {
@@ -184,7 +190,7 @@ func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options
 		return plan, err
 	}
 
-	all, err := p.SourcesWith(ctx, m.Engine, project.SourceOptions{IncludeHostPaths: opts.IncludeHostPaths})
+	all, err := data.SourcesWith(ctx, m.Engine, project.SourceOptions{IncludeHostPaths: opts.IncludeHostPaths})
 	if err != nil {
 		return plan, err
 	}
@@ -276,7 +282,17 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 		infos = append(infos, si)
 	}
 	if len(plans) == 0 {
-		plans = config.DetectMaiBot(infos)
+		// MaiBot 1.x images have no templates: the bot migrates its own config.
+		versions := map[string]string{}
+		for _, c := range plan.Changes {
+			versions[c.Service] = versionOf(c)
+		}
+		for _, pl := range config.DetectMaiBot(infos) {
+			if !maibot.HasTemplates(versions[pl.Service]) {
+				continue
+			}
+			plans = append(plans, pl)
+		}
 	}
 	for _, pl := range plans {
 		r, err := config.Prepare(ctx, m.Engine, pl, opts.KeepUnknown)

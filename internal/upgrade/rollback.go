@@ -268,6 +268,7 @@ func (m *Manager) gateServices(ctx context.Context, p *project.Project, services
 	if err != nil {
 		return err
 	}
+
 	m.logf("health gate: %s", strings.Join(services, ", "))
 	err = health.Wait(ctx, m.Engine, p.Name, opts)
 	var hf *health.Failure

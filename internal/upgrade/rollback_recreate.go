@@ -8,11 +8,18 @@ import (
 // rollbackRecreate recreates the services on the images they ran and leaves stopped what
 // was stopped before the upgrade.
 var rollbackRecreate = phase[*rtxn]{
-	name:     "recreate",
-	journal:  PhaseRollingBack,
-	describe: func(*rtxn) string { return "recreate the services on the images they ran" },
+	name:    "recreate",
+	journal: PhaseRollingBack,
+	describe: func(t *rtxn) string {
+		if t.man.Upgrade != nil && len(t.man.Upgrade.Adopted) > 0 {
+			return "recreate the services of the restored compose files on the images they ran; remove the containers of services those files do not have"
+		}
+		return "recreate the services on the images they ran"
+	},
 	run: func(ctx context.Context, t *rtxn) error {
-		if err := t.m.recreate(ctx, t.target); err != nil {
+		// An upgrade that swapped the compose files: the services the new files added go.
+		adopted := t.man.Upgrade != nil && len(t.man.Upgrade.Adopted) > 0
+		if err := t.m.up(ctx, t.target, adopted); err != nil {
 			return fmt.Errorf("recreate: %w", err)
 		}
 		if len(t.man.Running) > 0 {

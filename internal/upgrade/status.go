@@ -33,6 +33,11 @@ type Status struct {
 	LastOp      *Record         `json:"last_operation,omitempty"`
 	Interrupted *Interrupted    `json:"interrupted,omitempty"`
 	Backups     int             `json:"backups"`
+	// AppVersions are the application's data and config versions now (MaiBot: database
+	// schema, configs' [inner].version, read from the host); LastUpgradeAppVersions the
+	// ones the last upgrade's backup recorded (what a rollback restores).
+	AppVersions            map[string]string `json:"app_versions,omitempty"`
+	LastUpgradeAppVersions map[string]string `json:"last_upgrade_app_versions,omitempty"`
 }
 
 // Interrupted describes a journal left behind and how to resolve it.
@@ -99,6 +104,12 @@ func (m *Manager) Status(ctx context.Context, p *project.Project) (*Status, erro
 	}
 	if all, err := m.Store.List(p.Name); err == nil {
 		st.Backups = len(all)
+	}
+	st.AppVersions = appVersions(p)
+	if u := st.LastUpgrade; u != nil && u.BackupID != "" {
+		if e, err := m.Store.Get(p.Name, u.BackupID); err == nil && e.Manifest != nil {
+			st.LastUpgradeAppVersions = e.Manifest.AppVersions
+		}
 	}
 	return st, nil
 }

@@ -6,6 +6,9 @@
 // internal/composefile; a restore recreates what the restored files describe otherwise).
 // Read Upgrade top to bottom: the plan, the policy, then the phases (phase_*.go), each
 // written to the journal before it acts by one runner (phases.go), one failure path (fail).
+// With --compose-file the upgrade adopts a release's new compose files (adopt.go: the
+// merge and what the plan shows; phase_adopt.go: the files written in place; the MaiBot
+// checks in adopt_maibot.go).
 package upgrade
 
 import (
@@ -94,6 +97,13 @@ type Options struct {
 
 	// IncludeHostPaths are host paths backed up as data (--include-host-path).
 	IncludeHostPaths []string
+
+	// ComposeFiles are a release's new compose files (--compose-file): merged with the
+	// project's files they replace positionally and written in place (adopt.go).
+	ComposeFiles []NewFile
+	// Base are the release's previous files (--base), one per ComposeFiles entry: the
+	// base of a three-way merge (none: the one an earlier adoption recorded, else two-way).
+	Base []NewFile
 }
 
 // Outcome is how an upgrade ended.
@@ -169,6 +179,8 @@ type txn struct {
 	man *backup.Manifest
 	// target is the project as recreated on the new images (phase recreate), the gate's.
 	target *project.Project
+	// adoption is what --compose-file does (planAdoption), nil without it.
+	adoption *Adoption
 }
 
 // upgradePhases are the upgrade's phases after the plan (phase_plan.go), in order. Until
@@ -180,6 +192,7 @@ var upgradePhases = []phase[*txn]{
 	verifyPhase,   // phase_reset.go (--reset-data)
 	resetPhase,    // phase_reset.go (--reset-data)
 	mergePhase,    // phase_merge.go (config merges)
+	adoptPhase,    // phase_adopt.go (--compose-file)
 	recreatePhase, // phase_recreate.go
 	gatePhase,     // phase_gate.go
 	commitPhase,   // phase_commit.go
@@ -190,6 +203,14 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 	t := &txn{m: m, p: p, opts: opts, journals: m.journals(p.Name)}
 	if err := t.journals.NonePending(); err != nil {
 		return nil, err
+	}
+	// --compose-file: merge the new files with the project's; the plan is the merged project's.
+	if len(opts.ComposeFiles) > 0 {
+		ad, err := t.planAdoption(ctx)
+		if err != nil {
+			return nil, &Error{Outcome: OutcomeRefused, Cause: err}
+		}
+		t.adoption = ad
 	}
 	// The plan: pull the targets while everything still runs, check, measure.
 	if err := t.makePlan(ctx); err != nil {
@@ -303,6 +324,13 @@ func withImages(p *project.Project, images map[string]string) *project.Project {
 // they are. The services are handed over as `docker compose up` models them
 // (asComposeUp), so the user's next `docker compose up -d` finds the same config hash.
 func (m *Manager) recreate(ctx context.Context, p *project.Project, services ...string) error {
+	return m.up(ctx, p, false, services...)
+}
+
+// up is recreate; removeOrphans also removes the project's containers of services p does
+// not have (a compose-file swap: the services the new files removed, or, rolling back,
+// the ones they added).
+func (m *Manager) up(ctx context.Context, p *project.Project, removeOrphans bool, services ...string) error {
 	pp := *p.Project
 	pp.Services = types.Services{}
 	for name, s := range p.Services {
@@ -311,7 +339,7 @@ func (m *Manager) recreate(ctx context.Context, p *project.Project, services ...
 		}
 		pp.Services[name] = asComposeUp(s)
 	}
-	create := api.CreateOptions{Recreate: api.RecreateForce, RecreateDependencies: api.RecreateForce, Inherit: true, QuietPull: true}
+	create := api.CreateOptions{Recreate: api.RecreateForce, RecreateDependencies: api.RecreateForce, Inherit: true, QuietPull: true, RemoveOrphans: removeOrphans}
 	if len(services) > 0 {
 		narrowed, err := pp.WithSelectedServices(services)
 		if err != nil {

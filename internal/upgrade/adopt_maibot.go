@@ -1,0 +1,269 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/docker-maim/docker-maim/internal/maibot"
+	"github.com/docker-maim/docker-maim/internal/project"
+)
+
+// MaiBot under an upgrade (facts: internal/maibot). Detected from the loaded project (the
+// core service by image or by its /MaiMBot/config and /MaiMBot/data mounts):
+//   - an adoption that moves 0.x to 1.x is refused unless the core's environment in the
+//     merged file (or its env files) confirms the move (maibot.LegacyUpgradeVar);
+//   - agreement hashes the user had and the merged file lost are a warning;
+//   - the database schema (MaiBot.db's user_version) and each config's [inner].version are
+//     read after the stop, when the files are quiescent and byte for byte what the backup
+//     archives, and recorded in the backup's manifest (AppVersions), shown by the plan,
+//     `backups` and `status`.
+
+// App version keys in backup.Manifest.AppVersions.
+const (
+	appDBSchema     = "maibot.db_schema"
+	appConfigPrefix = "maibot.config."
+)
+
+// MaiBotMove is what the plan found of a MaiBot deployment.
+type MaiBotMove struct {
+	Core    string `json:"core"`
+	FromEra string `json:"from_era,omitempty"`
+	ToEra   string `json:"to_era,omitempty"`
+	// Confirmed: the core's environment in the merged file confirms the 0.x -> 1.x move.
+	Confirmed bool `json:"confirmed,omitempty"`
+	// LostAgreements are agreement variables the user's core had that the merged one lacks.
+	LostAgreements []string `json:"lost_agreements,omitempty"`
+	// DBSchema is MaiBot.db's user_version now (-1: no database found).
+	DBSchema int32 `json:"db_schema"`
+	// ConfigVersions are each config file's [inner].version now.
+	ConfigVersions map[string]string `json:"config_versions,omitempty"`
+	// ReadyLog is the health gate preset the gate uses for the core (no healthcheck declared).
+	ReadyLog string `json:"ready_log,omitempty"`
+	// NoTemplates: the new image is 1.x: no template merge (the bot migrates its config).
+	NoTemplates bool `json:"no_templates,omitempty"`
+}
+
+// Lines describe the MaiBot checks for the plan.
+func (mb *MaiBotMove) Lines() []string {
+	var out []string
+	if mb.FromEra != "" || mb.ToEra != "" {
+		s := fmt.Sprintf("core service %s, %s -> %s", mb.Core, orUnknown(mb.FromEra), orUnknown(mb.ToEra))
+		if mb.Confirmed {
+			s += "; " + maibot.LegacyUpgradeVar + "=1 is set"
+		}
+		out = append(out, s)
+	}
+	if mb.DBSchema >= 0 {
+		s := fmt.Sprintf("database schema %d", mb.DBSchema)
+		if mb.ToEra == maibot.Era1x {
+			s += " -> the new version migrates forward; rollback restores the data"
+		}
+		out = append(out, s)
+	}
+	names := make([]string, 0, len(mb.ConfigVersions))
+	for n := range mb.ConfigVersions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		out = append(out, fmt.Sprintf("%s [inner].version %s (in the backup; rollback restores it)", n, mb.ConfigVersions[n]))
+	}
+	if mb.ReadyLog != "" {
+		out = append(out, fmt.Sprintf("health gate of %s: the ready log line %q (the compose file declares no healthcheck)", mb.Core, mb.ReadyLog))
+	}
+	if mb.NoTemplates {
+		out = append(out, "1.x image: no template merge; the bot migrates its own config (the old file goes to config/old/)")
+	}
+	for _, v := range mb.LostAgreements {
+		out = append(out, v+" was set in your file and is not in the merged one: add it, or the bot asks on stdin and restarts forever")
+	}
+	return out
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "era unknown"
+	}
+	return s
+}
+
+// maibotServices are p's services as maibot.Detect reads them (interpolated).
+func maibotServices(p *project.Project) []maibot.Service {
+	var out []maibot.Service
+	for name, s := range p.Services {
+		ms := maibot.Service{Name: name, Image: s.Image, Env: envMap(s.Environment)}
+		for _, v := range s.Volumes {
+			ms.Mounts = append(ms.Mounts, maibot.Mount{Source: v.Source, Target: v.Target})
+		}
+		out = append(out, ms)
+	}
+	return out
+}
+
+func envMap(env types.MappingWithEquals) map[string]string {
+	out := map[string]string{}
+	for k, v := range env {
+		if v != nil {
+			out[k] = *v
+		} else {
+			out[k] = ""
+		}
+	}
+	return out
+}
+
+// bindOf is the host source of service s's bind at container path target ("" for none).
+func bindOf(s types.ServiceConfig, target string) string {
+	for _, v := range s.Volumes {
+		if v.Type == types.VolumeTypeBind && path.Clean(v.Target) == target {
+			return v.Source
+		}
+	}
+	return ""
+}
+
+// maibotVersions reads the database schema and the configs' [inner].version of p's core
+// service from the host (nil when p is no MaiBot project).
+func maibotVersions(p *project.Project) (core string, dbSchema int32, configs map[string]string) {
+	d := maibot.Detect(maibotServices(p))
+	if !d.MaiBot {
+		return "", -1, nil
+	}
+	s := p.Services[d.Core]
+	dbSchema = -1
+	if dir := bindOf(s, maibot.DataDir); dir != "" {
+		if f, err := os.Open(filepath.Join(dir, maibot.DatabaseFile)); err == nil {
+			if v, err := maibot.SchemaVersion(f); err == nil {
+				dbSchema = v
+			}
+			f.Close()
+		}
+	}
+	configs = map[string]string{}
+	if dir := bindOf(s, maibot.ConfigDir); dir != "" {
+		for _, name := range maibot.ConfigFiles {
+			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+				if v, err := maibot.InnerVersion(b); err == nil && v != "" {
+					configs[name] = v
+				}
+			}
+		}
+	}
+	return d.Core, dbSchema, configs
+}
+
+// appVersions is what a backup of p records in its manifest's AppVersions (nil: none).
+func appVersions(p *project.Project) map[string]string {
+	core, db, configs := maibotVersions(p)
+	if core == "" {
+		return nil
+	}
+	out := map[string]string{}
+	if db >= 0 {
+		out[appDBSchema] = strconv.Itoa(int(db))
+	}
+	for n, v := range configs {
+		out[appConfigPrefix+n] = v
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// checkAdoption checks a MaiBot adoption: refuses an unconfirmed 0.x -> 1.x move, warns
+// about lost agreement hashes, and records what the plan shows.
+func (m *Manager) checkAdoption(_ context.Context, p *project.Project, plan *Plan) error {
+	ad := plan.Adoption
+	nd := maibot.Detect(maibotServices(ad.newp))
+	if !nd.MaiBot {
+		return nil
+	}
+	od := maibot.Detect(maibotServices(p))
+	mb := &MaiBotMove{Core: nd.Core, FromEra: od.Era, ToEra: nd.Era}
+	mb.DBSchema = -1
+	if od.MaiBot {
+		_, mb.DBSchema, mb.ConfigVersions = maibotVersions(p)
+	}
+	ad.MaiBot = mb
+	if svc, line := maibotReadyPreset(ad.newp); svc == nd.Core {
+		mb.ReadyLog = line
+	}
+	newEnv := envMap(ad.newp.Services[nd.Core].Environment)
+	if od.MaiBot {
+		mb.LostAgreements = maibot.MissingAgreements(envMap(p.Services[od.Core].Environment), newEnv)
+		for _, v := range mb.LostAgreements {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("MaiBot: %s was set in your compose file and is not in the merged one: add it to service %s, or the bot asks on stdin and restarts forever", v, nd.Core))
+		}
+	}
+	for _, c := range plan.Changes {
+		if c.Service == nd.Core && !maibot.HasTemplates(versionOf(c)) {
+			mb.NoTemplates = true
+		}
+	}
+	if od.Era == maibot.Era0x && nd.Era == maibot.Era1x {
+		if err := maibot.CheckConfirmation(newEnv); err != nil {
+			return fmt.Errorf("MaiBot 0.x -> 1.x: %v. Add `- %s=1` to the environment of service %s in the new compose file (the 1.x bot migrates the database and config forward in place; this upgrade's backup is the way back)", err, maibot.LegacyUpgradeVar, nd.Core)
+		}
+		mb.Confirmed = true
+	}
+	return nil
+}
+
+// versionOf is the new image's version: its version label, else its tag.
+func versionOf(c ImageChange) string {
+	if c.NewVersion != "" {
+		return c.NewVersion
+	}
+	return tagVersion(c.NewRef)
+}
+
+// knownRemoved are the services of the user's file that the release's file is known to
+// have dropped: the 0.x adapter service when the new file is MaiBot 1.x (the adapter is a
+// plugin there). Files that do not parse give none (the merge reports the error).
+func knownRemoved(user, upstream []byte) []string {
+	us, err1 := maibot.ServicesFromCompose(user)
+	ns, err2 := maibot.ServicesFromCompose(upstream)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	ud, nd := maibot.Detect(us), maibot.Detect(ns)
+	if !ud.MaiBot || ud.Adapters == "" || nd.Era != maibot.Era1x {
+		return nil
+	}
+	for _, s := range ns {
+		if s.Name == ud.Adapters {
+			return nil
+		}
+	}
+	return []string{ud.Adapters}
+}
+
+// maibotReadyPreset is the health gate preset of a MaiBot project's core service whose
+// compose file declares no healthcheck: the ready log line every release prints
+// (maibot.HealthPreset). "" when p is no MaiBot project or the core has a healthcheck.
+// The upgrade's gate uses it for an adoption's new core (phase_gate.go).
+func maibotReadyPreset(p *project.Project) (service, line string) {
+	d := maibot.Detect(maibotServices(p))
+	if !d.MaiBot {
+		return "", ""
+	}
+	s := p.Services[d.Core]
+	if s.HealthCheck != nil && !s.HealthCheck.Disable {
+		return "", ""
+	}
+	return d.Core, maibot.HealthPreset(tagVersion(s.Image)).ReadyLog
+}
+
+// hasReadyLogExt tells whether service svc of p sets x-maim ready_log itself.
+func hasReadyLogExt(p *project.Project, svc string) bool {
+	ext, err := health.ParseExtension(p.Services[svc].Extensions)
+	return err == nil && ext.ReadyLog != ""
+}

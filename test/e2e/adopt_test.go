@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The generic release of the --compose-file tests: 1.x runs service web with its data in
+// ./data; 2.x renames it app, moves its data bind to ./appdata and adds a single-file bind
+// ./config/extra.conf that does not exist yet. The user added TZ to web and a sidecar.
+const (
+	genericBase = `services:
+  web:
+    image: {{bot:1.0.0}}
+    restart: unless-stopped
+    volumes:
+      - ./data:/bot/data
+      - ./config:/bot/config
+`
+	genericUser = `services:
+  web:
+    image: {{bot:1.0.0}}
+    restart: unless-stopped
+    environment:
+      TZ: Europe/Berlin # mine
+    volumes:
+      - ./data:/bot/data
+      - ./config:/bot/config
+  # my own
+  sidecar:
+    image: {{bot:1.0.0}}
+    restart: unless-stopped
+    volumes:
+      - sidecar-state:/bot/data
+volumes:
+  sidecar-state:
+`
+	genericNew = `# release 2: web is now app
+services:
+  app:
+    image: {{bot:2.0.0}}
+    restart: unless-stopped
+    environment:
+      BOT_FAIL: ${BOT_FAIL:-}
+      BOT_FAIL_ON: ${BOT_FAIL_ON:-}
+    volumes:
+      - ./appdata:/bot/data
+      - ./config:/bot/config
+      - ./config/extra.conf:/bot/extra.conf
+`
+)
+
+// genericProject is a running user's 1.x project of the generic release and the release's
+// 2.x file written beside it (new.yaml) with its 1.x file (base.yaml).
+func genericProject(t *testing.T, name, env string) *project {
+	p := newProject(t, name, genericUser)
+	p.WriteFile(".env", env)
+	p.WriteFile("new.yaml", p.Expand(genericNew))
+	p.WriteFile("base.yaml", p.Expand(genericBase))
+	compose(t, p, "up", "-d", "--wait")
+	return p
+}
+
+// TestUpgradeComposeFileGeneric: `upgrade --compose-file` adopts a release that renames a
+// service and moves a bind, with --base (three-way) and without (two-way): the user's own
+// service is kept, the renamed service's old container is removed and the new one runs the
+// new image, the new single-file bind source is created as a file, the old data dir stays on
+// the host and in the backup, the release's file is recorded in the backup, and a plain
+// `docker compose up -d` changes nothing.
+func TestUpgradeComposeFileGeneric(t *testing.T) {
+	t.Parallel()
+	t.Run("three-way", func(t *testing.T) {
+		t.Parallel()
+		p := genericProject(t, "adopt-generic-3way", "")
+		dataBefore := dataOf(t, p.Path("data"))
+		// The plan: refused without --accept-breaking (the layout changes).
+		wantFail(t, p.maim("upgrade", "--compose-file", "new.yaml", "--base", "base.yaml"), 12, "removes service(s) web")
+		dry := mustOK(t, p.maim("upgrade", "--dry-run", "--compose-file", "new.yaml", "--base", "base.yaml"))
+		for _, want := range []string{"three-way on --base base.yaml", "services that appear: app", "services that disappear: web", "create config/extra.conf as a file", "./data: kept in the upgrade's backup", "adopt: write the merged compose file", "+  app:"} {
+			if !strings.Contains(dry.Stdout, want) {
+				t.Errorf("dry-run plan lacks %q:\n%s", want, dry.Stdout)
+			}
+		}
+
+		r := mustOK(t, p.maim(append(append([]string{}, upgradeArgs...), "--compose-file", "new.yaml", "--base", "base.yaml")...))
+		id := regexpFind(t, `upgraded project \S+; backup (\S+);`, r.Stdout)
+		if !strings.Contains(r.Stdout, "(three-way merge)") || !strings.Contains(r.Stdout, "./data: kept in backup "+id) {
+			t.Errorf("upgrade output:\n%s", r.Stdout)
+		}
+		if _, ok := p.containers()["web"]; ok {
+			t.Error("the web container outlived the rename")
+		}
+		p.wantService("app", "2.0.0")
+		p.wantService("sidecar", "1.0.0")
+		file := p.fileBytes("compose.yaml")
+		if !strings.Contains(file, "sidecar:") || !strings.Contains(file, "./appdata:/bot/data") || strings.Contains(file, "  web:") {
+			t.Errorf("merged compose file:\n%s", file)
+		}
+		if st, err := os.Stat(p.Path("config/extra.conf")); err != nil || !st.Mode().IsRegular() {
+			t.Errorf("config/extra.conf: %v %v (want a file)", st, err)
+		}
+		wantRestored(t, "the old data dir on the host", dataBefore, dataOf(t, p.Path("data")), "1.0.0")
+		man := p.manifest(id)
+		if !man.has("./data") || !man.has("file:compose.yaml") {
+			t.Errorf("backup %s lacks ./data or the old compose file", id)
+		}
+		if b, err := os.ReadFile(filepath.Join(p.backupPath(id), "adopted-upstream-1.yaml")); err != nil || string(b) != p.fileBytes("new.yaml") {
+			t.Errorf("the release's file in the backup: %v", err)
+		}
+		p.wantUpChangesNothing()
+		p.wantNoJournal()
+
+		// The next adoption finds its base in the backup: three-way with no --base.
+		dry = mustOK(t, p.maim("upgrade", "--dry-run", "--compose-file", "new.yaml"))
+		if !strings.Contains(dry.Stdout, "three-way on backup "+id) {
+			t.Errorf("second adoption does not use the recorded base:\n%s", dry.Stdout)
+		}
+	})
+	// Without a base a rename cannot be told from a service of the user's: web is kept
+	// beside app, and the plan says so.
+	t.Run("two-way", func(t *testing.T) {
+		t.Parallel()
+		p := genericProject(t, "adopt-generic-2way", "")
+		r := mustOK(t, p.maim(append(append([]string{}, upgradeArgs...), "--compose-file", "new.yaml")...))
+		if !strings.Contains(r.Stdout, "(two-way merge)") || !strings.Contains(r.Stdout, "only in your file are kept: web, sidecar") {
+			t.Errorf("upgrade output:\n%s", r.Stdout)
+		}
+		p.wantService("app", "2.0.0")
+		p.wantService("web", "1.0.0")
+		p.wantService("sidecar", "1.0.0")
+		if file := p.fileBytes("compose.yaml"); !strings.Contains(file, "TZ: Europe/Berlin") || !strings.Contains(file, "./appdata:/bot/data") {
+			t.Errorf("merged compose file:\n%s", file)
+		}
+		p.wantUpChangesNothing()
+		p.wantNoJournal()
+	})
+}
+
+// TestUpgradeComposeFileGenericRollsBack: the renamed service of the new release crashes;
+// the upgrade rolls back to the old compose file byte for byte, web runs 1.0.0 again on
+// its data, the app container is gone, and a plain `docker compose up -d` changes nothing.
+// Before the adoption was wired into the transaction --compose-file did not exist; without
+// the rollback's orphan removal the crashed app container would stay.
+func TestUpgradeComposeFileGenericRollsBack(t *testing.T) {
+	t.Parallel()
+	p := genericProject(t, "adopt-generic-fail", "BOT_FAIL=crash\nBOT_FAIL_ON=2.0.0\n")
+	before := p.fileBytes("compose.yaml")
+	dataBefore := dataOf(t, p.Path("data"))
+	webBefore := p.wantService("web", "1.0.0")
+	r := p.maim(append(append([]string{}, upgradeArgs...), "--compose-file", "new.yaml", "--base", "base.yaml")...)
+	if r.Code != 10 {
+		t.Fatalf("want exit 10 (rolled back): %s", r)
+	}
+	if got := p.fileBytes("compose.yaml"); got != before {
+		t.Errorf("compose.yaml after the rollback:\n%s\nwant:\n%s", got, before)
+	}
+	if c := p.wantService("web", "1.0.0"); c.Image != webBefore.Image {
+		t.Errorf("web runs %s, want %s", c.Image, webBefore.Image)
+	}
+	p.wantService("sidecar", "1.0.0")
+	if _, ok := p.containers()["app"]; ok {
+		t.Error("the crashed app container outlived the rollback")
+	}
+	wantRestored(t, "rollback", dataBefore, dataOf(t, p.Path("data")), "1.0.0")
+	p.wantUpChangesNothing()
+	p.wantNoJournal()
+}
