@@ -46,8 +46,9 @@ const progressInterval = 200 * time.Millisecond
 // missing or differs, the dir the container sees is not the host's: exit code 3 with
 // {"error":...,"not_visible":true}, and the host streams instead); then backup --out FILE
 // writes the archive into FILE, an existing file (the repository's temporary file, which the
-// host fsyncs and renames), truncating it, and --owner UID:GID makes sure it stays owned by
-// the host user; restore --in FILE reads the archive from FILE.
+// host fsyncs and renames), truncating it: never created here, so it keeps the owner and mode
+// the host user created it with (also under a user-namespaced engine, where a chown to the
+// host's uid would be wrong); restore --in FILE reads the archive from FILE.
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -76,13 +77,12 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var excludes stringList
 	marker := fs.String("marker", "", "file the host wrote into the mounted backup dir")
 	token := fs.String("token", "", "what the marker file holds")
-	var file, owner string
+	var file string
 	switch args[0] {
 	case "backup":
 		fs.IntVar(&level, "level", 0, "compression level (0: codec default)")
 		fs.Var(&excludes, "exclude", "pattern to leave out (repeatable)")
 		fs.StringVar(&file, "out", "", "existing file to write the archive into instead of stdout")
-		fs.StringVar(&owner, "owner", "", "UID:GID the --out file must be owned by")
 	case "restore":
 		fs.Var(&excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
 		fs.StringVar(&file, "in", "", "file to read the archive from instead of stdin")
@@ -100,12 +100,6 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fail(2, err)
 	}
 	target := fs.Arg(0)
-	uid, gid := -1, -1
-	if owner != "" {
-		if _, err := fmt.Sscanf(owner, "%d:%d", &uid, &gid); err != nil {
-			return fail(2, fmt.Errorf("--owner %q: want UID:GID", owner))
-		}
-	}
 	if (*marker == "") != (*token == "") {
 		return fail(2, errors.New("--marker and --token go together"))
 	}
@@ -138,9 +132,6 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	sum := NewStreamSum()
 	if args[0] == "backup" {
 		st, err = Backup(ctx, target, io.MultiWriter(stdout, sum), c, level, excludes, rep.add)
-		if err == nil && f != nil {
-			err = ensureOwner(f, uid, gid)
-		}
 		if f != nil {
 			if cerr := f.Close(); err == nil {
 				err = cerr
