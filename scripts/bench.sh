@@ -145,7 +145,7 @@ if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null && command -v runuser >/d
   useradd --no-create-home --shell /usr/sbin/nologin -G docker "$BUSER" >/dev/null 2>&1 || die "useradd $BUSER failed"
   CLEANUP_CMDS+=("userdel $BUSER")
   chmod 711 "$WORK"
-  chmod -R a+rX "$PROJ"
+  chown -R "$BUSER:docker" "$PROJ" # restore writes the project files back
   mkdir -p "$WORK/user/docker/cli-plugins" "$WORK/user/backups" "$WORK/user/state"
   install -m 0755 "$PLUGIN" "$WORK/user/docker/cli-plugins/docker-maim"
   for c in "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-compose" /usr/libexec/docker/cli-plugins/docker-compose /usr/local/lib/docker/cli-plugins/docker-compose; do
@@ -257,7 +257,7 @@ SIZE[maim_backup]=$(find "$WORK/backups" -type f -name '*.tar.*' -printf '%s\n' 
 
 prep_user_backup() { find "$WORK/user/backups" -mindepth 1 -delete; }
 if [ -n "$BUSER" ]; then
-  run_case user_backup prep_user_backup "$MP" -- "${UMAIM[@]}" backup
+  run_case user_backup prep_user_backup "$MP" -- "${UMAIM[@]}" backup --format json
   SIZE[user_backup]=$(find "$WORK/user/backups" -type f -name '*.tar.*' -printf '%s\n' | awk '{s+=$1} END{print s+0}')
   UOWN=$(find "$WORK/user/backups" -type f -name '*.tar.*' -printf '%u %m\n' | sort -u)
   [ "$UOWN" = "$BUSER 600" ] || { log "user backup archives are '$UOWN', want '$BUSER 600'"; FAILED_CHECKS+=(user_backup_owner); }
@@ -281,7 +281,7 @@ check_restored maim_restore
 SIZE[maim_restore]=${SIZE[maim_backup]}
 
 if [ -n "$BUSER" ]; then
-  run_case user_restore empty_volume "$WORK/user/backups" -- "${UMAIM[@]}" restore --no-safety-backup
+  run_case user_restore empty_volume "$WORK/user/backups" -- "${UMAIM[@]}" restore --no-safety-backup --format json
   check_restored user_restore
   SIZE[user_restore]=${SIZE[user_backup]}
 fi
@@ -331,7 +331,7 @@ echo "cache): maim backup $(mib "${CGRSS[maim_backup]:-0}"), maim restore $(mib 
 echo "docker maim restore ran with --no-safety-backup into the emptied volume (it still verifies the backup first)."
 echo "Backups ran with the service running: the reference is docker stop; tar | zstd -T0 -1 > F; sync; docker start."
 echo "Restores ran with it stopped: the reference is zstd -dc F | tar x; sync. docker user: a throwaway docker-group"
-echo "user (the helper container: $(grep -ho 'data path: .*' "$WORK"/out.user_* 2>/dev/null | sort -u | tr '\n' ' '))."
+echo "user; its data paths: $(grep -ho '"data_path": *"[^"]*"' "$WORK"/out.user_* 2>/dev/null | sed 's/.*: *//' | sort -u | tr '\n' ' ')"
 echo
 echo "== side by side (issue 12): figure / reference =="
 printf '%-40s %9s %9s %7s %10s\n' figure seconds reference ratio 'peak RSS'
