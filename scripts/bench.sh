@@ -135,6 +135,29 @@ docker compose -f "$PROJ/compose.yaml" up --no-start >/dev/null 2>&1 || die "doc
 MP=$(docker volume inspect -f '{{.Mountpoint}}' "$VOL")
 MAIM=(docker maim -f "$PROJ/compose.yaml" --backup-dir "$WORK/backups" --progress quiet)
 
+# A throwaway docker-group user (issue 12): docker-maim as a non-root user goes through the
+# helper container (the path of Docker Desktop, rootless and every non-root user). It gets
+# a copy of the installed plugin, its own backup and state dirs, and read access to the
+# project; removed on exit.
+BUSER=""
+if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null && command -v runuser >/dev/null && getent group docker >/dev/null; then
+  BUSER="maimbench$$"
+  useradd --no-create-home --shell /usr/sbin/nologin -G docker "$BUSER" >/dev/null 2>&1 || die "useradd $BUSER failed"
+  CLEANUP_CMDS+=("userdel $BUSER")
+  chmod 711 "$WORK"
+  chown -R "$BUSER:docker" "$PROJ" # restore writes the project files back
+  mkdir -p "$WORK/user/docker/cli-plugins" "$WORK/user/backups" "$WORK/user/state"
+  install -m 0755 "$PLUGIN" "$WORK/user/docker/cli-plugins/docker-maim"
+  for c in "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-compose" /usr/libexec/docker/cli-plugins/docker-compose /usr/local/lib/docker/cli-plugins/docker-compose; do
+    if [ -x "$c" ]; then install -m 0755 "$c" "$WORK/user/docker/cli-plugins/docker-compose"; break; fi
+  done
+  chown -R "$BUSER:docker" "$WORK/user"
+  UMAIM=(runuser -u "$BUSER" -- env HOME="$WORK/user" DOCKER_CONFIG="$WORK/user/docker" MAIM_STATE_DIR="$WORK/user/state"
+    docker maim -f "$PROJ/compose.yaml" --backup-dir "$WORK/user/backups" --progress quiet)
+else
+  log "not root or no useradd/runuser/docker group: the docker-group user cases are skipped"
+fi
+
 # Data: written by the generator straight into the volume's mountpoint when this host can
 # (root on the engine host), otherwise through a container running the static generator.
 T0=$(date +%s.%N)
@@ -221,13 +244,25 @@ prep_ref() { rm -f "$WORK/ref/ref.tar.zst"; }
 prep_maim_backup() { rm -rf "$WORK/backups"; mkdir -p "$WORK/backups"; }
 prep_bb() { rm -f "$WORK/bb/x.tgz"; }
 
-# Backups (the volume is full). The reference first.
+# Backups (the volume is full), with the service running: each stops it, archives, starts it.
+# The reference first: what a user scripts by hand.
+docker compose -f "$PROJ/compose.yaml" up -d >/dev/null 2>&1 || die "docker compose up -d failed"
+CTR=$(docker compose -f "$PROJ/compose.yaml" ps -q app)
 run_case ref_backup prep_ref "$MP" -- \
-  bash -c 'tar -C "$1" -cf - . | zstd -q -T0 -1 >"$2"' _ "$MP" "$WORK/ref/ref.tar.zst"
+  bash -c 'docker stop -t 0 "$3" >/dev/null && tar -C "$1" -cf - . | zstd -q -T0 -1 >"$2" && sync && docker start "$3" >/dev/null' _ "$MP" "$WORK/ref/ref.tar.zst" "$CTR"
 SIZE[ref_backup]=$(stat -c %s "$WORK/ref/ref.tar.zst")
 
 run_case maim_backup prep_maim_backup "$MP" -- "${MAIM[@]}" backup
 SIZE[maim_backup]=$(find "$WORK/backups" -type f -name '*.tar.*' -printf '%s\n' | awk '{s+=$1} END{print s+0}')
+
+prep_user_backup() { find "$WORK/user/backups" -mindepth 1 -delete; }
+if [ -n "$BUSER" ]; then
+  run_case user_backup prep_user_backup "$MP" -- "${UMAIM[@]}" backup --format json
+  SIZE[user_backup]=$(find "$WORK/user/backups" -type f -name '*.tar.*' -printf '%s\n' | awk '{s+=$1} END{print s+0}')
+  UOWN=$(find "$WORK/user/backups" -type f -name '*.tar.*' -printf '%u %m\n' | sort -u)
+  [ "$UOWN" = "$BUSER 600" ] || { log "user backup archives are '$UOWN', want '$BUSER 600'"; FAILED_CHECKS+=(user_backup_owner); }
+fi
+docker compose -f "$PROJ/compose.yaml" stop >/dev/null 2>&1 || die "docker compose stop failed"
 
 run_case bb_backup prep_bb "$MP" -- \
   docker run --rm --label "$LABEL" -v "$VOL:/v" -v "$WORK/bb:/b" "$BB_IMAGE" tar czf /b/x.tgz -C /v .
@@ -235,7 +270,7 @@ SIZE[bb_backup]=$(stat -c %s "$WORK/bb/x.tgz")
 
 # Restores, each into the emptied volume, each checked afterwards (file count and bytes).
 run_case ref_restore empty_volume "$WORK/ref/ref.tar.zst" -- \
-  bash -c 'zstd -q -dc "$2" | tar -C "$1" -xf -' _ "$MP" "$WORK/ref/ref.tar.zst"
+  bash -c 'zstd -q -dc "$2" | tar -C "$1" -xf - && sync' _ "$MP" "$WORK/ref/ref.tar.zst"
 check_restored ref_restore
 SIZE[ref_restore]=${SIZE[ref_backup]}
 
@@ -244,6 +279,12 @@ SIZE[ref_restore]=${SIZE[ref_backup]}
 run_case maim_restore empty_volume "$WORK/backups" -- "${MAIM[@]}" restore --no-safety-backup
 check_restored maim_restore
 SIZE[maim_restore]=${SIZE[maim_backup]}
+
+if [ -n "$BUSER" ]; then
+  run_case user_restore empty_volume "$WORK/user/backups" -- "${UMAIM[@]}" restore --no-safety-backup --format json
+  check_restored user_restore
+  SIZE[user_restore]=${SIZE[user_backup]}
+fi
 
 run_case bb_restore empty_volume "$WORK/bb/x.tgz" -- \
   docker run --rm --label "$LABEL" -v "$VOL:/v" -v "$WORK/bb:/b" "$BB_IMAGE" tar xzf /b/x.tgz -C /v
@@ -273,9 +314,11 @@ row() { # row KEY LABEL REF
 }
 row ref_backup "(c) host tar | zstd -T0 -1" "$REF_B"
 row maim_backup "(a) docker maim backup" "$REF_B"
+[ -n "$BUSER" ] && row user_backup "(a') docker maim backup, docker user" "$REF_B"
 row bb_backup "(d) busybox tar czf (container)" "$REF_B"
 row ref_restore "    host zstd -dc | tar x" "$REF_R"
 row maim_restore "(b) docker maim restore" "$REF_R"
+[ -n "$BUSER" ] && row user_restore "(b') docker maim restore, docker user" "$REF_R"
 row bb_restore "(e) busybox tar xzf (container)" "$REF_R"
 echo
 echo "MB/s: 10^6 content bytes per second. x tar|zst: time / host tar|zstd backup time; x hostref: time /"
@@ -286,6 +329,21 @@ echo "plugin: the docker-maim plugin process; ctr: the container doing the work 
 echo "busybox), its processes' VmHWM summed; all three sampled every 50 ms. cgroup memory peaks (incl. page"
 echo "cache): maim backup $(mib "${CGRSS[maim_backup]:-0}"), maim restore $(mib "${CGRSS[maim_restore]:-0}"), busybox backup $(mib "${CGRSS[bb_backup]:-0}"), busybox restore $(mib "${CGRSS[bb_restore]:-0}") MiB."
 echo "docker maim restore ran with --no-safety-backup into the emptied volume (it still verifies the backup first)."
+echo "Backups ran with the service running: the reference is docker stop; tar | zstd -T0 -1 > F; sync; docker start."
+echo "Restores ran with it stopped: the reference is zstd -dc F | tar x; sync. docker user: a throwaway docker-group"
+echo "user; its data paths: $(grep -ho '"data_path": *"[^"]*"' "$WORK"/out.user_* 2>/dev/null | sed 's/.*: *//' | sort -u | tr '\n' ' ')"
+echo
+echo "== side by side (issue 12): figure / reference =="
+printf '%-40s %9s %9s %7s %10s\n' figure seconds reference ratio 'peak RSS'
+side() { # side KEY LABEL REF
+  [ -n "${WALL[$1]:-}" ] || return 0
+  local peak=$(( ${RSS[$1]:-0} > ${CRSS[$1]:-0} ? ${RSS[$1]:-0} : ${CRSS[$1]:-0} ))
+  printf '%-40s %9.2f %9.2f %6.2fx %7s MiB\n' "$2" "${WALL[$1]}" "$3" "$(awk -v a="${WALL[$1]}" -v r="$3" 'BEGIN{print a/r}')" "$(mib "$peak")"
+}
+side maim_backup "backup, root" "$REF_B"
+side user_backup "backup, docker-group user" "$REF_B"
+side maim_restore "restore, root" "$REF_R"
+side user_restore "restore, docker-group user" "$REF_R"
 echo
 
 STATUS=0
@@ -297,7 +355,14 @@ verdict "$ok" "backup time ${WALL[maim_backup]} s <= 1.3 x tar|zstd ($(awk -v r=
 # Restore (issue 12): docker maim restore (verify, then extract) beside zstd -dc | tar x.
 ok=$(awk -v a="${WALL[maim_restore]}" -v r="$REF_R" 'BEGIN{print (a <= 1.3*r) ? 1 : 0}')
 verdict "$ok" "restore time ${WALL[maim_restore]} s <= 1.3 x zstd -dc|tar x ($(awk -v r="$REF_R" 'BEGIN{printf "%.2f", 1.3*r}') s): ratio $(awk -v a="${WALL[maim_restore]}" -v r="$REF_R" 'BEGIN{printf "%.2f", a/r}')"
-for k in maim_backup maim_restore; do
+for k in user_backup user_restore; do
+  [ -n "${WALL[$k]:-}" ] || continue
+  if [ "${k%_*}" = user ] && [ "$k" = user_backup ]; then r=$REF_B; n="tar|zstd"; else r=$REF_R; n="zstd -dc|tar x"; fi
+  ok=$(awk -v a="${WALL[$k]}" -v r="$r" 'BEGIN{print (a <= 1.3*r) ? 1 : 0}')
+  verdict "$ok" "docker-group user ${k#user_} time ${WALL[$k]} s <= 1.3 x $n: ratio $(awk -v a="${WALL[$k]}" -v r="$r" 'BEGIN{printf "%.2f", a/r}')"
+done
+for k in maim_backup maim_restore user_backup user_restore; do
+  [ -n "${WALL[$k]:-}" ] || continue
   for what in RSS PLUGRSS CRSS; do
     declare -n arr=$what
     v=${arr[$k]:-0}

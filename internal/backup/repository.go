@@ -48,6 +48,11 @@ type Upload interface {
 	Commit() error
 	// Abort drops the file. It is a no-op after Commit.
 	Abort()
+	// LocalPath is the file the upload writes, when it is a plain file in a directory of
+	// this host (false otherwise). Another writer (docker-maim's helper container, with
+	// the directory bind-mounted) may then fill that existing file in place of Write,
+	// truncating it first; Commit still makes it durable and visible.
+	LocalPath() (string, bool)
 }
 
 // LocalDir is a Repository in a local directory: <Root>/<project>/<ID>/<name>,
@@ -159,6 +164,13 @@ type localUpload struct {
 }
 
 func (u *localUpload) Write(p []byte) (int, error) { return u.f.Write(p) }
+
+// LocalPath is the temporary NAME.partial; Commit fsyncs it through its own descriptor,
+// whoever wrote it, and renames it.
+func (u *localUpload) LocalPath() (string, bool) {
+	p, err := filepath.Abs(u.tmp)
+	return p, err == nil
+}
 
 func (u *localUpload) Commit() error {
 	if u.done {

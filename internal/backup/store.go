@@ -227,6 +227,7 @@ type Archive struct {
 	up   Upload
 	h    hash.Hash
 	n    int64
+	sum  string // set by WroteLocal
 }
 
 // Create opens a new archive file named name inside the backup.
@@ -248,10 +249,39 @@ func (a *Archive) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// LocalPath is the file this archive is written to when the repository keeps it in a local
+// directory ([Upload.LocalPath]): another process may write it instead of Write, and then
+// tells WroteLocal what it wrote.
+func (a *Archive) LocalPath() (string, bool) { return a.up.LocalPath() }
+
+// WroteLocal records that the file at LocalPath was filled by another writer with size
+// bytes of SHA-256 sum (hex), in place of Write; the file's size must agree.
+func (a *Archive) WroteLocal(sum string, size int64) error {
+	p, ok := a.up.LocalPath()
+	if !ok || a.n != 0 {
+		return fmt.Errorf("archive %s: not written in place", a.Name)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.Size() != size {
+		return fmt.Errorf("archive %s: %d bytes on disk, the writer reported %d", a.Name, fi.Size(), size)
+	}
+	if _, err := hex.DecodeString(sum); err != nil || len(sum) != 2*sha256.Size {
+		return fmt.Errorf("archive %s: bad sha256 %q", a.Name, sum)
+	}
+	a.sum, a.n = sum, size
+	return nil
+}
+
 // Commit makes the archive durable under its final name. It returns the sha256 and size.
 func (a *Archive) Commit() (sum string, size int64, err error) {
 	if err := a.up.Commit(); err != nil {
 		return "", 0, err
+	}
+	if a.sum != "" {
+		return a.sum, a.n, nil
 	}
 	return hex.EncodeToString(a.h.Sum(nil)), a.n, nil
 }

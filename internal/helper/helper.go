@@ -32,13 +32,23 @@ const progressInterval = 200 * time.Millisecond
 
 // Main is the in-container side, run as `maim-helper ARGS...` with args being ARGS:
 //
-//	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... PATH
-//	restore --compression zstd|gzip|none [--exclude PATTERN]... PATH
+//	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [DIRECT] PATH
+//	restore --compression zstd|gzip|none [--exclude PATTERN]... [DIRECT] PATH
 //
 // backup writes the compressed archive of PATH to stdout; restore reads one from stdin and
 // makes PATH exactly equal to it, leaving the paths matching the excludes as they are. Both write JSON lines on stderr: {"progress":N} while
 // working, then {"stats":{...}} on success or {"error":"..."} on failure (exit code 1; 2 for
 // usage errors). It returns the exit code.
+//
+// DIRECT is the backup dir bind-mounted into the container, so the archive never passes
+// through the engine's attach stream: --marker FILE --token T name a file the host just
+// wrote into that dir with content T, checked before anything else is touched (when it is
+// missing or differs, the dir the container sees is not the host's: exit code 3 with
+// {"error":...,"not_visible":true}, and the host streams instead); then backup --out FILE
+// writes the archive into FILE, an existing file (the repository's temporary file, which the
+// host fsyncs and renames), truncating it: never created here, so it keeps the owner and mode
+// the host user created it with (also under a user-namespaced engine, where a chown to the
+// host's uid would be wrong); restore --in FILE reads the archive from FILE.
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -65,12 +75,17 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	comp := fs.String("compression", string(archive.Zstd), "zstd, gzip or none")
 	var level int
 	var excludes stringList
+	marker := fs.String("marker", "", "file the host wrote into the mounted backup dir")
+	token := fs.String("token", "", "what the marker file holds")
+	var file string
 	switch args[0] {
 	case "backup":
 		fs.IntVar(&level, "level", 0, "compression level (0: codec default)")
 		fs.Var(&excludes, "exclude", "pattern to leave out (repeatable)")
+		fs.StringVar(&file, "out", "", "existing file to write the archive into instead of stdout")
 	case "restore":
 		fs.Var(&excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
+		fs.StringVar(&file, "in", "", "file to read the archive from instead of stdin")
 	default:
 		return fail(2, fmt.Errorf("unknown helper command %q", args[0]))
 	}
@@ -85,14 +100,43 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fail(2, err)
 	}
 	target := fs.Arg(0)
+	if (*marker == "") != (*token == "") {
+		return fail(2, errors.New("--marker and --token go together"))
+	}
+	if *marker != "" {
+		if err := CheckMarker(*marker, *token); err != nil {
+			rep.send(Msg{Error: err.Error(), NotVisible: true})
+			return ExitNotVisible
+		}
+	}
+	var f *os.File
+	if file != "" {
+		if args[0] == "backup" {
+			// Never created here: the host made it, so its owner and mode are the repository's.
+			f, err = os.OpenFile(file, os.O_WRONLY|os.O_TRUNC, 0)
+		} else {
+			f, err = os.Open(file)
+		}
+		if err != nil {
+			return fail(1, err)
+		}
+		defer f.Close()
+		stdin, stdout = f, f
+	}
 
 	stopProgress := rep.start()
 	var st archive.Stats
 	// The stream is counted and hashed on both sides: the engine's attach path is known to
 	// drop data in some versions, and a silently short archive must never pass as a backup.
+	// Written into the backup dir directly, the hash is the one the manifest records.
 	sum := NewStreamSum()
 	if args[0] == "backup" {
 		st, err = Backup(ctx, target, io.MultiWriter(stdout, sum), c, level, excludes, rep.add)
+		if f != nil {
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
 	} else {
 		st, err = Restore(ctx, target, io.TeeReader(stdin, sum), c, excludes, rep.add)
 	}
@@ -142,6 +186,23 @@ func Restore(ctx context.Context, dest string, stdin io.Reader, c archive.Compre
 	}
 	_, _ = io.Copy(io.Discard, in)
 	return st, nil
+}
+
+// ExitNotVisible is the exit code when the marker file is not what the host wrote.
+const ExitNotVisible = 3
+
+// CheckMarker says whether the file at path holds exactly token: the host wrote it into its
+// backup dir just before, so a mismatch means the dir mounted here is not the host's (a
+// remote engine, a Docker Desktop VM that does not share it).
+func CheckMarker(path, token string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("the backup dir is not visible to the engine: %w", err)
+	}
+	if string(b) != token {
+		return errors.New("the backup dir is not visible to the engine: its marker file differs")
+	}
+	return nil
 }
 
 // StreamSum counts and hashes a stream (an io.Writer).
@@ -219,4 +280,7 @@ type Msg struct {
 	// or read (restore), with the stats.
 	StreamBytes  int64  `json:"stream_bytes,omitempty"`
 	StreamSHA256 string `json:"stream_sha256,omitempty"`
+	// NotVisible, with Error, says the backup dir mounted into the container is not the
+	// host's (exit code ExitNotVisible): nothing was touched.
+	NotVisible bool `json:"not_visible,omitempty"`
 }

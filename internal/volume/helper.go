@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,7 +29,10 @@ const dataDir = "/data"
 // cleanupTimeout bounds the removal of a helper container after the caller's ctx is gone.
 const cleanupTimeout = 30 * time.Second
 
-// helperBackup runs `maim-helper backup` next to the data and copies its stdout to w.
+// helperBackup runs `maim-helper backup` next to the data. When w is a file of a local
+// backup dir (LocalSink) the engine can see, the helper writes the archive into that file
+// itself, with the dir bind-mounted, and only small JSON lines come back; otherwise it
+// writes the archive to its stdout and the host copies it to w through the attach stream.
 func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, opts BackupOptions) (archive.Stats, error) {
 	mounts, binds, p := helperMounts(t, true)
 	args := []string{"backup", "--compression", string(opts.Compression), "--level", strconv.Itoa(opts.Level)}
@@ -36,14 +40,43 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 		args = append(args, "--exclude", ex)
 	}
 	args = append(args, p)
-	st, err := m.runWithHelperImage(ctx, helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, stdout: w, progress: opts.Progress})
+	h := helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, progress: opts.Progress}
+	why := "the archive is not a local file"
+	if sink, ok := w.(LocalSink); ok {
+		if file, ok := sink.LocalPath(); ok {
+			if why = m.directBlocked(filepath.Dir(file)); why == "" {
+				res, err := m.runDirect(ctx, h, file, "out", false, m.describe(PathHelper, nil)+", writing to the backup dir directly")
+				var nv *errNotVisible
+				if !errors.As(err, &nv) {
+					if err == nil {
+						err = sink.WroteLocal(res.streamSHA, res.streamBytes)
+					}
+					if err != nil {
+						return res.stats, fmt.Errorf("backup of %s: %w", t, err)
+					}
+					return res.stats, nil
+				}
+				why = nv.short()
+			}
+		}
+	}
+	desc := m.streamDesc(why)
+	m.record(desc)
+	h.stdout = w
+	start := time.Now()
+	var res helperResult
+	h.result = &res
+	st, err := m.runWithHelperImage(ctx, h)
 	if err != nil {
 		return st, fmt.Errorf("backup of %s: %w", t, err)
 	}
+	m.addStreamed(desc, res.streamBytes, time.Since(start))
 	return st, nil
 }
 
-// helperRestore streams r into `maim-helper restore`, which extracts it onto the target.
+// helperRestore runs `maim-helper restore`, which extracts the archive onto the target: read
+// by the helper itself from the backup dir, bind-mounted, when r is an unread file of this
+// host the engine can see; otherwise streamed from r into its stdin.
 func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (archive.Stats, error) {
 	mounts, binds, p := helperMounts(t, false)
 	args := []string{"restore", "--compression", string(opts.Compression)}
@@ -51,10 +84,35 @@ func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, 
 		args = append(args, "--exclude", ex)
 	}
 	args = append(args, p)
-	st, err := m.runWithHelperImage(ctx, helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, stdin: r, progress: opts.Progress})
+	h := helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, progress: opts.Progress}
+	why := "the archive is not a local file"
+	if file, size, ok := localSource(r); ok {
+		if why = m.directBlocked(filepath.Dir(file)); why == "" {
+			res, err := m.runDirect(ctx, h, file, "in", true, m.describe(PathHelper, nil)+", reading from the backup dir directly")
+			var nv *errNotVisible
+			if !errors.As(err, &nv) {
+				if err == nil && res.streamBytes != size {
+					err = fmt.Errorf("the helper read %d bytes of the %d-byte archive %s", res.streamBytes, size, file)
+				}
+				if err != nil {
+					return res.stats, fmt.Errorf("restore of %s: %w", t, err)
+				}
+				return res.stats, nil
+			}
+			why = nv.short()
+		}
+	}
+	desc := m.streamDesc(why)
+	m.record(desc)
+	h.stdin = r
+	start := time.Now()
+	var res helperResult
+	h.result = &res
+	st, err := m.runWithHelperImage(ctx, h)
 	if err != nil {
 		return st, fmt.Errorf("restore of %s: %w", t, err)
 	}
+	m.addStreamed(desc, res.streamBytes, time.Since(start))
 	return st, nil
 }
 
@@ -128,6 +186,16 @@ type helperRun struct {
 	stdin    io.Reader // nil: no stdin
 	stdout   io.Writer // nil: discarded
 	progress func(int64)
+	direct   bool          // the archive is in the bind-mounted backup dir, not on stdin/stdout
+	result   *helperResult // filled in when set
+}
+
+// helperResult is what a helper reported besides its stats: the compressed stream it wrote
+// or read (through the attach stream or into the backup dir).
+type helperResult struct {
+	stats       archive.Stats
+	streamBytes int64
+	streamSHA   string
 }
 
 // runHelper creates, attaches, starts and waits for one helper container, removing it in all
@@ -157,6 +225,11 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	}
 	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc})
 	if err != nil {
+		if h.direct && !strings.Contains(err.Error(), "No such image") && ctx.Err() == nil {
+			// The engine cannot bind-mount the backup dir (it does not exist where the
+			// engine runs): nothing was touched, the stream is the way.
+			return st, &errNotVisible{notVisibleMsg + " (it cannot mount it: " + err.Error() + ")"}
+		}
 		return st, fmt.Errorf("creating helper container: %w", err)
 	}
 	id := created.ID
@@ -234,6 +307,9 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	if waitErr != nil {
 		return st, fmt.Errorf("waiting for helper: %w", waitErr)
 	}
+	if h.direct && exitCode == helper.ExitNotVisible && errw.notVisible {
+		return st, &errNotVisible{notVisibleMsg + " (" + errw.errMsg + ")"}
+	}
 	if exitCode != 0 || errw.errMsg != "" {
 		msg := errw.errMsg
 		if msg == "" {
@@ -249,6 +325,12 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	}
 	if !errw.gotStats {
 		return st, errors.New("helper did not report its result")
+	}
+	if h.result != nil {
+		*h.result = helperResult{stats: errw.stats, streamBytes: errw.streamBytes, streamSHA: errw.streamSHA}
+	}
+	if h.direct {
+		return errw.stats, nil
 	}
 	if got := sum.Hex(); errw.streamBytes != sum.N || errw.streamSHA != got {
 		return st, fmt.Errorf("the engine corrupted the stream: helper %s %d bytes (sha256 %.12s), host %s %d bytes (sha256 %.12s)",
@@ -296,6 +378,8 @@ type helperStderr struct {
 	stats    archive.Stats
 	gotStats bool
 	errMsg   string
+	// notVisible: the helper found the backup dir is not the host's (helper.Msg.NotVisible)
+	notVisible bool
 
 	streamBytes int64
 	streamSHA   string
@@ -350,6 +434,7 @@ func (h *helperStderr) line(l []byte) {
 	}
 	if msg.Error != "" {
 		h.errMsg = msg.Error
+		h.notVisible = msg.NotVisible
 	}
 	if msg.MaxRSS > 0 {
 		lastHelperMaxRSS.Store(msg.MaxRSS)

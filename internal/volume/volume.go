@@ -16,9 +16,18 @@
 //     engine's version) is checked to be a static ELF for that machine before anything is
 //     imported, then imported once as a tiny local image (docker-maim-helper:<sha256 prefix of
 //     the helper>, label [LabelHelper], no registry involved) and run next to the data with
-//     the target mounted at /data. For a backup the helper writes the compressed archive to its
-//     stdout and the host only copies compressed bytes; for a restore the host streams the
-//     compressed archive into the helper's stdin and the helper extracts it with
+//     the target mounted at /data. When the archive is a file of a local backup dir (a
+//     [LocalSink] to back up into, an unread *os.File to restore from) and the engine is local
+//     (a unix socket or a named pipe), the backup dir is bind-mounted too and the helper writes
+//     the archive into the repository's temporary file itself (never creating it, so it keeps
+//     the user's owner and mode; the host fsyncs and renames it) or reads it from there:
+//     nothing goes through the engine's attach stream, only small JSON lines (progress, stats,
+//     the archive's size and sha256). A marker file the host writes into the dir, checked by
+//     the helper before it touches anything, proves the engine sees the same dir (a remote
+//     engine, or a Docker Desktop VM the dir is not shared with, does not). Otherwise, or with
+//     [EnvHelperStream], the helper writes the compressed archive to its stdout and the host
+//     copies compressed bytes into the destination; for a restore the host streams the
+//     compressed archive into the helper's stdin. Either way the helper extracts with
 //     archive.Extract, which makes the target exactly equal to the archive. [EnvHelperArch]
 //     forces the embedded helper of another architecture (tests: it is refused, and the next
 //     path taken).
@@ -42,7 +51,10 @@
 //     Excludes keep are otherwise left as they are. A single-file bind is replaced.
 //
 // Which path a call took is reported ([EngineMover.DataPath], Options.OnPath): "host",
-// "helper container (linux/ARCH)" or "archive API: <why no helper>".
+// "helper container (linux/ARCH), writing to the backup dir directly" (", reading from the
+// backup dir directly" for a restore), "helper container (linux/ARCH) via attach stream
+// (<why not directly>)" (DataPath adds the stream's speed, ", N MB/s") or
+// "archive API: <why no helper>".
 //
 // Every container this package creates carries the label [LabelHelper] and is removed (forced,
 // with a fresh context) before the call returns, also on error and cancellation.
@@ -198,7 +210,9 @@ type EngineMover struct {
 	hostErr   error // why the host path is unusable, once known
 	hostKnown bool
 
-	used []string // descriptions of the data paths taken, in order
+	used       []string          // descriptions of the data paths taken, in order
+	streamed   map[string]*meter // bytes and time through the attach stream, by description
+	notVisible map[string]string // backup dirs the engine does not see, with why
 }
 
 // describe names a data path for reports: "host", "helper container (linux/amd64)" or
@@ -229,9 +243,11 @@ func (m *EngineMover) describe(p Path, why error) string {
 	return "archive API: " + why.Error()
 }
 
-// record notes that a call took path p (why: the reason the helper was not used).
-func (m *EngineMover) record(p Path, why error) {
-	d := m.describe(p, why)
+// recordPath notes that a call took path p (why: the reason the helper was not used).
+func (m *EngineMover) recordPath(p Path, why error) { m.record(m.describe(p, why)) }
+
+// record notes that a call took the data path described by d.
+func (m *EngineMover) record(d string) {
 	m.mu.Lock()
 	for _, u := range m.used {
 		if u == d {
@@ -251,7 +267,14 @@ func (m *EngineMover) record(p Path, why error) {
 func (m *EngineMover) DataPath() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return strings.Join(m.used, "; ")
+	out := make([]string, len(m.used))
+	for i, d := range m.used {
+		out[i] = d
+		if s := m.streamed[d]; s != nil {
+			out[i] += s.String()
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // PathFor reports which path Backup and Restore will take against this engine, importing the
@@ -310,8 +333,8 @@ func (m *EngineMover) pick(ctx context.Context) (Path, error, error) {
 // path is returned too), otherwise the engine path PathAuto would take without the host.
 func (m *EngineMover) pickFor(ctx context.Context, t Target, write bool) (Path, string, error) {
 	p, hp, why, err := m.pickFor1(ctx, t, write)
-	if err == nil {
-		m.record(p, why)
+	if err == nil && p != PathHelper {
+		m.recordPath(p, why) // the helper records which of its ways it takes
 	}
 	return p, hp, err
 }

@@ -111,6 +111,36 @@ func Conformance(t *testing.T, newRepo func(t *testing.T) backup.Repository) {
 		must(t, up.Commit())
 		wantFile(t, r, "demo", "b1", "big.tar.zst", big)
 	})
+	t.Run("LocalPathFilledInPlace", func(t *testing.T) {
+		// An upload that names a local file may be filled by another writer (the helper
+		// container) instead of Write: Commit then publishes what that writer put there.
+		r := newRepo(t)
+		must(t, r.Mkdir("demo", "b1"))
+		up, err := r.Create("demo", "b1", "data.tar.zst")
+		must(t, err)
+		p, ok := up.LocalPath()
+		if !ok {
+			up.Abort()
+			t.Skip("this repository keeps no local files")
+		}
+		if !filepath.IsAbs(p) {
+			t.Errorf("LocalPath %q is not absolute", p)
+		}
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			t.Fatalf("LocalPath %q: want an existing file before anything is written: %v", p, err)
+		}
+		if _, err := r.Stat("demo", "b1", "data.tar.zst"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Stat before Commit = %v, want fs.ErrNotExist", err)
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0) // as the helper opens it: never created
+		must(t, err)
+		_, err = f.Write([]byte("written in place"))
+		must(t, err)
+		must(t, f.Close())
+		must(t, up.Commit())
+		wantFile(t, r, "demo", "b1", "data.tar.zst", []byte("written in place"))
+	})
 	t.Run("Missing", func(t *testing.T) {
 		r := newRepo(t)
 		must(t, r.Mkdir("demo", "b1"))

@@ -1,0 +1,167 @@
+package volume
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/moby/moby/client"
+)
+
+// backupToRepo backs tg up through m into a fresh local backup repository, as the snapshot
+// service does (an Archive of a LocalDir), and returns the committed file with its hash.
+func backupToRepo(t *testing.T, m *EngineMover, tg Target) (string, string, archive.Stats) {
+	t.Helper()
+	store := backup.Local(tempDir(t))
+	w, err := store.Begin("demo", time.Now())
+	must(t, err)
+	a, err := w.Create("data.tar.zst")
+	must(t, err)
+	st, err := m.Backup(ctxT(t), tg, a, BackupOptions{})
+	if err != nil {
+		a.Abort()
+		t.Fatalf("backup %s: %v", tg, err)
+	}
+	sum, size, err := a.Commit()
+	must(t, err)
+	file := filepath.Join(w.Dir, "data.tar.zst")
+	b, err := os.ReadFile(file)
+	must(t, err)
+	h := sha256.Sum256(b)
+	if got := hex.EncodeToString(h[:]); got != sum || int64(len(b)) != size {
+		t.Fatalf("committed archive: sha256 %s, %d bytes; the backup recorded %s, %d bytes", got, len(b), sum, size)
+	}
+	checkScan(t, b, archive.Zstd, st)
+	fi, err := os.Stat(file)
+	must(t, err)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("archive mode %o, want the repository's 0600", fi.Mode().Perm())
+	}
+	if ents, _ := os.ReadDir(w.Dir); len(ents) != 1 {
+		t.Errorf("backup dir holds %d files, want the archive alone (no marker, no partial file)", len(ents))
+	}
+	return file, sum, st
+}
+
+// restoreFromFile restores the archive file into a fresh volume through m and returns it.
+func restoreFromFile(t *testing.T, m *EngineMover, file string) string {
+	t.Helper()
+	f, err := os.Open(file)
+	must(t, err)
+	defer f.Close()
+	v := newVolume(t)
+	if _, err := m.Restore(ctxT(t), vol(v), f, RestoreOptions{}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	return v
+}
+
+// TestHelperDirect: with a local engine that sees the backup dir, the helper writes the
+// archive into the repository's file itself and reads it back from there; the data path
+// says so, and the restore is exact.
+func TestHelperDirect(t *testing.T) {
+	noLeftovers(t)
+	t.Setenv(EnvHelperStream, "")
+	m := newMover(t, PathHelper)
+	src := filepath.Join(tempDir(t), "src")
+	fillRich(t, src)
+	file, _, _ := backupToRepo(t, m, bind(src))
+	hd := m.describe(PathHelper, nil)
+	if got, want := m.DataPath(), hd+", writing to the backup dir directly"; got != want {
+		t.Errorf("backup data path %q, want %q", got, want)
+	}
+	v := restoreFromFile(t, m, file)
+	if got, want := m.DataPath(), hd+", writing to the backup dir directly; "+hd+", reading from the backup dir directly"; got != want {
+		t.Errorf("data path %q, want %q", got, want)
+	}
+	assertSameTree(t, hostTree(t, src), volumeTree(t, m, v), cmpOpts{})
+}
+
+// TestHelperDirectNotVisible: when the helper does not see the host's backup dir (the engine
+// cannot mount it, or mounts another dir of the same name, as a remote engine or a Desktop VM
+// without the share would), the marker check fails and the archive goes through the attach
+// stream, with the same result and the speed reported.
+func TestHelperDirectNotVisible(t *testing.T) {
+	noLeftovers(t)
+	t.Setenv(EnvHelperStream, "")
+	src := filepath.Join(tempDir(t), "src")
+	fillRich(t, src)
+	for _, tc := range []struct {
+		name   string
+		source func(dir string) string
+	}{
+		{"missing", func(string) string { return "/nonexistent-maim-" + randHex(6) }},
+		{"other-dir", func(string) string {
+			d := tempDir(t)
+			must(t, os.WriteFile(filepath.Join(d, "data.tar.zst.partial"), nil, 0o600))
+			return d
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := directSource
+			directSource = tc.source
+			t.Cleanup(func() { directSource = old })
+			m := newMover(t, PathHelper)
+			file, _, _ := backupToRepo(t, m, bind(src))
+			want := m.describe(PathHelper, nil) + " via attach stream (the backup dir is not visible to the engine), "
+			if got := m.DataPath(); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, " MB/s") || strings.Contains(got, "; ") {
+				t.Errorf("backup data path %q, want %q and a speed", got, want)
+			}
+			v := restoreFromFile(t, m, file)
+			if got := m.DataPath(); strings.Contains(got, "directly") {
+				t.Errorf("data path %q after a restore from the dir the engine does not see", got)
+			}
+			assertSameTree(t, hostTree(t, src), volumeTree(t, m, v), cmpOpts{})
+		})
+	}
+}
+
+// TestHelperStreamForced: MAIM_HELPER_STREAM=1 keeps the attach stream on a local engine.
+func TestHelperStreamForced(t *testing.T) {
+	noLeftovers(t)
+	t.Setenv(EnvHelperStream, "1")
+	m := newMover(t, PathHelper)
+	src := filepath.Join(tempDir(t), "src")
+	fillRich(t, src)
+	file, _, _ := backupToRepo(t, m, bind(src))
+	v := restoreFromFile(t, m, file)
+	want := m.describe(PathHelper, nil) + " via attach stream (" + EnvHelperStream + "=1), "
+	if got := m.DataPath(); !strings.HasPrefix(got, want) || strings.Contains(got, "; ") {
+		t.Errorf("data path %q, want %q and a speed", got, want)
+	}
+	assertSameTree(t, hostTree(t, src), volumeTree(t, m, v), cmpOpts{})
+}
+
+// TestDirectBlockedRemoteEngine: an engine reached over tcp or ssh is never asked to mount
+// the backup dir.
+func TestDirectBlockedRemoteEngine(t *testing.T) {
+	t.Setenv(EnvHelperStream, "")
+	for host, want := range map[string]string{
+		"tcp://10.0.0.1:2376":            "engine tcp://10.0.0.1:2376 is not local",
+		"unix:///var/run/docker.sock":    "",
+		"npipe:////./pipe/docker_engine": "",
+	} {
+		m := &EngineMover{cli: fakeHostClient{host: host}}
+		if got := m.directBlocked("/backups"); got != want {
+			t.Errorf("%s: directBlocked = %q, want %q", host, got, want)
+		}
+		m.markNotVisible("/backups", notVisibleMsg)
+		if got := m.directBlocked("/backups"); want == "" && got != notVisibleMsg {
+			t.Errorf("%s: after a failed marker check directBlocked = %q, want %q", host, got, notVisibleMsg)
+		}
+	}
+}
+
+// fakeHostClient is an engine client that only knows its address.
+type fakeHostClient struct {
+	client.APIClient
+	host string
+}
+
+func (f fakeHostClient) DaemonHost() string { return f.host }
