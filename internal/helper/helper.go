@@ -34,11 +34,14 @@ const progressInterval = 200 * time.Millisecond
 //
 //	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [DIRECT] PATH
 //	restore --compression zstd|gzip|none [--exclude PATTERN]... [DIRECT] PATH
+//	measure [--exclude PATTERN]... PATH
 //
 // backup writes the compressed archive of PATH to stdout; restore reads one from stdin and
 // makes PATH exactly equal to it, leaving the paths matching the excludes as they are. Both write JSON lines on stderr: {"progress":N} while
 // working, then {"stats":{...}} on success or {"error":"..."} on failure (exit code 1; 2 for
-// usage errors). It returns the exit code.
+// usage errors). measure walks PATH's metadata only and reports {"stats":{...}} with the
+// content bytes a backup would count (archive.Measure): the progress total on engines that
+// cannot tell a volume's size themselves. It returns the exit code.
 //
 // DIRECT is the backup dir bind-mounted into the container, so the archive never passes
 // through the engine's attach stream: --marker FILE --token T name a file the host just
@@ -68,7 +71,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return code
 	}
 	if len(args) == 0 {
-		return fail(2, errors.New("usage: maim-helper backup|restore [flags] PATH"))
+		return fail(2, errors.New("usage: maim-helper backup|restore|measure [flags] PATH"))
 	}
 	fs := flag.NewFlagSet("maim-helper "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -86,6 +89,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "restore":
 		fs.Var(&excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
 		fs.StringVar(&file, "in", "", "file to read the archive from instead of stdin")
+	case "measure":
+		fs.Var(&excludes, "exclude", "pattern to leave out (repeatable)")
 	default:
 		return fail(2, fmt.Errorf("unknown helper command %q", args[0]))
 	}
@@ -100,6 +105,15 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fail(2, err)
 	}
 	target := fs.Arg(0)
+	if args[0] == "measure" {
+		n, err := archive.Measure(ctx, target, excludes)
+		if err != nil {
+			return fail(1, err)
+		}
+		// Nothing goes to stdout: the stream the host checks is the empty one.
+		rep.send(Msg{Stats: &archive.Stats{Bytes: n}, StreamSHA256: NewStreamSum().Hex()})
+		return 0
+	}
 	if (*marker == "") != (*token == "") {
 		return fail(2, errors.New("--marker and --token go together"))
 	}

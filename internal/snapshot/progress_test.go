@@ -198,4 +198,31 @@ func TestSizesOfVolumes(t *testing.T) {
 	if got := s.Sizes(ctx, srcs[:2], nil); got["df"] != Unknown || old.diskUsages != 0 {
 		t.Errorf("API 1.41: %v, %d df calls", got, old.diskUsages)
 	}
+	// Measured in a helper container last: only what neither the host path nor the engine
+	// could tell (one container start each).
+	hm := &helperSizedMover{sizes: map[string]int64{"demo_fast": 7, "demo_df": 8, "demo_uncomputed": 9}}
+	s = &Service{Engine: old, Mover: hm}
+	if got := s.Sizes(ctx, srcs[:3], nil); got["fast"] != 7 || got["df"] != 8 || got["uncomputed"] != 9 || len(hm.asked) != 3 {
+		t.Errorf("API 1.41 with a helper: %v, asked %v", got, hm.asked)
+	}
+	hm.asked = nil
+	s = &Service{Engine: &fakeEngine{api: "1.43", volumes: eng.volumes}, Mover: hm}
+	if got := s.Sizes(ctx, srcs[:3], nil); got["fast"] != 1 || got["df"] != 4096 || got["uncomputed"] != 9 || strings.Join(hm.asked, ",") != "demo_uncomputed" {
+		t.Errorf("API 1.43 with a helper: %v, asked %v (the engine's sizes first)", got, hm.asked)
+	}
+}
+
+// helperSizedMover measures volumes only in a "helper container" (no host path).
+type helperSizedMover struct {
+	dirMover
+	sizes map[string]int64
+	asked []string
+}
+
+func (m *helperSizedMover) HelperSize(_ context.Context, t volume.Target, _ []string) (int64, error) {
+	m.asked = append(m.asked, t.VolumeName)
+	if n, ok := m.sizes[t.VolumeName]; ok {
+		return n, nil
+	}
+	return 0, errors.New("no helper")
 }

@@ -22,7 +22,8 @@ const minDiskUsageAPI = "1.42"
 // paths and project files are walked on this host (archive.Measure, metadata only); a
 // volume is walked through the Mover's host fast path when it has one (volume.Sizer), else
 // taken from the engine's volume usage data (/system/df, on engines that can list volumes
-// alone; the engine counts excluded files and symlinks too, so that size is rougher). The
+// alone; the engine counts excluded files and symlinks too, so that size is rougher), else
+// measured in a helper container (volume.HelperSizer: one container start each). The
 // sizes are progress totals and space estimates, never a promise.
 func (s *Service) Sizes(ctx context.Context, srcs []project.Source, excludes []string) map[string]int64 {
 	out := make(map[string]int64, len(srcs))
@@ -43,6 +44,13 @@ func (s *Service) Sizes(ctx context.Context, srcs []project.Source, excludes []s
 			}
 			if v, ok := df[src.VolumeName]; ok {
 				n = v
+				break
+			}
+			if hs, ok := s.Mover.(volume.HelperSizer); ok {
+				t, _ := TargetOf(src)
+				if v, err := hs.HelperSize(ctx, t, excludes); err == nil {
+					n = v
+				}
 			}
 		case project.KindBindDir, project.KindBindFile, project.KindProjectFile:
 			ex := excludes

@@ -35,7 +35,7 @@ const treeArg = "__maim-test-tree"
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
-		case "backup", "restore":
+		case "backup", "restore", "measure":
 			// The helper image's entrypoint runs this binary as the helper (helperBinary).
 			os.Exit(helper.Main(os.Args[1:]))
 		case treeArg:

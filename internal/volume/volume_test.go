@@ -642,3 +642,34 @@ func TestPlanInPlace(t *testing.T) {
 		}
 	}
 }
+
+// HelperSize measures a volume inside a helper container: what a backup of it will count,
+// excludes honoured, and the same as the host path's measure of the same tree.
+func TestHelperSize(t *testing.T) {
+	noLeftovers(t)
+	m := newMover(t, PathHelper)
+	src := filepath.Join(tempDir(t), "src")
+	fillRich(t, src)
+	writeFile(t, filepath.Join(src, "skip/big.tmp"), bytes.Repeat([]byte("x"), 4096), 0o644, 0, 0)
+	data, _ := backupBytes(t, m, bind(src), BackupOptions{})
+	v := newVolume(t)
+	restoreBytes(t, m, vol(v), data, RestoreOptions{})
+
+	for _, excludes := range [][]string{nil, {"*.tmp"}} {
+		want, err := archive.Measure(ctxT(t), src, excludes)
+		must(t, err)
+		got, err := m.HelperSize(ctxT(t), vol(v), excludes)
+		must(t, err)
+		if got != want || got == 0 {
+			t.Errorf("excludes %v: helper measured %d, host measure %d", excludes, got, want)
+		}
+		_, st := backupBytes(t, m, vol(v), BackupOptions{Excludes: excludes})
+		if st.Bytes != got {
+			t.Errorf("excludes %v: measured %d, the backup counted %d", excludes, got, st.Bytes)
+		}
+	}
+	// No helper on this engine (the archive API only): an error, the size stays unknown.
+	if _, err := newMover(t, PathArchive).HelperSize(ctxT(t), vol(v), nil); err == nil {
+		t.Error("archive-API mover measured through a helper")
+	}
+}

@@ -72,6 +72,13 @@ func TestDataPathDirectAsDockerGroupUser(t *testing.T) {
 		t.Fatalf("no archive in %s", dir)
 	}
 
+	// The volume's progress total is known before its copy starts, also where neither the
+	// host path (not root) nor the engine (/system/df lists volumes alone from API 1.42 on)
+	// can tell it: then a helper container measures it while the services still run.
+	r = mustOK(t, run(nil, "--progress", "json", "backup"))
+	pm := bp.manifest(backupID(t, r))
+	wantTotals(t, progressTasks(t, r.Stderr), "botdata", "botdata", "backing-up", 0, pm.source(t, "botdata").Bytes/2)
+
 	// Restore from it (its safety backup written directly too), byte for byte.
 	bp.changeVolume(true)
 	r = mustOK(t, run(nil, "restore", id, "--format", "json", "--stable-period", "3s", "--timeout", "2m"))
