@@ -816,7 +816,7 @@ func itemKey(kind string, it *yaml.Node) (key, text string, ok bool) {
 		if proto == "" {
 			proto = "tcp"
 		}
-		parts := splitColons(s)
+		parts := SplitColons(s)
 		return parts[len(parts)-1] + "/" + proto, it.Value, true
 	case "volumes":
 		if it.Kind == yaml.MappingNode {
@@ -835,8 +835,9 @@ func itemKey(kind string, it *yaml.Node) (key, text string, ok bool) {
 	return "", "", false
 }
 
-// splitColons splits at ':' outside ${...}.
-func splitColons(s string) []string {
+// SplitColons splits a compose short-syntax entry (a volume, a port) at ':' outside ${...},
+// on the file's text as written (before interpolation).
+func SplitColons(s string) []string {
 	var parts []string
 	depth, start := 0, 0
 	for i := 0; i < len(s); i++ {
@@ -856,7 +857,7 @@ func splitColons(s string) []string {
 
 // volumeParts splits a short volume "SOURCE:TARGET[:MODE]" (or "TARGET").
 func volumeParts(v string) (source, target, mode string) {
-	parts := splitColons(v)
+	parts := SplitColons(v)
 	switch {
 	case len(parts) == 1:
 		return "", path.Clean(parts[0]), ""

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/docker-maim/docker-maim/internal/composemerge"
 	"github.com/pelletier/go-toml/v2"
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -354,7 +355,7 @@ func ServicesFromCompose(data []byte) ([]Service, error) {
 		for _, v := range s.Volumes {
 			switch v := v.(type) {
 			case string:
-				parts := splitColons(v)
+				parts := composemerge.SplitColons(v)
 				if len(parts) == 1 {
 					svc.Mounts = append(svc.Mounts, Mount{Target: parts[0]})
 				} else {
@@ -370,23 +371,4 @@ func ServicesFromCompose(data []byte) ([]Service, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
-}
-
-// splitColons splits a short volume at ':' outside ${...}.
-func splitColons(s string) []string {
-	var parts []string
-	depth, start := 0, 0
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '$' && i+1 < len(s) && s[i+1] == '{':
-			depth++
-			i++
-		case s[i] == '}' && depth > 0:
-			depth--
-		case s[i] == ':' && depth == 0:
-			parts = append(parts, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(parts, s[start:])
 }
