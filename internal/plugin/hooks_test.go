@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/docker/cli/cli-plugins/metadata"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -103,5 +104,11 @@ func TestStandaloneArgs(t *testing.T) {
 		if got := standaloneArgs(c.in); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("standaloneArgs(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+	// Run by the docker CLI, global flags come first: `docker --context X maim backups`.
+	t.Setenv(metadata.ReexecEnvvar, "/usr/local/bin/docker")
+	in := []string{"docker-maim", "--context", "x", "maim", "backups"}
+	if got := standaloneArgs(in); !reflect.DeepEqual(got, in) {
+		t.Errorf("run by the docker CLI: standaloneArgs(%q) = %q", in, got)
 	}
 }

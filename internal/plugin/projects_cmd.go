@@ -3,6 +3,7 @@ package plugin
 import (
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 
 	"github.com/docker-maim/docker-maim/internal/app"
@@ -48,9 +49,11 @@ func printProjects(w io.Writer, res *app.ProjectsResult) {
 // standaloneArgs lets the binary run as a program of its own (Docker Desktop runs an
 // extension's host binary directly: `docker-maim status --format json`), not only as a
 // docker CLI plugin, which the CLI always runs as `docker-maim maim ...`: any other first
-// argument gets the plugin's name put in front of it, as the CLI would.
+// argument gets the plugin's name put in front of it, as the CLI would. Run by the docker
+// CLI (it sets metadata.ReexecEnvvar), the arguments are the CLI's own, global flags first
+// (`docker --context X maim ...`): they are left as they are.
 func standaloneArgs(args []string) []string {
-	if len(args) < 2 {
+	if len(args) < 2 || os.Getenv(metadata.ReexecEnvvar) != "" {
 		return args
 	}
 	switch args[1] {
