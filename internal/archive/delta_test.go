@@ -83,7 +83,7 @@ func mutations(t *testing.T, dir string) []func() {
 		func() { must(t, os.Chmod(p("data/f100"), 0o600)) },
 		func() { must(t, os.Link(p("data/f200"), p("data/f200-link"))) },
 		func() { must(t, os.Link(p("data/pair"), p("a/pair-early"))) }, // an old inode, linked where the walk has been
-		func() { sameSizeSameMtime(t, p("data/f399")) },               // not archived yet
+		func() { sameSizeSameMtime(t, p("data/f399")) },                // not archived yet
 		func() {
 			must(t, os.Remove(p("a/rel-link")))
 			must(t, os.Symlink("elsewhere", p("a/rel-link")))
@@ -225,7 +225,7 @@ func TestDeltaCtimeThreshold(t *testing.T) {
 		changed bool
 	}{
 		{start.Add(time.Millisecond), true},
-		{start.Add(-100 * time.Millisecond), true}, // same second, a coarse clock behind
+		{start.Add(-100 * time.Millisecond), true},  // same second, a coarse clock behind
 		{start.Add(-1500 * time.Millisecond), true}, // the second before
 		{start.Add(-3 * time.Second), false},
 	} {
