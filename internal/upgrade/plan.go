@@ -391,6 +391,9 @@ func (m *Manager) resetData(ctx context.Context, man *backup.Manifest, names []s
 
 // rootHeader reads the root entry ("./") of a source's archive.
 func rootHeader(e backup.Entry, src backup.Source, compression string) (*tar.Header, error) {
+	if src.Delta != nil {
+		src = src.DeltaSource() // a two-pass source: the root as it was once stopped
+	}
 	f, err := e.Open(src)
 	if err != nil {
 		return nil, err
@@ -405,7 +408,11 @@ func rootHeader(e backup.Entry, src backup.Source, compression string) (*tar.Hea
 		return nil, err
 	}
 	defer r.Close()
-	h, err := tar.NewReader(r).Next()
+	tr := tar.NewReader(r)
+	h, err := tr.Next()
+	for err == nil && h.Typeflag == tar.TypeXGlobalHeader {
+		h, err = tr.Next()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Archive, err)
 	}

@@ -35,10 +35,31 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 	for _, ex := range opts.Excludes {
 		args = append(args, "--exclude", ex)
 	}
-	args = append(args, p)
-	st, err := m.runWithHelperImage(ctx, helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, stdout: w, progress: opts.Progress})
+	run := helperRun{labels: m.containerLabels(), mounts: mounts, binds: binds, stdout: w, progress: opts.Progress}
+	if opts.Record != nil {
+		args = append(args, "--index-out")
+		run.index = &bytes.Buffer{}
+	}
+	if opts.Since != nil {
+		// Pass two: pass one's index goes in on stdin (it is small: metadata only).
+		var in bytes.Buffer
+		if _, err := opts.Since.WriteTo(&in); err != nil {
+			return archive.Stats{}, err
+		}
+		args = append(args, "--since-stdin")
+		run.stdin = &in
+	}
+	run.args = append(args, p)
+	st, err := m.runWithHelperImage(ctx, run)
 	if err != nil {
 		return st, fmt.Errorf("backup of %s: %w", t, err)
+	}
+	if opts.Record != nil {
+		idx, err := archive.ReadIndex(run.index)
+		if err != nil {
+			return st, fmt.Errorf("backup of %s: the helper's index: %w", t, err)
+		}
+		*opts.Record = *idx
 	}
 	return st, nil
 }
@@ -47,6 +68,9 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (archive.Stats, error) {
 	mounts, binds, p := helperMounts(t, false)
 	args := []string{"restore", "--compression", string(opts.Compression)}
+	if opts.Delta {
+		args = append(args, "--delta")
+	}
 	for _, ex := range opts.Excludes {
 		args = append(args, "--exclude", ex)
 	}
@@ -128,6 +152,7 @@ type helperRun struct {
 	stdin    io.Reader // nil: no stdin
 	stdout   io.Writer // nil: discarded
 	progress func(int64)
+	index    *bytes.Buffer // nil: no index expected; else receives the helper's {"index"} pieces
 }
 
 // runHelper creates, attaches, starts and waits for one helper container, removing it in all
@@ -186,8 +211,12 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	sum := helper.NewStreamSum()
 	stdinDone := make(chan error, 1)
 	if h.stdin != nil {
+		in := io.TeeReader(h.stdin, sum)
+		if h.stdout != nil {
+			in = h.stdin // a backup's stdin (pass one's index) is not the stream the sum covers
+		}
 		go func() {
-			_, err := io.Copy(att.Conn, io.TeeReader(h.stdin, sum))
+			_, err := io.Copy(att.Conn, in)
 			if cerr := att.CloseWrite(); err == nil {
 				err = cerr
 			}
@@ -201,7 +230,7 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	if h.stdout != nil {
 		stdout = io.MultiWriter(h.stdout, sum)
 	}
-	errw := &helperStderr{progress: h.progress}
+	errw := &helperStderr{progress: h.progress, index: h.index}
 	_, copyErr := stdcopy.StdCopy(stdout, errw, att.Reader)
 	errw.flush()
 	if copyErr != nil {
@@ -300,6 +329,7 @@ type helperStderr struct {
 	streamBytes int64
 	streamSHA   string
 	text        bytes.Buffer
+	index       *bytes.Buffer
 }
 
 const maxStderrText = 16 << 10
@@ -350,6 +380,9 @@ func (h *helperStderr) line(l []byte) {
 	}
 	if msg.Error != "" {
 		h.errMsg = msg.Error
+	}
+	if len(msg.Index) > 0 && h.index != nil {
+		h.index.Write(msg.Index)
 	}
 	if msg.MaxRSS > 0 {
 		lastHelperMaxRSS.Store(msg.MaxRSS)
