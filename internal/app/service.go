@@ -387,7 +387,7 @@ func (s *service) Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult
 	r, err := ss.upgrades().Upgrade(ctx, ss.proj, upgrade.Options{
 		Images: o.Images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
-		Health: o.Health, Compression: o.Compression, IncludeHostPaths: o.IncludeHostPaths,
+		Health: o.Health, Compression: o.Compression, IncludeHostPaths: o.IncludeHostPaths, OnePass: o.OnePass,
 	})
 	ss.close()
 	if r == nil {

@@ -160,6 +160,9 @@ type UpgradeOptions struct {
 	Compression      archive.Compression
 	IncludeHostPaths []string
 	Health           health.Options
+	// OnePass archives everything after the stop (--one-pass); by default the upgrade's
+	// backup is two-pass (a hot copy first, only the changes after the stop).
+	OnePass bool
 }
 
 // UpgradeResult reports an upgrade (its JSON fields are upgrade.Result's, but "error":

@@ -26,6 +26,7 @@ type upgradeOptions struct {
 	ShowSecrets    bool
 	Compression    *choiceFlag
 	HostPaths      []string
+	OnePass        bool
 	health         healthFlags
 }
 
@@ -53,6 +54,7 @@ ID, data, config and compose files from the backup.`,
 	f.BoolVar(&o.ShowSecrets, "show-secrets", false, "Show secret values (API keys, passwords, every .env value) in the plan's config diffs instead of <redacted>")
 	o.Compression = compressionFlag(f, "Backup compression")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source PATH although it is a host path or a symlink leading outside the project (repeatable)")
+	f.BoolVar(&o.OnePass, "one-pass", false, "Back up everything after the stop (default: copy while the services run, then only the changes since, stopped)")
 	o.health.add(f)
 	return cmd
 }
@@ -69,7 +71,7 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 	res, err := s.svc(cmd).Upgrade(cmd.Context(), app.UpgradeOptions{
 		Scope: s.g.scope(), Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
-		Health: o.health.options(), Compression: o.Compression.compression(), IncludeHostPaths: o.HostPaths,
+		Health: o.health.options(), Compression: o.Compression.compression(), IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 	})
 	out := cmd.OutOrStdout()
 	if o.Format.json() {
