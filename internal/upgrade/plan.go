@@ -218,7 +218,11 @@ func (m *Manager) makePlan(ctx context.Context, p *project.Project, opts Options
 	if plan.FreeBytes >= 0 && plan.BackupBytes > 0 && plan.FreeBytes < plan.BackupBytes+(64<<20) {
 		return plan, fmt.Errorf("not enough space for the backup in %s: %d MiB free, up to %d MiB needed", m.Store.Location(), plan.FreeBytes>>20, (plan.BackupBytes+(64<<20))>>20)
 	}
-	plan.Downtime = 5*time.Second + time.Duration(float64(plan.BackupBytes)/backupRate*float64(time.Second))
+	stopped := plan.BackupBytes
+	if !opts.OnePass && len(plan.running.Services) > 0 {
+		stopped /= 20 // two-pass: only the changes since the hot copy began are archived stopped (guess: 5%)
+	}
+	plan.Downtime = 5*time.Second + time.Duration(float64(stopped)/backupRate*float64(time.Second))
 	return plan, nil
 }
 
