@@ -134,7 +134,7 @@ func TestBackupTwoPass(t *testing.T) {
 		}
 		for _, a := range []struct {
 			name, sum string
-			size     int64
+			size      int64
 		}{{s.Archive, s.SHA256, s.Size}, {s.Delta.Archive, s.Delta.SHA256, s.Delta.Size}} {
 			if sum, n := fileSHA256(t, filepath.Join(p.backupPath(res.ID), a.name)); sum != a.sum || n != a.size {
 				t.Errorf("%s: sha256 %s size %d, manifest %s %d", a.name, sum, n, a.sum, a.size)
