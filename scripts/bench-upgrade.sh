@@ -12,7 +12,9 @@
 # is many files (~20k: 40% random, 60% log text), generated straight into the volume's
 # mountpoint (the bench runs as root on the engine's host); the tools under test go through
 # the engine as users' would. The 1% is rewritten from here once pass one has begun (the
-# upgrade's backup directory exists): whole files, as a service rewrites what it changes.
+# upgrade's backup directory exists; for --one-pass before the upgrade): 1% of the files
+# rewritten in place, as a service rewrites what it changes. What each upgrade's backup
+# archived while stopped is printed (stderr) before the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -50,14 +52,16 @@ wait_healthy() {
   done
   echo "bench: bot never became healthy" >&2; return 1
 }
-# change_1pct waits for pass one to begin (the upgrade's backup dir appears), then rewrites
-# 1% of the files (every 100th), keeping their sizes.
+# change_1pct [wait] rewrites 1% of the files (every 100th), keeping their sizes; with wait,
+# once pass one has begun (the upgrade's backup dir appears).
 change_1pct() {
   local mp=$1
-  for _ in $(seq 1 6000); do
-    compgen -G "$MAIM_BACKUP_DIR/$proj/*" >/dev/null && break
-    sleep 0.01
-  done
+  if [ "${2:-}" = wait ]; then
+    for _ in $(seq 1 6000); do
+      compgen -G "$MAIM_BACKUP_DIR/$proj/*" >/dev/null && break
+      sleep 0.01
+    done
+  fi
   python3 - "$mp" <<'PY'
 import os, sys
 root = sys.argv[1]
@@ -99,13 +103,24 @@ docker compose up -d --quiet-pull >/dev/null 2>&1
 wait_healthy
 mp=$(docker volume inspect -f '{{.Mountpoint}}' "${proj}_botdata")
 back_to_v1() { echo BOT_VERSION=1.0.0 >.env; docker compose up -d >/dev/null 2>&1; wait_healthy; rm -rf "${MAIM_BACKUP_DIR:?}/$proj"; }
-maim_upgrade() { # prints the downtime the upgrade reports
-  local out
+maim_upgrade() { # prints the downtime the upgrade reports (and what its backup archived stopped, on stderr)
+  local out ch=
   echo BOT_VERSION=1.1.0 >.env
-  change_1pct "$mp" &
-  local ch=$!
+  if [ "${1:-}" = --one-pass ]; then
+    change_1pct "$mp" # one pass: the service's changes come before the stop
+  else
+    change_1pct "$mp" wait & ch=$!
+  fi
   out=$(docker maim upgrade --progress quiet "$@")
-  wait "$ch" || true
+  [ -z "$ch" ] || wait "$ch" || true
+  python3 - "$MAIM_BACKUP_DIR/$proj" <<'PY' >&2
+import glob, json, sys
+for m in glob.glob(sys.argv[1] + "/*/manifest.json"):
+    srcs = json.load(open(m))["sources"]
+    full = sum(s["bytes"] for s in srcs)
+    stopped = sum(s["delta"]["bytes"] if s.get("delta") else s["bytes"] for s in srcs)
+    print("  archived stopped: %.1f MB of %.1f MB (%s)" % (stopped / 1e6, full / 1e6, "two-pass" if any(s.get("delta") for s in srcs) else "one pass"))
+PY
   sed -n 's/.*downtime \([0-9.]*\)s.*/\1/p' <<<"$out" | grep . || { echo "$out" >&2; echo "bench: no downtime in upgrade output" >&2; return 1; }
 }
 
@@ -137,7 +152,7 @@ for size in $SIZES; do
   docker start "$id" >/dev/null; wait_healthy
   hand=$(since "$t0"); rm -f "$work/hand.tar.zst"
 
-  # (c) docker maim upgrade, one pass (1% changes before the stop as well)
+  # (c) docker maim upgrade, one pass (the 1% changes before it)
   one=$(maim_upgrade --one-pass); back_to_v1
   # (d) docker maim upgrade, two passes (the default)
   two=$(maim_upgrade); back_to_v1
