@@ -8,6 +8,10 @@
 // writing host paths), takes a safety backup of everything it is about to replace, and
 // puts that back if the restore fails. A backup's --exclude patterns are recorded in its
 // manifest and what they match is left untouched by a restore.
+// Two-pass backups: HotPass (pass one) archives each directory source while the services
+// still run, recording what it read; BackupPlanned, once the caller stopped them, archives
+// only what changed since (a delta per source, beside the hot copy in the manifest); a
+// restore applies both.
 // Progress tasks carry totals: a backup measures its sources ([Service.Sizes]) in
 // PlanBackup, which a caller runs before it stops anything, unless the caller measured
 // them already; a restore takes the manifest's bytes.
