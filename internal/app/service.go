@@ -228,9 +228,10 @@ func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, e
 	}
 	defer ss.close()
 	start := time.Now()
+	var downtime time.Duration
 	m, err := ss.backup(ctx, snapshot.BackupOptions{
 		Compression: o.Compression, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.IncludeHostPaths,
-	})
+	}, !o.OnePass, &downtime)
 	if err != nil {
 		return nil, err
 	}
@@ -238,9 +239,12 @@ func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, e
 	res := &BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
 		Sources: []BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []HostPath{},
-		DataPath: ss.dataPath(),
+		DataPath: ss.dataPath(), Downtime: downtime,
 	}
 	for _, src := range m.Sources {
+		if src.Delta != nil {
+			res.TwoPass = true
+		}
 		res.Sources = append(res.Sources, BackupSource{Name: src.Name, Kind: string(src.Kind), Bytes: src.Bytes, Size: src.ArchiveSize, Files: src.Files})
 		res.Bytes += src.Bytes
 	}
@@ -252,8 +256,10 @@ func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, e
 
 // backup is the backup verb: stop what runs (reverse dependency order), snapshot, start it
 // again on every path (a start failure is joined into the error). snapshot itself never
-// stops or starts anything. With NoStop nothing is stopped (a hot backup).
-func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions) (m *backup.Manifest, err error) {
+// stops or starts anything. With NoStop nothing is stopped (a hot backup). With twoPass and
+// something running, pass one (snapshot.HotPass) archives while it still runs and only the
+// changes since are archived stopped; downtime, when set, receives how long it was stopped.
+func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions, twoPass bool, downtime *time.Duration) (m *backup.Manifest, err error) {
 	snap, p := ss.snapshots(), ss.proj
 	if ss.progress != nil && ss.progress.Phase() == "" {
 		ss.progress.SetPhase("backing-up")
@@ -272,11 +278,26 @@ func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions) (m *
 		return nil, err
 	}
 	if !r.Empty() {
+		if twoPass {
+			// Pass one, hot: nothing stopped yet. Dropped unless BackupPlanned takes it over.
+			if err := snap.HotPass(ctx, p, pl); err != nil {
+				return nil, err
+			}
+			defer func() {
+				if err != nil {
+					pl.Abort()
+				}
+			}()
+		}
 		ss.event("stopping " + strings.Join(r.Services, ", "))
+		stopped := time.Now()
 		defer func() {
 			ss.event("starting " + strings.Join(r.Services, ", "))
 			if serr := p.Start(context.WithoutCancel(ctx), ss.eng, r); serr != nil {
 				err = errors.Join(err, serr)
+			}
+			if downtime != nil {
+				*downtime = time.Since(stopped)
 			}
 		}()
 		if err := p.Stop(ctx, ss.eng, r); err != nil {
@@ -367,7 +388,7 @@ func (s *service) Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult
 	r, err := ss.upgrades().Upgrade(ctx, ss.proj, upgrade.Options{
 		Images: o.Images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
-		Health: o.Health, Compression: o.Compression, IncludeHostPaths: o.IncludeHostPaths,
+		Health: o.Health, Compression: o.Compression, IncludeHostPaths: o.IncludeHostPaths, OnePass: o.OnePass,
 		ComposeFiles: o.ComposeFiles, Base: o.Base,
 	})
 	ss.close()

@@ -16,6 +16,10 @@ type BackupOptions struct {
 	Excludes []string
 	// NoStop archives while the services run (hot backup; may be inconsistent).
 	NoStop bool
+	// OnePass archives everything with the services stopped (the old way); by default a
+	// backup of running services is two-pass: a hot copy first, then only what changed
+	// since, stopped (the downtime does not grow with the data).
+	OnePass bool
 	// Compression of the archives ("" is zstd).
 	Compression archive.Compression
 	// Level is the compression level (0: the codec's default).
@@ -36,6 +40,10 @@ type BackupResult struct {
 	Size    int64          `json:"size"`    // archive bytes
 	// Duration is how long the backup took (nanoseconds in JSON).
 	Duration time.Duration `json:"duration_ns"`
+	// Downtime is how long the services were stopped (0 when nothing was stopped).
+	Downtime time.Duration `json:"downtime_ns,omitempty"`
+	// TwoPass says the backup was two-pass (a hot copy and the changes since, stopped).
+	TwoPass bool `json:"two_pass,omitempty"`
 	// NotBackedUp are the host paths left out (never restored either).
 	NotBackedUp []HostPath `json:"not_backed_up"`
 	// DataPath is how the data moved (internal/volume): "host", "helper container
@@ -159,6 +167,9 @@ type UpgradeOptions struct {
 	// ones (--base): see upgrade.Options.
 	ComposeFiles []upgrade.NewFile
 	Base         []upgrade.NewFile
+	// OnePass archives everything after the stop (--one-pass); by default the upgrade's
+	// backup is two-pass (a hot copy first, only the changes after the stop).
+	OnePass bool
 }
 
 // UpgradeResult reports an upgrade (its JSON fields are upgrade.Result's, but "error":

@@ -21,6 +21,12 @@
 // entries with *UnsafeEntryError; Scan reads and validates a whole archive. On Linux and
 // macOS Extract writes small regular files on a few writer goroutines while it reads on
 // (batched by directory, content in flight bounded; see extract_pool_unix.go).
+//
+// Two-pass backups (delta.go): WriteTar with WriteOptions.Record archives a tree while it
+// changes and records an Index of what it read; WriteTar with WriteOptions.Since writes the
+// delta since then (changed files, all directories and links, a deletion list in PAX global
+// headers); ApplyDelta applies it over the extracted base, with a result equal to a cold
+// archive's. Extract refuses a delta (ErrDelta).
 package archive
 
 import (
@@ -181,6 +187,11 @@ type Stats struct {
 	// the size recorded in its header, zero-padded if the file shrank,
 	// truncated if it grew. Always 0 for Extract and Scan.
 	Changed int64
+	// Delta is set when the archive is the delta of a two-pass backup (WriteTar with
+	// WriteOptions.Since over a directory; Scan and ApplyDelta of such an archive); Deleted
+	// counts the paths its deletion list names.
+	Delta   bool  `json:",omitempty"`
+	Deleted int64 `json:",omitempty"`
 }
 
 // UnsafeEntryError reports an archive entry that Extract or Scan refuses:

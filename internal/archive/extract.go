@@ -70,6 +70,9 @@ func Extract(ctx context.Context, r io.Reader, dest string, opts ExtractOptions)
 		return Stats{}, fmt.Errorf("archive: %w", err)
 	}
 	for h.Typeflag == tar.TypeXGlobalHeader {
+		if isDeltaHeader(h) {
+			return Stats{}, ErrDelta
+		}
 		if h, err = rd.Next(); err != nil {
 			return Stats{}, fmt.Errorf("archive: %w", err)
 		}

@@ -5,7 +5,9 @@ package archive
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 )
@@ -33,3 +35,9 @@ func (x *extractor) fileAttrs(f *os.File, h *tar.Header, dest string) error {
 
 // writePool is the Linux and macOS writer pool of extractDir; unused here.
 type writePool struct{}
+
+// ApplyDelta is not supported outside Linux and macOS (deltas are of directories, which the
+// Linux helper container restores).
+func ApplyDelta(ctx context.Context, r io.Reader, dest string, opts ExtractOptions) (Stats, error) {
+	return Stats{}, errors.New("archive: applying a delta is not supported on this system")
+}

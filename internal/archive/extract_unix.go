@@ -641,3 +641,88 @@ func (x *extractor) readNames(rel string) ([]string, error) {
 	defer d.Close()
 	return d.Readdirnames(-1)
 }
+
+// ApplyDelta applies the delta of a two-pass backup (WriteTar with WriteOptions.Since),
+// read uncompressed from r, over dest, which must hold the extracted base (pass one):
+// entries are written as Extract writes them (replacing what is there), nothing else is
+// pruned, then the paths of the deletion list are removed (those opts.Excludes keep
+// stay) and directory metadata is set. The deletion list comes last in the archive, so a
+// truncated delta removes nothing. A stream that is not a delta is refused.
+func ApplyDelta(ctx context.Context, r io.Reader, dest string, opts ExtractOptions) (Stats, error) {
+	tr := &trailerReader{r: r}
+	rd := tar.NewReader(tr)
+	h, err := rd.Next()
+	if err != nil {
+		return Stats{}, fmt.Errorf("archive: %w", err)
+	}
+	if !isDeltaHeader(h) {
+		return Stats{}, errors.New("archive: not the delta of a two-pass backup")
+	}
+	fi, err := os.Stat(dest)
+	if err != nil {
+		return Stats{}, err
+	}
+	if !fi.IsDir() {
+		return Stats{}, fmt.Errorf("archive: %s is not a directory: a delta applies over its extracted base", dest)
+	}
+	x, err := newExtractor(ctx, dest, opts)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer x.close()
+	x.stats.Delta = true
+	var deleted []string
+	var contentEnd int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return x.stats, err
+		}
+		if h.Typeflag == tar.TypeXGlobalHeader {
+			deleted = append(deleted, deletedIn(h)...)
+		} else {
+			if err := x.entry(h, rd); err != nil {
+				return x.stats, x.failed(err)
+			}
+			if err := x.pool.Err(); err != nil {
+				return x.stats, x.failed(err)
+			}
+		}
+		contentEnd = tr.n
+		h, err = rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return x.stats, fmt.Errorf("archive: %w", err)
+		}
+	}
+	if !tr.sawTrailer(contentEnd) {
+		return x.stats, errTruncated
+	}
+	if err := drain(tr); err != nil {
+		return x.stats, x.failed(fmt.Errorf("archive: %w", err))
+	}
+	if err := x.pool.close(); err != nil {
+		return x.stats, err
+	}
+	x.dropParent()
+	for _, p := range deleted {
+		rel, err := cleanName(p)
+		if err != nil || rel == "" {
+			return x.stats, &UnsafeEntryError{Name: p, Reason: "bad path in deletion list"}
+		}
+		parent, _ := split(rel)
+		if _, ok := x.dirs[parent]; !ok {
+			// Only below a directory of the delta (verified real, never a symlink).
+			return x.stats, &UnsafeEntryError{Name: p, Reason: "deleted path is not below a directory of the delta"}
+		}
+		if _, ok := x.v.seen[x.v.hash(rel)]; ok {
+			return x.stats, &UnsafeEntryError{Name: p, Reason: "deleted path is also an entry of the delta"}
+		}
+		if err := x.removeUnexcluded(rel); err != nil {
+			return x.stats, err
+		}
+		x.stats.Deleted++
+	}
+	return x.stats, x.finish()
+}

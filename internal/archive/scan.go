@@ -175,6 +175,15 @@ func Scan(r io.Reader) (Stats, error) {
 			return st, fmt.Errorf("archive: %w", err)
 		}
 		if h.Typeflag == tar.TypeXGlobalHeader {
+			if isDeltaHeader(h) {
+				st.Delta = true
+			}
+			for _, p := range deletedIn(h) {
+				if rel, err := cleanName(p); err != nil || rel == "" {
+					return st, &UnsafeEntryError{Name: p, Reason: "bad path in deletion list"}
+				}
+				st.Deleted++
+			}
 			contentEnd = tr.n
 			continue
 		}

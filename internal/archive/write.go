@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // WriteOptions tune WriteTar.
@@ -23,6 +24,13 @@ type WriteOptions struct {
 	// Warn, when set, is told about files that vanished or changed size while
 	// being archived (hot backups). Such files never make WriteTar fail.
 	Warn func(path string, err error)
+	// Record, when set, is filled as pass one of a two-pass backup: its Start is set when
+	// WriteTar begins and an entry is added for every path archived (see delta.go).
+	Record *Index
+	// Since, when set and the root is a directory, makes WriteTar write pass two: the delta
+	// against this index of pass one (Stats.Delta tells). A regular-file root is archived
+	// whole.
+	Since *Index
 }
 
 const copyBufSize = 1 << 20
@@ -49,8 +57,19 @@ func WriteTar(ctx context.Context, w io.Writer, root string, opts WriteOptions) 
 		links: map[devIno]string{},
 	}
 	wr.ex = NewExcluder(opts.Excludes)
+	if opts.Record != nil {
+		opts.Record.Start = time.Now()
+		if opts.Record.Entries == nil {
+			opts.Record.Entries = map[string]IndexEntry{}
+		}
+	}
 	if err := wr.root(root); err != nil {
 		return wr.stats, err
+	}
+	if wr.delta != nil {
+		if err := wr.writeDeletions(wr.delta.deletions()); err != nil {
+			return wr.stats, err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return wr.stats, err
@@ -71,6 +90,8 @@ type tarWriter struct {
 	links map[devIno]string
 
 	ex *Excluder
+
+	delta *deltaState // pass two of a two-pass backup, once the root is known to be a directory
 }
 
 // excluded reports whether rel (slash separated, no leading "./") is excluded.

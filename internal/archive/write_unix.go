@@ -28,6 +28,15 @@ func (t *tarWriter) root(root string) error {
 		if real, err := filepath.EvalSymlinks(root); err == nil {
 			root = real
 		}
+		if t.opts.Since != nil {
+			t.delta = &deltaState{since: t.opts.Since, threshold: t.opts.Since.threshold(), seen: map[string]bool{}}
+			h := &tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "pax_global_header", Format: tar.FormatPAX,
+				PAXRecords: map[string]string{paxDelta: "1"}}
+			if err := t.tw.WriteHeader(h); err != nil {
+				return fmt.Errorf("archive: write delta header: %w", err)
+			}
+			t.stats.Delta = true
+		}
 		return t.dir(root, "", &st)
 	case unix.S_IFREG:
 		f, err := os.Open(root)
@@ -143,6 +152,10 @@ func (t *tarWriter) dir(full, rel string, st *unix.Stat_t) error {
 	if err := unix.Fstat(fd, st); err != nil {
 		return &os.PathError{Op: "fstat", Path: full, Err: err}
 	}
+	t.record(rel, st)
+	if t.delta != nil {
+		t.delta.seen[rel] = true
+	}
 	name := "./"
 	if rel != "" {
 		name = "./" + rel + "/"
@@ -218,6 +231,13 @@ func (t *tarWriter) entry(full, rel string) error {
 			t.warn(full, errors.New("changed type while archiving"))
 			return nil
 		}
+		t.record(rel, &st)
+		if t.delta != nil {
+			t.delta.seen[rel] = false
+			if !t.delta.changed(rel, indexEntry(&st), uint64(st.Nlink)) {
+				return nil
+			}
+		}
 		if st.Nlink > 1 {
 			if done, err := t.hardlink(full, name, &st); done || err != nil {
 				return err
@@ -226,6 +246,10 @@ func (t *tarWriter) entry(full, rel string) error {
 		return t.regularStat(f, full, name, &st)
 	}
 
+	t.record(rel, &st)
+	if t.delta != nil {
+		t.delta.seen[rel] = false
+	}
 	if st.Nlink > 1 {
 		if done, err := t.hardlink(full, name, &st); done || err != nil {
 			return err
@@ -260,6 +284,19 @@ func (t *tarWriter) entry(full, rel string) error {
 		return nil
 	}
 	return t.write(h)
+}
+
+// indexEntry is what an index records of a stat result.
+func indexEntry(st *unix.Stat_t) IndexEntry {
+	return IndexEntry{Mode: uint32(st.Mode), Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
+		Dev: uint64(st.Dev), Ino: uint64(st.Ino)}
+}
+
+// record adds rel to the pass-one index, when one is being recorded.
+func (t *tarWriter) record(rel string, st *unix.Stat_t) {
+	if t.opts.Record != nil {
+		t.opts.Record.Entries[rel] = indexEntry(st)
+	}
 }
 
 // hardlink emits a TypeLink entry when (dev, ino) was archived before and

@@ -18,8 +18,10 @@ import (
 	"github.com/docker-maim/docker-maim/internal/project"
 )
 
-// FormatVersion is the manifest format this build writes. Readers accept versions up to it.
-const FormatVersion = 1
+// FormatVersion is the newest manifest format this build writes. Readers accept versions
+// up to it. A manifest is written as version 1 unless a source has a Delta (version 2,
+// which older builds refuse rather than restore the hot base alone).
+const FormatVersion = 2
 
 // ManifestName is the file that marks a backup complete; it is written last.
 const ManifestName = "manifest.json"
@@ -76,6 +78,31 @@ type Source struct {
 	Bytes       int64             `json:"bytes"`   // uncompressed content bytes
 	Files       int64             `json:"files"`   // regular files
 	Entries     int64             `json:"entries"` // tar entries (dirs, links, files, ...)
+	// Delta, when set, makes this source two-pass: Archive is the hot copy read while the
+	// services ran, Delta what changed since it began, read once they were stopped
+	// (archive.ApplyDelta applies it over the extracted Archive).
+	Delta *Delta `json:"delta,omitempty"`
+}
+
+// Delta is the second archive of a two-pass source: counts as archive.Scan reports them.
+type Delta struct {
+	Archive     string `json:"archive"`
+	SHA256      string `json:"sha256"`
+	ArchiveSize int64  `json:"archive_size"`
+	Bytes       int64  `json:"bytes"`
+	Files       int64  `json:"files"`
+	Entries     int64  `json:"entries"`
+	Deleted     int64  `json:"deleted"` // paths its deletion list names
+}
+
+// DeltaSource is the delta of s as a Source whose Archive and counts are the delta's (to
+// open, stat and verify it as one).
+func (s Source) DeltaSource() Source {
+	d := s
+	d.Delta = nil
+	d.Archive, d.SHA256, d.ArchiveSize = s.Delta.Archive, s.Delta.SHA256, s.Delta.ArchiveSize
+	d.Bytes, d.Files, d.Entries = s.Delta.Bytes, s.Delta.Files, s.Delta.Entries
+	return d
 }
 
 // Service records what ran for a service when the backup was made.
@@ -115,6 +142,9 @@ func (m *Manifest) Size() int64 {
 	var n int64
 	for _, s := range m.Sources {
 		n += s.ArchiveSize
+		if s.Delta != nil {
+			n += s.Delta.ArchiveSize
+		}
 	}
 	return n
 }
@@ -181,6 +211,15 @@ func (m *Manifest) validate() error {
 			return bad("archive %q is used twice", s.Archive)
 		}
 		archives[s.Archive] = true
+		if s.Delta != nil {
+			if err := plainFileName(s.Delta.Archive); err != nil {
+				return bad("delta archive %q: %v", s.Delta.Archive, err)
+			}
+			if archives[s.Delta.Archive] {
+				return bad("archive %q is used twice", s.Delta.Archive)
+			}
+			archives[s.Delta.Archive] = true
+		}
 		switch s.Kind {
 		case project.KindVolume, project.KindAnonymous:
 			if s.VolumeName == "" || strings.ContainsAny(s.VolumeName, "/\\\x00") || s.HostPath != "" {

@@ -142,7 +142,14 @@ func (s Store) entry(project, id string) Entry {
 	}
 	e.Manifest = m
 	e.Status = StatusComplete
+	var all []Source
 	for _, src := range m.Sources {
+		all = append(all, src)
+		if src.Delta != nil {
+			all = append(all, src.DeltaSource())
+		}
+	}
+	for _, src := range all {
 		size, err := s.Repo.Stat(project, id, src.Archive)
 		if err != nil {
 			e.Status, e.Problem = StatusCorrupt, fmt.Sprintf("%s: missing", src.Archive)
@@ -324,7 +331,12 @@ func putFile(r Repository, project, id, name string, data []byte) error {
 
 // Commit writes the manifest, which makes the backup complete.
 func (w *Writer) Commit(m *Manifest) error {
-	m.FormatVersion = FormatVersion
+	m.FormatVersion = 1
+	for _, s := range m.Sources {
+		if s.Delta != nil {
+			m.FormatVersion = FormatVersion
+		}
+	}
 	m.ID = w.ID
 	m.Project = w.Project
 	b, err := json.MarshalIndent(m, "", "  ")

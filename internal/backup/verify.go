@@ -58,6 +58,18 @@ func (s Store) VerifySources(e Entry, names []string, progress func(src Source, 
 }
 
 func verifySource(e Entry, src Source, progress func(Source, int64)) error {
+	if err := verifyArchive(e, src, progress, false); err != nil {
+		return err
+	}
+	if src.Delta != nil {
+		return verifyArchive(e, src.DeltaSource(), progress, true)
+	}
+	return nil
+}
+
+// verifyArchive re-hashes and scans src.Archive; delta says whether it must be the delta
+// of a two-pass backup (holding the manifest's deletion count) or must not.
+func verifyArchive(e Entry, src Source, progress func(Source, int64), delta bool) error {
 	fail := func(format string, a ...any) error {
 		return &VerifyError{Backup: e.ID, File: src.Archive, Reason: fmt.Sprintf(format, a...)}
 	}
@@ -90,6 +102,9 @@ func verifySource(e Entry, src Source, progress func(Source, int64)) error {
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); sum != src.SHA256 {
 		return fail("sha256 %s, manifest says %s", sum, src.SHA256)
+	}
+	if st.Delta != delta {
+		return fail("is %sa delta archive, the manifest says it is %s", map[bool]string{true: "", false: "not "}[st.Delta], map[bool]string{true: "one", false: "not"}[delta])
 	}
 	if st.Entries != src.Entries || st.Files != src.Files || st.Bytes != src.Bytes {
 		return fail("holds %d entries, %d files, %d bytes; manifest says %d, %d, %d",

@@ -8,6 +8,7 @@ package helper
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,9 +33,14 @@ const progressInterval = 200 * time.Millisecond
 
 // Main is the in-container side, run as `maim-helper ARGS...` with args being ARGS:
 //
-//	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [DIRECT] PATH
-//	restore --compression zstd|gzip|none [--exclude PATTERN]... [DIRECT] PATH
+//	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [--index-out|--since-stdin] [DIRECT] PATH
+//	restore --compression zstd|gzip|none [--exclude PATTERN]... [--delta] [DIRECT] PATH
 //	measure [--exclude PATTERN]... PATH
+//
+// Two-pass backups: --index-out makes backup pass one (it also writes the index of what it
+// read, archive.Index.WriteTo, as {"index":"BASE64"} lines on stderr before its stats);
+// --since-stdin makes it pass two (it reads such an index from stdin first and writes the
+// delta). restore --delta applies a delta over the base extracted before (archive.ApplyDelta).
 //
 // backup writes the compressed archive of PATH to stdout; restore reads one from stdin and
 // makes PATH exactly equal to it, leaving the paths matching the excludes as they are. Both write JSON lines on stderr: {"progress":N} while
@@ -81,14 +87,18 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	marker := fs.String("marker", "", "file the host wrote into the mounted backup dir")
 	token := fs.String("token", "", "what the marker file holds")
 	var file string
+	var indexOut, sinceStdin, delta bool
 	switch args[0] {
 	case "backup":
 		fs.IntVar(&level, "level", 0, "compression level (0: codec default)")
 		fs.Var(&excludes, "exclude", "pattern to leave out (repeatable)")
 		fs.StringVar(&file, "out", "", "existing file to write the archive into instead of stdout")
+		fs.BoolVar(&indexOut, "index-out", false, "pass one: write the index on stderr")
+		fs.BoolVar(&sinceStdin, "since-stdin", false, "pass two: read pass one's index from stdin, write the delta")
 	case "restore":
 		fs.Var(&excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
 		fs.StringVar(&file, "in", "", "file to read the archive from instead of stdin")
+		fs.BoolVar(&delta, "delta", false, "apply a delta over the extracted base")
 	case "measure":
 		fs.Var(&excludes, "exclude", "pattern to leave out (repeatable)")
 	default:
@@ -135,7 +145,11 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return fail(1, err)
 		}
 		defer f.Close()
-		stdin, stdout = f, f
+		if args[0] == "backup" {
+			stdout = f // stdin stays: pass two's index comes in on it
+		} else {
+			stdin = f
+		}
 	}
 
 	stopProgress := rep.start()
@@ -144,19 +158,37 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	// drop data in some versions, and a silently short archive must never pass as a backup.
 	// Written into the backup dir directly, the hash is the one the manifest records.
 	sum := NewStreamSum()
-	if args[0] == "backup" {
-		st, err = Backup(ctx, target, io.MultiWriter(stdout, sum), c, level, excludes, rep.add)
+	var pass Pass
+	if indexOut {
+		pass.Record = archive.NewIndex()
+	}
+	if sinceStdin {
+		if pass.Since, err = archive.ReadIndex(stdin); err != nil {
+			stopProgress()
+			return fail(1, err)
+		}
+	}
+	switch {
+	case args[0] == "backup":
+		st, err = BackupPass(ctx, target, io.MultiWriter(stdout, sum), c, level, excludes, rep.add, pass)
 		if f != nil {
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
 		}
-	} else {
+	case delta:
+		st, err = RestoreDelta(ctx, target, io.TeeReader(stdin, sum), c, excludes, rep.add)
+	default:
 		st, err = Restore(ctx, target, io.TeeReader(stdin, sum), c, excludes, rep.add)
 	}
 	stopProgress()
 	if err != nil {
 		return fail(1, err)
+	}
+	if pass.Record != nil {
+		if err := rep.sendIndex(pass.Record); err != nil {
+			return fail(1, err)
+		}
 	}
 	rep.send(Msg{Stats: &st, MaxRSS: PeakRSSKiB(), StreamBytes: sum.N, StreamSHA256: sum.Hex()})
 	return 0
@@ -165,12 +197,23 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // Backup writes the compressed archive of root to stdout (also the host fast path of
 // internal/volume).
 func Backup(ctx context.Context, root string, stdout io.Writer, c archive.Compression, level int, excludes []string, progress func(int64)) (archive.Stats, error) {
+	return BackupPass(ctx, root, stdout, c, level, excludes, progress, Pass{})
+}
+
+// Pass makes a backup one of a two-pass pair: Record (pass one) is filled with the index of
+// what was read; Since (pass two) makes the archive the delta since that index.
+type Pass struct {
+	Record, Since *archive.Index
+}
+
+// BackupPass is Backup as pass one or two of a two-pass backup.
+func BackupPass(ctx context.Context, root string, stdout io.Writer, c archive.Compression, level int, excludes []string, progress func(int64), pass Pass) (archive.Stats, error) {
 	bw := bufio.NewWriterSize(stdout, 1<<20)
 	cw, err := archive.Compress(bw, c, level)
 	if err != nil {
 		return archive.Stats{}, err
 	}
-	st, err := archive.WriteTar(ctx, cw, root, archive.WriteOptions{Excludes: excludes, Progress: progress})
+	st, err := archive.WriteTar(ctx, cw, root, archive.WriteOptions{Excludes: excludes, Progress: progress, Record: pass.Record, Since: pass.Since})
 	if cerr := cw.Close(); err == nil {
 		err = cerr
 	}
@@ -183,13 +226,24 @@ func Backup(ctx context.Context, root string, stdout io.Writer, c archive.Compre
 // Restore makes dest exactly equal to the compressed archive read from stdin, owners
 // included, keeping the paths excludes match (also the host fast path of internal/volume).
 func Restore(ctx context.Context, dest string, stdin io.Reader, c archive.Compression, excludes []string, progress func(int64)) (archive.Stats, error) {
+	return restore(ctx, dest, stdin, c, excludes, progress, archive.Extract)
+}
+
+// RestoreDelta applies the delta of a two-pass backup read from stdin over dest, which holds
+// its base (Restore of pass one's archive).
+func RestoreDelta(ctx context.Context, dest string, stdin io.Reader, c archive.Compression, excludes []string, progress func(int64)) (archive.Stats, error) {
+	return restore(ctx, dest, stdin, c, excludes, progress, archive.ApplyDelta)
+}
+
+func restore(ctx context.Context, dest string, stdin io.Reader, c archive.Compression, excludes []string, progress func(int64),
+	extract func(context.Context, io.Reader, string, archive.ExtractOptions) (archive.Stats, error)) (archive.Stats, error) {
 	in := bufio.NewReaderSize(stdin, 1<<20)
 	dr, err := archive.Decompress(in, c)
 	if err != nil {
 		return archive.Stats{}, err
 	}
 	defer dr.Close()
-	st, err := archive.Extract(ctx, dr, dest, archive.ExtractOptions{SameOwner: true, Excludes: excludes, Progress: progress})
+	st, err := extract(ctx, dr, dest, archive.ExtractOptions{SameOwner: true, Excludes: excludes, Progress: progress})
 	if err != nil {
 		return st, err
 	}
@@ -284,6 +338,24 @@ func (r *reporter) start() func() {
 	return func() { close(done); wg.Wait() }
 }
 
+// indexChunk bounds the index bytes of one {"index":...} line (the host keeps lines below
+// 16 KiB).
+const indexChunk = 8 << 10
+
+// sendIndex writes idx as {"index":"BASE64"} lines.
+func (r *reporter) sendIndex(idx *archive.Index) error {
+	var b bytes.Buffer
+	if _, err := idx.WriteTo(&b); err != nil {
+		return err
+	}
+	for p := b.Bytes(); len(p) > 0; {
+		n := min(len(p), indexChunk)
+		r.send(Msg{Index: p[:n]})
+		p = p[n:]
+	}
+	return nil
+}
+
 // Msg is one JSON line the helper writes on stderr.
 type Msg struct {
 	Progress int64          `json:"progress,omitempty"` // content bytes so far (cumulative)
@@ -297,4 +369,7 @@ type Msg struct {
 	// NotVisible, with Error, says the backup dir mounted into the container is not the
 	// host's (exit code ExitNotVisible): nothing was touched.
 	NotVisible bool `json:"not_visible,omitempty"`
+	// Index is a piece of pass one's index (backup --index-out), before the stats; the
+	// pieces in order are archive.Index.WriteTo's bytes.
+	Index []byte `json:"index,omitempty"`
 }

@@ -19,6 +19,7 @@ import (
 type backupOptions struct {
 	Excludes    []string
 	NoStop      bool
+	OnePass     bool
 	Compression *choiceFlag
 	Level       int
 	HostPaths   []string
@@ -33,9 +34,12 @@ func newBackupCommand(s *state) *cobra.Command {
 		Long: `Stops the project's running containers (reverse dependency order), archives every data
 source into <backup-dir>/<project>/<ID>/, and starts what was running again.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.OnePass && o.NoStop {
+				return usageError{errors.New("--one-pass and --no-stop: a backup without stopping is one hot pass already")}
+			}
 			res, err := s.svc(cmd).Backup(cmd.Context(), app.BackupOptions{
 				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,
-				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths,
+				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -51,6 +55,7 @@ source into <backup-dir>/<project>/<ID>/, and starts what was running again.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&o.Excludes, "exclude", nil, "Leave out paths matching PATTERN (relative to each source; repeatable)")
 	f.BoolVar(&o.NoStop, "no-stop", false, "Archive while the services run (hot backup; may be inconsistent)")
+	f.BoolVar(&o.OnePass, "one-pass", false, "Archive everything with the services stopped (default: a hot copy first, then only the changes since, stopped)")
 	o.Compression = compressionFlag(f, "Archive compression")
 	f.IntVar(&o.Level, "level", 0, "Compression level (0: the codec's default)")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source PATH although it is a host path or a symlink leading outside the project (repeatable)")
@@ -62,6 +67,13 @@ func printBackup(w io.Writer, res *app.BackupResult) {
 	fmt.Fprintf(w, "backup %s of project %s: %d sources, %s (%s archived) in %s\n",
 		res.ID, res.Project, len(res.Sources), units.HumanSize(float64(res.Bytes)), units.HumanSize(float64(res.Size)), res.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "stored in %s\n", res.Dir)
+	if res.Downtime > 0 {
+		how := "one pass"
+		if res.TwoPass {
+			how = "two passes: a hot copy, then the changes"
+		}
+		fmt.Fprintf(w, "services stopped for %s (%s)\n", res.Downtime.Round(time.Millisecond), how)
+	}
 	for _, h := range res.NotBackedUp {
 		fmt.Fprintf(w, "%s: %s\n", h.HostPath, h.Why)
 	}

@@ -30,6 +30,7 @@ type upgradeOptions struct {
 	HostPaths      []string
 	ComposeFiles   []string
 	Base           []string
+	OnePass        bool
 	health         healthFlags
 }
 
@@ -59,6 +60,7 @@ ID, data, config and compose files from the backup.`,
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source PATH although it is a host path or a symlink leading outside the project (repeatable)")
 	f.StringArrayVar(&o.ComposeFiles, "compose-file", nil, "Adopt the release's new compose file NEW (\"-\": stdin): merged with the project's file it replaces (repeatable, positionally) and written in place after the backup")
 	f.StringArrayVar(&o.Base, "base", nil, "The release's previous compose file OLD_UPSTREAM (one per --compose-file): carry the user's edits by a three-way merge")
+	f.BoolVar(&o.OnePass, "one-pass", false, "Back up everything after the stop (default: copy while the services run, then only the changes since, stopped)")
 	o.health.add(f)
 	return cmd
 }
@@ -115,7 +117,7 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 	res, err := s.svc(cmd).Upgrade(cmd.Context(), app.UpgradeOptions{
 		Scope: s.g.scope(), Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
-		Health: o.health.options(), Compression: o.Compression.compression(), IncludeHostPaths: o.HostPaths,
+		Health: o.health.options(), Compression: o.Compression.compression(), IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 		ComposeFiles: newFiles, Base: baseFiles,
 	})
 	out := cmd.OutOrStdout()

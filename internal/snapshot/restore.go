@@ -410,6 +410,33 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, it RestoreIte
 	if st.Entries != src.Entries || st.Bytes != src.Bytes {
 		return fmt.Errorf("restored %d entries / %d bytes, the manifest says %d / %d", st.Entries, st.Bytes, src.Entries, src.Bytes)
 	}
+	if src.Delta != nil {
+		return s.restoreDelta(ctx, e, it, ok, t, ropts)
+	}
+	return nil
+}
+
+// restoreDelta applies the delta of a two-pass source over its base, restored just before.
+func (s *Service) restoreDelta(ctx context.Context, e backup.Entry, it RestoreItem, ok bool, t volume.Target, ropts volume.RestoreOptions) error {
+	d := it.From.DeltaSource()
+	if !ok || it.To.Kind == project.KindProjectFile {
+		return fmt.Errorf("%s: a two-pass archive for a %s", it.From.Name, it.To.Kind)
+	}
+	f, err := e.Open(d)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	task := s.task("restore "+it.From.Name+" (changes)", it.From.Name, d.Bytes)
+	ropts.Progress, ropts.Delta = task.Add, true
+	st, err := s.Mover.Restore(ctx, t, f, ropts)
+	task.Done(err)
+	if err != nil {
+		return err
+	}
+	if st.Entries != d.Entries || st.Bytes != d.Bytes {
+		return fmt.Errorf("applied %d entries / %d bytes of changes, the manifest says %d / %d", st.Entries, st.Bytes, d.Entries, d.Bytes)
+	}
 	return nil
 }
 

@@ -8,6 +8,10 @@
 // writing host paths), takes a safety backup of everything it is about to replace, and
 // puts that back if the restore fails. A backup's --exclude patterns are recorded in its
 // manifest and what they match is left untouched by a restore.
+// Two-pass backups: HotPass (pass one) archives each directory source while the services
+// still run, recording what it read; BackupPlanned, once the caller stopped them, archives
+// only what changed since (a delta per source, beside the hot copy in the manifest); a
+// restore applies both.
 // Progress tasks carry totals: a backup measures its sources ([Service.Sizes]) in
 // PlanBackup, which a caller runs before it stops anything, unless the caller measured
 // them already; a restore takes the manifest's bytes.
@@ -114,6 +118,73 @@ type BackupPlan struct {
 	srcs      []project.Source
 	hostPaths []project.Source
 	sizes     map[string]int64
+
+	// Pass one of a two-pass backup (HotPass): the backup begun, and per source the hot
+	// archive written and the index of what it read.
+	w   *backup.Writer
+	hot map[string]*hotSource
+}
+
+// SetAppVersions sets what the manifest records as the application's versions, read once
+// the services are stopped (after pass one, before BackupPlanned).
+func (pl *BackupPlan) SetAppVersions(v map[string]string) { pl.opts.AppVersions = v }
+
+type hotSource struct {
+	bs   backup.Source
+	skip string
+	idx  *archive.Index
+}
+
+// twoPass says whether src is archived in two passes: directories (volumes, bind
+// directories); single files and project files are small and archived once, stopped.
+func twoPass(src project.Source) bool {
+	switch src.Kind {
+	case project.KindVolume, project.KindAnonymous, project.KindBindDir:
+		return true
+	}
+	return false
+}
+
+// HotPass is pass one of a two-pass backup, run while the services still run (it stops
+// nothing and changes nothing of the project): it begins the backup and archives every
+// directory source of pl as it is (a hot copy), recording the index of what it read.
+// BackupPlanned, once the caller stopped the services, then archives only what changed
+// since (the delta) and the manifest records both; a restore applies both, with a result
+// equal to a cold backup of the stopped services. Abort drops the begun backup when
+// BackupPlanned is not reached (BackupPlanned drops it itself on error).
+func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPlan) (err error) {
+	defer s.phase("backing-up-hot")()
+	w, err := s.Store.Begin(p.Name, s.now())
+	if err != nil {
+		return err
+	}
+	pl.w, pl.hot = w, map[string]*hotSource{}
+	defer func() {
+		if err != nil {
+			pl.Abort()
+		}
+	}()
+	for i, src := range pl.srcs {
+		if !twoPass(src) {
+			continue
+		}
+		h := &hotSource{idx: archive.NewIndex()}
+		opts := pl.opts
+		h.bs, h.skip, err = s.backupSource(ctx, w, i, src, opts, pl.sizes[src.Name], h.idx, nil)
+		if err != nil {
+			return fmt.Errorf("backing up %s (pass one, hot): %w", src.Name, err)
+		}
+		pl.hot[src.Name] = h
+	}
+	return nil
+}
+
+// Abort drops the backup HotPass began (a no-op without one, or once BackupPlanned
+// committed it).
+func (pl *BackupPlan) Abort() {
+	if pl.w != nil {
+		pl.w.Abort()
+	}
 }
 
 // PlanBackup finds the sources a backup archives, refuses a backup dir in or around one
@@ -181,9 +252,11 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		}
 	}
 
-	w, err := s.Store.Begin(p.Name, s.now())
-	if err != nil {
-		return nil, err
+	w := pl.w
+	if w == nil {
+		if w, err = s.Store.Begin(p.Name, s.now()); err != nil {
+			return nil, err
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -216,7 +289,16 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		return nil, err
 	}
 	for i, src := range srcs {
-		bs, skip, err := s.backupSource(ctx, w, i, src, opts, sizes[src.Name])
+		var bs backup.Source
+		var skip string
+		if h := pl.hot[src.Name]; h != nil && h.skip == "" && !h.idx.Start.IsZero() {
+			// Pass two: only what changed since pass one began.
+			bs, skip, err = s.backupSource(ctx, w, i, src, opts, sizes[src.Name], nil, h)
+		} else {
+			// One pass (or pass one found nothing to archive, or its data path records no
+			// index: the archive API): the whole source now, under the base's name.
+			bs, skip, err = s.backupSource(ctx, w, i, src, opts, sizes[src.Name], nil, nil)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("backing up %s: %w", src.Name, err)
 		}
@@ -280,7 +362,10 @@ next:
 }
 
 // backupSource archives one source. skip is a reason when the source holds nothing to archive.
-func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, opts BackupOptions, size int64) (bs backup.Source, skip string, err error) {
+//
+// record (pass one) is filled with the index of what was read; hot (pass two) is pass one's
+// result: the archive written is the delta since, recorded as bs.Delta beside the base.
+func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, opts BackupOptions, size int64, record *archive.Index, hot *hotSource) (bs backup.Source, skip string, err error) {
 	bs.Source = src
 	target, _ := TargetOf(src) // a project file is archived on this host below
 	switch src.Kind {
@@ -300,17 +385,31 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	}
 
 	bs.Archive = project.ArchiveBase(i, src) + opts.Compression.Ext()
-	a, err := w.Create(bs.Archive)
+	name := bs.Archive
+	var since *archive.Index
+	if hot != nil {
+		name = project.ArchiveBase(i, src) + ".delta" + opts.Compression.Ext()
+		since = hot.idx
+	}
+	a, err := w.Create(name)
 	if err != nil {
 		return bs, "", err
 	}
-	task := s.task(src.Name, src.Name, size)
+	taskName := src.Name
+	if hot != nil {
+		taskName = src.Name + " (changes)"
+	}
+	task := s.task(taskName, src.Name, size)
+	if hot != nil {
+		task = s.task(taskName, src.Name, 0)
+	}
 	var st archive.Stats
 	if src.Kind == project.KindProjectFile {
 		st, err = hostBackup(ctx, src.HostPath, a, opts.Compression, opts.Level, task.Add)
 	} else {
 		st, err = s.Mover.Backup(ctx, target, a, volume.BackupOptions{
 			Compression: opts.Compression, Level: opts.Level, Excludes: opts.Excludes, Progress: task.Add,
+			Record: record, Since: since,
 		})
 	}
 	task.Done(err)
@@ -318,11 +417,34 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 		a.Abort()
 		return bs, "", err
 	}
-	if bs.SHA256, bs.ArchiveSize, err = a.Commit(); err != nil {
+	sum, size, err := a.Commit()
+	if err != nil {
 		return bs, "", err
 	}
+	if hot != nil && st.Delta {
+		bs = hot.bs
+		bs.Delta = &backup.Delta{Archive: name, SHA256: sum, ArchiveSize: size,
+			Bytes: st.Bytes, Files: st.Files, Entries: st.Entries, Deleted: st.Deleted}
+		return bs, "", nil
+	}
+	if hot != nil {
+		// Pass two took a data path that writes whole archives (the archive API, after pass
+		// one took another): that archive is the source's only one; the hot base stays
+		// unreferenced in the backup's directory.
+		s.warnf("%s: the changes could not be archived as a delta (data path %s): archived whole", src.Name, s.dataPath())
+		bs.Archive = name
+	}
+	bs.SHA256, bs.ArchiveSize = sum, size
 	bs.Entries, bs.Files, bs.Bytes = st.Entries, st.Files, st.Bytes
 	return bs, "", nil
+}
+
+// dataPath describes the data paths the Mover took so far, when it says.
+func (s *Service) dataPath() string {
+	if dp, ok := s.Mover.(interface{ DataPath() string }); ok {
+		return dp.DataPath()
+	}
+	return "unknown"
 }
 
 // services records the image of each service: reference, ID, digests, version label,

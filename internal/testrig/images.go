@@ -47,7 +47,7 @@ var botState struct {
 }
 
 // BotImages returns version -> reference of the stand-in bot images in the test registry
-// (e.g. "127.0.0.1:5001/maim-standin-bot:1.0.0"). The first call in a test binary builds and
+// (e.g. "127.0.0.1:5001/maim-standin-bot-<sources key>:1.0.0"). The first call in a test binary builds and
 // pushes them unless a build of the same sources is already in the registry (marker file in
 // os.TempDir(), checked against the registry's digest); an exclusive flock on
 // os.TempDir()/maim-standin-bot.lock serialises test binaries. Local tags are removed after
@@ -149,14 +149,17 @@ func ensureBotImages(ctx context.Context, t testing.TB, cli *client.Client) (map
 	}
 	defer unlock()
 
+	// The repository carries the sources' key: checkouts with other bot sources (worktrees
+	// sharing the engine and registry) never overwrite each other's images.
+	repo := BotRepo + "-" + key[:12]
 	refs := map[string]string{}
 	for _, v := range BotVersions {
-		refs[v] = Registry() + "/" + BotRepo + ":" + v
+		refs[v] = Registry() + "/" + repo + ":" + v
 	}
 	marker := filepath.Join(os.TempDir(), "maim-standin-bot-"+key+".json")
 	if b, err := os.ReadFile(marker); err == nil {
 		var digests map[string]string
-		if json.Unmarshal(b, &digests) == nil && registryHas(ctx, BotRepo, digests) {
+		if json.Unmarshal(b, &digests) == nil && registryHas(ctx, repo, digests) {
 			return refs, nil
 		}
 	}

@@ -5,11 +5,10 @@ import (
 	"fmt"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker/go-units"
 )
 
-// backupPhase archives every data source (and the config files a merge will rewrite) of
+// backupPhase (pass two when backup-hot ran: only what changed since it began) archives every data source (and the config files a merge will rewrite) of
 // the stopped project into a new backup, pins the old images under the backup's ID, and
 // then records backed-up with the backup's ID: from there on data may change and a
 // failure restores from this backup. It runs in backing-up, which the stop recorded.
@@ -29,19 +28,18 @@ var backupPhase = phase[*txn]{
 	},
 	run: func(ctx context.Context, t *txn) error {
 		m, plan, jr := t.m, t.plan, t.jr
-		info := &backup.UpgradeInfo{From: map[string]string{}, To: map[string]string{}}
-		for _, c := range plan.Changes {
-			info.From[c.Service], info.To[c.Service] = c.From(), c.To()
+		var man *backup.Manifest
+		var err error
+		versions := appVersions(t.p) // read now: the services are stopped
+		if t.hot != nil {
+			// Pass two: only what changed since backup-hot began, into the backup it began.
+			t.hot.SetAppVersions(versions)
+			man, err = m.Snapshots.BackupPlanned(ctx, t.p, t.hot, &plan.running)
+		} else {
+			opts := t.backupOptions()
+			opts.AppVersions = versions
+			man, err = m.Snapshots.Backup(ctx, t.p, opts)
 		}
-		if plan.Adoption != nil {
-			info.Adopted = plan.Adoption.adoptedInfo()
-		}
-		man, err := m.Snapshots.Backup(ctx, t.p, snapshot.BackupOptions{
-			Reason: "upgrade", Stopped: &plan.running, Upgrade: info,
-			Compression: t.opts.Compression, Level: t.opts.Level, ExtraFiles: plan.mergeFiles(),
-			IncludeHostPaths: t.opts.IncludeHostPaths, Sizes: plan.sizeMap(),
-			AppVersions: appVersions(t.p), // read now: the services are stopped
-		})
 		if err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}

@@ -216,7 +216,7 @@ func TestDryRunListsThePhasesRun(t *testing.T) {
 		}
 		listed = append(listed, ph.Name)
 	}
-	if want := []string{"stop", "backup", "verify", "reset", "merge", "recreate", "gate", "commit"}; !reflect.DeepEqual(listed, want) {
+	if want := []string{"backup-hot", "stop", "backup", "verify", "reset", "merge", "recreate", "gate", "commit"}; !reflect.DeepEqual(listed, want) {
 		t.Errorf("dry run lists %q, want %q", listed, want)
 	}
 	if len(r.backups()) != 0 || r.journal() != nil || r.read("conf/app.env") != confBefore {

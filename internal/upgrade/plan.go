@@ -224,7 +224,11 @@ func (m *Manager) makePlan(ctx context.Context, p, data *project.Project, opts O
 	if plan.FreeBytes >= 0 && plan.BackupBytes > 0 && plan.FreeBytes < plan.BackupBytes+(64<<20) {
 		return plan, fmt.Errorf("not enough space for the backup in %s: %d MiB free, up to %d MiB needed", m.Store.Location(), plan.FreeBytes>>20, (plan.BackupBytes+(64<<20))>>20)
 	}
-	plan.Downtime = 5*time.Second + time.Duration(float64(plan.BackupBytes)/backupRate*float64(time.Second))
+	stopped := plan.BackupBytes
+	if !opts.OnePass && len(plan.running.Services) > 0 {
+		stopped /= 20 // two-pass: only the changes since the hot copy began are archived stopped (guess: 5%)
+	}
+	plan.Downtime = 5*time.Second + time.Duration(float64(stopped)/backupRate*float64(time.Second))
 	return plan, nil
 }
 
@@ -407,6 +411,9 @@ func (m *Manager) resetData(ctx context.Context, man *backup.Manifest, names []s
 
 // rootHeader reads the root entry ("./") of a source's archive.
 func rootHeader(e backup.Entry, src backup.Source, compression string) (*tar.Header, error) {
+	if src.Delta != nil {
+		src = src.DeltaSource() // a two-pass source: the root as it was once stopped
+	}
 	f, err := e.Open(src)
 	if err != nil {
 		return nil, err
@@ -421,7 +428,11 @@ func rootHeader(e backup.Entry, src backup.Source, compression string) (*tar.Hea
 		return nil, err
 	}
 	defer r.Close()
-	h, err := tar.NewReader(r).Next()
+	tr := tar.NewReader(r)
+	h, err := tr.Next()
+	for err == nil && h.Typeflag == tar.TypeXGlobalHeader {
+		h, err = tr.Next()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Archive, err)
 	}

@@ -49,16 +49,19 @@ func (r *txRig) corruptArchive() {
 	if len(all) != 1 {
 		r.t.Fatalf("backups %v", all)
 	}
+	// One archive, or two of a two-pass backup (the base and the delta): all damaged.
 	matches, _ := filepath.Glob(filepath.Join(r.store.Dir("demo", all[0].ID), "*data*"))
-	if len(matches) != 1 {
+	if len(matches) == 0 || len(matches) > 2 {
 		r.t.Fatalf("data archive: %v", matches)
 	}
-	st, err := os.Stat(matches[0])
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.WriteFile(matches[0], make([]byte, st.Size()), 0o600); err != nil {
-		r.t.Fatal(err)
+	for _, m := range matches {
+		st, err := os.Stat(m)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if err := os.WriteFile(m, make([]byte, st.Size()), 0o600); err != nil {
+			r.t.Fatal(err)
+		}
 	}
 }
 
@@ -73,6 +76,8 @@ func TestUpgradeFailureAtEachPhaseRollsBack(t *testing.T) {
 		calls []string
 		// backups left: a failure before the backup completed leaves none
 		backups int
+		// notStops: the failure comes before the stop (the preamble's pulls only)
+		notStops bool
 	}{
 		{
 			name:  "stop",
@@ -84,8 +89,17 @@ func TestUpgradeFailureAtEachPhaseRollsBack(t *testing.T) {
 		{
 			name:  "backup",
 			setup: func(r *txRig) { r.mover.FailBackup["data"] = boom },
+			opts:  Options{OnePass: true},
 			cause: "backup: backing up ./data: boom",
 			calls: []string{"tag bot:latest=sha256:old", "start db", "start bot"},
+		},
+		{
+			// pass one fails while everything runs: nothing was stopped, nothing changed
+			name:     "backup-hot",
+			setup:    func(r *txRig) { r.mover.FailBackup["data"] = boom },
+			cause:    "backup: backing up ./data (pass one, hot): boom",
+			notStops: true,
+			calls:    []string{"tag bot:latest=sha256:old", "start db", "start bot"},
 		},
 		{
 			name:  "pin",
@@ -140,7 +154,11 @@ func TestUpgradeFailureAtEachPhaseRollsBack(t *testing.T) {
 			if res == nil || res.Outcome != OutcomeRolledBack || res.Rollback == nil || res.Error != ue.Cause.Error() || len(res.Recovery) != 0 {
 				t.Fatalf("result %+v", res)
 			}
-			if got, want := r.callsWith(res.BackupID), seq(preamble, tc.calls); !reflect.DeepEqual(got, want) {
+			pre := preamble
+			if tc.notStops {
+				pre = preamble[:2]
+			}
+			if got, want := r.callsWith(res.BackupID), seq(pre, tc.calls); !reflect.DeepEqual(got, want) {
 				t.Errorf("engine calls\n %q\nwant\n %q", got, want)
 			}
 			if jr := r.journal(); jr != nil {

@@ -104,6 +104,9 @@ type Options struct {
 	// Base are the release's previous files (--base), one per ComposeFiles entry: the
 	// base of a three-way merge (none: the one an earlier adoption recorded, else two-way).
 	Base []NewFile
+	// OnePass archives everything after the stop (--one-pass); by default the backup is
+	// two-pass: phase backup-hot copies while the services run, backup only the changes.
+	OnePass bool
 }
 
 // Outcome is how an upgrade ended.
@@ -177,6 +180,8 @@ type txn struct {
 	stopAt time.Time
 	// man is the upgrade's backup (phase backup).
 	man *backup.Manifest
+	// hot is pass one of the backup (phase backup-hot), which phase backup completes.
+	hot *snapshot.BackupPlan
 	// target is the project as recreated on the new images (phase recreate), the gate's.
 	target *project.Project
 	// adoption is what --compose-file does (planAdoption), nil without it.
@@ -187,15 +192,16 @@ type txn struct {
 // backup has recorded backed-up no data has changed; from there on a failure restores
 // from the backup.
 var upgradePhases = []phase[*txn]{
-	stopPhase,     // phase_stop.go
-	backupPhase,   // phase_backup.go
-	verifyPhase,   // phase_reset.go (--reset-data)
-	resetPhase,    // phase_reset.go (--reset-data)
-	mergePhase,    // phase_merge.go (config merges)
-	adoptPhase,    // phase_adopt.go (--compose-file)
-	recreatePhase, // phase_recreate.go
-	gatePhase,     // phase_gate.go
-	commitPhase,   // phase_commit.go
+	backupHotPhase, // phase_backup_hot.go (two-pass backups: pass one, nothing stopped)
+	stopPhase,      // phase_stop.go
+	backupPhase,    // phase_backup.go
+	verifyPhase,    // phase_reset.go (--reset-data)
+	resetPhase,     // phase_reset.go (--reset-data)
+	mergePhase,     // phase_merge.go (config merges)
+	adoptPhase,     // phase_adopt.go (--compose-file)
+	recreatePhase,  // phase_recreate.go
+	gatePhase,      // phase_gate.go
+	commitPhase,    // phase_commit.go
 }
 
 // Upgrade runs the transaction. The caller holds the project lock.
@@ -235,6 +241,9 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 		return nil, err
 	}
 	err := runPhases(ctx, t.runner, upgradePhases, t)
+	if err != nil && t.hot != nil {
+		t.hot.Abort() // pass one of a backup never completed (a no-op once it was)
+	}
 	t.res.phasesRun = t.ran
 	if err == nil {
 		return t.res, nil

@@ -39,12 +39,46 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 	for _, ex := range opts.Excludes {
 		args = append(args, "--exclude", ex)
 	}
-	args = append(args, p)
-	h := helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, progress: opts.Progress}
+	h := helperRun{labels: m.containerLabels(), mounts: mounts, binds: binds, progress: opts.Progress}
+	var since []byte
+	if opts.Record != nil {
+		args = append(args, "--index-out")
+	}
+	if opts.Since != nil {
+		// Pass two: pass one's index goes in on stdin (it is small: metadata only).
+		var in bytes.Buffer
+		if _, err := opts.Since.WriteTo(&in); err != nil {
+			return archive.Stats{}, err
+		}
+		args = append(args, "--since-stdin")
+		since = in.Bytes()
+	}
+	h.args = append(args, p)
+	// prepare gives each run (direct, then the stream when the dir is not visible) a fresh
+	// stdin and index buffer.
+	prepare := func() {
+		if since != nil {
+			h.stdin = bytes.NewReader(since)
+		}
+		if opts.Record != nil {
+			h.index = &bytes.Buffer{}
+		}
+	}
+	record := func(st archive.Stats) (archive.Stats, error) {
+		if opts.Record != nil {
+			idx, err := archive.ReadIndex(h.index)
+			if err != nil {
+				return st, fmt.Errorf("backup of %s: the helper's index: %w", t, err)
+			}
+			*opts.Record = *idx
+		}
+		return st, nil
+	}
 	why := "the archive is not a local file"
 	if sink, ok := w.(LocalSink); ok {
 		if file, ok := sink.LocalPath(); ok {
 			if why = m.directBlocked(filepath.Dir(file)); why == "" {
+				prepare()
 				res, err := m.runDirect(ctx, h, file, "out", false, m.describe(PathHelper, nil)+", writing to the backup dir directly")
 				var nv *errNotVisible
 				if !errors.As(err, &nv) {
@@ -54,7 +88,7 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 					if err != nil {
 						return res.stats, fmt.Errorf("backup of %s: %w", t, err)
 					}
-					return res.stats, nil
+					return record(res.stats)
 				}
 				why = nv.short()
 			}
@@ -62,6 +96,7 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 	}
 	desc := m.streamDesc(why)
 	m.record(desc)
+	prepare()
 	h.stdout = w
 	start := time.Now()
 	var res helperResult
@@ -71,7 +106,7 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 		return st, fmt.Errorf("backup of %s: %w", t, err)
 	}
 	m.addStreamed(desc, res.streamBytes, time.Since(start))
-	return st, nil
+	return record(st)
 }
 
 // helperRestore runs `maim-helper restore`, which extracts the archive onto the target: read
@@ -80,6 +115,9 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (archive.Stats, error) {
 	mounts, binds, p := helperMounts(t, false)
 	args := []string{"restore", "--compression", string(opts.Compression)}
+	if opts.Delta {
+		args = append(args, "--delta")
+	}
 	for _, ex := range opts.Excludes {
 		args = append(args, "--exclude", ex)
 	}
@@ -188,6 +226,7 @@ type helperRun struct {
 	progress func(int64)
 	direct   bool          // the archive is in the bind-mounted backup dir, not on stdin/stdout
 	result   *helperResult // filled in when set
+	index    *bytes.Buffer // nil: no index expected; else receives the helper's {"index"} pieces
 }
 
 // helperResult is what a helper reported besides its stats: the compressed stream it wrote
@@ -259,8 +298,12 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	sum := helper.NewStreamSum()
 	stdinDone := make(chan error, 1)
 	if h.stdin != nil {
+		in := io.TeeReader(h.stdin, sum)
+		if h.stdout != nil {
+			in = h.stdin // a backup's stdin (pass one's index) is not the stream the sum covers
+		}
 		go func() {
-			_, err := io.Copy(att.Conn, io.TeeReader(h.stdin, sum))
+			_, err := io.Copy(att.Conn, in)
 			if cerr := att.CloseWrite(); err == nil {
 				err = cerr
 			}
@@ -274,7 +317,7 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	if h.stdout != nil {
 		stdout = io.MultiWriter(h.stdout, sum)
 	}
-	errw := &helperStderr{progress: h.progress}
+	errw := &helperStderr{progress: h.progress, index: h.index}
 	_, copyErr := stdcopy.StdCopy(stdout, errw, att.Reader)
 	errw.flush()
 	if copyErr != nil {
@@ -334,8 +377,8 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	}
 	if got := sum.Hex(); errw.streamBytes != sum.N || errw.streamSHA != got {
 		return st, fmt.Errorf("the engine corrupted the stream: helper %s %d bytes (sha256 %.12s), host %s %d bytes (sha256 %.12s)",
-			map[bool]string{true: "read", false: "wrote"}[h.stdin != nil], errw.streamBytes, errw.streamSHA,
-			map[bool]string{true: "sent", false: "received"}[h.stdin != nil], sum.N, got)
+			map[bool]string{true: "read", false: "wrote"}[h.stdout == nil], errw.streamBytes, errw.streamSHA,
+			map[bool]string{true: "sent", false: "received"}[h.stdout == nil], sum.N, got)
 	}
 	return errw.stats, nil
 }
@@ -384,6 +427,7 @@ type helperStderr struct {
 	streamBytes int64
 	streamSHA   string
 	text        bytes.Buffer
+	index       *bytes.Buffer
 }
 
 const maxStderrText = 16 << 10
@@ -435,6 +479,9 @@ func (h *helperStderr) line(l []byte) {
 	if msg.Error != "" {
 		h.errMsg = msg.Error
 		h.notVisible = msg.NotVisible
+	}
+	if len(msg.Index) > 0 && h.index != nil {
+		h.index.Write(msg.Index)
 	}
 	if msg.MaxRSS > 0 {
 		lastHelperMaxRSS.Store(msg.MaxRSS)

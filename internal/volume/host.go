@@ -137,7 +137,7 @@ func hostBackup(ctx context.Context, t Target, p string, w io.Writer, opts Backu
 	if progress == nil {
 		progress = func(int64) {}
 	}
-	st, err := helper.Backup(ctx, p, w, opts.Compression, opts.Level, opts.Excludes, progress)
+	st, err := helper.BackupPass(ctx, p, w, opts.Compression, opts.Level, opts.Excludes, progress, helper.Pass{Record: opts.Record, Since: opts.Since})
 	if err != nil {
 		return st, fmt.Errorf("backup of %s: %w", t, err)
 	}
@@ -151,7 +151,11 @@ func hostRestore(ctx context.Context, t Target, p string, r io.Reader, opts Rest
 	if progress == nil {
 		progress = func(int64) {}
 	}
-	st, err := helper.Restore(ctx, p, r, opts.Compression, opts.Excludes, progress)
+	restore := helper.Restore
+	if opts.Delta {
+		restore = helper.RestoreDelta
+	}
+	st, err := restore(ctx, p, r, opts.Compression, opts.Excludes, progress)
 	if err != nil {
 		return st, fmt.Errorf("restore of %s: %w", t, err)
 	}

@@ -137,21 +137,33 @@ func (t Target) validate() error {
 
 // BackupOptions tune one backup. A zero Compression means zstd; Level 0 the codec default.
 // Progress is called with uncompressed content bytes as they are read.
+//
+// Two-pass backups: with Record set, the backup is pass one and Record is filled with the
+// index of what it read (left empty, Start zero, on the archive API, which cannot record
+// one); with Since set, it is pass two and writes the delta since that index, on the host
+// and helper paths (the result's Stats.Delta is set). The archive API writes a whole
+// archive instead (Stats.Delta unset): that source is one-pass.
 type BackupOptions struct {
 	Compression archive.Compression
 	Level       int
 	Excludes    []string
 	Progress    func(int64)
+	Record      *archive.Index
+	Since       *archive.Index
 }
 
 // RestoreOptions tune one restore. Compression must be the one the archive was written with
 // (zero means zstd). Excludes are the patterns the backup left out (BackupOptions.Excludes):
 // paths of the target matching them are kept as they are on every path, neither removed nor
 // written. Progress is called with uncompressed content bytes as they are written.
+//
+// Delta says the archive is the delta of a two-pass backup, applied over its base, which a
+// Restore of the base wrote just before (host and helper paths; the archive API refuses).
 type RestoreOptions struct {
 	Compression archive.Compression
 	Excludes    []string
 	Progress    func(int64)
+	Delta       bool
 }
 
 // Mover moves archives in and out of targets.
@@ -385,6 +397,9 @@ func (m *EngineMover) Backup(ctx context.Context, t Target, w io.Writer, opts Ba
 	case PathHelper:
 		return m.helperBackup(ctx, t, w, opts)
 	}
+	// The archive API reads the tree through the engine, with no ctimes or inodes: pass one
+	// records no index and pass two is a whole archive.
+	opts.Record, opts.Since = nil, nil
 	return m.archiveBackup(ctx, t, w, opts)
 }
 
@@ -408,6 +423,9 @@ func (m *EngineMover) Restore(ctx context.Context, t Target, r io.Reader, opts R
 		return hostRestore(ctx, t, hp, r, opts)
 	case PathHelper:
 		return m.helperRestore(ctx, t, r, opts)
+	}
+	if opts.Delta {
+		return archive.Stats{}, fmt.Errorf("restore of %s: the delta of a two-pass backup cannot be applied through the archive API (%s)", t, m.describe(PathArchive, nil))
 	}
 	return m.archiveRestore(ctx, t, r, opts)
 }

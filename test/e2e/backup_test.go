@@ -196,7 +196,7 @@ func TestBackup(t *testing.T) {
 
 	dir := p.backupPath(id)
 	m := p.manifest(id)
-	if m.FormatVersion != 1 || m.ID != id || m.Project != p.Name || m.CreatedAt.IsZero() ||
+	if m.FormatVersion != 2 || m.ID != id || m.Project != p.Name || m.CreatedAt.IsZero() ||
 		m.ToolVersion != TestVersion || m.EngineVersion == "" || m.Compression != "zstd" || !m.Stopped {
 		t.Errorf("manifest header: %+v", *m)
 	}

@@ -435,6 +435,18 @@ type source struct {
 	Bytes      int64             `json:"bytes"`
 	Files      int64             `json:"files"`
 	Entries    int64             `json:"entries"`
+	Delta      *delta            `json:"delta"`
+}
+
+// delta is a two-pass source's second archive (what changed since the hot copy began).
+type delta struct {
+	Archive string `json:"archive"`
+	SHA256  string `json:"sha256"`
+	Size    int64  `json:"archive_size"`
+	Bytes   int64  `json:"bytes"`
+	Files   int64  `json:"files"`
+	Entries int64  `json:"entries"`
+	Deleted int64  `json:"deleted"`
 }
 
 type mountRef struct {

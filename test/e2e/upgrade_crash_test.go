@@ -199,15 +199,32 @@ func childPID(t testing.TB, pid int) int {
 // TestUpgradeKilledMidArchive kills the plugin (SIGKILL) while it is writing the archive of
 // the data volume, in the middle of the stream, not at a phase boundary. The half-written
 // backup is incomplete (no manifest) and listed as such, status reports the interrupted
-// upgrade, and rollback brings back v1 with the data byte-identical.
+// upgrade, and rollback brings back v1 with the data byte-identical. With --one-pass the
+// archive is written stopped (journal phase backing-up); by default the kill hits pass one,
+// written while everything still runs (journal phase planned: nothing was stopped).
 func TestUpgradeKilledMidArchive(t *testing.T) {
 	t.Parallel()
-	bp := newBotProject(t, "kill-mid-archive", "")
+	for _, tc := range []struct {
+		name, phase string
+		args        []string
+	}{
+		{"one-pass", "backing-up", []string{"--one-pass"}},
+		{"two-pass", "planned", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			killMidArchive(t, tc.name, tc.phase, tc.args)
+		})
+	}
+}
+
+func killMidArchive(t *testing.T, name, phase string, args []string) {
+	bp := newBotProject(t, "kill-mid-archive-"+name, "")
 	bp.addBlob(bp.vol, "blob.bin", 200<<20)
 	c := prepareCrash(bp)
 
 	// The helper path streams more slowly than the host path: more time to hit the middle.
-	run := bp.maimStart([]string{"MAIM_NO_HOST_PATH=1"}, upgradeArgs...)
+	run := bp.maimStart([]string{"MAIM_NO_HOST_PATH=1"}, append(append([]string{}, upgradeArgs...), args...)...)
 	projDir := filepath.Join(bp.BackupDir, bp.Name)
 	var partial string
 	run.until(t, 3*time.Minute, "8 MiB of the data volume's archive", func() bool {
@@ -248,7 +265,7 @@ func TestUpgradeKilledMidArchive(t *testing.T) {
 	if row, ok := rowByID(bp.backups(), id); !ok || row.Status != "incomplete" {
 		t.Errorf("the interrupted backup %s is listed as %+v, want incomplete", id, row)
 	}
-	wantInterrupted(t, bp.project, "upgrade", "backing-up")
+	wantInterrupted(t, bp.project, "upgrade", phase)
 
 	mustOK(t, bp.maim(rollbackArgs...))
 	c.wantBackToV1(t, "rollback after kill -9 in the middle of the archive")

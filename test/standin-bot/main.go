@@ -21,6 +21,10 @@
 //   - with BOT_MAIBOT=0.12, adapter or 1.x it also plays one service of a MaiBot deployment
 //     (maibot.go): the .env file bind, the adapter's config, MaiBot.db's user_version moved
 //     forward and a newer one refused, the 0.x -> 1.x confirmation variable, required binds;
+//   - with BOT_CHURN=DIR[,DIR...] and a file DIR/churn-on present at start, it changes DIR
+//     without pause while it runs (writes, renames, truncations, deletions, a file rewritten
+//     with its size and mtime put back) and on SIGTERM stops, removes churn-on and exits:
+//     data changing all through a hot backup, quiet once stopped (churn.go);
 //   - SIGTERM and SIGINT stop it at once with exit 0.
 //
 // Subcommands: (none) run; "healthcheck"; "print-config" (effective config as JSON on stdout,
@@ -397,6 +401,8 @@ func serve(p paths, stdout, stderr io.Writer) int {
 		}
 		crash = time.After(after)
 	}
+	stopChurn := startChurn(os.Getenv("BOT_CHURN"), stderr)
+	defer stopChurn()
 	tick := time.NewTicker(healthRefresh)
 	defer tick.Stop()
 	for {

@@ -16,7 +16,8 @@ import (
 // with that error.
 type DirMover struct{ FailBackup map[string]error }
 
-// Backup writes a compressed tar of t.HostPath to w.
+// Backup writes a compressed tar of t.HostPath to w (pass one or two with opts.Record or
+// opts.Since).
 func (m DirMover) Backup(ctx context.Context, t volume.Target, w io.Writer, opts volume.BackupOptions) (archive.Stats, error) {
 	if err := m.FailBackup[filepath.Base(t.HostPath)]; err != nil {
 		return archive.Stats{}, err
@@ -25,21 +26,27 @@ func (m DirMover) Backup(ctx context.Context, t volume.Target, w io.Writer, opts
 	if err != nil {
 		return archive.Stats{}, err
 	}
-	st, err := archive.WriteTar(ctx, cw, t.HostPath, archive.WriteOptions{Excludes: opts.Excludes, Progress: opts.Progress})
+	st, err := archive.WriteTar(ctx, cw, t.HostPath, archive.WriteOptions{Excludes: opts.Excludes, Progress: opts.Progress,
+		Record: opts.Record, Since: opts.Since})
 	if cerr := cw.Close(); err == nil {
 		err = cerr
 	}
 	return st, err
 }
 
-// Restore makes t.HostPath exactly the compressed archive read from r.
+// Restore makes t.HostPath exactly the compressed archive read from r (applies it over the
+// base with opts.Delta).
 func (DirMover) Restore(ctx context.Context, t volume.Target, r io.Reader, opts volume.RestoreOptions) (archive.Stats, error) {
 	dr, err := archive.Decompress(r, opts.Compression)
 	if err != nil {
 		return archive.Stats{}, err
 	}
 	defer dr.Close()
-	return archive.Extract(ctx, dr, t.HostPath, archive.ExtractOptions{
+	extract := archive.Extract
+	if opts.Delta {
+		extract = archive.ApplyDelta
+	}
+	return extract(ctx, dr, t.HostPath, archive.ExtractOptions{
 		SameOwner: os.Geteuid() == 0, Excludes: opts.Excludes, Progress: opts.Progress,
 	})
 }

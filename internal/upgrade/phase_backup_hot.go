@@ -1,0 +1,64 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker/go-units"
+)
+
+// backupHotPhase is pass one of the two-pass backup: while everything still runs it begins
+// the upgrade's backup and archives every directory source as it is, recording what it read
+// (snapshot.HotPass); the backup phase, once stopped, then archives only what changed since,
+// so the downtime does not grow with the data. It changes nothing of the project and
+// records no journal phase of its own (planned: nothing stopped), so a crash or failure in
+// it is resolved as before the stop: what ran still runs, the begun backup (no manifest) is
+// dropped (on error here and by the upgrade's failure path; an interrupted one is an
+// incomplete backup, never restored). Skipped with --one-pass and when nothing runs.
+var backupHotPhase = phase[*txn]{
+	name:    "backup-hot",
+	journal: PhasePlanned,
+	skip: func(t *txn) string {
+		switch {
+		case t.opts.OnePass:
+			return "--one-pass: everything is archived with the services stopped"
+		case len(t.plan.running.Services) == 0:
+			return "nothing runs: one pass, nothing to stop"
+		}
+		return ""
+	},
+	describe: func(t *txn) string {
+		return fmt.Sprintf("while the services run, copy every data source (about %s) and record what was read; after the stop only the changes since are archived", units.HumanSize(float64(t.plan.BackupBytes)))
+	},
+	run: func(ctx context.Context, t *txn) error {
+		pl, err := t.m.Snapshots.PlanBackup(ctx, t.p, t.backupOptions())
+		if err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		t.m.logf("copying the data while the services run (pass one)")
+		if err := t.m.Snapshots.HotPass(ctx, t.p, pl); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		t.hot = pl
+		return nil
+	},
+}
+
+// backupOptions are the options of the upgrade's backup (both passes).
+func (t *txn) backupOptions() snapshot.BackupOptions {
+	plan := t.plan
+	info := &backup.UpgradeInfo{From: map[string]string{}, To: map[string]string{}}
+	for _, c := range plan.Changes {
+		info.From[c.Service], info.To[c.Service] = c.From(), c.To()
+	}
+	if plan.Adoption != nil {
+		info.Adopted = plan.Adoption.adoptedInfo()
+	}
+	return snapshot.BackupOptions{
+		Reason: "upgrade", Stopped: &plan.running, Upgrade: info,
+		Compression: t.opts.Compression, Level: t.opts.Level, ExtraFiles: plan.mergeFiles(),
+		IncludeHostPaths: t.opts.IncludeHostPaths, Sizes: plan.sizeMap(),
+	}
+}

@@ -1,0 +1,209 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/docker-maim/docker-maim/internal/testrig"
+)
+
+// churnCompose runs the stand-in bot changing its named volume and its bind dir all the time
+// (BOT_CHURN: writes, renames, truncations, deletions, a file rewritten with its size and
+// mtime put back) while it runs; stopped, it writes the digest of what it left
+// (churn-digest) and churns no more.
+const churnCompose = `services:
+  app:
+    image: {{bot:1.0.0}}
+    environment:
+      BOT_CHURN: /bot/data,/bot/bind
+    volumes:
+      - appdata:/bot/data
+      - ./bind:/bot/bind
+volumes:
+  appdata: {}
+`
+
+// churnDigest is the stand-in bot's ChurnDigest (test/standin-bot/churn.go), computed here
+// over restored data.
+func churnDigest(t testing.TB, root string) string {
+	t.Helper()
+	h := sha256.New()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fmt.Fprintf(h, "%q %v %d %d\n", rel, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			h.Write(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// wantChurnRestored: dir holds exactly what the churn left when the bot stopped.
+func wantChurnRestored(t testing.TB, what, dir string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "churn-digest"))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if got := churnDigest(t, filepath.Join(dir, "churn")); got != strings.TrimSpace(string(b)) {
+		t.Errorf("%s: %s/churn differs from what the bot left when it stopped (digest %s, the bot's %s)", what, dir, got, strings.TrimSpace(string(b)))
+	}
+}
+
+// scramble changes dir so that a restore has everything to put back.
+func scramble(t testing.TB, dir string) {
+	t.Helper()
+	must(t, os.RemoveAll(filepath.Join(dir, "churn")))
+	must(t, os.MkdirAll(filepath.Join(dir, "churn", "stray"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "churn", "f00"), []byte("stray"), 0o600))
+	must(t, os.WriteFile(filepath.Join(dir, "bulk", "b003"), []byte("short"), 0o644))
+}
+
+// seedBulk writes n files of 256 KiB (incompressible enough) under dir/bulk, so that pass
+// one takes a while.
+func seedBulk(t testing.TB, dir string, n int) {
+	t.Helper()
+	must(t, os.MkdirAll(filepath.Join(dir, "bulk"), 0o755))
+	buf := make([]byte, 256<<10)
+	for i := range n {
+		for j := range buf {
+			buf[j] = byte(i*31 + j*7 + j/251)
+		}
+		must(t, os.WriteFile(filepath.Join(dir, "bulk", fmt.Sprintf("b%03d", i)), buf, 0o644))
+	}
+}
+
+// TestBackupTwoPass: `docker maim backup` of a service that changes its named volume and its
+// bind dir without pause is two-pass by default: a hot copy, then, stopped, only the changes
+// (a delta per source, with deletions). Verify checks both archives; restoring it gives
+// exactly what the service left when it stopped (its own digest), and the same tree as a
+// cold `--one-pass` backup of that state.
+func TestBackupTwoPass(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	p := newProject(t, "twopass", churnCompose)
+	must(t, os.MkdirAll(p.Path("bind"), 0o755))
+	compose(t, p, "up", "-d", "--wait")
+	vol := p.volumeDir(p.Name + "_appdata")
+	for _, d := range []string{vol, p.Path("bind")} {
+		seedBulk(t, d, 40)
+		must(t, os.WriteFile(filepath.Join(d, "churn-on"), nil, 0o644))
+	}
+	compose(t, p, "restart", "app") // churns from now on, until its next stop
+
+	r := mustOK(t, p.maim("backup", "--format", "json"))
+	var res struct {
+		ID       string `json:"id"`
+		TwoPass  bool   `json:"two_pass"`
+		Downtime int64  `json:"downtime_ns"`
+	}
+	must(t, json.Unmarshal([]byte(r.Stdout), &res))
+	if !res.TwoPass || res.Downtime <= 0 {
+		t.Fatalf("backup result %s: want two-pass with a downtime", r.Stdout)
+	}
+	m := p.manifest(res.ID)
+	if m.FormatVersion != 2 {
+		t.Errorf("format version %d, want 2 (two-pass sources)", m.FormatVersion)
+	}
+	for _, name := range []string{"appdata", "./bind"} {
+		s := m.source(t, name)
+		if s.Delta == nil || s.Delta.Files == 0 || s.Delta.Deleted == 0 {
+			t.Fatalf("%s: %+v (delta %+v): want a delta holding the churn's changes and deletions", name, s, s.Delta)
+		}
+		for _, a := range []struct {
+			name, sum string
+			size      int64
+		}{{s.Archive, s.SHA256, s.Size}, {s.Delta.Archive, s.Delta.SHA256, s.Delta.Size}} {
+			if sum, n := fileSHA256(t, filepath.Join(p.backupPath(res.ID), a.name)); sum != a.sum || n != a.size {
+				t.Errorf("%s: sha256 %s size %d, manifest %s %d", a.name, sum, n, a.sum, a.size)
+			}
+		}
+	}
+	mustOK(t, p.maim("verify", res.ID))
+	// The churn stopped for good with the backup's stop: the data is quiet now.
+	for _, d := range []string{vol, p.Path("bind")} {
+		wantChurnRestored(t, "after the backup", d)
+	}
+	excl := []string{"starts.log", "effective.json", "data.json"}
+	quiet := testrig.TreeHash(t, vol, excl...) + testrig.TreeHash(t, p.Path("bind"))
+	cold := p.backup("--one-pass")
+	if cm := p.manifest(cold); cm.FormatVersion != 1 || cm.source(t, "appdata").Delta != nil {
+		t.Errorf("--one-pass: format %d, appdata %+v: want one archive per source", cm.FormatVersion, cm.source(t, "appdata"))
+	}
+
+	for _, id := range []string{res.ID, cold} {
+		scramble(t, vol)
+		scramble(t, p.Path("bind"))
+		mustOK(t, p.maim("restore", id, "--no-safety-backup"))
+		for _, d := range []string{vol, p.Path("bind")} {
+			wantChurnRestored(t, "restore of "+id, d)
+		}
+		if got := testrig.TreeHash(t, vol, excl...) + testrig.TreeHash(t, p.Path("bind")); got != quiet {
+			t.Errorf("restore of %s: the data differs from the quiet state both backups hold", id)
+		}
+	}
+	p.wantUpChangesNothing()
+}
+
+// TestUpgradeTwoPassRollback: an upgrade of a service that changes its data without pause
+// runs backup-hot before the stop (listed by --dry-run); the new version migrates the data
+// and crashes; the rollback restores the two-pass backup: the data is exactly what the old
+// version left when the upgrade stopped it.
+func TestUpgradeTwoPassRollback(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	bp := makeBotProject(t, "upgrade-twopass", "BOT_FAIL=crash-late\nBOT_FAIL_ON=2.0.0\n")
+	c := strings.Replace(fmt.Sprintf(botUpgradeCompose, bp.repo), "      BOT_FAIL_ON: ${BOT_FAIL_ON:-}\n", "      BOT_FAIL_ON: ${BOT_FAIL_ON:-}\n      BOT_CHURN: /bot/data\n", 1)
+	if !strings.Contains(c, "BOT_CHURN") {
+		t.Fatal("compose file without BOT_CHURN")
+	}
+	bp.WriteCompose(c)
+	bp.start()
+	vol := bp.volumeDir(bp.vol)
+	seedBulk(t, vol, 20)
+	must(t, os.WriteFile(filepath.Join(vol, "churn-on"), nil, 0o644))
+	compose(t, bp.project, "restart", "bot")
+	bp.setEnv("BOT_VERSION", "2.0.0")
+
+	dry := mustOK(t, bp.maim(append(upgradeArgs, "--dry-run", "--format", "json")...))
+	if !strings.Contains(dry.Stdout, `"name": "backup-hot"`) && !strings.Contains(dry.Stdout, `"name":"backup-hot"`) {
+		t.Fatalf("the dry run does not list backup-hot: %s", dry.Stdout)
+	}
+	r := bp.maim(upgradeArgs...)
+	if r.Code != 10 {
+		t.Fatalf("want exit 10 (failed and rolled back): %s", r)
+	}
+	id := regexpFind(t, `upgrade failed and was rolled back to backup (\S+): the project runs as before`, r.Stdout)
+	if s := bp.manifest(id).source(t, "botdata"); s.Delta == nil || s.Delta.Files == 0 {
+		t.Fatalf("botdata in the upgrade's backup: %+v (delta %+v): want two passes", s, s.Delta)
+	}
+	bp.wantBot("1.0.0")
+	_, dir := bp.data()
+	if d := readDataJSON(t, dir); d.Schema != 1 || len(d.Migrations) != 0 {
+		t.Errorf("data.json after the rollback: %+v", d)
+	}
+	wantChurnRestored(t, "after the rollback", vol)
+	bp.wantNoJournal()
+}
