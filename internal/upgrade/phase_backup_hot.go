@@ -38,6 +38,11 @@ var backupHotPhase = phase[*txn]{
 			return fmt.Errorf("backup: %w", err)
 		}
 		t.m.logf("copying the data while the services run (pass one)")
+		if t.m.Progress != nil {
+			// The journal stays planned (nothing to undo), but for whoever watches this is
+			// the backup: its lines say backing-up, as pass two's do.
+			t.m.Progress.SetPhase(string(PhaseBackingUp))
+		}
 		if err := t.m.Snapshots.HotPass(ctx, t.p, pl); err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}

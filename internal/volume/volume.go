@@ -532,6 +532,11 @@ func (m *EngineMover) HelperSize(ctx context.Context, t Target, excludes []strin
 	if err := t.validate(); err != nil {
 		return 0, err
 	}
+	// Never mount a volume that is not there: the engine would create it, without the
+	// labels compose gives its volumes (a restore after `docker compose down -v`).
+	if err := m.checkSource(ctx, t); err != nil {
+		return 0, err
+	}
 	p, _, _, err := m.pickFor1(ctx, t, false)
 	if err != nil {
 		return 0, err

@@ -268,8 +268,21 @@ volumes:
 	if rows := parseRows(t, mustOK(t, p.maim("--backup-dir", small, "backups", "--format", "json"))); len(rows) != 0 {
 		t.Errorf("backups after a failed backup: %+v", rows)
 	}
+	// Two passes (the default): the disk fills in pass one, while everything runs, so the
+	// app was never stopped.
+	if c := p.containers()["app"]; !c.State.Running || c.State.StartedAt != before {
+		t.Errorf("app was stopped by a backup that failed before the stop, or is not running: %+v", c.State)
+	}
+	// One pass: the disk fills with the app stopped; it is started again.
+	r = p.maim("--backup-dir", small, "backup", "--one-pass")
+	if r.Code == 0 || !strings.Contains(lastLine(r.Stderr), "no space left") {
+		t.Fatalf("--one-pass: a backup bigger than its disk: %s", r)
+	}
 	if c := p.containers()["app"]; !c.State.Running || c.State.StartedAt == before {
-		t.Errorf("app is not running again after the failed backup (or was never stopped): %+v", c.State)
+		t.Errorf("app is not running again after the failed --one-pass backup (or was never stopped): %+v", c.State)
+	}
+	if rows := parseRows(t, mustOK(t, p.maim("--backup-dir", small, "backups", "--format", "json"))); len(rows) != 0 {
+		t.Errorf("backups after a failed --one-pass backup: %+v", rows)
 	}
 	// with room, the same backup works and is indeed bigger than the tmpfs
 	id := p.backup()
