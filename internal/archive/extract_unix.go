@@ -19,6 +19,46 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// readAll applies every entry from h on (rd's first, already read) to the end of the
+// archive, checks the archive was not cut off, reads its tail and waits for the writer pool.
+// Global headers go to global (nil: ignored): the delta's deletion list travels in them.
+func (x *extractor) readAll(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.Header, global func(*tar.Header)) error {
+	var contentEnd int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if h.Typeflag == tar.TypeXGlobalHeader {
+			if global != nil {
+				global(h)
+			}
+		} else {
+			if err := x.entry(h, rd); err != nil {
+				return x.failed(err)
+			}
+			if err := x.pool.Err(); err != nil {
+				return x.failed(err)
+			}
+		}
+		contentEnd = tr.n
+		var err error
+		h, err = rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("archive: %w", err)
+		}
+	}
+	if !tr.sawTrailer(contentEnd) {
+		return errTruncated
+	}
+	if err := drain(tr); err != nil {
+		return x.failed(fmt.Errorf("archive: %w", err))
+	}
+	return x.pool.close()
+}
+
 // extractDir applies a directory archive whose first entry h was read from rd.
 func extractDir(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.Header, dest string, opts ExtractOptions) (Stats, error) {
 	x, err := newExtractor(ctx, dest, opts)
@@ -26,35 +66,7 @@ func extractDir(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.H
 		return Stats{}, err
 	}
 	defer x.close()
-	var contentEnd int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return x.stats, err
-		}
-		if h.Typeflag != tar.TypeXGlobalHeader {
-			if err := x.entry(h, rd); err != nil {
-				return x.stats, x.failed(err)
-			}
-			if err := x.pool.Err(); err != nil {
-				return x.stats, x.failed(err)
-			}
-		}
-		contentEnd = tr.n
-		h, err = rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return x.stats, fmt.Errorf("archive: %w", err)
-		}
-	}
-	if !tr.sawTrailer(contentEnd) {
-		return x.stats, errTruncated
-	}
-	if err := drain(tr); err != nil {
-		return x.stats, x.failed(fmt.Errorf("archive: %w", err))
-	}
-	if err := x.pool.close(); err != nil {
+	if err := x.readAll(ctx, tr, rd, h, nil); err != nil {
 		return x.stats, err
 	}
 	if err := x.prune(); err != nil {
@@ -672,37 +684,7 @@ func ApplyDelta(ctx context.Context, r io.Reader, dest string, opts ExtractOptio
 	defer x.close()
 	x.stats.Delta = true
 	var deleted []string
-	var contentEnd int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return x.stats, err
-		}
-		if h.Typeflag == tar.TypeXGlobalHeader {
-			deleted = append(deleted, deletedIn(h)...)
-		} else {
-			if err := x.entry(h, rd); err != nil {
-				return x.stats, x.failed(err)
-			}
-			if err := x.pool.Err(); err != nil {
-				return x.stats, x.failed(err)
-			}
-		}
-		contentEnd = tr.n
-		h, err = rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return x.stats, fmt.Errorf("archive: %w", err)
-		}
-	}
-	if !tr.sawTrailer(contentEnd) {
-		return x.stats, errTruncated
-	}
-	if err := drain(tr); err != nil {
-		return x.stats, x.failed(fmt.Errorf("archive: %w", err))
-	}
-	if err := x.pool.close(); err != nil {
+	if err := x.readAll(ctx, tr, rd, h, func(g *tar.Header) { deleted = append(deleted, deletedIn(g)...) }); err != nil {
 		return x.stats, err
 	}
 	x.dropParent()
