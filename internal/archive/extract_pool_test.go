@@ -161,7 +161,7 @@ func TestExtractDuplicatesAcrossWriters(t *testing.T) {
 		if err := unix.Lstat(filepath.Join(dest, rel), &st); err != nil {
 			t.Fatal(err)
 		}
-		if st.Mode&unix.S_IFMT != typ || (typ == unix.S_IFREG && st.Size != size) {
+		if uint32(st.Mode)&unix.S_IFMT != typ || (typ == unix.S_IFREG && st.Size != size) {
 			t.Errorf("%s: mode %o size %d, want type %o size %d", rel, st.Mode, st.Size, typ, size)
 		}
 	}
