@@ -274,3 +274,69 @@ func TestVerifySources(t *testing.T) {
 		})
 	}
 }
+
+// CheckHashes, the check a restore makes before it touches anything, catches every change
+// to an archive's bytes (flipped, truncated, missing) and reads only the sources asked
+// for; counts are left to the extraction, which compares its own with the manifest.
+func TestCheckHashes(t *testing.T) {
+	for _, c := range compressions {
+		t.Run(string(c), func(t *testing.T) {
+			s := newStore(t)
+			e := realBackup(t, s, c)
+			dir, file := e.Manifest.Sources[0], e.Manifest.Sources[1]
+			if err := s.CheckHashes(e, nil); err != nil {
+				t.Fatalf("intact: %v", err)
+			}
+			counts := e
+			counts.Manifest = cloneManifest(e.Manifest)
+			counts.Manifest.Sources[0].Entries++
+			if err := s.CheckHashes(counts, nil); err != nil {
+				t.Fatalf("counts are the extraction's to check, got %v", err)
+			}
+
+			path := filepath.Join(e.Dir, dir.Archive)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 0x01
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if ve := asVerifyError(t, s.CheckHashes(e, nil)); ve.File != dir.Archive || !strings.Contains(ve.Reason, "sha256") {
+				t.Fatalf("flipped byte: %+v", ve)
+			}
+			// only the sources asked for are read
+			if err := s.CheckHashes(e, []string{file.Name}); err != nil {
+				t.Fatalf("the intact source alone: %v", err)
+			}
+			if ve := asVerifyError(t, s.CheckHashes(e, []string{"nope"})); !strings.Contains(ve.Error(), "nope") {
+				t.Fatalf("unknown source: %+v", ve)
+			}
+
+			if err := os.Truncate(path, dir.ArchiveSize-1); err != nil {
+				t.Fatal(err)
+			}
+			if ve := asVerifyError(t, s.CheckHashes(e, nil)); ve.File != dir.Archive || !strings.Contains(ve.Reason, "bytes") {
+				t.Fatalf("truncated: %+v", ve)
+			}
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if ve := asVerifyError(t, s.CheckHashes(e, nil)); ve.File != dir.Archive {
+				t.Fatalf("missing: %+v", ve)
+			}
+			inc := e
+			inc.Status = StatusIncomplete
+			if err := s.CheckHashes(inc, nil); err == nil || !strings.Contains(err.Error(), "incomplete") {
+				t.Fatalf("incomplete backup: %v", err)
+			}
+		})
+	}
+}
+
+func cloneManifest(m *Manifest) *Manifest {
+	c := *m
+	c.Sources = append([]Source(nil), m.Sources...)
+	return &c
+}

@@ -110,7 +110,7 @@ func (pl *RestorePlan) Targets() []project.Source {
 }
 
 // Restore makes the project's data sources equal to a backup. Order of work:
-// verify the backup and plan where each source goes, the backup dir guard included
+// check the backup's archives against the manifest's hashes and plan where each source goes, the backup dir guard included
 // (refuse on failure, before touching anything); take a safety backup of everything about
 // to be replaced; restore each source (parents before nested paths); if that fails, put
 // the safety backup back. The caller has stopped what runs (opts.Stopped) and starts it
@@ -122,8 +122,8 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	if err != nil {
 		return nil, err
 	}
-	s.event("verifying backup " + entry.ID)
-	if err := s.Store.Verify(entry, nil); err != nil {
+	s.event("checking backup " + entry.ID)
+	if err := s.Store.CheckHashes(entry, opts.Sources); err != nil {
 		return nil, fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
 	}
 	plan, err := s.PlanRestore(ctx, p, entry, opts)

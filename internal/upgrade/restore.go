@@ -99,8 +99,8 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	if chosen != "" {
 		m.logf("restoring backup %s: %s", entry.ID, chosen)
 	}
-	m.logf("verifying backup %s", entry.ID)
-	if err := m.Store.Verify(entry, nil); err != nil {
+	m.logf("checking backup %s", entry.ID)
+	if err := m.Store.CheckHashes(entry, opts.Sources); err != nil {
 		return nil, fmt.Errorf("%w: %v; nothing was changed", snapshot.ErrVerify, err)
 	}
 	sopts := snapshot.RestoreOptions{ID: entry.ID, Sources: opts.Sources, ToRecordedPaths: opts.ToRecordedPaths}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -272,5 +273,61 @@ func TestBackupsListAndVerify(t *testing.T) {
 	}
 	if rows := p.backups(); len(rows) != 3 {
 		t.Errorf("a refused restore made a backup: %+v", rows)
+	}
+}
+
+// TestRestoreMiscountedBackup: a restore checks only the archives' hashes before it
+// touches anything and leaves the counts to its own extraction. A backup whose archives
+// are intact but whose manifest disagrees with them (the writer got it wrong) fails after
+// the first source was written: the safety backup puts everything back, and what ran runs.
+// verify, which reads every archive whole, names the same backup beforehand.
+func TestRestoreMiscountedBackup(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	p := newProject(t, "miscount", optsCompose)
+	compose(t, p, "up", "-d", "--wait")
+	seedData(t, p.Path("config"))
+	id := p.backup()
+	vol := p.volumeDir(p.Name + "_appdata")
+
+	// the source a restore writes last (parents first: shortest host path first)
+	m := p.manifest(id)
+	last := m.Sources[0]
+	for _, s := range m.Sources {
+		if len(s.HostPath) >= len(last.HostPath) {
+			last = s
+		}
+	}
+	path := filepath.Join(p.backupPath(id), "manifest.json")
+	b, err := os.ReadFile(path)
+	must(t, err)
+	var raw map[string]any
+	must(t, json.Unmarshal(b, &raw))
+	for _, s := range raw["sources"].([]any) {
+		if s := s.(map[string]any); s["name"] == last.Name {
+			s["entries"] = s["entries"].(float64) + 1
+		}
+	}
+	b, err = json.MarshalIndent(raw, "", "  ")
+	must(t, err)
+	must(t, os.WriteFile(path, b, 0o600))
+	wantFail(t, p.maim("verify", id), 3, "entries")
+
+	damage(t, p.Path("config"))
+	writeTree(t, vol, map[string]string{"marker": "after the backup"})
+	compose(t, p, "stop")
+	cfg, data := testrig.TreeHash(t, p.Path("config")), testrig.TreeHash(t, vol, "starts.log")
+	compose(t, p, "start")
+
+	r := p.maim("restore", id)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "manifest says") || !strings.Contains(r.Stderr, "put back from safety backup") {
+		t.Fatalf("restore of a miscounted backup: %s", r)
+	}
+	if !p.containers()["app"].State.Running {
+		t.Errorf("app does not run after the put-back")
+	}
+	compose(t, p, "stop")
+	if testrig.TreeHash(t, p.Path("config")) != cfg || testrig.TreeHash(t, vol, "starts.log") != data {
+		t.Errorf("the safety backup did not put the data back as it was")
 	}
 }
