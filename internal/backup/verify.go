@@ -66,8 +66,8 @@ func (s Store) VerifySources(e Entry, names []string, progress func(src Source, 
 // everything a second time. A backup the writer itself got wrong is caught by that
 // comparison, after the safety backup.
 func (s Store) CheckHashes(e Entry, names []string) error {
-	if e.Status != StatusComplete {
-		return &VerifyError{Backup: e.ID, Reason: string(e.Status) + ": " + e.Problem}
+	if err := e.CheckComplete(); err != nil {
+		return err
 	}
 	srcs := e.Manifest.Sources
 	if len(names) > 0 {
@@ -89,6 +89,15 @@ func (s Store) CheckHashes(e Entry, names []string) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// CheckComplete fails for a backup that is not complete (incomplete, corrupt): one that
+// has no manifest to read, or a listing that already found it damaged.
+func (e Entry) CheckComplete() error {
+	if e.Status != StatusComplete || e.Manifest == nil {
+		return &VerifyError{Backup: e.ID, Reason: string(e.Status) + ": " + e.Problem}
 	}
 	return nil
 }

@@ -34,7 +34,7 @@ const progressInterval = 200 * time.Millisecond
 // Main is the in-container side, run as `maim-helper ARGS...` with args being ARGS:
 //
 //	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [--index-out|--since-stdin] [DIRECT] PATH
-//	restore --compression zstd|gzip|none [--exclude PATTERN]... [--delta] [DIRECT] PATH
+//	restore --compression zstd|gzip|none [--exclude PATTERN]... [--delta] [--await-go] [DIRECT] PATH
 //	measure [--exclude PATTERN]... PATH
 //
 // Two-pass backups: --index-out makes backup pass one (it also writes the index of what it
@@ -58,6 +58,11 @@ const progressInterval = 200 * time.Millisecond
 // host fsyncs and renames), truncating it: never created here, so it keeps the owner and mode
 // the host user created it with (also under a user-namespaced engine, where a chown to the
 // host's uid would be wrong); restore --in FILE reads the archive from FILE.
+//
+// restore --await-go touches nothing until its stdin starts with GoAhead: the host sends it
+// once its own check of the archive passed, so the container starts while that check runs.
+// Anything else (the host closed stdin: the check failed) exits with ExitNoGoAhead, nothing
+// touched. In stream mode the archive follows the go-ahead on stdin.
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -87,7 +92,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	marker := fs.String("marker", "", "file the host wrote into the mounted backup dir")
 	token := fs.String("token", "", "what the marker file holds")
 	var file string
-	var indexOut, sinceStdin, delta bool
+	var indexOut, sinceStdin, delta, awaitGo bool
 	switch args[0] {
 	case "backup":
 		fs.IntVar(&level, "level", 0, "compression level (0: codec default)")
@@ -99,6 +104,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.Var(&excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
 		fs.StringVar(&file, "in", "", "file to read the archive from instead of stdin")
 		fs.BoolVar(&delta, "delta", false, "apply a delta over the extracted base")
+		fs.BoolVar(&awaitGo, "await-go", false, "touch nothing before stdin starts with the go-ahead")
 	case "measure":
 		fs.Var(&excludes, "exclude", "pattern to leave out (repeatable)")
 	default:
@@ -131,6 +137,12 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err := CheckMarker(*marker, *token); err != nil {
 			rep.send(Msg{Error: err.Error(), NotVisible: true})
 			return ExitNotVisible
+		}
+	}
+	if awaitGo {
+		got := make([]byte, len(GoAhead))
+		if _, err := io.ReadFull(stdin, got); err != nil || string(got) != GoAhead {
+			return fail(ExitNoGoAhead, errors.New("the host gave no go-ahead; nothing was touched"))
 		}
 	}
 	var f *os.File
@@ -258,6 +270,13 @@ func restore(ctx context.Context, dest string, stdin io.Reader, c archive.Compre
 
 // ExitNotVisible is the exit code when the marker file is not what the host wrote.
 const ExitNotVisible = 3
+
+// ExitNoGoAhead is the exit code of a restore --await-go whose stdin did not start with
+// GoAhead: the host's check of the archive failed and nothing was touched.
+const ExitNoGoAhead = 4
+
+// GoAhead is what restore --await-go waits for on stdin before it touches anything.
+const GoAhead = "go\n"
 
 // CheckMarker says whether the file at path holds exactly token: the host wrote it into its
 // backup dir just before, so a mismatch means the dir mounted here is not the host's (a

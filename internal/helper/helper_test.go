@@ -60,3 +60,69 @@ func TestMarkerMismatchTouchesNothing(t *testing.T) {
 		t.Errorf("the helper created the --out file")
 	}
 }
+
+// TestAwaitGo: restore --await-go touches nothing until stdin starts with GoAhead. Without
+// it (the host closed stdin, or sent something else) it exits with ExitNoGoAhead and the
+// target is as it was; with it, the archive after it (stream mode) or in --in (direct
+// mode) is restored.
+func TestAwaitGo(t *testing.T) {
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "data.txt"), []byte("from the backup\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var archive bytes.Buffer
+	var stderr bytes.Buffer
+	if code := Run(context.Background(), []string{"backup", src}, nil, &archive, &stderr); code != 0 {
+		t.Fatalf("backup: exit %d: %s", code, stderr.String())
+	}
+	in := filepath.Join(t.TempDir(), "a.tar.zst")
+	if err := os.WriteFile(in, archive.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := func() string {
+		dst := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dst, "old.txt"), []byte("current\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dst
+	}
+	untouched := func(dst string) bool {
+		b, err := os.ReadFile(filepath.Join(dst, "old.txt"))
+		_, gone := os.Stat(filepath.Join(dst, "data.txt"))
+		return err == nil && string(b) == "current\n" && gone != nil
+	}
+	for name, stdin := range map[string][]byte{"closed": nil, "short": []byte("g"), "other": []byte("no\n"), "archive-only": archive.Bytes()} {
+		for _, direct := range []bool{false, true} {
+			dst := target()
+			args := []string{"restore", "--await-go", dst}
+			if direct {
+				args = []string{"restore", "--await-go", "--in", in, dst}
+			}
+			var e bytes.Buffer
+			if code := Run(context.Background(), args, bytes.NewReader(stdin), nil, &e); code != ExitNoGoAhead {
+				t.Errorf("%s, direct=%v: exit %d (%s), want %d", name, direct, code, e.String(), ExitNoGoAhead)
+			}
+			if !untouched(dst) {
+				t.Errorf("%s, direct=%v: the target was touched", name, direct)
+			}
+		}
+	}
+	for _, direct := range []bool{false, true} {
+		dst := target()
+		stdin := append([]byte(GoAhead), archive.Bytes()...)
+		args := []string{"restore", "--await-go", dst}
+		if direct {
+			stdin, args = []byte(GoAhead), []string{"restore", "--await-go", "--in", in, dst}
+		}
+		var e bytes.Buffer
+		if code := Run(context.Background(), args, bytes.NewReader(stdin), nil, &e); code != 0 {
+			t.Fatalf("direct=%v: exit %d: %s", direct, code, e.String())
+		}
+		if b, err := os.ReadFile(filepath.Join(dst, "data.txt")); err != nil || string(b) != "from the backup\n" {
+			t.Errorf("direct=%v: not restored: %q, %v", direct, b, err)
+		}
+		if _, err := os.Stat(filepath.Join(dst, "old.txt")); err == nil {
+			t.Errorf("direct=%v: the restore is not exact", direct)
+		}
+	}
+}

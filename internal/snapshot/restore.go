@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
@@ -73,6 +74,29 @@ type RestorePlan struct {
 	// TargetSizes are the sizes of Targets as they are now, set by MeasureTargets before
 	// anything stops: the safety backup's progress totals.
 	TargetSizes map[string]int64
+	// Ready, when set, is the check of the archives (StartCheck): every write of
+	// RestorePlanned waits for it, so it may still run while the restore gets ready.
+	Ready func() error
+}
+
+// StartCheck checks, in the background, the archives a restore of the named sources of
+// entry reads (all when names is empty) against the manifest's hashes (Store.CheckHashes).
+// It overlaps the work that changes nothing: planning, and starting the helper container,
+// which waits for the go-ahead. The returned func waits for the check; its error wraps
+// ErrVerify. A backup that is not complete fails at once (no manifest to plan from). Call it before anything changes that the restore cannot take back unasked:
+// stopping services, a safety backup.
+func (s *Service) StartCheck(entry backup.Entry, names []string) (func() error, error) {
+	if err := entry.CheckComplete(); err != nil {
+		return nil, fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Store.CheckHashes(entry, names) }()
+	return sync.OnceValue(func() error {
+		if err := <-done; err != nil {
+			return fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
+		}
+		return nil
+	}), nil
 }
 
 // MeasureTargets measures what a safety backup of plan will archive (Targets), with the
@@ -123,13 +147,15 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		return nil, err
 	}
 	s.event("checking backup " + entry.ID)
-	if err := s.Store.CheckHashes(entry, opts.Sources); err != nil {
-		return nil, fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
-	}
-	plan, err := s.PlanRestore(ctx, p, entry, opts)
+	ready, err := s.StartCheck(entry, opts.Sources)
 	if err != nil {
 		return nil, err
 	}
+	plan, err := s.PlanRestore(ctx, p, entry, opts)
+	if err != nil {
+		return nil, errors.Join(err, ready())
+	}
+	plan.Ready = ready
 	res = &RestoreResult{Backup: entry.Manifest, Skipped: plan.Skipped}
 	if !opts.NoSafetyBackup {
 		s.MeasureTargets(ctx, plan)
@@ -141,6 +167,9 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 
 	var safety *backup.Manifest
 	if !opts.NoSafetyBackup {
+		if err := ready(); err != nil {
+			return nil, err
+		}
 		if safety, err = s.SafetyBackup(ctx, p, plan, running, opts.Compression); err != nil {
 			return nil, fmt.Errorf("safety backup failed, nothing was restored: %w", err)
 		}
@@ -194,7 +223,7 @@ func (s *Service) RestorePlanned(ctx context.Context, plan *RestorePlan) ([]stri
 	defer s.phase("restoring")()
 	var done []string
 	for _, it := range plan.Items {
-		if err := s.restoreItem(ctx, plan.Entry, it); err != nil {
+		if err := s.restoreItem(ctx, plan.Entry, it, plan.Ready); err != nil {
 			return done, fmt.Errorf("restoring %s: %w", it.From.Name, err)
 		}
 		done = append(done, it.From.Name)
@@ -375,7 +404,7 @@ func sortedSources(in []backup.Source) []backup.Source {
 	return out
 }
 
-func (s *Service) restoreItem(ctx context.Context, e backup.Entry, it RestoreItem) error {
+func (s *Service) restoreItem(ctx context.Context, e backup.Entry, it RestoreItem, ready func() error) error {
 	src, to := it.From, it.To
 	f, err := e.Open(src)
 	if err != nil {
@@ -386,22 +415,30 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, it RestoreIte
 	if err != nil {
 		comp = archive.DetectCompression(src.Archive)
 	}
-	ropts := volume.RestoreOptions{Compression: comp, Excludes: e.Manifest.Excludes}
+	if ready == nil {
+		ready = func() error { return nil }
+	}
+	ropts := volume.RestoreOptions{Compression: comp, Excludes: e.Manifest.Excludes, Ready: ready}
 	task := s.task("restore "+src.Name, src.Name, src.Bytes)
 	ropts.Progress = task.Add
 	var st archive.Stats
 	t, ok := TargetOf(to)
 	switch {
 	case to.Kind == project.KindProjectFile:
-		st, err = hostRestore(ctx, to.HostPath, f, comp, task.Add)
+		if err = ready(); err == nil {
+			st, err = hostRestore(ctx, to.HostPath, f, comp, task.Add)
+		}
 	case !ok:
 		err = fmt.Errorf("%s is a %s: docker-maim never restores one", to.Name, to.Kind)
 	case t.Kind == volume.KindVolume:
-		if err = s.ensureVolume(ctx, it); err == nil {
+		if err = s.ensureVolume(ctx, it, ready); err == nil {
 			st, err = s.Mover.Restore(ctx, t, f, ropts)
 		}
 	default:
 		st, err = s.Mover.Restore(ctx, t, f, ropts)
+	}
+	if rerr := ready(); rerr != nil && err == nil {
+		err = rerr // a Mover that did not wait for it: the check still decides
 	}
 	task.Done(err)
 	if err != nil {
@@ -440,17 +477,20 @@ func (s *Service) restoreDelta(ctx context.Context, e backup.Entry, it RestoreIt
 	return nil
 }
 
-// ensureVolume creates a missing volume with the driver and options the compose file
+// ensureVolume creates a missing volume, once ready passed, with the driver and options the compose file
 // declares and the backup's labels. The compose config-hash label is left off: compose
 // accepts a volume that carries the project and volume labels and no hash, but deletes one
 // whose hash disagrees.
-func (s *Service) ensureVolume(ctx context.Context, it RestoreItem) error {
+func (s *Service) ensureVolume(ctx context.Context, it RestoreItem, ready func() error) error {
 	name := it.To.VolumeName
 	_, err := s.Engine.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
 	if err == nil {
 		return nil
 	}
 	if !isNotFound(err) {
+		return err
+	}
+	if err := ready(); err != nil {
 		return err
 	}
 	labels := maps.Clone(it.From.Labels)

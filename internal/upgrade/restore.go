@@ -99,28 +99,38 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	if chosen != "" {
 		m.logf("restoring backup %s: %s", entry.ID, chosen)
 	}
+	// The archives' hashes are checked while the restore gets ready; nothing stops, and no
+	// safety backup is taken, before the check passed. With neither, the first write waits
+	// for it (a helper container is already started then, waiting for the go-ahead).
 	m.logf("checking backup %s", entry.ID)
-	if err := m.Store.CheckHashes(entry, opts.Sources); err != nil {
-		return nil, fmt.Errorf("%w: %v; nothing was changed", snapshot.ErrVerify, err)
+	ready, err := m.Snapshots.StartCheck(entry, opts.Sources)
+	if err != nil {
+		return nil, err
 	}
 	sopts := snapshot.RestoreOptions{ID: entry.ID, Sources: opts.Sources, ToRecordedPaths: opts.ToRecordedPaths}
 	plan, err := m.Snapshots.PlanRestore(ctx, p, entry, sopts)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, ready())
 	}
+	plan.Ready = ready
 	res.Skipped = plan.Skipped
 	for _, s := range plan.Skipped {
 		m.logf("not restored: %s", s)
 	}
 	running, err := p.RunningContainers(ctx, m.Engine)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, ready())
 	}
 	if err := m.recordedImagesPresent(ctx, p, entry.Manifest, plan); err != nil {
-		return nil, err
+		return nil, errors.Join(err, ready())
 	}
 	if !opts.NoSafetyBackup {
 		m.Snapshots.MeasureTargets(ctx, plan) // the safety backup's totals, before anything stops
+	}
+	if len(running.Services) > 0 || !opts.NoSafetyBackup {
+		if err := ready(); err != nil {
+			return nil, err
+		}
 	}
 	start := time.Now().UTC()
 	jr := &Journal{
@@ -165,6 +175,11 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		return res, err
 	}
 	res.Restored, err = m.Snapshots.RestorePlanned(ctx, plan)
+	if err != nil && errors.Is(err, snapshot.ErrVerify) && len(res.Restored) == 0 && len(running.Services) == 0 && jr.BackupID == "" {
+		// The check failed while the first source got ready: nothing ran, nothing was written.
+		_ = journals.Finish(Record{Op: OpRestore, Result: string(OutcomeRefused), Started: start, BackupID: entry.ID, Error: err.Error()})
+		return nil, err
+	}
 	if err != nil {
 		return res, m.restoreFailed(ctx, p, jr, running, err)
 	}

@@ -3,6 +3,7 @@ package volume
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,3 +166,84 @@ type fakeHostClient struct {
 }
 
 func (f fakeHostClient) DaemonHost() string { return f.host }
+
+// TestRestoreWaitsForReady: every path waits for RestoreOptions.Ready before it changes the
+// target. A helper is already running while Ready is asked (the caller's check of the
+// archive overlaps the container's start), and a Ready that fails leaves the target as it
+// was, returns that error, and leaves no helper behind.
+func TestRestoreWaitsForReady(t *testing.T) {
+	noLeftovers(t)
+	src := filepath.Join(tempDir(t), "src")
+	fillRich(t, src)
+	file, _, _ := backupToRepo(t, newMover(t, PathHelper), bind(src))
+	want := hostTree(t, src)
+	checkFailed := errors.New("the check of the archive failed")
+	type mode struct {
+		name   string
+		path   Path
+		stream string // EnvHelperStream
+	}
+	modes := []mode{{"helper-direct", PathHelper, ""}, {"helper-stream", PathHelper, "1"}, {"archive", PathArchive, ""}}
+	for _, p := range hostPaths(t) {
+		modes = append(modes, mode{"host", p, ""})
+	}
+	for _, md := range modes {
+		t.Run(md.name, func(t *testing.T) {
+			t.Setenv(EnvHelperStream, md.stream)
+			m := newMover(t, md.path)
+			helper := newMover(t, PathHelper)
+			junk := filepath.Join(tempDir(t), "junk")
+			fillJunk(t, junk)
+			if md.path == PathArchive { // it cannot delete at the top of a target (see roundTrip)
+				must(t, os.RemoveAll(filepath.Join(junk, "extra")))
+				must(t, os.Remove(filepath.Join(junk, "extra-link")))
+				writeFile(t, filepath.Join(junk, "a/b/extra/file"), []byte("not in the archive"), 0o644, 0, 0)
+			}
+			junkData, _ := backupBytes(t, helper, bind(junk), BackupOptions{})
+
+			for _, fail := range []bool{true, false} {
+				v := newVolume(t)
+				restoreBytes(t, helper, vol(v), junkData, RestoreOptions{})
+				before := volumeTree(t, helper, v)
+				calls, running := 0, 0
+				ready := func() error {
+					calls++
+					res, err := engine(t).ContainerList(ctxT(t), client.ContainerListOptions{
+						Filters: make(client.Filters).Add("label", LabelHelper+"="+LabelValueContainer).Add("volume", v).Add("status", "running"),
+					})
+					must(t, err)
+					running = len(res.Items)
+					if fail {
+						return checkFailed
+					}
+					return nil
+				}
+				f, err := os.Open(file)
+				must(t, err)
+				_, err = m.Restore(ctxT(t), vol(v), f, RestoreOptions{Ready: ready})
+				f.Close()
+				if calls != 1 {
+					t.Errorf("fail=%v: Ready asked %d times, want once", fail, calls)
+				}
+				if md.path == PathHelper && running != 1 {
+					t.Errorf("fail=%v: %d helpers running while Ready was asked, want the one waiting for it", fail, running)
+				}
+				if fail {
+					if !errors.Is(err, checkFailed) {
+						t.Fatalf("restore with a failing Ready: %v, want its error", err)
+					}
+					assertSameTree(t, before, volumeTree(t, helper, v), cmpOpts{})
+				} else {
+					if err != nil {
+						t.Fatalf("restore: %v", err)
+					}
+					// The engine's archive endpoint keeps mtimes to the second and no user xattrs.
+					assertSameTree(t, want, volumeTree(t, helper, v), cmpOpts{secondMtime: md.path == PathArchive, noXattrs: md.path == PathArchive})
+				}
+				if left := leftoverContainers(t); len(left) > 0 {
+					t.Errorf("fail=%v: helpers left: %v", fail, left)
+				}
+			}
+		})
+	}
+}

@@ -122,7 +122,7 @@ func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, 
 		args = append(args, "--exclude", ex)
 	}
 	args = append(args, p)
-	h := helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, progress: opts.Progress}
+	h := helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, progress: opts.Progress, ready: opts.Ready}
 	why := "the archive is not a local file"
 	if file, size, ok := localSource(r); ok {
 		if why = m.directBlocked(filepath.Dir(file)); why == "" {
@@ -227,6 +227,32 @@ type helperRun struct {
 	direct   bool          // the archive is in the bind-mounted backup dir, not on stdin/stdout
 	result   *helperResult // filled in when set
 	index    *bytes.Buffer // nil: no index expected; else receives the helper's {"index"} pieces
+	// ready (restores only), when set, gates the helper: it starts with --await-go and
+	// touches nothing until the first bytes on its stdin are the go-ahead, sent once ready
+	// returns nil. An error closes stdin instead; the helper exits untouched and runHelper
+	// returns that error.
+	ready func() error
+}
+
+// goAhead is what a helper started with --await-go waits for on stdin (helper.GoAhead).
+var goAhead = []byte(helper.GoAhead)
+
+// gateReader yields the go-ahead once ready returns nil, or ready's error (kept in err).
+type gateReader struct {
+	ready func() error
+	err   error
+	done  bool
+}
+
+func (g *gateReader) Read(p []byte) (int, error) {
+	if g.done {
+		return 0, io.EOF
+	}
+	g.done = true
+	if g.err = g.ready(); g.err != nil {
+		return 0, g.err
+	}
+	return copy(p, goAhead), nil // p is io.Copy's buffer: large enough
 }
 
 // helperResult is what a helper reported besides its stats: the compressed stream it wrote
@@ -240,6 +266,12 @@ type helperResult struct {
 // runHelper creates, attaches, starts and waits for one helper container, removing it in all
 // cases. The helper reports progress and its final Stats as JSON lines on stderr.
 func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archive.Stats, retErr error) {
+	var gate *gateReader
+	if h.ready != nil {
+		gate = &gateReader{ready: h.ready}
+		last := len(h.args) - 1
+		h.args = append(append(append([]string(nil), h.args[:last]...), "--await-go"), h.args[last])
+	}
 	cfg := &container.Config{
 		Image:           h.image,
 		Cmd:             h.args,
@@ -249,7 +281,7 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 		AttachStderr:    true,
 		NetworkDisabled: true,
 	}
-	if h.stdin != nil {
+	if h.stdin != nil || gate != nil {
 		cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
 	}
 	hc := &container.HostConfig{
@@ -278,7 +310,7 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 		}
 	}()
 
-	att, err := cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: h.stdin != nil, Stdout: true, Stderr: true})
+	att, err := cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: cfg.OpenStdin, Stdout: true, Stderr: true})
 	if err != nil {
 		return st, fmt.Errorf("attaching to helper container: %w", err)
 	}
@@ -297,10 +329,16 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 
 	sum := helper.NewStreamSum()
 	stdinDone := make(chan error, 1)
-	if h.stdin != nil {
-		in := io.TeeReader(h.stdin, sum)
-		if h.stdout != nil {
-			in = h.stdin // a backup's stdin (pass one's index) is not the stream the sum covers
+	if cfg.OpenStdin {
+		var in io.Reader = bytes.NewReader(nil)
+		if h.stdin != nil {
+			in = io.TeeReader(h.stdin, sum)
+			if h.stdout != nil {
+				in = h.stdin // a backup's stdin (pass one's index) is not the stream the sum covers
+			}
+		}
+		if gate != nil {
+			in = io.MultiReader(gate, in)
 		}
 		go func() {
 			_, err := io.Copy(att.Conn, in)
@@ -343,6 +381,9 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 
 	if ctx.Err() != nil {
 		return st, ctx.Err()
+	}
+	if gate != nil && gate.err != nil {
+		return st, gate.err // the helper was never given the go-ahead: it touched nothing
 	}
 	if copyErr != nil {
 		return st, fmt.Errorf("reading helper output: %w", copyErr)

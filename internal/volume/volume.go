@@ -164,6 +164,19 @@ type RestoreOptions struct {
 	Excludes    []string
 	Progress    func(int64)
 	Delta       bool
+	// Ready, when set, is waited for before the first change to the target: the caller's
+	// check of the archive (its hash against the manifest) runs while the restore gets
+	// ready (a helper container is created and started, and waits). Its error ends the
+	// restore with nothing written and is returned as it is.
+	Ready func() error
+}
+
+// ready waits for o.Ready, if any.
+func (o RestoreOptions) ready() error {
+	if o.Ready == nil {
+		return nil
+	}
+	return o.Ready()
 }
 
 // Mover moves archives in and out of targets.
@@ -420,12 +433,18 @@ func (m *EngineMover) Restore(ctx context.Context, t Target, r io.Reader, opts R
 	}
 	switch p {
 	case PathHost:
+		if err := opts.ready(); err != nil {
+			return archive.Stats{}, err
+		}
 		return hostRestore(ctx, t, hp, r, opts)
 	case PathHelper:
-		return m.helperRestore(ctx, t, r, opts)
+		return m.helperRestore(ctx, t, r, opts) // the helper waits for Ready in its container
 	}
 	if opts.Delta {
 		return archive.Stats{}, fmt.Errorf("restore of %s: the delta of a two-pass backup cannot be applied through the archive API (%s)", t, m.describe(PathArchive, nil))
+	}
+	if err := opts.ready(); err != nil {
+		return archive.Stats{}, err
 	}
 	return m.archiveRestore(ctx, t, r, opts)
 }
