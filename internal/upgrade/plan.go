@@ -81,6 +81,11 @@ type MergeInfo struct {
 // backupRate is a conservative backup throughput for the downtime estimate.
 const backupRate = 150 << 20 // bytes per second
 
+// deltaShare guesses what part of the data a two-pass backup archives again while the
+// services are stopped (what changed since the hot copy began): 1/deltaShare. It sizes
+// the downtime estimate and the room the delta needs.
+const deltaShare = 20
+
 // makePlan works out the targets of p, pulls them, and checks everything that can be
 // checked before stopping. data is the project as it runs now, whose sources are backed
 // up (p itself, unless p is the project of a release's new compose files: adopt.go).
@@ -220,13 +225,20 @@ func (m *Manager) makePlan(ctx context.Context, p, data *project.Project, opts O
 			plan.BackupBytes += s.Bytes
 		}
 	}
-	plan.FreeBytes = m.Store.FreeBytes()
-	if plan.FreeBytes >= 0 && plan.BackupBytes > 0 && plan.FreeBytes < plan.BackupBytes+(64<<20) {
-		return plan, fmt.Errorf("not enough space for the backup in %s: %d MiB free, up to %d MiB needed", m.Store.Location(), plan.FreeBytes>>20, (plan.BackupBytes+(64<<20))>>20)
-	}
+	twoPass := !opts.OnePass && len(plan.running.Services) > 0
 	stopped := plan.BackupBytes
-	if !opts.OnePass && len(plan.running.Services) > 0 {
-		stopped /= 20 // two-pass: only the changes since the hot copy began are archived stopped (guess: 5%)
+	if twoPass {
+		stopped /= deltaShare // only the changes since the hot copy began are archived stopped
+	}
+	// The backup never takes more than the data (zstd at worst stores it as it is) plus a
+	// margin for headers and the manifest; a two-pass backup adds its delta.
+	need := plan.BackupBytes + 64<<20
+	if twoPass {
+		need += stopped
+	}
+	plan.FreeBytes = m.Store.FreeBytes()
+	if plan.FreeBytes >= 0 && plan.BackupBytes > 0 && plan.FreeBytes < need {
+		return plan, fmt.Errorf("not enough space for the backup in %s: %d MiB free, up to %d MiB needed", m.Store.Location(), plan.FreeBytes>>20, need>>20)
 	}
 	plan.Downtime = 5*time.Second + time.Duration(float64(stopped)/backupRate*float64(time.Second))
 	return plan, nil
