@@ -275,7 +275,7 @@ check_restored ref_restore
 SIZE[ref_restore]=${SIZE[ref_backup]}
 
 # --no-safety-backup: the volume is empty, a safety backup would only add an empty archive;
-# restore still verifies the whole backup (hash + full read) before touching anything.
+# restore checks the archive's SHA-256 before it writes anything (while the helper starts).
 run_case maim_restore empty_volume "$WORK/backups" -- "${MAIM[@]}" restore --no-safety-backup
 check_restored maim_restore
 SIZE[maim_restore]=${SIZE[maim_backup]}
@@ -328,7 +328,7 @@ echo "tree: the largest VmHWM of one host process of the command (docker CLI, pl
 echo "plugin: the docker-maim plugin process; ctr: the container doing the work (docker-maim helper or"
 echo "busybox), its processes' VmHWM summed; all three sampled every 50 ms. cgroup memory peaks (incl. page"
 echo "cache): maim backup $(mib "${CGRSS[maim_backup]:-0}"), maim restore $(mib "${CGRSS[maim_restore]:-0}"), busybox backup $(mib "${CGRSS[bb_backup]:-0}"), busybox restore $(mib "${CGRSS[bb_restore]:-0}") MiB."
-echo "docker maim restore ran with --no-safety-backup into the emptied volume (it still verifies the backup first)."
+echo "docker maim restore ran with --no-safety-backup into the emptied volume (it checks the archive's SHA-256 before it writes)."
 echo "Backups ran with the service running: the reference is docker stop; tar | zstd -T0 -1 > F; sync; docker start."
 echo "Restores ran with it stopped: the reference is zstd -dc F | tar x; sync. docker user: a throwaway docker-group"
 echo "user; its data paths: $(grep -ho '"data_path": *"[^"]*"' "$WORK"/out.user_* 2>/dev/null | sed 's/.*: *//' | sort -u | tr '\n' ' ')"
@@ -352,7 +352,7 @@ verdict() { # verdict OK TEXT
 }
 ok=$(awk -v a="${WALL[maim_backup]}" -v r="$REF_B" 'BEGIN{print (a <= 1.3*r) ? 1 : 0}')
 verdict "$ok" "backup time ${WALL[maim_backup]} s <= 1.3 x tar|zstd ($(awk -v r="$REF_B" 'BEGIN{printf "%.2f", 1.3*r}') s): ratio $(awk -v a="${WALL[maim_backup]}" -v r="$REF_B" 'BEGIN{printf "%.2f", a/r}')"
-# Restore (issue 12): docker maim restore (verify, then extract) beside zstd -dc | tar x.
+# Restore (issue 12): docker maim restore (hash check, then extract) beside zstd -dc | tar x.
 ok=$(awk -v a="${WALL[maim_restore]}" -v r="$REF_R" 'BEGIN{print (a <= 1.3*r) ? 1 : 0}')
 verdict "$ok" "restore time ${WALL[maim_restore]} s <= 1.3 x zstd -dc|tar x ($(awk -v r="$REF_R" 'BEGIN{printf "%.2f", 1.3*r}') s): ratio $(awk -v a="${WALL[maim_restore]}" -v r="$REF_R" 'BEGIN{printf "%.2f", a/r}')"
 for k in user_backup user_restore; do
