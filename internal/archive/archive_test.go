@@ -762,3 +762,32 @@ func TestSymlinkedRootIsFollowed(t *testing.T) {
 		t.Errorf("a symlink inside the root is archived as a link: %q, %v", got, err)
 	}
 }
+
+// TestExtractNeverReplacesAFileByADirectory: a directory archive over a file at dest (a
+// project file restored from a forged backup) is refused and the file kept; a first entry
+// with a hostile name is refused before dest is looked at.
+func TestExtractNeverReplacesAFileByADirectory(t *testing.T) {
+	for name, hdrs := range map[string][]*tar.Header{
+		"directory archive": {dirH("./"), fileH("./a")},
+		"hostile first":     {fileH("../escape")},
+		"absolute first":    {fileH("/escape")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "compose.yaml")
+			if err := os.WriteFile(dest, []byte("services: {}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Extract(context.Background(), bytes.NewReader(tarOf(t, hdrs...)), dest, ExtractOptions{})
+			var ue *UnsafeEntryError
+			if err == nil || (name != "directory archive") != errors.As(err, &ue) {
+				t.Fatalf("Extract = %v", err)
+			}
+			if b, err := os.ReadFile(dest); err != nil || string(b) != "services: {}\n" {
+				t.Errorf("the file at dest changed: %q, %v", b, err)
+			}
+			if ents, _ := os.ReadDir(filepath.Dir(dest)); len(ents) != 1 {
+				t.Errorf("the directory holds %d entries, want the file alone", len(ents))
+			}
+		})
+	}
+}

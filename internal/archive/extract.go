@@ -48,7 +48,7 @@ func (o ExtractOptions) chown() bool {
 // A single-file archive is one whose first entry is a regular file with a
 // name without "/" (what WriteTar produces for a file root). Everything else
 // is a directory archive: dest is created if missing (a non-directory at dest
-// is replaced) and all work happens through an os.Root of dest with
+// is refused, never replaced) and all work happens through an os.Root of dest with
 // openat-style calls that never follow a symlink, so nothing outside dest is
 // touched whatever the archive or dest contain.
 //
@@ -76,6 +76,9 @@ func Extract(ctx context.Context, r io.Reader, dest string, opts ExtractOptions)
 		if h, err = rd.Next(); err != nil {
 			return Stats{}, fmt.Errorf("archive: %w", err)
 		}
+	}
+	if _, err := cleanName(h.Name); err != nil {
+		return Stats{}, err // before dest is looked at
 	}
 	if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA) && !strings.Contains(strings.TrimSuffix(h.Name, "/"), "/") && h.Name != "." {
 		return extractFile(ctx, tr, rd, h, dest, opts)

@@ -93,13 +93,9 @@ func newExtractor(ctx context.Context, dest string, opts ExtractOptions) (*extra
 				break
 			}
 		}
-		if err := os.Remove(dest); err != nil {
-			return nil, err
-		}
-		if err := os.Mkdir(dest, 0o700); err != nil {
-			return nil, err
-		}
-		fresh = true
+		// Never replaced: a file where a directory archive goes is a caller's mistake or a
+		// forged archive (a project file's), and the file is what the user has.
+		return nil, fmt.Errorf("archive: %s is not a directory but the archive holds a directory", dest)
 	}
 	root, err := os.OpenRoot(dest)
 	if err != nil {
