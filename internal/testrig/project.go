@@ -8,12 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 )
 
@@ -36,8 +39,9 @@ type Proj struct {
 	// Client is the engine client (from Require).
 	Client *client.Client
 
-	t    testing.TB
-	mu   sync.Mutex
+	t     testing.TB
+	watch *volumeWatch // the project's containers and the volumes they mounted
+	mu    sync.Mutex
 	bots map[string]string // version -> private ref
 	regs []regManifest     // private registry manifests to delete
 	imgs []string          // extra image refs to remove
@@ -91,6 +95,7 @@ func Project(t testing.TB, name, composeYAML string) *Proj {
 			t.Fatal(err)
 		}
 	}
+	p.watchVolumes()
 	t.Cleanup(p.cleanup)
 	if composeYAML != "" {
 		p.WriteCompose(composeYAML)
@@ -215,6 +220,87 @@ func pull(ctx context.Context, cli *client.Client, ref string) error {
 
 func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
 
+var anonVolumeName = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// volumeWatch follows the engine's events from the moment a project is made: the
+// containers created with its label and the volumes every container mounted. The engine
+// keeps only its last 256 events, so they are read as they come, not asked for later.
+type volumeWatch struct {
+	mu         sync.Mutex
+	containers map[string]bool     // the project's containers
+	mounts     map[string][]string // volume -> containers that mounted it
+	stop       context.CancelFunc
+	done       chan struct{}
+}
+
+func (p *Proj) watchVolumes() {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &volumeWatch{containers: map[string]bool{}, mounts: map[string][]string{}, stop: cancel, done: make(chan struct{})}
+	p.watch = w
+	since := time.Now().Add(-time.Second) // the event log counts whole seconds
+	ready := make(chan struct{})
+	go func() {
+		defer close(w.done)
+		once := sync.Once{}
+		for ctx.Err() == nil {
+			f := make(client.Filters).Add("type", "container").Add("type", "volume").Add("event", "create").Add("event", "mount")
+			res := p.Client.Events(ctx, client.EventsListOptions{Since: strconv.FormatInt(since.Unix(), 10), Filters: f})
+			once.Do(func() { close(ready) })
+		read:
+			for {
+				select {
+				case m := <-res.Messages:
+					since = time.Unix(0, m.TimeNano).Add(-time.Second)
+					w.mu.Lock()
+					switch {
+					case m.Type == events.ContainerEventType && m.Action == events.ActionCreate && m.Actor.Attributes[ProjectLabel] == p.Name:
+						w.containers[m.Actor.ID] = true
+					case m.Type == events.VolumeEventType && m.Action == events.ActionMount:
+						w.mounts[m.Actor.ID] = append(w.mounts[m.Actor.ID], m.Actor.Attributes["container"])
+					}
+					w.mu.Unlock()
+				case <-res.Err:
+					break read // the engine restarted, or we are done: read again from since
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	<-ready
+}
+
+// anonymousVolumes stops the watch and returns the volumes without a name of their own (64
+// hex digits) and without labels (compose labels the ones a compose file declares; those
+// are removed by label) that the project's containers mounted.
+func (p *Proj) anonymousVolumes(ctx context.Context) []string {
+	w := p.watch
+	if w == nil {
+		return nil
+	}
+	// Events arrive a moment after the fact: give the last removals time to show up.
+	time.Sleep(300 * time.Millisecond)
+	w.stop()
+	<-w.done
+	var out []string
+	for v, cs := range w.mounts {
+		ours := false
+		for _, c := range cs {
+			ours = ours || w.containers[c]
+		}
+		if !ours || !anonVolumeName.MatchString(v) {
+			continue
+		}
+		if vi, err := p.Client.VolumeInspect(ctx, v, client.VolumeInspectOptions{}); err != nil || len(vi.Volume.Labels) > 0 {
+			continue // gone already, or declared
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 func (p *Proj) cleanup() {
 	t := p.t
 	ctx, cancel := cleanupContext()
@@ -248,6 +334,16 @@ func (p *Proj) cleanup() {
 			if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
 				errorf("remove container %s: %v", c.ID[:12], err)
 			}
+		}
+	}
+	// Anonymous volumes the project's containers mounted, also ones no container holds any
+	// more: compose hands such a volume on to the recreated container by name (Inherit), and
+	// the engine does not remove a volume given by name with its container; and the
+	// containers of services a compose-file swap dropped are removed as orphans, as
+	// `docker compose up --remove-orphans` does, without their volumes.
+	for _, v := range p.anonymousVolumes(ctx) {
+		if _, err := cli.VolumeRemove(ctx, v, client.VolumeRemoveOptions{}); err != nil && !isNotFound(err) {
+			errorf("remove anonymous volume %s: %v", v, err)
 		}
 	}
 	seenVol := map[string]bool{}
