@@ -42,9 +42,9 @@ type Proj struct {
 	t     testing.TB
 	watch *volumeWatch // the project's containers and the volumes they mounted
 	mu    sync.Mutex
-	bots map[string]string // version -> private ref
-	regs []regManifest     // private registry manifests to delete
-	imgs []string          // extra image refs to remove
+	bots  map[string]string // version -> private ref
+	regs  []regManifest     // private registry manifests to delete
+	imgs  []string          // extra image refs to remove
 }
 
 type regManifest struct{ repo, digest string }
