@@ -26,8 +26,8 @@ func (e *VerifyError) Error() string {
 // Verify re-hashes every archive of the backup, reads every entry, and compares hash,
 // size, entry, file and byte counts with the manifest. progress, if set, gets archive bytes.
 func (s Store) Verify(e Entry, progress func(src Source, n int64)) error {
-	if e.Status != StatusComplete {
-		return &VerifyError{Backup: e.ID, Reason: string(e.Status) + ": " + e.Problem}
+	if err := e.CheckComplete(); err != nil {
+		return err
 	}
 	for _, src := range e.Manifest.Sources {
 		if err := verifySource(e, src, progress); err != nil {
@@ -42,19 +42,40 @@ func (s Store) Verify(e Entry, progress func(src Source, n int64)) error {
 // name the backup does not hold fails. The upgrade reads back what --reset-data is about
 // to empty this way.
 func (s Store) VerifySources(e Entry, names []string, progress func(src Source, n int64)) error {
-	if e.Status != StatusComplete {
-		return &VerifyError{Backup: e.ID, Reason: string(e.Status) + ": " + e.Problem}
+	if err := e.CheckComplete(); err != nil {
+		return err
 	}
-	for _, name := range names {
-		src, ok := e.Manifest.Source(name)
-		if !ok {
-			return &VerifyError{Backup: e.ID, Reason: fmt.Sprintf("holds no source %q", name)}
-		}
+	srcs, err := e.sourcesNamed(names)
+	if err != nil {
+		return err
+	}
+	for _, src := range srcs {
 		if err := verifySource(e, src, progress); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sourcesNamed are the sources of e's manifest with the given names, in that order; a name
+// the backup does not hold fails.
+func (e Entry) sourcesNamed(names []string) ([]Source, error) {
+	var out []Source
+	for _, name := range names {
+		src, ok := e.Manifest.Source(name)
+		if !ok {
+			return nil, &VerifyError{Backup: e.ID, Reason: fmt.Sprintf("holds no source %q", name)}
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+// failure makes the VerifyErrors of one archive of e.
+func failure(e Entry, src Source) func(format string, a ...any) error {
+	return func(format string, a ...any) error {
+		return &VerifyError{Backup: e.ID, File: src.Archive, Reason: fmt.Sprintf(format, a...)}
+	}
 }
 
 // CheckHashes re-hashes the archives (a two-pass source's base and delta) of the named
@@ -71,13 +92,9 @@ func (s Store) CheckHashes(e Entry, names []string) error {
 	}
 	srcs := e.Manifest.Sources
 	if len(names) > 0 {
-		srcs = nil
-		for _, name := range names {
-			src, ok := e.Manifest.Source(name)
-			if !ok {
-				return &VerifyError{Backup: e.ID, Reason: fmt.Sprintf("holds no source %q", name)}
-			}
-			srcs = append(srcs, src)
+		var err error
+		if srcs, err = e.sourcesNamed(names); err != nil {
+			return err
 		}
 	}
 	for _, src := range srcs {
@@ -103,9 +120,7 @@ func (e Entry) CheckComplete() error {
 }
 
 func checkHash(e Entry, src Source) error {
-	fail := func(format string, a ...any) error {
-		return &VerifyError{Backup: e.ID, File: src.Archive, Reason: fmt.Sprintf(format, a...)}
-	}
+	fail := failure(e, src)
 	f, err := e.Open(src)
 	if err != nil {
 		return fail("%v", err)
@@ -138,9 +153,7 @@ func verifySource(e Entry, src Source, progress func(Source, int64)) error {
 // verifyArchive re-hashes and scans src.Archive; delta says whether it must be the delta
 // of a two-pass backup (holding the manifest's deletion count) or must not.
 func verifyArchive(e Entry, src Source, progress func(Source, int64), delta bool) error {
-	fail := func(format string, a ...any) error {
-		return &VerifyError{Backup: e.ID, File: src.Archive, Reason: fmt.Sprintf(format, a...)}
-	}
+	fail := failure(e, src)
 	f, err := e.Open(src)
 	if err != nil {
 		return fail("%v", err)

@@ -124,15 +124,7 @@ func TestVerifyFlippedByte(t *testing.T) {
 			s := newStore(t)
 			e := realBackup(t, s, c)
 			src := e.Manifest.Sources[0]
-			path := filepath.Join(e.Dir, src.Archive)
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b[len(b)/2] ^= 0x01
-			if err := os.WriteFile(path, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			flipByte(t, filepath.Join(e.Dir, src.Archive))
 			e, _ = s.Get("demo", e.ID) // same size: still "complete" on listing
 			if e.Status != StatusComplete {
 				t.Fatalf("status %s", e.Status)
@@ -242,15 +234,7 @@ func TestVerifySources(t *testing.T) {
 			}
 
 			// a flipped byte in the directory's archive: only a check that reads it fails
-			path := filepath.Join(e.Dir, dir.Archive)
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b[len(b)/2] ^= 0x01
-			if err := os.WriteFile(path, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			flipByte(t, filepath.Join(e.Dir, dir.Archive))
 			e, _ = s.Get("demo", e.ID)
 			if err := s.VerifySources(e, []string{file.Name}, nil); err != nil {
 				t.Errorf("the other source's archive is intact: %v", err)
@@ -295,14 +279,7 @@ func TestCheckHashes(t *testing.T) {
 			}
 
 			path := filepath.Join(e.Dir, dir.Archive)
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b[len(b)/2] ^= 0x01
-			if err := os.WriteFile(path, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			flipByte(t, path)
 			if ve := asVerifyError(t, s.CheckHashes(e, nil)); ve.File != dir.Archive || !strings.Contains(ve.Reason, "sha256") {
 				t.Fatalf("flipped byte: %+v", ve)
 			}
@@ -339,4 +316,17 @@ func cloneManifest(m *Manifest) *Manifest {
 	c := *m
 	c.Sources = append([]Source(nil), m.Sources...)
 	return &c
+}
+
+// flipByte changes one bit in the middle of the file at path, keeping its size.
+func flipByte(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x01
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
