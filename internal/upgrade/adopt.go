@@ -14,6 +14,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/composemerge"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"go.yaml.in/yaml/v3"
 )
 
 // Adopting a release's new compose files (upgrade --compose-file): the plan merges each
@@ -80,6 +81,31 @@ type BindSource struct {
 // upstreamName is the name, in the backup, of the release's i-th file as given.
 func upstreamName(i int) string { return fmt.Sprintf("adopted-upstream-%d.yaml", i+1) }
 
+// checkRelease refuses a release's file that cannot be one: empty (a download that failed
+// into a pipe: `curl ... | docker maim upgrade --compose-file -`), not a YAML mapping, or,
+// for the main file (first), one that declares no services. Merged, such a file would
+// remove every service.
+func checkRelease(nf NewFile, main bool) error {
+	var doc map[string]any
+	if err := yaml.Unmarshal(nf.Data, &doc); err != nil {
+		return fmt.Errorf("the release's compose file %s is not a YAML mapping: %v", releaseName(nf), err)
+	}
+	if doc == nil {
+		return fmt.Errorf("the release's compose file %s is empty (a download that failed?)", releaseName(nf))
+	}
+	if services, _ := doc["services"].(map[string]any); main && len(services) == 0 {
+		return fmt.Errorf("the release's compose file %s declares no services", releaseName(nf))
+	}
+	return nil
+}
+
+func releaseName(nf NewFile) string {
+	if nf.Name == "-" {
+		return "(stdin)"
+	}
+	return nf.Name
+}
+
 // planAdoption merges the new files with the project's and loads the result. The error is
 // a refusal before anything was pulled.
 func (t *txn) planAdoption(ctx context.Context) (*Adoption, error) {
@@ -96,6 +122,9 @@ func (t *txn) planAdoption(ctx context.Context) (*Adoption, error) {
 	ad := &Adoption{}
 	seenAdded, seenRemoved := map[string]bool{}, map[string]bool{}
 	for i, nf := range opts.ComposeFiles {
+		if err := checkRelease(nf, i == 0); err != nil {
+			return nil, err
+		}
 		file := p.ComposeFiles[i]
 		cur, err := os.ReadFile(file)
 		if err != nil {

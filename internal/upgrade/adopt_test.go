@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -100,6 +101,31 @@ func TestBindKind(t *testing.T) {
 	} {
 		if got := bindKind(tc.src, tc.target, tc.old); got.Kind != tc.want {
 			t.Errorf("bindKind(%s, %s, %v) = %+v, want %s", tc.src, tc.target, tc.old, got, tc.want)
+		}
+	}
+}
+
+// TestCheckRelease: a release's file that cannot be one is refused before the merge (it
+// would remove every service): empty (a failed download piped in), not a mapping, or a main
+// file without services. An override file may declare none.
+func TestCheckRelease(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		main bool
+		want string
+	}{
+		{"", true, "is empty"},
+		{"# nothing here\n\n", true, "is empty"},
+		{"- a\n- b\n", true, "not a YAML mapping"},
+		{"<html>404</html>\n", true, "not a YAML mapping"},
+		{"volumes:\n  data: {}\n", true, "declares no services"},
+		{"services: {}\n", true, "declares no services"},
+		{"volumes:\n  data: {}\n", false, ""},
+		{"services:\n  bot:\n    image: bot:2\n", true, ""},
+	} {
+		err := checkRelease(NewFile{Name: "-", Data: []byte(tc.data)}, tc.main)
+		if (err == nil) != (tc.want == "") || (err != nil && (!strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "(stdin)"))) {
+			t.Errorf("checkRelease(%q, main=%v) = %v, want %q", tc.data, tc.main, err, tc.want)
 		}
 	}
 }

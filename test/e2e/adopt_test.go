@@ -167,3 +167,34 @@ func TestUpgradeComposeFileGenericRollsBack(t *testing.T) {
 	p.wantUpChangesNothing()
 	p.wantNoJournal()
 }
+
+// TestUpgradeComposeFileStdin: `--compose-file -` reads the release's file from stdin, as
+// `curl -fsSL .../docker-compose.yml | docker maim upgrade --compose-file -` would: the same
+// plan and the same result as from a file, and what came in on stdin is the release's file
+// the backup keeps for the next three-way merge.
+func TestUpgradeComposeFileStdin(t *testing.T) {
+	t.Parallel()
+	p := genericProject(t, "adopt-stdin", "")
+	release := p.fileBytes("new.yaml")
+	must(t, os.Remove(p.Path("new.yaml"))) // only stdin has it
+	wantFail(t, p.maimIn(release, "upgrade", "--compose-file", "-", "--base", "base.yaml"), 12, "removes service(s) web")
+	dry := mustOK(t, p.maimIn(release, "upgrade", "--dry-run", "--compose-file", "-", "--base", "base.yaml"))
+	for _, want := range []string{"three-way on --base base.yaml", "services that appear: app", "services that disappear: web", "+  app:"} {
+		if !strings.Contains(dry.Stdout, want) {
+			t.Errorf("dry-run plan from stdin lacks %q:\n%s", want, dry.Stdout)
+		}
+	}
+	r := mustOK(t, p.maimIn(release, append(append([]string{}, upgradeArgs...), "--compose-file", "-", "--base", "base.yaml")...))
+	id := regexpFind(t, `upgraded project \S+; backup (\S+);`, r.Stdout)
+	p.wantService("app", "2.0.0")
+	p.wantService("sidecar", "1.0.0")
+	if b, err := os.ReadFile(filepath.Join(p.backupPath(id), "adopted-upstream-1.yaml")); err != nil || string(b) != release {
+		t.Errorf("the release's file in the backup is not what came in on stdin: %v", err)
+	}
+	p.wantUpChangesNothing()
+	p.wantNoJournal()
+	// An empty stdin (a download that failed into the pipe) is refused: merged, it would
+	// remove every service.
+	wantFail(t, p.maimIn("", "upgrade", "--accept-breaking", "--compose-file", "-"), 12, "(stdin) is empty")
+	p.wantService("app", "2.0.0")
+}

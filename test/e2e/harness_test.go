@@ -274,11 +274,20 @@ func projectStateDir(t testing.TB, project string) string {
 // docker runs the docker CLI in dir with the test's environment plus env (later entries win).
 func docker(t testing.TB, dir string, env []string, args ...string) Result {
 	t.Helper()
+	return dockerIn(t, dir, env, "", args...)
+}
+
+// dockerIn is docker with stdin ("": none).
+func dockerIn(t testing.TB, dir string, env []string, stdin string, args ...string) Result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "docker", args...)
 	cmd.Dir = dir
 	cmd.Env = maimEnvOf(t, backupDir(t), env)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -372,6 +381,12 @@ func newProject(t *testing.T, name, composeYAML string) *project {
 func (p *project) maim(args ...string) Result {
 	p.t.Helper()
 	return maimEnv(p.t, p.Dir, []string{"COMPOSE_PROJECT_NAME=" + p.Name}, args...)
+}
+
+// maimIn is maim with stdin.
+func (p *project) maimIn(stdin string, args ...string) Result {
+	p.t.Helper()
+	return dockerIn(p.t, p.Dir, []string{"COMPOSE_PROJECT_NAME=" + p.Name}, stdin, append([]string{"maim"}, args...)...)
 }
 
 // compose runs `docker compose` (with the project's -p, --project-directory and -f) and
