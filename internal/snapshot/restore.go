@@ -32,6 +32,9 @@ type RestoreOptions struct {
 	Stopped *project.Running
 	// Compression of the safety backup.
 	Compression archive.Compression
+	// Checked says the caller checked the archives' hashes (Store.CheckHashes) before
+	// anything stopped: the restore does not check them again.
+	Checked bool
 	// ToRecordedPaths writes each source to the host path or volume the backup recorded,
 	// not to the current project's source of the same name. A rollback, which brings the
 	// backup's compose files back with the data, and putting a safety backup back use it.
@@ -146,10 +149,16 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	if err != nil {
 		return nil, err
 	}
-	s.event("checking backup " + entry.ID)
-	ready, err := s.StartCheck(entry, opts.Sources)
-	if err != nil {
-		return nil, err
+	ready := func() error { return nil }
+	if opts.Checked {
+		if err := entry.CheckComplete(); err != nil {
+			return nil, fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
+		}
+	} else {
+		s.event("checking backup " + entry.ID)
+		if ready, err = s.StartCheck(entry, opts.Sources); err != nil {
+			return nil, err
+		}
 	}
 	plan, err := s.PlanRestore(ctx, p, entry, opts)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
 )
 
 // RollbackOptions tune a rollback.
@@ -22,6 +23,9 @@ type RollbackOptions struct {
 	ID             string
 	NoSafetyBackup bool
 	Health         health.Options
+
+	// checked: the backup's archives passed the hash check before anything stopped.
+	checked bool
 }
 
 // RollbackResult says what a rollback did.
@@ -78,6 +82,14 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 	if err := m.checkRoot(ctx, p, entry.Manifest); err != nil {
 		return nil, err
 	}
+	// The archives are checked while everything still runs: a damaged backup is refused
+	// without downtime, and the restore does not check them again while the services are
+	// stopped.
+	m.logf("checking backup %s", id)
+	if err := m.Store.CheckHashes(entry, nil); err != nil {
+		return nil, fmt.Errorf("%w: %v; nothing was changed", snapshot.ErrVerify, err)
+	}
+	opts.checked = true
 	start := time.Now().UTC()
 	jr = &Journal{
 		Op: "rollback", Project: p.Name, PID: os.Getpid(), Started: start, Phase: PhaseBackedUp, BackupID: id,

@@ -260,7 +260,8 @@ func TestBackupsListAndVerify(t *testing.T) {
 	cfg, data := testrig.TreeHash(t, p.Path("config")), testrig.TreeHash(t, vol, "starts.log")
 	compose(t, p, "start")
 	started := p.containers()["app"].State.StartedAt
-	for _, args := range [][]string{{"restore"}, {"restore", flipped}, {"restore", truncated}, {"restore", incomplete}} {
+	// rollback checks the archives while everything runs, too.
+	for _, args := range [][]string{{"restore"}, {"restore", flipped}, {"restore", truncated}, {"restore", incomplete}, {"rollback", flipped}} {
 		r := p.maim(args...)
 		wantFail(t, r, 3, "nothing was changed")
 	}
