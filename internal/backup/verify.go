@@ -120,24 +120,7 @@ func (e Entry) CheckComplete() error {
 }
 
 func checkHash(e Entry, src Source) error {
-	fail := failure(e, src)
-	f, err := e.Open(src)
-	if err != nil {
-		return fail("%v", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return fail("%v", err)
-	}
-	if src.ArchiveSize > 0 && n != src.ArchiveSize {
-		return fail("%d bytes, manifest says %d", n, src.ArchiveSize)
-	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != src.SHA256 {
-		return fail("sha256 %s, manifest says %s", sum, src.SHA256)
-	}
-	return nil
+	return readArchive(e, src, nil, nil)
 }
 
 func verifySource(e Entry, src Source, progress func(Source, int64)) error {
@@ -154,42 +137,64 @@ func verifySource(e Entry, src Source, progress func(Source, int64)) error {
 // of a two-pass backup (holding the manifest's deletion count) or must not.
 func verifyArchive(e Entry, src Source, progress func(Source, int64), delta bool) error {
 	fail := failure(e, src)
+	return readArchive(e, src, progress, func(r io.Reader) error {
+		comp, err := archive.ParseCompression(e.Manifest.Compression)
+		if err != nil {
+			comp = archive.DetectCompression(src.Archive)
+		}
+		dr, err := archive.Decompress(r, comp)
+		if err != nil {
+			return fail("cannot decompress: %v", err)
+		}
+		st, err := archive.Scan(dr)
+		dr.Close()
+		if err != nil {
+			return fail("unreadable: %v", err)
+		}
+		if st.Delta != delta {
+			return fail("is %sa delta archive, the manifest says it is %s", map[bool]string{true: "", false: "not "}[st.Delta], map[bool]string{true: "one", false: "not"}[delta])
+		}
+		if st.Entries != src.Entries || st.Files != src.Files || st.Bytes != src.Bytes {
+			return fail("holds %d entries, %d files, %d bytes; manifest says %d, %d, %d",
+				st.Entries, st.Files, st.Bytes, src.Entries, src.Files, src.Bytes)
+		}
+		return nil
+	})
+}
+
+// readArchive opens src.Archive, hands it to read (nil: nothing but the hash), reads what
+// read left so the hash covers the whole file, and compares size and SHA-256 with the
+// manifest. progress, if set, gets the bytes read.
+func readArchive(e Entry, src Source, progress func(Source, int64), read func(io.Reader) error) error {
+	fail := failure(e, src)
 	f, err := e.Open(src)
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer f.Close()
 	h := sha256.New()
+	var n int64
 	var r io.Reader = io.TeeReader(f, h)
-	if progress != nil {
-		r = &progressReader{r: r, fn: func(n int64) { progress(src, n) }}
+	r = &progressReader{r: r, fn: func(k int64) {
+		n += k
+		if progress != nil {
+			progress(src, k)
+		}
+	}}
+	if read != nil {
+		if err := read(r); err != nil {
+			return err
+		}
 	}
-	comp, err := archive.ParseCompression(e.Manifest.Compression)
-	if err != nil {
-		comp = archive.DetectCompression(src.Archive)
-	}
-	dr, err := archive.Decompress(r, comp)
-	if err != nil {
-		return fail("cannot decompress: %v", err)
-	}
-	st, err := archive.Scan(dr)
-	dr.Close()
-	if err != nil {
-		return fail("unreadable: %v", err)
-	}
-	// drain what the decompressor did not read so the hash covers the whole file
-	if _, err := io.Copy(io.Discard, r); err != nil {
+	// Large reads: io.Discard's own ReadFrom reads 8 KiB at a time.
+	if _, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, r, make([]byte, 1<<20)); err != nil {
 		return fail("%v", err)
+	}
+	if src.ArchiveSize > 0 && n != src.ArchiveSize {
+		return fail("%d bytes, manifest says %d", n, src.ArchiveSize)
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); sum != src.SHA256 {
 		return fail("sha256 %s, manifest says %s", sum, src.SHA256)
-	}
-	if st.Delta != delta {
-		return fail("is %sa delta archive, the manifest says it is %s", map[bool]string{true: "", false: "not "}[st.Delta], map[bool]string{true: "one", false: "not"}[delta])
-	}
-	if st.Entries != src.Entries || st.Files != src.Files || st.Bytes != src.Bytes {
-		return fail("holds %d entries, %d files, %d bytes; manifest says %d, %d, %d",
-			st.Entries, st.Files, st.Bytes, src.Entries, src.Files, src.Bytes)
 	}
 	return nil
 }
