@@ -106,6 +106,8 @@ extension-install:
 	else echo "extension-install: Docker Desktop is needed (no \`docker extension\` here); the image $(EXT_IMAGE) is built"; fi
 
 ## test-extension: the UI's unit tests, the browser test against the real binary and engine, the image
+## The image `extension` built for the check is removed afterwards, also when a test fails.
 test-extension: rig test-deps build extension
-	cd extension/ui && npx vitest run
-	cd extension/ui && node e2e/browser.test.mjs
+	@trap 'docker image rm $(EXT_IMAGE) >/dev/null 2>&1 || true' EXIT; set -e; \
+	echo "cd extension/ui && npx vitest run"; (cd extension/ui && npx vitest run); \
+	echo "cd extension/ui && node e2e/browser.test.mjs"; (cd extension/ui && node e2e/browser.test.mjs)
