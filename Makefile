@@ -40,11 +40,15 @@ demo: rig install
 vet:
 	$(GO) vet ./...
 
-## test: every test, the end-to-end ones against the real engine and registry included
+## test: every test, the end-to-end ones against the real engine and registry included; the
+## images the run made are removed when it ends, also when a test fails (scripts/test-images.sh)
 test: rig test-deps helpers vet
-	MAIM_REQUIRE_HELPERS=1 $(GO) test -count=1 -timeout 45m ./...
-	$(MAKE) test-engine-restart
-	$(MAKE) fuzz
+	@bash scripts/test-images.sh snapshot
+	@trap 'bash scripts/test-images.sh clean' EXIT; set -e; \
+	echo "MAIM_REQUIRE_HELPERS=1 $(GO) test -count=1 -timeout 45m ./..."; \
+	MAIM_REQUIRE_HELPERS=1 $(GO) test -count=1 -timeout 45m ./...; \
+	$(MAKE) test-engine-restart; \
+	$(MAKE) fuzz; \
 	$(MAKE) test-extension
 
 ## test-engine-restart: the upgrade across an engine restart; alone, since it restarts the
