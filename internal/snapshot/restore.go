@@ -86,8 +86,9 @@ type RestorePlan struct {
 // entry reads (all when names is empty) against the manifest's hashes (Store.CheckHashes).
 // It overlaps the work that changes nothing: planning, and starting the helper container,
 // which waits for the go-ahead. The returned func waits for the check; its error wraps
-// ErrVerify. A backup that is not complete fails at once (no manifest to plan from). Call it before anything changes that the restore cannot take back unasked:
-// stopping services, a safety backup.
+// ErrVerify. A backup that is not complete fails at once (no manifest to plan from). Wait
+// for it before anything changes that the restore cannot take back unasked: stopping
+// services, a safety backup.
 func (s *Service) StartCheck(entry backup.Entry, names []string) (func() error, error) {
 	if err := entry.CheckComplete(); err != nil {
 		return nil, fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
@@ -136,8 +137,9 @@ func (pl *RestorePlan) Targets() []project.Source {
 	return out
 }
 
-// Restore makes the project's data sources equal to a backup. Order of work:
-// check the backup's archives against the manifest's hashes and plan where each source goes, the backup dir guard included
+// Restore makes the project's data sources equal to a backup. Order of work: check the
+// backup's archives against the manifest's hashes (in the background, unless the caller
+// did: opts.Checked) and plan where each source goes, the backup dir guard included
 // (refuse on failure, before touching anything); take a safety backup of everything about
 // to be replaced; restore each source (parents before nested paths); if that fails, put
 // the safety backup back. The caller has stopped what runs (opts.Stopped) and starts it
@@ -486,8 +488,8 @@ func (s *Service) restoreDelta(ctx context.Context, e backup.Entry, it RestoreIt
 	return nil
 }
 
-// ensureVolume creates a missing volume, once ready passed, with the driver and options the compose file
-// declares and the backup's labels. The compose config-hash label is left off: compose
+// ensureVolume creates a missing volume, once ready passed, with the driver and options
+// the compose file declares and the backup's labels. The compose config-hash label is left off: compose
 // accepts a volume that carries the project and volume labels and no hash, but deletes one
 // whose hash disagrees.
 func (s *Service) ensureVolume(ctx context.Context, it RestoreItem, ready func() error) error {
