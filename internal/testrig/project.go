@@ -4,11 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -224,52 +225,66 @@ var anonVolumeName = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // volumeWatch follows the engine's events from the moment a project is made: the
 // containers created with its label and the volumes every container mounted. The engine
-// keeps only its last 256 events, so they are read as they come, not asked for later.
+// keeps only its last 256 events, so they are read as they come, not asked for later;
+// only the last moment before the cleanup (events reach a subscriber a little after the
+// fact) is read back from the engine's log.
 type volumeWatch struct {
+	p          *Proj
 	mu         sync.Mutex
 	containers map[string]bool     // the project's containers
 	mounts     map[string][]string // volume -> containers that mounted it
+	since      time.Time           // where to read from again: the last event seen, less a second
 	stop       context.CancelFunc
 	done       chan struct{}
 }
 
+// read applies the engine's events from w.since on until the stream ends: at until when
+// it is set (the log up to then), else when ctx ends or the engine goes away.
+func (w *volumeWatch) read(ctx context.Context, until string) error {
+	f := make(client.Filters).Add("type", "container").Add("type", "volume").Add("event", "create").Add("event", "mount")
+	w.mu.Lock()
+	since := eventTime(w.since)
+	w.mu.Unlock()
+	res := w.p.Client.Events(ctx, client.EventsListOptions{Since: since, Until: until, Filters: f})
+	for {
+		select {
+		case m := <-res.Messages:
+			w.mu.Lock()
+			w.since = time.Unix(0, m.TimeNano).Add(-time.Second)
+			switch {
+			case m.Type == events.ContainerEventType && m.Action == events.ActionCreate && m.Actor.Attributes[ProjectLabel] == w.p.Name:
+				w.containers[m.Actor.ID] = true
+			case m.Type == events.VolumeEventType && m.Action == events.ActionMount:
+				w.mounts[m.Actor.ID] = append(w.mounts[m.Actor.ID], m.Actor.Attributes["container"])
+			}
+			w.mu.Unlock()
+		case err := <-res.Err:
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// eventTime is t as the events API takes it: seconds, with nanoseconds after the point.
+func eventTime(t time.Time) string { return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond()) }
+
 func (p *Proj) watchVolumes() {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &volumeWatch{containers: map[string]bool{}, mounts: map[string][]string{}, stop: cancel, done: make(chan struct{})}
+	w := &volumeWatch{p: p, containers: map[string]bool{}, mounts: map[string][]string{},
+		since: time.Now().Add(-time.Second), stop: cancel, done: make(chan struct{})}
 	p.watch = w
-	since := time.Now().Add(-time.Second) // the event log counts whole seconds
-	ready := make(chan struct{})
 	go func() {
 		defer close(w.done)
-		once := sync.Once{}
 		for ctx.Err() == nil {
-			f := make(client.Filters).Add("type", "container").Add("type", "volume").Add("event", "create").Add("event", "mount")
-			res := p.Client.Events(ctx, client.EventsListOptions{Since: strconv.FormatInt(since.Unix(), 10), Filters: f})
-			once.Do(func() { close(ready) })
-		read:
-			for {
-				select {
-				case m := <-res.Messages:
-					since = time.Unix(0, m.TimeNano).Add(-time.Second)
-					w.mu.Lock()
-					switch {
-					case m.Type == events.ContainerEventType && m.Action == events.ActionCreate && m.Actor.Attributes[ProjectLabel] == p.Name:
-						w.containers[m.Actor.ID] = true
-					case m.Type == events.VolumeEventType && m.Action == events.ActionMount:
-						w.mounts[m.Actor.ID] = append(w.mounts[m.Actor.ID], m.Actor.Attributes["container"])
-					}
-					w.mu.Unlock()
-				case <-res.Err:
-					break read // the engine restarted, or we are done: read again from since
-				}
-			}
+			_ = w.read(ctx, "") // ends when the engine restarts: read again from since
 			select {
 			case <-ctx.Done():
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
 	}()
-	<-ready
 }
 
 // anonymousVolumes stops the watch and returns the volumes without a name of their own (64
@@ -280,10 +295,12 @@ func (p *Proj) anonymousVolumes(ctx context.Context) []string {
 	if w == nil {
 		return nil
 	}
-	// Events arrive a moment after the fact: give the last removals time to show up.
-	time.Sleep(300 * time.Millisecond)
 	w.stop()
 	<-w.done
+	// What the stream had not delivered yet: the engine's log from the last event seen.
+	if err := w.read(ctx, eventTime(time.Now())); err != nil {
+		p.t.Errorf("testrig cleanup of %s: reading the engine's events: %v", p.Name, err)
+	}
 	var out []string
 	for v, cs := range w.mounts {
 		ours := false
