@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -144,13 +145,22 @@ func edited(t *testing.T, base []byte, ops []byte) []byte {
 	return b
 }
 
-// semantic is a decoded compose file with environment lists as maps and depends_on entries
-// on services the file does not have dropped (the merge drops those).
+// semantic is a decoded compose file with environment lists as maps, depends_on entries
+// on services the file does not have dropped (the merge drops those), and the keyed lists in
+// sorted order: their entries are matched by key, and a reorder alone is not carried (the
+// engine gives ports, mounts, dependencies and networks no order).
 func semantic(t *testing.T, b []byte) map[string]any {
 	v := decoded(t, b)
 	svcs, _ := v["services"].(map[string]any)
 	for _, s := range svcs {
 		sm, _ := s.(map[string]any)
+		for _, k := range []string{"ports", "volumes", "depends_on", "networks", "extra_hosts"} {
+			if l, ok := sm[k].([]any); ok {
+				l = append([]any(nil), l...)
+				sort.SliceStable(l, func(i, j int) bool { return fmt.Sprint(l[i]) < fmt.Sprint(l[j]) })
+				sm[k] = l
+			}
+		}
 		if d, ok := sm["depends_on"].([]any); ok {
 			out := []any{}
 			for _, x := range d {

@@ -10,7 +10,8 @@
 // container port), volumes and binds (matched by container target), depends_on and service
 // networks (matched by name), pinned image tags, added services and top-level definitions,
 // removed keys and services. When both sides changed the same key differently, upstream's
-// value is kept and the rule is reported as a conflict.
+// value is kept and the rule is reported as a conflict. Entries are matched by key, never by
+// position: the result keeps upstream's order, and a user's reorder alone is not a change.
 //
 // Two-way (no base): under a service both files have, the user's values for keys (and list
 // entries) both files have are kept; user-only services and user-only top-level definitions
