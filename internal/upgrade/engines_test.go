@@ -179,3 +179,14 @@ func TestRollbackAndRestoreTargetsAreTheEnginesOwn(t *testing.T) {
 		t.Errorf("notice for A's own backup = %q (%v), want none", originNotice(e), err)
 	}
 }
+
+// Resolving an interrupted operation from the backup dir its journal names keeps the
+// engine's view: the store of that dir is still this engine's.
+func TestForJournalKeepsTheOrigin(t *testing.T) {
+	r := newEnginesRig(t)
+	there := t.TempDir()
+	got, err := r.a.m.forJournal(&Journal{Op: "upgrade", Phase: PhaseHealth, BackupDir: there})
+	if err != nil || got.Store.Location() != there || got.Store.Origin != r.a.store.Origin {
+		t.Fatalf("forJournal = %+v, %v; want the store of %s with origin %+v", got.Store, err, there, r.a.store.Origin)
+	}
+}

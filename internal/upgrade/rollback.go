@@ -58,6 +58,15 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 		if err != nil {
 			return nil, err
 		}
+		if rm != m {
+			// The caller locked its own backup dir; this one is written too (the
+			// safety backup, the partial backup removed): every writer takes its lock.
+			unlock, err := rm.Store.Lock(p.Name)
+			if err != nil {
+				return nil, err
+			}
+			defer unlock()
+		}
 		if err := rm.resolve(ctx, p, jr, opts, res); err != nil {
 			return res, err
 		}
