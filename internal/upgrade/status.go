@@ -181,7 +181,10 @@ func isSafety(reason string) bool { return reason == "pre-restore" || reason == 
 //     before safety ones (pre-restore, pre-rollback): safety backups are pruned first;
 //   - incomplete backups (no manifest: interrupted while writing) and damaged ones
 //     (readable manifest, an archive missing or of the wrong size) are removed whatever
-//     Keep says;
+//     Keep says. An incomplete one records no origin; it is removed whoever began it,
+//     which is exact while the caller holds the backup dir's lock (Store.Lock): every
+//     writer of this build takes it, so no backup is being written then (a docker-maim
+//     from before that lock, writing into the same dir at the same time, is not seen);
 //   - with OlderThan, only backups older than it are removed.
 //
 // Removal order: incomplete and damaged backups, then safety backups, then the others,
