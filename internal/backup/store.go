@@ -104,9 +104,9 @@ type Entry struct {
 	project string
 }
 
-// List returns the project's backups, oldest first, but those recorded as another
-// engine's (Owner): this engine's, other users' on it, unrecorded ones and those without a
-// readable manifest (nothing tells whose they are).
+// List returns the project's backups, oldest first, leaving out those recorded as another
+// engine's (Owner): this engine's (any user's), the unrecorded ones and those without a
+// readable manifest stay (nothing tells whose they are).
 func (s Store) List(project string) ([]Entry, error) {
 	all, err := s.ListAll(project)
 	if err != nil {
