@@ -47,7 +47,7 @@ func (s *service) Projects(ctx context.Context, _ ProjectsOptions) (*ProjectsRes
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.state(ctx, eng)
+	st, _, err := s.state(ctx, eng)
 	if err != nil {
 		return nil, err
 	}

@@ -98,13 +98,32 @@ func store(sc Scope) (backup.Store, error) {
 
 // state is the engine's state directory (the projects' locks, journals and histories),
 // keyed by the engine's ID, asked once per session; an engine without one by its endpoint.
-func (s *service) state(ctx context.Context, eng client.APIClient) (backup.State, error) {
+// The origin is what the session's backups record, and how its store tells them from
+// other engines' and users' in a shared backup dir: the same key, the context and
+// endpoint the engine was reached by, and the user this runs as.
+func (s *service) state(ctx context.Context, eng client.APIClient) (backup.State, backup.Origin, error) {
 	var id string
 	if info, err := eng.Info(ctx, client.InfoOptions{}); err == nil {
 		id = info.Info.ID
 	}
-	return backup.OpenState(id, s.cli.DockerEndpoint().Host)
+	host := s.cli.DockerEndpoint().Host
+	uid, user := backup.CurrentUser()
+	o := backup.Origin{EngineID: backup.EngineKey(id, host), Context: s.cli.CurrentContext(), Host: host, UID: uid, User: user}
+	st, err := backup.OpenState(id, host)
+	return st, o, err
 }
+
+// lockMode is what a verb locks when its session opens.
+type lockMode int
+
+const (
+	lockNone  lockMode = iota // reads only (backups, status)
+	lockState                 // the project on this engine (verify)
+	// lockWrite: the project on this engine, then the project's place in the backup
+	// dir, which every writer takes whatever its engine or user (backup, upgrade,
+	// restore, rollback, prune). Always in this order.
+	lockWrite
+)
 
 // session is one verb's engine, resolved project, store, state dir (the project locked
 // there when asked) and progress.
@@ -139,9 +158,9 @@ func (ss *session) close() {
 	}
 }
 
-// open resolves everything a project verb needs and, with lock, takes the project's lock.
-// It warns (on Config.Err) about an interrupted operation.
-func (s *service) open(ctx context.Context, sc Scope, lock bool) (*session, error) {
+// open resolves everything a project verb needs and takes the locks lock says. It warns
+// (on Config.Err) about an interrupted operation.
+func (s *service) open(ctx context.Context, sc Scope, lock lockMode) (*session, error) {
 	pr, err := progress.New(progress.Mode(s.cfg.Progress), s.cfg.Err)
 	if err != nil {
 		return nil, err
@@ -164,19 +183,29 @@ func (s *service) open(ctx context.Context, sc Scope, lock bool) (*session, erro
 	if err != nil {
 		return nil, err
 	}
-	state, err := s.state(ctx, eng)
+	state, origin, err := s.state(ctx, eng)
 	if err != nil {
 		return nil, err
 	}
+	st.Origin = origin
 	if jr, err := (upgrade.Journals{State: state, Store: st, Project: p.Name}).Load(); err == nil && jr != nil {
 		fmt.Fprintf(s.cfg.Err, "WARNING: an interrupted %s of project %s stopped in phase %q (%s); `docker maim -p %s rollback` resolves it\n",
 			jr.Op, p.Name, jr.Phase, jr.Updated.Local().Format("2006-01-02 15:04:05"), p.Name)
 	}
 	ss := &session{svc: s, eng: eng, proj: p, store: st, state: state, progress: pr}
-	if lock {
+	if lock >= lockState {
 		if ss.unlock, err = state.Lock(p.Name); err != nil {
 			return nil, err
 		}
+	}
+	if lock >= lockWrite {
+		unlockStore, err := st.Lock(p.Name)
+		if err != nil {
+			ss.unlock()
+			return nil, err
+		}
+		unlockState := ss.unlock
+		ss.unlock = func() { unlockStore(); unlockState() }
 	}
 	return ss, nil
 }
@@ -222,7 +251,7 @@ func (ss *session) upgrades() *upgrade.Manager {
 }
 
 func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, error) {
-	ss, err := s.open(ctx, o.Scope, true)
+	ss, err := s.open(ctx, o.Scope, lockWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -314,25 +343,30 @@ func (ss *session) event(msg string) {
 }
 
 func (s *service) Backups(ctx context.Context, o BackupsOptions) (*BackupsResult, error) {
-	ss, err := s.open(ctx, o.Scope, false)
+	ss, err := s.open(ctx, o.Scope, lockNone)
 	if err != nil {
 		return nil, err
 	}
 	defer ss.close()
-	list, err := ss.store.List(ss.proj.Name)
+	list := ss.store.List
+	if o.AllEngines {
+		list = ss.store.ListAll
+	}
+	all, err := list(ss.proj.Name)
 	if err != nil {
 		return nil, err
 	}
-	res := &BackupsResult{Project: ss.proj.Name, Backups: make([]BackupRow, 0, len(list))}
-	for i := len(list) - 1; i >= 0; i-- { // newest first
-		res.Backups = append(res.Backups, rowOf(list[i]))
+	res := &BackupsResult{Project: ss.proj.Name, Backups: make([]BackupRow, 0, len(all))}
+	for i := len(all) - 1; i >= 0; i-- { // newest first
+		res.Backups = append(res.Backups, rowOf(all[i]))
 	}
 	return res, nil
 }
 
 func rowOf(en backup.Entry) BackupRow {
-	r := BackupRow{ID: en.ID, Status: string(en.Status), Problem: en.Problem, Dir: en.Dir, Sources: []string{}}
+	r := BackupRow{ID: en.ID, Status: string(en.Status), Problem: en.Problem, Dir: en.Dir, Sources: []string{}, Owner: string(en.Owner)}
 	if m := en.Manifest; m != nil {
+		r.Origin = m.Origin
 		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.Size(), m.ToolVersion
 		r.AppVersions = m.AppVersions
 		for _, s := range m.Sources {
@@ -344,7 +378,7 @@ func rowOf(en backup.Entry) BackupRow {
 }
 
 func (s *service) Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
-	ss, err := s.open(ctx, o.Scope, true)
+	ss, err := s.open(ctx, o.Scope, lockState)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +398,7 @@ func (s *service) Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, e
 }
 
 func (s *service) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
-	ss, err := s.open(ctx, o.Scope, true)
+	ss, err := s.open(ctx, o.Scope, lockWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -380,7 +414,11 @@ func (s *service) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult
 }
 
 func (s *service) Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult, error) {
-	ss, err := s.open(ctx, o.Scope, true)
+	lock := lockWrite
+	if o.DryRun {
+		lock = lockState // a plan writes nothing in the backup dir
+	}
+	ss, err := s.open(ctx, o.Scope, lock)
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +438,7 @@ func (s *service) Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult
 }
 
 func (s *service) Rollback(ctx context.Context, o RollbackOptions) (*RollbackResult, error) {
-	ss, err := s.open(ctx, o.Scope, true)
+	ss, err := s.open(ctx, o.Scope, lockWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +452,7 @@ func (s *service) Rollback(ctx context.Context, o RollbackOptions) (*RollbackRes
 }
 
 func (s *service) Status(ctx context.Context, o StatusOptions) (*StatusResult, error) {
-	ss, err := s.open(ctx, o.Scope, false)
+	ss, err := s.open(ctx, o.Scope, lockNone)
 	if err != nil {
 		return nil, err
 	}
@@ -427,7 +465,11 @@ func (s *service) Status(ctx context.Context, o StatusOptions) (*StatusResult, e
 }
 
 func (s *service) Prune(ctx context.Context, o PruneOptions) (*PruneResult, error) {
-	ss, err := s.open(ctx, o.Scope, true)
+	lock := lockWrite
+	if o.DryRun {
+		lock = lockState // a dry run deletes nothing
+	}
+	ss, err := s.open(ctx, o.Scope, lock)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/config"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/upgrade"
@@ -71,6 +72,9 @@ type HostPath struct {
 // BackupsOptions select the project whose backups Backups lists.
 type BackupsOptions struct {
 	Scope Scope
+	// AllEngines lists the backups other engines keep in the same backup dir too (by
+	// default only this engine's, other users' on it, and those whose engine is unknown).
+	AllEngines bool
 }
 
 // BackupsResult lists a project's backups, newest first.
@@ -95,6 +99,12 @@ type BackupRow struct {
 	// AppVersions are the application's data and config versions the backup recorded
 	// (backup.Manifest.AppVersions: MaiBot's database schema and configs' [inner].version).
 	AppVersions map[string]string `json:"app_versions,omitempty"`
+	// Origin is the engine and user that made the backup (absent for a backup made by a
+	// docker-maim that did not record it, and when the manifest cannot be read).
+	Origin *backup.Origin `json:"origin,omitempty"`
+	// Owner is whose it is from here (backup.Owner): "this" (this engine and user),
+	// "other-user", "other-engine" (listed with AllEngines only), "unrecorded", "unknown".
+	Owner string `json:"owner"`
 }
 
 // VerifyOptions select the backup Verify checks.

@@ -4,6 +4,7 @@ package backup
 
 import (
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/windows"
 )
@@ -16,4 +17,10 @@ func lockFile(f *os.File) error {
 func unlockFile(f *os.File) {
 	ol := new(windows.Overlapped)
 	_ = windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, ol)
+}
+
+// openSharedLock opens (creating it) the lock file name in dir. Windows has no root
+// beside a user: the file's ACL is inherited from the folder.
+func openSharedLock(dir, name string) (*os.File, error) {
+	return os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE, 0o600)
 }

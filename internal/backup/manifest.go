@@ -35,6 +35,9 @@ type Manifest struct {
 	ToolVersion   string    `json:"tool_version"`
 	EngineVersion string    `json:"engine_version"`
 	EngineAPI     string    `json:"engine_api_version,omitempty"`
+	// Origin is the engine and user that made the backup (Store.Origin; nil in a backup an
+	// older docker-maim made: it may be any engine's).
+	Origin *Origin `json:"origin,omitempty"`
 	// Reason says why the backup was made: "manual", "upgrade", "pre-restore", "pre-rollback".
 	Reason       string   `json:"reason"`
 	Compression  string   `json:"compression"`

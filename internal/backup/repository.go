@@ -39,6 +39,12 @@ type Repository interface {
 	Delete(project, id string) error
 	// FreeBytes is the space left for new backups, -1 when unknown.
 	FreeBytes() int64
+	// Lock takes the exclusive lock of a project's place, which every writer of that
+	// place takes (whatever its engine, user or process), leaving holder (who it is) for
+	// the next taker to read. It never waits: a place already locked fails with an error
+	// wrapping ErrLocked that names it and the holder's record. The lock ends with unlock,
+	// or with the process. It is no backup: List never returns it.
+	Lock(project, holder string) (unlock func(), err error)
 }
 
 // Upload is a file being written into a Repository.
@@ -156,6 +162,30 @@ func (l LocalDir) Delete(project, id string) error {
 }
 
 func (l LocalDir) FreeBytes() int64 { return freeBytes(l.Root) }
+
+// Lock takes a file lock (flock, LockFileEx) on <root>/<project>/.lock, the file an older
+// docker-maim locked in the backup dir too. The project folder is made 0700 when missing;
+// the lock file is 0600 and belongs to the folder's owner (openSharedLock): root and the
+// user who made the folder can both take it. A user who cannot open it (a folder root
+// made) cannot write that folder either, and is told so.
+func (l LocalDir) Lock(project, holder string) (unlock func(), err error) {
+	dir, err := l.path(project)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("backup dir: %w", err)
+	}
+	f, err := openSharedLock(dir, LockName)
+	if err != nil {
+		return nil, fmt.Errorf("backup dir %s: cannot open its lock (a folder another user made is theirs; use a backup dir of your own): %w", dir, err)
+	}
+	unlock, who, err := holdLock(f, holder)
+	if err != nil {
+		return nil, fmt.Errorf("%w: backup dir %s of project %q is in use by another docker-maim command (%s)", err, dir, project, who)
+	}
+	return unlock, nil
+}
 
 type localUpload struct {
 	f         *os.File

@@ -52,8 +52,15 @@ var ErrNotFound = errors.New("no such backup")
 
 // Store is a project's backups in a Repository: it lists them with their status, writes
 // new ones (archives hashed as they pass, the manifest last) and reads them back.
+//
+// A Store with an Origin is one engine's and user's view of a backup dir others may share:
+// the backups it writes record the Origin; List, and Get without an ID, leave out other
+// engines' backups, and Get without an ID picks only backups recorded as this engine's
+// (not the unrecorded ones of older builds, which may be another engine's). A Store with
+// no Origin (tests, tools reading a backup dir whole) treats every backup as its own.
 type Store struct {
-	Repo Repository
+	Repo   Repository
+	Origin Origin
 }
 
 // Local is the Store of a local backup directory (LocalDir).
@@ -91,12 +98,31 @@ type Entry struct {
 	Status   Status    `json:"status"`
 	Problem  string    `json:"problem,omitempty"`
 	Manifest *Manifest `json:"-"`
-	repo     Repository
-	project  string
+	// Owner is whose the backup is, seen from the Store that listed it.
+	Owner   Owner `json:"-"`
+	repo    Repository
+	project string
 }
 
-// List returns the project's backups, oldest first.
+// List returns the project's backups, oldest first, leaving out those recorded as another
+// engine's (Owner): this engine's (any user's), the unrecorded ones and those without a
+// readable manifest stay (nothing tells whose they are).
 func (s Store) List(project string) ([]Entry, error) {
+	all, err := s.ListAll(project)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, e := range all {
+		if e.Owner != OwnerOtherEngine {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// ListAll returns every backup of the project, whatever engine made it, oldest first.
+func (s Store) ListAll(project string) ([]Entry, error) {
 	ids, err := s.Repo.List(project)
 	if err != nil {
 		return nil, err
@@ -125,7 +151,7 @@ func idLess(a, b string) bool {
 }
 
 func (s Store) entry(project, id string) Entry {
-	e := Entry{ID: id, Dir: s.Dir(project, id), repo: s.Repo, project: project}
+	e := Entry{ID: id, Dir: s.Dir(project, id), Owner: OwnerUnknown, repo: s.Repo, project: project}
 	b, err := s.readFile(project, id, ManifestName)
 	if errors.Is(err, fs.ErrNotExist) {
 		e.Status, e.Problem = StatusIncomplete, "no manifest (interrupted while writing)"
@@ -141,6 +167,7 @@ func (s Store) entry(project, id string) Entry {
 		return e
 	}
 	e.Manifest = m
+	e.Owner = s.ownerOf(m)
 	e.Status = StatusComplete
 	var all []Source
 	for _, src := range m.Sources {
@@ -172,19 +199,20 @@ func (s Store) readFile(project, id, name string) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
-// Get returns one backup; id "" (or "latest") is the newest complete one.
+// Get returns one backup, whatever engine made it (its Owner says); id "" (or "latest")
+// is the newest complete one recorded as this engine's (Owner.SameEngine).
 func (s Store) Get(project, id string) (Entry, error) {
 	if id == "" || id == "latest" {
-		all, err := s.List(project)
+		all, err := s.ListAll(project)
 		if err != nil {
 			return Entry{}, err
 		}
 		for i := len(all) - 1; i >= 0; i-- {
-			if all[i].Status == StatusComplete {
+			if all[i].Status == StatusComplete && all[i].Owner.SameEngine() {
 				return all[i], nil
 			}
 		}
-		return Entry{}, fmt.Errorf("%w: project %q has no complete backup in %s", ErrNotFound, project, s.ProjectDir(project))
+		return Entry{}, fmt.Errorf("%w: project %q has no complete backup%s in %s%s", ErrNotFound, project, s.ofThisEngine(), s.ProjectDir(project), s.Elsewhere(all))
 	}
 	if !ValidID(id) {
 		return Entry{}, fmt.Errorf("%w: %q is not a backup ID (like 20261125T221530Z)", ErrNotFound, id)
@@ -199,6 +227,35 @@ func (s Store) Get(project, id string) (Entry, error) {
 	return s.entry(project, id), nil
 }
 
+// ofThisEngine is " of this engine" for a store with an Origin.
+func (s Store) ofThisEngine() string {
+	if s.Origin.EngineID == "" {
+		return ""
+	}
+	return " of this engine (" + s.Origin.EngineID + ")"
+}
+
+// Elsewhere says, for a message, how many complete backups of all are not recorded as
+// this engine's (another engine's, or unrecorded): "" when none.
+func (s Store) Elsewhere(all []Entry) string {
+	other, unrecorded := 0, 0
+	for _, e := range all {
+		if e.Status != StatusComplete {
+			continue
+		}
+		switch e.Owner {
+		case OwnerOtherEngine:
+			other++
+		case OwnerUnrecorded:
+			unrecorded++
+		}
+	}
+	if other+unrecorded == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d of another engine, %d made by an older docker-maim that did not record its engine: name one by ID to use it; `docker maim backups --all-engines` lists them)", other, unrecorded)
+}
+
 // Writer writes one new backup. Archives go in under temporary names and appear
 // when complete; the manifest is written last by Commit. Abort removes everything.
 type Writer struct {
@@ -206,6 +263,7 @@ type Writer struct {
 	ID      string
 	Dir     string // where it is (Store.Dir)
 	repo    Repository
+	origin  Origin
 	done    bool
 }
 
@@ -219,7 +277,7 @@ func (s Store) Begin(project string, now time.Time) (*Writer, error) {
 		}
 		err := s.Repo.Mkdir(project, id)
 		if err == nil {
-			return &Writer{Project: project, ID: id, Dir: s.Dir(project, id), repo: s.Repo}, nil
+			return &Writer{Project: project, ID: id, Dir: s.Dir(project, id), repo: s.Repo, origin: s.Origin}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("backup dir: %w", err)
@@ -339,6 +397,10 @@ func (w *Writer) Commit(m *Manifest) error {
 	}
 	m.ID = w.ID
 	m.Project = w.Project
+	if m.Origin == nil && w.origin.EngineID != "" {
+		o := w.origin
+		m.Origin = &o
+	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err

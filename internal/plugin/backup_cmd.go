@@ -84,12 +84,16 @@ func printBackup(w io.Writer, res *app.BackupResult) {
 
 func newBackupsCommand(s *state) *cobra.Command {
 	var format *choiceFlag
+	var allEngines bool
 	cmd := &cobra.Command{
 		Use:     "backups [OPTIONS]",
 		Aliases: []string{"ls"},
 		Short:   "List the project's backups",
+		Long: `Lists the project's backups in the backup dir made on this engine (by any user), and those
+made by a docker-maim that did not record its engine. Another engine's backups of a project of
+the same name in the same backup dir are listed with --all-engines.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := s.svc(cmd).Backups(cmd.Context(), app.BackupsOptions{Scope: s.g.scope()})
+			res, err := s.svc(cmd).Backups(cmd.Context(), app.BackupsOptions{Scope: s.g.scope(), AllEngines: allEngines})
 			if format.json() {
 				return printJSON(cmd.OutOrStdout(), res, err)
 			}
@@ -100,6 +104,7 @@ func newBackupsCommand(s *state) *cobra.Command {
 		},
 	}
 	format = formatFlag(cmd.Flags(), formatTable)
+	cmd.Flags().BoolVar(&allEngines, "all-engines", false, "Also list the backups other engines keep in this backup dir")
 	return cmd
 }
 
@@ -129,7 +134,29 @@ func printBackups(w io.Writer, rows []app.BackupRow) error {
 			fmt.Fprintf(w, "%s: %s\n", r.ID, appVersionsText(r.AppVersions))
 		}
 	}
+	for _, r := range rows {
+		if note := originNote(r); note != "" {
+			fmt.Fprintf(w, "%s: %s\n", r.ID, note)
+		}
+	}
 	return nil
+}
+
+// originNote says whose a listed backup is when it is not this engine's and user's.
+func originNote(r app.BackupRow) string {
+	switch o := r.Origin; backup.Owner(r.Owner) {
+	case backup.OwnerOtherEngine:
+		return "made on another " + o.String() + "; restore it only by ID"
+	case backup.OwnerOtherUser:
+		who := o.User
+		if who == "" {
+			who = "uid " + o.UID
+		}
+		return "made on this engine by user " + who + " (their prune decides on it)"
+	case backup.OwnerUnrecorded:
+		return "made by a docker-maim that did not record its engine: used only by ID, never pruned unless --include-unrecorded"
+	}
+	return ""
 }
 
 // appVersionsText is "key value, ..." sorted: the versions an application recorded

@@ -128,6 +128,7 @@ func TestFlagsBecomeOptions(t *testing.T) {
 		{[]string{"backup", "--exclude", "*.log", "--no-stop", "--compression", "gz", "--level", "3", "--include-host-path", "/h"},
 			app.BackupOptions{Scope: scope, Excludes: []string{"*.log"}, NoStop: true, Compression: archive.Gzip, Level: 3, IncludeHostPaths: []string{"/h"}}},
 		{[]string{"backups"}, app.BackupsOptions{Scope: scope}},
+		{[]string{"backups", "--all-engines"}, app.BackupsOptions{Scope: scope, AllEngines: true}},
 		{[]string{"verify", "20260101-000000"}, app.VerifyOptions{Scope: scope, ID: "20260101-000000"}},
 		{[]string{"restore", "ID", "--source", "s1", "--no-safety-backup", "--to-recorded-paths", "--timeout", "1m", "--stable-period", "2s"},
 			app.RestoreOptions{Scope: scope, ID: "ID", Sources: []string{"s1"}, NoSafetyBackup: true, ToRecordedPaths: true, Health: hopts}},
@@ -138,8 +139,8 @@ func TestFlagsBecomeOptions(t *testing.T) {
 		{[]string{"rollback", "ID", "--no-safety-backup", "--timeout", "1m", "--stable-period", "2s"},
 			app.RollbackOptions{Scope: scope, ID: "ID", NoSafetyBackup: true, Health: hopts}},
 		{[]string{"status"}, app.StatusOptions{Scope: scope}},
-		{[]string{"prune", "--keep", "2", "--older-than", "1h", "--include-unreadable", "--dry-run"},
-			app.PruneOptions{Scope: scope, PruneOptions: upgrade.PruneOptions{Keep: 2, OlderThan: time.Hour, IncludeUnreadable: true, DryRun: true}}},
+		{[]string{"prune", "--keep", "2", "--older-than", "1h", "--include-unreadable", "--include-unrecorded", "--dry-run"},
+			app.PruneOptions{Scope: scope, PruneOptions: upgrade.PruneOptions{Keep: 2, OlderThan: time.Hour, IncludeUnreadable: true, IncludeUnrecorded: true, DryRun: true}}},
 	} {
 		f := &fake{err: errors.New("fake")} // no result to print
 		r := execute(t, f, append(append([]string{}, global...), c.args...)...)
@@ -334,5 +335,32 @@ func TestDryRunTextListsPhases(t *testing.T) {
 	want := "\nPhases:\n   1. stop: stop bot\n   -  reset: skipped (no --reset-data)\n   2. recreate: recreate bot on the new images\n"
 	if !strings.Contains(b.String(), want) {
 		t.Errorf("dry-run text:\n%s\nwant it to contain\n%s", b.String(), want)
+	}
+}
+
+// The backups table says which rows are not this engine's and user's, and whose.
+func TestBackupsTableNamesOrigins(t *testing.T) {
+	var b strings.Builder
+	rows := []app.BackupRow{
+		{ID: "B4", Status: "complete", Owner: string(backup.OwnerThis), Origin: &backup.Origin{EngineID: "A", UID: "1000", User: "alice"}},
+		{ID: "B3", Status: "complete", Owner: string(backup.OwnerOtherEngine), Origin: &backup.Origin{EngineID: "ENGINE-B", Context: "prod", Host: "ssh://prod"}},
+		{ID: "B2", Status: "complete", Owner: string(backup.OwnerOtherUser), Origin: &backup.Origin{EngineID: "A", UID: "0", User: "root"}},
+		{ID: "B1", Status: "complete", Owner: string(backup.OwnerUnrecorded)},
+	}
+	if err := printBackups(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"B3: made on another engine ENGINE-B (context prod, ssh://prod)",
+		"B2: made on this engine by user root",
+		"B1: made by a docker-maim that did not record its engine",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "B4:") {
+		t.Errorf("a note for this engine's own backup:\n%s", out)
 	}
 }

@@ -493,6 +493,9 @@ backups restore and rollback take), and always keeps: the last upgrade's backup 
 ` + "`rollback`" + ` with no ID goes back to) with its image pins, the backup an interrupted operation
 needs, and every backup whose manifest cannot be read (one written by a newer docker-maim, say)
 unless --include-unreadable. Incomplete and damaged backups are removed whatever --keep says.
+Only this engine's backups, made by this user, are pruned: another engine's in the same backup
+dir are not even looked at, another user's on this engine are left to them, and those a
+docker-maim made that did not record its engine are kept unless --include-unrecorded.
 The output says why each backup left in place was kept.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Keep < 1 {
@@ -512,6 +515,7 @@ The output says why each backup left in place was kept.`,
 	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep this many newest complete backups (besides those kept by a rule)")
 	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "Only remove backups older than this (e.g. 720h)")
 	cmd.Flags().BoolVar(&o.IncludeUnreadable, "include-unreadable", false, "Also remove backups whose manifest cannot be read (e.g. written by a newer docker-maim)")
+	cmd.Flags().BoolVar(&o.IncludeUnrecorded, "include-unrecorded", false, "Also prune, as this engine's, backups made by a docker-maim that did not record its engine")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Show what would be removed")
 	format = formatFlag(cmd.Flags(), formatText)
 	return cmd

@@ -273,7 +273,7 @@ func (m *Manager) forJournal(jr *Journal) (*Manager, error) {
 	}
 	m.logf("the interrupted %s keeps its backup in %s: resolving it from there", jr.Op, jr.BackupDir)
 	mm := *m
-	mm.Store = backup.Local(jr.BackupDir)
+	mm.Store = backup.Store{Repo: backup.LocalDir{Root: jr.BackupDir}, Origin: m.Store.Origin}
 	if m.Snapshots != nil {
 		sn := *m.Snapshots
 		sn.Store = mm.Store

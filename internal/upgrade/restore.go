@@ -99,6 +99,10 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	if chosen != "" {
 		m.logf("restoring backup %s: %s", entry.ID, chosen)
 	}
+	if notice := originNotice(entry); notice != "" {
+		m.logf("%s", notice)
+		defer func() { res.Warnings = append([]string{notice}, res.Warnings...) }()
+	}
 	// The archives' hashes are checked while the restore gets ready; nothing stops, and no
 	// safety backup is taken, before the check passed. With neither, the first write waits
 	// for it (a helper container is already started then, waiting for the go-ahead).
@@ -524,7 +528,7 @@ func (m *Manager) restoreTarget(projectName, id string) (backup.Entry, string, e
 	var skipped []string
 	for i := len(all) - 1; i >= 0; i-- {
 		e := all[i]
-		if e.Status != backup.StatusComplete {
+		if e.Status != backup.StatusComplete || !e.Owner.SameEngine() {
 			continue
 		}
 		if safetyReasons[e.Manifest.Reason] {
@@ -540,7 +544,7 @@ func (m *Manager) restoreTarget(projectName, id string) (backup.Entry, string, e
 	if len(skipped) > 0 {
 		return backup.Entry{}, "", fmt.Errorf("%w: project %q has only safety backups (%s); name one to restore it", backup.ErrNotFound, projectName, strings.Join(skipped, ", "))
 	}
-	return backup.Entry{}, "", fmt.Errorf("%w: project %q has no complete backup in %s", backup.ErrNotFound, projectName, m.Store.ProjectDir(projectName))
+	return backup.Entry{}, "", fmt.Errorf("%w: project %q has no complete backup of this engine in %s%s", backup.ErrNotFound, projectName, m.Store.ProjectDir(projectName), m.Store.Elsewhere(all))
 }
 
 func orNone(s []string) string {

@@ -58,6 +58,15 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 		if err != nil {
 			return nil, err
 		}
+		if rm != m {
+			// The caller locked its own backup dir; this one is written too (the
+			// safety backup, the partial backup removed): every writer takes its lock.
+			unlock, err := rm.Store.Lock(p.Name)
+			if err != nil {
+				return nil, err
+			}
+			defer unlock()
+		}
 		if err := rm.resolve(ctx, p, jr, opts, res); err != nil {
 			return res, err
 		}
@@ -78,6 +87,10 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 	}
 	if entry.Status != backup.StatusComplete {
 		return nil, fmt.Errorf("backup %s is %s: %s", id, entry.Status, entry.Problem)
+	}
+	var notice string
+	if notice = originNotice(entry); notice != "" {
+		m.logf("%s", notice)
 	}
 	if err := m.checkRoot(ctx, p, entry.Manifest); err != nil {
 		return nil, err
@@ -102,6 +115,9 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 		return nil, err
 	}
 	res := &RollbackResult{BackupID: id, Images: jr.Images}
+	if notice != "" {
+		defer func() { res.Warnings = append([]string{notice}, res.Warnings...) }()
+	}
 	if err := m.rollbackTo(ctx, p, jr, entry, opts, res); err != nil {
 		return res, err
 	}
@@ -116,7 +132,10 @@ func (m *Manager) lastUpgradeBackup(j Journals) (string, error) {
 	for i := len(hist) - 1; i >= 0; i-- {
 		if hist[i].Op == "upgrade" && hist[i].BackupID != "" && (hist[i].Result == string(OutcomeUpgraded) || hist[i].Result == string(OutcomeFailed)) {
 			// A backup removed or damaged by hand since is no target: look further back.
-			if e, err := m.Store.Get(j.Project, hist[i].BackupID); err == nil && e.Status == backup.StatusComplete {
+			// The history is this engine's: a backup it names is this engine's unless
+			// its manifest says another made it (an ID of another backup dir that
+			// exists in this one too); an unrecorded one is this engine's old upgrade.
+			if e, err := m.Store.Get(j.Project, hist[i].BackupID); err == nil && e.Status == backup.StatusComplete && e.Owner != backup.OwnerOtherEngine {
 				return hist[i].BackupID, nil
 			}
 		}
@@ -126,11 +145,25 @@ func (m *Manager) lastUpgradeBackup(j Journals) (string, error) {
 		return "", err
 	}
 	for i := len(all) - 1; i >= 0; i-- {
-		if all[i].Status == backup.StatusComplete && all[i].Manifest.Reason == "upgrade" {
+		if all[i].Status == backup.StatusComplete && all[i].Owner.SameEngine() && all[i].Manifest.Reason == "upgrade" {
 			return all[i].ID, nil
 		}
 	}
 	return "", fmt.Errorf("%w: no upgrade backup of project %q to roll back to; name a backup ID (docker maim backups)", backup.ErrNotFound, j.Project)
+}
+
+// originNotice says, for a backup named by ID, that it was not recorded as this engine's
+// (another engine's, or an older build's that recorded none): restoring it moves that
+// data into this engine's project, which is allowed (moving a project between engines is
+// one use of backups) and said. "" for a backup of this engine.
+func originNotice(e backup.Entry) string {
+	switch e.Owner {
+	case backup.OwnerOtherEngine:
+		return fmt.Sprintf("backup %s was made on another %s: its data goes to this engine's project", e.ID, e.Manifest.Origin)
+	case backup.OwnerUnrecorded:
+		return fmt.Sprintf("backup %s was made by a docker-maim that did not record its engine (it may be another engine's): its data goes to this engine's project", e.ID)
+	}
+	return ""
 }
 
 // resolve undoes an operation recorded in a journal and removes the journal.

@@ -121,6 +121,10 @@ type PruneOptions struct {
 	// IncludeUnreadable also removes backups whose manifest cannot be read (one written
 	// by a newer docker-maim, a torn or unreadable manifest.json). Without it they stay.
 	IncludeUnreadable bool
+	// IncludeUnrecorded also treats as this engine's the backups whose manifest records no
+	// origin (made by a docker-maim from before origins were recorded). Without it they
+	// stay: they may be another engine's, whose journal and history prune cannot see.
+	IncludeUnrecorded bool
 	DryRun            bool
 }
 
@@ -140,6 +144,8 @@ const (
 	KeptJournal     = "journal"      // an interrupted operation needs it
 	KeptUnreadable  = "unreadable"   // its manifest cannot be read (--include-unreadable removes it)
 	KeptYoung       = "younger"      // younger than --older-than
+	KeptOtherUser   = "other-user"   // made on this engine by another user: theirs to prune
+	KeptUnrecorded  = "unrecorded"   // made by an older build that did not record its engine (--include-unrecorded removes it)
 )
 
 // Kept is one backup prune left, and why.
@@ -161,7 +167,12 @@ type PruneResult struct {
 // isSafety tells a safety backup (taken by restore or rollback before they overwrite).
 func isSafety(reason string) bool { return reason == "pre-restore" || reason == "pre-rollback" }
 
-// Prune removes old backups and their image pins. Rules, in order:
+// Prune removes old backups and their image pins. It sees only its engine's backups
+// (Store.List: a backup dir may be shared with other engines, whose own prune decides on
+// theirs) and removes only its own user's: the journal and history that protect a backup
+// are per engine and user, so it leaves another user's on the same engine (root's cron
+// beside the user) and, unless IncludeUnrecorded, those whose manifest records no origin
+// (an older build's: they may be another engine's). Rules, in order:
 //   - never removed: the backup an interrupted operation's journal names, the last
 //     upgrade's backup (the one `rollback` with no ID goes back to), and, unless
 //     IncludeUnreadable, a backup whose manifest cannot be read (written by a newer
@@ -170,7 +181,10 @@ func isSafety(reason string) bool { return reason == "pre-restore" || reason == 
 //     before safety ones (pre-restore, pre-rollback): safety backups are pruned first;
 //   - incomplete backups (no manifest: interrupted while writing) and damaged ones
 //     (readable manifest, an archive missing or of the wrong size) are removed whatever
-//     Keep says;
+//     Keep says. An incomplete one records no origin; it is removed whoever began it,
+//     which is exact while the caller holds the backup dir's lock (Store.Lock): every
+//     writer of this build takes it, so no backup is being written then (a docker-maim
+//     from before that lock, writing into the same dir at the same time, is not seen);
 //   - with OlderThan, only backups older than it are removed.
 //
 // Removal order: incomplete and damaged backups, then safety backups, then the others,
@@ -221,12 +235,19 @@ func (m *Manager) Prune(ctx context.Context, projectName string, opts PruneOptio
 		}
 		return out
 	}
+	held := map[string]bool{} // kept by a rule of the loop below
 	for _, e := range newestFirst(func(backup.Entry) bool { return true }) {
 		if k, ok := rules[e.ID]; ok {
 			keep(e, k)
 			continue
 		}
 		switch {
+		case e.Owner == backup.OwnerOtherUser:
+			held[e.ID] = true
+			keep(e, Kept{Rule: KeptOtherUser, Why: "made on this engine by user " + userOf(e) + ": their journal and history say whether it is needed; their prune removes it"})
+		case e.Owner == backup.OwnerUnrecorded && !opts.IncludeUnrecorded:
+			held[e.ID] = true
+			keep(e, Kept{Rule: KeptUnrecorded, Why: "made by a docker-maim that did not record its engine: it may be another engine's; --include-unrecorded removes it as this engine's"})
 		case e.Status == backup.StatusCorrupt && e.Manifest == nil && !opts.IncludeUnreadable:
 			keep(e, Kept{Rule: KeptUnreadable, Why: "its manifest cannot be read (" + e.Problem + "); --include-unreadable removes it"})
 		case e.Status != backup.StatusComplete:
@@ -235,7 +256,7 @@ func (m *Manager) Prune(ctx context.Context, projectName string, opts PruneOptio
 	}
 	complete := func(e backup.Entry) bool {
 		_, ruled := rules[e.ID]
-		return !ruled && e.Status == backup.StatusComplete
+		return !ruled && !held[e.ID] && e.Status == backup.StatusComplete
 	}
 	// The Keep slots go to manual and upgrade backups first, then to safety backups.
 	for _, e := range newestFirst(func(e backup.Entry) bool { return complete(e) && !isSafety(e.Manifest.Reason) }) {
@@ -283,6 +304,21 @@ func (m *Manager) Prune(ctx context.Context, projectName string, opts PruneOptio
 	}
 	sort.SliceStable(res.Kept, func(i, j int) bool { return idAfter(res.Kept[i].ID, res.Kept[j].ID) })
 	return res, nil
+}
+
+// userOf names the user who made a backup, from its manifest's origin.
+func userOf(e backup.Entry) string {
+	if o := e.Manifest.Origin; o != nil {
+		switch {
+		case o.User != "" && o.UID != "":
+			return o.User + " (uid " + o.UID + ")"
+		case o.User != "":
+			return o.User
+		case o.UID != "":
+			return "uid " + o.UID
+		}
+	}
+	return "unknown"
 }
 
 // createdAt is when a backup was made: its manifest's time, else the time in its ID.

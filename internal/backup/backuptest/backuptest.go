@@ -191,6 +191,26 @@ func Conformance(t *testing.T, newRepo func(t *testing.T) backup.Repository) {
 			t.Errorf("FreeBytes = %d, want -1 (unknown) or more", n)
 		}
 	})
+	t.Run("LockIsExclusive", func(t *testing.T) {
+		r := newRepo(t)
+		unlock, err := r.Lock("demo", "pid 1, user alice, engine A")
+		must(t, err)
+		// Another value on the same place (another process, another engine) is refused
+		// and told who holds it.
+		_, err = r.Lock("demo", "pid 2, user root, engine B")
+		if !errors.Is(err, backup.ErrLocked) || !strings.Contains(err.Error(), "pid 1, user alice, engine A") {
+			t.Errorf("second Lock = %v; want ErrLocked naming the holder", err)
+		}
+		unlockOther, err := r.Lock("other", "pid 2") // projects are apart
+		must(t, err)
+		unlockOther()
+		// The lock is no backup.
+		wantIDs(t, r, "demo")
+		unlock()
+		again, err := r.Lock("demo", "pid 2")
+		must(t, err)
+		again()
+	})
 	t.Run("Store", func(t *testing.T) { storeRoundTrip(t, newRepo(t)) })
 }
 
