@@ -17,6 +17,7 @@ package redact
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -187,7 +188,10 @@ func Find(s string) [][2]int {
 		}
 	}
 	for _, d := range libraryDetectors() {
-		found, _ := d.Scan(s)
+		found, ok := scan(d, s)
+		if !ok {
+			return [][2]int{{0, len(s)}}
+		}
 		for _, f := range found {
 			addAll(strings.TrimSpace(f.Value))
 		}
@@ -207,6 +211,19 @@ func Find(s string) [][2]int {
 	}
 	rs = append(rs, argRanges(s)...)
 	return merge(rs)
+}
+
+// scan runs a detector on s; ok is false when it panicked (secret-detector's basic and
+// bearer auth checks index a decoded parameter of one byte out of range: "Basic ab=="):
+// the caller then hides all of s, a plan is still printed and shows no part of it.
+func scan(d secrets.Detector, s string) (found []secrets.DetectedSecret, ok bool) {
+	defer func() {
+		if recover() != nil {
+			found, ok = nil, false
+		}
+	}()
+	found, _ = d.Scan(s)
+	return found, true
 }
 
 // Secret tells whether s holds a secret by itself (Find finds any).
@@ -292,8 +309,9 @@ func argRanges(s string) [][2]int {
 
 func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
 
-// merge sorts ranges and joins those that overlap or touch.
+// merge sorts ranges, drops empty ones and joins those that overlap or touch.
 func merge(rs [][2]int) [][2]int {
+	rs = slices.DeleteFunc(rs, func(r [2]int) bool { return r[0] >= r[1] })
 	if len(rs) == 0 {
 		return nil
 	}
