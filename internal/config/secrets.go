@@ -194,7 +194,7 @@ func jsonSecrets(data []byte, c *spanCollector) error {
 
 func yamlSecrets(data []byte, c *spanCollector) error {
 	doc, err := parseYAML("", data)
-	if err != nil {
+	if err != nil || doc == nil { // nil: an empty file, no value
 		return err
 	}
 	var lineStarts []int
