@@ -966,8 +966,10 @@ func (m *merger) mergeKeyed(svc, kind string, bv, uv, up *yaml.Node) bool {
 		}
 		return show(e.val)
 	}
+	// The key whose name decides whether an entry's value is secret: a NAME=value entry's
+	// name (environment, labels, annotations), as the diff decides it for the same line.
 	secretKey := func(k string) string {
-		if kind == "environment" {
+		if kind == "environment" || kind == "labels" || kind == "annotations" {
 			return k
 		}
 		return ""

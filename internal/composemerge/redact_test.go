@@ -34,6 +34,7 @@ const (
       - chat.slack=` + rSlack + `
       - aws.id=` + rAWS + `
       - id.jwt=` + rJWT + `
+      - traefik.http.middlewares.auth.basicauth.users=admin:apr1-hash-9
     ports:
       - "8081:80"
     x-identity: |
@@ -58,6 +59,7 @@ x-deploy:
       - chat.slack=none
       - aws.id=none
       - id.jwt=none
+      - traefik.http.middlewares.auth.basicauth.users=none
     ports:
       - "8080:80"
 x-deploy:
@@ -66,7 +68,7 @@ x-deploy:
 )
 
 var allSecrets = []string{rGitHubPAT, rFinePAT, rOpenAI, rSlack, rAWS, rJWT[:40], rURLPass, rPEMLine1, rPEMLine2,
-	"cmd-pass-1", "cmd-pass-2", "cmd-tok-3"}
+	"cmd-pass-1", "cmd-pass-2", "cmd-tok-3", "apr1-hash-9"}
 
 func wantNone(t *testing.T, what, out string) {
 	t.Helper()
