@@ -171,6 +171,29 @@ func Find(s string) [][2]int {
 	if s == "" {
 		return nil
 	}
+	memo.Lock()
+	rs, ok := memo.m[s]
+	memo.Unlock()
+	if !ok {
+		rs = find(s)
+		memo.Lock()
+		if len(memo.m) >= 4096 {
+			clear(memo.m)
+		}
+		memo.m[s] = rs
+		memo.Unlock()
+	}
+	return slices.Clone(rs)
+}
+
+// memo keeps Find's answers: the detectors cost about a millisecond a value, and a diff
+// asks for every value of both files, most of them the same.
+var memo = struct {
+	sync.Mutex
+	m map[string][][2]int
+}{m: map[string][][2]int{}}
+
+func find(s string) [][2]int {
 	var rs [][2]int
 	add := func(start, end int) {
 		if start < end {
