@@ -22,8 +22,8 @@
 //
 // The report also lists the services that appear and disappear and the binds that move (same
 // container target, another host source; or a host source the new file no longer mounts).
-// Values of environment keys that look secret (config.SecretKey) are redacted in the report
-// and in Diff unless asked otherwise.
+// Secrets are redacted in the report and in Diff unless asked otherwise: the values of keys
+// that look secret (config.SecretKey) and whatever package redact finds in a value.
 package composemerge
 
 import (
@@ -37,6 +37,7 @@ import (
 	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/config"
+	"github.com/docker-maim/docker-maim/internal/redact"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -72,7 +73,7 @@ type Change struct {
 	New      string `json:"new,omitempty"`  // the value in the result ("" when removed)
 	User     string `json:"user,omitempty"` // the user's value, where it differs from New (a conflict, a dropped key)
 	Conflict bool   `json:"conflict,omitempty"`
-	Redacted bool   `json:"redacted,omitempty"` // Old/New/User are config.Redacted: the key looks secret
+	Redacted bool   `json:"redacted,omitempty"` // Old/New/User are or hold config.Redacted: the key or the value looks secret
 }
 
 // BindMove is a bind mount of the user's file that the result mounts elsewhere or not at all.
@@ -393,7 +394,18 @@ type merger struct {
 	dirty  bool
 }
 
+// add records a change: every report line goes through here, so unless ShowSecrets the
+// values hide what redact finds in them (a token of a known shape, a URL's password, a
+// private key, a command's password argument, a secret-looking NAME=value), whatever key
+// they are under; change and redact hide the whole value of a secret-looking key before.
 func (m *merger) add(c Change) {
+	if !m.opts.ShowSecrets {
+		for _, p := range []*string{&c.Old, &c.New, &c.User} {
+			if r := redact.Text(*p); r != *p {
+				*p, c.Redacted = r, true
+			}
+		}
+	}
 	m.rep.Changes = append(m.rep.Changes, c)
 }
 
@@ -954,8 +966,10 @@ func (m *merger) mergeKeyed(svc, kind string, bv, uv, up *yaml.Node) bool {
 		}
 		return show(e.val)
 	}
+	// The key whose name decides whether an entry's value is secret: a NAME=value entry's
+	// name (environment, labels, annotations), as the diff decides it for the same line.
 	secretKey := func(k string) string {
-		if kind == "environment" {
+		if kind == "environment" || kind == "labels" || kind == "annotations" {
 			return k
 		}
 		return ""

@@ -6,81 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/docker-maim/docker-maim/internal/redact"
 	"github.com/pelletier/go-toml/v2/unstable"
 	yaml "go.yaml.in/yaml/v3"
 )
 
 // Redacted stands for a secret value in diffs and reports; Diff adds whether the value
 // changed: "<redacted: changed>", "<redacted: unchanged>".
-const Redacted = "<redacted>"
-
-// secretWords are the words of a key name that mark its value secret. A key is split
-// into lower-case words at '_', '-', '.', spaces and camelCase humps ("openaiApiKey":
-// openai, api, key); a key is secret when one of its words is in this list, or ends in
-// key, token, secret, password or passwd ("apikey", "siliconflowkey"). Words like
-// "keywords", "max_tokens" or "tokenizer" are not secret.
-var secretWords = map[string]bool{
-	"key": true, "keys": true, "apikey": true, "token": true, "secret": true, "secrets": true,
-	"password": true, "passwords": true, "passwd": true, "pwd": true, "pass": true, "passphrase": true,
-	"credential": true, "credentials": true, "creds": true, "auth": true, "authorization": true,
-	"cookie": true, "cookies": true, "session": true, "sessionid": true, "salt": true,
-	"signature": true, "dsn": true,
-}
-
-var secretSuffixes = []string{"key", "token", "secret", "password", "passwd"}
+const Redacted = redact.Redacted
 
 // SecretKey tells whether a config key's value is a secret by the key's name (case
-// does not matter); see secretWords. A dotted path is secret when any of its parts is
-// (every key of a [secrets] table is).
-func SecretKey(key string) bool {
-	for _, w := range keyWords(key) {
-		if secretWords[w] {
-			return true
-		}
-		for _, s := range secretSuffixes {
-			if strings.HasSuffix(w, s) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// keyWords splits a key into lower-case words at non-alphanumerics and camelCase humps.
-func keyWords(key string) []string {
-	var words []string
-	var cur []rune
-	flush := func() {
-		if len(cur) > 0 {
-			words = append(words, strings.ToLower(string(cur)))
-			cur = cur[:0]
-		}
-	}
-	rs := []rune(key)
-	for i, r := range rs {
-		switch {
-		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
-			flush()
-			continue
-		case unicode.IsUpper(r) && i > 0 && (unicode.IsLower(rs[i-1]) ||
-			(unicode.IsUpper(rs[i-1]) && i+1 < len(rs) && unicode.IsLower(rs[i+1]))):
-			flush() // "apiKey" -> api key; "APIKey" -> api key
-		}
-		cur = append(cur, r)
-	}
-	flush()
-	return words
-}
-
-// urlPassword finds a URL that carries a password ("postgres://user:pw@db/x"): such a
-// value is secret whatever its key is called.
-var urlPassword = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@`)
+// does not matter): redact.Key, the one word list of every plan. A dotted path is secret
+// when any of its parts is (every key of a [secrets] table is).
+func SecretKey(key string) bool { return redact.Key(key) }
 
 // secretSpan is one secret value in a config text: bytes [start, end) of data, and the
 // key it belongs to (with an occurrence number, to match the same value in another
@@ -94,7 +36,10 @@ type secretSpan struct {
 
 // secretSpans finds the secret values of data: every dotenv value; in TOML, YAML and
 // JSON the values of keys SecretKey names (every scalar inside an array or table
-// value) and any value holding a URL with a password.
+// value) and any value that holds a secret by itself (redact.Find: a token of a known
+// shape, a URL's password, a private key, a command line's password argument). A YAML
+// value on one line hides only what redact.Find finds in it; every other value is
+// hidden whole.
 func secretSpans(data []byte, f Format) ([]secretSpan, error) {
 	c := &spanCollector{seen: map[string]int{}}
 	var err error
@@ -163,7 +108,7 @@ func tomlSecrets(data []byte, c *spanCollector) error {
 				walk(append(append([]string(nil), path...), parts...), secret || anySecret(parts), kv.Value())
 			}
 		default:
-			if secret || urlPassword.Match(n.Data) {
+			if secret || redact.Secret(string(n.Data)) {
 				start := int(n.Raw.Offset)
 				c.add(strings.Join(path, "."), start, start+int(n.Raw.Length), string(n.Data))
 			}
@@ -238,7 +183,7 @@ func jsonSecrets(data []byte, c *spanCollector) error {
 			continue
 		}
 		secret, path := valueCtx()
-		if s, ok := tok.(string); secret || (ok && urlPassword.MatchString(s)) {
+		if s, ok := tok.(string); secret || (ok && redact.Secret(s)) {
 			c.add(path, start, end, fmt.Sprint(tok))
 		}
 		if top != nil && top.obj {
@@ -249,7 +194,7 @@ func jsonSecrets(data []byte, c *spanCollector) error {
 
 func yamlSecrets(data []byte, c *spanCollector) error {
 	doc, err := parseYAML("", data)
-	if err != nil {
+	if err != nil || doc == nil { // nil: an empty file, no value
 		return err
 	}
 	var lineStarts []int
@@ -274,8 +219,10 @@ func yamlSecrets(data []byte, c *spanCollector) error {
 	}
 	blank := func(l int) bool { return len(bytes.TrimSpace(data[lineStarts[l]:lineEnd(l)])) == 0 }
 	// scalar records n; base is the indentation its value's continuation lines exceed
-	// (its key's column, or its sequence's dash).
-	scalar := func(path string, n *yaml.Node, base int) {
+	// (its key's column, or its sequence's dash). With ranges (of n.Value, from
+	// redact.Find) only those parts are recorded when the value is written on one line as
+	// it reads (plain, or quoted without escapes); otherwise the whole value is.
+	scalar := func(path string, n *yaml.Node, base int, ranges [][2]int) {
 		l := n.Line - 1
 		if l < 0 || l >= len(lineStarts) {
 			return
@@ -328,6 +275,21 @@ func yamlSecrets(data []byte, c *spanCollector) error {
 			}
 			end = len(bytes.TrimRight(data[:lineEnd(k)], " \t\r"))
 		}
+		if ranges != nil && end <= lineEnd(l) {
+			raw, off := string(data[start:end]), -1
+			switch {
+			case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 && raw == n.Value:
+				off = start
+			case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && len(raw) == len(n.Value)+2 && raw[1:len(raw)-1] == n.Value:
+				off = start + 1
+			}
+			if off >= 0 {
+				for _, r := range ranges {
+					c.add(path, off+r[0], off+r[1], n.Value[r[0]:r[1]])
+				}
+				return
+			}
+		}
 		c.add(path, start, end, n.Value)
 	}
 	var walk func(path string, secret bool, n *yaml.Node, base int)
@@ -343,12 +305,16 @@ func yamlSecrets(data []byte, c *spanCollector) error {
 				walk(path+"."+k.Value, secret || SecretKey(k.Value), n.Content[i+1], k.Column-1)
 			}
 		case yaml.SequenceNode:
-			for _, ch := range n.Content {
-				walk(path+"[]", secret, ch, n.Column-1)
+			for i, ch := range n.Content {
+				// An argument list (command: [...]): the item after a secret-looking flag.
+				afterFlag := i > 0 && n.Content[i-1].Kind == yaml.ScalarNode && redact.FlagTakesSecret(n.Content[i-1].Value)
+				walk(path+"[]", secret || afterFlag, ch, n.Column-1)
 			}
 		case yaml.ScalarNode:
-			if secret || urlPassword.MatchString(n.Value) {
-				scalar(path, n, base)
+			if secret {
+				scalar(path, n, base, nil)
+			} else if rs := redact.Find(n.Value); len(rs) > 0 {
+				scalar(path, n, base, rs)
 			}
 		}
 	}

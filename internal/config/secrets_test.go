@@ -207,3 +207,14 @@ func TestDiffLines(t *testing.T) {
 		t.Errorf("large files: %q", got)
 	}
 }
+
+// TestDiffEmptyYAML: an empty YAML file (a compose file emptied by hand) diffs like any
+// other; finding its secrets dereferenced the document it does not have.
+func TestDiffEmptyYAML(t *testing.T) {
+	if d := Diff([]byte(""), []byte("a: 1\n"), YAML, false); d != "+a: 1\n" {
+		t.Errorf("diff %q", d)
+	}
+	if d := Diff([]byte("token: tok-x\n"), []byte(""), YAML, false); d != "-token: <redacted: changed>\n" {
+		t.Errorf("diff %q", d)
+	}
+}

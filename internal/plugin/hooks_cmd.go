@@ -7,9 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker/cli/cli-plugins/hooks"
 	"github.com/docker/cli/cli-plugins/metadata"
@@ -123,15 +124,28 @@ func newHookAnswerCommand() *cobra.Command {
 				_ = json.Unmarshal([]byte(args[0]), &req)
 			}
 			wd, _ := os.Getwd()
-			return writeHookAnswer(cmd.OutOrStdout(), req, wd, knownProject)
+			return writeHookAnswer(cmd.OutOrStdout(), req, wd, knownProjects)
 		},
 	}
 }
 
 // hookHints are the lines for a hook request in dir, when docker-maim knows its project.
-func hookHints(req hooks.Request, dir string, known func(string) bool) []string {
+// The docker CLI prints them on the user's terminal after running them as a Go template,
+// and the name comes from files and an environment docker-maim does not control (a cloned
+// repository's compose file). So a hint names only a project in known's list, compared
+// whole, and the name it prints is that entry of the state's listing: a compose-valid name
+// (lower-case letters, digits, '-', '_'), which can hold no terminal escape and no "{{".
+func hookHints(req hooks.Request, dir string, known func() []string) []string {
 	name := hookProjectName(req, dir)
-	if name == "" || !known(name) {
+	if name == "" {
+		return nil
+	}
+	names := known()
+	i := slices.Index(names, name)
+	if i < 0 {
+		return nil
+	}
+	if name = names[i]; !validProjectName(name) {
 		return nil
 	}
 	switch {
@@ -143,23 +157,35 @@ func hookHints(req hooks.Request, dir string, known func(string) bool) []string 
 	return nil
 }
 
-func writeHookAnswer(w io.Writer, req hooks.Request, dir string, known func(string) bool) error {
+func writeHookAnswer(w io.Writer, req hooks.Request, dir string, known func() []string) error {
 	resp := hooks.Response{Type: hooks.NextSteps, Template: strings.Join(hookHints(req, dir, known), "\n")}
 	return json.NewEncoder(w).Encode(resp)
 }
 
-var nonName = regexp.MustCompile(`[^a-z0-9_-]+`)
+// validProjectName is compose's rule for a project name: lower-case letters, digits, '-'
+// and '_', starting with a letter or a digit (what loader.NormalizeProjectName leaves
+// unchanged, and not empty).
+func validProjectName(s string) bool {
+	return s != "" && loader.NormalizeProjectName(s) == s
+}
 
-// hookProjectName is the project compose would use in dir: COMPOSE_PROJECT_NAME, the
-// compose file's name:, or the directory's name; "" when the command named one with -p or
-// files with -f (the hook is told flag names, not their values).
+// hookProjectName is the project compose would use in dir, as compose-go's loader finds
+// it: COMPOSE_PROJECT_NAME when it is a valid name (compose refuses any other), else the
+// compose file's name: or the directory's name, normalized as compose does
+// (NormalizeProjectName: lower-cased, every other character dropped). "" when the command
+// named a project with -p or files with -f (the hook is told flag names, not their
+// values), when the name: holds a variable (interpolated from an environment the hook
+// does not have), or when nothing valid is left.
 func hookProjectName(req hooks.Request, dir string) string {
 	for _, f := range []string{"p", "project-name", "f", "file", "project-directory"} {
 		if _, ok := req.Flags[f]; ok {
 			return ""
 		}
 	}
-	if n := os.Getenv("COMPOSE_PROJECT_NAME"); n != "" {
+	if n, ok := os.LookupEnv("COMPOSE_PROJECT_NAME"); ok && n != "" {
+		if !validProjectName(n) {
+			return ""
+		}
 		return n
 	}
 	if os.Getenv("COMPOSE_FILE") == "" {
@@ -171,26 +197,38 @@ func hookProjectName(req hooks.Request, dir string) string {
 			var top struct {
 				Name string `yaml:"name"`
 			}
-			if yaml.Unmarshal(b, &top) == nil && top.Name != "" && !strings.Contains(top.Name, "$") {
-				return top.Name
+			if yaml.Unmarshal(b, &top) == nil && top.Name != "" {
+				if strings.Contains(top.Name, "$") {
+					return ""
+				}
+				return loader.NormalizeProjectName(top.Name)
 			}
 			break
 		}
 	}
-	return nonName.ReplaceAllString(strings.ToLower(filepath.Base(dir)), "")
+	return loader.NormalizeProjectName(filepath.Base(dir))
 }
 
-// knownProject: docker-maim has a state directory for the project on some engine.
-func knownProject(name string) bool {
+// knownProjects lists the projects docker-maim has a state directory for, on any engine
+// (StateRoot/ENGINE/PROJECT). It only lists directories: a name is never joined into a
+// path, so no name can walk out of the state directory.
+func knownProjects() []string {
 	root, err := backup.StateRoot()
 	if err != nil {
-		return false
+		return nil
 	}
-	m, _ := filepath.Glob(filepath.Join(root, "*", name))
-	for _, d := range m {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			return true
+	engines, _ := os.ReadDir(root)
+	var out []string
+	for _, e := range engines {
+		if !e.IsDir() {
+			continue
+		}
+		projects, _ := os.ReadDir(filepath.Join(root, e.Name()))
+		for _, p := range projects {
+			if p.IsDir() {
+				out = append(out, p.Name())
+			}
 		}
 	}
-	return false
+	return out
 }

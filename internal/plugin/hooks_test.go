@@ -60,7 +60,7 @@ func TestHookHints(t *testing.T) {
 	_ = os.MkdirAll(dir, 0o755)
 	t.Setenv("COMPOSE_PROJECT_NAME", "")
 	t.Setenv("COMPOSE_FILE", "")
-	known := func(n string) bool { return n == "mybot" || n == "named" }
+	known := func() []string { return []string{"mybot", "named"} }
 	answer := func(req hooks.Request) string {
 		var b bytes.Buffer
 		if err := writeHookAnswer(&b, req, dir, known); err != nil {
@@ -91,6 +91,66 @@ func TestHookHints(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("name: named\nservices: {}\n"), 0o644)
 	if got := answer(hooks.Request{RootCmd: "compose pull"}); got == "" {
 		t.Fatal("the compose file's name: is not used")
+	}
+}
+
+// TestHookHintsUntrustedNames: the project name comes from a file of a cloned repository
+// (name:) or the environment, and the docker CLI prints the hint as a template on the
+// user's terminal. Only a compose-valid name that docker-maim's state lists exactly gets a
+// hint: no terminal escape (OSC 52 clipboard writes, OSC 8 links), no template action, no
+// path that walks out of the state directory ("x/../../.." matched every project).
+func TestHookHintsUntrustedNames(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("MAIM_STATE_DIR", state)
+	for _, d := range []string{"engine-a/named", "engine-b/other"} {
+		if err := os.MkdirAll(filepath.Join(state, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "repo")
+	_ = os.MkdirAll(dir, 0o755)
+	t.Setenv("COMPOSE_FILE", "")
+	answer := func(env, name string) string {
+		t.Helper()
+		t.Setenv("COMPOSE_PROJECT_NAME", env)
+		_ = os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("name: "+name+"\nservices: {}\n"), 0o644)
+		var b bytes.Buffer
+		if err := writeHookAnswer(&b, hooks.Request{RootCmd: "compose pull"}, dir, knownProjects); err != nil {
+			t.Fatal(err)
+		}
+		var r hooks.Response
+		if err := json.Unmarshal(b.Bytes(), &r); err != nil {
+			t.Fatalf("answer %q: %v", b.String(), err)
+		}
+		if strings.ContainsAny(r.Template, "\x1b\x07{}") {
+			t.Errorf("name %q / env %q: the hint carries escapes or template syntax: %q", name, env, r.Template)
+		}
+		return r.Template
+	}
+	for _, c := range []struct {
+		env, name string
+		hint      bool
+	}{
+		{"", "named", true},                         // a valid name the state knows
+		{"", "unknown", false},                      // valid, not known
+		{"", `"x/../../.."`, false},                 // compose makes it "x": not known (was: every name known)
+		{"x/../../..", "named", false},              // compose refuses it: no hint
+		{"named/../other", "named", false},          // refused by compose, though both parts are known
+		{"Named", "named", false},                   // compose refuses an upper-case COMPOSE_PROJECT_NAME
+		{"", "Named", true},                         // compose lower-cases a file's name: (NormalizeProjectName): "named"
+		{"", `"\e]52;c;bmFtZWQ=\a"`, false},         // OSC 52 clipboard write: compose makes it "52cbmfzzwq"
+		{"", `"na\e]8;;http://x\e\\med"`, false},    // OSC 8 link around a known name: "na8httpxmed"
+		{"\x1b]52;c;eA==\x07named", "named", false}, // the environment's name is refused, not cleaned
+		{"", `"\e]52;c;eA==\a/../../.."`, false},    // a clipboard write that walked out of the state dir
+		{"", `"{{flagValue \"p\"}}named"`, false},   // a template action: "flagvaluepnamed"
+	} {
+		got := answer(c.env, c.name)
+		if c.hint != (got != "") {
+			t.Errorf("name %q / env %q: hint %q, want a hint: %v", c.name, c.env, got, c.hint)
+		}
+		if c.hint && !strings.Contains(got, " named ") {
+			t.Errorf("name %q: the hint does not name the project: %q", c.name, got)
+		}
 	}
 }
 
