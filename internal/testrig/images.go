@@ -216,7 +216,8 @@ func ensureBotImages(ctx context.Context, t testing.TB, cli *client.Client) (map
 	return refs, nil
 }
 
-// buildContext makes the tar build context: the Dockerfile and templates of src plus bin as "bot".
+// buildContext makes the tar build context: the Dockerfile, templates and locales of src plus
+// bin as "bot".
 func buildContext(src, bin string) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -241,6 +242,15 @@ func buildContext(src, bin string) ([]byte, error) {
 	sort.Strings(tmpls)
 	for _, p := range tmpls {
 		if err := add("templates/"+filepath.Base(p), p, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	// locales/<locale>/startup.json: the i18n catalogs the image carries, like MaiBot 1.x's.
+	catalogs, _ := filepath.Glob(filepath.Join(src, "locales", "*", "*.json"))
+	sort.Strings(catalogs)
+	for _, p := range catalogs {
+		rel, _ := filepath.Rel(src, p)
+		if err := add(filepath.ToSlash(rel), p, 0o644); err != nil {
 			return nil, err
 		}
 	}

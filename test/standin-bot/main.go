@@ -383,8 +383,8 @@ func serve(p paths, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 	}
-	if os.Getenv("BOT_MAIBOT") != "" {
-		fmt.Fprintln(stdout, maibotReadyLine)
+	if mode := os.Getenv("BOT_MAIBOT"); mode != "" {
+		fmt.Fprintln(stdout, maibotBanner(mode))
 	}
 	fmt.Fprintf(stdout, "bot ready version=%s\n", version)
 
