@@ -4,8 +4,8 @@
 // recognising a MaiBot project and its era (0.x with the adapters service, or 1.x) from a
 // compose file and its images, the 0.x -> 1.x confirmation variable and the EULA/privacy
 // agreement variables to carry, the health-gate preset for a version, and the ready banner
-// of its i18n catalog (banner.go). It reads bytes and
-// values handed to it; it does not touch the engine, the disk or the upgrade transaction.
+// of its i18n catalog (banner.go). It reads bytes and values handed to it; it does not touch
+// the engine, the disk or the upgrade transaction.
 package maibot
 
 import (
