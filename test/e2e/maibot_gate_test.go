@@ -130,7 +130,7 @@ func TestUpgradeMaiBotGateMigration(t *testing.T) {
 		p := maibotCore(t, "maibot-gate-migrate", "      - BOT_MIGRATE_SECONDS=15\n")
 		p.WriteFile(".env", "CORE_IMAGE="+p.Bot("2.0.0")+"\n")
 		plan := mustOK(t, p.maim("upgrade", "--dry-run", "--migration-timeout", "7m")).Stdout
-		if !strings.Contains(plan, "core (MaiBot) must log its ready banner, read from its new image's catalog for its locale; while it has not, new log output (a database migration) extends the wait beyond --timeout, up to 7m0s") {
+		if !strings.Contains(plan, "core (MaiBot) must log its ready banner, read from its new image's catalog for its locale; while it has not, new log output (a database migration) extends the wait beyond --timeout, up to 7m0s (its database is at schema 26 now)") {
 			t.Errorf("the plan does not describe MaiBot's gate:\n%s", plan)
 		}
 		r := mustOK(t, p.maim(args...))
