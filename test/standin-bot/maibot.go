@@ -24,11 +24,13 @@ package main
 // BOT_MAIBOT=core is 0.12 on a 1.x image and 1.x on a 2.x or newer one, so the same value in
 // both compose files (a two-way merge keeps the user's) plays the version the image is.
 //
-// Every mode logs MaiBot's ready line before "bot ready version=X": 1.x the banner of its
-// i18n catalog (BOT_LOCALES, default /MaiMBot/locales, then <MAIBOT_LOCALE or zh-CN>/
+// The stand-in logs MaiBot's ready line before "bot ready version=X", with or without
+// BOT_MAIBOT (a project laid out like MaiBot is gated on it): 1.x mode the banner of its i18n
+// catalog (BOT_LOCALES, default /MaiMBot/locales, then <MAIBOT_LOCALE or zh-CN>/
 // startup.json, key startup.initialization_completed_banner, {nickname} from BOT_NICKNAME,
-// default 麦麦; a missing key or catalog logs the key itself, as MaiBot's t() does); the
-// other modes 0.x's fixed line. In 1.x mode a database migration (a database older than
+// default 麦麦; a missing key or catalog logs the key itself, as MaiBot's t() does); without
+// BOT_MAIBOT the same when the catalog is there, else 0.x's fixed line; the 0.12 and adapter
+// modes 0.x's fixed line. In 1.x mode a database migration (a database older than
 // the image's schema) logs one step every 200ms for BOT_MIGRATE_SECONDS seconds before the
 // new schema is written; with BOT_MIGRATE_HANG=1 it logs three steps and then nothing, never
 // finishing (a migration that hangs), until SIGTERM.
@@ -342,18 +344,22 @@ func migrateSlowly(from, to uint32, log io.Writer) error {
 
 // maibotBanner is the ready line the mode logs (see the package comment).
 func maibotBanner(mode string) string {
-	if maibotMode(mode) != "1.x" {
+	if mode != "" && maibotMode(mode) != "1.x" {
 		return maibotReadyLine
 	}
 	const key = "startup.initialization_completed_banner"
+	missing := key
+	if mode == "" {
+		missing = maibotReadyLine
+	}
 	locale := envOr("MAIBOT_LOCALE", "zh-CN")
 	b, err := os.ReadFile(filepath.Join(envOr("BOT_LOCALES", "/MaiMBot/locales"), locale, "startup.json"))
 	if err != nil {
-		return key
+		return missing
 	}
 	var catalog map[string]string
 	if json.Unmarshal(b, &catalog) != nil || catalog[key] == "" {
-		return key
+		return missing
 	}
 	return strings.ReplaceAll(catalog[key], "{nickname}", envOr("BOT_NICKNAME", "麦麦"))
 }
