@@ -72,7 +72,8 @@ func inOrder(out string, subs ...string) bool {
 // when nothing sets one, en-US from the compose environment, ja-JP from an env_file, ko
 // from the new image's ENV, and a release whose catalog rewords the zh-CN banner. Each
 // passes, and the output names the catalog's banner (not the fallback list) and says the
-// core logged it before the gate passed. The ja-JP and ko banners and the reworded one are
+// core logged it before the gate passed; `rollback` of the en-US one gates the old core the
+// same way. The ja-JP and ko banners and the reworded one are
 // in no list docker-maim carries: only the catalog tells them.
 func TestUpgradeMaiBotGateLocales(t *testing.T) {
 	t.Parallel()
@@ -111,6 +112,19 @@ func TestUpgradeMaiBotGateLocales(t *testing.T) {
 			p.wantCore("2.0.0")
 			if v := dbVersion(t, p.Path("data/MaiMBot/MaiBot.db")); v != 28 {
 				t.Errorf("database schema %d after the upgrade, want 28", v)
+			}
+			if tc.name != "en-US-environment" {
+				return
+			}
+			// `rollback` gates the old core on the banner of its own (1.0.0) image's catalog.
+			r = mustOK(t, p.maim("rollback", "--stable-period", "3s", "--timeout", "2m"))
+			out = r.Stderr + r.Stdout
+			if !inOrder(out, want, "health gate: core: ready log seen") {
+				t.Errorf("the rollback's output does not show the gate waiting for %q and seeing it:\n%s", want, out)
+			}
+			p.wantCore("1.0.0")
+			if v := dbVersion(t, p.Path("data/MaiMBot/MaiBot.db")); v != 26 {
+				t.Errorf("database schema %d after the rollback, want 26", v)
 			}
 		})
 	}
