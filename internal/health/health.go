@@ -20,7 +20,8 @@
 //     fails with the reason it was waiting for. A service whose Ready rule says
 //     WhileLogging extends that: while it waits for its ready line and its log keeps
 //     growing (a migration that prints its steps), the gate waits until its log has been
-//     silent for Options.Timeout, and never longer than Options.MigrationTimeout in all.
+//     silent for Options.Timeout, and never longer than Options.MigrationTimeout in all; once
+//     the ready line has come, the rest gets Options.Timeout from then.
 //
 // ParseExtension and FromProject read the per-service `x-maim` keys `ready_log` (string) and
 // `one_shot` (bool) from a compose-go project.
@@ -141,6 +142,7 @@ type watched struct {
 	logSize    int
 	logLast    string
 	lastGrowth time.Time // when the gate last saw the log grow (zero: never)
+	readySeen  time.Time // when the gate saw the ready line
 	migrating  bool
 }
 
@@ -205,23 +207,35 @@ func (g *gate) report(service, state string) {
 	}
 }
 
-// deadline is when the gate gives up: Timeout after its start, or, while a WhileLogging
-// service waits for its ready line, Timeout after that service's log last grew; never later
-// than MigrationTimeout after the start.
+// deadline is when the gate gives up: Timeout after its start; while a WhileLogging service
+// waits for its ready line, Timeout after that service's log last grew, but never later than
+// MigrationTimeout after the start; once its ready line has come, Timeout after that (what
+// is left to prove, a healthcheck, the stable period, services that wait for it, gets the
+// time a service that started at once would have had).
 func (g *gate) deadline() time.Time {
 	d := g.start.Add(g.opts.Timeout)
+	limit := g.start.Add(g.opts.MigrationTimeout)
 	for _, w := range g.order {
-		if w.done || w.readyLogFound || !g.opts.Ready[w.service].WhileLogging || g.opts.ReadyLog[w.service] != "" {
+		if !g.extends(w) {
 			continue
 		}
-		if e := w.lastGrowth.Add(g.opts.Timeout); e.After(d) {
+		e := w.readySeen.Add(g.opts.Timeout)
+		if !w.readyLogFound {
+			if e = w.lastGrowth.Add(g.opts.Timeout); e.After(limit) {
+				e = limit
+			}
+		}
+		if e.After(d) {
 			d = e
 		}
 	}
-	if limit := g.start.Add(g.opts.MigrationTimeout); d.After(limit) {
-		d = limit
-	}
 	return d
+}
+
+// extends tells whether w's service has a WhileLogging ready rule (and no ReadyLog, which
+// wins over it).
+func (g *gate) extends(w *watched) bool {
+	return g.opts.Ready[w.service].WhileLogging && g.opts.ReadyLog[w.service] == ""
 }
 
 // list returns the project's service containers, by service, filtered by opts.Services.
@@ -500,7 +514,7 @@ func (g *gate) checkReadyLog(ctx context.Context, w *watched, startedAt string) 
 	migrating := g.opts.Ready[w.service].Migrating
 	for _, l := range lines {
 		if match(l) {
-			w.readyLogFound = true
+			w.readyLogFound, w.readySeen = true, time.Now()
 			g.report(w.service, "ready log seen")
 			return nil
 		}
@@ -573,7 +587,10 @@ func (g *gate) timeout(ctx context.Context) error {
 		if w.done {
 			continue
 		}
-		if !w.readyLogFound && g.opts.Ready[w.service].WhileLogging && g.opts.ReadyLog[w.service] == "" {
+		if g.extends(w) && w.readyLogFound {
+			return g.fail(ctx, w, fmt.Sprintf("not ready %s after its ready line: %s", g.opts.Timeout, w.pending))
+		}
+		if g.extends(w) {
 			if limit := g.start.Add(g.opts.MigrationTimeout); !time.Now().Before(limit) && g.opts.MigrationTimeout > g.opts.Timeout {
 				return g.fail(ctx, w, fmt.Sprintf("not ready after the %s limit for a service whose log keeps growing: %s", g.opts.MigrationTimeout, w.pending))
 			}

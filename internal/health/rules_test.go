@@ -23,6 +23,10 @@ type fakeLog struct {
 	mu     sync.Mutex
 	reads  int
 	script func(n int) []string
+	// health, when set, is the container's healthcheck status at the n-th inspection (from
+	// 1; the gate inspects once per poll, before it reads the log).
+	health   func(n int) container.HealthStatus
+	inspects int
 }
 
 func (f *fakeLog) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
@@ -30,10 +34,15 @@ func (f *fakeLog) ContainerList(context.Context, client.ContainerListOptions) (c
 }
 
 func (f *fakeLog) ContainerInspect(context.Context, string, client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
-	return client.ContainerInspectResult{Container: container.InspectResponse{
-		Name:  "/p-core-1",
-		State: &container.State{Status: container.StateRunning, Running: true, StartedAt: "2026-08-01T00:00:00Z"},
-	}}, nil
+	st := &container.State{Status: container.StateRunning, Running: true, StartedAt: "2026-08-01T00:00:00Z"}
+	if f.health != nil {
+		f.mu.Lock()
+		f.inspects++
+		n := f.inspects
+		f.mu.Unlock()
+		st.Health = &container.Health{Status: f.health(n)}
+	}
+	return client.ContainerInspectResult{Container: container.InspectResponse{Name: "/p-core-1", State: st}}, nil
 }
 
 func (f *fakeLog) ContainerLogs(_ context.Context, _ string, o client.ContainerLogsOptions) (client.ContainerLogsResult, error) {
@@ -194,5 +203,30 @@ func TestReadyLogWinsOverRule(t *testing.T) {
 	})
 	if fl := failure(t, err); !strings.Contains(fl.Reason, "the ready banner not seen") {
 		t.Fatalf("failure %+v", fl)
+	}
+}
+
+// After a migration that outlasted the timeout, what is left once the banner has come (here
+// a healthcheck still "starting" for 20 more polls) gets a fresh timeout instead of failing
+// at once on the long-passed first deadline.
+func TestReadyRuleRestGetsTimeoutAfterBanner(t *testing.T) {
+	t.Parallel()
+	f := &fakeLog{script: migration(200, true)}
+	f.health = func(n int) container.HealthStatus {
+		if n <= 221 { // the banner is in the log at the 201st read
+			return container.Starting
+		}
+		return container.Healthy
+	}
+	var ev events
+	err := Wait(context.Background(), f, "p", Options{
+		Timeout: time.Second, StablePeriod: -1, PollInterval: 10 * time.Millisecond,
+		Ready: map[string]ReadyRule{"core": bannerRule(true)}, Progress: ev.add,
+	})
+	if err != nil {
+		t.Fatalf("the healthcheck after the migration failed the gate: %v (progress %s)", err, ev.String())
+	}
+	if !strings.HasSuffix(ev.String(), "core: ready log seen; core: waiting: health starting; core: healthy") {
+		t.Errorf("progress %s", ev.String())
 	}
 }

@@ -133,8 +133,8 @@ func TestUpgradeMaiBotGateLocales(t *testing.T) {
 // TestUpgradeMaiBotGateMigration: with --timeout 5s, a new core that migrates the database
 // while logging a step every 200ms for 15s is waited for and kept (its log never stops for
 // 5s), and the progress says it migrates from the schema the backup recorded; a new core
-// whose migration stops logging is rolled back once its log has been silent for 5s, with
-// the database back at schema 26. The assertions are on outcomes and order only: a slower
+// whose migration stops logging is rolled back once its log has been silent for --timeout
+// (15s there), with the database back at schema 26. The assertions are on outcomes and order only: a slower
 // machine makes the migration longer, never silent.
 func TestUpgradeMaiBotGateMigration(t *testing.T) {
 	t.Parallel()
@@ -165,12 +165,14 @@ func TestUpgradeMaiBotGateMigration(t *testing.T) {
 		t.Parallel()
 		p := maibotCore(t, "maibot-gate-hang", "      - BOT_MIGRATE_HANG=1\n")
 		p.WriteFile(".env", "CORE_IMAGE="+p.Bot("2.0.0")+"\n")
-		r := p.maim(args...)
+		// 15s: the rollback's own gate (the old core, no migration) gets it too, which a
+		// loaded machine needs more than the hang's detection needs brevity.
+		r := p.maim("upgrade", "--accept-breaking", "--stable-period", "2s", "--timeout", "15s")
 		if r.Code != 10 {
 			t.Fatalf("want exit 10 (rolled back): %s", r)
 		}
 		out := r.Stderr + r.Stdout // progress on stderr, the result on stdout
-		if !strings.Contains(out, "core failed the health gate: not ready, and its log silent for 5s: the ready banner") {
+		if !strings.Contains(out, "core failed the health gate: not ready, and its log silent for 15s: the ready banner") {
 			t.Errorf("the failure does not say the log went silent:\n%s", out)
 		}
 		p.wantCore("1.0.0")
