@@ -9,7 +9,7 @@ repo=$1; shift
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 cp test/standin-bot/Dockerfile "$ctx/"
-cp -r test/standin-bot/templates "$ctx/"
+cp -r test/standin-bot/templates test/standin-bot/locales "$ctx/"
 for spec in "$@"; do
   version=${spec%%:*}
   env=""

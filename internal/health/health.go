@@ -14,9 +14,14 @@
 //   - A restart of any container (RestartCount or StartedAt changed since the gate began, or
 //     state "restarting") fails the service: that is a crash loop.
 //   - When Options.ReadyLog names a substring for the service, it must appear in the
-//     container's logs since its start.
+//     container's logs since its start; when Options.Ready has a rule for it instead, a line
+//     the rule matches must.
 //   - Everything must hold within Options.Timeout; otherwise the first service still pending
-//     fails with the reason it was waiting for.
+//     fails with the reason it was waiting for. A service whose Ready rule says
+//     WhileLogging extends that: while it waits for its ready line and its log keeps
+//     growing (a migration that prints its steps), the gate waits until its log has been
+//     silent for Options.Timeout, and never longer than Options.MigrationTimeout in all; once
+//     the ready line has come, the rest gets Options.Timeout from then.
 //
 // ParseExtension and FromProject read the per-service `x-maim` keys `ready_log` (string) and
 // `one_shot` (bool) from a compose-go project.
@@ -52,6 +57,8 @@ const (
 	DefaultTimeout      = 5 * time.Minute
 	DefaultStablePeriod = 15 * time.Second
 	DefaultPollInterval = 500 * time.Millisecond
+	// DefaultMigrationTimeout caps how long a growing log keeps the gate waiting.
+	DefaultMigrationTimeout = 60 * time.Minute
 	// LogLines is how many of a failing container's last log lines a Failure carries.
 	LogLines = 20
 	// MissingGrace is how long a selected service may have no container before it fails.
@@ -74,6 +81,11 @@ type Options struct {
 	StablePeriod time.Duration
 	// ReadyLog maps a service to a substring that must appear in its logs since start.
 	ReadyLog map[string]string
+	// Ready maps a service without a ReadyLog entry to the rule for its ready line.
+	Ready map[string]ReadyRule
+	// MigrationTimeout caps the whole wait while a WhileLogging service's log grows (default
+	// DefaultMigrationTimeout; a value below Timeout is Timeout: no extension).
+	MigrationTimeout time.Duration
 	// Services limits the gate to these services; empty means every service that has
 	// containers in the project (one-off `compose run` containers are never checked).
 	Services []string
@@ -84,6 +96,22 @@ type Options struct {
 	// Progress, when set, is called when a service's state changes ("waiting: health starting",
 	// "ready", ...). It must not block.
 	Progress func(service, state string)
+}
+
+// ReadyRule is how a service proves it has started by its log.
+type ReadyRule struct {
+	// Match tells whether a log line is the ready line.
+	Match func(line string) bool
+	// What names the ready line in progress and failures ("the ready banner ...").
+	What string
+	// WhileLogging: while the ready line has not appeared, new log output counts as
+	// progress, and the gate waits until the log has been silent for Options.Timeout
+	// (up to Options.MigrationTimeout in all).
+	WhileLogging bool
+	// Migrating, when set, tells whether a log line says the service migrates its data;
+	// once one has appeared, the progress says MigratingState while it waits.
+	Migrating      func(line string) bool
+	MigratingState string
 }
 
 // Failure is the error Wait returns when a service does not pass the gate.
@@ -110,7 +138,12 @@ type watched struct {
 	readyLogFound     bool
 	done              bool
 	pending           string // what it waits for
-	lastLog           time.Time
+	// The log since start as last read (size and last line): a change is progress.
+	logSize    int
+	logLast    string
+	lastGrowth time.Time // when the gate last saw the log grow (zero: never)
+	readySeen  time.Time // when the gate saw the ready line
+	migrating  bool
 }
 
 // Wait blocks until every selected service of project passes the gate (nil), one fails
@@ -125,9 +158,12 @@ func Wait(ctx context.Context, cli Engine, project string, opts Options) error {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = DefaultPollInterval
 	}
+	if opts.MigrationTimeout == 0 {
+		opts.MigrationTimeout = DefaultMigrationTimeout
+	}
+	opts.MigrationTimeout = max(opts.MigrationTimeout, opts.Timeout)
 	start := time.Now()
-	deadline := start.Add(opts.Timeout)
-	g := &gate{cli: cli, project: project, opts: opts, status: map[string]string{}}
+	g := &gate{cli: cli, project: project, opts: opts, status: map[string]string{}, start: start}
 
 	for {
 		done, err := g.poll(ctx)
@@ -137,6 +173,7 @@ func Wait(ctx context.Context, cli Engine, project string, opts Options) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		deadline := g.deadline()
 		if !time.Now().Before(deadline) {
 			return g.timeout(ctx)
 		}
@@ -153,6 +190,7 @@ func Wait(ctx context.Context, cli Engine, project string, opts Options) error {
 }
 
 type gate struct {
+	start   time.Time
 	cli     Engine
 	project string
 	opts    Options
@@ -167,6 +205,37 @@ func (g *gate) report(service, state string) {
 		g.status[service] = state
 		g.opts.Progress(service, state)
 	}
+}
+
+// deadline is when the gate gives up: Timeout after its start; while a WhileLogging service
+// waits for its ready line, Timeout after that service's log last grew, but never later than
+// MigrationTimeout after the start; once its ready line has come, Timeout after that (what
+// is left to prove, a healthcheck, the stable period, services that wait for it, gets the
+// time a service that started at once would have had).
+func (g *gate) deadline() time.Time {
+	d := g.start.Add(g.opts.Timeout)
+	limit := g.start.Add(g.opts.MigrationTimeout)
+	for _, w := range g.order {
+		if !g.extends(w) {
+			continue
+		}
+		e := w.readySeen.Add(g.opts.Timeout)
+		if !w.readyLogFound {
+			if e = w.lastGrowth.Add(g.opts.Timeout); e.After(limit) {
+				e = limit
+			}
+		}
+		if e.After(d) {
+			d = e
+		}
+	}
+	return d
+}
+
+// extends tells whether w's service has a WhileLogging ready rule (and no ReadyLog, which
+// wins over it).
+func (g *gate) extends(w *watched) bool {
+	return g.opts.Ready[w.service].WhileLogging && g.opts.ReadyLog[w.service] == ""
 }
 
 // list returns the project's service containers, by service, filtered by opts.Services.
@@ -309,7 +378,7 @@ func (g *gate) check(ctx context.Context, w *watched) *Failure {
 		}
 		if f := g.checkReadyLog(ctx, w, st.StartedAt); f != nil || !w.readyLogFound {
 			if f == nil {
-				return g.fail(ctx, w, fmt.Sprintf("exited with code 0 without logging %q", g.opts.ReadyLog[w.service]))
+				return g.fail(ctx, w, "exited with code 0 without logging "+g.readyWhat(w.service))
 			}
 			return f
 		}
@@ -333,8 +402,15 @@ func (g *gate) check(ctx context.Context, w *watched) *Failure {
 		return nil
 	}
 	if !w.readyLogFound {
-		w.pending = fmt.Sprintf("ready log %q not seen", g.opts.ReadyLog[w.service])
-		g.report(w.service, "waiting: ready log")
+		w.pending = g.readyWhat(w.service) + " not seen"
+		switch {
+		case w.migrating && g.opts.Ready[w.service].MigratingState != "":
+			g.report(w.service, g.opts.Ready[w.service].MigratingState)
+		case w.migrating:
+			g.report(w.service, "waiting: migrating")
+		default:
+			g.report(w.service, "waiting: ready log")
+		}
 		return nil
 	}
 	if st.Health != nil && st.Health.Status != container.NoHealthcheck && st.Health.Status != "" {
@@ -381,11 +457,31 @@ func firstLine(s string) string {
 	return s
 }
 
+// readyWhat names the ready line of service in messages.
+func (g *gate) readyWhat(service string) string {
+	if s := g.opts.ReadyLog[service]; s != "" {
+		return fmt.Sprintf("ready log %q", s)
+	}
+	if r := g.opts.Ready[service]; r.What != "" {
+		return r.What
+	}
+	return "ready log"
+}
+
+// readyMatch is the service's ready-line test, nil when it has none. ReadyLog wins.
+func (g *gate) readyMatch(service string) func(string) bool {
+	if want := g.opts.ReadyLog[service]; want != "" {
+		return func(l string) bool { return strings.Contains(l, want) }
+	}
+	return g.opts.Ready[service].Match
+}
+
 // checkReadyLog sets w.readyLogFound when the service has no ready log or it was logged
-// since startedAt.
+// since startedAt. It also notes when the log since start changed (w.lastGrowth) and
+// whether it says the service migrates (w.migrating).
 func (g *gate) checkReadyLog(ctx context.Context, w *watched, startedAt string) *Failure {
-	want := g.opts.ReadyLog[w.service]
-	if want == "" || w.readyLogFound {
+	match := g.readyMatch(w.service)
+	if match == nil || w.readyLogFound {
 		w.readyLogFound = true
 		return nil
 	}
@@ -404,11 +500,26 @@ func (g *gate) checkReadyLog(ctx context.Context, w *watched, startedAt string) 
 		}
 		return g.fail(ctx, w, "read logs: "+err.Error())
 	}
+	size := len(lines)
 	for _, l := range lines {
-		if strings.Contains(l, want) {
-			w.readyLogFound = true
+		size += len(l)
+	}
+	last := ""
+	if len(lines) > 0 {
+		last = lines[len(lines)-1]
+	}
+	if size != w.logSize || last != w.logLast {
+		w.logSize, w.logLast, w.lastGrowth = size, last, time.Now()
+	}
+	migrating := g.opts.Ready[w.service].Migrating
+	for _, l := range lines {
+		if match(l) {
+			w.readyLogFound, w.readySeen = true, time.Now()
 			g.report(w.service, "ready log seen")
 			return nil
+		}
+		if migrating != nil && !w.migrating && migrating(l) {
+			w.migrating = true
 		}
 	}
 	return nil
@@ -473,9 +584,19 @@ func (g *gate) timeout(ctx context.Context) error {
 		return &Failure{Service: s, Reason: fmt.Sprintf("no container after %s", after)}
 	}
 	for _, w := range g.order {
-		if !w.done {
-			return g.fail(ctx, w, fmt.Sprintf("not ready after %s: %s", after, w.pending))
+		if w.done {
+			continue
 		}
+		if g.extends(w) && w.readyLogFound {
+			return g.fail(ctx, w, fmt.Sprintf("not ready %s after its ready line: %s", g.opts.Timeout, w.pending))
+		}
+		if g.extends(w) {
+			if limit := g.start.Add(g.opts.MigrationTimeout); !time.Now().Before(limit) && g.opts.MigrationTimeout > g.opts.Timeout {
+				return g.fail(ctx, w, fmt.Sprintf("not ready after the %s limit for a service whose log keeps growing: %s", g.opts.MigrationTimeout, w.pending))
+			}
+			return g.fail(ctx, w, fmt.Sprintf("not ready, and its log silent for %s: %s", g.opts.Timeout, w.pending))
+		}
+		return g.fail(ctx, w, fmt.Sprintf("not ready after %s: %s", after, w.pending))
 	}
 	return errors.New("health gate: timed out")
 }

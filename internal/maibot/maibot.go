@@ -3,8 +3,9 @@
 // header's user_version, no SQLite library), the [inner].version of its TOML configs,
 // recognising a MaiBot project and its era (0.x with the adapters service, or 1.x) from a
 // compose file and its images, the 0.x -> 1.x confirmation variable and the EULA/privacy
-// agreement variables to carry, and the health-gate preset for a version. It reads bytes and
-// values handed to it; it does not touch the engine, the disk or the upgrade transaction.
+// agreement variables to carry, the health-gate preset for a version, and the ready banner
+// of its i18n catalog (banner.go). It reads bytes and values handed to it; it does not touch
+// the engine, the disk or the upgrade transaction.
 package maibot
 
 import (
@@ -182,9 +183,11 @@ type Preset struct {
 	WebUIPath string `json:"webui_path,omitempty"`
 }
 
-// ReadyLog is the line MaiBot logs when it is up: MainSystem.initialize in src/main.py of
-// MaiM-with-u/MaiBot logs "全部系统初始化完成，{nickname}已成功唤醒" after
-// _init_components has finished (the database, plugins, chat manager; since 0.8).
+// ReadyLog is the start of the zh-CN ready banner: 0.x's src/main.py logs
+// "全部系统初始化完成，{nickname}已成功唤醒" after _init_components has finished (the
+// database, plugins, chat manager; since 0.8), 1.x the same words with a space before 已 from
+// its zh-CN catalog. Other locales and reworded releases log other words: the gate reads the
+// banner from the image's catalog (banner.go); this prefix only names it in the plan.
 const ReadyLog = "全部系统初始化完成"
 
 // WebUIPort is the 1.x WebUI's container port (the release's compose file publishes 18001:8001;

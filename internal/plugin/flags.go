@@ -78,15 +78,17 @@ func (c *choiceFlag) compression() archive.Compression {
 
 // healthFlags are the health gate's flags, shared by upgrade, restore and rollback.
 type healthFlags struct {
-	Timeout      time.Duration
-	StablePeriod time.Duration
+	Timeout          time.Duration
+	StablePeriod     time.Duration
+	MigrationTimeout time.Duration
 }
 
 func (h *healthFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&h.Timeout, "timeout", health.DefaultTimeout, "Overall time the services get to prove healthy")
 	fs.DurationVar(&h.StablePeriod, "stable-period", health.DefaultStablePeriod, "How long a service without a healthcheck must keep running, without restarts")
+	fs.DurationVar(&h.MigrationTimeout, "migration-timeout", health.DefaultMigrationTimeout, "How long a MaiBot core whose log keeps growing (a database migration) may take to log its ready banner; --timeout still ends a silent wait")
 }
 
 func (h *healthFlags) options() health.Options {
-	return health.Options{Timeout: h.Timeout, StablePeriod: h.StablePeriod}
+	return health.Options{Timeout: h.Timeout, StablePeriod: h.StablePeriod, MigrationTimeout: h.MigrationTimeout}
 }

@@ -120,7 +120,7 @@ func doc(t *testing.T, r run) map[string]any {
 func TestFlagsBecomeOptions(t *testing.T) {
 	scope := app.Scope{Files: []string{"a.yaml", "b.yaml"}, Name: "proj", WorkingDir: "/w", EnvFiles: []string{"e"}, Profiles: []string{"x"}, BackupDir: "/b"}
 	global := []string{"-f", "a.yaml", "-f", "b.yaml", "-p", "proj", "--project-directory", "/w", "--env-file", "e", "--profile", "x", "--backup-dir", "/b"}
-	hopts := health.Options{Timeout: time.Minute, StablePeriod: 2 * time.Second}
+	hopts := health.Options{Timeout: time.Minute, StablePeriod: 2 * time.Second, MigrationTimeout: 90 * time.Minute}
 	for _, c := range []struct {
 		args []string
 		want any
@@ -130,13 +130,13 @@ func TestFlagsBecomeOptions(t *testing.T) {
 		{[]string{"backups"}, app.BackupsOptions{Scope: scope}},
 		{[]string{"backups", "--all-engines"}, app.BackupsOptions{Scope: scope, AllEngines: true}},
 		{[]string{"verify", "20260101-000000"}, app.VerifyOptions{Scope: scope, ID: "20260101-000000"}},
-		{[]string{"restore", "ID", "--source", "s1", "--no-safety-backup", "--to-recorded-paths", "--timeout", "1m", "--stable-period", "2s"},
+		{[]string{"restore", "ID", "--source", "s1", "--no-safety-backup", "--to-recorded-paths", "--timeout", "1m", "--stable-period", "2s", "--migration-timeout", "90m"},
 			app.RestoreOptions{Scope: scope, ID: "ID", Sources: []string{"s1"}, NoSafetyBackup: true, ToRecordedPaths: true, Health: hopts}},
 		{[]string{"upgrade", "--image", "bot=r:2", "--force", "--dry-run", "--accept-breaking", "--no-auto-rollback", "--reset-data", "d",
-			"--keep-unknown", "--show-secrets", "--compression", "none", "--include-host-path", "/h", "--timeout", "1m", "--stable-period", "2s"},
+			"--keep-unknown", "--show-secrets", "--compression", "none", "--include-host-path", "/h", "--timeout", "1m", "--stable-period", "2s", "--migration-timeout", "90m"},
 			app.UpgradeOptions{Scope: scope, Images: map[string]string{"bot": "r:2"}, Force: true, DryRun: true, AcceptBreaking: true, NoAutoRollback: true,
 				ResetData: []string{"d"}, KeepUnknown: true, ShowSecrets: true, Compression: archive.None, IncludeHostPaths: []string{"/h"}, Health: hopts}},
-		{[]string{"rollback", "ID", "--no-safety-backup", "--timeout", "1m", "--stable-period", "2s"},
+		{[]string{"rollback", "ID", "--no-safety-backup", "--timeout", "1m", "--stable-period", "2s", "--migration-timeout", "90m"},
 			app.RollbackOptions{Scope: scope, ID: "ID", NoSafetyBackup: true, Health: hopts}},
 		{[]string{"status"}, app.StatusOptions{Scope: scope}},
 		{[]string{"prune", "--keep", "2", "--older-than", "1h", "--include-unreadable", "--include-unrecorded", "--dry-run"},

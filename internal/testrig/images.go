@@ -216,7 +216,8 @@ func ensureBotImages(ctx context.Context, t testing.TB, cli *client.Client) (map
 	return refs, nil
 }
 
-// buildContext makes the tar build context: the Dockerfile and templates of src plus bin as "bot".
+// buildContext makes the tar build context: the Dockerfile, templates and locales of src plus
+// bin as "bot".
 func buildContext(src, bin string) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -241,6 +242,15 @@ func buildContext(src, bin string) ([]byte, error) {
 	sort.Strings(tmpls)
 	for _, p := range tmpls {
 		if err := add("templates/"+filepath.Base(p), p, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	// locales/<locale>/startup.json: the i18n catalogs the image carries, like MaiBot 1.x's.
+	catalogs, _ := filepath.Glob(filepath.Join(src, "locales", "*", "*.json"))
+	sort.Strings(catalogs)
+	for _, p := range catalogs {
+		rel, _ := filepath.Rel(src, p)
+		if err := add(filepath.ToSlash(rel), p, 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -364,4 +374,73 @@ func RemoveLocal(t testing.TB, cli *client.Client, refs ...string) {
 			t.Fatalf("testrig: remove local image %s: %v", r, err)
 		}
 	}
+}
+
+// Derive returns "<registry>/<project>/bot:<tag>": an image built FROM the project's private
+// copy of stand-in version v (Bot) with files added (build-context path -> content, each
+// copied to "/"+path) and the Dockerfile lines after them (ENV ..., LABEL ...): a release
+// that differs from v in a file or its configuration. Like Bot's, it is pushed to the
+// registry and not present locally, and cleanup deletes it from both.
+func (p *Proj) Derive(v, tag string, files map[string]string, lines ...string) string {
+	p.t.Helper()
+	base := p.Bot(v)
+	ref := Registry() + "/" + p.Name + "/bot:" + tag
+	var df strings.Builder
+	fmt.Fprintf(&df, "FROM %s\n", base)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(name string, b []byte) {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+			p.t.Fatal(err)
+		}
+		if _, err := tw.Write(b); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	for _, n := range names {
+		add("files/"+n, []byte(files[n]))
+		fmt.Fprintf(&df, "COPY files/%s /%s\n", n, n)
+	}
+	for _, l := range lines {
+		df.WriteString(l + "\n")
+	}
+	add("Dockerfile", []byte(df.String()))
+	if err := tw.Close(); err != nil {
+		p.t.Fatal(err)
+	}
+	unlock, err := lockFile(filepath.Join(os.TempDir(), "maim-standin-bot-ops.lock"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := cleanupContext()
+	defer cancel()
+	res, err := p.Client.ImageBuild(ctx, &buf, client.ImageBuildOptions{
+		Tags: []string{ref}, Version: build.BuilderV1, Remove: true, ForceRemove: true,
+	})
+	if err != nil {
+		p.t.Fatalf("testrig: build %s: %v", ref, err)
+	}
+	_, err = readJSONStream(res.Body)
+	res.Body.Close()
+	if err != nil {
+		p.t.Fatalf("testrig: build %s: %v", ref, err)
+	}
+	digest, err := push(ctx, p.Client, ref)
+	if err != nil {
+		p.t.Fatalf("testrig: %v", err)
+	}
+	p.mu.Lock()
+	p.regs = append(p.regs, regManifest{p.Name + "/bot", digest})
+	p.imgs = append(p.imgs, ref)
+	p.mu.Unlock()
+	if _, err := p.Client.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err != nil && !isNotFound(err) {
+		p.t.Fatalf("testrig: remove local %s: %v", ref, err)
+	}
+	return ref
 }

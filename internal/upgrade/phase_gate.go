@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -9,27 +10,27 @@ import (
 
 // gatePhase waits for every service of the recreated project to prove healthy (journal:
 // health; gateServices). The new version may have migrated the data: undone by the failure
-// path's restore from the backup.
+// path's restore from the backup. A MaiBot core is gated on its ready banner, with a wait
+// that its migration's log extends (gate_maibot.go); the plan says so.
 var gatePhase = phase[*txn]{
 	name:    "gate",
 	journal: PhaseHealth,
 	describe: func(t *txn) string {
-		return "wait for " + strings.Join(allServices(t.planned()), ", ") + " to prove healthy; roll back from the backup if not"
-	},
-	run: func(ctx context.Context, t *txn) error {
-		h := t.opts.Health
-		if ad := t.plan.Adoption; ad != nil && ad.MaiBot != nil && ad.MaiBot.ReadyLog != "" {
-			// MaiBot's preset for a new core that declares no healthcheck; a ready_log the
-			// project sets itself wins.
-			if _, set := h.ReadyLog[ad.MaiBot.Core]; !set && !hasReadyLogExt(t.target, ad.MaiBot.Core) {
-				rl := map[string]string{ad.MaiBot.Core: ad.MaiBot.ReadyLog}
-				for k, v := range h.ReadyLog {
-					rl[k] = v
-				}
-				h.ReadyLog = rl
+		s := "wait for " + strings.Join(allServices(t.planned()), ", ") + " to prove healthy; roll back from the backup if not"
+		if core, ok := maibotGatedCore(t.planned()); ok {
+			s += fmt.Sprintf("; %s (MaiBot) must log its ready banner, read from its new image's catalog for its locale; while it has not, new log output (a database migration) extends the wait beyond --timeout, up to %s", core, migrationCap(t.opts.Health))
+			if _, db, _ := maibotVersions(t.p); db >= 0 {
+				// No image says which schema it brings: the progress names a migration
+				// when the bot's log does.
+				s += fmt.Sprintf(" (its database is at schema %d now)", db)
 			}
 		}
-		return t.m.gateServices(ctx, t.target, allServices(t.target), h)
+		return s
+	},
+	run: func(ctx context.Context, t *txn) error {
+		services := allServices(t.target)
+		h := t.m.maibotGateFor(ctx, t.target, services, t.opts.Health, recordedSchema(t.man))
+		return t.m.gateServices(ctx, t.target, services, h)
 	},
 }
 

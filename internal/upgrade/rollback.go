@@ -302,13 +302,14 @@ func envFilesFor(man *backup.Manifest) []string {
 }
 
 // gateServices is the one health gate of upgrade, rollback and restore: it waits for the
-// services (health.Wait with the project's x-maim settings) and, when one fails, reports
-// its last log lines.
+// services (health.Wait with the project's x-maim settings, and MaiBot's ready rule for a
+// MaiBot core: gate_maibot.go) and, when one fails, reports its last log lines.
 func (m *Manager) gateServices(ctx context.Context, p *project.Project, services []string, base health.Options) error {
 	if len(services) == 0 {
 		return nil
 	}
 	base.Services = services
+	base = m.maibotGateFor(ctx, p, services, base, -1) // a no-op when the caller set it up
 	opts, err := health.FromProject(p.Project, base)
 	if err != nil {
 		return err

@@ -3,7 +3,7 @@ package upgrade
 import "context"
 
 // rollbackGate waits for what ran at the backup (every service when the backup does not
-// say) to prove healthy.
+// say) to prove healthy; a MaiBot core on its ready banner (gate_maibot.go).
 var rollbackGate = phase[*rtxn]{
 	name:     "gate",
 	journal:  PhaseRollingBack,
@@ -13,6 +13,6 @@ var rollbackGate = phase[*rtxn]{
 		if len(running) == 0 {
 			running = t.target.ServiceNames()
 		}
-		return t.m.gateServices(ctx, t.target, running, t.opts.Health)
+		return t.m.gateServices(ctx, t.target, running, t.m.maibotGateFor(ctx, t.target, running, t.opts.Health, recordedSchema(t.man)))
 	},
 }

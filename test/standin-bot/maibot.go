@@ -24,20 +24,31 @@ package main
 // BOT_MAIBOT=core is 0.12 on a 1.x image and 1.x on a 2.x or newer one, so the same value in
 // both compose files (a two-way merge keeps the user's) plays the version the image is.
 //
-// Every mode logs MaiBot's ready line ("全部系统初始化完成", src/main.py of MaiBot) before
-// "bot ready version=X".
+// The stand-in logs MaiBot's ready line before "bot ready version=X", with or without
+// BOT_MAIBOT (a project laid out like MaiBot is gated on it): 1.x mode the banner of its i18n
+// catalog (BOT_LOCALES, default /MaiMBot/locales, then <MAIBOT_LOCALE or zh-CN>/
+// startup.json, key startup.initialization_completed_banner, {nickname} from BOT_NICKNAME,
+// default 麦麦; a missing key or catalog logs the key itself, as MaiBot's t() does); without
+// BOT_MAIBOT the same when the catalog is there, else 0.x's fixed line; the 0.12 and adapter
+// modes 0.x's fixed line. In 1.x mode a database migration (a database older than
+// the image's schema) logs one step every 200ms for BOT_MIGRATE_SECONDS seconds before the
+// new schema is written; with BOT_MIGRATE_HANG=1 it logs three steps and then nothing, never
+// finishing (a migration that hangs), until SIGTERM.
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -238,6 +249,9 @@ func maibotStart(mode string, p paths, eff *effective, log io.Writer) error {
 			}
 			fallthrough
 		case ok && v < want:
+			if err := migrateSlowly(v, want, log); err != nil {
+				return err
+			}
 			if err := writeUserVersion(db, want); err != nil {
 				return err
 			}
@@ -295,4 +309,57 @@ func serveWebUI(addr string, log io.Writer) {
 	if err := http.ListenAndServe(addr, mux); err != nil {
 		fmt.Fprintf(log, "bot maibot webui: %v\n", err)
 	}
+}
+
+// migrateSlowly plays a long migration (BOT_MIGRATE_SECONDS, BOT_MIGRATE_HANG) that logs
+// its steps. SIGTERM or SIGINT ends it (exit 0, nothing written).
+func migrateSlowly(from, to uint32, log io.Writer) error {
+	secs, _ := strconv.Atoi(os.Getenv("BOT_MIGRATE_SECONDS"))
+	hang := os.Getenv("BOT_MIGRATE_HANG") == "1"
+	if secs <= 0 && !hang {
+		return nil
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+	end := time.Now().Add(time.Duration(secs) * time.Second)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for step := 1; ; step++ {
+		if hang && step > 3 {
+			s := <-sig
+			return refuse(exitOK, "stopped by %s in a hung migration", s)
+		}
+		if !hang && !time.Now().Before(end) {
+			return nil
+		}
+		fmt.Fprintf(log, "bot maibot database migration step %d (schema %d -> %d)\n", step, from, to)
+		select {
+		case s := <-sig:
+			return refuse(exitOK, "stopped by %s in the migration", s)
+		case <-tick.C:
+		}
+	}
+}
+
+// maibotBanner is the ready line the mode logs (see the package comment).
+func maibotBanner(mode string) string {
+	if mode != "" && maibotMode(mode) != "1.x" {
+		return maibotReadyLine
+	}
+	const key = "startup.initialization_completed_banner"
+	missing := key
+	if mode == "" {
+		missing = maibotReadyLine
+	}
+	locale := envOr("MAIBOT_LOCALE", "zh-CN")
+	b, err := os.ReadFile(filepath.Join(envOr("BOT_LOCALES", "/MaiMBot/locales"), locale, "startup.json"))
+	if err != nil {
+		return missing
+	}
+	var catalog map[string]string
+	if json.Unmarshal(b, &catalog) != nil || catalog[key] == "" {
+		return missing
+	}
+	return strings.ReplaceAll(catalog[key], "{nickname}", envOr("BOT_NICKNAME", "麦麦"))
 }

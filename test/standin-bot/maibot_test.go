@@ -149,3 +149,73 @@ func TestSQLiteHeader(t *testing.T) {
 		t.Fatal(v, ok, err)
 	}
 }
+
+// TestMaiBotBanner: in 1.x mode the stand-in logs the banner of its catalog for
+// MAIBOT_LOCALE (zh-CN unset), which docker-maim's reading of the same catalog recognises;
+// the ja-JP and ko ones (the stand-in's words) only through the catalog, not the known
+// banners; a missing catalog logs the key.
+func TestMaiBotBanner(t *testing.T) {
+	v2 := buildBot(t, "2.0.0")
+	for _, locale := range []string{"", "zh-CN", "en-US", "ja-JP", "ko", "xx"} {
+		s := newSandbox(t, "2.0.0")
+		env := []string{"BOT_MAIBOT=1.x", "BOT_WEBUI_ADDR=127.0.0.1:0", "BOT_LOCALES=locales", "BOT_NICKNAME=小智"}
+		if locale != "" {
+			env = append(env, "MAIBOT_LOCALE="+locale)
+		}
+		c, lines := s.start(t, v2, env, "bot ready version=2.0.0")
+		stop(t, c, c.Process)
+		line := lines[len(lines)-2]
+		if locale == "xx" {
+			if line != maibot.BannerKey {
+				t.Errorf("no catalog: logged %q, want the key", line)
+			}
+			continue
+		}
+		if locale == "" {
+			locale = maibot.DefaultLocale
+		}
+		cat, err := os.ReadFile(filepath.Join("locales", locale, "startup.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl, err := maibot.BannerFromCatalog(cat)
+		if err != nil || !maibot.ReadyBanners(tmpl)[0].Match(line) || !strings.Contains(line, "小智") {
+			t.Errorf("%s: logged %q, catalog %q (%v)", locale, line, tmpl, err)
+		}
+		known := false
+		for _, b := range maibot.ReadyBanners("") {
+			known = known || b.Match(line)
+		}
+		if want := locale == "zh-CN" || locale == "en-US"; known != want {
+			t.Errorf("%s: %q is a known banner: %v, want %v", locale, line, known, want)
+		}
+	}
+}
+
+// TestMaiBotSlowMigration: BOT_MIGRATE_SECONDS logs migration steps before the new schema
+// and the banner; BOT_MIGRATE_HANG stops logging after three steps and never migrates.
+func TestMaiBotSlowMigration(t *testing.T) {
+	v2 := buildBot(t, "2.0.0")
+	s := newSandbox(t, "2.0.0")
+	db := filepath.Join(s.data, "MaiBot.db")
+	os.MkdirAll(s.data, 0o755)
+	if err := writeUserVersion(db, 26); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"BOT_MAIBOT=1.x", "BOT_WEBUI_ADDR=127.0.0.1:0", "BOT_LOCALES=locales"}
+	c, lines := s.start(t, v2, append(env, "BOT_MIGRATE_HANG=1"), "migration step 3 (schema 26 -> 28)")
+	stop(t, c, c.Process)
+	if v := userVersion(t, db); v != 26 {
+		t.Fatalf("a hung migration wrote schema %d", v)
+	}
+	c, lines = s.start(t, v2, append(env, "BOT_MIGRATE_SECONDS=1"), "bot ready version=2.0.0")
+	stop(t, c, c.Process)
+	out := strings.Join(lines, "\n")
+	steps := strings.Count(out, "bot maibot database migration step")
+	if steps < 2 || strings.Index(out, "migration step 1 ") > strings.Index(out, "migrated schema 26 -> 28") || !strings.Contains(out, "全部系统初始化完成，麦麦 已成功唤醒") {
+		t.Errorf("%d steps:\n%s", steps, out)
+	}
+	if v := userVersion(t, db); v != 28 {
+		t.Fatalf("schema %d after the migration", v)
+	}
+}

@@ -10,8 +10,9 @@
 //     data file data.json carrying a schema version. The schema is the version's major number:
 //     a newer bot migrates older data in place, an older bot refuses to start (exit 3) on newer
 //     data, like MaiBot 1.x with PRAGMA user_version;
-//   - it logs "bot ready version=X" once started and then keeps /tmp/healthy fresh, which the
-//     "healthcheck" subcommand (the image's HEALTHCHECK) checks;
+//   - it logs MaiBot's ready banner (maibot.go) and "bot ready version=X" once started and
+//     then keeps /tmp/healthy fresh, which the "healthcheck" subcommand (the image's
+//     HEALTHCHECK) checks;
 //   - fault switches, from env BOT_FAIL or config [debug].fail: "crash" (exit 1 at once),
 //     "crash-late" (exit 1 after the data migration), "unhealthy" (runs, never healthy),
 //     "slow" (ready after BOT_SLOW_SECONDS or [debug].slow_seconds seconds), "crash-after"
@@ -383,9 +384,7 @@ func serve(p paths, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 	}
-	if os.Getenv("BOT_MAIBOT") != "" {
-		fmt.Fprintln(stdout, maibotReadyLine)
-	}
+	fmt.Fprintln(stdout, maibotBanner(os.Getenv("BOT_MAIBOT")))
 	fmt.Fprintf(stdout, "bot ready version=%s\n", version)
 
 	var crash <-chan time.Time
