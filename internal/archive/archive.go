@@ -192,6 +192,9 @@ type Stats struct {
 	// counts the paths its deletion list names.
 	Delta   bool  `json:",omitempty"`
 	Deleted int64 `json:",omitempty"`
+	// OnePass is set by pass two of a two-pass backup (WriteOptions.Since) that archived the
+	// tree whole instead of a delta: why pass one's index cannot tell every change.
+	OnePass string `json:",omitempty"`
 }
 
 // UnsafeEntryError reports an archive entry that Extract or Scan refuses:

@@ -91,7 +91,8 @@ type tarWriter struct {
 
 	ex *Excluder
 
-	delta *deltaState // pass two of a two-pass backup, once the root is known to be a directory
+	delta  *deltaState     // pass two of a two-pass backup, once the root is known to be a directory
+	fsSeen map[uint64]bool // pass one: the file systems (devices) checked by checkFS
 }
 
 // excluded reports whether rel (slash separated, no leading "./") is excluded.
