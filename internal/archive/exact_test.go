@@ -137,4 +137,3 @@ func TestTmpfsGoesOnePass(t *testing.T) {
 		})
 	}
 }
-

@@ -433,11 +433,14 @@ func (x *extractor) attrsFD(fd int, h *tar.Header, rel string) error {
 	return nil
 }
 
-// dropStaleXattrs removes user.* extended attributes of a directory kept
-// from before the extraction that the archive does not have (files and links
-// are always recreated, so only directories can carry stale ones). Other
-// namespaces (security.selinux labels, ACLs) of kept directories are left as
-// the host set them unless the archive overrides them.
+// dropStaleXattrs removes the extended attributes of a directory kept from before the
+// extraction that the archive does not have (files and links are always recreated, so only
+// directories can carry stale ones), in every namespace: user.*, trusted.*, security.*, ACLs
+// (system.posix_acl_*). So a directory's xattr set is exactly the archive's, after Extract
+// over older data as after ApplyDelta over the base, where the privilege allows (removing
+// trusted.* and security.* needs CAP_SYS_ADMIN; a refusal is skipped, as setting them is).
+// security.selinux is left: it is the label the host gives every inode, a directory the
+// extraction creates has one too, and an archive that carries one sets it.
 func dropStaleXattrs(fd int, h *tar.Header, rel string) error {
 	buf := make([]byte, 4096)
 	n, err := unix.Flistxattr(fd, buf)
@@ -454,7 +457,7 @@ func dropStaleXattrs(fd int, h *tar.Header, rel string) error {
 		return pathErr("listxattr", rel, err)
 	}
 	for _, name := range strings.Split(string(buf[:n]), "\x00") {
-		if !strings.HasPrefix(name, "user.") {
+		if name == "" || name == "security.selinux" {
 			continue
 		}
 		if _, ok := h.PAXRecords["SCHILY.xattr."+name]; ok {
