@@ -286,7 +286,7 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 	if err != nil {
 		return err
 	}
-	if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA) && h.Size <= poolMaxFileBytes && !(seen && prevDir) {
+	if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA) && h.Size <= poolMaxFileBytes && !(seen && prevDir) && !isSparse(h) {
 		// A small file (not replacing a directory of the archive): to the writers.
 		x.pool.wait(rel)
 		x.stats.Files++
@@ -487,8 +487,14 @@ func (x *extractor) regular(fd int, dir, base, rel string, h *tar.Header, rd *ta
 	f := os.NewFile(uintptr(ffd), rel)
 	defer f.Close()
 	x.stats.Files++
-	if err := x.copy(f, rd, rel); err != nil {
-		return err
+	copyErr := error(nil)
+	if isSparse(h) {
+		copyErr = x.copySparse(f, rd, rel)
+	} else {
+		copyErr = x.copy(f, rd, rel)
+	}
+	if copyErr != nil {
+		return copyErr
 	}
 	if err := x.attrsFD(ffd, h, rel); err != nil {
 		return err

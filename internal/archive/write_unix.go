@@ -395,5 +395,8 @@ func (t *tarWriter) regularStat(f *os.File, full, name string, st *unix.Stat_t) 
 		return err
 	}
 	h.Size = st.Size
+	if done, err := t.sparseRegular(f, full, h, st.Blocks); done || err != nil {
+		return err
+	}
 	return t.regular(f, full, h)
 }

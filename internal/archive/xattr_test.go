@@ -77,4 +77,3 @@ func TestTwoPassDropsRemovedXattrs(t *testing.T) {
 		t.Errorf("d: xattrs %q after a cold restore over a kept directory, want %q", got, want)
 	}
 }
-
