@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Sparse files.
@@ -101,7 +102,7 @@ func (t *tarWriter) sparseHeader(h *tar.Header, stored int64) error {
 		"GNU.sparse.minor":    "0",
 		"GNU.sparse.name":     h.Name,
 		"GNU.sparse.realsize": strconv.FormatInt(h.Size, 10),
-		"mtime":               strconv.FormatInt(h.ModTime.Unix(), 10) + "." + fmt.Sprintf("%09d", h.ModTime.Nanosecond()),
+		"mtime":               paxTime(h.ModTime),
 	}
 	for k, v := range h.PAXRecords {
 		recs[k] = v
@@ -143,6 +144,19 @@ func (t *tarWriter) sparseHeader(h *tar.Header, stored int64) error {
 	}
 	_, err := t.raw.Write(out.Bytes())
 	return err
+}
+
+// paxTime formats t as a PAX time record: seconds since the epoch with nanoseconds, the
+// fraction counted away from zero for times before 1970 ("-1.5" is 1.5 s before).
+func paxTime(t time.Time) string {
+	sec, nsec := t.Unix(), int64(t.Nanosecond())
+	sign := ""
+	if sec < 0 && nsec > 0 {
+		sign, sec, nsec = "-", -(sec + 1), 1e9-nsec
+	} else if sec < 0 {
+		sign, sec = "-", -sec
+	}
+	return sign + strconv.FormatInt(sec, 10) + "." + fmt.Sprintf("%09d", nsec)
 }
 
 func pad512(n int64) int64 { return (512 - n%512) % 512 }
