@@ -276,6 +276,7 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 				return err
 			}
 		}
+		x.noteDefACL("", h)
 		return x.attrsFD(fd, h, "")
 	}
 	dir, base := split(rel)
@@ -309,11 +310,14 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 		}
 		if !fresh {
 			err = dropStaleXattrs(dfd, h, rel)
+		} else if x.inherits(dir) {
+			err = dropInherited(dfd, h, rel)
 		}
 		if err == nil {
 			err = x.attrsFD(dfd, h, rel)
 		}
 		unix.Close(dfd)
+		x.noteDefACL(rel, h)
 		return err
 	case tar.TypeReg, tar.TypeRegA:
 		return x.regular(fd, dir, base, rel, h, rd)
@@ -470,6 +474,22 @@ func dropStaleXattrs(fd int, h *tar.Header, rel string) error {
 	return nil
 }
 
+// dropInherited removes the ACLs (system.posix_acl_access, system.posix_acl_default) that a
+// file or directory just created in a directory with a default ACL inherited and the archive
+// does not give it: a source file whose ACL was removed is restored without one.
+func dropInherited(fd int, h *tar.Header, rel string) error {
+	for _, name := range []string{"system.posix_acl_access", "system.posix_acl_default"} {
+		if _, ok := h.PAXRecords["SCHILY.xattr."+name]; ok {
+			continue
+		}
+		err := unix.Fremovexattr(fd, name)
+		if err != nil && err != unix.ENODATA && err != unix.ENOTDIR && err != unix.EACCES && !xattrSkippable(name, err) {
+			return pathErr("removexattr "+name, rel, err)
+		}
+	}
+	return nil
+}
+
 func (x *extractor) regular(fd int, dir, base, rel string, h *tar.Header, rd *tar.Reader) error {
 	x.pool.flush() // the writers work on what is queued while this one is copied
 	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
@@ -486,6 +506,11 @@ func (x *extractor) regular(fd int, dir, base, rel string, h *tar.Header, rd *ta
 	}
 	f := os.NewFile(uintptr(ffd), rel)
 	defer f.Close()
+	if x.inherits(dir) {
+		if err := dropInherited(ffd, h, rel); err != nil {
+			return err
+		}
+	}
 	x.stats.Files++
 	copyErr := error(nil)
 	if isSparse(h) {

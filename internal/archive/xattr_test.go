@@ -77,3 +77,45 @@ func TestTwoPassDropsRemovedXattrs(t *testing.T) {
 		t.Errorf("d: xattrs %q after a cold restore over a kept directory, want %q", got, want)
 	}
 }
+
+// TestRestoreDropsInheritedACLs: below a directory with a default ACL, what the extraction
+// creates inherits ACLs; a file or directory whose ACL the source removed is restored
+// without one (small files go through the writer pool, big ones not).
+func TestRestoreDropsInheritedACLs(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.MkdirAll(filepath.Join(src, "acl", "sub"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(src, "acl", "subkeeps"), 0o755))
+	if err := unix.Setxattr(filepath.Join(src, "acl"), "system.posix_acl_default", posixACL(1000), 0); err != nil {
+		if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) {
+			t.Skip("no ACLs here")
+		}
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		name string
+		size int
+	}{{"small", 10}, {"small-keeps", 10}, {"big", 4 << 20}, {"big-keeps", 4 << 20}} {
+		must(t, os.WriteFile(filepath.Join(src, "acl", f.name), bytes.Repeat([]byte("x"), f.size), 0o644))
+	}
+	for _, rel := range []string{"acl/small-keeps", "acl/big-keeps", "acl/subkeeps"} {
+		must(t, unix.Setxattr(filepath.Join(src, rel), "system.posix_acl_access", posixACL(1000), 0))
+	}
+	must(t, unix.Setxattr(filepath.Join(src, "acl/subkeeps"), "system.posix_acl_default", posixACL(1000), 0))
+	for _, rel := range []string{"acl/small", "acl/big", "acl/sub"} {
+		for _, n := range []string{"system.posix_acl_access", "system.posix_acl_default"} {
+			if err := unix.Removexattr(filepath.Join(src, rel), n); err != nil && !errors.Is(err, unix.ENODATA) {
+				t.Fatal(err)
+			}
+		}
+	}
+	var cold bytes.Buffer
+	_, err := WriteTar(context.Background(), &cold, src, WriteOptions{})
+	must(t, err)
+	dest := filepath.Join(t.TempDir(), "dest")
+	extractAll(t, dest, cold.Bytes())
+	for _, rel := range []string{"acl", "acl/small", "acl/big", "acl/sub", "acl/small-keeps", "acl/big-keeps", "acl/subkeeps"} {
+		if want, got := xattrString(t, filepath.Join(src, rel)), xattrString(t, filepath.Join(dest, rel)); want != got {
+			t.Errorf("%s: xattrs %q after restore, want %q", rel, got, want)
+		}
+	}
+}
