@@ -274,7 +274,7 @@ func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, e
 		if src.Delta != nil {
 			res.TwoPass = true
 		}
-		res.Sources = append(res.Sources, BackupSource{Name: src.Name, Kind: string(src.Kind), Bytes: src.Bytes, Size: src.ArchiveSize, Files: src.Files})
+		res.Sources = append(res.Sources, BackupSource{Name: src.Name, Kind: string(src.Kind), Bytes: src.Bytes, Size: src.ArchiveSize, Files: src.Files, OnePass: src.OnePass})
 		res.Bytes += src.Bytes
 	}
 	for _, h := range m.HostPaths {

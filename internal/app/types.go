@@ -60,6 +60,8 @@ type BackupSource struct {
 	Bytes int64  `json:"bytes"` // content bytes
 	Size  int64  `json:"size"`  // archive bytes
 	Files int64  `json:"files"`
+	// OnePass says why a source of a two-pass backup was archived once, stopped.
+	OnePass string `json:"one_pass,omitempty"`
 }
 
 // HostPath is a bind source left out of a backup because it belongs to the host.

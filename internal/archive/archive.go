@@ -12,6 +12,8 @@
 //     nanoseconds, symlink targets (verbatim), hardlinks (TypeLink, detected by
 //     device+inode), fifos and device nodes, and extended attributes
 //     (PAX SCHILY.xattr.*) are recorded. Sockets are skipped.
+//   - A regular file with holes is a GNU sparse 1.0 entry (PAX GNU.sparse.*): its data
+//     extents only; Extract writes it with holes (sparse_unix.go).
 //
 // A zstd stream is written as a sequence of complete frames, one per MiB of tar, compressed
 // on all cores with a fixed set of buffers (see parallelZstd); `zstd -d` and every other
@@ -26,7 +28,9 @@
 // changes and records an Index of what it read; WriteTar with WriteOptions.Since writes the
 // delta since then (changed files, all directories and links, a deletion list in PAX global
 // headers); ApplyDelta applies it over the extracted base, with a result equal to a cold
-// archive's. Extract refuses a delta (ErrDelta).
+// archive's where every file system of the tree shows each change by a file's times
+// (exactfs_linux.go); elsewhere pass two writes the whole tree (Stats.OnePass says why).
+// Extract refuses a delta (ErrDelta).
 package archive
 
 import (
@@ -192,6 +196,9 @@ type Stats struct {
 	// counts the paths its deletion list names.
 	Delta   bool  `json:",omitempty"`
 	Deleted int64 `json:",omitempty"`
+	// OnePass is set by pass two of a two-pass backup (WriteOptions.Since) that archived the
+	// tree whole instead of a delta: why pass one's index cannot tell every change.
+	OnePass string `json:",omitempty"`
 }
 
 // UnsafeEntryError reports an archive entry that Extract or Scan refuses:

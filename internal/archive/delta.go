@@ -16,7 +16,9 @@ import (
 //
 // Pass one is WriteTar with WriteOptions.Record: a normal (hot) archive, while the index
 // records what each path was when it was read (type and mode, size, mtime, ctime, device and
-// inode) and when the pass began. Pass two is WriteTar with WriteOptions.Since set to that
+// inode) and when the pass began; before it reads a file system it writes back that file
+// system's dirty pages, and a tree on (or holding) a file system where that does not make
+// every later write move a ctime is marked one-pass (Index.OnePass, exactfs_linux.go). Pass two is WriteTar with WriteOptions.Since set to that
 // index, run once the data is quiet: it writes a delta archive holding
 //
 //   - a leading PAX global header with the record MAIM.delta=1 (Extract refuses such an
@@ -24,7 +26,7 @@ import (
 //   - every directory, symlink, fifo and device node of the tree (headers only, so their
 //     modes, owners and mtimes are exact);
 //   - every regular file that changed since pass one began: not in the index, another
-//     inode, type, mode, size, mtime or ctime than recorded, a ctime at or after the pass's
+//     inode, type, mode, size, mtime or ctime than recorded, an mtime or ctime at or after the pass's
 //     start (less a margin for coarse file system clocks and same-second writes), or more than
 //     one link (hardlink groups are always rewritten whole, so their links stay exact);
 //   - trailing PAX global headers with the record MAIM.deleted: the paths the index has and
@@ -34,8 +36,11 @@ import (
 // ApplyDelta applies such a delta over a directory that holds its base (Extract of pass
 // one): writes what it holds, removes the deleted paths, sets the directories' metadata. A
 // file untouched since before pass one began has the same content in the base (pass one read
-// it after the start; any write since would have moved its ctime), so base plus delta equals
-// a cold archive of the final tree.
+// it after the start and after the write-back; any write since, through a shared mapping too,
+// moved its ctime: exactfs_linux.go), so base plus delta equals
+// a cold archive of the final tree. With Index.OnePass set, pass two writes the whole tree
+// instead (no delta header; Stats.OnePass repeats the reason), as it does for a root on such
+// a file system.
 
 // PAX records of delta archives.
 const (
@@ -64,6 +69,9 @@ type IndexEntry struct {
 type Index struct {
 	Start   time.Time
 	Entries map[string]IndexEntry
+	// OnePass, when set, says why the tree cannot be taken in two passes exactly (see
+	// exactfs_linux.go): pass two then archives it whole.
+	OnePass string
 }
 
 // NewIndex returns an empty index to pass as WriteOptions.Record.
@@ -74,7 +82,7 @@ func (x *Index) threshold() int64 {
 	return x.Start.Truncate(time.Second).Add(-ctimeMargin).UnixNano()
 }
 
-const indexMagic = "MAIMIDX1"
+const indexMagic = "MAIMIDX2"
 
 // WriteTo writes the index in a compact binary form (zstd compressed) that ReadIndex reads.
 func (x *Index) WriteTo(w io.Writer) (int64, error) {
@@ -86,7 +94,10 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 	buf := make([]byte, 0, 8*binary.MaxVarintLen64)
 	bw.WriteString(indexMagic)
 	buf = binary.AppendVarint(buf[:0], x.Start.UnixNano())
-	buf = binary.AppendUvarint(buf, uint64(len(x.Entries)))
+	buf = binary.AppendUvarint(buf, uint64(len(x.OnePass)))
+	bw.Write(buf)
+	bw.WriteString(x.OnePass)
+	buf = binary.AppendUvarint(buf[:0], uint64(len(x.Entries)))
 	bw.Write(buf)
 	for p, e := range x.Entries {
 		buf = binary.AppendUvarint(buf[:0], uint64(len(p)))
@@ -132,11 +143,22 @@ func ReadIndex(r io.Reader) (*Index, error) {
 	if err != nil {
 		return bad(err)
 	}
+	rl, err := binary.ReadUvarint(br)
+	if err != nil {
+		return bad(err)
+	}
+	if rl > 1<<16 {
+		return nil, errors.New("archive: reading index: one-pass reason too long")
+	}
+	reason := make([]byte, rl)
+	if _, err := io.ReadFull(br, reason); err != nil {
+		return bad(err)
+	}
 	n, err := binary.ReadUvarint(br)
 	if err != nil {
 		return bad(err)
 	}
-	x := &Index{Start: time.Unix(0, start), Entries: make(map[string]IndexEntry, min(n, 1<<20))}
+	x := &Index{Start: time.Unix(0, start), OnePass: string(reason), Entries: make(map[string]IndexEntry, min(n, 1<<20))}
 	var name []byte
 	for i := uint64(0); i < n; i++ {
 		l, err := binary.ReadUvarint(br)
@@ -184,7 +206,7 @@ type deltaState struct {
 // changed reports whether the regular file rel with entry e must be in the delta.
 func (d *deltaState) changed(rel string, now IndexEntry, nlink uint64) bool {
 	was, ok := d.since.Entries[rel]
-	return !ok || nlink > 1 || was != now || now.Ctime >= d.threshold
+	return !ok || nlink > 1 || was != now || now.Ctime >= d.threshold || now.Mtime >= d.threshold
 }
 
 // deletions lists what the index has and the tree no longer has: only paths whose parent

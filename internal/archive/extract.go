@@ -116,6 +116,25 @@ type extractor struct {
 
 	// Writers of small regular files (directory archives on Linux and macOS).
 	pool *writePool
+
+	// defACL are the directories whose archive entry gives them a default ACL: what is
+	// created in them inherits ACLs the archive may not give it (dropInherited).
+	defACL map[string]bool
+}
+
+// inherits says whether what is created in directory dir may inherit an ACL.
+func (x *extractor) inherits(dir string) bool { return x.defACL[dir] }
+
+// noteDefACL records whether the directory rel, given h's xattrs, has a default ACL.
+func (x *extractor) noteDefACL(rel string, h *tar.Header) {
+	if _, ok := h.PAXRecords["SCHILY.xattr.system.posix_acl_default"]; ok {
+		if x.defACL == nil {
+			x.defACL = map[string]bool{}
+		}
+		x.defACL[rel] = true
+	} else {
+		delete(x.defACL, rel)
+	}
 }
 
 // dirHandle is an open directory of the destination, shared by reference count.

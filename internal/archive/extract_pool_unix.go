@@ -60,6 +60,9 @@ type fileJob struct {
 	base string
 	buf  *[]byte // content (len(*buf) == h.Size); nil for an empty file
 	cost int64
+	// inherits: the directory has a default ACL, so the new file may get an ACL the archive
+	// does not give it (dropInherited).
+	inherits bool
 }
 
 // batch is a run of files in one directory, written in order by one writer.
@@ -167,7 +170,7 @@ func (p *writePool) add(dir, base, rel string, h *tar.Header, rd io.Reader) erro
 		cost = poolMinCharge
 	}
 	p.acquire(cost)
-	j := fileJob{h: h, rel: rel, base: base, cost: cost}
+	j := fileJob{h: h, rel: rel, base: base, cost: cost, inherits: x.inherits(dir)}
 	if h.Size > 0 {
 		j.buf = getBuf(int(h.Size))
 		if err := x.readFull(rd, *j.buf, rel); err != nil {
@@ -320,6 +323,12 @@ func (x *extractor) writeFile(fd int, j *fileJob) error {
 				return pathErr("write", j.rel, err)
 			}
 			b = b[n:]
+		}
+	}
+	if j.inherits {
+		if err := dropInherited(ffd, j.h, j.rel); err != nil {
+			unix.Close(ffd)
+			return err
 		}
 	}
 	if err := x.attrsFD(ffd, j.h, j.rel); err != nil {

@@ -276,6 +276,7 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 				return err
 			}
 		}
+		x.noteDefACL("", h)
 		return x.attrsFD(fd, h, "")
 	}
 	dir, base := split(rel)
@@ -286,7 +287,7 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 	if err != nil {
 		return err
 	}
-	if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA) && h.Size <= poolMaxFileBytes && !(seen && prevDir) {
+	if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA) && h.Size <= poolMaxFileBytes && !(seen && prevDir) && !isSparse(h) {
 		// A small file (not replacing a directory of the archive): to the writers.
 		x.pool.wait(rel)
 		x.stats.Files++
@@ -309,11 +310,14 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 		}
 		if !fresh {
 			err = dropStaleXattrs(dfd, h, rel)
+		} else if x.inherits(dir) {
+			err = dropInherited(dfd, h, rel)
 		}
 		if err == nil {
 			err = x.attrsFD(dfd, h, rel)
 		}
 		unix.Close(dfd)
+		x.noteDefACL(rel, h)
 		return err
 	case tar.TypeReg, tar.TypeRegA:
 		return x.regular(fd, dir, base, rel, h, rd)
@@ -433,11 +437,14 @@ func (x *extractor) attrsFD(fd int, h *tar.Header, rel string) error {
 	return nil
 }
 
-// dropStaleXattrs removes user.* extended attributes of a directory kept
-// from before the extraction that the archive does not have (files and links
-// are always recreated, so only directories can carry stale ones). Other
-// namespaces (security.selinux labels, ACLs) of kept directories are left as
-// the host set them unless the archive overrides them.
+// dropStaleXattrs removes the extended attributes of a directory kept from before the
+// extraction that the archive does not have (files and links are always recreated, so only
+// directories can carry stale ones), in every namespace: user.*, trusted.*, security.*, ACLs
+// (system.posix_acl_*). So a directory's xattr set is exactly the archive's, after Extract
+// over older data as after ApplyDelta over the base, where the privilege allows (removing
+// trusted.* and security.* needs CAP_SYS_ADMIN; a refusal is skipped, as setting them is).
+// security.selinux is left: it is the label the host gives every inode, a directory the
+// extraction creates has one too, and an archive that carries one sets it.
 func dropStaleXattrs(fd int, h *tar.Header, rel string) error {
 	buf := make([]byte, 4096)
 	n, err := unix.Flistxattr(fd, buf)
@@ -454,13 +461,29 @@ func dropStaleXattrs(fd int, h *tar.Header, rel string) error {
 		return pathErr("listxattr", rel, err)
 	}
 	for _, name := range strings.Split(string(buf[:n]), "\x00") {
-		if !strings.HasPrefix(name, "user.") {
+		if name == "" || name == "security.selinux" {
 			continue
 		}
 		if _, ok := h.PAXRecords["SCHILY.xattr."+name]; ok {
 			continue
 		}
 		if err := unix.Fremovexattr(fd, name); err != nil && err != unix.ENODATA && !xattrSkippable(name, err) {
+			return pathErr("removexattr "+name, rel, err)
+		}
+	}
+	return nil
+}
+
+// dropInherited removes the ACLs (system.posix_acl_access, system.posix_acl_default) that a
+// file or directory just created in a directory with a default ACL inherited and the archive
+// does not give it: a source file whose ACL was removed is restored without one.
+func dropInherited(fd int, h *tar.Header, rel string) error {
+	for _, name := range []string{"system.posix_acl_access", "system.posix_acl_default"} {
+		if _, ok := h.PAXRecords["SCHILY.xattr."+name]; ok {
+			continue
+		}
+		err := unix.Fremovexattr(fd, name)
+		if err != nil && err != unix.ENODATA && err != unix.ENOTDIR && err != unix.EACCES && !xattrSkippable(name, err) {
 			return pathErr("removexattr "+name, rel, err)
 		}
 	}
@@ -483,9 +506,20 @@ func (x *extractor) regular(fd int, dir, base, rel string, h *tar.Header, rd *ta
 	}
 	f := os.NewFile(uintptr(ffd), rel)
 	defer f.Close()
+	if x.inherits(dir) {
+		if err := dropInherited(ffd, h, rel); err != nil {
+			return err
+		}
+	}
 	x.stats.Files++
-	if err := x.copy(f, rd, rel); err != nil {
-		return err
+	copyErr := error(nil)
+	if isSparse(h) {
+		copyErr = x.copySparse(f, rd, rel)
+	} else {
+		copyErr = x.copy(f, rd, rel)
+	}
+	if copyErr != nil {
+		return copyErr
 	}
 	if err := x.attrsFD(ffd, h, rel); err != nil {
 		return err

@@ -50,6 +50,7 @@ func WriteTar(ctx context.Context, w io.Writer, root string, opts WriteOptions) 
 	wr := &tarWriter{
 		ctx:   ctx,
 		tw:    tw,
+		raw:   bw,
 		opts:  opts,
 		buf:   make([]byte, copyBufSize),
 		xlist: make([]byte, 4096),
@@ -82,6 +83,7 @@ type devIno struct{ dev, ino uint64 }
 type tarWriter struct {
 	ctx   context.Context
 	tw    *tar.Writer
+	raw   io.Writer // under tw: sparse entries are written here (sparse_unix.go)
 	opts  WriteOptions
 	stats Stats
 	buf   []byte
@@ -91,7 +93,8 @@ type tarWriter struct {
 
 	ex *Excluder
 
-	delta *deltaState // pass two of a two-pass backup, once the root is known to be a directory
+	delta  *deltaState     // pass two of a two-pass backup, once the root is known to be a directory
+	fsSeen map[uint64]bool // pass one: the file systems (devices) checked by checkFS
 }
 
 // excluded reports whether rel (slash separated, no leading "./") is excluded.

@@ -29,6 +29,12 @@ func (t *tarWriter) root(root string) error {
 			root = real
 		}
 		if t.opts.Since != nil {
+			t.stats.OnePass = t.opts.Since.OnePass
+			if t.stats.OnePass == "" {
+				t.stats.OnePass = rootInexact(root)
+			}
+		}
+		if t.opts.Since != nil && t.stats.OnePass == "" {
 			t.delta = &deltaState{since: t.opts.Since, threshold: t.opts.Since.threshold(), seen: map[string]bool{}}
 			h := &tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "pax_global_header", Format: tar.FormatPAX,
 				PAXRecords: map[string]string{paxDelta: "1"}}
@@ -152,6 +158,9 @@ func (t *tarWriter) dir(full, rel string, st *unix.Stat_t) error {
 	if err := unix.Fstat(fd, st); err != nil {
 		return &os.PathError{Op: "fstat", Path: full, Err: err}
 	}
+	if err := t.checkFS(fd, uint64(st.Dev), rel); err != nil {
+		return err
+	}
 	t.record(rel, st)
 	if t.delta != nil {
 		t.delta.seen[rel] = true
@@ -167,6 +176,9 @@ func (t *tarWriter) dir(full, rel string, st *unix.Stat_t) error {
 	h.Typeflag = tar.TypeDir
 	if err := t.write(h); err != nil {
 		return err
+	}
+	if t.onePass() {
+		return nil
 	}
 	names, err := f.Readdirnames(-1)
 	if err != nil {
@@ -187,6 +199,9 @@ func (t *tarWriter) dir(full, rel string, st *unix.Stat_t) error {
 		}
 		if err := t.entry(full+"/"+n, childRel); err != nil {
 			return err
+		}
+		if t.onePass() {
+			return nil
 		}
 	}
 	return nil
@@ -230,6 +245,9 @@ func (t *tarWriter) entry(full, rel string) error {
 			// Replaced by something else between lstat and open.
 			t.warn(full, errors.New("changed type while archiving"))
 			return nil
+		}
+		if err := t.checkFS(fd, uint64(st.Dev), rel); err != nil || t.onePass() {
+			return err
 		}
 		t.record(rel, &st)
 		if t.delta != nil {
@@ -286,6 +304,58 @@ func (t *tarWriter) entry(full, rel string) error {
 	return t.write(h)
 }
 
+// checkFS is called in pass one with an open fd of each directory and regular file, before
+// anything of it is read: the first time it meets a file system (device), it decides whether
+// two passes are exact there (exactfs_linux.go) and, when they are, writes back that file
+// system's dirty pages, so that any later write through a shared mapping moves a ctime. When
+// they are not, Index.OnePass says why and the walk stops: pass two archives the tree whole,
+// and what pass one wrote is of no use.
+func (t *tarWriter) checkFS(fd int, dev uint64, rel string) error {
+	if t.opts.Record == nil || t.fsSeen[dev] {
+		return nil
+	}
+	if t.fsSeen == nil {
+		t.fsSeen = map[uint64]bool{}
+	}
+	t.fsSeen[dev] = true
+	where := "the tree"
+	if rel != "" {
+		where = rel
+	}
+	reason, err := fsInexact(fd)
+	if err != nil {
+		reason = "statfs failed: " + err.Error()
+	} else if reason == "" {
+		if err := syncFS(fd); err != nil {
+			reason = "writing back its dirty pages failed: " + err.Error()
+		}
+	}
+	if reason != "" {
+		t.opts.Record.OnePass = where + " is on " + reason
+	}
+	return nil
+}
+
+// onePass says whether pass one found the tree cannot be taken in two passes.
+func (t *tarWriter) onePass() bool {
+	return t.opts.Record != nil && t.opts.Record.OnePass != ""
+}
+
+// rootInexact is pass two's own check of the root's file system (pass one may have met it
+// elsewhere); "" when it is exact.
+func rootInexact(root string) string {
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "" // the walk reports it
+	}
+	defer unix.Close(fd)
+	reason, err := fsInexact(fd)
+	if err != nil || reason == "" {
+		return ""
+	}
+	return "the tree is on " + reason
+}
+
 // indexEntry is what an index records of a stat result.
 func indexEntry(st *unix.Stat_t) IndexEntry {
 	return IndexEntry{Mode: uint32(st.Mode), Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
@@ -325,5 +395,8 @@ func (t *tarWriter) regularStat(f *os.File, full, name string, st *unix.Stat_t) 
 		return err
 	}
 	h.Size = st.Size
+	if done, err := t.sparseRegular(f, full, h, st.Blocks); done || err != nil {
+		return err
+	}
 	return t.regular(f, full, h)
 }

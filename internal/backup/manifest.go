@@ -85,6 +85,10 @@ type Source struct {
 	// services ran, Delta what changed since it began, read once they were stopped
 	// (archive.ApplyDelta applies it over the extracted Archive).
 	Delta *Delta `json:"delta,omitempty"`
+	// OnePass, set in a two-pass backup, says why this directory source was archived once,
+	// stopped: its file system cannot show every change by the files' times (see archive's
+	// exactfs_linux.go). Archive is then that whole archive.
+	OnePass string `json:"one_pass,omitempty"`
 }
 
 // Delta is the second archive of a two-pass source: counts as archive.Scan reports them.

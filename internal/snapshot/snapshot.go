@@ -428,10 +428,16 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 		return bs, "", nil
 	}
 	if hot != nil {
-		// Pass two took a data path that writes whole archives (the archive API, after pass
-		// one took another): that archive is the source's only one; the hot base stays
-		// unreferenced in the backup's directory.
-		s.warnf("%s: the changes could not be archived as a delta (data path %s): archived whole", src.Name, s.dataPath())
+		// Pass two wrote a whole archive: the source's file system cannot show every change
+		// by the files' times (st.OnePass says why), or pass two took a data path that writes
+		// whole archives (the archive API, after pass one took another). That archive is the
+		// source's only one; the hot base stays unreferenced in the backup's directory.
+		if st.OnePass != "" {
+			s.warnf("%s: archived in one pass, stopped: %s", src.Name, st.OnePass)
+			bs.OnePass = st.OnePass
+		} else {
+			s.warnf("%s: the changes could not be archived as a delta (data path %s): archived whole", src.Name, s.dataPath())
+		}
 		bs.Archive = name
 	}
 	bs.SHA256, bs.ArchiveSize = sum, size

@@ -451,6 +451,7 @@ type source struct {
 	Files      int64             `json:"files"`
 	Entries    int64             `json:"entries"`
 	Delta      *delta            `json:"delta"`
+	OnePass    string            `json:"one_pass"`
 }
 
 // delta is a two-pass source's second archive (what changed since the hot copy began).
