@@ -248,7 +248,7 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		}
 		running = &r
 		if !r.Empty() {
-			s.warnf("--no-stop: archiving while %s run; files being written may be inconsistent", strings.Join(r.Services, ", "))
+			s.warnf("--no-stop: archiving while %s run; files being written may be inconsistent", r.Describe())
 		}
 	}
 
@@ -275,6 +275,7 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		Excludes:     opts.Excludes,
 		Stopped:      !opts.NoStop,
 		Running:      running.Services,
+		OneOffs:      running.OneOffServices(),
 		HostPaths:    hostPaths,
 		Upgrade:      opts.Upgrade,
 		AppVersions:  opts.AppVersions,
@@ -308,10 +309,40 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		}
 		m.Sources = append(m.Sources, bs)
 	}
+	if !opts.NoStop {
+		if err := s.stillStopped(ctx, p); err != nil {
+			return nil, err
+		}
+	}
 	if err := w.Commit(m); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// ErrNotCold is the error of a backup that was to be taken with the project stopped but
+// found something of it running once every source was archived.
+var ErrNotCold = errors.New("the backup is not cold")
+
+// stillStopped is the check that makes a backup taken stopped (not NoStop) cold: once
+// every source is archived, before the manifest is written, nothing of the project may run
+// (no container of its services, in the model or not, and no one-off container). The
+// caller stopped everything that ran right before the backup; a container running now was
+// started since (`docker compose run -d`, `up -d`, a user's `docker start`) and may have
+// written while its data was read, so the backup fails (ErrNotCold) and the caller drops
+// it and starts again what it stopped, instead of recording it as cold. The rule is
+// stricter than needed (a container that mounts no source could not have changed one);
+// it is exact for every container still running at the check. A container that started
+// and exited again entirely while the sources were read is not seen.
+func (s *Service) stillStopped(ctx context.Context, p *project.Project) error {
+	now, err := p.RunningContainers(ctx, s.Engine)
+	if err != nil {
+		return err
+	}
+	if now.Empty() {
+		return nil
+	}
+	return fmt.Errorf("%s started while the backup read the project's data with everything stopped: it may have written meanwhile, so the backup is not kept; stop it and run the backup again: %w", now.Describe(), ErrNotCold)
 }
 
 // SplitHostPaths separates the host paths (never archived) from the data sources.

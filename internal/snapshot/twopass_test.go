@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/moby/moby/api/types/container"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker-maim/docker-maim/internal/backup"
@@ -136,5 +139,35 @@ func TestHotPassAbort(t *testing.T) {
 	pl.Abort()
 	if l, err := s.Store.List(p.Name); err != nil || len(l) != 0 {
 		t.Fatalf("backups left: %v %v", l, err)
+	}
+}
+
+// TestBackupStartedMeanwhileIsNotCold: a backup taken stopped fails, and keeps nothing,
+// when a container of the project runs once its sources are archived (started after the
+// caller's stop): it is not a cold backup. A one-off container counts like a service's.
+func TestBackupStartedMeanwhileIsNotCold(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeFiles(t, data, map[string]int{"a.bin": 10})
+	for _, oneoff := range []string{"False", "True"} {
+		eng := &fakeEngine{api: "1.41"}
+		s := &Service{Engine: eng, Mover: dirMover{}, Store: backup.Local(t.TempDir())}
+		p := &project.Project{Project: &types.Project{Name: "demo", WorkingDir: dir}}
+		pl, err := s.PlanBackup(ctx, p, BackupOptions{Sources: []project.Source{{Name: "./data", Kind: project.KindBindDir, HostPath: data}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng.listed = func() []container.Summary {
+			return []container.Summary{{ID: "c1", State: container.StateRunning, Labels: map[string]string{
+				project.LabelProject: "demo", project.LabelService: "job", project.LabelOneOff: oneoff}}}
+		}
+		_, err = s.BackupPlanned(ctx, p, pl, &project.Running{})
+		if !errors.Is(err, ErrNotCold) || !strings.Contains(err.Error(), "job") {
+			t.Fatalf("oneoff=%s: BackupPlanned = %v, want ErrNotCold naming job", oneoff, err)
+		}
+		if l, err := s.Store.List(p.Name); err != nil || len(l) != 0 {
+			t.Fatalf("backups left: %v %v", l, err)
+		}
 	}
 }

@@ -135,7 +135,7 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	start := time.Now().UTC()
 	jr := &Journal{
 		Op: OpRestore, Project: p.Name, PID: os.Getpid(), Started: start, Phase: PhasePlanned,
-		Running: running.Services, Containers: running.IDs,
+		Running: running.Services, Containers: running.IDs, OneOffs: running.OneOffs,
 		Restore:    &RestoreInfo{ID: entry.ID, Sources: opts.Sources, ToRecordedPaths: opts.ToRecordedPaths},
 		WorkingDir: p.WorkingDir, ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles, Profiles: p.Profiles,
 	}
@@ -419,7 +419,7 @@ func (m *Manager) restoreFailed(ctx context.Context, p *project.Project, jr *Jou
 // the restore is finished.
 func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Journal, opts RollbackOptions, res *RollbackResult) error {
 	journals := m.journals(p.Name)
-	ran := project.Running{Services: jr.Running, IDs: jr.Containers}
+	ran := jr.ran()
 	if jr.Restore == nil {
 		return fmt.Errorf("the journal of the interrupted restore names no backup: %s", journals.path())
 	}
