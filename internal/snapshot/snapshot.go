@@ -314,10 +314,36 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 			return nil, err
 		}
 	}
+	if err := dropUnreferenced(w, pl, m); err != nil {
+		return nil, err
+	}
 	if err := w.Commit(m); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// dropUnreferenced removes from the backup every hot base of pass one that the manifest
+// does not reference: pass two archived its source whole (a data path that writes whole
+// archives, under the delta's name) or found it gone. The backup then holds the manifest
+// and exactly the archives it references, as a one-pass backup does.
+func dropUnreferenced(w *backup.Writer, pl *BackupPlan, m *backup.Manifest) error {
+	ref := map[string]bool{}
+	for _, bs := range m.Sources {
+		ref[bs.Archive] = true
+		if bs.Delta != nil {
+			ref[bs.Delta.Archive] = true
+		}
+	}
+	for _, h := range pl.hot {
+		if h.skip != "" || h.bs.Archive == "" || ref[h.bs.Archive] {
+			continue
+		}
+		if err := w.Remove(h.bs.Archive); err != nil {
+			return fmt.Errorf("removing the unused hot copy %s: %w", h.bs.Archive, err)
+		}
+	}
+	return nil
 }
 
 // ErrNotCold is the error of a backup that was to be taken with the project stopped but
@@ -460,8 +486,8 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	}
 	if hot != nil {
 		// Pass two took a data path that writes whole archives (the archive API, after pass
-		// one took another): that archive is the source's only one; the hot base stays
-		// unreferenced in the backup's directory.
+		// one took another): that archive, under the delta's name, is the source's only one;
+		// BackupPlanned removes the hot base before it commits (dropUnreferenced).
 		s.warnf("%s: the changes could not be archived as a delta (data path %s): archived whole", src.Name, s.dataPath())
 		bs.Archive = name
 	}
