@@ -325,7 +325,7 @@ func (m *Manager) startWhatRan(ctx context.Context, p *project.Project, r projec
 	if err != nil {
 		return err
 	}
-	now := project.Running{Services: r.Services, IDs: map[string][]string{}}
+	now := project.Running{Services: r.Services, IDs: map[string][]string{}, OneOffs: r.OneOffs}
 	for _, s := range r.Services {
 		if !slices.Contains(recreated, s) {
 			now.IDs[s] = r.IDs[s]
@@ -505,7 +505,7 @@ func (m *Manager) startAgain(ctx context.Context, p *project.Project, r project.
 	if r.Empty() {
 		return nil
 	}
-	m.logf("starting %s", strings.Join(r.Services, ", "))
+	m.logf("starting %s", r.Describe())
 	return p.Start(context.WithoutCancel(ctx), m.Engine, r)
 }
 
