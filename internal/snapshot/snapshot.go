@@ -233,7 +233,11 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 }
 
 // BackupPlanned archives what pl found into a new backup. stopped are the services the
-// caller stopped (see BackupOptions.Stopped; nil needs NoStop).
+// caller stopped (see BackupOptions.Stopped; nil needs NoStop): the caller lists what runs
+// right before its stop (after HotPass) and stops all of it. Once every source is archived
+// and before the manifest is written, a backup taken stopped fails with ErrNotCold when
+// anything of the project runs (stillStopped); pass one's hot copies the manifest does not
+// reference are removed (dropUnreferenced).
 func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *BackupPlan, stopped *project.Running) (m *backup.Manifest, err error) {
 	opts, srcs, hostPaths, sizes := pl.opts, pl.srcs, pl.hostPaths, pl.sizes
 	defer s.phase("backing-up")()
