@@ -338,3 +338,45 @@ func TestBackupStartedAfterStopIsNotCold(t *testing.T) {
 		t.Errorf("running after the failed backup: %v", got)
 	}
 }
+
+// TestUpgradeStopsWhatStartedDuringPassOne: the upgrade's stop lists what runs again too.
+// Held after pass one (failpoint upgrade:backing-up, recorded before the stop), a one-off
+// container of the bot is started on its data (`docker compose run -d bot`); the upgrade
+// stops it with the bot before pass two, its backup records it (one_offs), and the
+// upgrade, which recreates the services only, leaves it stopped.
+func TestUpgradeStopsWhatStartedDuringPassOne(t *testing.T) {
+	t.Parallel()
+	bp := newBotProject(t, "upgrade-started-during", "")
+	bp.setEnv("BOT_VERSION", "2.0.0")
+	fp := filepath.Join(t.TempDir(), "failpoint")
+	run := bp.maimStart([]string{"MAIM_FAILPOINT=upgrade:backing-up:wait", "MAIM_FAILPOINT_FILE=" + fp}, append(upgradeArgs, "--format", "json")...)
+	waitFailpoint(t, run, fp, 3*time.Minute)
+	compose(t, bp.project, "run", "-d", "bot")
+	if got := runningOf(t, bp.project); got["bot (one-off)"] != 1 {
+		t.Fatalf("running while held: %v", got)
+	}
+	must(t, os.Remove(fp))
+	r := mustOK(t, run.wait(t, 5*time.Minute))
+	var res struct {
+		BackupID string `json:"backup_id"`
+	}
+	must(t, json.Unmarshal([]byte(r.Stdout), &res))
+	m := bp.manifest(res.BackupID)
+	if fmt.Sprint(m.Running) != "[bot]" || fmt.Sprint(m.OneOffs) != "[bot]" {
+		t.Errorf("the upgrade's backup records running %v, one-offs %v: want [bot], [bot]", m.Running, m.OneOffs)
+	}
+	if got := runningOf(t, bp.project); fmt.Sprint(got) != "map[bot:1]" {
+		t.Errorf("running after the upgrade: %v (the one-off stays stopped)", got)
+	}
+	// The stopped one-off is the user's; removed here so that wantBot sees the service's.
+	ctx := context.Background()
+	res1, err := bp.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).
+		Add("label", "com.docker.compose.project="+bp.Name).Add("label", "com.docker.compose.oneoff=True")})
+	must(t, err)
+	for _, c := range res1.Items {
+		_, err := bp.Client.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+		must(t, err)
+	}
+	bp.wantBot("2.0.0")
+	bp.wantNoJournal()
+}
