@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -268,7 +267,11 @@ func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, e
 	res := &BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
 		Sources: []BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []HostPath{},
-		DataPath: ss.dataPath(), Downtime: downtime,
+		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{},
+	}
+	if m.Stopped {
+		res.Stopped = append(res.Stopped, m.Running...)
+		res.StoppedOneOffs = m.OneOffs
 	}
 	for _, src := range m.Sources {
 		if src.Delta != nil {
@@ -288,6 +291,13 @@ func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, e
 // stops or starts anything. With NoStop nothing is stopped (a hot backup). With twoPass and
 // something running, pass one (snapshot.HotPass) archives while it still runs and only the
 // changes since are archived stopped; downtime, when set, receives how long it was stopped.
+//
+// What runs is listed again right before the stop, after pass one: every container of the
+// project that runs then (its services' and its one-off `docker compose run` containers,
+// also those started during pass one) is stopped, recorded in the manifest, and exactly
+// that set is started again. Once everything is archived, snapshot checks that nothing of
+// the project runs (a container started after the stop): if something does, the backup is
+// not cold, it is dropped and the command fails (snapshot.ErrNotCold).
 func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions, twoPass bool, downtime *time.Duration) (m *backup.Manifest, err error) {
 	snap, p := ss.snapshots(), ss.proj
 	if ss.progress != nil && ss.progress.Phase() == "" {
@@ -306,22 +316,27 @@ func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions, twoP
 	if err != nil {
 		return nil, err
 	}
-	if !r.Empty() {
-		if twoPass {
-			// Pass one, hot: nothing stopped yet. Dropped unless BackupPlanned takes it over.
-			if err := snap.HotPass(ctx, p, pl); err != nil {
-				return nil, err
-			}
-			defer func() {
-				if err != nil {
-					pl.Abort()
-				}
-			}()
+	if !r.Empty() && twoPass {
+		// Pass one, hot: nothing stopped yet. Dropped unless BackupPlanned takes it over.
+		if err := snap.HotPass(ctx, p, pl); err != nil {
+			return nil, err
 		}
-		ss.event("stopping " + strings.Join(r.Services, ", "))
+		defer func() {
+			if err != nil {
+				pl.Abort()
+			}
+		}()
+		upgrade.Failpoint("backup:stopping")
+		// What runs now, not what ran when pass one began.
+		if r, err = p.RunningContainers(ctx, ss.eng); err != nil {
+			return nil, err
+		}
+	}
+	if !r.Empty() {
+		ss.event("stopping " + r.Describe())
 		stopped := time.Now()
 		defer func() {
-			ss.event("starting " + strings.Join(r.Services, ", "))
+			ss.event("starting " + r.Describe())
 			if serr := p.Start(context.WithoutCancel(ctx), ss.eng, r); serr != nil {
 				err = errors.Join(err, serr)
 			}
@@ -332,6 +347,7 @@ func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions, twoP
 		if err := p.Stop(ctx, ss.eng, r); err != nil {
 			return nil, err
 		}
+		upgrade.Failpoint("backup:stopped")
 	}
 	return snap.BackupPlanned(ctx, p, pl, &r)
 }

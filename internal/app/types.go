@@ -45,6 +45,12 @@ type BackupResult struct {
 	Downtime time.Duration `json:"downtime_ns,omitempty"`
 	// TwoPass says the backup was two-pass (a hot copy and the changes since, stopped).
 	TwoPass bool `json:"two_pass,omitempty"`
+	// Stopped are the services stopped for the backup and started again after it (what ran
+	// right before the stop), in start order; StoppedOneOffs the service of each one-off
+	// container (`docker compose run`) stopped and started again with them. Both empty
+	// with --no-stop.
+	Stopped        []string `json:"stopped"`
+	StoppedOneOffs []string `json:"stopped_one_offs,omitempty"`
 	// NotBackedUp are the host paths left out (never restored either).
 	NotBackedUp []HostPath `json:"not_backed_up"`
 	// DataPath is how the data moved (internal/volume): "host", "helper container

@@ -50,8 +50,14 @@ type Manifest struct {
 	Excludes []string `json:"excludes,omitempty"`
 	// Stopped tells whether the services were stopped while archiving (false: --no-stop).
 	Stopped bool `json:"stopped"`
-	// Running lists the services that were running when the backup began, in start order.
-	Running  []string  `json:"running"`
+	// Running lists the services that were running when the backup began, in start order:
+	// with Stopped, exactly the services stopped for it (listed again right before the
+	// stop, so one started during a two-pass backup's pass one is among them).
+	Running []string `json:"running"`
+	// OneOffs lists the service of each one-off container (`docker compose run`) that was
+	// running, one entry per container, sorted: with Stopped, stopped for the backup like
+	// the services and started again after it; a rollback does not bring them back.
+	OneOffs  []string  `json:"one_offs,omitempty"`
 	Sources  []Source  `json:"sources"`
 	Services []Service `json:"services"`
 	// Upgrade is set when the backup is the first step of an upgrade.

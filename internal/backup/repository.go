@@ -37,6 +37,8 @@ type Repository interface {
 	Create(project, id, name string) (Upload, error)
 	// Delete removes a backup and every file in it; a missing backup is no error.
 	Delete(project, id string) error
+	// Remove removes one committed file of a backup; a missing file is no error.
+	Remove(project, id, name string) error
 	// FreeBytes is the space left for new backups, -1 when unknown.
 	FreeBytes() int64
 	// Lock takes the exclusive lock of a project's place, which every writer of that
@@ -159,6 +161,17 @@ func (l LocalDir) Delete(project, id string) error {
 		return err
 	}
 	return os.RemoveAll(p)
+}
+
+func (l LocalDir) Remove(project, id, name string) error {
+	p, err := l.path(project, id, name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return syncDir(filepath.Dir(p))
 }
 
 func (l LocalDir) FreeBytes() int64 { return freeBytes(l.Root) }

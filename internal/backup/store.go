@@ -387,6 +387,19 @@ func putFile(r Repository, project, id, name string, data []byte) error {
 	return up.Commit()
 }
 
+// Remove drops an archive written into the backup that its manifest will not reference
+// (a two-pass backup's hot base that pass two replaced), so the backup holds nothing
+// unreferenced.
+func (w *Writer) Remove(name string) error {
+	if w.done {
+		return fmt.Errorf("backup %s is committed: its files stay", w.ID)
+	}
+	if strings.ContainsAny(name, `/\`) || name == ManifestName {
+		return fmt.Errorf("bad archive name %q", name)
+	}
+	return w.repo.Remove(w.Project, w.ID, name)
+}
+
 // Commit writes the manifest, which makes the backup complete.
 func (w *Writer) Commit(m *Manifest) error {
 	m.FormatVersion = 1

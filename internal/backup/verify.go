@@ -124,18 +124,23 @@ func checkHash(e Entry, src Source) error {
 }
 
 func verifySource(e Entry, src Source, progress func(Source, int64)) error {
-	if err := verifyArchive(e, src, progress, false); err != nil {
+	if err := verifyArchive(e, src, progress, false, 0); err != nil {
 		return err
 	}
 	if src.Delta != nil {
-		return verifyArchive(e, src.DeltaSource(), progress, true)
+		return verifyArchive(e, src.DeltaSource(), progress, true, src.Delta.Deleted)
 	}
 	return nil
 }
 
 // verifyArchive re-hashes and scans src.Archive; delta says whether it must be the delta
-// of a two-pass backup (holding the manifest's deletion count) or must not.
-func verifyArchive(e Entry, src Source, progress func(Source, int64), delta bool) error {
+// of a two-pass backup or must not be. deleted is how many paths its deletion list (the
+// MAIM.deleted PAX global headers, which a restore removes from the base) must hold: the
+// manifest's count for a delta, none for any other archive. archive.Scan refuses a list
+// with a name that is not a clean relative path (absolute, empty, a ".." component, a NUL
+// byte); a list of safe names but another length than the manifest records (a forged or
+// damaged list deleting more, or other, paths than the backup took) fails here.
+func verifyArchive(e Entry, src Source, progress func(Source, int64), delta bool, deleted int64) error {
 	fail := failure(e, src)
 	return readArchive(e, src, progress, func(r io.Reader) error {
 		comp, err := archive.ParseCompression(e.Manifest.Compression)
@@ -157,6 +162,9 @@ func verifyArchive(e Entry, src Source, progress func(Source, int64), delta bool
 		if st.Entries != src.Entries || st.Files != src.Files || st.Bytes != src.Bytes {
 			return fail("holds %d entries, %d files, %d bytes; manifest says %d, %d, %d",
 				st.Entries, st.Files, st.Bytes, src.Entries, src.Files, src.Bytes)
+		}
+		if st.Deleted != deleted {
+			return fail("its deletion list names %d path(s); manifest says %d deleted", st.Deleted, deleted)
 		}
 		return nil
 	})

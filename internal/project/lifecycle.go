@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -65,18 +66,51 @@ type Lifecycle interface {
 type Running struct {
 	Services []string            `json:"services"`
 	IDs      map[string][]string `json:"container_ids"`
+	// OneOffs are the running one-off containers (`docker compose run`, label
+	// com.docker.compose.oneoff=True), by the service they run: jobs of the project that
+	// may write to its data like its services, but no service of it (a recreate or a
+	// rollback does not bring them back; Start does).
+	OneOffs map[string][]string `json:"one_off_ids,omitempty"`
 }
 
 // Empty tells whether nothing was running.
-func (r Running) Empty() bool { return len(r.Services) == 0 }
+func (r Running) Empty() bool { return len(r.Services) == 0 && len(r.OneOffs) == 0 }
 
-// RunningContainers reports which of the project's containers run now.
+// Describe lists what runs for messages: the services, then each one-off container's
+// service marked "(one-off)".
+func (r Running) Describe() string {
+	out := append([]string(nil), r.Services...)
+	out = append(out, r.OneOffServices()...)
+	for i := len(r.Services); i < len(out); i++ {
+		out[i] += " (one-off)"
+	}
+	return strings.Join(out, ", ")
+}
+
+// OneOffServices lists the service of each running one-off container, one entry per
+// container, sorted.
+func (r Running) OneOffServices() []string {
+	var out []string
+	for svc, ids := range r.OneOffs {
+		for range ids {
+			out = append(out, svc)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// RunningContainers reports which of the project's containers run now: those of its
+// services (in the model or not) and its one-off containers (Running.OneOffs).
 func (p *Project) RunningContainers(ctx context.Context, lister ContainerLister) (Running, error) {
-	cs, err := Containers(ctx, lister, p.Name)
+	res, err := lister.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", LabelProject+"="+p.Name),
+	})
 	if err != nil {
 		return Running{}, err
 	}
-	return p.running(cs)
+	return p.running(res.Items)
 }
 
 func (p *Project) running(cs []container.Summary) (Running, error) {
@@ -86,10 +120,21 @@ func (p *Project) running(cs []container.Summary) (Running, error) {
 	}
 	r := Running{IDs: map[string][]string{}}
 	for _, c := range cs {
-		if c.State == container.StateRunning || c.State == container.StateRestarting {
-			svc := c.Labels[LabelService]
-			r.IDs[svc] = append(r.IDs[svc], c.ID)
+		if c.State != container.StateRunning && c.State != container.StateRestarting {
+			continue
 		}
+		svc := c.Labels[LabelService]
+		if c.Labels[LabelOneOff] == "True" {
+			if r.OneOffs == nil {
+				r.OneOffs = map[string][]string{}
+			}
+			r.OneOffs[svc] = append(r.OneOffs[svc], c.ID)
+			continue
+		}
+		r.IDs[svc] = append(r.IDs[svc], c.ID)
+	}
+	for _, ids := range r.OneOffs {
+		sort.Strings(ids)
 	}
 	for _, s := range order {
 		if len(r.IDs[s]) > 0 {
@@ -110,18 +155,21 @@ func (p *Project) running(cs []container.Summary) (Running, error) {
 	return r, nil
 }
 
-// Stop stops the given running containers in reverse dependency order, honouring
-// each service's stop_grace_period.
+// Stop stops the given running containers: the one-off containers first (jobs that use
+// the services), then the services in reverse dependency order, honouring each service's
+// stop_grace_period.
 func (p *Project) Stop(ctx context.Context, eng Lifecycle, r Running) error {
+	for _, svc := range sortedKeys(r.OneOffs) {
+		for _, id := range r.OneOffs[svc] {
+			if _, err := eng.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: p.stopTimeout(svc)}); err != nil {
+				return fmt.Errorf("stopping a one-off container of %s: %w", svc, err)
+			}
+		}
+	}
 	for i := len(r.Services) - 1; i >= 0; i-- {
 		svc := r.Services[i]
-		var timeout *int
-		if s, ok := p.Services[svc]; ok && s.StopGracePeriod != nil {
-			t := int(time.Duration(*s.StopGracePeriod).Seconds())
-			timeout = &t
-		}
 		for _, id := range r.IDs[svc] {
-			if _, err := eng.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: timeout}); err != nil {
+			if _, err := eng.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: p.stopTimeout(svc)}); err != nil {
 				return fmt.Errorf("stopping %s: %w", svc, err)
 			}
 		}
@@ -129,14 +177,39 @@ func (p *Project) Stop(ctx context.Context, eng Lifecycle, r Running) error {
 	return nil
 }
 
-// Start starts the given containers in dependency order. It tries every service even
-// when one fails, and reports all failures.
+// stopTimeout is svc's stop_grace_period in seconds (nil: the engine's default).
+func (p *Project) stopTimeout(svc string) *int {
+	if s, ok := p.Services[svc]; ok && s.StopGracePeriod != nil {
+		t := int(time.Duration(*s.StopGracePeriod).Seconds())
+		return &t
+	}
+	return nil
+}
+
+func sortedKeys(m map[string][]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Start starts the given containers: the services in dependency order, then the one-off
+// containers. It tries every container even when one fails, and reports all failures.
 func (p *Project) Start(ctx context.Context, eng Lifecycle, r Running) error {
 	var errs []error
 	for _, svc := range r.Services {
 		for _, id := range r.IDs[svc] {
 			if _, err := eng.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 				errs = append(errs, fmt.Errorf("starting %s: %w", svc, err))
+			}
+		}
+	}
+	for _, svc := range sortedKeys(r.OneOffs) {
+		for _, id := range r.OneOffs[svc] {
+			if _, err := eng.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+				errs = append(errs, fmt.Errorf("starting a one-off container of %s: %w", svc, err))
 			}
 		}
 	}

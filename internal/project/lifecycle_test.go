@@ -174,3 +174,38 @@ func TestRunningOrphansSortedByName(t *testing.T) {
 		}
 	}
 }
+
+// TestRunningOneOffs: a running one-off container (`docker compose run`) is what runs too,
+// apart from the services: stopped first, started last, described as a one-off, never a
+// service of its own.
+func TestRunningOneOffs(t *testing.T) {
+	p := loadYAML(t, chain, nil)
+	job := ctr("job-1", "demo", "api", container.StateRunning)
+	job.Labels[LabelOneOff] = "True"
+	done := ctr("job-0", "demo", "idle", container.StateExited)
+	done.Labels[LabelOneOff] = "True"
+	r, err := p.RunningContainers(context.Background(), &fakeLister{containers: []container.Summary{
+		ctr("db-1", "demo", "db", container.StateRunning), job, done}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(r.Services, []string{"db"}) || !reflect.DeepEqual(r.OneOffs, map[string][]string{"api": {"job-1"}}) {
+		t.Fatalf("running = %+v: want db, and the one-off of api apart", r)
+	}
+	if d := r.Describe(); d != "db, api (one-off)" {
+		t.Errorf("Describe = %q", d)
+	}
+	if only := (Running{OneOffs: r.OneOffs}); only.Empty() {
+		t.Error("a running one-off alone is not nothing running")
+	}
+	eng := &fakeLifecycle{}
+	if err := p.Stop(context.Background(), eng, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(context.Background(), eng, r); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"stop job-1", "stop db-1", "start db-1", "start job-1"}; !reflect.DeepEqual(eng.calls, want) {
+		t.Fatalf("calls = %v, want %v", eng.calls, want)
+	}
+}

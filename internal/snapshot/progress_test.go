@@ -16,6 +16,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/volume"
+	"github.com/moby/moby/api/types/container"
 	mvolume "github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/client"
 )
@@ -27,9 +28,14 @@ type fakeEngine struct {
 	api        string
 	volumes    map[string]int64 // /system/df sizes (-1: not computed)
 	diskUsages int
+	// listed, when set, gives the containers ContainerList answers at each call (nil: none).
+	listed func() []container.Summary
 }
 
 func (f *fakeEngine) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+	if f.listed != nil {
+		return client.ContainerListResult{Items: f.listed()}, nil
+	}
 	return client.ContainerListResult{}, nil
 }
 

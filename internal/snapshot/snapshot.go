@@ -233,7 +233,11 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 }
 
 // BackupPlanned archives what pl found into a new backup. stopped are the services the
-// caller stopped (see BackupOptions.Stopped; nil needs NoStop).
+// caller stopped (see BackupOptions.Stopped; nil needs NoStop): the caller lists what runs
+// right before its stop (after HotPass) and stops all of it. Once every source is archived
+// and before the manifest is written, a backup taken stopped fails with ErrNotCold when
+// anything of the project runs (stillStopped); pass one's hot copies the manifest does not
+// reference are removed (dropUnreferenced).
 func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *BackupPlan, stopped *project.Running) (m *backup.Manifest, err error) {
 	opts, srcs, hostPaths, sizes := pl.opts, pl.srcs, pl.hostPaths, pl.sizes
 	defer s.phase("backing-up")()
@@ -248,7 +252,7 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		}
 		running = &r
 		if !r.Empty() {
-			s.warnf("--no-stop: archiving while %s run; files being written may be inconsistent", strings.Join(r.Services, ", "))
+			s.warnf("--no-stop: archiving while %s run; files being written may be inconsistent", r.Describe())
 		}
 	}
 
@@ -275,6 +279,7 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		Excludes:     opts.Excludes,
 		Stopped:      !opts.NoStop,
 		Running:      running.Services,
+		OneOffs:      running.OneOffServices(),
 		HostPaths:    hostPaths,
 		Upgrade:      opts.Upgrade,
 		AppVersions:  opts.AppVersions,
@@ -308,10 +313,66 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		}
 		m.Sources = append(m.Sources, bs)
 	}
+	if !opts.NoStop {
+		if err := s.stillStopped(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	if err := dropUnreferenced(w, pl, m); err != nil {
+		return nil, err
+	}
 	if err := w.Commit(m); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// dropUnreferenced removes from the backup every hot base of pass one that the manifest
+// does not reference: pass two archived its source whole (a data path that writes whole
+// archives, under the delta's name) or found it gone. The backup then holds the manifest
+// and exactly the archives it references, as a one-pass backup does.
+func dropUnreferenced(w *backup.Writer, pl *BackupPlan, m *backup.Manifest) error {
+	ref := map[string]bool{}
+	for _, bs := range m.Sources {
+		ref[bs.Archive] = true
+		if bs.Delta != nil {
+			ref[bs.Delta.Archive] = true
+		}
+	}
+	for _, h := range pl.hot {
+		if h.skip != "" || h.bs.Archive == "" || ref[h.bs.Archive] {
+			continue
+		}
+		if err := w.Remove(h.bs.Archive); err != nil {
+			return fmt.Errorf("removing the unused hot copy %s: %w", h.bs.Archive, err)
+		}
+	}
+	return nil
+}
+
+// ErrNotCold is the error of a backup that was to be taken with the project stopped but
+// found something of it running once every source was archived.
+var ErrNotCold = errors.New("the backup is not cold")
+
+// stillStopped is the check that makes a backup taken stopped (not NoStop) cold: once
+// every source is archived, before the manifest is written, nothing of the project may run
+// (no container of its services, in the model or not, and no one-off container). The
+// caller stopped everything that ran right before the backup; a container running now was
+// started since (`docker compose run -d`, `up -d`, a user's `docker start`) and may have
+// written while its data was read, so the backup fails (ErrNotCold) and the caller drops
+// it and starts again what it stopped, instead of recording it as cold. The rule is
+// stricter than needed (a container that mounts no source could not have changed one);
+// it is exact for every container still running at the check. A container that started
+// and exited again entirely while the sources were read is not seen.
+func (s *Service) stillStopped(ctx context.Context, p *project.Project) error {
+	now, err := p.RunningContainers(ctx, s.Engine)
+	if err != nil {
+		return err
+	}
+	if now.Empty() {
+		return nil
+	}
+	return fmt.Errorf("%s started while the backup read the project's data with everything stopped: it may have written meanwhile, so the backup is not kept; stop it and run the backup again: %w", now.Describe(), ErrNotCold)
 }
 
 // SplitHostPaths separates the host paths (never archived) from the data sources.
@@ -430,8 +491,9 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	if hot != nil {
 		// Pass two wrote a whole archive: the source's file system cannot show every change
 		// by the files' times (st.OnePass says why), or pass two took a data path that writes
-		// whole archives (the archive API, after pass one took another). That archive is the
-		// source's only one; the hot base stays unreferenced in the backup's directory.
+		// whole archives (the archive API, after pass one took another). That archive, under
+		// the delta's name, is the source's only one; BackupPlanned removes the hot base
+		// before it commits (dropUnreferenced).
 		if st.OnePass != "" {
 			s.warnf("%s: archived in one pass, stopped: %s", src.Name, st.OnePass)
 			bs.OnePass = st.OnePass

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/project"
 )
 
 // Phase is a step of an operation, written to the journal before the step acts.
@@ -78,9 +79,12 @@ type Journal struct {
 	BackupDir string `json:"backup_dir,omitempty"`
 	// Restore is set for op "restore".
 	Restore *RestoreInfo `json:"restore,omitempty"`
-	// Running are the services that ran before, with their container IDs.
+	// Running are the services that ran before, with their container IDs, and the one-off
+	// containers that ran (project.Running.OneOffs): what is started again when the
+	// operation is undone before its data changed.
 	Running    []string            `json:"running"`
 	Containers map[string][]string `json:"containers"`
+	OneOffs    map[string][]string `json:"one_off_containers,omitempty"`
 	// Images are the service images before (ID and reference) and the targets.
 	Images []ImageChange `json:"images"`
 	// WorkingDir and ComposeFiles say how to load the project again.
@@ -293,6 +297,12 @@ const FailpointEnv = "MAIM_FAILPOINT"
 // FailpointFileEnv names the file an "OP:PHASE:wait" failpoint creates and waits on.
 const FailpointFileEnv = "MAIM_FAILPOINT_FILE"
 
+// Failpoint is the failpoint named "OP:PHASE" (see FailpointEnv) of an operation that keeps
+// no journal (the backup verb: "backup:stopping", after pass one, right before what runs
+// is listed and stopped; "backup:stopped", right after the stop). Nothing happens unless
+// FailpointEnv names it.
+func Failpoint(name string) { failpoint(name) }
+
 // failpointFired makes a failpoint act once per process: a phase may be saved more than once.
 var failpointFired atomic.Bool
 
@@ -314,6 +324,16 @@ func failpoint(name string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// ran is what ran before the operation, as the journal records it.
+func (jr *Journal) ran() project.Running {
+	return project.Running{Services: jr.Running, IDs: jr.Containers, OneOffs: jr.OneOffs}
+}
+
+// setRan records r as what ran before the operation.
+func (jr *Journal) setRan(r project.Running) {
+	jr.Running, jr.Containers, jr.OneOffs = r.Services, r.IDs, r.OneOffs
 }
 
 // Finish removes the journal and appends a record to the history.

@@ -24,7 +24,7 @@ var backupHotPhase = phase[*txn]{
 		switch {
 		case t.opts.OnePass:
 			return "--one-pass: everything is archived with the services stopped"
-		case len(t.plan.running.Services) == 0:
+		case t.plan.running.Empty():
 			return "nothing runs: one pass, nothing to stop"
 		}
 		return ""

@@ -331,3 +331,64 @@ func TestRollbackFailureAtEachPhaseKeepsTheJournal(t *testing.T) {
 		})
 	}
 }
+
+// startsDuringPassOne is the rig's mover that, during pass one of the backup (the first
+// Backup recording an index), runs start: something of the project starts meanwhile.
+type startsDuringPassOne struct {
+	volumetest.DirMover
+	start func()
+}
+
+func (m *startsDuringPassOne) Backup(ctx context.Context, t volume.Target, w io.Writer, opts volume.BackupOptions) (archive.Stats, error) {
+	if opts.Record != nil && m.start != nil {
+		m.start()
+		m.start = nil
+	}
+	return m.DirMover.Backup(ctx, t, w, opts)
+}
+
+// TestUpgradeStopListsWhatRunsAgain: db is stopped when the upgrade is planned and started
+// during pass one; the stop phase lists what runs again, journals it before it stops
+// anything, stops db with bot, and the backup records both as what ran. Before, the stop
+// took the plan's list: db ran on through pass two.
+func TestUpgradeStopListsWhatRunsAgain(t *testing.T) {
+	r := newTxRig(t)
+	db := r.eng.ctrs[0]
+	db.running = false
+	mv := &startsDuringPassOne{DirMover: r.mover, start: func() {
+		r.eng.mu.Lock()
+		db.running = true
+		r.eng.mu.Unlock()
+	}}
+	r.m.Snapshots.Mover = mv
+	var journaled []string
+	r.eng.hooks["stop "] = func() {
+		jr, err := r.m.journals("demo").Load()
+		if err == nil && jr != nil {
+			journaled = jr.Running
+		}
+	}
+	res, err := r.m.Upgrade(context.Background(), r.p, Options{Health: fastHealth})
+	if err != nil || res.Outcome != OutcomeUpgraded {
+		t.Fatalf("Upgrade = %+v, %v", res, err)
+	}
+	var stops []string
+	for _, c := range r.eng.Calls() {
+		if strings.HasPrefix(c, "stop ") {
+			stops = append(stops, c)
+		}
+	}
+	if want := []string{"stop bot", "stop db"}; !reflect.DeepEqual(stops, want) {
+		t.Errorf("stops %q, want %q", stops, want)
+	}
+	if want := []string{"db", "bot"}; !reflect.DeepEqual(journaled, want) {
+		t.Errorf("the journal at the first stop records %q as what ran, want %q", journaled, want)
+	}
+	e, err := r.store.Get("demo", res.BackupID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"db", "bot"}; !reflect.DeepEqual(e.Manifest.Running, want) {
+		t.Errorf("the backup records %q as what ran, want %q", e.Manifest.Running, want)
+	}
+}

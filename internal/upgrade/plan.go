@@ -225,7 +225,7 @@ func (m *Manager) makePlan(ctx context.Context, p, data *project.Project, opts O
 			plan.BackupBytes += s.Bytes
 		}
 	}
-	twoPass := !opts.OnePass && len(plan.running.Services) > 0
+	twoPass := !opts.OnePass && !plan.running.Empty()
 	stopped := plan.BackupBytes
 	if twoPass {
 		stopped /= deltaShare // only the changes since the hot copy began are archived stopped

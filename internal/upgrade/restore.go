@@ -139,7 +139,7 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	start := time.Now().UTC()
 	jr := &Journal{
 		Op: OpRestore, Project: p.Name, PID: os.Getpid(), Started: start, Phase: PhasePlanned,
-		Running: running.Services, Containers: running.IDs,
+		Running: running.Services, Containers: running.IDs, OneOffs: running.OneOffs,
 		Restore:    &RestoreInfo{ID: entry.ID, Sources: opts.Sources, ToRecordedPaths: opts.ToRecordedPaths},
 		WorkingDir: p.WorkingDir, ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles, Profiles: p.Profiles,
 	}
@@ -329,7 +329,7 @@ func (m *Manager) startWhatRan(ctx context.Context, p *project.Project, r projec
 	if err != nil {
 		return err
 	}
-	now := project.Running{Services: r.Services, IDs: map[string][]string{}}
+	now := project.Running{Services: r.Services, IDs: map[string][]string{}, OneOffs: r.OneOffs}
 	for _, s := range r.Services {
 		if !slices.Contains(recreated, s) {
 			now.IDs[s] = r.IDs[s]
@@ -423,7 +423,7 @@ func (m *Manager) restoreFailed(ctx context.Context, p *project.Project, jr *Jou
 // the restore is finished.
 func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Journal, opts RollbackOptions, res *RollbackResult) error {
 	journals := m.journals(p.Name)
-	ran := project.Running{Services: jr.Running, IDs: jr.Containers}
+	ran := jr.ran()
 	if jr.Restore == nil {
 		return fmt.Errorf("the journal of the interrupted restore names no backup: %s", journals.path())
 	}
@@ -509,7 +509,7 @@ func (m *Manager) startAgain(ctx context.Context, p *project.Project, r project.
 	if r.Empty() {
 		return nil
 	}
-	m.logf("starting %s", strings.Join(r.Services, ", "))
+	m.logf("starting %s", r.Describe())
 	return p.Start(context.WithoutCancel(ctx), m.Engine, r)
 }
 

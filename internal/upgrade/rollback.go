@@ -196,8 +196,8 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 		}
 		res.WorkingDir = p.WorkingDir
 		res.FileEdits, res.Warnings = m.nameWhatRuns(p, want, "the one the service runs")
-		r := project.Running{Services: jr.Running, IDs: jr.Containers}
-		m.logf("nothing was changed yet: starting %s again", strings.Join(r.Services, ", "))
+		r := jr.ran()
+		m.logf("nothing was changed yet: starting %s again", r.Describe())
 		if err := p.Start(ctx, m.Engine, r); err != nil {
 			return err
 		}

@@ -263,7 +263,7 @@ func (t *txn) begin() error {
 	p, plan := t.p, t.plan
 	jr := &Journal{
 		Op: "upgrade", Project: p.Name, PID: os.Getpid(), Started: plan.Created, Phase: PhasePlanned,
-		Running: plan.running.Services, Containers: plan.running.IDs, Images: plan.Changes,
+		Running: plan.running.Services, Containers: plan.running.IDs, OneOffs: plan.running.OneOffs, Images: plan.Changes,
 		WorkingDir: p.WorkingDir, ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles, Profiles: p.Profiles,
 	}
 	t.runner = &runner{journals: t.journals, jr: jr}

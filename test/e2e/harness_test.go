@@ -430,6 +430,7 @@ type manifest struct {
 	EnvFiles      []string  `json:"env_files"`
 	Stopped       bool      `json:"stopped"`
 	Running       []string  `json:"running"`
+	OneOffs       []string  `json:"one_offs"`
 	Sources       []source  `json:"sources"`
 	Services      []service `json:"services"`
 }

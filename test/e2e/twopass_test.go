@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,8 +12,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/docker-maim/docker-maim/internal/testrig"
+	"github.com/moby/moby/client"
 )
 
 // churnCompose runs the stand-in bot changing its named volume and its bind dir all the time
@@ -281,4 +284,174 @@ func TestBackupTmpfsSourceOnePass(t *testing.T) {
 	if got := testrig.TreeHash(t, shm) + testrig.TreeHash(t, vol, "starts.log", "effective.json", "data.json"); got != quiet {
 		t.Errorf("restore of %s differs from what the backup stopped", res.ID)
 	}
+}
+
+// startedDuringCompose: app runs when the backup begins; job (run as a one-off, `docker
+// compose run -d`, churning appdata) and other (a service, `up -d`) are started while the
+// backup holds between its two passes.
+const startedDuringCompose = `services:
+  app:
+    image: {{bot:1.0.0}}
+    volumes:
+      - appdata:/bot/data
+  job:
+    image: {{bot:1.0.0}}
+    environment:
+      BOT_CHURN: /work
+    volumes:
+      - jobhome:/bot/data
+      - appdata:/work
+  other:
+    image: {{bot:1.0.0}}
+    volumes:
+      - otherhome:/bot/data
+volumes:
+  appdata: {}
+  jobhome: {}
+  otherhome: {}
+`
+
+// runningOf counts the project's running containers by service, one-off containers as
+// "SERVICE (one-off)".
+func runningOf(t testing.TB, p *project) map[string]int {
+	t.Helper()
+	res, err := p.Client.ContainerList(context.Background(), client.ContainerListOptions{
+		Filters: make(client.Filters).Add("label", "com.docker.compose.project="+p.Name),
+	})
+	must(t, err)
+	out := map[string]int{}
+	for _, c := range res.Items {
+		svc := c.Labels["com.docker.compose.service"]
+		if c.Labels["com.docker.compose.oneoff"] == "True" {
+			svc += " (one-off)"
+		}
+		out[svc]++
+	}
+	return out
+}
+
+// TestBackupStopsWhatStartedDuringPassOne: what runs is listed again right before the stop.
+// While `docker maim backup` holds after pass one (failpoint backup:stopping), a one-off
+// container that changes appdata without pause is started (`docker compose run -d job`)
+// and a service that did not run (`up -d other`). The backup stops both with app, records
+// them (manifest running/one_offs, the result's stopped), starts exactly them again, and
+// restoring it gives what the one-off left when it was stopped (its own digest). Before,
+// the list was from before pass one: the one-off was never stopped and pass two read it
+// live.
+func TestBackupStopsWhatStartedDuringPassOne(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	p := newProject(t, "started-during", startedDuringCompose)
+	compose(t, p, "up", "-d", "--wait", "app")
+	vol := p.volumeDir(p.Name + "_appdata")
+	seedBulk(t, vol, 8)
+	must(t, os.WriteFile(filepath.Join(vol, "churn-on"), nil, 0o644))
+
+	fp := filepath.Join(t.TempDir(), "failpoint")
+	run := p.maimStart([]string{"MAIM_FAILPOINT=backup:stopping:wait", "MAIM_FAILPOINT_FILE=" + fp}, "backup", "--format", "json")
+	waitFailpoint(t, run, fp, 3*time.Minute)
+	compose(t, p, "run", "-d", "job")
+	compose(t, p, "up", "-d", "--no-deps", "other")
+	run.until(t, 2*time.Minute, "the one-off job to churn", func() bool {
+		_, err := os.Stat(filepath.Join(vol, "churn"))
+		return err == nil
+	})
+	must(t, os.Remove(fp))
+	r := mustOK(t, run.wait(t, 5*time.Minute))
+
+	var res struct {
+		ID             string   `json:"id"`
+		TwoPass        bool     `json:"two_pass"`
+		Stopped        []string `json:"stopped"`
+		StoppedOneOffs []string `json:"stopped_one_offs"`
+	}
+	must(t, json.Unmarshal([]byte(r.Stdout), &res))
+	if !res.TwoPass || fmt.Sprint(res.Stopped) != "[app other]" || fmt.Sprint(res.StoppedOneOffs) != "[job]" {
+		t.Errorf("backup result %s: want two-pass, stopped [app other], stopped one-offs [job]", r.Stdout)
+	}
+	m := p.manifest(res.ID)
+	if !m.Stopped || fmt.Sprint(m.Running) != "[app other]" || fmt.Sprint(m.OneOffs) != "[job]" {
+		t.Errorf("manifest: stopped %v, running %v, one-offs %v: want true, [app other], [job]", m.Stopped, m.Running, m.OneOffs)
+	}
+	// Exactly what was stopped runs again; the job churns no more (stopped, it left its digest).
+	if got := runningOf(t, p); fmt.Sprint(got) != "map[app:1 job (one-off):1 other:1]" {
+		t.Errorf("running after the backup: %v", got)
+	}
+	wantChurnRestored(t, "after the backup", vol)
+	mustOK(t, p.maim("verify", res.ID))
+
+	scramble(t, vol)
+	mustOK(t, p.maim("restore", res.ID, "--no-safety-backup"))
+	wantChurnRestored(t, "restore of "+res.ID, vol)
+}
+
+// TestBackupStartedAfterStopIsNotCold: a service started after the backup's stop
+// (failpoint backup:stopped, then `up -d other`) may write while pass two reads: the backup
+// fails saying so, keeps nothing, and starts again what it stopped.
+func TestBackupStartedAfterStopIsNotCold(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	p := newProject(t, "started-after", startedDuringCompose)
+	compose(t, p, "up", "-d", "--wait", "app")
+
+	fp := filepath.Join(t.TempDir(), "failpoint")
+	run := p.maimStart([]string{"MAIM_FAILPOINT=backup:stopped:wait", "MAIM_FAILPOINT_FILE=" + fp}, "backup")
+	waitFailpoint(t, run, fp, 3*time.Minute)
+	if got := runningOf(t, p); len(got) != 0 {
+		t.Fatalf("running at the stop: %v", got)
+	}
+	compose(t, p, "up", "-d", "--no-deps", "other")
+	must(t, os.Remove(fp))
+	r := run.wait(t, 5*time.Minute)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "other started while the backup read") {
+		t.Fatalf("want the backup refused as not cold: %s", r)
+	}
+	if ids := p.backups(); len(ids) != 0 {
+		t.Errorf("backups kept: %v", ids)
+	}
+	if got := runningOf(t, p); fmt.Sprint(got) != "map[app:1 other:1]" {
+		t.Errorf("running after the failed backup: %v", got)
+	}
+}
+
+// TestUpgradeStopsWhatStartedDuringPassOne: the upgrade's stop lists what runs again too.
+// Held after pass one (failpoint upgrade:backing-up, recorded before the stop), a one-off
+// container of the bot is started on its data (`docker compose run -d bot`); the upgrade
+// stops it with the bot before pass two, its backup records it (one_offs), and the
+// upgrade, which recreates the services only, leaves it stopped.
+func TestUpgradeStopsWhatStartedDuringPassOne(t *testing.T) {
+	t.Parallel()
+	bp := newBotProject(t, "upgrade-started-during", "")
+	bp.setEnv("BOT_VERSION", "2.0.0")
+	fp := filepath.Join(t.TempDir(), "failpoint")
+	run := bp.maimStart([]string{"MAIM_FAILPOINT=upgrade:backing-up:wait", "MAIM_FAILPOINT_FILE=" + fp}, append(upgradeArgs, "--format", "json")...)
+	waitFailpoint(t, run, fp, 3*time.Minute)
+	compose(t, bp.project, "run", "-d", "bot")
+	if got := runningOf(t, bp.project); got["bot (one-off)"] != 1 {
+		t.Fatalf("running while held: %v", got)
+	}
+	must(t, os.Remove(fp))
+	r := mustOK(t, run.wait(t, 5*time.Minute))
+	var res struct {
+		BackupID string `json:"backup_id"`
+	}
+	must(t, json.Unmarshal([]byte(r.Stdout), &res))
+	m := bp.manifest(res.BackupID)
+	if fmt.Sprint(m.Running) != "[bot]" || fmt.Sprint(m.OneOffs) != "[bot]" {
+		t.Errorf("the upgrade's backup records running %v, one-offs %v: want [bot], [bot]", m.Running, m.OneOffs)
+	}
+	if got := runningOf(t, bp.project); fmt.Sprint(got) != "map[bot:1]" {
+		t.Errorf("running after the upgrade: %v (the one-off stays stopped)", got)
+	}
+	// The stopped one-off is the user's; removed here so that wantBot sees the service's.
+	ctx := context.Background()
+	res1, err := bp.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).
+		Add("label", "com.docker.compose.project="+bp.Name).Add("label", "com.docker.compose.oneoff=True")})
+	must(t, err)
+	for _, c := range res1.Items {
+		_, err := bp.Client.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+		must(t, err)
+	}
+	bp.wantBot("2.0.0")
+	bp.wantNoJournal()
 }

@@ -41,6 +41,20 @@ func Conformance(t *testing.T, newRepo func(t *testing.T) backup.Repository) {
 			t.Errorf("Delete of a missing backup: %v", err)
 		}
 	})
+	t.Run("RemoveOneFile", func(t *testing.T) {
+		r := newRepo(t)
+		must(t, r.Mkdir("demo", "b1"))
+		put(t, r, "demo", "b1", "a.tar", []byte("a"))
+		put(t, r, "demo", "b1", "b.tar", []byte("b"))
+		must(t, r.Remove("demo", "b1", "a.tar"))
+		if _, err := r.Stat("demo", "b1", "a.tar"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Stat of a removed file = %v, want fs.ErrNotExist", err)
+		}
+		wantFile(t, r, "demo", "b1", "b.tar", []byte("b"))
+		if err := r.Remove("demo", "b1", "a.tar"); err != nil {
+			t.Errorf("Remove of a missing file: %v", err)
+		}
+	})
 	t.Run("MkdirIsExclusive", func(t *testing.T) {
 		r := newRepo(t)
 		must(t, r.Mkdir("demo", "20261125T221530Z"))
