@@ -157,7 +157,28 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 	if err := journals.Save(jr); err != nil {
 		return nil, err
 	}
-	m.logf("stopping %s", strings.Join(running.Services, ", "))
+	// What runs is listed again right before the stop (the list above is from before the
+	// hash check): a container of the project started meanwhile (a service, a `compose run`
+	// one-off) is stopped with the rest, journaled as what ran, and started again.
+	now, err := p.RunningContainers(ctx, m.Engine)
+	if err != nil {
+		return fail(fmt.Errorf("listing what runs: %w", err))
+	}
+	if len(running.Services) == 0 && !now.Empty() {
+		// Nothing ran when the check was left to the first write; now something stops first.
+		if err := ready(); err != nil {
+			_ = journals.Finish(Record{Op: OpRestore, Result: string(OutcomeRefused), Started: start, BackupID: entry.ID, Error: err.Error()})
+			return nil, err
+		}
+	}
+	running = now
+	jr.setRan(now)
+	if err := journals.Save(jr); err != nil {
+		return nil, err
+	}
+	if !now.Empty() {
+		m.logf("stopping %s", now.Describe())
+	}
 	if err := p.Stop(ctx, m.Engine, running); err != nil {
 		return fail(errors.Join(fmt.Errorf("stopping: %w", err), m.startAgain(ctx, p, running)))
 	}

@@ -455,3 +455,49 @@ func TestUpgradeStopsWhatStartedDuringPassOne(t *testing.T) {
 	bp.wantBot("2.0.0")
 	bp.wantNoJournal()
 }
+
+// TestRestoreStopsWhatStartedMeanwhile: restore lists what runs again right before its stop
+// (its first list is from before the archives' hash check). Held once backing-up is
+// journaled (failpoint restore:backing-up), `up -d other` starts a service that did not run
+// when the restore was planned; the restore stops it with app, its safety backup records
+// both as what ran, and both run again afterwards. Before, other was never stopped and the
+// safety backup was not cold.
+func TestRestoreStopsWhatStartedMeanwhile(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	p := newProject(t, "restore-started", startedDuringCompose)
+	compose(t, p, "up", "-d", "--wait", "app")
+	vol := p.volumeDir(p.Name + "_appdata")
+	seedBulk(t, vol, 2)
+	var b struct {
+		ID string `json:"id"`
+	}
+	must(t, json.Unmarshal([]byte(mustOK(t, p.maim("backup", "--format", "json")).Stdout), &b))
+	want := testrig.TreeHash(t, vol, "starts.log", "effective.json", "data.json")
+	scramble(t, vol)
+
+	fp := filepath.Join(t.TempDir(), "failpoint")
+	run := p.maimStart([]string{"MAIM_FAILPOINT=restore:backing-up:wait", "MAIM_FAILPOINT_FILE=" + fp}, "restore", b.ID, "--format", "json")
+	waitFailpoint(t, run, fp, 3*time.Minute)
+	compose(t, p, "up", "-d", "--no-deps", "other")
+	startedAt := func() string { return p.containers()["other"].State.StartedAt }
+	before := startedAt()
+	must(t, os.Remove(fp))
+	r := mustOK(t, run.wait(t, 5*time.Minute))
+	var res struct {
+		SafetyID string `json:"safety_backup_id"`
+	}
+	must(t, json.Unmarshal([]byte(r.Stdout), &res))
+	if got := runningOf(t, p); fmt.Sprint(got) != "map[app:1 other:1]" {
+		t.Errorf("running after the restore: %v, want app and other", got)
+	}
+	if after := startedAt(); after == before {
+		t.Errorf("other was never stopped by the restore (started at %s both times)", after)
+	}
+	if m := p.manifest(res.SafetyID); fmt.Sprint(m.Running) != "[app other]" {
+		t.Errorf("the safety backup %s records %v as what ran, want [app other]", res.SafetyID, m.Running)
+	}
+	if got := testrig.TreeHash(t, vol, "starts.log", "effective.json", "data.json"); got != want {
+		t.Errorf("restore of %s differs from the backup", b.ID)
+	}
+}
