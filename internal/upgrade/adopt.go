@@ -175,11 +175,14 @@ func (t *txn) planAdoption(ctx context.Context) (*Adoption, error) {
 		}
 		ad.BindsMoved = append(ad.BindsMoved, rep.BindsMoved...)
 	}
-	newp, err := m.loadMerged(ctx, p, ad.Files)
+	newp, err := m.loadMerged(ctx, p, ad.Files, p.Name)
 	if err != nil {
 		return nil, err
 	}
 	ad.newp = newp
+	if err := m.checkProjectName(ctx, p, ad.Files); err != nil {
+		return nil, err
+	}
 	// Services the merged files no longer name (another compose file may still have them).
 	for _, s := range p.ServiceNames() {
 		if _, ok := newp.Services[s]; !ok && !seenRemoved[s] {
@@ -193,10 +196,34 @@ func (t *txn) planAdoption(ctx context.Context) (*Adoption, error) {
 	return ad, nil
 }
 
+// checkProjectName refuses an adoption after which compose would derive another project
+// name from the files than it does now (loaded as `docker compose` in the project would
+// load them: no -p; COMPOSE_PROJECT_NAME, the files' name:, else the directory). The merge
+// keeps the user's top-level name: (composemerge.RuleProjectName), so the name derived
+// from the files cannot change through it; this is the check that it did not: the project
+// would otherwise move to a name with none of its containers, volumes or backups.
+func (m *Manager) checkProjectName(ctx context.Context, p *project.Project, files []AdoptedFile) error {
+	lo := loadOptions(p)
+	lo.Name = ""
+	cur, err := m.Load(ctx, lo)
+	if err != nil {
+		return fmt.Errorf("loading the current compose files for their project name: %w", err)
+	}
+	next, err := m.loadMerged(ctx, p, files, "")
+	if err != nil {
+		return err
+	}
+	if cur.Name != next.Name {
+		return fmt.Errorf("the merged compose file would rename the project from %q to %q (compose would find none of its containers, volumes or backups): set the top-level name: of your compose file to %q, then run again", cur.Name, next.Name, cur.Name)
+	}
+	return nil
+}
+
 // loadMerged loads the project the merged files describe: a temporary copy of them in
-// place of the files they replace, with the project's working dir, name, env files and
-// profiles (relative binds resolve against the project dir as they will in place).
-func (m *Manager) loadMerged(ctx context.Context, p *project.Project, files []AdoptedFile) (*project.Project, error) {
+// place of the files they replace, with the project's working dir, env files and
+// profiles (relative binds resolve against the project dir as they will in place), under
+// name ("": the name compose derives from the files, the environment and the directory).
+func (m *Manager) loadMerged(ctx context.Context, p *project.Project, files []AdoptedFile, name string) (*project.Project, error) {
 	if m.Load == nil {
 		return nil, errors.New("no project loader (internal error)")
 	}
@@ -213,7 +240,7 @@ func (m *Manager) loadMerged(ctx context.Context, p *project.Project, files []Ad
 			return nil, err
 		}
 	}
-	lo.Files = paths
+	lo.Files, lo.Name = paths, name
 	newp, err := m.Load(ctx, lo)
 	if err != nil {
 		return nil, fmt.Errorf("the merged compose file does not load: %w", err)

@@ -198,3 +198,63 @@ func TestUpgradeComposeFileStdin(t *testing.T) {
 	wantFail(t, p.maimIn("", "upgrade", "--accept-breaking", "--compose-file", "-"), 12, "(stdin) is empty")
 	p.wantService("app", "2.0.0")
 }
+
+// TestUpgradeComposeFileKeepsProjectName: the user's file has no `name:` (the project is
+// named after its directory, as `docker compose` in it derives it) and the release's file
+// carries `name: something-else`. The adoption keeps the project where it is: the merged
+// file has no `name:`, `docker compose ps` in the directory shows the upgraded services,
+// and `docker maim rollback` (no -p either) finds the upgrade's backup and brings 1.0.0
+// back. Carrying the release's name moved the project: compose then derived the new name,
+// found no containers, and rollback no backup.
+func TestUpgradeComposeFileKeepsProjectName(t *testing.T) {
+	t.Parallel()
+	p := newProject(t, "adopt-name", "")
+	// The directory is named after the project: no -p, no COMPOSE_PROJECT_NAME needed.
+	p.Dir = filepath.Join(p.Root, p.Name)
+	p.File = filepath.Join(p.Dir, "compose.yaml")
+	must(t, os.MkdirAll(p.Dir, 0o755))
+	p.WriteCompose(`services:
+  web:
+    image: {{bot:1.0.0}}
+    restart: unless-stopped
+    volumes:
+      - ./data:/bot/data
+`)
+	moved := p.Name + "-moved"
+	p.WriteFile("new.yaml", p.Expand(`name: `+moved+`
+services:
+  web:
+    image: {{bot:2.0.0}}
+    restart: unless-stopped
+    volumes:
+      - ./data:/bot/data
+`))
+	compose(t, p, "up", "-d", "--wait")
+	dataBefore := dataOf(t, p.Path("data"))
+	before := p.fileBytes("compose.yaml")
+	inDir := func(args ...string) Result { return docker(t, p.Dir, nil, args...) }
+
+	dry := mustOK(t, inDir("maim", "upgrade", "--dry-run", "--compose-file", "new.yaml"))
+	if !strings.Contains(dry.Stdout, "project-name-kept: name ("+moved+" -> -)") {
+		t.Errorf("the plan does not say the release's name is not adopted:\n%s", dry.Stdout)
+	}
+	r := mustOK(t, inDir(append(append([]string{"maim"}, upgradeArgs...), "--compose-file", "new.yaml")...))
+	if got := regexpFind(t, `upgraded project (\S+); backup`, r.Stdout); got != p.Name {
+		t.Errorf("upgraded project %s, want %s", got, p.Name)
+	}
+	if file := p.fileBytes("compose.yaml"); strings.Contains(file, "name:") {
+		t.Errorf("the merged file carries a project name:\n%s", file)
+	}
+	p.wantService("web", "2.0.0")
+	ps := mustOK(t, inDir("compose", "ps", "--format", "{{.Service}} {{.Project}}"))
+	if strings.TrimSpace(ps.Stdout) != "web "+p.Name {
+		t.Errorf("docker compose ps in the project dir: %q, want %q", ps.Stdout, "web "+p.Name)
+	}
+	mustOK(t, inDir("maim", "rollback"))
+	p.wantService("web", "1.0.0")
+	if got := p.fileBytes("compose.yaml"); got != before {
+		t.Errorf("compose.yaml after the rollback:\n%s\nwant:\n%s", got, before)
+	}
+	wantRestored(t, "rollback", dataBefore, dataOf(t, p.Path("data")), "1.0.0")
+	p.wantNoJournal()
+}
