@@ -395,27 +395,39 @@ func (ad *Adoption) layoutFinding() (Finding, bool) {
 	return Finding{Service: "compose file", Reason: "the new compose file " + strings.Join(what, " and ")}, true
 }
 
-// writeMerged writes the merged files in place (keeping each file's mode) and creates the
-// missing bind sources.
-func (m *Manager) writeMerged(ad *Adoption) error {
+// writeMerged puts the merged files in place, keeping each file's mode, by renames that
+// save journals (adopt_renames.go: all written beside their files first, then renamed), and
+// creates the missing bind sources.
+func (m *Manager) writeMerged(ad *Adoption, save func(*AdoptRenames) error) error {
+	ar := &AdoptRenames{}
+	for _, af := range ad.Files {
+		ar.Files = append(ar.Files, af.File)
+	}
+	if err := save(ar); err != nil {
+		return err
+	}
 	for _, af := range ad.Files {
 		mode := os.FileMode(0o644)
 		if st, err := os.Stat(af.File); err == nil {
 			mode = st.Mode().Perm()
 		}
-		tmp := af.File + ".maim-new"
-		if err := os.WriteFile(tmp, af.merged, mode); err != nil {
+		if err := writeSynced(af.File+newSuffix, af.merged, mode); err != nil {
 			return err
 		}
-		if err := os.Chmod(tmp, mode); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-		if err := os.Rename(tmp, af.File); err != nil {
-			os.Remove(tmp)
+	}
+	ar.Renaming = true
+	if err := save(ar); err != nil {
+		return err
+	}
+	for i, af := range ad.Files {
+		if err := os.Rename(af.File+newSuffix, af.File); err != nil {
 			return err
 		}
 		m.logf("wrote the merged %s (%s)", af.File, af.Report.Mode)
+		failpoint(fmt.Sprintf("upgrade:adopting:renamed-%d", i+1))
+	}
+	if len(ad.Files) > 0 {
+		syncDir(filepath.Dir(ad.Files[0].File))
 	}
 	for _, b := range ad.CreateSources {
 		if _, err := os.Lstat(b.Path); err == nil {

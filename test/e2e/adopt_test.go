@@ -258,3 +258,89 @@ services:
 	wantRestored(t, "rollback", dataBefore, dataOf(t, p.Path("data")), "1.0.0")
 	p.wantNoJournal()
 }
+
+// TestUpgradeComposeFileKilledBetweenRenames: a two-file project (compose.yaml and its
+// compose.override.yaml) adopts a release that renames web to app in both files; the
+// upgrade is killed (SIGKILL) after the first merged file replaced compose.yaml and before
+// the second replaced the override. That set does not load (the old override's web has no
+// image). `docker maim rollback` resolves it: both files byte for byte as before, web on
+// 1.0.0 running and healthy on its data, no app container, no journal, no temporary file.
+// Before the renames were journaled, rollback could not load the project to resolve it.
+func TestUpgradeComposeFileKilledBetweenRenames(t *testing.T) {
+	t.Parallel()
+	oldMain := `services:
+  web:
+    image: {{bot:1.0.0}}
+    restart: unless-stopped
+    volumes:
+      - ./data:/bot/data
+`
+	oldOverride := `services:
+  web:
+    environment:
+      TZ: Europe/Berlin
+`
+	newMain := `services:
+  app:
+    image: {{bot:2.0.0}}
+    restart: unless-stopped
+    volumes:
+      - ./data:/bot/data
+`
+	newOverride := `services:
+  app:
+    environment:
+      TZ: Europe/Berlin
+`
+	p := newProject(t, "adopt-kill-renames", oldMain)
+	p.WriteFile("compose.override.yaml", oldOverride)
+	for name, text := range map[string]string{"base.yaml": oldMain, "base.override.yaml": oldOverride, "new.yaml": newMain, "new.override.yaml": newOverride} {
+		p.WriteFile(name, p.Expand(text))
+	}
+	// Both files, as `docker compose` in the directory loads them (testrig's compose names -f).
+	inDir := func(args ...string) Result {
+		return docker(t, p.Dir, []string{"COMPOSE_PROJECT_NAME=" + p.Name}, append([]string{"compose"}, args...)...)
+	}
+	mustOK(t, inDir("up", "-d", "--wait"))
+	mainBefore, overrideBefore := p.fileBytes("compose.yaml"), p.fileBytes("compose.override.yaml")
+	dataBefore := dataOf(t, p.Path("data"))
+	webBefore := p.wantService("web", "1.0.0")
+
+	args := append(append([]string{}, upgradeArgs...), "--compose-file", "new.yaml", "--compose-file", "new.override.yaml", "--base", "base.yaml", "--base", "base.override.yaml")
+	wantKilled(t, p.maimWith([]string{"MAIM_FAILPOINT=upgrade:adopting:renamed-1"}, args...))
+	if got := p.fileBytes("compose.yaml"); got == mainBefore {
+		t.Fatalf("the kill came before the first rename: compose.yaml is the old one")
+	}
+	if got := p.fileBytes("compose.override.yaml"); got != overrideBefore {
+		t.Fatalf("the kill came after the second rename:\n%s", got)
+	}
+
+	r := mustOK(t, p.maim(rollbackArgs...))
+	if !strings.Contains(r.Stdout, "resolved the interrupted upgrade in phase adopting") {
+		t.Errorf("rollback does not say what it resolved: %s", r)
+	}
+	if got := p.fileBytes("compose.yaml"); got != mainBefore {
+		t.Errorf("compose.yaml after the rollback:\n%s\nwant:\n%s", got, mainBefore)
+	}
+	if got := p.fileBytes("compose.override.yaml"); got != overrideBefore {
+		t.Errorf("compose.override.yaml after the rollback:\n%s\nwant:\n%s", got, overrideBefore)
+	}
+	if c := p.wantService("web", "1.0.0"); c.Image != webBefore.Image {
+		t.Errorf("web runs %s, want %s", c.Image, webBefore.Image)
+	}
+	if _, ok := p.containers()["app"]; ok {
+		t.Error("an app container outlived the rollback")
+	}
+	wantRestored(t, "rollback", dataBefore, dataOf(t, p.Path("data")), "1.0.0")
+	for _, f := range []string{"compose.yaml.maim-new", "compose.override.yaml.maim-new"} {
+		if _, err := os.Stat(p.Path(f)); err == nil {
+			t.Errorf("%s is left in the project dir", f)
+		}
+	}
+	ids := p.containerIDs()
+	mustOK(t, inDir("up", "-d"))
+	if after := p.containerIDs(); strings.Join(after, ",") != strings.Join(ids, ",") {
+		t.Errorf("docker compose up -d changed the project: before %v, after %v", ids, after)
+	}
+	p.wantNoJournal()
+}
