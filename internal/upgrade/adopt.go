@@ -46,6 +46,9 @@ type Adoption struct {
 	// are created before the start, a single-file bind as an empty file (Docker would
 	// create a directory).
 	CreateSources []BindSource `json:"create_bind_sources,omitempty"`
+	// VolumesChanged are the named volumes whose declaration the new files change while
+	// the volume exists (adopt_volumes.go): breaking; never recreated.
+	VolumesChanged []VolumeChange `json:"volumes_changed,omitempty"`
 	// Warnings are what the plan's warnings gain (a two-way merge keeping services).
 	Warnings []string `json:"-"`
 	// MaiBot is set when the project is a MaiBot deployment (adopt_maibot.go).
@@ -192,6 +195,12 @@ func (t *txn) planAdoption(ctx context.Context) (*Adoption, error) {
 	sort.Strings(ad.ServicesRemoved)
 	if err := m.planSources(ctx, p, ad); err != nil {
 		return nil, err
+	}
+	if ad.VolumesChanged, err = volumeChanges(ctx, m.Engine, p, newp); err != nil {
+		return nil, err
+	}
+	for _, vc := range ad.VolumesChanged {
+		ad.Warnings = append(ad.Warnings, fmt.Sprintf("volume %s keeps its driver and options (%s of the new compose file is not applied): docker-maim never lets compose recreate a volume", vc.Name, strings.Join(vc.What, "; ")))
 	}
 	return ad, nil
 }

@@ -27,6 +27,9 @@ func (t *txn) makePlan(ctx context.Context) error {
 		if f, ok := t.adoption.layoutFinding(); ok {
 			plan.Breaking = append(plan.Breaking, f)
 		}
+		for _, vc := range t.adoption.VolumesChanged {
+			plan.Breaking = append(plan.Breaking, vc.Finding())
+		}
 		err = t.m.checkAdoption(ctx, t.p, plan)
 	}
 	if err != nil {

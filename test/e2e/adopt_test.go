@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/moby/moby/client"
 )
 
 // The generic release of the --compose-file tests: 1.x runs service web with its data in
@@ -343,4 +346,55 @@ func TestUpgradeComposeFileKilledBetweenRenames(t *testing.T) {
 		t.Errorf("docker compose up -d changed the project: before %v, after %v", ids, after)
 	}
 	p.wantNoJournal()
+}
+
+// TestUpgradeComposeFileVolumeOptions: the release's file gives the named volume state new
+// driver_opts. Compose would ask to recreate the volume (its data lost); the adoption is
+// refused as breaking, naming the volume, and with --accept-breaking the upgrade runs with
+// the volume kept: the same volume (created at the same moment), its old options.
+func TestUpgradeComposeFileVolumeOptions(t *testing.T) {
+	t.Parallel()
+	user := `services:
+  web:
+    image: {{bot:1.0.0}}
+    restart: unless-stopped
+    volumes:
+      - ./data:/bot/data
+      - state:/bot/state
+volumes:
+  state:
+`
+	p := newProject(t, "adopt-volopts", user)
+	p.WriteFile("base.yaml", p.Expand(user)) // three-way: the release's change of the volume is applied
+	p.WriteFile("new.yaml", p.Expand(`services:
+  web:
+    image: {{bot:1.1.0}}
+    restart: unless-stopped
+    volumes:
+      - ./data:/bot/data
+      - state:/bot/state
+volumes:
+  state:
+    driver_opts:
+      type: tmpfs
+      device: tmpfs
+`))
+	compose(t, p, "up", "-d", "--wait")
+	name := p.Name + "_state"
+	inspect := func() (string, map[string]string) {
+		v, err := p.Client.VolumeInspect(context.Background(), name, client.VolumeInspectOptions{})
+		must(t, err)
+		return v.Volume.CreatedAt, v.Volume.Options
+	}
+	created, _ := inspect()
+
+	wantFail(t, p.maim("upgrade", "--compose-file", "new.yaml", "--base", "base.yaml"), 12, "volume state", name, "driver_opts")
+	r := mustOK(t, p.maim(append(append([]string{}, upgradeArgs...), "--compose-file", "new.yaml", "--base", "base.yaml")...))
+	if !strings.Contains(r.Stdout+r.Stderr, "volume "+name+" keeps its driver and options") {
+		t.Errorf("the upgrade does not say the volume is kept:\n%s", r)
+	}
+	p.wantService("web", "1.1.0")
+	if at, opts := inspect(); at != created || len(opts) != 0 {
+		t.Errorf("volume %s after the upgrade: created %s (was %s), options %v: recreated", name, at, created, opts)
+	}
 }
