@@ -20,6 +20,9 @@ func (t *txn) makePlan(ctx context.Context) error {
 		target = t.adoption.newp
 	}
 	plan, err := t.m.makePlan(ctx, target, t.p, t.opts)
+	if plan != nil {
+		plan.PreStart = preStartHooks(target)
+	}
 	if err == nil && t.adoption != nil {
 		plan.Adoption = t.adoption
 		plan.Warnings = append(plan.Warnings, t.adoption.Warnings...)

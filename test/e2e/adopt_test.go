@@ -398,3 +398,59 @@ volumes:
 		t.Errorf("volume %s after the upgrade: created %s (was %s), options %v: recreated", name, at, created, opts)
 	}
 }
+
+// TestUpgradeComposeFilePreStartFails: the release's web has a pre_start hook that exits
+// non-zero. Compose keeps web from starting and keeps the hook's container; the upgrade
+// is a failed one: rolled back (exit 10), web runs 1.0.0 again on its data, the compose
+// file is as before, and no hook container (label com.docker.compose.hook) remains. The
+// plan lists the hook.
+func TestUpgradeComposeFilePreStartFails(t *testing.T) {
+	t.Parallel()
+	p := newProject(t, "adopt-prestart", `services:
+  web:
+    image: {{bot:1.0.0}}
+    restart: unless-stopped
+    volumes:
+      - ./data:/bot/data
+`)
+	p.WriteFile("new.yaml", p.Expand(`services:
+  web:
+    image: {{bot:1.1.0}}
+    restart: unless-stopped
+    volumes:
+      - ./data:/bot/data
+    pre_start:
+      - command: ["no-such-subcommand"]
+`))
+	compose(t, p, "up", "-d", "--wait")
+	before := p.fileBytes("compose.yaml")
+	dataBefore := dataOf(t, p.Path("data"))
+	webBefore := p.wantService("web", "1.0.0")
+
+	dry := mustOK(t, p.maim("upgrade", "--dry-run", "--compose-file", "new.yaml"))
+	if !strings.Contains(dry.Stdout, "pre_start hook") || !strings.Contains(dry.Stdout, "no-such-subcommand") {
+		t.Errorf("the plan does not list the pre_start hook:\n%s", dry.Stdout)
+	}
+	r := p.maim(append(append([]string{}, upgradeArgs...), "--compose-file", "new.yaml")...)
+	if r.Code != 10 {
+		t.Fatalf("want exit 10 (rolled back): %s", r)
+	}
+	if !strings.Contains(r.Stderr+r.Stdout, "pre_start") {
+		t.Errorf("the failure does not name the hook: %s", r)
+	}
+	if got := p.fileBytes("compose.yaml"); got != before {
+		t.Errorf("compose.yaml after the rollback:\n%s\nwant:\n%s", got, before)
+	}
+	if c := p.wantService("web", "1.0.0"); c.Image != webBefore.Image {
+		t.Errorf("web runs %s, want %s", c.Image, webBefore.Image)
+	}
+	wantRestored(t, "rollback", dataBefore, dataOf(t, p.Path("data")), "1.0.0")
+	hooks, err := p.Client.ContainerList(context.Background(), client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", "com.docker.compose.project="+p.Name).Add("label", "com.docker.compose.hook")})
+	must(t, err)
+	for _, c := range hooks.Items {
+		t.Errorf("hook container %v (%s) outlived the rollback", c.Names, c.State)
+	}
+	p.wantUpChangesNothing()
+	p.wantNoJournal()
+}
