@@ -435,9 +435,7 @@ func (m *Manager) writeMerged(ad *Adoption, save func(*AdoptRenames) error) erro
 		m.logf("wrote the merged %s (%s)", af.File, af.Report.Mode)
 		failpoint(fmt.Sprintf("upgrade:adopting:renamed-%d", i+1))
 	}
-	if len(ad.Files) > 0 {
-		syncDir(filepath.Dir(ad.Files[0].File))
-	}
+	syncDirs(ar.Files)
 	for _, b := range ad.CreateSources {
 		if _, err := os.Lstat(b.Path); err == nil {
 			continue

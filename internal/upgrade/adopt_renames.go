@@ -18,7 +18,9 @@ import (
 // began, and only then are they renamed over. An interrupted set is completed forward
 // (finishRenames): the merged set loaded in the plan, and the old files are in the
 // upgrade's backup, from which the rollback restores them byte for byte. Before the
-// journal says the renames began, none happened: the temporary files are removed.
+// journal says the renames began, none happened; the rollback from the backup removes the
+// temporary files either way (discardRenames). Exact when the engine's state dir (the
+// journal) survives what killed the upgrade, as every crash resolution here assumes.
 
 // newSuffix names a merged file written beside the file it replaces, before the rename.
 const newSuffix = ".maim-new"
@@ -32,11 +34,10 @@ type AdoptRenames struct {
 	Renaming bool `json:"renaming,omitempty"`
 }
 
-// finishRenames completes or discards the renames a journal records: with Renaming, each
-// merged file still beside its file is renamed over it; without, the merged files written
-// so far are removed. Idempotent; a journal without renames is left alone.
+// finishRenames completes the renames a journal says began: each merged file still beside
+// its file is renamed over it. Idempotent.
 func finishRenames(jr *Journal) error {
-	if jr == nil || jr.Adopt == nil {
+	if jr == nil || jr.Adopt == nil || !jr.Adopt.Renaming {
 		return nil
 	}
 	for _, f := range jr.Adopt.Files {
@@ -44,19 +45,11 @@ func finishRenames(jr *Journal) error {
 		if _, err := os.Lstat(tmp); errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		var err error
-		if jr.Adopt.Renaming {
-			err = os.Rename(tmp, f)
-		} else {
-			err = os.Remove(tmp)
-		}
-		if err != nil {
+		if err := os.Rename(tmp, f); err != nil {
 			return fmt.Errorf("completing the interrupted adoption of %s: %w", f, err)
 		}
 	}
-	if jr.Adopt.Renaming && len(jr.Adopt.Files) > 0 {
-		syncDir(filepath.Dir(jr.Adopt.Files[0]))
-	}
+	syncDirs(jr.Adopt.Files)
 	return nil
 }
 
@@ -97,11 +90,20 @@ func FinishAdoptRenames(state backup.State, name, workingDir string) (bool, erro
 	return false, nil
 }
 
-// syncDir makes the renames in dir durable (best effort: not every filesystem can).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+// syncDirs makes renames over files durable: each distinct directory is synced (best
+// effort: not every filesystem can).
+func syncDirs(files []string) {
+	seen := map[string]bool{}
+	for _, f := range files {
+		dir := filepath.Dir(f)
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		if d, err := os.Open(dir); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
 	}
 }
 
