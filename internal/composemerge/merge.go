@@ -20,6 +20,9 @@
 // image tag is kept only on upstream's image name when upstream's tag floats (none, latest,
 // a variable): a tag upstream fixes may be the one the user's file had from the old release.
 //
+// In both modes the top-level name: is the user's file's, or absent when it has none
+// (RuleProjectName): a release never renames the project.
+//
 // The report also lists the services that appear and disappear and the binds that move (same
 // container target, another host source; or a host source the new file no longer mounts).
 // Values of environment keys that look secret (config.SecretKey) are redacted in the report
