@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -172,9 +173,11 @@ func (s *service) open(ctx context.Context, sc Scope, lock lockMode) (*session, 
 	if err != nil {
 		return nil, err
 	}
-	p, err := project.Resolve(ctx, cs, eng, project.Options{
-		Files: sc.Files, Name: sc.Name, WorkingDir: sc.WorkingDir, EnvFiles: sc.EnvFiles, Profiles: sc.Profiles,
-	})
+	popts := project.Options{Files: sc.Files, Name: sc.Name, WorkingDir: sc.WorkingDir, EnvFiles: sc.EnvFiles, Profiles: sc.Profiles}
+	p, err := project.Resolve(ctx, cs, eng, popts)
+	if err != nil && lock >= lockState && s.finishAdoption(ctx, eng, sc) {
+		p, err = project.Resolve(ctx, cs, eng, popts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +210,35 @@ func (s *service) open(ctx context.Context, sc Scope, lock lockMode) (*session, 
 		ss.unlock = func() { unlockStore(); unlockState() }
 	}
 	return ss, nil
+}
+
+// finishAdoption completes the renames of an adoption killed between two of them, whose
+// files need not load (upgrade.FinishAdoptRenames): the project of sc's name, else of the
+// directory sc selects. It tells whether there was one to complete.
+func (s *service) finishAdoption(ctx context.Context, eng client.APIClient, sc Scope) bool {
+	state, _, err := s.state(ctx, eng)
+	if err != nil {
+		return false
+	}
+	name := sc.Name
+	if name == "" {
+		name = os.Getenv("COMPOSE_PROJECT_NAME")
+	}
+	dir := sc.WorkingDir
+	if dir == "" && len(sc.Files) > 0 {
+		dir = filepath.Dir(sc.Files[0])
+	}
+	if dir == "" {
+		dir, _ = os.Getwd()
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	done, err := upgrade.FinishAdoptRenames(state, name, dir)
+	if err != nil {
+		fmt.Fprintf(s.cfg.Err, "WARNING: %v\n", err)
+	}
+	return done && err == nil
 }
 
 func (ss *session) snapshots() *snapshot.Service {

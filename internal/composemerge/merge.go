@@ -20,6 +20,9 @@
 // image tag is kept only on upstream's image name when upstream's tag floats (none, latest,
 // a variable): a tag upstream fixes may be the one the user's file had from the old release.
 //
+// In both modes the top-level name: is the user's file's, or absent when it has none
+// (RuleProjectName): a release never renames the project.
+//
 // The report also lists the services that appear and disappear and the binds that move (same
 // container target, another host source; or a host source the new file no longer mounts).
 // Secrets are redacted in the report and in Diff unless asked otherwise: the values of keys
@@ -62,6 +65,7 @@ const (
 	RuleKnownRemoved     = "release-removed"        // a service the caller says the release removed (Options.RemovedServices)
 	RuleDanglingDepends  = "dangling-depends-on"    // depends_on on a service the result no longer has: dropped
 	RuleTwoWayReleaseTag = "two-way-release-tag"    // two-way: upstream names a version: its tag, not the user's
+	RuleProjectName      = "project-name-kept"      // the top-level name: is the user's (or absent as in the user's file)
 )
 
 // Change is one rule the merge applied.
@@ -413,9 +417,12 @@ func (m *merger) add(c Change) {
 var definitions = map[string]bool{"volumes": true, "networks": true, "secrets": true, "configs": true}
 
 func (m *merger) mergeTop(base, user, up *yaml.Node) {
+	m.keepName(user, up)
 	for _, k := range mapKeys(user) {
 		uv, bv, pv := mapGet(user, k), mapGet(base, k), mapGet(up, k)
 		switch {
+		case k == "name":
+			continue // keepName
 		case k == "services":
 			if resolve(uv).Kind == yaml.MappingNode && (pv == nil || resolve(pv).Kind == yaml.MappingNode) &&
 				(bv == nil || resolve(bv).Kind == yaml.MappingNode) {
@@ -448,11 +455,44 @@ func (m *merger) mergeTop(base, user, up *yaml.Node) {
 	}
 	if !m.twoWay {
 		for _, k := range mapKeys(base) {
-			if mapGet(user, k) == nil {
+			if mapGet(user, k) == nil && k != "name" {
 				m.removed("", k, mapGet(base, k), up, k)
 			}
 		}
 	}
+}
+
+// keepName makes the result's top-level name: the user's file's, or absent when the user's
+// file has none, whatever the release's file (and a base) say. The name is the project's
+// identity: compose derives it from -p, COMPOSE_PROJECT_NAME, this key, else the directory,
+// and a project whose name changes finds none of its containers, its named volumes (prefixed
+// with the name) or its backups. A release that names its project (name: maibot) would
+// otherwise move every user who runs it under another name.
+func (m *merger) keepName(user, up *yaml.Node) {
+	uv, pv := mapGet(user, "name"), mapGet(up, "name")
+	switch {
+	case uv == nil && pv == nil, uv != nil && pv != nil && equal(uv, pv):
+		return
+	case uv == nil:
+		i := mapIndex(up, "name")
+		if k := up.Content[i]; k.HeadComment != "" && i+2 < len(up.Content) {
+			// a comment above the name (the file's head) stays above the next key
+			next := up.Content[i+2]
+			next.HeadComment = strings.TrimSpace(k.HeadComment + "\n" + next.HeadComment)
+		}
+		mapDelete(up, "name")
+		m.add(Change{Path: "name", Rule: RuleProjectName, Old: show(pv)})
+	default:
+		if pv == nil {
+			// first, where compose files put it
+			k := clone(mapKeyNode(user, "name"))
+			up.Content = append([]*yaml.Node{k, clone(uv)}, up.Content...)
+		} else {
+			mapSet(up, "name", clone(uv), mapKeyNode(user, "name"))
+		}
+		m.add(Change{Path: "name", Rule: RuleProjectName, Old: show(pv), New: show(uv)})
+	}
+	m.dirty = true
 }
 
 func (m *merger) known(name string) bool {

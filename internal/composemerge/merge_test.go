@@ -446,3 +446,59 @@ func TestDiffRedacts(t *testing.T) {
 		t.Error("diff of equal files")
 	}
 }
+
+// TestProjectNameIsTheUsers: the result's top-level name: is the user's file's, or absent
+// when the user's file has none, in both modes, whatever the release and the base say.
+func TestProjectNameIsTheUsers(t *testing.T) {
+	svc := "services:\n  web:\n    image: bot:2\n"
+	for _, tc := range []struct {
+		what             string
+		base, user, up   string
+		want             any // nil: no name
+		changed          bool
+		wantOld, wantNew string
+	}{
+		{"release adds a name", "", "services:\n  web:\n    image: bot:1\n", "name: maibot\n" + svc, nil, true, "maibot", ""},
+		{"release adds a name, three-way", "services:\n  web:\n    image: bot:1\n", "services:\n  web:\n    image: bot:1\n", "# head\nname: maibot\n" + svc, nil, true, "maibot", ""},
+		{"release renames", "name: maibot\nservices:\n  web:\n    image: bot:1\n", "name: maibot\nservices:\n  web:\n    image: bot:1\n", "name: maibot2\n" + svc, "maibot", true, "maibot2", "maibot"},
+		{"user named it, release did not", "", "name: mine\nservices:\n  web:\n    image: bot:1\n", svc, "mine", true, "", "mine"},
+		{"user named it, base too, release dropped it", "name: mine\nservices:\n  web:\n    image: bot:1\n", "name: mine\nservices:\n  web:\n    image: bot:1\n", svc, "mine", true, "", "mine"},
+		{"same name", "", "name: maibot\nservices:\n  web:\n    image: bot:1\n", "name: maibot\n" + svc, "maibot", false, "", ""},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			var base []byte
+			if tc.base != "" {
+				base = []byte(tc.base)
+			}
+			out, rep, err := Merge(base, []byte(tc.user), []byte(tc.up))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := decoded(t, out)
+			if got["name"] != tc.want {
+				t.Errorf("name = %v, want %v\n%s", got["name"], tc.want, out)
+			}
+			if got["services"] == nil {
+				t.Errorf("the result lost its services:\n%s", out)
+			}
+			var changes []Change
+			for _, c := range rep.Changes {
+				if c.Path == "name" {
+					changes = append(changes, c)
+				}
+			}
+			if !tc.changed {
+				if len(changes) != 0 {
+					t.Errorf("changes of name: %+v", changes)
+				}
+				return
+			}
+			if len(changes) != 1 || changes[0].Rule != RuleProjectName || changes[0].Old != tc.wantOld || changes[0].New != tc.wantNew {
+				t.Errorf("changes of name: %+v, want one %s %q -> %q", changes, RuleProjectName, tc.wantOld, tc.wantNew)
+			}
+			if strings.HasPrefix(tc.up, "# head") && !strings.HasPrefix(string(out), "# head") {
+				t.Errorf("the release's head comment is lost:\n%s", out)
+			}
+		})
+	}
+}

@@ -46,6 +46,9 @@ type Adoption struct {
 	// are created before the start, a single-file bind as an empty file (Docker would
 	// create a directory).
 	CreateSources []BindSource `json:"create_bind_sources,omitempty"`
+	// VolumesChanged are the named volumes whose declaration the new files change while
+	// the volume exists (adopt_volumes.go): breaking; never recreated.
+	VolumesChanged []VolumeChange `json:"volumes_changed,omitempty"`
 	// Warnings are what the plan's warnings gain (a two-way merge keeping services).
 	Warnings []string `json:"-"`
 	// MaiBot is set when the project is a MaiBot deployment (adopt_maibot.go).
@@ -175,11 +178,14 @@ func (t *txn) planAdoption(ctx context.Context) (*Adoption, error) {
 		}
 		ad.BindsMoved = append(ad.BindsMoved, rep.BindsMoved...)
 	}
-	newp, err := m.loadMerged(ctx, p, ad.Files)
+	newp, err := m.loadMerged(ctx, p, ad.Files, p.Name)
 	if err != nil {
 		return nil, err
 	}
 	ad.newp = newp
+	if err := m.checkProjectName(ctx, p, ad.Files); err != nil {
+		return nil, err
+	}
 	// Services the merged files no longer name (another compose file may still have them).
 	for _, s := range p.ServiceNames() {
 		if _, ok := newp.Services[s]; !ok && !seenRemoved[s] {
@@ -190,13 +196,43 @@ func (t *txn) planAdoption(ctx context.Context) (*Adoption, error) {
 	if err := m.planSources(ctx, p, ad); err != nil {
 		return nil, err
 	}
+	if ad.VolumesChanged, err = volumeChanges(ctx, m.Engine, p, newp); err != nil {
+		return nil, err
+	}
+	for _, vc := range ad.VolumesChanged {
+		ad.Warnings = append(ad.Warnings, fmt.Sprintf("volume %s keeps its driver and options (%s of the new compose file is not applied): docker-maim never lets compose recreate a volume", vc.Name, strings.Join(vc.What, "; ")))
+	}
 	return ad, nil
 }
 
+// checkProjectName refuses an adoption after which compose would derive another project
+// name from the files than it does now (loaded as `docker compose` in the project would
+// load them: no -p; COMPOSE_PROJECT_NAME, the files' name:, else the directory). The merge
+// keeps the user's top-level name: (composemerge.RuleProjectName), so the name derived
+// from the files cannot change through it; this is the check that it did not: the project
+// would otherwise move to a name with none of its containers, volumes or backups.
+func (m *Manager) checkProjectName(ctx context.Context, p *project.Project, files []AdoptedFile) error {
+	lo := loadOptions(p)
+	lo.Name = ""
+	cur, err := m.Load(ctx, lo)
+	if err != nil {
+		return fmt.Errorf("loading the current compose files for their project name: %w", err)
+	}
+	next, err := m.loadMerged(ctx, p, files, "")
+	if err != nil {
+		return err
+	}
+	if cur.Name != next.Name {
+		return fmt.Errorf("the merged compose file would rename the project from %q to %q (compose would find none of its containers, volumes or backups): set the top-level name: of your compose file to %q, then run again", cur.Name, next.Name, cur.Name)
+	}
+	return nil
+}
+
 // loadMerged loads the project the merged files describe: a temporary copy of them in
-// place of the files they replace, with the project's working dir, name, env files and
-// profiles (relative binds resolve against the project dir as they will in place).
-func (m *Manager) loadMerged(ctx context.Context, p *project.Project, files []AdoptedFile) (*project.Project, error) {
+// place of the files they replace, with the project's working dir, env files and
+// profiles (relative binds resolve against the project dir as they will in place), under
+// name ("": the name compose derives from the files, the environment and the directory).
+func (m *Manager) loadMerged(ctx context.Context, p *project.Project, files []AdoptedFile, name string) (*project.Project, error) {
 	if m.Load == nil {
 		return nil, errors.New("no project loader (internal error)")
 	}
@@ -213,7 +249,7 @@ func (m *Manager) loadMerged(ctx context.Context, p *project.Project, files []Ad
 			return nil, err
 		}
 	}
-	lo.Files = paths
+	lo.Files, lo.Name = paths, name
 	newp, err := m.Load(ctx, lo)
 	if err != nil {
 		return nil, fmt.Errorf("the merged compose file does not load: %w", err)
@@ -368,28 +404,38 @@ func (ad *Adoption) layoutFinding() (Finding, bool) {
 	return Finding{Service: "compose file", Reason: "the new compose file " + strings.Join(what, " and ")}, true
 }
 
-// writeMerged writes the merged files in place (keeping each file's mode) and creates the
-// missing bind sources.
-func (m *Manager) writeMerged(ad *Adoption) error {
+// writeMerged puts the merged files in place, keeping each file's mode, by renames that
+// save journals (adopt_renames.go: all written beside their files first, then renamed), and
+// creates the missing bind sources.
+func (m *Manager) writeMerged(ad *Adoption, save func(*AdoptRenames) error) error {
+	ar := &AdoptRenames{}
+	for _, af := range ad.Files {
+		ar.Files = append(ar.Files, af.File)
+	}
+	if err := save(ar); err != nil {
+		return err
+	}
 	for _, af := range ad.Files {
 		mode := os.FileMode(0o644)
 		if st, err := os.Stat(af.File); err == nil {
 			mode = st.Mode().Perm()
 		}
-		tmp := af.File + ".maim-new"
-		if err := os.WriteFile(tmp, af.merged, mode); err != nil {
+		if err := writeSynced(af.File+newSuffix, af.merged, mode); err != nil {
 			return err
 		}
-		if err := os.Chmod(tmp, mode); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-		if err := os.Rename(tmp, af.File); err != nil {
-			os.Remove(tmp)
+	}
+	ar.Renaming = true
+	if err := save(ar); err != nil {
+		return err
+	}
+	for i, af := range ad.Files {
+		if err := os.Rename(af.File+newSuffix, af.File); err != nil {
 			return err
 		}
 		m.logf("wrote the merged %s (%s)", af.File, af.Report.Mode)
+		failpoint(fmt.Sprintf("upgrade:adopting:renamed-%d", i+1))
 	}
+	syncDirs(ar.Files)
 	for _, b := range ad.CreateSources {
 		if _, err := os.Lstat(b.Path); err == nil {
 			continue

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/docker-maim/docker-maim/internal/project"
 )
 
 // An adoption whose adopt phase fails (the merged file cannot be written) rolls back from
@@ -127,5 +129,40 @@ func TestCheckRelease(t *testing.T) {
 		if (err == nil) != (tc.want == "") || (err != nil && (!strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "(stdin)"))) {
 			t.Errorf("checkRelease(%q, main=%v) = %v, want %q", tc.data, tc.main, err, tc.want)
 		}
+	}
+}
+
+// TestCheckProjectName: an adoption after which the files would give the project another
+// name (as compose derives it without -p) is refused, naming both; the same name passes.
+// The merge keeps the user's name: (composemerge), so the merged files here are written
+// by hand; the loader honours a file's top-level name: as compose does.
+func TestCheckProjectName(t *testing.T) {
+	r := newTxRig(t)
+	r.m.Load = func(_ context.Context, o project.Options) (*project.Project, error) {
+		p := r.model()
+		p.Name = "demo"
+		for _, f := range o.Files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			if n, ok := strings.CutPrefix(strings.SplitN(string(b), "\n", 2)[0], "name: "); ok {
+				p.Name = n
+			}
+		}
+		if o.Name != "" {
+			p.Name = o.Name
+		}
+		return p, nil
+	}
+	file := filepath.Join(r.dir, "compose.yaml")
+	same := []AdoptedFile{{File: file, merged: []byte("services: {}\n")}}
+	if err := r.m.checkProjectName(context.Background(), r.p, same); err != nil {
+		t.Errorf("same name: %v", err)
+	}
+	moved := []AdoptedFile{{File: file, merged: []byte("name: maibot\nservices: {}\n")}}
+	err := r.m.checkProjectName(context.Background(), r.p, moved)
+	if err == nil || !strings.Contains(err.Error(), `from "demo" to "maibot"`) {
+		t.Errorf("moved: %v, want a refusal naming both names", err)
 	}
 }

@@ -92,6 +92,8 @@ type Journal struct {
 	ComposeFiles []string `json:"compose_files"`
 	EnvFiles     []string `json:"env_files,omitempty"`
 	Profiles     []string `json:"profiles,omitempty"`
+	// Adopt records the renames of an adoption's merged files (adopt_renames.go).
+	Adopt *AdoptRenames `json:"adopt,omitempty"`
 }
 
 // Record is one finished operation in history.jsonl.

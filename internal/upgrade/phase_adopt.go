@@ -50,7 +50,11 @@ var adoptPhase = phase[*txn]{
 				return fmt.Errorf("keeping the release's compose file in the backup: %w", err)
 			}
 		}
-		if err := t.m.writeMerged(ad); err != nil {
+		save := func(ar *AdoptRenames) error {
+			t.jr.Adopt = ar
+			return t.journals.Save(t.jr)
+		}
+		if err := t.m.writeMerged(ad, save); err != nil {
 			return fmt.Errorf("adopting the new compose file: %w", err)
 		}
 		return nil

@@ -20,12 +20,18 @@ func (t *txn) makePlan(ctx context.Context) error {
 		target = t.adoption.newp
 	}
 	plan, err := t.m.makePlan(ctx, target, t.p, t.opts)
+	if plan != nil {
+		plan.PreStart = preStartHooks(target)
+	}
 	if err == nil && t.adoption != nil {
 		plan.Adoption = t.adoption
 		plan.Warnings = append(plan.Warnings, t.adoption.Warnings...)
 		plan.NothingToDo = false
 		if f, ok := t.adoption.layoutFinding(); ok {
 			plan.Breaking = append(plan.Breaking, f)
+		}
+		for _, vc := range t.adoption.VolumesChanged {
+			plan.Breaking = append(plan.Breaking, vc.Finding())
 		}
 		err = t.m.checkAdoption(ctx, t.p, plan)
 	}

@@ -21,6 +21,9 @@ var recreatePhase = phase[*txn]{
 		if ad := t.plan.Adoption; ad != nil && len(ad.ServicesRemoved) > 0 {
 			s = "remove the containers of " + strings.Join(ad.ServicesRemoved, ", ") + " (not in the new compose file; their data stays), " + s
 		}
+		if h := t.plan.PreStart; len(h) > 0 {
+			s += "; pre_start hook(s) run before their service starts (one that fails fails the upgrade: rolled back, its container removed): " + strings.Join(h, "; ")
+		}
 		if n := len(t.plan.FileEdits); n > 0 {
 			s = fmt.Sprintf("write the new image references into the compose files (%d edit(s)), then %s", n, s)
 		}

@@ -43,6 +43,9 @@ type Plan struct {
 	// --image targets; they are written after the backup, which keeps the files before them.
 	FileEdits []composefile.Edit `json:"file_edits,omitempty"`
 	Warnings  []string           `json:"warnings,omitempty"`
+	// PreStart are the pre_start hooks of the services recreated (prestart.go): one that
+	// fails fails the upgrade.
+	PreStart []string `json:"pre_start_hooks,omitempty"`
 	// Adoption is what --compose-file does: the merge of each new file with the user's,
 	// the services that appear and disappear, the binds that move (adopt.go).
 	Adoption *Adoption `json:"adoption,omitempty"`

@@ -216,6 +216,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 	if err := m.checkRoot(ctx, p, entry.Manifest); err != nil {
 		return err
 	}
+	discardRenames(jr) // the restore puts the old files back
 	if jr.Phase != PhaseRollingBack {
 		jr.Phase = PhaseRollingBack
 		if err := journals.Save(jr); err != nil {

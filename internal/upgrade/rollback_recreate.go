@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// rollbackRecreate recreates the services on the images they ran and leaves stopped what
-// was stopped before the upgrade.
+// rollbackRecreate removes the project's hook containers (a failed pre_start keeps its
+// own), recreates the services on the images they ran and leaves stopped what was stopped
+// before the upgrade.
 var rollbackRecreate = phase[*rtxn]{
 	name:    "recreate",
 	journal: PhaseRollingBack,
@@ -19,6 +20,10 @@ var rollbackRecreate = phase[*rtxn]{
 	run: func(ctx context.Context, t *rtxn) error {
 		// An upgrade that swapped the compose files: the services the new files added go.
 		adopted := t.man.Upgrade != nil && len(t.man.Upgrade.Adopted) > 0
+		// A pre_start hook that failed kept its container (prestart.go): it goes.
+		if err := t.m.removeHookContainers(ctx, t.p.Name); err != nil {
+			return err
+		}
 		if err := t.m.up(ctx, t.target, adopted); err != nil {
 			return fmt.Errorf("recreate: %w", err)
 		}
