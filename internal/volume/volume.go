@@ -100,6 +100,12 @@ type Target struct {
 	VolumeName string // engine volume name (Kind == "volume")
 	HostPath   string // absolute path on the engine host (Kind == "bind")
 	IsFile     bool   // bind-mounted single file
+	// Root (single-file binds) is the directory HostPath must stay beneath when its data is
+	// read or written, decided at that moment on every path (archive.Beneath): the project
+	// dir. A symlink on the way is followed only while it stays beneath Root; one leading
+	// out fails the backup of that source, and the restore refuses without writing. ""
+	// means HostPath's parent directory.
+	Root string
 }
 
 func (t Target) String() string {
