@@ -50,6 +50,13 @@
 //     or a directory to clear that holds paths the restore's Excludes keep. Paths the
 //     Excludes keep are otherwise left as they are. A single-file bind is replaced.
 //
+// A single-file bind (IsFile) is reached on every path through its Target.Root (the project
+// dir), never by itself: the file is resolved beneath it at the moment it is read or
+// replaced, a symlink on the way followed only while it stays beneath Root (archive.Beneath;
+// through the archive API, the engine's stat and its resolution within the container), so
+// a link a service swapped in after the plan never leads a backup or a restore out of the
+// project.
+//
 // Which path a call took is reported ([EngineMover.DataPath], Options.OnPath): "host",
 // "helper container (linux/ARCH), writing to the backup dir directly" (", reading from the
 // backup dir directly" for a restore), "helper container (linux/ARCH) via attach stream
