@@ -29,6 +29,11 @@ type ExtractOptions struct {
 	// match them are read and counted but not applied. Single-file archives ignore them.
 	Excludes []string
 	Progress func(n int64)
+	// Beneath, when set, confines a single-file archive's dest to a directory at the
+	// moment it is written (see Beneath): a symlink swapped in on the way is followed only
+	// while it stays beneath it, and the file is replaced relative to its resolved parent
+	// directory's descriptor. A directory archive with Beneath set is refused.
+	Beneath *Beneath
 }
 
 func (o ExtractOptions) chown() bool {
@@ -42,7 +47,8 @@ func (o ExtractOptions) chown() bool {
 // for a directory archive it removes everything under dest that is not in the archive,
 // restores the root's mode/owner; for a single-file archive dest is the file path and is
 // replaced atomically (a symlink at dest is followed: the file it leads to is replaced,
-// the link stays; a link leading nowhere is refused). Hostile entries (.., absolute, through a symlink, device nodes
+// the link stays; a link leading nowhere is refused; with opts.Beneath only while the link
+// stays beneath that directory, decided as the file is written). Hostile entries (.., absolute, through a symlink, device nodes
 // unless AllowDevices) fail with *UnsafeEntryError before anything is written where possible.
 //
 // A single-file archive is one whose first entry is a regular file with a
@@ -82,6 +88,9 @@ func Extract(ctx context.Context, r io.Reader, dest string, opts ExtractOptions)
 	}
 	if (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA) && !strings.Contains(strings.TrimSuffix(h.Name, "/"), "/") && h.Name != "." {
 		return extractFile(ctx, tr, rd, h, dest, opts)
+	}
+	if opts.Beneath != nil {
+		return Stats{}, fmt.Errorf("archive: %s is a single file but the archive holds a directory", dest)
 	}
 	return extractDir(ctx, tr, rd, h, dest, opts)
 }
@@ -180,27 +189,88 @@ func (x *extractor) copy(f io.Writer, rd *tar.Reader, rel string) error {
 	}
 }
 
+// fileDest is where a single-file archive goes: a temporary file beside the destination,
+// renamed over it once the whole archive was read.
+type fileDest interface {
+	name() string                          // the file replaced, for messages
+	create() (*os.File, error)             // the temporary file
+	setTimes(atime, mtime time.Time) error // of the temporary file, once closed
+	commit() error                         // rename the temporary file over the destination
+	close()                                // remove the temporary file unless committed
+}
+
+// pathDest is a fileDest by path (ExtractOptions.Beneath unset).
+type pathDest struct {
+	dest string
+	tmp  string
+}
+
+// fileDestByPath follows a symlink at dest: the file it leads to is replaced, never the link
+// (a symlinked config or /etc/localtime stays a symlink). A link that leads nowhere is
+// refused rather than replaced.
+func fileDestByPath(dest string) (fileDest, error) {
+	if fi, err := os.Lstat(dest); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		real, err := filepath.EvalSymlinks(dest)
+		if err != nil {
+			return nil, fmt.Errorf("archive: %s is a symlink that does not lead to a file (%v): refusing to replace the link by a file", dest, err)
+		}
+		dest = real
+	}
+	if fi, err := os.Lstat(dest); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("archive: %s is a directory but the archive holds a single file", dest)
+	}
+	return &pathDest{dest: dest}, nil
+}
+
+func (d *pathDest) name() string { return d.dest }
+
+func (d *pathDest) create() (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Dir(d.dest), "."+filepath.Base(d.dest)+".maim-*")
+	if err == nil {
+		d.tmp = f.Name()
+	}
+	return f, err
+}
+
+func (d *pathDest) setTimes(atime, mtime time.Time) error { return os.Chtimes(d.tmp, atime, mtime) }
+
+func (d *pathDest) commit() error {
+	if err := os.Rename(d.tmp, d.dest); err != nil {
+		return err
+	}
+	d.tmp = ""
+	return nil
+}
+
+func (d *pathDest) close() {
+	if d.tmp != "" {
+		os.Remove(d.tmp)
+		d.tmp = ""
+	}
+}
+
 // extractFile handles a single-file archive: the content goes to a temporary
-// file beside dest which replaces dest once the whole archive was read.
+// file beside dest which replaces dest once the whole archive was read. With
+// opts.Beneath, dest is resolved beneath that directory at this moment (see Beneath).
 func extractFile(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.Header, dest string, opts ExtractOptions) (Stats, error) {
 	var st Stats
 	if _, err := cleanName(h.Name); err != nil {
 		return st, err
 	}
-	// A symlink at dest is followed: the file it leads to is replaced, never the link
-	// (a symlinked config or /etc/localtime stays a symlink). A link that leads nowhere
-	// is refused rather than replaced.
-	if fi, err := os.Lstat(dest); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		real, err := filepath.EvalSymlinks(dest)
-		if err != nil {
-			return st, fmt.Errorf("archive: %s is a symlink that does not lead to a file (%v): refusing to replace the link by a file", dest, err)
-		}
-		dest = real
+	var (
+		d   fileDest
+		err error
+	)
+	if opts.Beneath != nil {
+		d, err = fileDestBeneath(dest, opts.Beneath)
+	} else {
+		d, err = fileDestByPath(dest)
 	}
-	if fi, err := os.Lstat(dest); err == nil && fi.IsDir() {
-		return st, fmt.Errorf("archive: %s is a directory but the archive holds a single file", dest)
+	if err != nil {
+		return st, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".maim-*")
+	defer d.close()
+	tmp, err := d.create()
 	if err != nil {
 		return st, err
 	}
@@ -208,7 +278,6 @@ func extractFile(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.
 	defer func() {
 		if !ok {
 			tmp.Close()
-			os.Remove(tmp.Name())
 		}
 	}()
 	x := &extractor{ctx: ctx, opts: opts, owner: opts.chown(), buf: make([]byte, copyBufSize)}
@@ -229,12 +298,13 @@ func extractFile(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.
 	if err := drain(tr); err != nil {
 		return x.stats, fmt.Errorf("archive: %w", err)
 	}
-	if err := x.fileAttrs(tmp, h, dest); err != nil {
+	if err := x.fileAttrs(tmp, h, d.name()); err != nil {
 		return x.stats, err
 	}
 	if err := tmp.Sync(); err != nil {
 		return x.stats, err
 	}
+	ok = true
 	if err := tmp.Close(); err != nil {
 		return x.stats, err
 	}
@@ -242,12 +312,11 @@ func extractFile(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.
 	if atime.IsZero() {
 		atime = h.ModTime
 	}
-	if err := os.Chtimes(tmp.Name(), atime, h.ModTime); err != nil {
+	if err := d.setTimes(atime, h.ModTime); err != nil {
 		return x.stats, err
 	}
-	if err := os.Rename(tmp.Name(), dest); err != nil {
+	if err := d.commit(); err != nil {
 		return x.stats, err
 	}
-	ok = true
 	return x.stats, nil
 }

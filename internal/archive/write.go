@@ -31,6 +31,10 @@ type WriteOptions struct {
 	// against this index of pass one (Stats.Delta tells). A regular-file root is archived
 	// whole.
 	Since *Index
+	// Beneath, when set, makes the root a single file confined to a directory at the moment
+	// it is opened (see Beneath): a symlink swapped in on the way is followed only while it
+	// stays beneath it, and anything but a regular file (a directory, a FIFO) is refused.
+	Beneath *Beneath
 }
 
 const copyBufSize = 1 << 20
@@ -39,8 +43,8 @@ const copyBufSize = 1 << 20
 // (carrying the root's own mode/owner/mtime) followed by "./a", "./a/b", ... in lexical order.
 // A regular-file root becomes one entry named after its base name.
 //
-// A symlink given as root is followed; symlinks below root are archived as
-// links. Files that vanish during the walk are skipped. A regular file whose
+// A symlink given as root is followed (with opts.Beneath only while it stays beneath
+// that directory); symlinks below root are archived as links. Files that vanish during the walk are skipped. A regular file whose
 // size changes while it is read is written with exactly the size recorded in
 // its header (zero-padded or truncated) and counted in Stats.Changed, so the
 // archive stays valid. Sockets are skipped.

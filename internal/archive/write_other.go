@@ -17,6 +17,14 @@ import (
 // mounts) are archived by the Linux helper container, never by the plugin
 // itself on these systems.
 func (t *tarWriter) root(root string) error {
+	name := root
+	if b := t.opts.Beneath; b != nil {
+		real, err := b.checkBeneath(root)
+		if err != nil {
+			return err
+		}
+		root = real
+	}
 	fi, err := os.Stat(root)
 	if err != nil {
 		return err
@@ -36,7 +44,7 @@ func (t *tarWriter) root(root string) error {
 		return err
 	}
 	h := &tar.Header{
-		Name:    filepath.Base(root),
+		Name:    filepath.Base(name),
 		Mode:    int64(fi.Mode().Perm()),
 		ModTime: fi.ModTime(),
 		Format:  tar.FormatPAX,

@@ -18,6 +18,14 @@ import (
 // root archives the WriteTar root: a directory with its contents or a
 // single regular file.
 func (t *tarWriter) root(root string) error {
+	if b := t.opts.Beneath; b != nil {
+		f, st, err := b.openFile(root)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return t.regularStat(f, root, filepath.Base(root), st)
+	}
 	var st unix.Stat_t
 	if err := unix.Stat(root, &st); err != nil {
 		return &os.PathError{Op: "stat", Path: root, Err: err}

@@ -33,8 +33,8 @@ const progressInterval = 200 * time.Millisecond
 
 // Main is the in-container side, run as `maim-helper ARGS...` with args being ARGS:
 //
-//	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [--index-out|--since-stdin] [DIRECT] PATH
-//	restore --compression zstd|gzip|none [--exclude PATTERN]... [--delta] [--await-go] [DIRECT] PATH
+//	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [--index-out|--since-stdin] [BENEATH] [DIRECT] PATH
+//	restore --compression zstd|gzip|none [--exclude PATTERN]... [--delta] [--await-go] [BENEATH] [DIRECT] PATH
 //	measure [--exclude PATTERN]... PATH
 //
 // Two-pass backups: --index-out makes backup pass one (it also writes the index of what it
@@ -48,6 +48,11 @@ const progressInterval = 200 * time.Millisecond
 // usage errors). measure walks PATH's metadata only and reports {"stats":{...}} with the
 // content bytes a backup would count (archive.Measure): the progress total on engines that
 // cannot tell a volume's size themselves. It returns the exit code.
+//
+// BENEATH (single files) is --beneath DIR [--alias PATH]...: PATH is a single file that must
+// stay beneath DIR (the project dir, mounted) when it is opened or replaced, symlinks on the
+// way followed only while they do; an absolute link may name DIR by its host paths, the
+// aliases (archive.Beneath). A link leading out fails the command, nothing read or written.
 //
 // DIRECT is the backup dir bind-mounted into the container, so the archive never passes
 // through the engine's attach stream: --marker FILE --token T name a file the host just
@@ -93,6 +98,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	token := fs.String("token", "", "what the marker file holds")
 	var file string
 	var indexOut, sinceStdin, delta, awaitGo bool
+	var beneath string
+	var aliases stringList
 	switch args[0] {
 	case "backup":
 		fs.IntVar(&level, "level", 0, "compression level (0: codec default)")
@@ -110,8 +117,16 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	default:
 		return fail(2, fmt.Errorf("unknown helper command %q", args[0]))
 	}
+	if args[0] != "measure" {
+		fs.StringVar(&beneath, "beneath", "", "PATH is a single file that must stay beneath this directory")
+		fs.Var(&aliases, "alias", "another absolute name of the --beneath directory that symlinks may use (repeatable)")
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return fail(2, err)
+	}
+	var bn *archive.Beneath
+	if beneath != "" {
+		bn = &archive.Beneath{Dir: beneath, Aliases: aliases}
 	}
 	if fs.NArg() != 1 {
 		return fail(2, fmt.Errorf("%s: want exactly one path, got %d", args[0], fs.NArg()))
@@ -176,7 +191,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if args[0] == "restore" && file != "" {
 		sum = NewStreamCounter()
 	}
-	var pass Pass
+	pass := Pass{Beneath: bn}
 	if indexOut {
 		pass.Record = archive.NewIndex()
 	}
@@ -196,6 +211,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	case delta:
 		st, err = RestoreDelta(ctx, target, io.TeeReader(stdin, sum), c, excludes, rep.add)
+	case bn != nil:
+		st, err = RestoreBeneath(ctx, target, bn, io.TeeReader(stdin, sum), c, rep.add)
 	default:
 		st, err = Restore(ctx, target, io.TeeReader(stdin, sum), c, excludes, rep.add)
 	}
@@ -222,6 +239,9 @@ func Backup(ctx context.Context, root string, stdout io.Writer, c archive.Compre
 // what was read; Since (pass two) makes the archive the delta since that index.
 type Pass struct {
 	Record, Since *archive.Index
+	// Beneath, when set, makes root a single file confined to that directory at the
+	// moment it is opened (archive.WriteOptions.Beneath).
+	Beneath *archive.Beneath
 }
 
 // BackupPass is Backup as pass one or two of a two-pass backup.
@@ -231,7 +251,7 @@ func BackupPass(ctx context.Context, root string, stdout io.Writer, c archive.Co
 	if err != nil {
 		return archive.Stats{}, err
 	}
-	st, err := archive.WriteTar(ctx, cw, root, archive.WriteOptions{Excludes: excludes, Progress: progress, Record: pass.Record, Since: pass.Since})
+	st, err := archive.WriteTar(ctx, cw, root, archive.WriteOptions{Excludes: excludes, Progress: progress, Record: pass.Record, Since: pass.Since, Beneath: pass.Beneath})
 	if cerr := cw.Close(); err == nil {
 		err = cerr
 	}
@@ -245,6 +265,16 @@ func BackupPass(ctx context.Context, root string, stdout io.Writer, c archive.Co
 // included, keeping the paths excludes match (also the host fast path of internal/volume).
 func Restore(ctx context.Context, dest string, stdin io.Reader, c archive.Compression, excludes []string, progress func(int64)) (archive.Stats, error) {
 	return restore(ctx, dest, stdin, c, excludes, progress, archive.Extract)
+}
+
+// RestoreBeneath makes the single file dest equal to the compressed single-file archive
+// read from stdin, dest confined to b at the moment it is written
+// (archive.ExtractOptions.Beneath).
+func RestoreBeneath(ctx context.Context, dest string, b *archive.Beneath, stdin io.Reader, c archive.Compression, progress func(int64)) (archive.Stats, error) {
+	return restore(ctx, dest, stdin, c, nil, progress, func(ctx context.Context, r io.Reader, dest string, o archive.ExtractOptions) (archive.Stats, error) {
+		o.Beneath = b
+		return archive.Extract(ctx, r, dest, o)
+	})
 }
 
 // RestoreDelta applies the delta of a two-pass backup read from stdin over dest, which holds

@@ -71,6 +71,8 @@ type RestoreItem struct {
 // RestorePlan is what a restore will write, worked out before anything stops.
 type RestorePlan struct {
 	Entry backup.Entry
+	// Dir is the project dir: single files inside it are written confined to it (TargetOf).
+	Dir   string
 	Items []RestoreItem // parents before the paths inside them
 	// Skipped are the backup's sources left alone, each "NAME: why".
 	Skipped []string
@@ -234,7 +236,7 @@ func (s *Service) RestorePlanned(ctx context.Context, plan *RestorePlan) ([]stri
 	defer s.phase("restoring")()
 	var done []string
 	for _, it := range plan.Items {
-		if err := s.restoreItem(ctx, plan.Entry, it, plan.Ready); err != nil {
+		if err := s.restoreItem(ctx, plan.Entry, plan.Dir, it, plan.Ready); err != nil {
 			return done, fmt.Errorf("restoring %s: %w", it.From.Name, err)
 		}
 		done = append(done, it.From.Name)
@@ -271,7 +273,7 @@ func (s *Service) PlanRestore(ctx context.Context, p *project.Project, entry bac
 	if err := backup.CheckRoot(s.Store.LocalRoot(), append(current, backup.ManifestSources(srcs)...)); err != nil {
 		return nil, err
 	}
-	plan := &RestorePlan{Entry: entry}
+	plan := &RestorePlan{Entry: entry, Dir: p.WorkingDir}
 	var refused []string
 	moved := false
 	for _, src := range srcs {
@@ -415,7 +417,7 @@ func sortedSources(in []backup.Source) []backup.Source {
 	return out
 }
 
-func (s *Service) restoreItem(ctx context.Context, e backup.Entry, it RestoreItem, ready func() error) error {
+func (s *Service) restoreItem(ctx context.Context, e backup.Entry, dir string, it RestoreItem, ready func() error) error {
 	src, to := it.From, it.To
 	f, err := e.Open(src)
 	if err != nil {
@@ -433,11 +435,11 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, it RestoreIte
 	task := s.task("restore "+src.Name, src.Name, src.Bytes)
 	ropts.Progress = task.Add
 	var st archive.Stats
-	t, ok := TargetOf(to)
+	t, ok := TargetOf(to, dir)
 	switch {
 	case to.Kind == project.KindProjectFile:
 		if err = ready(); err == nil {
-			st, err = hostRestore(ctx, to.HostPath, f, comp, task.Add)
+			st, err = hostRestore(ctx, to.HostPath, fileBeneath(to.HostPath, dir), f, comp, task.Add)
 		}
 	case !ok:
 		err = fmt.Errorf("%s is a %s: docker-maim never restores one", to.Name, to.Kind)

@@ -33,7 +33,7 @@ func (s *Service) Sizes(ctx context.Context, srcs []project.Source, excludes []s
 		switch src.Kind {
 		case project.KindVolume, project.KindAnonymous:
 			if sz, ok := s.Mover.(volume.Sizer); ok {
-				t, _ := TargetOf(src)
+				t, _ := TargetOf(src, "")
 				if v, err := sz.Size(ctx, t, excludes); err == nil {
 					n = v
 					break
@@ -47,7 +47,7 @@ func (s *Service) Sizes(ctx context.Context, srcs []project.Source, excludes []s
 				break
 			}
 			if hs, ok := s.Mover.(volume.HelperSizer); ok {
-				t, _ := TargetOf(src)
+				t, _ := TargetOf(src, "")
 				if v, err := hs.HelperSize(ctx, t, excludes); err == nil {
 					n = v
 				}

@@ -170,7 +170,7 @@ func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPla
 		}
 		h := &hotSource{idx: archive.NewIndex()}
 		opts := pl.opts
-		h.bs, h.skip, err = s.backupSource(ctx, w, i, src, opts, pl.sizes[src.Name], h.idx, nil)
+		h.bs, h.skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], h.idx, nil)
 		if err != nil {
 			return fmt.Errorf("backing up %s (pass one, hot): %w", src.Name, err)
 		}
@@ -298,11 +298,11 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		var skip string
 		if h := pl.hot[src.Name]; h != nil && h.skip == "" && !h.idx.Start.IsZero() {
 			// Pass two: only what changed since pass one began.
-			bs, skip, err = s.backupSource(ctx, w, i, src, opts, sizes[src.Name], nil, h)
+			bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, sizes[src.Name], nil, h)
 		} else {
 			// One pass (or pass one found nothing to archive, or its data path records no
 			// index: the archive API): the whole source now, under the base's name.
-			bs, skip, err = s.backupSource(ctx, w, i, src, opts, sizes[src.Name], nil, nil)
+			bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, sizes[src.Name], nil, nil)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("backing up %s: %w", src.Name, err)
@@ -426,9 +426,9 @@ next:
 //
 // record (pass one) is filled with the index of what was read; hot (pass two) is pass one's
 // result: the archive written is the delta since, recorded as bs.Delta beside the base.
-func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, opts BackupOptions, size int64, record *archive.Index, hot *hotSource) (bs backup.Source, skip string, err error) {
+func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, dir string, opts BackupOptions, size int64, record *archive.Index, hot *hotSource) (bs backup.Source, skip string, err error) {
 	bs.Source = src
-	target, _ := TargetOf(src) // a project file is archived on this host below
+	target, _ := TargetOf(src, dir) // a project file is archived on this host below
 	switch src.Kind {
 	case project.KindVolume, project.KindAnonymous:
 		vi, err := s.Engine.VolumeInspect(ctx, src.VolumeName, client.VolumeInspectOptions{})
@@ -466,7 +466,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	}
 	var st archive.Stats
 	if src.Kind == project.KindProjectFile {
-		st, err = hostBackup(ctx, src.HostPath, a, opts.Compression, opts.Level, task.Add)
+		st, err = hostBackup(ctx, src.HostPath, fileBeneath(src.HostPath, dir), a, opts.Compression, opts.Level, task.Add)
 	} else {
 		st, err = s.Mover.Backup(ctx, target, a, volume.BackupOptions{
 			Compression: opts.Compression, Level: opts.Level, Excludes: opts.Excludes, Progress: task.Add,
@@ -619,25 +619,26 @@ func isNotFound(err error) bool {
 	return strings.Contains(strings.ToLower(err.Error()), "no such")
 }
 
-// hostBackup archives a file the plugin itself can read (the project's compose and env files).
-func hostBackup(ctx context.Context, path string, w io.Writer, c archive.Compression, level int, progress func(int64)) (archive.Stats, error) {
+// hostBackup archives a file the plugin itself can read (the project's compose and env
+// files), opened beneath b at this moment.
+func hostBackup(ctx context.Context, path string, b *archive.Beneath, w io.Writer, c archive.Compression, level int, progress func(int64)) (archive.Stats, error) {
 	cw, err := archive.Compress(w, c, level)
 	if err != nil {
 		return archive.Stats{}, err
 	}
-	st, err := archive.WriteTar(ctx, cw, path, archive.WriteOptions{Progress: progress})
+	st, err := archive.WriteTar(ctx, cw, path, archive.WriteOptions{Progress: progress, Beneath: b})
 	if cerr := cw.Close(); err == nil {
 		err = cerr
 	}
 	return st, err
 }
 
-// hostRestore makes a host file equal to its archive.
-func hostRestore(ctx context.Context, path string, r io.Reader, c archive.Compression, progress func(int64)) (archive.Stats, error) {
+// hostRestore makes a host file equal to its archive, written beneath b at this moment.
+func hostRestore(ctx context.Context, path string, b *archive.Beneath, r io.Reader, c archive.Compression, progress func(int64)) (archive.Stats, error) {
 	dr, err := archive.Decompress(r, c)
 	if err != nil {
 		return archive.Stats{}, err
 	}
 	defer dr.Close()
-	return archive.Extract(ctx, dr, path, archive.ExtractOptions{SameOwner: os.Geteuid() == 0, Progress: progress})
+	return archive.Extract(ctx, dr, path, archive.ExtractOptions{SameOwner: os.Geteuid() == 0, Progress: progress, Beneath: b})
 }

@@ -174,7 +174,7 @@ func TestHostBackupRestoreRoundTrip(t *testing.T) {
 			}
 			var buf bytes.Buffer
 			var progressed int64
-			st, err := hostBackup(context.Background(), f, &buf, c, 0, func(n int64) { progressed += n })
+			st, err := hostBackup(context.Background(), f, fileBeneath(f, dir), &buf, c, 0, func(n int64) { progressed += n })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,7 +184,7 @@ func TestHostBackupRestoreRoundTrip(t *testing.T) {
 			if err := os.WriteFile(f, []byte("services: {}\n# edited by an upgrade\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			rst, err := hostRestore(context.Background(), f, &buf, c, nil)
+			rst, err := hostRestore(context.Background(), f, fileBeneath(f, dir), &buf, c, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,5 +199,46 @@ func TestHostBackupRestoreRoundTrip(t *testing.T) {
 				t.Errorf("restored mode %o, want 640", fi.Mode().Perm())
 			}
 		})
+	}
+}
+
+// A project file (the env file) swapped for a symlink leading out of the project after the
+// plan is neither read into the backup nor written through by a restore; a link inside the
+// project is followed.
+func TestHostFileLinkOutOfProject(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "proj")
+	outside := filepath.Join(base, "authorized_keys")
+	env := filepath.Join(dir, ".env")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(env, []byte("A=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(outside, []byte("SECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var good bytes.Buffer
+	if _, err := hostBackup(context.Background(), env, fileBeneath(env, dir), &good, archive.None, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(env); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, env); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	_, err := hostBackup(context.Background(), env, fileBeneath(env, dir), &buf, archive.None, 0, nil)
+	var esc *archive.EscapeError
+	if !errors.As(err, &esc) || bytes.Contains(buf.Bytes(), []byte("SECRET")) {
+		t.Fatalf("backup through a link out of the project: %v (archive holds the outside file: %v)", err, bytes.Contains(buf.Bytes(), []byte("SECRET")))
+	}
+	if _, err := hostRestore(context.Background(), env, fileBeneath(env, dir), bytes.NewReader(good.Bytes()), archive.None, nil); !errors.As(err, &esc) {
+		t.Fatalf("restore through a link out of the project: %v", err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "SECRET\n" {
+		t.Fatalf("the outside file was written: %q", b)
 	}
 }

@@ -2,8 +2,9 @@ package upgrade
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path"
 	"path/filepath"
 	"sort"
@@ -130,40 +131,49 @@ func bindOf(s types.ServiceConfig, target string) string {
 }
 
 // maibotVersions reads the database schema and the configs' [inner].version of p's core
-// service from the host (nil when p is no MaiBot project).
-func maibotVersions(p *project.Project) (core string, dbSchema int32, configs map[string]string) {
+// service from the host (nil when p is no MaiBot project). The bot's container can write
+// those dirs and this runs while it is stopped: each file is opened without following a
+// symlink and without blocking on a FIFO, only a regular file is read (the database's
+// header, at most maibot.MaxConfigSize of a config), and anything else is an unknown
+// version with a warning.
+func maibotVersions(p *project.Project) (core string, dbSchema int32, configs map[string]string, warnings []string) {
 	d := maibot.Detect(maibotServices(p))
 	if !d.MaiBot {
-		return "", -1, nil
+		return "", -1, nil, nil
 	}
 	s := p.Services[d.Core]
+	unknown := func(what string, err error) {
+		if !errors.Is(err, fs.ErrNotExist) {
+			warnings = append(warnings, fmt.Sprintf("MaiBot: %s: version unknown (%v)", what, err))
+		}
+	}
 	dbSchema = -1
 	if dir := bindOf(s, maibot.DataDir); dir != "" {
-		if f, err := os.Open(filepath.Join(dir, maibot.DatabaseFile)); err == nil {
-			if v, err := maibot.SchemaVersion(f); err == nil {
-				dbSchema = v
-			}
-			f.Close()
+		if v, err := maibot.SchemaVersionFile(filepath.Join(dir, maibot.DatabaseFile)); err == nil {
+			dbSchema = v
+		} else {
+			unknown(maibot.DatabaseFile, err)
 		}
 	}
 	configs = map[string]string{}
 	if dir := bindOf(s, maibot.ConfigDir); dir != "" {
 		for _, name := range maibot.ConfigFiles {
-			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
-				if v, err := maibot.InnerVersion(b); err == nil && v != "" {
-					configs[name] = v
-				}
+			if v, err := maibot.ConfigVersionFile(filepath.Join(dir, name)); err == nil && v != "" {
+				configs[name] = v
+			} else if err != nil {
+				unknown(name, err)
 			}
 		}
 	}
-	return d.Core, dbSchema, configs
+	return d.Core, dbSchema, configs, warnings
 }
 
-// appVersions is what a backup of p records in its manifest's AppVersions (nil: none).
-func appVersions(p *project.Project) map[string]string {
-	core, db, configs := maibotVersions(p)
+// appVersions is what a backup of p records in its manifest's AppVersions (nil: none), and
+// the warnings of versions that could not be read.
+func appVersions(p *project.Project) (map[string]string, []string) {
+	core, db, configs, warnings := maibotVersions(p)
 	if core == "" {
-		return nil
+		return nil, warnings
 	}
 	out := map[string]string{}
 	if db >= 0 {
@@ -173,9 +183,9 @@ func appVersions(p *project.Project) map[string]string {
 		out[appConfigPrefix+n] = v
 	}
 	if len(out) == 0 {
-		return nil
+		return nil, warnings
 	}
-	return out
+	return out, warnings
 }
 
 // checkAdoption checks a MaiBot adoption: refuses an unconfirmed 0.x -> 1.x move, warns
@@ -190,7 +200,9 @@ func (m *Manager) checkAdoption(_ context.Context, p *project.Project, plan *Pla
 	mb := &MaiBotMove{Core: nd.Core, FromEra: od.Era, ToEra: nd.Era}
 	mb.DBSchema = -1
 	if od.MaiBot {
-		_, mb.DBSchema, mb.ConfigVersions = maibotVersions(p)
+		var warnings []string
+		_, mb.DBSchema, mb.ConfigVersions, warnings = maibotVersions(p)
+		plan.Warnings = append(plan.Warnings, warnings...)
 	}
 	ad.MaiBot = mb
 	if svc, line := maibotReadyPreset(ad.newp); svc == nd.Core {

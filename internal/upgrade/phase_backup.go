@@ -30,7 +30,10 @@ var backupPhase = phase[*txn]{
 		m, plan, jr := t.m, t.plan, t.jr
 		var man *backup.Manifest
 		var err error
-		versions := appVersions(t.p) // read now: the services are stopped
+		versions, warnings := appVersions(t.p) // read now: the services are stopped
+		for _, w := range warnings {
+			m.logf("warning: %s", w)
+		}
 		if t.hot != nil {
 			// Pass two: only what changed since backup-hot began, into the backup it began.
 			t.hot.SetAppVersions(versions)

@@ -411,7 +411,7 @@ func (m *Manager) resetData(ctx context.Context, man *backup.Manifest, names []s
 		}
 		tw.Close()
 		cw.Close()
-		t, ok := snapshot.TargetOf(src.Source)
+		t, ok := snapshot.TargetOf(src.Source, "")
 		if src.IsFile() {
 			return fmt.Errorf("%s is a single file: --reset-data empties directories and volumes", name)
 		} else if !ok {

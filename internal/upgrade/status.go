@@ -105,7 +105,7 @@ func (m *Manager) Status(ctx context.Context, p *project.Project) (*Status, erro
 	if all, err := m.Store.List(p.Name); err == nil {
 		st.Backups = len(all)
 	}
-	st.AppVersions = appVersions(p)
+	st.AppVersions, _ = appVersions(p) // a version that cannot be read is absent
 	if u := st.LastUpgrade; u != nil && u.BackupID != "" {
 		if e, err := m.Store.Get(p.Name, u.BackupID); err == nil && e.Manifest != nil {
 			st.LastUpgradeAppVersions = e.Manifest.AppVersions

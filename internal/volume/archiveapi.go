@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"sort"
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -55,9 +57,12 @@ func (m *EngineMover) archiveBackup(ctx context.Context, t Target, w io.Writer, 
 			retErr = err
 		}
 	}()
-	src := p
-	if !t.IsFile {
-		src = p + "/."
+	src, file := p+"/.", ""
+	if t.IsFile {
+		file = path.Base(t.HostPath)
+		if src, err = m.resolveFileIn(ctx, id, t, p, false); err != nil {
+			return st, fmt.Errorf("backup of %s: %w", t, err)
+		}
 	}
 	res, err := m.cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: src})
 	if err != nil {
@@ -71,7 +76,7 @@ func (m *EngineMover) archiveBackup(ctx context.Context, t Target, w io.Writer, 
 	if err != nil {
 		return st, err
 	}
-	st, err = reencode(ctx, tar.NewReader(res.Content), tar.NewWriter(cw), t.IsFile, opts.Excludes, opts.Progress)
+	st, err = reencode(ctx, tar.NewReader(res.Content), tar.NewWriter(cw), file, opts.Excludes, opts.Progress)
 	if cerr := cw.Close(); err == nil {
 		err = cerr
 	}
@@ -85,10 +90,11 @@ func (m *EngineMover) archiveBackup(ctx context.Context, t Target, w io.Writer, 
 }
 
 // reencode rewrites the engine's tar of a directory ("./" or "data/" rooted) or a single file
-// into the archive layout: "./" then "./a", ... for a directory, the file's base name for a
-// file. Uname/Gname and access/change times are dropped; numeric owners, modes, mtimes,
+// into the archive layout: "./" then "./a", ... for a directory, file (the source's base
+// name) for a single file (file != ""). Uname/Gname and access/change times are dropped; numeric owners, modes, mtimes,
 // symlinks, hardlinks and xattrs are kept as the engine reported them.
-func reencode(ctx context.Context, tr *tar.Reader, tw *tar.Writer, isFile bool, excludes []string, progress func(int64)) (archive.Stats, error) {
+func reencode(ctx context.Context, tr *tar.Reader, tw *tar.Writer, file string, excludes []string, progress func(int64)) (archive.Stats, error) {
+	isFile := file != ""
 	var st archive.Stats
 	root := ""
 	var skipped []string // excluded directories: their subtrees are skipped too
@@ -148,7 +154,7 @@ func reencode(ctx context.Context, tr *tar.Reader, tw *tar.Writer, isFile bool, 
 		}
 		switch {
 		case isFile:
-			nh.Name = path.Base(root)
+			nh.Name = file
 		case rel == "":
 			nh.Name = "./"
 		case h.Typeflag == tar.TypeDir:
@@ -253,14 +259,14 @@ func (m *EngineMover) archiveRestore(ctx context.Context, t Target, r io.Reader,
 // copyIn streams the decompressed, validated archive into the container's /data. A directory
 // archive is sent to "/" with its entries renamed "./x" -> "data/x": only an entry for the
 // directory itself makes the engine apply the root's mode, owner and mtime to the mount point.
-// A single-file archive (file != "") is sent to /data with its entry named file.
+// A single-file archive (file != "") is sent to dir with its entry named file.
 //
 // seen, when set, is called with every entry sent (relative path, "" for the root; whether
 // it is a directory).
-func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts RestoreOptions, file string, seen func(rel string, dir bool)) (archive.Stats, error) {
+func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts RestoreOptions, dir, file string, seen func(rel string, dir bool)) (archive.Stats, error) {
 	dest, prefix := "/", strings.TrimPrefix(dataDir, "/")
 	if file != "" {
-		dest, prefix = dataDir, ""
+		dest, prefix = dir, ""
 	}
 	dr, err := archive.Decompress(r, opts.Compression)
 	if err != nil {
@@ -407,7 +413,63 @@ func (m *EngineMover) archiveRestoreFile(ctx context.Context, t Target, r io.Rea
 			retErr = err
 		}
 	}()
-	return m.copyIn(ctx, id, r, opts, path.Base(p), nil)
+	dest, err := m.resolveFileIn(ctx, id, t, p, true)
+	if err != nil {
+		return st, err
+	}
+	return m.copyIn(ctx, id, r, opts, path.Dir(dest), path.Base(dest), nil)
+}
+
+// resolveFileIn resolves the single-file target t, reached as p in the idle container id
+// (its root mounted at /data, see helperMounts), to the path the engine reads or writes,
+// with the rule of archive.Beneath as far as the engine lets it be applied: each component
+// is looked at (the engine's stat, which resolves a symlink within the container, never on
+// the host) and a symlink is followed only when it leads beneath /data; the file must be a
+// regular file (for a write, missing too, unless a link leads there). A link swapped in
+// after this look is still resolved by the engine within the container: it can lead into
+// the container's own empty file system, never to the engine host's files.
+func (m *EngineMover) resolveFileIn(ctx context.Context, id string, t Target, p string, write bool) (string, error) {
+	rel, ok := strings.CutPrefix(p, dataDir+"/")
+	if !ok {
+		return "", fmt.Errorf("%s: %s is not beneath %s", t, p, dataDir)
+	}
+	root, _ := t.fileRoot()
+	cur := dataDir
+	comps := strings.Split(rel, "/")
+	for i, c := range comps {
+		last := i == len(comps)-1
+		next := path.Join(cur, c)
+		for hops := 0; ; hops++ {
+			res, err := m.cli.ContainerStatPath(ctx, id, client.ContainerStatPathOptions{Path: next})
+			if err != nil {
+				if last && write && hops == 0 && cerrdefs.IsNotFound(err) {
+					return next, nil // a missing file is created
+				}
+				if hops > 0 && cerrdefs.IsNotFound(err) {
+					return "", fmt.Errorf("%s: %s is a symlink that does not lead to a file: refusing to read or write through it", t, path.Join(root, strings.TrimPrefix(next, dataDir+"/")))
+				}
+				return "", fmt.Errorf("%s: looking at %s through the engine: %w", t, next, err)
+			}
+			mode := res.Stat.Mode
+			if mode&os.ModeSymlink != 0 {
+				lt := path.Clean(res.Stat.LinkTarget)
+				if hops > 40 || (lt != dataDir && !strings.HasPrefix(lt, dataDir+"/")) {
+					return "", &archive.EscapeError{Path: t.HostPath, Link: path.Join(root, strings.TrimPrefix(next, dataDir+"/")), Target: res.Stat.LinkTarget, Dir: root}
+				}
+				next = lt
+				continue
+			}
+			if !last && !mode.IsDir() {
+				return "", fmt.Errorf("%s: %s is not a directory", t, next)
+			}
+			if last && !mode.IsRegular() {
+				return "", fmt.Errorf("%s: %s is not a regular file", t, next)
+			}
+			break
+		}
+		cur = next
+	}
+	return cur, nil
 }
 
 // archiveRestoreInPlace restores a volume or a bind-mounted directory in place: the volume
@@ -445,7 +507,7 @@ func (m *EngineMover) archiveRestoreInPlace(ctx context.Context, t Target, r io.
 
 	inArchive := map[string]bool{"": true}
 	st, err := m.withIdle(ctx, stagingMount, nil, func(id string) (archive.Stats, error) {
-		return m.copyIn(ctx, id, r, opts, "", func(rel string, dir bool) { inArchive[rel] = dir })
+		return m.copyIn(ctx, id, r, opts, "", "", func(rel string, dir bool) { inArchive[rel] = dir })
 	})
 	if err != nil {
 		return st, err

@@ -36,6 +36,7 @@ const cleanupTimeout = 30 * time.Second
 func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, opts BackupOptions) (archive.Stats, error) {
 	mounts, binds, p := helperMounts(t, true)
 	args := []string{"backup", "--compression", string(opts.Compression), "--level", strconv.Itoa(opts.Level)}
+	args = append(args, fileArgs(t)...)
 	for _, ex := range opts.Excludes {
 		args = append(args, "--exclude", ex)
 	}
@@ -115,6 +116,7 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, opts RestoreOptions) (archive.Stats, error) {
 	mounts, binds, p := helperMounts(t, false)
 	args := []string{"restore", "--compression", string(opts.Compression)}
+	args = append(args, fileArgs(t)...)
 	if opts.Delta {
 		args = append(args, "--delta")
 	}
@@ -179,23 +181,24 @@ func (m *EngineMover) runWithHelperImage(ctx context.Context, h helperRun) (arch
 // helperMounts says how t is mounted into a helper and the path the helper works on.
 //
 // Backups mount read-only with the Mounts API, which fails on a missing bind source instead
-// of creating it. A single file is mounted by itself at /data/<base>, so nothing else of its
-// directory is exposed. Restores of a bind use the Binds syntax, which creates a missing host
-// directory (Extract then sets its mode and owner); a single file is restored through its
-// parent directory, because the atomic replace renames a temporary file over it.
+// of creating it. Restores of a bind use the Binds syntax, which creates a missing host
+// directory (Extract then sets its mode and owner). A single file is reached through its
+// Root (the project dir; its parent dir without one), mounted at /data, never by itself:
+// the engine would follow a symlink swapped in for the file or a dir above it when it mounts
+// it. The helper resolves the file beneath /data as it opens it ([fileArgs]).
 func helperMounts(t Target, readOnly bool) ([]mount.Mount, []string, string) {
 	switch {
 	case t.Kind == KindVolume:
 		return []mount.Mount{{Type: mount.TypeVolume, Source: t.VolumeName, Target: dataDir, ReadOnly: readOnly,
 			VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, nil, dataDir
-	case t.IsFile && readOnly:
-		base := path.Base(t.HostPath)
-		target := path.Join(dataDir, base)
-		return []mount.Mount{{Type: mount.TypeBind, Source: t.HostPath, Target: target, ReadOnly: true}}, nil, target
 	case t.IsFile:
-		dir, base := path.Split(path.Clean(t.HostPath))
-		m, b := writableBind(path.Clean(dir))
-		return m, b, path.Join(dataDir, base)
+		root, rel := t.fileRoot()
+		p := path.Join(dataDir, rel)
+		if readOnly {
+			return []mount.Mount{{Type: mount.TypeBind, Source: root, Target: dataDir, ReadOnly: true}}, nil, p
+		}
+		m, b := writableBind(root)
+		return m, b, p
 	default:
 		if readOnly {
 			return []mount.Mount{{Type: mount.TypeBind, Source: t.HostPath, Target: dataDir, ReadOnly: true}}, nil, dataDir
@@ -203,6 +206,41 @@ func helperMounts(t Target, readOnly bool) ([]mount.Mount, []string, string) {
 		m, b := writableBind(t.HostPath)
 		return m, b, dataDir
 	}
+}
+
+// fileRoot is the directory a single-file target is confined to (Root, else HostPath's
+// parent) and HostPath relative to it, both slash paths (engine host paths).
+func (t Target) fileRoot() (root, rel string) {
+	p := path.Clean(t.HostPath)
+	root = path.Dir(p)
+	if t.Root != "" {
+		root = path.Clean(t.Root)
+	}
+	if r, ok := strings.CutPrefix(p, strings.TrimSuffix(root, "/")+"/"); ok && root != p {
+		return root, r
+	}
+	return path.Dir(p), path.Base(p) // not beneath Root: confined to its own dir
+}
+
+// fileArgs are the helper's flags that confine a single-file target to its root mounted at
+// /data: absolute symlinks name it by its host path.
+func fileArgs(t Target) []string {
+	if !t.IsFile {
+		return nil
+	}
+	root, _ := t.fileRoot()
+	return []string{"--beneath", dataDir, "--alias", root}
+}
+
+// hostBeneath is t's confinement on this host (the host fast path): its root, also by its
+// path with links resolved.
+func (t Target) hostBeneath() *archive.Beneath {
+	root, _ := t.fileRoot()
+	b := &archive.Beneath{Dir: root}
+	if real, err := filepath.EvalSymlinks(root); err == nil && real != root {
+		b.Aliases = []string{real}
+	}
+	return b
 }
 
 // writableBind mounts a host directory at /data, creating it on the host when missing (Binds

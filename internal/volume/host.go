@@ -99,9 +99,9 @@ func (m *EngineMover) hostDataPath(ctx context.Context, t Target, write bool) (s
 		return p, checkAccess(p, fi.IsDir(), false)
 	}
 	if t.IsFile {
-		// The helper mounts the parent directory and replaces the file inside it. A symlink
-		// to a file is followed here (Extract replaces the file it leads to, never the
-		// link), where an absolute link still resolves, unlike in the helper.
+		// The file is replaced inside its parent directory. A symlink to a file is followed
+		// while it stays beneath t's root (Extract replaces the file it leads to, never the
+		// link), decided again as the file is written.
 		if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
 			return "", fmt.Errorf("%s is not a regular file", p)
 		}
@@ -131,13 +131,18 @@ func checkHostDir(p string, write bool) error {
 	return checkAccess(p, true, write)
 }
 
-// hostBackup writes the compressed archive of the host path p to w, as the helper would.
+// hostBackup writes the compressed archive of the host path p to w, as the helper would. A
+// single file is opened beneath t's root at this moment (Target.Root).
 func hostBackup(ctx context.Context, t Target, p string, w io.Writer, opts BackupOptions) (archive.Stats, error) {
 	progress := opts.Progress
 	if progress == nil {
 		progress = func(int64) {}
 	}
-	st, err := helper.BackupPass(ctx, p, w, opts.Compression, opts.Level, opts.Excludes, progress, helper.Pass{Record: opts.Record, Since: opts.Since})
+	pass := helper.Pass{Record: opts.Record, Since: opts.Since}
+	if t.IsFile {
+		pass.Beneath = t.hostBeneath()
+	}
+	st, err := helper.BackupPass(ctx, p, w, opts.Compression, opts.Level, opts.Excludes, progress, pass)
 	if err != nil {
 		return st, fmt.Errorf("backup of %s: %w", t, err)
 	}
@@ -145,7 +150,8 @@ func hostBackup(ctx context.Context, t Target, p string, w io.Writer, opts Backu
 }
 
 // hostRestore makes the host path p exactly equal to the compressed archive read from r,
-// with the helper's semantics (owners restored, single files replaced atomically).
+// with the helper's semantics (owners restored, single files replaced atomically, beneath t's
+// root as decided at this moment).
 func hostRestore(ctx context.Context, t Target, p string, r io.Reader, opts RestoreOptions) (archive.Stats, error) {
 	progress := opts.Progress
 	if progress == nil {
@@ -154,6 +160,11 @@ func hostRestore(ctx context.Context, t Target, p string, r io.Reader, opts Rest
 	restore := helper.Restore
 	if opts.Delta {
 		restore = helper.RestoreDelta
+	} else if t.IsFile {
+		b := t.hostBeneath()
+		restore = func(ctx context.Context, dest string, r io.Reader, c archive.Compression, _ []string, progress func(int64)) (archive.Stats, error) {
+			return helper.RestoreBeneath(ctx, dest, b, r, c, progress)
+		}
 	}
 	st, err := restore(ctx, p, r, opts.Compression, opts.Excludes, progress)
 	if err != nil {

@@ -50,6 +50,13 @@
 //     or a directory to clear that holds paths the restore's Excludes keep. Paths the
 //     Excludes keep are otherwise left as they are. A single-file bind is replaced.
 //
+// A single-file bind (IsFile) is reached on every path through its Target.Root (the project
+// dir), never by itself: the file is resolved beneath it at the moment it is read or
+// replaced, a symlink on the way followed only while it stays beneath Root (archive.Beneath;
+// through the archive API, the engine's stat and its resolution within the container), so
+// a link a service swapped in after the plan never leads a backup or a restore out of the
+// project.
+//
 // Which path a call took is reported ([EngineMover.DataPath], Options.OnPath): "host",
 // "helper container (linux/ARCH), writing to the backup dir directly" (", reading from the
 // backup dir directly" for a restore), "helper container (linux/ARCH) via attach stream
@@ -100,6 +107,12 @@ type Target struct {
 	VolumeName string // engine volume name (Kind == "volume")
 	HostPath   string // absolute path on the engine host (Kind == "bind")
 	IsFile     bool   // bind-mounted single file
+	// Root (single-file binds) is the directory HostPath must stay beneath when its data is
+	// read or written, decided at that moment on every path (archive.Beneath): the project
+	// dir. A symlink on the way is followed only while it stays beneath Root; one leading
+	// out fails the backup of that source, and the restore refuses without writing. ""
+	// means HostPath's parent directory.
+	Root string
 }
 
 func (t Target) String() string {

@@ -564,11 +564,12 @@ func TestExcludedRelMatchesArchive(t *testing.T) {
 
 // TestSingleFileBindThroughSymlink: restoring a single-file bind whose path is a symlink
 // writes the file the link leads to and keeps the link. A relative link resolves on every
-// path; an absolute one on the host path, and is refused (not replaced) in the helper,
-// where it leads nowhere.
+// path; an absolute one (naming the target's root by its host path) on the host path and in
+// the helper, and is refused (not replaced) through the archive API, where the engine
+// resolves it within the container, where it leads nowhere.
 func TestSingleFileBindThroughSymlink(t *testing.T) {
 	noLeftovers(t)
-	for _, p := range hostPaths(t, PathHelper) {
+	for _, p := range hostPaths(t, PathHelper, PathArchive) {
 		for _, abs := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/abs=%v", p, abs), func(t *testing.T) {
 				m := newMover(t, p)
@@ -582,6 +583,19 @@ func TestSingleFileBindThroughSymlink(t *testing.T) {
 				link := filepath.Join(dir, "config.toml")
 				must(t, os.Symlink(target, link))
 				tg := Target{Kind: KindBind, HostPath: link, IsFile: true}
+				if abs && p == PathArchive {
+					var buf bytes.Buffer
+					if _, err := m.Backup(ctxT(t), tg, &buf, BackupOptions{}); err == nil {
+						t.Errorf("archive API through an absolute link: the backup succeeded")
+					}
+					data := singleFileArchiveOf(t, "config.toml", "other\n")
+					_, err := m.Restore(ctxT(t), tg, bytes.NewReader(data), RestoreOptions{})
+					b, _ := os.ReadFile(real)
+					if got, lerr := os.Readlink(link); err == nil || string(b) != "key = 1\n" || lerr != nil || got != target {
+						t.Errorf("archive API through an absolute link: err %v, file %q, link %q; want a refusal, both untouched", err, b, got)
+					}
+					return
+				}
 				data, _ := backupBytes(t, m, tg, BackupOptions{})
 				writeFile(t, real, []byte("changed and longer\n"), 0o644, 0, 0)
 				_, err := m.Restore(ctxT(t), tg, bytes.NewReader(data), RestoreOptions{})
@@ -589,12 +603,6 @@ func TestSingleFileBindThroughSymlink(t *testing.T) {
 					t.Fatalf("the symlink was replaced: readlink = %q, %v (restore: %v)", got, lerr, err)
 				}
 				b, _ := os.ReadFile(real)
-				if abs && p == PathHelper {
-					if err == nil || string(b) != "changed and longer\n" {
-						t.Errorf("helper through an absolute link: err %v, file %q; want a refusal, the file untouched", err, b)
-					}
-					return
-				}
 				if err != nil || string(b) != "key = 1\n" {
 					t.Errorf("restore: %v; the file behind the link holds %q", err, b)
 				}

@@ -1,0 +1,274 @@
+//go:build linux || darwin
+
+package archive
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxLinks bounds the symlinks one resolution follows (the kernel's own limit).
+const maxLinks = 40
+
+// resolved is a single-file path resolved beneath a directory: its parent directory, open,
+// and its name there, which was no symlink when looked at (exists false: nothing there).
+type resolved struct {
+	dir       int
+	dirPath   string // for messages: Dir joined with the components walked
+	name      string
+	exists    bool
+	st        unix.Stat_t
+	finalLink bool // the name is where a symlink at the path's end led
+}
+
+func (r *resolved) close() { unix.Close(r.dir) }
+
+func (r *resolved) path() string { return filepath.Join(r.dirPath, r.name) }
+
+// resolve walks path beneath b.Dir one component at a time (see Beneath).
+func (b *Beneath) resolve(path string) (*resolved, error) {
+	comps, ok := b.rel(path)
+	if !ok {
+		return nil, &EscapeError{Path: path, Dir: b.Dir}
+	}
+	root, err := unix.Open(b.Dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|oPath, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: b.Dir, Err: err}
+	}
+	stack := []int{root} // open directories from Dir down to the current one
+	walked := []string{} // names of stack[1:]
+	closeAll := func() {
+		for _, fd := range stack {
+			unix.Close(fd)
+		}
+	}
+	shown := func(name string) string {
+		return filepath.Join(append(append([]string{b.Dir}, walked...), name)...)
+	}
+	links := 0
+	finalLink := false
+	lastLink, lastTarget := "", "" // the last symlink followed, for messages
+	for len(comps) > 0 {
+		c := comps[0]
+		comps = comps[1:]
+		last := len(comps) == 0
+		cur := stack[len(stack)-1]
+		if c == "." {
+			continue
+		}
+		if c == ".." {
+			if len(stack) == 1 {
+				closeAll()
+				return nil, &EscapeError{Path: path, Link: lastLink, Target: lastTarget, Dir: b.Dir}
+			}
+			unix.Close(cur)
+			stack, walked = stack[:len(stack)-1], walked[:len(walked)-1]
+			continue
+		}
+		var st unix.Stat_t
+		err := unix.Fstatat(cur, c, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if errors.Is(err, unix.ENOENT) && last {
+			stack = stack[:len(stack)-1]
+			closeAll()
+			return &resolved{dir: cur, dirPath: shown(""), name: c, finalLink: finalLink}, nil
+		}
+		if err != nil {
+			closeAll()
+			return nil, &os.PathError{Op: "stat", Path: shown(c), Err: err}
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			if links++; links > maxLinks {
+				closeAll()
+				return nil, &os.PathError{Op: "resolve", Path: path, Err: unix.ELOOP}
+			}
+			target, err := readlinkat(cur, c)
+			if err != nil {
+				closeAll()
+				return nil, &os.PathError{Op: "readlink", Path: shown(c), Err: err}
+			}
+			next := splitPath(target)
+			if filepath.IsAbs(target) {
+				r, ok := b.rel(target)
+				if !ok {
+					closeAll()
+					return nil, &EscapeError{Path: path, Link: shown(c), Target: target, Dir: b.Dir}
+				}
+				for _, fd := range stack[1:] {
+					unix.Close(fd)
+				}
+				stack, walked = stack[:1], walked[:0]
+				next = r
+			}
+			// ".." in a relative link climbs the directories walked so far; above Dir it is
+			// refused when reached.
+			lastLink, lastTarget = shown(c), target
+			if last {
+				finalLink = true
+			}
+			comps = append(next, comps...)
+			if len(comps) == 0 {
+				closeAll()
+				return nil, fmt.Errorf("archive: %s leads to %s itself, not to a file", path, b.Dir)
+			}
+			continue
+		}
+		if last {
+			stack = stack[:len(stack)-1]
+			closeAll()
+			return &resolved{dir: cur, dirPath: shown(""), name: c, exists: true, st: st, finalLink: finalLink}, nil
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			closeAll()
+			return nil, &os.PathError{Op: "resolve", Path: shown(c), Err: unix.ENOTDIR}
+		}
+		fd, err := unix.Openat(cur, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|oPath, 0)
+		if err != nil {
+			closeAll()
+			return nil, &os.PathError{Op: "open", Path: shown(c), Err: err}
+		}
+		stack, walked = append(stack, fd), append(walked, c)
+	}
+	closeAll()
+	return nil, fmt.Errorf("archive: %s resolves to a directory, not to a file", path)
+}
+
+// readlinkat reads the symlink name in the directory open as dir.
+func readlinkat(dir int, name string) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(dir, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+}
+
+// errNotRegular marks a single-file path that leads to something other than a regular file.
+var errNotRegular = errors.New("not a regular file")
+
+// openFile opens path for reading beneath b (see Beneath): O_NOFOLLOW relative to its
+// resolved parent, O_NONBLOCK so that a FIFO swapped in never blocks the open, and the open
+// file checked to be a regular file. A path that changes into a symlink between the walk and
+// the open is walked again (a few times, then refused).
+func (b *Beneath) openFile(path string) (*os.File, *unix.Stat_t, error) {
+	for try := 0; ; try++ {
+		r, err := b.resolve(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !r.exists {
+			r.close()
+			return nil, nil, &os.PathError{Op: "open", Path: path, Err: unix.ENOENT}
+		}
+		if r.st.Mode&unix.S_IFMT != unix.S_IFREG {
+			r.close()
+			return nil, nil, &os.PathError{Op: "open", Path: r.path(), Err: errNotRegular}
+		}
+		fd, err := unix.Openat(r.dir, r.name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		p := r.path()
+		r.close()
+		if errors.Is(err, unix.ELOOP) && try < 3 {
+			continue // it became a symlink after the walk looked: walk again
+		}
+		if err != nil {
+			return nil, nil, &os.PathError{Op: "open", Path: p, Err: err}
+		}
+		f := os.NewFile(uintptr(fd), p)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			f.Close()
+			return nil, nil, &os.PathError{Op: "fstat", Path: p, Err: err}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			f.Close()
+			return nil, nil, &os.PathError{Op: "open", Path: p, Err: errNotRegular}
+		}
+		return f, &st, nil
+	}
+}
+
+// beneathDest is the destination of a single-file archive written beneath a directory: a
+// temporary file created (O_EXCL|O_NOFOLLOW) in the resolved parent directory and renamed
+// over the resolved name, both relative to the parent's descriptor.
+type beneathDest struct {
+	r   *resolved
+	tmp string
+}
+
+// fileDestBeneath resolves dest beneath b for a write. A symlink at dest that stays beneath
+// b.Dir is followed (the file it leads to is replaced, the link stays); one that leads
+// nowhere, or leads outside, is refused, and so is a directory or another non-regular file.
+func fileDestBeneath(dest string, b *Beneath) (fileDest, error) {
+	r, err := b.resolve(dest)
+	if err != nil {
+		return nil, err
+	}
+	if !r.exists && r.finalLink {
+		p := r.path()
+		r.close()
+		return nil, fmt.Errorf("archive: %s is a symlink that does not lead to a file (%s is missing): refusing to replace the link by a file", dest, p)
+	}
+	if r.exists && r.st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		r.close()
+		return nil, fmt.Errorf("archive: %s is a directory but the archive holds a single file", dest)
+	}
+	if r.exists && r.st.Mode&unix.S_IFMT != unix.S_IFREG {
+		p := r.path()
+		r.close()
+		return nil, &os.PathError{Op: "replace", Path: p, Err: errNotRegular}
+	}
+	return &beneathDest{r: r}, nil
+}
+
+func (d *beneathDest) name() string { return d.r.path() }
+
+func (d *beneathDest) create() (*os.File, error) {
+	for try := 0; ; try++ {
+		var rnd [6]byte
+		_, _ = rand.Read(rnd[:])
+		d.tmp = "." + d.r.name + ".maim-" + hex.EncodeToString(rnd[:])
+		fd, err := unix.Openat(d.r.dir, d.tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if errors.Is(err, unix.EEXIST) && try < 10 {
+			continue
+		}
+		if err != nil {
+			d.tmp = ""
+			return nil, &os.PathError{Op: "create", Path: filepath.Join(d.r.dirPath, "."+d.r.name+".maim-*"), Err: err}
+		}
+		return os.NewFile(uintptr(fd), filepath.Join(d.r.dirPath, d.tmp)), nil
+	}
+}
+
+func (d *beneathDest) setTimes(atime, mtime time.Time) error {
+	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	if err := unix.UtimesNanoAt(d.r.dir, d.tmp, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "chtimes", Path: filepath.Join(d.r.dirPath, d.tmp), Err: err}
+	}
+	return nil
+}
+
+func (d *beneathDest) commit() error {
+	if err := unix.Renameat(d.r.dir, d.tmp, d.r.dir, d.r.name); err != nil {
+		return &os.LinkError{Op: "rename", Old: filepath.Join(d.r.dirPath, d.tmp), New: d.r.path(), Err: err}
+	}
+	d.tmp = ""
+	return nil
+}
+
+func (d *beneathDest) close() {
+	if d.tmp != "" {
+		_ = unix.Unlinkat(d.r.dir, d.tmp, 0)
+		d.tmp = ""
+	}
+	d.r.close()
+}
