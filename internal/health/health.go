@@ -50,6 +50,9 @@ const (
 	LabelProject = "com.docker.compose.project"
 	LabelService = "com.docker.compose.service"
 	LabelOneOff  = "com.docker.compose.oneoff"
+	// LabelHook marks a compose lifecycle-hook container (v5.3+ `pre_start`: "pre_start"),
+	// run beside a service's container and kept by compose when the hook failed.
+	LabelHook = "com.docker.compose.hook"
 )
 
 // Defaults used when an Options field is zero.
@@ -196,7 +199,8 @@ type gate struct {
 	opts    Options
 	byID    map[string]*watched
 	order   []*watched
-	missing []string // selected services without containers at the last poll
+	missing []string            // selected services without containers at the last poll
+	hooks   []container.Summary // exited lifecycle-hook containers of the selected services at the last poll
 	status  map[string]string
 }
 
@@ -248,6 +252,7 @@ func (g *gate) list(ctx context.Context) (map[string][]container.Summary, error)
 		return nil, err
 	}
 	out := map[string][]container.Summary{}
+	g.hooks = g.hooks[:0]
 	for _, c := range res.Items {
 		svc := c.Labels[LabelService]
 		if svc == "" || strings.EqualFold(c.Labels[LabelOneOff], "true") {
@@ -256,9 +261,33 @@ func (g *gate) list(ctx context.Context) (map[string][]container.Summary, error)
 		if len(g.opts.Services) > 0 && !slices.Contains(g.opts.Services, svc) {
 			continue
 		}
+		if c.Labels[LabelHook] != "" {
+			// A hook's container is not the service's: it runs to completion before the
+			// service starts, and compose removes it when it succeeds.
+			if c.State == container.StateExited {
+				g.hooks = append(g.hooks, c)
+			}
+			continue
+		}
 		out[svc] = append(out[svc], c)
 	}
 	return out, nil
+}
+
+// failedHook returns the failure of a service whose lifecycle hook (compose's pre_start)
+// exited non-zero: compose then never starts the service and keeps the hook's container.
+func (g *gate) failedHook(ctx context.Context) *Failure {
+	for _, c := range g.hooks {
+		res, err := g.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+		if err != nil || res.Container.State == nil {
+			continue
+		}
+		if st := res.Container.State; st.Status == container.StateExited && st.ExitCode != 0 {
+			w := &watched{service: c.Labels[LabelService], id: c.ID, name: strings.TrimPrefix(res.Container.Name, "/")}
+			return g.fail(ctx, w, fmt.Sprintf("its %s hook exited with code %d", c.Labels[LabelHook], st.ExitCode))
+		}
+	}
+	return nil
 }
 
 func (g *gate) poll(ctx context.Context) (bool, error) {
@@ -268,6 +297,12 @@ func (g *gate) poll(ctx context.Context) (bool, error) {
 			return true, ctx.Err()
 		}
 		return true, fmt.Errorf("health gate: list containers of %s: %w", g.project, err)
+	}
+	if f := g.failedHook(ctx); f != nil {
+		if ctx.Err() != nil {
+			return true, ctx.Err()
+		}
+		return true, f
 	}
 	if g.byID == nil {
 		g.byID = map[string]*watched{}
