@@ -98,7 +98,10 @@ type Result struct {
 	Current  []byte // nil when the file does not exist
 	Template []byte
 	Merged   []byte // what ApplyFile should write
-	Report   Report
+	// Dir is the config file's directory as it resolved when the merge was prepared
+	// (symlinks followed): ApplyMerge writes nowhere else.
+	Dir    string
+	Report Report
 	// Skipped says why nothing is to be done (an optional plan whose template
 	// is missing); Merged is nil then.
 	Skipped string
@@ -124,6 +127,12 @@ func Prepare(ctx context.Context, cli ImageFileReader, p Plan, keepUnknown bool)
 	}
 	res.Template = tmpl
 	opts := p.Options(keepUnknown)
+	if res.Dir, err = resolvedDir(p.File); err != nil {
+		return res, err
+	}
+	if _, err := within(p.File, res.Dir); err != nil {
+		return res, err // never read (and diff) a file outside its directory
+	}
 	fi, err := os.Stat(p.File)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -352,7 +352,7 @@ func (m *Manager) applyMerges(backupID string, plan *Plan) error {
 			continue
 		}
 		m.logf("merging %s", r.Plan.File)
-		if err := config.ApplyFile(r.Plan.File, r.Merged); err != nil {
+		if err := config.ApplyMerge(r); err != nil {
 			return err
 		}
 	}
