@@ -39,7 +39,7 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 	for _, ex := range opts.Excludes {
 		args = append(args, "--exclude", ex)
 	}
-	h := helperRun{labels: m.containerLabels(), mounts: mounts, binds: binds, progress: opts.Progress}
+	h := helperRun{labels: m.targetLabels(t), mounts: mounts, binds: binds, progress: opts.Progress, lifeline: true}
 	var since []byte
 	if opts.Record != nil {
 		args = append(args, "--index-out")
@@ -47,7 +47,7 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 	if opts.Since != nil {
 		// Pass two: pass one's index goes in on stdin (it is small: metadata only).
 		var in bytes.Buffer
-		if _, err := opts.Since.WriteTo(&in); err != nil {
+		if err := helper.WriteFramed(&in, opts.Since); err != nil {
 			return archive.Stats{}, err
 		}
 		args = append(args, "--since-stdin")
@@ -122,11 +122,13 @@ func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, 
 		args = append(args, "--exclude", ex)
 	}
 	args = append(args, p)
-	h := helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, progress: opts.Progress, ready: opts.Ready}
+	h := helperRun{labels: m.targetLabels(t), args: args, mounts: mounts, binds: binds, progress: opts.Progress, ready: opts.Ready}
 	why := "the archive is not a local file"
 	if file, size, ok := localSource(r); ok {
 		if why = m.directBlocked(filepath.Dir(file)); why == "" {
-			res, err := m.runDirect(ctx, h, file, "in", true, m.describe(PathHelper, nil)+", reading from the backup dir directly")
+			hd := h
+			hd.lifeline = true // the archive is not on stdin: nothing else ends the helper's run with its caller
+			res, err := m.runDirect(ctx, hd, file, "in", true, m.describe(PathHelper, nil)+", reading from the backup dir directly")
 			var nv *errNotVisible
 			if !errors.As(err, &nv) {
 				if err == nil && res.streamBytes != size {
@@ -227,6 +229,14 @@ type helperRun struct {
 	direct   bool          // the archive is in the bind-mounted backup dir, not on stdin/stdout
 	result   *helperResult // filled in when set
 	index    *bytes.Buffer // nil: no index expected; else receives the helper's {"index"} pieces
+	// lifeline keeps the helper's stdin open, silent, after what it reads from it (the
+	// go-ahead, pass one's index) until the helper exits; the helper (--lifeline) stops
+	// with helper.ExitAborted when it ends. The engine closes it when this process's
+	// attach connection goes (kill -9, a dropped session, a cancellation), so no helper
+	// outlives its caller by more than the step it is in. A streamed restore has none: its
+	// stdin is the archive, which ends with the caller's stream (but for what the engine's
+	// pipe still holds).
+	lifeline bool
 	// ready (restores only), when set, gates the helper: it starts with --await-go and
 	// touches nothing until the first bytes on its stdin are the go-ahead, sent once ready
 	// returns nil. An error closes stdin instead; the helper exits untouched and runHelper
@@ -267,10 +277,17 @@ type helperResult struct {
 // cases. The helper reports progress and its final Stats as JSON lines on stderr.
 func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archive.Stats, retErr error) {
 	var gate *gateReader
+	var flags []string
 	if h.ready != nil {
 		gate = &gateReader{ready: h.ready}
+		flags = append(flags, "--await-go")
+	}
+	if h.lifeline {
+		flags = append(flags, "--lifeline")
+	}
+	if len(flags) > 0 {
 		last := len(h.args) - 1
-		h.args = append(append(append([]string(nil), h.args[:last]...), "--await-go"), h.args[last])
+		h.args = append(append(append([]string(nil), h.args[:last]...), flags...), h.args[last])
 	}
 	cfg := &container.Config{
 		Image:           h.image,
@@ -281,7 +298,7 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 		AttachStderr:    true,
 		NetworkDisabled: true,
 	}
-	if h.stdin != nil || gate != nil {
+	if h.stdin != nil || gate != nil || h.lifeline {
 		cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
 	}
 	hc := &container.HostConfig{
@@ -321,8 +338,15 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	defer stop()
 
 	// Wait for "removed" (registered before the start, as `docker run --rm` does): with
-	// AutoRemove a not-running container may already be gone when asked about.
-	wr := cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
+	// AutoRemove a not-running container may already be gone when asked about. The wait
+	// outlives ctx by up to cleanupTimeout: a cancelled helper with a lifeline stops on its
+	// own at its next safe point once the connection is closed, and is waited for rather
+	// than killed mid-file.
+	waitCtx, waitCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer waitCancel()
+	stopWait := context.AfterFunc(ctx, func() { time.AfterFunc(cleanupTimeout, waitCancel) })
+	defer stopWait()
+	wr := cli.ContainerWait(waitCtx, id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
 	if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return st, fmt.Errorf("starting helper container: %w", err)
 	}
@@ -342,8 +366,12 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 		}
 		go func() {
 			_, err := io.Copy(att.Conn, in)
-			if cerr := att.CloseWrite(); err == nil {
-				err = cerr
+			// With a lifeline, stdin stays open until the connection is closed after the
+			// helper exited; an error (no go-ahead) still ends it at once.
+			if err != nil || !h.lifeline {
+				if cerr := att.CloseWrite(); err == nil {
+					err = cerr
+				}
 			}
 			stdinDone <- err
 		}()
@@ -380,6 +408,12 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	inErr := <-stdinDone
 
 	if ctx.Err() != nil {
+		if h.lifeline && !(gate != nil && gate.err != nil) {
+			select { // the closed connection ended its lifeline: let it stop at a safe point
+			case <-wr.Result:
+			case <-wr.Error:
+			}
+		}
 		return st, ctx.Err()
 	}
 	if gate != nil && gate.err != nil {
