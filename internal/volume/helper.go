@@ -83,6 +83,10 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 				var nv *errNotVisible
 				if !errors.As(err, &nv) {
 					if err == nil {
+						afterDirectWrite(file)
+						err = checkWritten(file, res.streamSHA, res.streamBytes)
+					}
+					if err == nil {
 						err = sink.WroteLocal(res.streamSHA, res.streamBytes)
 					}
 					if err != nil {
@@ -107,6 +111,26 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 	}
 	m.addStreamed(desc, res.streamBytes, time.Since(start))
 	return record(st)
+}
+
+// afterDirectWrite runs between the helper's exit and the host's check of the archive it
+// wrote into the backup dir (tests change the file there).
+var afterDirectWrite = func(file string) {}
+
+// checkWritten re-reads the archive a helper wrote into the backup dir and compares it with
+// the sha256 and size the helper reported, before the manifest records them: the helper's
+// word alone would record whatever a container that is not ours (or a file changed under it)
+// claims. It costs one sequential read of the archive on the host, mostly from the page
+// cache the helper's writes just filled.
+func checkWritten(file, sha string, size int64) error {
+	got, n, err := fileSHA256(file)
+	if err != nil {
+		return fmt.Errorf("re-reading the archive the helper wrote: %w", err)
+	}
+	if got != sha || n != size {
+		return fmt.Errorf("the archive in the backup dir is not what the helper reported: %d bytes (sha256 %.12s), the helper wrote %d bytes (sha256 %.12s)", n, got, size, sha)
+	}
+	return nil
 }
 
 // helperRestore runs `maim-helper restore`, which extracts the archive onto the target: read

@@ -196,3 +196,67 @@ func TestLeftoverBindHelperRemoved(t *testing.T) {
 		t.Errorf("the leftover helper of bind %s is still there after a backup", cfg)
 	}
 }
+
+// TestImpostorHelperImageNeverRuns: an image that claims the helper's tag (any `docker build
+// -t docker-maim-helper:<sha12>` or compose build: can make one) is never run: the plugin
+// checks the image by content, imports the real helper under the tag again, and the backup
+// is correct. The impostor carries a label of its own, which every container made from it
+// inherits: the engine's events of the run show none.
+func TestImpostorHelperImageNeverRuns(t *testing.T) {
+	cli := requireEngine(t)
+	ref := helperImageRef()
+	if ref == "" {
+		t.Skip("no embedded helper for the engine")
+	}
+	p := newRestoreProject(t, "impostor")
+	ctx := context.Background()
+	mark := "maimtest.impostor"
+	bctx := t.TempDir()
+	b, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Skip("no /bin/busybox to build the impostor from")
+	}
+	must(t, os.WriteFile(filepath.Join(bctx, "busybox"), b, 0o755))
+	must(t, os.WriteFile(filepath.Join(bctx, "Dockerfile"), []byte("FROM scratch\nCOPY busybox /maim-helper\n"+
+		"LABEL "+volume.LabelHelper+"="+volume.LabelValueImage+" "+mark+"="+p.Name+"\n"+
+		`ENTRYPOINT ["/maim-helper", "sh", "-c", "echo impostor ran >&2; exit 0"]`+"\n"), 0o644))
+	real := p.imageID(ref)
+	mustOK(t, docker(t, bctx, []string{"DOCKER_BUILDKIT=0"}, "build", "-q", "-t", ref, "."))
+	impostor := p.imageID(ref)
+	t.Cleanup(func() {
+		_, _ = cli.ImageRemove(context.Background(), impostor, client.ImageRemoveOptions{Force: true})
+		if real != "" && p.imageID(ref) == impostor {
+			_ = exec.Command("docker", "tag", real, ref).Run()
+		}
+	})
+	if impostor == "" || impostor == real {
+		t.Fatalf("the impostor was not built (%q)", impostor)
+	}
+
+	since := time.Now()
+	env := []string{"COMPOSE_PROJECT_NAME=" + p.Name, volume.EnvNoHostPath + "=1"}
+	r := mustOK(t, maimEnv(t, p.Dir, env, "backup"))
+	id := backupID(t, r)
+	until := time.Now().Add(time.Second)
+
+	res := cli.Events(ctx, client.EventsListOptions{Since: since.Format(time.RFC3339Nano), Until: until.Format(time.RFC3339Nano),
+		Filters: make(client.Filters).Add("type", "container").Add("label", mark+"="+p.Name)})
+	n := 0
+	for done := false; !done; {
+		select {
+		case m := <-res.Messages:
+			n++
+			t.Errorf("a container of the impostor image: %s %s", m.Action, m.Actor.ID)
+		case err := <-res.Err:
+			if err != nil && !strings.Contains(err.Error(), "EOF") {
+				t.Fatalf("events: %v", err)
+			}
+			done = true
+		}
+	}
+	if got := p.imageID(ref); got == impostor {
+		t.Errorf("%s still names the impostor", ref)
+	}
+	// The backup is the real helper's: it verifies and restores.
+	mustOK(t, maimEnv(t, p.Dir, env, "verify", id))
+}
