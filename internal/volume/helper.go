@@ -432,8 +432,10 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	inErr := <-stdinDone
 
 	if ctx.Err() != nil {
-		if h.lifeline && !(gate != nil && gate.err != nil) {
-			select { // the closed connection ended its lifeline: let it stop at a safe point
+		if h.lifeline && copyErr != nil && !(gate != nil && gate.err != nil) {
+			// Not waited for yet (the connection was closed under the output copy): the
+			// closed connection ended its lifeline, let it stop at a safe point.
+			select {
 			case <-wr.Result:
 			case <-wr.Error:
 			}
