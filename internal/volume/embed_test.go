@@ -114,8 +114,12 @@ func TestImpostorHelperImageReplaced(t *testing.T) {
 	imp, err := cli.ImageInspect(ctx, ref)
 	must(t, err)
 	t.Cleanup(func() {
-		if cur, err := cli.ImageInspect(context.Background(), ref); err == nil && cur.ID == imp.ID {
-			_, _ = cli.ImageTag(context.Background(), client.ImageTagOptions{Source: real, Target: ref})
+		ctx := context.Background()
+		if cur, err := cli.ImageInspect(ctx, ref); err == nil && cur.ID == imp.ID {
+			_, _ = cli.ImageTag(ctx, client.ImageTagOptions{Source: real, Target: ref})
+		} else if err == nil && cur.ID != real {
+			// The helper imported again left the first import untagged.
+			_, _ = cli.ImageRemove(ctx, real, client.ImageRemoveOptions{})
 		}
 	})
 
