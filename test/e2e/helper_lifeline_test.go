@@ -191,9 +191,35 @@ func TestLeftoverBindHelperRemoved(t *testing.T) {
 	_, err = cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{})
 	must(t, err)
 
+	since := time.Now()
 	mustOK(t, maimEnv(t, p.Dir, env, "backup"))
+	until := time.Now().Add(time.Second)
 	if _, err := cli.ContainerInspect(ctx, created.ID, client.ContainerInspectOptions{}); err == nil {
 		t.Errorf("the leftover helper of bind %s is still there after a backup", cfg)
+	}
+	// In the engine's order: the leftover is gone before the backup's helper of the
+	// bind is created.
+	res := cli.Events(ctx, client.EventsListOptions{Since: since.Format(time.RFC3339Nano), Until: until.Format(time.RFC3339Nano),
+		Filters: make(client.Filters).Add("type", "container").Add("label", volume.LabelHelper+"="+volume.LabelValueContainer)})
+	var order []string
+	for done := false; !done; {
+		select {
+		case m := <-res.Messages:
+			switch {
+			case m.Actor.ID == created.ID && m.Action == "destroy":
+				order = append(order, "leftover removed")
+			case m.Actor.Attributes[volume.LabelHelperTarget] == "bind "+cfg && m.Action == "create":
+				order = append(order, "helper created")
+			}
+		case err := <-res.Err:
+			if err != nil && !strings.Contains(err.Error(), "EOF") {
+				t.Fatalf("events: %v", err)
+			}
+			done = true
+		}
+	}
+	if len(order) < 2 || order[0] != "leftover removed" || order[1] != "helper created" {
+		t.Errorf("engine events of the backup: %v, want the leftover removed before a helper of bind %s is created", order, cfg)
 	}
 }
 
