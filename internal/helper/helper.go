@@ -65,8 +65,9 @@ const progressInterval = 200 * time.Millisecond
 // Anything else (the host closed stdin: the check failed) exits with ExitNoGoAhead, nothing
 // touched. In stream mode the archive follows the go-ahead on stdin.
 //
-// --lifeline (a backup, or a restore --in) ties the run to its caller: after what it reads
-// from stdin (the go-ahead, pass one's index) stdin stays open and silent, and when it ends
+// --lifeline ties the run to its caller: after what it reads from stdin (the go-ahead,
+// pass one's index, a streamed restore's archive, which comes framed: NewFrameWriter)
+// stdin stays open and silent, and when it ends
 // (the engine closes it when the caller's attach connection goes: the caller was killed,
 // its session dropped, or it cancelled) the run is cancelled and stops at the next safe
 // point (between files) with ExitAborted. Without it a helper that reads its archive from
@@ -163,15 +164,16 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return fail(1, err)
 		}
 	}
-	lifelineIn := stdin
 	if lifeline {
-		if !(args[0] == "backup" || file != "") {
-			return fail(2, errors.New("--lifeline: stdin carries the archive of a streamed restore"))
-		}
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)
-		go watchLifeline(lifelineIn, cancel)
+		if args[0] == "restore" && file == "" {
+			// The archive comes framed on stdin; the lifeline is watched after its end.
+			stdin = &frameReader{r: stdin, cancel: cancel}
+		} else {
+			go watchLifeline(stdin, cancel)
+		}
 	}
 	aborted := func(err error) int {
 		if errors.Is(context.Cause(ctx), ErrCallerGone) {
@@ -322,6 +324,71 @@ func watchLifeline(stdin io.Reader, cancel context.CancelCauseFunc) {
 	var b [1]byte
 	_, _ = stdin.Read(b[:])
 	cancel(ErrCallerGone)
+}
+
+// NewFrameWriter returns a writer that frames what it is given for a streamed restore
+// --lifeline: chunks, each after its length (4 bytes, big endian), then an empty chunk on
+// Close, after which stdin stays open as the run's lifeline.
+func NewFrameWriter(w io.Writer) io.WriteCloser { return &frameWriter{w: w} }
+
+type frameWriter struct{ w io.Writer }
+
+const maxFrame = 1 << 20
+
+func (f *frameWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		c := p[:min(len(p), maxFrame)]
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(c)))
+		if _, err := f.w.Write(append(hdr[:], c...)); err != nil {
+			return n, err
+		}
+		n += len(c)
+		p = p[len(c):]
+	}
+	return n, nil
+}
+
+func (f *frameWriter) Close() error {
+	_, err := f.w.Write(make([]byte, 4))
+	return err
+}
+
+// frameReader reads what a frameWriter wrote: io.EOF after the empty chunk, and from then on
+// watches the rest of stdin as the lifeline. stdin ending inside the frames is the caller
+// gone as well (ErrCallerGone).
+type frameReader struct {
+	r      io.Reader
+	cancel context.CancelCauseFunc
+	left   int
+	ended  bool
+}
+
+func (f *frameReader) Read(p []byte) (int, error) {
+	if f.ended {
+		return 0, io.EOF
+	}
+	if f.left == 0 {
+		var hdr [4]byte
+		if _, err := io.ReadFull(f.r, hdr[:]); err != nil {
+			f.cancel(ErrCallerGone)
+			return 0, fmt.Errorf("%w: %v", ErrCallerGone, err)
+		}
+		f.left = int(binary.BigEndian.Uint32(hdr[:]))
+		if f.left == 0 {
+			f.ended = true
+			go watchLifeline(f.r, f.cancel)
+			return 0, io.EOF
+		}
+	}
+	n, err := f.r.Read(p[:min(len(p), f.left)])
+	f.left -= n
+	if err != nil && f.left > 0 {
+		f.cancel(ErrCallerGone)
+		return n, fmt.Errorf("%w: %v", ErrCallerGone, err)
+	}
+	return n, nil
 }
 
 // readFramed reads pass one's index as the host frames it on stdin: its length (8 bytes,

@@ -169,6 +169,7 @@ func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, 
 	desc := m.streamDesc(why)
 	m.record(desc)
 	h.stdin = r
+	h.lifeline, h.framed = true, true // stdin stays open after the archive
 	start := time.Now()
 	var res helperResult
 	h.result = &res
@@ -257,10 +258,12 @@ type helperRun struct {
 	// go-ahead, pass one's index) until the helper exits; the helper (--lifeline) stops
 	// with helper.ExitAborted when it ends. The engine closes it when this process's
 	// attach connection goes (kill -9, a dropped session, a cancellation), so no helper
-	// outlives its caller by more than the step it is in. A streamed restore has none: its
-	// stdin is the archive, which ends with the caller's stream (but for what the engine's
-	// pipe still holds).
+	// outlives its caller by more than the step it is in. A streamed restore's archive goes
+	// framed (helper.NewFrameWriter) so that stdin stays open after it too.
 	lifeline bool
+	// framed (a streamed restore with a lifeline) sends stdin framed (helper.NewFrameWriter),
+	// so that the end of the archive is not the end of stdin.
+	framed bool
 	// ready (restores only), when set, gates the helper: it starts with --await-go and
 	// touches nothing until the first bytes on its stdin are the go-ahead, sent once ready
 	// returns nil. An error closes stdin instead; the helper exits untouched and runHelper
@@ -385,11 +388,20 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 				in = h.stdin // a backup's stdin (pass one's index) is not the stream the sum covers
 			}
 		}
-		if gate != nil {
-			in = io.MultiReader(gate, in)
-		}
+		framed := h.framed
 		go func() {
-			_, err := io.Copy(att.Conn, in)
+			var err error
+			if gate != nil {
+				_, err = io.Copy(att.Conn, gate)
+			}
+			if err == nil && framed {
+				fw := helper.NewFrameWriter(att.Conn)
+				if _, err = io.Copy(fw, in); err == nil {
+					err = fw.Close()
+				}
+			} else if err == nil {
+				_, err = io.Copy(att.Conn, in)
+			}
 			// With a lifeline, stdin stays open until the connection is closed after the
 			// helper exited; an error (no go-ahead) still ends it at once.
 			if err != nil || !h.lifeline {
