@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -33,14 +34,14 @@ const progressInterval = 200 * time.Millisecond
 
 // Main is the in-container side, run as `maim-helper ARGS...` with args being ARGS:
 //
-//	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [--index-out|--since-stdin] [BENEATH] [DIRECT] PATH
-//	restore --compression zstd|gzip|none [--exclude PATTERN]... [--delta] [--await-go] [BENEATH] [DIRECT] PATH
+//	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [--index-out|--since-stdin] [--lifeline] [BENEATH] [DIRECT] PATH
+//	restore --compression zstd|gzip|none [--exclude PATTERN]... [--delta] [--await-go] [--lifeline] [BENEATH] [DIRECT] PATH
 //	measure [--exclude PATTERN]... PATH
 //
 // Two-pass backups: --index-out makes backup pass one (it also writes the index of what it
 // read, archive.Index.WriteTo, as {"index":"BASE64"} lines on stderr before its stats);
-// --since-stdin makes it pass two (it reads such an index from stdin first and writes the
-// delta). restore --delta applies a delta over the base extracted before (archive.ApplyDelta).
+// --since-stdin makes it pass two (it reads such an index from stdin first, framed by its
+// length (WriteFramed), and writes the delta). restore --delta applies a delta over the base extracted before (archive.ApplyDelta).
 //
 // backup writes the compressed archive of PATH to stdout; restore reads one from stdin and
 // makes PATH exactly equal to it, leaving the paths matching the excludes as they are. Both write JSON lines on stderr: {"progress":N} while
@@ -68,6 +69,14 @@ const progressInterval = 200 * time.Millisecond
 // once its own check of the archive passed, so the container starts while that check runs.
 // Anything else (the host closed stdin: the check failed) exits with ExitNoGoAhead, nothing
 // touched. In stream mode the archive follows the go-ahead on stdin.
+//
+// --lifeline ties the run to its caller: after what it reads from stdin (the go-ahead,
+// pass one's index, a streamed restore's archive, which comes framed: NewFrameWriter)
+// stdin stays open and silent, and when it ends
+// (the engine closes it when the caller's attach connection goes: the caller was killed,
+// its session dropped, or it cancelled) the run is cancelled and stops at the next safe
+// point (between files) with ExitAborted. Without it a helper that reads its archive from
+// the backup dir would finish a restore nobody waits for.
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -97,9 +106,12 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	marker := fs.String("marker", "", "file the host wrote into the mounted backup dir")
 	token := fs.String("token", "", "what the marker file holds")
 	var file string
-	var indexOut, sinceStdin, delta, awaitGo bool
+	var indexOut, sinceStdin, delta, awaitGo, lifeline bool
 	var beneath string
 	var aliases stringList
+	if args[0] != "measure" {
+		fs.BoolVar(&lifeline, "lifeline", false, "stop when stdin ends after what the command reads from it")
+	}
 	switch args[0] {
 	case "backup":
 		fs.IntVar(&level, "level", 0, "compression level (0: codec default)")
@@ -160,6 +172,30 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return fail(ExitNoGoAhead, errors.New("the host gave no go-ahead; nothing was touched"))
 		}
 	}
+	var since *archive.Index
+	if sinceStdin {
+		// The index comes framed (its length first): stdin stays open after it.
+		if since, err = readFramed(stdin); err != nil {
+			return fail(1, err)
+		}
+	}
+	if lifeline {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		if args[0] == "restore" && file == "" {
+			// The archive comes framed on stdin; the lifeline is watched after its end.
+			stdin = &frameReader{r: stdin, cancel: cancel}
+		} else {
+			go watchLifeline(stdin, cancel)
+		}
+	}
+	aborted := func(err error) int {
+		if errors.Is(context.Cause(ctx), ErrCallerGone) {
+			return fail(ExitAborted, fmt.Errorf("%w: stopped at a safe point (%v)", ErrCallerGone, err))
+		}
+		return fail(1, err)
+	}
 	var f *os.File
 	if file != "" {
 		if args[0] == "backup" {
@@ -195,12 +231,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if indexOut {
 		pass.Record = archive.NewIndex()
 	}
-	if sinceStdin {
-		if pass.Since, err = archive.ReadIndex(stdin); err != nil {
-			stopProgress()
-			return fail(1, err)
-		}
-	}
+	pass.Since = since
 	switch {
 	case args[0] == "backup":
 		st, err = BackupPass(ctx, target, io.MultiWriter(stdout, sum), c, level, excludes, rep.add, pass)
@@ -218,7 +249,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	stopProgress()
 	if err != nil {
-		return fail(1, err)
+		return aborted(err)
 	}
 	if pass.Record != nil {
 		if err := rep.sendIndex(pass.Record); err != nil {
@@ -306,6 +337,119 @@ func restore(ctx context.Context, dest string, stdin io.Reader, c archive.Compre
 
 // ExitNotVisible is the exit code when the marker file is not what the host wrote.
 const ExitNotVisible = 3
+
+// ExitAborted is the exit code of a --lifeline run whose stdin ended before it finished:
+// the caller is gone (killed, its session dropped, cancelled), so the helper stopped at the
+// next safe point (between files) instead of finishing on its own. A restore stopped so has
+// changed part of its target: the caller's journal redoes it from the safety backup.
+const ExitAborted = 5
+
+// ErrCallerGone is the cause of a --lifeline run's cancellation.
+var ErrCallerGone = errors.New("the caller's stream ended before the helper finished")
+
+// watchLifeline cancels with ErrCallerGone when stdin ends (the engine closes it when the
+// caller's attach connection goes) or carries anything more: the host keeps it open and
+// silent for the whole run.
+func watchLifeline(stdin io.Reader, cancel context.CancelCauseFunc) {
+	var b [1]byte
+	_, _ = stdin.Read(b[:])
+	cancel(ErrCallerGone)
+}
+
+// NewFrameWriter returns a writer that frames what it is given for a streamed restore
+// --lifeline: chunks, each after its length (4 bytes, big endian), then an empty chunk on
+// Close, after which stdin stays open as the run's lifeline.
+func NewFrameWriter(w io.Writer) io.WriteCloser { return &frameWriter{w: w} }
+
+type frameWriter struct{ w io.Writer }
+
+const maxFrame = 1 << 20
+
+func (f *frameWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		c := p[:min(len(p), maxFrame)]
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(c)))
+		if _, err := f.w.Write(append(hdr[:], c...)); err != nil {
+			return n, err
+		}
+		n += len(c)
+		p = p[len(c):]
+	}
+	return n, nil
+}
+
+func (f *frameWriter) Close() error {
+	_, err := f.w.Write(make([]byte, 4))
+	return err
+}
+
+// frameReader reads what a frameWriter wrote: io.EOF after the empty chunk, and from then on
+// watches the rest of stdin as the lifeline. stdin ending inside the frames is the caller
+// gone as well (ErrCallerGone).
+type frameReader struct {
+	r      io.Reader
+	cancel context.CancelCauseFunc
+	left   int
+	ended  bool
+}
+
+func (f *frameReader) Read(p []byte) (int, error) {
+	if f.ended {
+		return 0, io.EOF
+	}
+	if f.left == 0 {
+		var hdr [4]byte
+		if _, err := io.ReadFull(f.r, hdr[:]); err != nil {
+			f.cancel(ErrCallerGone)
+			return 0, fmt.Errorf("%w: %v", ErrCallerGone, err)
+		}
+		f.left = int(binary.BigEndian.Uint32(hdr[:]))
+		if f.left == 0 {
+			f.ended = true
+			go watchLifeline(f.r, f.cancel)
+			return 0, io.EOF
+		}
+	}
+	n, err := f.r.Read(p[:min(len(p), f.left)])
+	f.left -= n
+	if err != nil && f.left > 0 {
+		f.cancel(ErrCallerGone)
+		return n, fmt.Errorf("%w: %v", ErrCallerGone, err)
+	}
+	return n, nil
+}
+
+// readFramed reads pass one's index as the host frames it on stdin: its length (8 bytes,
+// big endian), then archive.Index.WriteTo's bytes. Nothing after it is read.
+func readFramed(stdin io.Reader) (*archive.Index, error) {
+	var n [8]byte
+	if _, err := io.ReadFull(stdin, n[:]); err != nil {
+		return nil, fmt.Errorf("reading the index length: %w", err)
+	}
+	size := binary.BigEndian.Uint64(n[:])
+	b := make([]byte, size)
+	if _, err := io.ReadFull(stdin, b); err != nil {
+		return nil, fmt.Errorf("reading the index: %w", err)
+	}
+	return archive.ReadIndex(bytes.NewReader(b))
+}
+
+// WriteFramed writes idx as readFramed reads it.
+func WriteFramed(w io.Writer, idx *archive.Index) error {
+	var b bytes.Buffer
+	if _, err := idx.WriteTo(&b); err != nil {
+		return err
+	}
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(b.Len()))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
 
 // ExitNoGoAhead is the exit code of a restore --await-go whose stdin did not start with
 // GoAhead: the host's check of the archive failed and nothing was touched.

@@ -25,7 +25,8 @@ const (
 	ExitRollbackFailed = 11  // upgrade failed and the rollback failed too: recover by hand
 	ExitRefused        = 12  // upgrade or restore refused before anything changed (breaking change, bad config, moved source, backup dir)
 	ExitUsage          = 125 // bad flags or arguments
-	ExitCancelled      = 130 // interrupted
+	ExitCancelled      = 130 // interrupted (SIGINT, SIGTERM)
+	ExitHangup         = 129 // cancelled by SIGHUP (the terminal or SSH session went away)
 )
 
 // ErrEngine marks an unreachable engine.

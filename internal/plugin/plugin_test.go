@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -362,5 +364,32 @@ func TestBackupsTableNamesOrigins(t *testing.T) {
 	}
 	if strings.Contains(out, "B4:") {
 		t.Errorf("a note for this engine's own backup:\n%s", out)
+	}
+}
+
+// hangupFake's Status is hung up on: it sends this process SIGHUP (a dropped SSH session)
+// and returns once its ctx is cancelled.
+type hangupFake struct{ *fake }
+
+func (f hangupFake) Status(ctx context.Context, o app.StatusOptions) (*app.StatusResult, error) {
+	f.call("Status", o)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		return nil, err
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestHangupCancels: SIGHUP cancels the command as Ctrl-C does (instead of killing the
+// process with no cleanup) and exits 129, as a shell reports a command ended by it.
+func TestHangupCancels(t *testing.T) {
+	f := hangupFake{&fake{}}
+	root, st := newRoot(func(app.Config) app.Service { return f }, false)
+	var out, errOut bytes.Buffer
+	root.SetArgs([]string{"status"})
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	if code := st.finish(root.Execute(), &out, &errOut); code != ExitHangup {
+		t.Errorf("exit %d after SIGHUP, want %d: %s", code, ExitHangup, errOut.String())
 	}
 }

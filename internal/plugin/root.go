@@ -7,12 +7,14 @@
 package plugin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/docker-maim/docker-maim/internal/app"
@@ -80,7 +82,28 @@ type state struct {
 	newService func(app.Config) app.Service
 	service    app.Service
 	format     string
-	args       []string // the command line after the plugin name, to find the output format after a flag error
+	args       []string     // the command line after the plugin name, to find the output format after a flag error
+	signal     atomic.Value // the os.Signal that cancelled the command, if one did
+}
+
+// onSignals returns ctx cancelled by the first SIGINT, SIGTERM or SIGHUP, remembering which
+// (for the exit code); later ones are caught and ignored, so the cleanup the cancellation
+// starts (helpers stopped and removed, a safety backup put back) is not cut short. SIGHUP is
+// what a dropped SSH session or a closed terminal sends: without a handler it would kill the
+// process as kill -9 does, with no cleanup.
+func (s *state) onSignals(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		select {
+		case sig := <-sigs:
+			s.signal.Store(sig)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx
 }
 
 // svc returns the service, built once with the parsed global flags.
@@ -126,6 +149,9 @@ func (s *state) finish(err error, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	code := exitCode(err)
+	if sig, _ := s.signal.Load().(os.Signal); code == ExitCancelled && sig == syscall.SIGHUP {
+		code = ExitHangup // 128 + SIGHUP, as a shell reports a command the hangup ended
+	}
 	fmt.Fprintln(stderr, "docker maim: "+errorLine(err))
 	var rep reportedError
 	if s.format == formatJSON && !errors.As(err, &rep) {
@@ -165,8 +191,7 @@ func newRoot(newService func(app.Config) app.Service, asPlugin bool) (*cobra.Com
 					return err
 				}
 			}
-			ctx, _ := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			cmd.SetContext(ctx)
+			cmd.SetContext(s.onSignals(cmd.Context()))
 			return nil
 		},
 	}

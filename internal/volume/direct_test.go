@@ -247,3 +247,38 @@ func TestRestoreWaitsForReady(t *testing.T) {
 		})
 	}
 }
+
+// TestHelperDirectHashChecked: the host re-reads the archive the helper wrote into the
+// backup dir and compares it with the size and sha256 the helper reported: a file that
+// differs (here changed after the helper closed it) fails the backup instead of being
+// recorded with the helper's word for it.
+func TestHelperDirectHashChecked(t *testing.T) {
+	noLeftovers(t)
+	t.Setenv(EnvHelperStream, "")
+	m := newMover(t, PathHelper)
+	src := filepath.Join(tempDir(t), "src")
+	fillRich(t, src)
+	old := afterDirectWrite
+	afterDirectWrite = func(file string) {
+		f, err := os.OpenFile(file, os.O_RDWR, 0)
+		must(t, err)
+		defer f.Close()
+		b := make([]byte, 1)
+		_, err = f.ReadAt(b, 100)
+		must(t, err)
+		b[0] ^= 0xff
+		_, err = f.WriteAt(b, 100)
+		must(t, err)
+	}
+	t.Cleanup(func() { afterDirectWrite = old })
+	store := backup.Local(tempDir(t))
+	w, err := store.Begin("demo", time.Now())
+	must(t, err)
+	a, err := w.Create("data.tar.zst")
+	must(t, err)
+	defer a.Abort()
+	_, err = m.Backup(ctxT(t), bind(src), a, BackupOptions{})
+	if err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("backup of an archive changed after the helper wrote it: %v, want a sha256 mismatch", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +91,53 @@ func TestForeignHelperArchRefused(t *testing.T) {
 	}
 	if d := m.describe(p, err); d != "helper container (linux/"+v.Arch+")" {
 		t.Errorf("DataPath() = %q", d)
+	}
+}
+
+// TestImpostorHelperImageReplaced: an image tagged as the helper that is not the helper by
+// content (here the 0-byte image of the archive API, given the helper's tag) is never
+// used: the helper is imported under the tag again and run by the ID checked.
+func TestImpostorHelperImageReplaced(t *testing.T) {
+	cli := engine(t)
+	ctx := ctxT(t)
+	m := newMover(t, PathHelper)
+	real, err := m.helperImage(ctx)
+	must(t, err)
+	b, err := os.ReadFile(helperBinary(t))
+	must(t, err)
+	sum := sha256.Sum256(b)
+	ref := helperRepo + ":" + hex.EncodeToString(sum[:])[:12]
+	empty, err := m.emptyImage(ctx)
+	must(t, err)
+	_, err = cli.ImageTag(ctx, client.ImageTagOptions{Source: empty, Target: ref})
+	must(t, err)
+	imp, err := cli.ImageInspect(ctx, ref)
+	must(t, err)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if cur, err := cli.ImageInspect(ctx, ref); err == nil && cur.ID == imp.ID {
+			_, _ = cli.ImageTag(ctx, client.ImageTagOptions{Source: real, Target: ref})
+		} else if err == nil && cur.ID != real {
+			// The helper imported again left the first import untagged.
+			_, _ = cli.ImageRemove(ctx, real, client.ImageRemoveOptions{})
+		}
+	})
+
+	m2 := newMover(t, PathHelper)
+	got, err := m2.helperImage(ctx)
+	must(t, err)
+	if got == imp.ID {
+		t.Fatalf("the helper image is the impostor %s", imp.ID)
+	}
+	// Imported again, it is the helper's layer again (a new ID: the import's time differs).
+	gi, err := cli.ImageInspect(ctx, got)
+	must(t, err)
+	ri, err := cli.ImageInspect(ctx, real)
+	must(t, err)
+	if !slices.Equal(gi.RootFS.Layers, ri.RootFS.Layers) {
+		t.Errorf("the helper image's layers are %v, want the helper's %v", gi.RootFS.Layers, ri.RootFS.Layers)
+	}
+	if cur, err := cli.ImageInspect(ctx, ref); err != nil || cur.ID != got {
+		t.Errorf("%s names %s (%v), want the helper %s", ref, cur.ID, err, got)
 	}
 }

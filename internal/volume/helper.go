@@ -40,7 +40,7 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 	for _, ex := range opts.Excludes {
 		args = append(args, "--exclude", ex)
 	}
-	h := helperRun{labels: m.containerLabels(), mounts: mounts, binds: binds, progress: opts.Progress}
+	h := helperRun{labels: m.targetLabels(t), mounts: mounts, binds: binds, progress: opts.Progress, lifeline: true}
 	var since []byte
 	if opts.Record != nil {
 		args = append(args, "--index-out")
@@ -48,7 +48,7 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 	if opts.Since != nil {
 		// Pass two: pass one's index goes in on stdin (it is small: metadata only).
 		var in bytes.Buffer
-		if _, err := opts.Since.WriteTo(&in); err != nil {
+		if err := helper.WriteFramed(&in, opts.Since); err != nil {
 			return archive.Stats{}, err
 		}
 		args = append(args, "--since-stdin")
@@ -84,6 +84,10 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 				var nv *errNotVisible
 				if !errors.As(err, &nv) {
 					if err == nil {
+						afterDirectWrite(file)
+						err = checkWritten(file, res.streamSHA, res.streamBytes)
+					}
+					if err == nil {
 						err = sink.WroteLocal(res.streamSHA, res.streamBytes)
 					}
 					if err != nil {
@@ -110,6 +114,26 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 	return record(st)
 }
 
+// afterDirectWrite runs between the helper's exit and the host's check of the archive it
+// wrote into the backup dir (tests change the file there).
+var afterDirectWrite = func(file string) {}
+
+// checkWritten re-reads the archive a helper wrote into the backup dir and compares it with
+// the sha256 and size the helper reported, before the manifest records them: the helper's
+// word alone would record whatever a container that is not ours (or a file changed under it)
+// claims. It costs one sequential read of the archive on the host, mostly from the page
+// cache the helper's writes just filled.
+func checkWritten(file, sha string, size int64) error {
+	got, n, err := fileSHA256(file)
+	if err != nil {
+		return fmt.Errorf("re-reading the archive the helper wrote: %w", err)
+	}
+	if got != sha || n != size {
+		return fmt.Errorf("the archive in the backup dir is not what the helper reported: %d bytes (sha256 %.12s), the helper wrote %d bytes (sha256 %.12s)", n, got, size, sha)
+	}
+	return nil
+}
+
 // helperRestore runs `maim-helper restore`, which extracts the archive onto the target: read
 // by the helper itself from the backup dir, bind-mounted, when r is an unread file of this
 // host the engine can see; otherwise streamed from r into its stdin.
@@ -124,11 +148,13 @@ func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, 
 		args = append(args, "--exclude", ex)
 	}
 	args = append(args, p)
-	h := helperRun{labels: m.containerLabels(), args: args, mounts: mounts, binds: binds, progress: opts.Progress, ready: opts.Ready}
+	h := helperRun{labels: m.targetLabels(t), args: args, mounts: mounts, binds: binds, progress: opts.Progress, ready: opts.Ready}
 	why := "the archive is not a local file"
 	if file, size, ok := localSource(r); ok {
 		if why = m.directBlocked(filepath.Dir(file)); why == "" {
-			res, err := m.runDirect(ctx, h, file, "in", true, m.describe(PathHelper, nil)+", reading from the backup dir directly")
+			hd := h
+			hd.lifeline = true // the archive is not on stdin: nothing else ends the helper's run with its caller
+			res, err := m.runDirect(ctx, hd, file, "in", true, m.describe(PathHelper, nil)+", reading from the backup dir directly")
 			var nv *errNotVisible
 			if !errors.As(err, &nv) {
 				if err == nil && res.streamBytes != size {
@@ -145,6 +171,7 @@ func (m *EngineMover) helperRestore(ctx context.Context, t Target, r io.Reader, 
 	desc := m.streamDesc(why)
 	m.record(desc)
 	h.stdin = r
+	h.lifeline, h.framed = true, true // stdin stays open after the archive
 	start := time.Now()
 	var res helperResult
 	h.result = &res
@@ -265,6 +292,16 @@ type helperRun struct {
 	direct   bool          // the archive is in the bind-mounted backup dir, not on stdin/stdout
 	result   *helperResult // filled in when set
 	index    *bytes.Buffer // nil: no index expected; else receives the helper's {"index"} pieces
+	// lifeline keeps the helper's stdin open, silent, after what it reads from it (the
+	// go-ahead, pass one's index) until the helper exits; the helper (--lifeline) stops
+	// with helper.ExitAborted when it ends. The engine closes it when this process's
+	// attach connection goes (kill -9, a dropped session, a cancellation), so no helper
+	// outlives its caller by more than the step it is in. A streamed restore's archive goes
+	// framed (helper.NewFrameWriter) so that stdin stays open after it too.
+	lifeline bool
+	// framed (a streamed restore with a lifeline) sends stdin framed (helper.NewFrameWriter),
+	// so that the end of the archive is not the end of stdin.
+	framed bool
 	// ready (restores only), when set, gates the helper: it starts with --await-go and
 	// touches nothing until the first bytes on its stdin are the go-ahead, sent once ready
 	// returns nil. An error closes stdin instead; the helper exits untouched and runHelper
@@ -305,10 +342,17 @@ type helperResult struct {
 // cases. The helper reports progress and its final Stats as JSON lines on stderr.
 func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archive.Stats, retErr error) {
 	var gate *gateReader
+	var flags []string
 	if h.ready != nil {
 		gate = &gateReader{ready: h.ready}
+		flags = append(flags, "--await-go")
+	}
+	if h.lifeline {
+		flags = append(flags, "--lifeline")
+	}
+	if len(flags) > 0 {
 		last := len(h.args) - 1
-		h.args = append(append(append([]string(nil), h.args[:last]...), "--await-go"), h.args[last])
+		h.args = append(append(append([]string(nil), h.args[:last]...), flags...), h.args[last])
 	}
 	cfg := &container.Config{
 		Image:           h.image,
@@ -319,7 +363,7 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 		AttachStderr:    true,
 		NetworkDisabled: true,
 	}
-	if h.stdin != nil || gate != nil {
+	if h.stdin != nil || gate != nil || h.lifeline {
 		cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
 	}
 	hc := &container.HostConfig{
@@ -359,8 +403,15 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	defer stop()
 
 	// Wait for "removed" (registered before the start, as `docker run --rm` does): with
-	// AutoRemove a not-running container may already be gone when asked about.
-	wr := cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
+	// AutoRemove a not-running container may already be gone when asked about. The wait
+	// outlives ctx by up to cleanupTimeout: a cancelled helper with a lifeline stops on its
+	// own at its next safe point once the connection is closed, and is waited for rather
+	// than killed mid-file.
+	waitCtx, waitCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer waitCancel()
+	stopWait := context.AfterFunc(ctx, func() { time.AfterFunc(cleanupTimeout, waitCancel) })
+	defer stopWait()
+	wr := cli.ContainerWait(waitCtx, id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
 	if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return st, fmt.Errorf("starting helper container: %w", err)
 	}
@@ -375,13 +426,26 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 				in = h.stdin // a backup's stdin (pass one's index) is not the stream the sum covers
 			}
 		}
-		if gate != nil {
-			in = io.MultiReader(gate, in)
-		}
+		framed := h.framed
 		go func() {
-			_, err := io.Copy(att.Conn, in)
-			if cerr := att.CloseWrite(); err == nil {
-				err = cerr
+			var err error
+			if gate != nil {
+				_, err = io.Copy(att.Conn, gate)
+			}
+			if err == nil && framed {
+				fw := helper.NewFrameWriter(att.Conn)
+				if _, err = io.Copy(fw, in); err == nil {
+					err = fw.Close()
+				}
+			} else if err == nil {
+				_, err = io.Copy(att.Conn, in)
+			}
+			// With a lifeline, stdin stays open until the connection is closed after the
+			// helper exited; an error (no go-ahead) still ends it at once.
+			if err != nil || !h.lifeline {
+				if cerr := att.CloseWrite(); err == nil {
+					err = cerr
+				}
 			}
 			stdinDone <- err
 		}()
@@ -418,6 +482,14 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	inErr := <-stdinDone
 
 	if ctx.Err() != nil {
+		if h.lifeline && copyErr != nil && !(gate != nil && gate.err != nil) {
+			// Not waited for yet (the connection was closed under the output copy): the
+			// closed connection ended its lifeline, let it stop at a safe point.
+			select {
+			case <-wr.Result:
+			case <-wr.Error:
+			}
+		}
 		return st, ctx.Err()
 	}
 	if gate != nil && gate.err != nil {

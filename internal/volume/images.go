@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 )
 
@@ -58,7 +60,8 @@ func checkStaticLinux(bin []byte, name, arch string) error {
 	return nil
 }
 
-// helperImage returns the reference of the helper image, importing it when missing. The result
+// helperImage returns the ID of the helper image, checked by content (checkHelperImage) and
+// imported when missing or when its tag names another image. The result
 // (success or the reason the helper cannot be used) is remembered for the Mover's lifetime,
 // except for errors caused by ctx.
 func (m *EngineMover) helperImage(ctx context.Context) (string, error) {
@@ -76,8 +79,9 @@ func (m *EngineMover) helperImage(ctx context.Context) (string, error) {
 }
 
 // ensureHelperImage picks the helper for the engine's architecture (the embedded one, or
-// Options.HelperBinary), checks that the engine can run it before anything is imported, and
-// imports it as docker-maim-helper:<sha256 prefix> when missing. It also sets m.helperDesc.
+// Options.HelperBinary), checks that the engine can run it before anything is imported,
+// imports it as docker-maim-helper:<sha256 prefix> unless that tag names an image that is
+// the helper by content, and returns the image's ID. It also sets m.helperDesc.
 func (m *EngineMover) ensureHelperImage(ctx context.Context) (string, error) {
 	v, err := m.cli.ServerVersion(ctx, client.ServerVersionOptions{})
 	if err != nil {
@@ -114,33 +118,72 @@ func (m *EngineMover) ensureHelperImage(ctx context.Context) (string, error) {
 	sum := sha256.Sum256(bin)
 	ref := helperRepo + ":" + hex.EncodeToString(sum[:])[:12]
 	m.helperDesc = "helper container (linux/" + v.Arch + ")"
-	ok, err := imageExists(ctx, m.cli, ref)
-	if err != nil {
+	var layer bytes.Buffer
+	if err := writeHelperLayer(&layer, bin); err != nil {
 		return "", err
 	}
-	if ok {
-		return ref, nil
+	ls := sha256.Sum256(layer.Bytes())
+	diffID := "sha256:" + hex.EncodeToString(ls[:])
+	if id, why, err := checkHelperImage(ctx, m.cli, ref, diffID); err != nil {
+		return "", err
+	} else if why == "" {
+		return id, nil
 	}
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(writeHelperLayer(pw, bin))
-	}()
+	// Missing, or an image that only claims the tag (any `docker build -t` or compose
+	// build: can make one): the import moves the tag to ours; the other image is never run.
 	changes := []string{
 		`ENTRYPOINT ["` + helperExecPath + `"]`,
 		`CMD []`,
 		`LABEL ` + LabelHelper + `=` + LabelValueImage,
 	}
-	if err := importImage(ctx, m.cli, pr, ref, changes); err != nil {
-		pr.CloseWithError(err)
+	if err := importImage(ctx, m.cli, bytes.NewReader(layer.Bytes()), ref, changes); err != nil {
 		return "", fmt.Errorf("importing helper image %s: %w", ref, err)
 	}
-	return ref, nil
+	id, why, err := checkHelperImage(ctx, m.cli, ref, diffID)
+	if err != nil {
+		return "", err
+	}
+	if why != "" {
+		return "", fmt.Errorf("the helper image %s just imported is not what was imported: %s", ref, why)
+	}
+	return id, nil
 }
+
+// checkHelperImage inspects the image ref names and returns its ID when it is the helper
+// image by content: one layer whose diff ID is diffID (the digest of writeHelperLayer's
+// tar of the helper, which the engine computes on import), the helper's entrypoint and no
+// cmd, and LabelHelper. Otherwise it says why not ("" ID): the tag is only a name, which
+// anyone who can build an image can give to an image that would run as root with every
+// volume and the backup dir mounted. The helper is then run by that ID, not by the tag,
+// so retagging after the check changes nothing.
+func checkHelperImage(ctx context.Context, cli client.APIClient, ref, diffID string) (string, string, error) {
+	img, err := cli.ImageInspect(ctx, ref)
+	if cerrdefs.IsNotFound(err) {
+		return "", "missing", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("inspecting helper image %s: %w", ref, err)
+	}
+	switch c := img.Config; {
+	case img.RootFS.Type != "layers" || len(img.RootFS.Layers) != 1 || img.RootFS.Layers[0] != diffID:
+		return "", fmt.Sprintf("its layers %v are not the helper's %s", img.RootFS.Layers, diffID), nil
+	case c == nil || !slices.Equal(c.Entrypoint, []string{helperExecPath}) || len(c.Cmd) != 0:
+		return "", "its entrypoint or cmd is not the helper's", nil
+	case c.Labels[LabelHelper] != LabelValueImage:
+		return "", "it lacks the helper label", nil
+	}
+	return img.ID, "", nil
+}
+
+// layerTime is the modification time of every entry of the helper's layer: fixed, so that
+// the layer of a given helper is the same bytes whenever it is made and its digest can be
+// checked against an existing image.
+var layerTime = time.Unix(0, 0).UTC()
 
 // writeHelperLayer writes the helper image's only layer: the executable and the mount point.
 func writeHelperLayer(w io.Writer, bin []byte) error {
 	tw := tar.NewWriter(w)
-	now := time.Now().UTC().Truncate(time.Second)
+	now := layerTime
 	for _, h := range []*tar.Header{
 		{Name: "data/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: now},
 		{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777, ModTime: now},

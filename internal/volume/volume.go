@@ -99,6 +99,9 @@ const (
 	LabelValueContainer    = "container"
 	LabelValueTemplateRead = "template-read"
 	LabelValueStaging      = "staging"
+	// LabelHelperTarget, on a helper container, names the target it reaches (Target.String:
+	// "volume NAME", "bind PATH", "bind file PATH").
+	LabelHelperTarget = LabelHelper + ".target"
 )
 
 // Target is one data source: a named volume or a host path that is bind-mounted.
@@ -240,7 +243,7 @@ type EngineMover struct {
 	opts Options
 
 	mu          sync.Mutex
-	helperRef   string // imported helper image, once known
+	helperRef   string // ID of the helper image, checked by content, once known
 	helperErr   error  // why the helper path is unusable, once known
 	helperKnown bool
 	helperDesc  string // "helper container (linux/ARCH)", once known
@@ -462,26 +465,42 @@ func (m *EngineMover) Restore(ctx context.Context, t Target, r io.Reader, opts R
 	return m.archiveRestore(ctx, t, r, opts)
 }
 
-// removeLeftovers force-removes helper containers (LabelHelper) that still mount volume t
-// (a bind target has nothing to do): left by a docker-maim that was killed mid-transfer (the archive API's created-only
-// containers are never auto-removed), they would keep the volume in use, so that neither a
-// restore nor `docker compose down -v` could remove it. The project lock held by the caller
-// means no live docker-maim owns a helper of this project's volumes.
+// removeLeftovers force-removes helper containers (LabelHelper) that still reach t, before
+// anything of this call touches it: left by a docker-maim that was killed mid-transfer (the
+// archive API's created-only containers are never auto-removed; a helper cut off from its
+// caller stops on its own, but may still be at it), they would keep a volume in use (so that
+// neither a restore nor `docker compose down -v` could remove it) or write into the target
+// while it is restored again. A helper reaches t when it carries t in LabelHelperTarget,
+// mounts volume t, or bind-mounts t's host path (an archive-API container, which has no
+// target label). The project lock held by the caller means no live docker-maim owns a
+// helper of this project's targets.
 func (m *EngineMover) removeLeftovers(ctx context.Context, t Target) error {
-	if t.Kind != KindVolume {
-		return nil
+	byLabel := make(client.Filters).Add("label", LabelHelper+"="+LabelValueContainer).Add("label", LabelHelperTarget+"="+t.String())
+	other := make(client.Filters).Add("label", LabelHelper+"="+LabelValueContainer)
+	if t.Kind == KindVolume {
+		other = other.Add("volume", t.VolumeName)
 	}
-	name := t.VolumeName
-	res, err := m.cli.ContainerList(ctx, client.ContainerListOptions{
-		All:     true,
-		Filters: make(client.Filters).Add("label", LabelHelper+"="+LabelValueContainer).Add("volume", name),
-	})
-	if err != nil {
-		return fmt.Errorf("listing leftover helper containers of volume %s: %w", name, err)
-	}
-	for _, c := range res.Items {
-		if err := removeContainer(m.cli, c.ID); err != nil {
-			return err
+	seen := map[string]bool{}
+	for _, f := range []client.Filters{byLabel, other} {
+		res, err := m.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+		if err != nil {
+			return fmt.Errorf("listing leftover helper containers of %s: %w", t, err)
+		}
+		for _, c := range res.Items {
+			if seen[c.ID] {
+				continue
+			}
+			seen[c.ID] = true
+			reaches := t.Kind == KindVolume || c.Labels[LabelHelperTarget] == t.String()
+			for _, mp := range c.Mounts {
+				reaches = reaches || (t.Kind == KindBind && string(mp.Type) == "bind" && path.Clean(mp.Source) == path.Clean(t.HostPath))
+			}
+			if !reaches {
+				continue
+			}
+			if err := removeContainer(m.cli, c.ID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -524,6 +543,14 @@ func (m *EngineMover) containerLabels() map[string]string {
 			l[k] = v
 		}
 	}
+	return l
+}
+
+// targetLabels are the labels of a helper container that reaches t: containerLabels and
+// LabelHelperTarget, by which removeLeftovers finds it.
+func (m *EngineMover) targetLabels(t Target) map[string]string {
+	l := m.containerLabels()
+	l[LabelHelperTarget] = t.String()
 	return l
 }
 
@@ -581,7 +608,7 @@ func (m *EngineMover) HelperSize(ctx context.Context, t Target, excludes []strin
 	for _, ex := range excludes {
 		args = append(args, "--exclude", ex)
 	}
-	st, err := m.runWithHelperImage(ctx, helperRun{labels: m.containerLabels(), args: append(args, dir), mounts: mounts, binds: binds})
+	st, err := m.runWithHelperImage(ctx, helperRun{labels: m.targetLabels(t), args: append(args, dir), mounts: mounts, binds: binds})
 	if err != nil {
 		return 0, fmt.Errorf("measuring %s: %w", t, err)
 	}
