@@ -45,7 +45,8 @@ type MaiBotMove struct {
 	DBSchema int32 `json:"db_schema"`
 	// ConfigVersions are each config file's [inner].version now.
 	ConfigVersions map[string]string `json:"config_versions,omitempty"`
-	// ReadyLog is the health gate preset the gate uses for the core (no healthcheck declared).
+	// ReadyLog is the beginning of the zh-CN ready banner, for the plan; the gate waits for
+	// the banner of the new image's own catalog in the core's locale (gate_maibot.go).
 	ReadyLog string `json:"ready_log,omitempty"`
 	// NoTemplates: the new image is 1.x: no template merge (the bot migrates its config).
 	NoTemplates bool `json:"no_templates,omitempty"`
@@ -77,7 +78,7 @@ func (mb *MaiBotMove) Lines() []string {
 		out = append(out, fmt.Sprintf("%s [inner].version %s (in the backup; rollback restores it)", n, mb.ConfigVersions[n]))
 	}
 	if mb.ReadyLog != "" {
-		out = append(out, fmt.Sprintf("health gate of %s: the ready log line %q (the compose file declares no healthcheck)", mb.Core, mb.ReadyLog))
+		out = append(out, fmt.Sprintf("health gate of %s: its ready banner, read from its new image's catalog for its locale (%q in zh-CN; the compose file declares no healthcheck)", mb.Core, mb.ReadyLog))
 	}
 	if mb.NoTemplates {
 		out = append(out, "1.x image: no template merge; the bot migrates its own config (the old file goes to config/old/)")

@@ -62,7 +62,7 @@ func TestUpgradeComposeFileMaiBot(t *testing.T) {
 			adapterCfg := p.fileBytes("docker-config/adapters/config.toml")
 			args := append([]string{"--compose-file", "new.yaml"}, tc.base...)
 			dry := mustOK(t, p.maim(append([]string{"upgrade", "--dry-run"}, args...)...))
-			for _, want := range []string{"MaiBot: core service core, 0.x -> 1.x; " + maibot.LegacyUpgradeVar + "=1 is set", "MaiBot: database schema 0 -> the new version migrates forward; rollback restores the data", "services that disappear: adapters", "./docker-config/adapters/config.toml: kept in the upgrade's backup", "MaiBot: health gate of core: the ready log line \"" + maibot.ReadyLog + "\""} {
+			for _, want := range []string{"MaiBot: core service core, 0.x -> 1.x; " + maibot.LegacyUpgradeVar + "=1 is set", "MaiBot: database schema 0 -> the new version migrates forward; rollback restores the data", "services that disappear: adapters", "./docker-config/adapters/config.toml: kept in the upgrade's backup", "MaiBot: health gate of core: its ready banner, read from its new image's catalog for its locale (\"" + maibot.ReadyLog + "\" in zh-CN"} {
 				if !strings.Contains(dry.Stdout, want) {
 					t.Errorf("dry-run plan lacks %q:\n%s", want, dry.Stdout)
 				}
