@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/testrig"
+	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/moby/moby/client"
 )
 
@@ -279,17 +280,11 @@ func TestEngineRestartDuringUpgrade(t *testing.T) {
 			if _, phase := bp.journalPhase(); phase != "backing-up" {
 				return false
 			}
-			// The helper container that streams the volume is running.
-			res, err := bp.Client.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("volume", bp.vol).Add("status", "running")})
-			if err != nil {
-				return false
-			}
-			for _, c := range res.Items {
-				if strings.HasPrefix(c.Image, "docker-maim-helper:") {
-					return true
-				}
-			}
-			return false
+			// The helper container that streams the volume is running (a helper is run by
+			// its checked image ID, so it is found by its label, not by its image's tag).
+			res, err := bp.Client.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).
+				Add("volume", bp.vol).Add("status", "running").Add("label", volume.LabelHelper+"="+volume.LabelValueContainer)})
+			return err == nil && len(res.Items) > 0
 		})
 	})
 }
