@@ -29,7 +29,7 @@
 // delta since then (changed files, all directories and links, a deletion list in PAX global
 // headers); ApplyDelta applies it over the extracted base, with a result equal to a cold
 // archive's where every file system of the tree shows each change by a file's times
-// (exactfs_linux.go); elsewhere pass two writes the whole tree (Stats.OnePass says why).
+// (fsaccess.Inexact); elsewhere pass two writes the whole tree (Stats.OnePass says why).
 // Extract refuses a delta (ErrDelta).
 package archive
 

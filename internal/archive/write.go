@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
 // WriteOptions tune WriteTar.
@@ -32,9 +34,9 @@ type WriteOptions struct {
 	// whole.
 	Since *Index
 	// Beneath, when set, makes the root a single file confined to a directory at the moment
-	// it is opened (see Beneath): a symlink swapped in on the way is followed only while it
+	// it is opened (see fsaccess.Beneath): a symlink swapped in on the way is followed only while it
 	// stays beneath it, and anything but a regular file (a directory, a FIFO) is refused.
-	Beneath *Beneath
+	Beneath *fsaccess.Beneath
 }
 
 const copyBufSize = 1 << 20

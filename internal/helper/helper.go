@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
 // progressInterval is how often the helper reports progress on stderr.
@@ -53,7 +54,7 @@ const progressInterval = 200 * time.Millisecond
 // BENEATH (single files) is --beneath DIR [--alias PATH]...: PATH is a single file that must
 // stay beneath DIR (the project dir, mounted) when it is opened or replaced, symlinks on the
 // way followed only while they do; an absolute link may name DIR by its host paths, the
-// aliases (archive.Beneath). A link leading out fails the command, nothing read or written.
+// aliases (fsaccess.Beneath). A link leading out fails the command, nothing read or written.
 //
 // DIRECT is the backup dir bind-mounted into the container, so the archive never passes
 // through the engine's attach stream: --marker FILE --token T name a file the host just
@@ -136,9 +137,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err := fs.Parse(args[1:]); err != nil {
 		return fail(2, err)
 	}
-	var bn *archive.Beneath
+	var bn *fsaccess.Beneath
 	if beneath != "" {
-		bn = &archive.Beneath{Dir: beneath, Aliases: aliases}
+		bn = &fsaccess.Beneath{Dir: beneath, Aliases: aliases}
 	}
 	if fs.NArg() != 1 {
 		return fail(2, fmt.Errorf("%s: want exactly one path, got %d", args[0], fs.NArg()))
@@ -272,7 +273,7 @@ type Pass struct {
 	Record, Since *archive.Index
 	// Beneath, when set, makes root a single file confined to that directory at the
 	// moment it is opened (archive.WriteOptions.Beneath).
-	Beneath *archive.Beneath
+	Beneath *fsaccess.Beneath
 }
 
 // BackupPass is Backup as pass one or two of a two-pass backup.
@@ -301,7 +302,7 @@ func Restore(ctx context.Context, dest string, stdin io.Reader, c archive.Compre
 // RestoreBeneath makes the single file dest equal to the compressed single-file archive
 // read from stdin, dest confined to b at the moment it is written
 // (archive.ExtractOptions.Beneath).
-func RestoreBeneath(ctx context.Context, dest string, b *archive.Beneath, stdin io.Reader, c archive.Compression, progress func(int64)) (archive.Stats, error) {
+func RestoreBeneath(ctx context.Context, dest string, b *fsaccess.Beneath, stdin io.Reader, c archive.Compression, progress func(int64)) (archive.Stats, error) {
 	return restore(ctx, dest, stdin, c, nil, progress, func(ctx context.Context, r io.Reader, dest string, o archive.ExtractOptions) (archive.Stats, error) {
 		o.Beneath = b
 		return archive.Extract(ctx, r, dest, o)

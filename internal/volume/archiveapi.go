@@ -16,6 +16,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
@@ -422,7 +423,7 @@ func (m *EngineMover) archiveRestoreFile(ctx context.Context, t Target, r io.Rea
 
 // resolveFileIn resolves the single-file target t, reached as p in the idle container id
 // (its root mounted at /data, see helperMounts), to the path the engine reads or writes,
-// with the rule of archive.Beneath as far as the engine lets it be applied: each component
+// with the rule of fsaccess.Beneath as far as the engine lets it be applied: each component
 // is looked at (the engine's stat, which resolves a symlink within the container, never on
 // the host) and a symlink is followed only when it leads beneath /data; the file must be a
 // regular file (for a write, missing too, unless a link leads there). A link swapped in
@@ -454,7 +455,7 @@ func (m *EngineMover) resolveFileIn(ctx context.Context, id string, t Target, p 
 			if mode&os.ModeSymlink != 0 {
 				lt := path.Clean(res.Stat.LinkTarget)
 				if hops > 40 || (lt != dataDir && !strings.HasPrefix(lt, dataDir+"/")) {
-					return "", &archive.EscapeError{Path: t.HostPath, Link: path.Join(root, strings.TrimPrefix(next, dataDir+"/")), Target: res.Stat.LinkTarget, Dir: root}
+					return "", &fsaccess.EscapeError{Path: t.HostPath, Link: path.Join(root, strings.TrimPrefix(next, dataDir+"/")), Target: res.Stat.LinkTarget, Dir: root}
 				}
 				next = lt
 				continue

@@ -17,6 +17,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 	"github.com/docker-maim/docker-maim/internal/helper"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
@@ -261,9 +262,9 @@ func fileArgs(t Target) []string {
 
 // hostBeneath is t's confinement on this host (the host fast path): its root, also by its
 // path with links resolved.
-func (t Target) hostBeneath() *archive.Beneath {
+func (t Target) hostBeneath() *fsaccess.Beneath {
 	root, _ := t.fileRoot()
-	b := &archive.Beneath{Dir: root}
+	b := &fsaccess.Beneath{Dir: root}
 	if real, err := filepath.EvalSymlinks(root); err == nil && real != root {
 		b.Aliases = []string{real}
 	}

@@ -52,7 +52,7 @@
 //
 // A single-file bind (IsFile) is reached on every path through its Target.Root (the project
 // dir), never by itself: the file is resolved beneath it at the moment it is read or
-// replaced, a symlink on the way followed only while it stays beneath Root (archive.Beneath;
+// replaced, a symlink on the way followed only while it stays beneath Root (fsaccess.Beneath;
 // through the archive API, the engine's stat and its resolution within the container), so
 // a link a service swapped in after the plan never leads a backup or a restore out of the
 // project.
@@ -111,7 +111,7 @@ type Target struct {
 	HostPath   string // absolute path on the engine host (Kind == "bind")
 	IsFile     bool   // bind-mounted single file
 	// Root (single-file binds) is the directory HostPath must stay beneath when its data is
-	// read or written, decided at that moment on every path (archive.Beneath): the project
+	// read or written, decided at that moment on every path (fsaccess.Beneath): the project
 	// dir. A symlink on the way is followed only while it stays beneath Root; one leading
 	// out fails the backup of that source, and the restore refuses without writing. ""
 	// means HostPath's parent directory.

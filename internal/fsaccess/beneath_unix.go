@@ -1,6 +1,6 @@
 //go:build linux || darwin
 
-package archive
+package fsaccess
 
 import (
 	"crypto/rand"
@@ -156,11 +156,11 @@ func readlinkat(dir int, name string) (string, error) {
 // errNotRegular marks a single-file path that leads to something other than a regular file.
 var errNotRegular = errors.New("not a regular file")
 
-// openFile opens path for reading beneath b (see Beneath): O_NOFOLLOW relative to its
+// OpenFile opens path for reading beneath b (see Beneath): O_NOFOLLOW relative to its
 // resolved parent, O_NONBLOCK so that a FIFO swapped in never blocks the open, and the open
 // file checked to be a regular file. A path that changes into a symlink between the walk and
 // the open is walked again (a few times, then refused).
-func (b *Beneath) openFile(path string) (*os.File, *unix.Stat_t, error) {
+func (b *Beneath) OpenFile(path string) (*os.File, *unix.Stat_t, error) {
 	for try := 0; ; try++ {
 		r, err := b.resolve(path)
 		if err != nil {
@@ -197,18 +197,18 @@ func (b *Beneath) openFile(path string) (*os.File, *unix.Stat_t, error) {
 	}
 }
 
-// beneathDest is the destination of a single-file archive written beneath a directory: a
-// temporary file created (O_EXCL|O_NOFOLLOW) in the resolved parent directory and renamed
-// over the resolved name, both relative to the parent's descriptor.
-type beneathDest struct {
+// Dest is a regular file replaced beneath a directory (the destination of a single-file
+// archive): a temporary file created (O_EXCL|O_NOFOLLOW) in the resolved parent directory and
+// renamed over the resolved name, both relative to the parent's descriptor.
+type Dest struct {
 	r   *resolved
 	tmp string
 }
 
-// fileDestBeneath resolves dest beneath b for a write. A symlink at dest that stays beneath
+// Dest resolves dest beneath b for a write. A symlink at dest that stays beneath
 // b.Dir is followed (the file it leads to is replaced, the link stays); one that leads
 // nowhere, or leads outside, is refused, and so is a directory or another non-regular file.
-func fileDestBeneath(dest string, b *Beneath) (fileDest, error) {
+func (b *Beneath) Dest(dest string) (*Dest, error) {
 	r, err := b.resolve(dest)
 	if err != nil {
 		return nil, err
@@ -227,12 +227,14 @@ func fileDestBeneath(dest string, b *Beneath) (fileDest, error) {
 		r.close()
 		return nil, &os.PathError{Op: "replace", Path: p, Err: errNotRegular}
 	}
-	return &beneathDest{r: r}, nil
+	return &Dest{r: r}, nil
 }
 
-func (d *beneathDest) name() string { return d.r.path() }
+// Name is the file replaced, for messages.
+func (d *Dest) Name() string { return d.r.path() }
 
-func (d *beneathDest) create() (*os.File, error) {
+// Create creates the temporary file beside the destination.
+func (d *Dest) Create() (*os.File, error) {
 	for try := 0; ; try++ {
 		var rnd [6]byte
 		_, _ = rand.Read(rnd[:])
@@ -249,7 +251,8 @@ func (d *beneathDest) create() (*os.File, error) {
 	}
 }
 
-func (d *beneathDest) setTimes(atime, mtime time.Time) error {
+// SetTimes sets the times of the temporary file, once closed.
+func (d *Dest) SetTimes(atime, mtime time.Time) error {
 	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
 	if err := unix.UtimesNanoAt(d.r.dir, d.tmp, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &os.PathError{Op: "chtimes", Path: filepath.Join(d.r.dirPath, d.tmp), Err: err}
@@ -257,7 +260,8 @@ func (d *beneathDest) setTimes(atime, mtime time.Time) error {
 	return nil
 }
 
-func (d *beneathDest) commit() error {
+// Commit renames the temporary file over the destination.
+func (d *Dest) Commit() error {
 	if err := unix.Renameat(d.r.dir, d.tmp, d.r.dir, d.r.name); err != nil {
 		return &os.LinkError{Op: "rename", Old: filepath.Join(d.r.dirPath, d.tmp), New: d.r.path(), Err: err}
 	}
@@ -265,7 +269,8 @@ func (d *beneathDest) commit() error {
 	return nil
 }
 
-func (d *beneathDest) close() {
+// Close removes the temporary file unless committed and closes the parent directory.
+func (d *Dest) Close() {
 	if d.tmp != "" {
 		_ = unix.Unlinkat(d.r.dir, d.tmp, 0)
 		d.tmp = ""
