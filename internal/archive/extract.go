@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/docker-maim/docker-maim/internal/exclude"
 	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
@@ -113,7 +114,7 @@ type extractor struct {
 	stats Stats
 	v     *validator
 	buf   []byte
-	ex    *Excluder
+	ex    *exclude.Rules
 
 	// dirs are verified real directories in dest (never symlinks), mapped
 	// to whether this extraction created them (fresh dirs need no pruning).

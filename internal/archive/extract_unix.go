@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/docker-maim/docker-maim/internal/exclude"
 )
 
 // readAll applies every entry from h on (rd's first, already read) to the end of the
@@ -109,7 +111,7 @@ func newExtractor(ctx context.Context, dest string, opts ExtractOptions) (*extra
 		owner: opts.chown(),
 		v:     newValidator(),
 		buf:   make([]byte, copyBufSize),
-		ex:    NewExcluder(opts.Excludes),
+		ex:    exclude.New(opts.Excludes),
 		dirs:  map[string]bool{"": fresh},
 	}
 	x.pool = newWritePool(x)

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/docker-maim/docker-maim/internal/exclude"
 )
 
 // Measure returns the content bytes WriteTar would archive from root with these
@@ -30,13 +32,13 @@ func Measure(ctx context.Context, root string, excludes []string) (int64, error)
 	if real, err := filepath.EvalSymlinks(root); err == nil {
 		root = real
 	}
-	m := measurer{ctx: ctx, ex: NewExcluder(excludes), links: map[devIno]bool{}}
+	m := measurer{ctx: ctx, ex: exclude.New(excludes), links: map[devIno]bool{}}
 	return m.n, m.dir(root, "")
 }
 
 type measurer struct {
 	ctx   context.Context
-	ex    *Excluder
+	ex    *exclude.Rules
 	links map[devIno]bool
 	n     int64
 }

@@ -16,6 +16,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/exclude"
 	"github.com/docker-maim/docker-maim/internal/fsaccess"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -209,10 +210,10 @@ func xattrRecords(in map[string]string) map[string]string {
 }
 
 // excludedRel applies the exclude patterns exactly as archive.WriteOptions documents them
-// (archive.Excluder): the archive API yields a whole tree, so an excluded directory's
+// (exclude.Rules): the archive API yields a whole tree, so an excluded directory's
 // contents are skipped by the caller (underAny).
 func excludedRel(rel string, patterns []string) bool {
-	return archive.NewExcluder(patterns).Match(rel)
+	return exclude.New(patterns).Match(rel)
 }
 
 func underAny(rel string, dirs []string) bool {
@@ -281,7 +282,7 @@ func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts R
 	}
 	done := make(chan result, 1)
 	go func() {
-		st, err := validateTar(ctx, tar.NewReader(dr), tar.NewWriter(pw), file, prefix, archive.NewExcluder(opts.Excludes), opts.Progress, seen)
+		st, err := validateTar(ctx, tar.NewReader(dr), tar.NewWriter(pw), file, prefix, exclude.New(opts.Excludes), opts.Progress, seen)
 		pw.CloseWithError(err)
 		done <- result{st, err}
 	}()
@@ -302,7 +303,7 @@ func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts R
 // name given to the single entry of a single-file archive; otherwise entry names (and
 // hardlink targets) are moved below prefix, and entries ex matches are counted but not sent
 // (the target's own copy is kept, as archive.Extract does).
-func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename, prefix string, ex *archive.Excluder, progress func(int64), seen func(rel string, dir bool)) (archive.Stats, error) {
+func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename, prefix string, ex *exclude.Rules, progress func(int64), seen func(rel string, dir bool)) (archive.Stats, error) {
 	var st archive.Stats
 	for {
 		if err := ctx.Err(); err != nil {
@@ -514,7 +515,7 @@ func (m *EngineMover) archiveRestoreInPlace(ctx context.Context, t Target, r io.
 		return st, err
 	}
 
-	ex := archive.NewExcluder(opts.Excludes)
+	ex := exclude.New(opts.Excludes)
 	present := true
 	if t.Kind == KindVolume {
 		if present, err = volumeExists(ctx, m.cli, t.VolumeName); err != nil {
