@@ -340,43 +340,16 @@ type helperResult struct {
 }
 
 // runHelper creates, attaches, starts and waits for one helper container, removing it in all
-// cases. The helper reports progress and its final Stats as JSON lines on stderr.
+// cases. The helper reports progress and its final Stats as JSON lines on stderr. Its steps:
+// the container is configured and created, attached (the connection closed when ctx ends),
+// waited for and started; then its stdin is sent, its output read, its exit awaited, and
+// what it reported checked against what this side sent or received (helperCall.outcome).
 func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archive.Stats, retErr error) {
-	var gate *gateReader
-	var flags []string
+	c := &helperCall{h: h}
 	if h.ready != nil {
-		gate = &gateReader{ready: h.ready}
-		flags = append(flags, "--await-go")
+		c.gate = &gateReader{ready: h.ready}
 	}
-	if h.lifeline {
-		flags = append(flags, "--lifeline")
-	}
-	if len(flags) > 0 {
-		last := len(h.args) - 1
-		h.args = append(append(append([]string(nil), h.args[:last]...), flags...), h.args[last])
-	}
-	cfg := &container.Config{
-		Image:           h.image,
-		Cmd:             h.args,
-		User:            "0:0",
-		Labels:          h.labels,
-		AttachStdout:    true,
-		AttachStderr:    true,
-		NetworkDisabled: true,
-	}
-	if h.stdin != nil || gate != nil || h.lifeline {
-		cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
-	}
-	hc := &container.HostConfig{
-		NetworkMode: "none",
-		Mounts:      h.mounts,
-		Binds:       h.binds,
-		// The archive passes through stdout: a logging driver would store a second copy.
-		LogConfig: container.LogConfig{Type: "none"},
-		// The engine removes the helper when it exits, also when this process is killed
-		// (kill -9, a crash): no stopped helper is left holding the volume.
-		AutoRemove: true,
-	}
+	cfg, hc := c.containerConfig()
 	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc})
 	if err != nil {
 		if h.direct && !strings.Contains(err.Error(), "No such image") && ctx.Err() == nil {
@@ -397,98 +370,188 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	if err != nil {
 		return st, fmt.Errorf("attaching to helper container: %w", err)
 	}
+	c.att = att
 	var closeOnce sync.Once
-	closeConn := func() { closeOnce.Do(att.Close) }
-	defer closeConn()
-	stop := context.AfterFunc(ctx, closeConn)
+	c.closeConn = func() { closeOnce.Do(att.Close) }
+	defer c.closeConn()
+	stop := context.AfterFunc(ctx, c.closeConn)
 	defer stop()
 
-	// Wait for "removed" (registered before the start, as `docker run --rm` does): with
-	// AutoRemove a not-running container may already be gone when asked about. The wait
-	// outlives ctx by up to cleanupTimeout: a cancelled helper with a lifeline stops on its
-	// own at its next safe point once the connection is closed, and is waited for rather
-	// than killed mid-file.
-	waitCtx, waitCancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer waitCancel()
-	stopWait := context.AfterFunc(ctx, func() { time.AfterFunc(cleanupTimeout, waitCancel) })
-	defer stopWait()
-	wr := cli.ContainerWait(waitCtx, id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
+	stopWaiting := c.waitRemoved(ctx, cli, id)
+	defer stopWaiting()
 	if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return st, fmt.Errorf("starting helper container: %w", err)
 	}
 
-	sum := helper.NewStreamSum()
-	stdinDone := make(chan error, 1)
-	if cfg.OpenStdin {
-		var in io.Reader = bytes.NewReader(nil)
-		if h.stdin != nil {
-			in = io.TeeReader(h.stdin, sum)
-			if h.stdout != nil {
-				in = h.stdin // a backup's stdin (pass one's index) is not the stream the sum covers
+	c.sum = helper.NewStreamSum()
+	c.sendStdin(cfg.OpenStdin)
+	c.readOutput()
+	c.awaitExit()
+	return c.outcome(ctx)
+}
+
+// helperCall is one run of a helper container from its configuration to its result: what
+// runHelper's steps share.
+type helperCall struct {
+	h         helperRun
+	gate      *gateReader // the go-ahead (h.ready), nil without one
+	att       client.ContainerAttachResult
+	closeConn func() // closes the attach connection, once
+	wait      client.ContainerWaitResult
+	sum       *helper.StreamSum // the stream this side sent or received
+	stdinDone chan error
+	errw      *helperStderr // what the helper reported on stderr
+	copyErr   error         // reading the helper's output
+	exitCode  int64
+	waitErr   error
+	inErr     error // sending its stdin
+}
+
+// containerConfig is the helper container: h's command with the flags of its go-ahead and
+// lifeline, no network, no logs (the archive passes through stdout), removed by the engine
+// when it exits.
+func (c *helperCall) containerConfig() (*container.Config, *container.HostConfig) {
+	h := c.h
+	var flags []string
+	if c.gate != nil {
+		flags = append(flags, "--await-go")
+	}
+	if h.lifeline {
+		flags = append(flags, "--lifeline")
+	}
+	if len(flags) > 0 {
+		last := len(h.args) - 1
+		h.args = append(append(append([]string(nil), h.args[:last]...), flags...), h.args[last])
+	}
+	cfg := &container.Config{
+		Image:           h.image,
+		Cmd:             h.args,
+		User:            "0:0",
+		Labels:          h.labels,
+		AttachStdout:    true,
+		AttachStderr:    true,
+		NetworkDisabled: true,
+	}
+	if h.stdin != nil || c.gate != nil || h.lifeline {
+		cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
+	}
+	hc := &container.HostConfig{
+		NetworkMode: "none",
+		Mounts:      h.mounts,
+		Binds:       h.binds,
+		// The archive passes through stdout: a logging driver would store a second copy.
+		LogConfig: container.LogConfig{Type: "none"},
+		// The engine removes the helper when it exits, also when this process is killed
+		// (kill -9, a crash): no stopped helper is left holding the volume.
+		AutoRemove: true,
+	}
+	return cfg, hc
+}
+
+// waitRemoved starts waiting for "removed" (registered before the start, as `docker run
+// --rm` does): with AutoRemove a not-running container may already be gone when asked
+// about. The wait outlives ctx by up to cleanupTimeout: a cancelled helper with a lifeline
+// stops on its own at its next safe point once the connection is closed, and is waited for
+// rather than killed mid-file. The returned func ends the wait.
+func (c *helperCall) waitRemoved(ctx context.Context, cli client.APIClient, id string) func() {
+	waitCtx, waitCancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopWait := context.AfterFunc(ctx, func() { time.AfterFunc(cleanupTimeout, waitCancel) })
+	c.wait = cli.ContainerWait(waitCtx, id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
+	return func() {
+		stopWait()
+		waitCancel()
+	}
+}
+
+// sendStdin sends the helper's stdin, when it has one, on its own goroutine: the go-ahead
+// once ready, then h.stdin (framed for a streamed restore with a lifeline); with a lifeline
+// stdin then stays open. Its error arrives on c.stdinDone.
+func (c *helperCall) sendStdin(open bool) {
+	h, gate, att := c.h, c.gate, c.att
+	c.stdinDone = make(chan error, 1)
+	if !open {
+		c.stdinDone <- nil
+		return
+	}
+	var in io.Reader = bytes.NewReader(nil)
+	if h.stdin != nil {
+		in = io.TeeReader(h.stdin, c.sum)
+		if h.stdout != nil {
+			in = h.stdin // a backup's stdin (pass one's index) is not the stream the sum covers
+		}
+	}
+	framed := h.framed
+	go func() {
+		var err error
+		if gate != nil {
+			_, err = io.Copy(att.Conn, gate)
+		}
+		if err == nil && framed {
+			fw := helper.NewFrameWriter(att.Conn)
+			if _, err = io.Copy(fw, in); err == nil {
+				err = fw.Close()
+			}
+		} else if err == nil {
+			_, err = io.Copy(att.Conn, in)
+		}
+		// With a lifeline, stdin stays open until the connection is closed after the
+		// helper exited; an error (no go-ahead) still ends it at once.
+		if err != nil || !h.lifeline {
+			if cerr := att.CloseWrite(); err == nil {
+				err = cerr
 			}
 		}
-		framed := h.framed
-		go func() {
-			var err error
-			if gate != nil {
-				_, err = io.Copy(att.Conn, gate)
-			}
-			if err == nil && framed {
-				fw := helper.NewFrameWriter(att.Conn)
-				if _, err = io.Copy(fw, in); err == nil {
-					err = fw.Close()
-				}
-			} else if err == nil {
-				_, err = io.Copy(att.Conn, in)
-			}
-			// With a lifeline, stdin stays open until the connection is closed after the
-			// helper exited; an error (no go-ahead) still ends it at once.
-			if err != nil || !h.lifeline {
-				if cerr := att.CloseWrite(); err == nil {
-					err = cerr
-				}
-			}
-			stdinDone <- err
-		}()
-	} else {
-		stdinDone <- nil
-	}
+		c.stdinDone <- err
+	}()
+}
 
+// readOutput copies the helper's stdout (the archive of a backup, hashed) to h.stdout and
+// parses its stderr, until the connection ends.
+func (c *helperCall) readOutput() {
 	var stdout io.Writer = io.Discard
-	if h.stdout != nil {
-		stdout = io.MultiWriter(h.stdout, sum)
+	if c.h.stdout != nil {
+		stdout = io.MultiWriter(c.h.stdout, c.sum)
 	}
-	errw := &helperStderr{progress: h.progress, index: h.index}
-	_, copyErr := stdcopy.StdCopy(stdout, errw, att.Reader)
-	errw.flush()
-	if copyErr != nil {
+	c.errw = &helperStderr{progress: c.h.progress, index: c.h.index}
+	_, c.copyErr = stdcopy.StdCopy(stdout, c.errw, c.att.Reader)
+	c.errw.flush()
+	if c.copyErr != nil {
 		// The output side failed (w broken or the connection dropped): stop the helper now.
-		closeConn()
+		c.closeConn()
 	}
+}
 
-	var exitCode int64 = -1
-	var waitErr error
-	if copyErr == nil {
+// awaitExit waits for the helper's exit (after a complete output only), closes the
+// connection and waits for the stdin sender.
+func (c *helperCall) awaitExit() {
+	c.exitCode = -1
+	if c.copyErr == nil {
 		select {
-		case res := <-wr.Result:
-			exitCode = res.StatusCode
+		case res := <-c.wait.Result:
+			c.exitCode = res.StatusCode
 			if res.Error != nil && res.Error.Message != "" {
-				waitErr = errors.New(res.Error.Message)
+				c.waitErr = errors.New(res.Error.Message)
 			}
-		case err := <-wr.Error:
-			waitErr = err
+		case err := <-c.wait.Error:
+			c.waitErr = err
 		}
 	}
-	closeConn()
-	inErr := <-stdinDone
+	c.closeConn()
+	c.inErr = <-c.stdinDone
+}
 
+// outcome is the result of the run: the first failure in the order a reader would look
+// (cancelled, refused go-ahead, output, wait, not visible, the helper's error, stdin, no
+// result) or the helper's stats once its stream count and hash match this side's.
+func (c *helperCall) outcome(ctx context.Context) (st archive.Stats, err error) {
+	h, gate, errw := c.h, c.gate, c.errw
 	if ctx.Err() != nil {
-		if h.lifeline && copyErr != nil && !(gate != nil && gate.err != nil) {
+		if h.lifeline && c.copyErr != nil && !(gate != nil && gate.err != nil) {
 			// Not waited for yet (the connection was closed under the output copy): the
 			// closed connection ended its lifeline, let it stop at a safe point.
 			select {
-			case <-wr.Result:
-			case <-wr.Error:
+			case <-c.wait.Result:
+			case <-c.wait.Error:
 			}
 		}
 		return st, ctx.Err()
@@ -496,16 +559,16 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	if gate != nil && gate.err != nil {
 		return st, gate.err // the helper was never given the go-ahead: it touched nothing
 	}
-	if copyErr != nil {
-		return st, fmt.Errorf("reading helper output: %w", copyErr)
+	if c.copyErr != nil {
+		return st, fmt.Errorf("reading helper output: %w", c.copyErr)
 	}
-	if waitErr != nil {
-		return st, fmt.Errorf("waiting for helper: %w", waitErr)
+	if c.waitErr != nil {
+		return st, fmt.Errorf("waiting for helper: %w", c.waitErr)
 	}
-	if h.direct && exitCode == helper.ExitNotVisible && errw.notVisible {
+	if h.direct && c.exitCode == helper.ExitNotVisible && errw.notVisible {
 		return st, &errNotVisible{notVisibleMsg + " (" + errw.errMsg + ")"}
 	}
-	if exitCode != 0 || errw.errMsg != "" {
+	if c.exitCode != 0 || errw.errMsg != "" {
 		msg := errw.errMsg
 		if msg == "" {
 			msg = strings.TrimSpace(errw.text.String())
@@ -513,10 +576,10 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 		if msg == "" {
 			msg = "no message"
 		}
-		return st, fmt.Errorf("helper exited with code %d: %s", exitCode, msg)
+		return st, fmt.Errorf("helper exited with code %d: %s", c.exitCode, msg)
 	}
-	if inErr != nil {
-		return st, fmt.Errorf("sending archive to helper: %w", inErr)
+	if c.inErr != nil {
+		return st, fmt.Errorf("sending archive to helper: %w", c.inErr)
 	}
 	if !errw.gotStats {
 		return st, errors.New("helper did not report its result")
@@ -527,10 +590,10 @@ func runHelper(ctx context.Context, cli client.APIClient, h helperRun) (st archi
 	if h.direct {
 		return errw.stats, nil
 	}
-	if got := sum.Hex(); errw.streamBytes != sum.N || errw.streamSHA != got {
+	if got := c.sum.Hex(); errw.streamBytes != c.sum.N || errw.streamSHA != got {
 		return st, fmt.Errorf("the engine corrupted the stream: helper %s %d bytes (sha256 %.12s), host %s %d bytes (sha256 %.12s)",
 			map[bool]string{true: "read", false: "wrote"}[h.stdout == nil], errw.streamBytes, errw.streamSHA,
-			map[bool]string{true: "sent", false: "received"}[h.stdout == nil], sum.N, got)
+			map[bool]string{true: "sent", false: "received"}[h.stdout == nil], c.sum.N, got)
 	}
 	return errw.stats, nil
 }
