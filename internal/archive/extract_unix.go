@@ -248,6 +248,11 @@ func (x *extractor) removeExisting(fd int, dir, base string) error {
 	return nil
 }
 
+// entry applies one entry of a directory archive: checked (a hostile entry is refused
+// before anything is written), skipped when the excludes keep its path, then applied by its
+// kind: the root's attributes, a small regular file to the writers, a directory, a larger
+// regular file, a symlink, a hardlink, a fifo or device node. Symlinks, fifos and devices
+// then get their attributes through their parent directory (linkAttrs).
 func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 	rel, err := cleanName(h.Name)
 	if err != nil {
@@ -267,19 +272,7 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 		return nil
 	}
 	if rel == "" {
-		m := dirMeta{rel: "", mode: uint32(h.Mode) & 0o7777, mtime: h.ModTime, atime: h.AccessTime}
-		x.rootSet = &m
-		fd, err := x.parentFD("")
-		if err != nil {
-			return err
-		}
-		if !x.dirs[""] {
-			if err := dropStaleXattrs(fd, h, x.dest); err != nil {
-				return err
-			}
-		}
-		x.noteDefACL("", h)
-		return x.attrsFD(fd, h, "")
+		return x.rootEntry(h)
 	}
 	dir, base := split(rel)
 	if err := x.ensureDir(h, dir); err != nil {
@@ -300,81 +293,131 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 	}
 	switch h.Typeflag {
 	case tar.TypeDir:
-		fresh, err := x.mkdir(fd, dir, base)
-		if err != nil {
-			return err
-		}
-		x.dirs[rel] = fresh
-		x.meta = append(x.meta, dirMeta{rel: rel, mode: uint32(h.Mode) & 0o7777, mtime: h.ModTime, atime: h.AccessTime})
-		dfd, err := unix.Openat(fd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return pathErr("open", rel, err)
-		}
-		if !fresh {
-			err = dropStaleXattrs(dfd, h, rel)
-		} else if x.inherits(dir) {
-			err = dropInherited(dfd, h, rel)
-		}
-		if err == nil {
-			err = x.attrsFD(dfd, h, rel)
-		}
-		unix.Close(dfd)
-		x.noteDefACL(rel, h)
-		return err
+		return x.dirEntry(fd, dir, base, rel, h)
 	case tar.TypeReg, tar.TypeRegA:
 		return x.regular(fd, dir, base, rel, h, rd)
 	case tar.TypeSymlink:
-		err := unix.Symlinkat(h.Linkname, fd, base)
-		if err == unix.EEXIST {
-			if err = x.removeExisting(fd, dir, base); err == nil {
-				fd, err = x.parentFD(dir)
-				if err == nil {
-					err = unix.Symlinkat(h.Linkname, fd, base)
-				}
-			}
-		}
-		if err != nil {
-			return pathErr("symlink", rel, err)
-		}
+		err = x.symlink(fd, dir, base, rel, h)
 	case tar.TypeLink:
-		target, _ := cleanName(h.Linkname)
-		x.pool.wait(target)
-		err := x.root.Link(target, rel)
-		if errors.Is(err, os.ErrExist) {
-			if err = x.removeExisting(fd, dir, base); err == nil {
-				err = x.root.Link(target, rel)
-			}
-		}
-		if err != nil {
+		return x.hardlink(fd, dir, base, rel, h)
+	case tar.TypeFifo, tar.TypeChar, tar.TypeBlock:
+		err = x.node(fd, dir, base, rel, h)
+	}
+	if err != nil {
+		return err
+	}
+	return x.linkAttrs(dir, base, rel, h)
+}
+
+// rootEntry applies the root entry "./": its owner and xattrs now, its mode and times at
+// the end (finish).
+func (x *extractor) rootEntry(h *tar.Header) error {
+	m := dirMeta{rel: "", mode: uint32(h.Mode) & 0o7777, mtime: h.ModTime, atime: h.AccessTime}
+	x.rootSet = &m
+	fd, err := x.parentFD("")
+	if err != nil {
+		return err
+	}
+	if !x.dirs[""] {
+		if err := dropStaleXattrs(fd, h, x.dest); err != nil {
 			return err
 		}
-		return nil // a hardlink shares its target's inode: nothing else to set
-	case tar.TypeFifo, tar.TypeChar, tar.TypeBlock:
-		mode := uint32(unix.S_IFIFO)
-		dev := 0
-		switch h.Typeflag {
-		case tar.TypeChar:
-			mode = unix.S_IFCHR
-			dev = int(unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor)))
-		case tar.TypeBlock:
-			mode = unix.S_IFBLK
-			dev = int(unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor)))
-		}
-		err := x.mknodAt(fd, rel, base, mode|0o600, dev)
-		if err == unix.EEXIST {
-			if err = x.removeExisting(fd, dir, base); err == nil {
-				fd, err = x.parentFD(dir)
-				if err == nil {
-					err = x.mknodAt(fd, rel, base, mode|0o600, dev)
-				}
+	}
+	x.noteDefACL("", h)
+	return x.attrsFD(fd, h, "")
+}
+
+// dirEntry makes dir/base a directory (kept when it is one) with the entry's owner and
+// xattrs; its mode and times are set at the end (finish).
+func (x *extractor) dirEntry(fd int, dir, base, rel string, h *tar.Header) error {
+	fresh, err := x.mkdir(fd, dir, base)
+	if err != nil {
+		return err
+	}
+	x.dirs[rel] = fresh
+	x.meta = append(x.meta, dirMeta{rel: rel, mode: uint32(h.Mode) & 0o7777, mtime: h.ModTime, atime: h.AccessTime})
+	dfd, err := unix.Openat(fd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return pathErr("open", rel, err)
+	}
+	if !fresh {
+		err = dropStaleXattrs(dfd, h, rel)
+	} else if x.inherits(dir) {
+		err = dropInherited(dfd, h, rel)
+	}
+	if err == nil {
+		err = x.attrsFD(dfd, h, rel)
+	}
+	unix.Close(dfd)
+	x.noteDefACL(rel, h)
+	return err
+}
+
+// symlink creates the symlink dir/base, replacing what is there.
+func (x *extractor) symlink(fd int, dir, base, rel string, h *tar.Header) error {
+	err := unix.Symlinkat(h.Linkname, fd, base)
+	if err == unix.EEXIST {
+		if err = x.removeExisting(fd, dir, base); err == nil {
+			fd, err = x.parentFD(dir)
+			if err == nil {
+				err = unix.Symlinkat(h.Linkname, fd, base)
 			}
 		}
-		if err != nil {
-			return pathErr("mknod", rel, err)
+	}
+	if err != nil {
+		return pathErr("symlink", rel, err)
+	}
+	return nil
+}
+
+// hardlink links rel to its target (extracted before), replacing what is there. A hardlink
+// shares its target's inode: nothing else to set.
+func (x *extractor) hardlink(fd int, dir, base, rel string, h *tar.Header) error {
+	target, _ := cleanName(h.Linkname)
+	x.pool.wait(target)
+	err := x.root.Link(target, rel)
+	if errors.Is(err, os.ErrExist) {
+		if err = x.removeExisting(fd, dir, base); err == nil {
+			err = x.root.Link(target, rel)
 		}
 	}
-	// Symlinks, fifos and devices: attributes through the parent fd.
-	fd, err = x.parentFD(dir)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+// node creates the fifo or device node dir/base, replacing what is there.
+func (x *extractor) node(fd int, dir, base, rel string, h *tar.Header) error {
+	mode := uint32(unix.S_IFIFO)
+	dev := 0
+	switch h.Typeflag {
+	case tar.TypeChar:
+		mode = unix.S_IFCHR
+		dev = int(unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor)))
+	case tar.TypeBlock:
+		mode = unix.S_IFBLK
+		dev = int(unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor)))
+	}
+	err := x.mknodAt(fd, rel, base, mode|0o600, dev)
+	if err == unix.EEXIST {
+		if err = x.removeExisting(fd, dir, base); err == nil {
+			fd, err = x.parentFD(dir)
+			if err == nil {
+				err = x.mknodAt(fd, rel, base, mode|0o600, dev)
+			}
+		}
+	}
+	if err != nil {
+		return pathErr("mknod", rel, err)
+	}
+	return nil
+}
+
+// linkAttrs sets owner, xattrs, mode (not of a symlink) and times of a symlink, fifo or
+// device through its parent directory's fd.
+func (x *extractor) linkAttrs(dir, base, rel string, h *tar.Header) error {
+	fd, err := x.parentFD(dir)
 	if err != nil {
 		return err
 	}
