@@ -32,7 +32,10 @@ func (r *resolved) close() { unix.Close(r.dir) }
 
 func (r *resolved) path() string { return filepath.Join(r.dirPath, r.name) }
 
-// resolve walks path beneath b.Dir one component at a time (see Beneath).
+// resolve walks path beneath b.Dir one component at a time (see Beneath): "." is skipped,
+// ".." climbs (never above Dir), a symlink is followed while it stays beneath Dir, a
+// directory is entered with O_NOFOLLOW, and the last component is the result, whether it
+// exists or not.
 func (b *Beneath) resolve(path string) (*resolved, error) {
 	comps, ok := b.rel(path)
 	if !ok {
@@ -42,101 +45,149 @@ func (b *Beneath) resolve(path string) (*resolved, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: b.Dir, Err: err}
 	}
-	stack := []int{root} // open directories from Dir down to the current one
-	walked := []string{} // names of stack[1:]
-	closeAll := func() {
-		for _, fd := range stack {
-			unix.Close(fd)
-		}
-	}
-	shown := func(name string) string {
-		return filepath.Join(append(append([]string{b.Dir}, walked...), name)...)
-	}
-	links := 0
-	finalLink := false
-	lastLink, lastTarget := "", "" // the last symlink followed, for messages
+	w := &walk{b: b, path: path, stack: []int{root}, walked: []string{}}
 	for len(comps) > 0 {
 		c := comps[0]
 		comps = comps[1:]
 		last := len(comps) == 0
-		cur := stack[len(stack)-1]
 		if c == "." {
 			continue
 		}
 		if c == ".." {
-			if len(stack) == 1 {
-				closeAll()
-				return nil, &EscapeError{Path: path, Link: lastLink, Target: lastTarget, Dir: b.Dir}
+			if err := w.up(); err != nil {
+				return nil, err
 			}
-			unix.Close(cur)
-			stack, walked = stack[:len(stack)-1], walked[:len(walked)-1]
 			continue
 		}
 		var st unix.Stat_t
-		err := unix.Fstatat(cur, c, &st, unix.AT_SYMLINK_NOFOLLOW)
+		err := unix.Fstatat(w.cur(), c, &st, unix.AT_SYMLINK_NOFOLLOW)
 		if errors.Is(err, unix.ENOENT) && last {
-			stack = stack[:len(stack)-1]
-			closeAll()
-			return &resolved{dir: cur, dirPath: shown(""), name: c, finalLink: finalLink}, nil
+			return w.found(c, nil), nil
 		}
 		if err != nil {
-			closeAll()
-			return nil, &os.PathError{Op: "stat", Path: shown(c), Err: err}
+			w.closeAll()
+			return nil, &os.PathError{Op: "stat", Path: w.shown(c), Err: err}
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			if links++; links > maxLinks {
-				closeAll()
-				return nil, &os.PathError{Op: "resolve", Path: path, Err: unix.ELOOP}
-			}
-			target, err := readlinkat(cur, c)
-			if err != nil {
-				closeAll()
-				return nil, &os.PathError{Op: "readlink", Path: shown(c), Err: err}
-			}
-			next := splitPath(target)
-			if filepath.IsAbs(target) {
-				r, ok := b.rel(target)
-				if !ok {
-					closeAll()
-					return nil, &EscapeError{Path: path, Link: shown(c), Target: target, Dir: b.Dir}
-				}
-				for _, fd := range stack[1:] {
-					unix.Close(fd)
-				}
-				stack, walked = stack[:1], walked[:0]
-				next = r
-			}
-			// ".." in a relative link climbs the directories walked so far; above Dir it is
-			// refused when reached.
-			lastLink, lastTarget = shown(c), target
-			if last {
-				finalLink = true
-			}
-			comps = append(next, comps...)
-			if len(comps) == 0 {
-				closeAll()
-				return nil, fmt.Errorf("archive: %s leads to %s itself, not to a file", path, b.Dir)
+			if comps, err = w.follow(c, last, comps); err != nil {
+				return nil, err
 			}
 			continue
 		}
 		if last {
-			stack = stack[:len(stack)-1]
-			closeAll()
-			return &resolved{dir: cur, dirPath: shown(""), name: c, exists: true, st: st, finalLink: finalLink}, nil
+			return w.found(c, &st), nil
 		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			closeAll()
-			return nil, &os.PathError{Op: "resolve", Path: shown(c), Err: unix.ENOTDIR}
+		if err := w.down(c, &st); err != nil {
+			return nil, err
 		}
-		fd, err := unix.Openat(cur, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|oPath, 0)
-		if err != nil {
-			closeAll()
-			return nil, &os.PathError{Op: "open", Path: shown(c), Err: err}
-		}
-		stack, walked = append(stack, fd), append(walked, c)
 	}
-	closeAll()
+	w.closeAll()
 	return nil, fmt.Errorf("archive: %s resolves to a directory, not to a file", path)
+}
+
+// walk is a resolution in progress: the directories open from Dir down to the current one,
+// and the symlinks followed so far.
+type walk struct {
+	b      *Beneath
+	path   string
+	stack  []int    // open directories from Dir down to the current one
+	walked []string // names of stack[1:]
+	links  int
+	// finalLink: the path's last component was a symlink (the name resolved is where it led).
+	finalLink            bool
+	lastLink, lastTarget string // the last symlink followed, for messages
+}
+
+func (w *walk) cur() int { return w.stack[len(w.stack)-1] }
+
+func (w *walk) closeAll() {
+	for _, fd := range w.stack {
+		unix.Close(fd)
+	}
+}
+
+// shown is name in the current directory, for messages: Dir joined with the names walked.
+func (w *walk) shown(name string) string {
+	return filepath.Join(append(append([]string{w.b.Dir}, w.walked...), name)...)
+}
+
+// found ends the walk at name in the current directory (st nil: nothing there), which stays
+// open in the result.
+func (w *walk) found(name string, st *unix.Stat_t) *resolved {
+	cur := w.cur()
+	w.stack = w.stack[:len(w.stack)-1]
+	w.closeAll()
+	r := &resolved{dir: cur, dirPath: w.shown(""), name: name, finalLink: w.finalLink}
+	if st != nil {
+		r.exists, r.st = true, *st
+	}
+	return r
+}
+
+// up climbs to the parent directory for "..": above Dir is an escape.
+func (w *walk) up() error {
+	if len(w.stack) == 1 {
+		w.closeAll()
+		return &EscapeError{Path: w.path, Link: w.lastLink, Target: w.lastTarget, Dir: w.b.Dir}
+	}
+	unix.Close(w.cur())
+	w.stack, w.walked = w.stack[:len(w.stack)-1], w.walked[:len(w.walked)-1]
+	return nil
+}
+
+// down enters the directory name (O_NOFOLLOW); st is what it was when looked at.
+func (w *walk) down(name string, st *unix.Stat_t) error {
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		w.closeAll()
+		return &os.PathError{Op: "resolve", Path: w.shown(name), Err: unix.ENOTDIR}
+	}
+	fd, err := unix.Openat(w.cur(), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|oPath, 0)
+	if err != nil {
+		w.closeAll()
+		return &os.PathError{Op: "open", Path: w.shown(name), Err: err}
+	}
+	w.stack, w.walked = append(w.stack, fd), append(w.walked, name)
+	return nil
+}
+
+// follow follows the symlink name in the current directory: its target's components come
+// before the rest (comps); an absolute target restarts from Dir when it names Dir or an
+// alias, and is an escape otherwise.
+func (w *walk) follow(name string, last bool, comps []string) ([]string, error) {
+	if w.links++; w.links > maxLinks {
+		w.closeAll()
+		return nil, &os.PathError{Op: "resolve", Path: w.path, Err: unix.ELOOP}
+	}
+	target, err := readlinkat(w.cur(), name)
+	if err != nil {
+		w.closeAll()
+		return nil, &os.PathError{Op: "readlink", Path: w.shown(name), Err: err}
+	}
+	next := splitPath(target)
+	if filepath.IsAbs(target) {
+		r, ok := w.b.rel(target)
+		if !ok {
+			w.closeAll()
+			return nil, &EscapeError{Path: w.path, Link: w.shown(name), Target: target, Dir: w.b.Dir}
+		}
+		for _, fd := range w.stack[1:] {
+			unix.Close(fd)
+		}
+		w.stack, w.walked = w.stack[:1], w.walked[:0]
+		next = r
+	}
+	// ".." in a relative link climbs the directories walked so far; above Dir it is
+	// refused when reached.
+	w.lastLink, w.lastTarget = w.shown(name), target
+	if last {
+		w.finalLink = true
+	}
+	comps = append(next, comps...)
+	if len(comps) == 0 {
+		w.closeAll()
+		return nil, fmt.Errorf("archive: %s leads to %s itself, not to a file", w.path, w.b.Dir)
+	}
+	return comps, nil
 }
 
 // readlinkat reads the symlink name in the directory open as dir.
