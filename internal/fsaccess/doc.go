@@ -9,6 +9,7 @@
 //     pages were written back, the condition under which a two-pass backup equals a cold one
 //     (exactfs_linux.go).
 //   - DataMap: the data extents of a sparse file, as the file system reports them.
+//   - Measure: the content bytes of a tree a backup would count, from its metadata only.
 //
 // It knows nothing of tar: archive decides what to read and write, fsaccess how to reach it.
 package fsaccess

@@ -133,7 +133,7 @@ func (inv *invocation) defineFlags(fs *flag.FlagSet, beneath *string, aliases *s
 
 // measure reports the content bytes a backup of the target would count.
 func (inv *invocation) measure(ctx context.Context, rep *reporter) int {
-	n, err := archive.Measure(ctx, inv.target, inv.excludes)
+	n, err := fsaccess.Measure(ctx, inv.target, inv.excludes)
 	if err != nil {
 		return rep.fail(1, err)
 	}

@@ -46,7 +46,7 @@ const progressInterval = 200 * time.Millisecond
 // makes PATH exactly equal to it, leaving the paths matching the excludes as they are. Both write JSON lines on stderr: {"progress":N} while
 // working, then {"stats":{...}} on success or {"error":"..."} on failure (exit code 1; 2 for
 // usage errors). measure walks PATH's metadata only and reports {"stats":{...}} with the
-// content bytes a backup would count (archive.Measure): the progress total on engines that
+// content bytes a backup would count (fsaccess.Measure): the progress total on engines that
 // cannot tell a volume's size themselves. It returns the exit code.
 //
 // BENEATH (single files) is --beneath DIR [--alias PATH]...: PATH is a single file that must

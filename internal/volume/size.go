@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
 // Sizer is a Mover that can tell, before a backup, how many content bytes it will read
@@ -19,7 +19,7 @@ type HelperSizer interface {
 	HelperSize(ctx context.Context, t Target, excludes []string) (int64, error)
 }
 
-// Size measures t on the host fast path with archive.Measure (metadata only); an error
+// Size measures t on the host fast path with fsaccess.Measure (metadata only); an error
 // when that path cannot reach t (the size is then unknown to this Mover, see HelperSize).
 func (m *EngineMover) Size(ctx context.Context, t Target, excludes []string) (int64, error) {
 	if err := t.validate(); err != nil {
@@ -32,10 +32,10 @@ func (m *EngineMover) Size(ctx context.Context, t Target, excludes []string) (in
 	if err != nil {
 		return 0, err
 	}
-	return archive.Measure(ctx, p, excludes)
+	return fsaccess.Measure(ctx, p, excludes)
 }
 
-// HelperSize measures t with archive.Measure inside a helper container (`maim-helper
+// HelperSize measures t with fsaccess.Measure inside a helper container (`maim-helper
 // measure`, one short run with t mounted read-only): the progress total where neither the
 // host path nor the engine can tell a volume's size (a non-root user on an engine before
 // API 1.42, see internal/snapshot). It costs a container start, so callers ask the engine

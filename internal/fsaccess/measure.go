@@ -1,4 +1,4 @@
-package archive
+package fsaccess
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"github.com/docker-maim/docker-maim/internal/exclude"
 )
 
-// Measure returns the content bytes WriteTar would archive from root with these
-// excludes, as it would count them in Stats.Bytes: regular files only, a file with
+// Measure returns the content bytes archive.WriteTar would archive from root with these
+// excludes, as it would count them in archive.Stats.Bytes: regular files only, a file with
 // several hard links once, symlinks below root not followed, excluded paths and the
 // directories they name skipped. It reads metadata only, so it is what a progress
 // total can be known from before the copy starts. Paths that vanish during the walk
@@ -35,6 +35,9 @@ func Measure(ctx context.Context, root string, excludes []string) (int64, error)
 	m := measurer{ctx: ctx, ex: exclude.New(excludes), links: map[devIno]bool{}}
 	return m.n, m.dir(root, "")
 }
+
+// devIno identifies a file by its device and inode.
+type devIno struct{ dev, ino uint64 }
 
 type measurer struct {
 	ctx   context.Context
