@@ -212,116 +212,163 @@ func validateTOML(name string, data []byte) error {
 	return nil
 }
 
+// parseTOML reads a TOML text into the leaves, tables and arrays of tables the
+// merge works on, with the byte offsets of each. go-toml's streaming parser does
+// the lexing (strings of every kind, arrays, inline tables, dates); tomlReader
+// records each expression it yields, one method per construct.
 func parseTOML(name string, data []byte) (*tomlDoc, error) {
-	d := &tomlDoc{
+	r := &tomlReader{d: &tomlDoc{
 		data:     data,
 		leaves:   map[string]*tomlLeaf{},
 		tables:   map[string]bool{},
 		sections: map[string]*tomlSection{"": {}},
 		aots:     map[string][]*tomlRegion{},
 		parts:    map[string][]string{},
-	}
-	markTables := func(parts []string, n int) {
-		for i := 1; i <= n; i++ {
-			p := joinPath(parts[:i])
-			d.tables[p] = true
-			if _, ok := d.parts[p]; !ok {
-				d.parts[p] = append([]string(nil), parts[:i]...)
-			}
-		}
-	}
-	var (
-		cur      []string // current [table] path
-		curName  string
-		aotParts []string // the array of tables whose run we are in (nil: none)
-		region   *tomlRegion
-		lastEnd  int // one past the last expression line
-	)
-	closeRegion := func(next int) {
-		if region != nil {
-			region.end = commentTail(data, lastEnd, next)
-			region = nil
-			aotParts = nil
-		}
-	}
+	}}
 	p := unstable.Parser{KeepComments: true}
 	p.Reset(data)
 	for p.NextExpression() {
 		e := p.Expression()
 		switch e.Kind {
 		case unstable.Comment:
-			continue
+			// a comment line stays in the text; there is nothing to record
 		case unstable.Table, unstable.ArrayTable:
-			parts, last := keyParts(e.Key())
-			first := e.Child()
-			ls := lineStartBefore(data, int(first.Raw.Offset))
-			le := lineEndAfter(data, int(last.Raw.Offset+last.Raw.Length))
-			path := joinPath(parts)
-			inRun := aotParts != nil && hasPrefixParts(parts, aotParts) &&
-				(len(parts) > len(aotParts) || e.Kind == unstable.ArrayTable)
-			if inRun {
-				lastEnd = le
-				continue
-			}
-			closeRegion(ls)
-			markTables(parts, len(parts)-1)
-			if e.Kind == unstable.ArrayTable {
-				if _, ok := d.aots[path]; !ok {
-					d.aotOrder = append(d.aotOrder, path)
-					d.parts[path] = parts
-				}
-				region = &tomlRegion{start: ls}
-				d.aots[path] = append(d.aots[path], region)
-				aotParts = parts
-				lastEnd = le
-				continue
-			}
-			d.tables[path] = true
-			d.parts[path] = parts
-			cur, curName = parts, path
-			d.sections[path] = &tomlSection{headerEnd: le, lastEnd: le}
-			lastEnd = le
+			r.header(e)
 		case unstable.KeyValue:
-			val := e.Value()
-			parts, last := keyParts(e.Key())
-			kvStart := int(e.Raw.Offset)
-			valEnd := int(e.Raw.Offset + e.Raw.Length)
-			le := lineEndAfter(data, valEnd)
-			lastEnd = le
-			if region != nil {
-				continue
-			}
-			vs := int(last.Raw.Offset + last.Raw.Length)
-			for vs < len(data) && (isSpace(data[vs]) || data[vs] == '=') {
-				vs++
-			}
-			full := append(append([]string(nil), cur...), parts...)
-			markTables(full, len(full)-1)
-			path := joinPath(full)
-			l := &tomlLeaf{
-				path: path, parts: full, kind: val.Kind, kvStart: kvStart, valStart: vs, valEnd: valEnd,
-				lineEnd: le, header: curName, headerPart: cur,
-			}
-			if val.Kind == unstable.String {
-				l.decoded = string(val.Data)
-			} else {
-				l.decoded = string(data[vs:valEnd])
-			}
-			if c := e.Next(); c != nil && c.Kind == unstable.Comment {
-				l.comment = c.Data
-				l.cStart = int(c.Raw.Offset)
-				l.cEnd = l.cStart + int(c.Raw.Length)
-			}
-			d.leaves[path] = l
-			d.order = append(d.order, path)
-			d.sections[curName].lastEnd = le
+			r.keyValue(e)
 		}
 	}
 	if err := p.Error(); err != nil {
 		return nil, tomlParseError(name, data, err)
 	}
-	closeRegion(len(data))
-	return d, nil
+	r.closeRegion(len(data))
+	return r.d, nil
+}
+
+// tomlReader is parseTOML's state between expressions: the [table] the next
+// key/value lines belong to, and the run of an array of tables it is inside.
+type tomlReader struct {
+	d        *tomlDoc
+	cur      []string // current [table] path
+	curName  string
+	aotParts []string // the array of tables whose run we are in (nil: none)
+	region   *tomlRegion
+	lastEnd  int // one past the last expression line
+}
+
+// markTables records the first n prefixes of parts as tables (the implicit
+// parents of a header or of a dotted key).
+func (r *tomlReader) markTables(parts []string, n int) {
+	for i := 1; i <= n; i++ {
+		p := joinPath(parts[:i])
+		r.d.tables[p] = true
+		if _, ok := r.d.parts[p]; !ok {
+			r.d.parts[p] = append([]string(nil), parts[:i]...)
+		}
+	}
+}
+
+// closeRegion ends the run of an array of tables (if one is open) before the
+// line at next, taking the comment lines that belong to it.
+func (r *tomlReader) closeRegion(next int) {
+	if r.region != nil {
+		r.region.end = commentTail(r.d.data, r.lastEnd, next)
+		r.region = nil
+		r.aotParts = nil
+	}
+}
+
+// header reads a [table] or [[array]] header line. Inside the run of an array of
+// tables, another [[element]] of it or a sub-table of an element only extends the
+// run; any other header closes the run.
+func (r *tomlReader) header(e *unstable.Node) {
+	data := r.d.data
+	parts, last := keyParts(e.Key())
+	first := e.Child()
+	ls := lineStartBefore(data, int(first.Raw.Offset))
+	le := lineEndAfter(data, int(last.Raw.Offset+last.Raw.Length))
+	path := joinPath(parts)
+	inRun := r.aotParts != nil && hasPrefixParts(parts, r.aotParts) &&
+		(len(parts) > len(r.aotParts) || e.Kind == unstable.ArrayTable)
+	if inRun {
+		r.lastEnd = le
+		return
+	}
+	r.closeRegion(ls)
+	r.markTables(parts, len(parts)-1)
+	if e.Kind == unstable.ArrayTable {
+		r.arrayTable(path, parts, ls)
+	} else {
+		r.table(path, parts, le)
+	}
+	r.lastEnd = le
+}
+
+// arrayTable opens the run of [[path]] elements starting on the line at ls.
+func (r *tomlReader) arrayTable(path string, parts []string, ls int) {
+	if _, ok := r.d.aots[path]; !ok {
+		r.d.aotOrder = append(r.d.aotOrder, path)
+		r.d.parts[path] = parts
+	}
+	r.region = &tomlRegion{start: ls}
+	r.d.aots[path] = append(r.d.aots[path], r.region)
+	r.aotParts = parts
+}
+
+// table makes [path] (its header line ending at le) the table the next
+// key/value lines belong to.
+func (r *tomlReader) table(path string, parts []string, le int) {
+	r.d.tables[path] = true
+	r.d.parts[path] = parts
+	r.cur, r.curName = parts, path
+	r.d.sections[path] = &tomlSection{headerEnd: le, lastEnd: le}
+}
+
+// keyValue reads a key = value line (a value may span lines) as a leaf under
+// the current table; inside the run of an array of tables it only extends the
+// run, which the merge takes whole.
+func (r *tomlReader) keyValue(e *unstable.Node) {
+	parts, last := keyParts(e.Key())
+	valEnd := int(e.Raw.Offset + e.Raw.Length)
+	le := lineEndAfter(r.d.data, valEnd)
+	r.lastEnd = le
+	if r.region != nil {
+		return
+	}
+	full := append(append([]string(nil), r.cur...), parts...)
+	r.markTables(full, len(full)-1)
+	l := r.leaf(e, full, last, le)
+	r.d.leaves[l.path] = l
+	r.d.order = append(r.d.order, l.path)
+	r.d.sections[r.curName].lastEnd = le
+}
+
+// leaf describes the key/value expression e, whose key's last part is lastKey
+// and whose line ends at le: where its key, value and trailing comment sit, and
+// its value (decoded for strings, the raw text for every other kind).
+func (r *tomlReader) leaf(e *unstable.Node, full []string, lastKey *unstable.Node, le int) *tomlLeaf {
+	data := r.d.data
+	val := e.Value()
+	valEnd := int(e.Raw.Offset + e.Raw.Length)
+	vs := int(lastKey.Raw.Offset + lastKey.Raw.Length)
+	for vs < len(data) && (isSpace(data[vs]) || data[vs] == '=') {
+		vs++
+	}
+	l := &tomlLeaf{
+		path: joinPath(full), parts: full, kind: val.Kind, kvStart: int(e.Raw.Offset), valStart: vs, valEnd: valEnd,
+		lineEnd: le, header: r.curName, headerPart: r.cur,
+	}
+	if val.Kind == unstable.String {
+		l.decoded = string(val.Data)
+	} else {
+		l.decoded = string(data[vs:valEnd])
+	}
+	if c := e.Next(); c != nil && c.Kind == unstable.Comment {
+		l.comment = c.Data
+		l.cStart = int(c.Raw.Offset)
+		l.cEnd = l.cStart + int(c.Raw.Length)
+	}
+	return l
 }
 
 func (d *tomlDoc) regionText(name string) []byte {
