@@ -233,127 +233,179 @@ func (m *merger) mergeKeyed(svc, kind string, bv, uv, up *yaml.Node) bool {
 		target = clone(pv)
 		mapSet(up, kind, target, nil)
 	}
-	label := func(k string) string {
-		if kind == "environment" || kind == "labels" || kind == "annotations" || kind == "depends_on" {
-			return kind + "." + k
-		}
-		return kind + "[" + k + "]"
-	}
-	shown := func(e entry) string {
-		if e.val == nil {
-			return ""
-		}
-		if kind == "environment" || kind == "labels" {
-			if e.text == "\x00" {
-				return e.key
-			}
-			return e.text
-		}
-		if e.kn != nil {
-			return e.key + ": " + e.text
-		}
-		return show(e.val)
-	}
-	// The key whose name decides whether an entry's value is secret: a NAME=value entry's
-	// name (environment, labels, annotations), as the diff decides it for the same line.
-	secretKey := func(k string) string {
-		if kind == "environment" || kind == "labels" || kind == "annotations" {
-			return k
-		}
-		return ""
-	}
-	find := func(k string) int { // position in target (recomputed: target changes as we go)
-		es, _ := entriesOf(kind, target)
-		if i, ok := es.index[k]; ok {
-			return i
-		}
-		return -1
-	}
-	replace := func(k string, u entry) {
-		i := find(k)
-		if target.Kind == yaml.MappingNode {
-			kn, n := render(kind, pes, u, target.Content[2*i+1])
-			_ = kn
-			target.Content[2*i+1] = n
-		} else {
-			_, n := render(kind, pes, u, target.Content[i])
-			target.Content[i] = n
-		}
-		m.dirty = true
-	}
-	appendEntry := func(u entry) {
-		kn, n := render(kind, pes, u, nil)
-		if target.Kind == yaml.MappingNode {
-			if kn == nil {
-				kn = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: u.key}
-			}
-			target.Content = append(target.Content, kn, n)
-		} else {
-			target.Content = append(target.Content, n)
-		}
-		if target.Style&yaml.FlowStyle != 0 {
-			n.LineComment, n.HeadComment = "", ""
-		}
-		m.dirty = true
-	}
-	remove := func(k string) {
-		i := find(k)
-		if target.Kind == yaml.MappingNode {
-			target.Content = append(target.Content[:2*i:2*i], target.Content[2*i+2:]...)
-		} else {
-			target.Content = append(target.Content[:i:i], target.Content[i+1:]...)
-		}
-		m.dirty = true
-	}
+	k := &keyedMerge{m: m, svc: svc, kind: kind, target: target, pes: pes}
 	for _, u := range ues.list {
-		bi, inBase := bes.index[u.key]
-		pi, inUp := pes.index[u.key]
-		var b, p entry
-		if inBase {
-			b = bes.list[bi]
-		}
-		if inUp {
-			p = pes.list[pi]
-		}
-		sameBU := inBase && b.text == u.text
-		switch {
-		case sameBU:
-		case m.twoWay && !inUp:
-			m.change(Change{Service: svc, Path: label(u.key), Rule: RuleTwoWayDropped, User: shown(u)}, secretKey(u.key))
-		case m.twoWay:
-			if p.text != u.text {
-				replace(u.key, u)
-				m.change(Change{Service: svc, Path: label(u.key), Rule: RuleTwoWayUserValue, Old: shown(p), New: shown(u)}, secretKey(u.key))
-			}
-		case inUp && p.text == u.text:
-		case !inBase && !inUp:
-			appendEntry(u)
-			m.change(Change{Service: svc, Path: label(u.key), Rule: RuleUserAdded, New: shown(u)}, secretKey(u.key))
-		case !inUp:
-			m.change(Change{Service: svc, Path: label(u.key), Rule: RuleUpstreamRemoved, User: shown(u), Conflict: true}, secretKey(u.key))
-		case inBase && b.text == p.text:
-			replace(u.key, u)
-			m.change(Change{Service: svc, Path: label(u.key), Rule: RuleUserValue, Old: shown(p), New: shown(u)}, secretKey(u.key))
-		default:
-			m.change(Change{Service: svc, Path: label(u.key), Rule: RuleBothChanged, Old: shown(p), New: shown(p), User: shown(u), Conflict: true}, secretKey(u.key))
-		}
+		k.userEntry(u, bes)
 	}
 	if !m.twoWay {
 		for _, b := range bes.list {
 			if _, inUser := ues.index[b.key]; inUser {
 				continue
 			}
-			pi, inUp := pes.index[b.key]
-			switch {
-			case !inUp:
-			case pes.list[pi].text == b.text:
-				remove(b.key)
-				m.change(Change{Service: svc, Path: label(b.key), Rule: RuleUserRemoved, Old: shown(b)}, secretKey(b.key))
-			default:
-				p := pes.list[pi]
-				m.change(Change{Service: svc, Path: label(b.key), Rule: RuleBothChanged, Old: shown(p), New: shown(p), User: "(removed)", Conflict: true}, secretKey(b.key))
-			}
+			k.removedEntry(b)
 		}
 	}
 	return true
+}
+
+// keyedMerge is one mergeKeyed run: the service svc's key kind, upstream's entries (pes)
+// and the value the result's entries are written into (target: upstream's own, or a copy
+// of what upstream's alias stood for).
+type keyedMerge struct {
+	m         *merger
+	svc, kind string
+	target    *yaml.Node
+	pes       entries
+}
+
+// userEntry merges the user's entry u (bes: base's entries). Three-way, the user's value
+// is written where upstream kept base's, an entry only the user added is appended, and
+// one upstream removed or changed too is a conflict; two-way, the user's value is written
+// where upstream has the entry and dropped where it has not.
+func (k *keyedMerge) userEntry(u entry, bes entries) {
+	pes := k.pes
+	bi, inBase := bes.index[u.key]
+	pi, inUp := pes.index[u.key]
+	var b, p entry
+	if inBase {
+		b = bes.list[bi]
+	}
+	if inUp {
+		p = pes.list[pi]
+	}
+	sameBU := inBase && b.text == u.text
+	switch {
+	case sameBU:
+	case k.m.twoWay && !inUp:
+		k.change(u.key, Change{Rule: RuleTwoWayDropped, User: k.shown(u)})
+	case k.m.twoWay:
+		if p.text != u.text {
+			k.replace(u.key, u)
+			k.change(u.key, Change{Rule: RuleTwoWayUserValue, Old: k.shown(p), New: k.shown(u)})
+		}
+	case inUp && p.text == u.text:
+	case !inBase && !inUp:
+		k.appendEntry(u)
+		k.change(u.key, Change{Rule: RuleUserAdded, New: k.shown(u)})
+	case !inUp:
+		k.change(u.key, Change{Rule: RuleUpstreamRemoved, User: k.shown(u), Conflict: true})
+	case inBase && b.text == p.text:
+		k.replace(u.key, u)
+		k.change(u.key, Change{Rule: RuleUserValue, Old: k.shown(p), New: k.shown(u)})
+	default:
+		k.change(u.key, Change{Rule: RuleBothChanged, Old: k.shown(p), New: k.shown(p), User: k.shown(u), Conflict: true})
+	}
+}
+
+// removedEntry handles base's entry b the user removed (three-way only): removed from the
+// result when upstream kept it as it was, a conflict when upstream changed it.
+func (k *keyedMerge) removedEntry(b entry) {
+	pi, inUp := k.pes.index[b.key]
+	switch {
+	case !inUp:
+	case k.pes.list[pi].text == b.text:
+		k.remove(b.key)
+		k.change(b.key, Change{Rule: RuleUserRemoved, Old: k.shown(b)})
+	default:
+		p := k.pes.list[pi]
+		k.change(b.key, Change{Rule: RuleBothChanged, Old: k.shown(p), New: k.shown(p), User: "(removed)", Conflict: true})
+	}
+}
+
+// change reports c for the entry named key, with the entry's path, redacting its values
+// when the entry's name looks secret.
+func (k *keyedMerge) change(key string, c Change) {
+	c.Service, c.Path = k.svc, k.label(key)
+	k.m.change(c, k.secretKey(key))
+}
+
+// label is the report's path of the entry named key.
+func (k *keyedMerge) label(key string) string {
+	if k.kind == "environment" || k.kind == "labels" || k.kind == "annotations" || k.kind == "depends_on" {
+		return k.kind + "." + key
+	}
+	return k.kind + "[" + key + "]"
+}
+
+// shown is an entry's value as the report shows it.
+func (k *keyedMerge) shown(e entry) string {
+	if e.val == nil {
+		return ""
+	}
+	if k.kind == "environment" || k.kind == "labels" {
+		if e.text == "\x00" {
+			return e.key
+		}
+		return e.text
+	}
+	if e.kn != nil {
+		return e.key + ": " + e.text
+	}
+	return show(e.val)
+}
+
+// secretKey is the key whose name decides whether an entry's value is secret: a
+// NAME=value entry's name (environment, labels, annotations), as the diff decides it for
+// the same line.
+func (k *keyedMerge) secretKey(key string) string {
+	if k.kind == "environment" || k.kind == "labels" || k.kind == "annotations" {
+		return key
+	}
+	return ""
+}
+
+// find is the position of the entry named key in target (recomputed: target changes as
+// the merge goes).
+func (k *keyedMerge) find(key string) int {
+	es, _ := entriesOf(k.kind, k.target)
+	if i, ok := es.index[key]; ok {
+		return i
+	}
+	return -1
+}
+
+// replace writes the user's entry u in place of target's entry named key.
+func (k *keyedMerge) replace(key string, u entry) {
+	target := k.target
+	i := k.find(key)
+	if target.Kind == yaml.MappingNode {
+		kn, n := render(k.kind, k.pes, u, target.Content[2*i+1])
+		_ = kn
+		target.Content[2*i+1] = n
+	} else {
+		_, n := render(k.kind, k.pes, u, target.Content[i])
+		target.Content[i] = n
+	}
+	k.m.dirty = true
+}
+
+// appendEntry adds the user's entry u at the end of target (without comments in a flow
+// collection).
+func (k *keyedMerge) appendEntry(u entry) {
+	target := k.target
+	kn, n := render(k.kind, k.pes, u, nil)
+	if target.Kind == yaml.MappingNode {
+		if kn == nil {
+			kn = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: u.key}
+		}
+		target.Content = append(target.Content, kn, n)
+	} else {
+		target.Content = append(target.Content, n)
+	}
+	if target.Style&yaml.FlowStyle != 0 {
+		n.LineComment, n.HeadComment = "", ""
+	}
+	k.m.dirty = true
+}
+
+// remove deletes target's entry named key.
+func (k *keyedMerge) remove(key string) {
+	target := k.target
+	i := k.find(key)
+	if target.Kind == yaml.MappingNode {
+		target.Content = append(target.Content[:2*i:2*i], target.Content[2*i+2:]...)
+	} else {
+		target.Content = append(target.Content[:i:i], target.Content[i+1:]...)
+	}
+	k.m.dirty = true
 }
