@@ -33,124 +33,180 @@ func envKeyByte(c byte) bool {
 // may span lines.
 func parseDotenv(name string, data []byte) (*envDoc, error) {
 	d := &envDoc{data: data, last: map[string]*envEntry{}}
-	fail := func(off int, msg string) error {
-		line, col := lineCol(data, off)
-		return &ParseError{File: name, Format: Dotenv, Line: line, Column: col, Msg: msg}
-	}
-	pos := 0
-	blockStart := -1
-	prevBlank := false
-	blankBeforeBlock := false
-	for pos < len(data) {
-		ls := pos
-		le := lineEndAfter(data, pos)
-		i := pos
+	r := &dotenvReader{name: name, data: data, blockStart: -1}
+	for r.pos < len(data) {
+		ls := r.pos
+		le := lineEndAfter(data, ls)
+		i := ls
 		for i < le && isSpace(data[i]) {
 			i++
 		}
 		content := bytes.TrimRight(data[i:le], "\r\n")
-		if len(bytes.TrimSpace(content)) == 0 {
-			pos, blockStart, prevBlank = le, -1, true
-			continue
-		}
-		if content[0] == '#' {
-			if blockStart < 0 {
-				blockStart = ls
-				blankBeforeBlock = prevBlank
-			}
-			pos, prevBlank = le, false
-			continue
-		}
-		if bytes.HasPrefix(content, []byte("export")) && len(content) > 6 && isSpace(content[6]) {
-			i += 6
-			for i < le && isSpace(data[i]) {
-				i++
-			}
-		}
-		ks := i
-		for i < len(data) && envKeyByte(data[i]) {
-			i++
-		}
-		if i == ks {
-			return nil, fail(i, "expected a variable name")
-		}
-		key := string(data[ks:i])
-		for i < len(data) && isSpace(data[i]) {
-			i++
-		}
-		if i >= len(data) || data[i] != '=' {
-			return nil, fail(i, "expected '=' after "+key)
-		}
-		i++
-		for i < len(data) && isSpace(data[i]) {
-			i++
-		}
-		e := &envEntry{key: key, lineStart: ls, valStart: i, blockStart: ls, blankBefore: prevBlank}
-		if blockStart >= 0 {
-			e.blockStart, e.blankBefore = blockStart, blankBeforeBlock
-		}
-		var end int
 		switch {
-		case i < len(data) && (data[i] == '"' || data[i] == '\''):
-			q := data[i]
-			j := i + 1
-			var val strings.Builder
-			for ; j < len(data) && data[j] != q; j++ {
-				c := data[j]
-				if q == '"' && c == '\\' && j+1 < len(data) {
-					j++
-					switch data[j] {
-					case 'n':
-						val.WriteByte('\n')
-					case 't':
-						val.WriteByte('\t')
-					case 'r':
-						val.WriteByte('\r')
-					case '"', '\\', '$', '\'':
-						val.WriteByte(data[j])
-					default:
-						val.WriteByte('\\')
-						val.WriteByte(data[j])
-					}
-					continue
-				}
-				val.WriteByte(c)
-			}
-			if j >= len(data) {
-				return nil, fail(i, "unterminated quoted value")
-			}
-			e.value = val.String()
-			le = lineEndAfter(data, j)
-			k := j + 1
-			for k < le && isSpace(data[k]) {
-				k++
-			}
-			if rest := bytes.TrimRight(data[k:le], "\r\n"); len(rest) > 0 && rest[0] != '#' {
-				return nil, fail(k, "unexpected text after quoted value")
-			}
-			end = le
+		case len(bytes.TrimSpace(content)) == 0:
+			r.pos, r.blockStart, r.prevBlank = le, -1, true
+		case content[0] == '#':
+			r.comment(ls, le)
 		default:
-			end = le
-			raw := bytes.TrimRight(data[i:le], "\r\n")
-			v := raw
-			for k := 1; k < len(raw); k++ {
-				if raw[k] == '#' && isSpace(raw[k-1]) {
-					v = raw[:k]
-					break
-				}
+			e, err := r.entry(ls, le, i, content)
+			if err != nil {
+				return nil, err
 			}
-			e.value = string(bytes.TrimRight(v, " \t"))
+			d.entries = append(d.entries, e)
+			d.last[e.key] = e
+			r.pos, r.blockStart, r.prevBlank = e.lineEnd, -1, false
 		}
-		e.valEnd = len(bytes.TrimRight(data[:end], "\r\n"))
-		if e.valEnd < e.valStart {
-			e.valEnd = e.valStart
-		}
-		e.lineEnd = end
-		d.entries = append(d.entries, e)
-		d.last[key] = e
-		pos, blockStart, prevBlank = end, -1, false
 	}
 	return d, nil
+}
+
+// dotenvReader is parseDotenv's state between lines: where the next line
+// starts, and the comment block (and blank line) an entry below would carry.
+type dotenvReader struct {
+	name             string
+	data             []byte
+	pos              int
+	blockStart       int  // start of the comment lines since the last blank line or entry (-1: none)
+	prevBlank        bool // the line before is blank
+	blankBeforeBlock bool // a blank line precedes the comment block
+}
+
+func (r *dotenvReader) fail(off int, msg string) error {
+	line, col := lineCol(r.data, off)
+	return &ParseError{File: r.name, Format: Dotenv, Line: line, Column: col, Msg: msg}
+}
+
+// comment reads a comment line [ls, le): it starts or extends the block of
+// comments that belongs to the entry below it.
+func (r *dotenvReader) comment(ls, le int) {
+	if r.blockStart < 0 {
+		r.blockStart = ls
+		r.blankBeforeBlock = r.prevBlank
+	}
+	r.pos, r.prevBlank = le, false
+}
+
+// entry reads the entry starting on the line [ls, le), whose text (content)
+// starts at i: an optional `export`, the name, '=' and the value.
+func (r *dotenvReader) entry(ls, le, i int, content []byte) (*envEntry, error) {
+	data := r.data
+	if bytes.HasPrefix(content, []byte("export")) && len(content) > 6 && isSpace(content[6]) {
+		i += 6
+		for i < le && isSpace(data[i]) {
+			i++
+		}
+	}
+	key, i, err := r.assignment(i)
+	if err != nil {
+		return nil, err
+	}
+	e := &envEntry{key: key, lineStart: ls, valStart: i, blockStart: ls, blankBefore: r.prevBlank}
+	if r.blockStart >= 0 {
+		e.blockStart, e.blankBefore = r.blockStart, r.blankBeforeBlock
+	}
+	end := le
+	if i < len(data) && (data[i] == '"' || data[i] == '\'') {
+		if e.value, end, err = r.quoted(i); err != nil {
+			return nil, err
+		}
+	} else {
+		e.value = unquotedEnvValue(data[i:le])
+	}
+	e.valEnd = len(bytes.TrimRight(data[:end], "\r\n"))
+	if e.valEnd < e.valStart {
+		e.valEnd = e.valStart
+	}
+	e.lineEnd = end
+	return e, nil
+}
+
+// assignment reads `NAME =` from i (spaces around '=' allowed) and returns the
+// name and where the value starts.
+func (r *dotenvReader) assignment(i int) (key string, valStart int, err error) {
+	data := r.data
+	ks := i
+	for i < len(data) && envKeyByte(data[i]) {
+		i++
+	}
+	if i == ks {
+		return "", 0, r.fail(i, "expected a variable name")
+	}
+	key = string(data[ks:i])
+	for i < len(data) && isSpace(data[i]) {
+		i++
+	}
+	if i >= len(data) || data[i] != '=' {
+		return "", 0, r.fail(i, "expected '=' after "+key)
+	}
+	i++
+	for i < len(data) && isSpace(data[i]) {
+		i++
+	}
+	return key, i, nil
+}
+
+// quoted reads the quoted value whose opening quote is at i: single quotes are
+// literal, double quotes take escapes, and either may span lines. After the
+// closing quote only a comment may follow on its line; end is one past that
+// line.
+func (r *dotenvReader) quoted(i int) (value string, end int, err error) {
+	data := r.data
+	q := data[i]
+	j := i + 1
+	var val strings.Builder
+	for ; j < len(data) && data[j] != q; j++ {
+		c := data[j]
+		if q == '"' && c == '\\' && j+1 < len(data) {
+			j++
+			unescapeEnv(&val, data[j])
+			continue
+		}
+		val.WriteByte(c)
+	}
+	if j >= len(data) {
+		return "", 0, r.fail(i, "unterminated quoted value")
+	}
+	le := lineEndAfter(data, j)
+	k := j + 1
+	for k < le && isSpace(data[k]) {
+		k++
+	}
+	if rest := bytes.TrimRight(data[k:le], "\r\n"); len(rest) > 0 && rest[0] != '#' {
+		return "", 0, r.fail(k, "unexpected text after quoted value")
+	}
+	return val.String(), le, nil
+}
+
+// unescapeEnv writes what the escape \c stands for in a double-quoted value;
+// an unknown escape stays as written.
+func unescapeEnv(val *strings.Builder, c byte) {
+	switch c {
+	case 'n':
+		val.WriteByte('\n')
+	case 't':
+		val.WriteByte('\t')
+	case 'r':
+		val.WriteByte('\r')
+	case '"', '\\', '$', '\'':
+		val.WriteByte(c)
+	default:
+		val.WriteByte('\\')
+		val.WriteByte(c)
+	}
+}
+
+// unquotedEnvValue is the value of an unquoted entry's rest of line: up to an
+// inline comment (a '#' after a space or tab), without trailing spaces.
+func unquotedEnvValue(line []byte) string {
+	raw := bytes.TrimRight(line, "\r\n")
+	v := raw
+	for k := 1; k < len(raw); k++ {
+		if raw[k] == '#' && isSpace(raw[k-1]) {
+			v = raw[:k]
+			break
+		}
+	}
+	return string(bytes.TrimRight(v, " \t"))
 }
 
 func mergeDotenv(template, current []byte, opts Options, rep *Report) ([]byte, error) {

@@ -192,134 +192,172 @@ func jsonSecrets(data []byte, c *spanCollector) error {
 	}
 }
 
+// yamlSecrets records the secret values of a YAML text: walking the parsed
+// document for the values to hide, and finding each in the text by its line and
+// column.
 func yamlSecrets(data []byte, c *spanCollector) error {
 	doc, err := parseYAML("", data)
 	if err != nil || doc == nil { // nil: an empty file, no value
 		return err
 	}
-	var lineStarts []int
-	lineStarts = append(lineStarts, 0)
+	y := &yamlSpans{data: data, c: c}
+	y.lineStarts = append(y.lineStarts, 0)
 	for i, b := range data {
 		if b == '\n' {
-			lineStarts = append(lineStarts, i+1)
+			y.lineStarts = append(y.lineStarts, i+1)
 		}
 	}
-	lineEnd := func(l int) int { // index of the line's '\n' (or len(data)); l is 0-based
-		if l+1 < len(lineStarts) {
-			return lineStarts[l+1] - 1
-		}
-		return len(data)
+	y.walk("", false, doc, -1)
+	return nil
+}
+
+// yamlSpans finds the YAML nodes' values in the text they were parsed from.
+// Lines are 0-based.
+type yamlSpans struct {
+	data       []byte
+	lineStarts []int
+	c          *spanCollector
+}
+
+// lineEnd is the index of line l's '\n' (or len(data)).
+func (y *yamlSpans) lineEnd(l int) int {
+	if l+1 < len(y.lineStarts) {
+		return y.lineStarts[l+1] - 1
 	}
-	indent := func(l int) int {
-		i := lineStarts[l]
-		for i < lineEnd(l) && data[i] == ' ' {
-			i++
-		}
-		return i - lineStarts[l]
+	return len(y.data)
+}
+
+func (y *yamlSpans) indent(l int) int {
+	i := y.lineStarts[l]
+	for i < y.lineEnd(l) && y.data[i] == ' ' {
+		i++
 	}
-	blank := func(l int) bool { return len(bytes.TrimSpace(data[lineStarts[l]:lineEnd(l)])) == 0 }
-	// scalar records n; base is the indentation its value's continuation lines exceed
-	// (its key's column, or its sequence's dash). With ranges (of n.Value, from
-	// redact.Find) only those parts are recorded when the value is written on one line as
-	// it reads (plain, or quoted without escapes); otherwise the whole value is.
-	scalar := func(path string, n *yaml.Node, base int, ranges [][2]int) {
-		l := n.Line - 1
-		if l < 0 || l >= len(lineStarts) {
+	return i - y.lineStarts[l]
+}
+
+func (y *yamlSpans) blank(l int) bool {
+	return len(bytes.TrimSpace(y.data[y.lineStarts[l]:y.lineEnd(l)])) == 0
+}
+
+// walk visits n at path: a value is secret when a key above it is (SecretKey)
+// or, in a sequence, when the item before is a flag that takes a secret; any
+// other value is searched for secrets of a known shape (redact.Find). base is the
+// indentation n's continuation lines exceed.
+func (y *yamlSpans) walk(path string, secret bool, n *yaml.Node, base int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, ch := range n.Content {
+			y.walk(path, secret, ch, -1)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			y.walk(path+"."+k.Value, secret || SecretKey(k.Value), n.Content[i+1], k.Column-1)
+		}
+	case yaml.SequenceNode:
+		for i, ch := range n.Content {
+			// An argument list (command: [...]): the item after a secret-looking flag.
+			afterFlag := i > 0 && n.Content[i-1].Kind == yaml.ScalarNode && redact.FlagTakesSecret(n.Content[i-1].Value)
+			y.walk(path+"[]", secret || afterFlag, ch, n.Column-1)
+		}
+	case yaml.ScalarNode:
+		if secret {
+			y.scalar(path, n, base, nil)
+		} else if rs := redact.Find(n.Value); len(rs) > 0 {
+			y.scalar(path, n, base, rs)
+		}
+	}
+}
+
+// scalar records n; base is the indentation its value's continuation lines exceed
+// (its key's column, or its sequence's dash). With ranges (of n.Value, from
+// redact.Find) only those parts are recorded when the value is written on one line as
+// it reads (plain, or quoted without escapes); otherwise the whole value is.
+func (y *yamlSpans) scalar(path string, n *yaml.Node, base int, ranges [][2]int) {
+	l := n.Line - 1
+	if l < 0 || l >= len(y.lineStarts) {
+		return
+	}
+	// The column counts characters.
+	start := y.lineStarts[l]
+	for col := 1; col < n.Column && start < y.lineEnd(l); col++ {
+		_, size := utf8.DecodeRune(y.data[start:])
+		start += size
+	}
+	end := y.continued(l, base, y.firstLineEnd(n, l, start))
+	if ranges != nil && end <= y.lineEnd(l) {
+		if off := rawValueOffset(n, string(y.data[start:end]), start); off >= 0 {
+			for _, r := range ranges {
+				y.c.add(path, off+r[0], off+r[1], n.Value[r[0]:r[1]])
+			}
 			return
 		}
-		// The column counts characters.
-		start := lineStarts[l]
-		for col := 1; col < n.Column && start < lineEnd(l); col++ {
-			_, size := utf8.DecodeRune(data[start:])
-			start += size
-		}
-		end := lineEnd(l)
-		line := data[start:end]
-		switch {
-		case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && len(line) > 0:
-			q := line[0]
-			for i := 1; i < len(line); i++ {
-				if line[i] == '\\' && q == '"' {
+	}
+	y.c.add(path, start, end, n.Value)
+}
+
+// firstLineEnd is where n's value, starting at start on line l, ends on that
+// line: after the closing quote of a quoted value, before the comment (or the
+// flow collection's ',', ']' or '}') after a plain one; a block scalar takes the
+// whole line.
+func (y *yamlSpans) firstLineEnd(n *yaml.Node, l, start int) int {
+	end := y.lineEnd(l)
+	line := y.data[start:end]
+	switch {
+	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && len(line) > 0:
+		q := line[0]
+		for i := 1; i < len(line); i++ {
+			if line[i] == '\\' && q == '"' {
+				i++
+				continue
+			}
+			if line[i] == q {
+				if q == '\'' && i+1 < len(line) && line[i+1] == '\'' {
 					i++
 					continue
 				}
-				if line[i] == q {
-					if q == '\'' && i+1 < len(line) && line[i+1] == '\'' {
-						i++
-						continue
-					}
-					end = start + i + 1
-					break
-				}
-			}
-		case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0:
-			for i := 0; i < len(line); i++ {
-				if (line[i] == '#' && i > 0 && (line[i-1] == ' ' || line[i-1] == '\t')) ||
-					(n.Style&yaml.FlowStyle != 0 && (line[i] == ',' || line[i] == ']' || line[i] == '}')) {
-					end = start + len(bytes.TrimRight(line[:i], " \t"))
-					break
-				}
-			}
-			if end == lineEnd(l) {
-				end = start + len(bytes.TrimRight(line, " \t\r"))
+				return start + i + 1
 			}
 		}
-		// Lines below indented deeper than the key continue the value (block scalars,
-		// folded plain or quoted strings).
-		for k := l + 1; k < len(lineStarts); k++ {
-			if blank(k) {
-				continue
-			}
-			if indent(k) <= base {
-				break
-			}
-			end = len(bytes.TrimRight(data[:lineEnd(k)], " \t\r"))
-		}
-		if ranges != nil && end <= lineEnd(l) {
-			raw, off := string(data[start:end]), -1
-			switch {
-			case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 && raw == n.Value:
-				off = start
-			case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && len(raw) == len(n.Value)+2 && raw[1:len(raw)-1] == n.Value:
-				off = start + 1
-			}
-			if off >= 0 {
-				for _, r := range ranges {
-					c.add(path, off+r[0], off+r[1], n.Value[r[0]:r[1]])
-				}
-				return
+	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0:
+		for i := 0; i < len(line); i++ {
+			if (line[i] == '#' && i > 0 && (line[i-1] == ' ' || line[i-1] == '\t')) ||
+				(n.Style&yaml.FlowStyle != 0 && (line[i] == ',' || line[i] == ']' || line[i] == '}')) {
+				return start + len(bytes.TrimRight(line[:i], " \t"))
 			}
 		}
-		c.add(path, start, end, n.Value)
+		return start + len(bytes.TrimRight(line, " \t\r"))
 	}
-	var walk func(path string, secret bool, n *yaml.Node, base int)
-	walk = func(path string, secret bool, n *yaml.Node, base int) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, ch := range n.Content {
-				walk(path, secret, ch, -1)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := n.Content[i]
-				walk(path+"."+k.Value, secret || SecretKey(k.Value), n.Content[i+1], k.Column-1)
-			}
-		case yaml.SequenceNode:
-			for i, ch := range n.Content {
-				// An argument list (command: [...]): the item after a secret-looking flag.
-				afterFlag := i > 0 && n.Content[i-1].Kind == yaml.ScalarNode && redact.FlagTakesSecret(n.Content[i-1].Value)
-				walk(path+"[]", secret || afterFlag, ch, n.Column-1)
-			}
-		case yaml.ScalarNode:
-			if secret {
-				scalar(path, n, base, nil)
-			} else if rs := redact.Find(n.Value); len(rs) > 0 {
-				scalar(path, n, base, rs)
-			}
+	return end
+}
+
+// continued extends a value that ends at end on line l over the lines below
+// indented deeper than base: they continue the value (block scalars, folded
+// plain or quoted strings).
+func (y *yamlSpans) continued(l, base, end int) int {
+	for k := l + 1; k < len(y.lineStarts); k++ {
+		if y.blank(k) {
+			continue
 		}
+		if y.indent(k) <= base {
+			break
+		}
+		end = len(bytes.TrimRight(y.data[:y.lineEnd(k)], " \t\r"))
 	}
-	walk("", false, doc, -1)
-	return nil
+	return end
+}
+
+// rawValueOffset is where n.Value starts in the text when raw, the value as
+// written at start, reads as it is (plain, or quoted without escapes); -1 when
+// it does not.
+func rawValueOffset(n *yaml.Node, raw string, start int) int {
+	switch {
+	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 && raw == n.Value:
+		return start
+	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && len(raw) == len(n.Value)+2 && raw[1:len(raw)-1] == n.Value:
+		return start + 1
+	}
+	return -1
 }
 
 // redactedLines splits data into lines (as Diff does) with every secret value replaced
