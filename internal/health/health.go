@@ -145,6 +145,11 @@ type watched struct {
 // Wait blocks until every selected service of project passes the gate (nil), one fails
 // (*Failure), the timeout passes (*Failure naming a pending service), or ctx ends (ctx.Err()).
 func Wait(ctx context.Context, cli Engine, project string, opts Options) error {
+	return wait(ctx, cli, project, opts, machineClock{})
+}
+
+// wait is Wait on the given clock.
+func wait(ctx context.Context, cli Engine, project string, opts Options, clk clock) error {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
@@ -158,8 +163,8 @@ func Wait(ctx context.Context, cli Engine, project string, opts Options) error {
 		opts.MigrationTimeout = DefaultMigrationTimeout
 	}
 	opts.MigrationTimeout = max(opts.MigrationTimeout, opts.Timeout)
-	start := time.Now()
-	g := &gate{cli: cli, project: project, opts: opts, status: map[string]string{}, start: start}
+	start := clk.Now()
+	g := &gate{cli: cli, project: project, opts: opts, status: map[string]string{}, start: start, clock: clk}
 
 	for {
 		done, err := g.poll(ctx)
@@ -170,23 +175,21 @@ func Wait(ctx context.Context, cli Engine, project string, opts Options) error {
 			return ctx.Err()
 		}
 		deadline := g.deadline()
-		if !time.Now().Before(deadline) {
+		if !clk.Now().Before(deadline) {
 			return g.timeout(ctx)
 		}
-		if len(g.missing) > 0 && time.Since(start) > MissingGrace {
+		if len(g.missing) > 0 && clk.Now().Sub(start) > MissingGrace {
 			return g.timeout(ctx)
 		}
-		wait := min(opts.PollInterval, time.Until(deadline))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		if err := clk.Sleep(ctx, min(opts.PollInterval, deadline.Sub(clk.Now()))); err != nil {
+			return err
 		}
 	}
 }
 
 type gate struct {
 	start   time.Time
+	clock   clock
 	cli     Engine
 	project string
 	opts    Options
@@ -272,7 +275,7 @@ func (g *gate) timeout(ctx context.Context) error {
 			return g.fail(ctx, w, fmt.Sprintf("not ready %s after its ready line: %s", g.opts.Timeout, w.pending))
 		}
 		if g.extends(w) {
-			if limit := g.start.Add(g.opts.MigrationTimeout); !time.Now().Before(limit) && g.opts.MigrationTimeout > g.opts.Timeout {
+			if limit := g.start.Add(g.opts.MigrationTimeout); !g.clock.Now().Before(limit) && g.opts.MigrationTimeout > g.opts.Timeout {
 				return g.fail(ctx, w, fmt.Sprintf("not ready after the %s limit for a service whose log keeps growing: %s", g.opts.MigrationTimeout, w.pending))
 			}
 			return g.fail(ctx, w, fmt.Sprintf("not ready, and its log silent for %s: %s", g.opts.Timeout, w.pending))

@@ -69,12 +69,12 @@ func (g *gate) checkReadyLog(ctx context.Context, w *watched, startedAt string) 
 		last = lines[len(lines)-1]
 	}
 	if size != w.logSize || last != w.logLast {
-		w.logSize, w.logLast, w.lastGrowth = size, last, time.Now()
+		w.logSize, w.logLast, w.lastGrowth = size, last, g.clock.Now()
 	}
 	migrating := g.opts.Ready[w.service].Migrating
 	for _, l := range lines {
 		if match(l) {
-			w.readyLogFound, w.readySeen = true, time.Now()
+			w.readyLogFound, w.readySeen = true, g.clock.Now()
 			g.report(w.service, "ready log seen")
 			return nil
 		}

@@ -56,7 +56,7 @@ func (g *gate) observe(ctx context.Context, w *watched) (*container.InspectRespo
 	if st == nil {
 		return nil, time.Time{}, g.fail(ctx, w, "engine reported no state")
 	}
-	now := time.Now()
+	now := g.clock.Now()
 	if w.restartCount < 0 {
 		w.restartCount, w.startedAt, w.stableSince = c.RestartCount, st.StartedAt, now
 	}
