@@ -4,10 +4,7 @@ package archive
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,83 +12,24 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
 	"golang.org/x/sys/unix"
 )
 
-// node is everything a round trip must preserve about one path.
-type node struct {
-	Type   uint32
-	Perm   uint32 // incl. setuid/setgid/sticky
-	Uid    uint32
-	Gid    uint32
-	Mtime  int64 // ns; directories and files (symlinks too)
-	Target string
-	Sum    string
-	Size   int64
-	Rdev   uint64
-	Xattrs string
-	Link   string // first path (lexically) sharing the inode, for nlink > 1
-}
-
-type tree map[string]node
+// tree is the tests' shared description of a directory (internal/testrig/treediff).
+type tree = treediff.Tree
 
 // snapshot records root and everything below it; sockets are left out
 // because archives skip them.
 func snapshot(t testing.TB, root string) tree {
 	t.Helper()
-	out := tree{}
-	inodes := map[[2]uint64]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	tr := treediff.Of(t, root)
+	for k, n := range tr {
+		if n.Type == "socket" {
+			delete(tr, k)
 		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		typ := st.Mode & unix.S_IFMT
-		if typ == unix.S_IFSOCK {
-			return nil
-		}
-		n := node{Type: uint32(typ), Perm: uint32(st.Mode & 0o7777), Uid: st.Uid, Gid: st.Gid, Mtime: st.Mtim.Nano()}
-		if typ == unix.S_IFLNK {
-			n.Perm = 0 // not settable on Linux
-			n.Target, err = os.Readlink(p)
-			if err != nil {
-				return err
-			}
-		}
-		if typ == unix.S_IFREG {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			s := sha256.Sum256(b)
-			n.Sum = hex.EncodeToString(s[:8])
-			n.Size = int64(len(b))
-		}
-		if typ == unix.S_IFCHR || typ == unix.S_IFBLK {
-			n.Rdev = rdev(&st)
-		}
-		if typ != unix.S_IFDIR && st.Nlink > 1 {
-			k := [2]uint64{uint64(st.Dev), st.Ino}
-			if first, ok := inodes[k]; ok {
-				n.Link = first
-			} else {
-				inodes[k] = rel
-				n.Link = rel
-			}
-		}
-		n.Xattrs = xattrString(t, p)
-		out[rel] = n
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	return out
+	return tr
 }
 
 func xattrString(t testing.TB, p string) string {
@@ -118,35 +56,7 @@ func xattrString(t testing.TB, p string) string {
 
 // diffTrees returns a readable list of differences (empty when equal).
 func diffTrees(want, got tree, ignoreOwner bool) string {
-	var b bytes.Buffer
-	var keys []string
-	for k := range want {
-		keys = append(keys, k)
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		w, wok := want[k]
-		g, gok := got[k]
-		switch {
-		case !gok:
-			fmt.Fprintf(&b, "missing %q\n", k)
-		case !wok:
-			fmt.Fprintf(&b, "extra %q\n", k)
-		default:
-			if ignoreOwner {
-				g.Uid, g.Gid, w.Uid, w.Gid = 0, 0, 0, 0
-			}
-			if w != g {
-				fmt.Fprintf(&b, "%q:\n  want %+v\n  got  %+v\n", k, w, g)
-			}
-		}
-	}
-	return b.String()
+	return strings.Join(treediff.Diff(want, got, treediff.Options{IgnoreOwner: ignoreOwner}), "\n")
 }
 
 // features says which optional parts a generated tree has.

@@ -28,19 +28,12 @@
 package health
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"slices"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -152,6 +145,11 @@ type watched struct {
 // Wait blocks until every selected service of project passes the gate (nil), one fails
 // (*Failure), the timeout passes (*Failure naming a pending service), or ctx ends (ctx.Err()).
 func Wait(ctx context.Context, cli Engine, project string, opts Options) error {
+	return wait(ctx, cli, project, opts, machineClock{})
+}
+
+// wait is Wait on the given clock.
+func wait(ctx context.Context, cli Engine, project string, opts Options, clk clock) error {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
@@ -165,8 +163,8 @@ func Wait(ctx context.Context, cli Engine, project string, opts Options) error {
 		opts.MigrationTimeout = DefaultMigrationTimeout
 	}
 	opts.MigrationTimeout = max(opts.MigrationTimeout, opts.Timeout)
-	start := time.Now()
-	g := &gate{cli: cli, project: project, opts: opts, status: map[string]string{}, start: start}
+	start := clk.Now()
+	g := &gate{cli: cli, project: project, opts: opts, status: map[string]string{}, start: start, clock: clk}
 
 	for {
 		done, err := g.poll(ctx)
@@ -177,23 +175,21 @@ func Wait(ctx context.Context, cli Engine, project string, opts Options) error {
 			return ctx.Err()
 		}
 		deadline := g.deadline()
-		if !time.Now().Before(deadline) {
+		if !clk.Now().Before(deadline) {
 			return g.timeout(ctx)
 		}
-		if len(g.missing) > 0 && time.Since(start) > MissingGrace {
+		if len(g.missing) > 0 && clk.Now().Sub(start) > MissingGrace {
 			return g.timeout(ctx)
 		}
-		wait := min(opts.PollInterval, time.Until(deadline))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		if err := clk.Sleep(ctx, min(opts.PollInterval, deadline.Sub(clk.Now()))); err != nil {
+			return err
 		}
 	}
 }
 
 type gate struct {
 	start   time.Time
+	clock   clock
 	cli     Engine
 	project string
 	opts    Options
@@ -242,353 +238,6 @@ func (g *gate) extends(w *watched) bool {
 	return g.opts.Ready[w.service].WhileLogging && g.opts.ReadyLog[w.service] == ""
 }
 
-// list returns the project's service containers, by service, filtered by opts.Services.
-func (g *gate) list(ctx context.Context) (map[string][]container.Summary, error) {
-	res, err := g.cli.ContainerList(ctx, client.ContainerListOptions{
-		All:     true,
-		Filters: make(client.Filters).Add("label", LabelProject+"="+g.project),
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]container.Summary{}
-	g.hooks = g.hooks[:0]
-	for _, c := range res.Items {
-		svc := c.Labels[LabelService]
-		if svc == "" || strings.EqualFold(c.Labels[LabelOneOff], "true") {
-			continue
-		}
-		if len(g.opts.Services) > 0 && !slices.Contains(g.opts.Services, svc) {
-			continue
-		}
-		if c.Labels[LabelHook] != "" {
-			// A hook's container is not the service's: it runs to completion before the
-			// service starts, and compose removes it when it succeeds.
-			if c.State == container.StateExited {
-				g.hooks = append(g.hooks, c)
-			}
-			continue
-		}
-		out[svc] = append(out[svc], c)
-	}
-	return out, nil
-}
-
-// failedHook returns the failure of a service whose lifecycle hook (compose's pre_start)
-// exited non-zero: compose then never starts the service and keeps the hook's container.
-func (g *gate) failedHook(ctx context.Context) *Failure {
-	for _, c := range g.hooks {
-		res, err := g.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
-		if err != nil || res.Container.State == nil {
-			continue
-		}
-		if st := res.Container.State; st.Status == container.StateExited && st.ExitCode != 0 {
-			w := &watched{service: c.Labels[LabelService], id: c.ID, name: strings.TrimPrefix(res.Container.Name, "/")}
-			return g.fail(ctx, w, fmt.Sprintf("its %s hook exited with code %d", c.Labels[LabelHook], st.ExitCode))
-		}
-	}
-	return nil
-}
-
-func (g *gate) poll(ctx context.Context) (bool, error) {
-	cs, err := g.list(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return true, ctx.Err()
-		}
-		return true, fmt.Errorf("health gate: list containers of %s: %w", g.project, err)
-	}
-	if f := g.failedHook(ctx); f != nil {
-		if ctx.Err() != nil {
-			return true, ctx.Err()
-		}
-		return true, f
-	}
-	if g.byID == nil {
-		g.byID = map[string]*watched{}
-	}
-	g.missing = g.missing[:0]
-	if len(g.opts.Services) > 0 {
-		for _, s := range g.opts.Services {
-			if len(cs[s]) == 0 {
-				g.missing = append(g.missing, s)
-				g.report(s, "waiting: no container")
-			}
-		}
-	} else if len(cs) == 0 {
-		g.missing = append(g.missing, "")
-	}
-	seen := map[string]bool{}
-	services := make([]string, 0, len(cs))
-	for s := range cs {
-		services = append(services, s)
-	}
-	sort.Strings(services)
-	for _, s := range services {
-		for _, c := range cs[s] {
-			seen[c.ID] = true
-			w := g.byID[c.ID]
-			if w == nil {
-				w = &watched{service: s, id: c.ID, restartCount: -1}
-				g.byID[c.ID] = w
-				g.order = append(g.order, w)
-			}
-			if w.done {
-				continue
-			}
-			if f := g.check(ctx, w); f != nil {
-				if ctx.Err() != nil {
-					return true, ctx.Err()
-				}
-				return true, f
-			}
-		}
-	}
-	for _, w := range g.order {
-		if !seen[w.id] && !w.done {
-			return true, g.fail(ctx, w, "container was removed while the gate watched it")
-		}
-	}
-	if len(g.missing) > 0 {
-		return false, nil
-	}
-	for _, w := range g.order {
-		if seen[w.id] && !w.done {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-// check inspects w and returns a *Failure, or updates w.done / w.pending.
-func (g *gate) check(ctx context.Context, w *watched) *Failure {
-	res, err := g.cli.ContainerInspect(ctx, w.id, client.ContainerInspectOptions{})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return g.fail(ctx, w, "inspect: "+err.Error())
-	}
-	c := res.Container
-	w.name = strings.TrimPrefix(c.Name, "/")
-	st := c.State
-	if st == nil {
-		return g.fail(ctx, w, "engine reported no state")
-	}
-	now := time.Now()
-	if w.restartCount < 0 {
-		w.restartCount, w.startedAt, w.stableSince = c.RestartCount, st.StartedAt, now
-	}
-	if c.RestartCount != w.restartCount || (st.StartedAt != w.startedAt && !isZeroTime(w.startedAt)) {
-		return g.fail(ctx, w, fmt.Sprintf("restarted (restart count %d -> %d, exit code %d)", w.restartCount, c.RestartCount, st.ExitCode))
-	}
-	if isZeroTime(w.startedAt) && !isZeroTime(st.StartedAt) {
-		// first start seen after the gate began (it was "created")
-		w.startedAt, w.stableSince = st.StartedAt, now
-	}
-	policy := container.RestartPolicy{}
-	if c.HostConfig != nil {
-		policy = c.HostConfig.RestartPolicy
-	}
-	oneShot := g.opts.OneShot[w.service]
-
-	switch st.Status {
-	case container.StateRestarting:
-		return g.fail(ctx, w, fmt.Sprintf("restarting (crash loop; last exit code %d)", st.ExitCode))
-	case container.StateDead, container.StateRemoving:
-		return g.fail(ctx, w, "container is "+string(st.Status))
-	case container.StateExited:
-		if st.ExitCode != 0 {
-			reason := fmt.Sprintf("exited with code %d", st.ExitCode)
-			if st.OOMKilled {
-				reason += " (OOM killed)"
-			}
-			if st.Error != "" {
-				reason += ": " + st.Error
-			}
-			return g.fail(ctx, w, reason)
-		}
-		if !oneShot && !policy.IsNone() && !policy.IsOnFailure() {
-			return g.fail(ctx, w, fmt.Sprintf("exited with code 0 but has restart policy %q (declare it one_shot if it is meant to finish)", policy.Name))
-		}
-		if f := g.checkReadyLog(ctx, w, st.StartedAt); f != nil || !w.readyLogFound {
-			if f == nil {
-				return g.fail(ctx, w, "exited with code 0 without logging "+g.readyWhat(w.service))
-			}
-			return f
-		}
-		return g.ok(w, "completed")
-	case container.StateCreated:
-		w.pending = "not started"
-		g.report(w.service, "waiting: not started")
-		return nil
-	case container.StatePaused:
-		w.pending = "paused"
-		g.report(w.service, "waiting: paused")
-		return nil
-	}
-	// running
-	if f := g.checkReadyLog(ctx, w, st.StartedAt); f != nil {
-		return f
-	}
-	if oneShot {
-		w.pending = "one-shot still running"
-		g.report(w.service, "waiting: running to completion")
-		return nil
-	}
-	if !w.readyLogFound {
-		w.pending = g.readyWhat(w.service) + " not seen"
-		switch {
-		case w.migrating && g.opts.Ready[w.service].MigratingState != "":
-			g.report(w.service, g.opts.Ready[w.service].MigratingState)
-		case w.migrating:
-			g.report(w.service, "waiting: migrating")
-		default:
-			g.report(w.service, "waiting: ready log")
-		}
-		return nil
-	}
-	if st.Health != nil && st.Health.Status != container.NoHealthcheck && st.Health.Status != "" {
-		switch st.Health.Status {
-		case container.Healthy:
-			return g.ok(w, "healthy")
-		case container.Unhealthy:
-			reason := "unhealthy"
-			if n := len(st.Health.Log); n > 0 {
-				if out := strings.TrimSpace(st.Health.Log[n-1].Output); out != "" {
-					reason += ": " + firstLine(out)
-				}
-			}
-			return g.fail(ctx, w, reason)
-		default:
-			w.pending = "health " + string(st.Health.Status)
-			g.report(w.service, "waiting: health "+string(st.Health.Status))
-			return nil
-		}
-	}
-	if g.opts.StablePeriod < 0 {
-		return g.ok(w, "running")
-	}
-	if up := now.Sub(w.stableSince); up < g.opts.StablePeriod {
-		w.pending = fmt.Sprintf("running %s of the %s stable period", up.Round(time.Second), g.opts.StablePeriod)
-		g.report(w.service, "waiting: stable period")
-		return nil
-	}
-	return g.ok(w, "running and stable")
-}
-
-func (g *gate) ok(w *watched, state string) *Failure {
-	w.done, w.pending = true, ""
-	g.report(w.service, state)
-	return nil
-}
-
-func isZeroTime(s string) bool { return s == "" || strings.HasPrefix(s, "0001-01-01") }
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-// readyWhat names the ready line of service in messages.
-func (g *gate) readyWhat(service string) string {
-	if s := g.opts.ReadyLog[service]; s != "" {
-		return fmt.Sprintf("ready log %q", s)
-	}
-	if r := g.opts.Ready[service]; r.What != "" {
-		return r.What
-	}
-	return "ready log"
-}
-
-// readyMatch is the service's ready-line test, nil when it has none. ReadyLog wins.
-func (g *gate) readyMatch(service string) func(string) bool {
-	if want := g.opts.ReadyLog[service]; want != "" {
-		return func(l string) bool { return strings.Contains(l, want) }
-	}
-	return g.opts.Ready[service].Match
-}
-
-// checkReadyLog sets w.readyLogFound when the service has no ready log or it was logged
-// since startedAt. It also notes when the log since start changed (w.lastGrowth) and
-// whether it says the service migrates (w.migrating).
-func (g *gate) checkReadyLog(ctx context.Context, w *watched, startedAt string) *Failure {
-	match := g.readyMatch(w.service)
-	if match == nil || w.readyLogFound {
-		w.readyLogFound = true
-		return nil
-	}
-	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true}
-	if t, err := time.Parse(time.RFC3339Nano, startedAt); err == nil && !isZeroTime(startedAt) {
-		// The engine records StartedAt after the process has started: a line it prints at
-		// once is stamped before it. readyLogSlack takes those in; a previous run of the same
-		// container ended longer ago (the upgrade stopped it, or a restart fails the gate).
-		t = t.Add(-readyLogSlack)
-		opts.Since = strconv.FormatInt(t.Unix(), 10) + "." + fmt.Sprintf("%09d", t.Nanosecond())
-	}
-	lines, err := g.logs(ctx, w.id, opts)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return g.fail(ctx, w, "read logs: "+err.Error())
-	}
-	size := len(lines)
-	for _, l := range lines {
-		size += len(l)
-	}
-	last := ""
-	if len(lines) > 0 {
-		last = lines[len(lines)-1]
-	}
-	if size != w.logSize || last != w.logLast {
-		w.logSize, w.logLast, w.lastGrowth = size, last, time.Now()
-	}
-	migrating := g.opts.Ready[w.service].Migrating
-	for _, l := range lines {
-		if match(l) {
-			w.readyLogFound, w.readySeen = true, time.Now()
-			g.report(w.service, "ready log seen")
-			return nil
-		}
-		if migrating != nil && !w.migrating && migrating(l) {
-			w.migrating = true
-		}
-	}
-	return nil
-}
-
-// readyLogSlack is how long before a container's StartedAt its ready log line is looked for.
-const readyLogSlack = time.Second
-
-// logs returns a container's log lines (stdout and stderr merged in arrival order per stream).
-func (g *gate) logs(ctx context.Context, id string, opts client.ContainerLogsOptions) ([]string, error) {
-	rc, err := g.cli.ContainerLogs(ctx, id, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	raw, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if _, err := stdcopy.StdCopy(&buf, &buf, bytes.NewReader(raw)); err != nil {
-		// A TTY container's log is not multiplexed: take it as it is.
-		buf.Reset()
-		buf.Write(raw)
-	}
-	var lines []string
-	sc := bufio.NewScanner(&buf)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		lines = append(lines, strings.TrimRight(sc.Text(), "\r"))
-	}
-	return lines, nil
-}
-
 // fail builds the Failure for w with its last log lines. It uses a fresh short context so
 // that the logs are fetched even when the gate's own context just expired.
 func (g *gate) fail(_ context.Context, w *watched, reason string) *Failure {
@@ -626,7 +275,7 @@ func (g *gate) timeout(ctx context.Context) error {
 			return g.fail(ctx, w, fmt.Sprintf("not ready %s after its ready line: %s", g.opts.Timeout, w.pending))
 		}
 		if g.extends(w) {
-			if limit := g.start.Add(g.opts.MigrationTimeout); !time.Now().Before(limit) && g.opts.MigrationTimeout > g.opts.Timeout {
+			if limit := g.start.Add(g.opts.MigrationTimeout); !g.clock.Now().Before(limit) && g.opts.MigrationTimeout > g.opts.Timeout {
 				return g.fail(ctx, w, fmt.Sprintf("not ready after the %s limit for a service whose log keeps growing: %s", g.opts.MigrationTimeout, w.pending))
 			}
 			return g.fail(ctx, w, fmt.Sprintf("not ready, and its log silent for %s: %s", g.opts.Timeout, w.pending))

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"maps"
 
 	"github.com/docker-maim/docker-maim/internal/fsaccess"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -82,6 +83,27 @@ func (s *Service) volumeUsage(ctx context.Context) map[string]int64 {
 		if vol.UsageData != nil && vol.UsageData.Size >= 0 {
 			out[vol.Name] = vol.UsageData.Size
 		}
+	}
+	return out
+}
+
+// missingSizes returns known completed with a measure of every source it lacks (none
+// when no progress is shown: the sizes are only its totals).
+func (s *Service) missingSizes(ctx context.Context, srcs []project.Source, known map[string]int64, excludes []string) map[string]int64 {
+	if !s.showsProgress() {
+		return known
+	}
+	out := make(map[string]int64, len(srcs))
+	var todo []project.Source
+	for _, src := range srcs {
+		if n, ok := known[src.Name]; ok {
+			out[src.Name] = n
+		} else {
+			todo = append(todo, src)
+		}
+	}
+	if len(todo) > 0 {
+		maps.Copy(out, s.Sizes(ctx, todo, excludes))
 	}
 	return out
 }

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"strings"
 	"time"
@@ -129,64 +128,6 @@ type BackupPlan struct {
 // SetAppVersions sets what the manifest records as the application's versions, read once
 // the services are stopped (after pass one, before BackupPlanned).
 func (pl *BackupPlan) SetAppVersions(v map[string]string) { pl.opts.AppVersions = v }
-
-type hotSource struct {
-	bs   backup.Source
-	skip string
-	idx  *archive.Index
-}
-
-// twoPass says whether src is archived in two passes: directories (volumes, bind
-// directories); single files and project files are small and archived once, stopped.
-func twoPass(src project.Source) bool {
-	switch src.Kind {
-	case project.KindVolume, project.KindAnonymous, project.KindBindDir:
-		return true
-	}
-	return false
-}
-
-// HotPass is pass one of a two-pass backup, run while the services still run (it stops
-// nothing and changes nothing of the project): it begins the backup and archives every
-// directory source of pl as it is (a hot copy), recording the index of what it read.
-// BackupPlanned, once the caller stopped the services, then archives only what changed
-// since (the delta) and the manifest records both; a restore applies both, with a result
-// equal to a cold backup of the stopped services. Abort drops the begun backup when
-// BackupPlanned is not reached (BackupPlanned drops it itself on error).
-func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPlan) (err error) {
-	defer s.phase("backing-up-hot")()
-	w, err := s.Store.Begin(p.Name, s.now())
-	if err != nil {
-		return err
-	}
-	pl.w, pl.hot = w, map[string]*hotSource{}
-	defer func() {
-		if err != nil {
-			pl.Abort()
-		}
-	}()
-	for i, src := range pl.srcs {
-		if !twoPass(src) {
-			continue
-		}
-		h := &hotSource{idx: archive.NewIndex()}
-		opts := pl.opts
-		h.bs, h.skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], h.idx, nil)
-		if err != nil {
-			return fmt.Errorf("backing up %s (pass one, hot): %w", src.Name, err)
-		}
-		pl.hot[src.Name] = h
-	}
-	return nil
-}
-
-// Abort drops the backup HotPass began (a no-op without one, or once BackupPlanned
-// committed it).
-func (pl *BackupPlan) Abort() {
-	if pl.w != nil {
-		pl.w.Abort()
-	}
-}
 
 // PlanBackup finds the sources a backup archives, refuses a backup dir in or around one
 // of them, and measures them (the progress totals). Call it before stopping anything.
@@ -557,59 +498,6 @@ func (s *Service) services(ctx context.Context, p *project.Project) ([]backup.Se
 	}
 	return out, nil
 }
-
-// task starts a progress task for one source; total is its size (Unknown or 0: unknown).
-func (s *Service) task(name, source string, total int64) taskLike {
-	if s.Progress == nil {
-		return nopTask{}
-	}
-	return s.Progress.Start(progress.Spec{Name: name, Source: source, Total: max(total, 0)})
-}
-
-func (s *Service) showsProgress() bool {
-	return s.Progress != nil && s.Progress.Mode() != progress.Quiet
-}
-
-// phase names the step on progress lines, unless the caller (a journaled operation) named
-// one already; the function returned clears what it set.
-func (s *Service) phase(p string) func() {
-	if s.Progress == nil || s.Progress.Phase() != "" {
-		return func() {}
-	}
-	s.Progress.SetPhase(p)
-	return func() { s.Progress.SetPhase("") }
-}
-
-// missingSizes returns known completed with a measure of every source it lacks (none
-// when no progress is shown: the sizes are only its totals).
-func (s *Service) missingSizes(ctx context.Context, srcs []project.Source, known map[string]int64, excludes []string) map[string]int64 {
-	if !s.showsProgress() {
-		return known
-	}
-	out := make(map[string]int64, len(srcs))
-	var todo []project.Source
-	for _, src := range srcs {
-		if n, ok := known[src.Name]; ok {
-			out[src.Name] = n
-		} else {
-			todo = append(todo, src)
-		}
-	}
-	if len(todo) > 0 {
-		maps.Copy(out, s.Sizes(ctx, todo, excludes))
-	}
-	return out
-}
-
-type taskLike interface {
-	Add(int64)
-	Done(error)
-}
-
-type nopTask struct{}
-
-func (nopTask) Add(int64)  {}
-func (nopTask) Done(error) {}
 
 func isNotFound(err error) bool {
 	type notFound interface{ NotFound() }

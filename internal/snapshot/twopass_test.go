@@ -2,12 +2,9 @@ package snapshot
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/moby/moby/api/types/container"
 
@@ -23,35 +21,14 @@ import (
 	"github.com/docker-maim/docker-maim/internal/project"
 )
 
-// digest lists every path below dir with its type, mode, size, mtime and content hash.
-func digest(t *testing.T, dir string) string {
+// digestOpts compare what digest read: a restore of the test's files need not keep their
+// owners or extended attributes.
+var digestOpts = treediff.Options{IgnoreOwner: true, NoXattrs: true}
+
+// digest describes every path below dir: type, mode, size, mtime, content hash, link target.
+func digest(t *testing.T, dir string) treediff.Tree {
 	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		b.WriteString(rel + " " + fi.Mode().String() + " " + fi.ModTime().String())
-		if fi.Mode().IsRegular() {
-			c, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			s := sha256.Sum256(c)
-			b.WriteString(" " + hex.EncodeToString(s[:]))
-		}
-		b.WriteString("\n")
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
+	return treediff.Of(t, dir)
 }
 
 // TestTwoPassBackup: pass one (HotPass) while the data changes, pass two (BackupPlanned)
@@ -107,9 +84,7 @@ func TestTwoPassBackup(t *testing.T) {
 	if _, err := s.RestorePlanned(ctx, plan); err != nil {
 		t.Fatal(err)
 	}
-	if got := digest(t, data); got != want {
-		t.Fatalf("restored:\n%s\nwant:\n%s", got, want)
-	}
+	treediff.AssertSame(t, want, digest(t, data), digestOpts)
 
 	// A damaged delta fails verification.
 	dpath := filepath.Join(s.Store.Dir(p.Name, m.ID), bs.Delta.Archive)
@@ -224,9 +199,7 @@ func TestTwoPassFallbackLeavesNoOrphan(t *testing.T) {
 	if _, err := s.RestorePlanned(ctx, plan); err != nil {
 		t.Fatal(err)
 	}
-	if got := digest(t, data); got != want {
-		t.Fatalf("restored:\n%s\nwant:\n%s", got, want)
-	}
+	treediff.AssertSame(t, want, digest(t, data), digestOpts)
 }
 
 // TestBackupStartedMeanwhileIsNotCold: a backup taken stopped fails, and keeps nothing,

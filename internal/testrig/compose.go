@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/flags"
 	"github.com/docker/compose/v5/pkg/api"
@@ -102,51 +104,21 @@ func parseSDKArgs(args []string, valued map[string]bool) (sdkArgs, error) {
 	return a, nil
 }
 
+// composeSDK runs a compose command on p through the compose v5 SDK: the commands and flags
+// ComposeE lists, checked first, then run on the project loaded from p's file.
 func composeSDK(ctx context.Context, p *Proj, args []string) (string, error) {
 	var out bytes.Buffer
 	a, err := parseSDKArgs(args, map[string]bool{"--wait-timeout": true, "--rmi": true, "-t": true, "--timeout": true})
 	if err != nil {
 		return "", err
 	}
-	known := map[string][]string{
-		"up":      {"-d", "--detach", "--wait", "--wait-timeout", "--force-recreate", "--no-recreate", "--remove-orphans", "--no-start"},
-		"down":    {"-v", "--volumes", "--remove-orphans", "--rmi", "-t", "--timeout"},
-		"stop":    {"-t", "--timeout"},
-		"start":   {},
-		"restart": {"-t", "--timeout"},
-		"pull":    {"-q", "--quiet"},
-		"ps":      {"-a", "--all", "-q", "--quiet"},
+	if err := a.supported(); err != nil {
+		return "", err
 	}
-	allowed, ok := known[a.cmd]
-	if !ok {
-		return "", fmt.Errorf("testrig: `compose %s` is not supported by the SDK fallback (no docker compose CLI plugin)", a.cmd)
+	timeout, waitTimeout, err := a.durations()
+	if err != nil {
+		return "", err
 	}
-	for f := range a.flags {
-		found := false
-		for _, k := range allowed {
-			found = found || k == f
-		}
-		if !found {
-			return "", fmt.Errorf("testrig: compose %s: flag %s not supported by the SDK fallback", a.cmd, f)
-		}
-	}
-	has := func(names ...string) bool {
-		for _, n := range names {
-			if _, ok := a.flags[n]; ok {
-				return true
-			}
-		}
-		return false
-	}
-	var timeout *time.Duration
-	if v := a.flags["-t"] + a.flags["--timeout"]; v != "" {
-		d, err := time.ParseDuration(v + "s")
-		if err != nil {
-			return "", fmt.Errorf("bad timeout %q", v)
-		}
-		timeout = &d
-	}
-
 	dockerCli, err := command.NewDockerCli()
 	if err != nil {
 		return "", err
@@ -172,75 +144,136 @@ func composeSDK(ctx context.Context, p *Proj, args []string) (string, error) {
 	if err != nil {
 		return out.String(), err
 	}
+	err = a.run(ctx, svc, project, timeout, waitTimeout, &out)
+	return out.String(), err
+}
 
+// sdkFlags are the flags the SDK fallback understands, per command.
+var sdkFlags = map[string][]string{
+	"up":      {"-d", "--detach", "--wait", "--wait-timeout", "--force-recreate", "--no-recreate", "--remove-orphans", "--no-start"},
+	"down":    {"-v", "--volumes", "--remove-orphans", "--rmi", "-t", "--timeout"},
+	"stop":    {"-t", "--timeout"},
+	"start":   {},
+	"restart": {"-t", "--timeout"},
+	"pull":    {"-q", "--quiet"},
+	"ps":      {"-a", "--all", "-q", "--quiet"},
+}
+
+// supported refuses a command or a flag the SDK fallback does not understand.
+func (a sdkArgs) supported() error {
+	allowed, ok := sdkFlags[a.cmd]
+	if !ok {
+		return fmt.Errorf("testrig: `compose %s` is not supported by the SDK fallback (no docker compose CLI plugin)", a.cmd)
+	}
+	for f := range a.flags {
+		found := false
+		for _, k := range allowed {
+			found = found || k == f
+		}
+		if !found {
+			return fmt.Errorf("testrig: compose %s: flag %s not supported by the SDK fallback", a.cmd, f)
+		}
+	}
+	return nil
+}
+
+// has tells whether any of the flags names was given.
+func (a sdkArgs) has(names ...string) bool {
+	for _, n := range names {
+		if _, ok := a.flags[n]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// durations reads -t/--timeout (nil when not given) and, for an `up` that starts,
+// --wait-timeout (0 when not given), both in seconds.
+func (a sdkArgs) durations() (timeout *time.Duration, waitTimeout time.Duration, err error) {
+	if v := a.flags["-t"] + a.flags["--timeout"]; v != "" {
+		d, err := time.ParseDuration(v + "s")
+		if err != nil {
+			return nil, 0, fmt.Errorf("bad timeout %q", v)
+		}
+		timeout = &d
+	}
+	if v := a.flags["--wait-timeout"]; v != "" && a.cmd == "up" && !a.has("--no-start") {
+		if waitTimeout, err = time.ParseDuration(v + "s"); err != nil {
+			return nil, 0, fmt.Errorf("bad --wait-timeout %q", v)
+		}
+	}
+	return timeout, waitTimeout, nil
+}
+
+// run runs the command on project through the SDK; ps prints its lines to out.
+func (a sdkArgs) run(ctx context.Context, svc api.Compose, project *types.Project, timeout *time.Duration, waitTimeout time.Duration, out io.Writer) error {
+	var err error
 	switch a.cmd {
 	case "up":
-		recreate := api.RecreateDiverged
-		if has("--force-recreate") {
-			recreate = api.RecreateForce
-		}
-		if has("--no-recreate") {
-			recreate = api.RecreateNever
-		}
-		create := api.CreateOptions{
-			Services:             a.services,
-			RemoveOrphans:        has("--remove-orphans"),
-			Recreate:             recreate,
-			RecreateDependencies: api.RecreateDiverged,
-			Inherit:              true,
-			Timeout:              timeout,
-			QuietPull:            true,
-		}
-		if has("--no-start") {
-			err = svc.Create(ctx, project, create)
-			break
-		}
-		var waitTimeout time.Duration
-		if v := a.flags["--wait-timeout"]; v != "" {
-			if waitTimeout, err = time.ParseDuration(v + "s"); err != nil {
-				return "", fmt.Errorf("bad --wait-timeout %q", v)
-			}
-		}
-		err = svc.Up(ctx, project, api.UpOptions{
-			Create: create,
-			Start: api.StartOptions{
-				Project:     project,
-				Services:    a.services,
-				Wait:        has("--wait"),
-				WaitTimeout: waitTimeout,
-			},
-		})
+		return a.up(ctx, svc, project, timeout, waitTimeout)
 	case "down":
-		err = svc.Down(ctx, p.Name, api.DownOptions{
+		err = svc.Down(ctx, project.Name, api.DownOptions{
 			Project:       project,
-			RemoveOrphans: has("--remove-orphans"),
-			Volumes:       has("-v", "--volumes"),
+			RemoveOrphans: a.has("--remove-orphans"),
+			Volumes:       a.has("-v", "--volumes"),
 			Images:        a.flags["--rmi"],
 			Timeout:       timeout,
 		})
 	case "stop":
-		err = svc.Stop(ctx, p.Name, api.StopOptions{Project: project, Services: a.services, Timeout: timeout})
+		err = svc.Stop(ctx, project.Name, api.StopOptions{Project: project, Services: a.services, Timeout: timeout})
 	case "start":
-		err = svc.Start(ctx, p.Name, api.StartOptions{Project: project, Services: a.services})
+		err = svc.Start(ctx, project.Name, api.StartOptions{Project: project, Services: a.services})
 	case "restart":
-		err = svc.Restart(ctx, p.Name, api.RestartOptions{Project: project, Services: a.services, Timeout: timeout})
+		err = svc.Restart(ctx, project.Name, api.RestartOptions{Project: project, Services: a.services, Timeout: timeout})
 	case "pull":
 		if len(a.services) > 0 {
 			if project, err = project.WithSelectedServices(a.services); err != nil {
-				return out.String(), err
+				return err
 			}
 		}
-		err = svc.Pull(ctx, project, api.PullOptions{Quiet: has("-q", "--quiet")})
+		err = svc.Pull(ctx, project, api.PullOptions{Quiet: a.has("-q", "--quiet")})
 	case "ps":
 		var cs []api.ContainerSummary
-		cs, err = svc.Ps(ctx, p.Name, api.PsOptions{Project: project, All: has("-a", "--all"), Services: a.services})
+		cs, err = svc.Ps(ctx, project.Name, api.PsOptions{Project: project, All: a.has("-a", "--all"), Services: a.services})
 		for _, c := range cs {
-			if has("-q", "--quiet") {
-				fmt.Fprintln(&out, c.ID)
+			if a.has("-q", "--quiet") {
+				fmt.Fprintln(out, c.ID)
 				continue
 			}
-			fmt.Fprintf(&out, "%s %s %s %s %d\n", c.Name, c.Service, c.State, c.Health, c.ExitCode)
+			fmt.Fprintf(out, "%s %s %s %s %d\n", c.Name, c.Service, c.State, c.Health, c.ExitCode)
 		}
 	}
-	return out.String(), err
+	return err
+}
+
+// up creates (--no-start) or creates and starts the project's services, always detached.
+func (a sdkArgs) up(ctx context.Context, svc api.Compose, project *types.Project, timeout *time.Duration, waitTimeout time.Duration) error {
+	recreate := api.RecreateDiverged
+	if a.has("--force-recreate") {
+		recreate = api.RecreateForce
+	}
+	if a.has("--no-recreate") {
+		recreate = api.RecreateNever
+	}
+	create := api.CreateOptions{
+		Services:             a.services,
+		RemoveOrphans:        a.has("--remove-orphans"),
+		Recreate:             recreate,
+		RecreateDependencies: api.RecreateDiverged,
+		Inherit:              true,
+		Timeout:              timeout,
+		QuietPull:            true,
+	}
+	if a.has("--no-start") {
+		return svc.Create(ctx, project, create)
+	}
+	return svc.Up(ctx, project, api.UpOptions{
+		Create: create,
+		Start: api.StartOptions{
+			Project:     project,
+			Services:    a.services,
+			Wait:        a.has("--wait"),
+			WaitTimeout: waitTimeout,
+		},
+	})
 }

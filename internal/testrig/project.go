@@ -318,26 +318,49 @@ func (p *Proj) anonymousVolumes(ctx context.Context) []string {
 	return out
 }
 
+// cleanup removes what the test left of p from the engine, the registry and the disk:
+// containers, volumes (also anonymous ones), networks, images, pushed manifests, the
+// project's directory. It reports what it could not remove as test errors.
 func (p *Proj) cleanup() {
-	t := p.t
 	ctx, cancel := cleanupContext()
 	defer cancel()
-	cli := p.Client
 	byLabel := make(client.Filters).Add("label", ProjectLabel+"="+p.Name)
 	byName := make(client.Filters).Add("name", p.Name)
-	errorf := func(format string, args ...any) {
-		t.Errorf("testrig cleanup of %s: "+format, append([]any{p.Name}, args...)...)
-	}
-
-	images := map[string]bool{}
+	s := &sweep{p: p, ctx: ctx, cli: p.Client, byLabel: byLabel, filters: []client.Filters{byLabel, byName}, images: map[string]bool{}}
 	for _, r := range p.imgs {
-		images[r] = true
+		s.images[r] = true
 	}
+	s.containers()
+	s.volumes()
+	s.networks()
+	s.removeImages()
+	s.registry()
+	s.root()
+}
+
+// sweep is one cleanup of a project: what it found so far and where it reports.
+type sweep struct {
+	p       *Proj
+	ctx     context.Context
+	cli     *client.Client
+	byLabel client.Filters   // the project's label
+	filters []client.Filters // the project's label, then its name
+	images  map[string]bool  // references to remove
+}
+
+func (s *sweep) errorf(format string, args ...any) {
+	s.p.t.Errorf("testrig cleanup of %s: "+format, append([]any{s.p.Name}, args...)...)
+}
+
+// containers removes the project's containers (by label or name), noting their images
+// that carry the project's name.
+func (s *sweep) containers() {
+	ctx, cli, p := s.ctx, s.cli, s.p
 	seen := map[string]bool{}
-	for _, f := range []client.Filters{byLabel, byName} {
+	for _, f := range s.filters {
 		res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 		if err != nil {
-			errorf("list containers: %v", err)
+			s.errorf("list containers: %v", err)
 			continue
 		}
 		for _, c := range res.Items {
@@ -346,13 +369,18 @@ func (p *Proj) cleanup() {
 			}
 			seen[c.ID] = true
 			if strings.Contains(c.Image, p.Name) {
-				images[c.Image] = true
+				s.images[c.Image] = true
 			}
 			if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
-				errorf("remove container %s: %v", c.ID[:12], err)
+				s.errorf("remove container %s: %v", c.ID[:12], err)
 			}
 		}
 	}
+}
+
+// volumes removes the project's anonymous volumes, then its volumes (by label or name).
+func (s *sweep) volumes() {
+	ctx, cli, p := s.ctx, s.cli, s.p
 	// Anonymous volumes the project's containers mounted, also ones no container holds any
 	// more: compose hands such a volume on to the recreated container by name (Inherit), and
 	// the engine does not remove a volume given by name with its container; and the
@@ -360,14 +388,14 @@ func (p *Proj) cleanup() {
 	// `docker compose up --remove-orphans` does, without their volumes.
 	for _, v := range p.anonymousVolumes(ctx) {
 		if _, err := cli.VolumeRemove(ctx, v, client.VolumeRemoveOptions{}); err != nil && !isNotFound(err) {
-			errorf("remove anonymous volume %s: %v", v, err)
+			s.errorf("remove anonymous volume %s: %v", v, err)
 		}
 	}
 	seenVol := map[string]bool{}
-	for _, f := range []client.Filters{byLabel, byName} {
+	for _, f := range s.filters {
 		res, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
 		if err != nil {
-			errorf("list volumes: %v", err)
+			s.errorf("list volumes: %v", err)
 			continue
 		}
 		for _, v := range res.Items {
@@ -376,15 +404,20 @@ func (p *Proj) cleanup() {
 			}
 			seenVol[v.Name] = true
 			if _, err := cli.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
-				errorf("remove volume %s: %v", v.Name, err)
+				s.errorf("remove volume %s: %v", v.Name, err)
 			}
 		}
 	}
+}
+
+// networks removes the project's networks (by label or name).
+func (s *sweep) networks() {
+	ctx, cli := s.ctx, s.cli
 	seenNet := map[string]bool{}
-	for _, f := range []client.Filters{byLabel, byName} {
+	for _, f := range s.filters {
 		res, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
 		if err != nil {
-			errorf("list networks: %v", err)
+			s.errorf("list networks: %v", err)
 			continue
 		}
 		for _, n := range res.Items {
@@ -393,18 +426,23 @@ func (p *Proj) cleanup() {
 			}
 			seenNet[n.ID] = true
 			if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
-				errorf("remove network %s: %v", n.Name, err)
+				s.errorf("remove network %s: %v", n.Name, err)
 			}
 		}
 	}
+}
+
+// removeImages removes the images noted so far and the project's other images.
+func (s *sweep) removeImages() {
+	ctx, cli, p, images := s.ctx, s.cli, s.p, s.images
 	// Images: built for the project (label), or any reference (tag or digest) containing the
 	// project name.
-	if res, err := cli.ImageList(ctx, client.ImageListOptions{Filters: byLabel}); err == nil {
+	if res, err := cli.ImageList(ctx, client.ImageListOptions{Filters: s.byLabel}); err == nil {
 		for _, im := range res.Items {
 			images[im.ID] = true
 		}
 	} else {
-		errorf("list images: %v", err)
+		s.errorf("list images: %v", err)
 	}
 	if res, err := cli.ImageList(ctx, client.ImageListOptions{}); err == nil {
 		for _, im := range res.Items {
@@ -422,31 +460,42 @@ func (p *Proj) cleanup() {
 			}
 		}
 	} else {
-		errorf("list images: %v", err)
+		s.errorf("list images: %v", err)
 	}
 	for ref := range images {
 		if _, err := cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil && !isNotFound(err) {
-			errorf("remove image %s: %v", ref, err)
+			s.errorf("remove image %s: %v", ref, err)
 		}
 	}
+}
+
+// registry deletes the manifests the test pushed to the rig's registry.
+func (s *sweep) registry() {
+	p := s.p
 	p.mu.Lock()
 	for _, m := range p.regs {
-		if err := registryDelete(ctx, m.repo, m.digest); err != nil {
-			errorf("%v", err)
+		if err := registryDelete(s.ctx, m.repo, m.digest); err != nil {
+			s.errorf("%v", err)
 		}
 	}
 	p.mu.Unlock()
+}
+
+// root removes the project's directory, through the engine as root when containers wrote
+// root-owned files into its bind mounts.
+func (s *sweep) root() {
+	ctx, cli, p := s.ctx, s.cli, s.p
 	if err := os.RemoveAll(p.Root); err != nil && os.Geteuid() != 0 {
 		// Containers wrote root-owned files into bind mounts: empty the tree as root.
 		if werr := wipeAsRoot(ctx, cli, p.Root); werr != nil {
-			errorf("wipe %s through the engine: %v", p.Root, werr)
+			s.errorf("wipe %s through the engine: %v", p.Root, werr)
 		}
 		err = os.RemoveAll(p.Root)
 		if err != nil {
-			errorf("remove %s: %v", p.Root, err)
+			s.errorf("remove %s: %v", p.Root, err)
 		}
 	} else if err != nil {
-		errorf("remove %s: %v", p.Root, err)
+		s.errorf("remove %s: %v", p.Root, err)
 	}
 }
 

@@ -13,6 +13,8 @@
 //   - Compose(t, p, args...) runs `docker compose` (the CLI plugin when installed, else the
 //     compose v5 SDK for a subset of commands).
 //   - TreeHash(t, dir, excludes...) hashes a directory tree for byte-identical comparisons.
+//     For a readable list of what differs, the subpackage treediff describes two trees and
+//     compares them (it imports nothing of the engine, so a package's unit tests use it too).
 //
 // Nothing here is imported by non-test code.
 package testrig

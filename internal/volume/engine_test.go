@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +21,7 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/helper"
+	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
 	"github.com/moby/moby/client"
 	"golang.org/x/sys/unix"
 )
@@ -228,94 +226,12 @@ func volumeTree(t testing.TB, m *EngineMover, name string) tree {
 
 // ---- trees: an independent description of a directory ----
 
-type node struct {
-	Type   string            `json:"type"`
-	Mode   uint32            `json:"mode"` // permission and special bits
-	UID    uint32            `json:"uid"`
-	GID    uint32            `json:"gid"`
-	Size   int64             `json:"size,omitempty"`
-	SHA    string            `json:"sha,omitempty"`
-	Link   string            `json:"link,omitempty"`
-	Mtime  int64             `json:"mtime"`          // ns
-	HardOf string            `json:"hard,omitempty"` // first path of the same inode
-	Xattrs map[string]string `json:"xattrs,omitempty"`
-}
+// tree is the tests' shared description of a directory (internal/testrig/treediff).
+type tree = treediff.Tree
 
-type tree map[string]node
+type node = treediff.Node
 
-func readTree(root string) (tree, error) {
-	out := tree{}
-	inodes := map[uint64]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		n := node{Mode: st.Mode & 0o7777, UID: st.Uid, GID: st.Gid, Mtime: st.Mtim.Nano()}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFDIR:
-			n.Type = "dir"
-		case unix.S_IFLNK:
-			n.Type = "symlink"
-			n.Link, err = os.Readlink(p)
-			n.Mtime, n.Mode = 0, 0 // not portable to restore
-		case unix.S_IFIFO:
-			n.Type = "fifo"
-		case unix.S_IFREG:
-			n.Type = "file"
-			n.Size = st.Size
-			if st.Nlink > 1 {
-				if first, ok := inodes[st.Ino]; ok {
-					n.HardOf = first
-				} else {
-					inodes[st.Ino] = rel
-				}
-			}
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			s := sha256.Sum256(b)
-			n.SHA = hex.EncodeToString(s[:8])
-		default:
-			n.Type = fmt.Sprintf("other(%o)", st.Mode&unix.S_IFMT)
-		}
-		if n.Type != "symlink" {
-			n.Xattrs = userXattrs(p)
-		}
-		out[rel] = n
-		return err
-	})
-	return out, err
-}
-
-func userXattrs(p string) map[string]string {
-	buf := make([]byte, 4096)
-	sz, err := unix.Llistxattr(p, buf)
-	if err != nil || sz == 0 {
-		return nil
-	}
-	var out map[string]string
-	for _, k := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
-		if !strings.HasPrefix(k, "user.") {
-			continue
-		}
-		v := make([]byte, 4096)
-		n, err := unix.Lgetxattr(p, k, v)
-		if err != nil {
-			continue
-		}
-		if out == nil {
-			out = map[string]string{}
-		}
-		out[k] = string(v[:n])
-	}
-	return out
-}
+func readTree(root string) (tree, error) { return treediff.Read(root) }
 
 type cmpOpts struct {
 	secondMtime bool // the engine's archive API keeps mtimes to the second
@@ -323,61 +239,16 @@ type cmpOpts struct {
 	noRootMtime bool
 }
 
-func diffTrees(want, got tree, o cmpOpts) []string {
-	var diffs []string
-	norm := func(n node, rel string) node {
-		if o.secondMtime {
-			n.Mtime = n.Mtime / 1e9 * 1e9
-		}
-		if o.noXattrs {
-			n.Xattrs = nil
-		}
-		if o.noRootMtime && rel == "." {
-			n.Mtime = 0
-		}
-		if n.Type == "dir" {
-			n.Size = 0
-		}
-		return n
-	}
-	var keys []string
-	for k := range want {
-		keys = append(keys, k)
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		w, okw := want[k]
-		g, okg := got[k]
-		switch {
-		case !okg:
-			diffs = append(diffs, fmt.Sprintf("missing %q", k))
-		case !okw:
-			diffs = append(diffs, fmt.Sprintf("extra %q", k))
-		default:
-			wn, gn := norm(w, k), norm(g, k)
-			wj, _ := json.Marshal(wn)
-			gj, _ := json.Marshal(gn)
-			if !bytes.Equal(wj, gj) {
-				diffs = append(diffs, fmt.Sprintf("%q:\n  want %s\n  got  %s", k, wj, gj))
-			}
-		}
-	}
-	return diffs
+// options are o as treediff's: symlink times are not portable to restore, and only user
+// xattrs are compared.
+func (o cmpOpts) options() treediff.Options {
+	return treediff.Options{NoSymlinkTimes: true, UserXattrsOnly: true,
+		SecondMtime: o.secondMtime, NoXattrs: o.noXattrs, NoRootMtime: o.noRootMtime}
 }
 
 func assertSameTree(t testing.TB, want, got tree, o cmpOpts) {
 	t.Helper()
-	if d := diffTrees(want, got, o); len(d) > 0 {
-		if len(d) > 20 {
-			d = append(d[:20], fmt.Sprintf("... and %d more", len(d)-20))
-		}
-		t.Fatalf("trees differ:\n%s", strings.Join(d, "\n"))
-	}
+	treediff.AssertSame(t, want, got, o.options())
 }
 
 // ---- test data ----

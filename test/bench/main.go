@@ -326,75 +326,9 @@ func run(vol, out string, argv []string) (int, error) {
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
-	root := cmd.Process.Pid
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	procs := map[int]*proc{}
-	ctrs := map[string]*ctr{}
-	inTree := func(pid int) bool {
-		for i := 0; i < 64 && pid > 1; i++ {
-			if pid == root {
-				return true
-			}
-			p := procs[pid]
-			if p == nil {
-				return false
-			}
-			pid = p.ppid
-		}
-		return false
-	}
-	sample := func() {
-		ents, _ := os.ReadDir("/proc")
-		var live []int
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			p := procs[pid]
-			if p == nil {
-				p = &proc{ppid: ppidOf(pid), ctr: containerOf(pid)}
-				procs[pid] = p
-			}
-			p.seen++
-			live = append(live, pid)
-		}
-		for _, pid := range live {
-			p := procs[pid]
-			if p.ctr == "" {
-				if !inTree(pid) {
-					continue
-				}
-				// A process may still exec into docker-maim: look a few times.
-				if !p.plugin && p.seen <= 20 && isPlugin(pid) {
-					p.plugin = true
-				}
-				p.hwm = max(p.hwm, vmHWM(pid))
-				continue
-			}
-			c := ctrs[p.ctr]
-			if c == nil {
-				c = &ctr{hwm: map[int]int64{}, cgPath: cgroupMemPath(pid)}
-				ctrs[p.ctr] = c
-			}
-			if !c.matched && p.seen <= 20 && vol != "" && mounts(pid, "/volumes/"+vol+"/") {
-				c.matched = true
-			}
-			if c.matched {
-				if h := vmHWM(pid); h > c.hwm[pid] {
-					c.hwm[pid] = h
-				}
-			}
-		}
-		for _, c := range ctrs {
-			if c.matched && c.cgPath != "" {
-				if v := readCgPeak(c.cgPath); v > c.cgPeak {
-					c.cgPeak = v
-				}
-			}
-		}
-	}
+	s := &sampler{root: cmd.Process.Pid, vol: vol, procs: map[int]*proc{}, ctrs: map[string]*ctr{}}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var werr error
@@ -404,12 +338,114 @@ loop:
 		case werr = <-done:
 			break loop
 		case <-tick.C:
-			sample()
+			s.sample()
 		}
 	}
+	if err := os.WriteFile(out, []byte(s.peaks()), 0o644); err != nil {
+		return 0, err
+	}
+	if werr != nil {
+		var ee *exec.ExitError
+		if errors.As(werr, &ee) {
+			return ee.ExitCode(), nil
+		}
+		return 0, werr
+	}
+	return 0, nil
+}
+
+// sampler is what run learned of the processes and containers it saw.
+type sampler struct {
+	root  int    // COMMAND's pid
+	vol   string // the volume whose containers are measured
+	procs map[int]*proc
+	ctrs  map[string]*ctr
+}
+
+// inTree reports whether pid descends from COMMAND, by the parents seen so far.
+func (s *sampler) inTree(pid int) bool {
+	for i := 0; i < 64 && pid > 1; i++ {
+		if pid == s.root {
+			return true
+		}
+		p := s.procs[pid]
+		if p == nil {
+			return false
+		}
+		pid = p.ppid
+	}
+	return false
+}
+
+// sample reads /proc once: every live process is noted, then measured as a process of
+// COMMAND's tree or of a container.
+func (s *sampler) sample() {
+	ents, _ := os.ReadDir("/proc")
+	var live []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		p := s.procs[pid]
+		if p == nil {
+			p = &proc{ppid: ppidOf(pid), ctr: containerOf(pid)}
+			s.procs[pid] = p
+		}
+		p.seen++
+		live = append(live, pid)
+	}
+	for _, pid := range live {
+		p := s.procs[pid]
+		if p.ctr == "" {
+			s.sampleHost(pid, p)
+			continue
+		}
+		s.sampleContainer(pid, p)
+	}
+	for _, c := range s.ctrs {
+		if c.matched && c.cgPath != "" {
+			if v := readCgPeak(c.cgPath); v > c.cgPeak {
+				c.cgPeak = v
+			}
+		}
+	}
+}
+
+// sampleHost measures a host process of COMMAND's tree.
+func (s *sampler) sampleHost(pid int, p *proc) {
+	if !s.inTree(pid) {
+		return
+	}
+	// A process may still exec into docker-maim: look a few times.
+	if !p.plugin && p.seen <= 20 && isPlugin(pid) {
+		p.plugin = true
+	}
+	p.hwm = max(p.hwm, vmHWM(pid))
+}
+
+// sampleContainer measures a process of a container that mounts the volume.
+func (s *sampler) sampleContainer(pid int, p *proc) {
+	c := s.ctrs[p.ctr]
+	if c == nil {
+		c = &ctr{hwm: map[int]int64{}, cgPath: cgroupMemPath(pid)}
+		s.ctrs[p.ctr] = c
+	}
+	if !c.matched && p.seen <= 20 && s.vol != "" && mounts(pid, "/volumes/"+s.vol+"/") {
+		c.matched = true
+	}
+	if c.matched {
+		if h := vmHWM(pid); h > c.hwm[pid] {
+			c.hwm[pid] = h
+		}
+	}
+}
+
+// peaks is the line run writes: the peaks over what was sampled.
+func (s *sampler) peaks() string {
 	var tree, plug, peak, cg int64
 	n := 0
-	for _, p := range procs {
+	for _, p := range s.procs {
 		if p.ctr == "" && p.hwm > 0 {
 			tree = max(tree, p.hwm)
 			if p.plugin {
@@ -417,7 +453,7 @@ loop:
 			}
 		}
 	}
-	for _, c := range ctrs {
+	for _, c := range s.ctrs {
 		if !c.matched {
 			continue
 		}
@@ -429,18 +465,7 @@ loop:
 		peak = max(peak, sum)
 		cg = max(cg, c.cgPeak)
 	}
-	line := fmt.Sprintf("tree_kib=%d plugin_kib=%d container_kib=%d containers=%d cgroup_kib=%d\n", tree, plug, peak, n, cg>>10)
-	if err := os.WriteFile(out, []byte(line), 0o644); err != nil {
-		return 0, err
-	}
-	if werr != nil {
-		var ee *exec.ExitError
-		if errors.As(werr, &ee) {
-			return ee.ExitCode(), nil
-		}
-		return 0, werr
-	}
-	return 0, nil
+	return fmt.Sprintf("tree_kib=%d plugin_kib=%d container_kib=%d containers=%d cgroup_kib=%d\n", tree, plug, peak, n, cg>>10)
 }
 
 // isPlugin reports whether pid runs the docker-maim executable.

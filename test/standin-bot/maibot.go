@@ -179,101 +179,129 @@ func maibotMode(mode string) string {
 func maibotStart(mode string, p paths, eff *effective, log io.Writer) error {
 	switch maibotMode(mode) {
 	case "0.12":
-		envFile := envOr("BOT_ENV_FILE", "/MaiMBot/.env")
-		st, err := os.Stat(envFile)
-		switch {
-		case err != nil:
-			return refuse(exitConfig, "env file %s: %v", envFile, err)
-		case st.IsDir():
-			return refuse(exitConfig, "env file %s is a directory (a missing single-file bind)", envFile)
-		}
-		db := dbPath(p)
-		v, ok, err := readUserVersion(db)
-		if err != nil {
-			return refuse(exitCrash, "%v", err)
-		}
-		if ok && v > 0 {
-			return refuse(exitSchema, "database %s has schema %d, written by a newer MaiBot; 0.12 cannot use it", db, v)
-		}
-		if !ok {
-			if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
-				return err
-			}
-			if err := writeUserVersion(db, 0); err != nil {
-				return err
-			}
-			fmt.Fprintf(log, "bot maibot database created schema=0 path=%s\n", db)
-		}
+		return maibot012Start(p, log)
 	case "adapter":
-		cfg := envOr("BOT_ADAPTER_CONFIG", "/adapters/config.toml")
-		b, err := os.ReadFile(cfg)
-		if err != nil {
-			return refuse(exitConfig, "adapter config %s: %v", cfg, err)
-		}
-		c, err := parseTOML(b)
-		if err != nil || innerVersion(c) == "" {
-			return refuse(exitConfig, "adapter config %s has no [inner].version (%v)", cfg, err)
-		}
-		fmt.Fprintf(log, "bot maibot adapter config inner_version=%s\n", innerVersion(c))
+		return maibotAdapterStart(log)
 	case "1.x":
-		if req := os.Getenv("BOT_REQUIRE_MOUNTS"); req != "" {
-			mounts, err := mountPoints()
-			if err != nil {
-				return refuse(exitConfig, "mount points: %v", err)
-			}
-			for _, m := range strings.Split(req, ",") {
-				if m = strings.TrimSpace(m); m != "" && !mounts[filepath.Clean(m)] {
-					return refuse(exitConfig, "%s is not mounted (the compose file lacks its bind)", m)
-				}
-			}
-		}
-		want, err := sqliteSchema()
-		if err != nil {
-			return refuse(exitConfig, "%v", err)
-		}
-		db := dbPath(p)
-		v, ok, err := readUserVersion(db)
-		if err != nil {
-			return refuse(exitCrash, "%v", err)
-		}
-		switch {
-		case ok && v > want:
-			return refuse(exitSchema, "database %s has schema %d, newer than this MaiBot knows (%d); refusing to start", db, v, want)
-		case ok && v == 0:
-			if os.Getenv(legacyVar) != "1" {
-				return refuse(exitNotConfirmed, "database %s is from MaiBot 0.x: set %s=1 to move it to 1.x", db, legacyVar)
-			}
-			if err := appendLine(filepath.Join(filepath.Dir(db), "legacy.log"),
-				fmt.Sprintf("renamed 0.x tables to __legacy_v1_* by %s\n", version)); err != nil {
-				return err
-			}
-			fallthrough
-		case ok && v < want:
-			if err := migrateSlowly(v, want, log); err != nil {
-				return err
-			}
-			if err := writeUserVersion(db, want); err != nil {
-				return err
-			}
-			fmt.Fprintf(log, "bot maibot database migrated schema %d -> %d\n", v, want)
-		case !ok:
-			if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
-				return err
-			}
-			if err := writeUserVersion(db, want); err != nil {
-				return err
-			}
-			fmt.Fprintf(log, "bot maibot database created schema=%d path=%s\n", want, db)
-		}
-		if eff.TemplateInnerVersion != "" && eff.InnerVersion != eff.TemplateInnerVersion {
-			if err := migrateConfig(p.config, eff.TemplateInnerVersion, log); err != nil {
-				return err
-			}
-			eff.InnerVersion = eff.TemplateInnerVersion
-		}
-		go serveWebUI(envOr("BOT_WEBUI_ADDR", ":8001"), log)
+		return maibot1xStart(p, eff, log)
 	default:
 		return refuse(exitConfig, "unknown BOT_MAIBOT=%q (want 0.12, adapter, 1.x or core)", mode)
+	}
+}
+
+// maibot012Start is 0.12's start: its .env must be a file, and its database may not be one a
+// newer MaiBot wrote (schema 0 is created when there is none).
+func maibot012Start(p paths, log io.Writer) error {
+	envFile := envOr("BOT_ENV_FILE", "/MaiMBot/.env")
+	st, err := os.Stat(envFile)
+	switch {
+	case err != nil:
+		return refuse(exitConfig, "env file %s: %v", envFile, err)
+	case st.IsDir():
+		return refuse(exitConfig, "env file %s is a directory (a missing single-file bind)", envFile)
+	}
+	db := dbPath(p)
+	v, ok, err := readUserVersion(db)
+	if err != nil {
+		return refuse(exitCrash, "%v", err)
+	}
+	if ok && v > 0 {
+		return refuse(exitSchema, "database %s has schema %d, written by a newer MaiBot; 0.12 cannot use it", db, v)
+	}
+	if !ok {
+		if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
+			return err
+		}
+		if err := writeUserVersion(db, 0); err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "bot maibot database created schema=0 path=%s\n", db)
+	}
+	return nil
+}
+
+// maibotAdapterStart is the adapter's start: its config must have an [inner].version.
+func maibotAdapterStart(log io.Writer) error {
+	cfg := envOr("BOT_ADAPTER_CONFIG", "/adapters/config.toml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		return refuse(exitConfig, "adapter config %s: %v", cfg, err)
+	}
+	c, err := parseTOML(b)
+	if err != nil || innerVersion(c) == "" {
+		return refuse(exitConfig, "adapter config %s has no [inner].version (%v)", cfg, err)
+	}
+	fmt.Fprintf(log, "bot maibot adapter config inner_version=%s\n", innerVersion(c))
+	return nil
+}
+
+// maibot1xStart is 1.x's start: the required mounts, the database moved to its schema, the
+// config migrated to the template's [inner].version, then the WebUI.
+func maibot1xStart(p paths, eff *effective, log io.Writer) error {
+	if req := os.Getenv("BOT_REQUIRE_MOUNTS"); req != "" {
+		mounts, err := mountPoints()
+		if err != nil {
+			return refuse(exitConfig, "mount points: %v", err)
+		}
+		for _, m := range strings.Split(req, ",") {
+			if m = strings.TrimSpace(m); m != "" && !mounts[filepath.Clean(m)] {
+				return refuse(exitConfig, "%s is not mounted (the compose file lacks its bind)", m)
+			}
+		}
+	}
+	if err := maibot1xDatabase(p, log); err != nil {
+		return err
+	}
+	if eff.TemplateInnerVersion != "" && eff.InnerVersion != eff.TemplateInnerVersion {
+		if err := migrateConfig(p.config, eff.TemplateInnerVersion, log); err != nil {
+			return err
+		}
+		eff.InnerVersion = eff.TemplateInnerVersion
+	}
+	go serveWebUI(envOr("BOT_WEBUI_ADDR", ":8001"), log)
+	return nil
+}
+
+// maibot1xDatabase brings the database to 1.x's schema: it refuses a newer one, and a 0.x
+// one unless the move is confirmed; migrates an older one slowly; creates a missing one.
+func maibot1xDatabase(p paths, log io.Writer) error {
+	want, err := sqliteSchema()
+	if err != nil {
+		return refuse(exitConfig, "%v", err)
+	}
+	db := dbPath(p)
+	v, ok, err := readUserVersion(db)
+	if err != nil {
+		return refuse(exitCrash, "%v", err)
+	}
+	switch {
+	case ok && v > want:
+		return refuse(exitSchema, "database %s has schema %d, newer than this MaiBot knows (%d); refusing to start", db, v, want)
+	case ok && v == 0:
+		if os.Getenv(legacyVar) != "1" {
+			return refuse(exitNotConfirmed, "database %s is from MaiBot 0.x: set %s=1 to move it to 1.x", db, legacyVar)
+		}
+		if err := appendLine(filepath.Join(filepath.Dir(db), "legacy.log"),
+			fmt.Sprintf("renamed 0.x tables to __legacy_v1_* by %s\n", version)); err != nil {
+			return err
+		}
+		fallthrough
+	case ok && v < want:
+		if err := migrateSlowly(v, want, log); err != nil {
+			return err
+		}
+		if err := writeUserVersion(db, want); err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "bot maibot database migrated schema %d -> %d\n", v, want)
+	case !ok:
+		if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
+			return err
+		}
+		if err := writeUserVersion(db, want); err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "bot maibot database created schema=%d path=%s\n", want, db)
 	}
 	return nil
 }

@@ -322,53 +322,20 @@ func openData(dir string, schema int, log io.Writer) error {
 	return nil
 }
 
+// serve is the bot's life: it reads its configuration, prepares its data, comes up (ready
+// lines, maybe after a slow start), then keeps its health file fresh until a signal stops it
+// or a fail= mode makes it crash. It returns the process's exit code.
 func serve(p paths, stdout, stderr io.Writer) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	fmt.Fprintf(stdout, "bot starting version=%s\n", version)
 
-	eff, err := effectiveConfig(p, true, stdout)
-	if err != nil {
-		fmt.Fprintf(stderr, "bot error: %v\n", err)
-		return exitConfig
+	eff, exit, done := loadConfig(p, stdout, stderr)
+	if done {
+		return exit
 	}
-	if eff.Fail == "crash" {
-		fmt.Fprintf(stderr, "bot crashing on purpose (fail=crash) version=%s\n", version)
-		return exitCrash
-	}
-	if eff.InnerVersion != eff.TemplateInnerVersion {
-		fmt.Fprintf(stdout, "bot warning: config [inner].version %q differs from the template's %q\n",
-			eff.InnerVersion, eff.TemplateInnerVersion)
-	}
-	if mode := os.Getenv("BOT_MAIBOT"); mode != "" {
-		if err := maibotStart(mode, p, eff, stdout); err != nil {
-			fmt.Fprintf(stderr, "bot error: %v\n", err)
-			var me *maibotError
-			if errors.As(err, &me) {
-				return me.code
-			}
-			return exitCrash
-		}
-	}
-	if err := os.MkdirAll(p.data, 0o755); err != nil {
-		fmt.Fprintf(stderr, "bot error: %v\n", err)
-		return exitCrash
-	}
-	if err := openData(p.data, eff.Schema, stdout); err != nil {
-		fmt.Fprintf(stderr, "bot error: %v\n", err)
-		if errors.Is(err, errSchema) {
-			return exitSchema
-		}
-		return exitCrash
-	}
-	if err := appendLine(filepath.Join(p.data, "starts.log"),
-		fmt.Sprintf("start version=%s time=%s\n", version, time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
-		fmt.Fprintf(stderr, "bot error: %v\n", err)
-		return exitCrash
-	}
-	if err := writeFileAtomic(filepath.Join(p.data, "effective.json"), eff.marshal()); err != nil {
-		fmt.Fprintf(stderr, "bot error: %v\n", err)
-		return exitCrash
+	if exit, done := prepareData(p, eff, stdout, stderr); done {
+		return exit
 	}
 	if eff.Fail == "crash-late" {
 		fmt.Fprintf(stderr, "bot crashing on purpose (fail=crash-late) version=%s\n", version)
@@ -387,21 +354,93 @@ func serve(p paths, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, maibotBanner(os.Getenv("BOT_MAIBOT")))
 	fmt.Fprintf(stdout, "bot ready version=%s\n", version)
 
-	var crash <-chan time.Time
-	if eff.Fail == "crash-after" {
-		after := 3 * time.Second
-		if s := os.Getenv("BOT_CRASH_AFTER"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil {
-				fmt.Fprintf(stderr, "bot error: BOT_CRASH_AFTER=%q: %v\n", s, err)
-				return exitConfig
-			}
-			after = time.Duration(n) * time.Second
-		}
-		crash = time.After(after)
+	crash, exit, done := crashTimer(eff, stderr)
+	if done {
+		return exit
 	}
 	stopChurn := startChurn(os.Getenv("BOT_CHURN"), stderr)
 	defer stopChurn()
+	return stayUp(p, eff, sig, crash, stdout, stderr)
+}
+
+// loadConfig reads the effective configuration and warns when its [inner].version differs
+// from the template's. The bot ends (done, with exit) on a bad configuration or fail=crash.
+func loadConfig(p paths, stdout, stderr io.Writer) (eff *effective, exit int, done bool) {
+	eff, err := effectiveConfig(p, true, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "bot error: %v\n", err)
+		return nil, exitConfig, true
+	}
+	if eff.Fail == "crash" {
+		fmt.Fprintf(stderr, "bot crashing on purpose (fail=crash) version=%s\n", version)
+		return nil, exitCrash, true
+	}
+	if eff.InnerVersion != eff.TemplateInnerVersion {
+		fmt.Fprintf(stdout, "bot warning: config [inner].version %q differs from the template's %q\n",
+			eff.InnerVersion, eff.TemplateInnerVersion)
+	}
+	return eff, 0, false
+}
+
+// prepareData starts the MaiBot mode (BOT_MAIBOT) and opens the data directory: the data
+// file at the configured schema, a line in starts.log, effective.json. The bot ends (done,
+// with exit) when one of them fails.
+func prepareData(p paths, eff *effective, stdout, stderr io.Writer) (exit int, done bool) {
+	if mode := os.Getenv("BOT_MAIBOT"); mode != "" {
+		if err := maibotStart(mode, p, eff, stdout); err != nil {
+			fmt.Fprintf(stderr, "bot error: %v\n", err)
+			var me *maibotError
+			if errors.As(err, &me) {
+				return me.code, true
+			}
+			return exitCrash, true
+		}
+	}
+	if err := os.MkdirAll(p.data, 0o755); err != nil {
+		fmt.Fprintf(stderr, "bot error: %v\n", err)
+		return exitCrash, true
+	}
+	if err := openData(p.data, eff.Schema, stdout); err != nil {
+		fmt.Fprintf(stderr, "bot error: %v\n", err)
+		if errors.Is(err, errSchema) {
+			return exitSchema, true
+		}
+		return exitCrash, true
+	}
+	if err := appendLine(filepath.Join(p.data, "starts.log"),
+		fmt.Sprintf("start version=%s time=%s\n", version, time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+		fmt.Fprintf(stderr, "bot error: %v\n", err)
+		return exitCrash, true
+	}
+	if err := writeFileAtomic(filepath.Join(p.data, "effective.json"), eff.marshal()); err != nil {
+		fmt.Fprintf(stderr, "bot error: %v\n", err)
+		return exitCrash, true
+	}
+	return 0, false
+}
+
+// crashTimer is when fail=crash-after crashes the bot: BOT_CRASH_AFTER seconds (default 3)
+// after it is ready; nil (never) for other modes. A bad BOT_CRASH_AFTER ends the bot (done,
+// with exit).
+func crashTimer(eff *effective, stderr io.Writer) (crash <-chan time.Time, exit int, done bool) {
+	if eff.Fail != "crash-after" {
+		return nil, 0, false
+	}
+	after := 3 * time.Second
+	if s := os.Getenv("BOT_CRASH_AFTER"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			fmt.Fprintf(stderr, "bot error: BOT_CRASH_AFTER=%q: %v\n", s, err)
+			return nil, exitConfig, true
+		}
+		after = time.Duration(n) * time.Second
+	}
+	return time.After(after), 0, false
+}
+
+// stayUp keeps the health file fresh (unless fail=unhealthy) until a signal stops the bot or
+// crash fires.
+func stayUp(p paths, eff *effective, sig <-chan os.Signal, crash <-chan time.Time, stdout, stderr io.Writer) int {
 	tick := time.NewTicker(healthRefresh)
 	defer tick.Stop()
 	for {

@@ -1,0 +1,70 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/project"
+)
+
+// Two-pass backups: the hot pass archives directory sources while the services still run.
+
+type hotSource struct {
+	bs   backup.Source
+	skip string
+	idx  *archive.Index
+}
+
+// twoPass says whether src is archived in two passes: directories (volumes, bind
+// directories); single files and project files are small and archived once, stopped.
+func twoPass(src project.Source) bool {
+	switch src.Kind {
+	case project.KindVolume, project.KindAnonymous, project.KindBindDir:
+		return true
+	}
+	return false
+}
+
+// HotPass is pass one of a two-pass backup, run while the services still run (it stops
+// nothing and changes nothing of the project): it begins the backup and archives every
+// directory source of pl as it is (a hot copy), recording the index of what it read.
+// BackupPlanned, once the caller stopped the services, then archives only what changed
+// since (the delta) and the manifest records both; a restore applies both, with a result
+// equal to a cold backup of the stopped services. Abort drops the begun backup when
+// BackupPlanned is not reached (BackupPlanned drops it itself on error).
+func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPlan) (err error) {
+	defer s.phase("backing-up-hot")()
+	w, err := s.Store.Begin(p.Name, s.now())
+	if err != nil {
+		return err
+	}
+	pl.w, pl.hot = w, map[string]*hotSource{}
+	defer func() {
+		if err != nil {
+			pl.Abort()
+		}
+	}()
+	for i, src := range pl.srcs {
+		if !twoPass(src) {
+			continue
+		}
+		h := &hotSource{idx: archive.NewIndex()}
+		opts := pl.opts
+		h.bs, h.skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], h.idx, nil)
+		if err != nil {
+			return fmt.Errorf("backing up %s (pass one, hot): %w", src.Name, err)
+		}
+		pl.hot[src.Name] = h
+	}
+	return nil
+}
+
+// Abort drops the backup HotPass began (a no-op without one, or once BackupPlanned
+// committed it).
+func (pl *BackupPlan) Abort() {
+	if pl.w != nil {
+		pl.w.Abort()
+	}
+}
