@@ -83,7 +83,17 @@ type MaiBotMove struct {
 	// ReadyLog is the beginning of the zh-CN ready banner, for the plan; the gate waits for
 	// the banner of the new image's own catalog in the core's locale.
 	ReadyLog string `json:"ready_log,omitempty"`
+	// NoTemplates: the new image is 1.x: no template merge (the bot migrates its config).
+	NoTemplates bool `json:"no_templates,omitempty"`
 }
+
+// MaiBot's eras (MaiBotMove.FromEra, ToEra) and the variable that confirms the move from
+// 0.x to 1.x in the core's environment: internal/maibot's values.
+const (
+	MaiBotEra0x            = "0.x"
+	MaiBotEra1x            = "1.x"
+	MaiBotLegacyUpgradeVar = "MAIBOT_LEGACY_0X_UPGRADE_CONFIRMED"
+)
 
 // ComposeMergeReport is what the merge of a release's compose file with the user's did.
 type ComposeMergeReport struct {

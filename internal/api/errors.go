@@ -11,20 +11,19 @@ import (
 var (
 	// ErrEngine marks an unreachable engine.
 	ErrEngine = errors.New("docker engine unreachable")
-	// ErrLocked means another docker-maim holds the project's lock (on this engine, or
-	// its place in the backup dir).
+	// ErrLocked means another docker-maim command holds the project's lock (on this
+	// engine, or its place in the backup dir).
 	ErrLocked = errors.New("locked")
 	// ErrNotFound means no backup has the requested ID.
 	ErrNotFound = errors.New("no such backup")
-	// ErrNotProject means the scope selects no compose project (no compose file, and no
-	// containers of the name).
+	// ErrNotProject means no compose file could be found for the selection.
 	ErrNotProject = errors.New("not a compose project")
-	// ErrUnknownProject means the named project has no compose file docker-maim can find
-	// and no containers on the engine.
+	// ErrUnknownProject means a project name matched no container and no compose file.
 	ErrUnknownProject = errors.New("unknown project")
-	// ErrVerify means a backup's archives do not match its manifest.
+	// ErrVerify wraps a verification failure: the restore refused and touched nothing.
 	ErrVerify = errors.New("backup failed verification")
-	// ErrRefused means a restore was refused before anything changed.
+	// ErrRefused means a restore was refused before anything was changed (a moved source,
+	// volume options the project does not declare, ...).
 	ErrRefused = errors.New("restore refused, nothing was changed")
 	// ErrInterrupted means an earlier operation left a journal: resolve it first
 	// (`docker maim rollback`).

@@ -114,13 +114,17 @@ func (f Finding) String() string {
 type SourceSize struct {
 	// Name of the source.
 	Name string `json:"name"`
-	// Kind of source: volume, anonymous-volume, bind-dir, bind-file, project-file, host-path.
-	Kind string `json:"kind"`
+	// Kind of source.
+	Kind SourceKind `json:"kind"`
 	// Bytes is the estimated size (-1: unknown).
 	Bytes int64 `json:"bytes"`
 	// NotBackedUp says why a host path is left out ("not backed up: host path (socket)").
 	NotBackedUp string `json:"not_backed_up,omitempty"`
 }
+
+// SourceKind is what kind of data source a source is: volume, anonymous-volume,
+// bind-dir, bind-file, project-file or host-path (internal/project's Kind* constants).
+type SourceKind string
 
 // MergeInfo is a planned config merge.
 type MergeInfo struct {

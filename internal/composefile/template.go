@@ -201,7 +201,7 @@ func (st *state) editFor(svc, ref string) (*Edit, error) {
 			continue
 		}
 		e := base
-		e.File, e.What, e.Old, e.offset = f.path, "image", s.Value, at
+		e.File, e.What, e.Old, e.Offset = f.path, "image", s.Value, at
 		e.New = s.Value[:p.start] + nv + s.Value[p.start+len(p.raw):]
 		e.Line, e.Column = lineCol(f.b, at)
 		return &e, nil
@@ -214,7 +214,7 @@ func (st *state) editFor(svc, ref string) (*Edit, error) {
 			return nil, fmt.Errorf("the reference %q holds a $", ref)
 		}
 		e := base
-		e.File, e.What, e.Old, e.New, e.offset = f.path, "image", s.Value, ref, at
+		e.File, e.What, e.Old, e.New, e.Offset = f.path, "image", s.Value, ref, at
 		e.Line, e.Column = lineCol(f.b, at)
 		return &e, nil
 	}
@@ -253,7 +253,7 @@ func (st *state) varEdit(f *file, at int, p part, v string) (*Edit, error) {
 		if err := def.canHold(v); err != nil {
 			return nil, fmt.Errorf("%s:%d: %s: %w", ef.path, def.line, p.name, err)
 		}
-		e := &Edit{File: ef.path, What: "variable " + p.name, Old: def.value, New: v, offset: def.offset}
+		e := &Edit{File: ef.path, What: "variable " + p.name, Old: def.value, New: v, Offset: def.offset}
 		e.Line, e.Column = lineCol(ef.b, def.offset)
 		return e, nil
 	}
@@ -261,7 +261,7 @@ func (st *state) varEdit(f *file, at int, p part, v string) (*Edit, error) {
 		return nil, fmt.Errorf("%s is set in no env file of the project and ${%s} has no default", p.name, p.name)
 	}
 	off := at + p.argAt
-	e := &Edit{File: f.path, What: "default of " + p.name, Old: p.arg, New: v, offset: off}
+	e := &Edit{File: f.path, What: "default of " + p.name, Old: p.arg, New: v, Offset: off}
 	e.Line, e.Column = lineCol(f.b, off)
 	return e, nil
 }

@@ -24,26 +24,26 @@ func (t *txn) makePlan(ctx context.Context) error {
 		plan.PreStart = preStartHooks(target)
 	}
 	if err == nil && t.adoption != nil {
-		plan.Adoption = t.adoption
+		plan.adoption, plan.Adoption = t.adoption, &t.adoption.Adoption
 		plan.Warnings = append(plan.Warnings, t.adoption.Warnings...)
 		plan.NothingToDo = false
 		if f, ok := t.adoption.layoutFinding(); ok {
 			plan.Breaking = append(plan.Breaking, f)
 		}
 		for _, vc := range t.adoption.VolumesChanged {
-			plan.Breaking = append(plan.Breaking, vc.Finding())
+			plan.Breaking = append(plan.Breaking, volumeFinding(vc))
 		}
 		err = t.m.checkAdoption(ctx, t.p, plan)
 	}
 	if err != nil {
 		if plan != nil {
 			t.m.unpull(ctx, plan)
-			t.res = &Result{Plan: plan, Outcome: OutcomeRefused, Error: err.Error()}
+			t.res = &Result{Plan: &plan.Plan, Outcome: OutcomeRefused, Error: err.Error()}
 			return &Error{Outcome: OutcomeRefused, Cause: err}
 		}
 		return err
 	}
-	t.plan, t.res = plan, &Result{Plan: plan}
+	t.plan, t.res = plan, &Result{Plan: &plan.Plan}
 	return nil
 }
 
