@@ -1,9 +1,10 @@
 // Package plugin holds the cobra commands of the docker-maim CLI plugin: it parses flags
-// into the option structs of internal/app, calls the api.Service, and prints the result
+// into the option types of internal/api, calls an api.Service, and prints the result
 // as text or as JSON (--format json, docs/json.md). It owns the global compose-style
 // flags, the validation of every flag value (before the service is called), output
-// formats and exit codes (exit.go). It imports no engine or compose client: the
-// service holds them.
+// formats and exit codes (exit.go). Of docker-maim it imports only internal/api: the
+// service (internal/app's, wired by cmd/docker-maim through Main) holds the engine and
+// compose clients and everything below them.
 package plugin
 
 import (
