@@ -94,7 +94,7 @@ func refVersion(ref, v string) string {
 
 // Finding is one reason an upgrade is breaking.
 type Finding struct {
-	// Service it concerns ("" or "*": the whole project).
+	// Service it concerns (or what else: "compose file", "volume NAME").
 	Service string `json:"service"`
 	// Reason the change is breaking.
 	Reason string `json:"reason"`
@@ -134,7 +134,7 @@ type MergeInfo struct {
 	Service string `json:"service,omitempty"`
 	// Template is the new version's template it is merged into.
 	Template string `json:"template"`
-	// Action: merge, copy-template, ...
+	// Action is "merge", or "copy-template" when there is no file in use yet.
 	Action string `json:"action"`
 	// Changed: the merged file differs from the file in use.
 	Changed bool `json:"changed"`

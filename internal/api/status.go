@@ -126,8 +126,9 @@ type AdoptRenames struct {
 type Record struct {
 	// Op is "upgrade", "rollback" or "restore".
 	Op string `json:"op"`
-	// Result is how it ended: "upgraded", "rolled-back", "rollback-failed", "failed",
-	// "refused", "nothing-to-do" (a rollback or restore: its own words).
+	// Result is how it ended: an upgrade's Outcome ("upgraded", "rolled-back",
+	// "rollback-failed", "refused", ...); a rollback's "rolled-back"; a restore's
+	// "restored", "failed", "refused" or "rolled-back" (its safety backup put back).
 	Result string `json:"result"`
 	// Started and Finished are when it ran.
 	Started  time.Time `json:"started"`
