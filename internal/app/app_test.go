@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/maibot"
 )
 
 // MergeConfig needs no engine: the service is usable without a docker CLI for it.
@@ -21,11 +24,11 @@ func TestMergeConfig(t *testing.T) {
 	}
 	tmpl := write("template.toml", "[inner]\nversion = \"2.0.0\"\n\n[bot]\nname = \"x\"\nnew = 1\n")
 	cur := write("current.toml", "[inner]\nversion = \"1.0.0\"\n\n[bot]\nname = \"mine\"\n")
-	svc := New(nil, Config{})
+	svc := New(nil, api.Config{})
 	ctx := context.Background()
 
 	// nil VersionKeys: TOML's default, inner.version comes from the template
-	res, err := svc.MergeConfig(ctx, MergeConfigOptions{Template: tmpl, Current: cur})
+	res, err := svc.MergeConfig(ctx, api.MergeConfigOptions{Template: tmpl, Current: cur})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,21 +39,32 @@ func TestMergeConfig(t *testing.T) {
 		t.Errorf("report version: %+v", res.Report.Version)
 	}
 	// an empty VersionKeys: none, the user's version stays
-	res, err = svc.MergeConfig(ctx, MergeConfigOptions{Template: tmpl, Current: cur, VersionKeys: []string{}})
+	res, err = svc.MergeConfig(ctx, api.MergeConfigOptions{Template: tmpl, Current: cur, VersionKeys: []string{}})
 	if err != nil || !strings.Contains(string(res.Merged), `version = "1.0.0"`) {
 		t.Errorf("no version keys: %v\n%s", err, res.Merged)
 	}
 	// Output: written atomically, and the result says where
 	out := filepath.Join(dir, "out.toml")
-	if res, err = svc.MergeConfig(ctx, MergeConfigOptions{Template: tmpl, Current: cur, Output: out}); err != nil || res.Output != out {
+	if res, err = svc.MergeConfig(ctx, api.MergeConfigOptions{Template: tmpl, Current: cur, Output: out}); err != nil || res.Output != out {
 		t.Fatalf("output: %v %+v", err, res)
 	}
 	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "new = 1") {
 		t.Errorf("output file:\n%s", b)
 	}
 	// a format it cannot tell is a usage error
-	var ue *UsageError
-	if _, err := svc.MergeConfig(ctx, MergeConfigOptions{Template: write("a.conf", ""), Current: write("b.conf", "")}); !errors.As(err, &ue) {
+	var ue *api.UsageError
+	if _, err := svc.MergeConfig(ctx, api.MergeConfigOptions{Template: write("a.conf", ""), Current: write("b.conf", "")}); !errors.As(err, &ue) {
 		t.Errorf("unknown format: %v", err)
+	}
+}
+
+// The MaiBot values api states for faces (the plan's text) are internal/maibot's.
+func TestMaiBotValuesAgree(t *testing.T) {
+	for _, c := range [][2]string{
+		{api.MaiBotEra0x, maibot.Era0x}, {api.MaiBotEra1x, maibot.Era1x}, {api.MaiBotLegacyUpgradeVar, maibot.LegacyUpgradeVar},
+	} {
+		if c[0] != c[1] {
+			t.Errorf("api says %q, internal/maibot %q", c[0], c[1])
+		}
 	}
 }

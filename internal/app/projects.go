@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/moby/moby/client"
 )
 
@@ -17,32 +18,12 @@ const (
 	labelConfigFiles = "com.docker.compose.project.config_files"
 )
 
-// ProjectsOptions tune Projects (nothing yet: every project on the engine is listed).
-type ProjectsOptions struct{}
-
-// ProjectsResult is every Compose project that has containers on the engine.
-type ProjectsResult struct {
-	Projects []ProjectSummary `json:"projects"`
-}
-
-// ProjectSummary is one Compose project as its containers' labels describe it.
-type ProjectSummary struct {
-	Name        string   `json:"name"`
-	WorkingDir  string   `json:"working_dir,omitempty"`
-	ConfigFiles []string `json:"config_files,omitempty"`
-	Services    []string `json:"services"`
-	Containers  int      `json:"containers"`
-	Running     int      `json:"running"`
-	// Known: docker-maim has a state directory for it on this engine (it has run a verb on it).
-	Known bool `json:"known"`
-}
-
 // containerLister is the engine call Projects needs.
 type containerLister interface {
 	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
 }
 
-func (s *service) Projects(ctx context.Context, _ ProjectsOptions) (*ProjectsResult, error) {
+func (s *service) Projects(ctx context.Context, _ api.ProjectsOptions) (*api.ProjectsResult, error) {
 	eng, err := s.engine(ctx)
 	if err != nil {
 		return nil, err
@@ -58,13 +39,13 @@ func (s *service) Projects(ctx context.Context, _ ProjectsOptions) (*ProjectsRes
 }
 
 // listProjects groups the engine's containers by their compose project label, sorted by name.
-func listProjects(ctx context.Context, eng containerLister, known func(string) bool) (*ProjectsResult, error) {
+func listProjects(ctx context.Context, eng containerLister, known func(string) bool) (*api.ProjectsResult, error) {
 	res, err := eng.ContainerList(ctx, client.ContainerListOptions{All: true,
 		Filters: make(client.Filters).Add("label", labelProject)})
 	if err != nil {
 		return nil, err
 	}
-	byName := map[string]*ProjectSummary{}
+	byName := map[string]*api.ProjectSummary{}
 	for _, c := range res.Items {
 		name := c.Labels[labelProject]
 		if name == "" {
@@ -72,7 +53,7 @@ func listProjects(ctx context.Context, eng containerLister, known func(string) b
 		}
 		p := byName[name]
 		if p == nil {
-			p = &ProjectSummary{Name: name, WorkingDir: c.Labels[labelWorkingDir], Services: []string{}}
+			p = &api.ProjectSummary{Name: name, WorkingDir: c.Labels[labelWorkingDir], Services: []string{}}
 			if f := c.Labels[labelConfigFiles]; f != "" {
 				p.ConfigFiles = strings.Split(f, ",")
 			}
@@ -86,7 +67,7 @@ func listProjects(ctx context.Context, eng containerLister, known func(string) b
 			p.Services = append(p.Services, svc)
 		}
 	}
-	out := &ProjectsResult{Projects: []ProjectSummary{}}
+	out := &api.ProjectsResult{Projects: []api.ProjectSummary{}}
 	for _, p := range byName {
 		sort.Strings(p.Services)
 		p.Known = known(p.Name)

@@ -2,9 +2,13 @@ package app
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
+	"sort"
 	"testing"
 
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -26,11 +30,31 @@ func TestListProjectsGroupsByComposeLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ProjectSummary{
+	want := []api.ProjectSummary{
 		{Name: "alpha", WorkingDir: "/srv/alpha", ConfigFiles: []string{"/srv/alpha/compose.yaml"}, Services: []string{"bot", "db"}, Containers: 3, Running: 2, Known: true},
 		{Name: "zeta", WorkingDir: "/srv/zeta", ConfigFiles: []string{"/srv/zeta/compose.yaml"}, Services: []string{"web"}, Containers: 1, Running: 0},
 	}
 	if !reflect.DeepEqual(res.Projects, want) {
 		t.Fatalf("got %+v\nwant %+v", res.Projects, want)
+	}
+}
+
+// KnownProjects lists the state directory's project directories on every engine, and only
+// directories: a name is never joined into a path.
+func TestKnownProjects(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("MAIM_STATE_DIR", state)
+	for _, d := range []string{"engine-a/named", "engine-b/other"} {
+		if err := os.MkdirAll(filepath.Join(state, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(state, "engine-a", "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := New(nil, api.Config{}).KnownProjects()
+	sort.Strings(got)
+	if want := []string{"named", "other"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("known projects %q, want %q", got, want)
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/config"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
@@ -23,11 +23,11 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// New returns the Service that works on the engine and compose settings of cli (its
+// New returns the api.Service that works on the engine and compose settings of cli (its
 // context, DOCKER_HOST, config file for registry auth). Nothing contacts the engine
 // before the first verb that needs it; the engine client and the compose service are
 // then built once and shared.
-func New(cli command.Cli, cfg Config) Service {
+func New(cli command.Cli, cfg maim.Config) maim.Service {
 	if cfg.Err == nil {
 		cfg.Err = os.Stderr
 	}
@@ -36,7 +36,7 @@ func New(cli command.Cli, cfg Config) Service {
 
 type service struct {
 	cli command.Cli
-	cfg Config
+	cfg maim.Config
 
 	engOnce sync.Once
 	eng     client.APIClient
@@ -52,7 +52,7 @@ func (s *service) engine(ctx context.Context) (client.APIClient, error) {
 	s.engOnce.Do(func() {
 		c := s.cli.Client()
 		if _, err := c.Ping(ctx, client.PingOptions{}); err != nil {
-			s.engErr = fmt.Errorf("%w at %s: %v", ErrEngine, s.cli.DockerEndpoint().Host, err)
+			s.engErr = fmt.Errorf("%w at %s: %v", maim.ErrEngine, s.cli.DockerEndpoint().Host, err)
 			return
 		}
 		s.eng = c
@@ -81,7 +81,7 @@ func (s *service) compose() (api.Compose, error) {
 
 // store is the backup store, its root resolved once here (absolute, symlinks evaluated:
 // backup.ResolveDir) so that every check against the data sources sees the real place.
-func store(sc Scope) (backup.Store, error) {
+func store(sc maim.Scope) (backup.Store, error) {
 	if sc.BackupDir == "" {
 		r, err := backup.DefaultRoot()
 		if err != nil {
@@ -159,8 +159,8 @@ func (ss *session) close() {
 }
 
 // open resolves everything a project verb needs and takes the locks lock says. It warns
-// (on Config.Err) about an interrupted operation.
-func (s *service) open(ctx context.Context, sc Scope, lock lockMode) (*session, error) {
+// (on maim.Config.Err) about an interrupted operation.
+func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*session, error) {
 	pr, err := progress.New(progress.Mode(s.cfg.Progress), s.cfg.Err)
 	if err != nil {
 		return nil, err
@@ -215,7 +215,7 @@ func (s *service) open(ctx context.Context, sc Scope, lock lockMode) (*session, 
 // finishAdoption completes the renames of an adoption killed between two of them, whose
 // files need not load (upgrade.FinishAdoptRenames): the project of sc's name, else of the
 // directory sc selects. It tells whether there was one to complete.
-func (s *service) finishAdoption(ctx context.Context, eng client.APIClient, sc Scope) bool {
+func (s *service) finishAdoption(ctx context.Context, eng client.APIClient, sc maim.Scope) bool {
 	state, _, err := s.state(ctx, eng)
 	if err != nil {
 		return false
@@ -281,7 +281,7 @@ func (ss *session) upgrades() *upgrade.Manager {
 	}
 }
 
-func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, error) {
+func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.BackupResult, error) {
 	ss, err := s.open(ctx, o.Scope, lockWrite)
 	if err != nil {
 		return nil, err
@@ -296,9 +296,9 @@ func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, e
 		return nil, err
 	}
 	ss.close()
-	res := &BackupResult{
+	res := &maim.BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
-		Sources: []BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []HostPath{},
+		Sources: []maim.BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []maim.HostPath{},
 		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{},
 	}
 	if m.Stopped {
@@ -309,11 +309,11 @@ func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, e
 		if src.Delta != nil {
 			res.TwoPass = true
 		}
-		res.Sources = append(res.Sources, BackupSource{Name: src.Name, Kind: string(src.Kind), Bytes: src.Bytes, Size: src.ArchiveSize, Files: src.Files, OnePass: src.OnePass})
+		res.Sources = append(res.Sources, maim.BackupSource{Name: src.Name, Kind: string(src.Kind), Bytes: src.Bytes, Size: src.ArchiveSize, Files: src.Files, OnePass: src.OnePass})
 		res.Bytes += src.Bytes
 	}
 	for _, h := range m.HostPaths {
-		res.NotBackedUp = append(res.NotBackedUp, HostPath{Name: h.Name, HostPath: h.HostPath, Why: snapshot.NotBackedUp(h)})
+		res.NotBackedUp = append(res.NotBackedUp, maim.HostPath{Name: h.Name, HostPath: h.HostPath, Why: snapshot.NotBackedUp(h)})
 	}
 	return res, nil
 }
@@ -390,7 +390,7 @@ func (ss *session) event(msg string) {
 	}
 }
 
-func (s *service) Backups(ctx context.Context, o BackupsOptions) (*BackupsResult, error) {
+func (s *service) Backups(ctx context.Context, o maim.BackupsOptions) (*maim.BackupsResult, error) {
 	ss, err := s.open(ctx, o.Scope, lockNone)
 	if err != nil {
 		return nil, err
@@ -404,15 +404,15 @@ func (s *service) Backups(ctx context.Context, o BackupsOptions) (*BackupsResult
 	if err != nil {
 		return nil, err
 	}
-	res := &BackupsResult{Project: ss.proj.Name, Backups: make([]BackupRow, 0, len(all))}
+	res := &maim.BackupsResult{Project: ss.proj.Name, Backups: make([]maim.BackupRow, 0, len(all))}
 	for i := len(all) - 1; i >= 0; i-- { // newest first
 		res.Backups = append(res.Backups, rowOf(all[i]))
 	}
 	return res, nil
 }
 
-func rowOf(en backup.Entry) BackupRow {
-	r := BackupRow{ID: en.ID, Status: string(en.Status), Problem: en.Problem, Dir: en.Dir, Sources: []string{}, Owner: string(en.Owner)}
+func rowOf(en backup.Entry) maim.BackupRow {
+	r := maim.BackupRow{ID: en.ID, Status: en.Status, Problem: en.Problem, Dir: en.Dir, Sources: []string{}, Owner: en.Owner}
 	if m := en.Manifest; m != nil {
 		r.Origin = m.Origin
 		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.Size(), m.ToolVersion
@@ -425,7 +425,7 @@ func rowOf(en backup.Entry) BackupRow {
 	return r
 }
 
-func (s *service) Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
+func (s *service) Verify(ctx context.Context, o maim.VerifyOptions) (*maim.VerifyResult, error) {
 	ss, err := s.open(ctx, o.Scope, lockState)
 	if err != nil {
 		return nil, err
@@ -436,32 +436,31 @@ func (s *service) Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, e
 		return nil, err
 	}
 	if err := ss.store.Verify(en, nil); err != nil {
-		return nil, &VerifyError{Err: err}
+		return nil, &maim.VerifyError{Err: err}
 	}
-	res := &VerifyResult{ID: en.ID, Project: ss.proj.Name, Intact: true, Archives: len(en.Manifest.Sources), Size: en.Manifest.Size()}
+	res := &maim.VerifyResult{ID: en.ID, Project: ss.proj.Name, Intact: true, Archives: len(en.Manifest.Sources), Size: en.Manifest.Size()}
 	for _, src := range en.Manifest.Sources {
 		res.Bytes += src.Bytes
 	}
 	return res, nil
 }
 
-func (s *service) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
+func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (*maim.RestoreResult, error) {
 	ss, err := s.open(ctx, o.Scope, lockWrite)
 	if err != nil {
 		return nil, err
 	}
 	defer ss.close()
-	r, err := ss.upgrades().Restore(ctx, ss.proj, upgrade.RestoreOptions{
-		ID: o.ID, Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup, ToRecordedPaths: o.ToRecordedPaths, Health: o.Health,
-	})
+	r, err := ss.upgrades().Restore(ctx, ss.proj, o)
 	ss.close()
 	if r == nil {
 		return nil, err
 	}
-	return &RestoreResult{Project: ss.proj.Name, RestoreResult: r, DataPath: ss.dataPath()}, err
+	r.Project, r.DataPath = ss.proj.Name, ss.dataPath()
+	return r, err
 }
 
-func (s *service) Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult, error) {
+func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (*maim.UpgradeResult, error) {
 	lock := lockWrite
 	if o.DryRun {
 		lock = lockState // a plan writes nothing in the backup dir
@@ -471,48 +470,40 @@ func (s *service) Upgrade(ctx context.Context, o UpgradeOptions) (*UpgradeResult
 		return nil, err
 	}
 	defer ss.close()
-	r, err := ss.upgrades().Upgrade(ctx, ss.proj, upgrade.Options{
-		Images: o.Images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
-		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
-		Health: o.Health, Compression: o.Compression, IncludeHostPaths: o.IncludeHostPaths, OnePass: o.OnePass,
-		ComposeFiles: o.ComposeFiles, Base: o.Base,
-	})
+	r, err := ss.upgrades().Upgrade(ctx, ss.proj, o)
 	ss.close()
 	if r == nil {
 		return nil, err
 	}
 	r.Error = "" // the returned error says it; a face reports that
-	return &UpgradeResult{Result: r, WorkingDir: ss.proj.WorkingDir, DataPath: ss.dataPath()}, err
+	r.WorkingDir, r.DataPath = ss.proj.WorkingDir, ss.dataPath()
+	return r, err
 }
 
-func (s *service) Rollback(ctx context.Context, o RollbackOptions) (*RollbackResult, error) {
+func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (*maim.RollbackResult, error) {
 	ss, err := s.open(ctx, o.Scope, lockWrite)
 	if err != nil {
 		return nil, err
 	}
 	defer ss.close()
-	r, err := ss.upgrades().Rollback(ctx, ss.proj, upgrade.RollbackOptions{ID: o.ID, NoSafetyBackup: o.NoSafetyBackup, Health: o.Health})
+	r, err := ss.upgrades().Rollback(ctx, ss.proj, o)
 	ss.close()
 	if err != nil {
 		return nil, err
 	}
-	return &RollbackResult{Project: ss.proj.Name, RollbackResult: r, DataPath: ss.dataPath()}, nil
+	return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DataPath: ss.dataPath()}, nil
 }
 
-func (s *service) Status(ctx context.Context, o StatusOptions) (*StatusResult, error) {
+func (s *service) Status(ctx context.Context, o maim.StatusOptions) (*maim.StatusResult, error) {
 	ss, err := s.open(ctx, o.Scope, lockNone)
 	if err != nil {
 		return nil, err
 	}
 	defer ss.close()
-	st, err := ss.upgrades().Status(ctx, ss.proj)
-	if err != nil {
-		return nil, err
-	}
-	return &StatusResult{Status: st}, nil
+	return ss.upgrades().Status(ctx, ss.proj)
 }
 
-func (s *service) Prune(ctx context.Context, o PruneOptions) (*PruneResult, error) {
+func (s *service) Prune(ctx context.Context, o maim.PruneOptions) (*maim.PruneResult, error) {
 	lock := lockWrite
 	if o.DryRun {
 		lock = lockState // a dry run deletes nothing
@@ -522,46 +513,10 @@ func (s *service) Prune(ctx context.Context, o PruneOptions) (*PruneResult, erro
 		return nil, err
 	}
 	defer ss.close()
-	r, err := ss.upgrades().Prune(ctx, ss.proj.Name, o.PruneOptions)
+	r, err := ss.upgrades().Prune(ctx, ss.proj.Name, o)
 	if r == nil {
 		return nil, err
 	}
-	return &PruneResult{Project: ss.proj.Name, PruneResult: r}, err
-}
-
-func (s *service) MergeConfig(ctx context.Context, o MergeConfigOptions) (*MergeConfigResult, error) {
-	format := o.Format
-	if format == "" {
-		if format = config.FormatFromName(o.Current); format == "" {
-			format = config.FormatFromName(o.Template)
-		}
-		if format == "" {
-			return nil, &UsageError{fmt.Errorf("cannot tell the format of %s; use --format toml|env|yaml|json", o.Current)}
-		}
-	}
-	versionKeys := o.VersionKeys
-	if versionKeys == nil && format == config.TOML {
-		versionKeys = []string{config.MaiBotVersionKey}
-	}
-	tmpl, err := os.ReadFile(o.Template)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := os.ReadFile(o.Current)
-	if err != nil {
-		return nil, err
-	}
-	merged, rep, err := config.Merge(tmpl, cur, config.Options{
-		Format: format, KeepUnknown: o.KeepUnknown, VersionKeys: versionKeys,
-		TemplateName: o.Template, CurrentName: o.Current,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if o.Output != "" {
-		if err := config.ApplyFile(o.Output, merged); err != nil {
-			return nil, err
-		}
-	}
-	return &MergeConfigResult{Merged: merged, Output: o.Output, Report: rep}, nil
+	r.Project = ss.proj.Name
+	return r, err
 }

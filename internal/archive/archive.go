@@ -41,20 +41,21 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/docker-maim/docker-maim/internal/zstdpar"
 )
 
-// Compression names a stream codec wrapped around the tar.
-type Compression string
+// Compression names a stream codec wrapped around the tar (api.Compression).
+type Compression = api.Compression
 
 // The supported codecs.
 const (
-	Zstd Compression = "zstd"
-	Gzip Compression = "gzip"
-	None Compression = "none"
+	Zstd = api.Zstd
+	Gzip = api.Gzip
+	None = api.None
 )
 
 // DefaultZstdLevel is the zstd level used when Compress is called with level 0:
@@ -65,28 +66,7 @@ const DefaultZstdLevel = 1
 const DefaultGzipLevel = gzip.BestSpeed
 
 // ParseCompression accepts "zstd", "gzip" (or "gz"), "none" (or "" / "tar").
-func ParseCompression(s string) (Compression, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "zstd", "zst":
-		return Zstd, nil
-	case "gzip", "gz":
-		return Gzip, nil
-	case "none", "tar", "":
-		return None, nil
-	}
-	return "", fmt.Errorf("unknown compression %q (want zstd, gzip or none)", s)
-}
-
-// Ext returns the file name extension of an archive with this codec.
-func (c Compression) Ext() string {
-	switch c {
-	case Zstd:
-		return ".tar.zst"
-	case Gzip:
-		return ".tar.gz"
-	}
-	return ".tar"
-}
+func ParseCompression(s string) (Compression, error) { return api.ParseCompression(s) }
 
 // DetectCompression guesses the codec from a file name's extension
 // (.tar.zst/.tzst/.zst, .tar.gz/.tgz/.gz); anything else is None.

@@ -1,16 +1,17 @@
 package backup
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/docker-maim/docker-maim/internal/api"
 )
 
 // ErrLocked means another docker-maim command holds the project's lock.
-var ErrLocked = errors.New("locked")
+var ErrLocked = api.ErrLocked
 
 // LockName is the lock file of a project, in its state dir and in a local backup dir's
 // project folder.
@@ -43,12 +44,12 @@ func (s State) Lock(project string) (unlock func(), err error) {
 // taker is refused at once with ErrLocked, told who holds it: the pid, user and engine
 // of the holder (the store's Origin) and its command line.
 func (s Store) Lock(project string) (unlock func(), err error) {
-	return s.Repo.Lock(project, s.Origin.holder())
+	return s.Repo.Lock(project, holder(s.Origin))
 }
 
 // holder is the record a lock holder leaves in the lock file: "pid N, user U (uid N),
 // engine E (context C, host H): command line".
-func (o Origin) holder() string {
+func holder(o Origin) string {
 	var b strings.Builder
 	b.WriteString("pid " + strconv.Itoa(os.Getpid()))
 	if o.User != "" || o.UID != "" {

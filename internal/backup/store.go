@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/docker-maim/docker-maim/internal/api"
 )
 
 // EnvDir names the environment variable that overrides the default backup root.
@@ -38,17 +40,17 @@ func DefaultRoot() (string, error) {
 	return ResolveDir(filepath.Join(home, ".local", "share", "docker-maim", "backups"))
 }
 
-// Status is the state of a backup on disk.
-type Status string
+// Status is the state of a backup on disk (api.BackupStatus).
+type Status = api.BackupStatus
 
 const (
-	StatusComplete   Status = "complete"   // manifest present and every archive has its recorded size
-	StatusIncomplete Status = "incomplete" // no manifest: interrupted while writing
-	StatusCorrupt    Status = "corrupt"    // manifest unreadable, or an archive missing or of the wrong size
+	StatusComplete   = api.StatusComplete   // manifest present and every archive has its recorded size
+	StatusIncomplete = api.StatusIncomplete // no manifest: interrupted while writing
+	StatusCorrupt    = api.StatusCorrupt    // manifest unreadable, or an archive missing or of the wrong size
 )
 
 // ErrNotFound means no backup has the requested ID.
-var ErrNotFound = errors.New("no such backup")
+var ErrNotFound = api.ErrNotFound
 
 // Store is a project's backups in a Repository: it lists them with their status, writes
 // new ones (archives hashed as they pass, the manifest last) and reads them back.

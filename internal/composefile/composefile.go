@@ -17,11 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/config"
 )
 
@@ -47,40 +47,9 @@ func (s Sources) shell(k string) (string, bool) {
 	return s.Shell(k)
 }
 
-// Edit is one minimal edit of a file: the bytes Old at File:Line:Column become New.
-type Edit struct {
-	// Services whose image reference the edit changes.
-	Services []string `json:"services"`
-	File     string   `json:"file"`
-	Line     int      `json:"line"`
-	Column   int      `json:"column"`
-	// What is edited: "image" (the reference in the compose file), "variable NAME" (its
-	// value in an env file) or "default of NAME" (in the compose file).
-	What   string `json:"what"`
-	Old    string `json:"old"`
-	New    string `json:"new"`
-	OldRef string `json:"old_ref"`
-	NewRef string `json:"new_ref"`
-
-	offset int // byte offset of Old in File
-}
-
-// Describe is a one-line human form, the file relative to dir when it lies under it:
-// "compose.yaml:9: bot image repo:1.0.0 -> repo:2.0.0" or
-// ".env:1: BOT_VERSION 1.0.0 -> 2.0.0 (image of bot: repo:1.0.0 -> repo:2.0.0)".
-func (e Edit) Describe(dir string) string {
-	f := e.File
-	if dir != "" {
-		if rel, err := filepath.Rel(dir, f); err == nil && !strings.HasPrefix(rel, "..") {
-			f = rel
-		}
-	}
-	svcs := strings.Join(e.Services, ", ")
-	if e.What == "image" {
-		return fmt.Sprintf("%s:%d: %s image %s -> %s", f, e.Line, svcs, e.Old, e.New)
-	}
-	return fmt.Sprintf("%s:%d: %s %q -> %q (image of %s: %s -> %s)", f, e.Line, e.What, e.Old, e.New, svcs, e.OldRef, e.NewRef)
-}
+// Edit is one minimal edit of a file: the bytes Old at File:Line:Column (byte offset
+// Offset) become New (api.FileEdit, with its one-line Describe).
+type Edit = api.FileEdit
 
 // Plan works out the edits that make each service of want name its reference (service ->
 // reference) in the files. Services that already name it need none. A service whose
@@ -156,10 +125,10 @@ func Plan(src Sources, want map[string]string) ([]Edit, error) {
 func addEdit(edits []Edit, e Edit) ([]Edit, error) {
 	for i := range edits {
 		o := &edits[i]
-		if o.File != e.File || o.offset+len(o.Old) <= e.offset || e.offset+len(e.Old) <= o.offset {
+		if o.File != e.File || o.Offset+len(o.Old) <= e.Offset || e.Offset+len(e.Old) <= o.Offset {
 			continue
 		}
-		if o.offset == e.offset && o.Old == e.Old && o.New == e.New {
+		if o.Offset == e.Offset && o.Old == e.Old && o.New == e.New {
 			o.Services = append(o.Services, e.Services...)
 			return edits, nil
 		}
@@ -203,14 +172,14 @@ func Apply(edits []Edit) error {
 // splice applies edits of one file to its bytes, last offset first.
 func splice(b []byte, edits []Edit) ([]byte, error) {
 	es := append([]Edit(nil), edits...)
-	sort.Slice(es, func(i, j int) bool { return es[i].offset > es[j].offset })
+	sort.Slice(es, func(i, j int) bool { return es[i].Offset > es[j].Offset })
 	out := append([]byte(nil), b...)
 	for _, e := range es {
-		end := e.offset + len(e.Old)
-		if e.offset < 0 || end > len(out) || !bytes.Equal(out[e.offset:end], []byte(e.Old)) {
+		end := e.Offset + len(e.Old)
+		if e.Offset < 0 || end > len(out) || !bytes.Equal(out[e.Offset:end], []byte(e.Old)) {
 			return nil, fmt.Errorf("line %d no longer holds %q (the file changed since the plan)", e.Line, e.Old)
 		}
-		out = append(out[:e.offset:e.offset], append([]byte(e.New), out[end:]...)...)
+		out = append(out[:e.Offset:e.Offset], append([]byte(e.New), out[end:]...)...)
 	}
 	return out, nil
 }

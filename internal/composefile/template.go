@@ -279,7 +279,7 @@ func (v *imageValue) rewrite(base Edit, ref string) (*Edit, error) {
 // imageEdit is the edit that writes text as the image value.
 func (v *imageValue) imageEdit(base Edit, text string) *Edit {
 	e := base
-	e.File, e.What, e.Old, e.New, e.offset = v.f.path, "image", v.text, text, v.at
+	e.File, e.What, e.Old, e.New, e.Offset = v.f.path, "image", v.text, text, v.at
 	e.Line, e.Column = lineCol(v.f.b, v.at)
 	return &e
 }
@@ -313,7 +313,7 @@ func (st *state) varEdit(f *file, at int, p part, v string) (*Edit, error) {
 		if err := def.canHold(v); err != nil {
 			return nil, fmt.Errorf("%s:%d: %s: %w", ef.path, def.line, p.name, err)
 		}
-		e := &Edit{File: ef.path, What: "variable " + p.name, Old: def.value, New: v, offset: def.offset}
+		e := &Edit{File: ef.path, What: "variable " + p.name, Old: def.value, New: v, Offset: def.offset}
 		e.Line, e.Column = lineCol(ef.b, def.offset)
 		return e, nil
 	}
@@ -321,7 +321,7 @@ func (st *state) varEdit(f *file, at int, p part, v string) (*Edit, error) {
 		return nil, fmt.Errorf("%s is set in no env file of the project and ${%s} has no default", p.name, p.name)
 	}
 	off := at + p.argAt
-	e := &Edit{File: f.path, What: "default of " + p.name, Old: p.arg, New: v, offset: off}
+	e := &Edit{File: f.path, What: "default of " + p.name, Old: p.arg, New: v, Offset: off}
 	e.Line, e.Column = lineCol(f.b, off)
 	return e, nil
 }

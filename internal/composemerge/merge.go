@@ -32,6 +32,7 @@ package composemerge
 import (
 	"fmt"
 
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/config"
 	"github.com/docker-maim/docker-maim/internal/redact"
 	yaml "go.yaml.in/yaml/v3"
@@ -61,43 +62,16 @@ const (
 	RuleProjectName      = "project-name-kept"      // the top-level name: is the user's (or absent as in the user's file)
 )
 
-// Change is one rule the merge applied.
-type Change struct {
-	Service  string `json:"service,omitempty"` // "" for a top-level key
-	Path     string `json:"path"`              // e.g. "environment.TZ", "ports[8001/tcp]", "volumes[/MaiMBot/data]", "image"
-	Rule     string `json:"rule"`
-	Old      string `json:"old,omitempty"`  // upstream's value before the rule ("" when absent)
-	New      string `json:"new,omitempty"`  // the value in the result ("" when removed)
-	User     string `json:"user,omitempty"` // the user's value, where it differs from New (a conflict, a dropped key)
-	Conflict bool   `json:"conflict,omitempty"`
-	Redacted bool   `json:"redacted,omitempty"` // Old/New/User are or hold config.Redacted: the key or the value looks secret
-}
+// Change is one rule the merge applied (api.ComposeMergeChange; Rule is one of the
+// Rule* constants).
+type Change = api.ComposeMergeChange
 
 // BindMove is a bind mount of the user's file that the result mounts elsewhere or not at all.
-type BindMove struct {
-	Service   string `json:"service"`
-	Target    string `json:"target"`               // the container path in the user's file
-	OldSource string `json:"old_source"`           // the host source in the user's file
-	NewSource string `json:"new_source,omitempty"` // the source now mounted at Target ("" when Unmounted)
-	// Unmounted: no service of the result mounts OldSource any more (the data stays on the host).
-	Unmounted bool `json:"unmounted,omitempty"`
-}
+type BindMove = api.BindMove
 
-// Report is what a merge did.
-type Report struct {
-	Mode            string     `json:"mode"` // ThreeWay or TwoWay
-	Changes         []Change   `json:"changes"`
-	Conflicts       int        `json:"conflicts"`
-	ServicesAdded   []string   `json:"services_added"`   // in the result, not in the user's file
-	ServicesRemoved []string   `json:"services_removed"` // in the user's file, not in the result
-	BindsMoved      []BindMove `json:"binds_moved"`
-}
-
-// LayoutChanged tells whether the result removes services or moves binds: a compose-file swap
-// that counts as breaking.
-func (r Report) LayoutChanged() bool {
-	return len(r.ServicesRemoved) > 0 || len(r.BindsMoved) > 0
-}
+// Report is what a merge did (api.ComposeMergeReport: Mode is ThreeWay or TwoWay;
+// LayoutChanged tells a swap that counts as breaking).
+type Report = api.ComposeMergeReport
 
 // Options tune a merge.
 type Options struct {

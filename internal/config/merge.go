@@ -3,19 +3,20 @@ package config
 import (
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
+
+	"github.com/docker-maim/docker-maim/internal/api"
 )
 
-// Format names a config file format.
-type Format string
+// Format names a config file format (api.ConfigFormat).
+type Format = api.ConfigFormat
 
 // The formats Merge understands.
 const (
-	TOML   Format = "toml"
-	Dotenv Format = "env"
-	YAML   Format = "yaml"
-	JSON   Format = "json"
+	TOML   = api.FormatTOML
+	Dotenv = api.FormatDotenv
+	YAML   = api.FormatYAML
+	JSON   = api.FormatJSON
 )
 
 // ParseFormat accepts toml, env (or dotenv), yaml (or yml) and json.
@@ -105,7 +106,7 @@ func Merge(template, current []byte, opts Options) ([]byte, Report, error) {
 	if err != nil {
 		return nil, Report{File: opts.CurrentName, Format: opts.Format}, err
 	}
-	rep.normalize()
+	rep.Normalize()
 	return out, rep, nil
 }
 
@@ -116,27 +117,4 @@ func (o Options) isVersionKey(path string) bool {
 		}
 	}
 	return false
-}
-
-func (r *Report) normalize() {
-	sort.Strings(r.New)
-	sort.Strings(r.Removed)
-	sort.Strings(r.KeptUnknown)
-	sort.Strings(r.Changed)
-	sort.Slice(r.TypeChanged, func(i, j int) bool { return r.TypeChanged[i].Key < r.TypeChanged[j].Key })
-	if r.New == nil {
-		r.New = []string{}
-	}
-	if r.Removed == nil {
-		r.Removed = []string{}
-	}
-	if r.KeptUnknown == nil {
-		r.KeptUnknown = []string{}
-	}
-	if r.Changed == nil {
-		r.Changed = []string{}
-	}
-	if r.TypeChanged == nil {
-		r.TypeChanged = []TypeChange{}
-	}
 }

@@ -143,7 +143,7 @@ func Prepare(ctx context.Context, cli ImageFileReader, p Plan, keepUnknown bool)
 		}
 		res.Merged = tmpl
 		res.Report = Report{File: p.File, Format: p.Format, Action: string(ActionCopyTemplate)}
-		res.Report.normalize()
+		res.Report.Normalize()
 		return res, nil
 	case err != nil:
 		return res, err

@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -50,11 +51,11 @@ const (
 
 // Defaults used when an Options field is zero.
 const (
-	DefaultTimeout      = 5 * time.Minute
-	DefaultStablePeriod = 15 * time.Second
+	DefaultTimeout      = api.DefaultTimeout
+	DefaultStablePeriod = api.DefaultStablePeriod
 	DefaultPollInterval = 500 * time.Millisecond
 	// DefaultMigrationTimeout caps how long a growing log keeps the gate waiting.
-	DefaultMigrationTimeout = 60 * time.Minute
+	DefaultMigrationTimeout = api.DefaultMigrationTimeout
 	// LogLines is how many of a failing container's last log lines a Failure carries.
 	LogLines = 20
 	// MissingGrace is how long a selected service may have no container before it fails.
@@ -92,6 +93,12 @@ type Options struct {
 	// Progress, when set, is called when a service's state changes ("waiting: health starting",
 	// "ready", ...). It must not block.
 	Progress func(service, state string)
+}
+
+// From is the gate a verb's api.HealthOptions ask for; the caller adds what it knows of
+// the project (ReadyLog, Ready, Services, OneShot, Progress).
+func From(o api.HealthOptions) Options {
+	return Options{Timeout: o.Timeout, StablePeriod: o.StablePeriod, MigrationTimeout: o.MigrationTimeout}
 }
 
 // ReadyRule is how a service proves it has started by its log.

@@ -9,9 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/docker-maim/docker-maim/internal/app"
-	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/upgrade"
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 )
@@ -37,7 +35,7 @@ source into <backup-dir>/<project>/<ID>/, and starts what was running again.`,
 			if o.OnePass && o.NoStop {
 				return usageError{errors.New("--one-pass and --no-stop: a backup without stopping is one hot pass already")}
 			}
-			res, err := s.svc(cmd).Backup(cmd.Context(), app.BackupOptions{
+			res, err := s.svc(cmd).Backup(cmd.Context(), api.BackupOptions{
 				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,
 				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 			})
@@ -63,7 +61,7 @@ source into <backup-dir>/<project>/<ID>/, and starts what was running again.`,
 	return cmd
 }
 
-func printBackup(w io.Writer, res *app.BackupResult) {
+func printBackup(w io.Writer, res *api.BackupResult) {
 	fmt.Fprintf(w, "backup %s of project %s: %d sources, %s (%s archived) in %s\n",
 		res.ID, res.Project, len(res.Sources), units.HumanSize(float64(res.Bytes)), units.HumanSize(float64(res.Size)), res.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "stored in %s\n", res.Dir)
@@ -93,7 +91,7 @@ func newBackupsCommand(s *state) *cobra.Command {
 made by a docker-maim that did not record its engine. Another engine's backups of a project of
 the same name in the same backup dir are listed with --all-engines.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := s.svc(cmd).Backups(cmd.Context(), app.BackupsOptions{Scope: s.g.scope(), AllEngines: allEngines})
+			res, err := s.svc(cmd).Backups(cmd.Context(), api.BackupsOptions{Scope: s.g.scope(), AllEngines: allEngines})
 			if format.json() {
 				return printJSON(cmd.OutOrStdout(), res, err)
 			}
@@ -108,7 +106,7 @@ the same name in the same backup dir are listed with --all-engines.`,
 	return cmd
 }
 
-func printBackups(w io.Writer, rows []app.BackupRow) error {
+func printBackups(w io.Writer, rows []api.BackupRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTIME\tREASON\tSIZE\tSOURCES\tSTATUS")
 	for _, r := range rows {
@@ -120,8 +118,8 @@ func printBackups(w io.Writer, rows []app.BackupRow) error {
 		if reason == "" {
 			reason = "-"
 		}
-		status := r.Status
-		if r.Problem != "" && r.Status != string(backup.StatusComplete) {
+		status := string(r.Status)
+		if r.Problem != "" && r.Status != api.StatusComplete {
 			status += " (" + r.Problem + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, t, reason, units.HumanSize(float64(r.Size)), shortList(r.Sources, 4), status)
@@ -143,17 +141,17 @@ func printBackups(w io.Writer, rows []app.BackupRow) error {
 }
 
 // originNote says whose a listed backup is when it is not this engine's and user's.
-func originNote(r app.BackupRow) string {
-	switch o := r.Origin; backup.Owner(r.Owner) {
-	case backup.OwnerOtherEngine:
+func originNote(r api.BackupRow) string {
+	switch o := r.Origin; api.BackupOwner(r.Owner) {
+	case api.OwnerOtherEngine:
 		return "made on another " + o.String() + "; restore it only by ID"
-	case backup.OwnerOtherUser:
+	case api.OwnerOtherUser:
 		who := o.User
 		if who == "" {
 			who = "uid " + o.UID
 		}
 		return "made on this engine by user " + who + " (their prune decides on it)"
-	case backup.OwnerUnrecorded:
+	case api.OwnerUnrecorded:
 		return "made by a docker-maim that did not record its engine: used only by ID, never pruned unless --include-unrecorded"
 	}
 	return ""
@@ -188,7 +186,7 @@ func newVerifyCommand(s *state) *cobra.Command {
 		Short: "Re-hash and read every archive of a backup (default: the newest) against its manifest",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := s.svc(cmd).Verify(cmd.Context(), app.VerifyOptions{Scope: s.g.scope(), ID: argID(args)})
+			res, err := s.svc(cmd).Verify(cmd.Context(), api.VerifyOptions{Scope: s.g.scope(), ID: argID(args)})
 			out := cmd.OutOrStdout()
 			if format.json() {
 				return printJSON(out, res, err)
@@ -238,7 +236,7 @@ starts what was running and runs the health gate. Journaled: an interrupted rest
 resolved by ` + "`docker maim rollback`" + `.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := s.svc(cmd).Restore(cmd.Context(), app.RestoreOptions{
+			res, err := s.svc(cmd).Restore(cmd.Context(), api.RestoreOptions{
 				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
 				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(),
 			})
@@ -246,8 +244,8 @@ resolved by ` + "`docker maim rollback`" + `.`,
 			if o.Format.json() {
 				return printJSON(out, res, err)
 			}
-			var re *upgrade.RestoreError
-			if res == nil || errors.As(err, &re) && re.Recovery != nil || errors.Is(err, upgrade.ErrInterrupted) {
+			var re *api.RestoreError
+			if res == nil || errors.As(err, &re) && re.Recovery != nil || errors.Is(err, api.ErrInterrupted) {
 				return err
 			}
 			printRestore(out, res, err == nil)
@@ -264,14 +262,14 @@ resolved by ` + "`docker maim rollback`" + `.`,
 
 // printRestore says what a restore did: the backup, what was skipped, which services were
 // recreated and why, the file edits, and where the data before it is.
-func printRestore(w io.Writer, res *app.RestoreResult, done bool) {
+func printRestore(w io.Writer, res *api.RestoreResult, done bool) {
 	if res.Chosen != "" {
 		fmt.Fprintf(w, "backup %s chosen: %s\n", res.BackupID, res.Chosen)
 	}
 	for _, sk := range res.Skipped {
 		fmt.Fprintf(w, "not restored: %s\n", sk)
 	}
-	for _, e := range upgrade.DescribeEdits(res.FileEdits, res.WorkingDir) {
+	for _, e := range describeEdits(res.FileEdits, res.WorkingDir) {
 		fmt.Fprintln(w, "edited "+e+" (the files name what runs)")
 	}
 	for _, warn := range res.Warnings {

@@ -3,8 +3,7 @@ package plugin
 import (
 	"fmt"
 
-	"github.com/docker-maim/docker-maim/internal/app"
-	"github.com/docker-maim/docker-maim/internal/config"
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/spf13/cobra"
 )
 
@@ -83,8 +82,8 @@ func runConfigMerge(cmd *cobra.Command, s *state, o *configMergeOptions) error {
 			}
 		}
 	}
-	res, err := s.svc(cmd).MergeConfig(cmd.Context(), app.MergeConfigOptions{
-		Template: o.template, Current: o.current, Output: o.output, Format: config.Format(o.format.value),
+	res, err := s.svc(cmd).MergeConfig(cmd.Context(), api.MergeConfigOptions{
+		Template: o.template, Current: o.current, Output: o.output, Format: api.ConfigFormat(o.format.value),
 		KeepUnknown: o.keepUnknown, VersionKeys: versionKeys,
 	})
 	if err != nil {

@@ -5,11 +5,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/docker-maim/docker-maim/internal/app"
-	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/project"
-	"github.com/docker-maim/docker-maim/internal/snapshot"
-	"github.com/docker-maim/docker-maim/internal/upgrade"
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker/cli/cli"
 )
 
@@ -30,7 +26,7 @@ const (
 )
 
 // ErrEngine marks an unreachable engine.
-var ErrEngine = app.ErrEngine
+var ErrEngine = api.ErrEngine
 
 // codedError carries its own exit code.
 type codedError struct {
@@ -52,11 +48,11 @@ func withCode(code int, err error) error {
 func exitCode(err error) int {
 	var ce codedError
 	var ue usageError
-	var aue *app.UsageError
+	var aue *api.UsageError
 	var se cli.StatusError
-	var upe *upgrade.Error
-	var re *upgrade.RestoreError
-	var ve *app.VerifyError
+	var upe *api.UpgradeError
+	var re *api.RestoreError
+	var ve *api.VerifyError
 	switch {
 	case errors.As(err, &ce):
 		return ce.code
@@ -64,16 +60,16 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &upe):
 		switch upe.Outcome {
-		case upgrade.OutcomeRolledBack:
+		case api.OutcomeRolledBack:
 			return ExitRolledBack
-		case upgrade.OutcomeRollbackFailed, upgrade.OutcomeFailed:
+		case api.OutcomeRollbackFailed, api.OutcomeFailed:
 			return ExitRollbackFailed
-		case upgrade.OutcomeRefused:
+		case api.OutcomeRefused:
 			return ExitRefused
 		}
 	case errors.As(err, &re) && re.Recovery != nil:
 		return ExitRollbackFailed
-	case errors.Is(err, upgrade.ErrInterrupted):
+	case errors.Is(err, api.ErrInterrupted):
 		return ExitRefused
 	case errors.As(err, &ve):
 		return ExitVerify
@@ -81,13 +77,13 @@ func exitCode(err error) int {
 		return ExitCancelled
 	case errors.Is(err, ErrEngine):
 		return ExitEngine
-	case errors.Is(err, backup.ErrLocked):
+	case errors.Is(err, api.ErrLocked):
 		return ExitLocked
-	case errors.Is(err, snapshot.ErrVerify):
+	case errors.Is(err, api.ErrVerify):
 		return ExitVerify
-	case errors.Is(err, snapshot.ErrRefused):
+	case errors.Is(err, api.ErrRefused):
 		return ExitRefused
-	case errors.Is(err, project.ErrNotProject), errors.Is(err, project.ErrUnknownProject), errors.Is(err, backup.ErrNotFound):
+	case errors.Is(err, api.ErrNotProject), errors.Is(err, api.ErrUnknownProject), errors.Is(err, api.ErrNotFound):
 		return ExitNotFound
 	case errors.As(err, &se):
 		if se.StatusCode != 0 {

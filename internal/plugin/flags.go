@@ -5,8 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker-maim/docker-maim/internal/archive"
-	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/spf13/pflag"
 )
 
@@ -61,15 +60,15 @@ func (c *choiceFlag) json() bool { return c.value == formatJSON }
 
 // compressionFlag adds --compression.
 func compressionFlag(fs *pflag.FlagSet, usage string) *choiceFlag {
-	c := newChoice(string(archive.Zstd), "zstd", "gzip", "none")
+	c := newChoice(string(api.Zstd), "zstd", "gzip", "none")
 	c.aliases = []string{"zst", "gz", "tar"}
 	fs.Var(c, "compression", usage+": "+strings.Join(c.choices, ", "))
 	return c
 }
 
-// compression is the flag's value as an archive.Compression (the flag has validated it).
-func (c *choiceFlag) compression() archive.Compression {
-	comp, err := archive.ParseCompression(c.value)
+// compression is the flag's value as an api.Compression (the flag has validated it).
+func (c *choiceFlag) compression() api.Compression {
+	comp, err := api.ParseCompression(c.value)
 	if err != nil {
 		panic(err) // unreachable: the choices are what ParseCompression accepts
 	}
@@ -84,11 +83,11 @@ type healthFlags struct {
 }
 
 func (h *healthFlags) add(fs *pflag.FlagSet) {
-	fs.DurationVar(&h.Timeout, "timeout", health.DefaultTimeout, "Overall time the services get to prove healthy")
-	fs.DurationVar(&h.StablePeriod, "stable-period", health.DefaultStablePeriod, "How long a service without a healthcheck must keep running, without restarts")
-	fs.DurationVar(&h.MigrationTimeout, "migration-timeout", health.DefaultMigrationTimeout, "How long a MaiBot core whose log keeps growing (a database migration) may take to log its ready banner; --timeout still ends a silent wait")
+	fs.DurationVar(&h.Timeout, "timeout", api.DefaultTimeout, "Overall time the services get to prove healthy")
+	fs.DurationVar(&h.StablePeriod, "stable-period", api.DefaultStablePeriod, "How long a service without a healthcheck must keep running, without restarts")
+	fs.DurationVar(&h.MigrationTimeout, "migration-timeout", api.DefaultMigrationTimeout, "How long a MaiBot core whose log keeps growing (a database migration) may take to log its ready banner; --timeout still ends a silent wait")
 }
 
-func (h *healthFlags) options() health.Options {
-	return health.Options{Timeout: h.Timeout, StablePeriod: h.StablePeriod, MigrationTimeout: h.MigrationTimeout}
+func (h *healthFlags) options() api.HealthOptions {
+	return api.HealthOptions{Timeout: h.Timeout, StablePeriod: h.StablePeriod, MigrationTimeout: h.MigrationTimeout}
 }

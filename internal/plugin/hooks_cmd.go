@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/loader"
-	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker/cli/cli-plugins/hooks"
 	"github.com/docker/cli/cli-plugins/metadata"
 	"github.com/docker/cli/cli/config"
@@ -110,8 +109,9 @@ func setHooks(file string, enable bool) error {
 
 // newHookAnswerCommand answers the docker CLI's hook call (`docker-maim maim
 // docker-cli-plugin-hooks <request JSON>`) after a command configured in plugins.maim.hooks.
-// It never contacts the engine: it only looks for the project's state directory.
-func newHookAnswerCommand() *cobra.Command {
+// It never contacts the engine: it only looks for the project's state directory
+// (Service.KnownProjects).
+func newHookAnswerCommand(s *state) *cobra.Command {
 	return &cobra.Command{
 		Use:    metadata.HookSubcommandName,
 		Hidden: true,
@@ -124,7 +124,7 @@ func newHookAnswerCommand() *cobra.Command {
 				_ = json.Unmarshal([]byte(args[0]), &req)
 			}
 			wd, _ := os.Getwd()
-			return writeHookAnswer(cmd.OutOrStdout(), req, wd, knownProjects)
+			return writeHookAnswer(cmd.OutOrStdout(), req, wd, s.svc(cmd).KnownProjects)
 		},
 	}
 }
@@ -207,28 +207,4 @@ func hookProjectName(req hooks.Request, dir string) string {
 		}
 	}
 	return loader.NormalizeProjectName(filepath.Base(dir))
-}
-
-// knownProjects lists the projects docker-maim has a state directory for, on any engine
-// (StateRoot/ENGINE/PROJECT). It only lists directories: a name is never joined into a
-// path, so no name can walk out of the state directory.
-func knownProjects() []string {
-	root, err := backup.StateRoot()
-	if err != nil {
-		return nil
-	}
-	engines, _ := os.ReadDir(root)
-	var out []string
-	for _, e := range engines {
-		if !e.IsDir() {
-			continue
-		}
-		projects, _ := os.ReadDir(filepath.Join(root, e.Name()))
-		for _, p := range projects {
-			if p.IsDir() {
-				out = append(out, p.Name())
-			}
-		}
-	}
-	return out
 }

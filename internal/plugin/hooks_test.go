@@ -3,7 +3,6 @@ package plugin
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/docker/cli/cli-plugins/metadata"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/docker/cli/cli-plugins/hooks"
+	"github.com/docker/cli/cli-plugins/metadata"
 )
 
 func TestSetHooksEnableDisableKeepsOtherSettings(t *testing.T) {
@@ -100,13 +100,9 @@ func TestHookHints(t *testing.T) {
 // hint: no terminal escape (OSC 52 clipboard writes, OSC 8 links), no template action, no
 // path that walks out of the state directory ("x/../../.." matched every project).
 func TestHookHintsUntrustedNames(t *testing.T) {
-	state := t.TempDir()
-	t.Setenv("MAIM_STATE_DIR", state)
-	for _, d := range []string{"engine-a/named", "engine-b/other"} {
-		if err := os.MkdirAll(filepath.Join(state, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// The projects the state lists (Service.KnownProjects: directory names, never a path
+	// joined from a name).
+	known := func() []string { return []string{"named", "other"} }
 	dir := filepath.Join(t.TempDir(), "repo")
 	_ = os.MkdirAll(dir, 0o755)
 	t.Setenv("COMPOSE_FILE", "")
@@ -115,7 +111,7 @@ func TestHookHintsUntrustedNames(t *testing.T) {
 		t.Setenv("COMPOSE_PROJECT_NAME", env)
 		_ = os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("name: "+name+"\nservices: {}\n"), 0o644)
 		var b bytes.Buffer
-		if err := writeHookAnswer(&b, hooks.Request{RootCmd: "compose pull"}, dir, knownProjects); err != nil {
+		if err := writeHookAnswer(&b, hooks.Request{RootCmd: "compose pull"}, dir, known); err != nil {
 			t.Fatal(err)
 		}
 		var r hooks.Response

@@ -12,15 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker-maim/docker-maim/internal/app"
-	"github.com/docker-maim/docker-maim/internal/archive"
-	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/config"
-	"github.com/docker-maim/docker-maim/internal/health"
-	"github.com/docker-maim/docker-maim/internal/upgrade"
+	"github.com/docker-maim/docker-maim/internal/api"
 )
 
-// fake is an app.Service that records the options it was called with and returns
+// fake is an api.Service that records the options it was called with and returns
 // what the test set.
 type fake struct {
 	calls []string
@@ -38,59 +33,61 @@ func result[T any](f *fake) *T {
 	return nil
 }
 
-func (f *fake) Backup(_ context.Context, o app.BackupOptions) (*app.BackupResult, error) {
+func (f *fake) Backup(_ context.Context, o api.BackupOptions) (*api.BackupResult, error) {
 	f.call("Backup", o)
-	return result[app.BackupResult](f), f.err
+	return result[api.BackupResult](f), f.err
 }
-func (f *fake) Backups(_ context.Context, o app.BackupsOptions) (*app.BackupsResult, error) {
+func (f *fake) Backups(_ context.Context, o api.BackupsOptions) (*api.BackupsResult, error) {
 	f.call("Backups", o)
-	return result[app.BackupsResult](f), f.err
+	return result[api.BackupsResult](f), f.err
 }
-func (f *fake) Verify(_ context.Context, o app.VerifyOptions) (*app.VerifyResult, error) {
+func (f *fake) Verify(_ context.Context, o api.VerifyOptions) (*api.VerifyResult, error) {
 	f.call("Verify", o)
-	return result[app.VerifyResult](f), f.err
+	return result[api.VerifyResult](f), f.err
 }
-func (f *fake) Restore(_ context.Context, o app.RestoreOptions) (*app.RestoreResult, error) {
+func (f *fake) Restore(_ context.Context, o api.RestoreOptions) (*api.RestoreResult, error) {
 	f.call("Restore", o)
-	return result[app.RestoreResult](f), f.err
+	return result[api.RestoreResult](f), f.err
 }
-func (f *fake) Upgrade(_ context.Context, o app.UpgradeOptions) (*app.UpgradeResult, error) {
+func (f *fake) Upgrade(_ context.Context, o api.UpgradeOptions) (*api.UpgradeResult, error) {
 	f.call("Upgrade", o)
-	return result[app.UpgradeResult](f), f.err
+	return result[api.UpgradeResult](f), f.err
 }
-func (f *fake) Rollback(_ context.Context, o app.RollbackOptions) (*app.RollbackResult, error) {
+func (f *fake) Rollback(_ context.Context, o api.RollbackOptions) (*api.RollbackResult, error) {
 	f.call("Rollback", o)
-	return result[app.RollbackResult](f), f.err
+	return result[api.RollbackResult](f), f.err
 }
-func (f *fake) Status(_ context.Context, o app.StatusOptions) (*app.StatusResult, error) {
+func (f *fake) Status(_ context.Context, o api.StatusOptions) (*api.StatusResult, error) {
 	f.call("Status", o)
-	return result[app.StatusResult](f), f.err
+	return result[api.StatusResult](f), f.err
 }
-func (f *fake) Prune(_ context.Context, o app.PruneOptions) (*app.PruneResult, error) {
+func (f *fake) Prune(_ context.Context, o api.PruneOptions) (*api.PruneResult, error) {
 	f.call("Prune", o)
-	return result[app.PruneResult](f), f.err
+	return result[api.PruneResult](f), f.err
 }
-func (f *fake) MergeConfig(_ context.Context, o app.MergeConfigOptions) (*app.MergeConfigResult, error) {
+func (f *fake) MergeConfig(_ context.Context, o api.MergeConfigOptions) (*api.MergeConfigResult, error) {
 	f.call("MergeConfig", o)
-	return result[app.MergeConfigResult](f), f.err
+	return result[api.MergeConfigResult](f), f.err
 }
 
-func (f *fake) Projects(_ context.Context, o app.ProjectsOptions) (*app.ProjectsResult, error) {
+func (f *fake) Projects(_ context.Context, o api.ProjectsOptions) (*api.ProjectsResult, error) {
 	f.call("Projects", o)
-	return result[app.ProjectsResult](f), f.err
+	return result[api.ProjectsResult](f), f.err
 }
+func (f *fake) KnownProjects() []string { f.call("KnownProjects", nil); return nil }
+func (f *fake) Helpers() []api.Helper   { f.call("Helpers", nil); return nil }
 
 type run struct {
 	code        int
 	out, errOut string
-	cfg         *app.Config // nil when the service was never built
+	cfg         *api.Config // nil when the service was never built
 }
 
 // execute runs the command line against f as Main does (exit code and error report).
 func execute(t *testing.T, f *fake, args ...string) run {
 	t.Helper()
 	var r run
-	root, st := newRoot(func(cfg app.Config) app.Service { r.cfg = &cfg; return f }, false)
+	root, st := newRoot(func(cfg api.Config) api.Service { r.cfg = &cfg; return f }, false)
 	st.args = args
 	var out, errOut bytes.Buffer
 	root.SetArgs(args)
@@ -120,29 +117,29 @@ func doc(t *testing.T, r run) map[string]any {
 }
 
 func TestFlagsBecomeOptions(t *testing.T) {
-	scope := app.Scope{Files: []string{"a.yaml", "b.yaml"}, Name: "proj", WorkingDir: "/w", EnvFiles: []string{"e"}, Profiles: []string{"x"}, BackupDir: "/b"}
+	scope := api.Scope{Files: []string{"a.yaml", "b.yaml"}, Name: "proj", WorkingDir: "/w", EnvFiles: []string{"e"}, Profiles: []string{"x"}, BackupDir: "/b"}
 	global := []string{"-f", "a.yaml", "-f", "b.yaml", "-p", "proj", "--project-directory", "/w", "--env-file", "e", "--profile", "x", "--backup-dir", "/b"}
-	hopts := health.Options{Timeout: time.Minute, StablePeriod: 2 * time.Second, MigrationTimeout: 90 * time.Minute}
+	hopts := api.HealthOptions{Timeout: time.Minute, StablePeriod: 2 * time.Second, MigrationTimeout: 90 * time.Minute}
 	for _, c := range []struct {
 		args []string
 		want any
 	}{
 		{[]string{"backup", "--exclude", "*.log", "--no-stop", "--compression", "gz", "--level", "3", "--include-host-path", "/h"},
-			app.BackupOptions{Scope: scope, Excludes: []string{"*.log"}, NoStop: true, Compression: archive.Gzip, Level: 3, IncludeHostPaths: []string{"/h"}}},
-		{[]string{"backups"}, app.BackupsOptions{Scope: scope}},
-		{[]string{"backups", "--all-engines"}, app.BackupsOptions{Scope: scope, AllEngines: true}},
-		{[]string{"verify", "20260101-000000"}, app.VerifyOptions{Scope: scope, ID: "20260101-000000"}},
+			api.BackupOptions{Scope: scope, Excludes: []string{"*.log"}, NoStop: true, Compression: api.Gzip, Level: 3, IncludeHostPaths: []string{"/h"}}},
+		{[]string{"backups"}, api.BackupsOptions{Scope: scope}},
+		{[]string{"backups", "--all-engines"}, api.BackupsOptions{Scope: scope, AllEngines: true}},
+		{[]string{"verify", "20260101-000000"}, api.VerifyOptions{Scope: scope, ID: "20260101-000000"}},
 		{[]string{"restore", "ID", "--source", "s1", "--no-safety-backup", "--to-recorded-paths", "--timeout", "1m", "--stable-period", "2s", "--migration-timeout", "90m"},
-			app.RestoreOptions{Scope: scope, ID: "ID", Sources: []string{"s1"}, NoSafetyBackup: true, ToRecordedPaths: true, Health: hopts}},
+			api.RestoreOptions{Scope: scope, ID: "ID", Sources: []string{"s1"}, NoSafetyBackup: true, ToRecordedPaths: true, Health: hopts}},
 		{[]string{"upgrade", "--image", "bot=r:2", "--force", "--dry-run", "--accept-breaking", "--no-auto-rollback", "--reset-data", "d",
-			"--keep-unknown", "--show-secrets", "--compression", "none", "--include-host-path", "/h", "--timeout", "1m", "--stable-period", "2s", "--migration-timeout", "90m"},
-			app.UpgradeOptions{Scope: scope, Images: map[string]string{"bot": "r:2"}, Force: true, DryRun: true, AcceptBreaking: true, NoAutoRollback: true,
-				ResetData: []string{"d"}, KeepUnknown: true, ShowSecrets: true, Compression: archive.None, IncludeHostPaths: []string{"/h"}, Health: hopts}},
+			"--keep-unknown", "--show-secrets", "--compression", "none", "--level", "5", "--include-host-path", "/h", "--timeout", "1m", "--stable-period", "2s", "--migration-timeout", "90m"},
+			api.UpgradeOptions{Scope: scope, Images: map[string]string{"bot": "r:2"}, Force: true, DryRun: true, AcceptBreaking: true, NoAutoRollback: true,
+				ResetData: []string{"d"}, KeepUnknown: true, ShowSecrets: true, Compression: api.None, Level: 5, IncludeHostPaths: []string{"/h"}, Health: hopts}},
 		{[]string{"rollback", "ID", "--no-safety-backup", "--timeout", "1m", "--stable-period", "2s", "--migration-timeout", "90m"},
-			app.RollbackOptions{Scope: scope, ID: "ID", NoSafetyBackup: true, Health: hopts}},
-		{[]string{"status"}, app.StatusOptions{Scope: scope}},
+			api.RollbackOptions{Scope: scope, ID: "ID", NoSafetyBackup: true, Health: hopts}},
+		{[]string{"status"}, api.StatusOptions{Scope: scope}},
 		{[]string{"prune", "--keep", "2", "--older-than", "1h", "--include-unreadable", "--include-unrecorded", "--dry-run"},
-			app.PruneOptions{Scope: scope, PruneOptions: upgrade.PruneOptions{Keep: 2, OlderThan: time.Hour, IncludeUnreadable: true, IncludeUnrecorded: true, DryRun: true}}},
+			api.PruneOptions{Scope: scope, Keep: 2, OlderThan: time.Hour, IncludeUnreadable: true, IncludeUnrecorded: true, DryRun: true}},
 	} {
 		f := &fake{err: errors.New("fake")} // no result to print
 		r := execute(t, f, append(append([]string{}, global...), c.args...)...)
@@ -157,19 +154,19 @@ func TestFlagsBecomeOptions(t *testing.T) {
 	// the global flags after the command, and --progress reaching the service
 	f := &fake{err: errors.New("fake")}
 	r := execute(t, f, "status", "-p", "proj", "--progress", "json")
-	if o, _ := f.opts.(app.StatusOptions); o.Scope.Name != "proj" || r.cfg == nil || r.cfg.Progress != "json" {
+	if o, _ := f.opts.(api.StatusOptions); o.Scope.Name != "proj" || r.cfg == nil || r.cfg.Progress != "json" {
 		t.Errorf("status -p proj --progress json: %+v %+v", f.opts, r.cfg)
 	}
 	// config merge: no --version-key is the format's default (nil), --version-key "" is none
-	f = &fake{res: &app.MergeConfigResult{Merged: []byte("x=1\n")}}
+	f = &fake{res: &api.MergeConfigResult{Merged: []byte("x=1\n")}}
 	r = execute(t, f, "config", "merge", "--template", "t.toml", "--current", "c.toml", "--format", "toml", "--keep-unknown")
-	want := app.MergeConfigOptions{Template: "t.toml", Current: "c.toml", Format: config.TOML, KeepUnknown: true}
+	want := api.MergeConfigOptions{Template: "t.toml", Current: "c.toml", Format: api.FormatTOML, KeepUnknown: true}
 	if !reflect.DeepEqual(f.opts, want) || r.out != "x=1\n" {
 		t.Errorf("config merge: %+v, stdout %q", f.opts, r.out)
 	}
-	f = &fake{res: &app.MergeConfigResult{}}
+	f = &fake{res: &api.MergeConfigResult{}}
 	execute(t, f, "config", "merge", "--template", "t", "--current", "c", "--version-key", "")
-	if o := f.opts.(app.MergeConfigOptions); o.VersionKeys == nil || len(o.VersionKeys) != 0 {
+	if o := f.opts.(api.MergeConfigOptions); o.VersionKeys == nil || len(o.VersionKeys) != 0 {
 		t.Errorf("--version-key '': %#v", o.VersionKeys)
 	}
 }
@@ -193,7 +190,7 @@ func TestBadFlagValuesRefusedBeforeTheService(t *testing.T) {
 	} {
 		built := false
 		f := &fake{}
-		root, st := newRoot(func(app.Config) app.Service { built = true; return f }, false)
+		root, st := newRoot(func(api.Config) api.Service { built = true; return f }, false)
 		st.args = args
 		var out, errOut bytes.Buffer
 		root.SetArgs(args)
@@ -212,11 +209,11 @@ func TestErrorsAsJSON(t *testing.T) {
 		err  error
 		code int
 	}{
-		{[]string{"backup", "--format", "json"}, backup.ErrLocked, ExitLocked},
-		{[]string{"backups", "--format", "json"}, app.ErrEngine, ExitEngine},
-		{[]string{"verify", "--format", "json"}, &app.VerifyError{Err: errors.New("sha256 mismatch")}, ExitVerify},
-		{[]string{"restore", "--format=json"}, backup.ErrNotFound, ExitNotFound},
-		{[]string{"rollback", "--format", "json"}, upgrade.ErrInterrupted, ExitRefused},
+		{[]string{"backup", "--format", "json"}, api.ErrLocked, ExitLocked},
+		{[]string{"backups", "--format", "json"}, api.ErrEngine, ExitEngine},
+		{[]string{"verify", "--format", "json"}, &api.VerifyError{Err: errors.New("sha256 mismatch")}, ExitVerify},
+		{[]string{"restore", "--format=json"}, api.ErrNotFound, ExitNotFound},
+		{[]string{"rollback", "--format", "json"}, api.ErrInterrupted, ExitRefused},
 		{[]string{"status", "--format", "json"}, context.Canceled, ExitCancelled},
 		{[]string{"prune", "--format", "json"}, errors.New("boom"), ExitError},
 		{[]string{"config", "merge", "--template", "t", "--current", "c", "--report", "json"}, errors.New("no such file"), ExitError},
@@ -254,8 +251,8 @@ func TestErrorsAsJSON(t *testing.T) {
 
 func TestResultAndErrorInOneDocument(t *testing.T) {
 	// an upgrade that was rolled back: its result and the error, one document, exit 10
-	res := &app.UpgradeResult{Result: &upgrade.Result{Outcome: upgrade.OutcomeRolledBack, BackupID: "B"}}
-	f := &fake{res: res, err: &upgrade.Error{Outcome: upgrade.OutcomeRolledBack, Cause: errors.New("unhealthy")}}
+	res := &api.UpgradeResult{Outcome: api.OutcomeRolledBack, BackupID: "B"}
+	f := &fake{res: res, err: &api.UpgradeError{Outcome: api.OutcomeRolledBack, Cause: errors.New("unhealthy")}}
 	r := execute(t, f, "upgrade", "--format", "json")
 	if r.code != ExitRolledBack {
 		t.Errorf("exit %d", r.code)
@@ -282,17 +279,17 @@ func TestResultsAsJSONAndText(t *testing.T) {
 		members []string
 		text    string
 	}{
-		{"backup", &app.BackupResult{ID: "B1", Project: "p", Reason: "manual", Time: now, Dir: "/b/p/B1", Sources: []app.BackupSource{{Name: "data", Kind: "volume", Bytes: 10}}, Bytes: 10, NotBackedUp: []app.HostPath{}},
+		{"backup", &api.BackupResult{ID: "B1", Project: "p", Reason: "manual", Time: now, Dir: "/b/p/B1", Sources: []api.BackupSource{{Name: "data", Kind: "volume", Bytes: 10}}, Bytes: 10, NotBackedUp: []api.HostPath{}},
 			[]string{"id", "project", "reason", "time", "dir", "sources", "bytes", "size", "duration_ns", "not_backed_up"}, "backup B1 of project p: 1 sources"},
-		{"backups", &app.BackupsResult{Project: "p", Backups: []app.BackupRow{{ID: "B1", Status: "complete", Sources: []string{"data"}, Dir: "/d"}}},
+		{"backups", &api.BackupsResult{Project: "p", Backups: []api.BackupRow{{ID: "B1", Status: "complete", Sources: []string{"data"}, Dir: "/d"}}},
 			[]string{"project", "backups"}, "B1"},
-		{"verify", &app.VerifyResult{ID: "B1", Project: "p", Intact: true, Archives: 2}, []string{"id", "project", "intact", "archives", "bytes", "size"}, "backup B1 is intact: 2 archives"},
-		{"restore", &app.RestoreResult{Project: "p", RestoreResult: &upgrade.RestoreResult{BackupID: "B1", Restored: []string{"data"}}},
+		{"verify", &api.VerifyResult{ID: "B1", Project: "p", Intact: true, Archives: 2}, []string{"id", "project", "intact", "archives", "bytes", "size"}, "backup B1 is intact: 2 archives"},
+		{"restore", &api.RestoreResult{Project: "p", BackupID: "B1", Restored: []string{"data"}},
 			[]string{"project", "backup_id", "restored"}, "restored 1 sources of project p from backup B1"},
-		{"rollback", &app.RollbackResult{Project: "p", RollbackResult: &upgrade.RollbackResult{BackupID: "B1"}}, []string{"project", "backup_id"}, "project p rolled back to backup B1"},
-		{"status", &app.StatusResult{Status: &upgrade.Status{Project: "p", Services: []upgrade.ServiceStatus{}}}, []string{"project", "services", "backups"}, "Project p"},
-		{"prune", &app.PruneResult{Project: "p", PruneResult: &upgrade.PruneResult{Removed: []upgrade.Pruned{}, Kept: []upgrade.Kept{}}}, []string{"project", "removed", "kept", "dry_run"}, "removed 0 backups"},
-		{"upgrade", &app.UpgradeResult{Result: &upgrade.Result{Outcome: upgrade.OutcomeNothingToDo, Plan: &upgrade.Plan{Project: "p"}}}, []string{"plan", "outcome"}, "nothing to upgrade"},
+		{"rollback", &api.RollbackResult{Project: "p", RollbackReport: &api.RollbackReport{BackupID: "B1"}}, []string{"project", "backup_id"}, "project p rolled back to backup B1"},
+		{"status", &api.StatusResult{Project: "p", Services: []api.ServiceStatus{}}, []string{"project", "services", "backups"}, "Project p"},
+		{"prune", &api.PruneResult{Project: "p", Removed: []api.Pruned{}, Kept: []api.Kept{}}, []string{"project", "removed", "kept", "dry_run"}, "removed 0 backups"},
+		{"upgrade", &api.UpgradeResult{Outcome: api.OutcomeNothingToDo, Plan: &api.Plan{Project: "p"}}, []string{"plan", "outcome"}, "nothing to upgrade"},
 	} {
 		r := execute(t, &fake{res: c.res}, c.cmd, "--format", "json")
 		if r.code != 0 {
@@ -318,7 +315,7 @@ func TestResultsAsJSONAndText(t *testing.T) {
 		t.Errorf("version: %v", m)
 	}
 	// config merge --report json: the report on stderr with a schema_version, the merged file on stdout
-	f := &fake{res: &app.MergeConfigResult{Merged: []byte("a = 1\n"), Report: config.Report{File: "c.toml", Format: config.TOML}}}
+	f := &fake{res: &api.MergeConfigResult{Merged: []byte("a = 1\n"), Report: api.ConfigReport{File: "c.toml", Format: api.FormatTOML}}}
 	r = execute(t, f, "config", "merge", "--template", "t.toml", "--current", "c.toml", "--report", "json")
 	var rep map[string]any
 	if err := json.Unmarshal([]byte(r.errOut), &rep); err != nil || rep["schema_version"] != float64(SchemaVersion) || rep["file"] != "c.toml" || r.out != "a = 1\n" {
@@ -329,7 +326,7 @@ func TestResultsAsJSONAndText(t *testing.T) {
 // The dry-run's text lists the plan's phases as a numbered list, the skipped ones with why.
 func TestDryRunTextListsPhases(t *testing.T) {
 	var b bytes.Buffer
-	printUpgrade(&b, &upgrade.Result{Outcome: upgrade.OutcomeDryRun, Plan: &upgrade.Plan{Project: "demo", Phases: []upgrade.PlannedPhase{
+	printUpgrade(&b, &api.UpgradeResult{Outcome: api.OutcomeDryRun, Plan: &api.Plan{Project: "demo", Phases: []api.PlannedPhase{
 		{Name: "stop", Description: "stop bot"},
 		{Name: "reset", Skipped: true, Reason: "no --reset-data"},
 		{Name: "recreate", Description: "recreate bot on the new images"},
@@ -343,11 +340,11 @@ func TestDryRunTextListsPhases(t *testing.T) {
 // The backups table says which rows are not this engine's and user's, and whose.
 func TestBackupsTableNamesOrigins(t *testing.T) {
 	var b strings.Builder
-	rows := []app.BackupRow{
-		{ID: "B4", Status: "complete", Owner: string(backup.OwnerThis), Origin: &backup.Origin{EngineID: "A", UID: "1000", User: "alice"}},
-		{ID: "B3", Status: "complete", Owner: string(backup.OwnerOtherEngine), Origin: &backup.Origin{EngineID: "ENGINE-B", Context: "prod", Host: "ssh://prod"}},
-		{ID: "B2", Status: "complete", Owner: string(backup.OwnerOtherUser), Origin: &backup.Origin{EngineID: "A", UID: "0", User: "root"}},
-		{ID: "B1", Status: "complete", Owner: string(backup.OwnerUnrecorded)},
+	rows := []api.BackupRow{
+		{ID: "B4", Status: "complete", Owner: api.OwnerThis, Origin: &api.Origin{EngineID: "A", UID: "1000", User: "alice"}},
+		{ID: "B3", Status: "complete", Owner: api.OwnerOtherEngine, Origin: &api.Origin{EngineID: "ENGINE-B", Context: "prod", Host: "ssh://prod"}},
+		{ID: "B2", Status: "complete", Owner: api.OwnerOtherUser, Origin: &api.Origin{EngineID: "A", UID: "0", User: "root"}},
+		{ID: "B1", Status: "complete", Owner: api.OwnerUnrecorded},
 	}
 	if err := printBackups(&b, rows); err != nil {
 		t.Fatal(err)
@@ -371,7 +368,7 @@ func TestBackupsTableNamesOrigins(t *testing.T) {
 // and returns once its ctx is cancelled.
 type hangupFake struct{ *fake }
 
-func (f hangupFake) Status(ctx context.Context, o app.StatusOptions) (*app.StatusResult, error) {
+func (f hangupFake) Status(ctx context.Context, o api.StatusOptions) (*api.StatusResult, error) {
 	f.call("Status", o)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		return nil, err
@@ -384,7 +381,7 @@ func (f hangupFake) Status(ctx context.Context, o app.StatusOptions) (*app.Statu
 // process with no cleanup) and exits 129, as a shell reports a command ended by it.
 func TestHangupCancels(t *testing.T) {
 	f := hangupFake{&fake{}}
-	root, st := newRoot(func(app.Config) app.Service { return f }, false)
+	root, st := newRoot(func(api.Config) api.Service { return f }, false)
 	var out, errOut bytes.Buffer
 	root.SetArgs([]string{"status"})
 	root.SetOut(&out)

@@ -6,7 +6,7 @@ import (
 	"os"
 	"text/tabwriter"
 
-	"github.com/docker-maim/docker-maim/internal/app"
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker/cli/cli-plugins/metadata"
 	"github.com/spf13/cobra"
 )
@@ -17,7 +17,7 @@ func newProjectsCommand(s *state) *cobra.Command {
 		Use:   "projects [OPTIONS]",
 		Short: "List the Compose projects on the engine",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := s.svc(cmd).Projects(cmd.Context(), app.ProjectsOptions{})
+			res, err := s.svc(cmd).Projects(cmd.Context(), api.ProjectsOptions{})
 			out := cmd.OutOrStdout()
 			if format.json() {
 				return printJSON(out, res, err)
@@ -33,7 +33,7 @@ func newProjectsCommand(s *state) *cobra.Command {
 	return cmd
 }
 
-func printProjects(w io.Writer, res *app.ProjectsResult) {
+func printProjects(w io.Writer, res *api.ProjectsResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROJECT\tSERVICES\tRUNNING\tKNOWN\tDIRECTORY")
 	for _, p := range res.Projects {

@@ -1,9 +1,10 @@
 // Package plugin holds the cobra commands of the docker-maim CLI plugin: it parses flags
-// into the option structs of internal/app, calls the app.Service, and prints the result
+// into the option types of internal/api, calls an api.Service, and prints the result
 // as text or as JSON (--format json, docs/json.md). It owns the global compose-style
 // flags, the validation of every flag value (before the service is called), output
-// formats and exit codes (exit.go). It imports no engine or compose client: the
-// service holds them.
+// formats and exit codes (exit.go). Of docker-maim it imports only internal/api: the
+// service (internal/app's, wired by cmd/docker-maim through Main) holds the engine and
+// compose clients and everything below them.
 package plugin
 
 import (
@@ -17,8 +18,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"github.com/docker-maim/docker-maim/internal/app"
-	"github.com/docker-maim/docker-maim/internal/volume"
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker/cli/cli-plugins/metadata"
 	"github.com/docker/cli/cli-plugins/plugin"
 	"github.com/docker/cli/cli/command"
@@ -29,12 +29,19 @@ import (
 // Version is set at build time (-ldflags -X).
 var Version = "dev"
 
-// Main runs the plugin and returns the process exit code.
-func Main() int {
+// NewService builds the Service the commands call, on the engine and settings of a
+// docker CLI (its context, DOCKER_HOST, config file for registry auth). It must not
+// contact the engine: the service does that on the first verb that needs it. The
+// implementation is internal/app's New, wired by cmd/docker-maim.
+type NewService func(dockerCli command.Cli, cfg api.Config) api.Service
+
+// Main runs the plugin on the services newService builds and returns the process exit
+// code.
+func Main(newService NewService) int {
 	if len(os.Args) > 1 && os.Args[1] == "__helpers" {
 		// Hidden: the helpers this build embeds (platform, size, sha256), one a line; for
 		// the build's own checks (test/e2e). No docker CLI, no engine.
-		for _, h := range volume.EmbeddedHelpers() {
+		for _, h := range newService(nil, api.Config{}).Helpers() {
 			fmt.Printf("%s %d %s\n", h.Platform, h.Size, h.SHA256)
 		}
 		return 0
@@ -45,9 +52,9 @@ func Main() int {
 		fmt.Fprintln(os.Stderr, err)
 		return ExitError
 	}
-	root, st := newRoot(func(cfg app.Config) app.Service {
+	root, st := newRoot(func(cfg api.Config) api.Service {
 		cfg.Err = dockerCli.Err()
-		return app.New(dockerCli, cfg)
+		return newService(dockerCli, cfg)
 	}, true)
 	st.args = os.Args[1:]
 	err = plugin.RunPlugin(dockerCli, root, metadata.Metadata{
@@ -71,16 +78,16 @@ type globalOptions struct {
 	Progress   *choiceFlag
 }
 
-func (g *globalOptions) scope() app.Scope {
-	return app.Scope{Files: g.Files, Name: g.Name, WorkingDir: g.WorkingDir, EnvFiles: g.EnvFiles, Profiles: g.Profiles, BackupDir: g.BackupDir}
+func (g *globalOptions) scope() api.Scope {
+	return api.Scope{Files: g.Files, Name: g.Name, WorkingDir: g.WorkingDir, EnvFiles: g.EnvFiles, Profiles: g.Profiles, BackupDir: g.BackupDir}
 }
 
 // state is what the commands of one run share: the global flags, the service (built on
 // first use, after the flags are parsed), and the output format of the command that ran.
 type state struct {
 	g          globalOptions
-	newService func(app.Config) app.Service
-	service    app.Service
+	newService func(api.Config) api.Service
+	service    api.Service
 	format     string
 	args       []string     // the command line after the plugin name, to find the output format after a flag error
 	signal     atomic.Value // the os.Signal that cancelled the command, if one did
@@ -107,9 +114,9 @@ func (s *state) onSignals(ctx context.Context) context.Context {
 }
 
 // svc returns the service, built once with the parsed global flags.
-func (s *state) svc(cmd *cobra.Command) app.Service {
+func (s *state) svc(cmd *cobra.Command) api.Service {
 	if s.service == nil {
-		s.service = s.newService(app.Config{Progress: s.g.Progress.value, Err: cmd.ErrOrStderr(), ToolVersion: Version})
+		s.service = s.newService(api.Config{Progress: s.g.Progress.value, Err: cmd.ErrOrStderr(), ToolVersion: Version})
 	}
 	return s.service
 }
@@ -160,18 +167,19 @@ func (s *state) finish(err error, stdout, stderr io.Writer) int {
 	return code
 }
 
-// NewRootCommand builds the `maim` command tree on the engine and settings of dockerCli.
-func NewRootCommand(dockerCli command.Cli) *cobra.Command {
-	root, _ := newRoot(func(cfg app.Config) app.Service {
+// NewRootCommand builds the `maim` command tree on the services newService builds on the
+// engine and settings of dockerCli.
+func NewRootCommand(dockerCli command.Cli, newService NewService) *cobra.Command {
+	root, _ := newRoot(func(cfg api.Config) api.Service {
 		cfg.Err = dockerCli.Err()
-		return app.New(dockerCli, cfg)
+		return newService(dockerCli, cfg)
 	}, true)
 	return root
 }
 
 // newRoot builds the command tree on the services newService builds; asPlugin sets up
 // the engine client the way docker CLI plugins do (off in unit tests).
-func newRoot(newService func(app.Config) app.Service, asPlugin bool) (*cobra.Command, *state) {
+func newRoot(newService func(api.Config) api.Service, asPlugin bool) (*cobra.Command, *state) {
 	s := &state{newService: newService}
 	root := &cobra.Command{
 		Use:              "maim [OPTIONS] COMMAND",
@@ -214,7 +222,7 @@ func newRoot(newService func(app.Config) app.Service, asPlugin bool) (*cobra.Com
 		newConfigCommand(s),
 		newProjectsCommand(s),
 		newHooksCommand(),
-		newHookAnswerCommand(),
+		newHookAnswerCommand(s),
 	)
 	for _, c := range root.Commands() {
 		if c.Args == nil {

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/docker-maim/docker-maim/internal/app"
-	"github.com/docker-maim/docker-maim/internal/upgrade"
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 )
@@ -27,6 +25,7 @@ type upgradeOptions struct {
 	KeepUnknown    bool
 	ShowSecrets    bool
 	Compression    *choiceFlag
+	Level          int
 	HostPaths      []string
 	ComposeFiles   []string
 	Base           []string
@@ -57,6 +56,7 @@ ID, data, config and compose files from the backup.`,
 	f.BoolVar(&o.KeepUnknown, "keep-unknown", false, "Keep config keys the new template no longer has")
 	f.BoolVar(&o.ShowSecrets, "show-secrets", false, "Show secret values (API keys, passwords, every .env value) in the plan's config diffs instead of <redacted>")
 	o.Compression = compressionFlag(f, "Backup compression")
+	f.IntVar(&o.Level, "level", 0, "Backup compression level (0: the codec's default)")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source PATH although it is a host path or a symlink leading outside the project (repeatable)")
 	f.StringArrayVar(&o.ComposeFiles, "compose-file", nil, "Adopt the release's new compose file NEW (\"-\": stdin): merged with the project's file it replaces (repeatable, positionally) and written in place after the backup")
 	f.StringArrayVar(&o.Base, "base", nil, "The release's previous compose file OLD_UPSTREAM (one per --compose-file): carry the user's edits by a three-way merge")
@@ -66,8 +66,8 @@ ID, data, config and compose files from the backup.`,
 }
 
 // readNewFiles reads --compose-file or --base files ("-": stdin, at most once).
-func readNewFiles(flag string, names []string, stdin io.Reader, stdinUsed *bool) ([]upgrade.NewFile, error) {
-	var out []upgrade.NewFile
+func readNewFiles(flag string, names []string, stdin io.Reader, stdinUsed *bool) ([]api.NewFile, error) {
+	var out []api.NewFile
 	for _, n := range names {
 		var b []byte
 		var err error
@@ -83,7 +83,7 @@ func readNewFiles(flag string, names []string, stdin io.Reader, stdinUsed *bool)
 		if err != nil {
 			return nil, usageError{fmt.Errorf("%s %s: %w", flag, n, err)}
 		}
-		out = append(out, upgrade.NewFile{Name: n, Data: b})
+		out = append(out, api.NewFile{Name: n, Data: b})
 	}
 	return out, nil
 }
@@ -114,10 +114,10 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.svc(cmd).Upgrade(cmd.Context(), app.UpgradeOptions{
+	res, err := s.svc(cmd).Upgrade(cmd.Context(), api.UpgradeOptions{
 		Scope: s.g.scope(), Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
-		Health: o.health.options(), Compression: o.Compression.compression(), IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
+		Health: o.health.options(), Compression: o.Compression.compression(), Level: o.Level, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 		ComposeFiles: newFiles, Base: baseFiles,
 	})
 	out := cmd.OutOrStdout()
@@ -125,15 +125,15 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 		return printJSON(out, res, err)
 	}
 	if res != nil {
-		printUpgrade(out, res.Result, res.WorkingDir)
+		printUpgrade(out, res, res.WorkingDir)
 	}
 	return err
 }
 
-func printUpgrade(w io.Writer, res *upgrade.Result, dir string) {
+func printUpgrade(w io.Writer, res *api.UpgradeResult, dir string) {
 	p := res.Plan
 	if p != nil {
-		if res.Outcome == upgrade.OutcomeDryRun || res.Outcome == upgrade.OutcomeRefused {
+		if res.Outcome == api.OutcomeDryRun || res.Outcome == api.OutcomeRefused {
 			printPlan(w, p, dir)
 		}
 		for _, warn := range p.Warnings {
@@ -141,17 +141,17 @@ func printUpgrade(w io.Writer, res *upgrade.Result, dir string) {
 		}
 	}
 	switch res.Outcome {
-	case upgrade.OutcomeNothingToDo:
+	case api.OutcomeNothingToDo:
 		fmt.Fprintln(w, "nothing to upgrade: every service already runs its target image (--force to redo)")
-	case upgrade.OutcomeDryRun:
+	case api.OutcomeDryRun:
 		fmt.Fprintln(w, "dry run: nothing was changed")
-	case upgrade.OutcomeUpgraded:
+	case api.OutcomeUpgraded:
 		for _, c := range p.Changes {
 			if c.Changed() {
 				fmt.Fprintf(w, "%s: %s -> %s\n", c.Service, c.From(), c.To())
 			}
 		}
-		for _, e := range upgrade.DescribeEdits(res.FileEdits, dir) {
+		for _, e := range describeEdits(res.FileEdits, dir) {
 			fmt.Fprintln(w, "edited "+e)
 		}
 		if ad := p.Adoption; ad != nil {
@@ -172,12 +172,12 @@ func printUpgrade(w io.Writer, res *upgrade.Result, dir string) {
 			}
 		}
 		fmt.Fprintf(w, "to go back: docker maim -p %s rollback\n", p.Project)
-	case upgrade.OutcomeRolledBack:
+	case api.OutcomeRolledBack:
 		if rb := res.Rollback; rb != nil {
 			printRollbackFiles(w, rb)
 		}
 		fmt.Fprintf(w, "upgrade failed and was rolled back to backup %s: the project runs as before\n", res.BackupID)
-	case upgrade.OutcomeRollbackFailed, upgrade.OutcomeFailed:
+	case api.OutcomeRollbackFailed, api.OutcomeFailed:
 		fmt.Fprintln(w, "upgrade failed and the project was NOT returned to its previous state. To recover:")
 		for _, c := range res.Recovery {
 			fmt.Fprintln(w, "  "+c)
@@ -186,196 +186,13 @@ func printUpgrade(w io.Writer, res *upgrade.Result, dir string) {
 }
 
 // printRollbackFiles says which lines a rollback edited so the files name what runs.
-func printRollbackFiles(w io.Writer, rb *upgrade.RollbackResult) {
-	for _, e := range upgrade.DescribeEdits(rb.FileEdits, rb.WorkingDir) {
+func printRollbackFiles(w io.Writer, rb *api.RollbackReport) {
+	for _, e := range describeEdits(rb.FileEdits, rb.WorkingDir) {
 		fmt.Fprintln(w, "edited "+e+" (the files name what runs again)")
 	}
 	for _, warn := range rb.Warnings {
 		fmt.Fprintln(w, "warning:", warn)
 	}
-}
-
-func printPlan(w io.Writer, p *upgrade.Plan, dir string) {
-	fmt.Fprintf(w, "Plan for project %s\n\nServices:\n", p.Project)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  SERVICE\tFROM\tTO\tCHANGE")
-	for _, c := range p.Changes {
-		change := "unchanged"
-		if c.Changed() {
-			change = shortDigest(c.OldDigests, c.OldID) + " -> " + shortDigest(c.NewDigests, c.NewID)
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Service, orDash(c.From()), c.To(), change)
-	}
-	tw.Flush()
-	fmt.Fprintln(w, "\nData sources (backed up before anything changes):")
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, s := range p.Sources {
-		size := "?"
-		if s.Bytes >= 0 {
-			size = units.HumanSize(float64(s.Bytes))
-		}
-		reset := ""
-		for _, r := range p.ResetData {
-			if r == s.Name {
-				reset = "  (will be emptied: --reset-data)"
-			}
-		}
-		if s.NotBackedUp != "" {
-			size = s.NotBackedUp
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", s.Name, s.Kind, size, reset)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "  estimated backup: %s, free in the backup dir: %s\n", units.HumanSize(float64(p.BackupBytes)), units.HumanSize(float64(p.FreeBytes)))
-	if len(p.Merges) > 0 {
-		fmt.Fprintln(w, "\nConfig files to merge:")
-		for _, mi := range p.Merges {
-			fmt.Fprintf(w, "  %s  (template %s, %s)\n", mi.File, mi.Template, mi.Action)
-			for _, line := range strings.Split(strings.TrimRight(mi.Report.Text(), "\n"), "\n") {
-				fmt.Fprintln(w, "    "+line)
-			}
-			if mi.Diff != "" {
-				for _, line := range strings.Split(strings.TrimRight(mi.Diff, "\n"), "\n") {
-					fmt.Fprintln(w, "    "+line)
-				}
-			}
-		}
-	}
-	printAdoption(w, p.Adoption, dir)
-	if len(p.FileEdits) > 0 {
-		fmt.Fprintln(w, "\nFile edits (written after the backup, so the files name the new images):")
-		for _, e := range upgrade.DescribeEdits(p.FileEdits, dir) {
-			fmt.Fprintln(w, "  "+e)
-		}
-	}
-	if len(p.Breaking) > 0 {
-		fmt.Fprintln(w, "\nBreaking changes (refused without --accept-breaking):")
-		for _, f := range p.Breaking {
-			fmt.Fprintln(w, "  "+f.String())
-		}
-	}
-	printPhases(w, p.Phases)
-	fmt.Fprintf(w, "\nExpected downtime: about %s\n\n", p.Downtime.Round(time.Second))
-}
-
-// printAdoption shows what --compose-file does: each merge (its rules and the diff), the
-// services that appear and disappear, the binds that move, the sources left unmounted and
-// the bind sources created.
-func printAdoption(w io.Writer, ad *upgrade.Adoption, dir string) {
-	if ad == nil {
-		return
-	}
-	fmt.Fprintln(w, "\nNew compose file (written after the backup; the old one stays in it):")
-	for _, af := range ad.Files {
-		base := "two-way: no base known (give --base OLD_UPSTREAM for a three-way merge); keys both files have keep your values, your own services are kept"
-		if af.Base != "" {
-			base = "three-way on " + af.Base
-		}
-		fmt.Fprintf(w, "  %s <- %s (%s)\n", relTo(dir, af.File), af.From, base)
-		for _, c := range af.Report.Changes {
-			where := c.Path
-			if c.Service != "" {
-				where = c.Service + "." + c.Path
-			}
-			line := fmt.Sprintf("    %s: %s", c.Rule, where)
-			if c.New != "" || c.Old != "" {
-				line += fmt.Sprintf(" (%s -> %s)", orDash(c.Old), orDash(c.New))
-			}
-			if c.User != "" {
-				line += " yours: " + c.User
-			}
-			if c.Conflict {
-				line += "  CONFLICT: upstream's value kept"
-			}
-			fmt.Fprintln(w, line)
-		}
-		if af.Diff != "" {
-			for _, line := range strings.Split(strings.TrimRight(af.Diff, "\n"), "\n") {
-				fmt.Fprintln(w, "    "+line)
-			}
-		}
-	}
-	if len(ad.ServicesAdded) > 0 {
-		fmt.Fprintf(w, "  services that appear: %s\n", strings.Join(ad.ServicesAdded, ", "))
-	}
-	if len(ad.ServicesRemoved) > 0 {
-		fmt.Fprintf(w, "  services that disappear: %s (stopped, their containers removed; rollback brings them back)\n", strings.Join(ad.ServicesRemoved, ", "))
-	}
-	for _, b := range ad.BindsMoved {
-		to := b.NewSource
-		if b.Unmounted {
-			to = "(not mounted)"
-		}
-		fmt.Fprintf(w, "  bind %s:%s: %s -> %s\n", b.Service, b.Target, b.OldSource, to)
-	}
-	for _, n := range ad.NotMounted {
-		fmt.Fprintf(w, "  %s: kept in the upgrade's backup and on the host, not mounted by the new version\n", n)
-	}
-	for _, b := range ad.CreateSources {
-		fmt.Fprintf(w, "  create %s as a %s (%s)\n", relTo(dir, b.Path), b.Kind, b.Why)
-	}
-	if mb := ad.MaiBot; mb != nil {
-		for _, line := range mb.Lines() {
-			fmt.Fprintln(w, "  MaiBot: "+line)
-		}
-	}
-}
-
-func relTo(dir, path string) string {
-	if dir != "" {
-		if r, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(r, "..") {
-			return r
-		}
-	}
-	return path
-}
-
-// printPhases lists the phases the upgrade runs, numbered, the skipped ones with why.
-func printPhases(w io.Writer, phases []upgrade.PlannedPhase) {
-	if len(phases) == 0 {
-		return
-	}
-	fmt.Fprintln(w, "\nPhases:")
-	n := 0
-	for _, ph := range phases {
-		if ph.Skipped {
-			fmt.Fprintf(w, "   -  %s: skipped (%s)\n", ph.Name, ph.Reason)
-			continue
-		}
-		n++
-		fmt.Fprintf(w, "  %2d. %s: %s\n", n, ph.Name, ph.Description)
-	}
-}
-
-func shortDigest(digests []string, id string) string {
-	if len(digests) > 0 {
-		d := digests[0]
-		if i := strings.Index(d, "@sha256:"); i >= 0 && len(d) > i+8+12 {
-			return "sha256:" + d[i+8:i+8+12]
-		}
-		return d
-	}
-	id = strings.TrimPrefix(id, "sha256:")
-	if len(id) > 12 {
-		id = id[:12]
-	}
-	if id == "" {
-		return "-"
-	}
-	return "id:" + id
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-type rollbackOptions struct {
-	NoSafetyBackup bool
-	Format         *choiceFlag
-	health         healthFlags
 }
 
 func newRollbackCommand(s *state) *cobra.Command {
@@ -384,12 +201,12 @@ func newRollbackCommand(s *state) *cobra.Command {
 		Use:   "rollback [ID] [OPTIONS]",
 		Short: "Return the project to a backup: data, config and compose files, and the images it ran",
 		Long: `Without ID: resolves an interrupted operation, else goes back to the backup made by the last
-upgrade. Takes a safety backup of the current state first (--no-safety-backup to skip), restores the
+api. Takes a safety backup of the current state first (--no-safety-backup to skip), restores the
 data, config and compose files, re-pins the old images by ID (pulling by digest only if an image is
 gone), recreates the services and runs the health gate.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := s.svc(cmd).Rollback(cmd.Context(), app.RollbackOptions{
+			res, err := s.svc(cmd).Rollback(cmd.Context(), api.RollbackOptions{
 				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(),
 			})
 			out := cmd.OutOrStdout()
@@ -402,7 +219,7 @@ gone), recreates the services and runs the health gate.`,
 			if res.Resolved != "" {
 				fmt.Fprintf(out, "resolved the interrupted %s\n", res.Resolved)
 			}
-			printRollbackFiles(out, res.RollbackResult)
+			printRollbackFiles(out, res.RollbackReport)
 			if res.BackupID != "" {
 				fmt.Fprintf(out, "project %s rolled back to backup %s\n", res.Project, res.BackupID)
 			} else {
@@ -426,7 +243,7 @@ func newStatusCommand(s *state) *cobra.Command {
 		Use:   "status [OPTIONS]",
 		Short: "Show the project's services, its last upgrade, and any interrupted operation",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := s.svc(cmd).Status(cmd.Context(), app.StatusOptions{Scope: s.g.scope()})
+			st, err := s.svc(cmd).Status(cmd.Context(), api.StatusOptions{Scope: s.g.scope()})
 			out := cmd.OutOrStdout()
 			if format.json() {
 				return printJSON(out, st, err)
@@ -434,7 +251,7 @@ func newStatusCommand(s *state) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printStatus(out, st.Status)
+			printStatus(out, st)
 			return nil
 		},
 	}
@@ -442,7 +259,7 @@ func newStatusCommand(s *state) *cobra.Command {
 	return cmd
 }
 
-func printStatus(w io.Writer, st *upgrade.Status) {
+func printStatus(w io.Writer, st *api.StatusResult) {
 	fmt.Fprintf(w, "Project %s\n", st.Project)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tCONTAINER\tIMAGE\tVERSION\tDIGEST\tSTATE\tHEALTH")
@@ -483,7 +300,7 @@ func printStatus(w io.Writer, st *upgrade.Status) {
 }
 
 func newPruneCommand(s *state) *cobra.Command {
-	var o upgrade.PruneOptions
+	var o api.PruneOptions
 	var format *choiceFlag
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
@@ -501,13 +318,14 @@ The output says why each backup left in place was kept.`,
 			if o.Keep < 1 {
 				return usageError{errors.New("--keep must be at least 1")}
 			}
-			res, err := s.svc(cmd).Prune(cmd.Context(), app.PruneOptions{Scope: s.g.scope(), PruneOptions: o})
+			o.Scope = s.g.scope()
+			res, err := s.svc(cmd).Prune(cmd.Context(), o)
 			out := cmd.OutOrStdout()
 			if format.json() {
 				return printJSON(out, res, err)
 			}
 			if res != nil {
-				printPrune(out, res.PruneResult)
+				printPrune(out, res)
 			}
 			return err
 		},
@@ -521,7 +339,7 @@ The output says why each backup left in place was kept.`,
 	return cmd
 }
 
-func printPrune(w io.Writer, res *upgrade.PruneResult) {
+func printPrune(w io.Writer, res *api.PruneResult) {
 	verb := "removed"
 	if res.DryRun {
 		verb = "would remove"

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -50,10 +51,10 @@ type ContainerLister interface {
 }
 
 // ErrNotProject means no compose file could be found for the selection.
-var ErrNotProject = errors.New("not a compose project")
+var ErrNotProject = maim.ErrNotProject
 
 // ErrUnknownProject means a project name matched no container and no compose file.
-var ErrUnknownProject = errors.New("unknown project")
+var ErrUnknownProject = maim.ErrUnknownProject
 
 // Project is a loaded compose project together with the files it came from.
 type Project struct {

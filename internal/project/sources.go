@@ -10,11 +10,12 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/moby/moby/api/types/mount"
 )
 
-// Kind is what a data source is.
-type Kind string
+// Kind is what a data source is (api.SourceKind).
+type Kind = maim.SourceKind
 
 const (
 	KindVolume      Kind = "volume"           // a named volume of the project

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -52,11 +53,11 @@ type RestoreResult struct {
 }
 
 // ErrVerify wraps a verification failure: the restore refused and touched nothing.
-var ErrVerify = errors.New("backup failed verification")
+var ErrVerify = api.ErrVerify
 
 // ErrRefused means a restore was refused before anything was changed (a moved source,
 // volume options the project does not declare, ...).
-var ErrRefused = errors.New("restore refused, nothing was changed")
+var ErrRefused = api.ErrRefused
 
 // RestoreItem is one source of a backup and where a restore writes it.
 type RestoreItem struct {

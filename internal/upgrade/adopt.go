@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/composemerge"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -28,58 +29,23 @@ import (
 
 // NewFile is a compose file given to upgrade --compose-file or --base: where it came from
 // (a path, "-" for stdin) and its bytes.
-type NewFile struct {
-	Name string
-	Data []byte
-}
+type NewFile = maim.NewFile
 
-// Adoption is what an upgrade --compose-file does with the project's compose files.
+// Adoption is what an upgrade --compose-file does with the project's compose files: what
+// the plan shows (api.Adoption) and the project the merged files describe.
 type Adoption struct {
-	Files           []AdoptedFile           `json:"files"`
-	ServicesAdded   []string                `json:"services_added"`
-	ServicesRemoved []string                `json:"services_removed"`
-	BindsMoved      []composemerge.BindMove `json:"binds_moved"`
-	// NotMounted are the project's data sources the new files no longer mount: they are
-	// in the upgrade's backup and stay on the host (never deleted).
-	NotMounted []string `json:"not_mounted,omitempty"`
-	// CreateSources are the bind sources the new files mount that do not exist yet: they
-	// are created before the start, a single-file bind as an empty file (Docker would
-	// create a directory).
-	CreateSources []BindSource `json:"create_bind_sources,omitempty"`
-	// VolumesChanged are the named volumes whose declaration the new files change while
-	// the volume exists (adopt_volumes.go): breaking; never recreated.
-	VolumesChanged []VolumeChange `json:"volumes_changed,omitempty"`
-	// Warnings are what the plan's warnings gain (a two-way merge keeping services).
-	Warnings []string `json:"-"`
-	// MaiBot is set when the project is a MaiBot deployment (adopt_maibot.go).
-	MaiBot *MaiBotMove `json:"maibot,omitempty"`
+	maim.Adoption
 
 	// newp is the project the merged files describe (loaded from a temporary copy).
 	newp *project.Project
 }
 
-// AdoptedFile is the merge of one new compose file with the project's file it replaces.
-type AdoptedFile struct {
-	// File is the project's compose file the merged file replaces.
-	File string `json:"file"`
-	// From is where the release's file came from (a path; "-" for stdin).
-	From string `json:"from"`
-	// Base is where the release's previous file came from: "--base PATH", "backup ID"
-	// (recorded by an earlier adoption), or "" for a two-way merge.
-	Base   string              `json:"base,omitempty"`
-	Report composemerge.Report `json:"report"`
-	// Diff is the change of the file, user's to merged (secrets redacted unless --show-secrets).
-	Diff string `json:"diff,omitempty"`
-
-	merged, upstream []byte
-}
+// AdoptedFile is the merge of one new compose file with the project's file it replaces
+// (Merged: the merged bytes; Upstream: the release's file as given).
+type AdoptedFile = maim.AdoptedFile
 
 // BindSource is a bind source the adoption creates.
-type BindSource struct {
-	Path string `json:"path"`
-	Kind string `json:"kind"` // "file" or "dir"
-	Why  string `json:"why"`
-}
+type BindSource = maim.BindSource
 
 // upstreamName is the name, in the backup, of the release's i-th file as given.
 func upstreamName(i int) string { return fmt.Sprintf("adopted-upstream-%d.yaml", i+1) }
@@ -133,7 +99,7 @@ func (t *txn) planAdoption(ctx context.Context) (*Adoption, error) {
 		if err != nil {
 			return nil, err
 		}
-		af := AdoptedFile{File: file, From: nf.Name, upstream: nf.Data}
+		af := AdoptedFile{File: file, From: nf.Name, Upstream: nf.Data}
 		var base []byte
 		if len(opts.Base) > 0 {
 			base, af.Base = opts.Base[i].Data, "--base "+opts.Base[i].Name
@@ -150,7 +116,7 @@ func (t *txn) planAdoption(ctx context.Context) (*Adoption, error) {
 		if err != nil {
 			return nil, fmt.Errorf("merging %s into %s: %w", nf.Name, p.RelPath(file), err)
 		}
-		af.merged, af.Report = merged, rep
+		af.Merged, af.Report = merged, rep
 		if rep.Mode == composemerge.TwoWay {
 			var kept []string
 			for _, c := range rep.Changes {
@@ -245,7 +211,7 @@ func (m *Manager) loadMerged(ctx context.Context, p *project.Project, files []Ad
 	paths := slices.Clone(p.ComposeFiles)
 	for i, af := range files {
 		paths[i] = filepath.Join(dir, fmt.Sprintf("%d-%s", i, filepath.Base(af.File)))
-		if err := os.WriteFile(paths[i], af.merged, 0o600); err != nil {
+		if err := os.WriteFile(paths[i], af.Merged, 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -420,7 +386,7 @@ func (m *Manager) writeMerged(ad *Adoption, save func(*AdoptRenames) error) erro
 		if st, err := os.Stat(af.File); err == nil {
 			mode = st.Mode().Perm()
 		}
-		if err := writeSynced(af.File+newSuffix, af.merged, mode); err != nil {
+		if err := writeSynced(af.File+newSuffix, af.Merged, mode); err != nil {
 			return err
 		}
 	}

@@ -7,10 +7,10 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -33,68 +33,7 @@ const (
 )
 
 // MaiBotMove is what the plan found of a MaiBot deployment.
-type MaiBotMove struct {
-	Core    string `json:"core"`
-	FromEra string `json:"from_era,omitempty"`
-	ToEra   string `json:"to_era,omitempty"`
-	// Confirmed: the core's environment in the merged file confirms the 0.x -> 1.x move.
-	Confirmed bool `json:"confirmed,omitempty"`
-	// LostAgreements are agreement variables the user's core had that the merged one lacks.
-	LostAgreements []string `json:"lost_agreements,omitempty"`
-	// DBSchema is MaiBot.db's user_version now (-1: no database found).
-	DBSchema int32 `json:"db_schema"`
-	// ConfigVersions are each config file's [inner].version now.
-	ConfigVersions map[string]string `json:"config_versions,omitempty"`
-	// ReadyLog is the beginning of the zh-CN ready banner, for the plan; the gate waits for
-	// the banner of the new image's own catalog in the core's locale (gate_maibot.go).
-	ReadyLog string `json:"ready_log,omitempty"`
-	// NoTemplates: the new image is 1.x: no template merge (the bot migrates its config).
-	NoTemplates bool `json:"no_templates,omitempty"`
-}
-
-// Lines describe the MaiBot checks for the plan.
-func (mb *MaiBotMove) Lines() []string {
-	var out []string
-	if mb.FromEra != "" || mb.ToEra != "" {
-		s := fmt.Sprintf("core service %s, %s -> %s", mb.Core, orUnknown(mb.FromEra), orUnknown(mb.ToEra))
-		if mb.Confirmed {
-			s += "; " + maibot.LegacyUpgradeVar + "=1 is set"
-		}
-		out = append(out, s)
-	}
-	if mb.DBSchema >= 0 {
-		s := fmt.Sprintf("database schema %d", mb.DBSchema)
-		if mb.ToEra == maibot.Era1x {
-			s += " -> the new version migrates forward; rollback restores the data"
-		}
-		out = append(out, s)
-	}
-	names := make([]string, 0, len(mb.ConfigVersions))
-	for n := range mb.ConfigVersions {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		out = append(out, fmt.Sprintf("%s [inner].version %s (in the backup; rollback restores it)", n, mb.ConfigVersions[n]))
-	}
-	if mb.ReadyLog != "" {
-		out = append(out, fmt.Sprintf("health gate of %s: its ready banner, read from its new image's catalog for its locale (%q in zh-CN; the compose file declares no healthcheck)", mb.Core, mb.ReadyLog))
-	}
-	if mb.NoTemplates {
-		out = append(out, "1.x image: no template merge; the bot migrates its own config (the old file goes to config/old/)")
-	}
-	for _, v := range mb.LostAgreements {
-		out = append(out, v+" was set in your file and is not in the merged one: add it, or the bot asks on stdin and restarts forever")
-	}
-	return out
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "era unknown"
-	}
-	return s
-}
+type MaiBotMove = maim.MaiBotMove
 
 // maibotServices are p's services as maibot.Detect reads them (interpolated).
 func maibotServices(p *project.Project) []maibot.Service {
@@ -192,7 +131,7 @@ func appVersions(p *project.Project) (map[string]string, []string) {
 // checkAdoption checks a MaiBot adoption: refuses an unconfirmed 0.x -> 1.x move, warns
 // about lost agreement hashes, and records what the plan shows.
 func (m *Manager) checkAdoption(_ context.Context, p *project.Project, plan *Plan) error {
-	ad := plan.Adoption
+	ad := plan.adoption
 	nd := maibot.Detect(maibotServices(ad.newp))
 	if !nd.MaiBot {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 )
 
@@ -26,13 +27,7 @@ import (
 const newSuffix = ".maim-new"
 
 // AdoptRenames is the journal's record of an adoption's renames.
-type AdoptRenames struct {
-	// Files are the project's compose files the merged ones replace.
-	Files []string `json:"files"`
-	// Renaming: every merged file is written in full beside its file; renames may have
-	// happened.
-	Renaming bool `json:"renaming,omitempty"`
-}
+type AdoptRenames = maim.AdoptRenames
 
 // finishRenames completes the renames a journal says began: each merged file still beside
 // its file is renamed over it. Idempotent.

@@ -50,8 +50,8 @@ func TestUpgradeAdoptPhaseFailureRollsBack(t *testing.T) {
 	if !errors.As(err, &ue) || ue.Outcome != OutcomeRolledBack || res.Outcome != OutcomeRolledBack {
 		t.Fatalf("Upgrade = %+v, %v; want rolled back", res, err)
 	}
-	if !slices.Contains(res.phasesRun, "adopt") || slices.Contains(res.phasesRun, "recreate") {
-		t.Errorf("phases run %q: want the failure in adopt", res.phasesRun)
+	if !slices.Contains(r.m.phasesRun, "adopt") || slices.Contains(r.m.phasesRun, "recreate") {
+		t.Errorf("phases run %q: want the failure in adopt", r.m.phasesRun)
 	}
 	if got := r.read("compose.yaml"); got != before {
 		t.Errorf("compose.yaml %q after the rollback, want %q", got, before)
@@ -156,11 +156,11 @@ func TestCheckProjectName(t *testing.T) {
 		return p, nil
 	}
 	file := filepath.Join(r.dir, "compose.yaml")
-	same := []AdoptedFile{{File: file, merged: []byte("services: {}\n")}}
+	same := []AdoptedFile{{File: file, Merged: []byte("services: {}\n")}}
 	if err := r.m.checkProjectName(context.Background(), r.p, same); err != nil {
 		t.Errorf("same name: %v", err)
 	}
-	moved := []AdoptedFile{{File: file, merged: []byte("name: maibot\nservices: {}\n")}}
+	moved := []AdoptedFile{{File: file, Merged: []byte("name: maibot\nservices: {}\n")}}
 	err := r.m.checkProjectName(context.Background(), r.p, moved)
 	if err == nil || !strings.Contains(err.Error(), `from "demo" to "maibot"`) {
 		t.Errorf("moved: %v, want a refusal naming both names", err)

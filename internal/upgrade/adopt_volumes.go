@@ -9,6 +9,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/containerd/errdefs"
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker/compose/v5/pkg/compose"
 	"github.com/moby/moby/api/types/volume"
@@ -26,12 +27,7 @@ import (
 
 // VolumeChange is a named volume whose declaration the adoption changes while a volume
 // with the old one exists.
-type VolumeChange struct {
-	Volume string `json:"volume"` // the key under volumes:
-	Name   string `json:"name"`   // the engine's volume
-	// What says what differs, e.g. "driver local -> nfs", "driver_opts".
-	What []string `json:"what"`
-}
+type VolumeChange = maim.VolumeChange
 
 // VolumeInspector is what volumeChanges needs from the engine.
 type VolumeInspector interface {
@@ -115,7 +111,7 @@ func showOpts(m map[string]string) string {
 	return strings.Join(ks, ",")
 }
 
-// Finding is the breaking-change finding of a volume change.
-func (vc VolumeChange) Finding() Finding {
+// volumeFinding is the breaking-change finding of a volume change.
+func volumeFinding(vc VolumeChange) Finding {
 	return Finding{Service: "volume " + vc.Volume, Reason: fmt.Sprintf("the new compose file changes %s (%s) while the volume exists: compose would ask to recreate it, losing its data, and docker-maim answers no; accepted, the volume and its data stay as they are and the new configuration is not applied (to apply it: back up, remove the volume, `docker compose up -d`, restore its data)", vc.Name, strings.Join(vc.What, "; "))}
 }

@@ -69,7 +69,7 @@ func TestVolumeChanges(t *testing.T) {
 			t.Errorf("%s: %+v, want one change of data saying %q", tc.what, got, tc.want)
 			continue
 		}
-		f := got[0].Finding()
+		f := volumeFinding(got[0])
 		if f.Service != "volume data" || !strings.Contains(f.Reason, "demo_data") || !strings.Contains(f.Reason, "not applied") {
 			t.Errorf("%s: finding %+v", tc.what, f)
 		}

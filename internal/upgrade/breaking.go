@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	maim "github.com/docker-maim/docker-maim/internal/api"
 )
 
 // Labels and x-maim keys that declare breaking changes.
@@ -27,19 +29,7 @@ const (
 )
 
 // Finding is one reason an upgrade is breaking.
-type Finding struct {
-	Service string `json:"service"`
-	Reason  string `json:"reason"`
-	Notes   string `json:"notes,omitempty"`
-}
-
-func (f Finding) String() string {
-	s := f.Service + ": " + f.Reason
-	if f.Notes != "" {
-		s += " (notes: " + f.Notes + ")"
-	}
-	return s
-}
+type Finding = maim.Finding
 
 type semver struct{ major, minor, patch int }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
 	"io"
 	"iter"
 	"os"
@@ -15,10 +14,11 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/jsonstream"
@@ -325,7 +325,8 @@ func newTxRig(t *testing.T) *txRig {
 	r.store = backup.Local(filepath.Join(t.TempDir(), "backups"))
 	r.p = r.model()
 	r.m = &Manager{
-		Engine: r.eng, Compose: r.comp, Store: r.store,
+		pollInterval: 5e6,
+		Engine:       r.eng, Compose: r.comp, Store: r.store,
 		Snapshots: &snapshot.Service{Engine: r.eng, Mover: r.mover, Store: r.store},
 		State:     backup.State{Dir: filepath.Join(t.TempDir(), "state", "engine")},
 		Load:      func(context.Context, project.Options) (*project.Project, error) { return r.model(), nil },
@@ -352,7 +353,7 @@ func (r *txRig) model() *project.Project {
 }
 
 // fastHealth passes a running, healthy container at once.
-var fastHealth = health.Options{StablePeriod: -1, Timeout: 5e9, PollInterval: 5e6}
+var fastHealth = maim.HealthOptions{StablePeriod: -1, Timeout: 5e9}
 
 func (r *txRig) dataNow() string {
 	r.t.Helper()

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -95,15 +96,6 @@ func (m *Manager) reload(ctx context.Context, p *project.Project) (*project.Proj
 	return np, nil
 }
 
-// DescribeEdits lists edits one per line, files relative to dir.
-func DescribeEdits(edits []composefile.Edit, dir string) []string {
-	out := make([]string, 0, len(edits))
-	for _, e := range edits {
-		out = append(out, e.Describe(dir))
-	}
-	return out
-}
-
 // runRecorded makes the services of man (only those in only, when only is not nil) run
 // the image the backup recorded for them, under the reference their container was created
 // from: the image made present (pulled by digest when gone), the reference pointed at it
@@ -174,12 +166,7 @@ func (m *Manager) leaveStopped(ctx context.Context, p *project.Project, running 
 }
 
 // Recreated is a service a command recreated, and why.
-type Recreated struct {
-	Service string `json:"service"`
-	Why     string `json:"why"`
-	// Image is the reference it runs now.
-	Image string `json:"image,omitempty"`
-}
+type Recreated = maim.Recreated
 
 // WhyDescribedDifferently is why a restore recreates a service whose container the
 // restored compose files describe otherwise.

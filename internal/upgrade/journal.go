@@ -9,12 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/project"
 )
 
 // Phase is a step of an operation, written to the journal before the step acts.
-type Phase string
+type Phase = maim.JournalPhase
 
 const (
 	PhasePlanned     Phase = "planned"    // pulled and checked; nothing stopped
@@ -43,14 +44,10 @@ const (
 const OpRestore = "restore"
 
 // RestoreInfo is what a journaled restore restores.
-type RestoreInfo struct {
-	ID              string   `json:"id"`                // the backup being restored
-	Sources         []string `json:"sources,omitempty"` // --source
-	ToRecordedPaths bool     `json:"to_recorded_paths,omitempty"`
-}
+type RestoreInfo = maim.RestoreInfo
 
 // dataChanged tells whether data or config may differ from the backup in this phase.
-func (p Phase) dataChanged() bool {
+func dataChanged(p Phase) bool {
 	switch p {
 	case PhasePlanned, PhaseBackingUp, PhaseVerifying:
 		return false
@@ -58,55 +55,16 @@ func (p Phase) dataChanged() bool {
 	return true
 }
 
-// Journal is the record of an operation in progress. It lives in the engine's state
-// directory, <state>/<engine>/<project>/journal.json (backup.State), whatever backup dir
-// the command used, and is removed when the operation ends; finished operations are
-// appended to history.jsonl beside it. A journal left behind means the process died
-// (kill -9, engine restart): the next command reports it, with any backup dir, and
-// `docker maim rollback` resolves it from the backup dir it names.
-type Journal struct {
-	Op      string    `json:"op"` // "upgrade", "rollback" or "restore"
-	Project string    `json:"project"`
-	PID     int       `json:"pid"`
-	Started time.Time `json:"started"`
-	Updated time.Time `json:"updated"`
-	Phase   Phase     `json:"phase"`
-	// BackupID is the backup made by this operation (set in PhaseBackedUp, or the
-	// partial one while backing up); for a restore, its safety backup.
-	BackupID string `json:"backup_id,omitempty"`
-	// BackupDir is the backup store the operation used (its Location): the backups it
-	// names (BackupID, Restore.ID) are there, whatever --backup-dir resolves it.
-	BackupDir string `json:"backup_dir,omitempty"`
-	// Restore is set for op "restore".
-	Restore *RestoreInfo `json:"restore,omitempty"`
-	// Running are the services that ran before, with their container IDs, and the one-off
-	// containers that ran (project.Running.OneOffs): what is started again when the
-	// operation is undone before its data changed.
-	Running    []string            `json:"running"`
-	Containers map[string][]string `json:"containers"`
-	OneOffs    map[string][]string `json:"one_off_containers,omitempty"`
-	// Images are the service images before (ID and reference) and the targets.
-	Images []ImageChange `json:"images"`
-	// WorkingDir and ComposeFiles say how to load the project again.
-	WorkingDir   string   `json:"working_dir"`
-	ComposeFiles []string `json:"compose_files"`
-	EnvFiles     []string `json:"env_files,omitempty"`
-	Profiles     []string `json:"profiles,omitempty"`
-	// Adopt records the renames of an adoption's merged files (adopt_renames.go).
-	Adopt *AdoptRenames `json:"adopt,omitempty"`
-}
+// Journal is the record of an operation in progress (api.Journal). It lives in the
+// engine's state directory, <state>/<engine>/<project>/journal.json (backup.State),
+// whatever backup dir the command used, and is removed when the operation ends; finished
+// operations are appended to history.jsonl beside it (Record). A journal left behind
+// means the process died (kill -9, engine restart): the next command reports it, with any
+// backup dir, and `docker maim rollback` resolves it from the backup dir it names.
+type Journal = maim.Journal
 
 // Record is one finished operation in history.jsonl.
-type Record struct {
-	Op       string        `json:"op"`
-	Result   string        `json:"result"` // "upgraded", "rolled-back", "rollback-failed", "failed", "refused", "nothing-to-do"
-	Started  time.Time     `json:"started"`
-	Finished time.Time     `json:"finished"`
-	BackupID string        `json:"backup_id,omitempty"`
-	Images   []ImageChange `json:"images,omitempty"`
-	Downtime time.Duration `json:"downtime_ns,omitempty"`
-	Error    string        `json:"error,omitempty"`
-}
+type Record = maim.Record
 
 // Journals reads and writes a project's journal and history in the state directory.
 type Journals struct {
@@ -267,7 +225,7 @@ func (m *Manager) forJournal(jr *Journal) (*Manager, error) {
 		return m, nil
 	}
 	if st, err := os.Stat(jr.BackupDir); err != nil || !st.IsDir() {
-		if !jr.Phase.dataChanged() {
+		if !dataChanged(jr.Phase) {
 			m.logf("the backup dir of the interrupted %s, %s, cannot be read; nothing was changed yet, so it is not needed", jr.Op, jr.BackupDir)
 			return m, nil
 		}
@@ -328,13 +286,13 @@ func failpoint(name string) {
 	}
 }
 
-// ran is what ran before the operation, as the journal records it.
-func (jr *Journal) ran() project.Running {
+// ranOf is what ran before the operation, as the journal records it.
+func ranOf(jr *Journal) project.Running {
 	return project.Running{Services: jr.Running, IDs: jr.Containers, OneOffs: jr.OneOffs}
 }
 
 // setRan records r as what ran before the operation.
-func (jr *Journal) setRan(r project.Running) {
+func setRan(jr *Journal, r project.Running) {
 	jr.Running, jr.Containers, jr.OneOffs = r.Services, r.IDs, r.OneOffs
 }
 

@@ -173,7 +173,7 @@ func TestPhaseDataChanged(t *testing.T) {
 		PhaseRollingBack: true,
 		Phase("future"):  true, // unknown: assume the worst
 	} {
-		if got := p.dataChanged(); got != want {
+		if got := dataChanged(p); got != want {
 			t.Errorf("%s.dataChanged() = %v, want %v", p, got, want)
 		}
 	}

@@ -21,7 +21,7 @@ var adoptPhase = phase[*txn]{
 		return ""
 	},
 	describe: func(t *txn) string {
-		ad := t.plan.Adoption
+		ad := t.plan.adoption
 		var files []string
 		for _, af := range ad.Files {
 			how := af.Report.Mode
@@ -44,9 +44,9 @@ var adoptPhase = phase[*txn]{
 		return s
 	},
 	run: func(_ context.Context, t *txn) error {
-		ad := t.plan.Adoption
+		ad := t.plan.adoption
 		for i, af := range ad.Files {
-			if err := t.m.Store.AddFile(t.p.Name, t.man.ID, upstreamName(i), af.upstream); err != nil {
+			if err := t.m.Store.AddFile(t.p.Name, t.man.ID, upstreamName(i), af.Upstream); err != nil {
 				return fmt.Errorf("keeping the release's compose file in the backup: %w", err)
 			}
 		}

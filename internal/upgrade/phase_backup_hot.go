@@ -59,7 +59,7 @@ func (t *txn) backupOptions() snapshot.BackupOptions {
 		info.From[c.Service], info.To[c.Service] = c.From(), c.To()
 	}
 	if plan.Adoption != nil {
-		info.Adopted = plan.Adoption.adoptedInfo()
+		info.Adopted = plan.adoption.adoptedInfo()
 	}
 	return snapshot.BackupOptions{
 		Reason: "upgrade", Stopped: &plan.running, Upgrade: info,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/project"
 )
 
@@ -18,7 +19,7 @@ var gatePhase = phase[*txn]{
 	describe: func(t *txn) string {
 		s := "wait for " + strings.Join(allServices(t.planned()), ", ") + " to prove healthy; roll back from the backup if not"
 		if core, ok := maibotGatedCore(t.planned()); ok {
-			s += fmt.Sprintf("; %s (MaiBot) must log its ready banner, read from its new image's catalog for its locale; while it has not, new log output (a database migration) extends the wait beyond --timeout, up to %s", core, migrationCap(t.opts.Health))
+			s += fmt.Sprintf("; %s (MaiBot) must log its ready banner, read from its new image's catalog for its locale; while it has not, new log output (a database migration) extends the wait beyond --timeout, up to %s", core, migrationCap(health.From(t.opts.Health)))
 			if _, db, _, _ := maibotVersions(t.p); db >= 0 {
 				// No image says which schema it brings: the progress names a migration
 				// when the bot's log does.
@@ -29,7 +30,7 @@ var gatePhase = phase[*txn]{
 	},
 	run: func(ctx context.Context, t *txn) error {
 		services := allServices(t.target)
-		h := t.m.maibotGateFor(ctx, t.target, services, t.opts.Health, recordedSchema(t.man))
+		h := t.m.maibotGateFor(ctx, t.target, services, health.From(t.opts.Health), recordedSchema(t.man))
 		return t.m.gateServices(ctx, t.target, services, h)
 	},
 }

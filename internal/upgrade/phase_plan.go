@@ -22,12 +22,12 @@ func (t *txn) makePlan(ctx context.Context) error {
 	if err != nil {
 		if plan != nil {
 			t.m.unpull(ctx, plan)
-			t.res = &Result{Plan: plan, Outcome: OutcomeRefused, Error: err.Error()}
+			t.res = &Result{Plan: &plan.Plan, Outcome: OutcomeRefused, Error: err.Error()}
 			return &Error{Outcome: OutcomeRefused, Cause: err}
 		}
 		return err
 	}
-	t.plan, t.res = plan, &Result{Plan: plan}
+	t.plan, t.res = plan, &Result{Plan: &plan.Plan}
 	return nil
 }
 

@@ -31,7 +31,7 @@ var stopPhase = phase[*txn]{
 		}
 		// Journaled before anything stops: a crash from here starts exactly this set again.
 		t.plan.running = now
-		t.jr.setRan(now)
+		setRan(t.jr, now)
 		if err := t.journals.Save(t.jr); err != nil {
 			return err
 		}

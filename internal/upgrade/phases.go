@@ -3,6 +3,8 @@ package upgrade
 import (
 	"context"
 	"errors"
+
+	maim "github.com/docker-maim/docker-maim/internal/api"
 )
 
 // A phase is one step of a journaled operation (the upgrade: phase_*.go; the rollback:
@@ -27,13 +29,7 @@ type phase[T any] struct {
 }
 
 // PlannedPhase is a phase as --dry-run lists it (Plan.Phases).
-type PlannedPhase struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Skipped     bool   `json:"skipped,omitempty"`
-	// Reason says why a skipped phase does not apply.
-	Reason string `json:"reason,omitempty"`
-}
+type PlannedPhase = maim.PlannedPhase
 
 // describePhases lists what the phases will do for t, in order, the skipped ones with why.
 func describePhases[T any](phases []phase[T], t T) []PlannedPhase {

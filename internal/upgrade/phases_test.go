@@ -227,8 +227,8 @@ func TestDryRunListsThePhasesRun(t *testing.T) {
 	if err != nil || res.Outcome != OutcomeUpgraded {
 		t.Fatalf("Upgrade = %+v, %v", res, err)
 	}
-	if !reflect.DeepEqual(res.phasesRun, listed) {
-		t.Errorf("the upgrade ran %q, the dry run listed %q", res.phasesRun, listed)
+	if !reflect.DeepEqual(r.m.phasesRun, listed) {
+		t.Errorf("the upgrade ran %q, the dry run listed %q", r.m.phasesRun, listed)
 	}
 	if got := r.read("conf/app.env"); !strings.Contains(got, "B=2") {
 		t.Errorf("conf/app.env %q: not merged", got)
@@ -253,8 +253,8 @@ func TestDryRunListsThePhasesRun(t *testing.T) {
 		t.Errorf("skipped %q, want %q", skipped, want)
 	}
 	res, err = r2.m.Upgrade(context.Background(), r2.p, Options{Health: fastHealth})
-	if err != nil || !reflect.DeepEqual(res.phasesRun, run) {
-		t.Errorf("the upgrade ran %q (%v), the dry run listed %q", res.phasesRun, err, run)
+	if err != nil || !reflect.DeepEqual(r2.m.phasesRun, run) {
+		t.Errorf("the upgrade ran %q (%v), the dry run listed %q", r2.m.phasesRun, err, run)
 	}
 }
 

@@ -10,12 +10,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/config"
 	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -24,36 +23,15 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Plan is what an upgrade will do, worked out before anything stops.
+// Plan is what an upgrade will do, worked out before anything stops: what the plan shows
+// (api.Plan) and what the phases need of it.
 type Plan struct {
-	Project     string        `json:"project"`
-	Created     time.Time     `json:"created"`
-	Changes     []ImageChange `json:"services"`
-	Breaking    []Finding     `json:"breaking"`
-	Sources     []SourceSize  `json:"sources"`
-	Merges      []MergeInfo   `json:"config_merges"`
-	ResetData   []string      `json:"reset_data,omitempty"`
-	BackupBytes int64         `json:"estimated_backup_bytes"`
-	FreeBytes   int64         `json:"free_bytes"`
-	// Downtime is a rough expectation: stop, back up (at a measured-order rate), recreate.
-	Downtime    time.Duration `json:"expected_downtime_ns"`
-	NothingToDo bool          `json:"nothing_to_do"`
-	// FileEdits are the minimal edits of the compose or env files that make them name the
-	// --image targets; they are written after the backup, which keeps the files before them.
-	FileEdits []composefile.Edit `json:"file_edits,omitempty"`
-	Warnings  []string           `json:"warnings,omitempty"`
-	// PreStart are the pre_start hooks of the services recreated (prestart.go): one that
-	// fails fails the upgrade.
-	PreStart []string `json:"pre_start_hooks,omitempty"`
-	// Adoption is what --compose-file does: the merge of each new file with the user's,
-	// the services that appear and disappear, the binds that move (adopt.go).
-	Adoption *Adoption `json:"adoption,omitempty"`
-	// Phases are the upgrade's phases after the plan, in order, with what each will do
-	// (skipped ones say why): what --dry-run lists and the upgrade runs.
-	Phases []PlannedPhase `json:"phases,omitempty"`
+	maim.Plan
 
-	running project.Running
-	merges  []config.Result
+	// adoption is what --compose-file does (Plan.Adoption, and the project it loads).
+	adoption *Adoption
+	running  project.Running
+	merges   []config.Result
 	// pulled are refs whose local tag the pull moved from the old image.
 	pulled []ImageChange
 	// fresh are refs the pull brought in that were not present locally before.
@@ -61,24 +39,10 @@ type Plan struct {
 }
 
 // SourceSize is a data source with its estimated size (-1: unknown).
-type SourceSize struct {
-	Name  string       `json:"name"`
-	Kind  project.Kind `json:"kind"`
-	Bytes int64        `json:"bytes"`
-	// NotBackedUp says why a host path is left out ("not backed up: host path (socket)").
-	NotBackedUp string `json:"not_backed_up,omitempty"`
-}
+type SourceSize = maim.SourceSize
 
 // MergeInfo is a planned config merge.
-type MergeInfo struct {
-	File     string        `json:"file"`
-	Service  string        `json:"service,omitempty"`
-	Template string        `json:"template"`
-	Action   string        `json:"action"`
-	Changed  bool          `json:"changed"`
-	Report   config.Report `json:"report"`
-	Diff     string        `json:"diff,omitempty"`
-}
+type MergeInfo = maim.MergeInfo
 
 // backupRate is a conservative backup throughput for the downtime estimate.
 const backupRate = 150 << 20 // bytes per second

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -92,7 +93,7 @@ func newPlanning(m *Manager, data *project.Project, ad *Adoption, opts Options) 
 	if ad != nil {
 		p = ad.newp
 	}
-	plan := &Plan{Project: p.Name, Created: time.Now().UTC(), ResetData: opts.ResetData}
+	plan := &Plan{Plan: maim.Plan{Project: p.Name, Created: time.Now().UTC(), ResetData: opts.ResetData}}
 	return &planning{m: m, p: p, data: data, adoption: ad, opts: opts, plan: plan}
 }
 
@@ -325,14 +326,14 @@ func showAdoption(_ context.Context, pl *planning) error {
 	if ad == nil {
 		return nil
 	}
-	plan.Adoption = ad
+	plan.adoption, plan.Adoption = ad, &ad.Adoption
 	plan.Warnings = append(plan.Warnings, ad.Warnings...)
 	plan.NothingToDo = false
 	if f, ok := ad.layoutFinding(); ok {
 		plan.Breaking = append(plan.Breaking, f)
 	}
 	for _, vc := range ad.VolumesChanged {
-		plan.Breaking = append(plan.Breaking, vc.Finding())
+		plan.Breaking = append(plan.Breaking, volumeFinding(vc))
 	}
 	return nil
 }

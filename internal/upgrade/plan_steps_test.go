@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/project"
 )
@@ -211,10 +212,12 @@ func TestShowAdoption(t *testing.T) {
 		t.Fatalf("without an adoption: %v, %+v", err, pl.plan)
 	}
 	ad := &Adoption{
-		ServicesRemoved: []string{"old"},
-		VolumesChanged:  []VolumeChange{{Volume: "db", Name: "demo_db", What: []string{"driver local -> nfs"}}},
-		Warnings:        []string{"kept service x"},
-		newp:            r.p,
+		Adoption: maim.Adoption{
+			ServicesRemoved: []string{"old"},
+			VolumesChanged:  []VolumeChange{{Volume: "db", Name: "demo_db", What: []string{"driver local -> nfs"}}},
+			Warnings:        []string{"kept service x"},
+		},
+		newp: r.p,
 	}
 	pl = newPlanning(r.m, r.p, ad, Options{})
 	pl.plan.NothingToDo = true
@@ -223,7 +226,7 @@ func TestShowAdoption(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan := pl.plan
-	if plan.Adoption != ad || plan.NothingToDo || !slices.Equal(plan.Warnings, []string{"before", "kept service x"}) {
+	if plan.Adoption != &ad.Adoption || plan.adoption != ad || plan.NothingToDo || !slices.Equal(plan.Warnings, []string{"before", "kept service x"}) {
 		t.Errorf("plan %+v", plan)
 	}
 	if len(plan.Breaking) != 2 || plan.Breaking[0].Service != "compose file" || plan.Breaking[1].Service != "volume db" {

@@ -9,44 +9,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker-maim/docker-maim/internal/archive"
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 )
 
-// RestoreOptions tune a journaled restore.
-type RestoreOptions struct {
-	// ID of the backup; "" is the newest complete one that is not a safety backup.
-	ID              string
-	Sources         []string
-	NoSafetyBackup  bool
-	ToRecordedPaths bool
-	Compression     archive.Compression
-	Health          health.Options
-}
+// RestoreOptions tune a journaled restore: api.RestoreOptions as a Service gets them
+// (Scope is not read here); ID "" is the newest complete backup that is not a safety
+// backup.
+type RestoreOptions = maim.RestoreOptions
 
-// RestoreResult says what a restore did.
-type RestoreResult struct {
-	BackupID string `json:"backup_id"`
-	// Chosen says why this backup was restored (no ID given).
-	Chosen   string   `json:"chosen,omitempty"`
-	SafetyID string   `json:"safety_backup_id,omitempty"`
-	Restored []string `json:"restored"`
-	Skipped  []string `json:"skipped,omitempty"`
-	Started  []string `json:"started,omitempty"`
-	// Recreated are the services recreated from the restored compose files (they described
-	// them otherwise than their containers), on the images the backup recorded.
-	Recreated []Recreated `json:"recreated,omitempty"`
-	// FileEdits are the edits that made the restored files name the image a recreated
-	// service runs (the backup's files named another than its container ran).
-	FileEdits []composefile.Edit `json:"file_edits,omitempty"`
-	// WorkingDir is the project directory (the edits' files are described from it).
-	WorkingDir string   `json:"-"`
-	Warnings   []string `json:"warnings,omitempty"`
-}
+// RestoreResult says what a restore did (Project and DataPath are the caller's to fill).
+type RestoreResult = maim.RestoreResult
 
 // safetyReasons are the reasons of backups made to undo a restore or rollback.
 var safetyReasons = map[string]bool{"pre-restore": true, "pre-rollback": true}
@@ -54,29 +30,7 @@ var safetyReasons = map[string]bool{"pre-restore": true, "pre-rollback": true}
 // RestoreError is a restore that failed. LeftStopped means the data may be mixed (the
 // safety backup could not be put back, or there was none): the services were not started
 // and Recovery lists what to run.
-type RestoreError struct {
-	Cause       error
-	PutBack     error
-	LeftStopped []string
-	Recovery    []string
-}
-
-func (e *RestoreError) Error() string {
-	if e.Recovery == nil {
-		return e.Cause.Error()
-	}
-	msg := e.Cause.Error()
-	if e.PutBack != nil {
-		msg += "; putting the safety backup back also failed: " + e.PutBack.Error()
-	}
-	stopped := "nothing was running"
-	if len(e.LeftStopped) > 0 {
-		stopped = strings.Join(e.LeftStopped, ", ") + " left stopped: the data may be mixed"
-	}
-	return fmt.Sprintf("%s; %s; to recover: %s", msg, stopped, strings.Join(e.Recovery, " ; "))
-}
-
-func (e *RestoreError) Unwrap() error { return e.Cause }
+type RestoreError = maim.RestoreError
 
 // Restore makes the project's data and files equal to a backup, journaled like the
 // upgrade, so a kill -9 at any point is reported by every command and resolved by `docker
@@ -172,7 +126,7 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		}
 	}
 	running = now
-	jr.setRan(now)
+	setRan(jr, now)
 	if err := journals.Save(jr); err != nil {
 		return nil, err
 	}
@@ -183,7 +137,7 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		return fail(errors.Join(fmt.Errorf("stopping: %w", err), m.startAgain(ctx, p, running)))
 	}
 	if !opts.NoSafetyBackup {
-		safety, err := m.Snapshots.SafetyBackup(ctx, p, plan, &running, opts.Compression)
+		safety, err := m.Snapshots.SafetyBackup(ctx, p, plan, &running, "")
 		if err != nil {
 			return fail(errors.Join(fmt.Errorf("safety backup failed, nothing was restored: %w", err), m.startAgain(ctx, p, running)))
 		}
@@ -218,20 +172,20 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 
 	// 5. Start what ran, leave stopped what was stopped; the restore is done. Then the
 	// health gate.
-	if err := m.startWhatRan(ctx, restored, running, res.recreated()); err != nil {
+	if err := m.startWhatRan(ctx, restored, running, recreatedOf(res)); err != nil {
 		return res, err
 	}
 	res.Started = running.Services
 	if err := journals.Finish(Record{Op: OpRestore, Result: "restored", Started: start, BackupID: entry.ID}); err != nil {
 		return res, err
 	}
-	if err := m.gateServices(ctx, restored, running.Services, opts.Health); err != nil {
+	if err := m.gateServices(ctx, restored, running.Services, health.From(opts.Health)); err != nil {
 		return res, fmt.Errorf("restored from backup %s, but the services did not pass the health gate: %w", entry.ID, err)
 	}
 	return res, nil
 }
 
-func (r *RestoreResult) recreated() []string {
+func recreatedOf(r *RestoreResult) []string {
 	var out []string
 	for _, c := range r.Recreated {
 		out = append(out, c.Service)
@@ -444,7 +398,7 @@ func (m *Manager) restoreFailed(ctx context.Context, p *project.Project, jr *Jou
 // the restore is finished.
 func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Journal, opts RollbackOptions, res *RollbackResult) error {
 	journals := m.journals(p.Name)
-	ran := jr.ran()
+	ran := ranOf(jr)
 	if jr.Restore == nil {
 		return fmt.Errorf("the journal of the interrupted restore names no backup: %s", journals.path())
 	}
@@ -453,7 +407,7 @@ func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Jo
 		return err
 	}
 	switch {
-	case !jr.Phase.dataChanged():
+	case !dataChanged(jr.Phase):
 		m.removeIncomplete(p.Name)
 		res.BackupID = ""
 		m.logf("nothing was changed yet: starting %s again", orNone(ran.Services))
@@ -499,7 +453,7 @@ func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Jo
 		if err != nil {
 			return err
 		}
-		recreated := rr.recreated()
+		recreated := recreatedOf(rr)
 		for _, c := range before {
 			recreated = append(recreated, c.Service)
 		}
@@ -519,7 +473,7 @@ func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Jo
 // resolvedRestore ends the resolution of an interrupted restore: the health gate on what
 // ran, then the journal goes.
 func (m *Manager) resolvedRestore(ctx context.Context, p *project.Project, ran project.Running, opts RollbackOptions) error {
-	if err := m.gateServices(ctx, p, ran.Services, opts.Health); err != nil {
+	if err := m.gateServices(ctx, p, ran.Services, health.From(opts.Health)); err != nil {
 		return err
 	}
 	return os.Remove(m.journals(p.Name).path())

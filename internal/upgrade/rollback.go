@@ -9,39 +9,19 @@ import (
 	"strings"
 	"time"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 )
 
-// RollbackOptions tune a rollback.
-type RollbackOptions struct {
-	// ID of the backup to go back to; "" is the one an interrupted operation or the
-	// last upgrade made.
-	ID             string
-	NoSafetyBackup bool
-	Health         health.Options
-
-	// checked: the backup's archives passed the hash check before anything stopped.
-	checked bool
-}
+// RollbackOptions tune a rollback: api.RollbackOptions as a Service gets them (Scope is
+// not read here); ID "" is the backup an interrupted operation or the last upgrade made.
+type RollbackOptions = maim.RollbackOptions
 
 // RollbackResult says what a rollback did.
-type RollbackResult struct {
-	BackupID string `json:"backup_id"`
-	SafetyID string `json:"safety_backup_id,omitempty"`
-	// Resolved is the interrupted operation this rollback resolved ("" for none).
-	Resolved string        `json:"resolved,omitempty"`
-	Images   []ImageChange `json:"images,omitempty"`
-	// FileEdits are the edits that made the compose or env files name the images the
-	// services run again (the user had edited them for the upgrade).
-	FileEdits []composefile.Edit `json:"file_edits,omitempty"`
-	// WorkingDir is the project directory (the edits' files are described from it).
-	WorkingDir string   `json:"-"`
-	Warnings   []string `json:"warnings,omitempty"`
-}
+type RollbackResult = maim.RollbackReport
 
 // Rollback returns the project to a backup: the interrupted operation's, or the last
 // upgrade's, or the one named. The caller holds the project lock.
@@ -102,7 +82,6 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 	if err := m.Store.CheckHashes(entry, nil); err != nil {
 		return nil, fmt.Errorf("%w: %v; nothing was changed", snapshot.ErrVerify, err)
 	}
-	opts.checked = true
 	start := time.Now().UTC()
 	jr = &Journal{
 		Op: "rollback", Project: p.Name, PID: os.Getpid(), Started: start, Phase: PhaseBackedUp, BackupID: id,
@@ -118,7 +97,7 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 	if notice != "" {
 		defer func() { res.Warnings = append([]string{notice}, res.Warnings...) }()
 	}
-	if err := m.rollbackTo(ctx, p, jr, entry, opts, res); err != nil {
+	if err := m.rollbackTo(ctx, p, jr, entry, opts, true, res); err != nil {
 		return res, err
 	}
 	return res, journals.Finish(Record{Op: "rollback", Result: "rolled-back", Started: start, BackupID: id, Images: jr.Images})
@@ -175,7 +154,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 		return m.resolveRestore(ctx, p, jr, opts, res)
 	}
 	journals := m.journals(p.Name)
-	if !jr.Phase.dataChanged() || jr.BackupID == "" {
+	if !dataChanged(jr.Phase) || jr.BackupID == "" {
 		for _, c := range jr.Images {
 			if c.OldRef == c.NewRef && c.OldID != "" {
 				_ = repoint(ctx, m.Engine, c.OldID, c.OldRef)
@@ -196,12 +175,12 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 		}
 		res.WorkingDir = p.WorkingDir
 		res.FileEdits, res.Warnings = m.nameWhatRuns(p, want, "the one the service runs")
-		r := jr.ran()
+		r := ranOf(jr)
 		m.logf("nothing was changed yet: starting %s again", r.Describe())
 		if err := p.Start(ctx, m.Engine, r); err != nil {
 			return err
 		}
-		if err := m.gateServices(ctx, p, r.Services, opts.Health); err != nil {
+		if err := m.gateServices(ctx, p, r.Services, health.From(opts.Health)); err != nil {
 			return err
 		}
 		return os.Remove(journals.path())
@@ -223,7 +202,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 			return err
 		}
 	}
-	if err := m.rollbackTo(ctx, p, jr, entry, opts, res); err != nil {
+	if err := m.rollbackTo(ctx, p, jr, entry, opts, false, res); err != nil {
 		return err
 	}
 	return os.Remove(journals.path())
@@ -256,7 +235,9 @@ type rtxn struct {
 	p    *project.Project
 	man  *backup.Manifest
 	opts RollbackOptions
-	res  *RollbackResult
+	// checked: the backup's archives passed the hash check before anything stopped.
+	checked bool
+	res     *RollbackResult
 	*runner
 	// running is what ran when the rollback began (phase stop).
 	running project.Running
@@ -279,14 +260,15 @@ var rollbackPhases = []phase[*rtxn]{
 
 // rollbackTo makes the project what it was at backup entry: data, config and compose
 // files restored, the old images re-pinned by ID under their references, containers
-// recreated, the health gate passed.
-func (m *Manager) rollbackTo(ctx context.Context, p *project.Project, jr *Journal, entry backup.Entry, opts RollbackOptions, res *RollbackResult) error {
+// recreated, the health gate passed. checked: the backup's archives passed the hash check
+// before anything stopped.
+func (m *Manager) rollbackTo(ctx context.Context, p *project.Project, jr *Journal, entry backup.Entry, opts RollbackOptions, checked bool, res *RollbackResult) error {
 	journals := m.journals(p.Name)
 	jr.Phase = PhaseRollingBack
 	if err := journals.Save(jr); err != nil {
 		return err
 	}
-	t := &rtxn{m: m, p: p, man: entry.Manifest, opts: opts, res: res, runner: &runner{journals: journals, jr: jr}}
+	t := &rtxn{m: m, p: p, man: entry.Manifest, opts: opts, checked: checked, res: res, runner: &runner{journals: journals, jr: jr}}
 	_, err := mustUndo(runPhases(ctx, t.runner, rollbackPhases, t))
 	return err
 }
@@ -310,6 +292,9 @@ func (m *Manager) gateServices(ctx context.Context, p *project.Project, services
 		return nil
 	}
 	base.Services = services
+	if m.pollInterval > 0 {
+		base.PollInterval = m.pollInterval
+	}
 	base = m.maibotGateFor(ctx, p, services, base, -1) // a no-op when the caller set it up
 	opts, err := health.FromProject(p.Project, base)
 	if err != nil {

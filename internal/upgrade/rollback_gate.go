@@ -1,6 +1,10 @@
 package upgrade
 
-import "context"
+import (
+	"context"
+
+	"github.com/docker-maim/docker-maim/internal/health"
+)
 
 // rollbackGate waits for what ran at the backup (every service when the backup does not
 // say) to prove healthy; a MaiBot core on its ready banner (gate_maibot.go).
@@ -13,6 +17,6 @@ var rollbackGate = phase[*rtxn]{
 		if len(running) == 0 {
 			running = t.target.ServiceNames()
 		}
-		return t.m.gateServices(ctx, t.target, running, t.m.maibotGateFor(ctx, t.target, running, t.opts.Health, recordedSchema(t.man)))
+		return t.m.gateServices(ctx, t.target, running, t.m.maibotGateFor(ctx, t.target, running, health.From(t.opts.Health), recordedSchema(t.man)))
 	},
 }

@@ -13,7 +13,7 @@ var rollbackRestore = phase[*rtxn]{
 	journal:  PhaseRollingBack,
 	describe: func(t *rtxn) string { return "restore data and files from backup " + t.man.ID },
 	run: func(ctx context.Context, t *rtxn) error {
-		_, err := t.m.Snapshots.Restore(ctx, t.p, snapshot.RestoreOptions{ID: t.man.ID, NoSafetyBackup: true, Stopped: &t.running, ToRecordedPaths: true, Checked: t.opts.checked})
+		_, err := t.m.Snapshots.Restore(ctx, t.p, snapshot.RestoreOptions{ID: t.man.ID, NoSafetyBackup: true, Stopped: &t.running, ToRecordedPaths: true, Checked: t.checked})
 		return err
 	},
 }

@@ -8,43 +8,20 @@ import (
 	"strings"
 	"time"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/client"
 )
 
 // ServiceStatus is one container of a service as it is now.
-type ServiceStatus struct {
-	Service   string `json:"service"`
-	Container string `json:"container"`
-	Image     string `json:"image"`
-	ImageID   string `json:"image_id"`
-	Version   string `json:"version,omitempty"`
-	Digest    string `json:"digest,omitempty"`
-	State     string `json:"state"`
-	Health    string `json:"health,omitempty"`
-}
+type ServiceStatus = maim.ServiceStatus
 
 // Status is the project's state, its last upgrade and any interrupted operation.
-type Status struct {
-	Project     string          `json:"project"`
-	Services    []ServiceStatus `json:"services"`
-	LastUpgrade *Record         `json:"last_upgrade,omitempty"`
-	LastOp      *Record         `json:"last_operation,omitempty"`
-	Interrupted *Interrupted    `json:"interrupted,omitempty"`
-	Backups     int             `json:"backups"`
-	// AppVersions are the application's data and config versions now (MaiBot: database
-	// schema, configs' [inner].version, read from the host); LastUpgradeAppVersions the
-	// ones the last upgrade's backup recorded (what a rollback restores).
-	AppVersions            map[string]string `json:"app_versions,omitempty"`
-	LastUpgradeAppVersions map[string]string `json:"last_upgrade_app_versions,omitempty"`
-}
+type Status = maim.StatusResult
 
 // Interrupted describes a journal left behind and how to resolve it.
-type Interrupted struct {
-	Journal
-	Resolve []string `json:"resolve"`
-}
+type Interrupted = maim.Interrupted
 
 // Status gathers the project's status. It needs no lock.
 func (m *Manager) Status(ctx context.Context, p *project.Project) (*Status, error) {
@@ -114,55 +91,30 @@ func (m *Manager) Status(ctx context.Context, p *project.Project) (*Status, erro
 	return st, nil
 }
 
-// PruneOptions select what prune removes.
-type PruneOptions struct {
-	Keep      int           // newest complete backups to keep besides those kept by a rule (default 5)
-	OlderThan time.Duration // only remove backups older than this (0: any age)
-	// IncludeUnreadable also removes backups whose manifest cannot be read (one written
-	// by a newer docker-maim, a torn or unreadable manifest.json). Without it they stay.
-	IncludeUnreadable bool
-	// IncludeUnrecorded also treats as this engine's the backups whose manifest records no
-	// origin (made by a docker-maim from before origins were recorded). Without it they
-	// stay: they may be another engine's, whose journal and history prune cannot see.
-	IncludeUnrecorded bool
-	DryRun            bool
-}
+// PruneOptions select what prune removes: api.PruneOptions as a Service gets them (Scope
+// is not read here; Keep 0 is 5).
+type PruneOptions = maim.PruneOptions
 
 // Pruned is one removed backup.
-type Pruned struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"` // the manifest's reason ("" when unreadable)
-	Size   int64  `json:"size"`
-	Pins   int    `json:"pins_removed"`
-}
+type Pruned = maim.Pruned
 
 // Why a backup was kept.
 const (
-	KeptNewest      = "newest"       // one of the --keep newest complete backups
-	KeptLastUpgrade = "last-upgrade" // the backup `rollback` with no ID goes back to
-	KeptJournal     = "journal"      // an interrupted operation needs it
-	KeptUnreadable  = "unreadable"   // its manifest cannot be read (--include-unreadable removes it)
-	KeptYoung       = "younger"      // younger than --older-than
-	KeptOtherUser   = "other-user"   // made on this engine by another user: theirs to prune
-	KeptUnrecorded  = "unrecorded"   // made by an older build that did not record its engine (--include-unrecorded removes it)
+	KeptNewest      = maim.KeptNewest      // one of the --keep newest complete backups
+	KeptLastUpgrade = maim.KeptLastUpgrade // the backup `rollback` with no ID goes back to
+	KeptJournal     = maim.KeptJournal     // an interrupted operation needs it
+	KeptUnreadable  = maim.KeptUnreadable  // its manifest cannot be read (--include-unreadable removes it)
+	KeptYoung       = maim.KeptYoung       // younger than --older-than
+	KeptOtherUser   = maim.KeptOtherUser   // made on this engine by another user: theirs to prune
+	KeptUnrecorded  = maim.KeptUnrecorded  // made by an older build that did not record its engine (--include-unrecorded removes it)
 )
 
 // Kept is one backup prune left, and why.
-type Kept struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"` // the manifest's reason
-	Rule   string `json:"rule"`             // one of the Kept* constants
-	Why    string `json:"why"`              // the rule in words
-}
+type Kept = maim.Kept
 
-// PruneResult is what prune removed (or would remove) and what it kept.
-type PruneResult struct {
-	Removed []Pruned `json:"removed"`
-	Kept    []Kept   `json:"kept"`
-	DryRun  bool     `json:"dry_run"`
-}
+// PruneResult is what prune removed (or would remove) and what it kept (Project is the
+// caller's to fill).
+type PruneResult = maim.PruneResult
 
 // isSafety tells a safety backup (taken by restore or rollback before they overwrite).
 func isSafety(reason string) bool { return reason == "pre-restore" || reason == "pre-rollback" }

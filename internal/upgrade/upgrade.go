@@ -13,17 +13,14 @@ package upgrade
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/docker-maim/docker-maim/internal/archive"
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/config"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/progress"
@@ -63,6 +60,12 @@ type Manager struct {
 	Auth func(ref string) string
 	// Log receives human-readable progress lines (may be nil).
 	Log io.Writer
+
+	// pollInterval, when set, is how often the health gate inspects (tests).
+	pollInterval time.Duration
+	// phasesRun are the names of the phases the last upgrade ran, in order (tests compare
+	// them with Plan.Phases).
+	phasesRun []string
 }
 
 func (m *Manager) logf(format string, a ...any) {
@@ -81,90 +84,33 @@ func (m *Manager) auth(ref string) string {
 	return m.Auth(ref)
 }
 
-// Options tune an upgrade.
-type Options struct {
-	Images         map[string]string // --image SERVICE=REF
-	Force          bool
-	DryRun         bool
-	AcceptBreaking bool
-	NoAutoRollback bool
-	ResetData      []string
-	KeepUnknown    bool
-	ShowSecrets    bool // the plan's config diffs show secret values (see config.Diff)
-	Health         health.Options
-	Compression    archive.Compression
-	Level          int
-
-	// IncludeHostPaths are host paths backed up as data (--include-host-path).
-	IncludeHostPaths []string
-
-	// ComposeFiles are a release's new compose files (--compose-file): merged with the
-	// project's files they replace positionally and written in place (adopt.go).
-	ComposeFiles []NewFile
-	// Base are the release's previous files (--base), one per ComposeFiles entry: the
-	// base of a three-way merge (none: the one an earlier adoption recorded, else two-way).
-	Base []NewFile
-	// OnePass archives everything after the stop (--one-pass); by default the backup is
-	// two-pass: phase backup-hot copies while the services run, backup only the changes.
-	OnePass bool
-}
+// Options tune an upgrade: api.UpgradeOptions as a Service gets them (Scope is not read
+// here). ComposeFiles are merged with the project's files they replace positionally and
+// written in place (adopt.go); with OnePass phase backup-hot does not run.
+type Options = maim.UpgradeOptions
 
 // Outcome is how an upgrade ended.
-type Outcome string
+type Outcome = maim.Outcome
 
 const (
-	OutcomeUpgraded       Outcome = "upgraded"
-	OutcomeNothingToDo    Outcome = "nothing-to-do"
-	OutcomeDryRun         Outcome = "dry-run"
-	OutcomeRefused        Outcome = "refused"
-	OutcomeFailed         Outcome = "failed" // failed, not rolled back (--no-auto-rollback)
-	OutcomeRolledBack     Outcome = "rolled-back"
-	OutcomeRollbackFailed Outcome = "rollback-failed"
+	OutcomeUpgraded       = maim.OutcomeUpgraded
+	OutcomeNothingToDo    = maim.OutcomeNothingToDo
+	OutcomeDryRun         = maim.OutcomeDryRun
+	OutcomeRefused        = maim.OutcomeRefused
+	OutcomeFailed         = maim.OutcomeFailed // failed, not rolled back (--no-auto-rollback)
+	OutcomeRolledBack     = maim.OutcomeRolledBack
+	OutcomeRollbackFailed = maim.OutcomeRollbackFailed
 )
 
-// Result reports an upgrade.
-type Result struct {
-	Plan     *Plan         `json:"plan"`
-	Outcome  Outcome       `json:"outcome"`
-	BackupID string        `json:"backup_id,omitempty"`
-	Downtime time.Duration `json:"downtime_ns,omitempty"`
-	Error    string        `json:"error,omitempty"`
-	// Recovery lists the commands to run by hand when the rollback failed.
-	Recovery []string `json:"recovery,omitempty"`
-	// FileEdits are the edits the upgrade wrote into the compose or env files (--image).
-	FileEdits []composefile.Edit `json:"file_edits,omitempty"`
-	// Rollback says what the automatic rollback did (outcome rolled-back).
-	Rollback *RollbackResult `json:"rollback,omitempty"`
-
-	// phasesRun are the names of the phases the upgrade ran, in order (tests compare
-	// them with Plan.Phases).
-	phasesRun []string
-}
+// Result reports an upgrade (api.UpgradeResult; Error is the failure as the history
+// records it).
+type Result = maim.UpgradeResult
 
 // Error is returned when an upgrade did not end upgraded; Outcome says how it ended.
-type Error struct {
-	Outcome  Outcome
-	Cause    error
-	Rollback error
-	Recovery []string
-}
-
-func (e *Error) Error() string {
-	switch e.Outcome {
-	case OutcomeRolledBack:
-		return fmt.Sprintf("upgrade failed and was rolled back: %v", e.Cause)
-	case OutcomeRollbackFailed:
-		return fmt.Sprintf("upgrade failed (%v) and the rollback failed too: %v; to recover: %s", e.Cause, e.Rollback, strings.Join(e.Recovery, " ; "))
-	case OutcomeRefused:
-		return fmt.Sprintf("upgrade refused, nothing was changed: %v", e.Cause)
-	}
-	return fmt.Sprintf("upgrade failed: %v", e.Cause)
-}
-
-func (e *Error) Unwrap() error { return e.Cause }
+type Error = maim.UpgradeError
 
 // ErrInterrupted means an earlier operation left a journal: resolve it first.
-var ErrInterrupted = errors.New("an interrupted operation must be resolved first")
+var ErrInterrupted = maim.ErrInterrupted
 
 // txn is one upgrade in progress: what its phases (phase_*.go) read and write.
 type txn struct {
@@ -244,7 +190,7 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 	if err != nil && t.hot != nil {
 		t.hot.Abort() // pass one of a backup never completed (a no-op once it was)
 	}
-	t.res.phasesRun = t.ran
+	m.phasesRun = t.ran
 	if err == nil {
 		return t.res, nil
 	}

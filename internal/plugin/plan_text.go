@@ -1,0 +1,255 @@
+package plugin
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker/go-units"
+)
+
+// The text form of an upgrade's plan (--dry-run, a refusal): the services and their
+// images, the breaking changes, the config merges, the adoption of new compose files and
+// the phases; and the one-line forms of the file edits an upgrade, restore or rollback
+// wrote.
+
+func printPlan(w io.Writer, p *api.Plan, dir string) {
+	fmt.Fprintf(w, "Plan for project %s\n\nServices:\n", p.Project)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SERVICE\tFROM\tTO\tCHANGE")
+	for _, c := range p.Changes {
+		change := "unchanged"
+		if c.Changed() {
+			change = shortDigest(c.OldDigests, c.OldID) + " -> " + shortDigest(c.NewDigests, c.NewID)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Service, orDash(c.From()), c.To(), change)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nData sources (backed up before anything changes):")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, s := range p.Sources {
+		size := "?"
+		if s.Bytes >= 0 {
+			size = units.HumanSize(float64(s.Bytes))
+		}
+		reset := ""
+		for _, r := range p.ResetData {
+			if r == s.Name {
+				reset = "  (will be emptied: --reset-data)"
+			}
+		}
+		if s.NotBackedUp != "" {
+			size = s.NotBackedUp
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", s.Name, s.Kind, size, reset)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "  estimated backup: %s, free in the backup dir: %s\n", units.HumanSize(float64(p.BackupBytes)), units.HumanSize(float64(p.FreeBytes)))
+	if len(p.Merges) > 0 {
+		fmt.Fprintln(w, "\nConfig files to merge:")
+		for _, mi := range p.Merges {
+			fmt.Fprintf(w, "  %s  (template %s, %s)\n", mi.File, mi.Template, mi.Action)
+			for _, line := range strings.Split(strings.TrimRight(mi.Report.Text(), "\n"), "\n") {
+				fmt.Fprintln(w, "    "+line)
+			}
+			if mi.Diff != "" {
+				for _, line := range strings.Split(strings.TrimRight(mi.Diff, "\n"), "\n") {
+					fmt.Fprintln(w, "    "+line)
+				}
+			}
+		}
+	}
+	printAdoption(w, p.Adoption, dir)
+	if len(p.FileEdits) > 0 {
+		fmt.Fprintln(w, "\nFile edits (written after the backup, so the files name the new images):")
+		for _, e := range describeEdits(p.FileEdits, dir) {
+			fmt.Fprintln(w, "  "+e)
+		}
+	}
+	if len(p.Breaking) > 0 {
+		fmt.Fprintln(w, "\nBreaking changes (refused without --accept-breaking):")
+		for _, f := range p.Breaking {
+			fmt.Fprintln(w, "  "+f.String())
+		}
+	}
+	printPhases(w, p.Phases)
+	fmt.Fprintf(w, "\nExpected downtime: about %s\n\n", p.Downtime.Round(time.Second))
+}
+
+// printAdoption shows what --compose-file does: each merge (its rules and the diff), the
+// services that appear and disappear, the binds that move, the sources left unmounted and
+// the bind sources created.
+func printAdoption(w io.Writer, ad *api.Adoption, dir string) {
+	if ad == nil {
+		return
+	}
+	fmt.Fprintln(w, "\nNew compose file (written after the backup; the old one stays in it):")
+	for _, af := range ad.Files {
+		base := "two-way: no base known (give --base OLD_UPSTREAM for a three-way merge); keys both files have keep your values, your own services are kept"
+		if af.Base != "" {
+			base = "three-way on " + af.Base
+		}
+		fmt.Fprintf(w, "  %s <- %s (%s)\n", relTo(dir, af.File), af.From, base)
+		for _, c := range af.Report.Changes {
+			where := c.Path
+			if c.Service != "" {
+				where = c.Service + "." + c.Path
+			}
+			line := fmt.Sprintf("    %s: %s", c.Rule, where)
+			if c.New != "" || c.Old != "" {
+				line += fmt.Sprintf(" (%s -> %s)", orDash(c.Old), orDash(c.New))
+			}
+			if c.User != "" {
+				line += " yours: " + c.User
+			}
+			if c.Conflict {
+				line += "  CONFLICT: upstream's value kept"
+			}
+			fmt.Fprintln(w, line)
+		}
+		if af.Diff != "" {
+			for _, line := range strings.Split(strings.TrimRight(af.Diff, "\n"), "\n") {
+				fmt.Fprintln(w, "    "+line)
+			}
+		}
+	}
+	if len(ad.ServicesAdded) > 0 {
+		fmt.Fprintf(w, "  services that appear: %s\n", strings.Join(ad.ServicesAdded, ", "))
+	}
+	if len(ad.ServicesRemoved) > 0 {
+		fmt.Fprintf(w, "  services that disappear: %s (stopped, their containers removed; rollback brings them back)\n", strings.Join(ad.ServicesRemoved, ", "))
+	}
+	for _, b := range ad.BindsMoved {
+		to := b.NewSource
+		if b.Unmounted {
+			to = "(not mounted)"
+		}
+		fmt.Fprintf(w, "  bind %s:%s: %s -> %s\n", b.Service, b.Target, b.OldSource, to)
+	}
+	for _, n := range ad.NotMounted {
+		fmt.Fprintf(w, "  %s: kept in the upgrade's backup and on the host, not mounted by the new version\n", n)
+	}
+	for _, b := range ad.CreateSources {
+		fmt.Fprintf(w, "  create %s as a %s (%s)\n", relTo(dir, b.Path), b.Kind, b.Why)
+	}
+	if mb := ad.MaiBot; mb != nil {
+		for _, line := range maibotLines(mb) {
+			fmt.Fprintln(w, "  MaiBot: "+line)
+		}
+	}
+}
+
+func relTo(dir, path string) string {
+	if dir != "" {
+		if r, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+	}
+	return path
+}
+
+// printPhases lists the phases the upgrade runs, numbered, the skipped ones with why.
+func printPhases(w io.Writer, phases []api.PlannedPhase) {
+	if len(phases) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nPhases:")
+	n := 0
+	for _, ph := range phases {
+		if ph.Skipped {
+			fmt.Fprintf(w, "   -  %s: skipped (%s)\n", ph.Name, ph.Reason)
+			continue
+		}
+		n++
+		fmt.Fprintf(w, "  %2d. %s: %s\n", n, ph.Name, ph.Description)
+	}
+}
+
+func shortDigest(digests []string, id string) string {
+	if len(digests) > 0 {
+		d := digests[0]
+		if i := strings.Index(d, "@sha256:"); i >= 0 && len(d) > i+8+12 {
+			return "sha256:" + d[i+8:i+8+12]
+		}
+		return d
+	}
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	if id == "" {
+		return "-"
+	}
+	return "id:" + id
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+type rollbackOptions struct {
+	NoSafetyBackup bool
+	Format         *choiceFlag
+	health         healthFlags
+}
+
+// describeEdits lists edits one per line, files relative to dir.
+func describeEdits(edits []api.FileEdit, dir string) []string {
+	out := make([]string, 0, len(edits))
+	for _, e := range edits {
+		out = append(out, e.Describe(dir))
+	}
+	return out
+}
+
+// maibotLines describe the MaiBot checks for the plan.
+func maibotLines(mb *api.MaiBotMove) []string {
+	var out []string
+	if mb.FromEra != "" || mb.ToEra != "" {
+		s := fmt.Sprintf("core service %s, %s -> %s", mb.Core, orUnknown(mb.FromEra), orUnknown(mb.ToEra))
+		if mb.Confirmed {
+			s += "; " + api.MaiBotLegacyUpgradeVar + "=1 is set"
+		}
+		out = append(out, s)
+	}
+	if mb.DBSchema >= 0 {
+		s := fmt.Sprintf("database schema %d", mb.DBSchema)
+		if mb.ToEra == api.MaiBotEra1x {
+			s += " -> the new version migrates forward; rollback restores the data"
+		}
+		out = append(out, s)
+	}
+	names := make([]string, 0, len(mb.ConfigVersions))
+	for n := range mb.ConfigVersions {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		out = append(out, fmt.Sprintf("%s [inner].version %s (in the backup; rollback restores it)", n, mb.ConfigVersions[n]))
+	}
+	if mb.ReadyLog != "" {
+		out = append(out, fmt.Sprintf("health gate of %s: its ready banner, read from its new image's catalog for its locale (%q in zh-CN; the compose file declares no healthcheck)", mb.Core, mb.ReadyLog))
+	}
+	if mb.NoTemplates {
+		out = append(out, "1.x image: no template merge; the bot migrates its own config (the old file goes to config/old/)")
+	}
+	for _, v := range mb.LostAgreements {
+		out = append(out, v+" was set in your file and is not in the merged one: add it, or the bot asks on stdin and restarts forever")
+	}
+	return out
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "era unknown"
+	}
+	return s
+}
