@@ -74,8 +74,19 @@ func actionFor(file string) Action {
 	return ActionMerge
 }
 
-// LoadTemplate reads a template from the host or from an image.
-func LoadTemplate(ctx context.Context, cli ImageFileReader, src TemplateSource) ([]byte, error) {
+// ErrTemplateNotFound is wrapped by LoadTemplate when a host template is missing, and by an
+// ImageReader when the image has no file at the path.
+var ErrTemplateNotFound = errors.New("template not found")
+
+// ImageReader reads a file out of an image without running it; internal/templates reads it
+// through the engine (templates.Reader). A missing file is an error wrapping
+// ErrTemplateNotFound.
+type ImageReader interface {
+	ReadImageFile(ctx context.Context, image, filePath string) ([]byte, error)
+}
+
+// LoadTemplate reads a template from the host or, through images, from an image.
+func LoadTemplate(ctx context.Context, images ImageReader, src TemplateSource) ([]byte, error) {
 	if src.HostPath != "" {
 		b, err := os.ReadFile(src.HostPath)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -86,10 +97,10 @@ func LoadTemplate(ctx context.Context, cli ImageFileReader, src TemplateSource) 
 	if src.Image == "" {
 		return nil, fmt.Errorf("template %s: no image resolved for service %q", src.Path, src.Service)
 	}
-	if cli == nil {
+	if images == nil {
 		return nil, fmt.Errorf("template %s: no engine client", src)
 	}
-	return TemplateFromImage(ctx, cli, src.Image, src.Path)
+	return images.ReadImageFile(ctx, src.Image, src.Path)
 }
 
 // Result is a prepared (not yet written) merge.
@@ -112,12 +123,12 @@ func (r Result) Changed() bool {
 	return r.Skipped == "" && (r.Current == nil || !bytes.Equal(r.Current, r.Merged))
 }
 
-// Prepare loads the plan's template and current file and merges them,
-// writing nothing. A parse error in either is a *ParseError; run every
-// Prepare before stopping anything.
-func Prepare(ctx context.Context, cli ImageFileReader, p Plan, keepUnknown bool) (Result, error) {
+// Prepare loads the plan's template (from the host, or from an image through images) and
+// current file and merges them, writing nothing. A parse error in either is a *ParseError;
+// run every Prepare before stopping anything.
+func Prepare(ctx context.Context, images ImageReader, p Plan, keepUnknown bool) (Result, error) {
 	res := Result{Plan: p}
-	tmpl, err := LoadTemplate(ctx, cli, p.Template)
+	tmpl, err := LoadTemplate(ctx, images, p.Template)
 	if err != nil {
 		if p.Optional && errors.Is(err, ErrTemplateNotFound) {
 			res.Skipped = fmt.Sprintf("template %s not found", p.Template)

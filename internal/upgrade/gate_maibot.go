@@ -12,6 +12,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/templates"
 )
 
 // MaiBot's health gate (facts: internal/maibot), for every gate of a MaiBot project whose
@@ -48,7 +49,7 @@ func (m *Manager) maibotGateFor(ctx context.Context, p *project.Project, service
 	locale := maibot.Locale(envMap(s.Environment), imageEnv)
 	catalog := maibot.CatalogPath(workDir, locale)
 	tmpl := ""
-	data, err := config.TemplateFromImage(ctx, m.Engine, s.Image, catalog)
+	data, err := templates.FromImage(ctx, m.Engine, s.Image, catalog)
 	switch {
 	case err == nil:
 		if tmpl, err = maibot.BannerFromCatalog(data); err != nil {

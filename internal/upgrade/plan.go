@@ -21,6 +21,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/templates"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/moby/moby/client"
 )
@@ -314,7 +315,7 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 		}
 	}
 	for _, pl := range plans {
-		r, err := config.Prepare(ctx, m.Engine, pl, opts.KeepUnknown)
+		r, err := config.Prepare(ctx, templates.Reader{Engine: m.Engine}, pl, opts.KeepUnknown)
 		if err != nil {
 			return fmt.Errorf("config %s: %w", pl.File, err)
 		}
