@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/config"
+	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
@@ -541,7 +542,7 @@ func (s *service) MergeConfig(ctx context.Context, o MergeConfigOptions) (*Merge
 	}
 	versionKeys := o.VersionKeys
 	if versionKeys == nil && format == config.TOML {
-		versionKeys = []string{config.MaiBotVersionKey}
+		versionKeys = []string{maibot.VersionKey}
 	}
 	tmpl, err := os.ReadFile(o.Template)
 	if err != nil {

@@ -8,12 +8,12 @@
 // dotenv, YAML and JSON; see Merge and Options for the rules.
 //
 // Merge planning says, for an upgrade, which host config files to merge and where
-// their templates come from (a Plan): an `x-maim` compose extension
-// (PlansFromExtension), or the MaiBot 0.6 – 0.12 layout detected from the core
-// service's bind mounts (DetectMaiBot). A template is a host path or a file inside
-// the new image; Prepare reads the latter through an ImageReader it is handed
-// (internal/templates reads it through the engine): this package never talks to
-// the engine. ApplyFile replaces a config file atomically, keeping its owner and
+// their templates come from (a Plan), as an `x-maim` compose extension declares them
+// (PlansFromExtension); internal/maibot makes the plans of MaiBot's own layout
+// (maibot.TemplatePlans) and knows its version key. A template is a host path or a
+// file inside the new image; Prepare reads the latter through an ImageReader it is
+// handed (internal/templates reads it through the engine): this package never talks
+// to the engine. ApplyFile replaces a config file atomically, keeping its owner and
 // mode (a new file is 0600).
 //
 // Diff renders the changed lines of a merge for people and JSON; it redacts secret

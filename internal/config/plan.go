@@ -67,7 +67,9 @@ func (p Plan) Options(keepUnknown bool) Options {
 	return o
 }
 
-func actionFor(file string) Action {
+// ActionFor is the action a plan for file starts with: merge when the file exists, else
+// copy the template (Prepare decides again when it reads the file).
+func ActionFor(file string) Action {
 	if _, err := os.Lstat(file); errors.Is(err, fs.ErrNotExist) {
 		return ActionCopyTemplate
 	}
@@ -361,64 +363,6 @@ func planFromEntry(item any, o ExtensionOptions, where string) (Plan, error) {
 		}
 	}
 	p.Template = src
-	p.Action = actionFor(p.File)
+	p.Action = ActionFor(p.File)
 	return p, nil
-}
-
-// Mount is a bind mount of a service: host Source at container Target.
-type Mount struct {
-	Source string
-	Target string
-}
-
-// ServiceInfo is what DetectMaiBot needs to know about a service.
-type ServiceInfo struct {
-	Name   string
-	Image  string // the image of the version being installed
-	Mounts []Mount
-}
-
-// MaiBot layout (0.6 – 0.12).
-const (
-	MaiBotConfigDir   = "/MaiMBot/config"
-	MaiBotEnvFile     = "/MaiMBot/.env"
-	MaiBotTemplateDir = "/MaiMBot/template"
-)
-
-// DetectMaiBot plans the merges for MaiBot 0.6 – 0.12 core services: a
-// service that bind-mounts a host directory at /MaiMBot/config gets
-// bot_config.toml and model_config.toml merged from
-// /MaiMBot/template/{bot,model}_config_template.toml of its image (version key
-// inner.version), and the host file bound at /MaiMBot/.env, if any, from
-// /MaiMBot/template/template.env. The plans are Optional: a release without a
-// template (model_config before 0.10) is skipped.
-func DetectMaiBot(services []ServiceInfo) []Plan {
-	var plans []Plan
-	for _, s := range services {
-		var cfgDir, envFile string
-		for _, m := range s.Mounts {
-			switch path.Clean(m.Target) {
-			case MaiBotConfigDir:
-				cfgDir = m.Source
-			case MaiBotEnvFile:
-				envFile = m.Source
-			}
-		}
-		if cfgDir == "" {
-			continue
-		}
-		add := func(file, tmpl string, f Format, vk string) {
-			plans = append(plans, Plan{
-				File: file, Service: s.Name, Format: f, VersionKey: vk, Optional: true, Origin: "maibot",
-				Template: TemplateSource{Service: s.Name, Image: s.Image, Path: path.Join(MaiBotTemplateDir, tmpl)},
-				Action:   actionFor(file),
-			})
-		}
-		add(filepath.Join(cfgDir, "bot_config.toml"), "bot_config_template.toml", TOML, MaiBotVersionKey)
-		add(filepath.Join(cfgDir, "model_config.toml"), "model_config_template.toml", TOML, MaiBotVersionKey)
-		if envFile != "" {
-			add(envFile, "template.env", Dotenv, "")
-		}
-	}
-	return plans
 }

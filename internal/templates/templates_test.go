@@ -19,6 +19,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker-maim/docker-maim/internal/config"
+	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -226,7 +227,7 @@ func TestFromImageEngine(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(cfg, "bot_config.toml"), []byte(user), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	plans := config.DetectMaiBot([]config.ServiceInfo{{Name: "core", Image: tag, Mounts: []config.Mount{{Source: cfg, Target: "/MaiMBot/config"}}}})
+	plans := maibot.TemplatePlans([]maibot.Service{{Name: "core", Image: tag, Mounts: []maibot.Mount{{Source: cfg, Target: "/MaiMBot/config"}}}})
 	for _, p := range plans {
 		res, err := config.Prepare(ctx, Reader{Engine: cli}, p, false)
 		if err != nil {

@@ -279,7 +279,7 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 		}
 		plans = append(plans, ps...)
 	}
-	var infos []config.ServiceInfo
+	var infos []maibot.Service
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
 		if ext, ok := s.Extensions[config.ExtensionKey]; ok {
@@ -289,14 +289,14 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 			}
 			plans = append(plans, ps...)
 		}
-		si := config.ServiceInfo{Name: name, Image: images[name]}
+		si := maibot.Service{Name: name, Image: images[name]}
 		for _, v := range s.Volumes {
 			if v.Type == types.VolumeTypeBind {
 				src := v.Source
 				if !filepath.IsAbs(src) {
 					src = filepath.Join(p.WorkingDir, src)
 				}
-				si.Mounts = append(si.Mounts, config.Mount{Source: src, Target: v.Target})
+				si.Mounts = append(si.Mounts, maibot.Mount{Source: src, Target: v.Target})
 			}
 		}
 		infos = append(infos, si)
@@ -307,7 +307,7 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 		for _, c := range plan.Changes {
 			versions[c.Service] = versionOf(c)
 		}
-		for _, pl := range config.DetectMaiBot(infos) {
+		for _, pl := range maibot.TemplatePlans(infos) {
 			if !maibot.HasTemplates(versions[pl.Service]) {
 				continue
 			}
