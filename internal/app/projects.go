@@ -6,15 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/client"
-)
-
-// Compose's labels on the containers it makes; Projects groups by them.
-const (
-	labelProject     = "com.docker.compose.project"
-	labelService     = "com.docker.compose.service"
-	labelWorkingDir  = "com.docker.compose.project.working_dir"
-	labelConfigFiles = "com.docker.compose.project.config_files"
 )
 
 // ProjectsOptions tune Projects (nothing yet: every project on the engine is listed).
@@ -60,20 +53,20 @@ func (s *service) Projects(ctx context.Context, _ ProjectsOptions) (*ProjectsRes
 // listProjects groups the engine's containers by their compose project label, sorted by name.
 func listProjects(ctx context.Context, eng containerLister, known func(string) bool) (*ProjectsResult, error) {
 	res, err := eng.ContainerList(ctx, client.ContainerListOptions{All: true,
-		Filters: make(client.Filters).Add("label", labelProject)})
+		Filters: make(client.Filters).Add("label", project.LabelProject)})
 	if err != nil {
 		return nil, err
 	}
 	byName := map[string]*ProjectSummary{}
 	for _, c := range res.Items {
-		name := c.Labels[labelProject]
+		name := c.Labels[project.LabelProject]
 		if name == "" {
 			continue
 		}
 		p := byName[name]
 		if p == nil {
-			p = &ProjectSummary{Name: name, WorkingDir: c.Labels[labelWorkingDir], Services: []string{}}
-			if f := c.Labels[labelConfigFiles]; f != "" {
+			p = &ProjectSummary{Name: name, WorkingDir: c.Labels[project.LabelWorkingDir], Services: []string{}}
+			if f := c.Labels[project.LabelConfigFiles]; f != "" {
 				p.ConfigFiles = strings.Split(f, ",")
 			}
 			byName[name] = p
@@ -82,7 +75,7 @@ func listProjects(ctx context.Context, eng containerLister, known func(string) b
 		if c.State == "running" {
 			p.Running++
 		}
-		if svc := c.Labels[labelService]; svc != "" && !contains(p.Services, svc) {
+		if svc := c.Labels[project.LabelService]; svc != "" && !contains(p.Services, svc) {
 			p.Services = append(p.Services, svc)
 		}
 	}
