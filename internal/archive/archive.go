@@ -16,7 +16,7 @@
 //     extents only; Extract writes it with holes (sparse_unix.go).
 //
 // A zstd stream is written as a sequence of complete frames, one per MiB of tar, compressed
-// on all cores with a fixed set of buffers (see parallelZstd); `zstd -d` and every other
+// on all cores with a fixed set of buffers (see internal/zstdpar); `zstd -d` and every other
 // decoder read a sequence of frames as one stream.
 //
 // Extract makes a destination exactly equal to an archive and refuses hostile
@@ -29,7 +29,7 @@
 // delta since then (changed files, all directories and links, a deletion list in PAX global
 // headers); ApplyDelta applies it over the extracted base, with a result equal to a cold
 // archive's where every file system of the tree shows each change by a file's times
-// (exactfs_linux.go); elsewhere pass two writes the whole tree (Stats.OnePass says why).
+// (fsaccess.Inexact); elsewhere pass two writes the whole tree (Stats.OnePass says why).
 // Extract refuses a delta (ErrDelta).
 package archive
 
@@ -43,6 +43,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/docker-maim/docker-maim/internal/zstdpar"
 )
 
 // Compression names a stream codec wrapped around the tar.
@@ -126,7 +128,7 @@ func Compress(w io.Writer, c Compression, level int) (io.WriteCloser, error) {
 		if level < 1 || level > 22 {
 			return nil, fmt.Errorf("zstd level %d out of range 1..22", level)
 		}
-		return newZstdWriter(w, zstd.EncoderLevelFromZstd(level), zstdConcurrency())
+		return zstdpar.NewWriter(w, zstd.EncoderLevelFromZstd(level), zstdConcurrency())
 	case Gzip:
 		if level == 0 {
 			level = DefaultGzipLevel

@@ -32,7 +32,3 @@ func (x *extractor) atPath(fd int, rel, base string) string {
 func syncFS(fd int) error { return unix.Fsync(fd) }
 
 const syncFSOp = "fsync"
-
-// oPath: darwin has no O_PATH; the directories of a resolution (Beneath) are opened for
-// reading.
-const oPath = 0

@@ -26,7 +26,3 @@ func (x *extractor) atPath(fd int, rel, base string) string {
 func syncFS(fd int) error { return unix.Syncfs(fd) }
 
 const syncFSOp = "syncfs"
-
-// oPath opens the directories of a resolution (Beneath) as bare references: no read
-// permission needed, usable only as the base of *at calls.
-const oPath = unix.O_PATH

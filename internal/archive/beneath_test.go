@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
 // beneathRig is a project dir holding docker-config/adapters/config.toml (a single-file
@@ -40,7 +42,7 @@ func newBeneathRig(t *testing.T) beneathRig {
 	return r
 }
 
-func (r beneathRig) beneath() *Beneath { return &Beneath{Dir: r.proj} }
+func (r beneathRig) beneath() *fsaccess.Beneath { return &fsaccess.Beneath{Dir: r.proj} }
 
 // swapFile replaces the single-file source by a symlink to target (what a service that can
 // write the bind dir above it does between the plan and the read or write).
@@ -65,7 +67,7 @@ func swapDir(t *testing.T, dir, target string) {
 	}
 }
 
-func packFile(root string, b *Beneath) ([]byte, error) {
+func packFile(root string, b *fsaccess.Beneath) ([]byte, error) {
 	var buf bytes.Buffer
 	_, err := WriteTar(context.Background(), &buf, root, WriteOptions{Beneath: b})
 	return buf.Bytes(), err
@@ -84,16 +86,16 @@ func singleFileArchive(t *testing.T, name, content string) []byte {
 	return data
 }
 
-func extractFileTo(data []byte, dest string, b *Beneath) error {
+func extractFileTo(data []byte, dest string, b *fsaccess.Beneath) error {
 	_, err := Extract(context.Background(), bytes.NewReader(data), dest, ExtractOptions{NoSameOwner: true, Beneath: b})
 	return err
 }
 
 func assertEscape(t *testing.T, err error) {
 	t.Helper()
-	var esc *EscapeError
+	var esc *fsaccess.EscapeError
 	if !errors.As(err, &esc) {
-		t.Fatalf("want an *EscapeError, got %v", err)
+		t.Fatalf("want an *fsaccess.EscapeError, got %v", err)
 	}
 }
 

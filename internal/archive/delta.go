@@ -18,7 +18,7 @@ import (
 // records what each path was when it was read (type and mode, size, mtime, ctime, device and
 // inode) and when the pass began; before it reads a file system it writes back that file
 // system's dirty pages, and a tree on (or holding) a file system where that does not make
-// every later write move a ctime is marked one-pass (Index.OnePass, exactfs_linux.go). Pass two is WriteTar with WriteOptions.Since set to that
+// every later write move a ctime is marked one-pass (Index.OnePass, fsaccess.Inexact). Pass two is WriteTar with WriteOptions.Since set to that
 // index, run once the data is quiet: it writes a delta archive holding
 //
 //   - a leading PAX global header with the record MAIM.delta=1 (Extract refuses such an
@@ -37,7 +37,7 @@ import (
 // one): writes what it holds, removes the deleted paths, sets the directories' metadata. A
 // file untouched since before pass one began has the same content in the base (pass one read
 // it after the start and after the write-back; any write since, through a shared mapping too,
-// moved its ctime: exactfs_linux.go), so base plus delta equals
+// moved its ctime: fsaccess.Inexact), so base plus delta equals
 // a cold archive of the final tree. With Index.OnePass set, pass two writes the whole tree
 // instead (no delta header; Stats.OnePass repeats the reason), as it does for a root on such
 // a file system.
@@ -70,7 +70,7 @@ type Index struct {
 	Start   time.Time
 	Entries map[string]IndexEntry
 	// OnePass, when set, says why the tree cannot be taken in two passes exactly (see
-	// exactfs_linux.go): pass two then archives it whole.
+	// fsaccess.Inexact): pass two then archives it whole.
 	OnePass string
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
 // ageCtime waits until every ctime set so far is safely before the next pass's threshold.
@@ -49,7 +51,7 @@ func TestTwoPassSharedMmapWrite(t *testing.T) {
 	must(t, os.MkdirAll(src, 0o755))
 	var sfs unix.Statfs_t
 	must(t, unix.Statfs(src, &sfs))
-	if reason := inexactFS(&sfs); reason != "" {
+	if reason := fsaccess.InexactFS(&sfs); reason != "" {
 		t.Skipf("the temp dir is on %s: this test needs a file system with writeback", reason)
 	}
 	p := filepath.Join(src, "data.mdb")

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/docker-maim/docker-maim/internal/exclude"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
 // ExtractOptions tune Extract.
@@ -30,10 +33,10 @@ type ExtractOptions struct {
 	Excludes []string
 	Progress func(n int64)
 	// Beneath, when set, confines a single-file archive's dest to a directory at the
-	// moment it is written (see Beneath): a symlink swapped in on the way is followed only
+	// moment it is written (see fsaccess.Beneath): a symlink swapped in on the way is followed only
 	// while it stays beneath it, and the file is replaced relative to its resolved parent
 	// directory's descriptor. A directory archive with Beneath set is refused.
-	Beneath *Beneath
+	Beneath *fsaccess.Beneath
 }
 
 func (o ExtractOptions) chown() bool {
@@ -111,7 +114,7 @@ type extractor struct {
 	stats Stats
 	v     *validator
 	buf   []byte
-	ex    *Excluder
+	ex    *exclude.Rules
 
 	// dirs are verified real directories in dest (never symlinks), mapped
 	// to whether this extraction created them (fresh dirs need no pruning).
@@ -192,11 +195,11 @@ func (x *extractor) copy(f io.Writer, rd *tar.Reader, rel string) error {
 // fileDest is where a single-file archive goes: a temporary file beside the destination,
 // renamed over it once the whole archive was read.
 type fileDest interface {
-	name() string                          // the file replaced, for messages
-	create() (*os.File, error)             // the temporary file
-	setTimes(atime, mtime time.Time) error // of the temporary file, once closed
-	commit() error                         // rename the temporary file over the destination
-	close()                                // remove the temporary file unless committed
+	Name() string                          // the file replaced, for messages
+	Create() (*os.File, error)             // the temporary file
+	SetTimes(atime, mtime time.Time) error // of the temporary file, once closed
+	Commit() error                         // rename the temporary file over the destination
+	Close()                                // remove the temporary file unless committed
 }
 
 // pathDest is a fileDest by path (ExtractOptions.Beneath unset).
@@ -222,9 +225,9 @@ func fileDestByPath(dest string) (fileDest, error) {
 	return &pathDest{dest: dest}, nil
 }
 
-func (d *pathDest) name() string { return d.dest }
+func (d *pathDest) Name() string { return d.dest }
 
-func (d *pathDest) create() (*os.File, error) {
+func (d *pathDest) Create() (*os.File, error) {
 	f, err := os.CreateTemp(filepath.Dir(d.dest), "."+filepath.Base(d.dest)+".maim-*")
 	if err == nil {
 		d.tmp = f.Name()
@@ -232,9 +235,9 @@ func (d *pathDest) create() (*os.File, error) {
 	return f, err
 }
 
-func (d *pathDest) setTimes(atime, mtime time.Time) error { return os.Chtimes(d.tmp, atime, mtime) }
+func (d *pathDest) SetTimes(atime, mtime time.Time) error { return os.Chtimes(d.tmp, atime, mtime) }
 
-func (d *pathDest) commit() error {
+func (d *pathDest) Commit() error {
 	if err := os.Rename(d.tmp, d.dest); err != nil {
 		return err
 	}
@@ -242,7 +245,7 @@ func (d *pathDest) commit() error {
 	return nil
 }
 
-func (d *pathDest) close() {
+func (d *pathDest) Close() {
 	if d.tmp != "" {
 		os.Remove(d.tmp)
 		d.tmp = ""
@@ -251,7 +254,7 @@ func (d *pathDest) close() {
 
 // extractFile handles a single-file archive: the content goes to a temporary
 // file beside dest which replaces dest once the whole archive was read. With
-// opts.Beneath, dest is resolved beneath that directory at this moment (see Beneath).
+// opts.Beneath, dest is resolved beneath that directory at this moment (see fsaccess.Beneath).
 func extractFile(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.Header, dest string, opts ExtractOptions) (Stats, error) {
 	var st Stats
 	if _, err := cleanName(h.Name); err != nil {
@@ -269,8 +272,8 @@ func extractFile(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.
 	if err != nil {
 		return st, err
 	}
-	defer d.close()
-	tmp, err := d.create()
+	defer d.Close()
+	tmp, err := d.Create()
 	if err != nil {
 		return st, err
 	}
@@ -298,7 +301,7 @@ func extractFile(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.
 	if err := drain(tr); err != nil {
 		return x.stats, fmt.Errorf("archive: %w", err)
 	}
-	if err := x.fileAttrs(tmp, h, d.name()); err != nil {
+	if err := x.fileAttrs(tmp, h, d.Name()); err != nil {
 		return x.stats, err
 	}
 	if err := tmp.Sync(); err != nil {
@@ -312,10 +315,10 @@ func extractFile(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.
 	if atime.IsZero() {
 		atime = h.ModTime
 	}
-	if err := d.setTimes(atime, h.ModTime); err != nil {
+	if err := d.SetTimes(atime, h.ModTime); err != nil {
 		return x.stats, err
 	}
-	if err := d.commit(); err != nil {
+	if err := d.Commit(); err != nil {
 		return x.stats, err
 	}
 	return x.stats, nil

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
 // Measure counts exactly the bytes WriteTar reports, excludes and hard links included.
@@ -39,7 +41,7 @@ func TestMeasureMatchesWriteTar(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := Measure(context.Background(), dir, ex)
+		got, err := fsaccess.Measure(context.Background(), dir, ex)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,10 +49,10 @@ func TestMeasureMatchesWriteTar(t *testing.T) {
 			t.Errorf("excludes %v: Measure = %d, WriteTar counted %d", ex, got, want.Bytes)
 		}
 	}
-	if n, err := Measure(context.Background(), filepath.Join(dir, "sub/b.bin"), nil); err != nil || n != 2000 {
+	if n, err := fsaccess.Measure(context.Background(), filepath.Join(dir, "sub/b.bin"), nil); err != nil || n != 2000 {
 		t.Errorf("single file: %d, %v", n, err)
 	}
-	if _, err := Measure(context.Background(), filepath.Join(dir, "missing"), nil); err == nil {
+	if _, err := fsaccess.Measure(context.Background(), filepath.Join(dir, "missing"), nil); err == nil {
 		t.Error("a missing root measured")
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
 // Sparse files.
@@ -31,9 +33,6 @@ import (
 // are such runs, so the restored file has at most the source's allocated blocks and the same
 // bytes; a run of zeros the source had allocated inside an extent becomes a hole too. Entries
 // not marked sparse are written whole, as they were.
-
-// extent is a data region of a sparse file.
-type extent struct{ off, n int64 }
 
 // sparseBlock is the granularity of the holes Extract writes.
 const sparseBlock = 4096
@@ -167,26 +166,26 @@ func (t *tarWriter) sparseRegular(f *os.File, full string, h *tar.Header, blocks
 	if h.Size == 0 || blocks*512 >= h.Size {
 		return false, nil // every byte allocated: no hole
 	}
-	ext, err := dataMap(int(f.Fd()), h.Size)
+	ext, err := fsaccess.DataMap(int(f.Fd()), h.Size)
 	if err != nil {
 		return false, &os.PathError{Op: "lseek", Path: full, Err: err}
 	}
 	if ext == nil {
 		return false, nil
 	}
-	if last := ext[len(ext)-1:]; len(last) == 0 || last[0].off+last[0].n < h.Size {
-		ext = append(ext, extent{h.Size, 0}) // the map ends at the real size
+	if last := ext[len(ext)-1:]; len(last) == 0 || last[0].Off+last[0].N < h.Size {
+		ext = append(ext, fsaccess.Extent{Off: h.Size}) // the map ends at the real size
 	}
 	var m []byte
 	m = strconv.AppendInt(m, int64(len(ext)), 10)
 	m = append(m, '\n')
 	var data int64
 	for _, e := range ext {
-		m = strconv.AppendInt(m, e.off, 10)
+		m = strconv.AppendInt(m, e.Off, 10)
 		m = append(m, '\n')
-		m = strconv.AppendInt(m, e.n, 10)
+		m = strconv.AppendInt(m, e.N, 10)
 		m = append(m, '\n')
-		data += e.n
+		data += e.N
 	}
 	m = append(m, zeroBlock[:pad512(int64(len(m)))]...)
 	stored := int64(len(m)) + data
@@ -201,14 +200,14 @@ func (t *tarWriter) sparseRegular(f *os.File, full string, h *tar.Header, blocks
 	changed := false
 	var pos int64
 	for _, e := range ext {
-		if e.off > pos {
-			t.stats.Bytes += e.off - pos // a hole: counted as content, like Extract counts it
+		if e.Off > pos {
+			t.stats.Bytes += e.Off - pos // a hole: counted as content, like Extract counts it
 			if t.opts.Progress != nil {
-				t.opts.Progress(e.off - pos)
+				t.opts.Progress(e.Off - pos)
 			}
 		}
-		remain := e.n
-		off := e.off
+		remain := e.N
+		off := e.Off
 		for remain > 0 {
 			if err := t.ctx.Err(); err != nil {
 				return true, err
@@ -234,7 +233,7 @@ func (t *tarWriter) sparseRegular(f *os.File, full string, h *tar.Header, blocks
 				t.opts.Progress(int64(n))
 			}
 		}
-		pos = e.off + e.n
+		pos = e.Off + e.N
 	}
 	if _, err := t.raw.Write(zeroBlock[:pad512(stored)]); err != nil {
 		return true, err

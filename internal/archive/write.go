@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/docker-maim/docker-maim/internal/exclude"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
 // WriteOptions tune WriteTar.
@@ -32,9 +35,9 @@ type WriteOptions struct {
 	// whole.
 	Since *Index
 	// Beneath, when set, makes the root a single file confined to a directory at the moment
-	// it is opened (see Beneath): a symlink swapped in on the way is followed only while it
+	// it is opened (see fsaccess.Beneath): a symlink swapped in on the way is followed only while it
 	// stays beneath it, and anything but a regular file (a directory, a FIFO) is refused.
-	Beneath *Beneath
+	Beneath *fsaccess.Beneath
 }
 
 const copyBufSize = 1 << 20
@@ -61,7 +64,7 @@ func WriteTar(ctx context.Context, w io.Writer, root string, opts WriteOptions) 
 		xval:  make([]byte, 4096),
 		links: map[devIno]string{},
 	}
-	wr.ex = NewExcluder(opts.Excludes)
+	wr.ex = exclude.New(opts.Excludes)
 	if opts.Record != nil {
 		opts.Record.Start = time.Now()
 		if opts.Record.Entries == nil {
@@ -95,7 +98,7 @@ type tarWriter struct {
 	xval  []byte
 	links map[devIno]string
 
-	ex *Excluder
+	ex *exclude.Rules
 
 	delta  *deltaState     // pass two of a two-pass backup, once the root is known to be a directory
 	fsSeen map[uint64]bool // pass one: the file systems (devices) checked by checkFS
@@ -103,7 +106,7 @@ type tarWriter struct {
 
 // excluded reports whether rel (slash separated, no leading "./") is excluded.
 // Ancestors are checked by the walk itself (an excluded dir is not entered),
-// except for "dir/**" patterns, which Excluder.Match checks against the parent chain.
+// except for "dir/**" patterns, which exclude.Rules.Match checks against the parent chain.
 func (t *tarWriter) excluded(rel string) bool { return t.ex.Match(rel) }
 
 func (t *tarWriter) warn(p string, err error) {

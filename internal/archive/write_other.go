@@ -19,7 +19,7 @@ import (
 func (t *tarWriter) root(root string) error {
 	name := root
 	if b := t.opts.Beneath; b != nil {
-		real, err := b.checkBeneath(root)
+		real, err := b.Check(root)
 		if err != nil {
 			return err
 		}

@@ -13,13 +13,15 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
 // root archives the WriteTar root: a directory with its contents or a
 // single regular file.
 func (t *tarWriter) root(root string) error {
 	if b := t.opts.Beneath; b != nil {
-		f, st, err := b.openFile(root)
+		f, st, err := b.OpenFile(root)
 		if err != nil {
 			return err
 		}
@@ -314,7 +316,7 @@ func (t *tarWriter) entry(full, rel string) error {
 
 // checkFS is called in pass one with an open fd of each directory and regular file, before
 // anything of it is read: the first time it meets a file system (device), it decides whether
-// two passes are exact there (exactfs_linux.go) and, when they are, writes back that file
+// two passes are exact there (fsaccess.Inexact) and, when they are, writes back that file
 // system's dirty pages, so that any later write through a shared mapping moves a ctime. When
 // they are not, Index.OnePass says why and the walk stops: pass two archives the tree whole,
 // and what pass one wrote is of no use.
@@ -330,7 +332,7 @@ func (t *tarWriter) checkFS(fd int, dev uint64, rel string) error {
 	if rel != "" {
 		where = rel
 	}
-	reason, err := fsInexact(fd)
+	reason, err := fsaccess.Inexact(fd)
 	if err != nil {
 		reason = "statfs failed: " + err.Error()
 	} else if reason == "" {
@@ -357,7 +359,7 @@ func rootInexact(root string) string {
 		return "" // the walk reports it
 	}
 	defer unix.Close(fd)
-	reason, err := fsInexact(fd)
+	reason, err := fsaccess.Inexact(fd)
 	if err != nil || reason == "" {
 		return ""
 	}

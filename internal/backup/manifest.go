@@ -92,8 +92,8 @@ type Source struct {
 	// (archive.ApplyDelta applies it over the extracted Archive).
 	Delta *Delta `json:"delta,omitempty"`
 	// OnePass, set in a two-pass backup, says why this directory source was archived once,
-	// stopped: its file system cannot show every change by the files' times (see archive's
-	// exactfs_linux.go). Archive is then that whole archive.
+	// stopped: its file system cannot show every change by the files' times (see
+	// fsaccess.Inexact). Archive is then that whole archive.
 	OnePass string `json:"one_pass,omitempty"`
 }
 

@@ -121,18 +121,62 @@ func (p part) value(lookup func(string) (string, bool)) string {
 	return v
 }
 
+// imageValue is a service's image value as its compose file writes it: what editFor
+// changes, by one variable, one literal part, or the whole value.
+type imageValue struct {
+	f     *file
+	at    int    // byte offset of the value's text in f
+	text  string // the value as written
+	parts []part
+	vals  []string // what each part stands for now
+	cur   string   // the reference the value stands for now
+	exprs int      // how many of the parts are variable expressions
+	// shared is why the value's own bytes must not be edited (it is shared with other
+	// nodes: an anchor, an alias, a mapping merged through <<), nil when they may.
+	shared error
+}
+
 // editFor works out the one edit that makes svc's image ref (nil: it already is).
 func (st *state) editFor(svc, ref string) (*Edit, error) {
+	v, err := st.imageValue(svc)
+	if err != nil {
+		return nil, err
+	}
+	if v.cur == ref {
+		return nil, nil
+	}
+	base := Edit{Services: []string{svc}, OldRef: v.cur, NewRef: ref}
+	if v.exprs == 0 {
+		return v.rewrite(base, ref)
+	}
+	e, whyNot := st.variableEdit(v, base, ref)
+	if e != nil {
+		return e, nil
+	}
+	if whyNot == nil {
+		if e, whyNot, err = v.literalEdit(base, ref); e != nil || err != nil {
+			return e, err
+		}
+	}
+	if whyNot != nil {
+		return nil, fmt.Errorf("its image is %q: %w", v.text, whyNot)
+	}
+	return nil, fmt.Errorf("its image is %q (now %q): %q cannot be written by changing one variable or one literal part of it", v.text, v.cur, ref)
+}
+
+// imageValue finds svc's image value in the compose files and works out what it stands
+// for now.
+func (st *state) imageValue(svc string) (*imageValue, error) {
 	f, loc := st.find(svc)
 	if loc == nil {
 		return nil, fmt.Errorf("no compose file of the project sets services.%s.image (extends and include are not followed)", svc)
 	}
-	// A value other nodes share (an anchor, an alias, a mapping merged through <<) must not
-	// have its own bytes edited; a variable it uses may be set in an env file: Plan's
-	// read-back proves that no other service's image moves with it.
-	var sharedErr error
+	v := &imageValue{f: f}
+	// A value other nodes share must not have its own bytes edited; a variable it uses may
+	// be set in an env file: Plan's read-back proves that no other service's image moves
+	// with it.
 	if why := shared(f, svc, loc); why != "" {
-		sharedErr = fmt.Errorf("%s: change it by hand", why)
+		v.shared = fmt.Errorf("%s: change it by hand", why)
 	}
 	s := loc.scalar()
 	at, err := content(f, s)
@@ -143,85 +187,101 @@ func (st *state) editFor(svc, ref string) (*Edit, error) {
 	if err != nil {
 		return nil, err
 	}
+	v.at, v.text, v.parts = at, s.Value, parts
 	lookup := st.lookup(st.vals)
-	vals := make([]string, len(parts))
-	cur := ""
+	v.vals = make([]string, len(parts))
 	for i, p := range parts {
-		vals[i] = p.value(lookup)
-		cur += vals[i]
+		v.vals[i] = p.value(lookup)
+		v.cur += v.vals[i]
+		if p.name != "" {
+			v.exprs++
+		}
 	}
-	if cur == ref {
-		return nil, nil
+	return v, nil
+}
+
+// standsFor is what part k must stand for so that the value stands for ref, the other
+// parts as they are (false: no text does).
+func (v *imageValue) standsFor(k int, ref string) (string, bool) {
+	prefix, suffix := strings.Join(v.vals[:k], ""), strings.Join(v.vals[k+1:], "")
+	if len(ref) < len(prefix)+len(suffix) || !strings.HasPrefix(ref, prefix) || !strings.HasSuffix(ref, suffix) {
+		return "", false
 	}
-	base := Edit{Services: []string{svc}, OldRef: cur, NewRef: ref}
-	var exprs int
-	var lastErr error
-	// Try each variable, the last first (a tag is usually at the end).
-	for k := len(parts) - 1; k >= 0; k-- {
-		p := parts[k]
+	return ref[len(prefix) : len(ref)-len(suffix)], true
+}
+
+// variableEdit tries each variable of the value, the last first (a tag is usually at the
+// end): the edit that makes it stand for its part of ref (varEdit), else why the last one
+// tried cannot (nil: none could hold the change).
+func (st *state) variableEdit(v *imageValue, base Edit, ref string) (*Edit, error) {
+	var whyNot error
+	for k := len(v.parts) - 1; k >= 0; k-- {
+		p := v.parts[k]
 		if p.name == "" {
 			continue
 		}
-		exprs++
-		prefix, suffix := strings.Join(vals[:k], ""), strings.Join(vals[k+1:], "")
-		if len(ref) < len(prefix)+len(suffix) || !strings.HasPrefix(ref, prefix) || !strings.HasSuffix(ref, suffix) {
+		nv, ok := v.standsFor(k, ref)
+		if !ok {
 			continue
 		}
-		nv := ref[len(prefix) : len(ref)-len(suffix)]
-		e, err := st.varEdit(f, at, p, nv)
-		if err == nil && e.File == f.path && sharedErr != nil {
-			err = sharedErr // the default, in the shared value
+		e, err := st.varEdit(v.f, v.at, p, nv)
+		if err == nil && e.File == v.f.path && v.shared != nil {
+			err = v.shared // the default, in the shared value
 		}
 		if err != nil {
-			lastErr = err
+			whyNot = err
 			continue
 		}
 		e.Services, e.OldRef, e.NewRef = base.Services, base.OldRef, base.NewRef
 		return e, nil
 	}
-	// The variables stay; the text written around them changes (a tag after
-	// ${REGISTRY}/name:, as in image: ${REGISTRY}/app:1.2): the image value is rewritten
-	// with only that literal changed. Not when a variable could have held the change but
-	// cannot be set (the literal next to it would take over its part of the reference).
-	for k := len(parts) - 1; k >= 0 && exprs > 0 && lastErr == nil; k-- {
-		p := parts[k]
+	return nil, whyNot
+}
+
+// literalEdit keeps the variables and changes the text written around them (a tag after
+// ${REGISTRY}/name:, as in image: ${REGISTRY}/app:1.2): the image value is rewritten with
+// only that literal changed. It is tried only when no variable could have held the change
+// (the literal next to one that cannot be set would take over its part of the reference).
+// whyNot is why the literal that could hold the change cannot; err refuses the edit
+// outright (a shared value).
+func (v *imageValue) literalEdit(base Edit, ref string) (e *Edit, whyNot, err error) {
+	for k := len(v.parts) - 1; k >= 0; k-- {
+		p := v.parts[k]
 		if p.name != "" || p.raw != p.lit {
 			continue
 		}
-		prefix, suffix := strings.Join(vals[:k], ""), strings.Join(vals[k+1:], "")
-		if len(ref) < len(prefix)+len(suffix) || !strings.HasPrefix(ref, prefix) || !strings.HasSuffix(ref, suffix) {
+		nv, ok := v.standsFor(k, ref)
+		if !ok {
 			continue
 		}
-		nv := ref[len(prefix) : len(ref)-len(suffix)]
-		if sharedErr != nil {
-			return nil, sharedErr
+		if v.shared != nil {
+			return nil, nil, v.shared
 		}
 		if strings.ContainsAny(nv, "$\"'\\ \t\r\n") {
-			lastErr = fmt.Errorf("%q holds $, a quote, a backslash or a space", nv)
-			continue
+			return nil, fmt.Errorf("%q holds $, a quote, a backslash or a space", nv), nil
 		}
-		e := base
-		e.File, e.What, e.Old, e.offset = f.path, "image", s.Value, at
-		e.New = s.Value[:p.start] + nv + s.Value[p.start+len(p.raw):]
-		e.Line, e.Column = lineCol(f.b, at)
-		return &e, nil
+		return v.imageEdit(base, v.text[:p.start]+nv+v.text[p.start+len(p.raw):]), nil, nil
 	}
-	if exprs == 0 {
-		if sharedErr != nil {
-			return nil, sharedErr
-		}
-		if strings.Contains(ref, "$") {
-			return nil, fmt.Errorf("the reference %q holds a $", ref)
-		}
-		e := base
-		e.File, e.What, e.Old, e.New, e.offset = f.path, "image", s.Value, ref, at
-		e.Line, e.Column = lineCol(f.b, at)
-		return &e, nil
+	return nil, nil, nil
+}
+
+// rewrite replaces a value without variables by ref.
+func (v *imageValue) rewrite(base Edit, ref string) (*Edit, error) {
+	if v.shared != nil {
+		return nil, v.shared
 	}
-	if lastErr != nil {
-		return nil, fmt.Errorf("its image is %q: %w", s.Value, lastErr)
+	if strings.Contains(ref, "$") {
+		return nil, fmt.Errorf("the reference %q holds a $", ref)
 	}
-	return nil, fmt.Errorf("its image is %q (now %q): %q cannot be written by changing one variable or one literal part of it", s.Value, cur, ref)
+	return v.imageEdit(base, ref), nil
+}
+
+// imageEdit is the edit that writes text as the image value.
+func (v *imageValue) imageEdit(base Edit, text string) *Edit {
+	e := base
+	e.File, e.What, e.Old, e.New, e.offset = v.f.path, "image", v.text, text, v.at
+	e.Line, e.Column = lineCol(v.f.b, v.at)
+	return &e
 }
 
 // varEdit is the edit that makes expression p of the image scalar (text at byte at of

@@ -15,18 +15,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"hash"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
 // progressInterval is how often the helper reports progress on stderr.
@@ -47,13 +46,13 @@ const progressInterval = 200 * time.Millisecond
 // makes PATH exactly equal to it, leaving the paths matching the excludes as they are. Both write JSON lines on stderr: {"progress":N} while
 // working, then {"stats":{...}} on success or {"error":"..."} on failure (exit code 1; 2 for
 // usage errors). measure walks PATH's metadata only and reports {"stats":{...}} with the
-// content bytes a backup would count (archive.Measure): the progress total on engines that
+// content bytes a backup would count (fsaccess.Measure): the progress total on engines that
 // cannot tell a volume's size themselves. It returns the exit code.
 //
 // BENEATH (single files) is --beneath DIR [--alias PATH]...: PATH is a single file that must
 // stay beneath DIR (the project dir, mounted) when it is opened or replaced, symlinks on the
 // way followed only while they do; an absolute link may name DIR by its host paths, the
-// aliases (archive.Beneath). A link leading out fails the command, nothing read or written.
+// aliases (fsaccess.Beneath). A link leading out fails the command, nothing read or written.
 //
 // DIRECT is the backup dir bind-mounted into the container, so the archive never passes
 // through the engine's attach stream: --marker FILE --token T name a file the host just
@@ -83,183 +82,6 @@ func Main(args []string) int {
 	return Run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 }
 
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-// Run is Main with explicit streams (for tests).
-func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	rep := &reporter{w: stderr}
-	fail := func(code int, err error) int {
-		rep.send(Msg{Error: err.Error()})
-		return code
-	}
-	if len(args) == 0 {
-		return fail(2, errors.New("usage: maim-helper backup|restore|measure [flags] PATH"))
-	}
-	fs := flag.NewFlagSet("maim-helper "+args[0], flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	comp := fs.String("compression", string(archive.Zstd), "zstd, gzip or none")
-	var level int
-	var excludes stringList
-	marker := fs.String("marker", "", "file the host wrote into the mounted backup dir")
-	token := fs.String("token", "", "what the marker file holds")
-	var file string
-	var indexOut, sinceStdin, delta, awaitGo, lifeline bool
-	var beneath string
-	var aliases stringList
-	if args[0] != "measure" {
-		fs.BoolVar(&lifeline, "lifeline", false, "stop when stdin ends after what the command reads from it")
-	}
-	switch args[0] {
-	case "backup":
-		fs.IntVar(&level, "level", 0, "compression level (0: codec default)")
-		fs.Var(&excludes, "exclude", "pattern to leave out (repeatable)")
-		fs.StringVar(&file, "out", "", "existing file to write the archive into instead of stdout")
-		fs.BoolVar(&indexOut, "index-out", false, "pass one: write the index on stderr")
-		fs.BoolVar(&sinceStdin, "since-stdin", false, "pass two: read pass one's index from stdin, write the delta")
-	case "restore":
-		fs.Var(&excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
-		fs.StringVar(&file, "in", "", "file to read the archive from instead of stdin")
-		fs.BoolVar(&delta, "delta", false, "apply a delta over the extracted base")
-		fs.BoolVar(&awaitGo, "await-go", false, "touch nothing before stdin starts with the go-ahead")
-	case "measure":
-		fs.Var(&excludes, "exclude", "pattern to leave out (repeatable)")
-	default:
-		return fail(2, fmt.Errorf("unknown helper command %q", args[0]))
-	}
-	if args[0] != "measure" {
-		fs.StringVar(&beneath, "beneath", "", "PATH is a single file that must stay beneath this directory")
-		fs.Var(&aliases, "alias", "another absolute name of the --beneath directory that symlinks may use (repeatable)")
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		return fail(2, err)
-	}
-	var bn *archive.Beneath
-	if beneath != "" {
-		bn = &archive.Beneath{Dir: beneath, Aliases: aliases}
-	}
-	if fs.NArg() != 1 {
-		return fail(2, fmt.Errorf("%s: want exactly one path, got %d", args[0], fs.NArg()))
-	}
-	c, err := archive.ParseCompression(*comp)
-	if err != nil {
-		return fail(2, err)
-	}
-	target := fs.Arg(0)
-	if args[0] == "measure" {
-		n, err := archive.Measure(ctx, target, excludes)
-		if err != nil {
-			return fail(1, err)
-		}
-		// Nothing goes to stdout: the stream the host checks is the empty one.
-		rep.send(Msg{Stats: &archive.Stats{Bytes: n}, StreamSHA256: NewStreamSum().Hex()})
-		return 0
-	}
-	if (*marker == "") != (*token == "") {
-		return fail(2, errors.New("--marker and --token go together"))
-	}
-	if *marker != "" {
-		if err := CheckMarker(*marker, *token); err != nil {
-			rep.send(Msg{Error: err.Error(), NotVisible: true})
-			return ExitNotVisible
-		}
-	}
-	if awaitGo {
-		got := make([]byte, len(GoAhead))
-		if _, err := io.ReadFull(stdin, got); err != nil || string(got) != GoAhead {
-			return fail(ExitNoGoAhead, errors.New("the host gave no go-ahead; nothing was touched"))
-		}
-	}
-	var since *archive.Index
-	if sinceStdin {
-		// The index comes framed (its length first): stdin stays open after it.
-		if since, err = readFramed(stdin); err != nil {
-			return fail(1, err)
-		}
-	}
-	if lifeline {
-		var cancel context.CancelCauseFunc
-		ctx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		if args[0] == "restore" && file == "" {
-			// The archive comes framed on stdin; the lifeline is watched after its end.
-			stdin = &frameReader{r: stdin, cancel: cancel}
-		} else {
-			go watchLifeline(stdin, cancel)
-		}
-	}
-	aborted := func(err error) int {
-		if errors.Is(context.Cause(ctx), ErrCallerGone) {
-			return fail(ExitAborted, fmt.Errorf("%w: stopped at a safe point (%v)", ErrCallerGone, err))
-		}
-		return fail(1, err)
-	}
-	var f *os.File
-	if file != "" {
-		if args[0] == "backup" {
-			// Never created here: the host made it, so its owner and mode are the repository's.
-			f, err = os.OpenFile(file, os.O_WRONLY|os.O_TRUNC, 0)
-		} else {
-			f, err = os.Open(file)
-		}
-		if err != nil {
-			return fail(1, err)
-		}
-		defer f.Close()
-		if args[0] == "backup" {
-			stdout = f // stdin stays: pass two's index comes in on it
-		} else {
-			stdin = f
-		}
-	}
-
-	stopProgress := rep.start()
-	var st archive.Stats
-	// The stream is counted and hashed on both sides: the engine's attach path is known to
-	// drop data in some versions, and a silently short archive must never pass as a backup.
-	// Written into the backup dir directly, the hash is the one the manifest records. Read
-	// from it directly (restore --in), the host checked the file's hash before the go-ahead
-	// and compares only the count: hashing it again here would cost a core's quarter second
-	// per 400 MB while the writers need both cores.
-	sum := NewStreamSum()
-	if args[0] == "restore" && file != "" {
-		sum = NewStreamCounter()
-	}
-	pass := Pass{Beneath: bn}
-	if indexOut {
-		pass.Record = archive.NewIndex()
-	}
-	pass.Since = since
-	switch {
-	case args[0] == "backup":
-		st, err = BackupPass(ctx, target, io.MultiWriter(stdout, sum), c, level, excludes, rep.add, pass)
-		if f != nil {
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-	case delta:
-		st, err = RestoreDelta(ctx, target, io.TeeReader(stdin, sum), c, excludes, rep.add)
-	case bn != nil:
-		st, err = RestoreBeneath(ctx, target, bn, io.TeeReader(stdin, sum), c, rep.add)
-	default:
-		st, err = Restore(ctx, target, io.TeeReader(stdin, sum), c, excludes, rep.add)
-	}
-	stopProgress()
-	if err != nil {
-		return aborted(err)
-	}
-	if pass.Record != nil {
-		if err := rep.sendIndex(pass.Record); err != nil {
-			return fail(1, err)
-		}
-	}
-	rep.send(Msg{Stats: &st, MaxRSS: PeakRSSKiB(), StreamBytes: sum.N, StreamSHA256: sum.Hex()})
-	return 0
-}
-
 // Backup writes the compressed archive of root to stdout (also the host fast path of
 // internal/volume).
 func Backup(ctx context.Context, root string, stdout io.Writer, c archive.Compression, level int, excludes []string, progress func(int64)) (archive.Stats, error) {
@@ -272,7 +94,7 @@ type Pass struct {
 	Record, Since *archive.Index
 	// Beneath, when set, makes root a single file confined to that directory at the
 	// moment it is opened (archive.WriteOptions.Beneath).
-	Beneath *archive.Beneath
+	Beneath *fsaccess.Beneath
 }
 
 // BackupPass is Backup as pass one or two of a two-pass backup.
@@ -301,7 +123,7 @@ func Restore(ctx context.Context, dest string, stdin io.Reader, c archive.Compre
 // RestoreBeneath makes the single file dest equal to the compressed single-file archive
 // read from stdin, dest confined to b at the moment it is written
 // (archive.ExtractOptions.Beneath).
-func RestoreBeneath(ctx context.Context, dest string, b *archive.Beneath, stdin io.Reader, c archive.Compression, progress func(int64)) (archive.Stats, error) {
+func RestoreBeneath(ctx context.Context, dest string, b *fsaccess.Beneath, stdin io.Reader, c archive.Compression, progress func(int64)) (archive.Stats, error) {
 	return restore(ctx, dest, stdin, c, nil, progress, func(ctx context.Context, r io.Reader, dest string, o archive.ExtractOptions) (archive.Stats, error) {
 		o.Beneath = b
 		return archive.Extract(ctx, r, dest, o)
@@ -519,6 +341,12 @@ func (r *reporter) send(m Msg) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_, _ = r.w.Write(append(b, '\n'))
+}
+
+// fail reports err and returns the exit code.
+func (r *reporter) fail(code int, err error) int {
+	r.send(Msg{Error: err.Error()})
+	return code
 }
 
 // start reports progress every progressInterval until the returned func is called.

@@ -3,7 +3,7 @@ package snapshot
 import (
 	"context"
 
-	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/moby/moby/client"
@@ -19,7 +19,7 @@ const minDiskUsageAPI = "1.42"
 
 // Sizes measures the content bytes each source holds now, what a backup of it will count
 // (backup.Source.Bytes), keyed by source name; Unknown where it cannot be told. Bind
-// paths and project files are walked on this host (archive.Measure, metadata only); a
+// paths and project files are walked on this host (fsaccess.Measure, metadata only); a
 // volume is walked through the Mover's host fast path when it has one (volume.Sizer), else
 // taken from the engine's volume usage data (/system/df, on engines that can list volumes
 // alone; the engine counts excluded files and symlinks too, so that size is rougher), else
@@ -57,7 +57,7 @@ func (s *Service) Sizes(ctx context.Context, srcs []project.Source, excludes []s
 			if src.Kind == project.KindProjectFile {
 				ex = nil
 			}
-			if v, err := archive.Measure(ctx, src.HostPath, ex); err == nil {
+			if v, err := fsaccess.Measure(ctx, src.HostPath, ex); err == nil {
 				n = v
 			}
 		}

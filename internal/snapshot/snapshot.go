@@ -29,6 +29,7 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/volume"
@@ -621,7 +622,7 @@ func isNotFound(err error) bool {
 
 // hostBackup archives a file the plugin itself can read (the project's compose and env
 // files), opened beneath b at this moment.
-func hostBackup(ctx context.Context, path string, b *archive.Beneath, w io.Writer, c archive.Compression, level int, progress func(int64)) (archive.Stats, error) {
+func hostBackup(ctx context.Context, path string, b *fsaccess.Beneath, w io.Writer, c archive.Compression, level int, progress func(int64)) (archive.Stats, error) {
 	cw, err := archive.Compress(w, c, level)
 	if err != nil {
 		return archive.Stats{}, err
@@ -634,7 +635,7 @@ func hostBackup(ctx context.Context, path string, b *archive.Beneath, w io.Write
 }
 
 // hostRestore makes a host file equal to its archive, written beneath b at this moment.
-func hostRestore(ctx context.Context, path string, b *archive.Beneath, r io.Reader, c archive.Compression, progress func(int64)) (archive.Stats, error) {
+func hostRestore(ctx context.Context, path string, b *fsaccess.Beneath, r io.Reader, c archive.Compression, progress func(int64)) (archive.Stats, error) {
 	dr, err := archive.Decompress(r, c)
 	if err != nil {
 		return archive.Stats{}, err

@@ -13,6 +13,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 	"github.com/docker-maim/docker-maim/internal/project"
 )
 
@@ -231,7 +232,7 @@ func TestHostFileLinkOutOfProject(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	_, err := hostBackup(context.Background(), env, fileBeneath(env, dir), &buf, archive.None, 0, nil)
-	var esc *archive.EscapeError
+	var esc *fsaccess.EscapeError
 	if !errors.As(err, &esc) || bytes.Contains(buf.Bytes(), []byte("SECRET")) {
 		t.Fatalf("backup through a link out of the project: %v (archive holds the outside file: %v)", err, bytes.Contains(buf.Bytes(), []byte("SECRET")))
 	}

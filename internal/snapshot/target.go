@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/volume"
 )
@@ -46,12 +46,12 @@ func TargetOf(src project.Source, dir string) (volume.Target, bool) {
 // fileBeneath is the confinement of a project file read or written on this host (the
 // compose and env files): the project dir dir when the file lies inside it, else the
 // file's own directory (see TargetOf).
-func fileBeneath(path, dir string) *archive.Beneath {
+func fileBeneath(path, dir string) *fsaccess.Beneath {
 	root := filepath.Dir(path)
 	if dir != "" && project.Within(path, dir) {
 		root = filepath.Clean(dir)
 	}
-	b := &archive.Beneath{Dir: root}
+	b := &fsaccess.Beneath{Dir: root}
 	if real, err := filepath.EvalSymlinks(root); err == nil && real != root {
 		b.Aliases = []string{real}
 	}

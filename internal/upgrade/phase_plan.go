@@ -7,34 +7,18 @@ import (
 )
 
 // The plan is the upgrade's first step, before the journal exists: nothing is stopped or
-// changed, so it has nothing to undo. The pull is part of it (Manager.makePlan pulls each
-// target as it inspects the service, while everything still runs); a plan that is refused
-// points the tags the pull moved back (unpull). The dry-run ends after it, with the list
-// of the phases that would run (Plan.Phases).
+// changed, so it has nothing to undo. Manager.makePlan runs the planner steps
+// (plan_steps.go), which find and measure; the policy below decides on what they found.
+// The pull is part of the plan (step targets pulls each target as it inspects the
+// service, while everything still runs); a plan that is refused points the tags the pull
+// moved back (unpull). The dry-run ends after it, with the list of the phases that would
+// run (Plan.Phases).
 
-// makePlan makes the plan and the result that carries it. On error t.res is the refused
-// result when a plan was made (the pull undone), nil otherwise.
+// makePlan makes the plan (Manager.makePlan: the planner steps) and the result that
+// carries it. On error t.res is the refused result when a plan was made (the pull
+// undone), nil otherwise.
 func (t *txn) makePlan(ctx context.Context) error {
-	target := t.p
-	if t.adoption != nil {
-		target = t.adoption.newp
-	}
-	plan, err := t.m.makePlan(ctx, target, t.p, t.opts)
-	if plan != nil {
-		plan.PreStart = preStartHooks(target)
-	}
-	if err == nil && t.adoption != nil {
-		plan.Adoption = t.adoption
-		plan.Warnings = append(plan.Warnings, t.adoption.Warnings...)
-		plan.NothingToDo = false
-		if f, ok := t.adoption.layoutFinding(); ok {
-			plan.Breaking = append(plan.Breaking, f)
-		}
-		for _, vc := range t.adoption.VolumesChanged {
-			plan.Breaking = append(plan.Breaking, vc.Finding())
-		}
-		err = t.m.checkAdoption(ctx, t.p, plan)
-	}
+	plan, err := t.m.makePlan(ctx, t.p, t.adoption, t.opts)
 	if err != nil {
 		if plan != nil {
 			t.m.unpull(ctx, plan)

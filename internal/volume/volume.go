@@ -52,7 +52,7 @@
 //
 // A single-file bind (IsFile) is reached on every path through its Target.Root (the project
 // dir), never by itself: the file is resolved beneath it at the moment it is read or
-// replaced, a symlink on the way followed only while it stays beneath Root (archive.Beneath;
+// replaced, a symlink on the way followed only while it stays beneath Root (fsaccess.Beneath;
 // through the archive API, the engine's stat and its resolution within the container), so
 // a link a service swapped in after the plan never leads a backup or a restore out of the
 // project.
@@ -111,7 +111,7 @@ type Target struct {
 	HostPath   string // absolute path on the engine host (Kind == "bind")
 	IsFile     bool   // bind-mounted single file
 	// Root (single-file binds) is the directory HostPath must stay beneath when its data is
-	// read or written, decided at that moment on every path (archive.Beneath): the project
+	// read or written, decided at that moment on every path (fsaccess.Beneath): the project
 	// dir. A symlink on the way is followed only while it stays beneath Root; one leading
 	// out fails the backup of that source, and the restore refuses without writing. ""
 	// means HostPath's parent directory.
@@ -552,65 +552,4 @@ func (m *EngineMover) targetLabels(t Target) map[string]string {
 	l := m.containerLabels()
 	l[LabelHelperTarget] = t.String()
 	return l
-}
-
-// Sizer is a Mover that can tell, before a backup, how many content bytes it will read
-// from a target (what archive.Stats.Bytes will count), so progress has a total.
-type Sizer interface {
-	Size(ctx context.Context, t Target, excludes []string) (int64, error)
-}
-
-// HelperSizer is a Mover that can measure a target inside a helper container: slower than
-// a Sizer (a container start), so asked last.
-type HelperSizer interface {
-	HelperSize(ctx context.Context, t Target, excludes []string) (int64, error)
-}
-
-// Size measures t on the host fast path with archive.Measure (metadata only); an error
-// when that path cannot reach t (the size is then unknown to this Mover, see HelperSize).
-func (m *EngineMover) Size(ctx context.Context, t Target, excludes []string) (int64, error) {
-	if err := t.validate(); err != nil {
-		return 0, err
-	}
-	if err := m.hostUsable(ctx); err != nil {
-		return 0, err
-	}
-	p, err := m.hostDataPath(ctx, t, false)
-	if err != nil {
-		return 0, err
-	}
-	return archive.Measure(ctx, p, excludes)
-}
-
-// HelperSize measures t with archive.Measure inside a helper container (`maim-helper
-// measure`, one short run with t mounted read-only): the progress total where neither the
-// host path nor the engine can tell a volume's size (a non-root user on an engine before
-// API 1.42, see internal/snapshot). It costs a container start, so callers ask the engine
-// first. It records no data path: nothing moves.
-func (m *EngineMover) HelperSize(ctx context.Context, t Target, excludes []string) (int64, error) {
-	if err := t.validate(); err != nil {
-		return 0, err
-	}
-	// Never mount a volume that is not there: the engine would create it, without the
-	// labels compose gives its volumes (a restore after `docker compose down -v`).
-	if err := m.checkSource(ctx, t); err != nil {
-		return 0, err
-	}
-	p, _, _, err := m.pickFor1(ctx, t, false)
-	if err != nil {
-		return 0, err
-	}
-	if p != PathHelper {
-		return 0, fmt.Errorf("measuring %s: no helper container on this engine", t)
-	}
-	mounts, binds, dir := helperMounts(t, true)
-	args := []string{"measure"}
-	for _, ex := range excludes {
-		args = append(args, "--exclude", ex)
-	}
-	st, err := m.runWithHelperImage(ctx, helperRun{labels: m.targetLabels(t), args: append(args, dir), mounts: mounts, binds: binds})
-	if err != nil {
-		return 0, fmt.Errorf("measuring %s: %w", t, err)
-	}
-	return st.Bytes, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 	"github.com/docker-maim/docker-maim/internal/helper"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/api/types/container"
@@ -665,7 +666,7 @@ func TestHelperSize(t *testing.T) {
 	restoreBytes(t, m, vol(v), data, RestoreOptions{})
 
 	for _, excludes := range [][]string{nil, {"*.tmp"}} {
-		want, err := archive.Measure(ctxT(t), src, excludes)
+		want, err := fsaccess.Measure(ctxT(t), src, excludes)
 		must(t, err)
 		got, err := m.HelperSize(ctxT(t), vol(v), excludes)
 		must(t, err)

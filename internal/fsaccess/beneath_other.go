@@ -1,18 +1,17 @@
 //go:build !linux && !darwin
 
-package archive
+package fsaccess
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 )
 
-// checkBeneath resolves path by name and checks it stays beneath b.Dir. Outside Linux and
+// Check resolves path by name and checks it stays beneath b.Dir. Outside Linux and
 // macOS (Windows: the plugin's own compose and env files only; volumes and binds go through
 // the Linux helper) there is no O_NOFOLLOW walk: the check is exact unless the path changes
 // between it and the open that follows.
-func (b *Beneath) checkBeneath(path string) (string, error) {
+func (b *Beneath) Check(path string) (string, error) {
 	if _, ok := b.rel(path); !ok {
 		return "", &EscapeError{Path: path, Dir: b.Dir}
 	}
@@ -31,15 +30,4 @@ func (b *Beneath) checkBeneath(path string) (string, error) {
 		return "", &EscapeError{Path: path, Link: path, Target: real, Dir: b.Dir}
 	}
 	return real, nil
-}
-
-func fileDestBeneath(dest string, b *Beneath) (fileDest, error) {
-	real, err := b.checkBeneath(dest)
-	if err != nil {
-		return nil, err
-	}
-	if fi, err := os.Lstat(real); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("archive: %s is not a regular file", real)
-	}
-	return fileDestByPath(real)
 }

@@ -1,6 +1,6 @@
 //go:build !linux && !darwin
 
-package archive
+package fsaccess
 
 import "io/fs"
 

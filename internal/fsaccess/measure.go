@@ -1,4 +1,4 @@
-package archive
+package fsaccess
 
 import (
 	"context"
@@ -7,10 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/docker-maim/docker-maim/internal/exclude"
 )
 
-// Measure returns the content bytes WriteTar would archive from root with these
-// excludes, as it would count them in Stats.Bytes: regular files only, a file with
+// Measure returns the content bytes archive.WriteTar would archive from root with these
+// excludes, as it would count them in archive.Stats.Bytes: regular files only, a file with
 // several hard links once, symlinks below root not followed, excluded paths and the
 // directories they name skipped. It reads metadata only, so it is what a progress
 // total can be known from before the copy starts. Paths that vanish during the walk
@@ -30,13 +32,16 @@ func Measure(ctx context.Context, root string, excludes []string) (int64, error)
 	if real, err := filepath.EvalSymlinks(root); err == nil {
 		root = real
 	}
-	m := measurer{ctx: ctx, ex: NewExcluder(excludes), links: map[devIno]bool{}}
+	m := measurer{ctx: ctx, ex: exclude.New(excludes), links: map[devIno]bool{}}
 	return m.n, m.dir(root, "")
 }
 
+// devIno identifies a file by its device and inode.
+type devIno struct{ dev, ino uint64 }
+
 type measurer struct {
 	ctx   context.Context
-	ex    *Excluder
+	ex    *exclude.Rules
 	links map[devIno]bool
 	n     int64
 }

@@ -1,4 +1,4 @@
-package archive
+package zstdpar
 
 import (
 	"bytes"
@@ -63,14 +63,14 @@ func TestParallelZstdRoundTrip(t *testing.T) {
 			if want := max(1, (n+chunk-1)/chunk); frames != want {
 				t.Errorf("workers=%d n=%d: %d frames, want %d", workers, n, frames, want)
 			}
-			r, err := Decompress(bytes.NewReader(out.Bytes()), Zstd)
+			r, err := zstd.NewReader(bytes.NewReader(out.Bytes()), zstd.WithDecoderMaxWindow(1<<30))
 			if err != nil {
 				t.Fatal(err)
 			}
 			got, err := io.ReadAll(r)
 			r.Close()
 			if err != nil || !bytes.Equal(got, data) {
-				t.Fatalf("workers=%d n=%d: Decompress gave %d bytes (err %v), want %d equal bytes", workers, n, len(got), err, n)
+				t.Fatalf("workers=%d n=%d: the zstd decoder gave %d bytes (err %v), want %d equal bytes", workers, n, len(got), err, n)
 			}
 			if zerr == nil {
 				cmd := exec.Command("zstd", "-dc")

@@ -1,4 +1,4 @@
-package archive
+package fsaccess
 
 import (
 	"fmt"
@@ -52,9 +52,9 @@ var knownFS = map[int64]string{
 	0x01021997: "9p",
 }
 
-// inexactFS returns why changes on the file system st describes cannot all be seen by their
+// InexactFS returns why changes on the file system st describes cannot all be seen by their
 // times ("" when they can: see exactFS).
-func inexactFS(st *unix.Statfs_t) string {
+func InexactFS(st *unix.Statfs_t) string {
 	t := int64(st.Type)
 	if _, ok := exactFS[t]; ok {
 		return ""
@@ -70,11 +70,11 @@ func inexactFS(st *unix.Statfs_t) string {
 	return name + " (not known to move ctime on every write through a shared mapping)"
 }
 
-// fsInexact returns inexactFS of the file system holding the open fd.
-func fsInexact(fd int) (string, error) {
+// Inexact returns InexactFS of the file system holding the open fd.
+func Inexact(fd int) (string, error) {
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(fd, &st); err != nil {
 		return "", err
 	}
-	return inexactFS(&st), nil
+	return InexactFS(&st), nil
 }

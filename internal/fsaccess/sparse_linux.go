@@ -1,12 +1,12 @@
-package archive
+package fsaccess
 
 import "golang.org/x/sys/unix"
 
-// dataMap returns the data extents of the open regular file fd of the given size, as the file
+// DataMap returns the data extents of the open regular file fd of the given size, as the file
 // system reports them (lseek SEEK_DATA/SEEK_HOLE), or nil when it reports no hole (or cannot
 // tell). A hole reads as zeros; an extent may hold zeros too (written or preallocated).
-func dataMap(fd int, size int64) ([]extent, error) {
-	var out []extent
+func DataMap(fd int, size int64) ([]Extent, error) {
+	var out []Extent
 	var data int64
 	var off int64
 	for off < size {
@@ -31,7 +31,7 @@ func dataMap(fd int, size int64) ([]extent, error) {
 		if end <= start {
 			break
 		}
-		out = append(out, extent{start, end - start})
+		out = append(out, Extent{start, end - start})
 		data += end - start
 		off = end
 	}

@@ -1,4 +1,4 @@
-package archive
+package fsaccess
 
 import (
 	"fmt"
@@ -7,8 +7,9 @@ import (
 )
 
 // Beneath confines a single-file path (a bind-mounted file, a project's compose or env
-// file) to a directory at the moment it is opened: WriteOptions.Beneath for the read of a
-// regular-file root, ExtractOptions.Beneath for the write of a single-file archive.
+// file) to a directory at the moment it is opened: archive.WriteOptions.Beneath for the
+// read of a regular-file root, archive.ExtractOptions.Beneath for the write of a
+// single-file archive.
 //
 // The path is resolved one component at a time from an open descriptor of Dir, each
 // component opened with O_NOFOLLOW relative to the one before, and the file itself opened

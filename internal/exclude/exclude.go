@@ -1,4 +1,7 @@
-package archive
+// Package exclude owns the one rule for a backup's exclude patterns (Rules): which paths of a
+// tree a backup leaves out and, so, which ones a restore leaves alone. archive's WriteTar,
+// Extract and Measure and the engine's archive-API path of internal/volume all apply it.
+package exclude
 
 import (
 	"path"
@@ -6,19 +9,19 @@ import (
 	"strings"
 )
 
-// Excluder applies exclude patterns as [WriteOptions] documents them: filepath.Match
+// Rules apply exclude patterns as archive.WriteOptions documents them: filepath.Match
 // against an entry's relative path ("a/b/c", no leading "./") and against its base name;
 // "dir/**" keeps dir itself and excludes everything below it; a leading "./" or "/" and a
 // trailing "/" are ignored. WriteTar, Extract and the engine's archive-API path of
 // internal/volume all use it, so a restore leaves alone exactly what the backup left out.
-type Excluder struct {
+type Rules struct {
 	names []string // matched against the path and its base name
 	below []string // "dir/**": matched against the ancestors
 }
 
-// NewExcluder compiles patterns; nil when there are none.
-func NewExcluder(patterns []string) *Excluder {
-	var e Excluder
+// New compiles patterns; nil when there are none.
+func New(patterns []string) *Rules {
+	var e Rules
 	for _, p := range patterns {
 		p = strings.TrimPrefix(filepath.ToSlash(p), "./")
 		p = strings.TrimRight(strings.TrimLeft(p, "/"), "/")
@@ -40,7 +43,7 @@ func NewExcluder(patterns []string) *Excluder {
 // Match reports whether rel itself is excluded: a name pattern matches it, or a "dir/**"
 // pattern matches one of its ancestors. It does not look at the ancestors' names: a walk
 // that does not enter an excluded directory needs no more.
-func (e *Excluder) Match(rel string) bool {
+func (e *Rules) Match(rel string) bool {
 	if e == nil || rel == "" || rel == "." {
 		return false
 	}
@@ -65,7 +68,7 @@ func (e *Excluder) Match(rel string) bool {
 
 // MatchTree reports whether rel is excluded by itself or lies in an excluded directory:
 // what a backup with these patterns left out.
-func (e *Excluder) MatchTree(rel string) bool {
+func (e *Rules) MatchTree(rel string) bool {
 	if e == nil {
 		return false
 	}

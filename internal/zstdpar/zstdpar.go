@@ -1,4 +1,7 @@
-package archive
+// Package zstdpar owns the zstd writer of docker-maim's archives: a stream compressed on
+// several cores, with a fixed set of buffers, as a sequence of complete frames (one per MiB of
+// input) that every zstd decoder reads as one stream. internal/archive's Compress uses it.
+package zstdpar
 
 import (
 	"fmt"
@@ -13,7 +16,7 @@ import (
 // The input is cut into chunks of chunkSize bytes; each chunk becomes one complete zstd frame
 // (with its content size and checksum), compressed by one of `workers` goroutines, and the frames
 // are written to the output in input order. A sequence of frames is a valid zstd stream: `zstd -d`,
-// `tar --zstd` and this package's Decompress read it as one.
+// `tar --zstd` and archive.Decompress read it as one.
 //
 // Why not the encoder's own modes: its streaming mode compresses on one core (measured: 5.0 s of
 // CPU and 4.4 s wall for the 800 MB `make bench` tree on 2 cores, against 2.5-3.4 s for
@@ -195,9 +198,9 @@ func (p *parallelZstd) Close() error {
 	return p.err
 }
 
-// newZstdWriter returns the zstd writer Compress uses: the parallel frame writer when more than
-// one core is there to use, the encoder's streaming mode (one frame) otherwise.
-func newZstdWriter(w io.Writer, level zstd.EncoderLevel, workers int) (io.WriteCloser, error) {
+// NewWriter returns the zstd writer archive.Compress uses: the parallel frame writer when more
+// than one core is there to use, the encoder's streaming mode (one frame) otherwise.
+func NewWriter(w io.Writer, level zstd.EncoderLevel, workers int) (io.WriteCloser, error) {
 	if workers > 1 {
 		return newParallelZstd(w, level, workers, zstdChunkSize)
 	}
