@@ -11,6 +11,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/config"
+	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/volume"
 )
 
@@ -26,7 +27,7 @@ func (s *service) MergeConfig(ctx context.Context, o api.MergeConfigOptions) (*a
 	}
 	versionKeys := o.VersionKeys
 	if versionKeys == nil && format == config.TOML {
-		versionKeys = []string{config.MaiBotVersionKey}
+		versionKeys = []string{maibot.VersionKey}
 	}
 	tmpl, err := os.ReadFile(o.Template)
 	if err != nil {

@@ -7,16 +7,10 @@ import (
 	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/client"
 )
 
-// Compose's labels on the containers it makes; Projects groups by them.
-const (
-	labelProject     = "com.docker.compose.project"
-	labelService     = "com.docker.compose.service"
-	labelWorkingDir  = "com.docker.compose.project.working_dir"
-	labelConfigFiles = "com.docker.compose.project.config_files"
-)
 
 // containerLister is the engine call Projects needs.
 type containerLister interface {
@@ -41,20 +35,20 @@ func (s *service) Projects(ctx context.Context, _ api.ProjectsOptions) (*api.Pro
 // listProjects groups the engine's containers by their compose project label, sorted by name.
 func listProjects(ctx context.Context, eng containerLister, known func(string) bool) (*api.ProjectsResult, error) {
 	res, err := eng.ContainerList(ctx, client.ContainerListOptions{All: true,
-		Filters: make(client.Filters).Add("label", labelProject)})
+		Filters: make(client.Filters).Add("label", project.LabelProject)})
 	if err != nil {
 		return nil, err
 	}
 	byName := map[string]*api.ProjectSummary{}
 	for _, c := range res.Items {
-		name := c.Labels[labelProject]
+		name := c.Labels[project.LabelProject]
 		if name == "" {
 			continue
 		}
 		p := byName[name]
 		if p == nil {
-			p = &api.ProjectSummary{Name: name, WorkingDir: c.Labels[labelWorkingDir], Services: []string{}}
-			if f := c.Labels[labelConfigFiles]; f != "" {
+			p = &api.ProjectSummary{Name: name, WorkingDir: c.Labels[project.LabelWorkingDir], Services: []string{}}
+			if f := c.Labels[project.LabelConfigFiles]; f != "" {
 				p.ConfigFiles = strings.Split(f, ",")
 			}
 			byName[name] = p
@@ -63,7 +57,7 @@ func listProjects(ctx context.Context, eng containerLister, known func(string) b
 		if c.State == "running" {
 			p.Running++
 		}
-		if svc := c.Labels[labelService]; svc != "" && !contains(p.Services, svc) {
+		if svc := c.Labels[project.LabelService]; svc != "" && !contains(p.Services, svc) {
 			p.Services = append(p.Services, svc)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -22,7 +23,7 @@ func (f listerFunc) ContainerList(context.Context, client.ContainerListOptions) 
 func TestListProjectsGroupsByComposeLabels(t *testing.T) {
 	c := func(proj, svc, state string) container.Summary {
 		return container.Summary{State: container.ContainerState(state), Labels: map[string]string{
-			labelProject: proj, labelService: svc, labelWorkingDir: "/srv/" + proj, labelConfigFiles: "/srv/" + proj + "/compose.yaml"}}
+			project.LabelProject: proj, project.LabelService: svc, project.LabelWorkingDir: "/srv/" + proj, project.LabelConfigFiles: "/srv/" + proj + "/compose.yaml"}}
 	}
 	res, err := listProjects(context.Background(), listerFunc(func() []container.Summary {
 		return []container.Summary{c("zeta", "web", "exited"), c("alpha", "db", "running"), c("alpha", "bot", "running"), c("alpha", "bot", "exited"), {Labels: map[string]string{}}}

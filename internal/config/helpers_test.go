@@ -14,6 +14,10 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
+// maibotVersionKey is the version key of MaiBot's TOML configs (maibot.VersionKey; this
+// package's tests cannot import maibot, which imports config).
+const maibotVersionKey = "inner.version"
+
 // maibotTemplates is ../shared/maibot-templates beside the repository (the
 // package dir is <repo>/internal/config).
 func maibotTemplates(t testing.TB) string {

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-var mbOpts = Options{Format: TOML, VersionKeys: []string{MaiBotVersionKey}, TemplateName: "template", CurrentName: "bot_config.toml"}
+var mbOpts = Options{Format: TOML, VersionKeys: []string{maibotVersionKey}, TemplateName: "template", CurrentName: "bot_config.toml"}
 
 // userBotConfig builds a user's bot_config.toml from an older template: changed
 // values (one with the user's own inline comment), edited arrays, a regex list
@@ -92,7 +92,7 @@ func TestMergeMaiBotBotConfig(t *testing.T) {
 			for k := range to.leaves {
 				dk := strings.ReplaceAll(k, "\x00", ".")
 				_, inU := uo.leaves[k]
-				if inU == slices.Contains(rep.New, dk) && dk != MaiBotVersionKey {
+				if inU == slices.Contains(rep.New, dk) && dk != maibotVersionKey {
 					t.Errorf("key %s: in user file %v, but reported new %v", dk, inU, slices.Contains(rep.New, dk))
 				}
 				if inU && to.class[k] != uo.class[k] && !slices.ContainsFunc(rep.TypeChanged, func(tc TypeChange) bool { return tc.Key == dk }) {

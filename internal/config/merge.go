@@ -67,9 +67,6 @@ type Options struct {
 	CurrentName  string
 }
 
-// MaiBotVersionKey is the version key of every MaiBot TOML config.
-const MaiBotVersionKey = "inner.version"
-
 // Merge puts the user's values from current into the template and returns the
 // merged file and a report of what differed.
 //

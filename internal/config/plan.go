@@ -67,15 +67,28 @@ func (p Plan) Options(keepUnknown bool) Options {
 	return o
 }
 
-func actionFor(file string) Action {
+// ActionFor is the action a plan for file starts with: merge when the file exists, else
+// copy the template (Prepare decides again when it reads the file).
+func ActionFor(file string) Action {
 	if _, err := os.Lstat(file); errors.Is(err, fs.ErrNotExist) {
 		return ActionCopyTemplate
 	}
 	return ActionMerge
 }
 
-// LoadTemplate reads a template from the host or from an image.
-func LoadTemplate(ctx context.Context, cli ImageFileReader, src TemplateSource) ([]byte, error) {
+// ErrTemplateNotFound is wrapped by LoadTemplate when a host template is missing, and by an
+// ImageReader when the image has no file at the path.
+var ErrTemplateNotFound = errors.New("template not found")
+
+// ImageReader reads a file out of an image without running it; internal/templates reads it
+// through the engine (templates.Reader). A missing file is an error wrapping
+// ErrTemplateNotFound.
+type ImageReader interface {
+	ReadImageFile(ctx context.Context, image, filePath string) ([]byte, error)
+}
+
+// LoadTemplate reads a template from the host or, through images, from an image.
+func LoadTemplate(ctx context.Context, images ImageReader, src TemplateSource) ([]byte, error) {
 	if src.HostPath != "" {
 		b, err := os.ReadFile(src.HostPath)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -86,10 +99,10 @@ func LoadTemplate(ctx context.Context, cli ImageFileReader, src TemplateSource) 
 	if src.Image == "" {
 		return nil, fmt.Errorf("template %s: no image resolved for service %q", src.Path, src.Service)
 	}
-	if cli == nil {
+	if images == nil {
 		return nil, fmt.Errorf("template %s: no engine client", src)
 	}
-	return TemplateFromImage(ctx, cli, src.Image, src.Path)
+	return images.ReadImageFile(ctx, src.Image, src.Path)
 }
 
 // Result is a prepared (not yet written) merge.
@@ -112,12 +125,12 @@ func (r Result) Changed() bool {
 	return r.Skipped == "" && (r.Current == nil || !bytes.Equal(r.Current, r.Merged))
 }
 
-// Prepare loads the plan's template and current file and merges them,
-// writing nothing. A parse error in either is a *ParseError; run every
-// Prepare before stopping anything.
-func Prepare(ctx context.Context, cli ImageFileReader, p Plan, keepUnknown bool) (Result, error) {
+// Prepare loads the plan's template (from the host, or from an image through images) and
+// current file and merges them, writing nothing. A parse error in either is a *ParseError;
+// run every Prepare before stopping anything.
+func Prepare(ctx context.Context, images ImageReader, p Plan, keepUnknown bool) (Result, error) {
 	res := Result{Plan: p}
-	tmpl, err := LoadTemplate(ctx, cli, p.Template)
+	tmpl, err := LoadTemplate(ctx, images, p.Template)
 	if err != nil {
 		if p.Optional && errors.Is(err, ErrTemplateNotFound) {
 			res.Skipped = fmt.Sprintf("template %s not found", p.Template)
@@ -350,64 +363,6 @@ func planFromEntry(item any, o ExtensionOptions, where string) (Plan, error) {
 		}
 	}
 	p.Template = src
-	p.Action = actionFor(p.File)
+	p.Action = ActionFor(p.File)
 	return p, nil
-}
-
-// Mount is a bind mount of a service: host Source at container Target.
-type Mount struct {
-	Source string
-	Target string
-}
-
-// ServiceInfo is what DetectMaiBot needs to know about a service.
-type ServiceInfo struct {
-	Name   string
-	Image  string // the image of the version being installed
-	Mounts []Mount
-}
-
-// MaiBot layout (0.6 – 0.12).
-const (
-	MaiBotConfigDir   = "/MaiMBot/config"
-	MaiBotEnvFile     = "/MaiMBot/.env"
-	MaiBotTemplateDir = "/MaiMBot/template"
-)
-
-// DetectMaiBot plans the merges for MaiBot 0.6 – 0.12 core services: a
-// service that bind-mounts a host directory at /MaiMBot/config gets
-// bot_config.toml and model_config.toml merged from
-// /MaiMBot/template/{bot,model}_config_template.toml of its image (version key
-// inner.version), and the host file bound at /MaiMBot/.env, if any, from
-// /MaiMBot/template/template.env. The plans are Optional: a release without a
-// template (model_config before 0.10) is skipped.
-func DetectMaiBot(services []ServiceInfo) []Plan {
-	var plans []Plan
-	for _, s := range services {
-		var cfgDir, envFile string
-		for _, m := range s.Mounts {
-			switch path.Clean(m.Target) {
-			case MaiBotConfigDir:
-				cfgDir = m.Source
-			case MaiBotEnvFile:
-				envFile = m.Source
-			}
-		}
-		if cfgDir == "" {
-			continue
-		}
-		add := func(file, tmpl string, f Format, vk string) {
-			plans = append(plans, Plan{
-				File: file, Service: s.Name, Format: f, VersionKey: vk, Optional: true, Origin: "maibot",
-				Template: TemplateSource{Service: s.Name, Image: s.Image, Path: path.Join(MaiBotTemplateDir, tmpl)},
-				Action:   actionFor(file),
-			})
-		}
-		add(filepath.Join(cfgDir, "bot_config.toml"), "bot_config_template.toml", TOML, MaiBotVersionKey)
-		add(filepath.Join(cfgDir, "model_config.toml"), "model_config_template.toml", TOML, MaiBotVersionKey)
-		if envFile != "" {
-			add(envFile, "template.env", Dotenv, "")
-		}
-	}
-	return plans
 }

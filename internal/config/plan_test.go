@@ -75,7 +75,9 @@ func TestPlansFromExtension(t *testing.T) {
 	}
 }
 
-func TestDetectMaiBotAndPrepare(t *testing.T) {
+// Prepare, on the plans MaiBot's layout gives (maibot.TemplatePlans, tested there) with
+// host templates (the image path is exercised in internal/templates' engine test).
+func TestPrepare(t *testing.T) {
 	tdir := maibotTemplates(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "docker-config", "mmc")
@@ -86,38 +88,17 @@ func TestDetectMaiBotAndPrepare(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(cfg, "bot_config.toml"), []byte(user), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	services := []ServiceInfo{
-		{Name: "napcat", Image: "napcat", Mounts: []Mount{{Source: "/x", Target: "/app/napcat/config"}}},
-		{Name: "core", Image: "sengokucola/maibot:0.11.0", Mounts: []Mount{
-			{Source: cfg, Target: "/MaiMBot/config/"},
-			{Source: filepath.Join(cfg, ".env"), Target: "/MaiMBot/.env"},
-			{Source: filepath.Join(dir, "data"), Target: "/MaiMBot/data"},
-		}},
+	plan := func(file, tmpl string, f Format, vk string) Plan {
+		return Plan{File: filepath.Join(cfg, file), Service: "core", Format: f, VersionKey: vk, Optional: true, Origin: "maibot",
+			Template: TemplateSource{HostPath: filepath.Join(tdir, "0.11.0-beta", tmpl)}, Action: ActionFor(filepath.Join(cfg, file))}
 	}
-	plans := DetectMaiBot(services)
-	if len(plans) != 3 {
-		t.Fatalf("plans: %+v", plans)
+	plans := []Plan{
+		plan("bot_config.toml", "bot_config_template.toml", TOML, maibotVersionKey),
+		plan("model_config.toml", "model_config_template.toml", TOML, maibotVersionKey),
+		plan(".env", "template.env", Dotenv, ""),
 	}
-	want := []struct {
-		file, tmpl string
-		action     Action
-		format     Format
-		vk         string
-	}{
-		{"bot_config.toml", "bot_config_template.toml", ActionMerge, TOML, "inner.version"},
-		{"model_config.toml", "model_config_template.toml", ActionCopyTemplate, TOML, "inner.version"},
-		{".env", "template.env", ActionCopyTemplate, Dotenv, ""},
-	}
-	for i, w := range want {
-		p := plans[i]
-		if p.File != filepath.Join(cfg, w.file) || p.Template.Path != "/MaiMBot/template/"+w.tmpl || p.Template.Image != "sengokucola/maibot:0.11.0" ||
-			p.Action != w.action || p.Format != w.format || p.VersionKey != w.vk || !p.Optional || p.Service != "core" {
-			t.Errorf("plan %d: %+v", i, p)
-		}
-	}
-	// Prepare from host templates (the image path is exercised in the engine test).
-	for i := range plans {
-		plans[i].Template = TemplateSource{HostPath: filepath.Join(tdir, "0.11.0-beta", filepath.Base(plans[i].Template.Path))}
+	if plans[0].Action != ActionMerge || plans[1].Action != ActionCopyTemplate || plans[2].Action != ActionCopyTemplate {
+		t.Errorf("ActionFor: %s %s %s", plans[0].Action, plans[1].Action, plans[2].Action)
 	}
 	res, err := Prepare(context.Background(), nil, plans[0], false)
 	if err != nil {
@@ -126,7 +107,7 @@ func TestDetectMaiBotAndPrepare(t *testing.T) {
 	if !res.Changed() || res.Report.Action != "merge" || string(res.Current) != user || res.Report.Version.To != "6.19.1" {
 		t.Errorf("bot_config result: %+v", res.Report)
 	}
-	checkCarried(t, res.Template, res.Current, res.Merged, []string{MaiBotVersionKey}, false)
+	checkCarried(t, res.Template, res.Current, res.Merged, []string{maibotVersionKey}, false)
 	if err := ApplyFile(plans[0].File, res.Merged); err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func wantNoSecrets(t *testing.T, what, diff string, secrets ...string) {
 func TestDiffRedactsMaiBotModelConfig(t *testing.T) {
 	cur, keys := maibotModelConfig(t)
 	tmpl := readTemplate(t, "0.11.0-beta", "model_config_template.toml")
-	merged, _, err := Merge(tmpl, []byte(cur), Options{Format: TOML, VersionKeys: []string{MaiBotVersionKey}})
+	merged, _, err := Merge(tmpl, []byte(cur), Options{Format: TOML, VersionKeys: []string{maibotVersionKey}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -90,7 +91,7 @@ func (e *fakeEngine) ContainerList(_ context.Context, o client.ContainerListOpti
 		if st.absent {
 			continue
 		}
-		labels := map[string]string{LabelProject: "p", LabelService: c.service}
+		labels := map[string]string{project.LabelProject: "p", project.LabelService: c.service}
 		for k, v := range c.labels {
 			labels[k] = v
 		}

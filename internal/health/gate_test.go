@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/api/types/container"
 )
 
@@ -245,7 +246,7 @@ func TestRuleMissingContainers(t *testing.T) {
 // not waited for. One-off `compose run` containers are never checked.
 func TestRuleHooksAndOneOffs(t *testing.T) {
 	hook := func(st fakeState) fakeContainer {
-		return fakeContainer{id: "hook", service: "web", labels: map[string]string{LabelHook: "pre_start"}, at: is(st)}
+		return fakeContainer{id: "hook", service: "web", labels: map[string]string{project.LabelHook: "pre_start"}, at: is(st)}
 	}
 	web := svc("1", "web", running)
 	opts := Options{Timeout: time.Minute, StablePeriod: -1}
@@ -257,7 +258,7 @@ func TestRuleHooksAndOneOffs(t *testing.T) {
 		t.Errorf("failure names container %q, want the hook's", f.Container)
 	}
 
-	oneOff := fakeContainer{id: "run", service: "web", labels: map[string]string{LabelOneOff: "True"}, at: is(exited(1, ""))}
+	oneOff := fakeContainer{id: "run", service: "web", labels: map[string]string{project.LabelOneOff: "True"}, at: is(exited(1, ""))}
 	wantPass(t, newFakeEngine(oneOff, web).run(opts), 0, "web: running")
 	// A service with only a one-off container has no container.
 	wantFail(t, newFakeEngine(oneOff).run(Options{Timeout: time.Minute, Services: []string{"web"}}), MissingGrace+time.Second, "web", "no container after 15s")

@@ -39,16 +39,6 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Compose labels the gate selects containers by.
-const (
-	LabelProject = "com.docker.compose.project"
-	LabelService = "com.docker.compose.service"
-	LabelOneOff  = "com.docker.compose.oneoff"
-	// LabelHook marks a compose lifecycle-hook container (v5.3+ `pre_start`: "pre_start"),
-	// run beside a service's container and kept by compose when the hook failed.
-	LabelHook = "com.docker.compose.hook"
-)
-
 // Defaults used when an Options field is zero.
 const (
 	DefaultTimeout      = api.DefaultTimeout

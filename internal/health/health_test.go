@@ -11,6 +11,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker-maim/docker-maim/internal/project"
 
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/testrig"
@@ -296,7 +297,7 @@ func inspectService(t *testing.T, p *testrig.Proj, svc string) container.Inspect
 	t.Helper()
 	ctx := context.Background()
 	list, err := p.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).
-		Add("label", "com.docker.compose.project="+p.Name).Add("label", "com.docker.compose.service="+svc)})
+		Add("label", project.LabelProject+"="+p.Name).Add("label", project.LabelService+"="+svc)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -18,8 +19,8 @@ type fakeHooked struct{ hookExit int }
 
 func (f fakeHooked) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
 	return client.ContainerListResult{Items: []container.Summary{
-		{ID: "web1", State: container.StateRunning, Labels: map[string]string{LabelProject: "p", LabelService: "web"}},
-		{ID: "hook1", State: container.StateExited, Labels: map[string]string{LabelProject: "p", LabelService: "web", LabelHook: "pre_start"}},
+		{ID: "web1", State: container.StateRunning, Labels: map[string]string{project.LabelProject: "p", project.LabelService: "web"}},
+		{ID: "hook1", State: container.StateExited, Labels: map[string]string{project.LabelProject: "p", project.LabelService: "web", project.LabelHook: "pre_start"}},
 	}}, nil
 }
 

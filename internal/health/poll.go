@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -18,7 +19,7 @@ import (
 func (g *gate) list(ctx context.Context) (map[string][]container.Summary, error) {
 	res, err := g.cli.ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
-		Filters: make(client.Filters).Add("label", LabelProject+"="+g.project),
+		Filters: make(client.Filters).Add("label", project.LabelProject+"="+g.project),
 	})
 	if err != nil {
 		return nil, err
@@ -26,14 +27,14 @@ func (g *gate) list(ctx context.Context) (map[string][]container.Summary, error)
 	out := map[string][]container.Summary{}
 	g.hooks = g.hooks[:0]
 	for _, c := range res.Items {
-		svc := c.Labels[LabelService]
-		if svc == "" || strings.EqualFold(c.Labels[LabelOneOff], "true") {
+		svc := c.Labels[project.LabelService]
+		if svc == "" || strings.EqualFold(c.Labels[project.LabelOneOff], "true") {
 			continue
 		}
 		if len(g.opts.Services) > 0 && !slices.Contains(g.opts.Services, svc) {
 			continue
 		}
-		if c.Labels[LabelHook] != "" {
+		if c.Labels[project.LabelHook] != "" {
 			// A hook's container is not the service's: it runs to completion before the
 			// service starts, and compose removes it when it succeeds.
 			if c.State == container.StateExited {
@@ -55,8 +56,8 @@ func (g *gate) failedHook(ctx context.Context) *Failure {
 			continue
 		}
 		if st := res.Container.State; st.Status == container.StateExited && st.ExitCode != 0 {
-			w := &watched{service: c.Labels[LabelService], id: c.ID, name: strings.TrimPrefix(res.Container.Name, "/")}
-			return g.fail(ctx, w, fmt.Sprintf("its %s hook exited with code %d", c.Labels[LabelHook], st.ExitCode))
+			w := &watched{service: c.Labels[project.LabelService], id: c.ID, name: strings.TrimPrefix(res.Container.Name, "/")}
+			return g.fail(ctx, w, fmt.Sprintf("its %s hook exited with code %d", c.Labels[project.LabelHook], st.ExitCode))
 		}
 	}
 	return nil

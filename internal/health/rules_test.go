@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -30,7 +31,7 @@ type fakeLog struct {
 }
 
 func (f *fakeLog) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
-	return client.ContainerListResult{Items: []container.Summary{{ID: "c1", Labels: map[string]string{LabelProject: "p", LabelService: "core"}}}}, nil
+	return client.ContainerListResult{Items: []container.Summary{{ID: "c1", Labels: map[string]string{project.LabelProject: "p", project.LabelService: "core"}}}}, nil
 }
 
 func (f *fakeLog) ContainerInspect(context.Context, string, client.ContainerInspectOptions) (client.ContainerInspectResult, error) {

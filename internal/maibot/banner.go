@@ -194,3 +194,23 @@ func MigrationState(from int32) string {
 	}
 	return fmt.Sprintf("migrating the database (schema %d -> newer)", from)
 }
+
+// ReadyMatch is how a gate recognises the core's ready banner: the banner of tmpl, the
+// template read from the image's catalog (CatalogPath) for locale ("" when none was read),
+// else any of KnownBanners. what describes the banner waited for, for the progress.
+func ReadyMatch(tmpl, locale, catalog string) (match func(line string) bool, what string) {
+	banners := ReadyBanners(tmpl)
+	what = fmt.Sprintf("the ready banner %q (%s, %s in its image)", tmpl, locale, catalog)
+	if len(banners) != 1 || banners[0].Template != tmpl {
+		what = fmt.Sprintf("one of MaiBot's known ready banners (no %s banner in %s of its image)", locale, catalog)
+	}
+	match = func(line string) bool {
+		for _, b := range banners {
+			if b.Match(line) {
+				return true
+			}
+		}
+		return false
+	}
+	return match, what
+}

@@ -1,11 +1,21 @@
 // Package maibot owns what docker-maim knows about MaiBot (麦麦) itself, as listed in the
-// project's facts file: reading the SQLite schema version of MaiBot.db from a stream (the
-// header's user_version, no SQLite library), the [inner].version of its TOML configs,
-// recognising a MaiBot project and its era (0.x with the adapters service, or 1.x) from a
-// compose file and its images, the 0.x -> 1.x confirmation variable and the EULA/privacy
-// agreement variables to carry, the health-gate preset for a version, and the ready banner
-// of its i18n catalog (banner.go). It reads bytes and values handed to it; it does not touch
-// the engine, the disk or the upgrade transaction.
+// project's facts file, so that the rooms using it hold only the glue:
+//   - recognising a MaiBot project, its core service and its era (0.x with the adapters
+//     service, or 1.x) from a compose file and its images (Detect, ServicesFromCompose),
+//     and the services a 1.x release is known to have dropped (KnownRemoved);
+//   - its versions: the SQLite schema version of MaiBot.db from a stream (the header's
+//     user_version, no SQLite library), the [inner].version of its TOML configs, both read
+//     from the host with care while the bot is stopped (probe.go, ReadVersions), and the
+//     keys a backup records them under (versions.go);
+//   - the move between eras: the 0.x -> 1.x confirmation variable (CheckMove) and the
+//     EULA/privacy agreement variables to carry;
+//   - its config templates (0.6 – 0.12): where the image ships them, the plans that merge
+//     the user's files into them and the version key (templates.go);
+//   - the health-gate preset for a version, and the ready banner of its i18n catalog and how
+//     a gate matches it (banner.go).
+//
+// It reads bytes, values and host files handed to it; it does not touch the engine or the
+// upgrade transaction (internal/upgrade calls it, internal/templates reads an image's files).
 package maibot
 
 import (
@@ -374,4 +384,38 @@ func ServicesFromCompose(data []byte) ([]Service, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// CheckMove applies the rule of a move between eras (from the user's project to the new
+// one): 0.x -> 1.x needs the new core's environment to confirm it (CheckConfirmation), and
+// confirmed says it did; any other move needs nothing. The error says what to add where.
+func CheckMove(from, to Detection, newCoreEnv map[string]string) (confirmed bool, err error) {
+	if from.Era != Era0x || to.Era != Era1x {
+		return false, nil
+	}
+	if err := CheckConfirmation(newCoreEnv); err != nil {
+		return false, fmt.Errorf("MaiBot 0.x -> 1.x: %v. Add `- %s=1` to the environment of service %s in the new compose file (the 1.x bot migrates the database and config forward in place; this upgrade's backup is the way back)", err, LegacyUpgradeVar, to.Core)
+	}
+	return true, nil
+}
+
+// KnownRemoved are the services of the user's compose file that the release's file is known
+// to have dropped: the 0.x adapter service when the new file is MaiBot 1.x (the adapter is
+// a plugin there). Files that do not parse give none (the compose merge reports the error).
+func KnownRemoved(user, upstream []byte) []string {
+	us, err1 := ServicesFromCompose(user)
+	ns, err2 := ServicesFromCompose(upstream)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	ud, nd := Detect(us), Detect(ns)
+	if !ud.MaiBot || ud.Adapters == "" || nd.Era != Era1x {
+		return nil
+	}
+	for _, s := range ns {
+		if s.Name == ud.Adapters {
+			return nil
+		}
+	}
+	return []string{ud.Adapters}
 }

@@ -19,18 +19,6 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Compose labels set on every container compose creates.
-const (
-	LabelProject     = api.ProjectLabel
-	LabelService     = api.ServiceLabel
-	LabelConfigFiles = api.ConfigFilesLabel
-	LabelWorkingDir  = api.WorkingDirLabel
-	LabelEnvFile     = api.EnvironmentFileLabel
-	LabelConfigHash  = api.ConfigHashLabel
-	LabelOneOff      = api.OneoffLabel
-	LabelVolume      = api.VolumeLabel
-)
-
 // Options select a project with the words users know from docker compose.
 type Options struct {
 	Files      []string // -f/--file (repeatable); COMPOSE_FILE is read by the loader

@@ -16,13 +16,15 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 )
 
-// ProjectLabel is the label compose puts on a project's containers, volumes and networks.
-const ProjectLabel = "com.docker.compose.project"
+// ProjectLabel is the label compose puts on a project's containers, volumes and networks
+// (project.LabelProject, named here for the tests that use the rig).
+const ProjectLabel = project.LabelProject
 
 // Proj is a compose project made for one test.
 type Proj struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -321,7 +322,7 @@ volumes:
 	if !healthy(c) {
 		t.Fatalf("up --wait returned before healthy: %+v", c.State)
 	}
-	if c.Config.Labels["com.docker.compose.service"] != "bot" {
+	if c.Config.Labels[project.LabelService] != "bot" {
 		t.Fatalf("labels: %v", c.Config.Labels)
 	}
 	if out := run("ps"); !strings.Contains(out, "bot running healthy") {

@@ -14,6 +14,7 @@ import (
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/composemerge"
+	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"go.yaml.in/yaml/v3"
 )
@@ -110,7 +111,7 @@ func (t *txn) planAdoption(ctx context.Context) (*Adoption, error) {
 		if base == nil {
 			// Two-way cannot tell a service the release dropped from one of the user's:
 			// what is known of the release (MaiBot 1.x has no adapters) says it.
-			mo.RemovedServices = knownRemoved(cur, nf.Data)
+			mo.RemovedServices = maibot.KnownRemoved(cur, nf.Data)
 		}
 		merged, rep, err := composemerge.MergeWith(base, cur, nf.Data, mo)
 		if err != nil {

@@ -2,12 +2,8 @@ package upgrade
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"path"
-	"path/filepath"
-	"strconv"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	maim "github.com/docker-maim/docker-maim/internal/api"
@@ -25,12 +21,6 @@ import (
 //     read after the stop, when the files are quiescent and byte for byte what the backup
 //     archives, and recorded in the backup's manifest (AppVersions), shown by the plan,
 //     `backups` and `status`.
-
-// App version keys in backup.Manifest.AppVersions.
-const (
-	appDBSchema     = "maibot.db_schema"
-	appConfigPrefix = "maibot.config."
-)
 
 // MaiBotMove is what the plan found of a MaiBot deployment.
 type MaiBotMove = maim.MaiBotMove
@@ -71,40 +61,16 @@ func bindOf(s types.ServiceConfig, target string) string {
 }
 
 // maibotVersions reads the database schema and the configs' [inner].version of p's core
-// service from the host (nil when p is no MaiBot project). The bot's container can write
-// those dirs and this runs while it is stopped: each file is opened without following a
-// symlink and without blocking on a FIFO, only a regular file is read (the database's
-// header, at most maibot.MaxConfigSize of a config), and anything else is an unknown
-// version with a warning.
+// service from the host (nil when p is no MaiBot project), from the dirs it binds at
+// maibot.DataDir and maibot.ConfigDir: maibot.ReadVersions, which reads them with care (this
+// runs while the bot is stopped, over dirs its container can write).
 func maibotVersions(p *project.Project) (core string, dbSchema int32, configs map[string]string, warnings []string) {
 	d := maibot.Detect(maibotServices(p))
 	if !d.MaiBot {
 		return "", -1, nil, nil
 	}
 	s := p.Services[d.Core]
-	unknown := func(what string, err error) {
-		if !errors.Is(err, fs.ErrNotExist) {
-			warnings = append(warnings, fmt.Sprintf("MaiBot: %s: version unknown (%v)", what, err))
-		}
-	}
-	dbSchema = -1
-	if dir := bindOf(s, maibot.DataDir); dir != "" {
-		if v, err := maibot.SchemaVersionFile(filepath.Join(dir, maibot.DatabaseFile)); err == nil {
-			dbSchema = v
-		} else {
-			unknown(maibot.DatabaseFile, err)
-		}
-	}
-	configs = map[string]string{}
-	if dir := bindOf(s, maibot.ConfigDir); dir != "" {
-		for _, name := range maibot.ConfigFiles {
-			if v, err := maibot.ConfigVersionFile(filepath.Join(dir, name)); err == nil && v != "" {
-				configs[name] = v
-			} else if err != nil {
-				unknown(name, err)
-			}
-		}
-	}
+	dbSchema, configs, warnings = maibot.ReadVersions(bindOf(s, maibot.DataDir), bindOf(s, maibot.ConfigDir))
 	return d.Core, dbSchema, configs, warnings
 }
 
@@ -115,17 +81,7 @@ func appVersions(p *project.Project) (map[string]string, []string) {
 	if core == "" {
 		return nil, warnings
 	}
-	out := map[string]string{}
-	if db >= 0 {
-		out[appDBSchema] = strconv.Itoa(int(db))
-	}
-	for n, v := range configs {
-		out[appConfigPrefix+n] = v
-	}
-	if len(out) == 0 {
-		return nil, warnings
-	}
-	return out, warnings
+	return maibot.AppVersions(db, configs), warnings
 }
 
 // checkAdoption checks a MaiBot adoption: refuses an unconfirmed 0.x -> 1.x move, warns
@@ -160,13 +116,9 @@ func (m *Manager) checkAdoption(_ context.Context, p *project.Project, plan *Pla
 			mb.NoTemplates = true
 		}
 	}
-	if od.Era == maibot.Era0x && nd.Era == maibot.Era1x {
-		if err := maibot.CheckConfirmation(newEnv); err != nil {
-			return fmt.Errorf("MaiBot 0.x -> 1.x: %v. Add `- %s=1` to the environment of service %s in the new compose file (the 1.x bot migrates the database and config forward in place; this upgrade's backup is the way back)", err, maibot.LegacyUpgradeVar, nd.Core)
-		}
-		mb.Confirmed = true
-	}
-	return nil
+	confirmed, err := maibot.CheckMove(od, nd, newEnv)
+	mb.Confirmed = confirmed
+	return err
 }
 
 // versionOf is the new image's version: its version label, else its tag.
@@ -175,27 +127,6 @@ func versionOf(c ImageChange) string {
 		return c.NewVersion
 	}
 	return tagVersion(c.NewRef)
-}
-
-// knownRemoved are the services of the user's file that the release's file is known to
-// have dropped: the 0.x adapter service when the new file is MaiBot 1.x (the adapter is a
-// plugin there). Files that do not parse give none (the merge reports the error).
-func knownRemoved(user, upstream []byte) []string {
-	us, err1 := maibot.ServicesFromCompose(user)
-	ns, err2 := maibot.ServicesFromCompose(upstream)
-	if err1 != nil || err2 != nil {
-		return nil
-	}
-	ud, nd := maibot.Detect(us), maibot.Detect(ns)
-	if !ud.MaiBot || ud.Adapters == "" || nd.Era != maibot.Era1x {
-		return nil
-	}
-	for _, s := range ns {
-		if s.Name == ud.Adapters {
-			return nil
-		}
-	}
-	return []string{ud.Adapters}
 }
 
 // maibotReadyPreset is the health gate preset of a MaiBot project's core service whose

@@ -84,7 +84,7 @@ func volumeDiffers(want types.VolumeConfig, v volume.Volume) []string {
 	if !maps.Equal(nonNil(v.Options), nonNil(want.DriverOpts)) {
 		what = append(what, fmt.Sprintf("driver_opts %s -> %s", showOpts(v.Options), showOpts(want.DriverOpts)))
 	}
-	if h := v.Labels["com.docker.compose.config-hash"]; h != "" && len(what) == 0 {
+	if h := v.Labels[project.LabelConfigHash]; h != "" && len(what) == 0 {
 		if nh, err := compose.VolumeHash(want); err == nil && nh != h {
 			what = append(what, "labels or other configuration (compose's config hash differs)")
 		}

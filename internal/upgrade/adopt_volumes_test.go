@@ -39,7 +39,7 @@ func TestVolumeChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	existing := volumes{"demo_data": {Name: "demo_data", Driver: "local", Labels: map[string]string{"com.docker.compose.config-hash": hash}}}
+	existing := volumes{"demo_data": {Name: "demo_data", Driver: "local", Labels: map[string]string{project.LabelConfigHash: hash}}}
 	unhashed := volumes{"demo_data": {Name: "demo_data", Driver: "local"}}
 	for _, tc := range []struct {
 		what     string

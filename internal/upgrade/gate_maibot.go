@@ -3,15 +3,14 @@ package upgrade
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/config"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/templates"
 )
 
 // MaiBot's health gate (facts: internal/maibot), for every gate of a MaiBot project whose
@@ -48,7 +47,7 @@ func (m *Manager) maibotGateFor(ctx context.Context, p *project.Project, service
 	locale := maibot.Locale(envMap(s.Environment), imageEnv)
 	catalog := maibot.CatalogPath(workDir, locale)
 	tmpl := ""
-	data, err := config.TemplateFromImage(ctx, m.Engine, s.Image, catalog)
+	data, err := templates.FromImage(ctx, m.Engine, s.Image, catalog)
 	switch {
 	case err == nil:
 		if tmpl, err = maibot.BannerFromCatalog(data); err != nil {
@@ -57,24 +56,13 @@ func (m *Manager) maibotGateFor(ctx context.Context, p *project.Project, service
 	case !errors.Is(err, config.ErrTemplateNotFound):
 		m.logf("health gate: %s: %v", core, err)
 	}
-	banners := maibot.ReadyBanners(tmpl)
-	what := fmt.Sprintf("the ready banner %q (%s, %s in its image)", tmpl, locale, catalog)
-	if len(banners) != 1 || banners[0].Template != tmpl {
-		what = fmt.Sprintf("one of MaiBot's known ready banners (no %s banner in %s of its image)", locale, catalog)
-	}
+	match, what := maibot.ReadyMatch(tmpl, locale, catalog)
 	rules := map[string]health.ReadyRule{}
 	for k, v := range h.Ready {
 		rules[k] = v
 	}
 	rules[core] = health.ReadyRule{
-		Match: func(line string) bool {
-			for _, b := range banners {
-				if b.Match(line) {
-					return true
-				}
-			}
-			return false
-		},
+		Match:          match,
 		What:           what,
 		WhileLogging:   true,
 		Migrating:      maibot.LooksLikeMigration,
@@ -122,9 +110,5 @@ func recordedSchema(man *backup.Manifest) int32 {
 	if man == nil {
 		return -1
 	}
-	v, err := strconv.ParseInt(man.AppVersions[appDBSchema], 10, 32)
-	if err != nil {
-		return -1
-	}
-	return int32(v)
+	return maibot.RecordedSchema(man.AppVersions)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/templates"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/moby/moby/client"
 )
@@ -83,7 +84,7 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 		}
 		plans = append(plans, ps...)
 	}
-	var infos []config.ServiceInfo
+	var infos []maibot.Service
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
 		if ext, ok := s.Extensions[config.ExtensionKey]; ok {
@@ -93,14 +94,14 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 			}
 			plans = append(plans, ps...)
 		}
-		si := config.ServiceInfo{Name: name, Image: images[name]}
+		si := maibot.Service{Name: name, Image: images[name]}
 		for _, v := range s.Volumes {
 			if v.Type == types.VolumeTypeBind {
 				src := v.Source
 				if !filepath.IsAbs(src) {
 					src = filepath.Join(p.WorkingDir, src)
 				}
-				si.Mounts = append(si.Mounts, config.Mount{Source: src, Target: v.Target})
+				si.Mounts = append(si.Mounts, maibot.Mount{Source: src, Target: v.Target})
 			}
 		}
 		infos = append(infos, si)
@@ -111,7 +112,7 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 		for _, c := range plan.Changes {
 			versions[c.Service] = versionOf(c)
 		}
-		for _, pl := range config.DetectMaiBot(infos) {
+		for _, pl := range maibot.TemplatePlans(infos) {
 			if !maibot.HasTemplates(versions[pl.Service]) {
 				continue
 			}
@@ -119,7 +120,7 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 		}
 	}
 	for _, pl := range plans {
-		r, err := config.Prepare(ctx, m.Engine, pl, opts.KeepUnknown)
+		r, err := config.Prepare(ctx, templates.Reader{Engine: m.Engine}, pl, opts.KeepUnknown)
 		if err != nil {
 			return fmt.Errorf("config %s: %w", pl.File, err)
 		}

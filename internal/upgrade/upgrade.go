@@ -21,11 +21,11 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/config"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/templates"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/client"
 )
@@ -35,7 +35,7 @@ type Engine interface {
 	snapshot.Engine
 	health.Engine
 	ImageEngine
-	config.ImageFileReader
+	templates.Engine
 	DiskUsage(ctx context.Context, options client.DiskUsageOptions) (client.DiskUsageResult, error)
 	Pinger
 }

@@ -91,7 +91,7 @@ const (
 // leftover and `docker image ls --filter label=...` the helper images to prune. Its value
 // says what kind of helper it is: LabelValueImage (a helper image), LabelValueContainer (a
 // container reaching data), LabelValueTemplateRead (a created-only container that
-// config.TemplateFromImage reads a template out of) or LabelValueStaging (an archive-API
+// templates.FromImage reads a template out of) or LabelValueStaging (an archive-API
 // staging volume).
 const (
 	LabelHelper            = "com.docker-maim.helper"

@@ -16,6 +16,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/fsaccess"
 	"github.com/docker-maim/docker-maim/internal/helper"
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
@@ -157,7 +158,7 @@ func TestVolumeRestoreKeepsVolumeLabels(t *testing.T) {
 			m := newMover(t, p)
 			cli := engine(t)
 			name := "maim-test-" + randHex(6)
-			labels := map[string]string{"com.docker.compose.project": "demo", "com.docker.compose.volume": "data"}
+			labels := map[string]string{project.LabelProject: "demo", project.LabelVolume: "data"}
 			_, err := cli.VolumeCreate(context.Background(), client.VolumeCreateOptions{Name: name, Labels: labels})
 			must(t, err)
 			t.Cleanup(func() { _, _ = cli.VolumeRemove(context.Background(), name, client.VolumeRemoveOptions{Force: true}) })

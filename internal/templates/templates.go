@@ -1,4 +1,10 @@
-package config
+// Package templates reads a file out of an image without running it: a config template the
+// merge planner (internal/config's Prepare) needs from the new version's image, or MaiBot's
+// i18n catalog for its health gate. It owns the template-read container (created, never
+// started, network off, labelled volume.LabelHelper=volume.LabelValueTemplateRead) and its
+// removal, and the clean-up of those a killed docker-maim left behind. What to read, and
+// what to do with the bytes, is the caller's: internal/config stays a pure merge engine.
+package templates
 
 import (
 	"archive/tar"
@@ -10,45 +16,50 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker-maim/docker-maim/internal/config"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
 
-// ImageFileReader is the part of the engine API TemplateFromImage needs;
-// *client.Client implements it.
-type ImageFileReader interface {
+// Engine is the part of the engine API FromImage needs; *client.Client implements it.
+type Engine interface {
 	ContainerCreate(ctx context.Context, options client.ContainerCreateOptions) (client.ContainerCreateResult, error)
 	CopyFromContainer(ctx context.Context, containerID string, options client.CopyFromContainerOptions) (client.CopyFromContainerResult, error)
 	ContainerRemove(ctx context.Context, containerID string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
 	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
 }
 
-// ErrTemplateNotFound is wrapped by TemplateFromImage when the image has no
-// file at the path (or by LoadTemplate when a host template is missing).
-var ErrTemplateNotFound = errors.New("template not found")
+// MaxSize bounds how much of a template file is read.
+const MaxSize = 16 << 20
 
-// MaxTemplateSize bounds how much of a template file is read.
-const MaxTemplateSize = 16 << 20
-
-// StaleTemplateRead is how much older than a new template-read container a leftover one must
-// be (by the engine's own clock, in its creation times) before TemplateFromImage removes it.
+// StaleRead is how much older than a new template-read container a leftover one must
+// be (by the engine's own clock, in its creation times) before FromImage removes it.
 // A read takes seconds; only a docker-maim that died mid-read leaves one that old, and a
 // younger one may belong to a live docker-maim working on another project.
-const StaleTemplateRead = 10 * time.Minute
+const StaleRead = 10 * time.Minute
 
-// TemplateFromImage reads the regular file at filePath inside image without
+// Reader reads templates out of images through Engine: it is the config.ImageReader that
+// config.Prepare and config.LoadTemplate take.
+type Reader struct{ Engine Engine }
+
+// ReadImageFile is FromImage with r's engine.
+func (r Reader) ReadImageFile(ctx context.Context, image, filePath string) ([]byte, error) {
+	return FromImage(ctx, r.Engine, image, filePath)
+}
+
+// FromImage reads the regular file at filePath inside image without
 // running the image: it creates a container (never started, network off),
 // copies the file out through the archive API, and removes the container and
 // its anonymous volumes — always, even when ctx is cancelled. A symbolic link
 // is followed (inside the image) up to 8 times. The image must be present
-// locally. A missing file gives an error wrapping ErrTemplateNotFound.
+// locally. A missing file gives an error wrapping config.ErrTemplateNotFound.
 //
 // The container carries docker-maim's one helper label, volume.LabelHelper, with the value
 // volume.LabelValueTemplateRead. A docker-maim killed mid-read cannot remove its container,
 // so each read also removes, best effort, the template-read containers that were created
-// StaleTemplateRead or more before its own (they pin the image and hold its anonymous volumes).
-func TemplateFromImage(ctx context.Context, cli ImageFileReader, image, filePath string) ([]byte, error) {
+// StaleRead or more before its own (they pin the image and hold its anonymous volumes).
+func FromImage(ctx context.Context, cli Engine, image, filePath string) ([]byte, error) {
 	if image == "" || filePath == "" {
 		return nil, errors.New("template from image: image and path are required")
 	}
@@ -77,7 +88,7 @@ func TemplateFromImage(ctx context.Context, cli ImageFileReader, image, filePath
 		data, link, err := copyOneFile(ctx, cli, created.ID, p)
 		if err != nil {
 			if cerrdefs.IsNotFound(err) {
-				return nil, fmt.Errorf("%w: %s in image %s", ErrTemplateNotFound, filePath, image)
+				return nil, fmt.Errorf("%w: %s in image %s", config.ErrTemplateNotFound, filePath, image)
 			}
 			return nil, fmt.Errorf("reading %s from image %s: %w", filePath, image, err)
 		}
@@ -95,10 +106,10 @@ func TemplateFromImage(ctx context.Context, cli ImageFileReader, image, filePath
 	}
 }
 
-// removeStaleTemplateReads removes the template-read containers created StaleTemplateRead or
+// removeStaleTemplateReads removes the template-read containers created StaleRead or
 // more before own, the read's own container (leftovers of a docker-maim that died mid-read).
 // Errors are ignored: a leftover is clutter, never a reason to fail a read.
-func removeStaleTemplateReads(ctx context.Context, cli ImageFileReader, own string) {
+func removeStaleTemplateReads(ctx context.Context, cli Engine, own string) {
 	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true,
 		Filters: make(client.Filters).Add("label", volume.LabelHelper+"="+volume.LabelValueTemplateRead)})
 	if err != nil {
@@ -114,7 +125,7 @@ func removeStaleTemplateReads(ctx context.Context, cli ImageFileReader, own stri
 		return
 	}
 	for _, c := range res.Items {
-		if c.ID != own && now-c.Created >= int64(StaleTemplateRead/time.Second) {
+		if c.ID != own && now-c.Created >= int64(StaleRead/time.Second) {
 			_, _ = cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 		}
 	}
@@ -122,7 +133,7 @@ func removeStaleTemplateReads(ctx context.Context, cli ImageFileReader, own stri
 
 // copyOneFile returns the content of the file at p, or the target of the
 // symbolic link at p.
-func copyOneFile(ctx context.Context, cli ImageFileReader, id, p string) (data []byte, link string, err error) {
+func copyOneFile(ctx context.Context, cli Engine, id, p string) (data []byte, link string, err error) {
 	res, err := cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: p})
 	if err != nil {
 		return nil, "", err
@@ -139,10 +150,10 @@ func copyOneFile(ctx context.Context, cli ImageFileReader, id, p string) (data [
 		}
 		switch hdr.Typeflag {
 		case tar.TypeReg:
-			if hdr.Size > MaxTemplateSize {
-				return nil, "", fmt.Errorf("%s is %d bytes, more than the %d a template may have", p, hdr.Size, MaxTemplateSize)
+			if hdr.Size > MaxSize {
+				return nil, "", fmt.Errorf("%s is %d bytes, more than the %d a template may have", p, hdr.Size, MaxSize)
 			}
-			data, err := io.ReadAll(io.LimitReader(tr, MaxTemplateSize+1))
+			data, err := io.ReadAll(io.LimitReader(tr, MaxSize+1))
 			if err != nil {
 				return nil, "", fmt.Errorf("reading %s: %w", p, err)
 			}

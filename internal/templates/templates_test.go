@@ -1,4 +1,4 @@
-package config
+package templates
 
 import (
 	"archive/tar"
@@ -18,6 +18,8 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker-maim/docker-maim/internal/config"
+	"github.com/docker-maim/docker-maim/internal/maibot"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -85,7 +87,7 @@ func (f *fakeEngine) ContainerRemove(ctx context.Context, id string, o client.Co
 	return client.ContainerRemoveResult{}, nil
 }
 
-func TestTemplateFromImageFake(t *testing.T) {
+func TestFromImageFake(t *testing.T) {
 	f := &fakeEngine{files: map[string]string{
 		"/t/real.toml":    "a = 1\n",
 		"/t/link.toml":    "->real.toml",
@@ -96,19 +98,19 @@ func TestTemplateFromImageFake(t *testing.T) {
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	for _, p := range []string{"/t/real.toml", "/t/link.toml", "/etc/abs.toml", "t/real.toml"} {
-		b, err := TemplateFromImage(ctx, f, "img", p)
+		b, err := FromImage(ctx, f, "img", p)
 		if err != nil || string(b) != "a = 1\n" {
 			t.Errorf("%s: %q %v", p, b, err)
 		}
 	}
-	if _, err := TemplateFromImage(ctx, f, "img", "/nope"); !errors.Is(err, ErrTemplateNotFound) {
+	if _, err := FromImage(ctx, f, "img", "/nope"); !errors.Is(err, config.ErrTemplateNotFound) {
 		t.Errorf("missing: %v", err)
 	}
-	if _, err := TemplateFromImage(ctx, f, "img", "/loop/a"); err == nil || !strings.Contains(err.Error(), "symbolic links") {
+	if _, err := FromImage(ctx, f, "img", "/loop/a"); err == nil || !strings.Contains(err.Error(), "symbolic links") {
 		t.Errorf("loop: %v", err)
 	}
 	cancel() // removal still happens with a cancelled context
-	_, _ = TemplateFromImage(ctx, f, "img", "/MaiMBot/t.toml")
+	_, _ = FromImage(ctx, f, "img", "/MaiMBot/t.toml")
 	if len(f.created) != 7 || len(f.removed) != len(f.created) {
 		t.Errorf("created %v removed %v", f.created, f.removed)
 	}
@@ -121,17 +123,17 @@ func TestTemplateFromImageFake(t *testing.T) {
 }
 
 // A template-read container left by a docker-maim killed mid-read is removed by the next
-// read once it is StaleTemplateRead older than the new one (engine clock); a younger one
+// read once it is StaleRead older than the new one (engine clock); a younger one
 // (maybe a live read of another project) and the read's own container are left to finish.
-func TestTemplateFromImageRemovesStaleLeftovers(t *testing.T) {
+func TestFromImageRemovesStaleLeftovers(t *testing.T) {
 	const now = 1_000_000
-	stale := int64(StaleTemplateRead / time.Second)
+	stale := int64(StaleRead / time.Second)
 	f := &fakeEngine{files: map[string]string{"/t.toml": "a = 1\n"}, now: now, others: []container.Summary{
 		{ID: "stale", Created: now - stale},
 		{ID: "older", Created: now - 3*stale},
 		{ID: "young", Created: now - stale + 1},
 	}}
-	b, err := TemplateFromImage(context.Background(), f, "img", "/t.toml")
+	b, err := FromImage(context.Background(), f, "img", "/t.toml")
 	if err != nil || string(b) != "a = 1\n" {
 		t.Fatalf("read: %q %v", b, err)
 	}
@@ -164,7 +166,7 @@ func engine(t *testing.T) *client.Client {
 	return cli
 }
 
-func TestTemplateFromImageEngine(t *testing.T) {
+func TestFromImageEngine(t *testing.T) {
 	cli := engine(t)
 	ctx := t.Context()
 
@@ -198,14 +200,14 @@ func TestTemplateFromImageEngine(t *testing.T) {
 		}
 	})
 
-	got, err := TemplateFromImage(ctx, cli, tag, "/MaiMBot/template/bot_config_template.toml")
+	got, err := FromImage(ctx, cli, tag, "/MaiMBot/template/bot_config_template.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := readTemplate(t, "0.11.0-beta", "bot_config_template.toml"); !bytes.Equal(got, want) {
 		t.Errorf("read %d bytes, want the template's %d", len(got), len(want))
 	}
-	if _, err := TemplateFromImage(ctx, cli, tag, "/MaiMBot/template/nope.toml"); !errors.Is(err, ErrTemplateNotFound) {
+	if _, err := FromImage(ctx, cli, tag, "/MaiMBot/template/nope.toml"); !errors.Is(err, config.ErrTemplateNotFound) {
 		t.Errorf("missing file: %v", err)
 	}
 	// No container is left behind.
@@ -216,24 +218,57 @@ func TestTemplateFromImageEngine(t *testing.T) {
 
 	// Detected plans read from the image, merge, and apply.
 	cfg := t.TempDir()
-	user := userBotConfig(t, "0.10.0-alpha")
+	// The user's file: 0.10's template with the nickname changed (internal/config's tests
+	// merge richer ones).
+	user := strings.Replace(string(readTemplate(t, "0.10.0-alpha", "bot_config_template.toml")), `nickname = "麦麦"`, `nickname = "小麦"`, 1)
+	if !strings.Contains(user, `nickname = "小麦"`) {
+		t.Fatal("no nickname in 0.10's bot_config template")
+	}
 	if err := os.WriteFile(filepath.Join(cfg, "bot_config.toml"), []byte(user), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	plans := DetectMaiBot([]ServiceInfo{{Name: "core", Image: tag, Mounts: []Mount{{Source: cfg, Target: "/MaiMBot/config"}}}})
+	plans := maibot.TemplatePlans([]maibot.Service{{Name: "core", Image: tag, Mounts: []maibot.Mount{{Source: cfg, Target: "/MaiMBot/config"}}}})
 	for _, p := range plans {
-		res, err := Prepare(ctx, cli, p, false)
+		res, err := config.Prepare(ctx, Reader{Engine: cli}, p, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ApplyFile(p.File, res.Merged); err != nil {
+		if err := config.ApplyFile(p.File, res.Merged); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// The merge itself is internal/config's (tested there): the file holds what Merge makes
+	// of the image's template and the user's file.
 	merged, _ := os.ReadFile(filepath.Join(cfg, "bot_config.toml"))
-	checkCarried(t, readTemplate(t, "0.11.0-beta", "bot_config_template.toml"), []byte(user), merged, []string{MaiBotVersionKey}, false)
+	want, _, err := config.Merge(readTemplate(t, "0.11.0-beta", "bot_config_template.toml"), []byte(user), plans[0].Options(false))
+	if err != nil || !bytes.Equal(merged, want) || !bytes.Contains(merged, []byte(`nickname = "小麦"`)) {
+		t.Errorf("bot_config.toml is not the merge of the image's template and the user's file (%v)", err)
+	}
 	model, _ := os.ReadFile(filepath.Join(cfg, "model_config.toml"))
 	if !bytes.Equal(model, readTemplate(t, "0.11.0-beta", "model_config_template.toml")) {
 		t.Error("model_config.toml was not copied from the image's template")
 	}
+}
+
+// maibotTemplates is ../shared/maibot-templates beside the repository (the package dir is
+// <repo>/internal/templates).
+func maibotTemplates(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "maibot-templates"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		t.Skipf("MaiBot templates not found at %s", dir)
+	}
+	return dir
+}
+
+func readTemplate(t testing.TB, release, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(maibotTemplates(t), release, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
