@@ -3,8 +3,9 @@ package fsaccess
 import "golang.org/x/sys/unix"
 
 // DataMap returns the data extents of the open regular file fd of the given size, as the file
-// system reports them (lseek SEEK_DATA/SEEK_HOLE), or nil when it reports no hole (or cannot
-// tell). A hole reads as zeros; an extent may hold zeros too (written or preallocated).
+// system reports them (lseek SEEK_DATA/SEEK_HOLE), or nil when it reports no hole, no data
+// at all, or cannot tell. A hole reads as zeros; an extent may hold zeros too (written or
+// preallocated).
 func DataMap(fd int, size int64) ([]Extent, error) {
 	var out []Extent
 	var data int64

@@ -208,3 +208,32 @@ func TestParallelZstdBoundedMemory(t *testing.T) {
 		t.Errorf("allocated %d MiB, want a fixed set well under 32 MiB", large>>20)
 	}
 }
+
+// NewWriter compresses in parallel frames of zstdChunkSize when it has more than one worker,
+// and as one frame otherwise; both read back as the input.
+func TestNewWriter(t *testing.T) {
+	data := zdata(3*zstdChunkSize+17, 3)
+	for workers, frames := range map[int]int{0: 1, 1: 1, 2: 4, 4: 4} {
+		var out bytes.Buffer
+		w, err := NewWriter(&out, zstd.SpeedFastest, workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeInPieces(t, w, data)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := countFrames(t, out.Bytes()); got != frames {
+			t.Errorf("workers=%d: %d frames, want %d", workers, got, frames)
+		}
+		dec, err := zstd.NewReader(bytes.NewReader(out.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(dec)
+		dec.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("workers=%d: read back %d bytes, %v; want the %d written", workers, len(got), err, len(data))
+		}
+	}
+}
