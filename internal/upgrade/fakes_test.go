@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
 	"io"
 	"iter"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker-maim/docker-maim/internal/backup"

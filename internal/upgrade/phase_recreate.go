@@ -14,9 +14,9 @@ import (
 // old images). The files before the edit are in the backup; undone by the failure path:
 // restore from the backup, the old images re-pinned, recreate.
 var recreatePhase = phase[*txn]{
-	name:    "recreate",
-	journal: PhaseRecreating,
-	describe: func(t *txn) string {
+	Name:    "recreate",
+	Journal: PhaseRecreating,
+	Describe: func(t *txn) string {
 		s := "recreate " + strings.Join(allServices(t.planned()), ", ") + " on the new images"
 		if ad := t.plan.Adoption; ad != nil && len(ad.ServicesRemoved) > 0 {
 			s = "remove the containers of " + strings.Join(ad.ServicesRemoved, ", ") + " (not in the new compose file; their data stays), " + s
@@ -29,7 +29,7 @@ var recreatePhase = phase[*txn]{
 		}
 		return s
 	},
-	run: func(ctx context.Context, t *txn) error {
+	Run: func(ctx context.Context, t *txn) error {
 		m, p, plan := t.m, t.p, t.plan
 		target := withImages(p, t.opts.Images)
 		if len(plan.FileEdits) > 0 {

@@ -16,23 +16,23 @@ import (
 // (snapshot.ErrNotCold). Undone by the failure path: before the backup completed, resolve
 // starts exactly what the journal records again.
 var stopPhase = phase[*txn]{
-	name:    "stop",
-	journal: PhaseBackingUp,
-	describe: func(t *txn) string {
+	Name:    "stop",
+	Journal: PhaseBackingUp,
+	Describe: func(t *txn) string {
 		if len(t.plan.running.Services) == 0 {
 			return "nothing runs: nothing to stop"
 		}
 		return "stop " + strings.Join(t.plan.running.Services, ", ") + " and whatever else of the project runs by then (reverse dependency order)"
 	},
-	run: func(ctx context.Context, t *txn) error {
+	Run: func(ctx context.Context, t *txn) error {
 		now, err := t.p.RunningContainers(ctx, t.m.Engine)
 		if err != nil {
 			return fmt.Errorf("listing what runs: %w", err)
 		}
 		// Journaled before anything stops: a crash from here starts exactly this set again.
 		t.plan.running = now
-		t.jr.setRan(now)
-		if err := t.journals.Save(t.jr); err != nil {
+		t.Journal.SetRan(now)
+		if err := t.journals.Save(t.Journal); err != nil {
 			return err
 		}
 		t.stopAt = time.Now()

@@ -207,7 +207,7 @@ func TestPruneSparesTheJournalsBackup(t *testing.T) {
 	}
 
 	// a torn journal stops prune: it cannot tell what is needed
-	_ = os.WriteFile(r.m.journals("demo").path(), []byte("{"), 0o600)
+	_ = os.WriteFile(r.m.journals("demo").Path(), []byte("{"), 0o600)
 	if _, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1}); err == nil {
 		t.Fatal("Prune with an unreadable journal must fail")
 	}

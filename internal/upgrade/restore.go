@@ -172,7 +172,7 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		}
 	}
 	running = now
-	jr.setRan(now)
+	jr.SetRan(now)
 	if err := journals.Save(jr); err != nil {
 		return nil, err
 	}
@@ -444,16 +444,16 @@ func (m *Manager) restoreFailed(ctx context.Context, p *project.Project, jr *Jou
 // the restore is finished.
 func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Journal, opts RollbackOptions, res *RollbackResult) error {
 	journals := m.journals(p.Name)
-	ran := jr.ran()
+	ran := jr.Ran()
 	if jr.Restore == nil {
-		return fmt.Errorf("the journal of the interrupted restore names no backup: %s", journals.path())
+		return fmt.Errorf("the journal of the interrupted restore names no backup: %s", journals.Path())
 	}
 	now, err := p.RunningContainers(ctx, m.Engine)
 	if err != nil {
 		return err
 	}
 	switch {
-	case !jr.Phase.dataChanged():
+	case !jr.Phase.DataChanged():
 		m.removeIncomplete(p.Name)
 		res.BackupID = ""
 		m.logf("nothing was changed yet: starting %s again", orNone(ran.Services))
@@ -522,7 +522,7 @@ func (m *Manager) resolvedRestore(ctx context.Context, p *project.Project, ran p
 	if err := m.gateServices(ctx, p, ran.Services, opts.Health); err != nil {
 		return err
 	}
-	return os.Remove(m.journals(p.Name).path())
+	return os.Remove(m.journals(p.Name).Path())
 }
 
 // startAgain starts what ran before, with a context that survives cancellation.

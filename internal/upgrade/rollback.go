@@ -12,6 +12,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 )
@@ -175,7 +176,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 		return m.resolveRestore(ctx, p, jr, opts, res)
 	}
 	journals := m.journals(p.Name)
-	if !jr.Phase.dataChanged() || jr.BackupID == "" {
+	if !jr.Phase.DataChanged() || jr.BackupID == "" {
 		for _, c := range jr.Images {
 			if c.OldRef == c.NewRef && c.OldID != "" {
 				_ = repoint(ctx, m.Engine, c.OldID, c.OldRef)
@@ -196,7 +197,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 		}
 		res.WorkingDir = p.WorkingDir
 		res.FileEdits, res.Warnings = m.nameWhatRuns(p, want, "the one the service runs")
-		r := jr.ran()
+		r := jr.Ran()
 		m.logf("nothing was changed yet: starting %s again", r.Describe())
 		if err := p.Start(ctx, m.Engine, r); err != nil {
 			return err
@@ -204,7 +205,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 		if err := m.gateServices(ctx, p, r.Services, opts.Health); err != nil {
 			return err
 		}
-		return os.Remove(journals.path())
+		return os.Remove(journals.Path())
 	}
 	entry, err := m.Store.Get(p.Name, jr.BackupID)
 	if err != nil {
@@ -216,7 +217,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 	if err := m.checkRoot(ctx, p, entry.Manifest); err != nil {
 		return err
 	}
-	discardRenames(jr) // the restore puts the old files back
+	journal.DiscardRenames(jr) // the restore puts the old files back
 	if jr.Phase != PhaseRollingBack {
 		jr.Phase = PhaseRollingBack
 		if err := journals.Save(jr); err != nil {
@@ -226,7 +227,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 	if err := m.rollbackTo(ctx, p, jr, entry, opts, res); err != nil {
 		return err
 	}
-	return os.Remove(journals.path())
+	return os.Remove(journals.Path())
 }
 
 // checkRoot refuses, before anything stops, a backup dir that lies in or holds a source
@@ -286,8 +287,8 @@ func (m *Manager) rollbackTo(ctx context.Context, p *project.Project, jr *Journa
 	if err := journals.Save(jr); err != nil {
 		return err
 	}
-	t := &rtxn{m: m, p: p, man: entry.Manifest, opts: opts, res: res, runner: &runner{journals: journals, jr: jr}}
-	_, err := mustUndo(runPhases(ctx, t.runner, rollbackPhases, t))
+	t := &rtxn{m: m, p: p, man: entry.Manifest, opts: opts, res: res, runner: &runner{Journals: journals, Journal: jr}}
+	_, err := journal.MustUndo(runPhases(ctx, t.runner, rollbackPhases, t))
 	return err
 }
 

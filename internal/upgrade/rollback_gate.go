@@ -5,10 +5,10 @@ import "context"
 // rollbackGate waits for what ran at the backup (every service when the backup does not
 // say) to prove healthy; a MaiBot core on its ready banner (gate_maibot.go).
 var rollbackGate = phase[*rtxn]{
-	name:     "gate",
-	journal:  PhaseRollingBack,
-	describe: func(*rtxn) string { return "wait for what ran to prove healthy" },
-	run: func(ctx context.Context, t *rtxn) error {
+	Name:     "gate",
+	Journal:  PhaseRollingBack,
+	Describe: func(*rtxn) string { return "wait for what ran to prove healthy" },
+	Run: func(ctx context.Context, t *rtxn) error {
 		running := t.man.Running
 		if len(running) == 0 {
 			running = t.target.ServiceNames()

@@ -9,15 +9,15 @@ import (
 // own), recreates the services on the images they ran and leaves stopped what was stopped
 // before the upgrade.
 var rollbackRecreate = phase[*rtxn]{
-	name:    "recreate",
-	journal: PhaseRollingBack,
-	describe: func(t *rtxn) string {
+	Name:    "recreate",
+	Journal: PhaseRollingBack,
+	Describe: func(t *rtxn) string {
 		if t.man.Upgrade != nil && len(t.man.Upgrade.Adopted) > 0 {
 			return "recreate the services of the restored compose files on the images they ran; remove the containers of services those files do not have"
 		}
 		return "recreate the services on the images they ran"
 	},
-	run: func(ctx context.Context, t *rtxn) error {
+	Run: func(ctx context.Context, t *rtxn) error {
 		// An upgrade that swapped the compose files: the services the new files added go.
 		adopted := t.man.Upgrade != nil && len(t.man.Upgrade.Adopted) > 0
 		// A pre_start hook that failed kept its container (prestart.go): it goes.

@@ -11,10 +11,10 @@ import (
 // run the image it ran: the old image re-pinned by ID under its reference (a compose file
 // the user had already edited for the upgrade is edited back to name it).
 var rollbackRepin = phase[*rtxn]{
-	name:     "repin",
-	journal:  PhaseRollingBack,
-	describe: func(*rtxn) string { return "re-pin the images the services ran" },
-	run: func(ctx context.Context, t *rtxn) error {
+	Name:     "repin",
+	Journal:  PhaseRollingBack,
+	Describe: func(*rtxn) string { return "re-pin the images the services ran" },
+	Run: func(ctx context.Context, t *rtxn) error {
 		man := t.man
 		old, err := t.m.Load(ctx, project.Options{Files: man.ComposeFiles, Name: t.p.Name, WorkingDir: man.WorkingDir, EnvFiles: envFilesFor(man), Profiles: man.Profiles})
 		if err != nil {

@@ -9,10 +9,10 @@ import (
 // rollbackRestore writes the backup's data, config and compose files back where the
 // backup recorded them (the services are stopped: phase stop).
 var rollbackRestore = phase[*rtxn]{
-	name:     "restore",
-	journal:  PhaseRollingBack,
-	describe: func(t *rtxn) string { return "restore data and files from backup " + t.man.ID },
-	run: func(ctx context.Context, t *rtxn) error {
+	Name:     "restore",
+	Journal:  PhaseRollingBack,
+	Describe: func(t *rtxn) string { return "restore data and files from backup " + t.man.ID },
+	Run: func(ctx context.Context, t *rtxn) error {
 		_, err := t.m.Snapshots.Restore(ctx, t.p, snapshot.RestoreOptions{ID: t.man.ID, NoSafetyBackup: true, Stopped: &t.running, ToRecordedPaths: true, Checked: t.opts.checked})
 		return err
 	},

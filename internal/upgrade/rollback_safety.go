@@ -10,16 +10,16 @@ import (
 // rollbackSafety backs up the state the rollback replaces (reason pre-rollback), unless
 // --no-safety-backup (an upgrade's own automatic rollback never takes one).
 var rollbackSafety = phase[*rtxn]{
-	name:    "safety-backup",
-	journal: PhaseRollingBack,
-	skip: func(t *rtxn) string {
+	Name:    "safety-backup",
+	Journal: PhaseRollingBack,
+	Skip: func(t *rtxn) string {
 		if t.opts.NoSafetyBackup {
 			return "no safety backup"
 		}
 		return ""
 	},
-	describe: func(*rtxn) string { return "back up the state the rollback replaces" },
-	run: func(ctx context.Context, t *rtxn) error {
+	Describe: func(*rtxn) string { return "back up the state the rollback replaces" },
+	Run: func(ctx context.Context, t *rtxn) error {
 		safety, err := t.m.Snapshots.Backup(ctx, t.p, snapshot.BackupOptions{Reason: "pre-rollback", Stopped: &t.running})
 		if err != nil {
 			return fmt.Errorf("safety backup failed, nothing was rolled back (add --no-safety-backup to skip it): %w", err)

@@ -4,10 +4,10 @@ import "context"
 
 // rollbackStop stops what runs now (the failed version, or what the user started since).
 var rollbackStop = phase[*rtxn]{
-	name:     "stop",
-	journal:  PhaseRollingBack,
-	describe: func(*rtxn) string { return "stop what runs" },
-	run: func(ctx context.Context, t *rtxn) error {
+	Name:     "stop",
+	Journal:  PhaseRollingBack,
+	Describe: func(*rtxn) string { return "stop what runs" },
+	Run: func(ctx context.Context, t *rtxn) error {
 		running, err := t.p.RunningContainers(ctx, t.m.Engine)
 		if err != nil {
 			return err

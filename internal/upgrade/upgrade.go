@@ -5,7 +5,7 @@
 // restore the compose file names what runs (filenames.go: minimal edits through
 // internal/composefile; a restore recreates what the restored files describe otherwise).
 // Read Upgrade top to bottom: the plan, the policy, then the phases (phase_*.go), each
-// written to the journal before it acts by one runner (phases.go), one failure path (fail).
+// written to the journal before it acts by one runner (internal/journal, phases.go), one failure path (fail).
 // With --compose-file the upgrade adopts a release's new compose files (adopt.go: the
 // merge and what the plan shows; phase_adopt.go: the files written in place; the MaiBot
 // checks in adopt_maibot.go).
@@ -13,7 +13,6 @@ package upgrade
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/config"
 	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
@@ -163,9 +163,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Cause }
 
-// ErrInterrupted means an earlier operation left a journal: resolve it first.
-var ErrInterrupted = errors.New("an interrupted operation must be resolved first")
-
 // txn is one upgrade in progress: what its phases (phase_*.go) read and write.
 type txn struct {
 	m        *Manager
@@ -244,15 +241,15 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 	if err != nil && t.hot != nil {
 		t.hot.Abort() // pass one of a backup never completed (a no-op once it was)
 	}
-	t.res.phasesRun = t.ran
+	t.res.phasesRun = t.Ran
 	if err == nil {
 		return t.res, nil
 	}
-	undo, cause := mustUndo(err)
+	undo, cause := journal.MustUndo(err)
 	if undo {
 		return t.fail(ctx, cause)
 	}
-	if len(t.ran) == 0 {
+	if len(t.Ran) == 0 {
 		return nil, cause // the journal could not be written: nothing was touched
 	}
 	return t.res, cause // committed: the history could not be written
@@ -266,14 +263,14 @@ func (t *txn) begin() error {
 		Running: plan.running.Services, Containers: plan.running.IDs, OneOffs: plan.running.OneOffs, Images: plan.Changes,
 		WorkingDir: p.WorkingDir, ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles, Profiles: p.Profiles,
 	}
-	t.runner = &runner{journals: t.journals, jr: jr}
+	t.runner = &runner{Journals: t.journals, Journal: jr}
 	return t.journals.Save(jr)
 }
 
 // fail is the one failure path of an upgrade that failed after something was stopped:
 // roll back (resolve) unless told not to.
 func (t *txn) fail(ctx context.Context, cause error) (*Result, error) {
-	m, p, jr, res, opts, journals := t.m, t.p, t.jr, t.res, t.opts, t.journals
+	m, p, jr, res, opts, journals := t.m, t.p, t.Journal, t.res, t.opts, t.journals
 	res.Error = cause.Error()
 	if opts.NoAutoRollback {
 		res.Outcome = OutcomeFailed
