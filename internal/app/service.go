@@ -14,6 +14,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/docker-maim/docker-maim/internal/upgrade"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/docker/cli/cli/command"
@@ -263,7 +264,7 @@ func (ss *session) snapshots() *snapshot.Service {
 // upgrades returns the upgrade manager of a session.
 func (ss *session) upgrades() *upgrade.Manager {
 	s := ss.svc
-	return &upgrade.Manager{
+	return &upgrade.Manager{Env: stack.Env{
 		Engine:    ss.eng,
 		Compose:   s.cs,
 		Snapshots: ss.snapshots(),
@@ -278,7 +279,7 @@ func (ss *session) upgrades() *upgrade.Manager {
 			return tok
 		},
 		Log: s.cfg.Err,
-	}
+	}}
 }
 
 func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, error) {

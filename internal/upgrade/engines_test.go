@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/stack"
 )
 
 // enginesRig is two engines (and root beside the user on the first) whose project demo
@@ -27,7 +28,7 @@ func newEnginesRig(t *testing.T) *enginesRig {
 		s.Origin = o
 		eng := &fakeImages{fail: map[string]bool{}}
 		st := backup.State{Dir: filepath.Join(state, stateDir)}
-		return &pruneRig{t: t, store: s, eng: eng, m: &Manager{Engine: eng, Store: s, State: st}}
+		return &pruneRig{t: t, store: s, eng: eng, m: &Manager{Env: stack.Env{Engine: eng, Store: s, State: st}}}
 	}
 	return &enginesRig{
 		a:      mk(backup.Origin{EngineID: "ENGINE-A", Context: "default", UID: "1000", User: "alice"}, "alice/ENGINE-A"),

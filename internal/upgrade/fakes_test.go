@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -325,12 +326,12 @@ func newTxRig(t *testing.T) *txRig {
 	r.mover = volumetest.DirMover{FailBackup: map[string]error{}}
 	r.store = backup.Local(filepath.Join(t.TempDir(), "backups"))
 	r.p = r.model()
-	r.m = &Manager{
+	r.m = &Manager{Env: stack.Env{
 		Engine: r.eng, Compose: r.comp, Store: r.store,
 		Snapshots: &snapshot.Service{Engine: r.eng, Mover: r.mover, Store: r.store},
 		State:     backup.State{Dir: filepath.Join(t.TempDir(), "state", "engine")},
 		Load:      func(context.Context, project.Options) (*project.Project, error) { return r.model(), nil },
-	}
+	}}
 	return r
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/docker/go-units"
 )
 
@@ -50,7 +51,7 @@ var backupPhase = phase[*txn]{
 		t.res.BackupID = man.ID
 		jr.BackupID = man.ID
 		jr.Phase = PhaseBackedUp
-		if jr.Images, err = pinImages(ctx, m.Engine, t.p.Name, man.ID, jr.Images); err != nil {
+		if jr.Images, err = stack.PinImages(ctx, m.Engine, t.p.Name, man.ID, jr.Images); err != nil {
 			return err
 		}
 		plan.Changes = jr.Images

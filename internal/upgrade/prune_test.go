@@ -13,6 +13,7 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/moby/moby/client"
 )
 
@@ -43,7 +44,7 @@ func newPruneRig(t *testing.T) *pruneRig {
 	s := backup.Local(filepath.Join(t.TempDir(), "backups"))
 	eng := &fakeImages{fail: map[string]bool{}}
 	st := backup.State{Dir: filepath.Join(t.TempDir(), "state", "engine")}
-	return &pruneRig{t: t, store: s, eng: eng, m: &Manager{Engine: eng, Store: s, State: st}}
+	return &pruneRig{t: t, store: s, eng: eng, m: &Manager{Env: stack.Env{Engine: eng, Store: s, State: st}}}
 }
 
 // complete makes a complete manual backup created at at, of services bot and db.
@@ -145,7 +146,7 @@ func TestPruneKeepsNewestComplete(t *testing.T) {
 	// pins of every pruned backup with a manifest, under the refs pinRef gives
 	var wantRemoved []string
 	for _, id := range []string{corrupt, ids[2], ids[1], ids[0]} {
-		wantRemoved = append(wantRemoved, pinRef("demo", "bot", id), pinRef("demo", "db", id))
+		wantRemoved = append(wantRemoved, stack.PinRef("demo", "bot", id), stack.PinRef("demo", "db", id))
 	}
 	if !reflect.DeepEqual(r.eng.removed, wantRemoved) {
 		t.Fatalf("ImageRemove calls %v, want %v", r.eng.removed, wantRemoved)
@@ -263,7 +264,7 @@ func TestPrunePinsCountedOnlyWhenRemoved(t *testing.T) {
 	r := newPruneRig(t)
 	a := r.complete(old)
 	r.complete(old.Add(time.Hour))
-	r.eng.fail[pinRef("demo", "db", a)] = true // no pin for db (its image did not change)
+	r.eng.fail[stack.PinRef("demo", "db", a)] = true // no pin for db (its image did not change)
 	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/stack"
 )
 
 // RestoreOptions tune a journaled restore.
@@ -180,12 +181,12 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		m.logf("stopping %s", now.Describe())
 	}
 	if err := p.Stop(ctx, m.Engine, running); err != nil {
-		return fail(errors.Join(fmt.Errorf("stopping: %w", err), m.startAgain(ctx, p, running)))
+		return fail(errors.Join(fmt.Errorf("stopping: %w", err), m.StartAgain(ctx, p, running)))
 	}
 	if !opts.NoSafetyBackup {
 		safety, err := m.Snapshots.SafetyBackup(ctx, p, plan, &running, opts.Compression)
 		if err != nil {
-			return fail(errors.Join(fmt.Errorf("safety backup failed, nothing was restored: %w", err), m.startAgain(ctx, p, running)))
+			return fail(errors.Join(fmt.Errorf("safety backup failed, nothing was restored: %w", err), m.StartAgain(ctx, p, running)))
 		}
 		res.SafetyID, jr.BackupID = safety.ID, safety.ID
 	}
@@ -218,7 +219,7 @@ func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreO
 
 	// 5. Start what ran, leave stopped what was stopped; the restore is done. Then the
 	// health gate.
-	if err := m.startWhatRan(ctx, restored, running, res.recreated()); err != nil {
+	if err := m.StartWhatRan(ctx, restored, running, res.recreated()); err != nil {
 		return res, err
 	}
 	res.Started = running.Services
@@ -262,8 +263,8 @@ func (m *Manager) recordedImagesPresent(ctx context.Context, p *project.Project,
 		if !other {
 			continue
 		}
-		if err := ensureImage(ctx, m.Engine, s.ImageID, s.RepoDigests, m.Auth); err != nil {
-			gone = append(gone, fmt.Sprintf("%s (%s): %v", s.Name, recordedRef(s), err))
+		if err := stack.EnsureImage(ctx, m.Engine, s.ImageID, s.RepoDigests, m.Auth); err != nil {
+			gone = append(gone, fmt.Sprintf("%s (%s): %v", s.Name, stack.RecordedRef(s), err))
 		}
 	}
 	if len(gone) > 0 {
@@ -292,7 +293,7 @@ func (m *Manager) recreateDescribed(ctx context.Context, p *project.Project, man
 	if !restoresProjectFiles(plan) {
 		return p, nil
 	}
-	restored, err := m.reload(ctx, p)
+	restored, err := m.Reload(ctx, p)
 	if err != nil {
 		return p, err
 	}
@@ -300,7 +301,7 @@ func (m *Manager) recreateDescribed(ctx context.Context, p *project.Project, man
 	if err != nil {
 		return restored, err
 	}
-	differ, err := described(restored, cs)
+	differ, err := stack.Described(restored, cs)
 	if err != nil || len(differ) == 0 {
 		return restored, err
 	}
@@ -323,7 +324,7 @@ func (m *Manager) recreateDescribed(ctx context.Context, p *project.Project, man
 	if err := m.journals(p.Name).Save(jr); err != nil {
 		return restored, err
 	}
-	target, edits, warns, err := m.runRecorded(ctx, restored, man, only)
+	target, edits, warns, err := m.RunRecorded(ctx, restored, man, only)
 	res.WorkingDir, res.FileEdits, res.Warnings = restored.WorkingDir, edits, warns
 	if err != nil {
 		return restored, err
@@ -332,40 +333,11 @@ func (m *Manager) recreateDescribed(ctx context.Context, p *project.Project, man
 		differ[i].Image = target.Services[differ[i].Service].Image
 		m.logf("recreating %s: %s", differ[i].Service, differ[i].Why)
 	}
-	if err := m.recreate(ctx, target, names...); err != nil {
+	if err := m.Recreate(ctx, target, names...); err != nil {
 		return target, fmt.Errorf("recreate: %w", err)
 	}
 	res.Recreated = differ
 	return target, nil
-}
-
-// startWhatRan starts the services of r again, in dependency order: the containers they
-// had, or for the services in recreated the ones made since (a recreate replaced them).
-// What a recreate started that was not running is stopped again.
-func (m *Manager) startWhatRan(ctx context.Context, p *project.Project, r project.Running, recreated []string) error {
-	if len(recreated) == 0 {
-		return m.startAgain(ctx, p, r)
-	}
-	cs, err := project.Containers(ctx, m.Engine, p.Name)
-	if err != nil {
-		return err
-	}
-	now := project.Running{Services: r.Services, IDs: map[string][]string{}, OneOffs: r.OneOffs}
-	for _, s := range r.Services {
-		if !slices.Contains(recreated, s) {
-			now.IDs[s] = r.IDs[s]
-			continue
-		}
-		for _, c := range cs {
-			if c.Labels[project.LabelService] == s {
-				now.IDs[s] = append(now.IDs[s], c.ID)
-			}
-		}
-	}
-	if err := m.startAgain(ctx, p, now); err != nil {
-		return err
-	}
-	return m.leaveStopped(context.WithoutCancel(ctx), p, r.Services)
 }
 
 // recreateAsBefore recreates the services a restore recreated (jr.Images) from the files
@@ -373,9 +345,9 @@ func (m *Manager) startWhatRan(ctx context.Context, p *project.Project, r projec
 // the put-back files describe it.
 func (m *Manager) recreateAsBefore(ctx context.Context, p *project.Project, jr *Journal, ran project.Running) (*project.Project, error) {
 	if len(jr.Images) == 0 {
-		return p, m.startAgain(ctx, p, ran)
+		return p, m.StartAgain(ctx, p, ran)
 	}
-	back, err := m.reload(ctx, p)
+	back, err := m.Reload(ctx, p)
 	if err != nil {
 		return p, err
 	}
@@ -390,24 +362,24 @@ func (m *Manager) recreateAsBefore(ctx context.Context, p *project.Project, jr *
 		if c.OldID == "" {
 			continue
 		}
-		if err := ensureImage(ctx, m.Engine, c.OldID, c.OldDigests, m.Auth); err != nil {
+		if err := stack.EnsureImage(ctx, m.Engine, c.OldID, c.OldDigests, m.Auth); err != nil {
 			return back, fmt.Errorf("%s: %w", c.Service, err)
 		}
-		if err := repoint(ctx, m.Engine, c.OldID, c.OldRef); err != nil {
-			return back, fmt.Errorf("re-pinning %s to %s: %w", c.OldRef, shortID(c.OldID), err)
+		if err := stack.Repoint(ctx, m.Engine, c.OldID, c.OldRef); err != nil {
+			return back, fmt.Errorf("re-pinning %s to %s: %w", c.OldRef, stack.ShortID(c.OldID), err)
 		}
 		if s.Image != c.OldRef {
 			refs[c.Service] = c.OldRef
 		}
 	}
-	target := withImages(back, refs)
+	target := stack.WithImages(back, refs)
 	if len(names) > 0 {
 		m.logf("recreating %s as it was before the restore", strings.Join(names, ", "))
-		if err := m.recreate(ctx, target, names...); err != nil {
+		if err := m.Recreate(ctx, target, names...); err != nil {
 			return target, fmt.Errorf("recreate: %w", err)
 		}
 	}
-	return target, m.startWhatRan(ctx, target, ran, names)
+	return target, m.StartWhatRan(ctx, target, ran, names)
 }
 
 // restoreFailed puts the safety backup back after a failed restore and starts what ran.
@@ -505,12 +477,12 @@ func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Jo
 		}
 		res.BackupID = jr.Restore.ID
 		res.FileEdits, res.Warnings, res.WorkingDir = rr.FileEdits, rr.Warnings, rr.WorkingDir
-		if err := m.startWhatRan(ctx, restored, ran, recreated); err != nil {
+		if err := m.StartWhatRan(ctx, restored, ran, recreated); err != nil {
 			return err
 		}
 		return m.resolvedRestore(ctx, restored, ran, opts)
 	}
-	if err := m.startAgain(ctx, p, ran); err != nil {
+	if err := m.StartAgain(ctx, p, ran); err != nil {
 		return err
 	}
 	return m.resolvedRestore(ctx, p, ran, opts)
@@ -523,15 +495,6 @@ func (m *Manager) resolvedRestore(ctx context.Context, p *project.Project, ran p
 		return err
 	}
 	return os.Remove(m.journals(p.Name).Path())
-}
-
-// startAgain starts what ran before, with a context that survives cancellation.
-func (m *Manager) startAgain(ctx context.Context, p *project.Project, r project.Running) error {
-	if r.Empty() {
-		return nil
-	}
-	m.logf("starting %s", r.Describe())
-	return p.Start(context.WithoutCancel(ctx), m.Engine, r)
 }
 
 // restoreTarget is the backup named, or without an ID the newest complete one that is not

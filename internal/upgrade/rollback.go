@@ -2,7 +2,6 @@ package upgrade
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/stack"
 )
 
 // RollbackOptions tune a rollback.
@@ -179,7 +179,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 	if !jr.Phase.DataChanged() || jr.BackupID == "" {
 		for _, c := range jr.Images {
 			if c.OldRef == c.NewRef && c.OldID != "" {
-				_ = repoint(ctx, m.Engine, c.OldID, c.OldRef)
+				_ = stack.Repoint(ctx, m.Engine, c.OldID, c.OldRef)
 			}
 		}
 		if jr.BackupID != "" {
@@ -196,7 +196,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 			}
 		}
 		res.WorkingDir = p.WorkingDir
-		res.FileEdits, res.Warnings = m.nameWhatRuns(p, want, "the one the service runs")
+		res.FileEdits, res.Warnings = m.NameWhatRuns(p, want, "the one the service runs")
 		r := jr.Ran()
 		m.logf("nothing was changed yet: starting %s again", r.Describe())
 		if err := p.Start(ctx, m.Engine, r); err != nil {
@@ -301,29 +301,6 @@ func envFilesFor(man *backup.Manifest) []string {
 		}
 	}
 	return out
-}
-
-// gateServices is the one health gate of upgrade, rollback and restore: it waits for the
-// services (health.Wait with the project's x-maim settings, and MaiBot's ready rule for a
-// MaiBot core: gate_maibot.go) and, when one fails, reports its last log lines.
-func (m *Manager) gateServices(ctx context.Context, p *project.Project, services []string, base health.Options) error {
-	if len(services) == 0 {
-		return nil
-	}
-	base.Services = services
-	base = m.maibotGateFor(ctx, p, services, base, -1) // a no-op when the caller set it up
-	opts, err := health.FromProject(p.Project, base)
-	if err != nil {
-		return err
-	}
-
-	m.logf("health gate: %s", strings.Join(services, ", "))
-	err = health.Wait(ctx, m.Engine, p.Name, opts)
-	var hf *health.Failure
-	if errors.As(err, &hf) && len(hf.Logs) > 0 {
-		m.logf("%s failed the health gate: %s; last log lines:\n  %s", hf.Service, hf.Reason, strings.Join(hf.Logs, "\n  "))
-	}
-	return err
 }
 
 // allServices are the project's services, sorted: what an upgrade's gate waits for.

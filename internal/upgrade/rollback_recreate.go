@@ -20,15 +20,15 @@ var rollbackRecreate = phase[*rtxn]{
 	Run: func(ctx context.Context, t *rtxn) error {
 		// An upgrade that swapped the compose files: the services the new files added go.
 		adopted := t.man.Upgrade != nil && len(t.man.Upgrade.Adopted) > 0
-		// A pre_start hook that failed kept its container (prestart.go): it goes.
-		if err := t.m.removeHookContainers(ctx, t.p.Name); err != nil {
+		// A pre_start hook that failed kept its container (internal/stack, hooks.go): it goes.
+		if err := t.m.RemoveHookContainers(ctx, t.p.Name); err != nil {
 			return err
 		}
-		if err := t.m.up(ctx, t.target, adopted); err != nil {
+		if err := t.m.Up(ctx, t.target, adopted); err != nil {
 			return fmt.Errorf("recreate: %w", err)
 		}
 		if len(t.man.Running) > 0 {
-			return t.m.leaveStopped(ctx, t.target, t.man.Running)
+			return t.m.LeaveStopped(ctx, t.target, t.man.Running)
 		}
 		return nil
 	},

@@ -20,7 +20,7 @@ var rollbackRepin = phase[*rtxn]{
 		if err != nil {
 			return fmt.Errorf("loading the restored compose files: %w", err)
 		}
-		target, edits, warns, err := t.m.runRecorded(ctx, old, man, nil)
+		target, edits, warns, err := t.m.RunRecorded(ctx, old, man, nil)
 		t.res.WorkingDir, t.res.FileEdits, t.res.Warnings = old.WorkingDir, edits, warns
 		t.target = target
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/moby/moby/client"
 )
 
@@ -289,7 +290,7 @@ func (m *Manager) Prune(ctx context.Context, projectName string, opts PruneOptio
 			if !opts.DryRun {
 				if e.Manifest != nil {
 					for _, s := range e.Manifest.Services {
-						ref := pinRef(projectName, s.Name, e.ID)
+						ref := stack.PinRef(projectName, s.Name, e.ID)
 						if _, err := m.Engine.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err == nil {
 							pr.Pins++
 						}
