@@ -78,7 +78,7 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 	}
 	id := opts.ID
 	if id == "" {
-		if id, err = m.lastUpgradeBackup(journals); err != nil {
+		if id, err = journals.LastUpgradeBackup(); err != nil {
 			return nil, err
 		}
 	}
@@ -123,34 +123,6 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 		return res, err
 	}
 	return res, journals.Finish(Record{Op: "rollback", Result: "rolled-back", Started: start, BackupID: id, Images: jr.Images})
-}
-
-func (m *Manager) lastUpgradeBackup(j Journals) (string, error) {
-	hist, err := j.History()
-	if err != nil {
-		return "", err
-	}
-	for i := len(hist) - 1; i >= 0; i-- {
-		if hist[i].Op == "upgrade" && hist[i].BackupID != "" && (hist[i].Result == string(OutcomeUpgraded) || hist[i].Result == string(OutcomeFailed)) {
-			// A backup removed or damaged by hand since is no target: look further back.
-			// The history is this engine's: a backup it names is this engine's unless
-			// its manifest says another made it (an ID of another backup dir that
-			// exists in this one too); an unrecorded one is this engine's old upgrade.
-			if e, err := m.Store.Get(j.Project, hist[i].BackupID); err == nil && e.Status == backup.StatusComplete && e.Owner != backup.OwnerOtherEngine {
-				return hist[i].BackupID, nil
-			}
-		}
-	}
-	all, err := m.Store.List(j.Project)
-	if err != nil {
-		return "", err
-	}
-	for i := len(all) - 1; i >= 0; i-- {
-		if all[i].Status == backup.StatusComplete && all[i].Owner.SameEngine() && all[i].Manifest.Reason == "upgrade" {
-			return all[i].ID, nil
-		}
-	}
-	return "", fmt.Errorf("%w: no upgrade backup of project %q to roll back to; name a backup ID (docker maim backups)", backup.ErrNotFound, j.Project)
 }
 
 // originNotice says, for a backup named by ID, that it was not recorded as this engine's
