@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker-maim/docker-maim/internal/restore"
+	"github.com/docker-maim/docker-maim/internal/stack"
 )
 
 // Rollback's default target and restore's newest backup are the engine's own: another
@@ -21,7 +24,7 @@ func TestRollbackAndRestoreTargetsAreTheEnginesOwn(t *testing.T) {
 	if id, err := r.a.m.journals("demo").LastUpgradeBackup(); err != nil || id != aUp {
 		t.Errorf("A's rollback target = %q (%v), want %s (not B's %s)", id, err, aUp, bUp)
 	}
-	if e, _, err := r.a.m.restoreTarget("demo", ""); err != nil || e.ID != aManual {
+	if e, _, err := restore.Target(&r.a.m.Env, "demo", ""); err != nil || e.ID != aManual {
 		t.Errorf("A's restore target = %q (%v), want %s (not B's %s)", e.ID, err, aManual, bManual)
 	}
 	// A history that names another engine's backup (an ID of another backup dir that
@@ -47,23 +50,23 @@ func TestRollbackAndRestoreTargetsAreTheEnginesOwn(t *testing.T) {
 	if id, err := c.a.m.journals("demo").LastUpgradeBackup(); err == nil {
 		t.Errorf("rollback target among unrecorded backups only = %q, want none", id)
 	}
-	if e, _, err := c.a.m.restoreTarget("demo", ""); err == nil {
+	if e, _, err := restore.Target(&c.a.m.Env, "demo", ""); err == nil {
 		t.Errorf("restore target among unrecorded backups only = %q, want none", e.ID)
 	}
 
 	// An explicit ID of another engine's backup is allowed, and says so.
-	e, _, err := r.a.m.restoreTarget("demo", bManual)
+	e, _, err := restore.Target(&r.a.m.Env, "demo", bManual)
 	if err != nil || e.ID != bManual {
 		t.Fatalf("restore of B's %s by ID = %q, %v; want it", bManual, e.ID, err)
 	}
-	if n := originNotice(e); !strings.Contains(n, "another engine ENGINE-B (context prod)") {
+	if n := stack.OriginNotice(e); !strings.Contains(n, "another engine ENGINE-B (context prod)") {
 		t.Errorf("notice for B's backup = %q, want it to name engine B", n)
 	}
-	if e, _, err := r.a.m.restoreTarget("demo", unrecorded); err != nil || !strings.Contains(originNotice(e), "did not record its engine") {
-		t.Errorf("notice for the unrecorded backup = %q (%v)", originNotice(e), err)
+	if e, _, err := restore.Target(&r.a.m.Env, "demo", unrecorded); err != nil || !strings.Contains(stack.OriginNotice(e), "did not record its engine") {
+		t.Errorf("notice for the unrecorded backup = %q (%v)", stack.OriginNotice(e), err)
 	}
-	if e, _, err := r.a.m.restoreTarget("demo", aManual); err != nil || originNotice(e) != "" {
-		t.Errorf("notice for A's own backup = %q (%v), want none", originNotice(e), err)
+	if e, _, err := restore.Target(&r.a.m.Env, "demo", aManual); err != nil || stack.OriginNotice(e) != "" {
+		t.Errorf("notice for A's own backup = %q (%v), want none", stack.OriginNotice(e), err)
 	}
 }
 

@@ -90,7 +90,7 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 		return nil, fmt.Errorf("backup %s is %s: %s", id, entry.Status, entry.Problem)
 	}
 	var notice string
-	if notice = originNotice(entry); notice != "" {
+	if notice = stack.OriginNotice(entry); notice != "" {
 		m.logf("%s", notice)
 	}
 	if err := m.checkRoot(ctx, p, entry.Manifest); err != nil {
@@ -125,20 +125,6 @@ func (m *Manager) Rollback(ctx context.Context, p *project.Project, opts Rollbac
 	return res, journals.Finish(Record{Op: "rollback", Result: "rolled-back", Started: start, BackupID: id, Images: jr.Images})
 }
 
-// originNotice says, for a backup named by ID, that it was not recorded as this engine's
-// (another engine's, or an older build's that recorded none): restoring it moves that
-// data into this engine's project, which is allowed (moving a project between engines is
-// one use of backups) and said. "" for a backup of this engine.
-func originNotice(e backup.Entry) string {
-	switch e.Owner {
-	case backup.OwnerOtherEngine:
-		return fmt.Sprintf("backup %s was made on another %s: its data goes to this engine's project", e.ID, e.Manifest.Origin)
-	case backup.OwnerUnrecorded:
-		return fmt.Sprintf("backup %s was made by a docker-maim that did not record its engine (it may be another engine's): its data goes to this engine's project", e.ID)
-	}
-	return ""
-}
-
 // resolve undoes an operation recorded in a journal and removes the journal.
 // Before the backup completed nothing was changed: start what ran, drop the partial
 // backup, put floating tags back. After: a full rollback from the backup.
@@ -159,7 +145,7 @@ func (m *Manager) resolve(ctx context.Context, p *project.Project, jr *Journal, 
 				_ = m.Store.Remove(p.Name, jr.BackupID)
 			}
 		}
-		m.removeIncomplete(p.Name)
+		m.RemoveIncomplete(p.Name)
 		// The files may name what the user edited them to for the upgrade: name what runs.
 		want := map[string]string{}
 		for _, c := range jr.Images {
@@ -210,16 +196,6 @@ func (m *Manager) checkRoot(ctx context.Context, p *project.Project, man *backup
 		return err
 	}
 	return backup.CheckRoot(m.Store.LocalRoot(), append(cur, backup.ManifestSources(man.Sources)...))
-}
-
-// removeIncomplete drops backups without a manifest (a crash while backing up).
-func (m *Manager) removeIncomplete(projectName string) {
-	all, _ := m.Store.List(projectName)
-	for _, e := range all {
-		if e.Status == backup.StatusIncomplete {
-			_ = m.Store.Remove(projectName, e.ID)
-		}
-	}
 }
 
 // rtxn is one rollback to a backup in progress: what its phases (rollback_*.go) read
