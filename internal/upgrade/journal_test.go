@@ -5,8 +5,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/docker-maim/docker-maim/internal/backup"
 )
 
 func TestRecoveryCommands(t *testing.T) {
@@ -47,12 +45,5 @@ func TestErrorMessages(t *testing.T) {
 		if c.e.Unwrap() != cause {
 			t.Errorf("%s: Unwrap", c.e.Outcome)
 		}
-	}
-}
-
-func TestEnvFilesFor(t *testing.T) {
-	m := &backup.Manifest{EnvFiles: []string{"/srv/demo/.env", "/srv/demo/prod.env", "/srv/demo/x.env"}}
-	if got, want := envFilesFor(m), []string{"/srv/demo/prod.env", "/srv/demo/x.env"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("envFilesFor = %v, want %v", got, want)
 	}
 }

@@ -19,11 +19,3 @@ type (
 func (m *Manager) Restore(ctx context.Context, p *project.Project, opts RestoreOptions) (*RestoreResult, error) {
 	return restore.Restore(ctx, m.env(), p, opts)
 }
-
-// resolveRestore resolves a restore left by a crash (restore.Resolve).
-func (m *Manager) resolveRestore(ctx context.Context, p *project.Project, jr *Journal, opts RollbackOptions, res *RollbackResult) error {
-	rr := restore.Resolved{BackupID: res.BackupID, FileEdits: res.FileEdits, Warnings: res.Warnings, WorkingDir: res.WorkingDir}
-	err := restore.Resolve(ctx, m.env(), p, jr, opts.Health, &rr)
-	res.BackupID, res.FileEdits, res.Warnings, res.WorkingDir = rr.BackupID, rr.FileEdits, rr.Warnings, rr.WorkingDir
-	return err
-}

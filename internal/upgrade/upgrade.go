@@ -24,6 +24,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/rollback"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker-maim/docker-maim/internal/stack"
 )
@@ -235,7 +236,7 @@ func (t *txn) fail(ctx context.Context, cause error) (*Result, error) {
 	rctx := context.WithoutCancel(ctx)
 	rb := &RollbackResult{BackupID: jr.BackupID}
 	err := m.RetryOnEngineTrouble(rctx, "the rollback", func() error {
-		return m.resolve(rctx, p, jr, RollbackOptions{NoSafetyBackup: true, Health: opts.Health}, rb)
+		return rollback.Resolve(rctx, m.env(), p, jr, RollbackOptions{NoSafetyBackup: true, Health: opts.Health}, rb)
 	})
 	res.Rollback = rb
 	if err != nil {

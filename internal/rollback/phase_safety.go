@@ -1,17 +1,18 @@
-package upgrade
+package rollback
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 )
 
 // rollbackSafety backs up the state the rollback replaces (reason pre-rollback), unless
 // --no-safety-backup (an upgrade's own automatic rollback never takes one).
-var rollbackSafety = phase[*rtxn]{
+var rollbackSafety = journal.Step[*rtxn]{
 	Name:    "safety-backup",
-	Journal: PhaseRollingBack,
+	Journal: journal.PhaseRollingBack,
 	Skip: func(t *rtxn) string {
 		if t.opts.NoSafetyBackup {
 			return "no safety backup"
@@ -20,12 +21,12 @@ var rollbackSafety = phase[*rtxn]{
 	},
 	Describe: func(*rtxn) string { return "back up the state the rollback replaces" },
 	Run: func(ctx context.Context, t *rtxn) error {
-		safety, err := t.m.Snapshots.Backup(ctx, t.p, snapshot.BackupOptions{Reason: "pre-rollback", Stopped: &t.running})
+		safety, err := t.env.Snapshots.Backup(ctx, t.p, snapshot.BackupOptions{Reason: "pre-rollback", Stopped: &t.running})
 		if err != nil {
 			return fmt.Errorf("safety backup failed, nothing was rolled back (add --no-safety-backup to skip it): %w", err)
 		}
 		t.res.SafetyID = safety.ID
-		t.m.logf("the state before this rollback is in backup %s", safety.ID)
+		t.env.Logf("the state before this rollback is in backup %s", safety.ID)
 		return nil
 	},
 }
