@@ -6,7 +6,9 @@ import (
 	"fmt"
 
 	"github.com/docker-maim/docker-maim/internal/journal"
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/stack"
 )
 
 // stopPhase stops what runs (journal: backing-up; nothing changed yet). What runs is
@@ -20,29 +22,30 @@ var stopPhase = journal.Step[*rtxn]{
 	Describe: func(*rtxn) string { return "stop what runs" },
 	Run: func(ctx context.Context, t *rtxn) error {
 		m, p := t.env, t.p
-		now, err := p.RunningContainers(ctx, m.Engine)
-		if err != nil {
-			return t.finish("failed", fmt.Errorf("listing what runs: %w", err))
-		}
-		if len(t.running.Services) == 0 && !now.Empty() {
-			// Nothing ran when the check was left to the first write; now something stops first.
-			if err := t.ready(); err != nil {
-				return t.refuse(err)
+		// Nothing ran when the check was left to the first write: now something stops first.
+		check := func(now project.Running) error {
+			if len(t.running.Services) == 0 && !now.Empty() {
+				return t.ready()
 			}
+			return nil
 		}
-		t.running = now
-		t.Journal.SetRan(now)
-		if err := t.journals.Save(t.Journal); err != nil {
-			t.noResult = true
+		now, _, err := m.StopWhatRuns(ctx, p, stack.Stop{Journals: t.journals, Journal: t.Journal, Check: check})
+		var se *stack.StopError
+		if !errors.As(err, &se) {
+			t.running = now
 			return err
 		}
-		if !now.Empty() {
-			m.Logf("stopping %s", now.Describe())
+		switch se.Step {
+		case stack.StepList:
+			return t.finish("failed", err)
+		case stack.StepCheck:
+			return t.refuse(se.Err)
+		case stack.StepJournal:
+			t.noResult = true
+			return se.Err
 		}
-		if err := p.Stop(ctx, m.Engine, t.running); err != nil {
-			return t.finish("failed", errors.Join(fmt.Errorf("stopping: %w", err), m.StartAgain(ctx, p, t.running)))
-		}
-		return nil
+		t.running = now
+		return t.finish("failed", errors.Join(err, m.StartAgain(ctx, p, t.running)))
 	},
 }
 
