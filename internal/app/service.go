@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/config"
+	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
@@ -334,8 +335,8 @@ func (s *service) Backup(ctx context.Context, o BackupOptions) (*BackupResult, e
 func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions, twoPass bool, downtime *time.Duration) (m *backup.Manifest, err error) {
 	snap, p := ss.snapshots(), ss.proj
 	if ss.progress != nil && ss.progress.Phase() == "" {
-		ss.progress.SetPhase("backing-up")
-		defer ss.progress.SetPhase("")
+		journal.ShowPhase(ss.progress, journal.PhaseBackingUp)
+		defer journal.ShowPhase(ss.progress, "")
 	}
 	// What the backup archives is found, guarded and measured before anything stops.
 	pl, err := snap.PlanBackup(ctx, p, opts)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/volume"
@@ -153,7 +154,7 @@ func twoPass(src project.Source) bool {
 // equal to a cold backup of the stopped services. Abort drops the begun backup when
 // BackupPlanned is not reached (BackupPlanned drops it itself on error).
 func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPlan) (err error) {
-	defer s.phase("backing-up-hot")()
+	defer s.phase(journal.PhaseBackingUp)()
 	w, err := s.Store.Begin(p.Name, s.now())
 	if err != nil {
 		return err
@@ -215,7 +216,7 @@ func (s *Service) PlanBackup(ctx context.Context, p *project.Project, opts Backu
 		}
 		srcs = addExtraFiles(p, srcs, opts.ExtraFiles)
 	}
-	defer s.phase("backing-up")()
+	defer s.phase(journal.PhaseBackingUp)()
 	sizes := s.missingSizes(ctx, srcs, opts.Sizes, opts.Excludes)
 	return &BackupPlan{opts: opts, srcs: srcs, hostPaths: hostPaths, sizes: sizes}, nil
 }
@@ -240,7 +241,7 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 // reference are removed (dropUnreferenced).
 func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *BackupPlan, stopped *project.Running) (m *backup.Manifest, err error) {
 	opts, srcs, hostPaths, sizes := pl.opts, pl.srcs, pl.hostPaths, pl.sizes
-	defer s.phase("backing-up")()
+	defer s.phase(journal.PhaseBackingUp)()
 	running := stopped
 	if running == nil {
 		if !opts.NoStop {
@@ -569,14 +570,14 @@ func (s *Service) showsProgress() bool {
 	return s.Progress != nil && s.Progress.Mode() != progress.Quiet
 }
 
-// phase names the step on progress lines, unless the caller (a journaled operation) named
-// one already; the function returned clears what it set.
-func (s *Service) phase(p string) func() {
+// phase names the step on progress lines by its journal phase (journal.ShowPhase), unless
+// the caller (a journaled operation) named one already; the function returned clears what it set.
+func (s *Service) phase(p journal.Phase) func() {
 	if s.Progress == nil || s.Progress.Phase() != "" {
 		return func() {}
 	}
-	s.Progress.SetPhase(p)
-	return func() { s.Progress.SetPhase("") }
+	journal.ShowPhase(s.Progress, p)
+	return func() { journal.ShowPhase(s.Progress, "") }
 }
 
 // missingSizes returns known completed with a measure of every source it lacks (none

@@ -89,7 +89,7 @@ func (m *Env) AuthFor(ref string) string {
 func (m *Env) Journals(project string) journal.Journals {
 	j := journal.Journals{State: m.State, Store: m.Store, Project: project}
 	if m.Progress != nil {
-		j.OnPhase = func(ph journal.Phase) { m.Progress.SetPhase(string(ph)) }
+		j.OnPhase = func(ph journal.Phase) { journal.ShowPhase(m.Progress, ph) }
 	}
 	return j
 }
