@@ -8,10 +8,10 @@ import (
 // A Step is one phase of a journaled operation (the upgrade: upgrade/phase_*.go; the
 // restore: restore/phases.go; the rollback: rollback/phase_*.go). The runner writes the
 // phase's journal Phase before it runs, so a crash inside it is resolved from the journal
-// (rollback.Resolve). A phase has no undo of
-// its own: what it changed is undone by the operation's one failure path (the upgrade's
-// fail: rollback.Resolve, which starts what ran before the backup completed and restores from the
-// backup after); each phase file says which of the two covers it.
+// (rollback.Resolve). A phase has no undo of its own: what it changed is undone by the
+// operation's one failure path (the upgrade's fail: rollback.Resolve, which starts what ran
+// before the backup completed and restores from the backup after); each phase file says
+// which of the two covers it.
 type Step[T any] struct {
 	// Name is how --dry-run lists the phase and how the runner records it as run.
 	Name string

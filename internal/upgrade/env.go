@@ -11,10 +11,7 @@ import (
 )
 
 // The shared environment (internal/stack) as the upgrade's files name it.
-type (
-	Engine   = stack.Engine
-	Composer = stack.Composer
-)
+type Engine = stack.Engine
 
 // env is the manager's environment with the MaiBot ready rule (gate_maibot.go) in every
 // health gate.
@@ -38,12 +35,6 @@ func (m *Manager) journals(project string) Journals { return m.Journals(project)
 func (m *Manager) gateServices(ctx context.Context, p *project.Project, services []string, base health.Options) error {
 	return m.env().GateServices(ctx, p, services, base)
 }
-
-// Recreated is a service a command recreated, and why (stack.Recreated).
-type Recreated = stack.Recreated
-
-// WhyDescribedDifferently is stack.WhyDescribedDifferently.
-const WhyDescribedDifferently = stack.WhyDescribedDifferently
 
 // DescribeEdits lists edits one per line, files relative to dir (stack.DescribeEdits).
 func DescribeEdits(edits []composefile.Edit, dir string) []string {

@@ -16,7 +16,6 @@ type (
 	Phase        = journal.Phase
 	ImageChange  = journal.ImageChange
 	AdoptRenames = journal.AdoptRenames
-	RestoreInfo  = journal.RestoreInfo
 	PlannedPhase = journal.PlannedPhase
 	phase[T any] = journal.Step[T]
 	runner       = journal.Runner
@@ -33,7 +32,6 @@ const (
 	PhaseRecreating  = journal.PhaseRecreating
 	PhaseHealth      = journal.PhaseHealth
 	PhaseRollingBack = journal.PhaseRollingBack
-	PhaseRestoring   = journal.PhaseRestoring
 	OpRestore        = journal.OpRestore
 )
 

@@ -1,14 +1,13 @@
-// Package upgrade owns the upgrade transaction of a Compose project and what surrounds
-// it: the plan (pull first, breaking-change policy, config merges, space check), the
-// journal that makes every phase recoverable after a crash, the automatic and manual
-// rollback, the journaled restore, status and prune. After an upgrade, a rollback or a
-// restore the compose file names what runs (internal/stack, filenames.go: minimal edits through
-// internal/composefile; a restore recreates what the restored files describe otherwise).
-// Read Upgrade top to bottom: the plan, the policy, then the phases (phase_*.go), each
-// written to the journal before it acts by one runner (internal/journal, phases.go), one failure path (fail).
-// With --compose-file the upgrade adopts a release's new compose files (adopt.go: the
-// merge and what the plan shows; phase_adopt.go: the files written in place; the MaiBot
-// checks in adopt_maibot.go).
+// Package upgrade owns the upgrade transaction of a Compose project: the plan (pull
+// first, breaking-change policy, config merges, space check), then its phases, each
+// written to the journal before it acts by the journal's runner (internal/journal), and
+// one failure path (fail: the rollback, internal/rollback). Read Upgrade top to bottom: the
+// plan, the policy, then the phases (phase_*.go). With --compose-file the upgrade adopts a
+// release's new compose files (adopt.go: the merge and what the plan shows; phase_adopt.go:
+// the files written in place; the MaiBot checks in adopt_maibot.go). Manager runs in the
+// environment every journaled operation shares (internal/stack) and also answers status;
+// it forwards the journaled restore (internal/restore), the rollback (internal/rollback)
+// and prune (internal/retention) to their rooms.
 package upgrade
 
 import (
