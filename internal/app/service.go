@@ -11,9 +11,11 @@ import (
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/docker-maim/docker-maim/internal/upgrade"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/docker/cli/cli/command"
@@ -263,7 +265,7 @@ func (ss *session) snapshots() *snapshot.Service {
 // upgrades returns the upgrade manager of a session.
 func (ss *session) upgrades() *upgrade.Manager {
 	s := ss.svc
-	return &upgrade.Manager{
+	return &upgrade.Manager{Env: stack.Env{
 		Engine:    ss.eng,
 		Compose:   s.cs,
 		Snapshots: ss.snapshots(),
@@ -278,7 +280,7 @@ func (ss *session) upgrades() *upgrade.Manager {
 			return tok
 		},
 		Log: s.cfg.Err,
-	}
+	}}
 }
 
 func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.BackupResult, error) {
@@ -333,8 +335,8 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.Backu
 func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions, twoPass bool, downtime *time.Duration) (m *backup.Manifest, err error) {
 	snap, p := ss.snapshots(), ss.proj
 	if ss.progress != nil && ss.progress.Phase() == "" {
-		ss.progress.SetPhase("backing-up")
-		defer ss.progress.SetPhase("")
+		journal.ShowPhase(ss.progress, journal.PhaseBackingUp)
+		defer journal.ShowPhase(ss.progress, "")
 	}
 	// What the backup archives is found, guarded and measured before anything stops.
 	pl, err := snap.PlanBackup(ctx, p, opts)

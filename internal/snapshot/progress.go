@@ -1,6 +1,9 @@
 package snapshot
 
-import "github.com/docker-maim/docker-maim/internal/progress"
+import (
+	"github.com/docker-maim/docker-maim/internal/journal"
+	"github.com/docker-maim/docker-maim/internal/progress"
+)
 
 // Progress: the tasks and phase names a backup or restore shows while it moves data.
 
@@ -16,14 +19,14 @@ func (s *Service) showsProgress() bool {
 	return s.Progress != nil && s.Progress.Mode() != progress.Quiet
 }
 
-// phase names the step on progress lines, unless the caller (a journaled operation) named
-// one already; the function returned clears what it set.
-func (s *Service) phase(p string) func() {
+// phase names the step on progress lines by its journal phase (journal.ShowPhase), unless
+// the caller (a journaled operation) named one already; the function returned clears what it set.
+func (s *Service) phase(p journal.Phase) func() {
 	if s.Progress == nil || s.Progress.Phase() != "" {
 		return func() {}
 	}
-	s.Progress.SetPhase(p)
-	return func() { s.Progress.SetPhase("") }
+	journal.ShowPhase(s.Progress, p)
+	return func() { journal.ShowPhase(s.Progress, "") }
 }
 
 type taskLike interface {

@@ -372,7 +372,7 @@ func (ad *Adoption) layoutFinding() (Finding, bool) {
 }
 
 // writeMerged puts the merged files in place, keeping each file's mode, by renames that
-// save journals (adopt_renames.go: all written beside their files first, then renamed), and
+// save journals (internal/journal, renames.go: all written beside their files first, then renamed), and
 // creates the missing bind sources.
 func (m *Manager) writeMerged(ad *Adoption, save func(*AdoptRenames) error) error {
 	ar := &AdoptRenames{}

@@ -13,12 +13,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/docker-maim/docker-maim/internal/stack"
+	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
+
 	"github.com/compose-spec/compose-go/v2/types"
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
-	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/jsonstream"
@@ -324,13 +326,13 @@ func newTxRig(t *testing.T) *txRig {
 	r.mover = volumetest.DirMover{FailBackup: map[string]error{}}
 	r.store = backup.Local(filepath.Join(t.TempDir(), "backups"))
 	r.p = r.model()
-	r.m = &Manager{
-		pollInterval: 5e6,
+	r.m = &Manager{Env: stack.Env{
+		PollInterval: 5e6,
 		Engine:       r.eng, Compose: r.comp, Store: r.store,
 		Snapshots: &snapshot.Service{Engine: r.eng, Mover: r.mover, Store: r.store},
 		State:     backup.State{Dir: filepath.Join(t.TempDir(), "state", "engine")},
 		Load:      func(context.Context, project.Options) (*project.Project, error) { return r.model(), nil },
-	}
+	}}
 	return r
 }
 

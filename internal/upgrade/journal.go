@@ -1,389 +1,63 @@
 package upgrade
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
+	"context"
 	"os"
-	"path/filepath"
-	"sync/atomic"
-	"time"
 
-	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/journal"
 )
 
-// Phase is a step of an operation, written to the journal before the step acts.
-type Phase = maim.JournalPhase
+// The journal's vocabulary (internal/journal) as the upgrade's files name it.
+type (
+	Journal      = journal.Journal
+	Journals     = journal.Journals
+	Record       = journal.Record
+	Phase        = journal.Phase
+	ImageChange  = journal.ImageChange
+	AdoptRenames = journal.AdoptRenames
+	PlannedPhase = journal.PlannedPhase
+	phase[T any] = journal.Step[T]
+	runner       = journal.Runner
+)
 
 const (
-	PhasePlanned     Phase = "planned"    // pulled and checked; nothing stopped
-	PhaseBackingUp   Phase = "backing-up" // services stopped, data being archived, not yet changed
-	PhaseBackedUp    Phase = "backed-up"  // the backup is complete; from here on data may change
-	PhaseVerifying   Phase = "verifying"  // reading back what --reset-data will empty; nothing changed yet
-	PhaseResetting   Phase = "resetting"  // --reset-data sources being emptied
-	PhaseMerging     Phase = "merging"    // config files being merged
-	PhaseAdopting    Phase = "adopting"   // a release's new compose files being written in place (--compose-file)
-	PhaseRecreating  Phase = "recreating" // containers being recreated on the new images (a restore: from the restored files)
-	PhaseHealth      Phase = "health"     // waiting for the health gate
-	PhaseRollingBack Phase = "rolling-back"
-	// PhaseRestoring: a restore writes the backup's data (the safety backup, in
-	// PhaseBackedUp, is complete; "rolling-back" then puts it back).
-	PhaseRestoring Phase = "restoring"
+	PhasePlanned     = journal.PhasePlanned
+	PhaseBackingUp   = journal.PhaseBackingUp
+	PhaseBackedUp    = journal.PhaseBackedUp
+	PhaseVerifying   = journal.PhaseVerifying
+	PhaseResetting   = journal.PhaseResetting
+	PhaseMerging     = journal.PhaseMerging
+	PhaseAdopting    = journal.PhaseAdopting
+	PhaseRecreating  = journal.PhaseRecreating
+	PhaseHealth      = journal.PhaseHealth
+	PhaseRollingBack = journal.PhaseRollingBack
+	OpRestore        = journal.OpRestore
 )
 
-// OpRestore is the journal's op of `docker maim restore`. Its phases: planned (verified and
-// planned, nothing stopped), backing-up (stopped, safety backup being written: nothing
-// changed yet), backed-up (safety backup complete), restoring, recreating (the services the
-// restored compose files describe otherwise than their containers being recreated; Images
-// holds the images they ran), rolling-back (the safety backup being put back after a
-// failure). Resolving it: before backed-up, start what ran; after, put the safety backup
-// back, recreate the services of Images as they were and start what ran (without a safety
-// backup: finish the restore).
-const OpRestore = "restore"
+// ErrInterrupted means an earlier operation left a journal: resolve it first.
+var ErrInterrupted = journal.ErrInterrupted
 
-// RestoreInfo is what a journaled restore restores.
-type RestoreInfo = maim.RestoreInfo
-
-// dataChanged tells whether data or config may differ from the backup in this phase.
-func dataChanged(p Phase) bool {
-	switch p {
-	case PhasePlanned, PhaseBackingUp, PhaseVerifying:
-		return false
-	}
-	return true
+// FinishAdoptRenames completes the renames of an adoption killed between them
+// (journal.FinishAdoptRenames).
+func FinishAdoptRenames(state backup.State, name, workingDir string) (bool, error) {
+	return journal.FinishAdoptRenames(state, name, workingDir)
 }
 
-// Journal is the record of an operation in progress (api.Journal). It lives in the
-// engine's state directory, <state>/<engine>/<project>/journal.json (backup.State),
-// whatever backup dir the command used, and is removed when the operation ends; finished
-// operations are appended to history.jsonl beside it (Record). A journal left behind
-// means the process died (kill -9, engine restart): the next command reports it, with any
-// backup dir, and `docker maim rollback` resolves it from the backup dir it names.
-type Journal = maim.Journal
+// Failpoint is journal.Failpoint (the backup verb's failpoints).
+func Failpoint(name string) { journal.Failpoint(name) }
 
-// Record is one finished operation in history.jsonl.
-type Record = maim.Record
+// The crash-safe renames (journal/renames.go) as adopt.go writes them.
+const newSuffix = journal.NewSuffix
 
-// Journals reads and writes a project's journal and history in the state directory.
-type Journals struct {
-	// State is the engine's state directory: the journal and history are in
-	// State.ProjectDir(Project).
-	State backup.State
-	// Store is the backup store of the command: a journal records it, and a journal or
-	// history an older docker-maim left in its local dir (<backup-dir>/<project>/) is
-	// moved to the state directory on first use.
-	Store   backup.Store
-	Project string
-	// OnPhase, when set, is told each phase saved, and "" when the operation finishes
-	// (progress lines carry it).
-	OnPhase func(Phase)
+func failpoint(name string) { journal.Failpoint(name) }
+func writeSynced(path string, data []byte, mode os.FileMode) error {
+	return journal.WriteSynced(path, data, mode)
 }
-
-const (
-	journalName = "journal.json"
-	historyName = "history.jsonl"
-)
-
-func (j Journals) dir() string         { return j.State.ProjectDir(j.Project) }
-func (j Journals) path() string        { return filepath.Join(j.dir(), journalName) }
-func (j Journals) historyPath() string { return filepath.Join(j.dir(), historyName) }
-
-// migrate moves a journal and history that an older docker-maim kept in the local
-// backup dir (<backup-dir>/<project>/) to the state directory, so an operation they
-// interrupted is still found and resolved. The journal is written to its new place
-// atomically (recording the backup dir it came from, where its backups are) before the
-// old one goes; a history is put before the records already in the state directory.
-func (j Journals) migrate() error {
-	if j.State.Dir == "" || j.Project == "" {
-		return errors.New("no state dir for the journal (internal error)")
-	}
-	root := j.Store.LocalRoot()
-	if root == "" {
-		return nil
-	}
-	oldDir := filepath.Join(root, j.Project)
-	if oldDir == j.dir() {
-		return nil
-	}
-	oldJournal := filepath.Join(oldDir, journalName)
-	if b, err := os.ReadFile(oldJournal); err == nil {
-		if _, err := os.Stat(j.path()); errors.Is(err, os.ErrNotExist) {
-			var jr Journal
-			if err := json.Unmarshal(b, &jr); err != nil {
-				return fmt.Errorf("journal %s (left by an older docker-maim) is unreadable: %w", oldJournal, err)
-			}
-			if jr.BackupDir == "" {
-				jr.BackupDir = j.Store.Location()
-			}
-			nb, err := json.MarshalIndent(&jr, "", "  ")
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(j.dir(), 0o700); err != nil {
-				return err
-			}
-			if err := backup.WriteAtomic(j.path(), nb); err != nil {
-				return fmt.Errorf("moving journal %s to %s: %w", oldJournal, j.path(), err)
-			}
-			if err := os.Remove(oldJournal); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	oldHistory := filepath.Join(oldDir, historyName)
-	old, err := os.ReadFile(oldHistory)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	cur, err := os.ReadFile(j.historyPath())
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if len(old) > 0 && old[len(old)-1] != '\n' {
-		old = append(old, '\n')
-	}
-	if err := os.MkdirAll(j.dir(), 0o700); err != nil {
-		return err
-	}
-	if err := backup.WriteAtomic(j.historyPath(), append(old, cur...)); err != nil {
-		return fmt.Errorf("moving history %s to %s: %w", oldHistory, j.historyPath(), err)
-	}
-	if err := os.Remove(oldHistory); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
+func syncDirs(files []string) { journal.SyncDirs(files) }
+func describePhases[T any](phases []phase[T], t T) []PlannedPhase {
+	return journal.DescribePhases(phases, t)
 }
-
-// Load returns the journal of an interrupted operation, or nil.
-func (j Journals) Load() (*Journal, error) {
-	if err := j.migrate(); err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(j.path())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var jr Journal
-	if err := json.Unmarshal(b, &jr); err != nil {
-		return nil, fmt.Errorf("journal %s is unreadable: %w", j.path(), err)
-	}
-	return &jr, nil
-}
-
-// Save writes the journal durably (temp file, fsync, rename).
-func (j Journals) Save(jr *Journal) error {
-	if j.State.Dir == "" || j.Project == "" {
-		return errors.New("no state dir for the journal (internal error)")
-	}
-	jr.Updated = time.Now().UTC()
-	if jr.BackupDir == "" && j.Store.Repo != nil {
-		jr.BackupDir = j.Store.Location()
-	}
-	b, err := json.MarshalIndent(jr, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(j.dir(), 0o700); err != nil {
-		return err
-	}
-	if err := backup.WriteAtomic(j.path(), b); err != nil {
-		return err
-	}
-	if j.OnPhase != nil {
-		j.OnPhase(jr.Phase)
-	}
-	failpoint(jr.Op + ":" + string(jr.Phase))
-	return nil
-}
-
-// journals are the journal and history of a project: in the state directory, recording
-// the manager's backup store; each phase saved is the phase of the progress lines.
-func (m *Manager) journals(project string) Journals {
-	j := Journals{State: m.State, Store: m.Store, Project: project}
-	if m.Progress != nil {
-		j.OnPhase = func(ph Phase) { m.Progress.SetPhase(string(ph)) }
-	}
-	return j
-}
-
-// forJournal returns the manager that resolves jr: the backups an interrupted operation
-// names are in the backup dir it ran with, which need not be this command's. A dir that
-// cannot be read is refused, naming it, unless nothing had changed yet (then nothing
-// from it is needed: the services are started again and its partial backup stays).
-func (m *Manager) forJournal(jr *Journal) (*Manager, error) {
-	if jr.BackupDir == "" || jr.BackupDir == m.Store.Location() {
-		return m, nil
-	}
-	if st, err := os.Stat(jr.BackupDir); err != nil || !st.IsDir() {
-		if !dataChanged(jr.Phase) {
-			m.logf("the backup dir of the interrupted %s, %s, cannot be read; nothing was changed yet, so it is not needed", jr.Op, jr.BackupDir)
-			return m, nil
-		}
-		if err == nil {
-			err = errors.New("not a directory")
-		}
-		return nil, fmt.Errorf("the interrupted %s keeps its backup %s in %s, which cannot be read (%v): make it readable again and run `docker maim rollback`",
-			jr.Op, jr.BackupID, jr.BackupDir, err)
-	}
-	m.logf("the interrupted %s keeps its backup in %s: resolving it from there", jr.Op, jr.BackupDir)
-	mm := *m
-	mm.Store = backup.Store{Repo: backup.LocalDir{Root: jr.BackupDir}, Origin: m.Store.Origin}
-	if m.Snapshots != nil {
-		sn := *m.Snapshots
-		sn.Store = mm.Store
-		mm.Snapshots = &sn
-	}
-	return &mm, nil
-}
-
-// FailpointEnv names a test hook. When it equals "OP:PHASE" (e.g. "upgrade:merging"), the
-// process kills itself with SIGKILL right after the journal records that phase, the way a
-// crash or kill -9 would stop it. "OP:PHASE:wait" instead creates the file named by
-// FailpointFileEnv at that point and waits until the file is removed, so that a test can
-// change the world under the command (restart the engine) and then let it go on. Each
-// failpoint acts once per process. The crash-safety tests use both.
-const FailpointEnv = "MAIM_FAILPOINT"
-
-// FailpointFileEnv names the file an "OP:PHASE:wait" failpoint creates and waits on.
-const FailpointFileEnv = "MAIM_FAILPOINT_FILE"
-
-// Failpoint is the failpoint named "OP:PHASE" (see FailpointEnv) of an operation that keeps
-// no journal (the backup verb: "backup:stopping", after pass one, right before what runs
-// is listed and stopped; "backup:stopped", right after the stop). Nothing happens unless
-// FailpointEnv names it.
-func Failpoint(name string) { failpoint(name) }
-
-// failpointFired makes a failpoint act once per process: a phase may be saved more than once.
-var failpointFired atomic.Bool
-
-func failpoint(name string) {
-	v := os.Getenv(FailpointEnv)
-	if v == "" || (v != name && v != name+":wait") || !failpointFired.CompareAndSwap(false, true) {
-		return
-	}
-	if v == name {
-		killSelf()
-	}
-	f := os.Getenv(FailpointFileEnv)
-	if f == "" || backup.WriteAtomic(f, []byte(v+"\n")) != nil {
-		return
-	}
-	for {
-		if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// ranOf is what ran before the operation, as the journal records it.
-func ranOf(jr *Journal) project.Running {
-	return project.Running{Services: jr.Running, IDs: jr.Containers, OneOffs: jr.OneOffs}
-}
-
-// setRan records r as what ran before the operation.
-func setRan(jr *Journal, r project.Running) {
-	jr.Running, jr.Containers, jr.OneOffs = r.Services, r.IDs, r.OneOffs
-}
-
-// Finish removes the journal and appends a record to the history.
-func (j Journals) Finish(rec Record) error {
-	rec.Finished = time.Now().UTC()
-	if j.OnPhase != nil {
-		j.OnPhase("")
-	}
-	if err := j.Append(rec); err != nil {
-		return err
-	}
-	if err := os.Remove(j.path()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-// Append adds a record to the history without touching the journal.
-func (j Journals) Append(rec Record) error {
-	if rec.Finished.IsZero() {
-		rec.Finished = time.Now().UTC()
-	}
-	if err := j.migrate(); err != nil {
-		return err
-	}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(j.dir(), 0o700); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(j.historyPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
-// History returns the finished operations, oldest first.
-func (j Journals) History() ([]Record, error) {
-	if err := j.migrate(); err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(j.historyPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []Record
-	for _, line := range splitLines(b) {
-		var r Record
-		if json.Unmarshal(line, &r) == nil {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
-func splitLines(b []byte) [][]byte {
-	var out [][]byte
-	start := 0
-	for i, c := range b {
-		if c == '\n' {
-			if i > start {
-				out = append(out, b[start:i])
-			}
-			start = i + 1
-		}
-	}
-	if start < len(b) {
-		out = append(out, b[start:])
-	}
-	return out
-}
-
-// NonePending returns nil when no operation left a journal, and otherwise an error
-// wrapping ErrInterrupted that names it and the command that resolves it: a new upgrade
-// or restore must not start on top of an interrupted one.
-func (j Journals) NonePending() error {
-	jr, err := j.Load()
-	if err != nil || jr == nil {
-		return err
-	}
-	return fmt.Errorf("%w: %s stopped in phase %q at %s; run `docker maim rollback` to return to the state before it",
-		ErrInterrupted, jr.Op, jr.Phase, jr.Updated.Local().Format(time.RFC3339))
+func runPhases[T any](ctx context.Context, r *runner, phases []phase[T], t T) error {
+	return journal.RunPhases(ctx, r, phases, t)
 }

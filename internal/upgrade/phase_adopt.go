@@ -12,15 +12,15 @@ import (
 // new files need. The old files are in the backup (project files are backed up with the
 // data): undone by the failure path's restore from it, which puts them back byte for byte.
 var adoptPhase = phase[*txn]{
-	name:    "adopt",
-	journal: PhaseAdopting,
-	skip: func(t *txn) string {
+	Name:    "adopt",
+	Journal: PhaseAdopting,
+	Skip: func(t *txn) string {
 		if t.plan.Adoption == nil {
 			return "no --compose-file"
 		}
 		return ""
 	},
-	describe: func(t *txn) string {
+	Describe: func(t *txn) string {
 		ad := t.plan.adoption
 		var files []string
 		for _, af := range ad.Files {
@@ -43,7 +43,7 @@ var adoptPhase = phase[*txn]{
 		}
 		return s
 	},
-	run: func(_ context.Context, t *txn) error {
+	Run: func(_ context.Context, t *txn) error {
 		ad := t.plan.adoption
 		for i, af := range ad.Files {
 			if err := t.m.Store.AddFile(t.p.Name, t.man.ID, upstreamName(i), af.Upstream); err != nil {
@@ -51,8 +51,8 @@ var adoptPhase = phase[*txn]{
 			}
 		}
 		save := func(ar *AdoptRenames) error {
-			t.jr.Adopt = ar
-			return t.journals.Save(t.jr)
+			t.Journal.Adopt = ar
+			return t.journals.Save(t.Journal)
 		}
 		if err := t.m.writeMerged(ad, save); err != nil {
 			return fmt.Errorf("adopting the new compose file: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/docker/go-units"
 )
 
@@ -15,9 +16,9 @@ import (
 // Undone by the failure path: before backed-up the partial backup is dropped and what
 // ran is started again (resolve).
 var backupPhase = phase[*txn]{
-	name:    "backup",
-	journal: PhaseBackingUp,
-	describe: func(t *txn) string {
+	Name:    "backup",
+	Journal: PhaseBackingUp,
+	Describe: func(t *txn) string {
 		n := 0
 		for _, s := range t.plan.Sources {
 			if s.NotBackedUp == "" {
@@ -26,8 +27,8 @@ var backupPhase = phase[*txn]{
 		}
 		return fmt.Sprintf("back up %d data source(s), about %s, into a new backup; pin the old images to it", n, units.HumanSize(float64(t.plan.BackupBytes)))
 	},
-	run: func(ctx context.Context, t *txn) error {
-		m, plan, jr := t.m, t.plan, t.jr
+	Run: func(ctx context.Context, t *txn) error {
+		m, plan, jr := t.m, t.plan, t.Journal
 		var man *backup.Manifest
 		var err error
 		versions, warnings := appVersions(t.p) // read now: the services are stopped
@@ -50,7 +51,7 @@ var backupPhase = phase[*txn]{
 		t.res.BackupID = man.ID
 		jr.BackupID = man.ID
 		jr.Phase = PhaseBackedUp
-		if jr.Images, err = pinImages(ctx, m.Engine, t.p.Name, man.ID, jr.Images); err != nil {
+		if jr.Images, err = stack.PinImages(ctx, m.Engine, t.p.Name, man.ID, jr.Images); err != nil {
 			return err
 		}
 		plan.Changes = jr.Images

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker/go-units"
 )
@@ -18,9 +19,9 @@ import (
 // dropped (on error here and by the upgrade's failure path; an interrupted one is an
 // incomplete backup, never restored). Skipped with --one-pass and when nothing runs.
 var backupHotPhase = phase[*txn]{
-	name:    "backup-hot",
-	journal: PhasePlanned,
-	skip: func(t *txn) string {
+	Name:    "backup-hot",
+	Journal: PhasePlanned,
+	Skip: func(t *txn) string {
 		switch {
 		case t.opts.OnePass:
 			return "--one-pass: everything is archived with the services stopped"
@@ -29,20 +30,18 @@ var backupHotPhase = phase[*txn]{
 		}
 		return ""
 	},
-	describe: func(t *txn) string {
+	Describe: func(t *txn) string {
 		return fmt.Sprintf("while the services run, copy every data source (about %s) and record what was read; after the stop only the changes since are archived", units.HumanSize(float64(t.plan.BackupBytes)))
 	},
-	run: func(ctx context.Context, t *txn) error {
+	Run: func(ctx context.Context, t *txn) error {
 		pl, err := t.m.Snapshots.PlanBackup(ctx, t.p, t.backupOptions())
 		if err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}
 		t.m.logf("copying the data while the services run (pass one)")
-		if t.m.Progress != nil {
-			// The journal stays planned (nothing to undo), but for whoever watches this is
-			// the backup: its lines say backing-up, as pass two's do.
-			t.m.Progress.SetPhase(string(PhaseBackingUp))
-		}
+		// The journal stays planned (nothing to undo), but for whoever watches this is the
+		// backup: its lines say backing-up, as pass two's do.
+		journal.ShowPhase(t.m.Progress, PhaseBackingUp)
 		if err := t.m.Snapshots.HotPass(ctx, t.p, pl); err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}

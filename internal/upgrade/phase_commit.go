@@ -9,14 +9,14 @@ import (
 // stop) and the journal is removed. It is final: nothing is undone after it, and its
 // error (the history could not be written) is returned as it is.
 var commitPhase = phase[*txn]{
-	name:  "commit",
-	final: true,
-	describe: func(*txn) string {
+	Name:  "commit",
+	Final: true,
+	Describe: func(*txn) string {
 		return "record the upgrade in the history and remove the journal"
 	},
-	run: func(_ context.Context, t *txn) error {
+	Run: func(_ context.Context, t *txn) error {
 		t.res.Downtime = time.Since(t.stopAt)
 		t.res.Outcome = OutcomeUpgraded
-		return t.journals.Finish(Record{Op: "upgrade", Result: string(OutcomeUpgraded), Started: t.jr.Started, BackupID: t.man.ID, Images: t.plan.Changes, Downtime: t.res.Downtime})
+		return t.journals.Finish(Record{Op: "upgrade", Result: string(OutcomeUpgraded), Started: t.Journal.Started, BackupID: t.man.ID, Images: t.plan.Changes, Downtime: t.res.Downtime})
 	},
 }

@@ -14,9 +14,9 @@ import (
 // path's restore from the backup. A MaiBot core is gated on its ready banner, with a wait
 // that its migration's log extends (gate_maibot.go); the plan says so.
 var gatePhase = phase[*txn]{
-	name:    "gate",
-	journal: PhaseHealth,
-	describe: func(t *txn) string {
+	Name:    "gate",
+	Journal: PhaseHealth,
+	Describe: func(t *txn) string {
 		s := "wait for " + strings.Join(allServices(t.planned()), ", ") + " to prove healthy; roll back from the backup if not"
 		if core, ok := maibotGatedCore(t.planned()); ok {
 			s += fmt.Sprintf("; %s (MaiBot) must log its ready banner, read from its new image's catalog for its locale; while it has not, new log output (a database migration) extends the wait beyond --timeout, up to %s", core, migrationCap(health.From(t.opts.Health)))
@@ -28,7 +28,7 @@ var gatePhase = phase[*txn]{
 		}
 		return s
 	},
-	run: func(ctx context.Context, t *txn) error {
+	Run: func(ctx context.Context, t *txn) error {
 		services := allServices(t.target)
 		h := t.m.maibotGateFor(ctx, t.target, services, health.From(t.opts.Health), recordedSchema(t.man))
 		return t.m.gateServices(ctx, t.target, services, h)

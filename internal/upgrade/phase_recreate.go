@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/composefile"
+	"github.com/docker-maim/docker-maim/internal/stack"
 )
 
 // recreatePhase recreates every service on its new image (journal: recreating). With
@@ -14,9 +15,9 @@ import (
 // old images). The files before the edit are in the backup; undone by the failure path:
 // restore from the backup, the old images re-pinned, recreate.
 var recreatePhase = phase[*txn]{
-	name:    "recreate",
-	journal: PhaseRecreating,
-	describe: func(t *txn) string {
+	Name:    "recreate",
+	Journal: PhaseRecreating,
+	Describe: func(t *txn) string {
 		s := "recreate " + strings.Join(allServices(t.planned()), ", ") + " on the new images"
 		if ad := t.plan.Adoption; ad != nil && len(ad.ServicesRemoved) > 0 {
 			s = "remove the containers of " + strings.Join(ad.ServicesRemoved, ", ") + " (not in the new compose file; their data stays), " + s
@@ -29,9 +30,9 @@ var recreatePhase = phase[*txn]{
 		}
 		return s
 	},
-	run: func(ctx context.Context, t *txn) error {
+	Run: func(ctx context.Context, t *txn) error {
 		m, p, plan := t.m, t.p, t.plan
-		target := withImages(p, t.opts.Images)
+		target := stack.WithImages(p, t.opts.Images)
 		if len(plan.FileEdits) > 0 {
 			if err := composefile.Apply(plan.FileEdits); err != nil {
 				plan.Warnings = append(plan.Warnings, fmt.Sprintf("writing the new image references into the compose files failed (%v): they still name the old ones; edit them by hand before the next `docker compose up -d`", err))
@@ -40,17 +41,17 @@ var recreatePhase = phase[*txn]{
 				for _, e := range plan.FileEdits {
 					m.logf("edited %s", e.Describe(p.WorkingDir))
 				}
-				np, err := m.reload(ctx, p)
+				np, err := m.Reload(ctx, p)
 				if err != nil {
 					return err
 				}
-				target = withImages(np, t.opts.Images)
+				target = stack.WithImages(np, t.opts.Images)
 			}
 		}
 		adopted := plan.Adoption != nil
 		if adopted {
 			// The merged files are in place (phase adopt): the project they describe.
-			np, err := m.reload(ctx, p)
+			np, err := m.Reload(ctx, p)
 			if err != nil {
 				return err
 			}
@@ -61,7 +62,7 @@ var recreatePhase = phase[*txn]{
 		}
 		t.target = target
 		m.logf("recreating %s", strings.Join(target.ServiceNames(), ", "))
-		if err := m.up(ctx, target, adopted); err != nil {
+		if err := m.Up(ctx, target, adopted); err != nil {
 			return fmt.Errorf("recreate: %w", err)
 		}
 		return nil

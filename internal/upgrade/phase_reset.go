@@ -20,13 +20,13 @@ func noResetData(t *txn) string {
 // nothing (journal: verifying): on failure the failure path starts what ran, as before
 // the backup.
 var verifyPhase = phase[*txn]{
-	name:    "verify",
-	journal: PhaseVerifying,
-	skip:    noResetData,
-	describe: func(t *txn) string {
+	Name:    "verify",
+	Journal: PhaseVerifying,
+	Skip:    noResetData,
+	Describe: func(t *txn) string {
 		return "read back and verify the backup's archives of " + strings.Join(t.opts.ResetData, ", ") + " (nothing is emptied unless they verify)"
 	},
-	run: func(_ context.Context, t *txn) error {
+	Run: func(_ context.Context, t *txn) error {
 		if err := t.m.verifyReset(t.man, t.opts.ResetData); err != nil {
 			return fmt.Errorf("reset-data: %w; nothing was emptied", err)
 		}
@@ -37,13 +37,13 @@ var verifyPhase = phase[*txn]{
 // resetPhase empties the sources (journal: resetting). Undone by the failure path's
 // restore from the backup.
 var resetPhase = phase[*txn]{
-	name:    "reset",
-	journal: PhaseResetting,
-	skip:    noResetData,
-	describe: func(t *txn) string {
+	Name:    "reset",
+	Journal: PhaseResetting,
+	Skip:    noResetData,
+	Describe: func(t *txn) string {
 		return "empty " + strings.Join(t.opts.ResetData, ", ") + " (--reset-data: the new version starts that data afresh)"
 	},
-	run: func(ctx context.Context, t *txn) error {
+	Run: func(ctx context.Context, t *txn) error {
 		if err := t.m.resetData(ctx, t.man, t.opts.ResetData); err != nil {
 			return fmt.Errorf("reset-data: %w", err)
 		}

@@ -2,13 +2,14 @@ package upgrade
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"time"
+
+	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/stack"
 )
 
-// stopPhase stops what runs, in reverse dependency order; it records backing-up first
-// (nothing changed yet). What runs is listed again right before the stop (the plan's list
+// stopPhase stops what runs (stack.StopWhatRuns), in reverse dependency order; it records
+// backing-up first (nothing changed yet). What runs is listed again right before the stop (the plan's list
 // is from before pass one): every container of the project that runs then, its services'
 // (also one not running when the upgrade was planned) and its one-off `docker compose run`
 // containers, is recorded in the journal as what ran, then stopped; the backup's manifest
@@ -16,33 +17,21 @@ import (
 // (snapshot.ErrNotCold). Undone by the failure path: before the backup completed, resolve
 // starts exactly what the journal records again.
 var stopPhase = phase[*txn]{
-	name:    "stop",
-	journal: PhaseBackingUp,
-	describe: func(t *txn) string {
+	Name:    "stop",
+	Journal: PhaseBackingUp,
+	Describe: func(t *txn) string {
 		if len(t.plan.running.Services) == 0 {
 			return "nothing runs: nothing to stop"
 		}
 		return "stop " + strings.Join(t.plan.running.Services, ", ") + " and whatever else of the project runs by then (reverse dependency order)"
 	},
-	run: func(ctx context.Context, t *txn) error {
-		now, err := t.p.RunningContainers(ctx, t.m.Engine)
-		if err != nil {
-			return fmt.Errorf("listing what runs: %w", err)
-		}
+	Run: func(ctx context.Context, t *txn) error {
 		// Journaled before anything stops: a crash from here starts exactly this set again.
-		t.plan.running = now
-		setRan(t.jr, now)
-		if err := t.journals.Save(t.jr); err != nil {
-			return err
+		plan := func(now project.Running) error { t.plan.running = now; return nil }
+		_, at, err := t.m.StopWhatRuns(ctx, t.p, stack.Stop{Journals: t.journals, Journal: t.Journal, Check: plan})
+		if !at.IsZero() {
+			t.stopAt = at // the downtime starts here
 		}
-		t.stopAt = time.Now()
-		if now.Empty() {
-			return nil
-		}
-		t.m.logf("stopping %s", now.Describe())
-		if err := t.p.Stop(ctx, t.m.Engine, now); err != nil {
-			return fmt.Errorf("stopping: %w", err)
-		}
-		return nil
+		return err
 	},
 }

@@ -1,87 +1,38 @@
-// Package upgrade owns the upgrade transaction of a Compose project and what surrounds
-// it: the plan (pull first, breaking-change policy, config merges, space check), the
-// journal that makes every phase recoverable after a crash, the automatic and manual
-// rollback, the journaled restore, status and prune. After an upgrade, a rollback or a
-// restore the compose file names what runs (filenames.go: minimal edits through
-// internal/composefile; a restore recreates what the restored files describe otherwise).
-// Read Upgrade top to bottom: the plan, the policy, then the phases (phase_*.go), each
-// written to the journal before it acts by one runner (phases.go), one failure path (fail).
-// With --compose-file the upgrade adopts a release's new compose files (adopt.go: the
-// merge and what the plan shows; phase_adopt.go: the files written in place; the MaiBot
-// checks in adopt_maibot.go).
+// Package upgrade owns the upgrade transaction of a Compose project: the plan (pull
+// first, breaking-change policy, config merges, space check), then its phases, each
+// written to the journal before it acts by the journal's runner (internal/journal), and
+// one failure path (fail: the rollback, internal/rollback). Read Upgrade top to bottom: the
+// plan, the policy, then the phases (phase_*.go). With --compose-file the upgrade adopts a
+// release's new compose files (adopt.go: the merge and what the plan shows; phase_adopt.go:
+// the files written in place; the MaiBot checks in adopt_maibot.go). Manager runs in the
+// environment every journaled operation shares (internal/stack) and also answers status;
+// it forwards the journaled restore (internal/restore), the rollback (internal/rollback)
+// and prune (internal/retention) to their rooms.
 package upgrade
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"os"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	maim "github.com/docker-maim/docker-maim/internal/api"
+
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/health"
-	"github.com/docker-maim/docker-maim/internal/progress"
+	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/rollback"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
-	"github.com/docker-maim/docker-maim/internal/templates"
-	"github.com/docker/compose/v5/pkg/api"
-	"github.com/moby/moby/client"
+	"github.com/docker-maim/docker-maim/internal/stack"
 )
 
-// Engine is what the transaction needs from the Docker engine.
-type Engine interface {
-	snapshot.Engine
-	health.Engine
-	ImageEngine
-	templates.Engine
-	DiskUsage(ctx context.Context, options client.DiskUsageOptions) (client.DiskUsageResult, error)
-	Pinger
-}
-
-// Composer recreates services; api.Compose satisfies it.
-type Composer interface {
-	Up(ctx context.Context, project *types.Project, options api.UpOptions) error
-}
-
-// Manager runs upgrades and rollbacks of one project.
+// Manager runs upgrades and rollbacks of one project, in the environment every journaled
+// operation shares (internal/stack).
 type Manager struct {
-	Engine    Engine
-	Compose   Composer
-	Snapshots *snapshot.Service
-	Store     backup.Store
-	// State is the engine's state directory: the project's journal and history.
-	State    backup.State
-	Progress *progress.Reporter
-	// Load loads the project again from files (after a rollback restored them).
-	Load func(ctx context.Context, o project.Options) (*project.Project, error)
-	// Auth returns the registry credential for a reference ("" for none).
-	Auth func(ref string) string
-	// Log receives human-readable progress lines (may be nil).
-	Log io.Writer
+	stack.Env
 
-	// pollInterval, when set, is how often the health gate inspects (tests).
-	pollInterval time.Duration
 	// phasesRun are the names of the phases the last upgrade ran, in order (tests compare
 	// them with Plan.Phases).
 	phasesRun []string
-}
-
-func (m *Manager) logf(format string, a ...any) {
-	msg := fmt.Sprintf(format, a...)
-	if m.Progress != nil {
-		m.Progress.Event(msg)
-	} else if m.Log != nil {
-		fmt.Fprintln(m.Log, msg)
-	}
-}
-
-func (m *Manager) auth(ref string) string {
-	if m.Auth == nil {
-		return ""
-	}
-	return m.Auth(ref)
 }
 
 // Options tune an upgrade: api.UpgradeOptions as a Service gets them (Scope is not read
@@ -108,9 +59,6 @@ type Result = maim.UpgradeResult
 
 // Error is returned when an upgrade did not end upgraded; Outcome says how it ended.
 type Error = maim.UpgradeError
-
-// ErrInterrupted means an earlier operation left a journal: resolve it first.
-var ErrInterrupted = maim.ErrInterrupted
 
 // txn is one upgrade in progress: what its phases (phase_*.go) read and write.
 type txn struct {
@@ -190,15 +138,15 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 	if err != nil && t.hot != nil {
 		t.hot.Abort() // pass one of a backup never completed (a no-op once it was)
 	}
-	m.phasesRun = t.ran
+	m.phasesRun = t.Ran
 	if err == nil {
 		return t.res, nil
 	}
-	undo, cause := mustUndo(err)
+	undo, cause := journal.MustUndo(err)
 	if undo {
 		return t.fail(ctx, cause)
 	}
-	if len(t.ran) == 0 {
+	if len(t.Ran) == 0 {
 		return nil, cause // the journal could not be written: nothing was touched
 	}
 	return t.res, cause // committed: the history could not be written
@@ -212,14 +160,14 @@ func (t *txn) begin() error {
 		Running: plan.running.Services, Containers: plan.running.IDs, OneOffs: plan.running.OneOffs, Images: plan.Changes,
 		WorkingDir: p.WorkingDir, ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles, Profiles: p.Profiles,
 	}
-	t.runner = &runner{journals: t.journals, jr: jr}
+	t.runner = &runner{Journals: t.journals, Journal: jr}
 	return t.journals.Save(jr)
 }
 
 // fail is the one failure path of an upgrade that failed after something was stopped:
 // roll back (resolve) unless told not to.
 func (t *txn) fail(ctx context.Context, cause error) (*Result, error) {
-	m, p, jr, res, opts, journals := t.m, t.p, t.jr, t.res, t.opts, t.journals
+	m, p, jr, res, opts, journals := t.m, t.p, t.Journal, t.res, t.opts, t.journals
 	res.Error = cause.Error()
 	if opts.NoAutoRollback {
 		res.Outcome = OutcomeFailed
@@ -230,8 +178,8 @@ func (t *txn) fail(ctx context.Context, cause error) (*Result, error) {
 	m.logf("upgrade failed: %v; rolling back", cause)
 	rctx := context.WithoutCancel(ctx)
 	rb := &RollbackResult{BackupID: jr.BackupID}
-	err := m.retryOnEngineTrouble(rctx, "the rollback", func() error {
-		return m.resolve(rctx, p, jr, RollbackOptions{NoSafetyBackup: true, Health: opts.Health}, rb)
+	err := m.RetryOnEngineTrouble(rctx, "the rollback", func() error {
+		return rollback.Resolve(rctx, m.env(), p, jr, RollbackOptions{NoSafetyBackup: true, Health: opts.Health}, rb)
 	})
 	res.Rollback = rb
 	if err != nil {
@@ -255,62 +203,4 @@ func recoveryCommands(project string, jr *Journal) []string {
 		cmds = append(cmds, "docker maim -p "+project+" rollback   # restarts what ran; no data was changed")
 	}
 	return cmds
-}
-
-// withImages returns the project with --image overrides applied.
-func withImages(p *project.Project, images map[string]string) *project.Project {
-	if len(images) == 0 {
-		return p
-	}
-	cp := *p.Project
-	cp.Services = types.Services{}
-	for name, s := range p.Services {
-		if ref, ok := images[name]; ok {
-			s.Image = ref
-		}
-		cp.Services[name] = s
-	}
-	return &project.Project{Project: &cp, EnvFiles: p.EnvFiles}
-}
-
-// recreate recreates every service of the project on its (present) images, keeping
-// anonymous volumes, never pulling, never removing orphans. With services, only those are
-// recreated: their dependencies are started (created when they have no container) as
-// they are. The services are handed over as `docker compose up` models them
-// (asComposeUp), so the user's next `docker compose up -d` finds the same config hash.
-func (m *Manager) recreate(ctx context.Context, p *project.Project, services ...string) error {
-	return m.up(ctx, p, false, services...)
-}
-
-// up is recreate; removeOrphans also removes the project's containers of services p does
-// not have (a compose-file swap: the services the new files removed, or, rolling back,
-// the ones they added).
-func (m *Manager) up(ctx context.Context, p *project.Project, removeOrphans bool, services ...string) error {
-	pp := *p.Project
-	pp.Services = types.Services{}
-	for name, s := range p.Services {
-		if s.PullPolicy == "" || s.PullPolicy == types.PullPolicyAlways || s.PullPolicy == types.PullPolicyMissing {
-			s.PullPolicy = types.PullPolicyNever
-		}
-		pp.Services[name] = asComposeUp(s)
-	}
-	create := api.CreateOptions{Recreate: api.RecreateForce, RecreateDependencies: api.RecreateForce, Inherit: true, QuietPull: true, RemoveOrphans: removeOrphans}
-	if len(services) > 0 {
-		narrowed, err := pp.WithSelectedServices(services)
-		if err != nil {
-			return err
-		}
-		pp = *narrowed
-		create.Services, create.RecreateDependencies = services, api.RecreateNever
-	}
-	return m.Compose.Up(ctx, &pp, api.UpOptions{Create: create, Start: api.StartOptions{Project: &pp}})
-}
-
-// asComposeUp is a service as `docker compose up` hands it to the engine: env_file already
-// merged into environment (the loader did that) and the env_file list dropped. compose's
-// config hash covers the whole service, so a container created with the list would be
-// recreated by the user's next `docker compose up -d`.
-func asComposeUp(s types.ServiceConfig) types.ServiceConfig {
-	s.EnvFiles = nil
-	return s
 }

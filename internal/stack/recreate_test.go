@@ -1,4 +1,4 @@
-package upgrade
+package stack
 
 import (
 	"context"
@@ -64,8 +64,8 @@ func TestRecreateHashesAsComposeUp(t *testing.T) {
 	}
 
 	rec := &recordingComposer{}
-	m := &Manager{Compose: rec}
-	if err := m.recreate(context.Background(), &project.Project{Project: ours}); err != nil {
+	m := &Env{Compose: rec}
+	if err := m.Recreate(context.Background(), &project.Project{Project: ours}); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := hash(rec.got), hash(cliModel); got != want {

@@ -1,4 +1,4 @@
-package upgrade
+package journal
 
 import (
 	"os"
@@ -34,7 +34,7 @@ func TestFinishAdoptRenames(t *testing.T) {
 	} {
 		write(main, "new main")     // renamed before the kill
 		write(over, "old override") // not yet
-		write(over+newSuffix, "new override")
+		write(over+NewSuffix, "new override")
 		jr := &Journal{Op: "upgrade", Project: "demo", Phase: PhaseAdopting, WorkingDir: dir, Adopt: &AdoptRenames{Files: []string{main, over}, Renaming: tc.renaming}}
 		if err := j.Save(jr); err != nil {
 			t.Fatal(err)
@@ -47,7 +47,7 @@ func TestFinishAdoptRenames(t *testing.T) {
 		if want := map[bool]string{true: "new override", false: "old override"}[tc.wantFound]; string(b) != want {
 			t.Errorf("%s: override %q, want %q", tc.what, b, want)
 		}
-		if _, err := os.Stat(over + newSuffix); tc.wantFound && err == nil {
+		if _, err := os.Stat(over + NewSuffix); tc.wantFound && err == nil {
 			t.Errorf("%s: the merged file is still beside the override", tc.what)
 		}
 	}

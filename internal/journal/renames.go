@@ -1,4 +1,4 @@
-package upgrade
+package journal
 
 import (
 	"encoding/json"
@@ -14,29 +14,29 @@ import (
 // Several merged files are put in place by renames, one file at a time: a kill between two
 // renames leaves a set of files that may not load (the old override of a service the new
 // main file renamed), and every command, rollback included, loads the project first. So
-// the renames are journaled (Journal.Adopt): every merged file is first written in full
-// beside the file it replaces (File+newSuffix, synced), the journal then says the renames
+// the renames are journaled (Journal.Adopt; the upgrade writes them: upgrade/adopt.go): every merged file is first written in full
+// beside the file it replaces (File+NewSuffix, synced), the journal then says the renames
 // began, and only then are they renamed over. An interrupted set is completed forward
-// (finishRenames): the merged set loaded in the plan, and the old files are in the
+// (FinishRenames): the merged set loaded in the plan, and the old files are in the
 // upgrade's backup, from which the rollback restores them byte for byte. Before the
 // journal says the renames began, none happened; the rollback from the backup removes the
-// temporary files either way (discardRenames). Exact when the engine's state dir (the
+// temporary files either way (DiscardRenames). Exact when the engine's state dir (the
 // journal) survives what killed the upgrade, as every crash resolution here assumes.
 
-// newSuffix names a merged file written beside the file it replaces, before the rename.
-const newSuffix = ".maim-new"
+// NewSuffix names a merged file written beside the file it replaces, before the rename.
+const NewSuffix = ".maim-new"
 
 // AdoptRenames is the journal's record of an adoption's renames.
 type AdoptRenames = maim.AdoptRenames
 
-// finishRenames completes the renames a journal says began: each merged file still beside
+// FinishRenames completes the renames a journal says began: each merged file still beside
 // its file is renamed over it. Idempotent.
-func finishRenames(jr *Journal) error {
+func FinishRenames(jr *Journal) error {
 	if jr == nil || jr.Adopt == nil || !jr.Adopt.Renaming {
 		return nil
 	}
 	for _, f := range jr.Adopt.Files {
-		tmp := f + newSuffix
+		tmp := f + NewSuffix
 		if _, err := os.Lstat(tmp); errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -44,7 +44,7 @@ func finishRenames(jr *Journal) error {
 			return fmt.Errorf("completing the interrupted adoption of %s: %w", f, err)
 		}
 	}
-	syncDirs(jr.Adopt.Files)
+	SyncDirs(jr.Adopt.Files)
 	return nil
 }
 
@@ -80,14 +80,14 @@ func FinishAdoptRenames(state backup.State, name, workingDir string) (bool, erro
 		if name == "" && filepath.Clean(jr.WorkingDir) != filepath.Clean(workingDir) {
 			continue
 		}
-		return true, finishRenames(&jr)
+		return true, FinishRenames(&jr)
 	}
 	return false, nil
 }
 
-// syncDirs makes renames over files durable: each distinct directory is synced (best
+// SyncDirs makes renames over files durable: each distinct directory is synced (best
 // effort: not every filesystem can).
-func syncDirs(files []string) {
+func SyncDirs(files []string) {
 	seen := map[string]bool{}
 	for _, f := range files {
 		dir := filepath.Dir(f)
@@ -102,8 +102,8 @@ func syncDirs(files []string) {
 	}
 }
 
-// writeSynced writes data to path with mode (whatever the umask) and syncs it.
-func writeSynced(path string, data []byte, mode os.FileMode) error {
+// WriteSynced writes data to path with mode (whatever the umask) and syncs it.
+func WriteSynced(path string, data []byte, mode os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return err
@@ -121,14 +121,14 @@ func writeSynced(path string, data []byte, mode os.FileMode) error {
 	return err
 }
 
-// discardRenames removes the merged files an adoption left beside the project's files
+// DiscardRenames removes the merged files an adoption left beside the project's files
 // (best effort): the rollback from the backup puts the old files in place whatever the
 // renames did.
-func discardRenames(jr *Journal) {
+func DiscardRenames(jr *Journal) {
 	if jr == nil || jr.Adopt == nil {
 		return
 	}
 	for _, f := range jr.Adopt.Files {
-		_ = os.Remove(f + newSuffix)
+		_ = os.Remove(f + NewSuffix)
 	}
 }

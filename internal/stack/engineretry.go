@@ -1,4 +1,4 @@
-package upgrade
+package stack
 
 import (
 	"context"
@@ -90,18 +90,18 @@ func waitEngine(ctx context.Context, eng Pinger) error {
 	return nil
 }
 
-// retryOnEngineTrouble runs fn, and runs it again (up to rollbackAttempts in all) while it
+// RetryOnEngineTrouble runs fn, and runs it again (up to rollbackAttempts in all) while it
 // fails in a way engineTrouble recognises, each time once the engine answers again. fn must
 // be safe to repeat (a rollback is: it resolves the journal from wherever it stopped).
-func (m *Manager) retryOnEngineTrouble(ctx context.Context, what string, fn func() error) error {
+func (m *Env) RetryOnEngineTrouble(ctx context.Context, what string, fn func() error) error {
 	err := fn()
 	for attempt := 2; attempt <= rollbackAttempts && engineTrouble(ctx, m.Engine, err); attempt++ {
-		m.logf("%s failed while the engine was unavailable (%v); waiting for the engine", what, err)
+		m.Logf("%s failed while the engine was unavailable (%v); waiting for the engine", what, err)
 		if werr := waitEngine(ctx, m.Engine); werr != nil {
-			m.logf("the engine did not come back within %s: %v", engineWaitMax, werr)
+			m.Logf("the engine did not come back within %s: %v", engineWaitMax, werr)
 			return err
 		}
-		m.logf("the engine answers again: %s, attempt %d of %d", what, attempt, rollbackAttempts)
+		m.Logf("the engine answers again: %s, attempt %d of %d", what, attempt, rollbackAttempts)
 		err = fn()
 	}
 	return err

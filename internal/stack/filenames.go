@@ -1,4 +1,4 @@
-package upgrade
+package stack
 
 import (
 	"context"
@@ -7,8 +7,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	maim "github.com/docker-maim/docker-maim/internal/api"
+
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -23,8 +24,8 @@ import (
 // again, and find the services whose containers the files describe otherwise (compose's
 // own config hash against the container's label).
 
-// fileSources are the files a project's image references come from.
-func fileSources(p *project.Project) composefile.Sources {
+// FileSources are the files a project's image references come from.
+func FileSources(p *project.Project) composefile.Sources {
 	src := composefile.Sources{ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles}
 	for name := range p.DisabledServices {
 		src.Inactive = append(src.Inactive, name)
@@ -32,8 +33,8 @@ func fileSources(p *project.Project) composefile.Sources {
 	return src
 }
 
-// loadOptions select project p again from its files.
-func loadOptions(p *project.Project) project.Options {
+// LoadOptions select project p again from its files.
+func LoadOptions(p *project.Project) project.Options {
 	var env []string
 	for _, f := range p.EnvFiles {
 		if filepath.Clean(f) != filepath.Join(p.WorkingDir, ".env") {
@@ -43,8 +44,8 @@ func loadOptions(p *project.Project) project.Options {
 	return project.Options{Files: p.ComposeFiles, Name: p.Name, WorkingDir: p.WorkingDir, EnvFiles: env, Profiles: p.Profiles}
 }
 
-// differing keeps the services of want whose reference in p is another one.
-func differing(p *project.Project, want map[string]string) map[string]string {
+// Differing keeps the services of want whose reference in p is another one.
+func Differing(p *project.Project, want map[string]string) map[string]string {
 	out := map[string]string{}
 	for svc, ref := range want {
 		if s, ok := p.Services[svc]; ok && ref != "" && s.Image != ref {
@@ -57,11 +58,11 @@ func differing(p *project.Project, want map[string]string) map[string]string {
 // planNames works out the edits that make p's files name want (service -> reference);
 // what cannot be edited becomes a warning (the file is then left as it is).
 func planNames(p *project.Project, want map[string]string, why string) ([]composefile.Edit, []string) {
-	want = differing(p, want)
+	want = Differing(p, want)
 	if len(want) == 0 {
 		return nil, nil
 	}
-	edits, err := composefile.Plan(fileSources(p), want)
+	edits, err := composefile.Plan(FileSources(p), want)
 	var warns []string
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
@@ -71,9 +72,9 @@ func planNames(p *project.Project, want map[string]string, why string) ([]compos
 	return edits, warns
 }
 
-// nameWhatRuns rewrites p's files so each service of want names its reference, and
+// NameWhatRuns rewrites p's files so each service of want names its reference, and
 // returns the edits written and warnings.
-func (m *Manager) nameWhatRuns(p *project.Project, want map[string]string, why string) ([]composefile.Edit, []string) {
+func (m *Env) NameWhatRuns(p *project.Project, want map[string]string, why string) ([]composefile.Edit, []string) {
 	edits, warns := planNames(p, want, why)
 	if len(edits) == 0 {
 		return nil, warns
@@ -82,47 +83,47 @@ func (m *Manager) nameWhatRuns(p *project.Project, want map[string]string, why s
 		return nil, append(warns, fmt.Sprintf("writing the image references into the compose files failed (%v): they are left as they were", err))
 	}
 	for _, e := range edits {
-		m.logf("edited %s", e.Describe(p.WorkingDir))
+		m.Logf("edited %s", e.Describe(p.WorkingDir))
 	}
 	return edits, warns
 }
 
-// reload loads p again from its (edited) files.
-func (m *Manager) reload(ctx context.Context, p *project.Project) (*project.Project, error) {
-	np, err := m.Load(ctx, loadOptions(p))
+// Reload loads p again from its (edited) files.
+func (m *Env) Reload(ctx context.Context, p *project.Project) (*project.Project, error) {
+	np, err := m.Load(ctx, LoadOptions(p))
 	if err != nil {
 		return nil, fmt.Errorf("loading the edited compose files: %w", err)
 	}
 	return np, nil
 }
 
-// runRecorded makes the services of man (only those in only, when only is not nil) run
+// RunRecorded makes the services of man (only those in only, when only is not nil) run
 // the image the backup recorded for them, under the reference their container was created
 // from: the image made present (pulled by digest when gone), the reference pointed at it
 // (a floating tag like ":latest" that a pull moved is put back), and p's files edited to
 // name that reference when they name another (a minimal edit; when that cannot be done the
 // file is left as it is, with a warning, and the reference is used for the recreate). It
 // returns the project to recreate, loaded again after any edit.
-func (m *Manager) runRecorded(ctx context.Context, p *project.Project, man *backup.Manifest, only map[string]bool) (*project.Project, []composefile.Edit, []string, error) {
+func (m *Env) RunRecorded(ctx context.Context, p *project.Project, man *backup.Manifest, only map[string]bool) (*project.Project, []composefile.Edit, []string, error) {
 	pinned := map[string]string{}
 	for _, s := range man.Services {
 		if s.ImageID == "" || (only != nil && !only[s.Name]) {
 			continue
 		}
-		if err := ensureImage(ctx, m.Engine, s.ImageID, s.RepoDigests, m.Auth); err != nil {
+		if err := EnsureImage(ctx, m.Engine, s.ImageID, s.RepoDigests, m.Auth); err != nil {
 			return nil, nil, nil, fmt.Errorf("%s: %w", s.Name, err)
 		}
-		ref := recordedRef(s)
-		if err := repoint(ctx, m.Engine, s.ImageID, ref); err != nil {
-			return nil, nil, nil, fmt.Errorf("re-pinning %s to %s: %w", ref, shortID(s.ImageID), err)
+		ref := RecordedRef(s)
+		if err := Repoint(ctx, m.Engine, s.ImageID, ref); err != nil {
+			return nil, nil, nil, fmt.Errorf("re-pinning %s to %s: %w", ref, ShortID(s.ImageID), err)
 		}
 		if svc, ok := p.Services[s.Name]; ok && svc.Image != ref {
 			pinned[s.Name] = ref
 		}
 	}
-	edits, warns := m.nameWhatRuns(p, pinned, "the one the service runs")
+	edits, warns := m.NameWhatRuns(p, pinned, "the one the service runs")
 	if len(edits) > 0 {
-		np, err := m.reload(ctx, p)
+		np, err := m.Reload(ctx, p)
 		if err != nil {
 			return nil, edits, warns, err
 		}
@@ -133,36 +134,15 @@ func (m *Manager) runRecorded(ctx context.Context, p *project.Project, man *back
 			}
 		}
 	}
-	return withImages(p, pinned), edits, warns, nil
+	return WithImages(p, pinned), edits, warns, nil
 }
 
-// recordedRef is the reference a backup's service ran from.
-func recordedRef(s backup.Service) string {
+// RecordedRef is the reference a backup's service ran from.
+func RecordedRef(s backup.Service) string {
 	if s.RunningRef != "" {
 		return s.RunningRef
 	}
 	return s.Image
-}
-
-// leaveStopped stops every service of p that runs now but is not in running (what ran
-// before the command): a recreate starts every service it touches.
-func (m *Manager) leaveStopped(ctx context.Context, p *project.Project, running []string) error {
-	now, err := p.RunningContainers(ctx, m.Engine)
-	if err != nil {
-		return err
-	}
-	extra := project.Running{IDs: map[string][]string{}}
-	for _, s := range now.Services {
-		if !slices.Contains(running, s) {
-			extra.Services = append(extra.Services, s)
-			extra.IDs[s] = now.IDs[s]
-		}
-	}
-	if extra.Empty() {
-		return nil
-	}
-	m.logf("stopping %s again (it was not running)", strings.Join(extra.Services, ", "))
-	return p.Stop(ctx, m.Engine, extra)
 }
 
 // Recreated is a service a command recreated, and why.
@@ -172,14 +152,14 @@ type Recreated = maim.Recreated
 // restored compose files describe otherwise.
 const WhyDescribedDifferently = "the restored compose file describes it differently"
 
-// described lists the services of p whose containers (cs) a plain `docker compose up -d`
+// Described lists the services of p whose containers (cs) a plain `docker compose up -d`
 // would recreate because p describes them differently: compose's own config hash of the
 // service as compose up models it (asComposeUp, then compose.ServiceHash with service
 // references resolved to container IDs the way compose resolves them) against the
 // container's com.docker.compose.config-hash label.
 // Only services that have a container are compared; a service sharing the namespace or the
 // volumes of a recreated one is recreated with it, as compose would. The order is p's.
-func described(p *project.Project, cs []container.Summary) ([]Recreated, error) {
+func Described(p *project.Project, cs []container.Summary) ([]Recreated, error) {
 	byService := map[string][]container.Summary{}
 	for _, c := range cs {
 		byService[c.Labels[project.LabelService]] = append(byService[c.Labels[project.LabelService]], c)

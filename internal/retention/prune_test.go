@@ -1,4 +1,4 @@
-package upgrade
+package retention
 
 import (
 	"context"
@@ -12,14 +12,16 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/moby/moby/client"
 )
 
 // fakeImages is an Engine whose only working call is ImageRemove; anything else panics
 // (the nil embedded interface), which proves Prune needs nothing more of the engine.
 type fakeImages struct {
-	Engine
+	stack.Engine
 	removed []string
 	fail    map[string]bool
 }
@@ -36,14 +38,14 @@ type pruneRig struct {
 	t     *testing.T
 	store backup.Store
 	eng   *fakeImages
-	m     *Manager
+	m     *stack.Env
 }
 
 func newPruneRig(t *testing.T) *pruneRig {
 	s := backup.Local(filepath.Join(t.TempDir(), "backups"))
 	eng := &fakeImages{fail: map[string]bool{}}
 	st := backup.State{Dir: filepath.Join(t.TempDir(), "state", "engine")}
-	return &pruneRig{t: t, store: s, eng: eng, m: &Manager{Engine: eng, Store: s, State: st}}
+	return &pruneRig{t: t, store: s, eng: eng, m: &stack.Env{Engine: eng, Store: s, State: st}}
 }
 
 // complete makes a complete manual backup created at at, of services bot and db.
@@ -124,7 +126,7 @@ func TestPruneKeepsNewestComplete(t *testing.T) {
 	corrupt := r.complete(old.Add(11 * time.Hour))
 	_ = os.Remove(filepath.Join(r.store.Dir("demo", corrupt), "01-vol-data.tar"))
 
-	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 2})
+	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +147,7 @@ func TestPruneKeepsNewestComplete(t *testing.T) {
 	// pins of every pruned backup with a manifest, under the refs pinRef gives
 	var wantRemoved []string
 	for _, id := range []string{corrupt, ids[2], ids[1], ids[0]} {
-		wantRemoved = append(wantRemoved, pinRef("demo", "bot", id), pinRef("demo", "db", id))
+		wantRemoved = append(wantRemoved, stack.PinRef("demo", "bot", id), stack.PinRef("demo", "db", id))
 	}
 	if !reflect.DeepEqual(r.eng.removed, wantRemoved) {
 		t.Fatalf("ImageRemove calls %v, want %v", r.eng.removed, wantRemoved)
@@ -162,7 +164,7 @@ func TestPruneNeverTheNewestCompleteDefaultKeep(t *testing.T) {
 		ids = append(ids, r.complete(old.Add(time.Duration(i)*time.Minute)))
 	}
 	for _, keep := range []int{0, -1} { // 0 or less means the default 5
-		got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: keep, DryRun: true})
+		got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: keep, DryRun: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +172,7 @@ func TestPruneNeverTheNewestCompleteDefaultKeep(t *testing.T) {
 			t.Fatalf("keep %d: pruned %v, want %v", keep, prunedIDs(got), want)
 		}
 	}
-	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,11 +186,11 @@ func TestPruneSparesTheJournalsBackup(t *testing.T) {
 	needed := r.complete(old)
 	a := r.complete(old.Add(time.Hour))
 	b := r.complete(old.Add(2 * time.Hour))
-	j := r.m.journals("demo")
-	if err := j.Save(&Journal{Op: "upgrade", Phase: PhaseHealth, BackupID: needed}); err != nil {
+	j := r.m.Journals("demo")
+	if err := j.Save(&journal.Journal{Op: "upgrade", Phase: journal.PhaseHealth, BackupID: needed}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,15 +202,15 @@ func TestPruneSparesTheJournalsBackup(t *testing.T) {
 	}
 	// an incomplete backup an interrupted backing-up phase is writing is spared too
 	inc := r.incomplete(old.Add(3 * time.Hour))
-	_ = j.Save(&Journal{Op: "upgrade", Phase: PhaseBackingUp, BackupID: inc})
-	got, _ = r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	_ = j.Save(&journal.Journal{Op: "upgrade", Phase: journal.PhaseBackingUp, BackupID: inc})
+	got, _ = Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
 	if slices.Contains(prunedIDs(got), inc) {
 		t.Fatalf("pruned the journal's backup %s: %v", inc, prunedIDs(got))
 	}
 
 	// a torn journal stops prune: it cannot tell what is needed
-	_ = os.WriteFile(r.m.journals("demo").path(), []byte("{"), 0o600)
-	if _, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1}); err == nil {
+	_ = os.WriteFile(r.m.Journals("demo").Path(), []byte("{"), 0o600)
+	if _, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1}); err == nil {
 		t.Fatal("Prune with an unreadable journal must fail")
 	}
 }
@@ -222,7 +224,7 @@ func TestPruneOlderThan(t *testing.T) {
 	recentInc := r.incomplete(now.Add(-1 * time.Hour))
 	newest := r.complete(now.Add(-30 * time.Minute))
 
-	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1, OlderThan: 24 * time.Hour})
+	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1, OlderThan: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +242,7 @@ func TestPruneDryRunRemovesNothing(t *testing.T) {
 	inc := r.incomplete(old.Add(time.Hour))
 	b := r.complete(old.Add(2 * time.Hour))
 	before := r.ids()
-	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1, DryRun: true})
+	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,8 +265,8 @@ func TestPrunePinsCountedOnlyWhenRemoved(t *testing.T) {
 	r := newPruneRig(t)
 	a := r.complete(old)
 	r.complete(old.Add(time.Hour))
-	r.eng.fail[pinRef("demo", "db", a)] = true // no pin for db (its image did not change)
-	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	r.eng.fail[stack.PinRef("demo", "db", a)] = true // no pin for db (its image did not change)
+	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +280,7 @@ func TestPrunePinsCountedOnlyWhenRemoved(t *testing.T) {
 
 func TestPruneNoBackups(t *testing.T) {
 	r := newPruneRig(t)
-	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{})
+	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{})
 	if err != nil || len(got.Removed) != 0 || len(got.Kept) != 0 {
 		t.Fatalf("Prune of nothing = %v, %v", got, err)
 	}
@@ -302,7 +304,7 @@ func TestPruneKeepsUnreadableUnlessIncluded(t *testing.T) {
 	a := r.complete(old.Add(2 * time.Hour))
 	b := r.complete(old.Add(3 * time.Hour))
 
-	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +327,7 @@ func TestPruneKeepsUnreadableUnlessIncluded(t *testing.T) {
 		t.Errorf("ImageRemove calls %v", r.eng.removed)
 	}
 
-	got, err = r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1, IncludeUnreadable: true})
+	got, err = Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1, IncludeUnreadable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +348,7 @@ func TestPruneKeepsTheLastUpgradesBackup(t *testing.T) {
 		manual = append(manual, r.complete(old.Add(time.Duration(i)*time.Hour)))
 	}
 	// No history: rollback picks the newest complete upgrade backup.
-	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1, DryRun: true})
+	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,18 +356,18 @@ func TestPruneKeepsTheLastUpgradesBackup(t *testing.T) {
 		t.Fatalf("kept %v, want %s (last upgrade) and %s (newest)", rules, up2, manual[3])
 	}
 	// History names the last upgrade (an older one: up2's upgrade was not recorded).
-	j := r.m.journals("demo")
-	if err := j.Append(Record{Op: "upgrade", Result: string(OutcomeUpgraded), BackupID: up1}); err != nil {
+	j := r.m.Journals("demo")
+	if err := j.Append(journal.Record{Op: "upgrade", Result: "upgraded", BackupID: up1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Append(Record{Op: "upgrade", Result: string(OutcomeNothingToDo)}); err != nil {
+	if err := j.Append(journal.Record{Op: "upgrade", Result: "nothing-to-do"}); err != nil {
 		t.Fatal(err)
 	}
-	id, err := r.m.lastUpgradeBackup(j)
+	id, err := j.LastUpgradeBackup()
 	if err != nil || id != up1 {
 		t.Fatalf("rollback's default target is %q (%v), want %s", id, err, up1)
 	}
-	got, err = r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	got, err = Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +395,7 @@ func TestPruneSafetyBackupsFirst(t *testing.T) {
 	s2 := r.completeAs(old.Add(3*time.Hour), "pre-rollback")
 	inc := r.incomplete(old.Add(4 * time.Hour))
 
-	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 3, DryRun: true})
+	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 3, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +406,7 @@ func TestPruneSafetyBackupsFirst(t *testing.T) {
 	if want := map[string]string{m2: KeptNewest, m1: KeptNewest, s2: KeptNewest}; !reflect.DeepEqual(keptRules(got), want) {
 		t.Fatalf("keep 3: kept %v, want %v", keptRules(got), want)
 	}
-	got, err = r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1})
+	got, err = Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,10 +429,10 @@ func TestPruneSaysWhyEachIsKept(t *testing.T) {
 	up := r.completeAs(now.Add(-72*time.Hour), "upgrade")
 	young := r.completeAs(now.Add(-time.Hour), "pre-restore")
 	newest := r.complete(now.Add(-time.Minute))
-	if err := r.m.journals("demo").Save(&Journal{Op: "restore", Phase: PhaseHealth, BackupID: needed}); err != nil {
+	if err := r.m.Journals("demo").Save(&journal.Journal{Op: "restore", Phase: journal.PhaseHealth, BackupID: needed}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := r.m.Prune(context.Background(), "demo", PruneOptions{Keep: 1, OlderThan: 24 * time.Hour})
+	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1, OlderThan: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,17 +462,17 @@ func TestLastUpgradeBackupSkipsRemoved(t *testing.T) {
 	r := newPruneRig(t)
 	up := r.completeAs(old, "upgrade")
 	gone := r.completeAs(old.Add(time.Hour), "upgrade")
-	j := r.m.journals("demo")
-	if err := j.Append(Record{Op: "upgrade", Result: string(OutcomeUpgraded), BackupID: gone}); err != nil {
+	j := r.m.Journals("demo")
+	if err := j.Append(journal.Record{Op: "upgrade", Result: "upgraded", BackupID: gone}); err != nil {
 		t.Fatal(err)
 	}
-	if id, err := r.m.lastUpgradeBackup(j); err != nil || id != gone {
+	if id, err := j.LastUpgradeBackup(); err != nil || id != gone {
 		t.Fatalf("with the backup present: %q (%v), want %s", id, err, gone)
 	}
 	if err := r.store.Remove("demo", gone); err != nil {
 		t.Fatal(err)
 	}
-	if id, err := r.m.lastUpgradeBackup(j); err != nil || id != up {
+	if id, err := j.LastUpgradeBackup(); err != nil || id != up {
 		t.Fatalf("after removing %s: %q (%v), want %s", gone, id, err, up)
 	}
 }

@@ -1,4 +1,4 @@
-package upgrade
+package stack
 
 import (
 	"context"
@@ -70,9 +70,9 @@ func TestRetryOnEngineTrouble(t *testing.T) {
 
 	// Two failures while the engine restarts, then success: three tries, waiting in between.
 	pinger := &fakePinger{down: 3}
-	m := &Manager{Engine: fakeEngine{fakePinger: pinger}}
+	m := &Env{Engine: fakeEngine{fakePinger: pinger}}
 	calls := 0
-	err := m.retryOnEngineTrouble(ctx, "the rollback", func() error {
+	err := m.RetryOnEngineTrouble(ctx, "the rollback", func() error {
 		calls++
 		if calls < 3 {
 			return fmt.Errorf("starting bot: %w", cerrdefs.ErrInternal)
@@ -84,26 +84,26 @@ func TestRetryOnEngineTrouble(t *testing.T) {
 	}
 
 	// A failure that is not the engine's: one try.
-	m = &Manager{Engine: fakeEngine{fakePinger: &fakePinger{}}}
+	m = &Env{Engine: fakeEngine{fakePinger: &fakePinger{}}}
 	calls = 0
 	cause := errors.New("backup is corrupt")
-	if err := m.retryOnEngineTrouble(ctx, "the rollback", func() error { calls++; return cause }); err != cause || calls != 1 {
+	if err := m.RetryOnEngineTrouble(ctx, "the rollback", func() error { calls++; return cause }); err != cause || calls != 1 {
 		t.Errorf("got %v after %d calls, want the cause after 1", err, calls)
 	}
 
 	// The engine keeps failing: bounded by rollbackAttempts.
-	m = &Manager{Engine: fakeEngine{fakePinger: &fakePinger{}}}
+	m = &Env{Engine: fakeEngine{fakePinger: &fakePinger{}}}
 	calls = 0
-	if err := m.retryOnEngineTrouble(ctx, "the rollback", func() error { calls++; return cerrdefs.ErrUnavailable }); err == nil || calls != rollbackAttempts {
+	if err := m.RetryOnEngineTrouble(ctx, "the rollback", func() error { calls++; return cerrdefs.ErrUnavailable }); err == nil || calls != rollbackAttempts {
 		t.Errorf("got %v after %d calls, want a failure after %d", err, calls, rollbackAttempts)
 	}
 
 	// The engine never answers again: give up after the wait.
 	defer func(w time.Duration) { engineWaitMax = w }(engineWaitMax)
 	engineWaitMax = 20 * time.Millisecond
-	m = &Manager{Engine: fakeEngine{fakePinger: &fakePinger{down: 1 << 30}}}
+	m = &Env{Engine: fakeEngine{fakePinger: &fakePinger{down: 1 << 30}}}
 	calls = 0
-	if err := m.retryOnEngineTrouble(ctx, "the rollback", func() error { calls++; return cerrdefs.ErrInternal }); err == nil || calls != 1 {
+	if err := m.RetryOnEngineTrouble(ctx, "the rollback", func() error { calls++; return cerrdefs.ErrInternal }); err == nil || calls != 1 {
 		t.Errorf("got %v after %d calls, want a failure after 1 (engine never back)", err, calls)
 	}
 }

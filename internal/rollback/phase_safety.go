@@ -1,0 +1,32 @@
+package rollback
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/docker-maim/docker-maim/internal/journal"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+)
+
+// rollbackSafety backs up the state the rollback replaces (reason pre-rollback), unless
+// --no-safety-backup (an upgrade's own automatic rollback never takes one).
+var rollbackSafety = journal.Step[*rtxn]{
+	Name:    "safety-backup",
+	Journal: journal.PhaseRollingBack,
+	Skip: func(t *rtxn) string {
+		if t.opts.NoSafetyBackup {
+			return "no safety backup"
+		}
+		return ""
+	},
+	Describe: func(*rtxn) string { return "back up the state the rollback replaces" },
+	Run: func(ctx context.Context, t *rtxn) error {
+		safety, err := t.env.Snapshots.Backup(ctx, t.p, snapshot.BackupOptions{Reason: "pre-rollback", Stopped: &t.running})
+		if err != nil {
+			return fmt.Errorf("safety backup failed, nothing was rolled back (add --no-safety-backup to skip it): %w", err)
+		}
+		t.res.SafetyID = safety.ID
+		t.env.Logf("the state before this rollback is in backup %s", safety.ID)
+		return nil
+	},
+}
