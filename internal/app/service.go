@@ -496,15 +496,6 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (*maim.R
 	return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DataPath: ss.dataPath()}, nil
 }
 
-func (s *service) Status(ctx context.Context, o maim.StatusOptions) (*maim.StatusResult, error) {
-	ss, err := s.open(ctx, o.Scope, lockNone)
-	if err != nil {
-		return nil, err
-	}
-	defer ss.close()
-	return ss.upgrades().Status(ctx, ss.proj)
-}
-
 func (s *service) Prune(ctx context.Context, o maim.PruneOptions) (*maim.PruneResult, error) {
 	lock := lockWrite
 	if o.DryRun {
