@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,18 +14,28 @@ import (
 	"github.com/docker/cli/cli/flags"
 )
 
-// deadEngineCLI is a real docker CLI whose engine is a socket nobody listens on.
-func deadEngineCLI(t *testing.T) command.Cli {
+// deadEngineCLI is a real docker CLI whose engine is a socket nobody listens on, with a
+// config dir of its own holding configJSON (none when "").
+func deadEngineCLI(t *testing.T, configJSON string) command.Cli {
 	t.Helper()
 	dir := t.TempDir()
-	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "config"))
+	opts := flags.NewClientOptions()
+	opts.ConfigDir = filepath.Join(dir, "config")
+	if configJSON != "" {
+		if err := os.MkdirAll(opts.ConfigDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(opts.ConfigDir, "config.json"), []byte(configJSON), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Setenv("DOCKER_CONTEXT", "")
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(dir, "nobody.sock"))
 	cli, err := command.NewDockerCli()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cli.Initialize(flags.NewClientOptions()); err != nil {
+	if err := cli.Initialize(opts); err != nil {
 		t.Fatal(err)
 	}
 	return cli
@@ -33,7 +44,7 @@ func deadEngineCLI(t *testing.T) command.Cli {
 // Every verb that needs the engine fails with api.ErrEngine, naming where it looked, when
 // the engine does not answer.
 func TestUnreachableEngineIsErrEngine(t *testing.T) {
-	svc := New(deadEngineCLI(t), api.Config{Progress: "quiet"})
+	svc := New(deadEngineCLI(t, ""), api.Config{Progress: "quiet"})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sc := api.Scope{Name: "demo", BackupDir: t.TempDir()}
