@@ -14,6 +14,9 @@ import (
 	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/restore"
+	"github.com/docker-maim/docker-maim/internal/retention"
+	"github.com/docker-maim/docker-maim/internal/rollback"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/docker-maim/docker-maim/internal/upgrade"
@@ -453,7 +456,7 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (*maim.Res
 		return nil, err
 	}
 	defer ss.close()
-	r, err := ss.upgrades().Restore(ctx, ss.proj, o)
+	r, err := restore.Restore(ctx, ss.upgrades().Shared(), ss.proj, o)
 	ss.close()
 	if r == nil {
 		return nil, err
@@ -488,7 +491,7 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (*maim.R
 		return nil, err
 	}
 	defer ss.close()
-	r, err := ss.upgrades().Rollback(ctx, ss.proj, o)
+	r, err := rollback.Rollback(ctx, ss.upgrades().Shared(), ss.proj, o)
 	ss.close()
 	if err != nil {
 		return nil, err
@@ -515,7 +518,7 @@ func (s *service) Prune(ctx context.Context, o maim.PruneOptions) (*maim.PruneRe
 		return nil, err
 	}
 	defer ss.close()
-	r, err := ss.upgrades().Prune(ctx, ss.proj.Name, o)
+	r, err := retention.Prune(ctx, ss.upgrades().Shared(), ss.proj.Name, o)
 	if r == nil {
 		return nil, err
 	}
