@@ -11,7 +11,6 @@ import (
 	"github.com/moby/moby/client"
 )
 
-
 // containerLister is the engine call Projects needs.
 type containerLister interface {
 	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)

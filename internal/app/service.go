@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +13,9 @@ import (
 	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/restore"
+	"github.com/docker-maim/docker-maim/internal/retention"
+	"github.com/docker-maim/docker-maim/internal/rollback"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/docker-maim/docker-maim/internal/upgrade"
@@ -321,75 +323,19 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.Backu
 }
 
 // backup is the backup verb: stop what runs (reverse dependency order), snapshot, start it
-// again on every path (a start failure is joined into the error). snapshot itself never
-// stops or starts anything. With NoStop nothing is stopped (a hot backup). With twoPass and
-// something running, pass one (snapshot.HotPass) archives while it still runs and only the
-// changes since are archived stopped; downtime, when set, receives how long it was stopped.
-//
-// What runs is listed again right before the stop, after pass one: every container of the
-// project that runs then (its services' and its one-off `docker compose run` containers,
-// also those started during pass one) is stopped, recorded in the manifest, and exactly
-// that set is started again. Once everything is archived, snapshot checks that nothing of
-// the project runs (a container started after the stop): if something does, the backup is
-// not cold, it is dropped and the command fails (snapshot.ErrNotCold).
-func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions, twoPass bool, downtime *time.Duration) (m *backup.Manifest, err error) {
-	snap, p := ss.snapshots(), ss.proj
+// again on every path (a start failure is joined into the error); its phases are
+// backupPhases (backup_phases.go). snapshot itself never stops or starts anything. With
+// NoStop nothing is stopped (a hot backup). With twoPass and something running, pass one
+// (snapshot.HotPass) archives while it still runs and only the changes since are archived
+// stopped; downtime, when set, receives how long it was stopped.
+func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions, twoPass bool, downtime *time.Duration) (*backup.Manifest, error) {
 	if ss.progress != nil && ss.progress.Phase() == "" {
 		journal.ShowPhase(ss.progress, journal.PhaseBackingUp)
 		defer journal.ShowPhase(ss.progress, "")
 	}
-	// What the backup archives is found, guarded and measured before anything stops.
-	pl, err := snap.PlanBackup(ctx, p, opts)
-	if err != nil || opts.NoStop {
-		if err != nil {
-			return nil, err
-		}
-		return snap.BackupPlanned(ctx, p, pl, nil)
-	}
-	r, err := p.RunningContainers(ctx, ss.eng)
-	if err != nil {
-		return nil, err
-	}
-	if !r.Empty() && twoPass {
-		// Pass one, hot: nothing stopped yet. Dropped unless BackupPlanned takes it over.
-		if err := snap.HotPass(ctx, p, pl); err != nil {
-			return nil, err
-		}
-		defer func() {
-			if err != nil {
-				pl.Abort()
-			}
-		}()
-		upgrade.Failpoint("backup:stopping")
-		// What runs now, not what ran when pass one began.
-		if r, err = p.RunningContainers(ctx, ss.eng); err != nil {
-			return nil, err
-		}
-	}
-	if !r.Empty() {
-		ss.event("stopping " + r.Describe())
-		stopped := time.Now()
-		defer func() {
-			ss.event("starting " + r.Describe())
-			if serr := p.Start(context.WithoutCancel(ctx), ss.eng, r); serr != nil {
-				err = errors.Join(err, serr)
-			}
-			if downtime != nil {
-				*downtime = time.Since(stopped)
-			}
-		}()
-		if err := p.Stop(ctx, ss.eng, r); err != nil {
-			return nil, err
-		}
-		upgrade.Failpoint("backup:stopped")
-	}
-	return snap.BackupPlanned(ctx, p, pl, &r)
-}
-
-func (ss *session) event(msg string) {
-	if ss.progress != nil {
-		ss.progress.Event(msg)
-	}
+	// The verb's stop and start say their lines on progress only (no Log): as it always did.
+	env := &stack.Env{Engine: ss.eng, Snapshots: ss.snapshots(), Progress: ss.progress}
+	return runBackup(ctx, &btxn{env: env, p: ss.proj, opts: opts, twoPass: twoPass}, downtime)
 }
 
 func (s *service) Backups(ctx context.Context, o maim.BackupsOptions) (*maim.BackupsResult, error) {
@@ -465,7 +411,7 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (*maim.Res
 		return nil, err
 	}
 	defer ss.close()
-	r, err := ss.upgrades().Restore(ctx, ss.proj, o)
+	r, err := restore.Restore(ctx, ss.upgrades().Shared(), ss.proj, o)
 	ss.close()
 	if r == nil {
 		return nil, err
@@ -500,7 +446,7 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (*maim.R
 		return nil, err
 	}
 	defer ss.close()
-	r, err := ss.upgrades().Rollback(ctx, ss.proj, o)
+	r, err := rollback.Rollback(ctx, ss.upgrades().Shared(), ss.proj, o)
 	ss.close()
 	if err != nil {
 		return nil, err
@@ -518,7 +464,7 @@ func (s *service) Prune(ctx context.Context, o maim.PruneOptions) (*maim.PruneRe
 		return nil, err
 	}
 	defer ss.close()
-	r, err := ss.upgrades().Prune(ctx, ss.proj.Name, o)
+	r, err := retention.Prune(ctx, ss.upgrades().Shared(), ss.proj.Name, o)
 	if r == nil {
 		return nil, err
 	}

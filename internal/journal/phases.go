@@ -8,8 +8,10 @@ import (
 )
 
 // A Step is one phase of a journaled operation (the upgrade: upgrade/phase_*.go; the
-// restore: restore/phases.go; the rollback: rollback/phase_*.go). The runner writes the
-// phase's journal Phase before it runs, so a crash inside it is resolved from the journal
+// restore: restore/phases.go; the rollback: rollback/phase_*.go) or of the backup verb,
+// which keeps no journal (app/backup_phases.go: its Steps name no Journal phase, so its
+// Runner, which has no Journal, writes nothing). The runner writes the phase's journal
+// Phase before it runs, so a crash inside it is resolved from the journal
 // (rollback.Resolve). A phase has no undo of its own: what it changed is undone by the
 // operation's one failure path (the upgrade's fail: rollback.Resolve, which starts what ran
 // before the backup completed and restores from the backup after); each phase file says

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
+
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
@@ -23,7 +25,7 @@ func (t *rtxn) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	t.entry, t.res = entry, &RestoreResult{BackupID: entry.ID, Chosen: chosen}
+	t.entry, t.res = entry, &maim.RestoreResult{BackupID: entry.ID, Chosen: chosen}
 	if chosen != "" {
 		m.Logf("restoring backup %s: %s", entry.ID, chosen)
 	}

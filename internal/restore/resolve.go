@@ -6,6 +6,8 @@ import (
 	"os"
 	"slices"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
+
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/journal"
@@ -79,7 +81,7 @@ func Resolve(ctx context.Context, m *stack.Env, p *project.Project, jr *journal.
 		}
 		// Services the interrupted restore recreated (journaled) already have new containers.
 		before := slices.Clone(jr.Images)
-		rr := &RestoreResult{}
+		rr := &maim.RestoreResult{}
 		restored, err := recreateDescribed(ctx, m, p, entry.Manifest, plan, jr, rr)
 		if err != nil {
 			return err

@@ -19,24 +19,11 @@ import (
 	"github.com/docker-maim/docker-maim/internal/stack"
 )
 
-// RestoreOptions tune a journaled restore: api.RestoreOptions as a Service gets them
-// (Scope is not read here); ID "" is the newest complete backup that is not a safety
-// backup.
-type RestoreOptions = maim.RestoreOptions
-
-// RestoreResult says what a restore did (Project and DataPath are the caller's to fill).
-type RestoreResult = maim.RestoreResult
-
 // Recreated is a service the restore recreated, and why (stack.Recreated).
 type Recreated = stack.Recreated
 
 // safetyReasons are the reasons of backups made to undo a restore or rollback.
 var safetyReasons = map[string]bool{"pre-restore": true, "pre-rollback": true}
-
-// RestoreError is a restore that failed. LeftStopped means the data may be mixed (the
-// safety backup could not be put back, or there was none): the services were not started
-// and Recovery lists what to run.
-type RestoreError = maim.RestoreError
 
 // Restore makes the project's data and files equal to a backup, journaled like the
 // upgrade, so a kill -9 at any point is reported by every command and resolved by `docker
@@ -45,7 +32,7 @@ type RestoreError = maim.RestoreError
 // backup recorded, so a plain `docker compose up -d` recreates nothing afterwards. The
 // caller holds the project lock. Read it top to bottom: prepare (nothing stops), the
 // journal (planned), then the phases.
-func Restore(ctx context.Context, env *stack.Env, p *project.Project, opts RestoreOptions) (*RestoreResult, error) {
+func Restore(ctx context.Context, env *stack.Env, p *project.Project, opts maim.RestoreOptions) (*maim.RestoreResult, error) {
 	t := &rtxn{env: env, p: p, opts: opts, journals: env.Journals(p.Name)}
 	if err := t.journals.NonePending(); err != nil {
 		return nil, err
@@ -73,9 +60,9 @@ func Restore(ctx context.Context, env *stack.Env, p *project.Project, opts Resto
 type rtxn struct {
 	env      *stack.Env
 	p        *project.Project
-	opts     RestoreOptions
+	opts     maim.RestoreOptions
 	journals journal.Journals
-	res      *RestoreResult
+	res      *maim.RestoreResult
 	// notice says the backup is not recorded as this engine's (originNotice).
 	notice string
 	entry  backup.Entry

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
+
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -25,22 +27,22 @@ func restoreFailed(ctx context.Context, m *stack.Env, p *project.Project, jr *jo
 		"docker maim -p " + p.Name + " rollback   # after fixing the cause: " + map[bool]string{true: "puts safety backup " + jr.BackupID + " back", false: "finishes the restore of backup " + jr.Restore.ID}[jr.BackupID != ""] + " and starts " + orNone(running.Services),
 	}
 	if jr.BackupID == "" {
-		return &RestoreError{Cause: fmt.Errorf("restore of backup %s failed without a safety backup: %w", jr.Restore.ID, cause), LeftStopped: running.Services, Recovery: recovery}
+		return &maim.RestoreError{Cause: fmt.Errorf("restore of backup %s failed without a safety backup: %w", jr.Restore.ID, cause), LeftStopped: running.Services, Recovery: recovery}
 	}
 	jr.Phase = journal.PhaseRollingBack
 	if err := journals.Save(jr); err != nil {
-		return &RestoreError{Cause: cause, PutBack: err, LeftStopped: running.Services, Recovery: recovery}
+		return &maim.RestoreError{Cause: cause, PutBack: err, LeftStopped: running.Services, Recovery: recovery}
 	}
 	m.Logf("restore failed; putting the data back from safety backup %s", jr.BackupID)
 	if err := m.Snapshots.PutBack(ctx, p, jr.BackupID); err != nil {
-		return &RestoreError{Cause: fmt.Errorf("restore of backup %s failed: %w", jr.Restore.ID, cause), PutBack: err, LeftStopped: running.Services,
+		return &maim.RestoreError{Cause: fmt.Errorf("restore of backup %s failed: %w", jr.Restore.ID, cause), PutBack: err, LeftStopped: running.Services,
 			Recovery: append(recovery, "the data before the restore is in backup "+jr.BackupID+", the data restored from is in backup "+jr.Restore.ID)}
 	}
 	if _, err := recreateAsBefore(ctx, m, p, jr, running); err != nil {
 		return errors.Join(cause, err)
 	}
 	_ = journals.Finish(journal.Record{Op: journal.OpRestore, Result: "rolled-back", Started: jr.Started, BackupID: jr.Restore.ID, Error: cause.Error()})
-	return &RestoreError{Cause: fmt.Errorf("%w (the data was put back from safety backup %s and what ran was started again)", cause, jr.BackupID)}
+	return &maim.RestoreError{Cause: fmt.Errorf("%w (the data was put back from safety backup %s and what ran was started again)", cause, jr.BackupID)}
 }
 
 // recreateAsBefore recreates the services a restore recreated (jr.Images) from the files
@@ -90,7 +92,7 @@ func recreateAsBefore(ctx context.Context, m *stack.Env, p *project.Project, jr 
 // the container's label), on the image the backup recorded for each. Their images before
 // are journaled first, so a failure or a crash can recreate them as they were. It returns
 // the project as the restored files describe it.
-func recreateDescribed(ctx context.Context, m *stack.Env, p *project.Project, man *backup.Manifest, plan *snapshot.RestorePlan, jr *journal.Journal, res *RestoreResult) (*project.Project, error) {
+func recreateDescribed(ctx context.Context, m *stack.Env, p *project.Project, man *backup.Manifest, plan *snapshot.RestorePlan, jr *journal.Journal, res *maim.RestoreResult) (*project.Project, error) {
 	if !restoresProjectFiles(plan) {
 		return p, nil
 	}
@@ -142,7 +144,7 @@ func recreateDescribed(ctx context.Context, m *stack.Env, p *project.Project, ma
 }
 
 // recreatedOf names the services r recreated.
-func recreatedOf(r *RestoreResult) []string {
+func recreatedOf(r *maim.RestoreResult) []string {
 	var out []string
 	for _, c := range r.Recreated {
 		out = append(out, c.Service)

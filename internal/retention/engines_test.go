@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
+
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/stack"
 )
@@ -65,7 +67,7 @@ func TestPruneOnlyItsOwnEnginesAndUsersBackups(t *testing.T) {
 	for i := 6; i < 10; i++ {
 		aManual = append(aManual, r.a.complete(old.Add(time.Duration(i)*time.Hour)))
 	}
-	got, err := Prune(context.Background(), r.a.m, "demo", PruneOptions{Keep: 1})
+	got, err := Prune(context.Background(), r.a.m, "demo", maim.PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +91,7 @@ func TestPruneOnlyItsOwnEnginesAndUsersBackups(t *testing.T) {
 	}
 
 	// B's prune keeps its last upgrade's backup (the rollback target) and its newest.
-	got, err = Prune(context.Background(), r.b.m, "demo", PruneOptions{Keep: 1})
+	got, err = Prune(context.Background(), r.b.m, "demo", maim.PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func TestPruneIncludeUnrecorded(t *testing.T) {
 	r := newEnginesRig(t)
 	unrecorded := r.legacy.complete(old)
 	own := r.a.complete(old.Add(time.Hour))
-	got, err := Prune(context.Background(), r.a.m, "demo", PruneOptions{Keep: 1, IncludeUnrecorded: true})
+	got, err := Prune(context.Background(), r.a.m, "demo", maim.PruneOptions{Keep: 1, IncludeUnrecorded: true})
 	if err != nil {
 		t.Fatal(err)
 	}

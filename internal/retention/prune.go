@@ -19,13 +19,6 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// PruneOptions select what prune removes: api.PruneOptions as a Service gets them (Scope
-// is not read here; Keep 0 is 5).
-type PruneOptions = maim.PruneOptions
-
-// Pruned is one removed backup.
-type Pruned = maim.Pruned
-
 // Why a backup was kept.
 const (
 	KeptNewest      = maim.KeptNewest      // one of the --keep newest complete backups
@@ -36,13 +29,6 @@ const (
 	KeptOtherUser   = maim.KeptOtherUser   // made on this engine by another user: theirs to prune
 	KeptUnrecorded  = maim.KeptUnrecorded  // made by an older build that did not record its engine (--include-unrecorded removes it)
 )
-
-// Kept is one backup prune left, and why.
-type Kept = maim.Kept
-
-// PruneResult is what prune removed (or would remove) and what it kept (Project is the
-// caller's to fill).
-type PruneResult = maim.PruneResult
 
 // isSafety tells a safety backup (taken by restore or rollback before they overwrite).
 func isSafety(reason string) bool { return reason == "pre-restore" || reason == "pre-rollback" }
@@ -70,7 +56,7 @@ func isSafety(reason string) bool { return reason == "pre-restore" || reason == 
 // Removal order: incomplete and damaged backups, then safety backups, then the others,
 // each newest first. A journal or history that cannot be read stops prune: it cannot
 // tell what is needed. The caller holds the project lock.
-func Prune(ctx context.Context, env *stack.Env, projectName string, opts PruneOptions) (*PruneResult, error) {
+func Prune(ctx context.Context, env *stack.Env, projectName string, opts maim.PruneOptions) (*maim.PruneResult, error) {
 	if opts.Keep <= 0 {
 		opts.Keep = 5
 	}
@@ -79,7 +65,7 @@ func Prune(ctx context.Context, env *stack.Env, projectName string, opts PruneOp
 		return nil, err
 	}
 	pr := &pruner{env: env, project: projectName, opts: opts, all: all, held: map[string]bool{},
-		res: &PruneResult{Removed: []Pruned{}, Kept: []Kept{}, DryRun: opts.DryRun}}
+		res: &maim.PruneResult{Removed: []maim.Pruned{}, Kept: []maim.Kept{}, DryRun: opts.DryRun}}
 	if err := pr.protect(); err != nil {
 		return nil, err
 	}
@@ -101,11 +87,11 @@ func Prune(ctx context.Context, env *stack.Env, projectName string, opts PruneOp
 type pruner struct {
 	env     *stack.Env
 	project string
-	opts    PruneOptions
-	res     *PruneResult
+	opts    maim.PruneOptions
+	res     *maim.PruneResult
 	all     []backup.Entry
 	// rules are the backups the journal or the history needs (protect).
-	rules map[string]Kept
+	rules map[string]maim.Kept
 	// held are the backups kept because they are not this engine's user's to remove (sortOut).
 	held map[string]bool
 }
@@ -114,18 +100,18 @@ type pruner struct {
 // names and the last upgrade's (the one `rollback` with no ID goes back to).
 func (pr *pruner) protect() error {
 	journals := pr.env.Journals(pr.project)
-	pr.rules = map[string]Kept{}
+	pr.rules = map[string]maim.Kept{}
 	if jr, err := journals.Load(); err != nil {
 		return err
 	} else if jr != nil && jr.BackupID != "" {
-		pr.rules[jr.BackupID] = Kept{Rule: KeptJournal, Why: "the interrupted " + jr.Op + " needs it (docker maim rollback resolves it)"}
+		pr.rules[jr.BackupID] = maim.Kept{Rule: KeptJournal, Why: "the interrupted " + jr.Op + " needs it (docker maim rollback resolves it)"}
 	}
 	last, err := journals.LastUpgradeBackup()
 	if err != nil && !errors.Is(err, backup.ErrNotFound) {
 		return err
 	}
 	if _, taken := pr.rules[last]; last != "" && !taken {
-		pr.rules[last] = Kept{Rule: KeptLastUpgrade, Why: "the last upgrade's backup: `docker maim rollback` goes back to it"}
+		pr.rules[last] = maim.Kept{Rule: KeptLastUpgrade, Why: "the last upgrade's backup: `docker maim rollback` goes back to it"}
 	}
 	return nil
 }
@@ -142,12 +128,12 @@ func (pr *pruner) sortOut() (broken []backup.Entry) {
 		switch {
 		case e.Owner == backup.OwnerOtherUser:
 			pr.held[e.ID] = true
-			pr.keep(e, Kept{Rule: KeptOtherUser, Why: "made on this engine by user " + userOf(e) + ": their journal and history say whether it is needed; their prune removes it"})
+			pr.keep(e, maim.Kept{Rule: KeptOtherUser, Why: "made on this engine by user " + userOf(e) + ": their journal and history say whether it is needed; their prune removes it"})
 		case e.Owner == backup.OwnerUnrecorded && !pr.opts.IncludeUnrecorded:
 			pr.held[e.ID] = true
-			pr.keep(e, Kept{Rule: KeptUnrecorded, Why: "made by a docker-maim that did not record its engine: it may be another engine's; --include-unrecorded removes it as this engine's"})
+			pr.keep(e, maim.Kept{Rule: KeptUnrecorded, Why: "made by a docker-maim that did not record its engine: it may be another engine's; --include-unrecorded removes it as this engine's"})
 		case e.Status == backup.StatusCorrupt && e.Manifest == nil && !pr.opts.IncludeUnreadable:
-			pr.keep(e, Kept{Rule: KeptUnreadable, Why: "its manifest cannot be read (" + e.Problem + "); --include-unreadable removes it"})
+			pr.keep(e, maim.Kept{Rule: KeptUnreadable, Why: "its manifest cannot be read (" + e.Problem + "); --include-unreadable removes it"})
 		case e.Status != backup.StatusComplete:
 			broken = append(broken, e)
 		}
@@ -166,7 +152,7 @@ func (pr *pruner) keepNewest() (others, safety []backup.Entry) {
 	for _, e := range pr.newestFirst(func(e backup.Entry) bool { return complete(e) && !isSafety(e.Manifest.Reason) }) {
 		if slots > 0 {
 			slots--
-			pr.keep(e, Kept{Rule: KeptNewest, Why: fmt.Sprintf("one of the %d newest complete backups (--keep)", pr.opts.Keep)})
+			pr.keep(e, maim.Kept{Rule: KeptNewest, Why: fmt.Sprintf("one of the %d newest complete backups (--keep)", pr.opts.Keep)})
 			continue
 		}
 		others = append(others, e)
@@ -174,7 +160,7 @@ func (pr *pruner) keepNewest() (others, safety []backup.Entry) {
 	for _, e := range pr.newestFirst(func(e backup.Entry) bool { return complete(e) && isSafety(e.Manifest.Reason) }) {
 		if slots > 0 {
 			slots--
-			pr.keep(e, Kept{Rule: KeptNewest, Why: fmt.Sprintf("one of the %d newest complete backups (--keep; safety backups count last)", pr.opts.Keep)})
+			pr.keep(e, maim.Kept{Rule: KeptNewest, Why: fmt.Sprintf("one of the %d newest complete backups (--keep; safety backups count last)", pr.opts.Keep)})
 			continue
 		}
 		safety = append(safety, e)
@@ -186,10 +172,10 @@ func (pr *pruner) keepNewest() (others, safety []backup.Entry) {
 // OlderThan.
 func (pr *pruner) removeOld(ctx context.Context, e backup.Entry, now time.Time) error {
 	if pr.opts.OlderThan > 0 && now.Sub(createdAt(e)) < pr.opts.OlderThan {
-		pr.keep(e, Kept{Rule: KeptYoung, Why: "younger than --older-than " + pr.opts.OlderThan.String()})
+		pr.keep(e, maim.Kept{Rule: KeptYoung, Why: "younger than --older-than " + pr.opts.OlderThan.String()})
 		return nil
 	}
-	p := Pruned{ID: e.ID, Status: string(e.Status), Reason: reasonOf(e)}
+	p := maim.Pruned{ID: e.ID, Status: string(e.Status), Reason: reasonOf(e)}
 	if e.Manifest != nil {
 		p.Size = e.Manifest.Size()
 	}
@@ -211,7 +197,7 @@ func (pr *pruner) removeOld(ctx context.Context, e backup.Entry, now time.Time) 
 }
 
 // keep records e as kept by k.
-func (pr *pruner) keep(e backup.Entry, k Kept) {
+func (pr *pruner) keep(e backup.Entry, k maim.Kept) {
 	k.ID, k.Status, k.Reason = e.ID, string(e.Status), reasonOf(e)
 	pr.res.Kept = append(pr.res.Kept, k)
 }

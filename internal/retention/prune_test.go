@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
+
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -97,7 +99,7 @@ func (r *pruneRig) ids() []string {
 	return out
 }
 
-func prunedIDs(res *PruneResult) []string {
+func prunedIDs(res *maim.PruneResult) []string {
 	var out []string
 	for _, p := range res.Removed {
 		out = append(out, p.ID)
@@ -106,7 +108,7 @@ func prunedIDs(res *PruneResult) []string {
 }
 
 // keptRules maps each kept backup to its rule.
-func keptRules(res *PruneResult) map[string]string {
+func keptRules(res *maim.PruneResult) map[string]string {
 	out := map[string]string{}
 	for _, k := range res.Kept {
 		out[k.ID] = k.Rule
@@ -126,7 +128,7 @@ func TestPruneKeepsNewestComplete(t *testing.T) {
 	corrupt := r.complete(old.Add(11 * time.Hour))
 	_ = os.Remove(filepath.Join(r.store.Dir("demo", corrupt), "01-vol-data.tar"))
 
-	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 2})
+	got, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +166,7 @@ func TestPruneNeverTheNewestCompleteDefaultKeep(t *testing.T) {
 		ids = append(ids, r.complete(old.Add(time.Duration(i)*time.Minute)))
 	}
 	for _, keep := range []int{0, -1} { // 0 or less means the default 5
-		got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: keep, DryRun: true})
+		got, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: keep, DryRun: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +174,7 @@ func TestPruneNeverTheNewestCompleteDefaultKeep(t *testing.T) {
 			t.Fatalf("keep %d: pruned %v, want %v", keep, prunedIDs(got), want)
 		}
 	}
-	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
+	got, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +192,7 @@ func TestPruneSparesTheJournalsBackup(t *testing.T) {
 	if err := j.Save(&journal.Journal{Op: "upgrade", Phase: journal.PhaseHealth, BackupID: needed}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
+	got, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,14 +205,14 @@ func TestPruneSparesTheJournalsBackup(t *testing.T) {
 	// an incomplete backup an interrupted backing-up phase is writing is spared too
 	inc := r.incomplete(old.Add(3 * time.Hour))
 	_ = j.Save(&journal.Journal{Op: "upgrade", Phase: journal.PhaseBackingUp, BackupID: inc})
-	got, _ = Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
+	got, _ = Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1})
 	if slices.Contains(prunedIDs(got), inc) {
 		t.Fatalf("pruned the journal's backup %s: %v", inc, prunedIDs(got))
 	}
 
 	// a torn journal stops prune: it cannot tell what is needed
 	_ = os.WriteFile(r.m.Journals("demo").Path(), []byte("{"), 0o600)
-	if _, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1}); err == nil {
+	if _, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1}); err == nil {
 		t.Fatal("Prune with an unreadable journal must fail")
 	}
 }
@@ -224,7 +226,7 @@ func TestPruneOlderThan(t *testing.T) {
 	recentInc := r.incomplete(now.Add(-1 * time.Hour))
 	newest := r.complete(now.Add(-30 * time.Minute))
 
-	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1, OlderThan: 24 * time.Hour})
+	got, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1, OlderThan: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +244,7 @@ func TestPruneDryRunRemovesNothing(t *testing.T) {
 	inc := r.incomplete(old.Add(time.Hour))
 	b := r.complete(old.Add(2 * time.Hour))
 	before := r.ids()
-	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1, DryRun: true})
+	got, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +268,7 @@ func TestPrunePinsCountedOnlyWhenRemoved(t *testing.T) {
 	a := r.complete(old)
 	r.complete(old.Add(time.Hour))
 	r.eng.fail[stack.PinRef("demo", "db", a)] = true // no pin for db (its image did not change)
-	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
+	got, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +282,7 @@ func TestPrunePinsCountedOnlyWhenRemoved(t *testing.T) {
 
 func TestPruneNoBackups(t *testing.T) {
 	r := newPruneRig(t)
-	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{})
+	got, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{})
 	if err != nil || len(got.Removed) != 0 || len(got.Kept) != 0 {
 		t.Fatalf("Prune of nothing = %v, %v", got, err)
 	}
@@ -304,7 +306,7 @@ func TestPruneKeepsUnreadableUnlessIncluded(t *testing.T) {
 	a := r.complete(old.Add(2 * time.Hour))
 	b := r.complete(old.Add(3 * time.Hour))
 
-	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
+	got, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +329,7 @@ func TestPruneKeepsUnreadableUnlessIncluded(t *testing.T) {
 		t.Errorf("ImageRemove calls %v", r.eng.removed)
 	}
 
-	got, err = Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1, IncludeUnreadable: true})
+	got, err = Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1, IncludeUnreadable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +350,7 @@ func TestPruneKeepsTheLastUpgradesBackup(t *testing.T) {
 		manual = append(manual, r.complete(old.Add(time.Duration(i)*time.Hour)))
 	}
 	// No history: rollback picks the newest complete upgrade backup.
-	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1, DryRun: true})
+	got, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +369,7 @@ func TestPruneKeepsTheLastUpgradesBackup(t *testing.T) {
 	if err != nil || id != up1 {
 		t.Fatalf("rollback's default target is %q (%v), want %s", id, err, up1)
 	}
-	got, err = Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
+	got, err = Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +397,7 @@ func TestPruneSafetyBackupsFirst(t *testing.T) {
 	s2 := r.completeAs(old.Add(3*time.Hour), "pre-rollback")
 	inc := r.incomplete(old.Add(4 * time.Hour))
 
-	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 3, DryRun: true})
+	got, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 3, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +408,7 @@ func TestPruneSafetyBackupsFirst(t *testing.T) {
 	if want := map[string]string{m2: KeptNewest, m1: KeptNewest, s2: KeptNewest}; !reflect.DeepEqual(keptRules(got), want) {
 		t.Fatalf("keep 3: kept %v, want %v", keptRules(got), want)
 	}
-	got, err = Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1})
+	got, err = Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,14 +434,14 @@ func TestPruneSaysWhyEachIsKept(t *testing.T) {
 	if err := r.m.Journals("demo").Save(&journal.Journal{Op: "restore", Phase: journal.PhaseHealth, BackupID: needed}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Prune(context.Background(), r.m, "demo", PruneOptions{Keep: 1, OlderThan: 24 * time.Hour})
+	got, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1, OlderThan: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got.Removed) != 0 {
 		t.Fatalf("pruned %v", prunedIDs(got))
 	}
-	want := []Kept{
+	want := []maim.Kept{
 		{ID: newest, Rule: KeptNewest}, {ID: young, Rule: KeptYoung}, {ID: up, Rule: KeptLastUpgrade}, {ID: needed, Rule: KeptJournal},
 	}
 	if len(got.Kept) != len(want) {

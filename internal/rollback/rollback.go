@@ -27,17 +27,9 @@ import (
 // ImageChange is one service's image before and after (journal.ImageChange).
 type ImageChange = journal.ImageChange
 
-// RollbackOptions tune a rollback: api.RollbackOptions as a Service gets them (Scope is
-// not read here); ID "" is the backup an interrupted operation or the last upgrade made.
-type RollbackOptions = maim.RollbackOptions
-
-// RollbackResult says what a rollback did (api.RollbackReport: the upgrade's result nests
-// it without the project).
-type RollbackResult = maim.RollbackReport
-
 // Rollback returns the project to a backup: the interrupted operation's, or the last
 // upgrade's, or the one named. The caller holds the project lock.
-func Rollback(ctx context.Context, m *stack.Env, p *project.Project, opts RollbackOptions) (*RollbackResult, error) {
+func Rollback(ctx context.Context, m *stack.Env, p *project.Project, opts maim.RollbackOptions) (*maim.RollbackReport, error) {
 	journals := m.Journals(p.Name)
 	jr, err := journals.Load()
 	if err != nil {
@@ -45,7 +37,7 @@ func Rollback(ctx context.Context, m *stack.Env, p *project.Project, opts Rollba
 	}
 	if jr != nil && (opts.ID == "" || opts.ID == jr.BackupID) {
 		m.Logf("resolving the interrupted %s (phase %s)", jr.Op, jr.Phase)
-		res := &RollbackResult{BackupID: jr.BackupID, Resolved: jr.Op + " in phase " + string(jr.Phase), Images: jr.Images}
+		res := &maim.RollbackReport{BackupID: jr.BackupID, Resolved: jr.Op + " in phase " + string(jr.Phase), Images: jr.Images}
 		rm, err := m.ForJournal(jr)
 		if err != nil {
 			return nil, err
@@ -105,7 +97,7 @@ func Rollback(ctx context.Context, m *stack.Env, p *project.Project, opts Rollba
 	if err := journals.Save(jr); err != nil {
 		return nil, err
 	}
-	res := &RollbackResult{BackupID: id, Images: jr.Images}
+	res := &maim.RollbackReport{BackupID: id, Images: jr.Images}
 	if notice != "" {
 		defer func() { res.Warnings = append([]string{notice}, res.Warnings...) }()
 	}
@@ -119,7 +111,7 @@ func Rollback(ctx context.Context, m *stack.Env, p *project.Project, opts Rollba
 // Before the backup completed nothing was changed: start what ran, drop the partial
 // backup, put floating tags back. After: a full rollback from the backup.
 // res receives the safety backup's ID.
-func Resolve(ctx context.Context, m *stack.Env, p *project.Project, jr *journal.Journal, opts RollbackOptions, res *RollbackResult) error {
+func Resolve(ctx context.Context, m *stack.Env, p *project.Project, jr *journal.Journal, opts maim.RollbackOptions, res *maim.RollbackReport) error {
 	if jr.Op == journal.OpRestore {
 		rr := restore.Resolved{BackupID: res.BackupID, FileEdits: res.FileEdits, Warnings: res.Warnings, WorkingDir: res.WorkingDir}
 		err := restore.Resolve(ctx, m, p, jr, health.From(opts.Health), &rr)
@@ -197,10 +189,10 @@ type rtxn struct {
 	env  *stack.Env
 	p    *project.Project
 	man  *backup.Manifest
-	opts RollbackOptions
+	opts maim.RollbackOptions
 	// checked: the backup's archives passed the hash check before anything stopped.
 	checked bool
-	res     *RollbackResult
+	res     *maim.RollbackReport
 	*journal.Runner
 	// running is what ran when the rollback began (phase stop).
 	running project.Running
@@ -225,7 +217,7 @@ var rollbackPhases = []journal.Step[*rtxn]{
 // files restored, the old images re-pinned by ID under their references, containers
 // recreated, the health gate passed. checked: the backup's archives passed the hash check
 // before anything stopped.
-func rollbackTo(ctx context.Context, m *stack.Env, p *project.Project, jr *journal.Journal, entry backup.Entry, opts RollbackOptions, checked bool, res *RollbackResult) error {
+func rollbackTo(ctx context.Context, m *stack.Env, p *project.Project, jr *journal.Journal, entry backup.Entry, opts maim.RollbackOptions, checked bool, res *maim.RollbackReport) error {
 	journals := m.Journals(p.Name)
 	jr.Phase = journal.PhaseRollingBack
 	if err := journals.Save(jr); err != nil {

@@ -1,5 +1,5 @@
 // Package stack owns what every journaled operation on a project's services shares (the
-// upgrade, the restore, the rollback): the environment they run in (Env: the engine,
+// upgrade, the restore, the rollback; the backup verb stops and starts with it too): the environment they run in (Env: the engine,
 // compose, the snapshots, the backup store, the state dir, progress), the one "stop what
 // runs, act, start what ran" operation (stopstart.go), how services are recreated, started
 // again and left stopped (services.go), the compose file naming what runs

@@ -10,11 +10,12 @@ import (
 )
 
 // "Stop what runs, act, start what ran" is how every operation that writes a project's
-// data keeps it cold: the upgrade's stop phase, the restore's and the rollback's stop what
-// runs with StopWhatRuns; what ran is started again by StartAgain (nothing was changed, or
-// on the same containers) or StartWhatRan (after a restore recreated some). What runs is listed right before the stop,
-// not taken from a plan made earlier: a container of the project started meanwhile (a
-// service, a `compose run` one-off) is stopped with the rest and started again.
+// data keeps it cold: the upgrade's stop phase, the restore's, the rollback's and the backup
+// verb's (app/backup_phases.go) stop what runs with StopWhatRuns; what ran is started again
+// by StartAgain (nothing was changed, or on the same containers) or StartWhatRan (after a
+// restore recreated some). What runs is listed right before the stop, not taken from a plan
+// made earlier: a container of the project started meanwhile (a service, a `compose run`
+// one-off) is stopped with the rest and started again.
 
 // Stop says how StopWhatRuns records and reports the stop.
 type Stop struct {

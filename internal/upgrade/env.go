@@ -13,9 +13,10 @@ import (
 // The shared environment (internal/stack) as the upgrade's files name it.
 type Engine = stack.Engine
 
-// env is the manager's environment with the MaiBot ready rule (gate_maibot.go) in every
-// health gate.
-func (m *Manager) env() *stack.Env {
+// Shared is the manager's environment with the MaiBot ready rule (gate_maibot.go) in
+// every health gate: what the restore (internal/restore), the rollback (internal/rollback)
+// and prune (internal/retention) run in, the way the upgrade itself does.
+func (m *Manager) Shared() *stack.Env {
 	if m.Ready == nil {
 		m.Ready = m.readyRules
 	}
@@ -33,7 +34,7 @@ func (m *Manager) auth(ref string) string       { return m.AuthFor(ref) }
 func (m *Manager) journals(project string) Journals { return m.Journals(project) }
 
 func (m *Manager) gateServices(ctx context.Context, p *project.Project, services []string, base health.Options) error {
-	return m.env().GateServices(ctx, p, services, base)
+	return m.Shared().GateServices(ctx, p, services, base)
 }
 
 // The shared helpers as the plan's and the adoption's files name them.

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/rollback"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
 )
@@ -166,7 +168,7 @@ func TestUpgradeFailureInLaterPhasesRollsBack(t *testing.T) {
 					if h := r.history(); len(h) != 0 {
 						t.Errorf("history %+v, want none while the journal is pending", h)
 					}
-					rb, err := r.m.Rollback(context.Background(), r.model(), RollbackOptions{Health: fastHealth, NoSafetyBackup: true})
+					rb, err := rollback.Rollback(context.Background(), r.m.Shared(), r.model(), maim.RollbackOptions{Health: fastHealth, NoSafetyBackup: true})
 					if err != nil {
 						t.Fatalf("Rollback: %v", err)
 					}
@@ -304,7 +306,7 @@ func TestRollbackFailureAtEachPhaseKeepsTheJournal(t *testing.T) {
 			}
 			delete(r.eng.unhealthy, "sha256:new")
 			heal := tc.inject(r)
-			_, err = r.m.Rollback(context.Background(), r.model(), RollbackOptions{Health: fastHealth})
+			_, err = rollback.Rollback(context.Background(), r.m.Shared(), r.model(), maim.RollbackOptions{Health: fastHealth})
 			if err == nil || !strings.Contains(err.Error(), tc.cause) {
 				t.Fatalf("Rollback error = %v, want it to contain %q", err, tc.cause)
 			}
@@ -315,7 +317,7 @@ func TestRollbackFailureAtEachPhaseKeepsTheJournal(t *testing.T) {
 				t.Errorf("history %+v, want none while the journal is pending", h)
 			}
 			heal()
-			rb, err := r.m.Rollback(context.Background(), r.model(), RollbackOptions{Health: fastHealth})
+			rb, err := rollback.Rollback(context.Background(), r.m.Shared(), r.model(), maim.RollbackOptions{Health: fastHealth})
 			if err != nil || rb.Resolved != "upgrade in phase rolling-back" {
 				t.Fatalf("second Rollback = %+v, %v", rb, err)
 			}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -283,5 +282,3 @@ func (p *Plan) sizeMap() map[string]int64 {
 	}
 	return out
 }
-
-var _ io.Writer = (*bytes.Buffer)(nil)

@@ -9,9 +9,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	maim "github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/rollback"
 )
 
-// The transaction through Manager.Upgrade and Manager.Rollback with fakes (fakes_test.go):
+// The transaction through Manager.Upgrade and rollback.Rollback with fakes (fakes_test.go):
 // a failure injected at each phase takes the rollback path, and what the journal, the
 // history, the backups and the engine end with is pinned here. These are the
 // characterization tests of the transaction: a refactor of Upgrade must keep them green.
@@ -250,7 +253,7 @@ func TestUpgradeNoAutoRollbackThenRollback(t *testing.T) {
 			}
 
 			before := len(r.eng.Calls())
-			rb, err := r.m.Rollback(context.Background(), r.model(), RollbackOptions{Health: fastHealth})
+			rb, err := rollback.Rollback(context.Background(), r.m.Shared(), r.model(), maim.RollbackOptions{Health: fastHealth})
 			if err != nil {
 				t.Fatalf("Rollback: %v", err)
 			}
@@ -319,7 +322,7 @@ func TestUpgradeRollbackFails(t *testing.T) {
 	}
 
 	// the composer works again: `rollback` resolves the journal
-	rb, err := r.m.Rollback(context.Background(), r.model(), RollbackOptions{Health: fastHealth, NoSafetyBackup: true})
+	rb, err := rollback.Rollback(context.Background(), r.m.Shared(), r.model(), maim.RollbackOptions{Health: fastHealth, NoSafetyBackup: true})
 	if err != nil {
 		t.Fatalf("Rollback: %v", err)
 	}

@@ -5,9 +5,10 @@
 // plan, the policy, then the phases (phase_*.go). With --compose-file the upgrade adopts a
 // release's new compose files (adopt.go: the merge and what the plan shows; phase_adopt.go:
 // the files written in place; the MaiBot checks in adopt_maibot.go). Manager runs in the
-// environment every journaled operation shares (internal/stack) and also answers status;
-// it forwards the journaled restore (internal/restore), the rollback (internal/rollback)
-// and prune (internal/retention) to their rooms.
+// environment every journaled operation shares (internal/stack); Shared is that
+// environment with MaiBot's ready rule in every gate, which the application layer hands
+// to the restore (internal/restore), the rollback (internal/rollback) and prune
+// (internal/retention).
 package upgrade
 
 import (
@@ -177,9 +178,9 @@ func (t *txn) fail(ctx context.Context, cause error) (*Result, error) {
 	}
 	m.logf("upgrade failed: %v; rolling back", cause)
 	rctx := context.WithoutCancel(ctx)
-	rb := &RollbackResult{BackupID: jr.BackupID}
+	rb := &maim.RollbackReport{BackupID: jr.BackupID}
 	err := m.RetryOnEngineTrouble(rctx, "the rollback", func() error {
-		return rollback.Resolve(rctx, m.env(), p, jr, RollbackOptions{NoSafetyBackup: true, Health: opts.Health}, rb)
+		return rollback.Resolve(rctx, m.Shared(), p, jr, maim.RollbackOptions{NoSafetyBackup: true, Health: opts.Health}, rb)
 	})
 	res.Rollback = rb
 	if err != nil {
