@@ -6,7 +6,9 @@
 // compose SDK service, the backup store, the project lock, progress reporting and project
 // resolution — built once per Service and shared by its calls. The work itself stays in
 // the packages it calls (snapshot, upgrade, backup, project, config), which take the
-// verb's api options as they are and return its api result types.
+// verb's api options as they are and return its api result types. Status is answered
+// here (status.go): it only reads the engine, the journal and history, the store and the
+// app versions.
 //
 // A face (the CLI in internal/plugin, a Docker Desktop extension) gets a Service from New,
 // parses its input into api options, calls the Service, and presents the result; it needs

@@ -51,6 +51,11 @@ func TestMergeConfig(t *testing.T) {
 	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "new = 1") {
 		t.Errorf("output file:\n%s", b)
 	}
+	// a current file without a telling name takes the template's format
+	plain := write("current", "A=1\n")
+	if res, err := svc.MergeConfig(ctx, api.MergeConfigOptions{Template: write("t.env", "A=2\nB=3\n"), Current: plain}); err != nil || !strings.Contains(string(res.Merged), "B=3") {
+		t.Errorf("format from the template's name: %v %+v", err, res)
+	}
 	// a format it cannot tell is a usage error
 	var ue *api.UsageError
 	if _, err := svc.MergeConfig(ctx, api.MergeConfigOptions{Template: write("a.conf", ""), Current: write("b.conf", "")}); !errors.As(err, &ue) {

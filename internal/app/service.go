@@ -344,15 +344,21 @@ func (s *service) Backups(ctx context.Context, o maim.BackupsOptions) (*maim.Bac
 		return nil, err
 	}
 	defer ss.close()
-	list := ss.store.List
-	if o.AllEngines {
-		list = ss.store.ListAll
+	return listBackups(ss.store, ss.proj.Name, o.AllEngines)
+}
+
+// listBackups lists project name's backups in store, newest first: this engine's, or with
+// allEngines every engine's and user's.
+func listBackups(store backup.Store, name string, allEngines bool) (*maim.BackupsResult, error) {
+	list := store.List
+	if allEngines {
+		list = store.ListAll
 	}
-	all, err := list(ss.proj.Name)
+	all, err := list(name)
 	if err != nil {
 		return nil, err
 	}
-	res := &maim.BackupsResult{Project: ss.proj.Name, Backups: make([]maim.BackupRow, 0, len(all))}
+	res := &maim.BackupsResult{Project: name, Backups: make([]maim.BackupRow, 0, len(all))}
 	for i := len(all) - 1; i >= 0; i-- { // newest first
 		res.Backups = append(res.Backups, rowOf(all[i]))
 	}
@@ -379,14 +385,20 @@ func (s *service) Verify(ctx context.Context, o maim.VerifyOptions) (*maim.Verif
 		return nil, err
 	}
 	defer ss.close()
-	en, err := ss.store.Get(ss.proj.Name, o.ID)
+	return verifyBackup(ss.store, ss.proj.Name, o.ID)
+}
+
+// verifyBackup checks backup id of project name in store against its manifest's hashes; a
+// backup that fails is a *maim.VerifyError.
+func verifyBackup(store backup.Store, name, id string) (*maim.VerifyResult, error) {
+	en, err := store.Get(name, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := ss.store.Verify(en, nil); err != nil {
+	if err := store.Verify(en, nil); err != nil {
 		return nil, &maim.VerifyError{Err: err}
 	}
-	res := &maim.VerifyResult{ID: en.ID, Project: ss.proj.Name, Intact: true, Archives: len(en.Manifest.Sources), Size: en.Manifest.Size()}
+	res := &maim.VerifyResult{ID: en.ID, Project: name, Intact: true, Archives: len(en.Manifest.Sources), Size: en.Manifest.Size()}
 	for _, src := range en.Manifest.Sources {
 		res.Bytes += src.Bytes
 	}
@@ -440,15 +452,6 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (*maim.R
 		return nil, err
 	}
 	return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DataPath: ss.dataPath()}, nil
-}
-
-func (s *service) Status(ctx context.Context, o maim.StatusOptions) (*maim.StatusResult, error) {
-	ss, err := s.open(ctx, o.Scope, lockNone)
-	if err != nil {
-		return nil, err
-	}
-	defer ss.close()
-	return ss.upgrades().Status(ctx, ss.proj)
 }
 
 func (s *service) Prune(ctx context.Context, o maim.PruneOptions) (*maim.PruneResult, error) {

@@ -74,9 +74,10 @@ func maibotVersions(p *project.Project) (core string, dbSchema int32, configs ma
 	return d.Core, dbSchema, configs, warnings
 }
 
-// appVersions is what a backup of p records in its manifest's AppVersions (nil: none), and
-// the warnings of versions that could not be read.
-func appVersions(p *project.Project) (map[string]string, []string) {
+// AppVersions is what a backup of p records in its manifest's AppVersions (nil: none), and
+// the warnings of versions that could not be read. Status shows them as the project's
+// application versions now.
+func AppVersions(p *project.Project) (map[string]string, []string) {
 	core, db, configs, warnings := maibotVersions(p)
 	if core == "" {
 		return nil, warnings

@@ -4,25 +4,34 @@ import (
 	"context"
 	"regexp"
 
-	"github.com/docker-maim/docker-maim/internal/stack"
+	"github.com/moby/moby/client"
 )
+
+// ImageInspector is the engine call InspectImage needs.
+type ImageInspector interface {
+	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+}
 
 // VersionLabel is the OCI label an image states its version in.
 const VersionLabel = "org.opencontainers.image.version"
 
-type imageInfo struct {
+// ImageInfo is what docker-maim reads of an image: its ID, repo digests, labels and version.
+type ImageInfo struct {
 	ID      string
 	Digests []string
 	Version string
 	Labels  map[string]string
 }
 
-func inspectImage(ctx context.Context, eng stack.ImageEngine, ref string) (imageInfo, error) {
+// InspectImage reads image ref: its version is its version label (VersionLabel), else its
+// reference's tag when that looks like a version. The plan reads the images it moves
+// between with it, and status the images its containers run.
+func InspectImage(ctx context.Context, eng ImageInspector, ref string) (ImageInfo, error) {
 	ii, err := eng.ImageInspect(ctx, ref)
 	if err != nil {
-		return imageInfo{}, err
+		return ImageInfo{}, err
 	}
-	info := imageInfo{ID: ii.ID, Digests: ii.RepoDigests}
+	info := ImageInfo{ID: ii.ID, Digests: ii.RepoDigests}
 	if ii.Config != nil {
 		info.Labels = ii.Config.Labels
 		info.Version = ii.Config.Labels[VersionLabel]

@@ -31,7 +31,7 @@ var backupPhase = phase[*txn]{
 		m, plan, jr := t.m, t.plan, t.Journal
 		var man *backup.Manifest
 		var err error
-		versions, warnings := appVersions(t.p) // read now: the services are stopped
+		versions, warnings := AppVersions(t.p) // read now: the services are stopped
 		for _, w := range warnings {
 			m.logf("warning: %s", w)
 		}

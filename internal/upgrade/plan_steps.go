@@ -150,7 +150,7 @@ func resolveTargets(ctx context.Context, pl *planning) error {
 				return err
 			}
 		}
-		info, err := inspectImage(ctx, pl.m.Engine, c.NewRef)
+		info, err := InspectImage(ctx, pl.m.Engine, c.NewRef)
 		if err != nil {
 			return fmt.Errorf("image %s of %s: %w", c.NewRef, name, err)
 		}
@@ -180,7 +180,7 @@ func (pl *planning) currentImage(ctx context.Context, c *ImageChange, composeRef
 	if c.OldRef == "" || strings.HasPrefix(c.OldRef, "sha256:") {
 		c.OldRef = composeRef
 	}
-	if info, err := inspectImage(ctx, pl.m.Engine, c.OldID); err == nil {
+	if info, err := InspectImage(ctx, pl.m.Engine, c.OldID); err == nil {
 		c.OldDigests, c.OldVersion = info.Digests, info.Version
 		if v := tagVersion(c.OldRef); info.Version == "" && v != "" {
 			c.OldVersion = v
