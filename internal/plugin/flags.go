@@ -84,10 +84,17 @@ type healthFlags struct {
 
 func (h *healthFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&h.Timeout, "timeout", api.DefaultTimeout, "Overall time the services get to prove healthy")
-	fs.DurationVar(&h.StablePeriod, "stable-period", api.DefaultStablePeriod, "How long a service without a healthcheck must keep running, without restarts")
+	fs.DurationVar(&h.StablePeriod, "stable-period", api.DefaultStablePeriod, "How long a service without a healthcheck must keep running, without restarts (0s: running once is enough)")
 	fs.DurationVar(&h.MigrationTimeout, "migration-timeout", api.DefaultMigrationTimeout, "How long a MaiBot core whose log keeps growing (a database migration) may take to log its ready banner; --timeout still ends a silent wait")
 }
 
+// options are the gate's api options. A zero --stable-period means zero: the api's zero
+// is "the default" (15s), so it becomes the negative value that says "running once is
+// enough"; the default itself arrives as the flag's default value.
 func (h *healthFlags) options() api.HealthOptions {
-	return api.HealthOptions{Timeout: h.Timeout, StablePeriod: h.StablePeriod, MigrationTimeout: h.MigrationTimeout}
+	stable := h.StablePeriod
+	if stable == 0 {
+		stable = -1
+	}
+	return api.HealthOptions{Timeout: h.Timeout, StablePeriod: stable, MigrationTimeout: h.MigrationTimeout}
 }

@@ -151,6 +151,34 @@ func TestFlagsBecomeOptions(t *testing.T) {
 			t.Errorf("%v:\n got %+v\nwant %+v", c.args, f.opts, c.want)
 		}
 	}
+	// --stable-period 0s means zero (running once is enough), not the 15s default; without
+	// the flag the default is asked for
+	for _, c := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{[]string{"rollback", "--stable-period", "0s"}, -1},
+		{[]string{"restore", "ID", "--stable-period", "0"}, -1},
+		{[]string{"upgrade", "--stable-period", "0s"}, -1},
+		{[]string{"rollback"}, api.DefaultStablePeriod},
+	} {
+		f := &fake{err: errors.New("fake")}
+		execute(t, f, c.args...)
+		var got time.Duration
+		switch o := f.opts.(type) {
+		case api.RollbackOptions:
+			got = o.Health.StablePeriod
+		case api.RestoreOptions:
+			got = o.Health.StablePeriod
+		case api.UpgradeOptions:
+			got = o.Health.StablePeriod
+		default:
+			t.Fatalf("%v: options %#v", c.args, f.opts)
+		}
+		if got != c.want {
+			t.Errorf("%v: stable period %v, want %v", c.args, got, c.want)
+		}
+	}
 	// the global flags after the command, and --progress reaching the service
 	f := &fake{err: errors.New("fake")}
 	r := execute(t, f, "status", "-p", "proj", "--progress", "json")
