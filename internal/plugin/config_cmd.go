@@ -24,7 +24,6 @@ func newConfigCommand(s *state) *cobra.Command {
 		Use:     "config COMMAND",
 		Short:   "Work with application config files (merge a config into a new template)",
 		Example: `  docker maim config merge --template bot_config_template.toml --current bot_config.toml`,
-		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},
@@ -58,7 +57,6 @@ owner and mode). The report of new, removed and type-changed keys goes to stderr
 
   # Merge an env file in place, reporting as JSON
   docker maim config merge --template template.env --current .env --output .env --report json`,
-		Args:        cobra.NoArgs,
 		Annotations: map[string]string{outputFlagAnnotation: "report"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runConfigMerge(cmd, s, o)

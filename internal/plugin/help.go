@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/moby/term"
@@ -173,6 +174,18 @@ func wrap(text string, width int, indent string) string {
 	return strings.Join(lines, "\n")
 }
 
+// noArgs refuses any argument: for a command group an unknown command, for any other
+// command an argument it does not take; both usage errors (exit 125).
+func noArgs(c *cobra.Command, args []string) error {
+	switch {
+	case len(args) == 0:
+		return nil
+	case c.HasSubCommands():
+		return usageError{fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())}
+	}
+	return usageError{fmt.Errorf("%q accepts no arguments, got %q", c.CommandPath(), args[0])}
+}
+
 // finishTree sets what every command of the tree shares: docker's help layout; no [flags]
 // in the usage line (it says [OPTIONS]); an argument where none is taken is an error
 // (exit 125: cobra's "unknown command"), also for a command group, which is runnable and
@@ -192,7 +205,7 @@ func finishTree(root *cobra.Command) {
 	walk = func(c *cobra.Command) {
 		c.DisableFlagsInUseLine = true
 		if c.Args == nil {
-			c.Args = cobra.NoArgs
+			c.Args = noArgs
 		}
 		if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
 			c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
