@@ -204,7 +204,7 @@ func newVerifyCommand(s *state) *cobra.Command {
 
   # Verify one backup, by the ID 'docker maim backups' lists
   docker maim verify 20260102T030405Z`,
-		Args: cobra.MaximumNArgs(1),
+		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Verify(cmd.Context(), api.VerifyOptions{Scope: s.g.scope(), ID: argID(args)})
 			out := cmd.OutOrStdout()
@@ -262,7 +262,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 
   # Restore to the paths and volumes the backup recorded, where the project now uses others
   docker maim restore --to-recorded-paths 20260102T030405Z`,
-		Args: cobra.MaximumNArgs(1),
+		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Restore(cmd.Context(), api.RestoreOptions{
 				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,

@@ -175,23 +175,51 @@ func wrap(text string, width int, indent string) string {
 }
 
 // noArgs refuses any argument: for a command group an unknown command, for any other
-// command an argument it does not take; both usage errors (exit 125).
+// command an argument it does not take (argsUsage makes it a usage error).
 func noArgs(c *cobra.Command, args []string) error {
 	switch {
 	case len(args) == 0:
 		return nil
 	case c.HasSubCommands():
-		return usageError{fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())}
+		return fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())
 	}
-	return usageError{fmt.Errorf("%q accepts no arguments, got %q", c.CommandPath(), args[0])}
+	return fmt.Errorf("%q accepts no arguments, got %q", c.CommandPath(), args[0])
+}
+
+// atMostOneID is the argument check of a command that takes an optional backup ID.
+func atMostOneID(c *cobra.Command, args []string) error {
+	if len(args) > 1 {
+		return fmt.Errorf("%q takes at most one backup ID, got %d arguments", c.CommandPath(), len(args))
+	}
+	return nil
+}
+
+// argsUsage is a command's argument check (noArgs when it has none) returning a usage
+// error (exit 125), with the command's output format recorded as after a flag error, so
+// `--format json` gets its JSON error document for a stray argument too.
+func argsUsage(check cobra.PositionalArgs, s *state) cobra.PositionalArgs {
+	if check == nil {
+		check = noArgs
+	}
+	return func(c *cobra.Command, args []string) error {
+		err := check(c, args)
+		if err == nil {
+			return nil
+		}
+		s.record(c, true)
+		if _, ok := err.(usageError); !ok {
+			err = usageError{err}
+		}
+		return err
+	}
 }
 
 // finishTree sets what every command of the tree shares: docker's help layout; no [flags]
-// in the usage line (it says [OPTIONS]); an argument where none is taken is an error
-// (exit 125: cobra's "unknown command"), also for a command group, which is runnable and
-// shows its help when called alone instead of printing help and exiting 0 for a typo; the
-// project-options annotation on the commands that use the project.
-func finishTree(root *cobra.Command) {
+// in the usage line (it says [OPTIONS]); an argument a command does not take is a usage
+// error (exit 125), also for a command group, which is runnable and shows its help when
+// called alone instead of printing help and exiting 0 for a typo; the project-options
+// annotation on the commands that use the project.
+func finishTree(root *cobra.Command, s *state) {
 	root.SetUsageTemplate(usageTemplate)
 	root.SetHelpTemplate(helpTemplate)
 	if root.Annotations == nil {
@@ -204,9 +232,7 @@ func finishTree(root *cobra.Command) {
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		c.DisableFlagsInUseLine = true
-		if c.Args == nil {
-			c.Args = noArgs
-		}
+		c.Args = argsUsage(c.Args, s)
 		if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
 			c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 		}

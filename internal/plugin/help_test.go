@@ -192,6 +192,17 @@ func TestUnknownSubcommandsAreUsageErrors(t *testing.T) {
 		if r.code != ExitUsage || len(f.calls) > 0 || r.out != "" {
 			t.Errorf("%v: exit %d (want %d), calls %v, stdout %q", args, r.code, ExitUsage, f.calls, r.out)
 		}
+		output := "format"
+		if n := c.Annotations[outputFlagAnnotation]; n != "" {
+			output = n
+		}
+		if c.Flags().Lookup(output) != nil {
+			// asked for JSON, the usage error is a JSON document too (docs/json.md)
+			r := execute(t, &fake{}, append(args, "--"+output, "json")...)
+			if m := doc(t, r); r.code != ExitUsage || m["error"] == nil || m["error"].(map[string]any)["code"] != float64(ExitUsage) {
+				t.Errorf("%v --format json: exit %d, %s", args, r.code, r.out)
+			}
+		}
 		if c.HasSubCommands() {
 			r := execute(t, &fake{}, strings.Fields(path)...)
 			if r.code != 0 || !strings.Contains(r.out, "Commands:") {

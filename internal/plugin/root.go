@@ -236,7 +236,7 @@ one in the current directory.`,
 		newHooksCommand(),
 		newHookAnswerCommand(s),
 	)
-	finishTree(root)
+	finishTree(root, s)
 	return root, s
 }
 

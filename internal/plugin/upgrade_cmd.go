@@ -223,7 +223,7 @@ gone), recreates the services and runs the health gate.`,
 
   # Go back to one backup, by the ID 'docker maim backups' lists
   docker maim rollback 20260102T030405Z`,
-		Args: cobra.MaximumNArgs(1),
+		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Rollback(cmd.Context(), api.RollbackOptions{
 				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(),
