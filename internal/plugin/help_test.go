@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker/cli/cli/config"
 	"github.com/google/shlex"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -33,6 +34,15 @@ func commands(t *testing.T) map[string]*cobra.Command {
 		t.Fatalf("only %d commands in the tree", len(out))
 	}
 	return out
+}
+
+// dockerConfigDir points the docker CLI's config dir (where hooks enable and disable
+// write) at dir: its config package reads DOCKER_CONFIG once per process, so the test sets
+// the dir itself, and puts back the one before when it ends.
+func dockerConfigDir(t *testing.T, dir string) {
+	before := config.Dir()
+	config.SetDir(dir)
+	t.Cleanup(func() { config.SetDir(before) })
 }
 
 // valueName is the rule for a value name: upper-case words, KEY=VALUE for a pair.
@@ -140,7 +150,7 @@ func TestHelpShowsValueNamesAndProjectOptionsOnce(t *testing.T) {
 // their presentation: every command still accepts each of them before and after its name,
 // and they reach the service's scope.
 func TestProjectOptionsParseForEveryCommand(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir()) // hooks enable/disable write there
+	dockerConfigDir(t, t.TempDir()) // hooks enable/disable write there
 	extra := map[string][]string{"config merge": {"--template", "t.toml", "--current", "c.toml"}}
 	project := []string{"-f", "a.yaml", "-p", "proj", "--project-directory", "/w", "--env-file", "e", "--profile", "x", "--backup-dir", "/b", "--progress", "plain"}
 	want := globalOptions{Files: []string{"a.yaml"}, Name: "proj", WorkingDir: "/w", EnvFiles: []string{"e"}, Profiles: []string{"x"}, BackupDir: "/b"}
@@ -222,7 +232,7 @@ func TestUnknownSubcommandsAreUsageErrors(t *testing.T) {
 func TestExamplesRun(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "docker-config"))
+	dockerConfigDir(t, filepath.Join(dir, "docker-config"))
 	for _, f := range []string{"compose.new.yaml", "compose.old.yaml"} { // upgrade --compose-file reads them
 		if err := os.WriteFile(f, []byte("services: {}\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -264,5 +274,8 @@ func TestExamplesRun(t *testing.T) {
 	}
 	if lines < 25 {
 		t.Fatalf("only %d example lines", lines)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "docker-config", "config.json")); err != nil {
+		t.Errorf("the hooks examples did not write the test's docker config: %v", err)
 	}
 }
