@@ -113,14 +113,13 @@ func commandAliases(c *cobra.Command) string {
 }
 
 // ProjectFlags are the project options: the visible persistent flags of the maim root
-// that holds c.
+// that holds c, in the order they are declared (-f, -p, --project-directory, ...).
 func ProjectFlags(c *cobra.Command) []*pflag.Flag {
 	for ; c != nil; c = c.Parent() {
 		if c.Annotations[rootAnnotation] == "" {
 			continue
 		}
 		var out []*pflag.Flag
-		c.PersistentFlags().SortFlags = false // in the order they are declared, as compose's
 		c.PersistentFlags().VisitAll(func(f *pflag.Flag) {
 			if !f.Hidden {
 				out = append(out, f)
@@ -226,6 +225,7 @@ func finishTree(root *cobra.Command, s *state) {
 		root.Annotations = map[string]string{}
 	}
 	root.Annotations[rootAnnotation] = "true"
+	root.PersistentFlags().SortFlags = false // ProjectFlags in the order declared, as compose's
 	// docker's help flag (cli/cobra.go): hidden, so no command lists it among its options.
 	root.PersistentFlags().BoolP("help", "h", false, "Print usage")
 	root.PersistentFlags().Lookup("help").Hidden = true
