@@ -358,8 +358,9 @@ which asks the plugin; this script is only for the binary called by its own name
 }
 
 // completeArgs makes the standalone binary's completion request (`docker-maim __complete
-// restore ''`, which standaloneArgs has made `docker-maim maim __complete restore ''`) the
-// plugin's (`docker-maim __complete maim restore ''`), as compose's standalone binary does.
+// restore ARG`, which standaloneArgs has made `docker-maim maim __complete restore ARG`)
+// the plugin's (`docker-maim __complete maim restore ARG`), as compose's standalone binary
+// does.
 func completeArgs(args []string) []string {
 	if len(args) > 2 && args[1] == "maim" && (args[2] == cobra.ShellCompRequestCmd || args[2] == cobra.ShellCompNoDescRequestCmd) {
 		return append([]string{args[0], args[2], "maim"}, args[3:]...)
