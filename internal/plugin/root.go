@@ -46,7 +46,7 @@ func Main(newService NewService) int {
 		}
 		return 0
 	}
-	os.Args = standaloneArgs(os.Args)
+	os.Args = completeArgs(standaloneArgs(os.Args))
 	dockerCli, err := command.NewDockerCli()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -229,6 +229,7 @@ func newRoot(newService func(api.Config) api.Service, asPlugin bool) (*cobra.Com
 			c.Args = cobra.NoArgs
 		}
 	}
+	registerCompletions(root, s)
 	return root, s
 }
 
