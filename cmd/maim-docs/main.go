@@ -63,9 +63,45 @@ func write(dir string) error {
 	return nil
 }
 
-// render generates every page, by file name. The tool writes into a directory of its own
-// each time (it copies a page's source over an existing target without truncating it).
+// render generates every page, by file name. The tool adds a command's inherited flags to
+// its options table, and the project options are persistent flags of the root; so, to
+// list them once as the help does, the root's page comes from a tree where they are
+// visible and every other page from one where they are hidden (and point to the root's).
 func render() (map[string][]byte, error) {
+	withProject, err := renderTree(false)
+	if err != nil {
+		return nil, err
+	}
+	pages, err := renderTree(true)
+	if err != nil {
+		return nil, err
+	}
+	root := rootPage()
+	if withProject[root] == nil || pages[root] == nil {
+		return nil, fmt.Errorf("no page %s", root)
+	}
+	pages[root] = withProject[root]
+	return pages, nil
+}
+
+// rootPage is the name of the maim root's page.
+func rootPage() string {
+	_, root := newTree()
+	return mdFilename(root)
+}
+
+// newTree is the command tree as the docker CLI runs it: maim below a root named docker.
+func newTree() (docker, root *cobra.Command) {
+	docker = &cobra.Command{Use: "docker", DisableAutoGenTag: true}
+	root = plugin.NewRootCommand(nil, nil) // never run: no docker CLI, no service
+	docker.AddCommand(root)
+	return docker, root
+}
+
+// renderTree generates the pages of a fresh tree, the project options hidden or not. The
+// tool writes into a directory of its own each time (it copies a page's source over an
+// existing target without truncating it).
+func renderTree(hideProject bool) (map[string][]byte, error) {
 	tmp, err := os.MkdirTemp("", "maim-docs-")
 	if err != nil {
 		return nil, err
@@ -75,15 +111,14 @@ func render() (map[string][]byte, error) {
 	if err := os.Mkdir(src, 0o755); err != nil {
 		return nil, err
 	}
-
-	docker := &cobra.Command{Use: "docker", DisableAutoGenTag: true}
-	root := plugin.NewRootCommand(nil, nil) // never run: no docker CLI, no service
-	docker.AddCommand(root)
+	docker, root := newTree()
 	if err := writeSources(src, root); err != nil { // before the project options are hidden
 		return nil, err
 	}
-	if err := projectOptionsOnce(root); err != nil {
-		return nil, err
+	if hideProject {
+		for _, f := range plugin.ProjectFlags(root) {
+			f.Hidden = true // the one flag, in the root's and every inheriting flag set
+		}
 	}
 	tool, err := clidocstool.New(clidocstool.Options{Root: docker, SourceDir: src, TargetDir: out, Plugin: true})
 	if err != nil {
@@ -112,23 +147,6 @@ func render() (map[string][]byte, error) {
 		return nil, errors.New("no page generated")
 	}
 	return pages, nil
-}
-
-// projectOptionsOnce makes the tool list the project options once, on the root's page, as
-// the help does: the tool adds a command's inherited flags to its options table, and the
-// project options are persistent flags of the root. So the persistent flags are hidden and
-// the root gets visible copies as flags of its own (the same values; this tree is only
-// documented, never run).
-func projectOptionsOnce(root *cobra.Command) error {
-	for _, f := range plugin.ProjectFlags(root) {
-		if root.Flags().Lookup(f.Name) != nil {
-			return fmt.Errorf("--%s is already among the root's own flags", f.Name)
-		}
-		c := *f
-		root.Flags().AddFlag(&c)
-		f.Hidden = true
-	}
-	return nil
 }
 
 // mdFilename is the tool's name for a command's page: its path without the first word,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,7 +152,7 @@ func TestHelpShowsValueNamesAndProjectOptionsOnce(t *testing.T) {
 // and they reach the service's scope.
 func TestProjectOptionsParseForEveryCommand(t *testing.T) {
 	dockerConfigDir(t, t.TempDir()) // hooks enable/disable write there
-	extra := map[string][]string{"config merge": {"--template", "t.toml", "--current", "c.toml"}}
+	extra := map[string][]string{"config merge": {"--template", "t.toml", "--current", "c.toml"}, "completion": {"bash"}}
 	project := []string{"-f", "a.yaml", "-p", "proj", "--project-directory", "/w", "--env-file", "e", "--profile", "x", "--backup-dir", "/b", "--progress", "plain"}
 	want := globalOptions{Files: []string{"a.yaml"}, Name: "proj", WorkingDir: "/w", EnvFiles: []string{"e"}, Profiles: []string{"x"}, BackupDir: "/b"}
 	n := 0
@@ -253,12 +254,22 @@ func TestExamplesRun(t *testing.T) {
 				continue
 			}
 			words, err := shlex.Split(line)
-			if err != nil || len(words) < 2 || words[0] != "docker" || words[1] != "maim" {
+			var args []string
+			switch {
+			case err != nil:
+			case len(words) > 1 && words[0] == "docker" && words[1] == "maim":
+				args = words[2:]
+			case len(words) > 0 && words[0] == "docker-maim": // the binary run on its own
+				args = words[1:]
+			}
+			if args == nil {
 				t.Errorf("%q: example line %q is not a docker maim command line (%v)", path, line, err)
 				continue
 			}
+			if i := slices.IndexFunc(args, func(w string) bool { return w != "" && strings.ContainsAny(w[:1], "|<>;&") }); i >= 0 {
+				args = args[:i] // a redirection or a pipe ends the command line
+			}
 			lines++
-			args := words[2:]
 			if path != "" && !strings.Contains(" "+strings.Join(args, " ")+" ", " "+path+" ") {
 				t.Errorf("%q: example %q runs another command", path, line)
 			}

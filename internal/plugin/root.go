@@ -46,7 +46,7 @@ func Main(newService NewService) int {
 		}
 		return 0
 	}
-	os.Args = standaloneArgs(os.Args)
+	os.Args = completeArgs(standaloneArgs(os.Args))
 	dockerCli, err := command.NewDockerCli()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -236,6 +236,7 @@ one in the current directory.`,
 		newHooksCommand(),
 		newHookAnswerCommand(s),
 	)
+	registerCompletions(root, s) // adds the completion command: before finishTree, which sets up every command
 	finishTree(root, s)
 	return root, s
 }
