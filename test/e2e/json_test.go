@@ -341,19 +341,27 @@ func TestJSONEveryCommand(t *testing.T) {
 		t.Errorf("upgrade --dry-run --format json: %v", m)
 	}
 
-	// 2.0.0 crashes (BOT_FAIL_ON): rolled back, the result and the error in one document
-	r = bp.maim("upgrade", "--accept-breaking", "--format", "json", "--timeout", "60s")
+	// 2.0.0 crashes (BOT_FAIL_ON): rolled back, the result and the error in one document;
+	// its progress lines name the plan's steps, then the rollback's
+	r = bp.maim("upgrade", "--accept-breaking", "--format", "json", "--progress", "json", "--timeout", "60s")
 	m = wantErrorDoc(t, s, "upgrade.json", r, 10)
 	if m["outcome"] != "rolled-back" || m["rollback"] == nil {
 		t.Errorf("rolled-back upgrade --format json: %v", m)
 	}
+	steps := progressSteps(progressLines(t, r.Stderr))
+	wantPlanSteps(t, m, steps, "upgrade/stop", "upgrade/backup", "upgrade/recreate", "upgrade/gate", "rollback/restore", "rollback/gate")
 	bp.wantBot("1.0.0")
 
 	bp.setEnv("BOT_VERSION", "2.0.0")
 	bp.setEnv("BOT_FAIL", "")
-	r = mustOK(t, bp.maim("upgrade", "--accept-breaking", "--format", "json"))
+	r = mustOK(t, bp.maim("upgrade", "--accept-breaking", "--format", "json", "--progress", "json"))
 	if m = wantDoc(t, s, "upgrade.json", "upgrade", r.Stdout); m["outcome"] != "upgraded" || m["backup_id"] == "" {
 		t.Errorf("upgrade --format json: %v", m)
+	}
+	steps = progressSteps(progressLines(t, r.Stderr))
+	wantPlanSteps(t, m, steps, "upgrade/backup-hot", "upgrade/stop", "upgrade/backup", "upgrade/recreate", "upgrade/gate")
+	if slices.ContainsFunc(steps, func(s string) bool { return !strings.HasPrefix(s, "upgrade/") }) {
+		t.Errorf("an upgrade that succeeded shows steps of another operation: %q", steps)
 	}
 	bp.wantBot("2.0.0")
 
@@ -393,4 +401,41 @@ func TestJSONEveryCommand(t *testing.T) {
 	wantErrorDoc(t, s, "error.json", bp.maim("config", "merge", "--template", tmpl, "--current", "/nonexistent.toml", "--report", "json"), 1)
 
 	bp.wantUpChangesNothing()
+}
+
+// wantPlanSteps checks the steps an upgrade's progress lines showed ("op/phase", in the order
+// first seen): the upgrade's are the names its plan lists (plan.phases of the result m), in
+// the plan's order, and not skipped; then come the rollback's, if any. Each of must shows.
+func wantPlanSteps(t *testing.T, m map[string]any, steps []string, must ...string) {
+	t.Helper()
+	plan, _ := m["plan"].(map[string]any)
+	var planned []string
+	for _, ph := range plan["phases"].([]any) {
+		p := ph.(map[string]any)
+		if p["skipped"] != true {
+			planned = append(planned, "upgrade/"+p["name"].(string))
+		}
+	}
+	i, rollback := 0, false
+	for _, st := range steps {
+		if strings.HasPrefix(st, "rollback/") {
+			rollback = true
+			continue
+		}
+		if rollback || !strings.HasPrefix(st, "upgrade/") {
+			t.Errorf("step %q out of place in %q", st, steps)
+			continue
+		}
+		for i < len(planned) && planned[i] != st {
+			i++
+		}
+		if i == len(planned) {
+			t.Errorf("progress step %q is not a step of the plan %q (or out of its order): %q", st, planned, steps)
+		}
+	}
+	for _, st := range must {
+		if !slices.Contains(steps, st) {
+			t.Errorf("no progress line in step %q: %q", st, steps)
+		}
+	}
 }
