@@ -398,14 +398,12 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	if err != nil {
 		return bs, "", err
 	}
-	taskName := src.Name
+	// Pass two (the changes since pass one) has no measured total: one task, total unknown.
+	taskName, total := src.Name, size
 	if hot != nil {
-		taskName = src.Name + " (changes)"
+		taskName, total = src.Name+" (changes)", 0
 	}
-	task := s.task(taskName, src.Name, size)
-	if hot != nil {
-		task = s.task(taskName, src.Name, 0)
-	}
+	task := s.task(taskName, src.Name, total)
 	var st archive.Stats
 	if src.Kind == project.KindProjectFile {
 		st, err = hostBackup(ctx, src.HostPath, fileBeneath(src.HostPath, dir), a, opts.Compression, opts.Level, task.Add)
