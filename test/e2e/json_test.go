@@ -266,6 +266,22 @@ func TestJSONSchemaDocumented(t *testing.T) {
 			t.Errorf("%s: %s passes the schema", what, doc)
 		}
 	}
+	// a progress line is a task line or an event line, with schema_version, never both
+	badLines := map[string]string{
+		"no schema_version":   `{"time":"2026-01-02T03:04:05Z","event":"e"}`,
+		"task and event":      `{"schema_version":1,"time":"2026-01-02T03:04:05Z","event":"e","task":"t","bytes":0,"total":0,"rate":0,"status":"running"}`,
+		"task without status": `{"schema_version":1,"time":"2026-01-02T03:04:05Z","task":"t","bytes":0,"total":0,"rate":0}`,
+		"unknown status":      `{"schema_version":1,"time":"2026-01-02T03:04:05Z","task":"t","bytes":0,"total":0,"rate":0,"status":"paused"}`,
+		"undocumented member": `{"schema_version":1,"time":"2026-01-02T03:04:05Z","event":"e","level":"info"}`,
+	}
+	for what, doc := range badLines {
+		if errs := s.validate("progress.json", decode(t, what, doc)); len(errs) == 0 {
+			t.Errorf("progress line, %s: %s passes the schema", what, doc)
+		}
+	}
+	if errs := s.validate("progress.json", decode(t, "event", `{"schema_version":1,"time":"2026-01-02T03:04:05Z","op":"upgrade","phase":"stop","event":"stopping bot"}`)); len(errs) > 0 {
+		t.Errorf("a good event line fails: %v", errs)
+	}
 	if errs := s.validate("version.json", decode(t, "good", `{"schema_version":1,"version":"x"}`)); len(errs) > 0 {
 		t.Errorf("a good document fails: %v", errs)
 	}
