@@ -80,6 +80,33 @@ func progressSteps(lines []progressLine) []string {
 	return out
 }
 
+// wantStepsInOrder checks that the steps lines showed (progressSteps) are steps of order,
+// in its order, and that each of must shows.
+func wantStepsInOrder(t *testing.T, got, order []string, must ...string) {
+	t.Helper()
+	i := 0
+	for _, st := range got {
+		for i < len(order) && order[i] != st {
+			i++
+		}
+		if i == len(order) {
+			t.Errorf("step %q is not one of %q in that order: %q", st, order, got)
+			return
+		}
+	}
+	for _, st := range must {
+		if !slices.Contains(got, st) {
+			t.Errorf("no line in step %q: %q", st, got)
+		}
+	}
+}
+
+// The steps of each operation as its phase table lists them (docs/json.md#progress).
+var (
+	restoreSteps  = []string{"restore/stop", "restore/safety-backup", "restore/restore", "restore/recreate", "restore/start", "restore/gate"}
+	rollbackSteps = []string{"rollback/stop", "rollback/safety-backup", "rollback/restore", "rollback/repin", "rollback/recreate", "rollback/gate"}
+)
+
 // wantTotals checks one task: its first line already knows the total (want, or at least
 // atLeast when want is 0) and is in step ("op/phase"), and its last line is a done line
 // with bytes == total > 0 and an ETA.
@@ -159,6 +186,7 @@ func TestProgressJSONTotals(t *testing.T) {
 	wantTotals(t, tasks, "restore ./config", "./config", "restore/restore", cfg.Bytes, 0)
 	wantTotals(t, tasks, "restore appdata", "appdata", "restore/restore", m.source(t, "appdata").Bytes, 0)
 	wantTotals(t, tasks, "./config", "./config", "restore/safety-backup", 0, 1<<20+512<<10)
+	wantStepsInOrder(t, progressSteps(progressLines(t, r.Stderr)), restoreSteps, "restore/stop", "restore/safety-backup", "restore/restore")
 	got, err := os.ReadFile(p.Path("config/model.bin"))
 	if err != nil || len(got) != 3<<20 {
 		t.Fatalf("model.bin not restored: %d bytes, %v", len(got), err)
@@ -186,6 +214,7 @@ func TestProgressJSONUpgradeAndRollback(t *testing.T) {
 	tasks = progressTasks(t, r.Stderr)
 	wantTotals(t, tasks, "restore botdata", "botdata", "rollback/restore", bp.manifest(id).source(t, "botdata").Bytes, 0)
 	wantTotals(t, tasks, "botdata", "botdata", "rollback/safety-backup", 0, 2<<20) // the pre-rollback backup
+	wantStepsInOrder(t, progressSteps(progressLines(t, r.Stderr)), rollbackSteps, "rollback/stop", "rollback/safety-backup", "rollback/restore", "rollback/gate")
 	bp.wantBot("1.0.0")
 	bp.wantUpChangesNothing()
 }
