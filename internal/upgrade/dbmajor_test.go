@@ -184,3 +184,50 @@ func TestDatabaseRefusalStopsNothing(t *testing.T) {
 		t.Errorf("same major: calls %v, want db stopped and upgraded", r.eng.Calls())
 	}
 }
+
+// TestDatabaseMariaDB: a MariaDB image (MARIADB_VERSION) on data whose upgrade info says
+// an older series upgrades in place with MARIADB_AUTO_UPGRADE set on the service and
+// otherwise proceeds with a warning to run mariadb-upgrade; an older image is refused, and
+// the refusal stops nothing.
+func TestDatabaseMariaDB(t *testing.T) {
+	maria := func(v string) []string { return []string{"MARIADB_VERSION=1:" + v + "+maria~ubu2404"} }
+	for _, tc := range []struct {
+		name     string
+		c        dbCase
+		decision string
+		warns    bool
+	}{
+		{"auto upgrade", dbCase{oldEnv: maria("10.11.6"), newEnv: maria("11.4.2"), target: "/var/lib/mysql",
+			svcEnv: map[string]string{"MARIADB_AUTO_UPGRADE": "1"}, files: map[string]string{"mysql_upgrade_info": "10.11.6-MariaDB"}}, maim.DBInPlace, false},
+		{"by hand", dbCase{oldEnv: maria("10.11.6"), newEnv: maria("11.4.2"), target: "/var/lib/mysql",
+			files: map[string]string{"mariadb_upgrade_info": "10.11.6-MariaDB"}}, maim.DBManual, true},
+		{"downgrade", dbCase{oldEnv: maria("11.4.2"), newEnv: maria("10.11.6"), target: "/var/lib/mysql",
+			files: map[string]string{"mariadb_upgrade_info": "11.4.2-MariaDB"}}, maim.DBRefused, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := dbRig(t, tc.c)
+			pl, err := planThrough(t, r, Options{}, "databases")
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := pl.plan.Databases[0]
+			if db.Engine != maim.DBMariaDB || db.Decision != tc.decision || db.DataDir != "/var/lib/mysql" {
+				t.Fatalf("database %+v, want MariaDB %s in /var/lib/mysql", db, tc.decision)
+			}
+			warned := slices.ContainsFunc(pl.plan.Warnings, func(w string) bool { return strings.Contains(w, "mariadb-upgrade") })
+			if warned != tc.warns {
+				t.Errorf("warnings %q: a mariadb-upgrade warning %v, want %v", pl.plan.Warnings, warned, tc.warns)
+			}
+			if !db.Refused() {
+				return
+			}
+			r = dbRig(t, tc.c)
+			if _, err := r.m.Upgrade(context.Background(), r.p, Options{AcceptBreaking: true, Health: fastHealth}); err == nil || !strings.Contains(err.Error(), "a downgrade") {
+				t.Fatalf("upgrade %v, want refused as a downgrade", err)
+			}
+			if slices.ContainsFunc(r.eng.Calls(), func(c string) bool { return strings.HasPrefix(c, "stop ") }) {
+				t.Errorf("calls %v: something stopped", r.eng.Calls())
+			}
+		})
+	}
+}
