@@ -17,8 +17,7 @@ type Database struct {
 	NewVersion string `json:"new_version"`
 	// DataDir is the data directory inside the container.
 	DataDir string `json:"data_dir"`
-	// Source is the data source holding DataDir ("" when none does: the data lives in the
-	// container and does not survive a recreate).
+	// Source is the data source mounted at DataDir or above it ("" when none is).
 	Source string `json:"source,omitempty"`
 	// Decision is what the upgrade does (DBSame, DBFresh, ...).
 	Decision string `json:"decision"`

@@ -57,7 +57,7 @@ func Decide(in Input) api.Database {
 	case in.New.Version == "":
 		return decide(api.DBUnknown, fmt.Sprintf("the new image %s does not say which %s version it runs (no version in its environment or tag): nothing to compare", in.NewRef, name))
 	case in.Source == "":
-		return decide(api.DBUnknown, fmt.Sprintf("no volume or bind holds %s: the data lives in the container and a recreate starts afresh", in.DataDir))
+		return decide(api.DBUnknown, fmt.Sprintf("no volume or bind is mounted at %s or above it: docker-maim does not know where this image keeps its data (PGDATA sets it), nothing to compare", in.DataDir))
 	case in.ReadErr != nil:
 		return decide(api.DBUnknown, fmt.Sprintf("the version of the data in %s could not be read (%v): nothing to compare", at, in.ReadErr))
 	case in.Reset:

@@ -29,7 +29,8 @@ func (e *FileError) Error() string { return e.Path + " " + e.Why }
 // with t mounted read-only, removed before ReadFile returns. It works the same for a
 // volume and a bind, on a local or remote engine, and reads at most max bytes: a larger
 // file, a symbolic link (never followed) or a directory is a *FileError. A file that is
-// not there (or a bind whose directory is not) is an error wrapping fs.ErrNotExist. Its
+// not there, or a volume or bind directory that is not (a missing volume is never
+// created), is an error wrapping fs.ErrNotExist. Its
 // callers read small files (a database's version file) before anything stops.
 func (m *EngineMover) ReadFile(ctx context.Context, t Target, rel string, max int64) (_ []byte, retErr error) {
 	if err := t.validate(); err != nil {
@@ -41,6 +42,16 @@ func (m *EngineMover) ReadFile(ctx context.Context, t Target, rel string, max in
 	clean := path.Clean("/" + rel)
 	if clean == "/" {
 		return nil, fmt.Errorf("reading %q of %s: not a file name", rel, t)
+	}
+	if t.Kind == KindVolume {
+		// Mounting a missing volume would create it (without compose's labels).
+		ok, err := volumeExists(ctx, m.cli, t.VolumeName)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s of %s: %w", rel, t, err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s: %w", t, fs.ErrNotExist)
+		}
 	}
 	mounts, binds, p := helperMounts(t, true)
 	id, remove, err := m.idleContainer(ctx, mounts, binds)

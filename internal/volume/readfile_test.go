@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/moby/moby/client"
 )
 
 // TestReadFile: a small regular file of a volume or a bind is read through the engine; a
@@ -57,6 +58,14 @@ func TestReadFile(t *testing.T) {
 	}
 	if _, err := m.ReadFile(ctx, Target{Kind: KindBind, HostPath: filepath.Join(dir, "missing")}, "PG_VERSION", 64); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a missing bind dir: %v, want fs.ErrNotExist", err)
+	}
+	missing := "maim-test-missing-" + randHex(6)
+	if _, err := m.ReadFile(ctx, Target{Kind: KindVolume, VolumeName: missing}, "PG_VERSION", 64); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a missing volume: %v, want fs.ErrNotExist", err)
+	}
+	if ok, err := volumeExists(ctx, m.cli, missing); ok || err != nil {
+		t.Errorf("reading from missing volume %s created it (%v)", missing, err)
+		_, _ = m.cli.VolumeRemove(ctx, missing, client.VolumeRemoveOptions{Force: true})
 	}
 	if left := leftoverContainers(t); len(left) > 0 {
 		t.Errorf("containers left behind: %v", left)
