@@ -30,7 +30,7 @@ func pgStandIn(p *project, tag, major string) string {
 // TestUpgradeDatabaseMajor: service db runs stand-in PostgreSQL 15 on a volume whose data
 // dir holds PG_VERSION 15. An upgrade to 16 is refused with exit 12 even with
 // --accept-breaking, saying the majors and the way forward (text and JSON, which matches
-// the schema); nothing stopped: the same container still runs. 15 -> another 15 image
+// the schema; a dry-run lists it); nothing stopped: the same container still runs. 15 -> another 15 image
 // upgrades. Then, on data of 16 running 16, going back to a 15 image is refused as a
 // downgrade, nothing stopped.
 func TestUpgradeDatabaseMajor(t *testing.T) {
@@ -76,8 +76,13 @@ func TestUpgradeDatabaseMajor(t *testing.T) {
 	if db := dbs[0].(map[string]any); db["decision"] != "refused" || db["data_version"] != "15" || db["new_version"] != "16" || db["source"] != "pgdata" {
 		t.Errorf("JSON database %v, want refused 15 -> 16 on pgdata", db)
 	}
+	// A dry-run lists the refusal, like a breaking change, and stops nothing either.
+	r = mustOK(t, p.maim("upgrade", "--dry-run"))
+	if !strings.Contains(r.Stdout, "database db: postgresql 15 -> 16, /var/lib/postgresql/data on pgdata: refused") {
+		t.Errorf("the dry-run does not list the refusal:\n%s", r.Stdout)
+	}
 	if got := running(); got != id {
-		t.Fatalf("db's container changed from %s to %s: the JSON refusal stopped something", id, got)
+		t.Fatalf("db's container changed from %s to %s: the JSON refusal or the dry-run stopped something", id, got)
 	}
 
 	// 15 -> 15.1: the same major upgrades.
