@@ -231,3 +231,20 @@ func TestDatabaseMariaDB(t *testing.T) {
 		})
 	}
 }
+
+// TestDatabaseResetData: --reset-data on the data's source lets a major change through
+// (the new server starts afresh; the old data is in the backup), once the breaking change
+// is accepted.
+func TestDatabaseResetData(t *testing.T) {
+	r := dbRig(t, dbCase{oldEnv: pgEnv("15", pgData), newEnv: pgEnv("16", pgData), target: pgData, files: map[string]string{"PG_VERSION": "15\n"}})
+	pl, err := planThrough(t, r, Options{ResetData: []string{"./pg"}}, "databases")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db := pl.plan.Databases[0]; db.Decision != maim.DBReset || db.Refused() {
+		t.Fatalf("database %+v, want reset", db)
+	}
+	if err := databaseRefusal(pl.plan.Databases); err != nil {
+		t.Fatalf("the policy refuses a reset database: %v", err)
+	}
+}
