@@ -15,6 +15,9 @@ type Plan struct {
 	Changes []ImageChange `json:"services"`
 	// Breaking are the reasons the upgrade is breaking (refused without AcceptBreaking).
 	Breaking []Finding `json:"breaking"`
+	// Databases are the database services whose image changes, with the data's version and
+	// what the upgrade does about it; a refused one stops the upgrade (database.go).
+	Databases []Database `json:"databases,omitempty"`
 	// Sources are the data sources the backup archives, with their estimated sizes.
 	Sources []SourceSize `json:"sources"`
 	// Merges are the planned config merges.

@@ -77,6 +77,7 @@ func printPlan(w io.Writer, p *api.Plan, dir string) {
 			fmt.Fprintln(w, "  "+f.String())
 		}
 	}
+	printDatabases(w, p.Databases)
 	printPhases(w, p.Phases)
 	fmt.Fprintf(w, "\nExpected downtime: about %s\n\n", p.Downtime.Round(time.Second))
 }
@@ -151,6 +152,27 @@ func relTo(dir, path string) string {
 		}
 	}
 	return path
+}
+
+// printDatabases shows one line per database service whose image changes: engine, the
+// data's version and the new image's, data dir, decision; a refused one with its way
+// forward, step by step.
+func printDatabases(w io.Writer, dbs []api.Database) {
+	if len(dbs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nDatabases (the data directory's version against the new image's):")
+	for _, db := range dbs {
+		where := db.DataDir
+		if db.Source != "" {
+			where += " on " + db.Source
+		}
+		fmt.Fprintf(w, "  database %s: %s %s -> %s, %s: %s\n", db.Service, db.Engine, orDash(db.DataVersion), orDash(db.NewVersion), where, db.Decision)
+		fmt.Fprintln(w, "    "+db.Reason)
+		for i, r := range db.Recipe {
+			fmt.Fprintf(w, "    %d. %s\n", i+1, r)
+		}
+	}
 }
 
 // printPhases lists the phases the upgrade runs, numbered, the skipped ones with why.

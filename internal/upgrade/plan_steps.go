@@ -65,6 +65,7 @@ var planSteps = []planStep{
 	{name: "breaking", run: findBreakingChanges, refuses: true},   // breaking.go
 	{name: "config-merges", run: planConfigMerges, refuses: true}, // merged in memory
 	{name: "sources", run: listSources, refuses: true},            // what is backed up; --reset-data
+	{name: "databases", run: checkDatabases, refuses: true},       // database major versions (dbmajor.go)
 	{name: "sizes", run: measureSources, refuses: true},           // the backup's size
 	{name: "space", run: checkSpace, refuses: true},               // room for the backup; downtime
 	{name: "adoption", run: showAdoption, refuses: true},          // --compose-file (adopt.go)
