@@ -10,6 +10,7 @@ import (
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/notify"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/restore"
@@ -284,11 +285,18 @@ func (ss *session) upgrades() *upgrade.Manager {
 	}}
 }
 
-func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.BackupResult, error) {
+func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.BackupResult, err error) {
+	n, err := notify.New(o.Notify, s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Scope.Name
+	defer func() { n.Send(notify.Backup(name, res, err)) }()
 	ss, err := s.open(ctx, o.Scope, lockWrite)
 	if err != nil {
 		return nil, err
 	}
+	name = ss.proj.Name
 	defer ss.close()
 	start := time.Now()
 	var downtime time.Duration
@@ -299,7 +307,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.Backu
 		return nil, err
 	}
 	ss.close()
-	res := &maim.BackupResult{
+	res = &maim.BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
 		Sources: []maim.BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []maim.HostPath{},
 		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{},
@@ -400,11 +408,18 @@ func verifyBackup(store backup.Store, name, id string) (*maim.VerifyResult, erro
 	return res, nil
 }
 
-func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (*maim.RestoreResult, error) {
+func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim.RestoreResult, err error) {
+	n, err := notify.New(o.Notify, s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Scope.Name
+	defer func() { n.Send(notify.Restore(name, res, err)) }()
 	ss, err := s.open(ctx, o.Scope, lockWrite)
 	if err != nil {
 		return nil, err
 	}
+	name = ss.proj.Name
 	defer ss.close()
 	r, err := restore.Restore(ctx, ss.upgrades().Shared(), ss.proj, o)
 	ss.close()
@@ -415,7 +430,13 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (*maim.Res
 	return r, err
 }
 
-func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (*maim.UpgradeResult, error) {
+func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim.UpgradeResult, err error) {
+	n, err := notify.New(o.Notify, s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Scope.Name
+	defer func() { n.Send(notify.Upgrade(name, o.DryRun, res, err)) }()
 	lock := lockWrite
 	if o.DryRun {
 		lock = lockState // a plan writes nothing in the backup dir
@@ -424,22 +445,33 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (*maim.Upg
 	if err != nil {
 		return nil, err
 	}
+	name = ss.proj.Name
 	defer ss.close()
 	r, err := ss.upgrades().Upgrade(ctx, ss.proj, o)
 	ss.close()
 	if r == nil {
 		return nil, err
 	}
+	if r.Plan != nil {
+		r.Plan.Notify = n.Targets()
+	}
 	r.Error = "" // the returned error says it; a face reports that
 	r.WorkingDir, r.DataPath = ss.proj.WorkingDir, ss.dataPath()
 	return r, err
 }
 
-func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (*maim.RollbackResult, error) {
+func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *maim.RollbackResult, err error) {
+	n, err := notify.New(o.Notify, s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Scope.Name
+	defer func() { n.Send(notify.Rollback(name, o.ID, res, err)) }()
 	ss, err := s.open(ctx, o.Scope, lockWrite)
 	if err != nil {
 		return nil, err
 	}
+	name = ss.proj.Name
 	defer ss.close()
 	r, err := rollback.Rollback(ctx, ss.upgrades().Shared(), ss.proj, o)
 	ss.close()
