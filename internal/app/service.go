@@ -163,7 +163,9 @@ func (ss *session) close() {
 }
 
 // open resolves everything a project verb needs and takes the locks lock says. It warns
-// (on maim.Config.Err) about an interrupted operation.
+// (on maim.Config.Err) about an interrupted operation. An error after the project is
+// resolved comes with a session holding only the project (nothing to close): what a
+// notification names.
 func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*session, error) {
 	pr, err := progress.New(progress.Mode(s.cfg.Progress), s.cfg.Err)
 	if err != nil {
@@ -185,13 +187,14 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 	if err != nil {
 		return nil, err
 	}
+	failed := &session{proj: p}
 	st, err := store(sc)
 	if err != nil {
-		return nil, err
+		return failed, err
 	}
 	state, origin, err := s.state(ctx, eng)
 	if err != nil {
-		return nil, err
+		return failed, err
 	}
 	st.Origin = origin
 	if jr, err := (upgrade.Journals{State: state, Store: st, Project: p.Name}).Load(); err == nil && jr != nil {
@@ -201,14 +204,14 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 	ss := &session{svc: s, eng: eng, proj: p, store: st, state: state, progress: pr}
 	if lock >= lockState {
 		if ss.unlock, err = state.Lock(p.Name); err != nil {
-			return nil, err
+			return failed, err
 		}
 	}
 	if lock >= lockWrite {
 		unlockStore, err := st.Lock(p.Name)
 		if err != nil {
 			ss.unlock()
-			return nil, err
+			return failed, err
 		}
 		unlockState := ss.unlock
 		ss.unlock = func() { unlockStore(); unlockState() }
@@ -293,10 +296,12 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	name := o.Scope.Name
 	defer func() { n.Send(notify.Backup(name, res, err)) }()
 	ss, err := s.open(ctx, o.Scope, lockWrite)
+	if ss != nil {
+		name = ss.proj.Name
+	}
 	if err != nil {
 		return nil, err
 	}
-	name = ss.proj.Name
 	defer ss.close()
 	start := time.Now()
 	var downtime time.Duration
@@ -416,10 +421,12 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 	name := o.Scope.Name
 	defer func() { n.Send(notify.Restore(name, res, err)) }()
 	ss, err := s.open(ctx, o.Scope, lockWrite)
+	if ss != nil {
+		name = ss.proj.Name
+	}
 	if err != nil {
 		return nil, err
 	}
-	name = ss.proj.Name
 	defer ss.close()
 	r, err := restore.Restore(ctx, ss.upgrades().Shared(), ss.proj, o)
 	ss.close()
@@ -442,10 +449,12 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 		lock = lockState // a plan writes nothing in the backup dir
 	}
 	ss, err := s.open(ctx, o.Scope, lock)
+	if ss != nil {
+		name = ss.proj.Name
+	}
 	if err != nil {
 		return nil, err
 	}
-	name = ss.proj.Name
 	defer ss.close()
 	r, err := ss.upgrades().Upgrade(ctx, ss.proj, o)
 	ss.close()
@@ -468,10 +477,12 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 	name := o.Scope.Name
 	defer func() { n.Send(notify.Rollback(name, o.ID, res, err)) }()
 	ss, err := s.open(ctx, o.Scope, lockWrite)
+	if ss != nil {
+		name = ss.proj.Name
+	}
 	if err != nil {
 		return nil, err
 	}
-	name = ss.proj.Name
 	defer ss.close()
 	r, err := rollback.Rollback(ctx, ss.upgrades().Shared(), ss.proj, o)
 	ss.close()
