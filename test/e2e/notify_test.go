@@ -40,7 +40,9 @@ func newWebhook(t *testing.T) *webhook {
 }
 
 // url is the shoutrrr URL of the webhook (generic+http: a plain-HTTP webhook).
-func (wh *webhook) url() string { return "generic+" + wh.srv.URL + "/hooks/" + notifySecret + "?token=" + notifySecret }
+func (wh *webhook) url() string {
+	return "generic+" + wh.srv.URL + "/hooks/" + notifySecret + "?token=" + notifySecret
+}
 
 // shown is how docker-maim may show the target: scheme and host.
 func (wh *webhook) shown() string { return "generic+" + wh.srv.URL }
@@ -90,6 +92,7 @@ func TestNotifyUpgradeRolledBack(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("want exactly one message, got %d: %q\n%s", len(got), got, r)
 	}
+	t.Logf("the message:\n%s", got[0])
 	for _, want := range []string{"upgrade of " + bp.Name + " rolled back: ", "\nBackup: " + id + " ", "\nNext: docker maim -p " + bp.Name + " status\n"} {
 		if !strings.Contains(got[0], want) {
 			t.Errorf("the message lacks %q:\n%s", want, got[0])
