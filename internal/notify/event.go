@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/redact"
@@ -81,12 +82,24 @@ func named(p string) string {
 	return " of " + p
 }
 
-// why is err's text, redacted, as the reason of a failure.
+// maxWhy bounds a failure's text in a message: Discord takes 2,000 characters, Telegram
+// 4,096; the rest is in the command's own output.
+const maxWhy = 1000
+
+// why is err's text, redacted, as the reason of a failure (cut at maxWhy bytes, on a rune).
 func why(err error) string {
 	if err == nil {
 		return ""
 	}
-	return redact.Text(err.Error())
+	s := redact.Text(err.Error())
+	if len(s) > maxWhy {
+		cut := maxWhy
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + " …"
+	}
+	return s
 }
 
 // Upgrade is the event of an upgrade of project p: its result (nil when it failed before
@@ -109,6 +122,7 @@ func Upgrade(p string, dryRun bool, r *api.UpgradeResult, err error) Event {
 	switch r.Outcome {
 	case api.OutcomeRolledBack:
 		ev.Headline, ev.BackupNote = "upgrade"+named(p)+" rolled back", "the project runs on it as before the upgrade"
+		ev.Details = tried(r.Plan)
 		ev.Next = []string{cmd(p, "status")}
 	case api.OutcomeRollbackFailed, api.OutcomeFailed:
 		ev.Headline = "upgrade" + named(p) + " failed and the project was NOT returned to its previous state"
@@ -117,6 +131,7 @@ func Upgrade(p string, dryRun bool, r *api.UpgradeResult, err error) Event {
 			ev.Details = append(ev.Details, "Rollback: "+why(ue.Rollback))
 		}
 		ev.BackupNote = "the data before the upgrade"
+		ev.Details = append(tried(r.Plan), ev.Details...)
 		ev.Next = r.Recovery
 		if len(ev.Next) == 0 {
 			ev.Next = []string{cmd(p, "rollback"), cmd(p, "status")}
@@ -150,6 +165,15 @@ func changes(pl *api.Plan) []string {
 		if c.Changed() {
 			out = append(out, fmt.Sprintf("%s: %s -> %s", c.Service, c.From(), c.To()))
 		}
+	}
+	return out
+}
+
+// tried are the changes of a failed upgrade: "Tried: bot: repo:1.0 -> repo:2.0".
+func tried(pl *api.Plan) []string {
+	out := changes(pl)
+	for i := range out {
+		out[i] = "Tried: " + out[i]
 	}
 	return out
 }
@@ -210,8 +234,11 @@ func Rollback(p, id string, r *api.RollbackResult, err error) Event {
 	if r.BackupID == "" {
 		ev.Headline = r.Project + ": rollback found nothing changed"
 	}
+	if r.Resolved != "" {
+		ev.Details = append(ev.Details, "Resolved the interrupted "+r.Resolved)
+	}
 	if r.SafetyID != "" {
-		ev.Details = []string{"Safety backup: " + r.SafetyID + " (the data before the rollback)"}
+		ev.Details = append(ev.Details, "Safety backup: "+r.SafetyID+" (the data before the rollback)")
 	}
 	return ev
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/docker-maim/docker-maim/internal/api"
 )
@@ -23,7 +24,7 @@ func TestEventsSayWhatWhichBackupAndWhatNext(t *testing.T) {
 	}{
 		{"rolled back", Upgrade("", false, &api.UpgradeResult{Plan: plan, Outcome: api.OutcomeRolledBack, BackupID: "B1"},
 			&api.UpgradeError{Outcome: api.OutcomeRolledBack, Cause: cause}), true,
-			[]string{"upgrade of maibot rolled back: core failed its health gate: exited 1\n", "Backup: B1 (", "Next: docker maim -p maibot status\n"}},
+			[]string{"upgrade of maibot rolled back: core failed its health gate: exited 1\n", "Backup: B1 (", "Tried: core: mai:1 -> mai:2\n", "Next: docker maim -p maibot status\n"}},
 		{"rollback failed", Upgrade("maibot", false, &api.UpgradeResult{Plan: plan, Outcome: api.OutcomeRollbackFailed, BackupID: "B1", Recovery: []string{"docker maim -p maibot rollback B1"}},
 			&api.UpgradeError{Outcome: api.OutcomeRollbackFailed, Cause: cause, Rollback: errors.New("disk full")}), true,
 			[]string{"upgrade of maibot failed and its rollback failed too: core failed", "Rollback: disk full", "Backup: B1", "Next: docker maim -p maibot rollback B1\n"}},
@@ -48,8 +49,8 @@ func TestEventsSayWhatWhichBackupAndWhatNext(t *testing.T) {
 			[]string{"restore of bot done", "Backup: B3", "docker maim -p bot rollback S1 (to undo it)"}},
 		{"rollback failed", Rollback("bot", "B3", nil, cause), true,
 			[]string{"rollback of bot failed: core failed", "Backup: B3", "Next: docker maim -p bot status"}},
-		{"rolled back", Rollback("bot", "", &api.RollbackResult{Project: "bot", RollbackReport: &api.RollbackReport{BackupID: "B3", SafetyID: "S2"}}, nil), false,
-			[]string{"bot rolled back\n", "Backup: B3", "Safety backup: S2"}},
+		{"rolled back", Rollback("bot", "", &api.RollbackResult{Project: "bot", RollbackReport: &api.RollbackReport{BackupID: "B3", SafetyID: "S2", Resolved: "upgrade"}}, nil), false,
+			[]string{"bot rolled back\n", "Backup: B3", "Resolved the interrupted upgrade", "Safety backup: S2"}},
 	} {
 		if c.ev.Failed != c.failed {
 			t.Errorf("%s: Failed %v", c.name, c.ev.Failed)
@@ -76,5 +77,13 @@ func TestEventRedactsTheCause(t *testing.T) {
 	ev := Backup("bot", nil, fmt.Errorf("hook failed: OPENAI_API_KEY=%s rejected", key))
 	if strings.Contains(ev.Text(), key) {
 		t.Errorf("the message shows the key: %s", ev.Text())
+	}
+}
+
+// TestEventCutsALongCause: a long failure text fits the services' limits.
+func TestEventCutsALongCause(t *testing.T) {
+	ev := Backup("bot", nil, errors.New(strings.Repeat("é", 2000)))
+	if len(ev.Why) > maxWhy+len(" …") || !strings.HasSuffix(ev.Why, " …") || !utf8.ValidString(ev.Why) {
+		t.Errorf("cause of %d bytes: %q...", len(ev.Why), ev.Why[:20])
 	}
 }

@@ -93,7 +93,7 @@ func TestNotifyUpgradeRolledBack(t *testing.T) {
 		t.Fatalf("want exactly one message, got %d: %q\n%s", len(got), got, r)
 	}
 	t.Logf("the message:\n%s", got[0])
-	for _, want := range []string{"upgrade of " + bp.Name + " rolled back: ", "\nBackup: " + id + " ", "\nNext: docker maim -p " + bp.Name + " status\n"} {
+	for _, want := range []string{"upgrade of " + bp.Name + " rolled back: ", "\nBackup: " + id + " ", "\nTried: bot: ", "\nNext: docker maim -p " + bp.Name + " status\n"} {
 		if !strings.Contains(got[0], want) {
 			t.Errorf("the message lacks %q:\n%s", want, got[0])
 		}
