@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -76,6 +77,12 @@ func TestNotifyUpgradeRolledBack(t *testing.T) {
 	r := mustOK(t, bp.maim(append(append([]string{}, upgradeArgs...), "--dry-run", "--notify", wh.url())...))
 	if !strings.Contains(r.Stdout, "Notifications (how it ends): "+wh.shown()+"\n") {
 		t.Errorf("the plan does not list the notification target %s: %s", wh.shown(), r)
+	}
+	noNotifySecret(t, r)
+	r = mustOK(t, bp.maim(append(append([]string{}, upgradeArgs...), "--dry-run", "--format", "json", "--notify", wh.url())...))
+	m := wantDoc(t, loadSchemas(t), "upgrade.json", "upgrade --dry-run --notify", r.Stdout)
+	if plan, _ := m["plan"].(map[string]any); plan == nil || fmt.Sprint(plan["notify"]) != "["+wh.shown()+"]" {
+		t.Errorf("the JSON plan's notify: %v", m["plan"])
 	}
 	noNotifySecret(t, r)
 	if got := wh.take(); len(got) != 0 {
