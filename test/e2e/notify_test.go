@@ -117,7 +117,16 @@ func TestNotifyBackup(t *testing.T) {
 	bp := newBotProject(t, "notify-backup", "")
 	unreachable := "generic+http://127.0.0.1:1/hooks/" + notifySecret // nothing listens on port 1
 
-	r := mustOK(t, bp.maim("backup", "--notify", wh.url()))
+	// A URL of no known service is a usage error before anything runs, its token unshown.
+	r := bp.maim("backup", "--notify", "nosuch://"+notifySecret+"@host/x")
+	wantFail(t, r, 125, "--notify nosuch://host")
+	noNotifySecret(t, r)
+	if rows := bp.backups(); len(rows) != 0 {
+		t.Errorf("a backup with an unusable --notify was made: %+v", rows)
+	}
+
+
+	r = mustOK(t, bp.maim("backup", "--notify", wh.url()))
 	noNotifySecret(t, r)
 	if got := wh.take(); len(got) != 0 {
 		t.Errorf("a successful backup sent %q without --notify-on always", got)
