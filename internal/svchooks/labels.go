@@ -209,7 +209,7 @@ func fromLabels(service string, sl slot, labels types.Labels, def time.Duration)
 			return c, false, fmt.Errorf("label %s: %s is not a number of minutes", sl.timeoutLabel, quoteShort(v))
 		case n <= 0:
 			return c, false, fmt.Errorf("label %s: %d: every command needs a timeout here (watchtower's 0 turns it off); give minutes, at most %d", sl.timeoutLabel, n, int(MaxTimeout/time.Minute))
-		case time.Duration(n)*time.Minute > MaxTimeout:
+		case n > int(MaxTimeout/time.Minute): // compared in minutes: no overflow
 			return c, false, fmt.Errorf("label %s: %d minutes is longer than %s", sl.timeoutLabel, n, MaxTimeout)
 		}
 		c.Timeout = time.Duration(n) * time.Minute
