@@ -231,6 +231,7 @@ func TestUpgradeRunsServiceCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.Stdout), &dry); err != nil {
 		t.Fatalf("dry-run JSON: %v\n%s", err, r)
 	}
+	wantDoc(t, loadSchemas(t), "upgrade.json", "upgrade --dry-run", r.Stdout)
 	var got []string
 	for _, c := range dry.Plan.ServiceHooks.Commands {
 		got = append(got, fmt.Sprintf("%s %s user=%q %s %s", c.Service, c.When, c.User, c.Timeout, c.From))
