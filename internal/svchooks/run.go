@@ -182,7 +182,7 @@ func exitCode(ctx context.Context, eng Engine, execID string) (int, error) {
 // killScript kills every process of the container whose environment holds the marker
 // ($1), itself excepted: first all of them are stopped (SIGSTOP), then killed (SIGKILL), so
 // that no shell of the command goes on to its next line when its child dies first.
-const killScript = `ps=; for p in /proc/[0-9]*; do n=${p#/proc/}; [ "$n" = "$$" ] && continue; grep -qs "$1" "$p/environ" && ps="$ps $n"; done; [ -z "$ps" ] && exit 0; kill -STOP $ps 2>/dev/null; kill -KILL $ps 2>/dev/null; exit 0`
+const killScript = `command -v grep >/dev/null 2>&1 || { echo "no grep in the container: its processes cannot be found"; exit 3; }; ps=; for p in /proc/[0-9]*; do n=${p#/proc/}; [ "$n" = "$$" ] && continue; grep -qs "$1" "$p/environ" && ps="$ps $n"; done; [ -z "$ps" ] && exit 0; kill -STOP $ps 2>/dev/null; kill -KILL $ps 2>/dev/null; exit 0`
 
 // kill kills the processes of one run, within 30 seconds.
 func kill(ctx context.Context, eng Engine, id, marker string) error {

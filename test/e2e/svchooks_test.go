@@ -297,3 +297,23 @@ func TestHookTimeoutKillsIt(t *testing.T) {
 		}
 	}
 }
+
+// TestArchivePostFailureKeepsTheBackup: an archive-post command that fails after the backup
+// is complete leaves the backup kept and listed, and the command fails (exit 1) naming it.
+func TestArchivePostFailureKeepsTheBackup(t *testing.T) {
+	p := newShellProject(t, "svchooks-postbackup", `    labels:
+      docker-volume-backup.archive-post: "echo cleanup failed; exit 5"`)
+	compose(t, p, "up", "-d")
+	r := p.maim("backup")
+	t.Log(r.Stderr)
+	wantFail(t, r, 1, "is complete and kept", "post-backup", "exited 5", "cleanup failed")
+	rows := p.backups()
+	if len(rows) != 1 || !strings.Contains(lastLine(r.Stderr), rows[0].ID) {
+		t.Errorf("backups %+v; the error does not name the one kept", rows)
+	}
+	for svc, c := range p.containers() {
+		if !c.State.Running {
+			t.Errorf("%s was not started again", svc)
+		}
+	}
+}
