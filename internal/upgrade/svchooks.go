@@ -51,7 +51,7 @@ func readServiceHooks(_ context.Context, pl *planning) error {
 		pl.plan.ServiceHooks = shown
 	}
 	for _, d := range shown.Dumps {
-		pl.plan.Warnings = append(pl.plan.Warnings, fmt.Sprintf("%s: a logical %s dump is requested (%s): not yet supported, no dump is taken; the file archive of its data still protects it", d.Service, d.Kind, d.From))
+		pl.m.logf("%s: a logical %s dump is requested (%s): not yet supported, no dump is taken; the file archive of its data still protects it", d.Service, d.Kind, d.From)
 	}
 	return nil
 }

@@ -43,7 +43,9 @@ func newShellProject(t *testing.T, name, dbKeys string) *project {
 		t.Skip("no /bin/busybox (apt-get install busybox-static) to build the shell image from")
 	}
 	p := newProject(t, name, "")
-	repo := p.Name + "-sh"
+	// Under the loopback registry's name, never pushed: the upgrade's pull finds nothing
+	// there and uses the local image, without reaching for a public registry.
+	repo := testrig.Registry() + "/" + p.Name + "/sh"
 	bctx := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(bctx, "busybox"), b, 0o755))
 	for _, v := range []string{"1.0.0", "1.0.1"} {
@@ -202,13 +204,15 @@ func TestPreUpdateExit75Skips(t *testing.T) {
 
 // TestUpgradeRunsServiceCommands: the dry-run lists every command with its service, moment,
 // user and timeout; the upgrade runs pre-update in the old container and post-update in
-// the new one, once the gate passed.
+// the new one, once the gate passed; db's stop-during-backup keeps its volume out of the
+// upgrade's hot pass.
 func TestUpgradeRunsServiceCommands(t *testing.T) {
 	p := newShellProject(t, "svchooks-upgrade", `    labels:
       com.centurylinklabs.watchtower.lifecycle.pre-update: "echo $$VERSION > /data/pre"
       com.centurylinklabs.watchtower.lifecycle.post-update: "echo $$VERSION > /data/post"
       com.centurylinklabs.watchtower.lifecycle.post-update-timeout: "3"
       stack-back.postgres: "true"
+      docker-volume-backup.stop-during-backup: "true"
     x-maim:
       pre_backup: {command: "true", user: "0", timeout: 45s}`)
 	compose(t, p, "up", "-d")
@@ -248,13 +252,26 @@ func TestUpgradeRunsServiceCommands(t *testing.T) {
 		t.Errorf("dumps requested = %+v, want db's postgres, not supported", d)
 	}
 	text := mustOK(t, p.maim("upgrade", "--dry-run"))
+	t.Log(text.Stdout)
 	if !strings.Contains(text.Stdout, "logical postgres dump requested") || !strings.Contains(text.Stdout, "not yet supported") {
 		t.Errorf("the text plan does not say the dump is not taken:\n%s", text.Stdout)
 	}
 
-	mustOK(t, p.maim("upgrade", "--stable-period", "1s", "--timeout", "2m"))
+	up := mustOK(t, p.maim("upgrade", "--stable-period", "1s", "--timeout", "2m", "--format", "json"))
 	if out, _ := p.execOut("db", "cat /data/pre /data/post"); out != "1.0.0\n1.0.1" {
-		t.Errorf("pre/post = %q, want pre-update in version 1, post-update in version 2", out)
+		t.Errorf("pre/post = %q, want pre-update in version 1.0.0, post-update in version 1.0.1", out)
+	}
+	// stop-during-backup: the upgrade's backup gave db's volume no hot pass, app's one.
+	var res struct {
+		BackupID string `json:"backup_id"`
+	}
+	must(t, json.Unmarshal([]byte(up.Stdout), &res))
+	m := p.manifest(res.BackupID)
+	if db := m.source(t, "dbdata"); db.Delta != nil || !strings.Contains(db.OnePass, "stop-during-backup") {
+		t.Errorf("dbdata in the upgrade's backup: delta %v, one_pass %q: not archived only stopped", db.Delta, db.OnePass)
+	}
+	if app := m.source(t, "appdata"); app.Delta == nil {
+		t.Errorf("appdata in the upgrade's backup has no delta: no two passes")
 	}
 }
 
