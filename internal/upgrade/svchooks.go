@@ -36,14 +36,22 @@ func readServiceHooks(_ context.Context, pl *planning) error {
 		}
 	}
 	shown := &maim.ServiceHooks{StopDuringBackup: old.StopDuringBackup, Dumps: nw.Dumps, Ignored: nw.Ignored}
+	updated := updatedServices(pl.plan.Changes)
+	keep := func(c svchooks.Command) {
+		if (c.When == maim.HookPreUpgrade || c.When == maim.HookPostUpgrade) && !updated[c.Service] {
+			shown.Ignored = append(shown.Ignored, fmt.Sprintf("%s: %s not run: its image does not change", c.Service, c.From))
+			return
+		}
+		shown.Commands = append(shown.Commands, c)
+	}
 	for _, c := range old.Commands {
 		if c.When == maim.HookPreUpgrade || c.When == maim.HookPreBackup {
-			shown.Commands = append(shown.Commands, c)
+			keep(c)
 		}
 	}
 	for _, c := range nw.Commands {
 		if c.When == maim.HookPostUpgrade || c.When == maim.HookPostBackup {
-			shown.Commands = append(shown.Commands, c)
+			keep(c)
 		}
 	}
 	pl.plan.hooks = shown
@@ -118,4 +126,22 @@ var postUpgradePhase = phase[*txn]{
 		}
 		return nil
 	},
+}
+
+// updatedServices are the services whose image changes: their pre-upgrade and
+// post-upgrade commands run (as watchtower runs them for a container it updates). When no
+// image changes (--force), every service is recreated on its image, and all run.
+func updatedServices(changes []ImageChange) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range changes {
+		if c.Changed() {
+			out[c.Service] = true
+		}
+	}
+	if len(out) == 0 {
+		for _, c := range changes {
+			out[c.Service] = true
+		}
+	}
+	return out
 }
