@@ -69,7 +69,7 @@ var bplanPhase = journal.Step[*btxn]{
 // so that only the changes since are archived stopped. Nothing running: nothing to do,
 // and nothing will be stopped.
 var bhotPhase = journal.Step[*btxn]{
-	Name: "hot-pass",
+	Name: "backup-hot", // the upgrade's name for the same pass (progress lines show it)
 	Skip: func(t *btxn) string {
 		switch {
 		case t.opts.NoStop:
@@ -133,7 +133,7 @@ var bstopPhase = journal.Step[*btxn]{
 // barchivePhase archives (with --no-stop: everything, hot; else what pass one left, or
 // everything) and writes the manifest, recording what was stopped.
 var barchivePhase = journal.Step[*btxn]{
-	Name:     "archive",
+	Name:     "backup", // the upgrade's name for the same step (progress lines show it)
 	Describe: func(*btxn) string { return "archive, check nothing runs, write the manifest" },
 	Run: func(ctx context.Context, t *btxn) (err error) {
 		var stopped *project.Running
@@ -160,7 +160,7 @@ var bstartPhase = journal.Step[*btxn]{
 // downtime, when set, receives how long it was stopped; a failure after pass one drops
 // pass one's archive.
 func runBackup(ctx context.Context, t *btxn, downtime *time.Duration) (*backup.Manifest, error) {
-	_, err := journal.MustUndo(journal.RunPhases(ctx, &journal.Runner{}, backupPhases, t))
+	_, err := journal.MustUndo(journal.RunPhases(ctx, &journal.Runner{Op: journal.OpBackup, Progress: t.env.Progress}, backupPhases, t))
 	if !t.started && !t.running.Empty() {
 		err = errors.Join(err, t.env.StartAgain(ctx, t.p, t.running))
 	}

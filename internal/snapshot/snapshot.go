@@ -29,7 +29,6 @@ import (
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/fsaccess"
-	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/volume"
@@ -164,7 +163,7 @@ func (s *Service) PlanBackup(ctx context.Context, p *project.Project, opts Backu
 		}
 		srcs = addExtraFiles(p, srcs, opts.ExtraFiles)
 	}
-	defer s.phase(journal.PhaseBackingUp)()
+	defer s.phase(stepBackup)()
 	sizes := s.missingSizes(ctx, srcs, opts.Sizes, opts.Excludes)
 	return &BackupPlan{opts: opts, srcs: srcs, hostPaths: hostPaths, sizes: sizes}, nil
 }
@@ -189,7 +188,7 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 // reference are removed (dropUnreferenced).
 func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *BackupPlan, stopped *project.Running) (m *backup.Manifest, err error) {
 	opts, srcs, hostPaths, sizes := pl.opts, pl.srcs, pl.hostPaths, pl.sizes
-	defer s.phase(journal.PhaseBackingUp)()
+	defer s.phase(stepBackup)()
 	running := stopped
 	if running == nil {
 		if !opts.NoStop {
@@ -406,14 +405,12 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	if err != nil {
 		return bs, "", err
 	}
-	taskName := src.Name
+	// Pass two (the changes since pass one) has no measured total: one task, total unknown.
+	taskName, total := src.Name, size
 	if hot != nil {
-		taskName = src.Name + " (changes)"
+		taskName, total = src.Name+" (changes)", 0
 	}
-	task := s.task(taskName, src.Name, size)
-	if hot != nil {
-		task = s.task(taskName, src.Name, 0)
-	}
+	task := s.task(taskName, src.Name, total)
 	var st archive.Stats
 	if src.Kind == project.KindProjectFile {
 		st, err = hostBackup(ctx, src.HostPath, fileBeneath(src.HostPath, dir), a, opts.Compression, opts.Level, task.Add)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
 )
 
@@ -49,7 +48,7 @@ func coldReason(src project.Source, cold []string) string {
 // equal to a cold backup of the stopped services. Abort drops the begun backup when
 // BackupPlanned is not reached (BackupPlanned drops it itself on error).
 func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPlan) (err error) {
-	defer s.phase(journal.PhaseBackingUp)()
+	defer s.phase(stepBackup)()
 	w, err := s.Store.Begin(p.Name, s.now())
 	if err != nil {
 		return err

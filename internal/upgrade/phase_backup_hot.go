@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker/go-units"
 )
@@ -44,9 +43,6 @@ var backupHotPhase = phase[*txn]{
 			return fmt.Errorf("backup: %w", err)
 		}
 		t.m.logf("copying the data while the services run (pass one)")
-		// The journal stays planned (nothing to undo), but for whoever watches this is the
-		// backup: its lines say backing-up, as pass two's do.
-		journal.ShowPhase(t.m.Progress, PhaseBackingUp)
 		if err := t.m.Snapshots.HotPass(ctx, t.p, pl); err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 )
 
@@ -313,7 +314,7 @@ func checkSpace(_ context.Context, pl *planning) error {
 	}
 	plan.FreeBytes = m.Store.FreeBytes()
 	if plan.FreeBytes >= 0 && plan.BackupBytes > 0 && plan.FreeBytes < need {
-		return fmt.Errorf("not enough space for the backup in %s: %d MiB free, up to %d MiB needed", m.Store.Location(), plan.FreeBytes>>20, need>>20)
+		return fmt.Errorf("not enough space for the backup in %s: %s free, up to %s needed", m.Store.Location(), units.HumanSize(float64(plan.FreeBytes)), units.HumanSize(float64(need)))
 	}
 	plan.Downtime = 5*time.Second + time.Duration(float64(stopped)/backupRate*float64(time.Second))
 	return nil

@@ -167,7 +167,7 @@ func (t *txn) begin() error {
 		Running: plan.running.Services, Containers: plan.running.IDs, OneOffs: plan.running.OneOffs, Images: plan.Changes,
 		WorkingDir: p.WorkingDir, ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles, Profiles: p.Profiles,
 	}
-	t.runner = &runner{Journals: t.journals, Journal: jr}
+	t.runner = &runner{Journals: t.journals, Journal: jr, Op: journal.OpUpgrade, Progress: t.m.Progress}
 	return t.journals.Save(jr)
 }
 
