@@ -121,6 +121,10 @@ func Run(ctx context.Context, eng Engine, id string, c Command) error {
 		_, err := stdcopy.StdCopy(out, out, ar.Reader)
 		done <- err
 	}()
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout // never without one (FromProject always sets it)
+		fail.Command.Timeout = c.Timeout
+	}
 	timer := time.NewTimer(c.Timeout)
 	defer timer.Stop()
 	select {
