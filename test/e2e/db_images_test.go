@@ -70,12 +70,14 @@ func requireDBImages(t *testing.T, images ...string) {
 }
 
 // execIn runs args in container ctr (docker exec -i) with stdin and returns its stdout; it
-// fails the test when the command fails.
+// fails the test when the command fails, showing the container's state and log.
 func execIn(t testing.TB, ctr, stdin string, args ...string) string {
 	t.Helper()
 	r := execInE(t, ctr, stdin, args...)
 	if r.Code != 0 {
-		t.Fatalf("in %s: %s", ctr, r)
+		logs, _ := exec.Command("docker", "logs", "-n", "40", ctr).CombinedOutput()
+		ps, _ := exec.Command("docker", "ps", "-a", "--filter", "name="+ctr, "--format", "{{.ID}} {{.Status}} {{.CreatedAt}}").CombinedOutput()
+		t.Fatalf("in %s: %s\n--- the container (%s), its log's end:\n%s", ctr, r, strings.TrimSpace(string(ps)), logs)
 	}
 	return r.Stdout
 }
@@ -95,4 +97,20 @@ func lastLineWith(s, sub string) string {
 		}
 	}
 	return ""
+}
+
+// waitHealthy waits until the engine reports container ctr healthy (its healthcheck passed
+// since it last started); it fails the test after about two minutes.
+func waitHealthy(t testing.TB, ctr string) {
+	t.Helper()
+	var state string
+	for i := 0; i < 600; i++ {
+		out, err := exec.Command("docker", "inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", ctr).Output()
+		state = strings.TrimSpace(string(out))
+		if err == nil && state == "running healthy" {
+			return
+		}
+		sleepPoll()
+	}
+	t.Fatalf("%s did not become healthy: %q\n%s", ctr, state, logsOf(t, ctr))
 }

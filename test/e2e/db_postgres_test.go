@@ -156,6 +156,7 @@ func TestDBPostgresHotBackupRestore(t *testing.T) {
 	compose(t, p, "stop", "app")
 	psqlIn(t, db, "DROP TABLE ledger; SELECT setval('invoice_no', 5); ALTER ROLE reader PASSWORD 'other'; DELETE FROM events WHERE id % 3 = 0;")
 	mustOK(t, p.maim("restore", res.ID))
+	waitHealthy(t, db)
 
 	if got := psqlIn(t, db, pgFingerprint); got != before {
 		t.Errorf("restored tables, sequence, role or indexes differ:\n%s\nbefore the backup:\n%s", got, before)
