@@ -50,7 +50,7 @@ inputs_hash() {
   {
     echo "$1 $(uname -m) ${PG_NPM[*]} ${PG_CLIENT_DEBS[*]} ${MARIADB_DEBS[*]}"
     cat "$0"
-    find test/dbimage -type f | LC_ALL=C sort | xargs cat
+    find test/dbimage -type f ! -name '*.md' | LC_ALL=C sort | xargs cat
   } | sha256sum | cut -c1-32
 }
 
@@ -198,6 +198,7 @@ for img in "${images[@]}"; do
     continue
   fi
   start=$(date +%s)
+  old=$(docker image inspect -f '{{.Id}}' "$img" 2>/dev/null || true)
   ctx=$(mktemp -d)
   trap 'rm -rf "$ctx"' EXIT
   case $img in
@@ -209,6 +210,10 @@ for img in "${images[@]}"; do
   *) echo "db-images: unknown image $img" >&2; exit 2 ;;
   esac
   rm -rf "$ctx"
+  # the stale image it replaces, unless a container still uses it
+  if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$img")" ]; then
+    docker image rm "$old" >/dev/null 2>&1 || true
+  fi
   size=$(docker image inspect -f '{{.Size}}' "$img")
   echo "db-images: built $img in $(($(date +%s) - start))s ($((size / 1000000)) MB)"
 done
