@@ -63,9 +63,12 @@ up_to_date() {
 fetch_debs() {
   local root=$1; shift
   mkdir -p "$CACHE/debs"
-  if ! (cd "$CACHE/debs" && apt-get download -q=2 -o APT::Sandbox::User=root "$@" 2>/dev/null); then
-    apt-get update -qq
-    (cd "$CACHE/debs" && apt-get download -q=2 -o APT::Sandbox::User=root "$@")
+  # root: download as root (apt's _apt user cannot write to a cache under ~root)
+  local sudo= as=(-o APT::Sandbox::User=root)
+  [ "$(id -u)" -eq 0 ] || { sudo=sudo; as=(); }
+  if ! (cd "$CACHE/debs" && apt-get download -q=2 "${as[@]}" "$@" 2>/dev/null); then
+    $sudo apt-get update -qq
+    (cd "$CACHE/debs" && apt-get download -q=2 "${as[@]}" "$@")
   fi
   local p deb libs=()
   for p in "$@"; do
@@ -77,7 +80,7 @@ fetch_debs() {
   done
   if [ ${#libs[@]} -gt 0 ]; then
     echo "db-images: installing the libraries ${libs[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${libs[@]}" >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${libs[@]}" >/dev/null
   fi
 }
 
