@@ -12,10 +12,11 @@ import (
 )
 
 // pgHotCompose is an immich-like project on the real PostgreSQL 15 test image: the database
-// with a named volume and a healthcheck, and an app that depends on it and inserts a row
-// into events without pause, over TCP with scram-sha-256, printing "ack <id> <n>" for each
-// insert the server acknowledged. Stopped (SIGTERM) it ends the loop after the insert under
-// way; started again it prints "writer start" first.
+// with a named volume and a healthcheck, and an app that depends on it and inserts rows
+// into events without pause, over TCP with scram-sha-256, ten a connection, each insert its
+// own transaction, printing "ack <id> <n>" for each the server acknowledged. Stopped
+// (SIGTERM) it ends the loop after the connection under way; started again it prints
+// "writer start" first.
 const pgHotCompose = `services:
   db:
     image: maim-test-postgres:15
@@ -47,11 +48,15 @@ const pgHotCompose = `services:
         echo "writer start"
         n=$$(psql -Atq -c "SELECT coalesce(max(n), 0) FROM events") || exit 1
         while [ -z "$$stop" ]; do
-          n=$$((n + 1))
-          if id=$$(psql -Atq -v ON_ERROR_STOP=1 -c "INSERT INTO events (customer_id, kind, n, payload) VALUES ($$n % 500 + 1, 'tick', $$n, 'row $$n') RETURNING id"); then
-            echo "ack $$id $$n"
-          else
+          batch=
+          for i in 1 2 3 4 5 6 7 8 9 10; do
+            n=$$((n + 1))
+            batch="$$batch
+        INSERT INTO events (customer_id, kind, n, payload) VALUES ($$n % 500 + 1, 'tick', $$n, 'row $$n') RETURNING 'ack ' || id || ' ' || n;"
+          done
+          if ! echo "$$batch" | psql -Atq -v ON_ERROR_STOP=1; then
             sleep 0.2
+            n=$$(psql -Atq -c "SELECT coalesce(max(n), 0) FROM events") || n=$$((n - 10))
           fi
         done
 volumes:
@@ -148,6 +153,7 @@ func TestDBPostgresHotBackupRestore(t *testing.T) {
 	}
 	runs := waitRuns(t, app, 2, 5) // the app was started again and writes again
 	cut := runs[0]
+	t.Logf("the writer was acknowledged %d rows before the backup began, %d until the stop", acked, len(cut))
 	if len(cut) <= acked {
 		t.Fatalf("the writer was acknowledged %d rows before the backup began and %d in all until the stop: no write during the hot pass", acked, len(cut))
 	}
