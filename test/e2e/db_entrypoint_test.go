@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// dbRun starts a container of image with env (docker run -d) named after the test, removed
-// when the test ends, failed or not; it returns the name.
-func dbRun(t *testing.T, name, image string, env ...string) string {
+// dbRun starts a container of image with docker run's flags and env (docker run -d), named
+// after the test, removed when the test ends, failed or not; it returns the name.
+func dbRun(t *testing.T, name, image string, flags []string, env ...string) string {
 	t.Helper()
 	ctr := "maimtest-" + name + "-" + randSuffix()
-	args := []string{"run", "-d", "--name", ctr}
+	args := append([]string{"run", "-d", "--name", ctr}, flags...)
 	for _, e := range env {
 		args = append(args, "-e", e)
 	}
@@ -44,7 +44,8 @@ func ipOf(t testing.TB, ctr string) string {
 // with the same environment: it refuses an uninitialised start without a password (exit 1,
 // the official message), initialises with POSTGRES_USER, POSTGRES_DB and
 // POSTGRES_INITDB_ARGS, answers over the network with scram-sha-256 (a wrong password
-// refused), runs the server of its PG_MAJOR as uid 999, and starts with trust when told to.
+// refused), runs the server of its PG_MAJOR as uid 999, and starts with trust when told to,
+// also when started as uid 999 (compose's user:) rather than root.
 func TestDBImagePostgresEntrypoint(t *testing.T) {
 	requireEngine(t)
 	images := []string{"maim-test-postgres:15", "maim-test-postgres:16", "maim-test-postgres:17"}
@@ -57,7 +58,7 @@ func TestDBImagePostgresEntrypoint(t *testing.T) {
 			if r.Code != 1 || !strings.Contains(r.Stderr, "superuser password is not specified") {
 				t.Errorf("without POSTGRES_PASSWORD: %s", r)
 			}
-			ctr := dbRun(t, "pg-entry", img, "POSTGRES_PASSWORD=pw-"+major, "POSTGRES_USER=owner",
+			ctr := dbRun(t, "pg-entry", img, nil, "POSTGRES_PASSWORD=pw-"+major, "POSTGRES_USER=owner",
 				"POSTGRES_DB=shop", "POSTGRES_INITDB_ARGS=--data-checksums")
 			waitPG(t, ctr, "owner", "shop")
 			got := execIn(t, ctr, "", "psql", "-U", "owner", "-d", "shop", "-Atc",
@@ -79,7 +80,8 @@ func TestDBImagePostgresEntrypoint(t *testing.T) {
 					t.Errorf("TCP login with password %q: want exit %d: %s", c.pw, c.code, r)
 				}
 			}
-			trust := dbRun(t, "pg-trust", img, "POSTGRES_HOST_AUTH_METHOD=trust")
+			// trust, and started as the postgres user itself (the data dir is its own in the image)
+			trust := dbRun(t, "pg-trust", img, []string{"--user", "999:999"}, "POSTGRES_HOST_AUTH_METHOD=trust")
 			waitPG(t, trust, "postgres", "postgres")
 		})
 	}
@@ -109,7 +111,7 @@ func TestDBImageMariaDBEntrypoint(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stderr, "password option is not specified") {
 		t.Errorf("without a root password: %s", r)
 	}
-	ctr := dbRun(t, "mariadb-entry", mariadbImage, "MYSQL_ROOT_PASSWORD=legacy-pw", "MYSQL_DATABASE=legacy")
+	ctr := dbRun(t, "mariadb-entry", mariadbImage, nil, "MYSQL_ROOT_PASSWORD=legacy-pw", "MYSQL_DATABASE=legacy")
 	login := []string{"exec", ctr, "mariadb", "--protocol=tcp", "-h127.0.0.1", "-uroot", "-plegacy-pw", "-N", "-e", "SELECT VERSION(), DATABASE()", "legacy"}
 	for i := 0; exec.Command("docker", login...).Run() != nil; i++ {
 		if i == 300 {
