@@ -59,7 +59,7 @@ func TestApplyPolicy(t *testing.T) {
 		{ID: "20261201T120000Z-2", Time: at("2026-12-01 12:00")},
 	}
 	dst := backupsAt("2026-10-24 21:30", "2026-10-24 22:30", "2026-10-25 00:30", "2026-10-25 01:30", "2026-10-25 02:30")
-	month := backupsEvery(at("2026-10-01 00:00"), at("2026-11-10 18:00"), 6*time.Hour) // 41 days, 4 a day
+	month := backupsEvery(at("2026-10-01 00:00"), at("2026-11-10 18:00"), 6*time.Hour)  // 41 days, 4 a day
 	weeks := backupsEvery(at("2026-11-16 12:00"), at("2026-12-03 12:00"), 24*time.Hour) // Mon 16 Nov .. Thu 3 Dec
 	cases := []struct {
 		name string
