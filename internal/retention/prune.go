@@ -1,6 +1,7 @@
 // Package retention owns which backups are kept and which go: prune, its rules (the
 // backup an interrupted operation's journal names, the last upgrade's, the newest complete
-// ones, safety backups first, another engine's or user's never) and the image pins a
+// ones, safety backups first, another engine's or user's never), the restic-style policy
+// by time buckets (ApplyPolicy, pure: --keep-last, --keep-daily, ...) and the image pins a
 // removed backup takes with it.
 package retention
 
