@@ -369,7 +369,7 @@ time zone (TZ). With any of them, --keep counts only when given.`,
 			return err
 		},
 	}
-	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep the `N` newest complete backups (besides those kept by a rule)")
+	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep the `N` newest complete backups (besides those kept by a rule; with a --keep-* rule, only when given)")
 	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "Only remove backups older than `DURATION` (e.g. 720h)")
 	cmd.Flags().BoolVar(&o.IncludeUnreadable, "include-unreadable", false, "Also remove backups whose manifest cannot be read (e.g. written by a newer docker-maim)")
 	cmd.Flags().BoolVar(&o.IncludeUnrecorded, "include-unrecorded", false, "Also prune, as this engine's, backups made by a docker-maim that did not record its engine")
