@@ -40,6 +40,9 @@ type Plan struct {
 	// PreStart are the pre_start hooks of the services recreated: one that fails fails
 	// the upgrade.
 	PreStart []string `json:"pre_start_hooks,omitempty"`
+	// ServiceHooks are the commands run inside the services' containers, the services
+	// archived only stopped and the logical dumps asked for (lifecycle labels, x-maim).
+	ServiceHooks *ServiceHooks `json:"service_hooks,omitempty"`
 	// Adoption is what --compose-file does: the merge of each new file with the user's,
 	// the services that appear and disappear, the binds that move.
 	Adoption *Adoption `json:"adoption,omitempty"`

@@ -10,6 +10,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker-maim/docker-maim/internal/stack"
+	"github.com/docker-maim/docker-maim/internal/svchooks"
 )
 
 // The backup verb runs on the journal's phase runner like the upgrade and the restore, and
@@ -43,16 +44,22 @@ type btxn struct {
 	// started: running was started again by the start phase.
 	started bool
 	m       *backup.Manifest
+	// hooks are the project's service commands and stop-during-backup services
+	// (backup_hooks.go).
+	hooks *svchooks.Hooks
 }
 
 // backupPhases are the backup verb's phases, in order.
-var backupPhases = []journal.Step[*btxn]{bplanPhase, bhotPhase, bstopPhase, barchivePhase, bstartPhase}
+var backupPhases = []journal.Step[*btxn]{bplanPhase, bprePhase, bhotPhase, bstopPhase, barchivePhase, bstartPhase, bpostPhase}
 
 // bplanPhase finds, guards and measures what the backup archives, before anything stops.
 var bplanPhase = journal.Step[*btxn]{
 	Name:     "plan",
 	Describe: func(*btxn) string { return "find and measure what the backup archives" },
 	Run: func(ctx context.Context, t *btxn) (err error) {
+		if err := t.readHooks(); err != nil {
+			return err
+		}
 		t.plan, err = t.env.Snapshots.PlanBackup(ctx, t.p, t.opts)
 		return err
 	},

@@ -110,6 +110,10 @@ type BackupOptions struct {
 	// upgrade's plan measured them for its space check. Sources not in it are measured
 	// (Sizes) before anything is stopped; the sizes are the progress totals.
 	Sizes map[string]int64
+	// ColdServices are services whose data is archived only while they are stopped
+	// (docker-volume-backup.stop-during-backup): HotPass skips every source one of them
+	// mounts, and a two-pass backup records why it archived it in one pass.
+	ColdServices []string
 }
 
 // BackupPlan is what a backup will archive, worked out before anything stops.
@@ -123,6 +127,8 @@ type BackupPlan struct {
 	// archive written and the index of what it read.
 	w   *backup.Writer
 	hot map[string]*hotSource
+	// cold are the directory sources HotPass left for the stop (ColdServices), with why.
+	cold map[string]string
 }
 
 // SetAppVersions sets what the manifest records as the application's versions, read once
@@ -245,6 +251,7 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 			// One pass (or pass one found nothing to archive, or its data path records no
 			// index: the archive API): the whole source now, under the base's name.
 			bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, sizes[src.Name], nil, nil)
+			bs.OnePass = pl.cold[src.Name]
 		}
 		if err != nil {
 			return nil, fmt.Errorf("backing up %s: %w", src.Name, err)

@@ -23,6 +23,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/svchooks"
 	"github.com/docker-maim/docker-maim/internal/templates"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/client"
@@ -34,6 +35,7 @@ type Engine interface {
 	health.Engine
 	ImageEngine
 	templates.Engine
+	svchooks.Engine // the commands run inside the services' containers
 	DiskUsage(ctx context.Context, options client.DiskUsageOptions) (client.DiskUsageResult, error)
 	Pinger
 }

@@ -62,6 +62,7 @@ var planSteps = []planStep{
 	{name: "targets", run: resolveTargets},                        // each service's old and new image; the pull
 	{name: "compare", run: compareImages},                         // nothing to do?
 	{name: "file-edits", run: planFileEdits, refuses: true},       // --image into the compose files
+	{name: "service-hooks", run: readServiceHooks, refuses: true}, // svchooks.go
 	{name: "breaking", run: findBreakingChanges, refuses: true},   // breaking.go
 	{name: "config-merges", run: planConfigMerges, refuses: true}, // merged in memory
 	{name: "sources", run: listSources, refuses: true},            // what is backed up; --reset-data
