@@ -31,6 +31,7 @@ type upgradeOptions struct {
 	Base           []string
 	OnePass        bool
 	health         healthFlags
+	notify         notifyFlags
 }
 
 func newUpgradeCommand(s *state) *cobra.Command {
@@ -76,6 +77,7 @@ ID, data, config and compose files from the backup.`,
 	f.StringArrayVar(&o.Base, "base", nil, "The release's previous compose `FILE` (one per --compose-file): carry the user's edits by a three-way merge")
 	f.BoolVar(&o.OnePass, "one-pass", false, "Back up everything after the stop (default: copy while the services run, then only the changes since, stopped)")
 	o.health.add(f)
+	o.notify.add(f)
 	return cmd
 }
 
@@ -132,7 +134,7 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 		Scope: s.g.scope(), Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
 		Health: o.health.options(), Compression: o.Compression.compression(), Level: o.Level, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
-		ComposeFiles: newFiles, Base: baseFiles,
+		ComposeFiles: newFiles, Base: baseFiles, Notify: o.notify.options(),
 	})
 	out := cmd.OutOrStdout()
 	if o.Format.json() {
@@ -226,7 +228,7 @@ gone), recreates the services and runs the health gate.`,
 		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Rollback(cmd.Context(), api.RollbackOptions{
-				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(),
+				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(), Notify: o.notify.options(),
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -253,6 +255,7 @@ gone), recreates the services and runs the health gate.`,
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current state first")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
+	o.notify.add(cmd.Flags())
 	return cmd
 }
 
