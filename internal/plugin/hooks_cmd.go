@@ -40,9 +40,9 @@ func newHooksCommand() *cobra.Command {
 }
 
 // newHookAnswerCommand answers the docker CLI's hook call (`docker-maim maim
-// docker-cli-plugin-hooks <request JSON>`) after a command configured in plugins.maim.hooks.
-// It never contacts the engine: it only looks for the project's state directory
-// (Service.KnownProjects).
+// docker-cli-plugin-hooks <request JSON>`) after a command configured in plugins.maim.hooks
+// or plugins.maim.error-hooks (hookscfg.go). It never contacts the engine: it only looks
+// for the project's state directory (Service.KnownProjects).
 func newHookAnswerCommand(s *state) *cobra.Command {
 	return &cobra.Command{
 		Use:    metadata.HookSubcommandName,
