@@ -7,7 +7,7 @@ GO ?= go
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 0
 
-.PHONY: build helpers install rig rig-down demo test test-engine-restart unit e2e fuzz bench vet clean release release-archives
+.PHONY: build helpers install rig rig-down demo test test-engine-restart unit e2e fuzz bench vet clean
 
 ## helpers: the helper program (cmd/maim-helper) for linux/amd64 and linux/arm64, into
 ## internal/volume/helperbin, where every docker-maim build embeds it
@@ -110,6 +110,7 @@ extension: extension-ui cross
 ## docker-maim-desktop-extension_VERSION.tar.gz; SHA256SUMS; then every file is read back and
 ## checked (scripts/release.sh). release-archives: the same without the extension image.
 DIST ?= dist
+.PHONY: release release-archives
 release: cross extension
 	VERSION=$(VERSION) DIST=$(DIST) CROSS_TARGETS="$(CROSS_TARGETS)" GO=$(GO) bash scripts/release.sh --image $(EXT_IMAGE)
 release-archives: cross
