@@ -7,7 +7,7 @@ GO ?= go
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 0
 
-.PHONY: build helpers install rig rig-down demo test test-engine-restart unit e2e fuzz bench vet clean
+.PHONY: build helpers install rig rig-down demo test test-engine-restart unit e2e fuzz bench vet clean db-images
 
 ## helpers: the helper program (cmd/maim-helper) for linux/amd64 and linux/arm64, into
 ## internal/volume/helperbin, where every docker-maim build embeds it
@@ -21,6 +21,12 @@ build: helpers
 install: build
 	mkdir -p $(PLUGIN_DIR)
 	install -m 0755 bin/docker-maim $(PLUGIN_DIR)/docker-maim
+
+## docs: the command reference, docs/reference/*.md, generated from the commands (cmd/maim-docs,
+## docker's cli-docs-tool); `go test ./cmd/maim-docs` (in `make test`) fails when it is out of date
+.PHONY: docs
+docs:
+	$(GO) run ./cmd/maim-docs docs/reference
 
 ## rig: install and start a Docker engine, a loopback registry and docker compose (idempotent)
 rig:
@@ -40,9 +46,15 @@ demo: rig install
 vet:
 	$(GO) vet ./...
 
+## db-images: the real database servers the tests run (maim-test-postgres:15/16/17,
+## maim-test-mariadb:10.11), built FROM scratch only when missing or stale and kept between
+## runs (scripts/db-images.sh; test/dbimage/README.md)
+db-images: rig test-deps
+	bash scripts/db-images.sh
+
 ## test: every test, the end-to-end ones against the real engine and registry included; the
 ## images the run made are removed when it ends, also when a test fails (scripts/test-images.sh)
-test: rig test-deps helpers vet
+test: rig test-deps helpers vet db-images
 	@bash scripts/test-images.sh snapshot
 	@trap 'bash scripts/test-images.sh clean' EXIT; set -e; \
 	echo "MAIM_REQUIRE_HELPERS=1 $(GO) test -count=1 -timeout 45m ./..."; \

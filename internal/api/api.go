@@ -1,9 +1,10 @@
 // Package api is docker-maim's vocabulary, in the manner of compose's pkg/api: the Service
 // interface with every verb the tool offers (Backup, Backups, Verify, Restore, Upgrade,
-// Rollback, Status, Prune, MergeConfig, Projects), each verb's one options type and one
-// result type (with the JSON tags of docs/json.md and docs/schema), the parts a result is
-// made of (the upgrade's plan, outcomes, journal records), and the kinds of error a verb
-// returns (sentinels for errors.Is, types for errors.As).
+// Rollback, Status, Prune, MergeConfig, Projects; Describe for shell completion), each verb's
+// one options type and one result type (with the JSON tags of docs/json.md and
+// docs/schema), the parts a result is made of (the upgrade's plan, outcomes, journal
+// records), and the kinds of error a verb returns (sentinels for errors.Is, types for
+// errors.As).
 //
 // It sits at the floor: it imports nothing of docker-maim and holds no behaviour beyond
 // the short string forms of its values. The implementation (internal/app) and the packages
@@ -46,6 +47,13 @@ type Service interface {
 	MergeConfig(ctx context.Context, o MergeConfigOptions) (*MergeConfigResult, error)
 	// Projects lists the Compose projects that have containers on the engine.
 	Projects(ctx context.Context, o ProjectsOptions) (*ProjectsResult, error)
+
+	// Describe reads the project's services, profiles and data sources from its compose
+	// files and its backups from the store, without contacting the engine, taking a lock
+	// or writing anything: cheap enough for shell completion. What it cannot read is left
+	// empty; the error says why (a project named by -p alone has no compose files to read,
+	// yet its backups are listed).
+	Describe(ctx context.Context, o DescribeOptions) (*DescribeResult, error)
 
 	// KnownProjects lists the projects docker-maim has a state directory for, on any
 	// engine, without contacting one (the names the CLI hooks recognise). A name is only

@@ -66,6 +66,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			stdin = f
 		}
 	}
+	stdin = inv.withFailpoint(ctx, stdin)
 	return inv.transfer(ctx, rep, stdin, stdout, f, since)
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -180,6 +181,9 @@ func (c *helperCall) containerConfig() (*container.Config, *container.HostConfig
 	if h.stdin != nil || c.gate != nil || h.lifeline {
 		cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
 	}
+	if fp := os.Getenv(helper.FailpointEnv); fp != "" && len(h.args) > 0 && h.args[0] == "restore" && helperFailpointUsed.CompareAndSwap(false, true) {
+		cfg.Env = []string{helper.FailpointEnv + "=" + fp}
+	}
 	hc := &container.HostConfig{
 		NetworkMode: "none",
 		Mounts:      h.mounts,
@@ -192,6 +196,10 @@ func (c *helperCall) containerConfig() (*container.Config, *container.HostConfig
 	}
 	return cfg, hc
 }
+
+// helperFailpointUsed makes helper.FailpointEnv reach the first restore helper of the process
+// only: the restore a test cuts off, not the put-back of the safety backup that follows it.
+var helperFailpointUsed atomic.Bool
 
 // waitRemoved starts waiting for "removed" (registered before the start, as `docker run
 // --rm` does): with AutoRemove a not-running container may already be gone when asked

@@ -21,8 +21,8 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// fillRandom writes n files of size bytes of incompressible data into dir/big: enough
-// that extracting them takes a helper a while, also on a fast machine.
+// fillRandom writes n files of size bytes of incompressible data into dir/big: an archive
+// larger than the first MiB after which a restore held by helper.FailpointEnv waits.
 func fillRandom(t testing.TB, dir string, n, size int) {
 	t.Helper()
 	big := filepath.Join(dir, "big")
@@ -68,7 +68,8 @@ func pluginChild(t testing.TB, pid int) int {
 
 // TestOrphanedHelperStops: a restore reading the archive from the backup dir directly (the
 // helper needs nothing from docker-maim once it has the go-ahead) is cut off while the
-// helper extracts: by kill -9 of docker-maim, or by SIGHUP (a dropped SSH session). The
+// helper extracts (held there by helper.FailpointEnv, so that a fast disk cannot finish
+// first): by kill -9 of docker-maim, or by SIGHUP (a dropped SSH session). The
 // helper stops on its own with the abort code (the engine reports it) instead of
 // finishing the restore, and the target ends exactly as it was before the restore: the
 // journal's rollback (kill -9) or the restore's own put-back (SIGHUP, exit 129) redoes it
@@ -83,7 +84,7 @@ func TestOrphanedHelperStops(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			p := newRestoreProject(t, "lifeline-"+c.name)
-			fillRandom(t, p.vol, 320, 1<<20)
+			fillRandom(t, p.vol, 24, 1<<20)
 			env := []string{"COMPOSE_PROJECT_NAME=" + p.Name, volume.EnvNoHostPath + "=1"}
 			r := mustOK(t, maimEnv(t, p.Dir, env, "backup"))
 			id := backupID(t, r)
@@ -95,7 +96,9 @@ func TestOrphanedHelperStops(t *testing.T) {
 
 			cmd := exec.Command("docker", append([]string{"maim", "--progress", "json"}, append(restoreArgs, id)...)...)
 			cmd.Dir = p.Dir
-			cmd.Env = maimEnvOf(t, backupDir(t), env)
+			// The helper holds after the first MiB it restores until its lifeline ends:
+			// the cut-off certainly lands mid-restore, whatever the disk's speed.
+			cmd.Env = maimEnvOf(t, backupDir(t), append(env, helper.FailpointEnv+"="+helper.FailpointHoldRestore))
 			stderr, err := cmd.StdoutPipe()
 			must(t, err)
 			cmd.Stderr = cmd.Stdout
@@ -114,7 +117,7 @@ func TestOrphanedHelperStops(t *testing.T) {
 			for sc.Scan() {
 				out.WriteString(sc.Text() + "\n")
 				var l progressLine
-				if json.Unmarshal(sc.Bytes(), &l) == nil && l.Phase == "restoring" && strings.HasPrefix(l.Event, "data path: ") {
+				if json.Unmarshal(sc.Bytes(), &l) == nil && l.step() == "restore/restore" && strings.HasPrefix(l.Event, "data path: ") {
 					break
 				}
 			}

@@ -1,0 +1,58 @@
+package helper
+
+import (
+	"context"
+	"io"
+	"os"
+	"time"
+)
+
+// FailpointEnv names the helper's one test failpoint. docker-maim passes it from its own
+// environment into the first restore helper it runs (internal/volume), never into a later
+// one, and it is unset in every normal run. "restore:hold" holds that restore once it has
+// read the first MiB of its archive, until the run is cancelled (its lifeline ended: the
+// caller was killed or cut off) or holdLimit passed, then lets it go on, where the next safe
+// point sees the cancellation. It makes "the caller went away while the helper was
+// restoring" certain instead of a race between a test's signal and a fast disk.
+const FailpointEnv = "MAIM_HELPER_FAILPOINT"
+
+// FailpointHoldRestore is the value of FailpointEnv that holds a restore (see FailpointEnv).
+const FailpointHoldRestore = "restore:hold"
+
+// holdAfter and holdLimit bound the hold: after the first MiB of the archive, for at most two
+// minutes (a failpoint set by mistake delays a restore, it never hangs one).
+const (
+	holdAfter = 1 << 20
+	holdLimit = 2 * time.Minute
+)
+
+// holdReader reads r and, once after holdAfter bytes, waits for ctx's end or holdLimit.
+type holdReader struct {
+	ctx  context.Context
+	r    io.Reader
+	n    int64
+	held bool
+}
+
+func (h *holdReader) Read(p []byte) (int, error) {
+	if !h.held && h.n >= holdAfter {
+		h.held = true
+		t := time.NewTimer(holdLimit)
+		select {
+		case <-h.ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	n, err := h.r.Read(p)
+	h.n += int64(n)
+	return n, err
+}
+
+// withFailpoint wraps a restore's archive reader in the hold of FailpointEnv when it is set.
+func (inv *invocation) withFailpoint(ctx context.Context, in io.Reader) io.Reader {
+	if inv.cmd != "restore" || os.Getenv(FailpointEnv) != FailpointHoldRestore {
+		return in
+	}
+	return &holdReader{ctx: ctx, r: in}
+}
