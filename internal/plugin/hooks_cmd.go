@@ -20,8 +20,10 @@ func newHooksCommand() *cobra.Command {
 		Use:   "hooks COMMAND",
 		Short: "Show docker-maim hints after docker compose pull and a failed docker compose up",
 		Long: "hooks enable turns on the docker CLI's hooks (features.hooks) and asks it to call docker-maim\n" +
-			"after `docker compose pull` and `docker compose up` (plugins.maim.hooks) in the docker CLI's\n" +
-			"config.json ($DOCKER_CONFIG or ~/.docker); hooks disable removes exactly those two settings.",
+			"after `docker compose pull` (plugins.maim.hooks) and, on docker CLI 29.3 and later, after a\n" +
+			"failed `docker compose up` (plugins.maim.error-hooks), in the docker CLI's config.json\n" +
+			"($DOCKER_CONFIG or ~/.docker). hooks disable removes what enable added and puts\n" +
+			"features.hooks back as it was before.",
 		Example: "  docker maim hooks enable\n  docker maim hooks disable",
 	}
 	for _, enable := range []bool{true, false} {
