@@ -114,6 +114,20 @@ extension: extension-ui cross
 	docker build -t $(EXT_IMAGE) extension
 	bash extension/check-image.sh $(EXT_IMAGE)
 
+## release: the release in $(DIST), versioned from the git tag (VERSION, `git describe`; tag
+## v0.1.0 -> docker-maim_0.1.0_linux_amd64.tar.gz): per Desktop host (CROSS_TARGETS) an archive
+## (tar.gz; zip for windows) with the plugin as the docker CLI names it (docker-maim,
+## docker-maim.exe), LICENSE and README.md; the extension image (EXT_IMAGE, built and checked
+## by `extension`: npm and a Docker engine, FROM scratch so nothing is pulled) saved as
+## docker-maim-desktop-extension_VERSION.tar.gz; SHA256SUMS; then every file is read back and
+## checked (scripts/release.sh). release-archives: the same without the extension image.
+DIST ?= dist
+.PHONY: release release-archives
+release: cross extension
+	VERSION=$(VERSION) DIST=$(DIST) CROSS_TARGETS="$(CROSS_TARGETS)" GO=$(GO) bash scripts/release.sh --image $(EXT_IMAGE)
+release-archives: cross
+	VERSION=$(VERSION) DIST=$(DIST) CROSS_TARGETS="$(CROSS_TARGETS)" GO=$(GO) bash scripts/release.sh
+
 ## extension-install: install the image into Docker Desktop (needs Desktop's `docker extension`)
 extension-install:
 	@if docker extension ls >/dev/null 2>&1; then \
