@@ -11,7 +11,6 @@ import (
 	"github.com/docker-maim/docker-maim/internal/dbdump"
 	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/svchooks"
-	"github.com/moby/moby/client"
 )
 
 // The backup verb's logical dumps (internal/dbdump): a service named by `backup --dump`,
@@ -80,16 +79,7 @@ var bdumpPhase = journal.Step[*btxn]{
 
 // dump takes one service's dump from container id.
 func (t *btxn) dump(ctx context.Context, d maim.DumpRequest, id string) error {
-	ci, err := t.env.Engine.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-	if err != nil {
-		return fmt.Errorf("dump of %s: %w", d.Service, err)
-	}
-	var ref string
-	var env []string
-	if c := ci.Container.Config; c != nil {
-		ref, env = c.Image, c.Env
-	}
-	cmd, err := dbdump.Plan(d.Kind, ref, env)
+	cmd, ref, err := dbdump.ForContainer(ctx, t.env.Engine, d.Kind, id)
 	if err != nil {
 		return fmt.Errorf("dump of %s (%s): %w", d.Service, d.From, err)
 	}

@@ -13,8 +13,10 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Engine is what taking a dump needs of the Docker engine: its exec API.
+// Engine is what taking a dump needs of the Docker engine: its exec API, and the
+// container's configuration (ForContainer).
 type Engine interface {
+	ContainerInspect(ctx context.Context, container string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
 	ExecCreate(ctx context.Context, container string, options client.ExecCreateOptions) (client.ExecCreateResult, error)
 	ExecAttach(ctx context.Context, execID string, options client.ExecAttachOptions) (client.ExecAttachResult, error)
 	ExecInspect(ctx context.Context, execID string, options client.ExecInspectOptions) (client.ExecInspectResult, error)
@@ -47,6 +49,23 @@ func (f *Failure) Error() string {
 }
 
 func (f *Failure) Unwrap() error { return f.Err }
+
+// ForContainer is Plan for running container id: its image reference and environment as
+// the engine reports them (the image's and the service's merged). It returns the image
+// reference too (the manifest records it).
+func ForContainer(ctx context.Context, eng Engine, kind, id string) (Command, string, error) {
+	ci, err := eng.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return Command{}, "", err
+	}
+	var ref string
+	var env []string
+	if c := ci.Container.Config; c != nil {
+		ref, env = c.Image, c.Env
+	}
+	c, err := Plan(kind, ref, env)
+	return c, ref, err
+}
 
 // Take runs c inside the running container id (of service) and streams the tool's
 // standard output into w; it returns once the tool ended. nil means it exited 0 and all it

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker-maim/docker-maim/internal/testrig"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -194,6 +195,7 @@ func TestDBDumpLabelAndFailure(t *testing.T) {
 	compose(t, p, "up", "-d", "--wait")
 	started := startedAt(t, db)
 	r := p.maim("backup")
+	t.Log(r.Stderr)
 	wantFail(t, r, 12, "nothing was stopped", `role "ghost" does not exist`)
 	if strings.Contains(r.Stdout+r.Stderr, "label-s3cret") {
 		t.Errorf("the password is in docker-maim's output: %s", r)
@@ -244,6 +246,7 @@ func TestDBDumpMariaDB(t *testing.T) {
 	compose(t, p, "up", "-d", "--wait")
 	started := startedAt(t, db)
 	f := p.maim("backup", "--dump", "db")
+	t.Log(f.Stderr)
 	wantFail(t, f, 12, "nothing was stopped", "Access denied for user 'root'")
 	if strings.Contains(f.Stdout+f.Stderr, "not-the-pw") {
 		t.Errorf("the password is in docker-maim's output: %s", f)
@@ -251,4 +254,62 @@ func TestDBDumpMariaDB(t *testing.T) {
 	if got := startedAt(t, db); got != started {
 		t.Errorf("the database was restarted: a failing dump must stop nothing")
 	}
+}
+
+// pgUpgradeCompose is a PostgreSQL 15 service (its image under the loopback registry's
+// name, never pushed) whose stack-back label asks for a dump.
+const pgUpgradeCompose = `services:
+  db:
+    image: ${DB_IMAGE}
+    labels:
+      stack-back.postgres: "true"
+    environment:
+      POSTGRES_USER: app
+      POSTGRES_PASSWORD: upgrade-s3cret
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+    healthcheck:
+      test: ["CMD", "pg_isready", "-U", "app"]
+      interval: 1s
+      timeout: 3s
+      retries: 60
+volumes:
+  pgdata: {}
+`
+
+// TestDBDumpUpgrade: the upgrade's plan lists stack-back's dump as taken before anything
+// stops, and the upgrade's backup holds it, taken from the old container.
+func TestDBDumpUpgrade(t *testing.T) {
+	requireEngine(t)
+	requireDBImages(t, pgImage15)
+	t.Parallel()
+	p := newProject(t, "db-dump-up", pgUpgradeCompose)
+	ref := testrig.Registry() + "/" + p.Name + "/pg:15"
+	p.TrackImage(ref)
+	mustOK(t, docker(t, "", nil, "tag", pgImage15, ref))
+	p.WriteFile(".env", "DB_IMAGE="+ref+"\n")
+	compose(t, p, "up", "-d", "--wait")
+	db := p.Name + "-db-1"
+	execIn(t, db, "", "psql", "-U", "app", "-d", "app", "-v", "ON_ERROR_STOP=1", "-c", "CREATE TABLE t (v text); INSERT INTO t VALUES ('before the upgrade');")
+
+	dry := mustOK(t, p.maim("upgrade", "--force", "--dry-run"))
+	if !strings.Contains(dry.Stdout, "db: logical postgres dump (stack-back.postgres): taken in its running container before anything stops") {
+		t.Errorf("the plan does not list the dump:\n%s", dry.Stdout)
+	}
+	up := mustOK(t, p.maim("upgrade", "--force", "--stable-period", "1s", "--timeout", "2m", "--format", "json"))
+	var res struct {
+		BackupID string `json:"backup_id"`
+	}
+	must(t, json.Unmarshal([]byte(up.Stdout), &res))
+	dumps, raw := manifestDumps(t, p, res.BackupID)
+	if len(dumps) != 1 || dumps[0].Service != "db" {
+		t.Fatalf("the upgrade's backup dumps: %+v", dumps)
+	}
+	if sql := readDump(t, p, res.BackupID, dumps[0]); !strings.Contains(sql, "before the upgrade") {
+		t.Errorf("the upgrade's dump lacks the row: %.400s", sql)
+	}
+	if strings.Contains(up.Stdout+up.Stderr+raw, "upgrade-s3cret") {
+		t.Errorf("the password is in docker-maim's output or the manifest")
+	}
+	mustOK(t, p.maim("verify", res.BackupID))
 }
