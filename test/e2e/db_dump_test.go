@@ -217,8 +217,9 @@ func TestDBDumpLabelAndFailure(t *testing.T) {
 }
 
 // TestDBDumpMariaDB: `backup --dump db` of a real MariaDB dumps every database with
-// mariadb-dump as root, the root password through the exec's environment (never shown); a
-// root password the server does not accept refuses the backup with the tool's message.
+// mariadb-dump as root, the root password through the exec's environment (never shown);
+// x-maim's dump key turns it on as well; a root password the server does not accept
+// refuses the backup with the tool's message.
 func TestDBDumpMariaDB(t *testing.T) {
 	requireEngine(t)
 	requireDBImages(t, mariadbImage)
@@ -241,6 +242,13 @@ func TestDBDumpMariaDB(t *testing.T) {
 		t.Errorf("the dump lacks shop.items: %.400s", sql)
 	}
 	mustOK(t, p.maim("verify", id))
+
+	// x-maim's dump key asks for it too (mysql on MariaDB's image: MariaDB's own tool).
+	p.WriteCompose(strings.Replace(mariadbCompose, "    image: maim-test-mariadb:10.11\n", "    image: maim-test-mariadb:10.11\n    x-maim:\n      dump: mysql\n", 1))
+	id = p.backup()
+	if dumps, _ := manifestDumps(t, p, id); len(dumps) != 1 || !strings.HasPrefix(dumps[0].Command, "mariadb-dump ") {
+		t.Errorf("x-maim dump: mysql: dumps %+v, want db's, by mariadb-dump", dumps)
+	}
 
 	p.WriteCompose(strings.ReplaceAll(mariadbCompose, "MARIADB_ROOT_PASSWORD: root-pw", "MARIADB_ROOT_PASSWORD: not-the-pw"))
 	compose(t, p, "up", "-d", "--wait")
