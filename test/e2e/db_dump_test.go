@@ -205,13 +205,7 @@ func TestDBDumpLabelAndFailure(t *testing.T) {
 	}
 	ents, err := os.ReadDir(filepath.Join(p.BackupDir, p.Name))
 	must(t, err)
-	n := 0
-	for _, e := range ents {
-		if e.IsDir() {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := countDirs(ents); n != 1 {
 		t.Errorf("%d backups in the backup dir, want only the first: the failed one is dropped", n)
 	}
 }
@@ -320,4 +314,29 @@ func TestDBDumpUpgrade(t *testing.T) {
 		t.Errorf("the password is in docker-maim's output or the manifest")
 	}
 	mustOK(t, p.maim("verify", res.BackupID))
+
+	// A dump that fails refuses the upgrade like a failing pre-command: exit 12, nothing
+	// stopped, no backup left.
+	p.WriteCompose(strings.ReplaceAll(pgUpgradeCompose, "POSTGRES_USER: app", "POSTGRES_USER: ghost"))
+	compose(t, p, "up", "-d", "--wait")
+	started := startedAt(t, db)
+	f := p.maim("upgrade", "--force", "--stable-period", "1s", "--timeout", "2m")
+	t.Log(f.Stderr)
+	wantFail(t, f, 12, `role "ghost" does not exist`)
+	if got := startedAt(t, db); got != started {
+		t.Errorf("the database was restarted by a refused upgrade")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(p.BackupDir, p.Name)); countDirs(ents) != 1 {
+		t.Errorf("%d backups, want only the first upgrade's: the refused one's begun backup is dropped", countDirs(ents))
+	}
+}
+
+func countDirs(ents []os.DirEntry) int {
+	n := 0
+	for _, e := range ents {
+		if e.IsDir() {
+			n++
+		}
+	}
+	return n
 }
