@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
-	"time"
 
+	"github.com/docker-maim/docker-maim/internal/svchooks"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 )
@@ -85,7 +84,7 @@ func Take(ctx context.Context, eng Engine, service, id string, c Command, w io.W
 		fail.Err = err
 		return fail
 	}
-	stderr := &tail{}
+	stderr := &svchooks.Tail{Max: maxStderr}
 	done := make(chan error, 1)
 	go func() {
 		_, err := stdcopy.StdCopy(w, stderr, ar.Reader)
@@ -105,7 +104,7 @@ func Take(ctx context.Context, eng Engine, service, id string, c Command, w io.W
 		fail.Err = fmt.Errorf("streaming its output: %w", err)
 		return fail
 	}
-	code, err := exitCode(ctx, eng, cr.ID)
+	code, err := svchooks.ExitCode(ctx, eng, cr.ID)
 	if err != nil {
 		fail.Err = err
 		return fail
@@ -115,60 +114,6 @@ func Take(ctx context.Context, eng Engine, service, id string, c Command, w io.W
 		return fail
 	}
 	return nil
-}
-
-// exitCode waits (briefly) for the engine to record the exec's end and returns its code.
-func exitCode(ctx context.Context, eng Engine, execID string) (int, error) {
-	for i := 0; ; i++ {
-		ins, err := eng.ExecInspect(ctx, execID, client.ExecInspectOptions{})
-		if err != nil {
-			return 0, err
-		}
-		if !ins.Running {
-			return ins.ExitCode, nil
-		}
-		if i == 100 {
-			return 0, errors.New("its output ended but the engine still reports it running")
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// tail keeps the last maxStderr bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	buf []byte
-	cut bool
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > maxStderr {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-maxStderr:]...)
-		t.cut = true
-	}
-	return len(p), nil
-}
-
-// String is what was kept, trimmed, its lines joined by " | ".
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := strings.TrimSpace(strings.ToValidUTF8(string(t.buf), "?"))
-	if s == "" {
-		return ""
-	}
-	out := strings.Join(strings.Split(strings.ReplaceAll(s, "\r", ""), "\n"), " | ")
-	if t.cut {
-		out = "..." + out
-	}
-	return out
 }
 
 func short(id string) string {

@@ -177,7 +177,7 @@ func TestMultilineAndEmpty(t *testing.T) {
 }
 
 func TestTailKeepsTheEnd(t *testing.T) {
-	var tl tail
+	var tl Tail
 	tl.Write([]byte(strings.Repeat("a", maxOutput)))
 	tl.Write([]byte("\nlast line\r\n"))
 	s := tl.String()

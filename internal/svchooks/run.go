@@ -115,7 +115,7 @@ func Run(ctx context.Context, eng Engine, id string, c Command) error {
 		fail.Err = err
 		return fail
 	}
-	out := &tail{}
+	out := &Tail{}
 	done := make(chan error, 1)
 	go func() {
 		_, err := stdcopy.StdCopy(out, out, ar.Reader)
@@ -150,7 +150,7 @@ func Run(ctx context.Context, eng Engine, id string, c Command) error {
 		fail.Err = fmt.Errorf("reading its output: %w", err)
 		return fail
 	}
-	code, err := exitCode(ctx, eng, cr.ID)
+	code, err := ExitCode(ctx, eng, cr.ID)
 	if err != nil {
 		fail.Err = err
 		return fail
@@ -162,8 +162,16 @@ func Run(ctx context.Context, eng Engine, id string, c Command) error {
 	return nil
 }
 
-// exitCode waits (briefly) for the engine to record the exec's end and returns its code.
-func exitCode(ctx context.Context, eng Engine, execID string) (int, error) {
+// ExecInspector is the engine call ExitCode needs.
+type ExecInspector interface {
+	ExecInspect(ctx context.Context, execID string, options client.ExecInspectOptions) (client.ExecInspectResult, error)
+}
+
+// ExitCode waits (briefly: up to 100 polls 50 ms apart) for the engine to record the end of
+// the exec execID, whose output already ended, and returns its exit code. Every command
+// docker-maim runs inside a service's container (these, the dumps of internal/dbdump) reads
+// its code here.
+func ExitCode(ctx context.Context, eng ExecInspector, execID string) (int, error) {
 	for i := 0; ; i++ {
 		ins, err := eng.ExecInspect(ctx, execID, client.ExecInspectOptions{})
 		if err != nil {
@@ -204,11 +212,11 @@ func kill(ctx context.Context, eng Engine, id, marker string) error {
 		return err
 	}
 	defer ar.Close()
-	var b tail
+	var b Tail
 	if _, err := stdcopy.StdCopy(&b, &b, ar.Reader); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
-	code, err := exitCode(ctx, eng, cr.ID)
+	code, err := ExitCode(ctx, eng, cr.ID)
 	if err == nil && code != 0 {
 		err = fmt.Errorf("the kill exited %d: %s", code, b.String())
 	}
@@ -221,26 +229,32 @@ func newMarker() string {
 	return hex.EncodeToString(b)
 }
 
-// tail keeps the last maxOutput bytes written to it; safe for concurrent use.
-type tail struct {
+// Tail keeps the last Max bytes written to it (maxOutput when Max is 0): the end of a
+// command's output, which is what a failure shows. Safe for concurrent use.
+type Tail struct {
+	Max int
 	mu  sync.Mutex
 	buf []byte
 	cut bool
 }
 
-func (t *tail) Write(p []byte) (int, error) {
+func (t *Tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.buf = append(t.buf, p...)
-	if len(t.buf) > maxOutput {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-maxOutput:]...)
+	limit := t.Max
+	if limit <= 0 {
+		limit = maxOutput
+	}
+	if len(t.buf) > limit {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-limit:]...)
 		t.cut = true
 	}
 	return len(p), nil
 }
 
 // String is the output kept, trimmed, on one line per line joined by " | ".
-func (t *tail) String() string {
+func (t *Tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := strings.TrimSpace(strings.ToValidUTF8(string(t.buf), "?"))
