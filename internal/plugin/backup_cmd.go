@@ -235,6 +235,7 @@ type restoreOptions struct {
 	NoSafetyBackup  bool
 	ToRecordedPaths bool
 	Format          *choiceFlag
+	Detach          bool
 	health          healthFlags
 }
 
@@ -264,6 +265,9 @@ resolved by ` + "`docker maim rollback`" + `.`,
   docker maim restore --to-recorded-paths 20260102T030405Z`,
 		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if detaching(o.Detach) {
+				return s.detach(cmd, o.Format.json())
+			}
 			res, err := s.svc(cmd).Restore(cmd.Context(), api.RestoreOptions{
 				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
 				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(),
@@ -285,6 +289,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 	cmd.Flags().BoolVar(&o.ToRecordedPaths, "to-recorded-paths", false, "Write the host paths and volumes the backup recorded, also where the project now uses others")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
+	detachFlag(cmd.Flags(), &o.Detach)
 	return cmd
 }
 

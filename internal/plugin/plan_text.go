@@ -198,6 +198,7 @@ func orDash(s string) string {
 type rollbackOptions struct {
 	NoSafetyBackup bool
 	Format         *choiceFlag
+	Detach         bool
 	health         healthFlags
 }
 

@@ -30,6 +30,7 @@ type upgradeOptions struct {
 	ComposeFiles   []string
 	Base           []string
 	OnePass        bool
+	Detach         bool
 	health         healthFlags
 }
 
@@ -56,7 +57,10 @@ ID, data, config and compose files from the backup.`,
   docker maim upgrade --compose-file compose.new.yaml --base compose.old.yaml
 
   # Go ahead with a breaking upgrade, emptying the volume cache once it is backed up
-  docker maim upgrade --accept-breaking --reset-data cache`,
+  docker maim upgrade --accept-breaking --reset-data cache
+
+  # Upgrade in the background (it goes on when the terminal closes); follow it with attach
+  docker maim upgrade --detach`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runUpgrade(cmd, s, o) },
 	}
 	f := cmd.Flags()
@@ -76,6 +80,7 @@ ID, data, config and compose files from the backup.`,
 	f.StringArrayVar(&o.Base, "base", nil, "The release's previous compose `FILE` (one per --compose-file): carry the user's edits by a three-way merge")
 	f.BoolVar(&o.OnePass, "one-pass", false, "Back up everything after the stop (default: copy while the services run, then only the changes since, stopped)")
 	o.health.add(f)
+	detachFlag(f, &o.Detach)
 	return cmd
 }
 
@@ -118,6 +123,9 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 		return usageError{fmt.Errorf("%d --base for %d --compose-file: give one --base per --compose-file, in the same order", len(o.Base), len(o.ComposeFiles))}
 	case len(o.ComposeFiles) > 0 && len(images) > 0:
 		return usageError{errors.New("--compose-file and --image cannot be combined: put the image into the new compose file")}
+	}
+	if detaching(o.Detach) {
+		return s.detach(cmd, o.Format.json(), o.ComposeFiles, o.Base)
 	}
 	var stdinUsed bool
 	newFiles, err := readNewFiles("--compose-file", o.ComposeFiles, cmd.InOrStdin(), &stdinUsed)
@@ -225,6 +233,9 @@ gone), recreates the services and runs the health gate.`,
   docker maim rollback 20260102T030405Z`,
 		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if detaching(o.Detach) {
+				return s.detach(cmd, o.Format.json())
+			}
 			res, err := s.svc(cmd).Rollback(cmd.Context(), api.RollbackOptions{
 				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(),
 			})
@@ -253,17 +264,25 @@ gone), recreates the services and runs the health gate.`,
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current state first")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
+	detachFlag(cmd.Flags(), &o.Detach)
 	return cmd
 }
 
 func newStatusCommand(s *state) *cobra.Command {
 	var format *choiceFlag
+	var follow bool
 	cmd := &cobra.Command{
 		Use:   "status [OPTIONS]",
 		Short: "Show the project's services, its last upgrade, and any interrupted operation",
 		Example: `  docker maim status
-  docker maim -p mybot status --format json`,
+  docker maim -p mybot status --format json
+
+  # Follow the project's detached operation, as 'docker maim attach' does
+  docker maim status --follow --format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if follow {
+				return s.attach(cmd, "")
+			}
 			st, err := s.svc(cmd).Status(cmd.Context(), api.StatusOptions{Scope: s.g.scope()})
 			out := cmd.OutOrStdout()
 			if format.json() {
@@ -277,6 +296,7 @@ func newStatusCommand(s *state) *cobra.Command {
 		},
 	}
 	format = formatFlag(cmd.Flags(), formatTable)
+	cmd.Flags().BoolVar(&follow, "follow", false, "Follow the project's newest detached operation until it ends, as 'docker maim attach' does")
 	return cmd
 }
 
