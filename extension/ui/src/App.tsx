@@ -4,12 +4,12 @@ import {
   LinearProgress, MenuItem, Paper, Stack, Tab, Table, TableBody, TableCell, TableHead, TableRow, Tabs,
   TextField, Typography,
 } from '@mui/material';
-import { run } from './cli';
+import { canDetach, follow, run, runOperation } from './cli';
 import { Lang, pickLang, t as tr } from './i18n';
 import {
   BackupsDoc, BackupDoc, CliError, PruneDoc, ProjectsDoc, ProjectSummary, RestoreDoc, RollbackDoc, StatusDoc,
   UpgradeDoc, VerifyDoc, ProgressState, applyLine, args, changes, emptyProgress, errorKey, humanBytes,
-  humanDuration, humanSeconds, logLines, needsTypedConfirm, percent,
+  humanDuration, humanSeconds, logLines, needsTypedConfirm, percent, PendingOp, opTab, pendingOps,
 } from './model';
 
 type T = (k: string, v?: Record<string, string | number>) => string;
@@ -134,7 +134,7 @@ function Overview({ t, st }: { t: T; st?: StatusDoc }) {
   );
 }
 
-function Backups({ t, project, refresh }: { t: T; project: string; refresh: () => void }) {
+function Backups({ t, project, refresh, reattach }: { t: T; project: string; refresh: () => void; reattach?: PendingOp }) {
   const [doc, setDoc] = useState<BackupsDoc>();
   const [msg, setMsg] = useState<string>();
   const [err, setErr] = useState<CliError>();
@@ -143,13 +143,19 @@ function Backups({ t, project, refresh }: { t: T; project: string; refresh: () =
   const [ask, setAsk] = useState<{ title: string; body: string; ok: () => void }>();
   const load = useCallback(async () => setDoc((await run<BackupsDoc>(args.backups(project))).doc), [project]);
   useEffect(() => { load(); }, [load]);
-  const act = async <D extends { error?: CliError }>(a: string[], done: (d: D) => string) => {
+  const act = async <D extends { error?: CliError }>(a: string[] | (() => ReturnType<typeof run<D & { schema_version: number }>>), done: (d: D) => string) => {
     setBusy(true); setMsg(undefined); setErr(undefined); setProg(emptyProgress());
-    const r = await run<D & { schema_version: number }>(a, (l) => setProg((p) => applyLine(p, l)));
+    const onLine = (l: string) => setProg((p) => applyLine(p, l));
+    const r = Array.isArray(a) ? await run<D & { schema_version: number }>(a, onLine) : await a();
     setBusy(false);
     if (r.doc.error) setErr(r.doc.error); else setMsg(done(r.doc));
     load(); refresh();
   };
+  const restored = (id: string) => (d: RestoreDoc) => t('backups.restored', { id: d.backup_id ?? id, safety: d.safety_backup_id ?? '-' });
+  const restore = (id: string) => act<RestoreDoc>(() => runOperation<RestoreDoc>(project, 'restore', args.restore(project, id, canDetach()), (l) => setProg((p) => applyLine(p, l))), restored(id));
+  useEffect(() => {
+    if (reattach?.kind === 'restore' && pendingOps.get(localStorage, project)) act<RestoreDoc>(() => follow<RestoreDoc>(project, reattach, (l) => setProg((p) => applyLine(p, l))), restored(''));
+  }, [reattach]); // eslint-disable-line react-hooks/exhaustive-deps
   const prune = async () => {
     const r = await run<PruneDoc>(args.prune(project, true));
     if (r.doc.error) { setErr(r.doc.error); return; }
@@ -181,7 +187,7 @@ function Backups({ t, project, refresh }: { t: T; project: string; refresh: () =
               <TableCell>{b.sources.join(', ')}</TableCell>
               <TableCell>
                 <Button size="small" disabled={busy || b.status !== 'complete'} onClick={() => act<VerifyDoc>(args.verify(project, b.id), (d) => t('backups.verified', { id: b.id, archives: d.archives ?? 0, bytes: humanBytes(d.bytes) }))}>{t('backups.verify')}</Button>
-                <Button size="small" disabled={busy || b.status !== 'complete'} onClick={() => setAsk({ title: t('backups.restore'), body: t('backups.restoreConfirm', { id: b.id }), ok: () => act<RestoreDoc>(args.restore(project, b.id), (d) => t('backups.restored', { id: b.id, safety: d.safety_backup_id ?? '-' })) })}>{t('backups.restore')}</Button>
+                <Button size="small" disabled={busy || b.status !== 'complete'} onClick={() => setAsk({ title: t('backups.restore'), body: t('backups.restoreConfirm', { id: b.id }), ok: () => restore(b.id) })}>{t('backups.restore')}</Button>
               </TableCell>
             </TableRow>
           ))}</TableBody>
@@ -192,7 +198,7 @@ function Backups({ t, project, refresh }: { t: T; project: string; refresh: () =
   );
 }
 
-function Upgrade({ t, project, st, refresh }: { t: T; project: string; st?: StatusDoc; refresh: () => void }) {
+function Upgrade({ t, project, st, refresh, reattach }: { t: T; project: string; st?: StatusDoc; refresh: () => void; reattach?: PendingOp }) {
   const [images, setImages] = useState<Record<string, string>>({});
   const [plan, setPlan] = useState<UpgradeDoc>();
   const [planning, setPlanning] = useState(false);
@@ -207,11 +213,18 @@ function Upgrade({ t, project, st, refresh }: { t: T; project: string; st?: Stat
     setPlanning(false);
   };
   const breaking = needsTypedConfirm(plan?.plan);
+  const onLine = (l: string) => setProg((p) => applyLine(p, l));
   const go = async () => {
     setConfirm(false); setRunning(true); setProg(emptyProgress());
-    const r = await run<UpgradeDoc>(args.upgrade(project, { dryRun: false, images, acceptBreaking: breaking }), (l) => setProg((p) => applyLine(p, l)));
+    const r = await runOperation<UpgradeDoc>(project, 'upgrade', args.upgrade(project, { dryRun: false, images, acceptBreaking: breaking, detach: canDetach() }), onLine);
     setRunning(false); setResult(r.doc); refresh();
   };
+  // The UI opened while an upgrade it started runs (or ended unseen): follow it again.
+  useEffect(() => {
+    if (reattach?.kind !== 'upgrade' || !pendingOps.get(localStorage, project)) return;
+    setRunning(true); setProg(emptyProgress());
+    follow<UpgradeDoc>(project, reattach, onLine).then((r) => { setRunning(false); setResult(r.doc); refresh(); });
+  }, [reattach]); // eslint-disable-line react-hooks/exhaustive-deps
   const logs = prog.events.flatMap((e) => /last log lines/i.test(e) ? logLines(e) : []);
   const p = plan?.plan;
   return (
@@ -262,7 +275,7 @@ function Upgrade({ t, project, st, refresh }: { t: T; project: string; st?: Stat
   );
 }
 
-function Rollback({ t, project, refresh, resolveNow }: { t: T; project: string; refresh: () => void; resolveNow?: boolean }) {
+function Rollback({ t, project, refresh, resolveNow, reattach }: { t: T; project: string; refresh: () => void; resolveNow?: boolean; reattach?: PendingOp }) {
   const [backups, setBackups] = useState<BackupsDoc>();
   const [pick, setPick] = useState('');
   const [ask, setAsk] = useState(false);
@@ -270,11 +283,17 @@ function Rollback({ t, project, refresh, resolveNow }: { t: T; project: string; 
   const [prog, setProg] = useState<ProgressState>(emptyProgress());
   const [res, setRes] = useState<RollbackDoc>();
   useEffect(() => { run<BackupsDoc>(args.backups(project)).then((r) => setBackups(r.doc)); }, [project]);
+  const onLine = (l: string) => setProg((p) => applyLine(p, l));
   const go = async () => {
     setAsk(false); setRunning(true); setRes(undefined); setProg(emptyProgress());
-    const r = await run<RollbackDoc>(args.rollback(project, pick || undefined), (l) => setProg((p) => applyLine(p, l)));
+    const r = await runOperation<RollbackDoc>(project, 'rollback', args.rollback(project, pick || undefined, [], canDetach()), onLine);
     setRunning(false); setRes(r.doc); refresh();
   };
+  useEffect(() => {
+    if (reattach?.kind !== 'rollback' || !pendingOps.get(localStorage, project)) return;
+    setRunning(true); setRes(undefined); setProg(emptyProgress());
+    follow<RollbackDoc>(project, reattach, onLine).then((r) => { setRunning(false); setRes(r.doc); refresh(); });
+  }, [reattach]); // eslint-disable-line react-hooks/exhaustive-deps
   useEffect(() => { if (resolveNow) go(); }, [resolveNow]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
     <Box data-testid="rollback-screen">
@@ -294,7 +313,10 @@ function Rollback({ t, project, refresh, resolveNow }: { t: T; project: string; 
 }
 
 function ProjectScreen({ t, project, back }: { t: T; project: string; back: () => void }) {
-  const [tab, setTab] = useState(0);
+  // An operation this UI started in the background and did not see end: show its tab and
+  // follow it (the user left the tab in the middle of it, and came back).
+  const [reattach] = useState<PendingOp | undefined>(() => pendingOps.get(localStorage, project));
+  const [tab, setTab] = useState(reattach ? opTab[reattach.kind] : 0);
   const [st, setSt] = useState<StatusDoc>();
   const [resolve, setResolve] = useState(false);
   const refresh = useCallback(() => { run<StatusDoc>(args.status(project)).then((r) => setSt(r.doc)); }, [project]);
@@ -319,9 +341,9 @@ function ProjectScreen({ t, project, back }: { t: T; project: string; back: () =
       </Tabs>
       <Box sx={{ pt: 2 }}>
         {tab === 0 && <Overview t={t} st={st} />}
-        {tab === 1 && <Backups t={t} project={project} refresh={refresh} />}
-        {tab === 2 && <Upgrade t={t} project={project} st={st} refresh={refresh} />}
-        {tab === 3 && <Rollback t={t} project={project} refresh={refresh} resolveNow={resolve} />}
+        {tab === 1 && <Backups t={t} project={project} refresh={refresh} reattach={reattach} />}
+        {tab === 2 && <Upgrade t={t} project={project} st={st} refresh={refresh} reattach={reattach} />}
+        {tab === 3 && <Rollback t={t} project={project} refresh={refresh} resolveNow={resolve} reattach={reattach} />}
       </Box>
     </Box>
   );
