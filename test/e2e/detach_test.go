@@ -85,6 +85,7 @@ func TestDetachedUpgradeOutlivesCaller(t *testing.T) {
 	if strings.TrimSpace(string(code)) != "0" {
 		t.Fatalf("upgrade -d: exit %s\n%s\n%s", code, stdout, stderr)
 	}
+	wantDoc(t, loadSchemas(t), "detach.json", "upgrade -d --format json", string(stdout))
 	var det struct {
 		ID      string `json:"id"`
 		PID     int    `json:"pid"`
