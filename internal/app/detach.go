@@ -48,6 +48,7 @@ func (s *service) Detach(ctx context.Context, o maim.DetachOptions) (*maim.Detac
 	if err != nil {
 		return nil, err
 	}
+	pruneOps(dir, keepOps)
 	id := newOpID(time.Now())
 	base := filepath.Join(dir, id)
 	logf, err := os.OpenFile(base+".log", os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
@@ -196,8 +197,38 @@ func (s *service) Attach(ctx context.Context, o maim.AttachOptions) (*maim.Attac
 	return &maim.AttachResult{ID: id, ExitCode: end.End.ExitCode, Output: out}, nil
 }
 
-// newestOp is the newest operation in dir (IDs sort by time), or "".
+// newestOp is the newest operation in dir, or "".
 func newestOp(dir string) string {
+	ids := opIDs(dir)
+	if len(ids) == 0 {
+		return ""
+	}
+	return ids[len(ids)-1]
+}
+
+// keepOps is how many detached operations a project's ops dir keeps (the newest).
+const keepOps = 20
+
+// pruneOps removes the files of all but the newest keep operations in dir, never those of
+// one whose process still runs.
+func pruneOps(dir string, keep int) {
+	ids := opIDs(dir)
+	for i := 0; i < len(ids)-keep; i++ {
+		base := filepath.Join(dir, ids[i])
+		if b, err := os.ReadFile(base + ".json"); err == nil {
+			var m opMeta
+			if json.Unmarshal(b, &m) == nil && m.PID > 0 && processAlive(m.PID) {
+				continue
+			}
+		}
+		for _, ext := range []string{".json", ".out", ".log"} {
+			_ = os.Remove(base + ext)
+		}
+	}
+}
+
+// opIDs are the operations in dir, oldest first (IDs sort by time).
+func opIDs(dir string) []string {
 	ents, _ := os.ReadDir(dir)
 	var ids []string
 	for _, e := range ents {
@@ -205,9 +236,6 @@ func newestOp(dir string) string {
 			ids = append(ids, id)
 		}
 	}
-	if len(ids) == 0 {
-		return ""
-	}
 	sort.Strings(ids)
-	return ids[len(ids)-1]
+	return ids
 }

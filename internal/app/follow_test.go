@@ -142,3 +142,33 @@ func TestDetachEnv(t *testing.T) {
 		t.Errorf("%v", got)
 	}
 }
+
+// TestPruneOps keeps the newest operations and any whose process still runs.
+func TestPruneOps(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 5 {
+		id := fmt.Sprintf("20260101T00000%dZ-aaaaaa", i)
+		pid := 0
+		if i == 0 {
+			pid = os.Getpid() // still running
+		}
+		meta, _ := json.Marshal(opMeta{ID: id, PID: pid})
+		for ext, b := range map[string][]byte{".log": nil, ".out": nil, ".json": meta} {
+			if err := os.WriteFile(filepath.Join(dir, id+ext), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pruneOps(dir, 2)
+	got := opIDs(dir)
+	want := []string{"20260101T000000Z-aaaaaa", "20260101T000003Z-aaaaaa", "20260101T000004Z-aaaaaa"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("kept %v, want %v", got, want)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 9 {
+		t.Errorf("%d files left, want 9", len(ents))
+	}
+	if newestOp(dir) != want[2] {
+		t.Errorf("newest %q", newestOp(dir))
+	}
+}

@@ -57,8 +57,9 @@ func (p *project) opLog(id string) (progress, end string) {
 // while the upgrade runs and holds the project (a backup is refused: locked); it runs in a
 // session of its own, so the SIGTERM and SIGHUP sent to its caller's process group (a
 // shell that is still there, as Docker Desktop's streamed process would be) do not reach
-// it. An `attach` started while it waits at its failpoint, and one after the end, print
-// every line of its log exactly once, in order, its JSON result, and exit 0.
+// it. An `attach` stopped by Ctrl-C leaves it going; one started while it waits at its
+// failpoint, and one after the end, print every line of its log exactly once, in order,
+// its JSON result, and exit 0.
 func TestDetachedUpgradeOutlivesCaller(t *testing.T) {
 	t.Parallel()
 	bp := newBotProject(t, "detach-ok", "")
@@ -105,6 +106,14 @@ func TestDetachedUpgradeOutlivesCaller(t *testing.T) {
 	must(t, syscall.Kill(-caller.Process.Pid, syscall.SIGHUP))
 	must(t, syscall.Kill(-caller.Process.Pid, syscall.SIGTERM))
 	_ = caller.Wait()
+
+	// Ctrl-C stops a follower, not the operation.
+	quitter := bp.maimStart(nil, "attach", det.ID)
+	quitter.until(t, time.Minute, "the replayed progress", func() bool { return strings.Contains(quitter.stderr.String(), "\n") })
+	must(t, syscall.Kill(-quitter.cmd.Process.Pid, syscall.SIGINT))
+	if q := quitter.wait(t, time.Minute); q.Code != 130 || !strings.Contains(q.Stderr, "goes on") {
+		t.Errorf("attach after Ctrl-C: %s", q)
+	}
 
 	follower := bp.maimStart(nil, "attach", det.ID)
 	follower.until(t, time.Minute, "the replayed progress", func() bool { return strings.Contains(follower.stderr.String(), "\n") })
