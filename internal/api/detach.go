@@ -1,6 +1,9 @@
 package api
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // DetachedEnv is set in the environment of a detached run to its operation ID: the run
 // writes its progress as `--progress json` lines and, last, its DetachedEnd line.
@@ -64,4 +67,16 @@ func ParseDetachedEnd(line []byte) (DetachedEnd, bool) {
 		return DetachedEnd{}, false
 	}
 	return e, true
+}
+
+// DetachedOperation is a detached operation that runs now (StatusResult.Detached).
+type DetachedOperation struct {
+	// ID names it, for Attach.
+	ID string `json:"id"`
+	// Verb is what it runs: upgrade, restore or rollback.
+	Verb string `json:"verb"`
+	// PID is its process.
+	PID int `json:"pid"`
+	// Started is when it was started.
+	Started time.Time `json:"started"`
 }

@@ -239,3 +239,32 @@ func opIDs(dir string) []string {
 	sort.Strings(ids)
 	return ids
 }
+
+// runningOp is the newest detached operation in dir when it still runs: its process is
+// alive and its log has no end line yet; else nil.
+func runningOp(dir string) *maim.DetachedOperation {
+	id := newestOp(dir)
+	if id == "" {
+		return nil
+	}
+	base := filepath.Join(dir, id)
+	b, err := os.ReadFile(base + ".json")
+	var m opMeta
+	if err != nil || json.Unmarshal(b, &m) != nil || m.PID <= 0 || !processAlive(m.PID) {
+		return nil
+	}
+	if log, err := os.ReadFile(base + ".log"); err == nil {
+		lines := strings.Split(strings.TrimSuffix(string(log), "\n"), "\n")
+		if _, ended := maim.ParseDetachedEnd([]byte(lines[len(lines)-1])); ended {
+			return nil
+		}
+	}
+	op := &maim.DetachedOperation{ID: id, PID: m.PID, Started: m.Started}
+	for _, a := range m.Args {
+		if a == "upgrade" || a == "restore" || a == "rollback" {
+			op.Verb = a
+			break
+		}
+	}
+	return op
+}

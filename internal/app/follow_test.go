@@ -172,3 +172,36 @@ func TestPruneOps(t *testing.T) {
 		t.Errorf("newest %q", newestOp(dir))
 	}
 }
+
+// TestRunningOp: the newest operation runs while its process lives and its log has no
+// end line; the verb comes from its command line.
+func TestRunningOp(t *testing.T) {
+	dir := t.TempDir()
+	id := "20260101T000000Z-aaaaaa"
+	meta, _ := json.Marshal(opMeta{ID: id, PID: os.Getpid(), Args: []string{"/bin/docker-maim", "maim", "-p", "x", "rollback", "-d"}})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, id+".json"), meta, 0o600))
+	must(os.WriteFile(filepath.Join(dir, id+".log"), []byte("{\"phase\":\"stop\"}\n"), 0o600))
+	if op := runningOp(dir); op == nil || op.ID != id || op.Verb != "rollback" || op.PID != os.Getpid() {
+		t.Fatalf("running op %+v", op)
+	}
+	var end maim.DetachedEnd
+	end.End.ID = id
+	b, _ := json.Marshal(end)
+	f, err := os.OpenFile(filepath.Join(dir, id+".log"), os.O_APPEND|os.O_WRONLY, 0)
+	must(err)
+	_, err = f.Write(append(b, '\n'))
+	must(err)
+	must(f.Close())
+	if op := runningOp(dir); op != nil {
+		t.Errorf("an ended operation runs: %+v", op)
+	}
+	if runningOp(t.TempDir()) != nil {
+		t.Error("an empty dir has a running operation")
+	}
+}

@@ -321,6 +321,9 @@ func printStatus(w io.Writer, st *api.StatusResult) {
 	} else {
 		fmt.Fprintln(w, "\nNo upgrade recorded.")
 	}
+	if d := st.Detached; d != nil {
+		fmt.Fprintf(w, "\nRUNNING: detached %s %s (pid %d, since %s); follow it: docker maim -p %s attach %s\n", d.Verb, d.ID, d.PID, d.Started.Local().Format("2006-01-02 15:04:05"), st.Project, d.ID)
+	}
 	if in := st.Interrupted; in != nil {
 		fmt.Fprintf(w, "\nINTERRUPTED: %s stopped in phase %q (pid %d, %s)", in.Op, in.Phase, in.PID, in.Updated.Local().Format("2006-01-02 15:04:05"))
 		if in.BackupID != "" {

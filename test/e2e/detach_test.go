@@ -123,6 +123,14 @@ func TestDetachedUpgradeOutlivesCaller(t *testing.T) {
 	if op, phase := bp.journalPhase(); op != "upgrade" || phase != "backed-up" {
 		t.Fatalf("journal %s/%s, want the upgrade still waiting at backed-up", op, phase)
 	}
+	// status says it runs, detached (not interrupted), and how to follow it
+	st := wantDoc(t, loadSchemas(t), "status.json", "status", mustOK(t, bp.maim("status", "--format", "json")).Stdout)
+	if d, _ := st["detached"].(map[string]any); d == nil || d["id"] != det.ID || d["verb"] != "upgrade" || st["interrupted"] != nil {
+		t.Errorf("status while the detached upgrade runs: detached %v, interrupted %v", st["detached"], st["interrupted"])
+	}
+	if r := mustOK(t, bp.maim("status")); !strings.Contains(r.Stdout, "attach "+det.ID) {
+		t.Errorf("status does not say how to follow the running upgrade:\n%s", r.Stdout)
+	}
 	must(t, os.Remove(fp))
 
 	r := follower.wait(t, 5*time.Minute)
@@ -140,6 +148,9 @@ func TestDetachedUpgradeOutlivesCaller(t *testing.T) {
 	}
 	bp.wantBot("2.0.0")
 	bp.wantNoJournal()
+	if st := wantDoc(t, loadSchemas(t), "status.json", "status", mustOK(t, bp.maim("status", "--format", "json")).Stdout); st["detached"] != nil {
+		t.Errorf("status after the end still reports the detached upgrade: %v", st["detached"])
+	}
 
 	again := bp.maim("status", "--follow", "--format", "json")
 	if again.Code != 0 || again.Stderr != progress || again.Stdout != r.Stdout {
