@@ -168,6 +168,8 @@ async function main() {
   expect(pid && alive(pid) && existsSync(failpoint), 'the upgrade goes on after the tab was left (its streamed processes SIGTERMed)');
   const before = calls.length;
   await page.goto(url);
+  await tid(`project-${name}`).getByTestId('detached').waitFor(long);
+  log('ok: the project list shows the upgrade running in the background (status: detached)');
   await tid(`open-${name}`).click(long);
   await tid('upgrade-running').waitFor(long);
   expect(calls.slice(before).some((c) => / attach /.test(c)), 'coming back, the UI follows the running upgrade again');

@@ -9,7 +9,7 @@ import { Lang, pickLang, t as tr } from './i18n';
 import {
   BackupsDoc, BackupDoc, CliError, PruneDoc, ProjectsDoc, ProjectSummary, RestoreDoc, RollbackDoc, StatusDoc,
   UpgradeDoc, VerifyDoc, ProgressState, applyLine, args, changes, emptyProgress, errorKey, humanBytes,
-  humanDuration, humanSeconds, logLines, needsTypedConfirm, percent, PendingOp, opTab, pendingOps,
+  humanDuration, humanSeconds, logLines, needsTypedConfirm, percent, PendingOp, opTab, pendingOps, runningOp,
 } from './model';
 
 type T = (k: string, v?: Record<string, string | number>) => string;
@@ -79,7 +79,8 @@ function ProjectsScreen({ t, open }: { t: T; open: (p: ProjectSummary) => void }
               const st = statuses[p.name];
               return (
                 <TableRow key={p.name} data-testid={`project-${p.name}`}>
-                  <TableCell><b>{p.name}</b>{st?.interrupted && <Chip size="small" color="warning" label={t('interrupted.title')} sx={{ ml: 1 }} />}</TableCell>
+                  <TableCell><b>{p.name}</b>{st?.interrupted && <Chip size="small" color="warning" label={t('interrupted.title')} sx={{ ml: 1 }} />}
+                    {st?.detached && <Chip size="small" color="info" label={t('detached.running', { verb: st.detached.verb })} sx={{ ml: 1 }} data-testid="detached" />}</TableCell>
                   <TableCell>{(st?.services ?? []).map((s) => <div key={s.container}>{s.service}: {s.image}{s.version ? ` (${s.version})` : ''}</div>)}
                     {!st && p.services.join(', ')}</TableCell>
                   <TableCell>{t('projects.running', { n: p.running, m: p.containers })}
@@ -134,7 +135,7 @@ function Overview({ t, st }: { t: T; st?: StatusDoc }) {
   );
 }
 
-function Backups({ t, project, refresh, reattach }: { t: T; project: string; refresh: () => void; reattach?: PendingOp }) {
+function Backups({ t, project, refresh, reattach, reattached }: { t: T; project: string; refresh: () => void; reattach?: PendingOp; reattached?: () => void }) {
   const [doc, setDoc] = useState<BackupsDoc>();
   const [msg, setMsg] = useState<string>();
   const [err, setErr] = useState<CliError>();
@@ -154,7 +155,9 @@ function Backups({ t, project, refresh, reattach }: { t: T; project: string; ref
   const restored = (id: string) => (d: RestoreDoc) => t('backups.restored', { id: d.backup_id ?? id, safety: d.safety_backup_id ?? '-' });
   const restore = (id: string) => act<RestoreDoc>(() => runOperation<RestoreDoc>(project, 'restore', args.restore(project, id, canDetach()), (l) => setProg((p) => applyLine(p, l))), restored(id));
   useEffect(() => {
-    if (reattach?.kind === 'restore' && pendingOps.get(localStorage, project)) act<RestoreDoc>(() => follow<RestoreDoc>(project, reattach, (l) => setProg((p) => applyLine(p, l))), restored(''));
+    if (reattach?.kind !== 'restore') return;
+    reattached?.();
+    act<RestoreDoc>(() => follow<RestoreDoc>(project, reattach, (l) => setProg((p) => applyLine(p, l))), restored(''));
   }, [reattach]); // eslint-disable-line react-hooks/exhaustive-deps
   const prune = async () => {
     const r = await run<PruneDoc>(args.prune(project, true));
@@ -198,7 +201,7 @@ function Backups({ t, project, refresh, reattach }: { t: T; project: string; ref
   );
 }
 
-function Upgrade({ t, project, st, refresh, reattach }: { t: T; project: string; st?: StatusDoc; refresh: () => void; reattach?: PendingOp }) {
+function Upgrade({ t, project, st, refresh, reattach, reattached }: { t: T; project: string; st?: StatusDoc; refresh: () => void; reattach?: PendingOp; reattached?: () => void }) {
   const [images, setImages] = useState<Record<string, string>>({});
   const [plan, setPlan] = useState<UpgradeDoc>();
   const [planning, setPlanning] = useState(false);
@@ -221,7 +224,8 @@ function Upgrade({ t, project, st, refresh, reattach }: { t: T; project: string;
   };
   // The UI opened while an upgrade it started runs (or ended unseen): follow it again.
   useEffect(() => {
-    if (reattach?.kind !== 'upgrade' || !pendingOps.get(localStorage, project)) return;
+    if (reattach?.kind !== 'upgrade') return;
+    reattached?.();
     setRunning(true); setProg(emptyProgress());
     follow<UpgradeDoc>(project, reattach, onLine).then((r) => { setRunning(false); setResult(r.doc); refresh(); });
   }, [reattach]); // eslint-disable-line react-hooks/exhaustive-deps
@@ -275,7 +279,7 @@ function Upgrade({ t, project, st, refresh, reattach }: { t: T; project: string;
   );
 }
 
-function Rollback({ t, project, refresh, resolveNow, reattach }: { t: T; project: string; refresh: () => void; resolveNow?: boolean; reattach?: PendingOp }) {
+function Rollback({ t, project, refresh, resolveNow, reattach, reattached }: { t: T; project: string; refresh: () => void; resolveNow?: boolean; reattach?: PendingOp; reattached?: () => void }) {
   const [backups, setBackups] = useState<BackupsDoc>();
   const [pick, setPick] = useState('');
   const [ask, setAsk] = useState(false);
@@ -290,7 +294,8 @@ function Rollback({ t, project, refresh, resolveNow, reattach }: { t: T; project
     setRunning(false); setRes(r.doc); refresh();
   };
   useEffect(() => {
-    if (reattach?.kind !== 'rollback' || !pendingOps.get(localStorage, project)) return;
+    if (reattach?.kind !== 'rollback') return;
+    reattached?.();
     setRunning(true); setRes(undefined); setProg(emptyProgress());
     follow<RollbackDoc>(project, reattach, onLine).then((r) => { setRunning(false); setRes(r.doc); refresh(); });
   }, [reattach]); // eslint-disable-line react-hooks/exhaustive-deps
@@ -315,9 +320,18 @@ function Rollback({ t, project, refresh, resolveNow, reattach }: { t: T; project
 function ProjectScreen({ t, project, back }: { t: T; project: string; back: () => void }) {
   // An operation this UI started in the background and did not see end: show its tab and
   // follow it (the user left the tab in the middle of it, and came back).
-  const [reattach] = useState<PendingOp | undefined>(() => pendingOps.get(localStorage, project));
+  // An operation started from the CLI with --detach is found by status: the same.
+  const [reattach, setReattach] = useState<PendingOp | undefined>(() => pendingOps.get(localStorage, project));
   const [tab, setTab] = useState(reattach ? opTab[reattach.kind] : 0);
   const [st, setSt] = useState<StatusDoc>();
+  const [checked, setChecked] = useState(!!reattach);
+  useEffect(() => {
+    if (checked || !st) return;
+    setChecked(true);
+    const op = runningOp(undefined, st);
+    if (op) { setReattach(op); setTab(opTab[op.kind]); }
+  }, [st, checked]);
+  const reattached = useCallback(() => setReattach(undefined), []);
   const [resolve, setResolve] = useState(false);
   const refresh = useCallback(() => { run<StatusDoc>(args.status(project)).then((r) => setSt(r.doc)); }, [project]);
   useEffect(() => { refresh(); }, [refresh]);
@@ -341,9 +355,9 @@ function ProjectScreen({ t, project, back }: { t: T; project: string; back: () =
       </Tabs>
       <Box sx={{ pt: 2 }}>
         {tab === 0 && <Overview t={t} st={st} />}
-        {tab === 1 && <Backups t={t} project={project} refresh={refresh} reattach={reattach} />}
-        {tab === 2 && <Upgrade t={t} project={project} st={st} refresh={refresh} reattach={reattach} />}
-        {tab === 3 && <Rollback t={t} project={project} refresh={refresh} resolveNow={resolve} reattach={reattach} />}
+        {tab === 1 && <Backups t={t} project={project} refresh={refresh} reattach={reattach} reattached={reattached} />}
+        {tab === 2 && <Upgrade t={t} project={project} st={st} refresh={refresh} reattach={reattach} reattached={reattached} />}
+        {tab === 3 && <Rollback t={t} project={project} refresh={refresh} resolveNow={resolve} reattach={reattach} reattached={reattached} />}
       </Box>
     </Box>
   );

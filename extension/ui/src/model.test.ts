@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  applyLine, args, changes, followEnded, isDetached, pendingOps, emptyProgress, errorKey, humanBytes, humanDuration, logLines, needsTypedConfirm, parseDoc,
+  applyLine, args, changes, followEnded, isDetached, pendingOps, runningOp, emptyProgress, errorKey, humanBytes, humanDuration, logLines, needsTypedConfirm, parseDoc,
   parseProgressLine, percent, binaryName, BackupsDoc, ProjectsDoc, StatusDoc, UpgradeDoc, RollbackDoc, PruneDoc, VerifyDoc, BackupDoc,
 } from './model';
 
@@ -148,6 +148,13 @@ describe('arguments and words', () => {
     expect(followEnded(6, parseDoc(''))).toBe(true); // an operation the CLI does not know: forget it
     for (const code of [-1, 130, 143]) expect(followEnded(code, parseDoc(''))).toBe(false);
     expect(followEnded(5, parseDoc(''))).toBe(false); // no engine: try again later
+  });
+  it('follows the pending operation, else the detached one status reports', () => {
+    const st = { schema_version: 1, detached: { id: 'op2', verb: 'restore', pid: 9, started: 't' } } as StatusDoc;
+    expect(runningOp({ id: 'op1', kind: 'upgrade' }, st)).toEqual({ id: 'op1', kind: 'upgrade' });
+    expect(runningOp(undefined, st)).toEqual({ id: 'op2', kind: 'restore' });
+    expect(runningOp(undefined, { schema_version: 1 })).toBeUndefined();
+    expect(runningOp(undefined, { schema_version: 1, detached: { id: 'x', verb: 'prune', pid: 1, started: 't' } })).toBeUndefined();
   });
   it('remembers a pending operation per project', () => {
     const m = new Map<string, string>();

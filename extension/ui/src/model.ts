@@ -30,6 +30,8 @@ export interface Interrupted {
 export interface StatusDoc extends Doc {
   project?: string; services?: ServiceStatus[]; last_upgrade?: OpRecord; last_operation?: OpRecord;
   interrupted?: Interrupted; backups?: number;
+  /** A detached operation that runs now (also one started from the CLI with --detach). */
+  detached?: { id: string; verb: string; pid: number; started: string };
 }
 export interface BackupRow {
   id: string; project?: string; time?: string; reason?: string; size: number; bytes: number;
@@ -206,6 +208,14 @@ export const pendingOps = {
   set(s: KV, project: string, op: PendingOp) { s.setItem(opKey(project), JSON.stringify(op)); },
   clear(s: KV, project: string) { s.removeItem(opKey(project)); },
 };
+
+/** runningOp is the operation to follow when a project opens: the one this UI started and
+ * did not see end, else the detached one status reports running (e.g. started from the CLI). */
+export function runningOp(pending: PendingOp | undefined, st: StatusDoc | undefined): PendingOp | undefined {
+  if (pending) return pending;
+  const d = st?.detached;
+  return d && d.verb in opTab ? { id: d.id, kind: d.verb as OpKind } : undefined;
+}
 
 /** followEnded tells whether `attach` saw the operation end (its document, or an unknown
  * operation: exit 6), rather than being stopped itself (the tab left: killed, -1, 130, 143). */
