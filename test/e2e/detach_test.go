@@ -228,3 +228,21 @@ func waitFile(t *testing.T, path string, timeout time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestDetachedRestore: restore --detach runs the restore in the background; attach ends
+// with its exit code 0 and its JSON result, the backup it restored.
+func TestDetachedRestore(t *testing.T) {
+	t.Parallel()
+	bp := newBotProject(t, "detach-restore", "")
+	killDetachedOnCleanup(bp.project)
+	id := bp.backup()
+	r := mustOK(t, bp.maim("restore", id, "-d", "--format", "json"))
+	det := wantDoc(t, loadSchemas(t), "detach.json", "restore -d --format json", r.Stdout)
+	a := bp.maim("attach", det["id"].(string))
+	res := wantDoc(t, loadSchemas(t), "restore.json", "attach (restore)", a.Stdout)
+	if a.Code != 0 || res["backup_id"] != id {
+		t.Fatalf("attach: %s", a)
+	}
+	bp.wantBot("1.0.0")
+	bp.wantNoJournal()
+}
