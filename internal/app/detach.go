@@ -83,6 +83,9 @@ func (s *service) Detach(ctx context.Context, o maim.DetachOptions) (*maim.Detac
 	err = cmd.Start()
 	readyW.Close()
 	if err != nil {
+		for _, ext := range []string{".log", ".out"} {
+			_ = os.Remove(base + ext) // no operation: nothing to attach to
+		}
 		return nil, fmt.Errorf("detach: %w", err)
 	}
 	meta, _ := json.Marshal(opMeta{ID: id, PID: cmd.Process.Pid, Args: o.Args, Started: time.Now().UTC()})
@@ -180,13 +183,18 @@ func (s *service) Attach(ctx context.Context, o maim.AttachOptions) (*maim.Attac
 		return nil, fmt.Errorf("%w: operation %s of project %s", maim.ErrNotFound, id, name)
 	}
 	pid := 0
-	if b, err := os.ReadFile(base + ".json"); err == nil {
-		var m opMeta
-		if json.Unmarshal(b, &m) == nil {
-			pid = m.PID
+	alive := func() bool {
+		if pid == 0 { // its parent writes ID.json right after the start
+			if b, err := os.ReadFile(base + ".json"); err == nil {
+				var m opMeta
+				if json.Unmarshal(b, &m) == nil {
+					pid = m.PID
+				}
+			}
 		}
+		return pid == 0 || processAlive(pid)
 	}
-	end, err := follow(ctx, base+".log", s.cfg.Err, func() bool { return pid == 0 || processAlive(pid) }, 100*time.Millisecond)
+	end, err := follow(ctx, base+".log", s.cfg.Err, alive, 100*time.Millisecond)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return nil, fmt.Errorf("stopped following operation %s, which goes on (`docker maim attach %s`): %w", id, id, err)
