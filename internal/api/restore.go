@@ -21,6 +21,8 @@ type RestoreOptions struct {
 	ToRecordedPaths bool
 	// Health tunes the gate the restarted services must pass.
 	Health HealthOptions
+	// Notify says where and when to send how the restore ended.
+	Notify NotifyOptions
 }
 
 // RestoreResult says what a restore did.

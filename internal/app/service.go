@@ -10,7 +10,7 @@ import (
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/journal"
+	"github.com/docker-maim/docker-maim/internal/notify"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/restore"
@@ -163,7 +163,9 @@ func (ss *session) close() {
 }
 
 // open resolves everything a project verb needs and takes the locks lock says. It warns
-// (on maim.Config.Err) about an interrupted operation.
+// (on maim.Config.Err) about an interrupted operation. An error after the project is
+// resolved comes with a session holding only the project (nothing to close): what a
+// notification names.
 func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*session, error) {
 	pr, err := progress.New(progress.Mode(s.cfg.Progress), s.cfg.Err)
 	if err != nil {
@@ -185,13 +187,14 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 	if err != nil {
 		return nil, err
 	}
+	failed := &session{proj: p}
 	st, err := store(sc)
 	if err != nil {
-		return nil, err
+		return failed, err
 	}
 	state, origin, err := s.state(ctx, eng)
 	if err != nil {
-		return nil, err
+		return failed, err
 	}
 	st.Origin = origin
 	if jr, err := (upgrade.Journals{State: state, Store: st, Project: p.Name}).Load(); err == nil && jr != nil {
@@ -201,14 +204,14 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 	ss := &session{svc: s, eng: eng, proj: p, store: st, state: state, progress: pr}
 	if lock >= lockState {
 		if ss.unlock, err = state.Lock(p.Name); err != nil {
-			return nil, err
+			return failed, err
 		}
 	}
 	if lock >= lockWrite {
 		unlockStore, err := st.Lock(p.Name)
 		if err != nil {
 			ss.unlock()
-			return nil, err
+			return failed, err
 		}
 		unlockState := ss.unlock
 		ss.unlock = func() { unlockStore(); unlockState() }
@@ -286,8 +289,17 @@ func (ss *session) upgrades() *upgrade.Manager {
 	}}
 }
 
-func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.BackupResult, error) {
+func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.BackupResult, err error) {
+	n, err := notify.New(o.Notify, s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Scope.Name
+	defer func() { n.Send(notify.Backup(name, res, err)) }()
 	ss, err := s.open(ctx, o.Scope, lockWrite)
+	if ss != nil {
+		name = ss.proj.Name
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +313,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.Backu
 		return nil, err
 	}
 	ss.close()
-	res := &maim.BackupResult{
+	res = &maim.BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
 		Sources: []maim.BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []maim.HostPath{},
 		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{},
@@ -330,10 +342,6 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.Backu
 // (snapshot.HotPass) archives while it still runs and only the changes since are archived
 // stopped; downtime, when set, receives how long it was stopped.
 func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions, twoPass bool, downtime *time.Duration) (*backup.Manifest, error) {
-	if ss.progress != nil && ss.progress.Phase() == "" {
-		journal.ShowPhase(ss.progress, journal.PhaseBackingUp)
-		defer journal.ShowPhase(ss.progress, "")
-	}
 	// The verb's stop and start say their lines on progress only (no Log): as it always did.
 	env := &stack.Env{Engine: ss.eng, Snapshots: ss.snapshots(), Progress: ss.progress}
 	return runBackup(ctx, &btxn{env: env, p: ss.proj, opts: opts, twoPass: twoPass}, downtime)
@@ -406,8 +414,17 @@ func verifyBackup(store backup.Store, name, id string) (*maim.VerifyResult, erro
 	return res, nil
 }
 
-func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (*maim.RestoreResult, error) {
+func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim.RestoreResult, err error) {
+	n, err := notify.New(o.Notify, s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Scope.Name
+	defer func() { n.Send(notify.Restore(name, res, err)) }()
 	ss, err := s.open(ctx, o.Scope, lockWrite)
+	if ss != nil {
+		name = ss.proj.Name
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -421,12 +438,21 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (*maim.Res
 	return r, err
 }
 
-func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (*maim.UpgradeResult, error) {
+func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim.UpgradeResult, err error) {
+	n, err := notify.New(o.Notify, s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Scope.Name
+	defer func() { n.Send(notify.Upgrade(name, o.DryRun, res, err)) }()
 	lock := lockWrite
 	if o.DryRun {
 		lock = lockState // a plan writes nothing in the backup dir
 	}
 	ss, err := s.open(ctx, o.Scope, lock)
+	if ss != nil {
+		name = ss.proj.Name
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -436,13 +462,25 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (*maim.Upg
 	if r == nil {
 		return nil, err
 	}
+	if r.Plan != nil {
+		r.Plan.Notify = n.Targets()
+	}
 	r.Error = "" // the returned error says it; a face reports that
 	r.WorkingDir, r.DataPath = ss.proj.WorkingDir, ss.dataPath()
 	return r, err
 }
 
-func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (*maim.RollbackResult, error) {
+func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *maim.RollbackResult, err error) {
+	n, err := notify.New(o.Notify, s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Scope.Name
+	defer func() { n.Send(notify.Rollback(name, o.ID, res, err)) }()
 	ss, err := s.open(ctx, o.Scope, lockWrite)
+	if ss != nil {
+		name = ss.proj.Name
+	}
 	if err != nil {
 		return nil, err
 	}

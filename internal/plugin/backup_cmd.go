@@ -22,6 +22,7 @@ type backupOptions struct {
 	Level       int
 	HostPaths   []string
 	Format      *choiceFlag
+	notify      notifyFlags
 }
 
 func newBackupCommand(s *state) *cobra.Command {
@@ -48,6 +49,7 @@ with them stopped.`,
 			res, err := s.svc(cmd).Backup(cmd.Context(), api.BackupOptions{
 				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,
 				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
+				Notify: o.notify.options(),
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -65,6 +67,7 @@ with them stopped.`,
 	f.BoolVar(&o.NoStop, "no-stop", false, "Archive while the services run (hot backup; may be inconsistent)")
 	f.BoolVar(&o.OnePass, "one-pass", false, "Archive everything with the services stopped (default: a hot copy first, then only the changes since, stopped)")
 	o.Compression = compressionFlag(f, "Archive")
+	o.notify.add(f)
 	f.IntVar(&o.Level, "level", 0, "Compression `LEVEL` (0: the codec's default)")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source `PATH` although it is a host path or a symlink leading outside the project (repeatable)")
 	o.Format = formatFlag(f, formatText)
@@ -237,6 +240,7 @@ type restoreOptions struct {
 	Format          *choiceFlag
 	Detach          bool
 	health          healthFlags
+	notify          notifyFlags
 }
 
 func newRestoreCommand(s *state) *cobra.Command {
@@ -270,7 +274,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 			}
 			res, err := s.svc(cmd).Restore(cmd.Context(), api.RestoreOptions{
 				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
-				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(),
+				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(), Notify: o.notify.options(),
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -289,6 +293,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 	cmd.Flags().BoolVar(&o.ToRecordedPaths, "to-recorded-paths", false, "Write the host paths and volumes the backup recorded, also where the project now uses others")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
+	o.notify.add(cmd.Flags())
 	detachFlag(cmd.Flags(), &o.Detach)
 	return cmd
 }

@@ -36,6 +36,9 @@ type Plan struct {
 	pulled []ImageChange
 	// fresh are refs the pull brought in that were not present locally before.
 	fresh []string
+	// hooks are the service commands the upgrade runs and the services archived only
+	// stopped (svchooks.go).
+	hooks *maim.ServiceHooks
 }
 
 // SourceSize is a data source with its estimated size (-1: unknown).
@@ -133,7 +136,7 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 		}
 		plan.Merges = append(plan.Merges, MergeInfo{
 			File: pl.File, Service: pl.Service, Template: tpl, Action: string(pl.Action),
-			Changed: r.Changed(), Report: r.Report, Diff: config.Diff(r.Current, r.Merged, r.Plan.Format, opts.ShowSecrets),
+			Changed: r.Changed(), Report: r.Report, Diff: config.Diff(p.RelPath(pl.File), r.Current, r.Merged, r.Plan.Format, opts.ShowSecrets),
 		})
 	}
 	return nil
