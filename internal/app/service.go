@@ -215,6 +215,7 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 		}
 		unlockState := ss.unlock
 		ss.unlock = func() { unlockStore(); unlockState() }
+		notifyLocked() // a detached run's parent returns now
 	}
 	return ss, nil
 }

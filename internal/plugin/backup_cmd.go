@@ -247,6 +247,7 @@ type restoreOptions struct {
 	NoSafetyBackup  bool
 	ToRecordedPaths bool
 	Format          *choiceFlag
+	Detach          bool
 	health          healthFlags
 	notify          notifyFlags
 }
@@ -277,6 +278,9 @@ resolved by ` + "`docker maim rollback`" + `.`,
   docker maim restore --to-recorded-paths 20260102T030405Z`,
 		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if detaching(o.Detach) {
+				return s.detach(cmd, o.Format.json())
+			}
 			res, err := s.svc(cmd).Restore(cmd.Context(), api.RestoreOptions{
 				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
 				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(), Notify: o.notify.options(),
@@ -299,6 +303,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	o.notify.add(cmd.Flags())
+	detachFlag(cmd.Flags(), &o.Detach)
 	return cmd
 }
 

@@ -225,6 +225,7 @@ func orDash(s string) string {
 type rollbackOptions struct {
 	NoSafetyBackup bool
 	Format         *choiceFlag
+	Detach         bool
 	health         healthFlags
 	notify         notifyFlags
 }

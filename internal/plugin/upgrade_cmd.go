@@ -30,6 +30,7 @@ type upgradeOptions struct {
 	ComposeFiles   []string
 	Base           []string
 	OnePass        bool
+	Detach         bool
 	health         healthFlags
 	notify         notifyFlags
 }
@@ -57,7 +58,10 @@ ID, data, config and compose files from the backup.`,
   docker maim upgrade --compose-file compose.new.yaml --base compose.old.yaml
 
   # Go ahead with a breaking upgrade, emptying the volume cache once it is backed up
-  docker maim upgrade --accept-breaking --reset-data cache`,
+  docker maim upgrade --accept-breaking --reset-data cache
+
+  # Upgrade in the background (it goes on when the terminal closes); follow it with attach
+  docker maim upgrade --detach`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runUpgrade(cmd, s, o) },
 	}
 	f := cmd.Flags()
@@ -78,6 +82,7 @@ ID, data, config and compose files from the backup.`,
 	f.BoolVar(&o.OnePass, "one-pass", false, "Back up everything after the stop (default: copy while the services run, then only the changes since, stopped)")
 	o.health.add(f)
 	o.notify.add(f)
+	detachFlag(f, &o.Detach)
 	return cmd
 }
 
@@ -120,6 +125,9 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 		return usageError{fmt.Errorf("%d --base for %d --compose-file: give one --base per --compose-file, in the same order", len(o.Base), len(o.ComposeFiles))}
 	case len(o.ComposeFiles) > 0 && len(images) > 0:
 		return usageError{errors.New("--compose-file and --image cannot be combined: put the image into the new compose file")}
+	}
+	if detaching(o.Detach) {
+		return s.detach(cmd, o.Format.json(), o.ComposeFiles, o.Base)
 	}
 	var stdinUsed bool
 	newFiles, err := readNewFiles("--compose-file", o.ComposeFiles, cmd.InOrStdin(), &stdinUsed)
@@ -227,6 +235,9 @@ gone), recreates the services and runs the health gate.`,
   docker maim rollback 20260102T030405Z`,
 		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if detaching(o.Detach) {
+				return s.detach(cmd, o.Format.json())
+			}
 			res, err := s.svc(cmd).Rollback(cmd.Context(), api.RollbackOptions{
 				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(), Notify: o.notify.options(),
 			})
@@ -256,17 +267,25 @@ gone), recreates the services and runs the health gate.`,
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	o.notify.add(cmd.Flags())
+	detachFlag(cmd.Flags(), &o.Detach)
 	return cmd
 }
 
 func newStatusCommand(s *state) *cobra.Command {
 	var format *choiceFlag
+	var follow bool
 	cmd := &cobra.Command{
 		Use:   "status [OPTIONS]",
 		Short: "Show the project's services, its last upgrade, and any interrupted operation",
 		Example: `  docker maim status
-  docker maim -p mybot status --format json`,
+  docker maim -p mybot status --format json
+
+  # Follow the project's detached operation, as 'docker maim attach' does
+  docker maim status --follow --format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if follow {
+				return s.attach(cmd, "")
+			}
 			st, err := s.svc(cmd).Status(cmd.Context(), api.StatusOptions{Scope: s.g.scope()})
 			out := cmd.OutOrStdout()
 			if format.json() {
@@ -280,6 +299,7 @@ func newStatusCommand(s *state) *cobra.Command {
 		},
 	}
 	format = formatFlag(cmd.Flags(), formatTable)
+	cmd.Flags().BoolVar(&follow, "follow", false, "Follow the project's newest detached operation until it ends, as 'docker maim attach' does")
 	return cmd
 }
 
@@ -303,6 +323,9 @@ func printStatus(w io.Writer, st *api.StatusResult) {
 		}
 	} else {
 		fmt.Fprintln(w, "\nNo upgrade recorded.")
+	}
+	if d := st.Detached; d != nil {
+		fmt.Fprintf(w, "\nRUNNING: detached %s %s (pid %d, since %s); follow it: docker maim -p %s attach %s\n", d.Verb, d.ID, d.PID, d.Started.Local().Format("2006-01-02 15:04:05"), st.Project, d.ID)
 	}
 	if in := st.Interrupted; in != nil {
 		fmt.Fprintf(w, "\nINTERRUPTED: %s stopped in phase %q (pid %d, %s)", in.Op, in.Phase, in.PID, in.Updated.Local().Format("2006-01-02 15:04:05"))
