@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -171,6 +172,9 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 	}
 	eng, err := s.engine(ctx)
 	if err != nil {
+		if lerr := s.localError(ctx, sc); lerr != nil {
+			return nil, lerr
+		}
 		return nil, err
 	}
 	cs, err := s.compose()
@@ -214,6 +218,27 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 		ss.unlock = func() { unlockStore(); unlockState() }
 	}
 	return ss, nil
+}
+
+// localError is what the compose files alone say is wrong with sc when the engine cannot
+// be reached: no compose file here, or one that does not load. The user fixes that first
+// (an engine that answers would not help), so it is reported instead of the engine's
+// error. A project named alone (-p, no files) is found by its containers' labels, which
+// only the engine knows: then nil. With the engine up, open resolves as it always does
+// (an adoption killed between its renames is completed there first).
+func (s *service) localError(ctx context.Context, sc maim.Scope) error {
+	if sc.Name != "" && len(sc.Files) == 0 && os.Getenv("COMPOSE_FILE") == "" && sc.WorkingDir == "" {
+		return nil
+	}
+	cs, err := s.compose()
+	if err != nil {
+		return nil
+	}
+	_, err = project.Resolve(ctx, cs, noContainers{}, project.Options{Files: sc.Files, Name: sc.Name, WorkingDir: sc.WorkingDir, EnvFiles: sc.EnvFiles, Profiles: sc.Profiles})
+	if errors.Is(err, project.ErrNotProject) {
+		return err
+	}
+	return nil
 }
 
 // finishAdoption completes the renames of an adoption killed between two of them, whose
@@ -286,6 +311,9 @@ func (ss *session) upgrades() *upgrade.Manager {
 }
 
 func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.BackupResult, error) {
+	if err := o.Compression.CheckLevel(o.Level); err != nil {
+		return nil, &maim.UsageError{Err: err}
+	}
 	ss, err := s.open(ctx, o.Scope, lockWrite)
 	if err != nil {
 		return nil, err
@@ -421,6 +449,9 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (*maim.Res
 }
 
 func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (*maim.UpgradeResult, error) {
+	if err := o.Compression.CheckLevel(o.Level); err != nil {
+		return nil, &maim.UsageError{Err: err}
+	}
 	lock := lockWrite
 	if o.DryRun {
 		lock = lockState // a plan writes nothing in the backup dir

@@ -35,6 +35,9 @@ source into <backup-dir>/<project>/<ID>/, and starts what was running again.`,
 			if o.OnePass && o.NoStop {
 				return usageError{errors.New("--one-pass and --no-stop: a backup without stopping is one hot pass already")}
 			}
+			if err := o.Compression.compression().CheckLevel(o.Level); err != nil {
+				return usageError{err}
+			}
 			res, err := s.svc(cmd).Backup(cmd.Context(), api.BackupOptions{
 				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,
 				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,

@@ -83,9 +83,9 @@ type healthFlags struct {
 }
 
 func (h *healthFlags) add(fs *pflag.FlagSet) {
-	fs.DurationVar(&h.Timeout, "timeout", api.DefaultTimeout, "Overall time the services get to prove healthy")
-	fs.DurationVar(&h.StablePeriod, "stable-period", api.DefaultStablePeriod, "How long a service without a healthcheck must keep running, without restarts (0s: running once is enough)")
-	fs.DurationVar(&h.MigrationTimeout, "migration-timeout", api.DefaultMigrationTimeout, "How long a MaiBot core whose log keeps growing (a database migration) may take to log its ready banner; --timeout still ends a silent wait")
+	durationVar(fs, &h.Timeout, "timeout", api.DefaultTimeout, "Overall time the services get to prove healthy")
+	durationVar(fs, &h.StablePeriod, "stable-period", api.DefaultStablePeriod, "How long a service without a healthcheck must keep running, without restarts (0s: running once is enough)")
+	durationVar(fs, &h.MigrationTimeout, "migration-timeout", api.DefaultMigrationTimeout, "How long a MaiBot core whose log keeps growing (a database migration) may take to log its ready banner; --timeout still ends a silent wait")
 }
 
 // options are the gate's api options. A zero --stable-period means zero: the api's zero

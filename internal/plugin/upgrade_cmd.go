@@ -89,6 +89,9 @@ func readNewFiles(flag string, names []string, stdin io.Reader, stdinUsed *bool)
 }
 
 func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
+	if err := o.Compression.compression().CheckLevel(o.Level); err != nil {
+		return usageError{err}
+	}
 	images := map[string]string{}
 	for _, kv := range o.Images {
 		svc, ref, ok := strings.Cut(kv, "=")
@@ -331,7 +334,7 @@ The output says why each backup left in place was kept.`,
 		},
 	}
 	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep this many newest complete backups (besides those kept by a rule)")
-	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "Only remove backups older than this (e.g. 720h)")
+	durationVar(cmd.Flags(), &o.OlderThan, "older-than", 0, "Only remove backups older than this (e.g. 30d, 720h)")
 	cmd.Flags().BoolVar(&o.IncludeUnreadable, "include-unreadable", false, "Also remove backups whose manifest cannot be read (e.g. written by a newer docker-maim)")
 	cmd.Flags().BoolVar(&o.IncludeUnrecorded, "include-unrecorded", false, "Also prune, as this engine's, backups made by a docker-maim that did not record its engine")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Show what would be removed")
