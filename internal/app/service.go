@@ -434,7 +434,7 @@ func verifyBackup(store backup.Store, name, id string) (*maim.VerifyResult, erro
 }
 
 func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (*maim.RestoreResult, error) {
-	ss, err := s.open(ctx, o.Scope, lockWrite)
+	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
 	if err != nil {
 		return nil, err
 	}
@@ -472,11 +472,18 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (*maim.Upg
 }
 
 func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (*maim.RollbackResult, error) {
-	ss, err := s.open(ctx, o.Scope, lockWrite)
+	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
 	if err != nil {
 		return nil, err
 	}
 	defer ss.close()
+	if o.DryRun {
+		r, plan, err := rollback.Plan(ctx, ss.upgrades().Shared(), ss.proj, o)
+		if err != nil {
+			return nil, err
+		}
+		return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DryRun: true, Plan: plan}, nil
+	}
 	r, err := rollback.Rollback(ctx, ss.upgrades().Shared(), ss.proj, o)
 	ss.close()
 	if err != nil {
@@ -485,12 +492,17 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (*maim.R
 	return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DataPath: ss.dataPath()}, nil
 }
 
-func (s *service) Prune(ctx context.Context, o maim.PruneOptions) (*maim.PruneResult, error) {
-	lock := lockWrite
-	if o.DryRun {
-		lock = lockState // a dry run deletes nothing
+// writeLock is the lock of a verb that writes, unless it is a dry run: that only reads
+// the backup dir, so it locks the project on this engine only (as upgrade --dry-run).
+func writeLock(dryRun bool) lockMode {
+	if dryRun {
+		return lockState
 	}
-	ss, err := s.open(ctx, o.Scope, lock)
+	return lockWrite
+}
+
+func (s *service) Prune(ctx context.Context, o maim.PruneOptions) (*maim.PruneResult, error) {
+	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,7 @@ func printBackup(w io.Writer, res *api.BackupResult) {
 func newBackupsCommand(s *state) *cobra.Command {
 	var format *choiceFlag
 	var allEngines bool
+	var quiet *bool
 	cmd := &cobra.Command{
 		Use:     "backups [OPTIONS]",
 		Aliases: []string{"ls"},
@@ -95,16 +96,29 @@ made by a docker-maim that did not record its engine. Another engine's backups o
 the same name in the same backup dir are listed with --all-engines.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Backups(cmd.Context(), api.BackupsOptions{Scope: s.g.scope(), AllEngines: allEngines})
-			if format.json() {
+			if format.json() && !*quiet {
 				return printJSON(cmd.OutOrStdout(), res, err)
 			}
 			if err != nil {
 				return err
 			}
+			switch {
+			case *quiet:
+				quietWarning(cmd)
+				ids := make([]string, 0, len(res.Backups))
+				for _, r := range res.Backups {
+					ids = append(ids, r.ID)
+				}
+				writeLines(cmd.OutOrStdout(), ids)
+				return nil
+			case format.template() != "":
+				return writeTemplate(cmd.OutOrStdout(), format.template(), backupHeader, backupRows(res.Backups))
+			}
 			return printBackups(cmd.OutOrStdout(), res.Backups)
 		},
 	}
 	format = formatFlag(cmd.Flags(), formatTable)
+	quiet = quietFlag(cmd, "Only display backup IDs")
 	cmd.Flags().BoolVar(&allEngines, "all-engines", false, "Also list the backups other engines keep in this backup dir")
 	return cmd
 }
@@ -217,6 +231,7 @@ type restoreOptions struct {
 	Sources         []string
 	NoSafetyBackup  bool
 	ToRecordedPaths bool
+	DryRun          bool
 	Format          *choiceFlag
 	health          healthFlags
 }
@@ -241,11 +256,15 @@ resolved by ` + "`docker maim rollback`" + `.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Restore(cmd.Context(), api.RestoreOptions{
 				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
-				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(),
+				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(), DryRun: o.DryRun,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
 				return printJSON(out, res, err)
+			}
+			if err == nil && res.Plan != nil {
+				printRestorePlan(out, "restore", res.Project, res.BackupID, res.Chosen, "", res.Plan, res.Skipped)
+				return nil
 			}
 			var re *api.RestoreError
 			if res == nil || errors.As(err, &re) && re.Recovery != nil || errors.Is(err, api.ErrInterrupted) {
@@ -258,6 +277,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 	cmd.Flags().StringArrayVar(&o.Sources, "source", nil, "Restore only this source (repeatable; names as in `docker maim backups --format json`)")
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current data before replacing it")
 	cmd.Flags().BoolVar(&o.ToRecordedPaths, "to-recorded-paths", false, "Write the host paths and volumes the backup recorded, also where the project now uses others")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan (what stops, which backup goes where, the safety backup) and change nothing")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	return cmd

@@ -18,6 +18,9 @@ type choiceFlag struct {
 	value   string
 	choices []string
 	aliases []string
+	// templates: a Go template (anything with "{{") is a value too, checked as
+	// docker/cli's formatter parses it (the listing commands' --format).
+	templates bool
 }
 
 func newChoice(def string, choices ...string) *choiceFlag {
@@ -27,6 +30,13 @@ func newChoice(def string, choices ...string) *choiceFlag {
 func (c *choiceFlag) String() string { return c.value }
 func (c *choiceFlag) Type() string   { return "string" }
 func (c *choiceFlag) Set(s string) error {
+	if c.templates && isTemplate(s) {
+		if err := checkTemplate(s); err != nil {
+			return err
+		}
+		c.value = s
+		return nil
+	}
 	for _, ch := range append(append([]string{}, c.choices...), c.aliases...) {
 		if s == ch {
 			c.value = s
@@ -49,10 +59,15 @@ func formatFlag(fs *pflag.FlagSet, def string) *choiceFlag {
 	if def == formatTable {
 		c.choices = []string{formatTable, formatJSON}
 		c.aliases = []string{formatText}
+		c.templates = true
 	} else {
 		c.aliases = []string{formatTable}
 	}
-	fs.Var(c, "format", "Output format: "+strings.Join(c.choices, " or ")+" (JSON: docs/json.md)")
+	usage := "Output format: " + strings.Join(c.choices, " or ") + " (JSON: docs/json.md)"
+	if c.templates {
+		usage = `Output format: table, json, or a Go template as docker's ('{{.Name}}', 'table {{.ID}}\t{{.Status}}'; fields: docs/json.md)`
+	}
+	fs.Var(c, "format", usage)
 	return c
 }
 

@@ -197,6 +197,7 @@ func orDash(s string) string {
 
 type rollbackOptions struct {
 	NoSafetyBackup bool
+	DryRun         bool
 	Format         *choiceFlag
 	health         healthFlags
 }

@@ -13,23 +13,37 @@ import (
 
 func newProjectsCommand(s *state) *cobra.Command {
 	var format *choiceFlag
+	var quiet *bool
 	cmd := &cobra.Command{
 		Use:   "projects [OPTIONS]",
 		Short: "List the Compose projects on the engine",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Projects(cmd.Context(), api.ProjectsOptions{})
 			out := cmd.OutOrStdout()
-			if format.json() {
+			if format.json() && !*quiet {
 				return printJSON(out, res, err)
 			}
 			if err != nil {
 				return err
+			}
+			switch {
+			case *quiet:
+				quietWarning(cmd)
+				names := make([]string, 0, len(res.Projects))
+				for _, p := range res.Projects {
+					names = append(names, p.Name)
+				}
+				writeLines(out, names)
+				return nil
+			case format.template() != "":
+				return writeTemplate(out, format.template(), projectHeader, projectRows(res.Projects))
 			}
 			printProjects(out, res)
 			return nil
 		},
 	}
 	format = formatFlag(cmd.Flags(), formatTable)
+	quiet = quietFlag(cmd, "Only display project names")
 	return cmd
 }
 

@@ -210,7 +210,7 @@ gone), recreates the services and runs the health gate.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Rollback(cmd.Context(), api.RollbackOptions{
-				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(),
+				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(), DryRun: o.DryRun,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -218,6 +218,10 @@ gone), recreates the services and runs the health gate.`,
 			}
 			if err != nil {
 				return err
+			}
+			if res.Plan != nil {
+				printRestorePlan(out, "rollback", res.Project, res.BackupID, "", res.Resolved, res.Plan, nil)
+				return nil
 			}
 			if res.Resolved != "" {
 				fmt.Fprintf(out, "resolved the interrupted %s\n", res.Resolved)
@@ -235,6 +239,7 @@ gone), recreates the services and runs the health gate.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current state first")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan (what stops, which backup goes where, the safety backup, the images) and change nothing")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	return cmd
@@ -242,23 +247,37 @@ gone), recreates the services and runs the health gate.`,
 
 func newStatusCommand(s *state) *cobra.Command {
 	var format *choiceFlag
+	var quiet *bool
 	cmd := &cobra.Command{
 		Use:   "status [OPTIONS]",
 		Short: "Show the project's services, its last upgrade, and any interrupted operation",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := s.svc(cmd).Status(cmd.Context(), api.StatusOptions{Scope: s.g.scope()})
 			out := cmd.OutOrStdout()
-			if format.json() {
+			if format.json() && !*quiet {
 				return printJSON(out, st, err)
 			}
 			if err != nil {
 				return err
+			}
+			switch {
+			case *quiet:
+				quietWarning(cmd)
+				names := make([]string, 0, len(st.Services))
+				for _, sv := range st.Services {
+					names = append(names, sv.Container)
+				}
+				writeLines(out, names)
+				return nil
+			case format.template() != "":
+				return writeTemplate(out, format.template(), serviceHeader, serviceRows(st))
 			}
 			printStatus(out, st)
 			return nil
 		},
 	}
 	format = formatFlag(cmd.Flags(), formatTable)
+	quiet = quietFlag(cmd, "Only display container names")
 	return cmd
 }
 
@@ -354,10 +373,16 @@ func printPrune(w io.Writer, res *api.PruneResult) {
 		if p.Reason != "" {
 			what += ", " + p.Reason
 		}
+		if p.Pins > 0 {
+			what += fmt.Sprintf(", %d image pins", p.Pins)
+		}
 		fmt.Fprintf(w, "%s %s (%s, %s)\n", verb, p.ID, what, units.HumanSize(float64(p.Size)))
 	}
 	for _, k := range res.Kept {
 		fmt.Fprintf(w, "kept %s: %s\n", k.ID, k.Why)
 	}
 	fmt.Fprintf(w, "%s %d backups, %s; kept %d\n", verb, len(res.Removed), units.HumanSize(float64(total)), len(res.Kept))
+	if res.DryRun {
+		fmt.Fprintln(w, "dry run: nothing was changed")
+	}
 }
