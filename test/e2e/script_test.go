@@ -82,8 +82,10 @@ type dryPlan struct {
 	} `json:"plan"`
 }
 
-func parsePlan(t *testing.T, r Result) dryPlan {
+// parsePlan reads a --dry-run document, checked against its schema (docs/schema/FILE).
+func parsePlan(t *testing.T, file string, r Result) dryPlan {
 	t.Helper()
+	checkSchema(t, file, r)
 	var d dryPlan
 	if err := json.Unmarshal([]byte(r.Stdout), &d); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, r)
@@ -92,6 +94,14 @@ func parsePlan(t *testing.T, r Result) dryPlan {
 		t.Errorf("dry_run is not true: %s", r.Stdout)
 	}
 	return d
+}
+
+// checkSchema fails the test when r's stdout does not validate against docs/schema/file.
+func checkSchema(t *testing.T, file string, r Result) {
+	t.Helper()
+	for _, e := range loadSchemas(t).validate(file, decode(t, file, r.Stdout)) {
+		t.Errorf("%s: %s", file, e)
+	}
 }
 
 func (d dryPlan) targets() map[string]string {
@@ -122,7 +132,7 @@ func TestRestoreDryRunChangesNothing(t *testing.T) {
 	damage(t, p.vol)
 	u := snapshotOf(p)
 
-	d := parsePlan(t, mustOK(t, p.maim("restore", "--dry-run", "--format", "json")))
+	d := parsePlan(t, "restore.json", mustOK(t, p.maim("restore", "--dry-run", "--format", "json")))
 	text := mustOK(t, p.maim("restore", "--dry-run")).Stdout
 	t.Logf("restore --dry-run:\n%s", text)
 	u.same("restore --dry-run")
@@ -173,7 +183,7 @@ func TestRollbackDryRunChangesNothing(t *testing.T) {
 	damage(t, p.vol)
 	u := snapshotOf(p)
 
-	d := parsePlan(t, mustOK(t, p.maim("rollback", id, "--dry-run", "--format", "json")))
+	d := parsePlan(t, "rollback.json", mustOK(t, p.maim("rollback", id, "--dry-run", "--format", "json")))
 	text := mustOK(t, p.maim("rollback", id, "--dry-run")).Stdout
 	t.Logf("rollback --dry-run:\n%s", text)
 	u.same("rollback --dry-run")
@@ -224,6 +234,7 @@ func TestPruneDryRunChangesNothing(t *testing.T) {
 	}
 	var dry, done pruneDoc
 	r := mustOK(t, p.maim("prune", "--keep", "1", "--dry-run", "--format", "json"))
+	checkSchema(t, "prune.json", r)
 	must(t, json.Unmarshal([]byte(r.Stdout), &dry))
 	text := mustOK(t, p.maim("prune", "--keep", "1", "--dry-run")).Stdout
 	u.same("prune --dry-run")
