@@ -170,6 +170,10 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 	if err != nil {
 		return nil, err
 	}
+	st, err := store(sc) // a local error: before the engine's
+	if err != nil {
+		return nil, err
+	}
 	eng, err := s.engine(ctx)
 	if err != nil {
 		if lerr := s.localError(ctx, sc); lerr != nil {
@@ -186,10 +190,6 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 	if err != nil && lock >= lockState && s.finishAdoption(ctx, eng, sc) {
 		p, err = project.Resolve(ctx, cs, eng, popts)
 	}
-	if err != nil {
-		return nil, err
-	}
-	st, err := store(sc)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -37,6 +38,11 @@ source into <backup-dir>/<project>/<ID>/, and starts what was running again.`,
 			}
 			if err := o.Compression.compression().CheckLevel(o.Level); err != nil {
 				return usageError{err}
+			}
+			for _, p := range o.Excludes { // a malformed pattern would silently match nothing
+				if _, err := path.Match(p, ""); err != nil {
+					return usageError{fmt.Errorf("--exclude %q: %w", p, err)}
+				}
 			}
 			res, err := s.svc(cmd).Backup(cmd.Context(), api.BackupOptions{
 				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,

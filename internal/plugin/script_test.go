@@ -102,6 +102,7 @@ func TestBadTemplatesAndValuesRefusedBeforeTheService(t *testing.T) {
 		{"backup", "--compression", "none", "--level", "1"},
 		{"backup", "--level", "-1"},
 		{"upgrade", "--level", "23"},
+		{"backup", "--exclude", "logs/[a-"},
 		{"verify", "--format", "{{.ID}}"}, // templates are for the listings only
 	} {
 		built := false
