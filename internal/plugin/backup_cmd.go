@@ -269,7 +269,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 				return printJSON(out, res, err)
 			}
 			if err == nil && res.Plan != nil {
-				printRestorePlan(out, "restore", res.Project, res.BackupID, res.Chosen, "", res.Plan, res.Skipped)
+				printRestorePlan(out, "restore", res.Project, res.BackupID, res.Chosen, "", res.Plan, res.Skipped, res.Warnings)
 				return nil
 			}
 			var re *api.RestoreError

@@ -14,7 +14,7 @@ import (
 // the phases; then that nothing was changed.
 
 // printRestorePlan is a restore's or rollback's plan: verb is "restore" or "rollback".
-func printRestorePlan(w io.Writer, verb, project, backupID, chosen, resolved string, p *api.RestorePlan, skipped []string) {
+func printRestorePlan(w io.Writer, verb, project, backupID, chosen, resolved string, p *api.RestorePlan, skipped, warnings []string) {
 	switch {
 	case resolved != "":
 		fmt.Fprintf(w, "Plan for project %s: %s would resolve the interrupted %s", project, verb, resolved)
@@ -58,6 +58,9 @@ func printRestorePlan(w io.Writer, verb, project, backupID, chosen, resolved str
 		}
 	}
 	printPhases(w, p.Phases)
+	for _, warn := range warnings {
+		fmt.Fprintln(w, "warning:", warn)
+	}
 	fmt.Fprintln(w, "\ndry run: nothing was changed")
 }
 

@@ -181,10 +181,10 @@ func TestRestoreAndRollbackPlansAsText(t *testing.T) {
 		Images:       []api.ImageChange{{Service: "bot", OldRef: "bot:1", OldID: "sha256:0123456789abcdef"}},
 		Phases:       []api.PlannedPhase{{Name: "stop", Description: "stop what runs"}, {Name: "safety-backup", Skipped: true, Reason: "no safety backup"}},
 	}
-	r := execute(t, &fake{res: &api.RestoreResult{Project: "p", BackupID: "B1", Chosen: "the newest backup (manual)", Skipped: []string{"/etc/x: a host path, never restored"}, DryRun: true, Plan: plan}}, "restore", "--dry-run")
+	r := execute(t, &fake{res: &api.RestoreResult{Project: "p", BackupID: "B1", Chosen: "the newest backup (manual)", Skipped: []string{"/etc/x: a host path, never restored"}, Warnings: []string{"would pull it by digest d"}, DryRun: true, Plan: plan}}, "restore", "--dry-run")
 	for _, want := range []string{"Plan for project p: restore from backup B1", "chosen: the newest backup (manual)", "  bot\n  db\n",
 		"Safety backup: what is overwritten is backed up first (reason pre-restore)", "data               volume        -> p_data",
-		"not restored: /etc/x", "1. stop: stop what runs", "-  safety-backup: skipped (no safety backup)", "dry run: nothing was changed"} {
+		"not restored: /etc/x", "warning: would pull it by digest d", "1. stop: stop what runs", "-  safety-backup: skipped (no safety backup)", "dry run: nothing was changed"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("restore --dry-run text lacks %q:\n%s", want, r.out)
 		}

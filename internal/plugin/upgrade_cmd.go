@@ -220,7 +220,7 @@ gone), recreates the services and runs the health gate.`,
 				return err
 			}
 			if res.Plan != nil {
-				printRestorePlan(out, "rollback", res.Project, res.BackupID, "", res.Resolved, res.Plan, nil)
+				printRestorePlan(out, "rollback", res.Project, res.BackupID, "", res.Resolved, res.Plan, nil, res.Warnings)
 				return nil
 			}
 			if res.Resolved != "" {

@@ -27,6 +27,12 @@ func (t *rtxn) dryRun() (*maim.RestoreResult, error) {
 	return t.res, nil
 }
 
+// pullPlanned is what a dry run's prepare does instead of pulling a gone image by digest
+// (nil for a real restore, which pulls): the plan says it.
+func (t *rtxn) pullPlanned(service, digest string) {
+	t.res.Warnings = append(t.res.Warnings, "the image "+service+" ran at the backup is gone: the restore would pull it by digest "+digest)
+}
+
 // StopList is what a plan says would be stopped: the services that run, then the
 // one-off containers' services.
 func StopList(r project.Running) []string {

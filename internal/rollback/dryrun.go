@@ -43,7 +43,7 @@ func Plan(ctx context.Context, m *stack.Env, p *project.Project, opts maim.Rollb
 		if err != nil {
 			return nil, nil, err
 		}
-		return res, plan, planTo(ctx, rm, p, jr.BackupID, opts, plan)
+		return res, plan, planTo(ctx, rm, p, jr.BackupID, opts, res, plan)
 	}
 	if jr != nil {
 		return nil, nil, fmt.Errorf("%w: an interrupted %s (backup %s) must be rolled back first: `docker maim rollback`", journal.ErrInterrupted, jr.Op, jr.BackupID)
@@ -55,7 +55,7 @@ func Plan(ctx context.Context, m *stack.Env, p *project.Project, opts maim.Rollb
 		}
 	}
 	res := &maim.RollbackReport{BackupID: id}
-	if err := planTo(ctx, m, p, id, opts, plan); err != nil {
+	if err := planTo(ctx, m, p, id, opts, res, plan); err != nil {
 		return nil, nil, err
 	}
 	res.Images = plan.Images
@@ -64,7 +64,7 @@ func Plan(ctx context.Context, m *stack.Env, p *project.Project, opts maim.Rollb
 
 // planTo fills in plan for a rollback to backup id, refusing what Rollback refuses
 // before anything stops (an incomplete or damaged backup, a backup dir in a source).
-func planTo(ctx context.Context, m *stack.Env, p *project.Project, id string, opts maim.RollbackOptions, plan *maim.RestorePlan) error {
+func planTo(ctx context.Context, m *stack.Env, p *project.Project, id string, opts maim.RollbackOptions, res *maim.RollbackReport, plan *maim.RestorePlan) error {
 	entry, err := m.Store.Get(p.Name, id)
 	if err != nil {
 		return err
@@ -83,6 +83,7 @@ func planTo(ctx context.Context, m *stack.Env, p *project.Project, id string, op
 		return err
 	}
 	plan.Write = restore.PlannedWrites(sp)
+	res.Warnings = append(res.Warnings, goneImages(ctx, m, entry.Manifest)...)
 	if plan.Images == nil {
 		for _, s := range entry.Manifest.Services {
 			plan.Images = append(plan.Images, journal.ImageChange{Service: s.Name, OldRef: s.Image, OldID: s.ImageID, OldDigests: s.RepoDigests, OldVersion: s.Version})
@@ -90,6 +91,26 @@ func planTo(ctx context.Context, m *stack.Env, p *project.Project, id string, op
 	}
 	plan.Phases = journal.DescribePhases(rollbackPhases, &rtxn{env: m, p: p, man: entry.Manifest, opts: opts})
 	return nil
+}
+
+// goneImages says which images the backup recorded are gone: the rollback would pull them
+// by digest (the dry run pulls nothing), or fail on one without a digest.
+func goneImages(ctx context.Context, m *stack.Env, man *backup.Manifest) []string {
+	var out []string
+	for _, s := range man.Services {
+		if s.ImageID == "" {
+			continue
+		}
+		if _, err := m.Engine.ImageInspect(ctx, s.ImageID); err == nil {
+			continue
+		}
+		if len(s.RepoDigests) > 0 {
+			out = append(out, fmt.Sprintf("the image %s ran at the backup (%s) is gone: the rollback would pull it by digest %s", s.Name, stack.ShortID(s.ImageID), s.RepoDigests[0]))
+		} else {
+			out = append(out, fmt.Sprintf("the image %s ran at the backup (%s) is gone and has no digest to pull it by: the rollback would fail at repin", s.Name, stack.ShortID(s.ImageID)))
+		}
+	}
+	return out
 }
 
 // resolveText says what resolving an interrupted operation that changed no data yet (or
