@@ -1,7 +1,7 @@
 package e2e
 
-// Scripting (issue 21): restore, rollback and prune --dry-run change nothing and name what
-// the real run then does; flags are refused before the engine is contacted; a missing
+// Scripting (issue 21): -q and templates through the docker CLI; restore, rollback and
+// prune --dry-run change nothing and name what the real run then does; flags are refused before the engine is contacted; a missing
 // compose file is reported before an unreachable engine.
 
 import (
@@ -222,6 +222,16 @@ func TestPruneDryRunChangesNothing(t *testing.T) {
 	var ids []string
 	for i := 0; i < 3; i++ {
 		ids = append(ids, p.backup("--no-stop"))
+	}
+	// the listings for scripts, through the docker CLI: -q and a template, newest first
+	if got, want := mustOK(t, p.maim("backups", "-q")).Stdout, ids[2]+"\n"+ids[1]+"\n"+ids[0]+"\n"; got != want {
+		t.Errorf("backups -q: %q, want %q", got, want)
+	}
+	if got, want := mustOK(t, p.maim("backups", "--format", "{{.ID}} {{.Reason}}")).Stdout, ids[2]+" manual\n"+ids[1]+" manual\n"+ids[0]+" manual\n"; got != want {
+		t.Errorf("backups --format: %q, want %q", got, want)
+	}
+	if got := mustOK(t, p.maim("status", "--format", "table {{.Service}}\t{{.State}}")).Stdout; !strings.HasPrefix(got, "SERVICE") || !strings.Contains(got, "running") {
+		t.Errorf("status --format table: %q", got)
 	}
 	u := snapshotOf(p)
 	type pruneDoc struct {
