@@ -22,6 +22,12 @@ install: build
 	mkdir -p $(PLUGIN_DIR)
 	install -m 0755 bin/docker-maim $(PLUGIN_DIR)/docker-maim
 
+## docs: the command reference, docs/reference/*.md, generated from the commands (cmd/maim-docs,
+## docker's cli-docs-tool); `go test ./cmd/maim-docs` (in `make test`) fails when it is out of date
+.PHONY: docs
+docs:
+	$(GO) run ./cmd/maim-docs docs/reference
+
 ## rig: install and start a Docker engine, a loopback registry and docker compose (idempotent)
 rig:
 	bash scripts/rig.sh up

@@ -15,6 +15,9 @@ type Plan struct {
 	Changes []ImageChange `json:"services"`
 	// Breaking are the reasons the upgrade is breaking (refused without AcceptBreaking).
 	Breaking []Finding `json:"breaking"`
+	// Databases are the database services whose image changes, with the data's version and
+	// what the upgrade does about it; a refused one stops the upgrade (database.go).
+	Databases []Database `json:"databases,omitempty"`
 	// Sources are the data sources the backup archives, with their estimated sizes.
 	Sources []SourceSize `json:"sources"`
 	// Merges are the planned config merges.
@@ -37,6 +40,9 @@ type Plan struct {
 	// PreStart are the pre_start hooks of the services recreated: one that fails fails
 	// the upgrade.
 	PreStart []string `json:"pre_start_hooks,omitempty"`
+	// ServiceHooks are the commands run inside the services' containers, the services
+	// archived only stopped and the logical dumps asked for (lifecycle labels, x-maim).
+	ServiceHooks *ServiceHooks `json:"service_hooks,omitempty"`
 	// Adoption is what --compose-file does: the merge of each new file with the user's,
 	// the services that appear and disappear, the binds that move.
 	Adoption *Adoption `json:"adoption,omitempty"`

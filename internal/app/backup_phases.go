@@ -10,6 +10,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker-maim/docker-maim/internal/stack"
+	"github.com/docker-maim/docker-maim/internal/svchooks"
 )
 
 // The backup verb runs on the journal's phase runner like the upgrade and the restore, and
@@ -43,16 +44,22 @@ type btxn struct {
 	// started: running was started again by the start phase.
 	started bool
 	m       *backup.Manifest
+	// hooks are the project's service commands and stop-during-backup services
+	// (backup_hooks.go).
+	hooks *svchooks.Hooks
 }
 
 // backupPhases are the backup verb's phases, in order.
-var backupPhases = []journal.Step[*btxn]{bplanPhase, bhotPhase, bstopPhase, barchivePhase, bstartPhase}
+var backupPhases = []journal.Step[*btxn]{bplanPhase, bprePhase, bhotPhase, bstopPhase, barchivePhase, bstartPhase, bpostPhase}
 
 // bplanPhase finds, guards and measures what the backup archives, before anything stops.
 var bplanPhase = journal.Step[*btxn]{
 	Name:     "plan",
 	Describe: func(*btxn) string { return "find and measure what the backup archives" },
 	Run: func(ctx context.Context, t *btxn) (err error) {
+		if err := t.readHooks(); err != nil {
+			return err
+		}
 		t.plan, err = t.env.Snapshots.PlanBackup(ctx, t.p, t.opts)
 		return err
 	},
@@ -62,7 +69,7 @@ var bplanPhase = journal.Step[*btxn]{
 // so that only the changes since are archived stopped. Nothing running: nothing to do,
 // and nothing will be stopped.
 var bhotPhase = journal.Step[*btxn]{
-	Name: "hot-pass",
+	Name: "backup-hot", // the upgrade's name for the same pass (progress lines show it)
 	Skip: func(t *btxn) string {
 		switch {
 		case t.opts.NoStop:
@@ -126,7 +133,7 @@ var bstopPhase = journal.Step[*btxn]{
 // barchivePhase archives (with --no-stop: everything, hot; else what pass one left, or
 // everything) and writes the manifest, recording what was stopped.
 var barchivePhase = journal.Step[*btxn]{
-	Name:     "archive",
+	Name:     "backup", // the upgrade's name for the same step (progress lines show it)
 	Describe: func(*btxn) string { return "archive, check nothing runs, write the manifest" },
 	Run: func(ctx context.Context, t *btxn) (err error) {
 		var stopped *project.Running
@@ -153,7 +160,7 @@ var bstartPhase = journal.Step[*btxn]{
 // downtime, when set, receives how long it was stopped; a failure after pass one drops
 // pass one's archive.
 func runBackup(ctx context.Context, t *btxn, downtime *time.Duration) (*backup.Manifest, error) {
-	_, err := journal.MustUndo(journal.RunPhases(ctx, &journal.Runner{}, backupPhases, t))
+	_, err := journal.MustUndo(journal.RunPhases(ctx, &journal.Runner{Op: journal.OpBackup, Progress: t.env.Progress}, backupPhases, t))
 	if !t.started && !t.running.Empty() {
 		err = errors.Join(err, t.env.StartAgain(ctx, t.p, t.running))
 	}

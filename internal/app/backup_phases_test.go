@@ -21,10 +21,10 @@ func TestBackupPhasesApply(t *testing.T) {
 		t    *btxn
 		want string // the phases that run
 	}{
-		{"two-pass", &btxn{twoPass: true}, "plan hot-pass stop archive start"},
-		{"one-pass", &btxn{}, "plan stop archive start"},
-		{"no-stop", &btxn{twoPass: true, opts: snapshot.BackupOptions{NoStop: true}}, "plan archive start"},
-		{"two-pass, nothing runs", &btxn{twoPass: true, idle: true}, "plan hot-pass archive start"},
+		{"two-pass", &btxn{twoPass: true}, "plan backup-hot stop backup start"},
+		{"one-pass", &btxn{}, "plan stop backup start"},
+		{"no-stop", &btxn{twoPass: true, opts: snapshot.BackupOptions{NoStop: true}}, "plan backup start"},
+		{"two-pass, nothing runs", &btxn{twoPass: true, idle: true}, "plan backup-hot backup start"},
 	}
 	for _, c := range cases {
 		var run []string

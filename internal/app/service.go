@@ -11,7 +11,6 @@ import (
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/restore"
@@ -357,10 +356,6 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.Backu
 // (snapshot.HotPass) archives while it still runs and only the changes since are archived
 // stopped; downtime, when set, receives how long it was stopped.
 func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions, twoPass bool, downtime *time.Duration) (*backup.Manifest, error) {
-	if ss.progress != nil && ss.progress.Phase() == "" {
-		journal.ShowPhase(ss.progress, journal.PhaseBackingUp)
-		defer journal.ShowPhase(ss.progress, "")
-	}
 	// The verb's stop and start say their lines on progress only (no Log): as it always did.
 	env := &stack.Env{Engine: ss.eng, Snapshots: ss.snapshots(), Progress: ss.progress}
 	return runBackup(ctx, &btxn{env: env, p: ss.proj, opts: opts, twoPass: twoPass}, downtime)

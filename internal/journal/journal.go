@@ -86,7 +86,7 @@ type Journals struct {
 	Store   backup.Store
 	Project string
 	// OnPhase, when set, is told each phase saved, and "" when the operation finishes
-	// (progress lines carry it).
+	// (a hook; progress lines name the runner's steps instead, journal.ShowStep).
 	OnPhase func(Phase)
 }
 

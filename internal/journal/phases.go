@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/progress"
 )
 
 // A Step is one phase of a journaled operation (the upgrade: upgrade/phase_*.go; the
@@ -62,6 +63,10 @@ type Runner struct {
 	Journal  *Journal
 	// Ran are the names of the phases run so far, in order.
 	Ran []string
+	// Op names the operation on progress lines (OpUpgrade, OpRestore, OpRollback, OpBackup);
+	// Progress, when set, shows Op and the name of each step as it runs (ShowStep).
+	Op       string
+	Progress *progress.Reporter
 }
 
 // Record writes ph to the journal unless it is the phase recorded already.
@@ -97,6 +102,7 @@ func RunPhases[T any](ctx context.Context, r *Runner, phases []Step[T], t T) err
 			return &phaseError{phase: ph.Name, err: err, undo: len(r.Ran) > 0}
 		}
 		r.Ran = append(r.Ran, ph.Name)
+		ShowStep(r.Progress, r.Op, ph.Name)
 		if err := ph.Run(ctx, t); err != nil {
 			return &phaseError{phase: ph.Name, err: err, undo: !ph.Final}
 		}
@@ -112,3 +118,12 @@ func MustUndo(err error) (bool, error) {
 	}
 	return false, err
 }
+
+// The operations' names besides OpRestore: a journal's and a history record's Op, and the
+// op of progress lines (Runner.Op). The backup verb keeps no journal; its name is only the
+// op of its progress lines.
+const (
+	OpUpgrade  = "upgrade"
+	OpRollback = "rollback"
+	OpBackup   = "backup"
+)

@@ -2,17 +2,20 @@ package journal
 
 import "github.com/docker-maim/docker-maim/internal/progress"
 
-// Only the journal's phases name progress phases: the `phase` of every progress line
-// (progress.Reporter.SetPhase) is a journal Phase, set here and nowhere else. A journaled
-// operation's phase is set as the journal saves it (Journals.OnPhase); an operation or step
-// that keeps no journal of its own (the backup verb, pass one of the upgrade's backup, a
-// snapshot run on its own) shows the journal phase it belongs to. The plan's phase names
-// (Step.Name: backup-hot, merge, gate, ...) are what --dry-run lists, never a progress phase.
+// Only the runner names progress phases: the `phase` of every progress line
+// (progress.Reporter.SetStep) is the name of the step running (Step.Name: backup-hot, stop,
+// backup, merge, recreate, gate, ...), the names --dry-run lists, and its `op` the operation
+// whose runner runs it (Runner.Op: upgrade, restore, rollback, backup). RunPhases sets both
+// before each step; the last step run stays shown until another runner sets its own (the
+// lines about a failure belong to the step that failed). A snapshot run outside any step
+// shows the step it is (snapshot: "backup" or "restore"). The journal's phases (Phase:
+// backing-up, merging, health, ...) are what the journal records and status shows, never a
+// progress phase.
 
-// ShowPhase makes ph the phase of r's progress lines ("" clears it; nothing without a
-// reporter).
-func ShowPhase(r *progress.Reporter, ph Phase) {
+// ShowStep makes op and step the operation and phase of r's progress lines ("" clears
+// them; nothing without a reporter).
+func ShowStep(r *progress.Reporter, op, step string) {
 	if r != nil {
-		r.SetPhase(string(ph))
+		r.SetStep(op, step)
 	}
 }

@@ -31,7 +31,17 @@ func newBackupCommand(s *state) *cobra.Command {
 		Use:   "backup [OPTIONS]",
 		Short: "Back up every data source of the project (volumes, bind mounts, compose and env files)",
 		Long: `Stops the project's running containers (reverse dependency order), archives every data
-source into <backup-dir>/<project>/<ID>/, and starts what was running again.`,
+source into a directory of the backup dir (BACKUP_DIR/PROJECT/ID), and starts what was running
+again. By default it copies while the services run first, and archives only the changes since
+with them stopped.`,
+		Example: `  # Back up the project in the current directory
+  docker maim backup
+
+  # Back up without stopping anything, leaving out log files
+  docker maim backup --no-stop --exclude '*.log'
+
+  # Back up a project found by name into another directory, gzip-compressed
+  docker maim -p mybot backup --backup-dir /srv/backups --compression gzip`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.OnePass && o.NoStop {
 				return usageError{errors.New("--one-pass and --no-stop: a backup without stopping is one hot pass already")}
@@ -60,12 +70,12 @@ source into <backup-dir>/<project>/<ID>/, and starts what was running again.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&o.Excludes, "exclude", nil, "Leave out paths matching PATTERN (relative to each source; repeatable)")
+	f.StringArrayVar(&o.Excludes, "exclude", nil, "Leave out paths matching `PATTERN` (relative to each source; repeatable)")
 	f.BoolVar(&o.NoStop, "no-stop", false, "Archive while the services run (hot backup; may be inconsistent)")
 	f.BoolVar(&o.OnePass, "one-pass", false, "Archive everything with the services stopped (default: a hot copy first, then only the changes since, stopped)")
-	o.Compression = compressionFlag(f, "Archive compression")
-	f.IntVar(&o.Level, "level", 0, "Compression level (0: the codec's default)")
-	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source PATH although it is a host path or a symlink leading outside the project (repeatable)")
+	o.Compression = compressionFlag(f, "Archive")
+	f.IntVar(&o.Level, "level", 0, "Compression `LEVEL` (0: the codec's default)")
+	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source `PATH` although it is a host path or a symlink leading outside the project (repeatable)")
 	o.Format = formatFlag(f, formatText)
 	return cmd
 }
@@ -97,6 +107,15 @@ func newBackupsCommand(s *state) *cobra.Command {
 		Use:     "backups [OPTIONS]",
 		Aliases: []string{"ls"},
 		Short:   "List the project's backups",
+		Example: `  # The backups of the project in the current directory
+  docker maim backups
+
+  # Also those other engines keep in the same backup dir, as JSON
+  docker maim backups --all-engines --format json
+
+  # For scripts: the IDs only, or a Go template as docker's
+  docker maim backups -q
+  docker maim backups --format '{{.ID}} {{.Reason}} {{.Size}}'`,
 		Long: `Lists the project's backups in the backup dir made on this engine (by any user), and those
 made by a docker-maim that did not record its engine. Another engine's backups of a project of
 the same name in the same backup dir are listed with --all-engines.`,
@@ -205,9 +224,14 @@ func shortList(s []string, max int) string {
 func newVerifyCommand(s *state) *cobra.Command {
 	var format *choiceFlag
 	cmd := &cobra.Command{
-		Use:   "verify [ID] [OPTIONS]",
+		Use:   "verify [OPTIONS] [ID]",
 		Short: "Re-hash and read every archive of a backup (default: the newest) against its manifest",
-		Args:  cobra.MaximumNArgs(1),
+		Example: `  # Verify the newest backup
+  docker maim verify
+
+  # Verify one backup, by the ID 'docker maim backups' lists
+  docker maim verify 20260102T030405Z`,
+		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Verify(cmd.Context(), api.VerifyOptions{Scope: s.g.scope(), ID: argID(args)})
 			out := cmd.OutOrStdout()
@@ -245,7 +269,7 @@ type restoreOptions struct {
 func newRestoreCommand(s *state) *cobra.Command {
 	o := &restoreOptions{}
 	cmd := &cobra.Command{
-		Use:   "restore [ID] [OPTIONS]",
+		Use:   "restore [OPTIONS] [ID]",
 		Short: "Make the project's data exactly equal to a backup (default: the newest that is not a safety backup)",
 		Long: `Verifies the backup first and refuses to touch anything when it fails. Each source goes to the
 current project's source of the same name: one whose path or volume moved is refused (naming both)
@@ -258,7 +282,18 @@ is recreated from them on the image the backup recorded (refused before anything
 that image is gone), so a plain ` + "`docker compose up -d`" + ` changes nothing afterwards. Then it
 starts what was running and runs the health gate. Journaled: an interrupted restore is
 resolved by ` + "`docker maim rollback`" + `.`,
-		Args: cobra.MaximumNArgs(1),
+		Example: `  # Restore the newest backup that is not a safety backup
+  docker maim restore
+
+  # Show what it would stop, write where and back up first, and change nothing
+  docker maim restore --dry-run
+
+  # Restore only the volume botdata from one backup
+  docker maim restore --source botdata 20260102T030405Z
+
+  # Restore to the paths and volumes the backup recorded, where the project now uses others
+  docker maim restore --to-recorded-paths 20260102T030405Z`,
+		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Restore(cmd.Context(), api.RestoreOptions{
 				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
@@ -280,7 +315,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 			return err
 		},
 	}
-	cmd.Flags().StringArrayVar(&o.Sources, "source", nil, "Restore only this source (repeatable; names as in `docker maim backups --format json`)")
+	cmd.Flags().StringArrayVar(&o.Sources, "source", nil, "Restore only the data source named `SOURCE` (repeatable; the names 'docker maim backups --format json' lists)")
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current data before replacing it")
 	cmd.Flags().BoolVar(&o.ToRecordedPaths, "to-recorded-paths", false, "Write the host paths and volumes the backup recorded, also where the project now uses others")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan (what stops, which backup goes where, the safety backup) and change nothing")
@@ -326,6 +361,8 @@ func newVersionCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version [OPTIONS]",
 		Short: "Show the docker-maim version",
+		Example: `  docker maim version
+  docker maim version --format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format.json() {
 				return printJSON(cmd.OutOrStdout(), versionResult{Version: Version}, nil)

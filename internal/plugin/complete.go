@@ -321,7 +321,7 @@ func newCompletionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "completion bash|zsh|fish|powershell",
 		Short: "Print the shell completion script of the standalone docker-maim binary",
-		Long: `Prints the completion script of docker-maim run on its own (docker-maim restore <TAB>).
+		Long: `Prints the completion script of docker-maim run on its own (` + "`docker-maim restore <TAB>`" + `).
 ` + "`docker maim`" + ` completes through the docker CLI's own completion (docker completion SHELL),
 which asks the plugin; this script is only for the binary called by its own name.
 
@@ -329,6 +329,9 @@ which asks the plugin; this script is only for the binary called by its own name
   zsh:        docker-maim completion zsh > "${fpath[1]}/_docker-maim"
   fish:       docker-maim completion fish > ~/.config/fish/completions/docker-maim.fish
   powershell: docker-maim completion powershell | Out-String | Invoke-Expression`,
+		Example: `  docker-maim completion bash > /etc/bash_completion.d/docker-maim
+  docker-maim completion zsh > "${fpath[1]}/_docker-maim"
+  docker-maim completion fish > ~/.config/fish/completions/docker-maim.fish`,
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
 		ValidArgs: completionShells,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -21,9 +21,9 @@ type configMergeOptions struct {
 // user's config into a new template, as `docker maim upgrade` does.
 func newConfigCommand(s *state) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "config COMMAND",
-		Short: "Work with application config files (merge a config into a new template)",
-		Args:  cobra.NoArgs,
+		Use:     "config COMMAND",
+		Short:   "Work with application config files (merge a config into a new template)",
+		Example: `  docker maim config merge --template bot_config_template.toml --current bot_config.toml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},
@@ -38,7 +38,7 @@ func newConfigMergeCommand(s *state) *cobra.Command {
 		report: newChoice(formatText, formatText, formatJSON),
 	}
 	cmd := &cobra.Command{
-		Use:   "merge --template NEW --current OLD [OPTIONS]",
+		Use:   "merge [OPTIONS] --template FILE --current FILE",
 		Short: "Merge a config file into a new version's template",
 		Long: `Merge a config file into a new version's template.
 
@@ -52,20 +52,24 @@ inner.version for TOML by default) always comes from the template.
 The merged file goes to stdout, or replaces --output atomically (keeping its
 owner and mode). The report of new, removed and type-changed keys goes to stderr
 (--report json: a JSON document, docs/json.md; an error is then a JSON document on stdout).`,
-		Args:        cobra.NoArgs,
+		Example: `  # Print the merged file, and on stderr the keys that are new, removed or changed type
+  docker maim config merge --template bot_config_template.toml --current bot_config.toml
+
+  # Merge an env file in place, reporting as JSON
+  docker maim config merge --template template.env --current .env --output .env --report json`,
 		Annotations: map[string]string{outputFlagAnnotation: "report"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runConfigMerge(cmd, s, o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.template, "template", "", "The new version's config template (required)")
-	f.StringVar(&o.current, "current", "", "The config file in use now (required)")
-	f.StringVarP(&o.output, "output", "o", "", "Write the merged file here (atomically) instead of stdout")
-	f.Var(o.format, "format", "Config format: toml, env, yaml, json (default: from the file names)")
+	f.StringVar(&o.template, "template", "", "The new version's config template `FILE` (required)")
+	f.StringVar(&o.current, "current", "", "The config `FILE` in use now (required)")
+	f.StringVarP(&o.output, "output", "o", "", "Write the merged file to `FILE` (atomically) instead of stdout")
+	f.Var(o.format, "format", "Config `FORMAT`: toml, env, yaml, json (default: from the file names)")
 	f.BoolVar(&o.keepUnknown, "keep-unknown", false, "Keep keys the template does not have")
-	f.StringSliceVar(&o.versionKeys, "version-key", nil, `Dotted key always taken from the template (default "inner.version" for TOML; "" for none)`)
-	f.Var(o.report, "report", "Report format on stderr: text or json")
+	f.StringSliceVar(&o.versionKeys, "version-key", nil, "Dotted `KEY` always taken from the template (default \"inner.version\" for TOML; \"\" for none)")
+	f.Var(o.report, "report", "Report `FORMAT` on stderr: text or json")
 	return cmd
 }
 

@@ -63,9 +63,9 @@ func formatFlag(fs *pflag.FlagSet, def string) *choiceFlag {
 	} else {
 		c.aliases = []string{formatTable}
 	}
-	usage := "Output format: " + strings.Join(c.choices, " or ") + " (JSON: docs/json.md)"
+	usage := "Output `FORMAT`: " + strings.Join(c.choices, " or ") + " (JSON: docs/json.md)"
 	if c.templates {
-		usage = `Output format: table, json, or a Go template as docker's ('{{.Name}}', 'table {{.ID}}\t{{.Status}}'; fields: docs/json.md)`
+		usage = "Output `FORMAT`: table, json, or a Go template as docker's ('{{json .}}'; 'table ' before it adds headers; the fields: docs/json.md)"
 	}
 	fs.Var(c, "format", usage)
 	return c
@@ -73,11 +73,11 @@ func formatFlag(fs *pflag.FlagSet, def string) *choiceFlag {
 
 func (c *choiceFlag) json() bool { return c.value == formatJSON }
 
-// compressionFlag adds --compression.
-func compressionFlag(fs *pflag.FlagSet, usage string) *choiceFlag {
+// compressionFlag adds --compression; what is what is compressed ("Archive", "Backup").
+func compressionFlag(fs *pflag.FlagSet, what string) *choiceFlag {
 	c := newChoice(string(api.Zstd), "zstd", "gzip", "none")
 	c.aliases = []string{"zst", "gz", "tar"}
-	fs.Var(c, "compression", usage+": "+strings.Join(c.choices, ", "))
+	fs.Var(c, "compression", what+" compression `CODEC`: "+strings.Join(c.choices, ", "))
 	return c
 }
 
@@ -98,9 +98,9 @@ type healthFlags struct {
 }
 
 func (h *healthFlags) add(fs *pflag.FlagSet) {
-	durationVar(fs, &h.Timeout, "timeout", api.DefaultTimeout, "Overall time the services get to prove healthy")
-	durationVar(fs, &h.StablePeriod, "stable-period", api.DefaultStablePeriod, "How long a service without a healthcheck must keep running, without restarts (0s: running once is enough)")
-	durationVar(fs, &h.MigrationTimeout, "migration-timeout", api.DefaultMigrationTimeout, "How long a MaiBot core whose log keeps growing (a database migration) may take to log its ready banner; --timeout still ends a silent wait")
+	durationVar(fs, &h.Timeout, "timeout", api.DefaultTimeout, "Give the services up to `DURATION` in all to prove healthy")
+	durationVar(fs, &h.StablePeriod, "stable-period", api.DefaultStablePeriod, "A service without a healthcheck must keep running, without restarts, for `DURATION` (0s: running once is enough)")
+	durationVar(fs, &h.MigrationTimeout, "migration-timeout", api.DefaultMigrationTimeout, "Give a MaiBot core whose log keeps growing (a database migration) up to `DURATION` to log its ready banner; --timeout still ends a silent wait")
 }
 
 // options are the gate's api options. A zero --stable-period means zero: the api's zero

@@ -27,11 +27,12 @@ const (
 
 func newHooksCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "hooks enable|disable",
+		Use:   "hooks COMMAND",
 		Short: "Show docker-maim hints after docker compose pull and a failed docker compose up",
 		Long: "hooks enable turns on the docker CLI's hooks (features.hooks) and asks it to call docker-maim\n" +
 			"after `docker compose pull` and `docker compose up` (plugins.maim.hooks) in the docker CLI's\n" +
 			"config.json ($DOCKER_CONFIG or ~/.docker); hooks disable removes exactly those two settings.",
+		Example: "  docker maim hooks enable\n  docker maim hooks disable",
 	}
 	for _, enable := range []bool{true, false} {
 		use := "disable"
@@ -39,8 +40,9 @@ func newHooksCommand() *cobra.Command {
 			use = "enable"
 		}
 		cmd.AddCommand(&cobra.Command{
-			Use:   use,
-			Short: use + " the docker CLI hooks of docker-maim",
+			Use:     use,
+			Short:   strings.ToUpper(use[:1]) + use[1:] + " the docker CLI hooks of docker-maim",
+			Example: "  docker maim hooks " + use,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				file := filepath.Join(config.Dir(), config.ConfigFileName)
 				if err := setHooks(file, enable); err != nil {

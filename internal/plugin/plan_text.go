@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -77,6 +78,8 @@ func printPlan(w io.Writer, p *api.Plan, dir string) {
 			fmt.Fprintln(w, "  "+f.String())
 		}
 	}
+	printDatabases(w, p.Databases)
+	printServiceHooks(w, p.ServiceHooks)
 	printPhases(w, p.Phases)
 	fmt.Fprintf(w, "\nExpected downtime: about %s\n\n", p.Downtime.Round(time.Second))
 }
@@ -151,6 +154,27 @@ func relTo(dir, path string) string {
 		}
 	}
 	return path
+}
+
+// printDatabases shows one line per database service whose image changes: engine, the
+// data's version and the new image's, data dir, decision; a refused one with its way
+// forward, step by step.
+func printDatabases(w io.Writer, dbs []api.Database) {
+	if len(dbs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nDatabases (the data directory's version against the new image's):")
+	for _, db := range dbs {
+		where := db.DataDir
+		if db.Source != "" {
+			where += " on " + db.Source
+		}
+		fmt.Fprintf(w, "  database %s: %s %s -> %s, %s: %s\n", db.Service, db.Engine, orDash(db.DataVersion), orDash(db.NewVersion), where, db.Decision)
+		fmt.Fprintln(w, "    "+db.Reason)
+		for i, r := range db.Recipe {
+			fmt.Fprintf(w, "    %d. %s\n", i+1, r)
+		}
+	}
 }
 
 // printPhases lists the phases the upgrade runs, numbered, the skipped ones with why.
@@ -253,4 +277,39 @@ func orUnknown(s string) string {
 		return "era unknown"
 	}
 	return s
+}
+
+// printServiceHooks lists the commands run inside the services' containers (service, when,
+// user, timeout, where declared, the command quoted when it spans lines), the services
+// archived only stopped, the logical dumps asked for and the lifecycle labels ignored.
+func printServiceHooks(w io.Writer, h *api.ServiceHooks) {
+	if h.Empty() {
+		return
+	}
+	fmt.Fprintln(w, "\nService commands and lifecycle labels:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range h.Commands {
+		user := c.User
+		if user == "" {
+			user = "(container's)"
+		}
+		cmd := c.Command
+		if strings.ContainsAny(cmd, "\n\r\t") || len(cmd) > 120 {
+			cmd = strconv.Quote(cmd)
+			if len(cmd) > 120 {
+				cmd = cmd[:117] + "..."
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\tuser %s\ttimeout %s\t%s\t%s\n", c.Service, c.When, user, c.Timeout, c.From, cmd)
+	}
+	tw.Flush()
+	for _, s := range h.StopDuringBackup {
+		fmt.Fprintf(w, "  %s: stop-during-backup: its data is archived only while it is stopped (no hot pass)\n", s)
+	}
+	for _, d := range h.Dumps {
+		fmt.Fprintf(w, "  %s: logical %s dump requested (%s): not yet supported, no dump is taken; the file archive still protects the data\n", d.Service, d.Kind, d.From)
+	}
+	for _, ig := range h.Ignored {
+		fmt.Fprintln(w, "  "+ig)
+	}
 }

@@ -17,6 +17,8 @@ func newProjectsCommand(s *state) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "projects [OPTIONS]",
 		Short: "List the Compose projects on the engine",
+		Example: `  docker maim projects
+  docker maim projects --format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Projects(cmd.Context(), api.ProjectsOptions{})
 			out := cmd.OutOrStdout()

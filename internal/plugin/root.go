@@ -182,12 +182,24 @@ func NewRootCommand(dockerCli command.Cli, newService NewService) *cobra.Command
 func newRoot(newService func(api.Config) api.Service, asPlugin bool) (*cobra.Command, *state) {
 	s := &state{newService: newService}
 	root := &cobra.Command{
-		Use:              "maim [OPTIONS] COMMAND",
-		Short:            "Back up, upgrade and roll back Docker Compose projects safely",
+		Use:   "maim [OPTIONS] COMMAND",
+		Short: "Back up, upgrade and roll back Docker Compose projects safely",
+		Long: `Back up, upgrade and roll back Docker Compose projects safely.
+
+The project options select the Compose project as docker compose's do (and COMPOSE_FILE,
+COMPOSE_PROJECT_NAME); they go before or after the command. Without them, the project is the
+one in the current directory.`,
+		Example: `  # See what upgrading the project in the current directory would change
+  docker maim upgrade --dry-run
+
+  # Upgrade it: back up, pull, recreate, health gate, roll back on failure
+  docker maim upgrade
+
+  # The same for a project found by name, from any directory
+  docker maim -p mybot upgrade`,
 		SilenceUsage:     true,
 		SilenceErrors:    true,
 		TraverseChildren: true,
-		Args:             cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},
@@ -224,24 +236,21 @@ func newRoot(newService func(api.Config) api.Service, asPlugin bool) (*cobra.Com
 		newHooksCommand(),
 		newHookAnswerCommand(s),
 	)
-	for _, c := range root.Commands() {
-		if c.Args == nil {
-			c.Args = cobra.NoArgs
-		}
-	}
-	registerCompletions(root, s)
+	registerCompletions(root, s) // adds the completion command: before finishTree, which sets up every command
+	finishTree(root, s)
 	return root, s
 }
 
 func addGlobalFlags(fs *pflag.FlagSet, g *globalOptions) {
-	fs.StringArrayVarP(&g.Files, "file", "f", nil, "Compose configuration files (repeatable; default: compose.yaml in the current dir, or COMPOSE_FILE)")
-	fs.StringVarP(&g.Name, "project-name", "p", "", "Project name (or COMPOSE_PROJECT_NAME); alone, finds a project's files from its containers")
-	fs.StringVar(&g.WorkingDir, "project-directory", "", "Alternate working directory (default: the first compose file's dir)")
-	fs.StringArrayVar(&g.EnvFiles, "env-file", nil, "Alternate environment files")
-	fs.StringArrayVar(&g.Profiles, "profile", nil, "Profiles to enable")
-	fs.StringVar(&g.BackupDir, "backup-dir", "", "Where backups are kept (or MAIM_BACKUP_DIR; default ~/.local/share/docker-maim/backups)")
+	// A usage's `NAME` is the flag's value name in the help (pflag's convention).
+	fs.StringArrayVarP(&g.Files, "file", "f", nil, "Compose configuration `FILE` (repeatable; default: compose.yaml in the current dir, or COMPOSE_FILE)")
+	fs.StringVarP(&g.Name, "project-name", "p", "", "Project `NAME` (or COMPOSE_PROJECT_NAME); alone, finds a project's files from its containers")
+	fs.StringVar(&g.WorkingDir, "project-directory", "", "Alternate working directory `DIR` (default: the first compose file's dir)")
+	fs.StringArrayVar(&g.EnvFiles, "env-file", nil, "Alternate environment `FILE` (repeatable)")
+	fs.StringArrayVar(&g.Profiles, "profile", nil, "`PROFILE` to enable (repeatable)")
+	fs.StringVar(&g.BackupDir, "backup-dir", "", "`DIR` where backups are kept (or MAIM_BACKUP_DIR; default ~/.local/share/docker-maim/backups)")
 	g.Progress = newChoice("auto", "auto", "tty", "plain", "json", "quiet")
-	fs.Var(g.Progress, "progress", "Progress output: auto, tty, plain, json, quiet")
+	fs.Var(g.Progress, "progress", "Progress output `MODE`: auto, tty, plain, json, quiet")
 }
 
 // usageError marks a flag or argument error (exit code 125, like docker).

@@ -43,23 +43,37 @@ breaking changes unless --accept-breaking, stops the services, backs up every da
 file, merges config files into the new version's templates, recreates the services on the new images
 and waits for them to prove healthy. When anything fails after the stop, it rolls back: old images by
 ID, data, config and compose files from the backup.`,
+		Example: `  # Show the plan (images old -> new, data, config diffs, the phases) and change nothing
+  docker maim upgrade --dry-run
+
+  # Upgrade to the images the compose file names now
+  docker maim upgrade
+
+  # Upgrade the service bot to another image than the compose file names
+  docker maim upgrade --image bot=registry.example.com/bot:2.0
+
+  # Adopt a release's new compose file, carrying your edits by a three-way merge
+  docker maim upgrade --compose-file compose.new.yaml --base compose.old.yaml
+
+  # Go ahead with a breaking upgrade, emptying the volume cache once it is backed up
+  docker maim upgrade --accept-breaking --reset-data cache`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runUpgrade(cmd, s, o) },
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&o.Images, "image", nil, "Upgrade SERVICE to image REF instead of what the compose file says (SERVICE=REF, repeatable)")
+	f.StringArrayVar(&o.Images, "image", nil, "Upgrade SERVICE to image REF instead of what the compose file says (`SERVICE=REF`, repeatable)")
 	f.BoolVar(&o.Force, "force", false, "Run the upgrade even when no image changed")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
 	o.Format = formatFlag(f, formatText)
 	f.BoolVar(&o.AcceptBreaking, "accept-breaking", false, "Go ahead with an upgrade declared or detected as breaking")
-	f.BoolVar(&o.NoAutoRollback, "no-auto-rollback", false, "On failure, leave the project as it is (roll back later with `docker maim rollback`)")
-	f.StringArrayVar(&o.ResetData, "reset-data", nil, "Empty data source SOURCE after it is in the backup (repeatable)")
+	f.BoolVar(&o.NoAutoRollback, "no-auto-rollback", false, "On failure, leave the project as it is (roll back later with 'docker maim rollback')")
+	f.StringArrayVar(&o.ResetData, "reset-data", nil, "Empty the data source `SOURCE` after it is in the backup (repeatable)")
 	f.BoolVar(&o.KeepUnknown, "keep-unknown", false, "Keep config keys the new template no longer has")
-	f.BoolVar(&o.ShowSecrets, "show-secrets", false, "Show secret values (API keys, passwords, every .env value) in the plan's config diffs instead of <redacted>")
-	o.Compression = compressionFlag(f, "Backup compression")
-	f.IntVar(&o.Level, "level", 0, "Backup compression level (0: the codec's default)")
-	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source PATH although it is a host path or a symlink leading outside the project (repeatable)")
-	f.StringArrayVar(&o.ComposeFiles, "compose-file", nil, "Adopt the release's new compose file NEW (\"-\": stdin): merged with the project's file it replaces (repeatable, positionally) and written in place after the backup")
-	f.StringArrayVar(&o.Base, "base", nil, "The release's previous compose file OLD_UPSTREAM (one per --compose-file): carry the user's edits by a three-way merge")
+	f.BoolVar(&o.ShowSecrets, "show-secrets", false, "Show secret values (API keys, passwords, every .env value) in the plan's config diffs instead of redacting them")
+	o.Compression = compressionFlag(f, "Backup")
+	f.IntVar(&o.Level, "level", 0, "Backup compression `LEVEL` (0: the codec's default)")
+	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source `PATH` although it is a host path or a symlink leading outside the project (repeatable)")
+	f.StringArrayVar(&o.ComposeFiles, "compose-file", nil, "Adopt the release's new compose `FILE` (\"-\": stdin): merged with the project's file it replaces (repeatable, positionally) and written in place after the backup")
+	f.StringArrayVar(&o.Base, "base", nil, "The release's previous compose `FILE` (one per --compose-file): carry the user's edits by a three-way merge")
 	f.BoolVar(&o.OnePass, "one-pass", false, "Back up everything after the stop (default: copy while the services run, then only the changes since, stopped)")
 	o.health.add(f)
 	return cmd
@@ -201,13 +215,21 @@ func printRollbackFiles(w io.Writer, rb *api.RollbackReport) {
 func newRollbackCommand(s *state) *cobra.Command {
 	o := &rollbackOptions{}
 	cmd := &cobra.Command{
-		Use:   "rollback [ID] [OPTIONS]",
+		Use:   "rollback [OPTIONS] [ID]",
 		Short: "Return the project to a backup: data, config and compose files, and the images it ran",
 		Long: `Without ID: resolves an interrupted operation, else goes back to the backup made by the last
 api. Takes a safety backup of the current state first (--no-safety-backup to skip), restores the
 data, config and compose files, re-pins the old images by ID (pulling by digest only if an image is
 gone), recreates the services and runs the health gate.`,
-		Args: cobra.MaximumNArgs(1),
+		Example: `  # Go back to the last upgrade's backup, or resolve an interrupted operation
+  docker maim rollback
+
+  # Show what it would stop, write where and which images it would put back, and change nothing
+  docker maim rollback --dry-run
+
+  # Go back to one backup, by the ID 'docker maim backups' lists
+  docker maim rollback 20260102T030405Z`,
+		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Rollback(cmd.Context(), api.RollbackOptions{
 				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(), DryRun: o.DryRun,
@@ -251,6 +273,9 @@ func newStatusCommand(s *state) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [OPTIONS]",
 		Short: "Show the project's services, its last upgrade, and any interrupted operation",
+		Example: `  docker maim status
+  docker maim -p mybot status --format json
+  docker maim status --format 'table {{.Service}}\t{{.State}}\t{{.Health}}'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := s.svc(cmd).Status(cmd.Context(), api.StatusOptions{Scope: s.g.scope()})
 			out := cmd.OutOrStdout()
@@ -336,6 +361,11 @@ Only this engine's backups, made by this user, are pruned: another engine's in t
 dir are not even looked at, another user's on this engine are left to them, and those a
 docker-maim made that did not record its engine are kept unless --include-unrecorded.
 The output says why each backup left in place was kept.`,
+		Example: `  # Show what keeping the 3 newest backups would remove, and remove nothing
+  docker maim prune --keep 3 --dry-run
+
+  # Remove backups older than 30 days, keeping at least the 5 newest
+  docker maim prune --older-than 720h`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Keep < 1 {
 				return usageError{errors.New("--keep must be at least 1")}
@@ -352,8 +382,8 @@ The output says why each backup left in place was kept.`,
 			return err
 		},
 	}
-	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep this many newest complete backups (besides those kept by a rule)")
-	durationVar(cmd.Flags(), &o.OlderThan, "older-than", 0, "Only remove backups older than this (e.g. 30d, 720h)")
+	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep the `N` newest complete backups (besides those kept by a rule)")
+	durationVar(cmd.Flags(), &o.OlderThan, "older-than", 0, "Only remove backups older than `DURATION` (e.g. 30d, 720h)")
 	cmd.Flags().BoolVar(&o.IncludeUnreadable, "include-unreadable", false, "Also remove backups whose manifest cannot be read (e.g. written by a newer docker-maim)")
 	cmd.Flags().BoolVar(&o.IncludeUnrecorded, "include-unrecorded", false, "Also prune, as this engine's, backups made by a docker-maim that did not record its engine")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Show what would be removed")

@@ -17,10 +17,15 @@
 //   - plain: a line when a task starts and when it ends, and for long tasks at
 //     most one progress line (with percentage, rate and ETA) every
 //     PlainInterval; events as lines.
-//   - json: one JSON object per line: task lines ([Line]) with status
+//   - json: one JSON object per line (docs/json.md, docs/schema/progress.json),
+//     each with [SchemaVersion]: task lines ([Line]) with status
 //     running|done|error and event lines ([EventLine]); running lines are
-//     rate-limited like plain lines. Lines carry the phase set by
-//     [Reporter.SetPhase], when one is set.
+//     rate-limited like plain lines. Lines carry the operation and the step
+//     set by [Reporter.SetStep], when one is set.
+//
+// Sizes and rates are shown as docker shows image sizes and pull progress
+// (github.com/docker/go-units HumanSize: decimal units, "2.936MB"), so one run
+// never prints two unit systems.
 //   - quiet: nothing.
 //   - auto: tty when w is a terminal (*os.File), plain otherwise.
 //
@@ -39,8 +44,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/moby/term"
 )
+
+// SchemaVersion is the schema_version of every json line (docs/schema/progress.json). It
+// changes when a member is removed or changes meaning; a new member does not change it.
+const SchemaVersion = 1
 
 // Mode selects the output style.
 type Mode string
@@ -90,6 +100,7 @@ type Reporter struct {
 	now   func() time.Time
 
 	mu       sync.Mutex
+	op       string
 	phase    string
 	active   []*Task // in start order
 	drawn    int     // live lines currently on screen (tty)
@@ -125,15 +136,16 @@ func New(mode Mode, w io.Writer) (*Reporter, error) {
 // Mode reports the effective mode (auto resolved to tty or plain).
 func (r *Reporter) Mode() Mode { return r.mode }
 
-// SetPhase names the step of the operation now running (a journal phase such as
-// "backing-up", or "backup", "restore"); later lines carry it. "" clears it.
-func (r *Reporter) SetPhase(phase string) {
+// SetStep names the operation ("upgrade", "restore", "rollback", "backup") and its step
+// now running (the name the plan lists: "backup-hot", "merge", "gate", ...); later lines
+// carry both. "" clears either.
+func (r *Reporter) SetStep(op, phase string) {
 	r.mu.Lock()
-	r.phase = phase
+	r.op, r.phase = op, phase
 	r.mu.Unlock()
 }
 
-// Phase returns the phase set last.
+// Phase returns the step set last.
 func (r *Reporter) Phase() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -152,6 +164,7 @@ type Task struct {
 	r      *Reporter
 	name   string
 	source string
+	op     string
 	phase  string
 	start  time.Time
 	bytes  atomic.Int64
@@ -178,7 +191,7 @@ func (r *Reporter) Start(s Spec) *Task {
 	t := &Task{r: r, name: s.Name, source: s.Source, total: max(s.Total, 0)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t.phase = r.phase
+	t.op, t.phase = r.op, r.phase
 	t.start = r.now()
 	t.last, t.sampleAt = t.start, t.start
 	if r.closed || r.mode == Quiet {
@@ -291,7 +304,7 @@ func (r *Reporter) Event(msg string) {
 	case Plain:
 		r.printf("%s\n", msg)
 	case JSON:
-		r.writeJSON(EventLine{Time: r.now().UTC().Format(time.RFC3339Nano), Phase: r.phase, Event: msg})
+		r.writeJSON(EventLine{SchemaVersion: SchemaVersion, Time: r.now().UTC().Format(time.RFC3339Nano), Op: r.op, Phase: r.phase, Event: msg})
 	case TTY:
 		r.redraw([]string{msg})
 	}
@@ -318,16 +331,21 @@ func (r *Reporter) printf(format string, a ...any) {
 
 // EventLine is a message line of json mode ("stopping core").
 type EventLine struct {
-	Time  string `json:"time"`
-	Phase string `json:"phase,omitempty"`
-	Event string `json:"event"`
+	SchemaVersion int    `json:"schema_version"`
+	Time          string `json:"time"`
+	Op            string `json:"op,omitempty"`
+	Phase         string `json:"phase,omitempty"`
+	Event         string `json:"event"`
 }
 
 // Line is a task line of json mode.
 type Line struct {
+	// SchemaVersion is [SchemaVersion].
+	SchemaVersion int `json:"schema_version"`
 	// Time is when the line was written (RFC 3339, UTC).
 	Time string `json:"time"`
-	// Phase is the operation's step when known (see [Reporter.SetPhase]).
+	// Op and Phase are the operation and its step when known (see [Reporter.SetStep]).
+	Op    string `json:"op,omitempty"`
 	Phase string `json:"phase,omitempty"`
 	// Task is the task's name as humans see it; Source the data source it moves.
 	Task   string `json:"task,omitempty"`
@@ -346,7 +364,7 @@ type Line struct {
 
 // json writes a task line. Called with r.mu held.
 func (r *Reporter) json(t *Task, now time.Time, status string, err error) {
-	l := Line{Time: now.UTC().Format(time.RFC3339Nano), Phase: t.phase, Task: t.name, Source: t.source, Status: status}
+	l := Line{SchemaVersion: SchemaVersion, Time: now.UTC().Format(time.RFC3339Nano), Op: t.op, Phase: t.phase, Task: t.name, Source: t.source, Status: status}
 	done := t.bytes.Load()
 	l.Bytes, l.Total = done, t.total
 	rate := t.rateAt(now)
@@ -459,8 +477,8 @@ func (t *Task) eta(done int64, rate float64) (time.Duration, bool) {
 	return time.Duration(float64(t.total-done) / rate * float64(time.Second)), true
 }
 
-// status is "1.2 MiB / 3.4 MiB  35%  1.1 MiB/s  ETA 2s", or
-// "1.2 MiB / ?  1.1 MiB/s" with an unknown total. Called with r.mu held.
+// status is "1.2MB / 3.4MB  35%  1.1MB/s  ETA 2s", or
+// "1.2MB / ?  1.1MB/s" with an unknown total. Called with r.mu held.
 func (t *Task) status(now time.Time) string {
 	done := t.bytes.Load()
 	rate := t.rateAt(now)
@@ -492,18 +510,10 @@ func (t *Task) final() string {
 	return fmt.Sprintf("%s: done, %s in %s%s", t.name, FormatBytes(done), formatDuration(el), rate)
 }
 
-// FormatBytes renders n with binary units ("512 B", "1.5 KiB", "3.2 GiB").
+// FormatBytes renders n as docker renders sizes (go-units HumanSize: decimal units, four
+// significant digits: "512B", "1.5kB", "3.2GB"), the one unit system of every text output.
 func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return units.HumanSize(float64(n))
 }
 
 func formatDuration(d time.Duration) string {

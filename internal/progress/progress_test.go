@@ -81,11 +81,11 @@ func TestPlain(t *testing.T) {
 	r.Close()
 	r.Event("after close")
 	want := "stopping core\n" +
-		"volume data: started (10.0 MiB)\n" +
-		"volume data: 5.0 MiB / 10.0 MiB   50%  853.3 KiB/s  ETA 6s\n" +
-		"volume data: done, 10.0 MiB in 7s (1.4 MiB/s)\n" +
+		"volume data: started (10.49MB)\n" +
+		"volume data: 5.243MB / 10.49MB   50%  873.8kB/s  ETA 6s\n" +
+		"volume data: done, 10.49MB in 7s (1.498MB/s)\n" +
 		"bind ./config: started (size unknown)\n" +
-		"bind ./config: failed after 0 B: disk full\n"
+		"bind ./config: failed after 0B: disk full\n"
 	if got := buf.String(); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
@@ -174,20 +174,20 @@ func TestTTY(t *testing.T) {
 	if !strings.HasPrefix(out, "\x1b[2A\r\x1b[J") {
 		t.Errorf("redraw does not move up 2 lines: %q", out)
 	}
-	if !strings.Contains(out, "vol a  500 B / 1000 B   50%  4.9 KiB/s  ETA 100ms\n") || !strings.Contains(out, "vol b  0 B / ?  0 B/s\n") {
+	if !strings.Contains(out, "vol a  500B / 1kB   50%  5kB/s  ETA 100ms\n") || !strings.Contains(out, "vol b  0B / ?  0B/s\n") {
 		t.Errorf("live lines: %q", out)
 	}
 	start = buf.Len()
 	r.Event("starting core")
 	a.Done(nil)
 	out = buf.String()[start:]
-	if !strings.Contains(out, "starting core\n") || !strings.Contains(out, "vol a: done, 500 B in 100ms") {
+	if !strings.Contains(out, "starting core\n") || !strings.Contains(out, "vol a: done, 500B in 100ms") {
 		t.Errorf("event/done: %q", out)
 	}
 	// After a ends only b is live: the last redraw moves up 2 lines (a, b)
 	// and draws one.
 	last := out[strings.LastIndex(out, "\x1b["+"2A"):]
-	if strings.Count(last, "\n") != 2 || !strings.HasSuffix(last, "vol b  0 B / ?  0 B/s\n") {
+	if strings.Count(last, "\n") != 2 || !strings.HasSuffix(last, "vol b  0B / ?  0B/s\n") {
 		t.Errorf("last redraw %q", last)
 	}
 	b.Done(nil)
@@ -235,7 +235,7 @@ func TestConcurrent(t *testing.T) {
 			}
 			wg.Wait()
 			r.Close()
-			if m == Plain && strings.Count(buf.String(), "t: done, 1000.0 KiB") != 8 {
+			if m == Plain && strings.Count(buf.String(), "t: done, 1.024MB") != 8 {
 				t.Errorf("plain output:\n%s", buf.String())
 			}
 			if m == JSON {
@@ -266,7 +266,8 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 func TestFormatBytes(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 30: "5.0 GiB"} {
+	// docker's sizes (go-units HumanSize): decimal, four significant digits
+	for n, want := range map[int64]string{0: "0B", 999: "999B", 1000: "1kB", 1536: "1.536kB", 2_936_012: "2.936MB", 5e9: "5GB"} {
 		if got := FormatBytes(n); got != want {
 			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
 		}
@@ -303,7 +304,7 @@ func eta(l Line) string {
 // the smoothed rate part of the way, not all of it at once.
 func TestRateAndETA(t *testing.T) {
 	r, buf, c := newTest(t, JSON)
-	r.SetPhase("backing-up")
+	r.SetStep("upgrade", "backup")
 	a := r.Start(Spec{Name: "data", Source: "data", Total: 20 << 20})
 	for i := 0; i < 5; i++ {
 		c.advance(time.Second)
@@ -314,7 +315,7 @@ func TestRateAndETA(t *testing.T) {
 		t.Fatalf("%d lines:\n%s", len(got), buf)
 	}
 	l := got[1]
-	if l.Phase != "backing-up" || l.Source != "data" || l.Task != "data" || l.Status != "running" ||
+	if l.Op != "upgrade" || l.Phase != "backup" || l.SchemaVersion != SchemaVersion || l.Source != "data" || l.Task != "data" || l.Status != "running" ||
 		l.Bytes != 5<<20 || l.Total != 20<<20 || l.Rate != 1<<20 || eta(l) != "15" {
 		t.Fatalf("steady line %+v eta %s", l, eta(l))
 	}
@@ -354,10 +355,10 @@ func TestUnknownTotalAndClamp(t *testing.T) {
 	u.Add(500)
 	g.Add(1500)
 	out := buf.String()
-	if !strings.Contains(out, "unknown: started (size unknown)\n") || !strings.Contains(out, "unknown: 500 B / ?  100 B/s\n") {
+	if !strings.Contains(out, "unknown: started (size unknown)\n") || !strings.Contains(out, "unknown: 500B / ?  100B/s\n") {
 		t.Errorf("unknown total:\n%s", out)
 	}
-	if !strings.Contains(out, "grew: 1.5 KiB / 1000 B  100%  300 B/s  ETA 0s\n") {
+	if !strings.Contains(out, "grew: 1.5kB / 1kB  100%  300B/s  ETA 0s\n") {
 		t.Errorf("grown total:\n%s", out)
 	}
 	if strings.Contains(out, "150%") || strings.Contains(out, "ETA -") {
@@ -389,22 +390,22 @@ func TestNoETAWithoutRate(t *testing.T) {
 // Every field of a json line, phase of events included; nothing else.
 func TestJSONFields(t *testing.T) {
 	r, buf, c := newTest(t, JSON)
-	r.SetPhase("restoring")
+	r.SetStep("restore", "restore")
 	r.Event("verifying")
 	a := r.Start(Spec{Name: "restore ./data", Source: "./data", Total: 100})
-	r.SetPhase("other") // a started task keeps its phase
+	r.SetStep("rollback", "other") // a started task keeps its op and phase
 	c.advance(PlainInterval)
 	a.Add(50)
 	a.Done(errors.New("disk full"))
-	r.SetPhase("")
+	r.SetStep("", "")
 	r.Event("done")
 	raw := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	want := []string{
-		`{"time":"2026-11-25T22:00:00Z","phase":"restoring","event":"verifying"}`,
-		`{"time":"2026-11-25T22:00:00Z","phase":"restoring","task":"restore ./data","source":"./data","bytes":0,"total":100,"rate":0,"status":"running"}`,
-		`{"time":"2026-11-25T22:00:05Z","phase":"restoring","task":"restore ./data","source":"./data","bytes":50,"total":100,"rate":10,"eta_seconds":5,"status":"running"}`,
-		`{"time":"2026-11-25T22:00:05Z","phase":"restoring","task":"restore ./data","source":"./data","bytes":50,"total":100,"rate":10,"eta_seconds":5,"status":"error","error":"disk full"}`,
-		`{"time":"2026-11-25T22:00:05Z","event":"done"}`,
+		`{"schema_version":1,"time":"2026-11-25T22:00:00Z","op":"restore","phase":"restore","event":"verifying"}`,
+		`{"schema_version":1,"time":"2026-11-25T22:00:00Z","op":"restore","phase":"restore","task":"restore ./data","source":"./data","bytes":0,"total":100,"rate":0,"status":"running"}`,
+		`{"schema_version":1,"time":"2026-11-25T22:00:05Z","op":"restore","phase":"restore","task":"restore ./data","source":"./data","bytes":50,"total":100,"rate":10,"eta_seconds":5,"status":"running"}`,
+		`{"schema_version":1,"time":"2026-11-25T22:00:05Z","op":"restore","phase":"restore","task":"restore ./data","source":"./data","bytes":50,"total":100,"rate":10,"eta_seconds":5,"status":"error","error":"disk full"}`,
+		`{"schema_version":1,"time":"2026-11-25T22:00:05Z","event":"done"}`,
 	}
 	if strings.Join(raw, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(raw, "\n"), strings.Join(want, "\n"))
@@ -420,7 +421,7 @@ func TestTTYPercentRateETA(t *testing.T) {
 	}
 	out := buf.String()
 	last := out[strings.LastIndex(out, "\r\x1b[J"):]
-	if want := "\r\x1b[Jdata  2.0 MiB / 10.0 MiB   20%  1.0 MiB/s  ETA 8s\n"; last != want {
+	if want := "\r\x1b[Jdata  2.097MB / 10.49MB   20%  1.049MB/s  ETA 8s\n"; last != want {
 		t.Errorf("live line %q, want %q", last, want)
 	}
 	c.advance(time.Second)

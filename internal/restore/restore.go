@@ -105,7 +105,7 @@ func (t *rtxn) begin() error {
 		Restore:    &journal.RestoreInfo{ID: t.entry.ID, Sources: t.opts.Sources, ToRecordedPaths: t.opts.ToRecordedPaths},
 		WorkingDir: p.WorkingDir, ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles, Profiles: p.Profiles,
 	}
-	t.Runner = &journal.Runner{Journals: t.journals, Journal: jr}
+	t.Runner = &journal.Runner{Journals: t.journals, Journal: jr, Op: journal.OpRestore, Progress: t.env.Progress}
 	return t.journals.Save(jr)
 }
 

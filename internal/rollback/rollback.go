@@ -223,7 +223,7 @@ func rollbackTo(ctx context.Context, m *stack.Env, p *project.Project, jr *journ
 	if err := journals.Save(jr); err != nil {
 		return err
 	}
-	t := &rtxn{env: m, p: p, man: entry.Manifest, opts: opts, checked: checked, res: res, Runner: &journal.Runner{Journals: journals, Journal: jr}}
+	t := &rtxn{env: m, p: p, man: entry.Manifest, opts: opts, checked: checked, res: res, Runner: &journal.Runner{Journals: journals, Journal: jr, Op: journal.OpRollback, Progress: m.Progress}}
 	_, err := journal.MustUndo(journal.RunPhases(ctx, t.Runner, rollbackPhases, t))
 	return err
 }

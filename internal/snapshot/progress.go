@@ -19,14 +19,21 @@ func (s *Service) showsProgress() bool {
 	return s.Progress != nil && s.Progress.Mode() != progress.Quiet
 }
 
-// phase names the step on progress lines by its journal phase (journal.ShowPhase), unless
-// the caller (a journaled operation) named one already; the function returned clears what it set.
-func (s *Service) phase(p journal.Phase) func() {
+// The steps a snapshot run outside any operation's step shows on progress lines: the names
+// the plans give the same work (the upgrade's backup, the restore's restore).
+const (
+	stepBackup  = "backup"
+	stepRestore = "restore"
+)
+
+// phase names the step on progress lines (journal.ShowStep), unless the caller (an
+// operation's runner) named one already; the function returned clears what it set.
+func (s *Service) phase(step string) func() {
 	if s.Progress == nil || s.Progress.Phase() != "" {
 		return func() {}
 	}
-	journal.ShowPhase(s.Progress, p)
-	return func() { journal.ShowPhase(s.Progress, "") }
+	journal.ShowStep(s.Progress, "", step)
+	return func() { journal.ShowStep(s.Progress, "", "") }
 }
 
 type taskLike interface {

@@ -128,7 +128,7 @@ func TestProgressTotals(t *testing.T) {
 	}
 	lines := taskLines(t, &buf, "./data")
 	first, last := lines[0], lines[len(lines)-1]
-	if first.Total != want || first.Source != "./data" || first.Phase != "backing-up" {
+	if first.Total != want || first.Source != "./data" || first.Phase != "backup" {
 		t.Errorf("backup start line %+v: want the measured total %d", first, want)
 	}
 	if last.Status != "done" || last.Bytes != want || last.Total != want || last.ETASeconds == nil || *last.ETASeconds != 0 {
@@ -160,7 +160,7 @@ func TestProgressTotals(t *testing.T) {
 	}
 	lines = taskLines(t, &buf, "restore ./data")
 	first, last = lines[0], lines[len(lines)-1]
-	if first.Total != want || first.Source != "./data" || first.Phase != "restoring" {
+	if first.Total != want || first.Source != "./data" || first.Phase != "restore" {
 		t.Errorf("restore start line %+v: want the manifest's %d", first, want)
 	}
 	if last.Status != "done" || last.Bytes != want || last.Total != want {

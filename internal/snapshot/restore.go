@@ -14,7 +14,6 @@ import (
 	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/moby/moby/client"
@@ -235,7 +234,7 @@ func (s *Service) PutBack(ctx context.Context, p *project.Project, safetyID stri
 
 // RestorePlanned writes every item of plan, in order, and returns the names restored.
 func (s *Service) RestorePlanned(ctx context.Context, plan *RestorePlan) ([]string, error) {
-	defer s.phase(journal.PhaseRestoring)()
+	defer s.phase(stepRestore)()
 	var done []string
 	for _, it := range plan.Items {
 		if err := s.restoreItem(ctx, plan.Entry, plan.Dir, it, plan.Ready); err != nil {

@@ -29,7 +29,6 @@ import (
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/fsaccess"
-	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/volume"
@@ -111,6 +110,10 @@ type BackupOptions struct {
 	// upgrade's plan measured them for its space check. Sources not in it are measured
 	// (Sizes) before anything is stopped; the sizes are the progress totals.
 	Sizes map[string]int64
+	// ColdServices are services whose data is archived only while they are stopped
+	// (docker-volume-backup.stop-during-backup): HotPass skips every source one of them
+	// mounts, and a two-pass backup records why it archived it in one pass.
+	ColdServices []string
 }
 
 // BackupPlan is what a backup will archive, worked out before anything stops.
@@ -124,6 +127,8 @@ type BackupPlan struct {
 	// archive written and the index of what it read.
 	w   *backup.Writer
 	hot map[string]*hotSource
+	// cold are the directory sources HotPass left for the stop (ColdServices), with why.
+	cold map[string]string
 }
 
 // SetAppVersions sets what the manifest records as the application's versions, read once
@@ -158,7 +163,7 @@ func (s *Service) PlanBackup(ctx context.Context, p *project.Project, opts Backu
 		}
 		srcs = addExtraFiles(p, srcs, opts.ExtraFiles)
 	}
-	defer s.phase(journal.PhaseBackingUp)()
+	defer s.phase(stepBackup)()
 	sizes := s.missingSizes(ctx, srcs, opts.Sizes, opts.Excludes)
 	return &BackupPlan{opts: opts, srcs: srcs, hostPaths: hostPaths, sizes: sizes}, nil
 }
@@ -183,7 +188,7 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 // reference are removed (dropUnreferenced).
 func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *BackupPlan, stopped *project.Running) (m *backup.Manifest, err error) {
 	opts, srcs, hostPaths, sizes := pl.opts, pl.srcs, pl.hostPaths, pl.sizes
-	defer s.phase(journal.PhaseBackingUp)()
+	defer s.phase(stepBackup)()
 	running := stopped
 	if running == nil {
 		if !opts.NoStop {
@@ -246,6 +251,7 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 			// One pass (or pass one found nothing to archive, or its data path records no
 			// index: the archive API): the whole source now, under the base's name.
 			bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, sizes[src.Name], nil, nil)
+			bs.OnePass = pl.cold[src.Name]
 		}
 		if err != nil {
 			return nil, fmt.Errorf("backing up %s: %w", src.Name, err)
@@ -399,14 +405,12 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	if err != nil {
 		return bs, "", err
 	}
-	taskName := src.Name
+	// Pass two (the changes since pass one) has no measured total: one task, total unknown.
+	taskName, total := src.Name, size
 	if hot != nil {
-		taskName = src.Name + " (changes)"
+		taskName, total = src.Name+" (changes)", 0
 	}
-	task := s.task(taskName, src.Name, size)
-	if hot != nil {
-		task = s.task(taskName, src.Name, 0)
-	}
+	task := s.task(taskName, src.Name, total)
 	var st archive.Stats
 	if src.Kind == project.KindProjectFile {
 		st, err = hostBackup(ctx, src.HostPath, fileBeneath(src.HostPath, dir), a, opts.Compression, opts.Level, task.Add)

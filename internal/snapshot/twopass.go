@@ -6,7 +6,6 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
 )
 
@@ -28,6 +27,19 @@ func twoPass(src project.Source) bool {
 	return false
 }
 
+// coldReason says why src is archived only stopped: a service in cold mounts it ("" when
+// none does).
+func coldReason(src project.Source, cold []string) string {
+	for _, m := range src.Mounts {
+		for _, c := range cold {
+			if m.Service == c {
+				return "archived only while " + c + " is stopped (stop-during-backup): no hot pass"
+			}
+		}
+	}
+	return ""
+}
+
 // HotPass is pass one of a two-pass backup, run while the services still run (it stops
 // nothing and changes nothing of the project): it begins the backup and archives every
 // directory source of pl as it is (a hot copy), recording the index of what it read.
@@ -36,12 +48,12 @@ func twoPass(src project.Source) bool {
 // equal to a cold backup of the stopped services. Abort drops the begun backup when
 // BackupPlanned is not reached (BackupPlanned drops it itself on error).
 func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPlan) (err error) {
-	defer s.phase(journal.PhaseBackingUp)()
+	defer s.phase(stepBackup)()
 	w, err := s.Store.Begin(p.Name, s.now())
 	if err != nil {
 		return err
 	}
-	pl.w, pl.hot = w, map[string]*hotSource{}
+	pl.w, pl.hot, pl.cold = w, map[string]*hotSource{}, map[string]string{}
 	defer func() {
 		if err != nil {
 			pl.Abort()
@@ -49,6 +61,11 @@ func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPla
 	}()
 	for i, src := range pl.srcs {
 		if !twoPass(src) {
+			continue
+		}
+		if why := coldReason(src, pl.opts.ColdServices); why != "" {
+			s.event(src.Name + ": " + why)
+			pl.cold[src.Name] = why
 			continue
 		}
 		h := &hotSource{idx: archive.NewIndex()}

@@ -23,6 +23,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/svchooks"
 	"github.com/docker-maim/docker-maim/internal/templates"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/client"
@@ -34,6 +35,7 @@ type Engine interface {
 	health.Engine
 	ImageEngine
 	templates.Engine
+	svchooks.Engine // the commands run inside the services' containers
 	DiskUsage(ctx context.Context, options client.DiskUsageOptions) (client.DiskUsageResult, error)
 	Pinger
 }
@@ -89,13 +91,10 @@ func (m *Env) AuthFor(ref string) string {
 }
 
 // Journals are the journal and history of a project: in the state directory, recording
-// the env's backup store; each phase saved is the phase of the progress lines.
+// the env's backup store. (Progress lines name the runner's steps, not the journal's
+// phases: journal.ShowStep.)
 func (m *Env) Journals(project string) journal.Journals {
-	j := journal.Journals{State: m.State, Store: m.Store, Project: project}
-	if m.Progress != nil {
-		j.OnPhase = func(ph journal.Phase) { journal.ShowPhase(m.Progress, ph) }
-	}
-	return j
+	return journal.Journals{State: m.State, Store: m.Store, Project: project}
 }
 
 // ForJournal returns the env that resolves jr: the backups an interrupted operation names

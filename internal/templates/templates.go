@@ -7,11 +7,9 @@
 package templates
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"time"
 
@@ -132,38 +130,12 @@ func removeStaleTemplateReads(ctx context.Context, cli Engine, own string) {
 }
 
 // copyOneFile returns the content of the file at p, or the target of the
-// symbolic link at p.
+// symbolic link at p (volume.OneFile reads the engine's archive of it).
 func copyOneFile(ctx context.Context, cli Engine, id, p string) (data []byte, link string, err error) {
 	res, err := cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: p})
 	if err != nil {
 		return nil, "", err
 	}
 	defer res.Content.Close()
-	tr := tar.NewReader(res.Content)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil, "", fmt.Errorf("the archive for %s holds no file", p)
-		}
-		if err != nil {
-			return nil, "", fmt.Errorf("reading the archive for %s: %w", p, err)
-		}
-		switch hdr.Typeflag {
-		case tar.TypeReg:
-			if hdr.Size > MaxSize {
-				return nil, "", fmt.Errorf("%s is %d bytes, more than the %d a template may have", p, hdr.Size, MaxSize)
-			}
-			data, err := io.ReadAll(io.LimitReader(tr, MaxSize+1))
-			if err != nil {
-				return nil, "", fmt.Errorf("reading %s: %w", p, err)
-			}
-			return data, "", nil
-		case tar.TypeSymlink:
-			return nil, hdr.Linkname, nil
-		case tar.TypeDir:
-			return nil, "", fmt.Errorf("%s is a directory, not a file", p)
-		default:
-			return nil, "", fmt.Errorf("%s is not a regular file (tar type %q)", p, hdr.Typeflag)
-		}
-	}
+	return volume.OneFile(res.Content, p, MaxSize)
 }

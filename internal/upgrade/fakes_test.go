@@ -22,9 +22,11 @@ import (
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker/compose/v5/pkg/api"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // fakeCtr is one container of the fake engine.
@@ -43,12 +45,13 @@ type txEngine struct {
 	*fakeImages
 	mu        sync.Mutex
 	ctrs      []*fakeCtr
-	images    map[string]bool   // image IDs present (tagged or not)
-	tags      map[string]string // ref -> image ID
-	pullTo    map[string]string // ref -> the image ID a pull moves it to
-	unhealthy map[string]bool   // image IDs whose containers fail the health gate
-	errs      map[string]error  // a call whose record starts with the key fails
-	hooks     map[string]func() // run (once) before a call whose record starts with the key
+	images    map[string]bool     // image IDs present (tagged or not)
+	tags      map[string]string   // ref -> image ID
+	pullTo    map[string]string   // ref -> the image ID a pull moves it to
+	unhealthy map[string]bool     // image IDs whose containers fail the health gate
+	env       map[string][]string // image ID -> its environment (KEY=VALUE)
+	errs      map[string]error    // a call whose record starts with the key fails
+	hooks     map[string]func()   // run (once) before a call whose record starts with the key
 	calls     []string
 	seq       int
 }
@@ -186,6 +189,9 @@ func (f *txEngine) ImageInspect(_ context.Context, ref string, _ ...client.Image
 	}
 	var r client.ImageInspectResult
 	r.ID = id
+	if env := f.env[id]; env != nil {
+		r.Config = &dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Env: env}}
+	}
 	return r, nil
 }
 
@@ -298,6 +304,9 @@ type txRig struct {
 	p     *project.Project
 	// ext is the project's top-level x-maim extension (nil: none).
 	ext any
+	// dbVolumes and dbEnv are service db's mounts and environment (none: nil).
+	dbVolumes []types.ServiceVolumeConfig
+	dbEnv     types.MappingWithEquals
 }
 
 func newTxRig(t *testing.T) *txRig {
@@ -340,6 +349,7 @@ func newTxRig(t *testing.T) *txRig {
 func (r *txRig) model() *project.Project {
 	db := types.ServiceConfig{Name: "db"}
 	db.Image = "db:16"
+	db.Volumes, db.Environment = r.dbVolumes, r.dbEnv
 	bot := types.ServiceConfig{Name: "bot"}
 	bot.Image = "bot:latest"
 	bot.DependsOn = types.DependsOnConfig{"db": {Condition: types.ServiceConditionStarted, Required: true}}

@@ -15,12 +15,14 @@ type ImageInspector interface {
 // VersionLabel is the OCI label an image states its version in.
 const VersionLabel = "org.opencontainers.image.version"
 
-// ImageInfo is what docker-maim reads of an image: its ID, repo digests, labels and version.
+// ImageInfo is what docker-maim reads of an image: its ID, repo digests, labels, version
+// and environment (KEY=VALUE: a database image says its version there, dbmajor.go).
 type ImageInfo struct {
 	ID      string
 	Digests []string
 	Version string
 	Labels  map[string]string
+	Env     []string
 }
 
 // InspectImage reads image ref: its version is its version label (VersionLabel), else its
@@ -33,7 +35,7 @@ func InspectImage(ctx context.Context, eng ImageInspector, ref string) (ImageInf
 	}
 	info := ImageInfo{ID: ii.ID, Digests: ii.RepoDigests}
 	if ii.Config != nil {
-		info.Labels = ii.Config.Labels
+		info.Labels, info.Env = ii.Config.Labels, ii.Config.Env
 		info.Version = ii.Config.Labels[VersionLabel]
 	}
 	if info.Version == "" {

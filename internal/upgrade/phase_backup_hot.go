@@ -3,9 +3,9 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker/go-units"
 )
@@ -31,7 +31,11 @@ var backupHotPhase = phase[*txn]{
 		return ""
 	},
 	Describe: func(t *txn) string {
-		return fmt.Sprintf("while the services run, copy every data source (about %s) and record what was read; after the stop only the changes since are archived", units.HumanSize(float64(t.plan.BackupBytes)))
+		s := fmt.Sprintf("while the services run, copy every data source (about %s) and record what was read; after the stop only the changes since are archived", units.HumanSize(float64(t.plan.BackupBytes)))
+		if cold := t.plan.coldServices(); len(cold) > 0 {
+			s += "; not the data of " + strings.Join(cold, ", ") + " (stop-during-backup: archived only stopped)"
+		}
+		return s
 	},
 	Run: func(ctx context.Context, t *txn) error {
 		pl, err := t.m.Snapshots.PlanBackup(ctx, t.p, t.backupOptions())
@@ -39,9 +43,6 @@ var backupHotPhase = phase[*txn]{
 			return fmt.Errorf("backup: %w", err)
 		}
 		t.m.logf("copying the data while the services run (pass one)")
-		// The journal stays planned (nothing to undo), but for whoever watches this is the
-		// backup: its lines say backing-up, as pass two's do.
-		journal.ShowPhase(t.m.Progress, PhaseBackingUp)
 		if err := t.m.Snapshots.HotPass(ctx, t.p, pl); err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}
@@ -64,5 +65,14 @@ func (t *txn) backupOptions() snapshot.BackupOptions {
 		Reason: "upgrade", Stopped: &plan.running, Upgrade: info,
 		Compression: t.opts.Compression, Level: t.opts.Level, ExtraFiles: plan.mergeFiles(),
 		IncludeHostPaths: t.opts.IncludeHostPaths, Sizes: plan.sizeMap(),
+		ColdServices: plan.coldServices(),
 	}
+}
+
+// coldServices are the services whose data gets no hot pass (stop-during-backup).
+func (plan *Plan) coldServices() []string {
+	if plan.hooks == nil {
+		return nil
+	}
+	return plan.hooks.StopDuringBackup
 }

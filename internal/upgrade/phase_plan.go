@@ -2,8 +2,11 @@ package upgrade
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+
+	maim "github.com/docker-maim/docker-maim/internal/api"
 )
 
 // The plan is the upgrade's first step, before the journal exists: nothing is stopped or
@@ -31,20 +34,52 @@ func (t *txn) makePlan(ctx context.Context) error {
 	return nil
 }
 
-// policy refuses breaking changes without --accept-breaking (a dry-run only lists them):
-// the pull is undone and the refusal recorded in the history.
+// policy refuses a database its new server cannot open (Plan.Databases, dbmajor.go),
+// whatever --accept-breaking says, and breaking changes without --accept-breaking; a
+// dry-run only lists them. The pull is undone and the refusal recorded in the history.
 func (t *txn) policy(ctx context.Context) error {
 	plan := t.plan
-	if len(plan.Breaking) == 0 || t.opts.AcceptBreaking || t.opts.DryRun {
+	if t.opts.DryRun {
 		return nil
 	}
-	t.m.unpull(ctx, plan)
+	if cause := databaseRefusal(plan.Databases); cause != nil {
+		return t.refuse(ctx, cause)
+	}
+	if len(plan.Breaking) == 0 || t.opts.AcceptBreaking {
+		return nil
+	}
 	var lines []string
 	for _, f := range plan.Breaking {
 		lines = append(lines, f.String())
 	}
-	cause := fmt.Errorf("breaking change: %s; read the notes, then run again with --accept-breaking (and --reset-data SOURCE to start that data afresh)", strings.Join(lines, "; "))
+	return t.refuse(ctx, fmt.Errorf("breaking change: %s; read the notes, then run again with --accept-breaking (and --reset-data SOURCE to start that data afresh)", strings.Join(lines, "; ")))
+}
+
+// refuse ends the upgrade before anything stops: the pull undone, the refusal recorded.
+func (t *txn) refuse(ctx context.Context, cause error) error {
+	plan := t.plan
+	t.m.unpull(ctx, plan)
 	t.res.Outcome, t.res.Error = OutcomeRefused, cause.Error()
 	_ = t.journals.Append(Record{Op: "upgrade", Result: string(OutcomeRefused), Started: plan.Created, Images: plan.Changes, Error: cause.Error()})
 	return &Error{Outcome: OutcomeRefused, Cause: cause}
+}
+
+// databaseRefusal is the refusal of the databases the plan refused (nil for none): each
+// one's reason and its way forward, step by step.
+func databaseRefusal(dbs []maim.Database) error {
+	var parts []string
+	for _, db := range dbs {
+		if !db.Refused() {
+			continue
+		}
+		s := "database " + db.Service + ": " + db.Reason
+		for i, r := range db.Recipe {
+			s += fmt.Sprintf("\n  %d. %s", i+1, r)
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(parts, "\n"))
 }

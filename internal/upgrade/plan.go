@@ -36,6 +36,9 @@ type Plan struct {
 	pulled []ImageChange
 	// fresh are refs the pull brought in that were not present locally before.
 	fresh []string
+	// hooks are the service commands the upgrade runs and the services archived only
+	// stopped (svchooks.go).
+	hooks *maim.ServiceHooks
 }
 
 // SourceSize is a data source with its estimated size (-1: unknown).

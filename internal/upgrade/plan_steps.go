@@ -13,6 +13,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 )
 
@@ -61,9 +62,11 @@ var planSteps = []planStep{
 	{name: "targets", run: resolveTargets},                        // each service's old and new image; the pull
 	{name: "compare", run: compareImages},                         // nothing to do?
 	{name: "file-edits", run: planFileEdits, refuses: true},       // --image into the compose files
+	{name: "service-hooks", run: readServiceHooks, refuses: true}, // svchooks.go
 	{name: "breaking", run: findBreakingChanges, refuses: true},   // breaking.go
 	{name: "config-merges", run: planConfigMerges, refuses: true}, // merged in memory
 	{name: "sources", run: listSources, refuses: true},            // what is backed up; --reset-data
+	{name: "databases", run: checkDatabases, refuses: true},       // database major versions (dbmajor.go)
 	{name: "sizes", run: measureSources, refuses: true},           // the backup's size
 	{name: "space", run: checkSpace, refuses: true},               // room for the backup; downtime
 	{name: "adoption", run: showAdoption, refuses: true},          // --compose-file (adopt.go)
@@ -312,7 +315,7 @@ func checkSpace(_ context.Context, pl *planning) error {
 	}
 	plan.FreeBytes = m.Store.FreeBytes()
 	if plan.FreeBytes >= 0 && plan.BackupBytes > 0 && plan.FreeBytes < need {
-		return fmt.Errorf("not enough space for the backup in %s: %d MiB free, up to %d MiB needed", m.Store.Location(), plan.FreeBytes>>20, need>>20)
+		return fmt.Errorf("not enough space for the backup in %s: %s free, up to %s needed", m.Store.Location(), units.HumanSize(float64(plan.FreeBytes)), units.HumanSize(float64(need)))
 	}
 	plan.Downtime = 5*time.Second + time.Duration(float64(stopped)/backupRate*float64(time.Second))
 	return nil

@@ -87,16 +87,17 @@ type txn struct {
 // backup has recorded backed-up no data has changed; from there on a failure restores
 // from the backup.
 var upgradePhases = []phase[*txn]{
-	backupHotPhase, // phase_backup_hot.go (two-pass backups: pass one, nothing stopped)
-	stopPhase,      // phase_stop.go
-	backupPhase,    // phase_backup.go
-	verifyPhase,    // phase_reset.go (--reset-data)
-	resetPhase,     // phase_reset.go (--reset-data)
-	mergePhase,     // phase_merge.go (config merges)
-	adoptPhase,     // phase_adopt.go (--compose-file)
-	recreatePhase,  // phase_recreate.go
-	gatePhase,      // phase_gate.go
-	commitPhase,    // phase_commit.go
+	backupHotPhase,   // phase_backup_hot.go (two-pass backups: pass one, nothing stopped)
+	stopPhase,        // phase_stop.go
+	backupPhase,      // phase_backup.go
+	verifyPhase,      // phase_reset.go (--reset-data)
+	resetPhase,       // phase_reset.go (--reset-data)
+	mergePhase,       // phase_merge.go (config merges)
+	adoptPhase,       // phase_adopt.go (--compose-file)
+	recreatePhase,    // phase_recreate.go
+	gatePhase,        // phase_gate.go
+	postUpgradePhase, // svchooks.go (post-upgrade, post-backup commands)
+	commitPhase,      // phase_commit.go
 }
 
 // Upgrade runs the transaction. The caller holds the project lock.
@@ -131,6 +132,11 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 		t.res.Outcome = OutcomeDryRun
 		return t.res, nil
 	}
+	// The pre-upgrade and pre-backup commands, in the running containers: a failure
+	// refuses, nothing stopped.
+	if err := t.preCommands(ctx); err != nil {
+		return t.res, err
+	}
 	// The journal, then the phases, each recorded in it before it acts.
 	if err := t.begin(); err != nil {
 		return nil, err
@@ -161,7 +167,7 @@ func (t *txn) begin() error {
 		Running: plan.running.Services, Containers: plan.running.IDs, OneOffs: plan.running.OneOffs, Images: plan.Changes,
 		WorkingDir: p.WorkingDir, ComposeFiles: p.ComposeFiles, EnvFiles: p.EnvFiles, Profiles: p.Profiles,
 	}
-	t.runner = &runner{Journals: t.journals, Journal: jr}
+	t.runner = &runner{Journals: t.journals, Journal: jr, Op: journal.OpUpgrade, Progress: t.m.Progress}
 	return t.journals.Save(jr)
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/moby/moby/api/types/mount"
 )
 
@@ -180,5 +180,5 @@ func (s *meter) String() string {
 	if s.dur <= 0 {
 		return ""
 	}
-	return fmt.Sprintf(", %.0f MB/s", float64(s.bytes)/1e6/s.dur.Seconds())
+	return ", " + units.HumanSize(float64(s.bytes)/s.dur.Seconds()) + "/s" // docker's sizes (go-units)
 }

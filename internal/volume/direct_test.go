@@ -111,7 +111,7 @@ func TestHelperDirectNotVisible(t *testing.T) {
 			m := newMover(t, PathHelper)
 			file, _, _ := backupToRepo(t, m, bind(src))
 			want := m.describe(PathHelper, nil) + " via attach stream (the backup dir is not visible to the engine), "
-			if got := m.DataPath(); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, " MB/s") || strings.Contains(got, "; ") {
+			if got := m.DataPath(); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "B/s") || strings.Contains(got, "; ") {
 				t.Errorf("backup data path %q, want %q and a speed", got, want)
 			}
 			v := restoreFromFile(t, m, file)

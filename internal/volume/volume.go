@@ -60,7 +60,7 @@
 // Which path a call took is reported ([EngineMover.DataPath], Options.OnPath): "host",
 // "helper container (linux/ARCH), writing to the backup dir directly" (", reading from the
 // backup dir directly" for a restore), "helper container (linux/ARCH) via attach stream
-// (<why not directly>)" (DataPath adds the stream's speed, ", N MB/s") or
+// (<why not directly>)" (DataPath adds the stream's speed, ", 85.2MB/s") or
 // "archive API: <why no helper>".
 //
 // Every container this package creates carries the label [LabelHelper] and is removed (forced,

@@ -117,7 +117,7 @@ func TestOrphanedHelperStops(t *testing.T) {
 			for sc.Scan() {
 				out.WriteString(sc.Text() + "\n")
 				var l progressLine
-				if json.Unmarshal(sc.Bytes(), &l) == nil && l.Phase == "restoring" && strings.HasPrefix(l.Event, "data path: ") {
+				if json.Unmarshal(sc.Bytes(), &l) == nil && l.step() == "restore/restore" && strings.HasPrefix(l.Event, "data path: ") {
 					break
 				}
 			}

@@ -2,25 +2,33 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // The JSON documents of docs/json.md are checked against the JSON Schema files under
-// docs/schema by the small validator below. It knows the subset of JSON Schema those files
-// use ($ref, type, const, enum, properties, required, additionalProperties, items, format
-// date-time) and fails on any other keyword, so a schema cannot say more than is checked.
+// docs/schema with github.com/santhosh-tekuri/jsonschema/v6 (draft 2020-12, formats
+// asserted). The published schemas accept unknown members (readers ignore members they do
+// not know, docs/json.md), so the tests check against a strict copy of them: every object
+// schema with properties gets "additionalProperties": false there, and a member we print
+// that the schema does not describe fails the test.
 
 const schemaDir = "../../docs/schema"
 
-type schemaSet map[string]map[string]any // file name -> parsed schema
+// schemaSet holds the published schemas and their strict copies, compiled.
+type schemaSet struct {
+	raw    map[string]map[string]any // file name -> the published schema, parsed
+	open   map[string]*jsonschema.Schema
+	strict map[string]*jsonschema.Schema
+}
 
 func loadSchemas(t testing.TB) schemaSet {
 	t.Helper()
@@ -28,7 +36,7 @@ func loadSchemas(t testing.TB) schemaSet {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no schema files in %s: %v", schemaDir, err)
 	}
-	s := schemaSet{}
+	s := schemaSet{raw: map[string]map[string]any{}}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -38,165 +46,116 @@ func loadSchemas(t testing.TB) schemaSet {
 		if err := json.Unmarshal(b, &m); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		s[filepath.Base(f)] = m
+		s.raw[filepath.Base(f)] = m
 	}
+	s.open = compileSchemas(t, s.raw, false)
+	s.strict = compileSchemas(t, s.raw, true)
 	return s
+}
+
+// schemaURL is where a schema file is registered, so that "defs.json#/..." resolves.
+func schemaURL(file string) string { return "file:///docker-maim/docs/schema/" + file }
+
+// compileSchemas compiles every file (strict: the strict copy) with formats asserted.
+func compileSchemas(t testing.TB, raw map[string]map[string]any, strict bool) map[string]*jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	for f, m := range raw {
+		var doc any = m
+		if strict {
+			doc = strictCopy(m)
+		}
+		if err := c.AddResource(schemaURL(f), doc); err != nil {
+			t.Fatalf("docs/schema/%s: %v", f, err)
+		}
+	}
+	out := map[string]*jsonschema.Schema{}
+	for f := range raw {
+		sch, err := c.Compile(schemaURL(f))
+		if err != nil {
+			t.Fatalf("docs/schema/%s does not compile: %v", f, err)
+		}
+		out[f] = sch
+	}
+	return out
+}
+
+// strictCopy is a deep copy of a schema in which every object schema that lists
+// properties refuses any other member, unless it describes the others with a schema of
+// their own (a map's values).
+func strictCopy(node any) any {
+	switch x := node.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x)+1)
+		for k, v := range x {
+			out[k] = strictCopy(v)
+		}
+		if _, ok := x["properties"].(map[string]any); ok {
+			if _, schema := x["additionalProperties"].(map[string]any); !schema {
+				out["additionalProperties"] = false
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, v := range x {
+			out[i] = strictCopy(v)
+		}
+		return out
+	}
+	return node
 }
 
 // decode parses one JSON document keeping numbers as json.Number (integers stay integers).
 func decode(t testing.TB, what, s string) any {
 	t.Helper()
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("%s: not JSON: %v\n%s", what, err, s)
-	}
-	if dec.More() {
-		t.Fatalf("%s: more than one JSON document:\n%s", what, s)
+	v, err := jsonschema.UnmarshalJSON(strings.NewReader(s))
+	if err != nil {
+		t.Fatalf("%s: not one JSON document: %v\n%s", what, err, s)
 	}
 	return v
 }
 
-// validate checks v against the schema file and returns every disagreement.
+// validate checks v against the strict copy of the schema file and returns every
+// disagreement (a member the schema does not describe is one).
 func (s schemaSet) validate(file string, v any) []string {
-	var errs []string
-	sch, ok := s[file]
+	return validateWith(s.strict, file, v)
+}
+
+// validatePublished checks v against the schema file as published.
+func (s schemaSet) validatePublished(file string, v any) []string {
+	return validateWith(s.open, file, v)
+}
+
+func validateWith(set map[string]*jsonschema.Schema, file string, v any) []string {
+	sch, ok := set[file]
 	if !ok {
 		return []string{"no schema " + file}
 	}
-	s.check(file, sch, v, "$", &errs)
-	return errs
-}
-
-func (s schemaSet) resolve(file, ref string) (string, map[string]any, error) {
-	f, ptr, _ := strings.Cut(ref, "#")
-	if f == "" {
-		f = file
+	err := sch.Validate(v)
+	if err == nil {
+		return nil
 	}
-	var node any = s[f]
-	if node == nil {
-		return "", nil, fmt.Errorf("$ref %s: no file %s", ref, f)
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return []string{err.Error()}
 	}
-	for _, part := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
-		if part == "" {
-			continue
+	var out []string
+	var leaves func(u jsonschema.OutputUnit)
+	leaves = func(u jsonschema.OutputUnit) {
+		if u.Error != nil && len(u.Errors) == 0 {
+			out = append(out, "$"+u.InstanceLocation+": "+u.Error.String())
 		}
-		m, ok := node.(map[string]any)
-		if !ok {
-			return "", nil, fmt.Errorf("$ref %s: %s is not an object", ref, part)
-		}
-		node = m[part]
-	}
-	m, ok := node.(map[string]any)
-	if !ok {
-		return "", nil, fmt.Errorf("$ref %s: not found", ref)
-	}
-	return f, m, nil
-}
-
-func jsonType(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case string:
-		return "string"
-	case json.Number:
-		if strings.ContainsAny(x.String(), ".eE") {
-			return "number"
-		}
-		return "integer"
-	case map[string]any:
-		return "object"
-	case []any:
-		return "array"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-func (s schemaSet) check(file string, sch map[string]any, v any, path string, errs *[]string) {
-	fail := func(format string, a ...any) { *errs = append(*errs, path+": "+fmt.Sprintf(format, a...)) }
-	if ref, ok := sch["$ref"].(string); ok {
-		f, target, err := s.resolve(file, ref)
-		if err != nil {
-			fail("%v", err)
-			return
-		}
-		s.check(f, target, v, path, errs)
-		return
-	}
-	for k := range sch {
-		switch k {
-		case "$schema", "$defs", "description", "type", "const", "enum", "properties", "required", "additionalProperties", "items", "format":
-		default:
-			fail("schema keyword %q is not supported by this validator", k)
+		for _, e := range u.Errors {
+			leaves(e)
 		}
 	}
-	if t, ok := sch["type"]; ok {
-		var types []string
-		switch x := t.(type) {
-		case string:
-			types = []string{x}
-		case []any:
-			for _, e := range x {
-				types = append(types, e.(string))
-			}
-		}
-		got := jsonType(v)
-		if !slices.Contains(types, got) && !(got == "integer" && slices.Contains(types, "number")) {
-			fail("type %s, schema says %v", got, types)
-			return
-		}
+	leaves(*ve.BasicOutput())
+	if len(out) == 0 {
+		out = []string{ve.Error()}
 	}
-	if c, ok := sch["const"]; ok && fmt.Sprint(c) != fmt.Sprint(v) {
-		fail("%v, schema says const %v", v, c)
-	}
-	if e, ok := sch["enum"].([]any); ok && !slices.ContainsFunc(e, func(x any) bool { return fmt.Sprint(x) == fmt.Sprint(v) }) {
-		fail("%v is not one of %v", v, e)
-	}
-	if sch["format"] == "date-time" {
-		if str, ok := v.(string); ok {
-			if _, err := time.Parse(time.RFC3339Nano, str); err != nil {
-				fail("not a date-time: %q", str)
-			}
-		}
-	}
-	if obj, ok := v.(map[string]any); ok {
-		props, _ := sch["properties"].(map[string]any)
-		for _, r := range asStrings(sch["required"]) {
-			if _, ok := obj[r]; !ok {
-				fail("required member %q missing", r)
-			}
-		}
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if ps, ok := props[k].(map[string]any); ok {
-				s.check(file, ps, obj[k], path+"."+k, errs)
-				continue
-			}
-			switch ap := sch["additionalProperties"].(type) {
-			case bool:
-				if !ap {
-					fail("member %q is not in the schema", k)
-				}
-			case map[string]any:
-				s.check(file, ap, obj[k], path+"."+k, errs)
-			}
-		}
-	}
-	if arr, ok := v.([]any); ok {
-		if it, ok := sch["items"].(map[string]any); ok {
-			for i, e := range arr {
-				s.check(file, it, e, fmt.Sprintf("%s[%d]", path, i), errs)
-			}
-		}
-	}
+	return out
 }
 
 func asStrings(v any) []string {
@@ -235,7 +194,8 @@ func wantErrorDoc(t testing.TB, s schemaSet, schema string, r Result, code int) 
 }
 
 // TestJSONSchemaDocumented: docs/json.md names every schema file and every member the
-// schemas define, and the validator catches what it should (no engine needed).
+// schemas define, the published schemas accept unknown members while the tests' strict
+// copies refuse them, and the validation catches what it should (no engine needed).
 func TestJSONSchemaDocumented(t *testing.T) {
 	s := loadSchemas(t)
 	b, err := os.ReadFile("../../docs/json.md")
@@ -247,6 +207,9 @@ func TestJSONSchemaDocumented(t *testing.T) {
 	walk = func(file string, node any) {
 		switch x := node.(type) {
 		case map[string]any:
+			if x["additionalProperties"] == false {
+				t.Errorf("docs/schema/%s refuses unknown members (additionalProperties: false); readers must be able to ignore new members", file)
+			}
 			if props, ok := x["properties"].(map[string]any); ok {
 				for k := range props {
 					if !strings.Contains(md, "`"+k+"`") {
@@ -263,7 +226,7 @@ func TestJSONSchemaDocumented(t *testing.T) {
 			}
 		}
 	}
-	for f, sch := range s {
+	for f, sch := range s.raw {
 		if !strings.Contains(md, "schema/"+f) {
 			t.Errorf("docs/json.md does not name docs/schema/%s", f)
 		}
@@ -271,6 +234,7 @@ func TestJSONSchemaDocumented(t *testing.T) {
 	}
 	// every example validates against the schema of its section
 	examples := 0
+	var backupExample map[string]any
 	for _, sec := range strings.Split(md, "\n## ")[1:] {
 		file := regexp.MustCompile(`\(schema/([a-z-]+\.json)\)`).FindStringSubmatch(sec)
 		ex := regexp.MustCompile("(?s)```json\n(.*?)```").FindStringSubmatch(sec)
@@ -278,8 +242,12 @@ func TestJSONSchemaDocumented(t *testing.T) {
 			continue
 		}
 		examples++
-		for _, e := range s.validate(file[1], decode(t, "example", ex[1])) {
+		doc := decode(t, "example", ex[1])
+		for _, e := range s.validate(file[1], doc) {
 			t.Errorf("docs/json.md example of %s: %s", file[1], e)
+		}
+		if file[1] == "backup.json" {
+			backupExample, _ = doc.(map[string]any)
 		}
 	}
 	if examples < 11 {
@@ -298,8 +266,45 @@ func TestJSONSchemaDocumented(t *testing.T) {
 			t.Errorf("%s: %s passes the schema", what, doc)
 		}
 	}
+	// a progress line is a task line or an event line, with schema_version, never both
+	badLines := map[string]string{
+		"no schema_version":   `{"time":"2026-01-02T03:04:05Z","event":"e"}`,
+		"task and event":      `{"schema_version":1,"time":"2026-01-02T03:04:05Z","event":"e","task":"t","bytes":0,"total":0,"rate":0,"status":"running"}`,
+		"task without status": `{"schema_version":1,"time":"2026-01-02T03:04:05Z","task":"t","bytes":0,"total":0,"rate":0}`,
+		"unknown status":      `{"schema_version":1,"time":"2026-01-02T03:04:05Z","task":"t","bytes":0,"total":0,"rate":0,"status":"paused"}`,
+		"undocumented member": `{"schema_version":1,"time":"2026-01-02T03:04:05Z","event":"e","level":"info"}`,
+	}
+	for what, doc := range badLines {
+		if errs := s.validate("progress.json", decode(t, what, doc)); len(errs) == 0 {
+			t.Errorf("progress line, %s: %s passes the schema", what, doc)
+		}
+	}
+	if errs := s.validate("progress.json", decode(t, "event", `{"schema_version":1,"time":"2026-01-02T03:04:05Z","op":"upgrade","phase":"stop","event":"stopping bot"}`)); len(errs) > 0 {
+		t.Errorf("a good event line fails: %v", errs)
+	}
 	if errs := s.validate("version.json", decode(t, "good", `{"schema_version":1,"version":"x"}`)); len(errs) > 0 {
 		t.Errorf("a good document fails: %v", errs)
+	}
+	// a reader of the published schema accepts a member it does not know, in a nested object too
+	newer := map[string]string{
+		"version.json": `{"schema_version":1,"version":"x","new_member":1}`,
+		"error.json":   `{"schema_version":1,"error":{"code":1,"message":"m","hint":"h"}}`,
+	}
+	for file, doc := range newer {
+		if errs := s.validatePublished(file, decode(t, "newer", doc)); len(errs) > 0 {
+			t.Errorf("published docs/schema/%s refuses a new member: %s: %v", file, doc, errs)
+		}
+		if errs := s.validate(file, decode(t, "newer", doc)); len(errs) == 0 {
+			t.Errorf("the strict copy of docs/schema/%s accepts an undocumented member: %s", file, doc)
+		}
+	}
+	// formats are asserted: a time that is not RFC 3339
+	if backupExample == nil {
+		t.Fatal("docs/json.md has no backup example")
+	}
+	backupExample["time"] = "2026-01-02 03:04:05"
+	if errs := s.validate("backup.json", backupExample); len(errs) == 0 {
+		t.Errorf("a backup time that is not RFC 3339 passes the schema")
 	}
 }
 
@@ -352,19 +357,27 @@ func TestJSONEveryCommand(t *testing.T) {
 		t.Errorf("upgrade --dry-run --format json: %v", m)
 	}
 
-	// 2.0.0 crashes (BOT_FAIL_ON): rolled back, the result and the error in one document
-	r = bp.maim("upgrade", "--accept-breaking", "--format", "json", "--timeout", "60s")
+	// 2.0.0 crashes (BOT_FAIL_ON): rolled back, the result and the error in one document;
+	// its progress lines name the plan's steps, then the rollback's
+	r = bp.maim("upgrade", "--accept-breaking", "--format", "json", "--progress", "json", "--timeout", "60s")
 	m = wantErrorDoc(t, s, "upgrade.json", r, 10)
 	if m["outcome"] != "rolled-back" || m["rollback"] == nil {
 		t.Errorf("rolled-back upgrade --format json: %v", m)
 	}
+	steps := progressSteps(progressLines(t, r.Stderr))
+	wantPlanSteps(t, m, steps, "upgrade/stop", "upgrade/backup", "upgrade/recreate", "upgrade/gate", "rollback/restore", "rollback/gate")
 	bp.wantBot("1.0.0")
 
 	bp.setEnv("BOT_VERSION", "2.0.0")
 	bp.setEnv("BOT_FAIL", "")
-	r = mustOK(t, bp.maim("upgrade", "--accept-breaking", "--format", "json"))
+	r = mustOK(t, bp.maim("upgrade", "--accept-breaking", "--format", "json", "--progress", "json"))
 	if m = wantDoc(t, s, "upgrade.json", "upgrade", r.Stdout); m["outcome"] != "upgraded" || m["backup_id"] == "" {
 		t.Errorf("upgrade --format json: %v", m)
+	}
+	steps = progressSteps(progressLines(t, r.Stderr))
+	wantPlanSteps(t, m, steps, "upgrade/backup-hot", "upgrade/stop", "upgrade/backup", "upgrade/recreate", "upgrade/gate")
+	if slices.ContainsFunc(steps, func(s string) bool { return !strings.HasPrefix(s, "upgrade/") }) {
+		t.Errorf("an upgrade that succeeded shows steps of another operation: %q", steps)
 	}
 	bp.wantBot("2.0.0")
 
@@ -404,4 +417,41 @@ func TestJSONEveryCommand(t *testing.T) {
 	wantErrorDoc(t, s, "error.json", bp.maim("config", "merge", "--template", tmpl, "--current", "/nonexistent.toml", "--report", "json"), 1)
 
 	bp.wantUpChangesNothing()
+}
+
+// wantPlanSteps checks the steps an upgrade's progress lines showed ("op/phase", in the order
+// first seen): the upgrade's are the names its plan lists (plan.phases of the result m), in
+// the plan's order, and not skipped; then come the rollback's, if any. Each of must shows.
+func wantPlanSteps(t *testing.T, m map[string]any, steps []string, must ...string) {
+	t.Helper()
+	plan, _ := m["plan"].(map[string]any)
+	var planned []string
+	for _, ph := range plan["phases"].([]any) {
+		p := ph.(map[string]any)
+		if p["skipped"] != true {
+			planned = append(planned, "upgrade/"+p["name"].(string))
+		}
+	}
+	i, rollback := 0, false
+	for _, st := range steps {
+		if strings.HasPrefix(st, "rollback/") {
+			rollback = true
+			continue
+		}
+		if rollback || !strings.HasPrefix(st, "upgrade/") {
+			t.Errorf("step %q out of place in %q", st, steps)
+			continue
+		}
+		for i < len(planned) && planned[i] != st {
+			i++
+		}
+		if i == len(planned) {
+			t.Errorf("progress step %q is not a step of the plan %q (or out of its order): %q", st, planned, steps)
+		}
+	}
+	for _, st := range must {
+		if !slices.Contains(steps, st) {
+			t.Errorf("no progress line in step %q: %q", st, steps)
+		}
+	}
 }

@@ -6,37 +6,62 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// progressLine is a task line of --progress json as the README documents it.
+// progressLine is a line of --progress json as docs/json.md documents it (progress).
 type progressLine struct {
-	Time       string   `json:"time"`
-	Phase      string   `json:"phase"`
-	Task       string   `json:"task"`
-	Source     string   `json:"source"`
-	Bytes      int64    `json:"bytes"`
-	Total      int64    `json:"total"`
-	Rate       int64    `json:"rate"`
-	ETASeconds *float64 `json:"eta_seconds"`
-	Status     string   `json:"status"`
-	Error      string   `json:"error"`
-	Event      string   `json:"event"`
+	SchemaVersion int      `json:"schema_version"`
+	Time          string   `json:"time"`
+	Op            string   `json:"op"`
+	Phase         string   `json:"phase"`
+	Task          string   `json:"task"`
+	Source        string   `json:"source"`
+	Bytes         int64    `json:"bytes"`
+	Total         int64    `json:"total"`
+	Rate          int64    `json:"rate"`
+	ETASeconds    *float64 `json:"eta_seconds"`
+	Status        string   `json:"status"`
+	Error         string   `json:"error"`
+	Event         string   `json:"event"`
+}
+
+// step is how the tests name a line's step: "op/phase".
+func (l progressLine) step() string { return l.Op + "/" + l.Phase }
+
+// progressLines parses every --progress json line of stderr, checking each against (the
+// strict copy of) docs/schema/progress.json. Lines that are not JSON objects are the error
+// line a failed command prints (`docker maim: ...`): only those may be there.
+func progressLines(t *testing.T, stderr string) []progressLine {
+	t.Helper()
+	s := loadSchemas(t)
+	var out []progressLine
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if !strings.HasPrefix(l, "{") {
+			if !strings.HasPrefix(l, "docker maim: ") && !strings.HasPrefix(l, "WARNING: ") {
+				t.Errorf("--progress json wrote a line that is not JSON: %q", l)
+			}
+			continue
+		}
+		for _, e := range s.validate("progress.json", decode(t, "progress line", l)) {
+			t.Errorf("progress line does not match docs/schema/progress.json: %s\n%s", e, l)
+		}
+		var v progressLine
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("--progress json line %q: %v", l, err)
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // progressTasks groups the task lines of stderr by task name, in order.
 func progressTasks(t *testing.T, stderr string) map[string][]progressLine {
 	t.Helper()
 	out := map[string][]progressLine{}
-	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
-		var v progressLine
-		if err := json.Unmarshal([]byte(l), &v); err != nil {
-			t.Fatalf("--progress json wrote a line that is not JSON: %q: %v", l, err)
-		}
-		if v.Time == "" {
-			t.Errorf("line without time: %q", l)
-		}
+	for _, v := range progressLines(t, stderr) {
 		if v.Task != "" {
 			out[v.Task] = append(out[v.Task], v)
 		}
@@ -44,10 +69,48 @@ func progressTasks(t *testing.T, stderr string) map[string][]progressLine {
 	return out
 }
 
+// progressSteps lists the steps ("op/phase") of the lines in the order they first show.
+func progressSteps(lines []progressLine) []string {
+	var out []string
+	for _, l := range lines {
+		if l.Phase != "" && !slices.Contains(out, l.step()) {
+			out = append(out, l.step())
+		}
+	}
+	return out
+}
+
+// wantStepsInOrder checks that the steps lines showed (progressSteps) are steps of order,
+// in its order, and that each of must shows.
+func wantStepsInOrder(t *testing.T, got, order []string, must ...string) {
+	t.Helper()
+	i := 0
+	for _, st := range got {
+		for i < len(order) && order[i] != st {
+			i++
+		}
+		if i == len(order) {
+			t.Errorf("step %q is not one of %q in that order: %q", st, order, got)
+			return
+		}
+	}
+	for _, st := range must {
+		if !slices.Contains(got, st) {
+			t.Errorf("no line in step %q: %q", st, got)
+		}
+	}
+}
+
+// The steps of each operation as its phase table lists them (docs/json.md#progress).
+var (
+	restoreSteps  = []string{"restore/stop", "restore/safety-backup", "restore/restore", "restore/recreate", "restore/start", "restore/gate"}
+	rollbackSteps = []string{"rollback/stop", "rollback/safety-backup", "rollback/restore", "rollback/repin", "rollback/recreate", "rollback/gate"}
+)
+
 // wantTotals checks one task: its first line already knows the total (want, or at least
-// atLeast when want is 0), and its last line is a done line with bytes == total > 0 and
-// an ETA.
-func wantTotals(t *testing.T, tasks map[string][]progressLine, task, source, phase string, want, atLeast int64) {
+// atLeast when want is 0) and is in step ("op/phase"), and its last line is a done line
+// with bytes == total > 0 and an ETA.
+func wantTotals(t *testing.T, tasks map[string][]progressLine, task, source, step string, want, atLeast int64) {
 	t.Helper()
 	ls := tasks[task]
 	if len(ls) < 2 {
@@ -55,8 +118,8 @@ func wantTotals(t *testing.T, tasks map[string][]progressLine, task, source, pha
 		return
 	}
 	first, last := ls[0], ls[len(ls)-1]
-	if first.Status != "running" || first.Source != source || first.Phase != phase {
-		t.Errorf("%s: first line %+v, want running, source %q, phase %q", task, first, source, phase)
+	if first.Status != "running" || first.Source != source || first.step() != step {
+		t.Errorf("%s: first line %+v, want running, source %q, step %q", task, first, source, step)
 	}
 	if (want > 0 && first.Total != want) || first.Total < atLeast || first.Total <= 0 {
 		t.Errorf("%s: total %d before the copy, want %d (at least %d)", task, first.Total, want, atLeast)
@@ -105,9 +168,14 @@ func TestProgressJSONTotals(t *testing.T) {
 	}
 	// A bind dir only this test writes: measured exactly. The volume's bot may log a line
 	// between the measure and the stop: at least what the test wrote.
-	wantTotals(t, tasks, "./config", "./config", "backing-up", cfg.Bytes, 0)
-	wantTotals(t, tasks, "appdata", "appdata", "backing-up", 0, 2<<20)
-	wantTotals(t, tasks, "file:compose.yaml", "file:compose.yaml", "backing-up", m.source(t, "file:compose.yaml").Bytes, 0)
+	// Running, so two passes: the directories while it runs (backup-hot), the project file
+	// stopped (backup); the backup verb's steps in order.
+	wantTotals(t, tasks, "./config", "./config", "backup/backup-hot", cfg.Bytes, 0)
+	wantTotals(t, tasks, "appdata", "appdata", "backup/backup-hot", 0, 2<<20)
+	wantTotals(t, tasks, "file:compose.yaml", "file:compose.yaml", "backup/backup", m.source(t, "file:compose.yaml").Bytes, 0)
+	if got, want := progressSteps(progressLines(t, r.Stderr)), []string{"backup/backup-hot", "backup/stop", "backup/backup", "backup/start"}; !slices.Equal(got, want) {
+		t.Errorf("backup steps %q, want %q", got, want)
+	}
 
 	// Change the data, then restore: the restore's totals are the manifest's bytes; its
 	// safety backup measures what it replaces.
@@ -115,9 +183,10 @@ func TestProgressJSONTotals(t *testing.T) {
 	writeRandom(t, p.Path("config/other.bin"), 1<<20)
 	r = mustOK(t, p.maim("--progress", "json", "restore", id))
 	tasks = progressTasks(t, r.Stderr)
-	wantTotals(t, tasks, "restore ./config", "./config", "restoring", cfg.Bytes, 0)
-	wantTotals(t, tasks, "restore appdata", "appdata", "restoring", m.source(t, "appdata").Bytes, 0)
-	wantTotals(t, tasks, "./config", "./config", "backing-up", 0, 1<<20+512<<10)
+	wantTotals(t, tasks, "restore ./config", "./config", "restore/restore", cfg.Bytes, 0)
+	wantTotals(t, tasks, "restore appdata", "appdata", "restore/restore", m.source(t, "appdata").Bytes, 0)
+	wantTotals(t, tasks, "./config", "./config", "restore/safety-backup", 0, 1<<20+512<<10)
+	wantStepsInOrder(t, progressSteps(progressLines(t, r.Stderr)), restoreSteps, "restore/stop", "restore/safety-backup", "restore/restore")
 	got, err := os.ReadFile(p.Path("config/model.bin"))
 	if err != nil || len(got) != 3<<20 {
 		t.Fatalf("model.bin not restored: %d bytes, %v", len(got), err)
@@ -138,13 +207,14 @@ func TestProgressJSONUpgradeAndRollback(t *testing.T) {
 	r := bp.maim(append([]string{"--progress", "json"}, upgradeArgs...)...)
 	id := upgraded(t, r, bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
 	tasks := progressTasks(t, r.Stderr)
-	wantTotals(t, tasks, "botdata", "botdata", "backing-up", 0, 2<<20)
-	wantTotals(t, tasks, "./config", "./config", "backing-up", bp.manifest(id).source(t, "./config").Bytes, 0)
+	wantTotals(t, tasks, "botdata", "botdata", "upgrade/backup-hot", 0, 2<<20)
+	wantTotals(t, tasks, "./config", "./config", "upgrade/backup-hot", bp.manifest(id).source(t, "./config").Bytes, 0)
 
 	r = mustOK(t, bp.maim("--progress", "json", "rollback", "--stable-period", "3s", "--timeout", "2m"))
 	tasks = progressTasks(t, r.Stderr)
-	wantTotals(t, tasks, "restore botdata", "botdata", "rolling-back", bp.manifest(id).source(t, "botdata").Bytes, 0)
-	wantTotals(t, tasks, "botdata", "botdata", "rolling-back", 0, 2<<20) // the pre-rollback backup
+	wantTotals(t, tasks, "restore botdata", "botdata", "rollback/restore", bp.manifest(id).source(t, "botdata").Bytes, 0)
+	wantTotals(t, tasks, "botdata", "botdata", "rollback/safety-backup", 0, 2<<20) // the pre-rollback backup
+	wantStepsInOrder(t, progressSteps(progressLines(t, r.Stderr)), rollbackSteps, "rollback/stop", "rollback/safety-backup", "rollback/restore", "rollback/gate")
 	bp.wantBot("1.0.0")
 	bp.wantUpChangesNothing()
 }

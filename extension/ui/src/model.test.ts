@@ -99,8 +99,9 @@ describe('progress', () => {
   it('folds the real --progress json of an upgrade into phases and tasks', () => {
     let s = emptyProgress();
     for (const l of lines('upgrade-upgraded')) s = applyLine(s, l);
-    expect(s.phases.slice(0, 2)).toEqual(['backing-up', 'backed-up']);
-    expect(s.phases).toContain('health');
+    // the plan's step names, in the plan's order
+    expect(s.op).toBe('upgrade');
+    expect(s.phases).toEqual(['backup-hot', 'stop', 'backup', 'merge', 'recreate', 'gate']);
     const t = s.tasks.find((x) => x.task === 'botdata')!;
     expect(t.status).toBe('done');
     expect(percent(t)).toBe(100);
@@ -109,13 +110,17 @@ describe('progress', () => {
   it('shows the failing service log lines of a rolled-back upgrade', () => {
     let s = emptyProgress();
     for (const l of lines('upgrade-rolled-back')) s = applyLine(s, l);
-    expect(s.phases).toContain('rolling-back');
+    // the automatic rollback's steps are told from the upgrade's own
+    expect(s.phases).toContain('gate');
+    expect(s.phases).toContain('rollback: restore');
+    expect(s.phases).toContain('rollback: gate');
+    expect(s.tasks.find((x) => x.task === 'restore botdata')?.phase).toBe('rollback: restore');
     const logs = s.events.filter((e) => /last log lines/.test(e)).flatMap(logLines);
     expect(logs.join('\n')).toContain('crashing on purpose');
     expect(s.other.join('\n')).toContain('rolled back'); // the plain error line
   });
   it('percent and ETA of a running task; unknown totals', () => {
-    const s = applyLine(emptyProgress(), '{"time":"t","phase":"backing-up","task":"d","bytes":50,"total":200,"rate":10,"eta_seconds":15,"status":"running"}');
+    const s = applyLine(emptyProgress(), '{"schema_version":1,"time":"t","op":"backup","phase":"backup","task":"d","bytes":50,"total":200,"rate":10,"eta_seconds":15,"status":"running"}');
     expect(percent(s.tasks[0])).toBe(25);
     expect(s.tasks[0].eta).toBe(15);
     const u = applyLine(emptyProgress(), '{"time":"t","task":"d","bytes":50,"total":0,"rate":10,"status":"running"}');
@@ -141,7 +146,8 @@ describe('arguments and words', () => {
     expect(pickLang('zh-CN')).toBe('zh');
     expect(pickLang('en-US')).toBe('en');
     expect(t('en', 'upgrade.upgraded', { d: humanDuration(2e9) })).toBe('Upgraded. The services were down for 2.0 s.');
-    expect(humanBytes(1536)).toBe('1.5 KiB');
+    expect(humanBytes(1536)).toBe('1.5 kB');
+    expect(humanBytes(2_936_012)).toBe('2.9 MB');
     for (const code of [3, 4, 5, 6, 10, 11, 12, 125, 130, 1]) expect(messages.zh).toHaveProperty(errorKey({ code, message: '' }));
   });
 });

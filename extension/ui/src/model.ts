@@ -81,9 +81,12 @@ export function parseDoc<T extends Doc>(stdout: string): T {
   return { schema_version: 1, error: { code: -1, message: text ? `unreadable output: ${text.slice(0, 300)}` : 'docker-maim printed nothing' } } as T;
 }
 
-/** A --progress json line: a task's progress, or an event. */
+/** A --progress json line (docs/json.md#progress, docs/schema/progress.json): a task's
+ * progress, or an event. op is the operation whose step it is (upgrade, restore, rollback,
+ * backup), phase the step by the name the plan lists (backup-hot, stop, backup, merge,
+ * recreate, gate, ...). */
 export interface ProgressLine {
-  time: string; phase?: string; task?: string; source?: string; bytes?: number; total?: number;
+  schema_version?: number; time: string; op?: string; phase?: string; task?: string; source?: string; bytes?: number; total?: number;
   rate?: number; eta_seconds?: number; status?: 'running' | 'done' | 'error'; error?: string; event?: string;
 }
 export function parseProgressLine(line: string): ProgressLine | null {
@@ -96,17 +99,27 @@ export function parseProgressLine(line: string): ProgressLine | null {
 }
 
 export interface TaskState { task: string; phase: string; bytes: number; total: number; rate: number; eta?: number; status: string; error?: string }
-export interface ProgressState { phases: string[]; tasks: TaskState[]; events: string[]; other: string[] }
+export interface ProgressState { op?: string; phases: string[]; tasks: TaskState[]; events: string[]; other: string[] }
 export const emptyProgress = (): ProgressState => ({ phases: [], tasks: [], events: [], other: [] });
 
-/** applyLine folds one stderr line into the progress shown: phases in the order seen, a task
- * per (phase, task), events; a stderr line that is not JSON is kept as text (the error line). */
+/** stepLabel names a line's step as shown: the plan's step name, prefixed by its operation
+ * when that is not the operation the stream began with (an upgrade's automatic rollback:
+ * "rollback: restore", "rollback: gate"). */
+export function stepLabel(first: string | undefined, p: ProgressLine): string {
+  const phase = p.phase ?? '';
+  return phase && p.op && first && p.op !== first ? `${p.op}: ${phase}` : phase;
+}
+
+/** applyLine folds one stderr line into the progress shown: steps in the order seen, a task
+ * per (step, task), events; a stderr line that is not JSON is kept as text (the error line). */
 export function applyLine(s: ProgressState, line: string): ProgressState {
   const p = parseProgressLine(line);
   if (!p) {
     return line.trim() ? { ...s, other: [...s.other, line.trim()] } : s;
   }
-  const phase = p.phase ?? '';
+  const op = s.op ?? p.op;
+  s = op === s.op ? s : { ...s, op };
+  const phase = stepLabel(op, p);
   const phases = phase && !s.phases.includes(phase) ? [...s.phases, phase] : s.phases;
   if (p.event !== undefined) return { ...s, phases, events: [...s.events, p.event] };
   if (!p.task) return { ...s, phases };
@@ -126,11 +139,13 @@ export function percent(t: TaskState): number | undefined {
   return Math.min(100, Math.floor((t.bytes * 100) / t.total));
 }
 
+/** humanBytes shows a size in decimal units, as the CLI (docker's go-units HumanSize) and
+ * Docker Desktop do: "1.5 kB", "2.9 MB". */
 export function humanBytes(n: number | undefined): string {
   if (n === undefined || n < 0) return '?';
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  const u = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
   let i = 0; let v = n;
-  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+  while (v >= 1000 && i < u.length - 1) { v /= 1000; i++; }
   return `${i === 0 ? v : v.toFixed(1)} ${u[i]}`;
 }
 

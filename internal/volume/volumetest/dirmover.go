@@ -3,8 +3,11 @@ package volumetest
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
@@ -49,4 +52,23 @@ func (DirMover) Restore(ctx context.Context, t volume.Target, r io.Reader, opts 
 	return extract(ctx, dr, t.HostPath, archive.ExtractOptions{
 		SameOwner: os.Geteuid() == 0, Excludes: opts.Excludes, Progress: opts.Progress,
 	})
+}
+
+// ReadFile reads the regular file rel of bind target t from this host as
+// volume.EngineMover.ReadFile reads it through the engine: at most max bytes, a symbolic
+// link or a directory a *volume.FileError, a missing file an error wrapping fs.ErrNotExist.
+func (DirMover) ReadFile(_ context.Context, t volume.Target, rel string, max int64) ([]byte, error) {
+	p := filepath.Join(t.HostPath, filepath.FromSlash(path.Clean("/"+rel)))
+	st, err := os.Lstat(p)
+	switch {
+	case err != nil:
+		return nil, err
+	case st.Mode()&fs.ModeSymlink != 0:
+		return nil, &volume.FileError{Path: rel, Why: "is a symbolic link, not a regular file"}
+	case !st.Mode().IsRegular():
+		return nil, &volume.FileError{Path: rel, Why: "is not a regular file"}
+	case st.Size() > max:
+		return nil, &volume.FileError{Path: rel, Why: fmt.Sprintf("is %d bytes, more than the %d expected", st.Size(), max)}
+	}
+	return os.ReadFile(p)
 }
