@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker-maim/docker-maim/internal/testrig"
 	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
 )
 
@@ -310,4 +311,74 @@ func TestNoComposeFileBeforeEngineUnreachable(t *testing.T) {
 	// a project named alone is found by its containers: only the engine can say
 	r := maimEnv(t, dir, []string{deadEngine(t), "COMPOSE_PROJECT_NAME="}, "-p", "someproject", "status")
 	wantFail(t, r, 5, "unreachable")
+}
+
+// TestRollbackDryRunOfAnInterruptedUpgrade: with an upgrade killed in a phase, rollback
+// --dry-run names the operation it would resolve and how (after the data changed: the
+// rollback's phases from the upgrade's backup; before: start what ran), leaves the
+// journal, the containers and the data as they are, and the real rollback then resolves it
+// from that backup.
+func TestRollbackDryRunOfAnInterruptedUpgrade(t *testing.T) {
+	t.Parallel()
+	runConcurrently(t, 2, []string{"recreating", "backing-up"}, func(t *testing.T, phase string) {
+		c := newCrashCase(t, "sdry", phase)
+		wantKilled(t, c.maimWith([]string{"MAIM_FAILPOINT=upgrade:" + phase}, c.args...))
+		journal, err := os.ReadFile(c.journalPath())
+		if err != nil {
+			t.Fatalf("no journal after the kill: %v", err)
+		}
+		before := map[string]string{}
+		for svc, ct := range c.containers() {
+			before[svc] = ct.ID + " " + ct.State.StartedAt + " " + string(ct.State.Status)
+		}
+		data := testrig.TreeHash(t, c.readVolume(c.vol)) // emptied already in recreating (--reset-data)
+		backups := treediff.Of(t, c.BackupDir)
+
+		r := mustOK(t, c.maim("rollback", "--dry-run", "--format", "json"))
+		d := parsePlan(t, "rollback.json", r)
+		var res struct {
+			Resolved string `json:"resolved"`
+		}
+		must(t, json.Unmarshal([]byte(r.Stdout), &res))
+		if res.Resolved != "upgrade in phase "+phase {
+			t.Errorf("resolved %q", res.Resolved)
+		}
+		var phases []string
+		for _, ph := range d.Plan.Phases {
+			phases = append(phases, ph.Name)
+		}
+		want := []string{"stop", "safety-backup", "restore", "repin", "recreate", "gate"}
+		if phase == "backing-up" {
+			want = []string{"resolve"}
+		}
+		if !slices.Equal(phases, want) {
+			t.Errorf("phases %v, want %v", phases, want)
+		}
+		text := mustOK(t, c.maim("rollback", "--dry-run")).Stdout
+		if !strings.Contains(text, "would resolve the interrupted upgrade in phase "+phase) || !strings.Contains(text, "dry run: nothing was changed") {
+			t.Errorf("text plan:\n%s", text)
+		}
+
+		if now, _ := os.ReadFile(c.journalPath()); string(now) != string(journal) {
+			t.Errorf("the dry run changed the journal:\n%s\n->\n%s", journal, now)
+		}
+		for svc, ct := range c.containers() {
+			if now := ct.ID + " " + ct.State.StartedAt + " " + string(ct.State.Status); now != before[svc] {
+				t.Errorf("container of %s changed: %s -> %s", svc, before[svc], now)
+			}
+		}
+		if now := testrig.TreeHash(t, c.readVolume(c.vol)); now != data {
+			t.Errorf("the data changed")
+		}
+		if diff := treediff.Diff(backups, treediff.Of(t, c.BackupDir), treediff.Options{}); len(diff) > 0 {
+			t.Errorf("the backup dir changed:\n%s", strings.Join(diff, "\n"))
+		}
+
+		r = mustOK(t, c.maim(rollbackArgs...))
+		if !strings.Contains(r.Stdout, "resolved the interrupted upgrade in phase "+phase) {
+			t.Errorf("rollback: %s", r)
+		}
+		c.wantBackToV1(t, "rollback after its dry run")
+		c.wantSettled(t)
+	})
 }
