@@ -7,7 +7,7 @@ GO ?= go
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 0
 
-.PHONY: build helpers install rig rig-down demo test test-engine-restart unit e2e fuzz bench vet clean
+.PHONY: build helpers install rig rig-down demo test test-engine-restart unit e2e fuzz bench vet clean db-images
 
 ## helpers: the helper program (cmd/maim-helper) for linux/amd64 and linux/arm64, into
 ## internal/volume/helperbin, where every docker-maim build embeds it
@@ -46,9 +46,15 @@ demo: rig install
 vet:
 	$(GO) vet ./...
 
+## db-images: the real database servers the tests run (maim-test-postgres:15/16/17,
+## maim-test-mariadb:10.11), built FROM scratch only when missing or stale and kept between
+## runs (scripts/db-images.sh; test/dbimage/README.md)
+db-images: rig test-deps
+	bash scripts/db-images.sh
+
 ## test: every test, the end-to-end ones against the real engine and registry included; the
 ## images the run made are removed when it ends, also when a test fails (scripts/test-images.sh)
-test: rig test-deps helpers vet
+test: rig test-deps helpers vet db-images
 	@bash scripts/test-images.sh snapshot
 	@trap 'bash scripts/test-images.sh clean' EXIT; set -e; \
 	echo "MAIM_REQUIRE_HELPERS=1 $(GO) test -count=1 -timeout 45m ./..."; \
@@ -107,6 +113,20 @@ extension: extension-ui cross
 	done
 	docker build -t $(EXT_IMAGE) extension
 	bash extension/check-image.sh $(EXT_IMAGE)
+
+## release: the release in $(DIST), versioned from the git tag (VERSION, `git describe`; tag
+## v0.1.0 -> docker-maim_0.1.0_linux_amd64.tar.gz): per Desktop host (CROSS_TARGETS) an archive
+## (tar.gz; zip for windows) with the plugin as the docker CLI names it (docker-maim,
+## docker-maim.exe), LICENSE and README.md; the extension image (EXT_IMAGE, built and checked
+## by `extension`: npm and a Docker engine, FROM scratch so nothing is pulled) saved as
+## docker-maim-desktop-extension_VERSION.tar.gz; SHA256SUMS; then every file is read back and
+## checked (scripts/release.sh). release-archives: the same without the extension image.
+DIST ?= dist
+.PHONY: release release-archives
+release: cross extension
+	VERSION=$(VERSION) DIST=$(DIST) CROSS_TARGETS="$(CROSS_TARGETS)" GO=$(GO) bash scripts/release.sh --image $(EXT_IMAGE)
+release-archives: cross
+	VERSION=$(VERSION) DIST=$(DIST) CROSS_TARGETS="$(CROSS_TARGETS)" GO=$(GO) bash scripts/release.sh
 
 ## extension-install: install the image into Docker Desktop (needs Desktop's `docker extension`)
 extension-install:

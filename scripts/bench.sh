@@ -6,7 +6,8 @@
 #   - the canonical helper `docker run --rm -v VOL:/v -v DIR:/b busybox tar czf /b/x.tgz -C /v .`
 #     and its restore `tar xzf` into the emptied volume; busybox is Debian's busybox-static
 #     binary in a FROM-scratch image built here with the legacy builder (no registry pull).
-# Part 2 (issue 3, upgrade downtime) plugs in at bench_upgrade below.
+# Part 2 (issue 3, upgrade downtime) plugs in at bench_upgrade below; part 3 (issue 21) runs
+# the Go benchmark of the plan's diff (bench_plan_diff below; no engine).
 #
 # Measured per case: wall time (GNU time %e), peak RSS of the host process tree (GNU time %M:
 # for `docker maim` the larger of the docker CLI and the plugin), peak RSS of the plugin process
@@ -17,7 +18,7 @@
 #   BENCH_RUNS=N       repeat every case N times and keep the fastest (default 1)
 #   BENCH_KEEP=1       keep the work dir (archives) and print its path instead of removing it
 #   BENCH_DATA_DIR=... put the work dir (archives, backups) there (default: $TMPDIR or /tmp)
-#   BENCH_PART=1       run part 1 only (default: both parts)
+#   BENCH_PART=1       run part 1 only (default: all parts)
 #   BENCH_CACHE=warm   do not drop the page cache before runs: read each run's input once
 #                      instead (default cold: drop caches when the host allows it, else warm)
 #
@@ -391,6 +392,30 @@ if [ "${BENCH_PART:-all}" != 1 ]; then
   echo
   echo "== part 2: upgrade downtime (issue 3) =="
   bench_upgrade
+fi
+
+# ---------------------------------------------------------------------------------------
+# ==== PART 3 (issue 21): the plan's diff ====
+# bench_plan_diff: BenchmarkPlanDiffLarge (internal/config), the redacted unified diff of a
+# 50,000-line config with four changes and with a change every 50th line, against "under a
+# second of CPU an op" (its cpu-ms/op metric: the wall time printed beside it depends on
+# what else the machine runs).
+bench_plan_diff() {
+  local out name ms n=0
+  if ! out=$(cd "$REPO" && GOTOOLCHAIN=local go test -run '^$' -bench '^BenchmarkPlanDiffLarge$' -benchtime 5x ./internal/config 2>&1); then
+    printf '%s\n' "$out"; STATUS=1; return
+  fi
+  grep '^Benchmark' <<<"$out" || true
+  while read -r name ms; do
+    n=$((n + 1))
+    verdict "$(awk -v m="$ms" 'BEGIN{print (m < 1000) ? 1 : 0}')" "plan diff, ${name#BenchmarkPlanDiffLarge/}, 50,000 lines: $ms ms of CPU < 1000 ms"
+  done < <(awk '/^BenchmarkPlanDiffLarge\// { c = $1; sub(/-[0-9]+$/, "", c); for (i = 1; i < NF; i++) if ($(i + 1) == "cpu-ms/op") print c, $i }' <<<"$out")
+  [ "$n" -gt 0 ] || verdict 0 "plan diff: BenchmarkPlanDiffLarge reported no cpu-ms/op"
+}
+if [ "${BENCH_PART:-all}" != 1 ]; then
+  echo
+  echo "== part 3: the plan's diff (issue 21) =="
+  bench_plan_diff
 fi
 
 exit "$STATUS"

@@ -8,6 +8,8 @@ command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v chromium >/dev/null || missing+=(chromium)
 # A CJK font: the browser test's Chinese screenshots are read by people, not only by asserts.
 fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
+# npm also brings the PostgreSQL servers of the test database images (scripts/db-images.sh,
+# which installs the libraries its Debian packages need itself: they follow those packages).
 command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo

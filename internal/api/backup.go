@@ -77,6 +77,8 @@ type BackupOptions struct {
 	Level int
 	// IncludeHostPaths are bind sources backed up although they belong to the host.
 	IncludeHostPaths []string
+	// Notify says where and when to send how the backup ended.
+	Notify NotifyOptions
 }
 
 // BackupResult says what Backup stored.

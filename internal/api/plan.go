@@ -49,6 +49,9 @@ type Plan struct {
 	// Phases are the upgrade's phases after the plan, in order, with what each will do
 	// (skipped ones say why): what --dry-run lists and the upgrade runs.
 	Phases []PlannedPhase `json:"phases,omitempty"`
+	// Notify are the notification targets told how the upgrade ends, redacted to their
+	// scheme and host ("discord://123456", "generic://hooks.example.com").
+	Notify []string `json:"notify,omitempty"`
 }
 
 // PlannedPhase is a phase as --dry-run lists it (Plan.Phases).

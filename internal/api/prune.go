@@ -8,8 +8,11 @@ type PruneOptions struct {
 	// Scope selects the project and the backup store.
 	Scope Scope
 	// Keep is how many newest complete backups to keep besides those kept by a rule
-	// (default 5).
+	// (default 5 when Policy is empty; with a Policy, 0 keeps none by this count).
 	Keep int
+	// Policy keeps backups by time buckets, as restic's forget does (--keep-last,
+	// --keep-daily, ...); empty: only Keep counts.
+	Policy KeepPolicy
 	// OlderThan only removes backups older than this (0: any age).
 	OlderThan time.Duration
 	// IncludeUnreadable also removes backups whose manifest cannot be read (one written
@@ -22,6 +25,33 @@ type PruneOptions struct {
 	// DryRun only says what would be removed.
 	DryRun bool
 }
+
+// KeepPolicy is a retention policy by time buckets with restic's semantics
+// (retention.ApplyPolicy): of each hour, day, ISO week (Monday to Sunday), month or year
+// that has backups, the newest is kept, for the N newest such buckets; Last keeps the N
+// newest backups whatever their time; Within keeps every backup made within that long of
+// the newest one. A count of -1 keeps every bucket. The buckets are those of a backup's
+// time in the local time zone of the host running prune (TZ).
+type KeepPolicy struct {
+	// Last keeps the N newest backups.
+	Last int `json:"last,omitempty"`
+	// Hourly keeps the newest backup of each of the N newest hours with backups.
+	Hourly int `json:"hourly,omitempty"`
+	// Daily keeps the newest backup of each of the N newest days with backups.
+	Daily int `json:"daily,omitempty"`
+	// Weekly keeps the newest backup of each of the N newest ISO weeks with backups.
+	Weekly int `json:"weekly,omitempty"`
+	// Monthly keeps the newest backup of each of the N newest months with backups.
+	Monthly int `json:"monthly,omitempty"`
+	// Yearly keeps the newest backup of each of the N newest years with backups.
+	Yearly int `json:"yearly,omitempty"`
+	// Within keeps every backup made within this long of the newest one (not counting
+	// backups dated in the future).
+	Within time.Duration `json:"within,omitempty"`
+}
+
+// Empty tells whether the policy keeps nothing by itself (every rule 0).
+func (p KeepPolicy) Empty() bool { return p == KeepPolicy{} }
 
 // PruneResult is what prune removed (or would remove) and what it kept.
 type PruneResult struct {
@@ -49,6 +79,8 @@ type Pruned struct {
 	Size int64 `json:"size"`
 	// Pins is how many image pins were removed with it (with DryRun: would be).
 	Pins int `json:"pins_removed"`
+	// Time is when the backup was made (zero: unknown).
+	Time time.Time `json:"time,omitzero"`
 }
 
 // Why a backup was kept (Kept.Rule).
@@ -60,6 +92,7 @@ const (
 	KeptYoung       = "younger"      // younger than --older-than
 	KeptOtherUser   = "other-user"   // made on this engine by another user: theirs to prune
 	KeptUnrecorded  = "unrecorded"   // made by an older build that did not record its engine (--include-unrecorded removes it)
+	KeptPolicy      = "policy"       // kept by a --keep-last/-hourly/-daily/-weekly/-monthly/-yearly/-within rule (Reasons says which)
 )
 
 // Kept is one backup prune left, and why.
@@ -74,4 +107,10 @@ type Kept struct {
 	Rule string `json:"rule"`
 	// Why is the rule in words.
 	Why string `json:"why"`
+	// Reasons are every reason it was kept, short, the rule's first: "needed by rollback",
+	// "last 3", "daily 2026-12-01", "weekly 2026-W49", "within 30d" (a backup kept by
+	// several rules lists each).
+	Reasons []string `json:"reasons"`
+	// Time is when the backup was made (zero: unknown).
+	Time time.Time `json:"time,omitzero"`
 }

@@ -24,6 +24,8 @@ type RestoreOptions struct {
 	// DryRun only works out the restore's plan (RestoreResult.Plan): the backup is chosen
 	// and checked, what runs is listed, nothing is stopped or written.
 	DryRun bool
+	// Notify says where and when to send how the restore ended.
+	Notify NotifyOptions
 }
 
 // RestoreResult says what a restore did.

@@ -41,6 +41,9 @@ type UpgradeOptions struct {
 	// OnePass archives everything after the stop (--one-pass); by default the backup is
 	// two-pass: a hot copy while the services run, only the changes after the stop.
 	OnePass bool
+	// Notify says where and when to send how the upgrade ended (a dry run sends nothing;
+	// its plan lists the targets: Plan.Notify).
+	Notify NotifyOptions
 }
 
 // NewFile is a compose file given to upgrade --compose-file or --base: where it came from
@@ -105,6 +108,8 @@ type RollbackOptions struct {
 	// DryRun only works out the rollback's plan (RollbackResult.Plan): which backup (or
 	// the interrupted operation it would resolve), checked; nothing stopped or written.
 	DryRun bool
+	// Notify says where and when to send how the rollback ended.
+	Notify NotifyOptions
 }
 
 // RollbackResult says what the rollback verb did.

@@ -11,6 +11,7 @@ import (
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/notify"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/restore"
@@ -163,7 +164,9 @@ func (ss *session) close() {
 }
 
 // open resolves everything a project verb needs and takes the locks lock says. It warns
-// (on maim.Config.Err) about an interrupted operation.
+// (on maim.Config.Err) about an interrupted operation. An error after the project is
+// resolved comes with a session holding only the project (nothing to close): what a
+// notification names.
 func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*session, error) {
 	pr, err := progress.New(progress.Mode(s.cfg.Progress), s.cfg.Err)
 	if err != nil {
@@ -192,9 +195,10 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 	if err != nil {
 		return nil, err
 	}
+	failed := &session{proj: p}
 	state, origin, err := s.state(ctx, eng)
 	if err != nil {
-		return nil, err
+		return failed, err
 	}
 	st.Origin = origin
 	if jr, err := (upgrade.Journals{State: state, Store: st, Project: p.Name}).Load(); err == nil && jr != nil {
@@ -204,14 +208,14 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 	ss := &session{svc: s, eng: eng, proj: p, store: st, state: state, progress: pr}
 	if lock >= lockState {
 		if ss.unlock, err = state.Lock(p.Name); err != nil {
-			return nil, err
+			return failed, err
 		}
 	}
 	if lock >= lockWrite {
 		unlockStore, err := st.Lock(p.Name)
 		if err != nil {
 			ss.unlock()
-			return nil, err
+			return failed, err
 		}
 		unlockState := ss.unlock
 		ss.unlock = func() { unlockStore(); unlockState() }
@@ -309,11 +313,20 @@ func (ss *session) upgrades() *upgrade.Manager {
 	}}
 }
 
-func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.BackupResult, error) {
+func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.BackupResult, err error) {
 	if err := o.Compression.CheckLevel(o.Level); err != nil {
 		return nil, &maim.UsageError{Err: err}
 	}
+	n, err := notify.New(o.Notify, s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Scope.Name
+	defer func() { n.Send(notify.Backup(name, res, err)) }()
 	ss, err := s.open(ctx, o.Scope, lockWrite)
+	if ss != nil {
+		name = ss.proj.Name
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +340,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (*maim.Backu
 		return nil, err
 	}
 	ss.close()
-	res := &maim.BackupResult{
+	res = &maim.BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
 		Sources: []maim.BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []maim.HostPath{},
 		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{},
@@ -428,8 +441,21 @@ func verifyBackup(store backup.Store, name, id string) (*maim.VerifyResult, erro
 	return res, nil
 }
 
-func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (*maim.RestoreResult, error) {
+func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim.RestoreResult, err error) {
+	n, err := notify.New(o.Notify, s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Scope.Name
+	defer func() {
+		if !o.DryRun { // a plan is no operation to tell about
+			n.Send(notify.Restore(name, res, err))
+		}
+	}()
 	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
+	if ss != nil {
+		name = ss.proj.Name
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -443,15 +469,24 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (*maim.Res
 	return r, err
 }
 
-func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (*maim.UpgradeResult, error) {
+func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim.UpgradeResult, err error) {
 	if err := o.Compression.CheckLevel(o.Level); err != nil {
 		return nil, &maim.UsageError{Err: err}
 	}
+	n, err := notify.New(o.Notify, s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Scope.Name
+	defer func() { n.Send(notify.Upgrade(name, o.DryRun, res, err)) }()
 	lock := lockWrite
 	if o.DryRun {
 		lock = lockState // a plan writes nothing in the backup dir
 	}
 	ss, err := s.open(ctx, o.Scope, lock)
+	if ss != nil {
+		name = ss.proj.Name
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -461,13 +496,29 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (*maim.Upg
 	if r == nil {
 		return nil, err
 	}
+	if r.Plan != nil {
+		r.Plan.Notify = n.Targets()
+	}
 	r.Error = "" // the returned error says it; a face reports that
 	r.WorkingDir, r.DataPath = ss.proj.WorkingDir, ss.dataPath()
 	return r, err
 }
 
-func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (*maim.RollbackResult, error) {
+func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *maim.RollbackResult, err error) {
+	n, err := notify.New(o.Notify, s.cfg.Err)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Scope.Name
+	defer func() {
+		if !o.DryRun { // a plan is no operation to tell about
+			n.Send(notify.Rollback(name, o.ID, res, err))
+		}
+	}()
 	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
+	if ss != nil {
+		name = ss.proj.Name
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -169,7 +169,7 @@ func TestMaiBot012To1xThreeWay(t *testing.T) {
 	if _, err := json.Marshal(rep); err != nil {
 		t.Fatal(err)
 	}
-	d := Diff(user, out, false)
+	d := Diff("compose.yaml", user, out, false)
 	if strings.Contains(d, "sk-very-secret") || !strings.Contains(d, "-      - ./docker-config/mmc/.env:/MaiMBot/.env") {
 		t.Errorf("diff:\n%s", d)
 	}
@@ -428,7 +428,7 @@ func TestErrors(t *testing.T) {
 func TestDiffRedacts(t *testing.T) {
 	a := []byte("environment:\n  - API_TOKEN=abc\n  - TZ=UTC\n  - DB_PASSWORD=x\n")
 	b := []byte("environment:\n  - API_TOKEN=def\n  - TZ=Asia/Tokyo\n  - DB_PASSWORD=x # same\n")
-	d := Diff(a, b, false)
+	d := Diff("compose.yaml", a, b, false)
 	for _, s := range []string{"abc", "def", "=x"} {
 		if strings.Contains(d, s) {
 			t.Errorf("secret %q shown:\n%s", s, d)
@@ -439,10 +439,10 @@ func TestDiffRedacts(t *testing.T) {
 			t.Errorf("%q missing:\n%s", s, d)
 		}
 	}
-	if d := Diff(a, b, true); !strings.Contains(d, "API_TOKEN=def") {
+	if d := Diff("compose.yaml", a, b, true); !strings.Contains(d, "API_TOKEN=def") {
 		t.Errorf("showSecrets:\n%s", d)
 	}
-	if Diff(a, a, false) != "" {
+	if Diff("compose.yaml", a, a, false) != "" {
 		t.Error("diff of equal files")
 	}
 }

@@ -84,7 +84,7 @@ func wantNone(t *testing.T, what, out string) {
 // line of a private key in a block scalar, the argument after a secret-looking flag of a
 // command. Ordinary values (the image tag, a port) still show; --show-secrets shows all.
 func TestDiffRedactsSecretsByValue(t *testing.T) {
-	for _, d := range []string{Diff([]byte(secretUser), []byte(secretUpstream), false), Diff([]byte(secretUpstream), []byte(secretUser), false)} {
+	for _, d := range []string{Diff("compose.yaml", []byte(secretUser), []byte(secretUpstream), false), Diff("compose.yaml", []byte(secretUpstream), []byte(secretUser), false)} {
 		wantNone(t, "the diff", d)
 		for _, want := range []string{"image: example/app:", `"8081:80"`, "--port 8080", "<redacted: changed>"} {
 			if !strings.Contains(d, want) {
@@ -92,7 +92,7 @@ func TestDiffRedactsSecretsByValue(t *testing.T) {
 			}
 		}
 	}
-	d := Diff([]byte(secretUser), []byte(secretUpstream), false)
+	d := Diff("compose.yaml", []byte(secretUser), []byte(secretUpstream), false)
 	for _, line := range []string{
 		"-    image: example/app:1.0.0", "+    image: example/app:2.0.0",
 		`-    command: ["serve", "--password=<redacted: changed>", "-p", <redacted: changed>]`,
@@ -106,7 +106,7 @@ func TestDiffRedactsSecretsByValue(t *testing.T) {
 			t.Errorf("the diff has no line %q:\n%s", line, d)
 		}
 	}
-	shown := Diff([]byte(secretUser), []byte(secretUpstream), true)
+	shown := Diff("compose.yaml", []byte(secretUser), []byte(secretUpstream), true)
 	for _, s := range allSecrets {
 		if !strings.Contains(shown, s) {
 			t.Errorf("with showSecrets the diff does not show %q:\n%s", s, shown)

@@ -40,8 +40,11 @@ type secretSpan struct {
 // shape, a URL's password, a private key, a command line's password argument). A YAML
 // value on one line hides only what redact.Find finds in it; every other value is
 // hidden whole.
-func secretSpans(data []byte, f Format) ([]secretSpan, error) {
-	c := &spanCollector{seen: map[string]int{}}
+//
+// find is redact.Find, or a function that gives its answers (Diff remembers them for
+// the two files it compares, whatever their size).
+func secretSpans(data []byte, f Format, find func(string) [][2]int) ([]secretSpan, error) {
+	c := &spanCollector{seen: map[string]int{}, find: find}
 	var err error
 	switch f {
 	case Dotenv:
@@ -67,6 +70,7 @@ func secretSpans(data []byte, f Format) ([]secretSpan, error) {
 type spanCollector struct {
 	spans []secretSpan
 	seen  map[string]int
+	find  func(string) [][2]int // redact.Find
 }
 
 func (c *spanCollector) add(path string, start, end int, value string) {
@@ -108,7 +112,7 @@ func tomlSecrets(data []byte, c *spanCollector) error {
 				walk(append(append([]string(nil), path...), parts...), secret || anySecret(parts), kv.Value())
 			}
 		default:
-			if secret || redact.Secret(string(n.Data)) {
+			if secret || len(c.find(string(n.Data))) > 0 {
 				start := int(n.Raw.Offset)
 				c.add(strings.Join(path, "."), start, start+int(n.Raw.Length), string(n.Data))
 			}
@@ -183,7 +187,7 @@ func jsonSecrets(data []byte, c *spanCollector) error {
 			continue
 		}
 		secret, path := valueCtx()
-		if s, ok := tok.(string); secret || (ok && redact.Secret(s)) {
+		if s, ok := tok.(string); secret || (ok && len(c.find(s)) > 0) {
 			c.add(path, start, end, fmt.Sprint(tok))
 		}
 		if top != nil && top.obj {
@@ -263,7 +267,7 @@ func (y *yamlSpans) walk(path string, secret bool, n *yaml.Node, base int) {
 	case yaml.ScalarNode:
 		if secret {
 			y.scalar(path, n, base, nil)
-		} else if rs := redact.Find(n.Value); len(rs) > 0 {
+		} else if rs := y.c.find(n.Value); len(rs) > 0 {
 			y.scalar(path, n, base, rs)
 		}
 	}
@@ -362,10 +366,9 @@ func rawValueOffset(n *yaml.Node, raw string, start int) int {
 
 // redactedLines splits data into lines (as Diff does) with every secret value replaced
 // by a placeholder; a value spanning lines leaves a placeholder on each, so line i of
-// the result is line i of data. label gives the placeholder of each span. When data
-// does not parse, every line is replaced.
-func redactedLines(data []byte, f Format, label func(id string) string) []string {
-	spans, err := secretSpans(data, f)
+// the result is line i of data. spans and err are secretSpans' of data; label gives the
+// placeholder of each span. When data does not parse (err), every line is replaced.
+func redactedLines(data []byte, spans []secretSpan, err error, label func(id string) string) []string {
 	if err != nil {
 		lines := strings.Split(string(data), "\n")
 		for i := range lines {
@@ -391,90 +394,11 @@ func redactedLines(data []byte, f Format, label func(id string) string) []string
 	return strings.Split(b.String(), "\n")
 }
 
-// secretValues maps each secret span of data to its value.
-func secretValues(data []byte, f Format) map[string]string {
-	spans, _ := secretSpans(data, f)
+// secretValues maps each secret span to its value.
+func secretValues(spans []secretSpan) map[string]string {
 	out := make(map[string]string, len(spans))
 	for _, s := range spans {
 		out[s.id] = s.value
 	}
 	return out
-}
-
-// Diff renders what changes from current to merged as changed lines only, "-" for a
-// line of current and "+" for one of merged. Unless showSecrets, secret values (see
-// SecretKey; every value of a dotenv file) are printed as "<redacted: changed>" or
-// "<redacted: unchanged>", telling whether the value differs between the two files.
-func Diff(current, merged []byte, f Format, showSecrets bool) string {
-	if bytes.Equal(current, merged) {
-		return ""
-	}
-	al, bl := strings.Split(string(current), "\n"), strings.Split(string(merged), "\n")
-	ad, bd := al, bl
-	if !showSecrets {
-		av, bv := secretValues(current, f), secretValues(merged, f)
-		label := func(mine, other map[string]string) func(string) string {
-			return func(id string) string {
-				if v, ok := other[id]; ok && v == mine[id] {
-					return "<redacted: unchanged>"
-				}
-				return "<redacted: changed>"
-			}
-		}
-		ad, bd = redactedLines(current, f, label(av, bv)), redactedLines(merged, f, label(bv, av))
-		if len(ad) != len(al) || len(bd) != len(bl) { // cannot happen; never show a value
-			return Redacted + " (the diff of a file with secrets)\n"
-		}
-	}
-	return lineDiff(al, bl, ad, bd)
-}
-
-// LineDiff is Diff's line diff for callers that redact values themselves (the compose
-// merge): changed lines only, "-" shownA[i] for a line a[i] and "+" shownB[j] for b[j];
-// shownA and shownB must be as long as a and b.
-func LineDiff(a, b, shownA, shownB []string) string {
-	if len(shownA) != len(a) || len(shownB) != len(b) {
-		return Redacted + " (the diff of a file with secrets)\n"
-	}
-	return lineDiff(a, b, shownA, shownB)
-}
-
-// lineDiff is a small unified-style diff (changed lines only): the longest common
-// subsequence of a and b (configs are small), printing ad[i] for a[i], bd[j] for b[j].
-func lineDiff(al, bl, ad, bd []string) string {
-	n, m := len(al), len(bl)
-	if n*m > 4_000_000 {
-		return "(files too large to diff)"
-	}
-	lcs := make([][]int32, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int32, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if al[i] == bl[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else if lcs[i+1][j] >= lcs[i][j+1] {
-				lcs[i][j] = lcs[i+1][j]
-			} else {
-				lcs[i][j] = lcs[i][j+1]
-			}
-		}
-	}
-	var out strings.Builder
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && al[i] == bl[j]:
-			i++
-			j++
-		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			fmt.Fprintf(&out, "-%s\n", ad[i])
-			i++
-		default:
-			fmt.Fprintf(&out, "+%s\n", bd[j])
-			j++
-		}
-	}
-	return out.String()
 }

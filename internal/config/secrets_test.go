@@ -58,7 +58,7 @@ func TestDiffRedactsMaiBotModelConfig(t *testing.T) {
 	if !strings.Contains(string(merged), keys[0]) {
 		t.Fatalf("the merge did not carry the user's key over")
 	}
-	d := Diff([]byte(cur), merged, TOML, false)
+	d := Diff("f", []byte(cur), merged, TOML, false)
 	if d == "" {
 		t.Fatal("no diff between the 0.10 config and its 0.11 merge")
 	}
@@ -66,7 +66,7 @@ func TestDiffRedactsMaiBotModelConfig(t *testing.T) {
 
 	// Back to the template (as a reset would): every key line changes, each is shown
 	// redacted and marked changed; nothing else is hidden.
-	d = Diff([]byte(cur), tmpl, TOML, false)
+	d = Diff("f", []byte(cur), tmpl, TOML, false)
 	wantNoSecrets(t, "the diff to the template", d, keys...)
 	if n := strings.Count(d, "-api_key = <redacted: changed>"); n != 3 {
 		t.Errorf("%d redacted old api_key lines, want 3:\n%s", n, d)
@@ -77,7 +77,7 @@ func TestDiffRedactsMaiBotModelConfig(t *testing.T) {
 	if !strings.Contains(d, `base_url = "https://`) {
 		t.Errorf("a value that is not secret was hidden:\n%s", d)
 	}
-	shown := Diff([]byte(cur), tmpl, TOML, true)
+	shown := Diff("f", []byte(cur), tmpl, TOML, true)
 	for _, k := range keys {
 		if !strings.Contains(shown, `-api_key = "`+k+`"`) {
 			t.Errorf("with showSecrets the diff does not show %s:\n%s", k, shown)
@@ -91,7 +91,7 @@ func TestDiffRedactsMaiBotModelConfig(t *testing.T) {
 func TestDiffRedactsMaiBotBotConfigTokens(t *testing.T) {
 	cur := userBotConfig(t, "0.10.0-alpha")
 	cur = strings.Replace(cur, `"tok-2"]`, `"tok-2", "tok-secret-xyz"]`, 1)
-	d := Diff([]byte(cur), readTemplate(t, "0.11.0-beta", "bot_config_template.toml"), TOML, false)
+	d := Diff("f", []byte(cur), readTemplate(t, "0.11.0-beta", "bot_config_template.toml"), TOML, false)
 	wantNoSecrets(t, "the bot_config diff", d, "tok-1", "tok-2", "tok-secret-xyz")
 	if !strings.Contains(d, "-auth_token = [<redacted: changed>, <redacted: changed>, <redacted: changed>]") {
 		t.Errorf("the auth_token line is not shown redacted:\n%s", d)
@@ -104,22 +104,24 @@ func TestDiffRedactsMaiBotBotConfigTokens(t *testing.T) {
 func TestDiffRedactsEveryDotenvValue(t *testing.T) {
 	cur := "# keys\nSILICONFLOW_KEY=sk-silicon-111\nHOST=10.1.2.3 # mine\nDEEP_SEEK_KEY='sk-deep-222'\nMULTI=\"line one\nline two-333\"\n"
 	merged := "# keys\nSILICONFLOW_KEY=sk-silicon-111\nHOST=10.1.2.3 # the host\nPORT=8000\nMULTI=\"line one\nline two-444\"\nDEEP_SEEK_KEY='sk-deep-222'\n"
-	d := Diff([]byte(cur), []byte(merged), Dotenv, false)
+	d := Diff("f", []byte(cur), []byte(merged), Dotenv, false)
 	wantNoSecrets(t, "the .env diff", d, "sk-silicon", "10.1.2.3", "sk-deep", "8000", "333", "444", "line")
 	for _, line := range []string{
 		"-HOST=<redacted: unchanged>", "+HOST=<redacted: unchanged>", // only its comment changed
-		"+PORT=<redacted: changed>", // new
-		"-DEEP_SEEK_KEY=<redacted: unchanged>",
+		"+PORT=<redacted: changed>",                                // new
+		"-MULTI=<redacted: changed>", "+MULTI=<redacted: changed>", // moved, and its value changed
 		"-<redacted: changed>", "+<redacted: changed>", // MULTI's second line
+		" SILICONFLOW_KEY=<redacted: unchanged>", // context, redacted too
+		" DEEP_SEEK_KEY=<redacted: unchanged>",   // context: MULTI moved around it
 	} {
-		if !strings.Contains(d, line+"\n") {
+		if !strings.Contains(d, "\n"+line+"\n") {
 			t.Errorf("the .env diff has no line %q:\n%s", line, d)
 		}
 	}
-	if strings.Contains(d, "SILICONFLOW_KEY") {
-		t.Errorf("an unchanged line is in the diff:\n%s", d)
+	if strings.Contains(d, "-SILICONFLOW_KEY") || strings.Contains(d, "+SILICONFLOW_KEY") {
+		t.Errorf("an unchanged line is shown changed:\n%s", d)
 	}
-	if shown := Diff([]byte(cur), []byte(merged), Dotenv, true); !strings.Contains(shown, "+PORT=8000\n") {
+	if shown := Diff("f", []byte(cur), []byte(merged), Dotenv, true); !strings.Contains(shown, "+PORT=8000\n") {
 		t.Errorf("with showSecrets: %s", shown)
 	}
 }
@@ -144,14 +146,14 @@ func TestDiffRedactsYAMLAndJSON(t *testing.T) {
 			[]string{`-  "auth": {"user": <redacted: changed>, "n": <redacted: unchanged>},`, `+  "n": 2`},
 			[]string{`+  "auth": {"user": "u-2", "n": 1},`}},
 	} {
-		d := Diff([]byte(c.a), []byte(c.b), c.f, false)
+		d := Diff("f", []byte(c.a), []byte(c.b), c.f, false)
 		wantNoSecrets(t, string(c.f)+" diff", d, c.secrets...)
 		for _, l := range c.want {
 			if !strings.Contains(d, l+"\n") {
 				t.Errorf("%s diff has no line %q:\n%s", c.f, l, d)
 			}
 		}
-		shown := Diff([]byte(c.a), []byte(c.b), c.f, true)
+		shown := Diff("f", []byte(c.a), []byte(c.b), c.f, true)
 		for _, l := range c.shown {
 			if !strings.Contains(shown, l+"\n") {
 				t.Errorf("%s diff with secrets has no line %q:\n%s", c.f, l, shown)
@@ -164,57 +166,62 @@ func TestDiffRedactsUnparsableAndMultiline(t *testing.T) {
 	// A TOML multi-line string under a secret key: each of its lines is redacted.
 	a := "private_key = '''\n-----BEGIN KEY-----\nAAAA\n-----END KEY-----'''\nname = \"x\"\n"
 	b := "private_key = '''\n-----BEGIN KEY-----\nBBBB\n-----END KEY-----'''\nname = \"y\"\n"
-	d := Diff([]byte(a), []byte(b), TOML, false)
+	d := Diff("f", []byte(a), []byte(b), TOML, false)
 	wantNoSecrets(t, "multi-line secret", d, "AAAA", "BBBB")
-	if want := "-<redacted: changed>\n+<redacted: changed>\n-name = \"x\"\n+name = \"y\"\n"; d != want {
+	// The context lines are redacted too (as the old file has them).
+	if want := "--- a/f\n+++ b/f\n@@ -1,5 +1,5 @@\n private_key = <redacted: changed>\n <redacted: changed>\n" +
+		"-<redacted: changed>\n+<redacted: changed>\n <redacted: changed>\n-name = \"x\"\n+name = \"y\"\n"; d != want {
 		t.Errorf("diff %q, want %q", d, want)
 	}
 	// YAML: a value's continuation lines are those indented deeper than its key, not
-	// the next key of the same mapping in a sequence.
+	// the next key of the same mapping in a sequence. The note (no secret) is shown as
+	// context, as it is.
 	a = "items:\n  - token: tok-aaa\n    name: one\n    note: >\n      folded tok-bbb\n      more\n  - name: two\n"
 	b = "items:\n  - token: tok-ccc\n    name: uno\n    note: >\n      folded tok-bbb\n      more\n  - name: two\n"
-	d = Diff([]byte(a), []byte(b), YAML, false)
-	wantNoSecrets(t, "YAML sequence of mappings", d, "tok-")
-	if want := "-  - token: <redacted: changed>\n-    name: one\n+  - token: <redacted: changed>\n+    name: uno\n"; d != want {
+	d = Diff("f", []byte(a), []byte(b), YAML, false)
+	wantNoSecrets(t, "YAML sequence of mappings", d, "tok-aaa", "tok-ccc")
+	if want := "--- a/f\n+++ b/f\n@@ -1,6 +1,6 @@\n items:\n-  - token: <redacted: changed>\n-    name: one\n" +
+		"+  - token: <redacted: changed>\n+    name: uno\n     note: >\n       folded tok-bbb\n       more\n"; d != want {
 		t.Errorf("diff %q, want %q", d, want)
 	}
 	// A file that does not parse shows no line of itself.
-	d = Diff([]byte("api_key = \"sk-broken\n"), []byte("api_key = \"sk-other\"\n"), TOML, false)
+	d = Diff("f", []byte("api_key = \"sk-broken\n"), []byte("api_key = \"sk-other\"\n"), TOML, false)
 	wantNoSecrets(t, "unparsable file", d, "sk-broken", "sk-other")
 }
 
+// TestDiffLines: the diff is a unified diff, byte for byte what GNU `diff -u --label a/f
+// --label b/f` prints for the same two files (checked with diffutils 3.10): headers,
+// hunk ranges (-0,0 for an empty side), three lines of context, and "\ No newline at
+// end of file" after a last line without one.
 func TestDiffLines(t *testing.T) {
-	if d := Diff([]byte("a\nb\n"), []byte("a\nb\n"), TOML, false); d != "" {
+	if d := Diff("f", []byte("a\nb\n"), []byte("a\nb\n"), TOML, false); d != "" {
 		t.Errorf("equal: %q", d)
 	}
+	const h, nonl = "--- a/f\n+++ b/f\n", "\\ No newline at end of file\n"
 	for _, c := range []struct{ a, b, want string }{
-		{"a\nb\nc", "a\nB\nc", "-b\n+B\n"},
-		{"a\nc", "a\nb\nc", "+b\n"},
-		{"a\nb\nc", "a\nc", "-b\n"},
-		{"", "x", "-\n+x\n"},
-		{"a", "a\nb", "+b\n"},
-		{"a\nb", "a", "-b\n"},
-		{"x\na", "a", "-x\n"},
-		{"a\nb\nc\nd", "a\nX\nc\nY", "-b\n+X\n-d\n+Y\n"},
-		{"k = 1\n[s]\nv = 2\n", "k = 1\n[s]\nv = 3\nw = 4\n", "-v = 2\n+v = 3\n+w = 4\n"},
+		{"a\nb\nc", "a\nB\nc", h + "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n" + nonl},
+		{"a\nc", "a\nb\nc", h + "@@ -1,2 +1,3 @@\n a\n+b\n c\n" + nonl},
+		{"a\nb\nc", "a\nc", h + "@@ -1,3 +1,2 @@\n a\n-b\n c\n" + nonl},
+		{"", "x", h + "@@ -0,0 +1 @@\n+x\n" + nonl},
+		{"a", "a\nb", h + "@@ -1 +1,2 @@\n-a\n" + nonl + "+a\n+b\n" + nonl},
+		{"a\nb", "a", h + "@@ -1,2 +1 @@\n-a\n-b\n" + nonl + "+a\n" + nonl},
+		{"x\na", "a", h + "@@ -1,2 +1 @@\n-x\n a\n" + nonl},
+		{"a\nb\nc\nd", "a\nX\nc\nY", h + "@@ -1,4 +1,4 @@\n a\n-b\n+X\n c\n-d\n" + nonl + "+Y\n" + nonl},
+		{"k = 1\n[s]\nv = 2\n", "k = 1\n[s]\nv = 3\nw = 4\n", h + "@@ -1,3 +1,4 @@\n k = 1\n [s]\n-v = 2\n+v = 3\n+w = 4\n"},
 	} {
-		if got := Diff([]byte(c.a), []byte(c.b), TOML, true); got != c.want {
+		if got := Diff("f", []byte(c.a), []byte(c.b), TOML, true); got != c.want {
 			t.Errorf("Diff(%q, %q) = %q, want %q", c.a, c.b, got, c.want)
 		}
-	}
-	big := strings.Repeat("x\n", 2100)
-	if got := Diff([]byte(big), []byte(big+"y"), TOML, true); got != "(files too large to diff)" {
-		t.Errorf("large files: %q", got)
 	}
 }
 
 // TestDiffEmptyYAML: an empty YAML file (a compose file emptied by hand) diffs like any
 // other; finding its secrets dereferenced the document it does not have.
 func TestDiffEmptyYAML(t *testing.T) {
-	if d := Diff([]byte(""), []byte("a: 1\n"), YAML, false); d != "+a: 1\n" {
+	if d := Diff("compose.yaml", []byte(""), []byte("a: 1\n"), YAML, false); d != "--- a/compose.yaml\n+++ b/compose.yaml\n@@ -0,0 +1 @@\n+a: 1\n" {
 		t.Errorf("diff %q", d)
 	}
-	if d := Diff([]byte("token: tok-x\n"), []byte(""), YAML, false); d != "-token: <redacted: changed>\n" {
+	if d := Diff("compose.yaml", []byte("token: tok-x\n"), []byte(""), YAML, false); d != "--- a/compose.yaml\n+++ b/compose.yaml\n@@ -1 +0,0 @@\n-token: <redacted: changed>\n" {
 		t.Errorf("diff %q", d)
 	}
 }

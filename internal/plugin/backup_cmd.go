@@ -23,6 +23,7 @@ type backupOptions struct {
 	Level       int
 	HostPaths   []string
 	Format      *choiceFlag
+	notify      notifyFlags
 }
 
 func newBackupCommand(s *state) *cobra.Command {
@@ -57,6 +58,7 @@ with them stopped.`,
 			res, err := s.svc(cmd).Backup(cmd.Context(), api.BackupOptions{
 				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,
 				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
+				Notify: o.notify.options(),
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -74,6 +76,7 @@ with them stopped.`,
 	f.BoolVar(&o.NoStop, "no-stop", false, "Archive while the services run (hot backup; may be inconsistent)")
 	f.BoolVar(&o.OnePass, "one-pass", false, "Archive everything with the services stopped (default: a hot copy first, then only the changes since, stopped)")
 	o.Compression = compressionFlag(f, "Archive")
+	o.notify.add(f)
 	f.IntVar(&o.Level, "level", 0, "Compression `LEVEL` (0: the codec's default)")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source `PATH` although it is a host path or a symlink leading outside the project (repeatable)")
 	o.Format = formatFlag(f, formatText)
@@ -127,17 +130,8 @@ the same name in the same backup dir are listed with --all-engines.`,
 			if err != nil {
 				return err
 			}
-			switch {
-			case *quiet:
-				quietWarning(cmd)
-				ids := make([]string, 0, len(res.Backups))
-				for _, r := range res.Backups {
-					ids = append(ids, r.ID)
-				}
-				writeLines(cmd.OutOrStdout(), ids)
-				return nil
-			case format.template() != "":
-				return writeTemplate(cmd.OutOrStdout(), format.template(), backupHeader, backupRows(res.Backups))
+			if done, err := listed(cmd, format, *quiet, backupRows(res.Backups)); done {
+				return err
 			}
 			return printBackups(cmd.OutOrStdout(), res.Backups)
 		},
@@ -264,6 +258,7 @@ type restoreOptions struct {
 	DryRun          bool
 	Format          *choiceFlag
 	health          healthFlags
+	notify          notifyFlags
 }
 
 func newRestoreCommand(s *state) *cobra.Command {
@@ -297,7 +292,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Restore(cmd.Context(), api.RestoreOptions{
 				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
-				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(), DryRun: o.DryRun,
+				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(), Notify: o.notify.options(), DryRun: o.DryRun,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -321,6 +316,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan (what stops, which backup goes where, the safety backup) and change nothing")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
+	o.notify.add(cmd.Flags())
 	return cmd
 }
 

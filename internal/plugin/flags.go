@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"fmt"
+	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -112,4 +114,61 @@ func (h *healthFlags) options() api.HealthOptions {
 		stable = -1
 	}
 	return api.HealthOptions{Timeout: h.Timeout, StablePeriod: stable, MigrationTimeout: h.MigrationTimeout}
+}
+
+// notifyFlags are the notification flags, shared by backup, restore, upgrade and
+// rollback.
+type notifyFlags struct {
+	URLs []string
+	On   *choiceFlag
+}
+
+func (n *notifyFlags) add(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&n.URLs, "notify", nil, "Send how the command ended to the notification service `URL` (shoutrrr style: ntfy://, gotify://, discord://, telegram://, slack://, generic://; repeatable; default: MAIM_NOTIFY, space- or comma-separated)")
+	n.On = newChoice(string(api.NotifyFailure), string(api.NotifyFailure), string(api.NotifyAlways))
+	fs.Var(n.On, "notify-on", "Notify on `WHEN`: failure (a failure, a refused or rolled-back upgrade) or always (successes too)")
+}
+
+// options are the api options: --notify, else the URLs MAIM_NOTIFY lists; none (the zero
+// options) without either.
+func (n *notifyFlags) options() api.NotifyOptions {
+	urls := n.URLs
+	if len(urls) == 0 {
+		urls = splitNotifyURLs(os.Getenv("MAIM_NOTIFY"))
+	}
+	if len(urls) == 0 {
+		return api.NotifyOptions{}
+	}
+	return api.NotifyOptions{URLs: urls, On: api.NotifyOn(n.On.value)}
+}
+
+// notifyScheme starts a URL in a list: a comma splits the list only where the next URL
+// begins, so a comma inside one (ntfy's tags=a,b) stays.
+var notifyScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// splitNotifyURLs splits MAIM_NOTIFY as watchtower splits WATCHTOWER_NOTIFICATION_URL: on
+// spaces, and on commas that start another URL.
+func splitNotifyURLs(s string) []string {
+	var out []string
+	for _, f := range strings.Fields(s) {
+		parts := strings.Split(f, ",")
+		cur := ""
+		for i, p := range parts {
+			switch {
+			case i == 0:
+				cur = p
+			case notifyScheme.MatchString(p):
+				if cur != "" {
+					out = append(out, cur)
+				}
+				cur = p
+			default:
+				cur += "," + p
+			}
+		}
+		if cur != "" {
+			out = append(out, cur)
+		}
+	}
+	return out
 }

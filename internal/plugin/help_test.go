@@ -234,6 +234,16 @@ func TestExamplesRun(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	dockerConfigDir(t, filepath.Join(dir, "docker-config"))
+	// A user's docker config, written compactly: hooks enable and disable rewrite it in the
+	// docker CLI's layout, and disable puts back what was there, so it is there whichever
+	// ran last.
+	userCfg := filepath.Join(dir, "docker-config", "config.json")
+	if err := os.MkdirAll(filepath.Dir(userCfg), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(userCfg, []byte(`{"auths":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []string{"compose.new.yaml", "compose.old.yaml"} { // upgrade --compose-file reads them
 		if err := os.WriteFile(f, []byte("services: {}\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -286,7 +296,7 @@ func TestExamplesRun(t *testing.T) {
 	if lines < 25 {
 		t.Fatalf("only %d example lines", lines)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "docker-config", "config.json")); err != nil {
-		t.Errorf("the hooks examples did not write the test's docker config: %v", err)
+	if b, err := os.ReadFile(userCfg); err != nil || string(b) == `{"auths":{}}` {
+		t.Errorf("the hooks examples did not write the test's docker config: %v %q", err, b)
 	}
 }

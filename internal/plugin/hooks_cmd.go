@@ -2,8 +2,6 @@ package plugin
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,16 +11,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/docker/cli/cli-plugins/hooks"
 	"github.com/docker/cli/cli-plugins/metadata"
-	"github.com/docker/cli/cli/config"
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
-)
-
-// The docker CLI's hook settings docker maim hooks enable writes (docker 26.1+): the
-// feature switch, and the compose commands after which the CLI asks this plugin for hints.
-const (
-	hooksFeature  = "hooks"
-	hooksCommands = "compose pull,compose up"
 )
 
 func newHooksCommand() *cobra.Command {
@@ -30,8 +20,10 @@ func newHooksCommand() *cobra.Command {
 		Use:   "hooks COMMAND",
 		Short: "Show docker-maim hints after docker compose pull and a failed docker compose up",
 		Long: "hooks enable turns on the docker CLI's hooks (features.hooks) and asks it to call docker-maim\n" +
-			"after `docker compose pull` and `docker compose up` (plugins.maim.hooks) in the docker CLI's\n" +
-			"config.json ($DOCKER_CONFIG or ~/.docker); hooks disable removes exactly those two settings.",
+			"after `docker compose pull` (plugins.maim.hooks) and, on docker CLI 29.3 and later, after a\n" +
+			"failed `docker compose up` (plugins.maim.error-hooks), in the docker CLI's config.json\n" +
+			"($DOCKER_CONFIG or ~/.docker). hooks disable removes what enable added and puts\n" +
+			"features.hooks back as it was before.",
 		Example: "  docker maim hooks enable\n  docker maim hooks disable",
 	}
 	for _, enable := range []bool{true, false} {
@@ -44,75 +36,17 @@ func newHooksCommand() *cobra.Command {
 			Short:   strings.ToUpper(use[:1]) + use[1:] + " the docker CLI hooks of docker-maim",
 			Example: "  docker maim hooks " + use,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				file := filepath.Join(config.Dir(), config.ConfigFileName)
-				if err := setHooks(file, enable); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "docker-maim hooks %sd in %s\n", use, file)
-				return nil
+				return runHooksCommand(cmd, enable)
 			},
 		})
 	}
 	return cmd
 }
 
-// setHooks edits the docker CLI config file, keeping every other setting as it is.
-func setHooks(file string, enable bool) error {
-	doc := map[string]any{}
-	b, err := os.ReadFile(file)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return err
-	case len(strings.TrimSpace(string(b))) > 0:
-		if err := json.Unmarshal(b, &doc); err != nil {
-			return fmt.Errorf("%s: %w", file, err)
-		}
-	}
-	obj := func(m map[string]any, k string) map[string]any {
-		if o, ok := m[k].(map[string]any); ok {
-			return o
-		}
-		o := map[string]any{}
-		m[k] = o
-		return o
-	}
-	features := obj(doc, "features")
-	plugins := obj(doc, "plugins")
-	maim := obj(plugins, "maim")
-	if enable {
-		features[hooksFeature] = "true"
-		maim["hooks"] = hooksCommands
-	} else {
-		delete(features, hooksFeature)
-		delete(maim, "hooks")
-	}
-	for parent, m := range map[string]map[string]any{"features": features, "plugins": plugins} {
-		if parent == "plugins" && len(maim) == 0 {
-			delete(plugins, "maim")
-		}
-		if len(m) == 0 {
-			delete(doc, parent)
-		}
-	}
-	out, err := json.MarshalIndent(doc, "", "\t")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return err
-	}
-	tmp := file + ".maim-tmp"
-	if err := os.WriteFile(tmp, append(out, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, file)
-}
-
 // newHookAnswerCommand answers the docker CLI's hook call (`docker-maim maim
-// docker-cli-plugin-hooks <request JSON>`) after a command configured in plugins.maim.hooks.
-// It never contacts the engine: it only looks for the project's state directory
-// (Service.KnownProjects).
+// docker-cli-plugin-hooks <request JSON>`) after a command configured in plugins.maim.hooks
+// or plugins.maim.error-hooks (hookscfg.go). It never contacts the engine: it only looks
+// for the project's state directory (Service.KnownProjects).
 func newHookAnswerCommand(s *state) *cobra.Command {
 	return &cobra.Command{
 		Use:    metadata.HookSubcommandName,
@@ -160,7 +94,7 @@ func hookHints(req hooks.Request, dir string, known func() []string) []string {
 }
 
 func writeHookAnswer(w io.Writer, req hooks.Request, dir string, known func() []string) error {
-	resp := hooks.Response{Type: hooks.NextSteps, Template: strings.Join(hookHints(req, dir, known), "\n")}
+	resp := hooks.Response{Type: hooks.NextSteps, Template: hintTemplate(hookHints(req, dir, known))}
 	return json.NewEncoder(w).Encode(resp)
 }
 

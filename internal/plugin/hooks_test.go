@@ -13,48 +13,6 @@ import (
 	"github.com/docker/cli/cli-plugins/metadata"
 )
 
-func TestSetHooksEnableDisableKeepsOtherSettings(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "config.json")
-	orig := `{"auths":{"r:5000":{}},"features":{"buildkit":"true"},"plugins":{"other":{"hooks":"build"}}}`
-	if err := os.WriteFile(file, []byte(orig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	read := func() map[string]any {
-		var m map[string]any
-		b, _ := os.ReadFile(file)
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	if err := setHooks(file, true); err != nil {
-		t.Fatal(err)
-	}
-	m := read()
-	if m["features"].(map[string]any)["hooks"] != "true" || m["plugins"].(map[string]any)["maim"].(map[string]any)["hooks"] != "compose pull,compose up" {
-		t.Fatalf("enable wrote %v", m)
-	}
-	if err := setHooks(file, false); err != nil {
-		t.Fatal(err)
-	}
-	var want map[string]any
-	_ = json.Unmarshal([]byte(orig), &want)
-	if got := read(); !reflect.DeepEqual(got, want) {
-		t.Fatalf("disable left %v, want %v", got, want)
-	}
-	// A missing file: enable creates it, disable leaves an empty document.
-	file = filepath.Join(t.TempDir(), "sub", "config.json")
-	if err := setHooks(file, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := setHooks(file, false); err != nil {
-		t.Fatal(err)
-	}
-	if got := read(); len(got) != 0 {
-		t.Fatalf("enable+disable on no file left %v", got)
-	}
-}
-
 func TestHookHints(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "My.Bot")
 	_ = os.MkdirAll(dir, 0o755)

@@ -8,9 +8,10 @@ package plugin
 
 import (
 	"fmt"
-	"io"
+	"reflect"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker/cli/cli/command/formatter"
@@ -33,14 +34,6 @@ func checkTemplate(s string) error {
 	return nil
 }
 
-// template is the --format value when it is a Go template ("" for table, json).
-func (c *choiceFlag) template() string {
-	if isTemplate(c.value) {
-		return c.value
-	}
-	return ""
-}
-
 // quietFlag adds -q/--quiet to a listing command; what it prints is said in usage.
 func quietFlag(cmd *cobra.Command, usage string) *bool {
 	q := new(bool)
@@ -48,26 +41,26 @@ func quietFlag(cmd *cobra.Command, usage string) *bool {
 	return q
 }
 
-// quietWarning says on stderr, as docker ps does, that -q wins over a --format given too.
-func quietWarning(cmd *cobra.Command) {
-	if cmd.Flags().Changed("format") {
-		fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: Ignoring custom format, because both --format and --quiet are set.")
+// listed writes a listing's rows for -q (each row's first field, one a line; -q wins over
+// a --format given too, with docker's warning) or a --format template, and tells whether
+// it did; otherwise the command prints its table.
+func listed[T formatter.SubContext](cmd *cobra.Command, format *choiceFlag, quiet bool, rows []T) (bool, error) {
+	out := cmd.OutOrStdout()
+	switch {
+	case quiet:
+		if cmd.Flags().Changed("format") {
+			fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: Ignoring custom format, because both --format and --quiet are set.")
+		}
+		for _, r := range rows {
+			fmt.Fprintln(out, reflect.ValueOf(r).Elem().Field(1).Interface())
+		}
+		return true, nil
+	case !isTemplate(format.value):
+		return false, nil
 	}
-}
-
-// writeLines writes one line each (-q).
-func writeLines(w io.Writer, lines []string) {
-	for _, l := range lines {
-		fmt.Fprintln(w, l)
-	}
-}
-
-// writeTemplate renders rows with docker/cli's formatter: each row through the template,
-// a "table ..." template under a header line made from header's names.
-func writeTemplate[T formatter.SubContext](w io.Writer, format string, header map[string]string, rows []T) error {
-	ctx := formatter.Context{Output: w, Format: formatter.Format(format)}
-	head := &formatter.HeaderContext{Header: formatter.SubHeaderContext(header)}
-	return ctx.Write(head, func(f func(formatter.SubContext) error) error {
+	ctx := formatter.Context{Output: out, Format: formatter.Format(format.value)}
+	head := &formatter.HeaderContext{Header: headerOf(rows)}
+	return true, ctx.Write(head, func(f func(formatter.SubContext) error) error {
 		for _, r := range rows {
 			if err := f(r); err != nil {
 				return err
@@ -77,114 +70,75 @@ func writeTemplate[T formatter.SubContext](w io.Writer, format string, header ma
 	})
 }
 
-func localTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
+// headerOf names each field of a row type's table column: ToolVersion is TOOL VERSION.
+func headerOf[T any](_ []T) formatter.SubHeaderContext {
+	h := formatter.SubHeaderContext{}
+	typ := reflect.TypeFor[T]().Elem()
+	for i := 1; i < typ.NumField(); i++ {
+		var b strings.Builder
+		for j, r := range typ.Field(i).Name {
+			if j > 0 && unicode.IsUpper(r) && !unicode.IsUpper(rune(typ.Field(i).Name[j-1])) {
+				b.WriteByte(' ')
+			}
+			b.WriteRune(unicode.ToUpper(r))
+		}
+		h[typ.Field(i).Name] = b.String()
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
+	return h
 }
 
-// backupRow is a row of `backups --format TEMPLATE`.
+// backupRow is a row of `backups`; its first field is what -q prints.
 type backupRow struct {
-	formatter.HeaderContext
-	r api.BackupRow
-}
-
-var backupHeader = map[string]string{
-	"ID": "ID", "Project": "PROJECT", "Time": "TIME", "CreatedAt": "CREATED AT", "Reason": "REASON", "Size": "SIZE",
-	"Bytes": "BYTES", "Sources": "SOURCES", "Status": "STATUS", "Problem": "PROBLEM", "ToolVersion": "TOOL VERSION",
-	"Dir": "DIR", "Owner": "OWNER", "Origin": "ORIGIN",
+	formatter.HeaderContext                                                                                      `json:"-"`
+	ID, Project, Time, CreatedAt, Reason, Size, Bytes, Sources, Status, Problem, ToolVersion, Dir, Owner, Origin string
 }
 
 func backupRows(rows []api.BackupRow) []*backupRow {
 	out := make([]*backupRow, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, &backupRow{r: r})
+		b := &backupRow{ID: r.ID, Project: r.Project, Reason: r.Reason, Size: units.HumanSize(float64(r.Size)), Bytes: units.HumanSize(float64(r.Bytes)),
+			Sources: strings.Join(r.Sources, ","), Status: string(r.Status), Problem: r.Problem, ToolVersion: r.ToolVersion, Dir: r.Dir, Owner: string(r.Owner)}
+		if !r.Time.IsZero() {
+			b.Time, b.CreatedAt = r.Time.Local().Format("2006-01-02 15:04:05"), r.Time.UTC().Format(time.RFC3339)
+		}
+		if r.Origin != nil {
+			b.Origin = r.Origin.String()
+		}
+		out = append(out, b)
 	}
 	return out
 }
 
-func (c *backupRow) MarshalJSON() ([]byte, error) { return formatter.MarshalJSON(c) }
-func (c *backupRow) ID() string                   { return c.r.ID }
-func (c *backupRow) Project() string              { return c.r.Project }
-func (c *backupRow) Time() string                 { return localTime(c.r.Time) }
-func (c *backupRow) CreatedAt() string {
-	if c.r.Time.IsZero() {
-		return ""
-	}
-	return c.r.Time.UTC().Format(time.RFC3339)
-}
-func (c *backupRow) Reason() string      { return c.r.Reason }
-func (c *backupRow) Size() string        { return units.HumanSize(float64(c.r.Size)) }
-func (c *backupRow) Bytes() string       { return units.HumanSize(float64(c.r.Bytes)) }
-func (c *backupRow) Sources() string     { return strings.Join(c.r.Sources, ",") }
-func (c *backupRow) Status() string      { return string(c.r.Status) }
-func (c *backupRow) Problem() string     { return c.r.Problem }
-func (c *backupRow) ToolVersion() string { return c.r.ToolVersion }
-func (c *backupRow) Dir() string         { return c.r.Dir }
-func (c *backupRow) Owner() string       { return string(c.r.Owner) }
-func (c *backupRow) Origin() string {
-	if c.r.Origin == nil {
-		return ""
-	}
-	return c.r.Origin.String()
-}
-
-// projectRow is a row of `projects --format TEMPLATE`.
+// projectRow is a row of `projects`; its first field is what -q prints.
 type projectRow struct {
-	formatter.HeaderContext
-	p api.ProjectSummary
-}
-
-var projectHeader = map[string]string{
-	"Name": "PROJECT", "Services": "SERVICES", "Running": "RUNNING", "Containers": "CONTAINERS",
-	"Known": "KNOWN", "WorkingDir": "DIRECTORY", "ConfigFiles": "CONFIG FILES",
+	formatter.HeaderContext `json:"-"`
+	Name, Services          string
+	Running, Containers     int
+	Known                   bool
+	WorkingDir, ConfigFiles string
 }
 
 func projectRows(ps []api.ProjectSummary) []*projectRow {
 	out := make([]*projectRow, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, &projectRow{p: p})
+		out = append(out, &projectRow{Name: p.Name, Services: strings.Join(p.Services, ","), Running: p.Running, Containers: p.Containers,
+			Known: p.Known, WorkingDir: p.WorkingDir, ConfigFiles: strings.Join(p.ConfigFiles, ",")})
 	}
 	return out
 }
 
-func (c *projectRow) MarshalJSON() ([]byte, error) { return formatter.MarshalJSON(c) }
-func (c *projectRow) Name() string                 { return c.p.Name }
-func (c *projectRow) Services() string             { return strings.Join(c.p.Services, ",") }
-func (c *projectRow) Running() int                 { return c.p.Running }
-func (c *projectRow) Containers() int              { return c.p.Containers }
-func (c *projectRow) Known() bool                  { return c.p.Known }
-func (c *projectRow) WorkingDir() string           { return c.p.WorkingDir }
-func (c *projectRow) ConfigFiles() string          { return strings.Join(c.p.ConfigFiles, ",") }
-
-// serviceRow is a row of `status --format TEMPLATE`: one container of a service.
+// serviceRow is a row of `status`, one container of a service; its first field is what
+// -q prints.
 type serviceRow struct {
-	formatter.HeaderContext
-	project string
-	s       api.ServiceStatus
-}
-
-var serviceHeader = map[string]string{
-	"Project": "PROJECT", "Service": "SERVICE", "Container": "CONTAINER", "Image": "IMAGE", "ImageID": "IMAGE ID",
-	"Version": "VERSION", "Digest": "DIGEST", "State": "STATE", "Health": "HEALTH",
+	formatter.HeaderContext                                                     `json:"-"`
+	Container, Project, Service, Image, ImageID, Version, Digest, State, Health string
 }
 
 func serviceRows(st *api.StatusResult) []*serviceRow {
 	out := make([]*serviceRow, 0, len(st.Services))
 	for _, s := range st.Services {
-		out = append(out, &serviceRow{project: st.Project, s: s})
+		out = append(out, &serviceRow{Container: s.Container, Project: st.Project, Service: s.Service, Image: s.Image, ImageID: s.ImageID,
+			Version: s.Version, Digest: s.Digest, State: s.State, Health: s.Health})
 	}
 	return out
 }
-
-func (c *serviceRow) MarshalJSON() ([]byte, error) { return formatter.MarshalJSON(c) }
-func (c *serviceRow) Project() string              { return c.project }
-func (c *serviceRow) Service() string              { return c.s.Service }
-func (c *serviceRow) Container() string            { return c.s.Container }
-func (c *serviceRow) Image() string                { return c.s.Image }
-func (c *serviceRow) ImageID() string              { return c.s.ImageID }
-func (c *serviceRow) Version() string              { return c.s.Version }
-func (c *serviceRow) Digest() string               { return c.s.Digest }
-func (c *serviceRow) State() string                { return c.s.State }
-func (c *serviceRow) Health() string               { return c.s.Health }

@@ -81,6 +81,9 @@ func printPlan(w io.Writer, p *api.Plan, dir string) {
 	printDatabases(w, p.Databases)
 	printServiceHooks(w, p.ServiceHooks)
 	printPhases(w, p.Phases)
+	if len(p.Notify) > 0 {
+		fmt.Fprintf(w, "\nNotifications (how it ends): %s\n", strings.Join(p.Notify, ", "))
+	}
 	fmt.Fprintf(w, "\nExpected downtime: about %s\n\n", p.Downtime.Round(time.Second))
 }
 
@@ -224,6 +227,7 @@ type rollbackOptions struct {
 	DryRun         bool
 	Format         *choiceFlag
 	health         healthFlags
+	notify         notifyFlags
 }
 
 // describeEdits lists edits one per line, files relative to dir.

@@ -28,17 +28,8 @@ func newProjectsCommand(s *state) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			switch {
-			case *quiet:
-				quietWarning(cmd)
-				names := make([]string, 0, len(res.Projects))
-				for _, p := range res.Projects {
-					names = append(names, p.Name)
-				}
-				writeLines(out, names)
-				return nil
-			case format.template() != "":
-				return writeTemplate(out, format.template(), projectHeader, projectRows(res.Projects))
+			if done, err := listed(cmd, format, *quiet, projectRows(res.Projects)); done {
+				return err
 			}
 			printProjects(out, res)
 			return nil

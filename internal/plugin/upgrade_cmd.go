@@ -31,6 +31,7 @@ type upgradeOptions struct {
 	Base           []string
 	OnePass        bool
 	health         healthFlags
+	notify         notifyFlags
 }
 
 func newUpgradeCommand(s *state) *cobra.Command {
@@ -76,6 +77,7 @@ ID, data, config and compose files from the backup.`,
 	f.StringArrayVar(&o.Base, "base", nil, "The release's previous compose `FILE` (one per --compose-file): carry the user's edits by a three-way merge")
 	f.BoolVar(&o.OnePass, "one-pass", false, "Back up everything after the stop (default: copy while the services run, then only the changes since, stopped)")
 	o.health.add(f)
+	o.notify.add(f)
 	return cmd
 }
 
@@ -135,7 +137,7 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 		Scope: s.g.scope(), Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
 		Health: o.health.options(), Compression: o.Compression.compression(), Level: o.Level, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
-		ComposeFiles: newFiles, Base: baseFiles,
+		ComposeFiles: newFiles, Base: baseFiles, Notify: o.notify.options(),
 	})
 	out := cmd.OutOrStdout()
 	if o.Format.json() {
@@ -232,7 +234,7 @@ gone), recreates the services and runs the health gate.`,
 		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Rollback(cmd.Context(), api.RollbackOptions{
-				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(), DryRun: o.DryRun,
+				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(), Notify: o.notify.options(), DryRun: o.DryRun,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -264,6 +266,7 @@ gone), recreates the services and runs the health gate.`,
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan (what stops, which backup goes where, the safety backup, the images) and change nothing")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
+	o.notify.add(cmd.Flags())
 	return cmd
 }
 
@@ -285,17 +288,8 @@ func newStatusCommand(s *state) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			switch {
-			case *quiet:
-				quietWarning(cmd)
-				names := make([]string, 0, len(st.Services))
-				for _, sv := range st.Services {
-					names = append(names, sv.Container)
-				}
-				writeLines(out, names)
-				return nil
-			case format.template() != "":
-				return writeTemplate(out, format.template(), serviceHeader, serviceRows(st))
+			if done, err := listed(cmd, format, *quiet, serviceRows(st)); done {
+				return err
 			}
 			printStatus(out, st)
 			return nil
@@ -360,15 +354,28 @@ unless --include-unreadable. Incomplete and damaged backups are removed whatever
 Only this engine's backups, made by this user, are pruned: another engine's in the same backup
 dir are not even looked at, another user's on this engine are left to them, and those a
 docker-maim made that did not record its engine are kept unless --include-unrecorded.
-The output says why each backup left in place was kept.`,
+The output says why each backup left in place was kept.
+
+--keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly and
+--keep-within keep backups by time buckets as restic's forget does: of each hour, day, week
+(Monday to Sunday), month or year that has backups, the newest, for the N newest such buckets;
+--keep-last the N newest; --keep-within every backup made within that long of the newest one.
+A backup kept by several rules is listed with each. Days, weeks, ... are those of the local
+time zone (TZ). With any of them, --keep counts only when given.`,
 		Example: `  # Show what keeping the 3 newest backups would remove, and remove nothing
   docker maim prune --keep 3 --dry-run
 
   # Remove backups older than 30 days, keeping at least the 5 newest
-  docker maim prune --older-than 720h`,
+  docker maim prune --older-than 720h
+
+  # Keep the newest backup of each of the last 7 days, 4 weeks and 12 months
+  docker maim prune --keep-daily 7 --keep-weekly 4 --keep-monthly 12`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Keep < 1 {
+			if cmd.Flags().Changed("keep") && o.Keep < 1 { // unchanged, it is 5
 				return usageError{errors.New("--keep must be at least 1")}
+			}
+			if err := checkPolicy(cmd, &o); err != nil {
+				return err
 			}
 			o.Scope = s.g.scope()
 			res, err := s.svc(cmd).Prune(cmd.Context(), o)
@@ -382,11 +389,12 @@ The output says why each backup left in place was kept.`,
 			return err
 		},
 	}
-	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep the `N` newest complete backups (besides those kept by a rule)")
+	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep the `N` newest complete backups (besides those kept by a rule; with a --keep-* rule, only when given)")
 	durationVar(cmd.Flags(), &o.OlderThan, "older-than", 0, "Only remove backups older than `DURATION` (e.g. 30d, 720h)")
 	cmd.Flags().BoolVar(&o.IncludeUnreadable, "include-unreadable", false, "Also remove backups whose manifest cannot be read (e.g. written by a newer docker-maim)")
 	cmd.Flags().BoolVar(&o.IncludeUnrecorded, "include-unrecorded", false, "Also prune, as this engine's, backups made by a docker-maim that did not record its engine")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Show what would be removed")
+	addPolicyFlags(cmd.Flags(), &o.Policy)
 	format = formatFlag(cmd.Flags(), formatText)
 	return cmd
 }

@@ -1,6 +1,7 @@
 // Package retention owns which backups are kept and which go: prune, its rules (the
 // backup an interrupted operation's journal names, the last upgrade's, the newest complete
-// ones, safety backups first, another engine's or user's never) and the image pins a
+// ones, safety backups first, another engine's or user's never), the restic-style policy
+// by time buckets (ApplyPolicy, pure: --keep-last, --keep-daily, ...) and the image pins a
 // removed backup takes with it.
 package retention
 
@@ -28,6 +29,7 @@ const (
 	KeptYoung       = maim.KeptYoung       // younger than --older-than
 	KeptOtherUser   = maim.KeptOtherUser   // made on this engine by another user: theirs to prune
 	KeptUnrecorded  = maim.KeptUnrecorded  // made by an older build that did not record its engine (--include-unrecorded removes it)
+	KeptPolicy      = maim.KeptPolicy      // kept by a --keep-last/-hourly/-daily/-weekly/-monthly/-yearly/-within rule
 )
 
 // isSafety tells a safety backup (taken by restore or rollback before they overwrite).
@@ -43,11 +45,17 @@ func isSafety(reason string) bool { return reason == "pre-restore" || reason == 
 //     upgrade's backup (the one `rollback` with no ID goes back to), and, unless
 //     IncludeUnreadable, a backup whose manifest cannot be read (written by a newer
 //     docker-maim, torn, unreadable);
-//   - of the other complete backups, the Keep newest stay, manual and upgrade backups
-//     before safety ones (pre-restore, pre-rollback): safety backups are pruned first;
+//   - with a Policy, ApplyPolicy over this user's complete backups (the protected ones
+//     count in its buckets as any other, and are listed with every reason that keeps
+//     them): those it keeps stay, with their reasons; a day, a week, ... is that of the
+//     backup's time in the local time zone of the host running prune (TZ), as restic
+//     buckets a snapshot by the local time it recorded (manifests record UTC);
+//   - of the other complete backups, the Keep newest stay (default 5 without a Policy,
+//     none with one unless Keep is set), manual and upgrade backups before safety ones
+//     (pre-restore, pre-rollback): safety backups are pruned first;
 //   - incomplete backups (no manifest: interrupted while writing) and damaged ones
 //     (readable manifest, an archive missing or of the wrong size) are removed whatever
-//     Keep says. An incomplete one records no origin; it is removed whoever began it,
+//     Keep or the Policy say. An incomplete one records no origin; it is removed whoever began it,
 //     which is exact while the caller holds the backup dir's lock (Store.Lock): every
 //     writer of this build takes it, so no backup is being written then (a docker-maim
 //     from before that lock, writing into the same dir at the same time, is not seen);
@@ -57,7 +65,7 @@ func isSafety(reason string) bool { return reason == "pre-restore" || reason == 
 // each newest first. A journal or history that cannot be read stops prune: it cannot
 // tell what is needed. The caller holds the project lock.
 func Prune(ctx context.Context, env *stack.Env, projectName string, opts maim.PruneOptions) (*maim.PruneResult, error) {
-	if opts.Keep <= 0 {
+	if opts.Keep <= 0 && opts.Policy.Empty() {
 		opts.Keep = 5
 	}
 	all, err := env.Store.List(projectName)
@@ -69,7 +77,9 @@ func Prune(ctx context.Context, env *stack.Env, projectName string, opts maim.Pr
 	if err := pr.protect(); err != nil {
 		return nil, err
 	}
+	pr.applyPolicy(bucketZone, time.Now())
 	broken := pr.sortOut()
+	pr.keepByPolicy()
 	others, safety := pr.keepNewest()
 	now := time.Now()
 	for _, group := range [][]backup.Entry{broken, safety, others} {
@@ -94,6 +104,10 @@ type pruner struct {
 	rules map[string]maim.Kept
 	// held are the backups kept because they are not this engine's user's to remove (sortOut).
 	held map[string]bool
+	// journalOp is the interrupted operation whose journal names a backup (protect).
+	journalOp string
+	// decided are the Policy's decisions by backup ID (applyPolicy; none without a Policy).
+	decided map[string]Decision
 }
 
 // protect finds the backups never removed: the one an interrupted operation's journal
@@ -104,6 +118,7 @@ func (pr *pruner) protect() error {
 	if jr, err := journals.Load(); err != nil {
 		return err
 	} else if jr != nil && jr.BackupID != "" {
+		pr.journalOp = jr.Op
 		pr.rules[jr.BackupID] = maim.Kept{Rule: KeptJournal, Why: "the interrupted " + jr.Op + " needs it (docker maim rollback resolves it)"}
 	}
 	last, err := journals.LastUpgradeBackup()
@@ -147,7 +162,7 @@ func (pr *pruner) keepNewest() (others, safety []backup.Entry) {
 	slots := pr.opts.Keep
 	complete := func(e backup.Entry) bool {
 		_, ruled := pr.rules[e.ID]
-		return !ruled && !pr.held[e.ID] && e.Status == backup.StatusComplete
+		return !ruled && !pr.held[e.ID] && !pr.decided[e.ID].Keep && e.Status == backup.StatusComplete
 	}
 	for _, e := range pr.newestFirst(func(e backup.Entry) bool { return complete(e) && !isSafety(e.Manifest.Reason) }) {
 		if slots > 0 {
@@ -175,7 +190,7 @@ func (pr *pruner) removeOld(ctx context.Context, e backup.Entry, now time.Time) 
 		pr.keep(e, maim.Kept{Rule: KeptYoung, Why: "younger than --older-than " + pr.opts.OlderThan.String()})
 		return nil
 	}
-	p := maim.Pruned{ID: e.ID, Status: string(e.Status), Reason: reasonOf(e)}
+	p := maim.Pruned{ID: e.ID, Status: string(e.Status), Reason: reasonOf(e), Time: createdAt(e)}
 	if e.Manifest != nil {
 		p.Size = e.Manifest.Size()
 	}
@@ -204,9 +219,24 @@ func (pr *pruner) removeOld(ctx context.Context, e backup.Entry, now time.Time) 
 	return nil
 }
 
-// keep records e as kept by k.
+// keep records e as kept by k, with every reason the Policy gave it too.
 func (pr *pruner) keep(e backup.Entry, k maim.Kept) {
-	k.ID, k.Status, k.Reason = e.ID, string(e.Status), reasonOf(e)
+	k.ID, k.Status, k.Reason, k.Time = e.ID, string(e.Status), reasonOf(e), createdAt(e)
+	k.Reasons = []string{pr.shortReason(k)}
+	if d := pr.decided[e.ID]; d.Keep && k.Rule == KeptPolicy {
+		k.Reasons = d.Reasons
+	} else if d.Keep {
+		var more []string // the Policy's own reasons (its Protected one is k's)
+		for _, r := range d.Reasons {
+			if r != k.Reasons[0] {
+				more = append(more, r)
+			}
+		}
+		if len(more) > 0 {
+			k.Reasons = append(k.Reasons, more...)
+			k.Why += "; also kept by " + strings.Join(more, ", ")
+		}
+	}
 	pr.res.Kept = append(pr.res.Kept, k)
 }
 
@@ -244,9 +274,10 @@ func userOf(e backup.Entry) string {
 	return "unknown"
 }
 
-// createdAt is when a backup was made: its manifest's time, else the time in its ID.
+// createdAt is when a backup was made: its manifest's time, else the time in its ID
+// (zero when neither says).
 func createdAt(e backup.Entry) time.Time {
-	if e.Manifest != nil {
+	if e.Manifest != nil && !e.Manifest.CreatedAt.IsZero() {
 		return e.Manifest.CreatedAt
 	}
 	t, _ := time.Parse("20060102T150405Z", strings.SplitN(e.ID, "-", 2)[0])

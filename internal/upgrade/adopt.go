@@ -129,7 +129,7 @@ func (t *txn) planAdoption(ctx context.Context) (*Adoption, error) {
 				ad.Warnings = append(ad.Warnings, fmt.Sprintf("two-way merge of %s (no base known): service(s) only in your file are kept: %s; if the release removed or renamed one, give --base OLD_UPSTREAM (the release's previous file) for a three-way merge", p.RelPath(file), strings.Join(kept, ", ")))
 			}
 		}
-		af.Diff = composemerge.Diff(cur, merged, opts.ShowSecrets)
+		af.Diff = composemerge.Diff(p.RelPath(file), cur, merged, opts.ShowSecrets)
 		ad.Files = append(ad.Files, af)
 		for _, s := range rep.ServicesAdded {
 			if !seenAdded[s] {

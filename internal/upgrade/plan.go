@@ -136,7 +136,7 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 		}
 		plan.Merges = append(plan.Merges, MergeInfo{
 			File: pl.File, Service: pl.Service, Template: tpl, Action: string(pl.Action),
-			Changed: r.Changed(), Report: r.Report, Diff: config.Diff(r.Current, r.Merged, r.Plan.Format, opts.ShowSecrets),
+			Changed: r.Changed(), Report: r.Report, Diff: config.Diff(p.RelPath(pl.File), r.Current, r.Merged, r.Plan.Format, opts.ShowSecrets),
 		})
 	}
 	return nil
