@@ -79,6 +79,10 @@ type BackupOptions struct {
 	IncludeHostPaths []string
 	// Notify says where and when to send how the backup ended.
 	Notify NotifyOptions
+	// Dumps are services whose database is dumped (pg_dumpall, mariadb-dump, mysqldump
+	// inside its running container) beside the file archives, before anything stops, as
+	// stack-back's labels and the x-maim dump key ask too.
+	Dumps []string
 }
 
 // BackupResult says what Backup stored.
@@ -113,6 +117,8 @@ type BackupResult struct {
 	StoppedOneOffs []string `json:"stopped_one_offs,omitempty"`
 	// NotBackedUp are the host paths left out (never restored either).
 	NotBackedUp []HostPath `json:"not_backed_up"`
+	// Dumps are the logical database dumps taken beside the archives, before the stop.
+	Dumps []BackupDump `json:"dumps,omitempty"`
 	// DataPath is how the data moved: "host", "helper container (linux/ARCH)" or
 	// "archive API: <why>", "; "-joined when moves took several; "" when no data moved.
 	DataPath string `json:"data_path,omitempty"`
@@ -132,6 +138,23 @@ type BackupSource struct {
 	Files int64 `json:"files"`
 	// OnePass says why a source of a two-pass backup was archived once, stopped.
 	OnePass string `json:"one_pass,omitempty"`
+}
+
+// BackupDump is one logical database dump of a backup: an archive of its own holding the
+// output of the database's own tool, compressed, hashed in the manifest.
+type BackupDump struct {
+	// Service whose running container was dumped.
+	Service string `json:"service"`
+	// Engine is the database: postgresql, mariadb or mysql.
+	Engine string `json:"engine"`
+	// Command is the tool and its arguments as run (never a password).
+	Command string `json:"command"`
+	// Archive is the dump's file in the backup (dump-SERVICE.sql.zst).
+	Archive string `json:"archive"`
+	// Bytes is the dump's size uncompressed.
+	Bytes int64 `json:"bytes"`
+	// Size is the archive bytes.
+	Size int64 `json:"size"`
 }
 
 // HostPath is a bind source left out of a backup because it belongs to the host.
@@ -211,6 +234,8 @@ type BackupRow struct {
 	Bytes int64 `json:"bytes"`
 	// Sources are the names of the archived sources.
 	Sources []string `json:"sources"`
+	// Dumps are the services whose database was dumped into the backup (BackupDump).
+	Dumps []string `json:"dumps,omitempty"`
 	// Status: complete, incomplete, corrupt.
 	Status BackupStatus `json:"status"`
 	// Problem says what is wrong with a backup that is not complete.

@@ -39,9 +39,9 @@ type ServiceCommand struct {
 }
 
 // DumpRequest is a logical database dump a service asks for (stack-back.postgres,
-// stack-back.mysql, stack-back.mariadb, x-maim dump). docker-maim does not take logical
-// dumps yet: the plan says so; the file archive of the database's volume still protects
-// the data.
+// stack-back.mysql, stack-back.mariadb, x-maim dump, or backup --dump): the backup verb
+// and the upgrade take it in the service's running container before anything stops
+// (internal/dbdump), into an archive of the backup (backup.Manifest.Dumps).
 type DumpRequest struct {
 	// Service is the compose service of the database.
 	Service string `json:"service"`
@@ -49,7 +49,8 @@ type DumpRequest struct {
 	Kind string `json:"kind"`
 	// From is the label or x-maim key that asks for it.
 	From string `json:"from"`
-	// Supported is false: the dump is not taken (yet).
+	// Supported is true when the operation takes the dump (the backup verb and the upgrade
+	// do; false only where a dump is listed but not taken).
 	Supported bool `json:"supported"`
 }
 
@@ -61,7 +62,7 @@ type ServiceHooks struct {
 	// StopDuringBackup are the services whose data is archived only while they are
 	// stopped: no hot pass for the sources they mount.
 	StopDuringBackup []string `json:"stop_during_backup,omitempty"`
-	// Dumps are the logical dumps asked for (not taken yet).
+	// Dumps are the logical dumps asked for.
 	Dumps []DumpRequest `json:"dumps_requested,omitempty"`
 	// Ignored are lifecycle labels docker-maim does not act on (label: why).
 	Ignored []string `json:"ignored_labels,omitempty"`

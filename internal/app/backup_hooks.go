@@ -78,8 +78,8 @@ func (t *btxn) readHooks() error {
 		}
 	}
 	t.opts.ColdServices = h.StopDuringBackup
-	for _, d := range h.Dumps {
-		t.env.Logf("%s: a logical %s dump is requested (%s); docker-maim does not take logical dumps yet: the file archive of its data protects it", d.Service, d.Kind, d.From)
+	if err := t.readDumps(h); err != nil {
+		return refused{err}
 	}
 	for _, ig := range h.Ignored {
 		t.env.Logf("%s", ig)

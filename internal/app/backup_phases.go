@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -47,10 +48,14 @@ type btxn struct {
 	// hooks are the project's service commands and stop-during-backup services
 	// (backup_hooks.go).
 	hooks *svchooks.Hooks
+	// dumpFlag are the services `backup --dump` names; dumps what is dumped, with where it
+	// was asked (backup_dump.go).
+	dumpFlag []string
+	dumps    []maim.DumpRequest
 }
 
 // backupPhases are the backup verb's phases, in order.
-var backupPhases = []journal.Step[*btxn]{bplanPhase, bprePhase, bhotPhase, bstopPhase, barchivePhase, bstartPhase, bpostPhase}
+var backupPhases = []journal.Step[*btxn]{bplanPhase, bprePhase, bdumpPhase, bhotPhase, bstopPhase, barchivePhase, bstartPhase, bpostPhase}
 
 // bplanPhase finds, guards and measures what the backup archives, before anything stops.
 var bplanPhase = journal.Step[*btxn]{
@@ -168,8 +173,8 @@ func runBackup(ctx context.Context, t *btxn, downtime *time.Duration) (*backup.M
 		*downtime = time.Since(t.stopped)
 	}
 	if err != nil {
-		if t.hot {
-			t.plan.Abort()
+		if t.plan != nil {
+			t.plan.Abort() // pass one's or the dumps' begun backup (a no-op without one)
 		}
 		return nil, err
 	}

@@ -335,7 +335,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	var downtime time.Duration
 	m, err := ss.backup(ctx, snapshot.BackupOptions{
 		Compression: o.Compression, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.IncludeHostPaths,
-	}, !o.OnePass, &downtime)
+	}, !o.OnePass, o.Dumps, &downtime)
 	if err != nil {
 		return nil, err
 	}
@@ -359,6 +359,9 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	for _, h := range m.HostPaths {
 		res.NotBackedUp = append(res.NotBackedUp, maim.HostPath{Name: h.Name, HostPath: h.HostPath, Why: snapshot.NotBackedUp(h)})
 	}
+	for _, d := range m.Dumps {
+		res.Dumps = append(res.Dumps, maim.BackupDump{Service: d.Service, Engine: d.Engine, Command: d.Command, Archive: d.Archive, Bytes: d.Bytes, Size: d.ArchiveSize})
+	}
 	return res, nil
 }
 
@@ -368,10 +371,10 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 // NoStop nothing is stopped (a hot backup). With twoPass and something running, pass one
 // (snapshot.HotPass) archives while it still runs and only the changes since are archived
 // stopped; downtime, when set, receives how long it was stopped.
-func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions, twoPass bool, downtime *time.Duration) (*backup.Manifest, error) {
+func (ss *session) backup(ctx context.Context, opts snapshot.BackupOptions, twoPass bool, dumps []string, downtime *time.Duration) (*backup.Manifest, error) {
 	// The verb's stop and start say their lines on progress only (no Log): as it always did.
 	env := &stack.Env{Engine: ss.eng, Snapshots: ss.snapshots(), Progress: ss.progress}
-	return runBackup(ctx, &btxn{env: env, p: ss.proj, opts: opts, twoPass: twoPass}, downtime)
+	return runBackup(ctx, &btxn{env: env, p: ss.proj, opts: opts, twoPass: twoPass, dumpFlag: dumps}, downtime)
 }
 
 func (s *service) Backups(ctx context.Context, o maim.BackupsOptions) (*maim.BackupsResult, error) {
@@ -410,6 +413,9 @@ func rowOf(en backup.Entry) maim.BackupRow {
 		for _, s := range m.Sources {
 			r.Sources = append(r.Sources, s.Name)
 			r.Bytes += s.Bytes
+		}
+		for _, d := range m.Dumps {
+			r.Dumps = append(r.Dumps, d.Service)
 		}
 	}
 	return r

@@ -57,8 +57,11 @@ type Manifest struct {
 	// OneOffs lists the service of each one-off container (`docker compose run`) that was
 	// running, one entry per container, sorted: with Stopped, stopped for the backup like
 	// the services and started again after it; a rollback does not bring them back.
-	OneOffs  []string  `json:"one_offs,omitempty"`
-	Sources  []Source  `json:"sources"`
+	OneOffs []string `json:"one_offs,omitempty"`
+	Sources []Source `json:"sources"`
+	// Dumps are the logical database dumps taken beside the sources' archives, before
+	// anything stopped (each an archive of its own: the tool's output, compressed).
+	Dumps    []Dump    `json:"dumps,omitempty"`
 	Services []Service `json:"services"`
 	// Upgrade is set when the backup is the first step of an upgrade.
 	Upgrade *UpgradeInfo `json:"upgrade,omitempty"`
@@ -118,6 +121,31 @@ func (s Source) DeltaSource() Source {
 	return d
 }
 
+// Dump is one logical database dump of a backup: what the database's own tool
+// (pg_dumpall, mariadb-dump, mysqldump) wrote, compressed as the backup's archives are.
+type Dump struct {
+	// Service is the compose service whose running container was dumped.
+	Service string `json:"service"`
+	// Engine is the database: postgresql, mariadb or mysql.
+	Engine string `json:"engine"`
+	// Command is the tool and its arguments as run (no password: it went through the
+	// exec's environment).
+	Command string `json:"command"`
+	// Image is the container's image reference.
+	Image       string `json:"image,omitempty"`
+	Archive     string `json:"archive"`
+	SHA256      string `json:"sha256"`
+	ArchiveSize int64  `json:"archive_size"`
+	// Bytes is the dump's size uncompressed.
+	Bytes int64 `json:"bytes"`
+}
+
+// Source is the dump as a Source whose Archive, hash and size are the dump's (to open,
+// stat and hash it as one).
+func (d Dump) Source() Source {
+	return Source{Source: project.Source{Name: "dump of " + d.Service}, Archive: d.Archive, SHA256: d.SHA256, ArchiveSize: d.ArchiveSize, Bytes: d.Bytes}
+}
+
 // Service records what ran for a service when the backup was made.
 type Service struct {
 	Name        string   `json:"name"`
@@ -158,6 +186,9 @@ func (m *Manifest) Size() int64 {
 		if s.Delta != nil {
 			n += s.Delta.ArchiveSize
 		}
+	}
+	for _, d := range m.Dumps {
+		n += d.ArchiveSize
 	}
 	return n
 }
@@ -245,6 +276,20 @@ func (m *Manifest) validate() error {
 		default:
 			return bad("unknown kind %q", s.Kind)
 		}
+	}
+	return m.validateDumps(archives)
+}
+
+// validateDumps refuses a dump whose archive is no plain file name or is used twice.
+func (m *Manifest) validateDumps(archives map[string]bool) error {
+	for _, d := range m.Dumps {
+		if err := plainFileName(d.Archive); err != nil {
+			return fmt.Errorf("dump of %q: archive %q: %v", d.Service, d.Archive, err)
+		}
+		if archives[d.Archive] {
+			return fmt.Errorf("dump of %q: archive %q is used twice", d.Service, d.Archive)
+		}
+		archives[d.Archive] = true
 	}
 	return nil
 }

@@ -178,6 +178,9 @@ func (s Store) entry(project, id string) Entry {
 			all = append(all, src.DeltaSource())
 		}
 	}
+	for _, d := range m.Dumps {
+		all = append(all, d.Source())
+	}
 	for _, src := range all {
 		size, err := s.Repo.Stat(project, id, src.Archive)
 		if err != nil {

@@ -22,6 +22,7 @@ type backupOptions struct {
 	Compression *choiceFlag
 	Level       int
 	HostPaths   []string
+	Dumps       []string
 	Format      *choiceFlag
 	notify      notifyFlags
 }
@@ -41,6 +42,9 @@ with them stopped.`,
   # Back up without stopping anything, leaving out log files
   docker maim backup --no-stop --exclude '*.log'
 
+  # Back up, with a logical dump of the database service db taken first (no downtime)
+  docker maim backup --dump db
+
   # Back up a project found by name into another directory, gzip-compressed
   docker maim -p mybot backup --backup-dir /srv/backups --compression gzip`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,6 +63,7 @@ with them stopped.`,
 				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,
 				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 				Notify: o.notify.options(),
+				Dumps: o.Dumps,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -79,6 +84,7 @@ with them stopped.`,
 	o.notify.add(f)
 	f.IntVar(&o.Level, "level", 0, "Compression `LEVEL` (0: the codec's default)")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source `PATH` although it is a host path or a symlink leading outside the project (repeatable)")
+	f.StringArrayVar(&o.Dumps, "dump", nil, "Also dump the database of `SERVICE` (postgres, mariadb, mysql) with its own tool inside its running container, before anything stops (repeatable)")
 	o.Format = formatFlag(f, formatText)
 	return cmd
 }
@@ -93,6 +99,9 @@ func printBackup(w io.Writer, res *api.BackupResult) {
 			how = "two passes: a hot copy, then the changes"
 		}
 		fmt.Fprintf(w, "services stopped for %s (%s)\n", res.Downtime.Round(time.Millisecond), how)
+	}
+	for _, d := range res.Dumps {
+		fmt.Fprintf(w, "dump of %s (%s): %s, %s (%s archived)\n", d.Service, d.Engine, d.Archive, units.HumanSize(float64(d.Bytes)), units.HumanSize(float64(d.Size)))
 	}
 	for _, h := range res.NotBackedUp {
 		fmt.Fprintf(w, "%s: %s\n", h.HostPath, h.Why)

@@ -174,6 +174,7 @@ func TestCompleteServicesAndSources(t *testing.T) {
 	wantComplete(t, f, []string{"bot=", "db="}, noFile|cobra.ShellCompDirectiveNoSpace, "upgrade", "--image", "")
 	wantComplete(t, f, []string{"db="}, noFile|cobra.ShellCompDirectiveNoSpace, "upgrade", "--image", "d")
 	wantComplete(t, f, nil, noFile, "upgrade", "--image", "bot=")
+	wantComplete(t, f, []string{"bot", "db"}, noFile, "backup", "--dump", "")
 	wantComplete(t, f, []string{"data", "./conf"}, noFile, "upgrade", "--reset-data", "")
 	wantComplete(t, f, []string{"extra"}, noFile, "status", "--profile", "")
 	// restore --source: the named backup's sources, else every backup's, each once.

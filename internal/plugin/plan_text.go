@@ -311,7 +311,11 @@ func printServiceHooks(w io.Writer, h *api.ServiceHooks) {
 		fmt.Fprintf(w, "  %s: stop-during-backup: its data is archived only while it is stopped (no hot pass)\n", s)
 	}
 	for _, d := range h.Dumps {
-		fmt.Fprintf(w, "  %s: logical %s dump requested (%s): not yet supported, no dump is taken; the file archive still protects the data\n", d.Service, d.Kind, d.From)
+		if d.Supported {
+			fmt.Fprintf(w, "  %s: logical %s dump (%s): taken in its running container before anything stops\n", d.Service, d.Kind, d.From)
+		} else {
+			fmt.Fprintf(w, "  %s: logical %s dump requested (%s): not taken by the upgrade (`docker maim backup` takes it); the file archive still protects the data\n", d.Service, d.Kind, d.From)
+		}
 	}
 	for _, ig := range h.Ignored {
 		fmt.Fprintln(w, "  "+ig)

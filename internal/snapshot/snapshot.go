@@ -127,6 +127,8 @@ type BackupPlan struct {
 	// archive written and the index of what it read.
 	w   *backup.Writer
 	hot map[string]*hotSource
+	// dumps are the logical dumps AddDump wrote into w.
+	dumps []backup.Dump
 	// cold are the directory sources HotPass left for the stop (ColdServices), with why.
 	cold map[string]string
 }
@@ -231,6 +233,7 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		HostPaths:    hostPaths,
 		Upgrade:      opts.Upgrade,
 		AppVersions:  opts.AppVersions,
+		Dumps:        pl.dumps,
 	}
 	for _, h := range hostPaths {
 		s.event(NotBackedUp(h) + ": " + h.HostPath)

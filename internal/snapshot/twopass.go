@@ -49,9 +49,11 @@ func coldReason(src project.Source, cold []string) string {
 // BackupPlanned is not reached (BackupPlanned drops it itself on error).
 func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPlan) (err error) {
 	defer s.phase(stepBackup)()
-	w, err := s.Store.Begin(p.Name, s.now())
-	if err != nil {
-		return err
+	w := pl.w // begun already when a dump was taken (AddDump)
+	if w == nil {
+		if w, err = s.Store.Begin(p.Name, s.now()); err != nil {
+			return err
+		}
 	}
 	pl.w, pl.hot, pl.cold = w, map[string]*hotSource{}, map[string]string{}
 	defer func() {

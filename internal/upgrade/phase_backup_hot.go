@@ -38,9 +38,12 @@ var backupHotPhase = phase[*txn]{
 		return s
 	},
 	Run: func(ctx context.Context, t *txn) error {
-		pl, err := t.m.Snapshots.PlanBackup(ctx, t.p, t.backupOptions())
-		if err != nil {
-			return fmt.Errorf("backup: %w", err)
+		pl := t.hot // begun by the logical dumps (preDumps), or planned now
+		if pl == nil {
+			var err error
+			if pl, err = t.m.Snapshots.PlanBackup(ctx, t.p, t.backupOptions()); err != nil {
+				return fmt.Errorf("backup: %w", err)
+			}
 		}
 		t.m.logf("copying the data while the services run (pass one)")
 		if err := t.m.Snapshots.HotPass(ctx, t.p, pl); err != nil {

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"sort"
 	"strings"
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/dbdump"
 	"github.com/docker-maim/docker-maim/internal/svchooks"
 )
 
@@ -35,7 +39,11 @@ func readServiceHooks(_ context.Context, pl *planning) error {
 			return err
 		}
 	}
-	shown := &maim.ServiceHooks{StopDuringBackup: old.StopDuringBackup, Dumps: nw.Dumps, Ignored: nw.Ignored}
+	// The dumps are taken in the containers that run now, with their credentials.
+	shown := &maim.ServiceHooks{StopDuringBackup: old.StopDuringBackup, Dumps: old.Dumps, Ignored: nw.Ignored}
+	for i := range shown.Dumps {
+		shown.Dumps[i].Supported = true
+	}
 	updated := updatedServices(pl.plan.Changes)
 	keep := func(c svchooks.Command) {
 		if (c.When == maim.HookPreUpgrade || c.When == maim.HookPostUpgrade) && !updated[c.Service] {
@@ -58,9 +66,6 @@ func readServiceHooks(_ context.Context, pl *planning) error {
 	if !shown.Empty() {
 		pl.plan.ServiceHooks = shown
 	}
-	for _, d := range shown.Dumps {
-		pl.m.logf("%s: a logical %s dump is requested (%s): not yet supported, no dump is taken; the file archive of its data still protects it", d.Service, d.Kind, d.From)
-	}
 	return nil
 }
 
@@ -78,16 +83,60 @@ func (t *txn) preCommands(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	t.m.unpull(ctx, plan)
 	var f *svchooks.Failure
 	cause := err
 	if errors.As(err, &f) && f.Skip() {
 		cause = fmt.Errorf("skipped: %w", err)
 		t.m.logf("%s asks to skip this upgrade (exit %d): nothing was changed", f.Command.Service, svchooks.ExitSkip)
 	}
+	return t.refuseBeforeStop(ctx, cause)
+}
+
+// refuseBeforeStop refuses the upgrade before the journal and before anything stopped: the
+// pull undone, the refusal in the history.
+func (t *txn) refuseBeforeStop(ctx context.Context, cause error) error {
+	plan := t.plan
+	t.m.unpull(ctx, plan)
 	t.res.Outcome, t.res.Error = OutcomeRefused, cause.Error()
 	_ = t.journals.Append(Record{Op: "upgrade", Result: string(OutcomeRefused), Started: plan.Created, Images: plan.Changes, Error: cause.Error()})
 	return &Error{Outcome: OutcomeRefused, Cause: cause}
+}
+
+// preDumps takes the logical dumps the project's labels and x-maim keys ask for (stack-back's
+// stack-back.postgres/mysql/mariadb, x-maim dump) in the containers that run, after the
+// pre commands and before anything stops, into the upgrade's backup, which it begins
+// (t.hot: the hot pass and the backup phase go on with it). A dump that fails refuses the
+// upgrade like a failing pre-command (exit 12), the begun backup dropped; a service with no
+// running container is not dumped (its file archive protects it).
+func (t *txn) preDumps(ctx context.Context) error {
+	plan := t.plan
+	if plan.hooks == nil || len(plan.hooks.Dumps) == 0 {
+		return nil
+	}
+	pl, err := t.m.Snapshots.PlanBackup(ctx, t.p, t.backupOptions())
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	for _, d := range plan.hooks.Dumps {
+		ids := append([]string(nil), plan.running.IDs[d.Service]...)
+		sort.Strings(ids)
+		if len(ids) == 0 {
+			t.m.logf("%s: no dump taken (%s): no container of it runs; the file archive of its data protects it", d.Service, d.From)
+			continue
+		}
+		cmd, ref, err := dbdump.ForContainer(ctx, t.m.Engine, d.Kind, ids[0])
+		if err == nil {
+			t.m.logf("dumping %s (%s): %s", d.Service, d.From, cmd)
+			_, err = t.m.Snapshots.AddDump(ctx, t.p, pl, backup.Dump{Service: d.Service, Engine: cmd.Engine, Command: cmd.String(), Image: ref},
+				func(w io.Writer) error { return dbdump.Take(ctx, t.m.Engine, d.Service, ids[0], cmd, w) })
+		}
+		if err != nil {
+			pl.Abort()
+			return t.refuseBeforeStop(ctx, fmt.Errorf("dump of %s (%s): %w", d.Service, d.From, err))
+		}
+	}
+	t.hot = pl
+	return nil
 }
 
 // postUpgradePhase runs the post-upgrade commands in the new containers once the gate

@@ -137,8 +137,15 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 	if err := t.preCommands(ctx); err != nil {
 		return t.res, err
 	}
+	// The logical dumps, in the running containers: a failure refuses, nothing stopped.
+	if err := t.preDumps(ctx); err != nil {
+		return t.res, err
+	}
 	// The journal, then the phases, each recorded in it before it acts.
 	if err := t.begin(); err != nil {
+		if t.hot != nil {
+			t.hot.Abort() // the dumps' begun backup
+		}
 		return nil, err
 	}
 	err := runPhases(ctx, t.runner, upgradePhases, t)
