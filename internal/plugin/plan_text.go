@@ -224,6 +224,7 @@ func orDash(s string) string {
 
 type rollbackOptions struct {
 	NoSafetyBackup bool
+	DryRun         bool
 	Format         *choiceFlag
 	Detach         bool
 	health         healthFlags
