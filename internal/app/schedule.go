@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
@@ -131,7 +132,7 @@ func (s *service) scheduleJob(ctx context.Context, o maim.ScheduleOptions, syste
 	if err != nil {
 		return j, err
 	}
-	j.Log = filepath.Join(root, "schedules", schedule.Escape(p.Name)+".log")
+	j.Log = filepath.Join(root, "schedules", logName(p.Name)+".log")
 	return j, nil
 }
 
@@ -162,6 +163,17 @@ func scheduleEnv(context string, system bool) []string {
 	}
 	return env
 }
+
+// logName is the project's name as a file name: itself when compose-valid (lower-case
+// letters, digits, '-' and '_', what compose leaves a project name), else systemd-escaped.
+func logName(name string) string {
+	if validName.MatchString(name) {
+		return name
+	}
+	return schedule.Escape(name)
+}
+
+var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 func abs(p string) string {
 	if a, err := filepath.Abs(p); err == nil {
