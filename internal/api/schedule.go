@@ -3,7 +3,7 @@ package api
 import "errors"
 
 // ErrNoSchedule means the project has no docker-maim schedule to remove.
-var ErrNoSchedule = errors.New("no schedule")
+var ErrNoSchedule = errors.New("no docker-maim schedule")
 
 // The ways a schedule is kept (ScheduleOptions.Via, Schedule.Via).
 const (

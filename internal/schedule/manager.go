@@ -53,6 +53,11 @@ func (m *Manager) systemctl(args ...string) []string {
 	return append([]string{"systemctl", "--user"}, args...)
 }
 
+func (m *Manager) has(program string) bool {
+	_, err := m.LookPath(program)
+	return err == nil
+}
+
 // systemdUp tells whether the (user's, or for System the) systemd manager answers.
 func (m *Manager) systemdUp(ctx context.Context) bool {
 	if _, err := m.LookPath("systemctl"); err != nil {
@@ -64,8 +69,9 @@ func (m *Manager) systemdUp(ctx context.Context) bool {
 }
 
 // Via picks how a schedule at when is kept: cron for a --cron time, systemd for an
-// --on-calendar one, else (auto) systemd when its manager answers and cron when not. It
-// refuses a time the chosen way cannot take.
+// --on-calendar one, else (auto) systemd when its manager answers, cron when crontab is
+// installed, and systemd (the units written, the commands to load them printed) when
+// only systemctl is. It refuses a time the chosen way cannot take.
 func (m *Manager) Via(ctx context.Context, via string, when When) (string, error) {
 	if via == "" || via == api.ViaAuto {
 		switch {
@@ -75,8 +81,10 @@ func (m *Manager) Via(ctx context.Context, via string, when When) (string, error
 			via = api.ViaSystemd
 		case m.systemdUp(ctx):
 			via = api.ViaSystemd
-		default:
+		case m.has("crontab") || !m.has("systemctl"):
 			via = api.ViaCron
+		default: // systemd installed but not answering (a container, no login session): write the units, say what to run
+			via = api.ViaSystemd
 		}
 	}
 	switch {
@@ -168,8 +176,12 @@ func (m *Manager) systemctlAll(ctx context.Context, dryRun bool, res *api.Schedu
 	return nil
 }
 
-func (m *Manager) readCrontab(ctx context.Context) (string, error) {
+func (m *Manager) readCrontab(ctx context.Context, dryRun bool, res *api.ScheduleResult) (string, error) {
 	if _, err := m.LookPath("crontab"); err != nil {
+		if dryRun {
+			res.Notes = append(res.Notes, "no crontab program here: the crontab shown is the entry alone")
+			return "", nil
+		}
 		return "", fmt.Errorf("no crontab program (install cron, or use --via systemd): %w", err)
 	}
 	out, err := m.Run(ctx, nil, "crontab", "-l")
@@ -197,7 +209,7 @@ func (m *Manager) setCron(ctx context.Context, job Job, when When, dryRun bool, 
 	if err != nil {
 		return false, &api.UsageError{Err: err}
 	}
-	tab, err := m.readCrontab(ctx)
+	tab, err := m.readCrontab(ctx, dryRun, res)
 	if err != nil {
 		return false, err
 	}
@@ -219,7 +231,7 @@ func (m *Manager) Remove(ctx context.Context, project, via string, dryRun bool) 
 		return res, err
 	}
 	if !found {
-		return res, fmt.Errorf("project %q has no docker-maim schedule: %w", project, api.ErrNoSchedule)
+		return res, fmt.Errorf("%w for project %q", api.ErrNoSchedule, project)
 	}
 	return res, nil
 }
@@ -259,7 +271,7 @@ func (m *Manager) remove(ctx context.Context, project, via string, dryRun bool, 
 		if _, err := m.LookPath("crontab"); err != nil {
 			return found, nil // no cron here: nothing of ours in a crontab
 		}
-		tab, err := m.readCrontab(ctx)
+		tab, err := m.readCrontab(ctx, dryRun, res)
 		if err != nil {
 			return found, err
 		}
@@ -285,7 +297,7 @@ func (m *Manager) List(ctx context.Context, project string) (*api.ScheduleResult
 	}
 	res.Schedules = append([]api.Schedule{}, list...)
 	if _, err := m.LookPath("crontab"); err == nil {
-		tab, err := m.readCrontab(ctx)
+		tab, err := m.readCrontab(ctx, false, res)
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // fakeCrontab is a crontab program that keeps its table in a file of the test (the real
@@ -138,6 +140,24 @@ func TestScheduleRunsBackupThenPrune(t *testing.T) {
 	}
 	if rows = p.backups(); len(rows) != 1 || rows[0].ID == before {
 		t.Errorf("after the cron job: backups %+v (prune should have removed %s)", rows, before)
+	}
+
+	// another docker-maim command holds the project: the run says so, exits 4, prunes nothing
+	dir := projectStateDir(t, p.Name)
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	must(t, err)
+	must(t, unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB))
+	_, err = f.WriteString("pid 4242: e2e test holder\n")
+	must(t, err)
+	out, code = runJob(t, line)
+	f.Close()
+	log, _ = os.ReadFile(filepath.Join(stateDir(t), "schedules", p.Name+".log"))
+	t.Logf("the log of a run that found the lock held:\n%s", log)
+	if code != 4 || out != "" || !strings.HasSuffix(string(log), "holds the project lock (exit 4): no backup made, nothing pruned; the next run tries again\n") || !strings.Contains(string(log), "e2e test holder") {
+		t.Errorf("lock held: exit %d, log:\n%s", code, log)
+	}
+	if r := p.backups(); len(r) != 1 || r[0].ID != rows[0].ID {
+		t.Errorf("a run that found the lock held changed the backups: %+v", r)
 	}
 
 	r = mustOK(t, maimEnv(t, p.Dir, append(path, "COMPOSE_PROJECT_NAME="+p.Name), "schedule", "list", "--format", "json"))
