@@ -109,6 +109,12 @@ func (m *Manager) Set(ctx context.Context, job Job, when When, via string, dryRu
 	if err != nil {
 		return nil, err
 	}
+	if via == api.ViaSystemd && m.has("systemd-analyze") {
+		// systemd would ignore a timer whose calendar it cannot parse: refuse it now
+		if _, err := m.Run(ctx, nil, "systemd-analyze", "calendar", "--", when.OnCalendar); err != nil {
+			return nil, &api.UsageError{Err: fmt.Errorf("systemd cannot read the calendar %q (systemd-analyze calendar): %w", when.OnCalendar, err)}
+		}
+	}
 	other := api.ViaCron
 	if via == api.ViaCron {
 		other = api.ViaSystemd

@@ -249,6 +249,14 @@ func TestViaAndTimes(t *testing.T) {
 	if _, err := m.Via(ctx, "systemd", When{Cron: "1 2 * * *"}); err == nil {
 		t.Error("systemd took a cron time")
 	}
+	if _, err := exec.LookPath("systemd-analyze"); err == nil {
+		if _, err := m.Set(ctx, job("mybot"), When{OnCalendar: "Mon..Fro 03:30"}, api.ViaSystemd, true); err == nil {
+			t.Error("a calendar systemd cannot read was taken")
+		}
+		if _, err := m.Set(ctx, job("mybot"), When{OnCalendar: "Mon..Fri 03:30"}, api.ViaSystemd, true); err != nil {
+			t.Errorf("Mon..Fri 03:30: %v", err)
+		}
+	}
 	for _, bad := range []string{"3:30", "25:00", "03:30x"} {
 		if _, err := ParseAt(bad); err == nil {
 			t.Errorf("--at %q accepted", bad)
