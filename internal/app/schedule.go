@@ -113,7 +113,7 @@ func (s *service) scheduleJob(ctx context.Context, o maim.ScheduleOptions, syste
 	if err != nil {
 		return schedule.Job{}, err
 	}
-	plugin, err := os.Executable()
+	plugin, err := pluginPath()
 	if err != nil {
 		return schedule.Job{}, err
 	}
@@ -134,6 +134,17 @@ func (s *service) scheduleJob(ctx context.Context, o maim.ScheduleOptions, syste
 	}
 	j.Log = filepath.Join(root, "schedules", logName(p.Name)+".log")
 	return j, nil
+}
+
+// pluginPath is this plugin's absolute path as it was run: the docker CLI runs a plugin
+// by the path it found in its plugin dirs, which stays right when that is a symlink to a
+// versioned install that an upgrade replaces (os.Executable would name the old version's
+// file); else os.Executable.
+func pluginPath() (string, error) {
+	if len(os.Args) > 0 && filepath.IsAbs(os.Args[0]) {
+		return os.Args[0], nil
+	}
+	return os.Executable()
 }
 
 // contextName is the docker context this command runs on, "" for the default one.

@@ -252,13 +252,13 @@ func (m *Manager) remove(ctx context.Context, project, via string, dryRun bool, 
 			res.Schedules = append(res.Schedules, list...)
 			t := UnitName(project) + ".timer"
 			up := !dryRun && m.systemdUp(ctx)
+			c := m.systemctl("disable", "--now", t)
 			if up {
-				c := m.systemctl("disable", "--now", t)
 				if _, err := m.Run(ctx, nil, c[0], c[1:]...); err != nil {
 					return found, err
 				}
-				res.Commands = append(res.Commands, api.ScheduleCommand{Args: c, Ran: true})
 			}
+			res.Commands = append(res.Commands, api.ScheduleCommand{Args: c, Ran: up})
 			svc, timer := m.unitPaths(project)
 			for _, p := range []string{timer, svc} {
 				res.Files = append(res.Files, api.ScheduleFile{Path: p, Removed: true})
