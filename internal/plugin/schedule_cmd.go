@@ -35,8 +35,10 @@ func newScheduleSetCommand(s *state) *cobra.Command {
 		Short: "Write the project's schedule (replacing the one it has) and enable it",
 		Long: `Give the time with --at (daily), --on-calendar (systemd's calendar syntax) or --cron (five
 cron fields). --via auto uses systemd when its manager answers (` + "`systemctl --user`" + `; as root the
-system manager) and cron when it does not; --on-calendar implies systemd and --cron cron.
-When systemctl cannot be run, the units are written and the commands that load them printed.
+system manager), else cron when crontab is installed, else systemd units written with the
+commands that load them printed; --on-calendar implies systemd and --cron cron. A calendar
+systemd-analyze cannot read is refused. When systemctl cannot reach its manager, the units are
+written and the commands that load them printed.
 A user timer runs while its user is logged in unless lingering is on (loginctl enable-linger).`,
 		Example: `  # Back up every night at 03:30, keep 7 daily and 4 weekly backups
   docker maim schedule set --at 03:30 --keep-daily 7 --keep-weekly 4
