@@ -65,6 +65,10 @@ func (f *fake) Prune(_ context.Context, o api.PruneOptions) (*api.PruneResult, e
 	f.call("Prune", o)
 	return result[api.PruneResult](f), f.err
 }
+func (f *fake) Schedule(_ context.Context, o api.ScheduleOptions) (*api.ScheduleResult, error) {
+	f.call("Schedule", o)
+	return result[api.ScheduleResult](f), f.err
+}
 func (f *fake) MergeConfig(_ context.Context, o api.MergeConfigOptions) (*api.MergeConfigResult, error) {
 	f.call("MergeConfig", o)
 	return result[api.MergeConfigResult](f), f.err
