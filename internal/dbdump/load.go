@@ -1,0 +1,155 @@
+package dbdump
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	maim "github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/dbmajor"
+	"github.com/docker-maim/docker-maim/internal/svchooks"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+)
+
+// LoadPlan builds the command that loads a dump into a freshly initialised server of
+// image ref with environment env (the container's), connecting as the dump does (Plan):
+// psql as the image's superuser to database postgres with ON_ERROR_STOP, or mariadb
+// (mysql for MySQL) as root. Passwords reach the tool as they do for the dump: through the
+// exec's environment. engine is the engine the dump was taken of: a dump of another
+// engine than the image runs is an error.
+func LoadPlan(engine, ref string, env []string) (Command, error) {
+	c, err := Plan("", ref, env)
+	if err != nil {
+		return c, err
+	}
+	if engine != "" && (engine == maim.DBPostgreSQL) != (c.Engine == maim.DBPostgreSQL) {
+		return Command{}, fmt.Errorf("the dump is of %s, but image %s runs %s", engine, ref, c.Engine)
+	}
+	switch c.Engine {
+	case maim.DBPostgreSQL:
+		c.Argv = append(append([]string{"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"}, c.Argv[1:]...), "-d", "postgres")
+	case maim.DBMySQL:
+		c.Argv = []string{"mysql", "--user=root"}
+	default:
+		c.Argv = []string{"mariadb", "--user=root"}
+	}
+	return c, nil
+}
+
+// Superuser is the role the official postgres image's entrypoint creates when it
+// initialises a cluster (POSTGRES_USER, default postgres); "" when it comes from a file
+// (POSTGRES_USER_FILE) and is unknown here.
+func Superuser(env []string) string {
+	e := dbmajor.Env(env)
+	switch {
+	case e["POSTGRES_USER"] != "":
+		return e["POSTGRES_USER"]
+	case e["POSTGRES_USER_FILE"] != "":
+		return ""
+	}
+	return "postgres"
+}
+
+// SkipCreateRole filters a pg_dumpall script read from r: the one line that creates role
+// (`CREATE ROLE name;`, the name quoted or not) is left out, every other byte passes
+// unchanged. pg_dumpall recreates every role, the bootstrap superuser too, which the
+// fresh cluster already has: psql with ON_ERROR_STOP would stop at `role "postgres"
+// already exists`. Leaving out that one statement (its ALTER ROLE, with the password and
+// attributes the dump recorded, still runs) lets every other error stop the load. role ""
+// filters nothing.
+func SkipCreateRole(r io.Reader, role string) io.Reader {
+	if role == "" {
+		return r
+	}
+	skip := map[string]bool{"CREATE ROLE " + role + ";": true, "CREATE ROLE " + quoteIdent(role) + ";": true}
+	pr, pw := io.Pipe()
+	go func() {
+		br := bufio.NewReaderSize(r, 64<<10)
+		var err error
+		for err == nil {
+			var line []byte
+			line, err = br.ReadBytes('\n')
+			if skip[string(bytes.TrimRight(line, "\r\n"))] {
+				continue
+			}
+			if len(line) > 0 {
+				if _, werr := pw.Write(line); werr != nil {
+					err = werr
+				}
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr
+}
+
+// quoteIdent quotes a PostgreSQL identifier as pg_dumpall does for a name that needs it.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// Load runs c inside the running container id (of service) with r as the tool's standard
+// input, closed once r is read; it returns once the tool ended. nil means r was read to
+// its end and the tool exited 0; otherwise a *Failure (the end of its standard error in
+// Stderr; what it writes to standard output is dropped).
+func Load(ctx context.Context, eng Engine, service, id string, c Command, r io.Reader) error {
+	fail := &Failure{Service: service, Container: id, Command: c, Verb: "load"}
+	cr, err := eng.ExecCreate(ctx, id, client.ExecCreateOptions{
+		AttachStdin: true, AttachStdout: true, AttachStderr: true, Env: c.ExecEnv(), Cmd: c.Exec(),
+	})
+	if err != nil {
+		fail.Err = err
+		return fail
+	}
+	ar, err := eng.ExecAttach(ctx, cr.ID, client.ExecAttachOptions{})
+	if err != nil {
+		fail.Err = err
+		return fail
+	}
+	defer ar.Close()
+	sent := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(ar.Conn, r)
+		if cerr := ar.CloseWrite(); err == nil {
+			err = cerr
+		}
+		sent <- err
+	}()
+	stderr := &svchooks.Tail{Max: maxStderr}
+	done := make(chan error, 1)
+	go func() {
+		_, err := stdcopy.StdCopy(io.Discard, stderr, ar.Reader)
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		ar.Close()
+		<-done
+		fail.Err, fail.Stderr = ctx.Err(), stderr.String()
+		return fail
+	}
+	ar.Close()
+	serr := <-sent
+	fail.Stderr = stderr.String()
+	code, cerr := svchooks.ExitCode(ctx, eng, cr.ID)
+	switch {
+	case cerr != nil:
+		fail.Err = cerr
+	case code != 0:
+		fail.ExitCode = code
+	case err != nil && !errors.Is(err, io.EOF):
+		fail.Err = fmt.Errorf("reading its output: %w", err)
+	case serr != nil:
+		fail.Err = fmt.Errorf("sending the dump: %w", serr)
+	default:
+		return nil
+	}
+	return fail
+}
