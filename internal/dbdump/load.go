@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/dbmajor"
@@ -152,4 +153,39 @@ func Load(ctx context.Context, eng Engine, service, id string, c Command, r io.R
 		return nil
 	}
 	return fail
+}
+
+// ReadyCommand is the command that tells whether the server c connects to accepts
+// connections over TCP on 127.0.0.1 (pg_isready; mariadb-admin or mysqladmin ping, which
+// exits 0 also when the server denies the login): the official entrypoints initialise a
+// cluster with a temporary server that listens on the socket only, so a check over the
+// socket could load into that one, which the entrypoint then stops.
+func ReadyCommand(c Command) Command {
+	r := c
+	switch c.Engine {
+	case maim.DBPostgreSQL:
+		r.Argv = []string{"pg_isready", "-q", "-h", "127.0.0.1", "-d", "postgres"}
+	case maim.DBMySQL:
+		r.Argv = []string{"mysqladmin", "--protocol=tcp", "--host=127.0.0.1", "--user=root", "ping"}
+	default:
+		r.Argv = []string{"mariadb-admin", "--protocol=tcp", "--host=127.0.0.1", "--user=root", "ping"}
+	}
+	return r
+}
+
+// WaitReady runs ReadyCommand(c) in container id every interval until it exits 0 (nil),
+// or ctx ends (the last failure, or ctx's error).
+func WaitReady(ctx context.Context, eng Engine, service, id string, c Command, interval time.Duration) error {
+	r := ReadyCommand(c)
+	for {
+		err := Load(ctx, eng, service, id, r, strings.NewReader(""))
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the %s server of service %s did not accept connections: %w", c.Engine, service, err)
+		case <-time.After(interval):
+		}
+	}
 }

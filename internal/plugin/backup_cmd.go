@@ -246,6 +246,7 @@ type restoreOptions struct {
 	Sources         []string
 	NoSafetyBackup  bool
 	ToRecordedPaths bool
+	FromDump        string
 	Format          *choiceFlag
 	health          healthFlags
 	notify          notifyFlags
@@ -279,7 +280,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Restore(cmd.Context(), api.RestoreOptions{
 				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
-				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(), Notify: o.notify.options(),
+				ToRecordedPaths: o.ToRecordedPaths, FromDump: o.FromDump, Health: o.health.options(), Notify: o.notify.options(),
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -296,6 +297,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 	cmd.Flags().StringArrayVar(&o.Sources, "source", nil, "Restore only the data source named `SOURCE` (repeatable; the names 'docker maim backups --format json' lists)")
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current data before replacing it")
 	cmd.Flags().BoolVar(&o.ToRecordedPaths, "to-recorded-paths", false, "Write the host paths and volumes the backup recorded, also where the project now uses others")
+	cmd.Flags().StringVar(&o.FromDump, "from-dump", "", "Load the backup's logical dump of `SERVICE` (backup --dump) into its emptied data dir instead of restoring the archives")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	o.notify.add(cmd.Flags())
