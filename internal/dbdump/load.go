@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,32 +43,49 @@ func LoadPlan(engine, ref string, env []string) (Command, error) {
 	return c, nil
 }
 
-// Superuser is the role the official postgres image's entrypoint creates when it
-// initialises a cluster (POSTGRES_USER, default postgres); "" when it comes from a file
-// (POSTGRES_USER_FILE) and is unknown here.
-func Superuser(env []string) string {
+// Created are what the official postgres image's entrypoint creates when it initialises
+// a cluster, and pg_dumpall's script creates again: the superuser role (POSTGRES_USER,
+// default postgres) and the database POSTGRES_DB (default the user's name). A name that
+// comes from a file (a _FILE variable) is "" (unknown here).
+func Created(env []string) (role, db string) {
 	e := dbmajor.Env(env)
 	switch {
 	case e["POSTGRES_USER"] != "":
-		return e["POSTGRES_USER"]
-	case e["POSTGRES_USER_FILE"] != "":
-		return ""
+		role = e["POSTGRES_USER"]
+	case e["POSTGRES_USER_FILE"] == "":
+		role = "postgres"
 	}
-	return "postgres"
+	switch {
+	case e["POSTGRES_DB"] != "":
+		db = e["POSTGRES_DB"]
+	case e["POSTGRES_DB_FILE"] == "":
+		db = role
+	}
+	return role, db
 }
 
-// SkipCreateRole filters a pg_dumpall script read from r: the one line that creates role
-// (`CREATE ROLE name;`, the name quoted or not) is left out, every other byte passes
-// unchanged. pg_dumpall recreates every role, the bootstrap superuser too, which the
-// fresh cluster already has: psql with ON_ERROR_STOP would stop at `role "postgres"
-// already exists`. Leaving out that one statement (its ALTER ROLE, with the password and
-// attributes the dump recorded, still runs) lets every other error stop the load. role ""
-// filters nothing.
-func SkipCreateRole(r io.Reader, role string) io.Reader {
-	if role == "" {
+// SkipCreated filters a pg_dumpall script read from r: the line that creates role
+// (`CREATE ROLE name;`) and the line that creates database db (`CREATE DATABASE name
+// WITH ...;`), the names quoted or not, are left out; every other byte passes unchanged.
+// The fresh cluster already has both (Created): psql with ON_ERROR_STOP would stop at
+// `role "postgres" already exists`. The ALTER statements that follow them (the role's
+// password and attributes, the database's owner and settings) still run, as does the
+// load of the database's contents; every other error stops the load. "" filters nothing
+// of its kind.
+func SkipCreated(r io.Reader, role, db string) io.Reader {
+	var roles, dbs []string
+	if role != "" {
+		roles = []string{"CREATE ROLE " + role + ";", "CREATE ROLE " + quoteIdent(role) + ";"}
+	}
+	if db != "" && db != "postgres" && db != "template1" {
+		dbs = []string{"CREATE DATABASE " + db + " ", "CREATE DATABASE " + quoteIdent(db) + " ", "CREATE DATABASE " + db + ";", "CREATE DATABASE " + quoteIdent(db) + ";"}
+	}
+	if len(roles)+len(dbs) == 0 {
 		return r
 	}
-	skip := map[string]bool{"CREATE ROLE " + role + ";": true, "CREATE ROLE " + quoteIdent(role) + ";": true}
+	skip := func(line string) bool {
+		return slices.Contains(roles, line) || slices.ContainsFunc(dbs, func(p string) bool { return strings.HasPrefix(line, p) && strings.HasSuffix(line, ";") })
+	}
 	pr, pw := io.Pipe()
 	go func() {
 		br := bufio.NewReaderSize(r, 64<<10)
@@ -75,7 +93,7 @@ func SkipCreateRole(r io.Reader, role string) io.Reader {
 		for err == nil {
 			var line []byte
 			line, err = br.ReadBytes('\n')
-			if skip[string(bytes.TrimRight(line, "\r\n"))] {
+			if skip(string(bytes.TrimRight(line, "\r\n"))) {
 				continue
 			}
 			if len(line) > 0 {

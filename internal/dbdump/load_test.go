@@ -32,31 +32,39 @@ func TestLoadPlan(t *testing.T) {
 	}
 }
 
-func TestSuperuser(t *testing.T) {
-	for env, want := range map[string]string{"": "postgres", "POSTGRES_USER=app": "app", "POSTGRES_USER_FILE=/run/secrets/u": ""} {
-		if got := Superuser([]string{env}); got != want {
-			t.Errorf("Superuser(%q) = %q, want %q", env, got, want)
+func TestCreated(t *testing.T) {
+	for env, want := range map[string][2]string{
+		"":                                  {"postgres", "postgres"},
+		"POSTGRES_USER=app":                 {"app", "app"},
+		"POSTGRES_USER_FILE=/run/secrets/u": {"", ""},
+		"POSTGRES_DB=appdb":                 {"postgres", "appdb"},
+		"POSTGRES_DB_FILE=/run/secrets/db":  {"postgres", ""},
+	} {
+		if r, d := Created([]string{env}); r != want[0] || d != want[1] {
+			t.Errorf("Created(%q) = %q, %q, want %q", env, r, d, want)
 		}
 	}
 }
 
-// Only the superuser's own CREATE ROLE line goes; its ALTER ROLE, other roles, a line that
-// merely contains the statement, and a last line without newline pass byte for byte.
-func TestSkipCreateRole(t *testing.T) {
-	in := "SET x = 1;\r\nCREATE ROLE postgres;\nALTER ROLE postgres WITH SUPERUSER PASSWORD 'SCRAM';\nCREATE ROLE app;\n-- CREATE ROLE postgres;\nCREATE ROLE \"we\"\"ird\";\nSELECT 1;"
-	got, err := io.ReadAll(SkipCreateRole(strings.NewReader(in), "postgres"))
+// Only the superuser's own CREATE ROLE line and the entrypoint's database's CREATE
+// DATABASE go; their ALTERs, other roles and databases, a line that merely contains the
+// statement, and a last line without newline pass byte for byte.
+func TestSkipCreated(t *testing.T) {
+	in := "SET x = 1;\r\nCREATE ROLE postgres;\nALTER ROLE postgres WITH SUPERUSER PASSWORD 'SCRAM';\nCREATE ROLE app;\n-- CREATE ROLE postgres;\nCREATE ROLE \"we\"\"ird\";\n" +
+		"CREATE DATABASE appdb WITH TEMPLATE = template0 ENCODING = 'UTF8';\nALTER DATABASE appdb OWNER TO app;\nCREATE DATABASE appdb2 WITH TEMPLATE = template0;\nSELECT 1;"
+	got, err := io.ReadAll(SkipCreated(strings.NewReader(in), "postgres", "appdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := strings.Replace(in, "CREATE ROLE postgres;\n", "", 1)
+	want := strings.Replace(strings.Replace(in, "CREATE ROLE postgres;\n", "", 1), "CREATE DATABASE appdb WITH TEMPLATE = template0 ENCODING = 'UTF8';\n", "", 1)
 	if string(got) != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
-	got, _ = io.ReadAll(SkipCreateRole(strings.NewReader(in), `we"ird`))
+	got, _ = io.ReadAll(SkipCreated(strings.NewReader(in), `we"ird`, ""))
 	if string(got) != strings.Replace(in, "CREATE ROLE \"we\"\"ird\";\n", "", 1) {
 		t.Errorf("quoted: %q", got)
 	}
-	if r := strings.NewReader(in); SkipCreateRole(r, "") != io.Reader(r) {
-		t.Error("role \"\" must filter nothing")
+	if r := strings.NewReader(in); SkipCreated(r, "", "postgres") != io.Reader(r) {
+		t.Error("role \"\" and database postgres must filter nothing")
 	}
 }

@@ -54,7 +54,7 @@ with them stopped.`,
 				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,
 				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 				Notify: o.notify.options(),
-				Dumps: o.Dumps,
+				Dumps:  o.Dumps,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {

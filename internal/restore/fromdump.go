@@ -31,7 +31,7 @@ type fromDump struct {
 	dump      backup.Dump
 	container string         // the service's container (it runs the load)
 	load      dbdump.Command // psql or mariadb, as the container's credentials allow
-	superuser string         // the role the fresh cluster already has ("" unknown)
+	role, db  string         // the role and database the fresh cluster already has (dbdump.Created)
 	source    project.Source // the volume or bind holding the data dir, emptied
 }
 
@@ -134,7 +134,7 @@ func (t *rtxn) planLoad(ctx context.Context, fd *fromDump) error {
 		return fmt.Errorf("%w: %v", snapshot.ErrRefused, err)
 	}
 	if fd.load.Engine == maim.DBPostgreSQL {
-		fd.superuser = dbdump.Superuser(env)
+		fd.role, fd.db = dbdump.Created(env)
 	}
 	e := dbmajor.Env(env)
 	dir := dbmajor.DataDir(dbmajor.Detect(dbmajor.Image{Ref: ref, Env: env}), e, e)
@@ -177,18 +177,60 @@ var emptyPhase = journal.Step[*rtxn]{
 	},
 }
 
-// emptySource makes the data source exactly equal to an empty archive.
+// emptySource makes the data source exactly equal to an archive of its root alone: the
+// root's own entry ("./", its mode, owner and times) read from the safety backup just
+// taken, so the emptied dir keeps what the image's entrypoint expects of it.
 func (t *rtxn) emptySource(ctx context.Context) error {
 	tg, ok := snapshot.TargetOf(t.fd.source, t.p.WorkingDir)
 	if !ok {
 		return fmt.Errorf("%s is a %s", t.fd.source.Name, t.fd.source.Kind)
 	}
-	var empty bytes.Buffer
-	if err := tar.NewWriter(&empty).Close(); err != nil {
+	root, err := t.safetyRoot()
+	if err != nil {
 		return err
 	}
-	_, err := t.env.Snapshots.Mover.Restore(ctx, tg, &empty, volume.RestoreOptions{Compression: archive.None})
+	var empty bytes.Buffer
+	tw := tar.NewWriter(&empty)
+	if err := tw.WriteHeader(root); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	_, err = t.env.Snapshots.Mover.Restore(ctx, tg, &empty, volume.RestoreOptions{Compression: archive.None})
 	return err
+}
+
+// safetyRoot is the root entry of the data source's archive in the safety backup.
+func (t *rtxn) safetyRoot() (*tar.Header, error) {
+	e, err := t.env.Store.Get(t.p.Name, t.Journal.BackupID)
+	if err != nil {
+		return nil, err
+	}
+	for _, src := range e.Manifest.Sources {
+		if src.Name != t.fd.source.Name {
+			continue
+		}
+		f, err := e.Open(src)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		zr, err := archive.Decompress(f, archive.DetectCompression(src.Archive))
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		h, err := tar.NewReader(zr).Next()
+		if err != nil {
+			return nil, fmt.Errorf("reading the root of %s in safety backup %s: %w", src.Name, e.ID, err)
+		}
+		if h.Name != "./" || h.Typeflag != tar.TypeDir {
+			return nil, fmt.Errorf("safety backup %s: %s begins with %q, not its root dir", e.ID, src.Archive, h.Name)
+		}
+		return h, nil
+	}
+	return nil, fmt.Errorf("safety backup %s holds no %s", t.Journal.BackupID, t.fd.source.Name)
 }
 
 // loadPhase starts the service on its empty data dir (the entrypoint initialises a fresh
@@ -196,8 +238,10 @@ func (t *rtxn) emptySource(ctx context.Context) error {
 // and streams the decompressed dump into psql or mariadb. A failure stops the service and
 // puts the safety backup back.
 var loadPhase = journal.Step[*rtxn]{
-	Name:     "load",
-	Describe: func(t *rtxn) string { return "start " + t.opts.FromDump + " on the empty data dir and load the dump: " + t.fd.load.String() },
+	Name: "load",
+	Describe: func(t *rtxn) string {
+		return "start " + t.opts.FromDump + " on the empty data dir and load the dump: " + t.fd.load.String()
+	},
 	Run: func(ctx context.Context, t *rtxn) error {
 		err := t.loadDump(ctx)
 		if err == nil {
@@ -242,7 +286,7 @@ func (t *rtxn) loadDump(ctx context.Context) error {
 	}
 	defer zr.Close()
 	m.Logf("loading %s into %s: %s", fd.dump.Archive, svc, fd.load)
-	return dbdump.Load(ctx, m.Engine, svc, fd.container, fd.load, dbdump.SkipCreateRole(zr, fd.superuser))
+	return dbdump.Load(ctx, m.Engine, svc, fd.container, fd.load, dbdump.SkipCreated(zr, fd.role, fd.db))
 }
 
 // startRestPhase starts what ran but the loaded service (it runs already), stops it again
