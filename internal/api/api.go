@@ -1,6 +1,7 @@
 // Package api is docker-maim's vocabulary, in the manner of compose's pkg/api: the Service
 // interface with every verb the tool offers (Backup, Backups, Verify, Restore, Upgrade,
-// Rollback, Status, Prune, MergeConfig, Projects; Describe for shell completion), each verb's
+// Rollback, Status, Prune, MergeConfig, Projects; Detach and Attach for operations that
+// outlive their caller; Describe for shell completion), each verb's
 // one options type and one result type (with the JSON tags of docs/json.md and
 // docs/schema), the parts a result is made of (the upgrade's plan, outcomes, journal
 // records), and the kinds of error a verb returns (sentinels for errors.Is, types for
@@ -47,6 +48,13 @@ type Service interface {
 	MergeConfig(ctx context.Context, o MergeConfigOptions) (*MergeConfigResult, error)
 	// Projects lists the Compose projects that have containers on the engine.
 	Projects(ctx context.Context, o ProjectsOptions) (*ProjectsResult, error)
+	// Detach runs a long verb's command line again in a process of its own session that
+	// outlives the caller, writing its progress and result into a file in the project's
+	// state dir. It returns once that process holds the project lock, or has ended.
+	Detach(ctx context.Context, o DetachOptions) (*DetachResult, error)
+	// Attach replays a detached operation's progress lines (on Config.Err) and follows them
+	// until the operation ends; cancelling ctx stops following, never the operation.
+	Attach(ctx context.Context, o AttachOptions) (*AttachResult, error)
 
 	// Describe reads the project's services, profiles and data sources from its compose
 	// files and its backups from the store, without contacting the engine, taking a lock

@@ -20,6 +20,9 @@ type StatusResult struct {
 	LastOp *Record `json:"last_operation,omitempty"`
 	// Interrupted is an operation left unfinished, and how to resolve it.
 	Interrupted *Interrupted `json:"interrupted,omitempty"`
+	// Detached is a detached operation that runs now (docker maim attach follows it); its
+	// journal is then not reported as Interrupted: it is not interrupted, it runs.
+	Detached *DetachedOperation `json:"detached,omitempty"`
 	// Backups counts the project's backups in the store (this engine's).
 	Backups int `json:"backups"`
 	// AppVersions are the application's data and config versions now (MaiBot: database

@@ -8,7 +8,9 @@
 // the packages it calls (snapshot, upgrade, backup, project, config), which take the
 // verb's api options as they are and return its api result types. Status is answered
 // here (status.go): it only reads the engine, the journal and history, the store and the
-// app versions.
+// app versions. Detach and Attach are here too (detach.go, follow.go): a long verb's command
+// line run again in a session of its own, writing its progress and result into the
+// project's state dir, and the follower that replays them.
 //
 // A face (the CLI in internal/plugin, a Docker Desktop extension) gets a Service from New,
 // parses its input into api options, calls the Service, and presents the result; it needs

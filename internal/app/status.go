@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -22,7 +23,13 @@ func (s *service) Status(ctx context.Context, o api.StatusOptions) (*api.StatusR
 		return nil, err
 	}
 	defer ss.close()
-	return status(ctx, ss.eng, ss.proj, ss.store, ss.state)
+	st, err := status(ctx, ss.eng, ss.proj, ss.store, ss.state)
+	if st != nil {
+		if st.Detached = runningOp(filepath.Join(ss.state.ProjectDir(ss.proj.Name), "ops")); st.Detached != nil {
+			st.Interrupted = nil
+		}
+	}
+	return st, err
 }
 
 // statusEngine is the engine calls status needs.

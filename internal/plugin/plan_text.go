@@ -224,7 +224,9 @@ func orDash(s string) string {
 
 type rollbackOptions struct {
 	NoSafetyBackup bool
+	DryRun         bool
 	Format         *choiceFlag
+	Detach         bool
 	health         healthFlags
 	notify         notifyFlags
 }

@@ -64,7 +64,9 @@ func Main(newService NewService) int {
 		ShortDescription: "Safe upgrades of Compose projects: backup, upgrade, verify, roll back",
 		URL:              "https://github.com/docker-maim/docker-maim",
 	})
-	return st.finish(err, dockerCli.Out(), dockerCli.Err())
+	code := st.finish(err, dockerCli.Out(), dockerCli.Err())
+	endDetached(code)
+	return code
 }
 
 // globalOptions are the compose-style flags every command accepts, before or after it.
@@ -116,6 +118,9 @@ func (s *state) onSignals(ctx context.Context) context.Context {
 // svc returns the service, built once with the parsed global flags.
 func (s *state) svc(cmd *cobra.Command) api.Service {
 	if s.service == nil {
+		if os.Getenv(api.DetachedEnv) != "" {
+			s.g.Progress.value = "json" // a detached run's log holds the --progress json lines
+		}
 		s.service = s.newService(api.Config{Progress: s.g.Progress.value, Err: cmd.ErrOrStderr(), ToolVersion: Version})
 	}
 	return s.service
@@ -154,6 +159,10 @@ func (s *state) record(cmd *cobra.Command, flagErr bool) {
 func (s *state) finish(err error, stdout, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
+	}
+	var es exitStatus
+	if errors.As(err, &es) {
+		return es.code
 	}
 	code := exitCode(err)
 	if sig, _ := s.signal.Load().(os.Signal); code == ExitCancelled && sig == syscall.SIGHUP {
@@ -233,6 +242,7 @@ one in the current directory.`,
 		newPruneCommand(s),
 		newConfigCommand(s),
 		newProjectsCommand(s),
+		newAttachCommand(s),
 		newHooksCommand(),
 		newHookAnswerCommand(s),
 	)

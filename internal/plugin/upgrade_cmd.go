@@ -30,6 +30,7 @@ type upgradeOptions struct {
 	ComposeFiles   []string
 	Base           []string
 	OnePass        bool
+	Detach         bool
 	health         healthFlags
 	notify         notifyFlags
 }
@@ -57,7 +58,10 @@ ID, data, config and compose files from the backup.`,
   docker maim upgrade --compose-file compose.new.yaml --base compose.old.yaml
 
   # Go ahead with a breaking upgrade, emptying the volume cache once it is backed up
-  docker maim upgrade --accept-breaking --reset-data cache`,
+  docker maim upgrade --accept-breaking --reset-data cache
+
+  # Upgrade in the background (it goes on when the terminal closes); follow it with attach
+  docker maim upgrade --detach`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runUpgrade(cmd, s, o) },
 	}
 	f := cmd.Flags()
@@ -78,6 +82,7 @@ ID, data, config and compose files from the backup.`,
 	f.BoolVar(&o.OnePass, "one-pass", false, "Back up everything after the stop (default: copy while the services run, then only the changes since, stopped)")
 	o.health.add(f)
 	o.notify.add(f)
+	detachFlag(f, &o.Detach)
 	return cmd
 }
 
@@ -105,6 +110,9 @@ func readNewFiles(flag string, names []string, stdin io.Reader, stdinUsed *bool)
 }
 
 func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
+	if err := o.Compression.compression().CheckLevel(o.Level); err != nil {
+		return usageError{err}
+	}
 	images := map[string]string{}
 	for _, kv := range o.Images {
 		svc, ref, ok := strings.Cut(kv, "=")
@@ -120,6 +128,9 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 		return usageError{fmt.Errorf("%d --base for %d --compose-file: give one --base per --compose-file, in the same order", len(o.Base), len(o.ComposeFiles))}
 	case len(o.ComposeFiles) > 0 && len(images) > 0:
 		return usageError{errors.New("--compose-file and --image cannot be combined: put the image into the new compose file")}
+	}
+	if detaching(o.Detach) {
+		return s.detach(cmd, o.Format.json(), o.ComposeFiles, o.Base)
 	}
 	var stdinUsed bool
 	newFiles, err := readNewFiles("--compose-file", o.ComposeFiles, cmd.InOrStdin(), &stdinUsed)
@@ -223,12 +234,18 @@ gone), recreates the services and runs the health gate.`,
 		Example: `  # Go back to the last upgrade's backup, or resolve an interrupted operation
   docker maim rollback
 
+  # Show what it would stop, write where and which images it would put back, and change nothing
+  docker maim rollback --dry-run
+
   # Go back to one backup, by the ID 'docker maim backups' lists
   docker maim rollback 20260102T030405Z`,
 		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if detaching(o.Detach) {
+				return s.detach(cmd, o.Format.json())
+			}
 			res, err := s.svc(cmd).Rollback(cmd.Context(), api.RollbackOptions{
-				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(), Notify: o.notify.options(),
+				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(), Notify: o.notify.options(), DryRun: o.DryRun,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -236,6 +253,10 @@ gone), recreates the services and runs the health gate.`,
 			}
 			if err != nil {
 				return err
+			}
+			if res.Plan != nil {
+				printRestorePlan(out, "rollback", res.Project, res.BackupID, "", res.Resolved, res.Plan, nil, res.Warnings)
+				return nil
 			}
 			if res.Resolved != "" {
 				fmt.Fprintf(out, "resolved the interrupted %s\n", res.Resolved)
@@ -253,26 +274,40 @@ gone), recreates the services and runs the health gate.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current state first")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan (what stops, which backup goes where, the safety backup, the images) and change nothing")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	o.notify.add(cmd.Flags())
+	detachFlag(cmd.Flags(), &o.Detach)
 	return cmd
 }
 
 func newStatusCommand(s *state) *cobra.Command {
 	var format *choiceFlag
+	var follow bool
+	var quiet *bool
 	cmd := &cobra.Command{
 		Use:   "status [OPTIONS]",
 		Short: "Show the project's services, its last upgrade, and any interrupted operation",
 		Example: `  docker maim status
-  docker maim -p mybot status --format json`,
+  docker maim -p mybot status --format json
+  docker maim status --format 'table {{.Service}}\t{{.State}}\t{{.Health}}'
+
+  # Follow the project's detached operation, as 'docker maim attach' does
+  docker maim status --follow --format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if follow {
+				return s.attach(cmd, "")
+			}
 			st, err := s.svc(cmd).Status(cmd.Context(), api.StatusOptions{Scope: s.g.scope()})
 			out := cmd.OutOrStdout()
-			if format.json() {
+			if format.json() && !*quiet {
 				return printJSON(out, st, err)
 			}
 			if err != nil {
+				return err
+			}
+			if done, err := listed(cmd, format, *quiet, serviceRows(st)); done {
 				return err
 			}
 			printStatus(out, st)
@@ -280,6 +315,8 @@ func newStatusCommand(s *state) *cobra.Command {
 		},
 	}
 	format = formatFlag(cmd.Flags(), formatTable)
+	cmd.Flags().BoolVar(&follow, "follow", false, "Follow the project's newest detached operation until it ends, as 'docker maim attach' does")
+	quiet = quietFlag(cmd, "Only display container names")
 	return cmd
 }
 
@@ -303,6 +340,9 @@ func printStatus(w io.Writer, st *api.StatusResult) {
 		}
 	} else {
 		fmt.Fprintln(w, "\nNo upgrade recorded.")
+	}
+	if d := st.Detached; d != nil {
+		fmt.Fprintf(w, "\nRUNNING: detached %s %s (pid %d, since %s); follow it: docker maim -p %s attach %s\n", d.Verb, d.ID, d.PID, d.Started.Local().Format("2006-01-02 15:04:05"), st.Project, d.ID)
 	}
 	if in := st.Interrupted; in != nil {
 		fmt.Fprintf(w, "\nINTERRUPTED: %s stopped in phase %q (pid %d, %s)", in.Op, in.Phase, in.PID, in.Updated.Local().Format("2006-01-02 15:04:05"))
@@ -373,7 +413,7 @@ time zone (TZ). With any of them, --keep counts only when given.`,
 		},
 	}
 	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep the `N` newest complete backups (besides those kept by a rule; with a --keep-* rule, only when given)")
-	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "Only remove backups older than `DURATION` (e.g. 720h)")
+	durationVar(cmd.Flags(), &o.OlderThan, "older-than", 0, "Only remove backups older than `DURATION` (e.g. 30d, 720h)")
 	cmd.Flags().BoolVar(&o.IncludeUnreadable, "include-unreadable", false, "Also remove backups whose manifest cannot be read (e.g. written by a newer docker-maim)")
 	cmd.Flags().BoolVar(&o.IncludeUnrecorded, "include-unrecorded", false, "Also prune, as this engine's, backups made by a docker-maim that did not record its engine")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Show what would be removed")
@@ -394,10 +434,16 @@ func printPrune(w io.Writer, res *api.PruneResult) {
 		if p.Reason != "" {
 			what += ", " + p.Reason
 		}
+		if p.Pins > 0 {
+			what += fmt.Sprintf(", %d image pins", p.Pins)
+		}
 		fmt.Fprintf(w, "%s %s (%s, %s)\n", verb, p.ID, what, units.HumanSize(float64(p.Size)))
 	}
 	for _, k := range res.Kept {
 		fmt.Fprintf(w, "kept %s: %s\n", k.ID, k.Why)
 	}
 	fmt.Fprintf(w, "%s %d backups, %s; kept %d\n", verb, len(res.Removed), units.HumanSize(float64(total)), len(res.Kept))
+	if res.DryRun {
+		fmt.Fprintln(w, "dry run: nothing was changed")
+	}
 }

@@ -32,7 +32,8 @@ var safetyReasons = map[string]bool{"pre-restore": true, "pre-rollback": true}
 // describe otherwise than their containers are recreated from them, on the images the
 // backup recorded, so a plain `docker compose up -d` recreates nothing afterwards. The
 // caller holds the project lock. Read it top to bottom: prepare (nothing stops), the
-// journal (planned), then the phases.
+// journal (planned), then the phases. With DryRun it ends after prepare, saying what the
+// phases would do (dryrun.go).
 func Restore(ctx context.Context, env *stack.Env, p *project.Project, opts maim.RestoreOptions) (*maim.RestoreResult, error) {
 	t := &rtxn{env: env, p: p, opts: opts, journals: env.Journals(p.Name)}
 	if err := t.journals.NonePending(); err != nil {
@@ -47,6 +48,9 @@ func Restore(ctx context.Context, env *stack.Env, p *project.Project, opts maim.
 	}
 	if t.notice != "" {
 		defer func() { t.res.Warnings = append([]string{t.notice}, t.res.Warnings...) }()
+	}
+	if opts.DryRun {
+		return t.dryRun()
 	}
 	if err := t.begin(); err != nil {
 		return nil, err

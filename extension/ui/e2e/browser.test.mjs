@@ -4,11 +4,14 @@
 // Debian's chromium by playwright-core. On a stand-in project (e2e/standin.sh): project list
 // -> backups -> upgrade dry run -> typed confirmation -> progress -> upgraded -> rollback ->
 // back on 1.0.0, then a failing upgrade (2.1.0 crashes) that rolls itself back; each step is
+// checked on the engine. In the middle of the first upgrade (held at its backed-up failpoint)
+// the test leaves the tab as Docker Desktop does (SIGTERM to every streamed process, the page
+// gone), comes back, and the UI follows the upgrade, which went on detached, to its end;
 // checked on the engine (the container's image, the data schema in the volume), not only on
 // the page. Screenshots of every screen in English and Chinese go to ../test-results/.
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, existsSync, copyFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, existsSync, copyFileSync, rmSync } from 'node:fs';
 import { join, extname, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -33,6 +36,21 @@ const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', env }).tri
 const container = () => sh('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${name}`, '--filter', 'label=com.docker.compose.service=bot']);
 const engineImage = () => sh('docker', ['inspect', '-f', '{{.Config.Image}}', container()]);
 const dataSchema = () => JSON.parse(sh('docker', ['exec', container(), '/bin/bot', 'print-config'])).schema;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(cond, what, ms = 240_000) {
+  for (const end = Date.now() + ms; !cond();) { if (Date.now() > end) throw new Error('FAILED: no ' + what); await sleep(50); }
+}
+// The detached operations' processes (docker-maim's state dir: <engine key>/<project>/ops/*.json).
+function detachedPids() {
+  const state = join(work, 'state');
+  const out = [];
+  for (const key of existsSync(state) ? readdirSync(state) : []) {
+    const ops = join(state, key, name, 'ops');
+    for (const f of existsSync(ops) ? readdirSync(ops) : []) if (f.endsWith('.json')) out.push(JSON.parse(readFileSync(join(ops, f), 'utf8')).pid);
+  }
+  return out;
+}
+const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 function expect(cond, what) { if (!cond) throw new Error('FAILED: ' + what); log('ok:', what); }
 
 // The test host: static files, and the exec calls the page makes through an exposed binding.
@@ -59,6 +77,8 @@ const ddClientShim = () => {
 };
 
 let browser; let failed = false;
+let holdNextUpgrade = false; // the next detached upgrade waits at its backed-up failpoint
+const failpoint = join(work, 'failpoint');
 async function main() {
   log('stand-in project', name);
   execFileSync('bash', [join(here, 'standin.sh'), 'up', name, work], { stdio: 'inherit', env });
@@ -71,10 +91,18 @@ async function main() {
   });
   const ctx = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
   const calls = [];
+  const streamed = new Set(); // the processes the page streams, as Desktop keeps them
   await ctx.exposeBinding('__maimExec', ({ page }, id, binary, args) => {
     if (binary !== 'docker-maim') throw new Error('unexpected binary ' + binary);
     calls.push(args.join(' '));
-    const p = spawn(bin, args, { env });
+    let penv = env;
+    if (holdNextUpgrade && args.includes('upgrade') && args.includes('--detach')) {
+      holdNextUpgrade = false;
+      penv = { ...env, MAIM_FAILPOINT: 'upgrade:backed-up:wait', MAIM_FAILPOINT_FILE: failpoint };
+    }
+    const p = spawn(bin, args, { env: penv });
+    streamed.add(p);
+    p.on('exit', () => streamed.delete(p));
     const lines = (kind) => { let buf = ''; return (d) => { buf += d; const ls = buf.split('\n'); buf = ls.pop(); for (const l of ls) page.evaluate(([i, k, l]) => window.__maimStream(i, k, l), [id, kind, l]).catch(() => {}); }; };
     p.stdout.setEncoding('utf8').on('data', lines('stdout'));
     p.stderr.setEncoding('utf8').on('data', lines('stderr'));
@@ -89,6 +117,12 @@ async function main() {
     if (docShots && /^(en|zh)-(projects|upgrade-plan|upgrade-result|rolled-back|backups)$/.test(file)) { mkdirSync(docShots, { recursive: true }); copyFileSync(join(shots, file + '.png'), join(docShots, file + '.png')); }
   };
   const tid = (id) => page.getByTestId(id);
+  // Leaving the tab, as Docker Desktop does it: SIGTERM to every streamed process, page gone.
+  const leaveTab = async () => {
+    for (const p of streamed) p.kill('SIGTERM');
+    await page.goto('about:blank');
+    await until(() => streamed.size === 0, 'end of the streamed processes');
+  };
   const long = { timeout: 240_000 };
 
   await page.goto(url);
@@ -122,10 +156,24 @@ async function main() {
   expect(await tid('confirm-ok').isDisabled(), 'a breaking upgrade waits for the typed project name');
   await tid('typed-confirm').fill(name);
   await shot('en-upgrade-confirm');
+  holdNextUpgrade = true;
   await tid('confirm-ok').click();
   await tid('upgrade-running').waitFor(long);
+  await until(() => existsSync(failpoint), 'upgrade held at its backed-up failpoint');
   await tid('phase').first().waitFor(long);
   await shot('en-upgrade-progress');
+  expect(calls.some((c) => c.includes('upgrade') && c.includes('--detach')), 'the UI started the upgrade detached');
+  await leaveTab();
+  const [pid] = detachedPids();
+  expect(pid && alive(pid) && existsSync(failpoint), 'the upgrade goes on after the tab was left (its streamed processes SIGTERMed)');
+  const before = calls.length;
+  await page.goto(url);
+  await tid(`project-${name}`).getByTestId('detached').waitFor(long);
+  log('ok: the project list shows the upgrade running in the background (status: detached)');
+  await tid(`open-${name}`).click(long);
+  await tid('upgrade-running').waitFor(long);
+  expect(calls.slice(before).some((c) => / attach /.test(c)), 'coming back, the UI follows the running upgrade again');
+  rmSync(failpoint);
   await page.locator('[data-testid=upgrade-result][data-outcome=upgraded]').waitFor(long);
   await shot('en-upgrade-result');
   expect(engineImage() === `${repo}:2.0.0`, 'the engine runs 2.0.0 after the upgrade');
@@ -169,7 +217,7 @@ async function main() {
   await tid('back').click(); await tid(`project-${name}`).waitFor(long); await page.getByText('本机上的项目').waitFor(); await shot('zh-projects');
   await tid('lang').click(); await page.getByText('Projects on this engine').waitFor(); await shot('en-projects');
   await tid(`open-${name}`).click(); await tid('tab-upgrade').click();
-  expect(calls.every((c) => c.includes('--format json')), 'every call asked for JSON');
+  expect(calls.every((c) => c.includes('--format json') || / attach /.test(c)), 'every call asked for JSON (attach prints the document its operation asked for)');
   expect(calls.some((c) => c.includes('upgrade') && c.includes('--progress json')), 'the upgrade streamed --progress json');
   log(`${calls.length} docker-maim calls`);
 }

@@ -4,12 +4,12 @@ import {
   LinearProgress, MenuItem, Paper, Stack, Tab, Table, TableBody, TableCell, TableHead, TableRow, Tabs,
   TextField, Typography,
 } from '@mui/material';
-import { run } from './cli';
+import { canDetach, follow, run, runOperation } from './cli';
 import { Lang, pickLang, t as tr } from './i18n';
 import {
   BackupsDoc, BackupDoc, CliError, PruneDoc, ProjectsDoc, ProjectSummary, RestoreDoc, RollbackDoc, StatusDoc,
   UpgradeDoc, VerifyDoc, ProgressState, applyLine, args, changes, emptyProgress, errorKey, humanBytes,
-  humanDuration, humanSeconds, logLines, needsTypedConfirm, percent,
+  humanDuration, humanSeconds, logLines, needsTypedConfirm, percent, PendingOp, opTab, pendingOps, runningOp,
 } from './model';
 
 type T = (k: string, v?: Record<string, string | number>) => string;
@@ -79,7 +79,8 @@ function ProjectsScreen({ t, open }: { t: T; open: (p: ProjectSummary) => void }
               const st = statuses[p.name];
               return (
                 <TableRow key={p.name} data-testid={`project-${p.name}`}>
-                  <TableCell><b>{p.name}</b>{st?.interrupted && <Chip size="small" color="warning" label={t('interrupted.title')} sx={{ ml: 1 }} />}</TableCell>
+                  <TableCell><b>{p.name}</b>{st?.interrupted && <Chip size="small" color="warning" label={t('interrupted.title')} sx={{ ml: 1 }} />}
+                    {st?.detached && <Chip size="small" color="info" label={t('detached.running', { verb: st.detached.verb })} sx={{ ml: 1 }} data-testid="detached" />}</TableCell>
                   <TableCell>{(st?.services ?? []).map((s) => <div key={s.container}>{s.service}: {s.image}{s.version ? ` (${s.version})` : ''}</div>)}
                     {!st && p.services.join(', ')}</TableCell>
                   <TableCell>{t('projects.running', { n: p.running, m: p.containers })}
@@ -134,7 +135,7 @@ function Overview({ t, st }: { t: T; st?: StatusDoc }) {
   );
 }
 
-function Backups({ t, project, refresh }: { t: T; project: string; refresh: () => void }) {
+function Backups({ t, project, refresh, reattach, reattached }: { t: T; project: string; refresh: () => void; reattach?: PendingOp; reattached?: () => void }) {
   const [doc, setDoc] = useState<BackupsDoc>();
   const [msg, setMsg] = useState<string>();
   const [err, setErr] = useState<CliError>();
@@ -143,13 +144,21 @@ function Backups({ t, project, refresh }: { t: T; project: string; refresh: () =
   const [ask, setAsk] = useState<{ title: string; body: string; ok: () => void }>();
   const load = useCallback(async () => setDoc((await run<BackupsDoc>(args.backups(project))).doc), [project]);
   useEffect(() => { load(); }, [load]);
-  const act = async <D extends { error?: CliError }>(a: string[], done: (d: D) => string) => {
+  const act = async <D extends { error?: CliError }>(a: string[] | (() => ReturnType<typeof run<D & { schema_version: number }>>), done: (d: D) => string) => {
     setBusy(true); setMsg(undefined); setErr(undefined); setProg(emptyProgress());
-    const r = await run<D & { schema_version: number }>(a, (l) => setProg((p) => applyLine(p, l)));
+    const onLine = (l: string) => setProg((p) => applyLine(p, l));
+    const r = Array.isArray(a) ? await run<D & { schema_version: number }>(a, onLine) : await a();
     setBusy(false);
     if (r.doc.error) setErr(r.doc.error); else setMsg(done(r.doc));
     load(); refresh();
   };
+  const restored = (id: string) => (d: RestoreDoc) => t('backups.restored', { id: d.backup_id ?? id, safety: d.safety_backup_id ?? '-' });
+  const restore = (id: string) => act<RestoreDoc>(() => runOperation<RestoreDoc>(project, 'restore', args.restore(project, id, canDetach()), (l) => setProg((p) => applyLine(p, l))), restored(id));
+  useEffect(() => {
+    if (reattach?.kind !== 'restore') return;
+    reattached?.();
+    act<RestoreDoc>(() => follow<RestoreDoc>(project, reattach, (l) => setProg((p) => applyLine(p, l))), restored(''));
+  }, [reattach]); // eslint-disable-line react-hooks/exhaustive-deps
   const prune = async () => {
     const r = await run<PruneDoc>(args.prune(project, true));
     if (r.doc.error) { setErr(r.doc.error); return; }
@@ -181,7 +190,7 @@ function Backups({ t, project, refresh }: { t: T; project: string; refresh: () =
               <TableCell>{b.sources.join(', ')}</TableCell>
               <TableCell>
                 <Button size="small" disabled={busy || b.status !== 'complete'} onClick={() => act<VerifyDoc>(args.verify(project, b.id), (d) => t('backups.verified', { id: b.id, archives: d.archives ?? 0, bytes: humanBytes(d.bytes) }))}>{t('backups.verify')}</Button>
-                <Button size="small" disabled={busy || b.status !== 'complete'} onClick={() => setAsk({ title: t('backups.restore'), body: t('backups.restoreConfirm', { id: b.id }), ok: () => act<RestoreDoc>(args.restore(project, b.id), (d) => t('backups.restored', { id: b.id, safety: d.safety_backup_id ?? '-' })) })}>{t('backups.restore')}</Button>
+                <Button size="small" disabled={busy || b.status !== 'complete'} onClick={() => setAsk({ title: t('backups.restore'), body: t('backups.restoreConfirm', { id: b.id }), ok: () => restore(b.id) })}>{t('backups.restore')}</Button>
               </TableCell>
             </TableRow>
           ))}</TableBody>
@@ -192,7 +201,7 @@ function Backups({ t, project, refresh }: { t: T; project: string; refresh: () =
   );
 }
 
-function Upgrade({ t, project, st, refresh }: { t: T; project: string; st?: StatusDoc; refresh: () => void }) {
+function Upgrade({ t, project, st, refresh, reattach, reattached }: { t: T; project: string; st?: StatusDoc; refresh: () => void; reattach?: PendingOp; reattached?: () => void }) {
   const [images, setImages] = useState<Record<string, string>>({});
   const [plan, setPlan] = useState<UpgradeDoc>();
   const [planning, setPlanning] = useState(false);
@@ -207,11 +216,19 @@ function Upgrade({ t, project, st, refresh }: { t: T; project: string; st?: Stat
     setPlanning(false);
   };
   const breaking = needsTypedConfirm(plan?.plan);
+  const onLine = (l: string) => setProg((p) => applyLine(p, l));
   const go = async () => {
     setConfirm(false); setRunning(true); setProg(emptyProgress());
-    const r = await run<UpgradeDoc>(args.upgrade(project, { dryRun: false, images, acceptBreaking: breaking }), (l) => setProg((p) => applyLine(p, l)));
+    const r = await runOperation<UpgradeDoc>(project, 'upgrade', args.upgrade(project, { dryRun: false, images, acceptBreaking: breaking, detach: canDetach() }), onLine);
     setRunning(false); setResult(r.doc); refresh();
   };
+  // The UI opened while an upgrade it started runs (or ended unseen): follow it again.
+  useEffect(() => {
+    if (reattach?.kind !== 'upgrade') return;
+    reattached?.();
+    setRunning(true); setProg(emptyProgress());
+    follow<UpgradeDoc>(project, reattach, onLine).then((r) => { setRunning(false); setResult(r.doc); refresh(); });
+  }, [reattach]); // eslint-disable-line react-hooks/exhaustive-deps
   const logs = prog.events.flatMap((e) => /last log lines/i.test(e) ? logLines(e) : []);
   const p = plan?.plan;
   return (
@@ -262,7 +279,7 @@ function Upgrade({ t, project, st, refresh }: { t: T; project: string; st?: Stat
   );
 }
 
-function Rollback({ t, project, refresh, resolveNow }: { t: T; project: string; refresh: () => void; resolveNow?: boolean }) {
+function Rollback({ t, project, refresh, resolveNow, reattach, reattached }: { t: T; project: string; refresh: () => void; resolveNow?: boolean; reattach?: PendingOp; reattached?: () => void }) {
   const [backups, setBackups] = useState<BackupsDoc>();
   const [pick, setPick] = useState('');
   const [ask, setAsk] = useState(false);
@@ -270,11 +287,18 @@ function Rollback({ t, project, refresh, resolveNow }: { t: T; project: string; 
   const [prog, setProg] = useState<ProgressState>(emptyProgress());
   const [res, setRes] = useState<RollbackDoc>();
   useEffect(() => { run<BackupsDoc>(args.backups(project)).then((r) => setBackups(r.doc)); }, [project]);
+  const onLine = (l: string) => setProg((p) => applyLine(p, l));
   const go = async () => {
     setAsk(false); setRunning(true); setRes(undefined); setProg(emptyProgress());
-    const r = await run<RollbackDoc>(args.rollback(project, pick || undefined), (l) => setProg((p) => applyLine(p, l)));
+    const r = await runOperation<RollbackDoc>(project, 'rollback', args.rollback(project, pick || undefined, [], canDetach()), onLine);
     setRunning(false); setRes(r.doc); refresh();
   };
+  useEffect(() => {
+    if (reattach?.kind !== 'rollback') return;
+    reattached?.();
+    setRunning(true); setRes(undefined); setProg(emptyProgress());
+    follow<RollbackDoc>(project, reattach, onLine).then((r) => { setRunning(false); setRes(r.doc); refresh(); });
+  }, [reattach]); // eslint-disable-line react-hooks/exhaustive-deps
   useEffect(() => { if (resolveNow) go(); }, [resolveNow]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
     <Box data-testid="rollback-screen">
@@ -294,8 +318,20 @@ function Rollback({ t, project, refresh, resolveNow }: { t: T; project: string; 
 }
 
 function ProjectScreen({ t, project, back }: { t: T; project: string; back: () => void }) {
-  const [tab, setTab] = useState(0);
+  // An operation this UI started in the background and did not see end: show its tab and
+  // follow it (the user left the tab in the middle of it, and came back).
+  // An operation started from the CLI with --detach is found by status: the same.
+  const [reattach, setReattach] = useState<PendingOp | undefined>(() => pendingOps.get(localStorage, project));
+  const [tab, setTab] = useState(reattach ? opTab[reattach.kind] : 0);
   const [st, setSt] = useState<StatusDoc>();
+  const [checked, setChecked] = useState(!!reattach);
+  useEffect(() => {
+    if (checked || !st) return;
+    setChecked(true);
+    const op = runningOp(undefined, st);
+    if (op) { setReattach(op); setTab(opTab[op.kind]); }
+  }, [st, checked]);
+  const reattached = useCallback(() => setReattach(undefined), []);
   const [resolve, setResolve] = useState(false);
   const refresh = useCallback(() => { run<StatusDoc>(args.status(project)).then((r) => setSt(r.doc)); }, [project]);
   useEffect(() => { refresh(); }, [refresh]);
@@ -319,9 +355,9 @@ function ProjectScreen({ t, project, back }: { t: T; project: string; back: () =
       </Tabs>
       <Box sx={{ pt: 2 }}>
         {tab === 0 && <Overview t={t} st={st} />}
-        {tab === 1 && <Backups t={t} project={project} refresh={refresh} />}
-        {tab === 2 && <Upgrade t={t} project={project} st={st} refresh={refresh} />}
-        {tab === 3 && <Rollback t={t} project={project} refresh={refresh} resolveNow={resolve} />}
+        {tab === 1 && <Backups t={t} project={project} refresh={refresh} reattach={reattach} reattached={reattached} />}
+        {tab === 2 && <Upgrade t={t} project={project} st={st} refresh={refresh} reattach={reattach} reattached={reattached} />}
+        {tab === 3 && <Rollback t={t} project={project} refresh={refresh} resolveNow={resolve} reattach={reattach} reattached={reattached} />}
       </Box>
     </Box>
   );

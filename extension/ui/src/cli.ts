@@ -1,7 +1,7 @@
 // The one way the UI runs docker-maim: Desktop's host binary, streamed. stdout is collected
 // into the command's JSON document; stderr is handed over line by line (--progress json).
 import { createDockerDesktopClient } from '@docker/extension-api-client';
-import { Doc, binaryName, parseDoc } from './model';
+import { Doc, OpKind, PendingOp, args, binaryName, followEnded, isDetached, parseDoc, pendingOps } from './model';
 
 export { binaryName } from './model';
 
@@ -13,6 +13,14 @@ let client: DD | undefined;
 function dd(): DD {
   if (!client) client = createDockerDesktopClient();
   return client;
+}
+
+/** setClient replaces Desktop's client (tests: a scripted host). */
+export function setClient(c: DD) { client = c; }
+
+/** canDetach: docker-maim refuses --detach on Windows (no detached process there yet). */
+export function canDetach(): boolean {
+  try { return dd().host?.platform !== 'win32'; } catch { return false; }
 }
 
 /** run starts docker-maim with args and resolves with its document when it exits. */
@@ -53,4 +61,27 @@ export function run<T extends Doc>(args: string[], onStderrLine?: (line: string)
       finish(-1, String((e as Error)?.message ?? e));
     }
   });
+}
+
+/** runOperation runs a long operation (start: its arguments with --detach when canDetach)
+ * so that it outlives this UI: Desktop kills streamed processes when the user leaves the
+ * tab, which would cancel it. A detached start returns at once with the operation's ID,
+ * remembered for the project until attach (which replays its progress lines from the
+ * start) sees it end; the result is the operation's own document. A start that ended
+ * before it ran in the background (refused, an error) is its own result. */
+export async function runOperation<T extends Doc>(project: string, kind: OpKind, start: string[], onStderrLine?: (line: string) => void,
+  store: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> = localStorage): Promise<RunResult<T>> {
+  const r = await run<T>(start, onStderrLine);
+  if (!isDetached(r.doc)) return r;
+  return follow<T>(project, { id: r.doc.id, kind }, onStderrLine, store);
+}
+
+/** follow attaches to a detached operation (also one found pending when the UI opens) and
+ * forgets it once it ended. */
+export async function follow<T extends Doc>(project: string, op: PendingOp, onStderrLine?: (line: string) => void,
+  store: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> = localStorage): Promise<RunResult<T>> {
+  pendingOps.set(store, project, op);
+  const a = await run<T>(args.attach(project, op.id), onStderrLine);
+  if (followEnded(a.exitCode, a.doc)) pendingOps.clear(store, project);
+  return a;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  applyLine, args, changes, emptyProgress, errorKey, humanBytes, humanDuration, logLines, needsTypedConfirm, parseDoc,
+  applyLine, args, changes, followEnded, isDetached, pendingOps, runningOp, emptyProgress, errorKey, humanBytes, humanDuration, logLines, needsTypedConfirm, parseDoc,
   parseProgressLine, percent, binaryName, BackupsDoc, ProjectsDoc, StatusDoc, UpgradeDoc, RollbackDoc, PruneDoc, VerifyDoc, BackupDoc,
 } from './model';
 
@@ -136,6 +136,42 @@ describe('arguments and words', () => {
     }
     expect(args.upgrade('p', { dryRun: false, images: { bot: ' r:2 ', web: '' }, acceptBreaking: true })).toEqual(
       ['-p', 'p', 'upgrade', '--image', 'bot=r:2', '--accept-breaking', '--format', 'json', '--progress', 'json']);
+  });
+  it('detaches only the long operations that asked, never a dry run', () => {
+    expect(args.upgrade('p', { dryRun: false, detach: true })).toEqual(['-p', 'p', 'upgrade', '--detach', '--format', 'json', '--progress', 'json']);
+    expect(args.upgrade('p', { dryRun: true, detach: true })).not.toContain('--detach');
+    expect(args.rollback('p', 'b1', [], true)).toEqual(['-p', 'p', 'rollback', 'b1', '--detach', '--format', 'json', '--progress', 'json']);
+    expect(args.restore('p', 'b1', true)).toContain('--detach');
+    expect(args.restore('p', 'b1')).not.toContain('--detach');
+    expect(args.attach('p', 'op1')).toEqual(['-p', 'p', 'attach', 'op1']);
+  });
+  it('tells a running detached operation from a finished document', () => {
+    expect(isDetached(parseDoc('{"schema_version":1,"id":"op1","project":"p","pid":7,"log":"l","running":true}'))).toBe(true);
+    expect(isDetached(parseDoc('{"schema_version":1,"id":"20260102T030405Z","bytes":1}'))).toBe(false); // a backup's id
+    expect(isDetached(parseDoc(''))).toBe(false);
+    expect(followEnded(10, parseDoc('{"schema_version":1,"outcome":"rolled-back"}'))).toBe(true);
+    expect(followEnded(6, parseDoc(''))).toBe(true); // an operation the CLI does not know: forget it
+    for (const code of [-1, 130, 143]) expect(followEnded(code, parseDoc(''))).toBe(false);
+    expect(followEnded(5, parseDoc(''))).toBe(false); // no engine: try again later
+  });
+  it('follows the pending operation, else the detached one status reports', () => {
+    const st = { schema_version: 1, detached: { id: 'op2', verb: 'restore', pid: 9, started: 't' } } as StatusDoc;
+    expect(runningOp({ id: 'op1', kind: 'upgrade' }, st)).toEqual({ id: 'op1', kind: 'upgrade' });
+    expect(runningOp(undefined, st)).toEqual({ id: 'op2', kind: 'restore' });
+    expect(runningOp(undefined, { schema_version: 1 })).toBeUndefined();
+    expect(runningOp(undefined, { schema_version: 1, detached: { id: 'x', verb: 'prune', pid: 1, started: 't' } })).toBeUndefined();
+  });
+  it('remembers a pending operation per project', () => {
+    const m = new Map<string, string>();
+    const s = { getItem: (k: string) => m.get(k) ?? null, setItem: (k: string, v: string) => void m.set(k, v), removeItem: (k: string) => void m.delete(k) };
+    expect(pendingOps.get(s, 'p')).toBeUndefined();
+    pendingOps.set(s, 'p', { id: 'op1', kind: 'upgrade' });
+    expect(pendingOps.get(s, 'p')).toEqual({ id: 'op1', kind: 'upgrade' });
+    expect(pendingOps.get(s, 'q')).toBeUndefined();
+    m.set('maim.op.q', '{"id":"x","kind":"prune"}');
+    expect(pendingOps.get(s, 'q')).toBeUndefined();
+    pendingOps.clear(s, 'p');
+    expect(pendingOps.get(s, 'p')).toBeUndefined();
   });
   it('names the binary per platform', () => {
     expect(binaryName('win32')).toBe('docker-maim.exe');

@@ -30,6 +30,8 @@ export interface Interrupted {
 export interface StatusDoc extends Doc {
   project?: string; services?: ServiceStatus[]; last_upgrade?: OpRecord; last_operation?: OpRecord;
   interrupted?: Interrupted; backups?: number;
+  /** A detached operation that runs now (also one started from the CLI with --detach). */
+  detached?: { id: string; verb: string; pid: number; started: string };
 }
 export interface BackupRow {
   id: string; project?: string; time?: string; reason?: string; size: number; bytes: number;
@@ -191,6 +193,52 @@ export function changes(plan: Plan | null | undefined): ImageChange[] {
   return (plan?.services ?? []).filter((c) => (c.new_ref && c.new_ref !== c.old_ref) || (c.new_id && c.new_id !== c.old_id));
 }
 
+/** What `--detach --format json` prints while the operation goes on in the background
+ * (running); when it ended before it held the project, the command prints its own document. */
+export interface DetachDoc extends Doc { id?: string; project?: string; pid?: number; log?: string; running?: boolean }
+
+/** isDetached tells a detached operation that runs (follow it with args.attach) from a
+ * finished command's document. */
+export function isDetached(d: Doc): d is DetachDoc & { id: string } {
+  const v = d as DetachDoc;
+  return !d.error && v.running === true && typeof v.id === 'string' && v.id !== '';
+}
+
+/** The long operations the UI runs detached, and which tab shows each. */
+export type OpKind = 'upgrade' | 'rollback' | 'restore';
+export const opTab: Record<OpKind, number> = { restore: 1, upgrade: 2, rollback: 3 };
+
+/** A detached operation the UI started and has not seen end (kept in localStorage, so that
+ * the UI re-attaches when it opens again after the user left the tab). */
+export interface PendingOp { id: string; kind: OpKind }
+type KV = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+const opKey = (project: string) => `maim.op.${project}`;
+export const pendingOps = {
+  get(s: KV, project: string): PendingOp | undefined {
+    try {
+      const v = JSON.parse(s.getItem(opKey(project)) ?? 'null');
+      return v && typeof v.id === 'string' && v.kind in opTab ? v as PendingOp : undefined;
+    } catch { return undefined; }
+  },
+  set(s: KV, project: string, op: PendingOp) { s.setItem(opKey(project), JSON.stringify(op)); },
+  clear(s: KV, project: string) { s.removeItem(opKey(project)); },
+};
+
+/** runningOp is the operation to follow when a project opens: the one this UI started and
+ * did not see end, else the detached one status reports running (e.g. started from the CLI). */
+export function runningOp(pending: PendingOp | undefined, st: StatusDoc | undefined): PendingOp | undefined {
+  if (pending) return pending;
+  const d = st?.detached;
+  return d && d.verb in opTab ? { id: d.id, kind: d.verb as OpKind } : undefined;
+}
+
+/** followEnded tells whether `attach` saw the operation end (its document, or an unknown
+ * operation: exit 6), rather than being stopped itself (the tab left: killed, -1, 130, 143). */
+export function followEnded(exitCode: number, d: Doc): boolean {
+  if (exitCode === 6) return true;
+  return ![-1, 130, 143].includes(exitCode) && !(d.error && d.error.code < 0);
+}
+
 /** The arguments of every call the UI makes: always JSON, always the project by name. */
 export const args = {
   projects: () => ['projects', '--format', 'json'],
@@ -198,17 +246,19 @@ export const args = {
   backups: (p: string) => ['-p', p, 'backups', '--format', 'json'],
   backup: (p: string) => ['-p', p, 'backup', '--format', 'json', '--progress', 'json'],
   verify: (p: string, id: string) => ['-p', p, 'verify', id, '--format', 'json', '--progress', 'json'],
-  restore: (p: string, id: string) => ['-p', p, 'restore', id, '--format', 'json', '--progress', 'json'],
+  restore: (p: string, id: string, detach = false) => ['-p', p, 'restore', id, ...(detach ? ['--detach'] : []), '--format', 'json', '--progress', 'json'],
   prune: (p: string, dryRun: boolean) => ['-p', p, 'prune', ...(dryRun ? ['--dry-run'] : []), '--format', 'json'],
-  upgrade: (p: string, o: { dryRun: boolean; images?: Record<string, string>; acceptBreaking?: boolean; resetData?: string[]; extra?: string[] }) => [
-    '-p', p, 'upgrade', ...(o.dryRun ? ['--dry-run'] : []),
+  upgrade: (p: string, o: { dryRun: boolean; images?: Record<string, string>; acceptBreaking?: boolean; resetData?: string[]; extra?: string[]; detach?: boolean }) => [
+    '-p', p, 'upgrade', ...(o.dryRun ? ['--dry-run'] : []), ...(o.detach && !o.dryRun ? ['--detach'] : []),
     ...Object.entries(o.images ?? {}).filter(([, r]) => r.trim()).flatMap(([s, r]) => ['--image', `${s}=${r.trim()}`]),
     ...(o.acceptBreaking ? ['--accept-breaking'] : []),
     ...(o.resetData ?? []).flatMap((s) => ['--reset-data', s]),
     ...(o.extra ?? []),
     '--format', 'json', ...(o.dryRun ? [] : ['--progress', 'json']),
   ],
-  rollback: (p: string, id?: string, extra: string[] = []) => ['-p', p, 'rollback', ...(id ? [id] : []), ...extra, '--format', 'json', '--progress', 'json'],
+  rollback: (p: string, id?: string, extra: string[] = [], detach = false) => ['-p', p, 'rollback', ...(id ? [id] : []), ...extra, ...(detach ? ['--detach'] : []), '--format', 'json', '--progress', 'json'],
+  /** Follow a detached operation: its progress lines again from the start, then its document. */
+  attach: (p: string, id: string) => ['-p', p, 'attach', id],
 };
 
 /** The last log lines of a failing service the CLI reported inside an error message. */
