@@ -162,7 +162,9 @@ func (t *rtxn) planLoad(ctx context.Context, fd *fromDump) error {
 // equal to an empty archive). A failure puts the safety backup back.
 var emptyPhase = journal.Step[*rtxn]{
 	Name:     "empty",
-	Describe: func(t *rtxn) string { return "empty " + t.fd.source.Name + ", the data source of " + t.opts.FromDump },
+	Describe: func(t *rtxn) string {
+		return "empty " + t.fd.source.Name + " (" + where(t.fd.source) + "), the data source of " + t.opts.FromDump + " (a safety backup keeps it)"
+	},
 	Run: func(ctx context.Context, t *rtxn) error {
 		if err := t.Record(journal.PhaseBackedUp); err != nil {
 			return err
@@ -312,4 +314,12 @@ var startRestPhase = journal.Step[*rtxn]{
 		t.res.Started = t.running.Services
 		return t.journals.Finish(journal.Record{Op: journal.OpRestore, Result: "restored", Started: t.start, BackupID: t.entry.ID})
 	},
+}
+
+// where names a source's volume or host path.
+func where(s project.Source) string {
+	if s.VolumeName != "" {
+		return "volume " + s.VolumeName
+	}
+	return s.HostPath
 }

@@ -85,11 +85,24 @@ func TestDBFromDumpPostgres(t *testing.T) {
 	if len(dumps) != 1 {
 		t.Fatalf("dumps %+v", dumps)
 	}
+	waitHealthy(t, db) // the backup started it again; it need not be ready yet
 	psqlIn(t, db, "DROP TABLE ledger; INSERT INTO customers (email, name) VALUES ('late@example.org', 'Late'); SELECT nextval('invoice_no');")
+
+	// The dry run lists the emptying and the load, and changes nothing.
+	started := startedAt(t, db)
+	dry := mustOK(t, p.maim("restore", id, "--from-dump", "db", "--dry-run"))
+	for _, want := range []string{"empty pgdata (volume " + p.Name + "_pgdata)", "load the dump: psql -X -q -v ON_ERROR_STOP=1 -U app -d postgres"} {
+		if !strings.Contains(dry.Stdout, want) {
+			t.Errorf("the dry run does not say %q:\n%s", want, dry.Stdout)
+		}
+	}
+	if startedAt(t, db) != started || strings.Contains(psqlIn(t, db, "SELECT to_regclass('ledger') IS NULL;"), "f") {
+		t.Errorf("the dry run restarted db or brought ledger back")
+	}
 
 	r := mustOK(t, p.maim("restore", id, "--from-dump", "db", "--stable-period", "1s", "--timeout", "3m"))
 	t.Log(r.Stderr)
-	if strings.Contains(r.Stdout+r.Stderr, "fd-s3cret") {
+	if strings.Contains(r.Stdout+r.Stderr+dry.Stdout, "fd-s3cret") {
 		t.Errorf("the password is in docker-maim's output: %s", r)
 	}
 	waitHealthy(t, db)
