@@ -19,6 +19,11 @@ type RestoreOptions struct {
 	// ToRecordedPaths writes the paths and volumes the backup recorded, also where the
 	// project now uses others.
 	ToRecordedPaths bool
+	// FromDump, a service's name, loads the logical dump the backup holds of it (backup
+	// --dump) into its emptied data dir instead of restoring the archives: the dump's hash
+	// is checked first, a safety backup of the data source is taken, and any failure puts it
+	// back.
+	FromDump string
 	// Health tunes the gate the restarted services must pass.
 	Health HealthOptions
 	// DryRun only works out the restore's plan (RestoreResult.Plan): the backup is chosen

@@ -264,6 +264,7 @@ type restoreOptions struct {
 	Sources         []string
 	NoSafetyBackup  bool
 	ToRecordedPaths bool
+	FromDump        string
 	DryRun          bool
 	Format          *choiceFlag
 	Detach          bool
@@ -305,7 +306,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 			}
 			res, err := s.svc(cmd).Restore(cmd.Context(), api.RestoreOptions{
 				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
-				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(), Notify: o.notify.options(), DryRun: o.DryRun,
+				ToRecordedPaths: o.ToRecordedPaths, FromDump: o.FromDump, Health: o.health.options(), Notify: o.notify.options(), DryRun: o.DryRun,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -326,6 +327,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 	cmd.Flags().StringArrayVar(&o.Sources, "source", nil, "Restore only the data source named `SOURCE` (repeatable; the names 'docker maim backups --format json' lists)")
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current data before replacing it")
 	cmd.Flags().BoolVar(&o.ToRecordedPaths, "to-recorded-paths", false, "Write the host paths and volumes the backup recorded, also where the project now uses others")
+	cmd.Flags().StringVar(&o.FromDump, "from-dump", "", "Load the backup's logical dump of `SERVICE` (backup --dump) into its emptied data dir instead of restoring the archives")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan (what stops, which backup goes where, the safety backup) and change nothing")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())

@@ -16,13 +16,17 @@ func (t *rtxn) dryRun() (*maim.RestoreResult, error) {
 	if err := t.ready(); err != nil {
 		return nil, err
 	}
+	phases := restorePhases
+	if t.fd != nil {
+		phases = fromDumpPhases
+	}
 	t.res.DryRun = true
 	t.res.Restored = []string{}
 	t.res.Plan = &maim.RestorePlan{
 		Stop:         StopList(t.running),
 		Write:        PlannedWrites(t.plan),
 		SafetyBackup: !t.opts.NoSafetyBackup,
-		Phases:       journal.DescribePhases(restorePhases, t),
+		Phases:       journal.DescribePhases(phases, t),
 	}
 	return t.res, nil
 }

@@ -1,6 +1,7 @@
 // Package restore owns the journaled restore (`docker maim restore`): which backup, its
 // check and plan before anything stops (prepare.go), then its phases on the journal's
-// runner (phases.go: stop, safety-backup, restore, recreate, start, gate), the one failure
+// runner (phases.go: stop, safety-backup, restore, recreate, start, gate; with --from-dump
+// fromdump.go: stop, safety-backup, empty, load, start, gate), the one failure
 // path that puts the safety backup back (undo.go), and how an interrupted restore is
 // resolved (resolve.go, called by internal/rollback).
 package restore
@@ -38,7 +39,11 @@ func Restore(ctx context.Context, env *stack.Env, p *project.Project, opts maim.
 	if err := t.journals.NonePending(); err != nil {
 		return nil, err
 	}
-	if err := t.prepare(ctx); err != nil {
+	prepare, phases := t.prepare, restorePhases
+	if opts.FromDump != "" {
+		prepare, phases = t.prepareFromDump, fromDumpPhases
+	}
+	if err := prepare(ctx); err != nil {
 		return nil, err
 	}
 	if t.notice != "" {
@@ -50,7 +55,7 @@ func Restore(ctx context.Context, env *stack.Env, p *project.Project, opts maim.
 	if err := t.begin(); err != nil {
 		return nil, err
 	}
-	_, err := journal.MustUndo(journal.RunPhases(ctx, t.Runner, restorePhases, t))
+	_, err := journal.MustUndo(journal.RunPhases(ctx, t.Runner, phases, t))
 	if err == nil {
 		return t.res, nil
 	}
@@ -82,6 +87,8 @@ type rtxn struct {
 	// noResult: the restore ended with nothing to report but the error (refused before
 	// anything was written, or the journal could not be written before the stop).
 	noResult bool
+	// fd is what --from-dump loads (fromdump.go); nil for a restore of the archives.
+	fd *fromDump
 }
 
 // restorePhases are the restore's phases, in order. Until the safety backup is complete
