@@ -10,6 +10,7 @@ import (
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/exclude"
 	"github.com/docker-maim/docker-maim/internal/notify"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -290,6 +291,10 @@ func (ss *session) upgrades() *upgrade.Manager {
 }
 
 func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.BackupResult, err error) {
+	// A bad --exclude pattern is a usage error, found before the engine is contacted.
+	if err := exclude.Validate(o.Excludes); err != nil {
+		return nil, &maim.UsageError{Err: fmt.Errorf("--exclude: %w", err)}
+	}
 	n, err := notify.New(o.Notify, s.cfg.Err)
 	if err != nil {
 		return nil, err

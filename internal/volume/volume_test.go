@@ -543,27 +543,6 @@ func TestTargetValidate(t *testing.T) {
 	}
 }
 
-func TestExcludedRelMatchesArchive(t *testing.T) {
-	cases := []struct {
-		rel  string
-		pats []string
-		want bool
-	}{
-		{"a/b.log", []string{"*.log"}, true},
-		{"a/b.log", []string{"a/*.log"}, true},
-		{"cache", []string{"cache/**"}, false},
-		{"cache/x/y", []string{"cache/**"}, true},
-		{"cache/x/y", []string{"./cache/"}, false}, // the walk skips children of an excluded dir
-		{"cache", []string{"./cache/"}, true},
-		{"keep", []string{"*.log"}, false},
-	}
-	for _, c := range cases {
-		if got := excludedRel(c.rel, c.pats); got != c.want {
-			t.Errorf("excludedRel(%q, %q) = %v", c.rel, c.pats, got)
-		}
-	}
-}
-
 // TestSingleFileBindThroughSymlink: restoring a single-file bind whose path is a symlink
 // writes the file the link leads to and keeps the link. A relative link resolves on every
 // path; an absolute one (naming the target's root by its host path) on the host path and in
