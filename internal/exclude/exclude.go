@@ -174,9 +174,9 @@ const Syntax = "dockerignore"
 // (filepath.Match against the relative path and against the base name, "dir/**" below
 // dir) into .dockerignore patterns excluding the same paths, so that restoring an older
 // backup keeps what it left out: a pattern without "/" matched the base name at any depth
-// ("**/" is prefixed), "dir/**" and patterns with "/" mean the same, "!" was no exception
-// (it is escaped). Beyond that the two agree except for "**" inside a pattern (one
-// directory before, any number now) and "[!...]" classes (a negation before).
+// ("**/" is prefixed); "dir/**" and patterns with "/" mean the same; "!" was no exception
+// (it is escaped); "**" inside a pattern was "*" (one name) and "[!...]" a negated class
+// ("[^...]").
 func FromLegacy(patterns []string) []string {
 	var out []string
 	for _, p := range patterns {
@@ -188,10 +188,24 @@ func FromLegacy(patterns []string) []string {
 		case strings.HasPrefix(p, "!"):
 			p = `\` + p
 		}
+		if dir, ok := strings.CutSuffix(p, "/**"); ok {
+			p = legacyGlob(dir) + "/**"
+		} else {
+			p = legacyGlob(p)
+		}
 		if !strings.Contains(p, "/") {
 			p = "**/" + p
 		}
 		out = append(out, p)
 	}
 	return out
+}
+
+// legacyGlob spells a filepath.Match glob in patternmatcher's syntax: "**" is "*", "[!" is "[^".
+func legacyGlob(p string) string {
+	p = strings.ReplaceAll(p, "[!", "[^")
+	for strings.Contains(p, "**") {
+		p = strings.ReplaceAll(p, "**", "*")
+	}
+	return p
 }

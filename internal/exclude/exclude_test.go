@@ -232,6 +232,12 @@ func TestFromLegacyAgrees(t *testing.T) {
 		{[]string{"*"}, "", false},
 		{[]string{"a", "b/**"}, "b/c", true},
 		{[]string{"a", "b/**"}, "c", false},
+		// "**" inside was "*", "[!...]" a negation
+		{[]string{"a/**/b"}, "a/x/b", true},
+		{[]string{"a/**/b"}, "a/x/y/b", false},
+		{[]string{"a/**/b/**"}, "a/x/b/c", true},
+		{[]string{"[!x].txt"}, "y.txt", true},
+		{[]string{"[!x].txt"}, "x.txt", false},
 		// "!" had no meaning: a literal name
 		{[]string{"!x"}, "d/!x", true},
 		{[]string{"*", "!x"}, "x", true},
