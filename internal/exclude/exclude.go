@@ -35,8 +35,14 @@ const (
 // path of internal/volume all use it, so a restore leaves alone exactly what the backup left
 // out. Its methods are safe for concurrent use.
 type Rules struct {
-	mu sync.Mutex // patternmatcher compiles lazily and is not safe for concurrent use
-	pm *patternmatcher.PatternMatcher
+	mu sync.Mutex // patternmatcher compiles lazily and is not safe for concurrent use; the cache
+	// one holds each pattern alone (without its "!"), exc whether it is an exception: Match
+	// evaluates them in order as pm.MatchesOrParentMatches does, with what each matched
+	// among a directory and its parents cached (dirs), since a walk asks of all the
+	// entries of a directory in a row.
+	one  []*patternmatcher.PatternMatcher
+	exc  []bool
+	dirs map[string][]byte
 	// exceptions are the literal prefixes of the exception patterns (up to their first
 	// wildcard or escape): what Prune checks before entering an excluded directory.
 	exceptions []string
@@ -88,6 +94,7 @@ func New(patterns []string) (*Rules, error) {
 		return nil, fmt.Errorf("%d exclude patterns: at most %d", len(patterns), MaxPatterns)
 	}
 	var clean, exc []string
+	var r Rules
 	for _, raw := range patterns {
 		p, err := normalize(raw)
 		if err != nil {
@@ -111,15 +118,16 @@ func New(patterns []string) (*Rules, error) {
 			exc = append(exc, literalPrefix(body))
 		}
 		clean = append(clean, filepath.FromSlash(p))
+		r.one, r.exc = append(r.one, one), append(r.exc, neg)
 	}
 	if len(clean) == 0 {
 		return nil, nil
 	}
-	pm, err := patternmatcher.New(clean)
-	if err != nil {
+	if _, err := patternmatcher.New(clean); err != nil {
 		return nil, fmt.Errorf("exclude patterns: %w", err)
 	}
-	return &Rules{pm: pm, exceptions: exc}, nil
+	r.exceptions, r.dirs = exc, map[string][]byte{}
+	return &r, nil
 }
 
 // literalPrefix is p up to its first wildcard or escape: every path p matches starts with it.
@@ -137,12 +145,56 @@ func (e *Rules) Match(rel string) bool {
 	if e == nil || rel == "" || rel == "." {
 		return false
 	}
+	file := filepath.FromSlash(rel)
+	dir := filepath.Dir(file)
 	e.mu.Lock()
-	ok, err := e.pm.MatchesOrParentMatches(filepath.FromSlash(rel))
-	e.mu.Unlock()
-	// New compiled every pattern, so err cannot happen; were it to, excluded is the answer
-	// that neither archives nor deletes the path.
-	return ok || err != nil
+	defer e.mu.Unlock()
+	matched := false
+	for i, one := range e.one {
+		if e.exc[i] != matched {
+			continue // as MatchesOrParentMatches: an exception only after a match, and back
+		}
+		// The pattern alone, not an exception: the file itself only (no parent result),
+		// then, when it does not match, its parents (cached per directory).
+		//nolint:staticcheck // deprecated for several patterns' parent results; one pattern here
+		m, err := one.MatchesUsingParentResult(file, false)
+		if err == nil && !m && dir != "." {
+			m, err = e.parent(dir, i)
+		}
+		// New compiled every pattern, so err cannot happen; were it to, excluded is the
+		// answer that neither archives nor deletes the path.
+		if err != nil {
+			return true
+		}
+		if m {
+			matched = !e.exc[i]
+		}
+	}
+	return matched
+}
+
+// parent reports whether pattern i matches dir or one of dir's parents, cached per
+// directory (0 not asked yet, 1 no, 2 yes). Called with e.mu held.
+func (e *Rules) parent(dir string, i int) (bool, error) {
+	m, ok := e.dirs[dir]
+	if !ok {
+		if len(e.dirs) >= 1024 {
+			clear(e.dirs)
+		}
+		m = make([]byte, len(e.one))
+		e.dirs[dir] = m
+	}
+	if m[i] == 0 {
+		ok, err := e.one[i].MatchesOrParentMatches(dir)
+		if err != nil {
+			return false, err
+		}
+		m[i] = 1
+		if ok {
+			m[i] = 2
+		}
+	}
+	return m[i] == 2, nil
 }
 
 // Prune reports whether the whole tree at rel is excluded: rel is excluded and no exception

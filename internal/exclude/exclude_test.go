@@ -1,8 +1,11 @@
 package exclude
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/moby/patternmatcher"
 )
 
 func mustNew(t *testing.T, patterns []string) *Rules {
@@ -249,5 +252,36 @@ func TestFromLegacyAgrees(t *testing.T) {
 	}
 	if got := FromLegacy([]string{"", "/", "./"}); got != nil {
 		t.Errorf("FromLegacy of empty patterns = %q", got)
+	}
+}
+
+// Match is patternmatcher's MatchesOrParentMatches exactly, whatever the order paths are
+// asked in (its per-directory cache): every pattern list below against every path, in walk
+// order, reversed and interleaved.
+func TestMatchIsPatternmatcher(t *testing.T) {
+	paths := []string{"a", "a/b", "a/b/c", "a/b/c/d.log", "a/keep", "a/keep/x", "a/x.log", "b",
+		"b/a", "b/a/keep", "keep", "keep/a", "x.log", "a/b/keep.log", "node_modules/m", "w/node_modules/m/n"}
+	lists := [][]string{
+		{"a", "!a/keep"}, {"a", "!a/b/c"}, {"**/*.log", "!a/b/**"}, {"a/**", "!**/keep"}, {"*.log", "!x.log"},
+		{"a", "!a/k*", "a/keep/x"}, {"*", "!keep", "keep/a"}, {"!a", "a/b", "!a/b/c", "**/d.log"},
+		{"**/node_modules", "!w/node_modules/m"}, {"**/*.log", "!a", "a/x.log"}, {"a/?/c", "b/[ab]"},
+	}
+	for _, ps := range lists {
+		pm, err := patternmatcher.New(ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := mustNew(t, ps)
+		order := append(append(slices.Clone(paths), paths...), paths...)
+		slices.Reverse(order[len(paths) : 2*len(paths)])
+		for i := 2 * len(paths); i+1 < len(order); i += 2 {
+			order[i], order[i+1] = order[i+1], order[i]
+		}
+		for _, p := range order {
+			want, _ := pm.MatchesOrParentMatches(p)
+			if got := r.Match(p); got != want {
+				t.Errorf("%q Match(%q) = %v, patternmatcher says %v", ps, p, got, want)
+			}
+		}
 	}
 }
