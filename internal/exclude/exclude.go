@@ -37,7 +37,7 @@ const (
 type Rules struct {
 	mu sync.Mutex // patternmatcher compiles lazily and is not safe for concurrent use; the cache
 	// one holds each pattern alone (without its "!"), exc whether it is an exception: Match
-	// evaluates them in order as pm.MatchesOrParentMatches does, with what each matched
+	// evaluates them in order as patternmatcher's MatchesOrParentMatches does, with what each matched
 	// among a directory and its parents cached (dirs), since a walk asks of all the
 	// entries of a directory in a row.
 	one  []*patternmatcher.PatternMatcher
@@ -107,7 +107,11 @@ func New(patterns []string) (*Rules, error) {
 		// patternmatcher.New checks the syntax with filepath.Match but compiles its regular
 		// expression only on the first match: compile it now, alone, so a bad pattern is
 		// refused here and never silently matches nothing later.
-		one, err := patternmatcher.New([]string{body})
+		alone := body
+		if strings.HasPrefix(alone, "!") {
+			alone = `\` + alone // "!!x" excepts the name "!x": alone it must not be an exception
+		}
+		one, err := patternmatcher.New([]string{alone})
 		if err == nil {
 			_, err = one.MatchesOrParentMatches("x")
 		}

@@ -259,12 +259,13 @@ func TestFromLegacyAgrees(t *testing.T) {
 // asked in (its per-directory cache): every pattern list below against every path, in walk
 // order, reversed and interleaved.
 func TestMatchIsPatternmatcher(t *testing.T) {
-	paths := []string{"a", "a/b", "a/b/c", "a/b/c/d.log", "a/keep", "a/keep/x", "a/x.log", "b",
+	paths := []string{"a", "!a", "!a/x", "a/b", "a/b/c", "a/b/c/d.log", "a/keep", "a/keep/x", "a/x.log", "b",
 		"b/a", "b/a/keep", "keep", "keep/a", "x.log", "a/b/keep.log", "node_modules/m", "w/node_modules/m/n"}
 	lists := [][]string{
 		{"a", "!a/keep"}, {"a", "!a/b/c"}, {"**/*.log", "!a/b/**"}, {"a/**", "!**/keep"}, {"*.log", "!x.log"},
 		{"a", "!a/k*", "a/keep/x"}, {"*", "!keep", "keep/a"}, {"!a", "a/b", "!a/b/c", "**/d.log"},
 		{"**/node_modules", "!w/node_modules/m"}, {"**/*.log", "!a", "a/x.log"}, {"a/?/c", "b/[ab]"},
+		{"*", "!!a", "!keep"},
 	}
 	for _, ps := range lists {
 		pm, err := patternmatcher.New(ps)
