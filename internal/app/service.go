@@ -11,6 +11,7 @@ import (
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/exclude"
 	"github.com/docker-maim/docker-maim/internal/notify"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -317,6 +318,10 @@ func (ss *session) upgrades() *upgrade.Manager {
 func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.BackupResult, err error) {
 	if err := o.Compression.CheckLevel(o.Level); err != nil {
 		return nil, &maim.UsageError{Err: err}
+	}
+	// A bad --exclude pattern is a usage error, found before the engine is contacted.
+	if err := exclude.Validate(o.Excludes); err != nil {
+		return nil, &maim.UsageError{Err: fmt.Errorf("--exclude: %w", err)}
 	}
 	n, err := notify.New(o.Notify, s.cfg.Err)
 	if err != nil {

@@ -39,8 +39,8 @@ with them stopped.`,
 		Example: `  # Back up the project in the current directory
   docker maim backup
 
-  # Back up without stopping anything, leaving out log files
-  docker maim backup --no-stop --exclude '*.log'
+  # Back up without stopping anything, leaving out log files at any depth but keep.log
+  docker maim backup --no-stop --exclude '**/*.log' --exclude '!keep.log'
 
   # Back up, with a logical dump of the database service db taken first (no downtime)
   docker maim backup --dump db
@@ -77,7 +77,7 @@ with them stopped.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&o.Excludes, "exclude", nil, "Leave out paths matching `PATTERN` (relative to each source; repeatable)")
+	f.StringArrayVar(&o.Excludes, "exclude", nil, "Leave out paths matching the .dockerignore `PATTERN` (relative to each source; !PATTERN re-includes; repeatable)")
 	f.BoolVar(&o.NoStop, "no-stop", false, "Archive while the services run (hot backup; may be inconsistent)")
 	f.BoolVar(&o.OnePass, "one-pass", false, "Archive everything with the services stopped (default: a hot copy first, then only the changes since, stopped)")
 	o.Compression = compressionFlag(f, "Archive")

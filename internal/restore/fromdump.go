@@ -161,7 +161,7 @@ func (t *rtxn) planLoad(ctx context.Context, fd *fromDump) error {
 // emptyPhase records backed-up, then restoring, and empties the data source (made exactly
 // equal to an empty archive). A failure puts the safety backup back.
 var emptyPhase = journal.Step[*rtxn]{
-	Name:     "empty",
+	Name: "empty",
 	Describe: func(t *rtxn) string {
 		return "empty " + t.fd.source.Name + " (" + where(t.fd.source) + "), the data source of " + t.opts.FromDump + " (a safety backup keeps it)"
 	},
