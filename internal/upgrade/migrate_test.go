@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/dbdump"
 	"github.com/docker-maim/docker-maim/internal/project"
-	"github.com/compose-spec/compose-go/v2/types"
 )
 
 func pgDB(decision, data, nw string) maim.Database {
