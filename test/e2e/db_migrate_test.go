@@ -115,6 +115,17 @@ func TestDBMigratePostgres(t *testing.T) {
 		}
 	}
 
+	doc := wantDoc(t, loadSchemas(t), "upgrade.json", "upgrade --migrate-db db --dry-run --format json", mustOK(t, p.maim("upgrade", "--migrate-db", "db", "--dry-run", "--format", "json")).Stdout)
+	plan, _ := doc["plan"].(map[string]any)
+	dbs, _ := plan["databases"].([]any)
+	if len(dbs) != 1 {
+		t.Fatalf("JSON plan databases %v", plan["databases"])
+	}
+	mig, _ := dbs[0].(map[string]any)["migration"].(map[string]any)
+	if dbs[0].(map[string]any)["decision"] != "migrate" || mig == nil || mig["rate_bytes_per_second"] != float64(40<<20) || mig["data_bytes"].(float64) <= 0 {
+		t.Errorf("JSON plan database %v", dbs[0])
+	}
+
 	up := p.maim("upgrade", "--migrate-db", "db", "--one-pass", "--compression", "none", "--stable-period", "1s", "--timeout", "2m", "--format", "json")
 	t.Log(up.Stderr)
 	mustOK(t, up)
