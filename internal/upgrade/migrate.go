@@ -22,9 +22,9 @@ import (
 // the steps and the time they take) and carries out its part before anything stops
 // (preMigrate: the old cluster's locale read and checked against what the new image will
 // initialise, the dump taken from the old server into the backup). After the backup the
-// data source is emptied by the --reset-data phases (resetNames), the new image
-// initialises a fresh cluster at recreate, and phase migrate-db loads the dump
-// (phase_migrate.go). The rollback restores the old data directory from the backup.
+// data source is emptied by the --reset-data phases (resetNames), and phase migrate-db,
+// before recreate, starts the service alone on its new image (a fresh cluster) and loads
+// the dump (phase_migrate.go). The rollback restores the old data directory from the backup.
 
 // migrateRate is the rate assumed for a dump and its load together, in bytes of data
 // directory a second. Measured on the test images (pg_dumpall 15 piped into psql on a
@@ -105,9 +105,10 @@ func migrationOf(db maim.Database, bytes int64, user string) *maim.DBMigration {
 			fmt.Sprintf("before anything stops: read the encoding and locale of the PostgreSQL %s cluster and check that the new image initialises the same (from LANG, LC_ALL, POSTGRES_INITDB_ARGS; refused if not)", old),
 			fmt.Sprintf("before anything stops: pg_dumpall -U %s in the running PostgreSQL %s container, streamed into the backup as dump-%s.sql.* (hashed, kept)", user, old, db.Service),
 			fmt.Sprintf("after the backup (the data directory byte for byte): read back and verify the archive of %s, then empty it", db.Source),
-			fmt.Sprintf("recreate: PostgreSQL %s initialises a fresh cluster from the service's POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB and POSTGRES_INITDB_ARGS", nw),
+			fmt.Sprintf("start %s alone on its new image: PostgreSQL %s initialises a fresh cluster from the service's POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB and POSTGRES_INITDB_ARGS", db.Service, nw),
 			"wait until it accepts connections (pg_isready over TCP in the container), check its encoding and locale, load the dump with psql -v ON_ERROR_STOP=0 (only the superuser's and POSTGRES_DB's \"already exists\" are accepted), ANALYZE every database",
 			fmt.Sprintf("dump and load of about %s expected to take about %s (at an assumed %d MiB/s of data directory, half the rate measured on 2 CPUs)", units.HumanSize(float64(bytes)), est, migrateRate>>20),
+			"recreate every service (the ones depending on it start on the loaded database)",
 			fmt.Sprintf("the health gate; any failure rolls back to the old image and the old data directory of PostgreSQL %s from the backup", old),
 		},
 	}

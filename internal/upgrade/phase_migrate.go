@@ -17,16 +17,21 @@ import (
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/dbdump"
 	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/moby/moby/client"
 )
 
-// migratePhase loads, for each database --migrate-db moves, the dump taken from its old
-// server (preMigrate) into the fresh cluster its new image initialised at recreate on the
-// emptied data source: it waits until the new server accepts connections, checks that
-// its encoding and locale are the old cluster's, feeds the dump to psql and runs ANALYZE
-// in every database (dbdump.Load). The dump is read from the backup and its hash checked
-// against the manifest. The journal says recreating: a failure is undone by the failure
-// path's restore from the backup (the old data directory byte for byte, the old image).
+// migratePhase moves, before the other services are recreated, each database --migrate-db
+// names onto its new major: it starts only that service on its new image (its data source
+// emptied by phase reset: the entrypoint initialises a fresh cluster), waits until the new
+// server accepts connections, checks that its encoding and locale are the old cluster's,
+// feeds it the dump taken from the old server (preMigrate), read from the backup with its
+// hash checked, and runs ANALYZE in every database (dbdump.Load). The services that depend
+// on the database start only at recreate (which recreates the database once more: the
+// same image and data), so none of them sees the empty cluster. The journal says
+// recreating: a failure is undone by the failure path's restore from the backup (the old
+// data directory byte for byte, the old image).
 var migratePhase = phase[*txn]{
 	Name:    "migrate-db",
 	Journal: PhaseRecreating,
@@ -39,14 +44,26 @@ var migratePhase = phase[*txn]{
 	Describe: func(t *txn) string {
 		var parts []string
 		for _, db := range t.plan.migrations() {
-			parts = append(parts, fmt.Sprintf("%s: wait for the fresh PostgreSQL %s cluster, check its encoding and locale, load the dump of PostgreSQL %s, ANALYZE (about %s with the dump, at an assumed %d MiB/s)",
+			parts = append(parts, fmt.Sprintf("%s: start it alone on its new image, wait for the fresh PostgreSQL %s cluster, check its encoding and locale, load the dump of PostgreSQL %s, ANALYZE (about %s with the dump, at an assumed %d MiB/s)",
 				db.Service, db.NewVersion, db.DataVersion, db.Migration.Estimate, db.Migration.RateBytesPerSecond>>20))
 		}
-		return strings.Join(parts, "; ") + "; roll back from the backup if any of it fails"
+		return strings.Join(parts, "; ") + "; the services that depend on it start at recreate; roll back from the backup if any of it fails"
 	},
 	Run: func(ctx context.Context, t *txn) error {
+		target := stack.WithImages(t.p, t.opts.Images) // the images recreate runs them on
+		if t.plan.Adoption != nil {
+			np, err := t.m.Reload(ctx, t.p) // the merged files are in place (phase adopt)
+			if err != nil {
+				return err
+			}
+			target = np
+		}
 		for _, db := range t.plan.migrations() {
-			if err := t.migrateOne(ctx, db); err != nil {
+			t.m.logf("starting %s on PostgreSQL %s: a fresh cluster", db.Service, db.NewVersion)
+			if err := t.m.Up(ctx, target, false, db.Service); err != nil {
+				return fmt.Errorf("--migrate-db %s: starting it on its new image: %w", db.Service, err)
+			}
+			if err := t.migrateOne(ctx, target, db); err != nil {
 				return fmt.Errorf("--migrate-db %s: %w", db.Service, err)
 			}
 		}
@@ -54,13 +71,13 @@ var migratePhase = phase[*txn]{
 	},
 }
 
-// migrateOne loads the dump of db into its new container.
-func (t *txn) migrateOne(ctx context.Context, db maim.Database) error {
+// migrateOne loads the dump of db into its new container (of project target).
+func (t *txn) migrateOne(ctx context.Context, target *project.Project, db maim.Database) error {
 	d, ok := dumpOf(t.man, db.Service)
 	if !ok {
 		return fmt.Errorf("backup %s holds no dump of %s", t.man.ID, db.Service)
 	}
-	id, env, err := t.waitNewServer(ctx, db.Service)
+	id, env, err := t.waitNewServer(ctx, target, db.Service)
 	if err != nil {
 		return err
 	}
@@ -115,10 +132,10 @@ func dumpOf(man *backup.Manifest, svc string) (backup.Dump, bool) {
 // waitNewServer waits, up to the gate's timeout, until the new container of svc accepts
 // connections (dbdump.Ready), and returns it and its environment; a container that stops
 // meanwhile (initdb failed) fails at once.
-func (t *txn) waitNewServer(ctx context.Context, svc string) (string, []string, error) {
+func (t *txn) waitNewServer(ctx context.Context, target *project.Project, svc string) (string, []string, error) {
 	deadline := time.Now().Add(health.From(t.opts.Health).Timeout)
 	for {
-		r, err := t.target.RunningContainers(ctx, t.m.Engine)
+		r, err := target.RunningContainers(ctx, t.m.Engine)
 		if err != nil {
 			return "", nil, err
 		}

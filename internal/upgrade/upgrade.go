@@ -98,8 +98,8 @@ var upgradePhases = []phase[*txn]{
 	resetPhase,       // phase_reset.go (--reset-data)
 	mergePhase,       // phase_merge.go (config merges)
 	adoptPhase,       // phase_adopt.go (--compose-file)
-	recreatePhase,    // phase_recreate.go
 	migratePhase,     // phase_migrate.go (--migrate-db)
+	recreatePhase,    // phase_recreate.go
 	gatePhase,        // phase_gate.go
 	postUpgradePhase, // svchooks.go (post-upgrade, post-backup commands)
 	commitPhase,      // phase_commit.go
