@@ -20,6 +20,9 @@ type UpgradeOptions struct {
 	NoAutoRollback bool
 	// ResetData empties these sources once they are in the backup.
 	ResetData []string
+	// MigrateDB are the PostgreSQL services whose major version rise is carried out by a
+	// dump and a load (--migrate-db SERVICE): without it such a rise is refused.
+	MigrateDB []string
 	// KeepUnknown keeps config keys the new template no longer has.
 	KeepUnknown bool
 	// ShowSecrets shows secret values in the plan's config and compose file diffs.

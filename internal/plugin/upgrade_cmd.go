@@ -22,6 +22,7 @@ type upgradeOptions struct {
 	AcceptBreaking bool
 	NoAutoRollback bool
 	ResetData      []string
+	MigrateDB      []string
 	KeepUnknown    bool
 	ShowSecrets    bool
 	Compression    *choiceFlag
@@ -60,6 +61,9 @@ ID, data, config and compose files from the backup.`,
   # Go ahead with a breaking upgrade, emptying the volume cache once it is backed up
   docker maim upgrade --accept-breaking --reset-data cache
 
+  # Move the PostgreSQL of service db to the new major its image runs (dump, fresh cluster, load)
+  docker maim upgrade --migrate-db db
+
   # Upgrade in the background (it goes on when the terminal closes); follow it with attach
   docker maim upgrade --detach`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runUpgrade(cmd, s, o) },
@@ -72,6 +76,7 @@ ID, data, config and compose files from the backup.`,
 	f.BoolVar(&o.AcceptBreaking, "accept-breaking", false, "Go ahead with an upgrade declared or detected as breaking")
 	f.BoolVar(&o.NoAutoRollback, "no-auto-rollback", false, "On failure, leave the project as it is (roll back later with 'docker maim rollback')")
 	f.StringArrayVar(&o.ResetData, "reset-data", nil, "Empty the data source `SOURCE` after it is in the backup (repeatable)")
+	f.StringArrayVar(&o.MigrateDB, "migrate-db", nil, "Move the PostgreSQL of `SERVICE` to the new image's major version: dump the old server, initialise a fresh cluster, load, analyze; the rollback gives back the old data directory (repeatable)")
 	f.BoolVar(&o.KeepUnknown, "keep-unknown", false, "Keep config keys the new template no longer has")
 	f.BoolVar(&o.ShowSecrets, "show-secrets", false, "Show secret values (API keys, passwords, every .env value) in the plan's config diffs instead of redacting them")
 	o.Compression = compressionFlag(f, "Backup")
@@ -143,7 +148,7 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 	}
 	res, err := s.svc(cmd).Upgrade(cmd.Context(), api.UpgradeOptions{
 		Scope: s.g.scope(), Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
-		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
+		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, MigrateDB: o.MigrateDB, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
 		Health: o.health.options(), Compression: o.Compression.compression(), Level: o.Level, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 		ComposeFiles: newFiles, Base: baseFiles, Notify: o.notify.options(),
 	})
