@@ -14,8 +14,6 @@ import (
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/dbmajor"
 	"github.com/docker-maim/docker-maim/internal/svchooks"
-	"github.com/moby/moby/api/pkg/stdcopy"
-	"github.com/moby/moby/client"
 )
 
 // LoadPlan builds the command that loads a dump into a freshly initialised server of
@@ -118,59 +116,9 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 // its end and the tool exited 0; otherwise a *Failure (the end of its standard error in
 // Stderr; what it writes to standard output is dropped).
 func Load(ctx context.Context, eng Engine, service, id string, c Command, r io.Reader) error {
-	fail := &Failure{Service: service, Container: id, Command: c, Verb: "load"}
-	cr, err := eng.ExecCreate(ctx, id, client.ExecCreateOptions{
-		AttachStdin: true, AttachStdout: true, AttachStderr: true, Env: c.ExecEnv(), Cmd: c.Exec(),
-	})
-	if err != nil {
-		fail.Err = err
-		return fail
-	}
-	ar, err := eng.ExecAttach(ctx, cr.ID, client.ExecAttachOptions{})
-	if err != nil {
-		fail.Err = err
-		return fail
-	}
-	defer ar.Close()
-	sent := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(ar.Conn, r)
-		if cerr := ar.CloseWrite(); err == nil {
-			err = cerr
-		}
-		sent <- err
-	}()
 	stderr := &svchooks.Tail{Max: maxStderr}
-	done := make(chan error, 1)
-	go func() {
-		_, err := stdcopy.StdCopy(io.Discard, stderr, ar.Reader)
-		done <- err
-	}()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		ar.Close()
-		<-done
-		fail.Err, fail.Stderr = ctx.Err(), stderr.String()
-		return fail
-	}
-	ar.Close()
-	serr := <-sent
-	fail.Stderr = stderr.String()
-	code, cerr := svchooks.ExitCode(ctx, eng, cr.ID)
-	switch {
-	case cerr != nil:
-		fail.Err = cerr
-	case code != 0:
-		fail.ExitCode = code
-	case err != nil && !errors.Is(err, io.EOF):
-		fail.Err = fmt.Errorf("reading its output: %w", err)
-	case serr != nil:
-		fail.Err = fmt.Errorf("sending the dump: %w", serr)
-	default:
-		return nil
-	}
-	return fail
+	code, err := Run(ctx, eng, id, c, r, nil, stderr)
+	return failure(&Failure{Service: service, Container: id, Command: c, Verb: "load"}, code, err, stderr)
 }
 
 // ReadyCommand is the command that tells whether the server c connects to accepts

@@ -48,7 +48,9 @@ func Superuser(env []string) (user, database string) {
 
 // Run runs c inside container id with stdin (nil for none), its standard output to stdout
 // (nil: discarded) and its standard error to stderr (nil: discarded); it returns the exit
-// code once the tool ended.
+// code once the tool ended. A cancelled ctx ends the attach (the tool then dies of a closed
+// pipe) and is the error. Every database tool docker-maim runs goes through it: the dump
+// (Take), the loads (Load, LoadAndAnalyze) and the queries (Query).
 func Run(ctx context.Context, eng Engine, id string, c Command, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	cr, err := eng.ExecCreate(ctx, id, client.ExecCreateOptions{
 		AttachStdin: stdin != nil, AttachStdout: true, AttachStderr: true, Env: c.ExecEnv(), Cmd: c.Exec(),
@@ -91,13 +93,21 @@ func Run(ctx context.Context, eng Engine, id string, c Command, stdin io.Reader,
 		<-done
 		return 0, ctx.Err()
 	}
+	ar.Close()
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, fmt.Errorf("streaming its output: %w", err)
 	}
-	if err := <-sent; err != nil {
-		return 0, fmt.Errorf("sending its input: %w", err)
+	serr := <-sent
+	code, err := svchooks.ExitCode(ctx, eng, cr.ID)
+	if err != nil {
+		return 0, err
 	}
-	return svchooks.ExitCode(ctx, eng, cr.ID)
+	// A tool that stopped early (psql's ON_ERROR_STOP) leaves its input unsent: its exit
+	// code says why, not the broken pipe.
+	if code == 0 && serr != nil {
+		return 0, fmt.Errorf("sending its input: %w", serr)
+	}
+	return code, nil
 }
 
 // Query runs one SQL statement with psql in container id (env: its environment) in

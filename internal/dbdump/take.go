@@ -2,13 +2,11 @@ package dbdump
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/svchooks"
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 )
 
@@ -77,49 +75,24 @@ func ForContainer(ctx context.Context, eng Engine, kind, id string) (Command, st
 // wrote reached w; otherwise a *Failure. A cancelled ctx ends the attach (the tool then
 // dies of a closed pipe).
 func Take(ctx context.Context, eng Engine, service, id string, c Command, w io.Writer) error {
-	fail := &Failure{Service: service, Container: id, Command: c}
-	cr, err := eng.ExecCreate(ctx, id, client.ExecCreateOptions{
-		AttachStdout: true, AttachStderr: true, Env: c.ExecEnv(), Cmd: c.Exec(),
-	})
-	if err != nil {
-		fail.Err = err
-		return fail
-	}
-	ar, err := eng.ExecAttach(ctx, cr.ID, client.ExecAttachOptions{})
-	if err != nil {
-		fail.Err = err
-		return fail
-	}
 	stderr := &svchooks.Tail{Max: maxStderr}
-	done := make(chan error, 1)
-	go func() {
-		_, err := stdcopy.StdCopy(w, stderr, ar.Reader)
-		done <- err
-	}()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		ar.Close()
-		<-done
-		fail.Err, fail.Stderr = ctx.Err(), stderr.String()
-		return fail
-	}
-	ar.Close()
+	code, err := Run(ctx, eng, id, c, nil, w, stderr)
+	return failure(&Failure{Service: service, Container: id, Command: c}, code, err, stderr)
+}
+
+// failure is nil when the tool ran and exited 0, else fail with what went wrong and the
+// end of the tool's standard error.
+func failure(fail *Failure, code int, err error, stderr *svchooks.Tail) error {
 	fail.Stderr = stderr.String()
-	if err != nil && !errors.Is(err, io.EOF) {
-		fail.Err = fmt.Errorf("streaming its output: %w", err)
-		return fail
-	}
-	code, err := svchooks.ExitCode(ctx, eng, cr.ID)
-	if err != nil {
+	switch {
+	case err != nil:
 		fail.Err = err
-		return fail
-	}
-	if code != 0 {
+	case code != 0:
 		fail.ExitCode = code
-		return fail
+	default:
+		return nil
 	}
-	return nil
+	return fail
 }
 
 func short(id string) string {
