@@ -104,7 +104,7 @@ describe('every name the CLI prints is translated', () => {
   it('shows a name it does not know as printed, and an automatic rollback step as op: step', () => {
     expect(word('zh', 'phase', 'gate')).toBe('健康检查');
     expect(word('zh', 'phase', 'teleport')).toBe('teleport');
-    expect(stepWords('rollback: restore').map(([g, n]) => word('zh', g, n)).join(': ')).toBe('回滚: 恢复');
+    expect(stepWords('rollback: restore').map(([g, n]) => word('zh', g, n))).toEqual(['回滚', '恢复']);
     expect(stepWords('backup-hot').map(([g, n]) => word('en', g, n)).join(': ')).toBe('backup (running)');
   });
 });

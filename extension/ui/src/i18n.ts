@@ -23,7 +23,7 @@ const en = {
   'backups.restored': 'Restored backup {id}. The state before is in backup {safety}.', 'backups.backedUp': 'Backup {id} made: {bytes}.',
   'backups.pruneConfirm': 'These backups would be removed: {ids}. Go ahead?', 'backups.pruneNothing': 'Nothing to prune: every backup is kept by a rule.',
   'backups.pruned.one': 'Removed {n} backup.', 'backups.pruned.other': 'Removed {n} backups.',
-  'backups.count.one': '{n} backup', 'backups.count.other': '{n} backups',
+  'backups.count.one': '{n} backup kept', 'backups.count.other': '{n} backups kept',
   'archives.one': '{n} archive', 'archives.other': '{n} archives',
   'upgrade.title': 'Upgrade', 'upgrade.targetHelp': 'Leave empty to upgrade to what the compose files name; or type a new image for a service.',
   'upgrade.newImage': 'New image for {svc}', 'upgrade.plan': 'Check what would change (dry run)', 'upgrade.planTitle': 'The plan',
@@ -58,7 +58,6 @@ const en = {
 
   // new screens' words
   'common.containers': 'Containers', 'common.viewContainer': 'Open {name} in Containers', 'common.viewVolume': 'Open volume {name} in Volumes',
-  'common.backups': 'Backups kept: {count}',
   'upgrade.options': 'Options', 'upgrade.composeFile': 'New compose file of the release (--compose-file)',
   'upgrade.composeFileHelp': 'Path on this computer; merged with the project\'s compose file it replaces and written in place after the backup.',
   'upgrade.chooseFile': 'Choose…', 'upgrade.reset': 'Empty after the backup (--reset-data)',
@@ -114,7 +113,7 @@ const zh: Record<ZhKey, string> = {
   'backups.restored': '已恢复备份 {id}。恢复前的状态保存在备份 {safety}。', 'backups.backedUp': '已备份 {id}：{bytes}。',
   'backups.pruneConfirm': '将删除这些备份：{ids}。继续？', 'backups.pruneNothing': '没有可清理的：每个备份都被某条规则保留。',
   'backups.pruned.other': '已删除 {n} 个备份。',
-  'backups.count.other': '{n} 个备份',
+  'backups.count.other': '保留了 {n} 个备份',
   'archives.other': '{n} 个归档',
   'upgrade.title': '升级', 'upgrade.targetHelp': '留空则升级到 compose 文件中写的镜像；也可以为某个服务填写新镜像。',
   'upgrade.newImage': '{svc} 的新镜像', 'upgrade.plan': '查看会改变什么（演练）', 'upgrade.planTitle': '升级计划',
@@ -148,7 +147,6 @@ const zh: Record<ZhKey, string> = {
   'err.cancelled': '操作已取消。', 'err.generic': '操作失败。',
 
   'common.containers': '容器', 'common.viewContainer': '在“容器”中打开 {name}', 'common.viewVolume': '在“卷”中打开卷 {name}',
-  'common.backups': '保留的备份：{count}',
   'upgrade.options': '选项', 'upgrade.composeFile': '新版本的 compose 文件（--compose-file）',
   'upgrade.composeFileHelp': '本机上的路径；与它替换的项目 compose 文件合并，备份后原地写入。',
   'upgrade.chooseFile': '选择…', 'upgrade.reset': '备份后清空（--reset-data）',

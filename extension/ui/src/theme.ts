@@ -8,7 +8,7 @@
 import type { ThemeOptions } from '@mui/material';
 
 const typography: ThemeOptions['typography'] = {
-  fontFamily: '"Roboto", "Helvetica Neue", "Helvetica", "Arial", "PingFang SC", "Noto Sans CJK SC", sans-serif',
+  fontFamily: '"Roboto", "Helvetica Neue", "Helvetica", "Arial", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif',
   fontSize: 14,
   h1: { fontSize: 24, fontWeight: 500, lineHeight: 1.33 },
   h2: { fontSize: 20, fontWeight: 500, lineHeight: 1.4 },
