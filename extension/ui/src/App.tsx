@@ -306,6 +306,9 @@ function Upgrade({ t, project, st, refresh, reattach, reattached }: { t: T; proj
                   control={<Checkbox size="small" checked={resetData.includes(s.name)} disabled={planning} onChange={(e) => toggleReset(s.name, e.target.checked)} inputProps={{ 'data-testid': `reset-${s.name}` } as object} />} />}
               </Stack>))}
             {(p.reset_data ?? []).length > 0 && <Alert severity="warning" sx={{ mt: 1 }} data-testid="reset-chosen">{t('upgrade.resetChosen', { sources: p.reset_data!.join(', ') })} {t('upgrade.resetHelp')}</Alert>}
+            {(p.databases ?? []).length > 0 && <><Typography variant="h4" sx={{ mt: 1 }}>{t('upgrade.databases')}</Typography>
+              {p.databases!.map((d) => <Typography key={d.service} variant="body2" title={d.reason} data-testid={`database-${d.service}`}>
+                {t('upgrade.database', { service: d.service, engine: d.engine, from: d.data_version ?? '-', to: d.new_version || '?', decision: l.w('decision', d.decision) })}</Typography>)}</>}
             {(p.config_merges ?? []).length > 0 && <><Typography variant="h4" sx={{ mt: 1 }}>{t('upgrade.configs')}</Typography>
               {p.config_merges!.map((m) => <Box key={m.file}><Typography variant="body2">{m.file}: {l.w('action', m.action)}{m.report.version ? ` ${m.report.version.from} → ${m.report.version.to}` : ''}</Typography>
                 {m.diff && <Box component="pre" sx={{ fontSize: 12, bgcolor: 'action.hover', p: 1, overflow: 'auto', maxHeight: 200 }}>{m.diff}</Box>}</Box>)}</>}

@@ -63,7 +63,7 @@ const en = {
   'upgrade.chooseFile': 'Choose…', 'upgrade.reset': 'Empty after the backup (--reset-data)',
   'upgrade.resetHelp': 'An emptied source starts afresh on the new version; its old contents stay in the backup.',
   'upgrade.resetChosen': 'Emptied after the backup: {sources}',
-  'upgrade.migrateDb': 'Migrate the database of (--migrate-db)', 'upgrade.migrateNone': 'none',
+  'upgrade.databases': 'Databases', 'upgrade.database': '{service}: {engine} {from} → {to}: {decision}',
   'upgrade.steps': 'Steps',
   'toast.upgraded': '{project} upgraded.', 'toast.rolledBack': 'The upgrade of {project} failed and was rolled back.',
   'toast.rollbackFailed': 'The upgrade of {project} failed and could not be rolled back.',
@@ -73,7 +73,7 @@ const en = {
   'phase.stop': 'stop', 'phase.backup': 'backup', 'phase.verify': 'verify', 'phase.reset': 'reset data', 'phase.merge': 'merge config',
   'phase.adopt': 'adopt compose file', 'phase.recreate': 'recreate', 'phase.gate': 'health check', 'phase.post-upgrade': 'post-upgrade hooks',
   'phase.commit': 'commit', 'phase.safety-backup': 'safety backup', 'phase.restore': 'restore', 'phase.repin': 're-pin images',
-  'phase.start': 'start', 'phase.post-backup': 'post-backup hooks',
+  'phase.start': 'start', 'phase.post-backup': 'post-backup hooks', 'phase.migrate-db': 'migrate database',
   'phase.planned': 'planned', 'phase.backing-up': 'backing up', 'phase.backed-up': 'backed up', 'phase.verifying': 'verifying',
   'phase.resetting': 'resetting data', 'phase.merging': 'merging config', 'phase.adopting': 'adopting compose file',
   'phase.recreating': 'recreating', 'phase.health': 'health check', 'phase.rolling-back': 'rolling back', 'phase.restoring': 'restoring',
@@ -87,6 +87,9 @@ const en = {
   'action.merge': 'merged', 'action.copy-template': 'copied from the template',
   'state.created': 'created', 'state.running': 'running', 'state.paused': 'paused', 'state.restarting': 'restarting',
   'state.removing': 'removing', 'state.exited': 'exited', 'state.dead': 'dead',
+  'decision.same': 'same version', 'decision.fresh': 'no data yet', 'decision.in-place': 'upgraded in place by the new server',
+  'decision.manual': 'you run the upgrade tool', 'decision.reset': 'emptied (--reset-data)', 'decision.unknown': 'cannot tell',
+  'decision.refused': 'refused', 'decision.migrate': 'dump and load (--migrate-db)',
   'health.healthy': 'healthy', 'health.unhealthy': 'unhealthy', 'health.starting': 'starting', 'health.none': 'no health check',
 };
 type Key = keyof typeof en;
@@ -152,7 +155,7 @@ const zh: Record<ZhKey, string> = {
   'upgrade.chooseFile': '选择…', 'upgrade.reset': '备份后清空（--reset-data）',
   'upgrade.resetHelp': '被清空的数据源在新版本上重新开始；旧内容保留在备份中。',
   'upgrade.resetChosen': '备份后清空：{sources}',
-  'upgrade.migrateDb': '迁移数据库（--migrate-db）', 'upgrade.migrateNone': '不迁移',
+  'upgrade.databases': '数据库', 'upgrade.database': '{service}：{engine} {from} → {to}：{decision}',
   'upgrade.steps': '步骤',
   'toast.upgraded': '{project} 已升级。', 'toast.rolledBack': '{project} 升级失败，已回滚。',
   'toast.rollbackFailed': '{project} 升级失败，且无法回滚。',
@@ -161,7 +164,7 @@ const zh: Record<ZhKey, string> = {
   'phase.stop': '停止', 'phase.backup': '备份', 'phase.verify': '校验', 'phase.reset': '清空数据', 'phase.merge': '合并配置',
   'phase.adopt': '采用 compose 文件', 'phase.recreate': '重建', 'phase.gate': '健康检查', 'phase.post-upgrade': '升级后钩子',
   'phase.commit': '提交', 'phase.safety-backup': '安全备份', 'phase.restore': '恢复', 'phase.repin': '重新固定镜像',
-  'phase.start': '启动', 'phase.post-backup': '备份后钩子',
+  'phase.start': '启动', 'phase.post-backup': '备份后钩子', 'phase.migrate-db': '迁移数据库',
   'phase.planned': '已计划', 'phase.backing-up': '备份中', 'phase.backed-up': '已备份', 'phase.verifying': '校验中',
   'phase.resetting': '清空数据中', 'phase.merging': '合并配置中', 'phase.adopting': '采用 compose 文件中',
   'phase.recreating': '重建中', 'phase.health': '健康检查', 'phase.rolling-back': '回滚中', 'phase.restoring': '恢复中',
@@ -175,6 +178,9 @@ const zh: Record<ZhKey, string> = {
   'action.merge': '已合并', 'action.copy-template': '从模板复制',
   'state.created': '已创建', 'state.running': '运行中', 'state.paused': '已暂停', 'state.restarting': '重启中',
   'state.removing': '删除中', 'state.exited': '已退出', 'state.dead': '已失效',
+  'decision.same': '版本相同', 'decision.fresh': '尚无数据', 'decision.in-place': '由新服务器原地升级',
+  'decision.manual': '需要你运行升级工具', 'decision.reset': '清空（--reset-data）', 'decision.unknown': '无法判断',
+  'decision.refused': '拒绝', 'decision.migrate': '导出并导入（--migrate-db）',
   'health.healthy': '健康', 'health.unhealthy': '不健康', 'health.starting': '启动中', 'health.none': '无健康检查',
 };
 export const messages: Record<Lang, Partial<Record<Key, string>>> = { en, zh };
@@ -199,7 +205,7 @@ export function tn(lang: Lang, key: string, n: number, vars: Record<string, stri
 }
 
 /** The groups of names docker-maim prints that the UI shows (docs/json.md, docs/schema). */
-export type WordGroup = 'phase' | 'op' | 'outcome' | 'backupStatus' | 'taskStatus' | 'reason' | 'kind' | 'action' | 'state' | 'health';
+export type WordGroup = 'phase' | 'op' | 'outcome' | 'backupStatus' | 'taskStatus' | 'reason' | 'kind' | 'action' | 'state' | 'health' | 'decision';
 
 /** word translates a name the CLI printed (a step, a status, an outcome); a name this UI
  * does not know (a newer docker-maim) is shown as printed. */

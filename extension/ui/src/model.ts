@@ -52,6 +52,8 @@ export interface Plan {
   nothing_to_do: boolean; warnings?: string[];
   /** The steps the upgrade runs, in order, by the names progress lines carry (docs/json.md). */
   phases?: { name: string; description: string; skipped?: boolean; reason?: string }[];
+  /** One per service whose new image runs a database, and what the upgrade does to its data. */
+  databases?: { service: string; engine: string; data_version?: string; new_version: string; source?: string; decision: string; reason: string; recipe?: string[] }[];
 }
 export interface RollbackDoc extends Doc {
   project?: string; backup_id?: string; safety_backup_id?: string; resolved?: string;
