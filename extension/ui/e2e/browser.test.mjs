@@ -128,9 +128,17 @@ async function main() {
   await ctx.addInitScript(ddClientShim);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => { log('page error', e.message); failed = true; });
+  // The engine is shared (other tests' projects come and go): in the projects list's
+  // screenshots only this test's project is shown; the page is put back afterwards.
+  const onlyOurs = (hide) => page.evaluate(([n, h]) => document.querySelectorAll('[data-testid^="project-"]').forEach((r) => {
+    if (r.getAttribute('data-testid') !== `project-${n}` && r.tagName === 'TR') r.style.display = h ? 'none' : '';
+  }), [name, hide]);
   const shot = async (file) => {
     await page.waitForTimeout(300);
+    const list = file.endsWith('-projects');
+    if (list) await onlyOurs(true);
     await page.screenshot({ path: join(shots, file + '.png'), fullPage: true });
+    if (list) await onlyOurs(false);
     if (docShots && /^(en|zh)-(projects|upgrade-plan|upgrade-result|rolled-back|backups)$/.test(file)) { mkdirSync(docShots, { recursive: true }); copyFileSync(join(shots, file + '.png'), join(docShots, file + '.png')); }
   };
   const tid = (id) => page.getByTestId(id);
