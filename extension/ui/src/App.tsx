@@ -236,11 +236,17 @@ function Upgrade({ t, project, st, refresh, reattach, reattached }: { t: T; proj
   const [prog, setProg] = useState<ProgressState>(emptyProgress());
   const [result, setResult] = useState<UpgradeDoc>();
   const services = (st?.services ?? []).map((s) => s.service);
-  const options = (reset = resetData) => ({ images, resetData: reset, composeFiles: composeFile ? [composeFile] : [] });
-  const doPlan = async (reset = resetData) => {
+  const [migrateDb, setMigrateDb] = useState<string[]>([]);
+  const options = (reset = resetData, migrate = migrateDb) => ({ images, resetData: reset, migrateDb: migrate, composeFiles: composeFile ? [composeFile] : [] });
+  const doPlan = async (reset = resetData, migrate = migrateDb) => {
     setPlanning(true); setResult(undefined);
-    setPlan((await maim.plan(project, options(reset))).doc);
+    setPlan((await maim.plan(project, options(reset, migrate))).doc);
     setPlanning(false);
+  };
+  // --migrate-db: a PostgreSQL major rise (refused without it) carried out by dump and load; plan again.
+  const toggleMigrate = (svc: string, on: boolean) => {
+    const next = on ? [...migrateDb, svc] : migrateDb.filter((x) => x !== svc);
+    setMigrateDb(next); doPlan(resetData, next);
   };
   // Choosing what --reset-data empties changes the plan (a reset step, the typed confirmation): plan again.
   const toggleReset = (name: string, on: boolean) => {
@@ -308,7 +314,9 @@ function Upgrade({ t, project, st, refresh, reattach, reattached }: { t: T; proj
             {(p.reset_data ?? []).length > 0 && <Alert severity="warning" sx={{ mt: 1 }} data-testid="reset-chosen">{t('upgrade.resetChosen', { sources: p.reset_data!.join(', ') })} {t('upgrade.resetHelp')}</Alert>}
             {(p.databases ?? []).length > 0 && <><Typography variant="h4" sx={{ mt: 1 }}>{t('upgrade.databases')}</Typography>
               {p.databases!.map((d) => <Typography key={d.service} variant="body2" title={d.reason} data-testid={`database-${d.service}`}>
-                {t('upgrade.database', { service: d.service, engine: d.engine, from: d.data_version ?? '-', to: d.new_version || '?', decision: l.w('decision', d.decision) })}</Typography>)}</>}
+                {t('upgrade.database', { service: d.service, engine: d.engine, from: d.data_version ?? '-', to: d.new_version || '?', decision: l.w('decision', d.decision) })}
+                {d.engine === 'postgresql' && (d.decision === 'refused' || d.decision === 'migrate' || migrateDb.includes(d.service)) && <FormControlLabel sx={{ ml: 1 }} label={<Typography variant="body2">{t('upgrade.migrateDb')}</Typography>}
+                  control={<Checkbox size="small" checked={migrateDb.includes(d.service)} disabled={planning} onChange={(e) => toggleMigrate(d.service, e.target.checked)} inputProps={{ 'data-testid': `migrate-${d.service}` } as object} />} />}</Typography>)}</>}
             {(p.config_merges ?? []).length > 0 && <><Typography variant="h4" sx={{ mt: 1 }}>{t('upgrade.configs')}</Typography>
               {p.config_merges!.map((m) => <Box key={m.file}><Typography variant="body2">{m.file}: {l.w('action', m.action)}{m.report.version ? ` ${m.report.version.from} → ${m.report.version.to}` : ''}</Typography>
                 {m.diff && <Box component="pre" sx={{ fontSize: 12, bgcolor: 'action.hover', p: 1, overflow: 'auto', maxHeight: 200 }}>{m.diff}</Box>}</Box>)}</>}

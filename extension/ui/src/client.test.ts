@@ -72,9 +72,9 @@ describe('Desktop through the client', () => {
 describe('docker-maim through the client', () => {
   it('plans with the options the CLI offers', async () => {
     const seen = fakeDesktop();
-    const r = await maim.plan('p', { images: { bot: 'r/bot:2' }, resetData: ['botdata'], composeFiles: ['/x/compose.yaml', ' '] });
+    const r = await maim.plan('p', { images: { bot: 'r/bot:2' }, resetData: ['botdata'], composeFiles: ['/x/compose.yaml', ' '], migrateDb: ['db'] });
     expect(r.doc.schema_version).toBe(1);
-    expect(seen).toEqual(['maim -p p upgrade --dry-run --image bot=r/bot:2 --reset-data botdata --compose-file /x/compose.yaml --format json']);
+    expect(seen).toEqual(['maim -p p upgrade --dry-run --image bot=r/bot:2 --reset-data botdata --compose-file /x/compose.yaml --migrate-db db --format json']);
   });
   it('upgrades detached with the same options and the typed confirmation', async () => {
     const m = new Map<string, string>();

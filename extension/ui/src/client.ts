@@ -18,13 +18,16 @@ export interface UpgradeOptions {
   resetData?: string[];
   /** --compose-file FILE: a release's new compose files, adopted after the backup. */
   composeFiles?: string[];
+  /** --migrate-db SERVICE: PostgreSQL services moved to the new major by dump and load. */
+  migrateDb?: string[];
   /** --accept-breaking: the user typed the project's name. */
   acceptBreaking?: boolean;
 }
 
 const upgradeArgs = (project: string, dryRun: boolean, o: UpgradeOptions, detach = false) => args.upgrade(project, {
   dryRun, detach, images: o.images, acceptBreaking: o.acceptBreaking, resetData: o.resetData,
-  extra: (o.composeFiles ?? []).filter((f) => f.trim()).flatMap((f) => ['--compose-file', f.trim()]),
+  extra: [...(o.composeFiles ?? []).filter((f) => f.trim()).flatMap((f) => ['--compose-file', f.trim()]),
+    ...(o.migrateDb ?? []).flatMap((s) => ['--migrate-db', s])],
 });
 
 /** maim runs docker-maim: one method per command, each typed by the document it prints. */
