@@ -44,6 +44,10 @@ type Service interface {
 	Status(ctx context.Context, o StatusOptions) (*StatusResult, error)
 	// Prune removes old backups and their image pins.
 	Prune(ctx context.Context, o PruneOptions) (*PruneResult, error)
+	// Schedule sets, lists or removes the systemd timer or cron line that runs backup then
+	// prune for a project. It needs no engine (one is asked, when reachable, to find a
+	// project named by -p alone).
+	Schedule(ctx context.Context, o ScheduleOptions) (*ScheduleResult, error)
 	// MergeConfig merges a config file into a new template. It needs no engine.
 	MergeConfig(ctx context.Context, o MergeConfigOptions) (*MergeConfigResult, error)
 	// Projects lists the Compose projects that have containers on the engine.

@@ -40,6 +40,25 @@ func (c Compression) Ext() string {
 	return ".tar"
 }
 
+// CheckLevel refuses a compression level the codec does not have; 0 is every codec's
+// default. zstd takes the zstd command line's 1-22, gzip 1-9, none only 0.
+func (c Compression) CheckLevel(level int) error {
+	max := 0
+	switch c {
+	case Zstd, "":
+		max = 22
+	case Gzip:
+		max = 9
+	}
+	if level < 0 || level > max {
+		if max == 0 {
+			return fmt.Errorf("--level %d: compression %s has no levels", level, c)
+		}
+		return fmt.Errorf("--level %d: %s levels are 1 to %d (0: its default)", level, c, max)
+	}
+	return nil
+}
+
 // BackupOptions tune Backup.
 type BackupOptions struct {
 	// Scope selects the project and the backup store.

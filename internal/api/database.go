@@ -1,5 +1,7 @@
 package api
 
+import "time"
+
 // Database is a database service whose image the upgrade changes, with the version of the
 // data its data directory holds and what the upgrade does about it (Plan.Databases): the
 // plan reads the data directory's own version file (PostgreSQL's PG_VERSION, MariaDB's and
@@ -25,6 +27,24 @@ type Database struct {
 	Reason string `json:"reason"`
 	// Recipe is the way forward of a refused change, one step a line.
 	Recipe []string `json:"recipe,omitempty"`
+	// Migration is how --migrate-db moves the data to the new major (Decision DBMigrate).
+	Migration *DBMigration `json:"migration,omitempty"`
+}
+
+// DBMigration is a PostgreSQL major upgrade carried out by upgrade --migrate-db: a logical
+// dump taken from the old server while it runs, a fresh cluster initialised by the new
+// image, the dump loaded into it and analyzed; the old data directory stays in the backup
+// for the way back.
+type DBMigration struct {
+	// Steps are what the upgrade does, in order, one a line.
+	Steps []string `json:"steps"`
+	// DataBytes is the measured size of the data source holding the data directory.
+	DataBytes int64 `json:"data_bytes"`
+	// RateBytesPerSecond is the rate the estimate assumes for dump and load together
+	// (bytes of data directory a second).
+	RateBytesPerSecond int64 `json:"rate_bytes_per_second"`
+	// Estimate is the expected time of the dump and the load (DataBytes at that rate).
+	Estimate time.Duration `json:"estimate_ns"`
 }
 
 // Database engines (Database.Engine).
@@ -44,6 +64,7 @@ const (
 	DBReset   = "reset"    // --reset-data empties the data dir: the new server starts afresh
 	DBUnknown = "unknown"  // the data's version could not be read: the health gate decides
 	DBRefused = "refused"  // a major change or a downgrade the new server cannot open
+	DBMigrate = "migrate"  // --migrate-db: dump, fresh cluster of the new major, load, analyze
 )
 
 // Refused tells whether the decision stops the upgrade.

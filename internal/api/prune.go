@@ -63,6 +63,8 @@ type PruneResult struct {
 	Kept []Kept `json:"kept"`
 	// DryRun: nothing was removed.
 	DryRun bool `json:"dry_run"`
+	// FreedBytes is the archive bytes the removed backups held (would hold, with DryRun).
+	FreedBytes int64 `json:"freed_bytes"`
 }
 
 // Pruned is one removed backup.
@@ -75,7 +77,7 @@ type Pruned struct {
 	Reason string `json:"reason,omitempty"`
 	// Size is the archive bytes freed.
 	Size int64 `json:"size"`
-	// Pins is how many image pins were removed with it.
+	// Pins is how many image pins were removed with it (with DryRun: would be).
 	Pins int `json:"pins_removed"`
 	// Time is when the backup was made (zero: unknown).
 	Time time.Time `json:"time,omitzero"`

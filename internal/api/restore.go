@@ -19,8 +19,16 @@ type RestoreOptions struct {
 	// ToRecordedPaths writes the paths and volumes the backup recorded, also where the
 	// project now uses others.
 	ToRecordedPaths bool
+	// FromDump, a service's name, loads the logical dump the backup holds of it (backup
+	// --dump) into its emptied data dir instead of restoring the archives: the dump's hash
+	// is checked first, a safety backup of the data source is taken, and any failure puts it
+	// back.
+	FromDump string
 	// Health tunes the gate the restarted services must pass.
 	Health HealthOptions
+	// DryRun only works out the restore's plan (RestoreResult.Plan): the backup is chosen
+	// and checked, what runs is listed, nothing is stopped or written.
+	DryRun bool
 	// Notify says where and when to send how the restore ended.
 	Notify NotifyOptions
 }
@@ -54,6 +62,36 @@ type RestoreResult struct {
 	// DataPath is how the data moved: "host", "helper container (linux/ARCH)" or
 	// "archive API: <why>", "; "-joined when moves took several; "" when no data moved.
 	DataPath string `json:"data_path,omitempty"`
+	// DryRun: nothing was changed; Plan says what the restore would do.
+	DryRun bool `json:"dry_run,omitempty"`
+	// Plan is what a --dry-run restore would do (nil otherwise).
+	Plan *RestorePlan `json:"plan,omitempty"`
+}
+
+// RestorePlan is what a restore or rollback would do, worked out as the real one works it
+// out before anything stops (restore and rollback --dry-run): nothing was changed.
+type RestorePlan struct {
+	// Stop are the services that run now: stopped first, started again after.
+	Stop []string `json:"stop"`
+	// Write are the backup's sources that would be written, each with where it goes.
+	Write []PlannedWrite `json:"write"`
+	// SafetyBackup: a safety backup of what is overwritten would be taken first
+	// (reason pre-restore or pre-rollback); false with --no-safety-backup.
+	SafetyBackup bool `json:"safety_backup"`
+	// Images are the images the services would run again (rollback: re-pinned by ID).
+	Images []ImageChange `json:"images,omitempty"`
+	// Phases are the phases the real run would go through, in order (skipped ones say why).
+	Phases []PlannedPhase `json:"phases"`
+}
+
+// PlannedWrite is one source a restore or rollback would write.
+type PlannedWrite struct {
+	// Source is the backup's source name (as backups list them).
+	Source string `json:"source"`
+	// Kind is the source's kind (volume, bind-dir, bind-file, project-file, ...).
+	Kind string `json:"kind"`
+	// Target is where it goes: the volume's name or the host path.
+	Target string `json:"target"`
 }
 
 // Recreated is a service a command recreated, and why.

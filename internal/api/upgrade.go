@@ -20,6 +20,9 @@ type UpgradeOptions struct {
 	NoAutoRollback bool
 	// ResetData empties these sources once they are in the backup.
 	ResetData []string
+	// MigrateDB are the PostgreSQL services whose major version rise is carried out by a
+	// dump and a load (--migrate-db SERVICE): without it such a rise is refused.
+	MigrateDB []string
 	// KeepUnknown keeps config keys the new template no longer has.
 	KeepUnknown bool
 	// ShowSecrets shows secret values in the plan's config and compose file diffs.
@@ -105,6 +108,9 @@ type RollbackOptions struct {
 	NoSafetyBackup bool
 	// Health tunes the gate the restarted services must pass.
 	Health HealthOptions
+	// DryRun only works out the rollback's plan (RollbackResult.Plan): which backup (or
+	// the interrupted operation it would resolve), checked; nothing stopped or written.
+	DryRun bool
 	// Notify says where and when to send how the rollback ended.
 	Notify NotifyOptions
 }
@@ -117,6 +123,10 @@ type RollbackResult struct {
 	// DataPath is how the data moved: "host", "helper container (linux/ARCH)" or
 	// "archive API: <why>", "; "-joined when moves took several; "" when no data moved.
 	DataPath string `json:"data_path,omitempty"`
+	// DryRun: nothing was changed; Plan says what the rollback would do.
+	DryRun bool `json:"dry_run,omitempty"`
+	// Plan is what a --dry-run rollback would do (nil otherwise).
+	Plan *RestorePlan `json:"plan,omitempty"`
 }
 
 // RollbackReport says what a rollback did: the rollback verb's, or an upgrade's

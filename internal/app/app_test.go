@@ -73,3 +73,16 @@ func TestMaiBotValuesAgree(t *testing.T) {
 		}
 	}
 }
+
+// A bad --exclude pattern is a usage error before anything else: the service has no docker
+// CLI here, so reaching the engine would panic.
+func TestBackupRefusesBadExcludeFirst(t *testing.T) {
+	svc := New(nil, api.Config{})
+	for _, p := range []string{"[", "../x", "!", strings.Repeat("a", 5000)} {
+		var ue *api.UsageError
+		_, err := svc.Backup(context.Background(), api.BackupOptions{Excludes: []string{"ok", p}})
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--exclude") {
+			t.Errorf("--exclude %.20q: %v, want a usage error naming --exclude", p, err)
+		}
+	}
+}

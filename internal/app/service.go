@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/exclude"
 	"github.com/docker-maim/docker-maim/internal/notify"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -171,8 +173,15 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 	if err != nil {
 		return nil, err
 	}
+	st, err := store(sc) // a local error: before the engine's
+	if err != nil {
+		return nil, err
+	}
 	eng, err := s.engine(ctx)
 	if err != nil {
+		if lerr := s.localError(ctx, sc); lerr != nil {
+			return nil, lerr
+		}
 		return nil, err
 	}
 	cs, err := s.compose()
@@ -188,10 +197,6 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 		return nil, err
 	}
 	failed := &session{proj: p}
-	st, err := store(sc)
-	if err != nil {
-		return failed, err
-	}
 	state, origin, err := s.state(ctx, eng)
 	if err != nil {
 		return failed, err
@@ -218,6 +223,27 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 		notifyLocked() // a detached run's parent returns now
 	}
 	return ss, nil
+}
+
+// localError is what the compose files alone say is wrong with sc when the engine cannot
+// be reached: no compose file here, or one that does not load. The user fixes that first
+// (an engine that answers would not help), so it is reported instead of the engine's
+// error. A project named alone (-p, no files) is found by its containers' labels, which
+// only the engine knows: then nil. With the engine up, open resolves as it always does
+// (an adoption killed between its renames is completed there first).
+func (s *service) localError(ctx context.Context, sc maim.Scope) error {
+	if sc.Name != "" && len(sc.Files) == 0 && os.Getenv("COMPOSE_FILE") == "" && sc.WorkingDir == "" {
+		return nil
+	}
+	cs, err := s.compose()
+	if err != nil {
+		return nil
+	}
+	_, err = project.Resolve(ctx, cs, noContainers{}, project.Options{Files: sc.Files, Name: sc.Name, WorkingDir: sc.WorkingDir, EnvFiles: sc.EnvFiles, Profiles: sc.Profiles})
+	if errors.Is(err, project.ErrNotProject) {
+		return err
+	}
+	return nil
 }
 
 // finishAdoption completes the renames of an adoption killed between two of them, whose
@@ -290,6 +316,13 @@ func (ss *session) upgrades() *upgrade.Manager {
 }
 
 func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.BackupResult, err error) {
+	if err := o.Compression.CheckLevel(o.Level); err != nil {
+		return nil, &maim.UsageError{Err: err}
+	}
+	// A bad --exclude pattern is a usage error, found before the engine is contacted.
+	if err := exclude.Validate(o.Excludes); err != nil {
+		return nil, &maim.UsageError{Err: fmt.Errorf("--exclude: %w", err)}
+	}
 	n, err := notify.New(o.Notify, s.cfg.Err)
 	if err != nil {
 		return nil, err
@@ -426,8 +459,12 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 		return nil, err
 	}
 	name := o.Scope.Name
-	defer func() { n.Send(notify.Restore(name, res, err)) }()
-	ss, err := s.open(ctx, o.Scope, lockWrite)
+	defer func() {
+		if !o.DryRun { // a plan is no operation to tell about
+			n.Send(notify.Restore(name, res, err))
+		}
+	}()
+	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
 	if ss != nil {
 		name = ss.proj.Name
 	}
@@ -445,6 +482,9 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 }
 
 func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim.UpgradeResult, err error) {
+	if err := o.Compression.CheckLevel(o.Level); err != nil {
+		return nil, &maim.UsageError{Err: err}
+	}
 	n, err := notify.New(o.Notify, s.cfg.Err)
 	if err != nil {
 		return nil, err
@@ -482,8 +522,12 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 		return nil, err
 	}
 	name := o.Scope.Name
-	defer func() { n.Send(notify.Rollback(name, o.ID, res, err)) }()
-	ss, err := s.open(ctx, o.Scope, lockWrite)
+	defer func() {
+		if !o.DryRun { // a plan is no operation to tell about
+			n.Send(notify.Rollback(name, o.ID, res, err))
+		}
+	}()
+	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
 	if ss != nil {
 		name = ss.proj.Name
 	}
@@ -491,6 +535,13 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 		return nil, err
 	}
 	defer ss.close()
+	if o.DryRun {
+		r, plan, err := rollback.Plan(ctx, ss.upgrades().Shared(), ss.proj, o)
+		if err != nil {
+			return nil, err
+		}
+		return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DryRun: true, Plan: plan}, nil
+	}
 	r, err := rollback.Rollback(ctx, ss.upgrades().Shared(), ss.proj, o)
 	ss.close()
 	if err != nil {
@@ -499,12 +550,17 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 	return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DataPath: ss.dataPath()}, nil
 }
 
-func (s *service) Prune(ctx context.Context, o maim.PruneOptions) (*maim.PruneResult, error) {
-	lock := lockWrite
-	if o.DryRun {
-		lock = lockState // a dry run deletes nothing
+// writeLock is the lock of a verb that writes, unless it is a dry run: that only reads
+// the backup dir, so it locks the project on this engine only (as upgrade --dry-run).
+func writeLock(dryRun bool) lockMode {
+	if dryRun {
+		return lockState
 	}
-	ss, err := s.open(ctx, o.Scope, lock)
+	return lockWrite
+}
+
+func (s *service) Prune(ctx context.Context, o maim.PruneOptions) (*maim.PruneResult, error) {
+	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
 	if err != nil {
 		return nil, err
 	}

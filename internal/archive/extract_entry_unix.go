@@ -27,7 +27,7 @@ func (x *extractor) entry(h *tar.Header, rd *tar.Reader) error {
 		return err
 	}
 	x.stats.Entries++
-	if x.ex.MatchTree(rel) {
+	if x.ex.Match(rel) {
 		// Left out by the backup: whatever is there now stays. Read past the content.
 		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
 			x.stats.Files++

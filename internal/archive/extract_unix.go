@@ -99,6 +99,10 @@ func newExtractor(ctx context.Context, dest string, opts ExtractOptions) (*extra
 		// forged archive (a project file's), and the file is what the user has.
 		return nil, fmt.Errorf("archive: %s is not a directory but the archive holds a directory", dest)
 	}
+	ex, err := exclude.New(opts.Excludes)
+	if err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
 	root, err := os.OpenRoot(dest)
 	if err != nil {
 		return nil, err
@@ -111,7 +115,7 @@ func newExtractor(ctx context.Context, dest string, opts ExtractOptions) (*extra
 		owner: opts.chown(),
 		v:     newValidator(),
 		buf:   make([]byte, copyBufSize),
-		ex:    exclude.New(opts.Excludes),
+		ex:    ex,
 		dirs:  map[string]bool{"": fresh},
 	}
 	x.pool = newWritePool(x)
@@ -180,6 +184,9 @@ func (x *extractor) ensureDir(h *tar.Header, rel string) error {
 	if err != nil {
 		return err
 	}
+	if err := x.keepExcluded(fd, h, rel, base); err != nil {
+		return err
+	}
 	fresh, err := x.mkdir(fd, dir, base)
 	if err != nil {
 		return err
@@ -187,6 +194,19 @@ func (x *extractor) ensureDir(h *tar.Header, rel string) error {
 	x.dirs[rel] = fresh
 	x.v.seen[x.v.hash(rel)] = true
 	return nil
+}
+
+// keepExcluded refuses to replace an excluded non-directory by the missing parent directory
+// of an entry an exception re-included: a restore never removes an excluded path.
+func (x *extractor) keepExcluded(fd int, h *tar.Header, rel, base string) error {
+	if !x.ex.Match(rel) {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return nil // missing (mkdir creates it) or a directory (kept)
+	}
+	return fmt.Errorf("archive: %s is excluded and not a directory, but the archive holds %s below it: not replaced", rel, h.Name)
 }
 
 // mkdir creates dir/base as a directory, keeping an existing directory and
@@ -379,12 +399,15 @@ func (x *extractor) prune() error {
 }
 
 // removeUnexcluded removes rel (not in the archive) unless the excludes keep it. A real
-// directory holding kept paths is emptied of the rest and stays.
+// directory holding kept paths is emptied of the rest and stays. An excluded directory an
+// exception may re-include something below stays too, and what below it is neither
+// excluded nor in the archive is removed.
 func (x *extractor) removeUnexcluded(rel string) error {
 	if x.ex == nil {
 		return x.root.RemoveAll(rel)
 	}
-	if x.ex.MatchTree(rel) {
+	excluded := x.ex.Match(rel)
+	if excluded && x.ex.Prune(rel) {
 		return nil // left out by the backup: kept
 	}
 	fi, err := x.root.Lstat(rel)
@@ -395,6 +418,9 @@ func (x *extractor) removeUnexcluded(rel string) error {
 		return err
 	}
 	if !fi.IsDir() {
+		if excluded {
+			return nil
+		}
 		return x.root.Remove(rel)
 	}
 	names, err := x.readNames(rel)
@@ -402,9 +428,16 @@ func (x *extractor) removeUnexcluded(rel string) error {
 		return err
 	}
 	for _, n := range names {
-		if err := x.removeUnexcluded(rel + "/" + n); err != nil {
+		child := rel + "/" + n
+		if _, ok := x.v.seen[x.v.hash(child)]; ok {
+			continue // in the archive (below an excluded directory, re-included)
+		}
+		if err := x.removeUnexcluded(child); err != nil {
 			return err
 		}
+	}
+	if excluded {
+		return nil
 	}
 	if err := x.root.Remove(rel); err != nil && !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
 		return err

@@ -36,7 +36,7 @@ func TestMeasureMatchesWriteTar(t *testing.T) {
 	if err := os.Symlink(filepath.Join(dir, "sub"), filepath.Join(dir, "dirlink")); err != nil {
 		t.Fatal(err)
 	}
-	for _, ex := range [][]string{nil, {"cache", "*.tmp", "logs/**"}} {
+	for _, ex := range [][]string{nil, {"cache", "**/*.tmp", "logs/**"}, {"sub", "!sub/b.bin", "logs/**"}} {
 		want, err := WriteTar(context.Background(), &bytes.Buffer{}, dir, WriteOptions{Excludes: ex})
 		if err != nil {
 			t.Fatal(err)

@@ -16,11 +16,13 @@ import (
 
 // WriteOptions tune WriteTar.
 type WriteOptions struct {
-	// Excludes are patterns relative to root, matched with filepath.Match
-	// against each entry's relative path ("a/b/c", no leading "./") and
-	// against its base name. A matching directory is skipped with all its
-	// contents. "dir/**" keeps dir itself but skips everything below it.
-	// A leading "./" or "/" and a trailing "/" are ignored.
+	// Excludes are .dockerignore patterns relative to root (exclude.Rules): an
+	// excluded path is never archived. An excluded directory is skipped with all its
+	// contents unless an exception ("!pattern") may re-include something below it;
+	// then the walk enters it (without archiving it) and archives what is re-included.
+	// Pass one of a two-pass backup (Record) that has to enter such a directory marks
+	// the tree one-pass (Index.OnePass): a delta cannot name deletions below a
+	// directory it does not hold. A bad pattern makes WriteTar fail before it writes.
 	Excludes []string
 	// Progress is called with content bytes as they are read.
 	Progress func(n int64)
@@ -64,7 +66,11 @@ func WriteTar(ctx context.Context, w io.Writer, root string, opts WriteOptions) 
 		xval:  make([]byte, 4096),
 		links: map[devIno]string{},
 	}
-	wr.ex = exclude.New(opts.Excludes)
+	ex, err := exclude.New(opts.Excludes)
+	if err != nil {
+		return Stats{}, fmt.Errorf("archive: %w", err)
+	}
+	wr.ex = ex
 	if opts.Record != nil {
 		opts.Record.Start = time.Now()
 		if opts.Record.Entries == nil {
@@ -104,9 +110,8 @@ type tarWriter struct {
 	fsSeen map[uint64]bool // pass one: the file systems (devices) checked by checkFS
 }
 
-// excluded reports whether rel (slash separated, no leading "./") is excluded.
-// Ancestors are checked by the walk itself (an excluded dir is not entered),
-// except for "dir/**" patterns, which exclude.Rules.Match checks against the parent chain.
+// excluded reports whether rel (slash separated, no leading "./") is excluded
+// (exclude.Rules.Match, exact for every path).
 func (t *tarWriter) excluded(rel string) bool { return t.ex.Match(rel) }
 
 func (t *tarWriter) warn(p string, err error) {

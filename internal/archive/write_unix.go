@@ -198,16 +198,26 @@ func (t *tarWriter) dir(full, rel string, st *unix.Stat_t) error {
 		return &os.PathError{Op: "readdir", Path: full, Err: err}
 	}
 	f.Close()
+	return t.children(full, rel, names)
+}
+
+// children archives the entries names of the directory full (rel), in lexical order,
+// leaving out what the excludes exclude.
+func (t *tarWriter) children(full, rel string, names []string) error {
 	sort.Strings(names)
 	for _, n := range names {
 		childRel := n
 		if rel != "" {
 			childRel = rel + "/" + n
 		}
-		if t.excluded(childRel) {
-			continue
+		var err error
+		switch {
+		case !t.excluded(childRel):
+			err = t.entry(full+"/"+n, childRel)
+		case !t.ex.Prune(childRel):
+			err = t.enterExcluded(full+"/"+n, childRel)
 		}
-		if err := t.entry(full+"/"+n, childRel); err != nil {
+		if err != nil {
 			return err
 		}
 		if t.onePass() {
@@ -215,6 +225,37 @@ func (t *tarWriter) dir(full, rel string, st *unix.Stat_t) error {
 		}
 	}
 	return nil
+}
+
+// enterExcluded walks the excluded path rel when it is a directory an exception may
+// re-include something below: rel itself is not archived, what is re-included below it is
+// (an extraction creates the missing parents). Pass one marks the tree one-pass instead.
+func (t *tarWriter) enterExcluded(full, rel string) error {
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	fd, err := unix.Open(full, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) || vanished(err) {
+			return nil // not a directory (excluded whole), or gone
+		}
+		return &os.PathError{Op: "open", Path: full, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), full)
+	defer f.Close()
+	if t.opts.Record != nil {
+		t.opts.Record.OnePass = rel + " is excluded but an exception (!pattern) may re-include something below it"
+		return nil
+	}
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		if vanished(err) {
+			return nil
+		}
+		return &os.PathError{Op: "readdir", Path: full, Err: err}
+	}
+	f.Close()
+	return t.children(full, rel, names)
 }
 
 // entry archives one path below the root.

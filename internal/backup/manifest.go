@@ -48,6 +48,9 @@ type Manifest struct {
 	// Excludes are the --exclude patterns the data sources were archived with (project
 	// files never have any). A restore leaves the paths matching them as they are.
 	Excludes []string `json:"excludes,omitempty"`
+	// ExcludeSyntax names the syntax of Excludes: "dockerignore" (exclude.Syntax). Empty in
+	// a backup an older docker-maim made, whose patterns exclude.FromLegacy translates.
+	ExcludeSyntax string `json:"exclude_syntax,omitempty"`
 	// Stopped tells whether the services were stopped while archiving (false: --no-stop).
 	Stopped bool `json:"stopped"`
 	// Running lists the services that were running when the backup began, in start order:

@@ -33,10 +33,16 @@ type Failure struct {
 	ExitCode  int
 	Stderr    string
 	Err       error
+	// Verb is what failed: "dump" (the zero value) or "load".
+	Verb string
 }
 
 func (f *Failure) Error() string {
-	what := fmt.Sprintf("the %s dump of service %s (%s, in container %s)", f.Command.Engine, f.Service, strings.Join(f.Command.Argv, " "), short(f.Container))
+	verb := f.Verb
+	if verb == "" {
+		verb = "dump"
+	}
+	what := fmt.Sprintf("the %s %s of service %s (%s, in container %s)", f.Command.Engine, verb, f.Service, strings.Join(f.Command.Argv, " "), short(f.Container))
 	msg := what + fmt.Sprintf(" exited %d", f.ExitCode)
 	if f.Err != nil {
 		msg = fmt.Sprintf("%s failed: %v", what, f.Err)

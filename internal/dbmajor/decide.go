@@ -94,7 +94,7 @@ func decidePostgres(in Input, db api.Database) api.Database {
 		db.Decision, db.Reason = api.DBSame, fmt.Sprintf("the data is PostgreSQL %s's, the new image runs the same major", db.DataVersion)
 	case c > 0:
 		db.Decision = api.DBRefused
-		db.Reason = fmt.Sprintf("the data in %s was written by PostgreSQL %s and the new image %s runs PostgreSQL %s, which cannot open it: a major version needs a dump and a load, and docker-maim does not migrate one yet (nothing was stopped or changed)", where(in), db.DataVersion, in.NewRef, db.NewVersion)
+		db.Reason = fmt.Sprintf("the data in %s was written by PostgreSQL %s and the new image %s runs PostgreSQL %s, which cannot open it: a major version needs a dump and a load, which docker-maim carries out with upgrade --migrate-db %s (nothing was stopped or changed)", where(in), db.DataVersion, in.NewRef, db.NewVersion, in.Service)
 		db.Recipe = pgRecipe(in, db)
 	default:
 		db.Decision = api.DBRefused
@@ -116,7 +116,7 @@ func pgRecipe(in Input, db api.Database) []string {
 		fresh += ", mounted at /var/lib/postgresql (PostgreSQL 18's layout)"
 	}
 	return []string{
-		fmt.Sprintf("keep PostgreSQL %s: put service %s's image back to %s; or move the data by hand:", old, s, orRef(in.OldRef, old)),
+		fmt.Sprintf("keep PostgreSQL %s: put service %s's image back to %s; or let docker-maim move the data (dump, fresh cluster, load, the old data kept for rollback): docker maim -p %s upgrade --migrate-db %s; or move it by hand:", old, s, orRef(in.OldRef, old), p, s),
 		fmt.Sprintf("docker maim -p %s backup   (everything as it runs now, to come back to)", p),
 		fmt.Sprintf("docker compose -p %s exec -T %s pg_dumpall -U %s > %s   (the dump, by PostgreSQL %s while it still runs)", p, s, in.User, dump, old),
 		fmt.Sprintf("docker compose -p %s stop", p),

@@ -13,8 +13,9 @@ import (
 
 // Measure returns the content bytes archive.WriteTar would archive from root with these
 // excludes, as it would count them in archive.Stats.Bytes: regular files only, a file with
-// several hard links once, symlinks below root not followed, excluded paths and the
-// directories they name skipped. It reads metadata only, so it is what a progress
+// several hard links once, symlinks below root not followed, excluded paths skipped
+// as WriteTar skips them (exclude.Rules: an excluded directory whole unless an exception may
+// re-include something below it). It reads metadata only, so it is what a progress
 // total can be known from before the copy starts. Paths that vanish during the walk
 // are skipped; any other error (a directory it may not read) is returned, since a
 // partial sum would be a wrong total.
@@ -32,7 +33,11 @@ func Measure(ctx context.Context, root string, excludes []string) (int64, error)
 	if real, err := filepath.EvalSymlinks(root); err == nil {
 		root = real
 	}
-	m := measurer{ctx: ctx, ex: exclude.New(excludes), links: map[devIno]bool{}}
+	ex, err := exclude.New(excludes)
+	if err != nil {
+		return 0, err
+	}
+	m := measurer{ctx: ctx, ex: ex, links: map[devIno]bool{}}
 	return m.n, m.dir(root, "")
 }
 
@@ -62,10 +67,17 @@ func (m *measurer) dir(full, rel string) error {
 		if rel != "" {
 			childRel = rel + "/" + e.Name()
 		}
+		child := filepath.Join(full, e.Name())
 		if m.ex.Match(childRel) {
+			// An excluded directory an exception may re-include something below is walked,
+			// as WriteTar walks it; anything else excluded is skipped whole.
+			if e.IsDir() && !m.ex.Prune(childRel) {
+				if err := m.dir(child, childRel); err != nil {
+					return err
+				}
+			}
 			continue
 		}
-		child := filepath.Join(full, e.Name())
 		switch {
 		case e.IsDir():
 			if err := m.dir(child, childRel); err != nil {

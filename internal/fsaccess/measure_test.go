@@ -56,13 +56,20 @@ func TestMeasureTree(t *testing.T) {
 	}{
 		{nil, 11111},
 		{[]string{"cache"}, 11011},
-		{[]string{"*.tmp", "logs/**"}, 111},
+		{[]string{"*.tmp", "logs/**"}, 10111}, // changed: "*.tmp" is the root's only (.dockerignore)
+		{[]string{"**/*.tmp", "logs/**"}, 111},
 		{[]string{"sub"}, 1101},
+		{[]string{"sub", "!sub/b.bin"}, 1111}, // an exception below an excluded directory
+		{[]string{"*", "!logs"}, 1000},
+		{[]string{"**", "!**/*.log"}, 1000},
 	} {
 		got, err := Measure(context.Background(), dir, tc.excludes)
 		if err != nil || got != tc.want {
 			t.Errorf("excludes %q: %d, %v; want %d", tc.excludes, got, err, tc.want)
 		}
+	}
+	if _, err := Measure(context.Background(), dir, []string{"[x"}); err == nil {
+		t.Error("a bad pattern measured")
 	}
 	// a symlinked root is followed, as WriteTar follows it
 	if got, err := Measure(context.Background(), filepath.Join(dir, "dirlink"), nil); err != nil || got != 10010 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -38,8 +39,8 @@ with them stopped.`,
 		Example: `  # Back up the project in the current directory
   docker maim backup
 
-  # Back up without stopping anything, leaving out log files
-  docker maim backup --no-stop --exclude '*.log'
+  # Back up without stopping anything, leaving out log files at any depth but keep.log
+  docker maim backup --no-stop --exclude '**/*.log' --exclude '!keep.log'
 
   # Back up, with a logical dump of the database service db taken first (no downtime)
   docker maim backup --dump db
@@ -50,11 +51,19 @@ with them stopped.`,
 			if o.OnePass && o.NoStop {
 				return usageError{errors.New("--one-pass and --no-stop: a backup without stopping is one hot pass already")}
 			}
+			if err := o.Compression.compression().CheckLevel(o.Level); err != nil {
+				return usageError{err}
+			}
+			for _, p := range o.Excludes { // a malformed pattern would silently match nothing
+				if _, err := path.Match(p, ""); err != nil {
+					return usageError{fmt.Errorf("--exclude %q: %w", p, err)}
+				}
+			}
 			res, err := s.svc(cmd).Backup(cmd.Context(), api.BackupOptions{
 				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,
 				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 				Notify: o.notify.options(),
-				Dumps: o.Dumps,
+				Dumps:  o.Dumps,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -68,7 +77,7 @@ with them stopped.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&o.Excludes, "exclude", nil, "Leave out paths matching `PATTERN` (relative to each source; repeatable)")
+	f.StringArrayVar(&o.Excludes, "exclude", nil, "Leave out paths matching the .dockerignore `PATTERN` (relative to each source; !PATTERN re-includes; repeatable)")
 	f.BoolVar(&o.NoStop, "no-stop", false, "Archive while the services run (hot backup; may be inconsistent)")
 	f.BoolVar(&o.OnePass, "one-pass", false, "Archive everything with the services stopped (default: a hot copy first, then only the changes since, stopped)")
 	o.Compression = compressionFlag(f, "Archive")
@@ -105,6 +114,7 @@ func printBackup(w io.Writer, res *api.BackupResult) {
 func newBackupsCommand(s *state) *cobra.Command {
 	var format *choiceFlag
 	var allEngines bool
+	var quiet *bool
 	cmd := &cobra.Command{
 		Use:     "backups [OPTIONS]",
 		Aliases: []string{"ls"},
@@ -113,22 +123,30 @@ func newBackupsCommand(s *state) *cobra.Command {
   docker maim backups
 
   # Also those other engines keep in the same backup dir, as JSON
-  docker maim backups --all-engines --format json`,
+  docker maim backups --all-engines --format json
+
+  # For scripts: the IDs only, or a Go template as docker's
+  docker maim backups -q
+  docker maim backups --format '{{.ID}} {{.Reason}} {{.Size}}'`,
 		Long: `Lists the project's backups in the backup dir made on this engine (by any user), and those
 made by a docker-maim that did not record its engine. Another engine's backups of a project of
 the same name in the same backup dir are listed with --all-engines.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Backups(cmd.Context(), api.BackupsOptions{Scope: s.g.scope(), AllEngines: allEngines})
-			if format.json() {
+			if format.json() && !*quiet {
 				return printJSON(cmd.OutOrStdout(), res, err)
 			}
 			if err != nil {
+				return err
+			}
+			if done, err := listed(cmd, format, *quiet, backupRows(res.Backups)); done {
 				return err
 			}
 			return printBackups(cmd.OutOrStdout(), res.Backups)
 		},
 	}
 	format = formatFlag(cmd.Flags(), formatTable)
+	quiet = quietFlag(cmd, "Only display backup IDs")
 	cmd.Flags().BoolVar(&allEngines, "all-engines", false, "Also list the backups other engines keep in this backup dir")
 	return cmd
 }
@@ -246,6 +264,8 @@ type restoreOptions struct {
 	Sources         []string
 	NoSafetyBackup  bool
 	ToRecordedPaths bool
+	FromDump        string
+	DryRun          bool
 	Format          *choiceFlag
 	Detach          bool
 	health          healthFlags
@@ -271,6 +291,9 @@ resolved by ` + "`docker maim rollback`" + `.`,
 		Example: `  # Restore the newest backup that is not a safety backup
   docker maim restore
 
+  # Show what it would stop, write where and back up first, and change nothing
+  docker maim restore --dry-run
+
   # Restore only the volume botdata from one backup
   docker maim restore --source botdata 20260102T030405Z
 
@@ -283,11 +306,15 @@ resolved by ` + "`docker maim rollback`" + `.`,
 			}
 			res, err := s.svc(cmd).Restore(cmd.Context(), api.RestoreOptions{
 				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
-				ToRecordedPaths: o.ToRecordedPaths, Health: o.health.options(), Notify: o.notify.options(),
+				ToRecordedPaths: o.ToRecordedPaths, FromDump: o.FromDump, Health: o.health.options(), Notify: o.notify.options(), DryRun: o.DryRun,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
 				return printJSON(out, res, err)
+			}
+			if err == nil && res.Plan != nil {
+				printRestorePlan(out, "restore", res.Project, res.BackupID, res.Chosen, "", res.Plan, res.Skipped, res.Warnings)
+				return nil
 			}
 			var re *api.RestoreError
 			if res == nil || errors.As(err, &re) && re.Recovery != nil || errors.Is(err, api.ErrInterrupted) {
@@ -300,6 +327,8 @@ resolved by ` + "`docker maim rollback`" + `.`,
 	cmd.Flags().StringArrayVar(&o.Sources, "source", nil, "Restore only the data source named `SOURCE` (repeatable; the names 'docker maim backups --format json' lists)")
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current data before replacing it")
 	cmd.Flags().BoolVar(&o.ToRecordedPaths, "to-recorded-paths", false, "Write the host paths and volumes the backup recorded, also where the project now uses others")
+	cmd.Flags().StringVar(&o.FromDump, "from-dump", "", "Load the backup's logical dump of `SERVICE` (backup --dump) into its emptied data dir instead of restoring the archives")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan (what stops, which backup goes where, the safety backup) and change nothing")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	o.notify.add(cmd.Flags())

@@ -32,7 +32,7 @@ var backupIDCommands = map[string]bool{"verify": true, "restore": true, "rollbac
 
 // serviceFlags take a service: the value's form, "SERVICE" or "SERVICE=..." (completed as
 // "SERVICE=", with no space after it).
-var serviceFlags = map[string]string{"image": "SERVICE=REF", "dump": "SERVICE"}
+var serviceFlags = map[string]string{"image": "SERVICE=REF", "dump": "SERVICE", "migrate-db": "SERVICE"}
 
 // registerCompletions adds the `completion` command and attaches a completion function to
 // every command's arguments and to every flag of root's tree, looked up by name: choice

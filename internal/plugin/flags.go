@@ -20,6 +20,9 @@ type choiceFlag struct {
 	value   string
 	choices []string
 	aliases []string
+	// templates: a Go template (anything with "{{") is a value too, checked as
+	// docker/cli's formatter parses it (the listing commands' --format).
+	templates bool
 }
 
 func newChoice(def string, choices ...string) *choiceFlag {
@@ -29,6 +32,13 @@ func newChoice(def string, choices ...string) *choiceFlag {
 func (c *choiceFlag) String() string { return c.value }
 func (c *choiceFlag) Type() string   { return "string" }
 func (c *choiceFlag) Set(s string) error {
+	if c.templates && isTemplate(s) {
+		if err := checkTemplate(s); err != nil {
+			return err
+		}
+		c.value = s
+		return nil
+	}
 	for _, ch := range append(append([]string{}, c.choices...), c.aliases...) {
 		if s == ch {
 			c.value = s
@@ -51,10 +61,15 @@ func formatFlag(fs *pflag.FlagSet, def string) *choiceFlag {
 	if def == formatTable {
 		c.choices = []string{formatTable, formatJSON}
 		c.aliases = []string{formatText}
+		c.templates = true
 	} else {
 		c.aliases = []string{formatTable}
 	}
-	fs.Var(c, "format", "Output `FORMAT`: "+strings.Join(c.choices, " or ")+" (JSON: docs/json.md)")
+	usage := "Output `FORMAT`: " + strings.Join(c.choices, " or ") + " (JSON: docs/json.md)"
+	if c.templates {
+		usage = "Output `FORMAT`: table, json, or a Go template as docker's ('{{json .}}'; 'table ' before it adds headers; the fields: docs/json.md)"
+	}
+	fs.Var(c, "format", usage)
 	return c
 }
 
@@ -85,9 +100,9 @@ type healthFlags struct {
 }
 
 func (h *healthFlags) add(fs *pflag.FlagSet) {
-	fs.DurationVar(&h.Timeout, "timeout", api.DefaultTimeout, "Give the services up to `DURATION` in all to prove healthy")
-	fs.DurationVar(&h.StablePeriod, "stable-period", api.DefaultStablePeriod, "A service without a healthcheck must keep running, without restarts, for `DURATION` (0s: running once is enough)")
-	fs.DurationVar(&h.MigrationTimeout, "migration-timeout", api.DefaultMigrationTimeout, "Give a MaiBot core whose log keeps growing (a database migration) up to `DURATION` to log its ready banner; --timeout still ends a silent wait")
+	durationVar(fs, &h.Timeout, "timeout", api.DefaultTimeout, "Give the services up to `DURATION` in all to prove healthy")
+	durationVar(fs, &h.StablePeriod, "stable-period", api.DefaultStablePeriod, "A service without a healthcheck must keep running, without restarts, for `DURATION` (0s: running once is enough)")
+	durationVar(fs, &h.MigrationTimeout, "migration-timeout", api.DefaultMigrationTimeout, "Give a MaiBot core whose log keeps growing (a database migration) up to `DURATION` to log its ready banner; --timeout still ends a silent wait")
 }
 
 // options are the gate's api options. A zero --stable-period means zero: the api's zero

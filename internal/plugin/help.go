@@ -18,7 +18,7 @@ const ProjectOptionsAnnotation = "maim-project-options"
 // projectCommands are the commands that work on the project the project options select.
 var projectCommands = map[string]bool{
 	"backup": true, "backups": true, "verify": true, "restore": true,
-	"upgrade": true, "rollback": true, "status": true, "prune": true,
+	"upgrade": true, "rollback": true, "status": true, "prune": true, "schedule": true,
 }
 
 // usageTemplate is docker's help layout (docker/cli's cli/cobra.go: Usage, the

@@ -152,7 +152,7 @@ func TestHelpShowsValueNamesAndProjectOptionsOnce(t *testing.T) {
 // and they reach the service's scope.
 func TestProjectOptionsParseForEveryCommand(t *testing.T) {
 	dockerConfigDir(t, t.TempDir()) // hooks enable/disable write there
-	extra := map[string][]string{"config merge": {"--template", "t.toml", "--current", "c.toml"}, "completion": {"bash"}}
+	extra := map[string][]string{"config merge": {"--template", "t.toml", "--current", "c.toml"}, "completion": {"bash"}, "schedule set": {"--at", "03:30"}}
 	project := []string{"-f", "a.yaml", "-p", "proj", "--project-directory", "/w", "--env-file", "e", "--profile", "x", "--backup-dir", "/b", "--progress", "plain"}
 	want := globalOptions{Files: []string{"a.yaml"}, Name: "proj", WorkingDir: "/w", EnvFiles: []string{"e"}, Profiles: []string{"x"}, BackupDir: "/b"}
 	n := 0

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,8 +10,10 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/docker-maim/docker-maim/internal/clihooks"
 	"github.com/docker/cli/cli-plugins/hooks"
 	"github.com/docker/cli/cli-plugins/metadata"
+	"github.com/docker/cli/cli/config"
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 )
@@ -45,7 +48,7 @@ func newHooksCommand() *cobra.Command {
 
 // newHookAnswerCommand answers the docker CLI's hook call (`docker-maim maim
 // docker-cli-plugin-hooks <request JSON>`) after a command configured in plugins.maim.hooks
-// or plugins.maim.error-hooks (hookscfg.go). It never contacts the engine: it only looks
+// or plugins.maim.error-hooks (internal/clihooks). It never contacts the engine: it only looks
 // for the project's state directory (Service.KnownProjects).
 func newHookAnswerCommand(s *state) *cobra.Command {
 	return &cobra.Command{
@@ -94,7 +97,7 @@ func hookHints(req hooks.Request, dir string, known func() []string) []string {
 }
 
 func writeHookAnswer(w io.Writer, req hooks.Request, dir string, known func() []string) error {
-	resp := hooks.Response{Type: hooks.NextSteps, Template: hintTemplate(hookHints(req, dir, known))}
+	resp := hooks.Response{Type: hooks.NextSteps, Template: clihooks.HintTemplate(hookHints(req, dir, known))}
 	return json.NewEncoder(w).Encode(resp)
 }
 
@@ -143,4 +146,24 @@ func hookProjectName(req hooks.Request, dir string) string {
 		}
 	}
 	return loader.NormalizeProjectName(filepath.Base(dir))
+}
+
+// runHooksCommand is hooks enable (enable true) or hooks disable on the docker CLI's
+// config directory ($DOCKER_CONFIG or ~/.docker).
+func runHooksCommand(cmd *cobra.Command, enable bool) error {
+	dir := config.Dir()
+	file := filepath.Join(dir, config.ConfigFileName)
+	if !enable {
+		if err := clihooks.Disable(dir); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "docker-maim hooks disabled in %s\n", file)
+		return nil
+	}
+	v := clihooks.DockerCLIVersion(cmd.Context())
+	if err := clihooks.Enable(dir, v); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "docker-maim hooks enabled in %s: %s\n", file, clihooks.Describe(v))
+	return nil
 }

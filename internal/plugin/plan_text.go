@@ -177,6 +177,11 @@ func printDatabases(w io.Writer, dbs []api.Database) {
 		for i, r := range db.Recipe {
 			fmt.Fprintf(w, "    %d. %s\n", i+1, r)
 		}
+		if m := db.Migration; m != nil {
+			for i, st := range m.Steps {
+				fmt.Fprintf(w, "    %d. %s\n", i+1, st)
+			}
+		}
 	}
 }
 
@@ -224,6 +229,7 @@ func orDash(s string) string {
 
 type rollbackOptions struct {
 	NoSafetyBackup bool
+	DryRun         bool
 	Format         *choiceFlag
 	Detach         bool
 	health         healthFlags

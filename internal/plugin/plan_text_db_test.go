@@ -35,3 +35,17 @@ func TestPlanShowsDatabases(t *testing.T) {
 		t.Errorf("a plan without databases shows the section:\n%s", b.String())
 	}
 }
+
+// TestPlanShowsMigration: a database --migrate-db moves shows its steps, numbered.
+func TestPlanShowsMigration(t *testing.T) {
+	var b bytes.Buffer
+	printPlan(&b, &api.Plan{Project: "shop", Databases: []api.Database{
+		{Service: "db", Engine: api.DBPostgreSQL, DataVersion: "15", NewVersion: "16", DataDir: "/var/lib/postgresql/data", Source: "pgdata",
+			Decision: api.DBMigrate, Reason: "--migrate-db: moved by a dump and a load",
+			Migration: &api.DBMigration{Steps: []string{"dump", "load"}, DataBytes: 1, RateBytesPerSecond: 1}},
+	}}, "")
+	want := "  database db: postgresql 15 -> 16, /var/lib/postgresql/data on pgdata: migrate\n    --migrate-db: moved by a dump and a load\n    1. dump\n    2. load\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("the plan does not say %q:\n%s", want, b.String())
+	}
+}

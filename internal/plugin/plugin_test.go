@@ -65,6 +65,10 @@ func (f *fake) Prune(_ context.Context, o api.PruneOptions) (*api.PruneResult, e
 	f.call("Prune", o)
 	return result[api.PruneResult](f), f.err
 }
+func (f *fake) Schedule(_ context.Context, o api.ScheduleOptions) (*api.ScheduleResult, error) {
+	f.call("Schedule", o)
+	return result[api.ScheduleResult](f), f.err
+}
 func (f *fake) MergeConfig(_ context.Context, o api.MergeConfigOptions) (*api.MergeConfigResult, error) {
 	f.call("MergeConfig", o)
 	return result[api.MergeConfigResult](f), f.err
@@ -132,9 +136,9 @@ func TestFlagsBecomeOptions(t *testing.T) {
 		{[]string{"restore", "ID", "--source", "s1", "--no-safety-backup", "--to-recorded-paths", "--timeout", "1m", "--stable-period", "2s", "--migration-timeout", "90m"},
 			api.RestoreOptions{Scope: scope, ID: "ID", Sources: []string{"s1"}, NoSafetyBackup: true, ToRecordedPaths: true, Health: hopts}},
 		{[]string{"upgrade", "--image", "bot=r:2", "--force", "--dry-run", "--accept-breaking", "--no-auto-rollback", "--reset-data", "d",
-			"--keep-unknown", "--show-secrets", "--compression", "none", "--level", "5", "--include-host-path", "/h", "--timeout", "1m", "--stable-period", "2s", "--migration-timeout", "90m"},
+			"--keep-unknown", "--show-secrets", "--compression", "gzip", "--level", "5", "--include-host-path", "/h", "--timeout", "1m", "--stable-period", "2s", "--migration-timeout", "90m"},
 			api.UpgradeOptions{Scope: scope, Images: map[string]string{"bot": "r:2"}, Force: true, DryRun: true, AcceptBreaking: true, NoAutoRollback: true,
-				ResetData: []string{"d"}, KeepUnknown: true, ShowSecrets: true, Compression: api.None, Level: 5, IncludeHostPaths: []string{"/h"}, Health: hopts}},
+				ResetData: []string{"d"}, KeepUnknown: true, ShowSecrets: true, Compression: api.Gzip, Level: 5, IncludeHostPaths: []string{"/h"}, Health: hopts}},
 		{[]string{"rollback", "ID", "--no-safety-backup", "--timeout", "1m", "--stable-period", "2s", "--migration-timeout", "90m"},
 			api.RollbackOptions{Scope: scope, ID: "ID", NoSafetyBackup: true, Health: hopts}},
 		{[]string{"status"}, api.StatusOptions{Scope: scope}},

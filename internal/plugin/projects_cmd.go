@@ -13,6 +13,7 @@ import (
 
 func newProjectsCommand(s *state) *cobra.Command {
 	var format *choiceFlag
+	var quiet *bool
 	cmd := &cobra.Command{
 		Use:   "projects [OPTIONS]",
 		Short: "List the Compose projects on the engine",
@@ -21,10 +22,13 @@ func newProjectsCommand(s *state) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.svc(cmd).Projects(cmd.Context(), api.ProjectsOptions{})
 			out := cmd.OutOrStdout()
-			if format.json() {
+			if format.json() && !*quiet {
 				return printJSON(out, res, err)
 			}
 			if err != nil {
+				return err
+			}
+			if done, err := listed(cmd, format, *quiet, projectRows(res.Projects)); done {
 				return err
 			}
 			printProjects(out, res)
@@ -32,6 +36,7 @@ func newProjectsCommand(s *state) *cobra.Command {
 		},
 	}
 	format = formatFlag(cmd.Flags(), formatTable)
+	quiet = quietFlag(cmd, "Only display project names")
 	return cmd
 }
 

@@ -3,9 +3,6 @@ package plugin
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/spf13/cobra"
@@ -28,7 +25,7 @@ func addPolicyFlags(f *pflag.FlagSet, p *api.KeepPolicy) {
 	for i, n := range []*int{&p.Last, &p.Hourly, &p.Daily, &p.Weekly, &p.Monthly, &p.Yearly} {
 		f.IntVar(n, policyCounts[i].name, 0, policyCounts[i].usage)
 	}
-	f.Var(keepWithinValue{&p.Within}, "keep-within", "Keep every backup made within `DURATION` of the newest one (e.g. 30d, 1d12h, 36h)")
+	durationVar(f, &p.Within, "keep-within", 0, "Keep every backup made within `DURATION` of the newest one (e.g. 30d, 1d12h, 36h)")
 }
 
 // checkPolicy refuses counts below -1 and a policy whose every rule is 0, and, when a
@@ -51,50 +48,4 @@ func checkPolicy(cmd *cobra.Command, o *api.PruneOptions) error {
 		o.Keep = 0
 	}
 	return nil
-}
-
-// keepWithinValue is --keep-within's value: a Go duration (36h, 90m) or a count of days
-// before one ("30d", "1d12h"; a day is 24 hours), never negative.
-// TODO(lead): the cli-script branch adds a shared duration flag type with days
-// (plugin/duration.go); --keep-within should use it once both are on main.
-type keepWithinValue struct{ d *time.Duration }
-
-func (v keepWithinValue) String() string {
-	if v.d == nil || *v.d == 0 {
-		return "0" // pflag shows no default for it
-	}
-	return v.d.String()
-}
-func (v keepWithinValue) Type() string { return "duration" }
-func (v keepWithinValue) Set(s string) error {
-	d, err := parseDays(s)
-	if err != nil {
-		return err
-	}
-	*v.d = d
-	return nil
-}
-
-// parseDays parses a duration with an optional leading count of whole days ("30d",
-// "1d12h") followed by a Go duration.
-func parseDays(s string) (time.Duration, error) {
-	bad := fmt.Errorf("invalid duration %q (want e.g. 30d, 1d12h, 36h)", s)
-	days, rest, hasDays := strings.Cut(strings.TrimSpace(s), "d")
-	if !hasDays {
-		days, rest = "0", days
-	}
-	n, err := strconv.ParseUint(days, 10, 16)
-	if err != nil || strings.HasPrefix(rest, "-") || strings.HasPrefix(rest, "+") || rest == "" && !hasDays {
-		return 0, bad
-	}
-	var d time.Duration
-	if rest != "" {
-		if d, err = time.ParseDuration(rest); err != nil {
-			return 0, bad
-		}
-	}
-	if d < 0 {
-		return 0, bad
-	}
-	return time.Duration(n)*24*time.Hour + d, nil
 }

@@ -23,6 +23,9 @@ func TestPrunePolicyFlags(t *testing.T) {
 			api.PruneOptions{Policy: api.KeepPolicy{Last: 2, Hourly: 24, Daily: 7, Weekly: 4, Monthly: 12, Yearly: -1, Within: 30 * day}}},
 		{[]string{"prune", "--keep-daily", "3", "--keep", "2"}, api.PruneOptions{Keep: 2, Policy: api.KeepPolicy{Daily: 3}}},
 		{[]string{"prune", "--keep-within", "1d12h"}, api.PruneOptions{Policy: api.KeepPolicy{Within: 36 * time.Hour}}},
+		// Like every duration flag: fractional days, and a bare number is seconds.
+		{[]string{"prune", "--keep-within", "1.5d"}, api.PruneOptions{Policy: api.KeepPolicy{Within: 36 * time.Hour}}},
+		{[]string{"prune", "--keep-within", "30"}, api.PruneOptions{Policy: api.KeepPolicy{Within: 30 * time.Second}}},
 		{[]string{"prune", "--keep-within", "90m", "--keep-daily", "0"}, api.PruneOptions{Policy: api.KeepPolicy{Within: 90 * time.Minute}}},
 		{[]string{"prune"}, api.PruneOptions{Keep: 5}},
 	} {
@@ -43,9 +46,7 @@ func TestPrunePolicyFlags(t *testing.T) {
 		{"prune", "--keep-daily", "0", "--keep-within", "0s"},
 		{"prune", "--keep-weekly", "-2"},
 		{"prune", "--keep-within", "-1h"},
-		{"prune", "--keep-within", "1.5d"},
 		{"prune", "--keep-within", "d"},
-		{"prune", "--keep-within", "30"},
 		{"prune", "--keep-daily", "3", "--keep", "0"},
 	} {
 		built := false
@@ -61,10 +62,11 @@ func TestPrunePolicyFlags(t *testing.T) {
 	}
 }
 
-func TestParseDays(t *testing.T) {
+// TestKeepWithinDays: --keep-within takes days as every duration flag does (durationVar).
+func TestKeepWithinDays(t *testing.T) {
 	for in, want := range map[string]time.Duration{"30d": 720 * time.Hour, "1d12h": 36 * time.Hour, "36h": 36 * time.Hour, "0": 0, "0d": 0, " 7d ": 168 * time.Hour} {
-		if got, err := parseDays(in); err != nil || got != want {
-			t.Errorf("parseDays(%q) = %v, %v; want %v", in, got, err, want)
+		if got, err := parseDuration(in); err != nil || got != want {
+			t.Errorf("parseDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 }

@@ -22,6 +22,7 @@ type upgradeOptions struct {
 	AcceptBreaking bool
 	NoAutoRollback bool
 	ResetData      []string
+	MigrateDB      []string
 	KeepUnknown    bool
 	ShowSecrets    bool
 	Compression    *choiceFlag
@@ -60,6 +61,9 @@ ID, data, config and compose files from the backup.`,
   # Go ahead with a breaking upgrade, emptying the volume cache once it is backed up
   docker maim upgrade --accept-breaking --reset-data cache
 
+  # Move the PostgreSQL of service db to the new major its image runs (dump, fresh cluster, load)
+  docker maim upgrade --migrate-db db
+
   # Upgrade in the background (it goes on when the terminal closes); follow it with attach
   docker maim upgrade --detach`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runUpgrade(cmd, s, o) },
@@ -72,6 +76,7 @@ ID, data, config and compose files from the backup.`,
 	f.BoolVar(&o.AcceptBreaking, "accept-breaking", false, "Go ahead with an upgrade declared or detected as breaking")
 	f.BoolVar(&o.NoAutoRollback, "no-auto-rollback", false, "On failure, leave the project as it is (roll back later with 'docker maim rollback')")
 	f.StringArrayVar(&o.ResetData, "reset-data", nil, "Empty the data source `SOURCE` after it is in the backup (repeatable)")
+	f.StringArrayVar(&o.MigrateDB, "migrate-db", nil, "Move the PostgreSQL of `SERVICE` to the new image's major version: dump the old server, initialise a fresh cluster, load, analyze; the rollback gives back the old data directory (repeatable)")
 	f.BoolVar(&o.KeepUnknown, "keep-unknown", false, "Keep config keys the new template no longer has")
 	f.BoolVar(&o.ShowSecrets, "show-secrets", false, "Show secret values (API keys, passwords, every .env value) in the plan's config diffs instead of redacting them")
 	o.Compression = compressionFlag(f, "Backup")
@@ -110,6 +115,9 @@ func readNewFiles(flag string, names []string, stdin io.Reader, stdinUsed *bool)
 }
 
 func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
+	if err := o.Compression.compression().CheckLevel(o.Level); err != nil {
+		return usageError{err}
+	}
 	images := map[string]string{}
 	for _, kv := range o.Images {
 		svc, ref, ok := strings.Cut(kv, "=")
@@ -140,7 +148,7 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 	}
 	res, err := s.svc(cmd).Upgrade(cmd.Context(), api.UpgradeOptions{
 		Scope: s.g.scope(), Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
-		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
+		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, MigrateDB: o.MigrateDB, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
 		Health: o.health.options(), Compression: o.Compression.compression(), Level: o.Level, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 		ComposeFiles: newFiles, Base: baseFiles, Notify: o.notify.options(),
 	})
@@ -231,6 +239,9 @@ gone), recreates the services and runs the health gate.`,
 		Example: `  # Go back to the last upgrade's backup, or resolve an interrupted operation
   docker maim rollback
 
+  # Show what it would stop, write where and which images it would put back, and change nothing
+  docker maim rollback --dry-run
+
   # Go back to one backup, by the ID 'docker maim backups' lists
   docker maim rollback 20260102T030405Z`,
 		Args: atMostOneID,
@@ -239,7 +250,7 @@ gone), recreates the services and runs the health gate.`,
 				return s.detach(cmd, o.Format.json())
 			}
 			res, err := s.svc(cmd).Rollback(cmd.Context(), api.RollbackOptions{
-				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(), Notify: o.notify.options(),
+				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(), Notify: o.notify.options(), DryRun: o.DryRun,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -247,6 +258,10 @@ gone), recreates the services and runs the health gate.`,
 			}
 			if err != nil {
 				return err
+			}
+			if res.Plan != nil {
+				printRestorePlan(out, "rollback", res.Project, res.BackupID, "", res.Resolved, res.Plan, nil, res.Warnings)
+				return nil
 			}
 			if res.Resolved != "" {
 				fmt.Fprintf(out, "resolved the interrupted %s\n", res.Resolved)
@@ -264,6 +279,7 @@ gone), recreates the services and runs the health gate.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current state first")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan (what stops, which backup goes where, the safety backup, the images) and change nothing")
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	o.notify.add(cmd.Flags())
@@ -274,11 +290,13 @@ gone), recreates the services and runs the health gate.`,
 func newStatusCommand(s *state) *cobra.Command {
 	var format *choiceFlag
 	var follow bool
+	var quiet *bool
 	cmd := &cobra.Command{
 		Use:   "status [OPTIONS]",
 		Short: "Show the project's services, its last upgrade, and any interrupted operation",
 		Example: `  docker maim status
   docker maim -p mybot status --format json
+  docker maim status --format 'table {{.Service}}\t{{.State}}\t{{.Health}}'
 
   # Follow the project's detached operation, as 'docker maim attach' does
   docker maim status --follow --format json`,
@@ -288,10 +306,13 @@ func newStatusCommand(s *state) *cobra.Command {
 			}
 			st, err := s.svc(cmd).Status(cmd.Context(), api.StatusOptions{Scope: s.g.scope()})
 			out := cmd.OutOrStdout()
-			if format.json() {
+			if format.json() && !*quiet {
 				return printJSON(out, st, err)
 			}
 			if err != nil {
+				return err
+			}
+			if done, err := listed(cmd, format, *quiet, serviceRows(st)); done {
 				return err
 			}
 			printStatus(out, st)
@@ -300,6 +321,7 @@ func newStatusCommand(s *state) *cobra.Command {
 	}
 	format = formatFlag(cmd.Flags(), formatTable)
 	cmd.Flags().BoolVar(&follow, "follow", false, "Follow the project's newest detached operation until it ends, as 'docker maim attach' does")
+	quiet = quietFlag(cmd, "Only display container names")
 	return cmd
 }
 
@@ -396,7 +418,7 @@ time zone (TZ). With any of them, --keep counts only when given.`,
 		},
 	}
 	cmd.Flags().IntVar(&o.Keep, "keep", 5, "Keep the `N` newest complete backups (besides those kept by a rule; with a --keep-* rule, only when given)")
-	cmd.Flags().DurationVar(&o.OlderThan, "older-than", 0, "Only remove backups older than `DURATION` (e.g. 720h)")
+	durationVar(cmd.Flags(), &o.OlderThan, "older-than", 0, "Only remove backups older than `DURATION` (e.g. 30d, 720h)")
 	cmd.Flags().BoolVar(&o.IncludeUnreadable, "include-unreadable", false, "Also remove backups whose manifest cannot be read (e.g. written by a newer docker-maim)")
 	cmd.Flags().BoolVar(&o.IncludeUnrecorded, "include-unrecorded", false, "Also prune, as this engine's, backups made by a docker-maim that did not record its engine")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Show what would be removed")
@@ -417,10 +439,16 @@ func printPrune(w io.Writer, res *api.PruneResult) {
 		if p.Reason != "" {
 			what += ", " + p.Reason
 		}
+		if p.Pins > 0 {
+			what += fmt.Sprintf(", %d image pins", p.Pins)
+		}
 		fmt.Fprintf(w, "%s %s (%s, %s)\n", verb, p.ID, what, units.HumanSize(float64(p.Size)))
 	}
 	for _, k := range res.Kept {
 		fmt.Fprintf(w, "kept %s: %s\n", k.ID, k.Why)
 	}
 	fmt.Fprintf(w, "%s %d backups, %s; kept %d\n", verb, len(res.Removed), units.HumanSize(float64(total)), len(res.Kept))
+	if res.DryRun {
+		fmt.Fprintln(w, "dry run: nothing was changed")
+	}
 }

@@ -52,7 +52,11 @@ func (t *rtxn) prepare(ctx context.Context) error {
 	if t.running, err = p.RunningContainers(ctx, m.Engine); err != nil {
 		return errors.Join(err, ready())
 	}
-	if err := recordedImagesPresent(ctx, m, p, entry.Manifest, plan); err != nil {
+	var wouldPull func(service, digest string) // a real restore pulls; a dry run says it would
+	if opts.DryRun {
+		wouldPull = t.pullPlanned
+	}
+	if err := recordedImagesPresent(ctx, m, p, entry.Manifest, plan, wouldPull); err != nil {
 		return errors.Join(err, ready())
 	}
 	if !opts.NoSafetyBackup {
@@ -101,7 +105,9 @@ func Target(m *stack.Env, projectName, id string) (backup.Entry, string, error) 
 // recordedImagesPresent refuses, before anything stops, a restore that brings the project
 // files back while a service runs another image than the backup recorded for it and that
 // image is gone and cannot be pulled by digest: the restored files would have to run on it.
-func recordedImagesPresent(ctx context.Context, m *stack.Env, p *project.Project, man *backup.Manifest, plan *snapshot.RestorePlan) error {
+// With wouldPull (a dry run) nothing is pulled: a gone image that has digests is handed to
+// wouldPull instead, and only one without any is refused.
+func recordedImagesPresent(ctx context.Context, m *stack.Env, p *project.Project, man *backup.Manifest, plan *snapshot.RestorePlan, wouldPull func(service, digest string)) error {
 	if !restoresProjectFiles(plan) {
 		return nil
 	}
@@ -120,6 +126,15 @@ func recordedImagesPresent(ctx context.Context, m *stack.Env, p *project.Project
 		}
 		if !other {
 			continue
+		}
+		if wouldPull != nil {
+			if _, err := m.Engine.ImageInspect(ctx, s.ImageID); err == nil {
+				continue
+			}
+			if len(s.RepoDigests) > 0 {
+				wouldPull(s.Name, s.RepoDigests[0])
+				continue
+			}
 		}
 		if err := stack.EnsureImage(ctx, m.Engine, s.ImageID, s.RepoDigests, m.Auth); err != nil {
 			gone = append(gone, fmt.Sprintf("%s (%s): %v", s.Name, stack.RecordedRef(s), err))

@@ -1,6 +1,7 @@
 // Package restore owns the journaled restore (`docker maim restore`): which backup, its
 // check and plan before anything stops (prepare.go), then its phases on the journal's
-// runner (phases.go: stop, safety-backup, restore, recreate, start, gate), the one failure
+// runner (phases.go: stop, safety-backup, restore, recreate, start, gate; with --from-dump
+// fromdump.go: stop, safety-backup, empty, load, start, gate), the one failure
 // path that puts the safety backup back (undo.go), and how an interrupted restore is
 // resolved (resolve.go, called by internal/rollback).
 package restore
@@ -31,22 +32,30 @@ var safetyReasons = map[string]bool{"pre-restore": true, "pre-rollback": true}
 // describe otherwise than their containers are recreated from them, on the images the
 // backup recorded, so a plain `docker compose up -d` recreates nothing afterwards. The
 // caller holds the project lock. Read it top to bottom: prepare (nothing stops), the
-// journal (planned), then the phases.
+// journal (planned), then the phases. With DryRun it ends after prepare, saying what the
+// phases would do (dryrun.go).
 func Restore(ctx context.Context, env *stack.Env, p *project.Project, opts maim.RestoreOptions) (*maim.RestoreResult, error) {
 	t := &rtxn{env: env, p: p, opts: opts, journals: env.Journals(p.Name)}
 	if err := t.journals.NonePending(); err != nil {
 		return nil, err
 	}
-	if err := t.prepare(ctx); err != nil {
+	prepare, phases := t.prepare, restorePhases
+	if opts.FromDump != "" {
+		prepare, phases = t.prepareFromDump, fromDumpPhases
+	}
+	if err := prepare(ctx); err != nil {
 		return nil, err
 	}
 	if t.notice != "" {
 		defer func() { t.res.Warnings = append([]string{t.notice}, t.res.Warnings...) }()
 	}
+	if opts.DryRun {
+		return t.dryRun()
+	}
 	if err := t.begin(); err != nil {
 		return nil, err
 	}
-	_, err := journal.MustUndo(journal.RunPhases(ctx, t.Runner, restorePhases, t))
+	_, err := journal.MustUndo(journal.RunPhases(ctx, t.Runner, phases, t))
 	if err == nil {
 		return t.res, nil
 	}
@@ -78,6 +87,8 @@ type rtxn struct {
 	// noResult: the restore ended with nothing to report but the error (refused before
 	// anything was written, or the journal could not be written before the stop).
 	noResult bool
+	// fd is what --from-dump loads (fromdump.go); nil for a restore of the archives.
+	fd *fromDump
 }
 
 // restorePhases are the restore's phases, in order. Until the safety backup is complete

@@ -183,8 +183,8 @@ func (pr *pruner) keepNewest() (others, safety []backup.Entry) {
 	return others, safety
 }
 
-// removeOld removes e and its image pins (not with DryRun), unless it is younger than
-// OlderThan.
+// removeOld removes e and its image pins (with DryRun: counts the pins that are there and
+// removes nothing), unless it is younger than OlderThan.
 func (pr *pruner) removeOld(ctx context.Context, e backup.Entry, now time.Time) error {
 	if pr.opts.OlderThan > 0 && now.Sub(createdAt(e)) < pr.opts.OlderThan {
 		pr.keep(e, maim.Kept{Rule: KeptYoung, Why: "younger than --older-than " + pr.opts.OlderThan.String()})
@@ -193,6 +193,13 @@ func (pr *pruner) removeOld(ctx context.Context, e backup.Entry, now time.Time) 
 	p := maim.Pruned{ID: e.ID, Status: string(e.Status), Reason: reasonOf(e), Time: createdAt(e)}
 	if e.Manifest != nil {
 		p.Size = e.Manifest.Size()
+	}
+	if pr.opts.DryRun && e.Manifest != nil {
+		for _, s := range e.Manifest.Services { // the pins that are there: those a real prune removes
+			if _, err := pr.env.Engine.ImageInspect(ctx, stack.PinRef(pr.project, s.Name, e.ID)); err == nil {
+				p.Pins++
+			}
+		}
 	}
 	if !pr.opts.DryRun {
 		if e.Manifest != nil {
@@ -208,6 +215,7 @@ func (pr *pruner) removeOld(ctx context.Context, e backup.Entry, now time.Time) 
 		}
 	}
 	pr.res.Removed = append(pr.res.Removed, p)
+	pr.res.FreedBytes += p.Size
 	return nil
 }
 

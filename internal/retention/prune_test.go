@@ -20,8 +20,9 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// fakeImages is an Engine whose only working call is ImageRemove; anything else panics
-// (the nil embedded interface), which proves Prune needs nothing more of the engine.
+// fakeImages is an Engine whose only working calls are ImageRemove and ImageInspect (a
+// pin is there unless fail names it; dry runs count them); anything else panics (the nil
+// embedded interface), which proves Prune needs nothing more of the engine.
 type fakeImages struct {
 	stack.Engine
 	removed []string
@@ -34,6 +35,13 @@ func (f *fakeImages) ImageRemove(_ context.Context, ref string, _ client.ImageRe
 		return client.ImageRemoveResult{}, errors.New("No such image: " + ref)
 	}
 	return client.ImageRemoveResult{}, nil
+}
+
+func (f *fakeImages) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (client.ImageInspectResult, error) {
+	if f.fail[ref] {
+		return client.ImageInspectResult{}, errors.New("No such image: " + ref)
+	}
+	return client.ImageInspectResult{}, nil
 }
 
 type pruneRig struct {
@@ -257,10 +265,22 @@ func TestPruneDryRunRemovesNothing(t *testing.T) {
 	if len(r.eng.removed) != 0 {
 		t.Fatalf("dry run removed images %v", r.eng.removed)
 	}
-	if got.Removed[1].Pins != 0 || got.Removed[1].Size != 10 {
-		t.Errorf("dry run entry %+v", got.Removed[1])
+	if got.Removed[1].Pins != 2 || got.Removed[1].Size != 10 || got.FreedBytes != 10 {
+		t.Errorf("dry run entry %+v, freed %d", got.Removed[1], got.FreedBytes)
 	}
-	_ = b
+	// the plan is what a real prune then does
+	done, err := Prune(context.Background(), r.m, "demo", maim.PruneOptions{Keep: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range done.Removed {
+		if done.Removed[i] != got.Removed[i] {
+			t.Errorf("removed %+v, the dry run said %+v", done.Removed[i], got.Removed[i])
+		}
+	}
+	if done.FreedBytes != got.FreedBytes || !reflect.DeepEqual(r.ids(), []string{b}) {
+		t.Errorf("freed %d (dry run: %d), left %v", done.FreedBytes, got.FreedBytes, r.ids())
+	}
 }
 
 func TestPrunePinsCountedOnlyWhenRemoved(t *testing.T) {

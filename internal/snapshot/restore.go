@@ -14,6 +14,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/exclude"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/moby/moby/client"
@@ -113,7 +114,7 @@ func (s *Service) MeasureTargets(ctx context.Context, plan *RestorePlan) {
 	if !s.showsProgress() {
 		return
 	}
-	plan.TargetSizes = s.Sizes(ctx, plan.Targets(), plan.Entry.Manifest.Excludes)
+	plan.TargetSizes = s.Sizes(ctx, plan.Targets(), manifestExcludes(plan.Entry.Manifest))
 }
 
 // Names are the names of the sources the plan restores.
@@ -210,7 +211,7 @@ func (s *Service) SafetyBackup(ctx context.Context, p *project.Project, plan *Re
 	}
 	return s.Backup(ctx, p, BackupOptions{
 		Reason: "pre-restore", Stopped: stopped, Sources: plan.Targets(), Compression: c,
-		Excludes: plan.Entry.Manifest.Excludes, Sizes: plan.TargetSizes,
+		Excludes: manifestExcludes(plan.Entry.Manifest), Sizes: plan.TargetSizes,
 	})
 }
 
@@ -432,7 +433,7 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, dir string, i
 	if ready == nil {
 		ready = func() error { return nil }
 	}
-	ropts := volume.RestoreOptions{Compression: comp, Excludes: e.Manifest.Excludes, Ready: ready}
+	ropts := volume.RestoreOptions{Compression: comp, Excludes: manifestExcludes(e.Manifest), Ready: ready}
 	task := s.task("restore "+src.Name, src.Name, src.Bytes)
 	ropts.Progress = task.Add
 	var st archive.Stats
@@ -514,4 +515,14 @@ func (s *Service) ensureVolume(ctx context.Context, it RestoreItem, ready func()
 		Name: name, Driver: it.Driver, DriverOpts: it.DriverOpts, Labels: labels,
 	})
 	return err
+}
+
+// manifestExcludes are a backup's exclude patterns in .dockerignore syntax: those of a
+// backup an older docker-maim made (no ExcludeSyntax) translated, so a restore keeps
+// what that backup left out.
+func manifestExcludes(m *backup.Manifest) []string {
+	if m.ExcludeSyntax == "" {
+		return exclude.FromLegacy(m.Excludes)
+	}
+	return m.Excludes
 }

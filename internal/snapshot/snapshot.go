@@ -28,6 +28,7 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/exclude"
 	"github.com/docker-maim/docker-maim/internal/fsaccess"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -234,6 +235,9 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		Upgrade:      opts.Upgrade,
 		AppVersions:  opts.AppVersions,
 		Dumps:        pl.dumps,
+	}
+	if len(opts.Excludes) > 0 {
+		m.ExcludeSyntax = exclude.Syntax
 	}
 	for _, h := range hostPaths {
 		s.event(NotBackedUp(h) + ": " + h.HostPath)

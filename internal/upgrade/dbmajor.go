@@ -3,9 +3,11 @@ package upgrade
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
@@ -20,7 +22,9 @@ import (
 // file of the data directory the service runs on now, through the engine
 // (volume.EngineMover.ReadFile), and decides with dbmajor.Decide. A refused decision stops
 // the upgrade in the policy (phase_plan.go), --accept-breaking or not: the new server
-// cannot open the data, so the upgrade could only fail its gate and roll back.
+// cannot open the data, so the upgrade could only fail its gate and roll back. A
+// PostgreSQL major rise of a service named by --migrate-db is no refusal: the upgrade
+// moves the data by a dump and a load (migrateDecision; migrate.go, phase_migrate.go).
 
 // dataFileReader reads a small file of a data source (volume.EngineMover.ReadFile).
 type dataFileReader interface {
@@ -42,7 +46,7 @@ func checkDatabases(ctx context.Context, pl *planning) error {
 		if kind.Engine == "" {
 			continue
 		}
-		db := dbmajor.Decide(pl.databaseInput(ctx, c, kind, newInfo.Env))
+		db := migrateDecision(dbmajor.Decide(pl.databaseInput(ctx, c, kind, newInfo.Env)), pl.opts.MigrateDB)
 		pl.plan.Databases = append(pl.plan.Databases, db)
 		if db.Decision == maim.DBManual || db.Decision == maim.DBUnknown {
 			pl.plan.Warnings = append(pl.plan.Warnings, "database "+db.Service+": "+db.Reason)
@@ -125,4 +129,20 @@ func sourceHolding(srcs []project.Source, svc, dir string) (project.Source, stri
 		return project.Source{}, "", false
 	}
 	return best, strings.TrimPrefix(strings.TrimPrefix(dir, bestTarget), "/"), true
+}
+
+// migrateDecision turns the refusal of a PostgreSQL major rise into DBMigrate when
+// --migrate-db names the service; a downgrade, or any other decision, stays as it is.
+func migrateDecision(db maim.Database, migrate []string) maim.Database {
+	if db.Decision != maim.DBRefused || db.Engine != maim.DBPostgreSQL || !slices.Contains(migrate, db.Service) {
+		return db
+	}
+	oldMajor, err1 := strconv.Atoi(db.DataVersion)
+	newMajor, err2 := strconv.Atoi(db.NewVersion)
+	if err1 != nil || err2 != nil || newMajor <= oldMajor {
+		return db
+	}
+	db.Decision, db.Recipe = maim.DBMigrate, nil
+	db.Reason = fmt.Sprintf("--migrate-db: the data in %s on %s was written by PostgreSQL %s; it moves to a fresh PostgreSQL %s cluster by a dump and a load, the old data directory kept in the backup for the way back", db.DataDir, db.Source, db.DataVersion, db.NewVersion)
+	return db
 }

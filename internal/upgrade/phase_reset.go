@@ -6,11 +6,12 @@ import (
 	"strings"
 )
 
-// --reset-data empties the named sources in two phases, once the backup is complete.
+// --reset-data empties the named sources in two phases, once the backup is complete; so
+// are the data sources of the databases --migrate-db moves (resetNames, migrate.go).
 
 // noResetData skips the --reset-data phases of an upgrade without it.
 func noResetData(t *txn) string {
-	if len(t.opts.ResetData) == 0 {
+	if len(t.resetNames()) == 0 {
 		return "no --reset-data"
 	}
 	return ""
@@ -24,10 +25,10 @@ var verifyPhase = phase[*txn]{
 	Journal: PhaseVerifying,
 	Skip:    noResetData,
 	Describe: func(t *txn) string {
-		return "read back and verify the backup's archives of " + strings.Join(t.opts.ResetData, ", ") + " (nothing is emptied unless they verify)"
+		return "read back and verify the backup's archives of " + strings.Join(t.resetNames(), ", ") + " (nothing is emptied unless they verify)"
 	},
 	Run: func(_ context.Context, t *txn) error {
-		if err := t.m.verifyReset(t.man, t.opts.ResetData); err != nil {
+		if err := t.m.verifyReset(t.man, t.resetNames()); err != nil {
 			return fmt.Errorf("reset-data: %w; nothing was emptied", err)
 		}
 		return nil
@@ -41,10 +42,10 @@ var resetPhase = phase[*txn]{
 	Journal: PhaseResetting,
 	Skip:    noResetData,
 	Describe: func(t *txn) string {
-		return "empty " + strings.Join(t.opts.ResetData, ", ") + " (--reset-data: the new version starts that data afresh)"
+		return "empty " + strings.Join(t.resetNames(), ", ") + " (--reset-data, --migrate-db: the new version starts that data afresh)"
 	},
 	Run: func(ctx context.Context, t *txn) error {
-		if err := t.m.resetData(ctx, t.man, t.opts.ResetData); err != nil {
+		if err := t.m.resetData(ctx, t.man, t.resetNames()); err != nil {
 			return fmt.Errorf("reset-data: %w", err)
 		}
 		return nil

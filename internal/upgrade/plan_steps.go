@@ -69,6 +69,7 @@ var planSteps = []planStep{
 	{name: "databases", run: checkDatabases, refuses: true},       // database major versions (dbmajor.go)
 	{name: "sizes", run: measureSources, refuses: true},           // the backup's size
 	{name: "space", run: checkSpace, refuses: true},               // room for the backup; downtime
+	{name: "migrate-db", run: planMigrations, refuses: true},      // --migrate-db (migrate.go)
 	{name: "adoption", run: showAdoption, refuses: true},          // --compose-file (adopt.go)
 	{name: "maibot", run: checkMaiBotAdoption, refuses: true},     // a MaiBot adoption (adopt_maibot.go)
 }

@@ -16,7 +16,7 @@ import (
 // TestPlanStepsInOrder: the plan's steps run in this order, and an error refuses the plan
 // made so far from the compose-file edits on (the targets are known then), never before.
 func TestPlanStepsInOrder(t *testing.T) {
-	want := []string{"pre-start", "image-flags", "what-runs", "targets", "compare", "file-edits", "service-hooks", "breaking", "config-merges", "sources", "databases", "sizes", "space", "adoption", "maibot"}
+	want := []string{"pre-start", "image-flags", "what-runs", "targets", "compare", "file-edits", "service-hooks", "breaking", "config-merges", "sources", "databases", "sizes", "space", "migrate-db", "adoption", "maibot"}
 	var got []string
 	for _, st := range planSteps {
 		got = append(got, st.name)

@@ -19,6 +19,7 @@ import (
 	maim "github.com/docker-maim/docker-maim/internal/api"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/dbdump"
 	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/rollback"
@@ -81,6 +82,9 @@ type txn struct {
 	target *project.Project
 	// adoption is what --compose-file does (planAdoption), nil without it.
 	adoption *Adoption
+	// oldLocales are the encoding and locale of each migrated database's old cluster
+	// (--migrate-db: preMigrate), which its new cluster must have.
+	oldLocales map[string]dbdump.Locale
 }
 
 // upgradePhases are the upgrade's phases after the plan (phase_plan.go), in order. Until
@@ -94,6 +98,7 @@ var upgradePhases = []phase[*txn]{
 	resetPhase,       // phase_reset.go (--reset-data)
 	mergePhase,       // phase_merge.go (config merges)
 	adoptPhase,       // phase_adopt.go (--compose-file)
+	migratePhase,     // phase_migrate.go (--migrate-db)
 	recreatePhase,    // phase_recreate.go
 	gatePhase,        // phase_gate.go
 	postUpgradePhase, // svchooks.go (post-upgrade, post-backup commands)
@@ -139,6 +144,10 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 	}
 	// The logical dumps, in the running containers: a failure refuses, nothing stopped.
 	if err := t.preDumps(ctx); err != nil {
+		return t.res, err
+	}
+	// --migrate-db: the old clusters' locale checked, their dumps taken; nothing stopped.
+	if err := t.preMigrate(ctx); err != nil {
 		return t.res, err
 	}
 	// The journal, then the phases, each recorded in it before it acts.

@@ -94,8 +94,12 @@ func (m *EngineMover) archiveBackup(ctx context.Context, t Target, w io.Writer, 
 func reencode(ctx context.Context, tr *tar.Reader, tw *tar.Writer, file string, excludes []string, progress func(int64)) (archive.Stats, error) {
 	isFile := file != ""
 	var st archive.Stats
+	ex, err := exclude.New(excludes)
+	if err != nil {
+		return st, err
+	}
 	root := ""
-	var skipped []string // excluded directories: their subtrees are skipped too
+	var skipped []string // excluded directories pruned whole (exclude.Rules.Prune)
 	for {
 		if err := ctx.Err(); err != nil {
 			return st, err
@@ -131,10 +135,7 @@ func reencode(ctx context.Context, tr *tar.Reader, tw *tar.Writer, file string, 
 		default:
 			return st, fmt.Errorf("engine archive entry %q outside %q", h.Name, root)
 		}
-		if rel != "" && (excludedRel(rel, excludes) || underAny(rel, skipped)) {
-			if h.Typeflag == tar.TypeDir {
-				skipped = append(skipped, rel)
-			}
+		if rel != "" && leftOut(ex, rel, h.Typeflag == tar.TypeDir, &skipped) {
 			continue
 		}
 		nh := &tar.Header{
@@ -205,11 +206,21 @@ func xattrRecords(in map[string]string) map[string]string {
 	return out
 }
 
-// excludedRel applies the exclude patterns exactly as archive.WriteOptions documents them
-// (exclude.Rules): the archive API yields a whole tree, so an excluded directory's
-// contents are skipped by the caller (underAny).
-func excludedRel(rel string, patterns []string) bool {
-	return exclude.New(patterns).Match(rel)
+// leftOut reports whether the entry rel is left out, as archive.WriteTar leaves it out: below
+// a directory pruned whole, or excluded (exclude.Rules.Match). An excluded directory no
+// exception can re-include anything below is added to skipped; below another, Match
+// decides each entry.
+func leftOut(ex *exclude.Rules, rel string, dir bool, skipped *[]string) bool {
+	if underAny(rel, *skipped) {
+		return true
+	}
+	if !ex.Match(rel) {
+		return false
+	}
+	if dir && ex.Prune(rel) {
+		*skipped = append(*skipped, rel)
+	}
+	return true
 }
 
 func underAny(rel string, dirs []string) bool {

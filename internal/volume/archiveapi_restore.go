@@ -56,6 +56,10 @@ func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts R
 	if file != "" {
 		dest, prefix = dir, ""
 	}
+	ex, err := exclude.New(opts.Excludes)
+	if err != nil {
+		return archive.Stats{}, err
+	}
 	dr, err := archive.Decompress(r, opts.Compression)
 	if err != nil {
 		return archive.Stats{}, err
@@ -68,7 +72,7 @@ func (m *EngineMover) copyIn(ctx context.Context, id string, r io.Reader, opts R
 	}
 	done := make(chan result, 1)
 	go func() {
-		st, err := validateTar(ctx, tar.NewReader(dr), tar.NewWriter(pw), file, prefix, exclude.New(opts.Excludes), opts.Progress, seen)
+		st, err := validateTar(ctx, tar.NewReader(dr), tar.NewWriter(pw), file, prefix, ex, opts.Progress, seen)
 		pw.CloseWithError(err)
 		done <- result{st, err}
 	}()
@@ -105,7 +109,7 @@ func validateTar(ctx context.Context, tr *tar.Reader, tw *tar.Writer, rename, pr
 		if err := checkEntry(h); err != nil {
 			return st, err
 		}
-		if rel := strings.Trim(path.Clean("/"+h.Name), "/"); rename == "" && ex.MatchTree(rel) {
+		if rel := strings.Trim(path.Clean("/"+h.Name), "/"); rename == "" && ex.Match(rel) {
 			st.Entries++
 			if h.Typeflag == tar.TypeReg {
 				st.Files++
@@ -301,7 +305,10 @@ func (m *EngineMover) archiveRestoreInPlace(ctx context.Context, t Target, r io.
 		return st, err
 	}
 
-	ex := exclude.New(opts.Excludes)
+	ex, err := exclude.New(opts.Excludes)
+	if err != nil {
+		return st, err
+	}
 	present := true
 	if t.Kind == KindVolume {
 		if present, err = volumeExists(ctx, m.cli, t.VolumeName); err != nil {
@@ -320,7 +327,7 @@ func (m *EngineMover) archiveRestoreInPlace(ctx context.Context, t Target, r io.
 		if err != nil {
 			return st, fmt.Errorf("listing the target: %w", err)
 		}
-		if clear, err = planInPlace(inArchive, current, ex.MatchTree); err != nil {
+		if clear, err = planInPlace(inArchive, current, ex.Match); err != nil {
 			return st, err
 		}
 	}

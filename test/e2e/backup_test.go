@@ -358,8 +358,8 @@ func TestBackupOptions(t *testing.T) {
 		}
 	}
 
-	// --exclude: patterns on paths and base names, in every source
-	id := p.backup("--exclude", "*.log", "--exclude", "skipme")
+	// --exclude: .dockerignore patterns ("**/*.log" at any depth, "skipme" at the root), in every source
+	id := p.backup("--exclude", "**/*.log", "--exclude", "skipme")
 	m := p.manifest(id)
 	x := untar(t, filepath.Join(p.backupPath(id), m.source(t, "./config").Archive), "--zstd")
 	for _, gone := range []string{"logs/app.log", "skipme/cache.tmp"} {
@@ -374,7 +374,7 @@ func TestBackupOptions(t *testing.T) {
 	}
 	x = untar(t, filepath.Join(p.backupPath(id), m.source(t, "appdata").Archive), "--zstd")
 	if _, err := os.Lstat(filepath.Join(x, "starts.log")); err == nil {
-		t.Errorf("--exclude *.log: the volume's starts.log was archived")
+		t.Errorf("--exclude **/*.log: the volume's starts.log was archived")
 	}
 	if _, err := os.Lstat(filepath.Join(x, "data.json")); err != nil {
 		t.Errorf("--exclude: data.json missing from the volume archive")

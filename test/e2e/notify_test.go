@@ -125,7 +125,6 @@ func TestNotifyBackup(t *testing.T) {
 		t.Errorf("a backup with an unusable --notify was made: %+v", rows)
 	}
 
-
 	r = mustOK(t, bp.maim("backup", "--notify", wh.url()))
 	noNotifySecret(t, r)
 	if got := wh.take(); len(got) != 0 {

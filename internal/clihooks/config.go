@@ -1,4 +1,9 @@
-package plugin
+// Package clihooks owns docker-maim's part of the docker CLI's own config.json: the hooks
+// the CLI asks docker-maim for hints after (`docker maim hooks enable|disable`), written
+// through docker/cli's config package so a symlinked file stays one and every member
+// docker-maim did not add is kept; what features.hooks was before, to put it back; and
+// the docker CLI's version, which decides between hooks and error-hooks.
+package clihooks
 
 import (
 	"bytes"
@@ -18,7 +23,6 @@ import (
 	"github.com/docker/cli/cli-plugins/metadata"
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
-	"github.com/spf13/cobra"
 )
 
 // The docker CLI's settings docker maim hooks enable writes in its config.json, and the
@@ -50,47 +54,47 @@ const (
 	hookUp            = "compose up"
 )
 
-// maxHintLines is the most lines a hook answer may have: docker CLI 29.5+ drops an answer
+// MaxHintLines is the most lines a hook answer may have: docker CLI 29.5+ drops an answer
 // with more than 10 line breaks (cli-plugins/hooks.ParseTemplate); docker-maim stays at
 // 10 lines, 9 breaks.
-const maxHintLines = 10
+const MaxHintLines = 10
 
-// cliVersion is the docker CLI's version as major and minor; known is false when it could
+// Version is the docker CLI's version as major and minor; known is false when it could
 // not be learned.
-type cliVersion struct {
+type Version struct {
 	major, minor int
 	known        bool
 	text         string
 }
 
 // atLeast reports whether v is known and at least major.minor.
-func (v cliVersion) atLeast(major, minor int) bool {
+func (v Version) atLeast(major, minor int) bool {
 	return v.known && (v.major > major || v.major == major && v.minor >= minor)
 }
 
 var dockerVersionRE = regexp.MustCompile(`(?i)version\s+v?(\d+)\.(\d+)(?:\.\d+)?[^\s,]*`)
 
-// parseDockerVersion reads `docker --version`'s line ("Docker version 29.3.0, build
+// ParseDockerVersion reads `docker --version`'s line ("Docker version 29.3.0, build
 // 1a2b3c"); an unrecognised line gives an unknown version.
-func parseDockerVersion(out string) cliVersion {
+func ParseDockerVersion(out string) Version {
 	m := dockerVersionRE.FindStringSubmatch(out)
 	if m == nil {
-		return cliVersion{}
+		return Version{}
 	}
 	major, err1 := strconv.Atoi(m[1])
 	minor, err2 := strconv.Atoi(m[2])
 	if err1 != nil || err2 != nil {
-		return cliVersion{}
+		return Version{}
 	}
-	return cliVersion{major: major, minor: minor, known: true, text: strings.TrimPrefix(strings.Fields(m[0])[1], "v")}
+	return Version{major: major, minor: minor, known: true, text: strings.TrimPrefix(strings.Fields(m[0])[1], "v")}
 }
 
-// dockerCLIVersion asks the docker CLI that ran this plugin for its version. The CLI
+// DockerCLIVersion asks the docker CLI that ran this plugin for its version. The CLI
 // tells a plugin nothing about itself but its own path (metadata.ReexecEnvvar, set when
 // it runs a plugin; neither the plugin metadata exchange nor a hook's hooks.Request carries
 // a version), so docker-maim runs `<that path> --version`, which the CLI answers without
 // the engine. Run standalone, it asks the `docker` on PATH. Unknown when that fails.
-func dockerCLIVersion(ctx context.Context) cliVersion {
+func DockerCLIVersion(ctx context.Context) Version {
 	bin := os.Getenv(metadata.ReexecEnvvar)
 	if bin == "" {
 		bin = "docker"
@@ -99,17 +103,17 @@ func dockerCLIVersion(ctx context.Context) cliVersion {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, "--version").Output()
 	if err != nil {
-		return cliVersion{}
+		return Version{}
 	}
-	return parseDockerVersion(string(out))
+	return ParseDockerVersion(string(out))
 }
 
-// hookSettings are the plugins.maim hooks for a docker CLI version: on 29.3+ the pull hint
+// Settings are the plugins.maim hooks for a docker CLI version: on 29.3+ the pull hint
 // after every `compose pull` and the rollback hint after a failed `compose up` only
 // (error-hooks). Before 29.3 a failed `compose up` runs no hook at all, so only pull is
 // registered. On an unknown version, both go under "hooks", which is right on either: a
 // newer CLI then asks after every `up` and docker-maim answers only a failed one.
-func hookSettings(v cliVersion) (hooks, errorHooks string) {
+func Settings(v Version) (hooks, errorHooks string) {
 	switch {
 	case v.atLeast(29, 3):
 		return hookPull, hookUp
@@ -119,9 +123,9 @@ func hookSettings(v cliVersion) (hooks, errorHooks string) {
 	return hookPull + "," + hookUp, ""
 }
 
-// describeHooks says, for the command's output, what the CLI will ask docker-maim after.
-func describeHooks(v cliVersion) string {
-	hooks, errorHooks := hookSettings(v)
+// Describe says, for the command's output, what the CLI will ask docker-maim after.
+func Describe(v Version) string {
+	hooks, errorHooks := Settings(v)
 	s := "hints after `docker " + strings.ReplaceAll(hooks, ",", "`, `docker ") + "`"
 	if errorHooks != "" {
 		s += " and a failed `docker " + errorHooks + "`"
@@ -135,10 +139,10 @@ func describeHooks(v cliVersion) string {
 	return s + " (docker CLI " + v.text + ")"
 }
 
-// enableHooks registers docker-maim's hooks in the config file dir/config.json for the
+// Enable registers docker-maim's hooks in the config file dir/config.json for the
 // CLI version v, turning features.hooks on, and records what features.hooks was before
 // (only the first time: enabling again keeps the first record).
-func enableHooks(dir string, v cliVersion) error {
+func Enable(dir string, v Version) error {
 	return editConfig(dir, func(cfg *configfile.ConfigFile, existed bool) bool {
 		if cfg.Plugins == nil {
 			cfg.Plugins = map[string]map[string]string{}
@@ -158,7 +162,7 @@ func enableHooks(dir string, v cliVersion) error {
 				own[createdKey] = "true"
 			}
 		}
-		hooks, errorHooks := hookSettings(v)
+		hooks, errorHooks := Settings(v)
 		own[hooksKey] = hooks
 		delete(own, errorHooksKey)
 		if errorHooks != "" {
@@ -172,13 +176,13 @@ func enableHooks(dir string, v cliVersion) error {
 	})
 }
 
-// disableHooks removes what enableHooks added to dir/config.json and puts features.hooks
+// Disable removes what Enable added to dir/config.json and puts features.hooks
 // back as it was before: removed if it was not there, its old value if it was. A
 // features.hooks the user changed since (anything but the "true" docker-maim set) is the
 // user's and stays. Without docker-maim's record, features.hooks is left alone: docker-maim
 // cannot tell who turned it on. A config.json hooks enable created is removed when nothing
 // else is left in it.
-func disableHooks(dir string) error {
+func Disable(dir string) error {
 	return editConfig(dir, func(cfg *configfile.ConfigFile, _ bool) bool {
 		own := cfg.Plugins[pluginSection]
 		before, recorded := own[hooksBeforeKey]
@@ -330,29 +334,9 @@ func writeThroughSymlink(file string, data []byte) error {
 	return os.Rename(tmp.Name(), target)
 }
 
-// hintTemplate joins hint lines into a hook answer's template of at most maxHintLines
+// HintTemplate joins hint lines into a hook answer's template of at most MaxHintLines
 // lines (a line holding breaks counts as the lines it makes); the rest is dropped.
-func hintTemplate(hints []string) string {
+func HintTemplate(hints []string) string {
 	lines := strings.Split(strings.Join(hints, "\n"), "\n")
-	return strings.Join(lines[:min(len(lines), maxHintLines)], "\n")
-}
-
-// runHooksCommand is hooks enable (enable true) or hooks disable on the docker CLI's
-// config directory ($DOCKER_CONFIG or ~/.docker).
-func runHooksCommand(cmd *cobra.Command, enable bool) error {
-	dir := config.Dir()
-	file := filepath.Join(dir, config.ConfigFileName)
-	if !enable {
-		if err := disableHooks(dir); err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "docker-maim hooks disabled in %s\n", file)
-		return nil
-	}
-	v := dockerCLIVersion(cmd.Context())
-	if err := enableHooks(dir, v); err != nil {
-		return err
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "docker-maim hooks enabled in %s: %s\n", file, describeHooks(v))
-	return nil
+	return strings.Join(lines[:min(len(lines), MaxHintLines)], "\n")
 }

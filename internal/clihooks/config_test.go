@@ -1,15 +1,13 @@
-package plugin
+package clihooks
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/docker/cli/cli-plugins/hooks"
 	"github.com/docker/cli/cli-plugins/metadata"
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
@@ -17,8 +15,8 @@ import (
 )
 
 var (
-	cli28 = parseDockerVersion("Docker version 28.2.2, build e6534b4")
-	cli29 = parseDockerVersion("Docker version 29.3.0, build 5927d80")
+	cli28 = ParseDockerVersion("Docker version 28.2.2, build e6534b4")
+	cli29 = ParseDockerVersion("Docker version 29.3.0, build 5927d80")
 )
 
 // userConfig writes dir/config.json as the docker CLI writes it (configfile.Save), with
@@ -63,7 +61,7 @@ func TestHooksEnableDisableRestores(t *testing.T) {
 		t.Run("features.hooks="+before, func(t *testing.T) {
 			dir := t.TempDir()
 			orig := userConfig(t, dir, before)
-			if err := enableHooks(dir, cli28); err != nil {
+			if err := Enable(dir, cli28); err != nil {
 				t.Fatal(err)
 			}
 			cfg := loadCfg(t, dir)
@@ -76,17 +74,17 @@ func TestHooksEnableDisableRestores(t *testing.T) {
 			if cfg.AuthConfigs["r.example:5000"].Password != "p" || cfg.CredentialsStore != "desktop" {
 				t.Fatalf("enable lost the login: %+v", cfg)
 			}
-			if err := enableHooks(dir, cli29); err != nil { // again, on a newer CLI
+			if err := Enable(dir, cli29); err != nil { // again, on a newer CLI
 				t.Fatal(err)
 			}
-			if err := disableHooks(dir); err != nil {
+			if err := Disable(dir); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := os.ReadFile(filepath.Join(dir, "config.json")); !bytes.Equal(got, orig) {
 				t.Fatalf("enable+disable changed config.json:\n%s\nwas:\n%s", got, orig)
 			}
 			// Disabling again changes nothing (no record: features.hooks is not touched).
-			if err := disableHooks(dir); err != nil {
+			if err := Disable(dir); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := os.ReadFile(filepath.Join(dir, "config.json")); !bytes.Equal(got, orig) {
@@ -102,7 +100,7 @@ func TestHooksEnableDisableRestores(t *testing.T) {
 func TestHooksDisableKeepsUserChanges(t *testing.T) {
 	dir := t.TempDir()
 	userConfig(t, dir, "")
-	if err := enableHooks(dir, cli29); err != nil {
+	if err := Enable(dir, cli29); err != nil {
 		t.Fatal(err)
 	}
 	cfg := loadCfg(t, dir)
@@ -110,7 +108,7 @@ func TestHooksDisableKeepsUserChanges(t *testing.T) {
 	if err := cfg.Save(); err != nil {
 		t.Fatal(err)
 	}
-	if err := disableHooks(dir); err != nil {
+	if err := Disable(dir); err != nil {
 		t.Fatal(err)
 	}
 	if cfg := loadCfg(t, dir); cfg.Features["hooks"] != "false" || cfg.Plugins["maim"] != nil {
@@ -125,7 +123,7 @@ func TestHooksDisableKeepsUserChanges(t *testing.T) {
 	if err := cfg.Save(); err != nil {
 		t.Fatal(err)
 	}
-	if err := disableHooks(dir); err != nil {
+	if err := Disable(dir); err != nil {
 		t.Fatal(err)
 	}
 	if cfg := loadCfg(t, dir); cfg.Features["hooks"] != "true" || cfg.Plugins["maim"] != nil {
@@ -138,19 +136,19 @@ func TestHooksDisableKeepsUserChanges(t *testing.T) {
 func TestHooksNoConfigFile(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sub")
 	file := filepath.Join(dir, "config.json")
-	if err := disableHooks(dir); err != nil {
+	if err := Disable(dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(file); !os.IsNotExist(err) {
 		t.Fatalf("disable with no config.json made one: %v", err)
 	}
-	if err := enableHooks(dir, cli29); err != nil {
+	if err := Enable(dir, cli29); err != nil {
 		t.Fatal(err)
 	}
 	if cfg := loadCfg(t, dir); cfg.Features["hooks"] != "true" || cfg.Plugins["maim"]["error-hooks"] != "compose up" {
 		t.Fatalf("enable on no file: %+v", cfg)
 	}
-	if err := disableHooks(dir); err != nil {
+	if err := Disable(dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(file); !os.IsNotExist(err) {
@@ -183,7 +181,7 @@ func TestHooksSymlinkedConfig(t *testing.T) {
 		if err := os.Symlink("../dotfiles/config.json", link); err != nil {
 			t.Fatal(err)
 		}
-		if err := enableHooks(dir, cli29); err != nil {
+		if err := Enable(dir, cli29); err != nil {
 			t.Fatal(err)
 		}
 		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -195,7 +193,7 @@ func TestHooksSymlinkedConfig(t *testing.T) {
 		if b, _ := os.ReadFile(link); extra && !strings.Contains(string(b), `"experimental": "enabled"`) {
 			t.Fatalf("enable dropped a member the docker CLI does not know:\n%s", b)
 		}
-		if err := disableHooks(dir); err != nil {
+		if err := Disable(dir); err != nil {
 			t.Fatal(err)
 		}
 		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -229,26 +227,26 @@ func TestHookSettingsByCLIVersion(t *testing.T) {
 		{"not docker", false, "compose pull,compose up", ""},
 		{"", false, "compose pull,compose up", ""},
 	} {
-		v := parseDockerVersion(c.line)
-		h, e := hookSettings(v)
+		v := ParseDockerVersion(c.line)
+		h, e := Settings(v)
 		if v.known != c.known || h != c.hooks || e != c.errorHooks {
 			t.Errorf("%q: known %v, hooks %q, error-hooks %q; want %v, %q, %q", c.line, v.known, h, e, c.known, c.hooks, c.errorHooks)
 		}
 	}
 	dir := t.TempDir()
-	if err := enableHooks(dir, cli28); err != nil {
+	if err := Enable(dir, cli28); err != nil {
 		t.Fatal(err)
 	}
 	if own := loadCfg(t, dir).Plugins["maim"]; own["hooks"] != "compose pull" || own["error-hooks"] != "" {
 		t.Fatalf("docker CLI 28: %v", own)
 	}
-	if err := enableHooks(dir, cli29); err != nil {
+	if err := Enable(dir, cli29); err != nil {
 		t.Fatal(err)
 	}
 	if own := loadCfg(t, dir).Plugins["maim"]; own["hooks"] != "compose pull" || own["error-hooks"] != "compose up" {
 		t.Fatalf("docker CLI 29.3: %v", own)
 	}
-	if err := enableHooks(dir, cli28); err != nil { // the CLI downgraded: no error-hooks left
+	if err := Enable(dir, cli28); err != nil { // the CLI downgraded: no error-hooks left
 		t.Fatal(err)
 	}
 	if own := loadCfg(t, dir).Plugins["maim"]; own["hooks"] != "compose pull" || own["error-hooks"] != "" {
@@ -269,60 +267,12 @@ func TestDockerCLIVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv(metadata.ReexecEnvvar, docker)
-	v := dockerCLIVersion(t.Context())
+	v := DockerCLIVersion(t.Context())
 	if !v.known || v.major < 20 || !strings.Contains(string(out), " "+v.text) {
 		t.Fatalf("docker CLI version %+v from %q", v, out)
 	}
 	t.Setenv(metadata.ReexecEnvvar, filepath.Join(t.TempDir(), "no-docker"))
-	if v := dockerCLIVersion(t.Context()); v.known {
+	if v := DockerCLIVersion(t.Context()); v.known {
 		t.Fatalf("a CLI that does not run: %+v", v)
-	}
-}
-
-// TestHookAnswersWithinTenLines: every answer docker-maim gives fits docker CLI 29.5+'s
-// limit, checked with the CLI's own parser (hooks.ParseTemplate), and a longer list of
-// hints is cut to 10 lines rather than dropped whole by the CLI.
-func TestHookAnswersWithinTenLines(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "proj")
-	_ = os.MkdirAll(dir, 0o755)
-	t.Setenv("COMPOSE_PROJECT_NAME", "")
-	t.Setenv("COMPOSE_FILE", "")
-	known := func() []string { return []string{"proj"} }
-	answers := 0
-	for _, root := range []string{"compose pull", "compose up", "compose down", "build"} {
-		for _, cmdErr := range []string{"", "exit status 1"} {
-			var b bytes.Buffer
-			if err := writeHookAnswer(&b, hooks.Request{RootCmd: root, CommandError: cmdErr}, dir, known); err != nil {
-				t.Fatal(err)
-			}
-			var r hooks.Response
-			if err := json.Unmarshal(b.Bytes(), &r); err != nil {
-				t.Fatal(err)
-			}
-			if r.Template == "" {
-				continue
-			}
-			answers++
-			lines, err := hooks.ParseTemplate(r.Template, nil)
-			if err != nil || len(lines) > maxHintLines || strings.Count(r.Template, "\n") >= maxHintLines {
-				t.Errorf("%s (error %q): %d lines, %v: %q", root, cmdErr, len(lines), err, r.Template)
-			}
-		}
-	}
-	if answers != 2 { // the pull hint and the failed up's
-		t.Fatalf("%d answers, want 2", answers)
-	}
-	long := make([]string, 25)
-	for i := range long {
-		long[i] = "hint " + string(rune('a'+i))
-	}
-	long[3] = "two\nlines"
-	tmpl := hintTemplate(long)
-	lines, err := hooks.ParseTemplate(tmpl, nil)
-	if err != nil || len(lines) != maxHintLines || lines[0] != "hint a" || lines[4] != "lines" {
-		t.Fatalf("25 hints: %q, %v", lines, err)
-	}
-	if got := hintTemplate(nil); got != "" {
-		t.Fatalf("no hints: %q", got)
 	}
 }

@@ -1,0 +1,135 @@
+package upgrade
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	maim "github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/dbdump"
+	"github.com/docker-maim/docker-maim/internal/project"
+)
+
+func pgDB(decision, data, nw string) maim.Database {
+	return maim.Database{Service: "db", Engine: maim.DBPostgreSQL, DataVersion: data, NewVersion: nw, DataDir: "/var/lib/postgresql/data", Source: "pgdata", Decision: decision, Recipe: []string{"by hand"}}
+}
+
+// TestMigrateDecision: --migrate-db turns only a PostgreSQL major rise of the named service
+// into DBMigrate; a downgrade, another service, another engine stay refused.
+func TestMigrateDecision(t *testing.T) {
+	maria := pgDB(maim.DBRefused, "11.4.2", "10.11.1")
+	maria.Engine = maim.DBMariaDB
+	for _, tc := range []struct {
+		name    string
+		db      maim.Database
+		migrate []string
+		want    string
+	}{
+		{"15 -> 16 with the flag", pgDB(maim.DBRefused, "15", "16"), []string{"db"}, maim.DBMigrate},
+		{"15 -> 17 with the flag", pgDB(maim.DBRefused, "15", "17"), []string{"db"}, maim.DBMigrate},
+		{"15 -> 16 without", pgDB(maim.DBRefused, "15", "16"), nil, maim.DBRefused},
+		{"another service named", pgDB(maim.DBRefused, "15", "16"), []string{"app"}, maim.DBRefused},
+		{"a downgrade", pgDB(maim.DBRefused, "16", "15"), []string{"db"}, maim.DBRefused},
+		{"a PG_VERSION that is no version", pgDB(maim.DBRefused, "", "16"), []string{"db"}, maim.DBRefused},
+		{"the same major", pgDB(maim.DBSame, "16", "16"), []string{"db"}, maim.DBSame},
+		{"MariaDB", maria, []string{"db"}, maim.DBRefused},
+	} {
+		got := migrateDecision(tc.db, tc.migrate)
+		if got.Decision != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got.Decision, tc.want)
+		}
+		if got.Decision == maim.DBMigrate && (got.Recipe != nil || !strings.Contains(got.Reason, "--migrate-db")) {
+			t.Errorf("%s: recipe %v, reason %q", tc.name, got.Recipe, got.Reason)
+		}
+	}
+}
+
+// TestPlanMigrations: the names are checked, a migration is planned with its estimate at
+// the stated rate, the image's major-rise finding goes, the others stay; no rise is a note.
+func TestPlanMigrations(t *testing.T) {
+	newPl := func(migrate []string, dbs ...maim.Database) *planning {
+		p := &project.Project{Project: &types.Project{Name: "p", Services: types.Services{
+			"db": {Name: "db", ContainerSpec: types.ContainerSpec{Environment: types.NewMappingWithEquals([]string{"POSTGRES_USER=app"})}}, "app": {Name: "app"}}}}
+		pl := &planning{p: p, data: p, opts: Options{MigrateDB: migrate}, plan: &Plan{}}
+		pl.plan.Databases = dbs
+		pl.plan.Sources = []SourceSize{{Name: "pgdata", Bytes: 400 << 20}}
+		pl.plan.running = project.Running{IDs: map[string][]string{"db": {"c1"}}}
+		pl.plan.Breaking = []maim.Finding{{Service: "db", Reason: "major version rises 15.18 -> 16.14"}, {Service: "db", Reason: "label says breaking"}}
+		return pl
+	}
+	pl := newPl([]string{"db"}, migrateDecision(pgDB(maim.DBRefused, "15", "16"), []string{"db"}))
+	if err := planMigrations(context.Background(), pl); err != nil {
+		t.Fatal(err)
+	}
+	m := pl.plan.Databases[0].Migration
+	if m == nil || m.DataBytes != 400<<20 || m.RateBytesPerSecond != migrateRate || m.Estimate.Seconds() != 10 {
+		t.Fatalf("migration %+v, want 400 MiB at 40 MiB/s: 10s", m)
+	}
+	if pl.plan.Downtime != m.Estimate {
+		t.Errorf("downtime %v, want the estimate added", pl.plan.Downtime)
+	}
+	if !strings.Contains(strings.Join(m.Steps, "\n"), "pg_dumpall -U app") {
+		t.Errorf("steps %q", m.Steps)
+	}
+	if len(pl.plan.Breaking) != 1 || pl.plan.Breaking[0].Reason != "label says breaking" {
+		t.Errorf("breaking %v, want only the label's finding", pl.plan.Breaking)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		migrate []string
+		db      maim.Database
+		stopped bool
+		wantErr string
+		warn    string
+	}{
+		{"no such service", []string{"nope"}, pgDB(maim.DBSame, "16", "16"), false, `the project has no service "nope"`, ""},
+		{"MariaDB", []string{"db"}, func() maim.Database { d := pgDB(maim.DBInPlace, "10.11", "11.4"); d.Engine = maim.DBMariaDB; return d }(), false, "runs mariadb, not PostgreSQL", ""},
+		{"no major rise", []string{"db"}, pgDB(maim.DBSame, "16", "16"), false, "", "--migrate-db db: no PostgreSQL major rise (same): nothing to migrate"},
+		{"the old server does not run", []string{"db"}, migrateDecision(pgDB(maim.DBRefused, "15", "16"), []string{"db"}), true, "no container of db runs", ""},
+	} {
+		pl := newPl(tc.migrate, tc.db)
+		if tc.stopped {
+			pl.plan.running.IDs = nil
+		}
+		err := planMigrations(context.Background(), pl)
+		if (tc.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.wantErr)
+		}
+		if tc.warn != "" && !strings.Contains(strings.Join(pl.plan.Warnings, "\n"), tc.warn) {
+			t.Errorf("%s: warnings %q, want %q", tc.name, pl.plan.Warnings, tc.warn)
+		}
+	}
+}
+
+// TestInitdbLocale: what the entrypoint's initdb gives a cluster, from the environment.
+func TestInitdbLocale(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want dbdump.Locale
+		ok   bool
+	}{
+		{map[string]string{"LANG": "C.UTF-8"}, loc("UTF8", "C.UTF-8", "C.UTF-8"), true},
+		{map[string]string{"LANG": "en_US.utf8", "LC_ALL": "de_DE.UTF-8"}, loc("UTF8", "de_DE.UTF-8", "de_DE.UTF-8"), true},
+		{map[string]string{}, loc("SQL_ASCII", "C", "C"), true},
+		{map[string]string{"LANG": "en_US.utf8", "POSTGRES_INITDB_ARGS": "--encoding=LATIN1 --lc-collate=C --lc-ctype C"}, loc("LATIN1", "C", "C"), true},
+		{map[string]string{"LANG": "C.UTF-8", "POSTGRES_INITDB_ARGS": "-E UTF8 --locale=en_US.UTF-8"}, loc("UTF8", "en_US.UTF-8", "en_US.UTF-8"), true},
+		{map[string]string{"LANG": "de_DE"}, loc("", "de_DE", "de_DE"), false},
+	} {
+		got, ok := InitdbLocale(tc.env)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("InitdbLocale(%v) = %+v, %v; want %+v, %v", tc.env, got, ok, tc.want, tc.ok)
+		}
+	}
+	if !SameLocale(loc("UTF8", "en_US.utf8", "en_US.utf8"), loc("UTF-8", "en_US.UTF-8", "en_US.UTF-8")) {
+		t.Error("en_US.utf8 and en_US.UTF-8 differ")
+	}
+	if SameLocale(loc("UTF8", "C.UTF-8", "C.UTF-8"), loc("UTF8", "en_US.UTF-8", "C.UTF-8")) {
+		t.Error("C.UTF-8 and en_US.UTF-8 collations are the same")
+	}
+}
+
+func loc(enc, collate, ctype string) dbdump.Locale {
+	return dbdump.Locale{Encoding: enc, Collate: collate, Ctype: ctype}
+}
