@@ -65,7 +65,7 @@ export interface UpgradeDoc extends Doc {
   recovery?: string[]; rollback?: { backup_id?: string; safety_backup_id?: string; images?: ImageChange[] };
 }
 export interface PruneDoc extends Doc {
-  project?: string; dry_run?: boolean;
+  project?: string; dry_run?: boolean; freed_bytes?: number;
   removed?: { id: string; status: string; reason?: string; size: number; pins_removed: number }[] | null;
   kept?: { id: string; status: string; reason?: string; rule: string; why: string }[] | null;
 }
