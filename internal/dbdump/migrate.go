@@ -169,11 +169,11 @@ func (e *LoadError) Error() string {
 // maxErrors is how many unexpected errors a LoadError shows.
 const maxErrors = 5
 
-// Load feeds dump (pg_dumpall's SQL) to psql -v ON_ERROR_STOP=0 as the superuser in
+// LoadAndAnalyze feeds dump (pg_dumpall's SQL) to psql -v ON_ERROR_STOP=0 as the superuser in
 // database postgres inside container id, then runs ANALYZE in every database that accepts
 // connections. The entrypoint created the superuser and POSTGRES_DB already: their
 // "already exists" errors are expected; any other error fails the load (*LoadError).
-func Load(ctx context.Context, eng Engine, service, id string, env []string, dump io.Reader) error {
+func LoadAndAnalyze(ctx context.Context, eng Engine, service, id string, env []string, dump io.Reader) error {
 	user, db := Superuser(env)
 	lines := &errorLines{expected: ExpectedErrors(user, db)}
 	c := Postgres(env, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=0", "-d", "postgres")

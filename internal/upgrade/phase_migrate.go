@@ -27,7 +27,7 @@ import (
 // emptied by phase reset: the entrypoint initialises a fresh cluster), waits until the new
 // server accepts connections, checks that its encoding and locale are the old cluster's,
 // feeds it the dump taken from the old server (preMigrate), read from the backup with its
-// hash checked, and runs ANALYZE in every database (dbdump.Load). The services that depend
+// hash checked, and runs ANALYZE in every database (dbdump.LoadAndAnalyze). The services that depend
 // on the database start only at recreate (which recreates the database once more: the
 // same image and data), so none of them sees the empty cluster. The journal says
 // recreating: a failure is undone by the failure path's restore from the backup (the old
@@ -108,7 +108,7 @@ func (t *txn) migrateOne(ctx context.Context, target *project.Project, db maim.D
 	}
 	defer dr.Close()
 	t.m.logf("loading the dump of %s (%d bytes) into PostgreSQL %s", db.Service, d.Bytes, db.NewVersion)
-	if err := dbdump.Load(ctx, t.m.Engine, db.Service, id, env, dr); err != nil {
+	if err := dbdump.LoadAndAnalyze(ctx, t.m.Engine, db.Service, id, env, dr); err != nil {
 		return err
 	}
 	if _, err := io.Copy(io.Discard, rc); err == nil {
