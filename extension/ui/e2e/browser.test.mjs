@@ -9,7 +9,7 @@
 // gone), comes back, and the UI follows the upgrade, which went on detached, to its end;
 // checked on the engine (the container's image, the data schema in the volume), not only on
 // the page. Screenshots of every screen in English and Chinese go to ../test-results/.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, existsSync, copyFileSync, rmSync } from 'node:fs';
 import { join, extname, dirname, resolve } from 'node:path';
@@ -38,7 +38,7 @@ const engineImage = () => sh('docker', ['inspect', '-f', '{{.Config.Image}}', co
 const dataSchema = () => JSON.parse(sh('docker', ['exec', container(), '/bin/bot', 'print-config'])).schema;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function until(cond, what, ms = 240_000) {
-  for (const end = Date.now() + ms; !cond();) { if (Date.now() > end) throw new Error('FAILED: no ' + what); await sleep(50); }
+  for (const end = Date.now() + ms; !(await cond());) { if (Date.now() > end) throw new Error('FAILED: no ' + what); await sleep(50); }
 }
 // The detached operations' processes (docker-maim's state dir: <engine key>/<project>/ops/*.json).
 function detachedPids() {
@@ -70,14 +70,27 @@ const ddClientShim = () => {
     if (!s) return;
     if (kind === 'close') { delete streams[id]; s.onClose?.(data); } else if (kind === 'error') s.onError?.(data); else s.onOutput?.({ [kind]: data });
   };
+  // What the UI asks of Desktop itself (toasts, navigation, external links, the file
+  // chooser) is recorded in window.__desktop for the test to check; docker.cli.exec runs the
+  // real docker CLI against the engine, as Desktop's does.
+  const desktop = [];
+  window.__desktop = desktop;
+  const rec = (name) => (...a) => { desktop.push({ name, args: a }); return Promise.resolve(); };
   window.ddClient = {
-    host: { platform: 'linux' },
+    host: { platform: 'linux', openExternal: rec('openExternal') },
+    desktopUI: {
+      toast: { success: rec('toast.success'), warning: rec('toast.warning'), error: rec('toast.error') },
+      navigate: { viewContainers: rec('viewContainers'), viewContainer: rec('viewContainer'), viewVolume: rec('viewVolume') },
+      dialog: { showOpenDialog: async (o) => { desktop.push({ name: 'showOpenDialog', args: [o] }); return { canceled: false, filePaths: [await window.__chosenFile()] }; } },
+    },
+    docker: { cli: { exec: (cmd, args) => window.__dockerExec(cmd, args) } },
     extension: { host: { cli: { exec(binary, args, opts) { const id = ++next; streams[id] = opts.stream; window.__maimExec(id, binary, args); return { close() {} }; } } } },
   };
 };
 
 let browser; let failed = false;
 let holdNextUpgrade = false; // the next detached upgrade waits at its backed-up failpoint
+let chosenFile = ''; // what the host's file chooser answers
 const failpoint = join(work, 'failpoint');
 async function main() {
   log('stand-in project', name);
@@ -108,12 +121,24 @@ async function main() {
     p.stderr.setEncoding('utf8').on('data', lines('stderr'));
     p.on('close', (code) => setTimeout(() => page.evaluate(([i, c]) => window.__maimStream(i, 'close', c), [id, code]).catch(() => {}), 50));
   });
+  await ctx.exposeBinding('__dockerExec', (_, cmd, args) => new Promise((res) => {
+    execFile('docker', [cmd, ...args], { env, encoding: 'utf8' }, (err, stdout, stderr) => res({ stdout, stderr, code: err ? (err.code ?? 1) : 0 }));
+  }));
+  await ctx.exposeBinding('__chosenFile', () => chosenFile);
   await ctx.addInitScript(ddClientShim);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => { log('page error', e.message); failed = true; });
+  // The engine is shared (other tests' projects come and go): in the projects list's
+  // screenshots only this test's project is shown; the page is put back afterwards.
+  const onlyOurs = (hide) => page.evaluate(([n, h]) => document.querySelectorAll('[data-testid^="project-"]').forEach((r) => {
+    if (r.getAttribute('data-testid') !== `project-${n}` && r.tagName === 'TR') r.style.display = h ? 'none' : '';
+  }), [name, hide]);
   const shot = async (file) => {
     await page.waitForTimeout(300);
+    const list = file.endsWith('-projects');
+    if (list) await onlyOurs(true);
     await page.screenshot({ path: join(shots, file + '.png'), fullPage: true });
+    if (list) await onlyOurs(false);
     if (docShots && /^(en|zh)-(projects|upgrade-plan|upgrade-result|rolled-back|backups)$/.test(file)) { mkdirSync(docShots, { recursive: true }); copyFileSync(join(shots, file + '.png'), join(docShots, file + '.png')); }
   };
   const tid = (id) => page.getByTestId(id);
@@ -124,30 +149,70 @@ async function main() {
     await until(() => streamed.size === 0, 'end of the streamed processes');
   };
   const long = { timeout: 240_000 };
+  // What the page asked of Desktop since it loaded; waits for a call by name.
+  const asked = () => page.evaluate(() => window.__desktop);
+  const askedFor = async (name, what) => {
+    for (const end = Date.now() + 60_000; ;) {
+      const c = (await asked()).filter((x) => x.name === name);
+      if (c.length) return c;
+      if (Date.now() > end) throw new Error(`FAILED: no ${name}: ${what}`);
+      await sleep(100);
+    }
+  };
+  const px = (loc) => loc.evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
 
   await page.goto(url);
   await tid(`project-${name}`).waitFor({ timeout: 60_000 });
   await page.getByText(`${repo}:1.0.0 (1.0.0)`).first().waitFor(long);
+  expect(await px(page.locator('h1')) <= 24, 'the title uses the theme\'s heading size (h3 as h1, not a 60 px h2)');
   await shot('en-projects');
+  await tid('view-containers').click();
+  await askedFor('viewContainers', 'the Containers button opens Desktop\'s container list');
   await tid(`open-${name}`).click();
   await tid('service-bot').getByText('1.0.0').first().waitFor(long);
+  await tid('view-container-bot').click();
+  const [vc] = await askedFor('viewContainer', 'a service links to its container');
+  expect(vc.args[0] === sh('docker', ['inspect', '-f', '{{.Id}}', container()]), 'the service opens its container in Desktop by its full ID');
   await shot('en-overview');
 
   // backups: back up now, then verify it
   await tid('tab-backups').click();
   await tid('backup-now').click();
   await tid('backups-message').waitFor(long);
+  expect((await askedFor('toast.success', 'a toast after Back up now'))[0].args[0].startsWith('Backup '), 'the backup made shows a success toast');
   await tid('backup-row').first().waitFor(long);
+  expect(/^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2} [AP]M$/.test((await tid('backup-row').first().locator('td').first().innerText()).trim()), 'the backup time is an English date (Intl, en-US)');
   expect((await tid('backup-row').count()) >= 1, 'a backup is listed after "Back up now"');
   await tid('backup-row').first().getByRole('button', { name: 'Verify' }).click();
   await page.getByText(/is intact/).waitFor(long);
   await shot('en-backups');
 
-  // upgrade: plan first, then a typed confirmation (a major version rise is breaking)
+  // upgrade: the options the CLI offers. A release's new compose file (chosen through the
+  // host's file chooser) is planned with --compose-file: the plan adopts it.
   await tid('tab-upgrade').click();
-  await tid('image-bot').fill(`${repo}:2.0.0`);
+  chosenFile = join(work, 'release', 'compose.yaml');
+  mkdirSync(dirname(chosenFile), { recursive: true });
+  copyFileSync(join(work, 'project', 'compose.yaml'), chosenFile);
+  await tid('choose-compose-file').click();
+  await until(async () => (await tid('compose-file').inputValue()) === chosenFile, 'the chosen compose file in its field');
   await tid('plan').click();
   await tid('plan-view').waitFor(long);
+  expect(calls.some((c) => c.includes(`--compose-file ${chosenFile}`) && c.includes('--dry-run')), 'the plan ran with --compose-file');
+  expect(await tid('plan-steps').locator('[data-phase=adopt]').count() === 1, 'the plan adopts the new compose file (its adopt step)');
+  await tid('compose-file').fill('');
+  // --reset-data: choosing a source to empty plans again; the plan says it empties it
+  await tid('image-bot').fill(`${repo}:2.0.0`);
+  await tid('plan').click();
+  await tid('plan-change').waitFor(long);
+  await tid('reset-botdata').check();
+  await tid('reset-chosen').waitFor(long);
+  expect(calls.some((c) => c.includes('--reset-data botdata') && c.includes('--dry-run')), 'choosing a source plans with --reset-data');
+  expect(await tid('plan-steps').locator('[data-phase=reset]').count() === 1, 'the plan has the reset step');
+  await tid('reset-botdata').uncheck();
+  await until(async () => (await tid('reset-chosen').count()) === 0 && !(await tid('upgrade-go').isDisabled()), 'the plan without --reset-data');
+  await tid('view-volume-botdata').click();
+  const [vv] = await askedFor('viewVolume', 'a volume links to Desktop\'s volume view');
+  expect(vv.args[0] === `${name}_botdata`, `the volume opens by its engine name (${vv.args[0]})`);
   expect((await tid('plan-change').innerText()).includes('(1.0.0) →'), 'the plan shows 1.0.0 -> 2.0.0');
   expect(await tid('breaking').isVisible(), 'the plan shows the breaking change');
   expect(engineImage() === `${repo}:1.0.0`, 'the dry run changed nothing on the engine');
@@ -175,6 +240,7 @@ async function main() {
   expect(calls.slice(before).some((c) => / attach /.test(c)), 'coming back, the UI follows the running upgrade again');
   rmSync(failpoint);
   await page.locator('[data-testid=upgrade-result][data-outcome=upgraded]').waitFor(long);
+  expect((await askedFor('toast.success', 'a toast when the upgrade ends')).some((x) => x.args[0] === `${name} upgraded.`), 'the upgrade ends with a success toast');
   await shot('en-upgrade-result');
   expect(engineImage() === `${repo}:2.0.0`, 'the engine runs 2.0.0 after the upgrade');
   expect(dataSchema() === 2, 'the data in the volume was migrated to schema 2');
@@ -184,6 +250,7 @@ async function main() {
   await tid('rollback-go').click();
   await tid('confirm-ok').click();
   await tid('rollback-done').waitFor(long);
+  expect((await askedFor('toast.success', 'a toast after the rollback')).some((x) => x.args[0].startsWith('Rolled back')), 'the rollback ends with a success toast');
   await shot('en-rollback');
   expect(engineImage() === `${repo}:1.0.0`, 'the engine runs 1.0.0 again after the rollback');
   expect(dataSchema() === 1, 'the data in the volume is back at schema 1');
@@ -200,8 +267,13 @@ async function main() {
   await tid('typed-confirm').fill(name);
   await tid('confirm-ok').click();
   await tid('upgrade-running').waitFor(long);
+  await tid('phase').first().waitFor(long);
   await shot('zh-upgrade-progress');
   await page.locator('[data-testid=upgrade-result][data-outcome=rolled-back]').waitFor(long);
+  const steps = await tid('phase').allInnerTexts();
+  expect(steps.length > 0 && steps.every((x) => /[\u4e00-\u9fff]/.test(x) && !/[a-z]{3}/.test(x)), `the steps are in Chinese (${steps.join(', ')})`);
+  expect(steps.some((x) => x.startsWith('回滚：')), 'the automatic rollback\'s steps are named as rollback steps');
+  expect((await askedFor('toast.warning', 'a toast when the upgrade rolled back')).some((x) => x.args[0].includes('已回滚')), 'the rolled-back upgrade ends with a warning toast in Chinese');
   expect(await tid('rolled-back').isVisible(), 'the failing upgrade shows the automatic rollback');
   expect((await tid('failing-logs').innerText()).includes('crashing on purpose'), "the failing service's last log lines are shown");
   await tid('error').getByRole('button').click();
@@ -213,6 +285,8 @@ async function main() {
   // the remaining screens in Chinese, and English ones of the failure story
   await tid('tab-overview').click(); await tid('service-bot').waitFor(); await shot('zh-overview');
   await tid('tab-backups').click(); await tid('backup-row').first().waitFor(long); await shot('zh-backups');
+  expect((await tid('backup-row').first().locator('td').first().innerText()).includes('年'), 'the backup time is a Chinese date (Intl, zh-CN)');
+  expect(!/\b(complete|manual|upgrade)\b/.test(await tid('backups-screen').innerText()), 'no English status or reason in the Chinese backups list');
   await tid('tab-rollback').click(); await shot('zh-rollback');
   await tid('back').click(); await tid(`project-${name}`).waitFor(long); await page.getByText('本机上的项目').waitFor(); await shot('zh-projects');
   await tid('lang').click(); await page.getByText('Projects on this engine').waitFor(); await shot('en-projects');

@@ -16,7 +16,10 @@ function dd(): DD {
 }
 
 /** setClient replaces Desktop's client (tests: a scripted host). */
-export function setClient(c: DD) { client = c; }
+export function setClient(c: unknown) { client = c; }
+
+/** ddClient is Desktop's client (or the one setClient gave), for desktop.ts. */
+export function ddClient(): DD { return dd(); }
 
 /** canDetach: docker-maim refuses --detach on Windows (no detached process there yet). */
 export function canDetach(): boolean {

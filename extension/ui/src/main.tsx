@@ -1,20 +1,20 @@
 import React from 'react';
 import ReactDOM from 'react-dom/client';
 import CssBaseline from '@mui/material/CssBaseline';
-import { DockerMuiThemeProvider } from '@docker/docker-mui-theme';
+import { DockerMuiV6ThemeProvider } from '@docker/docker-mui-theme';
 import App from './App';
+import { outsideDesktop } from './theme';
 
-// Desktop injects its MUI theme options; outside it (the test host, vite dev) MUI's defaults.
+// Desktop injects its MUI v6 theme options; outside it (the test host, vite dev) the
+// stand-in of theme.ts.
 const w = window as unknown as Record<string, unknown>;
-const plain = { light: { palette: { mode: 'light' } }, dark: { palette: { mode: 'dark' } } };
-w.__ddMuiV5Themes ??= plain;
-w.__ddMuiV6Themes ??= plain;
+w.__ddMuiV6Themes ??= outsideDesktop;
 
 ReactDOM.createRoot(document.getElementById('root')!).render(
   <React.StrictMode>
-    <DockerMuiThemeProvider>
+    <DockerMuiV6ThemeProvider>
       <CssBaseline />
       <App />
-    </DockerMuiThemeProvider>
+    </DockerMuiV6ThemeProvider>
   </React.StrictMode>,
 );

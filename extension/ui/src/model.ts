@@ -50,6 +50,10 @@ export interface Plan {
   config_merges: { file: string; service?: string; template: string; action: string; changed: boolean; report: ConfigReport; diff?: string }[] | null;
   reset_data?: string[]; estimated_backup_bytes: number; free_bytes: number; expected_downtime_ns: number;
   nothing_to_do: boolean; warnings?: string[];
+  /** The steps the upgrade runs, in order, by the names progress lines carry (docs/json.md). */
+  phases?: { name: string; description: string; skipped?: boolean; reason?: string }[];
+  /** One per service whose new image runs a database, and what the upgrade does to its data. */
+  databases?: { service: string; engine: string; data_version?: string; new_version: string; source?: string; decision: string; reason: string; recipe?: string[] }[];
 }
 export interface RollbackDoc extends Doc {
   project?: string; backup_id?: string; safety_backup_id?: string; resolved?: string;
@@ -61,7 +65,7 @@ export interface UpgradeDoc extends Doc {
   recovery?: string[]; rollback?: { backup_id?: string; safety_backup_id?: string; images?: ImageChange[] };
 }
 export interface PruneDoc extends Doc {
-  project?: string; dry_run?: boolean;
+  project?: string; dry_run?: boolean; freed_bytes?: number;
   removed?: { id: string; status: string; reason?: string; size: number; pins_removed: number }[] | null;
   kept?: { id: string; status: string; reason?: string; rule: string; why: string }[] | null;
 }
@@ -110,6 +114,13 @@ export const emptyProgress = (): ProgressState => ({ phases: [], tasks: [], even
 export function stepLabel(first: string | undefined, p: ProgressLine): string {
   const phase = p.phase ?? '';
   return phase && p.op && first && p.op !== first ? `${p.op}: ${phase}` : phase;
+}
+
+/** stepWords splits a step as stepLabel shows it into the names to translate: a step
+ * ("gate"), or an operation and its step ("rollback: restore"). */
+export function stepWords(label: string): [('op' | 'phase'), string][] {
+  const i = label.indexOf(': ');
+  return i < 0 ? [['phase', label]] : [['op', label.slice(0, i)], ['phase', label.slice(i + 2)]];
 }
 
 /** applyLine folds one stderr line into the progress shown: steps in the order seen, a task
