@@ -71,16 +71,22 @@ func TestCompletionThroughDocker(t *testing.T) {
 	if len(list.Backups) != 3 || list.Backups[1].ID != b2 || list.Backups[2].ID != b1 || list.Backups[0].Reason != "pre-restore" {
 		t.Fatalf("want the safety backup, %s and %s: %s", b2, b1, r)
 	}
-	var ids []string
+	// IDs are times to the second: a backup taken in the same second as the one before gets
+	// a suffix ("-2"), so b2 may be the prefix of the restore's safety backup too.
+	var ids, withB2 []string
 	for _, b := range list.Backups {
-		ids = append(ids, b.ID+"\t"+b.Time.Local().Format("2006-01-02 15:04:05")+" "+b.Reason)
+		id := b.ID + "\t" + b.Time.Local().Format("2006-01-02 15:04:05") + " " + b.Reason
+		ids = append(ids, id)
+		if strings.HasPrefix(b.ID, b2) {
+			withB2 = append(withB2, id)
+		}
 	}
 	before := listTree(t, bp.BackupDir)
 	env := []string{"COMPOSE_PROJECT_NAME=" + bp.Name}
 
 	// 36 = NoFileComp|KeepOrder: newest first, no file names.
 	dockerComplete(t, bp.Dir, env, "restore", "").want(t, "restore ID", ids, ":36")
-	dockerComplete(t, bp.Dir, env, "verify", b2).want(t, "verify ID prefix", []string{ids[1]}, ":36")
+	dockerComplete(t, bp.Dir, env, "verify", b2).want(t, "verify ID prefix", withB2, ":36")
 	dockerComplete(t, bp.Dir, env, "rollback", b1, "").want(t, "rollback's second argument", nil, ":4")
 	// 8 = FilterFileExt, as compose's -f.
 	dockerComplete(t, bp.Dir, env, "restore", "-f", "").want(t, "-f", []string{"yaml", "yml"}, ":8")

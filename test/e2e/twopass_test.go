@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/testrig"
+	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
 	"github.com/moby/moby/client"
 )
 
@@ -474,6 +475,7 @@ func TestRestoreStopsWhatStartedMeanwhile(t *testing.T) {
 	}
 	must(t, json.Unmarshal([]byte(mustOK(t, p.maim("backup", "--format", "json")).Stdout), &b))
 	want := testrig.TreeHash(t, vol, "starts.log", "effective.json", "data.json")
+	wantTree := treediff.Of(t, vol)
 	scramble(t, vol)
 
 	fp := filepath.Join(t.TempDir(), "failpoint")
@@ -498,6 +500,8 @@ func TestRestoreStopsWhatStartedMeanwhile(t *testing.T) {
 		t.Errorf("the safety backup %s records %v as what ran, want [app other]", res.SafetyID, m.Running)
 	}
 	if got := testrig.TreeHash(t, vol, "starts.log", "effective.json", "data.json"); got != want {
-		t.Errorf("restore of %s differs from the backup", b.ID)
+		// Which paths differ (the bot's own files among them: they change as it runs).
+		t.Errorf("restore of %s differs from the backup (safety backup %s; %s):\n%s", b.ID, res.SafetyID, r.Stdout,
+			strings.Join(treediff.Diff(wantTree, treediff.Of(t, vol), treediff.Options{}), "\n"))
 	}
 }
