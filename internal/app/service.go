@@ -491,11 +491,7 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 	}
 	name := o.Scope.Name
 	defer func() { n.Send(notify.Upgrade(name, o.DryRun, res, err)) }()
-	lock := lockWrite
-	if o.DryRun {
-		lock = lockState // a plan writes nothing in the backup dir
-	}
-	ss, err := s.open(ctx, o.Scope, lock)
+	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
 	if ss != nil {
 		name = ss.proj.Name
 	}
