@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/plantext"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 )
@@ -313,7 +314,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 				return printJSON(out, res, err)
 			}
 			if err == nil && res.Plan != nil {
-				printRestorePlan(out, "restore", res.Project, res.BackupID, res.Chosen, "", res.Plan, res.Skipped, res.Warnings)
+				plantext.RestorePlan(out, "restore", res.Project, res.BackupID, res.Chosen, "", res.Plan, res.Skipped, res.Warnings)
 				return nil
 			}
 			var re *api.RestoreError
@@ -345,7 +346,7 @@ func printRestore(w io.Writer, res *api.RestoreResult, done bool) {
 	for _, sk := range res.Skipped {
 		fmt.Fprintf(w, "not restored: %s\n", sk)
 	}
-	for _, e := range describeEdits(res.FileEdits, res.WorkingDir) {
+	for _, e := range plantext.DescribeEdits(res.FileEdits, res.WorkingDir) {
 		fmt.Fprintln(w, "edited "+e+" (the files name what runs)")
 	}
 	for _, warn := range res.Warnings {

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/plantext"
 	"github.com/docker/cli/cli-plugins/metadata"
 	"github.com/spf13/cobra"
 )
@@ -48,7 +49,7 @@ func printProjects(w io.Writer, res *api.ProjectsResult) {
 		if p.Known {
 			known = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", p.Name, shortList(p.Services, 4), p.Running, p.Containers, known, orDash(p.WorkingDir))
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", p.Name, shortList(p.Services, 4), p.Running, p.Containers, known, plantext.OrDash(p.WorkingDir))
 	}
 	tw.Flush()
 }

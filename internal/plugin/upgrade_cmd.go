@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/plantext"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 )
@@ -31,6 +32,15 @@ type upgradeOptions struct {
 	ComposeFiles   []string
 	Base           []string
 	OnePass        bool
+	Detach         bool
+	health         healthFlags
+	notify         notifyFlags
+}
+
+type rollbackOptions struct {
+	NoSafetyBackup bool
+	DryRun         bool
+	Format         *choiceFlag
 	Detach         bool
 	health         healthFlags
 	notify         notifyFlags
@@ -166,7 +176,7 @@ func printUpgrade(w io.Writer, res *api.UpgradeResult, dir string) {
 	p := res.Plan
 	if p != nil {
 		if res.Outcome == api.OutcomeDryRun || res.Outcome == api.OutcomeRefused {
-			printPlan(w, p, dir)
+			plantext.Plan(w, p, dir)
 		}
 		for _, warn := range p.Warnings {
 			fmt.Fprintln(w, "warning:", warn)
@@ -183,12 +193,12 @@ func printUpgrade(w io.Writer, res *api.UpgradeResult, dir string) {
 				fmt.Fprintf(w, "%s: %s -> %s\n", c.Service, c.From(), c.To())
 			}
 		}
-		for _, e := range describeEdits(res.FileEdits, dir) {
+		for _, e := range plantext.DescribeEdits(res.FileEdits, dir) {
 			fmt.Fprintln(w, "edited "+e)
 		}
 		if ad := p.Adoption; ad != nil {
 			for _, af := range ad.Files {
-				fmt.Fprintf(w, "adopted %s into %s (%s merge)\n", af.From, relTo(dir, af.File), af.Report.Mode)
+				fmt.Fprintf(w, "adopted %s into %s (%s merge)\n", af.From, plantext.RelTo(dir, af.File), af.Report.Mode)
 			}
 			if len(ad.ServicesRemoved) > 0 {
 				fmt.Fprintf(w, "removed the containers of %s (not in the new compose file)\n", strings.Join(ad.ServicesRemoved, ", "))
@@ -219,7 +229,7 @@ func printUpgrade(w io.Writer, res *api.UpgradeResult, dir string) {
 
 // printRollbackFiles says which lines a rollback edited so the files name what runs.
 func printRollbackFiles(w io.Writer, rb *api.RollbackReport) {
-	for _, e := range describeEdits(rb.FileEdits, rb.WorkingDir) {
+	for _, e := range plantext.DescribeEdits(rb.FileEdits, rb.WorkingDir) {
 		fmt.Fprintln(w, "edited "+e+" (the files name what runs again)")
 	}
 	for _, warn := range rb.Warnings {
@@ -260,7 +270,7 @@ gone), recreates the services and runs the health gate.`,
 				return err
 			}
 			if res.Plan != nil {
-				printRestorePlan(out, "rollback", res.Project, res.BackupID, "", res.Resolved, res.Plan, nil, res.Warnings)
+				plantext.RestorePlan(out, "rollback", res.Project, res.BackupID, "", res.Resolved, res.Plan, nil, res.Warnings)
 				return nil
 			}
 			if res.Resolved != "" {
@@ -330,11 +340,11 @@ func printStatus(w io.Writer, st *api.StatusResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tCONTAINER\tIMAGE\tVERSION\tDIGEST\tSTATE\tHEALTH")
 	for _, s := range st.Services {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Service, s.Container, s.Image, orDash(s.Version), shortDigest([]string{s.Digest}, s.ImageID), s.State, orDash(s.Health))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Service, s.Container, s.Image, plantext.OrDash(s.Version), plantext.ShortDigest([]string{s.Digest}, s.ImageID), s.State, plantext.OrDash(s.Health))
 	}
 	tw.Flush()
 	if u := st.LastUpgrade; u != nil {
-		fmt.Fprintf(w, "\nLast upgrade: %s at %s, backup %s\n", u.Result, u.Finished.Local().Format("2006-01-02 15:04:05"), orDash(u.BackupID))
+		fmt.Fprintf(w, "\nLast upgrade: %s at %s, backup %s\n", u.Result, u.Finished.Local().Format("2006-01-02 15:04:05"), plantext.OrDash(u.BackupID))
 		for _, c := range u.Images {
 			if c.Changed() {
 				fmt.Fprintf(w, "  %s: %s -> %s\n", c.Service, c.From(), c.To())

@@ -1,4 +1,4 @@
-package plugin
+package plantext
 
 import (
 	"fmt"
@@ -13,8 +13,8 @@ import (
 // would be written where, the safety backup that would be taken, the images put back and
 // the phases; then that nothing was changed.
 
-// printRestorePlan is a restore's or rollback's plan: verb is "restore" or "rollback".
-func printRestorePlan(w io.Writer, verb, project, backupID, chosen, resolved string, p *api.RestorePlan, skipped, warnings []string) {
+// RestorePlan is a restore's or rollback's plan: verb is "restore" or "rollback".
+func RestorePlan(w io.Writer, verb, project, backupID, chosen, resolved string, p *api.RestorePlan, skipped, warnings []string) {
 	switch {
 	case resolved != "":
 		fmt.Fprintf(w, "Plan for project %s: %s would resolve the interrupted %s", project, verb, resolved)

@@ -1,4 +1,4 @@
-package plugin
+package plantext
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 // and a refused one's way forward numbered step by step.
 func TestPlanShowsDatabases(t *testing.T) {
 	var b bytes.Buffer
-	printPlan(&b, &api.Plan{Project: "shop", Databases: []api.Database{
+	Plan(&b, &api.Plan{Project: "shop", Databases: []api.Database{
 		{Service: "db", Engine: api.DBPostgreSQL, DataVersion: "15", NewVersion: "16", DataDir: "/var/lib/postgresql/data", Source: "pgdata",
 			Decision: api.DBRefused, Reason: "PostgreSQL 16 cannot open it", Recipe: []string{"put the image back", "pg_dumpall"}},
 		{Service: "cache-db", Engine: api.DBPostgreSQL, NewVersion: "16", DataDir: "/var/lib/postgresql/data", Source: "cache",
@@ -30,7 +30,7 @@ func TestPlanShowsDatabases(t *testing.T) {
 		}
 	}
 	b.Reset()
-	printPlan(&b, &api.Plan{Project: "shop"}, "")
+	Plan(&b, &api.Plan{Project: "shop"}, "")
 	if strings.Contains(b.String(), "Databases") {
 		t.Errorf("a plan without databases shows the section:\n%s", b.String())
 	}
@@ -39,7 +39,7 @@ func TestPlanShowsDatabases(t *testing.T) {
 // TestPlanShowsMigration: a database --migrate-db moves shows its steps, numbered.
 func TestPlanShowsMigration(t *testing.T) {
 	var b bytes.Buffer
-	printPlan(&b, &api.Plan{Project: "shop", Databases: []api.Database{
+	Plan(&b, &api.Plan{Project: "shop", Databases: []api.Database{
 		{Service: "db", Engine: api.DBPostgreSQL, DataVersion: "15", NewVersion: "16", DataDir: "/var/lib/postgresql/data", Source: "pgdata",
 			Decision: api.DBMigrate, Reason: "--migrate-db: moved by a dump and a load",
 			Migration: &api.DBMigration{Steps: []string{"dump", "load"}, DataBytes: 1, RateBytesPerSecond: 1}},

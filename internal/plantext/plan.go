@@ -1,4 +1,8 @@
-package plugin
+// Package plantext owns the text form of what a verb plans and wrote: an upgrade's plan
+// (--dry-run, a refusal), a restore's or rollback's dry-run, and the one-line forms of the
+// file edits. It renders api values only (it imports nothing of ours but api), so the face
+// (internal/plugin) prints them and stays small.
+package plantext
 
 import (
 	"fmt"
@@ -19,16 +23,18 @@ import (
 // the phases; and the one-line forms of the file edits an upgrade, restore or rollback
 // wrote.
 
-func printPlan(w io.Writer, p *api.Plan, dir string) {
+// Plan writes an upgrade's plan: services and images, breaking changes, merges, adoptions,
+// databases, hooks and the phases; paths relative to dir.
+func Plan(w io.Writer, p *api.Plan, dir string) {
 	fmt.Fprintf(w, "Plan for project %s\n\nServices:\n", p.Project)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  SERVICE\tFROM\tTO\tCHANGE")
 	for _, c := range p.Changes {
 		change := "unchanged"
 		if c.Changed() {
-			change = shortDigest(c.OldDigests, c.OldID) + " -> " + shortDigest(c.NewDigests, c.NewID)
+			change = ShortDigest(c.OldDigests, c.OldID) + " -> " + ShortDigest(c.NewDigests, c.NewID)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Service, orDash(c.From()), c.To(), change)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Service, OrDash(c.From()), c.To(), change)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nData sources (backed up before anything changes):")
@@ -68,7 +74,7 @@ func printPlan(w io.Writer, p *api.Plan, dir string) {
 	printAdoption(w, p.Adoption, dir)
 	if len(p.FileEdits) > 0 {
 		fmt.Fprintln(w, "\nFile edits (written after the backup, so the files name the new images):")
-		for _, e := range describeEdits(p.FileEdits, dir) {
+		for _, e := range DescribeEdits(p.FileEdits, dir) {
 			fmt.Fprintln(w, "  "+e)
 		}
 	}
@@ -100,7 +106,7 @@ func printAdoption(w io.Writer, ad *api.Adoption, dir string) {
 		if af.Base != "" {
 			base = "three-way on " + af.Base
 		}
-		fmt.Fprintf(w, "  %s <- %s (%s)\n", relTo(dir, af.File), af.From, base)
+		fmt.Fprintf(w, "  %s <- %s (%s)\n", RelTo(dir, af.File), af.From, base)
 		for _, c := range af.Report.Changes {
 			where := c.Path
 			if c.Service != "" {
@@ -108,7 +114,7 @@ func printAdoption(w io.Writer, ad *api.Adoption, dir string) {
 			}
 			line := fmt.Sprintf("    %s: %s", c.Rule, where)
 			if c.New != "" || c.Old != "" {
-				line += fmt.Sprintf(" (%s -> %s)", orDash(c.Old), orDash(c.New))
+				line += fmt.Sprintf(" (%s -> %s)", OrDash(c.Old), OrDash(c.New))
 			}
 			if c.User != "" {
 				line += " yours: " + c.User
@@ -141,7 +147,7 @@ func printAdoption(w io.Writer, ad *api.Adoption, dir string) {
 		fmt.Fprintf(w, "  %s: kept in the upgrade's backup and on the host, not mounted by the new version\n", n)
 	}
 	for _, b := range ad.CreateSources {
-		fmt.Fprintf(w, "  create %s as a %s (%s)\n", relTo(dir, b.Path), b.Kind, b.Why)
+		fmt.Fprintf(w, "  create %s as a %s (%s)\n", RelTo(dir, b.Path), b.Kind, b.Why)
 	}
 	if mb := ad.MaiBot; mb != nil {
 		for _, line := range maibotLines(mb) {
@@ -150,7 +156,8 @@ func printAdoption(w io.Writer, ad *api.Adoption, dir string) {
 	}
 }
 
-func relTo(dir, path string) string {
+// RelTo is path relative to dir when it lies below it, else path as it is.
+func RelTo(dir, path string) string {
 	if dir != "" {
 		if r, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(r, "..") {
 			return r
@@ -172,7 +179,7 @@ func printDatabases(w io.Writer, dbs []api.Database) {
 		if db.Source != "" {
 			where += " on " + db.Source
 		}
-		fmt.Fprintf(w, "  database %s: %s %s -> %s, %s: %s\n", db.Service, db.Engine, orDash(db.DataVersion), orDash(db.NewVersion), where, db.Decision)
+		fmt.Fprintf(w, "  database %s: %s %s -> %s, %s: %s\n", db.Service, db.Engine, OrDash(db.DataVersion), OrDash(db.NewVersion), where, db.Decision)
 		fmt.Fprintln(w, "    "+db.Reason)
 		for i, r := range db.Recipe {
 			fmt.Fprintf(w, "    %d. %s\n", i+1, r)
@@ -202,7 +209,9 @@ func printPhases(w io.Writer, phases []api.PlannedPhase) {
 	}
 }
 
-func shortDigest(digests []string, id string) string {
+// ShortDigest names an image by its first repo digest's first 12 hex digits, else by its
+// ID's ("id:..."), else "-".
+func ShortDigest(digests []string, id string) string {
 	if len(digests) > 0 {
 		d := digests[0]
 		if i := strings.Index(d, "@sha256:"); i >= 0 && len(d) > i+8+12 {
@@ -220,24 +229,16 @@ func shortDigest(digests []string, id string) string {
 	return "id:" + id
 }
 
-func orDash(s string) string {
+// OrDash is s, or "-" when it is empty.
+func OrDash(s string) string {
 	if s == "" {
 		return "-"
 	}
 	return s
 }
 
-type rollbackOptions struct {
-	NoSafetyBackup bool
-	DryRun         bool
-	Format         *choiceFlag
-	Detach         bool
-	health         healthFlags
-	notify         notifyFlags
-}
-
-// describeEdits lists edits one per line, files relative to dir.
-func describeEdits(edits []api.FileEdit, dir string) []string {
+// DescribeEdits lists edits one per line, files relative to dir.
+func DescribeEdits(edits []api.FileEdit, dir string) []string {
 	out := make([]string, 0, len(edits))
 	for _, e := range edits {
 		out = append(out, e.Describe(dir))
