@@ -41,6 +41,8 @@ var rollbackSafety = journal.Step[*rtxn]{
 		}
 		t.res.SafetyID = safety.ID
 		t.env.Logf("the state before this rollback is in backup %s", safety.ID)
+		// The tests hold here: stopped, the safety backup complete, nothing restored yet.
+		journal.Failpoint(journal.OpRollback + ":safety-backed-up")
 		return nil
 	},
 }
