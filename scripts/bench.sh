@@ -418,4 +418,6 @@ if [ "${BENCH_PART:-all}" != 1 ]; then
   bench_plan_diff
 fi
 
+[ "${BENCH_PART:-all}" = 1 ] || { printf '\n== part: the way back, rollback and restore downtime (issue 23) ==\n'; bash "$REPO/scripts/bench_rollback.sh" || STATUS=1; }
+
 exit "$STATUS"
