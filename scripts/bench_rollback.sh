@@ -97,11 +97,36 @@ for n in sorted(os.listdir(d))[::100]:
 PY
 }
 # downtime SINCE UNTIL: seconds from the bot's first `die` to the next `start` of a bot
-# container, from the engine's events.
+# container, from the engine's events, then the die's and the start's times (ns).
 downtime() {
   docker events --since "$1" --until "$2" --filter type=container --filter "label=com.docker.compose.project=$proj" \
     --format '{{.TimeNano}} {{.Action}} {{index .Actor.Attributes "com.docker.compose.service"}} {{index .Actor.Attributes "com.docker.compose.oneoff"}}' |
-    awk '$3 == "bot" && $4 != "True" { if (!d && $2 == "die") d = $1; else if (d && $2 == "start") { printf "%.3f\n", ($1 - d) / 1e9; exit } }'
+    awk '$3 == "bot" && $4 != "True" { if (!d && $2 == "die") d = $1; else if (d && $2 == "start") { printf "%.3f %s %s\n", ($1 - d) / 1e9, d, $1; exit } }'
+}
+# split FILE DIE START: the downtime cut at the restore phase's first and last progress
+# lines (FILE): stopped until the restore began (the stop, the safety backup's pass two),
+# the restore, and from its end to the start.
+split() {
+  python3 - "$@" <<'PY'
+import json, sys
+from datetime import datetime
+f, die, start = sys.argv[1], int(sys.argv[2]) / 1e9, int(sys.argv[3]) / 1e9
+first = last = None
+for l in open(f):
+    try:
+        j = json.loads(l)
+    except ValueError:
+        continue
+    if j.get("phase") != "restore":
+        continue
+    t = datetime.fromisoformat(j["time"].replace("Z", "+00:00")).timestamp()
+    first = t if first is None else first
+    last = t
+if first is None:
+    print("no progress line in the restore phase")
+else:
+    print("stopped -> restore begins %.2fs (stop, safety pass two) | restore %.2fs | restore done -> start %.2fs" % (first - die, last - first, start - last))
+PY
 }
 # phases FILE: how long each step of the progress lines in FILE took.
 phases() {
@@ -138,7 +163,8 @@ measure() {
     { cat "$work/$name.out" "$work/$name.progress" >&2; echo "bench_rollback: $name failed" >&2; return 1; }
   wait_healthy
   t1=$(now)
-  downtime "$t0" "$t1"
+  downtime "$t0" "$t1" >"$work/$name.down"
+  cut -d' ' -f1 "$work/$name.down"
 }
 mib() { sed -n 's/.*plugin_kib=\([0-9]*\).*/\1/p' "$work/$1.mem" | awk '{printf "%.1f", $1 / 1024}'; }
 safety_line() { # what the safety backup of the last rollback archived stopped
@@ -191,7 +217,7 @@ echo BOT_VERSION=1.0.0 >.env
 t0=$(now)
 docker compose up -d >/dev/null 2>&1
 wait_healthy
-ref=$(downtime "$t0" "$(now)")
+ref=$(downtime "$t0" "$(now)" | cut -d' ' -f1)
 
 # (3) upgrade again, 1% rewritten, restore of that upgrade's backup
 maim_upgrade
@@ -212,8 +238,11 @@ for n in rollback restore; do
   verdict "$(awk -v m="$(mib $n)" 'BEGIN{print (m < 100) ? 1 : 0}')" "$n: peak RSS of the docker-maim process $(mib $n) MiB < 100 MiB"
 done
 echo "phases (progress json; the downtime runs from stop to the service's start in recreate/start):"
-echo "  rollback: $(phases "$work/rollback.progress")"
-echo "  restore:  $(phases "$work/restore.progress")"
+for n in rollback restore; do
+  printf '  %-8s  %s\n' "$n:" "$(phases "$work/$n.progress")"
+  # shellcheck disable=SC2046
+  printf '  %-8s  downtime: %s\n' "" "$(split "$work/$n.progress" $(cut -d' ' -f2,3 "$work/$n.down"))"
+done
 echo "  $rb_safety"
 echo "  $rs_safety"
 printf 'load average after the run: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
