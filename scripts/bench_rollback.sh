@@ -15,7 +15,8 @@
 # (from the `--progress json` lines: the first line of a phase to the first of the next),
 # so that what remains of the downtime is named.
 #
-# Environment: BENCH_ROLLBACK_GB, BENCH_ROLLBACK_FILES, MAIM_TEST_REGISTRY (default
+# Environment: BENCH_ROLLBACK_GB, BENCH_ROLLBACK_FILES, BENCH_ROLLBACK_SETTLE (seconds between
+# the 1% change and the way back, default 5), MAIM_TEST_REGISTRY (default
 # 127.0.0.1:5001), MAIM_PLUGIN=PATH (run that docker-maim build in a private DOCKER_CONFIG),
 # BENCH_DATA_DIR (the work dir's parent: backups go there; default /tmp).
 # Exit status: 0 every target met, 1 one missed, 2 setup error. Everything made (project,
@@ -203,6 +204,10 @@ maim_upgrade() {
   wait_healthy
   rewrite_1pct "$mp"
   sync
+  # The new version's writes are older than pass one's clock margin (its start to the
+  # second, less 2 s) when someone goes back; a write within it is archived again after
+  # the stop (exact, slower: BENCH_ROLLBACK_SETTLE=0 measures that case).
+  sleep "${BENCH_ROLLBACK_SETTLE:-5}"
 }
 
 # (1) upgrade, 1% rewritten by the new version, rollback
