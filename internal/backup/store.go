@@ -307,12 +307,12 @@ func (s Store) Begin(project string, now time.Time) (*Writer, error) {
 // Sealed (Store.Seal), what is written is sealed on the way: the hash and count are the
 // ciphertext's, Plain the plaintext's.
 type Archive struct {
-	Name  string
-	up    Upload
-	h     hash.Hash
-	n     int64
-	sum   string // set by WroteLocal
-	seal  *sealer
+	Name string
+	up   Upload
+	h    hash.Hash
+	n    int64
+	sum  string // set by WroteLocal
+	seal *sealer
 }
 
 // Create opens a new archive file named name inside the backup.
@@ -488,7 +488,6 @@ func (s Store) Remove(project, id string) error {
 	}
 	return s.Repo.Delete(project, id)
 }
-
 
 // WriteAtomic writes data to path with mode 0600 durably: a temporary file beside it,
 // fsynced, then renamed over path.
