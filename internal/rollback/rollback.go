@@ -83,8 +83,8 @@ func Rollback(ctx context.Context, m *stack.Env, p *project.Project, opts maim.R
 	// without downtime, and the restore does not check them again while the services are
 	// stopped.
 	m.Logf("checking backup %s", id)
-	if err := m.Store.CheckHashes(entry, nil); err != nil {
-		return nil, fmt.Errorf("%w: %v; nothing was changed", snapshot.ErrVerify, err)
+	if err := snapshot.CheckError(m.Store.CheckHashes(entry, nil)); err != nil {
+		return nil, err
 	}
 	start := time.Now().UTC()
 	jr = &journal.Journal{
