@@ -190,3 +190,46 @@ func untouchedButLock(p *fullProject, u untouched, what string) {
 	}
 	u.same(what)
 }
+
+// TestEncryptedUpgradeRollsBack: upgrade --encrypt-local without an identity is refused
+// (exit 14) before anything stops or is written, since its failure path restores from the
+// encrypted backup; with one, v2 migrates the data and crashes, and the automatic rollback
+// restores v1's data from the encrypted backup.
+func TestEncryptedUpgradeRollsBack(t *testing.T) {
+	t.Parallel()
+	bp := newBotProject(t, "upgrade-encrypt", "BOT_FAIL=crash-late\nBOT_FAIL_ON=2.0.0\n")
+	ageKey, ageRcpt := ageKeyFile(t)
+	_, otherRcpt := ageKeyFile(t)
+	before, _ := bp.data()
+	bp.setEnv("BOT_VERSION", "2.0.0")
+	args := append(append([]string{}, upgradeArgs...), "--encrypt-local", "--encrypt-to", ageRcpt)
+
+	startedAt := bp.containers()["bot"].State.StartedAt
+	wantFail(t, bp.maim(args...), exitIdentity, "needs the identity", "nothing was changed")
+	wantFail(t, bp.maim(append([]string{"upgrade", "--encrypt-local", "--encrypt-to", otherRcpt, "--identity", ageKey}, upgradeArgs[1:]...)...), exitIdentity, "none of the identities")
+	if c := bp.containers()["bot"]; !c.State.Running || c.State.StartedAt != startedAt {
+		t.Errorf("the refused upgrade touched the bot: %+v", c.State)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(bp.BackupDir, bp.Name)); countDirs(ents) != 0 {
+		t.Errorf("the refused upgrade wrote %d backups", countDirs(ents))
+	}
+
+	r := bp.maim(append(args, "--identity", ageKey)...)
+	if r.Code != 10 {
+		t.Fatalf("want exit 10 (failed and rolled back): %s", r)
+	}
+	id := regexpFind(t, `upgrade failed and was rolled back to backup (\S+): the project runs as before`, r.Stdout)
+	if c := bp.wantBot("1.0.0"); c.Image != bp.v1ID {
+		t.Errorf("after the rollback the bot runs image %s, want the old %s", c.Image, bp.v1ID)
+	}
+	after, dir := bp.data()
+	wantRestored(t, "automatic rollback from an encrypted backup", before, after, "1.0.0")
+	if d := readDataJSON(t, dir); d.Schema != 1 {
+		t.Errorf("data.json after the rollback: %+v", d)
+	}
+	raw, err := os.ReadFile(filepath.Join(bp.BackupDir, bp.Name, id, "manifest.json"))
+	must(t, err)
+	if !bytes.Contains(raw, []byte(`"encryption"`)) || !bytes.Contains(raw, []byte(ageRcpt)) {
+		t.Errorf("the upgrade's backup %s is not recorded as encrypted:\n%s", id, raw)
+	}
+}
