@@ -160,6 +160,11 @@ func Resolve(ctx context.Context, m *stack.Env, p *project.Project, jr *journal.
 	if err := checkRoot(ctx, m, p, entry.Manifest); err != nil {
 		return err
 	}
+	// An encrypted backup without a fitting identity: refused before anything stops; the
+	// journal stays for a run with --identity.
+	if err := snapshot.CheckError(entry.CheckIdentity()); err != nil {
+		return err
+	}
 	journal.DiscardRenames(jr) // the restore puts the old files back
 	if jr.Phase != journal.PhaseRollingBack {
 		jr.Phase = journal.PhaseRollingBack

@@ -233,3 +233,27 @@ func TestEncryptedUpgradeRollsBack(t *testing.T) {
 		t.Errorf("the upgrade's backup %s is not recorded as encrypted:\n%s", id, raw)
 	}
 }
+
+// TestEncryptedUpgradeKilledResolved: an upgrade --encrypt-local killed while recreating
+// leaves its journal; rollback without the identity is refused (exit 14) and keeps it;
+// with MAIM_AGE_IDENTITY the rollback resolves it from the encrypted backup, v1 back on
+// byte-identical data.
+func TestEncryptedUpgradeKilledResolved(t *testing.T) {
+	t.Parallel()
+	c := prepareCrash(newBotProject(t, "kill-encrypt", ""))
+	ageKey, ageRcpt := ageKeyFile(t)
+	args := append(append([]string{}, upgradeArgs...), "--encrypt-local", "--encrypt-to", ageRcpt, "--identity", ageKey)
+	wantKilled(t, c.maimWith([]string{"MAIM_FAILPOINT=upgrade:recreating"}, args...))
+	wantInterrupted(t, c.project, "upgrade", "recreating")
+
+	wantFail(t, c.maim(rollbackArgs...), exitIdentity, "MAIM_AGE_IDENTITY")
+	if st := c.status(); st.Interrupted == nil {
+		t.Fatal("the refused rollback dropped the journal")
+	}
+	r := mustOK(t, c.maimWith([]string{"MAIM_AGE_IDENTITY=" + ageKey}, rollbackArgs...))
+	if !strings.Contains(r.Stdout, "resolved the interrupted upgrade in phase recreating") {
+		t.Errorf("rollback does not say what it resolved: %s", r)
+	}
+	c.wantBackToV1(t, "rollback of a killed encrypted upgrade")
+	c.wantSettled(t)
+}
