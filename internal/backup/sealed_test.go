@@ -2,6 +2,9 @@ package backup
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,6 +18,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/crypt"
+	"golang.org/x/crypto/ssh"
 )
 
 // ageKeys makes an age identity file and returns its recipient and identities.
@@ -203,10 +207,21 @@ func TestSealedInteropAgeCLI(t *testing.T) {
 		}
 	}
 	keyFile, rcpts, _ := ageKeys(t)
-	_, e := sealedBackup(t, rcpts)
+	sshFile, sshRcpt := sshEd25519(t)
+	more, err := crypt.ParseRecipients([]string{sshRcpt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, e := sealedBackup(t, append(rcpts, more...))
 	src := e.Manifest.Sources[0]
 	sealed := filepath.Join(e.Dir, src.Archive)
 	plain := filepath.Join(t.TempDir(), "plain.tar.zst")
+	if out, err := exec.Command("age", "-d", "-i", sshFile, "-o", plain, sealed).CombinedOutput(); err != nil {
+		t.Fatalf("age -d -i id_ed25519: %v\n%s", err, out)
+	}
+	if err := os.Remove(plain); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command("age", "-d", "-i", keyFile, "-o", plain, sealed).CombinedOutput(); err != nil {
 		t.Fatalf("age -d: %v\n%s", err, out)
 	}
@@ -288,4 +303,26 @@ func TestSealedCopy(t *testing.T) {
 	if _, err := c.SealedCopy(rcpts, sealed); err == nil {
 		t.Fatal("sealing a sealed manifest again succeeded")
 	}
+}
+
+// sshEd25519 writes an unencrypted OpenSSH ed25519 key and returns its path and public key.
+func sshEd25519(t *testing.T) (string, string) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(p, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spk, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(spk)))
 }
