@@ -418,4 +418,6 @@ if [ "${BENCH_PART:-all}" != 1 ]; then
   bench_plan_diff
 fi
 
+[ "${BENCH_PART:-all}" = 1 ] || { echo; echo "== part 4: PostgreSQL 15 -> 16 by upgrade --migrate-db (issue 19) =="; bash "$REPO/scripts/bench_db.sh" || STATUS=1; }
+
 exit "$STATUS"
