@@ -372,3 +372,36 @@ func TestWayBackKilledInSafetyHot(t *testing.T) {
 		})
 	}
 }
+
+// TestWayBackColdServiceOnePass: the safety backups of restore and rollback follow the
+// backup verb's per-source rule: the volume of a stop-during-backup service (db) gets no
+// hot pass and is archived whole once stopped, saying why; app's volume gets two passes.
+func TestWayBackColdServiceOnePass(t *testing.T) {
+	p := newShellProject(t, "hot-cold", `    labels:
+      docker-volume-backup.stop-during-backup: "true"`)
+	t.Parallel()
+	compose(t, p, "up", "-d")
+	for _, svc := range []string{"db", "app"} {
+		if out, code := p.execOut(svc, "echo "+svc+" > /data/f"); code != 0 {
+			t.Fatalf("writing into %s: %s", svc, out)
+		}
+	}
+	id := p.backup()
+	for _, args := range [][]string{{"restore", id}, {"rollback", id}} {
+		r := mustOK(t, p.maim(append(args, "--format", "json", "--stable-period", "1s", "--timeout", "2m")...))
+		var res struct {
+			SafetyID string `json:"safety_backup_id"`
+		}
+		must(t, json.Unmarshal([]byte(r.Stdout), &res))
+		if res.SafetyID == "" {
+			t.Fatalf("%s: no safety backup: %s", args[0], r.Stdout)
+		}
+		m := p.manifest(res.SafetyID)
+		if s := m.source(t, "dbdata"); s.Delta != nil || !strings.Contains(s.OnePass, "stop-during-backup") {
+			t.Errorf("%s: safety backup %s, dbdata: delta %+v, one_pass %q: want one pass, stopped, because of stop-during-backup", args[0], res.SafetyID, s.Delta, s.OnePass)
+		}
+		if s := m.source(t, "appdata"); s.Delta == nil || s.OnePass != "" {
+			t.Errorf("%s: safety backup %s, appdata: delta %+v, one_pass %q: want two passes", args[0], res.SafetyID, s.Delta, s.OnePass)
+		}
+	}
+}
