@@ -79,6 +79,28 @@ type Manifest struct {
 	// project (Kind "host-path", HostReason says why): nothing of them is in the backup
 	// and a restore never writes them.
 	HostPaths []project.Source `json:"host_paths,omitempty"`
+
+	// Stored is set in the manifest of a remote copy only (internal/replica): every file
+	// of the copy besides the manifest, by name, with the SHA-256 and size of the bytes as
+	// stored there; Sealed when they are the archive sealed with age (the Sources keep the
+	// plaintext's hashes and sizes). A local backup's manifest has none.
+	Stored map[string]StoredFile `json:"stored,omitempty"`
+}
+
+// StoredFile is one file of a remote copy as stored (Manifest.Stored).
+type StoredFile struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	Sealed bool   `json:"sealed,omitempty"`
+}
+
+// StoredSize is the size file name has where m's backup is kept: the stored size of a
+// remote copy's file, else size (the archive's own).
+func (m *Manifest) StoredSize(name string, size int64) int64 {
+	if f, ok := m.Stored[name]; ok {
+		return f.Size
+	}
+	return size
 }
 
 // Source is one archived data source.

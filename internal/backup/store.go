@@ -187,8 +187,8 @@ func (s Store) entry(project, id string) Entry {
 			e.Status, e.Problem = StatusCorrupt, fmt.Sprintf("%s: missing", src.Archive)
 			break
 		}
-		if size != src.ArchiveSize {
-			e.Status, e.Problem = StatusCorrupt, fmt.Sprintf("%s: %d bytes, manifest says %d", src.Archive, size, src.ArchiveSize)
+		if want := m.StoredSize(src.Archive, src.ArchiveSize); size != want {
+			e.Status, e.Problem = StatusCorrupt, fmt.Sprintf("%s: %d bytes, manifest says %d", src.Archive, size, want)
 			break
 		}
 	}
