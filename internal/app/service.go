@@ -142,6 +142,7 @@ type session struct {
 	progress *progress.Reporter
 	unlock   func()
 	mover    *volume.EngineMover // one per session, so it reports every data path taken
+	remote   *remote             // --remote (remote.go); nil without one
 }
 
 // dataPath is what DataPath of a result says: the data paths this session's moves took.
@@ -222,6 +223,10 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 		ss.unlock = func() { unlockStore(); unlockState() }
 		notifyLocked() // a detached run's parent returns now
 	}
+	if err := ss.openRemote(ctx, sc, lock >= lockWrite); err != nil {
+		ss.close()
+		return failed, err
+	}
 	return ss, nil
 }
 
@@ -291,6 +296,7 @@ func (ss *session) snapshots() *snapshot.Service {
 		Progress:    ss.progress,
 		ToolVersion: ss.svc.cfg.ToolVersion,
 		Warn:        ss.svc.cfg.Err,
+		Committed:   ss.remote.hook(),
 	}
 }
 
@@ -328,7 +334,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 		return nil, err
 	}
 	name := o.Scope.Name
-	defer func() { n.Send(notify.Backup(name, res, err)) }()
+	defer func() { n.Send(notify.Backup(name, res, ownError(err))) }()
 	ss, err := s.open(ctx, o.Scope, lockWrite)
 	if ss != nil {
 		name = ss.proj.Name
@@ -342,14 +348,15 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	m, err := ss.backup(ctx, snapshot.BackupOptions{
 		Compression: o.Compression, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.IncludeHostPaths,
 	}, !o.OnePass, o.Dumps, &downtime)
-	if err != nil {
+	copies, err := ss.finish(n, err)
+	if m == nil {
 		return nil, err
 	}
 	ss.close()
 	res = &maim.BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
 		Sources: []maim.BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []maim.HostPath{},
-		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{},
+		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{}, Remote: copies,
 	}
 	if m.Stopped {
 		res.Stopped = append(res.Stopped, m.Running...)
@@ -368,7 +375,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	for _, d := range m.Dumps {
 		res.Dumps = append(res.Dumps, maim.BackupDump{Service: d.Service, Engine: d.Engine, Command: d.Command, Archive: d.Archive, Bytes: d.Bytes, Size: d.ArchiveSize})
 	}
-	return res, nil
+	return res, err
 }
 
 // backup is the backup verb: stop what runs (reverse dependency order), snapshot, start it
@@ -389,68 +396,7 @@ func (s *service) Backups(ctx context.Context, o maim.BackupsOptions) (*maim.Bac
 		return nil, err
 	}
 	defer ss.close()
-	return listBackups(ss.store, ss.proj.Name, o.AllEngines)
-}
-
-// listBackups lists project name's backups in store, newest first: this engine's, or with
-// allEngines every engine's and user's.
-func listBackups(store backup.Store, name string, allEngines bool) (*maim.BackupsResult, error) {
-	list := store.List
-	if allEngines {
-		list = store.ListAll
-	}
-	all, err := list(name)
-	if err != nil {
-		return nil, err
-	}
-	res := &maim.BackupsResult{Project: name, Backups: make([]maim.BackupRow, 0, len(all))}
-	for i := len(all) - 1; i >= 0; i-- { // newest first
-		res.Backups = append(res.Backups, rowOf(all[i]))
-	}
-	return res, nil
-}
-
-func rowOf(en backup.Entry) maim.BackupRow {
-	r := maim.BackupRow{ID: en.ID, Status: en.Status, Problem: en.Problem, Dir: en.Dir, Sources: []string{}, Owner: en.Owner}
-	if m := en.Manifest; m != nil {
-		r.Origin = m.Origin
-		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.Size(), m.ToolVersion
-		r.AppVersions = m.AppVersions
-		for _, s := range m.Sources {
-			r.Sources = append(r.Sources, s.Name)
-			r.Bytes += s.Bytes
-		}
-		for _, d := range m.Dumps {
-			r.Dumps = append(r.Dumps, d.Service)
-		}
-	}
-	return r
-}
-
-func (s *service) Verify(ctx context.Context, o maim.VerifyOptions) (*maim.VerifyResult, error) {
-	ss, err := s.open(ctx, o.Scope, lockState)
-	if err != nil {
-		return nil, err
-	}
-	defer ss.close()
-	return verifyBackup(ss.store, ss.proj.Name, o.ID)
-}
-
-// verifyBackup checks backup id of project name in store against its manifest's hashes; a
-// backup that fails is a *maim.VerifyError.
-func verifyBackup(store backup.Store, name, id string) (*maim.VerifyResult, error) {
-	en, err := store.Get(name, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := store.Verify(en, nil); err != nil {
-		return nil, &maim.VerifyError{Err: err}
-	}
-	res := &maim.VerifyResult{ID: en.ID, Project: name, Intact: true, Archives: len(en.Manifest.Sources), Size: en.Manifest.Size()}
-	for _, src := range en.Manifest.Sources {
-		res.Bytes += src.Bytes
-	}
-	return res, nil
+	return ss.listBackups(o.AllEngines)
 }
 
 func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim.RestoreResult, err error) {
@@ -461,7 +407,7 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 	name := o.Scope.Name
 	defer func() {
 		if !o.DryRun { // a plan is no operation to tell about
-			n.Send(notify.Restore(name, res, err))
+			n.Send(notify.Restore(name, res, ownError(err)))
 		}
 	}()
 	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
@@ -472,12 +418,17 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 		return nil, err
 	}
 	defer ss.close()
+	fetched, err := ss.restoreTarget(ctx, &o.ID, o.DryRun)
+	if err != nil {
+		return nil, err
+	}
 	r, err := restore.Restore(ctx, ss.upgrades().Shared(), ss.proj, o)
+	copies, err := ss.finish(n, err)
 	ss.close()
 	if r == nil {
 		return nil, err
 	}
-	r.Project, r.DataPath = ss.proj.Name, ss.dataPath()
+	r.Project, r.DataPath, r.Fetched, r.Remote = ss.proj.Name, ss.dataPath(), fetched, copies
 	return r, err
 }
 
@@ -490,7 +441,7 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 		return nil, err
 	}
 	name := o.Scope.Name
-	defer func() { n.Send(notify.Upgrade(name, o.DryRun, res, err)) }()
+	defer func() { n.Send(notify.Upgrade(name, o.DryRun, res, ownError(err))) }()
 	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
 	if ss != nil {
 		name = ss.proj.Name
@@ -500,10 +451,12 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 	}
 	defer ss.close()
 	r, err := ss.upgrades().Upgrade(ctx, ss.proj, o)
+	copies, err := ss.finish(n, err)
 	ss.close()
 	if r == nil {
 		return nil, err
 	}
+	r.Remote = copies
 	if r.Plan != nil {
 		r.Plan.Notify = n.Targets()
 	}
@@ -520,7 +473,7 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 	name := o.Scope.Name
 	defer func() {
 		if !o.DryRun { // a plan is no operation to tell about
-			n.Send(notify.Rollback(name, o.ID, res, err))
+			n.Send(notify.Rollback(name, o.ID, res, ownError(err)))
 		}
 	}()
 	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
@@ -538,12 +491,17 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 		}
 		return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DryRun: true, Plan: plan}, nil
 	}
-	r, err := rollback.Rollback(ctx, ss.upgrades().Shared(), ss.proj, o)
-	ss.close()
+	fetched, err := ss.rollbackTarget(ctx, &o.ID)
 	if err != nil {
 		return nil, err
 	}
-	return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DataPath: ss.dataPath()}, nil
+	r, err := rollback.Rollback(ctx, ss.upgrades().Shared(), ss.proj, o)
+	copies, err := ss.finish(n, err)
+	ss.close()
+	if r == nil || ownError(err) != nil {
+		return nil, err
+	}
+	return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DataPath: ss.dataPath(), Fetched: fetched, Remote: copies}, err
 }
 
 // writeLock is the lock of a verb that writes, unless it is a dry run: that only reads
@@ -566,5 +524,8 @@ func (s *service) Prune(ctx context.Context, o maim.PruneOptions) (*maim.PruneRe
 		return nil, err
 	}
 	r.Project = ss.proj.Name
+	if err == nil {
+		r.Remote, err = ss.pruneRemote(ctx, o)
+	}
 	return r, err
 }
