@@ -146,4 +146,3 @@ func verifyBackup(store backup.Store, name, id string) (*maim.VerifyResult, erro
 	}
 	return res, nil
 }
-
