@@ -83,6 +83,19 @@ type BackupOptions struct {
 	// inside its running container) beside the file archives, before anything stops, as
 	// stack-back's labels and the x-maim dump key ask too.
 	Dumps []string
+	// Encrypt says whom the backup is sealed to and whether the local copy is too.
+	Encrypt EncryptOptions
+}
+
+// EncryptOptions say whom a backup's archives are sealed to, with age: always the copies
+// that leave the host (a remote), and the local archives when Local is set.
+type EncryptOptions struct {
+	// To are the recipients (--encrypt-to; empty: MAIM_AGE_RECIPIENTS, read by app): age
+	// public keys (age1...), SSH public keys (ssh-ed25519, ssh-rsa), or recipients files
+	// ("@FILE" or a path, one recipient a line, as `age -R` reads them).
+	To []string
+	// Local seals the local archives too (--encrypt-local); the manifest stays plaintext.
+	Local bool
 }
 
 // BackupResult says what Backup stored.
@@ -120,6 +133,8 @@ type BackupResult struct {
 	Remote []RemoteCopy `json:"remote,omitempty"`
 	// NotBackedUp are the host paths left out (never restored either).
 	NotBackedUp []HostPath `json:"not_backed_up"`
+	// Encrypted says the local archives are sealed with age (--encrypt-local).
+	Encrypted bool `json:"encrypted,omitempty"`
 	// Dumps are the logical database dumps taken beside the archives, before the stop.
 	Dumps []BackupDump `json:"dumps,omitempty"`
 	// DataPath is how the data moved: "host", "helper container (linux/ARCH)" or
@@ -300,6 +315,9 @@ type VerifyOptions struct {
 	Scope Scope
 	// ID of the backup ("" is the newest).
 	ID string
+	// Identities are identity files (--identity; empty: MAIM_AGE_IDENTITY, read by app)
+	// that open an encrypted backup: without one only its ciphertext is checked.
+	Identities []string
 }
 
 // VerifyResult is a backup found intact (a damaged one is a *VerifyError).
@@ -319,4 +337,9 @@ type VerifyResult struct {
 	// Location is the copy checked: "local", or "remote" (verify --remote: each file's
 	// hash against the manifest, the ciphertext's for a sealed copy).
 	Location string `json:"location"`
+	// Encrypted says the backup's archives are sealed with age.
+	Encrypted bool `json:"encrypted,omitempty"`
+	// CiphertextOnly says only the sealed files' hashes were checked (encrypted, and no
+	// identity given): the archives inside were not read.
+	CiphertextOnly bool `json:"ciphertext_only,omitempty"`
 }

@@ -24,12 +24,6 @@ type RemoteOptions struct {
 	// Require makes a remote that cannot be written fail the verb before anything stops,
 	// and makes an upgrade wait for the copy before the new version starts.
 	Require bool
-	// EncryptTo are the age recipients the copies' archives are sealed to (--encrypt-to,
-	// MAIM_AGE_RECIPIENTS); none: copied as they are.
-	EncryptTo []string
-	// Identity is the age identity file that opens sealed copies when they are fetched
-	// (--identity, MAIM_AGE_IDENTITY).
-	Identity string
 }
 
 // RemoteCopy says how the copy of one backup to the remote went.
@@ -40,7 +34,8 @@ type RemoteCopy struct {
 	BackupID string `json:"backup_id"`
 	// Copied: every archive and then the manifest are on the remote.
 	Copied bool `json:"copied"`
-	// Sealed: the archives were encrypted to the age recipients before they left the host.
+	// Sealed: the archives left the host encrypted: sealed on the way to the age
+	// recipients (--encrypt-to, MAIM_AGE_RECIPIENTS), or sealed already (--encrypt-local).
 	Sealed bool `json:"sealed,omitempty"`
 	// Bytes are the bytes sent (archives already on the remote, from an interrupted
 	// copy, are not sent again).

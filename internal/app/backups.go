@@ -47,11 +47,16 @@ func rowOf(en backup.Entry) maim.BackupRow {
 }
 
 func (s *service) Verify(ctx context.Context, o maim.VerifyOptions) (*maim.VerifyResult, error) {
+	k, err := resolveKeys(maim.EncryptOptions{}, o.Identities)
+	if err != nil {
+		return nil, err
+	}
 	ss, err := s.open(ctx, o.Scope, lockState)
 	if err != nil {
 		return nil, err
 	}
 	defer ss.close()
+	ss.applyKeys(k)
 	if ss.remote != nil {
 		return ss.verifyRemote(ctx, o.ID)
 	}
@@ -140,7 +145,8 @@ func verifyBackup(store backup.Store, name, id string) (*maim.VerifyResult, erro
 	if err := store.Verify(en, nil); err != nil {
 		return nil, &maim.VerifyError{Err: err}
 	}
-	res := &maim.VerifyResult{ID: en.ID, Project: name, Intact: true, Archives: len(en.Manifest.Sources), Size: en.Manifest.Size(), Location: maim.LocationLocal}
+	res := &maim.VerifyResult{ID: en.ID, Project: name, Intact: true, Archives: len(en.Manifest.Sources), Size: en.Manifest.Size(),
+		Encrypted: en.Manifest.Sealed(), CiphertextOnly: store.Checks(en) != "", Location: maim.LocationLocal}
 	for _, src := range en.Manifest.Sources {
 		res.Bytes += src.Bytes
 	}

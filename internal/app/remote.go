@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"filippo.io/age"
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/notify"
@@ -32,8 +33,8 @@ type remote struct {
 	// err is why the remote cannot be used (open or probe failed): no copy is tried.
 	err error
 
-	seal   replica.Sealer
-	unseal replica.Unsealer
+	// seal are the age recipients a plain backup's archives are sealed to on the way.
+	seal []age.Recipient
 
 	mu     sync.Mutex
 	wg     sync.WaitGroup
@@ -63,9 +64,6 @@ func (ss *session) openRemote(ctx context.Context, sc maim.Scope, probe bool) er
 	repo, err := replica.Open(ctx, u)
 	if err == nil && probe {
 		err = replica.Probe(repo, ss.proj.Name)
-	}
-	if err == nil {
-		r.seal, r.unseal, err = sealing(sc.Remote)
 	}
 	if err != nil {
 		r.err = err
@@ -169,13 +167,14 @@ func ownError(err error) error {
 	return err
 }
 
-// sealing is the seal and unseal of the remote's copies: none until age's recipients or
-// identity are given.
-func sealing(o maim.RemoteOptions) (replica.Sealer, replica.Unsealer, error) {
-	if len(o.EncryptTo) > 0 || o.Identity != "" {
-		return nil, nil, errors.New("--encrypt-to and --identity need the age support (internal/crypt), not in this build")
+// applyKeys is keys.apply for a session: the store's sealing and identities, and the
+// recipients the remote copies are sealed to (every copy leaves the host sealed when
+// there are recipients, --encrypt-local or not).
+func (ss *session) applyKeys(k keys) {
+	k.apply(&ss.store)
+	if ss.remote != nil {
+		ss.remote.seal, ss.remote.local = k.rcpts, ss.store
 	}
-	return nil, nil, nil
 }
 
 // hook is snapshot.Service.Committed of a session: nil without a remote.

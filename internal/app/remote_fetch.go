@@ -106,7 +106,7 @@ func (ss *session) ensureLocal(ctx context.Context, id string) (*maim.Fetched, e
 		return nil, nil // not on the remote either: the operation says the local story
 	}
 	ss.progress.Event(fmt.Sprintf("backup %s: %s; fetching it from %s", id, why, r.name))
-	n, err := replica.Fetch(ctx, r.store, ss.store, name, id, replica.FetchOptions{Name: r.name, Unseal: r.unseal, Progress: ss.progress})
+	n, err := replica.Fetch(ctx, r.store, ss.store, name, id, replica.FetchOptions{Name: r.name, Progress: ss.progress})
 	if err != nil {
 		return nil, fmt.Errorf("backup %s: %s, and fetching it from %s failed: %w", id, why, r.name, err)
 	}

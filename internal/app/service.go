@@ -329,6 +329,10 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	if err := exclude.Validate(o.Excludes); err != nil {
 		return nil, &maim.UsageError{Err: fmt.Errorf("--exclude: %w", err)}
 	}
+	k, err := resolveKeys(o.Encrypt, nil)
+	if err != nil {
+		return nil, err
+	}
 	n, err := notify.New(o.Notify, s.cfg.Err)
 	if err != nil {
 		return nil, err
@@ -343,6 +347,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 		return nil, err
 	}
 	defer ss.close()
+	ss.applyKeys(k)
 	start := time.Now()
 	var downtime time.Duration
 	m, err := ss.backup(ctx, snapshot.BackupOptions{
@@ -356,7 +361,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	res = &maim.BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
 		Sources: []maim.BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []maim.HostPath{},
-		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{}, Remote: copies,
+		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{}, Remote: copies, Encrypted: m.Sealed(),
 	}
 	if m.Stopped {
 		res.Stopped = append(res.Stopped, m.Running...)
@@ -400,6 +405,10 @@ func (s *service) Backups(ctx context.Context, o maim.BackupsOptions) (*maim.Bac
 }
 
 func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim.RestoreResult, err error) {
+	k, err := resolveKeys(maim.EncryptOptions{}, o.Identities)
+	if err != nil {
+		return nil, err
+	}
 	n, err := notify.New(o.Notify, s.cfg.Err)
 	if err != nil {
 		return nil, err
@@ -418,6 +427,7 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 		return nil, err
 	}
 	defer ss.close()
+	ss.applyKeys(k)
 	fetched, err := ss.restoreTarget(ctx, &o.ID, o.DryRun)
 	if err != nil {
 		return nil, err
@@ -436,6 +446,13 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 	if err := o.Compression.CheckLevel(o.Level); err != nil {
 		return nil, &maim.UsageError{Err: err}
 	}
+	k, err := resolveKeys(o.Encrypt, o.Identities)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.canOpenOwn(); err != nil {
+		return nil, err
+	}
 	n, err := notify.New(o.Notify, s.cfg.Err)
 	if err != nil {
 		return nil, err
@@ -450,6 +467,7 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 		return nil, err
 	}
 	defer ss.close()
+	ss.applyKeys(k)
 	r, err := ss.upgrades().Upgrade(ctx, ss.proj, o)
 	copies, err := ss.finish(n, err)
 	ss.close()
@@ -466,6 +484,10 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 }
 
 func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *maim.RollbackResult, err error) {
+	k, err := resolveKeys(maim.EncryptOptions{}, o.Identities)
+	if err != nil {
+		return nil, err
+	}
 	n, err := notify.New(o.Notify, s.cfg.Err)
 	if err != nil {
 		return nil, err
@@ -484,6 +506,7 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 		return nil, err
 	}
 	defer ss.close()
+	ss.applyKeys(k)
 	if o.DryRun {
 		r, plan, err := rollback.Plan(ctx, ss.upgrades().Shared(), ss.proj, o)
 		if err != nil {

@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"filippo.io/age"
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/crypt"
 	"github.com/docker-maim/docker-maim/internal/progress"
 )
 
@@ -24,17 +26,16 @@ type Putter interface {
 	Put(ctx context.Context, project, id, name string, src io.ReaderAt, size int64, progress func(int64)) error
 }
 
-// Sealer wraps dst so that what is written to it arrives sealed (age, to the recipients);
-// Close ends the seal.
-type Sealer func(dst io.Writer) (io.WriteCloser, error)
-
 // CopyOptions tune Copy.
 type CopyOptions struct {
 	// Name is the remote as messages name it (Redact).
 	Name string
-	// Seal, when set, seals every file before it leaves the host.
-	Seal Sealer
-	// StageDir is where sealed files are staged (needed with Seal): a file sealed once is
+	// Seal, when set, are the age recipients every archive of a plain backup is sealed to
+	// before it leaves the host (crypt.Seal); the remote manifest then records the backup
+	// as sealed (Manifest.Encryption, each archive's ciphertext hash and its Plain), as
+	// one written with --encrypt-local is. A backup sealed already is copied as it is.
+	Seal []age.Recipient
+	// StageDir is where sealed archives are staged (needed with Seal): one sealed once is
 	// sent from there until the copy is complete, so a resumed copy sends the same bytes
 	// the manifest records.
 	StageDir string
@@ -50,7 +51,7 @@ type CopyOptions struct {
 // remote backup exists once it does. A backup whose manifest is on the remote already is
 // not copied again.
 func Copy(ctx context.Context, local, remote backup.Store, project, id string, opts CopyOptions) (res maim.RemoteCopy, err error) {
-	res = maim.RemoteCopy{Remote: opts.Name, BackupID: id, Sealed: opts.Seal != nil}
+	res = maim.RemoteCopy{Remote: opts.Name, BackupID: id}
 	root := local.LocalRoot()
 	if root == "" {
 		return res, errNotLocal
@@ -62,6 +63,10 @@ func Copy(ctx context.Context, local, remote backup.Store, project, id string, o
 	if err := e.CheckComplete(); err != nil {
 		return res, err
 	}
+	if e.Manifest.Sealed() {
+		opts.Seal = nil // its archives are ciphertext already
+	}
+	res.Sealed = e.Manifest.Sealed() || len(opts.Seal) > 0
 	if _, err := remote.Repo.Stat(project, id, backup.ManifestName); err == nil {
 		res.Copied = true
 		return res, nil
@@ -86,9 +91,8 @@ func Copy(ctx context.Context, local, remote backup.Store, project, id string, o
 		}
 		stored[f.name] = sf
 	}
-	m := *e.Manifest
-	m.Stored = stored
-	b, err := json.MarshalIndent(&m, "", "  ")
+	m := remoteManifest(e.Manifest, stored, opts.Seal)
+	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return res, err
 	}
@@ -142,11 +146,54 @@ func (c *copier) files(m *backup.Manifest) ([]file, int64, error) {
 	return out, total, nil
 }
 
-// one sends one file (sealed first, when asked) and says how it is stored.
+// remoteManifest is the manifest of the remote copy: m, with its extra files in Stored
+// and, when the archives were sealed on the way (rcpts), recorded as a sealed backup is.
+func remoteManifest(m *backup.Manifest, stored map[string]backup.StoredFile, rcpts []age.Recipient) *backup.Manifest {
+	r := *m
+	r.Stored = map[string]backup.StoredFile{}
+	seal := func(archive string, sum *string, size *int64, plain *backup.Plain) *backup.Plain {
+		sf := stored[archive]
+		delete(stored, archive)
+		if len(rcpts) == 0 {
+			return plain
+		}
+		p := &backup.Plain{SHA256: *sum, Size: *size}
+		*sum, *size = sf.SHA256, sf.Size
+		return p
+	}
+	r.Sources = append([]backup.Source(nil), m.Sources...)
+	for i := range r.Sources {
+		s := &r.Sources[i]
+		if s.Archive == "" {
+			continue
+		}
+		s.Plain = seal(s.Archive, &s.SHA256, &s.ArchiveSize, s.Plain)
+		if s.Delta != nil {
+			d := *s.Delta
+			d.Plain = seal(d.Archive, &d.SHA256, &d.ArchiveSize, d.Plain)
+			s.Delta = &d
+		}
+	}
+	r.Dumps = append([]backup.Dump(nil), m.Dumps...)
+	for i := range r.Dumps {
+		d := &r.Dumps[i]
+		d.Plain = seal(d.Archive, &d.SHA256, &d.ArchiveSize, d.Plain)
+	}
+	for name, sf := range stored {
+		r.Stored[name] = sf
+	}
+	if len(rcpts) > 0 {
+		r.Encryption = &backup.Encryption{Scheme: backup.SchemeAge, Recipients: crypt.Describe(rcpts)}
+		r.FormatVersion = backup.FormatSealed
+	}
+	return &r
+}
+
+// one sends one file (an archive sealed first, when asked) and says how it is stored.
 func (c *copier) one(f file) (backup.StoredFile, error) {
 	src := filepath.Join(c.dir, f.name)
 	mayResume := true
-	if c.opts.Seal != nil {
+	if len(c.opts.Seal) > 0 && f.sha256 != "" {
 		stage := filepath.Join(c.opts.StageDir, c.project, c.id, f.name+".age")
 		if _, err := os.Stat(stage); err != nil {
 			if err := c.seal(src, stage, f); err != nil {
@@ -160,10 +207,10 @@ func (c *copier) one(f file) (backup.StoredFile, error) {
 	if err != nil {
 		return backup.StoredFile{}, err
 	}
-	if c.opts.Seal == nil && f.sha256 != "" && (sum != f.sha256 || size != f.size) {
+	if src == filepath.Join(c.dir, f.name) && f.sha256 != "" && (sum != f.sha256 || size != f.size) {
 		return backup.StoredFile{}, &backup.VerifyError{Backup: c.id, File: f.name, Reason: "the local archive does not match its manifest (sha256 or size): not copied"}
 	}
-	sf := backup.StoredFile{SHA256: sum, Size: size, Sealed: c.opts.Seal != nil}
+	sf := backup.StoredFile{SHA256: sum, Size: size}
 	if n, err := c.remote.Stat(c.project, c.id, f.name); mayResume && err == nil && n == size {
 		c.skipped++
 		c.add(size)
@@ -218,7 +265,7 @@ func (c *copier) seal(src, stage string, f file) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	w, err := c.opts.Seal(out)
+	w, err := crypt.Seal(out, c.opts.Seal)
 	if err != nil {
 		return err
 	}

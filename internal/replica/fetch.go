@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 
@@ -15,16 +14,10 @@ import (
 	"github.com/docker-maim/docker-maim/internal/progress"
 )
 
-// Unsealer opens what a Sealer sealed; it fails (api.ErrNoIdentity) without a matching
-// identity.
-type Unsealer func(src io.Reader) (io.Reader, error)
-
 // FetchOptions tune Fetch.
 type FetchOptions struct {
 	// Name is the remote as messages name it (Redact).
 	Name string
-	// Unseal opens sealed files; nil: a sealed copy cannot be fetched.
-	Unseal Unsealer
 	// Progress shows the bytes received against the total.
 	Progress *progress.Reporter
 }
@@ -32,9 +25,11 @@ type FetchOptions struct {
 // Fetch downloads the complete remote backup id of project into local, under the same
 // ID. A local backup of that ID (missing files, damaged ones) loses its manifest first, so
 // until the fetch ends it is incomplete, never a mix that passes for complete; each file
-// then replaces its local namesake whole once its stored bytes match the remote manifest
-// and, for an archive, its (unsealed) bytes match the archive's hash; the manifest, as the
-// local backup had it (no Stored), goes last. It returns the bytes received.
+// then replaces its local namesake whole once its bytes match the remote manifest's hash
+// and size; the manifest (without Stored) goes last. A copy sealed with age stays sealed
+// in the local store, as one made with --encrypt-local: the restore opens it with the
+// identities (and refuses without one) as it opens any sealed backup. It returns the
+// bytes received.
 func Fetch(ctx context.Context, remote, local backup.Store, project, id string, opts FetchOptions) (n int64, err error) {
 	e, err := remote.Get(project, id)
 	if err != nil {
@@ -59,7 +54,7 @@ func Fetch(ctx context.Context, remote, local backup.Store, project, id string, 
 		defer func() { task.Done(err) }()
 	}
 	for _, f := range files {
-		got, err := fetchOne(ctx, remote.Repo, local.Repo, project, id, f, m.Stored[f.name], opts.Unseal, task)
+		got, err := fetchOne(ctx, remote.Repo, local.Repo, project, id, f, task)
 		n += got
 		if err != nil {
 			return n, fmt.Errorf("fetching %s of backup %s from %s: %w", f.name, id, opts.Name, err)
@@ -73,80 +68,43 @@ func Fetch(ctx context.Context, remote, local backup.Store, project, id string, 
 	return n, put(local.Repo, project, id, backup.ManifestName, append(b, '\n'))
 }
 
-// fetchList is every file of a remote copy: those its manifest stores, else (a copy
-// whose manifest records none) its archives.
+// fetchList is every file of a remote copy: its archives, then the extra files its
+// manifest stores, each with the hash and size of its bytes.
 func fetchList(m *backup.Manifest) ([]file, int64) {
-	arch := archives(m)
-	byName := map[string]file{}
-	for _, f := range arch {
-		byName[f.name] = f
-	}
-	var out []file
-	var total int64
-	if len(m.Stored) == 0 {
-		for _, f := range arch {
-			total += f.size
-		}
-		return arch, total
-	}
+	out := archives(m)
 	for name, sf := range m.Stored {
-		f, ok := byName[name]
-		if !ok {
-			f = file{name: name}
-		}
-		out = append(out, f)
-		total += sf.Size
+		out = append(out, file{name, sf.SHA256, sf.Size})
+	}
+	var total int64
+	for _, f := range out {
+		total += f.size
 	}
 	return out, total
 }
 
-// fetchOne downloads one file, checks it and commits it in the local store.
-func fetchOne(ctx context.Context, from, to backup.Repository, project, id string, f file, sf backup.StoredFile, unseal Unsealer, task *progress.Task) (int64, error) {
+// fetchOne downloads one file, checks it against its hash and size and commits it in the
+// local store.
+func fetchOne(ctx context.Context, from, to backup.Repository, project, id string, f file, task *progress.Task) (int64, error) {
 	r, err := from.Open(project, id, f.name)
 	if err != nil {
 		return 0, err
 	}
 	defer r.Close()
-	stored := sha256.New()
-	cr := &countReader{ctx: ctx, r: io.TeeReader(r, stored), task: task}
-	var in io.Reader = cr
-	if sf.Sealed {
-		if unseal == nil {
-			return 0, errors.New("the copy is sealed with age and no identity was given (--identity, MAIM_AGE_IDENTITY)")
-		}
-		if in, err = unseal(cr); err != nil {
-			return 0, err
-		}
-	}
 	up, err := to.Create(project, id, f.name)
 	if err != nil {
 		return 0, err
 	}
-	plain := sha256.New()
-	written, err := io.Copy(io.MultiWriter(up, plain), in)
-	if err == nil {
-		_, err = io.Copy(io.Discard, cr) // the seal's tail, so the stored hash covers every byte
-	}
-	if err == nil {
-		err = checkFetched(f, sf, stored, plain, cr.n, written)
+	h := sha256.New()
+	cr := &countReader{ctx: ctx, r: r, task: task}
+	n, err := io.Copy(io.MultiWriter(up, h), cr)
+	if err == nil && (hex.EncodeToString(h.Sum(nil)) != f.sha256 || n != f.size) {
+		err = fmt.Errorf("%d bytes on the remote do not match the manifest's sha256 and size (%d bytes)", n, f.size)
 	}
 	if err != nil {
 		up.Abort()
-		return cr.n, err
+		return n, err
 	}
-	return cr.n, up.Commit()
-}
-
-// checkFetched compares what came with the remote manifest's record of the stored bytes
-// and the archive's own hash.
-func checkFetched(f file, sf backup.StoredFile, stored, plain hash.Hash, storedN, plainN int64) error {
-	if sf.SHA256 != "" && (hex.EncodeToString(stored.Sum(nil)) != sf.SHA256 || storedN != sf.Size) {
-		return fmt.Errorf("the remote file does not match its manifest (sha256 or size)")
-	}
-	if f.sha256 != "" && (hex.EncodeToString(plain.Sum(nil)) != f.sha256 || plainN != f.size) {
-		return fmt.Errorf("the archive does not match its manifest (sha256 or size)")
-	}
-	return nil
+	return n, up.Commit()
 }
 
 // countReader counts what passes and stops when ctx ends.
@@ -170,8 +128,8 @@ func (c *countReader) Read(p []byte) (int, error) {
 }
 
 // VerifyRemote checks every file of the remote copy id of project against its manifest:
-// the stored bytes' SHA-256 and size (a sealed copy's ciphertext), read whole; an archive
-// copied plain is the archive itself. A file that fails is a *backup.VerifyError. It
+// each file's SHA-256 and size, read whole (a sealed copy's ciphertext: no identity is
+// needed). A file that fails is a *backup.VerifyError. It
 // returns the bytes read and how many files.
 func VerifyRemote(ctx context.Context, remote backup.Store, project, id string, task *progress.Task) (backup.Entry, int64, int, error) {
 	e, err := remote.Get(project, id)
@@ -185,9 +143,6 @@ func VerifyRemote(ctx context.Context, remote backup.Store, project, id string, 
 	var total int64
 	for _, f := range files {
 		want, size := f.sha256, f.size
-		if sf, ok := e.Manifest.Stored[f.name]; ok {
-			want, size = sf.SHA256, sf.Size
-		}
 		r, err := remote.Repo.Open(project, e.ID, f.name)
 		if err != nil {
 			return e, total, 0, &backup.VerifyError{Backup: e.ID, File: f.name, Reason: err.Error()}
@@ -199,7 +154,7 @@ func VerifyRemote(ctx context.Context, remote backup.Store, project, id string, 
 		if err != nil {
 			return e, total, 0, &backup.VerifyError{Backup: e.ID, File: f.name, Reason: err.Error()}
 		}
-		if want != "" && (hex.EncodeToString(h.Sum(nil)) != want || n != size) {
+		if hex.EncodeToString(h.Sum(nil)) != want || n != size {
 			return e, total, 0, &backup.VerifyError{Backup: e.ID, File: f.name, Reason: fmt.Sprintf("%d bytes on the remote do not match the manifest's sha256 and size (%d bytes)", n, size)}
 		}
 	}

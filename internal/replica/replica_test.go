@@ -5,12 +5,16 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"filippo.io/age"
+	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/crypt"
 	"github.com/docker-maim/docker-maim/internal/project"
 )
 
@@ -57,7 +61,7 @@ func TestCopyThenFetchIsByteForByte(t *testing.T) {
 		t.Fatalf("copy: %+v %v", res, err)
 	}
 	re, err := remote.Get("p", id)
-	if err != nil || re.Status != backup.StatusComplete || len(re.Manifest.Stored) != 3 {
+	if err != nil || re.Status != backup.StatusComplete || len(re.Manifest.Stored) != 1 {
 		t.Fatalf("remote entry: %+v %v", re, err)
 	}
 	if _, _, n, err := VerifyRemote(ctx, remote, "p", id, nil); err != nil || n != 3 {
@@ -162,6 +166,84 @@ func TestOpenAndProbe(t *testing.T) {
 		r, _ := Open(context.Background(), ro)
 		if err := Probe(r, "p"); err == nil {
 			t.Fatal("probe of a read-only dir passed")
+		}
+	}
+}
+
+// TestSealedCopy: with recipients the archives leave the host sealed with age (not
+// readable as zstd or tar), the remote manifest records the backup as sealed, a resumed
+// copy sends the staged ciphertext, and the fetched backup opens with the identity only.
+func TestSealedCopy(t *testing.T) {
+	ctx := context.Background()
+	local, remote := backup.Local(t.TempDir()), backup.Local(t.TempDir())
+	id, content := newBackup(t, local, "p")
+	key, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcpts, err := crypt.ParseRecipients([]string{key.Recipient().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage := t.TempDir()
+	// The first copy is cut off at the second archive (its place on the remote is taken
+	// by a directory): the first is on the remote, the second sealed and staged.
+	remote.Repo.Mkdir("p", id)
+	block := filepath.Join(remote.Dir("p", id), "1-conf.tar.zst.partial")
+	os.Mkdir(block, 0o700)
+	if _, err := Copy(ctx, local, remote, "p", id, CopyOptions{Name: "nas", Seal: rcpts, StageDir: stage}); err == nil {
+		t.Fatal("the cut-off copy did not fail")
+	}
+	staged, _, err := hashFile(filepath.Join(stage, "p", id, "1-conf.tar.zst.age"))
+	if err != nil {
+		t.Fatalf("the second archive was not staged: %v", err)
+	}
+	os.Remove(block)
+	res, err := Copy(ctx, local, remote, "p", id, CopyOptions{Name: "nas", Seal: rcpts, StageDir: stage})
+	if err != nil || !res.Sealed || !res.Copied || res.Skipped != 1 {
+		t.Fatalf("resumed sealed copy: %+v %v", res, err)
+	}
+	if _, err := os.Stat(filepath.Join(stage, "p", id)); err == nil {
+		t.Error("the stage was left behind after the copy")
+	}
+	re, err := remote.Get("p", id)
+	if err != nil || re.Status != backup.StatusComplete || !re.Manifest.Sealed() {
+		t.Fatalf("remote entry: %+v %v", re, err)
+	}
+	for _, src := range re.Manifest.Sources {
+		f, _ := os.Open(filepath.Join(remote.Dir("p", id), src.Archive))
+		sealed := crypt.IsSealed(f)
+		f.Close()
+		raw, _ := os.ReadFile(filepath.Join(remote.Dir("p", id), src.Archive))
+		if !sealed || bytes.Contains(raw, content[src.Archive][:64]) || src.Plain == nil || src.Plain.SHA256 == src.SHA256 {
+			t.Errorf("%s is not sealed on the remote as recorded: %+v", src.Archive, src)
+		}
+	}
+	if src, _ := re.Manifest.Source("1-conf.tar.zst"); src.SHA256 != staged {
+		t.Errorf("the resumed copy did not send the staged ciphertext (%s, staged %s)", src.SHA256, staged)
+	}
+	if _, _, _, err := VerifyRemote(ctx, remote, "p", id, nil); err != nil {
+		t.Fatalf("verify --remote of the ciphertext without an identity: %v", err)
+	}
+	os.RemoveAll(local.LocalRoot())
+	if _, err := Fetch(ctx, remote, local, "p", id, FetchOptions{Name: "nas"}); err != nil {
+		t.Fatal(err)
+	}
+	le, _ := local.Get("p", id)
+	if _, err := le.Open(le.Manifest.Sources[0]); !errors.Is(err, api.ErrNoIdentity) {
+		t.Errorf("a fetched sealed archive opened without an identity: %v", err)
+	}
+	local.Identities = []age.Identity{key}
+	le, _ = local.Get("p", id)
+	for _, src := range le.Manifest.Sources {
+		r, err := le.Open(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, content[src.Archive]) {
+			t.Errorf("%s does not open to the archive (%v)", src.Archive, err)
 		}
 	}
 }

@@ -100,7 +100,11 @@ func (s *Service) StartCheck(entry backup.Entry, names []string) (func() error, 
 	done := make(chan error, 1)
 	go func() { done <- s.Store.CheckHashes(entry, names) }()
 	return sync.OnceValue(func() error {
-		if err := <-done; err != nil {
+		err := <-done
+		if errors.Is(err, api.ErrNoIdentity) {
+			return fmt.Errorf("%w; nothing was changed", err)
+		}
+		if err != nil {
 			return fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
 		}
 		return nil

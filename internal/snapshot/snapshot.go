@@ -448,7 +448,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	if hot != nil && st.Delta {
 		bs = hot.bs
 		bs.Delta = &backup.Delta{Archive: name, SHA256: sum, ArchiveSize: size,
-			Bytes: st.Bytes, Files: st.Files, Entries: st.Entries, Deleted: st.Deleted}
+			Bytes: st.Bytes, Files: st.Files, Entries: st.Entries, Deleted: st.Deleted, Plain: a.Plain()}
 		return bs, "", nil
 	}
 	if hot != nil {
@@ -465,7 +465,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 		}
 		bs.Archive = name
 	}
-	bs.SHA256, bs.ArchiveSize = sum, size
+	bs.SHA256, bs.ArchiveSize, bs.Plain = sum, size, a.Plain()
 	bs.Entries, bs.Files, bs.Bytes = st.Entries, st.Files, st.Bytes
 	return bs, "", nil
 }
