@@ -418,4 +418,5 @@ if [ "${BENCH_PART:-all}" != 1 ]; then
   bench_plan_diff
 fi
 
+[ "${BENCH_PART:-all}" = 1 ] || { echo; echo "== part s3: the remote copy's upload vs boto3 (issue 20) =="; bash "$REPO/scripts/bench_s3.sh" || STATUS=1; }
 exit "$STATUS"

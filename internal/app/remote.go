@@ -63,7 +63,7 @@ func (ss *session) openRemote(ctx context.Context, sc maim.Scope, probe bool) er
 	ss.remote = r
 	repo, err := replica.Open(ctx, u)
 	if err == nil && probe {
-		err = replica.Probe(repo, ss.proj.Name)
+		err = replica.Probe(ctx, repo, ss.proj.Name)
 	}
 	if err != nil {
 		r.err = err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/progress"
@@ -82,9 +83,20 @@ func fetchList(m *backup.Manifest) ([]file, int64) {
 	return out, total
 }
 
+// Getter is a repository that downloads a whole file itself (internal/backup/s3: ranged,
+// parallel, retried): Fetch uses it when the local upload is a plain file.
+type Getter interface {
+	Get(ctx context.Context, project, id, name string, dst io.WriterAt, progress func(n int64)) (int64, error)
+}
+
 // fetchOne downloads one file, checks it against its hash and size and commits it in the
 // local store.
 func fetchOne(ctx context.Context, from, to backup.Repository, project, id string, f file, task *progress.Task) (int64, error) {
+	if g, ok := from.(Getter); ok {
+		if n, done, err := fetchWhole(ctx, g, to, project, id, f, task); done {
+			return n, err
+		}
+	}
 	r, err := from.Open(project, id, f.name)
 	if err != nil {
 		return 0, err
@@ -105,6 +117,48 @@ func fetchOne(ctx context.Context, from, to backup.Repository, project, id strin
 		return n, err
 	}
 	return n, up.Commit()
+}
+
+// fetchWhole is fetchOne through a Getter into the local upload's file; done is false
+// when the upload is no plain file (then nothing was done).
+func fetchWhole(ctx context.Context, g Getter, to backup.Repository, project, id string, f file, task *progress.Task) (n int64, done bool, err error) {
+	up, err := to.Create(project, id, f.name)
+	if err != nil {
+		return 0, true, err
+	}
+	p, ok := up.LocalPath()
+	if !ok {
+		up.Abort()
+		return 0, false, nil
+	}
+	defer func() {
+		if err != nil {
+			up.Abort()
+		}
+	}()
+	dst, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, true, err
+	}
+	add := func(int64) {}
+	if task != nil {
+		add = task.Add
+	}
+	n, err = g.Get(ctx, project, id, f.name, dst, add)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, true, err
+	}
+	sum, size, err := hashFile(p)
+	if err == nil && (sum != f.sha256 || size != f.size) {
+		err = fmt.Errorf("%d bytes from the remote do not match the manifest's sha256 and size (%d bytes)", size, f.size)
+	}
+	if err != nil {
+		return n, true, err
+	}
+	return n, true, up.Commit()
 }
 
 // countReader counts what passes and stops when ctx ends.

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/backup/s3"
 )
 
 // EnvRemote names the environment variable that gives --remote's default.
@@ -28,8 +29,17 @@ const EnvRemote = "MAIM_REMOTE"
 // Opener opens the repository of a URL scheme other than file (s3).
 type Opener func(ctx context.Context, rawURL string) (backup.Repository, error)
 
-// Openers are the remote kinds this build knows besides file, by URL scheme.
-var Openers = map[string]Opener{}
+// Openers are the remote kinds this build knows besides file, by URL scheme: s3 (any
+// S3-compatible store, internal/backup/s3).
+var Openers = map[string]Opener{
+	"s3": func(ctx context.Context, rawURL string) (backup.Repository, error) {
+		r, err := s3.Open(ctx, rawURL)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	},
+}
 
 // Open opens the remote repository url names: file:///ABS/PATH or /ABS/PATH (a directory,
 // made when missing, as a local backup dir is), or a scheme in Openers.
@@ -75,10 +85,16 @@ func Redact(rawURL string) string {
 	return u.String()
 }
 
-// Probe checks that the repository can be written: it makes a scratch backup in the
-// project's place (a name no backup ID has, so no listing shows it), writes a file into
-// it and removes it again.
-func Probe(repo backup.Repository, project string) error {
+// Probe checks that the repository can be written: a repository that can check itself
+// (internal/backup/s3: the bucket exists and answers) does so first, then a scratch backup
+// is made in the project's place (a name no backup ID has, so no listing shows it), a file
+// written into it and all of it removed again.
+func Probe(ctx context.Context, repo backup.Repository, project string) error {
+	if c, ok := repo.(interface{ Check(context.Context) error }); ok {
+		if err := c.Check(ctx); err != nil {
+			return err
+		}
+	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	id := "probe-" + hex.EncodeToString(b[:])

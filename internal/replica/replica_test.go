@@ -150,7 +150,7 @@ func TestOpenAndProbe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := Probe(r, "p"); err != nil {
+		if err := Probe(context.Background(), r, "p"); err != nil {
 			t.Fatal(err)
 		}
 		if ids, _ := r.List("p"); len(ids) != 0 {
@@ -164,7 +164,7 @@ func TestOpenAndProbe(t *testing.T) {
 	os.Mkdir(ro, 0o500)
 	if os.Geteuid() != 0 {
 		r, _ := Open(context.Background(), ro)
-		if err := Probe(r, "p"); err == nil {
+		if err := Probe(context.Background(), r, "p"); err == nil {
 			t.Fatal("probe of a read-only dir passed")
 		}
 	}

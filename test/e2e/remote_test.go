@@ -1,14 +1,63 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/docker-maim/docker-maim/internal/testrig"
 	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
+	"github.com/minio/minio-go/v7"
 )
+
+// remoteRig is where a test's remote copies go: a directory (a NAS or USB mount) or a
+// bucket of an S3-compatible server on loopback (SeaweedFS, internal/testrig/s3.go).
+type remoteRig struct {
+	url string
+	env []string // the AWS variables of an S3 remote
+	has func(project, id string) bool
+}
+
+// dirRemote is a directory remote.
+func dirRemote(t *testing.T) remoteRig {
+	dir := filepath.Join(t.TempDir(), "nas")
+	return remoteRig{url: dir, has: func(project, id string) bool {
+		_, err := os.Stat(filepath.Join(dir, project, id, "manifest.json"))
+		return err == nil
+	}}
+}
+
+// s3Remote is a prefix of a bucket on a SeaweedFS started for the test.
+func s3Remote(t *testing.T) remoteRig {
+	s := testrig.SeaweedFS(t)
+	c := s.Client(t)
+	return remoteRig{url: s.URL("maim"), env: s3Env(s.Endpoint, s), has: func(project, id string) bool {
+		_, err := c.StatObject(context.Background(), s.Bucket, "maim/"+project+"/"+id+"/manifest.json", minio.StatObjectOptions{})
+		return err == nil
+	}}
+}
+
+// s3Env points a maim run at endpoint with s's credentials (and none of the user's files).
+func s3Env(endpoint string, s *testrig.S3Server) []string {
+	return []string{"AWS_ENDPOINT_URL=" + endpoint, "AWS_REGION=" + s.Region, "AWS_ACCESS_KEY_ID=" + s.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + s.SecretKey, "AWS_PROFILE=", "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent"}
+}
+
+// eachRemote runs fn against a directory remote and against SeaweedFS.
+func eachRemote(t *testing.T, fn func(t *testing.T, rr remoteRig)) {
+	t.Run("dir", func(t *testing.T) { t.Parallel(); fn(t, dirRemote(t)) })
+	t.Run("s3", func(t *testing.T) { t.Parallel(); fn(t, s3Remote(t)) })
+}
+
+// maimR runs maim with --remote on rr (and its environment).
+func (p *project) maimR(rr remoteRig, args ...string) Result {
+	p.t.Helper()
+	return maimEnv(p.t, p.Dir, append([]string{"COMPOSE_PROJECT_NAME=" + p.Name}, rr.env...), append(args, "--remote", rr.url)...)
+}
 
 // remoteRow is a backups row with where it lives.
 type remoteRow struct {
@@ -18,10 +67,10 @@ type remoteRow struct {
 	Locations []string `json:"locations"`
 }
 
-// remoteRows is `backups --format json` with args.
-func (p *project) remoteRows(args ...string) map[string]remoteRow {
+// remoteRows is `backups --format json --remote`.
+func (p *project) remoteRows(rr remoteRig) map[string]remoteRow {
 	p.t.Helper()
-	r := mustOK(p.t, p.maim(append([]string{"backups", "--format", "json"}, args...)...))
+	r := mustOK(p.t, p.maimR(rr, "backups", "--format", "json"))
 	var doc struct {
 		Backups []remoteRow `json:"backups"`
 	}
@@ -33,92 +82,88 @@ func (p *project) remoteRows(args ...string) map[string]remoteRow {
 	return out
 }
 
-// remoteHas tells whether the remote directory holds a complete copy of backup id.
-func remoteHas(t testing.TB, remote, project, id string) bool {
-	t.Helper()
-	_, err := os.Stat(filepath.Join(remote, project, id, "manifest.json"))
-	return err == nil
-}
-
-// TestRemoteRestoreAndRollbackAfterTheBackupDirIsLost is issue 20's end to end: a project
-// backed up and upgraded with --remote (a directory: a NAS or USB mount), its backup dir
-// deleted, then restored and rolled back from the remote byte for byte.
-func TestRemoteRestoreAndRollbackAfterTheBackupDirIsLost(t *testing.T) {
+// TestRemoteRestoreAfterTheBackupDirIsLost is issue 20's end to end for restore: a project
+// backed up with --remote (a directory, and SeaweedFS), its backup dir deleted, then
+// restored from the remote byte for byte; its safety backup goes to the remote too.
+func TestRemoteRestoreAfterTheBackupDirIsLost(t *testing.T) {
 	t.Parallel()
-	fp := newFullProject(t, "remote-restore")
-	remote := filepath.Join(t.TempDir(), "nas")
-	// Stopped, so that nothing writes between the backup and the comparison (the bot
-	// appends to starts.log whenever it starts).
-	compose(t, fp.project, "stop")
-	want := treediff.Of(t, fp.vol)
-	r := mustOK(t, fp.maim("backup", "--remote", remote))
-	id := backupID(t, r)
-	if !strings.Contains(r.Stdout, "backup "+id+" copied to "+remote) || !remoteHas(t, remote, fp.Name, id) {
-		t.Fatalf("backup was not copied to %s: %s", remote, r)
-	}
-	if row := fp.remoteRows("--remote", remote)[id]; strings.Join(row.Locations, "+") != "local+remote" {
-		t.Errorf("backups --remote: %s lives in %v, want local and remote", id, row.Locations)
-	}
+	eachRemote(t, func(t *testing.T, rem remoteRig) {
+		fp := newFullProject(t, "remote-restore")
+		// Stopped, so that nothing writes between the backup and the comparison (the bot
+		// appends to starts.log whenever it starts).
+		compose(t, fp.project, "stop")
+		want := treediff.Of(t, fp.vol)
+		r := mustOK(t, fp.maimR(rem, "backup"))
+		id := backupID(t, r)
+		if !strings.Contains(r.Stdout, "backup "+id+" copied to ") || !rem.has(fp.Name, id) {
+			t.Fatalf("backup was not copied to %s: %s", rem.url, r)
+		}
+		if row := fp.remoteRows(rem)[id]; strings.Join(row.Locations, "+") != "local+remote" {
+			t.Errorf("backups --remote: %s lives in %v, want local and remote", id, row.Locations)
+		}
 
-	// The host's backups are lost; the data is damaged.
-	must(t, os.RemoveAll(fp.BackupDir))
-	damage(t, fp.vol)
-	if row := fp.remoteRows("--remote", remote)[id]; strings.Join(row.Locations, "+") != "remote" {
-		t.Errorf("backups --remote after the loss: %s lives in %v, want remote only", id, row.Locations)
-	}
-	if v := mustOK(t, fp.maim("verify", "--remote", remote, id)); !strings.Contains(v.Stdout, "intact on the remote") {
-		t.Errorf("verify --remote: %s", v)
-	}
-	rr := mustOK(t, fp.maim("restore", "--remote", remote))
-	if !strings.Contains(rr.Stdout, "backup "+id+" fetched from "+remote+" (not in the local backup dir") || !strings.Contains(rr.Stdout, "from backup "+id) {
-		t.Errorf("restore did not say it fetched %s from the remote: %s", id, rr)
-	}
-	treediff.AssertSame(t, want, treediff.Of(t, fp.vol), treediff.Options{})
-	// The restore's safety backup went to the remote too.
-	safety := safetyLine.FindStringSubmatch(rr.Stdout)
-	if safety == nil || !remoteHas(t, remote, fp.Name, safety[1]) {
-		t.Errorf("the restore's safety backup is not on the remote: %s", rr)
-	}
+		// The host's backups are lost; the data is damaged.
+		must(t, os.RemoveAll(fp.BackupDir))
+		damage(t, fp.vol)
+		if row := fp.remoteRows(rem)[id]; strings.Join(row.Locations, "+") != "remote" {
+			t.Errorf("backups --remote after the loss: %s lives in %v, want remote only", id, row.Locations)
+		}
+		if v := mustOK(t, fp.maimR(rem, "verify", id)); !strings.Contains(v.Stdout, "intact on the remote") {
+			t.Errorf("verify --remote: %s", v)
+		}
+		rr := mustOK(t, fp.maimR(rem, "restore"))
+		if !strings.Contains(rr.Stdout, "backup "+id+" fetched from ") || !strings.Contains(rr.Stdout, "(not in the local backup dir") || !strings.Contains(rr.Stdout, "from backup "+id) {
+			t.Errorf("restore did not say it fetched %s from the remote: %s", id, rr)
+		}
+		treediff.AssertSame(t, want, treediff.Of(t, fp.vol), treediff.Options{})
+		safety := safetyLine.FindStringSubmatch(rr.Stdout)
+		if safety == nil || !rem.has(fp.Name, safety[1]) {
+			t.Errorf("the restore's safety backup is not on the remote: %s", rr)
+		}
+	})
 }
 
 // TestRemoteRollbackAfterTheBackupDirIsLost: an upgrade with --remote leaves its backup
 // off the host; with the backup dir gone, rollback fetches it and puts v1 and its data back.
 func TestRemoteRollbackAfterTheBackupDirIsLost(t *testing.T) {
 	t.Parallel()
-	bp := newBotProject(t, "remote-rollback", "")
-	remote := filepath.Join(t.TempDir(), "nas")
-	before, _ := bp.data()
-	configBefore := bp.fileBytes("config/bot_config.toml")
-	bp.setEnv("BOT_VERSION", "2.0.0")
-	r := bp.maim(append(upgradeArgs, "--remote", remote)...)
-	id := upgraded(t, r, bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
-	if !strings.Contains(r.Stdout, "backup "+id+" copied to "+remote) || !remoteHas(t, remote, bp.Name, id) {
-		t.Fatalf("the upgrade's backup was not copied: %s", r)
-	}
-	must(t, os.RemoveAll(bp.BackupDir))
-	bp.setEnv("BOT_VERSION", "1.0.0")
-	rr := mustOK(t, bp.maim("rollback", "--remote", remote, "--stable-period", "3s", "--timeout", "2m"))
-	if !strings.Contains(rr.Stdout, "backup "+id+" fetched from "+remote) || !strings.Contains(rr.Stdout, "rolled back to backup "+id) {
-		t.Errorf("rollback did not fetch and use %s: %s", id, rr)
-	}
-	if c := bp.wantBot("1.0.0"); c.Image != bp.v1ID {
-		t.Errorf("after the rollback the bot runs %s, want %s", c.Image, bp.v1ID)
-	}
-	rolled, _ := bp.data()
-	wantRestored(t, "rollback from the remote", before, rolled, "1.0.0")
-	if got := bp.fileBytes("config/bot_config.toml"); got != configBefore {
-		t.Errorf("rollback from the remote did not put the config back byte for byte:\n%s", got)
-	}
+	eachRemote(t, func(t *testing.T, rem remoteRig) {
+		bp := newBotProject(t, "remote-rollback", "")
+		before, _ := bp.data()
+		configBefore := bp.fileBytes("config/bot_config.toml")
+		bp.setEnv("BOT_VERSION", "2.0.0")
+		r := bp.maimR(rem, upgradeArgs...)
+		id := upgraded(t, r, bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
+		if !strings.Contains(r.Stdout, "backup "+id+" copied to ") || !rem.has(bp.Name, id) {
+			t.Fatalf("the upgrade's backup was not copied: %s", r)
+		}
+		must(t, os.RemoveAll(bp.BackupDir))
+		bp.setEnv("BOT_VERSION", "1.0.0")
+		rr := mustOK(t, bp.maimR(rem, "rollback", "--stable-period", "3s", "--timeout", "2m"))
+		if !strings.Contains(rr.Stdout, "backup "+id+" fetched from ") || !strings.Contains(rr.Stdout, "rolled back to backup "+id) {
+			t.Errorf("rollback did not fetch and use %s: %s", id, rr)
+		}
+		if c := bp.wantBot("1.0.0"); c.Image != bp.v1ID {
+			t.Errorf("after the rollback the bot runs %s, want %s", c.Image, bp.v1ID)
+		}
+		rolled, _ := bp.data()
+		wantRestored(t, "rollback from the remote", before, rolled, "1.0.0")
+		if got := bp.fileBytes("config/bot_config.toml"); got != configBefore {
+			t.Errorf("rollback from the remote did not put the config back byte for byte:\n%s", got)
+		}
+	})
 }
 
-// TestRemoteUnreachable: a remote that cannot be written keeps the local backup, warns,
-// notifies and exits 13; with --require-remote an upgrade is refused before anything stops.
+// TestRemoteUnreachable: an S3 remote on a closed port keeps the local backup, warns,
+// notifies and exits 13; with --require-remote an upgrade is refused before anything
+// stops (the bot still runs v1, started when it was, and no backup was made).
 func TestRemoteUnreachable(t *testing.T) {
 	t.Parallel()
 	bp := newBotProject(t, "remote-down", "")
 	wh := newWebhook(t)
-	remote := unreachableRemote(t)
-	r := bp.maim("backup", "--remote", remote, "--notify", wh.url())
+	closed := "http://127.0.0.1:" + strconv.Itoa(testrig.FreePort(t))
+	rem := remoteRig{url: "s3://maim-test/maim", env: s3Env(closed, &testrig.S3Server{Region: "us-east-1", AccessKey: "k", SecretKey: "s3cretkey"})}
+	r := bp.maimR(rem, "backup", "--notify", wh.url())
 	if r.Code != 13 || !strings.Contains(r.Stderr, "on this host only") {
 		t.Fatalf("backup with an unreachable remote: want exit 13 and a warning: %s", r)
 	}
@@ -130,11 +175,14 @@ func TestRemoteUnreachable(t *testing.T) {
 	if !strings.Contains(msgs, "remote copy failed: backup of "+bp.Name+" is on this host only") || !strings.Contains(msgs, "Backup: "+id) {
 		t.Errorf("no remote-copy-failed notification: %q", msgs)
 	}
+	if strings.Contains(r.Stdout+r.Stderr+msgs, "s3cretkey") {
+		t.Errorf("the secret key shows: %s", r)
+	}
 
 	before := bp.containers()
 	n := len(bp.backups())
 	bp.setEnv("BOT_VERSION", "2.0.0")
-	r = bp.maim(append(upgradeArgs, "--remote", remote, "--require-remote")...)
+	r = bp.maimR(rem, append(upgradeArgs, "--require-remote")...)
 	if r.Code != 13 || !strings.Contains(r.Stderr, "--require-remote") {
 		t.Fatalf("upgrade --require-remote with an unreachable remote: want exit 13 before anything stops: %s", r)
 	}
@@ -147,37 +195,29 @@ func TestRemoteUnreachable(t *testing.T) {
 	}
 }
 
-// unreachableRemote is a remote no one can write: a directory below a regular file (until
-// an S3 server is in the rig: then a closed port).
-func unreachableRemote(t *testing.T) string {
-	f := filepath.Join(t.TempDir(), "not-a-dir")
-	must(t, os.WriteFile(f, nil, 0o600))
-	return filepath.Join(f, "nas")
-}
-
 // TestRemotePruneKeepsTheRollbacksBackup: prune --remote applies the same rule to the
-// remote, and the upgrade's backup a rollback needs stays there.
+// remote (SeaweedFS), and the upgrade's backup a rollback needs stays there.
 func TestRemotePruneKeepsTheRollbacksBackup(t *testing.T) {
 	t.Parallel()
+	rem := s3Remote(t)
 	bp := newBotProject(t, "remote-prune", "")
-	remote := filepath.Join(t.TempDir(), "nas")
 	bp.setEnv("BOT_VERSION", "2.0.0")
-	up := upgraded(t, bp.maim(append(upgradeArgs, "--remote", remote)...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
+	up := upgraded(t, bp.maimR(rem, upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
 	var manual []string
 	for range 3 {
-		manual = append(manual, backupID(t, mustOK(t, bp.maim("backup", "--remote", remote))))
+		manual = append(manual, backupID(t, mustOK(t, bp.maimR(rem, "backup"))))
 	}
-	r := mustOK(t, bp.maim("prune", "--keep", "1", "--remote", remote))
+	r := mustOK(t, bp.maimR(rem, "prune", "--keep", "1"))
 	if !strings.Contains(r.Stdout, "on the remote:") {
 		t.Errorf("prune --remote says nothing of the remote: %s", r)
 	}
 	for _, id := range []string{up, manual[2]} {
-		if !remoteHas(t, remote, bp.Name, id) {
+		if !rem.has(bp.Name, id) {
 			t.Errorf("prune removed %s from the remote: %s", id, r)
 		}
 	}
 	for _, id := range manual[:2] {
-		if remoteHas(t, remote, bp.Name, id) {
+		if rem.has(bp.Name, id) {
 			t.Errorf("prune --keep 1 kept %s on the remote: %s", id, r)
 		}
 	}
