@@ -39,6 +39,7 @@ type remote struct {
 	mu     sync.Mutex
 	wg     sync.WaitGroup
 	copies []maim.RemoteCopy
+	copyMu sync.Mutex // one copy at a time
 }
 
 // remoteURL is --remote, else MAIM_REMOTE.
@@ -99,7 +100,19 @@ func (r *remote) committed(ctx context.Context, project, id string) error {
 	return nil
 }
 
+// copy copies one backup holding the remote's lock of the project (so a prune of the
+// remote, from this host or another, never takes a copy under way for an interrupted
+// one), one copy of the session at a time.
 func (r *remote) copy(ctx context.Context, project, id string) maim.RemoteCopy {
+	r.copyMu.Lock()
+	defer r.copyMu.Unlock()
+	unlock, err := r.store.Lock(project)
+	if err != nil {
+		c := maim.RemoteCopy{Remote: r.name, BackupID: id, Error: err.Error()}
+		r.record(c)
+		return c
+	}
+	defer unlock()
 	c, err := replica.Copy(ctx, r.local, r.store, project, id, replica.CopyOptions{Name: r.name, Seal: r.seal, StageDir: r.stage, Progress: r.progress})
 	if err != nil {
 		c.Error = err.Error()

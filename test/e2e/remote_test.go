@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker-maim/docker-maim/internal/testrig"
 	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
@@ -20,14 +21,21 @@ type remoteRig struct {
 	url string
 	env []string // the AWS variables of an S3 remote
 	has func(project, id string) bool
+	// written is when the remote copy's manifest was written (an S3 server: to the second).
+	written func(project, id string) time.Time
 }
 
 // dirRemote is a directory remote.
 func dirRemote(t *testing.T) remoteRig {
 	dir := filepath.Join(t.TempDir(), "nas")
+	manifest := func(project, id string) string { return filepath.Join(dir, project, id, "manifest.json") }
 	return remoteRig{url: dir, has: func(project, id string) bool {
-		_, err := os.Stat(filepath.Join(dir, project, id, "manifest.json"))
+		_, err := os.Stat(manifest(project, id))
 		return err == nil
+	}, written: func(project, id string) time.Time {
+		fi, err := os.Stat(manifest(project, id))
+		must(t, err)
+		return fi.ModTime()
 	}}
 }
 
@@ -35,9 +43,16 @@ func dirRemote(t *testing.T) remoteRig {
 func s3Remote(t *testing.T) remoteRig {
 	s := testrig.SeaweedFS(t)
 	c := s.Client(t)
+	stat := func(project, id string) (minio.ObjectInfo, error) {
+		return c.StatObject(context.Background(), s.Bucket, "maim/"+project+"/"+id+"/manifest.json", minio.StatObjectOptions{})
+	}
 	return remoteRig{url: s.URL("maim"), env: s3Env(s.Endpoint, s), has: func(project, id string) bool {
-		_, err := c.StatObject(context.Background(), s.Bucket, "maim/"+project+"/"+id+"/manifest.json", minio.StatObjectOptions{})
+		_, err := stat(project, id)
 		return err == nil
+	}, written: func(project, id string) time.Time {
+		o, err := stat(project, id)
+		must(t, err)
+		return o.LastModified
 	}}
 }
 
@@ -132,10 +147,14 @@ func TestRemoteRollbackAfterTheBackupDirIsLost(t *testing.T) {
 		before, _ := bp.data()
 		configBefore := bp.fileBytes("config/bot_config.toml")
 		bp.setEnv("BOT_VERSION", "2.0.0")
-		r := bp.maimR(rem, upgradeArgs...)
+		r := bp.maimR(rem, append(upgradeArgs, "--require-remote")...)
 		id := upgraded(t, r, bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
 		if !strings.Contains(r.Stdout, "backup "+id+" copied to ") || !rem.has(bp.Name, id) {
 			t.Fatalf("the upgrade's backup was not copied: %s", r)
+		}
+		// --require-remote: the copy was complete before the new version started.
+		if v2 := bp.wantBot("2.0.0"); rem.written(bp.Name, id).After(ts(t, v2.State.StartedAt)) {
+			t.Errorf("the remote manifest was written at %s, after v2 started at %s", rem.written(bp.Name, id), v2.State.StartedAt)
 		}
 		must(t, os.RemoveAll(bp.BackupDir))
 		bp.setEnv("BOT_VERSION", "1.0.0")
