@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/docker-maim/docker-maim/internal/testrig"
 	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
 	"github.com/minio/minio-go/v7"
@@ -23,6 +26,9 @@ type remoteRig struct {
 	has func(project, id string) bool
 	// written is when the remote copy's manifest was written (an S3 server: to the second).
 	written func(project, id string) time.Time
+	// bucket and client are an S3 remote's (nil for a directory).
+	bucket string
+	client func(t testing.TB) *minio.Core
 }
 
 // dirRemote is a directory remote.
@@ -46,7 +52,7 @@ func s3Remote(t *testing.T) remoteRig {
 	stat := func(project, id string) (minio.ObjectInfo, error) {
 		return c.StatObject(context.Background(), s.Bucket, "maim/"+project+"/"+id+"/manifest.json", minio.StatObjectOptions{})
 	}
-	return remoteRig{url: s.URL("maim"), env: s3Env(s.Endpoint, s), has: func(project, id string) bool {
+	return remoteRig{url: s.URL("maim"), env: s3Env(s.Endpoint, s), bucket: s.Bucket, client: s.Client, has: func(project, id string) bool {
 		_, err := stat(project, id)
 		return err == nil
 	}, written: func(project, id string) time.Time {
@@ -240,4 +246,55 @@ func TestRemotePruneKeepsTheRollbacksBackup(t *testing.T) {
 			t.Errorf("prune --keep 1 kept %s on the remote: %s", id, r)
 		}
 	}
+}
+
+// TestRemoteEncryptedCopy: with --encrypt-to the archives leave the host sealed with age
+// (the objects on SeaweedFS are neither zstd nor tar), the local copy stays plain; with the
+// backup dir gone a restore without the identity is refused with 14 and changes nothing,
+// and with --identity it restores byte for byte. Progress shows the copy with its total.
+func TestRemoteEncryptedCopy(t *testing.T) {
+	t.Parallel()
+	rem := s3Remote(t)
+	key, err := age.GenerateX25519Identity()
+	must(t, err)
+	keyFile := filepath.Join(t.TempDir(), "key.txt")
+	must(t, os.WriteFile(keyFile, []byte(key.String()+"\n"), 0o600))
+	fp := newFullProject(t, "remote-sealed")
+	compose(t, fp.project, "stop")
+	want := treediff.Of(t, fp.vol)
+	r := mustOK(t, fp.maimR(rem, "backup", "--encrypt-to", key.Recipient().String(), "--progress", "plain"))
+	id := backupID(t, r)
+	if !strings.Contains(r.Stdout, "backup "+id+" copied to ") || !strings.Contains(r.Stdout, "sealed with age") {
+		t.Fatalf("backup was not copied sealed: %s", r)
+	}
+	if !strings.Contains(r.Stderr, "copy "+id+" to s3://") || !strings.Contains(r.Stderr, ": started (") {
+		t.Errorf("no progress of the copy with its total: %s", r.Stderr)
+	}
+	m := fp.manifest(id)
+	arch := m.source(t, "storedata").Archive
+	local, err := os.ReadFile(filepath.Join(fp.backupPath(id), arch))
+	must(t, err)
+	if !bytes.HasPrefix(local, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		t.Errorf("the local archive is not plain zstd")
+	}
+	s := rem.client(t)
+	o, _, _, err := s.GetObject(context.Background(), rem.bucket, "maim/"+fp.Name+"/"+id+"/"+arch, minio.GetObjectOptions{})
+	must(t, err)
+	remote, err := io.ReadAll(o)
+	o.Close()
+	must(t, err)
+	if !bytes.HasPrefix(remote, []byte("age-encryption.org/v1\n")) || bytes.Contains(remote, []byte("ustar")) {
+		t.Errorf("the remote object of %s is not age ciphertext (%q...)", arch, remote[:min(32, len(remote))])
+	}
+
+	must(t, os.RemoveAll(fp.BackupDir))
+	damage(t, fp.vol)
+	damaged := treediff.Of(t, fp.vol)
+	rr := fp.maimR(rem, "restore", id)
+	if rr.Code != 14 {
+		t.Fatalf("restore of a sealed copy without an identity: want exit 14: %s", rr)
+	}
+	treediff.AssertSame(t, damaged, treediff.Of(t, fp.vol), treediff.Options{})
+	mustOK(t, fp.maimR(rem, "restore", id, "--identity", keyFile))
+	treediff.AssertSame(t, want, treediff.Of(t, fp.vol), treediff.Options{})
 }
