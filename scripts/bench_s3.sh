@@ -49,7 +49,7 @@ printf '{"identities":[{"name":"bench","credentials":[{"accessKey":"%s","secretK
   -master.port="$p1" -master.port.grpc="$p2" -master.volumeSizeLimitMB=1024 \
   -volume.port="$p3" -volume.port.grpc="$p4" -volume.max=0 \
   -filer -filer.port="$p5" -filer.port.grpc="$p6" \
-  -s3 -s3.port="$p7" -s3.port.grpc="$p8" -s3.config="$work/weed/s3.json" >"$work/weed/log" 2>&1 &
+  -s3 -s3.port="$p7" -s3.port.iceberg=0 -s3.port.lance=0 -s3.port.grpc="$p8" -s3.config="$work/weed/s3.json" >"$work/weed/log" 2>&1 &
 weed_pid=$!
 
 # boto3, the reference; also makes the bucket, empties it between runs.

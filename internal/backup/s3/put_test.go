@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -53,7 +54,7 @@ func openVia(t *testing.T, srv *testrig.S3Server, endpoint, prefix string) *Repo
 // and delays requests on a schedule still moves the file byte for byte.
 func TestPutThroughFaults(t *testing.T) {
 	srv := server(t)
-	proxy := newFaultProxy(t, srv.Endpoint, func(n int) fault {
+	proxy := newFaultProxy(t, srv.Endpoint, func(n int, _ *http.Request) fault {
 		switch {
 		case n%7 == 3:
 			return fail500
@@ -172,5 +173,35 @@ func TestPutSmallAndEmpty(t *testing.T) {
 		if n, err := r.Get(context.Background(), "demo", "b1", name, &got, nil); err != nil || n != int64(size) || !bytes.Equal(got.b, data) {
 			t.Errorf("Get of %d bytes = %d, %v", size, n, err)
 		}
+	}
+}
+
+// TestServerChecksParts: a part whose bytes are damaged on the way is refused by the server
+// (its Content-MD5 and signed SHA-256 no longer match), sent again, and the file completes
+// byte for byte; the composite ETag and SHA-256 Put checks are the server's.
+func TestServerChecksParts(t *testing.T) {
+	srv := server(t)
+	var once sync.Once
+	proxy := newFaultProxy(t, srv.Endpoint, func(_ int, r *http.Request) fault {
+		f := pass
+		if r.Method == http.MethodPut && r.URL.Query().Get("partNumber") == "2" {
+			once.Do(func() { f = corrupt })
+		}
+		return f
+	})
+	r := openVia(t, srv, proxy.URL(), "corrupt")
+	data := randomBytes(t, 3*minPart)
+	if err := r.Put(context.Background(), "demo", "b1", "f", bytes.NewReader(data), int64(len(data)), nil); err != nil {
+		t.Fatalf("Put with a damaged part: %v", err)
+	}
+	proxy.mu.Lock()
+	refused, corrupted := proxy.status[http.StatusBadRequest], proxy.seen[corrupt]
+	proxy.mu.Unlock()
+	if corrupted != 1 || refused != 1 {
+		t.Errorf("damaged parts %d, refused by the server %d; want 1 and 1", corrupted, refused)
+	}
+	var got memFile
+	if _, err := r.Get(context.Background(), "demo", "b1", "f", &got, nil); err != nil || !bytes.Equal(got.b, data) {
+		t.Fatalf("file after a damaged part: %d bytes, %v", len(got.b), err)
 	}
 }
