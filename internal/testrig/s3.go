@@ -201,4 +201,3 @@ func tail(b []byte) []byte {
 	}
 	return bytes.TrimSpace(b)
 }
-
