@@ -49,7 +49,7 @@ printf '{"identities":[{"name":"bench","credentials":[{"accessKey":"%s","secretK
   -master.port="$p1" -master.port.grpc="$p2" -master.volumeSizeLimitMB=1024 \
   -volume.port="$p3" -volume.port.grpc="$p4" -volume.max=0 \
   -filer -filer.port="$p5" -filer.port.grpc="$p6" \
-  -s3 -s3.port="$p7" -s3.port.grpc="$p8" -s3.config="$work/weed/s3.json" >"$work/weed/log" 2>&1 &
+  -s3 -s3.port="$p7" -s3.port.iceberg=0 -s3.port.lance=0 -s3.port.grpc="$p8" -s3.config="$work/weed/s3.json" >"$work/weed/log" 2>&1 &
 weed_pid=$!
 
 # boto3, the reference; also makes the bucket, empties it between runs.
@@ -108,12 +108,12 @@ for set in a b; do
   done
   name="backup, 1 GiB in 5 files"; [ "$set" = b ] && name="one 2 GiB archive"
   rows+=("$(awk -v n="$name" -v by="$bytes" -v m="$best_m" -v b="$best_b" -v hm="$hwm_m" -v hb="$hwm_b" 'BEGIN{
-    printf "%-26s %8.2f %8.2f %7.0f %7.0f %6.2fx %8.0f %8.0f", n, m, b, by/1048576/m, by/1048576/b, m/b, hm/1024, hb/1024}')")
+    printf "%-26s %8.2f %8.2f %10.0f %10.0f %6.2fx %8.0f %8.0f", n, m, b, by/1048576/m, by/1048576/b, m/b, hm/1024, hb/1024}')")
   verdict "$(awk -v m="$best_m" -v b="$best_b" 'BEGIN{print (m <= 1.3*b) ? 1 : 0}')" "$name: Put $best_m s <= 1.3 x boto3 $best_b s"
   verdict "$(awk -v h="$hwm_m" 'BEGIN{print (h < 100*1024) ? 1 : 0}')" "$name: Put peak RSS $((hwm_m / 1024)) MiB < 100 MiB"
 done
 echo
-printf '%-26s %8s %8s %7s %7s %7s %8s %8s\n' "upload to SeaweedFS" "Put s" "boto3 s" "Put MB/s" "boto MB/s" "ratio" "Put MiB" "boto MiB"
+printf '%-26s %8s %8s %10s %10s %7s %8s %8s\n' "upload to SeaweedFS" "Put s" "boto3 s" "Put MiB/s" "boto MiB/s" "ratio" "Put MiB" "boto MiB"
 printf '%s\n' "${rows[@]}"
 echo "(fastest of $RUNS runs each, alternating; peak RSS = VmHWM of the uploading process; loopback, server on the same CPUs)"
 exit "$STATUS"

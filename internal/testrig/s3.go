@@ -122,7 +122,7 @@ func SeaweedFS(t testing.TB) *S3Server {
 		"-master.port=" + port(), "-master.port.grpc=" + port(), "-master.volumeSizeLimitMB=1024",
 		"-volume.port=" + port(), "-volume.port.grpc=" + port(), "-volume.max=0",
 		"-filer", "-filer.port=" + port(), "-filer.port.grpc=" + port(),
-		"-s3", "-s3.port=" + s3port, "-s3.port.grpc=" + port(), "-s3.config=" + filepath.Join(dir, "s3.json")}
+		"-s3", "-s3.port=" + s3port, "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.port.grpc=" + port(), "-s3.config=" + filepath.Join(dir, "s3.json")}
 	start(t, bin, args, dir, s)
 	return s
 }
@@ -201,4 +201,3 @@ func tail(b []byte) []byte {
 	}
 	return bytes.TrimSpace(b)
 }
-

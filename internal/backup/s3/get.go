@@ -167,4 +167,3 @@ func (r *Repo) getRange(ctx context.Context, key, etag string, off, end int64, d
 		return err
 	})
 }
-

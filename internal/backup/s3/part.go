@@ -154,7 +154,8 @@ func permanent(err error) bool {
 	c, s := code(err)
 	switch c {
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "NoSuchBucket", "NoSuchUpload",
-		"NoSuchKey", "InvalidBucketName", "PreconditionFailed", "EntityTooLarge", "InvalidPart", "ExpiredToken":
+		"NoSuchKey", "InvalidBucketName", "PreconditionFailed", "EntityTooLarge", "InvalidPart", "ExpiredToken",
+		"InvalidRequest", "InvalidArgument", "MalformedXML", "InvalidPartOrder":
 		return true
 	}
 	return s == http.StatusForbidden || s == http.StatusPreconditionFailed

@@ -20,6 +20,7 @@ const (
 	fail500
 	drop // the connection is closed after part of the request body is read
 	slow
+	corrupt // one byte of the request body is flipped on its way to the server
 )
 
 // faultProxy is a loopback HTTP proxy in front of an S3 server that answers some requests
@@ -28,20 +29,21 @@ const (
 type faultProxy struct {
 	srv      *httptest.Server
 	rp       *httputil.ReverseProxy
-	schedule func(n int) fault
+	schedule func(n int, r *http.Request) fault
 
 	mu       sync.Mutex
 	n        int
 	seen     map[fault]int
 	partPuts map[int]int
+	status   map[int]int // answers the server gave, by status
 }
 
-func newFaultProxy(t *testing.T, target string, schedule func(n int) fault) *faultProxy {
+func newFaultProxy(t *testing.T, target string, schedule func(n int, r *http.Request) fault) *faultProxy {
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultProxy{rp: httputil.NewSingleHostReverseProxy(u), schedule: schedule, seen: map[fault]int{}, partPuts: map[int]int{}}
+	p := &faultProxy{rp: httputil.NewSingleHostReverseProxy(u), schedule: schedule, seen: map[fault]int{}, partPuts: map[int]int{}, status: map[int]int{}}
 	p.srv = httptest.NewServer(p)
 	t.Cleanup(p.srv.Close)
 	return p
@@ -54,7 +56,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.n++
 	f := pass
 	if p.schedule != nil {
-		f = p.schedule(p.n)
+		f = p.schedule(p.n, r)
 	}
 	p.seen[f]++
 	p.mu.Unlock()
@@ -73,9 +75,14 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case slow:
 		time.Sleep(300 * time.Millisecond)
+	case corrupt:
+		r.Body = &flipper{ReadCloser: r.Body, at: 1000}
 	}
 	rec := &statusRecorder{ResponseWriter: w}
 	p.rp.ServeHTTP(rec, r)
+	p.mu.Lock()
+	p.status[rec.status]++
+	p.mu.Unlock()
 	if q := r.URL.Query(); r.Method == http.MethodPut && q.Has("partNumber") && rec.status == http.StatusOK {
 		n, _ := strconv.Atoi(q.Get("partNumber"))
 		p.mu.Lock()
@@ -116,4 +123,19 @@ func (s *statusRecorder) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// flipper flips the byte at offset at of the body it reads.
+type flipper struct {
+	io.ReadCloser
+	off, at int64
+}
+
+func (f *flipper) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	if f.at >= f.off && f.at < f.off+int64(n) {
+		p[f.at-f.off] ^= 0xff
+	}
+	f.off += int64(n)
+	return n, err
 }

@@ -113,7 +113,11 @@ func (r *Repo) putMultipart(ctx context.Context, key string, src io.ReaderAt, si
 				digests[i] = s
 				if p, ok := have[i+1]; ok && p.Size == sz && unquote(p.ETag) == s.etag() &&
 					(p.ChecksumSHA256 == "" || p.ChecksumSHA256 == s.sha256b64()) {
-					parts[i] = minio.CompletePart{PartNumber: i + 1, ETag: p.ETag, ChecksumSHA256: p.ChecksumSHA256}
+					// Its SHA-256 is ours (its MD5 is), whether the server lists it or not (SeaweedFS does not).
+					parts[i] = minio.CompletePart{PartNumber: i + 1, ETag: p.ETag}
+					if !r.noChecksumHeader {
+						parts[i].ChecksumSHA256 = s.sha256b64()
+					}
 				} else if parts[i], err = r.putPart(ctx, key, uploadID, i+1, src, off, sz, s); err != nil {
 					cancel(err)
 					continue

@@ -145,7 +145,9 @@ func opCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), opTimeout)
 }
 
-// List returns the IDs under PREFIX/PROJECT/.
+// List returns the IDs under PREFIX/PROJECT/: those of the backups holding at least one
+// object. The listing is recursive: a server keeping directories (SeaweedFS's filer) shows
+// the prefix of a deleted backup as empty, which is no backup.
 func (r *Repo) List(project string) ([]string, error) {
 	dir, err := r.checked(project)
 	if err != nil {
@@ -154,11 +156,14 @@ func (r *Repo) List(project string) ([]string, error) {
 	ctx, cancel := opCtx()
 	defer cancel()
 	var ids []string
-	for o := range r.core.Client.ListObjects(ctx, r.bucket, minio.ListObjectsOptions{Prefix: dir + "/"}) {
+	seen := map[string]bool{}
+	for o := range r.core.Client.ListObjects(ctx, r.bucket, minio.ListObjectsOptions{Prefix: dir + "/", Recursive: true}) {
 		if o.Err != nil {
 			return nil, r.wrap("list", r.Location(project), o.Err)
 		}
-		if id, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, dir+"/"), "/"); ok && id != "" {
+		id, rest, ok := strings.Cut(strings.TrimPrefix(o.Key, dir+"/"), "/")
+		if ok && id != "" && rest != "" && !seen[id] {
+			seen[id] = true
 			ids = append(ids, id)
 		}
 	}
@@ -177,7 +182,7 @@ func (r *Repo) Mkdir(project, id string) error {
 	}
 	ctx, cancel := opCtx()
 	defer cancel()
-	for o := range r.core.Client.ListObjects(ctx, r.bucket, minio.ListObjectsOptions{Prefix: dir + "/", MaxKeys: 1}) {
+	for o := range r.core.Client.ListObjects(ctx, r.bucket, minio.ListObjectsOptions{Prefix: dir + "/", Recursive: true, MaxKeys: 1}) {
 		if o.Err != nil {
 			return r.wrap("list", r.Location(project, id), o.Err)
 		}

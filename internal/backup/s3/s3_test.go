@@ -201,3 +201,20 @@ func server(t *testing.T) *testrig.S3Server {
 	}
 	return testrig.SeaweedFS(t)
 }
+
+// TestCheckComplete: an assembled object whose ETag or composite SHA-256 is not its parts' is refused.
+func TestCheckComplete(t *testing.T) {
+	a, b := sums{}, sums{}
+	b.md5[0], b.sha[0] = 1, 1
+	parts := []sums{a, b}
+	good := minio.UploadInfo{ETag: compositeETag(parts), ChecksumSHA256: compositeSHA256(parts)}
+	if err := checkComplete(good, parts); err != nil {
+		t.Errorf("matching object refused: %v", err)
+	}
+	if err := checkComplete(minio.UploadInfo{ETag: compositeETag([]sums{b, a})}, parts); err == nil {
+		t.Errorf("an ETag of other parts passed")
+	}
+	if err := checkComplete(minio.UploadInfo{ETag: good.ETag, ChecksumSHA256: compositeSHA256([]sums{a, a})}, parts); err == nil {
+		t.Errorf("a SHA-256 of other parts passed")
+	}
+}
