@@ -254,6 +254,8 @@ type BackupRow struct {
 	Sources []string `json:"sources"`
 	// Dumps are the services whose database was dumped into the backup (BackupDump).
 	Dumps []string `json:"dumps,omitempty"`
+	// Encrypted says the backup's archives are sealed with age (restoring needs an identity).
+	Encrypted bool `json:"encrypted,omitempty"`
 	// Status: complete, incomplete, corrupt.
 	Status BackupStatus `json:"status"`
 	// Problem says what is wrong with a backup that is not complete.

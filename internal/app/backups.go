@@ -35,6 +35,7 @@ func rowOf(en backup.Entry) maim.BackupRow {
 		r.Origin = m.Origin
 		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.Size(), m.ToolVersion
 		r.AppVersions = m.AppVersions
+		r.Encrypted = m.Sealed()
 		for _, s := range m.Sources {
 			r.Sources = append(r.Sources, s.Name)
 			r.Bytes += s.Bytes

@@ -3,6 +3,7 @@ package backup
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -257,4 +258,86 @@ func (s Store) Checks(e Entry) string {
 		return "encrypted and no identity given: the ciphertext's hashes were checked, not the archives inside"
 	}
 	return ""
+}
+
+// SealStream copies the plaintext archive src, sealed to rcpts, into dst: the sealing of a
+// plain local archive on its way off the host (a remote copy). It returns the ciphertext's
+// SHA-256 and size (what the copy's manifest records as SHA256 and ArchiveSize) and the
+// plaintext's (its Plain).
+func SealStream(dst io.Writer, src io.Reader, rcpts []age.Recipient) (sealed, plain Plain, err error) {
+	ch := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(dst, ch)}
+	s, err := newSealer(cw, rcpts)
+	if err != nil {
+		return sealed, plain, err
+	}
+	if _, err := io.CopyBuffer(s, src, make([]byte, 1<<20)); err != nil {
+		return sealed, plain, err
+	}
+	if err := s.Close(); err != nil {
+		return sealed, plain, err
+	}
+	return Plain{SHA256: hex.EncodeToString(ch.Sum(nil)), Size: cw.n}, Plain{SHA256: hex.EncodeToString(s.h.Sum(nil)), Size: s.n}, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// SealedCopy is the manifest of m's archives sealed to rcpts (a remote copy of a plain
+// local backup): Encryption set, each archive's SHA256 and ArchiveSize replaced by its
+// sealed file's (sealed, by archive name, as SealStream returned them) and its Plain what
+// m recorded. m itself is left as it is; an archive missing from sealed, or a backup that
+// is sealed already, is an error.
+func (m *Manifest) SealedCopy(rcpts []age.Recipient, sealed map[string]Plain) (*Manifest, error) {
+	if m.Sealed() {
+		return nil, errors.New("the backup is encrypted already")
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var c Manifest
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, err
+	}
+	swap := func(name string, sum *string, size *int64, plain **Plain) error {
+		s, ok := sealed[name]
+		if !ok {
+			return fmt.Errorf("archive %s: no sealed copy", name)
+		}
+		*plain = &Plain{SHA256: *sum, Size: *size}
+		*sum, *size = s.SHA256, s.Size
+		return nil
+	}
+	for i := range c.Sources {
+		src := &c.Sources[i]
+		if src.Kind == project.KindHostPath && src.Archive == "" {
+			continue
+		}
+		if err := swap(src.Archive, &src.SHA256, &src.ArchiveSize, &src.Plain); err != nil {
+			return nil, err
+		}
+		if d := src.Delta; d != nil {
+			if err := swap(d.Archive, &d.SHA256, &d.ArchiveSize, &d.Plain); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i := range c.Dumps {
+		d := &c.Dumps[i]
+		if err := swap(d.Archive, &d.SHA256, &d.ArchiveSize, &d.Plain); err != nil {
+			return nil, err
+		}
+	}
+	c.Encryption = &Encryption{Scheme: SchemeAge, Recipients: crypt.Describe(rcpts)}
+	c.FormatVersion = FormatSealed
+	return &c, c.validate()
 }

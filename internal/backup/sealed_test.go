@@ -2,7 +2,10 @@ package backup
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"os"
@@ -15,6 +18,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/crypt"
+	"golang.org/x/crypto/ssh"
 )
 
 // ageKeys makes an age identity file and returns its recipient and identities.
@@ -203,10 +207,21 @@ func TestSealedInteropAgeCLI(t *testing.T) {
 		}
 	}
 	keyFile, rcpts, _ := ageKeys(t)
-	_, e := sealedBackup(t, rcpts)
+	sshFile, sshRcpt := sshEd25519(t)
+	more, err := crypt.ParseRecipients([]string{sshRcpt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, e := sealedBackup(t, append(rcpts, more...))
 	src := e.Manifest.Sources[0]
 	sealed := filepath.Join(e.Dir, src.Archive)
 	plain := filepath.Join(t.TempDir(), "plain.tar.zst")
+	if out, err := exec.Command("age", "-d", "-i", sshFile, "-o", plain, sealed).CombinedOutput(); err != nil {
+		t.Fatalf("age -d -i id_ed25519: %v\n%s", err, out)
+	}
+	if err := os.Remove(plain); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command("age", "-d", "-i", keyFile, "-o", plain, sealed).CombinedOutput(); err != nil {
 		t.Fatalf("age -d: %v\n%s", err, out)
 	}
@@ -223,4 +238,91 @@ func TestSealedInteropAgeCLI(t *testing.T) {
 	if out, err := exec.Command("tar", "-tf", sealed).CombinedOutput(); err == nil {
 		t.Fatalf("tar reads the sealed archive:\n%s", out)
 	}
+}
+
+// TestSealedCopy: a plain backup's archives sealed with SealStream and its manifest made
+// by SealedCopy form a sealed backup another store reads as complete, verifies whole with
+// the identity and refuses to restore without one (the remote copy's path); the plain
+// manifest is left as it was.
+func TestSealedCopy(t *testing.T) {
+	_, rcpts, ids := ageKeys(t)
+	plain := Local(t.TempDir())
+	e := realBackup(t, plain, archive.Zstd)
+	remote := Local(t.TempDir())
+	dir := filepath.Join(remote.Repo.(LocalDir).Root, "demo", e.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sealed := map[string]Plain{}
+	for _, src := range e.Manifest.Sources {
+		f, err := e.OpenStored(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := os.Create(filepath.Join(dir, src.Archive))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, p, err := SealStream(out, f, rcpts)
+		f.Close()
+		out.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.SHA256 != src.SHA256 || p.Size != src.ArchiveSize || s.SHA256 == src.SHA256 {
+			t.Fatalf("%s: SealStream plain %+v sealed %+v; archive %s/%d", src.Archive, p, s, src.SHA256, src.ArchiveSize)
+		}
+		sealed[src.Archive] = s
+	}
+	if _, err := e.Manifest.SealedCopy(rcpts, map[string]Plain{}); err == nil {
+		t.Fatal("SealedCopy without the sealed files succeeded")
+	}
+	c, err := e.Manifest.SealedCopy(rcpts, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Manifest.Sealed() || e.Manifest.Sources[0].Plain != nil {
+		t.Fatal("SealedCopy changed the plain manifest")
+	}
+	b, _ := json.Marshal(c)
+	if err := os.WriteFile(filepath.Join(dir, ManifestName), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	re, err := remote.Get("demo", e.ID)
+	if err != nil || re.Status != StatusComplete {
+		t.Fatalf("the sealed copy: %+v, %v", re, err)
+	}
+	if err := remote.CheckHashes(re, nil); !errors.Is(err, api.ErrNoIdentity) {
+		t.Fatalf("the sealed copy without identity: %v", err)
+	}
+	remote.Identities = ids
+	re, _ = remote.Get("demo", e.ID)
+	if err := remote.Verify(re, nil); err != nil || remote.Checks(re) != "" {
+		t.Fatalf("verify of the sealed copy with the identity: %v", err)
+	}
+	if _, err := c.SealedCopy(rcpts, sealed); err == nil {
+		t.Fatal("sealing a sealed manifest again succeeded")
+	}
+}
+
+// sshEd25519 writes an unencrypted OpenSSH ed25519 key and returns its path and public key.
+func sshEd25519(t *testing.T) (string, string) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(p, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spk, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(spk)))
 }

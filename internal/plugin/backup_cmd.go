@@ -270,7 +270,7 @@ identity; with --identity (or MAIM_AGE_IDENTITY) they are decrypted and read who
 		},
 	}
 	format = formatFlag(cmd.Flags(), formatText)
-	identityFlag(cmd.Flags(), &ids)
+	identityFlag(cmd.Flags(), &ids, "to read the archives inside an encrypted backup (without it only their encrypted files are checked)")
 	return cmd
 }
 
@@ -355,7 +355,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	o.notify.add(cmd.Flags())
-	identityFlag(cmd.Flags(), &o.identities)
+	identityFlag(cmd.Flags(), &o.identities, "only for an encrypted backup")
 	detachFlag(cmd.Flags(), &o.Detach)
 	return cmd
 }

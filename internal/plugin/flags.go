@@ -189,6 +189,6 @@ func (e *encryptFlags) options() api.EncryptOptions {
 }
 
 // identityFlag is --identity (restore, rollback, verify; upgrade with --encrypt-local).
-func identityFlag(fs *pflag.FlagSet, files *[]string) {
-	fs.StringArrayVar(files, "identity", nil, "Decrypt encrypted backups with the age identity or unencrypted SSH private key in `FILE` (repeatable; default: MAIM_AGE_IDENTITY); needed only for encrypted backups")
+func identityFlag(fs *pflag.FlagSet, files *[]string, needed string) {
+	fs.StringArrayVar(files, "identity", nil, "Decrypt encrypted backups with the age identity or unencrypted SSH private key in `FILE` (repeatable; default: MAIM_AGE_IDENTITY); needed "+needed)
 }

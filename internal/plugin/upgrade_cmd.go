@@ -101,7 +101,7 @@ ID, data, config and compose files from the backup.`,
 	o.health.add(f)
 	o.notify.add(f)
 	o.encrypt.add(f)
-	identityFlag(f, &o.identities)
+	identityFlag(f, &o.identities, "with --encrypt-local: a failed upgrade rolls back from its encrypted backup")
 	detachFlag(f, &o.Detach)
 	return cmd
 }
@@ -303,7 +303,7 @@ gone), recreates the services and runs the health gate.`,
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	o.notify.add(cmd.Flags())
-	identityFlag(cmd.Flags(), &o.identities)
+	identityFlag(cmd.Flags(), &o.identities, "only for an encrypted backup")
 	detachFlag(cmd.Flags(), &o.Detach)
 	return cmd
 }

@@ -91,7 +91,10 @@ func Copy(ctx context.Context, local, remote backup.Store, project, id string, o
 		}
 		stored[f.name] = sf
 	}
-	m := remoteManifest(e.Manifest, stored, opts.Seal)
+	m, err := remoteManifest(e.Manifest, stored, opts.Seal)
+	if err != nil {
+		return res, err
+	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return res, err
@@ -147,46 +150,27 @@ func (c *copier) files(m *backup.Manifest) ([]file, int64, error) {
 }
 
 // remoteManifest is the manifest of the remote copy: m, with its extra files in Stored
-// and, when the archives were sealed on the way (rcpts), recorded as a sealed backup is.
-func remoteManifest(m *backup.Manifest, stored map[string]backup.StoredFile, rcpts []age.Recipient) *backup.Manifest {
-	r := *m
-	r.Stored = map[string]backup.StoredFile{}
-	seal := func(archive string, sum *string, size *int64, plain *backup.Plain) *backup.Plain {
-		sf := stored[archive]
-		delete(stored, archive)
-		if len(rcpts) == 0 {
-			return plain
-		}
-		p := &backup.Plain{SHA256: *sum, Size: *size}
-		*sum, *size = sf.SHA256, sf.Size
-		return p
+// and, when the archives were sealed on the way (rcpts), recorded as a sealed backup is
+// (backup.Manifest.SealedCopy: the ciphertexts' hashes, each archive's own as Plain).
+func remoteManifest(m *backup.Manifest, stored map[string]backup.StoredFile, rcpts []age.Recipient) (*backup.Manifest, error) {
+	arch := map[string]backup.Plain{}
+	for _, f := range archives(m) {
+		sf := stored[f.name]
+		arch[f.name] = backup.Plain{SHA256: sf.SHA256, Size: sf.Size}
+		delete(stored, f.name)
 	}
-	r.Sources = append([]backup.Source(nil), m.Sources...)
-	for i := range r.Sources {
-		s := &r.Sources[i]
-		if s.Archive == "" {
-			continue
-		}
-		s.Plain = seal(s.Archive, &s.SHA256, &s.ArchiveSize, s.Plain)
-		if s.Delta != nil {
-			d := *s.Delta
-			d.Plain = seal(d.Archive, &d.SHA256, &d.ArchiveSize, d.Plain)
-			s.Delta = &d
-		}
-	}
-	r.Dumps = append([]backup.Dump(nil), m.Dumps...)
-	for i := range r.Dumps {
-		d := &r.Dumps[i]
-		d.Plain = seal(d.Archive, &d.SHA256, &d.ArchiveSize, d.Plain)
-	}
-	for name, sf := range stored {
-		r.Stored[name] = sf
-	}
+	r := m
 	if len(rcpts) > 0 {
-		r.Encryption = &backup.Encryption{Scheme: backup.SchemeAge, Recipients: crypt.Describe(rcpts)}
-		r.FormatVersion = backup.FormatSealed
+		var err error
+		if r, err = m.SealedCopy(rcpts, arch); err != nil {
+			return nil, err
+		}
+	} else {
+		c := *m
+		r = &c
 	}
-	return &r
+	r.Stored = stored
+	return r, nil
 }
 
 // one sends one file (an archive sealed first, when asked) and says how it is stored.

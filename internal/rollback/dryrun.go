@@ -75,8 +75,8 @@ func planTo(ctx context.Context, m *stack.Env, p *project.Project, id string, op
 	if err := checkRoot(ctx, m, p, entry.Manifest); err != nil {
 		return err
 	}
-	if err := m.Store.CheckHashes(entry, nil); err != nil {
-		return fmt.Errorf("%w: %v; nothing was changed", snapshot.ErrVerify, err)
+	if err := snapshot.CheckError(m.Store.CheckHashes(entry, nil)); err != nil {
+		return err
 	}
 	sp, err := m.Snapshots.PlanRestore(ctx, p, entry, snapshot.RestoreOptions{ID: id, ToRecordedPaths: true})
 	if err != nil {

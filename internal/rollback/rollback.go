@@ -83,8 +83,8 @@ func Rollback(ctx context.Context, m *stack.Env, p *project.Project, opts maim.R
 	// without downtime, and the restore does not check them again while the services are
 	// stopped.
 	m.Logf("checking backup %s", id)
-	if err := m.Store.CheckHashes(entry, nil); err != nil {
-		return nil, fmt.Errorf("%w: %v; nothing was changed", snapshot.ErrVerify, err)
+	if err := snapshot.CheckError(m.Store.CheckHashes(entry, nil)); err != nil {
+		return nil, err
 	}
 	start := time.Now().UTC()
 	jr = &journal.Journal{
@@ -158,6 +158,11 @@ func Resolve(ctx context.Context, m *stack.Env, p *project.Project, jr *journal.
 		return fmt.Errorf("backup %s of the interrupted operation is %s", jr.BackupID, entry.Status)
 	}
 	if err := checkRoot(ctx, m, p, entry.Manifest); err != nil {
+		return err
+	}
+	// An encrypted backup without a fitting identity: refused before anything stops; the
+	// journal stays for a run with --identity.
+	if err := snapshot.CheckError(entry.CheckIdentity()); err != nil {
 		return err
 	}
 	journal.DiscardRenames(jr) // the restore puts the old files back

@@ -100,15 +100,21 @@ func (s *Service) StartCheck(entry backup.Entry, names []string) (func() error, 
 	done := make(chan error, 1)
 	go func() { done <- s.Store.CheckHashes(entry, names) }()
 	return sync.OnceValue(func() error {
-		err := <-done
-		if errors.Is(err, api.ErrNoIdentity) {
-			return fmt.Errorf("%w; nothing was changed", err)
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
-		}
-		return nil
+		return CheckError(<-done)
 	}), nil
+}
+
+// CheckError is the error of a failed check made before anything changed
+// (Store.CheckHashes): a missing or wrong identity for an encrypted backup as it is (it
+// wraps api.ErrNoIdentity), any other failure wrapping ErrVerify. nil stays nil.
+func CheckError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, api.ErrNoIdentity):
+		return fmt.Errorf("%w; nothing was changed", err)
+	}
+	return fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
 }
 
 // MeasureTargets measures what a safety backup of plan will archive (Targets), with the
