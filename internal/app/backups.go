@@ -57,10 +57,13 @@ func (s *service) Verify(ctx context.Context, o maim.VerifyOptions) (*maim.Verif
 		return nil, err
 	}
 	defer ss.close()
-	ss.applyKeys(k)
-	if ss.remote != nil {
+	if o.Scope.Remote.URL != "" { // --remote only: MAIM_REMOTE alone leaves verify local
+		if err := ss.openRemote(ctx, o.Scope, false); err != nil {
+			return nil, err
+		}
 		return ss.verifyRemote(ctx, o.ID)
 	}
+	ss.applyKeys(k)
 	return verifyBackup(ss.store, ss.proj.Name, o.ID)
 }
 

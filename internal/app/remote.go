@@ -50,9 +50,11 @@ func remoteURL(o maim.RemoteOptions) string {
 	return os.Getenv(replica.EnvRemote)
 }
 
-// openRemote opens the remote of sc for project, nil without one. A verb that writes
-// (probe) checks it can write there; with --require-remote a remote that cannot be used
-// is an error (maim.ErrRemote) before anything else happens, else a warning.
+// openRemote opens the remote of sc (--remote, else MAIM_REMOTE) for the session's
+// project; nothing without one. The verbs that copy, fetch, list or prune call it right
+// after the session opens, before anything stops; status does not. A verb that writes
+// (probe) checks it can write there; with --require-remote a remote that cannot be used is
+// an error (maim.ErrRemote), else a warning.
 func (ss *session) openRemote(ctx context.Context, sc maim.Scope, probe bool) error {
 	u := remoteURL(sc.Remote)
 	if u == "" {

@@ -223,10 +223,6 @@ func (s *service) open(ctx context.Context, sc maim.Scope, lock lockMode) (*sess
 		ss.unlock = func() { unlockStore(); unlockState() }
 		notifyLocked() // a detached run's parent returns now
 	}
-	if err := ss.openRemote(ctx, sc, lock >= lockWrite); err != nil {
-		ss.close()
-		return failed, err
-	}
 	return ss, nil
 }
 
@@ -347,6 +343,9 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 		return nil, err
 	}
 	defer ss.close()
+	if err := ss.openRemote(ctx, o.Scope, true); err != nil {
+		return nil, err
+	}
 	ss.applyKeys(k)
 	start := time.Now()
 	var downtime time.Duration
@@ -401,6 +400,9 @@ func (s *service) Backups(ctx context.Context, o maim.BackupsOptions) (*maim.Bac
 		return nil, err
 	}
 	defer ss.close()
+	if err := ss.openRemote(ctx, o.Scope, false); err != nil {
+		return nil, err
+	}
 	return ss.listBackups(o.AllEngines)
 }
 
@@ -427,6 +429,9 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 		return nil, err
 	}
 	defer ss.close()
+	if err := ss.openRemote(ctx, o.Scope, !o.DryRun); err != nil {
+		return nil, err
+	}
 	ss.applyKeys(k)
 	fetched, err := ss.restoreTarget(ctx, &o.ID, o.DryRun)
 	if err != nil {
@@ -467,6 +472,9 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 		return nil, err
 	}
 	defer ss.close()
+	if err := ss.openRemote(ctx, o.Scope, !o.DryRun); err != nil {
+		return nil, err
+	}
 	ss.applyKeys(k)
 	r, err := ss.upgrades().Upgrade(ctx, ss.proj, o)
 	copies, err := ss.finish(n, err)
@@ -506,6 +514,9 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 		return nil, err
 	}
 	defer ss.close()
+	if err := ss.openRemote(ctx, o.Scope, !o.DryRun); err != nil {
+		return nil, err
+	}
 	ss.applyKeys(k)
 	if o.DryRun {
 		r, plan, err := rollback.Plan(ctx, ss.upgrades().Shared(), ss.proj, o)
@@ -542,6 +553,9 @@ func (s *service) Prune(ctx context.Context, o maim.PruneOptions) (*maim.PruneRe
 		return nil, err
 	}
 	defer ss.close()
+	if err := ss.openRemote(ctx, o.Scope, !o.DryRun); err != nil {
+		return nil, err
+	}
 	r, err := retention.Prune(ctx, ss.upgrades().Shared(), ss.proj.Name, o)
 	if r == nil {
 		return nil, err
