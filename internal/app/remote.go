@@ -80,6 +80,27 @@ func (ss *session) openRemote(ctx context.Context, sc maim.Scope, probe bool) er
 	return nil
 }
 
+// topUp sends what the verb added to its copied backups after their copy (an upgrade's
+// reports and a release's compose files: replica.TopUp); a failure is only a warning, the
+// backup itself being off the host.
+func (r *remote) topUp(ctx context.Context) {
+	for _, c := range r.copies {
+		if !c.Copied {
+			continue
+		}
+		r.copyMu.Lock()
+		unlock, err := r.store.Lock(r.project)
+		if err == nil {
+			_, err = replica.TopUp(ctx, r.local, r.store, r.project, c.BackupID, replica.CopyOptions{Name: r.name})
+			unlock()
+		}
+		r.copyMu.Unlock()
+		if err != nil {
+			r.warn("the files added to backup %s after its copy were not sent to %s: %v", c.BackupID, r.name, err)
+		}
+	}
+}
+
 // committed is snapshot.Service.Committed: the backup id just completed is copied, in the
 // background, or before the verb goes on with --require-remote (an upgrade then starts
 // the new version only once its backup is off the host).
@@ -131,11 +152,12 @@ func (r *remote) record(c maim.RemoteCopy) {
 
 // wait waits for the copies still running and returns them all, with maim.ErrRemote
 // when one failed (the remote unreachable included); each failure is warned about.
-func (r *remote) wait() ([]maim.RemoteCopy, error) {
+func (r *remote) wait(ctx context.Context) ([]maim.RemoteCopy, error) {
 	if r == nil {
 		return nil, nil
 	}
 	r.wg.Wait()
+	r.topUp(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var failed []string
@@ -153,11 +175,11 @@ func (r *remote) wait() ([]maim.RemoteCopy, error) {
 
 // finish waits for the session's copies, notifies each failed one (and, when asked, each
 // done), and joins maim.ErrRemote into err unless err is already a failure of its own.
-func (ss *session) finish(n *notify.Notifier, err error) ([]maim.RemoteCopy, error) {
+func (ss *session) finish(ctx context.Context, n *notify.Notifier, err error) ([]maim.RemoteCopy, error) {
 	if ss == nil || ss.remote == nil {
 		return nil, err
 	}
-	copies, rerr := ss.remote.wait()
+	copies, rerr := ss.remote.wait(ctx)
 	for _, c := range copies {
 		n.Send(notify.RemoteCopy(ss.proj.Name, c))
 	}

@@ -352,7 +352,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	m, err := ss.backup(ctx, snapshot.BackupOptions{
 		Compression: o.Compression, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.IncludeHostPaths,
 	}, !o.OnePass, o.Dumps, &downtime)
-	copies, err := ss.finish(n, err)
+	copies, err := ss.finish(ctx, n, err)
 	if m == nil {
 		return nil, err
 	}
@@ -438,7 +438,7 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 		return nil, err
 	}
 	r, err := restore.Restore(ctx, ss.upgrades().Shared(), ss.proj, o)
-	copies, err := ss.finish(n, err)
+	copies, err := ss.finish(ctx, n, err)
 	ss.close()
 	if r == nil {
 		return nil, err
@@ -477,7 +477,7 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 	}
 	ss.applyKeys(k)
 	r, err := ss.upgrades().Upgrade(ctx, ss.proj, o)
-	copies, err := ss.finish(n, err)
+	copies, err := ss.finish(ctx, n, err)
 	ss.close()
 	if r == nil {
 		return nil, err
@@ -530,7 +530,7 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 		return nil, err
 	}
 	r, err := rollback.Rollback(ctx, ss.upgrades().Shared(), ss.proj, o)
-	copies, err := ss.finish(n, err)
+	copies, err := ss.finish(ctx, n, err)
 	ss.close()
 	if r == nil || ownError(err) != nil {
 		return nil, err

@@ -247,3 +247,30 @@ func TestSealedCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestTopUpSendsFilesAddedAfterTheCopy: a report written into the backup after its copy
+// reaches the remote and its manifest, and a fetch brings it back.
+func TestTopUpSendsFilesAddedAfterTheCopy(t *testing.T) {
+	ctx := context.Background()
+	local, remote := backup.Local(t.TempDir()), backup.Local(t.TempDir())
+	id, _ := newBackup(t, local, "p")
+	if _, err := Copy(ctx, local, remote, "p", id, CopyOptions{Name: "nas"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := local.AddFile("p", id, "config-merge.json", []byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := TopUp(ctx, local, remote, "p", id, CopyOptions{Name: "nas"}); err != nil || n != 1 {
+		t.Fatalf("top-up: %d %v", n, err)
+	}
+	if n, err := TopUp(ctx, local, remote, "p", id, CopyOptions{Name: "nas"}); err != nil || n != 0 {
+		t.Fatalf("second top-up: %d %v", n, err)
+	}
+	os.RemoveAll(local.LocalRoot())
+	if _, err := Fetch(ctx, remote, local, "p", id, FetchOptions{Name: "nas"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := local.ReadFile("p", id, "config-merge.json"); err != nil || string(b) != "{}\n" {
+		t.Fatalf("the topped-up file did not come back: %q %v", b, err)
+	}
+}

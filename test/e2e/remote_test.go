@@ -24,8 +24,10 @@ type remoteRig struct {
 	url string
 	env []string // the AWS variables of an S3 remote
 	has func(project, id string) bool
-	// written is when the remote copy's manifest was written (an S3 server: to the second).
-	written func(project, id string) time.Time
+	// hasFile tells whether the remote copy of backup id holds the file name.
+	hasFile func(project, id, name string) bool
+	// written is when a file of the remote copy was written (an S3 server: to the second).
+	written func(project, id, name string) time.Time
 	// bucket and client are an S3 remote's (nil for a directory).
 	bucket string
 	client func(t testing.TB) *minio.Core
@@ -35,11 +37,14 @@ type remoteRig struct {
 func dirRemote(t *testing.T) remoteRig {
 	dir := filepath.Join(t.TempDir(), "nas")
 	manifest := func(project, id string) string { return filepath.Join(dir, project, id, "manifest.json") }
-	return remoteRig{url: dir, has: func(project, id string) bool {
+	return remoteRig{url: dir, hasFile: func(project, id, name string) bool {
+		_, err := os.Stat(filepath.Join(dir, project, id, name))
+		return err == nil
+	}, has: func(project, id string) bool {
 		_, err := os.Stat(manifest(project, id))
 		return err == nil
-	}, written: func(project, id string) time.Time {
-		fi, err := os.Stat(manifest(project, id))
+	}, written: func(project, id, name string) time.Time {
+		fi, err := os.Stat(filepath.Join(dir, project, id, name))
 		must(t, err)
 		return fi.ModTime()
 	}}
@@ -52,11 +57,14 @@ func s3Remote(t *testing.T) remoteRig {
 	stat := func(project, id string) (minio.ObjectInfo, error) {
 		return c.StatObject(context.Background(), s.Bucket, "maim/"+project+"/"+id+"/manifest.json", minio.StatObjectOptions{})
 	}
-	return remoteRig{url: s.URL("maim"), env: s3Env(s.Endpoint, s), bucket: s.Bucket, client: s.Client, has: func(project, id string) bool {
+	return remoteRig{url: s.URL("maim"), env: s3Env(s.Endpoint, s), bucket: s.Bucket, client: s.Client, hasFile: func(project, id, name string) bool {
+		_, err := c.StatObject(context.Background(), s.Bucket, "maim/"+project+"/"+id+"/"+name, minio.StatObjectOptions{})
+		return err == nil
+	}, has: func(project, id string) bool {
 		_, err := stat(project, id)
 		return err == nil
-	}, written: func(project, id string) time.Time {
-		o, err := stat(project, id)
+	}, written: func(project, id, name string) time.Time {
+		o, err := c.StatObject(context.Background(), s.Bucket, "maim/"+project+"/"+id+"/"+name, minio.StatObjectOptions{})
 		must(t, err)
 		return o.LastModified
 	}}
@@ -158,9 +166,17 @@ func TestRemoteRollbackAfterTheBackupDirIsLost(t *testing.T) {
 		if !strings.Contains(r.Stdout, "backup "+id+" copied to ") || !rem.has(bp.Name, id) {
 			t.Fatalf("the upgrade's backup was not copied: %s", r)
 		}
+		// The config-merge report, written into the backup after it was complete, went too.
+		if !rem.hasFile(bp.Name, id, "config-merge.txt") {
+			t.Errorf("the upgrade's config-merge report is not on the remote")
+		}
 		// --require-remote: the copy was complete before the new version started.
-		if v2 := bp.wantBot("2.0.0"); rem.written(bp.Name, id).After(ts(t, v2.State.StartedAt)) {
-			t.Errorf("the remote manifest was written at %s, after v2 started at %s", rem.written(bp.Name, id), v2.State.StartedAt)
+		// (Its archives, that is: the manifest is written again once the report is sent.)
+		v2 := bp.wantBot("2.0.0")
+		for _, src := range bp.manifest(id).Sources {
+			if at := rem.written(bp.Name, id, src.Archive); at.After(ts(t, v2.State.StartedAt)) {
+				t.Errorf("%s reached the remote at %s, after v2 started at %s", src.Archive, at, v2.State.StartedAt)
+			}
 		}
 		must(t, os.RemoveAll(bp.BackupDir))
 		bp.setEnv("BOT_VERSION", "1.0.0")
