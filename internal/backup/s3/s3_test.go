@@ -34,7 +34,13 @@ func conformance(t *testing.T, srv *testrig.S3Server) {
 	})
 }
 
-func TestConformanceSeaweedFS(t *testing.T) { conformance(t, testrig.SeaweedFS(t)) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testrig.StopShared()
+	os.Exit(code)
+}
+
+func TestConformanceSeaweedFS(t *testing.T) { conformance(t, testrig.SharedSeaweedFS(t)) }
 
 func TestConformanceMoto(t *testing.T) { conformance(t, testrig.Moto(t)) }
 
@@ -193,13 +199,14 @@ func TestLeaseTakeoverAndRefresh(t *testing.T) {
 	}
 }
 
-// server is the server of the tests that need one: SeaweedFS, or moto_server when
-// MAIM_S3_TEST_SERVER=moto (the same tests against the AWS mock).
+// server is the server of the tests that need one, each under a prefix of its own: one
+// SeaweedFS for the package, or a moto_server each when MAIM_S3_TEST_SERVER=moto (the same
+// tests against the AWS mock).
 func server(t *testing.T) *testrig.S3Server {
 	if os.Getenv("MAIM_S3_TEST_SERVER") == "moto" {
 		return testrig.Moto(t)
 	}
-	return testrig.SeaweedFS(t)
+	return testrig.SharedSeaweedFS(t)
 }
 
 // TestCheckComplete: an assembled object whose ETag or composite SHA-256 is not its parts' is refused.
