@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,5 +224,18 @@ func TestCheckComplete(t *testing.T) {
 	}
 	if err := checkComplete(minio.UploadInfo{ETag: good.ETag, ChecksumSHA256: compositeSHA256([]sums{a, a})}, parts); err == nil {
 		t.Errorf("a SHA-256 of other parts passed")
+	}
+}
+
+// TestWrapRedacts: a server's message that echoes a secret loses it; the error still
+// matches what it wraps (fs.ErrNotExist for a missing key).
+func TestWrapRedacts(t *testing.T) {
+	r := &Repo{bucket: "b", secrets: []string{"s3cr3tKEYvalue"}}
+	err := r.wrap("stat", "s3://b/x", minio.ErrorResponse{Code: "NoSuchKey", StatusCode: 404, Message: "no key; you sent s3cr3tKEYvalue"})
+	if strings.Contains(err.Error(), "s3cr3tKEYvalue") || !strings.Contains(err.Error(), "***") {
+		t.Errorf("wrapped error = %q; want the secret replaced", err)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("wrapped NoSuchKey is not fs.ErrNotExist: %v", err)
 	}
 }
