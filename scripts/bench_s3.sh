@@ -51,6 +51,7 @@ printf '{"identities":[{"name":"bench","credentials":[{"accessKey":"%s","secretK
   -filer -filer.port="$p5" -filer.port.grpc="$p6" \
   -s3 -s3.port="$p7" -s3.port.iceberg=0 -s3.port.lance=0 -s3.port.grpc="$p8" -s3.config="$work/weed/s3.json" >"$work/weed/log" 2>&1 &
 weed_pid=$!
+disown "$weed_pid" # its end is the cleanup's, not a job report
 
 # boto3, the reference; also makes the bucket, empties it between runs.
 cat >"$work/boto.py" <<'PY'

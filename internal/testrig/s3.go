@@ -3,6 +3,7 @@ package testrig
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,12 +52,20 @@ func (s *S3Server) Env(t testing.TB) {
 // Client is a minio-go client of the server, for tests that look at the bucket directly.
 func (s *S3Server) Client(t testing.TB) *minio.Core {
 	t.Helper()
-	c, err := minio.New(strings.TrimPrefix(s.Endpoint, "http://"), &minio.Options{
-		Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: s.Region, BucketLookup: minio.BucketLookupPath})
+	c, err := s.client()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &minio.Core{Client: c}
+	return c
+}
+
+func (s *S3Server) client() (*minio.Core, error) {
+	c, err := minio.New(strings.TrimPrefix(s.Endpoint, "http://"), &minio.Options{
+		Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: s.Region, BucketLookup: minio.BucketLookupPath})
+	if err != nil {
+		return nil, err
+	}
+	return &minio.Core{Client: c}, nil
 }
 
 // WeedBinary finds SeaweedFS's weed: MAIM_WEED, else the one scripts/s3-rig.sh cached, else PATH.
@@ -83,83 +93,158 @@ func skipS3(t testing.TB, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
-// FreePort is a TCP port free on 127.0.0.1 a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// ErrNoS3Server is StartSeaweedFS's and StartMoto's error when the server's program is missing.
+var ErrNoS3Server = errors.New("no S3 server program")
 
-// SeaweedFS starts `weed server` (master, volume, filer and S3 gateway in one process) on
-// free loopback ports, with its data in a temp dir and one identity (test credentials),
-// waits until it answers, makes a bucket, and stops it (and removes its dir) when the test
+// SeaweedFS starts `weed server` (StartSeaweedFS) for the test and stops it when the test
 // ends. No weed binary (run `make s3-rig`, or scripts/s3-rig.sh) skips the test, or fails
 // it when MAIM_REQUIRE_S3=1.
 func SeaweedFS(t testing.TB) *S3Server {
 	t.Helper()
+	return started(t)(StartSeaweedFS())
+}
+
+// Moto starts moto_server (StartMoto) for the test and stops it when the test ends;
+// skipped (or failed with MAIM_REQUIRE_S3=1) when it is missing.
+func Moto(t testing.TB) *S3Server {
+	t.Helper()
+	return started(t)(StartMoto())
+}
+
+var shared struct {
+	sync.Mutex
+	s    *S3Server
+	stop func()
+	err  error
+	done bool
+}
+
+// SharedSeaweedFS is one SeaweedFS server for every test of the test binary that calls it
+// (each must keep to a prefix of its own): started by the first, stopped by StopShared,
+// which the package's TestMain calls after m.Run. It skips or fails as SeaweedFS does.
+func SharedSeaweedFS(t testing.TB) *S3Server {
+	t.Helper()
+	shared.Lock()
+	if !shared.done {
+		shared.s, shared.stop, shared.err = StartSeaweedFS()
+		shared.done = true
+	}
+	s, err := shared.s, shared.err
+	shared.Unlock()
+	return started(t)(s, func() {}, err)
+}
+
+// StopShared stops the server SharedSeaweedFS started, if any.
+func StopShared() {
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.stop != nil {
+		shared.stop()
+		shared.stop = nil
+	}
+}
+
+// started turns a start's results into the test's server: skipped when the program is
+// missing (failed with MAIM_REQUIRE_S3=1), failed on any other error, stopped at the end.
+func started(t testing.TB) func(*S3Server, func(), error) *S3Server {
+	return func(s *S3Server, stop func(), err error) *S3Server {
+		t.Helper()
+		if errors.Is(err, ErrNoS3Server) {
+			skipS3(t, "%v", err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+		return s
+	}
+}
+
+// StartSeaweedFS starts `weed server` (master, volume, filer and S3 gateway in one process)
+// on free loopback ports, with its data in a temp dir and one identity (test credentials),
+// waits until it answers and makes a bucket. stop stops it and removes its dir.
+func StartSeaweedFS() (s *S3Server, stop func(), err error) {
 	bin := WeedBinary()
 	if bin == "" {
-		skipS3(t, "no SeaweedFS weed binary: run `make s3-rig` (scripts/s3-rig.sh builds and caches it)")
+		return nil, nil, fmt.Errorf("%w: no SeaweedFS weed binary: run `make s3-rig` (scripts/s3-rig.sh builds and caches it)", ErrNoS3Server)
 	}
 	dir, err := os.MkdirTemp("", "maim-weed-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &S3Server{Bucket: "maim-test", AccessKey: "maimtestkey", SecretKey: "maim-test-secret-" + strconv.Itoa(os.Getpid()), Region: "us-east-1"}
+	s = &S3Server{Bucket: "maim-test", AccessKey: "maimtestkey", SecretKey: "maim-test-secret-" + strconv.Itoa(os.Getpid()), Region: "us-east-1"}
 	cfg := fmt.Sprintf(`{"identities":[{"name":"maim","credentials":[{"accessKey":%q,"secretKey":%q}],"actions":["Admin","Read","List","Tagging","Write"]}]}`, s.AccessKey, s.SecretKey)
 	if err := os.WriteFile(filepath.Join(dir, "s3.json"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+		os.RemoveAll(dir)
+		return nil, nil, err
 	}
-	port := func() string { return strconv.Itoa(FreePort(t)) }
-	s3port := port()
-	s.Endpoint = "http://127.0.0.1:" + s3port
+	ports, err := freePorts(8)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	s.Endpoint = "http://127.0.0.1:" + ports[0]
 	args := []string{"server", "-dir=" + dir, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-		"-master.port=" + port(), "-master.port.grpc=" + port(), "-master.volumeSizeLimitMB=1024",
-		"-volume.port=" + port(), "-volume.port.grpc=" + port(), "-volume.max=0",
-		"-filer", "-filer.port=" + port(), "-filer.port.grpc=" + port(),
-		"-s3", "-s3.port=" + s3port, "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.port.grpc=" + port(), "-s3.config=" + filepath.Join(dir, "s3.json")}
-	start(t, bin, args, dir, s)
-	return s
+		"-master.port=" + ports[1], "-master.port.grpc=" + ports[2], "-master.volumeSizeLimitMB=1024",
+		"-volume.port=" + ports[3], "-volume.port.grpc=" + ports[4], "-volume.max=0",
+		"-filer", "-filer.port=" + ports[5], "-filer.port.grpc=" + ports[6],
+		"-s3", "-s3.port=" + ports[0], "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.port.grpc=" + ports[7], "-s3.config=" + filepath.Join(dir, "s3.json")}
+	return startServer(bin, args, dir, s)
 }
 
-// Moto starts moto_server (the AWS mock, on the machine image) on a free loopback port for
-// tests that need what SeaweedFS does not do; skipped (or failed with MAIM_REQUIRE_S3=1)
-// when it is missing.
-func Moto(t testing.TB) *S3Server {
-	t.Helper()
+// StartMoto starts moto_server (the AWS mock, on the machine image) on a free loopback port.
+func StartMoto() (s *S3Server, stop func(), err error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		skipS3(t, "no moto_server on PATH")
+		return nil, nil, fmt.Errorf("%w: no moto_server on PATH", ErrNoS3Server)
 	}
-	dir := t.TempDir()
-	port := strconv.Itoa(FreePort(t))
-	s := &S3Server{Endpoint: "http://127.0.0.1:" + port, Bucket: "maim-test", AccessKey: "motokey", SecretKey: "moto-secret-value", Region: "us-east-1"}
-	start(t, bin, []string{"-H", "127.0.0.1", "-p", port}, dir, s)
-	return s
+	dir, err := os.MkdirTemp("", "maim-moto-")
+	if err != nil {
+		return nil, nil, err
+	}
+	ports, err := freePorts(1)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	s = &S3Server{Endpoint: "http://127.0.0.1:" + ports[0], Bucket: "maim-test", AccessKey: "motokey", SecretKey: "moto-secret-value", Region: "us-east-1"}
+	return startServer(bin, []string{"-H", "127.0.0.1", "-p", ports[0]}, dir, s)
 }
 
-// start runs the server, stopped (SIGTERM, then SIGKILL) when the test ends, waits up to
-// two minutes for it to make the bucket, and shows its log's end when it never does.
-func start(t testing.TB, bin string, args []string, dir string, s *S3Server) {
-	t.Helper()
+// freePorts are n distinct TCP ports free on 127.0.0.1 a moment ago.
+func freePorts(n int) ([]string, error) {
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		out = append(out, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	}
+	return out, nil
+}
+
+// startServer runs the server in dir, waits up to two minutes for it to make the bucket
+// (its log's end in the error when it never does); stop ends it (SIGTERM, then SIGKILL, to
+// its process group) and removes dir.
+func startServer(bin string, args []string, dir string, s *S3Server) (*S3Server, func(), error) {
 	log, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
-		t.Fatal(err)
+		os.RemoveAll(dir)
+		return nil, nil, err
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr, cmd.Dir = log, log, dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		log.Close()
+		os.RemoveAll(dir)
+		return nil, nil, err
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
+	stop := func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-done:
@@ -168,15 +253,27 @@ func start(t testing.TB, bin string, args []string, dir string, s *S3Server) {
 			<-done
 		}
 		log.Close()
-	})
-	c := s.Client(t)
-	deadline := time.Now().Add(2 * time.Minute)
+		os.RemoveAll(dir)
+	}
+	if err := waitBucket(s, done); err != nil {
+		b, _ := os.ReadFile(log.Name())
+		stop()
+		return nil, nil, fmt.Errorf("%s: %w\n%s", filepath.Base(bin), err, tail(b))
+	}
+	return s, stop, nil
+}
+
+// waitBucket makes the server's bucket, trying for two minutes while the server starts.
+func waitBucket(s *S3Server, exited <-chan struct{}) error {
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
 	var last error
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
 		select {
-		case <-done:
-			b, _ := os.ReadFile(log.Name())
-			t.Fatalf("%s exited before it answered:\n%s", filepath.Base(bin), tail(b))
+		case <-exited:
+			return errors.New("exited before it answered")
 		case <-time.After(300 * time.Millisecond):
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -188,11 +285,10 @@ func start(t testing.TB, bin string, args []string, dir string, s *S3Server) {
 		}
 		cancel()
 		if last == nil {
-			return
+			return nil
 		}
 	}
-	b, _ := os.ReadFile(log.Name())
-	t.Fatalf("%s did not make bucket %s within 2 minutes: %v\n%s", filepath.Base(bin), s.Bucket, last, tail(b))
+	return fmt.Errorf("did not make bucket %s within 2 minutes: %v", s.Bucket, last)
 }
 
 func tail(b []byte) []byte {

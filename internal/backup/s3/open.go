@@ -164,10 +164,10 @@ func (r *Repo) Check(ctx context.Context) error {
 	defer cancel()
 	ok, err := r.core.BucketExists(ctx, r.bucket)
 	if err != nil {
-		return r.wrap("reach", r.Location(), err)
+		return r.wrap("reach", r.Location()+" at "+r.endpoint, err)
 	}
 	if !ok {
-		return fmt.Errorf("remote %s: no such bucket", r.Location())
+		return fmt.Errorf("remote %s: no such bucket at %s", r.Location(), r.endpoint)
 	}
 	return nil
 }

@@ -8,8 +8,12 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/docker-maim/docker-maim/internal/testrig"
@@ -205,4 +209,67 @@ func TestServerChecksParts(t *testing.T) {
 	if _, err := r.Get(context.Background(), "demo", "b1", "f", &got, nil); err != nil || !bytes.Equal(got.b, data) {
 		t.Fatalf("file after a damaged part: %d bytes, %v", len(got.b), err)
 	}
+}
+
+// TestPutResumesAfterKill: a process killed (SIGKILL) in the middle of a Put leaves its
+// upload open; a Put from another process sends only the parts the server lacks.
+func TestPutResumesAfterKill(t *testing.T) {
+	if os.Getenv("MAIM_S3_KILLED_PUT") != "" {
+		killedPut(t)
+		return
+	}
+	srv := server(t)
+	proxy := newFaultProxy(t, srv.Endpoint, nil)
+	r := openVia(t, srv, proxy.URL(), "killed")
+	file := filepath.Join(t.TempDir(), "data")
+	data := randomBytes(t, 6*minPart+1)
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPutResumesAfterKill$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "MAIM_S3_KILLED_PUT="+file, "MAIM_S3_KILLED_URL="+srv.URL("killed"), "AWS_ENDPOINT_URL="+proxy.URL())
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the uploading process was not killed: %v\n%s", err, out)
+	}
+	_, have, err := r.openUpload(context.Background(), r.key("demo", "b1", "big.tar"))
+	if err != nil || !slices.Equal(slices.Sorted(maps.Keys(have)), []int{1, 2}) {
+		t.Fatalf("after the kill the server holds parts %v, %v; want 1 and 2", slices.Sorted(maps.Keys(have)), err)
+	}
+	proxy.counts()
+	if err := r.Put(context.Background(), "demo", "b1", "big.tar", bytes.NewReader(data), int64(len(data)), nil); err != nil {
+		t.Fatalf("Put after the kill: %v", err)
+	}
+	if puts, _ := proxy.counts(); !slices.Equal(slices.Sorted(maps.Keys(puts)), []int{3, 4, 5, 6, 7}) {
+		t.Errorf("the Put after the kill sent parts %v; want 3 to 7", slices.Sorted(maps.Keys(puts)))
+	}
+	var got memFile
+	if _, err := r.Get(context.Background(), "demo", "b1", "big.tar", &got, nil); err != nil || !bytes.Equal(got.b, data) {
+		t.Fatalf("file after the kill and the resume: %d bytes, %v", len(got.b), err)
+	}
+}
+
+// killedPut is the child of TestPutResumesAfterKill: it uploads the file with one worker
+// and kills itself once two parts are done.
+func killedPut(t *testing.T) {
+	file := os.Getenv("MAIM_S3_KILLED_PUT")
+	r, err := Open(context.Background(), os.Getenv("MAIM_S3_KILLED_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Workers = 1
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	var done int64
+	err = r.Put(context.Background(), "demo", "b1", "big.tar", f, st.Size(), func(n int64) {
+		if done += n; done >= 2*minPart {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	})
+	t.Fatalf("Put ended (%v) instead of being killed", err)
 }

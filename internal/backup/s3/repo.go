@@ -251,7 +251,11 @@ func (r *Repo) Delete(project, id string) error {
 				listErr = o.Err
 				return
 			}
-			objs <- o
+			select {
+			case objs <- o:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	for e := range r.core.RemoveObjects(ctx, r.bucket, objs, minio.RemoveObjectsOptions{}) {

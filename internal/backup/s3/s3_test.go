@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,13 @@ func conformance(t *testing.T, srv *testrig.S3Server) {
 	})
 }
 
-func TestConformanceSeaweedFS(t *testing.T) { conformance(t, testrig.SeaweedFS(t)) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testrig.StopShared()
+	os.Exit(code)
+}
+
+func TestConformanceSeaweedFS(t *testing.T) { conformance(t, testrig.SharedSeaweedFS(t)) }
 
 func TestConformanceMoto(t *testing.T) { conformance(t, testrig.Moto(t)) }
 
@@ -193,13 +200,14 @@ func TestLeaseTakeoverAndRefresh(t *testing.T) {
 	}
 }
 
-// server is the server of the tests that need one: SeaweedFS, or moto_server when
-// MAIM_S3_TEST_SERVER=moto (the same tests against the AWS mock).
+// server is the server of the tests that need one, each under a prefix of its own: one
+// SeaweedFS for the package, or a moto_server each when MAIM_S3_TEST_SERVER=moto (the same
+// tests against the AWS mock).
 func server(t *testing.T) *testrig.S3Server {
 	if os.Getenv("MAIM_S3_TEST_SERVER") == "moto" {
 		return testrig.Moto(t)
 	}
-	return testrig.SeaweedFS(t)
+	return testrig.SharedSeaweedFS(t)
 }
 
 // TestCheckComplete: an assembled object whose ETag or composite SHA-256 is not its parts' is refused.
@@ -216,5 +224,18 @@ func TestCheckComplete(t *testing.T) {
 	}
 	if err := checkComplete(minio.UploadInfo{ETag: good.ETag, ChecksumSHA256: compositeSHA256([]sums{a, a})}, parts); err == nil {
 		t.Errorf("a SHA-256 of other parts passed")
+	}
+}
+
+// TestWrapRedacts: a server's message that echoes a secret loses it; the error still
+// matches what it wraps (fs.ErrNotExist for a missing key).
+func TestWrapRedacts(t *testing.T) {
+	r := &Repo{bucket: "b", secrets: []string{"s3cr3tKEYvalue"}}
+	err := r.wrap("stat", "s3://b/x", minio.ErrorResponse{Code: "NoSuchKey", StatusCode: 404, Message: "no key; you sent s3cr3tKEYvalue"})
+	if strings.Contains(err.Error(), "s3cr3tKEYvalue") || !strings.Contains(err.Error(), "***") {
+		t.Errorf("wrapped error = %q; want the secret replaced", err)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("wrapped NoSuchKey is not fs.ErrNotExist: %v", err)
 	}
 }
