@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -202,7 +202,7 @@ func TestRemoteUnreachable(t *testing.T) {
 	t.Parallel()
 	bp := newBotProject(t, "remote-down", "")
 	wh := newWebhook(t)
-	closed := "http://127.0.0.1:" + strconv.Itoa(testrig.FreePort(t))
+	closed := "http://" + closedPort(t)
 	rem := remoteRig{url: "s3://maim-test/maim", env: s3Env(closed, &testrig.S3Server{Region: "us-east-1", AccessKey: "k", SecretKey: "s3cretkey"})}
 	r := bp.maimR(rem, "backup", "--notify", wh.url())
 	if r.Code != 13 || !strings.Contains(r.Stderr, "on this host only") {
@@ -313,4 +313,13 @@ func TestRemoteEncryptedCopy(t *testing.T) {
 	treediff.AssertSame(t, damaged, treediff.Of(t, fp.vol), treediff.Options{})
 	mustOK(t, fp.maimR(rem, "restore", id, "--identity", keyFile))
 	treediff.AssertSame(t, want, treediff.Of(t, fp.vol), treediff.Options{})
+}
+
+// closedPort is a loopback address nothing listens on (free a moment ago).
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	addr := l.Addr().String()
+	must(t, l.Close())
+	return addr
 }
