@@ -149,6 +149,19 @@ func TestRemoteRestoreAfterTheBackupDirIsLost(t *testing.T) {
 		if safety == nil || !rem.has(fp.Name, safety[1]) {
 			t.Errorf("the restore's safety backup is not on the remote: %s", rr)
 		}
+
+		// A local copy that fails its hashes (one byte flipped, the size kept) is fetched again.
+		arch := filepath.Join(fp.backupPath(id), fp.manifest(id).source(t, "storedata").Archive)
+		b, err := os.ReadFile(arch)
+		must(t, err)
+		b[len(b)/2] ^= 0xff
+		must(t, os.WriteFile(arch, b, 0o600))
+		damage(t, fp.vol)
+		rr = mustOK(t, fp.maimR(rem, "restore", id, "--no-safety-backup"))
+		if !strings.Contains(rr.Stdout, "backup "+id+" fetched from ") || !strings.Contains(rr.Stdout, "(the local copy fails its hashes") {
+			t.Errorf("restore did not fetch the damaged backup %s again: %s", id, rr)
+		}
+		treediff.AssertSame(t, want, treediff.Of(t, fp.vol), treediff.Options{})
 	})
 }
 
