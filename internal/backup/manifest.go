@@ -91,6 +91,17 @@ type Manifest struct {
 	// project (Kind "host-path", HostReason says why): nothing of them is in the backup
 	// and a restore never writes them.
 	HostPaths []project.Source `json:"host_paths,omitempty"`
+
+	// Stored is set in the manifest of a remote copy only (internal/replica): the files of
+	// the copy that are no archive (reports, a release's compose files), by name, with
+	// their SHA-256 and size, so a fetch knows and checks them. A local backup has none.
+	Stored map[string]StoredFile `json:"stored,omitempty"`
+}
+
+// StoredFile is one extra file of a remote copy (Manifest.Stored).
+type StoredFile struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
 }
 
 // Source is one archived data source.
