@@ -3,7 +3,7 @@
 # go to a SeaweedFS server on loopback (scripts/s3-rig.sh's weed, started here) with
 # docker-maim's Put (internal/backup/s3, driven by test/bench/s3put) and with boto3's managed
 # multipart upload (boto3.s3.transfer, its default TransferConfig: 8 MiB parts, 10 threads),
-# side by side in one run, alternating, the fastest of BENCH_RUNS (default 2) runs kept:
+# side by side in one run, alternating, the fastest of BENCH_RUNS (default 3) runs kept:
 #   - a backup: 1 GiB of incompressible data split as a backup is (768, 192, 56 and 8 MiB
 #     archives, a manifest);
 #   - one 2 GiB archive.
@@ -14,7 +14,7 @@
 # server, its files, the data) is removed on exit, also on failure and Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${BENCH_RUNS:-2}
+RUNS=${BENCH_RUNS:-3}
 work=$(mktemp -d "${BENCH_DATA_DIR:-${TMPDIR:-/tmp}}/maim-bench-s3.XXXXXX")
 weed_pid=
 cleanup() {

@@ -18,18 +18,24 @@ import (
 	"github.com/minio/minio-go/v7"
 )
 
-// Part sizes: at least minPart (fewer, larger requests than boto3's 8 MiB), grown so a
-// file never needs more than maxParts (S3 allows 10,000), in whole MiB.
+// Part sizes: smallPart for files under smallFile (so even a 30 MiB archive keeps four
+// workers busy), else minPart (fewer, larger requests), grown so a file never needs more
+// than maxParts (S3 allows 10,000), in whole MiB.
 const (
-	minPart  = 16 << 20
-	maxParts = 9_000
-	hashBuf  = 1 << 20
-	attempts = 8
+	smallPart = 8 << 20
+	smallFile = 256 << 20
+	minPart   = 16 << 20
+	maxParts  = 9_000
+	hashBuf   = 1 << 20
+	attempts  = 8
 )
 
 // partSize is the part size Put uses for a file of size bytes: a function of the size
 // alone, so a resumed Put cuts the file where the interrupted one did.
 func partSize(size int64) int64 {
+	if size < smallFile {
+		return smallPart
+	}
 	ps := int64(minPart)
 	if need := (size + maxParts - 1) / maxParts; need > ps {
 		ps = (need + 1<<20 - 1) &^ (1<<20 - 1)

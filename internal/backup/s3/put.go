@@ -12,7 +12,7 @@ import (
 )
 
 // Put uploads size bytes of src as the file name of backup id of project: a multipart
-// upload of parts of partSize(size), Workers at a time, each request retried with backoff.
+// upload of parts of partSize(size) (8 MiB under 256 MiB, else 16 MiB or more), Workers at a time, each request retried with backoff.
 // Memory stays the same for any size: each worker reads its part twice from src (once to
 // hash it, once to send it) through one 1 MiB buffer, and no part is ever held whole.
 //

@@ -70,7 +70,7 @@ func TestPutThroughFaults(t *testing.T) {
 		return pass
 	})
 	r := openVia(t, srv, proxy.URL(), "faults")
-	data := randomBytes(t, 4*minPart+12345) // five parts, the last short
+	data := randomBytes(t, 4*smallPart+12345) // five parts, the last short
 	var done int64
 	if err := r.Put(context.Background(), "demo", "b1", "big.tar.zst", bytes.NewReader(data), int64(len(data)), func(n int64) { done += n }); err != nil {
 		t.Fatalf("Put through faults: %v", err)
@@ -108,11 +108,11 @@ func TestPutResumes(t *testing.T) {
 	r := openVia(t, srv, proxy.URL(), "resume")
 	r.Workers = 1 // cancelled in the callback of part 3: no other part is on its way then
 	const parts = 8
-	data := randomBytes(t, parts*minPart-777)
+	data := randomBytes(t, parts*smallPart-777)
 	ctx, cancel := context.WithCancel(context.Background())
 	var done int64
 	err := r.Put(ctx, "demo", "b1", "big.tar", bytes.NewReader(data), int64(len(data)), func(n int64) {
-		if done += n; done >= 3*minPart {
+		if done += n; done >= 3*smallPart {
 			cancel()
 		}
 	})
@@ -134,7 +134,7 @@ func TestPutResumes(t *testing.T) {
 	first, _ := proxy.counts()
 	t.Logf("first Put sent parts %v; the server holds %v", first, slices.Sorted(maps.Keys(have)))
 	changed := slices.Min(slices.Collect(maps.Keys(have))) // a part the server holds whose local bytes change
-	data[int64(changed-1)*minPart+10] ^= 0xff
+	data[int64(changed-1)*smallPart+10] ^= 0xff
 	r.Workers = 4
 
 	if err := r.Put(context.Background(), "demo", "b1", "big.tar", bytes.NewReader(data), int64(len(data)), nil); err != nil {
@@ -168,7 +168,7 @@ func TestPutResumes(t *testing.T) {
 func TestPutSmallAndEmpty(t *testing.T) {
 	srv := server(t)
 	r := openVia(t, srv, srv.Endpoint, "small")
-	for _, size := range []int{0, 1, 5 << 20, minPart} {
+	for _, size := range []int{0, 1, 5 << 20, smallPart} {
 		data := randomBytes(t, size)
 		name := fmt.Sprintf("f%d", size)
 		if err := r.Put(context.Background(), "demo", "b1", name, bytes.NewReader(data), int64(size), nil); err != nil {
@@ -195,7 +195,7 @@ func TestServerChecksParts(t *testing.T) {
 		return f
 	})
 	r := openVia(t, srv, proxy.URL(), "corrupt")
-	data := randomBytes(t, 3*minPart)
+	data := randomBytes(t, 3*smallPart)
 	if err := r.Put(context.Background(), "demo", "b1", "f", bytes.NewReader(data), int64(len(data)), nil); err != nil {
 		t.Fatalf("Put with a damaged part: %v", err)
 	}
@@ -222,7 +222,7 @@ func TestPutResumesAfterKill(t *testing.T) {
 	proxy := newFaultProxy(t, srv.Endpoint, nil)
 	r := openVia(t, srv, proxy.URL(), "killed")
 	file := filepath.Join(t.TempDir(), "data")
-	data := randomBytes(t, 6*minPart+1)
+	data := randomBytes(t, 6*smallPart+1)
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func killedPut(t *testing.T) {
 	st, _ := f.Stat()
 	var done int64
 	err = r.Put(context.Background(), "demo", "b1", "big.tar", f, st.Size(), func(n int64) {
-		if done += n; done >= 2*minPart {
+		if done += n; done >= 2*smallPart {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {}
 		}

@@ -67,8 +67,8 @@ func TestParseURL(t *testing.T) {
 func TestPartSize(t *testing.T) {
 	for _, size := range []int64{0, 1, minPart, 1 << 30, 100 << 30, 5 << 40} {
 		ps := partSize(size)
-		if ps < minPart || ps%(1<<20) != 0 || (size+ps-1)/ps > maxParts {
-			t.Errorf("partSize(%d) = %d: want whole MiB, >= %d, at most %d parts", size, ps, minPart, maxParts)
+		if ps < smallPart || ps%(1<<20) != 0 || (size+ps-1)/ps > maxParts {
+			t.Errorf("partSize(%d) = %d: want whole MiB, >= %d, at most %d parts", size, ps, smallPart, maxParts)
 		}
 	}
 }
