@@ -228,7 +228,10 @@ const FailpointFileEnv = "MAIM_FAILPOINT_FILE"
 
 // Failpoint is the failpoint named "OP:PHASE" (see FailpointEnv): every journal phase saved
 // passes its own, and an operation that keeps no journal names its steps (the backup verb: "backup:stopping", after pass one, right before what runs
-// is listed and stopped; "backup:stopped", right after the stop). Nothing happens unless
+// is listed and stopped; "backup:stopped", right after the stop), and so does a step
+// inside a phase that records no phase of its own (the upgrade's dump-db: "upgrade:dumping",
+// everything else stopped, before the dump; "upgrade:dumped", the dump taken, before its
+// server stops). Nothing happens unless
 // FailpointEnv names it.
 func Failpoint(name string) {
 	v := os.Getenv(FailpointEnv)
