@@ -84,7 +84,7 @@ func planMigrations(ctx context.Context, pl *planning) error {
 				return fmt.Errorf("--migrate-db %s: no container of %s runs, and the dump is taken by the old server while it runs: start it (docker compose -p %s up -d %s) and run again", svc, svc, pl.p.Name, svc)
 			}
 			db := &plan.Databases[i]
-			db.Migration = migrationOf(*db, plan.sizeMap()[db.Source], pl.user(svc))
+			db.Migration = migrationOf(*db, plan.sizeMap()[db.Source], dbUser(pl.p, svc))
 			plan.Downtime += db.Migration.Estimate
 			// The image's major version rise is what --migrate-db carries out: no breaking
 			// change of its own (any other finding of the service stands).
@@ -140,9 +140,6 @@ func (pl *planning) runsPostgres(ctx context.Context, svc string) bool {
 	return false
 }
 
-// user is service svc's POSTGRES_USER (default postgres), for the plan.
-func (pl *planning) user(svc string) string { return dbUser(pl.p, svc) }
-
 // dbUser is service svc's POSTGRES_USER in project p (default postgres), for the plan.
 func dbUser(p *project.Project, svc string) string {
 	if u := envMap(p.Services[svc].Environment)["POSTGRES_USER"]; u != "" {
@@ -152,12 +149,10 @@ func dbUser(p *project.Project, svc string) string {
 }
 
 // preMigrate runs, before anything stops, the checks of each migration that need the old
-// server: its locale read and compared with the one the new image will initialise, and a
-// schema-only pg_dumpall (the server answers, every database connects, the dump tool
-// works). The dump itself is phase dump-db's, once everything else stopped; the backup it
-// goes into is planned here when no dump or hot pass plans it (--one-pass), since a backup
-// is planned before anything stops. A failure refuses the upgrade (exit 12), nothing
-// stopped, the begun backup dropped.
+// server: its locale compared with the one the new image will initialise, and a schema-only
+// pg_dumpall (the server answers, the dump tool works). The dump is phase dump-db's; the
+// backup it goes into is planned here unless preDumps did. A failure refuses the upgrade
+// (exit 12), nothing stopped, the begun backup dropped.
 func (t *txn) preMigrate(ctx context.Context) error {
 	migs := t.plan.migrations()
 	if len(migs) == 0 {
@@ -208,7 +203,7 @@ func (t *txn) preMigrateOne(ctx context.Context, db maim.Database) error {
 	if err != nil {
 		return err
 	}
-	if want, ok := InitdbLocale(newEnv); ok && !SameLocale(old, want) {
+	if want, ok := dbdump.InitdbLocale(newEnv); ok && !dbdump.SameLocale(old, want) {
 		return fmt.Errorf("the PostgreSQL %s cluster has %s, the new image would initialise %s (from LANG, LC_ALL, POSTGRES_INITDB_ARGS): set POSTGRES_INITDB_ARGS: \"%s\" on service %s and run again", db.DataVersion, old, want, old.InitdbArgs(), db.Service)
 	}
 	t.oldLocales[db.Service] = old
@@ -241,59 +236,4 @@ func (t *txn) newServiceEnv(ctx context.Context, svc string) (map[string]string,
 		env[k] = v
 	}
 	return env, nil
-}
-
-// InitdbLocale is the encoding and locale the official entrypoint's initdb gives a new
-// cluster in environment env: POSTGRES_INITDB_ARGS's --locale, --lc-collate, --lc-ctype,
-// -E/--encoding, else LC_ALL, else LANG, else C; the encoding, when not given, is the
-// locale's (UTF8 for a .UTF-8 one, SQL_ASCII for C and POSIX). ok is false when the
-// encoding cannot be told (initdb asks the C library then).
-func InitdbLocale(env map[string]string) (l dbdump.Locale, ok bool) {
-	loc := env["LC_ALL"]
-	if loc == "" {
-		loc = env["LANG"]
-	}
-	if loc == "" {
-		loc = "C"
-	}
-	l.Collate, l.Ctype = loc, loc
-	args := strings.Fields(env["POSTGRES_INITDB_ARGS"])
-	for i := 0; i < len(args); i++ {
-		name, val, has := strings.Cut(args[i], "=")
-		if !has && i+1 < len(args) && strings.HasPrefix(name, "-") {
-			val = args[i+1]
-		}
-		switch name {
-		case "--locale":
-			l.Collate, l.Ctype = val, val
-		case "--lc-collate":
-			l.Collate = val
-		case "--lc-ctype":
-			l.Ctype = val
-		case "-E", "--encoding":
-			l.Encoding = strings.ToUpper(val)
-		}
-	}
-	if l.Encoding == "" {
-		switch c := normLocale(l.Ctype); {
-		case strings.HasSuffix(c, ".utf8"):
-			l.Encoding = "UTF8"
-		case c == "c" || c == "posix":
-			l.Encoding = "SQL_ASCII"
-		default:
-			return l, false
-		}
-	}
-	return l, true
-}
-
-// SameLocale compares two locales as initdb writes them ("en_US.UTF-8" and "en_US.utf8"
-// are one; "UTF-8" and "UTF8" too).
-func SameLocale(a, b dbdump.Locale) bool {
-	return normLocale(a.Collate) == normLocale(b.Collate) && normLocale(a.Ctype) == normLocale(b.Ctype) &&
-		strings.ReplaceAll(strings.ToUpper(a.Encoding), "-", "") == strings.ReplaceAll(strings.ToUpper(b.Encoding), "-", "")
-}
-
-func normLocale(s string) string {
-	return strings.ReplaceAll(strings.ToLower(s), "utf-8", "utf8")
 }

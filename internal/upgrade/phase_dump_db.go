@@ -15,19 +15,14 @@ import (
 	"github.com/docker-maim/docker-maim/internal/stack"
 )
 
-// dumpDBPhase takes the dump each --migrate-db database is moved by, the way a careful user
-// does it: once every other service of the project stopped (phase stop leaves the migrated
-// databases running: dbKeep), so the dump holds every write acknowledged before the stop.
-// It runs pg_dumpall in the old server's container, streamed into the upgrade's backup
-// (hashed; phase migrate-db loads it), then stops that container: the backup's pass two
-// (phase backup) reads the data directory cold, byte for byte what the rollback puts back.
-//
-// It changes none of the user's data and runs in backing-up, which the stop recorded.
-// Undone by the failure path as any phase before backed-up: the begun backup is dropped and
-// what ran is started again (a database still running is left so). A kill -9 inside it is
-// resolved the same way by `rollback` (the crash tests stop it at the failpoints
-// upgrade:dumping, the others stopped, and upgrade:dumped, the dump taken and its server
-// still running).
+// dumpDBPhase takes the dump each --migrate-db database moves by as a careful user does:
+// with every other service stopped (phase stop keeps the migrated databases running:
+// dbKeep), so it holds every write acknowledged before the stop. pg_dumpall runs in the old
+// server's container into the upgrade's backup (phase migrate-db loads it); then that
+// container stops, and the backup's pass two reads the data directory cold. It changes none
+// of the user's data (backing-up, recorded by stop): a failure, or a kill -9 that `rollback`
+// resolves (failpoints upgrade:dumping and upgrade:dumped), drops the begun backup and
+// starts what ran again, a database still running left so.
 var dumpDBPhase = phase[*txn]{
 	Name:    "dump-db",
 	Journal: PhaseBackingUp,
@@ -75,26 +70,19 @@ func dbKeep(t *txn) []string {
 }
 
 // dumpCold dumps db from its old server, running still, into the upgrade's backup (t.hot:
-// planned before anything stopped, by backup-hot or preMigrate).
+// planned before anything stopped, at the latest by preMigrate).
 func (t *txn) dumpCold(ctx context.Context, db maim.Database) error {
 	ids := slices.Clone(t.plan.running.IDs[db.Service])
 	sort.Strings(ids)
 	if len(ids) == 0 {
 		return fmt.Errorf("no container of %s ran at the stop: the dump needs the old server", db.Service)
 	}
-	if t.hot == nil {
-		return fmt.Errorf("no backup planned for the dump (internal error)")
-	}
 	cmd, ref, err := dbdump.ForContainer(ctx, t.m.Engine, "postgres", ids[0])
 	if err != nil {
 		return err
 	}
 	t.m.logf("dumping %s for its move to PostgreSQL %s (--migrate-db), everything else stopped: %s", db.Service, db.NewVersion, cmd)
-	d, err := t.m.Snapshots.AddDump(ctx, t.p, t.hot, backup.Dump{Service: db.Service, Engine: cmd.Engine, Command: cmd.String(), Image: ref},
+	_, err = t.m.Snapshots.AddDump(ctx, t.p, t.hot, backup.Dump{Service: db.Service, Engine: cmd.Engine, Command: cmd.String(), Image: ref},
 		func(w io.Writer) error { return dbdump.Take(ctx, t.m.Engine, db.Service, ids[0], cmd, w) })
-	if err != nil {
-		return err
-	}
-	t.m.logf("dumped %s: %d bytes", db.Service, d.Bytes)
-	return nil
+	return err
 }

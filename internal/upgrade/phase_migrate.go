@@ -85,7 +85,7 @@ func (t *txn) migrateOne(ctx context.Context, target *project.Project, db maim.D
 	if err != nil {
 		return fmt.Errorf("reading the new cluster's encoding and locale: %w", err)
 	}
-	if old, ok := t.oldLocales[db.Service]; ok && !SameLocale(old, got) {
+	if old, ok := t.oldLocales[db.Service]; ok && !dbdump.SameLocale(old, got) {
 		return fmt.Errorf("the new PostgreSQL %s cluster has %s, the old one %s: set POSTGRES_INITDB_ARGS: \"%s\" on service %s", db.NewVersion, got, old, old.InitdbArgs(), db.Service)
 	}
 	entry, err := t.m.Store.Get(t.man.Project, t.man.ID)
