@@ -27,7 +27,7 @@ var stopPhase = phase[*txn]{
 		}
 		s := "stop " + strings.Join(t.plan.running.Services, ", ") + " and whatever else of the project runs by then (reverse dependency order)"
 		if keep := dbKeep(t); len(keep) > 0 {
-			s += "; " + strings.Join(keep, ", ") + " keep running for their dump (dump-db)"
+			s += ", but not " + strings.Join(keep, ", ") + " yet (dump-db dumps it, then stops it)"
 		}
 		return s
 	},
