@@ -275,3 +275,30 @@ func TestDBMigrateKilledInDump(t *testing.T) {
 		wantSameTables(t, before, tableCopies(t, db))
 	})
 }
+
+// TestDBMigrateBrokenDumpRefuses: the dump is taken after the stop, but whether it can be
+// is checked before: with pg_dumpall gone from the old container, `upgrade --migrate-db db`
+// refuses (exit 12) naming the failed schema-only dump, and nothing stopped or restarted,
+// no backup kept, no journal left.
+func TestDBMigrateBrokenDumpRefuses(t *testing.T) {
+	t.Parallel()
+	p, app, ref16 := newMigrateProject(t, "db-migrate-nodump")
+	db := p.Name + "-db-1"
+	execIn(t, db, "", "sh", "-c", "mv /usr/lib/postgresql/15/bin/pg_dumpall /usr/lib/postgresql/15/bin/pg_dumpall.gone")
+	started := map[string]string{}
+	for svc, c := range p.containers() {
+		started[svc] = c.State.StartedAt
+	}
+	p.WriteFile(".env", "DB_IMAGE="+ref16+"\nAPP_IMAGE="+app+"\n")
+	wantFail(t, p.maim("upgrade", "--migrate-db", "db", "--stable-period", "1s", "--timeout", "2m"), 12,
+		"--migrate-db db", "pg_dumpall -U app --schema-only")
+	for svc, c := range p.containers() {
+		if c.State == nil || !c.State.Running || c.State.StartedAt != started[svc] {
+			t.Errorf("%s after the refusal: running %v, started %s; want it running since %s", svc, c.State != nil && c.State.Running, c.State.StartedAt, started[svc])
+		}
+	}
+	if rows := p.backups(); len(rows) != 0 {
+		t.Errorf("backups after a refusal: %+v, want none", rows)
+	}
+	p.wantNoJournal()
+}
