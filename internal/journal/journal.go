@@ -228,10 +228,12 @@ const FailpointFileEnv = "MAIM_FAILPOINT_FILE"
 
 // Failpoint is the failpoint named "OP:PHASE" (see FailpointEnv): every journal phase saved
 // passes its own, and an operation that keeps no journal names its steps (the backup verb: "backup:stopping", after pass one, right before what runs
-// is listed and stopped; "backup:stopped", right after the stop), and so does a step
-// inside a phase that records no phase of its own (the upgrade's dump-db: "upgrade:dumping",
-// everything else stopped, before the dump; "upgrade:dumped", the dump taken, before its
-// server stops). Nothing happens unless
+// is listed and stopped; "backup:stopped", right after the stop), and so do steps inside a
+// phase ("restore:safety-hot", "rollback:safety-hot": after the first source of a safety
+// backup's pass one; "rollback:safety-backed-up": the rollback's safety backup complete,
+// nothing restored yet; the upgrade's dump-db: "upgrade:dumping", everything else stopped,
+// before the dump, and "upgrade:dumped", the dump taken, before its server stops). Nothing
+// happens unless
 // FailpointEnv names it.
 func Failpoint(name string) {
 	v := os.Getenv(FailpointEnv)

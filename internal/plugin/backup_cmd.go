@@ -298,8 +298,9 @@ func newRestoreCommand(s *state) *cobra.Command {
 		Long: `Verifies the backup first and refuses to touch anything when it fails. Each source goes to the
 current project's source of the same name: one whose path or volume moved is refused (naming both)
 unless --to-recorded-paths, one the project no longer has is skipped and reported, host paths are
-never restored. Stops the services, takes a safety backup of everything about to be replaced (put
-back if the restore fails), makes every source exactly equal to its archive (paths the backup's
+never restored. Takes a safety backup of everything about to be replaced (a copy while the services
+run, then, once they are stopped, what changed since; put back if the restore fails), makes every
+source exactly equal to its archive (paths the backup's
 --exclude left out are kept), creates missing volumes as the compose file declares them. When
 the compose or env files come back, every service they describe otherwise than its container
 is recreated from them on the image the backup recorded (refused before anything stops when

@@ -249,7 +249,8 @@ func newRollbackCommand(s *state) *cobra.Command {
 		Use:   "rollback [OPTIONS] [ID]",
 		Short: "Return the project to a backup: data, config and compose files, and the images it ran",
 		Long: `Without ID: resolves an interrupted operation, else goes back to the backup made by the last
-api. Takes a safety backup of the current state first (--no-safety-backup to skip), restores the
+api. Takes a safety backup of the current state first (a copy while the services run, then what
+changed once they are stopped; --no-safety-backup to skip), restores the
 data, config and compose files, re-pins the old images by ID (pulling by digest only if an image is
 gone), recreates the services and runs the health gate.`,
 		Example: `  # Go back to the last upgrade's backup, or resolve an interrupted operation

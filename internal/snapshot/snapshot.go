@@ -115,6 +115,9 @@ type BackupOptions struct {
 	// (docker-volume-backup.stop-during-backup): HotPass skips every source one of them
 	// mounts, and a two-pass backup records why it archived it in one pass.
 	ColdServices []string
+	// HotDone, when set, is called by HotPass after each source's hot copy (the
+	// operations' failpoints inside pass one).
+	HotDone func(source string)
 }
 
 // BackupPlan is what a backup will archive, worked out before anything stops.
