@@ -231,7 +231,9 @@ const FailpointFileEnv = "MAIM_FAILPOINT_FILE"
 // is listed and stopped; "backup:stopped", right after the stop), and so do steps inside a
 // phase ("restore:safety-hot", "rollback:safety-hot": after the first source of a safety
 // backup's pass one; "rollback:safety-backed-up": the rollback's safety backup complete,
-// nothing restored yet). Nothing happens unless
+// nothing restored yet; the upgrade's dump-db: "upgrade:dumping", everything else stopped,
+// before the dump, and "upgrade:dumped", the dump taken, before its server stops). Nothing
+// happens unless
 // FailpointEnv names it.
 func Failpoint(name string) {
 	v := os.Getenv(FailpointEnv)

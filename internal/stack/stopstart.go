@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/journal"
@@ -28,6 +29,12 @@ type Stop struct {
 	// Announce is the progress line said before the stop; "" says "stopping" and what
 	// runs, when something does.
 	Announce string
+	// Keep are services whose containers are listed and journaled as what ran but left
+	// running (their one-off containers are stopped): the caller stops them itself once
+	// it needs them no more (the upgrade's dump-db: a database dumped once all else
+	// stopped). A crash before that is resolved as any before the backup: what ran is
+	// started again, the kept ones running already.
+	Keep []string
 }
 
 // StopStep names the step of StopWhatRuns that failed.
@@ -79,17 +86,36 @@ func (m *Env) StopWhatRuns(ctx context.Context, p *project.Project, s Stop) (pro
 		}
 	}
 	at := time.Now()
+	kept, stop := Split(now, s.Keep)
 	switch {
 	case s.Announce != "":
 		m.Logf("%s", s.Announce)
-	case !now.Empty():
-		m.Logf("stopping %s", now.Describe())
+	case !stop.Empty() && !kept.Empty():
+		m.Logf("stopping %s (%s kept running)", stop.Describe(), kept.Describe())
+	case !stop.Empty():
+		m.Logf("stopping %s", stop.Describe())
 	}
-	if now.Empty() {
+	if stop.Empty() {
 		return now, at, nil
 	}
-	if err := p.Stop(ctx, m.Engine, now); err != nil {
+	if err := p.Stop(ctx, m.Engine, stop); err != nil {
 		return now, at, &StopError{StepStop, err}
 	}
 	return now, at, nil
+}
+
+// Split parts r into the containers of the named services (these; no one-off containers)
+// and everything else (rest), each in r's order.
+func Split(r project.Running, services []string) (these, rest project.Running) {
+	these.IDs, rest.IDs = map[string][]string{}, map[string][]string{}
+	for _, svc := range r.Services {
+		part := &rest
+		if slices.Contains(services, svc) {
+			part = &these
+		}
+		part.Services = append(part.Services, svc)
+		part.IDs[svc] = r.IDs[svc]
+	}
+	rest.OneOffs = r.OneOffs
+	return these, rest
 }

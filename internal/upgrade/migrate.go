@@ -10,21 +10,24 @@ import (
 	"time"
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
-	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/dbdump"
 	"github.com/docker-maim/docker-maim/internal/dbmajor"
+	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/client"
 )
 
 // PostgreSQL major upgrades (--migrate-db SERVICE). The decision is dbmajor.go's
 // (migrateDecision); this file plans the move (planner step migrate-db: the names checked,
-// the steps and the time they take) and carries out its part before anything stops
+// the steps and the time they take) and carries out its checks before anything stops
 // (preMigrate: the old cluster's locale read and checked against what the new image will
-// initialise, the dump taken from the old server into the backup). After the backup the
-// data source is emptied by the --reset-data phases (resetNames), and phase migrate-db,
-// before recreate, starts the service alone on its new image (a fresh cluster) and loads
-// the dump (phase_migrate.go). The rollback restores the old data directory from the backup.
+// initialise, the old server reached by a schema-only pg_dumpall). The dump itself is taken
+// once every other service stopped, from the old server still running, which then stops
+// (phase dump-db, phase_dump_db.go): it holds every write acknowledged before the stop, as
+// a careful user's does (stop the app, dump, move). After the backup the data source is
+// emptied by the --reset-data phases (resetNames), and phase migrate-db, before recreate,
+// starts the service alone on its new image (a fresh cluster) and loads the dump
+// (phase_migrate.go). The rollback restores the old data directory from the backup.
 
 // migrateRate is the rate assumed for a dump and its load together, in bytes of data
 // directory a second. Measured on the test images (pg_dumpall 15 piped into psql on a
@@ -81,7 +84,7 @@ func planMigrations(ctx context.Context, pl *planning) error {
 				return fmt.Errorf("--migrate-db %s: no container of %s runs, and the dump is taken by the old server while it runs: start it (docker compose -p %s up -d %s) and run again", svc, svc, pl.p.Name, svc)
 			}
 			db := &plan.Databases[i]
-			db.Migration = migrationOf(*db, plan.sizeMap()[db.Source], pl.user(svc))
+			db.Migration = migrationOf(*db, plan.sizeMap()[db.Source], dbUser(pl.p, svc))
 			plan.Downtime += db.Migration.Estimate
 			// The image's major version rise is what --migrate-db carries out: no breaking
 			// change of its own (any other finding of the service stands).
@@ -103,11 +106,12 @@ func migrationOf(db maim.Database, bytes int64, user string) *maim.DBMigration {
 		DataBytes: bytes, RateBytesPerSecond: migrateRate, Estimate: est,
 		Steps: []string{
 			fmt.Sprintf("before anything stops: read the encoding and locale of the PostgreSQL %s cluster and check that the new image initialises the same (from LANG, LC_ALL, POSTGRES_INITDB_ARGS; refused if not)", old),
-			fmt.Sprintf("before anything stops: pg_dumpall -U %s in the running PostgreSQL %s container, streamed into the backup as dump-%s.sql.* (hashed, kept)", user, old, db.Service),
+			fmt.Sprintf("before anything stops: pg_dumpall -U %s --schema-only in the running PostgreSQL %s container (the server answers, the dump tool works; refused if not)", user, old),
+			fmt.Sprintf("once every other service stopped (%s keeps running): pg_dumpall -U %s in the PostgreSQL %s container, streamed into the backup as dump-%s.sql.* (hashed, kept): every write acknowledged before the stop is in it; then stop %s", db.Service, user, old, db.Service, db.Service),
 			fmt.Sprintf("after the backup (the data directory byte for byte): read back and verify the archive of %s, then empty it", db.Source),
 			fmt.Sprintf("start %s alone on its new image: PostgreSQL %s initialises a fresh cluster from the service's POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB and POSTGRES_INITDB_ARGS", db.Service, nw),
 			"wait until it accepts connections (pg_isready over TCP in the container), check its encoding and locale, load the dump with psql -v ON_ERROR_STOP=0 (only the superuser's and POSTGRES_DB's \"already exists\" are accepted), ANALYZE every database",
-			fmt.Sprintf("dump and load of about %s expected to take about %s (at an assumed %d MiB/s of data directory, half the rate measured on 2 CPUs)", units.HumanSize(float64(bytes)), est, migrateRate>>20),
+			fmt.Sprintf("dump and load of about %s expected to take about %s (at an assumed %d MiB/s of data directory, half the rate measured on 2 CPUs), all of it downtime", units.HumanSize(float64(bytes)), est, migrateRate>>20),
 			"recreate every service (the ones depending on it start on the loaded database)",
 			fmt.Sprintf("the health gate; any failure rolls back to the old image and the old data directory of PostgreSQL %s from the backup", old),
 		},
@@ -136,32 +140,43 @@ func (pl *planning) runsPostgres(ctx context.Context, svc string) bool {
 	return false
 }
 
-// user is service svc's POSTGRES_USER (default postgres), for the plan.
-func (pl *planning) user(svc string) string {
-	if u := envMap(pl.p.Services[svc].Environment)["POSTGRES_USER"]; u != "" {
+// dbUser is service svc's POSTGRES_USER in project p (default postgres), for the plan.
+func dbUser(p *project.Project, svc string) string {
+	if u := envMap(p.Services[svc].Environment)["POSTGRES_USER"]; u != "" {
 		return u
 	}
 	return "postgres"
 }
 
-// preMigrate runs, before anything stops, the part of each migration that needs the old
-// server: its locale read and compared with the one the new image will initialise, and
-// the dump into the upgrade's backup (begun here when preDumps did not). A failure
-// refuses the upgrade (exit 12), the begun backup dropped.
+// preMigrate runs, before anything stops, the checks of each migration that need the old
+// server: its locale compared with the one the new image will initialise, and a schema-only
+// pg_dumpall (the server answers, the dump tool works). The dump is phase dump-db's; the
+// backup it goes into is planned here unless preDumps did. A failure refuses the upgrade
+// (exit 12), nothing stopped, the begun backup dropped.
 func (t *txn) preMigrate(ctx context.Context) error {
 	migs := t.plan.migrations()
 	if len(migs) == 0 {
 		return nil
 	}
 	t.oldLocales = map[string]dbdump.Locale{}
+	refuse := func(err error) error {
+		if t.hot != nil {
+			t.hot.Abort()
+			t.hot = nil
+		}
+		return t.refuseBeforeStop(ctx, err)
+	}
 	for _, db := range migs {
 		if err := t.preMigrateOne(ctx, db); err != nil {
-			if t.hot != nil {
-				t.hot.Abort()
-				t.hot = nil
-			}
-			return t.refuseBeforeStop(ctx, fmt.Errorf("--migrate-db %s: %w", db.Service, err))
+			return refuse(fmt.Errorf("--migrate-db %s: %w", db.Service, err))
 		}
+	}
+	if t.hot == nil {
+		pl, err := t.m.Snapshots.PlanBackup(ctx, t.p, t.backupOptions())
+		if err != nil {
+			return refuse(fmt.Errorf("backup: %w", err))
+		}
+		t.hot = pl
 	}
 	return nil
 }
@@ -172,7 +187,7 @@ func (t *txn) preMigrateOne(ctx context.Context, db maim.Database) error {
 	if len(ids) == 0 {
 		return fmt.Errorf("no container of %s runs: the dump needs the old server", db.Service)
 	}
-	cmd, ref, err := dbdump.ForContainer(ctx, t.m.Engine, "postgres", ids[0])
+	cmd, _, err := dbdump.ForContainer(ctx, t.m.Engine, "postgres", ids[0])
 	if err != nil {
 		return err
 	}
@@ -188,33 +203,20 @@ func (t *txn) preMigrateOne(ctx context.Context, db maim.Database) error {
 	if err != nil {
 		return err
 	}
-	if want, ok := InitdbLocale(newEnv); ok && !SameLocale(old, want) {
+	if want, ok := dbdump.InitdbLocale(newEnv); ok && !dbdump.SameLocale(old, want) {
 		return fmt.Errorf("the PostgreSQL %s cluster has %s, the new image would initialise %s (from LANG, LC_ALL, POSTGRES_INITDB_ARGS): set POSTGRES_INITDB_ARGS: \"%s\" on service %s and run again", db.DataVersion, old, want, old.InitdbArgs(), db.Service)
 	}
 	t.oldLocales[db.Service] = old
-	if t.dumped(db.Service) {
-		t.m.logf("%s: the dump its label asks for is the one the migration loads", db.Service)
-		return nil
-	}
-	pl := t.hot
-	if pl == nil {
-		if pl, err = t.m.Snapshots.PlanBackup(ctx, t.p, t.backupOptions()); err != nil {
-			return fmt.Errorf("backup: %w", err)
-		}
-		t.hot = pl
-	}
-	t.m.logf("dumping %s for its move to PostgreSQL %s (--migrate-db): %s", db.Service, db.NewVersion, cmd)
-	_, err = t.m.Snapshots.AddDump(ctx, t.p, pl, backup.Dump{Service: db.Service, Engine: cmd.Engine, Command: cmd.String(), Image: ref},
-		func(w io.Writer) error { return dbdump.Take(ctx, t.m.Engine, db.Service, ids[0], cmd, w) })
-	return err
+	probe := cmd
+	probe.Argv = append(slices.Clone(cmd.Argv), "--schema-only")
+	t.m.logf("checking that %s can be dumped (the dump itself is taken once everything else stopped): %s", db.Service, probe)
+	return dbdump.Take(ctx, t.m.Engine, db.Service, ids[0], probe, io.Discard)
 }
 
-// dumped tells whether preDumps took a dump of svc already (a label or x-maim asked).
-func (t *txn) dumped(svc string) bool {
-	if t.plan.hooks == nil || t.hot == nil {
-		return false
-	}
-	return slices.ContainsFunc(t.plan.hooks.Dumps, func(d maim.DumpRequest) bool { return d.Service == svc })
+// migrated tells whether service svc is a database the upgrade migrates: its dump is
+// phase dump-db's, taken stopped, whatever a label asks for (preDumps leaves it).
+func (t *txn) migrated(svc string) bool {
+	return slices.ContainsFunc(t.plan.migrations(), func(db maim.Database) bool { return db.Service == svc })
 }
 
 // newServiceEnv is the environment svc's new container will have: its new image's, with
@@ -234,59 +236,4 @@ func (t *txn) newServiceEnv(ctx context.Context, svc string) (map[string]string,
 		env[k] = v
 	}
 	return env, nil
-}
-
-// InitdbLocale is the encoding and locale the official entrypoint's initdb gives a new
-// cluster in environment env: POSTGRES_INITDB_ARGS's --locale, --lc-collate, --lc-ctype,
-// -E/--encoding, else LC_ALL, else LANG, else C; the encoding, when not given, is the
-// locale's (UTF8 for a .UTF-8 one, SQL_ASCII for C and POSIX). ok is false when the
-// encoding cannot be told (initdb asks the C library then).
-func InitdbLocale(env map[string]string) (l dbdump.Locale, ok bool) {
-	loc := env["LC_ALL"]
-	if loc == "" {
-		loc = env["LANG"]
-	}
-	if loc == "" {
-		loc = "C"
-	}
-	l.Collate, l.Ctype = loc, loc
-	args := strings.Fields(env["POSTGRES_INITDB_ARGS"])
-	for i := 0; i < len(args); i++ {
-		name, val, has := strings.Cut(args[i], "=")
-		if !has && i+1 < len(args) && strings.HasPrefix(name, "-") {
-			val = args[i+1]
-		}
-		switch name {
-		case "--locale":
-			l.Collate, l.Ctype = val, val
-		case "--lc-collate":
-			l.Collate = val
-		case "--lc-ctype":
-			l.Ctype = val
-		case "-E", "--encoding":
-			l.Encoding = strings.ToUpper(val)
-		}
-	}
-	if l.Encoding == "" {
-		switch c := normLocale(l.Ctype); {
-		case strings.HasSuffix(c, ".utf8"):
-			l.Encoding = "UTF8"
-		case c == "c" || c == "posix":
-			l.Encoding = "SQL_ASCII"
-		default:
-			return l, false
-		}
-	}
-	return l, true
-}
-
-// SameLocale compares two locales as initdb writes them ("en_US.UTF-8" and "en_US.utf8"
-// are one; "UTF-8" and "UTF8" too).
-func SameLocale(a, b dbdump.Locale) bool {
-	return normLocale(a.Collate) == normLocale(b.Collate) && normLocale(a.Ctype) == normLocale(b.Ctype) &&
-		strings.ReplaceAll(strings.ToUpper(a.Encoding), "-", "") == strings.ReplaceAll(strings.ToUpper(b.Encoding), "-", "")
-}
-
-func normLocale(s string) string {
-	return strings.ReplaceAll(strings.ToLower(s), "utf-8", "utf8")
 }

@@ -38,7 +38,7 @@ var backupHotPhase = phase[*txn]{
 		return s
 	},
 	Run: func(ctx context.Context, t *txn) error {
-		pl := t.hot // begun by the logical dumps (preDumps), or planned now
+		pl := t.hot // begun by the logical dumps (preDumps), planned by preMigrate, or planned now
 		if pl == nil {
 			var err error
 			if pl, err = t.m.Snapshots.PlanBackup(ctx, t.p, t.backupOptions()); err != nil {

@@ -26,7 +26,7 @@ import (
 // names onto its new major: it starts only that service on its new image (its data source
 // emptied by phase reset: the entrypoint initialises a fresh cluster), waits until the new
 // server accepts connections, checks that its encoding and locale are the old cluster's,
-// feeds it the dump taken from the old server (preMigrate), read from the backup with its
+// feeds it the dump taken from the old server (phase dump-db), read from the backup with its
 // hash checked, and runs ANALYZE in every database (dbdump.LoadAndAnalyze). The services that depend
 // on the database start only at recreate (which recreates the database once more: the
 // same image and data), so none of them sees the empty cluster. The journal says
@@ -85,7 +85,7 @@ func (t *txn) migrateOne(ctx context.Context, target *project.Project, db maim.D
 	if err != nil {
 		return fmt.Errorf("reading the new cluster's encoding and locale: %w", err)
 	}
-	if old, ok := t.oldLocales[db.Service]; ok && !SameLocale(old, got) {
+	if old, ok := t.oldLocales[db.Service]; ok && !dbdump.SameLocale(old, got) {
 		return fmt.Errorf("the new PostgreSQL %s cluster has %s, the old one %s: set POSTGRES_INITDB_ARGS: \"%s\" on service %s", db.NewVersion, got, old, old.InitdbArgs(), db.Service)
 	}
 	entry, err := t.m.Store.Get(t.man.Project, t.man.ID)

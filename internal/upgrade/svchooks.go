@@ -107,7 +107,9 @@ func (t *txn) refuseBeforeStop(ctx context.Context, cause error) error {
 // pre commands and before anything stops, into the upgrade's backup, which it begins
 // (t.hot: the hot pass and the backup phase go on with it). A dump that fails refuses the
 // upgrade like a failing pre-command (exit 12), the begun backup dropped; a service with no
-// running container is not dumped (its file archive protects it).
+// running container is not dumped (its file archive protects it). A database --migrate-db
+// moves is not dumped here: phase dump-db dumps it once everything else stopped, and that
+// dump is the one its label asks for too.
 func (t *txn) preDumps(ctx context.Context) error {
 	plan := t.plan
 	if plan.hooks == nil || len(plan.hooks.Dumps) == 0 {
@@ -118,6 +120,10 @@ func (t *txn) preDumps(ctx context.Context) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	for _, d := range plan.hooks.Dumps {
+		if t.migrated(d.Service) {
+			t.m.logf("%s: its dump (%s) is the one --migrate-db takes once everything else stopped (phase dump-db)", d.Service, d.From)
+			continue
+		}
 		ids := append([]string(nil), plan.running.IDs[d.Service]...)
 		sort.Strings(ids)
 		if len(ids) == 0 {

@@ -93,6 +93,7 @@ type txn struct {
 var upgradePhases = []phase[*txn]{
 	backupHotPhase,   // phase_backup_hot.go (two-pass backups: pass one, nothing stopped)
 	stopPhase,        // phase_stop.go
+	dumpDBPhase,      // phase_dump_db.go (--migrate-db: the dump, everything else stopped)
 	backupPhase,      // phase_backup.go
 	verifyPhase,      // phase_reset.go (--reset-data)
 	resetPhase,       // phase_reset.go (--reset-data)
@@ -146,7 +147,8 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 	if err := t.preDumps(ctx); err != nil {
 		return t.res, err
 	}
-	// --migrate-db: the old clusters' locale checked, their dumps taken; nothing stopped.
+	// --migrate-db: the old clusters' locale checked, their dump tool tried (the dumps
+	// themselves are phase dump-db's, once everything else stopped); nothing stopped.
 	if err := t.preMigrate(ctx); err != nil {
 		return t.res, err
 	}

@@ -1,0 +1,88 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+
+	maim "github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/dbdump"
+	"github.com/docker-maim/docker-maim/internal/journal"
+	"github.com/docker-maim/docker-maim/internal/stack"
+)
+
+// dumpDBPhase takes the dump each --migrate-db database moves by as a careful user does:
+// with every other service stopped (phase stop keeps the migrated databases running:
+// dbKeep), so it holds every write acknowledged before the stop. pg_dumpall runs in the old
+// server's container into the upgrade's backup (phase migrate-db loads it); then that
+// container stops, and the backup's pass two reads the data directory cold. It changes none
+// of the user's data (backing-up, recorded by stop): a failure, or a kill -9 that `rollback`
+// resolves (failpoints upgrade:dumping and upgrade:dumped), drops the begun backup and
+// starts what ran again, a database still running left so.
+var dumpDBPhase = phase[*txn]{
+	Name:    "dump-db",
+	Journal: PhaseBackingUp,
+	Skip: func(t *txn) string {
+		if len(t.plan.migrations()) == 0 {
+			return "no --migrate-db"
+		}
+		return ""
+	},
+	Describe: func(t *txn) string {
+		var parts []string
+		for _, db := range t.plan.migrations() {
+			parts = append(parts, fmt.Sprintf("%s: with every other service stopped, pg_dumpall -U %s in the running PostgreSQL %s container, streamed into the backup as dump-%s.sql.* (every write acknowledged before the stop is in it); then stop %s",
+				db.Service, dbUser(t.planned(), db.Service), db.DataVersion, db.Service, db.Service))
+		}
+		return strings.Join(parts, "; ") + "; a failure starts what ran again, nothing changed"
+	},
+	Run: func(ctx context.Context, t *txn) error {
+		journal.Failpoint("upgrade:dumping")
+		for _, db := range t.plan.migrations() {
+			if err := t.dumpCold(ctx, db); err != nil {
+				return fmt.Errorf("--migrate-db %s: %w", db.Service, err)
+			}
+		}
+		journal.Failpoint("upgrade:dumped")
+		kept, _ := stack.Split(t.plan.running, dbKeep(t))
+		if kept.Empty() {
+			return nil
+		}
+		t.m.logf("stopping %s (dumped)", kept.Describe())
+		if err := t.p.Stop(ctx, t.m.Engine, kept); err != nil {
+			return fmt.Errorf("stopping: %w", err)
+		}
+		return nil
+	},
+}
+
+// dbKeep are the services phase stop leaves running for dump-db: the migrated databases.
+func dbKeep(t *txn) []string {
+	var out []string
+	for _, db := range t.plan.migrations() {
+		out = append(out, db.Service)
+	}
+	return out
+}
+
+// dumpCold dumps db from its old server, running still, into the upgrade's backup (t.hot:
+// planned before anything stopped, at the latest by preMigrate).
+func (t *txn) dumpCold(ctx context.Context, db maim.Database) error {
+	ids := slices.Clone(t.plan.running.IDs[db.Service])
+	sort.Strings(ids)
+	if len(ids) == 0 {
+		return fmt.Errorf("no container of %s ran at the stop: the dump needs the old server", db.Service)
+	}
+	cmd, ref, err := dbdump.ForContainer(ctx, t.m.Engine, "postgres", ids[0])
+	if err != nil {
+		return err
+	}
+	t.m.logf("dumping %s for its move to PostgreSQL %s (--migrate-db), everything else stopped: %s", db.Service, db.NewVersion, cmd)
+	_, err = t.m.Snapshots.AddDump(ctx, t.p, t.hot, backup.Dump{Service: db.Service, Engine: cmd.Engine, Command: cmd.String(), Image: ref},
+		func(w io.Writer) error { return dbdump.Take(ctx, t.m.Engine, db.Service, ids[0], cmd, w) })
+	return err
+}
