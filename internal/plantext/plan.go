@@ -85,7 +85,7 @@ func Plan(w io.Writer, p *api.Plan, dir string) {
 		}
 	}
 	printDatabases(w, p.Databases)
-	printServiceHooks(w, p.ServiceHooks)
+	printServiceHooks(w, p.ServiceHooks, migrated(p.Databases))
 	printPhases(w, p.Phases)
 	if len(p.Notify) > 0 {
 		fmt.Fprintf(w, "\nNotifications (how it ends): %s\n", strings.Join(p.Notify, ", "))
@@ -293,7 +293,7 @@ func orUnknown(s string) string {
 // printServiceHooks lists the commands run inside the services' containers (service, when,
 // user, timeout, where declared, the command quoted when it spans lines), the services
 // archived only stopped, the logical dumps asked for and the lifecycle labels ignored.
-func printServiceHooks(w io.Writer, h *api.ServiceHooks) {
+func printServiceHooks(w io.Writer, h *api.ServiceHooks, migrated map[string]bool) {
 	if h.Empty() {
 		return
 	}
@@ -318,13 +318,28 @@ func printServiceHooks(w io.Writer, h *api.ServiceHooks) {
 		fmt.Fprintf(w, "  %s: stop-during-backup: its data is archived only while it is stopped (no hot pass)\n", s)
 	}
 	for _, d := range h.Dumps {
-		if d.Supported {
+		switch {
+		case d.Supported && migrated[d.Service]:
+			fmt.Fprintf(w, "  %s: logical %s dump (%s): the --migrate-db dump, taken once the other services stopped\n", d.Service, d.Kind, d.From)
+		case d.Supported:
 			fmt.Fprintf(w, "  %s: logical %s dump (%s): taken in its running container before anything stops\n", d.Service, d.Kind, d.From)
-		} else {
+		default:
 			fmt.Fprintf(w, "  %s: logical %s dump requested (%s): not taken by the upgrade (`docker maim backup` takes it); the file archive still protects the data\n", d.Service, d.Kind, d.From)
 		}
 	}
 	for _, ig := range h.Ignored {
 		fmt.Fprintln(w, "  "+ig)
 	}
+}
+
+// migrated is the set of database services --migrate-db moves: their dump is taken after
+// the other services stop (phase dump-db), not before anything stops.
+func migrated(dbs []api.Database) map[string]bool {
+	out := map[string]bool{}
+	for _, db := range dbs {
+		if db.Migration != nil {
+			out[db.Service] = true
+		}
+	}
+	return out
 }

@@ -49,3 +49,25 @@ func TestPlanShowsMigration(t *testing.T) {
 		t.Errorf("the plan does not say %q:\n%s", want, b.String())
 	}
 }
+
+// TestPlanSaysWhenAMigratedDumpIsTaken: a label's dump of a database --migrate-db moves is
+// the migration's, taken after the other services stop; another database's label dump is
+// taken before anything stops.
+func TestPlanSaysWhenAMigratedDumpIsTaken(t *testing.T) {
+	var b bytes.Buffer
+	Plan(&b, &api.Plan{Project: "shop",
+		Databases: []api.Database{{Service: "db", Engine: api.DBPostgreSQL, DataVersion: "15", NewVersion: "16",
+			Decision: api.DBMigrate, Migration: &api.DBMigration{Steps: []string{"dump"}}}},
+		ServiceHooks: &api.ServiceHooks{Dumps: []api.DumpRequest{
+			{Service: "db", Kind: "postgres", From: "stack-back.postgres", Supported: true},
+			{Service: "other", Kind: "postgres", From: "stack-back.postgres", Supported: true},
+		}}}, "")
+	for _, want := range []string{
+		"  db: logical postgres dump (stack-back.postgres): the --migrate-db dump, taken once the other services stopped\n",
+		"  other: logical postgres dump (stack-back.postgres): taken in its running container before anything stops\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the plan does not say %q:\n%s", want, b.String())
+		}
+	}
+}
