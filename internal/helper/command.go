@@ -29,7 +29,7 @@ type invocation struct {
 	marker, token, file string
 	// Two-pass backups, a delta restore, the go-ahead and the lifeline.
 	indexOut, indexFinal, sinceStdin, delta, awaitGo, lifeline bool
-	beneath                                        *fsaccess.Beneath // BENEATH, when given
+	beneath                                                    *fsaccess.Beneath // BENEATH, when given
 }
 
 // Run is Main with explicit streams (for tests). Its steps: the command line is parsed;
