@@ -253,7 +253,7 @@ func walk(br *bufio.Reader, size int64, fn func(string, int64) bool) error {
 // Entry returns the header of the entry whose header begins at off and a reader of its
 // content: only the frames holding them are read and decompressed. The name must be want
 // (its trailing slash aside): the table and the archive must agree.
-func (a *Archive) Entry(off int64, want string) (*tar.Header, io.Reader, error) {
+func (a *Archive) Entry(off int64, want string) (*tar.Header, *tar.Reader, error) {
 	if off < 0 || off >= a.size {
 		return nil, nil, fmt.Errorf("seektar: offset %d past the archive", off)
 	}
