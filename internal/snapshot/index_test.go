@@ -208,3 +208,27 @@ func TestRestoreIsDifferential(t *testing.T) {
 		t.Errorf("no event of a differential restore of a.bin and c.bin:\n%s", buf.String())
 	}
 }
+
+// TestNoStopIndexInexact: a backup taken while the services run keeps an index marked
+// inexact, so a restore of it is a full extraction.
+func TestNoStopIndexInexact(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeFiles(t, data, map[string]int{"a.bin": 30})
+	s := &Service{Engine: &fakeEngine{api: "1.41"}, Mover: dirMover{}, Store: backup.Local(t.TempDir())}
+	p := &project.Project{Project: &types.Project{Name: "demo", WorkingDir: dir}}
+	src := project.Source{Name: "./data", Kind: project.KindBindDir, HostPath: data}
+	m, err := s.Backup(ctx, p, BackupOptions{NoStop: true, Sources: []project.Source{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := s.Store.Get(p.Name, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := s.Store.ReadIndex(entry, entry.Manifest.Sources[0])
+	if err != nil || x == nil || !strings.Contains(x.OnePass, "--no-stop") {
+		t.Fatalf("index of a --no-stop backup: %+v, %v: want it marked inexact", x, err)
+	}
+}
