@@ -257,7 +257,7 @@ func (a *Archive) Entry(off int64, want string) (*tar.Header, *tar.Reader, error
 	if off < 0 || off >= a.size {
 		return nil, nil, fmt.Errorf("seektar: offset %d past the archive", off)
 	}
-	tr := tar.NewReader(bufio.NewReaderSize(io.NewSectionReader(a.r, off, a.size-off), 256<<10))
+	tr := tar.NewReader(bufio.NewReaderSize(io.NewSectionReader(a.r, off, a.size-off), 64<<10))
 	h, err := tr.Next()
 	if err != nil {
 		return nil, nil, fmt.Errorf("seektar: entry %q at %d: %w", want, off, err)
