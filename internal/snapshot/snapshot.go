@@ -115,6 +115,9 @@ type BackupOptions struct {
 	// (docker-volume-backup.stop-during-backup): HotPass skips every source one of them
 	// mounts, and a two-pass backup records why it archived it in one pass.
 	ColdServices []string
+	// HotDone, when set, is called by HotPass after each source's hot copy (the
+	// operations' failpoints inside pass one).
+	HotDone func(source string)
 }
 
 // BackupPlan is what a backup will archive, worked out before anything stops.
@@ -440,7 +443,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	if hot != nil && st.Delta {
 		bs = hot.bs
 		bs.Delta = &backup.Delta{Archive: name, SHA256: sum, ArchiveSize: size,
-			Bytes: st.Bytes, Files: st.Files, Entries: st.Entries, Deleted: st.Deleted}
+			Bytes: st.Bytes, Files: st.Files, Entries: st.Entries, Deleted: st.Deleted, Plain: a.Plain()}
 		bs.Index, err = keepIndex(w, i, src, final, opts.NoStop)
 		return bs, "", err
 	}
@@ -458,7 +461,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 		}
 		bs.Archive = name
 	}
-	bs.SHA256, bs.ArchiveSize = sum, size
+	bs.SHA256, bs.ArchiveSize, bs.Plain = sum, size, a.Plain()
 	bs.Entries, bs.Files, bs.Bytes = st.Entries, st.Files, st.Bytes
 	bs.Index, err = keepIndex(w, i, src, final, opts.NoStop)
 	return bs, "", err
