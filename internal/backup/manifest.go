@@ -124,6 +124,10 @@ type Source struct {
 	// stopped: its file system cannot show every change by the files' times (see
 	// fsaccess.Inexact). Archive is then that whole archive.
 	OnePass string `json:"one_pass,omitempty"`
+	// Index, when set, is the final index of this directory source: what each path was
+	// when the backup last read it (see Index). Backups before it, single files and the
+	// archive API's data path have none.
+	Index *Index `json:"index,omitempty"`
 	// Plain is the archive before it was sealed (Manifest.Encryption; nil when plain).
 	Plain *Plain `json:"plain,omitempty"`
 }
@@ -230,6 +234,28 @@ type AdoptedFile struct {
 	Mode string `json:"mode"`
 }
 
+// Files are the names of every file of the backup the manifest references besides itself:
+// each source's archive, delta and index, each dump's archive. What copies a backup file by
+// file copies these.
+func (m *Manifest) Files() []string {
+	var out []string
+	for _, s := range m.Sources {
+		if s.Archive != "" {
+			out = append(out, s.Archive)
+		}
+		if s.Delta != nil {
+			out = append(out, s.Delta.Archive)
+		}
+		if s.Index != nil {
+			out = append(out, s.Index.File)
+		}
+	}
+	for _, d := range m.Dumps {
+		out = append(out, d.Archive)
+	}
+	return out
+}
+
 // Size is the total archive size in bytes.
 func (m *Manifest) Size() int64 {
 	var n int64
@@ -237,6 +263,9 @@ func (m *Manifest) Size() int64 {
 		n += s.ArchiveSize
 		if s.Delta != nil {
 			n += s.Delta.ArchiveSize
+		}
+		if s.Index != nil {
+			n += s.Index.Size
 		}
 	}
 	for _, d := range m.Dumps {
@@ -315,6 +344,15 @@ func (m *Manifest) validate() error {
 				return bad("archive %q is used twice", s.Delta.Archive)
 			}
 			archives[s.Delta.Archive] = true
+		}
+		if s.Index != nil {
+			if err := plainFileName(s.Index.File); err != nil {
+				return bad("index %q: %v", s.Index.File, err)
+			}
+			if archives[s.Index.File] {
+				return bad("file %q is used twice", s.Index.File)
+			}
+			archives[s.Index.File] = true
 		}
 		switch s.Kind {
 		case project.KindVolume, project.KindAnonymous:

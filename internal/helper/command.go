@@ -25,11 +25,12 @@ type invocation struct {
 	c        archive.Compression
 	level    int
 	excludes stringList
+	archives stringList // diffrestore: the archive files, base first
 	// DIRECT: the marker the host wrote and the file to write or read instead of the stream.
 	marker, token, file string
 	// Two-pass backups, a delta restore, the go-ahead and the lifeline.
-	indexOut, sinceStdin, delta, awaitGo, lifeline bool
-	beneath                                        *fsaccess.Beneath // BENEATH, when given
+	indexOut, indexFinal, sinceStdin, delta, awaitGo, lifeline bool
+	beneath                                                    *fsaccess.Beneath // BENEATH, when given
 }
 
 // Run is Main with explicit streams (for tests). Its steps: the command line is parsed;
@@ -65,6 +66,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		} else {
 			stdin = f
 		}
+	}
+	if inv.cmd == "diffrestore" {
+		return inv.diff(ctx, rep, f)
 	}
 	stdin = inv.withFailpoint(ctx, stdin)
 	return inv.transfer(ctx, rep, stdin, stdout, f, since)
@@ -114,11 +118,17 @@ func (inv *invocation) defineFlags(fs *flag.FlagSet, beneath *string, aliases *s
 		fs.Var(&inv.excludes, "exclude", "pattern to leave out (repeatable)")
 		fs.StringVar(&inv.file, "out", "", "existing file to write the archive into instead of stdout")
 		fs.BoolVar(&inv.indexOut, "index-out", false, "pass one: write the index on stderr")
+		fs.BoolVar(&inv.indexFinal, "index-final", false, "write the index of the tree as archived on stderr")
 		fs.BoolVar(&inv.sinceStdin, "since-stdin", false, "pass two: read pass one's index from stdin, write the delta")
 	case "restore":
 		fs.Var(&inv.excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
 		fs.StringVar(&inv.file, "in", "", "file to read the archive from instead of stdin")
 		fs.BoolVar(&inv.delta, "delta", false, "apply a delta over the extracted base")
+		fs.BoolVar(&inv.awaitGo, "await-go", false, "touch nothing before stdin starts with the go-ahead")
+	case "diffrestore":
+		fs.Var(&inv.excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
+		fs.StringVar(&inv.file, "in", "", "the backup's index file of the source")
+		fs.Var(&inv.archives, "archive", "an archive file of the source, base first (repeatable)")
 		fs.BoolVar(&inv.awaitGo, "await-go", false, "touch nothing before stdin starts with the go-ahead")
 	case "measure":
 		fs.Var(&inv.excludes, "exclude", "pattern to leave out (repeatable)")
@@ -215,6 +225,8 @@ func (inv *invocation) transfer(ctx context.Context, rep *reporter, stdin io.Rea
 	pass := Pass{Beneath: inv.beneath}
 	if inv.indexOut {
 		pass.Record = archive.NewIndex()
+	} else if inv.indexFinal {
+		pass.Final = archive.NewIndex()
 	}
 	pass.Since = since
 	switch {
@@ -239,8 +251,11 @@ func (inv *invocation) transfer(ctx context.Context, rep *reporter, stdin io.Rea
 		}
 		return rep.fail(1, err)
 	}
-	if pass.Record != nil {
-		if err := rep.sendIndex(pass.Record); err != nil {
+	if idx := pass.Record; idx != nil || pass.Final != nil {
+		if idx == nil {
+			idx = pass.Final
+		}
+		if err := rep.sendIndex(idx); err != nil {
 			return rep.fail(1, err)
 		}
 	}

@@ -461,10 +461,13 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, dir string, i
 		ready = func() error { return nil }
 	}
 	ropts := volume.RestoreOptions{Compression: comp, Excludes: manifestExcludes(e.Manifest), Ready: ready}
+	t, ok := TargetOf(to, dir)
+	if done, err := s.tryDiff(ctx, e, it, t, ok, ropts); done || err != nil {
+		return err
+	}
 	task := s.task("restore "+src.Name, src.Name, src.Bytes)
 	ropts.Progress = task.Add
 	var st archive.Stats
-	t, ok := TargetOf(to, dir)
 	switch {
 	case to.Kind == project.KindProjectFile:
 		if err = ready(); err == nil {
