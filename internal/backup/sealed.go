@@ -330,6 +330,10 @@ func (m *Manifest) SealedCopy(rcpts []age.Recipient, sealed map[string]Plain) (*
 				return nil, err
 			}
 		}
+		// A sealed backup keeps no index, as one sealed when written keeps none: it would
+		// name every path in the clear, and a sealed archive cannot be read at random
+		// (its restore is the full extraction). The copy leaves the index file behind.
+		src.Index = nil
 	}
 	for i := range c.Dumps {
 		d := &c.Dumps[i]

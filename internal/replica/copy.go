@@ -131,6 +131,15 @@ func (c *copier) files(m *backup.Manifest) ([]file, int64, error) {
 		known[f.name] = true
 		total += f.size
 	}
+	if len(c.opts.Seal) > 0 {
+		// A sealed copy keeps no index (backup.Manifest.SealedCopy): the paths it names
+		// stay on this host.
+		for _, s := range m.Sources {
+			if s.Index != nil {
+				known[s.Index.File] = true
+			}
+		}
+	}
 	des, err := os.ReadDir(c.dir)
 	if err != nil {
 		return nil, 0, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -272,5 +273,68 @@ func TestTopUpSendsFilesAddedAfterTheCopy(t *testing.T) {
 	}
 	if b, err := local.ReadFile("p", id, "config-merge.json"); err != nil || string(b) != "{}\n" {
 		t.Fatalf("the topped-up file did not come back: %q %v", b, err)
+	}
+}
+
+// TestSealedCopyLeavesTheIndexHome: a backup's index names every path of a source; a copy
+// sealed on its way keeps none (its manifest has no index, the remote no index file), while
+// a plain copy carries it as the backup holds it.
+func TestSealedCopyLeavesTheIndexHome(t *testing.T) {
+	ctx := context.Background()
+	local := backup.Local(t.TempDir())
+	id, _ := newBackup(t, local, "p")
+	e, err := local.Get("p", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first source gets an index, written into the backup as a backup writes one.
+	const idx = "0-data.index.zst"
+	raw := []byte("every/path/of/the/source\n")
+	if err := os.WriteFile(filepath.Join(local.Dir("p", id), idx), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum, size, err := hashFile(filepath.Join(local.Dir("p", id), idx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.Manifest
+	m.Sources[0].Index = &backup.Index{File: idx, SHA256: sum, Size: size, Entries: 1}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(local.Dir("p", id), backup.ManifestName), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcpts, err := crypt.ParseRecipients([]string{key.Recipient().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sealed := range []bool{false, true} {
+		remote := backup.Local(t.TempDir())
+		opts := CopyOptions{Name: "nas", StageDir: t.TempDir()}
+		if sealed {
+			opts.Seal = rcpts
+		}
+		if _, err := Copy(ctx, local, remote, "p", id, opts); err != nil {
+			t.Fatalf("sealed %v: %v", sealed, err)
+		}
+		re, err := remote.Get("p", id)
+		if err != nil || re.Status != backup.StatusComplete {
+			t.Fatalf("sealed %v: remote entry %+v %v", sealed, re, err)
+		}
+		_, statErr := os.Stat(filepath.Join(remote.Dir("p", id), idx))
+		_, stored := re.Manifest.Stored[idx]
+		hasIndex := re.Manifest.Sources[0].Index != nil
+		if sealed && (statErr == nil || stored || hasIndex) {
+			t.Errorf("the sealed copy carries the index (file: %v, stored: %v, in the manifest: %v)", statErr == nil, stored, hasIndex)
+		}
+		if !sealed && (statErr != nil || !hasIndex) {
+			t.Errorf("the plain copy lost the index (file: %v, in the manifest: %v)", statErr, hasIndex)
+		}
 	}
 }
