@@ -83,6 +83,13 @@ type BackupOptions struct {
 	// inside its running container) beside the file archives, before anything stops, as
 	// stack-back's labels and the x-maim dump key ask too.
 	Dumps []string
+	// SourcePolicies set sources' backup policies (--source-policy NAME=POLICY), over what
+	// the compose file sets. A manual backup takes a never source all the same.
+	SourcePolicies map[string]SourcePolicy
+	// ExcludeSources are sources left out of this backup (--exclude-source NAME).
+	ExcludeSources []string
+	// Full takes every source whole (--full), not incrementally from the last backup.
+	Full bool
 }
 
 // BackupResult says what Backup stored.
@@ -138,6 +145,17 @@ type BackupSource struct {
 	Files int64 `json:"files"`
 	// OnePass says why a source of a two-pass backup was archived once, stopped.
 	OnePass string `json:"one_pass,omitempty"`
+	// Policy is the source's backup policy (always, changed, never).
+	Policy SourcePolicy `json:"policy,omitempty"`
+	// Base is the backup this source builds on: an incremental source holds only what
+	// changed since Base (the restore applies the chain), a changed-policy source that did
+	// not change references Base's archives (Reused); "" for a source held whole.
+	Base string `json:"base,omitempty"`
+	// Reused: the source did not change since Base; its archives are Base's, nothing new.
+	Reused bool `json:"reused,omitempty"`
+	// Full says why an incremental source was taken whole ("" when it was not, or was
+	// never meant to be incremental).
+	Full string `json:"full,omitempty"`
 }
 
 // BackupDump is one logical database dump of a backup: an archive of its own holding the
