@@ -124,6 +124,8 @@ type BackupResult struct {
 	StoppedOneOffs []string `json:"stopped_one_offs,omitempty"`
 	// NotBackedUp are the host paths left out (never restored either).
 	NotBackedUp []HostPath `json:"not_backed_up"`
+	// LeftOut are the data sources left out on purpose (--exclude-source), each "NAME: why".
+	LeftOut []string `json:"left_out,omitempty"`
 	// Dumps are the logical database dumps taken beside the archives, before the stop.
 	Dumps []BackupDump `json:"dumps,omitempty"`
 	// DataPath is how the data moved: "host", "helper container (linux/ARCH)" or

@@ -341,6 +341,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	var downtime time.Duration
 	m, err := ss.backup(ctx, snapshot.BackupOptions{
 		Compression: o.Compression, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.IncludeHostPaths,
+		Policies: o.SourcePolicies, ExcludeSources: o.ExcludeSources, Full: o.Full,
 	}, !o.OnePass, o.Dumps, &downtime)
 	if err != nil {
 		return nil, err
@@ -359,8 +360,11 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 		if src.Delta != nil {
 			res.TwoPass = true
 		}
-		res.Sources = append(res.Sources, maim.BackupSource{Name: src.Name, Kind: string(src.Kind), Bytes: src.Bytes, Size: src.ArchiveSize, Files: src.Files, OnePass: src.OnePass})
+		res.Sources = append(res.Sources, backupSource(src))
 		res.Bytes += src.Bytes
+	}
+	for _, l := range m.LeftOut {
+		res.LeftOut = append(res.LeftOut, l.Name+": "+l.Why)
 	}
 	for _, h := range m.HostPaths {
 		res.NotBackedUp = append(res.NotBackedUp, maim.HostPath{Name: h.Name, HostPath: h.HostPath, Why: snapshot.NotBackedUp(h)})

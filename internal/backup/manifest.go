@@ -79,6 +79,16 @@ type Manifest struct {
 	// project (Kind "host-path", HostReason says why): nothing of them is in the backup
 	// and a restore never writes them.
 	HostPaths []project.Source `json:"host_paths,omitempty"`
+	// LeftOut are data sources this backup did not take on purpose (an upgrade's backup
+	// leaves out the sources whose policy is never; --exclude-source): a restore of it
+	// leaves them as they are and says so.
+	LeftOut []LeftOut `json:"left_out,omitempty"`
+}
+
+// LeftOut is a data source a backup left out on purpose, and why.
+type LeftOut struct {
+	project.Source
+	Why string `json:"why"`
 }
 
 // Source is one archived data source.

@@ -26,6 +26,8 @@ type backupOptions struct {
 	Dumps       []string
 	Format      *choiceFlag
 	notify      notifyFlags
+	sources     sourceFlags
+	ExcludeSrc  []string
 }
 
 func newBackupCommand(s *state) *cobra.Command {
@@ -60,11 +62,15 @@ with them stopped.`,
 					return usageError{fmt.Errorf("--exclude %q: %w", p, err)}
 				}
 			}
+			policies, err := o.sources.parse()
+			if err != nil {
+				return err
+			}
 			res, err := s.svc(cmd).Backup(cmd.Context(), api.BackupOptions{
 				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,
 				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 				Notify: o.notify.options(),
-				Dumps:  o.Dumps,
+				Dumps:  o.Dumps, SourcePolicies: policies, ExcludeSources: o.ExcludeSrc, Full: o.sources.full,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -86,6 +92,8 @@ with them stopped.`,
 	f.IntVar(&o.Level, "level", 0, "Compression `LEVEL` (0: the codec's default)")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source `PATH` although it is a host path or a symlink leading outside the project (repeatable)")
 	f.StringArrayVar(&o.Dumps, "dump", nil, "Also dump the database of `SERVICE` (postgres, mariadb, mysql) with its own tool inside its running container, before anything stops (repeatable)")
+	o.sources.add(f, "(never applies to upgrades only: a backup takes it, unless --exclude-source)")
+	f.StringArrayVar(&o.ExcludeSrc, "exclude-source", nil, "Leave the data source `NAME` out of this backup (repeatable)")
 	o.Format = formatFlag(f, formatText)
 	return cmd
 }
@@ -103,6 +111,9 @@ func printBackup(w io.Writer, res *api.BackupResult) {
 	}
 	for _, d := range res.Dumps {
 		fmt.Fprintf(w, "dump of %s (%s): %s, %s (%s archived)\n", d.Service, d.Engine, d.Archive, units.HumanSize(float64(d.Bytes)), units.HumanSize(float64(d.Size)))
+	}
+	for _, l := range res.LeftOut {
+		fmt.Fprintf(w, "not backed up: %s\n", l)
 	}
 	for _, h := range res.NotBackedUp {
 		fmt.Fprintf(w, "%s: %s\n", h.HostPath, h.Why)

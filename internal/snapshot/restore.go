@@ -314,6 +314,7 @@ func (s *Service) PlanRestore(ctx context.Context, p *project.Project, entry bac
 		}
 		plan.Items = append(plan.Items, it)
 	}
+	plan.Skipped = append(plan.Skipped, leftOutSkipped(m, opts.Sources, s.event)...)
 	if len(refused) > 0 {
 		hint := ""
 		if moved {

@@ -115,6 +115,16 @@ type BackupOptions struct {
 	// (docker-volume-backup.stop-during-backup): HotPass skips every source one of them
 	// mounts, and a two-pass backup records why it archived it in one pass.
 	ColdServices []string
+	// Policies override the compose file's backup policies by source name
+	// (--source-policy; project.SourceOptions.Policies).
+	Policies map[string]project.Policy
+	// SkipNever leaves out the sources whose policy is never (an upgrade's backup): the
+	// manifest lists them as left out, and a restore of it leaves them as they are.
+	SkipNever bool
+	// ExcludeSources are sources left out by name (--exclude-source); each must exist.
+	ExcludeSources []string
+	// Full takes every source whole, not incrementally from the last backup.
+	Full bool
 }
 
 // BackupPlan is what a backup will archive, worked out before anything stops.
@@ -123,6 +133,8 @@ type BackupPlan struct {
 	srcs      []project.Source
 	hostPaths []project.Source
 	sizes     map[string]int64
+	// leftOut are the sources left out on purpose (policy never, --exclude-source).
+	leftOut []backup.LeftOut
 
 	// Pass one of a two-pass backup (HotPass): the backup begun, and per source the hot
 	// archive written and the index of what it read.
@@ -149,12 +161,16 @@ func (s *Service) PlanBackup(ctx context.Context, p *project.Project, opts Backu
 	}
 	srcs := opts.Sources
 	var hostPaths []project.Source
+	var leftOut []backup.LeftOut
 	if srcs == nil {
-		all, err := p.SourcesWith(ctx, s.Engine, project.SourceOptions{IncludeHostPaths: opts.IncludeHostPaths})
+		all, err := p.SourcesWith(ctx, s.Engine, project.SourceOptions{IncludeHostPaths: opts.IncludeHostPaths, Policies: opts.Policies})
 		if err != nil {
 			return nil, err
 		}
 		srcs, hostPaths = SplitHostPaths(all)
+		if srcs, leftOut, err = LeaveOut(srcs, opts.SkipNever, opts.ExcludeSources); err != nil {
+			return nil, err
+		}
 	}
 	// Every source counts, not only those selected: refused before anything stops.
 	if err := backup.CheckRoot(s.Store.LocalRoot(), srcs); err != nil {
@@ -168,7 +184,10 @@ func (s *Service) PlanBackup(ctx context.Context, p *project.Project, opts Backu
 	}
 	defer s.phase(stepBackup)()
 	sizes := s.missingSizes(ctx, srcs, opts.Sizes, opts.Excludes)
-	return &BackupPlan{opts: opts, srcs: srcs, hostPaths: hostPaths, sizes: sizes}, nil
+	for _, l := range leftOut {
+		s.event(l.Name + ": not backed up: " + l.Why)
+	}
+	return &BackupPlan{opts: opts, srcs: srcs, hostPaths: hostPaths, sizes: sizes, leftOut: leftOut}, nil
 }
 
 // Backup archives every data source of the project into a new backup and returns its
@@ -235,6 +254,7 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		Upgrade:      opts.Upgrade,
 		AppVersions:  opts.AppVersions,
 		Dumps:        pl.dumps,
+		LeftOut:      pl.leftOut,
 	}
 	if len(opts.Excludes) > 0 {
 		m.ExcludeSyntax = exclude.Syntax
