@@ -20,8 +20,9 @@ import (
 
 // FormatVersion is the newest manifest format this build writes. Readers accept versions
 // up to it. A manifest is written as version 1 unless a source has a Delta (version 2,
-// which older builds refuse rather than restore the hot base alone).
-const FormatVersion = 2
+// which older builds refuse rather than restore the hot base alone) or a Base or Ref
+// (version 3: older builds would restore a delta as if it were whole).
+const FormatVersion = 3
 
 // ManifestName is the file that marks a backup complete; it is written last.
 const ManifestName = "manifest.json"
@@ -103,6 +104,14 @@ type Source struct {
 	Bytes       int64             `json:"bytes"`   // uncompressed content bytes
 	Files       int64             `json:"files"`   // regular files
 	Entries     int64             `json:"entries"` // tar entries (dirs, links, files, ...)
+	// Base, when set, makes this source incremental: Archive is a delta (the format of a
+	// two-pass backup's second archive) over the source as backup Base.ID holds it, so a
+	// restore applies the chain of bases first (Store.Chain).
+	Base *Base `json:"base,omitempty"`
+	// Ref, when set, says this source did not change since backup Ref (policy changed):
+	// the entry is Ref's, and its archives are Ref's files, which this backup does not hold
+	// (Entry.Open reads them there).
+	Ref string `json:"ref,omitempty"`
 	// Delta, when set, makes this source two-pass: Archive is the hot copy read while the
 	// services ran, Delta what changed since it began, read once they were stopped
 	// (archive.ApplyDelta applies it over the extracted Archive).
@@ -238,6 +247,9 @@ func decodeManifest(b []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest format version %d is not supported by this build (max %d)", m.FormatVersion, FormatVersion)
 	}
 	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if err := m.validateChains(); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	return &m, nil

@@ -182,7 +182,7 @@ func (s Store) entry(project, id string) Entry {
 		all = append(all, d.Source())
 	}
 	for _, src := range all {
-		size, err := s.Repo.Stat(project, id, src.Archive)
+		size, err := s.Repo.Stat(project, src.holder(id), src.Archive)
 		if err != nil {
 			e.Status, e.Problem = StatusCorrupt, fmt.Sprintf("%s: missing", src.Archive)
 			break
@@ -410,6 +410,9 @@ func (w *Writer) Commit(m *Manifest) error {
 	m.FormatVersion = 1
 	for _, s := range m.Sources {
 		if s.Delta != nil {
+			m.FormatVersion = max(m.FormatVersion, 2)
+		}
+		if s.Base != nil || s.Ref != "" {
 			m.FormatVersion = FormatVersion
 		}
 	}
@@ -452,7 +455,7 @@ func (e Entry) Open(src Source) (io.ReadCloser, error) {
 	if e.repo == nil {
 		return nil, fmt.Errorf("backup %s: not read from a store", e.ID)
 	}
-	return e.repo.Open(e.project, e.ID, src.Archive)
+	return e.repo.Open(e.project, src.holder(e.ID), src.Archive)
 }
 
 // WriteAtomic writes data to path with mode 0600 durably: a temporary file beside it,
