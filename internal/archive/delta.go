@@ -2,14 +2,13 @@ package archive
 
 import (
 	"archive/tar"
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
-	"time"
+
+	"github.com/docker-maim/docker-maim/internal/treeindex"
 )
 
 // Two-pass backups.
@@ -48,153 +47,18 @@ const (
 	paxDeleted = "MAIM.deleted"
 )
 
-// ctimeMargin is subtracted from pass one's start (first truncated to the second) to get
-// the ctime from which a file counts as changed: file system clocks are coarse (a jiffy
-// behind the wall clock, whole seconds or two on some file systems).
-const ctimeMargin = 2 * time.Second
+// IndexEntry is what a pass saw of one path (treeindex.Entry).
+type IndexEntry = treeindex.Entry
 
-// IndexEntry is what pass one saw of one path.
-type IndexEntry struct {
-	Mode  uint32 // file type and permission bits as stat reports them
-	Size  int64
-	Mtime int64 // ns since the epoch
-	Ctime int64 // ns since the epoch
-	Dev   uint64
-	Ino   uint64
-}
+// Index is what pass one of a two-pass backup saw (WriteOptions.Record), or the final index
+// of what an archive holds (WriteOptions.Final): treeindex.Index.
+type Index = treeindex.Index
 
-// Index is what pass one of a two-pass backup saw: the paths it archived (relative, slash
-// separated, "" for the root) and when it began, by the clock of the machine holding the
-// data.
-type Index struct {
-	Start   time.Time
-	Entries map[string]IndexEntry
-	// OnePass, when set, says why the tree cannot be taken in two passes exactly (see
-	// fsaccess.Inexact): pass two then archives it whole.
-	OnePass string
-}
+// NewIndex returns an empty index to pass as WriteOptions.Record or Final.
+func NewIndex() *Index { return treeindex.New() }
 
-// NewIndex returns an empty index to pass as WriteOptions.Record.
-func NewIndex() *Index { return &Index{Entries: map[string]IndexEntry{}} }
-
-// threshold is the ctime (ns) from which a file counts as changed since pass one began.
-func (x *Index) threshold() int64 {
-	return x.Start.Truncate(time.Second).Add(-ctimeMargin).UnixNano()
-}
-
-const indexMagic = "MAIMIDX2"
-
-// WriteTo writes the index in a compact binary form (zstd compressed) that ReadIndex reads.
-func (x *Index) WriteTo(w io.Writer) (int64, error) {
-	cw, err := Compress(w, Zstd, 0)
-	if err != nil {
-		return 0, err
-	}
-	bw := bufio.NewWriterSize(cw, 64<<10)
-	buf := make([]byte, 0, 8*binary.MaxVarintLen64)
-	bw.WriteString(indexMagic)
-	buf = binary.AppendVarint(buf[:0], x.Start.UnixNano())
-	buf = binary.AppendUvarint(buf, uint64(len(x.OnePass)))
-	bw.Write(buf)
-	bw.WriteString(x.OnePass)
-	buf = binary.AppendUvarint(buf[:0], uint64(len(x.Entries)))
-	bw.Write(buf)
-	for p, e := range x.Entries {
-		buf = binary.AppendUvarint(buf[:0], uint64(len(p)))
-		bw.Write(buf)
-		bw.WriteString(p)
-		buf = binary.AppendUvarint(buf[:0], uint64(e.Mode))
-		buf = binary.AppendVarint(buf, e.Size)
-		buf = binary.AppendVarint(buf, e.Mtime)
-		buf = binary.AppendVarint(buf, e.Ctime)
-		buf = binary.AppendUvarint(buf, e.Dev)
-		buf = binary.AppendUvarint(buf, e.Ino)
-		bw.Write(buf)
-	}
-	if err := bw.Flush(); err != nil {
-		cw.Close()
-		return 0, err
-	}
-	return 0, cw.Close()
-}
-
-// ReadIndex reads an index written by Index.WriteTo.
-func ReadIndex(r io.Reader) (*Index, error) {
-	dr, err := Decompress(r, Zstd)
-	if err != nil {
-		return nil, err
-	}
-	defer dr.Close()
-	br := bufio.NewReaderSize(dr, 64<<10)
-	bad := func(err error) (*Index, error) {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("archive: reading index: %w", err)
-	}
-	magic := make([]byte, len(indexMagic))
-	if _, err := io.ReadFull(br, magic); err != nil {
-		return bad(err)
-	}
-	if string(magic) != indexMagic {
-		return nil, errors.New("archive: not an index")
-	}
-	start, err := binary.ReadVarint(br)
-	if err != nil {
-		return bad(err)
-	}
-	rl, err := binary.ReadUvarint(br)
-	if err != nil {
-		return bad(err)
-	}
-	if rl > 1<<16 {
-		return nil, errors.New("archive: reading index: one-pass reason too long")
-	}
-	reason := make([]byte, rl)
-	if _, err := io.ReadFull(br, reason); err != nil {
-		return bad(err)
-	}
-	n, err := binary.ReadUvarint(br)
-	if err != nil {
-		return bad(err)
-	}
-	x := &Index{Start: time.Unix(0, start), OnePass: string(reason), Entries: make(map[string]IndexEntry, min(n, 1<<20))}
-	var name []byte
-	for i := uint64(0); i < n; i++ {
-		l, err := binary.ReadUvarint(br)
-		if err != nil {
-			return bad(err)
-		}
-		if l > 1<<16 {
-			return nil, errors.New("archive: reading index: path too long")
-		}
-		name = append(name[:0], make([]byte, l)...)
-		if _, err := io.ReadFull(br, name); err != nil {
-			return bad(err)
-		}
-		var e IndexEntry
-		var u uint64
-		if u, err = binary.ReadUvarint(br); err != nil {
-			return bad(err)
-		}
-		e.Mode = uint32(u)
-		for _, p := range []*int64{&e.Size, &e.Mtime, &e.Ctime} {
-			if *p, err = binary.ReadVarint(br); err != nil {
-				return bad(err)
-			}
-		}
-		for _, p := range []*uint64{&e.Dev, &e.Ino} {
-			if *p, err = binary.ReadUvarint(br); err != nil {
-				return bad(err)
-			}
-		}
-		x.Entries[string(name)] = e
-	}
-	if _, err := io.Copy(io.Discard, br); err != nil {
-		return bad(err)
-	}
-	return x, nil
-}
+// ReadIndex reads an index written by Index.WriteTo (treeindex.Read).
+func ReadIndex(r io.Reader) (*Index, error) { return treeindex.Read(r) }
 
 // deltaState is WriteTar's bookkeeping in delta mode (WriteOptions.Since).
 type deltaState struct {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-maim/docker-maim/internal/treeindex"
 	"golang.org/x/sys/unix"
 )
 
@@ -123,7 +124,7 @@ func TestTwoPassEqualsCold(t *testing.T) {
 			src := filepath.Join(tmp, "src")
 			hotTree(t, src)
 			// Untouched files must have a ctime well before pass one: wait out the margin.
-			time.Sleep(ctimeMargin + time.Second)
+			time.Sleep(treeindex.CtimeMargin + time.Second)
 			steps := mutations(t, src)
 			// A write in the same second as the pass starts, just before it.
 			must(t, os.WriteFile(filepath.Join(src, "data", "f002"), []byte("just before"), 0o644))
@@ -198,7 +199,7 @@ func TestDeltaNothingChanged(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	hotTree(t, src)
 	must(t, os.RemoveAll(filepath.Join(src, "hard"))) // hardlinks are always rewritten
-	time.Sleep(ctimeMargin + time.Second)
+	time.Sleep(treeindex.CtimeMargin + time.Second)
 	idx := NewIndex()
 	_, err := WriteTar(context.Background(), io_discard{}, src, WriteOptions{Record: idx})
 	must(t, err)
@@ -219,7 +220,7 @@ func (io_discard) Write(p []byte) (int, error) { return len(p), nil }
 func TestDeltaCtimeThreshold(t *testing.T) {
 	start := time.Unix(1700000000, 300_000_000)
 	idx := &Index{Start: start, Entries: map[string]IndexEntry{}}
-	d := &deltaState{since: idx, threshold: idx.threshold()}
+	d := &deltaState{since: idx, threshold: idx.Threshold()}
 	for _, c := range []struct {
 		ctime   time.Time
 		changed bool

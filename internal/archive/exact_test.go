@@ -14,10 +14,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/docker-maim/docker-maim/internal/fsaccess"
+	"github.com/docker-maim/docker-maim/internal/treeindex"
 )
 
 // ageCtime waits until every ctime set so far is safely before the next pass's threshold.
-func ageCtime() { time.Sleep(ctimeMargin + 1500*time.Millisecond) }
+func ageCtime() { time.Sleep(treeindex.CtimeMargin + 1500*time.Millisecond) }
 
 // twoPass runs pass one and, after between ran, pass two of src; it returns both archives
 // and pass two's stats.

@@ -36,6 +36,16 @@ type WriteOptions struct {
 	// against this index of pass one (Stats.Delta tells). A regular-file root is archived
 	// whole.
 	Since *Index
+	// Final, when set, is filled with the index of the tree as this archive (with its base,
+	// for pass two) holds it: Start is set when WriteTar begins and an entry is added for
+	// every path walked, archived or (pass two) left out as unchanged since Since. It is
+	// the index a backup keeps for a differential restore or the next incremental backup.
+	// Unlike Record it never stops the walk nor writes back dirty pages (the data is quiet:
+	// pass two, or a one-pass backup taken stopped); Final.OnePass says why the index
+	// cannot decide alone whether a file changed (a file system where a write may leave
+	// every time as it was, fsaccess.Inexact; or the reason pass one gave). A regular-file
+	// root records nothing.
+	Final *Index
 	// Beneath, when set, makes the root a single file confined to a directory at the moment
 	// it is opened (see fsaccess.Beneath): a symlink swapped in on the way is followed only while it
 	// stays beneath it, and anything but a regular file (a directory, a FIFO) is refused.
@@ -77,6 +87,12 @@ func WriteTar(ctx context.Context, w io.Writer, root string, opts WriteOptions) 
 			opts.Record.Entries = map[string]IndexEntry{}
 		}
 	}
+	if opts.Final != nil {
+		opts.Final.Start = time.Now()
+		if opts.Final.Entries == nil {
+			opts.Final.Entries = map[string]IndexEntry{}
+		}
+	}
 	if err := wr.root(root); err != nil {
 		return wr.stats, err
 	}
@@ -108,6 +124,7 @@ type tarWriter struct {
 
 	delta  *deltaState     // pass two of a two-pass backup, once the root is known to be a directory
 	fsSeen map[uint64]bool // pass one: the file systems (devices) checked by checkFS
+	finFS  map[uint64]bool // Final: the file systems checked by checkFS
 }
 
 // excluded reports whether rel (slash separated, no leading "./") is excluded

@@ -45,13 +45,16 @@ func (t *tarWriter) root(root string) error {
 			}
 		}
 		if t.opts.Since != nil && t.stats.OnePass == "" {
-			t.delta = &deltaState{since: t.opts.Since, threshold: t.opts.Since.threshold(), seen: map[string]bool{}}
+			t.delta = &deltaState{since: t.opts.Since, threshold: t.opts.Since.Threshold(), seen: map[string]bool{}}
 			h := &tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: "pax_global_header", Format: tar.FormatPAX,
 				PAXRecords: map[string]string{paxDelta: "1"}}
 			if err := t.tw.WriteHeader(h); err != nil {
 				return fmt.Errorf("archive: write delta header: %w", err)
 			}
 			t.stats.Delta = true
+		}
+		if t.opts.Final != nil && t.stats.OnePass != "" {
+			t.opts.Final.OnePass = t.stats.OnePass
 		}
 		return t.dir(root, "", &st)
 	case unix.S_IFREG:
@@ -362,6 +365,7 @@ func (t *tarWriter) entry(full, rel string) error {
 // they are not, Index.OnePass says why and the walk stops: pass two archives the tree whole,
 // and what pass one wrote is of no use.
 func (t *tarWriter) checkFS(fd int, dev uint64, rel string) error {
+	t.checkFinalFS(fd, dev, rel)
 	if t.opts.Record == nil || t.fsSeen[dev] {
 		return nil
 	}
@@ -387,6 +391,29 @@ func (t *tarWriter) checkFS(fd int, dev uint64, rel string) error {
 	return nil
 }
 
+// checkFinalFS marks the Final index inexact the first time the walk meets a file system
+// where a write may leave a file's times as they were (fsaccess.Inexact).
+func (t *tarWriter) checkFinalFS(fd int, dev uint64, rel string) {
+	if t.opts.Final == nil || t.finFS[dev] {
+		return
+	}
+	if t.finFS == nil {
+		t.finFS = map[uint64]bool{}
+	}
+	t.finFS[dev] = true
+	where := "the tree"
+	if rel != "" {
+		where = rel
+	}
+	reason, err := fsaccess.Inexact(fd)
+	if err != nil {
+		reason = "statfs failed: " + err.Error()
+	}
+	if reason != "" && t.opts.Final.OnePass == "" {
+		t.opts.Final.OnePass = where + " is on " + reason
+	}
+}
+
 // onePass says whether pass one found the tree cannot be taken in two passes.
 func (t *tarWriter) onePass() bool {
 	return t.opts.Record != nil && t.opts.Record.OnePass != ""
@@ -410,13 +437,16 @@ func rootInexact(root string) string {
 // indexEntry is what an index records of a stat result.
 func indexEntry(st *unix.Stat_t) IndexEntry {
 	return IndexEntry{Mode: uint32(st.Mode), Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
-		Dev: uint64(st.Dev), Ino: uint64(st.Ino)}
+		Dev: uint64(st.Dev), Ino: uint64(st.Ino), Uid: st.Uid, Gid: st.Gid, Nlink: uint32(st.Nlink)}
 }
 
-// record adds rel to the pass-one index, when one is being recorded.
+// record adds rel to the pass-one index and the final index, when they are being recorded.
 func (t *tarWriter) record(rel string, st *unix.Stat_t) {
 	if t.opts.Record != nil {
 		t.opts.Record.Entries[rel] = indexEntry(st)
+	}
+	if t.opts.Final != nil {
+		t.opts.Final.Entries[rel] = indexEntry(st)
 	}
 }
 

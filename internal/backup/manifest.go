@@ -120,6 +120,10 @@ type Source struct {
 	// stopped: its file system cannot show every change by the files' times (see
 	// fsaccess.Inexact). Archive is then that whole archive.
 	OnePass string `json:"one_pass,omitempty"`
+	// Index, when set, is the final index of this directory source: what each path was
+	// when the backup last read it (see Index). Backups before it, single files and the
+	// archive API's data path have none.
+	Index *Index `json:"index,omitempty"`
 }
 
 // Delta is the second archive of a two-pass source: counts as archive.Scan reports them.
@@ -208,6 +212,9 @@ func (m *Manifest) Size() int64 {
 		if s.Delta != nil {
 			n += s.Delta.ArchiveSize
 		}
+		if s.Index != nil {
+			n += s.Index.Size
+		}
 	}
 	for _, d := range m.Dumps {
 		n += d.ArchiveSize
@@ -288,6 +295,15 @@ func (m *Manifest) validate() error {
 				return bad("archive %q is used twice", s.Delta.Archive)
 			}
 			archives[s.Delta.Archive] = true
+		}
+		if s.Index != nil {
+			if err := plainFileName(s.Index.File); err != nil {
+				return bad("index %q: %v", s.Index.File, err)
+			}
+			if archives[s.Index.File] {
+				return bad("file %q is used twice", s.Index.File)
+			}
+			archives[s.Index.File] = true
 		}
 		switch s.Kind {
 		case project.KindVolume, project.KindAnonymous:

@@ -177,6 +177,9 @@ func (s Store) entry(project, id string) Entry {
 		if src.Delta != nil {
 			all = append(all, src.DeltaSource())
 		}
+		if src.Index != nil {
+			all = append(all, src.IndexSource())
+		}
 	}
 	for _, d := range m.Dumps {
 		all = append(all, d.Source())

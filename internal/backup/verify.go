@@ -162,7 +162,14 @@ func verifySource(e Entry, src Source, progress func(Source, int64)) error {
 		return err
 	}
 	if src.Delta != nil {
-		return verifyArchive(e, src.DeltaSource(), progress, true, src.Delta.Deleted)
+		if err := verifyArchive(e, src.DeltaSource(), progress, true, src.Delta.Deleted); err != nil {
+			return err
+		}
+	}
+	if src.Index != nil {
+		if _, err := readIndex(e, src, progress); err != nil {
+			return err
+		}
 	}
 	return nil
 }

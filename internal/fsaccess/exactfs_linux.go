@@ -10,7 +10,7 @@ import (
 //
 // Pass two takes a regular file when its size, mtime, ctime, inode or type differ from what
 // pass one recorded, or when its mtime or ctime is at or after pass one's start (less
-// ctimeMargin). A write(2) moves both times, so that rule misses nothing written with system
+// treeindex.CtimeMargin). A write(2) moves both times, so that rule misses nothing written with system
 // calls. A store through a shared writable mapping (mmap MAP_SHARED: LMDB with WRITEMAP, Kafka
 // indexes, JVM stores) is no system call: the kernel updates the times only in the write fault
 // a store takes on a page that is clean (write-protected). A page dirtied before pass one and

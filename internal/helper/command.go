@@ -28,8 +28,8 @@ type invocation struct {
 	// DIRECT: the marker the host wrote and the file to write or read instead of the stream.
 	marker, token, file string
 	// Two-pass backups, a delta restore, the go-ahead and the lifeline.
-	indexOut, sinceStdin, delta, awaitGo, lifeline bool
-	beneath                                        *fsaccess.Beneath // BENEATH, when given
+	indexOut, indexFinal, sinceStdin, delta, awaitGo, lifeline bool
+	beneath                                                    *fsaccess.Beneath // BENEATH, when given
 }
 
 // Run is Main with explicit streams (for tests). Its steps: the command line is parsed;
@@ -114,6 +114,7 @@ func (inv *invocation) defineFlags(fs *flag.FlagSet, beneath *string, aliases *s
 		fs.Var(&inv.excludes, "exclude", "pattern to leave out (repeatable)")
 		fs.StringVar(&inv.file, "out", "", "existing file to write the archive into instead of stdout")
 		fs.BoolVar(&inv.indexOut, "index-out", false, "pass one: write the index on stderr")
+		fs.BoolVar(&inv.indexFinal, "index-final", false, "write the index of the tree as archived on stderr")
 		fs.BoolVar(&inv.sinceStdin, "since-stdin", false, "pass two: read pass one's index from stdin, write the delta")
 	case "restore":
 		fs.Var(&inv.excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
@@ -215,6 +216,8 @@ func (inv *invocation) transfer(ctx context.Context, rep *reporter, stdin io.Rea
 	pass := Pass{Beneath: inv.beneath}
 	if inv.indexOut {
 		pass.Record = archive.NewIndex()
+	} else if inv.indexFinal {
+		pass.Final = archive.NewIndex()
 	}
 	pass.Since = since
 	switch {
@@ -239,8 +242,11 @@ func (inv *invocation) transfer(ctx context.Context, rep *reporter, stdin io.Rea
 		}
 		return rep.fail(1, err)
 	}
-	if pass.Record != nil {
-		if err := rep.sendIndex(pass.Record); err != nil {
+	if idx := pass.Record; idx != nil || pass.Final != nil {
+		if idx == nil {
+			idx = pass.Final
+		}
+		if err := rep.sendIndex(idx); err != nil {
 			return rep.fail(1, err)
 		}
 	}

@@ -33,14 +33,16 @@ const progressInterval = 200 * time.Millisecond
 
 // Main is the in-container side, run as `maim-helper ARGS...` with args being ARGS:
 //
-//	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [--index-out|--since-stdin] [--lifeline] [BENEATH] [DIRECT] PATH
+//	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [--index-out|[--since-stdin] [--index-final]] [--lifeline] [BENEATH] [DIRECT] PATH
 //	restore --compression zstd|gzip|none [--exclude PATTERN]... [--delta] [--await-go] [--lifeline] [BENEATH] [DIRECT] PATH
 //	measure [--exclude PATTERN]... PATH
 //
 // Two-pass backups: --index-out makes backup pass one (it also writes the index of what it
 // read, archive.Index.WriteTo, as {"index":"BASE64"} lines on stderr before its stats);
 // --since-stdin makes it pass two (it reads such an index from stdin first, framed by its
-// length (WriteFramed), and writes the delta). restore --delta applies a delta over the base extracted before (archive.ApplyDelta).
+// length (WriteFramed), and writes the delta). --index-final (pass two, or a one-pass
+// backup) writes the index of the tree as the archive leaves it (archive.WriteOptions.Final)
+// the same way. restore --delta applies a delta over the base extracted before (archive.ApplyDelta).
 //
 // backup writes the compressed archive of PATH to stdout; restore reads one from stdin and
 // makes PATH exactly equal to it, leaving the paths matching the excludes as they are. Both write JSON lines on stderr: {"progress":N} while
@@ -92,6 +94,9 @@ func Backup(ctx context.Context, root string, stdout io.Writer, c archive.Compre
 // what was read; Since (pass two) makes the archive the delta since that index.
 type Pass struct {
 	Record, Since *archive.Index
+	// Final, when set, is filled with the index of the tree as the archive leaves it
+	// (archive.WriteOptions.Final).
+	Final *archive.Index
 	// Beneath, when set, makes root a single file confined to that directory at the
 	// moment it is opened (archive.WriteOptions.Beneath).
 	Beneath *fsaccess.Beneath
@@ -104,7 +109,7 @@ func BackupPass(ctx context.Context, root string, stdout io.Writer, c archive.Co
 	if err != nil {
 		return archive.Stats{}, err
 	}
-	st, err := archive.WriteTar(ctx, cw, root, archive.WriteOptions{Excludes: excludes, Progress: progress, Record: pass.Record, Since: pass.Since, Beneath: pass.Beneath})
+	st, err := archive.WriteTar(ctx, cw, root, archive.WriteOptions{Excludes: excludes, Progress: progress, Record: pass.Record, Since: pass.Since, Final: pass.Final, Beneath: pass.Beneath})
 	if cerr := cw.Close(); err == nil {
 		err = cerr
 	}

@@ -439,12 +439,13 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	}
 	task := s.task(taskName, src.Name, total)
 	var st archive.Stats
+	final := finalIndex(src, record)
 	if src.Kind == project.KindProjectFile {
 		st, err = hostBackup(ctx, src.HostPath, fileBeneath(src.HostPath, dir), a, opts.Compression, opts.Level, task.Add)
 	} else {
 		st, err = s.Mover.Backup(ctx, target, a, volume.BackupOptions{
 			Compression: opts.Compression, Level: opts.Level, Excludes: opts.Excludes, Progress: task.Add,
-			Record: record, Since: since,
+			Record: record, Since: since, Final: final,
 		})
 	}
 	task.Done(err)
@@ -460,7 +461,8 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 		bs = hot.bs
 		bs.Delta = &backup.Delta{Archive: name, SHA256: sum, ArchiveSize: size,
 			Bytes: st.Bytes, Files: st.Files, Entries: st.Entries, Deleted: st.Deleted}
-		return bs, "", nil
+		bs.Index, err = keepIndex(w, i, src, final)
+		return bs, "", err
 	}
 	if hot != nil {
 		// Pass two wrote a whole archive: the source's file system cannot show every change
@@ -478,7 +480,8 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	}
 	bs.SHA256, bs.ArchiveSize = sum, size
 	bs.Entries, bs.Files, bs.Bytes = st.Entries, st.Files, st.Bytes
-	return bs, "", nil
+	bs.Index, err = keepIndex(w, i, src, final)
+	return bs, "", err
 }
 
 // dataPath describes the data paths the Mover took so far, when it says.

@@ -127,7 +127,7 @@ func TestHotPassAbort(t *testing.T) {
 type wholeMover struct{ dirMover }
 
 func (m wholeMover) Backup(ctx context.Context, t volume.Target, w io.Writer, opts volume.BackupOptions) (archive.Stats, error) {
-	opts.Since = nil
+	opts.Since, opts.Final = nil, nil // as the archive API: whole archives, no index
 	return m.dirMover.Backup(ctx, t, w, opts)
 }
 

@@ -36,8 +36,13 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 	}
 	h := helperRun{labels: m.targetLabels(t), mounts: mounts, binds: binds, progress: opts.Progress, lifeline: true}
 	var since []byte
+	// The helper reports one index: pass one's, or else the final one.
+	out := opts.Record
 	if opts.Record != nil {
 		args = append(args, "--index-out")
+	} else if opts.Final != nil {
+		args = append(args, "--index-final")
+		out = opts.Final
 	}
 	if opts.Since != nil {
 		// Pass two: pass one's index goes in on stdin (it is small: metadata only).
@@ -55,17 +60,17 @@ func (m *EngineMover) helperBackup(ctx context.Context, t Target, w io.Writer, o
 		if since != nil {
 			h.stdin = bytes.NewReader(since)
 		}
-		if opts.Record != nil {
+		if out != nil {
 			h.index = &bytes.Buffer{}
 		}
 	}
 	record := func(st archive.Stats) (archive.Stats, error) {
-		if opts.Record != nil {
+		if out != nil {
 			idx, err := archive.ReadIndex(h.index)
 			if err != nil {
 				return st, fmt.Errorf("backup of %s: the helper's index: %w", t, err)
 			}
-			*opts.Record = *idx
+			*out = *idx
 		}
 		return st, nil
 	}

@@ -138,7 +138,7 @@ func hostBackup(ctx context.Context, t Target, p string, w io.Writer, opts Backu
 	if progress == nil {
 		progress = func(int64) {}
 	}
-	pass := helper.Pass{Record: opts.Record, Since: opts.Since}
+	pass := helper.Pass{Record: opts.Record, Since: opts.Since, Final: opts.Final}
 	if t.IsFile {
 		pass.Beneath = t.hostBeneath()
 	}

@@ -166,6 +166,10 @@ type BackupOptions struct {
 	Progress    func(int64)
 	Record      *archive.Index
 	Since       *archive.Index
+	// Final, when set, is filled with the index of the tree as the archive (with its base,
+	// for pass two) holds it (archive.WriteOptions.Final), on the host and helper paths;
+	// the archive API leaves it empty (Start zero).
+	Final *archive.Index
 }
 
 // RestoreOptions tune one restore. Compression must be the one the archive was written with
@@ -428,7 +432,7 @@ func (m *EngineMover) Backup(ctx context.Context, t Target, w io.Writer, opts Ba
 	}
 	// The archive API reads the tree through the engine, with no ctimes or inodes: pass one
 	// records no index and pass two is a whole archive.
-	opts.Record, opts.Since = nil, nil
+	opts.Record, opts.Since, opts.Final = nil, nil, nil
 	return m.archiveBackup(ctx, t, w, opts)
 }
 

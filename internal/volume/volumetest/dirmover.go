@@ -30,7 +30,7 @@ func (m DirMover) Backup(ctx context.Context, t volume.Target, w io.Writer, opts
 		return archive.Stats{}, err
 	}
 	st, err := archive.WriteTar(ctx, cw, t.HostPath, archive.WriteOptions{Excludes: opts.Excludes, Progress: opts.Progress,
-		Record: opts.Record, Since: opts.Since})
+		Record: opts.Record, Since: opts.Since, Final: opts.Final})
 	if cerr := cw.Close(); err == nil {
 		err = cerr
 	}

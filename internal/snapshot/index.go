@@ -1,0 +1,41 @@
+package snapshot
+
+import (
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/project"
+)
+
+// finalIndex is the index to fill while the last pass over src reads it (pass two, or the
+// only pass): a directory source's, nil for single files and for pass one (record set),
+// whose index is not the backup's final one.
+func finalIndex(src project.Source, record *archive.Index) *archive.Index {
+	if record != nil || !twoPass(src) {
+		return nil
+	}
+	return archive.NewIndex()
+}
+
+// keepIndex writes the final index x of source i into the backup as
+// backup.IndexName(ArchiveBase) and returns what the manifest records of it; nil when
+// there is none to keep (no index asked for, or a data path that records none: the archive
+// API leaves Start zero).
+func keepIndex(w *backup.Writer, i int, src project.Source, x *archive.Index) (*backup.Index, error) {
+	if x == nil || x.Start.IsZero() {
+		return nil, nil
+	}
+	name := backup.IndexName(project.ArchiveBase(i, src))
+	a, err := w.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := x.WriteTo(a); err != nil {
+		a.Abort()
+		return nil, err
+	}
+	sum, size, err := a.Commit()
+	if err != nil {
+		return nil, err
+	}
+	return &backup.Index{File: name, SHA256: sum, Size: size, Entries: int64(len(x.Entries))}, nil
+}

@@ -1,0 +1,144 @@
+package snapshot
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/project"
+)
+
+// statTree is what lstat says now of every path below root, as index entries.
+func statTree(t *testing.T, root string) map[string]archive.IndexEntry {
+	t.Helper()
+	out := map[string]archive.IndexEntry{}
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." {
+			rel = ""
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		out[filepath.ToSlash(rel)] = archive.IndexEntry{Mode: st.Mode, Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
+			Dev: st.Dev, Ino: st.Ino, Uid: st.Uid, Gid: st.Gid, Nlink: uint32(st.Nlink)}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// assertIndexIsTree fails unless x holds exactly the paths of root, each as lstat says it is.
+func assertIndexIsTree(t *testing.T, x *archive.Index, root string) {
+	t.Helper()
+	want := statTree(t, root)
+	for p, e := range want {
+		if got, ok := x.Entries[p]; !ok || got != e {
+			t.Errorf("index entry %q = %+v (present %v), the tree has %+v", p, got, ok, e)
+		}
+	}
+	for p := range x.Entries {
+		if _, ok := want[p]; !ok {
+			t.Errorf("index holds %q, the tree does not", p)
+		}
+	}
+}
+
+// TestFinalIndexKept: a two-pass backup keeps its source's final index beside the archives:
+// pass one's entries with what pass two rewrote (a file written between the passes) and
+// deleted (a removed file, a moved one) updated, exactly the tree as pass two left it, the
+// manifest recording its file, hash, size and entry count. A one-pass backup keeps one too.
+// Verify reads it back; a damaged index fails Verify, naming the index file.
+func TestFinalIndexKept(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeFiles(t, data, map[string]int{"a.bin": 3000, "sub/b.bin": 700, "sub/c.bin": 10, "keep.bin": 50})
+	s := &Service{Engine: &fakeEngine{api: "1.41"}, Mover: dirMover{}, Store: backup.Local(t.TempDir())}
+	p := &project.Project{Project: &types.Project{Name: "demo", WorkingDir: dir}}
+	src := project.Source{Name: "./data", Kind: project.KindBindDir, HostPath: data}
+	pl, err := s.PlanBackup(ctx, p, BackupOptions{Sources: []project.Source{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HotPass(ctx, p, pl); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, data, map[string]int{"a.bin": 10, "new/d.bin": 77})
+	if err := os.Remove(filepath.Join(data, "sub", "c.bin")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(data, "sub", "b.bin"), filepath.Join(data, "b-moved.bin")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.BackupPlanned(ctx, p, pl, &project.Running{Services: []string{"app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := m.Sources[0]
+	if bs.Delta == nil || bs.Index == nil || bs.Index.File != "01-dir-data.index.zst" {
+		t.Fatalf("source %+v: want a delta and an index file", bs)
+	}
+	entry, err := s.Store.Get(p.Name, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := s.Store.ReadIndex(entry, entry.Manifest.Sources[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.OnePass != "" || int64(len(x.Entries)) != bs.Index.Entries {
+		t.Fatalf("index: one-pass %q, %d entries, manifest says %d", x.OnePass, len(x.Entries), bs.Index.Entries)
+	}
+	assertIndexIsTree(t, x, data)
+	if err := s.Store.Verify(entry, nil); err != nil {
+		t.Fatal(err)
+	}
+	if entry.Manifest.Size() != bs.ArchiveSize+bs.Delta.ArchiveSize+bs.Index.Size {
+		t.Fatalf("manifest size %d leaves the index out", entry.Manifest.Size())
+	}
+
+	ipath := filepath.Join(s.Store.Dir(p.Name, m.ID), bs.Index.File)
+	b, err := os.ReadFile(ipath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(ipath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.Verify(entry, nil); err == nil || !strings.Contains(err.Error(), bs.Index.File) {
+		t.Fatalf("verify of a damaged index: %v", err)
+	}
+	if _, err := s.Store.ReadIndex(entry, entry.Manifest.Sources[0]); err == nil {
+		t.Fatal("ReadIndex of a damaged index succeeded")
+	}
+
+	// One pass (no HotPass): the index is the tree as that pass read it.
+	pl, err = s.PlanBackup(ctx, p, BackupOptions{Sources: []project.Source{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = s.BackupPlanned(ctx, p, pl, &project.Running{Services: []string{"app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err = s.Store.Get(p.Name, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x, err = s.Store.ReadIndex(entry, entry.Manifest.Sources[0]); err != nil || x == nil {
+		t.Fatalf("one-pass index: %v %v", x, err)
+	}
+	assertIndexIsTree(t, x, data)
+}
