@@ -145,6 +145,9 @@ func (m *Manifest) Referenced() int64 {
 		if s.Delta != nil {
 			n += s.Delta.ArchiveSize
 		}
+		if s.Index != nil {
+			n += s.Index.Size
+		}
 	}
 	return n
 }

@@ -125,6 +125,9 @@ type BackupOptions struct {
 	ExcludeSources []string
 	// Full takes every source whole, not incrementally from the last backup.
 	Full bool
+	// MaxDeltas is how many incremental backups of a source follow a full one (0:
+	// DefaultMaxDeltas).
+	MaxDeltas int
 }
 
 // BackupPlan is what a backup will archive, worked out before anything stops.
@@ -271,14 +274,23 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 	for i, src := range srcs {
 		var bs backup.Source
 		var skip string
+		var inc *incSource
 		if h := pl.hot[src.Name]; h != nil && h.skip == "" && !h.idx.Start.IsZero() {
 			// Pass two: only what changed since pass one began.
-			bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, sizes[src.Name], nil, h)
+			inc = h.inc
+			bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, sizes[src.Name], nil, h, inc)
 		} else {
 			// One pass (or pass one found nothing to archive, or its data path records no
-			// index: the archive API): the whole source now, under the base's name.
-			bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, sizes[src.Name], nil, nil)
+			// index: the archive API): the whole source now, under the base's name, or
+			// what changed since its base (incremental) when no pass one was tried.
+			if h == nil {
+				inc = s.incrementalOf(p, src, opts)
+			}
+			bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, sizes[src.Name], nil, nil, inc)
 			bs.OnePass = pl.cold[src.Name]
+		}
+		if err == nil && skip == "" {
+			bs, err = s.reuseUnchanged(w, bs, inc)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("backing up %s: %w", src.Name, err)
@@ -310,6 +322,9 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 func dropUnreferenced(w *backup.Writer, pl *BackupPlan, m *backup.Manifest) error {
 	ref := map[string]bool{}
 	for _, bs := range m.Sources {
+		if bs.Ref != "" {
+			continue // another backup's files
+		}
 		ref[bs.Archive] = true
 		if bs.Delta != nil {
 			ref[bs.Delta.Archive] = true
@@ -402,7 +417,10 @@ next:
 //
 // record (pass one) is filled with the index of what was read; hot (pass two) is pass one's
 // result: the archive written is the delta since, recorded as bs.Delta beside the base.
-func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, dir string, opts BackupOptions, size int64, record *archive.Index, hot *hotSource) (bs backup.Source, skip string, err error) {
+//
+// inc, when it has a base, makes the first (or only) pass incremental: the archive is the
+// delta since the base's index (incremental.go); inc also receives the final index.
+func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, dir string, opts BackupOptions, size int64, record *archive.Index, hot *hotSource, inc *incSource) (bs backup.Source, skip string, err error) {
 	bs.Source = src
 	target, _ := TargetOf(src, dir) // a project file is archived on this host below
 	switch src.Kind {
@@ -427,6 +445,9 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	if hot != nil {
 		name = project.ArchiveBase(i, src) + ".delta" + opts.Compression.Ext()
 		since = hot.idx
+	} else if inc.hasBase() {
+		bs.Archive = project.ArchiveBase(i, src) + ".incr" + opts.Compression.Ext()
+		name, since = bs.Archive, inc.base.idx
 	}
 	a, err := w.Create(name)
 	if err != nil {
@@ -440,6 +461,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	task := s.task(taskName, src.Name, total)
 	var st archive.Stats
 	final := finalIndex(src, record)
+	inc.setFinal(final)
 	if src.Kind == project.KindProjectFile {
 		st, err = hostBackup(ctx, src.HostPath, fileBeneath(src.HostPath, dir), a, opts.Compression, opts.Level, task.Add)
 	} else {
@@ -477,6 +499,8 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 			s.warnf("%s: the changes could not be archived as a delta (data path %s): archived whole", src.Name, s.dataPath())
 		}
 		bs.Archive = name
+	} else if inc.hasBase() {
+		s.based(&bs, inc, st)
 	}
 	bs.SHA256, bs.ArchiveSize = sum, size
 	bs.Entries, bs.Files, bs.Bytes = st.Entries, st.Files, st.Bytes

@@ -15,6 +15,9 @@ type hotSource struct {
 	bs   backup.Source
 	skip string
 	idx  *archive.Index
+	// inc is the source's base when pass one was incremental (and receives pass two's
+	// final index).
+	inc *incSource
 }
 
 // twoPass says whether src is archived in two passes: directories (volumes, bind
@@ -70,9 +73,9 @@ func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPla
 			pl.cold[src.Name] = why
 			continue
 		}
-		h := &hotSource{idx: archive.NewIndex()}
+		h := &hotSource{idx: archive.NewIndex(), inc: s.incrementalOf(p, src, pl.opts)}
 		opts := pl.opts
-		h.bs, h.skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], h.idx, nil)
+		h.bs, h.skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], h.idx, nil, h.inc)
 		if err != nil {
 			return fmt.Errorf("backing up %s (pass one, hot): %w", src.Name, err)
 		}
