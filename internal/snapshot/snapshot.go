@@ -212,7 +212,7 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 // anything of the project runs (stillStopped); pass one's hot copies the manifest does not
 // reference are removed (dropUnreferenced).
 func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *BackupPlan, stopped *project.Running) (m *backup.Manifest, err error) {
-	opts, srcs, hostPaths, sizes := pl.opts, pl.srcs, pl.hostPaths, pl.sizes
+	opts, srcs, hostPaths := pl.opts, pl.srcs, pl.hostPaths
 	defer s.phase(stepBackup)()
 	running := stopped
 	if running == nil {
@@ -272,26 +272,7 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		return nil, err
 	}
 	for i, src := range srcs {
-		var bs backup.Source
-		var skip string
-		var inc *incSource
-		if h := pl.hot[src.Name]; h != nil && h.skip == "" && !h.idx.Start.IsZero() {
-			// Pass two: only what changed since pass one began.
-			inc = h.inc
-			bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, sizes[src.Name], nil, h, inc)
-		} else {
-			// One pass (or pass one found nothing to archive, or its data path records no
-			// index: the archive API): the whole source now, under the base's name, or
-			// what changed since its base (incremental) when no pass one was tried.
-			if h == nil {
-				inc = s.incrementalOf(p, src, opts)
-			}
-			bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, sizes[src.Name], nil, nil, inc)
-			bs.OnePass = pl.cold[src.Name]
-		}
-		if err == nil && skip == "" {
-			bs, err = s.reuseUnchanged(w, bs, inc)
-		}
+		bs, skip, err := s.archiveSource(ctx, w, p, pl, i, src)
 		if err != nil {
 			return nil, fmt.Errorf("backing up %s: %w", src.Name, err)
 		}

@@ -91,3 +91,28 @@ func (pl *BackupPlan) Abort() {
 		pl.w.Abort()
 	}
 }
+
+// archiveSource archives source i of pl in BackupPlanned: pass two (only what changed
+// since pass one began) when pass one took it, else the whole source in one pass, or
+// what changed since its base (incremental) when no pass one was tried; an unchanged
+// source of policy changed then references its base's files (reuseUnchanged).
+func (s *Service) archiveSource(ctx context.Context, w *backup.Writer, p *project.Project, pl *BackupPlan, i int, src project.Source) (bs backup.Source, skip string, err error) {
+	opts := pl.opts
+	var inc *incSource
+	if h := pl.hot[src.Name]; h != nil && h.skip == "" && !h.idx.Start.IsZero() {
+		inc = h.inc
+		bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], nil, h, inc)
+	} else {
+		// One pass (or pass one found nothing to archive, or its data path records no
+		// index: the archive API): under the base's name.
+		if h == nil {
+			inc = s.incrementalOf(p, src, opts)
+		}
+		bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], nil, nil, inc)
+		bs.OnePass = pl.cold[src.Name]
+	}
+	if err == nil && skip == "" {
+		bs, err = s.reuseUnchanged(w, bs, inc)
+	}
+	return bs, skip, err
+}
