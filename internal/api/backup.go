@@ -90,6 +90,9 @@ type BackupOptions struct {
 	ExcludeSources []string
 	// Full takes every source whole (--full), not incrementally from the last backup.
 	Full bool
+	// MaxDeltas is how many incremental backups of a source follow a full one
+	// (--max-deltas; 0: 7).
+	MaxDeltas int
 }
 
 // BackupResult says what Backup stored.
@@ -248,8 +251,13 @@ type BackupRow struct {
 	Time time.Time `json:"time,omitzero"`
 	// Reason it was made: manual, upgrade, pre-restore, pre-rollback.
 	Reason string `json:"reason,omitempty"`
-	// Size is the archive bytes.
+	// Size is the archive bytes the backup's own directory holds.
 	Size int64 `json:"size"`
+	// Referenced is the archive bytes of other backups it needs: the earlier links of its
+	// incremental sources' chains and the files of its unchanged sources (Bases names them).
+	Referenced int64 `json:"referenced_size,omitempty"`
+	// Bases are the backups it builds on directly (prune keeps them while it stays).
+	Bases []string `json:"bases,omitempty"`
 	// Bytes are the content bytes.
 	Bytes int64 `json:"bytes"`
 	// Sources are the names of the archived sources.

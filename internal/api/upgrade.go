@@ -50,6 +50,9 @@ type UpgradeOptions struct {
 	SourcePolicies map[string]SourcePolicy
 	// Full takes every source whole (--full), not incrementally from the last backup.
 	Full bool
+	// MaxDeltas is how many incremental backups of a source follow a full one
+	// (--max-deltas; 0: 7).
+	MaxDeltas int
 	// Notify says where and when to send how the upgrade ended (a dry run sends nothing;
 	// its plan lists the targets: Plan.Notify).
 	Notify NotifyOptions

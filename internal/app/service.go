@@ -341,7 +341,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	var downtime time.Duration
 	m, err := ss.backup(ctx, snapshot.BackupOptions{
 		Compression: o.Compression, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.IncludeHostPaths,
-		Policies: o.SourcePolicies, ExcludeSources: o.ExcludeSources, Full: o.Full,
+		Policies: o.SourcePolicies, ExcludeSources: o.ExcludeSources, Full: o.Full, MaxDeltas: o.MaxDeltas,
 	}, !o.OnePass, o.Dumps, &downtime)
 	if err != nil {
 		return nil, err
@@ -349,7 +349,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	ss.close()
 	res = &maim.BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
-		Sources: []maim.BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []maim.HostPath{},
+		Sources: []maim.BackupSource{}, Size: m.OwnSize(), Duration: time.Since(start), NotBackedUp: []maim.HostPath{},
 		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{},
 	}
 	if m.Stopped {
@@ -409,7 +409,9 @@ func listBackups(store backup.Store, name string, allEngines bool) (*maim.Backup
 	}
 	res := &maim.BackupsResult{Project: name, Backups: make([]maim.BackupRow, 0, len(all))}
 	for i := len(all) - 1; i >= 0; i-- { // newest first
-		res.Backups = append(res.Backups, rowOf(all[i]))
+		r := rowOf(all[i])
+		r.Referenced = referencedBytes(all, all[i])
+		res.Backups = append(res.Backups, r)
 	}
 	return res, nil
 }
@@ -418,7 +420,8 @@ func rowOf(en backup.Entry) maim.BackupRow {
 	r := maim.BackupRow{ID: en.ID, Status: en.Status, Problem: en.Problem, Dir: en.Dir, Sources: []string{}, Owner: en.Owner}
 	if m := en.Manifest; m != nil {
 		r.Origin = m.Origin
-		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.Size(), m.ToolVersion
+		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.OwnSize(), m.ToolVersion
+		r.Bases = m.Needs()
 		r.AppVersions = m.AppVersions
 		for _, s := range m.Sources {
 			r.Sources = append(r.Sources, s.Name)

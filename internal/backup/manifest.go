@@ -112,6 +112,9 @@ type Source struct {
 	// the entry is Ref's, and its archives are Ref's files, which this backup does not hold
 	// (Entry.Open reads them there).
 	Ref string `json:"ref,omitempty"`
+	// Full says why a source that could have been incremental was taken whole (--full, too
+	// many increments, the tree is not the base's, ...); "" otherwise.
+	Full string `json:"full,omitempty"`
 	// Delta, when set, makes this source two-pass: Archive is the hot copy read while the
 	// services ran, Delta what changed since it began, read once they were stopped
 	// (archive.ApplyDelta applies it over the extracted Archive).

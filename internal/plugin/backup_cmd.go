@@ -70,7 +70,7 @@ with them stopped.`,
 				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,
 				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 				Notify: o.notify.options(),
-				Dumps:  o.Dumps, SourcePolicies: policies, ExcludeSources: o.ExcludeSrc, Full: o.sources.full,
+				Dumps:  o.Dumps, SourcePolicies: policies, ExcludeSources: o.ExcludeSrc, Full: o.sources.full, MaxDeltas: o.sources.maxDeltas,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -111,6 +111,16 @@ func printBackup(w io.Writer, res *api.BackupResult) {
 	}
 	for _, d := range res.Dumps {
 		fmt.Fprintf(w, "dump of %s (%s): %s, %s (%s archived)\n", d.Service, d.Engine, d.Archive, units.HumanSize(float64(d.Bytes)), units.HumanSize(float64(d.Size)))
+	}
+	for _, src := range res.Sources {
+		switch {
+		case src.Reused:
+			fmt.Fprintf(w, "%s: unchanged since backup %s: its archives are used\n", src.Name, src.Base)
+		case src.Base != "":
+			fmt.Fprintf(w, "%s: incremental over backup %s: %s of changes\n", src.Name, src.Base, units.HumanSize(float64(src.Size)))
+		case src.Full != "":
+			fmt.Fprintf(w, "%s: archived whole: %s\n", src.Name, src.Full)
+		}
 	}
 	for _, l := range res.LeftOut {
 		fmt.Fprintf(w, "not backed up: %s\n", l)
@@ -179,7 +189,11 @@ func printBackups(w io.Writer, rows []api.BackupRow) error {
 		if r.Problem != "" && r.Status != api.StatusComplete {
 			status += " (" + r.Problem + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, t, reason, units.HumanSize(float64(r.Size)), shortList(r.Sources, 4), status)
+		size := units.HumanSize(float64(r.Size))
+		if r.Referenced > 0 {
+			size += " (+" + units.HumanSize(float64(r.Referenced)) + " in " + strings.Join(r.Bases, ",") + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, t, reason, size, shortList(r.Sources, 4), status)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -166,7 +166,7 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 		Scope: s.g.scope(), Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, MigrateDB: o.MigrateDB, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
 		Health: o.health.options(), Compression: o.Compression.compression(), Level: o.Level, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
-		ComposeFiles: newFiles, Base: baseFiles, Notify: o.notify.options(), SourcePolicies: policies, Full: o.sources.full,
+		ComposeFiles: newFiles, Base: baseFiles, Notify: o.notify.options(), SourcePolicies: policies, Full: o.sources.full, MaxDeltas: o.sources.maxDeltas,
 	})
 	out := cmd.OutOrStdout()
 	if o.Format.json() {

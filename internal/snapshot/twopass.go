@@ -112,6 +112,9 @@ func (s *Service) archiveSource(ctx context.Context, w *backup.Writer, p *projec
 		bs.OnePass = pl.cold[src.Name]
 	}
 	if err == nil && skip == "" {
+		if inc != nil && bs.Base == nil {
+			bs.Full = inc.why
+		}
 		bs, err = s.reuseUnchanged(w, bs, inc)
 	}
 	return bs, skip, err
