@@ -417,7 +417,6 @@ if [ "${BENCH_PART:-all}" != 1 ]; then
   echo "== part 3: the plan's diff (issue 21) =="
   bench_plan_diff
 fi
-
 if [ "${BENCH_PART:-all}" != 1 ]; then echo; echo "== part: incremental backups (issue 23) =="; bash "$REPO/scripts/bench_incremental.sh" || STATUS=1; fi
 
 exit "$STATUS"
