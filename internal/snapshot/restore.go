@@ -303,6 +303,11 @@ func (s *Service) PlanRestore(ctx context.Context, p *project.Project, entry bac
 			refused = append(refused, fmt.Sprintf("%s: the backup holds a %s, %s is a %s", src.Name, src.Kind, where(to), to.Kind))
 			continue
 		}
+		if src.Base != nil { // an incremental source: every link of its chain must be there
+			if _, err := s.Store.Chain(entry, src); err != nil {
+				return nil, fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
+			}
+		}
 		it := RestoreItem{From: src, To: to}
 		if to.Kind == project.KindVolume || to.Kind == project.KindAnonymous {
 			if why, err := s.volumeDriver(ctx, p, &it); err != nil {

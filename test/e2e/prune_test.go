@@ -16,7 +16,7 @@ import (
 func TestPruneKeepsUnreadableAndLastUpgrade(t *testing.T) {
 	t.Parallel()
 	bp := newBotProject(t, "prunerules", "")
-	b0 := bp.backup()
+	b0 := bp.backup("--full")
 
 	// A backup from a newer docker-maim: b0's archives under a manifest this build cannot read.
 	newer := b0 + "-9"
@@ -36,8 +36,8 @@ func TestPruneKeepsUnreadableAndLastUpgrade(t *testing.T) {
 	if bp.imageID(pin) != bp.v1ID {
 		t.Fatalf("pin %s is not the v1 image %s", pin, bp.v1ID)
 	}
-	b2 := bp.backup()
-	b3 := bp.backup()
+	b2 := bp.backup("--full") // whole: no base kept for it (incremental backups: TestIncrementalBackups)
+	b3 := bp.backup("--full")
 
 	// The JSON dry run names the rule that keeps each backup.
 	r := mustOK(t, bp.maim("prune", "--keep", "1", "--dry-run", "--format", "json"))
