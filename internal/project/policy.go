@@ -17,9 +17,12 @@ type Policy = maim.SourcePolicy
 // (`volumes: {media: {x-maim: {backup: never}}}`) or on a service's mount in the long
 // syntax (`volumes: [{type: bind, source: ./media, target: /m, x-maim: {backup: changed}}]`).
 // The volume label maim.LabelSourcePolicy does the same as the volume's key.
+// The key max_deltas beside it says after how many incremental backups the source is
+// archived whole again (MaxDeltas).
 const (
 	extensionKey = "x-maim"
 	keyBackup    = "backup"
+	keyMaxDeltas = "max_deltas"
 )
 
 // applyPolicies sets each source's Policy: what the compose file says (the volume's
@@ -35,6 +38,10 @@ func (p *Project) applyPolicies(srcs []Source, overrides map[string]Policy) erro
 		}
 		set[name], from[name] = pol, where
 		return nil
+	}
+	deltas, err := p.maxDeltas()
+	if err != nil {
+		return err
 	}
 	for key, cfg := range p.Volumes {
 		pol, where, err := volumePolicy(key, cfg)
@@ -80,7 +87,7 @@ func (p *Project) applyPolicies(srcs []Source, overrides map[string]Policy) erro
 		if srcs[i].Kind == KindProjectFile || srcs[i].Kind == KindHostPath {
 			continue // the project's own files are always taken, host paths never
 		}
-		srcs[i].Policy = maim.PolicyAlways
+		srcs[i].Policy, srcs[i].MaxDeltas = maim.PolicyAlways, deltas[srcs[i].Name]
 		if pol, ok := set[srcs[i].Name]; ok {
 			srcs[i].Policy = pol
 		}
@@ -142,4 +149,44 @@ func extPolicy(ext map[string]any, where string) (Policy, error) {
 		return "", fmt.Errorf("%s: %w", where, err)
 	}
 	return pol, nil
+}
+
+// maxDeltas reads x-maim.max_deltas of the top-level volumes and of the services' mounts,
+// by source name (a volume's key or a mount's source as Sources names it).
+func (p *Project) maxDeltas() (map[string]int, error) {
+	out := map[string]int{}
+	read := func(name string, ext map[string]any, where string) error {
+		x, _ := ext[extensionKey].(map[string]any)
+		v, ok := x[keyMaxDeltas]
+		if !ok || v == nil {
+			return nil
+		}
+		n, ok := v.(int)
+		if !ok || n < 1 || n > 1000 {
+			return fmt.Errorf("%s %s.%s: want a whole number from 1 to 1000, not %v", where, extensionKey, keyMaxDeltas, v)
+		}
+		out[name] = n
+		return nil
+	}
+	for key, cfg := range p.Volumes {
+		if err := read(key, cfg.Extensions, "volume "+key); err != nil {
+			return nil, err
+		}
+	}
+	for _, svcName := range p.ServiceNames() {
+		for _, v := range p.Services[svcName].Volumes {
+			name := v.Source
+			if v.Type == types.VolumeTypeBind {
+				path := v.Source
+				if !filepath.IsAbs(path) {
+					path = filepath.Join(p.WorkingDir, path)
+				}
+				name = p.relName(path)
+			}
+			if err := read(name, v.Extensions, "service "+svcName+" mount "+v.Target); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }

@@ -27,6 +27,7 @@ volumes:
   media:
     x-maim:
       backup: never
+      max_deltas: 3
   labelled:
     labels:
       docker-maim.backup: changed
@@ -39,6 +40,9 @@ volumes:
 		if got := sourceByName(t, srcs, name).Policy; got != want {
 			t.Errorf("%s: policy %q, want %q", name, got, want)
 		}
+	}
+	if n := sourceByName(t, srcs, "media").MaxDeltas; n != 3 {
+		t.Errorf("media: max_deltas %d, want 3", n)
 	}
 	for _, s := range srcs {
 		if s.Kind == KindProjectFile && s.Policy != "" {

@@ -56,6 +56,9 @@ type Source struct {
 	// Policy is when the source is backed up (always, changed, never: applyPolicies); ""
 	// for the project's own files and host paths, and in a backup an older docker-maim made.
 	Policy Policy `json:"policy,omitempty"`
+	// MaxDeltas is how many incremental backups of the source follow a full one, as the
+	// compose file's x-maim max_deltas sets it (0: the default, or --max-deltas).
+	MaxDeltas int `json:"max_deltas,omitempty"`
 }
 
 // IsFile tells whether the source is a single file.

@@ -96,7 +96,10 @@ func (s *Service) incrementalOf(p *project.Project, src project.Source, opts Bac
 // baseFrom checks that source bs of backup e can be src's base in a backup with opts.
 func (s *Service) baseFrom(e backup.Entry, bs backup.Source, src project.Source, opts BackupOptions) (*incBase, string) {
 	m := e.Manifest
-	maxDeltas := opts.MaxDeltas
+	maxDeltas := opts.MaxDeltas // the flag, over the compose file's, over the default
+	if maxDeltas <= 0 {
+		maxDeltas = src.MaxDeltas
+	}
 	if maxDeltas <= 0 {
 		maxDeltas = DefaultMaxDeltas
 	}
