@@ -31,7 +31,7 @@ func TestPruneKeepsUnreadableAndLastUpgrade(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(bp.backupPath(newer), "manifest.json"), raw, 0o600))
 
 	bp.setEnv("BOT_VERSION", "2.0.0")
-	u1 := upgraded(t, bp.maim(upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
+	u1 := upgraded(t, bp.maim(append(upgradeArgs, "--full")...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
 	pin := "docker-maim/pin:" + bp.Name + ".bot." + u1
 	if bp.imageID(pin) != bp.v1ID {
 		t.Fatalf("pin %s is not the v1 image %s", pin, bp.v1ID)
