@@ -126,7 +126,7 @@ row() { # row PASS FIGURE VALUE TARGET
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) print "inf"; else printf "%.4f", a / b }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN{ print (a <= b) ? 1 : 0 }'; }
-mib() { awk -v a="$1" 'BEGIN{ printf "%.1f MiB", a / 1048576 }'; }
+mib() { awk -v a="$1" 'BEGIN{ printf "%.3f MiB", a / 1048576 }'; }
 
 echo "incremental backups of $GB GB ($FILES files), machine shared with other work: figures are indicative"
 printf '%-4s  %-46s %-26s %s\n' "" "figure" "value" "target"
