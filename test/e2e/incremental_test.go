@@ -138,7 +138,7 @@ func TestIncrementalBackups(t *testing.T) {
 	states[b5] = read()
 	r := mustOK(t, p.maim("prune", "--keep", "1", "--format", "json"))
 	var pr struct {
-		Removed []struct{ ID string } `json:"removed"`
+		Removed []struct{ ID string }       `json:"removed"`
 		Kept    []struct{ ID, Rule string } `json:"kept"`
 	}
 	must(t, json.Unmarshal([]byte(r.Stdout), &pr))
