@@ -16,6 +16,10 @@ import (
 	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
+// PatchNext yields the next entry Patch applies: its header and a reader of its content
+// (io.EOF when there are no more).
+type PatchNext func() (*tar.Header, *tar.Reader, error)
+
 // ExtractOptions tune Extract.
 type ExtractOptions struct {
 	SameOwner bool // chown entries to archive uid/gid (default true when running as root)

@@ -19,6 +19,11 @@ func extractDir(ctx context.Context, tr *trailerReader, rd *tar.Reader, h *tar.H
 	return Stats{}, fmt.Errorf("archive: extracting a directory archive into %s is not supported on %s (directories are restored by the Linux helper container)", dest, runtime.GOOS)
 }
 
+// Patch is not supported outside Linux and macOS, as extractDir.
+func Patch(ctx context.Context, dest string, next PatchNext, remove []string, opts ExtractOptions) (Stats, error) {
+	return Stats{}, fmt.Errorf("archive: patching %s is not supported on %s", dest, runtime.GOOS)
+}
+
 // fileAttrs applies what the platform can hold of a single-file archive's
 // metadata to its temporary file f: the permission bits (on Windows only the
 // owner write bit, as the read-only attribute). Owners cannot be set

@@ -138,7 +138,7 @@ func (t *tarWriter) sparseHeader(h *tar.Header, stored int64) error {
 	out.WriteString(sb.String())
 	out.Write(zeroBlock[:pad512(int64(sb.Len()))])
 	out.Write(ustarBlock(name, h.Mode, int64(h.Uid), int64(h.Gid), stored, h.ModTime.Unix(), tar.TypeReg))
-	if err := t.tw.Flush(); err != nil {
+	if err := t.mark(h.Name); err != nil {
 		return err
 	}
 	_, err := t.raw.Write(out.Bytes())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/exclude"
 	"github.com/docker-maim/docker-maim/internal/fsaccess"
+	"github.com/docker-maim/docker-maim/internal/seektar"
 )
 
 // WriteOptions tune WriteTar.
@@ -63,13 +64,19 @@ const copyBufSize = 1 << 20
 // size changes while it is read is written with exactly the size recorded in
 // its header (zero-padded or truncated) and counted in Stats.Changed, so the
 // archive stays valid. Sockets are skipped.
+//
+// When w is Compress's zstd writer (it has SetTrailer), WriteTar hands it the entry table
+// (seektar: each entry's name and the uncompressed offset of its header), which it writes
+// as a skippable frame before its seek table: the archive is then seekable.
 func WriteTar(ctx context.Context, w io.Writer, root string, opts WriteOptions) (Stats, error) {
 	bw := bufio.NewWriterSize(w, 256<<10)
-	tw := tar.NewWriter(bw)
+	cnt := &offsetWriter{w: bw}
+	tw := tar.NewWriter(cnt)
 	wr := &tarWriter{
 		ctx:   ctx,
 		tw:    tw,
-		raw:   bw,
+		raw:   cnt,
+		cnt:   cnt,
 		opts:  opts,
 		buf:   make([]byte, copyBufSize),
 		xlist: make([]byte, 4096),
@@ -81,6 +88,10 @@ func WriteTar(ctx context.Context, w io.Writer, root string, opts WriteOptions) 
 		return Stats{}, fmt.Errorf("archive: %w", err)
 	}
 	wr.ex = ex
+	sink, seekable := w.(interface{ SetTrailer([]byte) })
+	if seekable {
+		wr.toc = &seektar.Builder{}
+	}
 	if opts.Record != nil {
 		opts.Record.Start = time.Now()
 		if opts.Record.Entries == nil {
@@ -101,10 +112,33 @@ func WriteTar(ctx context.Context, w io.Writer, root string, opts WriteOptions) 
 			return wr.stats, err
 		}
 	}
+	if err := tw.Flush(); err != nil {
+		return wr.stats, err
+	}
+	end := cnt.n
 	if err := tw.Close(); err != nil {
 		return wr.stats, err
 	}
+	if seekable {
+		payload, err := wr.toc.Payload(end)
+		if err != nil {
+			return wr.stats, err
+		}
+		sink.SetTrailer(payload)
+	}
 	return wr.stats, bw.Flush()
+}
+
+// offsetWriter counts the uncompressed bytes of the tar (the offsets of the entry table).
+type offsetWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *offsetWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
 }
 
 type devIno struct{ dev, ino uint64 }
@@ -113,6 +147,8 @@ type tarWriter struct {
 	ctx   context.Context
 	tw    *tar.Writer
 	raw   io.Writer // under tw: sparse entries are written here (sparse_unix.go)
+	cnt   *offsetWriter
+	toc   *seektar.Builder // the entry table, when w is zstdpar's seekable writer
 	opts  WriteOptions
 	stats Stats
 	buf   []byte
@@ -138,10 +174,25 @@ func (t *tarWriter) warn(p string, err error) {
 }
 
 func (t *tarWriter) write(h *tar.Header) error {
+	if err := t.mark(h.Name); err != nil {
+		return err
+	}
 	if err := t.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("archive: write header %q: %w", h.Name, err)
 	}
 	t.stats.Entries++
+	return nil
+}
+
+// mark records in the entry table (when one is kept) that the entry name begins here: the
+// previous entry's padding is written first, so the offset is its first header block's.
+func (t *tarWriter) mark(name string) error {
+	if err := t.tw.Flush(); err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	if t.toc != nil {
+		t.toc.Add(name, t.cnt.n)
+	}
 	return nil
 }
 

@@ -25,6 +25,7 @@ type invocation struct {
 	c        archive.Compression
 	level    int
 	excludes stringList
+	archives stringList // diffrestore: the archive files, base first
 	// DIRECT: the marker the host wrote and the file to write or read instead of the stream.
 	marker, token, file string
 	// Two-pass backups, a delta restore, the go-ahead and the lifeline.
@@ -65,6 +66,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		} else {
 			stdin = f
 		}
+	}
+	if inv.cmd == "diffrestore" {
+		return inv.diff(ctx, rep, f)
 	}
 	stdin = inv.withFailpoint(ctx, stdin)
 	return inv.transfer(ctx, rep, stdin, stdout, f, since)
@@ -120,6 +124,11 @@ func (inv *invocation) defineFlags(fs *flag.FlagSet, beneath *string, aliases *s
 		fs.Var(&inv.excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
 		fs.StringVar(&inv.file, "in", "", "file to read the archive from instead of stdin")
 		fs.BoolVar(&inv.delta, "delta", false, "apply a delta over the extracted base")
+		fs.BoolVar(&inv.awaitGo, "await-go", false, "touch nothing before stdin starts with the go-ahead")
+	case "diffrestore":
+		fs.Var(&inv.excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
+		fs.StringVar(&inv.file, "in", "", "the backup's index file of the source")
+		fs.Var(&inv.archives, "archive", "an archive file of the source, base first (repeatable)")
 		fs.BoolVar(&inv.awaitGo, "await-go", false, "touch nothing before stdin starts with the go-ahead")
 	case "measure":
 		fs.Var(&inv.excludes, "exclude", "pattern to leave out (repeatable)")

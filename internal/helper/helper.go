@@ -35,6 +35,7 @@ const progressInterval = 200 * time.Millisecond
 //
 //	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [--index-out|[--since-stdin] [--index-final]] [--lifeline] [BENEATH] [DIRECT] PATH
 //	restore --compression zstd|gzip|none [--exclude PATTERN]... [--delta] [--await-go] [--lifeline] [BENEATH] [DIRECT] PATH
+//	diffrestore [--exclude PATTERN]... --archive FILE... [--await-go] [--lifeline] DIRECT PATH
 //	measure [--exclude PATTERN]... PATH
 //
 // Two-pass backups: --index-out makes backup pass one (it also writes the index of what it
@@ -43,6 +44,11 @@ const progressInterval = 200 * time.Millisecond
 // length (WriteFramed), and writes the delta). --index-final (pass two, or a one-pass
 // backup) writes the index of the tree as the archive leaves it (archive.WriteOptions.Final)
 // the same way. restore --delta applies a delta over the base extracted before (archive.ApplyDelta).
+//
+// diffrestore makes PATH equal to a backup rewriting only what differs (DiffRestore): the
+// index is the file DIRECT's --in names, the archives (base, then delta) are files of the
+// mounted backup dir; its result carries {"diff":{...}}, a fallback reason when nothing was
+// touched.
 //
 // backup writes the compressed archive of PATH to stdout; restore reads one from stdin and
 // makes PATH exactly equal to it, leaving the paths matching the excludes as they are. Both write JSON lines on stderr: {"progress":N} while
@@ -415,4 +421,6 @@ type Msg struct {
 	// Index is a piece of pass one's index (backup --index-out), before the stats; the
 	// pieces in order are archive.Index.WriteTo's bytes.
 	Index []byte `json:"index,omitempty"`
+	// Diff is what diffrestore did, with the stats.
+	Diff *DiffReport `json:"diff,omitempty"`
 }

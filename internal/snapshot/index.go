@@ -19,10 +19,15 @@ func finalIndex(src project.Source, record *archive.Index) *archive.Index {
 // keepIndex writes the final index x of source i into the backup as
 // backup.IndexName(ArchiveBase) and returns what the manifest records of it; nil when
 // there is none to keep (no index asked for, or a data path that records none: the archive
-// API leaves Start zero).
-func keepIndex(w *backup.Writer, i int, src project.Source, x *archive.Index) (*backup.Index, error) {
+// API leaves Start zero). The index of a backup taken while the services ran (noStop) is
+// kept marked inexact: a process storing through a shared mapping it dirtied before the
+// read takes no fault, so its later stores move no time.
+func keepIndex(w *backup.Writer, i int, src project.Source, x *archive.Index, noStop bool) (*backup.Index, error) {
 	if x == nil || x.Start.IsZero() {
 		return nil, nil
+	}
+	if noStop && x.OnePass == "" {
+		x.OnePass = "read while the services ran (--no-stop): a store through a shared mapping may have moved no time since"
 	}
 	name := backup.IndexName(project.ArchiveBase(i, src))
 	a, err := w.Create(name)

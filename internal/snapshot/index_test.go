@@ -1,18 +1,24 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"golang.org/x/sys/unix"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
+	"github.com/docker-maim/docker-maim/internal/treeindex"
 )
 
 // statTree is what lstat says now of every path below root, as index entries.
@@ -141,4 +147,88 @@ func TestFinalIndexKept(t *testing.T) {
 		t.Fatalf("one-pass index: %v %v", x, err)
 	}
 	assertIndexIsTree(t, x, data)
+}
+
+// TestRestoreIsDifferential: a restore of a two-pass backup into the tree it was taken of
+// rewrites only what changed since (a file rewritten with its size kept, a new file removed,
+// a deleted one written back), leaves the rest untouched (same inode and ctime), says how
+// many files it rewrote, and gives the backup's tree exactly.
+func TestRestoreIsDifferential(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeFiles(t, data, map[string]int{"a.bin": 3000, "sub/b.bin": 700, "sub/c.bin": 10, "keep.bin": 50 << 10})
+	time.Sleep(treeindex.CtimeMargin + 1100*time.Millisecond) // older than the backup's margin
+	var buf bytes.Buffer
+	rep, err := progress.New(progress.JSON, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{Engine: &fakeEngine{api: "1.41"}, Mover: dirMover{}, Store: backup.Local(t.TempDir()), Progress: rep}
+	p := &project.Project{Project: &types.Project{Name: "demo", WorkingDir: dir}}
+	src := project.Source{Name: "./data", Kind: project.KindBindDir, HostPath: data}
+	pl, err := s.PlanBackup(ctx, p, BackupOptions{Sources: []project.Source{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HotPass(ctx, p, pl); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.BackupPlanned(ctx, p, pl, &project.Running{Services: []string{"app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := digest(t, data)
+	var before unix.Stat_t
+	if err := unix.Lstat(filepath.Join(data, "keep.bin"), &before); err != nil {
+		t.Fatal(err)
+	}
+	// The upgraded service changes a little.
+	writeFiles(t, data, map[string]int{"a.bin": 3000, "new.bin": 5})
+	if err := os.Remove(filepath.Join(data, "sub", "c.bin")); err != nil {
+		t.Fatal(err)
+	}
+	entry, err := s.Store.Get(p.Name, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := &RestorePlan{Entry: entry, Items: []RestoreItem{{From: entry.Manifest.Sources[0], To: src}}}
+	if _, err := s.RestorePlanned(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	treediff.AssertSame(t, want, digest(t, data), digestOpts)
+	var after unix.Stat_t
+	if err := unix.Lstat(filepath.Join(data, "keep.bin"), &after); err != nil {
+		t.Fatal(err)
+	}
+	if after.Ino != before.Ino || after.Ctim != before.Ctim {
+		t.Error("keep.bin, untouched, was rewritten")
+	}
+	if !strings.Contains(buf.String(), "differential restore: 2 of 4 files rewritten, 1 path(s) removed") {
+		t.Errorf("no event of a differential restore of a.bin and c.bin:\n%s", buf.String())
+	}
+}
+
+// TestNoStopIndexInexact: a backup taken while the services run keeps an index marked
+// inexact, so a restore of it is a full extraction.
+func TestNoStopIndexInexact(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeFiles(t, data, map[string]int{"a.bin": 30})
+	s := &Service{Engine: &fakeEngine{api: "1.41"}, Mover: dirMover{}, Store: backup.Local(t.TempDir())}
+	p := &project.Project{Project: &types.Project{Name: "demo", WorkingDir: dir}}
+	src := project.Source{Name: "./data", Kind: project.KindBindDir, HostPath: data}
+	m, err := s.Backup(ctx, p, BackupOptions{NoStop: true, Sources: []project.Source{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := s.Store.Get(p.Name, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := s.Store.ReadIndex(entry, entry.Manifest.Sources[0])
+	if err != nil || x == nil || !strings.Contains(x.OnePass, "--no-stop") {
+		t.Fatalf("index of a --no-stop backup: %+v, %v: want it marked inexact", x, err)
+	}
 }

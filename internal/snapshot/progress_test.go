@@ -144,9 +144,11 @@ func TestProgressTotals(t *testing.T) {
 		t.Errorf("given size not used: %+v", first)
 	}
 
-	// Restore into a target that now holds something else: the total is the manifest's.
-	if err := os.RemoveAll(data); err != nil {
-		t.Fatal(err)
+	// Restore into the target, which now holds something else.
+	for _, n := range []string{"a.bin", "sub", "cache.tmp"} {
+		if err := os.RemoveAll(filepath.Join(data, n)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	writeFiles(t, data, map[string]int{"other.bin": 3 << 20})
 	entry, err := s.Store.Get(p.Name, m.ID)
@@ -155,6 +157,28 @@ func TestProgressTotals(t *testing.T) {
 	}
 	buf.Reset()
 	plan := &RestorePlan{Entry: entry, Items: []RestoreItem{{From: entry.Manifest.Sources[0], To: src}}}
+	if _, err := s.RestorePlanned(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	// The backup has an index: the restore is differential, its task counts what it
+	// rewrote (here everything: the target held other files), and an event says how many.
+	lines = taskLines(t, &buf, "restore ./data (differential)")
+	if last := lines[len(lines)-1]; last.Status != "done" || last.Bytes != want {
+		t.Errorf("differential restore end line %+v: want %d bytes rewritten", last, want)
+	}
+	if !strings.Contains(buf.String(), "2 of 2 files rewritten") {
+		t.Errorf("no event says how many files were rewritten:\n%s", buf.String())
+	}
+
+	// Without an index (an older backup), the full restore's total is the manifest's.
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, data, map[string]int{"other.bin": 3 << 20})
+	buf.Reset()
+	noIndex := entry.Manifest.Sources[0]
+	noIndex.Index = nil
+	plan = &RestorePlan{Entry: entry, Items: []RestoreItem{{From: noIndex, To: src}}}
 	if _, err := s.RestorePlanned(ctx, plan); err != nil {
 		t.Fatal(err)
 	}

@@ -451,10 +451,19 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, dir string, i
 		ready = func() error { return nil }
 	}
 	ropts := volume.RestoreOptions{Compression: comp, Excludes: manifestExcludes(e.Manifest), Ready: ready}
+	t, ok := TargetOf(to, dir)
+	// An incremental source's chain is extracted link by link: the differential restore
+	// reads one backup's archives (an unchanged source's are its Ref's: that works).
+	if len(links) == 1 {
+		if done, err := s.tryDiff(ctx, e, it, t, ok, ropts); done || err != nil {
+			return err
+		}
+	} else {
+		s.event(src.Name + ": restored in full: an incremental backup (" + fmt.Sprint(len(links)) + " links)")
+	}
 	task := s.task("restore "+src.Name, src.Name, src.Bytes)
 	ropts.Progress = task.Add
 	var st archive.Stats
-	t, ok := TargetOf(to, dir)
 	switch {
 	case to.Kind == project.KindProjectFile:
 		if err = ready(); err == nil {

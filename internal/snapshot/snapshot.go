@@ -464,7 +464,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 		bs = hot.bs
 		bs.Delta = &backup.Delta{Archive: name, SHA256: sum, ArchiveSize: size,
 			Bytes: st.Bytes, Files: st.Files, Entries: st.Entries, Deleted: st.Deleted}
-		bs.Index, err = keepIndex(w, i, src, final)
+		bs.Index, err = keepIndex(w, i, src, final, opts.NoStop)
 		return bs, "", err
 	}
 	if hot != nil {
@@ -485,7 +485,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	}
 	bs.SHA256, bs.ArchiveSize = sum, size
 	bs.Entries, bs.Files, bs.Bytes = st.Entries, st.Files, st.Bytes
-	bs.Index, err = keepIndex(w, i, src, final)
+	bs.Index, err = keepIndex(w, i, src, final, opts.NoStop)
 	return bs, "", err
 }
 

@@ -83,6 +83,7 @@ type helperResult struct {
 	stats       archive.Stats
 	streamBytes int64
 	streamSHA   string
+	diff        *helper.DiffReport // diffrestore's result
 }
 
 // runHelper creates, attaches, starts and waits for one helper container, removing it in all
@@ -338,7 +339,7 @@ func (c *helperCall) outcome(ctx context.Context) (st archive.Stats, err error) 
 		return st, errors.New("helper did not report its result")
 	}
 	if h.result != nil {
-		*h.result = helperResult{stats: errw.stats, streamBytes: errw.streamBytes, streamSHA: errw.streamSHA}
+		*h.result = helperResult{stats: errw.stats, streamBytes: errw.streamBytes, streamSHA: errw.streamSHA, diff: errw.diff}
 	}
 	if h.direct {
 		return errw.stats, nil
@@ -396,6 +397,7 @@ type helperStderr struct {
 	streamSHA   string
 	text        bytes.Buffer
 	index       *bytes.Buffer
+	diff        *helper.DiffReport
 }
 
 const maxStderrText = 16 << 10
@@ -453,6 +455,9 @@ func (h *helperStderr) line(l []byte) {
 	}
 	if msg.MaxRSS > 0 {
 		lastHelperMaxRSS.Store(msg.MaxRSS)
+	}
+	if msg.Diff != nil {
+		h.diff = msg.Diff
 	}
 }
 

@@ -1,13 +1,24 @@
 // Package zstdpar owns the zstd writer of docker-maim's archives: a stream compressed on
 // several cores, with a fixed set of buffers, as a sequence of complete frames (one per MiB of
 // input) that every zstd decoder reads as one stream. internal/archive's Compress uses it.
+//
+// The stream is in zstd's seekable format
+// (https://github.com/facebook/zstd/blob/dev/contrib/seekable_format/zstd_seekable_compression_format.md):
+// after the last frame comes a skippable frame (magic 0x184D2A5E) with the seek table, each
+// frame's compressed and uncompressed size and checksum, written with
+// github.com/SaveTheRbtz/zstd-seekable-format-go, whose Reader reads any uncompressed range
+// decompressing only the frames that hold it. Before it, a caller may put one skippable
+// frame of its own (Writer.SetTrailer: docker-maim's entry table). Decoders skip skippable
+// frames: `zstd -d`, `tar --zstd` and archive.Decompress read the stream as before.
 package zstdpar
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"sync"
 
+	seekable "github.com/SaveTheRbtz/zstd-seekable-format-go/pkg"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -32,6 +43,10 @@ import (
 type parallelZstd struct {
 	w   io.Writer
 	enc *zstd.Encoder
+
+	seek    *seekable.Encoder // the seek table, fed by drain in frame order
+	frame   *passthrough      // hands seek the frame drain writes
+	trailer []byte            // SetTrailer's payload
 
 	cur  *zjob      // chunk being filled by Write
 	free chan *zjob // recycled jobs, (workers+2) in total
@@ -81,13 +96,20 @@ func newParallelZstd(w io.Writer, level zstd.EncoderLevel, workers, chunkSize in
 		return nil, err
 	}
 	n := workers + 2
+	pt := &passthrough{}
+	seek, err := seekable.NewEncoder(pt)
+	if err != nil {
+		return nil, err
+	}
 	p := &parallelZstd{
-		w:    w,
-		enc:  enc,
-		free: make(chan *zjob, n),
-		work: make(chan *zjob, n),
-		ord:  make(chan *zjob, n),
-		errc: make(chan struct{}),
+		w:     w,
+		enc:   enc,
+		seek:  seek,
+		frame: pt,
+		free:  make(chan *zjob, n),
+		work:  make(chan *zjob, n),
+		ord:   make(chan *zjob, n),
+		errc:  make(chan struct{}),
 	}
 	for range n {
 		p.free <- &zjob{
@@ -128,7 +150,7 @@ func (p *parallelZstd) drain() {
 		select {
 		case <-p.errc:
 		default:
-			if _, err := p.w.Write(j.out); err != nil {
+			if err := p.writeFrame(j); err != nil {
 				p.fail(err)
 			}
 		}
@@ -136,6 +158,31 @@ func (p *parallelZstd) drain() {
 		p.free <- j
 	}
 }
+
+// passthrough is the "compressor" of the seek table's encoder: the frame a worker already
+// compressed, so the encoder records its sizes and checksum in order without compressing
+// anything again.
+type passthrough struct{ out []byte }
+
+func (p *passthrough) EncodeAll(src, dst []byte) []byte { return p.out }
+
+// writeFrame writes j's frame and adds it to the seek table (an empty frame, only ever the
+// one of an empty stream, has no entry: the table describes the content).
+func (p *parallelZstd) writeFrame(j *zjob) error {
+	p.frame.out = j.out
+	if _, err := p.seek.Encode(j.in); err != nil {
+		return err
+	}
+	_, err := p.w.Write(j.out)
+	return err
+}
+
+// TrailerMagic is the magic number of the skippable frame SetTrailer writes.
+const TrailerMagic = 0x184D2A5B
+
+// SetTrailer makes Close write payload as a zstd skippable frame (magic TrailerMagic) after
+// the last frame, before the seek table. Call it before Close; a second call replaces it.
+func (p *parallelZstd) SetTrailer(payload []byte) { p.trailer = payload }
 
 // submit hands the current chunk to the workers.
 func (p *parallelZstd) submit() {
@@ -195,14 +242,35 @@ func (p *parallelZstd) Close() error {
 	close(p.ord)
 	p.wg.Wait()
 	p.enc.Close()
-	return p.err
+	if p.err != nil {
+		return p.err
+	}
+	if p.trailer != nil {
+		var h [8]byte
+		binary.LittleEndian.PutUint32(h[:4], TrailerMagic)
+		binary.LittleEndian.PutUint32(h[4:], uint32(len(p.trailer)))
+		if _, err := p.w.Write(append(h[:], p.trailer...)); err != nil {
+			return err
+		}
+	}
+	table, err := p.seek.EndStream()
+	if err != nil {
+		return err
+	}
+	_, err = p.w.Write(table)
+	return err
 }
 
-// NewWriter returns the zstd writer archive.Compress uses: the parallel frame writer when more
-// than one core is there to use, the encoder's streaming mode (one frame) otherwise.
-func NewWriter(w io.Writer, level zstd.EncoderLevel, workers int) (io.WriteCloser, error) {
-	if workers > 1 {
-		return newParallelZstd(w, level, workers, zstdChunkSize)
-	}
-	return zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
+// Writer is the zstd writer archive.Compress uses.
+type Writer interface {
+	io.WriteCloser
+	// SetTrailer makes Close write payload as a skippable frame (magic TrailerMagic) right
+	// before the seek table.
+	SetTrailer(payload []byte)
+}
+
+// NewWriter returns the seekable frame writer archive.Compress uses, compressing on workers
+// cores (at least one; its writes to w overlap the compression even then).
+func NewWriter(w io.Writer, level zstd.EncoderLevel, workers int) (Writer, error) {
+	return newParallelZstd(w, level, max(workers, 1), zstdChunkSize)
 }

@@ -141,7 +141,7 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 	engineSide := []string{"internal/volume", "internal/templates", "internal/snapshot", "internal/stack", "internal/helper", "internal/health", "internal/svchooks", "internal/dbdump"}
-	pure := []string{"internal/config", "internal/composemerge", "internal/composefile", "internal/maibot", "internal/dbmajor", "internal/redact", "internal/archive", "internal/treeindex", "internal/fsaccess", "internal/exclude", "internal/zstdpar", "internal/progress", "internal/project"}
+	pure := []string{"internal/config", "internal/composemerge", "internal/composefile", "internal/maibot", "internal/dbmajor", "internal/redact", "internal/archive", "internal/treeindex", "internal/seektar", "internal/diffrestore", "internal/fsaccess", "internal/exclude", "internal/zstdpar", "internal/progress", "internal/project"}
 	for _, p := range pure {
 		d := deps(pkgs, p)
 		for _, e := range engineSide {

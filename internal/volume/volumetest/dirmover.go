@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/diffrestore"
+	"github.com/docker-maim/docker-maim/internal/helper"
 	"github.com/docker-maim/docker-maim/internal/volume"
 )
 
@@ -71,4 +73,23 @@ func (DirMover) ReadFile(_ context.Context, t volume.Target, rel string, max int
 		return nil, &volume.FileError{Path: rel, Why: fmt.Sprintf("is %d bytes, more than the %d expected", st.Size(), max)}
 	}
 	return os.ReadFile(p)
+}
+
+// RestoreDiff restores t.HostPath differentially (volume.DiffRestorer), as the host path does.
+func (DirMover) RestoreDiff(ctx context.Context, t volume.Target, opts volume.DiffOptions) (diffrestore.Result, error) {
+	if opts.Ready != nil {
+		if err := opts.Ready(); err != nil {
+			return diffrestore.Result{}, err
+		}
+	}
+	f, err := os.Open(opts.IndexFile)
+	if err != nil {
+		return diffrestore.Result{}, err
+	}
+	defer f.Close()
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(int64) {}
+	}
+	return helper.DiffRestore(ctx, t.HostPath, f, opts.Archives, opts.Excludes, progress)
 }

@@ -1,0 +1,219 @@
+// Package diffrestore is the differential restore: it makes a directory equal to a backup of
+// it by rewriting only what differs, reading only the archive frames that hold it.
+//
+// # When it is exact
+//
+// A backup keeps the final index of each directory source (treeindex: what every path was,
+// type and mode, size, uid, gid, mtime, ctime, device, inode and links, when the backup last
+// read it) and zstd archives that are seekable (seektar). Restore compares each path of the
+// target with the index and takes a path as unchanged since the backup when all of these
+// equal what the index recorded, the path's mtime and ctime lie before the index's start
+// (less treeindex.CtimeMargin: a write in the same clock tick as the read could leave them
+// equal) and it has a single link. On a file system that shows every change by ctime
+// (fsaccess.Inexact reports ""), any write, truncate, chmod, chown, xattr change, rename in,
+// or store through a shared mapping (the backup's pass one wrote back dirty pages, so the
+// next store faults and moves the times) moves the ctime, and no one can set a ctime back;
+// a file replaced by another gets another inode or a later ctime. So an unchanged path holds
+// what the backup holds, and Restore rewrites every other path from the archives, removes the
+// paths the backup does not have, and sets the metadata of the directories it touched or
+// that differ: the result equals a full extraction.
+//
+// That argument needs the target to be the very tree the index recorded, on such file
+// systems. Restore therefore takes the fast path only when all of these hold, and otherwise
+// touches nothing and says why (Result.Fallback), and the caller extracts in full:
+//
+//   - the backup has an index, recorded as exact (Index.OnePass empty), and every archive
+//     is seekable (zstd, written by a build that adds the tables);
+//   - the target exists, is a directory, is not empty, and its root has the device and inode
+//     the index recorded for the root (not a recreated volume, another host, a foreign tree);
+//   - every file system met in the target is exact (fsaccess.Inexact: not tmpfs, overlay,
+//     NFS, FUSE, ...);
+//   - no exclude pattern may re-include something below an excluded directory;
+//   - every path the index holds is in the archives' entry tables.
+package diffrestore
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/seektar"
+	"github.com/docker-maim/docker-maim/internal/treeindex"
+)
+
+// Archive is one archive of the backup's source (the base, then its delta), to be read at
+// random.
+type Archive struct {
+	Name string
+	R    io.ReaderAt
+	Size int64 // the file's size
+}
+
+// Options tune Restore.
+type Options struct {
+	// Extract are the options of the writes (owners, devices, excludes, progress); its
+	// Excludes are the backup's: matching paths are neither compared, written nor removed.
+	Extract archive.ExtractOptions
+}
+
+// Result is what Restore did.
+type Result struct {
+	// Fallback, when set, says why the fast path does not apply: nothing was touched and the
+	// caller extracts in full.
+	Fallback string
+	// Files is how many regular files the backup holds, Rewritten how many of them Restore
+	// wrote ("N of M files rewritten"); Removed the paths it removed (a removed directory
+	// counts once).
+	Files, Rewritten, Removed int64
+	// Stats are Patch's: entries and content bytes written.
+	Stats archive.Stats
+}
+
+// Progress tells what Restore rewrites "N of M files rewritten".
+func (r Result) Progress() string {
+	return fmt.Sprintf("%d of %d files rewritten", r.Rewritten, r.Files)
+}
+
+// errFallback carries a reason not to take the fast path.
+type errFallback struct{ why string }
+
+func (e *errFallback) Error() string { return e.why }
+
+func fallback(format string, a ...any) error { return &errFallback{why: fmt.Sprintf(format, a...)} }
+
+// Restore makes dest equal to the backup whose final index is idx and whose archives are
+// archives (oldest first: the base, then the delta), rewriting only the paths that differ
+// when that is exact (see the package comment), and otherwise touching nothing and
+// returning Result.Fallback. idx is consumed (its entries are removed as they are matched).
+func Restore(ctx context.Context, dest string, idx *treeindex.Index, archives []Archive, opts Options) (Result, error) {
+	var res Result
+	if idx == nil || len(idx.Entries) == 0 {
+		res.Fallback = "the backup has no index of this source"
+		return res, nil
+	}
+	if idx.OnePass != "" {
+		res.Fallback = "the backup's index cannot tell every change (" + idx.OnePass + ")"
+		return res, nil
+	}
+	open, err := openAll(archives)
+	defer func() {
+		for _, a := range open {
+			a.Close()
+		}
+	}()
+	if err != nil {
+		return res, asFallback(&res, err)
+	}
+	for _, e := range idx.Entries {
+		if e.Mode&typeMask == typeReg {
+			res.Files++
+		}
+	}
+	p, err := newPlanner(dest, idx, opts.Extract.Excludes)
+	if err == nil {
+		err = p.walk(ctx)
+	}
+	if err != nil {
+		return res, asFallback(&res, err)
+	}
+	lists, err := locate(open, p.want)
+	if err != nil {
+		return res, asFallback(&res, err)
+	}
+	for _, typ := range p.want {
+		if typ == typeReg {
+			res.Rewritten++
+		}
+	}
+	res.Removed = int64(len(p.remove))
+	res.Stats, err = archive.Patch(ctx, dest, entries(open, lists), p.remove, opts.Extract)
+	return res, err
+}
+
+// asFallback turns a reason not to take the fast path into res.Fallback; other errors stay.
+func asFallback(res *Result, err error) error {
+	var fb *errFallback
+	if errors.As(err, &fb) {
+		res.Fallback = fb.why
+		return nil
+	}
+	return err
+}
+
+// openAll opens every archive as seekable; one that is not is a reason to fall back.
+func openAll(archives []Archive) ([]*seektar.Archive, error) {
+	var out []*seektar.Archive
+	if len(archives) == 0 {
+		return nil, fallback("no archive to read")
+	}
+	for _, a := range archives {
+		s, err := seektar.Open(a.R, a.Size)
+		if err != nil {
+			if errors.Is(err, seektar.ErrNotSeekable) {
+				return out, fallback("%s is not seekable (not zstd, or written by an older build)", a.Name)
+			}
+			return out, fallback("%s: %v", a.Name, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// spot is where an entry is: its archive and header offset.
+type spot struct {
+	name string
+	off  int64
+}
+
+// locate finds each wanted path in the newest archive that holds it (the delta holds what
+// changed since the base) and returns, per archive, the entries to read in archive order.
+func locate(archives []*seektar.Archive, want map[string]uint32) ([][]spot, error) {
+	left := make(map[string]bool, len(want))
+	for k := range want {
+		left[k] = true
+	}
+	lists := make([][]spot, len(archives))
+	for i := len(archives) - 1; i >= 0 && len(left) > 0; i-- {
+		err := archives[i].Entries(func(name string, off int64) bool {
+			rel := strings.TrimSuffix(strings.TrimPrefix(name, "./"), "/")
+			if name == "./" {
+				rel = ""
+			}
+			if left[rel] {
+				delete(left, rel)
+				lists[i] = append(lists[i], spot{name, off})
+			}
+			return len(left) > 0
+		})
+		if err != nil {
+			return nil, fallback("%v", err)
+		}
+		sort.Slice(lists[i], func(a, b int) bool { return lists[i][a].off < lists[i][b].off })
+	}
+	for rel := range left {
+		return nil, fallback("the archives do not hold %q, which the index has", rel)
+	}
+	return lists, nil
+}
+
+// entries yields the located entries, archive by archive (base first), each in archive
+// order, read at random through the seek table.
+func entries(archives []*seektar.Archive, lists [][]spot) archive.PatchNext {
+	i, j := 0, 0
+	return func() (*tar.Header, *tar.Reader, error) {
+		for i < len(lists) && j >= len(lists[i]) {
+			i, j = i+1, 0
+		}
+		if i >= len(lists) {
+			return nil, nil, io.EOF
+		}
+		s := lists[i][j]
+		j++
+		return archives[i].Entry(s.off, s.name)
+	}
+}
