@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,6 +136,15 @@ func TestIncrementalChain(t *testing.T) {
 		t.Fatalf("another tree under the same path was taken incrementally: base %+v", b7.Base)
 	}
 	r.restore(b7.Name, want7)
+
+	// A --no-stop backup is whole and is no base: a process may have stored through a
+	// mapping while it was read without moving any time.
+	if b8 := r.backup(false, BackupOptions{NoStop: true}); b8.Base != nil {
+		t.Errorf("--no-stop: base %+v", b8.Base)
+	}
+	if b9 := r.backup(false, BackupOptions{}); b9.Base != nil || !strings.Contains(b9.Full, "--no-stop") {
+		t.Errorf("after a --no-stop backup: base %+v, full %q; want whole, saying why", b9.Base, b9.Full)
+	}
 }
 
 // TestIncrementalUnchangedReused: with policy changed, a source that did not change since
