@@ -207,6 +207,28 @@ type AdoptedFile struct {
 	Mode string `json:"mode"`
 }
 
+// Files are the names of every file of the backup the manifest references besides itself:
+// each source's archive, delta and index, each dump's archive. What copies a backup file by
+// file copies these.
+func (m *Manifest) Files() []string {
+	var out []string
+	for _, s := range m.Sources {
+		if s.Archive != "" {
+			out = append(out, s.Archive)
+		}
+		if s.Delta != nil {
+			out = append(out, s.Delta.Archive)
+		}
+		if s.Index != nil {
+			out = append(out, s.Index.File)
+		}
+	}
+	for _, d := range m.Dumps {
+		out = append(out, d.Archive)
+	}
+	return out
+}
+
 // Size is the total archive size in bytes.
 func (m *Manifest) Size() int64 {
 	var n int64

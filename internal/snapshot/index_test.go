@@ -3,8 +3,10 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -112,6 +114,11 @@ func TestFinalIndexKept(t *testing.T) {
 	}
 	if entry.Manifest.Size() != bs.ArchiveSize+bs.Delta.ArchiveSize+bs.Index.Size {
 		t.Fatalf("manifest size %d leaves the index out", entry.Manifest.Size())
+	}
+	got := append(entry.Manifest.Files(), backup.ManifestName)
+	sort.Strings(got)
+	if want := backupFiles(t, s, p.Name, m.ID); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("manifest files and itself %v, the backup dir holds %v", got, want)
 	}
 
 	ipath := filepath.Join(s.Store.Dir(p.Name, m.ID), bs.Index.File)

@@ -12,6 +12,7 @@ import (
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/diffrestore"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/rollback"
 	"github.com/docker-maim/docker-maim/internal/volume"
@@ -64,6 +65,16 @@ func (m failingReset) Restore(ctx context.Context, t volume.Target, r io.Reader,
 		return st, errors.New("disk gone")
 	}
 	return st, err
+}
+
+// RestoreDiff fails the same way when the first data write is a differential restore.
+func (m failingReset) RestoreDiff(ctx context.Context, t volume.Target, opts volume.DiffOptions) (diffrestore.Result, error) {
+	res, err := m.DirMover.RestoreDiff(ctx, t, opts)
+	if !*m.failed {
+		*m.failed = true
+		return res, errors.New("disk gone")
+	}
+	return res, err
 }
 
 const composeWithImages = "services:\n  db:\n    image: db:16\n  bot:\n    image: bot:latest\n"

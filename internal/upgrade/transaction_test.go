@@ -52,9 +52,10 @@ func (r *txRig) corruptArchive() {
 	if len(all) != 1 {
 		r.t.Fatalf("backups %v", all)
 	}
-	// One archive, or two of a two-pass backup (the base and the delta): all damaged.
+	// One archive, or two of a two-pass backup (the base and the delta), and the index:
+	// all damaged.
 	matches, _ := filepath.Glob(filepath.Join(r.store.Dir("demo", all[0].ID), "*data*"))
-	if len(matches) == 0 || len(matches) > 2 {
+	if len(matches) == 0 || len(matches) > 3 {
 		r.t.Fatalf("data archive: %v", matches)
 	}
 	for _, m := range matches {

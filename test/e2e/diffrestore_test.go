@@ -63,3 +63,42 @@ func TestRestoreDifferential(t *testing.T) {
 	compose(t, p.project, "stop")
 	sameState(t, "after the full restore", p.state(), want, "storedata")
 }
+
+// TestRollbackDifferential: the upgrade's own rollback, after a new version that migrated its
+// data and then failed, rewrites only what the new version changed (the output says how
+// many files), leaves the bulk it never touched as it was (same inode and ctime) and gives
+// the 1.0.0 data back.
+func TestRollbackDifferential(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	bp := makeBotProject(t, "rollback-diff", "BOT_FAIL=crash-late\nBOT_FAIL_ON=2.0.0\n")
+	bp.start()
+	vol := bp.volumeDir(bp.vol)
+	seedBulk(t, vol, 8)
+	time.Sleep(3100 * time.Millisecond) // the bulk older than the upgrade's backup
+	bulk := filepath.Join(vol, "bulk", "b005")
+	before := inodeCtime(t, bulk)
+	bp.setEnv("BOT_VERSION", "2.0.0")
+
+	r := bp.maim(upgradeArgs...)
+	if r.Code != 10 {
+		t.Fatalf("want exit 10 (failed and rolled back): %s", r)
+	}
+	m := regexp.MustCompile(`botdata: differential restore: (\d+) of (\d+) files rewritten`).FindStringSubmatch(r.Stdout + r.Stderr)
+	if m == nil {
+		t.Fatalf("the rollback did not restore botdata differentially: %s", r)
+	}
+	t.Log(m[0])
+	if m[1] == m[2] {
+		t.Errorf("the rollback rewrote all %s files of botdata", m[2])
+	}
+	if got := inodeCtime(t, bulk); got != before {
+		t.Errorf("%s, which no version touched, was rewritten by the rollback", bulk)
+	}
+	bp.wantBot("1.0.0")
+	_, dir := bp.data()
+	if d := readDataJSON(t, dir); d.Schema != 1 || len(d.Migrations) != 0 {
+		t.Errorf("data.json after the rollback: %+v", d)
+	}
+	bp.wantNoJournal()
+}
