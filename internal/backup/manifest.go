@@ -209,10 +209,14 @@ type AdoptedFile struct {
 
 // Files are the names of every file of the backup the manifest references besides itself:
 // each source's archive, delta and index, each dump's archive. What copies a backup file by
-// file copies these.
+// file copies these. An unchanged source's files (Ref) are another backup's and are not
+// listed: a backup needs the backups Needs names too (incremental bases, Ref).
 func (m *Manifest) Files() []string {
 	var out []string
 	for _, s := range m.Sources {
+		if s.Ref != "" {
+			continue
+		}
 		if s.Archive != "" {
 			out = append(out, s.Archive)
 		}
