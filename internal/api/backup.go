@@ -93,6 +93,19 @@ type BackupOptions struct {
 	// MaxDeltas is how many incremental backups of a source follow a full one
 	// (--max-deltas; 0: 7).
 	MaxDeltas int
+	// Encrypt says whom the backup is sealed to and whether the local copy is too.
+	Encrypt EncryptOptions
+}
+
+// EncryptOptions say whom a backup's archives are sealed to, with age: always the copies
+// that leave the host (a remote), and the local archives when Local is set.
+type EncryptOptions struct {
+	// To are the recipients (--encrypt-to; empty: MAIM_AGE_RECIPIENTS, read by app): age
+	// public keys (age1...), SSH public keys (ssh-ed25519, ssh-rsa), or recipients files
+	// ("@FILE" or a path, one recipient a line, as `age -R` reads them).
+	To []string
+	// Local seals the local archives too (--encrypt-local); the manifest stays plaintext.
+	Local bool
 }
 
 // BackupResult says what Backup stored.
@@ -129,6 +142,8 @@ type BackupResult struct {
 	NotBackedUp []HostPath `json:"not_backed_up"`
 	// LeftOut are the data sources left out on purpose (--exclude-source), each "NAME: why".
 	LeftOut []string `json:"left_out,omitempty"`
+	// Encrypted says the local archives are sealed with age (--encrypt-local).
+	Encrypted bool `json:"encrypted,omitempty"`
 	// Dumps are the logical database dumps taken beside the archives, before the stop.
 	Dumps []BackupDump `json:"dumps,omitempty"`
 	// DataPath is how the data moved: "host", "helper container (linux/ARCH)" or
@@ -264,6 +279,8 @@ type BackupRow struct {
 	Sources []string `json:"sources"`
 	// Dumps are the services whose database was dumped into the backup (BackupDump).
 	Dumps []string `json:"dumps,omitempty"`
+	// Encrypted says the backup's archives are sealed with age (restoring needs an identity).
+	Encrypted bool `json:"encrypted,omitempty"`
 	// Status: complete, incomplete, corrupt.
 	Status BackupStatus `json:"status"`
 	// Problem says what is wrong with a backup that is not complete.
@@ -319,6 +336,9 @@ type VerifyOptions struct {
 	Scope Scope
 	// ID of the backup ("" is the newest).
 	ID string
+	// Identities are identity files (--identity; empty: MAIM_AGE_IDENTITY, read by app)
+	// that open an encrypted backup: without one only its ciphertext is checked.
+	Identities []string
 }
 
 // VerifyResult is a backup found intact (a damaged one is a *VerifyError).
@@ -335,4 +355,9 @@ type VerifyResult struct {
 	Bytes int64 `json:"bytes"`
 	// Size is the archive bytes read.
 	Size int64 `json:"size"`
+	// Encrypted says the backup's archives are sealed with age.
+	Encrypted bool `json:"encrypted,omitempty"`
+	// CiphertextOnly says only the sealed files' hashes were checked (encrypted, and no
+	// identity given): the archives inside were not read.
+	CiphertextOnly bool `json:"ciphertext_only,omitempty"`
 }

@@ -28,6 +28,10 @@ var (
 	// ErrInterrupted means an earlier operation left a journal: resolve it first
 	// (`docker maim rollback`).
 	ErrInterrupted = errors.New("an interrupted operation must be resolved first")
+	// ErrNoIdentity means the data is encrypted (sealed with age) and no identity was
+	// given, or none of those given can open it (--identity FILE, MAIM_AGE_IDENTITY).
+	// Nothing was changed.
+	ErrNoIdentity = errors.New("encrypted data and no matching identity")
 )
 
 // UpgradeError is returned when an upgrade did not end upgraded; Outcome says how it ended.

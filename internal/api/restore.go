@@ -31,6 +31,9 @@ type RestoreOptions struct {
 	DryRun bool
 	// Notify says where and when to send how the restore ended.
 	Notify NotifyOptions
+	// Identities are identity files (--identity; empty: MAIM_AGE_IDENTITY, read by app)
+	// that open an encrypted backup; needed only for one.
+	Identities []string
 }
 
 // RestoreResult says what a restore did.

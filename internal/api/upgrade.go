@@ -38,6 +38,12 @@ type UpgradeOptions struct {
 	// ComposeFiles are a release's new compose files (--compose-file): merged with the
 	// project's files they replace positionally and written in place.
 	ComposeFiles []NewFile
+	// Encrypt says whom the upgrade's backup is sealed to and whether locally too.
+	Encrypt EncryptOptions
+	// Identities are identity files (--identity; empty: MAIM_AGE_IDENTITY): with
+	// Encrypt.Local one must open what the recipients seal, for the failure path
+	// restores from the encrypted backup.
+	Identities []string
 	// Base are the release's previous files (--base), one per ComposeFiles entry: the
 	// base of a three-way merge (none: the one an earlier adoption recorded, else two-way).
 	Base []NewFile
@@ -122,6 +128,9 @@ type RollbackOptions struct {
 	DryRun bool
 	// Notify says where and when to send how the rollback ended.
 	Notify NotifyOptions
+	// Identities are identity files (--identity; empty: MAIM_AGE_IDENTITY) that open an
+	// encrypted backup; needed only for one.
+	Identities []string
 }
 
 // RollbackResult says what the rollback verb did.

@@ -323,6 +323,10 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	if err := exclude.Validate(o.Excludes); err != nil {
 		return nil, &maim.UsageError{Err: fmt.Errorf("--exclude: %w", err)}
 	}
+	k, err := resolveKeys(o.Encrypt, nil)
+	if err != nil {
+		return nil, err
+	}
 	n, err := notify.New(o.Notify, s.cfg.Err)
 	if err != nil {
 		return nil, err
@@ -337,6 +341,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 		return nil, err
 	}
 	defer ss.close()
+	k.apply(&ss.store)
 	start := time.Now()
 	var downtime time.Duration
 	m, err := ss.backup(ctx, snapshot.BackupOptions{
@@ -350,7 +355,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	res = &maim.BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
 		Sources: []maim.BackupSource{}, Size: m.OwnSize(), Duration: time.Since(start), NotBackedUp: []maim.HostPath{},
-		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{},
+		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{}, Encrypted: m.Sealed(),
 	}
 	if m.Stopped {
 		res.Stopped = append(res.Stopped, m.Running...)
@@ -423,6 +428,7 @@ func rowOf(en backup.Entry) maim.BackupRow {
 		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.OwnSize(), m.ToolVersion
 		r.Bases = m.Needs()
 		r.AppVersions = m.AppVersions
+		r.Encrypted = m.Sealed()
 		for _, s := range m.Sources {
 			r.Sources = append(r.Sources, s.Name)
 			r.Bytes += s.Bytes
@@ -435,11 +441,16 @@ func rowOf(en backup.Entry) maim.BackupRow {
 }
 
 func (s *service) Verify(ctx context.Context, o maim.VerifyOptions) (*maim.VerifyResult, error) {
+	k, err := resolveKeys(maim.EncryptOptions{}, o.Identities)
+	if err != nil {
+		return nil, err
+	}
 	ss, err := s.open(ctx, o.Scope, lockState)
 	if err != nil {
 		return nil, err
 	}
 	defer ss.close()
+	k.apply(&ss.store)
 	return verifyBackup(ss.store, ss.proj.Name, o.ID)
 }
 
@@ -453,7 +464,8 @@ func verifyBackup(store backup.Store, name, id string) (*maim.VerifyResult, erro
 	if err := store.Verify(en, nil); err != nil {
 		return nil, &maim.VerifyError{Err: err}
 	}
-	res := &maim.VerifyResult{ID: en.ID, Project: name, Intact: true, Archives: len(en.Manifest.Sources), Size: en.Manifest.Size()}
+	res := &maim.VerifyResult{ID: en.ID, Project: name, Intact: true, Archives: len(en.Manifest.Sources), Size: en.Manifest.Size(),
+		Encrypted: en.Manifest.Sealed(), CiphertextOnly: store.Checks(en) != ""}
 	for _, src := range en.Manifest.Sources {
 		res.Bytes += src.Bytes
 	}
@@ -461,6 +473,10 @@ func verifyBackup(store backup.Store, name, id string) (*maim.VerifyResult, erro
 }
 
 func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim.RestoreResult, err error) {
+	k, err := resolveKeys(maim.EncryptOptions{}, o.Identities)
+	if err != nil {
+		return nil, err
+	}
 	n, err := notify.New(o.Notify, s.cfg.Err)
 	if err != nil {
 		return nil, err
@@ -479,6 +495,7 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 		return nil, err
 	}
 	defer ss.close()
+	k.apply(&ss.store)
 	r, err := restore.Restore(ctx, ss.upgrades().Shared(), ss.proj, o)
 	ss.close()
 	if r == nil {
@@ -491,6 +508,13 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim.UpgradeResult, err error) {
 	if err := o.Compression.CheckLevel(o.Level); err != nil {
 		return nil, &maim.UsageError{Err: err}
+	}
+	k, err := resolveKeys(o.Encrypt, o.Identities)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.canOpenOwn(); err != nil {
+		return nil, err
 	}
 	n, err := notify.New(o.Notify, s.cfg.Err)
 	if err != nil {
@@ -506,6 +530,7 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 		return nil, err
 	}
 	defer ss.close()
+	k.apply(&ss.store)
 	r, err := ss.upgrades().Upgrade(ctx, ss.proj, o)
 	ss.close()
 	if r == nil {
@@ -520,6 +545,10 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 }
 
 func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *maim.RollbackResult, err error) {
+	k, err := resolveKeys(maim.EncryptOptions{}, o.Identities)
+	if err != nil {
+		return nil, err
+	}
 	n, err := notify.New(o.Notify, s.cfg.Err)
 	if err != nil {
 		return nil, err
@@ -538,6 +567,7 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 		return nil, err
 	}
 	defer ss.close()
+	k.apply(&ss.store)
 	if o.DryRun {
 		r, plan, err := rollback.Plan(ctx, ss.upgrades().Shared(), ss.proj, o)
 		if err != nil {

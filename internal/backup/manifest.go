@@ -20,9 +20,18 @@ import (
 
 // FormatVersion is the newest manifest format this build writes. Readers accept versions
 // up to it. A manifest is written as version 1 unless a source has a Delta (version 2,
-// which older builds refuse rather than restore the hot base alone) or a Base or Ref
-// (version 3: older builds would restore a delta as if it were whole).
-const FormatVersion = 3
+// which older builds refuse rather than restore the hot base alone), its archives are
+// sealed (FormatSealed, which older builds refuse rather than read ciphertext as an
+// archive) or a source is incremental or unchanged (FormatIncremental: a Base or a Ref,
+// which older builds would restore as if the delta were whole).
+const FormatVersion = FormatIncremental
+
+// FormatSealed is the format version of a manifest with Encryption.
+const FormatSealed = 3
+
+// FormatIncremental is the format version of a manifest with a source that has a Base or
+// a Ref (sealed or not).
+const FormatIncremental = 4
 
 // ManifestName is the file that marks a backup complete; it is written last.
 const ManifestName = "manifest.json"
@@ -76,6 +85,13 @@ type Manifest struct {
 	// "maibot.config.bot_config.toml" from its [inner].version). Shown by backups and status.
 	AppVersions map[string]string `json:"app_versions,omitempty"`
 
+	// Encryption, when set, says the archives (sources, deltas, dumps) are sealed with
+	// age: each one's SHA256 and ArchiveSize are then the ciphertext's (the file as
+	// stored, checked without an identity) and its Plain the archive's before sealing.
+	// The manifest itself stays plaintext, so listing, prune and scheduled runs need no
+	// identity: it shows names, paths, sizes, hashes and versions, never the data.
+	Encryption *Encryption `json:"encryption,omitempty"`
+
 	// HostPaths are bind sources left out because they belong to the host, not to the
 	// project (Kind "host-path", HostReason says why): nothing of them is in the backup
 	// and a restore never writes them.
@@ -127,6 +143,27 @@ type Source struct {
 	// when the backup last read it (see Index). Backups before it, single files and the
 	// archive API's data path have none.
 	Index *Index `json:"index,omitempty"`
+	// Plain is the archive before it was sealed (Manifest.Encryption; nil when plain).
+	Plain *Plain `json:"plain,omitempty"`
+}
+
+// Encryption is how a backup's archives are sealed.
+type Encryption struct {
+	// Scheme is "age" (age-encryption.org/v1, the format of the age CLI).
+	Scheme string `json:"scheme"`
+	// Recipients describe the public keys sealed to: an age key as it is, an SSH key as
+	// its type and SHA-256 fingerprint (crypt.Describe). Never a secret.
+	Recipients []string `json:"recipients"`
+}
+
+// SchemeAge is the one Encryption.Scheme.
+const SchemeAge = "age"
+
+// Plain is a sealed archive's plaintext (the compressed archive before sealing): its
+// SHA-256 (hex) and size.
+type Plain struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
 }
 
 // Delta is the second archive of a two-pass source: counts as archive.Scan reports them.
@@ -138,6 +175,8 @@ type Delta struct {
 	Files       int64  `json:"files"`
 	Entries     int64  `json:"entries"`
 	Deleted     int64  `json:"deleted"` // paths its deletion list names
+	// Plain is the delta before it was sealed (nil when plain).
+	Plain *Plain `json:"plain,omitempty"`
 }
 
 // DeltaSource is the delta of s as a Source whose Archive and counts are the delta's (to
@@ -147,6 +186,7 @@ func (s Source) DeltaSource() Source {
 	d.Delta = nil
 	d.Archive, d.SHA256, d.ArchiveSize = s.Delta.Archive, s.Delta.SHA256, s.Delta.ArchiveSize
 	d.Bytes, d.Files, d.Entries = s.Delta.Bytes, s.Delta.Files, s.Delta.Entries
+	d.Plain = s.Delta.Plain
 	return d
 }
 
@@ -167,12 +207,14 @@ type Dump struct {
 	ArchiveSize int64  `json:"archive_size"`
 	// Bytes is the dump's size uncompressed.
 	Bytes int64 `json:"bytes"`
+	// Plain is the dump's archive before it was sealed (nil when plain).
+	Plain *Plain `json:"plain,omitempty"`
 }
 
 // Source is the dump as a Source whose Archive, hash and size are the dump's (to open,
 // stat and hash it as one).
 func (d Dump) Source() Source {
-	return Source{Source: project.Source{Name: "dump of " + d.Service}, Archive: d.Archive, SHA256: d.SHA256, ArchiveSize: d.ArchiveSize, Bytes: d.Bytes}
+	return Source{Source: project.Source{Name: "dump of " + d.Service}, Archive: d.Archive, SHA256: d.SHA256, ArchiveSize: d.ArchiveSize, Bytes: d.Bytes, Plain: d.Plain}
 }
 
 // Service records what ran for a service when the backup was made.
@@ -347,7 +389,10 @@ func (m *Manifest) validate() error {
 			return bad("unknown kind %q", s.Kind)
 		}
 	}
-	return m.validateDumps(archives)
+	if err := m.validateDumps(archives); err != nil {
+		return err
+	}
+	return m.validateSealing()
 }
 
 // validateDumps refuses a dump whose archive is no plain file name or is used twice.

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/docker-maim/docker-maim/internal/api"
 )
 
@@ -60,9 +61,18 @@ var ErrNotFound = api.ErrNotFound
 // engines' backups, and Get without an ID picks only backups recorded as this engine's
 // (not the unrecorded ones of older builds, which may be another engine's). A Store with
 // no Origin (tests, tools reading a backup dir whole) treats every backup as its own.
+//
+// Seal and Identities are encryption at rest (sealed.go): a Writer of a Store with Seal
+// seals every archive to those recipients; an Entry read from a Store with Identities
+// opens sealed archives with them.
 type Store struct {
 	Repo   Repository
 	Origin Origin
+	// Seal are the recipients every archive a Writer creates is sealed to (nil: plain).
+	Seal []age.Recipient
+	// Identities open sealed archives (Entry.Open); nil: a sealed backup's archives can
+	// be checked against their stored hashes only.
+	Identities []age.Identity
 }
 
 // Local is the Store of a local backup directory (LocalDir).
@@ -104,6 +114,7 @@ type Entry struct {
 	Owner   Owner `json:"-"`
 	repo    Repository
 	project string
+	ids     []age.Identity // Store.Identities: open sealed archives
 }
 
 // List returns the project's backups, oldest first, leaving out those recorded as another
@@ -153,7 +164,7 @@ func idLess(a, b string) bool {
 }
 
 func (s Store) entry(project, id string) Entry {
-	e := Entry{ID: id, Dir: s.Dir(project, id), Owner: OwnerUnknown, repo: s.Repo, project: project}
+	e := Entry{ID: id, Dir: s.Dir(project, id), Owner: OwnerUnknown, repo: s.Repo, project: project, ids: s.Identities}
 	b, err := s.readFile(project, id, ManifestName)
 	if errors.Is(err, fs.ErrNotExist) {
 		e.Status, e.Problem = StatusIncomplete, "no manifest (interrupted while writing)"
@@ -273,6 +284,7 @@ type Writer struct {
 	repo    Repository
 	origin  Origin
 	done    bool
+	seal    []age.Recipient
 }
 
 // Begin creates a new backup with a fresh sortable UTC ID.
@@ -285,7 +297,7 @@ func (s Store) Begin(project string, now time.Time) (*Writer, error) {
 		}
 		err := s.Repo.Mkdir(project, id)
 		if err == nil {
-			return &Writer{Project: project, ID: id, Dir: s.Dir(project, id), repo: s.Repo, origin: s.Origin}, nil
+			return &Writer{Project: project, ID: id, Dir: s.Dir(project, id), repo: s.Repo, origin: s.Origin, seal: s.Seal}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("backup dir: %w", err)
@@ -295,12 +307,15 @@ func (s Store) Begin(project string, now time.Time) (*Writer, error) {
 }
 
 // Archive is an archive file being written; it hashes and counts what passes through.
+// Sealed (Store.Seal), what is written is sealed on the way: the hash and count are the
+// ciphertext's, Plain the plaintext's.
 type Archive struct {
 	Name string
 	up   Upload
 	h    hash.Hash
 	n    int64
 	sum  string // set by WroteLocal
+	seal *sealer
 }
 
 // Create opens a new archive file named name inside the backup.
@@ -312,10 +327,25 @@ func (w *Writer) Create(name string) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Archive{Name: name, up: up, h: sha256.New()}, nil
+	a := &Archive{Name: name, up: up, h: sha256.New()}
+	if len(w.seal) > 0 {
+		if a.seal, err = newSealer(writerFunc(a.writeStored), w.seal); err != nil {
+			up.Abort()
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 func (a *Archive) Write(p []byte) (int, error) {
+	if a.seal != nil {
+		return a.seal.Write(p)
+	}
+	return a.writeStored(p)
+}
+
+// writeStored writes bytes as the repository keeps them.
+func (a *Archive) writeStored(p []byte) (int, error) {
 	n, err := a.up.Write(p)
 	a.h.Write(p[:n])
 	a.n += int64(n)
@@ -324,8 +354,13 @@ func (a *Archive) Write(p []byte) (int, error) {
 
 // LocalPath is the file this archive is written to when the repository keeps it in a local
 // directory ([Upload.LocalPath]): another process may write it instead of Write, and then
-// tells WroteLocal what it wrote.
-func (a *Archive) LocalPath() (string, bool) { return a.up.LocalPath() }
+// tells WroteLocal what it wrote. A sealed archive has none: the host seals its stream.
+func (a *Archive) LocalPath() (string, bool) {
+	if a.seal != nil {
+		return "", false
+	}
+	return a.up.LocalPath()
+}
 
 // WroteLocal records that the file at LocalPath was filled by another writer with size
 // bytes of SHA-256 sum (hex), in place of Write; the file's size must agree.
@@ -350,6 +385,12 @@ func (a *Archive) WroteLocal(sum string, size int64) error {
 
 // Commit makes the archive durable under its final name. It returns the sha256 and size.
 func (a *Archive) Commit() (sum string, size int64, err error) {
+	if a.seal != nil {
+		if err := a.seal.Close(); err != nil {
+			a.up.Abort()
+			return "", 0, fmt.Errorf("archive %s: sealing: %w", a.Name, err)
+		}
+	}
 	if err := a.up.Commit(); err != nil {
 		return "", 0, err
 	}
@@ -413,10 +454,13 @@ func (w *Writer) Commit(m *Manifest) error {
 	m.FormatVersion = 1
 	for _, s := range m.Sources {
 		if s.Delta != nil {
-			m.FormatVersion = max(m.FormatVersion, 2)
+			m.FormatVersion = 2
 		}
+	}
+	w.recordSealing(m)
+	for _, s := range m.Sources {
 		if s.Base != nil || s.Ref != "" {
-			m.FormatVersion = FormatVersion
+			m.FormatVersion = FormatIncremental
 		}
 	}
 	m.ID = w.ID
@@ -451,14 +495,6 @@ func (s Store) Remove(project, id string) error {
 		return fmt.Errorf("bad backup id %q", id)
 	}
 	return s.Repo.Delete(project, id)
-}
-
-// Open opens an archive of a backup for reading.
-func (e Entry) Open(src Source) (io.ReadCloser, error) {
-	if e.repo == nil {
-		return nil, fmt.Errorf("backup %s: not read from a store", e.ID)
-	}
-	return e.repo.Open(e.project, src.holder(e.ID), src.Archive)
 }
 
 // WriteAtomic writes data to path with mode 0600 durably: a temporary file beside it,

@@ -120,8 +120,14 @@ func failure(e Entry, src Source) func(format string, a ...any) error {
 // its counts with the manifest, so the whole-archive read of Verify would only decompress
 // everything a second time. A backup the writer itself got wrong is caught by that
 // comparison, after the safety backup.
+//
+// A sealed backup's archives are checked as stored (the ciphertext), after its identity
+// check (Entry.CheckIdentity): without a matching identity nothing else is read.
 func (s Store) CheckHashes(e Entry, names []string) error {
 	if err := e.CheckComplete(); err != nil {
+		return err
+	}
+	if err := e.CheckIdentity(); err != nil {
 		return err
 	}
 	srcs := e.Manifest.Sources
@@ -213,13 +219,16 @@ func verifyArchive(e Entry, src Source, progress func(Source, int64), delta bool
 
 // readArchive opens src.Archive, hands it to read (nil: nothing but the hash), reads what
 // read left so the hash covers the whole file, and compares size and SHA-256 with the
-// manifest. progress, if set, gets the bytes read.
+// manifest. progress, if set, gets the bytes read. A sealed archive's hash is the
+// ciphertext's; read gets the plaintext when the Store has identities (Entry.unsealing),
+// else is skipped.
 func readArchive(e Entry, src Source, progress func(Source, int64), read func(io.Reader) error) error {
 	fail := failure(e, src)
-	f, err := e.Open(src)
+	f, err := e.OpenStored(src)
 	if err != nil {
 		return fail("%v", err)
 	}
+	read = e.unsealing(src, read)
 	defer f.Close()
 	h := sha256.New()
 	var n int64

@@ -57,7 +57,7 @@ func realBackup(t *testing.T, s Store, c archive.Compression) Entry {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.Sources = append(m.Sources, Source{Source: ps, Archive: name, SHA256: sum, ArchiveSize: size, Entries: st.Entries, Files: st.Files, Bytes: st.Bytes})
+		m.Sources = append(m.Sources, Source{Source: ps, Archive: name, SHA256: sum, ArchiveSize: size, Entries: st.Entries, Files: st.Files, Bytes: st.Bytes, Plain: a.Plain()})
 	}
 	if err := w.Commit(m); err != nil {
 		t.Fatal(err)

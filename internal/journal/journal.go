@@ -228,7 +228,10 @@ const FailpointFileEnv = "MAIM_FAILPOINT_FILE"
 
 // Failpoint is the failpoint named "OP:PHASE" (see FailpointEnv): every journal phase saved
 // passes its own, and an operation that keeps no journal names its steps (the backup verb: "backup:stopping", after pass one, right before what runs
-// is listed and stopped; "backup:stopped", right after the stop). Nothing happens unless
+// is listed and stopped; "backup:stopped", right after the stop), and so do steps inside a
+// phase ("restore:safety-hot", "rollback:safety-hot": after the first source of a safety
+// backup's pass one; "rollback:safety-backed-up": the rollback's safety backup complete,
+// nothing restored yet). Nothing happens unless
 // FailpointEnv names it.
 func Failpoint(name string) {
 	v := os.Getenv(FailpointEnv)

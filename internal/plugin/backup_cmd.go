@@ -28,6 +28,7 @@ type backupOptions struct {
 	notify      notifyFlags
 	sources     sourceFlags
 	ExcludeSrc  []string
+	encrypt     encryptFlags
 }
 
 func newBackupCommand(s *state) *cobra.Command {
@@ -49,7 +50,10 @@ with them stopped.`,
   docker maim backup --dump db
 
   # Back up a project found by name into another directory, gzip-compressed
-  docker maim -p mybot backup --backup-dir /srv/backups --compression gzip`,
+  docker maim -p mybot backup --backup-dir /srv/backups --compression gzip
+
+  # Back up with the archives encrypted to an age key (restore then needs --identity)
+  docker maim backup --encrypt-local --encrypt-to age1...`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.OnePass && o.NoStop {
 				return usageError{errors.New("--one-pass and --no-stop: a backup without stopping is one hot pass already")}
@@ -71,6 +75,7 @@ with them stopped.`,
 				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 				Notify: o.notify.options(),
 				Dumps:  o.Dumps, SourcePolicies: policies, ExcludeSources: o.ExcludeSrc, Full: o.sources.full, MaxDeltas: o.sources.maxDeltas,
+				Encrypt: o.encrypt.options(),
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -89,6 +94,7 @@ with them stopped.`,
 	f.BoolVar(&o.OnePass, "one-pass", false, "Archive everything with the services stopped (default: a hot copy first, then only the changes since, stopped)")
 	o.Compression = compressionFlag(f, "Archive")
 	o.notify.add(f)
+	o.encrypt.add(f)
 	f.IntVar(&o.Level, "level", 0, "Compression `LEVEL` (0: the codec's default)")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source `PATH` although it is a host path or a symlink leading outside the project (repeatable)")
 	f.StringArrayVar(&o.Dumps, "dump", nil, "Also dump the database of `SERVICE` (postgres, mariadb, mysql) with its own tool inside its running container, before anything stops (repeatable)")
@@ -102,6 +108,9 @@ func printBackup(w io.Writer, res *api.BackupResult) {
 	fmt.Fprintf(w, "backup %s of project %s: %d sources, %s (%s archived) in %s\n",
 		res.ID, res.Project, len(res.Sources), units.HumanSize(float64(res.Bytes)), units.HumanSize(float64(res.Size)), res.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "stored in %s\n", res.Dir)
+	if res.Encrypted {
+		fmt.Fprintln(w, "archives encrypted with age: restoring needs the identity (--identity FILE or MAIM_AGE_IDENTITY)")
+	}
 	if res.Downtime > 0 {
 		how := "one pass"
 		if res.TwoPass {
@@ -252,9 +261,13 @@ func shortList(s []string, max int) string {
 
 func newVerifyCommand(s *state) *cobra.Command {
 	var format *choiceFlag
+	var ids []string
 	cmd := &cobra.Command{
 		Use:   "verify [OPTIONS] [ID]",
 		Short: "Re-hash and read every archive of a backup (default: the newest) against its manifest",
+		Long: `Re-hashes every archive of a backup and reads every entry against its manifest. An
+encrypted backup's files are checked against their recorded ciphertext hashes without an
+identity; with --identity (or MAIM_AGE_IDENTITY) they are decrypted and read whole too.`,
 		Example: `  # Verify the newest backup
   docker maim verify
 
@@ -262,7 +275,7 @@ func newVerifyCommand(s *state) *cobra.Command {
   docker maim verify 20260102T030405Z`,
 		Args: atMostOneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := s.svc(cmd).Verify(cmd.Context(), api.VerifyOptions{Scope: s.g.scope(), ID: argID(args)})
+			res, err := s.svc(cmd).Verify(cmd.Context(), api.VerifyOptions{Scope: s.g.scope(), ID: argID(args), Identities: ids})
 			out := cmd.OutOrStdout()
 			if format.json() {
 				return printJSON(out, res, err)
@@ -271,10 +284,14 @@ func newVerifyCommand(s *state) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(out, "backup %s is intact: %d archives, %s\n", res.ID, res.Archives, units.HumanSize(float64(res.Bytes)))
+			if res.CiphertextOnly {
+				fmt.Fprintln(out, "encrypted: only the encrypted files' hashes were checked; give --identity to read the archives inside")
+			}
 			return nil
 		},
 	}
 	format = formatFlag(cmd.Flags(), formatText)
+	identityFlag(cmd.Flags(), &ids, "to read the archives inside an encrypted backup (without it only their encrypted files are checked)")
 	return cmd
 }
 
@@ -296,6 +313,7 @@ type restoreOptions struct {
 	Detach          bool
 	health          healthFlags
 	notify          notifyFlags
+	identities      []string
 }
 
 func newRestoreCommand(s *state) *cobra.Command {
@@ -306,8 +324,9 @@ func newRestoreCommand(s *state) *cobra.Command {
 		Long: `Verifies the backup first and refuses to touch anything when it fails. Each source goes to the
 current project's source of the same name: one whose path or volume moved is refused (naming both)
 unless --to-recorded-paths, one the project no longer has is skipped and reported, host paths are
-never restored. Stops the services, takes a safety backup of everything about to be replaced (put
-back if the restore fails), makes every source exactly equal to its archive (paths the backup's
+never restored. Takes a safety backup of everything about to be replaced (a copy while the services
+run, then, once they are stopped, what changed since; put back if the restore fails), makes every
+source exactly equal to its archive (paths the backup's
 --exclude left out are kept), creates missing volumes as the compose file declares them. When
 the compose or env files come back, every service they describe otherwise than its container
 is recreated from them on the image the backup recorded (refused before anything stops when
@@ -332,7 +351,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 			}
 			res, err := s.svc(cmd).Restore(cmd.Context(), api.RestoreOptions{
 				Scope: s.g.scope(), ID: argID(args), Sources: o.Sources, NoSafetyBackup: o.NoSafetyBackup,
-				ToRecordedPaths: o.ToRecordedPaths, FromDump: o.FromDump, Health: o.health.options(), Notify: o.notify.options(), DryRun: o.DryRun,
+				ToRecordedPaths: o.ToRecordedPaths, FromDump: o.FromDump, Health: o.health.options(), Notify: o.notify.options(), DryRun: o.DryRun, Identities: o.identities,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -358,6 +377,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	o.notify.add(cmd.Flags())
+	identityFlag(cmd.Flags(), &o.identities, "only for an encrypted backup")
 	detachFlag(cmd.Flags(), &o.Detach)
 	return cmd
 }

@@ -198,3 +198,23 @@ func (sf *sourceFlags) parse() (map[string]api.SourcePolicy, error) {
 	}
 	return m, nil
 }
+
+// encryptFlags are --encrypt-to and --encrypt-local (backup, upgrade).
+type encryptFlags struct {
+	To    []string
+	Local bool
+}
+
+func (e *encryptFlags) add(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&e.To, "encrypt-to", nil, "Encrypt with age to `RECIPIENT`: an age public key (age1...), an SSH public key (ssh-ed25519, ssh-rsa), or @FILE of them (repeatable; default: MAIM_AGE_RECIPIENTS, comma-, space- or newline-separated). Remote copies are always encrypted to them; the local archives only with --encrypt-local")
+	fs.BoolVar(&e.Local, "encrypt-local", false, "Encrypt the local archives too (the manifest stays plaintext); without it only the copies that leave the host are encrypted")
+}
+
+func (e *encryptFlags) options() api.EncryptOptions {
+	return api.EncryptOptions{To: e.To, Local: e.Local}
+}
+
+// identityFlag is --identity (restore, rollback, verify; upgrade with --encrypt-local).
+func identityFlag(fs *pflag.FlagSet, files *[]string, needed string) {
+	fs.StringArrayVar(files, "identity", nil, "Decrypt encrypted backups with the age identity or unencrypted SSH private key in `FILE` (repeatable; default: MAIM_AGE_IDENTITY); needed "+needed)
+}

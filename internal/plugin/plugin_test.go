@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -246,6 +247,8 @@ func TestErrorsAsJSON(t *testing.T) {
 		{[]string{"verify", "--format", "json"}, &api.VerifyError{Err: errors.New("sha256 mismatch")}, ExitVerify},
 		{[]string{"restore", "--format=json"}, api.ErrNotFound, ExitNotFound},
 		{[]string{"rollback", "--format", "json"}, api.ErrInterrupted, ExitRefused},
+		{[]string{"restore", "--format", "json"}, &api.RestoreError{Cause: fmt.Errorf("backup X: %w: no identity was given; nothing was changed", api.ErrNoIdentity)}, ExitIdentity},
+		{[]string{"verify", "--format", "json"}, &api.VerifyError{Err: fmt.Errorf("wrong key: %w", api.ErrNoIdentity)}, ExitIdentity},
 		{[]string{"status", "--format", "json"}, context.Canceled, ExitCancelled},
 		{[]string{"prune", "--format", "json"}, errors.New("boom"), ExitError},
 		{[]string{"config", "merge", "--template", "t", "--current", "c", "--report", "json"}, errors.New("no such file"), ExitError},

@@ -36,6 +36,8 @@ type upgradeOptions struct {
 	health         healthFlags
 	notify         notifyFlags
 	sources        sourceFlags
+	encrypt        encryptFlags
+	identities     []string
 }
 
 type rollbackOptions struct {
@@ -45,6 +47,7 @@ type rollbackOptions struct {
 	Detach         bool
 	health         healthFlags
 	notify         notifyFlags
+	identities     []string
 }
 
 func newUpgradeCommand(s *state) *cobra.Command {
@@ -99,6 +102,8 @@ ID, data, config and compose files from the backup.`,
 	o.sources.add(f, "(never: not in the upgrade's backup, not protected, left alone by a rollback)")
 	o.health.add(f)
 	o.notify.add(f)
+	o.encrypt.add(f)
+	identityFlag(f, &o.identities, "with --encrypt-local: a failed upgrade rolls back from its encrypted backup")
 	detachFlag(f, &o.Detach)
 	return cmd
 }
@@ -167,6 +172,7 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, MigrateDB: o.MigrateDB, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
 		Health: o.health.options(), Compression: o.Compression.compression(), Level: o.Level, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 		ComposeFiles: newFiles, Base: baseFiles, Notify: o.notify.options(), SourcePolicies: policies, Full: o.sources.full, MaxDeltas: o.sources.maxDeltas,
+		Encrypt: o.encrypt.options(), Identities: o.identities,
 	})
 	out := cmd.OutOrStdout()
 	if o.Format.json() {
@@ -249,7 +255,8 @@ func newRollbackCommand(s *state) *cobra.Command {
 		Use:   "rollback [OPTIONS] [ID]",
 		Short: "Return the project to a backup: data, config and compose files, and the images it ran",
 		Long: `Without ID: resolves an interrupted operation, else goes back to the backup made by the last
-api. Takes a safety backup of the current state first (--no-safety-backup to skip), restores the
+api. Takes a safety backup of the current state first (a copy while the services run, then what
+changed once they are stopped; --no-safety-backup to skip), restores the
 data, config and compose files, re-pins the old images by ID (pulling by digest only if an image is
 gone), recreates the services and runs the health gate.`,
 		Example: `  # Go back to the last upgrade's backup, or resolve an interrupted operation
@@ -267,6 +274,7 @@ gone), recreates the services and runs the health gate.`,
 			}
 			res, err := s.svc(cmd).Rollback(cmd.Context(), api.RollbackOptions{
 				Scope: s.g.scope(), ID: argID(args), NoSafetyBackup: o.NoSafetyBackup, Health: o.health.options(), Notify: o.notify.options(), DryRun: o.DryRun,
+				Identities: o.identities,
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -299,6 +307,7 @@ gone), recreates the services and runs the health gate.`,
 	o.Format = formatFlag(cmd.Flags(), formatText)
 	o.health.add(cmd.Flags())
 	o.notify.add(cmd.Flags())
+	identityFlag(cmd.Flags(), &o.identities, "only for an encrypted backup")
 	detachFlag(cmd.Flags(), &o.Detach)
 	return cmd
 }

@@ -87,9 +87,13 @@ func (t *rtxn) prepareFromDump(ctx context.Context) error {
 	return nil
 }
 
-// checkDump re-hashes the dump's file and compares it with the manifest's SHA-256 and size.
+// checkDump re-hashes the dump's file (as stored: an encrypted one's ciphertext, after its
+// identity is checked) and compares it with the manifest's SHA-256 and size.
 func checkDump(e backup.Entry, d backup.Dump) error {
-	f, err := e.Open(d.Source())
+	if err := e.CheckIdentity(); err != nil {
+		return fmt.Errorf("%w; nothing was changed", err)
+	}
+	f, err := e.OpenStored(d.Source())
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v; nothing was changed", snapshot.ErrVerify, d.Archive, err)
 	}

@@ -51,8 +51,9 @@ var stopPhase = journal.Step[*rtxn]{
 }
 
 // safetyPhase keeps everything about to be overwritten in a safety backup (reason
-// pre-restore), unless --no-safety-backup. A failure starts what ran again: nothing was
-// restored.
+// pre-restore), unless --no-safety-backup: after safety-hot only the changes since its
+// pass (safety_hot.go), else everything, stopped. A failure starts what ran again: nothing
+// was restored.
 var safetyPhase = journal.Step[*rtxn]{
 	Name:    "safety-backup",
 	Journal: journal.PhaseBackingUp,
@@ -62,14 +63,18 @@ var safetyPhase = journal.Step[*rtxn]{
 		}
 		return ""
 	},
-	Describe: func(*rtxn) string { return "back up what the restore overwrites" },
-	Run: func(ctx context.Context, t *rtxn) error {
-		m := t.env
-		safety, err := m.Snapshots.SafetyBackup(ctx, t.p, t.plan, &t.running, "")
-		if err != nil {
-			return t.finish("failed", errors.Join(fmt.Errorf("safety backup failed, nothing was restored: %w", err), m.StartAgain(ctx, t.p, t.running)))
+	Describe: func(t *rtxn) string {
+		if HotSkip(t.opts.NoSafetyBackup, t.running, t.p) == "" && t.fd == nil {
+			return "back up what changed since safety-hot (pass two), stopped"
 		}
-		t.res.SafetyID, t.Journal.BackupID = safety.ID, safety.ID
+		return "back up what the restore overwrites, stopped"
+	},
+	Run: func(ctx context.Context, t *rtxn) error {
+		id, err := t.takeSafety(ctx)
+		if err != nil {
+			return t.finish("failed", errors.Join(fmt.Errorf("safety backup failed, nothing was restored: %w", err), t.env.StartAgain(ctx, t.p, t.running)))
+		}
+		t.res.SafetyID, t.Journal.BackupID = id, id
 		return nil
 	},
 }

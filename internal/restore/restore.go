@@ -1,6 +1,7 @@
 // Package restore owns the journaled restore (`docker maim restore`): which backup, its
 // check and plan before anything stops (prepare.go), then its phases on the journal's
-// runner (phases.go: stop, safety-backup, restore, recreate, start, gate; with --from-dump
+// runner (phases.go: safety-hot, stop, safety-backup, restore, recreate, start, gate; the
+// safety backup in two passes: safety_hot.go; with --from-dump
 // fromdump.go: stop, safety-backup, empty, load, start, gate), the one failure
 // path that puts the safety backup back (undo.go), and how an interrupted restore is
 // resolved (resolve.go, called by internal/rollback).
@@ -56,6 +57,9 @@ func Restore(ctx context.Context, env *stack.Env, p *project.Project, opts maim.
 		return nil, err
 	}
 	_, err := journal.MustUndo(journal.RunPhases(ctx, t.Runner, phases, t))
+	if t.safety != nil {
+		t.safety.Abort() // a safety backup begun and never committed (a no-op once it was)
+	}
 	if err == nil {
 		return t.res, nil
 	}
@@ -87,19 +91,22 @@ type rtxn struct {
 	// noResult: the restore ended with nothing to report but the error (refused before
 	// anything was written, or the journal could not be written before the stop).
 	noResult bool
+	// safety is the safety backup pass one began (safety_hot.go); nil without one.
+	safety *snapshot.BackupPlan
 	// fd is what --from-dump loads (fromdump.go); nil for a restore of the archives.
 	fd *fromDump
 }
 
 // restorePhases are the restore's phases, in order. Until the safety backup is complete
-// (backed-up) nothing has changed; from there on a failure puts it back (undo.go).
+// (backed-up) nothing has changed (safety-hot runs before the stop, in planned); from there on a failure puts it back (undo.go).
 var restorePhases = []journal.Step[*rtxn]{
-	stopPhase,     // stop what runs (backing-up)
-	safetyPhase,   // the safety backup (backing-up)
-	writePhase,    // backed-up, then restoring: the data and the project files
-	recreatePhase, // recreating: the services the restored files describe otherwise
-	startPhase,    // start what ran; the journal goes
-	gatePhase,     // the health gate
+	safetyHotPhase, // pass one of the safety backup, everything running (planned)
+	stopPhase,      // stop what runs (backing-up)
+	safetyPhase,    // the safety backup (backing-up)
+	writePhase,     // backed-up, then restoring: the data and the project files
+	recreatePhase,  // recreating: the services the restored files describe otherwise
+	startPhase,     // start what ran; the journal goes
+	gatePhase,      // the health gate
 }
 
 // begin writes the journal: planned, nothing stopped yet.

@@ -75,8 +75,8 @@ func planTo(ctx context.Context, m *stack.Env, p *project.Project, id string, op
 	if err := checkRoot(ctx, m, p, entry.Manifest); err != nil {
 		return err
 	}
-	if err := m.Store.CheckHashes(entry, nil); err != nil {
-		return fmt.Errorf("%w: %v; nothing was changed", snapshot.ErrVerify, err)
+	if err := snapshot.CheckError(m.Store.CheckHashes(entry, nil)); err != nil {
+		return err
 	}
 	sp, err := m.Snapshots.PlanRestore(ctx, p, entry, snapshot.RestoreOptions{ID: id, ToRecordedPaths: true})
 	if err != nil {
@@ -92,7 +92,11 @@ func planTo(ctx context.Context, m *stack.Env, p *project.Project, id string, op
 			plan.Images = append(plan.Images, journal.ImageChange{Service: s.Name, OldRef: s.Image, OldID: s.ImageID, OldDigests: s.RepoDigests, OldVersion: s.Version})
 		}
 	}
-	plan.Phases = journal.DescribePhases(rollbackPhases, &rtxn{env: m, p: p, man: entry.Manifest, opts: opts})
+	running, err := p.RunningContainers(ctx, m.Engine)
+	if err != nil {
+		return err
+	}
+	plan.Phases = journal.DescribePhases(rollbackPhases, &rtxn{env: m, p: p, man: entry.Manifest, opts: opts, running: running, idle: running.Empty()})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 // Package rollback owns going back: the rollback to a backup (`docker maim rollback`, and
 // the upgrade's automatic one), a list of phases on the journal's runner (phase_*.go:
-// stop, safety-backup, restore, repin, recreate, gate), and crash resolution: an
+// safety-hot, stop, safety-backup, restore, repin, recreate, gate; the safety backup in
+// two passes, pass one while what runs still runs), and crash resolution: an
 // interrupted operation's journal is resolved by rolling it back (Resolve: start what ran
 // when nothing had changed, else roll back from its backup; a restore's own undo is
 // restore.Resolve).
@@ -83,8 +84,8 @@ func Rollback(ctx context.Context, m *stack.Env, p *project.Project, opts maim.R
 	// without downtime, and the restore does not check them again while the services are
 	// stopped.
 	m.Logf("checking backup %s", id)
-	if err := m.Store.CheckHashes(entry, nil); err != nil {
-		return nil, fmt.Errorf("%w: %v; nothing was changed", snapshot.ErrVerify, err)
+	if err := snapshot.CheckError(m.Store.CheckHashes(entry, nil)); err != nil {
+		return nil, err
 	}
 	start := time.Now().UTC()
 	jr = &journal.Journal{
@@ -160,6 +161,14 @@ func Resolve(ctx context.Context, m *stack.Env, p *project.Project, jr *journal.
 	if err := checkRoot(ctx, m, p, entry.Manifest); err != nil {
 		return err
 	}
+	// An encrypted backup without a fitting identity: refused before anything stops; the
+	// journal stays for a run with --identity.
+	if err := snapshot.CheckError(entry.CheckIdentity()); err != nil {
+		return err
+	}
+	// A safety backup the interrupted run began (killed in safety-hot or before its
+	// manifest) is incomplete, never restored: it goes.
+	m.RemoveIncomplete(p.Name)
 	journal.DiscardRenames(jr) // the restore puts the old files back
 	if jr.Phase != journal.PhaseRollingBack {
 		jr.Phase = journal.PhaseRollingBack
@@ -196,6 +205,10 @@ type rtxn struct {
 	*journal.Runner
 	// running is what ran when the rollback began (phase stop).
 	running project.Running
+	// safety is the safety backup safety-hot began (nil without one); idle (dry-run only):
+	// running was listed before anything and nothing runs.
+	safety *snapshot.BackupPlan
+	idle   bool
 	// target is the project as the backup's files describe it, each service on the
 	// image it ran (phase repin), the one recreated and gated.
 	target *project.Project
@@ -205,12 +218,13 @@ type rtxn struct {
 // phase rolling-back. A failure ends the rollback with the journal kept: `rollback` again
 // resolves it from the same backup.
 var rollbackPhases = []journal.Step[*rtxn]{
-	rollbackStop,     // phase_stop.go
-	rollbackSafety,   // phase_safety.go
-	rollbackRestore,  // phase_restore.go
-	rollbackRepin,    // phase_repin.go
-	rollbackRecreate, // phase_recreate.go
-	rollbackGate,     // phase_gate.go
+	rollbackSafetyHot, // phase_safety_hot.go
+	rollbackStop,      // phase_stop.go
+	rollbackSafety,    // phase_safety.go
+	rollbackRestore,   // phase_restore.go
+	rollbackRepin,     // phase_repin.go
+	rollbackRecreate,  // phase_recreate.go
+	rollbackGate,      // phase_gate.go
 }
 
 // rollbackTo makes the project what it was at backup entry: data, config and compose
@@ -225,6 +239,9 @@ func rollbackTo(ctx context.Context, m *stack.Env, p *project.Project, jr *journ
 	}
 	t := &rtxn{env: m, p: p, man: entry.Manifest, opts: opts, checked: checked, res: res, Runner: &journal.Runner{Journals: journals, Journal: jr, Op: journal.OpRollback, Progress: m.Progress}}
 	_, err := journal.MustUndo(journal.RunPhases(ctx, t.Runner, rollbackPhases, t))
+	if t.safety != nil {
+		t.safety.Abort() // a safety backup begun and never committed (a no-op once it was)
+	}
 	return err
 }
 

@@ -49,7 +49,7 @@ func (s *Service) AddDump(ctx context.Context, p *project.Project, pl *BackupPla
 	if d.SHA256, d.ArchiveSize, err = a.Commit(); err != nil {
 		return d, err
 	}
-	d.Bytes = n.n
+	d.Bytes, d.Plain = n.n, a.Plain()
 	pl.dumps = append(pl.dumps, d)
 	return d, nil
 }

@@ -108,6 +108,8 @@ func (s *Service) baseFrom(e backup.Entry, bs backup.Source, src project.Source,
 		return nil, "backup " + e.ID + " holds another " + string(src.Kind) + " under this name"
 	case !m.Stopped:
 		return nil, "backup " + e.ID + " was taken without stopping (--no-stop)"
+	case m.Sealed() || len(s.Store.Seal) > 0:
+		return nil, "encrypted backups are taken whole (the base's index would have to be decrypted, and an unchanged source's files are sealed to other recipients)"
 	case m.Compression != string(opts.Compression):
 		return nil, "backup " + e.ID + " is compressed with " + m.Compression
 	case !slices.Equal(manifestExcludes(m), opts.Excludes):

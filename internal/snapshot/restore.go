@@ -100,11 +100,21 @@ func (s *Service) StartCheck(entry backup.Entry, names []string) (func() error, 
 	done := make(chan error, 1)
 	go func() { done <- s.Store.CheckHashes(entry, names) }()
 	return sync.OnceValue(func() error {
-		if err := <-done; err != nil {
-			return fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
-		}
-		return nil
+		return CheckError(<-done)
 	}), nil
+}
+
+// CheckError is the error of a failed check made before anything changed
+// (Store.CheckHashes): a missing or wrong identity for an encrypted backup as it is (it
+// wraps api.ErrNoIdentity), any other failure wrapping ErrVerify. nil stays nil.
+func CheckError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, api.ErrNoIdentity):
+		return fmt.Errorf("%w; nothing was changed", err)
+	}
+	return fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
 }
 
 // MeasureTargets measures what a safety backup of plan will archive (Targets), with the
@@ -203,15 +213,32 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 }
 
 // SafetyBackup archives everything plan will overwrite, as it is now (reason pre-restore),
-// with the excludes of the backup being restored: what they match is not overwritten.
+// with the excludes of the backup being restored: what they match is not overwritten. It is
+// the one-pass form (PlanSafety, then BackupPlanned): everything archived with the services
+// stopped.
 func (s *Service) SafetyBackup(ctx context.Context, p *project.Project, plan *RestorePlan, stopped *project.Running, c archive.Compression) (*backup.Manifest, error) {
-	s.event("safety backup of the current data")
+	pl, err := s.PlanSafety(ctx, p, plan, c, nil)
+	if err != nil {
+		return nil, err
+	}
 	if stopped == nil {
 		stopped = &project.Running{} // nothing ran
 	}
-	return s.Backup(ctx, p, BackupOptions{
-		Reason: "pre-restore", Stopped: stopped, Sources: plan.Targets(), Compression: c,
-		Excludes: manifestExcludes(plan.Entry.Manifest), Sizes: plan.TargetSizes,
+	return s.BackupPlanned(ctx, p, pl, stopped)
+}
+
+// PlanSafety plans the safety backup of what plan will overwrite (reason pre-restore, the
+// excludes of the backup being restored), before anything stops. A caller that takes it in
+// two passes runs HotPass on it while the services still run, then BackupPlanned once it
+// stopped them: the changes since pass one only, exact under the conditions of two-pass
+// backups (BackupPlanned falls back to one pass per source where they do not hold; cold are
+// the stop-during-backup services, whose sources get no hot pass). Abort drops a plan
+// HotPass began and BackupPlanned did not commit.
+func (s *Service) PlanSafety(ctx context.Context, p *project.Project, plan *RestorePlan, c archive.Compression, cold []string) (*BackupPlan, error) {
+	s.event("safety backup of the current data")
+	return s.PlanBackup(ctx, p, BackupOptions{
+		Reason: "pre-restore", Sources: plan.Targets(), Compression: c,
+		Excludes: manifestExcludes(plan.Entry.Manifest), Sizes: plan.TargetSizes, ColdServices: cold,
 	})
 }
 

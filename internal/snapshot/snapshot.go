@@ -128,6 +128,9 @@ type BackupOptions struct {
 	// MaxDeltas is how many incremental backups of a source follow a full one (0:
 	// DefaultMaxDeltas).
 	MaxDeltas int
+	// HotDone, when set, is called by HotPass after each source's hot copy (the
+	// operations' failpoints inside pass one).
+	HotDone func(source string)
 }
 
 // BackupPlan is what a backup will archive, worked out before anything stops.
@@ -463,7 +466,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	if hot != nil && st.Delta {
 		bs = hot.bs
 		bs.Delta = &backup.Delta{Archive: name, SHA256: sum, ArchiveSize: size,
-			Bytes: st.Bytes, Files: st.Files, Entries: st.Entries, Deleted: st.Deleted}
+			Bytes: st.Bytes, Files: st.Files, Entries: st.Entries, Deleted: st.Deleted, Plain: a.Plain()}
 		bs.Index, err = keepIndex(w, i, src, final, opts.NoStop)
 		return bs, "", err
 	}
@@ -483,7 +486,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	} else if inc.hasBase() {
 		s.based(&bs, inc, st)
 	}
-	bs.SHA256, bs.ArchiveSize = sum, size
+	bs.SHA256, bs.ArchiveSize, bs.Plain = sum, size, a.Plain()
 	bs.Entries, bs.Files, bs.Bytes = st.Entries, st.Files, st.Bytes
 	bs.Index, err = keepIndex(w, i, src, final, opts.NoStop)
 	return bs, "", err

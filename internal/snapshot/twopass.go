@@ -80,9 +80,16 @@ func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPla
 			return fmt.Errorf("backing up %s (pass one, hot): %w", src.Name, err)
 		}
 		pl.hot[src.Name] = h
+		if pl.opts.HotDone != nil {
+			pl.opts.HotDone(src.Name)
+		}
 	}
 	return nil
 }
+
+// OnHot sets what HotPass calls after each source's hot copy (BackupOptions.HotDone) on a
+// plan made already.
+func (pl *BackupPlan) OnHot(f func(source string)) { pl.opts.HotDone = f }
 
 // Abort drops the backup HotPass began (a no-op without one, or once BackupPlanned
 // committed it).

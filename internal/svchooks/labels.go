@@ -86,6 +86,7 @@ func FromProject(p *types.Project) (*Hooks, error) {
 			return nil, fmt.Errorf("service %s: %w", name, err)
 		}
 	}
+	applyExecScope(h, p, offenScope(p))
 	return h, nil
 }
 
@@ -361,7 +362,7 @@ func isDumpKind(s string) bool {
 
 // known are the labels of the three tools read here; others of theirs are listed as ignored.
 var known = map[string]bool{
-	LabelStopDuringBackup: true, LabelArchivePre: true, LabelArchivePost: true,
+	LabelStopDuringBackup: true, LabelArchivePre: true, LabelArchivePost: true, LabelExecLabel: true,
 	LabelArchivePre + userSuffix: true, LabelArchivePost + userSuffix: true,
 	LabelPreUpdate: true, LabelPostUpdate: true,
 	LabelPreUpdate + timeoutSuffix: true, LabelPostUpdate + timeoutSuffix: true,

@@ -112,8 +112,8 @@ func (t *txn) migrateOne(ctx context.Context, target *project.Project, db maim.D
 		return err
 	}
 	if _, err := io.Copy(io.Discard, rc); err == nil {
-		if sum := hex.EncodeToString(h.Sum(nil)); sum != d.SHA256 {
-			return fmt.Errorf("the dump's archive %s hashes %s, the manifest says %s: what was loaded is not what was dumped", d.Archive, sum, d.SHA256)
+		if sum := hex.EncodeToString(h.Sum(nil)); sum != d.Source().PlainSHA256() {
+			return fmt.Errorf("the dump's archive %s hashes %s, the manifest says %s: what was loaded is not what was dumped", d.Archive, sum, d.Source().PlainSHA256())
 		}
 	}
 	t.m.logf("%s runs PostgreSQL %s with the data of %s", db.Service, db.NewVersion, db.DataVersion)

@@ -77,6 +77,16 @@ func (m failingReset) RestoreDiff(ctx context.Context, t volume.Target, opts vol
 	return res, err
 }
 
+// failingDelta fails pass two of every two-pass backup (the changes since pass one).
+type failingDelta struct{ volumetest.DirMover }
+
+func (m failingDelta) Backup(ctx context.Context, t volume.Target, w io.Writer, opts volume.BackupOptions) (archive.Stats, error) {
+	if opts.Since != nil {
+		return archive.Stats{}, errors.New("delta boom")
+	}
+	return m.DirMover.Backup(ctx, t, w, opts)
+}
+
 const composeWithImages = "services:\n  db:\n    image: db:16\n  bot:\n    image: bot:latest\n"
 
 func TestUpgradeFailureInLaterPhasesRollsBack(t *testing.T) {
@@ -291,10 +301,14 @@ func TestRollbackFailureAtEachPhaseKeepsTheJournal(t *testing.T) {
 			r.eng.errs["stop bot"] = boom
 			return func() { delete(r.eng.errs, "stop bot") }
 		}, "stopping bot: boom"},
-		{"safety-backup", func(r *txRig) func() {
+		{"safety-hot", func(r *txRig) func() {
 			r.mover.FailBackup["data"] = boom
 			return func() { delete(r.mover.FailBackup, "data") }
-		}, "safety backup failed, nothing was rolled back"},
+		}, "safety backup failed (pass one, while the services ran), nothing was stopped or rolled back"},
+		{"safety-backup", func(r *txRig) func() {
+			r.m.Snapshots.Mover = failingDelta{DirMover: r.mover}
+			return func() { r.m.Snapshots.Mover = r.mover }
+		}, "safety backup failed, nothing was rolled back (add --no-safety-backup to skip it): backing up ./data: delta boom"},
 		{"restore", func(r *txRig) func() {
 			r.m.Snapshots.Mover = failingReset{DirMover: r.mover, failed: new(bool)}
 			return func() { r.m.Snapshots.Mover = r.mover }

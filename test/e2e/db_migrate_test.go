@@ -19,8 +19,8 @@ import (
 )
 
 // PostgreSQL major upgrades by upgrade --migrate-db, with the real servers of the test
-// images: 15 -> 16 only (the images carry Debian's client tools of 15, whose pg_dump cannot
-// dump a 16 server: 16 -> 17 needs the official images' own client tools).
+// images: 15 -> 16 here, 15 -> 16 -> 17 and back in db_migrate17_test.go (the 16 image's
+// pg_dump is 17's: scripts/db-images.sh).
 
 const pgImage16 = "maim-test-postgres:16"
 

@@ -181,7 +181,8 @@ func (r Result) String() string {
 
 // leakyEnv are variables of the caller's environment that would change what a test selects.
 var leakyEnv = []string{"COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES", "COMPOSE_ENV_FILES",
-	"COMPOSE_PATH_SEPARATOR", "MAIM_BACKUP_DIR", "MAIM_STATE_DIR", "XDG_STATE_HOME", "DOCKER_CONTEXT"}
+	"COMPOSE_PATH_SEPARATOR", "MAIM_BACKUP_DIR", "MAIM_STATE_DIR", "XDG_STATE_HOME", "DOCKER_CONTEXT",
+	"MAIM_AGE_RECIPIENTS", "MAIM_AGE_IDENTITY"}
 
 func baseEnv() []string {
 	var out []string

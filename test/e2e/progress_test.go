@@ -103,8 +103,8 @@ func wantStepsInOrder(t *testing.T, got, order []string, must ...string) {
 
 // The steps of each operation as its phase table lists them (docs/json.md#progress).
 var (
-	restoreSteps  = []string{"restore/stop", "restore/safety-backup", "restore/restore", "restore/recreate", "restore/start", "restore/gate"}
-	rollbackSteps = []string{"rollback/stop", "rollback/safety-backup", "rollback/restore", "rollback/repin", "rollback/recreate", "rollback/gate"}
+	restoreSteps  = []string{"restore/safety-hot", "restore/stop", "restore/safety-backup", "restore/restore", "restore/recreate", "restore/start", "restore/gate"}
+	rollbackSteps = []string{"rollback/safety-hot", "rollback/stop", "rollback/safety-backup", "rollback/restore", "rollback/repin", "rollback/recreate", "rollback/gate"}
 )
 
 // wantTotals checks one task: its first line already knows the total (want, or at least
@@ -185,8 +185,9 @@ func TestProgressJSONTotals(t *testing.T) {
 	tasks = progressTasks(t, r.Stderr)
 	wantTotals(t, tasks, "restore ./config", "./config", "restore/restore", cfg.Bytes, 0)
 	wantTotals(t, tasks, "restore appdata", "appdata", "restore/restore", m.source(t, "appdata").Bytes, 0)
-	wantTotals(t, tasks, "./config", "./config", "restore/safety-backup", 0, 1<<20+512<<10)
-	wantStepsInOrder(t, progressSteps(progressLines(t, r.Stderr)), restoreSteps, "restore/stop", "restore/safety-backup", "restore/restore")
+	// The safety backup's pass one, while the app runs (safety-hot), has the totals measured.
+	wantTotals(t, tasks, "./config", "./config", "restore/safety-hot", 0, 1<<20+512<<10)
+	wantStepsInOrder(t, progressSteps(progressLines(t, r.Stderr)), restoreSteps, "restore/safety-hot", "restore/stop", "restore/safety-backup", "restore/restore")
 	got, err := os.ReadFile(p.Path("config/model.bin"))
 	if err != nil || len(got) != 3<<20 {
 		t.Fatalf("model.bin not restored: %d bytes, %v", len(got), err)
@@ -213,8 +214,8 @@ func TestProgressJSONUpgradeAndRollback(t *testing.T) {
 	r = mustOK(t, bp.maim("--progress", "json", "rollback", "--stable-period", "3s", "--timeout", "2m"))
 	tasks = progressTasks(t, r.Stderr)
 	wantTotals(t, tasks, "restore botdata", "botdata", "rollback/restore", bp.manifest(id).source(t, "botdata").Bytes, 0)
-	wantTotals(t, tasks, "botdata", "botdata", "rollback/safety-backup", 0, 2<<20) // the pre-rollback backup
-	wantStepsInOrder(t, progressSteps(progressLines(t, r.Stderr)), rollbackSteps, "rollback/stop", "rollback/safety-backup", "rollback/restore", "rollback/gate")
+	wantTotals(t, tasks, "botdata", "botdata", "rollback/safety-hot", 0, 2<<20) // the pre-rollback backup's pass one
+	wantStepsInOrder(t, progressSteps(progressLines(t, r.Stderr)), rollbackSteps, "rollback/safety-hot", "rollback/stop", "rollback/safety-backup", "rollback/restore", "rollback/gate")
 	bp.wantBot("1.0.0")
 	bp.wantUpChangesNothing()
 }

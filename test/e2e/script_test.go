@@ -153,7 +153,7 @@ func TestRestoreDryRunChangesNothing(t *testing.T) {
 	for _, ph := range d.Plan.Phases {
 		phases = append(phases, ph.Name)
 	}
-	if !slices.Equal(phases, []string{"stop", "safety-backup", "restore", "recreate", "start", "gate"}) {
+	if !slices.Equal(phases, []string{"safety-hot", "stop", "safety-backup", "restore", "recreate", "start", "gate"}) {
 		t.Errorf("phases %v", phases)
 	}
 	for _, want := range []string{"restore from backup " + id, "storedata", p.Name + "_storedata", "dry run: nothing was changed"} {
@@ -347,7 +347,7 @@ func TestRollbackDryRunOfAnInterruptedUpgrade(t *testing.T) {
 		for _, ph := range d.Plan.Phases {
 			phases = append(phases, ph.Name)
 		}
-		want := []string{"stop", "safety-backup", "restore", "repin", "recreate", "gate"}
+		want := []string{"safety-hot", "stop", "safety-backup", "restore", "repin", "recreate", "gate"}
 		if phase == "backing-up" {
 			want = []string{"resolve"}
 		}
