@@ -54,3 +54,42 @@ func referencedBytes(all []backup.Entry, e backup.Entry) int64 {
 	}
 	return n
 }
+
+// listBackups lists project name's backups in store, newest first: this engine's, or with
+// allEngines every engine's and user's.
+func listBackups(store backup.Store, name string, allEngines bool) (*maim.BackupsResult, error) {
+	list := store.List
+	if allEngines {
+		list = store.ListAll
+	}
+	all, err := list(name)
+	if err != nil {
+		return nil, err
+	}
+	res := &maim.BackupsResult{Project: name, Backups: make([]maim.BackupRow, 0, len(all))}
+	for i := len(all) - 1; i >= 0; i-- { // newest first
+		r := rowOf(all[i])
+		r.Referenced = referencedBytes(all, all[i])
+		res.Backups = append(res.Backups, r)
+	}
+	return res, nil
+}
+
+func rowOf(en backup.Entry) maim.BackupRow {
+	r := maim.BackupRow{ID: en.ID, Status: en.Status, Problem: en.Problem, Dir: en.Dir, Sources: []string{}, Owner: en.Owner}
+	if m := en.Manifest; m != nil {
+		r.Origin = m.Origin
+		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.OwnSize(), m.ToolVersion
+		r.Bases = m.Needs()
+		r.AppVersions = m.AppVersions
+		r.Encrypted = m.Sealed()
+		for _, s := range m.Sources {
+			r.Sources = append(r.Sources, s.Name)
+			r.Bytes += s.Bytes
+		}
+		for _, d := range m.Dumps {
+			r.Dumps = append(r.Dumps, d.Service)
+		}
+	}
+	return r
+}
