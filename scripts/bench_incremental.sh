@@ -17,6 +17,7 @@
 #   BENCH_INCR_GB=N     volume size in GB (default 2)
 #   BENCH_DATA_DIR=...  where the work dir (backups) goes (default: $TMPDIR or /tmp)
 #   BENCH_KEEP=1        keep the work dir and print its path
+#   MAIM_NO_HOST_PATH=1 read the volume through the helper container, not the host path
 #
 # Exit status: 0 when every target passes, 1 when one fails, 2 on a setup error. Everything
 # it creates (project, volume, image, work dir) is removed on exit, also on failure.
