@@ -59,10 +59,12 @@ func (inc *incSource) setFinal(x *archive.Index) {
 	}
 }
 
-// incrementalOf finds the base of src for a backup with opts: nil for a source that is
+// incrementalOf finds the base of src for the backup pl plans: nil for a source that is
 // never incremental (a single file, a safety backup's); otherwise an incSource with a
-// base, or without one and why (empty when no earlier backup holds the source).
-func (s *Service) incrementalOf(p *project.Project, src project.Source, opts BackupOptions) *incSource {
+// base, or without one and why (empty when no earlier backup holds the source). The
+// project's backups are listed once per plan.
+func (s *Service) incrementalOf(p *project.Project, src project.Source, pl *BackupPlan) *incSource {
+	opts := pl.opts
 	if !twoPass(src) || (opts.Reason != "manual" && opts.Reason != "upgrade") || opts.NoStop {
 		return nil
 	}
@@ -75,11 +77,15 @@ func (s *Service) incrementalOf(p *project.Project, src project.Source, opts Bac
 		inc.why = "an --exclude exception (!PATTERN) re-includes below an excluded directory"
 		return inc
 	}
-	all, err := s.Store.List(p.Name)
-	if err != nil {
-		inc.why = "the backups could not be listed: " + err.Error()
-		return inc
+	if pl.listed == nil {
+		all, err := s.Store.List(p.Name)
+		if err != nil {
+			inc.why = "the backups could not be listed: " + err.Error()
+			return inc
+		}
+		pl.listed = &all
 	}
+	all := *pl.listed
 	for i := len(all) - 1; i >= 0; i-- {
 		e := all[i]
 		if e.Status != backup.StatusComplete || e.Owner != backup.OwnerThis {

@@ -141,6 +141,8 @@ type BackupPlan struct {
 	sizes     map[string]int64
 	// leftOut are the sources left out on purpose (policy never, --exclude-source).
 	leftOut []backup.LeftOut
+	// listed are the project's backups as the first incremental source found them.
+	listed *[]backup.Entry
 
 	// Pass one of a two-pass backup (HotPass): the backup begun, and per source the hot
 	// archive written and the index of what it read.

@@ -73,7 +73,7 @@ func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPla
 			pl.cold[src.Name] = why
 			continue
 		}
-		h := &hotSource{idx: archive.NewIndex(), inc: s.incrementalOf(p, src, pl.opts)}
+		h := &hotSource{idx: archive.NewIndex(), inc: s.incrementalOf(p, src, pl)}
 		opts := pl.opts
 		h.bs, h.skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], h.idx, nil, h.inc)
 		if err != nil {
@@ -113,7 +113,7 @@ func (s *Service) archiveSource(ctx context.Context, w *backup.Writer, p *projec
 		// One pass (or pass one found nothing to archive, or its data path records no
 		// index: the archive API): under the base's name.
 		if h == nil {
-			inc = s.incrementalOf(p, src, opts)
+			inc = s.incrementalOf(p, src, pl)
 		}
 		bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], nil, nil, inc)
 		bs.OnePass = pl.cold[src.Name]
