@@ -7,7 +7,7 @@ GO ?= go
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 0
 
-.PHONY: build helpers install rig rig-down demo test test-engine-restart unit e2e fuzz bench vet clean db-images
+.PHONY: build helpers install rig rig-down demo test test-engine-restart unit e2e fuzz bench vet clean db-images s3-rig
 
 ## helpers: the helper program (cmd/maim-helper) for linux/amd64 and linux/arm64, into
 ## internal/volume/helperbin, where every docker-maim build embeds it
@@ -39,6 +39,11 @@ test-deps:
 rig-down:
 	bash scripts/rig.sh down
 
+## s3-rig: SeaweedFS's weed, the S3 server internal/backup/s3's tests start on loopback, built
+## from the Go module proxy once and cached (scripts/s3-rig.sh prints where)
+s3-rig:
+	GO=$(GO) bash scripts/s3-rig.sh
+
 ## demo: a sample project upgraded v1 -> v2, rolled back, and a failed upgrade rolling itself back
 demo: rig install
 	bash scripts/demo.sh
@@ -54,11 +59,11 @@ db-images: rig test-deps
 
 ## test: every test, the end-to-end ones against the real engine and registry included; the
 ## images the run made are removed when it ends, also when a test fails (scripts/test-images.sh)
-test: rig test-deps helpers vet db-images
+test: rig test-deps s3-rig helpers vet db-images
 	@bash scripts/test-images.sh snapshot
 	@trap 'bash scripts/test-images.sh clean' EXIT; set -e; \
-	echo "MAIM_REQUIRE_HELPERS=1 $(GO) test -count=1 -timeout 45m ./..."; \
-	MAIM_REQUIRE_HELPERS=1 $(GO) test -count=1 -timeout 45m ./...; \
+	echo "MAIM_REQUIRE_HELPERS=1 MAIM_REQUIRE_S3=1 $(GO) test -count=1 -timeout 45m ./..."; \
+	MAIM_REQUIRE_HELPERS=1 MAIM_REQUIRE_S3=1 $(GO) test -count=1 -timeout 45m ./...; \
 	$(MAKE) test-engine-restart; \
 	$(MAKE) fuzz; \
 	$(MAKE) test-extension

@@ -421,5 +421,5 @@ if [ "${BENCH_PART:-all}" != 1 ]; then echo; echo "== part: incremental backups 
 
 [ "${BENCH_PART:-all}" = 1 ] || { echo; echo "== part 4: PostgreSQL 15 -> 16 by upgrade --migrate-db (issue 19) =="; bash "$REPO/scripts/bench_db.sh" || STATUS=1; }
 [ "${BENCH_PART:-all}" = 1 ] || { printf '\n== part: the way back, rollback and restore downtime (issue 23) ==\n'; bash "$REPO/scripts/bench_rollback.sh" || STATUS=1; }
-
+[ "${BENCH_PART:-all}" = 1 ] || { echo; echo "== part s3: the remote copy's upload vs boto3 (issue 20) =="; bash "$REPO/scripts/bench_s3.sh" || STATUS=1; }
 exit "$STATUS"

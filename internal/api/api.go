@@ -106,6 +106,9 @@ type Scope struct {
 	// BackupDir is the backup store's root (default: MAIM_BACKUP_DIR or
 	// ~/.local/share/docker-maim/backups).
 	BackupDir string
+	// Remote is the off-host copy of the backups (--remote, MAIM_REMOTE): every complete
+	// backup is copied there, a restore or rollback fetches from it, prune prunes it too.
+	Remote RemoteOptions
 }
 
 // Helper is one helper program a build embeds.

@@ -138,6 +138,9 @@ type BackupResult struct {
 	// with --no-stop.
 	Stopped        []string `json:"stopped"`
 	StoppedOneOffs []string `json:"stopped_one_offs,omitempty"`
+	// Remote says how each backup this verb made was copied to the remote (--remote);
+	// empty without one.
+	Remote []RemoteCopy `json:"remote,omitempty"`
 	// NotBackedUp are the host paths left out (never restored either).
 	NotBackedUp []HostPath `json:"not_backed_up"`
 	// LeftOut are the data sources left out on purpose (--exclude-source), each "NAME: why".
@@ -298,6 +301,12 @@ type BackupRow struct {
 	// Owner is whose it is from here: "this" (this engine and user), "other-user",
 	// "other-engine" (listed with AllEngines only), "unrecorded", "unknown".
 	Owner BackupOwner `json:"owner"`
+	// Locations say where the backup lives: "local" (the backup dir), "remote" (the
+	// --remote copy, complete once its manifest is there), or both.
+	Locations []string `json:"locations"`
+	// RemoteStatus is the remote copy's status when it is not complete ("" otherwise, and
+	// without a remote).
+	RemoteStatus BackupStatus `json:"remote_status,omitempty"`
 }
 
 // Origin is the engine and user a backup was made by, as its manifest records them.
@@ -355,6 +364,9 @@ type VerifyResult struct {
 	Bytes int64 `json:"bytes"`
 	// Size is the archive bytes read.
 	Size int64 `json:"size"`
+	// Location is the copy checked: "local", or "remote" (verify --remote: each file's
+	// hash against the manifest, the ciphertext's for a sealed copy).
+	Location string `json:"location"`
 	// Encrypted says the backup's archives are sealed with age.
 	Encrypted bool `json:"encrypted,omitempty"`
 	// CiphertextOnly says only the sealed files' hashes were checked (encrypted, and no

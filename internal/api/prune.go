@@ -65,6 +65,8 @@ type PruneResult struct {
 	DryRun bool `json:"dry_run"`
 	// FreedBytes is the archive bytes the removed backups held (would hold, with DryRun).
 	FreedBytes int64 `json:"freed_bytes"`
+	// Remote is what the same policy removed and kept on the remote (--remote).
+	Remote *PruneResult `json:"remote,omitempty"`
 }
 
 // Pruned is one removed backup.

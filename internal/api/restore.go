@@ -44,6 +44,12 @@ type RestoreResult struct {
 	BackupID string `json:"backup_id"`
 	// Chosen says why this backup was restored (no ID given).
 	Chosen string `json:"chosen,omitempty"`
+	// Fetched is set when the backup was downloaded from the remote first (the local copy
+	// was missing or failed its hashes).
+	Fetched *Fetched `json:"fetched,omitempty"`
+	// Remote says how each backup this verb made was copied to the remote (--remote);
+	// empty without one.
+	Remote []RemoteCopy `json:"remote,omitempty"`
 	// SafetyID is the safety backup of the data before the restore.
 	SafetyID string `json:"safety_backup_id,omitempty"`
 	// Restored are the sources written.

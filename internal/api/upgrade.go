@@ -92,6 +92,9 @@ type UpgradeResult struct {
 	Plan *Plan `json:"plan"`
 	// Outcome is how it ended.
 	Outcome Outcome `json:"outcome"`
+	// Remote says how each backup this verb made was copied to the remote (--remote);
+	// empty without one.
+	Remote []RemoteCopy `json:"remote,omitempty"`
 	// BackupID is the upgrade's backup.
 	BackupID string `json:"backup_id,omitempty"`
 	// Downtime is how long the services were stopped (nanoseconds in JSON).
@@ -141,6 +144,12 @@ type RollbackResult struct {
 	// DataPath is how the data moved: "host", "helper container (linux/ARCH)" or
 	// "archive API: <why>", "; "-joined when moves took several; "" when no data moved.
 	DataPath string `json:"data_path,omitempty"`
+	// Fetched is set when the backup was downloaded from the remote first (the local copy
+	// was missing or failed its hashes).
+	Fetched *Fetched `json:"fetched,omitempty"`
+	// Remote says how each backup this verb made was copied to the remote (--remote);
+	// empty without one.
+	Remote []RemoteCopy `json:"remote,omitempty"`
 	// DryRun: nothing was changed; Plan says what the rollback would do.
 	DryRun bool `json:"dry_run,omitempty"`
 	// Plan is what a --dry-run rollback would do (nil otherwise).

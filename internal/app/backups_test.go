@@ -96,7 +96,7 @@ func TestVerifyBackupErrorKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (api.VerifyResult{ID: good, Project: "demo", Intact: true, Archives: 1, Bytes: 6, Size: res.Size}); *res != want || res.Size <= 0 {
+	if want := (api.VerifyResult{ID: good, Project: "demo", Intact: true, Archives: 1, Bytes: 6, Size: res.Size, Location: api.LocationLocal}); *res != want || res.Size <= 0 {
 		t.Errorf("got %+v, want %+v", *res, want)
 	}
 

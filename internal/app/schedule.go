@@ -17,8 +17,11 @@ import (
 // carriedEnv are the variables a scheduled run gets as they were when it was set: where
 // the engine is (DOCKER_HOST, DOCKER_CONTEXT and the config that holds the contexts) and
 // where docker-maim keeps its backups and state (the same locks and journals as the
-// user's own commands).
-var carriedEnv = []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "MAIM_BACKUP_DIR", "MAIM_STATE_DIR", "XDG_STATE_HOME"}
+// user's own commands), and the remote the backups are copied to with what names its
+// endpoint, region, profile and age recipients: never a secret (an S3 key pair is read
+// by the run from the profile's ~/.aws/credentials, not written into a unit or crontab).
+var carriedEnv = []string{"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "MAIM_BACKUP_DIR", "MAIM_STATE_DIR", "XDG_STATE_HOME",
+	"MAIM_REMOTE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "MAIM_AGE_RECIPIENTS"}
 
 // scheduler is the schedule manager of this user: the systemd user manager's units in
 // $XDG_CONFIG_HOME/systemd/user, or, for root, the system manager's in /etc/systemd/system

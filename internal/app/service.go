@@ -142,6 +142,7 @@ type session struct {
 	progress *progress.Reporter
 	unlock   func()
 	mover    *volume.EngineMover // one per session, so it reports every data path taken
+	remote   *remote             // --remote (remote.go); nil without one
 }
 
 // dataPath is what DataPath of a result says: the data paths this session's moves took.
@@ -291,6 +292,7 @@ func (ss *session) snapshots() *snapshot.Service {
 		Progress:    ss.progress,
 		ToolVersion: ss.svc.cfg.ToolVersion,
 		Warn:        ss.svc.cfg.Err,
+		Committed:   ss.remote.hook(),
 	}
 }
 
@@ -332,7 +334,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 		return nil, err
 	}
 	name := o.Scope.Name
-	defer func() { n.Send(notify.Backup(name, res, err)) }()
+	defer func() { n.Send(notify.Backup(name, res, ownError(err))) }()
 	ss, err := s.open(ctx, o.Scope, lockWrite)
 	if ss != nil {
 		name = ss.proj.Name
@@ -341,21 +343,25 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 		return nil, err
 	}
 	defer ss.close()
-	k.apply(&ss.store)
+	if err := ss.openRemote(ctx, o.Scope, true); err != nil {
+		return nil, err
+	}
+	ss.applyKeys(k)
 	start := time.Now()
 	var downtime time.Duration
 	m, err := ss.backup(ctx, snapshot.BackupOptions{
 		Compression: o.Compression, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.IncludeHostPaths,
 		Policies: o.SourcePolicies, ExcludeSources: o.ExcludeSources, Full: o.Full, MaxDeltas: o.MaxDeltas,
 	}, !o.OnePass, o.Dumps, &downtime)
-	if err != nil {
+	copies, err := ss.finish(ctx, n, err)
+	if m == nil {
 		return nil, err
 	}
 	ss.close()
 	res = &maim.BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
 		Sources: []maim.BackupSource{}, Size: m.OwnSize(), Duration: time.Since(start), NotBackedUp: []maim.HostPath{},
-		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{}, Encrypted: m.Sealed(),
+		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{}, Remote: copies, Encrypted: m.Sealed(),
 	}
 	if m.Stopped {
 		res.Stopped = append(res.Stopped, m.Running...)
@@ -377,7 +383,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	for _, d := range m.Dumps {
 		res.Dumps = append(res.Dumps, maim.BackupDump{Service: d.Service, Engine: d.Engine, Command: d.Command, Archive: d.Archive, Bytes: d.Bytes, Size: d.ArchiveSize})
 	}
-	return res, nil
+	return res, err
 }
 
 // backup is the backup verb: stop what runs (reverse dependency order), snapshot, start it
@@ -398,39 +404,10 @@ func (s *service) Backups(ctx context.Context, o maim.BackupsOptions) (*maim.Bac
 		return nil, err
 	}
 	defer ss.close()
-	return listBackups(ss.store, ss.proj.Name, o.AllEngines)
-}
-
-func (s *service) Verify(ctx context.Context, o maim.VerifyOptions) (*maim.VerifyResult, error) {
-	k, err := resolveKeys(maim.EncryptOptions{}, o.Identities)
-	if err != nil {
+	if err := ss.openRemote(ctx, o.Scope, false); err != nil {
 		return nil, err
 	}
-	ss, err := s.open(ctx, o.Scope, lockState)
-	if err != nil {
-		return nil, err
-	}
-	defer ss.close()
-	k.apply(&ss.store)
-	return verifyBackup(ss.store, ss.proj.Name, o.ID)
-}
-
-// verifyBackup checks backup id of project name in store against its manifest's hashes; a
-// backup that fails is a *maim.VerifyError.
-func verifyBackup(store backup.Store, name, id string) (*maim.VerifyResult, error) {
-	en, err := store.Get(name, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := store.Verify(en, nil); err != nil {
-		return nil, &maim.VerifyError{Err: err}
-	}
-	res := &maim.VerifyResult{ID: en.ID, Project: name, Intact: true, Archives: len(en.Manifest.Sources), Size: en.Manifest.Size(),
-		Encrypted: en.Manifest.Sealed(), CiphertextOnly: store.Checks(en) != ""}
-	for _, src := range en.Manifest.Sources {
-		res.Bytes += src.Bytes
-	}
-	return res, nil
+	return ss.listBackups(o.AllEngines)
 }
 
 func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim.RestoreResult, err error) {
@@ -445,7 +422,7 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 	name := o.Scope.Name
 	defer func() {
 		if !o.DryRun { // a plan is no operation to tell about
-			n.Send(notify.Restore(name, res, err))
+			n.Send(notify.Restore(name, res, ownError(err)))
 		}
 	}()
 	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
@@ -456,13 +433,21 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 		return nil, err
 	}
 	defer ss.close()
-	k.apply(&ss.store)
+	if err := ss.openRemote(ctx, o.Scope, !o.DryRun); err != nil {
+		return nil, err
+	}
+	ss.applyKeys(k)
+	fetched, err := ss.restoreTarget(ctx, &o.ID, o.DryRun)
+	if err != nil {
+		return nil, err
+	}
 	r, err := restore.Restore(ctx, ss.upgrades().Shared(), ss.proj, o)
+	copies, err := ss.finish(ctx, n, err)
 	ss.close()
 	if r == nil {
 		return nil, err
 	}
-	r.Project, r.DataPath = ss.proj.Name, ss.dataPath()
+	r.Project, r.DataPath, r.Fetched, r.Remote = ss.proj.Name, ss.dataPath(), fetched, copies
 	return r, err
 }
 
@@ -482,7 +467,7 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 		return nil, err
 	}
 	name := o.Scope.Name
-	defer func() { n.Send(notify.Upgrade(name, o.DryRun, res, err)) }()
+	defer func() { n.Send(notify.Upgrade(name, o.DryRun, res, ownError(err))) }()
 	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
 	if ss != nil {
 		name = ss.proj.Name
@@ -491,12 +476,17 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 		return nil, err
 	}
 	defer ss.close()
-	k.apply(&ss.store)
+	if err := ss.openRemote(ctx, o.Scope, !o.DryRun); err != nil {
+		return nil, err
+	}
+	ss.applyKeys(k)
 	r, err := ss.upgrades().Upgrade(ctx, ss.proj, o)
+	copies, err := ss.finish(ctx, n, err)
 	ss.close()
 	if r == nil {
 		return nil, err
 	}
+	r.Remote = copies
 	if r.Plan != nil {
 		r.Plan.Notify = n.Targets()
 	}
@@ -517,7 +507,7 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 	name := o.Scope.Name
 	defer func() {
 		if !o.DryRun { // a plan is no operation to tell about
-			n.Send(notify.Rollback(name, o.ID, res, err))
+			n.Send(notify.Rollback(name, o.ID, res, ownError(err)))
 		}
 	}()
 	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
@@ -528,7 +518,10 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 		return nil, err
 	}
 	defer ss.close()
-	k.apply(&ss.store)
+	if err := ss.openRemote(ctx, o.Scope, !o.DryRun); err != nil {
+		return nil, err
+	}
+	ss.applyKeys(k)
 	if o.DryRun {
 		r, plan, err := rollback.Plan(ctx, ss.upgrades().Shared(), ss.proj, o)
 		if err != nil {
@@ -536,12 +529,17 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 		}
 		return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DryRun: true, Plan: plan}, nil
 	}
-	r, err := rollback.Rollback(ctx, ss.upgrades().Shared(), ss.proj, o)
-	ss.close()
+	fetched, err := ss.rollbackTarget(ctx, &o.ID)
 	if err != nil {
 		return nil, err
 	}
-	return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DataPath: ss.dataPath()}, nil
+	r, err := rollback.Rollback(ctx, ss.upgrades().Shared(), ss.proj, o)
+	copies, err := ss.finish(ctx, n, err)
+	ss.close()
+	if r == nil || ownError(err) != nil {
+		return nil, err
+	}
+	return &maim.RollbackResult{Project: ss.proj.Name, RollbackReport: r, DataPath: ss.dataPath(), Fetched: fetched, Remote: copies}, err
 }
 
 // writeLock is the lock of a verb that writes, unless it is a dry run: that only reads
@@ -559,10 +557,16 @@ func (s *service) Prune(ctx context.Context, o maim.PruneOptions) (*maim.PruneRe
 		return nil, err
 	}
 	defer ss.close()
+	if err := ss.openRemote(ctx, o.Scope, !o.DryRun); err != nil {
+		return nil, err
+	}
 	r, err := retention.Prune(ctx, ss.upgrades().Shared(), ss.proj.Name, o)
 	if r == nil {
 		return nil, err
 	}
 	r.Project = ss.proj.Name
+	if err == nil {
+		r.Remote, err = ss.pruneRemote(ctx, o)
+	}
 	return r, err
 }

@@ -100,12 +100,23 @@ type Manifest struct {
 	// leaves out the sources whose policy is never; --exclude-source): a restore of it
 	// leaves them as they are and says so.
 	LeftOut []LeftOut `json:"left_out,omitempty"`
+
+	// Stored is set in the manifest of a remote copy only (internal/replica): the files of
+	// the copy that are no archive (reports, a release's compose files), by name, with
+	// their SHA-256 and size, so a fetch knows and checks them. A local backup has none.
+	Stored map[string]StoredFile `json:"stored,omitempty"`
 }
 
 // LeftOut is a data source a backup left out on purpose, and why.
 type LeftOut struct {
 	project.Source
 	Why string `json:"why"`
+}
+
+// StoredFile is one extra file of a remote copy (Manifest.Stored).
+type StoredFile struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
 }
 
 // Source is one archived data source.

@@ -150,6 +150,9 @@ func (s Store) ListAll(project string) ([]Entry, error) {
 	return out, nil
 }
 
+// IDLess tells whether backup ID a is older than b (by time, then collision suffix).
+func IDLess(a, b string) bool { return idLess(a, b) }
+
 // idLess orders backup IDs by time, then by collision suffix numerically (-2 < -10).
 func idLess(a, b string) bool {
 	ab, as, _ := strings.Cut(a, "-")

@@ -242,3 +242,19 @@ func Rollback(p, id string, r *api.RollbackResult, err error) Event {
 	}
 	return ev
 }
+
+// RemoteCopy is the event of a backup's copy to the remote (--remote) of project p: a
+// failure says the backup is on this host only; a success is sent with api.NotifyAlways.
+func RemoteCopy(p string, c api.RemoteCopy) Event {
+	if c.Copied {
+		return Event{Project: p, Headline: "backup" + named(p) + " copied to " + c.Remote, BackupID: c.BackupID,
+			BackupNote: "on this host and off it"}
+	}
+	ev := Event{Project: p, Failed: true, Headline: "remote copy failed: backup" + named(p) + " is on this host only",
+		Why: redact.Text(c.Error), BackupID: c.BackupID, BackupNote: "complete and verified in the local backup dir",
+		Details: []string{"Remote: " + c.Remote}, Next: []string{cmd(p, "backups", "--remote", c.Remote)}}
+	if c.BackupID == "" {
+		ev.BackupNote = ""
+	}
+	return ev
+}

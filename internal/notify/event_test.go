@@ -51,6 +51,10 @@ func TestEventsSayWhatWhichBackupAndWhatNext(t *testing.T) {
 			[]string{"rollback of bot failed: core failed", "Backup: B3", "Next: docker maim -p bot status"}},
 		{"rolled back", Rollback("bot", "", &api.RollbackResult{Project: "bot", RollbackReport: &api.RollbackReport{BackupID: "B3", SafetyID: "S2", Resolved: "upgrade"}}, nil), false,
 			[]string{"bot rolled back\n", "Backup: B3", "Resolved the interrupted upgrade", "Safety backup: S2"}},
+		{"remote copy failed", RemoteCopy("bot", api.RemoteCopy{Remote: "s3://bk/maim", BackupID: "B4", Error: "dial tcp 127.0.0.1:9: connection refused"}), true,
+			[]string{"remote copy failed: backup of bot is on this host only: dial tcp", "Backup: B4 (complete and verified", "Remote: s3://bk/maim", "Next: docker maim -p bot backups --remote s3://bk/maim"}},
+		{"remote copy done", RemoteCopy("bot", api.RemoteCopy{Remote: "s3://bk/maim", BackupID: "B4", Copied: true}), false,
+			[]string{"backup of bot copied to s3://bk/maim", "Backup: B4"}},
 	} {
 		if c.ev.Failed != c.failed {
 			t.Errorf("%s: Failed %v", c.name, c.ev.Failed)

@@ -81,11 +81,11 @@ with them stopped.`,
 			if o.Format.json() {
 				return printJSON(out, res, err)
 			}
-			if err != nil {
+			if res == nil {
 				return err
 			}
 			printBackup(out, res)
-			return nil
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -140,6 +140,7 @@ func printBackup(w io.Writer, res *api.BackupResult) {
 	if len(res.NotBackedUp) > 0 {
 		fmt.Fprintln(w, "(host paths are never restored; --include-host-path PATH backs one up)")
 	}
+	plantext.Remote(w, res.Remote)
 }
 
 func newBackupsCommand(s *state) *cobra.Command {
@@ -167,13 +168,13 @@ the same name in the same backup dir are listed with --all-engines.`,
 			if format.json() && !*quiet {
 				return printJSON(cmd.OutOrStdout(), res, err)
 			}
-			if err != nil {
+			if res == nil {
 				return err
 			}
-			if done, err := listed(cmd, format, *quiet, backupRows(res.Backups)); done {
-				return err
+			if done, lerr := listed(cmd, format, *quiet, backupRows(res.Backups)); done {
+				return errors.Join(lerr, err)
 			}
-			return printBackups(cmd.OutOrStdout(), res.Backups)
+			return errors.Join(printBackups(cmd.OutOrStdout(), res.Backups), err)
 		},
 	}
 	format = formatFlag(cmd.Flags(), formatTable)
@@ -184,7 +185,7 @@ the same name in the same backup dir are listed with --all-engines.`,
 
 func printBackups(w io.Writer, rows []api.BackupRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTIME\tREASON\tSIZE\tSOURCES\tSTATUS")
+	fmt.Fprintln(tw, "ID\tTIME\tREASON\tSIZE\tSOURCES\tSTATUS\tWHERE")
 	for _, r := range rows {
 		t := "-"
 		if !r.Time.IsZero() {
@@ -202,7 +203,7 @@ func printBackups(w io.Writer, rows []api.BackupRow) error {
 		if r.Referenced > 0 {
 			size += " (+" + units.HumanSize(float64(r.Referenced)) + " in " + strings.Join(r.Bases, ",") + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, t, reason, size, shortList(r.Sources, 4), status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, t, reason, size, shortList(r.Sources, 4), status, plantext.Locations(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -283,7 +284,11 @@ identity; with --identity (or MAIM_AGE_IDENTITY) they are decrypted and read who
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "backup %s is intact: %d archives, %s\n", res.ID, res.Archives, units.HumanSize(float64(res.Bytes)))
+			where := ""
+			if res.Location == api.LocationRemote {
+				where = " on the remote"
+			}
+			fmt.Fprintf(out, "backup %s is intact%s: %d files, %s\n", res.ID, where, res.Archives, units.HumanSize(float64(res.Bytes)))
 			if res.CiphertextOnly {
 				fmt.Fprintln(out, "encrypted: only the encrypted files' hashes were checked; give --identity to read the archives inside")
 			}
@@ -365,7 +370,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 			if res == nil || errors.As(err, &re) && re.Recovery != nil || errors.Is(err, api.ErrInterrupted) {
 				return err
 			}
-			printRestore(out, res, err == nil)
+			printRestore(out, res, err == nil || errors.Is(err, api.ErrRemote))
 			return err
 		},
 	}
@@ -385,6 +390,7 @@ resolved by ` + "`docker maim rollback`" + `.`,
 // printRestore says what a restore did: the backup, what was skipped, which services were
 // recreated and why, the file edits, and where the data before it is.
 func printRestore(w io.Writer, res *api.RestoreResult, done bool) {
+	plantext.Fetched(w, res.Fetched)
 	if res.Chosen != "" {
 		fmt.Fprintf(w, "backup %s chosen: %s\n", res.BackupID, res.Chosen)
 	}
@@ -407,6 +413,7 @@ func printRestore(w io.Writer, res *api.RestoreResult, done bool) {
 	if res.SafetyID != "" {
 		fmt.Fprintf(w, "the data as it was before is in backup %s\n", res.SafetyID)
 	}
+	plantext.Remote(w, res.Remote)
 }
 
 // versionResult is the JSON document of `version`.

@@ -20,6 +20,7 @@ const (
 	ExitRolledBack     = 10  // upgrade failed and was rolled back: the project runs as before
 	ExitRollbackFailed = 11  // upgrade failed and the rollback failed too: recover by hand
 	ExitRefused        = 12  // upgrade or restore refused before anything changed (breaking change, bad config, moved source, backup dir)
+	ExitRemote         = 13  // the local backup is complete but its remote copy failed, or the remote is unreachable (--require-remote: refused before anything stopped)
 	ExitIdentity       = 14  // encrypted data and no (matching) identity: nothing was changed
 	ExitUsage          = 125 // bad flags or arguments
 	ExitCancelled      = 130 // interrupted (SIGINT, SIGTERM)
@@ -72,6 +73,8 @@ func exitCode(err error) int {
 		return ExitRollbackFailed
 	case errors.Is(err, api.ErrInterrupted):
 		return ExitRefused
+	case errors.Is(err, api.ErrRemote):
+		return ExitRemote
 	case errors.Is(err, api.ErrNoIdentity):
 		return ExitIdentity
 	case errors.As(err, &ve):

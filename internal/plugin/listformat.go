@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/plantext"
 	"github.com/docker/cli/cli/command/formatter"
 	"github.com/docker/cli/templates"
 	"github.com/docker/go-units"
@@ -89,15 +90,16 @@ func headerOf[T any](_ []T) formatter.SubHeaderContext {
 
 // backupRow is a row of `backups`; its first field is what -q prints.
 type backupRow struct {
-	formatter.HeaderContext                                                                                      `json:"-"`
-	ID, Project, Time, CreatedAt, Reason, Size, Bytes, Sources, Status, Problem, ToolVersion, Dir, Owner, Origin string
+	formatter.HeaderContext                                                                                                 `json:"-"`
+	ID, Project, Time, CreatedAt, Reason, Size, Bytes, Sources, Status, Problem, ToolVersion, Dir, Owner, Origin, Locations string
 }
 
 func backupRows(rows []api.BackupRow) []*backupRow {
 	out := make([]*backupRow, 0, len(rows))
 	for _, r := range rows {
 		b := &backupRow{ID: r.ID, Project: r.Project, Reason: r.Reason, Size: units.HumanSize(float64(r.Size)), Bytes: units.HumanSize(float64(r.Bytes)),
-			Sources: strings.Join(r.Sources, ","), Status: string(r.Status), Problem: r.Problem, ToolVersion: r.ToolVersion, Dir: r.Dir, Owner: string(r.Owner)}
+			Sources: strings.Join(r.Sources, ","), Status: string(r.Status), Problem: r.Problem, ToolVersion: r.ToolVersion, Dir: r.Dir, Owner: string(r.Owner),
+			Locations: plantext.Locations(r)}
 		if !r.Time.IsZero() {
 			b.Time, b.CreatedAt = r.Time.Local().Format("2006-01-02 15:04:05"), r.Time.UTC().Format(time.RFC3339)
 		}

@@ -318,7 +318,7 @@ func TestResultsAsJSONAndText(t *testing.T) {
 			[]string{"id", "project", "reason", "time", "dir", "sources", "bytes", "size", "duration_ns", "not_backed_up"}, "backup B1 of project p: 1 sources"},
 		{"backups", &api.BackupsResult{Project: "p", Backups: []api.BackupRow{{ID: "B1", Status: "complete", Sources: []string{"data"}, Dir: "/d"}}},
 			[]string{"project", "backups"}, "B1"},
-		{"verify", &api.VerifyResult{ID: "B1", Project: "p", Intact: true, Archives: 2}, []string{"id", "project", "intact", "archives", "bytes", "size"}, "backup B1 is intact: 2 archives"},
+		{"verify", &api.VerifyResult{ID: "B1", Project: "p", Intact: true, Archives: 2}, []string{"id", "project", "intact", "archives", "bytes", "size"}, "backup B1 is intact: 2 files"},
 		{"restore", &api.RestoreResult{Project: "p", BackupID: "B1", Restored: []string{"data"}},
 			[]string{"project", "backup_id", "restored"}, "restored 1 sources of project p from backup B1"},
 		{"rollback", &api.RollbackResult{Project: "p", RollbackReport: &api.RollbackReport{BackupID: "B1"}}, []string{"project", "backup_id"}, "project p rolled back to backup B1"},

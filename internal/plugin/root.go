@@ -77,11 +77,12 @@ type globalOptions struct {
 	EnvFiles   []string
 	Profiles   []string
 	BackupDir  string
+	Remote     api.RemoteOptions
 	Progress   *choiceFlag
 }
 
 func (g *globalOptions) scope() api.Scope {
-	return api.Scope{Files: g.Files, Name: g.Name, WorkingDir: g.WorkingDir, EnvFiles: g.EnvFiles, Profiles: g.Profiles, BackupDir: g.BackupDir}
+	return api.Scope{Files: g.Files, Name: g.Name, WorkingDir: g.WorkingDir, EnvFiles: g.EnvFiles, Profiles: g.Profiles, BackupDir: g.BackupDir, Remote: g.Remote}
 }
 
 // state is what the commands of one run share: the global flags, the service (built on
@@ -232,14 +233,14 @@ one in the current directory.`,
 
 	root.AddCommand(
 		newVersionCommand(),
-		newBackupCommand(s),
-		newBackupsCommand(s),
-		newVerifyCommand(s),
-		newRestoreCommand(s),
-		newUpgradeCommand(s),
-		newRollbackCommand(s),
+		remoteFlags(newBackupCommand(s), &s.g),
+		remoteFlags(newBackupsCommand(s), &s.g),
+		remoteFlags(newVerifyCommand(s), &s.g),
+		remoteFlags(newRestoreCommand(s), &s.g),
+		remoteFlags(newUpgradeCommand(s), &s.g),
+		remoteFlags(newRollbackCommand(s), &s.g),
 		newStatusCommand(s),
-		newPruneCommand(s),
+		remoteFlags(newPruneCommand(s), &s.g),
 		newScheduleCommand(s),
 		newConfigCommand(s),
 		newProjectsCommand(s),
@@ -262,6 +263,15 @@ func addGlobalFlags(fs *pflag.FlagSet, g *globalOptions) {
 	fs.StringVar(&g.BackupDir, "backup-dir", "", "`DIR` where backups are kept (or MAIM_BACKUP_DIR; default ~/.local/share/docker-maim/backups)")
 	g.Progress = newChoice("auto", "auto", "tty", "plain", "json", "quiet")
 	fs.Var(g.Progress, "progress", "Progress output `MODE`: auto, tty, plain, json, quiet")
+}
+
+// remoteFlags adds --remote and --require-remote to a command that writes or reads
+// backups; they go into the scope as the project options do.
+func remoteFlags(cmd *cobra.Command, g *globalOptions) *cobra.Command {
+	f := cmd.Flags()
+	f.StringVar(&g.Remote.URL, "remote", "", "Copy every backup to `URL` and read from it when the local copy is gone: s3://BUCKET/PREFIX, file:///PATH or /PATH (or MAIM_REMOTE)")
+	f.BoolVar(&g.Remote.Require, "require-remote", false, "Refuse before anything stops when the remote cannot be written; an upgrade waits for the copy")
+	return cmd
 }
 
 // usageError marks a flag or argument error (exit code 125, like docker).

@@ -237,6 +237,7 @@ func printUpgrade(w io.Writer, res *api.UpgradeResult, dir string) {
 			fmt.Fprintln(w, "  "+c)
 		}
 	}
+	plantext.Remote(w, res.Remote)
 }
 
 // printRollbackFiles says which lines a rollback edited so the files name what runs.
@@ -280,13 +281,14 @@ gone), recreates the services and runs the health gate.`,
 			if o.Format.json() {
 				return printJSON(out, res, err)
 			}
-			if err != nil {
+			if res == nil {
 				return err
 			}
 			if res.Plan != nil {
 				plantext.RestorePlan(out, "rollback", res.Project, res.BackupID, "", res.Resolved, res.Plan, nil, res.Warnings)
 				return nil
 			}
+			plantext.Fetched(out, res.Fetched)
 			if res.Resolved != "" {
 				fmt.Fprintf(out, "resolved the interrupted %s\n", res.Resolved)
 			}
@@ -299,7 +301,8 @@ gone), recreates the services and runs the health gate.`,
 			if res.SafetyID != "" {
 				fmt.Fprintf(out, "the state before the rollback is in backup %s\n", res.SafetyID)
 			}
-			return nil
+			plantext.Remote(out, res.Remote)
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&o.NoSafetyBackup, "no-safety-backup", false, "Do not back up the current state first")
@@ -475,5 +478,9 @@ func printPrune(w io.Writer, res *api.PruneResult) {
 	fmt.Fprintf(w, "%s %d backups, %s; kept %d\n", verb, len(res.Removed), units.HumanSize(float64(total)), len(res.Kept))
 	if res.DryRun {
 		fmt.Fprintln(w, "dry run: nothing was changed")
+	}
+	if res.Remote != nil {
+		fmt.Fprintln(w, "on the remote:")
+		printPrune(w, res.Remote)
 	}
 }

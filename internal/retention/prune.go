@@ -69,6 +69,19 @@ func isSafety(reason string) bool { return reason == "pre-restore" || reason == 
 // each newest first. A journal or history that cannot be read stops prune: it cannot
 // tell what is needed. The caller holds the project lock.
 func Prune(ctx context.Context, env *stack.Env, projectName string, opts maim.PruneOptions) (*maim.PruneResult, error) {
+	return prune(ctx, env, projectName, opts, false)
+}
+
+// PruneRemote is Prune over a remote copy of the backups (env.Store is the remote's): the
+// same rules and policy, the backup an interrupted operation or a rollback needs asked of
+// the remote (the newest complete upgrade backup there the history names), so the last
+// good remote copy of it always stays. It removes no image pin: those belong to the local
+// backups, whose own prune removes them.
+func PruneRemote(ctx context.Context, env *stack.Env, projectName string, opts maim.PruneOptions) (*maim.PruneResult, error) {
+	return prune(ctx, env, projectName, opts, true)
+}
+
+func prune(ctx context.Context, env *stack.Env, projectName string, opts maim.PruneOptions, remote bool) (*maim.PruneResult, error) {
 	if opts.Keep <= 0 && opts.Policy.Empty() {
 		opts.Keep = 5
 	}
@@ -76,7 +89,7 @@ func Prune(ctx context.Context, env *stack.Env, projectName string, opts maim.Pr
 	if err != nil {
 		return nil, err
 	}
-	pr := &pruner{env: env, project: projectName, opts: opts, all: all, held: map[string]bool{},
+	pr := &pruner{env: env, project: projectName, opts: opts, all: all, held: map[string]bool{}, noPins: remote,
 		res: &maim.PruneResult{Removed: []maim.Pruned{}, Kept: []maim.Kept{}, DryRun: opts.DryRun}}
 	if err := pr.protect(); err != nil {
 		return nil, err
@@ -113,6 +126,8 @@ type pruner struct {
 	journalOp string
 	// decided are the Policy's decisions by backup ID (applyPolicy; none without a Policy).
 	decided map[string]Decision
+	// noPins: removing a backup leaves the image pins (a remote's prune: PruneRemote).
+	noPins bool
 }
 
 // protect finds the backups never removed: the one an interrupted operation's journal
@@ -199,7 +214,7 @@ func (pr *pruner) removeOld(ctx context.Context, e backup.Entry, now time.Time) 
 	if e.Manifest != nil {
 		p.Size = e.Manifest.OwnSize()
 	}
-	if pr.opts.DryRun && e.Manifest != nil {
+	if pr.opts.DryRun && e.Manifest != nil && !pr.noPins {
 		for _, s := range e.Manifest.Services { // the pins that are there: those a real prune removes
 			if _, err := pr.env.Engine.ImageInspect(ctx, stack.PinRef(pr.project, s.Name, e.ID)); err == nil {
 				p.Pins++
@@ -207,7 +222,7 @@ func (pr *pruner) removeOld(ctx context.Context, e backup.Entry, now time.Time) 
 		}
 	}
 	if !pr.opts.DryRun {
-		if e.Manifest != nil {
+		if e.Manifest != nil && !pr.noPins {
 			for _, s := range e.Manifest.Services {
 				ref := stack.PinRef(pr.project, s.Name, e.ID)
 				if _, err := pr.env.Engine.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err == nil {

@@ -58,6 +58,10 @@ type Service struct {
 	Warn io.Writer
 	// Now is the clock (tests may pin it).
 	Now func() time.Time
+	// Committed, when set, is called with each backup once its manifest is written (the
+	// copy to a remote: internal/app starts it there). Its error fails the backup's caller;
+	// the backup itself stays complete in the store.
+	Committed func(ctx context.Context, project, id string) error
 }
 
 func (s *Service) now() time.Time {
@@ -297,6 +301,11 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 	}
 	if err := w.Commit(m); err != nil {
 		return nil, err
+	}
+	if s.Committed != nil {
+		if err := s.Committed(ctx, p.Name, m.ID); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }
