@@ -119,6 +119,15 @@ func Restore(ctx context.Context, dest string, idx *treeindex.Index, archives []
 		err = p.walk(ctx)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		var fb *errFallback
+		if !errors.As(err, &fb) {
+			// Nothing is touched while the target is compared: what the comparison could not
+			// read, the full extraction handles (or reports) as it always did.
+			err = fallback("comparing the target failed: %v", err)
+		}
 		return res, asFallback(&res, err)
 	}
 	lists, err := locate(open, p.want)

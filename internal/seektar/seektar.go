@@ -46,7 +46,8 @@ const (
 	tocMagic   = "MAIMTOC1"
 	maxName    = 1 << 16
 	maxWindow  = 8 << 20
-	footerSize = 9 // the seek table's footer: frames (4), descriptor (1), magic (4)
+	footerSize = 9       // the seek table's footer: frames (4), descriptor (1), magic (4)
+	maxTOC     = 1 << 30 // an entry table larger than this is refused, not allocated
 )
 
 // ErrNotSeekable is returned by Open for an archive without a seek table or entry table.
@@ -159,7 +160,7 @@ func findTOC(ra io.ReaderAt, size int64) (int64, []byte, error) {
 	}
 	plen := int64(binary.LittleEndian.Uint32(l[:]))
 	start := seekStart - 8 - plen
-	if plen < int64(len(tocMagic))+4 || start < 0 {
+	if plen < int64(len(tocMagic))+4 || start < 0 || plen > maxTOC {
 		return 0, nil, ErrNotSeekable
 	}
 	buf := make([]byte, 8+plen)

@@ -26,6 +26,12 @@ func keepIndex(w *backup.Writer, i int, src project.Source, x *archive.Index, no
 	if x == nil || x.Start.IsZero() {
 		return nil, nil
 	}
+	if w.Sealed() {
+		// Sealed, the index would be as secret as the archives (it names every path), and a
+		// differential restore reads archives at random, which sealed archives are not: a
+		// sealed backup keeps none and is restored in full.
+		return nil, nil
+	}
 	if noStop && x.OnePass == "" {
 		x.OnePass = "read while the services ran (--no-stop): a store through a shared mapping may have moved no time since"
 	}

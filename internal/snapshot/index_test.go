@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/compose-spec/compose-go/v2/types"
 	"golang.org/x/sys/unix"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/crypt"
 	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
@@ -237,5 +239,39 @@ func TestNoStopIndexInexact(t *testing.T) {
 	x, err := s.Store.ReadIndex(entry, entry.Manifest.Sources[0])
 	if err != nil || x == nil || !strings.Contains(x.OnePass, "--no-stop") {
 		t.Fatalf("index of a --no-stop backup: %+v, %v: want it marked inexact", x, err)
+	}
+}
+
+// TestSealedBackupKeepsNoIndex: a backup sealed at rest keeps no index (it would name every
+// path in the clear, and sealed archives cannot be read at random): its restore is full.
+func TestSealedBackupKeepsNoIndex(t *testing.T) {
+	ctx := context.Background()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcpts, err := crypt.ParseRecipients([]string{id.Recipient().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeFiles(t, data, map[string]int{"a.bin": 30})
+	st := backup.Local(t.TempDir())
+	st.Seal = rcpts
+	s := &Service{Engine: &fakeEngine{api: "1.41"}, Mover: dirMover{}, Store: st}
+	p := &project.Project{Project: &types.Project{Name: "demo", WorkingDir: dir}}
+	src := project.Source{Name: "./data", Kind: project.KindBindDir, HostPath: data}
+	m, err := s.Backup(ctx, p, BackupOptions{Stopped: &project.Running{}, Sources: []project.Source{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs := m.Sources[0]; bs.Plain == nil || bs.Index != nil {
+		t.Fatalf("sealed source %+v: want sealed and no index", bs)
+	}
+	for _, f := range backupFiles(t, s, p.Name, m.ID) {
+		if strings.Contains(f, ".index") {
+			t.Fatalf("a sealed backup holds %s", f)
+		}
 	}
 }

@@ -101,7 +101,9 @@ func (m *EngineMover) helperDiffRestore(ctx context.Context, t Target, opts Diff
 	}
 	args = append(args, p)
 	h := helperRun{labels: m.targetLabels(t), args: args, mounts: mounts, binds: binds, progress: opts.Progress, ready: opts.Ready, lifeline: true}
-	res, err := m.runDirect(ctx, h, opts.IndexFile, "in", true, m.describe(PathHelper, nil)+", differential, reading the backup dir directly")
+	// The data path is the direct restore's (how the data is reached); the event of the
+	// differential restore says how much it rewrote.
+	res, err := m.runDirect(ctx, h, opts.IndexFile, "in", true, m.describe(PathHelper, nil)+", reading from the backup dir directly")
 	if err != nil {
 		if _, nv := err.(*errNotVisible); nv {
 			return diffrestore.Result{Fallback: "the helper does not see the backup dir"}, nil
