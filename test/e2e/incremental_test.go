@@ -178,3 +178,31 @@ func TestIncrementalBackups(t *testing.T) {
 	must(t, os.WriteFile(base, raw, 0o600))
 	wantFail(t, p.maim("verify", b5), 3, b4)
 }
+
+// TestRemoteIncrementalFetchesBases: with the backup dir lost, restoring an incremental
+// backup from a remote fetches the backups it builds on too, and the data comes back
+// byte-exact.
+func TestRemoteIncrementalFetchesBases(t *testing.T) {
+	t.Parallel()
+	rem := dirRemote(t)
+	p := newProject(t, "remote-incremental", incCompose)
+	writeTree(t, p.Path("files"), map[string]string{"a.txt": "a1\n", "sub/b.txt": "b\n"})
+	compose(t, p, "up", "-d", "--wait")
+	compose(t, p, "stop")
+	b1 := backupID(t, mustOK(t, p.maimR(rem, "backup")))
+	writeTree(t, p.Path("files"), map[string]string{"a.txt": "a2\n", "c.txt": "c\n"})
+	must(t, os.Remove(p.Path("files/sub/b.txt")))
+	want := treediff.Of(t, p.Path("files"))
+	b2 := backupID(t, mustOK(t, p.maimR(rem, "backup")))
+	if b := p.incSources(b2)["./files"].Base; b == nil || b.ID != b1 {
+		t.Fatalf("backup %s of ./files: base %+v, want %s", b2, b, b1)
+	}
+	must(t, os.RemoveAll(p.BackupDir))
+	writeTree(t, p.Path("files"), map[string]string{"intruder.txt": "no\n"})
+	rr := mustOK(t, p.maimR(rem, "restore", b2, "--no-safety-backup", "--stable-period", "0s", "--timeout", "2m"))
+	if !strings.Contains(rr.Stdout+rr.Stderr, "backup "+b1) {
+		t.Errorf("the restore does not say it fetched the base %s: %s", b1, rr)
+	}
+	compose(t, p, "stop")
+	treediff.AssertSame(t, want, treediff.Of(t, p.Path("files")), treediff.Options{})
+}
