@@ -417,6 +417,7 @@ if [ "${BENCH_PART:-all}" != 1 ]; then
   echo "== part 3: the plan's diff (issue 21) =="
   bench_plan_diff
 fi
+if [ "${BENCH_PART:-all}" != 1 ]; then echo; echo "== part: incremental backups (issue 23) =="; bash "$REPO/scripts/bench_incremental.sh" || STATUS=1; fi
 
 [ "${BENCH_PART:-all}" = 1 ] || { echo; echo "== part 4: PostgreSQL 15 -> 16 by upgrade --migrate-db (issue 19) =="; bash "$REPO/scripts/bench_db.sh" || STATUS=1; }
 [ "${BENCH_PART:-all}" = 1 ] || { printf '\n== part: the way back, rollback and restore downtime (issue 23) ==\n'; bash "$REPO/scripts/bench_rollback.sh" || STATUS=1; }

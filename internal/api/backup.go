@@ -83,6 +83,16 @@ type BackupOptions struct {
 	// inside its running container) beside the file archives, before anything stops, as
 	// stack-back's labels and the x-maim dump key ask too.
 	Dumps []string
+	// SourcePolicies set sources' backup policies (--source-policy NAME=POLICY), over what
+	// the compose file sets. A manual backup takes a never source all the same.
+	SourcePolicies map[string]SourcePolicy
+	// ExcludeSources are sources left out of this backup (--exclude-source NAME).
+	ExcludeSources []string
+	// Full takes every source whole (--full), not incrementally from the last backup.
+	Full bool
+	// MaxDeltas is how many incremental backups of a source follow a full one
+	// (--max-deltas; 0: 7).
+	MaxDeltas int
 	// Encrypt says whom the backup is sealed to and whether the local copy is too.
 	Encrypt EncryptOptions
 }
@@ -133,6 +143,8 @@ type BackupResult struct {
 	Remote []RemoteCopy `json:"remote,omitempty"`
 	// NotBackedUp are the host paths left out (never restored either).
 	NotBackedUp []HostPath `json:"not_backed_up"`
+	// LeftOut are the data sources left out on purpose (--exclude-source), each "NAME: why".
+	LeftOut []string `json:"left_out,omitempty"`
 	// Encrypted says the local archives are sealed with age (--encrypt-local).
 	Encrypted bool `json:"encrypted,omitempty"`
 	// Dumps are the logical database dumps taken beside the archives, before the stop.
@@ -156,6 +168,17 @@ type BackupSource struct {
 	Files int64 `json:"files"`
 	// OnePass says why a source of a two-pass backup was archived once, stopped.
 	OnePass string `json:"one_pass,omitempty"`
+	// Policy is the source's backup policy (always, changed, never).
+	Policy SourcePolicy `json:"policy,omitempty"`
+	// Base is the backup this source builds on: an incremental source holds only what
+	// changed since Base (the restore applies the chain), a changed-policy source that did
+	// not change references Base's archives (Reused); "" for a source held whole.
+	Base string `json:"base,omitempty"`
+	// Reused: the source did not change since Base; its archives are Base's, nothing new.
+	Reused bool `json:"reused,omitempty"`
+	// Full says why an incremental source was taken whole ("" when it was not, or was
+	// never meant to be incremental).
+	Full string `json:"full,omitempty"`
 }
 
 // BackupDump is one logical database dump of a backup: an archive of its own holding the
@@ -246,8 +269,13 @@ type BackupRow struct {
 	Time time.Time `json:"time,omitzero"`
 	// Reason it was made: manual, upgrade, pre-restore, pre-rollback.
 	Reason string `json:"reason,omitempty"`
-	// Size is the archive bytes.
+	// Size is the archive bytes the backup's own directory holds.
 	Size int64 `json:"size"`
+	// Referenced is the archive bytes of other backups it needs: the earlier links of its
+	// incremental sources' chains and the files of its unchanged sources (Bases names them).
+	Referenced int64 `json:"referenced_size,omitempty"`
+	// Bases are the backups it builds on directly (prune keeps them while it stays).
+	Bases []string `json:"bases,omitempty"`
 	// Bytes are the content bytes.
 	Bytes int64 `json:"bytes"`
 	// Sources are the names of the archived sources.

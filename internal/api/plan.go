@@ -127,6 +127,8 @@ type SourceSize struct {
 	Kind SourceKind `json:"kind"`
 	// Bytes is the estimated size (-1: unknown).
 	Bytes int64 `json:"bytes"`
+	// Policy is the source's backup policy (always, changed, never; "" for a host path).
+	Policy SourcePolicy `json:"policy,omitempty"`
 	// NotBackedUp says why a host path is left out ("not backed up: host path (socket)").
 	NotBackedUp string `json:"not_backed_up,omitempty"`
 }

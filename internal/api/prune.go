@@ -94,6 +94,7 @@ const (
 	KeptYoung       = "younger"      // younger than --older-than
 	KeptOtherUser   = "other-user"   // made on this engine by another user: theirs to prune
 	KeptUnrecorded  = "unrecorded"   // made by an older build that did not record its engine (--include-unrecorded removes it)
+	KeptBase        = "base"         // a kept backup's incremental sources build on it (or refer to its files)
 	KeptPolicy      = "policy"       // kept by a --keep-last/-hourly/-daily/-weekly/-monthly/-yearly/-within rule (Reasons says which)
 )
 

@@ -50,6 +50,15 @@ type UpgradeOptions struct {
 	// OnePass archives everything after the stop (--one-pass); by default the backup is
 	// two-pass: a hot copy while the services run, only the changes after the stop.
 	OnePass bool
+	// SourcePolicies set sources' backup policies (--source-policy NAME=POLICY), over what
+	// the compose file sets: a never source is left out of the upgrade's backup (not
+	// protected), a changed one is referenced from the last backup when unchanged.
+	SourcePolicies map[string]SourcePolicy
+	// Full takes every source whole (--full), not incrementally from the last backup.
+	Full bool
+	// MaxDeltas is how many incremental backups of a source follow a full one
+	// (--max-deltas; 0: 7).
+	MaxDeltas int
 	// Notify says where and when to send how the upgrade ended (a dry run sends nothing;
 	// its plan lists the targets: Plan.Notify).
 	Notify NotifyOptions

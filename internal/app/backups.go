@@ -24,7 +24,9 @@ func listBackups(store backup.Store, name string, allEngines bool) (*maim.Backup
 	}
 	res := &maim.BackupsResult{Project: name, Backups: make([]maim.BackupRow, 0, len(all))}
 	for i := len(all) - 1; i >= 0; i-- { // newest first
-		res.Backups = append(res.Backups, rowOf(all[i]))
+		r := rowOf(all[i])
+		r.Referenced = referencedBytes(all, all[i])
+		res.Backups = append(res.Backups, r)
 	}
 	return res, nil
 }
@@ -33,7 +35,8 @@ func rowOf(en backup.Entry) maim.BackupRow {
 	r := maim.BackupRow{ID: en.ID, Status: en.Status, Problem: en.Problem, Dir: en.Dir, Sources: []string{}, Owner: en.Owner, Locations: []string{maim.LocationLocal}}
 	if m := en.Manifest; m != nil {
 		r.Origin = m.Origin
-		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.Size(), m.ToolVersion
+		r.Project, r.Time, r.Reason, r.Size, r.ToolVersion = m.Project, m.CreatedAt, m.Reason, m.OwnSize(), m.ToolVersion
+		r.Bases = m.Needs()
 		r.AppVersions = m.AppVersions
 		r.Encrypted = m.Sealed()
 		for _, s := range m.Sources {

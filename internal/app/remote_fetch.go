@@ -82,8 +82,42 @@ func (ss *session) rollbackTarget(ctx context.Context, id *string) (*maim.Fetche
 
 // ensureLocal fetches backup id from the remote into the local store unless the local copy
 // is complete and passes its hashes (backup.Store.CheckHashes: the archives read once,
-// nothing decompressed). It says why it fetched, on progress and in the result.
+// nothing decompressed), after the backups it builds on (ensureBases). It says why it
+// fetched, on progress and in the result.
 func (ss *session) ensureLocal(ctx context.Context, id string) (*maim.Fetched, error) {
+	if err := ss.ensureBases(ctx, id, map[string]bool{}); err != nil {
+		return nil, err
+	}
+	return ss.ensureOne(ctx, id)
+}
+
+// ensureBases makes local, deepest first, the backups id builds on (an incremental
+// source's bases, the backups an unchanged source uses: Manifest.Needs) as ensureOne does,
+// read from the local manifest, else the remote's.
+func (ss *session) ensureBases(ctx context.Context, id string, seen map[string]bool) error {
+	if seen[id] || len(seen) > backup.MaxChain {
+		return nil
+	}
+	seen[id] = true
+	e, err := ss.store.Get(ss.proj.Name, id)
+	if err != nil || e.Manifest == nil {
+		if e, err = ss.remote.store.Get(ss.proj.Name, id); err != nil || e.Manifest == nil {
+			return nil // the operation says what is missing
+		}
+	}
+	for _, need := range e.Manifest.Needs() {
+		if err := ss.ensureBases(ctx, need, seen); err != nil {
+			return err
+		}
+		if _, err := ss.ensureOne(ctx, need); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureOne is ensureLocal for backup id alone.
+func (ss *session) ensureOne(ctx context.Context, id string) (*maim.Fetched, error) {
 	name, r := ss.proj.Name, ss.remote
 	var why string
 	e, err := ss.store.Get(name, id)

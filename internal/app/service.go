@@ -351,6 +351,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	var downtime time.Duration
 	m, err := ss.backup(ctx, snapshot.BackupOptions{
 		Compression: o.Compression, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.IncludeHostPaths,
+		Policies: o.SourcePolicies, ExcludeSources: o.ExcludeSources, Full: o.Full, MaxDeltas: o.MaxDeltas,
 	}, !o.OnePass, o.Dumps, &downtime)
 	copies, err := ss.finish(ctx, n, err)
 	if m == nil {
@@ -359,7 +360,7 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	ss.close()
 	res = &maim.BackupResult{
 		ID: m.ID, Project: m.Project, Reason: m.Reason, Time: m.CreatedAt, Dir: ss.store.Dir(m.Project, m.ID),
-		Sources: []maim.BackupSource{}, Size: m.Size(), Duration: time.Since(start), NotBackedUp: []maim.HostPath{},
+		Sources: []maim.BackupSource{}, Size: m.OwnSize(), Duration: time.Since(start), NotBackedUp: []maim.HostPath{},
 		DataPath: ss.dataPath(), Downtime: downtime, Stopped: []string{}, Remote: copies, Encrypted: m.Sealed(),
 	}
 	if m.Stopped {
@@ -370,8 +371,11 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 		if src.Delta != nil {
 			res.TwoPass = true
 		}
-		res.Sources = append(res.Sources, maim.BackupSource{Name: src.Name, Kind: string(src.Kind), Bytes: src.Bytes, Size: src.ArchiveSize, Files: src.Files, OnePass: src.OnePass})
+		res.Sources = append(res.Sources, backupSource(src))
 		res.Bytes += src.Bytes
+	}
+	for _, l := range m.LeftOut {
+		res.LeftOut = append(res.LeftOut, l.Name+": "+l.Why)
 	}
 	for _, h := range m.HostPaths {
 		res.NotBackedUp = append(res.NotBackedUp, maim.HostPath{Name: h.Name, HostPath: h.HostPath, Why: snapshot.NotBackedUp(h)})

@@ -38,6 +38,11 @@ func (t *tarWriter) root(root string) error {
 		if real, err := filepath.EvalSymlinks(root); err == nil {
 			root = real
 		}
+		if x := t.opts.Since; x != nil && x.OnePass == "" && !sameRoot(x, &st) {
+			// Another tree than the index describes (an incremental backup's base of a
+			// volume since recreated): a delta against it would be wrong; archived whole.
+			t.opts.Since = nil
+		}
 		if t.opts.Since != nil {
 			t.stats.OnePass = t.opts.Since.OnePass
 			if t.stats.OnePass == "" {
@@ -480,4 +485,11 @@ func (t *tarWriter) regularStat(f *os.File, full, name string, st *unix.Stat_t) 
 		return err
 	}
 	return t.regular(f, full, h)
+}
+
+// sameRoot tells whether x's root entry is the directory st describes: the same device and
+// inode (an index of another tree cannot say what changed in this one).
+func sameRoot(x *Index, st *unix.Stat_t) bool {
+	e, ok := x.Entries[""]
+	return ok && e.Dev == uint64(st.Dev) && e.Ino == uint64(st.Ino)
 }

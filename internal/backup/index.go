@@ -17,6 +17,8 @@ type Index struct {
 	SHA256  string `json:"sha256"`
 	Size    int64  `json:"size"`
 	Entries int64  `json:"entries"` // paths it holds, the root included
+	// Plain is the index file before it was sealed (a sealed backup's; nil when plain).
+	Plain *Plain `json:"plain,omitempty"`
 }
 
 // IndexName is the name of the index file of the source whose archive base name is base
@@ -30,6 +32,7 @@ func (s Source) IndexSource() Source {
 	d.Delta, d.Index = nil, nil
 	d.Archive, d.SHA256, d.ArchiveSize = s.Index.File, s.Index.SHA256, s.Index.Size
 	d.Bytes, d.Files, d.Entries = 0, 0, s.Index.Entries
+	d.Plain = s.Index.Plain
 	return d
 }
 

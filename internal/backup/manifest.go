@@ -20,13 +20,18 @@ import (
 
 // FormatVersion is the newest manifest format this build writes. Readers accept versions
 // up to it. A manifest is written as version 1 unless a source has a Delta (version 2,
-// which older builds refuse rather than restore the hot base alone) or its archives are
+// which older builds refuse rather than restore the hot base alone), its archives are
 // sealed (FormatSealed, which older builds refuse rather than read ciphertext as an
-// archive).
-const FormatVersion = FormatSealed
+// archive) or a source is incremental or unchanged (FormatIncremental: a Base or a Ref,
+// which older builds would restore as if the delta were whole).
+const FormatVersion = FormatIncremental
 
 // FormatSealed is the format version of a manifest with Encryption.
 const FormatSealed = 3
+
+// FormatIncremental is the format version of a manifest with a source that has a Base or
+// a Ref (sealed or not).
+const FormatIncremental = 4
 
 // ManifestName is the file that marks a backup complete; it is written last.
 const ManifestName = "manifest.json"
@@ -91,11 +96,21 @@ type Manifest struct {
 	// project (Kind "host-path", HostReason says why): nothing of them is in the backup
 	// and a restore never writes them.
 	HostPaths []project.Source `json:"host_paths,omitempty"`
+	// LeftOut are data sources this backup did not take on purpose (an upgrade's backup
+	// leaves out the sources whose policy is never; --exclude-source): a restore of it
+	// leaves them as they are and says so.
+	LeftOut []LeftOut `json:"left_out,omitempty"`
 
 	// Stored is set in the manifest of a remote copy only (internal/replica): the files of
 	// the copy that are no archive (reports, a release's compose files), by name, with
 	// their SHA-256 and size, so a fetch knows and checks them. A local backup has none.
 	Stored map[string]StoredFile `json:"stored,omitempty"`
+}
+
+// LeftOut is a data source a backup left out on purpose, and why.
+type LeftOut struct {
+	project.Source
+	Why string `json:"why"`
 }
 
 // StoredFile is one extra file of a remote copy (Manifest.Stored).
@@ -116,6 +131,17 @@ type Source struct {
 	Bytes       int64             `json:"bytes"`   // uncompressed content bytes
 	Files       int64             `json:"files"`   // regular files
 	Entries     int64             `json:"entries"` // tar entries (dirs, links, files, ...)
+	// Base, when set, makes this source incremental: Archive is a delta (the format of a
+	// two-pass backup's second archive) over the source as backup Base.ID holds it, so a
+	// restore applies the chain of bases first (Store.Chain).
+	Base *Base `json:"base,omitempty"`
+	// Ref, when set, says this source did not change since backup Ref (policy changed):
+	// the entry is Ref's, and its archives are Ref's files, which this backup does not hold
+	// (Entry.Open reads them there).
+	Ref string `json:"ref,omitempty"`
+	// Full says why a source that could have been incremental was taken whole (--full, too
+	// many increments, the tree is not the base's, ...); "" otherwise.
+	Full string `json:"full,omitempty"`
 	// Delta, when set, makes this source two-pass: Archive is the hot copy read while the
 	// services ran, Delta what changed since it began, read once they were stopped
 	// (archive.ApplyDelta applies it over the extracted Archive).
@@ -236,10 +262,14 @@ type AdoptedFile struct {
 
 // Files are the names of every file of the backup the manifest references besides itself:
 // each source's archive, delta and index, each dump's archive. What copies a backup file by
-// file copies these.
+// file copies these. An unchanged source's files (Ref) are another backup's and are not
+// listed: a backup needs the backups Needs names too (incremental bases, Ref).
 func (m *Manifest) Files() []string {
 	var out []string
 	for _, s := range m.Sources {
+		if s.Ref != "" {
+			continue
+		}
 		if s.Archive != "" {
 			out = append(out, s.Archive)
 		}
@@ -306,6 +336,9 @@ func decodeManifest(b []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest format version %d is not supported by this build (max %d)", m.FormatVersion, FormatVersion)
 	}
 	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if err := m.validateChains(); err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	return &m, nil

@@ -138,7 +138,7 @@ func (e Entry) OpenStored(src Source) (io.ReadCloser, error) {
 	if e.repo == nil {
 		return nil, fmt.Errorf("backup %s: not read from a store", e.ID)
 	}
-	return e.repo.Open(e.project, e.ID, src.Archive)
+	return e.repo.Open(e.project, src.holder(e.ID), src.Archive)
 }
 
 // Open opens an archive of a backup for reading: the archive itself. A sealed backup's

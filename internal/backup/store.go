@@ -199,7 +199,7 @@ func (s Store) entry(project, id string) Entry {
 		all = append(all, d.Source())
 	}
 	for _, src := range all {
-		size, err := s.Repo.Stat(project, id, src.Archive)
+		size, err := s.Repo.Stat(project, src.holder(id), src.Archive)
 		if err != nil {
 			e.Status, e.Problem = StatusCorrupt, fmt.Sprintf("%s: missing", src.Archive)
 			break
@@ -461,6 +461,11 @@ func (w *Writer) Commit(m *Manifest) error {
 		}
 	}
 	w.recordSealing(m)
+	for _, s := range m.Sources {
+		if s.Base != nil || s.Ref != "" {
+			m.FormatVersion = FormatIncremental
+		}
+	}
 	m.ID = w.ID
 	m.Project = w.Project
 	if m.Origin == nil && w.origin.EngineID != "" {

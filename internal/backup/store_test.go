@@ -324,7 +324,7 @@ func TestListStatuses(t *testing.T) {
 	badJSON := fakeBackup(t, s, "demo", t0.Add(3*time.Second), nil)
 	_ = os.WriteFile(filepath.Join(badJSON.Dir, ManifestName), []byte(`{"format_version": 1, "id": `), 0o600)
 	future := fakeBackup(t, s, "demo", t0.Add(4*time.Second), nil)
-	_ = os.WriteFile(filepath.Join(future.Dir, ManifestName), []byte(`{"format_version": 4, "id": "x"}`), 0o600)
+	_ = os.WriteFile(filepath.Join(future.Dir, ManifestName), []byte(`{"format_version": 5, "id": "x"}`), 0o600)
 	zero := fakeBackup(t, s, "demo", t0.Add(5*time.Second), nil)
 	_ = os.WriteFile(filepath.Join(zero.Dir, ManifestName), []byte(`{"id": "x"}`), 0o600)
 	incomplete, _ := s.Begin("demo", t0.Add(6*time.Second))
@@ -347,7 +347,7 @@ func TestListStatuses(t *testing.T) {
 		{missing.ID, StatusCorrupt, "b.tar: missing"},
 		{short.ID, StatusCorrupt, "a.tar: 2 bytes, manifest says 4"},
 		{badJSON.ID, StatusCorrupt, "manifest"},
-		{future.ID, StatusCorrupt, "format version 4"},
+		{future.ID, StatusCorrupt, "format version 5"},
 		{zero.ID, StatusCorrupt, "format version 0"},
 		{incomplete.ID, StatusIncomplete, "no manifest"},
 	}

@@ -34,6 +34,9 @@ func (s Store) Verify(e Entry, progress func(src Source, n int64)) error {
 			return err
 		}
 	}
+	if err := s.verifyChains(e, e.Manifest.Sources, progress, true); err != nil {
+		return err
+	}
 	for _, d := range e.Manifest.Dumps {
 		if err := verifyDump(e, d, progress); err != nil {
 			return err
@@ -85,7 +88,7 @@ func (s Store) VerifySources(e Entry, names []string, progress func(src Source, 
 			return err
 		}
 	}
-	return nil
+	return s.verifyChains(e, srcs, progress, true)
 }
 
 // sourcesNamed are the sources of e's manifest with the given names, in that order; a name
@@ -144,7 +147,7 @@ func (s Store) CheckHashes(e Entry, names []string) error {
 			}
 		}
 	}
-	return nil
+	return s.verifyChains(e, srcs, nil, false)
 }
 
 // CheckComplete fails for a backup that is not complete (incomplete, corrupt): one that
@@ -161,7 +164,7 @@ func checkHash(e Entry, src Source) error {
 }
 
 func verifySource(e Entry, src Source, progress func(Source, int64)) error {
-	if err := verifyArchive(e, src, progress, false, 0); err != nil {
+	if err := verifyArchive(e, src, progress, src.Base != nil, baseDeleted(src)); err != nil {
 		return err
 	}
 	if src.Delta != nil {
@@ -265,4 +268,39 @@ func (p *progressReader) Read(b []byte) (int, error) {
 		p.fn(int64(n))
 	}
 	return n, err
+}
+
+// baseDeleted is how many paths the deletion list of src's first archive names: an
+// incremental source's (Base.Deleted), none for a full archive.
+func baseDeleted(src Source) int64 {
+	if src.Base == nil {
+		return 0
+	}
+	return src.Base.Deleted
+}
+
+// verifyChains checks every earlier link of the chains of srcs (Store.Chain): whole (every
+// archive re-hashed and scanned, as Verify does) or, without whole, the hashes only (as
+// CheckHashes does). The links of srcs themselves are checked by the caller.
+func (s Store) verifyChains(e Entry, srcs []Source, progress func(Source, int64), whole bool) error {
+	for _, src := range srcs {
+		if src.Base == nil {
+			continue
+		}
+		links, err := s.Chain(e, src)
+		if err != nil {
+			return &VerifyError{Backup: e.ID, File: src.Archive, Reason: err.Error()}
+		}
+		for _, l := range links[:len(links)-1] {
+			if whole {
+				err = verifySource(l.Entry, l.Source, progress)
+			} else if err = checkHash(l.Entry, l.Source); err == nil && l.Source.Delta != nil {
+				err = checkHash(l.Entry, l.Source.DeltaSource())
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

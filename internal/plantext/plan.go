@@ -53,7 +53,7 @@ func Plan(w io.Writer, p *api.Plan, dir string) {
 		if s.NotBackedUp != "" {
 			size = s.NotBackedUp
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", s.Name, s.Kind, size, reset)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s%s\n", s.Name, s.Kind, PolicyText(s.Policy), size, reset)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "  estimated backup: %s, free in the backup dir: %s\n", units.HumanSize(float64(p.BackupBytes)), units.HumanSize(float64(p.FreeBytes)))
@@ -342,4 +342,14 @@ func migrated(dbs []api.Database) map[string]bool {
 		}
 	}
 	return out
+}
+
+// PolicyText is a source's backup policy as the plan shows it: "backup: always" (never
+// protects nothing, changed reuses the last backup when nothing changed); "-" for a
+// source without one (a project file, a host path).
+func PolicyText(p api.SourcePolicy) string {
+	if p == "" {
+		return "-"
+	}
+	return "backup: " + string(p)
 }

@@ -26,6 +26,8 @@ type backupOptions struct {
 	Dumps       []string
 	Format      *choiceFlag
 	notify      notifyFlags
+	sources     sourceFlags
+	ExcludeSrc  []string
 	encrypt     encryptFlags
 }
 
@@ -64,11 +66,16 @@ with them stopped.`,
 					return usageError{fmt.Errorf("--exclude %q: %w", p, err)}
 				}
 			}
+			policies, err := o.sources.parse()
+			if err != nil {
+				return err
+			}
 			res, err := s.svc(cmd).Backup(cmd.Context(), api.BackupOptions{
 				Scope: s.g.scope(), Compression: o.Compression.compression(), Level: o.Level,
 				Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
 				Notify: o.notify.options(),
-				Dumps:  o.Dumps, Encrypt: o.encrypt.options(),
+				Dumps:  o.Dumps, SourcePolicies: policies, ExcludeSources: o.ExcludeSrc, Full: o.sources.full, MaxDeltas: o.sources.maxDeltas,
+				Encrypt: o.encrypt.options(),
 			})
 			out := cmd.OutOrStdout()
 			if o.Format.json() {
@@ -91,6 +98,8 @@ with them stopped.`,
 	f.IntVar(&o.Level, "level", 0, "Compression `LEVEL` (0: the codec's default)")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source `PATH` although it is a host path or a symlink leading outside the project (repeatable)")
 	f.StringArrayVar(&o.Dumps, "dump", nil, "Also dump the database of `SERVICE` (postgres, mariadb, mysql) with its own tool inside its running container, before anything stops (repeatable)")
+	o.sources.add(f, "(never applies to upgrades only: a backup takes it, unless --exclude-source)")
+	f.StringArrayVar(&o.ExcludeSrc, "exclude-source", nil, "Leave the data source `NAME` out of this backup (repeatable)")
 	o.Format = formatFlag(f, formatText)
 	return cmd
 }
@@ -111,6 +120,19 @@ func printBackup(w io.Writer, res *api.BackupResult) {
 	}
 	for _, d := range res.Dumps {
 		fmt.Fprintf(w, "dump of %s (%s): %s, %s (%s archived)\n", d.Service, d.Engine, d.Archive, units.HumanSize(float64(d.Bytes)), units.HumanSize(float64(d.Size)))
+	}
+	for _, src := range res.Sources {
+		switch {
+		case src.Reused:
+			fmt.Fprintf(w, "%s: unchanged since backup %s: its archives are used\n", src.Name, src.Base)
+		case src.Base != "":
+			fmt.Fprintf(w, "%s: incremental over backup %s: %s of changes\n", src.Name, src.Base, units.HumanSize(float64(src.Size)))
+		case src.Full != "":
+			fmt.Fprintf(w, "%s: archived whole: %s\n", src.Name, src.Full)
+		}
+	}
+	for _, l := range res.LeftOut {
+		fmt.Fprintf(w, "not backed up: %s\n", l)
 	}
 	for _, h := range res.NotBackedUp {
 		fmt.Fprintf(w, "%s: %s\n", h.HostPath, h.Why)
@@ -177,7 +199,11 @@ func printBackups(w io.Writer, rows []api.BackupRow) error {
 		if r.Problem != "" && r.Status != api.StatusComplete {
 			status += " (" + r.Problem + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, t, reason, units.HumanSize(float64(r.Size)), shortList(r.Sources, 4), status, plantext.Locations(r))
+		size := units.HumanSize(float64(r.Size))
+		if r.Referenced > 0 {
+			size += " (+" + units.HumanSize(float64(r.Referenced)) + " in " + strings.Join(r.Bases, ",") + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, t, reason, size, shortList(r.Sources, 4), status, plantext.Locations(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

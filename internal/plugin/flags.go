@@ -173,6 +173,32 @@ func splitNotifyURLs(s string) []string {
 	return out
 }
 
+// sourceFlags are the per-source backup flags of backup and upgrade: --source-policy
+// (repeatable NAME=always|changed|never) and --full.
+type sourceFlags struct {
+	policies  []string
+	full      bool
+	maxDeltas int
+}
+
+func (sf *sourceFlags) add(f *pflag.FlagSet, never string) {
+	f.StringArrayVar(&sf.policies, "source-policy", nil, "Back up the data source NAME always, only when it changed since the last backup, or never "+never+" (`NAME=POLICY`, repeatable; over the compose file's x-maim backup key)")
+	f.BoolVar(&sf.full, "full", false, "Archive every source whole, not only what changed since the last backup (incremental)")
+	f.IntVar(&sf.maxDeltas, "max-deltas", 0, "Archive a source whole again after `N` incremental backups of it (0: 7)")
+}
+
+// parse reads --source-policy (a bad value is a usage error).
+func (sf *sourceFlags) parse() (map[string]api.SourcePolicy, error) {
+	m, err := api.ParseSourcePolicies(sf.policies)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if sf.maxDeltas < 0 {
+		return nil, usageError{fmt.Errorf("--max-deltas %d: want 0 or more", sf.maxDeltas)}
+	}
+	return m, nil
+}
+
 // encryptFlags are --encrypt-to and --encrypt-local (backup, upgrade).
 type encryptFlags struct {
 	To    []string

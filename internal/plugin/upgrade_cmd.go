@@ -35,6 +35,7 @@ type upgradeOptions struct {
 	Detach         bool
 	health         healthFlags
 	notify         notifyFlags
+	sources        sourceFlags
 	encrypt        encryptFlags
 	identities     []string
 }
@@ -98,6 +99,7 @@ ID, data, config and compose files from the backup.`,
 	f.StringArrayVar(&o.ComposeFiles, "compose-file", nil, "Adopt the release's new compose `FILE` (\"-\": stdin): merged with the project's file it replaces (repeatable, positionally) and written in place after the backup")
 	f.StringArrayVar(&o.Base, "base", nil, "The release's previous compose `FILE` (one per --compose-file): carry the user's edits by a three-way merge")
 	f.BoolVar(&o.OnePass, "one-pass", false, "Back up everything after the stop (default: copy while the services run, then only the changes since, stopped)")
+	o.sources.add(f, "(never: not in the upgrade's backup, not protected, left alone by a rollback)")
 	o.health.add(f)
 	o.notify.add(f)
 	o.encrypt.add(f)
@@ -161,11 +163,15 @@ func runUpgrade(cmd *cobra.Command, s *state, o *upgradeOptions) error {
 	if err != nil {
 		return err
 	}
+	policies, err := o.sources.parse()
+	if err != nil {
+		return err
+	}
 	res, err := s.svc(cmd).Upgrade(cmd.Context(), api.UpgradeOptions{
 		Scope: s.g.scope(), Images: images, Force: o.Force, DryRun: o.DryRun, AcceptBreaking: o.AcceptBreaking,
 		NoAutoRollback: o.NoAutoRollback, ResetData: o.ResetData, MigrateDB: o.MigrateDB, KeepUnknown: o.KeepUnknown, ShowSecrets: o.ShowSecrets,
 		Health: o.health.options(), Compression: o.Compression.compression(), Level: o.Level, IncludeHostPaths: o.HostPaths, OnePass: o.OnePass,
-		ComposeFiles: newFiles, Base: baseFiles, Notify: o.notify.options(),
+		ComposeFiles: newFiles, Base: baseFiles, Notify: o.notify.options(), SourcePolicies: policies, Full: o.sources.full, MaxDeltas: o.sources.maxDeltas,
 		Encrypt: o.encrypt.options(), Identities: o.identities,
 	})
 	out := cmd.OutOrStdout()

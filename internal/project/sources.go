@@ -53,6 +53,12 @@ type Source struct {
 	// HostReason and a bind kind was opted in with --include-host-path.
 	HostReason string  `json:"host_reason,omitempty"`
 	Mounts     []Mount `json:"mounts,omitempty"`
+	// Policy is when the source is backed up (always, changed, never: applyPolicies); ""
+	// for the project's own files and host paths, and in a backup an older docker-maim made.
+	Policy Policy `json:"policy,omitempty"`
+	// MaxDeltas is how many incremental backups of the source follow a full one, as the
+	// compose file's x-maim max_deltas sets it (0: the default, or --max-deltas).
+	MaxDeltas int `json:"max_deltas,omitempty"`
 }
 
 // IsFile tells whether the source is a single file.
@@ -64,6 +70,9 @@ type SourceOptions struct {
 	// as data although they are host paths or symlinks leading outside the project
 	// (--include-host-path).
 	IncludeHostPaths []string
+	// Policies override the compose file's backup policies, by source name
+	// (--source-policy); each must name a data source.
+	Policies map[string]Policy
 }
 
 // Sources lists every data source of the project: named volumes used by services,
@@ -167,7 +176,11 @@ func (p *Project) SourcesWith(ctx context.Context, lister ContainerLister, opts 
 	if err := p.classifyBinds(out, opts.IncludeHostPaths); err != nil {
 		return nil, err
 	}
-	return foldNested(out), nil
+	out = foldNested(out)
+	if err := p.applyPolicies(out, opts.Policies); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func hasMount(ms []Mount, m Mount) bool {

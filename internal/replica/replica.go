@@ -127,11 +127,12 @@ type file struct {
 	size   int64
 }
 
-// archives are the archives m references (sources, deltas, dumps), with their hashes.
+// archives are the archives m references (sources, deltas, dumps), with their hashes. An
+// unchanged source's (Ref) are another backup's files, copied with that backup.
 func archives(m *backup.Manifest) []file {
 	var out []file
 	for _, s := range m.Sources {
-		if s.Archive == "" {
+		if s.Archive == "" || s.Ref != "" {
 			continue
 		}
 		out = append(out, file{s.Archive, s.SHA256, s.ArchiveSize})

@@ -80,6 +80,8 @@ func (pr *pruner) shortReason(k maim.Kept) string {
 		return "another user's"
 	case KeptUnrecorded:
 		return "engine not recorded"
+	case KeptBase:
+		return "base of a kept backup"
 	}
 	return k.Rule
 }

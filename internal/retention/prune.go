@@ -29,6 +29,7 @@ const (
 	KeptYoung       = maim.KeptYoung       // younger than --older-than
 	KeptOtherUser   = maim.KeptOtherUser   // made on this engine by another user: theirs to prune
 	KeptUnrecorded  = maim.KeptUnrecorded  // made by an older build that did not record its engine (--include-unrecorded removes it)
+	KeptBase        = maim.KeptBase        // a kept backup's incremental sources build on it
 	KeptPolicy      = maim.KeptPolicy      // kept by a --keep-last/-hourly/-daily/-weekly/-monthly/-yearly/-within rule
 )
 
@@ -59,7 +60,10 @@ func isSafety(reason string) bool { return reason == "pre-restore" || reason == 
 //     which is exact while the caller holds the backup dir's lock (Store.Lock): every
 //     writer of this build takes it, so no backup is being written then (a docker-maim
 //     from before that lock, writing into the same dir at the same time, is not seen);
-//   - with OlderThan, only backups older than it are removed.
+//   - with OlderThan, only backups older than it are removed;
+//   - a backup a kept one needs (the base of an incremental source, the backup an
+//     unchanged source refers to: Manifest.Needs), and what that one needs in turn, stays
+//     (KeptBase): a chain is never cut.
 //
 // Removal order: incomplete and damaged backups, then safety backups, then the others,
 // each newest first. A journal or history that cannot be read stops prune: it cannot
@@ -95,6 +99,7 @@ func prune(ctx context.Context, env *stack.Env, projectName string, opts maim.Pr
 	pr.keepByPolicy()
 	others, safety := pr.keepNewest()
 	now := time.Now()
+	pr.keepBases(now, &others, &safety)
 	for _, group := range [][]backup.Entry{broken, safety, others} {
 		for _, e := range group {
 			if err := pr.removeOld(ctx, e, now); err != nil {
@@ -207,7 +212,7 @@ func (pr *pruner) removeOld(ctx context.Context, e backup.Entry, now time.Time) 
 	}
 	p := maim.Pruned{ID: e.ID, Status: string(e.Status), Reason: reasonOf(e), Time: createdAt(e)}
 	if e.Manifest != nil {
-		p.Size = e.Manifest.Size()
+		p.Size = e.Manifest.OwnSize()
 	}
 	if pr.opts.DryRun && e.Manifest != nil && !pr.noPins {
 		for _, s := range e.Manifest.Services { // the pins that are there: those a real prune removes

@@ -83,6 +83,9 @@ func planTo(ctx context.Context, m *stack.Env, p *project.Project, id string, op
 		return err
 	}
 	plan.Write = restore.PlannedWrites(sp)
+	for _, l := range entry.Manifest.LeftOut { // a source whose policy is never: not rolled back
+		res.Warnings = append(res.Warnings, snapshot.LeftAlone(l))
+	}
 	res.Warnings = append(res.Warnings, goneImages(ctx, m, entry.Manifest)...)
 	if plan.Images == nil {
 		for _, s := range entry.Manifest.Services {

@@ -48,5 +48,5 @@ func keepIndex(w *backup.Writer, i int, src project.Source, x *archive.Index, no
 	if err != nil {
 		return nil, err
 	}
-	return &backup.Index{File: name, SHA256: sum, Size: size, Entries: int64(len(x.Entries))}, nil
+	return &backup.Index{File: name, SHA256: sum, Size: size, Entries: int64(len(x.Entries)), Plain: a.Plain()}, nil
 }

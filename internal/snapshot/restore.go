@@ -330,6 +330,11 @@ func (s *Service) PlanRestore(ctx context.Context, p *project.Project, entry bac
 			refused = append(refused, fmt.Sprintf("%s: the backup holds a %s, %s is a %s", src.Name, src.Kind, where(to), to.Kind))
 			continue
 		}
+		if src.Base != nil { // an incremental source: every link of its chain must be there
+			if _, err := s.Store.Chain(entry, src); err != nil {
+				return nil, fmt.Errorf("%w: %v; nothing was changed", ErrVerify, err)
+			}
+		}
 		it := RestoreItem{From: src, To: to}
 		if to.Kind == project.KindVolume || to.Kind == project.KindAnonymous {
 			if why, err := s.volumeDriver(ctx, p, &it); err != nil {
@@ -341,6 +346,7 @@ func (s *Service) PlanRestore(ctx context.Context, p *project.Project, entry bac
 		}
 		plan.Items = append(plan.Items, it)
 	}
+	plan.Skipped = append(plan.Skipped, leftOutSkipped(m, opts.Sources, s.event)...)
 	if len(refused) > 0 {
 		hint := ""
 		if moved {
@@ -446,7 +452,18 @@ func sortedSources(in []backup.Source) []backup.Source {
 	return out
 }
 
+// restoreItem writes one source: its full archive (the chain's first, Store.Chain, for an
+// incremental source), then each delta in order (a two-pass source's own delta, the later
+// links of the chain and theirs).
 func (s *Service) restoreItem(ctx context.Context, e backup.Entry, dir string, it RestoreItem, ready func() error) error {
+	links := []backup.Link{{Entry: e, Source: it.From}}
+	if it.From.Base != nil {
+		var err error
+		if links, err = s.Store.Chain(e, it.From); err != nil {
+			return err
+		}
+	}
+	e, it.From = links[0].Entry, links[0].Source
 	src, to := it.From, it.To
 	f, err := e.Open(src)
 	if err != nil {
@@ -462,8 +479,14 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, dir string, i
 	}
 	ropts := volume.RestoreOptions{Compression: comp, Excludes: manifestExcludes(e.Manifest), Ready: ready}
 	t, ok := TargetOf(to, dir)
-	if done, err := s.tryDiff(ctx, e, it, t, ok, ropts); done || err != nil {
-		return err
+	// An incremental source's chain is extracted link by link: the differential restore
+	// reads one backup's archives (an unchanged source's are its Ref's: that works).
+	if len(links) == 1 {
+		if done, err := s.tryDiff(ctx, e, it, t, ok, ropts); done || err != nil {
+			return err
+		}
+	} else {
+		s.event(src.Name + ": restored in full: an incremental backup (" + fmt.Sprint(len(links)) + " links)")
 	}
 	task := s.task("restore "+src.Name, src.Name, src.Bytes)
 	ropts.Progress = task.Add
@@ -492,15 +515,26 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, dir string, i
 	if st.Entries != src.Entries || st.Bytes != src.Bytes {
 		return fmt.Errorf("restored %d entries / %d bytes, the manifest says %d / %d", st.Entries, st.Bytes, src.Entries, src.Bytes)
 	}
-	if src.Delta != nil {
-		return s.restoreDelta(ctx, e, it, ok, t, ropts)
+	for i, l := range links {
+		if i > 0 { // an incremental link: its archive is a delta over what the links before wrote
+			inc := l.Source
+			inc.Delta = nil
+			if err := s.restoreDelta(ctx, l.Entry, it, inc, ok, t, ropts); err != nil {
+				return err
+			}
+		}
+		if l.Source.Delta != nil {
+			if err := s.restoreDelta(ctx, l.Entry, it, l.Source.DeltaSource(), ok, t, ropts); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-// restoreDelta applies the delta of a two-pass source over its base, restored just before.
-func (s *Service) restoreDelta(ctx context.Context, e backup.Entry, it RestoreItem, ok bool, t volume.Target, ropts volume.RestoreOptions) error {
-	d := it.From.DeltaSource()
+// restoreDelta applies the delta archive d (a two-pass source's delta, or an incremental
+// source's archive) over what was restored just before.
+func (s *Service) restoreDelta(ctx context.Context, e backup.Entry, it RestoreItem, d backup.Source, ok bool, t volume.Target, ropts volume.RestoreOptions) error {
 	if !ok || it.To.Kind == project.KindProjectFile {
 		return fmt.Errorf("%s: a two-pass archive for a %s", it.From.Name, it.To.Kind)
 	}

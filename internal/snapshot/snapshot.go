@@ -119,6 +119,19 @@ type BackupOptions struct {
 	// (docker-volume-backup.stop-during-backup): HotPass skips every source one of them
 	// mounts, and a two-pass backup records why it archived it in one pass.
 	ColdServices []string
+	// Policies override the compose file's backup policies by source name
+	// (--source-policy; project.SourceOptions.Policies).
+	Policies map[string]project.Policy
+	// SkipNever leaves out the sources whose policy is never (an upgrade's backup): the
+	// manifest lists them as left out, and a restore of it leaves them as they are.
+	SkipNever bool
+	// ExcludeSources are sources left out by name (--exclude-source); each must exist.
+	ExcludeSources []string
+	// Full takes every source whole, not incrementally from the last backup.
+	Full bool
+	// MaxDeltas is how many incremental backups of a source follow a full one (0:
+	// DefaultMaxDeltas).
+	MaxDeltas int
 	// HotDone, when set, is called by HotPass after each source's hot copy (the
 	// operations' failpoints inside pass one).
 	HotDone func(source string)
@@ -130,6 +143,10 @@ type BackupPlan struct {
 	srcs      []project.Source
 	hostPaths []project.Source
 	sizes     map[string]int64
+	// leftOut are the sources left out on purpose (policy never, --exclude-source).
+	leftOut []backup.LeftOut
+	// listed are the project's backups as the first incremental source found them.
+	listed *[]backup.Entry
 
 	// Pass one of a two-pass backup (HotPass): the backup begun, and per source the hot
 	// archive written and the index of what it read.
@@ -156,12 +173,16 @@ func (s *Service) PlanBackup(ctx context.Context, p *project.Project, opts Backu
 	}
 	srcs := opts.Sources
 	var hostPaths []project.Source
+	var leftOut []backup.LeftOut
 	if srcs == nil {
-		all, err := p.SourcesWith(ctx, s.Engine, project.SourceOptions{IncludeHostPaths: opts.IncludeHostPaths})
+		all, err := p.SourcesWith(ctx, s.Engine, project.SourceOptions{IncludeHostPaths: opts.IncludeHostPaths, Policies: opts.Policies})
 		if err != nil {
 			return nil, err
 		}
 		srcs, hostPaths = SplitHostPaths(all)
+		if srcs, leftOut, err = LeaveOut(srcs, opts.SkipNever, opts.ExcludeSources); err != nil {
+			return nil, err
+		}
 	}
 	// Every source counts, not only those selected: refused before anything stops.
 	if err := backup.CheckRoot(s.Store.LocalRoot(), srcs); err != nil {
@@ -175,7 +196,10 @@ func (s *Service) PlanBackup(ctx context.Context, p *project.Project, opts Backu
 	}
 	defer s.phase(stepBackup)()
 	sizes := s.missingSizes(ctx, srcs, opts.Sizes, opts.Excludes)
-	return &BackupPlan{opts: opts, srcs: srcs, hostPaths: hostPaths, sizes: sizes}, nil
+	for _, l := range leftOut {
+		s.event(l.Name + ": not backed up: " + l.Why)
+	}
+	return &BackupPlan{opts: opts, srcs: srcs, hostPaths: hostPaths, sizes: sizes, leftOut: leftOut}, nil
 }
 
 // Backup archives every data source of the project into a new backup and returns its
@@ -197,7 +221,7 @@ func (s *Service) Backup(ctx context.Context, p *project.Project, opts BackupOpt
 // anything of the project runs (stillStopped); pass one's hot copies the manifest does not
 // reference are removed (dropUnreferenced).
 func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *BackupPlan, stopped *project.Running) (m *backup.Manifest, err error) {
-	opts, srcs, hostPaths, sizes := pl.opts, pl.srcs, pl.hostPaths, pl.sizes
+	opts, srcs, hostPaths := pl.opts, pl.srcs, pl.hostPaths
 	defer s.phase(stepBackup)()
 	running := stopped
 	if running == nil {
@@ -242,6 +266,7 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		Upgrade:      opts.Upgrade,
 		AppVersions:  opts.AppVersions,
 		Dumps:        pl.dumps,
+		LeftOut:      pl.leftOut,
 	}
 	if len(opts.Excludes) > 0 {
 		m.ExcludeSyntax = exclude.Syntax
@@ -256,17 +281,7 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 		return nil, err
 	}
 	for i, src := range srcs {
-		var bs backup.Source
-		var skip string
-		if h := pl.hot[src.Name]; h != nil && h.skip == "" && !h.idx.Start.IsZero() {
-			// Pass two: only what changed since pass one began.
-			bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, sizes[src.Name], nil, h)
-		} else {
-			// One pass (or pass one found nothing to archive, or its data path records no
-			// index: the archive API): the whole source now, under the base's name.
-			bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, sizes[src.Name], nil, nil)
-			bs.OnePass = pl.cold[src.Name]
-		}
+		bs, skip, err := s.archiveSource(ctx, w, p, pl, i, src)
 		if err != nil {
 			return nil, fmt.Errorf("backing up %s: %w", src.Name, err)
 		}
@@ -302,6 +317,9 @@ func (s *Service) BackupPlanned(ctx context.Context, p *project.Project, pl *Bac
 func dropUnreferenced(w *backup.Writer, pl *BackupPlan, m *backup.Manifest) error {
 	ref := map[string]bool{}
 	for _, bs := range m.Sources {
+		if bs.Ref != "" {
+			continue // another backup's files
+		}
 		ref[bs.Archive] = true
 		if bs.Delta != nil {
 			ref[bs.Delta.Archive] = true
@@ -394,7 +412,10 @@ next:
 //
 // record (pass one) is filled with the index of what was read; hot (pass two) is pass one's
 // result: the archive written is the delta since, recorded as bs.Delta beside the base.
-func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, dir string, opts BackupOptions, size int64, record *archive.Index, hot *hotSource) (bs backup.Source, skip string, err error) {
+//
+// inc, when it has a base, makes the first (or only) pass incremental: the archive is the
+// delta since the base's index (incremental.go); inc also receives the final index.
+func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src project.Source, dir string, opts BackupOptions, size int64, record *archive.Index, hot *hotSource, inc *incSource) (bs backup.Source, skip string, err error) {
 	bs.Source = src
 	target, _ := TargetOf(src, dir) // a project file is archived on this host below
 	switch src.Kind {
@@ -419,6 +440,9 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	if hot != nil {
 		name = project.ArchiveBase(i, src) + ".delta" + opts.Compression.Ext()
 		since = hot.idx
+	} else if inc.hasBase() {
+		bs.Archive = project.ArchiveBase(i, src) + ".incr" + opts.Compression.Ext()
+		name, since = bs.Archive, inc.base.idx
 	}
 	a, err := w.Create(name)
 	if err != nil {
@@ -432,6 +456,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	task := s.task(taskName, src.Name, total)
 	var st archive.Stats
 	final := finalIndex(src, record)
+	inc.setFinal(final)
 	if src.Kind == project.KindProjectFile {
 		st, err = hostBackup(ctx, src.HostPath, fileBeneath(src.HostPath, dir), a, opts.Compression, opts.Level, task.Add)
 	} else {
@@ -469,6 +494,8 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 			s.warnf("%s: the changes could not be archived as a delta (data path %s): archived whole", src.Name, s.dataPath())
 		}
 		bs.Archive = name
+	} else if inc.hasBase() {
+		s.based(&bs, inc, st)
 	}
 	bs.SHA256, bs.ArchiveSize, bs.Plain = sum, size, a.Plain()
 	bs.Entries, bs.Files, bs.Bytes = st.Entries, st.Files, st.Bytes

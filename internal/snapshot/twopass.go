@@ -15,6 +15,9 @@ type hotSource struct {
 	bs   backup.Source
 	skip string
 	idx  *archive.Index
+	// inc is the source's base when pass one was incremental (and receives pass two's
+	// final index).
+	inc *incSource
 }
 
 // twoPass says whether src is archived in two passes: directories (volumes, bind
@@ -70,9 +73,9 @@ func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPla
 			pl.cold[src.Name] = why
 			continue
 		}
-		h := &hotSource{idx: archive.NewIndex()}
+		h := &hotSource{idx: archive.NewIndex(), inc: s.incrementalOf(p, src, pl)}
 		opts := pl.opts
-		h.bs, h.skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], h.idx, nil)
+		h.bs, h.skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], h.idx, nil, h.inc)
 		if err != nil {
 			return fmt.Errorf("backing up %s (pass one, hot): %w", src.Name, err)
 		}
@@ -94,4 +97,32 @@ func (pl *BackupPlan) Abort() {
 	if pl.w != nil {
 		pl.w.Abort()
 	}
+}
+
+// archiveSource archives source i of pl in BackupPlanned: pass two (only what changed
+// since pass one began) when pass one took it, else the whole source in one pass, or
+// what changed since its base (incremental) when no pass one was tried; an unchanged
+// source of policy changed then references its base's files (reuseUnchanged).
+func (s *Service) archiveSource(ctx context.Context, w *backup.Writer, p *project.Project, pl *BackupPlan, i int, src project.Source) (bs backup.Source, skip string, err error) {
+	opts := pl.opts
+	var inc *incSource
+	if h := pl.hot[src.Name]; h != nil && h.skip == "" && !h.idx.Start.IsZero() {
+		inc = h.inc
+		bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], nil, h, inc)
+	} else {
+		// One pass (or pass one found nothing to archive, or its data path records no
+		// index: the archive API): under the base's name.
+		if h == nil {
+			inc = s.incrementalOf(p, src, pl)
+		}
+		bs, skip, err = s.backupSource(ctx, w, i, src, p.WorkingDir, opts, pl.sizes[src.Name], nil, nil, inc)
+		bs.OnePass = pl.cold[src.Name]
+	}
+	if err == nil && skip == "" {
+		if inc != nil && bs.Base == nil {
+			bs.Full = inc.why
+		}
+		bs, err = s.reuseUnchanged(w, bs, inc)
+	}
+	return bs, skip, err
 }

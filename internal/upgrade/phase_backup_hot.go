@@ -69,6 +69,7 @@ func (t *txn) backupOptions() snapshot.BackupOptions {
 		Compression: t.opts.Compression, Level: t.opts.Level, ExtraFiles: plan.mergeFiles(),
 		IncludeHostPaths: t.opts.IncludeHostPaths, Sizes: plan.sizeMap(),
 		ColdServices: plan.coldServices(),
+		Policies:     t.opts.SourcePolicies, SkipNever: true, Full: t.opts.Full, MaxDeltas: t.opts.MaxDeltas,
 	}
 }
 

@@ -271,7 +271,7 @@ func (m *Manager) sizes(ctx context.Context, srcs []project.Source) []SourceSize
 	sizes := m.Snapshots.Sizes(ctx, srcs, nil)
 	out := make([]SourceSize, 0, len(srcs))
 	for _, s := range srcs {
-		out = append(out, SourceSize{Name: s.Name, Kind: s.Kind, Bytes: sizes[s.Name]})
+		out = append(out, SourceSize{Name: s.Name, Kind: s.Kind, Bytes: sizes[s.Name], Policy: s.Policy})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

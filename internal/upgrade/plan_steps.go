@@ -41,6 +41,8 @@ type planning struct {
 	containers []container.Summary
 	// srcs are the data sources to back up, hostPaths those left out (step sources).
 	srcs, hostPaths []project.Source
+	// leftOut are the sources whose policy is never: listed, not backed up (step sources).
+	leftOut []backup.LeftOut
 }
 
 // planStep is one step of making the plan.
@@ -261,13 +263,24 @@ func planConfigMerges(ctx context.Context, pl *planning) error {
 // --reset-data for a source the project does not have.
 func listSources(ctx context.Context, pl *planning) error {
 	m, opts := pl.m, pl.opts
-	all, err := pl.data.SourcesWith(ctx, m.Engine, project.SourceOptions{IncludeHostPaths: opts.IncludeHostPaths})
+	all, err := pl.data.SourcesWith(ctx, m.Engine, project.SourceOptions{IncludeHostPaths: opts.IncludeHostPaths, Policies: opts.SourcePolicies})
 	if err != nil {
 		return err
 	}
 	pl.srcs, pl.hostPaths = snapshot.SplitHostPaths(all)
 	if err := backup.CheckRoot(m.Store.LocalRoot(), pl.srcs); err != nil {
 		return err
+	}
+	// Sources whose policy is never are left out of the upgrade's backup: not protected.
+	if pl.srcs, pl.leftOut, err = snapshot.LeaveOut(pl.srcs, true, nil); err != nil {
+		return err
+	}
+	for _, l := range pl.leftOut {
+		for _, r := range opts.ResetData {
+			if r == l.Name {
+				return fmt.Errorf("--reset-data %s: its backup policy is never, so the upgrade's backup would not hold it (--source-policy %s=always backs it up)", r, r)
+			}
+		}
 	}
 	known := map[string]bool{}
 	var names []string
@@ -290,6 +303,9 @@ func measureSources(ctx context.Context, pl *planning) error {
 	plan.Sources = pl.m.sizes(ctx, pl.srcs)
 	for _, h := range pl.hostPaths {
 		plan.Sources = append(plan.Sources, SourceSize{Name: h.Name, Kind: h.Kind, Bytes: -1, NotBackedUp: snapshot.NotBackedUp(h)})
+	}
+	for _, l := range pl.leftOut {
+		plan.Sources = append(plan.Sources, SourceSize{Name: l.Name, Kind: l.Kind, Bytes: -1, Policy: l.Policy, NotBackedUp: snapshot.NotProtected})
 	}
 	for _, s := range plan.Sources {
 		if s.Bytes > 0 {

@@ -16,7 +16,7 @@ import (
 func TestPruneKeepsUnreadableAndLastUpgrade(t *testing.T) {
 	t.Parallel()
 	bp := newBotProject(t, "prunerules", "")
-	b0 := bp.backup()
+	b0 := bp.backup("--full")
 
 	// A backup from a newer docker-maim: b0's archives under a manifest this build cannot read.
 	newer := b0 + "-9"
@@ -31,13 +31,13 @@ func TestPruneKeepsUnreadableAndLastUpgrade(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(bp.backupPath(newer), "manifest.json"), raw, 0o600))
 
 	bp.setEnv("BOT_VERSION", "2.0.0")
-	u1 := upgraded(t, bp.maim(upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
+	u1 := upgraded(t, bp.maim(append(upgradeArgs, "--full")...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
 	pin := "docker-maim/pin:" + bp.Name + ".bot." + u1
 	if bp.imageID(pin) != bp.v1ID {
 		t.Fatalf("pin %s is not the v1 image %s", pin, bp.v1ID)
 	}
-	b2 := bp.backup()
-	b3 := bp.backup()
+	b2 := bp.backup("--full") // whole: no base kept for it (incremental backups: TestIncrementalBackups)
+	b3 := bp.backup("--full")
 
 	// The JSON dry run names the rule that keeps each backup.
 	r := mustOK(t, bp.maim("prune", "--keep", "1", "--dry-run", "--format", "json"))

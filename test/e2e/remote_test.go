@@ -259,7 +259,8 @@ func TestRemotePruneKeepsTheRollbacksBackup(t *testing.T) {
 	up := upgraded(t, bp.maimR(rem, upgradeArgs...), bp.Name, bp.repo+":1.0.0", bp.repo+":2.0.0")
 	var manual []string
 	for range 3 {
-		manual = append(manual, backupID(t, mustOK(t, bp.maimR(rem, "backup"))))
+		// whole: an incremental one keeps its bases (TestIncrementalBackups)
+		manual = append(manual, backupID(t, mustOK(t, bp.maimR(rem, "backup", "--full"))))
 	}
 	r := mustOK(t, bp.maimR(rem, "prune", "--keep", "1"))
 	if !strings.Contains(r.Stdout, "on the remote:") {

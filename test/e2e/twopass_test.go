@@ -153,7 +153,7 @@ func TestBackupTwoPass(t *testing.T) {
 	}
 	excl := []string{"starts.log", "effective.json", "data.json"}
 	quiet := testrig.TreeHash(t, vol, excl...) + testrig.TreeHash(t, p.Path("bind"))
-	cold := p.backup("--one-pass")
+	cold := p.backup("--one-pass", "--full") // whole: a cold backup of that state
 	if cm := p.manifest(cold); cm.FormatVersion != 1 || cm.source(t, "appdata").Delta != nil {
 		t.Errorf("--one-pass: format %d, appdata %+v: want one archive per source", cm.FormatVersion, cm.source(t, "appdata"))
 	}
