@@ -46,7 +46,7 @@ type Composer interface {
 }
 
 // ReadyRules adds the application's own ready rules to a health gate's options (MaiBot's
-// ready banner: upgrade/gate_maibot.go); man is the backup whose data the services run on
+// ready banner: internal/maibotgate); man is the backup whose data the services run on
 // (nil: none), services the ones gated.
 type ReadyRules func(ctx context.Context, p *project.Project, services []string, h health.Options, man *backup.Manifest) health.Options
 

@@ -9,6 +9,7 @@ import (
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/health"
 	"github.com/docker-maim/docker-maim/internal/maibot"
+	"github.com/docker-maim/docker-maim/internal/maibotgate"
 	"github.com/docker-maim/docker-maim/internal/project"
 )
 
@@ -26,17 +27,6 @@ import (
 type MaiBotMove = maim.MaiBotMove
 
 // maibotServices are p's services as maibot.Detect reads them (interpolated).
-func maibotServices(p *project.Project) []maibot.Service {
-	var out []maibot.Service
-	for name, s := range p.Services {
-		ms := maibot.Service{Name: name, Image: s.Image, Env: envMap(s.Environment)}
-		for _, v := range s.Volumes {
-			ms.Mounts = append(ms.Mounts, maibot.Mount{Source: v.Source, Target: v.Target})
-		}
-		out = append(out, ms)
-	}
-	return out
-}
 
 func envMap(env types.MappingWithEquals) map[string]string {
 	out := map[string]string{}
@@ -65,7 +55,7 @@ func bindOf(s types.ServiceConfig, target string) string {
 // maibot.DataDir and maibot.ConfigDir: maibot.ReadVersions, which reads them with care (this
 // runs while the bot is stopped, over dirs its container can write).
 func maibotVersions(p *project.Project) (core string, dbSchema int32, configs map[string]string, warnings []string) {
-	d := maibot.Detect(maibotServices(p))
+	d := maibot.Detect(maibotgate.Services(p))
 	if !d.MaiBot {
 		return "", -1, nil, nil
 	}
@@ -89,11 +79,11 @@ func AppVersions(p *project.Project) (map[string]string, []string) {
 // about lost agreement hashes, and records what the plan shows.
 func (m *Manager) checkAdoption(_ context.Context, p *project.Project, plan *Plan) error {
 	ad := plan.adoption
-	nd := maibot.Detect(maibotServices(ad.newp))
+	nd := maibot.Detect(maibotgate.Services(ad.newp))
 	if !nd.MaiBot {
 		return nil
 	}
-	od := maibot.Detect(maibotServices(p))
+	od := maibot.Detect(maibotgate.Services(p))
 	mb := &MaiBotMove{Core: nd.Core, FromEra: od.Era, ToEra: nd.Era}
 	mb.DBSchema = -1
 	if od.MaiBot {
@@ -135,7 +125,7 @@ func versionOf(c ImageChange) string {
 // (maibot.HealthPreset). "" when p is no MaiBot project or the core has a healthcheck.
 // The upgrade's gate uses it for an adoption's new core (phase_gate.go).
 func maibotReadyPreset(p *project.Project) (service, line string) {
-	d := maibot.Detect(maibotServices(p))
+	d := maibot.Detect(maibotgate.Services(p))
 	if !d.MaiBot {
 		return "", ""
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/composefile"
 	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/docker-maim/docker-maim/internal/maibotgate"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/stack"
 )
@@ -13,7 +14,7 @@ import (
 // The shared environment (internal/stack) as the upgrade's files name it.
 type Engine = stack.Engine
 
-// Shared is the manager's environment with the MaiBot ready rule (gate_maibot.go) in
+// Shared is the manager's environment with the MaiBot ready rule (internal/maibotgate) in
 // every health gate: what the restore (internal/restore), the rollback (internal/rollback)
 // and prune (internal/retention) run in, the way the upgrade itself does.
 func (m *Manager) Shared() *stack.Env {
@@ -25,7 +26,7 @@ func (m *Manager) Shared() *stack.Env {
 
 // readyRules is the upgrade's stack.ReadyRules: MaiBot's ready rule.
 func (m *Manager) readyRules(ctx context.Context, p *project.Project, services []string, h health.Options, man *backup.Manifest) health.Options {
-	return m.maibotGateFor(ctx, p, services, h, recordedSchema(man))
+	return maibotgate.ReadyRules(ctx, m.Engine, m.logf, p, services, h, maibotgate.RecordedSchema(man))
 }
 
 func (m *Manager) logf(format string, a ...any) { m.Logf(format, a...) }

@@ -6,20 +6,21 @@ import (
 	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/health"
+	"github.com/docker-maim/docker-maim/internal/maibotgate"
 	"github.com/docker-maim/docker-maim/internal/project"
 )
 
 // gatePhase waits for every service of the recreated project to prove healthy (journal:
 // health; gateServices). The new version may have migrated the data: undone by the failure
 // path's restore from the backup. A MaiBot core is gated on its ready banner, with a wait
-// that its migration's log extends (gate_maibot.go); the plan says so.
+// that its migration's log extends (internal/maibotgate); the plan says so.
 var gatePhase = phase[*txn]{
 	Name:    "gate",
 	Journal: PhaseHealth,
 	Describe: func(t *txn) string {
 		s := "wait for " + strings.Join(allServices(t.planned()), ", ") + " to prove healthy; roll back from the backup if not"
-		if core, ok := maibotGatedCore(t.planned()); ok {
-			s += fmt.Sprintf("; %s (MaiBot) must log its ready banner, read from its new image's catalog for its locale; while it has not, new log output (a database migration) extends the wait beyond --timeout, up to %s", core, migrationCap(health.From(t.opts.Health)))
+		if core, ok := maibotgate.GatedCore(t.planned()); ok {
+			s += fmt.Sprintf("; %s (MaiBot) must log its ready banner, read from its new image's catalog for its locale; while it has not, new log output (a database migration) extends the wait beyond --timeout, up to %s", core, maibotgate.MigrationCap(health.From(t.opts.Health)))
 			if _, db, _, _ := maibotVersions(t.p); db >= 0 {
 				// No image says which schema it brings: the progress names a migration
 				// when the bot's log does.
@@ -30,7 +31,7 @@ var gatePhase = phase[*txn]{
 	},
 	Run: func(ctx context.Context, t *txn) error {
 		services := allServices(t.target)
-		h := t.m.maibotGateFor(ctx, t.target, services, health.From(t.opts.Health), recordedSchema(t.man))
+		h := maibotgate.ReadyRules(ctx, t.m.Engine, t.m.logf, t.target, services, health.From(t.opts.Health), maibotgate.RecordedSchema(t.man))
 		return t.m.gateServices(ctx, t.target, services, h)
 	},
 }

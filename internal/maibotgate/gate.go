@@ -1,9 +1,16 @@
-package upgrade
+// Package maibotgate owns MaiBot's health gate, the glue between its facts
+// (internal/maibot), the images (internal/templates) and the gate (internal/health): the
+// ready rule every gate of a MaiBot project gets (upgrade, rollback, restore), so the
+// operations hold no MaiBot knowledge of their own.
+package maibotgate
 
 import (
 	"context"
 	"errors"
 	"slices"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker-maim/docker-maim/internal/stack"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/config"
@@ -26,12 +33,12 @@ import (
 // When the image has no such catalog (0.x, a locale it does not ship) or it cannot be read,
 // the gate takes any of maibot.KnownBanners.
 
-// maibotGateFor returns h with MaiBot's ready rule for p's core service when services
+// ReadyRules returns h with MaiBot's ready rule for p's core service when services
 // includes it and it qualifies (see above); dbSchema is the database's user_version before
 // the new image ran (-1 unknown), named in the progress when the log says it migrates. A
 // rule already in h (set by an earlier call) is kept.
-func (m *Manager) maibotGateFor(ctx context.Context, p *project.Project, services []string, h health.Options, dbSchema int32) health.Options {
-	core, ok := maibotGatedCore(p)
+func ReadyRules(ctx context.Context, eng stack.Engine, logf func(string, ...any), p *project.Project, services []string, h health.Options, dbSchema int32) health.Options {
+	core, ok := GatedCore(p)
 	if !ok || !slices.Contains(services, core) || h.ReadyLog[core] != "" {
 		return h
 	}
@@ -41,20 +48,20 @@ func (m *Manager) maibotGateFor(ctx context.Context, p *project.Project, service
 	s := p.Services[core]
 	var imageEnv []string
 	workDir := ""
-	if ii, err := m.Engine.ImageInspect(ctx, s.Image); err == nil && ii.Config != nil {
+	if ii, err := eng.ImageInspect(ctx, s.Image); err == nil && ii.Config != nil {
 		imageEnv, workDir = ii.Config.Env, ii.Config.WorkingDir
 	}
-	locale := maibot.Locale(envMap(s.Environment), imageEnv)
+	locale := maibot.Locale(envOf(s.Environment), imageEnv)
 	catalog := maibot.CatalogPath(workDir, locale)
 	tmpl := ""
-	data, err := templates.FromImage(ctx, m.Engine, s.Image, catalog)
+	data, err := templates.FromImage(ctx, eng, s.Image, catalog)
 	switch {
 	case err == nil:
 		if tmpl, err = maibot.BannerFromCatalog(data); err != nil {
-			m.logf("health gate: %s: %v", core, err)
+			logf("health gate: %s: %v", core, err)
 		}
 	case !errors.Is(err, config.ErrTemplateNotFound):
-		m.logf("health gate: %s: %v", core, err)
+		logf("health gate: %s: %v", core, err)
 	}
 	match, what := maibot.ReadyMatch(tmpl, locale, catalog)
 	rules := map[string]health.ReadyRule{}
@@ -69,22 +76,22 @@ func (m *Manager) maibotGateFor(ctx context.Context, p *project.Project, service
 		MigratingState: maibot.MigrationState(dbSchema),
 	}
 	h.Ready = rules
-	m.logf("health gate: %s waits for %s; while it has not, new log output extends the wait (up to %s)", core, what, migrationCap(h))
+	logf("health gate: %s waits for %s; while it has not, new log output extends the wait (up to %s)", core, what, MigrationCap(h))
 	if h.Progress == nil {
 		h.Progress = func(service, state string) {
 			if service == core {
-				m.logf("health gate: %s: %s", service, state)
+				logf("health gate: %s: %s", service, state)
 			}
 		}
 	}
 	return h
 }
 
-// maibotGatedCore is p's MaiBot core service when MaiBot's gate applies to it: p is a MaiBot
+// GatedCore is p's MaiBot core service when MaiBot's gate applies to it: p is a MaiBot
 // project, and its compose file declares neither a healthcheck (one that is not disabled)
 // nor an x-maim ready_log for the core.
-func maibotGatedCore(p *project.Project) (string, bool) {
-	d := maibot.Detect(maibotServices(p))
+func GatedCore(p *project.Project) (string, bool) {
+	d := maibot.Detect(Services(p))
 	if !d.MaiBot {
 		return "", false
 	}
@@ -92,23 +99,57 @@ func maibotGatedCore(p *project.Project) (string, bool) {
 	if s.HealthCheck != nil && !s.HealthCheck.Disable {
 		return "", false
 	}
-	if hasReadyLogExt(p, d.Core) {
+	if hasReadyLog(p, d.Core) {
 		return "", false
 	}
 	return d.Core, true
 }
 
-func migrationCap(h health.Options) string {
+// MigrationCap is how long new log output may extend the gate's wait.
+func MigrationCap(h health.Options) string {
 	if h.MigrationTimeout > 0 {
 		return h.MigrationTimeout.String()
 	}
 	return health.DefaultMigrationTimeout.String()
 }
 
-// recordedSchema is the database schema a backup recorded (-1 when it did not).
-func recordedSchema(man *backup.Manifest) int32 {
+// RecordedSchema is the database schema a backup recorded (-1 when it did not).
+func RecordedSchema(man *backup.Manifest) int32 {
 	if man == nil {
 		return -1
 	}
 	return maibot.RecordedSchema(man.AppVersions)
+}
+
+// Services are p's services as internal/maibot describes them (image, environment,
+// mounts), for its detection.
+func Services(p *project.Project) []maibot.Service {
+	var out []maibot.Service
+	for name, s := range p.Services {
+		ms := maibot.Service{Name: name, Image: s.Image, Env: envOf(s.Environment)}
+		for _, v := range s.Volumes {
+			ms.Mounts = append(ms.Mounts, maibot.Mount{Source: v.Source, Target: v.Target})
+		}
+		out = append(out, ms)
+	}
+	return out
+}
+
+// hasReadyLog tells whether service svc of p declares an x-maim ready_log.
+func hasReadyLog(p *project.Project, svc string) bool {
+	ext, err := health.ParseExtension(p.Services[svc].Extensions)
+	return err == nil && ext.ReadyLog != ""
+}
+
+// envOf is a compose environment as a map (a variable without a value: "").
+func envOf(env types.MappingWithEquals) map[string]string {
+	out := map[string]string{}
+	for k, v := range env {
+		if v != nil {
+			out[k] = *v
+		} else {
+			out[k] = ""
+		}
+	}
+	return out
 }
