@@ -16,13 +16,16 @@ import (
 
 // tryDiff restores the directory source of it differentially (internal/diffrestore: only
 // what differs from the backup's final index is rewritten, when that is exact) and reports
-// whether it did. It does not when the backup has no index of the source, its archives are
+// whether it did. links is the source's chain (Store.Chain, one link for a backup that is
+// not incremental): the newest link's index says what the tree must be, and each path's
+// content is read from the newest archive of the chain that holds it. It does not when the backup has no index of the source, its archives are
 // not local zstd files, the Mover cannot (volume.DiffRestorer), or the differential restore
 // itself finds its conditions do not hold (a foreign, empty or missing target, a file system
 // that may hide changes): then nothing was touched, an event says why, and the caller
 // restores in full.
-func (s *Service) tryDiff(ctx context.Context, e backup.Entry, it RestoreItem, t volume.Target, ok bool, ropts volume.RestoreOptions) (bool, error) {
-	src := it.From
+func (s *Service) tryDiff(ctx context.Context, links []backup.Link, it RestoreItem, t volume.Target, ok bool, ropts volume.RestoreOptions) (bool, error) {
+	// The newest link's index is the tree the restore gives back.
+	e, src := links[len(links)-1].Entry, links[len(links)-1].Source
 	dr, can := s.Mover.(volume.DiffRestorer)
 	if src.Index == nil || !can || !ok || it.To.Kind == project.KindProjectFile || t.IsFile {
 		return false, nil
@@ -39,17 +42,23 @@ func (s *Service) tryDiff(ctx context.Context, e backup.Entry, it RestoreItem, t
 			return full("volume " + t.VolumeName + " does not exist")
 		}
 	}
-	files := []backup.Source{src.IndexSource(), src}
-	if src.Delta != nil {
-		files = append(files, src.DeltaSource())
-	}
-	var paths []string
-	for _, f := range files {
-		p, err := localFile(e, f)
-		if err != nil {
-			return full(err.Error())
+	// The archives, oldest first: each link's own, then its two-pass delta. A path's
+	// content is in the newest archive holding it (diffrestore's locate): an increment
+	// holds what changed since its base, a delta what changed since its pass one.
+	paths := []string{}
+	for i, l := range append([]backup.Link{{Entry: e, Source: src.IndexSource()}}, links...) {
+		files := []backup.Source{l.Source}
+		if i > 0 && l.Source.Delta != nil {
+			files[0].Delta = nil
+			files = append(files, l.Source.DeltaSource())
 		}
-		paths = append(paths, p)
+		for _, f := range files {
+			p, err := localFile(l.Entry, f)
+			if err != nil {
+				return full(err.Error())
+			}
+			paths = append(paths, p)
+		}
 	}
 	// The index decides what is left alone: it must be the one the backup recorded.
 	if _, err := s.Store.ReadIndex(e, src); err != nil {

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -9,11 +10,14 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"golang.org/x/sys/unix"
 
 	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/progress"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
+	"github.com/docker-maim/docker-maim/internal/treeindex"
 )
 
 // incRig is a bind-dir source backed up on this host (dirMover) into a local store.
@@ -193,5 +197,53 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestIncrementalChainRestoresDifferentially: the backup an upgrade takes is often an
+// increment over an earlier one; rolling back to it must still rewrite only what differs.
+// A full backup, then an increment (files changed, one deleted, one added); then the
+// service changes the tree again. The restore of the increment reads the chain at random:
+// the tree is the increment's exactly, an untouched file keeps its inode and ctime, and the
+// event says it was differential.
+func TestIncrementalChainRestoresDifferentially(t *testing.T) {
+	r := newIncRig(t)
+	var buf bytes.Buffer
+	rep, err := progress.New(progress.JSON, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.s.Progress = rep
+	writeFiles(t, r.data, map[string]int{"a.bin": 3000, "sub/b.bin": 700, "sub/c.bin": 10, "keep.bin": 50 << 10})
+	time.Sleep(treeindex.CtimeMargin + 1100*time.Millisecond) // older than the backups' margins
+	b1 := r.backup(true, BackupOptions{})
+	writeFiles(t, r.data, map[string]int{"a.bin": 1000, "new/d.bin": 77})
+	must(t, os.Remove(filepath.Join(r.data, "sub", "c.bin")))
+	want := digest(t, r.data)
+	b2 := r.backup(true, BackupOptions{})
+	if b2.Base == nil || b2.Base.ID != b1.Name {
+		t.Fatalf("the second backup is no increment over %s: base %+v", b1.Name, b2.Base)
+	}
+	var before unix.Stat_t
+	must(t, unix.Lstat(filepath.Join(r.data, "keep.bin"), &before))
+	// The new version changes a little: a file rewritten, one added, one removed.
+	writeFiles(t, r.data, map[string]int{"a.bin": 1000, "other.bin": 5})
+	must(t, os.Remove(filepath.Join(r.data, "new", "d.bin")))
+	e, err := r.s.Store.Get(r.p.Name, b2.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := &RestorePlan{Entry: e, Items: []RestoreItem{{From: e.Manifest.Sources[0], To: r.src}}}
+	if _, err := r.s.RestorePlanned(context.Background(), plan); err != nil {
+		t.Fatal(err)
+	}
+	treediff.AssertSame(t, want, digest(t, r.data), digestOpts)
+	var after unix.Stat_t
+	must(t, unix.Lstat(filepath.Join(r.data, "keep.bin"), &after))
+	if after.Ino != before.Ino || after.Ctim != before.Ctim {
+		t.Error("keep.bin, untouched since the full backup, was rewritten")
+	}
+	if !strings.Contains(buf.String(), "differential restore:") || strings.Contains(buf.String(), "restored in full") {
+		t.Errorf("the increment was not restored differentially:\n%s", buf.String())
 	}
 }

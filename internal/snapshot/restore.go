@@ -463,6 +463,7 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, dir string, i
 			return err
 		}
 	}
+	chain := links
 	e, it.From = links[0].Entry, links[0].Source
 	src, to := it.From, it.To
 	f, err := e.Open(src)
@@ -479,14 +480,10 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, dir string, i
 	}
 	ropts := volume.RestoreOptions{Compression: comp, Excludes: manifestExcludes(e.Manifest), Ready: ready}
 	t, ok := TargetOf(to, dir)
-	// An incremental source's chain is extracted link by link: the differential restore
-	// reads one backup's archives (an unchanged source's are its Ref's: that works).
-	if len(links) == 1 {
-		if done, err := s.tryDiff(ctx, e, it, t, ok, ropts); done || err != nil {
-			return err
-		}
-	} else {
-		s.event(src.Name + ": restored in full: an incremental backup (" + fmt.Sprint(len(links)) + " links)")
+	// The differential restore reads the whole chain at random; the full restore extracts
+	// it link by link.
+	if done, err := s.tryDiff(ctx, chain, it, t, ok, ropts); done || err != nil {
+		return err
 	}
 	task := s.task("restore "+src.Name, src.Name, src.Bytes)
 	ropts.Progress = task.Add
