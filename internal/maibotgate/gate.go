@@ -9,7 +9,6 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker-maim/docker-maim/internal/stack"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
@@ -51,7 +50,7 @@ func ReadyRules(ctx context.Context, eng stack.Engine, logf func(string, ...any)
 	if ii, err := eng.ImageInspect(ctx, s.Image); err == nil && ii.Config != nil {
 		imageEnv, workDir = ii.Config.Env, ii.Config.WorkingDir
 	}
-	locale := maibot.Locale(envOf(s.Environment), imageEnv)
+	locale := maibot.Locale(project.EnvMap(s.Environment), imageEnv)
 	catalog := maibot.CatalogPath(workDir, locale)
 	tmpl := ""
 	data, err := templates.FromImage(ctx, eng, s.Image, catalog)
@@ -126,7 +125,7 @@ func RecordedSchema(man *backup.Manifest) int32 {
 func Services(p *project.Project) []maibot.Service {
 	var out []maibot.Service
 	for name, s := range p.Services {
-		ms := maibot.Service{Name: name, Image: s.Image, Env: envOf(s.Environment)}
+		ms := maibot.Service{Name: name, Image: s.Image, Env: project.EnvMap(s.Environment)}
 		for _, v := range s.Volumes {
 			ms.Mounts = append(ms.Mounts, maibot.Mount{Source: v.Source, Target: v.Target})
 		}
@@ -139,17 +138,4 @@ func Services(p *project.Project) []maibot.Service {
 func hasReadyLog(p *project.Project, svc string) bool {
 	ext, err := health.ParseExtension(p.Services[svc].Extensions)
 	return err == nil && ext.ReadyLog != ""
-}
-
-// envOf is a compose environment as a map (a variable without a value: "").
-func envOf(env types.MappingWithEquals) map[string]string {
-	out := map[string]string{}
-	for k, v := range env {
-		if v != nil {
-			out[k] = *v
-		} else {
-			out[k] = ""
-		}
-	}
-	return out
 }

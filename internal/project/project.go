@@ -219,3 +219,17 @@ func (p *Project) ConfigFiles() []string {
 	}
 	return out
 }
+
+// EnvMap is a service's compose environment as a map (a variable listed without a value
+// maps to "").
+func EnvMap(env types.MappingWithEquals) map[string]string {
+	out := map[string]string{}
+	for k, v := range env {
+		if v != nil {
+			out[k] = *v
+		} else {
+			out[k] = ""
+		}
+	}
+	return out
+}

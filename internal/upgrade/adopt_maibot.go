@@ -28,18 +28,6 @@ type MaiBotMove = maim.MaiBotMove
 
 // maibotServices are p's services as maibot.Detect reads them (interpolated).
 
-func envMap(env types.MappingWithEquals) map[string]string {
-	out := map[string]string{}
-	for k, v := range env {
-		if v != nil {
-			out[k] = *v
-		} else {
-			out[k] = ""
-		}
-	}
-	return out
-}
-
 // bindOf is the host source of service s's bind at container path target ("" for none).
 func bindOf(s types.ServiceConfig, target string) string {
 	for _, v := range s.Volumes {
@@ -95,9 +83,9 @@ func (m *Manager) checkAdoption(_ context.Context, p *project.Project, plan *Pla
 	if svc, line := maibotReadyPreset(ad.newp); svc == nd.Core {
 		mb.ReadyLog = line
 	}
-	newEnv := envMap(ad.newp.Services[nd.Core].Environment)
+	newEnv := project.EnvMap(ad.newp.Services[nd.Core].Environment)
 	if od.MaiBot {
-		mb.LostAgreements = maibot.MissingAgreements(envMap(p.Services[od.Core].Environment), newEnv)
+		mb.LostAgreements = maibot.MissingAgreements(project.EnvMap(p.Services[od.Core].Environment), newEnv)
 		for _, v := range mb.LostAgreements {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("MaiBot: %s was set in your compose file and is not in the merged one: add it to service %s, or the bot asks on stdin and restarts forever", v, nd.Core))
 		}

@@ -61,14 +61,14 @@ func checkDatabases(ctx context.Context, pl *planning) error {
 // it, and the version file found there.
 func (pl *planning) databaseInput(ctx context.Context, c ImageChange, kind dbmajor.Kind, newEnv []string) dbmajor.Input {
 	in := dbmajor.Input{Project: pl.p.Name, Service: c.Service, OldRef: c.OldRef, NewRef: c.NewRef, New: kind, User: "postgres"}
-	newSvcEnv := envMap(pl.p.Services[c.Service].Environment)
+	newSvcEnv := project.EnvMap(pl.p.Services[c.Service].Environment)
 	in.AutoUpgrade = newSvcEnv["MARIADB_AUTO_UPGRADE"] != ""
 	if u := newSvcEnv["POSTGRES_USER"]; u != "" {
 		in.User = u
 	}
 	oldKind, oldEnv, svcEnv := kind, newEnv, newSvcEnv
 	if s, ok := pl.data.Services[c.Service]; ok {
-		svcEnv = envMap(s.Environment)
+		svcEnv = project.EnvMap(s.Environment)
 	}
 	if c.OldID != "" {
 		if info, err := InspectImage(ctx, pl.m.Engine, c.OldID); err == nil {

@@ -142,7 +142,7 @@ func (pl *planning) runsPostgres(ctx context.Context, svc string) bool {
 
 // dbUser is service svc's POSTGRES_USER in project p (default postgres), for the plan.
 func dbUser(p *project.Project, svc string) string {
-	if u := envMap(p.Services[svc].Environment)["POSTGRES_USER"]; u != "" {
+	if u := project.EnvMap(p.Services[svc].Environment)["POSTGRES_USER"]; u != "" {
 		return u
 	}
 	return "postgres"
@@ -181,21 +181,28 @@ func (t *txn) preMigrate(ctx context.Context) error {
 	return nil
 }
 
-func (t *txn) preMigrateOne(ctx context.Context, db maim.Database) error {
+// oldServer is the container of db's old server (the first of its running containers, by
+// ID), the dump command its image and environment call for, and its image reference.
+func (t *txn) oldServer(ctx context.Context, db maim.Database) (id string, cmd dbdump.Command, ref string, err error) {
 	ids := slices.Clone(t.plan.running.IDs[db.Service])
 	sort.Strings(ids)
 	if len(ids) == 0 {
-		return fmt.Errorf("no container of %s runs: the dump needs the old server", db.Service)
+		return "", dbdump.Command{}, "", fmt.Errorf("no container of %s ran: the dump needs the old server", db.Service)
 	}
-	cmd, _, err := dbdump.ForContainer(ctx, t.m.Engine, "postgres", ids[0])
+	cmd, ref, err = dbdump.ForContainer(ctx, t.m.Engine, "postgres", ids[0])
+	return ids[0], cmd, ref, err
+}
+
+func (t *txn) preMigrateOne(ctx context.Context, db maim.Database) error {
+	id, cmd, _, err := t.oldServer(ctx, db)
 	if err != nil {
 		return err
 	}
-	ci, err := t.m.Engine.ContainerInspect(ctx, ids[0], client.ContainerInspectOptions{})
+	ci, err := t.m.Engine.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return err
 	}
-	old, err := dbdump.ClusterLocale(ctx, t.m.Engine, ids[0], ci.Container.Config.Env)
+	old, err := dbdump.ClusterLocale(ctx, t.m.Engine, id, ci.Container.Config.Env)
 	if err != nil {
 		return fmt.Errorf("reading the old cluster's encoding and locale: %w", err)
 	}
@@ -210,7 +217,7 @@ func (t *txn) preMigrateOne(ctx context.Context, db maim.Database) error {
 	probe := cmd
 	probe.Argv = append(slices.Clone(cmd.Argv), "--schema-only")
 	t.m.logf("checking that %s can be dumped (the dump itself is taken once everything else stopped): %s", db.Service, probe)
-	return dbdump.Take(ctx, t.m.Engine, db.Service, ids[0], probe, io.Discard)
+	return dbdump.Take(ctx, t.m.Engine, db.Service, id, probe, io.Discard)
 }
 
 // migrated tells whether service svc is a database the upgrade migrates: its dump is
@@ -232,7 +239,7 @@ func (t *txn) newServiceEnv(ctx context.Context, svc string) (map[string]string,
 			env = dbmajor.Env(info.Env)
 		}
 	}
-	for k, v := range envMap(t.planned().Services[svc].Environment) {
+	for k, v := range project.EnvMap(t.planned().Services[svc].Environment) {
 		env[k] = v
 	}
 	return env, nil

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
-	"sort"
 	"strings"
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
@@ -72,17 +70,12 @@ func dbKeep(t *txn) []string {
 // dumpCold dumps db from its old server, running still, into the upgrade's backup (t.hot:
 // planned before anything stopped, at the latest by preMigrate).
 func (t *txn) dumpCold(ctx context.Context, db maim.Database) error {
-	ids := slices.Clone(t.plan.running.IDs[db.Service])
-	sort.Strings(ids)
-	if len(ids) == 0 {
-		return fmt.Errorf("no container of %s ran at the stop: the dump needs the old server", db.Service)
-	}
-	cmd, ref, err := dbdump.ForContainer(ctx, t.m.Engine, "postgres", ids[0])
+	id, cmd, ref, err := t.oldServer(ctx, db)
 	if err != nil {
 		return err
 	}
 	t.m.logf("dumping %s for its move to PostgreSQL %s (--migrate-db), everything else stopped: %s", db.Service, db.NewVersion, cmd)
 	_, err = t.m.Snapshots.AddDump(ctx, t.p, t.hot, backup.Dump{Service: db.Service, Engine: cmd.Engine, Command: cmd.String(), Image: ref},
-		func(w io.Writer) error { return dbdump.Take(ctx, t.m.Engine, db.Service, ids[0], cmd, w) })
+		func(w io.Writer) error { return dbdump.Take(ctx, t.m.Engine, db.Service, id, cmd, w) })
 	return err
 }
