@@ -136,12 +136,48 @@ func (r *remote) copy(ctx context.Context, project, id string) maim.RemoteCopy {
 		return c
 	}
 	defer unlock()
+	if err := r.copyBases(ctx, project, id, map[string]bool{id: true}); err != nil {
+		c := maim.RemoteCopy{Remote: r.name, BackupID: id, Error: err.Error()}
+		r.record(c)
+		return c
+	}
+	return r.copyOne(ctx, project, id)
+}
+
+func (r *remote) copyOne(ctx context.Context, project, id string) maim.RemoteCopy {
 	c, err := replica.Copy(ctx, r.local, r.store, project, id, replica.CopyOptions{Name: r.name, Seal: r.seal, StageDir: r.stage, Progress: r.progress})
 	if err != nil {
 		c.Error = err.Error()
 	}
 	r.record(c)
 	return c
+}
+
+// copyBases copies, before backup id, every backup it builds on (Manifest.Needs: an
+// incremental source's bases, the backups an unchanged source uses, and theirs) that the
+// remote does not hold complete: a copy of an increment is of no use without them (a base
+// taken without --remote, or whose own copy failed). Already seen IDs are skipped.
+func (r *remote) copyBases(ctx context.Context, project, id string, seen map[string]bool) error {
+	e, err := r.local.Get(project, id)
+	if err != nil || e.Manifest == nil {
+		return nil // the copy of id says what is wrong with it
+	}
+	for _, need := range e.Manifest.Needs() {
+		if seen[need] || len(seen) > backup.MaxChain {
+			continue
+		}
+		seen[need] = true
+		if err := r.copyBases(ctx, project, need, seen); err != nil {
+			return err
+		}
+		if re, err := r.store.Get(project, need); err == nil && re.Status == backup.StatusComplete {
+			continue
+		}
+		if c := r.copyOne(ctx, project, need); !c.Copied {
+			return fmt.Errorf("backup %s builds on backup %s, which could not be copied: %s", id, need, c.Error)
+		}
+	}
+	return nil
 }
 
 func (r *remote) record(c maim.RemoteCopy) {

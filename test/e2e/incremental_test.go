@@ -206,3 +206,31 @@ func TestRemoteIncrementalFetchesBases(t *testing.T) {
 	compose(t, p, "stop")
 	treediff.AssertSame(t, want, treediff.Of(t, p.Path("files")), treediff.Options{})
 }
+
+// TestRemoteCopyTakesItsBasesAlong: the first backup is taken without --remote; the second,
+// an increment over it, is copied with --remote, and its base goes along (a remote copy of
+// an increment is no use without it). With the backup dir lost, the restore from the
+// remote gives the second backup's tree exactly.
+func TestRemoteCopyTakesItsBasesAlong(t *testing.T) {
+	t.Parallel()
+	rem := dirRemote(t)
+	p := newProject(t, "remote-bases", incCompose)
+	writeTree(t, p.Path("files"), map[string]string{"a.txt": "a1\n", "sub/b.txt": "b\n"})
+	compose(t, p, "up", "-d", "--wait")
+	compose(t, p, "stop")
+	b1 := backupID(t, mustOK(t, p.maim("backup")))
+	writeTree(t, p.Path("files"), map[string]string{"a.txt": "a2\n", "c.txt": "c\n"})
+	want := treediff.Of(t, p.Path("files"))
+	b2 := backupID(t, mustOK(t, p.maimR(rem, "backup")))
+	if b := p.incSources(b2)["./files"].Base; b == nil || b.ID != b1 {
+		t.Fatalf("backup %s of ./files: base %+v, want %s", b2, b, b1)
+	}
+	if row := p.remoteRows(rem)[b1]; strings.Join(row.Locations, "+") != "local+remote" {
+		t.Errorf("the base %s lives in %v after its increment's copy, want local and remote", b1, row.Locations)
+	}
+	must(t, os.RemoveAll(p.BackupDir))
+	writeTree(t, p.Path("files"), map[string]string{"intruder.txt": "no\n"})
+	mustOK(t, p.maimR(rem, "restore", b2, "--no-safety-backup", "--stable-period", "0s", "--timeout", "2m"))
+	compose(t, p, "stop")
+	treediff.AssertSame(t, want, treediff.Of(t, p.Path("files")), treediff.Options{})
+}
