@@ -84,17 +84,27 @@ func hostDiffRestore(ctx context.Context, p string, opts DiffOptions) (diffresto
 
 // helperDiffRestore runs `maim-helper diffrestore` with the backup dir mounted.
 func (m *EngineMover) helperDiffRestore(ctx context.Context, t Target, opts DiffOptions) (diffrestore.Result, error) {
-	dir := filepath.Dir(opts.IndexFile)
+	// One backup dir is mounted; an incremental chain spans backups, so then the project's
+	// dir that holds them all (read-only, as the backup dir is).
+	dir, rel, within := filepath.Dir(opts.IndexFile), filepath.Base, filepath.Dir
+	for _, a := range opts.Archives {
+		if filepath.Dir(a) != dir {
+			dir = filepath.Dir(dir)
+			rel = func(f string) string { return filepath.Base(filepath.Dir(f)) + "/" + filepath.Base(f) }
+			within = func(f string) string { return filepath.Dir(filepath.Dir(f)) }
+			break
+		}
+	}
 	if why := m.directBlocked(dir); why != "" {
 		return diffrestore.Result{Fallback: "the helper cannot read the backup dir directly (" + why + ")"}, nil
 	}
 	mounts, binds, p := helperMounts(t, false)
 	args := []string{"diffrestore"}
 	for _, a := range opts.Archives {
-		if filepath.Dir(a) != dir {
-			return diffrestore.Result{Fallback: "the archives are not in one backup dir"}, nil
+		if within(a) != dir {
+			return diffrestore.Result{Fallback: "the archives are not in the backups of one project dir"}, nil
 		}
-		args = append(args, "--archive", path.Join(backupDirMount, filepath.Base(a)))
+		args = append(args, "--archive", path.Join(backupDirMount, rel(a)))
 	}
 	for _, ex := range opts.Excludes {
 		args = append(args, "--exclude", ex)
@@ -103,7 +113,7 @@ func (m *EngineMover) helperDiffRestore(ctx context.Context, t Target, opts Diff
 	h := helperRun{labels: m.targetLabels(t), args: args, mounts: mounts, binds: binds, progress: opts.Progress, ready: opts.Ready, lifeline: true}
 	// The data path is the direct restore's (how the data is reached); the event of the
 	// differential restore says how much it rewrote.
-	res, err := m.runDirect(ctx, h, opts.IndexFile, "in", true, m.describe(PathHelper, nil)+", reading from the backup dir directly")
+	res, err := m.runDirectIn(ctx, h, dir, rel(opts.IndexFile), "in", true, m.describe(PathHelper, nil)+", reading from the backup dir directly")
 	if err != nil {
 		if _, nv := err.(*errNotVisible); nv {
 			return diffrestore.Result{Fallback: "the helper does not see the backup dir"}, nil

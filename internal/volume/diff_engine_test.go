@@ -74,6 +74,23 @@ func TestRestoreDiffHelper(t *testing.T) {
 	}
 	assertSameTree(t, want, volumeTree(t, m, v), cmpOpts{})
 
+	// An incremental chain spans backups: the archive in one backup dir, the index (the
+	// newest link's) in another of the same project dir. The helper mounts the project dir
+	// and still restores differentially.
+	proj := tempDir(t)
+	for _, mv := range [][2]string{{file, filepath.Join(proj, "20261207T000000Z", "00-vol.tar.zst")}, {ixFile, filepath.Join(proj, "20261207T000001Z", "00-vol.index.zst")}} {
+		must(t, os.MkdirAll(filepath.Dir(mv[1]), 0o700))
+		must(t, os.Rename(mv[0], mv[1]))
+	}
+	file, ixFile = filepath.Join(proj, "20261207T000000Z", "00-vol.tar.zst"), filepath.Join(proj, "20261207T000001Z", "00-vol.index.zst")
+	must(t, os.WriteFile(filepath.Join(mp, changed), []byte("changed by the new version again"), 0o644))
+	res, err = m.RestoreDiff(ctx, vol(v), DiffOptions{IndexFile: ixFile, Archives: []string{file}})
+	must(t, err)
+	if res.Fallback != "" || res.Rewritten < 1 {
+		t.Fatalf("differential restore of a chain spanning backup dirs on the helper path: %+v", res)
+	}
+	assertSameTree(t, want, volumeTree(t, m, v), cmpOpts{})
+
 	// The volume removed and created again: another tree.
 	_, err = engine(t).VolumeRemove(ctx, v, client.VolumeRemoveOptions{Force: true})
 	must(t, err)

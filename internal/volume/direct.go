@@ -98,7 +98,12 @@ func localSource(r io.Reader) (string, int64, bool) {
 // nothing was touched and the stream should be used. desc is recorded as the data path once
 // the helper has passed the marker check (its first progress line, or its result).
 func (m *EngineMover) runDirect(ctx context.Context, h helperRun, file, flag string, readOnly bool, desc string) (helperResult, error) {
-	dir, base := filepath.Split(file)
+	return m.runDirectIn(ctx, h, filepath.Dir(file), filepath.Base(file), flag, readOnly, desc)
+}
+
+// runDirectIn is runDirect with dir the directory mounted and base the file's path below
+// it (slash separated; a file in a subdirectory of dir too).
+func (m *EngineMover) runDirectIn(ctx context.Context, h helperRun, dir, base, flag string, readOnly bool, desc string) (helperResult, error) {
 	dir = filepath.Clean(dir)
 	tok := make([]byte, 16)
 	if _, err := rand.Read(tok); err != nil {
