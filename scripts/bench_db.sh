@@ -21,6 +21,8 @@
 # The database's own window (die of the old db -> the new db healthy) is printed beside it:
 # in both ways the old server keeps running while it is dumped, the app stopped, so the dump
 # is in the downtime and not in that window.
+# docker-maim's time by phase is printed from its --progress json lines (kept, with the
+# result JSON, in MAIM_BENCH_DB_EVENTS).
 # docker-maim's peak RSS: the plugin process, sampled every 50 ms by test/bench (`bench run`).
 # Targets: downtime of (b) <= 1.5 x (a); plugin peak RSS < 100 MiB. Both results are checked
 # (each table's row count and sums on 16).
@@ -142,9 +144,9 @@ unwatch() { sleep 1; kill "$EVPID" 2>/dev/null; wait "$EVPID" 2>/dev/null || tru
 keep_events() { [ -z "${MAIM_BENCH_DB_EVENTS:-}" ] || { mkdir -p "$MAIM_BENCH_DB_EVENTS" && cp "$work"/ev.* "$work/maim.err" "$work/maim.json" "$MAIM_BENCH_DB_EVENTS/"; }; }
 # phases PROGRESS: docker-maim's time per phase, from its --progress json lines (each line
 # names the phase running; a phase lasts from its first line to the next phase's first line,
-# the last one to the end of the log), in order.
+# the last one to END, the command's end), in order.
 phases() {
-  python3 - "$1" <<'PY'
+  python3 - "$1" "$2" <<'PY'
 import json, sys
 from datetime import datetime
 seen = []
@@ -162,7 +164,7 @@ for line in open(sys.argv[1]):
     seen[-1][2] = t
 out = []
 for i, (ph, t0, t1) in enumerate(seen):
-    end = seen[i + 1][1] if i + 1 < len(seen) else t1
+    end = seen[i + 1][1] if i + 1 < len(seen) else max(t1, float(sys.argv[2]))
     out.append("%s %.1fs" % (ph, end - t0))
 print(", ".join(out))
 PY
@@ -232,7 +234,7 @@ plugin_kib=$(sed -n 's/.*plugin_kib=\([0-9]*\).*/\1/p' "$work/mem.maim")
 dump_mb=$(find "$MAIM_BACKUP_DIR" -path '*dump*' -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s / 1e6}')
 
 keep_events
-maim_phases=$(phases "$work/maim.err" 2>/dev/null || echo "(no progress lines)")
+maim_phases=$(phases "$work/maim.err" "$T1" 2>/dev/null || echo "(no progress lines)")
 
 # ---- report ----
 ratio=$(awk -v a="$maim" -v b="$hand" 'BEGIN{printf "%.2f", a/b}')
