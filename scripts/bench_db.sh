@@ -21,6 +21,8 @@
 # The database's own window (die of the old db -> the new db healthy) is printed beside it:
 # in both ways the old server keeps running while it is dumped, the app stopped, so the dump
 # is in the downtime and not in that window.
+# docker-maim's time by phase is printed from its --progress json lines (kept, with the
+# result JSON, in MAIM_BENCH_DB_EVENTS).
 # docker-maim's peak RSS: the plugin process, sampled every 50 ms by test/bench (`bench run`).
 # Targets: downtime of (b) <= 1.5 x (a); plugin peak RSS < 100 MiB. Both results are checked
 # (each table's row count and sums on 16).
@@ -139,7 +141,34 @@ watch() {
 }
 unwatch() { sleep 1; kill "$EVPID" 2>/dev/null; wait "$EVPID" 2>/dev/null || true; EVPID=; }
 # MAIM_BENCH_DB_EVENTS=DIR keeps the two event logs there.
-keep_events() { [ -z "${MAIM_BENCH_DB_EVENTS:-}" ] || { mkdir -p "$MAIM_BENCH_DB_EVENTS" && cp "$work"/ev.* "$MAIM_BENCH_DB_EVENTS/"; }; }
+keep_events() { [ -z "${MAIM_BENCH_DB_EVENTS:-}" ] || { mkdir -p "$MAIM_BENCH_DB_EVENTS" && cp "$work"/ev.* "$work/maim.err" "$work/maim.json" "$MAIM_BENCH_DB_EVENTS/"; }; }
+# phases PROGRESS: docker-maim's time per phase, from its --progress json lines (each line
+# names the phase running; a phase lasts from its first line to the next phase's first line,
+# the last one to END, the command's end), in order.
+phases() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+from datetime import datetime
+seen = []
+for line in open(sys.argv[1]):
+    try:
+        d = json.loads(line)
+    except ValueError:
+        continue
+    ph, t = d.get("phase"), d.get("time")
+    if not ph or not t:
+        continue
+    t = datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()
+    if not seen or seen[-1][0] != ph:
+        seen.append([ph, t, t])
+    seen[-1][2] = t
+out = []
+for i, (ph, t0, t1) in enumerate(seen):
+    end = seen[i + 1][1] if i + 1 < len(seen) else max(t1, float(sys.argv[2]))
+    out.append("%s %.1fs" % (ph, end - t0))
+print(", ".join(out))
+PY
+}
 # downtime FILE: "PROJECT_SECONDS DB_SECONDS" from a window's events (see the header).
 downtime() {
   awk '$2 != "app" && $2 != "db" { next }
@@ -193,8 +222,8 @@ docker compose up -d --wait >/dev/null 2>&1 || die "docker compose up (back on 1
 printf 'DB_IMAGE=%s\n' "$repo/pg:16" >.env
 watch "$work/ev.maim"
 T0=$(date +%s.%N)
-"$work/bench" run "${proj}_pgdata" "$work/mem.maim" -- docker maim upgrade --migrate-db db --progress quiet --format json >"$work/maim.json" 2>"$work/maim.err" ||
-  { cat "$work/maim.err" "$work/maim.json" >&2; die "docker maim upgrade --migrate-db db failed"; }
+"$work/bench" run "${proj}_pgdata" "$work/mem.maim" -- docker maim upgrade --migrate-db db --progress json --format json >"$work/maim.json" 2>"$work/maim.err" ||
+  { tail -n 40 "$work/maim.err" >&2; cat "$work/maim.json" >&2; die "docker maim upgrade --migrate-db db failed"; }
 T1=$(date +%s.%N)
 maim_wall=$(echo "$T1 - $T0" | bc)
 unwatch
@@ -205,6 +234,7 @@ plugin_kib=$(sed -n 's/.*plugin_kib=\([0-9]*\).*/\1/p' "$work/mem.maim")
 dump_mb=$(find "$MAIM_BACKUP_DIR" -path '*dump*' -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s / 1e6}')
 
 keep_events
+maim_phases=$(phases "$work/maim.err" "$T1" 2>/dev/null || echo "(no progress lines)")
 
 # ---- report ----
 ratio=$(awk -v a="$maim" -v b="$hand" 'BEGIN{printf "%.2f", a/b}')
@@ -217,7 +247,8 @@ printf '%-52s %9.2fs %9.2fs %9.2fs %7sx\n' "(b) docker maim upgrade --migrate-db
 echo "downtime: engine events, first die of app/db -> last start or healthy of app/db; db window: die of the old"
 echo "db -> the new db healthy. docker maim's own downtime figure: ${maim_own}s (stop -> gate passed, its stable"
 echo "period included). Its dump (${dump_mb} MB zstd in the backup) is taken once the app stopped; its file"
-echo "backup is two-pass. docker-maim plugin process peak RSS $((plugin_kib / 1024)) MiB (VmHWM, sampled every 50 ms by test/bench)."
+echo "backup is two-pass. docker-maim by phase (its --progress json lines): $maim_phases."
+echo "docker-maim plugin process peak RSS $((plugin_kib / 1024)) MiB (VmHWM, sampled every 50 ms by test/bench)."
 status=0
 if [ "$(echo "$maim <= 1.5 * $hand" | bc)" = 1 ]; then echo "PASS db migrate downtime ${maim}s <= 1.5 x by hand (${hand}s): ratio $ratio"; else echo "FAIL db migrate downtime ${maim}s > 1.5 x by hand (${hand}s): ratio $ratio"; status=1; fi
 if [ "$plugin_kib" -lt $((100 * 1024)) ]; then echo "PASS db migrate plugin peak RSS $((plugin_kib / 1024)) MiB < 100 MiB"; else echo "FAIL db migrate plugin peak RSS $((plugin_kib / 1024)) MiB >= 100 MiB"; status=1; fi
