@@ -7,7 +7,8 @@
 #   2. a second one of the same data, unchanged;
 #   3. a third after 1% of the files were rewritten with new content.
 # Targets: the second takes <= 10% of the first's time and <= 1% of its space; the third's
-# space is about the 1% rewritten plus metadata (<= 1.05 x the rewritten bytes + 4 MiB).
+# space is about the 1% rewritten plus metadata (<= 1.05 x the rewritten bytes + 4 MiB);
+# each backup's peak RSS (the docker CLI or docker-maim, GNU time's %M) < 100 MiB.
 # Space is what each backup's own directory holds (`backups --format json`: `size`).
 # The project's one service is created, never started: nothing is stopped, each backup is
 # one pass (incremental from the last backup's index); the data is read through the helper
@@ -94,19 +95,22 @@ sync
 # changed: let the clock move past it, as it has for data at rest.
 sleep 4
 
-# run NAME ARGS...: one backup; prints seconds and the backup's own size.
+# run ARGS...: one backup; prints seconds, the backup's own size, its ID and the peak RSS
+# (KiB) of the docker CLI and docker-maim, the larger (GNU time's %M over the waited tree).
 run() {
-  local t0 t1 out id size
+  local t0 t1 out id size rss
   t0=$(date +%s.%N)
-  out=$("${MAIM[@]}" backup --format json "$@") || { log "backup failed: $out"; exit 1; }
+  out=$(/usr/bin/time -f '%M' -o "$WORK/rss" "${MAIM[@]}" backup --format json "$@") || { log "backup failed: $out"; exit 1; }
   t1=$(date +%s.%N)
+  rss=$(tail -1 "$WORK/rss")
   id=$(jq -r .id <<<"$out")
   size=$("${MAIM[@]}" backups --format json | jq --arg id "$id" '.backups[] | select(.id == $id) | .size')
-  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}') $size $id"
+  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}') $size $id $rss"
 }
 
-read -r T1 S1 ID1 < <(run)
-read -r T2 S2 ID2 < <(run)
+[ -x /usr/bin/time ] || die "GNU time (/usr/bin/time) is needed"
+read -r T1 S1 ID1 R1 < <(run)
+read -r T2 S2 ID2 R2 < <(run)
 CHANGED=$((FILES / 100))
 [ "$CHANGED" -gt 0 ] || CHANGED=1
 for ((i = 0; i < CHANGED; i++)); do
@@ -116,7 +120,7 @@ for ((i = 0; i < CHANGED; i++)); do
 done
 sync
 CHANGED_BYTES=$((CHANGED * 1048576))
-read -r T3 S3 ID3 < <(run)
+read -r T3 S3 ID3 R3 < <(run)
 "${MAIM[@]}" verify "$ID3" >/dev/null || { log "verify $ID3 (the chain of the third backup) failed"; exit 1; }
 
 STATUS=0
@@ -138,4 +142,8 @@ row "$(le "$S2" "$(awk -v s="$S1" 'BEGIN{print s * 0.01}')")" "second backup, un
 row "$(le "$S3" "$(awk -v c="$CHANGED_BYTES" 'BEGIN{print c * 1.05 + 4 * 1048576}')")" "third backup, 1% rewritten: space" "$(mib "$S3")" "<= 1.05 x $(mib "$CHANGED_BYTES") + 4 MiB"
 row "$(le "$CHANGED_BYTES" "$S3")" "third backup holds the rewritten bytes" "$(mib "$S3")" ">= $(mib "$CHANGED_BYTES")"
 row 1 "third backup: time" "${T3} s ($(ratio "$T3" "$T1") x)" "-"
+for r in "first:$R1" "second:$R2" "third:$R3"; do
+  kib=${r#*:}
+  row "$(le "$kib" $((100 * 1024 - 1)))" "${r%%:*} backup: peak RSS (CLI or plugin)" "$(awk -v k="$kib" 'BEGIN{printf "%.1f MiB", k / 1024}')" "< 100 MiB"
+done
 exit "$STATUS"
