@@ -134,6 +134,30 @@ func wantTotals(t *testing.T, tasks map[string][]progressLine, task, source, ste
 	}
 }
 
+// wantRestoreTotals checks the restore task of source: a full restore's ("restore SOURCE")
+// as wantTotals does, with the manifest's bytes as its total; or a differential restore's
+// ("restore SOURCE (differential)"), whose total is not known when it starts (the
+// comparison with the backup's index decides what is rewritten, as pass two's changes are
+// not known before it reads them) and which ends done with bytes == total: what it wrote.
+func wantRestoreTotals(t *testing.T, tasks map[string][]progressLine, source, step string, want int64) {
+	t.Helper()
+	ls, diff := tasks["restore "+source+" (differential)"]
+	if !diff {
+		wantTotals(t, tasks, "restore "+source, source, step, want, 0)
+		return
+	}
+	if _, full := tasks["restore "+source]; full {
+		t.Errorf("%s restored both in full and differentially", source)
+	}
+	first, last := ls[0], ls[len(ls)-1]
+	if first.Status != "running" || first.Source != source || first.step() != step {
+		t.Errorf("%s (differential): first line %+v, want running, source %q, step %q", source, first, source, step)
+	}
+	if last.Status != "done" || last.Bytes <= 0 || last.Bytes != last.Total || last.Bytes > want {
+		t.Errorf("%s (differential): last line %+v, want done with 0 < bytes == total <= %d (the backup's)", source, last, want)
+	}
+}
+
 // writeRandom writes n incompressible bytes to path.
 func writeRandom(t *testing.T, path string, n int) {
 	t.Helper()
@@ -147,7 +171,8 @@ func writeRandom(t *testing.T, path string, n int) {
 }
 
 // --progress json of a backup and of a restore: every source's total is known before its
-// copy starts (measured, or the manifest's bytes), and each task ends at bytes == total.
+// copy starts (measured, or the manifest's bytes; a differential restore's when it has
+// compared: wantRestoreTotals), and each task ends at bytes == total.
 func TestProgressJSONTotals(t *testing.T) {
 	requireEngine(t)
 	t.Parallel()
@@ -183,8 +208,8 @@ func TestProgressJSONTotals(t *testing.T) {
 	writeRandom(t, p.Path("config/other.bin"), 1<<20)
 	r = mustOK(t, p.maim("--progress", "json", "restore", id))
 	tasks = progressTasks(t, r.Stderr)
-	wantTotals(t, tasks, "restore ./config", "./config", "restore/restore", cfg.Bytes, 0)
-	wantTotals(t, tasks, "restore appdata", "appdata", "restore/restore", m.source(t, "appdata").Bytes, 0)
+	wantRestoreTotals(t, tasks, "./config", "restore/restore", cfg.Bytes)
+	wantRestoreTotals(t, tasks, "appdata", "restore/restore", m.source(t, "appdata").Bytes)
 	// The safety backup's pass one, while the app runs (safety-hot), has the totals measured.
 	wantTotals(t, tasks, "./config", "./config", "restore/safety-hot", 0, 1<<20+512<<10)
 	wantStepsInOrder(t, progressSteps(progressLines(t, r.Stderr)), restoreSteps, "restore/safety-hot", "restore/stop", "restore/safety-backup", "restore/restore")
@@ -213,7 +238,7 @@ func TestProgressJSONUpgradeAndRollback(t *testing.T) {
 
 	r = mustOK(t, bp.maim("--progress", "json", "rollback", "--stable-period", "3s", "--timeout", "2m"))
 	tasks = progressTasks(t, r.Stderr)
-	wantTotals(t, tasks, "restore botdata", "botdata", "rollback/restore", bp.manifest(id).source(t, "botdata").Bytes, 0)
+	wantRestoreTotals(t, tasks, "botdata", "rollback/restore", bp.manifest(id).source(t, "botdata").Bytes)
 	wantTotals(t, tasks, "botdata", "botdata", "rollback/safety-hot", 0, 2<<20) // the pre-rollback backup's pass one
 	wantStepsInOrder(t, progressSteps(progressLines(t, r.Stderr)), rollbackSteps, "rollback/safety-hot", "rollback/stop", "rollback/safety-backup", "rollback/restore", "rollback/gate")
 	bp.wantBot("1.0.0")

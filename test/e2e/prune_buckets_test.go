@@ -117,21 +117,15 @@ func cloneBackupAt(t *testing.T, s backup.Store, project, id string, at time.Tim
 	w, err := s.Begin(project, at)
 	must(t, err)
 	defer func() { _ = w.Abort() }()
-	for _, src := range e.Manifest.Sources {
-		names := []string{src.Archive}
-		if src.Delta != nil {
-			names = append(names, src.Delta.Archive)
-		}
-		for _, name := range names {
-			b, err := s.ReadFile(project, id, name)
-			must(t, err)
-			a, err := w.Create(name)
-			must(t, err)
-			_, err = a.Write(b)
-			must(t, err)
-			_, _, err = a.Commit()
-			must(t, err)
-		}
+	for _, name := range e.Manifest.Files() { // archives, deltas, indexes, dumps
+		b, err := s.ReadFile(project, id, name)
+		must(t, err)
+		a, err := w.Create(name)
+		must(t, err)
+		_, err = a.Write(b)
+		must(t, err)
+		_, _, err = a.Commit()
+		must(t, err)
 	}
 	m := *e.Manifest
 	m.CreatedAt, m.Reason = at, reason
