@@ -2,6 +2,7 @@ package helper
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -54,9 +55,12 @@ func (inv *invocation) diff(ctx context.Context, rep *reporter, f *os.File) int 
 		return rep.fail(2, fmt.Errorf("diffrestore: --in (the index file) is needed"))
 	}
 	stopProgress := rep.start()
-	res, err := DiffRestore(ctx, inv.target, f, inv.archives, inv.excludes, rep.add)
+	res, err := DiffRestore(ctx, inv.target, f, inv.archives, inv.excludes, inv.holdWrites(ctx, rep.add))
 	stopProgress()
 	if err != nil {
+		if errors.Is(context.Cause(ctx), ErrCallerGone) {
+			return rep.fail(ExitAborted, fmt.Errorf("%w: stopped at a safe point (%v)", ErrCallerGone, err))
+		}
 		return rep.fail(1, err)
 	}
 	rep.send(Msg{Stats: &res.Stats, MaxRSS: PeakRSSKiB(), Diff: &DiffReport{Fallback: res.Fallback, Files: res.Files, Rewritten: res.Rewritten, Removed: res.Removed}})

@@ -4,13 +4,16 @@ import (
 	"context"
 	"io"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // FailpointEnv names the helper's one test failpoint. docker-maim passes it from its own
 // environment into the first restore helper it runs (internal/volume), never into a later
 // one, and it is unset in every normal run. "restore:hold" holds that restore once it has
-// read the first MiB of its archive, until the run is cancelled (its lifeline ended: the
+// read the first MiB of its archive (a differential restore: once it has written the first
+// MiB, holdWrites), until the run is cancelled (its lifeline ended: the
 // caller was killed or cut off) or holdLimit passed, then lets it go on, where the next safe
 // point sees the cancellation. It makes "the caller went away while the helper was
 // restoring" certain instead of a race between a test's signal and a fast disk.
@@ -55,4 +58,28 @@ func (inv *invocation) withFailpoint(ctx context.Context, in io.Reader) io.Reade
 		return in
 	}
 	return &holdReader{ctx: ctx, r: in}
+}
+
+// holdWrites wraps a differential restore's progress in the hold of FailpointEnv when it is
+// set: the differential restore reads its archives at random, so it is held once it has
+// written holdAfter bytes, in the progress call of its writer.
+func (inv *invocation) holdWrites(ctx context.Context, add func(int64)) func(int64) {
+	if inv.cmd != "diffrestore" || os.Getenv(FailpointEnv) != FailpointHoldRestore {
+		return add
+	}
+	var n atomic.Int64
+	var once sync.Once
+	return func(k int64) {
+		add(k)
+		if n.Add(k) >= holdAfter {
+			once.Do(func() {
+				t := time.NewTimer(holdLimit)
+				defer t.Stop()
+				select {
+				case <-ctx.Done():
+				case <-t.C:
+				}
+			})
+		}
+	}
 }

@@ -182,7 +182,7 @@ func (c *helperCall) containerConfig() (*container.Config, *container.HostConfig
 	if h.stdin != nil || c.gate != nil || h.lifeline {
 		cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
 	}
-	if fp := os.Getenv(helper.FailpointEnv); fp != "" && len(h.args) > 0 && h.args[0] == "restore" && helperFailpointUsed.CompareAndSwap(false, true) {
+	if fp := os.Getenv(helper.FailpointEnv); fp != "" && len(h.args) > 0 && (h.args[0] == "restore" || h.args[0] == "diffrestore") && helperFailpointUsed.CompareAndSwap(false, true) {
 		cfg.Env = []string{helper.FailpointEnv + "=" + fp}
 	}
 	hc := &container.HostConfig{
