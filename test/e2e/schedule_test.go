@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -77,8 +78,9 @@ func runJob(t *testing.T, line string) (string, int) {
 
 // TestScheduleRunsBackupThenPrune: the command a systemd unit's ExecStart and a cron line
 // run, taken from what `schedule set` writes and run by sh in cron's bare environment,
-// backs the project up and prunes it with the flags given; cron's run logs into the file
-// under the state dir; remove takes the line out, and a second remove exits 6.
+// backs the project up and prunes it with the flags given (the job's backup is incremental:
+// prune --keep 1 keeps its base, rule base, and removes the chain before a whole backup);
+// cron's run logs into the file under the state dir; remove takes the line out, and a second remove exits 6.
 func TestScheduleRunsBackupThenPrune(t *testing.T) {
 	requireEngine(t)
 	t.Parallel()
@@ -110,10 +112,12 @@ func TestScheduleRunsBackupThenPrune(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "docker-maim schedule: backup and prune of project "+p.Name) || !strings.Contains(out, "backup ") {
 		t.Fatalf("ExecStart run: exit %d\n%s", code, out)
 	}
+	// The job's backup is an increment on first: prune --keep 1 keeps first as its base.
 	rows := p.backups()
-	if len(rows) != 1 || rows[0].ID == first {
-		t.Fatalf("after the systemd job (prune --keep 1): backups %+v, first %s", rows, first)
+	if len(rows) != 2 || rows[0].ID == first || rows[1].ID != first {
+		t.Fatalf("after the systemd job (prune --keep 1): backups %+v, want the job's and its base %s", rows, first)
 	}
+	wantKeptBase(t, s, p, out, rows[0].ID, first)
 
 	// cron: set for real into the fake crontab, set again (replaces), run the line as cron does
 	mustOK(t, maimEnv(t, p.Dir, append(path, "COMPOSE_PROJECT_NAME="+p.Name), "schedule", "set", "--at", "03:30", "--via", "cron", "--keep", "1"))
@@ -128,19 +132,22 @@ func TestScheduleRunsBackupThenPrune(t *testing.T) {
 		t.Fatalf("crontab:\n%s", b)
 	}
 	line := strings.ReplaceAll(strings.TrimPrefix(lines[1], "*/5 * * * * "), `\%`, "%") // cron's own processing
-	before := rows[0].ID
+	// A whole backup now: the cron job's builds on it, and its prune removes the older chain.
+	full := p.backup("--full")
 	if out, code := runJob(t, line); code != 0 || out != "" {
 		t.Fatalf("cron line: exit %d, output not in its log: %s", code, out)
 	}
 	log, err := os.ReadFile(filepath.Join(stateDir(t), "schedules", p.Name+".log"))
 	must(t, err)
 	t.Logf("the cron run's log:\n%s", log)
-	if !strings.Contains(string(log), "docker-maim schedule: backup and prune of project "+p.Name) || !strings.Contains(string(log), "backup ") || !strings.Contains(string(log), before) {
-		t.Errorf("log:\n%s", log)
+	if !strings.Contains(string(log), "docker-maim schedule: backup and prune of project "+p.Name) ||
+		!strings.Contains(string(log), "removed "+rows[0].ID+" ") || !strings.Contains(string(log), "removed "+first+" ") {
+		t.Errorf("log, want %s and %s removed:\n%s", rows[0].ID, first, log)
 	}
-	if rows = p.backups(); len(rows) != 1 || rows[0].ID == before {
-		t.Errorf("after the cron job: backups %+v (prune should have removed %s)", rows, before)
+	if rows = p.backups(); len(rows) != 2 || rows[1].ID != full {
+		t.Fatalf("after the cron job: backups %+v, want the job's and its base %s", rows, full)
 	}
+	wantKeptBase(t, s, p, string(log), rows[0].ID, full)
 
 	// another docker-maim command holds the project: the run says so, exits 4, prunes nothing
 	dir := projectStateDir(t, p.Name)
@@ -156,7 +163,7 @@ func TestScheduleRunsBackupThenPrune(t *testing.T) {
 	if code != 4 || out != "" || !strings.HasSuffix(string(log), "holds the project lock (exit 4): no backup made, nothing pruned; the next run tries again\n") || !strings.Contains(string(log), "e2e test holder") {
 		t.Errorf("lock held: exit %d, log:\n%s", code, log)
 	}
-	if r := p.backups(); len(r) != 1 || r[0].ID != rows[0].ID {
+	if r := p.backups(); len(r) != 2 || r[0].ID != rows[0].ID || r[1].ID != rows[1].ID {
 		t.Errorf("a run that found the lock held changed the backups: %+v", r)
 	}
 
@@ -170,4 +177,50 @@ func TestScheduleRunsBackupThenPrune(t *testing.T) {
 	}
 	r = maimEnv(t, p.Dir, append(path, "COMPOSE_PROJECT_NAME="+p.Name), "schedule", "remove", "--format", "json")
 	wantErrorDoc(t, s, "schedule.json", r, 6)
+}
+
+// wantKeptBase: a prune --keep 1 run (its output out) kept base only because newest, the
+// newest backup, builds on it: out says so, newest's manifest records base as its sources'
+// base (or ref, an unchanged source's), and a dry run now keeps exactly newest (rule newest) and base (rule base, naming
+// newest) and removes nothing.
+func wantKeptBase(t *testing.T, s schemaSet, p *project, out, newest, base string) {
+	t.Helper()
+	if want := "kept " + base + ": backup " + newest + " builds on it (incremental): removing it would break the chain"; !strings.Contains(out, want) {
+		t.Errorf("the prune did not say %q:\n%s", want, out)
+	}
+	raw, err := os.ReadFile(filepath.Join(p.backupPath(newest), "manifest.json"))
+	must(t, err)
+	var man struct {
+		Sources []struct {
+			Base *struct{ ID string } `json:"base"`
+			Ref  string               `json:"ref"`
+		} `json:"sources"`
+	}
+	must(t, json.Unmarshal(raw, &man))
+	bases := 0
+	for _, src := range man.Sources {
+		on := src.Ref
+		if src.Base != nil {
+			on = src.Base.ID
+		}
+		if on == base {
+			bases++
+		} else if on != "" {
+			t.Errorf("backup %s has a source on %s, want only %s", newest, on, base)
+		}
+	}
+	if bases == 0 {
+		t.Errorf("backup %s records no source on %s: %s", newest, base, raw)
+	}
+	r := mustOK(t, p.maim("prune", "--keep", "1", "--dry-run", "--format", "json"))
+	wantDoc(t, s, "prune.json", "prune --dry-run", r.Stdout)
+	var d struct {
+		Removed []json.RawMessage                `json:"removed"`
+		Kept    []struct{ ID, Rule, Why string } `json:"kept"`
+	}
+	must(t, json.Unmarshal([]byte(r.Stdout), &d))
+	if len(d.Removed) != 0 || len(d.Kept) != 2 || d.Kept[0].ID != newest || d.Kept[0].Rule != "newest" ||
+		d.Kept[1].ID != base || d.Kept[1].Rule != "base" || !strings.Contains(d.Kept[1].Why, "backup "+newest+" builds on it") {
+		t.Errorf("prune --keep 1 --dry-run, want %s newest and %s its base: %s", newest, base, r.Stdout)
+	}
 }
