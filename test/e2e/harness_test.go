@@ -454,6 +454,24 @@ type source struct {
 	Entries    int64             `json:"entries"`
 	Delta      *delta            `json:"delta"`
 	OnePass    string            `json:"one_pass"`
+	// Base makes the source incremental: Archive is a delta over the source as backup
+	// Base.ID holds it. Ref says the entry and its archives are backup Ref's.
+	Base *base  `json:"base"`
+	Ref  string `json:"ref"`
+}
+
+// base is what an incremental source builds on.
+type base struct {
+	ID      string `json:"id"`
+	Archive string `json:"archive"`
+}
+
+// holder is the backup whose directory holds s's archives (Ref, or id itself).
+func (s source) holder(id string) string {
+	if s.Ref != "" {
+		return s.Ref
+	}
+	return id
 }
 
 // delta is a two-pass source's second archive (what changed since the hot copy began).

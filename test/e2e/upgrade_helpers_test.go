@@ -525,22 +525,54 @@ func (p *project) wantNoJournal() {
 	}
 }
 
-// extractSource extracts source name of backup id into a temp dir and returns its path.
+// extractSource extracts source name of backup id into a temp dir the way a restore
+// applies it: an incremental source's chain first (its base as that backup holds it, then
+// its own archive, a delta, over it), a two-pass source's Delta last.
 func (p *project) extractSource(id, name string) string {
 	p.t.Helper()
-	m := p.manifest(id)
-	src := m.source(p.t, name)
-	f, err := os.Open(filepath.Join(p.backupPath(id), src.Archive))
+	dest := filepath.Join(p.t.TempDir(), "x")
+	p.applySource(id, name, dest, 0)
+	return dest
+}
+
+// applySource writes source name of backup id over dest (see extractSource); depth bounds
+// the chain.
+func (p *project) applySource(id, name, dest string, depth int) {
+	p.t.Helper()
+	if depth > 100 {
+		p.t.Fatalf("source %s: a chain of more than 100 backups at %s", name, id)
+	}
+	src := p.manifest(id).source(p.t, name)
+	dir := p.backupPath(src.holder(id))
+	if src.Base != nil {
+		p.applySource(src.Base.ID, name, dest, depth+1)
+		if got := p.manifest(src.Base.ID).source(p.t, name).Archive; got != src.Base.Archive {
+			p.t.Fatalf("source %s of backup %s builds on archive %s of backup %s, which holds %s", name, id, src.Base.Archive, src.Base.ID, got)
+		}
+	}
+	p.applyArchive(id, name, filepath.Join(dir, src.Archive), dest, src.Base != nil)
+	if src.Delta != nil {
+		p.applyArchive(id, name, filepath.Join(dir, src.Delta.Archive), dest, true)
+	}
+}
+
+// applyArchive extracts one archive into dest, or applies it over dest when it is a delta.
+func (p *project) applyArchive(id, name, path, dest string, delta bool) {
+	p.t.Helper()
+	f, err := os.Open(path)
 	must(p.t, err)
 	defer f.Close()
-	r, err := archive.Decompress(f, archive.DetectCompression(src.Archive))
+	r, err := archive.Decompress(f, archive.DetectCompression(path))
 	must(p.t, err)
 	defer r.Close()
-	dest := filepath.Join(p.t.TempDir(), "x")
-	if _, err := archive.Extract(context.Background(), r, dest, archive.ExtractOptions{}); err != nil {
-		p.t.Fatalf("extract %s of backup %s: %v", name, id, err)
+	if delta {
+		_, err = archive.ApplyDelta(context.Background(), r, dest, archive.ExtractOptions{})
+	} else {
+		_, err = archive.Extract(context.Background(), r, dest, archive.ExtractOptions{})
 	}
-	return dest
+	if err != nil {
+		p.t.Fatalf("extract %s of backup %s (%s): %v", name, id, filepath.Base(path), err)
+	}
 }
 
 // fileBytes reads a file of the project dir.
