@@ -24,12 +24,7 @@ import (
 var dumpDBPhase = phase[*txn]{
 	Name:    "dump-db",
 	Journal: PhaseBackingUp,
-	Skip: func(t *txn) string {
-		if len(t.plan.migrations()) == 0 {
-			return "no --migrate-db"
-		}
-		return ""
-	},
+	Skip:    withoutMigrations,
 	Describe: func(t *txn) string {
 		var parts []string
 		for _, db := range t.plan.migrations() {

@@ -35,12 +35,7 @@ import (
 var migratePhase = phase[*txn]{
 	Name:    "migrate-db",
 	Journal: PhaseRecreating,
-	Skip: func(t *txn) string {
-		if len(t.plan.migrations()) == 0 {
-			return "no --migrate-db"
-		}
-		return ""
-	},
+	Skip:    withoutMigrations,
 	Describe: func(t *txn) string {
 		var parts []string
 		for _, db := range t.plan.migrations() {
@@ -69,6 +64,14 @@ var migratePhase = phase[*txn]{
 		}
 		return nil
 	},
+}
+
+// withoutMigrations skips the phases of --migrate-db when it names no database.
+func withoutMigrations(t *txn) string {
+	if len(t.plan.migrations()) == 0 {
+		return "no --migrate-db"
+	}
+	return ""
 }
 
 // migrateOne loads the dump of db into its new container (of project target).
