@@ -36,10 +36,9 @@ PROJ="$WORK/project"
 log() { printf 'bench_incremental: %s\n' "$*" >&2; }
 die() { log "$*"; exit 2; }
 
+# shellcheck source=scripts/bench_lib.sh
+. scripts/bench_lib.sh
 cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  set +e
   if [ -f "$PROJ/compose.yaml" ]; then
     docker compose -f "$PROJ/compose.yaml" down --volumes --remove-orphans >/dev/null 2>&1
   fi
@@ -49,11 +48,8 @@ cleanup() {
   docker volume rm -f "$VOL" >/dev/null 2>&1
   docker image rm -f "$IMAGE" >/dev/null 2>&1
   if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_cleanup_on_exit cleanup
 
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no Docker engine (run make rig)"
 docker compose version >/dev/null 2>&1 || die "no docker compose (run make rig)"
@@ -61,9 +57,8 @@ command -v jq >/dev/null || die "jq is needed"
 
 # docker-maim from this tree, as a plugin of a docker config of its own (the installed one
 # is left alone).
-mkdir -p "$PROJ" "$WORK/backups" "$WORK/state" "$WORK/docker/cli-plugins"
-GOTOOLCHAIN=local CGO_ENABLED=0 go build -o "$WORK/docker/cli-plugins/docker-maim" ./cmd/docker-maim ||
-  die "building docker-maim failed (make helpers first)"
+mkdir -p "$PROJ" "$WORK/backups" "$WORK/state"
+bench_plugin_config "$WORK/docker" || die "building docker-maim failed (make helpers first)"
 MAIM=(env DOCKER_CONFIG="$WORK/docker" MAIM_STATE_DIR="$WORK/state" docker maim -f "$PROJ/compose.yaml" --backup-dir "$WORK/backups" --progress quiet)
 
 # A 0-byte image (imported from an empty tar): the service is only created.

@@ -31,26 +31,18 @@ proj=maimbench-rb-$$
 repo=$REG/$proj-bot
 work=$(mktemp -d "${BENCH_DATA_DIR:-/tmp}/maim-bench-rb.XXXXXX")
 export MAIM_BACKUP_DIR=$work/backups
+# shellcheck source=scripts/bench_lib.sh
+. "$ROOT/scripts/bench_lib.sh"
 cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  set +e
   (cd "$work/p" 2>/dev/null && docker compose down -v --remove-orphans >/dev/null 2>&1)
   docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^($repo:|docker-maim/pin:$proj\.)" | xargs -r docker rmi -f >/dev/null 2>&1
   rm -rf "$work"
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_cleanup_on_exit cleanup
 die() { echo "bench_rollback: $*" >&2; exit 2; }
 
 if [ -n "${MAIM_PLUGIN:-}" ]; then
-  mkdir -p "$work/dc/cli-plugins"
-  cp "$MAIM_PLUGIN" "$work/dc/cli-plugins/docker-maim"
-  for c in "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-compose" /usr/libexec/docker/cli-plugins/docker-compose /usr/local/lib/docker/cli-plugins/docker-compose; do
-    [ -x "$c" ] && { ln -s "$c" "$work/dc/cli-plugins/docker-compose"; break; }
-  done
+  bench_plugin_config "$work/dc" "$MAIM_PLUGIN" || die "copying $MAIM_PLUGIN"
   export DOCKER_CONFIG=$work/dc
 fi
 docker maim version >/dev/null 2>&1 || die "no docker maim plugin (set MAIM_PLUGIN=PATH)"

@@ -136,7 +136,7 @@ func (r *remote) copy(ctx context.Context, project, id string) maim.RemoteCopy {
 		return c
 	}
 	defer unlock()
-	if err := r.copyBases(ctx, project, id, map[string]bool{id: true}); err != nil {
+	if err := r.copyBases(ctx, project, id); err != nil {
 		c := maim.RemoteCopy{Remote: r.name, BackupID: id, Error: err.Error()}
 		r.record(c)
 		return c
@@ -153,23 +153,21 @@ func (r *remote) copyOne(ctx context.Context, project, id string) maim.RemoteCop
 	return c
 }
 
-// copyBases copies, before backup id, every backup it builds on (Manifest.Needs: an
-// incremental source's bases, the backups an unchanged source uses, and theirs) that the
-// remote does not hold complete: a copy of an increment is of no use without them (a base
-// taken without --remote, or whose own copy failed). Already seen IDs are skipped.
-func (r *remote) copyBases(ctx context.Context, project, id string, seen map[string]bool) error {
-	e, err := r.local.Get(project, id)
-	if err != nil || e.Manifest == nil {
-		return nil // the copy of id says what is wrong with it
+// copyBases copies, before backup id, every backup it builds on (replica.Needs: an
+// incremental source's bases, the backups an unchanged source uses, and theirs; bases
+// first) that the remote does not hold complete: a copy of an increment is of no use
+// without them (a base taken without --remote, or whose own copy failed). The manifests
+// are the local ones; a base missing here is still tried (the remote may hold it, else its
+// copy fails and says why), id's own missing manifest is left to id's copy to report.
+func (r *remote) copyBases(ctx context.Context, project, id string) error {
+	needs, err := replica.Needs(id, func(id string) (*backup.Manifest, error) {
+		e, err := r.local.Get(project, id)
+		return e.Manifest, err
+	})
+	if _, missing := errors.AsType[*replica.MissingError](err); err != nil && !missing {
+		return err
 	}
-	for _, need := range e.Manifest.Needs() {
-		if seen[need] || len(seen) > backup.MaxChain {
-			continue
-		}
-		seen[need] = true
-		if err := r.copyBases(ctx, project, need, seen); err != nil {
-			return err
-		}
+	for _, need := range needs {
 		if re, err := r.store.Get(project, need); err == nil && re.Status == backup.StatusComplete {
 			continue
 		}

@@ -85,30 +85,29 @@ func (ss *session) rollbackTarget(ctx context.Context, id *string) (*maim.Fetche
 // nothing decompressed), after the backups it builds on (ensureBases). It says why it
 // fetched, on progress and in the result.
 func (ss *session) ensureLocal(ctx context.Context, id string) (*maim.Fetched, error) {
-	if err := ss.ensureBases(ctx, id, map[string]bool{}); err != nil {
+	if err := ss.ensureBases(ctx, id); err != nil {
 		return nil, err
 	}
 	return ss.ensureOne(ctx, id)
 }
 
-// ensureBases makes local, deepest first, the backups id builds on (an incremental
-// source's bases, the backups an unchanged source uses: Manifest.Needs) as ensureOne does,
-// read from the local manifest, else the remote's.
-func (ss *session) ensureBases(ctx context.Context, id string, seen map[string]bool) error {
-	if seen[id] || len(seen) > backup.MaxChain {
-		return nil
-	}
-	seen[id] = true
-	e, err := ss.store.Get(ss.proj.Name, id)
-	if err != nil || e.Manifest == nil {
-		if e, err = ss.remote.store.Get(ss.proj.Name, id); err != nil || e.Manifest == nil {
-			return nil // the operation says what is missing
+// ensureBases makes local, bases first, the backups id builds on (replica.Needs: an
+// incremental source's bases, the backups an unchanged source uses, and theirs) as
+// ensureOne does, each read from the local manifest, else the remote's. One that is in
+// neither is passed over: the operation says what is missing.
+func (ss *session) ensureBases(ctx context.Context, id string) error {
+	name := ss.proj.Name
+	needs, err := replica.Needs(id, func(id string) (*backup.Manifest, error) {
+		e, err := ss.store.Get(name, id)
+		if err != nil || e.Manifest == nil {
+			e, err = ss.remote.store.Get(name, id)
 		}
+		return e.Manifest, err
+	})
+	if _, missing := errors.AsType[*replica.MissingError](err); err != nil && !missing {
+		return err
 	}
-	for _, need := range e.Manifest.Needs() {
-		if err := ss.ensureBases(ctx, need, seen); err != nil {
-			return err
-		}
+	for _, need := range needs {
 		if _, err := ss.ensureOne(ctx, need); err != nil {
 			return err
 		}

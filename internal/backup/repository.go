@@ -72,6 +72,16 @@ type LocalDir struct {
 
 var _ Repository = LocalDir{}
 
+// FileRepository is a Repository that keeps each committed file as a plain file on this
+// host (LocalDir), so a reader that needs a path (random access, another process) can
+// have it instead of a stream. A remote (internal/backup/s3) is not one.
+type FileRepository interface {
+	Repository
+	FilePath(project, id, name string) (string, bool)
+}
+
+var _ FileRepository = LocalDir{}
+
 // Location is the path of the repository, of a project's backups, or of a backup.
 func (l LocalDir) Location(elem ...string) string {
 	return filepath.Join(append([]string{l.Root}, elem...)...)
@@ -140,6 +150,18 @@ func (l LocalDir) Open(project, id, name string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	return os.Open(p)
+}
+
+// FilePath is the absolute path of a committed file of a backup on this host, where Open
+// reads it (false for a name that would leave its place). It checks nothing of the file:
+// not that it exists, nor its hash.
+func (l LocalDir) FilePath(project, id, name string) (string, bool) {
+	p, err := l.path(project, id, name)
+	if err != nil {
+		return "", false
+	}
+	p, err = filepath.Abs(p)
+	return p, err == nil
 }
 
 func (l LocalDir) Create(project, id, name string) (Upload, error) {

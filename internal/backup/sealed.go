@@ -141,6 +141,19 @@ func (e Entry) OpenStored(src Source) (io.ReadCloser, error) {
 	return e.repo.Open(e.project, src.holder(e.ID), src.Archive)
 }
 
+// LocalPath is the path on this host of the archive of src in backup e, to be read as it
+// is: true only when e's repository keeps plain files here (a FileRepository: LocalDir)
+// and e is not sealed (whose archives Open must unseal). Otherwise (a remote, an
+// encrypted backup) Open is the way to read it. Like FilePath it checks nothing: not that
+// the file exists, nor its hash.
+func (e Entry) LocalPath(src Source) (string, bool) {
+	fr, ok := e.repo.(FileRepository)
+	if !ok || e.Manifest.Sealed() {
+		return "", false
+	}
+	return fr.FilePath(e.project, src.holder(e.ID), src.Archive)
+}
+
 // Open opens an archive of a backup for reading: the archive itself. A sealed backup's
 // archive is unsealed with the Store's Identities (an error wrapping api.ErrNoIdentity
 // without a matching one), and read to its end its plaintext must hash as Plain records

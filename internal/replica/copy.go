@@ -14,6 +14,7 @@ import (
 
 	"filippo.io/age"
 	maim "github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/crypt"
 	"github.com/docker-maim/docker-maim/internal/progress"
@@ -196,7 +197,7 @@ func (c *copier) one(f file) (backup.StoredFile, error) {
 		}
 		src = stage
 	}
-	sum, size, err := hashFile(src)
+	sum, size, err := archive.FileSHA256(src)
 	if err != nil {
 		return backup.StoredFile{}, err
 	}
@@ -286,21 +287,6 @@ func (c *copier) add(n int64) {
 	if c.task != nil {
 		c.task.Add(n)
 	}
-}
-
-// hashFile is the SHA-256 and size of a file.
-func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 // put writes a small file whole into a repository.

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/progress"
 )
@@ -151,7 +152,7 @@ func fetchWhole(ctx context.Context, g Getter, to backup.Repository, project, id
 	if err != nil {
 		return n, true, err
 	}
-	sum, size, err := hashFile(p)
+	sum, size, err := archive.FileSHA256(p)
 	if err == nil && (sum != f.sha256 || size != f.size) {
 		err = fmt.Errorf("%d bytes from the remote do not match the manifest's sha256 and size (%d bytes)", size, f.size)
 	}

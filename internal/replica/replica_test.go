@@ -14,6 +14,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/crypt"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -195,7 +196,7 @@ func TestSealedCopy(t *testing.T) {
 	if _, err := Copy(ctx, local, remote, "p", id, CopyOptions{Name: "nas", Seal: rcpts, StageDir: stage}); err == nil {
 		t.Fatal("the cut-off copy did not fail")
 	}
-	staged, _, err := hashFile(filepath.Join(stage, "p", id, "1-conf.tar.zst.age"))
+	staged, _, err := archive.FileSHA256(filepath.Join(stage, "p", id, "1-conf.tar.zst.age"))
 	if err != nil {
 		t.Fatalf("the second archive was not staged: %v", err)
 	}
@@ -293,7 +294,7 @@ func TestSealedCopyLeavesTheIndexHome(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(local.Dir("p", id), idx), raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sum, size, err := hashFile(filepath.Join(local.Dir("p", id), idx))
+	sum, size, err := archive.FileSHA256(filepath.Join(local.Dir("p", id), idx))
 	if err != nil {
 		t.Fatal(err)
 	}

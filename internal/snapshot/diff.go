@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/moby/moby/client"
 
@@ -78,17 +77,15 @@ func (s *Service) tryDiff(ctx context.Context, links []backup.Link, it RestoreIt
 	return true, nil
 }
 
-// localFile is the path of the file of src in backup e, when the backup is in a local
-// directory.
+// localFile is the path of the file of src in backup e, when the backup keeps it as a
+// plain file in a local directory (Entry.LocalPath) and it is there.
 func localFile(e backup.Entry, src backup.Source) (string, error) {
-	r, err := e.Open(src)
-	if err != nil {
-		return "", err
-	}
-	defer r.Close()
-	f, ok := r.(*os.File)
+	p, ok := e.LocalPath(src)
 	if !ok {
 		return "", fmt.Errorf("the backup is not in a local directory")
 	}
-	return filepath.Abs(f.Name())
+	if _, err := os.Stat(p); err != nil {
+		return "", err
+	}
+	return p, nil
 }

@@ -466,11 +466,6 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, dir string, i
 	chain := links
 	e, it.From = links[0].Entry, links[0].Source
 	src, to := it.From, it.To
-	f, err := e.Open(src)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	comp, err := archive.ParseCompression(e.Manifest.Compression)
 	if err != nil {
 		comp = archive.DetectCompression(src.Archive)
@@ -485,6 +480,13 @@ func (s *Service) restoreItem(ctx context.Context, e backup.Entry, dir string, i
 	if done, err := s.tryDiff(ctx, chain, it, t, ok, ropts); done || err != nil {
 		return err
 	}
+	// The full restore: the base archive is opened only now, a differential one never
+	// needs its stream.
+	f, err := e.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
 	task := s.task("restore "+src.Name, src.Name, src.Bytes)
 	ropts.Progress = task.Add
 	var st archive.Stats

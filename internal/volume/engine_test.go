@@ -105,7 +105,7 @@ func removeTestImages() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	refs := []string{}
-	if sum, _, err := fileSHA256(staticBin); err == nil {
+	if sum, _, err := archive.FileSHA256(staticBin); err == nil {
 		refs = append(refs, helperRepo+":"+sum[:12])
 	}
 	if !emptyExisted {

@@ -123,7 +123,7 @@ var afterDirectWrite = func(file string) {}
 // claims. It costs one sequential read of the archive on the host, mostly from the page
 // cache the helper's writes just filled.
 func checkWritten(file, sha string, size int64) error {
-	got, n, err := fileSHA256(file)
+	got, n, err := archive.FileSHA256(file)
 	if err != nil {
 		return fmt.Errorf("re-reading the archive the helper wrote: %w", err)
 	}

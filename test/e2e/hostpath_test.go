@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"archive/tar"
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -14,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/docker-maim/docker-maim/internal/testrig"
-	"github.com/moby/moby/client"
 )
 
 // hostPathVolumes are the binds dockge, portainer and immich add to their services: the
@@ -116,19 +112,7 @@ func (p *project) wantHostPathsSkipped(id string) {
 // damageVolume overwrites user/memory.db in a volume and adds a stray file.
 func (p *project) damageVolume(vol string) {
 	p.t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for name, body := range map[string]string{"user/memory.db": "gone\n", "user/stray": "x\n"} {
-		must(p.t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(body))}))
-		_, err := tw.Write([]byte(body))
-		must(p.t, err)
-	}
-	must(p.t, tw.Close())
-	p.peek(vol, func(id string) {
-		if _, err := p.Client.CopyToContainer(context.Background(), id, client.CopyToContainerOptions{DestinationPath: "/v", Content: &buf}); err != nil {
-			p.t.Fatalf("damage volume %s: %v", vol, err)
-		}
-	})
+	p.putTar(vol, map[string]string{"user/memory.db": "gone\n", "user/stray": "x\n"})
 }
 
 // TestHostPathsAreNotData: a project that binds the engine's socket and /etc/localtime

@@ -174,11 +174,9 @@ func TestRestoreSafetyHotPutBack(t *testing.T) {
 	if !regexp.MustCompile(`"name":\s*"safety-hot"`).MatchString(dry.Stdout) {
 		t.Errorf("the dry run does not list safety-hot: %s", dry.Stdout)
 	}
-	fp := filepath.Join(t.TempDir(), "failpoint")
 	since := time.Now()
-	run := p.maimStart([]string{"MAIM_FAILPOINT=restore:backed-up:wait", "MAIM_FAILPOINT_FILE=" + fp, volume.EnvNoHostPath + "=1"},
+	run, fp := heldAt(t, p, "restore:backed-up", []string{volume.EnvNoHostPath + "=1"},
 		append(append([]string(nil), restoreArgs...), id)...)
-	waitFailpoint(t, run, fp, 3*time.Minute)
 	stopped := map[string]treediff.Tree{vol: treediff.Of(t, vol), bind: treediff.Of(t, bind)}
 	wantChurnRestored(t, "at the stop", vol)
 	defer breakArchive(t, p, id, "appdata")()
@@ -214,11 +212,9 @@ func TestRollbackSafetyHot(t *testing.T) {
 	if !regexp.MustCompile(`"name":\s*"safety-hot"`).MatchString(dry.Stdout) {
 		t.Errorf("the dry run does not list safety-hot: %s", dry.Stdout)
 	}
-	fp := filepath.Join(t.TempDir(), "failpoint")
 	since := time.Now()
-	run := p.maimStart([]string{"MAIM_FAILPOINT=rollback:safety-backed-up:wait", "MAIM_FAILPOINT_FILE=" + fp, volume.EnvNoHostPath + "=1"},
+	run, fp := heldAt(t, p, "rollback:safety-backed-up", []string{volume.EnvNoHostPath + "=1"},
 		"rollback", id, "--stable-period", "1s", "--timeout", "2m")
-	waitFailpoint(t, run, fp, 3*time.Minute)
 	stopped := map[string]treediff.Tree{vol: treediff.Of(t, vol), bind: treediff.Of(t, bind)}
 	wantChurnRestored(t, "at the stop", vol)
 	fix := breakArchive(t, p, id, "appdata")
@@ -252,18 +248,13 @@ func TestRollbackSafetyHot(t *testing.T) {
 func TestRestoreSafetyHotStartedMidPass(t *testing.T) {
 	requireEngine(t)
 	t.Parallel()
-	p := newProject(t, "hot-midpass", startedDuringCompose)
-	compose(t, p, "up", "-d", "--wait", "app")
-	vol := p.volumeDir(p.Name + "_appdata")
-	seedBulk(t, vol, 8)
+	p, vol := startedDuringProject(t, "hot-midpass", 8)
 	id := p.backup()
 	must(t, os.WriteFile(filepath.Join(vol, "churn-on"), nil, 0o644))
 
-	fp := filepath.Join(t.TempDir(), "failpoint")
 	since := time.Now()
-	run := p.maimStart([]string{"MAIM_FAILPOINT=restore:safety-hot:wait", "MAIM_FAILPOINT_FILE=" + fp, volume.EnvNoHostPath + "=1"},
+	run, fp := heldAt(t, p, "restore:safety-hot", []string{volume.EnvNoHostPath + "=1"},
 		"restore", id, "--format", "json", "--stable-period", "1s", "--timeout", "2m")
-	waitFailpoint(t, run, fp, 3*time.Minute)
 	if got := runningOf(t, p); fmt.Sprint(got) != "map[app:1]" {
 		t.Fatalf("running in the middle of pass one: %v, want app only (nothing stopped)", got)
 	}

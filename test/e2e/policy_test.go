@@ -1,16 +1,11 @@
 package e2e
 
 import (
-	"archive/tar"
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/moby/moby/client"
 )
 
 // policyCompose: the stand-in bot with a data volume backed up always and a media volume
@@ -26,22 +21,6 @@ volumes:
       backup: never
 `
 
-// putFile writes name (at the volume's root) with body into volume vol.
-func (p *project) putFile(vol, name, body string) {
-	p.t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	must(p.t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(body)), Format: tar.FormatPAX}))
-	_, err := tw.Write([]byte(body))
-	must(p.t, err)
-	must(p.t, tw.Close())
-	p.peek(vol, func(id string) {
-		if _, err := p.Client.CopyToContainer(context.Background(), id, client.CopyToContainerOptions{DestinationPath: "/v", Content: &buf}); err != nil {
-			p.t.Fatalf("put %s into %s: %v", name, vol, err)
-		}
-	})
-}
-
 // TestSourcePolicyNever: a volume whose policy is never is listed as not protected in the
 // upgrade's plan, left out of the upgrade's backup (the manifest says why), and left as
 // it is by the rollback, which says so; the data volume beside it is rolled back. A
@@ -53,8 +32,8 @@ func TestSourcePolicyNever(t *testing.T) {
 	p.WriteCompose(fmt.Sprintf(policyCompose, p.Bot("1.0.0")))
 	compose(t, p, "up", "-d", "--wait")
 	data, media := p.Name+"_botdata", p.Name+"_media"
-	p.putFile(data, "before.txt", "data before\n")
-	p.putFile(media, "before.txt", "media before\n")
+	p.putTar(data, map[string]string{"before.txt": "data before\n"})
+	p.putTar(media, map[string]string{"before.txt": "media before\n"})
 
 	dry := mustOK(t, p.maim("upgrade", "--force", "--dry-run"))
 	if !strings.Contains(dry.Stdout, "media") || !strings.Contains(dry.Stdout, "not protected") || !strings.Contains(dry.Stdout, "backup: never") {
@@ -78,8 +57,8 @@ func TestSourcePolicyNever(t *testing.T) {
 		t.Errorf("the manifest does not say media was left out: %s", raw)
 	}
 
-	p.putFile(data, "after.txt", "data after\n")
-	p.putFile(media, "after.txt", "media after\n")
+	p.putTar(data, map[string]string{"after.txt": "data after\n"})
+	p.putTar(media, map[string]string{"after.txt": "media after\n"})
 	rb := mustOK(t, p.maim("rollback", "--stable-period", "1s", "--timeout", "2m"))
 	if !strings.Contains(rb.Stdout+rb.Stderr, "media: not in this backup") {
 		t.Errorf("the rollback does not say it left media alone: %s", rb)

@@ -331,6 +331,29 @@ func runningOf(t testing.TB, p *project) map[string]int {
 	return out
 }
 
+// startedDuringProject is the rig of the tests of what starts while an operation holds: a
+// project of startedDuringCompose with app up and n bulk files (seedBulk) in appdata,
+// whose host directory it returns.
+func startedDuringProject(t *testing.T, name string, n int) (*project, string) {
+	t.Helper()
+	p := newProject(t, name, startedDuringCompose)
+	compose(t, p, "up", "-d", "--wait", "app")
+	vol := p.volumeDir(p.Name + "_appdata")
+	seedBulk(t, vol, n)
+	return p, vol
+}
+
+// heldAt starts `docker maim ARGS` (env added to its environment) held at the failpoint
+// point (MAIM_FAILPOINT=point:wait) and returns once it holds there, with the file whose
+// removal lets it go on.
+func heldAt(t *testing.T, p *project, point string, env []string, args ...string) (*bgRun, string) {
+	t.Helper()
+	fp := filepath.Join(t.TempDir(), "failpoint")
+	run := p.maimStart(append([]string{"MAIM_FAILPOINT=" + point + ":wait", "MAIM_FAILPOINT_FILE=" + fp}, env...), args...)
+	waitFailpoint(t, run, fp, 3*time.Minute)
+	return run, fp
+}
+
 // TestBackupStopsWhatStartedDuringPassOne: what runs is listed again right before the stop.
 // While `docker maim backup` holds after pass one (failpoint backup:stopping), a one-off
 // container that changes appdata without pause is started (`docker compose run -d job`)
@@ -342,15 +365,10 @@ func runningOf(t testing.TB, p *project) map[string]int {
 func TestBackupStopsWhatStartedDuringPassOne(t *testing.T) {
 	requireEngine(t)
 	t.Parallel()
-	p := newProject(t, "started-during", startedDuringCompose)
-	compose(t, p, "up", "-d", "--wait", "app")
-	vol := p.volumeDir(p.Name + "_appdata")
-	seedBulk(t, vol, 8)
+	p, vol := startedDuringProject(t, "started-during", 8)
 	must(t, os.WriteFile(filepath.Join(vol, "churn-on"), nil, 0o644))
 
-	fp := filepath.Join(t.TempDir(), "failpoint")
-	run := p.maimStart([]string{"MAIM_FAILPOINT=backup:stopping:wait", "MAIM_FAILPOINT_FILE=" + fp}, "backup", "--format", "json")
-	waitFailpoint(t, run, fp, 3*time.Minute)
+	run, fp := heldAt(t, p, "backup:stopping", nil, "backup", "--format", "json")
 	compose(t, p, "run", "-d", "job")
 	compose(t, p, "up", "-d", "--no-deps", "other")
 	run.until(t, 2*time.Minute, "the one-off job to churn", func() bool {
@@ -395,9 +413,7 @@ func TestBackupStartedAfterStopIsNotCold(t *testing.T) {
 	p := newProject(t, "started-after", startedDuringCompose)
 	compose(t, p, "up", "-d", "--wait", "app")
 
-	fp := filepath.Join(t.TempDir(), "failpoint")
-	run := p.maimStart([]string{"MAIM_FAILPOINT=backup:stopped:wait", "MAIM_FAILPOINT_FILE=" + fp}, "backup")
-	waitFailpoint(t, run, fp, 3*time.Minute)
+	run, fp := heldAt(t, p, "backup:stopped", nil, "backup")
 	if got := runningOf(t, p); len(got) != 0 {
 		t.Fatalf("running at the stop: %v", got)
 	}
@@ -424,9 +440,7 @@ func TestUpgradeStopsWhatStartedDuringPassOne(t *testing.T) {
 	t.Parallel()
 	bp := newBotProject(t, "upgrade-started-during", "")
 	bp.setEnv("BOT_VERSION", "2.0.0")
-	fp := filepath.Join(t.TempDir(), "failpoint")
-	run := bp.maimStart([]string{"MAIM_FAILPOINT=upgrade:backing-up:wait", "MAIM_FAILPOINT_FILE=" + fp}, append(upgradeArgs, "--format", "json")...)
-	waitFailpoint(t, run, fp, 3*time.Minute)
+	run, fp := heldAt(t, bp.project, "upgrade:backing-up", nil, append(upgradeArgs, "--format", "json")...)
 	compose(t, bp.project, "run", "-d", "bot")
 	if got := runningOf(t, bp.project); got["bot (one-off)"] != 1 {
 		t.Fatalf("running while held: %v", got)
@@ -466,10 +480,7 @@ func TestUpgradeStopsWhatStartedDuringPassOne(t *testing.T) {
 func TestRestoreStopsWhatStartedMeanwhile(t *testing.T) {
 	requireEngine(t)
 	t.Parallel()
-	p := newProject(t, "restore-started", startedDuringCompose)
-	compose(t, p, "up", "-d", "--wait", "app")
-	vol := p.volumeDir(p.Name + "_appdata")
-	seedBulk(t, vol, 2)
+	p, vol := startedDuringProject(t, "restore-started", 2)
 	var b struct {
 		ID string `json:"id"`
 	}
@@ -478,9 +489,7 @@ func TestRestoreStopsWhatStartedMeanwhile(t *testing.T) {
 	wantTree := treediff.Of(t, vol)
 	scramble(t, vol)
 
-	fp := filepath.Join(t.TempDir(), "failpoint")
-	run := p.maimStart([]string{"MAIM_FAILPOINT=restore:backing-up:wait", "MAIM_FAILPOINT_FILE=" + fp}, "restore", b.ID, "--format", "json")
-	waitFailpoint(t, run, fp, 3*time.Minute)
+	run, fp := heldAt(t, p, "restore:backing-up", nil, "restore", b.ID, "--format", "json")
 	compose(t, p, "up", "-d", "--no-deps", "other")
 	startedAt := func() string { return p.containers()["other"].State.StartedAt }
 	before := startedAt()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/minio/minio-go/v7"
 )
@@ -107,35 +106,13 @@ func (r *Repo) Get(ctx context.Context, project, id, name string, dst io.WriterA
 	if progress == nil {
 		progress = func(int64) {}
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	jobs := make(chan int64)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for w := 0; w < max(1, r.Workers); w++ {
-		wg.Go(func() {
-			buf := make([]byte, hashBuf)
-			for off := range jobs {
-				end := min(off+minPart, info.Size)
-				if err := r.getRange(ctx, key, info.ETag, off, end, dst, buf); err != nil {
-					cancel(err)
-					continue
-				}
-				mu.Lock()
-				progress(end - off)
-				mu.Unlock()
-			}
-		})
-	}
-	for off := int64(0); off < info.Size && ctx.Err() == nil; off += minPart {
-		select {
-		case jobs <- off:
-		case <-ctx.Done():
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+	n := int((info.Size + minPart - 1) / minPart)
+	err = fanOut(ctx, r.Workers, n, func(ctx context.Context, i int, buf []byte) (int64, error) {
+		off := int64(i) * minPart
+		end := min(off+minPart, info.Size)
+		return end - off, r.getRange(ctx, key, info.ETag, off, end, dst, buf)
+	}, progress)
+	if err != nil {
 		return 0, r.wrap("download", where, err)
 	}
 	return info.Size, nil

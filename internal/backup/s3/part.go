@@ -6,14 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/minio/minio-go/v7"
 )
@@ -27,7 +24,6 @@ const (
 	minPart   = 16 << 20
 	maxParts  = 9_000
 	hashBuf   = 1 << 20
-	attempts  = 8
 )
 
 // partSize is the part size Put uses for a file of size bytes: a function of the size
@@ -129,40 +125,4 @@ func checkComplete(info minio.UploadInfo, parts []sums) error {
 		return fmt.Errorf("the server's SHA-256 %s is not the parts' %s", c, compositeSHA256(parts))
 	}
 	return nil
-}
-
-// retry runs f until it succeeds, fails for good (a refused credential, a missing
-// bucket or upload, a failed precondition), ctx ends, or attempts are spent; waits grow
-// from 200 ms to 10 s, with jitter.
-func retry(ctx context.Context, f func() error) error {
-	var err error
-	wait := 200 * time.Millisecond
-	for i := 0; i < attempts; i++ {
-		if err = f(); err == nil || permanent(err) || ctx.Err() != nil {
-			return err
-		}
-		d := wait/2 + rand.N(wait)
-		select {
-		case <-ctx.Done():
-			return errors.Join(ctx.Err(), err)
-		case <-time.After(d):
-		}
-		wait = min(wait*2, 10*time.Second)
-	}
-	return err
-}
-
-// permanent: errors another attempt cannot mend.
-func permanent(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	c, s := code(err)
-	switch c {
-	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "NoSuchBucket", "NoSuchUpload",
-		"NoSuchKey", "InvalidBucketName", "PreconditionFailed", "EntityTooLarge", "InvalidPart", "ExpiredToken",
-		"InvalidRequest", "InvalidArgument", "MalformedXML", "InvalidPartOrder":
-		return true
-	}
-	return s == http.StatusForbidden || s == http.StatusPreconditionFailed
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sync"
 
 	"github.com/minio/minio-go/v7"
 )
@@ -94,49 +93,27 @@ func (r *Repo) putMultipart(ctx context.Context, key string, src io.ReaderAt, si
 	}
 	parts := make([]minio.CompletePart, n)
 	digests := make([]sums, n)
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	jobs := make(chan int)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for w := 0; w < max(1, r.Workers); w++ {
-		wg.Go(func() {
-			buf := make([]byte, hashBuf)
-			for i := range jobs {
-				off := int64(i) * ps
-				sz := min(ps, size-off)
-				s, err := sumOf(src, off, sz, buf)
-				if err != nil {
-					cancel(err)
-					continue
-				}
-				digests[i] = s
-				if p, ok := have[i+1]; ok && p.Size == sz && unquote(p.ETag) == s.etag() &&
-					(p.ChecksumSHA256 == "" || p.ChecksumSHA256 == s.sha256b64()) {
-					// Its SHA-256 is ours (its MD5 is), whether the server lists it or not (SeaweedFS does not).
-					parts[i] = minio.CompletePart{PartNumber: i + 1, ETag: p.ETag}
-					if !r.noChecksumHeader {
-						parts[i].ChecksumSHA256 = s.sha256b64()
-					}
-				} else if parts[i], err = r.putPart(ctx, key, uploadID, i+1, src, off, sz, s); err != nil {
-					cancel(err)
-					continue
-				}
-				mu.Lock()
-				progress(sz)
-				mu.Unlock()
-			}
-		})
-	}
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
+	err = fanOut(ctx, r.Workers, n, func(ctx context.Context, i int, buf []byte) (int64, error) {
+		off := int64(i) * ps
+		sz := min(ps, size-off)
+		s, err := sumOf(src, off, sz, buf)
+		if err != nil {
+			return 0, err
 		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+		digests[i] = s
+		if p, ok := have[i+1]; ok && p.Size == sz && unquote(p.ETag) == s.etag() &&
+			(p.ChecksumSHA256 == "" || p.ChecksumSHA256 == s.sha256b64()) {
+			// Its SHA-256 is ours (its MD5 is), whether the server lists it or not (SeaweedFS does not).
+			parts[i] = minio.CompletePart{PartNumber: i + 1, ETag: p.ETag}
+			if !r.noChecksumHeader {
+				parts[i].ChecksumSHA256 = s.sha256b64()
+			}
+		} else if parts[i], err = r.putPart(ctx, key, uploadID, i+1, src, off, sz, s); err != nil {
+			return 0, err
+		}
+		return sz, nil
+	}, progress)
+	if err != nil {
 		return err // the upload stays open: the next Put resumes it
 	}
 	return r.complete(ctx, key, uploadID, parts, digests)
