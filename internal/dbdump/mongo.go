@@ -102,7 +102,7 @@ func mongoReadyArgv(argv []string, host string) []string {
 			out = append(out, a)
 		}
 	}
-	return append(out, "--db=admin", "--collection="+mongoReadyCollection, "--archive=/dev/null", "--quiet")
+	return append(out, "--db=admin", "--collection="+mongoReadyCollection, "--archive=/dev/null")
 }
 
 // readyCommand is ReadyCommand(c), for MongoDB over the container's own network address:

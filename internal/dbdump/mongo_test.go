@@ -101,7 +101,7 @@ func TestPlanMongoRootUser(t *testing.T) {
 		t.Errorf("load %q then %q env %q", l.Argv, l.Then, l.ExecEnv())
 	}
 	r := ReadyCommand(l)
-	if want := []string{"mongodump", "--host=127.0.0.1", "--username=admin", "--authenticationDatabase=admin", "--db=admin", "--collection=docker-maim-ready", "--archive=/dev/null", "--quiet"}; !reflect.DeepEqual(r.Argv, want) || r.Then != c.Then {
+	if want := []string{"mongodump", "--host=127.0.0.1", "--username=admin", "--authenticationDatabase=admin", "--db=admin", "--collection=docker-maim-ready", "--archive=/dev/null"}; !reflect.DeepEqual(r.Argv, want) || r.Then != c.Then {
 		t.Errorf("ready %q, want %q", r.Argv, want)
 	}
 }
