@@ -77,7 +77,7 @@ func TestDBMongoDumpCredentials(t *testing.T) {
 
 	r := mustOK(t, p.maim("backup", "--dump", "db", "--dump", "db2", "--format", "json"))
 	var res struct {
-		ID    string `json:"id"`
+		ID    string                                      `json:"id"`
 		Dumps []struct{ Service, Engine, Archive string } `json:"dumps"`
 	}
 	must(t, json.Unmarshal([]byte(r.Stdout), &res))
