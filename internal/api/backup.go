@@ -190,7 +190,8 @@ type BackupDump struct {
 	Engine string `json:"engine"`
 	// Command is the tool and its arguments as run (never a password).
 	Command string `json:"command"`
-	// Archive is the dump's file in the backup (dump-SERVICE.sql.zst).
+	// Archive is the dump's file in the backup (dump-SERVICE.sql.zst; MongoDB's
+	// dump-SERVICE.archive.zst).
 	Archive string `json:"archive"`
 	// Bytes is the dump's size uncompressed.
 	Bytes int64 `json:"bytes"`

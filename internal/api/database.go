@@ -52,6 +52,9 @@ const (
 	DBPostgreSQL = "postgresql"
 	DBMariaDB    = "mariadb"
 	DBMySQL      = "mysql"
+	// DBMongoDB is MongoDB (the official mongo image): logical dumps only, no version
+	// decision in an upgrade's plan.
+	DBMongoDB = "mongodb"
 )
 
 // Database decisions (Database.Decision). Only DBRefused stops the upgrade, whatever

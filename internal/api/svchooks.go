@@ -45,7 +45,7 @@ type ServiceCommand struct {
 type DumpRequest struct {
 	// Service is the compose service of the database.
 	Service string `json:"service"`
-	// Kind is postgres, mysql or mariadb.
+	// Kind is postgres, mysql or mariadb (mongo from the x-maim dump key).
 	Kind string `json:"kind"`
 	// From is the label or x-maim key that asks for it.
 	From string `json:"from"`

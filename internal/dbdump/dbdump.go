@@ -34,6 +34,10 @@ type Command struct {
 	FromFile map[string]string
 	// Secret names where the password comes from ("" without one), for the plan.
 	Secret string
+	// Then is shell text of this package's own (its constant variable names only, no
+	// value) that the shell runs after reading FromFile and before it execs Argv: MongoDB's
+	// tools get their password as a --config file on descriptor 3 (mongo.go).
+	Then string
 }
 
 // Exec is the command the engine runs: Argv itself, or, when values come from files, a
@@ -41,13 +45,14 @@ type Command struct {
 // The script is built from this package's constant variable names only; the files' paths
 // reach it through the environment (ExecEnv), never as script text.
 func (c Command) Exec() []string {
-	if len(c.FromFile) == 0 {
+	if len(c.FromFile) == 0 && c.Then == "" {
 		return c.Argv
 	}
 	var b strings.Builder
 	for _, v := range sortedKeys(c.FromFile) {
 		fmt.Fprintf(&b, `%s="$(cat -- "$%s")" || exit 1; export %s; unset %s; `, v, fileVar(v), v, fileVar(v))
 	}
+	b.WriteString(c.Then)
 	b.WriteString(`exec "$@"`)
 	return append([]string{"/bin/sh", "-c", b.String(), "maim-dump"}, c.Argv...)
 }
@@ -84,29 +89,28 @@ func sortedKeys(m map[string]string) []string {
 
 // ErrNotDatabase is the error of a dump asked of a container that runs no database
 // docker-maim knows.
-var ErrNotDatabase = errors.New("not an official postgres, mariadb or mysql image")
+var ErrNotDatabase = errors.New("not an official postgres, mariadb, mysql or mongo image")
 
 // Plan builds the dump command for a container of image ref with environment env (the
 // container's: image and service environment merged, as the engine reports it). kind is
 // what was asked for ("postgres", "mysql", "mariadb" from stack-back's labels or the
-// x-maim key; "" for `backup --dump`): the image's own environment decides the tool (a
+// x-maim key, "mongo" from the x-maim key; "" for `backup --dump`): the image's own environment decides the tool (a
 // stack-back.mysql label on a MariaDB image dumps with mariadb-dump); a postgres label on a
 // MariaDB image is an error.
 func Plan(kind, ref string, env []string) (Command, error) {
 	k := dbmajor.Detect(dbmajor.Image{Ref: ref, Env: env})
 	if k.Engine == "" {
-		return Command{}, fmt.Errorf("image %s: %w (no PG_MAJOR, MARIADB_VERSION or MYSQL_VERSION in its environment, and its name is none of them)", ref, ErrNotDatabase)
+		return Command{}, fmt.Errorf("image %s: %w (no PG_MAJOR, MARIADB_VERSION, MYSQL_VERSION or MONGO_VERSION in its environment, and its name is none of them)", ref, ErrNotDatabase)
 	}
-	asked := kind
-	if asked == "postgres" {
-		asked = maim.DBPostgreSQL
-	}
-	if asked != "" && (asked == maim.DBPostgreSQL) != (k.Engine == maim.DBPostgreSQL) {
+	if kind != "" && family(kind) != family(k.Engine) {
 		return Command{}, fmt.Errorf("a %s dump is asked for, but image %s runs %s", kind, ref, k.Engine)
 	}
 	e := dbmajor.Env(env)
-	if k.Engine == maim.DBPostgreSQL {
+	switch k.Engine {
+	case maim.DBPostgreSQL:
 		return postgres(e), nil
+	case maim.DBMongoDB:
+		return mongo(e)
 	}
 	return mysql(k.Engine, e)
 }

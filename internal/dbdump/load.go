@@ -27,7 +27,7 @@ func LoadPlan(engine, ref string, env []string) (Command, error) {
 	if err != nil {
 		return c, err
 	}
-	if engine != "" && (engine == maim.DBPostgreSQL) != (c.Engine == maim.DBPostgreSQL) {
+	if engine != "" && family(engine) != family(c.Engine) {
 		return Command{}, fmt.Errorf("the dump is of %s, but image %s runs %s", engine, ref, c.Engine)
 	}
 	switch c.Engine {
@@ -35,6 +35,8 @@ func LoadPlan(engine, ref string, env []string) (Command, error) {
 		c.Argv = append(append([]string{"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"}, c.Argv[1:]...), "-d", "postgres")
 	case maim.DBMySQL:
 		c.Argv = []string{"mysql", "--user=root"}
+	case maim.DBMongoDB:
+		c.Argv = mongoLoadArgv(c.Argv)
 	default:
 		c.Argv = []string{"mariadb", "--user=root"}
 	}
@@ -133,16 +135,22 @@ func ReadyCommand(c Command) Command {
 		r.Argv = []string{"pg_isready", "-q", "-h", "127.0.0.1", "-d", "postgres"}
 	case maim.DBMySQL:
 		r.Argv = []string{"mysqladmin", "--protocol=tcp", "--host=127.0.0.1", "--user=root", "ping"}
+	case maim.DBMongoDB:
+		r.Argv = mongoReadyArgv(c.Argv, mongoHost)
 	default:
 		r.Argv = []string{"mariadb-admin", "--protocol=tcp", "--host=127.0.0.1", "--user=root", "ping"}
 	}
 	return r
 }
 
-// WaitReady runs ReadyCommand(c) in container id every interval until it exits 0 (nil),
+// WaitReady runs ReadyCommand(c) (MongoDB's over the container's own address:
+// readyCommand) in container id every interval until it exits 0 (nil),
 // or ctx ends (the last failure, or ctx's error).
 func WaitReady(ctx context.Context, eng Engine, service, id string, c Command, interval time.Duration) error {
-	r := ReadyCommand(c)
+	r, err := readyCommand(ctx, eng, id, c)
+	if err != nil {
+		return err
+	}
 	for {
 		err := Load(ctx, eng, service, id, r, strings.NewReader(""))
 		if err == nil {

@@ -47,8 +47,9 @@ func Env(kv []string) map[string]string {
 }
 
 // Detect tells which database img runs: the official images' environment first
-// (PG_MAJOR, PG_VERSION, MARIADB_VERSION, MYSQL_VERSION), else the last path element of
-// its name (postgres, postgresql, mariadb, mysql) with the version its tag starts with.
+// (PG_MAJOR, PG_VERSION, MARIADB_VERSION, MYSQL_VERSION; the mongo image's MONGO_VERSION,
+// MONGO_MAJOR or MONGO_PACKAGE), else the last path element of its name (postgres,
+// postgresql, mariadb, mysql, mongo) with the version its tag starts with.
 func Detect(img Image) Kind {
 	env := Env(img.Env)
 	switch {
@@ -60,6 +61,12 @@ func Detect(img Image) Kind {
 		return Kind{api.DBMariaDB, fullVersion(env["MARIADB_VERSION"])}
 	case env["MYSQL_VERSION"] != "":
 		return Kind{api.DBMySQL, fullVersion(env["MYSQL_VERSION"])}
+	case env["MONGO_VERSION"] != "", env["MONGO_MAJOR"] != "", env["MONGO_PACKAGE"] != "":
+		v := fullVersion(env["MONGO_VERSION"])
+		if v == "" {
+			v = fullVersion(env["MONGO_MAJOR"])
+		}
+		return Kind{api.DBMongoDB, v}
 	}
 	name, tag := splitRef(img.Ref)
 	switch name {
@@ -69,6 +76,8 @@ func Detect(img Image) Kind {
 		return Kind{api.DBMariaDB, fullVersion(tag)}
 	case "mysql":
 		return Kind{api.DBMySQL, fullVersion(tag)}
+	case "mongo":
+		return Kind{api.DBMongoDB, fullVersion(tag)}
 	}
 	return Kind{}
 }
@@ -111,8 +120,11 @@ func fullVersion(s string) string {
 // DataDir is where a server of kind k keeps its data inside the container: PGDATA from the
 // service's environment, else from the image's, else the official image's default
 // (/var/lib/postgresql/data; from 18 /var/lib/postgresql/MAJOR/docker); /var/lib/mysql for
-// MariaDB and MySQL.
+// MariaDB and MySQL; /data/db for MongoDB (the mongo image's default dbPath).
 func DataDir(k Kind, imageEnv, serviceEnv map[string]string) string {
+	if k.Engine == api.DBMongoDB {
+		return "/data/db"
+	}
 	if k.Engine != api.DBPostgreSQL {
 		return "/var/lib/mysql"
 	}

@@ -97,7 +97,7 @@ with them stopped.`,
 	o.encrypt.add(f)
 	f.IntVar(&o.Level, "level", 0, "Compression `LEVEL` (0: the codec's default)")
 	f.StringArrayVar(&o.HostPaths, "include-host-path", nil, "Back up the bind source `PATH` although it is a host path or a symlink leading outside the project (repeatable)")
-	f.StringArrayVar(&o.Dumps, "dump", nil, "Also dump the database of `SERVICE` (postgres, mariadb, mysql) with its own tool inside its running container, before anything stops (repeatable)")
+	f.StringArrayVar(&o.Dumps, "dump", nil, "Also dump the database of `SERVICE` (postgres, mariadb, mysql, mongo) with its own tool inside its running container, before anything stops (repeatable)")
 	o.sources.add(f, "(never applies to upgrades only: a backup takes it, unless --exclude-source)")
 	f.StringArrayVar(&o.ExcludeSrc, "exclude-source", nil, "Leave the data source `NAME` out of this backup (repeatable)")
 	o.Format = formatFlag(f, formatText)

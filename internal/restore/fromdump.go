@@ -30,7 +30,7 @@ import (
 type fromDump struct {
 	dump      backup.Dump
 	container string         // the service's container (it runs the load)
-	load      dbdump.Command // psql or mariadb, as the container's credentials allow
+	load      dbdump.Command // psql, mariadb or mongorestore, as the container's credentials allow
 	role, db  string         // the role and database the fresh cluster already has (dbdump.Created)
 	source    project.Source // the volume or bind holding the data dir, emptied
 }
@@ -241,7 +241,7 @@ func (t *rtxn) safetyRoot() (*tar.Header, error) {
 
 // loadPhase starts the service on its empty data dir (the entrypoint initialises a fresh
 // cluster with the container's credentials), waits until it accepts connections over TCP,
-// and streams the decompressed dump into psql or mariadb. A failure stops the service and
+// and streams the decompressed dump into psql, mariadb or mongorestore. A failure stops the service and
 // puts the safety backup back.
 var loadPhase = journal.Step[*rtxn]{
 	Name: "load",

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/project"
@@ -24,7 +25,7 @@ func (s *Service) AddDump(ctx context.Context, p *project.Project, pl *BackupPla
 		}
 		pl.w = w
 	}
-	d.Archive = "dump-" + d.Service + ".sql" + strings.TrimPrefix(pl.opts.Compression.Ext(), ".tar")
+	d.Archive = DumpArchive(d.Service, d.Engine, pl.opts.Compression)
 	a, err := pl.w.Create(d.Archive)
 	if err != nil {
 		return d, err
@@ -52,6 +53,17 @@ func (s *Service) AddDump(ctx context.Context, p *project.Project, pl *BackupPla
 	d.Bytes, d.Plain = n.n, a.Plain()
 	pl.dumps = append(pl.dumps, d)
 	return d, nil
+}
+
+// DumpArchive is the name of a dump's file in a backup: dump-SERVICE.sql.zst for the SQL
+// script of PostgreSQL, MariaDB and MySQL, dump-SERVICE.archive.zst for mongodump's
+// archive; the compression's own extension (.zst, .gz, none) ends it.
+func DumpArchive(service, engine string, c archive.Compression) string {
+	kind := ".sql"
+	if engine == maim.DBMongoDB {
+		kind = ".archive"
+	}
+	return "dump-" + service + kind + strings.TrimPrefix(c.Ext(), ".tar")
 }
 
 // counter counts the bytes written through it.

@@ -69,6 +69,10 @@ var userRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}(:[A-Za-z0-9_]
 // dumpKinds are the logical dumps stack-back's labels name.
 var dumpKinds = []string{"postgres", "mysql", "mariadb"}
 
+// keyDumpKinds are what the x-maim dump key takes: stack-back's and mongo (stack-back has
+// no MongoDB label).
+var keyDumpKinds = []string{"postgres", "mysql", "mariadb", "mongo"}
+
 // FromProject reads every service's lifecycle labels and x-maim keys, services in name
 // order. A value that cannot be used (a command too long or holding a NUL byte, a user
 // that is no user name, a timeout that is no positive number of minutes or duration) is an
@@ -333,7 +337,7 @@ func dumpRequests(service string, labels types.Labels, x map[string]any) ([]maim
 	if v, ok := x[KeyDump]; ok && v != nil {
 		s, ok := v.(string)
 		if !ok || !isDumpKind(s) {
-			return nil, fmt.Errorf("%s.%s: %s is not one of %s", ExtensionKey, KeyDump, quoteShort(fmt.Sprint(v)), strings.Join(dumpKinds, ", "))
+			return nil, fmt.Errorf("%s.%s: %s is not one of %s", ExtensionKey, KeyDump, quoteShort(fmt.Sprint(v)), strings.Join(keyDumpKinds, ", "))
 		}
 		return []maim.DumpRequest{{Service: service, Kind: s, From: ExtensionKey + "." + KeyDump}}, nil
 	}
@@ -352,7 +356,7 @@ func dumpRequests(service string, labels types.Labels, x map[string]any) ([]maim
 }
 
 func isDumpKind(s string) bool {
-	for _, k := range dumpKinds {
+	for _, k := range keyDumpKinds {
 		if s == k {
 			return true
 		}

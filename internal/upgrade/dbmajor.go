@@ -43,7 +43,7 @@ func checkDatabases(ctx context.Context, pl *planning) error {
 			return err
 		}
 		kind := dbmajor.Detect(dbmajor.Image{Ref: c.NewRef, Env: newInfo.Env})
-		if kind.Engine == "" {
+		if kind.Engine == "" || kind.Engine == maim.DBMongoDB { // MongoDB: dumps only, no version decision
 			continue
 		}
 		db := migrateDecision(dbmajor.Decide(pl.databaseInput(ctx, c, kind, newInfo.Env)), pl.opts.MigrateDB)
