@@ -165,8 +165,9 @@ func (p *project) rcAfter(what string, c rcCase, want map[string]treediff.Tree, 
 	p.rcSame(what, c, want)
 }
 
-// TestRealComposeRemoteEncryptedRollback: a corpus project upgraded with --remote DIR and
-// --encrypt-to an age recipient (the local copy plain, the remote's sealed); the local backup
+// TestRealComposeRemoteEncryptedRollback: a corpus project backed up on this host, then
+// upgraded with --remote DIR and --encrypt-to an age recipient (the upgrade's backup an
+// increment over the first, both copied sealed, the local copies plain); the local backup
 // dir then deleted; `rollback --identity KEY` fetches the backup from the remote and puts
 // every bind, outside dir and volume back byte for byte, the project's files too; after
 // it `docker compose up -d` recreates nothing.
@@ -179,6 +180,7 @@ func TestRealComposeRemoteEncryptedRollback(t *testing.T) {
 			rem := dirRemote(t)
 			keyFile, rcpt := ageKeyFile(t)
 			hostBefore := hostPathState(t, c.hostPaths)
+			base := p.backup() // a nightly backup, on this host only
 			p.wantUpChangesNothing()
 			want := p.rcTrees(c)
 
@@ -191,6 +193,16 @@ func TestRealComposeRemoteEncryptedRollback(t *testing.T) {
 			}
 			p.wantVersions(c.corpusCase, c.moved...)
 			p.rcProfiled(c, p.manifest(id))
+			// The upgrade's backup is an increment over the nightly one, which went to the
+			// remote with it (sealed too).
+			for _, src := range p.manifest(id).Sources {
+				if _, ours := p.rcDirs(c)[src.Name]; ours && (src.Base == nil || src.Base.ID != base) {
+					t.Errorf("source %s of the upgrade's backup: base %+v, want an increment over %s", src.Name, src.Base, base)
+				}
+			}
+			if !rem.has(p.Name, base) {
+				t.Errorf("the base %s of the upgrade's backup is not on the remote", base)
+			}
 			for _, src := range p.manifest(id).Sources {
 				b, err := os.ReadFile(filepath.Join(rem.url, p.Name, src.holder(id), src.Archive))
 				if err == nil && !strings.HasPrefix(string(b), "age-encryption.org/v1\n") {
@@ -209,6 +221,9 @@ func TestRealComposeRemoteEncryptedRollback(t *testing.T) {
 			rr := mustOK(t, p.maimR(rem, append(append([]string{}, rollbackArgs...), "--identity", keyFile)...))
 			if fetched := "fetching it from " + rem.url; !strings.Contains(refused.Stdout+refused.Stderr+rr.Stdout+rr.Stderr, fetched) || !strings.Contains(rr.Stdout, "rolled back to backup "+id) {
 				t.Errorf("rollback did not fetch %s from the remote and use it:\n%s\n%s", id, refused, rr)
+			}
+			if !strings.Contains(refused.Stderr+rr.Stderr, "backup "+base) {
+				t.Errorf("rollback did not fetch the base %s:\n%s\n%s", base, refused, rr)
 			}
 			p.rcAfter("after the rollback from the remote", c, want, hostBefore)
 			p.rcProfiled(c, p.manifest(id))
