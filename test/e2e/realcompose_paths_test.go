@@ -328,3 +328,52 @@ func (p *project) rcDifferentialRollback(c rcCase, hostBefore string) {
 	}
 	p.rcAfter("after the differential rollback", c, want, hostBefore)
 }
+
+// TestRealComposeRemoteFetchDifferential: two backups in a row with --remote DIR (plain),
+// the backup dir lost, 1% of the bulk changed, then `restore` of the second with the host
+// path off: the chain is fetched from the remote, and the restore into the very dirs the
+// backups read is differential, through the helper container, rewriting a few files only;
+// the data comes back byte for byte and `docker compose up -d` recreates nothing.
+func TestRealComposeRemoteFetchDifferential(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	for _, c := range rcCases(t) {
+		t.Run(c.dir, func(t *testing.T) {
+			p := rcSetup(t, c, "rc-fetchdiff-"+c.dir)
+			rem := dirRemote(t)
+			hostBefore := hostPathState(t, c.hostPaths)
+			b1 := backupID(t, mustOK(t, p.maimR(rem, "backup")))
+			for _, dir := range p.rcDirs(c) {
+				writeTree(t, dir, map[string]string{"between/new.txt": "written between the backups\n"})
+			}
+			b2 := backupID(t, mustOK(t, p.maimR(rem, "backup")))
+			p.rcProfiled(c, p.manifest(b2))
+			p.wantUpChangesNothing()
+			want := p.rcTrees(c)
+			time.Sleep(3100 * time.Millisecond) // what the second backup's start rewrote, past its margin
+
+			must(t, os.RemoveAll(p.BackupDir))
+			bulk := filepath.Join(p.Path(c.bulk), "bulk")
+			untouched := filepath.Join(bulk, "b050")
+			before := inodeCtime(t, untouched)
+			must(t, os.WriteFile(filepath.Join(bulk, "b003"), []byte(strings.Repeat("changed by hand ", 1<<12)), 0o644))
+
+			env := append([]string{"COMPOSE_PROJECT_NAME=" + p.Name, "MAIM_NO_HOST_PATH=1"}, rem.env...)
+			r := mustOK(t, maimEnv(t, p.Dir, env, "restore", b2, "--stable-period", "3s", "--timeout", "2m", "--remote", rem.url))
+			for _, id := range []string{b1, b2} {
+				if !strings.Contains(r.Stderr, "backup "+id+": not in the local backup dir") {
+					t.Errorf("the restore did not fetch %s from the remote: %s", id, r)
+				}
+			}
+			diffs := rcDiffs(r)
+			t.Logf("the restore from the fetched chain restored differentially %v", diffs)
+			if d, ok := diffs["./"+c.bulk]; !ok || d[0] == 0 || d[0]*10 > d[1] {
+				t.Errorf("./%s (1%% changed) was not restored differentially from the fetched chain: %v\n%s", c.bulk, diffs, r)
+			}
+			if got := inodeCtime(t, untouched); got != before {
+				t.Errorf("%s, which nothing touched, was rewritten", untouched)
+			}
+			p.rcAfter("after the restore from the fetched chain", c, want, hostBefore)
+		})
+	}
+}
