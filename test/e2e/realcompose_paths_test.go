@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
+	"github.com/minio/minio-go/v7"
 )
 
 // rcCase is a project of testdata/corpus taken through the paths TestCorpus does not
@@ -175,60 +178,70 @@ func TestRealComposeRemoteEncryptedRollback(t *testing.T) {
 	requireEngine(t)
 	t.Parallel()
 	for _, c := range rcCases(t) {
-		t.Run(c.dir, func(t *testing.T) {
-			p := rcSetup(t, c, "rc-remote-"+c.dir)
-			rem := dirRemote(t)
-			keyFile, rcpt := ageKeyFile(t)
-			hostBefore := hostPathState(t, c.hostPaths)
-			base := p.backup() // a nightly backup, on this host only
-			p.wantUpChangesNothing()
-			want := p.rcTrees(c)
-
-			p.Bot("2.0.0")
-			p.applyEdit(c.edit)
-			r := mustOK(t, p.maimR(rem, append(append([]string{}, upgradeArgs...), "--encrypt-to", rcpt)...))
-			id := upgraded(t, r, p.Name, "", "")
-			if !strings.Contains(r.Stdout, "backup "+id+" copied to ") || !strings.Contains(r.Stdout, "sealed with age") || !rem.has(p.Name, id) {
-				t.Fatalf("the upgrade's backup was not copied sealed to %s: %s", rem.url, r)
-			}
-			p.wantVersions(c.corpusCase, c.moved...)
-			p.rcProfiled(c, p.manifest(id))
-			// The upgrade's backup is an increment over the nightly one, which went to the
-			// remote with it (sealed too).
-			for _, src := range p.manifest(id).Sources {
-				if _, ours := p.rcDirs(c)[src.Name]; ours && (src.Base == nil || src.Base.ID != base) {
-					t.Errorf("source %s of the upgrade's backup: base %+v, want an increment over %s", src.Name, src.Base, base)
-				}
-			}
-			if !rem.has(p.Name, base) {
-				t.Errorf("the base %s of the upgrade's backup is not on the remote", base)
-			}
-			for _, src := range p.manifest(id).Sources {
-				b, err := os.ReadFile(filepath.Join(rem.url, p.Name, src.holder(id), src.Archive))
-				if err == nil && !strings.HasPrefix(string(b), "age-encryption.org/v1\n") {
-					t.Errorf("the remote copy of %s (%s) is not sealed", src.Name, src.Archive)
-				}
-			}
-
-			must(t, os.RemoveAll(p.BackupDir))
-			// Without the identity: refused with 14 (the sealed copy may be fetched first),
-			// nothing rolled back.
-			refused := p.maimR(rem, append(append([]string{}, rollbackArgs...), id)...)
-			if refused.Code != exitIdentity {
-				t.Fatalf("rollback of the sealed remote copy without an identity: want exit %d: %s", exitIdentity, refused)
-			}
-			p.wantVersions(c.corpusCase, c.moved...)
-			rr := mustOK(t, p.maimR(rem, append(append([]string{}, rollbackArgs...), "--identity", keyFile)...))
-			if fetched := "fetching it from " + rem.url; !strings.Contains(refused.Stdout+refused.Stderr+rr.Stdout+rr.Stderr, fetched) || !strings.Contains(rr.Stdout, "rolled back to backup "+id) {
-				t.Errorf("rollback did not fetch %s from the remote and use it:\n%s\n%s", id, refused, rr)
-			}
-			if !strings.Contains(refused.Stderr+rr.Stderr, "backup "+base) {
-				t.Errorf("rollback did not fetch the base %s:\n%s\n%s", base, refused, rr)
-			}
-			p.rcAfter("after the rollback from the remote", c, want, hostBefore)
-			p.rcProfiled(c, p.manifest(id))
-		})
+		remotes := map[string]func(*testing.T) remoteRig{"dir": dirRemote}
+		if c.dir == "mastodon" {
+			remotes["s3"] = s3Remote // SeaweedFS; skipped without it unless MAIM_REQUIRE_S3=1
+		}
+		for kind, mk := range remotes {
+			t.Run(c.dir+"/"+kind, func(t *testing.T) { rcRemoteRollback(t, c, mk(t)) })
+		}
 	}
+}
+
+// rcRemoteRollback is TestRealComposeRemoteEncryptedRollback on one case and remote.
+func rcRemoteRollback(t *testing.T, c rcCase, rem remoteRig) {
+	p := rcSetup(t, c, "rc-remote-"+c.dir)
+	keyFile, rcpt := ageKeyFile(t)
+	hostBefore := hostPathState(t, c.hostPaths)
+	base := p.backup() // a nightly backup, on this host only
+	p.wantUpChangesNothing()
+	want := p.rcTrees(c)
+
+	p.Bot("2.0.0")
+	p.applyEdit(c.edit)
+	r := mustOK(t, p.maimR(rem, append(append([]string{}, upgradeArgs...), "--encrypt-to", rcpt)...))
+	id := upgraded(t, r, p.Name, "", "")
+	if !strings.Contains(r.Stdout, "backup "+id+" copied to ") || !strings.Contains(r.Stdout, "sealed with age") || !rem.has(p.Name, id) {
+		t.Fatalf("the upgrade's backup was not copied sealed to %s: %s", rem.url, r)
+	}
+	p.wantVersions(c.corpusCase, c.moved...)
+	p.rcProfiled(c, p.manifest(id))
+	// The upgrade's backup is an increment over the nightly one, which went to the
+	// remote with it (sealed too).
+	for _, src := range p.manifest(id).Sources {
+		if _, ours := p.rcDirs(c)[src.Name]; ours && (src.Base == nil || src.Base.ID != base) {
+			t.Errorf("source %s of the upgrade's backup: base %+v, want an increment over %s", src.Name, src.Base, base)
+		}
+	}
+	if !rem.has(p.Name, base) {
+		t.Errorf("the base %s of the upgrade's backup is not on the remote", base)
+	}
+	for _, bid := range []string{base, id} {
+		for _, src := range p.manifest(bid).Sources {
+			if src.Archive != "" && src.Ref == "" && !rcSealed(t, rem, p.Name, bid, src.Archive) {
+				t.Errorf("the remote copy of %s's %s (%s) is not sealed", bid, src.Name, src.Archive)
+			}
+		}
+	}
+
+	must(t, os.RemoveAll(p.BackupDir))
+	mustOK(t, p.maimR(rem, "verify", id)) // the sealed chain, on the remote: its ciphertexts' hashes
+	// Without the identity: refused with 14 (the sealed copy may be fetched first),
+	// nothing rolled back.
+	refused := p.maimR(rem, append(append([]string{}, rollbackArgs...), id)...)
+	if refused.Code != exitIdentity {
+		t.Fatalf("rollback of the sealed remote copy without an identity: want exit %d: %s", exitIdentity, refused)
+	}
+	p.wantVersions(c.corpusCase, c.moved...)
+	rr := mustOK(t, p.maimR(rem, append(append([]string{}, rollbackArgs...), "--identity", keyFile)...))
+	if fetched := "fetching it from " + rem.url; !strings.Contains(refused.Stdout+refused.Stderr+rr.Stdout+rr.Stderr, fetched) || !strings.Contains(rr.Stdout, "rolled back to backup "+id) {
+		t.Errorf("rollback did not fetch %s from the remote and use it:\n%s\n%s", id, refused, rr)
+	}
+	if !strings.Contains(refused.Stderr+rr.Stderr, "backup "+base) {
+		t.Errorf("rollback did not fetch the base %s:\n%s\n%s", base, refused, rr)
+	}
+	p.rcAfter("after the rollback from the remote", c, want, hostBefore)
+	p.rcProfiled(c, p.manifest(id))
 }
 
 var rcDiffLine = regexp.MustCompile(`(?m)^(?:.*\s)?(\S+): differential restore: (\d+) of (\d+) files rewritten`)
@@ -376,4 +389,26 @@ func TestRealComposeRemoteFetchDifferential(t *testing.T) {
 			p.rcAfter("after the restore from the fetched chain", c, want, hostBefore)
 		})
 	}
+}
+
+// rcSealed tells whether the remote copy of file name of backup id is age ciphertext.
+func rcSealed(t *testing.T, rem remoteRig, project, id, name string) bool {
+	t.Helper()
+	var head []byte
+	if rem.client == nil {
+		f, err := os.Open(filepath.Join(rem.url, project, id, name))
+		must(t, err)
+		defer f.Close()
+		head = make([]byte, 22)
+		_, err = io.ReadFull(f, head)
+		must(t, err)
+	} else {
+		o, _, _, err := rem.client(t).GetObject(context.Background(), rem.bucket, "maim/"+project+"/"+id+"/"+name, minio.GetObjectOptions{})
+		must(t, err)
+		defer o.Close()
+		head = make([]byte, 22)
+		_, err = io.ReadFull(o, head)
+		must(t, err)
+	}
+	return string(head) == "age-encryption.org/v1\n"
 }
