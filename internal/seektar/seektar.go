@@ -108,7 +108,9 @@ type Archive struct {
 	toc  []byte // the entry table's compressed body
 }
 
-// Open opens the seekable archive ra of size bytes (the file as the backup holds it).
+// Open opens the seekable archive ra of size bytes (the file as the backup holds it). A seek
+// table whose frames end past the entry table, or that lists a frame over 8 MiB
+// decompressed, is refused; a frame that decompresses to more than that fails its read.
 func Open(ra io.ReaderAt, size int64) (*Archive, error) {
 	tocOff, toc, err := findTOC(ra, size)
 	if err != nil {
