@@ -86,6 +86,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzMergeTOML$$' -fuzztime=40000x ./internal/config
 	$(GO) test -run='^$$' -fuzz='^FuzzMergeDotenv$$' -fuzztime=40000x ./internal/config
 	$(GO) test -run='^$$' -fuzz='^FuzzComposeMerge$$' -fuzztime=1500x ./internal/composemerge
+	$(GO) test -run='^$$' -fuzz='^FuzzSeekTable$$' -fuzztime=20000x ./internal/seektar
 
 ## bench: backup/restore and upgrade downtime against host tar|zstd, busybox tar and docker compose
 bench: rig install

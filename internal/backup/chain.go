@@ -96,8 +96,10 @@ func (s Store) Chain(e Entry, src Source) ([]Link, error) {
 		if err := be.CheckComplete(); err != nil {
 			return nil, fmt.Errorf("%w: source %s of backup %s builds on %v", ErrBrokenChain, src.Name, e.ID, err)
 		}
+		// The base names its archive by the hash of the archive itself; a sealed copy of the
+		// base (a remote's, fetched) records its ciphertext's hash and keeps that one as Plain.
 		bs, ok := be.Manifest.Source(src.Name)
-		if !ok || bs.Archive != b.Archive || bs.SHA256 != b.SHA256 {
+		if !ok || bs.Archive != b.Archive || (bs.SHA256 != b.SHA256 && bs.PlainSHA256() != b.SHA256) {
 			return nil, fmt.Errorf("%w: source %s of backup %s builds on archive %s of backup %s, which that backup does not hold", ErrBrokenChain, src.Name, e.ID, b.Archive, b.ID)
 		}
 		links = append(links, Link{Entry: be, Source: bs})

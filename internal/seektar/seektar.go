@@ -48,6 +48,10 @@ const (
 	maxWindow  = 8 << 20
 	footerSize = 9       // the seek table's footer: frames (4), descriptor (1), magic (4)
 	maxTOC     = 1 << 30 // an entry table larger than this is refused, not allocated
+	// maxFrame is the largest frame, decompressed, a seek table may list and the decoder
+	// will produce: zstdpar writes 1 MiB frames. A frame is decompressed whole into memory,
+	// so without it a few KiB of hostile frame could ask for gigabytes.
+	maxFrame = maxWindow
 )
 
 // ErrNotSeekable is returned by Open for an archive without a seek table or entry table.
@@ -104,13 +108,16 @@ type Archive struct {
 	toc  []byte // the entry table's compressed body
 }
 
-// Open opens the seekable archive ra of size bytes (the file as the backup holds it).
+// Open opens the seekable archive ra of size bytes (the file as the backup holds it). A seek
+// table whose frames end past the entry table, or that lists a frame over 8 MiB
+// decompressed, is refused; a frame that decompresses to more than that fails its read.
 func Open(ra io.ReaderAt, size int64) (*Archive, error) {
 	tocOff, toc, err := findTOC(ra, size)
 	if err != nil {
 		return nil, err
 	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow))
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow),
+		zstd.WithDecoderMaxMemory(maxFrame))
 	if err != nil {
 		return nil, err
 	}
@@ -120,17 +127,29 @@ func Open(ra io.ReaderAt, size int64) (*Archive, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNotSeekable, err)
 	}
 	table, _ := r.SeekTable()
+	if err := checkTable(table, tocOff); err != nil {
+		r.Close()
+		dec.Close()
+		return nil, err
+	}
+	return &Archive{r: r, dec: dec, size: int64(table.Size()), toc: toc}, nil
+}
+
+// checkTable refuses a seek table whose frames end past the entry table at tocOff or
+// that lists a frame larger than maxFrame decompressed.
+func checkTable(table seekable.SeekTable, tocOff int64) error {
 	var dataEnd uint64
-	if n := table.NumFrames(); n > 0 {
-		e, _ := table.EntryByID(n - 1)
+	for i := range table.NumFrames() {
+		e, _ := table.EntryByID(i)
+		if e.DecompressedSize > maxFrame {
+			return fmt.Errorf("seektar: the seek table's frame %d holds %d bytes, more than %d", i, e.DecompressedSize, maxFrame)
+		}
 		dataEnd = e.CompressedOffset + uint64(e.CompressedSize)
 	}
 	if dataEnd > uint64(tocOff) {
-		r.Close()
-		dec.Close()
-		return nil, fmt.Errorf("seektar: the seek table's frames end at %d, past the entry table at %d", dataEnd, tocOff)
+		return fmt.Errorf("seektar: the seek table's frames end at %d, past the entry table at %d", dataEnd, tocOff)
 	}
-	return &Archive{r: r, dec: dec, size: int64(table.Size()), toc: toc}, nil
+	return nil
 }
 
 // findTOC locates the entry table frame from the end of the file: the seek table's footer
@@ -210,7 +229,7 @@ func walk(br *bufio.Reader, size int64, fn func(string, int64) bool) error {
 		return err
 	}
 	var name []byte
-	off := int64(-1)
+	var off int64
 	for i := uint64(0); i < n; i++ {
 		shared, err := binary.ReadUvarint(br)
 		if err != nil {
@@ -231,11 +250,13 @@ func walk(br *bufio.Reader, size int64, fn func(string, int64) bool) error {
 		if err != nil {
 			return err
 		}
-		if (i > 0 && delta == 0) || delta > uint64(size) || off+int64(delta) >= size {
-			return fmt.Errorf("entry %d: offset out of order or past the archive", i)
-		}
 		if i == 0 {
-			off = 0
+			off = 0 // the first delta is the offset itself, and may be 0
+		} else if delta == 0 {
+			return fmt.Errorf("entry %d: offset out of order", i)
+		}
+		if delta >= uint64(size) || off+int64(delta) >= size {
+			return fmt.Errorf("entry %d: offset past the archive", i)
 		}
 		off += int64(delta)
 		if !fn(string(name), off) {
