@@ -32,7 +32,8 @@ docs:
 rig:
 	bash scripts/rig.sh up
 
-## test-deps: gcc and chromium from Debian's packages when missing (scripts/test-deps.sh)
+## test-deps: every Debian package the tests need, when missing, in one apt-get step (the rig's,
+## gcc, chromium, age, npm, patchelf: scripts/test-deps.sh)
 test-deps:
 	bash scripts/test-deps.sh
 
@@ -48,7 +49,8 @@ s3-rig:
 demo: rig install
 	bash scripts/demo.sh
 
-vet:
+## vet: after helpers, which writes the files internal/volume embeds
+vet: helpers
 	$(GO) vet ./...
 
 ## db-images: the real database servers the tests run (maim-test-postgres:15/16/17,
@@ -57,16 +59,40 @@ vet:
 db-images: rig test-deps
 	bash scripts/db-images.sh
 
+## test-prereqs: what the tests need, the independent parts at once. Every Debian package first
+## and alone (test-deps: apt-get holds a lock, two at once fail); then, as make -j jobs whose
+## output is printed whole as each ends (--output-sync), the rig (engine, registry, compose),
+## weed (s3-rig: minutes of Go compiling on a fresh machine), the helpers and vet, the
+## extension's npm packages, and the database images once the engine is up (db-images, the
+## only one that may still call apt-get). A failing job fails the step.
+PREREQ_JOBS ?= 6
+.PHONY: test-prereqs
+test-prereqs:
+	bash scripts/test-deps.sh
+	$(MAKE) --no-print-directory -j$(PREREQ_JOBS) --output-sync=target rig s3-rig vet db-images extension-npm
+
 ## test: every test, the end-to-end ones against the real engine and registry included; the
-## images the run made are removed when it ends, also when a test fails (scripts/test-images.sh)
-test: rig test-deps s3-rig helpers vet db-images
+## images the run made are removed when it ends, also when a test fails (scripts/test-images.sh).
+## TEST_PARALLEL: how many t.Parallel tests of one package run at once (go test -parallel; unset:
+## GOMAXPROCS, as go test's default). Raising it is not safe yet: tests that read the engine's
+## events back (its ring keeps only the last 256) lose them when more tests run at once. Each
+## phase prints how long it took.
+TEST_PARALLEL ?=
+TEST_FLAGS := -count=1 -timeout 45m $(if $(TEST_PARALLEL),-parallel $(TEST_PARALLEL))
+test:
+	@set -e; s=$$(date +%s); $(MAKE) --no-print-directory test-prereqs; echo "test: prerequisites took $$(($$(date +%s) - s)) s"
 	@bash scripts/test-images.sh snapshot
 	@trap 'bash scripts/test-images.sh clean' EXIT; set -e; \
-	echo "MAIM_REQUIRE_HELPERS=1 MAIM_REQUIRE_S3=1 $(GO) test -count=1 -timeout 45m ./..."; \
-	MAIM_REQUIRE_HELPERS=1 MAIM_REQUIRE_S3=1 $(GO) test -count=1 -timeout 45m ./...; \
+	s=$$(date +%s); \
+	echo "MAIM_REQUIRE_HELPERS=1 MAIM_REQUIRE_S3=1 $(GO) test $(TEST_FLAGS) ./..."; \
+	MAIM_REQUIRE_HELPERS=1 MAIM_REQUIRE_S3=1 $(GO) test $(TEST_FLAGS) ./...; \
+	echo "test: go test ./... took $$(($$(date +%s) - s)) s"; s=$$(date +%s); \
 	$(MAKE) test-engine-restart; \
+	echo "test: test-engine-restart took $$(($$(date +%s) - s)) s"; s=$$(date +%s); \
 	$(MAKE) fuzz; \
-	$(MAKE) test-extension
+	echo "test: fuzz took $$(($$(date +%s) - s)) s"; s=$$(date +%s); \
+	$(MAKE) test-extension; \
+	echo "test: test-extension took $$(($$(date +%s) - s)) s"
 
 ## test-engine-restart: the upgrade across an engine restart; alone, since it restarts the
 ## engine every other test uses. It only restarts an engine scripts/rig.sh started: with any
@@ -108,9 +134,14 @@ cross: helpers
 ## extension: the Docker Desktop extension image (extension/): the UI built, docker-maim
 ## cross-built for every host Desktop runs on, into one image (EXT_IMAGE)
 EXT_IMAGE ?= docker-maim/desktop-extension:$(VERSION)
-.PHONY: extension extension-ui extension-install test-extension
-extension-ui:
-	cd extension/ui && npm ci --no-audit --no-fund && npm run build
+.PHONY: extension extension-ui extension-install test-extension extension-npm
+## extension-npm: the UI's npm packages (npm ci), again only when package-lock.json changed
+## (npm ci writes node_modules/.package-lock.json last)
+extension-npm: extension/ui/node_modules/.package-lock.json
+extension/ui/node_modules/.package-lock.json: extension/ui/package-lock.json
+	cd extension/ui && npm ci --no-audit --no-fund
+extension-ui: extension-npm
+	cd extension/ui && npm run build
 extension: extension-ui cross
 	@set -e; rm -rf extension/host; for t in $(CROSS_TARGETS); do \
 		os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \

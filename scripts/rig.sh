@@ -3,6 +3,10 @@
 # engine and a loopback registry when they are not already there, idempotently.
 #
 #   scripts/rig.sh up     install what is missing, start what is not running
+#   scripts/rig.sh install
+#                         only install the Debian packages that are missing (apt-get); nothing
+#                         started. scripts/test-deps.sh calls it so that every apt-get of a test
+#                         run happens in one step, before the steps that run at once (make -j)
 #   scripts/rig.sh down   stop only what an earlier "up" started
 #   scripts/rig.sh env    print the environment the tests read (MAIM_TEST_REGISTRY)
 #   scripts/rig.sh restart-engine
@@ -142,10 +146,17 @@ stop_pidfile() {
   rm -f "$f"
 }
 
+install_pkgs() {
+  command -v curl >/dev/null || { as_root apt-get update -qq; as_root apt-get install -y -qq curl; }
+  need_pkgs
+}
+
 case "${1:-up}" in
+  install)
+    install_pkgs
+    ;;
   up)
-    command -v curl >/dev/null || { as_root apt-get update -qq; as_root apt-get install -y -qq curl; }
-    need_pkgs
+    install_pkgs
     engine_up
     registry_up
     compose_up
@@ -167,5 +178,5 @@ case "${1:-up}" in
     stop_pidfile "$RIG_DIR/dockerd.pid" dockerd
     engine_up
     ;;
-  *) echo "usage: $0 up|down|env|owns-engine|restart-engine" >&2; exit 2 ;;
+  *) echo "usage: $0 up|install|down|env|owns-engine|restart-engine" >&2; exit 2 ;;
 esac

@@ -28,8 +28,13 @@ src=$("$GO" mod download -json "$MODULE@$VERSION" | sed -n 's/^[[:space:]]*"Dir"
 cp -r "$src" "$tmp/src"
 chmod -R u+w "$tmp/src"
 mkdir -p "$tmp/bin"
-(cd "$tmp/src" && "$GO" build -trimpath -ldflags "-s -w" -o "$tmp/bin/weed" ./weed)
+# -dwarf=false: the compiler writes no debug information, which -ldflags -w would drop at the
+# link anyway (same size, same code: internal/backup/s3's tests and the remote e2e tests pass
+# on it); it saves 13-22% of the compiler's CPU time on an empty build cache, as on a fresh
+# machine (std built twice each way: 65 -> 51 s and 59 -> 52 s user+sys).
+start=$(date +%s)
+(cd "$tmp/src" && "$GO" build -trimpath -gcflags=all=-dwarf=false -ldflags "-s -w" -o "$tmp/bin/weed" ./weed)
 install -m 0755 "$tmp/bin/weed" "$bin.new"
 mv "$bin.new" "$bin"
-echo "s3-rig: weed $VERSION built"
+echo "s3-rig: weed $VERSION built in $(($(date +%s) - start)) s"
 echo "$bin"

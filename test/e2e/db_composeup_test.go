@@ -20,6 +20,7 @@ func TestDBComposeUpRecreatesNothing(t *testing.T) {
 	if !testrig.HaveComposeCLI() {
 		t.Fatal("this test runs the real `docker compose` CLI plugin: install it (make test-deps)")
 	}
+	t.Parallel()
 	p, app, ref16 := newMigrateProject(t, "db-compose-up")
 	db := p.Name + "-db-1"
 

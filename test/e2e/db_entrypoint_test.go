@@ -50,6 +50,7 @@ func TestDBImagePostgresEntrypoint(t *testing.T) {
 	requireEngine(t)
 	images := []string{"maim-test-postgres:15", "maim-test-postgres:16", "maim-test-postgres:17"}
 	requireDBImages(t, images...)
+	t.Parallel()
 	for _, img := range images {
 		major := img[strings.LastIndex(img, ":")+1:]
 		t.Run(major, func(t *testing.T) {

@@ -35,6 +35,7 @@ volumes: {dbdata: {}, appdata: {}}
 // runs db's archive-pre (exec-label database) and not app's (exec-label web), and the
 // dry-run of an upgrade lists app's as not run, with why.
 func TestExecLabelRunsOnlyItsGroup(t *testing.T) {
+	t.Parallel()
 	p := newShellProject(t, "svchooks-execlabel", "")
 	repo := testrig.Registry() + "/" + p.Name + "/sh"
 	offen := testrig.Registry() + "/" + p.Name + "/offen/docker-volume-backup:v2"

@@ -110,6 +110,7 @@ func (p *project) lifecycleEvents(since time.Time) []string {
 // removes it again once the backup is done; stop-during-backup gives db's volume no hot
 // pass (the backup's JSON says why it was archived in one pass) while app's gets one.
 func TestArchivePreDumpIsInTheBackup(t *testing.T) {
+	t.Parallel()
 	p := newShellProject(t, "svchooks-backup", `    labels:
       docker-volume-backup.archive-pre: "echo \"dump of $$(hostname) as $$(id -u)\" > /data/dump.sql"
       docker-volume-backup.archive-pre.user: "1234"
@@ -189,6 +190,7 @@ func TestPreUpdateFailureRefuses(t *testing.T) {
 // TestPreUpdateExit75Skips: a pre-update command that exits 75 (EX_TEMPFAIL) asks to skip
 // the upgrade: refused cleanly, saying so, nothing changed.
 func TestPreUpdateExit75Skips(t *testing.T) {
+	t.Parallel()
 	p := newShellProject(t, "svchooks-skip", `    labels:
       com.centurylinklabs.watchtower.lifecycle.pre-update: "exit 75"`)
 	compose(t, p, "up", "-d")
@@ -207,6 +209,7 @@ func TestPreUpdateExit75Skips(t *testing.T) {
 // the new one, once the gate passed; db's stop-during-backup keeps its volume out of the
 // upgrade's hot pass.
 func TestUpgradeRunsServiceCommands(t *testing.T) {
+	t.Parallel()
 	p := newShellProject(t, "svchooks-upgrade", `    labels:
       com.centurylinklabs.watchtower.lifecycle.pre-update: "echo $$VERSION > /data/pre"
       com.centurylinklabs.watchtower.lifecycle.post-update: "echo $$VERSION > /data/post"
@@ -266,6 +269,7 @@ func TestUpgradeRunsServiceCommands(t *testing.T) {
 // TestPostUpdateFailureRollsBack: a post-update command that fails is a failed gate: the
 // upgrade is rolled back (exit 10) and version 1 runs again.
 func TestPostUpdateFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	p := newShellProject(t, "svchooks-postfail", `    labels:
       com.centurylinklabs.watchtower.lifecycle.post-update: "[ \"$$VERSION\" = 1.0.0 ] || { echo migration check failed; exit 4; }"`)
 	compose(t, p, "up", "-d")
@@ -281,6 +285,7 @@ func TestPostUpdateFailureRollsBack(t *testing.T) {
 // TestHookTimeoutKillsIt: a pre-backup command that outlives its timeout is killed, with
 // the processes it started, and the backup is refused before anything stopped.
 func TestHookTimeoutKillsIt(t *testing.T) {
+	t.Parallel()
 	p := newShellProject(t, "svchooks-timeout", `    x-maim:
       pre_backup: {command: "sleep 3001; echo never", timeout: 2s}`)
 	compose(t, p, "up", "-d")
@@ -306,6 +311,7 @@ func TestHookTimeoutKillsIt(t *testing.T) {
 // TestArchivePostFailureKeepsTheBackup: an archive-post command that fails after the backup
 // is complete leaves the backup kept and listed, and the command fails (exit 1) naming it.
 func TestArchivePostFailureKeepsTheBackup(t *testing.T) {
+	t.Parallel()
 	p := newShellProject(t, "svchooks-postbackup", `    labels:
       docker-volume-backup.archive-post: "echo cleanup failed; exit 5"`)
 	compose(t, p, "up", "-d")
