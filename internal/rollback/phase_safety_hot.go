@@ -52,6 +52,17 @@ var rollbackSafetyHot = journal.Step[*rtxn]{
 			return fmt.Errorf("safety backup failed (pass one, while the services ran), nothing was stopped or rolled back (add --no-safety-backup to skip it): %w", err)
 		}
 		t.safety = pl
+		if t.checked {
+			// Pass one of the two-pass differential restore: the restore phase plans again
+			// after the stop and takes over the stage of each source planned alike.
+			e, err := t.env.Store.Get(t.p.Name, t.man.ID)
+			if err == nil {
+				t.staged, err = t.env.Snapshots.PlanRestore(ctx, t.p, e, stagedRestore(t))
+			}
+			if err == nil {
+				restore.Prestage(ctx, t.env, t.staged, pl, journal.OpRollback)
+			}
+		}
 		return nil
 	},
 }
