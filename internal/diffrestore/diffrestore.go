@@ -30,6 +30,28 @@
 //     NFS, FUSE, ...);
 //   - no exclude pattern may re-include something below an excluded directory;
 //   - every path the index holds is in the archives' entry tables.
+//
+// # Two passes
+//
+// Stage is pass one, while the services still run: it compares the target exactly as
+// Restore does and writes, for each regular file Restore would rewrite (a single link in the
+// index; absent or a regular file in the target), the backup's version with the metadata an
+// extraction sets into a fresh stage dir at the target's root (StagePrefix, 128 random bits,
+// mode 0700, made with mkdir's O_EXCL semantics), recording per file the target's metadata
+// it saw (or its absence) and the staged file's once written (Staged). Restore given that
+// record (Options.Staged) is pass two, after the stop: it compares again, and a path it
+// rewrites whose target still has the metadata pass one saw and whose staged file still has
+// the metadata recorded is renamed into place (renameat within one file system, every
+// directory on the way opened without following a symlink), any other path is extracted
+// from the archives as in one pass; the directories renamed into are set again from the
+// archive, and the stage dir is removed. The result equals the one-pass differential
+// restore when the ctime argument above holds for both the target path and the staged file:
+// anything that wrote, truncated, chmodded, chowned, replaced or removed either moved its
+// ctime or its inode, and then it is extracted again. What it cannot see is a write into a
+// staged file in the same clock tick as its staging finished (as a write in the tick of a
+// backup's read, which the index's margin covers); the stage dir's random name and mode make
+// that the work of someone who went looking for it. The record stays with the caller: it is
+// never read back from the target, which the services could write.
 package diffrestore
 
 import (
