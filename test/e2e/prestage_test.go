@@ -145,3 +145,45 @@ func TestPrestageKilled(t *testing.T) {
 		})
 	}
 }
+
+// TestPrestageDroppedOnFailure: a restore whose safety backup fails after the stage (its
+// begun backup dir removed while the restore is held between the stage and the stop) ends
+// failed with nothing restored, starts what ran again and removes the stage dir: the data
+// is as the run found it.
+func TestPrestageDroppedOnFailure(t *testing.T) {
+	requireEngine(t)
+	t.Parallel()
+	p, id, _ := prestageProject(t, "prestage-fail")
+	before := treediff.Of(t, p.vol)
+	fp := filepath.Join(t.TempDir(), "failpoint")
+	run := p.maimStart([]string{"MAIM_FAILPOINT=restore:prestaged:wait", "MAIM_FAILPOINT_FILE=" + fp, volume.EnvNoHostPath + "=1"},
+		append(append([]string(nil), restoreArgs...), id)...)
+	waitFailpoint(t, run, fp, 3*time.Minute)
+	if s := stageDirsIn(t, p.vol); len(s) != 1 {
+		t.Fatalf("stage dirs while held: %v, want one", s)
+	}
+	dirs, err := os.ReadDir(filepath.Join(p.BackupDir, p.Name))
+	must(t, err)
+	removed := 0
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(p.BackupDir, p.Name, d.Name(), "manifest.json")); d.IsDir() && d.Name() != id && os.IsNotExist(err) {
+			must(t, os.RemoveAll(filepath.Join(p.BackupDir, p.Name, d.Name())))
+			removed++
+		}
+	}
+	if removed != 1 {
+		t.Fatalf("removed %d begun backup dirs, want the safety backup's", removed)
+	}
+	must(t, os.Remove(fp))
+	r := run.wait(t, 5*time.Minute)
+	if r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, "safety backup failed") {
+		t.Fatalf("want the restore failed in its safety backup: %s", r)
+	}
+	if s := stageDirsIn(t, p.vol); len(s) != 0 {
+		t.Errorf("stage dirs left after the failure: %v", s)
+	}
+	wantSameTree(t, "after the failed restore", before, treediff.Of(t, p.vol))
+	if c := p.containers()["app"]; !c.State.Running {
+		t.Errorf("app does not run after the failed restore")
+	}
+}
