@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/diffrestore"
 	"github.com/docker-maim/docker-maim/internal/helper"
@@ -92,13 +93,16 @@ func (m *EngineMover) DropStage(ctx context.Context, t Target, name string) erro
 // transientExcludes are opts.Excludes with each of opts.Transient as an exclude of exactly
 // that name at the root (.dockerignore syntax: a name without a "/" or a wildcard matches
 // only the root's entry of that name, and everything below it).
-func transientExcludes(opts BackupOptions) []string {
+func transientExcludes(opts BackupOptions) ([]string, error) {
 	if len(opts.Transient) == 0 {
-		return opts.Excludes
+		return opts.Excludes, nil
 	}
 	out := append([]string(nil), opts.Excludes...)
 	for _, n := range opts.Transient {
+		if n == "" || n == "." || n == ".." || strings.ContainsAny(n, "/\\*?[!") {
+			return nil, fmt.Errorf("%q is no exact name of a dir at the root", n)
+		}
 		out = append(out, "/"+n)
 	}
-	return out
+	return out, nil
 }

@@ -421,7 +421,10 @@ func (m *EngineMover) Backup(ctx context.Context, t Target, w io.Writer, opts Ba
 	if opts.Compression == "" {
 		opts.Compression = archive.Zstd
 	}
-	opts.Excludes = transientExcludes(opts)
+	var err error
+	if opts.Excludes, err = transientExcludes(opts); err != nil {
+		return archive.Stats{}, err
+	}
 	if err := m.checkSource(ctx, t); err != nil {
 		return archive.Stats{}, err
 	}
