@@ -23,9 +23,10 @@ import (
 // write while pass one reads, start a container in the middle of it, kill the process
 // there, and read the order of pass one and the stop from the engine's events.
 
-// botFiles are the files the stand-in bot writes into its data dir whenever it starts:
-// a put-back tree is compared without them (and without the root's mtime they move).
-var botFiles = []string{"starts.log", "effective.json", "data.json"}
+// botFiles are the files the stand-in bot writes into its data dir whenever it starts, and
+// their temporary files (writeFileAtomic's, there for a moment while it starts): a put-back
+// tree is compared without them (and without the root's mtime they move).
+var botFiles = []string{"starts.log", "effective.json", "data.json", "effective.json.tmp", "data.json.tmp"}
 
 // wantSameTree fails when got differs from want, the bot's own files left out, and the
 // stage dir of a two-pass differential restore (docker-maim's own, never backed up: it is
