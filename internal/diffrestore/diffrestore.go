@@ -30,6 +30,28 @@
 //     NFS, FUSE, ...);
 //   - no exclude pattern may re-include something below an excluded directory;
 //   - every path the index holds is in the archives' entry tables.
+//
+// # Two passes
+//
+// Stage is pass one, while the services still run: it compares the target exactly as
+// Restore does and writes, for each regular file Restore would rewrite (a single link in the
+// index; absent or a regular file in the target), the backup's version with the metadata an
+// extraction sets into a fresh stage dir at the target's root (StagePrefix, 128 random bits,
+// mode 0700, made with mkdir's O_EXCL semantics), recording per file the target's metadata
+// it saw (or its absence) and the staged file's once written (Staged). Restore given that
+// record (Options.Staged) is pass two, after the stop: it compares again, and a path it
+// rewrites whose target still has the metadata pass one saw and whose staged file still has
+// the metadata recorded is renamed into place (renameat within one file system, every
+// directory on the way opened without following a symlink), any other path is extracted
+// from the archives as in one pass; the directories renamed into are set again from the
+// archive, and the stage dir is removed. The result equals the one-pass differential
+// restore when the ctime argument above holds for both the target path and the staged file:
+// anything that wrote, truncated, chmodded, chowned, replaced or removed either moved its
+// ctime or its inode, and then it is extracted again. What it cannot see is a write into a
+// staged file in the same clock tick as its staging finished (as a write in the tick of a
+// backup's read, which the index's margin covers); the stage dir's random name and mode make
+// that the work of someone who went looking for it. The record stays with the caller: it is
+// never read back from the target, which the services could write.
 package diffrestore
 
 import (
@@ -59,6 +81,10 @@ type Options struct {
 	// Extract are the options of the writes (owners, devices, excludes, progress); its
 	// Excludes are the backup's: matching paths are neither compared, written nor removed.
 	Extract archive.ExtractOptions
+	// Staged, when set, is what Stage (pass one) wrote: each staged file whose target path
+	// and staged copy are as pass one left them is renamed into place instead of extracted,
+	// and the stage directory is removed in every case.
+	Staged *Staged
 }
 
 // Result is what Restore did.
@@ -70,13 +96,20 @@ type Result struct {
 	// wrote ("N of M files rewritten"); Removed the paths it removed (a removed directory
 	// counts once).
 	Files, Rewritten, Removed int64
+	// Renamed is how many of the Rewritten files were renamed from the stage (Options.Staged)
+	// rather than extracted.
+	Renamed int64
 	// Stats are Patch's: entries and content bytes written.
 	Stats archive.Stats
 }
 
 // Progress tells what Restore rewrites "N of M files rewritten".
 func (r Result) Progress() string {
-	return fmt.Sprintf("%d of %d files rewritten", r.Rewritten, r.Files)
+	s := fmt.Sprintf("%d of %d files rewritten", r.Rewritten, r.Files)
+	if r.Renamed > 0 {
+		s += fmt.Sprintf(" (%d renamed from the stage, %d extracted)", r.Renamed, r.Rewritten-r.Renamed)
+	}
+	return s
 }
 
 // errFallback carries a reason not to take the fast path.
@@ -91,6 +124,18 @@ func fallback(format string, a ...any) error { return &errFallback{why: fmt.Spri
 // when that is exact (see the package comment), and otherwise touching nothing and
 // returning Result.Fallback. idx is consumed (its entries are removed as they are matched).
 func Restore(ctx context.Context, dest string, idx *treeindex.Index, archives []Archive, opts Options) (Result, error) {
+	res, err := restoreOnce(ctx, dest, idx, archives, opts)
+	if st := opts.Staged; st != nil && (res.Fallback != "" || err != nil) {
+		// Nothing renamed on a fallback; after an error the stage goes too (the caller puts
+		// the safety backup back or extracts in full, which would remove it anyway).
+		if derr := DropStage(dest, st.Dir); derr != nil && err == nil && res.Fallback == "" {
+			err = derr
+		}
+	}
+	return res, err
+}
+
+func restoreOnce(ctx context.Context, dest string, idx *treeindex.Index, archives []Archive, opts Options) (Result, error) {
 	var res Result
 	if idx == nil || len(idx.Entries) == 0 {
 		res.Fallback = "the backup has no index of this source"
@@ -107,7 +152,7 @@ func Restore(ctx context.Context, dest string, idx *treeindex.Index, archives []
 		}
 	}()
 	if err != nil {
-		return res, asFallback(&res, err)
+		return res, asFallback(&res.Fallback, err)
 	}
 	for _, e := range idx.Entries {
 		if e.Mode&typeMask == typeReg {
@@ -128,11 +173,21 @@ func Restore(ctx context.Context, dest string, idx *treeindex.Index, archives []
 			// read, the full extraction handles (or reports) as it always did.
 			err = fallback("comparing the target failed: %v", err)
 		}
-		return res, asFallback(&res, err)
+		return res, asFallback(&res.Fallback, err)
+	}
+	if opts.Staged != nil {
+		p.wantParents(opts.Staged)
 	}
 	lists, err := locate(open, p.want)
 	if err != nil {
-		return res, asFallback(&res, err)
+		return res, asFallback(&res.Fallback, err)
+	}
+	if opts.Staged != nil {
+		// Found in the archives first (a fallback touches nothing); what is renamed is
+		// taken off what Patch reads.
+		var renamed map[string]bool
+		renamed, res.Renamed = p.useStage(opts.Staged)
+		lists = without(lists, renamed)
 	}
 	for _, typ := range p.want {
 		if typ == typeReg {
@@ -140,15 +195,25 @@ func Restore(ctx context.Context, dest string, idx *treeindex.Index, archives []
 		}
 	}
 	res.Removed = int64(len(p.remove))
+	if st := opts.Staged; st != nil {
+		for _, r := range p.remove {
+			if r == st.Dir {
+				res.Removed-- // ours, not the target's
+			}
+		}
+	}
 	res.Stats, err = archive.Patch(ctx, dest, entries(open, lists), p.remove, opts.Extract)
+	if err == nil && opts.Staged != nil {
+		err = DropStage(dest, opts.Staged.Dir) // gone already, unless an exclude kept it
+	}
 	return res, err
 }
 
-// asFallback turns a reason not to take the fast path into res.Fallback; other errors stay.
-func asFallback(res *Result, err error) error {
+// asFallback turns a reason not to take the fast path into *why; other errors stay.
+func asFallback(why *string, err error) error {
 	var fb *errFallback
 	if errors.As(err, &fb) {
-		res.Fallback = fb.why
+		*why = fb.why
 		return nil
 	}
 	return err
@@ -189,10 +254,7 @@ func locate(archives []*seektar.Archive, want map[string]uint32) ([][]spot, erro
 	lists := make([][]spot, len(archives))
 	for i := len(archives) - 1; i >= 0 && len(left) > 0; i-- {
 		err := archives[i].Entries(func(name string, off int64) bool {
-			rel := strings.TrimSuffix(strings.TrimPrefix(name, "./"), "/")
-			if name == "./" {
-				rel = ""
-			}
+			rel := relOf(name)
 			if left[rel] {
 				delete(left, rel)
 				lists[i] = append(lists[i], spot{name, off})
@@ -208,6 +270,30 @@ func locate(archives []*seektar.Archive, want map[string]uint32) ([][]spot, erro
 		return nil, fallback("the archives do not hold %q, which the index has", rel)
 	}
 	return lists, nil
+}
+
+// relOf is the relative path of an archive entry's name ("" for the root).
+func relOf(name string) string {
+	if name == "./" {
+		return ""
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(name, "./"), "/")
+}
+
+// without drops the spots of the paths in drop.
+func without(lists [][]spot, drop map[string]bool) [][]spot {
+	if len(drop) == 0 {
+		return lists
+	}
+	out := make([][]spot, len(lists))
+	for i, l := range lists {
+		for _, s := range l {
+			if !drop[relOf(s.name)] {
+				out[i] = append(out[i], s)
+			}
+		}
+	}
+	return out
 }
 
 // entries yields the located entries, archive by archive (base first), each in archive

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/diffrestore"
 	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
 
@@ -31,6 +32,11 @@ type invocation struct {
 	// Two-pass backups, a delta restore, the go-ahead and the lifeline.
 	indexOut, indexFinal, sinceStdin, delta, awaitGo, lifeline bool
 	beneath                                                    *fsaccess.Beneath // BENEATH, when given
+	// The two passes of a differential restore: diffstage (--drop), diffrestore
+	// --staged-stdin (its record, read in preflight).
+	stage, stagedStdin bool
+	staged             *diffrestore.Staged
+	dropStage          string
 }
 
 // Run is Main with explicit streams (for tests). Its steps: the command line is parsed;
@@ -67,7 +73,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			stdin = f
 		}
 	}
-	if inv.cmd == "diffrestore" {
+	if inv.cmd == "diffrestore" || inv.cmd == "diffstage" {
 		return inv.diff(ctx, rep, f)
 	}
 	stdin = inv.withFailpoint(ctx, stdin)
@@ -125,11 +131,17 @@ func (inv *invocation) defineFlags(fs *flag.FlagSet, beneath *string, aliases *s
 		fs.StringVar(&inv.file, "in", "", "file to read the archive from instead of stdin")
 		fs.BoolVar(&inv.delta, "delta", false, "apply a delta over the extracted base")
 		fs.BoolVar(&inv.awaitGo, "await-go", false, "touch nothing before stdin starts with the go-ahead")
-	case "diffrestore":
+	case "diffrestore", "diffstage":
+		inv.stage = inv.cmd == "diffstage"
 		fs.Var(&inv.excludes, "exclude", "pattern of paths to keep as they are (repeatable)")
 		fs.StringVar(&inv.file, "in", "", "the backup's index file of the source")
 		fs.Var(&inv.archives, "archive", "an archive file of the source, base first (repeatable)")
 		fs.BoolVar(&inv.awaitGo, "await-go", false, "touch nothing before stdin starts with the go-ahead")
+		if inv.stage {
+			fs.StringVar(&inv.dropStage, "drop", "", "remove the stage dir NAME instead")
+		} else {
+			fs.BoolVar(&inv.stagedStdin, "staged-stdin", false, "pass two: read the stage record from stdin, rename what is untouched")
+		}
 	case "measure":
 		fs.Var(&inv.excludes, "exclude", "pattern to leave out (repeatable)")
 	default:
@@ -170,6 +182,15 @@ func (inv *invocation) preflight(stdin io.Reader, rep *reporter) (since *archive
 		got := make([]byte, len(GoAhead))
 		if _, err := io.ReadFull(stdin, got); err != nil || string(got) != GoAhead {
 			return nil, rep.fail(ExitNoGoAhead, errors.New("the host gave no go-ahead; nothing was touched"))
+		}
+	}
+	if inv.stagedStdin {
+		b, err := readFramedBytes(stdin)
+		if err == nil {
+			inv.staged, err = diffrestore.UnmarshalStaged(b)
+		}
+		if err != nil {
+			return nil, rep.fail(1, err)
 		}
 	}
 	if inv.sinceStdin {

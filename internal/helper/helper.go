@@ -35,7 +35,9 @@ const progressInterval = 200 * time.Millisecond
 //
 //	backup  --compression zstd|gzip|none --level N [--exclude PATTERN]... [--index-out|[--since-stdin] [--index-final]] [--lifeline] [BENEATH] [DIRECT] PATH
 //	restore --compression zstd|gzip|none [--exclude PATTERN]... [--delta] [--await-go] [--lifeline] [BENEATH] [DIRECT] PATH
-//	diffrestore [--exclude PATTERN]... --archive FILE... [--await-go] [--lifeline] DIRECT PATH
+//	diffrestore [--exclude PATTERN]... --archive FILE... [--staged-stdin] [--await-go] [--lifeline] DIRECT PATH
+//	diffstage [--exclude PATTERN]... --archive FILE... [--await-go] [--lifeline] DIRECT PATH
+//	diffstage --drop NAME PATH
 //	measure [--exclude PATTERN]... PATH
 //
 // Two-pass backups: --index-out makes backup pass one (it also writes the index of what it
@@ -48,7 +50,12 @@ const progressInterval = 200 * time.Millisecond
 // diffrestore makes PATH equal to a backup rewriting only what differs (DiffRestore): the
 // index is the file DIRECT's --in names, the archives (base, then delta) are files of the
 // mounted backup dir; its result carries {"diff":{...}}, a fallback reason when nothing was
-// touched.
+// touched. A two-pass differential restore: diffstage (pass one, the services running) writes
+// the backup's version of each file to rewrite into a stage dir at PATH's root and sends the
+// stage record (diffrestore.Staged) as {"index"} pieces; --staged-stdin (pass two) reads that
+// record from stdin, framed by its length as WriteFramed frames an index (after the
+// go-ahead), renames the untouched staged files into place and removes the stage;
+// diffstage --drop NAME removes the stage dir NAME (a failure before the stop).
 //
 // backup writes the compressed archive of PATH to stdout; restore reads one from stdin and
 // makes PATH exactly equal to it, leaving the paths matching the excludes as they are. Both write JSON lines on stderr: {"progress":N} while
@@ -269,6 +276,38 @@ func readFramed(stdin io.Reader) (*archive.Index, error) {
 	return archive.ReadIndex(bytes.NewReader(b))
 }
 
+// maxFramedBytes bounds a framed stage record (readFramedBytes).
+const maxFramedBytes = 1 << 30
+
+// readFramedBytes reads bytes framed as WriteFramedBytes frames them.
+func readFramedBytes(stdin io.Reader) ([]byte, error) {
+	var n [8]byte
+	if _, err := io.ReadFull(stdin, n[:]); err != nil {
+		return nil, fmt.Errorf("reading the length: %w", err)
+	}
+	size := binary.BigEndian.Uint64(n[:])
+	if size > maxFramedBytes {
+		return nil, fmt.Errorf("a framed record of %d bytes", size)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(stdin, b); err != nil {
+		return nil, fmt.Errorf("reading the record: %w", err)
+	}
+	return b, nil
+}
+
+// WriteFramedBytes writes b framed by its length (8 bytes, big endian), as WriteFramed
+// frames an index: the stage record diffrestore --staged-stdin reads.
+func WriteFramedBytes(w io.Writer, b []byte) error {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(b)
+	return err
+}
+
 // WriteFramed writes idx as readFramed reads it.
 func WriteFramed(w io.Writer, idx *archive.Index) error {
 	var b bytes.Buffer
@@ -397,12 +436,17 @@ func (r *reporter) sendIndex(idx *archive.Index) error {
 	if _, err := idx.WriteTo(&b); err != nil {
 		return err
 	}
-	for p := b.Bytes(); len(p) > 0; {
+	r.sendBytes(b.Bytes())
+	return nil
+}
+
+// sendBytes writes b as {"index":"BASE64"} lines (also a stage record: diffrestore --stage).
+func (r *reporter) sendBytes(b []byte) {
+	for p := b; len(p) > 0; {
 		n := min(len(p), indexChunk)
 		r.send(Msg{Index: p[:n]})
 		p = p[n:]
 	}
-	return nil
 }
 
 // Msg is one JSON line the helper writes on stderr.

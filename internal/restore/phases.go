@@ -94,6 +94,8 @@ var writePhase = journal.Step[*rtxn]{
 			return err
 		}
 		var err error
+		// The restore uses (or its full restore removes) every stage prestage made.
+		defer t.plan.StagedUsed()
 		t.res.Restored, err = t.env.Snapshots.RestorePlanned(ctx, t.plan)
 		if err != nil && errors.Is(err, snapshot.ErrVerify) && len(t.res.Restored) == 0 && len(t.running.Services) == 0 && t.Journal.BackupID == "" {
 			// The check failed while the first source got ready: nothing ran, nothing was written.

@@ -60,6 +60,7 @@ func Restore(ctx context.Context, env *stack.Env, p *project.Project, opts maim.
 	if t.safety != nil {
 		t.safety.Abort() // a safety backup begun and never committed (a no-op once it was)
 	}
+	t.env.Snapshots.DropStaged(context.WithoutCancel(ctx), t.plan) // ended before it wrote: the stages go
 	if err == nil {
 		return t.res, nil
 	}

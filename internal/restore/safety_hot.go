@@ -8,6 +8,8 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/docker-maim/docker-maim/internal/svchooks"
 )
 
@@ -71,7 +73,9 @@ var safetyHotPhase = journal.Step[*rtxn]{
 	Name:     "safety-hot",
 	Journal:  journal.PhasePlanned,
 	Skip:     func(t *rtxn) string { return HotSkip(t.opts.NoSafetyBackup, t.running, t.p) },
-	Describe: func(t *rtxn) string { return HotDescribe("what the restore overwrites", t.p) },
+	Describe: func(t *rtxn) string {
+		return HotDescribe("what the restore overwrites", t.p) + "; then stage the files the restore rewrites"
+	},
 	Run: func(ctx context.Context, t *rtxn) error {
 		m := t.env
 		cold, _ := ColdServices(t.p)
@@ -89,8 +93,26 @@ var safetyHotPhase = journal.Step[*rtxn]{
 			return t.finish("failed", fmt.Errorf("safety backup failed (pass one, while the services ran), nothing was stopped or changed: %w", err))
 		}
 		t.safety = pl
+		prestage(ctx, m, t.plan, pl, journal.OpRestore)
 		return nil
 	},
+}
+
+// prestage is pass one of the two-pass differential restore (snapshot.Prestage), right after
+// the safety backup's pass one and before the stop: the backup's version of each file the
+// restore will rewrite is staged in its target, so the restore renames instead of writing
+// while the services are down. It never fails the operation. The failpoint op+":prestaged"
+// follows it (the crash tests kill or hold the process there: staged, nothing stopped).
+func prestage(ctx context.Context, m *stack.Env, plan *snapshot.RestorePlan, safety *snapshot.BackupPlan, op string) {
+	if res := m.Snapshots.Prestage(ctx, plan, safety); res.Files > 0 {
+		m.Logf("staged %d file(s) the restore rewrites while the services run (%d source(s))", res.Files, res.Sources)
+	}
+	journal.Failpoint(op + ":prestaged")
+}
+
+// Prestage is prestage for the rollback (internal/rollback).
+func Prestage(ctx context.Context, m *stack.Env, plan *snapshot.RestorePlan, safety *snapshot.BackupPlan, op string) {
+	prestage(ctx, m, plan, safety, op)
 }
 
 // takeSafety is the safety backup after the stop: pass two of the hot pass's backup (only

@@ -14,7 +14,15 @@ var rollbackRestore = journal.Step[*rtxn]{
 	Journal:  journal.PhaseRollingBack,
 	Describe: func(t *rtxn) string { return "restore data and files from backup " + t.man.ID },
 	Run: func(ctx context.Context, t *rtxn) error {
-		_, err := t.env.Snapshots.Restore(ctx, t.p, snapshot.RestoreOptions{ID: t.man.ID, NoSafetyBackup: true, Stopped: &t.running, ToRecordedPaths: true, Checked: t.checked})
+		opts := stagedRestore(t)
+		opts.Stopped, opts.Prestaged = &t.running, t.staged
+		_, err := t.env.Snapshots.Restore(ctx, t.p, opts)
 		return err
 	},
+}
+
+// stagedRestore are the options of the rollback's restore (also planned before the stop,
+// for the stage: phase safety-hot).
+func stagedRestore(t *rtxn) snapshot.RestoreOptions {
+	return snapshot.RestoreOptions{ID: t.man.ID, NoSafetyBackup: true, ToRecordedPaths: true, Checked: t.checked}
 }

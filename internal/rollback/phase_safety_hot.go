@@ -12,6 +12,8 @@ import (
 // rollbackSafetyHot is pass one of the rollback's safety backup (restore/safety_hot.go
 // says the rule): while what runs still runs, it copies the project's data as it is and
 // records what it read; after the stop, rollbackSafety archives only the changes since.
+// When the backup was checked before (not a resolution), it then plans the restore and
+// stages the files it will rewrite (restore.Prestage), which the restore phase renames.
 // Nothing running: nothing to do (one pass after the stop). It stops nothing and changes
 // nothing of the project; a failure drops the begun backup and ends the rollback with the
 // journal kept, everything still running, and a crash leaves an incomplete backup that the
@@ -29,7 +31,9 @@ var rollbackSafetyHot = journal.Step[*rtxn]{
 		_, why := restore.ColdServices(t.p)
 		return why
 	},
-	Describe: func(t *rtxn) string { return restore.HotDescribe("the project's data", t.p) },
+	Describe: func(t *rtxn) string {
+		return restore.HotDescribe("the project's data", t.p) + "; then stage the files the restore rewrites"
+	},
 	Run: func(ctx context.Context, t *rtxn) error {
 		running, err := t.p.RunningContainers(ctx, t.env.Engine)
 		if err != nil {
@@ -52,6 +56,17 @@ var rollbackSafetyHot = journal.Step[*rtxn]{
 			return fmt.Errorf("safety backup failed (pass one, while the services ran), nothing was stopped or rolled back (add --no-safety-backup to skip it): %w", err)
 		}
 		t.safety = pl
+		if t.checked {
+			// Pass one of the two-pass differential restore: the restore phase plans again
+			// after the stop and takes over the stage of each source planned alike.
+			e, err := t.env.Store.Get(t.p.Name, t.man.ID)
+			if err == nil {
+				t.staged, err = t.env.Snapshots.PlanRestore(ctx, t.p, e, stagedRestore(t))
+			}
+			if err == nil {
+				restore.Prestage(ctx, t.env, t.staged, pl, journal.OpRollback)
+			}
+		}
 		return nil
 	},
 }

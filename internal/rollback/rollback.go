@@ -209,6 +209,9 @@ type rtxn struct {
 	// running was listed before anything and nothing runs.
 	safety *snapshot.BackupPlan
 	idle   bool
+	// staged is the restore planned before the stop whose sources safety-hot staged
+	// (restore.Prestage); the restore phase takes the stages over.
+	staged *snapshot.RestorePlan
 	// target is the project as the backup's files describe it, each service on the
 	// image it ran (phase repin), the one recreated and gated.
 	target *project.Project
@@ -242,6 +245,7 @@ func rollbackTo(ctx context.Context, m *stack.Env, p *project.Project, jr *journ
 	if t.safety != nil {
 		t.safety.Abort() // a safety backup begun and never committed (a no-op once it was)
 	}
+	m.Snapshots.DropStaged(context.WithoutCancel(ctx), t.staged) // not taken by a restore: the stages go
 	return err
 }
 

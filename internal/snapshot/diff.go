@@ -23,49 +23,25 @@ import (
 // that may hide changes): then nothing was touched, an event says why, and the caller
 // restores in full.
 func (s *Service) tryDiff(ctx context.Context, links []backup.Link, it RestoreItem, t volume.Target, ok bool, ropts volume.RestoreOptions) (bool, error) {
-	// The newest link's index is the tree the restore gives back.
-	e, src := links[len(links)-1].Entry, links[len(links)-1].Source
 	dr, can := s.Mover.(volume.DiffRestorer)
-	if src.Index == nil || !can || !ok || it.To.Kind == project.KindProjectFile || t.IsFile {
+	if !can {
+		return false, nil
+	}
+	src := links[len(links)-1].Source
+	paths, why, try := s.diffInputs(ctx, links, it, t, ok, ropts.Compression)
+	if !try {
 		return false, nil
 	}
 	full := func(why string) (bool, error) {
 		s.event(src.Name + ": restored in full: " + why)
 		return false, nil
 	}
-	if ropts.Compression != archive.Zstd {
-		return full("its archives are not zstd (not seekable)")
-	}
-	if t.Kind == volume.KindVolume {
-		if _, err := s.Engine.VolumeInspect(ctx, t.VolumeName, client.VolumeInspectOptions{}); err != nil {
-			return full("volume " + t.VolumeName + " does not exist")
-		}
-	}
-	// The archives, oldest first: each link's own, then its two-pass delta. A path's
-	// content is in the newest archive holding it (diffrestore's locate): an increment
-	// holds what changed since its base, a delta what changed since its pass one.
-	paths := []string{}
-	for i, l := range append([]backup.Link{{Entry: e, Source: src.IndexSource()}}, links...) {
-		files := []backup.Source{l.Source}
-		if i > 0 && l.Source.Delta != nil {
-			files[0].Delta = nil
-			files = append(files, l.Source.DeltaSource())
-		}
-		for _, f := range files {
-			p, err := localFile(l.Entry, f)
-			if err != nil {
-				return full(err.Error())
-			}
-			paths = append(paths, p)
-		}
-	}
-	// The index decides what is left alone: it must be the one the backup recorded.
-	if _, err := s.Store.ReadIndex(e, src); err != nil {
-		return full("its index is unreadable: " + err.Error())
+	if why != "" {
+		return full(why)
 	}
 	task := s.task("restore "+src.Name+" (differential)", src.Name, 0)
 	res, err := dr.RestoreDiff(ctx, t, volume.DiffOptions{IndexFile: paths[0], Archives: paths[1:],
-		Excludes: ropts.Excludes, Progress: task.Add, Ready: ropts.Ready})
+		Excludes: ropts.Excludes, Progress: task.Add, Ready: ropts.Ready, Staged: it.Staged})
 	task.Done(err)
 	if err != nil {
 		return true, err
@@ -75,6 +51,47 @@ func (s *Service) tryDiff(ctx context.Context, links []backup.Link, it RestoreIt
 	}
 	s.event(fmt.Sprintf("%s: differential restore: %s, %d path(s) removed", src.Name, res.Progress(), res.Removed))
 	return true, nil
+}
+
+// diffInputs are the files a differential restore of it reads (the newest link's index,
+// then the archives oldest first), or why it restores in full instead (why set), or try
+// false: the differential restore does not apply at all (no index, not a directory).
+func (s *Service) diffInputs(ctx context.Context, links []backup.Link, it RestoreItem, t volume.Target, ok bool, comp archive.Compression) (paths []string, why string, try bool) {
+	// The newest link's index is the tree the restore gives back.
+	e, src := links[len(links)-1].Entry, links[len(links)-1].Source
+	if src.Index == nil || !ok || it.To.Kind == project.KindProjectFile || t.IsFile {
+		return nil, "", false
+	}
+	if comp != archive.Zstd {
+		return nil, "its archives are not zstd (not seekable)", true
+	}
+	if t.Kind == volume.KindVolume {
+		if _, err := s.Engine.VolumeInspect(ctx, t.VolumeName, client.VolumeInspectOptions{}); err != nil {
+			return nil, "volume " + t.VolumeName + " does not exist", true
+		}
+	}
+	// The archives, oldest first: each link's own, then its two-pass delta. A path's
+	// content is in the newest archive holding it (diffrestore's locate): an increment
+	// holds what changed since its base, a delta what changed since its pass one.
+	for i, l := range append([]backup.Link{{Entry: e, Source: src.IndexSource()}}, links...) {
+		files := []backup.Source{l.Source}
+		if i > 0 && l.Source.Delta != nil {
+			files[0].Delta = nil
+			files = append(files, l.Source.DeltaSource())
+		}
+		for _, f := range files {
+			p, err := localFile(l.Entry, f)
+			if err != nil {
+				return nil, err.Error(), true
+			}
+			paths = append(paths, p)
+		}
+	}
+	// The index decides what is left alone: it must be the one the backup recorded.
+	if _, err := s.Store.ReadIndex(e, src); err != nil {
+		return nil, "its index is unreadable: " + err.Error(), true
+	}
+	return paths, "", true
 }
 
 // localFile is the path of the file of src in backup e, when the backup keeps it as a

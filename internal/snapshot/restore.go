@@ -14,6 +14,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/diffrestore"
 	"github.com/docker-maim/docker-maim/internal/exclude"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/volume"
@@ -24,6 +25,9 @@ import (
 type RestoreOptions struct {
 	// ID of the backup; "" is the newest complete one.
 	ID string
+	// Prestaged is a plan of the same restore made before the stop, whose sources Prestage
+	// staged: the stage of each source planned alike moves to this restore (TakeStaged).
+	Prestaged *RestorePlan
 	// Sources restricts the restore to these source names (empty: all).
 	Sources []string
 	// NoSafetyBackup skips the safety backup of the current data.
@@ -68,6 +72,8 @@ type RestoreItem struct {
 	// volume, never from the manifest alone.
 	Driver     string
 	DriverOpts map[string]string
+	// Staged is what Prestage staged in the target before the stop (prestage.go).
+	Staged *diffrestore.Staged
 }
 
 // RestorePlan is what a restore will write, worked out before anything stops.
@@ -181,6 +187,7 @@ func (s *Service) Restore(ctx context.Context, p *project.Project, opts RestoreO
 		return nil, errors.Join(err, ready())
 	}
 	plan.Ready = ready
+	plan.TakeStaged(opts.Prestaged)
 	res = &RestoreResult{Backup: entry.Manifest, Skipped: plan.Skipped}
 	if !opts.NoSafetyBackup {
 		s.MeasureTargets(ctx, plan)

@@ -127,6 +127,10 @@ type BackupOptions struct {
 	SkipNever bool
 	// ExcludeSources are sources left out by name (--exclude-source); each must exist.
 	ExcludeSources []string
+	// Transient are dirs of docker-maim's own at a source's root, by TransientKey of the
+	// source: left out of its archive and index, never recorded as excludes
+	// (volume.BackupOptions.Transient; AddTransient).
+	Transient map[string][]string
 	// Full takes every source whole, not incrementally from the last backup.
 	Full bool
 	// MaxDeltas is how many incremental backups of a source follow a full one (0:
@@ -462,7 +466,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 	} else {
 		st, err = s.Mover.Backup(ctx, target, a, volume.BackupOptions{
 			Compression: opts.Compression, Level: opts.Level, Excludes: opts.Excludes, Progress: task.Add,
-			Record: record, Since: since, Final: final,
+			Record: record, Since: since, Final: final, Transient: opts.Transient[TransientKey(src)],
 		})
 	}
 	task.Done(err)

@@ -1,8 +1,10 @@
 package volume
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -24,6 +26,11 @@ type DiffOptions struct {
 	Progress  func(int64)
 	// Ready is waited for before the first change (see RestoreOptions.Ready).
 	Ready func() error
+	// Staged, when set, is what StageDiff staged in the target before the stop (the two-pass
+	// differential restore, diffrestore.Stage): RestoreDiff renames the staged files nobody
+	// touched since instead of extracting them, and removes the stage in every case but an
+	// error before the helper ran (then the caller's full restore or DropStage does).
+	Staged *diffrestore.Staged
 }
 
 // DiffRestorer is a Mover that can restore differentially.
@@ -79,11 +86,44 @@ func hostDiffRestore(ctx context.Context, p string, opts DiffOptions) (diffresto
 	if progress == nil {
 		progress = func(int64) {}
 	}
-	return helper.DiffRestore(ctx, p, f, opts.Archives, opts.Excludes, progress)
+	return helper.DiffRestoreStaged(ctx, p, f, opts.Archives, opts.Excludes, progress, opts.Staged)
 }
 
-// helperDiffRestore runs `maim-helper diffrestore` with the backup dir mounted.
+// helperDiffRestore runs `maim-helper diffrestore` with the backup dir mounted (the stage
+// record, if any, on its stdin).
 func (m *EngineMover) helperDiffRestore(ctx context.Context, t Target, opts DiffOptions) (diffrestore.Result, error) {
+	call := diffCall{cmd: "diffrestore"}
+	if opts.Staged != nil {
+		b, err := opts.Staged.Marshal()
+		if err != nil {
+			return diffrestore.Result{}, err
+		}
+		var in bytes.Buffer
+		if err := helper.WriteFramedBytes(&in, b); err != nil {
+			return diffrestore.Result{}, err
+		}
+		call.flags, call.stdin = []string{"--staged-stdin"}, &in
+	}
+	res, fb, err := m.runDiffHelper(ctx, t, opts, call)
+	if fb != "" || err != nil {
+		return diffrestore.Result{Fallback: fb}, err
+	}
+	d := res.diff
+	return diffrestore.Result{Fallback: d.Fallback, Files: d.Files, Rewritten: d.Rewritten, Removed: d.Removed, Renamed: d.Renamed, Stats: res.stats}, nil
+}
+
+// diffCall is one helper run of a differential restore's: its command, extra flags, stdin
+// and where the {"index"} pieces go.
+type diffCall struct {
+	cmd   string
+	flags []string
+	stdin io.Reader
+	index *bytes.Buffer
+}
+
+// runDiffHelper runs the helper of c with the backup dir mounted (read-only); a fallback
+// reason says it could not (nothing touched).
+func (m *EngineMover) runDiffHelper(ctx context.Context, t Target, opts DiffOptions, c diffCall) (helperResult, string, error) {
 	// One backup dir is mounted; an incremental chain spans backups, so then the project's
 	// dir that holds them all (read-only, as the backup dir is).
 	dir, rel, within := filepath.Dir(opts.IndexFile), filepath.Base, filepath.Dir
@@ -96,13 +136,13 @@ func (m *EngineMover) helperDiffRestore(ctx context.Context, t Target, opts Diff
 		}
 	}
 	if why := m.directBlocked(dir); why != "" {
-		return diffrestore.Result{Fallback: "the helper cannot read the backup dir directly (" + why + ")"}, nil
+		return helperResult{}, "the helper cannot read the backup dir directly (" + why + ")", nil
 	}
 	mounts, binds, p := helperMounts(t, false)
-	args := []string{"diffrestore"}
+	args := append([]string{c.cmd}, c.flags...)
 	for _, a := range opts.Archives {
 		if within(a) != dir {
-			return diffrestore.Result{Fallback: "the archives are not in the backups of one project dir"}, nil
+			return helperResult{}, "the archives are not in the backups of one project dir", nil
 		}
 		args = append(args, "--archive", path.Join(backupDirMount, rel(a)))
 	}
@@ -110,19 +150,19 @@ func (m *EngineMover) helperDiffRestore(ctx context.Context, t Target, opts Diff
 		args = append(args, "--exclude", ex)
 	}
 	args = append(args, p)
-	h := helperRun{labels: m.targetLabels(t), args: args, mounts: mounts, binds: binds, progress: opts.Progress, ready: opts.Ready, lifeline: true}
+	h := helperRun{labels: m.targetLabels(t), args: args, mounts: mounts, binds: binds, progress: opts.Progress, ready: opts.Ready, lifeline: true,
+		stdin: c.stdin, index: c.index}
 	// The data path is the direct restore's (how the data is reached); the event of the
 	// differential restore says how much it rewrote.
 	res, err := m.runDirectIn(ctx, h, dir, rel(opts.IndexFile), "in", true, m.describe(PathHelper, nil)+", reading from the backup dir directly")
 	if err != nil {
 		if _, nv := err.(*errNotVisible); nv {
-			return diffrestore.Result{Fallback: "the helper does not see the backup dir"}, nil
+			return res, "the helper does not see the backup dir", nil
 		}
-		return diffrestore.Result{}, fmt.Errorf("differential restore of %s: %w", t, err)
+		return res, "", fmt.Errorf("differential restore of %s: %w", t, err)
 	}
 	if res.diff == nil {
-		return diffrestore.Result{}, fmt.Errorf("differential restore of %s: the helper reported no result", t)
+		return res, "", fmt.Errorf("differential restore of %s: the helper reported no result", t)
 	}
-	d := res.diff
-	return diffrestore.Result{Fallback: d.Fallback, Files: d.Files, Rewritten: d.Rewritten, Removed: d.Removed, Stats: res.stats}, nil
+	return res, "", nil
 }

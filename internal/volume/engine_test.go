@@ -33,7 +33,7 @@ const treeArg = "__maim-test-tree"
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
-		case "backup", "restore", "measure", "diffrestore":
+		case "backup", "restore", "measure", "diffrestore", "diffstage":
 			// The helper image's entrypoint runs this binary as the helper (helperBinary).
 			os.Exit(helper.Main(os.Args[1:]))
 		case treeArg:

@@ -170,6 +170,13 @@ type BackupOptions struct {
 	// for pass two) holds it (archive.WriteOptions.Final), on the host and helper paths;
 	// the archive API leaves it empty (Start zero).
 	Final *archive.Index
+	// Transient are exact names at the target's root of dirs of docker-maim's own (a
+	// differential restore's stage, diffrestore.StagePrefix; a side cluster's dir) that exist
+	// only while an operation runs: left out of the archive and the index as Excludes leave
+	// a path out, but not recorded as the backup's excludes (the caller records only
+	// Excludes), so any restore of the backup removes them. A name must hold no wildcard
+	// and no "/".
+	Transient []string
 }
 
 // RestoreOptions tune one restore. Compression must be the one the archive was written with
@@ -413,6 +420,10 @@ func (m *EngineMover) Backup(ctx context.Context, t Target, w io.Writer, opts Ba
 	}
 	if opts.Compression == "" {
 		opts.Compression = archive.Zstd
+	}
+	var err error
+	if opts.Excludes, err = transientExcludes(opts); err != nil {
+		return archive.Stats{}, err
 	}
 	if err := m.checkSource(ctx, t); err != nil {
 		return archive.Stats{}, err
