@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,6 +136,10 @@ type BackupOptions struct {
 	// HotDone, when set, is called by HotPass after each source's hot copy (the
 	// operations' failpoints inside pass one).
 	HotDone func(source string)
+	// Omit are paths left out of a source's archives (by source name, patterns as
+	// Excludes) that the manifest does not record: a restore of the backup removes them
+	// from the target, unlike Excludes, which it keeps (BackupPlan.Omit).
+	Omit map[string][]string
 }
 
 // BackupPlan is what a backup will archive, worked out before anything stops.
@@ -461,7 +466,7 @@ func (s *Service) backupSource(ctx context.Context, w *backup.Writer, i int, src
 		st, err = hostBackup(ctx, src.HostPath, fileBeneath(src.HostPath, dir), a, opts.Compression, opts.Level, task.Add)
 	} else {
 		st, err = s.Mover.Backup(ctx, target, a, volume.BackupOptions{
-			Compression: opts.Compression, Level: opts.Level, Excludes: opts.Excludes, Progress: task.Add,
+			Compression: opts.Compression, Level: opts.Level, Excludes: append(slices.Clone(opts.Excludes), opts.Omit[src.Name]...), Progress: task.Add,
 			Record: record, Since: since, Final: final,
 		})
 	}

@@ -91,6 +91,15 @@ func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPla
 // plan made already.
 func (pl *BackupPlan) OnHot(f func(source string)) { pl.opts.HotDone = f }
 
+// Omit leaves patterns out of source's archives, unrecorded (BackupOptions.Omit): upgrade
+// --migrate-db's side directory. Call it before HotPass.
+func (pl *BackupPlan) Omit(source string, patterns ...string) {
+	if pl.opts.Omit == nil {
+		pl.opts.Omit = map[string][]string{}
+	}
+	pl.opts.Omit[source] = append(pl.opts.Omit[source], patterns...)
+}
+
 // Abort drops the backup HotPass began (a no-op without one, or once BackupPlanned
 // committed it).
 func (pl *BackupPlan) Abort() {
