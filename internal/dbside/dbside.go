@@ -225,7 +225,7 @@ func (s *Side) Drop(ctx context.Context, eng Engine, mv Mover) error {
 }
 
 func remove(ctx context.Context, eng Engine, id string) error {
-	_, err := eng.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+	_, err := eng.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}) // anonymous volumes of the image's VOLUMEs only
 	if err != nil && !strings.Contains(strings.ToLower(err.Error()), "no such container") {
 		return err
 	}
