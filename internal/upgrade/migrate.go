@@ -14,6 +14,8 @@ import (
 	"github.com/docker-maim/docker-maim/internal/dbmajor"
 	"github.com/docker-maim/docker-maim/internal/dbside"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/client"
 )
@@ -95,6 +97,9 @@ func planMigrations(ctx context.Context, pl *planning) error {
 			}
 			db := &plan.Databases[i]
 			db.Migration = migrationOf(*db, plan.sizeMap()[db.Source], dbUser(pl.p, svc))
+			if err := pl.checkSideSpace(ctx, *db); err != nil {
+				return err
+			}
 			plan.Downtime += db.Migration.Estimate
 			// The image's major version rise is what --migrate-db carries out: no breaking
 			// change of its own (any other finding of the service stands).
@@ -104,6 +109,24 @@ func planMigrations(ctx context.Context, pl *planning) error {
 		case plan.Databases[i].Decision != maim.DBRefused: // a refused one (a downgrade) is the policy's
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("--migrate-db %s: no PostgreSQL major rise (%s): nothing to migrate", svc, plan.Databases[i].Decision))
 		}
+	}
+	return nil
+}
+
+// checkSideSpace refuses a data source without room for the new cluster, written beside
+// the old one before that goes (about the data directory's size again), when its free
+// space can be told (volume.EngineMover.FreeBytes: on this host).
+func (pl *planning) checkSideSpace(ctx context.Context, db maim.Database) error {
+	fm, ok := pl.m.Snapshots.Mover.(interface {
+		FreeBytes(context.Context, volume.Target) int64
+	})
+	i := slices.IndexFunc(pl.srcs, func(s project.Source) bool { return s.Name == db.Source })
+	if !ok || i < 0 {
+		return nil
+	}
+	t, ok := snapshot.TargetOf(pl.srcs[i], "")
+	if free := fm.FreeBytes(ctx, t); ok && free >= 0 && free < db.Migration.DataBytes {
+		return fmt.Errorf("--migrate-db %s: %s has %s free, and the new cluster is written beside the old one before that goes: about %s (the data directory's size) needed", db.Service, db.Source, units.HumanSize(float64(free)), units.HumanSize(float64(db.Migration.DataBytes)))
 	}
 	return nil
 }
@@ -119,7 +142,7 @@ func migrationOf(db maim.Database, bytes int64, user string) *maim.DBMigration {
 			fmt.Sprintf("before anything stops: start a side container of %s's new image (PostgreSQL %s) with the service's environment and %s mounted where the service mounts it, PGDATA in a fresh side directory %s* of it: its entrypoint initialises the new cluster (POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB, POSTGRES_INITDB_ARGS) while %s %s runs; its encoding and locale must be the old cluster's (refused if not, the side cluster removed)", db.Service, nw, db.Source, dbside.DirPrefix, db.Service, old),
 			fmt.Sprintf("once every other service stopped (%s keeps running): pg_dumpall -U %s in the PostgreSQL %s container, streamed at once into the backup as dump-%s.sql.* (hashed, kept) and into psql in the side cluster (only the superuser's and POSTGRES_DB's \"already exists\" accepted), then ANALYZE there: every write acknowledged before the stop is in it; then stop %s and the side server", db.Service, user, old, db.Service, db.Service),
 			fmt.Sprintf("the backup of %s (the old data directory byte for byte, without the side directory), read back and verified; then the side directory's entries renamed into place (no copy), everything else of %s removed", db.Source, db.Source),
-			fmt.Sprintf("dump and load of about %s expected to take about %s (at an assumed %d MiB/s of data directory, half the rate measured on 2 CPUs), all of it downtime; %s needs about as much again free while both clusters are on it", units.HumanSize(float64(bytes)), est, migrateRate>>20, db.Source),
+			fmt.Sprintf("dump and load of about %s expected to take about %s (at an assumed %d MiB/s of data directory, half the rate measured on 2 CPUs), all of it downtime; %s needs about as much again free while both clusters are on it (checked when its free space can be read on this host)", units.HumanSize(float64(bytes)), est, migrateRate>>20, db.Source),
 			fmt.Sprintf("start %s on its new image (it finds its cluster: no initdb) and wait until it accepts connections; recreate every service (the ones depending on it start on the loaded database)", db.Service),
 			fmt.Sprintf("the health gate; any failure rolls back to the old image and the old data directory of PostgreSQL %s from the backup", old),
 		},

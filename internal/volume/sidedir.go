@@ -37,3 +37,22 @@ func (m *EngineMover) SideDir(ctx context.Context, t Target, name string, swap, 
 	}
 	return nil
 }
+
+// FreeBytes is the free space of the file system holding directory target t, read on
+// this host when the host path is usable (hostDataPath); -1 when it cannot be told (a
+// remote engine, a volume driver, no access): the engine reports no volume's free space.
+// upgrade --migrate-db checks that its new cluster fits beside the old one.
+func (m *EngineMover) FreeBytes(ctx context.Context, t Target) int64 {
+	if t.validate() != nil || t.IsFile || m.hostUsable(ctx) != nil {
+		return -1
+	}
+	p, err := m.hostDataPath(ctx, t, false)
+	if err != nil {
+		return -1
+	}
+	n, err := statfsFree(p)
+	if err != nil {
+		return -1
+	}
+	return n
+}
