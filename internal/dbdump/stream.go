@@ -30,8 +30,12 @@ func TakeAndLoad(ctx context.Context, eng Engine, service, id string, c Command,
 		pr.CloseWithError(errLoadEnded)
 		loaded <- err
 	}()
-	tw := &teeWriter{archive: archive, load: pw, midway: midway}
+	aw := newAsyncWriter(archive)
+	tw := &teeWriter{archive: aw, load: pw, midway: midway}
 	terr := Take(ctx, eng, service, id, c, tw)
+	if aerr := aw.Close(); terr == nil && aerr != nil {
+		terr = fmt.Errorf("writing the dump into the backup: %w", aerr)
+	}
 	pw.CloseWithError(terr) // nil: the end of the dump
 	if terr != nil {
 		cancel()
@@ -48,6 +52,44 @@ func TakeAndLoad(ctx context.Context, eng Engine, service, id string, c Command,
 
 // errLoadEnded is what writing to a load that ended gives.
 var errLoadEnded = errors.New("the load into the new cluster ended")
+
+// asyncWriter writes to w in a goroutine of its own, up to asyncChunks pieces queued: the
+// archive's compression runs beside the transfer into the load instead of between its
+// pieces. Close waits until everything queued is written and returns the first error.
+// The bytes written are the bytes queued, in order: the tee stays exact.
+type asyncWriter struct {
+	ch   chan []byte
+	done chan error
+}
+
+// asyncChunks bounds the queue (the attach stream's pieces are 32 KiB at most: 8 MiB).
+const asyncChunks = 256
+
+func newAsyncWriter(w io.Writer) *asyncWriter {
+	a := &asyncWriter{ch: make(chan []byte, asyncChunks), done: make(chan error, 1)}
+	go func() {
+		var err error
+		for b := range a.ch {
+			if err == nil {
+				_, err = w.Write(b)
+			}
+		}
+		a.done <- err
+	}()
+	return a
+}
+
+// Write queues a copy of p (a failed write of w shows at Close; the rest is then dropped).
+func (a *asyncWriter) Write(p []byte) (int, error) {
+	a.ch <- append([]byte(nil), p...)
+	return len(p), nil
+}
+
+// Close ends the queue and returns the first error of the writes.
+func (a *asyncWriter) Close() error {
+	close(a.ch)
+	return <-a.done
+}
 
 // teeWriter writes each piece of the dump to the archive, then to the load.
 type teeWriter struct {
