@@ -7,8 +7,11 @@
 #       --analyze-only`; the temporary server removed; the compose file pointed at 16 and the
 #       new volume; `docker compose up -d --wait`.
 #   (b) `docker maim upgrade --migrate-db db` after the tag is edited to 16 (its defaults:
-#       two-pass file backup of the data directory; the app stopped, then the dump from the
-#       old server, which then stops; the load, ANALYZE, the gate).
+#       before anything stops, a side 16 cluster initialised in a side directory of the data
+#       volume and the hot pass of the two-pass file backup; the app stopped, then the dump
+#       from the old server streamed into the backup and into the side cluster, ANALYZE
+#       there; the old server and the side server stopped; pass two, verify, the side
+#       directory renamed into place; the service started on 16, recreate, the gate).
 # The database is pgbench-like (pgbench_branches, _tellers, _accounts, _history, their
 # primary keys and two more indexes), generated inside the 15 container with SQL
 # generate_series: MAIM_BENCH_DB_SCALE (default 64, pgbench's scale: 100,000 accounts each)

@@ -37,6 +37,9 @@ type invocation struct {
 	stage, stagedStdin bool
 	staged             *diffrestore.Staged
 	dropStage          string
+	// swap, drop: the side directory's name and whether the target takes its attributes.
+	from      string
+	rootAttrs bool
 }
 
 // Run is Main with explicit streams (for tests). Its steps: the command line is parsed;
@@ -51,6 +54,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if inv.cmd == "measure" {
 		return inv.measure(ctx, rep)
+	}
+	if inv.cmd == "swap" || inv.cmd == "drop" {
+		return inv.sideDir(ctx, rep)
 	}
 	since, code := inv.preflight(stdin, rep)
 	if code != 0 {
@@ -144,6 +150,9 @@ func (inv *invocation) defineFlags(fs *flag.FlagSet, beneath *string, aliases *s
 		}
 	case "measure":
 		fs.Var(&inv.excludes, "exclude", "pattern to leave out (repeatable)")
+	case "swap", "drop":
+		fs.StringVar(&inv.from, "from", "", "the side directory: one entry of PATH")
+		fs.BoolVar(&inv.rootAttrs, "root-attrs", false, "swap: PATH takes the side directory's mode and owner")
 	default:
 		return fmt.Errorf("unknown helper command %q", inv.cmd)
 	}

@@ -39,6 +39,7 @@ const progressInterval = 200 * time.Millisecond
 //	diffstage [--exclude PATTERN]... --archive FILE... [--await-go] [--lifeline] DIRECT PATH
 //	diffstage --drop NAME PATH
 //	measure [--exclude PATTERN]... PATH
+//	swap --from NAME [--root-attrs] PATH | drop --from NAME PATH   (sidedir.go)
 //
 // Two-pass backups: --index-out makes backup pass one (it also writes the index of what it
 // read, archive.Index.WriteTo, as {"index":"BASE64"} lines on stderr before its stats);

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	maim "github.com/docker-maim/docker-maim/internal/api"
+	"github.com/docker-maim/docker-maim/internal/dbside"
 	"github.com/docker-maim/docker-maim/internal/health"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
@@ -119,6 +120,9 @@ func Resolve(ctx context.Context, m *stack.Env, p *project.Project, jr *journal.
 		res.BackupID, res.FileEdits, res.Warnings, res.WorkingDir = rr.BackupID, rr.FileEdits, rr.Warnings, rr.WorkingDir
 		return err
 	}
+	if err := cleanSides(ctx, m, p.Name); err != nil {
+		return err
+	}
 	journals := m.Journals(p.Name)
 	if !journal.DataChanged(jr.Phase) || jr.BackupID == "" {
 		for _, c := range jr.Images {
@@ -180,6 +184,22 @@ func Resolve(ctx context.Context, m *stack.Env, p *project.Project, jr *journal.
 		return err
 	}
 	return os.Remove(journals.Path())
+}
+
+// cleanSides removes the side clusters an interrupted upgrade --migrate-db left (their
+// containers and side directories, found by their labels: dbside.Cleanup): before its swap
+// the old data directory is as it was but for them; after it the restore puts it back.
+func cleanSides(ctx context.Context, m *stack.Env, project string) error {
+	eng, ok := m.Engine.(dbside.Engine)
+	mv, ok2 := m.Snapshots.Mover.(dbside.Mover)
+	if !ok || !ok2 {
+		return nil
+	}
+	n, err := dbside.Cleanup(ctx, eng, mv, project)
+	if n > 0 {
+		m.Logf("removed %d side cluster(s) of an interrupted --migrate-db", n)
+	}
+	return err
 }
 
 // checkRoot refuses, before anything stops, a backup dir that lies in or holds a source

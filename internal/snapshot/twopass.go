@@ -91,6 +91,17 @@ func (s *Service) HotPass(ctx context.Context, p *project.Project, pl *BackupPla
 // plan made already.
 func (pl *BackupPlan) OnHot(f func(source string)) { pl.opts.HotDone = f }
 
+// Omit leaves the dir name at the root of the source called source out of the backup
+// (archive and index) without recording it (AddTransient): upgrade --migrate-db's side
+// directory, which any restore of the backup removes. Call it before HotPass.
+func (pl *BackupPlan) Omit(source, name string) {
+	for _, src := range pl.srcs {
+		if src.Name == source {
+			pl.AddTransient(TransientKey(src), name)
+		}
+	}
+}
+
 // Abort drops the backup HotPass began (a no-op without one, or once BackupPlanned
 // committed it).
 func (pl *BackupPlan) Abort() {

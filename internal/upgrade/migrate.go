@@ -12,7 +12,10 @@ import (
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/dbdump"
 	"github.com/docker-maim/docker-maim/internal/dbmajor"
+	"github.com/docker-maim/docker-maim/internal/dbside"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/volume"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/client"
 )
@@ -20,14 +23,23 @@ import (
 // PostgreSQL major upgrades (--migrate-db SERVICE). The decision is dbmajor.go's
 // (migrateDecision); this file plans the move (planner step migrate-db: the names checked,
 // the steps and the time they take) and carries out its checks before anything stops
-// (preMigrate: the old cluster's locale read and checked against what the new image will
-// initialise, the old server reached by a schema-only pg_dumpall). The dump itself is taken
-// once every other service stopped, from the old server still running, which then stops
-// (phase dump-db, phase_dump_db.go): it holds every write acknowledged before the stop, as
-// a careful user's does (stop the app, dump, move). After the backup the data source is
-// emptied by the --reset-data phases (resetNames), and phase migrate-db, before recreate,
-// starts the service alone on its new image (a fresh cluster) and loads the dump
-// (phase_migrate.go). The rollback restores the old data directory from the backup.
+// (preMigrate: the old server reached by a schema-only pg_dumpall; the side cluster of the
+// new image started in a side directory of the data source, its locale checked against
+// the old cluster's: migrate_side.go). The dump is taken once every other service
+// stopped, from the old server still running, and streamed at once into the backup and
+// into the side cluster (phase dump-db, phase_dump_db.go): it holds every write
+// acknowledged before the stop, as a careful user's does (stop the app, dump into a fresh
+// server). The backup's pass two reads the old data directory stopped, without the side
+// directory; once it is verified, phase reset moves the side directory's entries into
+// place (phase_reset.go), and phase migrate-db starts the service on its new image
+// (phase_migrate.go). The rollback restores the old data directory from the backup, which
+// removes the side directory too.
+//
+// Exact: this equals the slow path (dump into the backup, stop, back up, empty, initdb,
+// load the archived dump): the bytes loaded are the bytes archived (one stream, tee'd;
+// the archive hashed as it is written and verified before the swap), the side cluster is
+// initialised by the same image from the same environment and mount as the service's
+// container, and the old server is stopped before pass two reads its data directory.
 
 // migrateRate is the rate assumed for a dump and its load together, in bytes of data
 // directory a second. Measured on the test images (pg_dumpall 15 piped into psql on a
@@ -48,8 +60,8 @@ func (plan *Plan) migrations() []maim.Database {
 	return out
 }
 
-// resetNames are the sources the --reset-data phases verify and empty: --reset-data's and
-// the data sources of the databases migrated (their new cluster starts empty).
+// resetNames are the sources the --reset-data phases verify and empty or swap: --reset-data's
+// and the data sources of the databases migrated (phase reset swaps their new cluster in).
 func (t *txn) resetNames() []string {
 	names := slices.Clone(t.opts.ResetData)
 	for _, db := range t.plan.migrations() {
@@ -85,6 +97,9 @@ func planMigrations(ctx context.Context, pl *planning) error {
 			}
 			db := &plan.Databases[i]
 			db.Migration = migrationOf(*db, plan.sizeMap()[db.Source], dbUser(pl.p, svc))
+			if err := pl.checkSideSpace(ctx, *db); err != nil {
+				return err
+			}
 			plan.Downtime += db.Migration.Estimate
 			// The image's major version rise is what --migrate-db carries out: no breaking
 			// change of its own (any other finding of the service stands).
@@ -98,6 +113,24 @@ func planMigrations(ctx context.Context, pl *planning) error {
 	return nil
 }
 
+// checkSideSpace refuses a data source without room for the new cluster, written beside
+// the old one before that goes (about the data directory's size again), when its free
+// space can be told (volume.EngineMover.FreeBytes: on this host).
+func (pl *planning) checkSideSpace(ctx context.Context, db maim.Database) error {
+	fm, ok := pl.m.Snapshots.Mover.(interface {
+		FreeBytes(context.Context, volume.Target) int64
+	})
+	i := slices.IndexFunc(pl.srcs, func(s project.Source) bool { return s.Name == db.Source })
+	if !ok || i < 0 {
+		return nil
+	}
+	t, ok := snapshot.TargetOf(pl.srcs[i], "")
+	if free := fm.FreeBytes(ctx, t); ok && free >= 0 && free < db.Migration.DataBytes {
+		return fmt.Errorf("--migrate-db %s: %s has %s free, and the new cluster is written beside the old one before that goes: about %s (the data directory's size) needed", db.Service, db.Source, units.HumanSize(float64(free)), units.HumanSize(float64(db.Migration.DataBytes)))
+	}
+	return nil
+}
+
 // migrationOf is the plan of moving db (its data source of size bytes, superuser user).
 func migrationOf(db maim.Database, bytes int64, user string) *maim.DBMigration {
 	est := time.Duration(float64(bytes) / migrateRate * float64(time.Second)).Round(time.Second)
@@ -105,14 +138,12 @@ func migrationOf(db maim.Database, bytes int64, user string) *maim.DBMigration {
 	return &maim.DBMigration{
 		DataBytes: bytes, RateBytesPerSecond: migrateRate, Estimate: est,
 		Steps: []string{
-			fmt.Sprintf("before anything stops: read the encoding and locale of the PostgreSQL %s cluster and check that the new image initialises the same (from LANG, LC_ALL, POSTGRES_INITDB_ARGS; refused if not)", old),
 			fmt.Sprintf("before anything stops: pg_dumpall -U %s --schema-only in the running PostgreSQL %s container (the server answers, the dump tool works; refused if not)", user, old),
-			fmt.Sprintf("once every other service stopped (%s keeps running): pg_dumpall -U %s in the PostgreSQL %s container, streamed into the backup as dump-%s.sql.* (hashed, kept): every write acknowledged before the stop is in it; then stop %s", db.Service, user, old, db.Service, db.Service),
-			fmt.Sprintf("after the backup (the data directory byte for byte): read back and verify the archive of %s, then empty it", db.Source),
-			fmt.Sprintf("start %s alone on its new image: PostgreSQL %s initialises a fresh cluster from the service's POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB and POSTGRES_INITDB_ARGS", db.Service, nw),
-			"wait until it accepts connections (pg_isready over TCP in the container), check its encoding and locale, load the dump with psql -v ON_ERROR_STOP=0 (only the superuser's and POSTGRES_DB's \"already exists\" are accepted), ANALYZE every database",
-			fmt.Sprintf("dump and load of about %s expected to take about %s (at an assumed %d MiB/s of data directory, half the rate measured on 2 CPUs), all of it downtime", units.HumanSize(float64(bytes)), est, migrateRate>>20),
-			"recreate every service (the ones depending on it start on the loaded database)",
+			fmt.Sprintf("before anything stops: start a side container of %s's new image (PostgreSQL %s) with the service's environment and %s mounted where the service mounts it, PGDATA in a fresh side directory %s* of it: its entrypoint initialises the new cluster (POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB, POSTGRES_INITDB_ARGS) while %s %s runs; its encoding and locale must be the old cluster's (refused if not, the side cluster removed)", db.Service, nw, db.Source, dbside.DirPrefix, db.Service, old),
+			fmt.Sprintf("once every other service stopped (%s keeps running): pg_dumpall -U %s in the PostgreSQL %s container, streamed at once into the backup as dump-%s.sql.* (hashed, kept) and into psql in the side cluster (only the superuser's and POSTGRES_DB's \"already exists\" accepted), then ANALYZE there: every write acknowledged before the stop is in it; then stop %s and the side server", db.Service, user, old, db.Service, db.Service),
+			fmt.Sprintf("the backup of %s (the old data directory byte for byte, without the side directory), read back and verified; then the side directory's entries renamed into place (no copy), everything else of %s removed", db.Source, db.Source),
+			fmt.Sprintf("dump and load of about %s expected to take about %s (at an assumed %d MiB/s of data directory, half the rate measured on 2 CPUs), all of it downtime; %s needs about as much again free while both clusters are on it (checked when its free space can be read on this host)", units.HumanSize(float64(bytes)), est, migrateRate>>20, db.Source),
+			fmt.Sprintf("start %s on its new image (it finds its cluster: no initdb) and wait until it accepts connections; recreate every service (the ones depending on it start on the loaded database)", db.Service),
 			fmt.Sprintf("the health gate; any failure rolls back to the old image and the old data directory of PostgreSQL %s from the backup", old),
 		},
 	}
@@ -149,22 +180,33 @@ func dbUser(p *project.Project, svc string) string {
 }
 
 // preMigrate runs, before anything stops, the checks of each migration that need the old
-// server: its locale compared with the one the new image will initialise, and a schema-only
-// pg_dumpall (the server answers, the dump tool works). The dump is phase dump-db's; the
-// backup it goes into is planned here unless preDumps did. A failure refuses the upgrade
-// (exit 12), nothing stopped, the begun backup dropped.
+// server (a schema-only pg_dumpall: the server answers, the dump tool works), and starts
+// its side cluster (startSide, migrate_side.go): the new image initialises the new cluster
+// in a side directory of the data source while the old server runs; its encoding and
+// locale must be the old cluster's. The dump is phase dump-db's; the backup it goes into
+// is planned here unless preDumps did, the side directories left out of it (Omit). A
+// failure refuses the upgrade (exit 12), nothing stopped, the side clusters and the begun
+// backup dropped.
 func (t *txn) preMigrate(ctx context.Context) error {
 	migs := t.plan.migrations()
 	if len(migs) == 0 {
 		return nil
 	}
-	t.oldLocales = map[string]dbdump.Locale{}
 	refuse := func(err error) error {
 		if t.hot != nil {
 			t.hot.Abort()
 			t.hot = nil
 		}
+		t.dropSides(ctx) // before refuseBeforeStop removes the images it pulled
 		return t.refuseBeforeStop(ctx, err)
+	}
+	sides, err := dbside.NewSides(t.m.Engine, t.m.Snapshots.Mover, t.m.logf)
+	if err != nil {
+		return refuse(err)
+	}
+	t.sides = sides
+	if err := sides.Clean(ctx, t.p.Name); err != nil {
+		return refuse(err)
 	}
 	for _, db := range migs {
 		if err := t.preMigrateOne(ctx, db); err != nil {
@@ -177,6 +219,9 @@ func (t *txn) preMigrate(ctx context.Context) error {
 			return refuse(fmt.Errorf("backup: %w", err))
 		}
 		t.hot = pl
+	}
+	for _, db := range migs {
+		t.hot.Omit(db.Source, t.sides.By[db.Service].Dir)
 	}
 	return nil
 }
@@ -206,18 +251,24 @@ func (t *txn) preMigrateOne(ctx context.Context, db maim.Database) error {
 	if err != nil {
 		return fmt.Errorf("reading the old cluster's encoding and locale: %w", err)
 	}
-	newEnv, err := t.newServiceEnv(ctx, db.Service)
-	if err != nil {
-		return err
-	}
-	if want, ok := dbdump.InitdbLocale(newEnv); ok && !dbdump.SameLocale(old, want) {
-		return fmt.Errorf("the PostgreSQL %s cluster has %s, the new image would initialise %s (from LANG, LC_ALL, POSTGRES_INITDB_ARGS): set POSTGRES_INITDB_ARGS: \"%s\" on service %s and run again", db.DataVersion, old, want, old.InitdbArgs(), db.Service)
-	}
-	t.oldLocales[db.Service] = old
 	probe := cmd
 	probe.Argv = append(slices.Clone(cmd.Argv), "--schema-only")
 	t.m.logf("checking that %s can be dumped (the dump itself is taken once everything else stopped): %s", db.Service, probe)
-	return dbdump.Take(ctx, t.m.Engine, db.Service, id, probe, io.Discard)
+	if err := dbdump.Take(ctx, t.m.Engine, db.Service, id, probe, io.Discard); err != nil {
+		return err
+	}
+	side, err := t.startSide(ctx, db)
+	if err != nil {
+		return err
+	}
+	got, err := dbdump.ClusterLocale(ctx, t.m.Engine, side.ID, side.Env)
+	if err != nil {
+		return fmt.Errorf("reading the new cluster's encoding and locale: %w", err)
+	}
+	if !dbdump.SameLocale(old, got) {
+		return fmt.Errorf("the PostgreSQL %s cluster has %s, the new PostgreSQL %s image initialised %s (from LANG, LC_ALL, POSTGRES_INITDB_ARGS): set POSTGRES_INITDB_ARGS: \"%s\" on service %s and run again", db.DataVersion, old, db.NewVersion, got, old.InitdbArgs(), db.Service)
+	}
+	return nil
 }
 
 // migrated tells whether service svc is a database the upgrade migrates: its dump is

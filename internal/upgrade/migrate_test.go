@@ -8,7 +8,19 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/project"
+	"github.com/docker-maim/docker-maim/internal/snapshot"
+	"github.com/docker-maim/docker-maim/internal/stack"
+	"github.com/docker-maim/docker-maim/internal/volume"
+	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
 )
+
+// freeMover is a Mover whose targets have free bytes free (-1: unknown).
+type freeMover struct {
+	volumetest.DirMover
+	free int64
+}
+
+func (f freeMover) FreeBytes(context.Context, volume.Target) int64 { return f.free }
 
 func pgDB(decision, data, nw string) maim.Database {
 	return maim.Database{Service: "db", Engine: maim.DBPostgreSQL, DataVersion: data, NewVersion: nw, DataDir: "/var/lib/postgresql/data", Source: "pgdata", Decision: decision, Recipe: []string{"by hand"}}
@@ -51,6 +63,8 @@ func TestPlanMigrations(t *testing.T) {
 		p := &project.Project{Project: &types.Project{Name: "p", Services: types.Services{
 			"db": {Name: "db", ContainerSpec: types.ContainerSpec{Environment: types.NewMappingWithEquals([]string{"POSTGRES_USER=app"})}}, "app": {Name: "app"}}}}
 		pl := &planning{p: p, data: p, opts: Options{MigrateDB: migrate}, plan: &Plan{}}
+		pl.m = &Manager{Env: stack.Env{Snapshots: &snapshot.Service{Mover: freeMover{free: -1}}}}
+		pl.srcs = []project.Source{{Name: "pgdata", Kind: project.KindVolume, VolumeName: "p_pgdata"}}
 		pl.plan.Databases = dbs
 		pl.plan.Sources = []SourceSize{{Name: "pgdata", Bytes: 400 << 20}}
 		pl.plan.running = project.Running{IDs: map[string][]string{"db": {"c1"}}}
@@ -73,6 +87,19 @@ func TestPlanMigrations(t *testing.T) {
 	}
 	if len(pl.plan.Breaking) != 1 || pl.plan.Breaking[0].Reason != "label says breaking" {
 		t.Errorf("breaking %v, want only the label's finding", pl.plan.Breaking)
+	}
+
+	// The new cluster is written beside the old one: a volume with less free than the data
+	// directory refuses; one whose free space is unknown (-1) goes ahead.
+	pl = newPl([]string{"db"}, migrateDecision(pgDB(maim.DBRefused, "15", "16"), []string{"db"}))
+	pl.m.Snapshots.Mover = freeMover{free: 300 << 20}
+	if err := planMigrations(context.Background(), pl); err == nil || !strings.Contains(err.Error(), "pgdata has 314.6MB free") {
+		t.Errorf("400 MiB of data, 300 MiB free: %v, want the refusal", err)
+	}
+	pl = newPl([]string{"db"}, migrateDecision(pgDB(maim.DBRefused, "15", "16"), []string{"db"}))
+	pl.m.Snapshots.Mover = freeMover{free: 500 << 20}
+	if err := planMigrations(context.Background(), pl); err != nil {
+		t.Errorf("400 MiB of data, 500 MiB free: %v", err)
 	}
 
 	for _, tc := range []struct {

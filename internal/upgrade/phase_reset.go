@@ -3,11 +3,15 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+
+	maim "github.com/docker-maim/docker-maim/internal/api"
 )
 
-// --reset-data empties the named sources in two phases, once the backup is complete; so
-// are the data sources of the databases --migrate-db moves (resetNames, migrate.go).
+// --reset-data empties the named sources in two phases, once the backup is complete; the
+// data sources of the databases --migrate-db moves are verified too, then get their new
+// cluster swapped in (resetNames, migrate.go; swapSides, migrate_side.go).
 
 // noResetData skips the --reset-data phases of an upgrade without it.
 func noResetData(t *txn) string {
@@ -42,12 +46,27 @@ var resetPhase = phase[*txn]{
 	Journal: PhaseResetting,
 	Skip:    noResetData,
 	Describe: func(t *txn) string {
-		return "empty " + strings.Join(t.resetNames(), ", ") + " (--reset-data, --migrate-db: the new version starts that data afresh)"
+		var parts []string
+		if names := t.emptied(); len(names) > 0 {
+			parts = append(parts, "empty "+strings.Join(names, ", ")+" (--reset-data: the new version starts that data afresh)")
+		}
+		for _, db := range t.plan.migrations() {
+			parts = append(parts, fmt.Sprintf("%s: rename the side directory's entries of %s into place, everything else of it removed (--migrate-db: the new cluster, no copy)", db.Source, db.Service))
+		}
+		return strings.Join(parts, "; ")
 	},
 	Run: func(ctx context.Context, t *txn) error {
-		if err := t.m.resetData(ctx, t.man, t.resetNames()); err != nil {
+		if err := t.m.resetData(ctx, t.man, t.emptied()); err != nil {
 			return fmt.Errorf("reset-data: %w", err)
 		}
-		return nil
+		return t.swapSides(ctx)
 	},
+}
+
+// emptied are the sources phase reset empties: --reset-data's but a migrated database's
+// (its new cluster is swapped in).
+func (t *txn) emptied() []string {
+	return slices.DeleteFunc(slices.Clone(t.opts.ResetData), func(n string) bool {
+		return slices.ContainsFunc(t.plan.migrations(), func(db maim.Database) bool { return db.Source == n })
+	})
 }

@@ -19,7 +19,7 @@ import (
 	maim "github.com/docker-maim/docker-maim/internal/api"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
-	"github.com/docker-maim/docker-maim/internal/dbdump"
+	"github.com/docker-maim/docker-maim/internal/dbside"
 	"github.com/docker-maim/docker-maim/internal/journal"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/rollback"
@@ -82,9 +82,9 @@ type txn struct {
 	target *project.Project
 	// adoption is what --compose-file does (planAdoption), nil without it.
 	adoption *Adoption
-	// oldLocales are the encoding and locale of each migrated database's old cluster
-	// (--migrate-db: preMigrate), which its new cluster must have.
-	oldLocales map[string]dbdump.Locale
+	// sides are the side clusters of the migrated databases, by service (--migrate-db:
+	// preMigrate starts them, phase reset swaps them into place; migrate_side.go).
+	sides *dbside.Sides
 }
 
 // upgradePhases are the upgrade's phases after the plan (phase_plan.go), in order. Until
@@ -157,6 +157,7 @@ func (m *Manager) Upgrade(ctx context.Context, p *project.Project, opts Options)
 		if t.hot != nil {
 			t.hot.Abort() // the dumps' begun backup
 		}
+		t.dropSides(ctx)
 		return nil, err
 	}
 	err := runPhases(ctx, t.runner, upgradePhases, t)

@@ -149,6 +149,12 @@ func TestDBMigratePostgres(t *testing.T) {
 		t.Errorf("reader's login over TCP on 16: %s", login)
 	}
 	mustOK(t, p.maim("verify", res.BackupID))
+	for k := range backedUpListing(t, p, res.BackupID, "pgdata", 0) {
+		if strings.HasPrefix(k, ".maim-migrate-") {
+			t.Errorf("the upgrade's backup holds the side directory: %s", k)
+		}
+	}
+	wantNoSide(t, p)
 
 	// Back to 15: the old image, the old data directory byte for byte.
 	rb := p.maim("rollback")
@@ -166,14 +172,15 @@ func TestDBMigratePostgres(t *testing.T) {
 }
 
 // TestDBMigratePostgresLoadFails: a database setting PostgreSQL 16 no longer knows
-// (force_parallel_mode, renamed debug_parallel_query in 16) makes the load report an error
-// the migration does not accept: the upgrade rolls back by itself (exit 10) to 15, on the
-// old data directory byte for byte, every table the same.
+// (force_parallel_mode, renamed debug_parallel_query in 16) makes the load into the side
+// cluster report an error the migration does not accept, while the dump streams (before
+// the backup completes): the upgrade rolls back by itself (exit 10), nothing changed, no
+// backup kept, 15 running every table as before, no side container or directory left.
 func TestDBMigratePostgresLoadFails(t *testing.T) {
 	p, app, ref16 := newMigrateProject(t, "db-migrate-fail")
 	db := p.Name + "-db-1"
 	psqlIn(t, db, "ALTER DATABASE appdb SET force_parallel_mode = off;")
-	before := tableCopies(t, db)
+	before, top := tableCopies(t, db), topEntries(t, p)
 	p.WriteFile(".env", "DB_IMAGE="+ref16+"\nAPP_IMAGE="+app+"\n")
 	up := p.maim("upgrade", "--migrate-db", "db", "--one-pass", "--compression", "none", "--stable-period", "1s", "--timeout", "2m", "--format", "json")
 	t.Log(up.Stderr)
@@ -188,14 +195,17 @@ func TestDBMigratePostgresLoadFails(t *testing.T) {
 		Outcome  string `json:"outcome"`
 	}
 	must(t, json.Unmarshal([]byte(up.Stdout), &res))
-	if res.Outcome != "rolled-back" || res.BackupID == "" {
-		t.Fatalf("outcome %q, backup %q", res.Outcome, res.BackupID)
+	if res.Outcome != "rolled-back" || res.BackupID != "" {
+		t.Fatalf("outcome %q, backup %q: want rolled-back, no backup (the load failed before the backup completed)", res.Outcome, res.BackupID)
 	}
 	waitHealthy(t, db)
 	if v := pgVersionOf(t, p); v != "15" {
 		t.Fatalf("PG_VERSION after the rollback: %q, want 15", v)
 	}
-	wantDataAsBackedUp(t, p, res.BackupID)
+	wantNoSide(t, p)
+	if got := topEntries(t, p); fmt.Sprint(got) != fmt.Sprint(top) {
+		t.Errorf("the volume's entries after the rollback: %v, want %v", got, top)
+	}
 	wantSameTables(t, before, tableCopies(t, db))
 }
 
