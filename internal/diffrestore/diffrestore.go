@@ -164,16 +164,7 @@ func restoreOnce(ctx context.Context, dest string, idx *treeindex.Index, archive
 		err = p.walk(ctx)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
-		var fb *errFallback
-		if !errors.As(err, &fb) {
-			// Nothing is touched while the target is compared: what the comparison could not
-			// read, the full extraction handles (or reports) as it always did.
-			err = fallback("comparing the target failed: %v", err)
-		}
-		return res, asFallback(&res.Fallback, err)
+		return res, compareFailed(ctx, &res.Fallback, err)
 	}
 	if opts.Staged != nil {
 		p.wantParents(opts.Staged)
@@ -311,4 +302,19 @@ func entries(archives []*seektar.Archive, lists [][]spot) archive.PatchNext {
 		j++
 		return archives[i].Entry(s.off, s.name)
 	}
+}
+
+// compareFailed is what a failed comparison of the target (newPlanner, walk) ends in: the
+// context's error, or a fallback (set in *why). Nothing is touched while the target is
+// compared: what the comparison could not read, the full extraction handles (or reports)
+// as it always did.
+func compareFailed(ctx context.Context, why *string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var fb *errFallback
+	if !errors.As(err, &fb) {
+		err = fallback("comparing the target failed: %v", err)
+	}
+	return asFallback(why, err)
 }

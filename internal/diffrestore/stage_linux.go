@@ -59,14 +59,7 @@ func Stage(ctx context.Context, dest string, idx *treeindex.Index, archives []Ar
 		err = p.walk(ctx)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
-		var fb *errFallback
-		if !errors.As(err, &fb) {
-			err = fallback("comparing the target failed: %v", err)
-		}
-		return res, asFallback(&res.Fallback, err)
+		return res, compareFailed(ctx, &res.Fallback, err)
 	}
 	files := stageCandidates(dest, p.want, multi)
 	if len(files) == 0 {
