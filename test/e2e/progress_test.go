@@ -153,8 +153,22 @@ func wantRestoreTotals(t *testing.T, tasks map[string][]progressLine, source, st
 	if first.Status != "running" || first.Source != source || first.step() != step {
 		t.Errorf("%s (differential): first line %+v, want running, source %q, step %q", source, first, source, step)
 	}
-	if last.Status != "done" || last.Bytes <= 0 || last.Bytes != last.Total || last.Bytes > want {
-		t.Errorf("%s (differential): last line %+v, want done with 0 < bytes == total <= %d (the backup's)", source, last, want)
+	if last.Status != "done" || last.Bytes < 0 || last.Bytes != last.Total || last.Bytes > want {
+		t.Errorf("%s (differential): last line %+v, want done with 0 <= bytes == total <= %d (the backup's)", source, last, want)
+	}
+	// What it rewrote was written either here or, before the stop, into the stage (the
+	// two-pass differential restore: "stage SOURCE (while running)", renamed into place
+	// after the stop, writing no bytes then): at least one of the two wrote something.
+	staged := int64(0)
+	if st, ok := tasks["stage "+source+" (while running)"]; ok {
+		sl := st[len(st)-1]
+		if sl.Status != "done" || sl.Bytes != sl.Total || sl.Bytes > want || sl.step() != strings.Split(step, "/")[0]+"/safety-hot" {
+			t.Errorf("stage %s: last line %+v, want done in the safety-hot step with bytes == total <= %d", source, sl, want)
+		}
+		staged = sl.Bytes
+	}
+	if last.Bytes == 0 && staged == 0 {
+		t.Errorf("%s (differential): nothing written, neither staged before the stop nor rewritten after it", source)
 	}
 }
 
