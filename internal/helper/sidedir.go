@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/docker-maim/docker-maim/internal/archive"
 )
@@ -66,11 +65,11 @@ func Swap(ctx context.Context, dir, name string, rootAttrs bool) error {
 		return fmt.Errorf("%s is not a directory", side)
 	}
 	if rootAttrs {
-		st, ok := fi.Sys().(*syscall.Stat_t)
+		uid, gid, ok := ownerOf(fi)
 		if !ok {
 			return errors.New("no owner for " + side)
 		}
-		if err := os.Lchown(dir, int(st.Uid), int(st.Gid)); err != nil {
+		if err := os.Lchown(dir, uid, gid); err != nil {
 			return err
 		}
 		if err := os.Chmod(dir, fi.Mode().Perm()|fi.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
