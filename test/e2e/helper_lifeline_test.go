@@ -197,31 +197,20 @@ func TestLeftoverBindHelperRemoved(t *testing.T) {
 	_, err = cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{})
 	must(t, err)
 
-	since := time.Now()
+	evlog := recordEvents(t, cli)
 	mustOK(t, maimEnv(t, p.Dir, env, "backup"))
-	until := time.Now().Add(time.Second)
 	if _, err := cli.ContainerInspect(ctx, created.ID, client.ContainerInspectOptions{}); err == nil {
 		t.Errorf("the leftover helper of bind %s is still there after a backup", cfg)
 	}
 	// In the engine's order: the leftover is gone before the backup's helper of the
 	// bind is created.
-	res := cli.Events(ctx, client.EventsListOptions{Since: since.Format(time.RFC3339Nano), Until: until.Format(time.RFC3339Nano),
-		Filters: make(client.Filters).Add("type", "container").Add("label", volume.LabelHelper+"="+volume.LabelValueContainer)})
 	var order []string
-	for done := false; !done; {
-		select {
-		case m := <-res.Messages:
-			switch {
-			case m.Actor.ID == created.ID && m.Action == "destroy":
-				order = append(order, "leftover removed")
-			case m.Actor.Attributes[volume.LabelHelperTarget] == "bind "+cfg && m.Action == "create":
-				order = append(order, "helper created")
-			}
-		case err := <-res.Err:
-			if err != nil && !strings.Contains(err.Error(), "EOF") {
-				t.Fatalf("events: %v", err)
-			}
-			done = true
+	for _, m := range evlog.stop() {
+		switch {
+		case m.Actor.ID == created.ID && m.Action == "destroy":
+			order = append(order, "leftover removed")
+		case m.Actor.Attributes[volume.LabelHelperTarget] == "bind "+cfg && m.Action == "create":
+			order = append(order, "helper created")
 		}
 	}
 	if len(order) < 2 || order[0] != "leftover removed" || order[1] != "helper created" {
@@ -241,7 +230,6 @@ func TestImpostorHelperImageNeverRuns(t *testing.T) {
 		t.Skip("no embedded helper for the engine")
 	}
 	p := newRestoreProject(t, "impostor")
-	ctx := context.Background()
 	mark := "maimtest.impostor"
 	bctx := t.TempDir()
 	b, err := os.ReadFile("/bin/busybox")
@@ -269,25 +257,14 @@ func TestImpostorHelperImageNeverRuns(t *testing.T) {
 		t.Fatalf("the impostor was not built (%q)", impostor)
 	}
 
-	since := time.Now()
+	evlog := recordEvents(t, cli)
 	env := []string{"COMPOSE_PROJECT_NAME=" + p.Name, volume.EnvNoHostPath + "=1"}
 	r := mustOK(t, maimEnv(t, p.Dir, env, "backup"))
 	id := backupID(t, r)
-	until := time.Now().Add(time.Second)
 
-	res := cli.Events(ctx, client.EventsListOptions{Since: since.Format(time.RFC3339Nano), Until: until.Format(time.RFC3339Nano),
-		Filters: make(client.Filters).Add("type", "container").Add("label", mark+"="+p.Name)})
-	n := 0
-	for done := false; !done; {
-		select {
-		case m := <-res.Messages:
-			n++
+	for _, m := range evlog.stop() {
+		if m.Actor.Attributes[mark] == p.Name {
 			t.Errorf("a container of the impostor image: %s %s", m.Action, m.Actor.ID)
-		case err := <-res.Err:
-			if err != nil && !strings.Contains(err.Error(), "EOF") {
-				t.Fatalf("events: %v", err)
-			}
-			done = true
 		}
 	}
 	if got := p.imageID(ref); got == impostor {

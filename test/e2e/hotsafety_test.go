@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"github.com/docker-maim/docker-maim/internal/testrig"
 	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
 	"github.com/docker-maim/docker-maim/internal/volume"
-	"github.com/moby/moby/client"
 )
 
 // Issue 23: the safety backup of restore and rollback is taken in two passes, the first
@@ -59,30 +57,20 @@ type engineEvent struct {
 	target, service string
 }
 
-// wayBackEvents are the container events between since and until of the project's
-// containers and of the helper containers that reach its volumes.
-func wayBackEvents(t testing.TB, p *project, since, until time.Time) []engineEvent {
-	t.Helper()
-	res := p.Client.Events(context.Background(), client.EventsListOptions{Since: since.Format(time.RFC3339Nano), Until: until.Format(time.RFC3339Nano),
-		Filters: make(client.Filters).Add("type", "container")})
+// wayBackEvents are the container events a log recorded of the project's containers and of
+// the helper containers that reach its volumes.
+func wayBackEvents(p *project, l *eventLog) []engineEvent {
 	var out []engineEvent
-	for {
-		select {
-		case m := <-res.Messages:
-			a := m.Actor.Attributes
-			switch {
-			case a[volume.LabelHelper] == volume.LabelValueContainer && strings.HasPrefix(a[volume.LabelHelperTarget], "volume "+p.Name+"_"):
-				out = append(out, engineEvent{action: string(m.Action), id: m.Actor.ID, target: a[volume.LabelHelperTarget]})
-			case a[testrig.ProjectLabel] == p.Name && !strings.HasPrefix(string(m.Action), "exec_"):
-				out = append(out, engineEvent{action: string(m.Action), id: m.Actor.ID, service: a["com.docker.compose.service"]})
-			}
-		case err := <-res.Err:
-			if err != nil && !strings.Contains(err.Error(), "EOF") {
-				t.Fatalf("events: %v", err)
-			}
-			return out
+	for _, m := range l.stop() {
+		a := m.Actor.Attributes
+		switch {
+		case a[volume.LabelHelper] == volume.LabelValueContainer && strings.HasPrefix(a[volume.LabelHelperTarget], "volume "+p.Name+"_"):
+			out = append(out, engineEvent{action: string(m.Action), id: m.Actor.ID, target: a[volume.LabelHelperTarget]})
+		case a[testrig.ProjectLabel] == p.Name && !strings.HasPrefix(string(m.Action), "exec_"):
+			out = append(out, engineEvent{action: string(m.Action), id: m.Actor.ID, service: a["com.docker.compose.service"]})
 		}
 	}
+	return out
 }
 
 // wantHotBeforeStop checks, in the engine's order, that pass one ran before the stop: a
@@ -185,7 +173,7 @@ func TestRestoreSafetyHotPutBack(t *testing.T) {
 	if !regexp.MustCompile(`"name":\s*"safety-hot"`).MatchString(dry.Stdout) {
 		t.Errorf("the dry run does not list safety-hot: %s", dry.Stdout)
 	}
-	since := time.Now()
+	evlog := recordEvents(t, p.Client)
 	run, fp := heldAt(t, p, "restore:backed-up", []string{volume.EnvNoHostPath + "=1"},
 		append(append([]string(nil), restoreArgs...), id)...)
 	stopped := map[string]treediff.Tree{vol: treediff.Of(t, vol), bind: treediff.Of(t, bind)}
@@ -193,7 +181,6 @@ func TestRestoreSafetyHotPutBack(t *testing.T) {
 	defer breakArchive(t, p, id, "appdata")()
 	must(t, os.Remove(fp))
 	r := run.wait(t, 5*time.Minute)
-	until := time.Now().Add(time.Second)
 	sm := regexp.MustCompile(`put back from safety backup (\S+) and what ran was started again`).FindStringSubmatch(r.Stderr + r.Stdout)
 	if r.Code == 0 || sm == nil {
 		t.Fatalf("want the restore failed and its safety backup put back: %s", r)
@@ -203,7 +190,7 @@ func TestRestoreSafetyHotPutBack(t *testing.T) {
 		wantChurnRestored(t, "after the put-back", dir)
 	}
 	wantTwoPassSafety(t, p, sm[1], "pre-restore", "appdata", "./bind")
-	wantHotBeforeStop(t, wayBackEvents(t, p, since, until), p.Name+"_appdata", "app")
+	wantHotBeforeStop(t, wayBackEvents(p, evlog), p.Name+"_appdata", "app")
 	if c := p.containers()["app"]; !c.State.Running {
 		t.Errorf("app does not run after the put-back")
 	}
@@ -223,7 +210,7 @@ func TestRollbackSafetyHot(t *testing.T) {
 	if !regexp.MustCompile(`"name":\s*"safety-hot"`).MatchString(dry.Stdout) {
 		t.Errorf("the dry run does not list safety-hot: %s", dry.Stdout)
 	}
-	since := time.Now()
+	evlog := recordEvents(t, p.Client)
 	run, fp := heldAt(t, p, "rollback:safety-backed-up", []string{volume.EnvNoHostPath + "=1"},
 		"rollback", id, "--stable-period", "1s", "--timeout", "2m")
 	stopped := map[string]treediff.Tree{vol: treediff.Of(t, vol), bind: treediff.Of(t, bind)}
@@ -231,14 +218,13 @@ func TestRollbackSafetyHot(t *testing.T) {
 	fix := breakArchive(t, p, id, "appdata")
 	must(t, os.Remove(fp))
 	r := run.wait(t, 5*time.Minute)
-	until := time.Now().Add(time.Second)
 	sm := regexp.MustCompile(`the state before this rollback is in backup (\S+)`).FindStringSubmatch(r.Stderr + r.Stdout)
 	if r.Code == 0 || sm == nil {
 		t.Fatalf("want the rollback failed after its safety backup: %s", r)
 	}
 	safety := sm[1]
 	wantTwoPassSafety(t, p, safety, "pre-rollback", "appdata", "./bind")
-	wantHotBeforeStop(t, wayBackEvents(t, p, since, until), p.Name+"_appdata", "app")
+	wantHotBeforeStop(t, wayBackEvents(p, evlog), p.Name+"_appdata", "app")
 
 	fix()
 	mustOK(t, p.maim("rollback", "--no-safety-backup", "--stable-period", "1s", "--timeout", "2m"))
@@ -263,7 +249,7 @@ func TestRestoreSafetyHotStartedMidPass(t *testing.T) {
 	id := p.backup()
 	must(t, os.WriteFile(filepath.Join(vol, "churn-on"), nil, 0o644))
 
-	since := time.Now()
+	evlog := recordEvents(t, p.Client)
 	run, fp := heldAt(t, p, "restore:safety-hot", []string{volume.EnvNoHostPath + "=1"},
 		"restore", id, "--format", "json", "--stable-period", "1s", "--timeout", "2m")
 	if got := runningOf(t, p); fmt.Sprint(got) != "map[app:1]" {
@@ -276,7 +262,6 @@ func TestRestoreSafetyHotStartedMidPass(t *testing.T) {
 	})
 	must(t, os.Remove(fp))
 	r := mustOK(t, run.wait(t, 5*time.Minute))
-	until := time.Now().Add(time.Second)
 	var res struct {
 		SafetyID string `json:"safety_backup_id"`
 	}
@@ -287,7 +272,7 @@ func TestRestoreSafetyHotStartedMidPass(t *testing.T) {
 	}
 	wantTwoPassSafety(t, p, res.SafetyID, "pre-restore", "appdata")
 
-	evs := wayBackEvents(t, p, since, until)
+	evs := wayBackEvents(p, evlog)
 	stop := wantHotBeforeStop(t, evs, p.Name+"_appdata", "app")
 	jobStart, jobDie, hotDie := -1, -1, -1
 	for i, e := range evs {

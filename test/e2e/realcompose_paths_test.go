@@ -225,7 +225,7 @@ func rcRemoteRollback(t *testing.T, c rcCase, rem remoteRig) {
 	}
 
 	must(t, os.RemoveAll(p.BackupDir))
-	mustOK(t, p.maimR(rem, "verify", id)) // the sealed chain, on the remote: its ciphertexts' hashes
+	mustOK(t, p.maimR(rem, "verify", id))                        // the sealed chain, on the remote: its ciphertexts' hashes
 	mustOK(t, p.maimR(rem, "verify", id, "--identity", keyFile)) // and read whole, decrypted
 	// Without the identity: refused with 14 (the sealed copy may be fetched first),
 	// nothing rolled back.

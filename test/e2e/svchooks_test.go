@@ -81,28 +81,17 @@ func (p *project) ids() map[string]string {
 	return out
 }
 
-// lifecycleEvents are the container events of the project since (create, start, stop, die,
-// kill, destroy: exec events left out).
-func (p *project) lifecycleEvents(since time.Time) []string {
-	p.t.Helper()
-	until := time.Now().Add(time.Second)
-	res := p.Client.Events(context.Background(), client.EventsListOptions{Since: since.Format(time.RFC3339Nano), Until: until.Format(time.RFC3339Nano),
-		Filters: make(client.Filters).Add("type", "container").Add("label", testrig.ProjectLabel+"="+p.Name)})
+// lifecycleEvents are the container events of the project a log recorded (create, start,
+// stop, die, kill, destroy: exec events left out).
+func (p *project) lifecycleEvents(l *eventLog) []string {
 	var out []string
-	for {
-		select {
-		case m := <-res.Messages:
-			a := string(m.Action)
-			if !strings.HasPrefix(a, "exec_") {
-				out = append(out, a+" "+m.Actor.Attributes["com.docker.compose.service"])
-			}
-		case err := <-res.Err:
-			if err != nil && !strings.Contains(err.Error(), "EOF") {
-				p.t.Fatalf("events: %v", err)
-			}
-			return out
+	for _, m := range l.stop() {
+		a := string(m.Action)
+		if m.Actor.Attributes[testrig.ProjectLabel] == p.Name && !strings.HasPrefix(a, "exec_") {
+			out = append(out, a+" "+m.Actor.Attributes["com.docker.compose.service"])
 		}
 	}
+	return out
 }
 
 // TestArchivePreDumpIsInTheBackup: offen's labels on db. archive-pre writes a dump into
@@ -172,11 +161,11 @@ func TestPreUpdateFailureRefuses(t *testing.T) {
 	compose(t, p, "up", "-d")
 	before := p.ids()
 	p.WriteFile(".env", "V=1.0.1\n")
-	since := time.Now()
+	evlog := recordEvents(t, p.Client)
 	r := p.maim("upgrade", "--stable-period", "1s", "--timeout", "2m")
 	t.Log(r.Stderr)
 	wantFail(t, r, 12, "refused", "pre-upgrade", "exited 3", "replication lag too high")
-	if ev := p.lifecycleEvents(since); len(ev) != 0 {
+	if ev := p.lifecycleEvents(evlog); len(ev) != 0 {
 		t.Errorf("container events during a refused upgrade: %v", ev)
 	}
 	if after := p.ids(); fmt.Sprint(after) != fmt.Sprint(before) {
