@@ -70,9 +70,9 @@ func HotFailpoint(op string) func(string) {
 // incomplete backup (no manifest, never restored) that the resolution removes
 // (restore.Resolve: nothing changed yet).
 var safetyHotPhase = journal.Step[*rtxn]{
-	Name:     "safety-hot",
-	Journal:  journal.PhasePlanned,
-	Skip:     func(t *rtxn) string { return HotSkip(t.opts.NoSafetyBackup, t.running, t.p) },
+	Name:    "safety-hot",
+	Journal: journal.PhasePlanned,
+	Skip:    func(t *rtxn) string { return HotSkip(t.opts.NoSafetyBackup, t.running, t.p) },
 	Describe: func(t *rtxn) string {
 		return HotDescribe("what the restore overwrites", t.p) + "; then stage the files the restore rewrites"
 	},

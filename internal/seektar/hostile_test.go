@@ -246,14 +246,14 @@ func TestHostileSeekTable(t *testing.T) {
 			fs[1].sum ^= 1
 			return fs
 		}),
-		"the last frame missing": s.with(func(fs []frame) []frame { return fs[:last] }),
+		"the last frame missing":  s.with(func(fs []frame) []frame { return fs[:last] }),
 		"the first frame missing": s.with(func(fs []frame) []frame { return fs[1:] }),
-		"no frames":              s.with(func(fs []frame) []frame { return nil }),
-		"a frame too many":       s.with(func(fs []frame) []frame { return append(fs, frame{c: 1, d: 1}) }),
-		"huge count":             s.build(s.frames, 0xFFFFFFFF),
-		"count one too many":     s.build(s.frames, uint32(len(s.frames)+1)),
-		"count one too few":      s.build(s.frames, uint32(len(s.frames)-1)),
-		"count zero":             s.build(s.frames, 0),
+		"no frames":               s.with(func(fs []frame) []frame { return nil }),
+		"a frame too many":        s.with(func(fs []frame) []frame { return append(fs, frame{c: 1, d: 1}) }),
+		"huge count":              s.build(s.frames, 0xFFFFFFFF),
+		"count one too many":      s.build(s.frames, uint32(len(s.frames)+1)),
+		"count one too few":       s.build(s.frames, uint32(len(s.frames)-1)),
+		"count zero":              s.build(s.frames, 0),
 	}
 	if !s.checks {
 		delete(cases, "checksum lies")

@@ -43,4 +43,3 @@ func TestTransientExcludes(t *testing.T) {
 		}
 	}
 }
-
