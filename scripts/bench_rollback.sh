@@ -15,7 +15,11 @@
 # (from the `--progress json` lines: the first line of a phase to the first of the next),
 # so that what remains of the downtime is named.
 #
-# Environment: BENCH_ROLLBACK_GB, BENCH_ROLLBACK_FILES, BENCH_ROLLBACK_SETTLE (seconds between
+# Each is the median of BENCH_ROLLBACK_ROUNDS rounds (default 3), every round's figures printed
+# too.
+# Environment: BENCH_ROLLBACK_GB, BENCH_ROLLBACK_FILES, BENCH_ROLLBACK_ROUNDS,
+# BENCH_ROLLBACK_TRACE (set: print every container event of the last round's way back, in
+# seconds from the die), BENCH_ROLLBACK_SETTLE (seconds between
 # the 1% change and the way back, default 5), MAIM_TEST_REGISTRY (default
 # 127.0.0.1:5001), MAIM_PLUGIN=PATH (run that docker-maim build in a private DOCKER_CONFIG),
 # BENCH_DATA_DIR (the work dir's parent: backups go there; default /tmp).
@@ -157,16 +161,27 @@ measure() {
   wait_healthy
   t1=$(now)
   downtime "$t0" "$t1" >"$work/$name.down"
+  [ -z "${BENCH_ROLLBACK_TRACE:-}" ] || trace "$t0" "$t1" "$(cut -d' ' -f2 "$work/$name.down")" >"$work/$name.trace"
   cut -d' ' -f1 "$work/$name.down"
+}
+# trace SINCE UNTIL DIE: every container event of the window (the project's and the helpers'),
+# in seconds from the bot's die (BENCH_ROLLBACK_TRACE=1 prints them: where the downtime goes).
+trace() {
+  docker events --since "$1" --until "$2" --filter type=container \
+    --format '{{.TimeNano}} {{.Action}} {{index .Actor.Attributes "com.docker.compose.service"}}{{index .Actor.Attributes "com.docker-maim.helper.target"}} {{.Actor.ID}}' |
+    awk -v d="$3" '$2 !~ /^exec_/ { printf "    %+.3f %s %s %s\n", ($1 - d) / 1e9, $2, $3, substr($4, 1, 8) }'
 }
 mib() { sed -n 's/.*plugin_kib=\([0-9]*\).*/\1/p' "$work/$1.mem" | awk '{printf "%.1f", $1 / 1024}'; }
 safety_line() { # what the safety backup of the last rollback archived stopped
   python3 - "$MAIM_BACKUP_DIR/$proj" "$1" <<'PY'
 import glob, json, sys
+last = None
 for m in sorted(glob.glob(sys.argv[1] + "/*/manifest.json")):
     j = json.load(open(m))
-    if j.get("reason") != sys.argv[2]:
-        continue
+    if j.get("reason") == sys.argv[2]:
+        last = j
+if last:
+    j = last
     srcs = j["sources"]
     full = sum(s["bytes"] for s in srcs)
     stopped = sum(s["delta"]["bytes"] if s.get("delta") else s["bytes"] for s in srcs)
@@ -202,43 +217,60 @@ maim_upgrade() {
   sleep "${BENCH_ROLLBACK_SETTLE:-5}"
 }
 
-# (1) upgrade, 1% rewritten by the new version, rollback
-maim_upgrade
-rb=$(measure rollback docker maim --progress json rollback --stable-period 1s) || exit 1
-rb_safety=$(safety_line pre-rollback)
+# One round: (1) upgrade, 1% rewritten by the new version, rollback; (2) the reference: on
+# the new tag again (no maim), then compose up -d on the old one; (3) upgrade again, 1%
+# rewritten, restore of that upgrade's backup. Each round's three downtimes are appended to
+# rb_all, ref_all and rs_all; the verdicts take each one's median over the rounds
+# (BENCH_ROLLBACK_ROUNDS, default 3): one die -> start is a few hundred milliseconds, and a
+# single one moves by a third with what else the two cores do.
+rb_all= ref_all= rs_all=
+round() {
+  local r=$1 rb ref rs id
+  maim_upgrade
+  rb=$(measure "rollback$r" docker maim --progress json rollback --stable-period 1s) || exit 1
+  rb_safety=$(safety_line pre-rollback)
 
-# (2) the reference: on the new tag again (no maim), then compose up -d on the old one
-echo BOT_VERSION=1.1.0 >.env
-docker compose up -d >/dev/null 2>&1 && wait_healthy || die "compose up 1.1.0"
-echo BOT_VERSION=1.0.0 >.env
-t0=$(now)
-docker compose up -d >/dev/null 2>&1
-wait_healthy
-ref=$(downtime "$t0" "$(now)" | cut -d' ' -f1)
+  echo BOT_VERSION=1.1.0 >.env
+  docker compose up -d >/dev/null 2>&1 && wait_healthy || die "compose up 1.1.0"
+  echo BOT_VERSION=1.0.0 >.env
+  t0=$(now)
+  docker compose up -d >/dev/null 2>&1
+  wait_healthy
+  ref=$(downtime "$t0" "$(now)" | cut -d' ' -f1)
 
-# (3) upgrade again, 1% rewritten, restore of that upgrade's backup
-maim_upgrade
-id=$(docker maim backups --format json | python3 -c 'import json,sys; print([b["id"] for b in json.load(sys.stdin)["backups"] if b.get("reason") == "upgrade"][0])')
-rs=$(measure restore docker maim --progress json restore "$id" --stable-period 1s) || exit 1
-rs_safety=$(safety_line pre-restore)
+  maim_upgrade
+  id=$(docker maim backups --format json | python3 -c 'import json,sys; print([b["id"] for b in json.load(sys.stdin)["backups"] if b.get("reason") == "upgrade"][0])')
+  rs=$(measure "restore$r" docker maim --progress json restore "$id" --stable-period 1s) || exit 1
+  rs_safety=$(safety_line pre-restore)
+  rb_all="$rb_all $rb" ref_all="$ref_all $ref" rs_all="$rs_all $rs"
+  echo "round $r: compose up -d $ref s, rollback $rb s, restore $rs s" >&2
+}
+rounds=${BENCH_ROLLBACK_ROUNDS:-3}
+for r in $(seq 1 "$rounds"); do round "$r"; done
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# shellcheck disable=SC2086
+rb=$(median $rb_all) ref=$(median $ref_all) rs=$(median $rs_all)
 
 status=0
 verdict() { if [ "$1" = 1 ]; then echo "  PASS $2"; else echo "  FAIL $2"; status=1; fi; }
 ratio() { echo "$1 / $2" | bc -l | awk '{printf "%.2f", $1}'; }
-printf '\nThe way back after the new version rewrote 1%% of %s GB (%s files): downtime = the bot'"'"'s die -> start in docker events\n' "$GB" "$FILES"
+printf '\nThe way back after the new version rewrote 1%% of %s GB (%s files): downtime = the bot'"'"'s die -> start in docker events,\nmedian of %s rounds (each round: rollback, compose up -d, restore)\n' "$GB" "$FILES" "$rounds"
 printf '  %-58s %8.2f s  %6sx\n' "docker compose up -d on the old tag (no data restored)" "$ref" 1.00
 printf '  %-58s %8.2f s  %6sx\n' "docker maim rollback" "$rb" "$(ratio "$rb" "$ref")"
 printf '  %-58s %8.2f s  %6sx\n' "docker maim restore (the upgrade's backup)" "$rs" "$(ratio "$rs" "$ref")"
 verdict "$(echo "$rb <= 2 * $ref" | bc)" "rollback downtime <= 2x compose up -d on the old tag"
 verdict "$(echo "$rs <= 2 * $ref" | bc)" "restore downtime <= 2x compose up -d on the old tag"
+printf '  %-58s %s\n' "every round (compose up -d | rollback | restore), s:" "$ref_all |$rb_all |$rs_all"
 for n in rollback restore; do
-  verdict "$(awk -v m="$(mib $n)" 'BEGIN{print (m < 100) ? 1 : 0}')" "$n: peak RSS of the docker-maim process $(mib $n) MiB < 100 MiB"
+  peak=$(for r in $(seq 1 "$rounds"); do mib "$n$r"; echo; done | sort -g | tail -1)
+  verdict "$(awk -v m="$peak" 'BEGIN{print (m < 100) ? 1 : 0}')" "$n: peak RSS of the docker-maim process $peak MiB < 100 MiB (highest of the rounds)"
 done
-echo "phases (progress json; the downtime runs from stop to the service's start in recreate/start):"
-for n in rollback restore; do
+echo "phases of the last round (progress json; the downtime runs from stop to the service's start in recreate/start):"
+for n in "rollback$rounds" "restore$rounds"; do
   printf '  %-8s  %s\n' "$n:" "$(phases "$work/$n.progress")"
   # shellcheck disable=SC2046
   printf '  %-8s  downtime: %s\n' "" "$(split "$work/$n.progress" $(cut -d' ' -f2,3 "$work/$n.down"))"
+  [ -z "${BENCH_ROLLBACK_TRACE:-}" ] || cat "$work/$n.trace"
 done
 echo "  $rb_safety"
 echo "  $rs_safety"
