@@ -128,3 +128,56 @@ func TestDeltaSwapAfterLstat(t *testing.T) {
 		t.Errorf("the next delta archived %d files (has the newcomer: %v), want the newcomer b", next.Files, bytes.Contains(out.Bytes(), []byte("new b")))
 	}
 }
+
+// TestTwoPassLargeDirBatches: pass two stats a directory of 2,500 files in batches on all
+// cores (fsaccess.StatNames, three batches). Changes in every batch (rewritten with size and
+// mtime put back, removed, swapped for a symlink, made a directory, added) and a
+// directory removed after it was listed: base plus delta restore to exactly what a cold
+// archive restores to.
+func TestTwoPassLargeDirBatches(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	big := filepath.Join(src, "big")
+	must(t, os.MkdirAll(filepath.Join(big, "sub"), 0o755))
+	for i := range 2500 {
+		must(t, os.WriteFile(filepath.Join(big, fmt.Sprintf("f%05d", i)), []byte(fmt.Sprintf("file %d\n", i)), 0o644))
+	}
+	for i := range 80 {
+		must(t, os.WriteFile(filepath.Join(big, "sub", fmt.Sprintf("s%03d", i)), []byte("s"), 0o644))
+	}
+	time.Sleep(treeindex.CtimeMargin + time.Second)
+	idx := NewIndex()
+	var base bytes.Buffer
+	_, err := WriteTar(context.Background(), &base, src, WriteOptions{Record: idx})
+	must(t, err)
+
+	p := func(i int) string { return filepath.Join(big, fmt.Sprintf("f%05d", i)) }
+	for _, i := range []int{5, 1500, 2450} {
+		sameSizeSameMtime(t, p(i))
+		must(t, os.Remove(p(i+1)))
+		must(t, os.Remove(p(i+2)))
+		must(t, os.Symlink("elsewhere", p(i+2)))
+		must(t, os.Remove(p(i+3)))
+		must(t, os.Mkdir(p(i+3), 0o700))
+		must(t, os.WriteFile(filepath.Join(big, fmt.Sprintf("g%05d", i)), []byte("added"), 0o644))
+	}
+	must(t, os.RemoveAll(filepath.Join(big, "sub")))
+
+	var delta, cold bytes.Buffer
+	dst, err := WriteTar(context.Background(), &delta, src, WriteOptions{Since: idx})
+	must(t, err)
+	_, err = WriteTar(context.Background(), &cold, src, WriteOptions{})
+	must(t, err)
+	if dst.Files > 20 || dst.Deleted == 0 {
+		t.Errorf("delta: %d files, %d deletions; want the dozen changes and the deletions only", dst.Files, dst.Deleted)
+	}
+	two, one := filepath.Join(tmp, "two"), filepath.Join(tmp, "one")
+	extractAll(t, two, base.Bytes(), delta.Bytes())
+	extractAll(t, one, cold.Bytes())
+	if d := diffTrees(snapshot(t, src), snapshot(t, one), false); d != "" {
+		t.Fatalf("cold restore differs from the source:\n%s", d)
+	}
+	if d := diffTrees(snapshot(t, one), snapshot(t, two), false); d != "" {
+		t.Fatalf("two-pass restore differs from the cold one:\n%s", d)
+	}
+}

@@ -213,7 +213,12 @@ func (t *tarWriter) dir(full, rel string, st *unix.Stat_t) error {
 // leaving out what the excludes exclude.
 func (t *tarWriter) children(full, rel string, names []string) error {
 	sort.Strings(names)
-	for _, n := range names {
+	ahead, err := t.statAhead(full, names)
+	if err != nil || ahead == nil {
+		return err
+	}
+	defer ahead.Close()
+	for i, n := range names {
 		childRel := n
 		if rel != "" {
 			childRel = rel + "/" + n
@@ -221,7 +226,9 @@ func (t *tarWriter) children(full, rel string, names []string) error {
 		var err error
 		switch {
 		case !t.excluded(childRel):
-			err = t.entry(full+"/"+n, childRel)
+			var st unix.Stat_t
+			lerr := ahead.Lstat(i, full+"/"+n, &st)
+			err = t.entryStat(full+"/"+n, childRel, st, lerr)
 		case !t.ex.Prune(childRel):
 			err = t.enterExcluded(full+"/"+n, childRel)
 		}
@@ -266,18 +273,43 @@ func (t *tarWriter) enterExcluded(full, rel string) error {
 	return t.children(full, rel, names)
 }
 
+// statAhead prepares the lstat of a directory's names. In a delta (pass two, an incremental
+// pass one), where most entries are decided on their lstat alone (unchangedAtLstat), a large
+// directory's names are statted a batch at a time on all cores (fsaccess.StatAhead: exact
+// when nothing replaces an entry between its stat and its visit, the condition of
+// unchangedAtLstat already); otherwise each name is statted by its path when visited. A
+// directory gone since it was listed returns nil: nothing of it is archived (as when each
+// entry finds its name vanished).
+func (t *tarWriter) statAhead(full string, names []string) (*fsaccess.Ahead, error) {
+	a, err := fsaccess.StatAhead(full, names, t.delta != nil)
+	if err != nil {
+		if vanished(err) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+			t.warn(full, err)
+			return nil, nil
+		}
+		return nil, &os.PathError{Op: "open", Path: full, Err: err}
+	}
+	return a, nil
+}
+
 // entry archives one path below the root.
 func (t *tarWriter) entry(full, rel string) error {
+	var st unix.Stat_t
+	err := unix.Lstat(full, &st)
+	return t.entryStat(full, rel, st, err)
+}
+
+// entryStat archives one path below the root whose lstat is st (or its error, lerr).
+func (t *tarWriter) entryStat(full, rel string, st unix.Stat_t, lerr error) error {
 	if err := t.ctx.Err(); err != nil {
 		return err
 	}
-	var st unix.Stat_t
-	if err := unix.Lstat(full, &st); err != nil {
-		if vanished(err) {
-			t.warn(full, err)
+	if lerr != nil {
+		if vanished(lerr) {
+			t.warn(full, lerr)
 			return nil
 		}
-		return &os.PathError{Op: "lstat", Path: full, Err: err}
+		return &os.PathError{Op: "lstat", Path: full, Err: lerr}
 	}
 	if testAfterLstat != nil {
 		testAfterLstat(full)

@@ -10,6 +10,8 @@
 //     (exactfs_linux.go).
 //   - DataMap: the data extents of a sparse file, as the file system reports them.
 //   - Measure: the content bytes of a tree a backup would count, from its metadata only.
+//   - StatAhead: a large directory's entries statted in batches on all cores, ahead of a
+//     walk that compares them with an index (pass two, a differential restore's plan).
 //
 // It knows nothing of tar: archive decides what to read and write, fsaccess how to reach it.
 package fsaccess

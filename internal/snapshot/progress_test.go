@@ -5,11 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/docker-maim/docker-maim/internal/volume/volumetest"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker-maim/docker-maim/internal/backup"
