@@ -228,7 +228,7 @@ func (t *tarWriter) children(full, rel string, names []string) error {
 		case !t.excluded(childRel):
 			var st unix.Stat_t
 			lerr := ahead.Lstat(i, full+"/"+n, &st)
-			err = t.entryStat(full+"/"+n, childRel, st, lerr)
+			err = t.entry(full+"/"+n, childRel, st, lerr)
 		case !t.ex.Prune(childRel):
 			err = t.enterExcluded(full+"/"+n, childRel)
 		}
@@ -273,13 +273,9 @@ func (t *tarWriter) enterExcluded(full, rel string) error {
 	return t.children(full, rel, names)
 }
 
-// statAhead prepares the lstat of a directory's names. In a delta (pass two, an incremental
-// pass one), where most entries are decided on their lstat alone (unchangedAtLstat), a large
-// directory's names are statted a batch at a time on all cores (fsaccess.StatAhead: exact
-// when nothing replaces an entry between its stat and its visit, the condition of
-// unchangedAtLstat already); otherwise each name is statted by its path when visited. A
-// directory gone since it was listed returns nil: nothing of it is archived (as when each
-// entry finds its name vanished).
+// statAhead prepares the lstats of a directory's names: in a delta, a large directory's in
+// batches on all cores (fsaccess.StatAhead; exact under unchangedAtLstat's condition). A
+// directory gone since it was listed is nil: nothing of it is archived.
 func (t *tarWriter) statAhead(full string, names []string) (*fsaccess.Ahead, error) {
 	a, err := fsaccess.StatAhead(full, names, t.delta != nil)
 	if err != nil {
@@ -292,15 +288,8 @@ func (t *tarWriter) statAhead(full string, names []string) (*fsaccess.Ahead, err
 	return a, nil
 }
 
-// entry archives one path below the root.
-func (t *tarWriter) entry(full, rel string) error {
-	var st unix.Stat_t
-	err := unix.Lstat(full, &st)
-	return t.entryStat(full, rel, st, err)
-}
-
-// entryStat archives one path below the root whose lstat is st (or its error, lerr).
-func (t *tarWriter) entryStat(full, rel string, st unix.Stat_t, lerr error) error {
+// entry archives one path below the root whose lstat is st (or its error, lerr).
+func (t *tarWriter) entry(full, rel string, st unix.Stat_t, lerr error) error {
 	if err := t.ctx.Err(); err != nil {
 		return err
 	}
@@ -401,19 +390,12 @@ func (t *tarWriter) entryStat(full, rel string, st unix.Stat_t, lerr error) erro
 	return t.write(h)
 }
 
-// unchangedAtLstat is the fast path of a delta (pass two, an incremental pass one) for a
-// regular file its base index already has as it is: when the lstat of its path equals the
-// file's entry in the base, the file is recorded and left out without being opened (an
-// unchanged file is most of a tree; open, fstat and close were half of pass two's time).
-// It equals the slow path (open, then decide on the fd's fstat) whenever nothing replaces
-// the path between the lstat and the open, which the two-pass rule already asks of pass
-// two (the services are stopped): the same metadata decides, and the same is recorded. Its
-// file system must be one the walk already checked (checkFS needs an fd); else, and for
-// any file the base does not have as it is, the slow path runs.
-// TestDeltaSwapAfterLstat breaks the condition (a file renamed over the path between the
-// two calls): the fast path leaves out the newcomer the slow path would archive, and records
-// the file it decided on, so the final index says what the backup holds and the next delta
-// archives the newcomer.
+// unchangedAtLstat: in a delta, a regular file whose lstat equals its base entry is recorded
+// and left out without being opened (open, fstat and close were half of pass two). Equal to
+// the slow path (decide on the open file's fstat) when nothing replaces the path between
+// the lstat and the open, which two passes already ask of pass two; its file system must be
+// one the walk has checked. TestDeltaSwapAfterLstat breaks that: the newcomer is left out,
+// the final index records the file decided on, and the next delta archives the newcomer.
 func (t *tarWriter) unchangedAtLstat(rel string, st *unix.Stat_t) bool {
 	dev := uint64(st.Dev)
 	if t.delta == nil || (t.opts.Record != nil && !t.fsSeen[dev]) || (t.opts.Final != nil && !t.finFS[dev]) {

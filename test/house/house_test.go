@@ -141,7 +141,7 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
-	engineSide := []string{"internal/volume", "internal/templates", "internal/snapshot", "internal/stack", "internal/helper", "internal/health", "internal/svchooks", "internal/dbdump"}
+	engineSide := []string{"internal/volume", "internal/templates", "internal/snapshot", "internal/stack", "internal/helper", "internal/health", "internal/svchooks", "internal/dbdump", "internal/dbside", "internal/maibotgate"}
 	pure := []string{"internal/config", "internal/composemerge", "internal/composefile", "internal/maibot", "internal/dbmajor", "internal/redact", "internal/archive", "internal/treeindex", "internal/seektar", "internal/diffrestore", "internal/fsaccess", "internal/exclude", "internal/zstdpar", "internal/progress", "internal/project"}
 	for _, p := range pure {
 		d := deps(pkgs, p)
@@ -152,7 +152,7 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 	operations := []string{"internal/upgrade", "internal/rollback", "internal/restore", "internal/retention", "internal/app", "internal/plugin"}
-	below := []string{"internal/stack", "internal/journal", "internal/snapshot", "internal/volume", "internal/backup", "internal/health", "internal/templates", "internal/config", "internal/maibot", "internal/dbmajor", "internal/project", "internal/archive", "internal/svchooks", "internal/dbdump"}
+	below := []string{"internal/stack", "internal/journal", "internal/snapshot", "internal/volume", "internal/backup", "internal/health", "internal/templates", "internal/config", "internal/maibot", "internal/dbmajor", "internal/project", "internal/archive", "internal/svchooks", "internal/dbdump", "internal/dbside", "internal/maibotgate", "internal/replica"}
 	for _, p := range below {
 		d := deps(pkgs, p)
 		for _, op := range operations {
