@@ -90,14 +90,18 @@ func (m *EngineMover) DropStage(ctx context.Context, t Target, name string) erro
 	return fmt.Errorf("removing the stage of %s: the archive API cannot", t)
 }
 
+// staleStages leaves out of every backup a root entry named as a stage directory
+// (diffrestore.IsStageName: the prefix and 32 hex digits, a form reserved for docker-maim),
+// also one this process did not make: a restore killed (kill -9) between its stage and its
+// end leaves its stage dir, which no backup may then take for data. Not recorded as an
+// exclude, so any restore of the backup removes it.
+var staleStages = "/" + diffrestore.StagePrefix + strings.Repeat("[0-9a-f]", 32)
+
 // transientExcludes are opts.Excludes with each of opts.Transient as an exclude of exactly
 // that name at the root (.dockerignore syntax: a name without a "/" or a wildcard matches
-// only the root's entry of that name, and everything below it).
+// only the root's entry of that name, and everything below it), and staleStages.
 func transientExcludes(opts BackupOptions) ([]string, error) {
-	if len(opts.Transient) == 0 {
-		return opts.Excludes, nil
-	}
-	out := append([]string(nil), opts.Excludes...)
+	out := append(append([]string(nil), opts.Excludes...), staleStages)
 	for _, n := range opts.Transient {
 		if n == "" || n == "." || n == ".." || strings.ContainsAny(n, "/\\*?[!") {
 			return nil, fmt.Errorf("%q is no exact name of a dir at the root", n)
