@@ -43,18 +43,9 @@ type DiffRestorer interface {
 // (as a direct restore does); the archive API, and a helper that cannot see the backup dir,
 // fall back.
 func (m *EngineMover) RestoreDiff(ctx context.Context, t Target, opts DiffOptions) (diffrestore.Result, error) {
-	if err := t.validate(); err != nil {
-		return diffrestore.Result{}, err
-	}
-	if t.IsFile {
-		return diffrestore.Result{Fallback: "a single file is restored whole"}, nil
-	}
-	if err := m.removeLeftovers(ctx, t); err != nil {
-		return diffrestore.Result{}, err
-	}
-	p, hp, err := m.pickFor(ctx, t, true)
-	if err != nil {
-		return diffrestore.Result{}, err
+	p, hp, fb, err := m.diffTarget(ctx, t, true)
+	if fb != "" || err != nil {
+		return diffrestore.Result{Fallback: fb}, err
 	}
 	switch p {
 	case PathHost:
@@ -75,17 +66,45 @@ func (o DiffOptions) ready() error {
 	return o.Ready()
 }
 
+// diffTarget is what a differential restore and its stage (StageDiff) do first: the target
+// checked, a single file sent to the whole restore (fallback), the leftover helpers of the
+// target removed (leftovers: the restore's, which writes), and the data path picked.
+func (m *EngineMover) diffTarget(ctx context.Context, t Target, leftovers bool) (p Path, hp, fallback string, err error) {
+	if err := t.validate(); err != nil {
+		return "", "", "", err
+	}
+	if t.IsFile {
+		return "", "", "a single file is restored whole", nil
+	}
+	if leftovers {
+		if err := m.removeLeftovers(ctx, t); err != nil {
+			return "", "", "", err
+		}
+	}
+	p, hp, err = m.pickFor(ctx, t, true)
+	return p, hp, "", err
+}
+
+// hostInputs are what the host path of a differential restore or stage reads: the index
+// file, opened, and the progress func (never nil).
+func (o DiffOptions) hostInputs() (*os.File, func(int64), error) {
+	f, err := os.Open(o.IndexFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.Progress == nil {
+		return f, func(int64) {}, nil
+	}
+	return f, o.Progress, nil
+}
+
 // hostDiffRestore is the differential restore of the host path p.
 func hostDiffRestore(ctx context.Context, p string, opts DiffOptions) (diffrestore.Result, error) {
-	f, err := os.Open(opts.IndexFile)
+	f, progress, err := opts.hostInputs()
 	if err != nil {
 		return diffrestore.Result{}, err
 	}
 	defer f.Close()
-	progress := opts.Progress
-	if progress == nil {
-		progress = func(int64) {}
-	}
 	return helper.DiffRestoreStaged(ctx, p, f, opts.Archives, opts.Excludes, progress, opts.Staged)
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/docker-maim/docker-maim/internal/diffrestore"
@@ -25,30 +24,20 @@ type DiffStager interface {
 // a helper container (`maim-helper diffstage`, the backup dir mounted read-only, the stage
 // record back as its {"index"} pieces); the archive API cannot (Fallback).
 func (m *EngineMover) StageDiff(ctx context.Context, t Target, opts DiffOptions) (diffrestore.StageResult, error) {
-	if err := t.validate(); err != nil {
-		return diffrestore.StageResult{}, err
-	}
-	if t.IsFile {
-		return diffrestore.StageResult{Fallback: "a single file is restored whole"}, nil
-	}
-	p, hp, err := m.pickFor(ctx, t, true)
-	if err != nil {
-		return diffrestore.StageResult{}, err
+	p, hp, fb, err := m.diffTarget(ctx, t, false)
+	if fb != "" || err != nil {
+		return diffrestore.StageResult{Fallback: fb}, err
 	}
 	switch p {
 	case PathHost:
 		if err := opts.ready(); err != nil {
 			return diffrestore.StageResult{}, err
 		}
-		f, err := os.Open(opts.IndexFile)
+		f, progress, err := opts.hostInputs()
 		if err != nil {
 			return diffrestore.StageResult{}, err
 		}
 		defer f.Close()
-		progress := opts.Progress
-		if progress == nil {
-			progress = func(int64) {}
-		}
 		return helper.StageDiff(ctx, hp, f, opts.Archives, opts.Excludes, progress)
 	case PathHelper:
 		var rec bytes.Buffer
