@@ -145,12 +145,8 @@ func restoreOnce(ctx context.Context, dest string, idx *treeindex.Index, archive
 		res.Fallback = "the backup's index cannot tell every change (" + idx.OnePass + ")"
 		return res, nil
 	}
-	open, err := openAll(archives)
-	defer func() {
-		for _, a := range open {
-			a.Close()
-		}
-	}()
+	open, closeAll, err := openAll(archives)
+	defer closeAll()
 	if err != nil {
 		return res, asFallback(&res.Fallback, err)
 	}
@@ -211,22 +207,27 @@ func asFallback(why *string, err error) error {
 }
 
 // openAll opens every archive as seekable; one that is not is a reason to fall back.
-func openAll(archives []Archive) ([]*seektar.Archive, error) {
-	var out []*seektar.Archive
+// closeAll closes those opened, also after an error.
+func openAll(archives []Archive) (out []*seektar.Archive, closeAll func(), err error) {
+	closeAll = func() {
+		for _, a := range out {
+			a.Close()
+		}
+	}
 	if len(archives) == 0 {
-		return nil, fallback("no archive to read")
+		return nil, closeAll, fallback("no archive to read")
 	}
 	for _, a := range archives {
 		s, err := seektar.Open(a.R, a.Size)
 		if err != nil {
 			if errors.Is(err, seektar.ErrNotSeekable) {
-				return out, fallback("%s is not seekable (not zstd, or written by an older build)", a.Name)
+				return out, closeAll, fallback("%s is not seekable (not zstd, or written by an older build)", a.Name)
 			}
-			return out, fallback("%s: %v", a.Name, err)
+			return out, closeAll, fallback("%s: %v", a.Name, err)
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out, closeAll, nil
 }
 
 // spot is where an entry is: its archive and header offset.

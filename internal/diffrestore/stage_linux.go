@@ -30,12 +30,8 @@ func Stage(ctx context.Context, dest string, idx *treeindex.Index, archives []Ar
 		res.Fallback = "the backup's index cannot decide what to rewrite"
 		return res, nil
 	}
-	open, err := openAll(archives)
-	defer func() {
-		for _, a := range open {
-			a.Close()
-		}
-	}()
+	open, closeAll, err := openAll(archives)
+	defer closeAll()
 	if err != nil {
 		return res, asFallback(&res.Fallback, err)
 	}
