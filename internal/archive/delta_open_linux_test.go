@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
 	"github.com/docker-maim/docker-maim/internal/treeindex"
 	"golang.org/x/sys/unix"
 )
@@ -153,13 +154,7 @@ func TestTwoPassLargeDirBatches(t *testing.T) {
 
 	p := func(i int) string { return filepath.Join(big, fmt.Sprintf("f%05d", i)) }
 	for _, i := range []int{5, 1500, 2450} {
-		sameSizeSameMtime(t, p(i))
-		must(t, os.Remove(p(i+1)))
-		must(t, os.Remove(p(i+2)))
-		must(t, os.Symlink("elsewhere", p(i+2)))
-		must(t, os.Remove(p(i+3)))
-		must(t, os.Mkdir(p(i+3), 0o700))
-		must(t, os.WriteFile(filepath.Join(big, fmt.Sprintf("g%05d", i)), []byte("added"), 0o644))
+		treediff.ChangeEveryWay(t, [4]string{p(i), p(i + 1), p(i + 2), p(i + 3)}, filepath.Join(big, fmt.Sprintf("g%05d", i)))
 	}
 	must(t, os.RemoveAll(filepath.Join(big, "sub")))
 

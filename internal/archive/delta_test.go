@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-maim/docker-maim/internal/testrig/treediff"
 	"github.com/docker-maim/docker-maim/internal/treeindex"
 	"golang.org/x/sys/unix"
 )
@@ -42,18 +43,7 @@ func must(t *testing.T, err error) {
 
 // sameSizeSameMtime rewrites p with other bytes of the same length and puts its mtime back:
 // only the ctime tells.
-func sameSizeSameMtime(t *testing.T, p string) {
-	t.Helper()
-	var st unix.Stat_t
-	must(t, unix.Lstat(p, &st))
-	b, err := os.ReadFile(p)
-	must(t, err)
-	for i := range b {
-		b[i] ^= 0x5a
-	}
-	must(t, os.WriteFile(p, b, 0))
-	must(t, unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW))
-}
+func sameSizeSameMtime(t *testing.T, p string) { treediff.SameSizeSameMtime(t, p) }
 
 // mutations change the tree in every way a running service (or its admin) might, one step
 // per call, while pass one reads it.

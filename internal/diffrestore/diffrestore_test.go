@@ -456,13 +456,7 @@ func TestLargeDirStatBatches(t *testing.T) {
 	p := func(i int) string { return filepath.Join(big, fmt.Sprintf("f%05d", i)) }
 	changed := map[string]bool{}
 	for _, i := range []int{3, 1100, 2400} { // one in each batch
-		sameSizeSameMtime(t, p(i))
-		must(t, os.Remove(p(i+1)))
-		must(t, os.Remove(p(i+2)))
-		must(t, os.Symlink("elsewhere", p(i+2)))
-		must(t, os.Remove(p(i+3)))
-		must(t, os.Mkdir(p(i+3), 0o700))
-		must(t, os.WriteFile(filepath.Join(big, fmt.Sprintf("g%05d", i)), []byte("added"), 0o644))
+		treediff.ChangeEveryWay(t, [4]string{p(i), p(i + 1), p(i + 2), p(i + 3)}, filepath.Join(big, fmt.Sprintf("g%05d", i)))
 		for d := range 4 {
 			changed[fmt.Sprintf("f%05d", i+d)] = true
 		}
