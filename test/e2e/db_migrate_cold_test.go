@@ -23,20 +23,7 @@ import (
 // ("writer start" when it starts). Stopped (SIGTERM) it ends after the connection under
 // way, so no acknowledged insert goes unrecorded.
 const pgWriterMigrateCompose = `services:
-  db:
-    image: ${DB_IMAGE}
-    environment:
-      POSTGRES_USER: app
-      POSTGRES_PASSWORD: app-s3cret
-      POSTGRES_DB: appdb
-    volumes:
-      - pgdata:/var/lib/postgresql/data
-    healthcheck:
-      test: ["CMD", "pg_isready", "-U", "app", "-d", "appdb"]
-      interval: 1s
-      timeout: 3s
-      retries: 60
-  app:
+` + pgDBService + `  app:
     image: ${APP_IMAGE}
     depends_on:
       db:

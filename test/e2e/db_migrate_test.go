@@ -28,7 +28,18 @@ const pgImage16 = "maim-test-postgres:16"
 // healthcheck, and an app that depends on it (the stand-in bot: it only runs; nothing
 // writes during the upgrade, so every table can be compared row for row).
 const pgMigrateCompose = `services:
-  db:
+` + pgDBService + `  app:
+    image: ${APP_IMAGE}
+    depends_on:
+      db:
+        condition: service_healthy
+volumes:
+  pgdata: {}
+`
+
+// pgDBService is the database of the migrate projects: PostgreSQL (DB_IMAGE) on a named
+// volume, healthy once it answers.
+const pgDBService = `  db:
     image: ${DB_IMAGE}
     environment:
       POSTGRES_USER: app
@@ -41,13 +52,6 @@ const pgMigrateCompose = `services:
       interval: 1s
       timeout: 3s
       retries: 60
-  app:
-    image: ${APP_IMAGE}
-    depends_on:
-      db:
-        condition: service_healthy
-volumes:
-  pgdata: {}
 `
 
 // pgTables are the tables of pgSchema, compared by their COPY output.
