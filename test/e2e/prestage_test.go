@@ -119,8 +119,9 @@ func TestPrestageWayBack(t *testing.T) {
 }
 
 // TestPrestageKilled: a kill -9 of docker-maim between the stage and the stop (failpoint
-// OP:prestaged) leaves the stage dir and a journal; `rollback` resolves it and a restore of
-// the backup then gives it back byte for byte, with no stage dir left.
+// OP:prestaged) leaves the stage dir and a journal; `rollback` resolves it; a backup taken
+// then leaves the stage dir out (restored, it leaves none); a restore of the backup then
+// gives it back byte for byte, with no stage dir left.
 func TestPrestageKilled(t *testing.T) {
 	requireEngine(t)
 	t.Parallel()
@@ -137,6 +138,13 @@ func TestPrestageKilled(t *testing.T) {
 			}
 			mustOK(t, p.maim("rollback", "--stable-period", "1s", "--timeout", "2m"))
 			p.wantNoJournal()
+			// A backup taken with the leftover there does not take it for data: put back,
+			// it leaves no stage dir.
+			left := p.backup()
+			mustOK(t, p.maimWith([]string{volume.EnvNoHostPath + "=1"}, append(append([]string(nil), restoreArgs...), left, "--no-safety-backup")...))
+			if s := stageDirsIn(t, p.vol); len(s) != 0 {
+				t.Errorf("stage dirs after restoring a backup taken with the leftover there: %v", s)
+			}
 			mustOK(t, p.maimWith([]string{volume.EnvNoHostPath + "=1"}, append(append([]string(nil), restoreArgs...), id)...))
 			wantSameTree(t, "after the kill and the restore", want, treediff.Of(t, p.vol))
 			if s := stageDirsIn(t, p.vol); len(s) != 0 {
