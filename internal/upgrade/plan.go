@@ -70,7 +70,8 @@ func (m *Manager) unpull(ctx context.Context, plan *Plan) {
 }
 
 // planMerges finds the config files to merge (x-maim declarations, else the MaiBot
-// layout) and merges them in memory. A file that does not parse stops the upgrade here.
+// layout: maibotgate.TemplatePlans) and merges them in memory. A file that does not parse
+// stops the upgrade here.
 func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan, opts Options) error {
 	images := map[string]string{}
 	for _, c := range plan.Changes {
