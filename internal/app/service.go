@@ -329,31 +329,23 @@ func (s *service) Backup(ctx context.Context, o maim.BackupOptions) (res *maim.B
 	if err != nil {
 		return nil, err
 	}
-	n, err := notify.New(o.Notify, s.cfg.Err)
+	n, err := s.newNotifying(o.Notify, o.Scope)
 	if err != nil {
 		return nil, err
 	}
-	name := o.Scope.Name
-	defer func() { n.Send(notify.Backup(name, res, ownError(err))) }()
-	ss, err := s.open(ctx, o.Scope, lockWrite)
-	if ss != nil {
-		name = ss.proj.Name
-	}
+	defer func() { n.Send(notify.Backup(n.name, res, ownError(err))) }()
+	ss, err := s.openNotifying(ctx, n, o.Scope, lockWrite, true, k)
 	if err != nil {
 		return nil, err
 	}
 	defer ss.close()
-	if err := ss.openRemote(ctx, o.Scope, true); err != nil {
-		return nil, err
-	}
-	ss.applyKeys(k)
 	start := time.Now()
 	var downtime time.Duration
 	m, err := ss.backup(ctx, snapshot.BackupOptions{
 		Compression: o.Compression, Level: o.Level, Excludes: o.Excludes, NoStop: o.NoStop, IncludeHostPaths: o.IncludeHostPaths,
 		Policies: o.SourcePolicies, ExcludeSources: o.ExcludeSources, Full: o.Full, MaxDeltas: o.MaxDeltas,
 	}, !o.OnePass, o.Dumps, &downtime)
-	copies, err := ss.finish(ctx, n, err)
+	copies, err := ss.finish(ctx, n.Notifier, err)
 	if m == nil {
 		return nil, err
 	}
@@ -415,34 +407,26 @@ func (s *service) Restore(ctx context.Context, o maim.RestoreOptions) (res *maim
 	if err != nil {
 		return nil, err
 	}
-	n, err := notify.New(o.Notify, s.cfg.Err)
+	n, err := s.newNotifying(o.Notify, o.Scope)
 	if err != nil {
 		return nil, err
 	}
-	name := o.Scope.Name
 	defer func() {
 		if !o.DryRun { // a plan is no operation to tell about
-			n.Send(notify.Restore(name, res, ownError(err)))
+			n.Send(notify.Restore(n.name, res, ownError(err)))
 		}
 	}()
-	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
-	if ss != nil {
-		name = ss.proj.Name
-	}
+	ss, err := s.openNotifying(ctx, n, o.Scope, writeLock(o.DryRun), !o.DryRun, k)
 	if err != nil {
 		return nil, err
 	}
 	defer ss.close()
-	if err := ss.openRemote(ctx, o.Scope, !o.DryRun); err != nil {
-		return nil, err
-	}
-	ss.applyKeys(k)
 	fetched, err := ss.restoreTarget(ctx, &o.ID, o.DryRun)
 	if err != nil {
 		return nil, err
 	}
 	r, err := restore.Restore(ctx, ss.upgrades().Shared(), ss.proj, o)
-	copies, err := ss.finish(ctx, n, err)
+	copies, err := ss.finish(ctx, n.Notifier, err)
 	ss.close()
 	if r == nil {
 		return nil, err
@@ -462,26 +446,18 @@ func (s *service) Upgrade(ctx context.Context, o maim.UpgradeOptions) (res *maim
 	if err := k.canOpenOwn(); err != nil {
 		return nil, err
 	}
-	n, err := notify.New(o.Notify, s.cfg.Err)
+	n, err := s.newNotifying(o.Notify, o.Scope)
 	if err != nil {
 		return nil, err
 	}
-	name := o.Scope.Name
-	defer func() { n.Send(notify.Upgrade(name, o.DryRun, res, ownError(err))) }()
-	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
-	if ss != nil {
-		name = ss.proj.Name
-	}
+	defer func() { n.Send(notify.Upgrade(n.name, o.DryRun, res, ownError(err))) }()
+	ss, err := s.openNotifying(ctx, n, o.Scope, writeLock(o.DryRun), !o.DryRun, k)
 	if err != nil {
 		return nil, err
 	}
 	defer ss.close()
-	if err := ss.openRemote(ctx, o.Scope, !o.DryRun); err != nil {
-		return nil, err
-	}
-	ss.applyKeys(k)
 	r, err := ss.upgrades().Upgrade(ctx, ss.proj, o)
-	copies, err := ss.finish(ctx, n, err)
+	copies, err := ss.finish(ctx, n.Notifier, err)
 	ss.close()
 	if r == nil {
 		return nil, err
@@ -500,28 +476,20 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 	if err != nil {
 		return nil, err
 	}
-	n, err := notify.New(o.Notify, s.cfg.Err)
+	n, err := s.newNotifying(o.Notify, o.Scope)
 	if err != nil {
 		return nil, err
 	}
-	name := o.Scope.Name
 	defer func() {
 		if !o.DryRun { // a plan is no operation to tell about
-			n.Send(notify.Rollback(name, o.ID, res, ownError(err)))
+			n.Send(notify.Rollback(n.name, o.ID, res, ownError(err)))
 		}
 	}()
-	ss, err := s.open(ctx, o.Scope, writeLock(o.DryRun))
-	if ss != nil {
-		name = ss.proj.Name
-	}
+	ss, err := s.openNotifying(ctx, n, o.Scope, writeLock(o.DryRun), !o.DryRun, k)
 	if err != nil {
 		return nil, err
 	}
 	defer ss.close()
-	if err := ss.openRemote(ctx, o.Scope, !o.DryRun); err != nil {
-		return nil, err
-	}
-	ss.applyKeys(k)
 	if o.DryRun {
 		r, plan, err := rollback.Plan(ctx, ss.upgrades().Shared(), ss.proj, o)
 		if err != nil {
@@ -534,7 +502,7 @@ func (s *service) Rollback(ctx context.Context, o maim.RollbackOptions) (res *ma
 		return nil, err
 	}
 	r, err := rollback.Rollback(ctx, ss.upgrades().Shared(), ss.proj, o)
-	copies, err := ss.finish(ctx, n, err)
+	copies, err := ss.finish(ctx, n.Notifier, err)
 	ss.close()
 	if r == nil || ownError(err) != nil {
 		return nil, err

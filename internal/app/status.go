@@ -12,6 +12,7 @@ import (
 	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/journal"
+	"github.com/docker-maim/docker-maim/internal/maibotgate"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/upgrade"
 	"github.com/moby/moby/client"
@@ -57,7 +58,7 @@ func status(ctx context.Context, eng statusEngine, p *project.Project, store bac
 	if all, err := store.List(p.Name); err == nil {
 		st.Backups = len(all)
 	}
-	st.AppVersions, _ = upgrade.AppVersions(p) // a version that cannot be read is absent
+	st.AppVersions, _ = maibotgate.AppVersions(p) // a version that cannot be read is absent
 	if u := st.LastUpgrade; u != nil && u.BackupID != "" {
 		if e, err := store.Get(p.Name, u.BackupID); err == nil && e.Manifest != nil {
 			st.LastUpgradeAppVersions = e.Manifest.AppVersions

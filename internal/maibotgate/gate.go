@@ -1,6 +1,8 @@
-// Package maibotgate owns MaiBot's health gate, the glue between its facts
-// (internal/maibot), the images (internal/templates) and the gate (internal/health): the
-// ready rule every gate of a MaiBot project gets (upgrade, rollback, restore), so the
+// Package maibotgate owns MaiBot's health gate and MaiBot's glue under an upgrade, between
+// its facts (internal/maibot), the images (internal/templates) and the gate
+// (internal/health): the ready rule every gate of a MaiBot project gets (upgrade, rollback,
+// restore), and the adoption's checks (an unconfirmed 0.x -> 1.x move refused, lost
+// agreement hashes a warning) and the versions a backup records (adopt.go), so the
 // operations hold no MaiBot knowledge of their own.
 package maibotgate
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
+	"github.com/docker-maim/docker-maim/internal/maibotgate"
 	"github.com/docker-maim/docker-maim/internal/stack"
 	"github.com/docker/go-units"
 )
@@ -31,7 +32,7 @@ var backupPhase = phase[*txn]{
 		m, plan, jr := t.m, t.plan, t.Journal
 		var man *backup.Manifest
 		var err error
-		versions, warnings := AppVersions(t.p) // read now: the services are stopped
+		versions, warnings := maibotgate.AppVersions(t.p) // read now: the services are stopped
 		for _, w := range warnings {
 			m.logf("warning: %s", w)
 		}

@@ -21,7 +21,7 @@ var gatePhase = phase[*txn]{
 		s := "wait for " + strings.Join(allServices(t.planned()), ", ") + " to prove healthy; roll back from the backup if not"
 		if core, ok := maibotgate.GatedCore(t.planned()); ok {
 			s += fmt.Sprintf("; %s (MaiBot) must log its ready banner, read from its new image's catalog for its locale; while it has not, new log output (a database migration) extends the wait beyond --timeout, up to %s", core, maibotgate.MigrationCap(health.From(t.opts.Health)))
-			if _, db, _, _ := maibotVersions(t.p); db >= 0 {
+			if _, db, _, _ := maibotgate.Versions(t.p); db >= 0 {
 				// No image says which schema it brings: the progress names a migration
 				// when the bot's log does.
 				s += fmt.Sprintf(" (its database is at schema %d now)", db)

@@ -6,16 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	maim "github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/archive"
 	"github.com/docker-maim/docker-maim/internal/backup"
 	"github.com/docker-maim/docker-maim/internal/config"
-	"github.com/docker-maim/docker-maim/internal/maibot"
+	"github.com/docker-maim/docker-maim/internal/maibotgate"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/snapshot"
 	"github.com/docker-maim/docker-maim/internal/templates"
@@ -72,7 +70,8 @@ func (m *Manager) unpull(ctx context.Context, plan *Plan) {
 }
 
 // planMerges finds the config files to merge (x-maim declarations, else the MaiBot
-// layout) and merges them in memory. A file that does not parse stops the upgrade here.
+// layout: maibotgate.TemplatePlans) and merges them in memory. A file that does not parse
+// stops the upgrade here.
 func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan, opts Options) error {
 	images := map[string]string{}
 	for _, c := range plan.Changes {
@@ -86,40 +85,17 @@ func (m *Manager) planMerges(ctx context.Context, p *project.Project, plan *Plan
 		}
 		plans = append(plans, ps...)
 	}
-	var infos []maibot.Service
 	for _, name := range p.ServiceNames() {
-		s := p.Services[name]
-		if ext, ok := s.Extensions[config.ExtensionKey]; ok {
+		if ext, ok := p.Services[name].Extensions[config.ExtensionKey]; ok {
 			ps, err := config.PlansFromExtension(ext, config.ExtensionOptions{Service: name, BaseDir: p.WorkingDir, Images: images})
 			if err != nil {
 				return fmt.Errorf("service %s: %w", name, err)
 			}
 			plans = append(plans, ps...)
 		}
-		si := maibot.Service{Name: name, Image: images[name]}
-		for _, v := range s.Volumes {
-			if v.Type == types.VolumeTypeBind {
-				src := v.Source
-				if !filepath.IsAbs(src) {
-					src = filepath.Join(p.WorkingDir, src)
-				}
-				si.Mounts = append(si.Mounts, maibot.Mount{Source: src, Target: v.Target})
-			}
-		}
-		infos = append(infos, si)
 	}
 	if len(plans) == 0 {
-		// MaiBot 1.x images have no templates: the bot migrates its own config.
-		versions := map[string]string{}
-		for _, c := range plan.Changes {
-			versions[c.Service] = versionOf(c)
-		}
-		for _, pl := range maibot.TemplatePlans(infos) {
-			if !maibot.HasTemplates(versions[pl.Service]) {
-				continue
-			}
-			plans = append(plans, pl)
-		}
+		plans = maibotgate.TemplatePlans(p, images, newVersions(plan.Changes))
 	}
 	for _, pl := range plans {
 		r, err := config.Prepare(ctx, templates.Reader{Engine: m.Engine}, pl, opts.KeepUnknown)

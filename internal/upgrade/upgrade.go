@@ -4,11 +4,11 @@
 // one failure path (fail: the rollback, internal/rollback). Read Upgrade top to bottom: the
 // plan, the policy, then the phases (phase_*.go). With --compose-file the upgrade adopts a
 // release's new compose files (adopt.go: the merge and what the plan shows; phase_adopt.go:
-// the files written in place; the MaiBot checks in adopt_maibot.go). Manager runs in the
-// environment every journaled operation shares (internal/stack); Shared is that
-// environment with MaiBot's ready rule in every gate, which the application layer hands
-// to the restore (internal/restore), the rollback (internal/rollback) and prune
-// (internal/retention).
+// the files written in place; the MaiBot checks called from adopt_maibot.go, their glue in
+// internal/maibotgate). Manager runs in the environment every journaled operation shares
+// (internal/stack); Shared is that environment with MaiBot's ready rule in every gate,
+// which the application layer hands to the restore (internal/restore), the rollback
+// (internal/rollback) and prune (internal/retention).
 package upgrade
 
 import (

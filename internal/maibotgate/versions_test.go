@@ -1,6 +1,6 @@
 //go:build linux || darwin
 
-package upgrade
+package maibotgate
 
 import (
 	"os"
@@ -55,7 +55,7 @@ func TestMaiBotVersionsRefusesFIFOAndLink(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		_, db, configs, warnings := maibotVersions(p)
+		_, db, configs, warnings := Versions(p)
 		done <- result{db, configs, warnings}
 	}()
 	var r result
