@@ -6,6 +6,7 @@ import (
 
 	"github.com/docker-maim/docker-maim/internal/api"
 	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 	"github.com/docker-maim/docker-maim/internal/project"
 	"github.com/docker-maim/docker-maim/internal/volume"
 )
@@ -15,12 +16,12 @@ import (
 type SourceEstimate struct {
 	// Bytes bound what the backup writes of the source: for an increment, the content
 	// bytes of the regular files its base's index does not have as they are now, plus
-	// their headers and the index (archive.Increment.Estimate); else the full size (Unknown
+	// their headers and the index (fsaccess.Increment.Estimate); else the full size (Unknown
 	// when that is unknown).
 	Bytes int64
 	// Base is the ID of the backup the source's increment builds on ("" : taken whole).
 	Base string
-	// Changed are an increment's content bytes alone (archive.Increment.Bytes): the
+	// Changed are an increment's content bytes alone (fsaccess.Increment.Bytes): the
 	// regular files its base's index does not have as they are now.
 	Changed int64
 	// Whole says why a source that could be incremental is counted whole ("" when it is
@@ -32,13 +33,13 @@ type SourceEstimate struct {
 // Excludes as the backup will have them) writes of each of srcs, by name; full are their
 // full sizes (Sizes). A source is an increment when the backup would find a base for it
 // (incrementalOf: the same listing, policy and checks) and its tree can be measured
-// against the base's index in this process, metadata only (archive.MeasureSince: a bind
+// against the base's index in this process, metadata only (fsaccess.MeasureSince: a bind
 // directory on its host path, a volume through the Mover's host fast path,
 // volume.IncrementSizer). A volume reached only through a helper container, or any source
 // the measure fails on, is counted whole (Whole says so): the estimate is never below
 // what the backup can write.
 //
-// The bound is exact (what the backup's first pass writes at most: archive.Increment's
+// The bound is exact (what the backup's first pass writes at most: fsaccess.Increment's
 // metadata bound aside) when nothing in the sources changes between the estimate and the
 // backup; a file written after it is not counted (the caller's margins are for that).
 func (s *Service) EstimateBackup(ctx context.Context, p *project.Project, srcs []project.Source, opts BackupOptions, full map[string]int64) map[string]SourceEstimate {
@@ -79,15 +80,15 @@ func (s *Service) EstimateBackup(ctx context.Context, p *project.Project, srcs [
 	return out
 }
 
-// measureIncrement measures src's tree against idx (archive.MeasureSince): a bind
+// measureIncrement measures src's tree against idx (fsaccess.MeasureSince): a bind
 // directory on its host path, a volume through the Mover's host fast path.
-func (s *Service) measureIncrement(ctx context.Context, src project.Source, excludes []string, idx *archive.Index) (archive.Increment, error) {
+func (s *Service) measureIncrement(ctx context.Context, src project.Source, excludes []string, idx *archive.Index) (fsaccess.Increment, error) {
 	if src.Kind == project.KindBindDir {
-		return archive.MeasureSince(ctx, src.HostPath, excludes, idx)
+		return fsaccess.MeasureSince(ctx, src.HostPath, excludes, idx)
 	}
 	sz, ok := s.Mover.(volume.IncrementSizer)
 	if !ok {
-		return archive.Increment{}, errNoHostMeasure
+		return fsaccess.Increment{}, errNoHostMeasure
 	}
 	t, _ := TargetOf(src, "")
 	return sz.SizeSince(ctx, t, excludes, idx)

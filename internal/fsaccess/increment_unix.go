@@ -1,9 +1,10 @@
 //go:build linux || darwin
 
-package archive
+package fsaccess
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,18 +12,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/docker-maim/docker-maim/internal/exclude"
-	"github.com/docker-maim/docker-maim/internal/fsaccess"
+	"github.com/docker-maim/docker-maim/internal/treeindex"
 )
 
-// MeasureSince measures, from metadata alone, what WriteTar of root with these excludes
-// and WriteOptions.Since set to since can write at most (Increment): it takes the root
-// as WriteTar does (another root device or inode than the index's, an index or a file
-// system that cannot tell every change: the tree whole) and decides on each regular file
-// with the delta's own rule (deltaState.changed, on its lstat). Bytes are exactly the
-// content bytes such a WriteTar would write if nothing in the tree changed between the
-// two; a file written after the measure is not counted. Paths that vanish during the
-// walk are skipped; any other error is returned (a partial count would be too small).
-func MeasureSince(ctx context.Context, root string, excludes []string, since *Index) (Increment, error) {
+// MeasureSince measures, from metadata alone, what archive.WriteTar of root with these
+// excludes and WriteOptions.Since set to since can write at most (Increment): it takes
+// the root as WriteTar does (another root device or inode than the index's, SameRoot; an
+// index or a file system that cannot tell every change, Inexact: the tree whole) and
+// decides on each regular file with the delta's own rule (treeindex's Index.Changed on
+// its lstat, EntryOf). Bytes are exactly the content bytes such a WriteTar would write if
+// nothing in the tree changed between the two; a file written after the measure is not
+// counted. Paths that vanish during the walk are skipped; any other error is returned (a
+// partial count would be too small).
+func MeasureSince(ctx context.Context, root string, excludes []string, since *treeindex.Index) (Increment, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(root, &st); err != nil {
 		return Increment{}, &os.PathError{Op: "stat", Path: root, Err: err}
@@ -35,7 +37,7 @@ func MeasureSince(ctx context.Context, root string, excludes []string, since *In
 		return m.inc, nil
 	case unix.S_IFDIR:
 	default:
-		return Increment{}, fmt.Errorf("archive: %s is neither a directory nor a regular file", root)
+		return Increment{}, fmt.Errorf("fsaccess: %s is neither a directory nor a regular file", root)
 	}
 	if real, err := filepath.EvalSymlinks(root); err == nil {
 		root = real
@@ -50,20 +52,18 @@ func MeasureSince(ctx context.Context, root string, excludes []string, since *In
 		m.inc.Why = "no base index"
 	case since.OnePass != "":
 		m.inc.Why = since.OnePass
-	case !sameRoot(since, &st):
+	case !SameRoot(since, &st):
 		m.inc.Why = "another tree than the base's index describes (another root device or inode)"
-	default:
-		m.inc.Why = rootInexact(root)
 	}
 	if m.inc.Why == "" {
-		m.delta = &deltaState{since: since, threshold: since.Threshold()}
+		m.since, m.threshold = since, since.Threshold()
 	}
-	m.devs[uint64(st.Dev)] = true
+	m.checkFS(root, uint64(st.Dev))
 	m.inc.Entries, m.inc.Headers = 1, 1
 	if err := m.dir(root, ""); err != nil {
 		return Increment{}, err
 	}
-	if m.delta == nil {
+	if m.since == nil {
 		m.inc.Bytes, m.inc.Headers = m.inc.Full, m.inc.Entries
 		return m.inc, nil
 	}
@@ -73,12 +73,13 @@ func MeasureSince(ctx context.Context, root string, excludes []string, since *In
 
 // incMeasure is MeasureSince's walk.
 type incMeasure struct {
-	ctx   context.Context
-	ex    *exclude.Rules
-	delta *deltaState // nil: the tree is taken whole
-	links map[devIno]bool
-	devs  map[uint64]bool // the file systems met (checked as pass one checks them)
-	inc   Increment
+	ctx       context.Context
+	ex        *exclude.Rules
+	since     *treeindex.Index // nil: the tree is taken whole
+	threshold int64            // since.Threshold()
+	links     map[devIno]bool
+	devs      map[uint64]bool // the file systems met (checked as pass one checks them)
+	inc       Increment
 }
 
 func (m *incMeasure) dir(full, rel string) error {
@@ -87,7 +88,7 @@ func (m *incMeasure) dir(full, rel string) error {
 	}
 	ents, err := os.ReadDir(full)
 	if err != nil {
-		if rel != "" && vanished(err) {
+		if rel != "" && gone(err) {
 			return nil
 		}
 		return err
@@ -117,7 +118,7 @@ func (m *incMeasure) dir(full, rel string) error {
 func (m *incMeasure) entry(full, rel string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(full, &st); err != nil {
-		if vanished(err) {
+		if gone(err) {
 			return nil
 		}
 		return &os.PathError{Op: "lstat", Path: full, Err: err}
@@ -148,7 +149,7 @@ func (m *incMeasure) entry(full, rel string) error {
 	if first {
 		m.inc.Full += st.Size
 	}
-	if m.delta != nil && m.delta.changed(rel, indexEntry(&st), uint64(st.Nlink)) {
+	if m.since != nil && m.since.Changed(rel, EntryOf(&st), uint64(st.Nlink), m.threshold) {
 		m.inc.Headers++
 		if first {
 			m.inc.Bytes += st.Size
@@ -157,9 +158,9 @@ func (m *incMeasure) entry(full, rel string) error {
 	return nil
 }
 
-// checkFS: the first time the walk meets a file system, whether two passes are exact
-// there (fsaccess.Inexact, as pass one's checkFS decides); when not, WriteTar takes the
-// tree whole.
+// checkFS: the first time the walk meets a file system (the root's first), whether two
+// passes are exact there (Inexact, as archive's rootInexact and pass one's checkFS
+// decide); when not, WriteTar takes the tree whole.
 func (m *incMeasure) checkFS(full string, dev uint64) {
 	if m.devs[dev] {
 		return
@@ -170,8 +171,27 @@ func (m *incMeasure) checkFS(full string, dev uint64) {
 		return // WriteTar meets the same error, or the path vanished
 	}
 	defer unix.Close(fd)
-	if why, err := fsaccess.Inexact(fd); err == nil && why != "" && m.delta != nil {
+	if why, err := Inexact(fd); err == nil && why != "" && m.since != nil {
 		m.inc.Why = "the tree holds " + why
-		m.delta = nil
+		m.since = nil
 	}
+}
+
+// EntryOf is what an index records of a stat result (archive's records and MeasureSince's
+// comparisons use it both).
+func EntryOf(st *unix.Stat_t) treeindex.Entry {
+	return treeindex.Entry{Mode: uint32(st.Mode), Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
+		Dev: uint64(st.Dev), Ino: uint64(st.Ino), Uid: st.Uid, Gid: st.Gid, Nlink: uint32(st.Nlink)}
+}
+
+// SameRoot tells whether x's root entry is the directory st describes: the same device
+// and inode (an index of another tree cannot say what changed in this one).
+func SameRoot(x *treeindex.Index, st *unix.Stat_t) bool {
+	e, ok := x.Entries[""]
+	return ok && e.Dev == uint64(st.Dev) && e.Ino == uint64(st.Ino)
+}
+
+// gone tells whether err says the path vanished during the walk (as archive's walk skips it).
+func gone(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
 }

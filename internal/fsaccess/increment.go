@@ -1,19 +1,20 @@
-package archive
+package fsaccess
 
-// Increment is what WriteTar with WriteOptions.Since set to an index (an incremental
-// backup's first pass over its base's final index) can write of a tree at most, measured
-// by MeasureSince from metadata alone, before anything is read.
+// Increment is what archive.WriteTar with WriteOptions.Since set to an index (an
+// incremental backup's first pass over its base's final index) can write of a tree at
+// most, measured by MeasureSince from metadata alone, before anything is read.
 type Increment struct {
 	// Delta: WriteTar would write a delta over the index. False when it would take the
 	// tree whole (Why says why: another root, a one-pass index or file system, a single
 	// file); Bytes then equals Full.
 	Delta bool
 	Why   string
-	// Bytes are the content bytes of the regular files the delta holds: those deltaState
-	// decides changed (not in the index as they are now, or touched since it began), a
-	// file with several hard links once (WriteTar writes its content once).
+	// Bytes are the content bytes of the regular files the delta holds: those the delta's
+	// rule decides changed (treeindex's Index.Changed: not in the index as they are now,
+	// or touched since it began), a file with several hard links once (WriteTar writes its
+	// content once).
 	Bytes int64
-	// Full are the content bytes of the whole tree (what fsaccess.Measure counts).
+	// Full are the content bytes of the whole tree (what Measure counts).
 	Full int64
 	// Entries are the paths walked (what the final index records); Headers those the
 	// delta writes a header for (all but the unchanged regular files); Names the bytes of

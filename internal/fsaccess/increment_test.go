@@ -1,6 +1,6 @@
 //go:build linux || darwin
 
-package archive
+package fsaccess_test
 
 import (
 	"bytes"
@@ -9,7 +9,17 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/docker-maim/docker-maim/internal/archive"
+	"github.com/docker-maim/docker-maim/internal/fsaccess"
 )
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
 
 // countingWriter counts what WriteTar writes.
 type countingWriter struct{ n int64 }
@@ -36,22 +46,22 @@ func TestMeasureSinceMatchesTheDelta(t *testing.T) {
 	ex := []string{"skip"}
 	// Wait out the index's margin: untouched files must be older than its threshold.
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(3*time.Second + 50*time.Millisecond)))
-	base := NewIndex()
-	if _, err := WriteTar(context.Background(), &countingWriter{}, dir, WriteOptions{Excludes: ex, Final: base}); err != nil {
+	base := archive.NewIndex()
+	if _, err := archive.WriteTar(context.Background(), &countingWriter{}, dir, archive.WriteOptions{Excludes: ex, Final: base}); err != nil {
 		t.Fatal(err)
 	}
-	measure := func() Increment {
+	measure := func() fsaccess.Increment {
 		t.Helper()
-		inc, err := MeasureSince(context.Background(), dir, ex, base)
+		inc, err := fsaccess.MeasureSince(context.Background(), dir, ex, base)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return inc
 	}
-	delta := func() (Stats, int64) {
+	delta := func() (archive.Stats, int64) {
 		t.Helper()
 		cw := &countingWriter{}
-		st, err := WriteTar(context.Background(), cw, dir, WriteOptions{Excludes: ex, Since: base})
+		st, err := archive.WriteTar(context.Background(), cw, dir, archive.WriteOptions{Excludes: ex, Since: base})
 		if err != nil || !st.Delta {
 			t.Fatalf("WriteTar = %+v, %v; want a delta", st, err)
 		}
@@ -86,12 +96,12 @@ func TestMeasureSinceMatchesTheDelta(t *testing.T) {
 func TestMeasureSinceWhole(t *testing.T) {
 	dir := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(dir, "f"), make([]byte, 5000), 0o644))
-	other := NewIndex()
-	if _, err := WriteTar(context.Background(), &countingWriter{}, t.TempDir(), WriteOptions{Final: other}); err != nil {
+	other := archive.NewIndex()
+	if _, err := archive.WriteTar(context.Background(), &countingWriter{}, t.TempDir(), archive.WriteOptions{Final: other}); err != nil {
 		t.Fatal(err)
 	}
-	for name, idx := range map[string]*Index{"no index": nil, "another tree": other, "one-pass": {OnePass: "tmpfs", Entries: other.Entries}} {
-		inc, err := MeasureSince(context.Background(), dir, nil, idx)
+	for name, idx := range map[string]*archive.Index{"no index": nil, "another tree": other, "one-pass": {OnePass: "tmpfs", Entries: other.Entries}} {
+		inc, err := fsaccess.MeasureSince(context.Background(), dir, nil, idx)
 		if err != nil || inc.Delta || inc.Why == "" || inc.Bytes != 5000 || inc.Full != 5000 {
 			t.Errorf("%s: %+v, %v; want the whole 5000 bytes and why", name, inc, err)
 		}
