@@ -141,7 +141,7 @@ type SourceSize struct {
 	IncrementOf    string `json:"increment_of,omitempty"`
 	IncrementBytes int64  `json:"increment_bytes,omitempty"`
 	// Whole says why a source that could be an increment is counted whole ("--full", no
-	// usable base, a volume reached only through a helper container).
+	// usable base, an increment that could not be measured).
 	Whole string `json:"whole,omitempty"`
 }
 

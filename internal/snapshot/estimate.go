@@ -33,11 +33,11 @@ type SourceEstimate struct {
 // Excludes as the backup will have them) writes of each of srcs, by name; full are their
 // full sizes (Sizes). A source is an increment when the backup would find a base for it
 // (incrementalOf: the same listing, policy and checks) and its tree can be measured
-// against the base's index in this process, metadata only (fsaccess.MeasureSince: a bind
+// against the base's index, metadata only (fsaccess.MeasureSince: in this process a bind
 // directory on its host path, a volume through the Mover's host fast path,
-// volume.IncrementSizer). A volume reached only through a helper container, or any source
-// the measure fails on, is counted whole (Whole says so): the estimate is never below
-// what the backup can write.
+// volume.IncrementSizer; else in a helper container, volume.HelperIncrementSizer). A
+// source the measure fails on is counted whole (Whole says so): the estimate is never
+// below what the backup can write.
 //
 // The bound is exact (what the backup's first pass writes at most: fsaccess.Increment's
 // metadata bound aside) when nothing in the sources changes between the estimate and the
@@ -65,7 +65,7 @@ func (s *Service) EstimateBackup(ctx context.Context, p *project.Project, srcs [
 			x, err := s.measureIncrement(ctx, src, opts.Excludes, inc.base.idx)
 			switch {
 			case err != nil:
-				e.Whole = "its increment over backup " + inc.base.entry.ID + " cannot be measured on this host (" + err.Error() + "): counted whole"
+				e.Whole = "its increment over backup " + inc.base.entry.ID + " cannot be measured (" + err.Error() + "): counted whole"
 			case !x.Delta:
 				e.Whole = x.Why
 				if e.Bytes < 0 {
@@ -81,21 +81,26 @@ func (s *Service) EstimateBackup(ctx context.Context, p *project.Project, srcs [
 }
 
 // measureIncrement measures src's tree against idx (fsaccess.MeasureSince): a bind
-// directory on its host path, a volume through the Mover's host fast path.
+// directory on its host path; a volume through the Mover's host fast path
+// (volume.IncrementSizer), else inside a helper container (volume.HelperIncrementSizer:
+// one container start, the index on its stdin).
 func (s *Service) measureIncrement(ctx context.Context, src project.Source, excludes []string, idx *archive.Index) (fsaccess.Increment, error) {
 	if src.Kind == project.KindBindDir {
 		return fsaccess.MeasureSince(ctx, src.HostPath, excludes, idx)
 	}
-	sz, ok := s.Mover.(volume.IncrementSizer)
-	if !ok {
-		return fsaccess.Increment{}, errNoHostMeasure
-	}
 	t, _ := TargetOf(src, "")
-	return sz.SizeSince(ctx, t, excludes, idx)
+	err := errors.New("this data path cannot measure an increment")
+	if sz, ok := s.Mover.(volume.IncrementSizer); ok {
+		var x fsaccess.Increment
+		if x, err = sz.SizeSince(ctx, t, excludes, idx); err == nil {
+			return x, nil
+		}
+	}
+	if hs, ok := s.Mover.(volume.HelperIncrementSizer); ok {
+		return hs.HelperSizeSince(ctx, t, excludes, idx)
+	}
+	return fsaccess.Increment{}, err
 }
-
-// errNoHostMeasure: the Mover reaches the data only through a helper container.
-var errNoHostMeasure = errors.New("the volume is reached only through a helper container")
 
 // EstimateSources fills in sizes (the plan's sources with their full sizes, Bytes) what
 // EstimateBackup finds of srcs: each increment's base and bound, why a source is counted
