@@ -24,8 +24,12 @@ type Plan struct {
 	Merges []MergeInfo `json:"config_merges"`
 	// ResetData are the sources emptied once they are in the backup (--reset-data).
 	ResetData []string `json:"reset_data,omitempty"`
-	// BackupBytes is the estimated size of the backup.
+	// BackupBytes is the estimated size of the backup: an upper bound, each source taken
+	// as an increment counted by what its increment can hold (SourceSize.Estimate).
 	BackupBytes int64 `json:"estimated_backup_bytes"`
+	// FullBackupBytes is the sources' full size, what BackupBytes would be were every
+	// source taken whole (differs when some are increments).
+	FullBackupBytes int64 `json:"full_backup_bytes,omitempty"`
 	// FreeBytes is the free space where the backup goes.
 	FreeBytes int64 `json:"free_bytes"`
 	// Downtime is a rough expectation: stop, back up (at a measured-order rate), recreate.
@@ -131,6 +135,23 @@ type SourceSize struct {
 	Policy SourcePolicy `json:"policy,omitempty"`
 	// NotBackedUp says why a host path is left out ("not backed up: host path (socket)").
 	NotBackedUp string `json:"not_backed_up,omitempty"`
+	// IncrementOf is the ID of the backup the source's increment builds on ("": taken
+	// whole); IncrementBytes then bounds what the increment writes (the content of the
+	// files that changed since, their headers and the index).
+	IncrementOf    string `json:"increment_of,omitempty"`
+	IncrementBytes int64  `json:"increment_bytes,omitempty"`
+	// Whole says why a source that could be an increment is counted whole ("--full", no
+	// usable base, an increment that could not be measured).
+	Whole string `json:"whole,omitempty"`
+}
+
+// Estimate is what the backup can write of the source at most: IncrementBytes for an
+// increment, else Bytes (-1: unknown).
+func (s SourceSize) Estimate() int64 {
+	if s.IncrementOf != "" {
+		return s.IncrementBytes
+	}
+	return s.Bytes
 }
 
 // SourceKind is what kind of data source a source is: volume, anonymous-volume,

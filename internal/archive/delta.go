@@ -67,10 +67,10 @@ type deltaState struct {
 	seen      map[string]bool // path -> is a directory
 }
 
-// changed reports whether the regular file rel with entry e must be in the delta.
+// changed reports whether the regular file rel with entry e must be in the delta (the
+// rule is treeindex's Index.Changed: fsaccess.MeasureSince applies it too).
 func (d *deltaState) changed(rel string, now IndexEntry, nlink uint64) bool {
-	was, ok := d.since.Entries[rel]
-	return !ok || nlink > 1 || was != now || now.Ctime >= d.threshold || now.Mtime >= d.threshold
+	return d.since.Changed(rel, now, nlink, d.threshold)
 }
 
 // deletions lists what the index has and the tree no longer has: only paths whose parent

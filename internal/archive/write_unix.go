@@ -490,8 +490,7 @@ func rootInexact(root string) string {
 
 // indexEntry is what an index records of a stat result.
 func indexEntry(st *unix.Stat_t) IndexEntry {
-	return IndexEntry{Mode: uint32(st.Mode), Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
-		Dev: uint64(st.Dev), Ino: uint64(st.Ino), Uid: st.Uid, Gid: st.Gid, Nlink: uint32(st.Nlink)}
+	return fsaccess.EntryOf(st) // shared with fsaccess.MeasureSince
 }
 
 // record adds rel to the pass-one index and the final index, when they are being recorded.
@@ -539,6 +538,5 @@ func (t *tarWriter) regularStat(f *os.File, full, name string, st *unix.Stat_t) 
 // sameRoot tells whether x's root entry is the directory st describes: the same device and
 // inode (an index of another tree cannot say what changed in this one).
 func sameRoot(x *Index, st *unix.Stat_t) bool {
-	e, ok := x.Entries[""]
-	return ok && e.Dev == uint64(st.Dev) && e.Ino == uint64(st.Ino)
+	return fsaccess.SameRoot(x, st)
 }

@@ -53,7 +53,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return rep.fail(2, err)
 	}
 	if inv.cmd == "measure" {
-		return inv.measure(ctx, rep)
+		return inv.measure(ctx, stdin, rep)
 	}
 	if inv.cmd == "swap" || inv.cmd == "drop" {
 		return inv.sideDir(ctx, rep)
@@ -150,6 +150,7 @@ func (inv *invocation) defineFlags(fs *flag.FlagSet, beneath *string, aliases *s
 		}
 	case "measure":
 		fs.Var(&inv.excludes, "exclude", "pattern to leave out (repeatable)")
+		fs.BoolVar(&inv.sinceStdin, "since-stdin", false, "read a base's index from stdin, report what an increment over it can hold")
 	case "swap", "drop":
 		fs.StringVar(&inv.from, "from", "", "the side directory: one entry of PATH")
 		fs.BoolVar(&inv.rootAttrs, "root-attrs", false, "swap: PATH takes the side directory's mode and owner")
@@ -163,8 +164,12 @@ func (inv *invocation) defineFlags(fs *flag.FlagSet, beneath *string, aliases *s
 	return nil
 }
 
-// measure reports the content bytes a backup of the target would count.
-func (inv *invocation) measure(ctx context.Context, rep *reporter) int {
+// measure reports the content bytes a backup of the target would count (--since-stdin:
+// what an increment can hold, measuresince.go).
+func (inv *invocation) measure(ctx context.Context, stdin io.Reader, rep *reporter) int {
+	if inv.sinceStdin {
+		return inv.measureSince(ctx, stdin, rep)
+	}
 	n, err := fsaccess.Measure(ctx, inv.target, inv.excludes)
 	if err != nil {
 		return rep.fail(1, err)

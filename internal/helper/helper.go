@@ -38,7 +38,7 @@ const progressInterval = 200 * time.Millisecond
 //	diffrestore [--exclude PATTERN]... --archive FILE... [--staged-stdin] [--await-go] [--lifeline] DIRECT PATH
 //	diffstage [--exclude PATTERN]... --archive FILE... [--await-go] [--lifeline] DIRECT PATH
 //	diffstage --drop NAME PATH
-//	measure [--exclude PATTERN]... PATH
+//	measure [--exclude PATTERN]... [--since-stdin] PATH   (--since-stdin: measuresince.go)
 //	swap --from NAME [--root-attrs] PATH | drop --from NAME PATH   (sidedir.go)
 //
 // Two-pass backups: --index-out makes backup pass one (it also writes the index of what it

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/docker-maim/docker-maim/internal/api"
-	"github.com/docker/go-units"
 )
 
 // The text form of an upgrade's plan (--dry-run, a refusal): the services and their
@@ -40,23 +39,17 @@ func Plan(w io.Writer, p *api.Plan, dir string) {
 	fmt.Fprintln(w, "\nData sources (backed up before anything changes):")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, s := range p.Sources {
-		size := "?"
-		if s.Bytes >= 0 {
-			size = units.HumanSize(float64(s.Bytes))
-		}
+		size := SourceSizeText(s)
 		reset := ""
 		for _, r := range p.ResetData {
 			if r == s.Name {
 				reset = "  (will be emptied: --reset-data)"
 			}
 		}
-		if s.NotBackedUp != "" {
-			size = s.NotBackedUp
-		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s%s\n", s.Name, s.Kind, PolicyText(s.Policy), size, reset)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "  estimated backup: %s, free in the backup dir: %s\n", units.HumanSize(float64(p.BackupBytes)), units.HumanSize(float64(p.FreeBytes)))
+	fmt.Fprintln(w, "  "+EstimateLine(p))
 	if len(p.Merges) > 0 {
 		fmt.Fprintln(w, "\nConfig files to merge:")
 		for _, mi := range p.Merges {

@@ -75,6 +75,16 @@ type Index struct {
 // New returns an empty index.
 func New() *Index { return &Index{Entries: map[string]Entry{}} }
 
+// Changed is the rule of a delta over x (an incremental backup's first pass, a two-pass
+// backup's second): whether the regular file rel, whose lstat now is with nlink links,
+// must be archived again: x does not have it as it is now, it has several links (hardlink
+// groups are rewritten whole), or its mtime or ctime is at or after threshold
+// (x.Threshold(), passed in as the walk computes it once).
+func (x *Index) Changed(rel string, now Entry, nlink uint64, threshold int64) bool {
+	was, ok := x.Entries[rel]
+	return !ok || nlink > 1 || was != now || now.Ctime >= threshold || now.Mtime >= threshold
+}
+
 // Threshold is the ctime (ns) from which a file counts as changed since the pass began: a
 // file whose mtime or ctime is at or after it may have been written in the same clock tick
 // as it was read.

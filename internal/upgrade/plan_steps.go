@@ -297,7 +297,8 @@ func listSources(ctx context.Context, pl *planning) error {
 }
 
 // measureSources estimates the size of each source (the host paths left out are listed
-// with why) and of the backup.
+// with why) and bounds what the backup writes: a source the backup takes as an increment
+// counts what its increment can hold (snapshot.EstimateSources), the others their size.
 func measureSources(ctx context.Context, pl *planning) error {
 	plan := pl.plan
 	plan.Sources = pl.m.sizes(ctx, pl.srcs)
@@ -307,11 +308,8 @@ func measureSources(ctx context.Context, pl *planning) error {
 	for _, l := range pl.leftOut {
 		plan.Sources = append(plan.Sources, SourceSize{Name: l.Name, Kind: l.Kind, Bytes: -1, Policy: l.Policy, NotBackedUp: snapshot.NotProtected})
 	}
-	for _, s := range plan.Sources {
-		if s.Bytes > 0 {
-			plan.BackupBytes += s.Bytes
-		}
-	}
+	opts := snapshot.BackupOptions{Reason: "upgrade", Compression: pl.opts.Compression, Full: pl.opts.Full, MaxDeltas: pl.opts.MaxDeltas}
+	plan.BackupBytes, plan.FullBackupBytes = pl.m.Snapshots.EstimateSources(ctx, pl.data, pl.srcs, opts, plan.Sources)
 	return nil
 }
 
@@ -324,8 +322,9 @@ func checkSpace(_ context.Context, pl *planning) error {
 	if twoPass {
 		stopped /= deltaShare // only the changes since the hot copy began are archived stopped
 	}
-	// The backup never takes more than the data (zstd at worst stores it as it is) plus a
-	// margin for headers and the manifest; a two-pass backup adds its delta.
+	// The backup never takes more than BackupBytes (the data, or an increment's bound;
+	// zstd at worst stores it as it is) plus a margin for headers, the manifest and what
+	// is written after the plan; a two-pass backup adds its delta.
 	need := plan.BackupBytes + 64<<20
 	if twoPass {
 		need += stopped

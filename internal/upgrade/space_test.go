@@ -3,8 +3,10 @@ package upgrade
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker-maim/docker-maim/internal/backup"
 )
@@ -68,5 +70,61 @@ func TestPlanReservesRoomForTheBackup(t *testing.T) {
 				t.Errorf("BackupBytes %d, want %d", res.Plan.BackupBytes, data)
 			}
 		})
+	}
+}
+
+// TestPlanCountsTheIncrement: once a backup of the data exists, the next upgrade's backup
+// is an increment over it, and the plan counts what that increment can hold, not the
+// data's full size: a backup dir with room for the increment but not for a full backup
+// is accepted, with the base and the full size in the plan; --full is refused there.
+func TestPlanCountsTheIncrement(t *testing.T) {
+	r := newTxRig(t)
+	big := filepath.Join(filepath.Dir(r.data), "big.bin")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Truncate(big, 40<<20); err != nil { // sparse: its size counts, nothing is written
+		t.Fatal(err)
+	}
+	// Wait out the index's margin: files untouched since the first backup must count as
+	// untouched in the next.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(3*time.Second + 50*time.Millisecond)))
+	first, err := r.m.Upgrade(context.Background(), r.p, Options{Health: fastHealth})
+	if err != nil || first.Outcome != OutcomeUpgraded {
+		t.Fatalf("first upgrade = %+v, %v", first, err)
+	}
+	// A newer image to upgrade to, and a backup dir with room for an increment only.
+	r.eng.pullTo["bot:latest"] = "sha256:newer"
+	r.eng.images["sha256:newer"] = true
+	local := r.store.Repo.(backup.LocalDir)
+	r.store.Repo = freeRepo{LocalDir: local, free: 64<<20 + 1<<20}
+	r.m.Store, r.m.Snapshots.Store = r.store, r.store
+
+	res, err := r.m.Upgrade(context.Background(), r.p, Options{DryRun: true, Health: fastHealth})
+	if err != nil || res.Outcome != OutcomeDryRun {
+		t.Fatalf("dry run with room for the increment = %+v, %v", res, err)
+	}
+	plan := res.Plan
+	if plan.FullBackupBytes < 40<<20 || plan.BackupBytes <= 0 || plan.BackupBytes > 64<<10 {
+		t.Fatalf("plan: backup %d bytes of %d in full; want a few KB of 40 MiB", plan.BackupBytes, plan.FullBackupBytes)
+	}
+	var based int
+	for _, s := range plan.Sources {
+		if s.IncrementOf != "" {
+			based++
+			if s.IncrementOf != first.BackupID || s.IncrementBytes != s.Estimate() {
+				t.Errorf("source %+v: want an increment over %s", s, first.BackupID)
+			}
+		}
+	}
+	if based != 1 {
+		t.Errorf("%d sources as increments, want the data dir: %+v", based, plan.Sources)
+	}
+
+	res, err = r.m.Upgrade(context.Background(), r.p, Options{DryRun: true, Full: true, Health: fastHealth})
+	if err == nil || !strings.Contains(err.Error(), "not enough space for the backup") {
+		t.Fatalf("--full without room for a full backup = %+v, %v; want a refusal for space", res, err)
 	}
 }
