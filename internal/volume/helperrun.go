@@ -182,7 +182,7 @@ func (c *helperCall) containerConfig() (*container.Config, *container.HostConfig
 	if h.stdin != nil || c.gate != nil || h.lifeline {
 		cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
 	}
-	if fp := os.Getenv(helper.FailpointEnv); fp != "" && len(h.args) > 0 && (h.args[0] == "restore" || h.args[0] == "diffrestore") && helperFailpointUsed.CompareAndSwap(false, true) {
+	if fp := os.Getenv(helper.FailpointEnv); fp != "" && failpointHolds(h.args) && helperFailpointUsed.CompareAndSwap(false, true) {
 		cfg.Env = []string{helper.FailpointEnv + "=" + fp}
 	}
 	hc := &container.HostConfig{
@@ -198,9 +198,27 @@ func (c *helperCall) containerConfig() (*container.Config, *container.HostConfig
 	return cfg, hc
 }
 
-// helperFailpointUsed makes helper.FailpointEnv reach the first restore helper of the process
-// only: the restore a test cuts off, not the put-back of the safety backup that follows it.
+// helperFailpointUsed makes helper.FailpointEnv reach the first helper of the process that
+// writes a target (failpointHolds) only: the restore, or the stage of a two-pass one, that a
+// test cuts off, not the pass two after a stage nor the put-back of the safety backup that
+// follows it.
 var helperFailpointUsed atomic.Bool
+
+// failpointHolds says whether a helper run with args writes a target and can be held by
+// helper.FailpointEnv: a restore, a differential restore, or a stage (diffstage, not the
+// removal of one, diffstage --drop).
+func failpointHolds(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	switch args[0] {
+	case "restore", "diffrestore":
+		return true
+	case "diffstage":
+		return len(args) < 2 || args[1] != "--drop" // DropStage's args begin "diffstage", "--drop"
+	}
+	return false
+}
 
 // waitRemoved starts waiting for "removed" (registered before the start, as `docker run
 // --rm` does): with AutoRemove a not-running container may already be gone when asked
