@@ -10,18 +10,20 @@ import (
 )
 
 // FailpointEnv names the helper's one test failpoint. docker-maim passes it from its own
-// environment into the first helper of the process that writes a target (internal/volume:
-// a restore, a differential restore, or the stage of a two-pass one), never into a later
-// one, and it is unset in every normal run. "restore:hold" holds that helper once a
-// restore has read the first MiB of its archive (a differential restore or a stage: once
-// it has written the first MiB, holdWrites), until the run is cancelled (its lifeline
-// ended: the caller was killed or cut off) or holdLimit passed, then lets it go on, where
-// the next safe point sees the cancellation. It makes "the caller went away while the
-// helper was restoring (or staging)" certain instead of a race between a test's signal and
-// a fast disk.
+// environment into the stages of a two-pass restore (diffstage) or, when no stage ran
+// before, into the first restore or differential restore helper of the process
+// (internal/volume), never into a helper after a restore's, and it is unset in every
+// normal run. "restore:hold" holds such a helper once a restore has read the first MiB of
+// its archive (a differential restore or a stage: once it has written the first MiB,
+// holdWrites; a stage with less to write is never held), until the run is cancelled (its
+// lifeline ended: the caller was killed or cut off) or holdLimit passed, then lets it go
+// on, where the next safe point sees the cancellation. It makes "the caller went away
+// while the helper was restoring (or staging)" certain instead of a race between a test's
+// signal and a fast disk.
 const FailpointEnv = "MAIM_HELPER_FAILPOINT"
 
-// FailpointHoldRestore is the value of FailpointEnv that holds a restore (see FailpointEnv).
+// FailpointHoldRestore is the value of FailpointEnv that holds a restore or a stage (see
+// FailpointEnv).
 const FailpointHoldRestore = "restore:hold"
 
 // holdAfter and holdLimit bound the hold: after the first MiB of the archive, for at most two
