@@ -121,8 +121,19 @@ func (inv *invocation) diff(ctx context.Context, rep *reporter, f *os.File) int 
 // {"index"} pieces (diffrestore.Staged.Marshal's bytes), before the stats.
 func (inv *invocation) stageDiff(ctx context.Context, rep *reporter, f *os.File) int {
 	stopProgress := rep.start()
-	res, err := StageDiff(ctx, inv.target, f, inv.archives, inv.excludes, rep.add)
+	res, err := StageDiff(ctx, inv.target, f, inv.archives, inv.excludes, inv.holdWrites(ctx, rep.add))
 	stopProgress()
+	if errors.Is(context.Cause(ctx), ErrCallerGone) {
+		// Nobody will rename from the stage: a stage finished after the caller went is
+		// removed as a failed one is (diffrestore.Stage), and the abort code says so.
+		if err == nil && res.Staged != nil {
+			err = diffrestore.DropStage(inv.target, res.Staged.Dir)
+		}
+		if err != nil {
+			return rep.fail(ExitAborted, fmt.Errorf("%w: stopped at a safe point (%v)", ErrCallerGone, err))
+		}
+		return rep.fail(ExitAborted, fmt.Errorf("%w: the stage is removed", ErrCallerGone))
+	}
 	if err != nil {
 		return rep.fail(1, err)
 	}

@@ -10,16 +10,20 @@ import (
 )
 
 // FailpointEnv names the helper's one test failpoint. docker-maim passes it from its own
-// environment into the first restore helper it runs (internal/volume), never into a later
-// one, and it is unset in every normal run. "restore:hold" holds that restore once it has
-// read the first MiB of its archive (a differential restore: once it has written the first
-// MiB, holdWrites), until the run is cancelled (its lifeline ended: the
-// caller was killed or cut off) or holdLimit passed, then lets it go on, where the next safe
-// point sees the cancellation. It makes "the caller went away while the helper was
-// restoring" certain instead of a race between a test's signal and a fast disk.
+// environment into the stages of a two-pass restore (diffstage) or, when no stage ran
+// before, into the first restore or differential restore helper of the process
+// (internal/volume), never into a helper after a restore's, and it is unset in every
+// normal run. "restore:hold" holds such a helper once a restore has read the first MiB of
+// its archive (a differential restore or a stage: once it has written the first MiB,
+// holdWrites; a stage with less to write is never held), until the run is cancelled (its
+// lifeline ended: the caller was killed or cut off) or holdLimit passed, then lets it go
+// on, where the next safe point sees the cancellation. It makes "the caller went away
+// while the helper was restoring (or staging)" certain instead of a race between a test's
+// signal and a fast disk.
 const FailpointEnv = "MAIM_HELPER_FAILPOINT"
 
-// FailpointHoldRestore is the value of FailpointEnv that holds a restore (see FailpointEnv).
+// FailpointHoldRestore is the value of FailpointEnv that holds a restore or a stage (see
+// FailpointEnv).
 const FailpointHoldRestore = "restore:hold"
 
 // holdAfter and holdLimit bound the hold: after the first MiB of the archive, for at most two
@@ -60,11 +64,12 @@ func (inv *invocation) withFailpoint(ctx context.Context, in io.Reader) io.Reade
 	return &holdReader{ctx: ctx, r: in}
 }
 
-// holdWrites wraps a differential restore's progress in the hold of FailpointEnv when it is
-// set: the differential restore reads its archives at random, so it is held once it has
-// written holdAfter bytes, in the progress call of its writer.
+// holdWrites wraps the progress of a differential restore, or of a stage (diffstage, its
+// pass one), in the hold of FailpointEnv when it is set: both read their archives at
+// random, so they are held once they have written holdAfter bytes, in the progress call of
+// their writer.
 func (inv *invocation) holdWrites(ctx context.Context, add func(int64)) func(int64) {
-	if inv.cmd != "diffrestore" || os.Getenv(FailpointEnv) != FailpointHoldRestore {
+	if (inv.cmd != "diffrestore" && inv.cmd != "diffstage") || os.Getenv(FailpointEnv) != FailpointHoldRestore {
 		return add
 	}
 	var n atomic.Int64

@@ -182,7 +182,7 @@ func (c *helperCall) containerConfig() (*container.Config, *container.HostConfig
 	if h.stdin != nil || c.gate != nil || h.lifeline {
 		cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
 	}
-	if fp := os.Getenv(helper.FailpointEnv); fp != "" && len(h.args) > 0 && (h.args[0] == "restore" || h.args[0] == "diffrestore") && helperFailpointUsed.CompareAndSwap(false, true) {
+	if fp := os.Getenv(helper.FailpointEnv); fp != "" && takesFailpoint(h.args) {
 		cfg.Env = []string{helper.FailpointEnv + "=" + fp}
 	}
 	hc := &container.HostConfig{
@@ -198,9 +198,43 @@ func (c *helperCall) containerConfig() (*container.Config, *container.HostConfig
 	return cfg, hc
 }
 
-// helperFailpointUsed makes helper.FailpointEnv reach the first restore helper of the process
-// only: the restore a test cuts off, not the put-back of the safety backup that follows it.
-var helperFailpointUsed atomic.Bool
+// helperFailpoint is where helper.FailpointEnv stands in this process: no helper took it yet
+// (failpointFree), the stages of a two-pass restore have it (failpointStaged), or a restore
+// helper ran, and nothing after it takes it (failpointSpent).
+var helperFailpoint atomic.Int32
+
+const (
+	failpointFree int32 = iota
+	failpointStaged
+	failpointSpent
+)
+
+// takesFailpoint says whether the helper run with args gets helper.FailpointEnv: the helper
+// holds after it has written its first MiB, and a test cuts the caller off there. Every
+// stage (diffstage, not its removal, diffstage --drop) gets it until a restore helper ran: a
+// stage with less than a MiB to write is never held, so the stage that holds is the first
+// one with data enough, which need not be the run's first stage. A restore or differential
+// restore gets it when no helper of the process had it before: the first restore of a run
+// without a stage, never the pass two after a stage nor the put-back of the safety backup
+// after either.
+func takesFailpoint(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	switch args[0] {
+	case "restore", "diffrestore":
+		if helperFailpoint.CompareAndSwap(failpointFree, failpointSpent) {
+			return true
+		}
+		helperFailpoint.Store(failpointSpent)
+	case "diffstage":
+		if len(args) > 1 && args[1] == "--drop" { // DropStage's args begin "diffstage", "--drop"
+			return false
+		}
+		return helperFailpoint.CompareAndSwap(failpointFree, failpointStaged) || helperFailpoint.Load() == failpointStaged
+	}
+	return false
+}
 
 // waitRemoved starts waiting for "removed" (registered before the start, as `docker run
 // --rm` does): with AutoRemove a not-running container may already be gone when asked
