@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -182,8 +181,8 @@ func (c *helperCall) containerConfig() (*container.Config, *container.HostConfig
 	if h.stdin != nil || c.gate != nil || h.lifeline {
 		cfg.AttachStdin, cfg.OpenStdin, cfg.StdinOnce = true, true, true
 	}
-	if fp := os.Getenv(helper.FailpointEnv); fp != "" && takesFailpoint(h.args) {
-		cfg.Env = []string{helper.FailpointEnv + "=" + fp}
+	if env, ok := helper.FailpointFor(h.args); ok {
+		cfg.Env = []string{env}
 	}
 	hc := &container.HostConfig{
 		NetworkMode: "none",
@@ -196,44 +195,6 @@ func (c *helperCall) containerConfig() (*container.Config, *container.HostConfig
 		AutoRemove: true,
 	}
 	return cfg, hc
-}
-
-// helperFailpoint is where helper.FailpointEnv stands in this process: no helper took it yet
-// (failpointFree), the stages of a two-pass restore have it (failpointStaged), or a restore
-// helper ran, and nothing after it takes it (failpointSpent).
-var helperFailpoint atomic.Int32
-
-const (
-	failpointFree int32 = iota
-	failpointStaged
-	failpointSpent
-)
-
-// takesFailpoint says whether the helper run with args gets helper.FailpointEnv: the helper
-// holds after it has written its first MiB, and a test cuts the caller off there. Every
-// stage (diffstage, not its removal, diffstage --drop) gets it until a restore helper ran: a
-// stage with less than a MiB to write is never held, so the stage that holds is the first
-// one with data enough, which need not be the run's first stage. A restore or differential
-// restore gets it when no helper of the process had it before: the first restore of a run
-// without a stage, never the pass two after a stage nor the put-back of the safety backup
-// after either.
-func takesFailpoint(args []string) bool {
-	if len(args) == 0 {
-		return false
-	}
-	switch args[0] {
-	case "restore", "diffrestore":
-		if helperFailpoint.CompareAndSwap(failpointFree, failpointSpent) {
-			return true
-		}
-		helperFailpoint.Store(failpointSpent)
-	case "diffstage":
-		if len(args) > 1 && args[1] == "--drop" { // DropStage's args begin "diffstage", "--drop"
-			return false
-		}
-		return helperFailpoint.CompareAndSwap(failpointFree, failpointStaged) || helperFailpoint.Load() == failpointStaged
-	}
-	return false
 }
 
 // waitRemoved starts waiting for "removed" (registered before the start, as `docker run

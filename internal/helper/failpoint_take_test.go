@@ -1,21 +1,16 @@
-package volume
+package helper
 
-import (
-	"slices"
-	"testing"
+import "testing"
 
-	"github.com/docker-maim/docker-maim/internal/helper"
-)
-
-// TestHelperFailpointFirstWriterOnly: helper.FailpointEnv reaches the stages of a two-pass
+// TestHelperFailpointFirstWriterOnly: FailpointEnv reaches the stages of a two-pass
 // restore (each: one with little to write is never held) and no helper after them: not the
 // removal of a stage, not a backup, not pass two (diffrestore) nor a put-back (restore) of
 // the same run. Without a stage it reaches the first restore only.
 func TestHelperFailpointFirstWriterOnly(t *testing.T) {
-	t.Setenv(helper.FailpointEnv, helper.FailpointHoldRestore)
-	helperFailpoint.Store(failpointFree)
-	t.Cleanup(func() { helperFailpoint.Store(failpointFree) })
-	want := helper.FailpointEnv + "=" + helper.FailpointHoldRestore
+	t.Setenv(FailpointEnv, FailpointHoldRestore)
+	failpointState.Store(failpointFree)
+	t.Cleanup(func() { failpointState.Store(failpointFree) })
+	want := FailpointEnv + "=" + FailpointHoldRestore
 	for _, c := range []struct {
 		args []string
 		held bool
@@ -28,16 +23,15 @@ func TestHelperFailpointFirstWriterOnly(t *testing.T) {
 		{[]string{"restore", "/data"}, false},
 		{[]string{"diffstage", "--archive", "/backup/c.tar.zst", "/data"}, false},
 	} {
-		cfg, _ := (&helperCall{h: helperRun{args: c.args, lifeline: true}}).containerConfig()
-		if got := slices.Contains(cfg.Env, want); got != c.held {
-			t.Errorf("%v: failpoint passed %v, want %v (env %v)", c.args, got, c.held, cfg.Env)
+		env, got := FailpointFor(c.args)
+		if got != c.held || (got && env != want) {
+			t.Errorf("%v: failpoint passed %v (%q), want %v", c.args, got, env, c.held)
 		}
 	}
 	// Without a stage the first restore is the one held, and nothing after it.
-	helperFailpoint.Store(failpointFree)
+	failpointState.Store(failpointFree)
 	for i, args := range [][]string{{"diffrestore", "/data"}, {"restore", "/data"}, {"diffstage", "/data"}} {
-		cfg, _ := (&helperCall{h: helperRun{args: args}}).containerConfig()
-		if got := slices.Contains(cfg.Env, want); got != (i == 0) {
+		if _, got := FailpointFor(args); got != (i == 0) {
 			t.Errorf("without a stage, %v: failpoint passed %v, want %v", args, got, i == 0)
 		}
 	}
