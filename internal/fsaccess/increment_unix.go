@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -83,35 +84,9 @@ type incMeasure struct {
 }
 
 func (m *incMeasure) dir(full, rel string) error {
-	if err := m.ctx.Err(); err != nil {
-		return err
-	}
-	ents, err := os.ReadDir(full)
-	if err != nil {
-		if rel != "" && gone(err) {
-			return nil
-		}
-		return err
-	}
-	for _, e := range ents {
-		childRel := e.Name()
-		if rel != "" {
-			childRel = rel + "/" + e.Name()
-		}
-		child := filepath.Join(full, e.Name())
-		if m.ex.Match(childRel) {
-			if e.IsDir() && !m.ex.Prune(childRel) {
-				if err := m.dir(child, childRel); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if err := m.entry(child, childRel); err != nil {
-			return err
-		}
-	}
-	return nil
+	return walkNames(m.ctx, m.ex, full, rel, func(child, childRel string, _ fs.DirEntry) error {
+		return m.entry(child, childRel)
+	})
 }
 
 // entry counts one path below the root as WriteTar.entry archives it.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/docker-maim/docker-maim/internal/exclude"
 )
@@ -52,12 +53,41 @@ type measurer struct {
 }
 
 func (m *measurer) dir(full, rel string) error {
-	if err := m.ctx.Err(); err != nil {
+	return walkNames(m.ctx, m.ex, full, rel, func(child, childRel string, e fs.DirEntry) error {
+		switch {
+		case e.IsDir():
+			return m.dir(child, childRel)
+		case e.Type().IsRegular():
+			fi, err := e.Info()
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+			if key, ok := fileKey(fi); ok {
+				if m.links[key] {
+					return nil
+				}
+				m.links[key] = true
+			}
+			m.n += fi.Size()
+		}
+		return nil
+	})
+}
+
+// walkNames calls visit for each entry of the directory full (rel) that ex does not
+// exclude, and walks into an excluded directory an exception may re-include something
+// below, as WriteTar walks it (anything else excluded is skipped whole). A directory below
+// the root gone since it was listed is skipped.
+func walkNames(ctx context.Context, ex *exclude.Rules, full, rel string, visit func(child, childRel string, e fs.DirEntry) error) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	ents, err := os.ReadDir(full)
 	if err != nil {
-		if rel != "" && errors.Is(err, fs.ErrNotExist) {
+		if rel != "" && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP)) {
 			return nil
 		}
 		return err
@@ -68,36 +98,15 @@ func (m *measurer) dir(full, rel string) error {
 			childRel = rel + "/" + e.Name()
 		}
 		child := filepath.Join(full, e.Name())
-		if m.ex.Match(childRel) {
-			// An excluded directory an exception may re-include something below is walked,
-			// as WriteTar walks it; anything else excluded is skipped whole.
-			if e.IsDir() && !m.ex.Prune(childRel) {
-				if err := m.dir(child, childRel); err != nil {
-					return err
-				}
-			}
-			continue
-		}
+		var err error
 		switch {
-		case e.IsDir():
-			if err := m.dir(child, childRel); err != nil {
-				return err
-			}
-		case e.Type().IsRegular():
-			fi, err := e.Info()
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					continue
-				}
-				return err
-			}
-			if key, ok := fileKey(fi); ok {
-				if m.links[key] {
-					continue
-				}
-				m.links[key] = true
-			}
-			m.n += fi.Size()
+		case !ex.Match(childRel):
+			err = visit(child, childRel, e)
+		case e.IsDir() && !ex.Prune(childRel):
+			err = walkNames(ctx, ex, child, childRel, visit)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
