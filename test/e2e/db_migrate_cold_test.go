@@ -200,14 +200,7 @@ func TestDBMigrateDumpFailsAfterStop(t *testing.T) {
 			t.Errorf("%s after the rollback: container %.12s on %.19s, running %v; want its old %.12s on %.19s, running", svc, c.ID, c.Image, c.State != nil && c.State.Running, ctrs[svc].ID, ctrs[svc].Image)
 		}
 	}
-	if v := pgVersionOf(t, p); v != "15" {
-		t.Errorf("PG_VERSION after the rollback: %q, want 15", v)
-	}
-	wantSameTables(t, before, tableCopies(t, db))
-	if rows := p.backups(); len(rows) != 0 {
-		t.Errorf("backups after an upgrade that failed before its backup completed: %+v, want none", rows)
-	}
-	p.wantNoJournal()
+	wantBackOn15(t, p, db, before, "backups after an upgrade that failed before its backup completed")
 }
 
 // TestDBMigrateKilledInDump: kill -9 while phase dump-db works, once the app stopped
@@ -241,14 +234,7 @@ func TestDBMigrateKilledInDump(t *testing.T) {
 				t.Errorf("%s after the rollback: container %.12s, running %v; want its old %.12s, running", svc, c.ID, c.State != nil && c.State.Running, ctrs[svc].ID)
 			}
 		}
-		if v := pgVersionOf(t, p); v != "15" {
-			t.Errorf("PG_VERSION after the rollback: %q, want 15", v)
-		}
-		wantSameTables(t, before, tableCopies(t, db))
-		if rows := p.backups(); len(rows) != 0 {
-			t.Errorf("backups after the resolved kill: %+v, want none", rows)
-		}
-		p.wantNoJournal()
+		wantBackOn15(t, p, db, before, "backups after the resolved kill")
 
 		// The rollback pointed .env at what runs again (15); the user's edit once more.
 		p.WriteFile(".env", "DB_IMAGE="+ref16+"\nAPP_IMAGE="+app+"\n")

@@ -85,14 +85,7 @@ func TestDBMigrateKilledInStream(t *testing.T) {
 	if got := topEntries(t, p); fmt.Sprint(got) != fmt.Sprint(top) {
 		t.Errorf("the volume's entries after the rollback: %v, want %v", got, top)
 	}
-	if v := pgVersionOf(t, p); v != "15" {
-		t.Errorf("PG_VERSION after the rollback: %q, want 15", v)
-	}
-	wantSameTables(t, before, tableCopies(t, db))
-	if rows := p.backups(); len(rows) != 0 {
-		t.Errorf("backups after the resolved kill: %+v, want none", rows)
-	}
-	p.wantNoJournal()
+	wantBackOn15(t, p, db, before, "backups after the resolved kill")
 }
 
 // TestDBMigrateKilledAtSwap: kill -9 right before the swap (upgrade:swapping: the backup

@@ -213,6 +213,21 @@ func TestDBMigratePostgresLoadFails(t *testing.T) {
 	wantSameTables(t, before, tableCopies(t, db))
 }
 
+// wantBackOn15 checks the end of a resolved migration that never completed: PostgreSQL 15's
+// data dir with every table as before, no backup kept (backupsWhat names the backups in
+// the error) and no journal.
+func wantBackOn15(t *testing.T, p *project, db string, before map[string]string, backupsWhat string) {
+	t.Helper()
+	if v := pgVersionOf(t, p); v != "15" {
+		t.Errorf("PG_VERSION after the rollback: %q, want 15", v)
+	}
+	wantSameTables(t, before, tableCopies(t, db))
+	if rows := p.backups(); len(rows) != 0 {
+		t.Errorf("%s: %+v, want none", backupsWhat, rows)
+	}
+	p.wantNoJournal()
+}
+
 func wantSameTables(t *testing.T, want, got map[string]string) {
 	t.Helper()
 	for k, w := range want {
